@@ -1,0 +1,81 @@
+"""The conversion pipeline as plain functions; the CLI and the tests call these."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import UnsupportedOpsError
+from .frontend.graphdef import load_graphdef, parse_graphdef
+from .frontend.importer import import_graphdef
+from .ir import Graph
+from .ops import REGISTRY
+from .passes.driver import PassLog
+from .passes.propagate_shapes import require_static_shapes
+from .passes.stages import run_all
+from .tflite.writer import model_bytes, write_atomic
+
+CUSTOM_OPS_HINT = ("Pass --allow_custom_ops to emit them as custom ops (the runtime then needs "
+                   "your implementation of each), or rewrite the model with supported ops.")
+
+
+@dataclass
+class ConversionResult:
+    model: bytes
+    graph: Graph
+    notes: list[str] = field(default_factory=list)
+    pass_counts: dict[str, int] = field(default_factory=dict)
+
+
+def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
+    """Op type -> node names, for every op that has no TFLite builtin."""
+    found: dict[str, list[str]] = {}
+    for op in graph.ops:
+        if op.type == "CUSTOM":
+            found.setdefault(op.attrs["custom_code"], []).append(op.name)
+        elif op.type not in REGISTRY or not REGISTRY[op.type].builtin:
+            found.setdefault(op.type, []).append(op.name)
+    return found
+
+
+def _as_custom_ops(graph: Graph) -> None:
+    for op in graph.ops:
+        if op.type != "CUSTOM" and not REGISTRY[op.type].builtin:
+            op.attrs = {"custom_code": op.type}
+            op.type = "CUSTOM"
+
+
+def graph_from_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
+                        log: Callable[[str], None] | None = None,
+                        after_pass: Callable[[str, Graph], None] | None = None):
+    """Frontend and all passes: returns (graph, notes, pass counts)."""
+    graph, notes = import_graphdef(gd, input_arrays, output_arrays, input_shapes)
+    pass_log = PassLog(log)
+    run_all(graph, pass_log, after_pass)
+    return graph, notes, dict(pass_log.counts)
+
+
+def convert_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
+                     allow_custom_ops: bool = False, log: Callable[[str], None] | None = None,
+                     after_pass: Callable[[str, Graph], None] | None = None) -> ConversionResult:
+    graph, notes, counts = graph_from_graphdef(gd, input_arrays, output_arrays, input_shapes,
+                                               log, after_pass)
+    unsupported = unsupported_ops(graph)
+    if unsupported:
+        if not allow_custom_ops:
+            raise UnsupportedOpsError(unsupported, CUSTOM_OPS_HINT)
+        _as_custom_ops(graph)
+        notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
+    require_static_shapes(graph)
+    return ConversionResult(model_bytes(graph), graph, notes, counts)
+
+
+def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
+    """Converts a frozen GraphDef file; writes the .tflite atomically when output_file is set."""
+    result = convert_graphdef(load_graphdef(graph_def_file), **kwargs)
+    if output_file:
+        write_atomic(output_file, result.model)
+    return result
+
+
+def convert_bytes(graph_def: bytes, **kwargs) -> ConversionResult:
+    return convert_graphdef(parse_graphdef(graph_def), **kwargs)

@@ -1,0 +1,79 @@
+"""What a TF-op mapper sees of the node it maps and of the graph being built."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Graph, Op, Tensor
+from .tensors import attr_value
+
+_MISSING = object()
+
+
+def tensor_name(ref: str) -> str:
+    """A NodeDef input reference ('node', 'node:0', 'node:2') -> the IR tensor name."""
+    node, _, index = ref.partition(":")
+    return node if index in ("", "0") else f"{node}:{index}"
+
+
+def output_name(node_name: str, index: int) -> str:
+    return node_name if index == 0 else f"{node_name}:{index}"
+
+
+class NodeContext:
+    def __init__(self, graph: Graph, node, consts: dict[str, np.ndarray]) -> None:
+        self.graph = graph
+        self.node = node
+        self.name = node.name
+        self._consts = consts
+        self.inputs = [tensor_name(i) for i in node.input if not i.startswith("^")]
+
+    def input(self, i: int) -> str:
+        if i >= len(self.inputs):
+            raise ConversionError(f"node {self.name!r} ({self.node.op}) needs input {i}, has {len(self.inputs)}")
+        return self.inputs[i]
+
+    def attr(self, key: str, default=_MISSING):
+        if key in self.node.attr:
+            return attr_value(self.node.attr[key])
+        if default is _MISSING:
+            raise ConversionError(f"node {self.name!r} ({self.node.op}) has no attribute {key!r}")
+        return default
+
+    def const_input(self, i: int) -> np.ndarray | None:
+        """The value of input i when it is a constant (seen through Identity chains)."""
+        return self._consts.get(self.input(i))
+
+    def require_const(self, i: int, what: str) -> np.ndarray:
+        value = self.const_input(i)
+        if value is None:
+            raise ConversionError(
+                f"node {self.name!r} ({self.node.op}): its {what} must be a constant")
+        return value
+
+    def output(self, index: int = 0) -> str:
+        return output_name(self.name, index)
+
+    def temp(self, suffix: str) -> str:
+        """A fresh tensor for an intermediate result of this node's lowering."""
+        name = self.graph.unique_name(f"{self.name}/{suffix}")
+        self.graph.add_tensor(Tensor(name))
+        return name
+
+    def const(self, suffix: str, value) -> str:
+        return self.graph.add_const(f"{self.name}/{suffix}", np.asarray(value))
+
+    def emit(self, type_: str, inputs: list[str], attrs: dict | None = None,
+             outputs: list[str] | None = None) -> Op:
+        outputs = outputs if outputs is not None else [self.output(0)]
+        for name in outputs:
+            if name not in self.graph.tensors:
+                self.graph.add_tensor(Tensor(name))
+        return self.graph.add_op(Op(type_, list(inputs), outputs, dict(attrs or {}), self.name))
+
+    def data_format_nhwc(self) -> None:
+        fmt = self.attr("data_format", "NHWC")
+        if fmt not in ("NHWC", "NDHWC"):
+            raise ConversionError(
+                f"node {self.name!r} ({self.node.op}) uses data_format {fmt}; TFLite needs NHWC. "
+                "Export the graph with channels-last layout.")

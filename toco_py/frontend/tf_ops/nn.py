@@ -1,0 +1,100 @@
+"""Neural-network ops: convolutions, pooling, bias, activations, softmax."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ConversionError
+from ..context import NodeContext
+from .registry import tf_op
+
+
+def _spatial(ctx: NodeContext, key: str, default=(1, 1, 1, 1)) -> tuple[int, int]:
+    values = ctx.attr(key, list(default))
+    if len(values) != 4:
+        raise ConversionError(f"node {ctx.name!r}: {key} must have 4 values, has {values}")
+    return int(values[1]), int(values[2])
+
+
+def _padding(ctx: NodeContext, x: str) -> tuple[str, str]:
+    """Returns (TFLite padding, the tensor to convolve); EXPLICIT padding becomes a PAD op."""
+    padding = ctx.attr("padding")
+    if padding in ("SAME", "VALID"):
+        return padding, x
+    if padding == "EXPLICIT":
+        pads = np.array(ctx.attr("explicit_paddings"), dtype=np.int32).reshape(4, 2)
+        padded = ctx.temp("explicit_pad")
+        ctx.emit("PAD", [x, ctx.const("paddings", pads)], outputs=[padded])
+        return "VALID", padded
+    raise ConversionError(f"node {ctx.name!r}: unknown padding {padding!r}")
+
+
+def _window_attrs(ctx: NodeContext, padding: str) -> dict:
+    sh, sw = _spatial(ctx, "strides")
+    return {"padding": padding, "stride_h": sh, "stride_w": sw}
+
+
+@tf_op("Conv2D")
+def conv2d(ctx: NodeContext) -> None:
+    ctx.data_format_nhwc()
+    padding, x = _padding(ctx, ctx.input(0))
+    dh, dw = _spatial(ctx, "dilations")
+    # TF filters are HWIO, TFLite's OHWI: a transpose that constant folding applies once.
+    filt = ctx.temp("filter_ohwi")
+    ctx.emit("TRANSPOSE", [ctx.input(1), ctx.const("perm", np.array([3, 0, 1, 2], np.int32))],
+             outputs=[filt])
+    attrs = _window_attrs(ctx, padding) | {"dilation_h_factor": dh, "dilation_w_factor": dw}
+    ctx.emit("CONV_2D", [x, filt, ""], attrs)
+
+
+@tf_op("DepthwiseConv2dNative")
+def depthwise_conv2d(ctx: NodeContext) -> None:
+    ctx.data_format_nhwc()
+    padding, x = _padding(ctx, ctx.input(0))
+    dh, dw = _spatial(ctx, "dilations")
+    w = ctx.const_input(1)
+    if w is None:
+        raise ConversionError(f"node {ctx.name!r} (DepthwiseConv2dNative): its filter must be a constant")
+    kh, kw, cin, mult = w.shape
+    # [KH, KW, C, M] flattened on its last two axes is TFLite's [1, KH, KW, C*M] order.
+    filt = ctx.temp("filter_1hwc")
+    ctx.emit("RESHAPE", [ctx.input(1), ctx.const("shape", np.array([1, kh, kw, cin * mult], np.int32))],
+             outputs=[filt])
+    attrs = _window_attrs(ctx, padding) | {
+        "dilation_h_factor": dh, "dilation_w_factor": dw, "depth_multiplier": int(mult)}
+    ctx.emit("DEPTHWISE_CONV_2D", [x, filt, ""], attrs)
+
+
+@tf_op("MaxPool", "AvgPool")
+def pool(ctx: NodeContext) -> None:
+    ctx.data_format_nhwc()
+    kh, kw = _spatial(ctx, "ksize")
+    padding = ctx.attr("padding")
+    if padding not in ("SAME", "VALID"):
+        raise ConversionError(f"node {ctx.name!r}: pooling padding {padding!r} is not supported")
+    attrs = _window_attrs(ctx, padding) | {"filter_height": kh, "filter_width": kw}
+    ctx.emit("MAX_POOL_2D" if ctx.node.op == "MaxPool" else "AVERAGE_POOL_2D", [ctx.input(0)], attrs)
+
+
+@tf_op("BiasAdd", "BiasAddV1")
+def bias_add(ctx: NodeContext) -> None:
+    ctx.data_format_nhwc()
+    ctx.emit("ADD", [ctx.input(0), ctx.input(1)])
+
+
+_ACTIVATIONS = {"Relu": "RELU", "Relu6": "RELU6", "Tanh": "TANH", "Sigmoid": "LOGISTIC",
+                "Elu": "ELU", "LogSoftmax": "LOG_SOFTMAX"}
+
+
+@tf_op(*_ACTIVATIONS)
+def activation(ctx: NodeContext) -> None:
+    ctx.emit(_ACTIVATIONS[ctx.node.op], [ctx.input(0)])
+
+
+@tf_op("LeakyRelu")
+def leaky_relu(ctx: NodeContext) -> None:
+    ctx.emit("LEAKY_RELU", [ctx.input(0)], {"alpha": float(ctx.attr("alpha", 0.2))})
+
+
+@tf_op("Softmax")
+def softmax(ctx: NodeContext) -> None:
+    ctx.emit("SOFTMAX", [ctx.input(0)], {"beta": 1.0})

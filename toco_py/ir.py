@@ -1,0 +1,294 @@
+"""The one intermediate representation that carries a model through every stage.
+
+A Graph holds tensors by name and ops in topological order. Ops refer to tensors by
+name; the empty string stands for an absent optional input (TFLite's -1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from .errors import ConversionError
+
+
+@dataclass
+class QuantParams:
+    """real = scale * (q - zero_point), per tensor or per channel along `axis`."""
+
+    scale: np.ndarray
+    zero_point: np.ndarray
+    axis: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return self.scale.size > 1
+
+
+@dataclass
+class Tensor:
+    name: str
+    # None: rank unknown. A dimension of -1: size unknown.
+    shape: tuple[int, ...] | None = None
+    dtype: str = "float32"
+    data: np.ndarray | None = None
+    quant: QuantParams | None = None
+    # Observed or declared (fake-quant) range, kept for the quantizer.
+    min_max: tuple[float, float] | None = None
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def static_shape(self) -> bool:
+        return self.shape is not None and all(d >= 0 for d in self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape is not None else -1
+
+
+@dataclass
+class Op:
+    type: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict = field(default_factory=dict)
+    # Where the op came from (a TF node name), for messages.
+    name: str = ""
+    # False once the op has left its graph (lets passes skip ops removed mid-sweep).
+    alive: bool = field(default=True, compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        return f"{self.type}({self.name or ','.join(self.outputs)})"
+
+
+def const_tensor(name: str, value: np.ndarray) -> Tensor:
+    value = np.ascontiguousarray(value)
+    return Tensor(name, tuple(value.shape), value.dtype.name, value)
+
+
+class Graph:
+    def __init__(self) -> None:
+        self.tensors: dict[str, Tensor] = {}
+        self.ops: list[Op] = []
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+        # Producer/consumer maps, rebuilt lazily. Graph methods that change structure drop
+        # them; code that edits op.inputs directly must call invalidate() (the pass driver
+        # does so after every rewrite that reports a change).
+        self._producers: dict[str, Op] | None = None
+        self._consumers: dict[str, list[Op]] | None = None
+
+    def invalidate(self) -> None:
+        self._producers = None
+        self._consumers = None
+
+    # ---- tensors -------------------------------------------------------------
+
+    def add_tensor(self, tensor: Tensor) -> Tensor:
+        if tensor.name in self.tensors:
+            raise ValueError(f"tensor {tensor.name!r} already exists")
+        self.tensors[tensor.name] = tensor
+        return tensor
+
+    def add_const(self, base_name: str, value: np.ndarray) -> str:
+        """Adds a constant under a fresh name derived from base_name; returns the name."""
+        name = self.unique_name(base_name)
+        self.add_tensor(const_tensor(name, value))
+        return name
+
+    def unique_name(self, base: str) -> str:
+        if base not in self.tensors:
+            return base
+        i = 1
+        while f"{base}_{i}" in self.tensors:
+            i += 1
+        return f"{base}_{i}"
+
+    def tensor(self, name: str) -> Tensor:
+        try:
+            return self.tensors[name]
+        except KeyError:
+            raise ConversionError(f"tensor {name!r} does not exist in the graph") from None
+
+    def const_value(self, name: str) -> np.ndarray | None:
+        t = self.tensors.get(name)
+        return None if t is None else t.data
+
+    # ---- structure queries ---------------------------------------------------
+
+    def producer(self, tensor_name: str) -> Op | None:
+        if self._producers is None:
+            self._producers = {out: op for op in self.ops for out in op.outputs}
+        return self._producers.get(tensor_name)
+
+    def consumers(self, tensor_name: str) -> list[Op]:
+        """Ops reading the tensor, each once, in graph order."""
+        if self._consumers is None:
+            users: dict[str, list[Op]] = {}
+            for op in self.ops:
+                for name in op.inputs:
+                    if name:
+                        lst = users.setdefault(name, [])
+                        if not lst or lst[-1] is not op:
+                            lst.append(op)
+            self._consumers = users
+        return self._consumers.get(tensor_name, [])
+
+    def is_graph_output(self, tensor_name: str) -> bool:
+        return tensor_name in self.outputs
+
+    # ---- mutation ------------------------------------------------------------
+
+    def add_op(self, op: Op, before: Op | None = None) -> Op:
+        """Inserts op before `before` (or at the end); callers keep topological order."""
+        self.invalidate()
+        if before is None:
+            self.ops.append(op)
+        else:
+            self.ops.insert(self._index(before), op)
+        return op
+
+    def remove_op(self, op: Op) -> None:
+        self.invalidate()
+        del self.ops[self._index(op)]
+        op.alive = False
+
+    def replace_op(self, old: Op, new_ops: Iterable[Op]) -> None:
+        self.invalidate()
+        i = self._index(old)
+        new_ops = list(new_ops)
+        self.ops[i : i + 1] = new_ops
+        old.alive = any(o is old for o in new_ops)
+
+    def replace_uses(self, old: str, new: str) -> None:
+        """Rewires every consumer (and the graph outputs) of tensor `old` to read `new`."""
+        self.invalidate()
+        for op in self.ops:
+            if old in op.inputs:
+                op.inputs = [new if n == old else n for n in op.inputs]
+        self.outputs = [new if n == old else n for n in self.outputs]
+
+    def bypass(self, op: Op, input_index: int = 0, output_index: int = 0) -> None:
+        """Removes an op that passes one input through unchanged.
+
+        When the output is a graph output the op's input takes over that role; if the input
+        is itself a graph input or output, the op is kept as a name-preserving alias would
+        be needed, so callers must check `can_bypass` first.
+        """
+        src, dst = op.inputs[input_index], op.outputs[output_index]
+        if dst in self.outputs:
+            # Keep the user-visible output name: rename the source tensor instead.
+            self._rename_tensor(src, dst, drop_existing=True)
+            self.remove_op(op)
+            return
+        self.remove_op(op)
+        self.replace_uses(dst, src)
+        self.tensors.pop(dst, None)
+
+    def can_bypass(self, op: Op, input_index: int = 0, output_index: int = 0) -> bool:
+        src, dst = op.inputs[input_index], op.outputs[output_index]
+        if dst not in self.outputs:
+            return True
+        # Renaming the source to the output name is only safe if the source is a plain
+        # intermediate produced by an op, with no other role.
+        return (
+            src not in self.inputs
+            and src not in self.outputs
+            and not self.tensors[src].is_const
+            and self.producer(src) is not None
+            and len(self.consumers(src)) == 1
+        )
+
+    def _rename_tensor(self, old: str, new: str, drop_existing: bool = False) -> None:
+        self.invalidate()
+        if drop_existing:
+            self.tensors.pop(new, None)
+        t = self.tensors.pop(old)
+        t.name = new
+        self.tensors[new] = t
+        for op in self.ops:
+            op.inputs = [new if n == old else n for n in op.inputs]
+            op.outputs = [new if n == old else n for n in op.outputs]
+        self.inputs = [new if n == old else n for n in self.inputs]
+        self.outputs = [new if n == old else n for n in self.outputs]
+
+    def _index(self, op: Op) -> int:
+        for i, o in enumerate(self.ops):
+            if o is op:
+                return i
+        raise ValueError(f"{op!r} is not in the graph")
+
+    # ---- whole-graph maintenance ----------------------------------------------
+
+    def remove_dead(self) -> int:
+        """Drops ops and tensors that no graph output depends on. Returns ops removed."""
+        needed = set(self.outputs)
+        keep: list[Op] = []
+        for op in reversed(self.ops):
+            if any(o in needed for o in op.outputs):
+                keep.append(op)
+                needed.update(n for n in op.inputs if n)
+        removed = len(self.ops) - len(keep)
+        self.invalidate()
+        kept = {id(op) for op in keep}
+        for op in self.ops:
+            op.alive = id(op) in kept
+        keep.reverse()
+        self.ops = keep
+        live = needed | set(self.inputs)
+        for op in self.ops:
+            live.update(op.outputs)
+        for name in [n for n in self.tensors if n not in live]:
+            del self.tensors[name]
+        return removed
+
+    def toposort(self) -> None:
+        """Restores topological order (stable: keeps the existing order where it is valid)."""
+        self.invalidate()
+        produced_by = {out: op for op in self.ops for out in op.outputs}
+        placed: set[int] = set()
+        order: list[Op] = []
+        state: dict[int, int] = {}
+
+        for root in self.ops:
+            if id(root) in placed:
+                continue
+            stack = [(root, False)]
+            while stack:
+                op, expanded = stack.pop()
+                key = id(op)
+                if key in placed:
+                    continue
+                if expanded:
+                    placed.add(key)
+                    order.append(op)
+                    continue
+                if state.get(key) == 1:
+                    raise ConversionError(f"the graph has a cycle through {op!r}")
+                state[key] = 1
+                stack.append((op, True))
+                for name in reversed(op.inputs):
+                    dep = produced_by.get(name)
+                    if dep is not None and id(dep) not in placed:
+                        stack.append((dep, False))
+        self.ops = order
+        self.invalidate()
+
+    def validate(self) -> None:
+        """Checks that every input is defined before use and every tensor exists."""
+        defined = set(self.inputs) | {n for n, t in self.tensors.items() if t.is_const}
+        for op in self.ops:
+            for name in op.inputs:
+                if name and name not in defined:
+                    raise ConversionError(f"{op!r} reads {name!r} before it is defined")
+            for name in op.outputs:
+                if name not in self.tensors:
+                    raise ConversionError(f"{op!r} writes {name!r}, which has no tensor")
+                defined.add(name)
+        for name in self.outputs:
+            if name not in defined:
+                raise ConversionError(f"graph output {name!r} is never computed")

@@ -1,0 +1,16 @@
+"""IR op definitions by family; importing this package registers all of them."""
+from . import (  # noqa: F401  (imported for their registrations)
+    activation,
+    array,
+    conv,
+    converter_only,
+    elementwise,
+    fully_connected,
+    generate,
+    pad,
+    pool,
+    reduce,
+)
+from .registry import REGISTRY, OpDef, get
+
+__all__ = ["REGISTRY", "OpDef", "get"]

@@ -1,0 +1,89 @@
+"""Convolutions in NHWC: CONV_2D (filter OHWI) and DEPTHWISE_CONV_2D (filter 1HW(C*M))."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Op, Tensor
+from .common import activation_of, apply_activation, conv_output_size, need_shape, same_padding
+from .registry import register
+
+
+def window(op: Op) -> tuple[int, int, int, int, str]:
+    a = op.attrs
+    return (a.get("stride_h", 1), a.get("stride_w", 1), a.get("dilation_h_factor", 1),
+            a.get("dilation_w_factor", 1), a.get("padding", "VALID"))
+
+
+def conv_out_hw(op: Op, h: int, w: int, kh: int, kw: int) -> tuple[int, int]:
+    sh, sw, dh, dw, padding = window(op)
+    oh = conv_output_size(h, kh, sh, dh, padding)
+    ow = conv_output_size(w, kw, sw, dw, padding)
+    if 0 <= oh < 1 or 0 <= ow < 1:
+        raise ConversionError(f"{op!r}: the window {kh}x{kw} does not fit the input {h}x{w}")
+    return oh, ow
+
+
+def extract_patches(x: np.ndarray, kh: int, kw: int, op: Op, pad_value: float = 0.0):
+    """Yields ((i, j), view) for each filter tap: the input pixels that tap sees, [N,OH,OW,C].
+
+    Padding follows TFLite (SAME: extra padding after), so every kernel agrees on geometry.
+    """
+    sh, sw, dh, dw, padding = window(op)
+    n, h, w, c = x.shape
+    oh, ow = conv_out_hw(op, h, w, kh, kw)
+    pt, pb = same_padding(h, kh, sh, dh, padding)
+    pl, pr = same_padding(w, kw, sw, dw, padding)
+    if pt or pb or pl or pr:
+        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_value)
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dh, j * dw
+            yield (i, j), x[:, r0 : r0 + (oh - 1) * sh + 1 : sh, c0 : c0 + (ow - 1) * sw + 1 : sw, :]
+
+
+def _infer_conv(op: Op, x: Tensor, w: Tensor, b: Tensor | None = None):
+    n, h, wd, _ = need_shape(op, x)
+    o, kh, kw, _ = need_shape(op, w)
+    oh, ow = conv_out_hw(op, h, wd, kh, kw)
+    return (n, oh, ow, o), x.dtype
+
+
+def conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    o, kh, kw, ci = w.shape
+    if x.shape[3] != ci:
+        raise ConversionError(f"{op!r}: input has {x.shape[3]} channels, filter expects {ci}")
+    taps = [patch for _, patch in extract_patches(x, kh, kw, op)]
+    n, oh, ow, _ = taps[0].shape
+    cols = np.stack(taps, axis=3).reshape(n * oh * ow, kh * kw * ci)  # im2col
+    out = cols @ w.reshape(o, kh * kw * ci).T
+    if b is not None:
+        out += b
+    return apply_activation(out.reshape(n, oh, ow, o).astype(x.dtype, copy=False), activation_of(op))
+
+
+def _infer_depthwise(op: Op, x: Tensor, w: Tensor, b: Tensor | None = None):
+    n, h, wd, _ = need_shape(op, x)
+    _, kh, kw, oc = need_shape(op, w)
+    oh, ow = conv_out_hw(op, h, wd, kh, kw)
+    return (n, oh, ow, oc), x.dtype
+
+
+def depthwise_conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    _, kh, kw, oc = w.shape
+    multiplier = oc // x.shape[3]
+    if multiplier * x.shape[3] != oc:
+        raise ConversionError(f"{op!r}: {oc} output channels is not a multiple of {x.shape[3]}")
+    out = None
+    for (i, j), patch in extract_patches(x, kh, kw, op):
+        if multiplier > 1:
+            patch = np.repeat(patch, multiplier, axis=3)
+        term = patch * w[0, i, j]
+        out = term if out is None else out + term
+    if b is not None:
+        out = out + b
+    return apply_activation(out.astype(x.dtype, copy=False), activation_of(op))
+
+
+register("CONV_2D", infer=_infer_conv, kernel=conv2d)
+register("DEPTHWISE_CONV_2D", infer=_infer_depthwise, kernel=depthwise_conv2d)

@@ -1,0 +1,102 @@
+"""Broadcasting binary ops and elementwise unary math."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Op, Tensor
+from .common import activation_of, apply_activation, broadcast_shapes, need_shape, same_dtype
+from .registry import register
+
+
+def _infer_binary(result_dtype: str | None = None):
+    def infer(op: Op, a: Tensor, b: Tensor):
+        shape = broadcast_shapes(op, need_shape(op, a), need_shape(op, b))
+        return shape, result_dtype or same_dtype(op, a, b)
+    return infer
+
+
+def _binary(fn, fused: bool):
+    def kernel(op: Op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.asarray(fn(a, b))
+        if out.dtype != a.dtype and out.dtype != np.bool_:
+            out = out.astype(a.dtype)
+        return apply_activation(out, activation_of(op)) if fused else out
+    return kernel
+
+
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if np.issubdtype(a.dtype, np.integer):
+        # TFLite's integer DIV truncates like C.
+        return np.trunc(a / b).astype(a.dtype)
+    return np.divide(a, b)
+
+
+def _floor_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.mod(a, b)
+
+
+_FUSED_BINARY = {
+    "ADD": np.add,
+    "SUB": np.subtract,
+    "MUL": np.multiply,
+    "DIV": _divide,
+}
+_PLAIN_BINARY = {
+    "MAXIMUM": np.maximum,
+    "MINIMUM": np.minimum,
+    "SQUARED_DIFFERENCE": lambda a, b: np.square(a - b),
+    "POW": np.power,
+    "FLOOR_DIV": np.floor_divide,
+    "FLOOR_MOD": _floor_mod,
+}
+_COMPARISONS = {
+    "LESS": np.less,
+    "LESS_EQUAL": np.less_equal,
+    "GREATER": np.greater,
+    "GREATER_EQUAL": np.greater_equal,
+    "EQUAL": np.equal,
+    "NOT_EQUAL": np.not_equal,
+    "LOGICAL_AND": np.logical_and,
+    "LOGICAL_OR": np.logical_or,
+}
+
+for _name, _fn in _FUSED_BINARY.items():
+    register(_name, infer=_infer_binary(), kernel=_binary(_fn, fused=True))
+for _name, _fn in _PLAIN_BINARY.items():
+    register(_name, infer=_infer_binary(), kernel=_binary(_fn, fused=False))
+for _name, _fn in _COMPARISONS.items():
+    register(_name, infer=_infer_binary("bool"), kernel=_binary(_fn, fused=False))
+
+
+def _infer_unary(op: Op, x: Tensor):
+    return need_shape(op, x), x.dtype
+
+
+def _unary(fn):
+    def kernel(op: Op, x: np.ndarray) -> np.ndarray:
+        return np.asarray(fn(x)).astype(x.dtype, copy=False)
+    return kernel
+
+
+def _rsqrt(x: np.ndarray) -> np.ndarray:
+    return 1.0 / np.sqrt(x)
+
+
+_UNARY = {
+    "EXP": np.exp,
+    "LOG": np.log,
+    "SQRT": np.sqrt,
+    "RSQRT": _rsqrt,
+    "NEG": np.negative,
+    "ABS": np.abs,
+    "SQUARE": np.square,
+    "SIN": np.sin,
+    "COS": np.cos,
+    "FLOOR": np.floor,
+    "CEIL": np.ceil,
+    "ROUND": np.round,  # half to even, as TFLite's ROUND
+    "SIGN": np.sign,
+    "LOGICAL_NOT": np.logical_not,
+}
+for _name, _fn in _UNARY.items():
+    register(_name, infer=_infer_unary, kernel=_unary(_fn))

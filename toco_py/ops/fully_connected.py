@@ -1,0 +1,53 @@
+"""FULLY_CONNECTED (weights [out, in]) and BATCH_MATMUL."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Op, Tensor
+from .common import activation_of, apply_activation, broadcast_shapes, need_shape
+from .registry import register
+
+
+def _infer_fc(op: Op, x: Tensor, w: Tensor, b: Tensor | None = None):
+    xs, (o, k) = need_shape(op, x), need_shape(op, w)
+    if op.attrs.get("keep_num_dims"):
+        return tuple(xs[:-1]) + (o,), x.dtype
+    if all(d >= 0 for d in xs):
+        total = int(np.prod(xs))
+        if k <= 0 or total % k:
+            raise ConversionError(f"{op!r}: input of {total} elements is not a multiple of {k}")
+        return (total // k, o), x.dtype
+    return (-1, o), x.dtype
+
+
+def fully_connected(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    k = w.shape[1]
+    out = x.reshape(-1, k) @ w.T
+    if b is not None:
+        out = out + b
+    if op.attrs.get("keep_num_dims"):
+        out = out.reshape(x.shape[:-1] + (w.shape[0],))
+    return apply_activation(out.astype(x.dtype, copy=False), activation_of(op))
+
+
+def _infer_batch_matmul(op: Op, a: Tensor, b: Tensor):
+    sa, sb = list(need_shape(op, a)), list(need_shape(op, b))
+    if op.attrs.get("adj_x"):
+        sa[-2], sa[-1] = sa[-1], sa[-2]
+    if op.attrs.get("adj_y"):
+        sb[-2], sb[-1] = sb[-1], sb[-2]
+    batch = broadcast_shapes(op, tuple(sa[:-2]), tuple(sb[:-2]))
+    return batch + (sa[-2], sb[-1]), a.dtype
+
+
+def batch_matmul(op: Op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if op.attrs.get("adj_x"):
+        a = np.swapaxes(a, -1, -2)
+    if op.attrs.get("adj_y"):
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b).astype(a.dtype, copy=False)
+
+
+register("FULLY_CONNECTED", infer=_infer_fc, kernel=fully_connected)
+register("BATCH_MATMUL", infer=_infer_batch_matmul, kernel=batch_matmul)

@@ -1,0 +1,64 @@
+"""Ops that make tensors from shapes or scalars: SHAPE, RANK, FILL, RANGE, CAST, *_LIKE."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Op, Tensor
+from .common import ShapeUnknown, need_const, need_shape
+from .registry import register
+
+# Ops whose value depends only on their input's static shape, not its contents.
+SHAPE_ONLY = ("SHAPE", "RANK", "Size")
+
+
+def _infer_shape(op: Op, x: Tensor):
+    if x.shape is None:
+        raise ShapeUnknown(op, x.name)
+    return (len(x.shape),), op.attrs.get("out_type", "int32")
+
+
+def _infer_fill(op: Op, dims: Tensor, value: Tensor):
+    d = need_const(op, dims, "dims")
+    return tuple(int(v) for v in np.ravel(d)), value.dtype
+
+
+def range_values(op: Op, start, limit, delta) -> np.ndarray:
+    start, limit, delta = (np.ravel(v)[0] for v in (start, limit, delta))
+    if delta == 0:
+        raise ConversionError(f"{op!r}: RANGE with a step of 0")
+    return np.arange(start, limit, delta).astype(np.result_type(start, limit, delta))
+
+
+def _infer_range(op: Op, start: Tensor, limit: Tensor, delta: Tensor):
+    values = range_values(op, *(need_const(op, t, "bounds") for t in (start, limit, delta)))
+    return values.shape, start.dtype
+
+
+def _infer_cast(op: Op, x: Tensor):
+    return need_shape(op, x), op.attrs["out_data_type"]
+
+
+def _cast(op: Op, x: np.ndarray) -> np.ndarray:
+    to = op.attrs["out_data_type"]
+    if np.issubdtype(x.dtype, np.floating) and np.issubdtype(np.dtype(to), np.integer):
+        x = np.trunc(x)  # C-style conversion, as TFLite's CAST
+    return x.astype(to)
+
+
+register("SHAPE", infer=_infer_shape,
+         kernel=lambda op, x: np.array(x.shape, dtype=op.attrs.get("out_type", "int32")))
+register("RANK", infer=lambda op, x: ((), "int32"),
+         kernel=lambda op, x: np.array(x.ndim, dtype=np.int32), builtin=True)
+register("Size", infer=lambda op, x: ((), op.attrs.get("out_type", "int32")),
+         kernel=lambda op, x: np.array(x.size, dtype=op.attrs.get("out_type", "int32")),
+         builtin=False)
+register("FILL", infer=_infer_fill,
+         kernel=lambda op, dims, value: np.full(tuple(int(d) for d in np.ravel(dims)), np.ravel(value)[0],
+                                                dtype=value.dtype))
+register("RANGE", infer=_infer_range, kernel=lambda op, a, b, c: range_values(op, a, b, c))
+register("CAST", infer=_infer_cast, kernel=_cast)
+register("ZEROS_LIKE", infer=lambda op, x: (need_shape(op, x), x.dtype),
+         kernel=lambda op, x: np.zeros_like(x))
+register("OnesLike", builtin=False, infer=lambda op, x: (need_shape(op, x), x.dtype),
+         kernel=lambda op, x: np.ones_like(x))

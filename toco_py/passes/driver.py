@@ -1,0 +1,57 @@
+"""Runs the passes of a stage to a fixpoint, with per-pass statistics."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Sequence
+
+from ..errors import ConversionError
+from ..ir import Graph
+from .base import Pass
+from .propagate_shapes import propagate_shapes
+
+MAX_SWEEPS = 200
+
+
+class PassLog:
+    """Collects what each pass did; prints per-rewrite lines when verbose."""
+
+    def __init__(self, emit: Callable[[str], None] | None = None) -> None:
+        self.emit = emit
+        self.counts: Counter[str] = Counter()
+
+    def record(self, stage: str, p: Pass, what: str) -> None:
+        self.counts[f"{stage}/{p.name}"] += 1
+        if self.emit:
+            self.emit(f"  {stage}/{p.name}: {what}")
+
+
+def run_stage(graph: Graph, stage: str, passes: Sequence[Pass], log: PassLog | None = None,
+              after_pass: Callable[[str, Graph], None] | None = None) -> int:
+    """Sweeps all passes over all ops until a sweep changes nothing. Returns the rewrites."""
+    total = 0
+    for _ in range(MAX_SWEEPS):
+        propagate_shapes(graph)
+        changed = 0
+        for p in passes:
+            applied = 0
+            for op in list(graph.ops):
+                if not op.alive:
+                    continue
+                label = repr(op)
+                if p.run(graph, op):
+                    graph.invalidate()
+                    applied += 1
+                    if log:
+                        log.record(stage, p, label)
+            if applied:
+                changed += applied
+                propagate_shapes(graph)
+                if after_pass:
+                    after_pass(p.name, graph)
+        graph.remove_dead()
+        total += changed
+        if not changed:
+            return total
+    raise ConversionError(
+        f"the {stage} passes did not settle after {MAX_SWEEPS} sweeps; run with -v to see "
+        "which rewrites repeat, and report the graph")

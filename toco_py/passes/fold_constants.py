@@ -1,0 +1,62 @@
+"""Evaluates an op whose inputs are all constant (or whose value depends only on a static
+shape: SHAPE/RANK/SIZE) with its numpy kernel and replaces it by constants."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Op, const_tensor
+from ..ops import REGISTRY
+from ..ops.generate import SHAPE_ONLY
+from .base import Pass
+
+# Folding may not create constants bigger than this (bytes) that are also bigger than the
+# constants they replace: weight transposes of any size fold, a 1 GB broadcast does not.
+DEFAULT_SIZE_LIMIT = 64 << 20
+size_limit = DEFAULT_SIZE_LIMIT
+
+
+def _inputs_ready(graph: Graph, op: Op) -> bool:
+    if op.type in SHAPE_ONLY:
+        return graph.tensors[op.inputs[0]].static_shape or graph.tensors[op.inputs[0]].is_const
+    return all(not n or graph.tensors[n].is_const for n in op.inputs)
+
+
+def _evaluate(graph: Graph, op: Op) -> list[np.ndarray]:
+    args = []
+    for i, n in enumerate(op.inputs):
+        t = graph.tensors[n] if n else None
+        if t is not None and t.data is None and op.type in SHAPE_ONLY and i == 0:
+            # Only the shape is read: a zero-stride view stands in for the contents.
+            args.append(np.broadcast_to(np.zeros((), np.uint8), t.shape))
+        else:
+            args.append(None if t is None else t.data)
+    result = REGISTRY[op.type].kernel(op, *args)
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def fold_constants(graph: Graph, op: Op) -> bool:
+    opdef = REGISTRY.get(op.type)
+    if opdef is None or opdef.kernel is None or not op.outputs:
+        return False
+    if any(o in graph.outputs for o in op.outputs) or not _inputs_ready(graph, op):
+        return False
+    in_bytes = max((graph.tensors[n].data.nbytes for n in op.inputs
+                    if n and graph.tensors[n].is_const), default=0)
+    values = _evaluate(graph, op)
+    for v in values:
+        v = np.asarray(v)
+        if v.nbytes > size_limit and v.nbytes > in_bytes:
+            return False
+    for name, value in zip(op.outputs, values):
+        t = graph.tensors[name]
+        value = np.asarray(value)
+        if t.dtype and t.dtype != value.dtype.name and t.shape is not None:
+            value = value.astype(t.dtype)
+        folded = const_tensor(name, value)
+        folded.min_max = t.min_max
+        graph.tensors[name] = folded
+    graph.remove_op(op)
+    return True
+
+
+PASS = Pass("fold_constants", fold_constants)

@@ -1,0 +1,29 @@
+"""RELU / RELU6 / RELU_N1_TO_1 after an op with a fused_activation_function -> that option."""
+from __future__ import annotations
+
+from ..ir import Graph, Op
+from .base import Pass, single_consumer
+
+ACTIVATIONS = {"RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"}
+# Ops whose TFLite kernels apply a fused activation (others ignore or reject it).
+ACCEPTS_ACTIVATION = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL",
+                      "DIV", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+
+
+def fuse_activation(graph: Graph, op: Op) -> bool:
+    if op.type not in ACTIVATIONS:
+        return False
+    src = op.inputs[0]
+    producer = graph.producer(src)
+    if (producer is None or producer.type not in ACCEPTS_ACTIVATION
+            or producer.attrs.get("fused_activation_function", "NONE") != "NONE"
+            or not single_consumer(graph, src, op)):
+        return False
+    producer.attrs["fused_activation_function"] = ACTIVATIONS[op.type]
+    graph.remove_op(op)
+    graph.tensors.pop(src)
+    producer.outputs = [op.outputs[0]] + producer.outputs[1:]
+    return True
+
+
+PASS = Pass("fuse_activation", fuse_activation)

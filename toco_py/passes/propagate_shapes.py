@@ -1,0 +1,64 @@
+"""Shape and dtype inference over the whole graph, in op order."""
+from __future__ import annotations
+
+from ..errors import ConversionError
+from ..ir import Graph, Op
+from ..ops import REGISTRY
+from ..ops.common import ShapeUnknown
+
+
+def infer_op(graph: Graph, op: Op) -> list[tuple] | None:
+    """(shape, dtype) per output, or None while an input is still unknown."""
+    opdef = REGISTRY.get(op.type)
+    if opdef is None:
+        return None
+    ins = [graph.tensors[n] if n else None for n in op.inputs]
+    if any(t is not None and t.shape is None and not t.is_const for t in ins):
+        return None
+    try:
+        result = opdef.infer(op, *ins)
+    except ShapeUnknown:
+        return None
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str):
+        result = [result]
+    if len(result) != len(op.outputs):
+        raise ConversionError(f"{op!r}: computes {len(result)} outputs, the graph names {len(op.outputs)}")
+    return [(tuple(int(d) for d in shape), dtype) for shape, dtype in result]
+
+
+def propagate_shapes(graph: Graph) -> None:
+    for op in graph.ops:
+        result = infer_op(graph, op)
+        if result is None:
+            continue
+        for name, (shape, dtype) in zip(op.outputs, result):
+            t = graph.tensors[name]
+            t.shape, t.dtype = shape, dtype
+
+
+def require_static_shapes(graph: Graph) -> None:
+    """Fails with the first op whose output shape could not be resolved, and why."""
+    propagate_shapes(graph)
+    for op in graph.ops:
+        for name in op.outputs:
+            t = graph.tensors[name]
+            if t.static_shape:
+                continue
+            reason = _why_unknown(graph, op)
+            raise ConversionError(
+                f"cannot resolve the shape of {name!r} computed by {op.type} (node {op.name!r}): "
+                f"{reason}. Give fixed input shapes with --input_shapes.")
+
+
+def _why_unknown(graph: Graph, op: Op) -> str:
+    opdef = REGISTRY.get(op.type)
+    if opdef is None:
+        return f"no shape rule for {op.type}"
+    for n in op.inputs:
+        if n and not graph.tensors[n].static_shape:
+            return f"its input {n!r} has unknown shape {graph.tensors[n].shape}"
+    try:
+        opdef.infer(op, *[graph.tensors[n] if n else None for n in op.inputs])
+    except ShapeUnknown as e:
+        return e.why or str(e)
+    return "its size depends on input values"

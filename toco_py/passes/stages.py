@@ -1,0 +1,28 @@
+"""The stages of the conversion and the passes each runs, in order."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..ir import Graph
+from . import (
+    fold_constants,
+    fuse_activation,
+    fuse_bias_add,
+    legalize_concat,
+    remove_passthrough,
+    squeeze_to_reshape,
+)
+from .driver import PassLog, run_stage
+
+STAGES = {
+    "cleanup": [remove_passthrough.PASS],
+    "resolve": [fold_constants.PASS],
+    "legalize": [legalize_concat.PASS, squeeze_to_reshape.PASS],
+    "fuse": [fuse_bias_add.PASS, fuse_activation.PASS, fold_constants.PASS],
+}
+
+
+def run_all(graph: Graph, log: PassLog | None = None,
+            after_pass: Callable[[str, Graph], None] | None = None) -> None:
+    for stage, passes in STAGES.items():
+        run_stage(graph, stage, passes, log, after_pass)

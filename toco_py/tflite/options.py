@@ -1,0 +1,142 @@
+"""Builtin options of each op: which schema table holds them and how IR attrs map to fields.
+
+One table serves the writer (attrs -> FlatBuffer) and the reader (FlatBuffer -> attrs).
+Field names are the schema's (Conv2DOptions.StrideW ...); attr names are the schema's
+snake_case names, which is what the IR uses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+PADDING = ("SAME", "VALID")
+ACTIVATION = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT")
+MIRROR_MODE = ("REFLECT", "SYMMETRIC")
+TENSOR_TYPES = ("float32", "float16", "int32", "uint8", "int64", "string", "bool", "int16",
+                "complex64", "int8", "float64", "complex128", "uint64", "resource", "variant",
+                "uint32", "uint16", "int4", "bfloat16")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one field is stored: the FlatBuffer value from an attr, and back."""
+    to_fb: Callable[[Any], Any]
+    from_fb: Callable[[Any], Any]
+    vector: bool = False
+
+
+def _enum(names: tuple[str, ...]) -> Kind:
+    return Kind(lambda v: names.index(v), lambda i: names[i] if 0 <= i < len(names) else f"?{i}")
+
+
+INT = Kind(int, int)
+FLOAT = Kind(float, float)
+BOOL = Kind(bool, bool)
+PAD = _enum(PADDING)
+ACT = _enum(ACTIVATION)
+MODE = _enum(MIRROR_MODE)
+DTYPE = _enum(TENSOR_TYPES)
+INTS = Kind(lambda v: np.asarray(v, dtype=np.int32), lambda v: [int(x) for x in v], vector=True)
+
+_ACT = ("FusedActivationFunction", "fused_activation_function", ACT)
+_WINDOW = [("Padding", "padding", PAD), ("StrideW", "stride_w", INT), ("StrideH", "stride_h", INT)]
+_DILATION = [("DilationWFactor", "dilation_w_factor", INT), ("DilationHFactor", "dilation_h_factor", INT)]
+
+# op type -> (options table, [(schema field, attr, kind)])
+OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
+    "CONV_2D": ("Conv2DOptions", _WINDOW + [_ACT] + _DILATION),
+    "DEPTHWISE_CONV_2D": ("DepthwiseConv2DOptions",
+                          _WINDOW + [("DepthMultiplier", "depth_multiplier", INT), _ACT] + _DILATION),
+    "TRANSPOSE_CONV": ("TransposeConvOptions", _WINDOW + [_ACT]),
+    "FULLY_CONNECTED": ("FullyConnectedOptions", [
+        _ACT, ("KeepNumDims", "keep_num_dims", BOOL),
+        ("AsymmetricQuantizeInputs", "asymmetric_quantize_inputs", BOOL)]),
+    "MAX_POOL_2D": ("Pool2DOptions", _WINDOW + [
+        ("FilterWidth", "filter_width", INT), ("FilterHeight", "filter_height", INT), _ACT]),
+    "AVERAGE_POOL_2D": ("Pool2DOptions", _WINDOW + [
+        ("FilterWidth", "filter_width", INT), ("FilterHeight", "filter_height", INT), _ACT]),
+    "L2_POOL_2D": ("Pool2DOptions", _WINDOW + [
+        ("FilterWidth", "filter_width", INT), ("FilterHeight", "filter_height", INT), _ACT]),
+    "ADD": ("AddOptions", [_ACT]),
+    "SUB": ("SubOptions", [_ACT]),
+    "MUL": ("MulOptions", [_ACT]),
+    "DIV": ("DivOptions", [_ACT]),
+    "L2_NORMALIZATION": ("L2NormOptions", [_ACT]),
+    "CONCATENATION": ("ConcatenationOptions", [("Axis", "axis", INT), _ACT]),
+    "SOFTMAX": ("SoftmaxOptions", [("Beta", "beta", FLOAT)]),
+    "LOG_SOFTMAX": ("LogSoftmaxOptions", []),
+    "LEAKY_RELU": ("LeakyReluOptions", [("Alpha", "alpha", FLOAT)]),
+    "GELU": ("GeluOptions", [("Approximate", "approximate", BOOL)]),
+    "MEAN": ("ReducerOptions", [("KeepDims", "keep_dims", BOOL)]),
+    "SUM": ("ReducerOptions", [("KeepDims", "keep_dims", BOOL)]),
+    "REDUCE_MAX": ("ReducerOptions", [("KeepDims", "keep_dims", BOOL)]),
+    "REDUCE_MIN": ("ReducerOptions", [("KeepDims", "keep_dims", BOOL)]),
+    "REDUCE_PROD": ("ReducerOptions", [("KeepDims", "keep_dims", BOOL)]),
+    "REDUCE_ANY": ("ReducerOptions", [("KeepDims", "keep_dims", BOOL)]),
+    "REDUCE_ALL": ("ReducerOptions", [("KeepDims", "keep_dims", BOOL)]),
+    "RESHAPE": ("ReshapeOptions", [("NewShape", "new_shape", INTS)]),
+    "SQUEEZE": ("SqueezeOptions", [("SqueezeDims", "squeeze_dims", INTS)]),
+    "EXPAND_DIMS": ("ExpandDimsOptions", []),
+    "TRANSPOSE": ("TransposeOptions", []),
+    "PAD": ("PadOptions", []),
+    "PADV2": ("PadV2Options", []),
+    "MIRROR_PAD": ("MirrorPadOptions", [("Mode", "mode", MODE)]),
+    "PACK": ("PackOptions", [("ValuesCount", "values_count", INT), ("Axis", "axis", INT)]),
+    "UNPACK": ("UnpackOptions", [("Num", "num", INT), ("Axis", "axis", INT)]),
+    "SPLIT": ("SplitOptions", [("NumSplits", "num_splits", INT)]),
+    "SPLIT_V": ("SplitVOptions", [("NumSplits", "num_splits", INT)]),
+    "SHAPE": ("ShapeOptions", [("OutType", "out_type", DTYPE)]),
+    "CAST": ("CastOptions", [("InDataType", "in_data_type", DTYPE),
+                             ("OutDataType", "out_data_type", DTYPE)]),
+    "ARG_MAX": ("ArgMaxOptions", [("OutputType", "output_type", DTYPE)]),
+    "ARG_MIN": ("ArgMinOptions", [("OutputType", "output_type", DTYPE)]),
+    "BATCH_MATMUL": ("BatchMatMulOptions", [("AdjX", "adj_x", BOOL), ("AdjY", "adj_y", BOOL),
+                                            ("AsymmetricQuantizeInputs", "asymmetric_quantize_inputs", BOOL)]),
+    "MAXIMUM": ("MaximumMinimumOptions", []),
+    "MINIMUM": ("MaximumMinimumOptions", []),
+    "SQUARED_DIFFERENCE": ("SquaredDifferenceOptions", []),
+    "EXP": ("ExpOptions", []),
+    "GATHER": ("GatherOptions", [("Axis", "axis", INT), ("BatchDims", "batch_dims", INT)]),
+    "STRIDED_SLICE": ("StridedSliceOptions", [
+        ("BeginMask", "begin_mask", INT), ("EndMask", "end_mask", INT),
+        ("EllipsisMask", "ellipsis_mask", INT), ("NewAxisMask", "new_axis_mask", INT),
+        ("ShrinkAxisMask", "shrink_axis_mask", INT), ("Offset", "offset", BOOL)]),
+    "SLICE": ("SliceOptions", []),
+    "TILE": ("TileOptions", []),
+    "FILL": ("FillOptions", []),
+    "RANGE": ("RangeOptions", []),
+    "RANK": ("RankOptions", []),
+    "ZEROS_LIKE": ("ZerosLikeOptions", []),
+    "SELECT": ("SelectOptions", []),
+    "SELECT_V2": ("SelectV2Options", []),
+    "LESS": ("LessOptions", []),
+    "LESS_EQUAL": ("LessEqualOptions", []),
+    "GREATER": ("GreaterOptions", []),
+    "GREATER_EQUAL": ("GreaterEqualOptions", []),
+    "EQUAL": ("EqualOptions", []),
+    "NOT_EQUAL": ("NotEqualOptions", []),
+    "LOGICAL_AND": ("LogicalAndOptions", []),
+    "LOGICAL_OR": ("LogicalOrOptions", []),
+    "LOGICAL_NOT": ("LogicalNotOptions", []),
+    "NEG": ("NegOptions", []),
+    "ABS": ("AbsOptions", []),
+    "POW": ("PowOptions", []),
+    "FLOOR_DIV": ("FloorDivOptions", []),
+    "FLOOR_MOD": ("FloorModOptions", []),
+    "SQUARE": ("SquareOptions", []),
+    "HARD_SWISH": ("HardSwishOptions", []),
+    "BROADCAST_TO": ("BroadcastToOptions", []),
+    "DEPTH_TO_SPACE": ("DepthToSpaceOptions", [("BlockSize", "block_size", INT)]),
+    "SPACE_TO_DEPTH": ("SpaceToDepthOptions", [("BlockSize", "block_size", INT)]),
+    "RESIZE_BILINEAR": ("ResizeBilinearOptions", [
+        ("AlignCorners", "align_corners", BOOL), ("HalfPixelCenters", "half_pixel_centers", BOOL)]),
+    "RESIZE_NEAREST_NEIGHBOR": ("ResizeNearestNeighborOptions", [
+        ("AlignCorners", "align_corners", BOOL), ("HalfPixelCenters", "half_pixel_centers", BOOL)]),
+    "LOCAL_RESPONSE_NORMALIZATION": ("LocalResponseNormalizationOptions", [
+        ("Radius", "radius", INT), ("Bias", "bias", FLOAT), ("Alpha", "alpha", FLOAT),
+        ("Beta", "beta", FLOAT)]),
+    "QUANTIZE": ("QuantizeOptions", []),
+    "DEQUANTIZE": ("DequantizeOptions", []),
+}

@@ -1,0 +1,271 @@
+"""IR Graph -> TFLite schema-3 FlatBuffer bytes, and the atomic file write."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+
+import flatbuffers
+import numpy as np
+import tflite as fb  # the schema's generated builders, e.g. fb.TensorStart
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.BuiltinOptions import BuiltinOptions
+
+from ..errors import ConversionError
+from ..ir import Graph, Op
+from .options import OPTIONS, TENSOR_TYPES
+from .versions import op_version
+
+SCHEMA_VERSION = 3
+# Codes above this live only in the int32 builtin_code field.
+PLACEHOLDER_FOR_GREATER_OP_CODES = 127
+BUFFER_ALIGNMENT = 16
+SIGNATURE_KEY = "serving_default"
+
+
+def _vector(b: flatbuffers.Builder, start_fn, items, prepend) -> int:
+    start_fn(b, len(items))
+    for item in reversed(items):
+        prepend(item)
+    return b.EndVector()
+
+
+def _int_vector(b: flatbuffers.Builder, values) -> int:
+    return b.CreateNumpyVector(np.asarray(values, dtype=np.int32).reshape(-1))
+
+
+def _aligned_bytes(b: flatbuffers.Builder, data: np.ndarray) -> int:
+    """A byte vector whose payload starts on a BUFFER_ALIGNMENT boundary, copied once."""
+    payload = memoryview(np.ascontiguousarray(data)).cast("B")
+    n = payload.nbytes
+    b.StartVector(1, n, BUFFER_ALIGNMENT)
+    b.head -= n
+    b.Bytes[b.head : b.head + n] = payload
+    b.vectorNumElems = n
+    return b.EndVector()
+
+
+class _ModelWriter:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.b = flatbuffers.Builder(1 << 16)
+        self.tensor_index: dict[str, int] = {}
+        self.tensor_order: list[str] = []
+        self.buffers: list[np.ndarray | None] = [None]  # buffer 0: the empty buffer
+        self.buffer_of: dict[str, int] = {}
+        self.opcodes: list[tuple[int, str, int]] = []
+
+    # ---- indices -----------------------------------------------------------------
+
+    def _index_tensors(self) -> None:
+        order: list[str] = []
+        seen: set[str] = set()
+        for name in self.graph.inputs + [n for op in self.graph.ops for n in op.inputs + op.outputs] \
+                + self.graph.outputs:
+            if name and name not in seen:
+                seen.add(name)
+                order.append(name)
+        self.tensor_order = order
+        self.tensor_index = {n: i for i, n in enumerate(order)}
+        by_digest: dict[bytes, int] = {}
+        for name in order:
+            data = self.graph.tensors[name].data
+            if data is None:
+                self.buffer_of[name] = 0
+                continue
+            data = np.ascontiguousarray(data)
+            # Identical constant payloads share one buffer.
+            digest = hashlib.sha256(memoryview(data).cast("B")).digest() + str(data.nbytes).encode()
+            if digest not in by_digest:
+                by_digest[digest] = len(self.buffers)
+                self.buffers.append(data)
+            self.buffer_of[name] = by_digest[digest]
+
+    def _opcode_index(self, op: Op) -> int:
+        if op.type == "CUSTOM":
+            key = (BuiltinOperator.CUSTOM, op.attrs["custom_code"], 1)
+        else:
+            key = (getattr(BuiltinOperator, op.type), "", op_version(self.graph, op))
+        if key not in self.opcodes:
+            self.opcodes.append(key)
+        return self.opcodes.index(key)
+
+    # ---- tables --------------------------------------------------------------------
+
+    def _quantization(self, name: str) -> int | None:
+        t = self.graph.tensors[name]
+        if t.quant is None:
+            return None
+        b = self.b
+        scale = b.CreateNumpyVector(np.asarray(t.quant.scale, np.float32).reshape(-1))
+        zp = b.CreateNumpyVector(np.asarray(t.quant.zero_point, np.int64).reshape(-1))
+        fb.QuantizationParametersStart(b)
+        fb.QuantizationParametersAddScale(b, scale)
+        fb.QuantizationParametersAddZeroPoint(b, zp)
+        fb.QuantizationParametersAddQuantizedDimension(b, t.quant.axis)
+        return fb.QuantizationParametersEnd(b)
+
+    def _tensor(self, name: str) -> int:
+        b = self.b
+        t = self.graph.tensors[name]
+        if t.shape is None or not t.static_shape:
+            raise ConversionError(f"tensor {name!r} has no fixed shape ({t.shape}); give --input_shapes")
+        if t.dtype not in TENSOR_TYPES:
+            raise ConversionError(f"tensor {name!r} has type {t.dtype}, which TFLite cannot hold")
+        quant = self._quantization(name)
+        fb_name = b.CreateString(name)
+        shape = _int_vector(b, t.shape)
+        fb.TensorStart(b)
+        fb.TensorAddShape(b, shape)
+        fb.TensorAddType(b, TENSOR_TYPES.index(t.dtype))
+        fb.TensorAddBuffer(b, self.buffer_of[name])
+        fb.TensorAddName(b, fb_name)
+        if quant is not None:
+            fb.TensorAddQuantization(b, quant)
+        return fb.TensorEnd(b)
+
+    def _options(self, op: Op) -> tuple[int, int | None]:
+        spec = OPTIONS.get(op.type)
+        if spec is None:
+            return BuiltinOptions.NONE, None
+        table, fields = spec
+        b = self.b
+        values = {}
+        for field, attr, kind in fields:
+            if attr in op.attrs and op.attrs[attr] is not None:
+                value = kind.to_fb(op.attrs[attr])
+                values[field] = _int_vector(b, value) if kind.vector else value
+        getattr(fb, f"{table}Start")(b)
+        for field, value in values.items():
+            getattr(fb, f"{table}Add{field}")(b, value)
+        return getattr(BuiltinOptions, table), getattr(fb, f"{table}End")(b)
+
+    def _operator(self, op: Op) -> int:
+        b = self.b
+        opcode = self._opcode_index(op)
+        options_type, options = self._options(op)
+        inputs = _int_vector(b, [self.tensor_index[n] if n else -1 for n in op.inputs])
+        outputs = _int_vector(b, [self.tensor_index[n] for n in op.outputs])
+        fb.OperatorStart(b)
+        fb.OperatorAddOpcodeIndex(b, opcode)
+        fb.OperatorAddInputs(b, inputs)
+        fb.OperatorAddOutputs(b, outputs)
+        if options is not None:
+            fb.OperatorAddBuiltinOptionsType(b, options_type)
+            fb.OperatorAddBuiltinOptions(b, options)
+        return fb.OperatorEnd(b)
+
+    def _tensor_maps(self, names: list[str]) -> list[int]:
+        b = self.b
+        maps = []
+        for name in names:
+            fb_name = b.CreateString(name)
+            fb.TensorMapStart(b)
+            fb.TensorMapAddName(b, fb_name)
+            fb.TensorMapAddTensorIndex(b, self.tensor_index[name])
+            maps.append(fb.TensorMapEnd(b))
+        return maps
+
+    def _signature(self) -> int:
+        b = self.b
+        inputs = _vector(b, fb.SignatureDefStartInputsVector,
+                         self._tensor_maps(self.graph.inputs), b.PrependUOffsetTRelative)
+        outputs = _vector(b, fb.SignatureDefStartOutputsVector,
+                          self._tensor_maps(self.graph.outputs), b.PrependUOffsetTRelative)
+        key = b.CreateString(SIGNATURE_KEY)
+        fb.SignatureDefStart(b)
+        fb.SignatureDefAddInputs(b, inputs)
+        fb.SignatureDefAddOutputs(b, outputs)
+        fb.SignatureDefAddSignatureKey(b, key)
+        fb.SignatureDefAddSubgraphIndex(b, 0)
+        return fb.SignatureDefEnd(b)
+
+    def _subgraph(self) -> int:
+        b = self.b
+        tensors = [self._tensor(n) for n in self.tensor_order]
+        operators = [self._operator(op) for op in self.graph.ops]
+        tensors_vec = _vector(b, fb.SubGraphStartTensorsVector, tensors, b.PrependUOffsetTRelative)
+        inputs = _int_vector(b, [self.tensor_index[n] for n in self.graph.inputs])
+        outputs = _int_vector(b, [self.tensor_index[n] for n in self.graph.outputs])
+        ops_vec = _vector(b, fb.SubGraphStartOperatorsVector, operators, b.PrependUOffsetTRelative)
+        name = b.CreateString("main")
+        fb.SubGraphStart(b)
+        fb.SubGraphAddTensors(b, tensors_vec)
+        fb.SubGraphAddInputs(b, inputs)
+        fb.SubGraphAddOutputs(b, outputs)
+        fb.SubGraphAddOperators(b, ops_vec)
+        fb.SubGraphAddName(b, name)
+        return fb.SubGraphEnd(b)
+
+    def _opcode_tables(self) -> list[int]:
+        b = self.b
+        tables = []
+        for code, custom, version in self.opcodes:
+            custom_name = b.CreateString(custom) if custom else None
+            fb.OperatorCodeStart(b)
+            fb.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, PLACEHOLDER_FOR_GREATER_OP_CODES))
+            fb.OperatorCodeAddBuiltinCode(b, code)
+            fb.OperatorCodeAddVersion(b, version)
+            if custom_name is not None:
+                fb.OperatorCodeAddCustomCode(b, custom_name)
+            tables.append(fb.OperatorCodeEnd(b))
+        return tables
+
+    def _buffer_tables(self) -> list[int]:
+        b = self.b
+        tables = []
+        # Weights first, written back to front, so that the big payloads sit at the end of
+        # the file and the tables stay together at the front.
+        data_offsets = [None if d is None else _aligned_bytes(b, d) for d in self.buffers]
+        for off in data_offsets:
+            fb.BufferStart(b)
+            if off is not None:
+                fb.BufferAddData(b, off)
+            tables.append(fb.BufferEnd(b))
+        return tables
+
+    def build(self) -> bytes:
+        self._index_tensors()
+        b = self.b
+        buffers = self._buffer_tables()
+        subgraph = self._subgraph()
+        signature = self._signature()
+        opcodes = self._opcode_tables()
+        description = b.CreateString("toco-py")
+        opcodes_vec = _vector(b, fb.ModelStartOperatorCodesVector, opcodes, b.PrependUOffsetTRelative)
+        subgraphs_vec = _vector(b, fb.ModelStartSubgraphsVector, [subgraph], b.PrependUOffsetTRelative)
+        buffers_vec = _vector(b, fb.ModelStartBuffersVector, buffers, b.PrependUOffsetTRelative)
+        sigs_vec = _vector(b, fb.ModelStartSignatureDefsVector, [signature], b.PrependUOffsetTRelative)
+        fb.ModelStart(b)
+        fb.ModelAddVersion(b, SCHEMA_VERSION)
+        fb.ModelAddOperatorCodes(b, opcodes_vec)
+        fb.ModelAddSubgraphs(b, subgraphs_vec)
+        fb.ModelAddDescription(b, description)
+        fb.ModelAddBuffers(b, buffers_vec)
+        fb.ModelAddSignatureDefs(b, sigs_vec)
+        b.Finish(fb.ModelEnd(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+
+def model_bytes(graph: Graph) -> bytes:
+    return _ModelWriter(graph).build()
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Writes to a temporary file in the same folder, then renames it over `path`, so a
+    failure never leaves a partial file behind."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConversionError(f"cannot write {path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".toco-py-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
