@@ -13,21 +13,26 @@ def load_graphdef(path: str) -> GraphDef:
     if not os.path.exists(path):
         raise TocoError(f"{path}: no such file; pass the frozen graph with --graph_def_file")
     if os.path.isdir(path):
-        raise TocoError(f"{path} is a directory; pass the frozen .pb file itself")
+        hint = (" (it looks like a SavedModel: freeze it to a GraphDef first)"
+                if os.path.exists(os.path.join(path, "saved_model.pb")) else "")
+        raise TocoError(f"{path} is a directory{hint}; pass the frozen .pb file itself")
     with open(path, "rb") as f:
         data = f.read()
     return parse_graphdef(data, path)
 
 
 def parse_graphdef(data: bytes, source: str = "<bytes>") -> GraphDef:
+    known = _other_format(data)
+    if known:
+        raise TocoError(f"{source} is {known}, not a TensorFlow GraphDef; pass a frozen graph .pb")
     gd = GraphDef()
     try:
         gd.ParseFromString(data)
-    except (message.DecodeError, RuntimeError, ValueError) as err:
+    except (message.DecodeError, RuntimeError, ValueError):
         if not _parse_text(gd, data):
             raise TocoError(
-                f"{source} is not a TensorFlow GraphDef ({_short(err)}); the file may be "
-                "truncated, or be a SavedModel/Keras/TFLite file - pass a frozen graph .pb") from None
+                f"{source} is not a TensorFlow GraphDef (its bytes are not valid protobuf: the "
+                "file may be truncated or of another format); pass a frozen graph .pb") from None
     if not gd.node and not _parse_text(gd, data):
         raise TocoError(f"{source} holds no graph nodes; pass a frozen graph .pb")
     for node in gd.node:
@@ -54,6 +59,12 @@ def _parse_text(gd: GraphDef, data: bytes) -> bool:
     return bool(gd.node)
 
 
-def _short(err: Exception) -> str:
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return text[:120]
+def _other_format(data: bytes) -> str | None:
+    """Names formats users pass by mistake, so the message can say what the file is."""
+    if data[4:8] == b"TFL3":
+        return "already a TFLite model"
+    if data[:8] == b"\x89HDF\r\n\x1a\n":
+        return "a Keras HDF5 file"
+    if data[:4] == b"PK\x03\x04":
+        return "a zip archive (a .keras file?)"
+    return None

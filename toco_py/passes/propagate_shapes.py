@@ -37,9 +37,17 @@ def propagate_shapes(graph: Graph) -> None:
 
 
 def require_static_shapes(graph: Graph) -> None:
-    """Fails with the first op whose output shape could not be resolved, and why."""
+    """Fails with the first op whose output shape could not be resolved, and why.
+
+    Tensors downstream of a custom op are exempt: the custom op's implementation sets its
+    output shapes when the runtime prepares the model, and the runtime then resizes the rest.
+    """
     propagate_shapes(graph)
+    dynamic: set[str] = set()
     for op in graph.ops:
+        if op.type == "CUSTOM" or any(n in dynamic for n in op.inputs):
+            dynamic.update(op.outputs)
+            continue
         for name in op.outputs:
             t = graph.tensors[name]
             if t.static_shape:

@@ -108,15 +108,21 @@ class _ModelWriter:
     def _tensor(self, name: str) -> int:
         b = self.b
         t = self.graph.tensors[name]
-        if t.shape is None or not t.static_shape:
-            raise ConversionError(f"tensor {name!r} has no fixed shape ({t.shape}); give --input_shapes")
         if t.dtype not in TENSOR_TYPES:
             raise ConversionError(f"tensor {name!r} has type {t.dtype}, which TFLite cannot hold")
         quant = self._quantization(name)
         fb_name = b.CreateString(name)
-        shape = _int_vector(b, t.shape)
+        # Unknown sizes (only downstream of custom ops) are -1 in shape_signature; the
+        # runtime resizes those tensors when it prepares the model.
+        dims = t.shape or ()
+        shape = _int_vector(b, [max(d, 1) for d in dims])
+        signature = _int_vector(b, dims) if any(d < 0 for d in dims) else None
         fb.TensorStart(b)
         fb.TensorAddShape(b, shape)
+        if signature is not None:
+            fb.TensorAddShapeSignature(b, signature)
+        if t.shape is None:
+            fb.TensorAddHasRank(b, False)
         fb.TensorAddType(b, TENSOR_TYPES.index(t.dtype))
         fb.TensorAddBuffer(b, self.buffer_of[name])
         fb.TensorAddName(b, fb_name)
