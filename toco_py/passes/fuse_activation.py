@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Graph, Op
+from .affine import absorb
 from .base import Pass, single_consumer
 
 ACTIVATIONS = {"RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"}
@@ -20,9 +21,7 @@ def fuse_activation(graph: Graph, op: Op) -> bool:
             or not single_consumer(graph, src, op)):
         return False
     producer.attrs["fused_activation_function"] = ACTIVATIONS[op.type]
-    graph.remove_op(op)
-    graph.tensors.pop(src)
-    producer.outputs = [op.outputs[0]] + producer.outputs[1:]
+    absorb(graph, producer, op)
     return True
 
 
