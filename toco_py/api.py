@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import UnsupportedOpsError
+from .errors import ConversionError, UnsupportedOpsError
 from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
 from .ir import Graph
@@ -37,6 +37,22 @@ def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
     return found
 
 
+CONTROL_FLOW = ("Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "If",
+                "StatelessIf", "While", "StatelessWhile")
+
+
+def check_control_flow(unsupported: dict[str, list[str]]) -> None:
+    """Control flow left after the passes has a predicate unknown at conversion time."""
+    found = {t: names for t, names in unsupported.items() if t in CONTROL_FLOW}
+    if found:
+        listing = "; ".join(f"{t} ({', '.join(n[:4])}{', ...' if len(n) > 4 else ''})"
+                            for t, n in sorted(found.items()))
+        raise ConversionError(
+            f"unsupported control flow: tf.cond/tf.while_loop whose predicate is not a constant at "
+            f"conversion time: {listing}. Fix the predicate (e.g. an is_training flag) to a "
+            "constant, or cut the graph around it with --input_arrays/--output_arrays.")
+
+
 def _as_custom_ops(graph: Graph) -> None:
     for op in graph.ops:
         if op.type != "CUSTOM" and not REGISTRY[op.type].builtin:
@@ -60,6 +76,7 @@ def convert_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=Non
     graph, notes, counts = graph_from_graphdef(gd, input_arrays, output_arrays, input_shapes,
                                                log, after_pass)
     unsupported = unsupported_ops(graph)
+    check_control_flow(unsupported)
     if unsupported:
         if not allow_custom_ops:
             raise UnsupportedOpsError(unsupported, CUSTOM_OPS_HINT)

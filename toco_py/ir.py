@@ -193,14 +193,13 @@ class Graph:
         src, dst = op.inputs[input_index], op.outputs[output_index]
         if dst not in self.outputs:
             return True
-        # Renaming the source to the output name is only safe if the source is a plain
-        # intermediate produced by an op, with no other role.
+        # Renaming the source to the output name (its other readers follow the rename) is
+        # only safe if the source is a plain intermediate produced by an op.
         return (
             src not in self.inputs
             and src not in self.outputs
             and not self.tensors[src].is_const
             and self.producer(src) is not None
-            and len(self.consumers(src)) == 1
         )
 
     def _rename_tensor(self, old: str, new: str, drop_existing: bool = False) -> None:

@@ -2,6 +2,7 @@
 from . import (  # noqa: F401  (imported for their registrations)
     activation,
     array,
+    broadcast,
     conv,
     converter_only,
     elementwise,
@@ -10,6 +11,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     pad,
     pool,
     reduce,
+    slicing,
 )
 from .registry import REGISTRY, OpDef, get
 

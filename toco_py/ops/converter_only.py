@@ -36,3 +36,80 @@ def _concat_v2(op: Op, *xs: np.ndarray) -> np.ndarray:
 
 
 register("ConcatV2", infer=_infer_concat_v2, kernel=_concat_v2, builtin=False)
+
+
+def _infer_switch(op: Op, data: Tensor, pred: Tensor):
+    shape = need_shape(op, data)
+    return [(shape, data.dtype), (shape, data.dtype)]
+
+
+def _infer_merge(op: Op, *ins: Tensor):
+    known = [t for t in ins if t is not None and t.shape is not None]
+    if not known:
+        return need_shape(op, ins[0]), ins[0].dtype
+    return [(known[0].shape, known[0].dtype), ((), "int32")]
+
+
+# Control flow: resolved by the passes when the predicate is constant, never folded.
+register("Switch", infer=_infer_switch, builtin=False)
+register("Merge", infer=_infer_merge, builtin=False)
+
+
+def _infer_random(op: Op, shape: Tensor):
+    dims = need_const(op, shape, "shape")
+    return tuple(int(d) for d in np.ravel(dims)), op.attrs.get("dtype", "float32")
+
+
+# Random ops only disappear when the passes prove the result does not depend on them.
+for _name in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal"):
+    register(_name, infer=_infer_random, builtin=False)
+
+
+def _infer_batch_norm(op: Op, x: Tensor, scale: Tensor, *rest: Tensor):
+    shape = need_shape(op, x)
+    channels = (shape[-1],)
+    return [(shape, x.dtype)] + [(channels, "float32")] * (len(op.outputs) - 1)
+
+
+def fused_batch_norm(op: Op, x, scale, offset, mean, variance):
+    eps = op.attrs.get("epsilon", 1e-3)
+    if op.attrs.get("is_training"):
+        axes = tuple(range(x.ndim - 1))
+        mean = x.mean(axis=axes, dtype=np.float64)
+        variance = x.var(axis=axes, dtype=np.float64)
+    inv = scale / np.sqrt(variance.astype(np.float64) + eps)
+    y = ((x - mean) * inv + offset).astype(x.dtype)
+    extra = [np.asarray(mean, np.float32), np.asarray(variance, np.float32)]
+    extra += [np.zeros_like(extra[0])] * (len(op.outputs) - 3)
+    return (y, *extra)
+
+
+register("FusedBatchNorm", infer=_infer_batch_norm, kernel=fused_batch_norm, builtin=False)
+
+
+def fake_quant_range(op: Op, lo, hi):
+    """TensorFlow's nudged range: the zero point is an exact integer. Returns
+    (nudged_min, nudged_max, scale) as float32 arrays."""
+    quant_min = 1 if op.attrs.get("narrow_range") else 0
+    quant_max = (1 << op.attrs.get("num_bits", 8)) - 1
+    lo, hi = np.float32(lo), np.float32(hi)
+    scale = ((hi - lo) / np.float32(quant_max - quant_min)).astype(np.float32)
+    zero_from_min = np.float32(quant_min) - lo / scale
+    nudged_zero = np.clip(np.round(zero_from_min), quant_min, quant_max).astype(np.float32)
+    return ((np.float32(quant_min) - nudged_zero) * scale,
+            (np.float32(quant_max) - nudged_zero) * scale, scale)
+
+
+def _fake_quant_bounds(op: Op, rest):
+    if rest:
+        return rest[0], rest[1]
+    return op.attrs["min"], op.attrs["max"]
+
+
+def fake_quant(op: Op, x: np.ndarray, *rest: np.ndarray) -> np.ndarray:
+    lo, hi, scale = fake_quant_range(op, *_fake_quant_bounds(op, rest))
+    clamped = np.clip(x, lo, hi)
+    return (np.floor((clamped - lo) / scale + np.float32(0.5)) * scale + lo).astype(x.dtype)
+
+
+register("FakeQuant", infer=_infer_passthrough, kernel=fake_quant, builtin=False)

@@ -26,9 +26,8 @@ def output_channels(graph: Graph, producer: Op) -> int:
 
 def match_affine_const(graph: Graph, op: Op, const_first_ok: bool):
     """For a binary op of an affine op's output and a float32 per-channel constant, returns
-    (affine producer, constant as a [channels] vector); else None."""
-    if op.attrs.get("fused_activation_function", "NONE") != "NONE":
-        return None
+    (affine producer, constant as a [channels] vector); else None. The op may carry a
+    fused activation: absorb() hands it to the producer."""
     for data_index in (0, 1) if const_first_ok else (0,):
         data, const = op.inputs[data_index], op.inputs[1 - data_index]
         producer = graph.producer(data)
@@ -55,7 +54,11 @@ def bias_value(graph: Graph, producer: Op) -> np.ndarray | None:
 
 
 def absorb(graph: Graph, producer: Op, op: Op) -> None:
-    """Removes `op`; its producer now writes op's output tensor directly."""
+    """Removes `op`; its producer now writes op's output tensor directly (and applies the
+    op's fused activation, if any)."""
+    activation = op.attrs.get("fused_activation_function", "NONE")
+    if activation != "NONE":
+        producer.attrs["fused_activation_function"] = activation
     graph.remove_op(op)
     graph.tensors.pop(producer.outputs[0])
     producer.outputs = [op.outputs[0]] + producer.outputs[1:]

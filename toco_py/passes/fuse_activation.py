@@ -20,7 +20,7 @@ def fuse_activation(graph: Graph, op: Op) -> bool:
             or producer.attrs.get("fused_activation_function", "NONE") != "NONE"
             or not single_consumer(graph, src, op)):
         return False
-    producer.attrs["fused_activation_function"] = ACTIVATIONS[op.type]
+    op.attrs["fused_activation_function"] = ACTIVATIONS[op.type]
     absorb(graph, producer, op)
     return True
 

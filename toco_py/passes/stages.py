@@ -5,27 +5,49 @@ from typing import Callable
 
 from ..ir import Graph
 from . import (
+    drop_fake_quant,
     fold_constants,
+    fold_pad_into_conv,
     fuse_activation,
     fuse_bias_add,
+    fuse_hard_swish,
+    fuse_l2_normalization,
     fuse_mul_into_affine,
+    fuse_softmax,
     legalize_concat,
+    lower_batch_norm,
     materialize_conv_bias,
+    materialize_identity,
     merge_reshapes,
     remove_identity_reshape,
+    remove_identity_transpose,
     remove_passthrough,
+    remove_tile,
+    remove_trivial_arithmetic,
+    resolve_merge,
+    resolve_random,
+    resolve_select,
+    resolve_switch,
     squeeze_to_reshape,
 )
 from .driver import PassLog, run_stage
 
 STAGES = {
+    # Drop what only matters in training.
     "cleanup": [remove_passthrough.PASS],
-    "resolve": [fold_constants.PASS],
-    "legalize": [legalize_concat.PASS, squeeze_to_reshape.PASS, merge_reshapes.PASS,
-                 remove_identity_reshape.PASS],
-    "fuse": [fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
-             fold_constants.PASS],
-    "finalize": [materialize_conv_bias.PASS],
+    # Make everything that can be known at conversion time a constant.
+    "resolve": [fold_constants.PASS, resolve_switch.PASS, resolve_merge.PASS, resolve_random.PASS,
+                resolve_select.PASS, remove_trivial_arithmetic.PASS, remove_tile.PASS,
+                drop_fake_quant.PASS, remove_passthrough.PASS],
+    # TF-only ops -> TFLite builtins.
+    "legalize": [legalize_concat.PASS, lower_batch_norm.PASS, squeeze_to_reshape.PASS,
+                 merge_reshapes.PASS, remove_identity_reshape.PASS, remove_identity_transpose.PASS,
+                 fold_constants.PASS],
+    # Fewer, bigger ops.
+    "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS,
+             fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
+             fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS, fold_constants.PASS],
+    "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS],
 }
 
 

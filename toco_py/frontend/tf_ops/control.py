@@ -12,3 +12,20 @@ _PASSTHROUGH = {"Identity": "Identity", "Snapshot": "Snapshot", "CheckNumerics":
 @tf_op(*_PASSTHROUGH)
 def passthrough(ctx: NodeContext) -> None:
     ctx.emit(_PASSTHROUGH[ctx.node.op], [ctx.input(0)])
+
+
+@tf_op("Switch", "RefSwitch")
+def switch(ctx: NodeContext) -> None:
+    # Outputs: (value if pred is false, value if pred is true).
+    ctx.emit("Switch", [ctx.input(0), ctx.input(1)], outputs=[ctx.output(0), ctx.output(1)])
+
+
+@tf_op("Merge", "RefMerge")
+def merge(ctx: NodeContext) -> None:
+    # Outputs: (the value of whichever input is alive, that input's index).
+    ctx.emit("Merge", ctx.inputs, outputs=[ctx.output(0), ctx.output(1)])
+
+
+@tf_op("RandomUniform", "RandomStandardNormal", "TruncatedNormal")
+def random(ctx: NodeContext) -> None:
+    ctx.emit(ctx.node.op, [ctx.input(0)], {"dtype": ctx.attr("dtype", "float32")})

@@ -1,0 +1,65 @@
+"""One-op models: build an IR graph around a single op, write it with our writer, run it in
+LiteRT, and compare with our numpy kernel. Constant inputs are written as buffers."""
+from __future__ import annotations
+
+import numpy as np
+
+from oracle import litert
+from toco_py.ir import Graph, Op, Tensor, const_tensor
+from toco_py.ops import REGISTRY
+from toco_py.passes.propagate_shapes import propagate_shapes
+from toco_py.tflite.writer import model_bytes
+
+
+def one_op_graph(op_type: str, inputs: list, attrs: dict | None = None, n_outputs: int = 1,
+                 const: set[int] | None = None) -> Graph:
+    """inputs: arrays (runtime inputs unless their index is in `const`) or None (absent)."""
+    const = const or set()
+    g = Graph()
+    names = []
+    for i, value in enumerate(inputs):
+        if value is None:
+            names.append("")
+            continue
+        name = f"in{i}"
+        value = np.asarray(value)
+        if i in const:
+            g.add_tensor(const_tensor(name, value))
+        else:
+            g.add_tensor(Tensor(name, tuple(value.shape), value.dtype.name))
+            g.inputs.append(name)
+        names.append(name)
+    outs = [f"out{i}" for i in range(n_outputs)]
+    for name in outs:
+        g.add_tensor(Tensor(name))
+    g.add_op(Op(op_type, names, outs, dict(attrs or {}), "op"))
+    g.outputs = outs
+    propagate_shapes(g)
+    return g
+
+
+def compare_with_litert(op_type: str, inputs: list, attrs: dict | None = None, n_outputs: int = 1,
+                        const: set[int] | None = None, rtol: float = 1e-5, atol: float = 1e-6,
+                        reference: bool = True) -> list[np.ndarray]:
+    """Asserts that our kernel and LiteRT agree (and that our shape inference matches LiteRT's
+    output shapes). Returns LiteRT's outputs."""
+    g = one_op_graph(op_type, inputs, attrs, n_outputs, const)
+    interp = litert(model_bytes(g), reference=reference)
+    details = {d["name"]: d for d in interp.get_input_details()}
+    for i, value in enumerate(inputs):
+        if f"in{i}" in details:
+            interp.set_tensor(details[f"in{i}"]["index"], np.asarray(value))
+    interp.invoke()
+    out_details = {d["name"]: d for d in interp.get_output_details()}
+    theirs = [interp.get_tensor(out_details[f"out{i}"]["index"]) for i in range(n_outputs)]
+    ours = REGISTRY[op_type].kernel(g.ops[0], *[None if v is None else np.asarray(v) for v in inputs])
+    ours = list(ours) if isinstance(ours, (tuple, list)) else [ours]
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert tuple(g.tensors[f"out{i}"].shape) == b.shape, (op_type, i, g.tensors[f"out{i}"].shape, b.shape)
+        assert a.shape == b.shape, (op_type, i, a.shape, b.shape)
+        assert a.dtype == b.dtype, (op_type, i, a.dtype, b.dtype)
+        if a.dtype.kind in "biu":
+            np.testing.assert_array_equal(a, b, err_msg=op_type)
+        else:
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=op_type)
+    return theirs

@@ -1,0 +1,226 @@
+"""Ops that read part of a tensor: STRIDED_SLICE, SLICE, GATHER, GATHER_ND.
+
+STRIDED_SLICE follows LiteRT's kernel rather than TensorFlow's where the two differ: LiteRT
+expands the ellipsis and new axes into an "effective" input, clamps each index before the
+begin/end masks override it, and applies begin_mask even on a shrunk axis (the TF mapper
+clears those bits, so TF models keep TF's meaning).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Op, Tensor
+from .common import need_const, need_shape, normalize_axis
+from .registry import register
+
+# ---- STRIDED_SLICE -------------------------------------------------------------------
+
+
+def _bit(mask: int, i: int) -> bool:
+    return bool((mask >> i) & 1)
+
+
+def _ellipsis_width(op: Op, rank: int, count: int, n_new: int) -> int:
+    """How many input axes the ellipsis stands for (LiteRT never gives it fewer than one)."""
+    width = rank + n_new - count + 1
+    if width < 1:
+        # LiteRT would read past the input's dimensions here; TF gives the ellipsis no axis.
+        raise ConversionError(
+            f"{op!r}: the ellipsis covers no axis of a rank-{rank} input, which LiteRT's "
+            "STRIDED_SLICE does not support; index without '...'")
+    return width
+
+
+def effective_axes(op: Op, rank: int, count: int) -> list[tuple[int | None, int | None]]:
+    """LiteRT's expansion of the sparse slice spec: per axis of the effective input (the
+    input with the new axes inserted), (spec index or None for a full range, input axis or
+    None for a new axis)."""
+    ellipsis = op.attrs.get("ellipsis_mask", 0) & ((1 << count) - 1)
+    new_axis = op.attrs.get("new_axis_mask", 0)
+    if bin(ellipsis).count("1") > 1:
+        raise ConversionError(f"{op!r}: more than one ellipsis in the slice")
+    n_new = sum(1 for i in range(count) if _bit(new_axis, i) and not _bit(ellipsis, i))
+    axes: list[tuple[int | None, int | None]] = []
+    next_input = 0
+    for i in range(count):
+        if _bit(ellipsis, i):
+            width = _ellipsis_width(op, rank, count, n_new)
+            axes += [(None, next_input + k) for k in range(width)]
+            next_input += width
+        elif _bit(new_axis, i):
+            axes.append((i, None))
+        else:
+            axes.append((i, next_input))
+            next_input += 1
+    if next_input > rank:
+        raise ConversionError(f"{op!r}: {count} slice indices for a rank-{rank} input")
+    return axes + [(None, a) for a in range(next_input, rank)]
+
+
+def _clamp_index(index: int, size: int, stride: int) -> int:
+    if index < 0:
+        index += size
+    # Forward ranges stop one past the end; backward ones one before the start.
+    return min(max(index, 0), size) if stride > 0 else min(max(index, -1), size - 1)
+
+
+def axis_range(op: Op, i: int, size: int, begin, end, stride) -> range:
+    """The input positions that spec entry i reads along an axis of `size`."""
+    if stride == 0:
+        raise ConversionError(f"{op!r}: stride 0 on slice index {i}")
+    start = _clamp_index(int(begin), size, stride)
+    if _bit(op.attrs.get("begin_mask", 0), i):
+        start = 0 if stride > 0 else size - 1
+    if _bit(op.attrs.get("shrink_axis_mask", 0), i):
+        if stride < 0:
+            raise ConversionError(f"{op!r}: negative stride on shrunk slice index {i}")
+        return range(start, start + 1 if start < size else start, stride)
+    end = int(end) + start if op.attrs.get("offset") else int(end)
+    stop = _clamp_index(end, size, stride)
+    if _bit(op.attrs.get("end_mask", 0), i):
+        stop = size if stride > 0 else -1
+    return range(start, stop, stride)
+
+
+def _range_as_slice(r: range) -> slice:
+    if len(r) == 0:
+        return slice(0, 0)
+    stop = r[-1] + r.step
+    return slice(r.start, stop if stop >= 0 else None, r.step)
+
+
+def _spec(begin: Tensor, end: Tensor, strides: Tensor, op: Op):
+    values = [np.ravel(need_const(op, t, what)).astype(np.int64)
+              for t, what in ((begin, "begin"), (end, "end"), (strides, "strides"))]
+    if len({v.size for v in values}) != 1:
+        raise ConversionError(f"{op!r}: begin, end and strides differ in length")
+    return values
+
+
+def strided_slice_plan(op: Op, shape, begin, end, strides):
+    """(effective input shape, [(range or None if the size is unknown, kept?)])."""
+    shrink = op.attrs.get("shrink_axis_mask", 0)
+    eff_shape, plan = [], []
+    for spec_i, input_axis in effective_axes(op, len(shape), len(begin)):
+        size = 1 if input_axis is None else shape[input_axis]
+        eff_shape.append(size)
+        if input_axis is None:  # a new axis of size 1
+            plan.append((range(1), True))
+        elif spec_i is None:  # covered by the ellipsis or past the spec: everything
+            plan.append((range(size) if size >= 0 else None, True))
+        else:
+            kept = not _bit(shrink, spec_i)
+            r = axis_range(op, spec_i, size, begin[spec_i], end[spec_i], strides[spec_i]) \
+                if size >= 0 else None
+            if not kept and r is not None and len(r) != 1:
+                raise ConversionError(f"{op!r}: index {begin[spec_i]} is out of range for "
+                                      f"an axis of size {size}")
+            plan.append((r, kept))
+    return eff_shape, plan
+
+
+def _infer_strided_slice(op: Op, x: Tensor, begin: Tensor, end: Tensor, strides: Tensor):
+    _, plan = strided_slice_plan(op, need_shape(op, x), *_spec(begin, end, strides, op))
+    return tuple(-1 if r is None else len(r) for r, kept in plan if kept), x.dtype
+
+
+def _strided_slice(op: Op, x, begin, end, strides) -> np.ndarray:
+    values = [np.ravel(v).astype(np.int64) for v in (begin, end, strides)]
+    eff_shape, plan = strided_slice_plan(op, x.shape, *values)
+    picked = x.reshape(eff_shape)[tuple(_range_as_slice(r) for r, _ in plan)]
+    return np.ascontiguousarray(picked.reshape([len(r) for r, kept in plan if kept]))
+
+
+# ---- SLICE ---------------------------------------------------------------------------
+
+
+def slice_bounds(op: Op, shape, begin, size) -> list[tuple[int, int]]:
+    """(start, length) per axis; a length of -1 runs to the end (also for unknown sizes)."""
+    begin, size = np.ravel(begin).astype(np.int64), np.ravel(size).astype(np.int64)
+    if begin.size != len(shape) or size.size != len(shape):
+        raise ConversionError(f"{op!r}: begin and size must have one entry per input axis")
+    bounds = []
+    for dim, b, s in zip(shape, begin.tolist(), size.tolist()):
+        if s == -1:
+            s = dim - b if dim >= 0 else -1
+        if b < 0 or s < -1 or (dim >= 0 and (s < 0 or b + s > dim)):
+            raise ConversionError(f"{op!r}: slice from {b} of size {s} does not fit in {dim}")
+        bounds.append((b, s))
+    return bounds
+
+
+def _infer_slice(op: Op, x: Tensor, begin: Tensor, size: Tensor):
+    bounds = slice_bounds(op, need_shape(op, x), need_const(op, begin, "begin"),
+                          need_const(op, size, "size"))
+    return tuple(s for _, s in bounds), x.dtype
+
+
+def _slice(op: Op, x, begin, size) -> np.ndarray:
+    bounds = slice_bounds(op, x.shape, begin, size)
+    return np.ascontiguousarray(x[tuple(slice(b, b + s) for b, s in bounds)])
+
+
+# ---- GATHER / GATHER_ND --------------------------------------------------------------
+
+
+def gather_axes(op: Op, params_rank: int, indices_rank: int) -> tuple[int, int]:
+    axis = normalize_axis(op, int(op.attrs.get("axis", 0)), params_rank)
+    batch_dims = int(op.attrs.get("batch_dims", 0))
+    if batch_dims < 0:
+        batch_dims += indices_rank
+    if not 0 <= batch_dims <= min(axis, indices_rank):
+        raise ConversionError(f"{op!r}: batch_dims {op.attrs.get('batch_dims')} must be in "
+                              f"[0, axis {axis}] and at most the indices' rank {indices_rank}")
+    return axis, batch_dims
+
+
+def _gather_shape(op: Op, params: tuple, indices: tuple) -> tuple:
+    axis, batch_dims = gather_axes(op, len(params), len(indices))
+    for p, i in zip(params[:batch_dims], indices[:batch_dims]):
+        if p != i and p >= 0 and i >= 0:
+            raise ConversionError(f"{op!r}: batch dimensions of {params} and {indices} differ")
+    return params[:axis] + indices[batch_dims:] + params[axis + 1:]
+
+
+def _check_indices(op: Op, indices: np.ndarray, limit) -> None:
+    # LiteRT fails the invocation on an out-of-range index; so do we, rather than wrap.
+    if indices.size and (indices.min() < 0 or np.any(indices >= limit)):
+        raise ConversionError(f"{op!r}: an index is out of range [0, {limit})")
+
+
+def _gather(op: Op, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    out_shape = _gather_shape(op, params.shape, indices.shape)
+    axis, batch_dims = gather_axes(op, params.ndim, indices.ndim)
+    _check_indices(op, indices, params.shape[axis])
+    if batch_dims == 0:
+        return np.take(params, indices, axis=axis)
+    # Gather within each batch element: flatten the batch dimensions into one.
+    flat_params = params.reshape((-1,) + params.shape[batch_dims:])
+    flat_indices = indices.reshape((-1,) + indices.shape[batch_dims:])
+    parts = [np.take(p, i, axis=axis - batch_dims) for p, i in zip(flat_params, flat_indices)]
+    if not parts:
+        return np.empty(out_shape, params.dtype)
+    return np.stack(parts).reshape(out_shape)
+
+
+def _gather_nd_shape(op: Op, params: tuple, indices: tuple) -> tuple:
+    if not indices or not 1 <= indices[-1] <= len(params):
+        raise ConversionError(f"{op!r}: indices of shape {indices} do not index a "
+                              f"rank-{len(params)} tensor")
+    return indices[:-1] + params[indices[-1]:]
+
+
+def _gather_nd(op: Op, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    _gather_nd_shape(op, params.shape, indices.shape)
+    depth = indices.shape[-1]
+    _check_indices(op, indices, np.asarray(params.shape[:depth]))
+    return np.ascontiguousarray(params[tuple(np.moveaxis(indices, -1, 0))])
+
+
+register("STRIDED_SLICE", infer=_infer_strided_slice, kernel=_strided_slice)
+register("SLICE", infer=_infer_slice, kernel=_slice)
+register("GATHER", kernel=_gather,
+         infer=lambda op, p, i: (_gather_shape(op, need_shape(op, p), need_shape(op, i)), p.dtype))
+register("GATHER_ND", kernel=_gather_nd,
+         infer=lambda op, p, i: (_gather_nd_shape(op, need_shape(op, p), need_shape(op, i)), p.dtype))

@@ -1,0 +1,26 @@
+"""A Merge left with one live input (its other branches removed) forwards that input."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Op, const_tensor
+from .base import Pass
+
+
+def resolve_merge(graph: Graph, op: Op) -> bool:
+    if op.type != "Merge" or len(op.inputs) != 1:
+        return False
+    value, index = op.outputs[0], op.outputs[1] if len(op.outputs) > 1 else None
+    if index is not None:
+        # The value_index output becomes the position of the branch that stayed alive.
+        position = op.attrs.get("input_positions", [0])[0]
+        graph.tensors[index] = const_tensor(index, np.array(position, np.int32))
+        op.outputs = [value]
+    if graph.can_bypass(op):
+        graph.bypass(op)
+    else:
+        graph.replace_op(op, [Op("Identity", op.inputs, [value], {}, op.name)])
+    return True
+
+
+PASS = Pass("resolve_merge", resolve_merge)

@@ -1,0 +1,52 @@
+"""tf.cond on a constant predicate: a Switch whose predicate is constant forwards its data to
+the branch taken, and every op of the branch not taken is removed (TF1 control flow, as
+batch-norm and dropout layers build it around an is_training flag)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Graph, Op
+from .base import Pass
+
+
+def kill_branch(graph: Graph, tensor: str) -> None:
+    """Removes every op that depends on `tensor`; a Merge only loses that input."""
+    dead = [tensor]
+    while dead:
+        name = dead.pop()
+        if name in graph.outputs:
+            raise ConversionError(
+                f"output {name!r} is only computed in a tf.cond branch that the constant "
+                "predicate never takes; choose another --output_arrays")
+        for user in list(graph.consumers(name)):
+            if user.type == "Merge":
+                positions = user.attrs.setdefault("input_positions", list(range(len(user.inputs))))
+                keep = [i for i, n in enumerate(user.inputs) if n != name]
+                user.inputs = [user.inputs[i] for i in keep]
+                user.attrs["input_positions"] = [positions[i] for i in keep]
+                graph.invalidate()
+            else:
+                graph.remove_op(user)
+                dead.extend(user.outputs)
+        graph.tensors.pop(name, None)
+
+
+def resolve_switch(graph: Graph, op: Op) -> bool:
+    if op.type != "Switch":
+        return False
+    pred = graph.const_value(op.inputs[1])
+    if pred is None:
+        return False
+    taken = 1 if bool(np.ravel(pred)[0]) else 0
+    live, data = op.outputs[taken], op.inputs[0]
+    kill_branch(graph, op.outputs[1 - taken])
+    op.outputs = [live]
+    if graph.can_bypass(op):
+        graph.bypass(op)
+    else:
+        graph.replace_op(op, [Op("Identity", [data], [live], {}, op.name)])
+    return True
+
+
+PASS = Pass("resolve_switch", resolve_switch)
