@@ -57,3 +57,12 @@ register("LOG_SOFTMAX", infer=_infer_same,
          kernel=_typed(lambda op, x: np.log(softmax(x))))
 register("PRELU", infer=_infer_prelu, kernel=_prelu)
 register("ELU", infer=_infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))))
+
+
+def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:
+    # TFLite's float kernel: x / sqrt(max(sum(x^2), 1e-6)) over the last axis.
+    total = np.sum(np.square(x, dtype=np.float64), axis=-1, keepdims=True)
+    return (x / np.sqrt(np.maximum(total, 1e-6))).astype(x.dtype)
+
+
+register("L2_NORMALIZATION", infer=_infer_same, kernel=_l2_normalize)

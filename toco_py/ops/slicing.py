@@ -76,11 +76,22 @@ def axis_range(op: Op, i: int, size: int, begin, end, stride) -> range:
         if stride < 0:
             raise ConversionError(f"{op!r}: negative stride on shrunk slice index {i}")
         return range(start, start + 1 if start < size else start, stride)
-    end = int(end) + start if op.attrs.get("offset") else int(end)
-    stop = _clamp_index(end, size, stride)
+    if op.attrs.get("offset"):
+        return _offset_range(op, i, size, start, int(end), stride)
+    stop = _clamp_index(int(end), size, stride)
     if _bit(op.attrs.get("end_mask", 0), i):
         stop = size if stride > 0 else -1
     return range(start, stop, stride)
+
+
+def _offset_range(op: Op, i: int, size: int, start: int, length: int, stride: int) -> range:
+    """With `offset`, end is a length from begin; LiteRT sizes the output from it alone."""
+    r = range(start, _clamp_index(start + length, size, stride), stride)
+    if _bit(op.attrs.get("end_mask", 0), i):
+        r = range(start, size if stride > 0 else -1, stride)
+    if len(r) != len(range(0, length, stride)):
+        raise ConversionError(f"{op!r}: slice index {i} runs past the input's bounds")
+    return r
 
 
 def _range_as_slice(r: range) -> slice:
@@ -101,6 +112,10 @@ def _spec(begin: Tensor, end: Tensor, strides: Tensor, op: Op):
 def strided_slice_plan(op: Op, shape, begin, end, strides):
     """(effective input shape, [(range or None if the size is unknown, kept?)])."""
     shrink = op.attrs.get("shrink_axis_mask", 0)
+    if op.attrs.get("offset") and (len(begin) != len(shape) or op.attrs.get("ellipsis_mask")
+                                   or op.attrs.get("new_axis_mask")):
+        # LiteRT then reads sizes past the end of the `end` tensor.
+        raise ConversionError(f"{op!r}: an offset slice must index every axis explicitly")
     eff_shape, plan = [], []
     for spec_i, input_axis in effective_axes(op, len(shape), len(begin)):
         size = 1 if input_axis is None else shape[input_axis]
@@ -129,7 +144,7 @@ def _strided_slice(op: Op, x, begin, end, strides) -> np.ndarray:
     values = [np.ravel(v).astype(np.int64) for v in (begin, end, strides)]
     eff_shape, plan = strided_slice_plan(op, x.shape, *values)
     picked = x.reshape(eff_shape)[tuple(_range_as_slice(r) for r, _ in plan)]
-    return np.ascontiguousarray(picked.reshape([len(r) for r, kept in plan if kept]))
+    return np.array(picked.reshape([len(r) for r, kept in plan if kept]), order="C")
 
 
 # ---- SLICE ---------------------------------------------------------------------------
@@ -158,7 +173,7 @@ def _infer_slice(op: Op, x: Tensor, begin: Tensor, size: Tensor):
 
 def _slice(op: Op, x, begin, size) -> np.ndarray:
     bounds = slice_bounds(op, x.shape, begin, size)
-    return np.ascontiguousarray(x[tuple(slice(b, b + s) for b, s in bounds)])
+    return np.array(x[tuple(slice(b, b + s) for b, s in bounds)], order="C")
 
 
 # ---- GATHER / GATHER_ND --------------------------------------------------------------
@@ -215,7 +230,7 @@ def _gather_nd(op: Op, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
     _gather_nd_shape(op, params.shape, indices.shape)
     depth = indices.shape[-1]
     _check_indices(op, indices, np.asarray(params.shape[:depth]))
-    return np.ascontiguousarray(params[tuple(np.moveaxis(indices, -1, 0))])
+    return np.array(params[tuple(np.moveaxis(indices, -1, 0))], order="C")
 
 
 register("STRIDED_SLICE", infer=_infer_strided_slice, kernel=_strided_slice)

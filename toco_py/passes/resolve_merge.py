@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op, const_tensor
-from .base import Pass
+from .base import Pass, forward
 
 
 def resolve_merge(graph: Graph, op: Op) -> bool:
@@ -16,10 +16,7 @@ def resolve_merge(graph: Graph, op: Op) -> bool:
         position = op.attrs.get("input_positions", [0])[0]
         graph.tensors[index] = const_tensor(index, np.array(position, np.int32))
         op.outputs = [value]
-    if graph.can_bypass(op):
-        graph.bypass(op)
-    else:
-        graph.replace_op(op, [Op("Identity", op.inputs, [value], {}, op.name)])
+    forward(graph, op)
     return True
 
 

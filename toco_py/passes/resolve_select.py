@@ -3,7 +3,7 @@ chosen (when it already has the output's shape)."""
 from __future__ import annotations
 
 from ..ir import Graph, Op
-from .base import Pass
+from .base import Pass, forward
 
 
 def resolve_select(graph: Graph, op: Op) -> bool:
@@ -20,9 +20,7 @@ def resolve_select(graph: Graph, op: Op) -> bool:
         return False
     if graph.tensors[op.inputs[branch]].shape != graph.tensors[op.outputs[0]].shape:
         return False
-    if not graph.can_bypass(op, input_index=branch):
-        return False
-    graph.bypass(op, input_index=branch)
+    forward(graph, op, branch)
     return True
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op
-from .base import Pass
+from .base import Pass, forward
 
 
 def kill_branch(graph: Graph, tensor: str) -> None:
@@ -39,13 +39,10 @@ def resolve_switch(graph: Graph, op: Op) -> bool:
     if pred is None:
         return False
     taken = 1 if bool(np.ravel(pred)[0]) else 0
-    live, data = op.outputs[taken], op.inputs[0]
+    live = op.outputs[taken]
     kill_branch(graph, op.outputs[1 - taken])
     op.outputs = [live]
-    if graph.can_bypass(op):
-        graph.bypass(op)
-    else:
-        graph.replace_op(op, [Op("Identity", [data], [live], {}, op.name)])
+    forward(graph, op)
     return True
 
 
