@@ -6,9 +6,12 @@ import pytest
 from irgraph import build, evaluate, run_passes, types
 from toco_py.errors import ConversionError
 from toco_py.passes import (
+    dedupe_ops,
     drop_fake_quant,
     fold_constants,
     fold_pad_into_conv,
+    fold_zero_concat_into_fc,
+    fold_zero_product,
     fuse_activation,
     fuse_bias_add,
     fuse_hard_swish,
@@ -20,6 +23,7 @@ from toco_py.passes import (
     materialize_conv_bias,
     materialize_identity,
     merge_reshapes,
+    minmax_to_relu,
     remove_identity_reshape,
     remove_identity_transpose,
     remove_passthrough,
@@ -326,3 +330,45 @@ def test_conv_gets_zero_bias():
               [("CONV_2D", ["x", "w", ""], ["y"], {"padding": "VALID"})], ["y"])
     run_passes(g, materialize_conv_bias.PASS)
     assert g.tensors[g.ops[0].inputs[2]].data.tolist() == [0.0] * 5
+
+
+@pytest.mark.parametrize("chain,expected", [
+    ([("MAXIMUM", ["x", "zero"], ["y"])], "RELU"),
+    ([("MAXIMUM", ["zero", "x"], ["r"]), ("MINIMUM", ["r", "six"], ["y"])], "RELU6"),
+    ([("MINIMUM", ["x", "one"], ["r"]), ("MAXIMUM", ["r", "minus_one"], ["y"])], "RELU_N1_TO_1"),
+    ([("MAXIMUM", ["x", "minus_one"], ["r"]), ("MINIMUM", ["one", "r"], ["y"])], "RELU_N1_TO_1"),
+])
+def test_minmax_to_relu(chain, expected):
+    consts = {"zero": np.float32(0), "six": np.float32(6), "one": np.float32(1), "minus_one": np.float32(-1)}
+    make = lambda: build({"x": (2, 8)}, consts, [("ADD", ["x", "x"], ["x2"])] +
+                         [(t, [("x2" if n == "x" else n) for n in ins], outs) for t, ins, outs in chain], ["y"])
+    g = rewritten(make, minmax_to_relu.PASS, feeds={"x": rand(2, 8) * 5})
+    assert types(g) == ["ADD", expected]
+
+
+def test_minmax_with_other_bounds_stays():
+    g = build({"x": (2, 8)}, {"c": np.float32(0.5)}, [("MAXIMUM", ["x", "c"], ["y"])], ["y"])
+    run_passes(g, minmax_to_relu.PASS)
+    assert types(g) == ["MAXIMUM"]
+
+
+def test_dedupe_ops_merges_twins_with_equal_constants():
+    make = lambda: build({"x": (2, 3)}, {"a": np.ones(3, np.float32), "b": np.ones(3, np.float32)},
+                         [("ADD", ["x", "a"], ["p"]), ("ADD", ["x", "b"], ["q"]), ("MUL", ["p", "q"], ["y"])],
+                         ["y"])
+    g = rewritten(make, dedupe_ops.PASS, feeds={"x": rand(2, 3)})
+    assert types(g) == ["ADD", "MUL"] and g.ops[1].inputs == ["p", "p"]
+    g = build({"x": (2, 3)}, {"shape": np.array([2, 3], np.int32)},
+              [("RandomUniform", ["shape"], ["u"]), ("RandomUniform", ["shape"], ["v"]), ("ADD", ["u", "v"], ["w"]),
+               ("ADD", ["x", "w"], ["y"])], ["y"])
+    run_passes(g, dedupe_ops.PASS)
+    assert types(g).count("RandomUniform") == 2, "random draws are never merged"
+
+
+def test_zero_product_and_zero_state_concat():
+    make = lambda: build({"x": (1, 4)}, {"h0": np.zeros((1, 3), np.float32), "w": rand(5, 7), "v": rand(1, 3)},
+                         [("MUL", ["v", "h0"], ["r"]), ("CONCATENATION", ["x", "r"], ["c"], {"axis": 1}),
+                          ("FULLY_CONNECTED", ["c", "w", ""], ["y"])], ["y"])
+    g = rewritten(make, fold_zero_product.PASS, fold_zero_concat_into_fc.PASS, feeds={"x": rand(1, 4)})
+    assert types(g) == ["FULLY_CONNECTED"]
+    assert g.tensors[g.ops[0].inputs[1]].shape == (5, 4)

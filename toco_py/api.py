@@ -9,6 +9,7 @@ from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
 from .ir import Graph
 from .ops import REGISTRY
+from .passes import fold_constants
 from .passes.driver import PassLog
 from .passes.propagate_shapes import require_static_shapes
 from .passes.stages import run_all
@@ -62,19 +63,22 @@ def _as_custom_ops(graph: Graph) -> None:
 
 def graph_from_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
                         log: Callable[[str], None] | None = None,
-                        after_pass: Callable[[str, Graph], None] | None = None):
+                        after_pass: Callable[[str, Graph], None] | None = None,
+                        fold_limit: int = fold_constants.DEFAULT_SIZE_LIMIT):
     """Frontend and all passes: returns (graph, notes, pass counts)."""
     graph, notes = import_graphdef(gd, input_arrays, output_arrays, input_shapes)
     pass_log = PassLog(log)
-    run_all(graph, pass_log, after_pass)
+    with fold_constants.limit(fold_limit):
+        run_all(graph, pass_log, after_pass)
     return graph, notes, dict(pass_log.counts)
 
 
 def convert_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
                      allow_custom_ops: bool = False, log: Callable[[str], None] | None = None,
-                     after_pass: Callable[[str, Graph], None] | None = None) -> ConversionResult:
+                     after_pass: Callable[[str, Graph], None] | None = None,
+                     fold_limit: int = fold_constants.DEFAULT_SIZE_LIMIT) -> ConversionResult:
     graph, notes, counts = graph_from_graphdef(gd, input_arrays, output_arrays, input_shapes,
-                                               log, after_pass)
+                                               log, after_pass, fold_limit)
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)
     if unsupported:

@@ -61,9 +61,13 @@ def cli() -> None:
                    "Needed when an input's shape is not fully known.")
 @click.option("--allow_custom_ops", "--allow-custom-ops", "allow_custom_ops", is_flag=True,
               help="Emit ops with no TFLite builtin as custom ops instead of failing.")
+@click.option("--fold_limit_mb", "--fold-limit-mb", "fold_limit_mb", type=click.FloatRange(min=0),
+              default=64, show_default=True,
+              help="Constant folding never creates a constant bigger than this (MiB) that is also "
+                   "bigger than the constants it replaces.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
-            allow_custom_ops, verbose) -> None:
+            allow_custom_ops, fold_limit_mb, verbose) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
 
@@ -74,6 +78,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         input_shapes=parse_input_shapes(input_shapes) if input_shapes is not None else None,
         allow_custom_ops=allow_custom_ops,
         log=_stderr if verbose else None,
+        fold_limit=int(fold_limit_mb * (1 << 20)),
     )
     for note in result.notes:
         _stderr(note)

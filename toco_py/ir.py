@@ -66,7 +66,9 @@ class Op:
 
 
 def const_tensor(name: str, value: np.ndarray) -> Tensor:
-    value = np.ascontiguousarray(value)
+    value = np.asarray(value)
+    if not value.flags.c_contiguous:
+        value = value.copy(order="C")  # (np.ascontiguousarray would make scalars 1-D)
     return Tensor(name, tuple(value.shape), value.dtype.name, value)
 
 

@@ -28,7 +28,8 @@ def _tile(op: Op, x: np.ndarray, multiples: np.ndarray) -> np.ndarray:
 
 def broadcast_target(op: Op, shape: tuple[int, ...], target) -> tuple[int, ...]:
     target = tuple(int(d) for d in np.ravel(target))
-    if len(shape) > len(target) or broadcast_shapes(op, shape, target) != target:
+    aligned = zip(shape[::-1], target[::-1])
+    if len(shape) > len(target) or any(d not in (1, -1, t) for d, t in aligned):
         raise ConversionError(f"{op!r}: cannot broadcast {list(shape)} to {list(target)}")
     return target
 

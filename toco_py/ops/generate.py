@@ -8,8 +8,8 @@ from ..ir import Op, Tensor
 from .common import ShapeUnknown, need_const, need_shape
 from .registry import register
 
-# Ops whose value depends only on their input's static shape, not its contents.
-SHAPE_ONLY = ("SHAPE", "RANK", "Size")
+# Ops whose value depends only on their input's static shape (and type), not its contents.
+SHAPE_ONLY = ("SHAPE", "RANK", "Size", "ZEROS_LIKE", "OnesLike")
 
 
 def _infer_shape(op: Op, x: Tensor):

@@ -38,7 +38,7 @@ def effective_axes(op: Op, rank: int, count: int) -> list[tuple[int | None, int 
     None for a new axis)."""
     ellipsis = op.attrs.get("ellipsis_mask", 0) & ((1 << count) - 1)
     new_axis = op.attrs.get("new_axis_mask", 0)
-    if bin(ellipsis).count("1") > 1:
+    if ellipsis.bit_count() > 1:
         raise ConversionError(f"{op!r}: more than one ellipsis in the slice")
     n_new = sum(1 for i in range(count) if _bit(new_axis, i) and not _bit(ellipsis, i))
     axes: list[tuple[int | None, int | None]] = []
@@ -102,36 +102,43 @@ def _range_as_slice(r: range) -> slice:
 
 
 def _spec(begin: Tensor, end: Tensor, strides: Tensor, op: Op):
-    values = [np.ravel(need_const(op, t, what)).astype(np.int64)
+    values = [need_const(op, t, what)
               for t, what in ((begin, "begin"), (end, "end"), (strides, "strides"))]
-    if len({v.size for v in values}) != 1:
-        raise ConversionError(f"{op!r}: begin, end and strides differ in length")
-    return values
+    # LiteRT accepts only vectors of one length here.
+    if any(v.ndim != 1 for v in values) or len({v.size for v in values}) != 1:
+        raise ConversionError(f"{op!r}: begin, end and strides must be vectors of one length, "
+                              f"not of shapes {[v.shape for v in values]}")
+    return [v.astype(np.int64) for v in values]
+
+
+def _plan_axis(op: Op, spec_i: int | None, size: int, begin, end, strides):
+    """(range read along one effective axis or None if its size is unknown, kept in output?)."""
+    if spec_i is None:  # covered by the ellipsis or past the spec: everything
+        return (range(size) if size >= 0 else None), True
+    kept = not _bit(op.attrs.get("shrink_axis_mask", 0), spec_i)
+    if size < 0:
+        return None, kept
+    r = axis_range(op, spec_i, size, begin[spec_i], end[spec_i], strides[spec_i])
+    if not kept and len(r) != 1:
+        raise ConversionError(f"{op!r}: index {begin[spec_i]} is out of range for an axis "
+                              f"of size {size}")
+    return r, kept
 
 
 def strided_slice_plan(op: Op, shape, begin, end, strides):
-    """(effective input shape, [(range or None if the size is unknown, kept?)])."""
-    shrink = op.attrs.get("shrink_axis_mask", 0)
+    """(effective input shape, [(range or None, kept?) per effective axis])."""
     if op.attrs.get("offset") and (len(begin) != len(shape) or op.attrs.get("ellipsis_mask")
                                    or op.attrs.get("new_axis_mask")):
         # LiteRT then reads sizes past the end of the `end` tensor.
         raise ConversionError(f"{op!r}: an offset slice must index every axis explicitly")
     eff_shape, plan = [], []
     for spec_i, input_axis in effective_axes(op, len(shape), len(begin)):
-        size = 1 if input_axis is None else shape[input_axis]
-        eff_shape.append(size)
         if input_axis is None:  # a new axis of size 1
+            eff_shape.append(1)
             plan.append((range(1), True))
-        elif spec_i is None:  # covered by the ellipsis or past the spec: everything
-            plan.append((range(size) if size >= 0 else None, True))
         else:
-            kept = not _bit(shrink, spec_i)
-            r = axis_range(op, spec_i, size, begin[spec_i], end[spec_i], strides[spec_i]) \
-                if size >= 0 else None
-            if not kept and r is not None and len(r) != 1:
-                raise ConversionError(f"{op!r}: index {begin[spec_i]} is out of range for "
-                                      f"an axis of size {size}")
-            plan.append((r, kept))
+            eff_shape.append(shape[input_axis])
+            plan.append(_plan_axis(op, spec_i, shape[input_axis], begin, end, strides))
     return eff_shape, plan
 
 

@@ -2,6 +2,8 @@
 shape: SHAPE/RANK/SIZE) with its numpy kernel and replaces it by constants."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..ir import Graph, Op, const_tensor
@@ -13,6 +15,17 @@ from .base import Pass
 # constants they replace: weight transposes of any size fold, a 1 GB broadcast does not.
 DEFAULT_SIZE_LIMIT = 64 << 20
 size_limit = DEFAULT_SIZE_LIMIT
+
+
+@contextmanager
+def limit(nbytes: int):
+    """Sets the folding size limit for the duration of a conversion."""
+    global size_limit
+    saved, size_limit = size_limit, nbytes
+    try:
+        yield
+    finally:
+        size_limit = saved
 
 
 def _inputs_ready(graph: Graph, op: Op) -> bool:
@@ -27,7 +40,7 @@ def _evaluate(graph: Graph, op: Op) -> list[np.ndarray]:
         t = graph.tensors[n] if n else None
         if t is not None and t.data is None and op.type in SHAPE_ONLY and i == 0:
             # Only the shape is read: a zero-stride view stands in for the contents.
-            args.append(np.broadcast_to(np.zeros((), np.uint8), t.shape))
+            args.append(np.broadcast_to(np.zeros((), t.dtype), t.shape))
         else:
             args.append(None if t is None else t.data)
     result = REGISTRY[op.type].kernel(op, *args)

@@ -5,9 +5,12 @@ from typing import Callable
 
 from ..ir import Graph
 from . import (
+    dedupe_ops,
     drop_fake_quant,
     fold_constants,
     fold_pad_into_conv,
+    fold_zero_concat_into_fc,
+    fold_zero_product,
     fuse_activation,
     fuse_bias_add,
     fuse_hard_swish,
@@ -15,10 +18,12 @@ from . import (
     fuse_mul_into_affine,
     fuse_softmax,
     legalize_concat,
+    like_to_fill,
     lower_batch_norm,
     materialize_conv_bias,
     materialize_identity,
     merge_reshapes,
+    minmax_to_relu,
     remove_identity_reshape,
     remove_identity_transpose,
     remove_passthrough,
@@ -36,17 +41,19 @@ STAGES = {
     # Drop what only matters in training.
     "cleanup": [remove_passthrough.PASS],
     # Make everything that can be known at conversion time a constant.
-    "resolve": [fold_constants.PASS, resolve_switch.PASS, resolve_merge.PASS, resolve_random.PASS,
-                resolve_select.PASS, remove_trivial_arithmetic.PASS, remove_tile.PASS,
-                drop_fake_quant.PASS, remove_passthrough.PASS],
+    "resolve": [remove_tile.PASS, fold_constants.PASS, resolve_switch.PASS, resolve_merge.PASS,
+                resolve_random.PASS, resolve_select.PASS, remove_trivial_arithmetic.PASS,
+                fold_zero_product.PASS, drop_fake_quant.PASS, remove_passthrough.PASS,
+                dedupe_ops.PASS],
     # TF-only ops -> TFLite builtins.
-    "legalize": [legalize_concat.PASS, lower_batch_norm.PASS, squeeze_to_reshape.PASS,
+    "legalize": [legalize_concat.PASS, like_to_fill.PASS, lower_batch_norm.PASS, squeeze_to_reshape.PASS,
                  merge_reshapes.PASS, remove_identity_reshape.PASS, remove_identity_transpose.PASS,
-                 fold_constants.PASS],
+                 minmax_to_relu.PASS, fold_constants.PASS],
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
-             fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS, fold_constants.PASS],
+             fold_pad_into_conv.PASS, fold_zero_concat_into_fc.PASS, remove_trivial_arithmetic.PASS,
+             fold_constants.PASS],
     "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS],
 }
 

@@ -30,6 +30,8 @@ def _depthwise(graph: Graph, op: Op) -> int:
 
 
 _RULES = {
+    # LiteRT registers BROADCAST_TO from version 2 only.
+    "BROADCAST_TO": lambda graph, op: 2,
     "CONV_2D": _conv,
     "DEPTHWISE_CONV_2D": _depthwise,
     "FULLY_CONNECTED": _fully_connected,

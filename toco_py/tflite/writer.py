@@ -115,7 +115,7 @@ class _ModelWriter:
         # Unknown sizes (only downstream of custom ops) are -1 in shape_signature; the
         # runtime resizes those tensors when it prepares the model.
         dims = t.shape or ()
-        shape = _int_vector(b, [max(d, 1) for d in dims])
+        shape = _int_vector(b, [d if d >= 0 else 1 for d in dims])
         signature = _int_vector(b, dims) if any(d < 0 for d in dims) else None
         fb.TensorStart(b)
         fb.TensorAddShape(b, shape)

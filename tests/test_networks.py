@@ -1,0 +1,122 @@
+"""The passes issue's networks: converted by toco-py, run in LiteRT, compared with TensorFlow
+running the frozen graph; op counts compared with TensorFlow's own converter."""
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import networks
+from oracle import op_types, rel_error, run_litert, run_tf, tf_convert
+from toco_py import api
+from toco_py.frontend.proto import GraphDef
+
+TOLERANCE = 1e-4  # of the output's range
+
+
+@pytest.fixture(scope="module")
+def built():
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = networks.SMALL_NETWORKS[name]()
+        return cache[name]
+    return get
+
+
+def convert_and_compare(net, tmp_path, reference_pb=None, seeds=(0, 1)):
+    result = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs)
+    for seed in seeds:
+        feeds = net.feeds(seed)
+        expected = run_tf(reference_pb or net.pb, feeds, net.outputs)
+        got = run_litert(result.model, feeds)
+        for name, want in zip(net.outputs, expected):
+            assert got[name].shape == want.shape, name
+            assert rel_error(want, got[name]) <= TOLERANCE, (net.name, name, rel_error(want, got[name]))
+    pb_path = tmp_path / f"{net.name}.pb"
+    pb_path.write_bytes(net.pb)
+    theirs = op_types(tf_convert(str(pb_path), list(net.inputs), net.outputs))
+    ours = [op.type for op in result.graph.ops]
+    assert len(ours) <= len(theirs), (Counter(ours), Counter(theirs))
+    return result, theirs
+
+
+def test_dropout_mlp(built, tmp_path):
+    result, theirs = convert_and_compare(built("dropout_mlp"), tmp_path)
+    ours = {op.type for op in result.graph.ops}
+    assert not ours & {"RANDOM_UNIFORM", "RandomUniform", "GREATER_EQUAL", "SELECT", "SELECT_V2", "MUL", "DIV"}
+    assert ours == {"FULLY_CONNECTED", "SOFTMAX"}
+    assert {"RANDOM_UNIFORM", "GREATER_EQUAL", "SELECT_V2"} & set(theirs), "TF's converter keeps them"
+
+
+def test_computed_axis_softmax(built, tmp_path):
+    result, _ = convert_and_compare(built("computed_axis_softmax"), tmp_path)
+    types = [op.type for op in result.graph.ops]
+    assert types.count("SOFTMAX") == 1 and not {"EXP", "SUM", "REDUCE_MAX", "RANGE", "RANK", "SHAPE",
+                                               "STRIDED_SLICE"} & set(types)
+    concat = next(op for op in result.graph.ops if op.type == "CONCATENATION")
+    assert concat.attrs["axis"] in (2, -1)
+
+
+def test_tile_range(built, tmp_path):
+    result, _ = convert_and_compare(built("tile_range"), tmp_path)
+    types = [op.type for op in result.graph.ops]
+    assert "TILE" not in types and "RANGE" not in types
+
+
+def test_conv_batch_norm_separable(built, tmp_path):
+    result, _ = convert_and_compare(built("conv_bn_separable"), tmp_path)
+    types = Counter(op.type for op in result.graph.ops)
+    assert types == Counter({"CONV_2D": 3, "DEPTHWISE_CONV_2D": 1, "MEAN": 1})
+    convs = [op for op in result.graph.ops if op.type == "CONV_2D"]
+    assert convs[-1].attrs["padding"] == "SAME", "the explicit PAD folded into the last conv"
+    assert [op.attrs.get("fused_activation_function", "NONE") for op in result.graph.ops][:2] == ["RELU6", "NONE"]
+
+
+def test_lstm_language_model(built, tmp_path):
+    result, _ = convert_and_compare(built("lstm_language_model"), tmp_path)
+    assert "GATHER" in {op.type for op in result.graph.ops}
+
+
+def test_gru_static_rnn(built, tmp_path):
+    result, _ = convert_and_compare(built("gru_static_rnn"), tmp_path)
+    assert "FILL" not in {op.type for op in result.graph.ops}
+
+
+def _without_activation_fake_quant(pb: bytes) -> bytes:
+    """The graph with activation fake-quant nodes bypassed (weight fake-quants kept)."""
+    gd = GraphDef.FromString(pb)
+    for node in gd.node:
+        if node.op == "FakeQuantWithMinMaxArgs":
+            node.op = "Identity"
+            for key in list(node.attr):
+                if key != "T":
+                    del node.attr[key]
+            node.attr["T"].type = 1
+    return gd.SerializeToString()
+
+
+def test_fake_quant_graph_in_float_mode(built, tmp_path):
+    """Activation fake-quant nodes are dropped, their ranges kept on the tensors; weight
+    fake-quants are folded into the weights. The result equals TensorFlow's graph without the
+    activation fake-quants (to 1e-4), and the graph as trained to within its rounding."""
+    net = built("fake_quant_mlp")
+    result, _ = convert_and_compare(net, tmp_path, reference_pb=_without_activation_fake_quant(net.pb))
+    assert [op.type for op in result.graph.ops] == ["FULLY_CONNECTED", "FULLY_CONNECTED"]
+    ranges = {n: t.min_max for n, t in result.graph.tensors.items() if t.min_max}
+    assert ranges["x"] == pytest.approx((-3.0, 3.0), abs=0.03)
+    assert len(ranges) == 3
+    for lo_hi in sorted(ranges.values())[1:]:
+        assert lo_hi == pytest.approx((0.0, 6.0), abs=0.03)
+    feeds = net.feeds(0)
+    with_fq = run_tf(net.pb, feeds, net.outputs)[0]
+    step = 6.0 / 255
+    assert np.max(np.abs(run_litert(result.model, feeds)["y"] - with_fq)) <= 4 * step
+
+
+@pytest.mark.parametrize("name", networks.KERAS_APPLICATIONS)
+def test_keras_application(name, tmp_path):
+    size = 96 if name != "InceptionV3" else 75
+    net = networks.keras_application(name, size)
+    result, theirs = convert_and_compare(net, tmp_path, seeds=(0,))
+    assert not [op for op in result.graph.ops if op.type in ("MUL", "ADD") and name.startswith("Mobile")]
