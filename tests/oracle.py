@@ -47,9 +47,15 @@ def litert(model: bytes, reference: bool = False, delegates: bool = True) -> Int
 
 
 def run_litert(model: bytes, feeds: dict[str, np.ndarray], reference: bool = False) -> dict[str, np.ndarray]:
-    """Runs through the signature runner, so inputs and outputs are found by name."""
-    runner = litert(model, reference).get_signature_runner()
-    return runner(**feeds)
+    """Runs through the signature runner, so inputs and outputs are found by name (models
+    without a SignatureDef, as TF's from_frozen_graph writes them, by tensor names)."""
+    interp = litert(model, reference)
+    if interp.get_signature_list():
+        return interp.get_signature_runner()(**feeds)
+    for detail in interp.get_input_details():
+        interp.set_tensor(detail["index"], feeds[detail["name"]])
+    interp.invoke()
+    return {d["name"]: interp.get_tensor(d["index"]) for d in interp.get_output_details()}
 
 
 def tf_convert(pb_path: str, inputs: list[str], outputs: list[str], shapes: dict | None = None) -> bytes:

@@ -116,7 +116,26 @@ def test_fake_quant_graph_in_float_mode(built, tmp_path):
 
 @pytest.mark.parametrize("name", networks.KERAS_APPLICATIONS)
 def test_keras_application(name, tmp_path):
+    """Deep float32 networks differ from TensorFlow by LiteRT's own summation order: on
+    InceptionV3, TensorFlow's converter is off by up to 2e-3 of the range as well. So the bar
+    is 1e-4 of the range, or twice TF's converter's error on the same input if that is larger."""
     size = 96 if name != "InceptionV3" else 75
     net = networks.keras_application(name, size)
-    result, theirs = convert_and_compare(net, tmp_path, seeds=(0,))
-    assert not [op for op in result.graph.ops if op.type in ("MUL", "ADD") and name.startswith("Mobile")]
+    pb_path = tmp_path / f"{name}.pb"
+    pb_path.write_bytes(net.pb)
+    result = api.convert_bytes(net.pb)
+    tf_model = tf_convert(str(pb_path), list(net.inputs), net.outputs)
+    for seed in (0, 1):
+        feeds = net.feeds(seed)
+        want = run_tf(net.pb, feeds, net.outputs)[0]
+        ours = run_litert(result.model, feeds)[result.graph.outputs[0]]
+        theirs = next(iter(run_litert(tf_model, feeds).values()))
+        bar = max(TOLERANCE, 2 * rel_error(want, theirs))
+        assert rel_error(want, ours) <= bar, (seed, rel_error(want, ours), rel_error(want, theirs))
+    ours_ops = [op.type for op in result.graph.ops]
+    assert len(ours_ops) <= len(op_types(tf_model)), (Counter(ours_ops), Counter(op_types(tf_model)))
+    # Batch norms fold away entirely: no MUL, and every ADD is a residual sum of two tensors.
+    assert "MUL" not in ours_ops
+    for op in result.graph.ops:
+        if op.type == "ADD":
+            assert not any(result.graph.tensors[n].is_const for n in op.inputs), op

@@ -121,8 +121,7 @@ class _ModelWriter:
         fb.TensorAddShape(b, shape)
         if signature is not None:
             fb.TensorAddShapeSignature(b, signature)
-        if t.shape is None:
-            fb.TensorAddHasRank(b, False)
+        fb.TensorAddHasRank(b, t.shape is not None)
         fb.TensorAddType(b, TENSOR_TYPES.index(t.dtype))
         fb.TensorAddBuffer(b, self.buffer_of[name])
         fb.TensorAddName(b, fb_name)

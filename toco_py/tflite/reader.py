@@ -1,0 +1,373 @@
+"""TFLite schema-3 FlatBuffer bytes -> IR graphs, one per subgraph, checked as they are read.
+
+Any valid model (ours or TensorFlow's converter's) reads back; a malformed, truncated or
+hostile one ends in a one-line InvalidModelError, never another exception, a hang or a big
+allocation. Every read goes through the checked tables of `checks.py`; constant data stays
+a read-only view into the file's bytes.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+
+import flatbuffers
+import numpy as np
+import tflite as fb  # the schema's generated readers, e.g. fb.Model
+from flatbuffers import number_types as N
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.BuiltinOptions import BuiltinOptions
+
+from ..errors import TocoError
+from ..ir import Graph, Op, QuantParams, Tensor
+from .checks import (CheckedTable, InvalidModelError, Source, adopt, decode_strings,
+                     element_count, index, numbers, open_root, shape_text, tables)
+from .options import OPTIONS, TENSOR_TYPES
+
+__all__ = ["InvalidModelError", "Model", "Signature", "read_graph", "read_model"]
+
+SCHEMA_VERSION = 3
+FILE_IDENTIFIER = b"TFL3"
+# Root offset, then the identifier (or, without one, at least a vtable offset).
+MIN_FILE_SIZE = 8
+# Activations are never allocated here, but a model that declares more than this cannot be
+# meant seriously and would exhaust the runtime that tries to run it.
+MAX_ACTIVATION_BYTES = 16 << 30
+# OperatorCode.builtin_code: the generated BuiltinCode() does not apply TFLite's rule.
+_BUILTIN_CODE_SLOT = 10
+# Buffer.offset 1 is what TFLite's serializer writes while the data is not yet placed.
+_EXTERNAL_OFFSET_UNSET = 1
+
+_OP_NAMES = {code: name for name, code in vars(BuiltinOperator).items()
+             if isinstance(code, int) and name != "PLACEHOLDER_FOR_GREATER_OP_CODES"}
+_OPTIONS_NAMES = {code: name for name, code in vars(BuiltinOptions).items()
+                  if isinstance(code, int)}
+# Tensor types numpy holds as they are stored; "string" has a layout of its own, and the
+# rest (int4, bfloat16, resource, variant) cannot be constants here.
+_NUMPY_TYPES = ("float32", "float16", "int32", "uint8", "int64", "bool", "int16", "complex64",
+                "int8", "float64", "complex128", "uint64", "uint32", "uint16")
+# Bytes per element, for the activation total; other types count as 1 (int4 packs 2 a byte).
+_ITEM_SIZE = {**{name: np.dtype(name).itemsize for name in _NUMPY_TYPES}, "bfloat16": 2}
+# What can go wrong in the flatbuffers and numpy calls if a check above them were missing:
+# turned into a one-line error rather than a traceback (the fuzz test expects none).
+_LOW_LEVEL_ERRORS = (struct.error, IndexError, ValueError, TypeError, OverflowError, KeyError,
+                     AttributeError, RecursionError, UnicodeError)
+
+
+@dataclass
+class Signature:
+    """A signature's inputs and outputs: signature name -> tensor name in its subgraph."""
+    subgraph: int
+    inputs: dict[str, str]
+    outputs: dict[str, str]
+
+
+@dataclass
+class Model:
+    """Every subgraph as a Graph (graphs[0] is the main one). In each Graph, tensors are
+    listed in the file's order, so list(graph.tensors)[i] is the name of tensor i."""
+    graphs: list[Graph]
+    signatures: dict[str, Signature] = field(default_factory=dict)
+    # [subgraph][op index] -> the op's version from its OperatorCode.
+    op_versions: list[list[int]] = field(default_factory=list)
+    subgraph_names: list[str] = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def main(self) -> Graph:
+        return self.graphs[0]
+
+
+def read_model(data: bytes, source: str = "<bytes>") -> Model:
+    """Reads a .tflite from memory; `source` names it in error messages."""
+    # memoryview first: bytes(n) of an int would allocate n zero bytes.
+    data = data if isinstance(data, bytes) else bytes(memoryview(data))
+    try:
+        return _read(data)
+    except InvalidModelError as e:
+        raise InvalidModelError(f"{source}: {e}") from None
+    except _LOW_LEVEL_ERRORS as e:
+        # A check is missing if this happens; the cause is kept for whoever debugs it.
+        raise InvalidModelError(f"{source}: malformed model ({type(e).__name__}: {e})") from e
+
+
+def read_graph(path_or_bytes: str | os.PathLike | bytes) -> Graph:
+    """The main subgraph of a .tflite given as a path or as bytes."""
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        return read_model(path_or_bytes).main
+    path = os.fspath(path_or_bytes)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise TocoError(f"cannot read {path}: {e.strerror}") from None
+    return read_model(data, source=str(path)).main
+
+
+def _read(data: bytes) -> Model:
+    if len(data) < MIN_FILE_SIZE:
+        raise InvalidModelError(f"{len(data)} bytes is too small to be a TFLite model")
+    try:
+        return _ModelReader(Source(data)).read()
+    except InvalidModelError as e:
+        if data[4:8] == FILE_IDENTIFIER:
+            raise
+        # The identifier is optional in FlatBuffers, so a file without one is taken if it
+        # reads cleanly; if not, it most likely is something else entirely.
+        raise InvalidModelError("not a TFLite model: no 'TFL3' file identifier, and it does "
+                                f"not read as one ({e})") from None
+
+
+def _text(raw: bytes | None) -> str:
+    # Names are for people; a damaged byte should not make the whole model unreadable.
+    return "" if raw is None else raw.decode("utf-8", "replace")
+
+
+def _short(name: str) -> str:
+    """A name quoted for a message, cut to a readable length."""
+    return repr(name if len(name) <= 60 else name[:57] + "...")
+
+
+def unique_names(raw: list[str]) -> list[str]:
+    """Tensor names made unique and non-empty, deterministically: the first holder of a name
+    keeps it, empty and repeated names get '#<tensor index>' (plus '#' until free)."""
+    taken = set(raw)
+    kept: set[str] = set()
+    names = []
+    for i, name in enumerate(raw):
+        if name and name not in kept:
+            kept.add(name)
+            names.append(name)
+            continue
+        candidate = f"{name}#{i}"
+        while candidate in taken:
+            candidate += "#"
+        taken.add(candidate)
+        names.append(candidate)
+    return names
+
+
+def _empty_table_bytes() -> bytes:
+    """A FlatBuffer whose root table has no fields, so generated getters give defaults."""
+    b = flatbuffers.Builder(16)
+    b.StartObject(0)
+    b.Finish(b.EndObject())
+    return bytes(b.Output())
+
+
+# Shared by all reads: it has no fields, so reading it never touches its work budget.
+_DEFAULTS = Source(_empty_table_bytes())
+
+
+class _ModelReader:
+    def __init__(self, src: Source) -> None:
+        self.src = src
+        self.buffers: list[np.ndarray | None] = []
+        self.opcodes: list[tuple[str, str, int]] = []
+        self.activation_bytes = 0
+
+    def read(self) -> Model:
+        model = open_root(fb.Model, self.src)
+        version = model.Version()
+        if version != SCHEMA_VERSION:
+            raise InvalidModelError(f"schema version {version} is not supported "
+                                    f"(only {SCHEMA_VERSION})")
+        self.buffers = [self._buffer(b, i) for i, b in enumerate(tables(model, "Buffers"))]
+        self.opcodes = [self._opcode(c, i) for i, c in enumerate(tables(model, "OperatorCodes"))]
+        subgraphs = tables(model, "Subgraphs")
+        if not subgraphs:
+            raise InvalidModelError("the model has no subgraphs")
+        read = [self._subgraph(sg, i) for i, sg in enumerate(subgraphs)]
+        graphs = [graph for graph, _ in read]
+        return Model(graphs=graphs,
+                     signatures=self._signatures(model, graphs),
+                     op_versions=[versions for _, versions in read],
+                     subgraph_names=[_text(sg.Name()) for sg in subgraphs],
+                     description=_text(model.Description()))
+
+    # ---- model-level tables ---------------------------------------------------------
+
+    def _buffer(self, buf, i: int) -> np.ndarray | None:
+        """A buffer's bytes as a uint8 view, or None when it is empty."""
+        data = numbers(buf, "Data")
+        if data.size:
+            return data
+        offset, size = buf.Offset(), buf.Size()
+        if offset > _EXTERNAL_OFFSET_UNSET and size:
+            # Models over 2 GB keep weights after the FlatBuffer, at absolute offsets.
+            self.src.check(offset, size, f"buffer {i}'s external data")
+            return np.frombuffer(self.src.buf, np.uint8, size, offset)
+        return None
+
+    def _opcode(self, code, i: int) -> tuple[str, str, int]:
+        """(op type, custom code, version) of an OperatorCode."""
+        builtin = code._tab.GetSlot(_BUILTIN_CODE_SLOT, 0, N.Int32Flags)
+        value = max(code.DeprecatedBuiltinCode(), builtin)
+        version = code.Version()
+        if value == BuiltinOperator.CUSTOM:
+            custom = code.CustomCode()
+            if not custom:
+                raise InvalidModelError(f"operator code {i} is CUSTOM without a custom_code")
+            return "CUSTOM", _text(custom), version
+        if value not in _OP_NAMES:
+            raise InvalidModelError(f"operator code {i} has builtin code {value}, which this "
+                                    "reader's schema does not define")
+        return _OP_NAMES[value], "", version
+
+    def _signatures(self, model, graphs: list[Graph]) -> dict[str, Signature]:
+        signatures: dict[str, Signature] = {}
+        for k, sig in enumerate(tables(model, "SignatureDefs")):
+            where = f"signature {k}"
+            sub = index(sig.SubgraphIndex(), len(graphs), where, "subgraph")
+            names = list(graphs[sub].tensors)
+            key = _text(sig.SignatureKey())
+            if key in signatures:
+                raise InvalidModelError(f"{where}: signature key {key!r} appears twice")
+            signatures[key] = Signature(sub, self._tensor_map(sig, "Inputs", names, where),
+                                        self._tensor_map(sig, "Outputs", names, where))
+        return signatures
+
+    @staticmethod
+    def _tensor_map(sig, field_name: str, names: list[str], where: str) -> dict[str, str]:
+        return {_text(m.Name()): names[index(m.TensorIndex(), len(names), where, "tensor")]
+                for m in tables(sig, field_name)}
+
+    # ---- subgraphs -------------------------------------------------------------------
+
+    def _subgraph(self, sg, s: int) -> tuple[Graph, list[int]]:
+        where = f"subgraph {s}"
+        fb_tensors = tables(sg, "Tensors")
+        names = unique_names([_text(t.Name()) for t in fb_tensors])
+        # A writer that sets has_rank on ranked tensors means an unset one has unknown
+        # rank; older writers (and ours) never set it, and an empty shape is a scalar.
+        marks_rank = any(t.HasRank() for t in fb_tensors)
+        graph = Graph()
+        for i, (t, name) in enumerate(zip(fb_tensors, names)):
+            where_t = f"{where}, tensor {i} ({_short(name)})"
+            graph.add_tensor(self._tensor(t, name, marks_rank, where_t))
+        graph.inputs = _refs(numbers(sg, "Inputs"), names, f"{where} inputs")
+        graph.outputs = _refs(numbers(sg, "Outputs"), names, f"{where} outputs")
+        versions = []
+        for j, op in enumerate(tables(sg, "Operators")):
+            ir_op, version = self._operator(op, names, f"{where}, operator {j}")
+            graph.add_op(ir_op)
+            versions.append(version)
+        return graph, versions
+
+    def _operator(self, op, names: list[str], where: str) -> tuple[Op, int]:
+        code = index(op.OpcodeIndex(), len(self.opcodes), where, "operator code")
+        op_type, custom_code, version = self.opcodes[code]
+        inputs = ["" if i == -1 else names[index(i, len(names), f"{where} inputs", "tensor")]
+                  for i in numbers(op, "Inputs").tolist()]
+        outputs = _refs(numbers(op, "Outputs"), names, f"{where} outputs")
+        if op_type == "CUSTOM":
+            attrs: dict = {"custom_code": custom_code}
+            options = numbers(op, "CustomOptions")
+            if options.size:
+                attrs["custom_options"] = options.tobytes()
+        else:
+            attrs = self._options(op, op_type, where)
+        return Op(op_type, inputs, outputs, attrs), version
+
+    def _options(self, op, op_type: str, where: str) -> dict:
+        """Attrs from the builtin options, by the OPTIONS table; absent options give the
+        schema's defaults, as in TFLite. Ops the table does not list get {}."""
+        if op_type not in OPTIONS:
+            return {}
+        table, fields = OPTIONS[op_type]
+        kind, found = op.BuiltinOptionsType(), op.BuiltinOptions()
+        if kind == BuiltinOptions.NONE or found is None:
+            tab = CheckedTable(_DEFAULTS, _DEFAULTS.u32(0, "root offset"))
+        elif kind == getattr(BuiltinOptions, table):
+            tab = CheckedTable(self.src, found.Pos)
+        else:
+            raise InvalidModelError(f"{where}: {op_type} carries "
+                                    f"{_OPTIONS_NAMES.get(kind, kind)} options, not {table}")
+        options = getattr(fb, table)()
+        options._tab = tab
+        attrs = {}
+        for schema_field, attr, value_kind in fields:
+            if not value_kind.vector:
+                attrs[attr] = value_kind.from_fb(getattr(options, schema_field)())
+            elif not getattr(options, schema_field + "IsNone")():
+                attrs[attr] = value_kind.from_fb(numbers(options, schema_field))
+        return attrs
+
+    # ---- tensors ---------------------------------------------------------------------
+
+    def _tensor(self, t, name: str, marks_rank: bool, where: str) -> Tensor:
+        code = t.Type()
+        dtype = TENSOR_TYPES[index(code, len(TENSOR_TYPES), where, "tensor type")]
+        if t.Sparsity() is not None:
+            raise InvalidModelError(f"{where}: sparse tensors are not supported")
+        dims = _dims(t, where)
+        shape = None if not dims and marks_rank and not t.HasRank() else dims
+        buffer = self.buffers[index(t.Buffer(), len(self.buffers), where, "buffer")]
+        quant, min_max = _quantization(adopt(t, t.Quantization()), shape, where)
+        if buffer is None:
+            self._count_activation(t, dtype, where)
+            data = None
+        else:
+            data = _constant(buffer, dtype, shape, where)
+        return Tensor(name, shape, dtype, data, quant, min_max)
+
+    def _count_activation(self, t, dtype: str, where: str) -> None:
+        # The concrete shape: -1 dims of the signature are stored there as a size to use.
+        count = element_count(numbers(t, "Shape").tolist(), MAX_ACTIVATION_BYTES, where)
+        self.activation_bytes += count * _ITEM_SIZE.get(dtype, 1)
+        if self.activation_bytes > MAX_ACTIVATION_BYTES:
+            raise InvalidModelError(f"{where}: the model's tensors need over "
+                                    f"{MAX_ACTIVATION_BYTES >> 30} GiB")
+
+
+def _refs(indices: np.ndarray, names: list[str], where: str) -> list[str]:
+    return [names[index(i, len(names), where, "tensor")] for i in indices.tolist()]
+
+
+def _dims(t, where: str) -> tuple[int, ...]:
+    """The shape, with the -1 (unknown) sizes of shape_signature."""
+    dims = numbers(t, "Shape")
+    if np.any(dims < 0):
+        raise InvalidModelError(f"{where}: negative dimension in shape {shape_text(dims)}")
+    signature = numbers(t, "ShapeSignature")
+    if signature.size:
+        if signature.size != dims.size or np.any(signature < -1):
+            raise InvalidModelError(f"{where}: shape_signature {shape_text(signature)} does "
+                                    f"not fit shape {shape_text(dims)}")
+        dims = np.where(signature == -1, -1, dims)
+    return tuple(dims.tolist())
+
+
+def _quantization(q, shape, where: str) -> tuple[QuantParams | None, tuple[float, float] | None]:
+    if q is None:
+        return None, None
+    lo, hi = numbers(q, "Min"), numbers(q, "Max")
+    # Per-channel ranges do not fit Tensor.min_max; they are recomputed when needed.
+    min_max = (float(lo[0]), float(hi[0])) if lo.size == 1 and hi.size == 1 else None
+    scale, zero_point = numbers(q, "Scale"), numbers(q, "ZeroPoint")
+    if not scale.size:
+        return None, min_max
+    if zero_point.size != scale.size:
+        raise InvalidModelError(f"{where}: {scale.size} scales but {zero_point.size} zero points")
+    axis = q.QuantizedDimension()
+    if scale.size > 1 and (shape is None or not 0 <= axis < len(shape)
+                           or shape[axis] != scale.size):
+        raise InvalidModelError(f"{where}: {scale.size} per-channel scales along dimension "
+                                f"{axis} do not fit shape {shape_text(shape or ())}")
+    return QuantParams(scale.astype(np.float32), zero_point.astype(np.int64), axis), min_max
+
+
+def _constant(buffer: np.ndarray, dtype: str, shape, where: str) -> np.ndarray:
+    """A constant's value, as a read-only view of the file where numpy can hold it."""
+    if shape is None or -1 in shape:
+        raise InvalidModelError(f"{where}: a constant tensor must have a fully known shape")
+    count = element_count(shape, buffer.size, where)
+    if dtype == "string":
+        return np.array(decode_strings(buffer, count, where), dtype=object).reshape(shape)
+    if dtype not in _NUMPY_TYPES:
+        raise InvalidModelError(f"{where}: constant tensors of type {dtype} are not supported")
+    item = np.dtype(dtype).newbyteorder("<")
+    if count * item.itemsize != buffer.size:
+        raise InvalidModelError(f"{where}: buffer holds {buffer.size} bytes, shape "
+                                f"{shape_text(shape)} of {dtype} needs {count * item.itemsize}")
+    return np.frombuffer(buffer, item).reshape(shape)
