@@ -218,7 +218,26 @@ def keras_application(name: str, input_size: int = 224, batch_norm_statistics: b
                    outputs)
 
 
+def fused_patterns() -> Network:
+    """Patterns the fuse stage recognises: hard swish in two spellings, l2_normalize, an
+    identity transpose, clip to [-1, 1] and a max with zero."""
+    def build():
+        rng = np.random.default_rng(4)
+        x = v1.placeholder(tf.float32, [1, 8, 8, 3], name="image")
+        k = tf.Variable(rng.normal(0, 0.5, (3, 3, 3, 8)).astype(np.float32), name="k")
+        h = tf.nn.conv2d(x, k, 1, "SAME")
+        h = h * tf.nn.relu6(h + 3.0) * (1.0 / 6.0)  # Keras' hard swish
+        h = tf.transpose(h, [0, 1, 2, 3])
+        h = tf.math.l2_normalize(h, axis=-1)
+        g = tf.nn.conv2d(h, tf.Variable(rng.normal(0, 0.5, (1, 1, 8, 8)).astype(np.float32)), 1, "VALID")
+        g = g * tf.nn.relu6(g + 3) / 6  # hand-written hard swish
+        c = tf.clip_by_value(tf.squeeze(tf.reduce_mean(g, axis=[1, 2], keepdims=True), [1, 2]) * 4.0, -1.0, 1.0)
+        return {"image": x}, [tf.maximum(c, 0.0, name="y")]
+    return _freeze_v1("fused_patterns", build)
+
+
 SMALL_NETWORKS = {
+    "fused_patterns": fused_patterns,
     "dropout_mlp": dropout_mlp,
     "computed_axis_softmax": computed_axis_softmax,
     "tile_range": tile_range,

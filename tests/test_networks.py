@@ -73,6 +73,13 @@ def test_conv_batch_norm_separable(built, tmp_path):
     assert [op.attrs.get("fused_activation_function", "NONE") for op in result.graph.ops][:2] == ["RELU6", "NONE"]
 
 
+def test_fused_patterns(built, tmp_path):
+    result, _ = convert_and_compare(built("fused_patterns"), tmp_path)
+    types = [op.type for op in result.graph.ops]
+    assert types.count("HARD_SWISH") == 2 and types.count("L2_NORMALIZATION") == 1
+    assert not {"TRANSPOSE", "MAXIMUM", "MINIMUM", "RELU6", "RSQRT"} & set(types)
+
+
 def test_lstm_language_model(built, tmp_path):
     result, _ = convert_and_compare(built("lstm_language_model"), tmp_path)
     assert "GATHER" in {op.type for op in result.graph.ops}
