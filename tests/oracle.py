@@ -34,14 +34,16 @@ def run_tf(pb: bytes, feeds: dict[str, np.ndarray], outputs: list[str]) -> list[
             return sess.run(fetches, feed)
 
 
-def litert(model: bytes, reference: bool = False, delegates: bool = True) -> Interpreter:
+def litert(model: bytes, reference: bool = False, delegates: bool = True,
+           preserve_all: bool = False) -> Interpreter:
     if reference:
         kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF}
     elif not delegates:
         kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     else:
         kwargs = {}
-    interp = Interpreter(model_content=model, num_threads=1, **kwargs)
+    interp = Interpreter(model_content=model, num_threads=1,
+                         experimental_preserve_all_tensors=preserve_all, **kwargs)
     interp.allocate_tensors()
     return interp
 

@@ -88,6 +88,88 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
     _stderr(f"wrote {output_file}: {len(result.graph.ops)} ops, {len(result.model)} bytes")
 
 
+def _feeds_option(fn):
+    fn = click.option("--input", "input_pairs", multiple=True, metavar="NAME=FILE.npy",
+                      help="An input's data (repeatable).")(fn)
+    fn = click.option("--inputs", "inputs_npz", metavar="FILE.npz",
+                      help="All inputs in one .npz (keys are input names).")(fn)
+    fn = click.option("--random", "random_inputs", is_flag=True,
+                      help="Seeded random inputs (standard normal floats).")(fn)
+    fn = click.option("--seed", default=0, show_default=True, help="Seed for --random.")(fn)
+    return fn
+
+
+@cli.command()
+@click.argument("model", metavar="MODEL.tflite")
+@_feeds_option
+@click.option("-o", "--output", "output", metavar="OUT.npz",
+              help="Where to write the outputs. Default: MODEL.outputs.npz beside the model.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the outputs.")
+def run(model, input_pairs, inputs_npz, random_inputs, seed, output, as_json) -> None:
+    """Run a .tflite in the reference interpreter (numpy; no LiteRT needed)."""
+    import json
+    import os
+
+    from .interpreter import Interpreter
+    from .tensor_io import load_inputs, load_tflite, random_inputs as make_random, save_npz, summary
+
+    graph, aliases = load_tflite(model)
+    interp = Interpreter(graph)
+    if random_inputs:
+        feeds = make_random(graph, seed)
+    else:
+        feeds = load_inputs(graph, input_pairs, inputs_npz, aliases)
+    outputs = interp.run(feeds)
+    output = output or os.path.splitext(model)[0] + ".outputs.npz"
+    save_npz(output, outputs)
+    if as_json:
+        click.echo(json.dumps({"outputs": summary(outputs), "file": output}, indent=2))
+    else:
+        from .report import print_table
+
+        rows = [(r["name"], r["shape"], r["dtype"], r["min"], r["max"], r["mean"]) for r in summary(outputs)]
+        print_table(f"outputs written to {output}", ["output", "shape", "dtype", "min", "max", "mean"], rows)
+
+
+@cli.command()
+@click.argument("models", nargs=-1, required=True, metavar="[REFERENCE.pb|.tflite] MODEL.tflite")
+@_feeds_option
+@click.option("--samples", default=1, show_default=True, help="Random input sets to try (with --random or by default).")
+@click.option("--atol", default=1e-4, show_default=True, help="Absolute tolerance.")
+@click.option("--rtol", default=1e-3, show_default=True, help="Relative tolerance.")
+@click.option("--per-tensor", "per_tensor", is_flag=True,
+              help="Compare every intermediate tensor present in both and show where the error grows.")
+def validate(models, input_pairs, inputs_npz, random_inputs, seed, samples, atol, rtol, per_tensor) -> None:
+    """Check a .tflite against its source graph (TensorFlow, or our IR of the .pb without it),
+    or against LiteRT; also LiteRT against the source when installed. Exit code 1 on a failure."""
+    from .report import print_table
+    from .tensor_io import load_inputs, random_inputs as make_random
+    from . import validate as checks
+
+    if len(models) > 2:
+        raise TocoError("validate takes at most two models: REFERENCE MODEL.tflite")
+    reference, candidate = (None, models[0]) if len(models) == 1 else models
+
+    def feeds(graph, sample):
+        if input_pairs or inputs_npz:
+            return load_inputs(graph, input_pairs, inputs_npz)
+        return make_random(graph, seed + sample)
+
+    rows, tensors = checks.validate(reference, candidate, feeds, samples, atol, rtol, per_tensor)
+    table = [(r.tensor, f"{r.candidate} vs {r.reference}", r.max_abs, r.max_rel, "pass" if r.passed else "FAIL")
+             for r in rows]
+    print_table(f"atol={atol} rtol={rtol}", ["output", "compared", "max abs err", "max rel err", ""], table)
+    if per_tensor:
+        first = checks.first_divergence(tensors)
+        print_table("per tensor (in op order)", ["tensor", "max abs err", "max rel err", "SNR dB", "cosine", ""],
+                    [(r.tensor, r.max_abs, r.max_rel, r.snr_db, r.cosine,
+                      "<- first beyond tolerance" if r is first else "") for r in tensors])
+    if not rows:
+        raise TocoError("no output of the model could be compared (names differ between the models)")
+    if not all(r.passed for r in rows):
+        sys.exit(1)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -60,9 +60,27 @@ def _infer_random(op: Op, shape: Tensor):
     return tuple(int(d) for d in np.ravel(dims)), op.attrs.get("dtype", "float32")
 
 
-# Random ops only disappear when the passes prove the result does not depend on them.
-for _name in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal"):
-    register(_name, infer=_infer_random, builtin=False)
+def _random_kernel(draw):
+    def kernel(op: Op, shape: np.ndarray) -> np.ndarray:
+        # Seeded for repeatable runs; values need not match TensorFlow's Philox stream.
+        rng = np.random.default_rng([op.attrs.get("seed", 0), op.attrs.get("seed2", 0)])
+        return draw(rng, tuple(int(d) for d in np.ravel(shape))).astype(op.attrs.get("dtype", "float32"))
+    return kernel
+
+
+def _truncated_normal(rng, shape):
+    values = rng.standard_normal(shape)
+    while np.any(bad := np.abs(values) > 2):
+        values[bad] = rng.standard_normal(int(bad.sum()))
+    return values
+
+
+# Random ops only disappear when the passes prove the result does not depend on the draw;
+# their kernels serve the interpreter, never constant folding.
+for _name, _draw in (("RandomUniform", lambda rng, s: rng.random(s)),
+                     ("RandomStandardNormal", lambda rng, s: rng.standard_normal(s)),
+                     ("TruncatedNormal", _truncated_normal)):
+    register(_name, infer=_infer_random, kernel=_random_kernel(_draw), builtin=False, foldable=False)
 
 
 def _infer_batch_norm(op: Op, x: Tensor, scale: Tensor, *rest: Tensor):

@@ -24,16 +24,19 @@ class OpDef:
     # False for converter-only ops that passes must remove or lower before writing.
     builtin: bool = True
     int8_kernel: KernelFn | None = None
+    # False for ops whose value changes from run to run (random draws): never folded.
+    foldable: bool = True
 
 
 REGISTRY: dict[str, OpDef] = {}
 
 
 def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
-             builtin: bool = True, int8_kernel: KernelFn | None = None) -> OpDef:
+             builtin: bool = True, int8_kernel: KernelFn | None = None,
+             foldable: bool = True) -> OpDef:
     if type_ in REGISTRY:
         raise ValueError(f"op {type_} is defined twice")
-    REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel)
+    REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable)
     return REGISTRY[type_]
 
 

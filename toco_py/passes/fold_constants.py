@@ -49,7 +49,7 @@ def _evaluate(graph: Graph, op: Op) -> list[np.ndarray]:
 
 def fold_constants(graph: Graph, op: Op) -> bool:
     opdef = REGISTRY.get(op.type)
-    if opdef is None or opdef.kernel is None or not op.outputs:
+    if opdef is None or opdef.kernel is None or not opdef.foldable or not op.outputs:
         return False
     if any(o in graph.outputs for o in op.outputs) or not _inputs_ready(graph, op):
         return False

@@ -1,0 +1,136 @@
+"""Runs an IR graph with the numpy kernels of toco_py.ops: the reference interpreter behind
+`toco-py run` and `toco-py validate`, and the calibration engine of the quantizer."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .errors import TocoError
+from .ir import Graph, Op
+from .ops import REGISTRY
+
+
+class _Dead:
+    """The value on the branch a TF1 Switch did not take (only in graphs straight from a .pb)."""
+
+    def __repr__(self) -> str:
+        return "<dead branch>"
+
+
+DEAD = _Dead()
+
+
+def missing_kernels(graph: Graph) -> list[str]:
+    """'#index TYPE' for every op the interpreter cannot run."""
+    missing = []
+    for i, op in enumerate(graph.ops):
+        opdef = REGISTRY.get(op.type)
+        if op.type in ("Switch", "Merge"):
+            continue
+        if opdef is None or _kernel_for(graph, op) is None:
+            label = op.attrs.get("custom_code", op.type) if op.type == "CUSTOM" else op.type
+            missing.append(f"#{i} {label}{' (quantized)' if opdef and opdef.kernel else ''}")
+    return missing
+
+
+def _is_quantized(graph: Graph, op: Op) -> bool:
+    """An op running on integer-quantized tensors (QUANTIZE/DEQUANTIZE convert between)."""
+    if op.type in ("QUANTIZE", "DEQUANTIZE"):
+        return False
+    names = [n for n in op.inputs[:1] + op.outputs[:1] if n]
+    return any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in ("int8", "uint8", "int16")
+               for n in names)
+
+
+def _kernel_for(graph: Graph, op: Op) -> Callable | None:
+    opdef = REGISTRY.get(op.type)
+    if opdef is None:
+        return None
+    if _is_quantized(graph, op):
+        if opdef.int8_kernel is None:
+            return None
+        return lambda op_, *arrays: opdef.int8_kernel(op_, graph, *arrays)
+    return opdef.kernel
+
+
+class Interpreter:
+    def __init__(self, graph: Graph) -> None:
+        missing = missing_kernels(graph)
+        if missing:
+            raise TocoError(f"the interpreter has no kernel for: {', '.join(missing)}")
+        self.graph = graph
+        self._kernels = [_kernel_for(graph, op) for op in graph.ops]
+
+    def _check_input(self, name: str, value) -> np.ndarray:
+        t = self.graph.tensors[name]
+        value = np.asarray(value)
+        if value.dtype.name != t.dtype:
+            if np.can_cast(value.dtype, t.dtype, casting="same_kind") and value.dtype.kind == np.dtype(t.dtype).kind:
+                value = value.astype(t.dtype)
+            else:
+                raise TocoError(f"input {name!r} is {t.dtype}, got {value.dtype.name} data")
+        if t.shape is not None and (len(t.shape) != value.ndim or any(
+                d >= 0 and d != v for d, v in zip(t.shape, value.shape))):
+            raise TocoError(f"input {name!r} has shape {list(t.shape)}, got data of shape {list(value.shape)}")
+        return value
+
+    def run(self, feeds: dict[str, np.ndarray], keep_all: bool = False,
+            on_op: Callable[[int, Op, list], None] | None = None) -> dict[str, np.ndarray]:
+        """Returns the graph outputs (every tensor's value with keep_all). on_op(index, op,
+        outputs) sees each op's results as they are computed (calibration uses it)."""
+        missing = [n for n in self.graph.inputs if n not in feeds]
+        if missing:
+            raise TocoError(f"no value given for input(s) {', '.join(missing)}")
+        values: dict[str, object] = {n: t.data for n, t in self.graph.tensors.items() if t.is_const}
+        for name in self.graph.inputs:
+            values[name] = self._check_input(name, feeds[name])
+        remaining = _last_uses(self.graph) if not keep_all else None
+        for index, (op, kernel) in enumerate(zip(self.graph.ops, self._kernels)):
+            args = [values[n] if n else None for n in op.inputs]
+            outputs = _run_op(op, kernel, args)
+            values.update(zip(op.outputs, outputs))
+            if on_op is not None:
+                on_op(index, op, outputs)
+            if remaining is not None:
+                for name in remaining.get(index, ()):
+                    values.pop(name, None)  # free intermediates once nothing reads them
+        if keep_all:
+            return {n: v for n, v in values.items() if v is not DEAD}
+        return {n: values[n] for n in self.graph.outputs}
+
+
+def _run_op(op: Op, kernel: Callable | None, args: list) -> list:
+    if op.type == "Switch":
+        data, pred = args
+        taken = bool(np.ravel(pred)[0]) if pred is not DEAD else None
+        if data is DEAD or taken is None:
+            return [DEAD, DEAD]
+        return [data, DEAD] if not taken else [DEAD, data]
+    if op.type == "Merge":
+        live = [(i, a) for i, a in enumerate(args) if a is not DEAD]
+        return [live[0][1], np.int32(live[0][0])] if live else [DEAD, DEAD]
+    if any(a is DEAD for a in args):
+        return [DEAD] * len(op.outputs)
+    try:
+        result = kernel(op, *args)
+    except TocoError:
+        raise
+    except Exception as err:  # a kernel meeting data it cannot handle: name the op
+        raise TocoError(f"{op.type} ({op.name or op.outputs[0]}) failed: {type(err).__name__}: {err}") from err
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def _last_uses(graph: Graph) -> dict[int, list[str]]:
+    """op index -> tensors no later op reads (graph outputs and constants excluded)."""
+    last: dict[str, int] = {}
+    for i, op in enumerate(graph.ops):
+        for name in op.inputs:
+            if name:
+                last[name] = i
+    keep = set(graph.outputs) | {n for n, t in graph.tensors.items() if t.is_const}
+    by_op: dict[int, list[str]] = {}
+    for name, i in last.items():
+        if name not in keep:
+            by_op.setdefault(i, []).append(name)
+    return by_op

@@ -1,0 +1,231 @@
+"""`toco-py validate`: run a reference (a .pb in TensorFlow, or our IR of it when TensorFlow is
+not installed; or a reference .tflite) and a candidate .tflite in our interpreter and in LiteRT
+on the same inputs, and measure how far apart they are, per output or per tensor."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .errors import TocoError
+from .interpreter import Interpreter
+from .ir import Graph, QuantParams
+
+Runner = Callable[[dict[str, np.ndarray], bool], dict[str, np.ndarray]]
+
+
+@dataclass
+class Engine:
+    """One way of running one model: name for the table, its graph, and run(feeds, all)."""
+    label: str
+    graph: Graph
+    run: Runner
+
+
+@dataclass
+class Comparison:
+    tensor: str
+    candidate: str
+    reference: str
+    max_abs: float
+    max_rel: float
+    snr_db: float
+    cosine: float
+    passed: bool
+
+
+# ---- engines -------------------------------------------------------------------------------
+
+
+def ours(graph: Graph, label: str = "toco-py") -> Engine:
+    interp = Interpreter(graph)
+    return Engine(label, graph, lambda feeds, everything: interp.run(feeds, keep_all=everything))
+
+
+def litert_engine(path: str, graph: Graph) -> Engine | None:
+    """LiteRT on the file, when installed (tensors found by index, as our reader orders them)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter as LiteRT
+    except ImportError:
+        return None
+    names = list(graph.tensors)
+
+    def run(feeds, everything):
+        interp = LiteRT(model_path=path, num_threads=1, experimental_preserve_all_tensors=everything)
+        interp.allocate_tensors()
+        for detail in interp.get_input_details():
+            interp.set_tensor(detail["index"], feeds[names[detail["index"]]])
+        interp.invoke()
+        wanted = range(len(names)) if everything else [names.index(n) for n in graph.outputs]
+        out = {}
+        for i in wanted:
+            try:
+                out[names[i]] = interp.get_tensor(i)
+            except ValueError:
+                pass  # tensors LiteRT never materialised (e.g. optional, constant-folded)
+        return out
+    return Engine("LiteRT", graph, run)
+
+
+def tensorflow_engine(pb_path: str, graph: Graph) -> Engine | None:
+    """TensorFlow running the frozen graph, fetching tensors by the .tflite's names."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    v1 = tf.compat.v1
+    gd = v1.GraphDef()
+    with open(pb_path, "rb") as f:
+        gd.ParseFromString(f.read())
+    tf_graph = tf.Graph()
+    with tf_graph.as_default():
+        tf.import_graph_def(gd, name="")
+
+    def tf_tensor(name):
+        try:
+            return tf_graph.get_tensor_by_name(name if ":" in name else f"{name}:0")
+        except (KeyError, ValueError):
+            return None
+
+    def run(feeds, everything):
+        feed = {}
+        for name, value in feeds.items():
+            t = tf_tensor(name)
+            if t is None:
+                raise TocoError(f"input {name!r} of the .tflite is not a tensor of {pb_path}")
+            feed[t] = value
+        names = list(graph.tensors) if everything else graph.outputs
+        fetch = {n: tf_tensor(n) for n in names if n not in feeds}
+        fetch = {n: t for n, t in fetch.items() if t is not None}
+        with v1.Session(graph=tf_graph) as sess:
+            values = sess.run(fetch, feed)
+        return {**feeds, **values} if everything else values
+    return Engine("TensorFlow", graph, run)
+
+
+# ---- comparing ------------------------------------------------------------------------------
+
+
+def dequantize(value: np.ndarray, quant: QuantParams | None) -> np.ndarray:
+    if quant is None or value.dtype.kind not in "iu":
+        return np.asarray(value, np.float64)
+    shape = [1] * value.ndim
+    if quant.per_channel and value.ndim:
+        shape[quant.axis] = -1
+    scale = np.asarray(quant.scale, np.float64).reshape(shape)
+    zero = np.asarray(quant.zero_point, np.float64).reshape(shape)
+    return (value.astype(np.float64) - zero) * scale
+
+
+def adapt_inputs(feeds: dict[str, np.ndarray], graph: Graph) -> dict[str, np.ndarray]:
+    """Float data for an integer-quantized input is quantized with that input's params."""
+    out = {}
+    for name, value in feeds.items():
+        t = graph.tensors.get(name)
+        if t is not None and t.quant is not None and t.dtype in ("int8", "uint8", "int16") \
+                and np.asarray(value).dtype.kind == "f":
+            info = np.iinfo(t.dtype)
+            q = np.round(value / t.quant.scale.ravel()[0]) + t.quant.zero_point.ravel()[0]
+            value = np.clip(q, info.min, info.max).astype(t.dtype)
+        out[name] = value
+    return out
+
+
+def measure(tensor: str, candidate: np.ndarray, reference: np.ndarray, atol: float, rtol: float,
+            labels: tuple[str, str]) -> Comparison:
+    a, b = np.asarray(candidate, np.float64), np.asarray(reference, np.float64)
+    if a.shape != b.shape:
+        raise TocoError(f"{tensor}: {labels[0]} gives shape {list(a.shape)}, {labels[1]} {list(b.shape)}")
+    err = a - b
+    max_abs = float(np.max(np.abs(err))) if err.size else 0.0
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    signal, noise = float(np.sum(b * b)), float(np.sum(err * err))
+    snr = float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-30) / noise)
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    cosine = float(np.sum(a * b) / norms) if norms else 1.0
+    passed = bool(np.all(np.abs(err) <= atol + rtol * np.abs(b)))
+    return Comparison(tensor, labels[0], labels[1], max_abs, max_abs / scale if scale else max_abs,
+                      snr, cosine, passed)
+
+
+def compare_engines(candidate: Engine, reference: Engine, cand_out: dict, ref_out: dict,
+                    names: list[str], atol: float, rtol: float) -> list[Comparison]:
+    rows = []
+    for name in names:
+        if name not in cand_out or name not in ref_out:
+            continue
+        a = dequantize(np.asarray(cand_out[name]), candidate.graph.tensors[name].quant
+                       if name in candidate.graph.tensors else None)
+        ref_t = reference.graph.tensors.get(name)
+        b = dequantize(np.asarray(ref_out[name]), ref_t.quant if ref_t is not None else None)
+        if a.shape != b.shape:
+            continue  # same name, different tensor (e.g. a fused op's output)
+        rows.append(measure(name, a, b, atol, rtol, (candidate.label, reference.label)))
+    return rows
+
+
+def first_divergence(rows: list[Comparison]) -> Comparison | None:
+    return next((r for r in rows if not r.passed), None)
+
+
+# ---- the command ----------------------------------------------------------------------------
+
+
+def reference_engines(reference: str | None, candidate_path: str, candidate: Graph) -> list[Engine]:
+    """What to compare against: the reference file's engines, else LiteRT on the candidate."""
+    from .tensor_io import is_tflite, load_graphdef_as_ir, load_tflite
+
+    if reference is None:
+        engine = litert_engine(candidate_path, candidate)
+        if engine is None:
+            raise TocoError("nothing to compare against: install LiteRT (pip install 'toco-py[tf]') "
+                            "or pass the source model: toco-py validate MODEL.pb MODEL.tflite")
+        return [engine]
+    if is_tflite(reference):
+        graph, _ = load_tflite(reference)
+        engine = litert_engine(reference, graph)
+        return [engine if engine is not None else ours(graph, "toco-py (reference)")]
+    engine = tensorflow_engine(reference, candidate)
+    if engine is not None:
+        return [engine]
+    outputs = [n for n in candidate.outputs]
+    shapes = [candidate.tensors[n].shape for n in candidate.inputs]
+    ir = load_graphdef_as_ir(reference, candidate.inputs, outputs, shapes)
+    return [ours(ir, "source IR (no TensorFlow)")]
+
+
+def validate(reference: str | None, candidate_path: str, feeds: Callable[[Graph, int], dict],
+             samples: int, atol: float, rtol: float, per_tensor: bool) -> tuple[list[Comparison], list[Comparison]]:
+    """Returns (per-output rows, per-tensor rows); every engine of the candidate is compared
+    with the reference, over `samples` input sets (worst case kept)."""
+    from .tensor_io import load_tflite
+
+    graph, _ = load_tflite(candidate_path)
+    ref = reference_engines(reference, candidate_path, graph)[0]
+    candidates = [ours(graph)]
+    if ref.label != "LiteRT":
+        lite = litert_engine(candidate_path, graph)
+        if lite is not None:
+            candidates.append(lite)
+    worst: dict[tuple[str, str], Comparison] = {}
+    tensors: dict[str, Comparison] = {}
+    for sample in range(samples):
+        ref_feeds = feeds(ref.graph, sample)
+        ref_out = ref.run(ref_feeds, per_tensor)
+        for engine in candidates:
+            out = engine.run(adapt_inputs(ref_feeds, engine.graph), per_tensor and engine is candidates[0])
+            for row in compare_engines(engine, ref, out, ref_out, graph.outputs, atol, rtol):
+                key = (row.tensor, row.candidate)
+                if key not in worst or row.max_abs > worst[key].max_abs or not row.passed:
+                    worst[key] = row if key not in worst or worst[key].passed else worst[key]
+            if per_tensor and engine is candidates[0]:
+                order = [n for op in graph.ops for n in op.outputs]
+                for row in compare_engines(engine, ref, out, ref_out, order, atol, rtol):
+                    if row.tensor not in tensors or row.max_abs > tensors[row.tensor].max_abs:
+                        tensors[row.tensor] = row
+    order = {n: i for i, n in enumerate(n for op in graph.ops for n in op.outputs)}
+    return list(worst.values()), sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0))
