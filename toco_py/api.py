@@ -13,7 +13,7 @@ from .passes import fold_constants
 from .passes.driver import PassLog
 from .passes.propagate_shapes import require_static_shapes
 from .passes.stages import run_all
-from .tflite.writer import model_bytes, write_atomic
+from .tflite.writer import model_view, write_atomic
 
 CUSTOM_OPS_HINT = ("Pass --allow_custom_ops to emit them as custom ops (the runtime then needs "
                    "your implementation of each), or rewrite the model with supported ops.")
@@ -21,10 +21,17 @@ CUSTOM_OPS_HINT = ("Pass --allow_custom_ops to emit them as custom ops (the runt
 
 @dataclass
 class ConversionResult:
-    model: bytes
+    view: memoryview  # the .tflite, without a copy
     graph: Graph
     notes: list[str] = field(default_factory=list)
     pass_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def model(self) -> bytes:
+        """The .tflite as bytes (a copy, made on first use)."""
+        if not hasattr(self, "_bytes"):
+            self._bytes = bytes(self.view)
+        return self._bytes
 
 
 def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
@@ -61,24 +68,35 @@ def _as_custom_ops(graph: Graph) -> None:
             op.type = "CUSTOM"
 
 
-def graph_from_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
-                        log: Callable[[str], None] | None = None,
-                        after_pass: Callable[[str, Graph], None] | None = None,
-                        fold_limit: int = fold_constants.DEFAULT_SIZE_LIMIT):
-    """Frontend and all passes: returns (graph, notes, pass counts)."""
-    graph, notes = import_graphdef(gd, input_arrays, output_arrays, input_shapes)
+def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
+               after_pass: Callable[[str, Graph], None] | None = None,
+               fold_limit: int = fold_constants.DEFAULT_SIZE_LIMIT) -> dict[str, int]:
+    """All pass stages; returns how often each pass rewrote something."""
     pass_log = PassLog(log)
     with fold_constants.limit(fold_limit):
         run_all(graph, pass_log, after_pass)
-    return graph, notes, dict(pass_log.counts)
+    return dict(pass_log.counts)
+
+
+def graph_from_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None, **pass_options):
+    """Frontend and all passes: returns (graph, notes, pass counts)."""
+    graph, notes = import_graphdef(gd, input_arrays, output_arrays, input_shapes)
+    del gd  # the parsed GraphDef holds a copy of every weight: let it go before the passes
+    return graph, notes, run_passes(graph, **pass_options)
 
 
 def convert_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
-                     allow_custom_ops: bool = False, log: Callable[[str], None] | None = None,
-                     after_pass: Callable[[str, Graph], None] | None = None,
-                     fold_limit: int = fold_constants.DEFAULT_SIZE_LIMIT) -> ConversionResult:
-    graph, notes, counts = graph_from_graphdef(gd, input_arrays, output_arrays, input_shapes,
-                                               log, after_pass, fold_limit)
+                     allow_custom_ops: bool = False, **pass_options) -> ConversionResult:
+    """pass_options: log, after_pass, fold_limit (see run_passes)."""
+    return _convert(lambda: gd, input_arrays, output_arrays, input_shapes, allow_custom_ops, **pass_options)
+
+
+def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
+             allow_custom_ops: bool, **pass_options) -> ConversionResult:
+    # The parsed GraphDef holds a copy of every weight; loading it here, inside the call, lets
+    # it go as soon as the import is done, before the passes make their own copies.
+    graph, notes = import_graphdef(load_graphdef_fn(), input_arrays, output_arrays, input_shapes)
+    counts = run_passes(graph, **pass_options)
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)
     if unsupported:
@@ -87,16 +105,20 @@ def convert_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=Non
         _as_custom_ops(graph)
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     require_static_shapes(graph)
-    return ConversionResult(model_bytes(graph), graph, notes, counts)
+    return ConversionResult(model_view(graph), graph, notes, counts)
 
 
 def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
     """Converts a frozen GraphDef file; writes the .tflite atomically when output_file is set."""
-    result = convert_graphdef(load_graphdef(graph_def_file), **kwargs)
+    result = _convert(lambda: load_graphdef(graph_def_file), kwargs.pop("input_arrays", None),
+                      kwargs.pop("output_arrays", None), kwargs.pop("input_shapes", None),
+                      kwargs.pop("allow_custom_ops", False), **kwargs)
     if output_file:
-        write_atomic(output_file, result.model)
+        write_atomic(output_file, result.view)
     return result
 
 
-def convert_bytes(graph_def: bytes, **kwargs) -> ConversionResult:
-    return convert_graphdef(parse_graphdef(graph_def), **kwargs)
+def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input_shapes=None,
+                  allow_custom_ops: bool = False, **pass_options) -> ConversionResult:
+    return _convert(lambda: parse_graphdef(graph_def), input_arrays, output_arrays, input_shapes,
+                    allow_custom_ops, **pass_options)

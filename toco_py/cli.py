@@ -70,7 +70,9 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
             allow_custom_ops, fold_limit_mb, verbose) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
+    from .memory import release_freed_memory_promptly
 
+    release_freed_memory_promptly()
     result = api.convert(
         graph_def_file, output_file,
         input_arrays=parse_arrays(input_arrays),
@@ -85,7 +87,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
     if verbose:
         for name, count in sorted(result.pass_counts.items()):
             _stderr(f"{name}: {count}")
-    _stderr(f"wrote {output_file}: {len(result.graph.ops)} ops, {len(result.model)} bytes")
+    _stderr(f"wrote {output_file}: {len(result.graph.ops)} ops, {len(result.view)} bytes")
 
 
 def _feeds_option(fn):

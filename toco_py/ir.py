@@ -204,6 +204,14 @@ class Graph:
             and self.producer(src) is not None
         )
 
+    def drop_unused(self, names: Iterable[str]) -> None:
+        """Deletes these tensors if nothing reads them any more, so that replaced weights are
+        freed at once rather than at the end of a sweep (keeps peak memory down)."""
+        for name in names:
+            if name and name in self.tensors and name not in self.outputs and name not in self.inputs \
+                    and not self.consumers(name) and self.producer(name) is None:
+                del self.tensors[name]
+
     def _rename_tensor(self, old: str, new: str, drop_existing: bool = False) -> None:
         self.invalidate()
         if drop_existing:

@@ -17,8 +17,7 @@ def load_graphdef(path: str) -> GraphDef:
                 if os.path.exists(os.path.join(path, "saved_model.pb")) else "")
         raise TocoError(f"{path} is a directory{hint}; pass the frozen .pb file itself")
     with open(path, "rb") as f:
-        data = f.read()
-    return parse_graphdef(data, path)
+        return parse_graphdef(f.read(), path)
 
 
 def parse_graphdef(data: bytes, source: str = "<bytes>") -> GraphDef:

@@ -69,6 +69,7 @@ def fold_constants(graph: Graph, op: Op) -> bool:
         folded.min_max = t.min_max
         graph.tensors[name] = folded
     graph.remove_op(op)
+    graph.drop_unused(op.inputs)
     return True
 
 

@@ -28,10 +28,12 @@ def fuse_mul_into_affine(graph: Graph, op: Op) -> bool:
         scaled = weights * scale
     else:
         scaled = weights * scale.reshape((-1,) + (1,) * (weights.ndim - 1))
+    old = producer.inputs[1:]
     producer.inputs = [producer.inputs[0],
                        graph.add_const(f"{op.outputs[0]}/weights", scaled.astype(np.float32)),
                        graph.add_const(f"{op.outputs[0]}/bias", (bias * scale).astype(np.float32))]
     absorb(graph, producer, op)
+    graph.drop_unused(old + op.inputs)
     return True
 
 

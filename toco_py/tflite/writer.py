@@ -48,7 +48,7 @@ def _aligned_bytes(b: flatbuffers.Builder, data: np.ndarray) -> int:
 class _ModelWriter:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.b = flatbuffers.Builder(1 << 16)
+        self.b: flatbuffers.Builder | None = None
         self.tensor_index: dict[str, int] = {}
         self.tensor_order: list[str] = []
         self.buffers: list[np.ndarray | None] = [None]  # buffer 0: the empty buffer
@@ -229,9 +229,13 @@ class _ModelWriter:
             tables.append(fb.BufferEnd(b))
         return tables
 
-    def build(self) -> bytes:
+    def build(self) -> memoryview:
+        """The model, as a view of the builder's buffer (no copy of the weights is made
+        beyond the one into the builder)."""
         self._index_tensors()
-        b = self.b
+        # Sized up front so that the builder never grows (each growth copies everything).
+        payload = sum(d.nbytes + BUFFER_ALIGNMENT + 16 for d in self.buffers if d is not None)
+        self.b = b = flatbuffers.Builder(payload + (1 << 16) + 512 * len(self.tensor_order))
         buffers = self._buffer_tables()
         subgraph = self._subgraph()
         signature = self._signature()
@@ -249,14 +253,18 @@ class _ModelWriter:
         fb.ModelAddBuffers(b, buffers_vec)
         fb.ModelAddSignatureDefs(b, sigs_vec)
         b.Finish(fb.ModelEnd(b), file_identifier=b"TFL3")
-        return bytes(b.Output())
+        return memoryview(b.Bytes)[b.Head():]
 
 
-def model_bytes(graph: Graph) -> bytes:
+def model_view(graph: Graph) -> memoryview:
     return _ModelWriter(graph).build()
 
 
-def write_atomic(path: str, data: bytes) -> None:
+def model_bytes(graph: Graph) -> bytes:
+    return bytes(model_view(graph))
+
+
+def write_atomic(path: str, data: bytes | memoryview) -> None:
     """Writes to a temporary file in the same folder, then renames it over `path`, so a
     failure never leaves a partial file behind."""
     folder = os.path.dirname(os.path.abspath(path))
