@@ -1,6 +1,7 @@
 """FULLY_CONNECTED of a concatenation (on the feature axis) that includes an all-zero
 constant -> FULLY_CONNECTED of the other parts with the matching weight columns dropped.
-A recurrent cell's first step concatenates its input with a zero state."""
+A recurrent cell's first step concatenates its input with a zero state. Only done when
+the weights are the FC's own: slicing weights shared with other steps would add bytes."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +28,8 @@ def fold_zero_concat_into_fc(graph: Graph, op: Op) -> bool:
     if op.outputs[0] in graph.outputs or not readers or any(
             r.type != "FULLY_CONNECTED" or r.inputs[0] != op.outputs[0] or r.inputs[1:2] == op.outputs[:1]
             or graph.const_value(r.inputs[1]) is None for r in readers):
+        return False
+    if any(len(graph.consumers(r.inputs[1])) > 1 for r in readers):
         return False
     zeros = _zero_segments(graph, op)
     if zeros is None:

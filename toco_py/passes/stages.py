@@ -9,7 +9,6 @@ from . import (
     drop_fake_quant,
     fold_constants,
     fold_pad_into_conv,
-    fold_zero_concat_into_fc,
     fold_zero_product,
     fuse_activation,
     fuse_bias_add,
@@ -52,7 +51,7 @@ STAGES = {
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
-             fold_pad_into_conv.PASS, fold_zero_concat_into_fc.PASS, remove_trivial_arithmetic.PASS,
+             fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
     "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS],
 }
