@@ -199,8 +199,9 @@ def keras_application(name: str, input_size: int = 224, batch_norm_statistics: b
     activations of freshly built networks otherwise shrink towards zero with depth)."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+    # Seeded and in a fresh session, so that the weights do not depend on what ran before.
     tf.keras.backend.clear_session()
-    tf.random.set_seed(0)
+    tf.keras.utils.set_random_seed(0)
     builder = getattr(tf.keras.applications, name)
     model = builder(weights=None, input_shape=(input_size, input_size, 3))
     if batch_norm_statistics:

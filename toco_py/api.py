@@ -13,6 +13,7 @@ from .passes import fold_constants
 from .passes.driver import PassLog
 from .passes.propagate_shapes import require_static_shapes
 from .passes.stages import run_all
+from .quantize.driver import QuantizeOptions, quantize_graph
 from .tflite.writer import model_view, write_atomic
 
 CUSTOM_OPS_HINT = ("Pass --allow_custom_ops to emit them as custom ops (the runtime then needs "
@@ -86,13 +87,16 @@ def graph_from_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=
 
 
 def convert_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
-                     allow_custom_ops: bool = False, **pass_options) -> ConversionResult:
+                     allow_custom_ops: bool = False, quantize: QuantizeOptions | None = None,
+                     **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes)."""
-    return _convert(lambda: gd, input_arrays, output_arrays, input_shapes, allow_custom_ops, **pass_options)
+    return _convert(lambda: gd, input_arrays, output_arrays, input_shapes, allow_custom_ops, quantize,
+                    **pass_options)
 
 
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
-             allow_custom_ops: bool, **pass_options) -> ConversionResult:
+             allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
+             **pass_options) -> ConversionResult:
     # The parsed GraphDef holds a copy of every weight; loading it here, inside the call, lets
     # it go as soon as the import is done, before the passes make their own copies.
     graph, notes = import_graphdef(load_graphdef_fn(), input_arrays, output_arrays, input_shapes)
@@ -105,6 +109,8 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         _as_custom_ops(graph)
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     require_static_shapes(graph)
+    if quantize is not None:
+        notes += quantize_graph(graph, quantize)
     return ConversionResult(model_view(graph), graph, notes, counts)
 
 
@@ -119,6 +125,23 @@ def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> Co
 
 
 def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input_shapes=None,
-                  allow_custom_ops: bool = False, **pass_options) -> ConversionResult:
+                  allow_custom_ops: bool = False, quantize: QuantizeOptions | None = None,
+                  **pass_options) -> ConversionResult:
     return _convert(lambda: parse_graphdef(graph_def), input_arrays, output_arrays, input_shapes,
-                    allow_custom_ops, **pass_options)
+                    allow_custom_ops, quantize, **pass_options)
+
+
+def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions) -> ConversionResult:
+    """Quantizes an existing float .tflite (its main subgraph)."""
+    from .tensor_io import load_tflite
+
+    graph, _ = load_tflite(input_file)
+    already = [n for n, t in graph.tensors.items() if t.dtype in ("int8", "uint8") and t.quant is not None]
+    if already:
+        raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
+                              "pass the float model")
+    notes = quantize_graph(graph, options)
+    result = ConversionResult(model_view(graph), graph, notes, {})
+    if output_file:
+        write_atomic(output_file, result.view)
+    return result

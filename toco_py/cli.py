@@ -6,6 +6,7 @@ import sys
 import click
 
 from .errors import TocoError
+from .quantize.cli_options import build_options, quantization_options
 
 
 def parse_input_shapes(text: str) -> list[tuple[int, ...]]:
@@ -65,14 +66,16 @@ def cli() -> None:
               default=64, show_default=True,
               help="Constant folding never creates a constant bigger than this (MiB) that is also "
                    "bigger than the constants it replaces.")
+@quantization_options
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
-            allow_custom_ops, fold_limit_mb, verbose) -> None:
+            allow_custom_ops, fold_limit_mb, verbose, **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
 
     release_freed_memory_promptly()
+    quantize = build_options(**quantization)
     result = api.convert(
         graph_def_file, output_file,
         input_arrays=parse_arrays(input_arrays),
@@ -81,12 +84,30 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         allow_custom_ops=allow_custom_ops,
         log=_stderr if verbose else None,
         fold_limit=int(fold_limit_mb * (1 << 20)),
+        quantize=quantize,
     )
     for note in result.notes:
         _stderr(note)
     if verbose:
         for name, count in sorted(result.pass_counts.items()):
             _stderr(f"{name}: {count}")
+    _stderr(f"wrote {output_file}: {len(result.graph.ops)} ops, {len(result.view)} bytes")
+
+
+@cli.command()
+@click.argument("input_file", metavar="IN.tflite")
+@click.argument("output_file", metavar="OUT.tflite")
+@quantization_options
+def quantize(input_file, output_file, **quantization) -> None:
+    """Quantize an existing float .tflite (same options as convert)."""
+    from . import api
+
+    options = build_options(**quantization)
+    if options is None:
+        raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16")
+    result = api.quantize_tflite(input_file, output_file, options)
+    for note in result.notes:
+        _stderr(note)
     _stderr(f"wrote {output_file}: {len(result.graph.ops)} ops, {len(result.view)} bytes")
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from .errors import TocoError
 from .ir import Graph, Op
 from .ops import REGISTRY
+from .ops.quantize_ops import quant_attrs
 
 
 class _Dead:
@@ -60,6 +61,8 @@ class Interpreter:
         if missing:
             raise TocoError(f"the interpreter has no kernel for: {', '.join(missing)}")
         self.graph = graph
+        for op in graph.ops:
+            quant_attrs(graph, op)  # QUANTIZE/DEQUANTIZE read their tensors' params from attrs
         self._kernels = [_kernel_for(graph, op) for op in graph.ops]
 
     def _check_input(self, name: str, value) -> np.ndarray:

@@ -8,8 +8,10 @@ from . import (  # noqa: F401  (imported for their registrations)
     elementwise,
     fully_connected,
     generate,
+    image,
     pad,
     pool,
+    quantize_ops,
     reduce,
     slicing,
 )

@@ -1,5 +1,8 @@
-"""Activations: standalone RELU family, LOGISTIC, TANH, SOFTMAX, HARD_SWISH, LEAKY_RELU, PRELU."""
+"""Activations: standalone RELU family, LOGISTIC, TANH, SOFTMAX, HARD_SWISH, LEAKY_RELU, PRELU,
+ELU, GELU and L2_NORMALIZATION."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -18,16 +21,29 @@ def _typed(fn):
     return kernel
 
 
+# LiteRT's reference LOGISTIC returns exp(x) below -9 (up to 1.2e-4 relative away from the
+# true 1/(1+e^-x), so copied rather than improved on) and exactly 1 above the upper cutoff.
+LOGISTIC_LOWER = -9.0
+LOGISTIC_UPPER = 16.619047164916992
+
+
 def _logistic(op: Op, x: np.ndarray) -> np.ndarray:
-    # Split by sign so large magnitudes neither overflow nor lose precision.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    x = x.astype(np.float64)
+    middle = 1.0 / (1.0 + np.exp(-np.clip(x, LOGISTIC_LOWER, LOGISTIC_UPPER)))
+    return np.where(x < LOGISTIC_LOWER, np.exp(x), np.where(x > LOGISTIC_UPPER, 1.0, middle))
 
 
 def softmax(x: np.ndarray, beta: float = 1.0, axis: int = -1) -> np.ndarray:
     z = (x - np.max(x, axis=axis, keepdims=True)) * beta
     e = np.exp(z)
     return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(op: Op, x: np.ndarray) -> np.ndarray:
+    # x - max - log(sum(exp(x - max))): finite for logits far below the maximum, where
+    # log(softmax(x)) would be log(0).
+    shifted = x.astype(np.float64) - np.max(x, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
 def _hard_swish(op: Op, x: np.ndarray) -> np.ndarray:
@@ -53,16 +69,32 @@ register("LEAKY_RELU", infer=_infer_same,
          kernel=_typed(lambda op, x: np.where(x >= 0, x, x * op.attrs.get("alpha", 0.2))))
 register("SOFTMAX", infer=_infer_same,
          kernel=_typed(lambda op, x: softmax(x, op.attrs.get("beta", 1.0))))
-register("LOG_SOFTMAX", infer=_infer_same,
-         kernel=_typed(lambda op, x: np.log(softmax(x))))
+register("LOG_SOFTMAX", infer=_infer_same, kernel=_typed(_log_softmax))
 register("PRELU", infer=_infer_prelu, kernel=_prelu)
 register("ELU", infer=_infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))))
 
 
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_erfc = np.frompyfunc(math.erfc, 1, 1)  # numpy has no erf; math's is exact to a double
+
+
+def _gelu(op: Op, x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    if op.attrs.get("approximate"):
+        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+    # 0.5 * x * (1 + erf(x / sqrt 2)) written with erfc, which keeps its precision in the
+    # far negative tail where 1 + erf(...) cancels.
+    return 0.5 * x * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=np.float64)
+
+
+register("GELU", infer=_infer_same, kernel=_typed(_gelu))
+
+
 def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:
-    # TFLite's float kernel: x / sqrt(max(sum(x^2), 1e-6)) over the last axis.
+    # LiteRT's float kernel: x / max(sqrt(sum(x^2)), 1e-6) over the last axis, that is a
+    # clamp on the norm (1e-6), not on the sum of squares.
     total = np.sum(np.square(x, dtype=np.float64), axis=-1, keepdims=True)
-    return (x / np.sqrt(np.maximum(total, 1e-6))).astype(x.dtype)
+    return (x / np.maximum(np.sqrt(total), 1e-6)).astype(x.dtype)
 
 
 register("L2_NORMALIZATION", infer=_infer_same, kernel=_l2_normalize)

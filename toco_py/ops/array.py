@@ -5,7 +5,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from .common import ShapeUnknown, activation_of, apply_activation, need_const, need_shape, normalize_axis
+from .common import ShapeUnknown, activation_of, need_const, need_shape, normalize_axis
 from .registry import register
 
 
@@ -68,7 +68,16 @@ def _infer_transpose(op: Op, x: Tensor, perm: Tensor):
     return tuple(shape[i] for i in p), x.dtype
 
 
+def _refuse_activation(op: Op) -> None:
+    # The option exists in the schema, but LiteRT's kernel refuses to prepare with any
+    # fused activation other than NONE.
+    if activation_of(op) != "NONE":
+        raise ConversionError(f"{op!r}: CONCATENATION cannot have a fused activation "
+                              f"({activation_of(op)}) in TFLite")
+
+
 def _infer_concat(op: Op, *xs: Tensor):
+    _refuse_activation(op)
     shapes = [need_shape(op, x) for x in xs]
     axis = normalize_axis(op, op.attrs["axis"], len(shapes[0]))
     for s in shapes[1:]:
@@ -83,8 +92,8 @@ def _infer_concat(op: Op, *xs: Tensor):
 
 
 def _concat(op: Op, *xs: np.ndarray) -> np.ndarray:
-    out = np.concatenate(xs, axis=normalize_axis(op, op.attrs["axis"], xs[0].ndim))
-    return apply_activation(out, activation_of(op))
+    _refuse_activation(op)
+    return np.concatenate(xs, axis=normalize_axis(op, op.attrs["axis"], xs[0].ndim))
 
 
 def _infer_pack(op: Op, *xs: Tensor):

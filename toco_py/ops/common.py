@@ -9,8 +9,14 @@ from ..ir import Op, Tensor
 FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT")
 
 
+# LiteRT's kernels turn a fused activation into a clamp range; TANH and SIGN_BIT get the
+# unbounded one, so they leave the output as it is (measured on CONV_2D, DEPTHWISE_CONV_2D,
+# ADD, SUB, MUL, DIV and the pools; FULLY_CONNECTED refuses them instead).
+IGNORED_ACTIVATIONS = ("TANH", "SIGN_BIT")
+
+
 def apply_activation(x: np.ndarray, name: str | None) -> np.ndarray:
-    if not name or name == "NONE":
+    if not name or name == "NONE" or name in IGNORED_ACTIVATIONS:
         return x
     if name == "RELU":
         return np.maximum(x, 0).astype(x.dtype, copy=False)
@@ -18,8 +24,6 @@ def apply_activation(x: np.ndarray, name: str | None) -> np.ndarray:
         return np.clip(x, 0, 6).astype(x.dtype, copy=False)
     if name == "RELU_N1_TO_1":
         return np.clip(x, -1, 1).astype(x.dtype, copy=False)
-    if name == "TANH":
-        return np.tanh(x).astype(x.dtype, copy=False)
     raise ConversionError(f"unsupported fused activation {name}")
 
 

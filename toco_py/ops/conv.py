@@ -1,11 +1,13 @@
-"""Convolutions in NHWC: CONV_2D (filter OHWI) and DEPTHWISE_CONV_2D (filter 1HW(C*M))."""
+"""Convolutions in NHWC: CONV_2D (filter OHWI), DEPTHWISE_CONV_2D (filter 1HW(C*M)) and
+TRANSPOSE_CONV (filter OHWI)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from .common import activation_of, apply_activation, conv_output_size, need_shape, same_padding
+from .common import (activation_of, apply_activation, conv_output_size, need_const, need_shape,
+                     same_padding)
 from .registry import register
 
 
@@ -87,3 +89,59 @@ def depthwise_conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
 
 register("CONV_2D", infer=_infer_conv, kernel=conv2d)
 register("DEPTHWISE_CONV_2D", infer=_infer_depthwise, kernel=depthwise_conv2d)
+
+
+# ---- TRANSPOSE_CONV: inputs (output_shape, filter OHWI, input, optional bias) ---------------
+
+def _transpose_conv_shape(op: Op, output_shape) -> tuple[int, int, int, int]:
+    shape = tuple(int(d) for d in np.ravel(output_shape))
+    if len(shape) != 4 or min(shape) < 1:
+        raise ConversionError(f"{op!r}: output_shape must be 4 positive sizes, not {list(shape)}")
+    if op.attrs.get("dilation_h_factor", 1) != 1 or op.attrs.get("dilation_w_factor", 1) != 1:
+        raise ConversionError(f"{op!r}: TRANSPOSE_CONV has no dilation in TFLite")
+    return shape
+
+
+def _infer_transpose_conv(op: Op, output_shape: Tensor, w: Tensor, x: Tensor, b: Tensor | None = None):
+    shape = _transpose_conv_shape(op, need_const(op, output_shape, "output_shape"))
+    o, _, _, ci = need_shape(op, w)
+    xs = need_shape(op, x)
+    if len(xs) != 4 or xs[3] not in (ci, -1) or shape[3] != o:
+        raise ConversionError(f"{op!r}: input {list(xs)}, filter {list(w.shape)} and output "
+                              f"{list(shape)} do not agree on channels")
+    return shape, x.dtype
+
+
+def _transpose_conv_padding(op: Op, out_size: int, kernel: int, stride: int) -> int:
+    """Rows (or columns) cropped before the output: LiteRT pads as if the output were the
+    input of the forward convolution, so SAME crops total // 2 first."""
+    before, _ = same_padding(out_size, kernel, stride, 1, op.attrs.get("padding", "VALID"))
+    return before
+
+
+def transpose_conv(op: Op, output_shape: np.ndarray, w: np.ndarray, x: np.ndarray,
+                   b: np.ndarray | None = None) -> np.ndarray:
+    n, oh, ow, oc = _transpose_conv_shape(op, output_shape)
+    o, kh, kw, ci = w.shape
+    if x.shape[3] != ci or o != oc:
+        raise ConversionError(f"{op!r}: input {list(x.shape)}, filter {list(w.shape)} and output "
+                              f"{[n, oh, ow, oc]} do not agree on channels")
+    sh, sw = op.attrs.get("stride_h", 1), op.attrs.get("stride_w", 1)
+    top = _transpose_conv_padding(op, oh, kh, sh)
+    left = _transpose_conv_padding(op, ow, kw, sw)
+    _, h, wd, _ = x.shape
+    # Scatter every input pixel into a canvas large enough for each tap's reach and for
+    # the cropped output window, one filter tap at a time (a strided slice per tap).
+    canvas = np.zeros((n, max((h - 1) * sh + kh, top + oh), max((wd - 1) * sw + kw, left + ow), o))
+    flat = x.reshape(-1, ci).astype(np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            contribution = (flat @ w[:, i, j, :].T.astype(np.float64)).reshape(n, h, wd, o)
+            canvas[:, i : i + (h - 1) * sh + 1 : sh, j : j + (wd - 1) * sw + 1 : sw, :] += contribution
+    out = canvas[:, top : top + oh, left : left + ow, :]
+    if b is not None:
+        out = out + b
+    return apply_activation(out.astype(x.dtype), activation_of(op))
+
+
+register("TRANSPOSE_CONV", infer=_infer_transpose_conv, kernel=transpose_conv)

@@ -5,11 +5,15 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from .common import activation_of, apply_activation, broadcast_shapes, need_shape
+from .common import (IGNORED_ACTIVATIONS, activation_of, apply_activation, broadcast_shapes,
+                     need_shape)
 from .registry import register
 
 
 def _infer_fc(op: Op, x: Tensor, w: Tensor, b: Tensor | None = None):
+    if activation_of(op) in IGNORED_ACTIVATIONS:
+        # LiteRT's FULLY_CONNECTED fails to prepare with these (the other ops ignore them).
+        raise ConversionError(f"{op!r}: FULLY_CONNECTED cannot fuse {activation_of(op)} in TFLite")
     xs, (o, k) = need_shape(op, x), need_shape(op, w)
     if op.attrs.get("keep_num_dims"):
         return tuple(xs[:-1]) + (o,), x.dtype

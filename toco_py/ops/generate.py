@@ -1,4 +1,5 @@
-"""Ops that make tensors from shapes or scalars: SHAPE, RANK, FILL, RANGE, CAST, *_LIKE."""
+"""Ops that make tensors from shapes or scalars: SHAPE, RANK, FILL, RANGE, CAST, *_LIKE,
+RANDOM_UNIFORM."""
 from __future__ import annotations
 
 import numpy as np
@@ -62,3 +63,26 @@ register("ZEROS_LIKE", infer=lambda op, x: (need_shape(op, x), x.dtype),
          kernel=lambda op, x: np.zeros_like(x))
 register("OnesLike", builtin=False, infer=lambda op, x: (need_shape(op, x), x.dtype),
          kernel=lambda op, x: np.ones_like(x))
+
+
+def _infer_random_uniform(op: Op, shape: Tensor):
+    if shape.dtype != "int32":
+        # LiteRT's kernel fails to prepare with any other shape type.
+        raise ConversionError(f"{op!r}: RANDOM_UNIFORM needs an int32 shape, not {shape.dtype}")
+    return tuple(int(d) for d in np.ravel(need_const(op, shape, "shape"))), "float32"
+
+
+def _seed(value) -> int:
+    # numpy seeds are non-negative; TFLite's are int64 (two's complement keeps them apart).
+    return int(value) & 0xFFFFFFFFFFFFFFFF
+
+
+def random_uniform(op: Op, shape: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1), repeatable for given seed / seed2. LiteRT draws from Philox and
+    reseeds when both seeds are 0; neither its values nor that are reproduced."""
+    rng = np.random.default_rng([_seed(op.attrs.get("seed", 0)), _seed(op.attrs.get("seed2", 0))])
+    return rng.random(tuple(int(d) for d in np.ravel(shape)), dtype=np.float32)
+
+
+# Never folded: a draw is a new value on every run.
+register("RANDOM_UNIFORM", infer=_infer_random_uniform, kernel=random_uniform, foldable=False)

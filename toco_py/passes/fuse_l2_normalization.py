@@ -1,12 +1,13 @@
 """tf.math.l2_normalize over the last axis, x * rsqrt(max(sum(x^2), eps)), -> L2_NORMALIZATION.
-TFLite's kernel uses its own epsilon (1e-6), so only patterns with eps <= 1e-6 fuse."""
+TFLite's kernel divides by max(norm, 1e-6), i.e. clamps the sum of squares at 1e-12, so only
+patterns whose epsilon (on the sum) is at most 1e-12 fuse; TensorFlow's default is 1e-12."""
 from __future__ import annotations
 
 from ..ir import Graph, Op
 from .base import Pass
 from .patterns import private, producer_of, reduces_last_axis, split_const
 
-MAX_EPSILON = 1e-6
+MAX_EPSILON = 1e-12
 
 
 def fuse_l2_normalization(graph: Graph, op: Op) -> bool:

@@ -139,4 +139,5 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
         ("Beta", "beta", FLOAT)]),
     "QUANTIZE": ("QuantizeOptions", []),
     "DEQUANTIZE": ("DequantizeOptions", []),
+    "RANDOM_UNIFORM": ("RandomOptions", [("Seed", "seed", INT), ("Seed2", "seed2", INT)]),
 }

@@ -1,0 +1,129 @@
+"""QUANTIZE (float32 -> int8 / uint8 / int16) and DEQUANTIZE (int8 / uint8 / int16 /
+float16 -> float32), as LiteRT's reference kernels compute them.
+
+Where the parameters live. A kernel receives the op and its input arrays only, while the
+parameters of these two ops belong to a tensor (the QUANTIZE output, the DEQUANTIZE input),
+so the op carries a copy of them in its attrs:
+
+    op.attrs["output_quant"] = (scale, zero_point, axis)   QUANTIZE
+    op.attrs["output_type"]  = "int8" | "uint8" | "int16"  QUANTIZE (its output dtype)
+    op.attrs["input_quant"]  = (scale, zero_point, axis)   DEQUANTIZE of an integer input
+
+scale and zero_point are 1-D arrays (one value per tensor, or one per channel along
+`axis`). `quant_attrs(graph, op)` fills them from the tensors' QuantParams; whatever builds
+or reads a graph calls it for these ops before running them. None of these attrs is
+written to the .tflite file (QuantizeOptions and DequantizeOptions have no fields): there
+the tensors' own quantization parameters say the same thing.
+
+The arithmetic lives in `quantize` and `dequantize`, which take the parameters explicitly
+and serve the quantizer as well.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Graph, Op, QuantParams, Tensor
+from .common import ShapeUnknown, need_shape
+from .registry import register
+
+QUANTIZED_TYPES = ("int8", "uint8", "int16")
+
+
+def _per_axis(values, ndim: int, axis: int, dtype) -> np.ndarray:
+    """Parameters shaped to broadcast along `axis` (or as a scalar when per tensor)."""
+    values = np.asarray(values, dtype).reshape(-1)
+    if values.size == 1:
+        return values.reshape(())
+    shape = [1] * ndim
+    shape[axis] = values.size
+    return values.reshape(shape)
+
+
+def quantize(x: np.ndarray, scale, zero_point, axis: int = 0, dtype: str = "int8") -> np.ndarray:
+    """q = clamp(round(x / scale) + zero_point), the division in float32 and the rounding
+    half away from zero (std::round), as LiteRT's AffineQuantize."""
+    info = np.iinfo(dtype)
+    scale = _per_axis(scale, x.ndim, axis, np.float32)
+    zero = _per_axis(zero_point, x.ndim, axis, np.int64)
+    ratio = (x.astype(np.float32) / scale).astype(np.float64)
+    rounded = np.trunc(ratio + np.copysign(0.5, ratio))
+    # Clamped before converting, so that huge values and infinities saturate.
+    rounded = np.clip(rounded, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int64)
+    return np.clip(rounded + zero, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale, zero_point, axis: int = 0) -> np.ndarray:
+    """real = scale * (q - zero_point) as float32."""
+    scale = _per_axis(scale, q.ndim, axis, np.float64)
+    zero = _per_axis(zero_point, q.ndim, axis, np.int64)
+    return (scale * (q.astype(np.int64) - zero)).astype(np.float32)
+
+
+def _params(op: Op, key: str) -> tuple[np.ndarray, np.ndarray, int]:
+    if key not in op.attrs:
+        raise ConversionError(f"{op!r}: its quantization parameters are not attached "
+                              f"(attrs[{key!r}]; see toco_py.ops.quantize_ops)")
+    scale, zero_point, axis = op.attrs[key]
+    return np.asarray(scale), np.asarray(zero_point), int(axis)
+
+
+def _infer_quantize(op: Op, x: Tensor):
+    # Integer inputs (a requantization) are left to the kernel to refuse: models that hold
+    # one can still be read and inspected.
+    dtype = op.attrs.get("output_type")
+    if dtype is None:
+        # Not known from the op alone: keep whatever type the output tensor declares.
+        raise ShapeUnknown(op, op.outputs[0], "its output type is not attached")
+    if dtype not in QUANTIZED_TYPES:
+        raise ConversionError(f"{op!r}: cannot quantize to {dtype}")
+    return need_shape(op, x), dtype
+
+
+def _quantize_kernel(op: Op, x: np.ndarray) -> np.ndarray:
+    if x.dtype != np.float32:
+        raise ConversionError(f"{op!r}: only float32 input is supported, not {x.dtype} "
+                              "(requantization is not implemented)")
+    scale, zero_point, axis = _params(op, "output_quant")
+    return quantize(x, scale, zero_point, axis, op.attrs.get("output_type", "int8"))
+
+
+def _infer_dequantize(op: Op, x: Tensor):
+    if x.dtype not in QUANTIZED_TYPES + ("float16",):
+        raise ConversionError(f"{op!r}: cannot dequantize {x.dtype}")
+    return need_shape(op, x), "float32"
+
+
+def _dequantize_kernel(op: Op, x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.float16:
+        return x.astype(np.float32)
+    scale, zero_point, axis = _params(op, "input_quant")
+    return dequantize(x, scale, zero_point, axis)
+
+
+def _as_attr(quant: QuantParams) -> tuple[np.ndarray, np.ndarray, int]:
+    return (np.asarray(quant.scale, np.float32).reshape(-1),
+            np.asarray(quant.zero_point, np.int64).reshape(-1), int(quant.axis))
+
+
+def quant_attrs(graph: Graph, op: Op) -> None:
+    """Copies the parameters a QUANTIZE / DEQUANTIZE kernel needs from the graph's tensors
+    into op.attrs (see the module docstring); other ops are left alone."""
+    if op.type == "QUANTIZE":
+        out = graph.tensors[op.outputs[0]]
+        if out.quant is None:
+            raise ConversionError(f"{op!r}: its output {out.name!r} has no quantization parameters")
+        op.attrs["output_quant"] = _as_attr(out.quant)
+        op.attrs["output_type"] = out.dtype
+    elif op.type == "DEQUANTIZE":
+        src = graph.tensors[op.inputs[0]]
+        if src.quant is not None:
+            op.attrs["input_quant"] = _as_attr(src.quant)
+        elif src.dtype != "float16":
+            raise ConversionError(f"{op!r}: its input {src.name!r} has no quantization parameters")
+
+
+# Never folded: a DEQUANTIZE of constant int8 or float16 weights exists to keep them small,
+# and folding it (or a QUANTIZE) would undo the quantization.
+register("QUANTIZE", infer=_infer_quantize, kernel=_quantize_kernel, foldable=False)
+register("DEQUANTIZE", infer=_infer_dequantize, kernel=_dequantize_kernel, foldable=False)

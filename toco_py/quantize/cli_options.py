@@ -1,0 +1,115 @@
+"""Quantization flags shared by `convert` and `quantize`, TOCO's names included."""
+from __future__ import annotations
+
+import click
+
+from ..errors import TocoError
+from .driver import QuantizeOptions
+from .full_integer import Int8Options
+
+_TYPE_NAMES = {"float": "float32", "float32": "float32", "int8": "int8", "uint8": "uint8",
+               "quantized_uint8": "uint8"}
+
+
+def _io_type(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return _TYPE_NAMES[value.lower()]
+    except KeyError:
+        raise TocoError(f"inference type {value!r}: use float32, int8 or uint8") from None
+
+
+def _floats(text: str | None, flag: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise TocoError(f"{flag} {text!r}: give numbers separated by commas, one per input") from None
+
+
+def quantization_options(fn):
+    options = [
+        click.option("--quantize", "quantize_mode", type=click.Choice(["int8", "dynamic", "float16"]),
+                     help="int8: full integer (needs --calibration-data unless ranges are known); "
+                          "dynamic: int8 weights, float activations; float16: float16 weights."),
+        click.option("--inference_type", "--inference-type", "inference_type",
+                     type=click.Choice(["FLOAT", "QUANTIZED_UINT8", "INT8"], case_sensitive=False),
+                     help="TOCO's flag: INT8 = --quantize int8 with int8 inputs/outputs; "
+                          "QUANTIZED_UINT8 = int8 inside with uint8 inputs/outputs."),
+        click.option("--inference_input_type", "--inference-input-type", "input_type",
+                     help="float32 (QUANTIZE op at each input), int8 or uint8."),
+        click.option("--inference_output_type", "--inference-output-type", "output_type",
+                     help="float32 (DEQUANTIZE op at each output), int8 or uint8."),
+        click.option("--mean_values", "--mean-values", "mean_values",
+                     help="Per input, comma-separated: real = (q - mean) / std for uint8 inputs."),
+        click.option("--std_dev_values", "--std-dev-values", "std_values",
+                     help="Per input, comma-separated (see --mean_values)."),
+        click.option("--default_ranges_min", "--default-ranges-min", "default_min", type=float,
+                     help="Range minimum for tensors with no calibrated or fake-quant range."),
+        click.option("--default_ranges_max", "--default-ranges-max", "default_max", type=float,
+                     help="Range maximum for tensors with no calibrated or fake-quant range."),
+        click.option("--post_training_quantize", "--post-training-quantize", "post_training_quantize",
+                     is_flag=True, help="TOCO's flag: same as --quantize dynamic."),
+        click.option("--calibration-data", "--calibration_data", "calibration_data",
+                     help=".npz/.npy with samples along axis 0, or a folder of .npy files or images."),
+        click.option("--calibration-samples", "--calibration_samples", "calibration_samples", type=int,
+                     help="Use at most this many samples."),
+        click.option("--calibration-mean", "--calibration_mean", "calibration_mean", type=float, default=0.0,
+                     show_default=True, help="Images are scaled as (pixel - mean) / std."),
+        click.option("--calibration-std", "--calibration_std", "calibration_std", type=float, default=1.0,
+                     show_default=True, help="See --calibration-mean."),
+        click.option("--calibration-percentile", "--calibration_percentile", "percentile",
+                     type=click.FloatRange(50, 100),
+                     help="Range from this percentile (and its mirror) instead of min/max, for "
+                          "activations with outliers, e.g. 99.99."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_options(quantize_mode, inference_type, input_type, output_type, mean_values,
+                  std_values, default_min, default_max, post_training_quantize, calibration_data,
+                  calibration_samples, calibration_mean, calibration_std, percentile) -> QuantizeOptions | None:
+    mode = quantize_mode
+    io_default = "float32"
+    if inference_type and inference_type.upper() != "FLOAT":
+        if mode not in (None, "int8"):
+            raise TocoError(f"--inference_type {inference_type} conflicts with --quantize {mode}")
+        mode = "int8"
+        io_default = "uint8" if inference_type.upper() == "QUANTIZED_UINT8" else "int8"
+    if post_training_quantize:
+        if mode not in (None, "dynamic"):
+            raise TocoError(f"--post_training_quantize conflicts with --quantize {mode}")
+        mode = "dynamic"
+    if mode is None:
+        if any(v is not None for v in (input_type, output_type, mean_values, calibration_data, default_min)):
+            raise TocoError("quantization flags given without a mode: add --quantize int8 (or dynamic/float16)")
+        return None
+    if (default_min is None) != (default_max is None):
+        raise TocoError("give both --default_ranges_min and --default_ranges_max")
+    if default_min is not None and not default_min < default_max:
+        raise TocoError("--default_ranges_min must be below --default_ranges_max")
+    return QuantizeOptions(
+        mode=mode, calibration_data=calibration_data, calibration_samples=calibration_samples,
+        calibration_mean=calibration_mean, calibration_std=calibration_std, percentile=percentile,
+        int8=Int8Options(
+            inference_input_type=_io_type(input_type) or io_default,
+            inference_output_type=_io_type(output_type) or io_default,
+            default_range=(default_min, default_max) if default_min is not None else None,
+            input_stats=_input_stats(mean_values, std_values)))
+
+
+def _input_stats(mean_values, std_values):
+    means, stds = _floats(mean_values, "--mean_values"), _floats(std_values, "--std_dev_values")
+    if means is None and stds is None:
+        return None
+    if means is None or stds is None:
+        raise TocoError("give both --mean_values and --std_dev_values")
+    if len(means) != len(stds):
+        raise TocoError("--mean_values and --std_dev_values need one value per input each")
+    if any(s <= 0 for s in stds):
+        raise TocoError("--std_dev_values must be positive")
+    return list(zip(means, stds))

@@ -1,0 +1,62 @@
+"""Quantizing a float graph in one of the modes, from conversion or from an existing .tflite."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import TocoError
+from ..ir import Graph
+from .full_integer import Int8Options, quantize_int8
+
+MODES = ("int8", "dynamic", "float16")
+
+
+@dataclass
+class QuantizeOptions:
+    mode: str
+    calibration_data: str | None = None
+    calibration_samples: int | None = None
+    calibration_mean: float = 0.0
+    calibration_std: float = 1.0
+    percentile: float | None = None
+    int8: Int8Options = field(default_factory=Int8Options)
+
+
+def _needs_calibration(graph: Graph, options: QuantizeOptions) -> bool:
+    """False when every activation already has a range (fake-quant ranges, default ranges)."""
+    if options.int8.default_range is not None:
+        return False
+    if options.int8.input_stats is None and any(graph.tensors[n].min_max is None for n in graph.inputs):
+        return True
+    return any(graph.tensors[o].min_max is None and graph.tensors[o].dtype == "float32"
+               for op in graph.ops for o in op.outputs)
+
+
+def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
+    """Quantizes in place; returns notes for the user."""
+    if options.mode not in MODES:
+        raise TocoError(f"unknown quantization mode {options.mode!r}; use one of {', '.join(MODES)}")
+    if options.mode == "float16":
+        from .float16 import quantize_float16
+
+        return [f"float16: {quantize_float16(graph)} weight tensors stored as float16"]
+    if options.mode == "dynamic":
+        from .dynamic import quantize_dynamic
+
+        return [f"dynamic range: {quantize_dynamic(graph)} weight tensors quantized to int8"]
+    ranges: dict[str, tuple[float, float]] = {}
+    notes = []
+    if options.calibration_data:
+        from .calibrate import calibrate
+        from .calibration_data import calibration_samples
+
+        samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
+                                      options.calibration_std, options.calibration_samples)
+        ranges = calibrate(graph, samples, options.percentile)
+        notes.append(f"calibrated on {len(samples)} samples")
+    elif _needs_calibration(graph, options):
+        raise TocoError("--quantize int8 needs --calibration-data (samples of the inputs), unless every "
+                        "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")
+    else:
+        notes.append("no calibration: ranges from fake-quant nodes / default ranges")
+    quantize_int8(graph, ranges, options.int8)
+    return notes

@@ -1,0 +1,260 @@
+"""Full-integer int8 quantization of a float IR graph, given each tensor's real range.
+
+Rules (TFLite's int8 scheme): asymmetric per-tensor int8 activations; symmetric per-channel
+int8 weights for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED; int32 biases with scale
+input_scale x weight_scale; fixed output params for LOGISTIC, SOFTMAX, TANH; ops that only
+move data keep their input's params; CONCATENATION and PACK inputs share the output's params
+(a producer that is free to take them does; otherwise a requantizing QUANTIZE is inserted).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Graph, Op, QuantParams, Tensor
+from ..ops import REGISTRY
+from ..ops.quantize_ops import quantize as quantize_values_raw
+from .params import (
+    FIXED_OUTPUT,
+    activation_params,
+    bias_params,
+    quantize_bias,
+    quantize_symmetric,
+    symmetric_weight_params,
+)
+
+# Output params = input params: the int8 kernels move bytes without rescaling.
+SAME_AS_INPUT = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "MAX_POOL_2D", "AVERAGE_POOL_2D",
+                 "PAD", "PADV2", "MIRROR_PAD", "GATHER", "GATHER_ND", "STRIDED_SLICE", "SLICE", "SPLIT",
+                 "SPLIT_V", "UNPACK", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR",
+                 "TILE", "BROADCAST_TO", "REDUCE_MAX", "REDUCE_MIN")
+# Every input must carry the output's params.
+SHARED_PARAMS = ("CONCATENATION", "PACK")
+# Weight input index and its quantized (channel) axis.
+WEIGHT_AXIS = {"CONV_2D": (1, 0), "DEPTHWISE_CONV_2D": (1, 3), "FULLY_CONNECTED": (1, 0),
+               "TRANSPOSE_CONV": (1, 0)}
+QUANTIZED_IO = ("int8", "uint8")
+
+
+@dataclass
+class Int8Options:
+    inference_input_type: str = "float32"   # float32 | int8 | uint8
+    inference_output_type: str = "float32"
+    default_range: tuple[float, float] | None = None
+    # (mean, std) per graph input, in order: real = (q - mean) / std (TOCO's --mean_values and
+    # --std_dev_values)
+    input_stats: list[tuple[float, float]] | None = None
+
+
+class _Quantizer:
+    def __init__(self, graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options) -> None:
+        self.g = graph
+        self.ranges = ranges
+        self.options = options
+        self.params: dict[str, QuantParams] = {}
+
+    # ---- ranges and params ----------------------------------------------------------------
+
+    def _range(self, name: str) -> tuple[float, float]:
+        t = self.g.tensors[name]
+        if t.min_max is not None:  # fake-quant ranges win: the model was trained with them
+            return t.min_max
+        if name in self.ranges:
+            return self.ranges[name]
+        if self.options.default_range is not None:
+            return self.options.default_range
+        producer = self.g.producer(name)
+        where = f" (output of {producer.type} {producer.name!r})" if producer else ""
+        raise ConversionError(
+            f"no range for tensor {name!r}{where}: give calibration data (--calibration-data) or "
+            "--default_ranges_min/--default_ranges_max")
+
+    def _input_stats_params(self, name: str) -> QuantParams | None:
+        stats = self.options.input_stats
+        if stats is None:
+            return None
+        if len(stats) != len(self.g.inputs):
+            raise ConversionError(f"--mean_values/--std_dev_values give {len(stats)} values for "
+                                  f"{len(self.g.inputs)} inputs ({', '.join(self.g.inputs)})")
+        mean, std = stats[self.g.inputs.index(name)]
+        # Inputs arrive as uint8 q with real = (q - mean) / std, i.e. [-mean/std, (255-mean)/std].
+        return activation_params(-mean / std, (255 - mean) / std)
+
+    def choose_activation_params(self) -> None:
+        for name in self.g.inputs:
+            self.params[name] = self._input_stats_params(name) or activation_params(*self._range(name))
+        for op in self.g.ops:
+            for i, out in enumerate(op.outputs):
+                if self.g.tensors[out].dtype != "float32":
+                    continue
+                if op.type in FIXED_OUTPUT:
+                    scale, zero = FIXED_OUTPUT[op.type]
+                    self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
+                elif op.type in SAME_AS_INPUT and op.inputs[0] in self.params:
+                    self.params[out] = self.params[op.inputs[0]]
+                else:
+                    self.params[out] = activation_params(*self._range(out))
+
+    # ---- shared-parameter ops ---------------------------------------------------------------
+
+    def _free_producer(self, name: str, consumer: Op) -> bool:
+        """The tensor's params may change without affecting anything but `consumer`."""
+        producer = self.g.producer(name)
+        return (producer is not None and producer.type not in FIXED_OUTPUT
+                and producer.type not in SAME_AS_INPUT and producer.type not in SHARED_PARAMS
+                and self.g.consumers(name) == [consumer] and name not in self.g.outputs)
+
+    def unify_shared_params(self) -> None:
+        for op in list(self.g.ops):
+            if op.type not in SHARED_PARAMS:
+                continue
+            inputs = [n for n in op.inputs if n and not self.g.tensors[n].is_const]
+            names = inputs + [op.outputs[0]]
+            lo = min(float(self.params[n].scale[0]) * (-128 - int(self.params[n].zero_point[0])) for n in names)
+            hi = max(float(self.params[n].scale[0]) * (127 - int(self.params[n].zero_point[0])) for n in names)
+            shared = activation_params(lo, hi)
+            self.params[op.outputs[0]] = shared
+            for i, name in enumerate(op.inputs):
+                if name and self.g.tensors[name].is_const and self.g.tensors[name].dtype == "float32":
+                    self.params[name] = shared  # quantize_constants quantizes it with these
+                    continue
+                if not name or self.g.tensors[name].is_const or _same(self.params[name], shared):
+                    continue
+                if self._free_producer(name, op):
+                    self.params[name] = shared
+                else:
+                    op.inputs[i] = self._requantize(name, shared, op)
+
+    def _requantize(self, name: str, params: QuantParams, before: Op) -> str:
+        out = self.g.unique_name(f"{name}/requantized")
+        self.g.add_tensor(Tensor(out, self.g.tensors[name].shape, "float32"))
+        self.params[out] = params
+        self.g.add_op(Op("QUANTIZE", [name], [out], {}, before.name), before=before)
+        return out
+
+    # ---- constants --------------------------------------------------------------------------
+
+    def quantize_constants(self) -> None:
+        for op in self.g.ops:
+            weight = WEIGHT_AXIS.get(op.type)
+            for i, name in enumerate(op.inputs):
+                t = self.g.tensors.get(name) if name else None
+                if t is None or not t.is_const or t.dtype != "float32":
+                    continue
+                if weight and i == weight[0]:
+                    self._quantize_weight(t, weight[1])
+                elif weight and i == 2:
+                    self._quantize_bias(op, t)
+                else:
+                    params = self.params.get(name) or activation_params(float(t.data.min()), float(t.data.max()))
+                    self._replace_const(t, quantize_values(t.data, params), params)
+                    self.params.pop(name, None)
+
+    def _quantize_weight(self, t: Tensor, axis: int) -> None:
+        if t.data.ndim == 0 or t.data.shape[axis] == 0:
+            raise ConversionError(f"weights {t.name!r} of shape {list(t.data.shape)} have no channel axis {axis}")
+        params = symmetric_weight_params(t.data, axis)
+        self._replace_const(t, quantize_symmetric(t.data, params), params)
+
+    def _quantize_bias(self, op: Op, t: Tensor) -> None:
+        weights = self.g.tensors[op.inputs[1]]
+        in_scale = float(self.params[op.inputs[0]].scale[0])
+        params = bias_params(in_scale, weights.quant)
+        self._replace_const(t, quantize_bias(t.data, params), params)
+
+    def _replace_const(self, t: Tensor, data: np.ndarray, params: QuantParams) -> None:
+        """Constants are replaced, never changed in place: another op may share the float one."""
+        users = self.g.consumers(t.name)
+        if len(users) > 1:
+            name = self.g.unique_name(f"{t.name}/quantized")
+            for user in users[1:]:
+                user.inputs = [name if n == t.name else n for n in user.inputs]
+            self.g.add_tensor(Tensor(name, t.shape, t.dtype, t.data))
+            self.g.invalidate()
+        self.g.tensors[t.name] = Tensor(t.name, tuple(data.shape), data.dtype.name, data, params)
+
+    # ---- applying ---------------------------------------------------------------------------
+
+    def check_supported(self) -> None:
+        missing: dict[str, list[str]] = {}
+        for op in self.g.ops:
+            opdef = REGISTRY.get(op.type)
+            if op.type in ("QUANTIZE", "DEQUANTIZE"):
+                continue
+            if opdef is None or opdef.int8_kernel is None:
+                missing.setdefault(op.type, []).append(op.name or op.outputs[0])
+        if missing:
+            listing = "; ".join(f"{t} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
+                                for t, n in sorted(missing.items()))
+            raise ConversionError(f"cannot quantize to int8: no int8 kernel for {listing}. Use "
+                                  "--quantize dynamic or float16, or convert without quantization.")
+
+    def apply_activation_params(self) -> None:
+        for name, params in self.params.items():
+            t = self.g.tensors[name]
+            if not t.is_const and t.dtype == "float32":
+                t.dtype, t.quant = "int8", params
+
+    def insert_boundaries(self) -> None:
+        for i, name in enumerate(list(self.g.inputs)):
+            self.g.inputs[i] = self._input_boundary(name)
+        for i, name in enumerate(list(self.g.outputs)):
+            self.g.outputs[i] = self._output_boundary(name)
+
+    def _input_boundary(self, name: str) -> str:
+        kind = self.options.inference_input_type
+        t = self.g.tensors[name]
+        if kind == "int8" or t.dtype != "int8":
+            return name
+        # The graph input keeps its name and takes the outside type; QUANTIZE feeds the int8 tensor.
+        inner = self.g.unique_name(f"{name}/int8")
+        self.g._rename_tensor(name, inner)
+        outside = Tensor(name, t.shape, "float32" if kind == "float32" else "uint8",
+                         quant=None if kind == "float32" else _as_uint8(t.quant))
+        self.g.add_tensor(outside)
+        self.g.inputs = [name if n == inner else n for n in self.g.inputs]
+        self.g.ops.insert(0, Op("QUANTIZE", [name], [inner], {}, name))
+        self.g.invalidate()
+        return name
+
+    def _output_boundary(self, name: str) -> str:
+        kind = self.options.inference_output_type
+        t = self.g.tensors[name]
+        if kind == "int8" or t.dtype != "int8":
+            return name
+        inner = self.g.unique_name(f"{name}/int8")
+        self.g._rename_tensor(name, inner)
+        self.g.outputs = [name if n == inner else n for n in self.g.outputs]
+        self.g.add_tensor(Tensor(name, t.shape, "float32" if kind == "float32" else "uint8",
+                                 quant=None if kind == "float32" else _as_uint8(t.quant)))
+        self.g.add_op(Op("DEQUANTIZE" if kind == "float32" else "QUANTIZE", [inner], [name], {}, name))
+        return name
+
+
+def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:
+    return quantize_values_raw(data, params.scale, params.zero_point, params.axis, "int8")
+
+
+def _same(a: QuantParams, b: QuantParams) -> bool:
+    return np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
+
+
+def _as_uint8(params: QuantParams) -> QuantParams:
+    return QuantParams(params.scale.copy(), params.zero_point + 128, params.axis)
+
+
+def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options) -> None:
+    """Rewrites the float graph in place into a full-integer int8 graph."""
+    for kind in (options.inference_input_type, options.inference_output_type):
+        if kind not in ("float32",) + QUANTIZED_IO:
+            raise ConversionError(f"inference type {kind!r}: use float32, int8 or uint8")
+    q = _Quantizer(graph, ranges, options)
+    q.check_supported()
+    q.choose_activation_params()
+    q.unify_shared_params()
+    q.quantize_constants()
+    q.apply_activation_params()
+    q.insert_boundaries()
+    graph.toposort()

@@ -1,0 +1,63 @@
+"""Choosing quantization parameters (TFLite's int8 scheme)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import QuantParams
+
+QMIN, QMAX = -128, 127
+
+# Ops whose int8 output parameters are fixed by the kernels: (scale, zero_point).
+FIXED_OUTPUT = {
+    "LOGISTIC": (1.0 / 256, -128),
+    "SOFTMAX": (1.0 / 256, -128),
+    "TANH": (1.0 / 128, 0),
+    "LOG_SOFTMAX": (16.0 / 256, 127),
+}
+
+
+def activation_params(lo: float, hi: float, qmin: int = QMIN, qmax: int = QMAX) -> QuantParams:
+    """Asymmetric per-tensor params whose range contains 0, with an exact integer zero point
+    (TensorFlow's ChooseQuantizationParams)."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < 1e-12:
+        return QuantParams(np.array([1e-8], np.float32), np.array([0], np.int64))
+    scale = (hi - lo) / (qmax - qmin)
+    zero_from_min = qmin - lo / scale
+    zero_from_max = qmax - hi / scale
+    error_min = abs(qmin) + abs(lo / scale)
+    error_max = abs(qmax) + abs(hi / scale)
+    zero = zero_from_min if error_min < error_max else zero_from_max
+    zero = int(np.clip(np.round(zero), qmin, qmax))
+    return QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
+
+
+def symmetric_weight_params(weights: np.ndarray, axis: int | None) -> QuantParams:
+    """Symmetric int8 in [-127, 127], zero point 0, per channel along `axis` (or per tensor)."""
+    w = np.asarray(weights, np.float64)
+    if axis is None:
+        peak = np.array([np.max(np.abs(w))]) if w.size else np.zeros(1)
+    else:
+        moved = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+        peak = np.max(np.abs(moved), axis=1) if moved.size else np.zeros(w.shape[axis])
+    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    return QuantParams(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
+
+
+def quantize_symmetric(weights: np.ndarray, params: QuantParams) -> np.ndarray:
+    scale = np.asarray(params.scale, np.float64)
+    if params.per_channel:
+        shape = [1] * weights.ndim
+        shape[params.axis] = -1
+        scale = scale.reshape(shape)
+    return np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
+
+
+def bias_params(input_scale: float, weight: QuantParams) -> QuantParams:
+    scale = (np.float64(input_scale) * np.asarray(weight.scale, np.float64)).astype(np.float32)
+    return QuantParams(scale, np.zeros(scale.size, np.int64), 0)
+
+
+def quantize_bias(bias: np.ndarray, params: QuantParams) -> np.ndarray:
+    q = np.round(np.asarray(bias, np.float64) / np.asarray(params.scale, np.float64))
+    return np.clip(q, -(2**31) + 1, 2**31 - 1).astype(np.int32)
