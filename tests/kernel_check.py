@@ -63,3 +63,43 @@ def compare_with_litert(op_type: str, inputs: list, attrs: dict | None = None, n
         else:
             np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=op_type)
     return theirs
+
+
+def quant(scale, zero_point=0, axis: int = 0) -> "QuantParams":
+    from toco_py.ir import QuantParams
+
+    return QuantParams(np.atleast_1d(np.asarray(scale, np.float32)),
+                       np.atleast_1d(np.asarray(zero_point, np.int64)), axis)
+
+
+def compare_int8_with_litert(op_type: str, inputs: list, input_quant: list, output_quant: list,
+                             attrs: dict | None = None, const: set[int] | None = None,
+                             output_dtype: str = "int8", reference: bool = True) -> list[np.ndarray]:
+    """One quantized op: inputs are integer arrays with their params (None for non-quantized
+    inputs such as int32 shapes); asserts our int8 kernel (run through the interpreter's
+    dispatch) equals LiteRT's reference kernel exactly. Returns LiteRT's outputs."""
+    from toco_py.interpreter import Interpreter
+
+    g = one_op_graph(op_type, inputs, attrs, len(output_quant), const)
+    for i, q in enumerate(input_quant):
+        if q is not None and inputs[i] is not None:
+            g.tensors[f"in{i}"].quant = q
+    for i, q in enumerate(output_quant):
+        t = g.tensors[f"out{i}"]
+        t.quant, t.dtype = q, (output_dtype if q is not None else t.dtype)
+    interp = litert(model_bytes(g), reference=reference)
+    details = {d["name"]: d for d in interp.get_input_details()}
+    for i, value in enumerate(inputs):
+        if f"in{i}" in details:
+            interp.set_tensor(details[f"in{i}"]["index"], np.asarray(value))
+    interp.invoke()
+    out_details = {d["name"]: d for d in interp.get_output_details()}
+    theirs = [interp.get_tensor(out_details[f"out{i}"]["index"]) for i in range(len(output_quant))]
+    feeds = {n: np.asarray(inputs[int(n[2:])]) for n in g.inputs}
+    ours = Interpreter(g).run(feeds)
+    for i, want in enumerate(theirs):
+        got = ours[f"out{i}"]
+        assert got.dtype == want.dtype and got.shape == want.shape, (op_type, got.dtype, want.dtype, got.shape, want.shape)
+        diff = np.abs(got.astype(np.int64) - want.astype(np.int64))
+        assert diff.max(initial=0) == 0, f"{op_type}: {int((diff > 0).sum())} of {diff.size} elements differ, max {diff.max()}"
+    return theirs

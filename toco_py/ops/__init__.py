@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     reduce,
     slicing,
 )
+from . import int8  # noqa: E402,F401  (int8 kernels attach to the definitions above)
 from .registry import REGISTRY, OpDef, get
 
 __all__ = ["REGISTRY", "OpDef", "get"]

@@ -40,6 +40,14 @@ def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
     return REGISTRY[type_]
 
 
+def register_int8(type_: str, kernel: KernelFn) -> None:
+    """Adds the int8 kernel of an op defined elsewhere: kernel(op, graph, *arrays), where the
+    graph gives the tensors' quantization parameters."""
+    from dataclasses import replace
+
+    REGISTRY[type_] = replace(get(type_), int8_kernel=kernel)
+
+
 def get(type_: str) -> OpDef:
     try:
         return REGISTRY[type_]

@@ -3,8 +3,8 @@ into (int32 multiplier, shift); MultiplyByQuantizedMultiplier applies it to int3
 
 TFLite has two roundings: the gemmlowp one (SaturatingRoundingDoublingHighMul, then a
 rounding right shift: two roundings) and TFLITE_SINGLE_ROUNDING (one 64-bit rounding shift).
-Which one a LiteRT build uses is measured against the installed runtime by the tests; the
-default here is the one the tests found in ai-edge-litert.
+Which one a LiteRT build uses is measured against the installed runtime by
+tests/test_int8_rounding.py: ai-edge-litert's reference kernels use single rounding.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-SINGLE_ROUNDING = False
+SINGLE_ROUNDING = True
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:

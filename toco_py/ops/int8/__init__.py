@@ -1,0 +1,2 @@
+"""int8 kernels, bit-exact with LiteRT's reference kernels; importing registers them."""
+from . import fully_connected  # noqa: F401  (imported for its registrations)

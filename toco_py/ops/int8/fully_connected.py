@@ -1,0 +1,29 @@
+"""int8 FULLY_CONNECTED (reference_integer_ops::FullyConnected, per-tensor and per-channel)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import Graph, Op
+from ...quantize.fixed_point import multiply_by_quantized_multiplier
+from ..registry import register_int8
+from .common import activation_range, conv_multipliers, scale_zero
+
+
+def fully_connected_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
+    _, x_zero = scale_zero(graph, op.inputs[0])
+    out_scale, out_zero = scale_zero(graph, op.outputs[0])
+    k = w.shape[1]
+    rows = x.reshape(-1, k).astype(np.int64) - x_zero
+    acc = rows @ w.astype(np.int64).T
+    if b is not None:
+        acc = acc + b.astype(np.int64)
+    mult, shift = conv_multipliers(graph, op.inputs[0], op.inputs[1], op.outputs[0])
+    out = multiply_by_quantized_multiplier(acc, mult, shift) + out_zero
+    lo, hi = activation_range(op, out_scale, out_zero)
+    out = np.clip(out, lo, hi).astype(np.int8)
+    if op.attrs.get("keep_num_dims"):
+        out = out.reshape(x.shape[:-1] + (w.shape[0],))
+    return out
+
+
+register_int8("FULLY_CONNECTED", fully_connected_int8)
