@@ -9,6 +9,7 @@ import numpy as np
 from .errors import TocoError
 from .ir import Graph, Op
 from .ops import REGISTRY
+from .ops.hybrid import HYBRID_KERNELS, is_hybrid
 from .ops.quantize_ops import quant_attrs
 
 
@@ -37,7 +38,7 @@ def missing_kernels(graph: Graph) -> list[str]:
 
 def _is_quantized(graph: Graph, op: Op) -> bool:
     """An op running on integer-quantized tensors (QUANTIZE/DEQUANTIZE convert between)."""
-    if op.type in ("QUANTIZE", "DEQUANTIZE"):
+    if op.type in ("QUANTIZE", "DEQUANTIZE") or is_hybrid(graph, op):
         return False
     names = [n for n in op.inputs[:1] + op.outputs[:1] if n]
     return any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in ("int8", "uint8", "int16")
@@ -48,6 +49,9 @@ def _kernel_for(graph: Graph, op: Op) -> Callable | None:
     opdef = REGISTRY.get(op.type)
     if opdef is None:
         return None
+    if is_hybrid(graph, op):
+        hybrid = HYBRID_KERNELS[op.type]
+        return lambda op_, *arrays: hybrid(op_, graph, *arrays)
     if _is_quantized(graph, op):
         if opdef.int8_kernel is None:
             return None

@@ -44,15 +44,18 @@ def ours(graph: Graph, label: str = "toco-py") -> Engine:
 
 
 def litert_engine(path: str, graph: Graph) -> Engine | None:
-    """LiteRT on the file, when installed (tensors found by index, as our reader orders them)."""
+    """LiteRT on the file, when installed (tensors found by index, as our reader orders them).
+    Its builtin kernels, without the default XNNPACK delegate, which computes dynamic-range
+    models with a quantization scheme of its own."""
     try:
-        from ai_edge_litert.interpreter import Interpreter as LiteRT
+        from ai_edge_litert.interpreter import Interpreter as LiteRT, OpResolverType
     except ImportError:
         return None
     names = list(graph.tensors)
 
     def run(feeds, everything):
-        interp = LiteRT(model_path=path, num_threads=1, experimental_preserve_all_tensors=everything)
+        interp = LiteRT(model_path=path, num_threads=1, experimental_preserve_all_tensors=everything,
+                        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         interp.allocate_tensors()
         for detail in interp.get_input_details():
             interp.set_tensor(detail["index"], feeds[names[detail["index"]]])

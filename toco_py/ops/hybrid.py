@@ -1,0 +1,119 @@
+"""Hybrid (dynamic-range) kernels: float activations, int8 weights. As LiteRT runs them, the
+input is quantized on the fly (per batch), multiplied in integers with the weights, and the
+int32 sums are scaled back to float: results differ from float by that rounding, so emulating
+it is what makes the interpreter agree with the runtime."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Op
+from .common import activation_of, apply_activation
+from .conv import extract_patches
+
+HYBRID_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def is_hybrid(graph: Graph, op: Op) -> bool:
+    if op.type not in HYBRID_OPS or len(op.inputs) < 2:
+        return False
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    return x.dtype == "float32" and w.dtype == "int8" and w.quant is not None
+
+
+def symmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tensor_utils::SymmetricQuantizeFloats per row: q in [-127, 127], scale = max|x| / 127."""
+    peak = np.max(np.abs(x), axis=1)
+    safe = np.where(peak > 0, peak, np.float32(1))
+    inverse = np.float32(127) / safe
+    q = np.clip(_round(x * inverse[:, None]), -127, 127)
+    q = np.where(peak[:, None] > 0, q, 0)
+    return q.astype(np.int64), np.where(peak > 0, peak / np.float32(127), np.float32(1)).astype(np.float32)
+
+
+def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tensor_utils::AsymmetricQuantizeFloats per row: (q, scale, zero point offset)."""
+    lo = np.minimum(x.min(axis=1), 0).astype(np.float64)
+    hi = np.maximum(x.max(axis=1), 0).astype(np.float64)
+    qmin, qmax = -128.0, 127.0
+    empty = lo == hi
+    scale = np.where(empty, 1.0, (hi - lo) / (qmax - qmin))
+    zero_min = qmin - lo / scale
+    zero_max = qmax - hi / scale
+    use_min = (np.abs(qmin) + np.abs(lo / scale)) < (np.abs(qmax) + np.abs(hi / scale))
+    zero = np.clip(_round(np.where(use_min, zero_min, zero_max)), qmin, qmax)
+    scale32 = scale.astype(np.float32)
+    inverse = (np.float32(1) / scale32)
+    q = np.clip(zero[:, None] + _round(x * inverse[:, None]), qmin, qmax)
+    q = np.where(empty[:, None], 0, q)
+    zero = np.where(empty, 0, zero)
+    return q.astype(np.int64), np.where(empty, np.float32(1), scale32), zero.astype(np.int64)
+
+
+def _round(x):
+    return np.trunc(x + np.copysign(0.5, x))
+
+
+def _weight_scales(graph: Graph, name: str, channels: int) -> np.ndarray:
+    scales = np.asarray(graph.tensors[name].quant.scale, np.float32).ravel()
+    return scales if scales.size == channels else np.full(channels, scales[0], np.float32)
+
+
+def fully_connected_hybrid(op: Op, graph: Graph, x, w, b=None):
+    rows = x.reshape(-1, w.shape[1]).astype(np.float32)
+    channels = w.shape[0]
+    scales = _weight_scales(graph, op.inputs[1], channels)
+    if op.attrs.get("asymmetric_quantize_inputs"):
+        q, row_scale, zero = asymmetric_quantize_rows(rows)
+        q = q - zero[:, None]
+    else:
+        q, row_scale = symmetric_quantize_rows(rows)
+    acc = (q @ w.astype(np.int64).T).astype(np.float32)
+    out = acc * (row_scale[:, None] * scales[None, :])
+    if b is not None:
+        out = out + b
+    if op.attrs.get("keep_num_dims"):
+        out = out.reshape(x.shape[:-1] + (channels,))
+    return apply_activation(out.astype(np.float32), activation_of(op))
+
+
+def _quantized_image(x: np.ndarray):
+    """Per batch (the whole image), asymmetric: what LiteRT's per-channel hybrid convs do."""
+    flat = x.reshape(x.shape[0], -1).astype(np.float32)
+    q, scale, zero = asymmetric_quantize_rows(flat)
+    return (q - zero[:, None]).reshape(x.shape), scale
+
+
+def conv_hybrid(op: Op, graph: Graph, x, w, b=None):
+    centred, batch_scale = _quantized_image(x)
+    o, kh, kw, ci = w.shape
+    # Padding contributes zero after the offset: pad the centred values with 0.
+    taps = [p for _, p in extract_patches(centred, kh, kw, op)]
+    n, oh, ow, _ = taps[0].shape
+    cols = np.stack(taps, axis=3).reshape(n * oh * ow, kh * kw * ci)
+    acc = (cols @ w.reshape(o, -1).astype(np.int64).T).reshape(n, oh, ow, o).astype(np.float32)
+    scales = _weight_scales(graph, op.inputs[1], o)
+    out = acc * scales * batch_scale.reshape(-1, 1, 1, 1)
+    if b is not None:
+        out = out + b
+    return apply_activation(out.astype(np.float32), activation_of(op))
+
+
+def depthwise_hybrid(op: Op, graph: Graph, x, w, b=None):
+    centred, batch_scale = _quantized_image(x)
+    _, kh, kw, oc = w.shape
+    multiplier = oc // x.shape[3]
+    acc = None
+    for (i, j), patch in extract_patches(centred, kh, kw, op):
+        if multiplier > 1:
+            patch = np.repeat(patch, multiplier, axis=3)
+        term = patch * w[0, i, j].astype(np.int64)
+        acc = term if acc is None else acc + term
+    scales = _weight_scales(graph, op.inputs[1], oc)
+    out = acc.astype(np.float32) * (scales * batch_scale.reshape(-1, 1, 1, 1))
+    if b is not None:
+        out = out + b
+    return apply_activation(out.astype(np.float32), activation_of(op))
+
+
+HYBRID_KERNELS = {"FULLY_CONNECTED": fully_connected_hybrid, "CONV_2D": conv_hybrid,
+                  "DEPTHWISE_CONV_2D": depthwise_hybrid}
