@@ -248,3 +248,59 @@ SMALL_NETWORKS = {
     "fake_quant_mlp": fake_quant_mlp,
 }
 KERAS_APPLICATIONS = ("MobileNet", "MobileNetV2", "ResNet50", "InceptionV3")
+
+
+def digits_data():
+    """scikit-learn's 8x8 digits (real, offline): (train x, train y), (test x, test y), NHWC in [0,1]."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images / 16.0).astype(np.float32)[..., None]
+    y = data.target.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(x))
+    x, y = x[order], y[order]
+    return (x[:1400], y[:1400]), (x[1400:], y[1400:])
+
+
+def trained_digits_cnn(epochs: int = 25) -> Network:
+    """A small CNN trained here on the digits: conv + pool + conv + mean + dense + softmax."""
+    (x, y), _ = digits_data()
+
+    def build():
+        inp = v1.placeholder(tf.float32, [1, 8, 8, 1], name="image")
+        return {"image": inp}, [_digits_head(inp, reuse=True)]
+
+    graph = tf.Graph()
+    v1.disable_control_flow_v2()
+    try:
+        with graph.as_default():
+            v1.set_random_seed(0)
+            train_in = v1.placeholder(tf.float32, [None, 8, 8, 1])
+            labels = v1.placeholder(tf.int64, [None])
+            logits = _digits_logits(train_in, reuse=False)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+            step = v1.train.AdamOptimizer(0.01).minimize(loss)
+            inputs, outputs = build()
+            with v1.Session(graph=graph) as sess:
+                sess.run(v1.global_variables_initializer())
+                rng = np.random.default_rng(0)
+                for _ in range(epochs):
+                    for idx in np.array_split(rng.permutation(len(x)), len(x) // 64):
+                        sess.run(step, {train_in: x[idx], labels: y[idx]})
+                gd = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ["probs"])
+    finally:
+        v1.enable_control_flow_v2()
+    return Network("digits_cnn", gd.SerializeToString(), {"image": ((1, 8, 8, 1), "float32")}, ["probs"])
+
+
+def _digits_logits(x, reuse: bool):
+    with v1.variable_scope("digits", reuse=reuse):
+        h = v1.layers.conv2d(x, 16, 3, padding="same", activation=tf.nn.relu, name="conv1")
+        h = v1.layers.max_pooling2d(h, 2, 2, name="pool1")
+        h = v1.layers.conv2d(h, 32, 3, padding="same", activation=tf.nn.relu6, name="conv2")
+        h = tf.reduce_mean(h, axis=[1, 2])
+        return v1.layers.dense(h, 10, name="logits")
+
+
+def _digits_head(x, reuse: bool):
+    return tf.nn.softmax(_digits_logits(x, reuse), name="probs")
