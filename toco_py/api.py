@@ -96,7 +96,7 @@ def convert_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=Non
 
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
              allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
-             **pass_options) -> ConversionResult:
+             release_weights: bool = False, **pass_options) -> ConversionResult:
     # The parsed GraphDef holds a copy of every weight; loading it here, inside the call, lets
     # it go as soon as the import is done, before the passes make their own copies.
     graph, notes = import_graphdef(load_graphdef_fn(), input_arrays, output_arrays, input_shapes)
@@ -111,11 +111,12 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
     require_static_shapes(graph)
     if quantize is not None:
         notes += quantize_graph(graph, quantize)
-    return ConversionResult(model_view(graph), graph, notes, counts)
+    return ConversionResult(model_view(graph, consume=release_weights), graph, notes, counts)
 
 
 def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
-    """Converts a frozen GraphDef file; writes the .tflite atomically when output_file is set."""
+    """Converts a frozen GraphDef file; writes the .tflite atomically when output_file is set.
+    release_weights=True lowers peak memory but leaves result.graph without its constants."""
     result = _convert(lambda: load_graphdef(graph_def_file), kwargs.pop("input_arrays", None),
                       kwargs.pop("output_arrays", None), kwargs.pop("input_shapes", None),
                       kwargs.pop("allow_custom_ops", False), **kwargs)

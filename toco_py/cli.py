@@ -85,6 +85,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         log=_stderr if verbose else None,
         fold_limit=int(fold_limit_mb * (1 << 20)),
         quantize=quantize,
+        release_weights=True,
     )
     for note in result.notes:
         _stderr(note)

@@ -210,7 +210,15 @@ class Graph:
         for name in names:
             if name and name in self.tensors and name not in self.outputs and name not in self.inputs \
                     and not self.consumers(name) and self.producer(name) is None:
-                del self.tensors[name]
+                self._forget(name)
+
+    def _forget(self, name: str) -> None:
+        """Deletes a tensor; a constant viewing a mapped file also gives its pages back."""
+        t = self.tensors.pop(name)
+        if t.data is not None and t.data.base is not None:
+            from .memory import release_file_pages
+
+            release_file_pages(t.data)
 
     def _rename_tensor(self, old: str, new: str, drop_existing: bool = False) -> None:
         self.invalidate()
@@ -252,7 +260,7 @@ class Graph:
         for op in self.ops:
             live.update(op.outputs)
         for name in [n for n in self.tensors if n not in live]:
-            del self.tensors[name]
+            self._forget(name)
         return removed
 
     def toposort(self) -> None:

@@ -59,6 +59,8 @@ class Importer:
         self.input_shapes = input_shapes
         self.graph = Graph()
         self.consts: dict[str, np.ndarray] = {}
+        # Big constants the loader decoded as views of the file (see frontend/graphdef.py).
+        self.viewed: dict[str, np.ndarray] = getattr(gd, "constants", {})
 
     # ---- choosing the cut ------------------------------------------------------
 
@@ -168,7 +170,9 @@ class Importer:
         self.graph.inputs.append(name)
 
     def _add_const(self, node) -> None:
-        value = to_numpy(node.attr["value"].tensor, node.name) if "value" in node.attr else None
+        value = self.viewed.get(node.name)
+        if value is None and "value" in node.attr:
+            value = to_numpy(node.attr["value"].tensor, node.name)
         if value is None:
             raise TocoError(f"constant node {node.name!r} has no value; the graph is malformed")
         self.graph.add_tensor(const_tensor(node.name, value))

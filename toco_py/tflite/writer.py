@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import tempfile
 
@@ -45,9 +46,22 @@ def _aligned_bytes(b: flatbuffers.Builder, data: np.ndarray) -> int:
     return b.EndVector()
 
 
+def _presized_builder(size: int) -> flatbuffers.Builder:
+    """A builder that never grows (each growth copies everything), over an anonymous mapping:
+    its pages are only touched as the weights are written in, so a consuming writer holds
+    each weight about once."""
+    b = flatbuffers.Builder(1)
+    b.Bytes = mmap.mmap(-1, size)
+    b.head = size
+    return b
+
+
 class _ModelWriter:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, consume: bool = False) -> None:
         self.graph = graph
+        # Drop each weight from the graph once it is in the builder: the peak then holds the
+        # weights about once, not twice. The graph is unusable afterwards.
+        self.consume = consume
         self.b: flatbuffers.Builder | None = None
         self.tensor_index: dict[str, int] = {}
         self.tensor_order: list[str] = []
@@ -221,7 +235,11 @@ class _ModelWriter:
         tables = []
         # Weights first, written back to front, so that the big payloads sit at the end of
         # the file and the tables stay together at the front.
-        data_offsets = [None if d is None else _aligned_bytes(b, d) for d in self.buffers]
+        data_offsets = []
+        for i, data in enumerate(self.buffers):
+            data_offsets.append(None if data is None else _aligned_bytes(b, data))
+            if self.consume and data is not None:
+                self._release_buffer(i)
         for off in data_offsets:
             fb.BufferStart(b)
             if off is not None:
@@ -229,13 +247,23 @@ class _ModelWriter:
             tables.append(fb.BufferEnd(b))
         return tables
 
+    def _release_buffer(self, index: int) -> None:
+        from ..memory import release_file_pages
+
+        self.buffers[index] = None
+        for name, i in self.buffer_of.items():
+            t = self.graph.tensors[name]
+            if i == index and t.data is not None:
+                if t.data.base is not None:
+                    release_file_pages(t.data)
+                t.data = None
+
     def build(self) -> memoryview:
         """The model, as a view of the builder's buffer (no copy of the weights is made
         beyond the one into the builder)."""
         self._index_tensors()
-        # Sized up front so that the builder never grows (each growth copies everything).
-        payload = sum(d.nbytes + BUFFER_ALIGNMENT + 16 for d in self.buffers if d is not None)
-        self.b = b = flatbuffers.Builder(payload + (1 << 16) + 512 * len(self.tensor_order))
+        payload = sum(np.asarray(d).nbytes + BUFFER_ALIGNMENT + 16 for d in self.buffers if d is not None)
+        self.b = b = _presized_builder(payload + (1 << 16) + 512 * len(self.tensor_order))
         buffers = self._buffer_tables()
         subgraph = self._subgraph()
         signature = self._signature()
@@ -256,8 +284,10 @@ class _ModelWriter:
         return memoryview(b.Bytes)[b.Head():]
 
 
-def model_view(graph: Graph) -> memoryview:
-    return _ModelWriter(graph).build()
+def model_view(graph: Graph, consume: bool = False) -> memoryview:
+    """The .tflite as a view of the writer's buffer. consume=True drops the graph's weights as
+    they are written (for callers that only want the file)."""
+    return _ModelWriter(graph, consume).build()
 
 
 def model_bytes(graph: Graph) -> bytes:
