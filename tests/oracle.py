@@ -42,8 +42,15 @@ def litert(model: bytes, reference: bool = False, delegates: bool = True,
         kwargs = {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     else:
         kwargs = {}
-    interp = Interpreter(model_content=model, num_threads=1,
-                         experimental_preserve_all_tensors=preserve_all, **kwargs)
+    try:
+        interp = Interpreter(model_content=model, num_threads=1,
+                             experimental_preserve_all_tensors=preserve_all, **kwargs)
+    except ValueError as err:
+        # The reference resolver registers fewer op versions than the builtin one (e.g.
+        # STRIDED_SLICE with an ellipsis, TILE on int8): fall back to the builtin kernels.
+        if not reference or "Didn't find op" not in str(err):
+            raise
+        return litert(model, reference=False, delegates=False, preserve_all=preserve_all)
     interp.allocate_tensors()
     return interp
 

@@ -17,8 +17,10 @@ from toco_py.tflite.reader import read_model
 
 def calibration_file(net, tmp_path, count: int = 32) -> str:
     rng = np.random.default_rng(1)
-    arrays = {name: rng.standard_normal((count,) + tuple(shape[1:])).astype(dtype) if dtype == "float32"
-              else rng.integers(0, 50, (count,) + tuple(shape[1:])).astype(dtype)
+    def samples(shape):  # along axis 0: one per sample, or whole inputs when the batch is > 1
+        return (count,) + (tuple(shape[1:]) if shape[0] == 1 else tuple(shape))
+    arrays = {name: rng.standard_normal(samples(shape)).astype(dtype) if dtype == "float32"
+              else rng.integers(0, 50, samples(shape)).astype(dtype)
               for name, (shape, dtype) in net.inputs.items()}
     path = tmp_path / f"{net.name}_calibration.npz"
     np.savez(path, **arrays)
@@ -62,7 +64,8 @@ def differing_elements(model: bytes, seeds=(0, 1, 2)) -> int:
 
 def samples_of(path: str, net) -> list[dict]:
     with np.load(path) as data:
-        return [{n: data[n][i:i + 1] for n in net.inputs} for i in range(len(data[list(net.inputs)[0]]))]
+        count = len(data[list(net.inputs)[0]])
+        return [{n: data[n][i].reshape(shape) for n, (shape, _) in net.inputs.items()} for i in range(count)]
 
 
 INT8_NETWORKS = ["computed_axis_softmax", "conv_bn_separable", "fused_patterns", "lstm_language_model",

@@ -84,13 +84,13 @@ def test_quantize_per_channel():
     np.testing.assert_array_equal(ours, theirs)
 
 
-def test_quantize_refuses_to_run_a_requantization():
-    """int8 -> int8 needs LiteRT's fixed-point rescaling, which this kernel does not do; the
-    op still gets its shape, so that models holding one can be read."""
+def test_requantization_without_input_params_says_so():
+    """int8 -> int8 rescales with both tensors' params (tests/test_int8_requantize.py); without
+    the input's attached the kernel names what is missing."""
     graph = one_op_graph("QUANTIZE", [np.zeros(3, np.int8)], {"output_type": "int8"})
     assert (graph.tensors["out0"].shape, graph.tensors["out0"].dtype) == ((3,), "int8")
     graph.ops[0].attrs["output_quant"] = (np.float32([0.5]), np.int64([0]), 0)
-    with pytest.raises(ConversionError, match="requantization"):
+    with pytest.raises(ConversionError, match="input's params, which are not attached"):
         REGISTRY["QUANTIZE"].kernel(graph.ops[0], np.zeros(3, np.int8))
 
 

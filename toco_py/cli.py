@@ -194,6 +194,25 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, samples, atol
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("model", metavar="MODEL.tflite")
+@click.option("-o", "--output", "output_dir", required=True, metavar="DIR",
+              help="Where to write the bundle: a new directory appears whole; in an existing "
+                   "one the bundle's files are replaced and others left alone.")
+@click.option("--name", metavar="NAME",
+              help="C identifier for the bundle's files and symbols. Default: the model's file name.")
+@click.option("--verify", is_flag=True,
+              help="Build the bundle with the system compiler, run it on seeded random inputs and "
+                   "compare with the reference interpreter (exit code 1 on a difference).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the --verify inputs.")
+def codegen(model, output_dir, name, verify, seed) -> None:
+    """Generate a standalone C99 bundle (no heap, one static arena) from a .tflite."""
+    from .codegen.command import codegen_command
+
+    if not codegen_command(model, output_dir, name, verify, seed):
+        sys.exit(1)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

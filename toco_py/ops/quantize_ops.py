@@ -1,5 +1,6 @@
-"""QUANTIZE (float32 -> int8 / uint8 / int16) and DEQUANTIZE (int8 / uint8 / int16 /
-float16 -> float32), as LiteRT's reference kernels compute them.
+"""QUANTIZE (float32 -> int8 / uint8 / int16, and the requantizations int8 / uint8 ->
+int8 / uint8 and int16 -> int8 / int16) and DEQUANTIZE (int8 / uint8 / int16 / float16 ->
+float32), as LiteRT's reference kernels compute them.
 
 Where the parameters live. A kernel receives the op and its input arrays only, while the
 parameters of these two ops belong to a tensor (the QUANTIZE output, the DEQUANTIZE input),
@@ -7,7 +8,8 @@ so the op carries a copy of them in its attrs:
 
     op.attrs["output_quant"] = (scale, zero_point, axis)   QUANTIZE
     op.attrs["output_type"]  = "int8" | "uint8" | "int16"  QUANTIZE (its output dtype)
-    op.attrs["input_quant"]  = (scale, zero_point, axis)   DEQUANTIZE of an integer input
+    op.attrs["input_quant"]  = (scale, zero_point, axis)   DEQUANTIZE of an integer input,
+                                                           and QUANTIZE of one (requantizing)
 
 scale and zero_point are 1-D arrays (one value per tensor, or one per channel along
 `axis`). `quant_attrs(graph, op)` fills them from the tensors' QuantParams; whatever builds
@@ -24,10 +26,13 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
+from ..quantize.fixed_point import quantize_multiplier, scale_double_rounding
 from .common import ShapeUnknown, need_shape
 from .registry import register
 
 QUANTIZED_TYPES = ("int8", "uint8", "int16")
+# The requantizations LiteRT's QUANTIZE prepares (quantize.cc), input -> outputs.
+REQUANTIZATIONS = {"int8": ("int8", "uint8"), "uint8": ("int8", "uint8"), "int16": ("int8", "int16")}
 
 
 def _per_axis(values, ndim: int, axis: int, dtype) -> np.ndarray:
@@ -69,8 +74,8 @@ def _params(op: Op, key: str) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def _infer_quantize(op: Op, x: Tensor):
-    # Integer inputs (a requantization) are left to the kernel to refuse: models that hold
-    # one can still be read and inspected.
+    # Integer inputs (a requantization) are left to the kernel to check: models that hold
+    # an unsupported one can still be read and inspected.
     dtype = op.attrs.get("output_type")
     if dtype is None:
         # Not known from the op alone: keep whatever type the output tensor declares.
@@ -80,10 +85,49 @@ def _infer_quantize(op: Op, x: Tensor):
     return need_shape(op, x), dtype
 
 
+def requantize(q: np.ndarray, in_scale, in_zero: int, out_scale, out_zero: int,
+               dtype: str) -> np.ndarray:
+    """reference_ops::Requantize: (q - in_zero) * multiplier + out_zero, clamped, the
+    multiplier from double(in_scale) / double(out_scale) (the scales as float32 values).
+    Equal scales give multiplier 2^30, shift 1: an exact identity, so the kernel's XOR fast
+    path for int8 <-> uint8 (a zero point shift of 128) gives the same bytes."""
+    # Imported here: the int8 kernels package needs every op defined before it loads.
+
+    multiplier, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    # Measured: LiteRT's Requantize rounds twice (gemmlowp), unlike its FULLY_CONNECTED.
+    scaled = scale_double_rounding(q.astype(np.int64) - in_zero, multiplier, shift)
+    info = np.iinfo(dtype)
+    return np.clip(scaled + out_zero, info.min, info.max).astype(dtype)
+
+
+def _per_tensor_attr(op: Op, key: str) -> tuple[np.float32, int]:
+    scale, zero_point, _ = _params(op, key)
+    if scale.size != 1:
+        raise ConversionError(f"{op!r}: requantization needs per-tensor parameters, "
+                              f"not {scale.size} scales")
+    return np.float32(scale[0]), int(zero_point[0])
+
+
+def _requantize_kernel(op: Op, x: np.ndarray) -> np.ndarray:
+    dtype = op.attrs.get("output_type", "int8")
+    if dtype not in REQUANTIZATIONS.get(x.dtype.name, ()):
+        raise ConversionError(f"{op!r}: LiteRT cannot requantize {x.dtype.name} to {dtype}")
+    if "input_quant" not in op.attrs:
+        raise ConversionError(f"{op!r}: requantizing {x.dtype.name} needs the input's params, which "
+                              "are not attached (attrs['input_quant']; see toco_py.ops.quantize_ops)")
+    in_scale, in_zero = _per_tensor_attr(op, "input_quant")
+    out_scale, out_zero = _per_tensor_attr(op, "output_quant")
+    if x.dtype == np.int16 and dtype == "int16" and (in_zero or out_zero):
+        raise ConversionError(f"{op!r}: int16 -> int16 requantization needs zero points of 0")
+    return requantize(x, in_scale, in_zero, out_scale, out_zero, dtype)
+
+
 def _quantize_kernel(op: Op, x: np.ndarray) -> np.ndarray:
+    if x.dtype.name in QUANTIZED_TYPES:
+        return _requantize_kernel(op, x)
     if x.dtype != np.float32:
-        raise ConversionError(f"{op!r}: only float32 input is supported, not {x.dtype} "
-                              "(requantization is not implemented)")
+        raise ConversionError(f"{op!r}: cannot quantize {x.dtype} input (float32, int8, uint8 "
+                              "or int16 only)")
     scale, zero_point, axis = _params(op, "output_quant")
     return quantize(x, scale, zero_point, axis, op.attrs.get("output_type", "int8"))
 
@@ -106,6 +150,16 @@ def _as_attr(quant: QuantParams) -> tuple[np.ndarray, np.ndarray, int]:
             np.asarray(quant.zero_point, np.int64).reshape(-1), int(quant.axis))
 
 
+def _requantized_input_attrs(graph: Graph, op: Op) -> None:
+    """A QUANTIZE of an integer input requantizes: its kernel needs the input's params too."""
+    src = graph.tensors[op.inputs[0]]
+    if src.dtype not in QUANTIZED_TYPES:
+        return
+    if src.quant is None:
+        raise ConversionError(f"{op!r}: its integer input {src.name!r} has no quantization parameters")
+    op.attrs["input_quant"] = _as_attr(src.quant)
+
+
 def quant_attrs(graph: Graph, op: Op) -> None:
     """Copies the parameters a QUANTIZE / DEQUANTIZE kernel needs from the graph's tensors
     into op.attrs (see the module docstring); other ops are left alone."""
@@ -115,6 +169,7 @@ def quant_attrs(graph: Graph, op: Op) -> None:
             raise ConversionError(f"{op!r}: its output {out.name!r} has no quantization parameters")
         op.attrs["output_quant"] = _as_attr(out.quant)
         op.attrs["output_type"] = out.dtype
+        _requantized_input_attrs(graph, op)
     elif op.type == "DEQUANTIZE":
         src = graph.tensors[op.inputs[0]]
         if src.quant is not None:

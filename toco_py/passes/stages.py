@@ -21,6 +21,7 @@ from . import (
     lower_batch_norm,
     materialize_conv_bias,
     materialize_identity,
+    merge_constants,
     merge_reshapes,
     minmax_to_relu,
     remove_identity_reshape,
@@ -53,7 +54,7 @@ STAGES = {
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
-    "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS],
+    "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
 }
 
 

@@ -31,7 +31,7 @@ SAME_AS_INPUT = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "MAX_POOL_2D"
                  "SPLIT_V", "UNPACK", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR",
                  "TILE", "BROADCAST_TO", "REDUCE_MAX", "REDUCE_MIN")
 # Every input must carry the output's params.
-SHARED_PARAMS = ("CONCATENATION", "PACK")
+SHARED_PARAMS = ("CONCATENATION", "PACK", "MAXIMUM", "MINIMUM", "SELECT", "SELECT_V2")
 # Weight input index and its quantized (channel) axis.
 WEIGHT_AXIS = {"CONV_2D": (1, 0), "DEPTHWISE_CONV_2D": (1, 3), "FULLY_CONNECTED": (1, 0),
                "TRANSPOSE_CONV": (1, 0)}
@@ -84,7 +84,8 @@ class _Quantizer:
 
     def choose_activation_params(self) -> None:
         for name in self.g.inputs:
-            self.params[name] = self._input_stats_params(name) or activation_params(*self._range(name))
+            if self.g.tensors[name].dtype == "float32":  # integer inputs (token ids) stay as they are
+                self.params[name] = self._input_stats_params(name) or activation_params(*self._range(name))
         for op in self.g.ops:
             for i, out in enumerate(op.outputs):
                 if self.g.tensors[out].dtype != "float32":
@@ -110,17 +111,19 @@ class _Quantizer:
         for op in list(self.g.ops):
             if op.type not in SHARED_PARAMS:
                 continue
-            inputs = [n for n in op.inputs if n and not self.g.tensors[n].is_const]
+            inputs = [n for n in op.inputs if n in self.params]  # not conditions or constants
             names = inputs + [op.outputs[0]]
             lo = min(float(self.params[n].scale[0]) * (-128 - int(self.params[n].zero_point[0])) for n in names)
             hi = max(float(self.params[n].scale[0]) * (127 - int(self.params[n].zero_point[0])) for n in names)
             shared = activation_params(lo, hi)
             self.params[op.outputs[0]] = shared
             for i, name in enumerate(op.inputs):
-                if name and self.g.tensors[name].is_const and self.g.tensors[name].dtype == "float32":
+                if not name or self.g.tensors[name].dtype != "float32":
+                    continue  # a SELECT condition, an axis
+                if self.g.tensors[name].is_const:
                     self.params[name] = shared  # quantize_constants quantizes it with these
                     continue
-                if not name or self.g.tensors[name].is_const or _same(self.params[name], shared):
+                if _same(self.params[name], shared):
                     continue
                 if self._free_producer(name, op):
                     self.params[name] = shared
@@ -137,6 +140,9 @@ class _Quantizer:
     # ---- constants --------------------------------------------------------------------------
 
     def quantize_constants(self) -> None:
+        """Each float constant becomes an integer one per distinct use: a weight shared by the
+        steps of an unrolled cell stays one tensor; a bias gets one per input scale."""
+        made: dict[tuple, str] = {}
         for op in self.g.ops:
             weight = WEIGHT_AXIS.get(op.type)
             for i, name in enumerate(op.inputs):
@@ -144,36 +150,33 @@ class _Quantizer:
                 if t is None or not t.is_const or t.dtype != "float32":
                     continue
                 if weight and i == weight[0]:
-                    self._quantize_weight(t, weight[1])
+                    data, params = self._weight(t, weight[1])
                 elif weight and i == 2:
-                    self._quantize_bias(op, t)
+                    data, params = self._bias(op, t)
                 else:
                     params = self.params.get(name) or activation_params(float(t.data.min()), float(t.data.max()))
-                    self._replace_const(t, quantize_values(t.data, params), params)
-                    self.params.pop(name, None)
+                    data = quantize_values(t.data, params)
+                key = (name, data.dtype.name, params.scale.tobytes(), params.zero_point.tobytes(), params.axis)
+                if key not in made:
+                    made[key] = self.g.add_const(f"{name}/quantized", data)
+                    self.g.tensors[made[key]].quant = params
+                op.inputs[i] = made[key]
+        for name in {key[0] for key in made}:
+            self.params.pop(name, None)
+        self.g.invalidate()
+        self.g.remove_dead()
 
-    def _quantize_weight(self, t: Tensor, axis: int) -> None:
+    def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
             raise ConversionError(f"weights {t.name!r} of shape {list(t.data.shape)} have no channel axis {axis}")
         params = symmetric_weight_params(t.data, axis)
-        self._replace_const(t, quantize_symmetric(t.data, params), params)
+        return quantize_symmetric(t.data, params), params
 
-    def _quantize_bias(self, op: Op, t: Tensor) -> None:
+    def _bias(self, op: Op, t: Tensor) -> tuple[np.ndarray, QuantParams]:
         weights = self.g.tensors[op.inputs[1]]
         in_scale = float(self.params[op.inputs[0]].scale[0])
         params = bias_params(in_scale, weights.quant)
-        self._replace_const(t, quantize_bias(t.data, params), params)
-
-    def _replace_const(self, t: Tensor, data: np.ndarray, params: QuantParams) -> None:
-        """Constants are replaced, never changed in place: another op may share the float one."""
-        users = self.g.consumers(t.name)
-        if len(users) > 1:
-            name = self.g.unique_name(f"{t.name}/quantized")
-            for user in users[1:]:
-                user.inputs = [name if n == t.name else n for n in user.inputs]
-            self.g.add_tensor(Tensor(name, t.shape, t.dtype, t.data))
-            self.g.invalidate()
-        self.g.tensors[t.name] = Tensor(t.name, tuple(data.shape), data.dtype.name, data, params)
+        return quantize_bias(t.data, params), params
 
     # ---- applying ---------------------------------------------------------------------------
 

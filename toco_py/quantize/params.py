@@ -13,6 +13,7 @@ FIXED_OUTPUT = {
     "SOFTMAX": (1.0 / 256, -128),
     "TANH": (1.0 / 128, 0),
     "LOG_SOFTMAX": (16.0 / 256, 127),
+    "L2_NORMALIZATION": (1.0 / 128, 0),
 }
 
 

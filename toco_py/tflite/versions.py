@@ -1,38 +1,299 @@
-"""Operator versions, from the features each op uses, as TFLite's op_version rules set them."""
+"""Operator versions, from the features each op uses, as TFLite's op_version rules set them.
+
+Mirrors GetBuiltinOperatorVersion of tensorflow/compiler/mlir/lite/tools/versioning/
+op_version.cc (commit 7ea41b2, the copy TensorFlow 2.21's converter runs; it differs from
+tensorflow/lite/tools/versioning/op_version.cc only in newer cases: EQUAL int16 -> 5,
+NOT_EQUAL int16 -> 4, PAD/PADV2 bool -> 5, SQRT int8/int16 -> 2, FULLY_CONNECTED int16 with
+int4 weights -> 13, TRANSPOSE int4 -> 7), together with the extra facts op_signature.cc
+gathers (per-channel weights, grouped convolution, whether inputs carry quantization).
+
+Each rule looks at the op as the runtime will see it in the file our writer makes: tensor
+types, ranks (unknown rank is written as an empty shape, unknown sizes as 1), whether a
+tensor has quantization parameters (the writer adds them exactly when `Tensor.quant` is
+set), and the builtin options the writer stores. Options the writer never stores keep their
+schema defaults, so those branches are left out: quantized_bias_type (CONV_2D 8,
+FULLY_CONNECTED 11, TRANSPOSE_CONV 5), pot_scale_int16 (default true: ADD 3, SUB 5),
+sparse weights (FULLY_CONNECTED 8) and shuffled weights (FULLY_CONNECTED 2).
+
+Rules are ladders of (condition, version) tried in op_version.cc's order; the first
+condition that holds gives the version, and 1 when none does. Op types without a rule
+(RESHAPE, HARD_SWISH, PRELU, LOGICAL_AND, ...) are version 1, as in TFLite.
+"""
 from __future__ import annotations
 
-from ..ir import Graph, Op
+from collections.abc import Callable
+
+import numpy as np
+
+from ..ir import Graph, Op, Tensor
+
+FLOAT_INT8_FLOAT = ("float32", "int8", "float32")  # a hybrid op: float activations, int8 weights
 
 
 def op_version(graph: Graph, op: Op) -> int:
     rule = _RULES.get(op.type)
-    return rule(graph, op) if rule else 1
+    if rule is None:
+        return 1
+    sig = _Sig(graph, op)
+    return next((version for cond, version in rule if cond(sig)), 1)
 
 
-def _conv(graph: Graph, op: Op) -> int:
-    if op.attrs.get("dilation_w_factor", 1) != 1 or op.attrs.get("dilation_h_factor", 1) != 1:
-        return 2
-    return 1
+class _Sig:
+    """The op as tflite::GetOpSignature describes it; absent or missing tensors have type ""
+    (kTfLiteNoType) and rank 0."""
+
+    def __init__(self, graph: Graph, op: Op) -> None:
+        self.graph, self.op = graph, op
+
+    def tensor(self, k: int, output: bool = False) -> Tensor | None:
+        names = self.op.outputs if output else self.op.inputs
+        return self.graph.tensors[names[k]] if k < len(names) and names[k] else None
+
+    def i(self, k: int) -> str:
+        t = self.tensor(k)
+        return t.dtype if t is not None else ""
+
+    def o(self, k: int) -> str:
+        t = self.tensor(k, output=True)
+        return t.dtype if t is not None else ""
+
+    def dims(self, k: int) -> tuple[int, ...]:
+        t = self.tensor(k)
+        return tuple(d if d >= 0 else 1 for d in t.shape) if t is not None and t.shape else ()
+
+    def rank(self, k: int) -> int:
+        return len(self.dims(k))
+
+    def types(self) -> tuple[str, str, str]:
+        """(input 0, input 1, output 0): the kernel family of a weighted op."""
+        return self.i(0), self.i(1), self.o(0)
+
+    def attr(self, name: str, default=0):
+        value = self.op.attrs.get(name)
+        return default if value is None else value
+
+    def quantized(self, k: int) -> bool:
+        t = self.tensor(k)
+        return t is not None and t.quant is not None
+
+    def scale0(self, t: Tensor | None) -> float:
+        """The first scale of a tensor, 0 when it has none."""
+        if t is None or t.quant is None or np.size(t.quant.scale) == 0:
+            return 0.0
+        return float(np.asarray(t.quant.scale).reshape(-1)[0])
+
+    def per_channel(self, k: int, dim: int | None = None, output: bool = False, min_scales: int = 1) -> bool:
+        """As op_signature.cc: one scale per slice along `dim` (the quantized axis when None)."""
+        t = self.tensor(k, output)
+        if t is None or t.quant is None or not t.shape:
+            return False
+        dim = t.quant.axis if dim is None else dim
+        n = int(np.size(t.quant.scale))
+        shape = tuple(d if d >= 0 else 1 for d in t.shape)
+        return min_scales <= n and 0 <= dim < len(shape) and shape[dim] == n
 
 
-def _fully_connected(graph: Graph, op: Op) -> int:
-    if op.attrs.get("keep_num_dims"):
-        return 5
-    if len(op.inputs) == 2 or (len(op.inputs) == 3 and not op.inputs[2]):
-        return 6
-    return 1
+Rule = tuple[tuple[Callable[[_Sig], bool], int], ...]
 
 
-def _depthwise(graph: Graph, op: Op) -> int:
-    if op.attrs.get("dilation_w_factor", 1) != 1 or op.attrs.get("dilation_h_factor", 1) != 1:
-        return 2
-    return 1
+def _in(k: int, *dtypes: str) -> Callable[[_Sig], bool]:
+    return lambda s: s.i(k) in dtypes
 
 
-_RULES = {
-    # LiteRT registers BROADCAST_TO from version 2 only.
-    "BROADCAST_TO": lambda graph, op: 2,
-    "CONV_2D": _conv,
-    "DEPTHWISE_CONV_2D": _depthwise,
-    "FULLY_CONNECTED": _fully_connected,
+def _out(k: int, *dtypes: str) -> Callable[[_Sig], bool]:
+    return lambda s: s.o(k) in dtypes
+
+
+def _in_out(dtype: str) -> Callable[[_Sig], bool]:
+    """Input 0 and output 0 both of this type."""
+    return lambda s: s.i(0) == dtype and s.o(0) == dtype
+
+
+def _rank_over(n: int, k: int = 0) -> Callable[[_Sig], bool]:
+    return lambda s: s.rank(k) > n
+
+
+def _attr(name: str, default=0) -> Callable[[_Sig], bool]:
+    """A builtin option set to something other than its schema default."""
+    return lambda s: s.attr(name, default) != default
+
+
+def _family(*dtypes: str) -> Callable[[_Sig], bool]:
+    return lambda s: s.types() == dtypes
+
+
+def _hybrid_per_channel(dim: int) -> Callable[[_Sig], bool]:
+    return lambda s: s.types() == FLOAT_INT8_FLOAT and s.per_channel(1, dim)
+
+
+def _broadcast_over_4d(s: _Sig) -> bool:
+    """NeedBroadcastForBinaryInputs and GetInputMaxDims > 4."""
+    return (len(s.op.inputs) >= 2 and s.dims(0) != s.dims(1)
+            and max(s.rank(k) for k in range(len(s.op.inputs))) > 4)
+
+
+def _grouped(s: _Sig) -> bool:
+    """CONV_2D whose input channels differ from its filter's input channels (grouped)."""
+    x, w = s.dims(0), s.dims(1)
+    return bool(x) and len(x) > 3 and len(w) > 3 and x[3] != w[3]
+
+
+def _mul_rescale_at_least_1(s: _Sig) -> bool:
+    a, b, out = s.scale0(s.tensor(0)), s.scale0(s.tensor(1)), s.scale0(s.tensor(0, output=True))
+    return a != 0 and b != 0 and out != 0 and a * b / out >= 1.0
+
+
+def _by_input(k: int = 0, **versions: int) -> Rule:
+    """A ladder on one input's type, in the order given: _by_input(int16=3, int8=2)."""
+    return tuple((_in(k, dtype), v) for dtype, v in versions.items())
+
+
+_INT16_3_INT8_2 = _by_input(int16=3, int8=2)
+_INT8_2 = _by_input(int8=2)
+_INT8_INT16_2 = _by_input(int8=2, int16=2)
+_POOL = ((_in_out("int16"), 3), (_in(0, "int8"), 2))
+_ALWAYS = lambda s: True
+
+_RULES: dict[str, Rule] = {
+    "CONV_2D": (
+        (_grouped, 6),
+        (lambda s: s.i(0) == s.i(1) == s.o(1) == "int16", 4),  # TF reads output 1 here
+        (_family("int8", "int8", "int8"), 3),
+        (_family("int8", "int4", "int8"), 7),
+        (_hybrid_per_channel(0), 5),
+        (_family(*FLOAT_INT8_FLOAT), 2)),
+    "DEPTHWISE_CONV_2D": (
+        (lambda s: s.i(0) == s.i(1) == s.o(1) == "int16", 5),  # output 1, as in TF
+        (_hybrid_per_channel(3), 6),
+        (_family(*FLOAT_INT8_FLOAT), 4),
+        (_family("int8", "int8", "int8"), 3),
+        (_family("int8", "int4", "int8"), 7),
+        (_attr("dilation_w_factor", 1), 2),
+        (_attr("dilation_h_factor", 1), 2)),
+    "FULLY_CONNECTED": (
+        (_family("int16", "int4", "int16"), 13),
+        (_hybrid_per_channel(0), 12),
+        (_family("int16", "int16", "int16"), 7),
+        # An absent bias still counts as an input (TFLite's -1): 6 needs exactly two.
+        (lambda s: len(s.op.inputs) == 2, 6),
+        (_attr("keep_num_dims", False), 5),
+        (_family("int8", "int8", "int8"), 4),
+        (_family("int8", "int4", "int8"), 10),
+        (lambda s: s.types() == FLOAT_INT8_FLOAT and s.attr("asymmetric_quantize_inputs", False), 9),
+        (_family(*FLOAT_INT8_FLOAT), 3)),
+    "TRANSPOSE_CONV": (
+        (_attr("fused_activation_function", "NONE"), 4),
+        (lambda s: len(s.op.inputs) == 4 and s.i(3) != "", 3),
+        (_in(1, "int8"), 2)),
+    "BATCH_MATMUL": (
+        (_in(0, "int16"), 3),
+        (_in(0, "int8"), 2),
+        (lambda s: s.types() == FLOAT_INT8_FLOAT and s.attr("asymmetric_quantize_inputs", False), 4)),
+    "ADD": (
+        (lambda s: s.i(0) == "int16" and not s.quantized(0), 5),
+        (_in(0, "int64"), 4),
+        (_in(0, "int8"), 2)),
+    "SUB": (
+        (_in(0, "int64"), 4),
+        (_broadcast_over_4d, 3),
+        (_in(0, "int8"), 2)),
+    "MUL": (
+        (lambda s: (s.i(0) == "int16" and not (s.quantized(0) or s.quantized(1))) or s.i(0) == "uint32", 7),
+        (_in(0, "complex64"), 6),
+        (_in(0, "int64"), 5),
+        (_in(0, "int16"), 4),
+        (_mul_rescale_at_least_1, 3),
+        (_in(0, "int8"), 2)),
+    "DIV": ((_broadcast_over_4d, 2),),
+    "MAXIMUM": ((_in_out("int16"), 4), (_broadcast_over_4d, 3), (_in(0, "int8"), 2)),
+    "MINIMUM": ((_in_out("int16"), 4), (_broadcast_over_4d, 3), (_in(0, "int8"), 2)),
+    "FLOOR_DIV": _by_input(int16=3, int8=3, float32=2),
+    "FLOOR_MOD": _by_input(int16=2, int8=2),
+    "SQUARED_DIFFERENCE": _INT8_2,
+    "MAX_POOL_2D": _POOL,
+    "AVERAGE_POOL_2D": _POOL,
+    "TANH": _POOL,
+    "LOGISTIC": _POOL,
+    "SOFTMAX": _INT16_3_INT8_2,
+    "MEAN": _INT16_3_INT8_2,
+    "REDUCE_MAX": _INT16_3_INT8_2,
+    "REDUCE_MIN": _INT16_3_INT8_2,
+    "MIRROR_PAD": _INT16_3_INT8_2,
+    "RELU6": _INT16_3_INT8_2,
+    "RSQRT": _INT16_3_INT8_2,
+    "SUM": _INT8_2,
+    "LOG_SOFTMAX": _INT8_2,
+    "EXP": _INT8_INT16_2,
+    "LOG": _INT8_INT16_2,
+    "SQRT": _INT8_INT16_2,
+    "REDUCE_PROD": _INT8_INT16_2,
+    "RELU": _by_input(int16=3, int8=2, uint8=2),
+    "LEAKY_RELU": _by_input(int16=2),
+    "GELU": _by_input(int8=2, uint8=2),
+    "ABS": ((_in(0, "int32"), 5),
+            (lambda s: s.i(0) == "int16" and s.quantized(0), 3),
+            (_in(0, "int16"), 4),
+            (_in(0, "int8", "uint8"), 2)),
+    "SIGN": _by_input(int32=2),
+    "L2_NORMALIZATION": ((_out(0, "int8"), 2),),
+    "CONCATENATION": _by_input(uint32=4, int16=3, int8=2),
+    "PACK": ((_in(0, "int8"), 2), (_in_out("int16"), 3), (_in(0, "uint32"), 4)),
+    "UNPACK": ((_in(0, "int8", "uint8"), 2), (_in(0, "bool"), 3), (_in_out("int16"), 4)),
+    "SPLIT": _by_input(1, int16=4, int32=3, int8=2),  # input 0 is the axis
+    "SPLIT_V": _INT8_2,
+    "SQUEEZE": _by_input(string=2),
+    "TILE": _by_input(int8=3, string=2),
+    "TRANSPOSE": ((_in(0, "int4"), 7), (_rank_over(5), 6), (_in(0, "int16"), 5),
+                  (_rank_over(4), 4), (_in(0, "bool"), 3), (_in(0, "int8"), 2)),
+    "PAD": ((_in(0, "bool"), 5), (_rank_over(4), 4), (_in(0, "int16"), 3), (_in(0, "int8"), 2)),
+    "PADV2": ((_in(0, "bool"), 5), (_rank_over(4), 4), (_in(0, "int16"), 3), (_in(0, "int8"), 2)),
+    "SLICE": ((_in(0, "uint32"), 6), (_rank_over(4), 5), (_in(0, "int16"), 4),
+              (_in(0, "string"), 3), (_in(0, "int8"), 2)),
+    "STRIDED_SLICE": (
+        (_attr("offset", False), 8),
+        (_in(0, "uint32"), 7),
+        (_attr("ellipsis_mask"), 6),
+        (_attr("new_axis_mask"), 6),
+        (_in(0, "string"), 5),
+        (_rank_over(4), 4),
+        (_in(0, "bool"), 3),
+        (_in(0, "int8"), 2)),
+    "GATHER": ((_in(0, "int4"), 7), (_in(1, "int16"), 6), (_attr("batch_dims"), 5),
+               (_in(0, "int16"), 4), (_in(0, "bool"), 3), (_in(0, "int8"), 2)),
+    "GATHER_ND": ((_in(0, "bool"), 5), (_in(1, "int16"), 4), (_in(0, "int16"), 3), (_in(0, "string"), 2)),
+    "DEPTH_TO_SPACE": _INT8_2,
+    "SPACE_TO_DEPTH": _INT8_2,
+    "RESIZE_BILINEAR": ((_in(0, "int16"), 4), (_attr("half_pixel_centers", False), 3), (_in(0, "int8"), 2)),
+    "RESIZE_NEAREST_NEIGHBOR": ((_in(0, "int16"), 4), (_attr("half_pixel_centers", False), 3),
+                                (_attr("align_corners", False), 3), (_in(0, "int8"), 2)),
+    "ARG_MAX": _by_input(bool=3, int8=2),
+    "ARG_MIN": _by_input(bool=3, int8=2),
+    "EQUAL": _by_input(int16=5, string=3, int8=2),
+    "NOT_EQUAL": _by_input(int16=4, string=3, int8=2),
+    "LESS": _INT16_3_INT8_2,
+    "GREATER_EQUAL": _INT16_3_INT8_2,
+    "GREATER": _INT8_2,
+    "LESS_EQUAL": _INT8_2,
+    "SELECT": ((_in(0, "uint32"), 4), (lambda s: 5 in (s.rank(0), s.rank(1), s.rank(2)), 3), (_in(0, "int8"), 2)),
+    "SELECT_V2": _by_input(uint32=2),
+    "FILL": _by_input(1, float16=4, int8=3, int16=3, bool=2, string=2),  # input 1 is the value
+    "RANGE": _by_input(int64=2),
+    # LiteRT registers BROADCAST_TO from version 2 only (version 1 was withdrawn).
+    "BROADCAST_TO": ((_in(0, "int8", "int16"), 3), (_ALWAYS, 2)),
+    "CAST": (
+        (lambda s: "bfloat16" in (s.i(0), s.o(0)), 7),
+        (lambda s: s.i(0) == "int4" and s.o(0) == "float32", 6),
+        (lambda s: {s.i(0), s.o(0)} & {"float64", "float16"}, 5),
+        (lambda s: "uint16" in (s.i(0), s.o(0)), 4),
+        (lambda s: "int8" in (s.i(0), s.o(0)), 3),
+        (lambda s: "uint32" in (s.i(0), s.o(0)), 2)),
+    "DEQUANTIZE": (
+        (_in(0, "int4"), 6),
+        (_in(0, "int16", "float16"), 3),
+        (lambda s: s.i(0) == "int8" and s.per_channel(0, min_scales=2), 5),
+        (_in(0, "int8"), 2)),
+    "QUANTIZE": (
+        (lambda s: "int4" in (s.i(0), s.o(0)), 4),
+        (lambda s: s.per_channel(0, output=True, min_scales=2), 3),
+        (_out(0, "int16"), 2)),
 }

@@ -6,7 +6,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op, QuantParams
-from ...quantize.fixed_point import quantize_multiplier, quantize_multipliers
+from ...quantize.fixed_point import quantize_multiplier, quantize_multipliers, round_half_away
 
 
 def params(graph: Graph, name: str) -> QuantParams:
@@ -27,10 +27,6 @@ def dtype_range(dtype: str) -> tuple[int, int]:
     return int(info.min), int(info.max)
 
 
-def round_half_away(x: float) -> int:
-    return int(np.trunc(x + np.copysign(0.5, x)))
-
-
 def quantize_value(scale: float, zero: int, real: float) -> int:
     """TFLite's Quantize(): zero + round(real / scale), the division in float32."""
     return zero + round_half_away(float(np.float32(real) / np.float32(scale)))
@@ -49,8 +45,8 @@ def activation_range(op: Op, scale: float, zero: int, dtype: str = "int8") -> tu
     return qmin, qmax
 
 
-def conv_multipliers(graph: Graph, x: str, w: str, out: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per output channel (multiplier, shift) for conv/FC: in_scale * w_scale / out_scale.
+def fc_multipliers(graph: Graph, x: str, w: str, out: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel (multiplier, shift) for FULLY_CONNECTED: in_scale * w_scale / out_scale.
     Per-channel filters use a double product (PopulateConvolutionQuantizationParams); a
     per-tensor filter multiplies the two scales in float first (GetQuantizedConvolutionMultipler)."""
     in_scale = np.float32(params(graph, x).scale.ravel()[0])

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import Graph, Op
-from ...quantize.fixed_point import multiply_by_quantized_multiplier
+from ...quantize.fixed_point import scale_single_rounding
 from ..registry import register_int8
-from .common import activation_range, conv_multipliers, scale_zero
+from .common import activation_range, fc_multipliers, scale_zero
 
 
 def fully_connected_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
@@ -17,8 +17,9 @@ def fully_connected_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray, b: 
     acc = rows @ w.astype(np.int64).T
     if b is not None:
         acc = acc + b.astype(np.int64)
-    mult, shift = conv_multipliers(graph, op.inputs[0], op.inputs[1], op.outputs[0])
-    out = multiply_by_quantized_multiplier(acc, mult, shift) + out_zero
+    mult, shift = fc_multipliers(graph, op.inputs[0], op.inputs[1], op.outputs[0])
+    # LiteRT's FULLY_CONNECTED rounds once (measured: tests/test_int8_rounding.py).
+    out = scale_single_rounding(acc, mult, shift) + out_zero
     lo, hi = activation_range(op, out_scale, out_zero)
     out = np.clip(out, lo, hi).astype(np.int8)
     if op.attrs.get("keep_num_dims"):

@@ -1,0 +1,39 @@
+"""Helpers for the C bundle tests: one-op graphs read back from .tflite bytes, and
+generate + build + run + compare in one call."""
+from __future__ import annotations
+
+import numpy as np
+
+from kernel_check import one_op_graph
+from toco_py.codegen.bundle import generate_bundle
+from toco_py.codegen.verify import REPORT_COLUMNS, VerifyReport, report_rows, verify_bundle
+from toco_py.ir import Graph
+from toco_py.tflite.reader import read_model
+from toco_py.tflite.writer import model_bytes
+
+# Tests compile at -O1 (faster); the Makefile's -O2 is exercised by the network tests.
+TEST_OPT = "-O1"
+
+
+def roundtrip(graph: Graph) -> Graph:
+    """The graph as the codegen command sees it: written to .tflite bytes and read back."""
+    return read_model(model_bytes(graph)).main
+
+
+def one_op(op_type: str, inputs: list, attrs: dict | None = None, n_outputs: int = 1,
+           const: set[int] | None = None) -> Graph:
+    return roundtrip(one_op_graph(op_type, inputs, attrs, n_outputs, const))
+
+
+def check_bundle(graph: Graph, folder, name: str = "model", opt: str = TEST_OPT,
+                 extra_cflags: str = "", feeds: dict[str, np.ndarray] | None = None,
+                 seed: int = 0) -> VerifyReport:
+    """Generates the bundle into folder/name, builds it, runs it and asserts that every
+    output matches the reference interpreter."""
+    out_dir = str(folder / name)
+    bundle = generate_bundle(graph, out_dir, name)
+    report = verify_bundle(graph, out_dir, name, bundle.plan.arena_size, seed=seed, opt=opt,
+                           extra_cflags=extra_cflags, feeds=feeds)
+    table = "\n".join("  ".join(str(c) for c in row) for row in [REPORT_COLUMNS] + report_rows(report))
+    assert report.passed, table
+    return report

@@ -1,0 +1,69 @@
+"""Generating a bundle on disk: from a .tflite file or an IR graph, written only whole."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ..errors import TocoError
+from ..ir import Graph
+from .emitter import Bundle, default_name, generate
+
+
+def generate_bundle(graph: Graph, out_dir: str, name: str, source: str = "") -> Bundle:
+    """Renders every file first (any error leaves the disk untouched), then writes them."""
+    bundle = generate(graph, name, source)
+    write_bundle(bundle, out_dir)
+    return bundle
+
+
+def generate_file(model_path: str, out_dir: str, name: str | None = None) -> Bundle:
+    from ..tensor_io import load_tflite
+
+    graph, _ = load_tflite(model_path)
+    stem = os.path.splitext(os.path.basename(model_path))[0]
+    return generate_bundle(graph, out_dir, name or default_name(stem), os.path.basename(model_path))
+
+
+def write_bundle(bundle: Bundle, out_dir: str) -> None:
+    """A new directory appears whole (written beside it, then renamed). Into an existing
+    one, each file is replaced atomically and other files are left alone, so that pointing
+    -o at a folder that holds other things never deletes them."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise TocoError(f"{out_dir} exists and is not a directory")
+    if os.path.isdir(out_dir):
+        for file_name, text in bundle.files.items():
+            _write_atomic(os.path.join(out_dir, file_name), text)
+        return
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".codegen-", dir=parent)
+    try:
+        for file_name, text in bundle.files.items():
+            with open(os.path.join(staging, file_name), "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+        os.chmod(staging, 0o777 & ~_umask())
+        os.rename(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_atomic(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(prefix=".codegen-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

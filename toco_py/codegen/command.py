@@ -1,0 +1,26 @@
+"""`toco-py codegen`: generate, report, and with --verify build, run and compare."""
+from __future__ import annotations
+
+import click
+
+from ..report import print_table
+
+
+def codegen_command(model: str, output_dir: str, name: str | None, verify: bool, seed: int) -> bool:
+    """Returns False when verification fails (the CLI exits with 1)."""
+    from .bundle import generate_file
+
+    bundle = generate_file(model, output_dir, name)
+    click.echo(f"wrote {output_dir}: {bundle.op_count} ops, arena {bundle.plan.arena_size} bytes, "
+               f"weights {bundle.weight_bytes} bytes, kernels: {', '.join(bundle.families) or 'none'}",
+               err=True)
+    if not verify:
+        return True
+    from ..tensor_io import load_tflite
+    from .verify import REPORT_COLUMNS, report_rows, verify_bundle
+
+    graph, _ = load_tflite(model)
+    report = verify_bundle(graph, output_dir, bundle.name, bundle.plan.arena_size, seed)
+    print_table(f"C bundle vs reference interpreter (seed {seed}, arena {report.arena_size} bytes)",
+                REPORT_COLUMNS, report_rows(report))
+    return report.passed

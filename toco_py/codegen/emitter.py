@@ -1,0 +1,250 @@
+"""An IR graph -> the text of every file of its C bundle (nothing is written here).
+
+The order of work is what makes a failure leave nothing behind: check the whole graph
+(every op has a lowering, every tensor a static shape and a C type), plan the memory,
+lower every op, and only then render. `bundle.write_bundle` puts the files on disk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+from ..ir import Graph, Tensor
+from . import cformat, lower_math, lower_movement, lower_nn, lower_quantize  # noqa: F401  (register lowerings)
+from .api_files import InfoRow, io_rows, render_header, render_main, render_makefile, render_readme
+from .lowering import BundleState, CodegenError, KernelCall, lower_op, op_label, unsupported_ops
+from .planner import MemoryPlan, PlanError, arena_tensors, plan_memory
+
+KERNEL_HEADER = "toco_kernels.h"
+# Kernel sources every bundle has; the families come on top, as the ops need them.
+ALWAYS = ("common",)
+KERNEL_FAMILIES = ("activation", "conv", "elementwise", "fully_connected", "movement",
+                   "normalization", "pool", "quantize", "reduce", "resize")
+# Names whose files would collide with the bundle's other files.
+RESERVED_NAMES = set(KERNEL_FAMILIES) | set(ALWAYS) | {"main", "toco_kernels"}
+
+
+@dataclass
+class Bundle:
+    name: str
+    files: dict[str, str]  # file name -> text, in a fixed order
+    plan: MemoryPlan
+    families: list[str]
+    weight_bytes: int
+    op_count: int
+
+
+def check_name(name: str) -> str:
+    if not cformat.is_identifier(name):
+        raise CodegenError(f"--name {name!r} is not a C identifier (letters, digits and _, "
+                           "not starting with a digit)")
+    if name in RESERVED_NAMES:
+        raise CodegenError(f"--name {name!r} would collide with a kernel file of the bundle; "
+                           "choose another name")
+    return name
+
+
+def default_name(stem: str) -> str:
+    name = cformat.identifier_from(stem)
+    return name + "_model" if name in RESERVED_NAMES else name
+
+
+def check_graph(graph: Graph) -> None:
+    """Everything the generator needs, checked before any work: one line per problem kind."""
+    missing = unsupported_ops(graph)
+    if missing:
+        raise CodegenError(f"codegen: no C kernel for op(s) {', '.join(missing)}")
+    for name in arena_tensors(graph) + [n for op in graph.ops for n in op.inputs if n]:
+        t = graph.tensors[name]
+        if not t.static_shape:
+            raise CodegenError(f"codegen: tensor {name!r} has no fully known shape "
+                               f"{list(t.shape or [])}; convert with --input_shapes")
+        if t.dtype not in cformat.C_TYPES or t.dtype not in cformat.DTYPE_CODES:
+            raise CodegenError(f"codegen: tensor {name!r} has type {t.dtype}, which a bundle "
+                               "cannot hold")
+
+
+def generate(graph: Graph, name: str, source: str = "") -> Bundle:
+    """All files of the bundle for this graph; raises CodegenError (one line) if the graph
+    cannot be generated."""
+    name = check_name(name)
+    check_graph(graph)
+    try:
+        plan = plan_memory(graph)
+    except PlanError as err:
+        raise CodegenError(f"codegen: {err}") from None
+    state = BundleState(graph, plan, name)
+    steps = _lower_all(state)
+    families = sorted({call.family for step in steps for call in step.calls})
+    weight_bytes = sum(graph.tensors[t].data.nbytes for t in state.weights)
+    files = {f"{name}.h": render_header(name, graph, plan, source),
+             f"{name}.c": _render_source(state, steps, source),
+             f"{name}_weights.c": _render_weights(state, source)}
+    files.update(_kernel_files(families))
+    sources = [f"{name}.c", f"{name}_weights.c"] + [f"{f}.c" for f in (*ALWAYS, *families)]
+    files["main.c"] = render_main(name, graph)
+    files["Makefile"] = render_makefile(name, sources + ["main.c"])
+    files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes)
+    return Bundle(name, files, plan, families, weight_bytes, len(graph.ops))
+
+
+# ---- lowering --------------------------------------------------------------------------
+
+@dataclass
+class Step:
+    op_index: int  # the op whose failure a non-zero status reports (0 for the copies)
+    comment: str
+    calls: list[KernelCall]
+
+
+def _lower_all(state: BundleState) -> list[Step]:
+    """The copies of constant graph outputs into the arena, then every op."""
+    steps = []
+    for name in state.graph.outputs:
+        t = state.graph.tensors[name]
+        if t.is_const:
+            target = f"ARENA(unsigned char, {state.plan.offsets[name]})"
+            call = KernelCall("movement", "tk_copy",
+                              [state.weight_symbol(name), target, str(t.data.nbytes)])
+            steps.append(Step(0, f"constant output {cformat.comment_text(name)}", [call]))
+    for index, op in enumerate(state.graph.ops):
+        steps.append(Step(index, _op_comment(state.graph, index, op), lower_op(state, index, op)))
+    return steps
+
+
+def _op_comment(graph: Graph, index: int, op) -> str:
+    def tensor(name: str) -> str:
+        t = graph.tensors[name]
+        label = name if len(name) <= 48 else "..." + name[-45:]
+        return f"{label} {list(t.shape)}" if not t.is_const else label
+    ins = ", ".join(tensor(n) for n in op.inputs if n and not graph.tensors[n].is_const)
+    outs = ", ".join(tensor(n) for n in op.outputs)
+    return cformat.comment_text(f"{op_label(index, op)}: {ins or 'constants'} -> {outs}")
+
+
+# ---- NAME.c ------------------------------------------------------------------------------
+
+def _render_source(state: BundleState, steps: list[Step], source: str) -> str:
+    name, upper = state.prefix, state.prefix.upper()
+    graph, plan = state.graph, state.plan
+    out = [f"/* {name}.c: the {_describe(source)} as kernel calls, generated by toco-py.",
+           " * Do not edit; regenerate the bundle instead. */",
+           "#include <float.h>", "#include <math.h>", "#include <stddef.h>", "#include <stdint.h>",
+           "", f'#include "{name}.h"', f'#include "{KERNEL_HEADER}"', ""]
+    if state.weights:
+        out.append(f"/* The constant tensors, in {name}_weights.c. */")
+        for tensor_name, symbol in state.weights.items():
+            t = graph.tensors[tensor_name]
+            out.append(f"extern const {cformat.C_TYPES[t.dtype]} {symbol}[{t.size}];")
+        out.append("")
+    if state.params:
+        out.append("/* Option arrays too long to write into the calls. */")
+        for (ctype, items), symbol in state.params.items():
+            body = cformat.braces(list(items))
+            out.append(f"static const {ctype} {symbol}[{len(items)}] = {body};")
+        out.append("")
+    out += _arena_lines(upper, plan)
+    out += _placement_comment(graph, plan)
+    out += _io_tables(name, upper, graph, plan)
+    out += _invoke_lines(name, upper, steps)
+    return "\n".join(out) + "\n"
+
+
+def _describe(source: str) -> str:
+    return f"model {cformat.comment_text(source)}" if source else "model"
+
+
+def _arena_lines(upper: str, plan: MemoryPlan) -> list[str]:
+    return [
+        "/* Every activation tensor lives here, at the offset the planner gave it. A union so",
+        " * that the arena has the alignment of every element type the kernels read (and 16",
+        " * bytes where the compiler allows); the data is only ever reached through `bytes`. */",
+        "static union {",
+        f"    unsigned char bytes[{upper}_ARENA_SIZE];",
+        "    float f;", "    double d;", "    int64_t i64;",
+        "} arena TK_ALIGN16;", "",
+        "#define ARENA(type, offset) ((type *)(void *)(arena.bytes + (offset)))", ""]
+
+
+def _placement_comment(graph: Graph, plan: MemoryPlan) -> list[str]:
+    lines = ["/* Placement: offset, bytes, ops during which the tensor is alive, tensor."]
+    for t in arena_tensors(graph):
+        life = plan.lifetimes[t]
+        alias = f" (shares {cformat.comment_text(plan.aliases[t])})" if t in plan.aliases else ""
+        lines.append(f" * {plan.offsets[t]:>9} {plan.sizes[t]:>9}  {life.first:>4}-{life.last:<4} "
+                     f"{cformat.comment_text(t)}{alias}")
+    return lines + [" */", ""]
+
+
+def _io_tables(name: str, upper: str, graph: Graph, plan: MemoryPlan) -> list[str]:
+    lines: list[str] = []
+    for kind, names in (("input", graph.inputs), ("output", graph.outputs)):
+        lines += _info_table(name, upper, kind, io_rows(graph, names, upper), plan)
+    return lines
+
+
+def _info_table(name: str, upper: str, kind: str, rows: list[InfoRow], plan: MemoryPlan) -> list[str]:
+    count = f"{upper}_NUM_{kind.upper()}S"
+    lines = []
+    for i, row in enumerate(rows):
+        if row.dims:
+            lines.append(f"static const int32_t {kind}_{i}_dims[{len(row.dims)}] = "
+                         f"{{{', '.join(map(str, row.dims))}}};")
+    entries = [f"    {{{cformat.string_literal(r.name)}, {r.dtype_macro}, {len(r.dims)}, "
+               f"{f'{kind}_{i}_dims' if r.dims else 'NULL'}, {r.elements}, {r.bytes}, "
+               f"{cformat.float_literal(r.scale)}, {r.zero_point}}}" for i, r in enumerate(rows)]
+    offsets = [str(plan.offsets[r.name]) for r in rows]
+    if not rows:
+        # C has no empty arrays: a model without inputs (or outputs) gets one blank entry,
+        # which the count macro (0) says not to use.
+        entries, offsets = ["    {NULL, 0, 0, NULL, 0, 0, 0.0f, 0}"], ["0"]
+    size = f"{count} > 0 ? {count} : 1"
+    return lines + [
+        f"const {name}_tensor_info {name}_{kind}s[{size}] = {{", ",\n".join(entries), "};",
+        f"static const size_t {kind}_offsets[{size}] = {{{', '.join(offsets)}}};", "",
+        f"void *{name}_{kind}(int index)", "{",
+        f"    return index >= 0 && index < {count} ? "
+        f"(void *)(arena.bytes + {kind}_offsets[index]) : NULL;", "}", ""]
+
+
+def _invoke_lines(name: str, upper: str, steps: list[Step]) -> list[str]:
+    lines = [f"int {name}_invoke(void)", "{"]
+    if any(step.calls for step in steps):
+        lines.append("    int status;")
+    for step in steps:
+        lines.append(f"    /* {step.comment} */")
+        if not step.calls:
+            lines.append("    /* nothing to do: the output shares the input's bytes */")
+        for call in step.calls:
+            # The status names the op (see the header): (index + 1) * 256 + kernel error.
+            lines += [f"    status = {call.text()};",
+                      f"    if (status != TK_OK) return {step.op_index + 1} * 256 + status;"]
+    return lines + [f"    return {upper}_OK;", "}"]
+
+
+# ---- NAME_weights.c and the kernel files ----------------------------------------------------
+
+def _render_weights(state: BundleState, source: str) -> str:
+    name = state.prefix
+    out = [f"/* {name}_weights.c: the constant tensors of the {_describe(source)}, generated by",
+           " * toco-py. Each array holds a tensor's elements in row-major order (float16 as its",
+           " * bits). */", "#include <math.h>", "#include <stdint.h>", "",
+           f'#include "{KERNEL_HEADER}"', ""]
+    for tensor_name, symbol in state.weights.items():
+        t: Tensor = state.graph.tensors[tensor_name]
+        out.append(f"/* {cformat.comment_text(tensor_name)}: {t.dtype} {list(t.shape)} */")
+        out.append(f"const {cformat.C_TYPES[t.dtype]} {symbol}[{t.size}] TK_ALIGN16 = "
+                   f"{cformat.initializer(t.data, t.dtype)};")
+        out.append("")
+    if not state.weights:
+        out.append("/* The model has none; this declaration keeps the file a valid unit. */")
+        out.append(f"extern const int {name}_no_weights;")
+    return "\n".join(out) + "\n"
+
+
+def _kernel_files(families: list[str]) -> dict[str, str]:
+    files = {}
+    folder = resources.files("toco_py.codegen") / "kernels"
+    for stem in (KERNEL_HEADER,) + tuple(f"{f}.c" for f in (*ALWAYS, *families)):
+        files[stem] = (folder / stem).read_text(encoding="utf-8")
+    return files

@@ -1,0 +1,194 @@
+/* Kernels of toco-py's C bundles: plain C99, no heap, no global state.
+ *
+ * Every kernel takes plain pointers, shapes as int32_t arrays (with their rank where it
+ * varies) and its options as scalars, and returns TK_OK or an error code. Float kernels
+ * compute and accumulate in float32, as LiteRT's reference kernels do. Data-movement
+ * kernels work on any element type: they take the element size in bytes.
+ *
+ * Names: tk_<op>_<type>, where the type suffix says what the kernel computes in (f32,
+ * s8 for int8, u8 ...); a family's kernels live in <family>.c. New element types of an op
+ * (e.g. int8 with per-channel multipliers) are new functions beside the float ones.
+ */
+#ifndef TOCO_KERNELS_H
+#define TOCO_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TK_OK 0
+#define TK_ERROR_INDEX_OUT_OF_RANGE 1
+#define TK_ERROR_BAD_SHAPE 2
+
+/* 16-byte alignment for weights and the arena where the compiler can give it (GCC and
+ * Clang); other compilers give each array its element type's alignment, which is all the
+ * kernels need. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TK_ALIGN16 __attribute__((aligned(16)))
+#else
+#define TK_ALIGN16
+#endif
+
+/* The highest rank the general kernels (broadcasting, transpose, slicing ...) handle. */
+#define TK_MAX_RANK 6
+
+/* ---- common.c: helpers shared by the families ---------------------------------------- */
+
+/* Number of elements of a shape (1 for rank 0). */
+int32_t tk_element_count(const int32_t *dims, int rank);
+/* dims left-padded with 1s to TK_MAX_RANK, so loops can always run over six axes. */
+void tk_pad_dims(const int32_t *dims, int rank, int32_t *padded);
+/* Row-major strides (in elements) of padded dims; a broadcast axis (size 1 where the
+ * output's is not) gets stride 0, so the same index walks both shapes. */
+void tk_broadcast_strides(const int32_t *padded, const int32_t *out_padded, int32_t *strides);
+/* Row-major strides (in elements) of padded dims. */
+void tk_strides(const int32_t *padded, int32_t *strides);
+/* Advances a six-axis index over padded dims, last axis fastest; 0 once it wraps. */
+int tk_next_index(int32_t *index, const int32_t *padded);
+
+/* Clamp that keeps NaN (as std::min/std::max in LiteRT's activation clamps). */
+static inline float tk_clamp_f32(float x, float lo, float hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* ---- conv.c ------------------------------------------------------------------------- */
+
+int tk_conv2d_f32(const float *input, const int32_t *input_dims,
+                  const float *filter, const int32_t *filter_dims, const float *bias,
+                  float *output, const int32_t *output_dims,
+                  int stride_h, int stride_w, int dilation_h, int dilation_w,
+                  int pad_top, int pad_left, float act_min, float act_max);
+int tk_depthwise_conv2d_f32(const float *input, const int32_t *input_dims,
+                            const float *filter, const int32_t *filter_dims, const float *bias,
+                            float *output, const int32_t *output_dims,
+                            int stride_h, int stride_w, int dilation_h, int dilation_w,
+                            int pad_top, int pad_left, float act_min, float act_max);
+int tk_transpose_conv_f32(const float *input, const int32_t *input_dims,
+                          const float *filter, const int32_t *filter_dims, const float *bias,
+                          float *output, const int32_t *output_dims,
+                          int stride_h, int stride_w, int pad_top, int pad_left,
+                          float act_min, float act_max);
+
+/* ---- fully_connected.c -------------------------------------------------------------- */
+
+int tk_fully_connected_f32(const float *input, int32_t batches, int32_t depth,
+                           const float *weights, const float *bias, float *output,
+                           int32_t units, float act_min, float act_max);
+
+/* ---- pool.c ------------------------------------------------------------------------- */
+
+int tk_max_pool_f32(const float *input, const int32_t *input_dims, float *output,
+                    const int32_t *output_dims, int filter_h, int filter_w,
+                    int stride_h, int stride_w, int pad_top, int pad_left,
+                    float act_min, float act_max);
+int tk_average_pool_f32(const float *input, const int32_t *input_dims, float *output,
+                        const int32_t *output_dims, int filter_h, int filter_w,
+                        int stride_h, int stride_w, int pad_top, int pad_left,
+                        float act_min, float act_max);
+
+/* ---- elementwise.c: broadcasting binary ops (shapes of one rank) and unary math ------- */
+
+#define TK_BINARY_F32(op)                                                                  \
+    int tk_##op##_f32(const float *a, const int32_t *a_dims, const float *b,                \
+                      const int32_t *b_dims, float *output, const int32_t *output_dims,     \
+                      int rank, float act_min, float act_max)
+TK_BINARY_F32(add);
+TK_BINARY_F32(sub);
+TK_BINARY_F32(mul);
+TK_BINARY_F32(div);
+TK_BINARY_F32(maximum);
+TK_BINARY_F32(minimum);
+TK_BINARY_F32(squared_difference);
+/* x >= 0 ? x : x * alpha, alpha broadcast against x. */
+TK_BINARY_F32(prelu);
+#undef TK_BINARY_F32
+
+int tk_exp_f32(const float *input, float *output, int32_t count);
+int tk_sqrt_f32(const float *input, float *output, int32_t count);
+int tk_rsqrt_f32(const float *input, float *output, int32_t count);
+int tk_neg_f32(const float *input, float *output, int32_t count);
+int tk_abs_f32(const float *input, float *output, int32_t count);
+int tk_square_f32(const float *input, float *output, int32_t count);
+
+/* ---- activation.c ------------------------------------------------------------------- */
+
+/* RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1: a clamp to [lo, hi]. */
+int tk_relu_f32(const float *input, float *output, int32_t count, float lo, float hi);
+int tk_logistic_f32(const float *input, float *output, int32_t count);
+int tk_tanh_f32(const float *input, float *output, int32_t count);
+int tk_hard_swish_f32(const float *input, float *output, int32_t count);
+int tk_leaky_relu_f32(const float *input, float *output, int32_t count, float alpha);
+
+/* ---- normalization.c: over the last axis (depth), for each of `outer` rows ----------- */
+
+int tk_softmax_f32(const float *input, float *output, int32_t outer, int32_t depth, float beta);
+int tk_l2_normalization_f32(const float *input, float *output, int32_t outer, int32_t depth);
+
+/* ---- reduce.c: `reduced` holds one flag per axis of the input ------------------------- */
+
+int tk_sum_f32(const float *input, const int32_t *input_dims, int rank,
+               const int32_t *reduced, float *output);
+int tk_mean_f32(const float *input, const int32_t *input_dims, int rank,
+                const int32_t *reduced, float *output);
+int tk_reduce_max_f32(const float *input, const int32_t *input_dims, int rank,
+                      const int32_t *reduced, float *output);
+
+/* ---- movement.c: any element type ----------------------------------------------------- */
+
+int tk_copy(const void *input, void *output, size_t bytes);
+int tk_transpose(const void *input, const int32_t *input_dims, int rank, const int32_t *perm,
+                 void *output, size_t element_size);
+/* Inputs joined along `axis` of the output; axis_sizes[i] is input i's size there (1 for
+ * PACK, whose inputs lack that axis). */
+int tk_concatenation(const void *const *inputs, const int32_t *axis_sizes, int count,
+                     void *output, const int32_t *output_dims, int rank, int axis,
+                     size_t element_size);
+/* The inverse: SPLIT, SPLIT_V and UNPACK. */
+int tk_split(const void *input, const int32_t *input_dims, int rank, int axis,
+             void *const *outputs, const int32_t *axis_sizes, int count, size_t element_size);
+/* paddings: before/after pairs per axis; pad_value: one element, or NULL for zero bytes. */
+int tk_pad(const void *input, const int32_t *input_dims, int rank, const int32_t *paddings,
+           const void *pad_value, void *output, size_t element_size);
+int tk_mirror_pad(const void *input, const int32_t *input_dims, int rank,
+                  const int32_t *paddings, int symmetric, void *output, size_t element_size);
+/* Output element i reads input begin[d] + i[d] * strides[d] on every axis d. */
+int tk_strided_slice(const void *input, const int32_t *input_dims, int rank,
+                     const int32_t *begin, const int32_t *strides, void *output,
+                     const int32_t *output_dims, size_t element_size);
+int tk_tile(const void *input, const int32_t *input_dims, int rank, const int32_t *multiples,
+            void *output, size_t element_size);
+/* `indices` per batch entry (the first batch_dims axes); fails on an index out of range. */
+int tk_gather_i32(const void *params, const int32_t *params_dims, int rank, int axis,
+                  int batch_dims, const int32_t *indices, int32_t index_count, void *output,
+                  size_t element_size);
+int tk_gather_i64(const void *params, const int32_t *params_dims, int rank, int axis,
+                  int batch_dims, const int64_t *indices, int32_t index_count, void *output,
+                  size_t element_size);
+
+/* ---- resize.c: NHWC ------------------------------------------------------------------- */
+
+int tk_resize_bilinear_f32(const float *input, const int32_t *input_dims, float *output,
+                           int32_t out_h, int32_t out_w, int align_corners,
+                           int half_pixel_centers);
+int tk_resize_nearest(const void *input, const int32_t *input_dims, void *output,
+                      int32_t out_h, int32_t out_w, int align_corners, int half_pixel_centers,
+                      size_t element_size);
+
+/* ---- quantize.c: real = scale * (q - zero_point), per tensor (channels = 1) or per
+ * channel, channel c = (i / inner) % channels ------------------------------------------- */
+
+int tk_dequantize_f16(const uint16_t *input, float *output, int32_t count);
+int tk_dequantize_s8(const int8_t *input, float *output, int32_t count, int32_t inner,
+                     int32_t channels, const float *scales, const int32_t *zero_points);
+int tk_dequantize_u8(const uint8_t *input, float *output, int32_t count, int32_t inner,
+                     int32_t channels, const float *scales, const int32_t *zero_points);
+int tk_dequantize_s16(const int16_t *input, float *output, int32_t count, int32_t inner,
+                      int32_t channels, const float *scales, const int32_t *zero_points);
+int tk_quantize_f32_s8(const float *input, int8_t *output, int32_t count, int32_t inner,
+                       int32_t channels, const float *scales, const int32_t *zero_points);
+int tk_quantize_f32_u8(const float *input, uint8_t *output, int32_t count, int32_t inner,
+                       int32_t channels, const float *scales, const int32_t *zero_points);
+int tk_quantize_f32_s16(const float *input, int16_t *output, int32_t count, int32_t inner,
+                        int32_t channels, const float *scales, const int32_t *zero_points);
+
+#endif /* TOCO_KERNELS_H */

@@ -1,0 +1,101 @@
+"""Lowerings of the float elementwise ops, activations, normalizations and reductions."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.common import normalize_axis
+from .lowering import OpContext, lowering
+
+FLOAT = ("float32",)
+# ops whose C kernel clamps to the fused activation; the others pass the whole range.
+_FUSED = ("ADD", "SUB", "MUL", "DIV")
+_BINARY = {"ADD": "tk_add_f32", "SUB": "tk_sub_f32", "MUL": "tk_mul_f32", "DIV": "tk_div_f32",
+           "MAXIMUM": "tk_maximum_f32", "MINIMUM": "tk_minimum_f32",
+           "SQUARED_DIFFERENCE": "tk_squared_difference_f32", "PRELU": "tk_prelu_f32"}
+_UNARY = {"EXP": "tk_exp_f32", "SQRT": "tk_sqrt_f32", "RSQRT": "tk_rsqrt_f32",
+          "NEG": "tk_neg_f32", "ABS": "tk_abs_f32", "SQUARE": "tk_square_f32"}
+_ACTIVATIONS = {"LOGISTIC": "tk_logistic_f32", "TANH": "tk_tanh_f32",
+                "HARD_SWISH": "tk_hard_swish_f32"}
+_RELU_RANGES = {"RELU": ("0.0f", "FLT_MAX"), "RELU6": ("0.0f", "6.0f"),
+                "RELU_N1_TO_1": ("-1.0f", "1.0f"), "RELU_0_TO_1": ("0.0f", "1.0f")}
+_REDUCTIONS = {"SUM": "tk_sum_f32", "MEAN": "tk_mean_f32", "REDUCE_MAX": "tk_reduce_max_f32"}
+
+
+def _broadcast_dims(shape: tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """A shape at a higher rank, with 1s in front (numpy's alignment from the right)."""
+    return (1,) * (rank - len(shape)) + shape
+
+
+@lowering(*_BINARY)
+def binary(ctx: OpContext) -> None:
+    a, b, out = ctx.input(0), ctx.input(1), ctx.output()
+    ctx.require_dtype([a, b, out], FLOAT)
+    ctx.require_rank([a, b, out])
+    rank = max(len(out.shape), 1)  # scalars as shape [1]: the kernel wants an axis
+    dims = [ctx.int_array(_broadcast_dims(ctx.shape(t), rank)) for t in (a, b, out)]
+    lo, hi = ctx.activation() if ctx.op.type in _FUSED else ("-HUGE_VALF", "HUGE_VALF")
+    ctx.call("elementwise", _BINARY[ctx.op.type], ctx.pointer(a), dims[0], ctx.pointer(b),
+             dims[1], ctx.pointer(out), dims[2], str(rank), lo, hi)
+
+
+def _unary_args(ctx: OpContext) -> list[str]:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], FLOAT)
+    return [ctx.pointer(x), ctx.pointer(out), str(out.size)]
+
+
+@lowering(*_UNARY)
+def unary(ctx: OpContext) -> None:
+    ctx.call("elementwise", _UNARY[ctx.op.type], *_unary_args(ctx))
+
+
+@lowering(*_ACTIVATIONS)
+def activation(ctx: OpContext) -> None:
+    ctx.call("activation", _ACTIVATIONS[ctx.op.type], *_unary_args(ctx))
+
+
+@lowering(*_RELU_RANGES)
+def relu(ctx: OpContext) -> None:
+    ctx.call("activation", "tk_relu_f32", *_unary_args(ctx), *_RELU_RANGES[ctx.op.type])
+
+
+@lowering("LEAKY_RELU")
+def leaky_relu(ctx: OpContext) -> None:
+    alpha = ctx.float_literal(ctx.op.attrs.get("alpha", 0.2))
+    ctx.call("activation", "tk_leaky_relu_f32", *_unary_args(ctx), alpha)
+
+
+def _rows(ctx: OpContext) -> tuple[str, str]:
+    """(outer, depth): the op works on rows along the last axis."""
+    x = ctx.input(0)
+    depth = int(x.shape[-1]) if x.shape else 1
+    return str(x.size // depth if depth else 0), str(depth)
+
+
+@lowering("SOFTMAX")
+def softmax(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], FLOAT)
+    beta = ctx.float_literal(ctx.op.attrs.get("beta", 1.0))
+    ctx.call("normalization", "tk_softmax_f32", ctx.pointer(x), ctx.pointer(out), *_rows(ctx), beta)
+
+
+@lowering("L2_NORMALIZATION")
+def l2_normalization(ctx: OpContext) -> None:
+    # The fused activation is ignored, as the reference interpreter does.
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], FLOAT)
+    ctx.call("normalization", "tk_l2_normalization_f32", ctx.pointer(x), ctx.pointer(out),
+             *_rows(ctx))
+
+
+@lowering(*_REDUCTIONS)
+def reduction(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], FLOAT)
+    ctx.require_rank([x])
+    rank = len(x.shape)
+    axes = {normalize_axis(ctx.op, int(a), rank) for a in np.ravel(ctx.constant(1, "axis"))}
+    flags = [1 if d in axes else 0 for d in range(rank)]
+    ctx.call("reduce", _REDUCTIONS[ctx.op.type], ctx.pointer(x), ctx.dims(x), str(rank),
+             ctx.int_array(flags), ctx.pointer(out))

@@ -1,0 +1,110 @@
+"""Lowerings of the float NHWC ops: convolutions, FULLY_CONNECTED and pooling.
+
+Window geometry (SAME padding, output sizes) is worked out here with the same helpers
+the numpy kernels use, so the C kernels only see the padding before the input."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.common import IGNORED_ACTIVATIONS, same_padding
+from ..ops.conv import window
+from .lowering import OpContext, lowering
+
+FLOAT = ("float32",)
+
+
+def _pads(ctx: OpContext, in_hw: tuple[int, int], kernel_hw: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns of padding before the input (top, left)."""
+    sh, sw, dh, dw, padding = window(ctx.op)
+    if padding not in ("SAME", "VALID"):
+        raise ctx.fail(f"unknown padding {padding}")
+    top, _ = same_padding(in_hw[0], kernel_hw[0], sh, dh, padding)
+    left, _ = same_padding(in_hw[1], kernel_hw[1], sw, dw, padding)
+    return top, left
+
+
+def _nhwc(ctx: OpContext, *tensors) -> None:
+    for t in tensors:
+        if t is not None and len(t.shape) != 4:
+            raise ctx.fail(f"tensor {t.name!r} must be 4-D, not of shape {list(t.shape)}")
+
+
+def _conv_common(ctx: OpContext, function: str) -> None:
+    x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
+    ctx.require_dtype([x, w, b, out], FLOAT)
+    _nhwc(ctx, x, w, out)
+    sh, sw, dh, dw, _ = window(ctx.op)
+    top, left = _pads(ctx, x.shape[1:3], w.shape[1:3])
+    lo, hi = ctx.activation()
+    ctx.call("conv", function, ctx.pointer(x), ctx.dims(x), ctx.pointer(w), ctx.dims(w),
+             ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw), str(dh), str(dw),
+             str(top), str(left), lo, hi)
+
+
+@lowering("CONV_2D")
+def conv2d(ctx: OpContext) -> None:
+    x, w = ctx.input(0), ctx.input(1)
+    if x.shape[3] != w.shape[3]:
+        raise ctx.fail(f"input has {x.shape[3]} channels, the filter {w.shape[3]} "
+                       "(grouped convolutions are not supported)")
+    _conv_common(ctx, "tk_conv2d_f32")
+
+
+@lowering("DEPTHWISE_CONV_2D")
+def depthwise_conv2d(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    if out.shape[3] % x.shape[3]:
+        raise ctx.fail(f"{out.shape[3]} output channels is not a multiple of {x.shape[3]}")
+    _conv_common(ctx, "tk_depthwise_conv2d_f32")
+
+
+@lowering("TRANSPOSE_CONV")
+def transpose_conv(ctx: OpContext) -> None:
+    # Inputs: output_shape, filter (OHWI), input, optional bias.
+    w, x, b, out = ctx.input(1), ctx.input(2), ctx.input(3), ctx.output()
+    ctx.require_dtype([w, x, b, out], FLOAT)
+    _nhwc(ctx, x, w, out)
+    sh, sw = ctx.op.attrs.get("stride_h", 1), ctx.op.attrs.get("stride_w", 1)
+    padding = ctx.op.attrs.get("padding", "VALID")
+    # LiteRT pads as if the output were the input of the forward convolution.
+    top, _ = same_padding(out.shape[1], w.shape[1], sh, 1, padding)
+    left, _ = same_padding(out.shape[2], w.shape[2], sw, 1, padding)
+    lo, hi = ctx.activation()
+    ctx.call("conv", "tk_transpose_conv_f32", ctx.pointer(x), ctx.dims(x), ctx.pointer(w),
+             ctx.dims(w), ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw),
+             str(top), str(left), lo, hi)
+
+
+@lowering("FULLY_CONNECTED")
+def fully_connected(ctx: OpContext) -> None:
+    x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
+    if w is not None and w.dtype != "float32":
+        raise ctx.fail(f"weights of type {w.dtype} on a float input (dynamic-range "
+                       "quantization) are not supported; convert without --quantize dynamic")
+    ctx.require_dtype([x, w, b, out], FLOAT)
+    if ctx.op.attrs.get("fused_activation_function") in IGNORED_ACTIVATIONS:
+        raise ctx.fail("FULLY_CONNECTED cannot fuse "
+                       f"{ctx.op.attrs['fused_activation_function']} in TFLite")
+    units, depth = (int(d) for d in w.shape)
+    batches = x.size // depth if depth else 0
+    lo, hi = ctx.activation()
+    ctx.call("fully_connected", "tk_fully_connected_f32", ctx.pointer(x), str(batches),
+             str(depth), ctx.pointer(w), ctx.pointer(b), ctx.pointer(out), str(units), lo, hi)
+
+
+@lowering("MAX_POOL_2D", "AVERAGE_POOL_2D")
+def pool2d(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], FLOAT)
+    _nhwc(ctx, x, out)
+    fh, fw = ctx.op.attrs["filter_height"], ctx.op.attrs["filter_width"]
+    sh, sw = ctx.op.attrs.get("stride_h", 1), ctx.op.attrs.get("stride_w", 1)
+    top, left = _pads(ctx, x.shape[1:3], (fh, fw))
+    lo, hi = ctx.activation()
+    function = "tk_max_pool_f32" if ctx.op.type == "MAX_POOL_2D" else "tk_average_pool_f32"
+    ctx.call("pool", function, ctx.pointer(x), ctx.dims(x), ctx.pointer(out), ctx.dims(out),
+             str(fh), str(fw), str(sh), str(sw), str(top), str(left), lo, hi)
+
+
+def flat_size(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))

@@ -1,0 +1,232 @@
+"""From IR ops to kernel calls: the registry of lowerings and the context they work in.
+
+A lowering turns one op into C calls, `fn(ctx) -> None`, calling `ctx.call(family,
+function, *args)` for each kernel call (none for an op the plan made free). Lowerings are
+registered per op type and variant: "float" for ops on float (or plain integer) tensors,
+"int8" for ops on quantized tensors. Adding the int8 kernels of a family means
+registering `@lowering("CONV_2D", variant="int8")` functions beside the float ones; they
+compute per-channel multipliers and shifts in Python and pass them with
+`ctx.int_array(values)` — the emitter does not change.
+
+Arguments are C expressions: `ctx.pointer(name)` gives a tensor's data (a weight array
+or a place in the arena), `ctx.dims(name)` its shape, `ctx.int_array` and
+`ctx.float_array` literal arrays, `ctx.float_literal` a float option.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import TocoError
+from ..ir import Graph, Op, Tensor
+from . import cformat
+from .planner import MemoryPlan
+
+QUANTIZED_TYPES = ("int8", "uint8", "int16")
+# Arrays up to this many values are written into the call; longer ones become a named
+# static array in NAME.c.
+MAX_INLINE_ARRAY = 16
+# The fused-activation clamps, as LiteRT computes them (NONE is the whole float range).
+ACTIVATION_RANGES = {
+    "NONE": ("-FLT_MAX", "FLT_MAX"),
+    "RELU": ("0.0f", "FLT_MAX"),
+    "RELU_N1_TO_1": ("-1.0f", "1.0f"),
+    "RELU6": ("0.0f", "6.0f"),
+    # LiteRT's kernels turn these into the unbounded range: they change nothing.
+    "TANH": ("-FLT_MAX", "FLT_MAX"),
+    "SIGN_BIT": ("-FLT_MAX", "FLT_MAX"),
+}
+
+
+class CodegenError(TocoError):
+    """The model cannot be turned into a C bundle as it is."""
+
+
+Lowering = Callable[["OpContext"], None]
+_LOWERINGS: dict[tuple[str, str], Lowering] = {}
+
+
+def lowering(*op_types: str, variant: str = "float") -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for op_type in op_types:
+            if (op_type, variant) in _LOWERINGS:
+                raise ValueError(f"{op_type} ({variant}) has two lowerings")
+            _LOWERINGS[(op_type, variant)] = fn
+        return fn
+    return register
+
+
+def variant_of(graph: Graph, op: Op) -> str:
+    """"int8" when the op computes on quantized integers, else "float". QUANTIZE of a float
+    and DEQUANTIZE (the conversions at the edge of the quantized part) are float ops."""
+    if op.type == "DEQUANTIZE":
+        return "float"
+    first = graph.tensors[op.inputs[0]] if op.inputs and op.inputs[0] else None
+    if op.type == "QUANTIZE":
+        return "int8" if first is not None and first.dtype in QUANTIZED_TYPES else "float"
+    names = [n for n in op.inputs[:1] + op.outputs[:1] if n]
+    quantized = any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in QUANTIZED_TYPES
+                    for n in names)
+    return "int8" if quantized else "float"
+
+
+def find_lowering(graph: Graph, op: Op) -> Lowering | None:
+    return _LOWERINGS.get((op.type, variant_of(graph, op)))
+
+
+def op_label(index: int, op: Op) -> str:
+    kind = op.attrs.get("custom_code", op.type) if op.type == "CUSTOM" else op.type
+    return f"#{index} {kind}"
+
+
+def unsupported_ops(graph: Graph) -> list[str]:
+    """'#index TYPE' (with ' (int8)' for quantized ops) of every op without a lowering."""
+    missing = []
+    for i, op in enumerate(graph.ops):
+        if find_lowering(graph, op) is None:
+            variant = variant_of(graph, op)
+            missing.append(op_label(i, op) + (f" ({variant})" if variant != "float" else ""))
+    return missing
+
+
+@dataclass
+class KernelCall:
+    family: str      # the kernel source file, kernels/<family>.c
+    function: str
+    args: list[str]
+
+    def text(self) -> str:
+        return f"{self.function}({', '.join(self.args)})"
+
+
+@dataclass
+class BundleState:
+    """What the lowerings of all ops share: constants used so far and long arrays."""
+    graph: Graph
+    plan: MemoryPlan
+    prefix: str
+    weights: dict[str, str] = field(default_factory=dict)      # tensor name -> C symbol
+    params: dict[tuple, str] = field(default_factory=dict)     # (ctype, values) -> C symbol
+
+    def weight_symbol(self, name: str) -> str:
+        if name not in self.weights:
+            self.weights[name] = f"{self.prefix}_w{len(self.weights)}"
+        return self.weights[name]
+
+    def param_symbol(self, ctype: str, items: tuple[str, ...]) -> str:
+        key = (ctype, items)
+        if key not in self.params:
+            self.params[key] = f"param{len(self.params)}"
+        return self.params[key]
+
+
+class OpContext:
+    """One op being lowered: its tensors as C expressions, and the calls it makes."""
+
+    def __init__(self, state: BundleState, index: int, op: Op) -> None:
+        self.state = state
+        self.graph = state.graph
+        self.index = index
+        self.op = op
+        self.calls: list[KernelCall] = []
+
+    # ---- failing -----------------------------------------------------------------------
+
+    def fail(self, message: str) -> CodegenError:
+        """The error to raise: names the op, e.g. '#3 GATHER (emb): ...'."""
+        where = f" ({self.op.name})" if self.op.name else ""
+        return CodegenError(f"codegen: op {op_label(self.index, self.op)}{where}: {message}")
+
+    # ---- tensors -----------------------------------------------------------------------
+
+    def input(self, i: int) -> Tensor | None:
+        """Input i, or None when absent (optional inputs, e.g. a conv without bias)."""
+        if i >= len(self.op.inputs) or not self.op.inputs[i]:
+            return None
+        return self.graph.tensors[self.op.inputs[i]]
+
+    def output(self, i: int = 0) -> Tensor:
+        return self.graph.tensors[self.op.outputs[i]]
+
+    def shape(self, t: Tensor) -> tuple[int, ...]:
+        return tuple(int(d) for d in t.shape)
+
+    def constant(self, i: int, what: str) -> np.ndarray:
+        """The value of input i, which the generator needs at generation time."""
+        t = self.input(i)
+        if t is None or t.data is None:
+            raise self.fail(f"its {what} must be a constant")
+        return np.asarray(t.data)
+
+    def require_dtype(self, tensors: list[Tensor | None], dtypes: tuple[str, ...]) -> None:
+        for t in tensors:
+            if t is not None and t.dtype not in dtypes:
+                raise self.fail(f"tensor {t.name!r} is {t.dtype}; this kernel takes "
+                                f"{' or '.join(dtypes)}")
+
+    def require_rank(self, tensors: list[Tensor], limit: int = 6) -> None:
+        for t in tensors:
+            if len(t.shape) > limit:
+                raise self.fail(f"tensor {t.name!r} has rank {len(t.shape)}; the kernels "
+                                f"handle up to {limit}")
+
+    # ---- C expressions ------------------------------------------------------------------
+
+    def pointer(self, t: Tensor | None) -> str:
+        """The tensor's data: its weight array, its place in the arena, or NULL if absent."""
+        if t is None:
+            return "NULL"
+        if t.is_const and t.name not in self.state.plan.offsets:
+            return self.state.weight_symbol(t.name) if t.size else "NULL"
+        ctype = cformat.C_TYPES[t.dtype]
+        return f"ARENA({ctype}, {self.state.plan.offsets[t.name]})"
+
+    def dims(self, t: Tensor) -> str:
+        return self.int_array(self.shape(t))
+
+    def int_array(self, values) -> str:
+        return self._array("int32_t", [cformat.int_literal(v) for v in np.ravel(values).tolist()])
+
+    def float_array(self, values) -> str:
+        return self._array("float", [cformat.float_literal(v) for v in np.ravel(values).tolist()])
+
+    def pointer_array(self, tensors: list[Tensor], writable: bool = False) -> str:
+        ctype = "void *" if writable else "const void *"
+        return cformat.compound_literal(ctype, [self.pointer(t) for t in tensors])
+
+    def _array(self, ctype: str, items: list[str]) -> str:
+        if len(items) <= MAX_INLINE_ARRAY:
+            return cformat.compound_literal(ctype, items)
+        return self.state.param_symbol(ctype, tuple(items))
+
+    @staticmethod
+    def float_literal(value: float) -> str:
+        return cformat.float_literal(value)
+
+    @staticmethod
+    def element_size(t: Tensor) -> str:
+        return f"sizeof({cformat.C_TYPES[t.dtype]})"
+
+    def activation(self) -> tuple[str, str]:
+        """(min, max) of the op's fused activation clamp."""
+        name = self.op.attrs.get("fused_activation_function", "NONE")
+        if name not in ACTIVATION_RANGES:
+            raise self.fail(f"unsupported fused activation {name}")
+        return ACTIVATION_RANGES[name]
+
+    # ---- output -------------------------------------------------------------------------
+
+    def call(self, family: str, function: str, *args: str) -> None:
+        self.calls.append(KernelCall(family, function, list(args)))
+
+
+def lower_op(state: BundleState, index: int, op: Op) -> list[KernelCall]:
+    fn = find_lowering(state.graph, op)
+    ctx = OpContext(state, index, op)
+    if fn is None:
+        raise ctx.fail("no C kernel for this op" +
+                       (" on quantized tensors yet" if variant_of(state.graph, op) != "float" else ""))
+    fn(ctx)
+    return ctx.calls

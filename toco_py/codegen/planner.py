@@ -1,0 +1,247 @@
+"""Static memory plan of a C bundle: one arena, an offset for every activation tensor.
+
+Time is the op index. A graph input is alive from the start (op 0), a graph output to the
+end (the last op), any other tensor from the op that produces it to the last op that reads
+it. Two tensors alive at the same op must not share bytes; the kernels never work in
+place. The one exception is a reshape-like op (RESHAPE, SQUEEZE, EXPAND_DIMS), whose output
+has the input's bytes in the same order: when the input dies at that op, the output takes
+over its buffer and the op costs nothing.
+
+Buffers (tensors sharing bytes) are placed largest first, each at the lowest offset where
+it fits among the buffers already placed whose lifetimes overlap its own (TFLite Micro's
+greedy planner). `check_plan` verifies a plan without trusting the placement code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import TocoError
+from ..ir import Graph
+
+ALIGNMENT = 16
+# Ops whose output may share its first input's buffer (same bytes, same order).
+IN_PLACE_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+# Bytes per element of the types a bundle can hold (numpy's, plus float16 stored as bits).
+_ITEM_SIZE = {"float32": 4, "float16": 2, "int32": 4, "int64": 8, "int16": 2, "int8": 1,
+              "uint8": 1, "bool": 1, "uint16": 2, "uint32": 4, "float64": 8}
+
+
+class PlanError(TocoError):
+    """A memory plan is wrong (a bug in the planner, or a plan edited by hand)."""
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    first: int  # first op index at which the tensor must hold its value
+    last: int   # last op index at which it is read (or the end, for graph outputs)
+
+    def overlaps(self, other: "Lifetime") -> bool:
+        return self.first <= other.last and other.first <= self.last
+
+
+@dataclass
+class MemoryPlan:
+    offsets: dict[str, int]          # tensor -> byte offset in the arena
+    sizes: dict[str, int]            # tensor -> bytes it occupies (unaligned)
+    lifetimes: dict[str, Lifetime]
+    aliases: dict[str, str] = field(default_factory=dict)  # output -> input whose bytes it reuses
+    arena_size: int = 0
+
+    def end(self, name: str) -> int:
+        return self.offsets[name] + self.sizes[name]
+
+
+def aligned(size: int) -> int:
+    return (size + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def tensor_bytes(graph: Graph, name: str) -> int:
+    t = graph.tensors[name]
+    if not t.static_shape:
+        raise PlanError(f"tensor {name!r} has no fully known shape {list(t.shape or [])}")
+    if t.dtype not in _ITEM_SIZE:
+        raise PlanError(f"tensor {name!r} has type {t.dtype}, which a bundle cannot hold")
+    return t.size * _ITEM_SIZE[t.dtype]
+
+
+def arena_tensors(graph: Graph) -> list[str]:
+    """Every tensor that lives in the arena, in a fixed order: graph inputs, then each op's
+    outputs, then constant graph outputs (copied into the arena so the API can hand out a
+    writable pointer for every output)."""
+    names: list[str] = []
+    seen: set[str] = set()
+
+    def add(name: str) -> None:
+        if name and name not in seen:
+            seen.add(name)
+            names.append(name)
+
+    for name in graph.inputs:
+        add(name)
+    for op in graph.ops:
+        for name in op.outputs:
+            add(name)
+    for name in graph.outputs:
+        add(name)
+    return names
+
+
+def lifetimes(graph: Graph) -> dict[str, Lifetime]:
+    end = max(len(graph.ops) - 1, 0)
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for name in graph.inputs:
+        first[name] = last[name] = 0
+    for i, op in enumerate(graph.ops):
+        for name in op.outputs:
+            first.setdefault(name, i)
+            last.setdefault(name, i)  # written even if nothing reads it
+        for name in op.inputs:
+            if name in first:
+                last[name] = i
+    for name in graph.outputs:
+        first.setdefault(name, 0)  # a constant output, copied in before the first op
+        last[name] = end
+    return {name: Lifetime(first[name], last[name]) for name in arena_tensors(graph)}
+
+
+def in_place_aliases(graph: Graph, lives: dict[str, Lifetime]) -> dict[str, str]:
+    """output -> input for reshape-like ops whose input dies at that op."""
+    aliases = {}
+    for i, op in enumerate(graph.ops):
+        if op.type not in IN_PLACE_OPS or not op.inputs or op.inputs[0] not in lives:
+            continue
+        src, dst = op.inputs[0], op.outputs[0]
+        if lives[src].last == i and src not in graph.outputs:
+            aliases[dst] = src
+    return aliases
+
+
+@dataclass
+class _Buffer:
+    tensors: list[str]
+    size: int
+    life: Lifetime
+    order: int  # first appearance, for a deterministic tie-break
+    offset: int = -1
+
+
+def _root(aliases: dict[str, str], name: str) -> str:
+    while name in aliases:
+        name = aliases[name]
+    return name
+
+
+def _buffers(names: list[str], sizes: dict[str, int], lives: dict[str, Lifetime],
+             aliases: dict[str, str]) -> list[_Buffer]:
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(_root(aliases, name), []).append(name)
+    buffers = []
+    for order, members in enumerate(groups.values()):
+        life = Lifetime(min(lives[n].first for n in members), max(lives[n].last for n in members))
+        buffers.append(_Buffer(members, aligned(max(sizes[n] for n in members)), life, order))
+    return buffers
+
+
+def first_fit(size: int, taken: list[tuple[int, int]]) -> int:
+    """The lowest offset where `size` bytes fit between the (offset, size) ranges taken."""
+    offset = 0
+    for start, length in sorted(taken):
+        if offset + size <= start:
+            break
+        offset = max(offset, start + length)
+    return offset
+
+
+def _place(buffers: list[_Buffer]) -> int:
+    placed: list[_Buffer] = []
+    for buf in sorted(buffers, key=lambda b: (-b.size, b.life.first, b.order)):
+        taken = [(p.offset, p.size) for p in placed if p.life.overlaps(buf.life) and p.size]
+        buf.offset = first_fit(buf.size, taken)
+        placed.append(buf)
+    return max((b.offset + b.size for b in buffers), default=0)
+
+
+def plan_memory(graph: Graph, in_place: bool = True) -> MemoryPlan:
+    names = arena_tensors(graph)
+    sizes = {n: tensor_bytes(graph, n) for n in names}
+    lives = lifetimes(graph)
+    aliases = in_place_aliases(graph, lives) if in_place else {}
+    buffers = _buffers(names, sizes, lives, aliases)
+    arena = _place(buffers)
+    offsets = {n: b.offset for b in buffers for n in b.tensors}
+    plan = MemoryPlan(offsets, sizes, lives, aliases, aligned(arena))
+    check_plan(graph, plan)
+    return plan
+
+
+# ---- the independent check ---------------------------------------------------------------
+
+def _alias_ok(graph: Graph, plan: MemoryPlan, dst: str, src: str) -> bool:
+    """dst may share src's bytes: a reshape-like op reads src and writes dst, src dies
+    there, and both sit at the same offset."""
+    op = graph.producer(dst)
+    if op is None or op.type not in IN_PLACE_OPS or op.inputs[:1] != [src]:
+        return False
+    i = next(k for k, o in enumerate(graph.ops) if o is op)
+    return (_consumers_end(graph, src) == i and src not in graph.outputs
+            and plan.offsets[dst] == plan.offsets[src])
+
+
+def _consumers_end(graph: Graph, name: str) -> int:
+    return max((i for i, op in enumerate(graph.ops) if name in op.inputs), default=-1)
+
+
+def _sharing_allowed(graph: Graph, plan: MemoryPlan) -> set[frozenset[str]]:
+    """Pairs of tensors that legitimately share bytes: alias chains, checked link by link."""
+    for dst, src in plan.aliases.items():
+        if not _alias_ok(graph, plan, dst, src):
+            raise PlanError(f"tensor {dst!r} cannot reuse the bytes of {src!r}")
+    groups: dict[str, list[str]] = {}
+    for name in plan.offsets:
+        groups.setdefault(_root(plan.aliases, name), []).append(name)
+    return {frozenset((a, b)) for members in groups.values()
+            for a in members for b in members if a != b}
+
+
+def check_plan(graph: Graph, plan: MemoryPlan) -> None:
+    """Raises PlanError unless every arena tensor has aligned bytes inside the arena and no
+    two tensors alive at the same op overlap (except alias pairs). Lifetimes are recomputed
+    from the graph rather than taken from the plan."""
+    lives = lifetimes(graph)
+    names = arena_tensors(graph)
+    missing = [n for n in names if n not in plan.offsets]
+    if missing:
+        raise PlanError(f"tensor {missing[0]!r} has no place in the arena")
+    for name in names:
+        if plan.offsets[name] % ALIGNMENT or plan.offsets[name] < 0:
+            raise PlanError(f"tensor {name!r} is at offset {plan.offsets[name]}, not a "
+                            f"multiple of {ALIGNMENT}")
+        if plan.sizes[name] != tensor_bytes(graph, name) or plan.end(name) > plan.arena_size:
+            raise PlanError(f"tensor {name!r} ({plan.sizes[name]} bytes at "
+                            f"{plan.offsets[name]}) does not fit the {plan.arena_size}-byte arena")
+    allowed = _sharing_allowed(graph, plan)
+    _check_pairs(plan, names, lives, allowed)
+
+
+def _check_pairs(plan: MemoryPlan, names: list[str], lives: dict[str, Lifetime],
+                 allowed: set[frozenset[str]]) -> None:
+    # Sorted by offset, a tensor can only overlap the ones that start before it ends.
+    by_offset = sorted((n for n in names if plan.sizes[n]), key=lambda n: plan.offsets[n])
+    starts = np.array([plan.offsets[n] for n in by_offset], dtype=np.int64)
+    for i, a in enumerate(by_offset):
+        stop = int(np.searchsorted(starts, plan.end(a), side="left"))
+        for b in by_offset[i + 1:stop]:
+            if lives[a].overlaps(lives[b]) and frozenset((a, b)) not in allowed:
+                raise PlanError(
+                    f"memory plan overlap: {_describe(plan, lives, a)} and "
+                    f"{_describe(plan, lives, b)} are alive at the same time")
+
+
+def _describe(plan: MemoryPlan, lives: dict[str, Lifetime], name: str) -> str:
+    life = lives[name]
+    return (f"{name!r} (ops {life.first}-{life.last}, bytes "
+            f"{plan.offsets[name]}-{plan.end(name)})")

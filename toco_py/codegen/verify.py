@@ -1,0 +1,159 @@
+"""Builds a bundle with the system compiler, runs it on seeded random inputs and compares
+its outputs with the reference interpreter's: float outputs within FLOAT_TOLERANCE of the
+largest reference magnitude, integer outputs bit for bit."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import TocoError
+from ..ir import Graph
+
+# max |ours - reference| <= FLOAT_TOLERANCE * max |reference|, per output.
+FLOAT_TOLERANCE = 1e-5
+BUILD_TIMEOUT = 900
+RUN_TIMEOUT = 600
+# Lines of compiler output shown when a build fails.
+LOG_TAIL = 25
+
+
+class VerifyError(TocoError):
+    """The bundle does not build or run."""
+
+    exit_code = 1
+
+
+@dataclass
+class OutputCheck:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    max_abs: float     # max |ours - reference|
+    max_ref: float     # max |reference|
+    passed: bool
+    note: str = ""
+
+    @property
+    def relative(self) -> float:
+        return self.max_abs / self.max_ref if self.max_ref else (0.0 if not self.max_abs else np.inf)
+
+
+@dataclass
+class VerifyReport:
+    checks: list[OutputCheck]
+    arena_size: int
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+def _makefile_sources(bundle_dir: str) -> list[str]:
+    with open(os.path.join(bundle_dir, "Makefile"), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("SOURCES ="):
+                return line.split("=", 1)[1].split()
+    raise VerifyError(f"{bundle_dir}/Makefile lists no SOURCES")
+
+
+def build_command(bundle_dir: str, name: str, opt: str, extra_cflags: str, jobs: int) -> list[str]:
+    """`make` in the bundle when there is one; else the compiler the Makefile would run."""
+    if shutil.which("make"):
+        return ["make", "-s", "-C", bundle_dir, f"-j{jobs}", f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}"]
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", *opt.split(), *extra_cflags.split()]
+    sources = [os.path.join(bundle_dir, s) for s in _makefile_sources(bundle_dir)]
+    return ["cc", *flags, "-o", os.path.join(bundle_dir, f"{name}_run"), *sources, "-lm"]
+
+
+def build(bundle_dir: str, name: str, opt: str = "-O2", extra_cflags: str = "", jobs: int = 2) -> str:
+    """Compiles the bundle; returns the runner's path."""
+    command = build_command(bundle_dir, name, opt, extra_cflags, jobs)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    except FileNotFoundError:
+        raise VerifyError(f"cannot build {bundle_dir}: {command[0]} is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise VerifyError(f"building {bundle_dir} took over {BUILD_TIMEOUT} s") from None
+    if done.returncode:
+        log = "\n".join((done.stdout + done.stderr).strip().splitlines()[-LOG_TAIL:])
+        raise VerifyError(f"building {bundle_dir} failed ({' '.join(command[:2])} exit code "
+                          f"{done.returncode}):\n{log}")
+    return os.path.join(bundle_dir, f"{name}_run")
+
+
+def run_bundle(binary: str, graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs the runner on raw little-endian files; returns the outputs by tensor name."""
+    with tempfile.TemporaryDirectory(prefix="toco-codegen-") as folder:
+        in_paths = [os.path.join(folder, f"in{i}.bin") for i in range(len(graph.inputs))]
+        out_paths = [os.path.join(folder, f"out{i}.bin") for i in range(len(graph.outputs))]
+        for name, path in zip(graph.inputs, in_paths):
+            dtype = np.dtype(graph.tensors[name].dtype).newbyteorder("<")
+            np.ascontiguousarray(feeds[name], dtype=dtype).tofile(path)
+        try:
+            done = subprocess.run([binary, *in_paths, *out_paths], capture_output=True, text=True,
+                                  timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise VerifyError(f"{binary} ran for over {RUN_TIMEOUT} s") from None
+        if done.returncode:
+            raise VerifyError(f"{binary} failed with exit code {done.returncode}: "
+                              f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        outputs = {}
+        for name, path in zip(graph.outputs, out_paths):
+            t = graph.tensors[name]
+            data = np.fromfile(path, dtype=np.dtype(t.dtype).newbyteorder("<"))
+            outputs[name] = data.astype(t.dtype).reshape(t.shape)
+        return outputs
+
+
+def compare(name: str, want: np.ndarray, got: np.ndarray) -> OutputCheck:
+    want = np.asarray(want)
+    if got.shape != want.shape:
+        return OutputCheck(name, str(got.dtype), got.shape, np.inf, 0.0, False,
+                           f"shape {list(got.shape)}, reference {list(want.shape)}")
+    max_ref = float(np.max(np.abs(want.astype(np.float64)), initial=0.0))
+    if want.dtype.kind == "f":
+        a, b = got.astype(np.float64), want.astype(np.float64)
+        nan_mismatch = bool(np.any(np.isnan(a) != np.isnan(b)))
+        both = ~(np.isnan(a) | np.isnan(b))
+        same_inf = (a == b) & both  # equal infinities differ by nan, not by inf - inf
+        with np.errstate(invalid="ignore"):
+            diff = np.where(same_inf | ~both, 0.0, np.abs(a - b))
+        max_abs = float(np.max(diff, initial=0.0))
+        passed = not nan_mismatch and max_abs <= FLOAT_TOLERANCE * max_ref
+        note = "NaN where the reference has none (or the reverse)" if nan_mismatch else ""
+        return OutputCheck(name, str(want.dtype), want.shape, max_abs, max_ref, passed, note)
+    diff = np.abs(got.astype(np.int64) - want.astype(np.int64))
+    max_abs = float(np.max(diff, initial=0))
+    count = int(np.count_nonzero(diff))
+    return OutputCheck(name, str(want.dtype), want.shape, max_abs, max_ref, count == 0,
+                       f"{count} of {diff.size} elements differ" if count else "")
+
+
+def verify_bundle(graph: Graph, bundle_dir: str, name: str, arena_size: int, seed: int = 0,
+                  opt: str = "-O2", extra_cflags: str = "",
+                  feeds: dict[str, np.ndarray] | None = None) -> VerifyReport:
+    """Builds and runs the bundle in bundle_dir on `feeds` (default: seeded random inputs)."""
+    from ..interpreter import Interpreter
+    from ..tensor_io import random_inputs
+
+    binary = build(bundle_dir, name, opt, extra_cflags)
+    feeds = random_inputs(graph, seed) if feeds is None else feeds
+    expected = Interpreter(graph).run(dict(feeds))
+    got = run_bundle(binary, graph, feeds)
+    checks = [compare(n, expected[n], got[n]) for n in graph.outputs]
+    return VerifyReport(checks, arena_size)
+
+
+def report_rows(report: VerifyReport) -> list[tuple]:
+    """Rows for report.print_table: output, dtype, shape, max |diff|, max |ref|, relative."""
+    return [(c.name, c.dtype, list(c.shape), c.max_abs, c.max_ref, c.relative,
+             ("pass" if c.passed else "FAIL") + (f" ({c.note})" if c.note else ""))
+            for c in report.checks]
+
+
+REPORT_COLUMNS = ["output", "dtype", "shape", "max |diff|", "max |ref|", "relative", ""]

@@ -1,0 +1,213 @@
+"""int8 activations bit-exact with LiteRT's reference resolver: the standalone RELU family
+(requantizing ReluX), LEAKY_RELU, PRELU, LOGISTIC and TANH (the 256-entry tables their
+reference Prepare builds), HARD_SWISH (reference_ops::HardSwish) and L2_NORMALIZATION.
+
+Unary ops depend on one int8 value only, so each builds the table of its 256 outputs with the
+reference arithmetic and indexes it: the per-element C++ loop becomes one gather.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import math
+
+import numpy as np
+
+from ...errors import ConversionError
+from ...ir import Graph, Op
+from ..registry import register_int8
+from . import fixedpoint as fx
+from .common import quantize_value, scale_zero
+
+f32 = np.float32
+ALL_INT8 = np.arange(-128, 128, dtype=np.int64)
+
+
+def _require_int8(graph: Graph, op: Op, names: list[str]) -> None:
+    for name in names:
+        if graph.tensors[name].dtype != "int8":
+            raise ConversionError(f"{op!r}: the quantized kernel handles int8 tensors, "
+                                  f"{name!r} is {graph.tensors[name].dtype}")
+
+
+def _io(graph: Graph, op: Op) -> tuple[tuple[float, int], tuple[float, int]]:
+    _require_int8(graph, op, [op.inputs[0], op.outputs[0]])
+    return scale_zero(graph, op.inputs[0]), scale_zero(graph, op.outputs[0])
+
+
+def _lookup(table: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """table[i] is the output for input i - 128."""
+    return table.astype(np.int8)[x.astype(np.int64) + 128]
+
+
+# ----- RELU, RELU6, RELU_N1_TO_1: ReluX requantizes, then clamps -----
+
+def _relu_x(act_min: float, act_max: float | None):
+    def kernel(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+        (si, zi), (so, zo) = _io(graph, op)
+        # ReluPrepare: the scale ratio in float, then QuantizeMultiplier.
+        multiplier = fx.quantize_multiplier(float(f32(si) / f32(so)))
+        lo = max(-128, quantize_value(so, zo, act_min))
+        hi = 127 if act_max is None else min(127, quantize_value(so, zo, act_max))
+        table = fx.wrap32(zo + fx.mbqm(ALL_INT8 - zi, *multiplier))
+        return _lookup(np.minimum(np.maximum(table, lo), hi), x)
+    return kernel
+
+
+# ----- LEAKY_RELU and PRELU -----
+
+def leaky_relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    (si, zi), (so, zo) = _io(graph, op)
+    alpha = f32(op.attrs.get("alpha", 0.2))
+    # LeakyReluPrepare: both ratios in float arithmetic.
+    m_alpha = fx.quantize_multiplier(float(f32(si) * alpha / f32(so)))
+    m_identity = fx.quantize_multiplier(float(f32(si) / f32(so)))
+    value = ALL_INT8 - zi
+    scaled = np.where(value >= 0, fx.mbqm(value, *m_identity), fx.mbqm(value, *m_alpha))
+    return _lookup(np.clip(fx.wrap32(zo + scaled), -128, 127), x)
+
+
+def prelu_int8(op: Op, graph: Graph, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    _require_int8(graph, op, [op.inputs[0], op.inputs[1], op.outputs[0]])
+    (si, zi), (sa, za) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.inputs[1])
+    so, zo = scale_zero(graph, op.outputs[0])
+    # PreluPrepare: x >= 0 keeps si/so, x < 0 multiplies by alpha (si*sa/so), both in float.
+    m_positive = fx.quantize_multiplier(float(f32(si) / f32(so)))
+    m_negative = fx.quantize_multiplier(float(f32(si) * f32(sa) / f32(so)))
+    value = x.astype(np.int64) - zi
+    alpha_value = alpha.astype(np.int64) - za
+    negative = fx.mbqm(fx.wrap32(value * alpha_value), *m_negative)
+    out = fx.wrap32(np.where(value >= 0, fx.mbqm(value, *m_positive), negative) + zo)
+    if out.shape != x.shape:
+        raise ConversionError(f"{op!r}: alpha {list(alpha.shape)} broadcasts the input "
+                              f"{list(x.shape)} to {list(out.shape)}; LiteRT needs the input's shape")
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+# ----- LOGISTIC and TANH: LUTPopulate<int8_t> in float32 -----
+
+def _libm_function(name: str):
+    """The C library's float function, which LiteRT's std::exp/std::tanh(float) call; numpy's
+    own float32 routines may differ in the last bit. Falls back to a correctly rounded value
+    from double precision where no C library is found."""
+    path = ctypes.util.find_library("m") or ctypes.util.find_library("c")
+    try:
+        fn = getattr(ctypes.CDLL(path), name)
+    except (OSError, AttributeError, TypeError):
+        fallback = getattr(math, name[:-1])
+        return lambda v: f32(fallback(float(v)))
+    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+    return lambda v: f32(fn(float(v)))
+
+
+_expf = _libm_function("expf")
+_tanhf = _libm_function("tanhf")
+
+
+def _logistic_f32(v: np.float32) -> np.float32:
+    return f32(1.0) / (f32(1.0) + _expf(-v))
+
+
+def _round_half_away_f32(v: np.float32) -> np.float32:
+    """roundf: ties away from zero, in float."""
+    return f32(math.copysign(math.floor(abs(float(v)) + 0.5), float(v))) if math.isfinite(v) else v
+
+
+def lut_table(in_scale: float, in_zero: int, out_scale: float, out_zero: int, transform) -> np.ndarray:
+    """LUTPopulateInt8: dequantize, transform and requantize every int8 value in float32."""
+    inverse_scale = f32(1.0) / f32(out_scale)
+    table = np.empty(256, np.int64)
+    for i, value in enumerate(ALL_INT8):
+        dequantized = f32(in_scale) * f32(int(value) - in_zero)
+        rescaled = _round_half_away_f32(transform(dequantized) * inverse_scale)
+        quantized = int(rescaled + f32(out_zero))
+        table[i] = min(max(quantized, -128), 127)
+    return table
+
+
+def logistic_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    (si, zi), (so, zo) = _io(graph, op)
+    if float(so) != 1.0 / 256:
+        raise ConversionError(f"{op!r}: int8 LOGISTIC needs output scale 1/256 (got {so}); "
+                              "LiteRT refuses others")
+    return _lookup(lut_table(si, zi, so, zo, _logistic_f32), x)
+
+
+def tanh_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    # The reference Prepare checks nothing for int8 TANH: any output params build a table.
+    (si, zi), (so, zo) = _io(graph, op)
+    return _lookup(lut_table(si, zi, so, zo, _tanhf), x)
+
+
+# ----- HARD_SWISH: reference_ops::HardSwish in int16 fixed point -----
+
+def _int16_multiplier(real: np.float32) -> tuple[int, int]:
+    multiplier, exponent = fx.quantize_multiplier(float(real))
+    return fx.downscale_to_int16_multiplier(multiplier), exponent
+
+
+def _saturating_left_shift16(value: np.ndarray, amount: int) -> np.ndarray:
+    return np.clip(value * (1 << amount), fx.INT16_MIN, fx.INT16_MAX)
+
+
+def _reluish(hires: np.ndarray, multiplier: int, exponent: int) -> np.ndarray:
+    """The input on a scale where 3.0 is 32768, saturated, then mapped from [-1, 1] to [0, 1]."""
+    value = hires
+    if exponent > 0:
+        value = _saturating_left_shift16(value, exponent - 1)
+    value = fx.srdhm16(value, multiplier)
+    if exponent > 0:
+        value = _saturating_left_shift16(value, 1)
+    if exponent < 0:
+        value = fx.rdbpot16(value, -exponent)
+    return (value + (1 << 15)) >> 1
+
+
+def hard_swish_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    (si, zi), (so, zo) = _io(graph, op)
+    # HardSwishPrepare, in float: the input on a scale 128 times finer.
+    hires_input_scale = f32(1.0 / 128.0) * f32(si)
+    out_multiplier, out_exponent = _int16_multiplier(hires_input_scale / f32(so))
+    if out_exponent > 0:
+        raise ConversionError(f"{op!r}: input scale {si} is too large for output scale {so}; "
+                              "LiteRT refuses it")
+    reluish_multiplier, reluish_exponent = _int16_multiplier(hires_input_scale / f32(3.0 / 32768.0))
+    hires = fx.wrap16((ALL_INT8 - zi) * (1 << 7))
+    preshift_output = fx.srdhm16(hires, out_multiplier)
+    reluish = _reluish(hires, reluish_multiplier, reluish_exponent)
+    # SaturatingDoublingHighMul: truncating, which cancels the rounding biases above.
+    product = fx.trunc_div(reluish * preshift_output, 1 << 15)
+    product = np.where((reluish == fx.INT16_MIN) & (preshift_output == fx.INT16_MIN), fx.INT16_MAX, product)
+    out = fx.wrap16(fx.rdbpot16(fx.wrap16(product), -out_exponent) + zo)
+    return _lookup(np.clip(out, -128, 127), x)
+
+
+# ----- L2_NORMALIZATION: reference_integer_ops::L2Normalization -----
+
+def l2_normalization_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    (_, zi), (so, zo) = _io(graph, op)
+    if float(so) != 1.0 / 128 or zo != 0:
+        raise ConversionError(f"{op!r}: int8 L2_NORMALIZATION needs output params 1/128, 0 "
+                              f"(got {so}, {zo}); LiteRT refuses others")
+    if op.attrs.get("fused_activation_function", "NONE") != "NONE":
+        raise ConversionError(f"{op!r}: LiteRT's L2_NORMALIZATION takes no fused activation")
+    rows = x.reshape(-1, x.shape[-1]).astype(np.int64) - zi
+    acc = fx.wrap32(np.sum(rows * rows, axis=1))
+    # One inverse square root per row: solve each distinct sum once.
+    sums, where = np.unique(acc, return_inverse=True)
+    multiplier, shift = fx.inv_sqrt_multiplier(sums)
+    k_output_scale = 7  # the output is Q0.7, in 1/128 steps
+    out = fx.mbqm(rows, multiplier[where][:, None], shift[where][:, None] + k_output_scale)
+    return np.clip(out, -128, 127).astype(np.int8).reshape(x.shape)
+
+
+register_int8("RELU", _relu_x(0.0, None))
+register_int8("RELU6", _relu_x(0.0, 6.0))
+register_int8("RELU_N1_TO_1", _relu_x(-1.0, 1.0))
+register_int8("RELU_0_TO_1", _relu_x(0.0, 1.0))
+register_int8("LEAKY_RELU", leaky_relu_int8)
+register_int8("PRELU", prelu_int8)
+register_int8("LOGISTIC", logistic_int8)
+register_int8("TANH", tanh_int8)
+register_int8("HARD_SWISH", hard_swish_int8)
+register_int8("L2_NORMALIZATION", l2_normalization_int8)

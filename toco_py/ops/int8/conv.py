@@ -1,0 +1,111 @@
+"""int8 CONV_2D and DEPTHWISE_CONV_2D, as reference_integer_ops::ConvPerChannel and
+DepthwiseConvPerChannel compute them: sum filter * (input - input zero point) over the taps
+that fall inside the image, add the int32 bias, requantize per output channel, add the output
+zero point and clamp to the fused activation's range. Measured against the installed LiteRT:
+the multipliers come from double products for per-channel and per-tensor filters alike, and
+the requantization rounds twice (gemmlowp's MultiplyByQuantizedMultiplier).
+
+Padding: the reference kernels skip taps outside the image. Padding the int8 input with its
+zero point gives the same sums, since such a tap contributes filter * 0 after the offset.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ConversionError
+from ...ir import Graph, Op
+from ...quantize.fixed_point import quantize_multipliers, scale_double_rounding, wrap32
+from ..conv import extract_patches
+from ..registry import register_int8
+from .common import activation_range, params
+from .litert import per_tensor, require_dtype
+
+
+def channel_multipliers(op: Op, graph: Graph, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(multiplier, shift) per output channel, as PopulateConvolutionQuantizationParams makes
+    them for int8 convolutions: double(input scale) * double(filter scale) / double(output
+    scale), a per-tensor filter scale repeated for every channel. (FULLY_CONNECTED's
+    per-tensor rule, a float32 product, does not apply here.)"""
+    in_scale, _ = per_tensor(op, graph, op.inputs[0])
+    out_scale, _ = per_tensor(op, graph, op.outputs[0])
+    w_scales = np.asarray(params(graph, op.inputs[1]).scale, np.float32).ravel().astype(np.float64)
+    if w_scales.size == 1:
+        w_scales = np.repeat(w_scales, channels)
+    elif w_scales.size != channels:
+        raise ConversionError(f"{op!r}: the filter has {w_scales.size} scales for {channels} "
+                              "output channels")
+    return quantize_multipliers(float(in_scale) * w_scales / float(out_scale))
+
+
+def _check_tensors(op: Op, graph: Graph, bias: np.ndarray | None, channels: int) -> None:
+    require_dtype(op, graph, op.inputs[0], ("int8",))
+    require_dtype(op, graph, op.outputs[0], ("int8",))
+    require_dtype(op, graph, op.inputs[1], ("int8",))
+    # The int8 kernels never subtract a filter zero point (weights_offset is 0): a non-zero
+    # one would be silently ignored by LiteRT, so refuse it rather than compute it wrong.
+    if np.any(np.asarray(params(graph, op.inputs[1]).zero_point) != 0):
+        raise ConversionError(f"{op!r}: int8 filters must be symmetric (zero point 0)")
+    if bias is not None and (bias.dtype != np.int32 or bias.size != channels):
+        raise ConversionError(f"{op!r}: the bias must be {channels} int32 values, "
+                              f"not {bias.size} {bias.dtype}")
+
+
+def _offset_taps(op: Op, graph: Graph, x: np.ndarray, kh: int, kw: int):
+    """Yields ((i, j), input - zero point as int32 [N,OH,OW,C]) for each filter tap."""
+    _, zero = per_tensor(op, graph, op.inputs[0])
+    for tap, patch in extract_patches(x, kh, kw, op, pad_value=zero):
+        yield tap, patch.astype(np.int32) - zero
+
+
+def _requantize(op: Op, graph: Graph, acc: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """int64 accumulators [N,OH,OW,O] -> int8 outputs. The kernel accumulates in int32 and
+    casts the requantized value to int32: wrapping where those overflow (only with absurd
+    sizes or scales) keeps the results equal even then."""
+    if bias is not None:
+        acc = acc + bias.astype(np.int64)
+    multiplier, shift = channel_multipliers(op, graph, acc.shape[-1])
+    out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
+    # Measured: these reference kernels round twice (gemmlowp), unlike FULLY_CONNECTED.
+    scaled = wrap32(scale_double_rounding(wrap32(acc), multiplier, shift))
+    out = wrap32(scaled + out_zero)
+    lo, hi = activation_range(op, float(out_scale), out_zero)
+    return np.clip(out, lo, hi).astype(np.int8)
+
+
+def conv2d_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
+    o, kh, kw, ci = w.shape
+    if x.shape[3] != ci:
+        raise ConversionError(f"{op!r}: input has {x.shape[3]} channels, filter expects {ci}")
+    _check_tensors(op, graph, b, o)
+    acc = None
+    for (i, j), taps in _offset_taps(op, graph, x, kh, kw):
+        # One matrix product per tap, in float64: every product is below 2^15 in magnitude
+        # and every partial sum an integer far below 2^53, so the result is exact whatever
+        # order BLAS adds in, and much faster than an int64 product.
+        term = taps.reshape(-1, ci).astype(np.float64) @ w[:, i, j, :].T.astype(np.float64)
+        term = term.astype(np.int64)
+        acc = term if acc is None else acc + term
+    n, oh, ow, _ = taps.shape
+    return _requantize(op, graph, acc.reshape(n, oh, ow, o), b)
+
+
+def depthwise_conv2d_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray,
+                          b: np.ndarray | None = None):
+    _, kh, kw, oc = w.shape
+    # LiteRT derives the multiplier from the shapes (ComputeDepthMultiplier), not the option.
+    multiplier = oc // x.shape[3]
+    if multiplier * x.shape[3] != oc:
+        raise ConversionError(f"{op!r}: {oc} output channels is not a multiple of {x.shape[3]}")
+    _check_tensors(op, graph, b, oc)
+    acc = None
+    for (i, j), taps in _offset_taps(op, graph, x, kh, kw):
+        if multiplier > 1:
+            # Output channel c * multiplier + m reads input channel c.
+            taps = np.repeat(taps, multiplier, axis=3)
+        term = taps.astype(np.int64) * w[0, i, j].astype(np.int64)
+        acc = term if acc is None else acc + term
+    return _requantize(op, graph, acc, b)
+
+
+register_int8("CONV_2D", conv2d_int8)
+register_int8("DEPTHWISE_CONV_2D", depthwise_conv2d_int8)

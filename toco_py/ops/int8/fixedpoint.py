@@ -1,0 +1,269 @@
+"""gemmlowp's fixed-point arithmetic and TFLite's int32 helpers, vectorised over int64 arrays.
+
+Values are int64 arrays that hold int32 (or int16) values; every step that C++ performs in a
+32-bit register is wrapped back into that range, so overflow behaves as it does in LiteRT's
+release build (two's-complement wrap) rather than growing silently. Names follow gemmlowp
+(fixedpoint.h) and tflite/kernels/internal/common.h so each function can be checked against
+its source line by line. A FixedPoint<int32, I> value is its raw integer with 31 - I
+fractional bits.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import ConversionError
+from ...quantize.fixed_point import (  # noqa: F401  (re-exported: kernels use fx.<name>)
+    INT32_MAX,
+    INT32_MIN,
+    i64,
+    quantize_multiplier,
+    rdbpot,
+    round_half_away,
+    srdhm,
+    trunc_div,
+    wrap32,
+)
+from ...quantize.fixed_point import scale_double_rounding as mbqm  # noqa: F401
+
+INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
+
+
+
+
+def wrap16(x) -> np.ndarray:
+    return ((i64(x) + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
+
+# ----- multipliers, computed as quantization_util.cc computes them -----
+# (MultiplyByQuantizedMultiplier is gemmlowp's two roundings in these kernels, measured on MUL
+# by tests/test_int8_elementwise.py: mbqm is quantize.fixed_point.scale_double_rounding.)
+
+
+
+
+def multiplier_smaller_than_one(real: float, what: str) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp: LiteRT aborts the process (TFLITE_CHECK) outside
+    [0, 1), so such parameters are refused here with a message instead."""
+    if not 0.0 <= real < 1.0:
+        raise ConversionError(f"{what}: real multiplier {real!r} is outside [0, 1); LiteRT aborts on it")
+    return quantize_multiplier(real)
+
+
+def multiplier_greater_than_one(real: float, what: str) -> tuple[int, int]:
+    """QuantizeMultiplierGreaterThanOne: LiteRT aborts unless real > 1."""
+    if not real > 1.0:
+        raise ConversionError(f"{what}: real multiplier {real!r} is not above 1; LiteRT aborts on it")
+    return quantize_multiplier(real)
+
+
+
+def mbqm_smaller_than_one_exp(x, multiplier: int, shift: int) -> np.ndarray:
+    """MultiplyByQuantizedMultiplierSmallerThanOneExp: RoundingDivideByPOT(high multiply, -shift).
+    SUB (output multiplier above one) and the comparisons (input scale above one) call it with
+    a positive shift, so the exponent is negative: undefined in C++. LiteRT's x86-64 build
+    then masks the shift counts (to 6 bits in the 64-bit mask, 5 bits in the int32 shift);
+    measured on SUB, whose results are then meaningless but reproducible."""
+    high = srdhm(x, multiplier)
+    if shift <= 0:
+        return rdbpot(high, -shift)
+    return (high >> (32 - shift)) + (high >= 0)
+
+
+def downscale_to_int16_multiplier(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier: round the Q31 multiplier to Q15, saturating."""
+    if multiplier >= INT32_MAX - (1 << 15):
+        return INT16_MAX
+    return (multiplier + (1 << 15)) >> 16
+
+
+def clz32(x) -> np.ndarray:
+    """Leading zeros of the value seen as uint32 (32 for zero)."""
+    u = i64(x) & 0xFFFFFFFF
+    # Bit length by exact comparisons (a float log2 can misjudge values near powers of two).
+    bits = sum((u >= (1 << k)).astype(np.int64) for k in range(32))
+    return 32 - np.asarray(bits, np.int64)
+
+
+# ----- gemmlowp primitives -----
+
+
+def srdhm16(a, b) -> np.ndarray:
+    a, b = i64(a), i64(b)
+    product = a * b
+    nudge = np.where(product >= 0, 1 << 14, 1 - (1 << 14))
+    high = wrap16(trunc_div(product + nudge, 1 << 15))
+    return np.where((a == INT16_MIN) & (b == INT16_MIN), INT16_MAX, high)
+
+
+
+def rdbpot16(x, exponent: int) -> np.ndarray:
+    """RoundingDivideByPOT<int16_t>: the mask is built in int16, so it truncates for
+    exponents of 16 and more (as the template does)."""
+    x = i64(x)
+    mask = int(wrap16((1 << exponent) - 1))
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> exponent) + (remainder > threshold)
+
+
+def saturating_shift_left(x, exponent: int) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOT with a positive exponent on int32."""
+    x = i64(x)
+    if exponent == 0:
+        return x
+    threshold = (1 << (31 - exponent)) - 1
+    shifted = wrap32(x << exponent)
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, shifted))
+
+
+def multiply_by_pot(x, exponent: int) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOT<exponent> (either sign)."""
+    return saturating_shift_left(x, exponent) if exponent >= 0 else rdbpot(x, -exponent)
+
+
+def rescale(x, src_bits: int, dst_bits: int) -> np.ndarray:
+    """Rescale<dst>(FixedPoint<int32, src>)."""
+    return multiply_by_pot(x, src_bits - dst_bits)
+
+
+def rounding_half_sum(a, b) -> np.ndarray:
+    total = i64(a) + i64(b)
+    return trunc_div(total + np.where(total >= 0, 1, -1), 2)
+
+
+def saturating_add(a, b) -> np.ndarray:
+    return np.clip(i64(a) + i64(b), INT32_MIN, INT32_MAX)
+
+
+def one(integer_bits: int) -> int:
+    """FixedPoint::One(): saturated for 0 integer bits."""
+    return INT32_MAX if integer_bits == 0 else 1 << (31 - integer_bits)
+
+
+# ----- gemmlowp math functions -----
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a) -> np.ndarray:
+    constant_term = 1895147668  # exp(-1/8) in Q0.31
+    constant_1_over_3 = 715827883
+    x = wrap32(i64(a) + (1 << 28))  # Taylor expansion around -1/8
+    x2 = srdhm(x, x)
+    x3 = srdhm(x2, x)
+    x4 = srdhm(x2, x2)
+    x4_over_4 = rdbpot(x4, 2)
+    poly = rdbpot(wrap32(srdhm(wrap32(x4_over_4 + x3), constant_1_over_3) + x2), 1)
+    return wrap32(constant_term + srdhm(constant_term, wrap32(x + poly)))
+
+
+# exp(-2^k) in Q0.31 for the barrel shifter, k = -2 .. 4.
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
+               (2, 39332535), (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a, integer_bits: int) -> np.ndarray:
+    """exp(a) for a <= 0, a in Q(integer_bits); the result in Q0.31."""
+    a = i64(a)
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0))
+    remainder = wrap32(a_mod_quarter_minus_one_quarter - a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = 1 << (fractional_bits + exponent)
+            result = np.where(remainder & bit, srdhm(result, multiplier), result)
+    if integer_bits > 5:
+        result = np.where(a < -(1 << (36 - integer_bits)), 0, result)
+    return np.where(a == 0, one(0), result)
+
+
+def one_over_one_plus_x_for_x_in_0_1(a) -> np.ndarray:
+    """1 / (1 + a) for a in Q0.31, by Newton-Raphson in Q2.29; result Q0.31."""
+    half_denominator = rounding_half_sum(a, one(0))
+    x = wrap32(1515870810 + srdhm(half_denominator, -1010580540))  # 48/17 - 32/17 * d
+    for _ in range(3):
+        one_minus_half_denominator_times_x = wrap32(one(2) - srdhm(half_denominator, x))
+        x = wrap32(x + rescale(srdhm(x, one_minus_half_denominator_times_x), 4, 2))
+    return rescale(x, 1, 0)  # ExactMulByPot<-1> turns Q2 into Q1 with the same raw value
+
+
+def get_reciprocal(x, x_integer_digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """GetReciprocal: (1/x as Q0.31 scaled into [0.5, 1), num_bits_over_unit)."""
+    headroom_plus_one = clz32(x)
+    num_bits_over_unit = x_integer_digits - headroom_plus_one
+    shifted = ((i64(x) & 0xFFFFFFFF) << headroom_plus_one) & 0xFFFFFFFF
+    shifted_sum_minus_one = wrap32(shifted - (1 << 31))
+    return one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit
+
+
+def saturating_shift_left_param(x, exponent) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOTParam for exponents >= 0 given per element."""
+    x, exponent = i64(x), i64(exponent)
+    threshold = (np.int64(1) << (31 - exponent)) - 1
+    shifted = wrap32(x << exponent)
+    out = np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, shifted))
+    return np.where(exponent == 0, x, out)
+
+
+def log_x_for_x_greater_than_or_equal_to_1(x, input_bits: int, output_bits: int) -> np.ndarray:
+    """log(x) for x >= 1 (common.h's log_x_for_x_greater_than_or_equal_to_1_impl)."""
+    accum_bits = output_bits + 1
+    log_2, sqrt_sqrt_half, sqrt_half = 1488522236, 1805811301, 1518500250
+    alpha_n, alpha_d, alpha_i, alpha_f = 117049297, 127690142, 1057819769, 638450708
+    shifted_quarter = rescale(536870912, 0, accum_bits)
+    z_a = i64(x)
+    z_a_headroom_plus_1 = clz32(z_a)
+    r_a_tmp = saturating_shift_left_param(z_a, z_a_headroom_plus_1 - 1)
+    r_a_raw = saturating_shift_left_param(srdhm(r_a_tmp, sqrt_half), 1)
+    z_a_pow_2_adj = saturating_add(
+        saturating_shift_left_param(input_bits - z_a_headroom_plus_1, 31 - accum_bits), shifted_quarter)
+    z_b = srdhm(z_a, sqrt_half)
+    z_b_headroom = clz32(z_b) - 1
+    r_b_raw = saturating_shift_left_param(z_a, z_b_headroom)
+    z_b_pow_2_adj = np.clip(
+        saturating_shift_left_param(input_bits - z_b_headroom, 31 - accum_bits) - shifted_quarter,
+        INT32_MIN, INT32_MAX)
+    r = np.minimum(r_a_raw, r_b_raw)
+    z_pow_2_adj = np.maximum(z_a_pow_2_adj, z_b_pow_2_adj)
+    p = rounding_half_sum(r, sqrt_sqrt_half)
+    q = wrap32(r - sqrt_sqrt_half)
+    q = wrap32(q + q)
+    common_sq = srdhm(q, q)
+    num = wrap32(srdhm(q, r) + srdhm(srdhm(q, common_sq), alpha_n))
+    denom_minus_one_0 = wrap32(
+        srdhm(p, wrap32(alpha_i + q + srdhm(alpha_d, common_sq))) + srdhm(alpha_f, q))
+    recip_denom = one_over_one_plus_x_for_x_in_0_1(denom_minus_one_0)
+    num_scaled = rescale(num, 0, accum_bits)
+    total = wrap32(srdhm(z_pow_2_adj, log_2) + srdhm(num_scaled, recip_denom))
+    return rescale(total, accum_bits, output_bits)
+
+
+def inv_sqrt_multiplier(x) -> tuple[np.ndarray, np.ndarray]:
+    """GetInvSqrtQuantizedMultiplierExp(x, reverse_shift=-1): 1/sqrt(x) as (multiplier, shift)
+    with a Newton-Raphson iteration in Q3.28; x <= 1 gives (INT32_MAX, 0)."""
+    x = i64(x)
+    small = x <= 1
+    value = np.where(small, 2, x)
+    shift = np.full(value.shape, 11, np.int64)
+    while np.any(value >= 1 << 29):
+        big = value >= 1 << 29
+        value = np.where(big, value // 4, value)
+        shift = shift + big
+    left_shift_bit_pairs = (clz32(value) - 1) // 2 - 1
+    shift = shift - left_shift_bit_pairs
+    value = value << (2 * left_shift_bit_pairs)
+    fixedpoint_input = value >> 1
+    half_input = rdbpot(fixedpoint_input, 1)
+    half_three = (1 << 28) + (1 << 27)
+    y = np.full(value.shape, one(3), np.int64)
+    for _ in range(5):
+        y3 = rescale(srdhm(srdhm(y, y), y), 9, 3)
+        y = rescale(wrap32(srdhm(half_three, y) - srdhm(half_input, y3)), 6, 3)
+    y = srdhm(y, 1518500250)  # times sqrt(2)/2
+    negative = shift < 0
+    y = np.where(negative, wrap32(y << np.where(negative, -shift, 0)), y)
+    shift = np.where(negative, 0, shift)
+    return np.where(small, INT32_MAX, y), np.where(small, 0, -shift)

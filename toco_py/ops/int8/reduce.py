@@ -1,0 +1,96 @@
+"""Quantized MEAN, SUM, REDUCE_MAX and REDUCE_MIN, as LiteRT's reference kernels compute them
+(kernels/reduce.cc with internal/reference/reduce.h).
+
+MEAN and SUM both run reference_ops::QuantizedMeanOrSum, whatever the rank, axes, keep_dims
+and params (this LiteRT no longer has the special 4-D mean over axes 1 and 2, nor the
+equal-params shortcut, in its reference path; tests/test_int8_pool_reduce.py covers those
+cases): an int32 sum of the raw values, minus input zero point * count, requantized with
+input_scale / output_scale, the mean folding 1/count into that multiplier.
+REDUCE_MAX / REDUCE_MIN compare raw values and require equal input and output params.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ConversionError
+from ...ir import Graph, Op
+from ...quantize.fixed_point import quantize_multiplier, scale_double_rounding, wrap32
+from ..reduce import reduced_axes
+from ..registry import REGISTRY, register_int8
+from .litert import per_tensor, require_dtype, require_same_params
+
+QUANTIZED_TYPES = ("int8", "uint8", "int16")
+# The requantization rounding of MEAN and of SUM (keyed by compute_sum): both measured to
+# round twice (gemmlowp), SUM on uint8 (see test_int8_pool_reduce.py for why not int8).
+SCALE = {False: scale_double_rounding, True: scale_double_rounding}
+
+
+def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
+    """Folds 1/count into (multiplier, shift) as QuantizedMeanOrSum does: shift left by
+    floor(log2(count)) (at most 32, and no further than a total shift of -31 allows), then
+    divide the widened multiplier by count with integer (truncating) division."""
+    widen = count.bit_length() - 1
+    widen = min(widen, 32, 31 + shift)
+    return (multiplier << widen) // count, shift - widen
+
+
+def _check_types(op: Op, graph: Graph) -> str:
+    dtype = require_dtype(op, graph, op.inputs[0], QUANTIZED_TYPES)
+    require_dtype(op, graph, op.outputs[0], (dtype,))
+    return dtype
+
+
+def _reduced_shape(op: Op, x: np.ndarray, axes: tuple[int, ...]) -> tuple[int, ...]:
+    if op.attrs.get("keep_dims"):
+        return tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    return tuple(d for i, d in enumerate(x.shape) if i not in axes)
+
+
+def quantized_mean_or_sum(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray,
+                          compute_sum: bool) -> np.ndarray:
+    dtype = _check_types(op, graph)
+    in_scale, in_zero = per_tensor(op, graph, op.inputs[0])
+    out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
+    if dtype == "int16" and (in_zero or out_zero):
+        raise ConversionError(f"{op!r}: quantized int16 {op.type} needs zero points of 0")
+    axes = reduced_axes(op, axis, x.ndim)
+    shape = _reduced_shape(op, x, axes)
+    if x.size == 0:
+        # LiteRT zero-fills the output (raw zeros, not the zero point) and stops.
+        return np.zeros(shape, dtype)
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    sums = wrap32(np.sum(x.astype(np.int64), axis=axes).reshape(shape))
+    shifted = wrap32(sums - in_zero * count)
+    # PrepareMeanOrSum: double(input scale) / double(output scale).
+    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    if not compute_sum:
+        multiplier, shift = mean_multiplier(multiplier, shift, count)
+    # The int32 kernel keeps only the low 32 bits of a requantized value that overflows
+    # (a huge input/output scale ratio), and of the zero point added to it.
+    scaled = wrap32(SCALE[compute_sum](shifted, multiplier, shift))
+    out = wrap32(scaled + out_zero)
+    info = np.iinfo(dtype)
+    return np.clip(out, info.min, info.max).astype(dtype)
+
+
+def mean_quantized(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    return quantized_mean_or_sum(op, graph, x, axis, compute_sum=False)
+
+
+def sum_quantized(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    return quantized_mean_or_sum(op, graph, x, axis, compute_sum=True)
+
+
+def _extreme(op_type: str):
+    """REDUCE_MAX / REDUCE_MIN: the float kernel on raw values, once the params agree."""
+    def kernel(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+        _check_types(op, graph)
+        require_same_params(op, graph, [op.inputs[0], op.outputs[0]], "its input and output")
+        return REGISTRY[op_type].kernel(op, x, axis)
+    return kernel
+
+
+register_int8("MEAN", mean_quantized)
+register_int8("SUM", sum_quantized)
+register_int8("REDUCE_MAX", _extreme("REDUCE_MAX"))
+register_int8("REDUCE_MIN", _extreme("REDUCE_MIN"))
