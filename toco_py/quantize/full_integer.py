@@ -93,8 +93,8 @@ class _Quantizer:
                 if op.type in FIXED_OUTPUT:
                     scale, zero = FIXED_OUTPUT[op.type]
                     self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
-                elif op.type in SAME_AS_INPUT and op.inputs[0] in self.params:
-                    self.params[out] = self.params[op.inputs[0]]
+                elif op.type in SAME_AS_INPUT and _data_input(op) in self.params:
+                    self.params[out] = self.params[_data_input(op)]
                 else:
                     self.params[out] = activation_params(*self._range(out))
 
@@ -234,6 +234,11 @@ class _Quantizer:
                                  quant=None if kind == "float32" else _as_uint8(t.quant)))
         self.g.add_op(Op("DEQUANTIZE" if kind == "float32" else "QUANTIZE", [inner], [name], {}, name))
         return name
+
+
+def _data_input(op: Op) -> str:
+    """The input whose values a data-moving op moves (SPLIT takes its axis first)."""
+    return op.inputs[1] if op.type == "SPLIT" else op.inputs[0]
 
 
 def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:

@@ -1,0 +1,123 @@
+"""int8 rows of the comparison with TensorFlow's converter: full-integer quantization of the
+same frozen graphs with the same calibration samples, by toco-py and by
+tf.compat.v1.lite.TFLiteConverter (optimizations=DEFAULT + representative dataset).
+
+    .venv/bin/python benchmarks/compare_tf_int8.py [--quick] [--samples 16]
+
+Measures conversion seconds (calibration included), .tflite bytes, LiteRT latency (1 thread,
+default resolver, median) and the output error against TensorFlow running the float .pb
+(max abs error over the output's range), and writes benchmarks/results_int8.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
+import networks  # noqa: E402
+from oracle import rel_error, run_tf  # noqa: E402
+from toco_py import api  # noqa: E402
+from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
+
+SMALL = ("dropout_mlp", "computed_axis_softmax", "conv_bn_separable", "fused_patterns",
+         "lstm_language_model", "gru_static_rnn")
+
+
+def samples_for(net, count: int) -> tuple[list[dict], Path]:
+    rng = np.random.default_rng(1)
+    samples = []
+    for _ in range(count):
+        samples.append({n: (rng.standard_normal(shape).astype(dtype) if dtype == "float32"
+                            else rng.integers(0, 50, shape).astype(dtype))
+                        for n, (shape, dtype) in net.inputs.items()})
+    path = Path(tempfile.mkdtemp()) / "calibration.npz"
+    np.savez(path, **{n: np.concatenate([s[n] for s in samples]) if net.inputs[n][0][0] == 1
+                      else np.stack([s[n] for s in samples]) for n in net.inputs})
+    return samples, path
+
+
+def convert_ours(net, calibration: Path) -> tuple[bytes, float]:
+    start = time.perf_counter()
+    model = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs,
+                              quantize=QuantizeOptions("int8", calibration_data=str(calibration))).model
+    return model, time.perf_counter() - start
+
+
+def convert_tf(net, samples: list[dict]) -> tuple[bytes, float]:
+    pb = Path(tempfile.mkdtemp()) / "m.pb"
+    pb.write_bytes(net.pb)
+    start = time.perf_counter()
+    conv = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(str(pb), list(net.inputs), net.outputs)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([s[n] for n in net.inputs] for s in samples)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    model = conv.convert()
+    return model, time.perf_counter() - start
+
+
+def run(model: bytes, feeds: dict) -> tuple[dict, float]:
+    """Outputs by name (float inputs/outputs) and median latency in ms over a few runs."""
+    interp = Interpreter(model_content=model, num_threads=1)
+    interp.allocate_tensors()
+    by_name = {d["name"]: d["index"] for d in interp.get_input_details()}
+    for name, value in feeds.items():
+        interp.set_tensor(by_name[name], value)
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        interp.invoke()
+        times.append(time.perf_counter() - start)
+    outputs = {d["name"]: interp.get_tensor(d["index"]) for d in interp.get_output_details()}
+    return outputs, 1000 * float(np.median(times))
+
+
+def row(name: str, net, count: int) -> str:
+    samples, calibration = samples_for(net, count)
+    ours, t_ours = convert_ours(net, calibration)
+    theirs, t_tf = convert_tf(net, samples)
+    feeds = net.feeds(7)
+    expected = run_tf(net.pb, feeds, net.outputs)
+    out_ours, lat_ours = run(ours, feeds)
+    out_tf, lat_tf = run(theirs, feeds)
+    err_ours = max(rel_error(e, out_ours[o]) for e, o in zip(expected, net.outputs))
+    err_tf = max(rel_error(e, v) for e, v in zip(expected, out_tf.values()))
+    return (f"| {name} | {t_ours:.2f} / {t_tf:.2f} | {len(ours) / 1024:.1f} / {len(theirs) / 1024:.1f} "
+            f"({len(ours) / len(theirs):.2f}) | {lat_ours:.3f} / {lat_tf:.3f} | {err_ours:.3f} / {err_tf:.3f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small graphs and MobileNetV2 only")
+    parser.add_argument("--samples", type=int, default=16, help="calibration samples")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_int8.md"))
+    args = parser.parse_args()
+    lines = ["| graph (int8) | convert s | .tflite KB (ratio) | latency ms | error / range vs float TF |",
+             "|---|---:|---:|---:|---:|"]
+    jobs = [(n, networks.SMALL_NETWORKS[n]) for n in SMALL]
+    apps = ("MobileNetV2",) if args.quick else networks.KERAS_APPLICATIONS
+    jobs += [(a, lambda a=a: networks.keras_application(a, 299 if a == "InceptionV3" else 224)) for a in apps]
+    for name, build in jobs:
+        try:
+            lines.append(row(name, build(), args.samples))
+        except Exception as err:  # a failure is a result too: record it and go on
+            lines.append(f"| {name} | failed: {type(err).__name__}: {str(err)[:100]} | | | |")
+        print(lines[-1], flush=True)
+    text = "Cells are toco-py / TF, same calibration samples (random normal inputs).\n\n" + "\n".join(lines) + "\n"
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
