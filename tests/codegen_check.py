@@ -3,8 +3,8 @@ generate + build + run + compare in one call."""
 from __future__ import annotations
 
 import numpy as np
-
 from kernel_check import one_op_graph
+
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import REPORT_COLUMNS, VerifyReport, report_rows, verify_bundle
 from toco_py.ir import Graph

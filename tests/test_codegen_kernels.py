@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from codegen_check import check_bundle, one_op, roundtrip
 from kernel_check import one_op_graph, quant
+
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import VerifyError, build, run_bundle
 
@@ -172,6 +172,7 @@ def _quantized_input(dtype: str, shape, scale, zero_point, axis: int = 0):
 @pytest.mark.parametrize("dtype, shape, scale, zero_point, axis", [
     ("int8", (2, 3), 0.05, -3, 0),
     ("int8", (3, 4), [0.1, 0.2, 0.05, 0.3], [0, 0, 0, 0], 1),
+    ("int8", (2, 20, 3), np.linspace(0.01, 0.2, 20), np.arange(-10, 10), 1),  # > 16: a named array
     ("uint8", (2, 5), 0.02, 128, 0),
     ("int16", (4,), 0.001, 0, 0),
 ])

@@ -4,8 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toco_py.codegen.planner import (ALIGNMENT, Lifetime, PlanError, aligned, check_plan,
-                                     first_fit, lifetimes, plan_memory)
+from toco_py.codegen.planner import (
+    ALIGNMENT,
+    Lifetime,
+    PlanError,
+    aligned,
+    check_plan,
+    first_fit,
+    lifetimes,
+    plan_memory,
+)
 from toco_py.ir import Graph, Op, Tensor, const_tensor
 
 

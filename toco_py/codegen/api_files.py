@@ -97,10 +97,12 @@ def render_header(name: str, graph: Graph, plan: MemoryPlan, source: str) -> str
 
 def _io_macros(prefix: str, row: InfoRow) -> list[str]:
     dims = ", ".join(map(str, row.dims))
-    return [f"/* {cformat.comment_text(row.name)}: {row.dtype} [{dims}] */",
-            f"#define {prefix}_DTYPE {row.dtype_macro}",
-            f"#define {prefix}_RANK {len(row.dims)}",
-            f"#define {prefix}_DIMS {{{dims or '0'}}}",
+    lines = [f"/* {cformat.comment_text(row.name)}: {row.dtype} [{dims}] */",
+             f"#define {prefix}_DTYPE {row.dtype_macro}",
+             f"#define {prefix}_RANK {len(row.dims)}"]
+    if row.dims:  # an initializer for an int32_t array; a scalar has none
+        lines.append(f"#define {prefix}_DIMS {{{dims}}}")
+    return lines + [
             f"#define {prefix}_ELEMENTS {row.elements}",
             f"#define {prefix}_BYTES {row.bytes}",
             f"#define {prefix}_SCALE {cformat.float_literal(row.scale)}",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from ..ir import Graph, Tensor
-from . import cformat, lower_math, lower_movement, lower_nn, lower_quantize  # noqa: F401  (register lowerings)
+from . import all_lowerings, cformat  # noqa: F401  (all_lowerings registers the lowerings)
 from .api_files import InfoRow, io_rows, render_header, render_main, render_makefile, render_readme
 from .lowering import BundleState, CodegenError, KernelCall, lower_op, op_label, unsupported_ops
 from .planner import MemoryPlan, PlanError, arena_tensors, plan_memory
@@ -18,10 +18,9 @@ from .planner import MemoryPlan, PlanError, arena_tensors, plan_memory
 KERNEL_HEADER = "toco_kernels.h"
 # Kernel sources every bundle has; the families come on top, as the ops need them.
 ALWAYS = ("common",)
-KERNEL_FAMILIES = ("activation", "conv", "elementwise", "fully_connected", "movement",
-                   "normalization", "pool", "quantize", "reduce", "resize")
-# Names whose files would collide with the bundle's other files.
-RESERVED_NAMES = set(KERNEL_FAMILIES) | set(ALWAYS) | {"main", "toco_kernels"}
+_KERNELS = resources.files("toco_py.codegen") / "kernels"
+# Names whose files would collide with the bundle's other files (every kernel file).
+RESERVED_NAMES = {p.name[:-2] for p in _KERNELS.iterdir() if p.name.endswith(".c")} | {"main", "toco_kernels"}
 
 
 @dataclass
@@ -95,6 +94,7 @@ class Step:
     op_index: int  # the op whose failure a non-zero status reports (0 for the copies)
     comment: str
     calls: list[KernelCall]
+    tensors: list[str]  # the arena tensors the calls may touch
 
 
 def _lower_all(state: BundleState) -> list[Step]:
@@ -106,9 +106,11 @@ def _lower_all(state: BundleState) -> list[Step]:
             target = f"ARENA(unsigned char, {state.plan.offsets[name]})"
             call = KernelCall("movement", "tk_copy",
                               [state.weight_symbol(name), target, str(t.data.nbytes)])
-            steps.append(Step(0, f"constant output {cformat.comment_text(name)}", [call]))
+            steps.append(Step(0, f"constant output {cformat.comment_text(name)}", [call], [name]))
     for index, op in enumerate(state.graph.ops):
-        steps.append(Step(index, _op_comment(state.graph, index, op), lower_op(state, index, op)))
+        touched = [n for n in dict.fromkeys(op.inputs + op.outputs) if n in state.plan.offsets]
+        steps.append(Step(index, _op_comment(state.graph, index, op), lower_op(state, index, op),
+                          touched))
     return steps
 
 
@@ -146,7 +148,7 @@ def _render_source(state: BundleState, steps: list[Step], source: str) -> str:
     out += _arena_lines(upper, plan)
     out += _placement_comment(graph, plan)
     out += _io_tables(name, upper, graph, plan)
-    out += _invoke_lines(name, upper, steps)
+    out += _invoke_lines(name, upper, plan, steps)
     return "\n".join(out) + "\n"
 
 
@@ -163,7 +165,19 @@ def _arena_lines(upper: str, plan: MemoryPlan) -> list[str]:
         f"    unsigned char bytes[{upper}_ARENA_SIZE];",
         "    float f;", "    double d;", "    int64_t i64;",
         "} arena TK_ALIGN16;", "",
-        "#define ARENA(type, offset) ((type *)(void *)(arena.bytes + (offset)))", ""]
+        "#define ARENA(type, offset) ((type *)(void *)(arena.bytes + (offset)))", "",
+        "/* Under AddressSanitizer each call may touch only its own tensors: the rest of the",
+        " * arena is poisoned around it, so a kernel straying into a neighbouring buffer is",
+        " * caught at once (the arena is one object, which ASan alone would not split). */",
+        "#if defined(__SANITIZE_ADDRESS__)", "#define ARENA_CHECKED 1",
+        "#elif defined(__has_feature)", "#if __has_feature(address_sanitizer)",
+        "#define ARENA_CHECKED 1", "#endif", "#endif",
+        "#ifdef ARENA_CHECKED", "#include <sanitizer/asan_interface.h>",
+        "#define ARENA_ONLY() ASAN_POISON_MEMORY_REGION(arena.bytes, sizeof arena.bytes)",
+        "#define ARENA_ALLOW(offset, size) ASAN_UNPOISON_MEMORY_REGION(arena.bytes + (offset), (size))",
+        "#define ARENA_ALLOW_ALL() ASAN_UNPOISON_MEMORY_REGION(arena.bytes, sizeof arena.bytes)",
+        "#else", "#define ARENA_ONLY() ((void)0)", "#define ARENA_ALLOW(offset, size) ((void)0)",
+        "#define ARENA_ALLOW_ALL() ((void)0)", "#endif", ""]
 
 
 def _placement_comment(graph: Graph, plan: MemoryPlan) -> list[str]:
@@ -203,23 +217,30 @@ def _info_table(name: str, upper: str, kind: str, rows: list[InfoRow], plan: Mem
         f"const {name}_tensor_info {name}_{kind}s[{size}] = {{", ",\n".join(entries), "};",
         f"static const size_t {kind}_offsets[{size}] = {{{', '.join(offsets)}}};", "",
         f"void *{name}_{kind}(int index)", "{",
-        f"    return index >= 0 && index < {count} ? "
-        f"(void *)(arena.bytes + {kind}_offsets[index]) : NULL;", "}", ""]
+        (f"    return index >= 0 && index < {count} ? "
+         f"(void *)(arena.bytes + {kind}_offsets[index]) : NULL;"), "}", ""]
 
 
-def _invoke_lines(name: str, upper: str, steps: list[Step]) -> list[str]:
-    lines = [f"int {name}_invoke(void)", "{"]
+def _invoke_lines(name: str, upper: str, plan: MemoryPlan, steps: list[Step]) -> list[str]:
+    lines = []
+    if any(step.calls for step in steps):
+        lines += ["/* The status of a failed call: (op index + 1) * 256 + the kernel's error. */",
+                  "static int failed(int op, int status)", "{", "    ARENA_ALLOW_ALL();",
+                  "    return (op + 1) * 256 + status;", "}", ""]
+    lines += [f"int {name}_invoke(void)", "{"]
     if any(step.calls for step in steps):
         lines.append("    int status;")
     for step in steps:
         lines.append(f"    /* {step.comment} */")
         if not step.calls:
             lines.append("    /* nothing to do: the output shares the input's bytes */")
+            continue
+        allow = " ".join(f"ARENA_ALLOW({plan.offsets[t]}, {plan.sizes[t]});" for t in step.tensors)
+        lines.append(f"    ARENA_ONLY(); {allow}".rstrip())
         for call in step.calls:
-            # The status names the op (see the header): (index + 1) * 256 + kernel error.
             lines += [f"    status = {call.text()};",
-                      f"    if (status != TK_OK) return {step.op_index + 1} * 256 + status;"]
-    return lines + [f"    return {upper}_OK;", "}"]
+                      f"    if (status != TK_OK) return failed({step.op_index}, status);"]
+    return lines + ["    ARENA_ALLOW_ALL();", f"    return {upper}_OK;", "}"]
 
 
 # ---- NAME_weights.c and the kernel files ----------------------------------------------------
@@ -244,7 +265,6 @@ def _render_weights(state: BundleState, source: str) -> str:
 
 def _kernel_files(families: list[str]) -> dict[str, str]:
     files = {}
-    folder = resources.files("toco_py.codegen") / "kernels"
-    for stem in (KERNEL_HEADER,) + tuple(f"{f}.c" for f in (*ALWAYS, *families)):
-        files[stem] = (folder / stem).read_text(encoding="utf-8")
+    for file_name in (KERNEL_HEADER,) + tuple(f"{f}.c" for f in (*ALWAYS, *families)):
+        files[file_name] = (_KERNELS / file_name).read_text(encoding="utf-8")
     return files

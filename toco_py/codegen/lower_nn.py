@@ -4,8 +4,6 @@ Window geometry (SAME padding, output sizes) is worked out here with the same he
 the numpy kernels use, so the C kernels only see the padding before the input."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..ops.common import IGNORED_ACTIVATIONS, same_padding
 from ..ops.conv import window
 from .lowering import OpContext, lowering
@@ -105,6 +103,3 @@ def pool2d(ctx: OpContext) -> None:
     ctx.call("pool", function, ctx.pointer(x), ctx.dims(x), ctx.pointer(out), ctx.dims(out),
              str(fh), str(fw), str(sh), str(sw), str(top), str(left), lo, hi)
 
-
-def flat_size(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64))

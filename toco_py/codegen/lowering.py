@@ -14,8 +14,8 @@ or a place in the arena), `ctx.dims(name)` its shape, `ctx.int_array` and
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -228,5 +228,10 @@ def lower_op(state: BundleState, index: int, op: Op) -> list[KernelCall]:
     if fn is None:
         raise ctx.fail("no C kernel for this op" +
                        (" on quantized tensors yet" if variant_of(state.graph, op) != "float" else ""))
-    fn(ctx)
+    try:
+        fn(ctx)
+    except CodegenError:
+        raise
+    except TocoError as err:  # from the op helpers shared with the numpy kernels
+        raise ctx.fail(str(err)) from None
     return ctx.calls

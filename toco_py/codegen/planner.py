@@ -37,7 +37,7 @@ class Lifetime:
     first: int  # first op index at which the tensor must hold its value
     last: int   # last op index at which it is read (or the end, for graph outputs)
 
-    def overlaps(self, other: "Lifetime") -> bool:
+    def overlaps(self, other: Lifetime) -> bool:
         return self.first <= other.last and other.first <= self.last
 
 

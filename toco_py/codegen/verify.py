@@ -64,7 +64,9 @@ def _makefile_sources(bundle_dir: str) -> list[str]:
 def build_command(bundle_dir: str, name: str, opt: str, extra_cflags: str, jobs: int) -> list[str]:
     """`make` in the bundle when there is one; else the compiler the Makefile would run."""
     if shutil.which("make"):
-        return ["make", "-s", "-C", bundle_dir, f"-j{jobs}", f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}"]
+        # -B: objects left by an earlier build with other flags must not be reused.
+        return ["make", "-s", "-B", "-C", bundle_dir, f"-j{jobs}", f"OPT={opt}",
+                f"EXTRA_CFLAGS={extra_cflags}"]
     flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", *opt.split(), *extra_cflags.split()]
     sources = [os.path.join(bundle_dir, s) for s in _makefile_sources(bundle_dir)]
     return ["cc", *flags, "-o", os.path.join(bundle_dir, f"{name}_run"), *sources, "-lm"]
@@ -74,7 +76,7 @@ def build(bundle_dir: str, name: str, opt: str = "-O2", extra_cflags: str = "", 
     """Compiles the bundle; returns the runner's path."""
     command = build_command(bundle_dir, name, opt, extra_cflags, jobs)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     except FileNotFoundError:
         raise VerifyError(f"cannot build {bundle_dir}: {command[0]} is not installed") from None
     except subprocess.TimeoutExpired:
@@ -95,7 +97,7 @@ def run_bundle(binary: str, graph: Graph, feeds: dict[str, np.ndarray]) -> dict[
             dtype = np.dtype(graph.tensors[name].dtype).newbyteorder("<")
             np.ascontiguousarray(feeds[name], dtype=dtype).tofile(path)
         try:
-            done = subprocess.run([binary, *in_paths, *out_paths], capture_output=True, text=True,
+            done = subprocess.run([binary, *in_paths, *out_paths], check=False, capture_output=True, text=True,
                                   timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise VerifyError(f"{binary} ran for over {RUN_TIMEOUT} s") from None

@@ -1,0 +1,222 @@
+"""C bundles of whole networks: generated from converted .tflite files, built with the
+bundle's own Makefile (-std=c99 -Wall -Wextra -Werror -pedantic -O2), run, and compared with
+the reference interpreter; plus sanitizers, determinism, errors and the CLI."""
+from __future__ import annotations
+
+import subprocess
+
+import networks
+import numpy as np
+import pytest
+from cli import assert_one_line_error, toco
+from codegen_check import check_bundle, one_op, roundtrip
+from kernel_check import one_op_graph, quant
+from oracle import litert
+
+from toco_py import api
+from toco_py.codegen.bundle import generate_bundle
+from toco_py.codegen.emitter import generate
+from toco_py.codegen.lowering import CodegenError
+from toco_py.codegen.verify import build, run_bundle, verify_bundle
+from toco_py.ir import Graph, Op, Tensor, const_tensor
+from toco_py.passes.propagate_shapes import propagate_shapes
+from toco_py.tensor_io import random_inputs
+from toco_py.tflite.reader import read_model
+
+
+def converted(net: networks.Network) -> bytes:
+    return api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs).model
+
+
+@pytest.mark.parametrize("name", sorted(networks.SMALL_NETWORKS))
+def test_small_network_bundle(name, tmp_path):
+    graph = read_model(converted(networks.SMALL_NETWORKS[name]())).main
+    check_bundle(graph, tmp_path, name=name, opt="-O2")
+
+
+def test_mobilenet_v2_bundle_matches_the_interpreter_and_litert(tmp_path):
+    model = converted(networks.keras_application("MobileNetV2", 96))
+    graph = read_model(model).main
+    report = check_bundle(graph, tmp_path, name="mobilenet_v2", opt="-O2")
+    # The planner reuses memory: far less than every activation side by side.
+    activations = sum(graph.tensors[n].size * 4 for op in graph.ops for n in op.outputs)
+    assert report.arena_size < activations / 4
+    # The kernels accumulate in LiteRT's reference order, so they agree with its reference
+    # kernels far more closely than the numpy interpreter (BLAS sums differently) does.
+    feeds = random_inputs(graph, 0)
+    ours = run_bundle(str(tmp_path / "mobilenet_v2" / "mobilenet_v2_run"), graph, feeds)
+    interp = litert(model, reference=True)
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], feeds[graph.inputs[0]])
+    interp.invoke()
+    theirs = interp.get_tensor(interp.get_output_details()[0]["index"])
+    got = ours[graph.outputs[0]]
+    assert np.abs(got - theirs).max() <= 1e-6 * np.abs(theirs).max()
+
+
+class Zoo:
+    """A graph that chains many kernels, for the sanitizer build."""
+
+    def __init__(self, shape) -> None:
+        self.g = Graph()
+        self.g.add_tensor(Tensor("x", shape, "float32"))
+        self.g.inputs = ["x"]
+        self.rng = np.random.default_rng(3)
+
+    def const(self, value) -> str:
+        return self.g.add_const("c", np.asarray(value))
+
+    def weights(self, *shape) -> str:
+        return self.const(self.rng.standard_normal(shape).astype(np.float32) * 0.3)
+
+    def op(self, op_type: str, inputs: list, attrs: dict | None = None, outputs: int = 1) -> list[str]:
+        names = [self.g.unique_name(f"{op_type.lower()}_{i}") for i in range(outputs)]
+        for n in names:
+            self.g.add_tensor(Tensor(n))
+        self.g.add_op(Op(op_type, [i if isinstance(i, str) else self.const(i) for i in inputs],
+                         names, attrs or {}))
+        return names
+
+
+def zoo_graph() -> Graph:
+    z = Zoo((1, 8, 8, 3))
+    same = {"padding": "SAME", "stride_h": 1, "stride_w": 1, "fused_activation_function": "RELU"}
+    (h,) = z.op("CONV_2D", ["x", z.weights(4, 3, 3, 3), z.weights(4)], same)
+    (h,) = z.op("DEPTHWISE_CONV_2D", [h, z.weights(1, 3, 3, 8), z.weights(8)],
+                {**same, "stride_h": 2, "stride_w": 2, "depth_multiplier": 2})
+    (h,) = z.op("HARD_SWISH", [h])
+    (t,) = z.op("TRANSPOSE_CONV", [np.int32([1, 8, 8, 4]), z.weights(4, 3, 3, 8), h],
+                {"padding": "SAME", "stride_h": 2, "stride_w": 2})
+    (p,) = z.op("MAX_POOL_2D", [t], {"padding": "SAME", "filter_height": 3, "filter_width": 3,
+                                      "stride_h": 2, "stride_w": 2})
+    (r,) = z.op("RESIZE_BILINEAR", [p, np.int32([8, 8])], {"half_pixel_centers": True})
+    (m,) = z.op("MIRROR_PAD", [r, np.int32([[0, 0], [1, 1], [2, 2], [0, 0]])], {"mode": "REFLECT"})
+    (s,) = z.op("STRIDED_SLICE", [m, np.int32([0, 9, 0, 0]), np.int32([1, 0, 12, 4]),
+                                  np.int32([1, -2, 3, 1])], {})
+    (n,) = z.op("RESIZE_NEAREST_NEIGHBOR", [s, np.int32([4, 4])], {"align_corners": True})
+    (tr,) = z.op("TRANSPOSE", [n, np.int32([0, 3, 1, 2])])
+    parts = z.op("SPLIT_V", [tr, np.int32([1, 3]), np.int32(1)], {"num_splits": 2}, outputs=2)
+    (cat,) = z.op("CONCATENATION", [parts[1], parts[0]], {"axis": 1})
+    (tile,) = z.op("TILE", [cat, np.int32([1, 1, 2, 1])])
+    (mean,) = z.op("MEAN", [tile, np.int32([2, 3])], {"keep_dims": False})
+    (fc,) = z.op("FULLY_CONNECTED", [mean, z.weights(6, 4), z.weights(6)], {})
+    (sm,) = z.op("SOFTMAX", [fc], {"beta": 1.0})
+    (q,) = z.op("QUANTIZE", [sm], {"output_type": "int8"})
+    table = np.arange(12, dtype=np.float32).reshape(6, 2) / 6
+    (g,) = z.op("GATHER", [table, np.int32([5, 0, 2])], {"axis": 0})
+    rows = z.op("UNPACK", [g], {"axis": 0, "num": 3}, outputs=3)
+    (packed,) = z.op("PACK", rows[::-1], {"axis": 1, "values_count": 3})
+    (big,) = z.op("REDUCE_MAX", [packed, np.int32([1])], {"keep_dims": True})
+    (add,) = z.op("ADD", [packed, big], {"fused_activation_function": "RELU6"})
+    (prelu,) = z.op("PRELU", [add, np.float32([0.1, 0.2, 0.3])])
+    (logistic,) = z.op("LOGISTIC", [prelu])
+    (padded,) = z.op("PADV2", [logistic, np.int32([[1, 0], [0, 2]]), np.float32(0.5)])
+    (l2,) = z.op("L2_NORMALIZATION", [fc])
+    z.g.outputs = [q, l2, padded]
+    propagate_shapes(z.g)
+    z.g.tensors[q].dtype, z.g.tensors[q].quant = "int8", quant(1 / 256, -128)
+    return roundtrip(z.g)
+
+
+def test_sanitizers_run_clean(tmp_path):
+    graph = zoo_graph()
+    assert len({op.type for op in graph.ops}) >= 18
+    check_bundle(graph, tmp_path, name="zoo", opt="-O1 -g",
+                 extra_cflags="-fsanitize=address,undefined -fno-sanitize-recover=all "
+                              "-fno-omit-frame-pointer")
+
+
+def test_same_model_gives_byte_identical_files(tmp_path):
+    net = networks.SMALL_NETWORKS["fused_patterns"]()
+    first, second = (read_model(converted(net)).main for _ in range(2))
+    generate_bundle(first, str(tmp_path / "a"), "net", "net.tflite")
+    generate_bundle(second, str(tmp_path / "b"), "net", "net.tflite")
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert {"net.h", "net.c", "net_weights.c", "main.c", "Makefile", "README.md"} <= set(files)
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def _relu_bundle(tmp_path):
+    graph = one_op("RELU", [np.zeros((2, 3), np.float32)])
+    generate_bundle(graph, str(tmp_path / "b"), "relu")
+    return graph, tmp_path / "b"
+
+
+def test_makefile_builds_with_werror_and_pedantic(tmp_path):
+    _, folder = _relu_bundle(tmp_path)
+    dry = subprocess.run(["make", "-n", "-C", str(folder)], capture_output=True, text=True, check=True)
+    compiles = [line for line in dry.stdout.splitlines() if " -c " in line]
+    assert len(compiles) == 5  # relu.c, relu_weights.c, common.c, activation.c, main.c
+    for line in compiles:
+        assert "-std=c99 -Wall -Wextra -Werror -pedantic -O2" in line, line
+    assert "-lm" in dry.stdout and "malloc" not in "".join(p.read_text() for p in folder.glob("*.c"))
+    build(str(folder), "relu")  # the Makefile's own flags, warnings as errors
+    # The flags bite: one unused function, or one zero-size array (ISO C forbids it).
+    for bad in ("static int unused_helper(void) { return 0; }\n", "extern int zero[0];\n"):
+        source = folder / "common.c"
+        source.write_text(source.read_text() + bad)
+        done = subprocess.run(["make", "-C", str(folder)], check=False, capture_output=True, text=True)
+        assert done.returncode != 0 and "error" in done.stderr, done.stderr
+        source.write_text(source.read_text().replace(bad, ""))
+
+
+def test_verify_detects_a_wrong_bundle(tmp_path):
+    graph = one_op("FULLY_CONNECTED", [np.zeros((1, 4), np.float32), np.eye(3, 4, dtype=np.float32)],
+                   const={1})
+    bundle = generate_bundle(graph, str(tmp_path / "fc"), "fc")
+    weights = tmp_path / "fc" / "fc_weights.c"
+    weights.write_text(weights.read_text().replace("1.0f", "1.0001f", 1))
+    report = verify_bundle(graph, str(tmp_path / "fc"), "fc", bundle.plan.arena_size, opt="-O1")
+    assert not report.passed and report.checks[0].max_abs > 0
+
+
+def test_model_without_inputs_and_constant_outputs(tmp_path):
+    g = one_op_graph("DEQUANTIZE", [np.linspace(-2, 2, 6).astype(np.float16)], const={0})
+    g.add_tensor(const_tensor("k", np.arange(4, dtype=np.int32)))
+    g.outputs.append("k")
+    graph = roundtrip(g)
+    assert graph.inputs == []
+    check_bundle(graph, tmp_path)
+
+
+def test_unsupported_ops_fail_before_anything_is_written(tmp_path):
+    graph = one_op("ARG_MAX", [np.zeros((2, 5), np.float32), np.int32(1)], {"output_type": "int32"},
+                   const={1})
+    with pytest.raises(CodegenError, match=r"^codegen: no C kernel for op\(s\) #0 ARG_MAX$"):
+        generate_bundle(graph, str(tmp_path / "out"), "m")
+    assert not (tmp_path / "out").exists()
+    g = one_op_graph("CONV_2D", [np.zeros((1, 3, 3, 2), np.int8), np.ones((2, 1, 1, 2), np.int8)],
+                     {"padding": "VALID"}, const={1})
+    for name in ("in0", "in1", "out0"):
+        g.tensors[name].quant = quant(0.1)
+    g.tensors["out0"].dtype = "int8"
+    with pytest.raises(CodegenError, match=r"#0 CONV_2D \(int8\)"):
+        generate(roundtrip(g), "m")
+
+
+def test_bad_option_names_the_op_and_bad_names_are_refused():
+    graph = one_op("STRIDED_SLICE", [np.zeros((1, 2, 3, 2, 1, 2, 2), np.float32), np.zeros(7, np.int32),
+                                     np.full(7, 1, np.int32), np.ones(7, np.int32)], {}, const={1, 2, 3})
+    with pytest.raises(CodegenError, match=r"^codegen: op #0 STRIDED_SLICE: the slice works on 7 axes.*up to 6$"):
+        generate(graph, "m")
+    for bad in ("2fast", "my-model", "conv", "main"):
+        with pytest.raises(CodegenError, match="--name"):
+            generate(graph, bad)
+
+
+def test_cli_codegen_verify(tmp_path):
+    model = tmp_path / "tiny.tflite"
+    model.write_bytes(converted(networks.SMALL_NETWORKS["tile_range"]()))
+    proc = toco("codegen", str(model), "-o", str(tmp_path / "bundle"), "--verify", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "arena" in proc.stderr and "pass" in proc.stdout and "FAIL" not in proc.stdout
+    assert (tmp_path / "bundle" / "tiny.h").exists() and (tmp_path / "bundle" / "tiny_run").exists()
+    bad = tmp_path / "argmax.tflite"
+    from toco_py.tflite.writer import model_bytes
+    bad.write_bytes(model_bytes(one_op_graph("ARG_MAX", [np.zeros((2, 5), np.float32), np.int32(1)],
+                                             {"output_type": "int32"}, const={1})))
+    proc = toco("codegen", str(bad), "-o", str(tmp_path / "nothing"))
+    assert_one_line_error(proc, "#0 ARG_MAX")
+    assert not (tmp_path / "nothing").exists()
