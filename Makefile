@@ -1,4 +1,4 @@
-# make demo   set up .venv with toco-py and convert an example model
+# make demo   set up .venv with toco-py and run the examples (convert, quantize, validate, C bundle)
 # make test   set up .venv with the [dev] extra (TensorFlow, LiteRT, pytest) and run the tests
 
 PYTHON ?= python3
@@ -8,11 +8,10 @@ BUILD := build
 
 .PHONY: demo test test-fast proto clean
 
+# The example models end to end (examples/Makefile): float and int8 conversion, validation,
+# and a C bundle built and checked against the reference interpreter, into examples/build/.
 demo: $(VENV)/.base-installed
-	@mkdir -p $(BUILD)
-	$(BIN)/toco-py convert --graph_def_file examples/models/digits_cnn.pb \
-		--output_file $(BUILD)/digits_cnn.tflite
-	@echo "converted examples/models/digits_cnn.pb -> $(BUILD)/digits_cnn.tflite"
+	$(MAKE) -C examples all TOCO=$(CURDIR)/$(BIN)/toco-py
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -n 2 --durations=15 -q

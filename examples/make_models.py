@@ -3,8 +3,9 @@
     digits_cnn.pb   a small CNN trained on scikit-learn's 8x8 digits, frozen (input
                     'image' [1,8,8,1] in [0,1], output 'probs' [1,10])
     digits_mlp.pb   an MLP on the same data (input 'pixels' [1,64], output 'probs')
-    digits_test.npz held-out digits ("image" [N,8,8,1], "label") for validation and
-                    int8 calibration
+    digits_test.npz held-out digits ("image" [N,8,8,1], "label") for validation
+    digits_calibration.npz  100 training digits ("image" and "pixels") for int8 calibration
+    digits_one.npz  one held-out digit ("image") to validate with
 
 Needs the [tf] extra. Run: python examples/make_models.py
 """
@@ -73,6 +74,9 @@ def main():
     train_and_freeze("digits_cnn", "image", [8, 8, 1], cnn, x, y)
     train_and_freeze("digits_mlp", "pixels", [64], mlp, x, y)
     np.savez_compressed(HERE / "digits_test.npz", image=xt.reshape(-1, 8, 8, 1), label=yt)
+    np.savez_compressed(HERE / "digits_calibration.npz", image=x[:100].reshape(-1, 8, 8, 1),
+                        pixels=x[:100].reshape(-1, 64))
+    np.savez(HERE / "digits_one.npz", image=xt[:1].reshape(1, 8, 8, 1))
     print("wrote", *sorted(p.name for p in HERE.iterdir()))
 
 

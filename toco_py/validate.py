@@ -3,6 +3,9 @@ not installed; or a reference .tflite) and a candidate .tflite in our interprete
 on the same inputs, and measure how far apart they are, per output or per tensor."""
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -43,7 +46,7 @@ def ours(graph: Graph, label: str = "toco-py") -> Engine:
     return Engine(label, graph, lambda feeds, everything: interp.run(feeds, keep_all=everything))
 
 
-def litert_engine(path: str, graph: Graph) -> Engine | None:
+def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | None:
     """LiteRT on the file, when installed (tensors found by index, as our reader orders them).
     Its builtin kernels, without the default XNNPACK delegate, which computes dynamic-range
     models with a quantization scheme of its own."""
@@ -68,17 +71,13 @@ def litert_engine(path: str, graph: Graph) -> Engine | None:
             except ValueError:
                 pass  # tensors LiteRT never materialised (e.g. optional, constant-folded)
         return out
-    return Engine("LiteRT", graph, run)
+    return Engine(label, graph, run)
 
 
 def tensorflow_engine(pb_path: str, graph: Graph) -> Engine | None:
     """TensorFlow running the frozen graph, fetching tensors by the .tflite's names."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import tensorflow as tf
-    except ImportError:
+    tf = _quiet_import_tensorflow()
+    if tf is None:
         return None
     v1 = tf.compat.v1
     gd = v1.GraphDef()
@@ -104,10 +103,36 @@ def tensorflow_engine(pb_path: str, graph: Graph) -> Engine | None:
         names = list(graph.tensors) if everything else graph.outputs
         fetch = {n: tf_tensor(n) for n in names if n not in feeds}
         fetch = {n: t for n, t in fetch.items() if t is not None}
-        with v1.Session(graph=tf_graph) as sess:
+        with _quiet_native_stderr(), v1.Session(graph=tf_graph) as sess:
             values = sess.run(fetch, feed)
         return {**feeds, **values} if everything else values
     return Engine("TensorFlow", graph, run)
+
+
+@contextmanager
+def _quiet_native_stderr():
+    """TensorFlow's C++ chatter (CUDA probes, oneDNN notices) is written to file descriptor 2,
+    past sys.stderr: point the descriptor at /dev/null meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _quiet_import_tensorflow():
+    """TensorFlow, or None when it is not installed."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _quiet_native_stderr():
+        try:
+            import tensorflow as tf
+        except ImportError:
+            return None
+    return tf
 
 
 # ---- comparing ------------------------------------------------------------------------------
@@ -190,8 +215,8 @@ def reference_engines(reference: str | None, candidate_path: str, candidate: Gra
         return [engine]
     if is_tflite(reference):
         graph, _ = load_tflite(reference)
-        engine = litert_engine(reference, graph)
-        return [engine if engine is not None else ours(graph, "toco-py (reference)")]
+        engine = litert_engine(reference, graph, "reference in LiteRT")
+        return [engine if engine is not None else ours(graph, "reference in toco-py")]
     engine = tensorflow_engine(reference, candidate)
     if engine is not None:
         return [engine]
