@@ -187,12 +187,12 @@ def test_unsupported_ops_fail_before_anything_is_written(tmp_path):
     with pytest.raises(CodegenError, match=r"^codegen: no C kernel for op\(s\) #0 ARG_MAX$"):
         generate_bundle(graph, str(tmp_path / "out"), "m")
     assert not (tmp_path / "out").exists()
-    g = one_op_graph("CONV_2D", [np.zeros((1, 3, 3, 2), np.int8), np.ones((2, 1, 1, 2), np.int8)],
-                     {"padding": "VALID"}, const={1})
-    for name in ("in0", "in1", "out0"):
+    g = one_op_graph("RESIZE_BILINEAR", [np.zeros((1, 3, 3, 2), np.int8), np.int32([6, 6])], {},
+                     const={1})
+    for name in ("in0", "out0"):
         g.tensors[name].quant = quant(0.1)
     g.tensors["out0"].dtype = "int8"
-    with pytest.raises(CodegenError, match=r"#0 CONV_2D \(int8\)"):
+    with pytest.raises(CodegenError, match=r"#0 RESIZE_BILINEAR \(int8\)"):
         generate(roundtrip(g), "m")
 
 

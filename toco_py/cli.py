@@ -7,6 +7,7 @@ import click
 
 from .errors import TocoError
 from .quantize.cli_options import build_options, quantization_options
+from .targets import TARGETS
 
 
 def parse_input_shapes(text: str) -> list[tuple[int, ...]]:
@@ -41,6 +42,22 @@ def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _graph_cut_options(fn):
+    """convert's flags choosing the part of a .pb to read, for the commands that read one."""
+    fn = click.option("--input_shapes", "--input-shapes", "input_shapes", metavar="SHAPES",
+                      help="(.pb) Input shapes, as for convert: 1,224,224,3:1,10.")(fn)
+    fn = click.option("--output_arrays", "--output-arrays", "output_arrays", metavar="NAMES",
+                      help="(.pb) Output tensor names, as for convert.")(fn)
+    fn = click.option("--input_arrays", "--input-arrays", "input_arrays", metavar="NAMES",
+                      help="(.pb) Input tensor names, as for convert.")(fn)
+    return fn
+
+
+def _graph_cut(input_arrays, output_arrays, input_shapes) -> dict:
+    return {"input_arrays": parse_arrays(input_arrays), "output_arrays": parse_arrays(output_arrays),
+            "input_shapes": parse_input_shapes(input_shapes) if input_shapes is not None else None}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="toco-py")
 def cli() -> None:
@@ -67,32 +84,73 @@ def cli() -> None:
               help="Constant folding never creates a constant bigger than this (MiB) that is also "
                    "bigger than the constants it replaces.")
 @quantization_options
+@click.option("--dump_graphviz_dir", "--dump-graphviz-dir", "dump_graphviz_dir", metavar="DIR",
+              help="Also write DIR/before.dot (the graph as imported) and DIR/after.dot (as "
+                   "written, after the passes and any quantization), as TOCO did.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
-            allow_custom_ops, fold_limit_mb, verbose, **quantization) -> None:
+            allow_custom_ops, fold_limit_mb, dump_graphviz_dir, verbose, **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
 
     release_freed_memory_promptly()
     quantize = build_options(**quantization)
+    cut = _graph_cut(input_arrays, output_arrays, input_shapes)
+    if dump_graphviz_dir:  # first, so that it is there even when the conversion fails
+        from .graphviz import dump_dir, frontend_graph
+
+        _stderr(f"wrote {dump_dir(dump_graphviz_dir, 'before', frontend_graph(graph_def_file, cut))}")
     result = api.convert(
-        graph_def_file, output_file,
-        input_arrays=parse_arrays(input_arrays),
-        output_arrays=parse_arrays(output_arrays),
-        input_shapes=parse_input_shapes(input_shapes) if input_shapes is not None else None,
+        graph_def_file, output_file, **cut,
         allow_custom_ops=allow_custom_ops,
         log=_stderr if verbose else None,
         fold_limit=int(fold_limit_mb * (1 << 20)),
         quantize=quantize,
-        release_weights=True,
+        # The after.dot picture needs the weights' shapes, which writing would drop.
+        release_weights=not dump_graphviz_dir,
     )
     for note in result.notes:
         _stderr(note)
     if verbose:
         for name, count in sorted(result.pass_counts.items()):
             _stderr(f"{name}: {count}")
+    if dump_graphviz_dir:
+        _stderr(f"wrote {dump_dir(dump_graphviz_dir, 'after', result.graph)}")
     _stderr(f"wrote {output_file}: {len(result.graph.ops)} ops, {len(result.view)} bytes")
+
+
+@cli.command()
+@click.argument("model", metavar="MODEL.pb|MODEL.tflite")
+@click.option("--target", type=click.Choice(TARGETS), default="tflite", show_default=True,
+              help="tflite: TFLite builtins; tflite-micro: the kernels TensorFlow Lite Micro "
+                   "registers; codegen: the C kernels of `toco-py codegen`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_graph_cut_options
+def check(model, target, as_json, input_arrays, output_arrays, input_shapes) -> None:
+    """List the ops a target cannot run, after every rewrite of convert (a .pb goes through
+    the frontend and all passes; ops the passes remove are not reported). Exit code 1 when
+    some op is unsupported."""
+    from .check import check_command
+
+    if not check_command(model, target, as_json, _graph_cut(input_arrays, output_arrays, input_shapes)):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("model", metavar="MODEL.pb|MODEL.tflite")
+@click.option("--tensors", "with_tensors", is_flag=True, help="Also list every tensor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@click.option("--graphviz", "picture", metavar="OUT.dot|OUT.svg|OUT.png",
+              help="Also draw the model (a .pb as imported, before any pass); .svg/.png/.pdf "
+                   "need Graphviz's `dot` on PATH.")
+@_graph_cut_options
+def inspect(model, with_tensors, as_json, picture, input_arrays, output_arrays, input_shapes) -> None:
+    """Describe a .pb or .tflite: inputs, outputs, op histogram, parameters, quantization."""
+    from .inspect_model import inspect_command
+
+    inspect_command(model, with_tensors, as_json, picture,
+                    _graph_cut(input_arrays, output_arrays, input_shapes))
 
 
 @cli.command()
@@ -211,6 +269,30 @@ def codegen(model, output_dir, name, verify, seed) -> None:
 
     if not codegen_command(model, output_dir, name, verify, seed):
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("graph_def_file", metavar="MODEL.pb")
+@click.option("-o", "--output_file", "--output-file", "output_file", required=True, metavar="PART.pb",
+              help="Where to write the part (binary GraphDef; text when the name ends with "
+                   ".pbtxt); written atomically.")
+@_graph_cut_options
+def split(graph_def_file, output_file, input_arrays, output_arrays, input_shapes) -> None:
+    """Write the part of a GraphDef between --input_arrays and --output_arrays (interior
+    tensors too, e.g. rnn/concat or split:1) as a GraphDef, a placeholder feeding each input."""
+    from .split import split as split_graph
+
+    result = split_graph(graph_def_file, output_file, **_graph_cut(input_arrays, output_arrays, input_shapes))
+    for note in result.notes:
+        _stderr(note)
+
+    def describe(spec, node):
+        shape = "?" if spec.shape is None else ",".join(str(d) if d >= 0 else "?" for d in spec.shape)
+        return f"{node} ({spec.dtype} [{shape}])"
+
+    _stderr(f"wrote {output_file}: {result.nodes} nodes; inputs "
+            f"{', '.join(describe(s, n) for s, n in result.inputs) or '(none)'}; outputs "
+            f"{', '.join(result.outputs)}")
 
 
 def main() -> None:

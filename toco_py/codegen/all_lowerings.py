@@ -1,4 +1,11 @@
 """Importing this module registers every lowering. A new family of lowerings (for example
 the int8 variants, `@lowering("CONV_2D", variant="int8")`) is a new module listed here;
 its kernels go into kernels/<family>.c, which the emitter copies when a call names it."""
-from . import lower_math, lower_movement, lower_nn, lower_quantize  # noqa: F401
+from . import (  # noqa: F401
+    lower_int8_math,
+    lower_int8_nn,
+    lower_math,
+    lower_movement,
+    lower_nn,
+    lower_quantize,
+)

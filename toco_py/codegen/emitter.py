@@ -20,7 +20,7 @@ KERNEL_HEADER = "toco_kernels.h"
 ALWAYS = ("common",)
 _KERNELS = resources.files("toco_py.codegen") / "kernels"
 # Names whose files would collide with the bundle's other files (every kernel file).
-RESERVED_NAMES = {p.name[:-2] for p in _KERNELS.iterdir() if p.name.endswith(".c")} | {"main", "toco_kernels"}
+RESERVED_NAMES = {p.name[:-2] for p in _KERNELS.iterdir() if p.name.endswith((".c", ".h"))} | {"main"}
 
 
 @dataclass
@@ -265,6 +265,10 @@ def _render_weights(state: BundleState, source: str) -> str:
 
 def _kernel_files(families: list[str]) -> dict[str, str]:
     files = {}
-    for file_name in (KERNEL_HEADER,) + tuple(f"{f}.c" for f in (*ALWAYS, *families)):
+    # toco_kernels.h includes the other headers of kernels/ (one per family of kernels
+    # added beside the float ones): every bundle gets them all.
+    headers = sorted(p.name for p in _KERNELS.iterdir() if p.name.endswith(".h"))
+    for file_name in (KERNEL_HEADER, *[h for h in headers if h != KERNEL_HEADER],
+                      *[f"{f}.c" for f in (*ALWAYS, *families)]):
         files[file_name] = (_KERNELS / file_name).read_text(encoding="utf-8")
     return files

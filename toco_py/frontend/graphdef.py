@@ -31,7 +31,8 @@ class LoadedGraph:
     constants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def load_graphdef(path: str):
+def load_graphdef(path: str, view_constants: bool = True):
+    """view_constants=False: a whole GraphDef message, every payload in it (for rewriting)."""
     if not os.path.exists(path):
         raise TocoError(f"{path}: no such file; pass the frozen graph with --graph_def_file")
     if os.path.isdir(path):
@@ -42,14 +43,16 @@ def load_graphdef(path: str):
         if os.fstat(f.fileno()).st_size == 0:
             raise TocoError(f"{path} holds no graph nodes; pass a frozen graph .pb")
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    return parse_graphdef(mapped, path)
+    return parse_graphdef(mapped, path, view_constants)
 
 
-def parse_graphdef(data, source: str = "<bytes>"):
+def parse_graphdef(data, source: str = "<bytes>", view_constants: bool = True):
     """data: bytes or a read-only mmap of the file."""
     known = _other_format(data[:8])
     if known:
         raise TocoError(f"{source} is {known}, not a TensorFlow GraphDef; pass a frozen graph .pb")
+    if not view_constants:
+        return _parse_whole(bytes(data), source)
     try:
         loaded = _walk(data)
     except (WireError, message.DecodeError, ValueError):

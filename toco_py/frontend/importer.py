@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
 from .context import NodeContext, output_name, tensor_name
-from .tensors import attr_value, dtype_name, to_numpy
+from .tensors import attr_value, dtype_name, shape_of, to_numpy
 from .tf_ops import MAPPERS
 
 # Nodes that never carry an inference output, so they are not candidate outputs.
@@ -22,6 +22,111 @@ _NOT_OUTPUTS = {
 }
 _TRAINING_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
 _TRAINING_SCOPES = ("gradients/", "gradients_", "train/", "save/", "init")
+
+
+_PLACEHOLDERS = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
+
+# Output dtypes that the usual attrs (T, dtype, out_type) do not give.
+_BOOL_OUTPUTS = {
+    "Less", "LessEqual", "Greater", "GreaterEqual", "Equal", "NotEqual", "ApproximateEqual",
+    "LogicalAnd", "LogicalOr", "LogicalNot", "IsNan", "IsInf", "IsFinite", "InTopK", "InTopKV2",
+    "IsVariableInitialized", "VarIsInitializedOp",
+}
+_OUTPUT_ATTRS = ("out_type", "output_type", "DstT", "Tout", "dtype", "T", "Tidx")
+# Ops whose every output has type T, and per-output exceptions ("=dtype" is a literal).
+_SAME_TYPE_OUTPUTS = {"Split", "SplitV", "Unpack", "Switch", "RefSwitch", "FusedBatchNorm",
+                      "BroadcastGradientArgs"}
+_OUTPUT_DTYPES = {
+    "Merge": {1: "=int32"}, "RefMerge": {1: "=int32"}, "TopK": {1: "=int32"},
+    "TopKV2": {1: "=int32"}, "Unique": {1: "out_idx"}, "UniqueV2": {1: "out_idx"},
+    "FusedBatchNormV2": dict.fromkeys(range(1, 6), "U"),
+    "FusedBatchNormV3": dict.fromkeys(range(1, 6), "U"),
+    "MaxPoolWithArgmax": {1: "Targmax"}, "Rank": {0: "=int32"}, "Where": {0: "=int64"},
+    "NonMaxSuppressionV3": {0: "=int32"}, "NonMaxSuppressionV4": {0: "=int32", 1: "=int32"},
+}
+# The type attr of each input of ops whose inputs differ in type (None: the last entry
+# repeats; "=dtype" is a literal). Other ops: T, when it is their only type attr.
+_INPUT_ATTRS = {
+    "GatherV2": ["Tparams", "Tindices", "Taxis"], "Gather": ["Tparams", "Tindices"],
+    "ResourceGather": ["=resource", "Tindices"], "Reshape": ["T", "Tshape"],
+    "Transpose": ["T", "Tperm"], "Pad": ["T", "Tpaddings"], "PadV2": ["T", "Tpaddings", "T"],
+    "MirrorPad": ["T", "Tpaddings"], "Tile": ["T", "Tmultiples"], "ExpandDims": ["T", "Tdim"],
+    "Slice": ["T", "Index", "Index"], "StridedSlice": ["T", "Index", "Index", "Index"],
+    "Sum": ["T", "Tidx"], "Mean": ["T", "Tidx"], "Max": ["T", "Tidx"], "Min": ["T", "Tidx"],
+    "Prod": ["T", "Tidx"], "All": ["=bool", "Tidx"], "Any": ["=bool", "Tidx"],
+    "ArgMax": ["T", "Tidx"], "ArgMin": ["T", "Tidx"], "Fill": ["index_type", "T"],
+    "Select": ["=bool", "T", "T"], "SelectV2": ["=bool", "T", "T"], "Cast": ["SrcT"],
+    "Split": ["=int32", "T"], "SplitV": ["T", "Tlen", "=int32"], "Range": ["Tidx"],
+    "OneHot": ["TI", "=int32", "T", "T"], "Switch": ["T", "=bool"],
+    "SparseSoftmaxCrossEntropyWithLogits": ["T", "Tlabels"],
+    "SpaceToBatchND": ["T", "Tblock_shape", "Tpaddings"],
+    "BatchToSpaceND": ["T", "Tblock_shape", "Tcrops"], "ResizeBilinear": ["T", "=int32"],
+    "ResizeNearestNeighbor": ["T", "=int32"], "Concat": ["=int32", "T"],
+    "LogicalAnd": ["=bool"], "LogicalOr": ["=bool"], "LogicalNot": ["=bool"],
+}
+
+
+def _output_index(tensor: str) -> int:
+    head, _, index = tensor.rpartition(":")
+    return int(index) if head and index.isdigit() else 0
+
+
+def _type_attr(node, key: str) -> str | None:
+    if key.startswith("="):
+        return key[1:]
+    if key in node.attr and node.attr[key].WhichOneof("value") == "type":
+        return dtype_name(node.attr[key].type)
+    return None
+
+
+def _shape_attr(node, key: str) -> tuple | None:
+    if key in node.attr and node.attr[key].WhichOneof("value") == "shape":
+        return shape_of(node.attr[key].shape)
+    return None
+
+
+def _output_dtype(node, index: int) -> str | None:
+    """The dtype of output `index` of a node, from its attrs, when they tell."""
+    if node.op in _BOOL_OUTPUTS:
+        return "bool"
+    special = _OUTPUT_DTYPES.get(node.op, {}).get(index)
+    if special:
+        return _type_attr(node, special)
+    if node.op == "IdentityN" and "T" in node.attr:
+        types = node.attr["T"].list.type
+        return dtype_name(types[index]) if index < len(types) else None
+    if index == 0 or node.op in _SAME_TYPE_OUTPUTS:
+        for key in _OUTPUT_ATTRS:
+            found = _type_attr(node, key)
+            if found:
+                return found
+    return None
+
+
+def _input_dtype(node, position: int, count: int) -> str | None:
+    """The dtype a node expects at its data input `position` (of `count`)."""
+    if node.op == "ConcatV2":
+        return _type_attr(node, "Tidx" if position == count - 1 else "T")
+    keys = _INPUT_ATTRS.get(node.op)
+    if keys is not None:
+        return _type_attr(node, keys[min(position, len(keys) - 1)])
+    types = [k for k, v in node.attr.items() if v.WhichOneof("value") == "type"]
+    return _type_attr(node, "T") if types == ["T"] else None
+
+
+@dataclass
+class InputSpec:
+    name: str
+    shape: tuple | None  # None (unknown rank) and -1 sizes only with plan(keep_unknown=True)
+    dtype: str
+    interior: bool  # not a placeholder of the graph: a cut through it
+
+
+@dataclass
+class Cut:
+    outputs: list[str]
+    inputs: list[InputSpec]
+    part: list[str]  # the nodes between them, in topological order
 
 
 @dataclass
@@ -61,6 +166,9 @@ class Importer:
         self.consts: dict[str, np.ndarray] = {}
         # Big constants the loader decoded as views of the file (see frontend/graphdef.py).
         self.viewed: dict[str, np.ndarray] = getattr(gd, "constants", {})
+        # Shapes for placeholders that are not input arrays (the upstream shape inference).
+        self.placeholder_shapes: dict[str, tuple] = {}
+        self._given: dict[str, tuple] = {}
 
     # ---- choosing the cut ------------------------------------------------------
 
@@ -89,8 +197,9 @@ class Importer:
         return outputs
 
     def _upstream(self, outputs: list[str], stop: set[str]) -> list[str]:
-        """Node names the outputs depend on through data edges, stopping at `stop`, in
-        topological order."""
+        """Node names the outputs depend on through data edges, in topological order. The
+        walk never crosses a tensor in `stop` (the input arrays): what lies upstream of an
+        input is not visited at all."""
         order: list[str] = []
         seen: set[str] = set()
         stack = [(_node_of(o), False) for o in reversed(outputs)]
@@ -106,11 +215,12 @@ class Importer:
             if node is None:
                 raise TocoError(f"the graph reads node {name!r}, which does not exist; it is malformed")
             stack.append((name, True))
-            if name in stop:
-                continue
             for ref in reversed(node.input):
                 if not ref.startswith("^"):
-                    dep = _node_of(tensor_name(ref))
+                    tensor = tensor_name(ref)
+                    if tensor in stop:
+                        continue
+                    dep = _node_of(tensor)
                     if dep not in seen:
                         stack.append((dep, False))
         return order
@@ -125,7 +235,53 @@ class Importer:
             self.notes.append(f"input arrays (inferred): {','.join(inputs)}")
         return inputs
 
-    # ---- building the IR ---------------------------------------------------------
+    def plan(self, keep_unknown: bool = False) -> Cut:
+        """Chooses the outputs and inputs, the nodes between them and each input's dtype and
+        shape. keep_unknown: leave unknown sizes as -1 (None: unknown rank) instead of
+        defaulting the batch size and failing on the rest (for `split`)."""
+        outputs = self.choose_outputs()
+        inputs = self.choose_inputs(outputs)
+        for names, what in ((inputs, "input"), (outputs, "output")):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise TocoError(f"{twice[0]!r} is named twice in --{what}_arrays; name each array once")
+        overlap = set(inputs) & set(outputs)
+        if overlap:
+            raise TocoError(f"{sorted(overlap)} named as both input and output arrays")
+        given = self._input_shapes(inputs)
+        if self.placeholder_shapes:
+            given = [self.placeholder_shapes.get(n, g) for n, g in zip(inputs, given)]
+        part = self._upstream(outputs, set(inputs))
+        self._check_cut(part, inputs, outputs)
+        self._given = {name: shape for name, shape in zip(inputs, given) if shape is not None}
+        self._to_infer = [n for n, g in zip(inputs, given) if g is None and not (
+            self.nodes[_node_of(n)].op in _PLACEHOLDERS and _output_index(n) == 0)]
+        self._inferred = None
+        specs = [self._resolve_input(name, shape, part, keep_unknown) for name, shape in zip(inputs, given)]
+        return Cut(outputs, specs, part)
+
+    def _check_cut(self, part: list[str], inputs: list[str], outputs: list[str]) -> None:
+        """An input array's node must not be needed itself: the part would then need both
+        the node's other outputs (and all upstream of it) and a placeholder in its place."""
+        by_node: dict[str, str] = {}
+        for name in inputs:
+            by_node.setdefault(_node_of(name), name)
+        clashing = [n for n in part if n in by_node]
+        if not clashing:
+            return
+        node = clashing[0]
+        stop = set(inputs)
+        needed = sorted({t for n in part for t in (tensor_name(r) for r in self.nodes[n].input
+                                                    if not r.startswith("^"))
+                         if _node_of(t) == node and t not in stop} |
+                        {o for o in outputs if _node_of(o) == node})
+        raise TocoError(
+            f"input array {by_node[node]!r} cuts node {node!r}, but the outputs also need "
+            f"{', '.join(map(repr, needed))}, {'another output' if len(needed) == 1 else 'other outputs'}"
+            f" of that node; add "
+            f"{'it' if len(needed) == 1 else 'them'} to --input_arrays too")
+
+    # ---- the inputs' dtypes and shapes -------------------------------------------------
 
     def _input_shapes(self, inputs: list[str]) -> list[tuple | None]:
         if self.input_shapes is None:
@@ -136,38 +292,122 @@ class Importer:
                 f"({','.join(inputs)}); separate one shape per input with ':'")
         return list(self.input_shapes)
 
-    def _add_input(self, name: str, given: tuple | None) -> None:
+    def _resolve_input(self, name: str, given: tuple | None, part: list[str],
+                       keep_unknown: bool) -> InputSpec:
         node = self.nodes[_node_of(name)]
-        dtype = "float32"
-        for key in ("dtype", "T"):
-            if key in node.attr:
-                dtype = attr_value(node.attr[key])
-                break
-        declared = attr_value(node.attr["shape"]) if "shape" in node.attr else None
+        index = _output_index(name)
+
+        def inferred():
+            if self._inferred is None:
+                self._inferred = self._infer_upstream(self._to_infer)
+            return self._inferred.get(name)
+
+        interior = not (node.op in _PLACEHOLDERS and index == 0)
+        shape, how = self._resolve_shape(name, node, index, given, interior, inferred)
+        dtype = _output_dtype(node, index) or self._consumer_dtype(name, part)
+        if dtype is None:
+            dtype = inferred()[1] if interior and inferred() else "float32"
+        if keep_unknown:
+            if how and shape is not None:
+                self.notes.append(f"input {name!r}: shape {list(shape)} {how}")
+            return InputSpec(name, shape, dtype, interior)
+        if shape is None:
+            why = (" (the graph does not record it, and our shape inference cannot compute it "
+                   "from the part upstream of it)" if interior else "")
+            raise TocoError(
+                f"input {name!r} has an unknown shape{why}; give it with --input_shapes "
+                "(e.g. --input_shapes=1,224,224,3, one shape per input separated by ':')")
+        declared = shape
+        if shape and shape[0] == -1:
+            shape = (1,) + shape[1:]
+            self.notes.append(f"input {name!r}: unknown batch size set to 1 "
+                              "(use --input_shapes to choose another)")
+        if any(d < 0 for d in shape):
+            raise TocoError(
+                f"input {name!r} has unknown dimensions {list(declared)}; give its shape with "
+                "--input_shapes (e.g. --input_shapes=1,224,224,3, one per input, ':' between)")
+        if how:
+            self.notes.append(f"input {name!r}: shape {list(shape)} {how}")
+        return InputSpec(name, tuple(int(d) for d in shape), dtype, interior)
+
+    def _resolve_shape(self, name, node, index, given, interior, inferred):
+        """(shape, how it was found when not given or declared): --input_shapes, a
+        placeholder's shape attr, a constant's shape, the _output_shapes attr, or our shape
+        inference run on the graph upstream of the input."""
+        declared = None
+        if not interior:
+            declared = _shape_attr(node, "shape")
         if given is not None:
-            if declared is not None and len(declared) != len(given) or declared and any(
-                d >= 0 and d != g for d, g in zip(declared, given)
-            ):
+            if declared is not None and (len(declared) != len(given) or any(
+                    d >= 0 and d != g for d, g in zip(declared, given))):
                 raise TocoError(
                     f"--input_shapes gives {list(given)} for input {name!r}, whose shape in the "
                     f"graph is {list(declared)}")
-            shape = tuple(given)
-        elif declared is None:
-            raise TocoError(
-                f"input {name!r} has an unknown shape; give it with --input_shapes "
-                "(e.g. --input_shapes=1,224,224,3, one shape per input separated by ':')")
-        else:
-            shape = declared
-            if shape and shape[0] == -1:
-                shape = (1,) + shape[1:]
-                self.notes.append(f"input {name!r}: unknown batch size set to 1 "
-                                  "(use --input_shapes to choose another)")
-            if any(d < 0 for d in shape):
-                raise TocoError(
-                    f"input {name!r} has unknown dimensions {list(declared)}; give its shape with "
-                    "--input_shapes (e.g. --input_shapes=1,224,224,3, one per input, ':' between)")
-        self.graph.add_tensor(Tensor(name, tuple(int(d) for d in shape), dtype))
-        self.graph.inputs.append(name)
+            return tuple(given), None
+        if not interior:
+            return declared, None
+        if node.op == "Const" and index == 0:
+            value = self.viewed.get(node.name)
+            if value is not None:
+                return tuple(value.shape), None
+            if "value" in node.attr and node.attr["value"].WhichOneof("value") == "tensor":
+                return shape_of(node.attr["value"].tensor.tensor_shape), None
+        listed = None
+        shapes = node.attr["_output_shapes"] if "_output_shapes" in node.attr else None
+        if shapes is not None and index < len(shapes.list.shape):
+            listed = shape_of(shapes.list.shape[index])
+            if listed is not None and all(d >= 0 for d in listed):
+                return listed, "from its node's _output_shapes"
+        found = inferred()
+        if found is not None:
+            return found[0], "inferred from the graph upstream of it"
+        return listed, None
+
+    def _infer_upstream(self, names: list[str]) -> dict[str, tuple[tuple, str]]:
+        """{name: (shape, dtype)} for the tensors whose shape our shape inference finds when
+        the graph upstream of them (from its placeholders) is converted: all at once, or one
+        by one when that fails. Best effort: whatever goes wrong there only means the user
+        has to give the shape."""
+        from ..api import run_passes
+
+        def infer(outputs: list[str]) -> dict[str, tuple[tuple, str]]:
+            sub = Importer(self.gd, None, outputs, None)
+            sub.placeholder_shapes = self._given
+            graph = sub.run()
+            run_passes(graph)
+            return {n: (tuple(graph.tensors[n].shape), graph.tensors[n].dtype)
+                    for n in outputs if n in graph.tensors and graph.tensors[n].static_shape}
+
+        try:
+            return infer(names)
+        except Exception:  # noqa: BLE001 - see the docstring
+            if len(names) == 1:
+                return {}
+        found = {}
+        for name in names:
+            try:
+                found.update(infer([name]))
+            except Exception:  # noqa: BLE001
+                pass
+        return found
+
+    def _consumer_dtype(self, name: str, part: list[str]) -> str | None:
+        """The dtype the nodes reading `name` expect at that input, from their type attrs."""
+        for consumer in part:
+            node = self.nodes[consumer]
+            data = [tensor_name(r) for r in node.input if not r.startswith("^")]
+            for position, ref in enumerate(data):
+                if ref == name:
+                    dtype = _input_dtype(node, position, len(data))
+                    if dtype:
+                        return dtype
+        return None
+
+    # ---- building the IR ---------------------------------------------------------
+
+    def _add_input(self, spec: InputSpec) -> None:
+        self.graph.add_tensor(Tensor(spec.name, spec.shape, spec.dtype))
+        self.graph.inputs.append(spec.name)
 
     def _add_const(self, node) -> None:
         value = self.viewed.get(node.name)
@@ -206,11 +446,7 @@ class Importer:
         self.graph.add_op(Op("CUSTOM", ctx.inputs, outputs, attrs, node.name))
 
     def run(self) -> Graph:
-        outputs = self.choose_outputs()
-        inputs = self.choose_inputs(outputs)
-        overlap = set(inputs) & set(outputs)
-        if overlap:
-            raise TocoError(f"{sorted(overlap)} named as both input and output arrays")
+        cut = self.plan()
         self._max_output_index: dict[str, int] = {}
         for n in self.gd.node:
             for ref in n.input:
@@ -219,12 +455,9 @@ class Importer:
                     if ":" in t:
                         node, idx = t.rsplit(":", 1)
                         self._max_output_index[node] = max(self._max_output_index.get(node, 0), int(idx))
-        for name, shape in zip(inputs, self._input_shapes(inputs)):
-            self._add_input(name, shape)
-        input_nodes = {_node_of(n) for n in inputs}
-        for name in self._upstream(outputs, input_nodes):
-            if name in input_nodes:
-                continue
+        for spec in cut.inputs:
+            self._add_input(spec)
+        for name in cut.part:
             node = self.nodes[name]
             if node.op == "Placeholder":
                 raise TocoError(
@@ -234,12 +467,12 @@ class Importer:
                 self._add_const(node)
             else:
                 self._map_node(node)
-        for name in outputs:
+        for name in cut.outputs:
             if name not in self.graph.tensors:
                 raise TocoError(
                     f"output array {name!r} is not produced by the graph (node "
                     f"{_node_of(name)!r} has no such output); check --output_arrays")
-        self.graph.outputs = list(outputs)
+        self.graph.outputs = list(cut.outputs)
         return self.graph
 
 

@@ -191,4 +191,7 @@ int tk_quantize_f32_u8(const float *input, uint8_t *output, int32_t count, int32
 int tk_quantize_f32_s16(const float *input, int16_t *output, int32_t count, int32_t inner,
                         int32_t channels, const float *scales, const int32_t *zero_points);
 
+#include "toco_kernels_s8a.h"
+#include "toco_kernels_s8b.h" /* int8 elementwise math, activations, softmaxes */
+
 #endif /* TOCO_KERNELS_H */

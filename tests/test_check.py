@@ -1,0 +1,228 @@
+"""`toco-py check`: unsupported ops per target, after the passes, with hints and exit codes."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+import networks
+from cli import assert_one_line_error, toco
+from oracle import freeze
+from toco_py import api
+from toco_py.frontend.graphdef import parse_graphdef
+from toco_py.targets import TFLM_OPS, TFLM_VERSION, TARGETS
+
+v1 = tf.compat.v1
+REPORT_KEYS = {"model", "target", "supported", "op_count", "unsupported", "notes"}
+FINDING_KEYS = {"op", "count", "nodes", "hint", "control_flow"}
+
+
+def _unsupported_graph():
+    x = v1.placeholder(tf.float32, [1, 8], name="x")
+    a = tf.math.erf(x, name="erf_a")
+    b = tf.math.erf(a, name="erf_b")
+    c = tf.math.cumsum(b, axis=1, name="running")
+    d = tf.math.lgamma(tf.nn.relu(c) + 1.0, name="lg")
+    return {"out": tf.identity(d * 2.0, name="out")}
+
+
+def _cond_graph():
+    """A tf.cond on a placeholder: its predicate is unknown at conversion time."""
+    x = v1.placeholder(tf.float32, [1, 8], name="x")
+    flag = v1.placeholder(tf.bool, [], name="flag")
+    y = tf.cond(flag, lambda: tf.nn.relu(x), lambda: tf.nn.tanh(x), name="branch")
+    return {"out": tf.identity(y, name="out")}
+
+
+def _builtins_not_in_tflm():
+    """SIGN and REDUCE_PROD are TFLite builtins that TFLM has no kernel for."""
+    x = v1.placeholder(tf.float32, [1, 8], name="x")
+    s = tf.math.sign(x, name="sgn")
+    p = tf.reduce_prod(tf.abs(x) + 1.0, axis=1, keepdims=True, name="prod")
+    return {"out": tf.identity(s * p, name="out")}
+
+
+def _freeze_v1_control_flow(build) -> bytes:
+    v1.disable_control_flow_v2()  # Switch/Merge, as frozen TF1 graphs have them
+    try:
+        return freeze(build)[0]
+    finally:
+        v1.enable_control_flow_v2()
+
+
+@pytest.fixture(scope="module")
+def pbs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("check")
+    graphs = {
+        "unsupported": freeze(_unsupported_graph)[0],
+        "cond": _freeze_v1_control_flow(_cond_graph),
+        "not_tflm": freeze(_builtins_not_in_tflm)[0],
+        "dropout": networks.dropout_mlp().pb,
+        "cnn": freeze(models.small_cnn)[0],
+    }
+    paths = {}
+    for name, pb in graphs.items():
+        paths[name] = folder / f"{name}.pb"
+        paths[name].write_bytes(pb)
+    return paths
+
+
+def check_json(*args):
+    proc = toco("check", *map(str, args), "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    assert set(report) >= REPORT_KEYS
+    assert report["supported"] == (proc.returncode == 0) == (not report["unsupported"])
+    for finding in report["unsupported"]:
+        assert set(finding) == FINDING_KEYS
+        assert finding["count"] == len(finding["nodes"]) > 0 and finding["hint"]
+    return report
+
+
+def findings(report) -> dict:
+    return {f["op"]: f for f in report["unsupported"]}
+
+
+def test_unsupported_ops_listed_with_nodes_and_hints(pbs):
+    proc = toco("check", str(pbs["unsupported"]))
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
+    for fragment in ("Erf", "erf_a, erf_b", "Cumsum", "running", "Lgamma", "lg",
+                     "--allow_custom_ops", "tf.nn.gelu"):
+        assert fragment in out, (fragment, out)
+    assert "┃" not in out and "│" not in out  # plain text when piped
+    report = check_json(pbs["unsupported"])
+    found = findings(report)
+    assert {op: f["nodes"] for op, f in found.items()} == {
+        "Erf": ["erf_a", "erf_b"], "Cumsum": ["running"], "Lgamma": ["lg"]}
+    assert not any(f["control_flow"] for f in found.values())
+    # The same verdict as convert's, which runs the same passes and then refuses these ops.
+    graph, _, _ = api.graph_from_graphdef(parse_graphdef(pbs["unsupported"].read_bytes()))
+    assert api.unsupported_ops(graph) == {op: f["nodes"] for op, f in found.items()}
+    assert report["op_count"] == len(graph.ops)
+
+
+def test_ops_the_passes_remove_are_not_reported(pbs):
+    """dropout_mlp has RandomUniform (dropout behind a keep_prob defaulting to 1),
+    CheckNumerics, StopGradient and PlaceholderWithDefault: all gone after the passes."""
+    tf_ops = {n.op for n in parse_graphdef(pbs["dropout"].read_bytes()).node}
+    assert {"RandomUniform", "CheckNumerics", "PlaceholderWithDefault"} <= tf_ops
+    for target in TARGETS:
+        report = check_json(pbs["dropout"], "--target", target)
+        assert report["supported"], report
+    proc = toco("check", str(pbs["dropout"]))
+    assert proc.returncode == 0, proc.stderr
+    assert "all 4 ops are supported on tflite" in proc.stdout
+
+
+def test_non_constant_cond_is_control_flow(pbs):
+    report = check_json(pbs["cond"])
+    found = findings(report)
+    assert {"Switch", "Merge"} <= set(found), found
+    for op in ("Switch", "Merge"):
+        assert found[op]["control_flow"]
+        assert "predicate" in found[op]["hint"] and "--input_arrays" in found[op]["hint"]
+        assert all(n.startswith("branch/") for n in found[op]["nodes"])
+    proc = toco("check", str(pbs["cond"]))
+    assert proc.returncode == 1 and "tf.cond/tf.while_loop" in proc.stdout
+
+
+def test_tflite_micro_target(pbs):
+    assert check_json(pbs["not_tflm"])["supported"]
+    report = check_json(pbs["not_tflm"], "--target", "tflite-micro")
+    assert report["tflm_version"] == TFLM_VERSION
+    found = findings(report)
+    assert {op: f["nodes"] for op, f in found.items()} == {"SIGN": ["sgn"], "REDUCE_PROD": ["prod"]}
+    assert TFLM_VERSION in found["SIGN"]["hint"]
+    assert check_json(pbs["cnn"], "--target", "tflite-micro")["supported"]
+
+
+def test_codegen_target_agrees_with_the_generator(pbs, tmp_path):
+    """What check reports for codegen is what the C generator would refuse, float (.pb) and
+    int8 (.tflite) alike."""
+    from toco_py.codegen import all_lowerings  # noqa: F401
+    from toco_py.codegen.lowering import unsupported_ops as codegen_unsupported
+    from toco_py.quantize.driver import QuantizeOptions
+    from toco_py.tflite.reader import read_model
+
+    graph, _, _ = api.graph_from_graphdef(parse_graphdef(pbs["not_tflm"].read_bytes()))
+    expected = {label.split(" ", 1)[1] for label in codegen_unsupported(graph)}
+    report = check_json(pbs["not_tflm"], "--target", "codegen")
+    assert set(findings(report)) == expected
+
+    calibration = tmp_path / "cal.npz"
+    np.savez(calibration, image=np.random.default_rng(0).standard_normal((8, 20, 20, 3)).astype(np.float32))
+    model = api.convert_bytes(pbs["cnn"].read_bytes(),
+                              quantize=QuantizeOptions("int8", calibration_data=str(calibration))).model
+    path = tmp_path / "cnn_int8.tflite"
+    path.write_bytes(model)
+    expected = {label.split(" ", 1)[1] for label in codegen_unsupported(read_model(model).main)}
+    report = check_json(path, "--target", "codegen")
+    assert set(findings(report)) == expected
+    assert check_json(path)["supported"]  # every op of our own .tflite is a builtin
+
+
+def test_bad_input_is_exit_2(pbs, tmp_path):
+    assert_one_line_error(toco("check", str(tmp_path / "nope.pb")), "no such file")
+    assert_one_line_error(toco("check", str(pbs["cnn"]), "--output_arrays", "nope"),
+                          "unknown output array 'nope'")
+    bad = tmp_path / "bad.pb"
+    bad.write_bytes(b"hello, this is text")
+    assert_one_line_error(toco("check", str(bad)), "not a TensorFlow GraphDef")
+    proc = toco("check", str(pbs["cnn"]), "--target", "gpu")
+    assert proc.returncode == 2 and "tflite-micro" in proc.stderr
+
+
+_PROBE = r"""
+import json, os, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from tiny_tflite import tiny_model
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite_micro import runtime
+
+def not_found(model):
+    # TFLM prints "Didn't find op for builtin opcode" to the C stderr; the exception only
+    # says that allocation failed. Any other failure means the kernel is registered.
+    with tempfile.TemporaryFile() as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            runtime.Interpreter.from_bytes(model, arena_size=1 << 16)
+        except Exception:
+            pass
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        return b"Didn't find op for builtin opcode" in log.read()
+
+registered = []
+for name, code in sorted(vars(BuiltinOperator).items()):
+    if not isinstance(code, int) or name in ("CUSTOM", "PLACEHOLDER_FOR_GREATER_OP_CODES"):
+        continue
+    if not not_found(tiny_model(opcode={"deprecated": min(code, 127), "builtin": code}, options=None)):
+        registered.append(name)
+print(json.dumps(registered))
+"""
+
+
+def test_tflm_table_matches_installed_runtime():
+    """The probe targets.py's table was derived with: a one-op model per builtin code, and
+    whether TFLM's resolver finds a kernel for it (any other failure means it did)."""
+    pytest.importorskip("tflite_micro")
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", _PROBE, os.path.dirname(__file__)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert set(json.loads(proc.stdout.splitlines()[-1])) == TFLM_OPS
+
+
+def test_help_lists_targets():
+    proc = toco("check", "--help")
+    assert proc.returncode == 0
+    for target in TARGETS:
+        assert target in proc.stdout

@@ -1,0 +1,151 @@
+"""`toco-py check`: which ops of a model a target cannot run, after every rewrite.
+
+A .pb goes through the frontend and all passes (not the writer), so ops the passes remove
+(CheckNumerics, a dropout whose keep_prob defaults to 1, ...) are never reported; a .tflite
+is checked as it is. Each unsupported op comes with the nodes that use it and a hint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .api import CONTROL_FLOW, graph_from_graphdef
+from .ir import Graph
+from .targets import TFLM_VERSION, unsupported_on
+
+# Written for the people reading the report: the fix, not the cause.
+CUSTOM_OPS_HINT = ("rewrite with supported ops, or pass --allow_custom_ops to convert (the "
+                   "runtime then needs your implementation of it)")
+CONTROL_FLOW_HINT = ("tf.cond/tf.while_loop whose predicate is not a constant at conversion "
+                     "time: fix the predicate (e.g. an is_training flag) to a constant, or cut "
+                     "the graph around it with --input_arrays/--output_arrays")
+RANDOM_HINT = ("random values are only removed when nothing uses them (e.g. dropout with "
+               "keep_prob 1); feed the noise as an input instead")
+# Replacements for ops users commonly meet; anything else gets the generic hint of its target.
+SPECIFIC_HINTS = {
+    "Erf": "write GELU with tf.nn.gelu, which maps to the GELU builtin; else " + CUSTOM_OPS_HINT,
+    "Cumsum": "multiply by a constant triangular matrix (tf.matmul), or " + CUSTOM_OPS_HINT,
+    "RandomUniform": RANDOM_HINT,
+    "RandomStandardNormal": RANDOM_HINT,
+    "TruncatedNormal": RANDOM_HINT,
+    "Size": "give the input shapes with --input_shapes so that the size is known",
+    "FusedBatchNorm": "freeze the graph in inference mode (is_training=False) so the "
+                      "statistics are constants",
+    "FakeQuant": "give the fake-quant node constant min/max",
+}
+TFLM_HINTS = {
+    "TILE": "let the consumer broadcast, or use tf.broadcast_to (BROADCAST_TO)",
+    "SELECT": "use tf.where with broadcastable operands (SELECT_V2)",
+    "POW": "write small integer powers as multiplications (x*x)",
+    "GELU": "approximate with 0.5*x*(1+tanh(...)) from TANH, MUL and ADD",
+    "RELU_N1_TO_1": "clip with tf.minimum/tf.maximum (MINIMUM, MAXIMUM)",
+    "RELU_0_TO_1": "clip with tf.minimum/tf.maximum (MINIMUM, MAXIMUM)",
+}
+
+
+@dataclass
+class Finding:
+    op: str            # op kind: TFLite builtin name, or the TF op that has none
+    nodes: list[str]   # the TF node names (or, in a .tflite, output tensors) that use it
+    hint: str
+    control_flow: bool = False
+
+    def as_json(self) -> dict:
+        return {"op": self.op, "count": len(self.nodes), "nodes": self.nodes, "hint": self.hint,
+                "control_flow": self.control_flow}
+
+
+@dataclass
+class CheckReport:
+    model: str
+    target: str
+    op_count: int
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def supported(self) -> bool:
+        return not self.findings
+
+    def as_json(self) -> dict:
+        report = {"model": self.model, "target": self.target, "supported": self.supported,
+                  "op_count": self.op_count,
+                  "unsupported": [f.as_json() for f in self.findings], "notes": self.notes}
+        if self.target == "tflite-micro":
+            report["tflm_version"] = TFLM_VERSION
+        return report
+
+
+def check_file(path: str, target: str, input_arrays=None, output_arrays=None,
+               input_shapes=None) -> CheckReport:
+    from .inspect_model import is_tflite_file
+
+    if is_tflite_file(path):
+        from .tensor_io import load_tflite
+
+        graph, notes = load_tflite(path)[0], []
+    else:
+        from .frontend.graphdef import load_graphdef
+
+        graph, notes, _ = graph_from_graphdef(load_graphdef(path), input_arrays, output_arrays,
+                                              input_shapes)
+    return check_graph(graph, path, target, notes)
+
+
+def check_graph(graph: Graph, model: str, target: str, notes: list[str] | None = None) -> CheckReport:
+    findings = [Finding(op, nodes, hint_for(op, target), _base(op) in CONTROL_FLOW)
+                for op, nodes in sorted(unsupported_on(graph, target).items())]
+    return CheckReport(model, target, len(graph.ops), findings, list(notes or []))
+
+
+def _base(label: str) -> str:
+    return label.split(" (")[0]
+
+
+def hint_for(label: str, target: str) -> str:
+    op = _base(label)
+    if op in CONTROL_FLOW:
+        return CONTROL_FLOW_HINT
+    if op in SPECIFIC_HINTS:
+        return SPECIFIC_HINTS[op]
+    if not op.isupper():  # a TF op name: no TFLite builtin at all
+        return CUSTOM_OPS_HINT
+    if target == "tflite-micro":
+        how = TFLM_HINTS.get(op, "rewrite with ops TFLM has")
+        return f"TFLM {TFLM_VERSION} has no {op} kernel: {how}, or register your own kernel"
+    if target == "codegen":
+        return ("toco-py codegen has no C kernel for it: rewrite with ops it lowers, or run the "
+                ".tflite with LiteRT")
+    return CUSTOM_OPS_HINT
+
+
+def print_report(report: CheckReport) -> None:
+    from .report import print_table
+
+    if report.supported:
+        print(f"{report.model}: all {report.op_count} ops are supported on {report.target}")
+        return
+    target = report.target + (f" (TFLM {TFLM_VERSION})" if report.target == "tflite-micro" else "")
+    rows = [(f.op, _names(f.nodes), f.hint) for f in report.findings]
+    print_table(f"{report.model}: {len(report.findings)} op types unsupported on {target}",
+                ["op", "nodes", "hint"], rows)
+
+
+def _names(nodes: list[str], shown: int = 4) -> str:
+    more = f", ... ({len(nodes)} in all)" if len(nodes) > shown else ""
+    return ", ".join(nodes[:shown]) + more
+
+
+def check_command(model: str, target: str, as_json: bool, cut: dict) -> bool:
+    """`toco-py check`: prints the report; returns whether everything is supported."""
+    import json
+
+    import click
+
+    report = check_file(model, target, **cut)
+    for note in report.notes:
+        click.echo(note, err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        print_report(report)
+    return report.supported

@@ -1,0 +1,173 @@
+/* gemmlowp / TFLite fixed-point primitives for the int8 kernels, bit-exact with toco-py's
+ * numpy kernels (toco_py/ops/int8/fixedpoint.py, toco_py/quantize/fixed_point.py), which
+ * are themselves bit-exact with LiteRT's reference kernels.
+ *
+ * Every step that LiteRT performs in a 32-bit register wraps as it does there; wrapping is
+ * done in uint32_t (never signed overflow), and the conversion back to int32_t is spelled
+ * out so that it does not rely on implementation-defined behaviour. Right shifts of
+ * negative values are likewise written as explicit floor shifts.
+ *
+ * Static inline, so each kernel file takes only what it uses (unused ones cost nothing and
+ * draw no warning).
+ */
+#ifndef TOCO_FIXEDPOINT_S8_H
+#define TOCO_FIXEDPOINT_S8_H
+
+#include <stdint.h>
+
+/* The int32 that the low 32 bits of x stand for (two's complement). */
+static inline int32_t tk_wrap32(int64_t x)
+{
+    uint32_t u = (uint32_t)x; /* modulo 2^32: well defined for negative x */
+    return u <= 0x7FFFFFFFu ? (int32_t)u : (int32_t)(u - 0x80000000u) - INT32_MAX - 1;
+}
+
+static inline int16_t tk_wrap16(int64_t x)
+{
+    uint16_t u = (uint16_t)x;
+    return u <= 0x7FFFu ? (int16_t)u : (int16_t)((int32_t)u - 65536);
+}
+
+/* floor(x / 2^n), the arithmetic shift numpy's >> performs, for n in [0, 63]. */
+static inline int64_t tk_asr64(int64_t x, int n)
+{
+    return x >= 0 ? x >> n : ~(~x >> n);
+}
+
+/* x << n in a 32-bit register: the bits above 32 are lost (0 once n >= 32). */
+static inline int32_t tk_shl32(int32_t x, int n)
+{
+    return n >= 32 ? 0 : tk_wrap32((int64_t)((uint32_t)x << n));
+}
+
+/* min(max(x, lo), hi), numpy's clip: hi wins should lo exceed it. */
+static inline int32_t tk_clamp_s32(int32_t x, int32_t lo, int32_t hi)
+{
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+
+/* Leading zero bits of x (32 for 0). */
+static inline int tk_clz32(uint32_t x)
+{
+    int n = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        ++n;
+    }
+    return n;
+}
+
+/* SaturatingRoundingDoublingHighMul: the high half of 2ab, ties away from zero. */
+static inline int32_t tk_srdhm(int32_t a, int32_t b)
+{
+    int64_t ab, nudge;
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * b;
+    nudge = ab >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30);
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C99 division truncates */
+}
+
+/* RoundingDivideByPOT with the 64-bit mask of the numpy kernel, so exponents above 31
+ * (the softmax's last shift) work too. From 33 on every int32 gives 0, as there. */
+static inline int32_t tk_rdbpot(int32_t x, int exponent)
+{
+    int64_t mask, remainder, threshold;
+    if (exponent <= 0) {
+        return x;
+    }
+    if (exponent > 62) {
+        exponent = 62;
+    }
+    mask = ((int64_t)1 << exponent) - 1;
+    remainder = (int64_t)((uint64_t)(int64_t)x & (uint64_t)mask);
+    threshold = (mask >> 1) + (x < 0);
+    return (int32_t)(tk_asr64(x, exponent) + (remainder > threshold));
+}
+
+/* MultiplyByQuantizedMultiplier, gemmlowp's two roundings: x * m * 2^(shift - 31). The
+ * left part of the shift wraps as the C++ int32 multiplication does. */
+static inline int32_t tk_mbqm(int32_t x, int32_t multiplier, int shift)
+{
+    int left = shift > 0 ? shift : 0;
+    return tk_rdbpot(tk_srdhm(tk_shl32(x, left), multiplier), shift > 0 ? 0 : -shift);
+}
+
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp. SUB (output multiplier above one) and
+ * the comparisons (input scale above one) reach it with a positive shift, a negative
+ * exponent in C++: LiteRT's x86-64 build then masks the shift counts, which this
+ * reproduces (see fixedpoint.py). The generator keeps shift below 32. */
+static inline int32_t tk_mbqm_stoe(int32_t x, int32_t multiplier, int shift)
+{
+    int32_t high = tk_srdhm(x, multiplier);
+    if (shift <= 0) {
+        return tk_rdbpot(high, -shift);
+    }
+    return (int32_t)(tk_asr64(high, 32 - shift) + (high >= 0));
+}
+
+/* SaturatingRoundingMultiplyByPOT for an exponent in [0, 31]. */
+static inline int32_t tk_saturating_shl(int32_t x, int exponent)
+{
+    int32_t threshold;
+    if (exponent == 0) {
+        return x;
+    }
+    threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return tk_shl32(x, exponent);
+}
+
+/* SaturatingRoundingMultiplyByPOT<exponent> of either sign (gemmlowp's Rescale). */
+static inline int32_t tk_multiply_by_pot(int32_t x, int exponent)
+{
+    return exponent >= 0 ? tk_saturating_shl(x, exponent) : tk_rdbpot(x, -exponent);
+}
+
+/* GetInvSqrtQuantizedMultiplierExp(input, reverse_shift = -1): 1 / sqrt(input) as a
+ * multiplier and shift, by Newton-Raphson in Q3.28; input <= 1 gives (INT32_MAX, 0). */
+static inline void tk_inv_sqrt_multiplier(int32_t input, int32_t *multiplier, int *shift)
+{
+    const int32_t half_three = (1 << 28) + (1 << 27); /* 1.5 in Q3.28 */
+    int32_t value = input, half_input, y;
+    int s = 11, pairs, i;
+    if (input <= 1) {
+        *multiplier = INT32_MAX;
+        *shift = 0;
+        return;
+    }
+    while (value >= (1 << 29)) {
+        value /= 4;
+        ++s;
+    }
+    /* Normalise by pairs of bits so that the square root's exponent stays whole. */
+    pairs = (tk_clz32((uint32_t)value) - 1) / 2 - 1;
+    s -= pairs;
+    value <<= 2 * pairs;
+    half_input = tk_rdbpot(value >> 1, 1);
+    y = 1 << 28; /* one in Q3.28 */
+    for (i = 0; i < 5; ++i) {
+        int32_t y3 = tk_saturating_shl(tk_srdhm(tk_srdhm(y, y), y), 6);
+        int32_t step = tk_wrap32((int64_t)tk_srdhm(half_three, y) - tk_srdhm(half_input, y3));
+        y = tk_saturating_shl(step, 3);
+    }
+    y = tk_srdhm(y, 1518500250); /* times sqrt(2) / 2 */
+    if (s < 0) {
+        y = tk_shl32(y, -s);
+        s = 0;
+    }
+    *multiplier = y;
+    *shift = -s;
+}
+
+#endif /* TOCO_FIXEDPOINT_S8_H */

@@ -1,0 +1,204 @@
+"""Lowerings of the quantized (variant "int8") convolutions, FULLY_CONNECTED, pooling,
+reductions and requantizing QUANTIZE; importing it registers the quantized data-moving ops
+too (lower_int8_movement).
+
+Everything the numpy int8 kernels (toco_py/ops/int8) work out from the tensors' params is
+worked out here with their own functions — multipliers and shifts, activation clamps, zero
+points, and the checks that refuse what LiteRT refuses — and passed to the C kernels as
+literals, so the two sides share one computation and cannot drift apart. Some of those
+checks are module-private helpers of the numpy kernels; they are called rather than copied
+for the same reason.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Tensor
+from ..ops.common import normalize_axis
+from ..ops.conv import window
+from ..ops.int8 import conv as conv_int8
+from ..ops.int8 import pool as pool_int8
+from ..ops.int8 import reduce as reduce_int8
+from ..ops.int8.common import activation_range, fc_multipliers, params, scale_zero
+from ..ops.int8.litert import per_tensor, require_dtype, require_same_params
+from ..ops.quantize_ops import REQUANTIZATIONS
+from ..quantize.fixed_point import quantize_multiplier, wrap32
+from . import lower_int8_movement  # noqa: F401  (registers the quantized data-moving ops)
+from .lower_nn import _nhwc, _pads
+from .lowering import OpContext, lowering
+
+# The C code of each quantized type, for the kernels that take any of them (*_q).
+QTYPES = {"int8": "TK_QTYPE_INT8", "uint8": "TK_QTYPE_UINT8", "int16": "TK_QTYPE_INT16"}
+# The shifts tk_s8a_scale_double handles (a quantize_multiplier never gives less than -31).
+MAX_DOUBLE_SHIFT = 62
+# FULLY_CONNECTED's single rounding shifts right by 31 - shift, which must stay positive.
+MAX_SINGLE_SHIFT = 30
+
+
+def _check_shifts(ctx: OpContext, shifts, limit: int) -> None:
+    worst = int(np.max(shifts, initial=0))
+    if worst > limit:
+        raise ctx.fail(f"its requantization multiplier needs a left shift of {worst} bits "
+                       f"(input/output scale ratio far too large); the kernel handles {limit}")
+
+
+def _requantization(ctx: OpContext, multipliers, shifts, limit: int = MAX_DOUBLE_SHIFT) -> list[str]:
+    _check_shifts(ctx, shifts, limit)
+    return [ctx.int_array(multipliers), ctx.int_array(shifts)]
+
+
+def _clamp(ctx: OpContext, out: Tensor) -> tuple[int, int, int]:
+    """(output zero point, activation min, activation max) of an int8 output."""
+    scale, zero = scale_zero(ctx.graph, out.name)
+    lo, hi = activation_range(ctx.op, scale, zero)
+    return zero, lo, hi
+
+
+# ---- convolutions --------------------------------------------------------------------------
+
+def _check_conv(ctx: OpContext, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor,
+                channels: int) -> None:
+    """conv_int8's checks: int8 tensors, a symmetric filter, an int32 bias per channel."""
+    op, graph = ctx.op, ctx.graph
+    for t in (x, out, w):
+        require_dtype(op, graph, t.name, ("int8",))
+    if np.any(np.asarray(params(graph, w.name).zero_point) != 0):
+        raise ctx.fail("int8 filters must be symmetric (zero point 0)")
+    if b is not None and (b.dtype != "int32" or b.size != channels):
+        raise ctx.fail(f"the bias must be {channels} int32 values, not {b.size} {b.dtype}")
+    _nhwc(ctx, x, w, out)
+
+
+def _conv_s8(ctx: OpContext, function: str, channels: int) -> None:
+    x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
+    _check_conv(ctx, x, w, b, out, channels)
+    sh, sw, dh, dw, _ = window(ctx.op)
+    top, left = _pads(ctx, x.shape[1:3], w.shape[1:3])
+    _, in_zero = per_tensor(ctx.op, ctx.graph, x.name)
+    multipliers, shifts = conv_int8.channel_multipliers(ctx.op, ctx.graph, channels)
+    zero, lo, hi = _clamp(ctx, out)
+    ctx.call("conv_s8", function, ctx.pointer(x), ctx.dims(x), str(in_zero), ctx.pointer(w),
+             ctx.dims(w), ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw),
+             str(dh), str(dw), str(top), str(left), *_requantization(ctx, multipliers, shifts),
+             str(zero), str(lo), str(hi))
+
+
+@lowering("CONV_2D", variant="int8")
+def conv2d_s8(ctx: OpContext) -> None:
+    x, w = ctx.input(0), ctx.input(1)
+    if len(x.shape) == 4 and len(w.shape) == 4 and x.shape[3] != w.shape[3]:
+        raise ctx.fail(f"input has {x.shape[3]} channels, the filter {w.shape[3]} "
+                       "(grouped convolutions are not supported)")
+    _conv_s8(ctx, "tk_conv2d_s8", int(w.shape[0]))
+
+
+@lowering("DEPTHWISE_CONV_2D", variant="int8")
+def depthwise_conv2d_s8(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    if out.shape[-1] % x.shape[-1]:
+        raise ctx.fail(f"{out.shape[-1]} output channels is not a multiple of {x.shape[-1]}")
+    _conv_s8(ctx, "tk_depthwise_conv2d_s8", int(out.shape[-1]))
+
+
+# ---- FULLY_CONNECTED -------------------------------------------------------------------------
+
+@lowering("FULLY_CONNECTED", variant="int8")
+def fully_connected_s8(ctx: OpContext) -> None:
+    x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
+    ctx.require_dtype([x, w, out], ("int8",))
+    ctx.require_dtype([b], ("int32",))
+    units, depth = (int(d) for d in w.shape)
+    if depth == 0 or x.size % depth:
+        raise ctx.fail(f"an input of {x.size} values cannot be rows of {depth}")
+    if b is not None and b.size != units:
+        raise ctx.fail(f"the bias has {b.size} values for {units} units")
+    _, in_zero = scale_zero(ctx.graph, x.name)
+    multipliers, shifts = fc_multipliers(ctx.graph, x.name, w.name, out.name)
+    # One value per unit, so the kernel needs no per-tensor case.
+    multipliers, shifts = np.broadcast_to(multipliers, (units,)), np.broadcast_to(shifts, (units,))
+    zero, lo, hi = _clamp(ctx, out)
+    ctx.call("fc_s8", "tk_fully_connected_s8", ctx.pointer(x), str(x.size // depth), str(depth),
+             str(in_zero), ctx.pointer(w), ctx.pointer(b), ctx.pointer(out), str(units),
+             *_requantization(ctx, multipliers, shifts, MAX_SINGLE_SHIFT), str(zero), str(lo),
+             str(hi))
+
+
+# ---- pooling ------------------------------------------------------------------------------
+
+@lowering("MAX_POOL_2D", "AVERAGE_POOL_2D", variant="int8")
+def pool2d_q(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    dtype = pool_int8._check_params(ctx.op, ctx.graph)
+    _nhwc(ctx, x, out)
+    fh, fw = ctx.op.attrs["filter_height"], ctx.op.attrs["filter_width"]
+    sh, sw = ctx.op.attrs.get("stride_h", 1), ctx.op.attrs.get("stride_w", 1)
+    top, left = _pads(ctx, x.shape[1:3], (fh, fw))
+    scale, zero = per_tensor(ctx.op, ctx.graph, out.name)
+    lo, hi = activation_range(ctx.op, float(scale), zero, dtype)
+    function = "tk_max_pool_q" if ctx.op.type == "MAX_POOL_2D" else "tk_average_pool_q"
+    ctx.call("pool_s8", function, ctx.pointer(x), ctx.dims(x), ctx.pointer(out), ctx.dims(out),
+             str(fh), str(fw), str(sh), str(sw), str(top), str(left), str(lo), str(hi),
+             QTYPES[dtype])
+
+
+# ---- reductions ---------------------------------------------------------------------------
+
+def _reduced_flags(ctx: OpContext, x: Tensor) -> tuple[list[int], list[int]]:
+    """(one 0/1 flag per input axis, the reduced axes)."""
+    ctx.require_rank([x])
+    rank = len(x.shape)
+    axes = sorted({normalize_axis(ctx.op, int(a), rank) for a in np.ravel(ctx.constant(1, "axis"))})
+    return [1 if d in axes else 0 for d in range(rank)], axes
+
+
+@lowering("MEAN", "SUM", variant="int8")
+def mean_sum_q(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    op, graph = ctx.op, ctx.graph
+    dtype = reduce_int8._check_types(op, graph)
+    in_scale, in_zero = per_tensor(op, graph, x.name)
+    out_scale, out_zero = per_tensor(op, graph, out.name)
+    if dtype == "int16" and (in_zero or out_zero):
+        raise ctx.fail(f"quantized int16 {op.type} needs zero points of 0")
+    flags, axes = _reduced_flags(ctx, x)
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    # PrepareMeanOrSum's multiplier, with MEAN's 1/count folded in as the numpy kernel does.
+    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    if op.type == "MEAN" and count:
+        multiplier, shift = reduce_int8.mean_multiplier(multiplier, shift, count)
+    _check_shifts(ctx, [shift], MAX_DOUBLE_SHIFT)
+    # The kernel subtracts in_zero * count from the group sum modulo 2^32, as numpy wraps it.
+    offset = int(wrap32(in_zero * count))
+    ctx.call("reduce_s8", "tk_mean_sum_q", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
+             ctx.int_array(flags), ctx.pointer(out), QTYPES[dtype], str(offset), str(multiplier),
+             str(shift), str(out_zero))
+
+
+@lowering("REDUCE_MAX", "REDUCE_MIN", variant="int8")
+def reduce_extreme_q(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    dtype = reduce_int8._check_types(ctx.op, ctx.graph)
+    require_same_params(ctx.op, ctx.graph, [x.name, out.name], "its input and output")
+    flags, _ = _reduced_flags(ctx, x)
+    function = "tk_reduce_max_q" if ctx.op.type == "REDUCE_MAX" else "tk_reduce_min_q"
+    ctx.call("reduce_s8", function, ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
+             ctx.int_array(flags), ctx.pointer(out), QTYPES[dtype])
+
+
+# ---- QUANTIZE of an integer input --------------------------------------------------------
+
+@lowering("QUANTIZE", variant="int8")
+def requantize_q(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    if out.dtype not in REQUANTIZATIONS.get(x.dtype, ()):
+        raise ctx.fail(f"LiteRT cannot requantize {x.dtype} to {out.dtype}")
+    in_scale, in_zero = per_tensor(ctx.op, ctx.graph, x.name)
+    out_scale, out_zero = per_tensor(ctx.op, ctx.graph, out.name)
+    if x.dtype == "int16" and out.dtype == "int16" and (in_zero or out_zero):
+        raise ctx.fail("int16 -> int16 requantization needs zero points of 0")
+    # quantize_ops.requantize's multiplier: the float32 scales divided in double.
+    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    _check_shifts(ctx, [shift], MAX_DOUBLE_SHIFT)
+    ctx.call("requantize_s8", "tk_requantize_q", ctx.pointer(x), QTYPES[x.dtype],
+             ctx.pointer(out), QTYPES[out.dtype], str(out.size), str(in_zero), str(multiplier),
+             str(shift), str(out_zero))

@@ -1,0 +1,232 @@
+"""`toco-py inspect`: what a .pb or .tflite holds, as tables or JSON.
+
+A .tflite is described as the reader gives it (its main subgraph); a .pb as the IR straight
+from the frontend (TF ops mapped, no pass run), so what is shown is what the file says.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import TocoError
+from .ir import Graph, QuantParams, Tensor
+from .targets import op_kind
+
+
+@dataclass
+class LoadedModel:
+    path: str
+    format: str        # "tflite" or "graphdef"
+    graph: Graph
+    subgraphs: int = 1
+    # A .pb's nodes by TF op type, the whole file (what the user wrote, before any mapping).
+    graphdef_ops: dict[str, int] | None = None
+
+
+def is_tflite_file(path: str) -> bool:
+    """By content (the 'TFL3' identifier), so a misnamed file is still read right."""
+    if not os.path.isfile(path):
+        raise TocoError(f"{path}: no such file" if not os.path.exists(path)
+                        else f"{path} is not a file; pass a .pb or .tflite model")
+    with open(path, "rb") as f:
+        return f.read(8)[4:8] == b"TFL3" or path.endswith(".tflite")
+
+
+def load_model(path: str, input_arrays=None, output_arrays=None, input_shapes=None) -> LoadedModel:
+    if is_tflite_file(path):
+        from .tflite.reader import read_model
+
+        with open(path, "rb") as f:
+            model = read_model(f.read(), path)
+        return LoadedModel(path, "tflite", model.main, len(model.graphs))
+    from .frontend.graphdef import load_graphdef
+    from .frontend.importer import import_graphdef
+    from .passes.propagate_shapes import propagate_shapes
+
+    gd = load_graphdef(path)
+    tf_ops = Counter(node.op for node in gd.node)
+    graph, _ = import_graphdef(gd, input_arrays, output_arrays, input_shapes)
+    propagate_shapes(graph)  # shapes for the tables; no rewrite
+    return LoadedModel(path, "graphdef", graph, 1, _by_count(tf_ops))
+
+
+def _by_count(counts: Counter) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ---- per-tensor facts ------------------------------------------------------------------
+
+def tensor_bytes(t: Tensor) -> int | None:
+    """Bytes the tensor's values take: a constant's data, or shape x element size; None when
+    the shape or the element size is unknown."""
+    if t.data is not None:
+        if t.data.dtype == object:  # strings
+            return int(sum(len(s if isinstance(s, bytes) else str(s).encode()) for s in t.data.flat))
+        return int(t.data.nbytes)
+    if not t.static_shape:
+        return None
+    try:
+        return t.size * np.dtype(t.dtype).itemsize
+    except TypeError:  # int4, bfloat16, resource...: not numpy types
+        return None
+
+
+def tensor_kind(graph: Graph, name: str) -> str:
+    if name in graph.inputs:
+        return "input"
+    if name in graph.outputs:
+        return "output"
+    return "constant" if graph.tensors[name].is_const else "activation"
+
+
+def quant_json(q: QuantParams | None) -> dict | None:
+    if q is None:
+        return None
+    if q.per_channel:
+        return {"scheme": "per-channel", "axis": int(q.axis), "channels": int(q.scale.size),
+                "scale": None, "zero_point": None}
+    return {"scheme": "per-tensor", "axis": None, "channels": 1,
+            "scale": float(q.scale.reshape(-1)[0]), "zero_point": int(q.zero_point.reshape(-1)[0])}
+
+
+def shape_json(t: Tensor) -> list[int] | None:
+    return None if t.shape is None else [int(d) for d in t.shape]
+
+
+def tensor_json(graph: Graph, name: str) -> dict:
+    t = graph.tensors[name]
+    return {"name": name, "kind": tensor_kind(graph, name), "shape": shape_json(t),
+            "dtype": t.dtype, "bytes": tensor_bytes(t), "quantization": quant_json(t.quant)}
+
+
+# ---- the summary -------------------------------------------------------------------------
+
+def summarize(model: LoadedModel, with_tensors: bool = False) -> dict:
+    """The whole description as plain data: what --json prints and the tables show."""
+    graph = model.graph
+    ops = Counter(op_kind(op) for op in graph.ops)
+    summary = {
+        "file": model.path,
+        "format": model.format,
+        "subgraphs": model.subgraphs,
+        "inputs": [tensor_json(graph, n) for n in graph.inputs],
+        "outputs": [tensor_json(graph, n) for n in graph.outputs],
+        "op_count": len(graph.ops),
+        "ops": _by_count(ops),
+        "parameters": parameter_summary(graph),
+        "quantization": quantization_summary(graph),
+    }
+    if model.graphdef_ops is not None:
+        summary["graphdef_ops"] = model.graphdef_ops
+    if with_tensors:
+        summary["tensors"] = [tensor_json(graph, n) for n in graph.tensors]
+    return summary
+
+
+def parameter_summary(graph: Graph) -> dict:
+    """Every constant counts (weights, biases, shape vectors), each tensor once."""
+    by_dtype: dict[str, dict[str, int]] = {}
+    for t in graph.tensors.values():
+        if t.is_const:
+            entry = by_dtype.setdefault(t.dtype, {"tensors": 0, "count": 0, "bytes": 0})
+            entry["tensors"] += 1
+            entry["count"] += int(t.data.size)
+            entry["bytes"] += tensor_bytes(t) or 0
+    return {"count": sum(e["count"] for e in by_dtype.values()),
+            "bytes": sum(e["bytes"] for e in by_dtype.values()),
+            "tensors": sum(e["tensors"] for e in by_dtype.values()),
+            "by_dtype": dict(sorted(by_dtype.items()))}
+
+
+def quantization_summary(graph: Graph) -> dict:
+    quantized = [(n, t) for n, t in graph.tensors.items() if t.quant is not None]
+    per_channel = sum(1 for _, t in quantized if t.quant.per_channel)
+    return {
+        "quantized_tensors": len(quantized),
+        "per_channel": per_channel,
+        "per_tensor": len(quantized) - per_channel,
+        "dtypes": dict(sorted(Counter(t.dtype for _, t in quantized).items())),
+        "tensors": [{"name": n, "dtype": t.dtype, **quant_json(t.quant)} for n, t in quantized],
+    }
+
+
+# ---- text --------------------------------------------------------------------------------
+
+def print_summary(summary: dict) -> None:
+    from .report import print_table
+
+    params = summary["parameters"]
+    print(f"{summary['file']}: {summary['format']}, {summary['op_count']} ops, "
+          f"{params['count']} parameters ({params['bytes']} bytes)"
+          + (f", {summary['subgraphs']} subgraphs (main shown)" if summary["subgraphs"] > 1 else ""))
+    io_rows = [(role, t["name"], _shape(t["shape"]), t["dtype"], quant_text_of(t["quantization"]))
+               for role in ("input", "output") for t in summary[role + "s"]]
+    _section(print_table, "inputs and outputs", ["", "tensor", "shape", "dtype", "quantization"], io_rows)
+    if "graphdef_ops" in summary:
+        _section(print_table, "GraphDef nodes by TF op (whole file)", ["TF op", "count"],
+                 list(summary["graphdef_ops"].items()))
+        title = "ops as imported (TF ops mapped to IR ops, before any pass)"
+    else:
+        title = "ops"
+    _section(print_table, title, ["op", "count"], list(summary["ops"].items()))
+    _section(print_table, "parameters (constants)", ["dtype", "tensors", "values", "bytes"],
+             [(d, e["tensors"], e["count"], e["bytes"]) for d, e in params["by_dtype"].items()]
+             + [("total", params["tensors"], params["count"], params["bytes"])])
+    q = summary["quantization"]
+    if q["quantized_tensors"]:
+        _section(print_table, f"quantization: {q['quantized_tensors']} tensors "
+                 f"({q['per_channel']} per-channel, {q['per_tensor']} per-tensor)",
+                 ["dtype", "scheme", "tensors", "e.g."], _quant_rows(q["tensors"]))
+    else:
+        print("\nquantization: none (no tensor has scales)")
+    if "tensors" in summary:
+        _section(print_table, "tensors", ["tensor", "kind", "shape", "dtype", "bytes", "quantization"],
+                 [(t["name"], t["kind"], _shape(t["shape"]), t["dtype"],
+                   "?" if t["bytes"] is None else t["bytes"], quant_text_of(t["quantization"]))
+                  for t in summary["tensors"]])
+
+
+def _section(print_table, title, columns, rows) -> None:
+    print()
+    print_table(title, columns, rows)
+
+
+def _quant_rows(tensors: list[dict]) -> list[tuple]:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for t in tensors:
+        groups.setdefault((t["dtype"], t["scheme"]), []).append(t["name"])
+    return [(dtype, scheme, len(names), ", ".join(names[:2]) + (", ..." if len(names) > 2 else ""))
+            for (dtype, scheme), names in sorted(groups.items())]
+
+
+def quant_text_of(info: dict | None) -> str:
+    if info is None:
+        return ""
+    if info["scheme"] == "per-channel":
+        return f"per-channel axis {info['axis']} ({info['channels']} scales)"
+    return f"scale {info['scale']:.6g} zp {info['zero_point']}"
+
+
+def _shape(shape: list[int] | None) -> str:
+    return "?" if shape is None else "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"
+
+
+def inspect_command(path: str, with_tensors: bool, as_json: bool, picture: str | None, cut: dict) -> None:
+    import json
+
+    import click
+
+    loaded = load_model(path, **cut)
+    if picture:
+        from .graphviz import write_picture
+
+        write_picture(loaded.graph, picture, path)
+        click.echo(f"wrote {picture}", err=True)
+    summary = summarize(loaded, with_tensors)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        print_summary(summary)
