@@ -1,0 +1,167 @@
+"""C bundles against TensorFlow Lite Micro and LiteRT, on the same models:
+
+- arena bytes: the bundle's planned arena vs TFLM's arena (its RecordingMicroAllocator's
+  total, which also holds TFLM's per-tensor bookkeeping: what a TFLM user must reserve);
+- code bytes: `size` (text + data) of the bundle's compiled objects at -O2: the kernels and
+  the op sequence; the weights and requantization tables (NAME_weights.c), the arena (bss)
+  and the file I/O program (main.c) excluded;
+- latency: the bundle's invoke (a timing loop linked to the bundle) vs LiteRT with 1 thread,
+  its default resolver and its reference kernels (BUILTIN_REF).
+
+    .venv/bin/python benchmarks/codegen.py [--quick]
+
+Writes benchmarks/codegen.md. Targets: arena <= TFLM's on every model; code <= 70 KB for an
+int8 MobileNet-class model; faster than LiteRT's reference kernels.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+
+import networks  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
+from toco_py import api  # noqa: E402
+from toco_py.codegen.bundle import generate_bundle, write_bundle  # noqa: E402
+from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
+from toco_py.tflite.reader import read_model  # noqa: E402
+
+TIMING_LOOP = r"""
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "%(name)s.h"
+int main(int argc, char **argv) {
+    int runs = argc > 1 ? atoi(argv[1]) : 10, i, k;
+    struct timespec a, b;
+    double best = 1e30;
+    for (k = 0; k < %(inputs)d; ++k) memset(%(name)s_input(k), 0, %(name)s_inputs[k].bytes);
+    for (i = 0; i < runs; ++i) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        if (%(name)s_invoke() != 0) return 1;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+        if (ms < best) best = ms;
+    }
+    printf("%%f\n", best);
+    return 0;
+}
+"""
+
+
+def tflm_arena(model: bytes) -> int:
+    """TFLM's arena total for the model, read from its allocation report (printed on fd 2)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    with tempfile.TemporaryFile("w+") as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            interp = runtime.Interpreter.from_bytes(model)
+            interp.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        for line in log:
+            if "Arena allocation total" in line:
+                return int(line.split()[-2])
+    raise RuntimeError("TFLM printed no arena total")
+
+
+def build_bundle(model: bytes, folder: Path) -> tuple[int, int, float]:
+    """(arena bytes, code bytes, best invoke ms) of the model's C bundle."""
+    graph = read_model(model).main
+    bundle = generate_bundle(graph, str(folder), "net")
+    write_bundle(bundle, str(folder))
+    sources = [s for s in bundle.files if s.endswith(".c") and s not in ("main.c", "net_weights.c")]
+    flags = ["-std=c99", "-O2", "-I", str(folder)]
+    objects = []
+    for source in sources:
+        obj = folder / (source[:-2] + ".o")
+        subprocess.run(["cc", *flags, "-c", str(folder / source), "-o", str(obj)], check=True)
+        objects.append(str(obj))
+    sizes = subprocess.run(["size", "-t", *objects], capture_output=True, text=True, check=True).stdout
+    text, data = (int(v) for v in sizes.strip().splitlines()[-1].split()[:2])
+    code = text + data
+    loop = folder / "timing.c"
+    loop.write_text(TIMING_LOOP % {"name": "net", "inputs": len(graph.inputs)})
+    binary = folder / "timing"
+    subprocess.run(["cc", *flags, str(loop), *[str(folder / s) for s in sources],
+                    str(folder / "net_weights.c"), "-o", str(binary), "-lm"], check=True)
+    ms = float(subprocess.run([str(binary), "20"], capture_output=True, text=True, check=True).stdout)
+    return bundle.plan.arena_size, code, ms
+
+
+def litert_ms(model: bytes, resolver) -> float:
+    interp = Interpreter(model_content=model, num_threads=1, experimental_op_resolver_type=resolver)
+    interp.allocate_tensors()
+    for d in interp.get_input_details():
+        interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    interp.invoke()
+    best = float("inf")
+    for _ in range(10 if resolver == OpResolverType.BUILTIN_REF else 20):
+        start = time.perf_counter()
+        interp.invoke()
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
+def models(quick: bool):
+    nets = [("digits_cnn", networks.trained_digits_cnn(epochs=3)), ("conv_bn_separable", networks.conv_bn_separable())]
+    nets.append(("MobileNetV2", networks.keras_application("MobileNetV2", 96 if quick else 224)))
+    for name, net in nets:
+        rng = np.random.default_rng(1)
+        folder = Path(tempfile.mkdtemp())
+        shape, _ = next(iter(net.inputs.values()))
+        np.savez(folder / "cal.npz", **{n: rng.random((16,) + tuple(s[1:])).astype(np.float32)
+                                        for n, (s, _) in net.inputs.items()})
+        convert = lambda q: api.convert_bytes(net.pb, input_arrays=list(net.inputs),  # noqa: E731
+                                              output_arrays=net.outputs, quantize=q).model
+        yield f"{name} float", convert(None)
+        int8 = QuantizeOptions("int8", calibration_data=str(folder / "cal.npz"))
+        int8.int8.inference_input_type = int8.int8.inference_output_type = "int8"
+        yield f"{name} int8", convert(int8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="MobileNetV2 at 96x96")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "codegen.md"))
+    args = parser.parse_args()
+    rows = ["| model | arena B (bundle / TFLM) | code B | bundle ms | LiteRT ms (default / reference) |",
+            "|---|---:|---:|---:|---:|"]
+    missed = []
+    for name, model in models(args.quick):
+        arena, code, ms = build_bundle(model, Path(tempfile.mkdtemp()))
+        micro = tflm_arena(model)
+        default = litert_ms(model, OpResolverType.BUILTIN)
+        reference = litert_ms(model, OpResolverType.BUILTIN_REF)
+        rows.append(f"| {name} | {arena} / {micro} | {code} | {ms:.3f} | {default:.3f} / {reference:.3f} |")
+        print(rows[-1], flush=True)
+        if arena > micro:
+            missed.append(f"{name}: arena {arena} > TFLM's {micro}")
+        if "MobileNet" in name and "int8" in name and code > 70 * 1024:
+            missed.append(f"{name}: code {code} B > 70 KB")
+        if ms > reference:
+            missed.append(f"{name}: bundle {ms:.3f} ms slower than LiteRT's reference kernels {reference:.3f} ms")
+    text = "\n".join(rows) + "\n\nMissed targets: " + ("; ".join(missed) if missed else "none") + "\n"
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
