@@ -7,11 +7,10 @@ train it. It is trained a few steps and frozen with the training op kept, so the
 holds the whole training loop (TensorFlow itself could no longer import it: the updates
 now write into constants). The oracle is TensorFlow running that graph in its session.
 """
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import networks
 from cli import assert_one_line_error, toco
 from oracle import run_litert, run_tf
 
@@ -128,6 +127,12 @@ def test_split_training_graph(lm, tmp_path):
     assert "input arrays (inferred): c_in,token_ids,h_in" in log
     _check_outputs(run_litert(model, part_feeds), v)
 
+    # Converting the part gives the model the same cut of the whole graph gives.
+    cut = ("--input_arrays", "token_ids,c_in,h_in", "--output_arrays", ",".join(OUTPUTS))
+    from_part, _ = _convert(tmp_path, part, *cut, name="p.tflite")
+    from_full, _ = _convert(tmp_path, lm["full"], *cut, "--input_shapes", "1:1,32:1,32", name="f.tflite")
+    assert from_part == from_full
+
     text = tmp_path / "step.pbtxt"
     proc = toco("split", str(lm["full"]), "-o", str(text), "--input_arrays", "token_ids,c_in,h_in",
                 "--output_arrays", ",".join(OUTPUTS), "--input_shapes", "1:1,32:1,32")
@@ -212,7 +217,7 @@ def test_cut_needing_the_cut_node_is_refused(step, tmp_path):
 
 
 def test_split_errors_are_one_line(step, tmp_path):
-    net, pb = step
+    _, pb = step
     out = tmp_path / "p.pb"
     proc = toco("split", str(pb), "-o", str(out), "--output_arrays", "nope")
     assert_one_line_error(proc, "unknown output array 'nope'")

@@ -1,7 +1,8 @@
 """The conversion pipeline as plain functions; the CLI and the tests call these."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .errors import ConversionError, UnsupportedOpsError
@@ -11,7 +12,7 @@ from .ir import Graph
 from .ops import REGISTRY
 from .passes import fold_constants
 from .passes.driver import PassLog
-from .passes.propagate_shapes import require_static_shapes
+from .passes.propagate_shapes import infer_op, require_static_shapes
 from .passes.stages import run_all
 from .quantize.driver import QuantizeOptions, quantize_graph
 from .tflite.writer import model_view, write_atomic
@@ -62,6 +63,49 @@ def check_control_flow(unsupported: dict[str, list[str]]) -> None:
             "constant, or cut the graph around it with --input_arrays/--output_arrays.")
 
 
+# What a shape rule raises when an op's inputs do not fit it.
+_RULE_ERRORS = (ValueError, IndexError, TypeError, KeyError, OverflowError, ZeroDivisionError)
+# TFLite's kernels count a tensor's elements in an int.
+MAX_ELEMENTS = (1 << 31) - 1
+
+
+def check_shapes(graph: Graph) -> None:
+    """Runs every op's shape rule once on the graph as imported, on a shadow copy of its
+    tensors (the passes see the graph unchanged): a rule failing on its inputs (a Conv2D fed
+    a vector, a Pack of mismatched tensors) means the GraphDef is malformed, which is then
+    reported naming the node instead of failing inside a pass."""
+    shadow = Graph()
+    shadow.tensors = {name: replace(t) for name, t in graph.tensors.items()}
+    for op in graph.ops:
+        try:
+            result = infer_op(shadow, op)
+        except _RULE_ERRORS as err:
+            shapes = [list(shadow.tensors[n].shape) if n in shadow.tensors and
+                      shadow.tensors[n].shape is not None else None for n in op.inputs]
+            raise ConversionError(
+                f"node {op.name!r} ({op.type}) cannot take inputs of shapes {shapes} "
+                f"({type(err).__name__}: {err}); the GraphDef is malformed") from None
+        for name, (shape, dtype) in zip(op.outputs, result or ()):
+            if any(d < -1 or d > MAX_ELEMENTS for d in shape) or (
+                    all(d >= 0 for d in shape) and math.prod(shape) > MAX_ELEMENTS):
+                raise ConversionError(
+                    f"node {op.name!r} ({op.type}) would compute {name!r} of shape {list(shape)}, "
+                    "which no TFLite tensor can have (sizes from 0 to 2^31 - 1 elements); the "
+                    "GraphDef or its constants are malformed")
+            shadow.tensors[name].shape, shadow.tensors[name].dtype = shape, dtype
+
+
+def _run_passes_checked(graph: Graph, **pass_options) -> dict[str, int]:
+    """run_passes; when a pass fails because an op's shape rule fails on the graph as it
+    stands (an input that became constant only after folding, say), the malformed node is
+    reported. Any other failure is ours and propagates."""
+    try:
+        return run_passes(graph, **pass_options)
+    except _RULE_ERRORS:
+        check_shapes(graph)
+        raise
+
+
 def _as_custom_ops(graph: Graph) -> None:
     for op in graph.ops:
         if op.type != "CUSTOM" and not REGISTRY[op.type].builtin:
@@ -99,8 +143,11 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
              release_weights: bool = False, **pass_options) -> ConversionResult:
     # The parsed GraphDef holds a copy of every weight; loading it here, inside the call, lets
     # it go as soon as the import is done, before the passes make their own copies.
-    graph, notes = import_graphdef(load_graphdef_fn(), input_arrays, output_arrays, input_shapes)
-    counts = run_passes(graph, **pass_options)
+    # The folding limit also bounds the constants the frontend expands (splats).
+    with fold_constants.limit(pass_options.get("fold_limit", fold_constants.DEFAULT_SIZE_LIMIT)):
+        graph, notes = import_graphdef(load_graphdef_fn(), input_arrays, output_arrays, input_shapes)
+    check_shapes(graph)
+    counts = _run_passes_checked(graph, **pass_options)
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)
     if unsupported:

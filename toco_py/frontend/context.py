@@ -8,6 +8,8 @@ from ..ir import Graph, Op, Tensor
 from .tensors import attr_value
 
 _MISSING = object()
+# More outputs than any real node has: a corrupt count would otherwise name millions.
+MAX_OUTPUTS = 1 << 16
 
 
 def tensor_name(ref: str) -> str:
@@ -53,6 +55,13 @@ class NodeContext:
 
     def output(self, index: int = 0) -> str:
         return output_name(self.name, index)
+
+    def outputs(self, count: int, attr: str) -> list[str]:
+        """The names of the node's `count` outputs, a count read from attr `attr`."""
+        if not 1 <= count <= MAX_OUTPUTS:
+            raise ConversionError(f"node {self.name!r} ({self.node.op}): {attr}={count} outputs is "
+                                  f"out of range (1 to {MAX_OUTPUTS}); the graph is malformed")
+        return [self.output(i) for i in range(count)]
 
     def temp(self, suffix: str) -> str:
         """A fresh tensor for an intermediate result of this node's lowering."""

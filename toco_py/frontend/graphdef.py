@@ -6,8 +6,10 @@ into a protobuf message (a 1.5 GB graph would otherwise sit in memory two or thr
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +22,7 @@ from .wire import LENGTH, WireError, field_range, fields
 
 # Constant payloads at least this big are viewed in place instead of copied.
 VIEW_THRESHOLD = 4096
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NODE, _ATTR, _ATTR_KEY, _ATTR_VALUE, _ATTR_TENSOR, _TENSOR_CONTENT = 1, 5, 1, 2, 8, 4
 
 
@@ -97,7 +100,7 @@ def _view(data, header, offset: int, length: int, name: str) -> np.ndarray:
     shape = shape_of(header.tensor_shape) or ()
     if dtype in ("string", "resource", "variant", "bfloat16") or any(d < 0 for d in shape):
         raise TocoError(f"constant {name!r}: unsupported payload of type {dtype}, shape {list(shape)}")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # a Python int: a corrupt shape must not wrap around
     if count * np.dtype(dtype).itemsize != length:
         raise TocoError(f"constant {name!r} has {length} bytes of data for shape {list(shape)} of {dtype}")
     return np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
@@ -109,6 +112,11 @@ def _check_nodes(nodes, source: str) -> None:
             raise TocoError(
                 f"{source} does not look like a GraphDef (a node has no name or op); "
                 "pass a frozen graph .pb")
+        if _CONTROL.search(node.name) or _CONTROL.search(node.op):
+            # (They would also break the one-line messages that name nodes and op types.)
+            raise TocoError(
+                f"{source} does not look like a GraphDef (node {node.name!r} of type {node.op!r} "
+                "has control characters in its name or type); pass a frozen graph .pb")
 
 
 def _parse_whole(data: bytes, source: str) -> GraphDef:

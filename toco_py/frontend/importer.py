@@ -1,14 +1,16 @@
 """GraphDef -> IR Graph: choose inputs and outputs, keep the part between them, map each node."""
 from __future__ import annotations
 
+import contextlib
 import difflib
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
-from .context import NodeContext, output_name, tensor_name
+from .context import NodeContext, tensor_name
 from .tensors import attr_value, dtype_name, shape_of, to_numpy
 from .tf_ops import MAPPERS
 
@@ -23,6 +25,9 @@ _NOT_OUTPUTS = {
 _TRAINING_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
 _TRAINING_SCOPES = ("gradients/", "gradients_", "train/", "save/", "init")
 
+
+# TFLite's kernels count a tensor's elements in an int.
+_MAX_INPUT_ELEMENTS = (1 << 31) - 1
 
 _PLACEHOLDERS = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
 
@@ -202,11 +207,13 @@ class Importer:
         input is not visited at all."""
         order: list[str] = []
         seen: set[str] = set()
+        done: set[str] = set()
         stack = [(_node_of(o), False) for o in reversed(outputs)]
         while stack:
             name, expanded = stack.pop()
             if expanded:
                 order.append(name)
+                done.add(name)
                 continue
             if name in seen:
                 continue
@@ -223,7 +230,21 @@ class Importer:
                     dep = _node_of(tensor)
                     if dep not in seen:
                         stack.append((dep, False))
+                    elif dep not in done:
+                        self._check_loop(dep, name, stack)
         return order
+
+    def _check_loop(self, dep: str, name: str, stack: list) -> None:
+        """`name` reads `dep`, which is being visited: a cycle. Entered nodes still being
+        visited are exactly the ones whose (name, True) marker is on the stack, in order.
+        Only TF1 while loops may cycle, through a NextIteration node."""
+        path = [n for n, expanded in stack if expanded]
+        cycle = path[path.index(dep):] if dep in path else [dep, name]
+        if any(self.nodes[n].op in ("NextIteration", "RefNextIteration") for n in cycle):
+            return
+        raise TocoError(
+            f"the graph has a cycle: node {name!r} reads {dep!r}, which depends on it "
+            f"({' reads '.join((cycle + [dep])[:7])}{' ...' if len(cycle) > 6 else ''}); the GraphDef is malformed")
 
     def choose_inputs(self, outputs: list[str]) -> list[str]:
         if self.input_arrays:
@@ -326,6 +347,10 @@ class Importer:
             raise TocoError(
                 f"input {name!r} has unknown dimensions {list(declared)}; give its shape with "
                 "--input_shapes (e.g. --input_shapes=1,224,224,3, one per input, ':' between)")
+        if math.prod(shape) > _MAX_INPUT_ELEMENTS or max(shape, default=0) > _MAX_INPUT_ELEMENTS:
+            raise TocoError(
+                f"input {name!r} has shape {list(shape)}: {math.prod(shape)} elements, more than a "
+                "TFLite tensor can index (2^31 - 1); give a smaller shape with --input_shapes")
         if how:
             self.notes.append(f"input {name!r}: shape {list(shape)} {how}")
         return InputSpec(name, tuple(int(d) for d in shape), dtype, interior)
@@ -353,9 +378,9 @@ class Importer:
             if "value" in node.attr and node.attr["value"].WhichOneof("value") == "tensor":
                 return shape_of(node.attr["value"].tensor.tensor_shape), None
         listed = None
-        shapes = node.attr["_output_shapes"] if "_output_shapes" in node.attr else None
-        if shapes is not None and index < len(shapes.list.shape):
-            listed = shape_of(shapes.list.shape[index])
+        listed_shapes = node.attr["_output_shapes"].list.shape if "_output_shapes" in node.attr else ()
+        if index < len(listed_shapes):
+            listed = shape_of(listed_shapes[index])
             if listed is not None and all(d >= 0 for d in listed):
                 return listed, "from its node's _output_shapes"
         found = inferred()
@@ -385,10 +410,8 @@ class Importer:
                 return {}
         found = {}
         for name in names:
-            try:
+            with contextlib.suppress(Exception):
                 found.update(infer([name]))
-            except Exception:  # noqa: BLE001
-                pass
         return found
 
     def _consumer_dtype(self, name: str, part: list[str]) -> str | None:
@@ -424,7 +447,13 @@ class Importer:
         if mapper is None:
             self._add_opaque(node, ctx)
             return
-        mapper(ctx)
+        try:
+            mapper(ctx)
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError) as err:
+            # A mapper reads only the node (its attrs, its constant inputs): what it cannot
+            # read does not fit the op's definition, as TensorFlow would say too.
+            raise TocoError(f"node {node.name!r} ({node.op}) is malformed: its attributes or "
+                            f"constant inputs do not fit the op ({type(err).__name__}: {err})") from None
         if node.op in ("Identity", "Snapshot", "StopGradient") and ctx.inputs[0] in self.consts:
             self.consts[node.name] = self.consts[ctx.inputs[0]]
 
@@ -433,7 +462,7 @@ class Importer:
         reported at once after the passes (or emitted as a custom op if the user allows)."""
         shapes = attr_value(node.attr["_output_shapes"]) if "_output_shapes" in node.attr else None
         count = max(len(shapes or []), 1 + max(self._max_output_index.get(node.name, 0), 0))
-        outputs = [output_name(node.name, i) for i in range(count)]
+        outputs = ctx.outputs(count, "outputs read")
         for i, out in enumerate(outputs):
             shape = shapes[i] if shapes and i < len(shapes) else None
             dtype = "float32"

@@ -1,6 +1,8 @@
 """TensorProto and AttrValue decoding, without TensorFlow."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ConversionError
@@ -53,7 +55,7 @@ def to_numpy(tp, name: str = "") -> np.ndarray:
     shape = shape_of(tp.tensor_shape) or ()
     if any(d < 0 for d in shape):
         raise ConversionError(f"constant {name!r} has an unknown dimension in {list(shape)}")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # a Python int: a corrupt shape must not wrap around
     if count > MAX_ELEMENTS:
         raise ConversionError(f"constant {name!r} claims {count} elements; the file is corrupt")
     if dtype in ("resource", "variant", "complex64", "complex128"):
@@ -71,6 +73,7 @@ def to_numpy(tp, name: str = "") -> np.ndarray:
         return _bfloat16_to_float32(arr) if dtype == "bfloat16" else arr
 
     values = getattr(tp, _VALUE_FIELD[dtype])
+    _check_expansion(name, len(values), count, dtype)
     if dtype == "string":
         arr = np.array(list(values), dtype=object)
     elif dtype in ("float16", "bfloat16"):
@@ -90,6 +93,23 @@ def to_numpy(tp, name: str = "") -> np.ndarray:
         out[arr.size :] = arr[-1]
         return out.reshape(shape)
     raise ConversionError(f"constant {name!r} has {arr.size} values for shape {list(shape)}")
+
+
+def _check_expansion(name: str, stored: int, count: int, dtype: str) -> None:
+    """A constant stored as fewer values than it has elements (a splat) expands under the
+    same limit as constant folding (--fold_limit_mb): a few bytes of a corrupt file may claim
+    gigabytes."""
+    if stored >= count:
+        return
+    from ..passes import fold_constants
+
+    itemsize = 8 if dtype == "string" else np.dtype(np.float32 if dtype == "bfloat16" else dtype).itemsize
+    nbytes = count * itemsize
+    if nbytes > fold_constants.size_limit:
+        raise ConversionError(
+            f"constant {name!r} stores {stored} values for its {count} elements: {nbytes} bytes "
+            f"once expanded, over the {fold_constants.size_limit / (1 << 20):g} MiB folding limit; "
+            "raise --fold_limit_mb if the model really holds such a constant")
 
 
 def attr_value(av):

@@ -33,6 +33,7 @@ def match_affine_const(graph: Graph, op: Op, const_first_ok: bool):
         producer = graph.producer(data)
         value = graph.const_value(const)
         if (producer is None or producer.type not in AFFINE_OPS or value is None
+                or not graph.tensors[producer.inputs[1]].static_shape  # weights of unknown shape
                 or value.dtype != np.float32
                 or producer.attrs.get("fused_activation_function", "NONE") != "NONE"
                 or not single_consumer(graph, data, op)

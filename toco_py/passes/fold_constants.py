@@ -2,14 +2,17 @@
 shape: SHAPE/RANK/SIZE) with its numpy kernel and replaces it by constants."""
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import numpy as np
 
+from ..errors import ConversionError
 from ..ir import Graph, Op, const_tensor
 from ..ops import REGISTRY
 from ..ops.generate import SHAPE_ONLY
 from .base import Pass
+from .propagate_shapes import infer_op
 
 # Folding may not create constants bigger than this (bytes) that are also bigger than the
 # constants they replace: weight transposes of any size fold, a 1 GB broadcast does not.
@@ -47,6 +50,16 @@ def _evaluate(graph: Graph, op: Op) -> list[np.ndarray]:
     return list(result) if isinstance(result, (tuple, list)) else [result]
 
 
+def _known_bytes(graph: Graph, op: Op) -> int:
+    """The size of the op's biggest output as its shape rule tells, else 0."""
+    try:
+        result = infer_op(graph, op) or []
+    except Exception:  # noqa: BLE001 - the kernel then fails with its own message
+        return 0
+    return max([math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in result
+                if all(d >= 0 for d in shape) and dtype in np.sctypeDict] + [0])
+
+
 def fold_constants(graph: Graph, op: Op) -> bool:
     opdef = REGISTRY.get(op.type)
     if opdef is None or opdef.kernel is None or not opdef.foldable or not op.outputs:
@@ -55,16 +68,22 @@ def fold_constants(graph: Graph, op: Op) -> bool:
         return False
     in_bytes = max((graph.tensors[n].data.nbytes for n in op.inputs
                     if n and graph.tensors[n].is_const), default=0)
-    values = _evaluate(graph, op)
-    for v in values:
-        v = np.asarray(v)
-        if v.nbytes > size_limit and v.nbytes > in_bytes:
+    if _known_bytes(graph, op) > max(size_limit, in_bytes):
+        return False  # before computing it: a FILL of corrupt dims may claim gigabytes
+    try:
+        values = [np.asarray(v) for v in _evaluate(graph, op)]
+        if any(v.nbytes > size_limit and v.nbytes > in_bytes for v in values):
             return False
+        for i, (name, value) in enumerate(zip(op.outputs, values)):
+            t = graph.tensors[name]
+            if t.dtype and t.dtype != value.dtype.name and t.shape is not None:
+                values[i] = value.astype(t.dtype)
+    except (ValueError, IndexError, TypeError, OverflowError, ZeroDivisionError) as err:
+        # Constant inputs the op cannot take (a FILL of negative dims): TF would fail too.
+        raise ConversionError(f"{op!r} (node {op.name!r}) cannot be computed from its constant "
+                              f"inputs ({type(err).__name__}: {err}); the graph is malformed") from None
     for name, value in zip(op.outputs, values):
         t = graph.tensors[name]
-        value = np.asarray(value)
-        if t.dtype and t.dtype != value.dtype.name and t.shape is not None:
-            value = value.astype(t.dtype)
         folded = const_tensor(name, value)
         folded.min_max = t.min_max
         graph.tensors[name] = folded

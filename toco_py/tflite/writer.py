@@ -37,7 +37,7 @@ def _int_vector(b: flatbuffers.Builder, values) -> int:
 
 def _aligned_bytes(b: flatbuffers.Builder, data: np.ndarray) -> int:
     """A byte vector whose payload starts on a BUFFER_ALIGNMENT boundary, copied once."""
-    payload = memoryview(np.ascontiguousarray(data)).cast("B")
+    payload = memoryview(np.ascontiguousarray(data).reshape(-1)).cast("B")
     n = payload.nbytes
     b.StartVector(1, n, BUFFER_ALIGNMENT)
     b.head -= n
@@ -89,7 +89,7 @@ class _ModelWriter:
                 continue
             data = np.ascontiguousarray(data)
             # Identical constant payloads share one buffer.
-            digest = hashlib.sha256(memoryview(data).cast("B")).digest() + str(data.nbytes).encode()
+            digest = hashlib.sha256(memoryview(data.reshape(-1)).cast("B")).digest() + str(data.nbytes).encode()
             if digest not in by_digest:
                 by_digest[digest] = len(self.buffers)
                 self.buffers.append(data)

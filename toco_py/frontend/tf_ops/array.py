@@ -61,21 +61,21 @@ def pack(ctx: NodeContext) -> None:
 def unpack(ctx: NodeContext) -> None:
     num = int(ctx.attr("num"))
     ctx.emit("UNPACK", [ctx.input(0)], {"axis": int(ctx.attr("axis", 0)), "num": num},
-             outputs=[ctx.output(i) for i in range(num)])
+             outputs=ctx.outputs(num, "num"))
 
 
 @tf_op("Split")
 def split(ctx: NodeContext) -> None:
     num = int(ctx.attr("num_split"))
     ctx.emit("SPLIT", [ctx.input(0), ctx.input(1)], {"num_splits": num},
-             outputs=[ctx.output(i) for i in range(num)])
+             outputs=ctx.outputs(num, "num_split"))
 
 
 @tf_op("SplitV")
 def split_v(ctx: NodeContext) -> None:
     num = int(ctx.attr("num_split"))
     ctx.emit("SPLIT_V", [ctx.input(0), ctx.input(1), ctx.input(2)], {"num_splits": num},
-             outputs=[ctx.output(i) for i in range(num)])
+             outputs=ctx.outputs(num, "num_split"))
 
 
 @tf_op("Shape")
