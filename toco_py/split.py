@@ -15,7 +15,8 @@ from google.protobuf import text_format
 from .errors import TocoError
 from .frontend.context import tensor_name
 from .frontend.graphdef import load_graphdef
-from .frontend.importer import Importer, InputSpec, _node_of, _output_index
+from .frontend.importer import Importer, InputSpec, _node_of
+from .frontend.node_types import output_index
 from .frontend.proto import NodeDef
 
 # IR dtype name -> TensorFlow DataType enum value (the plain, non-reference types).
@@ -99,7 +100,7 @@ def split_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
         else:
             if spec.dtype not in DT_ENUM:
                 raise TocoError(f"input {spec.name!r} has type {spec.dtype}, which a placeholder cannot hold")
-            index = _output_index(spec.name)
+            index = output_index(spec.name)
             name = node_name if index == 0 else _unique(f"{node_name}_{index}", taken)
             taken.add(name)
             node = _placeholder(name, spec)
