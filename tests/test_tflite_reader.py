@@ -1,15 +1,11 @@
 """The TFLite reader. Models written by us and by TensorFlow's converter read back as LiteRT
 sees them (and, for ours, as the IR that wrote them); hand-made faults and thousands of
-random corruptions end in a one-line InvalidModelError, never another exception, a hang or
-a large allocation."""
+(fuzzing: tests/test_tflite_reader_fuzz.py) end in a one-line InvalidModelError."""
 from __future__ import annotations
 
 import collections
-import signal
 import struct
-import threading
 import time
-import tracemalloc
 
 import flatbuffers
 import numpy as np
@@ -18,12 +14,11 @@ import tensorflow as tf
 import tflite as fb
 from tflite.BuiltinOperator import BuiltinOperator
 
-import models
 import tiny_tflite as tt
-from oracle import freeze, litert, tf_convert
-from toco_py import api
+from tflite_samples import ALL, sample_files
+from oracle import litert
 from toco_py.errors import TocoError
-from toco_py.tflite.options import OPTIONS, TENSOR_TYPES
+from toco_py.tflite.options import OPTIONS
 from toco_py.tflite.reader import InvalidModelError, Signature, read_graph, read_model
 from toco_py.tflite.versions import op_version
 
@@ -31,66 +26,9 @@ v1 = tf.compat.v1
 OP_NAMES = {code: name for name, code in vars(BuiltinOperator).items() if isinstance(code, int)}
 
 
-# ---- models ------------------------------------------------------------------------------
-
-def _tf_int8(pb_path: str, inputs, outputs, shape) -> bytes:
-    """TensorFlow's full-integer post-training quantization (per-channel weights)."""
-    conv = v1.lite.TFLiteConverter.from_frozen_graph(pb_path, inputs, outputs)
-    rng = np.random.default_rng(3)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([rng.normal(0, 1, shape).astype(np.float32)]
-                                           for _ in range(8))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
-
-
-def _tf_while() -> bytes:
-    """A WHILE loop: three subgraphs (main, condition, body)."""
-    @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
-    def loop(x):
-        _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * 2.0 + 1.0),
-                             [tf.constant(0), x])
-        return {"y": y}
-    return tf.lite.TFLiteConverter.from_concrete_functions([loop.get_concrete_function()],
-                                                           loop).convert()
-
-
-def _external_weights() -> bytes:
-    """The tiny model with its constant stored after the FlatBuffer (Buffer.offset/size)."""
-    size = len(tt.tiny_model(buffers=(None, (1 << 33, 16))))
-    offset = (size + 15) // 16 * 16
-    return tt.tiny_model(buffers=(None, (offset, 16)),
-                         tail=bytes(offset - size) + tt.FOUR_FLOATS)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """name -> (.tflite bytes, our ConversionResult or None for other writers)."""
-    tmp = tmp_path_factory.mktemp("reader")
-    out = {}
-    for name, build, inputs, outputs, shape in [
-            ("mlp", models.mlp, ["x"], ["probs"], (1, 16)),
-            ("cnn", models.small_cnn, ["image"], ["scores"], (1, 20, 20, 3))]:
-        pb, _ = freeze(build)
-        path = tmp / f"{name}.pb"
-        path.write_bytes(pb)
-        result = api.convert_bytes(pb)
-        out[f"ours_{name}"] = (result.model, result)
-        out[f"tf_{name}"] = (tf_convert(str(path), inputs, outputs), None)
-        if name == "cnn":
-            out["tf_cnn_int8"] = (_tf_int8(str(path), inputs, outputs, shape), None)
-    pb, _ = freeze(lambda: models.mlp(None))
-    (tmp / "dyn.pb").write_bytes(pb)
-    out["tf_mlp_dynamic_batch"] = (tf_convert(str(tmp / "dyn.pb"), ["x"], ["probs"]), None)
-    out["tf_while"] = (_tf_while(), None)
-    out["tiny_external"] = (_external_weights(), None)
-    return out
-
-
-ALL = ["ours_mlp", "ours_cnn", "tf_mlp", "tf_cnn", "tf_cnn_int8", "tf_mlp_dynamic_batch",
-       "tf_while", "tiny_external"]
+    return sample_files(tmp_path_factory.mktemp("reader"))
 
 
 # ---- valid models against LiteRT -----------------------------------------------------------
@@ -408,141 +346,3 @@ def test_fault_is_one_line_error(data, fragment):
     assert fragment in message
     assert info.value.__cause__ is None, "a named check, not the catch-all"
     assert time.perf_counter() - start < 1.0
-
-
-# ---- fuzzing ---------------------------------------------------------------------------
-
-FUZZ_SEED = 1234
-FUZZ_FILES = {"ours_mlp": 1500, "ours_cnn": 1500, "tf_cnn": 1800, "tf_cnn_int8": 1800,
-              "tf_while": 1800, "tiny_external": 1600}
-CASE_SECONDS = 2.0
-CASE_PEAK_BYTES = 4 << 20
-
-
-class _Hang(Exception):
-    pass
-
-
-def _interesting(data: bytes, rng) -> int:
-    n = len(data)
-    choices = [0, 1, 2, 3, 4, 0x7F, 0x80, 0xFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000,
-               0xFFFFFFFF, 0xFFFFFFFE, n, n - 4, n + 4, n // 2, int(rng.integers(1 << 32))]
-    return choices[rng.integers(len(choices))] & 0xFFFFFFFF
-
-
-def _mutate(data: bytes, rng, targets: dict[str, list[int]]) -> tuple[str, bytes]:
-    buf = bytearray(data)
-    kind = ("bits", "bytes", "truncate", "word", "structure", "index", "drop")[rng.integers(7)]
-    if kind == "bits":
-        for _ in range(rng.integers(1, 9)):
-            buf[rng.integers(len(buf))] ^= 1 << int(rng.integers(8))
-    elif kind == "bytes":
-        pos = int(rng.integers(len(buf)))
-        chunk = rng.integers(0, 256, int(rng.integers(1, 17)), dtype=np.uint8).tobytes()
-        buf[pos : pos + len(chunk)] = chunk[: len(buf) - pos]
-    elif kind == "truncate":
-        del buf[rng.integers(len(buf)):]
-    elif kind == "drop":
-        for _ in range(rng.integers(1, 4)):
-            spots = targets["vtable"]
-            struct.pack_into("<H", buf, spots[rng.integers(len(spots))], 0)
-    elif kind == "index":
-        # Out of range for every index of these small models (-1 is legal for op inputs).
-        values = [0xFFFFFFFF, 0xFFFFFFFE, 0x7FFFFFFF, 0x80000000, 0xFFFF, 1000, len(data)]
-        pos = min(int(targets["index"][rng.integers(len(targets["index"]))]), len(buf) - 4)
-        struct.pack_into("<I", buf, pos, values[rng.integers(len(values))])
-    else:
-        spots = targets[kind] if kind == "structure" else range(len(buf) - 3)
-        pos = min(int(spots[rng.integers(len(spots))]), len(buf) - 4)
-        struct.pack_into("<I", buf, pos, _interesting(data, rng))
-    return kind, bytes(buf)
-
-
-def _assert_well_formed(model) -> None:
-    """What a caller may rely on in any model the reader returns."""
-    assert len(model.op_versions) == len(model.graphs) >= 1
-    for graph, versions in zip(model.graphs, model.op_versions):
-        assert len(versions) == len(graph.ops)
-        for op in graph.ops:
-            assert all(n == "" or n in graph.tensors for n in op.inputs)
-            assert all(n in graph.tensors for n in op.outputs)
-        assert all(n in graph.tensors for n in graph.inputs + graph.outputs)
-        for name, t in graph.tensors.items():
-            assert name == t.name and t.dtype in TENSOR_TYPES
-            assert t.shape is None or all(d >= -1 for d in t.shape)
-            if t.is_const:
-                assert t.data.shape == t.shape
-            if t.quant is not None:
-                assert t.quant.scale.size == t.quant.zero_point.size >= 1
-    for sig in model.signatures.values():
-        tensors = model.graphs[sig.subgraph].tensors
-        assert all(n in tensors for n in list(sig.inputs.values()) + list(sig.outputs.values()))
-
-
-def _read_one(data: bytes) -> str:
-    """'error' or 'valid'; anything else fails the test."""
-    try:
-        model = read_model(data, "fuzz.tflite")
-    except InvalidModelError as e:
-        assert e.__cause__ is None, f"no named check caught this: {e}"
-        assert str(e).startswith("fuzz.tflite: ") and "\n" not in str(e)
-        return "error"
-    _assert_well_formed(model)
-    return "valid"
-
-
-def _on_alarm(signum, frame):
-    raise _Hang()
-
-
-def test_fuzzed_models_fail_cleanly(files):
-    rng = np.random.default_rng(FUZZ_SEED)
-    can_alarm = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGALRM, _on_alarm) if can_alarm else None
-    stats: collections.Counter = collections.Counter()
-    slowest, most_memory = 0.0, 0
-    tracemalloc.start()
-    try:
-        for name, cases in FUZZ_FILES.items():
-            data = files[name][0]
-            targets = tt.field_positions(data)
-            for case in range(cases):
-                kind, mutated = _mutate(data, rng, targets)
-                where = f"{name} case {case} ({kind})"
-                tracemalloc.reset_peak()
-                before = tracemalloc.get_traced_memory()[0]
-                start = time.perf_counter()
-                if can_alarm:
-                    signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
-                try:
-                    outcome = _read_one(mutated)
-                except _Hang:
-                    pytest.fail(f"{where}: no result after {CASE_SECONDS} s")
-                except AssertionError as e:
-                    raise AssertionError(f"{where}: {e}") from e
-                except Exception as e:  # noqa: BLE001 - any other exception is the failure
-                    pytest.fail(f"{where}: {type(e).__name__}: {e}")
-                finally:
-                    if can_alarm:
-                        signal.setitimer(signal.ITIMER_REAL, 0)
-                elapsed = time.perf_counter() - start
-                slowest = max(slowest, elapsed)
-                assert elapsed < CASE_SECONDS, where
-                grown = tracemalloc.get_traced_memory()[1] - before
-                assert grown < CASE_PEAK_BYTES, f"{where}: allocated {grown} bytes"
-                most_memory = max(most_memory, grown)
-                stats[kind, outcome] += 1
-    finally:
-        tracemalloc.stop()
-        if can_alarm:
-            signal.signal(signal.SIGALRM, previous)
-    total = sum(stats.values())
-    errors = sum(n for (_, outcome), n in stats.items() if outcome == "error")
-    print(f"\nfuzz: {total} cases, {errors} errors, {total - errors} valid, "
-          f"slowest {slowest * 1000:.1f} ms, peak {most_memory >> 10} KiB, "
-          f"by kind {dict(sorted(stats.items()))}")
-    assert total == sum(FUZZ_FILES.values())
-    # Both outcomes must be common, or the mutations are not exercising the reader.
-    assert 0.2 * total < errors < 0.9 * total
-    for kind in ("structure", "index", "truncate"):
-        assert stats[kind, "error"] > stats[kind, "valid"], kind

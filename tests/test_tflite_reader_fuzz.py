@@ -1,0 +1,162 @@
+"""The TFLite reader under thousands of random corruptions of valid models: every case ends
+in a one-line InvalidModelError or a valid model, never another exception, a hang or a large
+allocation."""
+from __future__ import annotations
+
+import collections
+import signal
+import struct
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import tiny_tflite as tt
+from tflite_samples import sample_files
+from toco_py.tflite.options import TENSOR_TYPES
+from toco_py.tflite.reader import InvalidModelError, read_model
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return sample_files(tmp_path_factory.mktemp("reader_fuzz"))
+
+
+# ---- fuzzing ---------------------------------------------------------------------------
+
+FUZZ_SEED = 1234
+FUZZ_FILES = {"ours_mlp": 1500, "ours_cnn": 1500, "tf_cnn": 1800, "tf_cnn_int8": 1800,
+              "tf_while": 1800, "tiny_external": 1600}
+CASE_SECONDS = 2.0
+CASE_PEAK_BYTES = 4 << 20
+
+
+class _Hang(Exception):
+    pass
+
+
+def _interesting(data: bytes, rng) -> int:
+    n = len(data)
+    choices = [0, 1, 2, 3, 4, 0x7F, 0x80, 0xFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000,
+               0xFFFFFFFF, 0xFFFFFFFE, n, n - 4, n + 4, n // 2, int(rng.integers(1 << 32))]
+    return choices[rng.integers(len(choices))] & 0xFFFFFFFF
+
+
+def _mutate(data: bytes, rng, targets: dict[str, list[int]]) -> tuple[str, bytes]:
+    buf = bytearray(data)
+    kind = ("bits", "bytes", "truncate", "word", "structure", "index", "drop")[rng.integers(7)]
+    if kind == "bits":
+        for _ in range(rng.integers(1, 9)):
+            buf[rng.integers(len(buf))] ^= 1 << int(rng.integers(8))
+    elif kind == "bytes":
+        pos = int(rng.integers(len(buf)))
+        chunk = rng.integers(0, 256, int(rng.integers(1, 17)), dtype=np.uint8).tobytes()
+        buf[pos : pos + len(chunk)] = chunk[: len(buf) - pos]
+    elif kind == "truncate":
+        del buf[rng.integers(len(buf)):]
+    elif kind == "drop":
+        for _ in range(rng.integers(1, 4)):
+            spots = targets["vtable"]
+            struct.pack_into("<H", buf, spots[rng.integers(len(spots))], 0)
+    elif kind == "index":
+        # Out of range for every index of these small models (-1 is legal for op inputs).
+        values = [0xFFFFFFFF, 0xFFFFFFFE, 0x7FFFFFFF, 0x80000000, 0xFFFF, 1000, len(data)]
+        pos = min(int(targets["index"][rng.integers(len(targets["index"]))]), len(buf) - 4)
+        struct.pack_into("<I", buf, pos, values[rng.integers(len(values))])
+    else:
+        spots = targets[kind] if kind == "structure" else range(len(buf) - 3)
+        pos = min(int(spots[rng.integers(len(spots))]), len(buf) - 4)
+        struct.pack_into("<I", buf, pos, _interesting(data, rng))
+    return kind, bytes(buf)
+
+
+def _assert_well_formed(model) -> None:
+    """What a caller may rely on in any model the reader returns."""
+    assert len(model.op_versions) == len(model.graphs) >= 1
+    for graph, versions in zip(model.graphs, model.op_versions):
+        assert len(versions) == len(graph.ops)
+        for op in graph.ops:
+            assert all(n == "" or n in graph.tensors for n in op.inputs)
+            assert all(n in graph.tensors for n in op.outputs)
+        assert all(n in graph.tensors for n in graph.inputs + graph.outputs)
+        for name, t in graph.tensors.items():
+            assert name == t.name and t.dtype in TENSOR_TYPES
+            assert t.shape is None or all(d >= -1 for d in t.shape)
+            if t.is_const:
+                assert t.data.shape == t.shape
+            if t.quant is not None:
+                assert t.quant.scale.size == t.quant.zero_point.size >= 1
+    for sig in model.signatures.values():
+        tensors = model.graphs[sig.subgraph].tensors
+        assert all(n in tensors for n in list(sig.inputs.values()) + list(sig.outputs.values()))
+
+
+def _read_one(data: bytes) -> str:
+    """'error' or 'valid'; anything else fails the test."""
+    try:
+        model = read_model(data, "fuzz.tflite")
+    except InvalidModelError as e:
+        assert e.__cause__ is None, f"no named check caught this: {e}"
+        assert str(e).startswith("fuzz.tflite: ") and "\n" not in str(e)
+        return "error"
+    _assert_well_formed(model)
+    return "valid"
+
+
+def _on_alarm(signum, frame):
+    raise _Hang()
+
+
+def test_fuzzed_models_fail_cleanly(files):
+    rng = np.random.default_rng(FUZZ_SEED)
+    can_alarm = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGALRM, _on_alarm) if can_alarm else None
+    stats: collections.Counter = collections.Counter()
+    slowest, most_memory = 0.0, 0
+    tracemalloc.start()
+    try:
+        for name, cases in FUZZ_FILES.items():
+            data = files[name][0]
+            targets = tt.field_positions(data)
+            for case in range(cases):
+                kind, mutated = _mutate(data, rng, targets)
+                where = f"{name} case {case} ({kind})"
+                tracemalloc.reset_peak()
+                before = tracemalloc.get_traced_memory()[0]
+                start = time.perf_counter()
+                if can_alarm:
+                    signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
+                try:
+                    outcome = _read_one(mutated)
+                except _Hang:
+                    pytest.fail(f"{where}: no result after {CASE_SECONDS} s")
+                except AssertionError as e:
+                    raise AssertionError(f"{where}: {e}") from e
+                except Exception as e:  # noqa: BLE001 - any other exception is the failure
+                    pytest.fail(f"{where}: {type(e).__name__}: {e}")
+                finally:
+                    if can_alarm:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                elapsed = time.perf_counter() - start
+                slowest = max(slowest, elapsed)
+                assert elapsed < CASE_SECONDS, where
+                grown = tracemalloc.get_traced_memory()[1] - before
+                assert grown < CASE_PEAK_BYTES, f"{where}: allocated {grown} bytes"
+                most_memory = max(most_memory, grown)
+                stats[kind, outcome] += 1
+    finally:
+        tracemalloc.stop()
+        if can_alarm:
+            signal.signal(signal.SIGALRM, previous)
+    total = sum(stats.values())
+    errors = sum(n for (_, outcome), n in stats.items() if outcome == "error")
+    print(f"\nfuzz: {total} cases, {errors} errors, {total - errors} valid, "
+          f"slowest {slowest * 1000:.1f} ms, peak {most_memory >> 10} KiB, "
+          f"by kind {dict(sorted(stats.items()))}")
+    assert total == sum(FUZZ_FILES.values())
+    # Both outcomes must be common, or the mutations are not exercising the reader.
+    assert 0.2 * total < errors < 0.9 * total
+    for kind in ("structure", "index", "truncate"):
+        assert stats[kind, "error"] > stats[kind, "valid"], kind
