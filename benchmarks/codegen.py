@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import numpy as np  # noqa: E402
-
 import networks  # noqa: E402
+import numpy as np  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
+
 from toco_py import api  # noqa: E402
 from toco_py.codegen.bundle import generate_bundle, write_bundle  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402

@@ -22,12 +22,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+import networks  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
-
-import networks  # noqa: E402
 from oracle import rel_error, run_tf  # noqa: E402
+
 from toco_py import api  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
 

@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import numpy as np  # noqa: E402
 
 import networks  # noqa: E402
-from ai_edge_litert.interpreter import Interpreter as LiteRT, OpResolverType  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter as LiteRT  # noqa: E402
+from ai_edge_litert.interpreter import OpResolverType
+
 from toco_py import api  # noqa: E402
 from toco_py.interpreter import Interpreter  # noqa: E402
 from toco_py.tensor_io import random_inputs  # noqa: E402

@@ -11,7 +11,6 @@ Writes benchmarks/scale.md. Target: toco-py's peak RSS <= 2.5x the .pb size.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import subprocess
@@ -23,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
-
 from synthetic import write_dense_stack  # noqa: E402
 
 PYTHON = sys.executable
@@ -53,26 +51,16 @@ def timed(argv: list[str], cap_bytes: int | None = None) -> tuple[bool, float, f
 def check_output(model_path: Path, width: int, layers: int) -> float:
     """Max relative difference between LiteRT on the model and numpy on the same weights."""
     from ai_edge_litert.interpreter import Interpreter
-
-    from synthetic import dense_stack_nodes
-    from toco_py.frontend.tensors import to_numpy
+    from synthetic import numpy_reference
 
     x = np.random.default_rng(3).standard_normal((1, width)).astype(np.float32)
-    want, weights = x.astype(np.float64), {}
-    for node in dense_stack_nodes(width, layers):
-        if node.op == "Const":
-            weights[node.name] = to_numpy(node.attr["value"].tensor)
-        elif node.op == "BiasAdd":
-            i = node.name.split("/")[0]
-            want = want @ weights.pop(f"{i}/kernel") + weights.pop(f"{i}/bias")
-        elif node.op == "Relu" and node.name != "output":
-            want = np.maximum(want, 0)
+    want = numpy_reference(x, width, layers)
     interp = Interpreter(model_path=str(model_path), num_threads=2)
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], x)
     interp.invoke()
     got = interp.get_tensor(interp.get_output_details()[0]["index"])
-    return float(np.max(np.abs(got - np.maximum(want, 0))) / np.max(np.abs(want)))
+    return float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
 
 
 def main() -> None:

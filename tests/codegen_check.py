@@ -6,7 +6,12 @@ import numpy as np
 from kernel_check import one_op_graph
 
 from toco_py.codegen.bundle import generate_bundle
-from toco_py.codegen.verify import REPORT_COLUMNS, VerifyReport, report_rows, verify_bundle
+from toco_py.codegen.verify import (
+    REPORT_COLUMNS,
+    VerifyReport,
+    report_rows,
+    verify_bundle,
+)
 from toco_py.ir import Graph
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes

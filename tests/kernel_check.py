@@ -3,9 +3,9 @@ LiteRT, and compare with our numpy kernel. Constant inputs are written as buffer
 from __future__ import annotations
 
 import numpy as np
-
 from oracle import litert
-from toco_py.ir import Graph, Op, Tensor, const_tensor
+
+from toco_py.ir import Graph, Op, QuantParams, Tensor, const_tensor
 from toco_py.ops import REGISTRY
 from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.tflite.writer import model_bytes
@@ -38,12 +38,8 @@ def one_op_graph(op_type: str, inputs: list, attrs: dict | None = None, n_output
     return g
 
 
-def compare_with_litert(op_type: str, inputs: list, attrs: dict | None = None, n_outputs: int = 1,
-                        const: set[int] | None = None, rtol: float = 1e-5, atol: float = 1e-6,
-                        reference: bool = True) -> list[np.ndarray]:
-    """Asserts that our kernel and LiteRT agree (and that our shape inference matches LiteRT's
-    output shapes). Returns LiteRT's outputs."""
-    g = one_op_graph(op_type, inputs, attrs, n_outputs, const)
+def run_one_op(g, inputs: list, n_outputs: int, reference: bool) -> list[np.ndarray]:
+    """LiteRT's outputs for a one_op_graph fed `inputs` (constants are in the model)."""
     interp = litert(model_bytes(g), reference=reference)
     details = {d["name"]: d for d in interp.get_input_details()}
     for i, value in enumerate(inputs):
@@ -51,7 +47,16 @@ def compare_with_litert(op_type: str, inputs: list, attrs: dict | None = None, n
             interp.set_tensor(details[f"in{i}"]["index"], np.asarray(value))
     interp.invoke()
     out_details = {d["name"]: d for d in interp.get_output_details()}
-    theirs = [interp.get_tensor(out_details[f"out{i}"]["index"]) for i in range(n_outputs)]
+    return [interp.get_tensor(out_details[f"out{i}"]["index"]) for i in range(n_outputs)]
+
+
+def compare_with_litert(op_type: str, inputs: list, attrs: dict | None = None, n_outputs: int = 1,
+                        const: set[int] | None = None, rtol: float = 1e-5, atol: float = 1e-6,
+                        reference: bool = True) -> list[np.ndarray]:
+    """Asserts that our kernel and LiteRT agree (and that our shape inference matches LiteRT's
+    output shapes). Returns LiteRT's outputs."""
+    g = one_op_graph(op_type, inputs, attrs, n_outputs, const)
+    theirs = run_one_op(g, inputs, n_outputs, reference)
     ours = REGISTRY[op_type].kernel(g.ops[0], *[None if v is None else np.asarray(v) for v in inputs])
     ours = list(ours) if isinstance(ours, (tuple, list)) else [ours]
     for i, (a, b) in enumerate(zip(ours, theirs)):
@@ -65,9 +70,7 @@ def compare_with_litert(op_type: str, inputs: list, attrs: dict | None = None, n
     return theirs
 
 
-def quant(scale, zero_point=0, axis: int = 0) -> "QuantParams":
-    from toco_py.ir import QuantParams
-
+def quant(scale, zero_point=0, axis: int = 0) -> QuantParams:
     return QuantParams(np.atleast_1d(np.asarray(scale, np.float32)),
                        np.atleast_1d(np.asarray(zero_point, np.int64)), axis)
 
@@ -87,14 +90,7 @@ def compare_int8_with_litert(op_type: str, inputs: list, input_quant: list, outp
     for i, q in enumerate(output_quant):
         t = g.tensors[f"out{i}"]
         t.quant, t.dtype = q, (output_dtype if q is not None else t.dtype)
-    interp = litert(model_bytes(g), reference=reference)
-    details = {d["name"]: d for d in interp.get_input_details()}
-    for i, value in enumerate(inputs):
-        if f"in{i}" in details:
-            interp.set_tensor(details[f"in{i}"]["index"], np.asarray(value))
-    interp.invoke()
-    out_details = {d["name"]: d for d in interp.get_output_details()}
-    theirs = [interp.get_tensor(out_details[f"out{i}"]["index"]) for i in range(len(output_quant))]
+    theirs = run_one_op(g, inputs, len(output_quant), reference)
     feeds = {n: np.asarray(inputs[int(n[2:])]) for n in g.inputs}
     ours = Interpreter(g).run(feeds)
     for i, want in enumerate(theirs):

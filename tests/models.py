@@ -40,3 +40,13 @@ def small_cnn(batch: int | None = 1):
     r = tf.reshape(tf.expand_dims(s, 1), [-1, 6])
     out = tf.nn.softmax(tf.matmul(r, _var(rng, (6, 5), "fc")) / 2.0, name="scores")
     return {"scores": out}
+
+
+def unsupported_ops_graph():
+    """Ops TFLite has no builtin for (Erf twice, Cumsum, Lgamma), for the error messages."""
+    x = v1.placeholder(tf.float32, [1, 8], name="x")
+    a = tf.math.erf(x, name="erf_a")
+    b = tf.math.erf(a, name="erf_b")
+    c = tf.math.cumsum(b, axis=1, name="running")
+    d = tf.math.lgamma(tf.nn.relu(c) + 1.0, name="lg")
+    return {"out": tf.identity(d * 2.0, name="out")}

@@ -197,7 +197,9 @@ def keras_application(name: str, input_size: int = 224, batch_norm_statistics: b
     With batch_norm_statistics, every BatchNormalization gets momentum 0 and sees one
     training-mode batch first, so its moving statistics are real rather than 0/1 (the
     activations of freshly built networks otherwise shrink towards zero with depth)."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
 
     # Seeded and in a fresh session, so that the weights do not depend on what ran before.
     tf.keras.backend.clear_session()

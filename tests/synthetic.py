@@ -69,3 +69,19 @@ def write_dense_stack(path: str, width: int, layers: int, seed: int = 0) -> int:
             f.write(payload)
             size += len(record) + len(payload)
     return size
+
+
+def numpy_reference(x: np.ndarray, width: int, layers: int) -> np.ndarray:
+    """What the dense stack computes, in float64 from the same seeded weights."""
+    from toco_py.frontend.tensors import to_numpy
+
+    out, weights = x.astype(np.float64), {}
+    for node in dense_stack_nodes(width, layers):
+        if node.op == "Const":
+            weights[node.name] = to_numpy(node.attr["value"].tensor)
+        elif node.op == "BiasAdd":
+            i = node.name.split("/")[0]
+            out = out @ weights.pop(f"{i}/kernel") + weights.pop(f"{i}/bias")
+        elif node.op == "Relu":
+            out = np.maximum(out, 0)
+    return out

@@ -3,30 +3,23 @@ import json
 import subprocess
 import sys
 
+import models
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import models
-import networks
 from cli import assert_one_line_error, toco
 from oracle import freeze
+
 from toco_py import api
 from toco_py.frontend.graphdef import parse_graphdef
-from toco_py.targets import TFLM_OPS, TFLM_VERSION, TARGETS
+from toco_py.targets import TARGETS, TFLM_OPS, TFLM_VERSION
 
 v1 = tf.compat.v1
 REPORT_KEYS = {"model", "target", "supported", "op_count", "unsupported", "notes"}
 FINDING_KEYS = {"op", "count", "nodes", "hint", "control_flow"}
 
 
-def _unsupported_graph():
-    x = v1.placeholder(tf.float32, [1, 8], name="x")
-    a = tf.math.erf(x, name="erf_a")
-    b = tf.math.erf(a, name="erf_b")
-    c = tf.math.cumsum(b, axis=1, name="running")
-    d = tf.math.lgamma(tf.nn.relu(c) + 1.0, name="lg")
-    return {"out": tf.identity(d * 2.0, name="out")}
 
 
 def _cond_graph():
@@ -57,7 +50,7 @@ def _freeze_v1_control_flow(build) -> bytes:
 def pbs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("check")
     graphs = {
-        "unsupported": freeze(_unsupported_graph)[0],
+        "unsupported": freeze(models.unsupported_ops_graph)[0],
         "cond": _freeze_v1_control_flow(_cond_graph),
         "not_tflm": freeze(_builtins_not_in_tflm)[0],
         "dropout": networks.dropout_mlp().pb,

@@ -1,9 +1,8 @@
 """Every bad input gets one line naming the problem and the fix, exit code 2, no output file."""
+import models
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import models
 from cli import assert_one_line_error, toco
 from oracle import freeze
 
@@ -17,18 +16,11 @@ def mlp_pb(tmp_path_factory):
     return path
 
 
-def _unsupported_graph():
-    x = v1.placeholder(tf.float32, [1, 8], name="x")
-    a = tf.math.erf(x, name="erf_a")
-    b = tf.math.erf(a, name="erf_b")
-    c = tf.math.cumsum(b, axis=1, name="running")
-    d = tf.math.lgamma(tf.nn.relu(c) + 1.0, name="lg")
-    return {"out": tf.identity(d * 2.0, name="out")}
 
 
 def test_unsupported_ops_listed_together(tmp_path):
     pb = tmp_path / "u.pb"
-    pb.write_bytes(freeze(_unsupported_graph)[0])
+    pb.write_bytes(freeze(models.unsupported_ops_graph)[0])
     out = tmp_path / "u.tflite"
     proc = toco("convert", "--graph_def_file", str(pb), "--output_file", str(out))
     assert_one_line_error(proc, "Erf (erf_a, erf_b)", "Cumsum (running)", "Lgamma (lg)",
@@ -38,7 +30,7 @@ def test_unsupported_ops_listed_together(tmp_path):
 
 def test_allow_custom_ops_emits_them(tmp_path):
     pb = tmp_path / "u.pb"
-    pb.write_bytes(freeze(_unsupported_graph)[0])
+    pb.write_bytes(freeze(models.unsupported_ops_graph)[0])
     out = tmp_path / "u.tflite"
     proc = toco("convert", "--graph_def_file", str(pb), "--output_file", str(out),
                 "--allow_custom_ops")

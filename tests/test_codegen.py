@@ -82,6 +82,10 @@ def zoo_graph() -> Graph:
     z = Zoo((1, 8, 8, 3))
     same = {"padding": "SAME", "stride_h": 1, "stride_w": 1, "fused_activation_function": "RELU"}
     (h,) = z.op("CONV_2D", ["x", z.weights(4, 3, 3, 3), z.weights(4)], same)
+    # Packed blocks with a partial last one, a depthwise vector block plus a tail.
+    (wide,) = z.op("CONV_2D", [h, z.weights(19, 1, 1, 4), z.weights(19)], {**same, "padding": "VALID"})
+    (dw,) = z.op("DEPTHWISE_CONV_2D", [wide, z.weights(1, 3, 3, 19), z.weights(19)],
+                 {**same, "depth_multiplier": 1})
     (h,) = z.op("DEPTHWISE_CONV_2D", [h, z.weights(1, 3, 3, 8), z.weights(8)],
                 {**same, "stride_h": 2, "stride_w": 2, "depth_multiplier": 2})
     (h,) = z.op("HARD_SWISH", [h])
@@ -112,7 +116,7 @@ def zoo_graph() -> Graph:
     (logistic,) = z.op("LOGISTIC", [prelu])
     (padded,) = z.op("PADV2", [logistic, np.int32([[1, 0], [0, 2]]), np.float32(0.5)])
     (l2,) = z.op("L2_NORMALIZATION", [fc])
-    z.g.outputs = [q, l2, padded]
+    z.g.outputs = [q, l2, padded, dw]
     propagate_shapes(z.g)
     z.g.tensors[q].dtype, z.g.tensors[q].quant = "int8", quant(1 / 256, -128)
     return roundtrip(z.g)

@@ -185,8 +185,10 @@ def test_logistic_tanh_hard_swish(tmp_path):
                                   ((0.0117, 0), (0.0117, 0)), ((1.0, -5), (0.01, 0))]]
     graph, feeds = cases_graph(cases)
     check_bundle(graph, tmp_path, feeds=feeds)
-    # The tables are constant arrays of the bundle: C only looks them up.
-    assert "static const int8_t param" in (tmp_path / "model" / "model.c").read_text()
+    # The tables are constant arrays beside the weights: C only looks them up.
+    weights = (tmp_path / "model" / "model_weights.c").read_text()
+    assert "const int8_t model_p0[256] = {" in weights and "lookup table" in weights
+    assert "extern const int8_t model_p0[256];" in (tmp_path / "model" / "model.c").read_text()
 
 
 # ---- normalizations -------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def window(padding="VALID", stride=(1, 1), dilation=(1, 1), act="NONE", **extra)
 
 
 def conv_graph(op_type, x_shape, w_shape, attrs, in_q, out_q=None, per_channel=True, bias=True,
-               w_range=(-127, 127), bias_range=20000) -> Graph:
+               w_range=(-127, 127), bias_range=20000, constant_filter=True) -> Graph:
     """Random filter and bias; the output scale (unless given) keeps typical sums in range."""
     depthwise = op_type == "DEPTHWISE_CONV_2D"
     channels = w_shape[3] if depthwise else w_shape[0]
@@ -91,7 +91,9 @@ def conv_graph(op_type, x_shape, w_shape, attrs, in_q, out_q=None, per_channel=T
                             np.zeros(channels, np.int64)))
     if depthwise:
         attrs = dict(attrs, depth_multiplier=channels // x_shape[3])
-    return q_graph(op_type, inputs, params, [out_q], attrs, const={1, 2})
+    # A filter computed at run time goes to the unpacked kernel.
+    return q_graph(op_type, inputs, params, [out_q], attrs,
+                   const={1, 2} if constant_filter else {2})
 
 
 CONV_CASES = {
@@ -103,6 +105,9 @@ CONV_CASES = {
                                       window("SAME", (2, 3), (2, 1)), {}),
     "conv_filter_larger_than_image": ("CONV_2D", (1, 3, 4, 2), (2, 5, 5, 2), window("SAME", act="RELU"), {}),
     "conv_40_channels_named_arrays": ("CONV_2D", (1, 5, 6, 33), (40, 3, 3, 33), window("SAME"), {}),
+    "conv_filter_at_run_time": ("CONV_2D", (2, 7, 6, 5), (6, 3, 3, 5), window("SAME", (2, 1), (1, 2)),
+                                {"constant_filter": False}),
+    "conv_1x1_pairs_of_pixels": ("CONV_2D", (1, 3, 9, 20), (17, 1, 1, 20), window("VALID", act="RELU6"), {}),
     "conv_tanh_ignored": ("CONV_2D", (1, 6, 5, 4), (2, 2, 3, 4), window("SAME", (2, 1), act="TANH"), {}),
     "conv_extreme_zero_points": ("CONV_2D", (1, 5, 6, 2), (3, 3, 3, 2), window("SAME"),
                                  {"in_q": quant(0.05, -128), "out_q": quant(0.1, 127)}),
@@ -138,7 +143,7 @@ def test_convolution(case, tmp_path):
 
 
 def fc_graph(x_shape, weights_shape, attrs, per_channel, bias=True, in_q=None, out_q=None,
-             w_range=(-127, 127)) -> Graph:
+             w_range=(-127, 127), constant_weights=True) -> Graph:
     units, depth = weights_shape
     scales = (10.0 ** rng.uniform(-2.5, -1.5, units if per_channel else 1)).astype(np.float32)
     in_q = in_q or quant(0.04, 9)
@@ -148,7 +153,9 @@ def fc_graph(x_shape, weights_shape, attrs, per_channel, bias=True, in_q=None, o
     if bias:
         inputs.append(ints((units,), "int32", -20000, 20000))
         params.append(quant(in_q.scale[0] * np.broadcast_to(scales, (units,)), np.zeros(units, np.int64)))
-    return q_graph("FULLY_CONNECTED", inputs, params, [out_q], attrs, const={1, 2})
+    # Weights computed at run time go to the unpacked kernel.
+    return q_graph("FULLY_CONNECTED", inputs, params, [out_q], attrs,
+                   const={1, 2} if constant_weights else {2})
 
 
 FC_CASES = {
@@ -156,6 +163,7 @@ FC_CASES = {
     "fc_keep_num_dims_relu_per_tensor": ((2, 3, 8), (5, 8), {"keep_num_dims": True,
                                                              "fused_activation_function": "RELU"}, False, {}),
     "fc_per_channel_no_bias": ((4, 12), (20, 12), {}, True, {"bias": False}),
+    "fc_weights_at_run_time": ((3, 9), (5, 9), {}, False, {"constant_weights": False}),
     "fc_flatten_relu6": ((2, 2, 6), (3, 4), {"fused_activation_function": "RELU6"}, False, {}),
     "fc_extreme_zero_points": ((3, 7), (4, 7), {}, True, {"in_q": quant(0.02, -128), "out_q": quant(0.05, 127)}),
     "fc_multiplier_above_one": ((2, 5), (3, 5), {}, False, {"in_q": quant(2.0, 0), "out_q": quant(0.005, 0),
@@ -364,6 +372,11 @@ def chain_graph() -> Graph:
     c = Int8Chain((1, 8, 8, 3))
     same = window("SAME", act="RELU")
     (h,) = c.op("CONV_2D", ["x", *c.filter(4, 3, 3, 3)], same)
+    # Packed blocks with a partial last one, a depthwise vector block plus a tail, a residual ADD.
+    (wide,) = c.op("CONV_2D", [h, *c.filter(18, 1, 1, 4)], window("VALID", (1, 2)))
+    (dw,) = c.op("DEPTHWISE_CONV_2D", [wide, *c.filter(1, 3, 3, 18, axis=3)],
+                 {**same, "depth_multiplier": 1})
+    (residual,) = c.op("ADD", [wide, dw], {"fused_activation_function": "NONE"})
     (h,) = c.op("DEPTHWISE_CONV_2D", [h, *c.filter(1, 3, 3, 8, axis=3)],
                 {**same, "stride_h": 2, "stride_w": 2, "depth_multiplier": 2})
     (p,) = c.op("MAX_POOL_2D", [h], pool("SAME", (3, 3), (2, 2)))
@@ -382,14 +395,14 @@ def chain_graph() -> Graph:
     (u8,) = c.op("QUANTIZE", [fc], {"output_type": "uint8"})
     (sm,) = c.op("SUM", [parts[1], i32([1])], {"keep_dims": True})
     (big,) = c.op("REDUCE_MAX", [sm, i32([2])], {"keep_dims": True})
-    (wide,) = c.op("BROADCAST_TO", [big, i32([1, 1, 2, 2])])
-    (padded,) = c.op("PAD", [wide, i32([[0, 0], [0, 0], [1, 0], [0, 1]])])
+    (spread,) = c.op("BROADCAST_TO", [big, i32([1, 1, 2, 2])])
+    (padded,) = c.op("PAD", [spread, i32([[0, 0], [0, 0], [1, 0], [0, 1]])])
     rows = c.op("UNPACK", [padded], {"axis": 2, "num": 3}, outputs=3)
     (packed,) = c.op("PACK", rows[::-1], {"axis": 0, "values_count": 3})
     (g,) = c.op("GATHER", [packed, i32([2, 0])], {"axis": 0})
     (low,) = c.op("REDUCE_MIN", [g, i32([0])], {"keep_dims": False})
     (sel,) = c.op("SELECT_V2", [np.array([True, False, True]), low, g], {})
-    graph = c.finish([u8, sel])
+    graph = c.finish([u8, sel, residual])
     graph.tensors[u8].quant = U
     return graph
 

@@ -190,3 +190,47 @@ def test_quantize_saturates_and_rounds_bit_exactly(dtype, scale, zero_point, tmp
     # Wide values saturate at both ends; exact halves test the rounding direction.
     x = np.concatenate([r(3, 5, scale=4), np.full((3, 2), 2.5 * scale, np.float32)], axis=1)
     check_bundle(graph, tmp_path, feeds={"in0": x})
+
+
+# ---- float convolutions: LiteRT's reference summation order, bit for bit ---------------------
+
+# Packed filters with a channel count off the lanes (vector blocks plus a tail), strides,
+# dilation, depth multipliers, and weights computed at run time (the unpacked kernels).
+# id -> (op type, inputs, attrs, constant input indices)
+EXACT_CASES = {
+    "conv_19_channels_same": ("CONV_2D", [r(1, 9, 11, 5), r(19, 3, 3, 5), r(19)], conv("SAME"), {1, 2}),
+    "conv_stride_dilation_batch2": ("CONV_2D", [r(2, 13, 12, 7), r(11, 3, 2, 7), r(11)],
+                                    conv("SAME", (2, 1), (1, 2), act="RELU6"), {1, 2}),
+    "conv_1x1_odd_width": ("CONV_2D", [r(1, 5, 7, 33), r(24, 1, 1, 33), r(24)], conv("VALID"), {1, 2}),
+    "conv_filter_at_run_time": ("CONV_2D", [r(1, 6, 7, 4), r(5, 3, 3, 4), r(5)], conv("SAME"), {2}),
+    "depthwise_19_channels": ("DEPTHWISE_CONV_2D", [r(1, 9, 10, 19), r(1, 3, 3, 19), r(19)],
+                              conv("SAME", (2, 2), depth_multiplier=1), {1, 2}),
+    "depthwise_multiplier3": ("DEPTHWISE_CONV_2D", [r(1, 7, 6, 5), r(1, 3, 3, 15), r(15)],
+                              conv("SAME", depth_multiplier=3), {1, 2}),
+    "fc_19_units": ("FULLY_CONNECTED", [r(3, 40), r(19, 40), r(19)], {}, {1, 2}),
+    "fc_weights_at_run_time": ("FULLY_CONNECTED", [r(3, 40), r(9, 40), r(9)], {}, {2}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXACT_CASES))
+def test_float_convolutions_match_litert_reference_bit_for_bit(case, tmp_path):
+    """The kernels sum each output channel in LiteRT's reference order (ky, kx, input
+    channel), however they vectorize: the floats are the same to the bit."""
+    from oracle import litert
+
+    from toco_py.tflite.reader import read_model
+    from toco_py.tflite.writer import model_bytes
+
+    op_type, inputs, attrs, const = EXACT_CASES[case]
+    model = model_bytes(one_op_graph(op_type, inputs, attrs, 1, const))
+    graph = read_model(model).main
+    report = check_bundle(graph, tmp_path, opt="-O2")
+    feeds = {n: r(*graph.tensors[n].shape) for n in graph.inputs}
+    ours = run_bundle(str(tmp_path / "model" / "model_run"), graph, feeds)["out0"]
+    interp = litert(model, reference=True)
+    for detail in interp.get_input_details():
+        interp.set_tensor(detail["index"], feeds[detail["name"]])
+    interp.invoke()
+    theirs = interp.get_tensor(interp.get_output_details()[0]["index"])
+    assert report.passed and np.array_equal(ours.reshape(theirs.shape).view(np.uint32),
+                                            theirs.view(np.uint32))

@@ -1,10 +1,10 @@
 """Float conversions checked against the real thing: TensorFlow runs the .pb, LiteRT runs
 our .tflite, and TensorFlow's own converter sets the bar for the operator count."""
+import models
 import numpy as np
 import pytest
-
-import models
 from oracle import freeze, op_types, rel_error, run_litert, run_tf, tf_convert
+
 from toco_py import api
 
 CASES = [

@@ -2,8 +2,14 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.framework import attr_value_pb2, graph_pb2, node_def_pb2, tensor_pb2
-from tensorflow.core.framework import tensor_shape_pb2, types_pb2
+from tensorflow.core.framework import (
+    attr_value_pb2,
+    graph_pb2,
+    node_def_pb2,
+    tensor_pb2,
+    tensor_shape_pb2,
+    types_pb2,
+)
 
 from toco_py.frontend import proto
 from toco_py.frontend.tensors import attr_value, to_numpy

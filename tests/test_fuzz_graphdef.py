@@ -38,7 +38,6 @@ COMMAND_CASES = 100
 
 from graphdef_mutations import make_case, set_shape, varint  # noqa: E402
 
-
 # ---- the in-process worker (no TensorFlow, bounded memory, a time limit per case) -------------
 
 class CaseTimeout(Exception):

@@ -6,15 +6,15 @@ import re
 import stat
 from collections import Counter
 
+import models
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import models
-import networks
 from cli import assert_one_line_error, toco
 from irgraph import build
 from oracle import freeze, tf_convert
+
 from toco_py import api
 from toco_py.frontend.graphdef import parse_graphdef
 from toco_py.graphviz import graph_to_dot

@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-
 from kernel_check import compare_int8_with_litert, one_op_graph, quant
 from oracle import litert
+
 from toco_py.errors import ConversionError
 from toco_py.interpreter import Interpreter
 from toco_py.ops.int8 import fixedpoint as fx

@@ -9,8 +9,11 @@ from kernel_check import compare_int8_with_litert, one_op_graph, quant
 import toco_py.ops.int8.conv as conv_int8
 from toco_py.errors import TocoError
 from toco_py.interpreter import Interpreter
-from toco_py.quantize.fixed_point import scale_single_rounding
-from toco_py.quantize.fixed_point import quantize_multiplier, quantize_multipliers
+from toco_py.quantize.fixed_point import (
+    quantize_multiplier,
+    quantize_multipliers,
+    scale_single_rounding,
+)
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH")
 

@@ -6,9 +6,9 @@ shapes, parameters and inputs at random.
 """
 import numpy as np
 import pytest
+from kernel_check import compare_int8_with_litert, one_op_graph, quant
 
 import toco_py.quantize.fixed_point as fp
-from kernel_check import compare_int8_with_litert, one_op_graph, quant
 from toco_py.errors import ConversionError, TocoError
 from toco_py.interpreter import Interpreter
 from toco_py.ops.int8 import fixedpoint as fx

@@ -3,10 +3,14 @@ exactly where the two roundings TFLite knows disagree. (The other kernels' round
 measured in their own test files: most use gemmlowp's two roundings.)"""
 import numpy as np
 import pytest
+from kernel_check import compare_int8_with_litert, quant
 
 import toco_py.ops.int8.fully_connected as fc_int8
-from kernel_check import compare_int8_with_litert, quant
-from toco_py.quantize.fixed_point import quantize_multiplier, scale_double_rounding, scale_single_rounding
+from toco_py.quantize.fixed_point import (
+    quantize_multiplier,
+    scale_double_rounding,
+    scale_single_rounding,
+)
 
 IN_SCALE, W_SCALE, OUT_SCALE = np.float32(0.0123), np.float32(0.1), np.float32(1.0)
 

@@ -2,12 +2,12 @@
 converted by toco-py and by TensorFlow's converter; run/validate on the command line."""
 import json
 
+import networks
 import numpy as np
 import pytest
-
-import networks
 from cli import assert_one_line_error, toco
 from oracle import litert, tf_convert
+
 from toco_py import api
 from toco_py.errors import TocoError
 from toco_py.interpreter import Interpreter

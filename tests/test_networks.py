@@ -2,11 +2,11 @@
 running the frozen graph; op counts compared with TensorFlow's own converter."""
 from collections import Counter
 
+import networks
 import numpy as np
 import pytest
-
-import networks
 from oracle import op_types, rel_error, run_litert, run_tf, tf_convert
+
 from toco_py import api
 from toco_py.frontend.proto import GraphDef
 

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 import networks
 import numpy as np
 import pytest
-
-from toco_py.errors import ConversionError
 from irgraph import build
 from oracle import freeze, litert
 
 from toco_py import api
+from toco_py.errors import ConversionError
 from toco_py.ir import Graph
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tflite.reader import read_model

@@ -4,7 +4,6 @@ import zlib
 
 import numpy as np
 import pytest
-
 from kernel_check import compare_with_litert
 
 RNG = np.random.default_rng(5)

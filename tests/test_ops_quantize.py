@@ -5,9 +5,9 @@ import zlib
 
 import numpy as np
 import pytest
-
 from kernel_check import one_op_graph
 from oracle import litert
+
 from toco_py.errors import ConversionError
 from toco_py.ir import QuantParams
 from toco_py.ops import REGISTRY

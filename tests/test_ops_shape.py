@@ -5,8 +5,8 @@ import zlib
 
 import numpy as np
 import pytest
-
 from kernel_check import compare_with_litert, one_op_graph
+
 from toco_py.errors import ConversionError
 
 RNG = np.random.default_rng(7)

@@ -3,9 +3,9 @@ reference kernels, and each TF mapper end to end (TensorFlow runs the .pb, LiteR
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from kernel_check import compare_with_litert, one_op_graph
 from oracle import freeze, run_litert, run_tf
+
 from toco_py import api
 from toco_py.errors import ConversionError
 from toco_py.ir import Op

@@ -3,10 +3,9 @@ imported by `toco-py convert`."""
 import subprocess
 import sys
 
+import models
 import numpy as np
 import tflite
-
-import models
 from cli import toco
 from oracle import freeze
 

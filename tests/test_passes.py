@@ -2,8 +2,8 @@
 and the rewritten graph computes what the original did (IR kernels as the reference)."""
 import numpy as np
 import pytest
-
 from irgraph import build, evaluate, run_passes, types
+
 from toco_py.errors import ConversionError
 from toco_py.passes import (
     dedupe_ops,

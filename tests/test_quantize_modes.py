@@ -1,12 +1,12 @@
 """Dynamic-range and float16 quantization: sizes against TensorFlow's converter, results of
 our interpreter against LiteRT's reference kernels, and `toco-py quantize` on a .tflite."""
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import networks
 from cli import assert_one_line_error, toco
 from oracle import litert
+
 from toco_py import api
 from toco_py.interpreter import Interpreter
 from toco_py.quantize.driver import QuantizeOptions

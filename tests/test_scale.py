@@ -2,25 +2,11 @@
 are written) converts correctly; the 1.5 GB run and its memory figures are in
 benchmarks/scale.py."""
 import numpy as np
-
 from cli import toco
 from oracle import litert
-from synthetic import dense_stack_nodes, write_dense_stack
+from synthetic import numpy_reference, write_dense_stack
+
 from toco_py.frontend.graphdef import VIEW_THRESHOLD, load_graphdef
-from toco_py.frontend.tensors import to_numpy
-
-
-def _numpy_reference(x: np.ndarray, width: int, layers: int) -> np.ndarray:
-    out, weights = x.astype(np.float64), {}
-    for node in dense_stack_nodes(width, layers):
-        if node.op == "Const":
-            weights[node.name] = to_numpy(node.attr["value"].tensor)
-        elif node.op == "BiasAdd":
-            i = node.name.split("/")[0]
-            out = out @ weights[f"{i}/kernel"] + weights[f"{i}/bias"]
-        elif node.op == "Relu":
-            out = np.maximum(out, 0)
-    return out
 
 
 def test_big_constants_are_views_of_the_file(tmp_path):
@@ -47,5 +33,5 @@ def test_large_dense_stack_converts_and_matches(tmp_path):
     interp.set_tensor(interp.get_input_details()[0]["index"], x)
     interp.invoke()
     got = interp.get_tensor(interp.get_output_details()[0]["index"])
-    want = _numpy_reference(x, width, layers)
+    want = numpy_reference(x, width, layers)
     assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want))

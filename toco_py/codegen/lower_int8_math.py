@@ -1,5 +1,6 @@
 """Lowerings (variant "int8") of the quantized elementwise math, activations and softmaxes:
-kernels in kernels/elementwise_s8.c, activation_s8.c and softmax_s8.c.
+kernels in kernels/<op>_s8.c (one file per binary op, sharing binary_s8.h), activation_s8.c,
+hard_swish_s8.c, l2_normalization_s8.c, softmax_s8.c and log_softmax_s8.c.
 
 Every multiplier, shift, zero point and clamp is computed here with the functions (and the
 float32-versus-double arithmetic) of the numpy int8 kernels in toco_py/ops/int8, so the C
@@ -111,13 +112,17 @@ _BINARY = {"ADD": lambda ctx: _add_sub(ctx, False), "SUB": lambda ctx: _add_sub(
            "MINIMUM": _extremum, "PRELU": _prelu,
            **{name: _comparison for name in ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL",
                                              "EQUAL", "NOT_EQUAL")}}
+# The kernel file of each binary op: its own, except for the ones sharing one.
+_BINARY_FAMILY = {"MAXIMUM": "maximum_minimum_s8", "MINIMUM": "maximum_minimum_s8",
+                  **{name: "comparison_s8" for name in ("LESS", "LESS_EQUAL", "GREATER",
+                                                        "GREATER_EQUAL", "EQUAL", "NOT_EQUAL")}}
 
 
-def _params_literal(values: dict) -> str:
-    """A tk_binary_s8_params compound literal; unset fields are 0, the clamp int8's range."""
+def _params_struct(ctx: OpContext, values: dict) -> str:
+    """A tk_binary_s8_params in NAME_weights.c; unset fields are 0, the clamp int8's range."""
     values = {"act_min": -128, "act_max": 127, **values}
     items = ", ".join(f".{k} = {cformat.int_literal(values.get(k, 0))}" for k in _PARAM_FIELDS)
-    return f"&(const tk_binary_s8_params){{{items}}}"
+    return ctx.struct("tk_binary_s8_params", f"{{{items}}}", "quantization")
 
 
 @lowering(*_BINARY, variant="int8")
@@ -127,8 +132,10 @@ def binary(ctx: OpContext) -> None:
     params = _BINARY[ctx.op.type](ctx)
     rank = max(len(out.shape), 1)  # scalars as shape [1]: the kernel wants an axis
     dims = [ctx.int_array(_broadcast_dims(ctx.shape(t), rank)) for t in (a, b, out)]
-    ctx.call("elementwise_s8", f"tk_{ctx.op.type.lower()}_s8", ctx.pointer(a), dims[0],
-             ctx.pointer(b), dims[1], ctx.pointer(out), dims[2], str(rank), _params_literal(params))
+    name = ctx.op.type.lower()
+    family = _BINARY_FAMILY.get(ctx.op.type, f"{name}_s8")
+    ctx.call(family, f"tk_{name}_s8", ctx.pointer(a), dims[0], ctx.pointer(b), dims[1],
+             ctx.pointer(out), dims[2], str(rank), _params_struct(ctx, params))
 
 
 # ---- unary ops --------------------------------------------------------------------------
@@ -146,7 +153,7 @@ def rsqrt(ctx: OpContext) -> None:
     (si, zi), (so, zo) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.outputs[0])
     # SetRsqrtOutputMultiplier: sqrt and product in float, the reciprocal in double.
     multiplier, shift = fx.quantize_multiplier(1.0 / float(f32(np.sqrt(f32(si))) * f32(so)))
-    _unary_call(ctx, "elementwise_s8", "tk_rsqrt_s8", zi, multiplier, shift, zo)
+    _unary_call(ctx, "rsqrt_s8", "tk_rsqrt_s8", zi, multiplier, shift, zo)
 
 
 # (lowest, highest) real output of each ReluX; None: unbounded.
@@ -181,8 +188,7 @@ _TABLE_KERNELS = {"LOGISTIC": act8.logistic_int8, "TANH": act8.tanh_int8}
 def table_activation(ctx: OpContext) -> None:
     # The numpy kernel on every int8 value is its own table (and checks the params).
     table = _TABLE_KERNELS[ctx.op.type](ctx.op, ctx.graph, ALL_INT8)
-    symbol = ctx.state.param_symbol("int8_t", tuple(str(int(v)) for v in table))
-    _unary_call(ctx, "activation_s8", "tk_lookup_s8", symbol)
+    _unary_call(ctx, "activation_s8", "tk_lookup_s8", ctx.table("int8_t", table, "lookup table"))
 
 
 @lowering("HARD_SWISH", variant="int8")
@@ -194,7 +200,7 @@ def hard_swish(ctx: OpContext) -> None:
     if out_exponent > 0:
         raise ctx.fail(f"input scale {si} is too large for output scale {so}; LiteRT refuses it")
     reluish = act8._int16_multiplier(hires_input_scale / f32(3.0 / 32768.0))
-    _unary_call(ctx, "activation_s8", "tk_hard_swish_s8", zi, out_multiplier, out_exponent,
+    _unary_call(ctx, "hard_swish_s8", "tk_hard_swish_s8", zi, out_multiplier, out_exponent,
                 *reluish, zo)
 
 
@@ -214,7 +220,7 @@ def l2_normalization(ctx: OpContext) -> None:
                        "LiteRT refuses others")
     if ctx.op.attrs.get("fused_activation_function", "NONE") != "NONE":
         raise ctx.fail("LiteRT's L2_NORMALIZATION takes no fused activation")
-    _row_call(ctx, "activation_s8", "tk_l2_normalization_s8", zi)
+    _row_call(ctx, "l2_normalization_s8", "tk_l2_normalization_s8", zi)
 
 
 def _softmax_input(ctx: OpContext, out_ok, wanted: str) -> float:
@@ -249,4 +255,4 @@ def log_softmax(ctx: OpContext) -> None:
     if depth > MAX_LOG_SOFTMAX_DEPTH:
         raise ctx.fail(f"rows of {depth} elements; the int8 kernel handles up to "
                        f"{MAX_LOG_SOFTMAX_DEPTH} (its int32 sum of exponentials could wrap)")
-    _row_call(ctx, "softmax_s8", "tk_log_softmax_s8", multiplier, left_shift, diff_min, *reverse)
+    _row_call(ctx, "log_softmax_s8", "tk_log_softmax_s8", multiplier, left_shift, diff_min, *reverse)

@@ -63,7 +63,7 @@ def pad_q(ctx: OpContext) -> None:
         require_dtype(op, graph, value.name, (dtype,))
         require_same_params(op, graph, [out.name, value.name], "its constant value and output")
         fill_pointer = ctx.pointer(value)
-    ctx.call("movement", "tk_pad", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
+    ctx.call("pad", "tk_pad", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(paddings), fill_pointer, ctx.pointer(out), ctx.element_size(x))
 
 
@@ -127,7 +127,7 @@ def broadcast_to_q(ctx: OpContext) -> None:
     target = ctx.shape(out)
     dims = (1,) * (len(target) - len(x.shape)) + ctx.shape(x)
     multiples = [t if d == 1 else 1 for d, t in zip(dims, target)]
-    ctx.call("movement", "tk_tile", ctx.pointer(x), ctx.int_array(dims), str(len(dims)),
+    ctx.call("tile", "tk_tile", ctx.pointer(x), ctx.int_array(dims), str(len(dims)),
              ctx.int_array(multiples), ctx.pointer(out), ctx.element_size(x))
 
 

@@ -24,6 +24,7 @@ from ..ops.int8.litert import per_tensor, require_dtype, require_same_params
 from ..ops.quantize_ops import REQUANTIZATIONS
 from ..quantize.fixed_point import quantize_multiplier, wrap32
 from . import lower_int8_movement  # noqa: F401  (registers the quantized data-moving ops)
+from .constants import S8_LANES
 from .lower_nn import _nhwc, _pads
 from .lowering import OpContext, lowering
 
@@ -43,8 +44,12 @@ def _check_shifts(ctx: OpContext, shifts, limit: int) -> None:
 
 
 def _requantization(ctx: OpContext, multipliers, shifts, limit: int = MAX_DOUBLE_SHIFT) -> list[str]:
+    """Per-channel multipliers (int32) and shifts (int8: they lie in [-31, limit])."""
     _check_shifts(ctx, shifts, limit)
-    return [ctx.int_array(multipliers), ctx.int_array(shifts)]
+    if int(np.min(shifts, initial=0)) < -128:  # never from quantize_multiplier
+        raise ctx.fail(f"a requantization shift of {int(np.min(shifts))} does not fit int8")
+    return [ctx.table("int32_t", multipliers, "multipliers per output channel"),
+            ctx.table("int8_t", shifts, "shifts per output channel")]
 
 
 def _clamp(ctx: OpContext, out: Tensor) -> tuple[int, int, int]:
@@ -69,7 +74,7 @@ def _check_conv(ctx: OpContext, x: Tensor, w: Tensor, b: Tensor | None, out: Ten
     _nhwc(ctx, x, w, out)
 
 
-def _conv_s8(ctx: OpContext, function: str, channels: int) -> None:
+def _conv_s8(ctx: OpContext, family: str, function: str, channels: int, packed: bool) -> None:
     x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
     _check_conv(ctx, x, w, b, out, channels)
     sh, sw, dh, dw, _ = window(ctx.op)
@@ -77,7 +82,8 @@ def _conv_s8(ctx: OpContext, function: str, channels: int) -> None:
     _, in_zero = per_tensor(ctx.op, ctx.graph, x.name)
     multipliers, shifts = conv_int8.channel_multipliers(ctx.op, ctx.graph, channels)
     zero, lo, hi = _clamp(ctx, out)
-    ctx.call("conv_s8", function, ctx.pointer(x), ctx.dims(x), str(in_zero), ctx.pointer(w),
+    weights = ctx.packed(w, S8_LANES) if packed else ctx.pointer(w)
+    ctx.call(family, function, ctx.pointer(x), ctx.dims(x), str(in_zero), weights,
              ctx.dims(w), ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw),
              str(dh), str(dw), str(top), str(left), *_requantization(ctx, multipliers, shifts),
              str(zero), str(lo), str(hi))
@@ -89,7 +95,11 @@ def conv2d_s8(ctx: OpContext) -> None:
     if len(x.shape) == 4 and len(w.shape) == 4 and x.shape[3] != w.shape[3]:
         raise ctx.fail(f"input has {x.shape[3]} channels, the filter {w.shape[3]} "
                        "(grouped convolutions are not supported)")
-    _conv_s8(ctx, "tk_conv2d_s8", int(w.shape[0]))
+    # Constant filters are packed for the vectorized kernel (constants.pack_blocks).
+    if w.is_const:
+        _conv_s8(ctx, "conv_s8", "tk_conv2d_s8", int(w.shape[0]), packed=True)
+    else:
+        _conv_s8(ctx, "unpacked_s8", "tk_conv2d_unpacked_s8", int(w.shape[0]), packed=False)
 
 
 @lowering("DEPTHWISE_CONV_2D", variant="int8")
@@ -97,7 +107,8 @@ def depthwise_conv2d_s8(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     if out.shape[-1] % x.shape[-1]:
         raise ctx.fail(f"{out.shape[-1]} output channels is not a multiple of {x.shape[-1]}")
-    _conv_s8(ctx, "tk_depthwise_conv2d_s8", int(out.shape[-1]))
+    _conv_s8(ctx, "depthwise_conv_s8", "tk_depthwise_conv2d_s8", int(out.shape[-1]),
+             packed=False)
 
 
 # ---- FULLY_CONNECTED -------------------------------------------------------------------------
@@ -117,8 +128,12 @@ def fully_connected_s8(ctx: OpContext) -> None:
     # One value per unit, so the kernel needs no per-tensor case.
     multipliers, shifts = np.broadcast_to(multipliers, (units,)), np.broadcast_to(shifts, (units,))
     zero, lo, hi = _clamp(ctx, out)
-    ctx.call("fc_s8", "tk_fully_connected_s8", ctx.pointer(x), str(x.size // depth), str(depth),
-             str(in_zero), ctx.pointer(w), ctx.pointer(b), ctx.pointer(out), str(units),
+    if w.is_const:
+        family, function, weights = "fc_s8", "tk_fully_connected_s8", ctx.packed(w, S8_LANES)
+    else:
+        family, function, weights = "unpacked_s8", "tk_fully_connected_unpacked_s8", ctx.pointer(w)
+    ctx.call(family, function, ctx.pointer(x), str(x.size // depth), str(depth),
+             str(in_zero), weights, ctx.pointer(b), ctx.pointer(out), str(units),
              *_requantization(ctx, multipliers, shifts, MAX_SINGLE_SHIFT), str(zero), str(lo),
              str(hi))
 
@@ -181,7 +196,7 @@ def reduce_extreme_q(ctx: OpContext) -> None:
     require_same_params(ctx.op, ctx.graph, [x.name, out.name], "its input and output")
     flags, _ = _reduced_flags(ctx, x)
     function = "tk_reduce_max_q" if ctx.op.type == "REDUCE_MAX" else "tk_reduce_min_q"
-    ctx.call("reduce_s8", function, ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
+    ctx.call("reduce_extreme_s8", function, ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(flags), ctx.pointer(out), QTYPES[dtype])
 
 

@@ -46,7 +46,7 @@ def _unary_args(ctx: OpContext) -> list[str]:
 
 @lowering(*_UNARY)
 def unary(ctx: OpContext) -> None:
-    ctx.call("elementwise", _UNARY[ctx.op.type], *_unary_args(ctx))
+    ctx.call("unary", _UNARY[ctx.op.type], *_unary_args(ctx))
 
 
 @lowering(*_ACTIVATIONS)

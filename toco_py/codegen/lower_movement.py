@@ -108,7 +108,7 @@ def pad(ctx: OpContext) -> None:
     if value is not None and value.dtype != x.dtype:
         raise ctx.fail(f"pad value of type {value.dtype} for a {x.dtype} input")
     # Without a value the padding is zero bytes: 0.0f, or 0 of an integer type.
-    ctx.call("movement", "tk_pad", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
+    ctx.call("pad", "tk_pad", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(paddings), ctx.pointer(value), ctx.pointer(out), ctx.element_size(x))
 
 
@@ -121,7 +121,7 @@ def mirror_pad(ctx: OpContext) -> None:
     limit = np.array(x.shape) - (0 if symmetric else 1)
     if (paddings > limit[:, None]).any():
         raise ctx.fail(f"paddings {paddings.tolist()} reach past a mirror of the input")
-    ctx.call("movement", "tk_mirror_pad", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
+    ctx.call("pad", "tk_mirror_pad", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(paddings), str(int(symmetric)), ctx.pointer(out), ctx.element_size(x))
 
 
@@ -130,9 +130,9 @@ def _slice_call(ctx: OpContext, dims: list[int], begin: list[int], steps: list[i
     x, out = ctx.input(0), ctx.output()
     if len(dims) > 6:
         raise ctx.fail(f"the slice works on {len(dims)} axes; the kernel handles up to 6")
-    ctx.call("movement", "tk_strided_slice", ctx.pointer(x), ctx.int_array(dims), str(len(dims)),
-             ctx.int_array(begin), ctx.int_array(steps), ctx.pointer(out), ctx.int_array(counts),
-             ctx.element_size(x))
+    ctx.call("strided_slice", "tk_strided_slice", ctx.pointer(x), ctx.int_array(dims),
+             str(len(dims)), ctx.int_array(begin), ctx.int_array(steps), ctx.pointer(out),
+             ctx.int_array(counts), ctx.element_size(x))
 
 
 @lowering("STRIDED_SLICE")
@@ -163,7 +163,7 @@ def gather(ctx: OpContext) -> None:
     axis, batch_dims = gather_axes(ctx.op, len(params.shape), len(indices.shape))
     count = int(np.prod(indices.shape[batch_dims:], dtype=np.int64))
     function = "tk_gather_i32" if indices.dtype == "int32" else "tk_gather_i64"
-    ctx.call("movement", function, ctx.pointer(params), ctx.dims(params), str(len(params.shape)),
+    ctx.call("gather", function, ctx.pointer(params), ctx.dims(params), str(len(params.shape)),
              str(axis), str(batch_dims), ctx.pointer(indices), str(count), ctx.pointer(out),
              ctx.element_size(params))
 
@@ -173,7 +173,7 @@ def tile(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     ctx.require_rank([x])
     multiples = [int(m) for m in np.ravel(ctx.constant(1, "multiples"))]
-    ctx.call("movement", "tk_tile", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
+    ctx.call("tile", "tk_tile", ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(multiples), ctx.pointer(out), ctx.element_size(x))
 
 
@@ -189,12 +189,13 @@ def _resize_flags(ctx: OpContext) -> tuple[str, str]:
 def resize_bilinear(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     ctx.require_dtype([x, out], ("float32",))
-    ctx.call("resize", "tk_resize_bilinear_f32", ctx.pointer(x), ctx.dims(x), ctx.pointer(out),
-             str(out.shape[1]), str(out.shape[2]), *_resize_flags(ctx))
+    ctx.call("resize_bilinear", "tk_resize_bilinear_f32", ctx.pointer(x), ctx.dims(x),
+             ctx.pointer(out), str(out.shape[1]), str(out.shape[2]), *_resize_flags(ctx))
 
 
 @lowering("RESIZE_NEAREST_NEIGHBOR")
 def resize_nearest(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
-    ctx.call("resize", "tk_resize_nearest", ctx.pointer(x), ctx.dims(x), ctx.pointer(out),
-             str(out.shape[1]), str(out.shape[2]), *_resize_flags(ctx), ctx.element_size(x))
+    ctx.call("resize_nearest", "tk_resize_nearest", ctx.pointer(x), ctx.dims(x),
+             ctx.pointer(out), str(out.shape[1]), str(out.shape[2]), *_resize_flags(ctx),
+             ctx.element_size(x))

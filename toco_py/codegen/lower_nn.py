@@ -1,11 +1,15 @@
 """Lowerings of the float NHWC ops: convolutions, FULLY_CONNECTED and pooling.
 
 Window geometry (SAME padding, output sizes) is worked out here with the same helpers
-the numpy kernels use, so the C kernels only see the padding before the input."""
+the numpy kernels use, so the C kernels only see the padding before the input. Constant
+CONV_2D filters and FULLY_CONNECTED weights are repacked in blocks of output channels
+(constants.pack_blocks) for the vectorized kernels; ones computed at run time go to the
+*_unpacked kernels."""
 from __future__ import annotations
 
 from ..ops.common import IGNORED_ACTIVATIONS, same_padding
 from ..ops.conv import window
+from .constants import F32_LANES
 from .lowering import OpContext, lowering
 
 FLOAT = ("float32",)
@@ -27,14 +31,14 @@ def _nhwc(ctx: OpContext, *tensors) -> None:
             raise ctx.fail(f"tensor {t.name!r} must be 4-D, not of shape {list(t.shape)}")
 
 
-def _conv_common(ctx: OpContext, function: str) -> None:
+def _conv_common(ctx: OpContext, family: str, function: str, filter_pointer: str) -> None:
     x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
     ctx.require_dtype([x, w, b, out], FLOAT)
     _nhwc(ctx, x, w, out)
     sh, sw, dh, dw, _ = window(ctx.op)
     top, left = _pads(ctx, x.shape[1:3], w.shape[1:3])
     lo, hi = ctx.activation()
-    ctx.call("conv", function, ctx.pointer(x), ctx.dims(x), ctx.pointer(w), ctx.dims(w),
+    ctx.call(family, function, ctx.pointer(x), ctx.dims(x), filter_pointer, ctx.dims(w),
              ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw), str(dh), str(dw),
              str(top), str(left), lo, hi)
 
@@ -45,7 +49,10 @@ def conv2d(ctx: OpContext) -> None:
     if x.shape[3] != w.shape[3]:
         raise ctx.fail(f"input has {x.shape[3]} channels, the filter {w.shape[3]} "
                        "(grouped convolutions are not supported)")
-    _conv_common(ctx, "tk_conv2d_f32")
+    if w.is_const and w.dtype == "float32":
+        _conv_common(ctx, "conv", "tk_conv2d_f32", ctx.packed(w, F32_LANES))
+    else:
+        _conv_common(ctx, "unpacked", "tk_conv2d_unpacked_f32", ctx.pointer(w))
 
 
 @lowering("DEPTHWISE_CONV_2D")
@@ -53,7 +60,7 @@ def depthwise_conv2d(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     if out.shape[3] % x.shape[3]:
         raise ctx.fail(f"{out.shape[3]} output channels is not a multiple of {x.shape[3]}")
-    _conv_common(ctx, "tk_depthwise_conv2d_f32")
+    _conv_common(ctx, "depthwise_conv", "tk_depthwise_conv2d_f32", ctx.pointer(ctx.input(1)))
 
 
 @lowering("TRANSPOSE_CONV")
@@ -68,9 +75,9 @@ def transpose_conv(ctx: OpContext) -> None:
     top, _ = same_padding(out.shape[1], w.shape[1], sh, 1, padding)
     left, _ = same_padding(out.shape[2], w.shape[2], sw, 1, padding)
     lo, hi = ctx.activation()
-    ctx.call("conv", "tk_transpose_conv_f32", ctx.pointer(x), ctx.dims(x), ctx.pointer(w),
-             ctx.dims(w), ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw),
-             str(top), str(left), lo, hi)
+    ctx.call("transpose_conv", "tk_transpose_conv_f32", ctx.pointer(x), ctx.dims(x),
+             ctx.pointer(w), ctx.dims(w), ctx.pointer(b), ctx.pointer(out), ctx.dims(out),
+             str(sh), str(sw), str(top), str(left), lo, hi)
 
 
 @lowering("FULLY_CONNECTED")
@@ -86,8 +93,13 @@ def fully_connected(ctx: OpContext) -> None:
     units, depth = (int(d) for d in w.shape)
     batches = x.size // depth if depth else 0
     lo, hi = ctx.activation()
-    ctx.call("fully_connected", "tk_fully_connected_f32", ctx.pointer(x), str(batches),
-             str(depth), ctx.pointer(w), ctx.pointer(b), ctx.pointer(out), str(units), lo, hi)
+    if w.is_const:
+        family, function = "fully_connected", "tk_fully_connected_f32"
+        weights = ctx.packed(w, F32_LANES)
+    else:
+        family, function, weights = "unpacked", "tk_fully_connected_unpacked_f32", ctx.pointer(w)
+    ctx.call(family, function, ctx.pointer(x), str(batches), str(depth), weights, ctx.pointer(b),
+             ctx.pointer(out), str(units), lo, hi)
 
 
 @lowering("MAX_POOL_2D", "AVERAGE_POOL_2D")

@@ -26,9 +26,10 @@ def _channel_layout(ctx: OpContext, t: Tensor) -> tuple[int, int, np.ndarray, np
     return max(inner, 1), int(scales.size), scales, zeros
 
 
-def _call(ctx: OpContext, function: str, src: Tensor, dst: Tensor, params_of: Tensor) -> None:
+def _call(ctx: OpContext, family: str, function: str, src: Tensor, dst: Tensor,
+          params_of: Tensor) -> None:
     inner, channels, scales, zeros = _channel_layout(ctx, params_of)
-    ctx.call("quantize", function, ctx.pointer(src), ctx.pointer(dst), str(dst.size), str(inner),
+    ctx.call(family, function, ctx.pointer(src), ctx.pointer(dst), str(dst.size), str(inner),
              str(channels), ctx.float_array(scales), ctx.int_array(zeros))
 
 
@@ -37,11 +38,11 @@ def dequantize(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     ctx.require_dtype([out], ("float32",))
     if x.dtype == "float16":
-        ctx.call("quantize", "tk_dequantize_f16", ctx.pointer(x), ctx.pointer(out), str(out.size))
+        ctx.call("dequantize", "tk_dequantize_f16", ctx.pointer(x), ctx.pointer(out), str(out.size))
         return
     if x.dtype not in _SUFFIX:
         raise ctx.fail(f"cannot dequantize {x.dtype}")
-    _call(ctx, f"tk_dequantize_{_SUFFIX[x.dtype]}", x, out, x)
+    _call(ctx, "dequantize", f"tk_dequantize_{_SUFFIX[x.dtype]}", x, out, x)
 
 
 @lowering("QUANTIZE")
@@ -50,4 +51,4 @@ def quantize(ctx: OpContext) -> None:
     ctx.require_dtype([x], ("float32",))
     if out.dtype not in _SUFFIX:
         raise ctx.fail(f"cannot quantize to {out.dtype}")
-    _call(ctx, f"tk_quantize_f32_{_SUFFIX[out.dtype]}", x, out, out)
+    _call(ctx, "quantize", f"tk_quantize_f32_{_SUFFIX[out.dtype]}", x, out, out)

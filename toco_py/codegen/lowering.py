@@ -6,11 +6,13 @@ registered per op type and variant: "float" for ops on float (or plain integer) 
 "int8" for ops on quantized tensors. Adding the int8 kernels of a family means
 registering `@lowering("CONV_2D", variant="int8")` functions beside the float ones; they
 compute per-channel multipliers and shifts in Python and pass them with
-`ctx.int_array(values)` — the emitter does not change.
+`ctx.table(ctype, values, what)` — the emitter does not change.
 
 Arguments are C expressions: `ctx.pointer(name)` gives a tensor's data (a weight array
-or a place in the arena), `ctx.dims(name)` its shape, `ctx.int_array` and
-`ctx.float_array` literal arrays, `ctx.float_literal` a float option.
+or a place in the arena), `ctx.packed(t, lanes)` a constant filter repacked for the
+kernels, `ctx.dims(name)` its shape, `ctx.int_array` and `ctx.float_array` short literal
+arrays, `ctx.table` a named array, `ctx.float_literal` a float option. Everything derived
+from the model lands in NAME_weights.c (constants.py); NAME.c holds the calls.
 """
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ import numpy as np
 from ..errors import TocoError
 from ..ir import Graph, Op, Tensor
 from . import cformat
+from .constants import ConstTable, pack_blocks
 from .planner import MemoryPlan
 
 QUANTIZED_TYPES = ("int8", "uint8", "int16")
-# Arrays up to this many values are written into the call; longer ones become a named
-# static array in NAME.c.
+# Option arrays (shapes, flags ...) up to this many values are written into the call;
+# longer ones become a named const array in NAME_weights.c.
 MAX_INLINE_ARRAY = 16
 # The fused-activation clamps, as LiteRT computes them (NONE is the whole float range).
 ACTIVATION_RANGES = {
@@ -103,23 +106,19 @@ class KernelCall:
 
 @dataclass
 class BundleState:
-    """What the lowerings of all ops share: constants used so far and long arrays."""
+    """What the lowerings of all ops share: the const arrays of NAME_weights.c."""
     graph: Graph
     plan: MemoryPlan
     prefix: str
-    weights: dict[str, str] = field(default_factory=dict)      # tensor name -> C symbol
-    params: dict[tuple, str] = field(default_factory=dict)     # (ctype, values) -> C symbol
+    consts: ConstTable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.consts = ConstTable(self.prefix)
 
     def weight_symbol(self, name: str) -> str:
-        if name not in self.weights:
-            self.weights[name] = f"{self.prefix}_w{len(self.weights)}"
-        return self.weights[name]
-
-    def param_symbol(self, ctype: str, items: tuple[str, ...]) -> str:
-        key = (ctype, items)
-        if key not in self.params:
-            self.params[key] = f"param{len(self.params)}"
-        return self.params[key]
+        t = self.graph.tensors[name]
+        comment = f"{cformat.comment_text(name)}: {t.dtype} {list(t.shape)}"
+        return self.consts.tensor(name, np.asarray(t.data), t.dtype, comment)
 
 
 class OpContext:
@@ -183,6 +182,29 @@ class OpContext:
         ctype = cformat.C_TYPES[t.dtype]
         return f"ARENA({ctype}, {self.state.plan.offsets[t.name]})"
 
+    def packed(self, t: Tensor, lanes: int) -> str:
+        """A constant filter [O, ...] as blocks of `lanes` output channels (pack_blocks)."""
+        if not t.size:
+            return "NULL"  # C has no empty arrays; the kernel reads nothing
+        blocks = pack_blocks(np.asarray(t.data), lanes)
+        comment = (f"{cformat.comment_text(t.name)}: {t.dtype} {list(t.shape)} packed as "
+                   f"{list(blocks.shape)} (blocks of {lanes} output channels)")
+        return self.state.consts.tensor(t.name, blocks, t.dtype, comment, layout=f"blocks{lanes}")
+
+    def table(self, ctype: str, values, what: str) -> str:
+        """A named const array of integers in NAME_weights.c, whatever its length."""
+        items = tuple(cformat.int_literal(v) for v in np.ravel(values).tolist())
+        return self._named(ctype, items, what)
+
+    def struct(self, ctype: str, initializer: str, what: str) -> str:
+        """A const struct in NAME_weights.c (an array of one, which the call passes as a
+        pointer)."""
+        return self._named(ctype, (initializer,), what)
+
+    def _named(self, ctype: str, items: tuple[str, ...], what: str) -> str:
+        comment = cformat.comment_text(f"{op_label(self.index, self.op)}: {what}")
+        return self.state.consts.params(ctype, items, comment)
+
     def dims(self, t: Tensor) -> str:
         return self.int_array(self.shape(t))
 
@@ -199,7 +221,7 @@ class OpContext:
     def _array(self, ctype: str, items: list[str]) -> str:
         if len(items) <= MAX_INLINE_ARRAY:
             return cformat.compound_literal(ctype, items)
-        return self.state.param_symbol(ctype, tuple(items))
+        return self._named(ctype, tuple(items), "options")
 
     @staticmethod
     def float_literal(value: float) -> str:

@@ -52,3 +52,33 @@ int tk_next_index(int32_t *index, const int32_t *padded)
     }
     return 0;
 }
+
+int tk_reduced_run(const int32_t *dims, int rank, const int32_t *reduced, int32_t *outer,
+                   int32_t *count, int32_t *inner)
+{
+    /* Axes of size 1 change no layout; of the others, the reduced ones must be adjacent. */
+    int phase = 0; /* 0: before the run, 1: inside it, 2: after it */
+    int d;
+    *outer = *count = *inner = 1;
+    for (d = 0; d < rank; ++d) {
+        if (dims[d] == 0) {
+            return 0;
+        }
+        if (dims[d] == 1) {
+            continue;
+        }
+        if (reduced[d]) {
+            if (phase == 2) {
+                return 0;
+            }
+            phase = 1;
+            *count *= dims[d];
+        } else if (phase == 0) {
+            *outer *= dims[d];
+        } else {
+            phase = 2;
+            *inner *= dims[d];
+        }
+    }
+    return 1;
+}

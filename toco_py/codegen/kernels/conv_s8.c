@@ -1,131 +1,146 @@
-/* int8 CONV_2D and DEPTHWISE_CONV_2D in NHWC (toco_py/ops/int8/conv.py, after LiteRT's
- * ConvPerChannel and DepthwiseConvPerChannel). Taps outside the image are skipped: the
- * numpy kernel pads with the input zero point instead, which adds filter * 0, the same.
- * The sums are exact in 64 bits and wrapped to 32 afterwards, which is what LiteRT's
- * wrapping int32 accumulator leaves too. */
+/* int8 CONV_2D in NHWC with a packed filter (see toco_kernels_s8a.h), after LiteRT's
+ * ConvPerChannel as toco_py/ops/int8/conv.py computes it: each output channel sums
+ * filter * (input - input_zero) over the taps inside the image, adds its bias, and
+ * requantizes. Taps outside the image are skipped: the numpy kernel pads with the input
+ * zero point instead, which adds filter * 0, the same.
+ *
+ * The sums wrap modulo 2^32 (all that the requantization reads of them), so they may add
+ * in any order: the channels of a block sum side by side in 32-bit lanes, which the
+ * compiler vectorizes, and the input's zero point is taken off once per input value. The
+ * taps inside the image are worked out once per output row and pixel. */
 #include "toco_kernels.h"
 
-/* The int8 result of one output channel's sum: the requantization every int8 convolution
- * shares (per-channel multiplier and shift, zero point, fused activation clamp). */
-static int8_t requantize(int64_t acc, int32_t multiplier, int32_t shift, int32_t output_zero,
-                         int32_t act_min, int32_t act_max)
-{
-    int32_t scaled = tk_s8a_scale_double(acc, multiplier, shift);
-    int32_t shifted = tk_s8a_wrap32((int64_t)scaled + output_zero);
-    return (int8_t)tk_s8a_clamp(shifted, act_min, act_max);
-}
+/* One output pixel's window: where it starts in the batch's image and its taps inside. */
+struct window {
+    const int8_t *image;
+    int32_t y, x;                     /* input coordinates of tap (0, 0) */
+    int32_t ky0, ky1, kx0, kx1;       /* the taps inside: [ky0, ky1) x [kx0, kx1) */
+    int dilation_h, dilation_w;
+    int32_t input_zero;
+};
 
-/* Sum over the window of one output pixel and channel: taps in filter order, input
- * channels innermost. in_y0 / in_x0: the window's top-left corner in the input. */
-static int64_t conv_window(const int8_t *input, const int32_t *in, int32_t input_zero,
-                           const int8_t *filter, const int32_t *fd, int32_t batch,
-                           int32_t in_y0, int32_t in_x0, int32_t oc, int dilation_h,
-                           int dilation_w)
+/* The sums of one block of TK_S8_LANES output channels over the window, modulo 2^32. */
+static void block_sums(const struct window *win, const int32_t *in, const int8_t *block,
+                       const int32_t *fd, uint32_t *sums)
 {
-    int64_t total = 0;
-    int32_t ky, kx, ic;
-    for (ky = 0; ky < fd[1]; ++ky) {
-        int32_t iy = in_y0 + ky * dilation_h;
-        if (iy < 0 || iy >= in[1]) {
-            continue;
-        }
-        for (kx = 0; kx < fd[2]; ++kx) {
-            int32_t ix = in_x0 + kx * dilation_w;
-            const int8_t *pixel;
-            const int8_t *taps;
-            if (ix < 0 || ix >= in[2]) {
-                continue;
-            }
-            pixel = input + ((size_t)(batch * in[1] + iy) * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
-            taps = filter + ((size_t)(oc * fd[1] + ky) * (size_t)fd[2] + (size_t)kx) * (size_t)fd[3];
+    uint32_t acc[TK_S8_LANES];
+    int32_t ky, kx, ic, j;
+    for (j = 0; j < TK_S8_LANES; ++j) {
+        acc[j] = 0;
+    }
+    for (ky = win->ky0; ky < win->ky1; ++ky) {
+        int32_t iy = win->y + ky * win->dilation_h;
+        for (kx = win->kx0; kx < win->kx1; ++kx) {
+            int32_t ix = win->x + kx * win->dilation_w;
+            const int8_t *pixel = win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
+            const int8_t *taps = block + (size_t)(ky * fd[2] + kx) * (size_t)fd[3] * TK_S8_LANES;
             for (ic = 0; ic < fd[3]; ++ic) {
-                total += ((int64_t)pixel[ic] - input_zero) * taps[ic];
+                const int32_t v = pixel[ic] - win->input_zero;
+                const int8_t *w = taps + (size_t)ic * TK_S8_LANES;
+                for (j = 0; j < TK_S8_LANES; ++j) {
+                    /* |v * w| <= 255 * 128: the product is exact in 16 bits. */
+                    acc[j] += (uint32_t)(int32_t)(int16_t)(v * w[j]);
+                }
             }
         }
     }
-    return total;
+    for (j = 0; j < TK_S8_LANES; ++j) {
+        sums[j] = acc[j];
+    }
+}
+
+/* The same for two output pixels side by side whose windows have the same taps inside (all
+ * but the edges of a row), `step` input columns apart: each filter value loaded (and
+ * widened) serves both. */
+static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
+                      const int8_t *block, const int32_t *fd, uint32_t *sums0, uint32_t *sums1)
+{
+    uint32_t acc0[TK_S8_LANES], acc1[TK_S8_LANES];
+    size_t apart = (size_t)step * (size_t)in[3];
+    int32_t ky, kx, ic, j;
+    for (j = 0; j < TK_S8_LANES; ++j) {
+        acc0[j] = 0;
+        acc1[j] = 0;
+    }
+    for (ky = win->ky0; ky < win->ky1; ++ky) {
+        int32_t iy = win->y + ky * win->dilation_h;
+        for (kx = win->kx0; kx < win->kx1; ++kx) {
+            int32_t ix = win->x + kx * win->dilation_w;
+            const int8_t *pixel0 = win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
+            const int8_t *pixel1 = pixel0 + apart;
+            const int8_t *taps = block + (size_t)(ky * fd[2] + kx) * (size_t)fd[3] * TK_S8_LANES;
+            for (ic = 0; ic < fd[3]; ++ic) {
+                const int32_t v0 = pixel0[ic] - win->input_zero, v1 = pixel1[ic] - win->input_zero;
+                const int8_t *w = taps + (size_t)ic * TK_S8_LANES;
+                for (j = 0; j < TK_S8_LANES; ++j) {
+                    acc0[j] += (uint32_t)(int32_t)(int16_t)(v0 * w[j]);
+                }
+                for (j = 0; j < TK_S8_LANES; ++j) {
+                    acc1[j] += (uint32_t)(int32_t)(int16_t)(v1 * w[j]);
+                }
+            }
+        }
+    }
+    for (j = 0; j < TK_S8_LANES; ++j) {
+        sums0[j] = acc0[j];
+        sums1[j] = acc1[j];
+    }
+}
+
+/* The sums of output pixel ox and, when its window and the next one's have the same taps
+ * inside, of pixel ox + 1 too (`left`: pixels left in the row). Returns how many. */
+static int32_t pixel_sums(struct window *win, const int32_t *in, const int8_t *block,
+                          const int32_t *fd, int32_t left, int32_t ox, int stride_w,
+                          int pad_left, uint32_t sums[2][TK_S8_LANES])
+{
+    int32_t kx0, kx1;
+    win->x = ox * stride_w - pad_left;
+    tk_tap_range(win->x, win->dilation_w, fd[2], in[2], &win->kx0, &win->kx1);
+    tk_tap_range(win->x + stride_w, win->dilation_w, fd[2], in[2], &kx0, &kx1);
+    if (left >= 2 && kx0 == win->kx0 && kx1 == win->kx1) {
+        pair_sums(win, stride_w, in, block, fd, sums[0], sums[1]);
+        return 2;
+    }
+    block_sums(win, in, block, fd, sums[0]);
+    return 1;
 }
 
 int tk_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
                  const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
                  int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,
                  int dilation_h, int dilation_w, int pad_top, int pad_left,
-                 const int32_t *multipliers, const int32_t *shifts, int32_t output_zero,
+                 const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,
                  int32_t act_min, int32_t act_max)
 {
-    int32_t b, oy, ox, oc;
-    int8_t *out = output;
-    for (b = 0; b < output_dims[0]; ++b) {
-        for (oy = 0; oy < output_dims[1]; ++oy) {
-            for (ox = 0; ox < output_dims[2]; ++ox) {
-                for (oc = 0; oc < output_dims[3]; ++oc) {
-                    int64_t acc = conv_window(input, input_dims, input_zero, filter, filter_dims,
-                                              b, oy * stride_h - pad_top, ox * stride_w - pad_left,
-                                              oc, dilation_h, dilation_w);
-                    if (bias) {
-                        acc += bias[oc];
+    const int32_t *in = input_dims, *fd = filter_dims, *od = output_dims;
+    size_t block_size = (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3] * TK_S8_LANES;
+    struct window win;
+    uint32_t sums[2][TK_S8_LANES];
+    int32_t b, oy, ox, oc, j, p, pixels;
+    win.dilation_h = dilation_h;
+    win.dilation_w = dilation_w;
+    win.input_zero = input_zero;
+    for (b = 0; b < od[0]; ++b) {
+        win.image = input + (size_t)b * (size_t)in[1] * (size_t)in[2] * (size_t)in[3];
+        for (oy = 0; oy < od[1]; ++oy) {
+            int8_t *row = output + ((size_t)b * (size_t)od[1] + (size_t)oy) * (size_t)od[2] * (size_t)od[3];
+            win.y = oy * stride_h - pad_top;
+            tk_tap_range(win.y, dilation_h, fd[1], in[1], &win.ky0, &win.ky1);
+            /* Block by block, so that one block of the filter serves the whole row. */
+            for (oc = 0; oc < od[3]; oc += TK_S8_LANES) {
+                const int8_t *block = filter + (size_t)(oc / TK_S8_LANES) * block_size;
+                int32_t lanes = od[3] - oc < TK_S8_LANES ? od[3] - oc : TK_S8_LANES;
+                for (ox = 0; ox < od[2]; ox += pixels) {
+                    pixels = pixel_sums(&win, in, block, fd, od[2] - ox, ox, stride_w, pad_left,
+                                        sums);
+                    for (p = 0; p < pixels; ++p) {
+                        int8_t *out = row + (size_t)(ox + p) * (size_t)od[3] + (size_t)oc;
+                        for (j = 0; j < lanes; ++j) {
+                            uint32_t acc = sums[p][j] + (bias ? (uint32_t)bias[oc + j] : 0u);
+                            out[j] = tk_s8a_requantize(acc, multipliers[oc + j], shifts[oc + j],
+                                                       output_zero, act_min, act_max);
+                        }
                     }
-                    *out++ = requantize(acc, multipliers[oc], shifts[oc], output_zero, act_min,
-                                        act_max);
-                }
-            }
-        }
-    }
-    return TK_OK;
-}
-
-/* One output channel of a depthwise window, which reads input channel ic only. */
-static int64_t depthwise_window(const int8_t *input, const int32_t *in, int32_t input_zero,
-                                const int8_t *filter, const int32_t *fd, int32_t batch,
-                                int32_t in_y0, int32_t in_x0, int32_t oc, int32_t ic,
-                                int dilation_h, int dilation_w)
-{
-    int64_t total = 0;
-    int32_t ky, kx;
-    for (ky = 0; ky < fd[1]; ++ky) {
-        int32_t iy = in_y0 + ky * dilation_h;
-        if (iy < 0 || iy >= in[1]) {
-            continue;
-        }
-        for (kx = 0; kx < fd[2]; ++kx) {
-            int32_t ix = in_x0 + kx * dilation_w;
-            size_t at;
-            if (ix < 0 || ix >= in[2]) {
-                continue;
-            }
-            at = ((size_t)(batch * in[1] + iy) * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
-            total += ((int64_t)input[at + (size_t)ic] - input_zero)
-                     * filter[(size_t)(ky * fd[2] + kx) * (size_t)fd[3] + (size_t)oc];
-        }
-    }
-    return total;
-}
-
-int tk_depthwise_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
-                           const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
-                           int8_t *output, const int32_t *output_dims, int stride_h,
-                           int stride_w, int dilation_h, int dilation_w, int pad_top,
-                           int pad_left, const int32_t *multipliers, const int32_t *shifts,
-                           int32_t output_zero, int32_t act_min, int32_t act_max)
-{
-    /* Output channel oc reads input channel oc / multiplier (LiteRT derives the multiplier
-     * from the shapes, not from the op's option). */
-    int32_t multiplier = output_dims[3] / input_dims[3];
-    int32_t b, oy, ox, oc;
-    int8_t *out = output;
-    for (b = 0; b < output_dims[0]; ++b) {
-        for (oy = 0; oy < output_dims[1]; ++oy) {
-            for (ox = 0; ox < output_dims[2]; ++ox) {
-                for (oc = 0; oc < output_dims[3]; ++oc) {
-                    int64_t acc = depthwise_window(input, input_dims, input_zero, filter,
-                                                   filter_dims, b, oy * stride_h - pad_top,
-                                                   ox * stride_w - pad_left, oc, oc / multiplier,
-                                                   dilation_h, dilation_w);
-                    if (bias) {
-                        acc += bias[oc];
-                    }
-                    *out++ = requantize(acc, multipliers[oc], shifts[oc], output_zero, act_min,
-                                        act_max);
                 }
             }
         }

@@ -1,7 +1,5 @@
 /* Broadcasting binary ops (numpy rules, inputs given at the output's rank, up to
- * TK_MAX_RANK) and elementwise unary math. */
-#include <math.h>
-
+ * TK_MAX_RANK); the unary math is in unary.c. */
 #include "toco_kernels.h"
 
 typedef float (*binary_fn)(float, float);
@@ -61,57 +59,3 @@ DEFINE_BINARY(maximum)
 DEFINE_BINARY(minimum)
 DEFINE_BINARY(squared_difference)
 DEFINE_BINARY(prelu)
-
-int tk_exp_f32(const float *input, float *output, int32_t count)
-{
-    int32_t i;
-    for (i = 0; i < count; ++i) {
-        output[i] = expf(input[i]);
-    }
-    return TK_OK;
-}
-
-int tk_sqrt_f32(const float *input, float *output, int32_t count)
-{
-    int32_t i;
-    for (i = 0; i < count; ++i) {
-        output[i] = sqrtf(input[i]);
-    }
-    return TK_OK;
-}
-
-int tk_rsqrt_f32(const float *input, float *output, int32_t count)
-{
-    int32_t i;
-    for (i = 0; i < count; ++i) {
-        output[i] = 1.0f / sqrtf(input[i]);
-    }
-    return TK_OK;
-}
-
-int tk_neg_f32(const float *input, float *output, int32_t count)
-{
-    int32_t i;
-    for (i = 0; i < count; ++i) {
-        output[i] = -input[i];
-    }
-    return TK_OK;
-}
-
-int tk_abs_f32(const float *input, float *output, int32_t count)
-{
-    int32_t i;
-    for (i = 0; i < count; ++i) {
-        output[i] = fabsf(input[i]);
-    }
-    return TK_OK;
-}
-
-int tk_square_f32(const float *input, float *output, int32_t count)
-{
-    int32_t i;
-    for (i = 0; i < count; ++i) {
-        output[i] = input[i] * input[i];
-    }
-    return TK_OK;
-}

@@ -61,33 +61,28 @@ static inline int tk_clz32(uint32_t x)
     return n;
 }
 
-/* SaturatingRoundingDoublingHighMul: the high half of 2ab, ties away from zero. */
+/* SaturatingRoundingDoublingHighMul: the high half of 2ab, rounded. gemmlowp nudges by
+ * 2^30 (1 - 2^30 for a negative product) and divides truncating; that is exactly
+ * floor((ab + 2^30) / 2^31), which only a = b = INT32_MIN takes past INT32_MAX. */
 static inline int32_t tk_srdhm(int32_t a, int32_t b)
 {
-    int64_t ab, nudge;
-    if (a == INT32_MIN && b == INT32_MIN) {
-        return INT32_MAX;
-    }
-    ab = (int64_t)a * b;
-    nudge = ab >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30);
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C99 division truncates */
+    int64_t high = tk_asr64((int64_t)a * b + ((int64_t)1 << 30), 31);
+    return (int32_t)(high > INT32_MAX ? INT32_MAX : high);
 }
 
-/* RoundingDivideByPOT with the 64-bit mask of the numpy kernel, so exponents above 31
- * (the softmax's last shift) work too. From 33 on every int32 gives 0, as there. */
+/* RoundingDivideByPOT (ties away from zero) with the 64-bit mask of the numpy kernel, so
+ * exponents above 31 (the softmax's last shift) work too; from 33 on every int32 gives 0,
+ * as there. gemmlowp's remainder-versus-threshold test is exactly
+ * floor((x + 2^(e-1) - (x < 0)) / 2^e), one add and one shift. */
 static inline int32_t tk_rdbpot(int32_t x, int exponent)
 {
-    int64_t mask, remainder, threshold;
     if (exponent <= 0) {
         return x;
     }
     if (exponent > 62) {
         exponent = 62;
     }
-    mask = ((int64_t)1 << exponent) - 1;
-    remainder = (int64_t)((uint64_t)(int64_t)x & (uint64_t)mask);
-    threshold = (mask >> 1) + (x < 0);
-    return (int32_t)(tk_asr64(x, exponent) + (remainder > threshold));
+    return (int32_t)tk_asr64((int64_t)x + ((int64_t)1 << (exponent - 1)) - (x < 0), exponent);
 }
 
 /* MultiplyByQuantizedMultiplier, gemmlowp's two roundings: x * m * 2^(shift - 31). The

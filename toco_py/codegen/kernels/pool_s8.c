@@ -3,29 +3,33 @@
  * (input and output share their params), over the window clipped to the image. */
 #include "toco_kernels.h"
 
-/* The part of a window inside the image along one axis: [*first, *last). */
-static void clip_window(int32_t start, int32_t size, int32_t extent, int32_t *first,
-                        int32_t *last)
+/* One output pixel's window clipped to the image: [y0, y1) x [x0, x1). */
+struct clip {
+    int32_t y0, y1, x0, x1;
+};
+
+static struct clip clip_window(const int32_t *in, int32_t top, int32_t left, int filter_h,
+                               int filter_w)
 {
-    *first = start < 0 ? 0 : start;
-    *last = start + size > extent ? extent : start + size;
+    struct clip w;
+    w.y0 = top < 0 ? 0 : top;
+    w.x0 = left < 0 ? 0 : left;
+    w.y1 = top + filter_h > in[1] ? in[1] : top + filter_h;
+    w.x1 = left + filter_w > in[2] ? in[2] : left + filter_w;
+    return w;
 }
 
-/* One output value of channel c from the window at (y0, x0). */
-static int32_t pool_window(const void *input, const int32_t *in, int32_t batch, int32_t y0,
-                           int32_t x0, int32_t c, int filter_h, int filter_w, int type,
-                           int average)
+/* One output value of channel c over the window of the batch whose first element is at
+ * `image`: the maximum, or the average. */
+static int32_t pool_window(const void *input, const int32_t *in, size_t image,
+                           const struct clip *w, int32_t c, int type, int average)
 {
-    int32_t ys, ye, xs, xe, y, x;
-    int32_t best = tk_s8a_type_min(type);
-    int64_t total = 0;
-    int64_t count;
-    clip_window(y0, filter_h, in[1], &ys, &ye);
-    clip_window(x0, filter_w, in[2], &xs, &xe);
-    for (y = ys; y < ye; ++y) {
-        for (x = xs; x < xe; ++x) {
-            size_t at = ((size_t)(batch * in[1] + y) * (size_t)in[2] + (size_t)x) * (size_t)in[3];
-            int32_t v = tk_s8a_load(input, at + (size_t)c, type);
+    int32_t best = tk_s8a_type_min(type), y, x;
+    int64_t total = 0, count = (int64_t)(w->y1 - w->y0) * (w->x1 - w->x0);
+    for (y = w->y0; y < w->y1; ++y) {
+        size_t row = image + (size_t)y * (size_t)in[2] * (size_t)in[3] + (size_t)c;
+        for (x = w->x0; x < w->x1; ++x) {
+            int32_t v = tk_s8a_load(input, row + (size_t)x * (size_t)in[3], type);
             best = v > best ? v : best;
             total += v;
         }
@@ -33,7 +37,6 @@ static int32_t pool_window(const void *input, const int32_t *in, int32_t batch, 
     if (!average) {
         return best;
     }
-    count = (int64_t)(ye - ys) * (xe - xs);
     if (count <= 0) {
         return 0; /* a window outside the image (no SAME or VALID geometry gives one) */
     }
@@ -48,15 +51,18 @@ static int pool(const void *input, const int32_t *input_dims, void *output,
                 int stride_w, int pad_top, int pad_left, int32_t act_min, int32_t act_max,
                 int type, int average)
 {
+    const int32_t *in = input_dims;
     int32_t b, oy, ox, c;
     size_t i = 0;
     for (b = 0; b < output_dims[0]; ++b) {
+        size_t image = (size_t)b * (size_t)in[1] * (size_t)in[2] * (size_t)in[3];
         for (oy = 0; oy < output_dims[1]; ++oy) {
             for (ox = 0; ox < output_dims[2]; ++ox) {
+                /* The window is the same for every channel: clipped once. */
+                struct clip w = clip_window(in, oy * stride_h - pad_top, ox * stride_w - pad_left,
+                                            filter_h, filter_w);
                 for (c = 0; c < output_dims[3]; ++c) {
-                    int32_t v = pool_window(input, input_dims, b, oy * stride_h - pad_top,
-                                            ox * stride_w - pad_left, c, filter_h, filter_w,
-                                            type, average);
+                    int32_t v = pool_window(input, in, image, &w, c, type, average);
                     tk_s8a_store(output, i++, type, tk_s8a_clamp(v, act_min, act_max));
                 }
             }

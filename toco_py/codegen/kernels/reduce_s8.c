@@ -1,113 +1,97 @@
-/* Quantized MEAN, SUM, REDUCE_MAX and REDUCE_MIN over any set of axes
- * (toco_py/ops/int8/reduce.py, after LiteRT's QuantizedMeanOrSum and its reference
- * reductions). keep_dims only changes the output's shape, not its layout.
- *
- * Without a heap there is no room for wide accumulators, so each output element folds its
- * whole group of input elements at once: the input's axes split into the kept ones (one
- * output element per index) and the reduced ones (one group member per index). */
+/* Quantized MEAN and SUM over any set of axes (toco_py/ops/int8/reduce.py, after LiteRT's
+ * QuantizedMeanOrSum); keep_dims only changes the output's shape, not its layout. Each
+ * output element's group sum (modulo 2^32, all the numpy kernel keeps of it) is requantized
+ * on its own. Adjacent reduced axes (a global average pool) sum with plain strided loops;
+ * other sets walk their groups with six-axis indices (reduce_s8.h). */
 #include <string.h>
 
-#include "toco_kernels.h"
+#include "reduce_s8.h"
 
-struct split_axes {
-    int32_t kept[TK_MAX_RANK];    /* the input's dims with the reduced axes set to 1 */
-    int32_t group[TK_MAX_RANK];   /* the reduced axes' dims, the kept ones set to 1 */
-    int32_t strides[TK_MAX_RANK]; /* the input's row-major strides */
+/* The sum of `count` elements `stride` apart from `start`, modulo 2^32; the type decided
+ * once rather than per element. */
+static uint32_t strided_sum(const void *input, int type, size_t start, int32_t count,
+                            size_t stride)
+{
+    uint32_t sum = 0;
+    int32_t r;
+    if (type == TK_QTYPE_UINT8) {
+        const uint8_t *x = (const uint8_t *)input + start;
+        for (r = 0; r < count; ++r) {
+            sum += x[(size_t)r * stride];
+        }
+    } else if (type == TK_QTYPE_INT16) {
+        const int16_t *x = (const int16_t *)input + start;
+        for (r = 0; r < count; ++r) {
+            sum += (uint32_t)x[(size_t)r * stride];
+        }
+    } else {
+        const int8_t *x = (const int8_t *)input + start;
+        for (r = 0; r < count; ++r) {
+            sum += (uint32_t)x[(size_t)r * stride];
+        }
+    }
+    return sum;
+}
+
+/* What turns a group sum into an output element. */
+struct requantization {
+    int type;
+    int32_t zero_offset, multiplier, shift, output_zero, lo, hi;
 };
 
-static struct split_axes split_axes(const int32_t *input_dims, int rank, const int32_t *reduced)
+/* wrap32(wrap32(sum - zero_offset) scaled, + output_zero), clamped to the type. */
+static void store(void *output, size_t i, uint32_t sum, const struct requantization *q)
 {
-    struct split_axes s;
-    int32_t dims[TK_MAX_RANK];
-    int lead = TK_MAX_RANK - rank;
-    int d;
-    tk_pad_dims(input_dims, rank, dims);
-    tk_strides(dims, s.strides);
-    for (d = 0; d < TK_MAX_RANK; ++d) {
-        int is_reduced = d >= lead && reduced[d - lead];
-        s.kept[d] = is_reduced ? 1 : dims[d];
-        s.group[d] = is_reduced ? dims[d] : 1;
-    }
-    return s;
+    int32_t shifted = tk_s8a_wrap32((int64_t)(sum - (uint32_t)q->zero_offset));
+    int32_t scaled = tk_s8a_scale_double(shifted, q->multiplier, q->shift);
+    int32_t out = tk_s8a_wrap32((int64_t)scaled + q->output_zero);
+    tk_s8a_store(output, i, q->type, tk_s8a_clamp(out, q->lo, q->hi));
 }
 
-static int32_t offset_of(const int32_t *index, const int32_t *strides)
+static void mean_sum_any_axes(const void *input, const int32_t *input_dims, int rank,
+                              const int32_t *reduced, void *output,
+                              const struct requantization *q)
 {
-    int32_t at = 0;
-    int d;
-    for (d = 0; d < TK_MAX_RANK; ++d) {
-        at += index[d] * strides[d];
-    }
-    return at;
-}
-
-enum fold { FOLD_SUM, FOLD_MAX, FOLD_MIN };
-
-/* The group of the output element whose first input element is at `base`, folded: the
- * sum modulo 2^32 (all the numpy kernel keeps of it), or the largest or smallest value. */
-static uint32_t fold_group(const void *input, int type, const struct split_axes *s,
-                           int32_t base, enum fold how)
-{
+    struct tk_split_axes s = tk_split_axes(input_dims, rank, reduced);
     int32_t index[TK_MAX_RANK] = {0, 0, 0, 0, 0, 0};
-    int32_t best = how == FOLD_MAX ? tk_s8a_type_min(type) : tk_s8a_type_max(type);
-    uint32_t sum = 0;
+    size_t i = 0;
     do {
-        int32_t v = tk_s8a_load(input, (size_t)(base + offset_of(index, s->strides)), type);
-        sum += (uint32_t)v;
-        best = how == FOLD_MAX ? (v > best ? v : best) : (v < best ? v : best);
-    } while (tk_next_index(index, s->group));
-    return how == FOLD_SUM ? sum : (uint32_t)best;
+        uint32_t sum = tk_fold_group(input, q->type, &s, tk_offset_of(index, s.strides),
+                                     TK_FOLD_SUM);
+        store(output, i++, sum, q);
+    } while (tk_next_index(index, s.kept));
 }
 
 int tk_mean_sum_q(const void *input, const int32_t *input_dims, int rank,
                   const int32_t *reduced, void *output, int type, int32_t zero_offset,
                   int32_t multiplier, int32_t shift, int32_t output_zero)
 {
-    struct split_axes s = split_axes(input_dims, rank, reduced);
-    int32_t index[TK_MAX_RANK] = {0, 0, 0, 0, 0, 0};
-    int32_t lo = tk_s8a_type_min(type), hi = tk_s8a_type_max(type);
-    size_t i = 0;
+    struct requantization q;
+    int32_t outer, count, inner, o, i;
+    q.type = type;
+    q.zero_offset = zero_offset;
+    q.multiplier = multiplier;
+    q.shift = shift;
+    q.output_zero = output_zero;
+    q.lo = tk_s8a_type_min(type);
+    q.hi = tk_s8a_type_max(type);
     if (tk_element_count(input_dims, rank) == 0) {
         /* LiteRT zero-fills the output (raw zeros, not the zero point). */
-        int32_t count = tk_element_count(s.kept, TK_MAX_RANK);
+        struct tk_split_axes s = tk_split_axes(input_dims, rank, reduced);
         size_t size = type == TK_QTYPE_INT16 ? sizeof(int16_t) : 1;
-        memset(output, 0, (size_t)count * size);
+        memset(output, 0, (size_t)tk_element_count(s.kept, TK_MAX_RANK) * size);
         return TK_OK;
     }
-    do {
-        uint32_t sum = fold_group(input, type, &s, offset_of(index, s.strides), FOLD_SUM);
-        int32_t shifted = tk_s8a_wrap32((int64_t)(sum - (uint32_t)zero_offset));
-        int32_t scaled = tk_s8a_scale_double(shifted, multiplier, shift);
-        int32_t out = tk_s8a_wrap32((int64_t)scaled + output_zero);
-        tk_s8a_store(output, i++, type, tk_s8a_clamp(out, lo, hi));
-    } while (tk_next_index(index, s.kept));
-    return TK_OK;
-}
-
-static int extreme(const void *input, const int32_t *input_dims, int rank,
-                   const int32_t *reduced, void *output, int type, enum fold how)
-{
-    struct split_axes s = split_axes(input_dims, rank, reduced);
-    int32_t index[TK_MAX_RANK] = {0, 0, 0, 0, 0, 0};
-    size_t i = 0;
-    if (tk_element_count(input_dims, rank) == 0) {
-        return TK_ERROR_BAD_SHAPE; /* the extreme of nothing: numpy fails too */
+    if (!tk_reduced_run(input_dims, rank, reduced, &outer, &count, &inner)) {
+        mean_sum_any_axes(input, input_dims, rank, reduced, output, &q);
+        return TK_OK;
     }
-    do {
-        uint32_t best = fold_group(input, type, &s, offset_of(index, s.strides), how);
-        tk_s8a_store(output, i++, type, tk_s8a_wrap32(best));
-    } while (tk_next_index(index, s.kept));
+    for (o = 0; o < outer; ++o) {
+        for (i = 0; i < inner; ++i) {
+            size_t start = (size_t)o * (size_t)count * (size_t)inner + (size_t)i;
+            store(output, (size_t)o * (size_t)inner + (size_t)i,
+                  strided_sum(input, type, start, count, (size_t)inner), &q);
+        }
+    }
     return TK_OK;
-}
-
-int tk_reduce_max_q(const void *input, const int32_t *input_dims, int rank,
-                    const int32_t *reduced, void *output, int type)
-{
-    return extreme(input, input_dims, rank, reduced, output, type, FOLD_MAX);
-}
-
-int tk_reduce_min_q(const void *input, const int32_t *input_dims, int rank,
-                    const int32_t *reduced, void *output, int type)
-{
-    return extreme(input, input_dims, rank, reduced, output, type, FOLD_MIN);
 }

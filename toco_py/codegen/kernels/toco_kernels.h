@@ -15,6 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The kernels' float expressions must round exactly as written: a fused multiply-add
+ * would change sums that match LiteRT's reference kernels bit for bit. GCC keeps them
+ * apart in ISO C mode (-std=c99); Clang needs to be told. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #define TK_OK 0
 #define TK_ERROR_INDEX_OUT_OF_RANGE 1
 #define TK_ERROR_BAD_SHAPE 2
@@ -44,6 +51,11 @@ void tk_broadcast_strides(const int32_t *padded, const int32_t *out_padded, int3
 void tk_strides(const int32_t *padded, int32_t *strides);
 /* Advances a six-axis index over padded dims, last axis fastest; 0 once it wraps. */
 int tk_next_index(int32_t *index, const int32_t *padded);
+/* When the reduced axes (flags per axis) are adjacent, the input is [outer][count][inner]
+ * with the count elements of each group `inner` apart: sets the three and returns 1.
+ * Returns 0 for other sets of axes (and for an empty input: a 0 among the dims). */
+int tk_reduced_run(const int32_t *dims, int rank, const int32_t *reduced, int32_t *outer,
+                   int32_t *count, int32_t *inner);
 
 /* Clamp that keeps NaN (as std::min/std::max in LiteRT's activation clamps). */
 static inline float tk_clamp_f32(float x, float lo, float hi)
@@ -51,29 +63,65 @@ static inline float tk_clamp_f32(float x, float lo, float hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
-/* ---- conv.c ------------------------------------------------------------------------- */
+/* ---- packed filters ----------------------------------------------------------------
+ * Constant CONV_2D filters (OHWI) and FULLY_CONNECTED weights (OI) reach the kernels
+ * repacked by the generator as [ceil(O / lanes)][taps][lanes]: blocks of `lanes` output
+ * channels side by side for each tap (KH * KW * I taps for a filter, depth for weights),
+ * the lanes past O zero. A kernel then sums each block's channels in one loop over
+ * contiguous lanes, which the compiler vectorizes at -O2, while every channel still adds
+ * its taps in the model's order. Filters computed at run time keep the model's layout and
+ * go to the *_unpacked kernels. */
+#define TK_F32_LANES 8
 
+/* The taps k in [0, taps) of a window whose tap k reads start + k * dilation that land
+ * inside [0, extent): [*first, *last), empty when none does. dilation >= 1. */
+static inline void tk_tap_range(int32_t start, int32_t dilation, int32_t taps, int32_t extent,
+                                int32_t *first, int32_t *last)
+{
+    int32_t lo = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
+    int32_t hi = start >= extent ? 0 : (extent - start + dilation - 1) / dilation;
+    *last = hi < taps ? hi : taps;
+    *first = lo < *last ? lo : *last;
+}
+
+/* ---- conv.c, depthwise_conv.c, transpose_conv.c: NHWC ----------------------------------- */
+
+/* filter: OHWI packed in blocks of TK_F32_LANES; filter_dims: the OHWI shape. */
 int tk_conv2d_f32(const float *input, const int32_t *input_dims,
                   const float *filter, const int32_t *filter_dims, const float *bias,
                   float *output, const int32_t *output_dims,
                   int stride_h, int stride_w, int dilation_h, int dilation_w,
                   int pad_top, int pad_left, float act_min, float act_max);
+/* filter: 1HW(C*M) as in the model. */
 int tk_depthwise_conv2d_f32(const float *input, const int32_t *input_dims,
                             const float *filter, const int32_t *filter_dims, const float *bias,
                             float *output, const int32_t *output_dims,
                             int stride_h, int stride_w, int dilation_h, int dilation_w,
                             int pad_top, int pad_left, float act_min, float act_max);
+/* filter: OHWI as in the model. */
 int tk_transpose_conv_f32(const float *input, const int32_t *input_dims,
                           const float *filter, const int32_t *filter_dims, const float *bias,
                           float *output, const int32_t *output_dims,
                           int stride_h, int stride_w, int pad_top, int pad_left,
                           float act_min, float act_max);
 
-/* ---- fully_connected.c -------------------------------------------------------------- */
+/* ---- fully_connected.c: output[b][u] = sum_k input[b][k] * weights[u][k] + bias[u] ------ */
 
+/* weights: [units][depth] packed in blocks of TK_F32_LANES. */
 int tk_fully_connected_f32(const float *input, int32_t batches, int32_t depth,
                            const float *weights, const float *bias, float *output,
                            int32_t units, float act_min, float act_max);
+
+/* ---- unpacked.c: the same for filters and weights in the model's layout ---------------- */
+
+int tk_conv2d_unpacked_f32(const float *input, const int32_t *input_dims,
+                           const float *filter, const int32_t *filter_dims, const float *bias,
+                           float *output, const int32_t *output_dims,
+                           int stride_h, int stride_w, int dilation_h, int dilation_w,
+                           int pad_top, int pad_left, float act_min, float act_max);
+int tk_fully_connected_unpacked_f32(const float *input, int32_t batches, int32_t depth,
+                                    const float *weights, const float *bias, float *output,
+                                    int32_t units, float act_min, float act_max);
 
 /* ---- pool.c ------------------------------------------------------------------------- */
 
@@ -86,7 +134,7 @@ int tk_average_pool_f32(const float *input, const int32_t *input_dims, float *ou
                         int stride_h, int stride_w, int pad_top, int pad_left,
                         float act_min, float act_max);
 
-/* ---- elementwise.c: broadcasting binary ops (shapes of one rank) and unary math ------- */
+/* ---- elementwise.c: broadcasting binary ops (shapes of one rank) ------------------------ */
 
 #define TK_BINARY_F32(op)                                                                  \
     int tk_##op##_f32(const float *a, const int32_t *a_dims, const float *b,                \
@@ -102,6 +150,8 @@ TK_BINARY_F32(squared_difference);
 /* x >= 0 ? x : x * alpha, alpha broadcast against x. */
 TK_BINARY_F32(prelu);
 #undef TK_BINARY_F32
+
+/* ---- unary.c ---------------------------------------------------------------------------- */
 
 int tk_exp_f32(const float *input, float *output, int32_t count);
 int tk_sqrt_f32(const float *input, float *output, int32_t count);
@@ -146,11 +196,17 @@ int tk_concatenation(const void *const *inputs, const int32_t *axis_sizes, int c
 /* The inverse: SPLIT, SPLIT_V and UNPACK. */
 int tk_split(const void *input, const int32_t *input_dims, int rank, int axis,
              void *const *outputs, const int32_t *axis_sizes, int count, size_t element_size);
+
+/* ---- pad.c: any element type ---------------------------------------------------------- */
+
 /* paddings: before/after pairs per axis; pad_value: one element, or NULL for zero bytes. */
 int tk_pad(const void *input, const int32_t *input_dims, int rank, const int32_t *paddings,
            const void *pad_value, void *output, size_t element_size);
 int tk_mirror_pad(const void *input, const int32_t *input_dims, int rank,
                   const int32_t *paddings, int symmetric, void *output, size_t element_size);
+
+/* ---- strided_slice.c, tile.c, gather.c: any element type ------------------------------- */
+
 /* Output element i reads input begin[d] + i[d] * strides[d] on every axis d. */
 int tk_strided_slice(const void *input, const int32_t *input_dims, int rank,
                      const int32_t *begin, const int32_t *strides, void *output,
@@ -165,7 +221,16 @@ int tk_gather_i64(const void *params, const int32_t *params_dims, int rank, int 
                   int batch_dims, const int64_t *indices, int32_t index_count, void *output,
                   size_t element_size);
 
-/* ---- resize.c: NHWC ------------------------------------------------------------------- */
+/* ---- resize_bilinear.c, resize_nearest.c: NHWC ------------------------------------------ */
+
+/* Source coordinate = output coordinate * scale (LiteRT's float32 arithmetic). */
+static inline float tk_resize_scale(int32_t in_size, int32_t out_size, int align_corners)
+{
+    if (align_corners && out_size > 1) {
+        return (float)(in_size - 1) / (float)(out_size - 1);
+    }
+    return (float)in_size / (float)out_size;
+}
 
 int tk_resize_bilinear_f32(const float *input, const int32_t *input_dims, float *output,
                            int32_t out_h, int32_t out_w, int align_corners,
@@ -174,8 +239,13 @@ int tk_resize_nearest(const void *input, const int32_t *input_dims, void *output
                       int32_t out_h, int32_t out_w, int align_corners, int half_pixel_centers,
                       size_t element_size);
 
-/* ---- quantize.c: real = scale * (q - zero_point), per tensor (channels = 1) or per
- * channel, channel c = (i / inner) % channels ------------------------------------------- */
+/* ---- quantize.c, dequantize.c: real = scale * (q - zero_point), per tensor (channels = 1)
+ * or per channel, channel c = (i / inner) % channels -------------------------------------- */
+
+static inline int32_t tk_channel_of(int32_t i, int32_t inner, int32_t channels)
+{
+    return channels == 1 ? 0 : (i / inner) % channels;
+}
 
 int tk_dequantize_f16(const uint16_t *input, float *output, int32_t count);
 int tk_dequantize_s8(const int8_t *input, float *output, int32_t count, int32_t inner,

@@ -48,36 +48,25 @@ static inline int64_t tk_s8a_floor_shift(int64_t x, int e)
     return x >= 0 ? x >> e : -((-(x + 1)) >> e) - 1;
 }
 
-/* SaturatingRoundingDoublingHighMul: the high half of 2ab, rounded half away from zero
- * (C's division truncates, as the numpy trunc_div does). */
-static inline int32_t tk_s8a_srdhm(int32_t a, int32_t b)
-{
-    int64_t product = (int64_t)a * (int64_t)b;
-    int64_t nudge = product >= 0 ? ((int64_t)1 << 30) : 1 - ((int64_t)1 << 30);
-    if (a == INT32_MIN && b == INT32_MIN) {
-        return INT32_MAX;
-    }
-    return (int32_t)((product + nudge) / ((int64_t)1 << 31));
-}
-
-/* RoundingDivideByPOT: x / 2^exponent rounded half away from zero, 0 <= exponent <= 31. */
-static inline int32_t tk_s8a_rdbpot(int32_t x, int exponent)
-{
-    int64_t mask = ((int64_t)1 << exponent) - 1;
-    int64_t remainder = (int64_t)x & mask; /* int64_t is two's complement by definition */
-    int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (int32_t)(tk_s8a_floor_shift(x, exponent) + (remainder > threshold ? 1 : 0));
-}
-
 /* MultiplyByQuantizedMultiplier with gemmlowp's two roundings (convolutions, MEAN, SUM,
  * requantization): x wraps to 32 bits after the left part of the shift, as the int32
- * multiplication in C++ does (a shift of 32 or more leaves 0). shift in [-31, 62]. */
+ * multiplication in C++ does (a shift of 32 or more leaves 0). shift in [-31, 62].
+ *
+ * The two roundings in their shortest exact form (the kernels run this once per output):
+ * SaturatingRoundingDoublingHighMul(a, b) is floor((a * b + 2^30) / 2^31) — its nudge of
+ * 1 - 2^30 for negative products turns the truncating division into that floor — capped at
+ * INT32_MAX (only a = b = INT32_MIN reaches 2^31); RoundingDivideByPOT(h, e) is
+ * floor((h + 2^(e-1) - (h < 0)) / 2^e) for e > 0, ties away from zero. */
 static inline int32_t tk_s8a_scale_double(int64_t x, int32_t multiplier, int32_t shift)
 {
     int left = shift > 0 ? (int)shift : 0;
     int right = shift > 0 ? 0 : (int)-shift;
     uint32_t shifted = left >= 32 ? 0u : (uint32_t)((uint32_t)x << left);
-    return tk_s8a_rdbpot(tk_s8a_srdhm(tk_s8a_wrap32((int64_t)shifted), multiplier), right);
+    int64_t high = tk_s8a_floor_shift((int64_t)tk_s8a_wrap32((int64_t)shifted) * multiplier
+                                      + ((int64_t)1 << 30), 31);
+    int64_t half = ((int64_t)1 << right) >> 1;
+    high = high > INT32_MAX ? INT32_MAX : high;
+    return (int32_t)tk_s8a_floor_shift(high + (half ? half - (high < 0) : 0), right);
 }
 
 /* The same with TFLITE_SINGLE_ROUNDING's one rounding (FULLY_CONNECTED): round(x *
@@ -130,31 +119,60 @@ static inline int32_t tk_s8a_type_max(int type)
     return type == TK_QTYPE_UINT8 ? UINT8_MAX : (type == TK_QTYPE_INT16 ? INT16_MAX : INT8_MAX);
 }
 
-/* ---- conv_s8.c: NHWC, filters OHWI (conv) and 1HW(C*M) (depthwise) --------------------
- * acc = sum of filter * (input - input_zero) over the taps inside the image (+ bias), then
- * per output channel c: wrap32(scale_double(wrap32(acc), multipliers[c], shifts[c]) +
- * output_zero), clamped to [act_min, act_max]. */
+/* ---- convolutions and FULLY_CONNECTED ------------------------------------------------
+ * Constant filters and weights arrive packed in blocks of TK_S8_LANES output channels (see
+ * "packed filters" in toco_kernels.h). Integer sums are exact in any order; the kernels
+ * add int16 products (|input - zero| <= 255 and |filter| <= 128, so each product fits)
+ * into 32-bit lanes, which the compiler vectorizes. */
+#define TK_S8_LANES 16
 
+/* The int8 result of a convolution channel: acc (the sum plus the bias, modulo 2^32: all
+ * that the numpy kernel's wrap32 keeps of it) requantized by the channel's multiplier and
+ * shift, plus the output zero point (wrapping), clamped to the fused activation. */
+static inline int8_t tk_s8a_requantize(uint32_t acc, int32_t multiplier, int32_t shift,
+                                       int32_t output_zero, int32_t act_min, int32_t act_max)
+{
+    int32_t scaled = tk_s8a_scale_double(tk_s8a_wrap32((int64_t)acc), multiplier, shift);
+    int32_t shifted = tk_s8a_wrap32((int64_t)scaled + output_zero);
+    return (int8_t)tk_s8a_clamp(shifted, act_min, act_max);
+}
+
+/* conv_s8.c (filter OHWI, packed), depthwise_conv_s8.c (filter 1HW(C*M) as in the model),
+ * unpacked_s8.c (OHWI as in the model, for filters computed at run time): NHWC.
+ * acc = sum of filter * (input - input_zero) over the taps inside the image (+ bias), then
+ * per output channel c: tk_s8a_requantize(acc, multipliers[c], shifts[c], ...). */
 #define TK_CONV_S8(name)                                                                    \
     int name(const int8_t *input, const int32_t *input_dims, int32_t input_zero,            \
              const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,         \
              int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,        \
              int dilation_h, int dilation_w, int pad_top, int pad_left,                     \
-             const int32_t *multipliers, const int32_t *shifts, int32_t output_zero,        \
+             const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,         \
              int32_t act_min, int32_t act_max)
 TK_CONV_S8(tk_conv2d_s8);
 TK_CONV_S8(tk_depthwise_conv2d_s8);
+TK_CONV_S8(tk_conv2d_unpacked_s8);
 #undef TK_CONV_S8
 
-/* ---- fc_s8.c ----------------------------------------------------------------------------
+/* fc_s8.c (weights [units][depth], packed) and unpacked_s8.c (as in the model):
  * output[b][u] = clamp(scale_single(sum_k (input[b][k] - input_zero) * weights[u][k] +
  * bias[u], multipliers[u], shifts[u]) + output_zero); the sums in 64 bits, unwrapped. */
+#define TK_FC_S8(name)                                                                      \
+    int name(const int8_t *input, int32_t batches, int32_t depth, int32_t input_zero,       \
+             const int8_t *weights, const int32_t *bias, int8_t *output, int32_t units,     \
+             const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,         \
+             int32_t act_min, int32_t act_max)
+TK_FC_S8(tk_fully_connected_s8);
+TK_FC_S8(tk_fully_connected_unpacked_s8);
+#undef TK_FC_S8
 
-int tk_fully_connected_s8(const int8_t *input, int32_t batches, int32_t depth,
-                          int32_t input_zero, const int8_t *weights, const int32_t *bias,
-                          int8_t *output, int32_t units, const int32_t *multipliers,
-                          const int32_t *shifts, int32_t output_zero, int32_t act_min,
-                          int32_t act_max);
+/* The FULLY_CONNECTED result of one unit: the exact sum plus bias, requantized with one
+ * rounding; numpy adds the zero point in 64 bits, so no wrap before the clamp. */
+static inline int8_t tk_s8a_fc_output(int64_t acc, int32_t multiplier, int32_t shift,
+                                      int32_t output_zero, int32_t act_min, int32_t act_max)
+{
+    int64_t scaled = tk_s8a_scale_single(acc, multiplier, shift);
+    return (int8_t)tk_s8a_clamp(scaled + output_zero, act_min, act_max);
+}
 
 /* ---- pool_s8.c: NHWC windows clipped to the image, on the raw integers ----------------- */
 
@@ -168,7 +186,7 @@ TK_POOL_Q(tk_max_pool_q);
 TK_POOL_Q(tk_average_pool_q);
 #undef TK_POOL_Q
 
-/* ---- reduce_s8.c: `reduced` holds one flag per axis of the input ---------------------- */
+/* ---- reduce_s8.c, reduce_extreme_s8.c: `reduced` holds one flag per axis of the input -- */
 
 /* MEAN and SUM (QuantizedMeanOrSum): wrap32(wrap32(group sum - zero_offset) scaled by
  * (multiplier, shift) with two roundings, + output_zero), clamped to the type. MEAN's

@@ -24,7 +24,9 @@ typedef struct {
     int32_t act_min, act_max; /* the fused activation as an int8 clamp */
 } tk_binary_s8_params;
 
-/* ---- elementwise_s8.c: broadcasting (numpy rules, shapes of one rank up to TK_MAX_RANK) */
+/* ---- <op>_s8.c (add_s8.c, sub_s8.c ...; MAXIMUM and MINIMUM in maximum_minimum_s8.c, the
+ * comparisons in comparison_s8.c): broadcasting (numpy rules, shapes of one rank up to
+ * TK_MAX_RANK), with binary_s8.h ------------------------------------------------------- */
 
 #define TK_BINARY_S8(op, out_type)                                                         \
     int tk_##op##_s8(const int8_t *a, const int32_t *a_dims, const int8_t *b,               \
@@ -47,12 +49,12 @@ TK_BINARY_S8(equal, uint8_t);
 TK_BINARY_S8(not_equal, uint8_t);
 #undef TK_BINARY_S8
 
-/* RSQRT: fails with TK_ERROR_BELOW_ZERO_POINT (writing nothing) if an input is below
+/* rsqrt_s8.c. RSQRT: fails with TK_ERROR_BELOW_ZERO_POINT (writing nothing) if an input is below
  * in_zero. */
 int tk_rsqrt_s8(const int8_t *input, int8_t *output, int32_t count, int32_t in_zero,
                 int32_t multiplier, int32_t shift, int32_t out_zero);
 
-/* ---- activation_s8.c ---------------------------------------------------------------- */
+/* ---- activation_s8.c, hard_swish_s8.c, l2_normalization_s8.c ---------------------------- */
 
 /* RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1: requantize, then clamp to [lo, hi]. */
 int tk_relu_s8(const int8_t *input, int8_t *output, int32_t count, int32_t in_zero,
@@ -71,7 +73,8 @@ int tk_hard_swish_s8(const int8_t *input, int8_t *output, int32_t count, int32_t
 int tk_l2_normalization_s8(const int8_t *input, int8_t *output, int32_t outer,
                            int32_t depth, int32_t in_zero);
 
-/* ---- softmax_s8.c: over the last axis (depth), gemmlowp fixed point ------------------- */
+/* ---- softmax_s8.c, log_softmax_s8.c: over the last axis (depth), gemmlowp fixed point,
+ * with softmax_s8.h ------------------------------------------------------------------------ */
 
 /* input_beta_multiplier / left_shift scale an input difference to Q5.26; differences
  * below diff_min give exp() = 0. Output 1/256, zero point -128. */

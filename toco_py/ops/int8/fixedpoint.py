@@ -9,8 +9,6 @@ fractional bits.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...errors import ConversionError

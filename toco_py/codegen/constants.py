@@ -1,0 +1,93 @@
+"""The const arrays of a bundle's NAME_weights.c: every value derived from the model.
+
+NAME.c keeps only the op sequence; whatever the lowerings compute from the model goes here,
+next to the weights: the constant tensors, repacked copies of filters (see `pack_blocks`),
+per-channel multipliers and shifts, lookup tables, long option arrays and parameter
+structs. Identical arrays are written once. Symbols start with the bundle's name, so that
+two bundles link into one program.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import cformat
+
+# Output channels per block of a packed filter; they must equal TK_F32_LANES and
+# TK_S8_LANES in kernels/toco_kernels.h (a test checks).
+F32_LANES = 8
+S8_LANES = 16
+
+
+def pack_blocks(rows: np.ndarray, lanes: int) -> np.ndarray:
+    """[O, ...] -> [ceil(O / lanes), prod(...), lanes]: channel o of a block is lane o % lanes,
+    the rows past O are zeros. The kernels then read a block's channels side by side for
+    each tap, so their innermost loop runs over contiguous lanes (which vectorizes) while
+    every channel still sums its taps in the model's order."""
+    count = rows.shape[0]
+    flat = rows.reshape(count, -1)
+    blocks = -(-count // lanes)
+    padded = np.zeros((blocks * lanes, flat.shape[1]), rows.dtype)
+    padded[:count] = flat
+    return np.ascontiguousarray(padded.reshape(blocks, lanes, -1).transpose(0, 2, 1))
+
+
+@dataclass
+class ConstArray:
+    symbol: str
+    ctype: str
+    length: int
+    comment: str
+    values: np.ndarray | None = None  # tensor data (or a repacked copy), in dtype
+    dtype: str = ""
+    items: tuple[str, ...] = ()       # or C literals already written
+
+    @property
+    def is_weight(self) -> bool:
+        return self.values is not None
+
+    def definition(self) -> str:
+        if self.values is not None:
+            body = cformat.initializer(self.values, self.dtype)
+            return f"const {self.ctype} {self.symbol}[{self.length}] TK_ALIGN16 = {body};"
+        return f"const {self.ctype} {self.symbol}[{self.length}] = {cformat.braces(list(self.items))};"
+
+    def declaration(self) -> str:
+        return f"extern const {self.ctype} {self.symbol}[{self.length}];"
+
+
+@dataclass
+class ConstTable:
+    """The arrays in order of first use, keyed so that each is written once."""
+    prefix: str
+    arrays: dict[tuple, ConstArray] = field(default_factory=dict)
+    weight_count: int = 0
+
+    def _add(self, key: tuple, array: ConstArray) -> str:
+        self.arrays[key] = array
+        return array.symbol
+
+    def tensor(self, name: str, values: np.ndarray, dtype: str, comment: str,
+               layout: str = "") -> str:
+        """A constant tensor's data (layout "") or a copy of it in another layout."""
+        key = ("tensor", name, layout)
+        if key not in self.arrays:
+            symbol = f"{self.prefix}_w{self.weight_count}"
+            self.weight_count += 1
+            self._add(key, ConstArray(symbol, cformat.C_TYPES[dtype], int(values.size), comment,
+                                      values=values, dtype=dtype))
+        return self.arrays[key].symbol
+
+    def params(self, ctype: str, items: tuple[str, ...], comment: str) -> str:
+        key = ("params", ctype, items)
+        if key not in self.arrays:
+            symbol = f"{self.prefix}_p{len(self.arrays) - self.weight_count}"
+            self._add(key, ConstArray(symbol, ctype, len(items), comment, items=items))
+        return self.arrays[key].symbol
+
+    def tensor_names(self) -> list[str]:
+        return [key[1] for key in self.arrays if key[0] == "tensor" and not key[2]]
+
+    def weight_bytes(self) -> int:
+        return sum(a.values.nbytes for a in self.arrays.values() if a.is_weight)

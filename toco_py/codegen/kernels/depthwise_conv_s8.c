@@ -1,0 +1,140 @@
+/* int8 DEPTHWISE_CONV_2D in NHWC, filter 1HW(C*M) as in the model, after LiteRT's
+ * DepthwiseConvPerChannel as toco_py/ops/int8/conv.py computes it: output channel oc reads
+ * input channel oc / M (M = output channels / input channels), sums filter * (input -
+ * input_zero) over the taps inside the image, adds its bias, and requantizes. Taps outside
+ * the image are skipped (the numpy kernel's zero-point padding adds filter * 0 there).
+ *
+ * The sums wrap modulo 2^32 (all that the requantization reads of them). With M = 1 the
+ * channels of a pixel are contiguous in input, filter and output: blocks of TK_S8_LANES of
+ * them sum side by side in a loop the compiler vectorizes; the other channels (M > 1, or
+ * the last few) sum one at a time. The taps inside the image are worked out once per
+ * output row and pixel. */
+#include "toco_kernels.h"
+
+/* One output pixel's window: where it starts in the batch's image and its taps inside. */
+struct window {
+    const int8_t *image;
+    int32_t y, x;                     /* input coordinates of tap (0, 0) */
+    int32_t ky0, ky1, kx0, kx1;       /* the taps inside: [ky0, ky1) x [kx0, kx1) */
+    int dilation_h, dilation_w;
+    int32_t input_zero;
+};
+
+static const int8_t *window_pixel(const struct window *win, const int32_t *in, int32_t ky,
+                                  int32_t kx)
+{
+    size_t iy = (size_t)(win->y + ky * win->dilation_h);
+    size_t ix = (size_t)(win->x + kx * win->dilation_w);
+    return win->image + (iy * (size_t)in[2] + ix) * (size_t)in[3];
+}
+
+/* Channels [c, c + TK_S8_LANES) when M = 1. */
+static void block_sums(const struct window *win, const int32_t *in, const int8_t *filter,
+                       const int32_t *fd, int32_t c, uint32_t *sums)
+{
+    uint32_t acc[TK_S8_LANES];
+    int32_t ky, kx, j;
+    for (j = 0; j < TK_S8_LANES; ++j) {
+        acc[j] = 0;
+    }
+    for (ky = win->ky0; ky < win->ky1; ++ky) {
+        for (kx = win->kx0; kx < win->kx1; ++kx) {
+            const int8_t *pixel = window_pixel(win, in, ky, kx) + c;
+            const int8_t *taps = filter + (size_t)(ky * fd[2] + kx) * (size_t)fd[3] + (size_t)c;
+            for (j = 0; j < TK_S8_LANES; ++j) {
+                /* |(input - zero) * filter| <= 255 * 128: exact in 16 bits. */
+                acc[j] += (uint32_t)(int32_t)(int16_t)((pixel[j] - win->input_zero) * taps[j]);
+            }
+        }
+    }
+    for (j = 0; j < TK_S8_LANES; ++j) {
+        sums[j] = acc[j];
+    }
+}
+
+/* Output channel oc, which reads input channel ic. */
+static uint32_t channel_sum(const struct window *win, const int32_t *in, const int8_t *filter,
+                            const int32_t *fd, int32_t oc, int32_t ic)
+{
+    uint32_t total = 0;
+    int32_t ky, kx;
+    for (ky = win->ky0; ky < win->ky1; ++ky) {
+        for (kx = win->kx0; kx < win->kx1; ++kx) {
+            int32_t v = window_pixel(win, in, ky, kx)[ic] - win->input_zero;
+            total += (uint32_t)(v * filter[(size_t)(ky * fd[2] + kx) * (size_t)fd[3] + (size_t)oc]);
+        }
+    }
+    return total;
+}
+
+/* What every channel of the op shares after its sum. */
+struct requantization {
+    const int32_t *bias, *multipliers;
+    const int8_t *shifts;
+    int32_t output_zero, act_min, act_max;
+};
+
+static int8_t finish(uint32_t sum, const struct requantization *q, int32_t oc)
+{
+    uint32_t acc = sum + (q->bias ? (uint32_t)q->bias[oc] : 0u);
+    return tk_s8a_requantize(acc, q->multipliers[oc], q->shifts[oc], q->output_zero,
+                             q->act_min, q->act_max);
+}
+
+/* Every output channel of one pixel. */
+static void pixel_channels(const struct window *win, const int32_t *in, const int8_t *filter,
+                           const int32_t *fd, const struct requantization *q, int8_t *out,
+                           int32_t channels)
+{
+    int32_t multiplier = channels / in[3];
+    int32_t oc = 0, j;
+    if (multiplier == 1) {
+        for (; oc + TK_S8_LANES <= channels; oc += TK_S8_LANES) {
+            uint32_t sums[TK_S8_LANES];
+            block_sums(win, in, filter, fd, oc, sums);
+            for (j = 0; j < TK_S8_LANES; ++j) {
+                out[oc + j] = finish(sums[j], q, oc + j);
+            }
+        }
+    }
+    for (; oc < channels; ++oc) {
+        out[oc] = finish(channel_sum(win, in, filter, fd, oc, oc / multiplier), q, oc);
+    }
+}
+
+int tk_depthwise_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
+                           const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
+                           int8_t *output, const int32_t *output_dims, int stride_h,
+                           int stride_w, int dilation_h, int dilation_w, int pad_top,
+                           int pad_left, const int32_t *multipliers, const int8_t *shifts,
+                           int32_t output_zero, int32_t act_min, int32_t act_max)
+{
+    const int32_t *in = input_dims, *fd = filter_dims, *od = output_dims;
+    struct requantization q;
+    struct window win;
+    int32_t b, oy, ox;
+    int8_t *out = output;
+    q.bias = bias;
+    q.multipliers = multipliers;
+    q.shifts = shifts;
+    q.output_zero = output_zero;
+    q.act_min = act_min;
+    q.act_max = act_max;
+    win.dilation_h = dilation_h;
+    win.dilation_w = dilation_w;
+    win.input_zero = input_zero;
+    for (b = 0; b < od[0]; ++b) {
+        win.image = input + (size_t)b * (size_t)in[1] * (size_t)in[2] * (size_t)in[3];
+        for (oy = 0; oy < od[1]; ++oy) {
+            win.y = oy * stride_h - pad_top;
+            tk_tap_range(win.y, dilation_h, fd[1], in[1], &win.ky0, &win.ky1);
+            for (ox = 0; ox < od[2]; ++ox) {
+                win.x = ox * stride_w - pad_left;
+                tk_tap_range(win.x, dilation_w, fd[2], in[2], &win.kx0, &win.kx1);
+                pixel_channels(&win, in, filter, fd, &q, out, od[3]);
+                out += od[3];
+            }
+        }
+    }
+    return TK_OK;
+}
