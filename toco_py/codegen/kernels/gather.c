@@ -37,18 +37,19 @@ static int gather_one(const void *params, struct gather_shape s, int32_t batch, 
     return TK_OK;
 }
 
-int tk_gather_i32(const void *params, const int32_t *params_dims, int rank, int axis,
-                  int batch_dims, const int32_t *indices, int32_t index_count, void *output,
-                  size_t element_size)
+/* Every slice, the indices read as int64 when `wide`, else as int32. */
+static int gather_all(const void *params, struct gather_shape s, const void *indices, int wide,
+                      int32_t index_count, void *output, size_t element_size)
 {
-    struct gather_shape s = gather_shape(params_dims, rank, axis, batch_dims);
     byte *dst = (byte *)output;
     int32_t b, o, j;
     for (b = 0; b < s.batches; ++b) {
         for (o = 0; o < s.outer; ++o) {
             for (j = 0; j < index_count; ++j) {
-                if (gather_one(params, s, b, o, indices[b * index_count + j], dst,
-                               element_size) != TK_OK) {
+                int32_t k = b * index_count + j;
+                int64_t index = wide ? ((const int64_t *)indices)[k]
+                                     : (int64_t)((const int32_t *)indices)[k];
+                if (gather_one(params, s, b, o, index, dst, element_size) != TK_OK) {
                     return TK_ERROR_INDEX_OUT_OF_RANGE;
                 }
                 dst += (size_t)s.inner * element_size;
@@ -58,23 +59,18 @@ int tk_gather_i32(const void *params, const int32_t *params_dims, int rank, int 
     return TK_OK;
 }
 
+int tk_gather_i32(const void *params, const int32_t *params_dims, int rank, int axis,
+                  int batch_dims, const int32_t *indices, int32_t index_count, void *output,
+                  size_t element_size)
+{
+    return gather_all(params, gather_shape(params_dims, rank, axis, batch_dims), indices, 0,
+                      index_count, output, element_size);
+}
+
 int tk_gather_i64(const void *params, const int32_t *params_dims, int rank, int axis,
                   int batch_dims, const int64_t *indices, int32_t index_count, void *output,
                   size_t element_size)
 {
-    struct gather_shape s = gather_shape(params_dims, rank, axis, batch_dims);
-    byte *dst = (byte *)output;
-    int32_t b, o, j;
-    for (b = 0; b < s.batches; ++b) {
-        for (o = 0; o < s.outer; ++o) {
-            for (j = 0; j < index_count; ++j) {
-                if (gather_one(params, s, b, o, indices[b * index_count + j], dst,
-                               element_size) != TK_OK) {
-                    return TK_ERROR_INDEX_OUT_OF_RANGE;
-                }
-                dst += (size_t)s.inner * element_size;
-            }
-        }
-    }
-    return TK_OK;
+    return gather_all(params, gather_shape(params_dims, rank, axis, batch_dims), indices, 1,
+                      index_count, output, element_size);
 }
