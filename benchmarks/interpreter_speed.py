@@ -4,6 +4,9 @@ the same models and inputs, timed in this one process.
 
     .venv/bin/python benchmarks/interpreter_speed.py [--size 224] [--repeats 3]
 
+numpy's matrix products use every core unless OPENBLAS_NUM_THREADS says otherwise; set it to
+1 to compare one thread with one thread.
+
 Writes benchmarks/interpreter_speed.md. Target: toco-py no slower than LiteRT's reference
 kernels on the MobileNet/ResNet-class models (ratio toco-py / reference <= 1.0).
 """
@@ -82,6 +85,10 @@ def main() -> None:
         lines.append(f"| {name} | {size}x{size} | {t_ours:.3f} | {t_ref:.3f} | {t_opt:.3f} | "
                      f"{t_ours / t_ref:.2f}{mark} | {t_ours / t_opt:.1f} |")
         print(lines[-1], flush=True)
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", f"all {os.cpu_count()} cores")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()[:2])
+    lines += ["", f"numpy's BLAS threads: {threads} (LiteRT: 1 thread). Load average (1, 5 min) "
+              f"when done: {load}."]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
