@@ -25,6 +25,18 @@ def build(inputs: dict, consts: dict, ops: list[tuple], outputs: list[str]) -> G
     return g
 
 
+def append_op(g: Graph, op_type: str, inputs: list, attrs: dict | None, outputs: int,
+              const) -> list[str]:
+    """Adds an op with `outputs` fresh outputs; an input that is not a tensor name becomes a
+    constant through const(value). Returns the output names."""
+    names = [g.unique_name(f"{op_type.lower()}_{i}") for i in range(outputs)]
+    for n in names:
+        g.add_tensor(Tensor(n))
+    g.add_op(Op(op_type, [i if isinstance(i, str) else const(i) for i in inputs], names,
+                attrs or {}))
+    return names
+
+
 def run_passes(graph: Graph, *passes) -> int:
     return run_stage(graph, "test", list(passes))
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from cli import assert_one_line_error, toco
 from codegen_check import check_bundle, one_op, roundtrip
+from irgraph import append_op
 from kernel_check import one_op_graph, quant
 from oracle import litert
 
@@ -18,7 +19,7 @@ from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
 from toco_py.codegen.lowering import CodegenError
 from toco_py.codegen.verify import build, run_bundle, verify_bundle
-from toco_py.ir import Graph, Op, Tensor, const_tensor
+from toco_py.ir import Graph, Tensor, const_tensor
 from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
@@ -70,12 +71,7 @@ class Zoo:
         return self.const(self.rng.standard_normal(shape).astype(np.float32) * 0.3)
 
     def op(self, op_type: str, inputs: list, attrs: dict | None = None, outputs: int = 1) -> list[str]:
-        names = [self.g.unique_name(f"{op_type.lower()}_{i}") for i in range(outputs)]
-        for n in names:
-            self.g.add_tensor(Tensor(n))
-        self.g.add_op(Op(op_type, [i if isinstance(i, str) else self.const(i) for i in inputs],
-                         names, attrs or {}))
-        return names
+        return append_op(self.g, op_type, inputs, attrs, outputs, self.const)
 
 
 def zoo_graph() -> Graph:

@@ -11,6 +11,7 @@ import networks
 import numpy as np
 import pytest
 from codegen_check import check_bundle, roundtrip
+from irgraph import append_op
 from kernel_check import one_op_graph, quant
 from oracle import litert
 from test_int8_models import calibration_file
@@ -20,7 +21,7 @@ from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
 from toco_py.codegen.lowering import CodegenError
 from toco_py.codegen.verify import VerifyError, build, run_bundle
-from toco_py.ir import Graph, Op, Tensor
+from toco_py.ir import Graph, Tensor
 from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tensor_io import random_inputs
@@ -349,12 +350,7 @@ class Int8Chain:
         return w, b
 
     def op(self, op_type: str, inputs: list, attrs: dict | None = None, outputs: int = 1) -> list[str]:
-        names = [self.g.unique_name(f"{op_type.lower()}_{i}") for i in range(outputs)]
-        for n in names:
-            self.g.add_tensor(Tensor(n))
-        self.g.add_op(Op(op_type, [i if isinstance(i, str) else self.const(i) for i in inputs],
-                         names, attrs or {}))
-        return names
+        return append_op(self.g, op_type, inputs, attrs, outputs, self.const)
 
     def finish(self, outputs: list[str]) -> Graph:
         self.g.outputs = outputs
