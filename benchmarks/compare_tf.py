@@ -6,8 +6,10 @@ command seconds as a subprocess including imports (best of 3) and its peak RSS (
 output bytes, operator count (LiteRT without default delegates), LiteRT latency (num_threads=1,
 median) and the max error against TensorFlow running the .pb on seeded inputs. Writes markdown
 tables of the numbers and the toco-py / TF ratios, marking with ✗ each ratio missing its target.
+Then the int8 rows (compare_tf_int8.py: quantized with the same calibration samples by both)
+into benchmarks/results_int8.md, unless --no-int8.
 
-Run:  .venv/bin/python benchmarks/compare_tf.py [--quick] [--only NAME[,NAME]] [--out PATH]
+Run:  .venv/bin/python benchmarks/compare_tf.py [--quick] [--only NAME[,NAME]] [--out PATH] [--no-int8]
 """
 from __future__ import annotations
 
@@ -324,6 +326,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small graphs + MobileNetV2 only")
     parser.add_argument("--only", help="comma-separated graph names")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
+    parser.add_argument("--no-int8", action="store_true",
+                        help="skip the int8 rows (benchmarks/results_int8.md)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="compare_tf_") as tmp:
@@ -339,6 +343,11 @@ def main() -> None:
     table = render(rows, baseline)
     Path(args.out).write_text(table)
     print(table)
+    if not args.no_int8:
+        import compare_tf_int8
+
+        int8 = compare_tf_int8.int8_table(args.quick, samples=16)
+        (ROOT / "benchmarks" / "results_int8.md").write_text(int8)
 
 
 if __name__ == "__main__":

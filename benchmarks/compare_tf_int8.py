@@ -4,6 +4,8 @@ tf.compat.v1.lite.TFLiteConverter (optimizations=DEFAULT + representative datase
 
     .venv/bin/python benchmarks/compare_tf_int8.py [--quick] [--samples 16]
 
+benchmarks/compare_tf.py runs the same rows after the float ones (unless --no-int8).
+
 Measures conversion seconds (calibration included), .tflite bytes, LiteRT latency (1 thread,
 default resolver, median) and the output error against TensorFlow running the float .pb
 (max abs error over the output's range), and writes benchmarks/results_int8.md.
@@ -92,9 +94,26 @@ def row(name: str, net, count: int) -> str:
     out_ours, lat_ours = run(ours, feeds)
     out_tf, lat_tf = run(theirs, feeds)
     err_ours = max(rel_error(e, out_ours[o]) for e, o in zip(expected, net.outputs))
-    err_tf = max(rel_error(e, v) for e, v in zip(expected, out_tf.values()))
+    err_tf = max(rel_error(e, out_tf[o]) for e, o in zip(expected, net.outputs))
     return (f"| {name} | {t_ours:.2f} / {t_tf:.2f} | {len(ours) / 1024:.1f} / {len(theirs) / 1024:.1f} "
             f"({len(ours) / len(theirs):.2f}) | {lat_ours:.3f} / {lat_tf:.3f} | {err_ours:.3f} / {err_tf:.3f} |")
+
+
+def int8_table(quick: bool, samples: int) -> str:
+    """The int8 rows as markdown, printing each as it is measured."""
+    lines = ["| graph (int8) | convert s | .tflite KB (ratio) | latency ms | error / range vs float TF |",
+             "|---|---:|---:|---:|---:|"]
+    jobs = [(n, networks.SMALL_NETWORKS[n]) for n in SMALL]
+    apps = ("MobileNetV2",) if quick else networks.KERAS_APPLICATIONS
+    jobs += [(a, lambda a=a: networks.keras_application(a, 299 if a == "InceptionV3" else 224)) for a in apps]
+    for name, build in jobs:
+        try:
+            lines.append(row(name, build(), samples))
+        except Exception as err:  # a failure is a result too: record it and go on
+            lines.append(f"| {name} | failed: {type(err).__name__}: {str(err)[:100]} | | | |")
+        print(lines[-1], flush=True)
+    return (f"Cells are toco-py / TF, same calibration samples ({samples} random normal inputs).\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -103,18 +122,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=16, help="calibration samples")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_int8.md"))
     args = parser.parse_args()
-    lines = ["| graph (int8) | convert s | .tflite KB (ratio) | latency ms | error / range vs float TF |",
-             "|---|---:|---:|---:|---:|"]
-    jobs = [(n, networks.SMALL_NETWORKS[n]) for n in SMALL]
-    apps = ("MobileNetV2",) if args.quick else networks.KERAS_APPLICATIONS
-    jobs += [(a, lambda a=a: networks.keras_application(a, 299 if a == "InceptionV3" else 224)) for a in apps]
-    for name, build in jobs:
-        try:
-            lines.append(row(name, build(), args.samples))
-        except Exception as err:  # a failure is a result too: record it and go on
-            lines.append(f"| {name} | failed: {type(err).__name__}: {str(err)[:100]} | | | |")
-        print(lines[-1], flush=True)
-    text = "Cells are toco-py / TF, same calibration samples (random normal inputs).\n\n" + "\n".join(lines) + "\n"
+    text = int8_table(args.quick, args.samples)
     Path(args.out).write_text(text)
     print(text)
 
