@@ -1,10 +1,10 @@
 """IR Graph -> TFLite schema-3 FlatBuffer bytes, and the atomic file write."""
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import tempfile
+import zlib
 
 import flatbuffers
 import numpy as np
@@ -35,9 +35,14 @@ def _int_vector(b: flatbuffers.Builder, values) -> int:
     return b.CreateNumpyVector(np.asarray(values, dtype=np.int32).reshape(-1))
 
 
+def _payload(data: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous array, without a copy."""
+    return memoryview(data.reshape(-1)).cast("B")
+
+
 def _aligned_bytes(b: flatbuffers.Builder, data: np.ndarray) -> int:
     """A byte vector whose payload starts on a BUFFER_ALIGNMENT boundary, copied once."""
-    payload = memoryview(np.ascontiguousarray(data).reshape(-1)).cast("B")
+    payload = _payload(np.ascontiguousarray(data))
     n = payload.nbytes
     b.StartVector(1, n, BUFFER_ALIGNMENT)
     b.head -= n
@@ -81,19 +86,23 @@ class _ModelWriter:
                 order.append(name)
         self.tensor_order = order
         self.tensor_index = {n: i for i, n in enumerate(order)}
-        by_digest: dict[bytes, int] = {}
+        # Identical constant payloads share one buffer: a checksum finds the candidates, a
+        # byte comparison decides. (zlib, not hashlib: hashlib loads OpenSSL, ~4 MB of RSS.)
+        by_checksum: dict[tuple[int, int], list[int]] = {}
         for name in order:
             data = self.graph.tensors[name].data
             if data is None:
                 self.buffer_of[name] = 0
                 continue
             data = np.ascontiguousarray(data)
-            # Identical constant payloads share one buffer.
-            digest = hashlib.sha256(memoryview(data.reshape(-1)).cast("B")).digest() + str(data.nbytes).encode()
-            if digest not in by_digest:
-                by_digest[digest] = len(self.buffers)
+            payload = _payload(data)
+            candidates = by_checksum.setdefault((zlib.crc32(payload), data.nbytes), [])
+            index = next((i for i in candidates if _payload(self.buffers[i]) == payload), None)
+            if index is None:
+                index = len(self.buffers)
+                candidates.append(index)
                 self.buffers.append(data)
-            self.buffer_of[name] = by_digest[digest]
+            self.buffer_of[name] = index
 
     def _opcode_index(self, op: Op) -> int:
         if op.type == "CUSTOM":
