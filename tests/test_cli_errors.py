@@ -16,8 +16,6 @@ def mlp_pb(tmp_path_factory):
     return path
 
 
-
-
 def test_unsupported_ops_listed_together(tmp_path):
     pb = tmp_path / "u.pb"
     pb.write_bytes(freeze(models.unsupported_ops_graph)[0])
@@ -109,3 +107,12 @@ def test_input_file_not_modified(tmp_path, mlp_pb):
     assert proc.returncode == 0, proc.stderr
     assert mlp_pb.read_bytes() == before
     assert np.frombuffer(before, np.uint8).size > 0
+
+
+@pytest.mark.parametrize("command", [["run", "{pb}", "--random"], ["codegen", "{pb}", "-o", "{out}"],
+                                     ["quantize", "{pb}", "{out}", "--quantize", "dynamic"]])
+def test_graphdef_given_where_a_tflite_is_expected(tmp_path, mlp_pb, command):
+    out = tmp_path / "out"
+    proc = toco(*[part.format(pb=mlp_pb, out=out) for part in command])
+    assert_one_line_error(proc, "is a GraphDef, not a .tflite", "toco-py convert --graph_def_file")
+    assert not out.exists()

@@ -19,12 +19,19 @@ def is_tflite(path: str) -> bool:
 
 def load_tflite(path: str) -> tuple[Graph, dict[str, str]]:
     """The main subgraph, and signature input names -> tensor names (for --input NAME=...)."""
-    from .tflite.reader import read_model
+    from .tflite.reader import InvalidModelError, read_model
 
     if not os.path.isfile(path):
         raise TocoError(f"{path}: no such file")
     with open(path, "rb") as f:
-        model = read_model(f.read(), path)
+        data = f.read()
+    try:
+        model = read_model(data, path)
+    except InvalidModelError:
+        if path.endswith((".pb", ".pbtxt")):
+            raise TocoError(f"{path} is a GraphDef, not a .tflite; convert it first: toco-py "
+                            f"convert --graph_def_file {path} -o MODEL.tflite") from None
+        raise
     aliases = {}
     for signature in model.signatures.values():
         if signature.subgraph == 0:
