@@ -54,7 +54,7 @@ def train_and_freeze(name, input_name, input_shape, body, x, y, epochs=40):
         inp = v1.placeholder(tf.float32, [None] + input_shape, name=input_name)
         labels = v1.placeholder(tf.int64, [None])
         logits = body(inp)
-        probs = tf.nn.softmax(logits, name="probs")
+        tf.nn.softmax(logits, name="probs")  # the output node the frozen graph keeps
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
         step = v1.train.AdamOptimizer(0.01).minimize(loss)
         with v1.Session(graph=graph) as sess:
