@@ -18,7 +18,7 @@ from toco_py import api
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
 from toco_py.codegen.lowering import CodegenError
-from toco_py.codegen.verify import build, run_bundle, verify_bundle
+from toco_py.codegen.verify import NEAR_NOTE, build, compare, run_bundle, verify_bundle
 from toco_py.ir import Graph, Tensor, const_tensor
 from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.tensor_io import random_inputs
@@ -170,6 +170,16 @@ def test_verify_detects_a_wrong_bundle(tmp_path):
     weights.write_text(weights.read_text().replace("1.0f", "1.0001f", 1))
     report = verify_bundle(graph, str(tmp_path / "fc"), "fc", bundle.plan.arena_size, opt="-O1")
     assert not report.passed and report.checks[0].max_abs > 0
+
+
+@pytest.mark.parametrize("error, passed, near", [(5e-6, True, False), (2e-5, False, True),
+                                                 (2e-4, False, False)])
+def test_float_comparison_tolerance_and_near_miss_note(error, passed, near):
+    want = np.linspace(-1, 1, 50, dtype=np.float32)
+    got = want + np.float32(error)
+    check = compare("y", want, got)
+    assert check.passed == passed
+    assert (check.note == NEAR_NOTE) == near
 
 
 def test_model_without_inputs_and_constant_outputs(tmp_path):
