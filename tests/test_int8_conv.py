@@ -4,7 +4,12 @@ LiteRT's arithmetic that were measured here rather than read (double-product mul
 every filter, and gemmlowp's double rounding, unlike FULLY_CONNECTED)."""
 import numpy as np
 import pytest
-from kernel_check import compare_int8_with_litert, one_op_graph, quant
+from kernel_check import (
+    compare_int8_with_litert,
+    int8_disagreement,
+    one_op_graph,
+    quant,
+)
 
 import toco_py.ops.int8.conv as conv_int8
 from toco_py.errors import TocoError
@@ -39,8 +44,9 @@ def fitting_out_scale(in_scale, w_scale, taps: int) -> float:
 
 
 def run_case(op_type, rng, x_shape, w_shape, attrs, in_q, out_q=None, per_channel=True,
-             bias=True, x=None, w=None, w_q=None, bias_range=20000):
-    """Random data (unless given) through our int8 kernel and LiteRT's reference kernel."""
+             bias=True, x=None, w=None, w_q=None, bias_range=20000) -> str:
+    """Random data (unless given) through our int8 kernel and LiteRT's reference kernel: what
+    differs ("" when nothing)."""
     channels = out_channels(op_type, w_shape)
     x = rng.integers(-128, 128, x_shape, dtype=np.int8) if x is None else x
     w = rng.integers(-127, 128, w_shape, dtype=np.int8) if w is None else w
@@ -55,7 +61,7 @@ def run_case(op_type, rng, x_shape, w_shape, attrs, in_q, out_q=None, per_channe
         params.append(quant(bias_scale, np.zeros(channels, np.int64)))
     if op_type == "DEPTHWISE_CONV_2D":
         attrs = dict(attrs, depth_multiplier=channels // x_shape[3])
-    return compare_int8_with_litert(op_type, inputs, params, [out_q], attrs, const={1, 2})
+    return int8_disagreement(op_type, inputs, params, [out_q], attrs, const={1, 2})
 
 
 # ---- CONV_2D edge cases -------------------------------------------------------------------
@@ -78,7 +84,7 @@ CONV_GEOMETRY = [
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
 def test_conv_geometry(x_shape, w_shape, attrs, per_channel):
     rng = np.random.default_rng(sum(x_shape) + sum(w_shape))
-    run_case("CONV_2D", rng, x_shape, w_shape, attrs, quant(0.05, -7), per_channel=per_channel)
+    assert not run_case("CONV_2D", rng, x_shape, w_shape, attrs, quant(0.05, -7), per_channel=per_channel)
 
 
 @pytest.mark.parametrize("op_type", ["CONV_2D", "DEPTHWISE_CONV_2D"])
@@ -88,8 +94,8 @@ def test_fused_activations(op_type, act):
     w_shape = (4, 3, 3, 2) if op_type == "CONV_2D" else (1, 3, 3, 4)
     # An output zero point off the middle, so RELU and RELU6 clamp at distinct codes.
     out_q = quant(0.05, -20)
-    run_case(op_type, rng, (1, 6, 7, 2), w_shape, window(padding="SAME", act=act), quant(0.02, 3),
-             out_q)
+    assert not run_case(op_type, rng, (1, 6, 7, 2), w_shape, window(padding="SAME", act=act),
+                        quant(0.02, 3), out_q)
 
 
 PARAM_CASES = [
@@ -106,7 +112,7 @@ PARAM_CASES = [
 def test_extreme_params(op_type, in_q, out_q):
     rng = np.random.default_rng(int(in_q.zero_point[0]) + 200)
     w_shape = (3, 3, 3, 2) if op_type == "CONV_2D" else (1, 3, 3, 4)
-    run_case(op_type, rng, (1, 5, 6, 2), w_shape, window(padding="SAME"), in_q, out_q)
+    assert not run_case(op_type, rng, (1, 5, 6, 2), w_shape, window(padding="SAME"), in_q, out_q)
 
 
 @pytest.mark.parametrize("op_type", ["CONV_2D", "DEPTHWISE_CONV_2D"])
@@ -118,8 +124,8 @@ def test_multiplier_above_one(op_type):
     w = rng.integers(-3, 4, w_shape, dtype=np.int8)
     w_q = quant(np.full(out_channels(op_type, w_shape), 0.5, np.float32),
                 np.zeros(out_channels(op_type, w_shape), np.int64), 0 if op_type == "CONV_2D" else 3)
-    run_case(op_type, rng, x.shape, w_shape, window(), quant(1.0, 0), quant(0.13, 0), x=x, w=w,
-             w_q=w_q, bias_range=4)
+    assert not run_case(op_type, rng, x.shape, w_shape, window(), quant(1.0, 0), quant(0.13, 0),
+                        x=x, w=w, w_q=w_q, bias_range=4)
 
 
 # ---- DEPTHWISE_CONV_2D edge cases ---------------------------------------------------------
@@ -139,13 +145,14 @@ DEPTHWISE_GEOMETRY = [
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
 def test_depthwise_geometry(x_shape, w_shape, attrs, per_channel):
     rng = np.random.default_rng(sum(x_shape) * 3 + sum(w_shape))
-    run_case("DEPTHWISE_CONV_2D", rng, x_shape, w_shape, attrs, quant(0.03, 11), per_channel=per_channel)
+    assert not run_case("DEPTHWISE_CONV_2D", rng, x_shape, w_shape, attrs, quant(0.03, 11),
+                        per_channel=per_channel)
 
 
 def test_depthwise_without_bias():
     rng = np.random.default_rng(4)
-    run_case("DEPTHWISE_CONV_2D", rng, (1, 5, 5, 3), (1, 3, 3, 6), window(padding="SAME"),
-             quant(0.03, -2), bias=False)
+    assert not run_case("DEPTHWISE_CONV_2D", rng, (1, 5, 5, 3), (1, 3, 3, 6),
+                        window(padding="SAME"), quant(0.03, -2), bias=False)
 
 
 # ---- seeded random cases ------------------------------------------------------------------
@@ -179,7 +186,7 @@ def test_random_cases_match_litert(op_type):
     rng = np.random.default_rng(20240 + len(op_type))
     for _ in range(60):
         x_shape, w_shape, attrs, in_q, out_q, w_q = random_case(rng, op_type)
-        run_case(op_type, rng, x_shape, w_shape, attrs, in_q, out_q, w_q=w_q)
+        assert not run_case(op_type, rng, x_shape, w_shape, attrs, in_q, out_q, w_q=w_q)
 
 
 # ---- what was measured --------------------------------------------------------------------

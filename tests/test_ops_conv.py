@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
-from kernel_check import compare_with_litert, one_op_graph
+from kernel_check import compare_with_litert, float_disagreement, one_op_graph
 
 from toco_py.errors import ConversionError
 
@@ -26,11 +26,11 @@ ACTIVATIONS = ["NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT"]
 FC_ACTIVATIONS = ACTIVATIONS[:4]
 
 
-def sums(op_type, inputs, attrs=None, const=None):
-    """compare_with_litert for ops that sum many products. LiteRT accumulates in float32,
+def sums(op_type, inputs, attrs=None, const=None) -> str:
+    """float_disagreement for ops that sum many products. LiteRT accumulates in float32,
     so an output near zero that cancels terms of magnitude ~10 carries ~1e-6 of rounding
     noise: the absolute tolerance is 1e-5, a millionth of these outputs' range."""
-    compare_with_litert(op_type, inputs, attrs, const=const, atol=1e-5)
+    return float_disagreement(op_type, inputs, attrs, const=const, atol=1e-5)
 
 
 def normal(*shape):
@@ -60,7 +60,7 @@ DILATIONS = [(1, 1), (2, 2), (1, 2)]
 def test_conv2d_geometry(shapes, stride, dilation, padding):
     x_shape, w_shape = shapes
     x, w, b = normal(*x_shape), normal(*w_shape), normal(w_shape[0])
-    sums("CONV_2D", [x, w, b], window_attrs(stride, dilation, padding), const={1, 2})
+    assert not sums("CONV_2D", [x, w, b], window_attrs(stride, dilation, padding), const={1, 2})
 
 
 # No bias-less case: LiteRT's float CONV_2D refuses to prepare without a bias tensor
@@ -68,13 +68,13 @@ def test_conv2d_geometry(shapes, stride, dilation, padding):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_conv2d_activation(activation):
     inputs = [normal(2, 6, 5, 3) * 2, normal(4, 3, 3, 3), normal(4)]
-    sums("CONV_2D", inputs, window_attrs((2, 1), (1, 1), "SAME", activation), const={1, 2})
+    assert not sums("CONV_2D", inputs, window_attrs((2, 1), (1, 1), "SAME", activation), const={1, 2})
 
 
 def test_conv2d_runtime_filter():
     """The filter as a runtime input, not a constant buffer."""
-    sums("CONV_2D", [normal(1, 5, 5, 2), normal(3, 2, 2, 2), normal(3)],
-         window_attrs((1, 1), (1, 1), "VALID"))
+    assert not sums("CONV_2D", [normal(1, 5, 5, 2), normal(3, 2, 2, 2), normal(3)],
+                    window_attrs((1, 1), (1, 1), "VALID"))
 
 
 # ---- DEPTHWISE_CONV_2D -------------------------------------------------------------------
@@ -84,11 +84,11 @@ DEPTHWISE_SHAPES = [((1, 7, 9, 3), 3, 3), ((2, 6, 5, 2), 1, 1), ((1, 10, 11, 1),
                     ((2, 5, 6, 4), 2, 3)]
 
 
-def depthwise(x_shape, kh, kw, multiplier, attrs, with_bias=True):
+def depthwise(x_shape, kh, kw, multiplier, attrs, with_bias=True) -> str:
     channels = x_shape[3] * multiplier
     inputs = [normal(*x_shape), normal(1, kh, kw, channels)] + ([normal(channels)] if with_bias else [])
     attrs = attrs | {"depth_multiplier": multiplier}
-    sums("DEPTHWISE_CONV_2D", inputs, attrs, const={1, 2})
+    return sums("DEPTHWISE_CONV_2D", inputs, attrs, const={1, 2})
 
 
 @pytest.mark.parametrize("shapes", DEPTHWISE_SHAPES, ids=str)
@@ -98,13 +98,13 @@ def depthwise(x_shape, kh, kw, multiplier, attrs, with_bias=True):
 @pytest.mark.parametrize("multiplier", [1, 2, 3])
 def test_depthwise_geometry(shapes, stride, dilation, padding, multiplier):
     x_shape, kh, kw = shapes
-    depthwise(x_shape, kh, kw, multiplier, window_attrs(stride, dilation, padding))
+    assert not depthwise(x_shape, kh, kw, multiplier, window_attrs(stride, dilation, padding))
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_depthwise_activation_and_bias(activation, with_bias):
-    depthwise((2, 6, 7, 3), 3, 3, 2, window_attrs((1, 2), (1, 1), "SAME", activation), with_bias)
+    assert not depthwise((2, 6, 7, 3), 3, 3, 2, window_attrs((1, 2), (1, 1), "SAME", activation), with_bias)
 
 
 # ---- FULLY_CONNECTED ---------------------------------------------------------------------
@@ -114,19 +114,19 @@ def test_depthwise_activation_and_bias(activation, with_bias):
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_fully_connected_shapes(x_shape, keep_num_dims, with_bias):
     w, b = normal(5, 8), normal(5) if with_bias else None
-    sums("FULLY_CONNECTED", [normal(*x_shape), w, b], {"keep_num_dims": keep_num_dims}, const={1, 2})
+    assert not sums("FULLY_CONNECTED", [normal(*x_shape), w, b], {"keep_num_dims": keep_num_dims}, const={1, 2})
 
 
 def test_fully_connected_flattens_a_rank4_input():
     """keep_num_dims false: every input element counts, the rows are total / in."""
-    sums("FULLY_CONNECTED", [normal(2, 3, 2, 4), normal(6, 8), normal(6)], {"keep_num_dims": False},
-         const={1, 2})
+    assert not sums("FULLY_CONNECTED", [normal(2, 3, 2, 4), normal(6, 8), normal(6)], {"keep_num_dims": False},
+                    const={1, 2})
 
 
 @pytest.mark.parametrize("activation", FC_ACTIVATIONS)
 def test_fully_connected_activation(activation):
-    sums("FULLY_CONNECTED", [normal(4, 6) * 2, normal(3, 6), normal(3)],
-         {"fused_activation_function": activation}, const={1, 2})
+    assert not sums("FULLY_CONNECTED", [normal(4, 6) * 2, normal(3, 6), normal(3)],
+                    {"fused_activation_function": activation}, const={1, 2})
 
 
 @pytest.mark.parametrize("activation", ["TANH", "SIGN_BIT"])
@@ -138,7 +138,7 @@ def test_fully_connected_refuses_what_litert_rejects(activation):
 
 
 def test_fully_connected_runtime_weights():
-    sums("FULLY_CONNECTED", [normal(4, 6), normal(3, 6), normal(3)])
+    assert not sums("FULLY_CONNECTED", [normal(4, 6), normal(3, 6), normal(3)])
 
 
 # ---- BATCH_MATMUL ------------------------------------------------------------------------
@@ -157,11 +157,11 @@ def adjoint(shape, flag):
 @pytest.mark.parametrize("adj_x,adj_y", list(itertools.product([False, True], repeat=2)))
 def test_batch_matmul(shapes, adj_x, adj_y):
     a, b = normal(*adjoint(shapes[0], adj_x)), normal(*adjoint(shapes[1], adj_y))
-    sums("BATCH_MATMUL", [a, b], {"adj_x": adj_x, "adj_y": adj_y})
+    assert not sums("BATCH_MATMUL", [a, b], {"adj_x": adj_x, "adj_y": adj_y})
 
 
 def test_batch_matmul_constant_rhs():
-    sums("BATCH_MATMUL", [normal(2, 3, 4), normal(4, 6)], {}, const={1})
+    assert not sums("BATCH_MATMUL", [normal(2, 3, 4), normal(4, 6)], {}, const={1})
 
 
 # ---- MAX_POOL_2D / AVERAGE_POOL_2D ---------------------------------------------------------
@@ -209,14 +209,14 @@ TRANSPOSE_SHAPES = [((1, 8, 8, 3), 3, 3, 2), ((2, 7, 9, 2), 3, 2, 3), ((1, 5, 6,
                     ((1, 10, 9, 1), 4, 5, 3), ((2, 6, 6, 2), 2, 2, 1)]
 
 
-def transpose_conv(out_shape, kh, kw, ci, stride, padding, activation="NONE", with_bias=True):
+def transpose_conv(out_shape, kh, kw, ci, stride, padding, activation="NONE", with_bias=True) -> str:
     n, oh, ow, oc = out_shape
     h, w = forward_size(oh, kh, stride[0], padding), forward_size(ow, kw, stride[1], padding)
     inputs = [np.array(out_shape, np.int32), normal(oc, kh, kw, ci), normal(n, h, w, ci)]
     inputs += [normal(oc)] if with_bias else []
     attrs = {"stride_h": stride[0], "stride_w": stride[1], "padding": padding,
              "fused_activation_function": activation}
-    sums("TRANSPOSE_CONV", inputs, attrs, const={0, 1, 3})
+    return sums("TRANSPOSE_CONV", inputs, attrs, const={0, 1, 3})
 
 
 @pytest.mark.parametrize("shapes", TRANSPOSE_SHAPES, ids=str)
@@ -224,10 +224,10 @@ def transpose_conv(out_shape, kh, kw, ci, stride, padding, activation="NONE", wi
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
 def test_transpose_conv_geometry(shapes, stride, padding):
     out_shape, kh, kw, ci = shapes
-    transpose_conv(out_shape, kh, kw, ci, stride, padding)
+    assert not transpose_conv(out_shape, kh, kw, ci, stride, padding)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_transpose_conv_activation_and_bias(activation, with_bias):
-    transpose_conv((2, 7, 8, 3), 3, 3, 2, (2, 2), "SAME", activation, with_bias)
+    assert not transpose_conv((2, 7, 8, 3), 3, 3, 2, (2, 2), "SAME", activation, with_bias)

@@ -3,7 +3,7 @@ reference kernels, and each TF mapper end to end (TensorFlow runs the .pb, LiteR
 import numpy as np
 import pytest
 import tensorflow as tf
-from kernel_check import compare_with_litert, one_op_graph
+from kernel_check import compare_with_litert, float_disagreement, one_op_graph
 from oracle import freeze, run_litert, run_tf
 
 from toco_py import api
@@ -20,9 +20,10 @@ def i32(*values):
     return np.array(values, np.int32)
 
 
-def strided(x, begin, end, strides, **masks):
-    return compare_with_litert("STRIDED_SLICE", [x, i32(*begin), i32(*end), i32(*strides)],
-                               masks, const={1, 2, 3})
+def strided(x, begin, end, strides, **masks) -> str:
+    """What differs between our STRIDED_SLICE and LiteRT's ("" when nothing)."""
+    return float_disagreement("STRIDED_SLICE", [x, i32(*begin), i32(*end), i32(*strides)],
+                              masks, const={1, 2, 3})
 
 
 # ---- STRIDED_SLICE -------------------------------------------------------------------
@@ -65,7 +66,7 @@ STRIDED_CASES = [
                          ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[3]}-{c[4]}" for c in STRIDED_CASES])
 def test_strided_slice_cases(shape, begin, end, strides, masks):
     x = RNG.normal(size=shape).astype(np.float32)
-    strided(x, begin, end, strides, **masks)
+    assert not strided(x, begin, end, strides, **masks)
 
 
 def _random_kinds(rng, rank: int) -> list:
@@ -106,20 +107,20 @@ def test_strided_slice_random_specs(seed):
     rng = np.random.default_rng(seed)
     shape = tuple(int(d) for d in rng.integers(1, 6, rng.integers(1, 5)))
     begin, end, strides, masks = _random_spec(rng, shape)
-    strided(rng.integers(-99, 99, shape).astype(np.int32), begin, end, strides, **masks)
+    assert not strided(rng.integers(-99, 99, shape).astype(np.int32), begin, end, strides, **masks)
 
 
 @pytest.mark.parametrize("dtype", ["int8", "int64", "bool"])
 def test_strided_slice_dtypes(dtype):
     x = (RNG.integers(-5, 5, (4, 6)) > 0) if dtype == "bool" else RNG.integers(-5, 5, (4, 6))
-    strided(x.astype(dtype), [3, 1], [0, 6], [-1, 2])
+    assert not strided(x.astype(dtype), [3, 1], [0, 6], [-1, 2])
 
 
 @pytest.mark.parametrize("begin,length,strides", [
     ([0, 1, 2], [3, 2, 2], [1, 1, 1]), ([1, -3, 0], [2, 2, 5], [1, 1, 2]),
     ([2, 3, 4], [-2, -3, -2], [-1, -1, -2])])
 def test_strided_slice_offset(begin, length, strides):
-    strided(X345, begin, length, strides, offset=True)
+    assert not strided(X345, begin, length, strides, offset=True)
 
 
 def _kernel(op_type, attrs, *arrays):
