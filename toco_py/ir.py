@@ -5,6 +5,7 @@ name; the empty string stands for an absent optional input (TFLite's -1).
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -72,21 +73,47 @@ def const_tensor(name: str, value: np.ndarray) -> Tensor:
     return Tensor(name, tuple(value.shape), value.dtype.name, value)
 
 
+# Spacing of the order keys given to ops (see Graph._place).
+_KEY_GAP = 1 << 32
+
+
+class _Stale(Exception):
+    """The structure maps disagree with the ops (edited directly without invalidate())."""
+
+
 class Graph:
     def __init__(self) -> None:
         self.tensors: dict[str, Tensor] = {}
-        self.ops: list[Op] = []
+        self._ops: list[Op] = []
         self.inputs: list[str] = []
         self.outputs: list[str] = []
-        # Producer/consumer maps, rebuilt lazily. Graph methods that change structure drop
-        # them; code that edits op.inputs directly must call invalidate() (the pass driver
-        # does so after every rewrite that reports a change).
+        # Structure maps, built lazily and then kept up to date by the Graph methods (add_op,
+        # remove_op, replace_op, replace_uses, set_inputs, set_outputs, ...): the producer
+        # and the readers (in graph order) of each tensor, and per op (by id) an order key
+        # increasing along self.ops and the inputs/outputs the maps hold for it. Code that
+        # edits op.inputs / op.outputs of an op in the graph, or the list self.ops, in place
+        # must call invalidate() afterwards (assigning graph.ops does so by itself).
         self._producers: dict[str, Op] | None = None
         self._consumers: dict[str, list[Op]] | None = None
+        self._order: dict[int, int] | None = None
+        self._linked: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
+
+    @property
+    def ops(self) -> list[Op]:
+        """The ops in topological order."""
+        return self._ops
+
+    @ops.setter
+    def ops(self, ops: list[Op]) -> None:
+        self._ops = ops
+        self.invalidate()
 
     def invalidate(self) -> None:
+        """Drops the structure maps; the next query rebuilds them from the ops."""
         self._producers = None
         self._consumers = None
+        self._order = None
+        self._linked = None
 
     # ---- tensors -------------------------------------------------------------
 
@@ -124,54 +151,169 @@ class Graph:
 
     def producer(self, tensor_name: str) -> Op | None:
         if self._producers is None:
-            self._producers = {out: op for op in self.ops for out in op.outputs}
+            self._build_maps()
         return self._producers.get(tensor_name)
 
     def consumers(self, tensor_name: str) -> list[Op]:
-        """Ops reading the tensor, each once, in graph order."""
+        """Ops reading the tensor, each once, in graph order (the graph's own list: do not
+        modify it, nor keep it across edits)."""
         if self._consumers is None:
-            users: dict[str, list[Op]] = {}
-            for op in self.ops:
-                for name in op.inputs:
-                    if name:
-                        lst = users.setdefault(name, [])
-                        if not lst or lst[-1] is not op:
-                            lst.append(op)
-            self._consumers = users
+            self._build_maps()
         return self._consumers.get(tensor_name, [])
 
-    def is_graph_output(self, tensor_name: str) -> bool:
-        return tensor_name in self.outputs
+    # ---- structure maps ------------------------------------------------------
+
+    def _build_maps(self) -> None:
+        producers: dict[str, Op] = {}
+        users: dict[str, list[Op]] = {}
+        order: dict[int, int] = {}
+        linked: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        for i, op in enumerate(self._ops):
+            order[id(op)] = i * _KEY_GAP
+            linked[id(op)] = (tuple(op.inputs), tuple(op.outputs))
+            for out in op.outputs:
+                producers[out] = op
+            for name in op.inputs:
+                if name:
+                    lst = users.setdefault(name, [])
+                    if not lst or lst[-1] is not op:
+                        lst.append(op)
+        self._producers, self._consumers, self._order, self._linked = producers, users, order, linked
+
+    def _key(self, op: Op) -> int:
+        return self._order[id(op)]
+
+    def _place(self, start: int, count: int) -> None:
+        """Gives the `count` ops just put at self.ops[start:] order keys between those of
+        their neighbours (renumbering every op when there is no room left)."""
+        if not count:
+            return
+        ops, order = self._ops, self._order
+        end = start + count
+        lo = order[id(ops[start - 1])] if start > 0 else None
+        hi = order[id(ops[end])] if end < len(ops) else None
+        if lo is None:
+            lo = (hi if hi is not None else 0) - (count + 1) * _KEY_GAP
+        if hi is None:
+            hi = lo + (count + 1) * _KEY_GAP
+        step = (hi - lo) // (count + 1)
+        if step < 1:
+            for i, op in enumerate(ops):
+                order[id(op)] = i * _KEY_GAP
+            return
+        for j in range(count):
+            order[id(ops[start + j])] = lo + (j + 1) * step
+
+    def _link_inputs(self, op: Op) -> None:
+        key = self._order[id(op)]
+        for name in dict.fromkeys(op.inputs):
+            if name:
+                lst = self._consumers.setdefault(name, [])
+                if not lst or self._order[id(lst[-1])] < key:
+                    lst.append(op)
+                else:
+                    lst.insert(bisect_left(lst, key, key=self._key), op)
+
+    def _unlink_inputs(self, op: Op, inputs: tuple[str, ...]) -> None:
+        key = self._order[id(op)]
+        for name in dict.fromkeys(inputs):
+            if name:
+                lst = self._consumers.get(name)
+                if not lst:
+                    raise _Stale
+                i = bisect_left(lst, key, key=self._key)
+                if i == len(lst) or lst[i] is not op:
+                    raise _Stale
+                del lst[i]
+                if not lst:
+                    del self._consumers[name]
+
+    def _link(self, op: Op) -> None:
+        self._linked[id(op)] = (tuple(op.inputs), tuple(op.outputs))
+        for out in op.outputs:
+            self._producers[out] = op
+        self._link_inputs(op)
+
+    def _unlink(self, op: Op) -> None:
+        inputs, outputs = self._linked.pop(id(op))
+        for out in outputs:
+            if self._producers.get(out) is op:
+                del self._producers[out]
+        self._unlink_inputs(op, inputs)
+        del self._order[id(op)]
+
+    def _splice(self, i: int, removed: list[Op], added: list[Op]) -> None:
+        """self.ops[i:i+len(removed)] = added, keeping the structure maps up to date."""
+        self._ops[i : i + len(removed)] = added
+        if self._order is None:
+            return
+        try:
+            for op in removed:
+                self._unlink(op)
+            self._place(i, len(added))
+            for op in added:
+                self._link(op)
+        except (_Stale, KeyError):
+            self.invalidate()
+
+    def set_inputs(self, op: Op, names: Iterable[str]) -> None:
+        """Replaces op's inputs (the way passes rewire an op in the graph)."""
+        names = list(names)
+        linked = self._linked.get(id(op)) if self._linked is not None else None
+        if linked is None:
+            op.inputs = names
+            return
+        try:
+            self._unlink_inputs(op, linked[0])
+            op.inputs = names
+            self._linked[id(op)] = (tuple(names), linked[1])
+            self._link_inputs(op)
+        except (_Stale, KeyError):
+            op.inputs = names
+            self.invalidate()
+
+    def set_input(self, op: Op, index: int, name: str) -> None:
+        names = list(op.inputs)
+        names[index] = name
+        self.set_inputs(op, names)
+
+    def set_outputs(self, op: Op, names: Iterable[str]) -> None:
+        """Replaces the tensors op writes."""
+        names = list(names)
+        linked = self._linked.get(id(op)) if self._linked is not None else None
+        if linked is None:
+            op.outputs = names
+            return
+        for out in linked[1]:
+            if self._producers.get(out) is op:
+                del self._producers[out]
+        op.outputs = names
+        self._linked[id(op)] = (linked[0], tuple(names))
+        for out in names:
+            self._producers[out] = op
 
     # ---- mutation ------------------------------------------------------------
 
     def add_op(self, op: Op, before: Op | None = None) -> Op:
         """Inserts op before `before` (or at the end); callers keep topological order."""
-        self.invalidate()
-        if before is None:
-            self.ops.append(op)
-        else:
-            self.ops.insert(self._index(before), op)
+        i = len(self._ops) if before is None else self._index(before)
+        self._splice(i, [], [op])
         return op
 
     def remove_op(self, op: Op) -> None:
-        self.invalidate()
-        del self.ops[self._index(op)]
+        self._splice(self._index(op), [op], [])
         op.alive = False
 
     def replace_op(self, old: Op, new_ops: Iterable[Op]) -> None:
-        self.invalidate()
         i = self._index(old)
         new_ops = list(new_ops)
-        self.ops[i : i + 1] = new_ops
+        self._splice(i, [old], new_ops)
         old.alive = any(o is old for o in new_ops)
 
     def replace_uses(self, old: str, new: str) -> None:
         """Rewires every consumer (and the graph outputs) of tensor `old` to read `new`."""
-        self.invalidate()
-        for op in self.ops:
-            if old in op.inputs:
-                op.inputs = [new if n == old else n for n in op.inputs]
+        for op in list(self.consumers(old)):
+            self.set_inputs(op, [new if n == old else n for n in op.inputs])
         self.outputs = [new if n == old else n for n in self.outputs]
 
     def bypass(self, op: Op, input_index: int = 0, output_index: int = 0) -> None:
@@ -221,21 +363,33 @@ class Graph:
             release_file_pages(t.data)
 
     def _rename_tensor(self, old: str, new: str, drop_existing: bool = False) -> None:
-        self.invalidate()
         if drop_existing:
             self.tensors.pop(new, None)
         t = self.tensors.pop(old)
         t.name = new
         self.tensors[new] = t
-        for op in self.ops:
-            op.inputs = [new if n == old else n for n in op.inputs]
-            op.outputs = [new if n == old else n for n in op.outputs]
+        for op in list(self._ops):
+            if old in op.inputs:
+                self.set_inputs(op, [new if n == old else n for n in op.inputs])
+            if old in op.outputs:
+                self.set_outputs(op, [new if n == old else n for n in op.outputs])
         self.inputs = [new if n == old else n for n in self.inputs]
         self.outputs = [new if n == old else n for n in self.outputs]
 
     def _index(self, op: Op) -> int:
-        for i, o in enumerate(self.ops):
+        if self._order is None:
+            self._build_maps()
+        key = self._order.get(id(op))
+        if key is not None:
+            try:
+                i = bisect_left(self._ops, key, key=self._key)
+            except KeyError:
+                i = -1
+            if 0 <= i < len(self._ops) and self._ops[i] is op:
+                return i
+        for i, o in enumerate(self._ops):
             if o is op:
+                self.invalidate()  # self.ops was edited in place: the maps are stale
                 return i
         raise ValueError(f"{op!r} is not in the graph")
 
@@ -250,7 +404,6 @@ class Graph:
                 keep.append(op)
                 needed.update(n for n in op.inputs if n)
         removed = len(self.ops) - len(keep)
-        self.invalidate()
         kept = {id(op) for op in keep}
         for op in self.ops:
             op.alive = id(op) in kept
@@ -293,7 +446,6 @@ class Graph:
                     if dep is not None and id(dep) not in placed:
                         stack.append((dep, False))
         self.ops = order
-        self.invalidate()
 
     def validate(self) -> None:
         """Checks that every input is defined before use and every tensor exists."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
-from .base import single_consumer
+from .patterns import private, producer_of
 
 AFFINE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -19,9 +19,14 @@ def channel_vector(value: np.ndarray, channels: int) -> np.ndarray | None:
     return None
 
 
+def channel_axis(producer: Op) -> int:
+    """The filter axis of the output channels: the last for depthwise, the first for conv
+    and FC."""
+    return -1 if producer.type == "DEPTHWISE_CONV_2D" else 0
+
+
 def output_channels(graph: Graph, producer: Op) -> int:
-    filt = graph.tensors[producer.inputs[1]]
-    return filt.shape[-1] if producer.type == "DEPTHWISE_CONV_2D" else filt.shape[0]
+    return graph.tensors[producer.inputs[1]].shape[channel_axis(producer)]
 
 
 def match_affine_const(graph: Graph, op: Op, const_first_ok: bool):
@@ -30,13 +35,12 @@ def match_affine_const(graph: Graph, op: Op, const_first_ok: bool):
     fused activation: absorb() hands it to the producer."""
     for data_index in (0, 1) if const_first_ok else (0,):
         data, const = op.inputs[data_index], op.inputs[1 - data_index]
-        producer = graph.producer(data)
+        producer = producer_of(graph, data, *AFFINE_OPS)
         value = graph.const_value(const)
-        if (producer is None or producer.type not in AFFINE_OPS or value is None
+        if (producer is None or value is None
                 or not graph.tensors[producer.inputs[1]].static_shape  # weights of unknown shape
                 or value.dtype != np.float32
-                or producer.attrs.get("fused_activation_function", "NONE") != "NONE"
-                or not single_consumer(graph, data, op)
+                or not private(graph, data, op)
                 # the op must not broadcast the output to a bigger shape
                 or graph.tensors[data].shape != graph.tensors[op.outputs[0]].shape):
             continue
@@ -62,4 +66,4 @@ def absorb(graph: Graph, producer: Op, op: Op) -> None:
         producer.attrs["fused_activation_function"] = activation
     graph.remove_op(op)
     graph.tensors.pop(producer.outputs[0])
-    producer.outputs = [op.outputs[0]] + producer.outputs[1:]
+    graph.set_outputs(producer, [op.outputs[0]] + producer.outputs[1:])

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from ..ir import Graph, Op
 
 
@@ -14,12 +16,6 @@ class Pass:
     run: Callable[[Graph, Op], bool]
 
 
-def single_consumer(graph: Graph, tensor: str, consumer: Op) -> bool:
-    """True when `consumer` is the only reader of `tensor` and it is not a graph output."""
-    users = graph.consumers(tensor)
-    return len(users) == 1 and users[0] is consumer and tensor not in graph.outputs
-
-
 def forward(graph: Graph, op: Op, input_index: int = 0) -> None:
     """Makes op's output the value of one of its inputs: by removing the op where possible,
     else (an input copied straight to an output) by an Identity that finalize turns into a copy."""
@@ -27,3 +23,13 @@ def forward(graph: Graph, op: Op, input_index: int = 0) -> None:
         graph.bypass(op, input_index)
     else:
         graph.replace_op(op, [Op("Identity", [op.inputs[input_index]], op.outputs[:1], {}, op.name)])
+
+
+def reshape_to_output_shape(graph: Graph, op: Op) -> bool:
+    """Replaces op by a RESHAPE of its first input to op's output shape, if that is static."""
+    out = graph.tensors[op.outputs[0]]
+    if not out.static_shape:
+        return False
+    shape = graph.add_const(f"{op.outputs[0]}/shape", np.array(out.shape, np.int32))
+    graph.replace_op(op, [Op("RESHAPE", [op.inputs[0], shape], op.outputs[:1], {}, op.name)])
+    return True

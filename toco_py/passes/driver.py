@@ -29,6 +29,9 @@ def run_stage(graph: Graph, stage: str, passes: Sequence[Pass], log: PassLog | N
               after_pass: Callable[[str, Graph], None] | None = None) -> int:
     """Sweeps all passes over all ops until a sweep changes nothing. Returns the rewrites."""
     total = 0
+    # The graph's structure maps follow its methods; rebuild them once in case code before
+    # this stage edited op inputs or outputs in place.
+    graph.invalidate()
     for _ in range(MAX_SWEEPS):
         propagate_shapes(graph)
         changed = 0
@@ -37,9 +40,8 @@ def run_stage(graph: Graph, stage: str, passes: Sequence[Pass], log: PassLog | N
             for op in list(graph.ops):
                 if not op.alive:
                     continue
-                label = repr(op)
+                label = repr(op) if log and log.emit else ""  # (before the rewrite changes op)
                 if p.run(graph, op):
-                    graph.invalidate()
                     applied += 1
                     if log:
                         log.record(stage, p, label)

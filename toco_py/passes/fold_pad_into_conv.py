@@ -6,14 +6,15 @@ import numpy as np
 
 from ..ir import Graph, Op
 from ..ops.common import same_padding
-from .base import Pass, single_consumer
+from .base import Pass
+from .patterns import private, producer_of
 
 
 def fold_pad_into_conv(graph: Graph, op: Op) -> bool:
     if op.type not in ("CONV_2D", "DEPTHWISE_CONV_2D") or op.attrs.get("padding") != "VALID":
         return False
-    pad = graph.producer(op.inputs[0])
-    if pad is None or pad.type not in ("PAD", "PADV2") or not single_consumer(graph, op.inputs[0], op):
+    pad = producer_of(graph, op.inputs[0], "PAD", "PADV2")
+    if pad is None or not private(graph, op.inputs[0], op):
         return False
     pads = graph.const_value(pad.inputs[1])
     value = graph.const_value(pad.inputs[2]) if pad.type == "PADV2" else np.zeros(1)
@@ -29,7 +30,7 @@ def fold_pad_into_conv(graph: Graph, op: Op) -> bool:
     want_w = same_padding(x.shape[2], filt.shape[2], a.get("stride_w", 1), a.get("dilation_w_factor", 1), "SAME")
     if tuple(pads[1]) != want_h or tuple(pads[2]) != want_w:
         return False
-    op.inputs = [pad.inputs[0]] + op.inputs[1:]
+    graph.set_input(op, 0, pad.inputs[0])
     op.attrs["padding"] = "SAME"
     graph.remove_op(pad)
     return True

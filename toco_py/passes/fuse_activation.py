@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..ir import Graph, Op
 from .affine import absorb
-from .base import Pass, single_consumer
+from .base import Pass
+from .patterns import private, producer_of
 
 ACTIVATIONS = {"RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"}
 # Ops whose TFLite kernels apply a fused activation (others ignore or reject it).
@@ -15,10 +16,8 @@ def fuse_activation(graph: Graph, op: Op) -> bool:
     if op.type not in ACTIVATIONS:
         return False
     src = op.inputs[0]
-    producer = graph.producer(src)
-    if (producer is None or producer.type not in ACCEPTS_ACTIVATION
-            or producer.attrs.get("fused_activation_function", "NONE") != "NONE"
-            or not single_consumer(graph, src, op)):
+    producer = producer_of(graph, src, *ACCEPTS_ACTIVATION)
+    if producer is None or not private(graph, src, op):
         return False
     op.attrs["fused_activation_function"] = ACTIVATIONS[op.type]
     absorb(graph, producer, op)

@@ -23,7 +23,7 @@ def fuse_bias_add(graph: Graph, op: Op) -> bool:
     new_bias = old + (vector if op.type == "ADD" else -vector)
     bias_name = graph.add_const(f"{op.outputs[0]}/bias", new_bias.astype(np.float32))
     old = producer.inputs[2:]
-    producer.inputs = producer.inputs[:2] + [bias_name]
+    graph.set_inputs(producer, producer.inputs[:2] + [bias_name])
     absorb(graph, producer, op)
     graph.drop_unused(old + op.inputs)
     return True

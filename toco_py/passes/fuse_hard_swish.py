@@ -5,7 +5,7 @@ import math
 
 from ..ir import Graph, Op
 from .base import Pass
-from .patterns import private, scalar_const, split_const
+from .patterns import has_activation, private, producer_of, scalar_const, split_const
 
 _MAX_DEPTH = 3
 
@@ -14,7 +14,7 @@ def _factors(graph: Graph, name: str, root: Op, depth: int = 0):
     """Flattens a private MUL/DIV tree into (tensor factors, constant multiplier, ops)."""
     op = graph.producer(name)
     if (depth and (op is None or op.type not in ("MUL", "DIV") or not private(graph, name, root)
-                   or op.attrs.get("fused_activation_function", "NONE") != "NONE")) \
+                   or has_activation(op))) \
             or depth > _MAX_DEPTH:
         return [name], 1.0, []
     factors, multiplier, ops = [], 1.0, [op]
@@ -39,9 +39,8 @@ def _relu6_of_x_plus_3(graph: Graph, name: str):
     if op is not None and op.type == "RELU6":
         ops.append(op)
         inner = op.inputs[0]
-        op = graph.producer(inner)
-        if op is None or op.attrs.get("fused_activation_function", "NONE") != "NONE" \
-                or not private(graph, inner, ops[0]):
+        op = producer_of(graph, inner)
+        if op is None or not private(graph, inner, ops[0]):
             return None
     elif op is None or op.attrs.get("fused_activation_function") != "RELU6":
         return None
@@ -54,7 +53,7 @@ def _relu6_of_x_plus_3(graph: Graph, name: str):
 
 
 def fuse_hard_swish(graph: Graph, op: Op) -> bool:
-    if op.type not in ("MUL", "DIV") or op.attrs.get("fused_activation_function", "NONE") != "NONE":
+    if op.type not in ("MUL", "DIV") or has_activation(op):
         return False
     factors, multiplier, ops = _factors(graph, op.outputs[0], op)
     if len(factors) != 2 or not math.isclose(multiplier, 1 / 6, rel_tol=1e-6):

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from ..ir import Graph, Op
 from .base import Pass
-from .patterns import private, producer_of, reduces_last_axis, split_const
+from .patterns import (
+    has_activation,
+    private,
+    producer_of,
+    reduces_last_axis,
+    split_const,
+)
 
 MAX_EPSILON = 1e-12
 
 
 def fuse_l2_normalization(graph: Graph, op: Op) -> bool:
-    if op.type != "MUL" or op.attrs.get("fused_activation_function", "NONE") != "NONE":
+    if op.type != "MUL" or has_activation(op):
         return False
     for x, inv in (op.inputs, op.inputs[::-1]):
         rsqrt = producer_of(graph, inv, "RSQRT")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
-from .affine import absorb, bias_value, match_affine_const
+from .affine import absorb, bias_value, channel_axis, match_affine_const
 from .base import Pass
 
 
@@ -23,15 +23,13 @@ def fuse_mul_into_affine(graph: Graph, op: Op) -> bool:
         return False
     if op.type == "DIV":
         scale = (1.0 / scale.astype(np.float64)).astype(np.float32)
-    # Output channels are the last filter axis for depthwise, the first for conv and FC.
-    if producer.type == "DEPTHWISE_CONV_2D":
-        scaled = weights * scale
-    else:
-        scaled = weights * scale.reshape((-1,) + (1,) * (weights.ndim - 1))
+    along = [1] * weights.ndim
+    along[channel_axis(producer)] = -1
+    scaled = weights * scale.reshape(along)
     old = producer.inputs[1:]
-    producer.inputs = [producer.inputs[0],
-                       graph.add_const(f"{op.outputs[0]}/weights", scaled.astype(np.float32)),
-                       graph.add_const(f"{op.outputs[0]}/bias", (bias * scale).astype(np.float32))]
+    graph.set_inputs(producer, [producer.inputs[0],
+                                graph.add_const(f"{op.outputs[0]}/weights", scaled.astype(np.float32)),
+                                graph.add_const(f"{op.outputs[0]}/bias", (bias * scale).astype(np.float32))])
     absorb(graph, producer, op)
     graph.drop_unused(old + op.inputs)
     return True

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ..ir import Graph, Op
 from .base import Pass
-from .patterns import private, producer_of, reduces_last_axis
+from .patterns import has_activation, private, producer_of, reduces_last_axis
 
 
 def fuse_softmax(graph: Graph, op: Op) -> bool:
-    if op.type != "DIV" or op.attrs.get("fused_activation_function", "NONE") != "NONE":
+    if op.type != "DIV" or has_activation(op):
         return False
     exp_out, total = op.inputs
     exp = producer_of(graph, exp_out, "EXP")

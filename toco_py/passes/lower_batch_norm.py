@@ -27,7 +27,7 @@ def lower_batch_norm(graph: Graph, op: Op) -> bool:
              {"fused_activation_function": "NONE"}, op.name)
     for name in op.outputs[1:]:
         graph.tensors.pop(name, None)
-    op.outputs = [y]
+    graph.set_outputs(op, [y])
     graph.replace_op(op, [mul, add])
     return True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
+from .affine import output_channels
 from .base import Pass
 
 
@@ -14,9 +15,8 @@ def materialize_conv_bias(graph: Graph, op: Op) -> bool:
     filt = graph.tensors[op.inputs[1]]
     if filt.shape is None:
         return False
-    channels = filt.shape[-1] if op.type == "DEPTHWISE_CONV_2D" else filt.shape[0]
-    bias = graph.add_const(f"{op.outputs[0]}/bias", np.zeros(channels, np.float32))
-    op.inputs = op.inputs[:2] + [bias]
+    bias = graph.add_const(f"{op.outputs[0]}/bias", np.zeros(output_channels(graph, op), np.float32))
+    graph.set_inputs(op, op.inputs[:2] + [bias])
     return True
 
 

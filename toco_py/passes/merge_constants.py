@@ -3,23 +3,17 @@ over time read the same weights at every step; one tensor then carries one set o
 quantization parameters and one table entry, not one per step."""
 from __future__ import annotations
 
-import hashlib
-
+from ..content_key import content_key, same_content
 from ..ir import Graph, Op
 from .base import Pass
 
 
-def _digest(graph: Graph, name: str) -> tuple:
-    t = graph.tensors[name]
-    return t.dtype, tuple(t.data.shape), hashlib.sha1(t.data.tobytes()).digest()
-
-
 def _canonical(graph: Graph) -> dict:
-    """digest -> first constant with it, cached on the graph for the sweep (rebuilt when the
-    cached tensor is gone or changed)."""
-    cache = getattr(graph, "_constant_digests", None)
+    """(type, content key) -> the first constants seen with it, cached on the graph (an entry
+    counts only while its tensor is still a constant of the same contents)."""
+    cache = getattr(graph, "_constant_contents", None)
     if cache is None:
-        cache = graph._constant_digests = {}
+        cache = graph._constant_contents = {}
     return cache
 
 
@@ -30,14 +24,18 @@ def merge_constants(graph: Graph, op: Op) -> bool:
         t = graph.tensors.get(name) if name else None
         if t is None or not t.is_const or name in graph.outputs or t.quant is not None:
             continue
-        key = _digest(graph, name)
-        first = cache.get(key)
-        if first is None or first not in graph.tensors or not graph.tensors[first].is_const \
-                or _digest(graph, first) != key:
-            cache[key] = name
-            continue
-        if first != name:
-            op.inputs[i] = first
+        content = content_key(t.data)
+        if content is None:
+            continue  # strings: no bytes to compare
+        key = (t.dtype, content)
+        bucket = cache.setdefault(key, [])
+        bucket[:] = [n for n in bucket if n in graph.tensors and graph.tensors[n].is_const
+                     and graph.tensors[n].dtype == t.dtype]
+        first = next((n for n in bucket if n == name or same_content(graph.tensors[n].data, t.data)), None)
+        if first is None:
+            bucket.append(name)
+        elif first != name:
+            graph.set_input(op, i, first)
             changed = True
     return changed
 

@@ -3,16 +3,16 @@ MINIMUM(MAXIMUM(x, -1), 1) -> RELU_N1_TO_1, so that they can fuse into their pro
 from __future__ import annotations
 
 from ..ir import Graph, Op
-from .base import Pass, single_consumer
-from .patterns import split_const
+from .base import Pass
+from .patterns import private, producer_of, split_const
 
 _OPPOSITE = {"MAXIMUM": "MINIMUM", "MINIMUM": "MAXIMUM"}
 
 
 def _inner(graph: Graph, op: Op, x: str, type_: str, bound: float | None = None):
     """The op producing x, if it is of type_ (with scalar constant `bound`) and only op reads x."""
-    inner = graph.producer(x)
-    if inner is None or inner.type != type_ or not single_consumer(graph, x, op):
+    inner = producer_of(graph, x, type_)
+    if inner is None or not private(graph, x, op):
         return None
     if bound is not None:
         split = split_const(graph, inner)

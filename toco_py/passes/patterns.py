@@ -4,13 +4,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
+from ..ops.common import activation_of
+
+
+def has_activation(op: Op) -> bool:
+    """The op applies a fused activation function to its result."""
+    return activation_of(op) != "NONE"
 
 
 def producer_of(graph: Graph, name: str, *types: str) -> Op | None:
+    """The op writing the tensor, if it is of one of the types (any, when none are given)
+    and has no fused activation."""
     op = graph.producer(name)
     if op is None or (types and op.type not in types):
         return None
-    if op.attrs.get("fused_activation_function", "NONE") != "NONE":
+    if has_activation(op):
         return None
     return op
 
@@ -41,6 +49,7 @@ def reduces_last_axis(graph: Graph, op: Op) -> bool:
 
 
 def private(graph: Graph, tensor: str, *readers: Op) -> bool:
-    """Only the given ops read the tensor, and it is not a graph output."""
+    """Only the given ops read the tensor, and it is not a graph output (with one reader
+    that does read it: the tensor's single consumer)."""
     users = graph.consumers(tensor)
     return tensor not in graph.outputs and all(any(u is r for r in readers) for u in users)

@@ -3,13 +3,14 @@ reader is a FULLY_CONNECTED that flattens its input to [-1, K] anyway."""
 from __future__ import annotations
 
 from ..ir import Graph, Op
-from .base import Pass, single_consumer
+from .base import Pass
+from .patterns import private
 
 
 def _feeds_flattening_fc(graph: Graph, op: Op) -> bool:
     out = op.outputs[0]
     users = graph.consumers(out)
-    if len(users) != 1 or not single_consumer(graph, out, users[0]):
+    if len(users) != 1 or not private(graph, out, users[0]):
         return False
     fc = users[0]
     return (fc.type == "FULLY_CONNECTED" and fc.inputs[0] == out and fc.inputs.count(out) == 1

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..ir import Graph, Op
 from .base import Pass
+from .patterns import has_activation
 
 # op type -> (identity element, which operand may hold it)
 _IDENTITY = {"ADD": (0.0, (0, 1)), "SUB": (0.0, (1,)), "MUL": (1.0, (0, 1)), "DIV": (1.0, (1,))}
@@ -12,7 +13,7 @@ _IDENTITY = {"ADD": (0.0, (0, 1)), "SUB": (0.0, (1,)), "MUL": (1.0, (0, 1)), "DI
 
 def remove_trivial_arithmetic(graph: Graph, op: Op) -> bool:
     rule = _IDENTITY.get(op.type)
-    if rule is None or op.attrs.get("fused_activation_function", "NONE") != "NONE":
+    if rule is None or has_activation(op):
         return False
     neutral, positions = rule
     out_shape = graph.tensors[op.outputs[0]].shape

@@ -15,7 +15,7 @@ def resolve_merge(graph: Graph, op: Op) -> bool:
         # The value_index output becomes the position of the branch that stayed alive.
         position = op.attrs.get("input_positions", [0])[0]
         graph.tensors[index] = const_tensor(index, np.array(position, np.int32))
-        op.outputs = [value]
+        graph.set_outputs(op, [value])
     forward(graph, op)
     return True
 

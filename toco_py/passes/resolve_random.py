@@ -9,16 +9,10 @@ import numpy as np
 
 from ..ir import Graph, Op, const_tensor
 from .base import Pass
+from .patterns import has_activation, scalar_const
 
 _SOURCES = {"RandomUniform": (0.0, 1.0, True)}  # low, high, high excluded
 _MAX_DEPTH = 8
-
-
-def _scalar(graph: Graph, name: str) -> float | None:
-    value = graph.const_value(name)
-    if value is None or value.size == 0 or not np.all(value == np.ravel(value)[0]):
-        return None
-    return float(np.ravel(value)[0])
 
 
 def value_interval(graph: Graph, name: str, depth: int = 0):
@@ -33,7 +27,7 @@ def value_interval(graph: Graph, name: str, depth: int = 0):
         return None
     if op.type in _SOURCES:
         return _SOURCES[op.type]
-    if op.type in ("ADD", "SUB", "MUL") and op.attrs.get("fused_activation_function", "NONE") == "NONE":
+    if op.type in ("ADD", "SUB", "MUL") and not has_activation(op):
         a, b = (value_interval(graph, n, depth + 1) for n in op.inputs)
         if a is None or b is None:
             return None
@@ -41,7 +35,7 @@ def value_interval(graph: Graph, name: str, depth: int = 0):
             return a[0] + b[0], a[1] + b[1], a[2] or b[2]
         if op.type == "SUB":
             return a[0] - b[1], a[1] - b[0], a[2]
-        c = _scalar(graph, op.inputs[1]) if b[0] == b[1] else _scalar(graph, op.inputs[0])
+        c = scalar_const(graph, op.inputs[1]) if b[0] == b[1] else scalar_const(graph, op.inputs[0])
         other = a if b[0] == b[1] else b
         if c is None:
             return None

@@ -23,9 +23,8 @@ def kill_branch(graph: Graph, tensor: str) -> None:
             if user.type == "Merge":
                 positions = user.attrs.setdefault("input_positions", list(range(len(user.inputs))))
                 keep = [i for i, n in enumerate(user.inputs) if n != name]
-                user.inputs = [user.inputs[i] for i in keep]
+                graph.set_inputs(user, [user.inputs[i] for i in keep])
                 user.attrs["input_positions"] = [positions[i] for i in keep]
-                graph.invalidate()
             else:
                 graph.remove_op(user)
                 dead.extend(user.outputs)
@@ -41,7 +40,7 @@ def resolve_switch(graph: Graph, op: Op) -> bool:
     taken = 1 if bool(np.ravel(pred)[0]) else 0
     live = op.outputs[taken]
     kill_branch(graph, op.outputs[1 - taken])
-    op.outputs = [live]
+    graph.set_outputs(op, [live])
     forward(graph, op)
     return True
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
-import zlib
 
 import flatbuffers
 import numpy as np
@@ -12,6 +11,8 @@ import tflite as fb  # the schema's generated builders, e.g. fb.TensorStart
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 
+from ..content_key import checksum, same_bytes
+from ..content_key import payload as content_payload
 from ..errors import ConversionError
 from ..ir import Graph, Op
 from .options import OPTIONS, TENSOR_TYPES
@@ -35,14 +36,9 @@ def _int_vector(b: flatbuffers.Builder, values) -> int:
     return b.CreateNumpyVector(np.asarray(values, dtype=np.int32).reshape(-1))
 
 
-def _payload(data: np.ndarray) -> memoryview:
-    """The bytes of a C-contiguous array, without a copy."""
-    return memoryview(data.reshape(-1)).cast("B")
-
-
 def _aligned_bytes(b: flatbuffers.Builder, data: np.ndarray) -> int:
     """A byte vector whose payload starts on a BUFFER_ALIGNMENT boundary, copied once."""
-    payload = _payload(np.ascontiguousarray(data))
+    payload = content_payload(data)
     n = payload.nbytes
     b.StartVector(1, n, BUFFER_ALIGNMENT)
     b.head -= n
@@ -72,6 +68,7 @@ class _ModelWriter:
         self.tensor_order: list[str] = []
         self.buffers: list[np.ndarray | None] = [None]  # buffer 0: the empty buffer
         self.buffer_of: dict[str, int] = {}
+        self.names_of_buffer: dict[int, list[str]] = {}  # the inverse of buffer_of
         self.opcodes: list[tuple[int, str, int]] = []
 
     # ---- indices -----------------------------------------------------------------
@@ -87,7 +84,7 @@ class _ModelWriter:
         self.tensor_order = order
         self.tensor_index = {n: i for i, n in enumerate(order)}
         # Identical constant payloads share one buffer: a checksum finds the candidates, a
-        # byte comparison decides. (zlib, not hashlib: hashlib loads OpenSSL, ~4 MB of RSS.)
+        # byte comparison decides (see content_key).
         by_checksum: dict[tuple[int, int], list[int]] = {}
         for name in order:
             data = self.graph.tensors[name].data
@@ -95,14 +92,15 @@ class _ModelWriter:
                 self.buffer_of[name] = 0
                 continue
             data = np.ascontiguousarray(data)
-            payload = _payload(data)
-            candidates = by_checksum.setdefault((zlib.crc32(payload), data.nbytes), [])
-            index = next((i for i in candidates if _payload(self.buffers[i]) == payload), None)
+            candidates = by_checksum.setdefault((checksum(data), data.nbytes), [])
+            index = next((i for i in candidates if same_bytes(self.buffers[i], data)), None)
             if index is None:
                 index = len(self.buffers)
                 candidates.append(index)
                 self.buffers.append(data)
+                self.names_of_buffer[index] = []
             self.buffer_of[name] = index
+            self.names_of_buffer[index].append(name)
 
     def _opcode_index(self, op: Op) -> int:
         if op.type == "CUSTOM":
@@ -260,9 +258,9 @@ class _ModelWriter:
         from ..memory import release_file_pages
 
         self.buffers[index] = None
-        for name, i in self.buffer_of.items():
+        for name in self.names_of_buffer.get(index, ()):
             t = self.graph.tensors[name]
-            if i == index and t.data is not None:
+            if t.data is not None:
                 if t.data.base is not None:
                     release_file_pages(t.data)
                 t.data = None
