@@ -5,16 +5,16 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from .errors import ConversionError, UnsupportedOpsError
+from .errors import ConversionError, UnsupportedOpsError, op_listing
 from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
 from .ir import Graph
-from .ops import REGISTRY
 from .passes import fold_constants
 from .passes.driver import PassLog
 from .passes.propagate_shapes import infer_op, require_static_shapes
 from .passes.stages import run_all
 from .quantize.driver import QuantizeOptions, quantize_graph
+from .targets import has_builtin, unsupported_on
 from .tflite.writer import model_view, write_atomic
 
 CUSTOM_OPS_HINT = ("Pass --allow_custom_ops to emit them as custom ops (the runtime then needs "
@@ -38,29 +38,25 @@ class ConversionResult:
 
 def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
     """Op type -> node names, for every op that has no TFLite builtin."""
-    found: dict[str, list[str]] = {}
-    for op in graph.ops:
-        if op.type == "CUSTOM":
-            found.setdefault(op.attrs["custom_code"], []).append(op.name)
-        elif op.type not in REGISTRY or not REGISTRY[op.type].builtin:
-            found.setdefault(op.type, []).append(op.name)
-    return found
+    return unsupported_on(graph, "tflite")
 
 
 CONTROL_FLOW = ("Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "If",
                 "StatelessIf", "While", "StatelessWhile")
+# What control flow left after the passes means and how to fix it: convert's error and
+# check's hint.
+CONTROL_FLOW_CAUSE = "tf.cond/tf.while_loop whose predicate is not a constant at conversion time"
+CONTROL_FLOW_FIX = ("fix the predicate (e.g. an is_training flag) to a constant, or cut the "
+                    "graph around it with --input_arrays/--output_arrays")
 
 
 def check_control_flow(unsupported: dict[str, list[str]]) -> None:
     """Control flow left after the passes has a predicate unknown at conversion time."""
     found = {t: names for t, names in unsupported.items() if t in CONTROL_FLOW}
     if found:
-        listing = "; ".join(f"{t} ({', '.join(n[:4])}{', ...' if len(n) > 4 else ''})"
-                            for t, n in sorted(found.items()))
         raise ConversionError(
-            f"unsupported control flow: tf.cond/tf.while_loop whose predicate is not a constant at "
-            f"conversion time: {listing}. Fix the predicate (e.g. an is_training flag) to a "
-            "constant, or cut the graph around it with --input_arrays/--output_arrays.")
+            f"unsupported control flow: {CONTROL_FLOW_CAUSE}: {op_listing(found, 4)}. "
+            f"{CONTROL_FLOW_FIX[0].upper()}{CONTROL_FLOW_FIX[1:]}.")
 
 
 # What a shape rule raises when an op's inputs do not fit it.
@@ -69,13 +65,19 @@ _RULE_ERRORS = (ValueError, IndexError, TypeError, KeyError, OverflowError, Zero
 MAX_ELEMENTS = (1 << 31) - 1
 
 
-def check_shapes(graph: Graph) -> None:
+def check_shapes(graph: Graph, in_place: bool = False) -> Graph:
     """Runs every op's shape rule once on the graph as imported, on a shadow copy of its
     tensors (the passes see the graph unchanged): a rule failing on its inputs (a Conv2D fed
     a vector, a Pack of mismatched tensors) means the GraphDef is malformed, which is then
-    reported naming the node instead of failing inside a pass."""
-    shadow = Graph()
-    shadow.tensors = {name: replace(t) for name, t in graph.tensors.items()}
+    reported naming the node instead of failing inside a pass. Returns the shadow (the
+    graph's ops with the inferred shapes); in_place: infer on the graph itself instead
+    (propagate_shapes, checked), for the commands that run no pass."""
+    if in_place:
+        shadow = graph
+    else:
+        shadow = Graph()
+        shadow.tensors = {name: replace(t) for name, t in graph.tensors.items()}
+        shadow.ops, shadow.inputs, shadow.outputs = graph.ops, graph.inputs, graph.outputs
     for op in graph.ops:
         try:
             result = infer_op(shadow, op)
@@ -93,6 +95,7 @@ def check_shapes(graph: Graph) -> None:
                     "which no TFLite tensor can have (sizes from 0 to 2^31 - 1 elements); the "
                     "GraphDef or its constants are malformed")
             shadow.tensors[name].shape, shadow.tensors[name].dtype = shape, dtype
+    return shadow
 
 
 def _run_passes_checked(graph: Graph, **pass_options) -> dict[str, int]:
@@ -108,45 +111,60 @@ def _run_passes_checked(graph: Graph, **pass_options) -> dict[str, int]:
 
 def _as_custom_ops(graph: Graph) -> None:
     for op in graph.ops:
-        if op.type != "CUSTOM" and not REGISTRY[op.type].builtin:
+        if op.type != "CUSTOM" and not has_builtin(op):
             op.attrs = {"custom_code": op.type}
             op.type = "CUSTOM"
 
 
 def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
                after_pass: Callable[[str, Graph], None] | None = None,
-               fold_limit: int = fold_constants.DEFAULT_SIZE_LIMIT) -> dict[str, int]:
-    """All pass stages; returns how often each pass rewrote something."""
+               fold_limit: int | None = None) -> dict[str, int]:
+    """All pass stages; returns how often each pass rewrote something. fold_limit: the
+    folding size limit in bytes; None keeps the current one (the default's, or that of the
+    conversion this runs inside)."""
     pass_log = PassLog(log)
     with fold_constants.limit(fold_limit):
         run_all(graph, pass_log, after_pass)
     return dict(pass_log.counts)
 
 
+def import_checked(load_graphdef_fn: Callable, input_arrays=None, output_arrays=None,
+                   input_shapes=None, fold_limit: int | None = None, propagate: bool = False,
+                   on_import: Callable[[Graph], None] | None = None) -> tuple[Graph, list[str]]:
+    """How every command reads a .pb: (graph, notes). The parsed GraphDef holds a copy of
+    every weight; loading it here, inside the call, lets it go as soon as the import is done,
+    before the passes make their own copies. The folding limit (None: the current one) also
+    bounds the constants the frontend expands (splats). Every op's shape rule is then checked
+    (check_shapes), so a malformed graph is reported naming its node. propagate: leave the
+    inferred shapes on the graph (for the commands that run no pass). on_import(graph) sees
+    the graph as imported, with the inferred shapes, before any pass (before.dot)."""
+    with fold_constants.limit(fold_limit):
+        graph, notes = import_graphdef(load_graphdef_fn(), input_arrays, output_arrays, input_shapes)
+    shaped = check_shapes(graph, in_place=propagate)
+    if on_import is not None:
+        on_import(shaped)
+    return graph, notes
+
+
 def graph_from_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None, **pass_options):
     """Frontend and all passes: returns (graph, notes, pass counts)."""
-    graph, notes = import_graphdef(gd, input_arrays, output_arrays, input_shapes)
-    del gd  # the parsed GraphDef holds a copy of every weight: let it go before the passes
-    return graph, notes, run_passes(graph, **pass_options)
-
-
-def convert_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
-                     allow_custom_ops: bool = False, quantize: QuantizeOptions | None = None,
-                     **pass_options) -> ConversionResult:
-    """pass_options: log, after_pass, fold_limit (see run_passes)."""
-    return _convert(lambda: gd, input_arrays, output_arrays, input_shapes, allow_custom_ops, quantize,
-                    **pass_options)
+    # The parsed GraphDef holds a copy of every weight: handed over (the list emptied when it
+    # is taken) so that it goes as soon as the import is done, before the passes.
+    holder = [gd]
+    del gd
+    graph, notes = import_checked(holder.pop, input_arrays, output_arrays, input_shapes,
+                                  pass_options.get("fold_limit"))
+    return graph, notes, _run_passes_checked(graph, **pass_options)
 
 
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
              allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
-             release_weights: bool = False, **pass_options) -> ConversionResult:
-    # The parsed GraphDef holds a copy of every weight; loading it here, inside the call, lets
-    # it go as soon as the import is done, before the passes make their own copies.
-    # The folding limit also bounds the constants the frontend expands (splats).
-    with fold_constants.limit(pass_options.get("fold_limit", fold_constants.DEFAULT_SIZE_LIMIT)):
-        graph, notes = import_graphdef(load_graphdef_fn(), input_arrays, output_arrays, input_shapes)
-    check_shapes(graph)
+             release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
+             **pass_options) -> ConversionResult:
+    """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
+    import_checked."""
+    graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
+                                  pass_options.get("fold_limit"), on_import=on_import)
     counts = _run_passes_checked(graph, **pass_options)
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)

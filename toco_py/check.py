@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .api import CONTROL_FLOW, graph_from_graphdef
+from .api import CONTROL_FLOW, CONTROL_FLOW_CAUSE, CONTROL_FLOW_FIX, graph_from_graphdef
 from .ir import Graph
 from .targets import TFLM_VERSION, unsupported_on
 
 # Written for the people reading the report: the fix, not the cause.
 CUSTOM_OPS_HINT = ("rewrite with supported ops, or pass --allow_custom_ops to convert (the "
                    "runtime then needs your implementation of it)")
-CONTROL_FLOW_HINT = ("tf.cond/tf.while_loop whose predicate is not a constant at conversion "
-                     "time: fix the predicate (e.g. an is_training flag) to a constant, or cut "
-                     "the graph around it with --input_arrays/--output_arrays")
+CONTROL_FLOW_HINT = f"{CONTROL_FLOW_CAUSE}: {CONTROL_FLOW_FIX}"
 RANDOM_HINT = ("random values are only removed when nothing uses them (e.g. dropout with "
                "keep_prob 1); feed the noise as an input instead")
 # Replacements for ops users commonly meet; anything else gets the generic hint of its target.
@@ -77,11 +75,9 @@ class CheckReport:
 
 def check_file(path: str, target: str, input_arrays=None, output_arrays=None,
                input_shapes=None) -> CheckReport:
-    from .inspect_model import is_tflite_file
+    from .tensor_io import is_tflite, load_tflite
 
-    if is_tflite_file(path):
-        from .tensor_io import load_tflite
-
+    if is_tflite(path):
         graph, notes = load_tflite(path)[0], []
     else:
         from .frontend.graphdef import load_graphdef

@@ -42,15 +42,33 @@ def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+# convert's flags choosing the part of a .pb to read: (name, metavar, convert's help, the
+# help of the other commands that read a .pb).
+_CUT_FLAGS = (
+    ("input_arrays", "NAMES",
+     "Comma-separated input tensor names. Default: the placeholders the outputs need.",
+     "(.pb) Input tensor names, as for convert."),
+    ("output_arrays", "NAMES",
+     ("Comma-separated output tensor names. Default: tensors nothing consumes "
+      "(training-only sinks ignored)."),
+     "(.pb) Output tensor names, as for convert."),
+    ("input_shapes", "SHAPES",
+     ("Input shapes in TOCO syntax, one per input: 1,224,224,3:1,10. "
+      "Needed when an input's shape is not fully known."),
+     "(.pb) Input shapes, as for convert: 1,224,224,3:1,10."),
+)
+
+
+def _cut_options(fn, convert: bool = True):
+    for name, metavar, convert_help, other_help in reversed(_CUT_FLAGS):
+        fn = click.option(f"--{name}", f"--{name.replace('_', '-')}", name, metavar=metavar,
+                          help=convert_help if convert else other_help)(fn)
+    return fn
+
+
 def _graph_cut_options(fn):
     """convert's flags choosing the part of a .pb to read, for the commands that read one."""
-    fn = click.option("--input_shapes", "--input-shapes", "input_shapes", metavar="SHAPES",
-                      help="(.pb) Input shapes, as for convert: 1,224,224,3:1,10.")(fn)
-    fn = click.option("--output_arrays", "--output-arrays", "output_arrays", metavar="NAMES",
-                      help="(.pb) Output tensor names, as for convert.")(fn)
-    fn = click.option("--input_arrays", "--input-arrays", "input_arrays", metavar="NAMES",
-                      help="(.pb) Input tensor names, as for convert.")(fn)
-    return fn
+    return _cut_options(fn, convert=False)
 
 
 def _graph_cut(input_arrays, output_arrays, input_shapes) -> dict:
@@ -69,14 +87,7 @@ def cli() -> None:
               metavar="FILE.pb", help="Frozen TensorFlow GraphDef to convert (binary .pb or text .pbtxt).")
 @click.option("--output_file", "--output-file", "-o", "output_file", required=True,
               metavar="FILE.tflite", help="Where to write the TFLite model (written atomically).")
-@click.option("--input_arrays", "--input-arrays", "input_arrays", metavar="NAMES",
-              help="Comma-separated input tensor names. Default: the placeholders the outputs need.")
-@click.option("--output_arrays", "--output-arrays", "output_arrays", metavar="NAMES",
-              help="Comma-separated output tensor names. Default: tensors nothing consumes "
-                   "(training-only sinks ignored).")
-@click.option("--input_shapes", "--input-shapes", "input_shapes", metavar="SHAPES",
-              help="Input shapes in TOCO syntax, one per input: 1,224,224,3:1,10. "
-                   "Needed when an input's shape is not fully known.")
+@_cut_options
 @click.option("--allow_custom_ops", "--allow-custom-ops", "allow_custom_ops", is_flag=True,
               help="Emit ops with no TFLite builtin as custom ops instead of failing.")
 @click.option("--fold_limit_mb", "--fold-limit-mb", "fold_limit_mb", type=click.FloatRange(min=0),
@@ -97,10 +108,12 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
     release_freed_memory_promptly()
     quantize = build_options(**quantization)
     cut = _graph_cut(input_arrays, output_arrays, input_shapes)
-    if dump_graphviz_dir:  # first, so that it is there even when the conversion fails
-        from .graphviz import dump_dir, frontend_graph
+    on_import = None
+    if dump_graphviz_dir:
+        from .graphviz import dump_dir
 
-        _stderr(f"wrote {dump_dir(dump_graphviz_dir, 'before', frontend_graph(graph_def_file, cut))}")
+        def on_import(graph):  # before the passes, so that it is there even when they fail
+            _stderr(f"wrote {dump_dir(dump_graphviz_dir, 'before', graph)}")
     result = api.convert(
         graph_def_file, output_file, **cut,
         allow_custom_ops=allow_custom_ops,
@@ -109,6 +122,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         quantize=quantize,
         # The after.dot picture needs the weights' shapes, which writing would drop.
         release_weights=not dump_graphviz_dir,
+        on_import=on_import,
     )
     for note in result.notes:
         _stderr(note)

@@ -16,6 +16,10 @@ class UnsupportedOpsError(ConversionError):
 
     def __init__(self, by_type: dict[str, list[str]], hint: str) -> None:
         self.by_type = by_type
-        parts = [f"{t} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
-                 for t, names in sorted(by_type.items())]
-        super().__init__(f"unsupported operations: {'; '.join(parts)}. {hint}")
+        super().__init__(f"unsupported operations: {op_listing(by_type)}. {hint}")
+
+
+def op_listing(by_type: dict[str, list[str]], shown: int = 5) -> str:
+    """'Type (node, node, ...); Other (node)': ops by type, the first `shown` nodes of each."""
+    return "; ".join(f"{t} ({', '.join(names[:shown])}{', ...' if len(names) > shown else ''})"
+                     for t, names in sorted(by_type.items()))

@@ -13,7 +13,7 @@ import subprocess
 
 from .errors import TocoError
 from .ir import Graph, Tensor
-from .targets import op_kind
+from .targets import has_builtin, op_kind
 
 RENDERED_FORMATS = ("svg", "png", "pdf")
 # Long TF scopes make boxes unreadably wide; the full name stays in the tooltip.
@@ -52,7 +52,7 @@ def graph_to_dot(graph: Graph, title: str = "") -> str:
                      f"label={quote(label)}, tooltip={quote(name)}];")
     for i, op in enumerate(graph.ops):
         node = f"op{i}"
-        lines.append(f"  {node} [shape=box, style=\"rounded,filled\", fillcolor={_color(op.type)}, "
+        lines.append(f"  {node} [shape=box, style=\"rounded,filled\", fillcolor={_color(op)}, "
                      f"label={quote(_op_label(graph, op))}, tooltip={quote(op.name)}];")
         for name in op.inputs:
             if name in source:
@@ -82,13 +82,9 @@ def _op_label(graph: Graph, op) -> str:
     return "\n".join(parts)
 
 
-def _color(op_type: str) -> str:
+def _color(op) -> str:
     # Ops the writer would refuse stand out: the first thing to look for in a picture.
-    from .ops import REGISTRY
-
-    if op_type == "CUSTOM" or op_type not in REGISTRY or not REGISTRY[op_type].builtin:
-        return "salmon"
-    return "lightyellow"
+    return "lightyellow" if has_builtin(op) else "salmon"
 
 
 def write_picture(graph: Graph, path: str, title: str = "") -> None:
@@ -117,13 +113,6 @@ def render(dot_text: str, fmt: str, path: str) -> bytes:
         raise TocoError(f"Graphviz's dot failed to render {path}: "
                         f"{message[0] if message else f'exit code {proc.returncode}'}")
     return proc.stdout
-
-
-def frontend_graph(graph_def_file: str, cut: dict) -> Graph:
-    """A .pb as the frontend imports it, before any pass (what before.dot shows)."""
-    from .tensor_io import load_graphdef_as_ir
-
-    return load_graphdef_as_ir(graph_def_file, **cut)
 
 
 def dump_dir(directory: str, name: str, graph: Graph) -> str:

@@ -5,13 +5,11 @@ from the frontend (TF ops mapped, no pass run), so what is shown is what the fil
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TocoError
 from .ir import Graph, QuantParams, Tensor
 from .targets import op_kind
 
@@ -26,30 +24,21 @@ class LoadedModel:
     graphdef_ops: dict[str, int] | None = None
 
 
-def is_tflite_file(path: str) -> bool:
-    """By content (the 'TFL3' identifier), so a misnamed file is still read right."""
-    if not os.path.isfile(path):
-        raise TocoError(f"{path}: no such file" if not os.path.exists(path)
-                        else f"{path} is not a file; pass a .pb or .tflite model")
-    with open(path, "rb") as f:
-        return f.read(8)[4:8] == b"TFL3" or path.endswith(".tflite")
-
-
 def load_model(path: str, input_arrays=None, output_arrays=None, input_shapes=None) -> LoadedModel:
-    if is_tflite_file(path):
-        from .tflite.reader import read_model
+    from .tensor_io import is_tflite
 
-        with open(path, "rb") as f:
-            model = read_model(f.read(), path)
+    if is_tflite(path):
+        from .tflite.reader import read_model_file
+
+        model = read_model_file(path)
         return LoadedModel(path, "tflite", model.main, len(model.graphs))
+    from .api import import_checked
     from .frontend.graphdef import load_graphdef
-    from .frontend.importer import import_graphdef
-    from .passes.propagate_shapes import propagate_shapes
 
     gd = load_graphdef(path)
     tf_ops = Counter(node.op for node in gd.node)
-    graph, _ = import_graphdef(gd, input_arrays, output_arrays, input_shapes)
-    propagate_shapes(graph)  # shapes for the tables; no rewrite
+    # Shapes for the tables; no rewrite.
+    graph, _ = import_checked(lambda: gd, input_arrays, output_arrays, input_shapes, propagate=True)
     return LoadedModel(path, "graphdef", graph, 1, _by_count(tf_ops))
 
 

@@ -10,7 +10,8 @@ from .errors import TocoError
 from .ir import Graph, Op
 from .ops import REGISTRY
 from .ops.hybrid import HYBRID_KERNELS, is_hybrid
-from .ops.quantize_ops import quant_attrs
+from .ops.quantize_ops import QUANTIZED_TYPES, quant_attrs
+from .targets import node_name, op_kind
 
 
 class _Dead:
@@ -23,16 +24,16 @@ class _Dead:
 DEAD = _Dead()
 
 
-def missing_kernels(graph: Graph) -> list[str]:
-    """'#index TYPE' for every op the interpreter cannot run."""
+def missing_kernels(graph: Graph, kernels: list[Callable | None] | None = None) -> list[str]:
+    """'#index TYPE' for every op the interpreter cannot run. kernels: each op's
+    _kernel_for, when already found."""
+    if kernels is None:
+        kernels = [_kernel_for(graph, op) for op in graph.ops]
     missing = []
-    for i, op in enumerate(graph.ops):
-        opdef = REGISTRY.get(op.type)
-        if op.type in ("Switch", "Merge"):
-            continue
-        if opdef is None or _kernel_for(graph, op) is None:
-            label = op.attrs.get("custom_code", op.type) if op.type == "CUSTOM" else op.type
-            missing.append(f"#{i} {label}{' (quantized)' if opdef and opdef.kernel else ''}")
+    for i, (op, kernel) in enumerate(zip(graph.ops, kernels)):
+        if kernel is None and op.type not in ("Switch", "Merge"):
+            opdef = REGISTRY.get(op.type)
+            missing.append(f"#{i} {op_kind(op)}{' (quantized)' if opdef and opdef.kernel else ''}")
     return missing
 
 
@@ -41,7 +42,7 @@ def _is_quantized(graph: Graph, op: Op) -> bool:
     if op.type in ("QUANTIZE", "DEQUANTIZE") or is_hybrid(graph, op):
         return False
     names = [n for n in op.inputs[:1] + op.outputs[:1] if n]
-    return any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in ("int8", "uint8", "int16")
+    return any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in QUANTIZED_TYPES
                for n in names)
 
 
@@ -61,13 +62,15 @@ def _kernel_for(graph: Graph, op: Op) -> Callable | None:
 
 class Interpreter:
     def __init__(self, graph: Graph) -> None:
-        missing = missing_kernels(graph)
+        kernels = [_kernel_for(graph, op) for op in graph.ops]
+        missing = missing_kernels(graph, kernels)
         if missing:
             raise TocoError(f"the interpreter has no kernel for: {', '.join(missing)}")
         self.graph = graph
         for op in graph.ops:
             quant_attrs(graph, op)  # QUANTIZE/DEQUANTIZE read their tensors' params from attrs
-        self._kernels = [_kernel_for(graph, op) for op in graph.ops]
+        self._kernels = kernels
+        self._last_uses = _last_uses(graph)
 
     def _check_input(self, name: str, value) -> np.ndarray:
         t = self.graph.tensors[name]
@@ -92,7 +95,7 @@ class Interpreter:
         values: dict[str, object] = {n: t.data for n, t in self.graph.tensors.items() if t.is_const}
         for name in self.graph.inputs:
             values[name] = self._check_input(name, feeds[name])
-        remaining = _last_uses(self.graph) if not keep_all else None
+        remaining = self._last_uses if not keep_all else None
         for index, (op, kernel) in enumerate(zip(self.graph.ops, self._kernels)):
             args = [values[n] if n else None for n in op.inputs]
             outputs = _run_op(op, kernel, args)
@@ -124,7 +127,7 @@ def _run_op(op: Op, kernel: Callable | None, args: list) -> list:
     except TocoError:
         raise
     except Exception as err:  # a kernel meeting data it cannot handle: name the op
-        raise TocoError(f"{op.type} ({op.name or op.outputs[0]}) failed: {type(err).__name__}: {err}") from err
+        raise TocoError(f"{op.type} ({node_name(op)}) failed: {type(err).__name__}: {err}") from err
     return list(result) if isinstance(result, (tuple, list)) else [result]
 
 

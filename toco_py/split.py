@@ -13,18 +13,17 @@ from dataclasses import dataclass, field
 from google.protobuf import text_format
 
 from .errors import TocoError
-from .frontend.context import tensor_name
+from .frontend.context import split_ref, tensor_name
 from .frontend.graphdef import load_graphdef
-from .frontend.importer import Importer, InputSpec, _node_of
-from .frontend.node_types import output_index
+from .frontend.importer import Importer, InputSpec
 from .frontend.proto import NodeDef
+from .frontend.tensors import DTYPES
 
+# TensorFlow's quantized types (qint8, quint8, qint32, qint16, quint16), which the frontend
+# reads as the plain integer types.
+_QUANTIZED_DT = (11, 12, 13, 15, 16)
 # IR dtype name -> TensorFlow DataType enum value (the plain, non-reference types).
-DT_ENUM = {
-    "float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "int8": 6, "string": 7,
-    "complex64": 8, "int64": 9, "bool": 10, "bfloat16": 14, "uint16": 17, "complex128": 18,
-    "float16": 19, "resource": 20, "variant": 21, "uint32": 22, "uint64": 23,
-}
+DT_ENUM = {name: code for code, name in DTYPES.items() if code not in _QUANTIZED_DT}
 
 
 @dataclass
@@ -94,13 +93,12 @@ def split_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
     renames: dict[str, str] = {}
     placeholders = []
     for spec in cut.inputs:
-        node_name = _node_of(spec.name)
+        node_name, index = split_ref(spec.name)
         if not spec.interior:
             node = _placeholder(node_name, spec, importer.nodes[node_name])
         else:
             if spec.dtype not in DT_ENUM:
                 raise TocoError(f"input {spec.name!r} has type {spec.dtype}, which a placeholder cannot hold")
-            index = output_index(spec.name)
             name = node_name if index == 0 else _unique(f"{node_name}_{index}", taken)
             taken.add(name)
             node = _placeholder(name, spec)

@@ -9,24 +9,29 @@ import numpy as np
 
 from .errors import TocoError
 from .ir import Graph
+from .ops.quantize_ops import QUANTIZED_TYPES
 from .tflite.writer import write_atomic
 
 
 def is_tflite(path: str) -> bool:
+    """Whether a model file is a .tflite (else a GraphDef): by content (the 'TFL3'
+    identifier), so a misnamed file is still read right, or by name. A missing file, or a
+    directory, is a TocoError."""
+    if not os.path.isfile(path):
+        raise TocoError(f"{path}: no such file" if not os.path.exists(path)
+                        else f"{path} is not a file; pass a .pb or .tflite model")
     with open(path, "rb") as f:
         return f.read(8)[4:8] == b"TFL3" or path.endswith(".tflite")
 
 
 def load_tflite(path: str) -> tuple[Graph, dict[str, str]]:
     """The main subgraph, and signature input names -> tensor names (for --input NAME=...)."""
-    from .tflite.reader import InvalidModelError, read_model
+    from .tflite.reader import InvalidModelError, read_model_file
 
     if not os.path.isfile(path):
         raise TocoError(f"{path}: no such file")
-    with open(path, "rb") as f:
-        data = f.read()
     try:
-        model = read_model(data, path)
+        model = read_model_file(path)
     except InvalidModelError:
         if path.endswith((".pb", ".pbtxt")):
             raise TocoError(f"{path} is a GraphDef, not a .tflite; convert it first: toco-py "
@@ -41,12 +46,11 @@ def load_tflite(path: str) -> tuple[Graph, dict[str, str]]:
 
 def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_shapes=None) -> Graph:
     """A frozen GraphDef through the frontend only (no passes): TensorFlow's semantics."""
+    from .api import import_checked
     from .frontend.graphdef import load_graphdef
-    from .frontend.importer import import_graphdef
-    from .passes.propagate_shapes import propagate_shapes
 
-    graph, _ = import_graphdef(load_graphdef(path), input_arrays, output_arrays, input_shapes)
-    propagate_shapes(graph)
+    graph, _ = import_checked(lambda: load_graphdef(path), input_arrays, output_arrays,
+                              input_shapes, propagate=True)
     return graph
 
 
@@ -56,7 +60,7 @@ def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     for name in graph.inputs:
         t = graph.tensors[name]
         shape = tuple(max(d, 1) for d in (t.shape or ()))
-        if t.dtype in ("int8", "uint8", "int16"):
+        if t.dtype in QUANTIZED_TYPES:
             info = np.iinfo(t.dtype)
             feeds[name] = rng.integers(info.min, info.max, shape, endpoint=True).astype(t.dtype)
         elif t.dtype.startswith(("int", "uint")):

@@ -14,6 +14,7 @@ import numpy as np
 from .errors import TocoError
 from .interpreter import Interpreter
 from .ir import Graph, QuantParams
+from .ops.quantize_ops import QUANTIZED_TYPES, dequantize as dequantize_array, quantize
 
 Runner = Callable[[dict[str, np.ndarray], bool], dict[str, np.ndarray]]
 
@@ -55,11 +56,15 @@ def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | No
     except ImportError:
         return None
     names = list(graph.tensors)
+    interpreters = {}  # keep-all-tensors flag -> LiteRT's interpreter, built once
 
     def run(feeds, everything):
-        interp = LiteRT(model_path=path, num_threads=1, experimental_preserve_all_tensors=everything,
-                        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        interp.allocate_tensors()
+        interp = interpreters.get(everything)
+        if interp is None:
+            interp = interpreters[everything] = LiteRT(
+                model_path=path, num_threads=1, experimental_preserve_all_tensors=everything,
+                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            interp.allocate_tensors()
         for detail in interp.get_input_details():
             interp.set_tensor(detail["index"], feeds[names[detail["index"]]])
         interp.invoke()
@@ -141,12 +146,7 @@ def _quiet_import_tensorflow():
 def dequantize(value: np.ndarray, quant: QuantParams | None) -> np.ndarray:
     if quant is None or value.dtype.kind not in "iu":
         return np.asarray(value, np.float64)
-    shape = [1] * value.ndim
-    if quant.per_channel and value.ndim:
-        shape[quant.axis] = -1
-    scale = np.asarray(quant.scale, np.float64).reshape(shape)
-    zero = np.asarray(quant.zero_point, np.float64).reshape(shape)
-    return (value.astype(np.float64) - zero) * scale
+    return np.asarray(dequantize_array(value, quant.scale, quant.zero_point, quant.axis), np.float64)
 
 
 def adapt_inputs(feeds: dict[str, np.ndarray], graph: Graph) -> dict[str, np.ndarray]:
@@ -154,11 +154,9 @@ def adapt_inputs(feeds: dict[str, np.ndarray], graph: Graph) -> dict[str, np.nda
     out = {}
     for name, value in feeds.items():
         t = graph.tensors.get(name)
-        if t is not None and t.quant is not None and t.dtype in ("int8", "uint8", "int16") \
+        if t is not None and t.quant is not None and t.dtype in QUANTIZED_TYPES \
                 and np.asarray(value).dtype.kind == "f":
-            info = np.iinfo(t.dtype)
-            q = np.round(value / t.quant.scale.ravel()[0]) + t.quant.zero_point.ravel()[0]
-            value = np.clip(q, info.min, info.max).astype(t.dtype)
+            value = quantize(np.asarray(value), t.quant.scale, t.quant.zero_point, t.quant.axis, t.dtype)
         out[name] = value
     return out
 
@@ -194,6 +192,15 @@ def compare_engines(candidate: Engine, reference: Engine, cand_out: dict, ref_ou
             continue  # same name, different tensor (e.g. a fused op's output)
         rows.append(measure(name, a, b, atol, rtol, (candidate.label, reference.label)))
     return rows
+
+
+def keep_worst(worst: dict[tuple[str, str], Comparison], rows: list[Comparison]) -> None:
+    """Keeps the worst row per (tensor, candidate engine) over the samples: a failing one
+    over a passing one, then the one with the larger error."""
+    for row in rows:
+        key = (row.tensor, row.candidate)
+        if key not in worst or (not row.passed, row.max_abs) > (not worst[key].passed, worst[key].max_abs):
+            worst[key] = row
 
 
 def first_divergence(rows: list[Comparison]) -> Comparison | None:
@@ -241,19 +248,16 @@ def validate(reference: str | None, candidate_path: str, feeds: Callable[[Graph,
             candidates.append(lite)
     worst: dict[tuple[str, str], Comparison] = {}
     tensors: dict[str, Comparison] = {}
+    op_order = [n for op in graph.ops for n in op.outputs]
     for sample in range(samples):
         ref_feeds = feeds(ref.graph, sample)
         ref_out = ref.run(ref_feeds, per_tensor)
         for engine in candidates:
             out = engine.run(adapt_inputs(ref_feeds, engine.graph), per_tensor and engine is candidates[0])
-            for row in compare_engines(engine, ref, out, ref_out, graph.outputs, atol, rtol):
-                key = (row.tensor, row.candidate)
-                if key not in worst or row.max_abs > worst[key].max_abs or not row.passed:
-                    worst[key] = row if key not in worst or worst[key].passed else worst[key]
+            keep_worst(worst, compare_engines(engine, ref, out, ref_out, graph.outputs, atol, rtol))
             if per_tensor and engine is candidates[0]:
-                order = [n for op in graph.ops for n in op.outputs]
-                for row in compare_engines(engine, ref, out, ref_out, order, atol, rtol):
+                for row in compare_engines(engine, ref, out, ref_out, op_order, atol, rtol):
                     if row.tensor not in tensors or row.max_abs > tensors[row.tensor].max_abs:
                         tensors[row.tensor] = row
-    order = {n: i for i, n in enumerate(n for op in graph.ops for n in op.outputs)}
+    order = {n: i for i, n in enumerate(op_order)}
     return list(worst.values()), sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0))

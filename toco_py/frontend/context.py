@@ -12,10 +12,19 @@ _MISSING = object()
 MAX_OUTPUTS = 1 << 16
 
 
+def split_ref(ref: str) -> tuple[str, int]:
+    """A tensor reference ('node', 'node:0', 'node:2', as in NodeDef inputs and the array
+    flags) -> (node name, output index). A suffix that is not a decimal number ('x:foo') is
+    part of the node name; an empty one ('x:') means output 0."""
+    head, sep, index = ref.rpartition(":")
+    if sep and head and (index == "" or (index.isascii() and index.isdigit())):
+        return head, int(index or 0)
+    return ref, 0
+
+
 def tensor_name(ref: str) -> str:
     """A NodeDef input reference ('node', 'node:0', 'node:2') -> the IR tensor name."""
-    node, _, index = ref.partition(":")
-    return node if index in ("", "0") else f"{node}:{index}"
+    return output_name(*split_ref(ref))
 
 
 def output_name(node_name: str, index: int) -> str:
@@ -79,6 +88,17 @@ class NodeContext:
             if name not in self.graph.tensors:
                 self.graph.add_tensor(Tensor(name))
         return self.graph.add_op(Op(type_, list(inputs), outputs, dict(attrs or {}), self.name))
+
+    def spatial(self, key: str, unit_batch_channel: bool = False) -> tuple[int, int]:
+        """The height and width entries of an NHWC 4-value attr (strides, dilations, ksize;
+        default all 1). unit_batch_channel: the batch and channel entries must be 1."""
+        values = [int(v) for v in self.attr(key, [1, 1, 1, 1])]
+        if len(values) != 4:
+            raise ConversionError(f"node {self.name!r}: {key} must have 4 values, has {values}")
+        if unit_batch_channel and (values[0] != 1 or values[3] != 1):
+            raise ConversionError(f"node {self.name!r}: {key} {values} must be 1 on the batch "
+                                  "and channel axes")
+        return values[1], values[2]
 
     def data_format_nhwc(self) -> None:
         fmt = self.attr("data_format", "NHWC")

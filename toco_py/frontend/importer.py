@@ -4,15 +4,15 @@ from __future__ import annotations
 import contextlib
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
-from .context import NodeContext, tensor_name
-from .tensors import attr_value, dtype_name, shape_of, to_numpy
-from .node_types import input_dtype, output_dtype, output_index, shape_attr
+from .context import NodeContext, split_ref, tensor_name
+from .tensors import attr_value, shape_of, to_numpy
+from .node_types import input_dtype, output_dtype, shape_attr
 from .tf_ops import MAPPERS
 
 # Nodes that never carry an inference output, so they are not candidate outputs.
@@ -48,20 +48,9 @@ class Cut:
     part: list[str]  # the nodes between them, in topological order
 
 
-@dataclass
-class ImportResult:
-    graph: Graph
-    # What was inferred rather than given, for the user to see.
-    notes: list[str] = field(default_factory=list)
-
-
 def parse_array_name(name: str) -> str:
     """Accepts 'node', 'node:0' and 'node:1' and returns the IR tensor name."""
     return tensor_name(name.strip())
-
-
-def _node_of(tensor: str) -> str:
-    return tensor.rsplit(":", 1)[0] if ":" in tensor and tensor.rsplit(":", 1)[1].isdigit() else tensor
 
 
 def _suggest(name: str, choices) -> str:
@@ -93,16 +82,16 @@ class Importer:
 
     def _check_exists(self, names: list[str], what: str) -> None:
         for name in names:
-            if _node_of(name) not in self.nodes:
+            if split_ref(name)[0] not in self.nodes:
                 raise TocoError(
                     f"unknown {what} array {name!r}: the graph has no node of that name"
-                    f"{_suggest(_node_of(name), self.nodes)}; check --{what}_arrays")
+                    f"{_suggest(split_ref(name)[0], self.nodes)}; check --{what}_arrays")
 
     def choose_outputs(self) -> list[str]:
         if self.output_arrays:
             self._check_exists(self.output_arrays, "output")
             return self.output_arrays
-        consumed = {_node_of(tensor_name(i)) for n in self.gd.node for i in n.input
+        consumed = {split_ref(i)[0] for n in self.gd.node for i in n.input
                     if not i.startswith("^")}
         outputs = [
             n.name for n in self.gd.node
@@ -122,7 +111,7 @@ class Importer:
         order: list[str] = []
         seen: set[str] = set()
         done: set[str] = set()
-        stack = [(_node_of(o), False) for o in reversed(outputs)]
+        stack = [(split_ref(o)[0], False) for o in reversed(outputs)]
         while stack:
             name, expanded = stack.pop()
             if expanded:
@@ -141,7 +130,7 @@ class Importer:
                     tensor = tensor_name(ref)
                     if tensor in stop:
                         continue
-                    dep = _node_of(tensor)
+                    dep = split_ref(tensor)[0]
                     if dep not in seen:
                         stack.append((dep, False))
                     elif dep not in done:
@@ -190,7 +179,7 @@ class Importer:
         self._check_cut(part, inputs, outputs)
         self._given = {name: shape for name, shape in zip(inputs, given) if shape is not None}
         self._to_infer = [n for n, g in zip(inputs, given) if g is None and not (
-            self.nodes[_node_of(n)].op in _PLACEHOLDERS and output_index(n) == 0)]
+            self.nodes[split_ref(n)[0]].op in _PLACEHOLDERS and split_ref(n)[1] == 0)]
         self._inferred = None
         specs = [self._resolve_input(name, shape, part, keep_unknown) for name, shape in zip(inputs, given)]
         return Cut(outputs, specs, part)
@@ -200,7 +189,7 @@ class Importer:
         the node's other outputs (and all upstream of it) and a placeholder in its place."""
         by_node: dict[str, str] = {}
         for name in inputs:
-            by_node.setdefault(_node_of(name), name)
+            by_node.setdefault(split_ref(name)[0], name)
         clashing = [n for n in part if n in by_node]
         if not clashing:
             return
@@ -208,8 +197,8 @@ class Importer:
         stop = set(inputs)
         needed = sorted({t for n in part for t in (tensor_name(r) for r in self.nodes[n].input
                                                     if not r.startswith("^"))
-                         if _node_of(t) == node and t not in stop} |
-                        {o for o in outputs if _node_of(o) == node})
+                         if split_ref(t)[0] == node and t not in stop} |
+                        {o for o in outputs if split_ref(o)[0] == node})
         raise TocoError(
             f"input array {by_node[node]!r} cuts node {node!r}, but the outputs also need "
             f"{', '.join(map(repr, needed))}, {'another output' if len(needed) == 1 else 'other outputs'}"
@@ -229,8 +218,8 @@ class Importer:
 
     def _resolve_input(self, name: str, given: tuple | None, part: list[str],
                        keep_unknown: bool) -> InputSpec:
-        node = self.nodes[_node_of(name)]
-        index = output_index(name)
+        node_name, index = split_ref(name)
+        node = self.nodes[node_name]
 
         def inferred():
             if self._inferred is None:
@@ -375,29 +364,23 @@ class Importer:
         """An op with no mapping becomes a CUSTOM op, so that every unsupported op can be
         reported at once after the passes (or emitted as a custom op if the user allows)."""
         shapes = attr_value(node.attr["_output_shapes"]) if "_output_shapes" in node.attr else None
-        count = max(len(shapes or []), 1 + max(self._max_output_index.get(node.name, 0), 0))
+        count = max(len(shapes or []), 1 + self._max_output_index.get(node.name, 0))
         outputs = ctx.outputs(count, "outputs read")
         for i, out in enumerate(outputs):
             shape = shapes[i] if shapes and i < len(shapes) else None
-            dtype = "float32"
-            for key in ("T", "dtype", "out_type"):
-                if key in node.attr and node.attr[key].WhichOneof("value") == "type":
-                    dtype = dtype_name(node.attr[key].type)
-                    break
-            self.graph.add_tensor(Tensor(out, shape, dtype))
+            self.graph.add_tensor(Tensor(out, shape, output_dtype(node, i) or output_dtype(node, 0)
+                                        or "float32"))
         attrs = {"custom_code": node.op}
         self.graph.add_op(Op("CUSTOM", ctx.inputs, outputs, attrs, node.name))
 
     def run(self) -> Graph:
         cut = self.plan()
+        # The highest output of each node that the part (or an output array) reads: how many
+        # outputs an op with no mapping gets.
         self._max_output_index: dict[str, int] = {}
-        for n in self.gd.node:
-            for ref in n.input:
-                if not ref.startswith("^"):
-                    t = tensor_name(ref)
-                    if ":" in t:
-                        node, idx = t.rsplit(":", 1)
-                        self._max_output_index[node] = max(self._max_output_index.get(node, 0), int(idx))
+        refs = [r for name in cut.part for r in self.nodes[name].input if not r.startswith("^")]
+        for node, index in map(split_ref, refs + cut.outputs):
+            self._max_output_index[node] = max(self._max_output_index.get(node, 0), index)
         for spec in cut.inputs:
             self._add_input(spec)
         for name in cut.part:
@@ -414,7 +397,7 @@ class Importer:
             if name not in self.graph.tensors:
                 raise TocoError(
                     f"output array {name!r} is not produced by the graph (node "
-                    f"{_node_of(name)!r} has no such output); check --output_arrays")
+                    f"{split_ref(name)[0]!r} has no such output); check --output_arrays")
         self.graph.outputs = list(cut.outputs)
         return self.graph
 

@@ -44,11 +44,6 @@ _INPUT_ATTRS = {
 }
 
 
-def output_index(tensor: str) -> int:
-    head, _, index = tensor.rpartition(":")
-    return int(index) if head and index.isdigit() else 0
-
-
 def type_attr(node, key: str) -> str | None:
     if key.startswith("="):
         return key[1:]

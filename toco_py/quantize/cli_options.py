@@ -1,11 +1,14 @@
 """Quantization flags shared by `convert` and `quantize`, TOCO's names included."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..errors import TocoError
-from .driver import QuantizeOptions
-from .full_integer import Int8Options
+
+if TYPE_CHECKING:  # the CLI imports this module at startup: numpy and the kernels load later
+    from .driver import QuantizeOptions
 
 _TYPE_NAMES = {"float": "float32", "float32": "float32", "int8": "int8", "uint8": "uint8",
                "quantized_uint8": "uint8"}
@@ -92,6 +95,9 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
         raise TocoError("give both --default_ranges_min and --default_ranges_max")
     if default_min is not None and not default_min < default_max:
         raise TocoError("--default_ranges_min must be below --default_ranges_max")
+    from .driver import QuantizeOptions
+    from .full_integer import Int8Options
+
     return QuantizeOptions(
         mode=mode, calibration_data=calibration_data, calibration_samples=calibration_samples,
         calibration_mean=calibration_mean, calibration_std=calibration_std, percentile=percentile,

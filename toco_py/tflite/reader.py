@@ -24,7 +24,7 @@ from .checks import (CheckedTable, InvalidModelError, Source, adopt, decode_stri
                      element_count, index, numbers, open_root, shape_text, tables)
 from .options import OPTIONS, TENSOR_TYPES
 
-__all__ = ["InvalidModelError", "Model", "Signature", "read_graph", "read_model"]
+__all__ = ["InvalidModelError", "Model", "Signature", "read_graph", "read_model", "read_model_file"]
 
 SCHEMA_VERSION = 3
 FILE_IDENTIFIER = b"TFL3"
@@ -95,13 +95,18 @@ def read_graph(path_or_bytes: str | os.PathLike | bytes) -> Graph:
     """The main subgraph of a .tflite given as a path or as bytes."""
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return read_model(path_or_bytes).main
-    path = os.fspath(path_or_bytes)
+    return read_model_file(path_or_bytes).main
+
+
+def read_model_file(path: str | os.PathLike) -> Model:
+    """Reads a .tflite file; one that cannot be opened is a TocoError naming it."""
+    path = os.fspath(path)
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise TocoError(f"cannot read {path}: {e.strerror}") from None
-    return read_model(data, source=str(path)).main
+    return read_model(data, source=str(path))
 
 
 def _read(data: bytes) -> Model:

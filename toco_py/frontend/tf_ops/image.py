@@ -35,14 +35,6 @@ def depth_space(ctx: NodeContext) -> None:
     ctx.emit(op_type, [ctx.input(0)], {"block_size": int(ctx.attr("block_size"))})
 
 
-def _stride_hw(ctx: NodeContext, key: str) -> tuple[int, int]:
-    values = [int(v) for v in ctx.attr(key, [1, 1, 1, 1])]
-    if len(values) != 4 or values[0] != 1 or values[3] != 1:
-        raise ConversionError(f"node {ctx.name!r}: {key} {values} must be 1 on the batch and "
-                              "channel axes")
-    return values[1], values[2]
-
-
 @tf_op("Conv2DBackpropInput")
 def conv2d_backprop_input(ctx: NodeContext) -> None:
     """Inputs (input_sizes, filter HWOI, out_backprop) -> TRANSPOSE_CONV (output_shape,
@@ -51,9 +43,9 @@ def conv2d_backprop_input(ctx: NodeContext) -> None:
     padding = ctx.attr("padding")
     if padding not in ("SAME", "VALID"):
         raise ConversionError(f"node {ctx.name!r}: TRANSPOSE_CONV has no {padding} padding")
-    if _stride_hw(ctx, "dilations") != (1, 1):
+    if ctx.spatial("dilations", unit_batch_channel=True) != (1, 1):
         raise ConversionError(f"node {ctx.name!r}: TRANSPOSE_CONV has no dilation")
-    sh, sw = _stride_hw(ctx, "strides")
+    sh, sw = ctx.spatial("strides", unit_batch_channel=True)
     # TF's filter is [H, W, out, in]; TFLite's [out, H, W, in]: a transpose that constant
     # folding applies once.
     filt = ctx.temp("filter_ohwi")

@@ -8,13 +8,6 @@ from ..context import NodeContext
 from .registry import tf_op
 
 
-def _spatial(ctx: NodeContext, key: str, default=(1, 1, 1, 1)) -> tuple[int, int]:
-    values = ctx.attr(key, list(default))
-    if len(values) != 4:
-        raise ConversionError(f"node {ctx.name!r}: {key} must have 4 values, has {values}")
-    return int(values[1]), int(values[2])
-
-
 def _padding(ctx: NodeContext, x: str) -> tuple[str, str]:
     """Returns (TFLite padding, the tensor to convolve); EXPLICIT padding becomes a PAD op."""
     padding = ctx.attr("padding")
@@ -29,7 +22,7 @@ def _padding(ctx: NodeContext, x: str) -> tuple[str, str]:
 
 
 def _window_attrs(ctx: NodeContext, padding: str) -> dict:
-    sh, sw = _spatial(ctx, "strides")
+    sh, sw = ctx.spatial("strides")
     return {"padding": padding, "stride_h": sh, "stride_w": sw}
 
 
@@ -37,7 +30,7 @@ def _window_attrs(ctx: NodeContext, padding: str) -> dict:
 def conv2d(ctx: NodeContext) -> None:
     ctx.data_format_nhwc()
     padding, x = _padding(ctx, ctx.input(0))
-    dh, dw = _spatial(ctx, "dilations")
+    dh, dw = ctx.spatial("dilations")
     # TF filters are HWIO, TFLite's OHWI: a transpose that constant folding applies once.
     filt = ctx.temp("filter_ohwi")
     ctx.emit("TRANSPOSE", [ctx.input(1), ctx.const("perm", np.array([3, 0, 1, 2], np.int32))],
@@ -50,10 +43,8 @@ def conv2d(ctx: NodeContext) -> None:
 def depthwise_conv2d(ctx: NodeContext) -> None:
     ctx.data_format_nhwc()
     padding, x = _padding(ctx, ctx.input(0))
-    dh, dw = _spatial(ctx, "dilations")
-    w = ctx.const_input(1)
-    if w is None:
-        raise ConversionError(f"node {ctx.name!r} (DepthwiseConv2dNative): its filter must be a constant")
+    dh, dw = ctx.spatial("dilations")
+    w = ctx.require_const(1, "filter")
     kh, kw, cin, mult = w.shape
     # [KH, KW, C, M] flattened on its last two axes is TFLite's [1, KH, KW, C*M] order.
     filt = ctx.temp("filter_1hwc")
@@ -67,7 +58,7 @@ def depthwise_conv2d(ctx: NodeContext) -> None:
 @tf_op("MaxPool", "AvgPool")
 def pool(ctx: NodeContext) -> None:
     ctx.data_format_nhwc()
-    kh, kw = _spatial(ctx, "ksize")
+    kh, kw = ctx.spatial("ksize")
     padding = ctx.attr("padding")
     if padding not in ("SAME", "VALID"):
         raise ConversionError(f"node {ctx.name!r}: pooling padding {padding!r} is not supported")
