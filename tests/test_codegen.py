@@ -19,7 +19,7 @@ from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
 from toco_py.codegen.lowering import CodegenError
 from toco_py.codegen.verify import NEAR_NOTE, build, compare, run_bundle, verify_bundle
-from toco_py.ir import Graph, Tensor, const_tensor
+from toco_py.ir import Graph, Op, Tensor, const_tensor
 from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
@@ -152,6 +152,10 @@ def test_makefile_builds_with_werror_and_pedantic(tmp_path):
     for line in compiles:
         assert "-std=c99 -Wall -Wextra -Werror -pedantic -O2" in line, line
     assert "-lm" in dry.stdout and "malloc" not in "".join(p.read_text() for p in folder.glob("*.c"))
+    # Every shipped header is a dependency of every object.
+    headers = next(line for line in (folder / "Makefile").read_text().splitlines()
+                   if line.startswith("HEADERS ="))
+    assert sorted(headers.split()[2:]) == sorted(p.name for p in folder.glob("*.h"))
     build(str(folder), "relu")  # the Makefile's own flags, warnings as errors
     # The flags bite: one unused function, or one zero-size array (ISO C forbids it).
     for bad in ("static int unused_helper(void) { return 0; }\n", "extern int zero[0];\n"):
@@ -214,6 +218,26 @@ def test_bad_option_names_the_op_and_bad_names_are_refused():
     for bad in ("2fast", "my-model", "conv", "main"):
         with pytest.raises(CodegenError, match="--name"):
             generate(graph, bad)
+
+
+@pytest.mark.parametrize("op_type, w_shape", [("CONV_2D", (2, 1, 1, 3)),
+                                              ("DEPTHWISE_CONV_2D", (1, 1, 1, 3)),
+                                              ("MAX_POOL_2D", None)])
+def test_window_ops_refuse_inputs_that_are_not_4d(op_type, w_shape):
+    g = Graph()
+    g.add_tensor(Tensor("x", (1, 4, 3), "float32"))
+    g.inputs.append("x")
+    inputs = ["x"]
+    if w_shape:
+        g.add_tensor(const_tensor("w", np.ones(w_shape, np.float32)))
+        g.add_tensor(const_tensor("b", np.zeros(w_shape[0] * w_shape[3] // 3, np.float32)))
+        inputs += ["w", "b"]
+    g.add_tensor(Tensor("y", (1, 4, 1, 3), "float32"))
+    attrs = {"padding": "VALID", "filter_height": 1, "filter_width": 1}
+    g.add_op(Op(op_type, inputs, ["y"], attrs, "op"))
+    g.outputs = ["y"]
+    with pytest.raises(CodegenError, match=rf"^codegen: op #0 {op_type} \(op\): tensor 'x' must be 4-D"):
+        generate(g, "m")
 
 
 def test_cli_codegen_verify(tmp_path):

@@ -8,22 +8,17 @@ every int8 value, or every pair of int8 values (a 256 x 1 input against a 1 x 25
 """
 from __future__ import annotations
 
-import networks
 import numpy as np
 import pytest
 from codegen_check import check_bundle, roundtrip
 from kernel_check import quant
-from test_int8_models import calibration_file
 
-from toco_py import api
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
-from toco_py.codegen.lowering import CodegenError, unsupported_ops
+from toco_py.codegen.lowering import CodegenError
 from toco_py.codegen.verify import VerifyError, build, run_bundle
 from toco_py.ir import Graph, Op, Tensor, const_tensor
 from toco_py.passes.propagate_shapes import propagate_shapes
-from toco_py.quantize.driver import QuantizeOptions
-from toco_py.tflite.reader import read_model
 
 COLUMN = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
 ROW = COLUMN.reshape(1, 256)
@@ -274,17 +269,3 @@ def test_parameters_the_kernels_refuse_name_the_op(case, message):
     graph, _ = cases_graph([case])
     with pytest.raises(CodegenError, match=rf"op #0 {case.op}: .*{message}"):
         generate(graph, "m")
-
-
-# ---- whole int8 networks -------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["lstm_language_model", "gru_static_rnn"])
-def test_int8_network_bundle(name, tmp_path):
-    net = networks.SMALL_NETWORKS[name]()
-    options = QuantizeOptions("int8", calibration_data=calibration_file(net, tmp_path))
-    model = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs,
-                              quantize=options).model
-    graph = read_model(model).main
-    assert not unsupported_ops(graph)
-    assert any(t.dtype == "int8" for t in graph.tensors.values())
-    check_bundle(graph, tmp_path, name=name, opt="-O2")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from codegen_check import check_bundle, roundtrip
 from irgraph import append_op
-from kernel_check import one_op_graph, quant
+from kernel_check import int8_graph, quant, window
 from oracle import litert
 from test_int8_models import calibration_file
 
@@ -58,22 +58,10 @@ def q_graph(op_type: str, inputs: list, input_quant: list, output_quant: list,
             output_dtype: str = "int8") -> Graph:
     """A one-op quantized graph as kernel_check.compare_int8_with_litert builds it, through
     .tflite bytes."""
-    g = one_op_graph(op_type, inputs, attrs, len(output_quant), const)
-    for i, q in enumerate(input_quant):
-        if q is not None and inputs[i] is not None:
-            g.tensors[f"in{i}"].quant = q
-    for i, q in enumerate(output_quant):
-        g.tensors[f"out{i}"].quant, g.tensors[f"out{i}"].dtype = q, output_dtype
-    return roundtrip(g)
+    return roundtrip(int8_graph(op_type, inputs, input_quant, output_quant, attrs, const, output_dtype))
 
 
 # ---- convolutions and FULLY_CONNECTED ------------------------------------------------------
-
-def window(padding="VALID", stride=(1, 1), dilation=(1, 1), act="NONE", **extra) -> dict:
-    return {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
-            "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1],
-            "fused_activation_function": act, **extra}
-
 
 def conv_graph(op_type, x_shape, w_shape, attrs, in_q, out_q=None, per_channel=True, bias=True,
                w_range=(-127, 127), bias_range=20000, constant_filter=True) -> Graph:
@@ -413,9 +401,11 @@ def test_int8_kernels_run_clean_under_sanitizers(tmp_path):
 
 # ---- whole int8 networks -----------------------------------------------------------------------
 
-# Their int8 elementwise, activation and softmax ops run on lower_int8_math's kernels.
+# Their int8 elementwise, activation and softmax ops run on lower_int8_math's kernels (the
+# recurrent ones on LOGISTIC, TANH and the elementwise kernels in a long chain).
 INT8_NETWORKS = {name: networks.SMALL_NETWORKS[name] for name in
-                 ("conv_bn_separable", "computed_axis_softmax", "fused_patterns", "dropout_mlp")}
+                 ("conv_bn_separable", "computed_axis_softmax", "fused_patterns", "dropout_mlp",
+                  "lstm_language_model", "gru_static_rnn")}
 INT8_NETWORKS["mobilenet_v2_96"] = lambda: networks.keras_application("MobileNetV2", 96)
 
 

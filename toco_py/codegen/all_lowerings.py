@@ -3,6 +3,7 @@ the int8 variants, `@lowering("CONV_2D", variant="int8")`) is a new module liste
 its kernels go into kernels/<family>.c, which the emitter copies when a call names it."""
 from . import (  # noqa: F401
     lower_int8_math,
+    lower_int8_movement,
     lower_int8_nn,
     lower_math,
     lower_movement,

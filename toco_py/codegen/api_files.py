@@ -10,10 +10,10 @@ from ..ir import Graph
 from . import cformat
 from .planner import MemoryPlan
 
+# The flags every compile of a bundle gets (the Makefile's CFLAGS, before $(OPT)).
+CFLAGS = "-std=c99 -Wall -Wextra -Werror -pedantic"
 # Macro suffixes of the element types, by dtype.
-_DTYPE_MACROS = {"float32": "FLOAT32", "float16": "FLOAT16", "int32": "INT32", "uint8": "UINT8",
-                 "int64": "INT64", "bool": "BOOL", "int16": "INT16", "int8": "INT8",
-                 "float64": "FLOAT64", "uint32": "UINT32", "uint16": "UINT16"}
+_DTYPE_MACROS = {dtype: dtype.upper() for dtype in cformat.C_TYPES}
 
 
 @dataclass
@@ -136,8 +136,10 @@ def render_main(name: str, graph: Graph) -> str:
         "USAGE": cformat.string_literal(_usage(graph))})
 
 
-def render_makefile(name: str, sources: list[str]) -> str:
-    return _fill(_template("Makefile.in"), {"NAME": name, "SOURCES": " ".join(sources)})
+def render_makefile(name: str, sources: list[str], headers: list[str]) -> str:
+    """headers: every header of the bundle, which each object is rebuilt after."""
+    return _fill(_template("Makefile.in"), {"NAME": name, "SOURCES": " ".join(sources),
+                                            "HEADERS": " ".join(headers), "CFLAGS": CFLAGS})
 
 
 def _tensor_table(graph: Graph) -> str:
@@ -159,4 +161,4 @@ def render_readme(name: str, graph: Graph, plan: MemoryPlan, source: str, famili
         "ARENA": str(plan.arena_size), "WEIGHT_BYTES": str(weight_bytes),
         "OPS": str(len(graph.ops)), "FAMILIES": ", ".join(families) or "(none)",
         "FAMILY_FILES": ", ".join(f"`{f}.c`" for f in families) or "(none)",
-        "USAGE": _usage(graph).strip(), "TENSORS": _tensor_table(graph)})
+        "USAGE": _usage(graph).strip(), "TENSORS": _tensor_table(graph), "CFLAGS": CFLAGS})

@@ -21,8 +21,13 @@ def generate_file(model_path: str, out_dir: str, name: str | None = None) -> Bun
     from ..tensor_io import load_tflite
 
     graph, _ = load_tflite(model_path)
-    stem = os.path.splitext(os.path.basename(model_path))[0]
-    return generate_bundle(graph, out_dir, name or default_name(stem), os.path.basename(model_path))
+    return generate_bundle(graph, out_dir, file_bundle_name(model_path, name),
+                           os.path.basename(model_path))
+
+
+def file_bundle_name(model_path: str, name: str | None = None) -> str:
+    """--name, or the model file's name made a C identifier."""
+    return name or default_name(os.path.splitext(os.path.basename(model_path))[0])
 
 
 def write_bundle(bundle: Bundle, out_dir: str) -> None:

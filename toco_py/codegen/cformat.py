@@ -6,13 +6,17 @@ import re
 
 import numpy as np
 
-# C type of each tensor dtype a bundle holds; float16 travels as its bits.
-C_TYPES = {"float32": "float", "float16": "uint16_t", "int32": "int32_t", "int64": "int64_t",
-           "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t", "bool": "uint8_t",
-           "uint16": "uint16_t", "uint32": "uint32_t", "float64": "double"}
+from ..tflite.options import TENSOR_TYPES
+
+# C type of each tensor dtype a bundle holds (the one list of them, in TFLite's TensorType
+# order); float16 travels as its bits.
+C_TYPES = {"float32": "float", "float16": "uint16_t", "int32": "int32_t", "uint8": "uint8_t",
+           "int64": "int64_t", "bool": "uint8_t", "int16": "int16_t", "int8": "int8_t",
+           "float64": "double", "uint32": "uint32_t", "uint16": "uint16_t"}
 # TFLite's TensorType numbers, so that users of the bundle's header recognise them.
-DTYPE_CODES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6,
-               "int16": 7, "int8": 9, "float64": 10, "uint32": 15, "uint16": 16}
+DTYPE_CODES = {dtype: TENSOR_TYPES.index(dtype) for dtype in C_TYPES}
+# Bytes per element (numpy's; float16's bits take its 2).
+ITEM_SIZES = {dtype: np.dtype(dtype).itemsize for dtype in C_TYPES}
 # Values per line in the weights file: short lines keep diffs and editors happy.
 PER_LINE = 8
 

@@ -8,18 +8,21 @@ from ..report import print_table
 
 def codegen_command(model: str, output_dir: str, name: str | None, verify: bool, seed: int) -> bool:
     """Returns False when verification fails (the CLI exits with 1)."""
-    from .bundle import generate_file
+    import os
 
-    bundle = generate_file(model, output_dir, name)
+    from ..tensor_io import load_tflite
+    from .bundle import file_bundle_name, generate_bundle
+
+    graph, _ = load_tflite(model)  # once: the bundle and the verification share it
+    bundle = generate_bundle(graph, output_dir, file_bundle_name(model, name),
+                             os.path.basename(model))
     click.echo(f"wrote {output_dir}: {bundle.op_count} ops, arena {bundle.plan.arena_size} bytes, "
                f"weights {bundle.weight_bytes} bytes, kernels: {', '.join(bundle.families) or 'none'}",
                err=True)
     if not verify:
         return True
-    from ..tensor_io import load_tflite
     from .verify import REPORT_COLUMNS, report_rows, verify_bundle
 
-    graph, _ = load_tflite(model)
     report = verify_bundle(graph, output_dir, bundle.name, bundle.plan.arena_size, seed)
     print_table(f"C bundle vs reference interpreter (seed {seed}, arena {report.arena_size} bytes)",
                 REPORT_COLUMNS, report_rows(report))

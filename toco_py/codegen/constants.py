@@ -43,10 +43,6 @@ class ConstArray:
     dtype: str = ""
     items: tuple[str, ...] = ()       # or C literals already written
 
-    @property
-    def is_weight(self) -> bool:
-        return self.values is not None
-
     def definition(self) -> str:
         if self.values is not None:
             body = cformat.initializer(self.values, self.dtype)
@@ -62,19 +58,21 @@ class ConstTable:
     """The arrays in order of first use, keyed so that each is written once."""
     prefix: str
     arrays: dict[tuple, ConstArray] = field(default_factory=dict)
-    weight_count: int = 0
 
     def _add(self, key: tuple, array: ConstArray) -> str:
         self.arrays[key] = array
         return array.symbol
+
+    def _count(self, kind: str) -> int:
+        """Arrays of one kind ("tensor" or "params") so far: the next one's number."""
+        return sum(1 for key in self.arrays if key[0] == kind)
 
     def tensor(self, name: str, values: np.ndarray, dtype: str, comment: str,
                layout: str = "") -> str:
         """A constant tensor's data (layout "") or a copy of it in another layout."""
         key = ("tensor", name, layout)
         if key not in self.arrays:
-            symbol = f"{self.prefix}_w{self.weight_count}"
-            self.weight_count += 1
+            symbol = f"{self.prefix}_w{self._count('tensor')}"
             self._add(key, ConstArray(symbol, cformat.C_TYPES[dtype], int(values.size), comment,
                                       values=values, dtype=dtype))
         return self.arrays[key].symbol
@@ -82,12 +80,9 @@ class ConstTable:
     def params(self, ctype: str, items: tuple[str, ...], comment: str) -> str:
         key = ("params", ctype, items)
         if key not in self.arrays:
-            symbol = f"{self.prefix}_p{len(self.arrays) - self.weight_count}"
+            symbol = f"{self.prefix}_p{self._count('params')}"
             self._add(key, ConstArray(symbol, ctype, len(items), comment, items=items))
         return self.arrays[key].symbol
 
-    def tensor_names(self) -> list[str]:
-        return [key[1] for key in self.arrays if key[0] == "tensor" and not key[2]]
-
     def weight_bytes(self) -> int:
-        return sum(a.values.nbytes for a in self.arrays.values() if a.is_weight)
+        return sum(a.values.nbytes for a in self.arrays.values() if a.values is not None)

@@ -27,7 +27,7 @@ from .lowering import (
     op_label,
     unsupported_ops,
 )
-from .planner import MemoryPlan, PlanError, arena_tensors, plan_memory
+from .planner import MemoryPlan, PlanError, arena_tensors, check_tensor, plan_memory
 
 KERNEL_HEADER = "toco_kernels.h"
 # Kernel sources every bundle has; the families come on top, as the ops need them.
@@ -68,13 +68,10 @@ def check_graph(graph: Graph) -> None:
     if missing:
         raise CodegenError(f"codegen: no C kernel for op(s) {', '.join(missing)}")
     for name in arena_tensors(graph) + [n for op in graph.ops for n in op.inputs if n]:
-        t = graph.tensors[name]
-        if not t.static_shape:
-            raise CodegenError(f"codegen: tensor {name!r} has no fully known shape "
-                               f"{list(t.shape or [])}; convert with --input_shapes")
-        if t.dtype not in cformat.C_TYPES or t.dtype not in cformat.DTYPE_CODES:
-            raise CodegenError(f"codegen: tensor {name!r} has type {t.dtype}, which a bundle "
-                               "cannot hold")
+        try:
+            check_tensor(graph, name)
+        except PlanError as err:
+            raise CodegenError(f"codegen: {err}") from None
 
 
 def generate(graph: Graph, name: str, source: str = "") -> Bundle:
@@ -93,10 +90,12 @@ def generate(graph: Graph, name: str, source: str = "") -> Bundle:
     files = {f"{name}.h": render_header(name, graph, plan, source),
              f"{name}.c": _render_source(state, steps, source),
              f"{name}_weights.c": _render_weights(state, source)}
-    files.update(_kernel_files(families))
+    kernel_files = _kernel_files(families)
+    files.update(kernel_files)
+    headers = [f"{name}.h"] + [f for f in kernel_files if f.endswith(".h")]
     sources = [f"{name}.c", f"{name}_weights.c"] + [f"{f}.c" for f in (*ALWAYS, *families)]
     files["main.c"] = render_main(name, graph)
-    files["Makefile"] = render_makefile(name, sources + ["main.c"])
+    files["Makefile"] = render_makefile(name, sources + ["main.c"], headers)
     files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes)
     return Bundle(name, files, plan, families, weight_bytes, len(graph.ops))
 

@@ -10,8 +10,6 @@ are expressed here with the generic kernels (tile, transpose) or new ones (movem
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import ir
 from ..ops.common import normalize_axis
 from ..ops.int8 import movement as movement_int8
@@ -34,7 +32,7 @@ def check_moving(ctx: OpContext) -> str:
     """movement_int8.moving_kernel's checks: one quantized type for the data, and equal
     params where LiteRT demands them. Returns the type."""
     op, graph = ctx.op, ctx.graph
-    data = movement_int8._data_inputs(op)
+    data = movement_int8.data_inputs(op)
     dtype = movement_int8._check_types(op, graph, data)
     if op.type in movement_int8.EQUAL_PARAMS:
         require_same_params(op, graph, data + op.outputs, "its inputs and outputs")
@@ -69,16 +67,12 @@ def pad_q(ctx: OpContext) -> None:
 
 # ---- CONCATENATION ---------------------------------------------------------------------
 
-def _rescaling(ctx: OpContext, name: str, out: ir.Tensor) -> tuple[int, float, float]:
-    """(rescale?, scale, bias) of one uint8 input, with ConcatenationWithScaling's float32
-    arithmetic as movement_int8._rescaled_uint8 does it."""
-    in_scale, in_zero = per_tensor(ctx.op, ctx.graph, name)
-    out_scale, out_zero = per_tensor(ctx.op, ctx.graph, out.name)
-    if (in_scale, in_zero) == (out_scale, out_zero):
+def _rescaling(ctx: OpContext, name: str) -> tuple[int, float, float]:
+    """(rescale?, scale, bias) of one uint8 input (movement_int8.concat_rescaling)."""
+    rescaling = movement_int8.concat_rescaling(ctx.op, ctx.graph, name)
+    if rescaling is None:
         return 0, 0.0, 0.0
-    scale = in_scale * (np.float32(1) / out_scale)
-    bias = np.float32(-in_zero) * scale
-    return 1, float(scale), float(bias)
+    return 1, float(rescaling[0]), float(rescaling[1])
 
 
 def _concatenation_u8_scaled(ctx: OpContext) -> None:
@@ -88,7 +82,7 @@ def _concatenation_u8_scaled(ctx: OpContext) -> None:
     ctx.require_rank([out])
     axis = normalize_axis(ctx.op, ctx.op.attrs["axis"], len(out.shape))
     inputs = [ctx.input(i) for i in range(len(ctx.op.inputs))]
-    rows = [_rescaling(ctx, t.name, out) for t in inputs]
+    rows = [_rescaling(ctx, t.name) for t in inputs]
     _, out_zero = per_tensor(ctx.op, ctx.graph, out.name)
     ctx.call("movement_s8", "tk_concatenation_u8_scaled", ctx.pointer_array(inputs),
              ctx.int_array([int(t.shape[axis]) for t in inputs]), str(len(inputs)),
@@ -125,7 +119,7 @@ def broadcast_to_q(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     ctx.require_rank([out])
     target = ctx.shape(out)
-    dims = (1,) * (len(target) - len(x.shape)) + ctx.shape(x)
+    dims = ctx.shape_at_rank(x, len(target))
     multiples = [t if d == 1 else 1 for d, t in zip(dims, target)]
     ctx.call("tile", "tk_tile", ctx.pointer(x), ctx.int_array(dims), str(len(dims)),
              ctx.int_array(multiples), ctx.pointer(out), ctx.element_size(x))
@@ -155,7 +149,7 @@ def _condition_dims(ctx: OpContext, cond: ir.Tensor, x: ir.Tensor, rank: int) ->
     shape = ctx.shape(cond)
     if ctx.op.type == "SELECT" and len(shape) == 1 and shape != ctx.shape(x):
         return shape + (1,) * (rank - 1)
-    return (1,) * (rank - len(shape)) + shape
+    return ctx.shape_at_rank(cond, rank)
 
 
 @lowering("SELECT", "SELECT_V2", variant="int8")
@@ -165,12 +159,10 @@ def select_q(ctx: OpContext) -> None:
     ctx.require_dtype([cond], ("bool",))
     ctx.require_rank([cond, x, y, out])
     rank = max(len(out.shape), 1)  # scalars as shape [1]: the kernel wants an axis
-
-    def padded(t: ir.Tensor) -> str:
-        return ctx.int_array((1,) * (rank - len(t.shape)) + ctx.shape(t))
     ctx.call("movement_s8", "tk_select", ctx.pointer(cond),
-             ctx.int_array(_condition_dims(ctx, cond, x, rank)), ctx.pointer(x), padded(x),
-             ctx.pointer(y), padded(y), ctx.pointer(out), padded(out), str(rank),
+             ctx.int_array(_condition_dims(ctx, cond, x, rank)), ctx.pointer(x),
+             ctx.dims_at_rank(x, rank), ctx.pointer(y), ctx.dims_at_rank(y, rank),
+             ctx.pointer(out), ctx.dims_at_rank(out, rank), str(rank),
              ctx.element_size(out))
 
 

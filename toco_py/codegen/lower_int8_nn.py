@@ -1,6 +1,5 @@
 """Lowerings of the quantized (variant "int8") convolutions, FULLY_CONNECTED, pooling,
-reductions and requantizing QUANTIZE; importing it registers the quantized data-moving ops
-too (lower_int8_movement).
+reductions and requantizing QUANTIZE.
 
 Everything the numpy int8 kernels (toco_py/ops/int8) work out from the tensors' params is
 worked out here with their own functions — multipliers and shifts, activation clamps, zero
@@ -14,8 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Tensor
-from ..ops.common import normalize_axis
-from ..ops.conv import window
 from ..ops.int8 import conv as conv_int8
 from ..ops.int8 import pool as pool_int8
 from ..ops.int8 import reduce as reduce_int8
@@ -23,14 +20,14 @@ from ..ops.int8.common import activation_range, fc_multipliers, params, scale_ze
 from ..ops.int8.litert import per_tensor, require_dtype, require_same_params
 from ..ops.quantize_ops import REQUANTIZATIONS
 from ..quantize.fixed_point import quantize_multiplier, wrap32
-from . import lower_int8_movement  # noqa: F401  (registers the quantized data-moving ops)
 from .constants import S8_LANES
-from .lower_nn import _nhwc, _pads
+from .lower_math import reduced_flags
+from .lower_nn import window_geometry
 from .lowering import OpContext, lowering
 
 # The C code of each quantized type, for the kernels that take any of them (*_q).
 QTYPES = {"int8": "TK_QTYPE_INT8", "uint8": "TK_QTYPE_UINT8", "int16": "TK_QTYPE_INT16"}
-# The shifts tk_s8a_scale_double handles (a quantize_multiplier never gives less than -31).
+# The shifts tk_mbqm handles (a quantize_multiplier never gives less than -31).
 MAX_DOUBLE_SHIFT = 62
 # FULLY_CONNECTED's single rounding shifts right by 31 - shift, which must stay positive.
 MAX_SINGLE_SHIFT = 30
@@ -61,24 +58,25 @@ def _clamp(ctx: OpContext, out: Tensor) -> tuple[int, int, int]:
 
 # ---- convolutions --------------------------------------------------------------------------
 
-def _check_conv(ctx: OpContext, x: Tensor, w: Tensor, b: Tensor | None, out: Tensor,
-                channels: int) -> None:
-    """conv_int8's checks: int8 tensors, a symmetric filter, an int32 bias per channel."""
+def _check_conv(ctx: OpContext, x: Tensor, w: Tensor, b: Tensor | None,
+                out: Tensor) -> tuple[int, list[int]]:
+    """conv_int8's checks: int8 tensors, a symmetric filter, NHWC shapes, an int32 bias per
+    channel. Returns (output channels, window_geometry)."""
     op, graph = ctx.op, ctx.graph
     for t in (x, out, w):
         require_dtype(op, graph, t.name, ("int8",))
     if np.any(np.asarray(params(graph, w.name).zero_point) != 0):
         raise ctx.fail("int8 filters must be symmetric (zero point 0)")
+    geometry = window_geometry(ctx, x, w, out)
+    channels = int(out.shape[3] if op.type == "DEPTHWISE_CONV_2D" else w.shape[0])
     if b is not None and (b.dtype != "int32" or b.size != channels):
         raise ctx.fail(f"the bias must be {channels} int32 values, not {b.size} {b.dtype}")
-    _nhwc(ctx, x, w, out)
+    return channels, geometry
 
 
-def _conv_s8(ctx: OpContext, family: str, function: str, channels: int, packed: bool) -> None:
+def _conv_s8(ctx: OpContext, family: str, function: str, packed: bool) -> None:
     x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
-    _check_conv(ctx, x, w, b, out, channels)
-    sh, sw, dh, dw, _ = window(ctx.op)
-    top, left = _pads(ctx, x.shape[1:3], w.shape[1:3])
+    channels, (sh, sw, dh, dw, top, left) = _check_conv(ctx, x, w, b, out)
     _, in_zero = per_tensor(ctx.op, ctx.graph, x.name)
     multipliers, shifts = conv_int8.channel_multipliers(ctx.op, ctx.graph, channels)
     zero, lo, hi = _clamp(ctx, out)
@@ -91,24 +89,16 @@ def _conv_s8(ctx: OpContext, family: str, function: str, channels: int, packed: 
 
 @lowering("CONV_2D", variant="int8")
 def conv2d_s8(ctx: OpContext) -> None:
-    x, w = ctx.input(0), ctx.input(1)
-    if len(x.shape) == 4 and len(w.shape) == 4 and x.shape[3] != w.shape[3]:
-        raise ctx.fail(f"input has {x.shape[3]} channels, the filter {w.shape[3]} "
-                       "(grouped convolutions are not supported)")
     # Constant filters are packed for the vectorized kernel (constants.pack_blocks).
-    if w.is_const:
-        _conv_s8(ctx, "conv_s8", "tk_conv2d_s8", int(w.shape[0]), packed=True)
+    if ctx.input(1).is_const:
+        _conv_s8(ctx, "conv_s8", "tk_conv2d_s8", packed=True)
     else:
-        _conv_s8(ctx, "unpacked_s8", "tk_conv2d_unpacked_s8", int(w.shape[0]), packed=False)
+        _conv_s8(ctx, "unpacked_s8", "tk_conv2d_unpacked_s8", packed=False)
 
 
 @lowering("DEPTHWISE_CONV_2D", variant="int8")
 def depthwise_conv2d_s8(ctx: OpContext) -> None:
-    x, out = ctx.input(0), ctx.output()
-    if out.shape[-1] % x.shape[-1]:
-        raise ctx.fail(f"{out.shape[-1]} output channels is not a multiple of {x.shape[-1]}")
-    _conv_s8(ctx, "depthwise_conv_s8", "tk_depthwise_conv2d_s8", int(out.shape[-1]),
-             packed=False)
+    _conv_s8(ctx, "depthwise_conv_s8", "tk_depthwise_conv2d_s8", packed=False)
 
 
 # ---- FULLY_CONNECTED -------------------------------------------------------------------------
@@ -144,10 +134,8 @@ def fully_connected_s8(ctx: OpContext) -> None:
 def pool2d_q(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     dtype = pool_int8._check_params(ctx.op, ctx.graph)
-    _nhwc(ctx, x, out)
+    sh, sw, _, _, top, left = window_geometry(ctx, x, None, out)
     fh, fw = ctx.op.attrs["filter_height"], ctx.op.attrs["filter_width"]
-    sh, sw = ctx.op.attrs.get("stride_h", 1), ctx.op.attrs.get("stride_w", 1)
-    top, left = _pads(ctx, x.shape[1:3], (fh, fw))
     scale, zero = per_tensor(ctx.op, ctx.graph, out.name)
     lo, hi = activation_range(ctx.op, float(scale), zero, dtype)
     function = "tk_max_pool_q" if ctx.op.type == "MAX_POOL_2D" else "tk_average_pool_q"
@@ -158,29 +146,15 @@ def pool2d_q(ctx: OpContext) -> None:
 
 # ---- reductions ---------------------------------------------------------------------------
 
-def _reduced_flags(ctx: OpContext, x: Tensor) -> tuple[list[int], list[int]]:
-    """(one 0/1 flag per input axis, the reduced axes)."""
-    ctx.require_rank([x])
-    rank = len(x.shape)
-    axes = sorted({normalize_axis(ctx.op, int(a), rank) for a in np.ravel(ctx.constant(1, "axis"))})
-    return [1 if d in axes else 0 for d in range(rank)], axes
-
-
 @lowering("MEAN", "SUM", variant="int8")
 def mean_sum_q(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     op, graph = ctx.op, ctx.graph
-    dtype = reduce_int8._check_types(op, graph)
-    in_scale, in_zero = per_tensor(op, graph, x.name)
-    out_scale, out_zero = per_tensor(op, graph, out.name)
-    if dtype == "int16" and (in_zero or out_zero):
-        raise ctx.fail(f"quantized int16 {op.type} needs zero points of 0")
-    flags, axes = _reduced_flags(ctx, x)
+    dtype, in_scale, in_zero, out_scale, out_zero = reduce_int8.mean_or_sum_params(op, graph)
+    flags, axes = reduced_flags(ctx, x)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-    # PrepareMeanOrSum's multiplier, with MEAN's 1/count folded in as the numpy kernel does.
-    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
-    if op.type == "MEAN" and count:
-        multiplier, shift = reduce_int8.mean_multiplier(multiplier, shift, count)
+    multiplier, shift = reduce_int8.mean_or_sum_multiplier(in_scale, out_scale, count,
+                                                           op.type == "SUM")
     _check_shifts(ctx, [shift], MAX_DOUBLE_SHIFT)
     # The kernel subtracts in_zero * count from the group sum modulo 2^32, as numpy wraps it.
     offset = int(wrap32(in_zero * count))
@@ -194,7 +168,7 @@ def reduce_extreme_q(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     dtype = reduce_int8._check_types(ctx.op, ctx.graph)
     require_same_params(ctx.op, ctx.graph, [x.name, out.name], "its input and output")
-    flags, _ = _reduced_flags(ctx, x)
+    flags, _ = reduced_flags(ctx, x)
     function = "tk_reduce_max_q" if ctx.op.type == "REDUCE_MAX" else "tk_reduce_min_q"
     ctx.call("reduce_extreme_s8", function, ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(flags), ctx.pointer(out), QTYPES[dtype])

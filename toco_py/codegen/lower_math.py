@@ -1,9 +1,8 @@
 """Lowerings of the float elementwise ops, activations, normalizations and reductions."""
 from __future__ import annotations
 
-import numpy as np
-
-from ..ops.common import normalize_axis
+from ..ir import Tensor
+from ..ops.reduce import reduced_axes
 from .lowering import OpContext, lowering
 
 FLOAT = ("float32",)
@@ -21,9 +20,12 @@ _RELU_RANGES = {"RELU": ("0.0f", "FLT_MAX"), "RELU6": ("0.0f", "6.0f"),
 _REDUCTIONS = {"SUM": "tk_sum_f32", "MEAN": "tk_mean_f32", "REDUCE_MAX": "tk_reduce_max_f32"}
 
 
-def _broadcast_dims(shape: tuple[int, ...], rank: int) -> tuple[int, ...]:
-    """A shape at a higher rank, with 1s in front (numpy's alignment from the right)."""
-    return (1,) * (rank - len(shape)) + shape
+def reduced_flags(ctx: OpContext, x: Tensor) -> tuple[list[int], tuple[int, ...]]:
+    """(one 0/1 flag per axis of x, the reduced axes) of a reduction's constant axis input."""
+    ctx.require_rank([x])
+    rank = len(x.shape)
+    axes = reduced_axes(ctx.op, ctx.constant(1, "axis"), rank)
+    return [1 if d in axes else 0 for d in range(rank)], axes
 
 
 @lowering(*_BINARY)
@@ -32,7 +34,7 @@ def binary(ctx: OpContext) -> None:
     ctx.require_dtype([a, b, out], FLOAT)
     ctx.require_rank([a, b, out])
     rank = max(len(out.shape), 1)  # scalars as shape [1]: the kernel wants an axis
-    dims = [ctx.int_array(_broadcast_dims(ctx.shape(t), rank)) for t in (a, b, out)]
+    dims = [ctx.dims_at_rank(t, rank) for t in (a, b, out)]
     lo, hi = ctx.activation() if ctx.op.type in _FUSED else ("-HUGE_VALF", "HUGE_VALF")
     ctx.call("elementwise", _BINARY[ctx.op.type], ctx.pointer(a), dims[0], ctx.pointer(b),
              dims[1], ctx.pointer(out), dims[2], str(rank), lo, hi)
@@ -93,9 +95,6 @@ def l2_normalization(ctx: OpContext) -> None:
 def reduction(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     ctx.require_dtype([x, out], FLOAT)
-    ctx.require_rank([x])
-    rank = len(x.shape)
-    axes = {normalize_axis(ctx.op, int(a), rank) for a in np.ravel(ctx.constant(1, "axis"))}
-    flags = [1 if d in axes else 0 for d in range(rank)]
-    ctx.call("reduce", _REDUCTIONS[ctx.op.type], ctx.pointer(x), ctx.dims(x), str(rank),
+    flags, _ = reduced_flags(ctx, x)
+    ctx.call("reduce", _REDUCTIONS[ctx.op.type], ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(flags), ctx.pointer(out))

@@ -7,6 +7,7 @@ CONV_2D filters and FULLY_CONNECTED weights are repacked in blocks of output cha
 *_unpacked kernels."""
 from __future__ import annotations
 
+from ..ir import Tensor
 from ..ops.common import IGNORED_ACTIVATIONS, same_padding
 from ..ops.conv import window
 from .constants import F32_LANES
@@ -31,36 +32,48 @@ def _nhwc(ctx: OpContext, *tensors) -> None:
             raise ctx.fail(f"tensor {t.name!r} must be 4-D, not of shape {list(t.shape)}")
 
 
-def _conv_common(ctx: OpContext, family: str, function: str, filter_pointer: str) -> None:
+def window_geometry(ctx: OpContext, x: Tensor, w: Tensor | None, out: Tensor) -> list[int]:
+    """[sh, sw, dh, dw, top, left] of a convolution (filter w) or pooling (w None) window,
+    after checking that x, w and out are 4-D and that their channels fit the op."""
+    _nhwc(ctx, x, w, out)
+    if ctx.op.type == "CONV_2D" and x.shape[3] != w.shape[3]:
+        raise ctx.fail(f"input has {x.shape[3]} channels, the filter {w.shape[3]} "
+                       "(grouped convolutions are not supported)")
+    if ctx.op.type == "DEPTHWISE_CONV_2D" and (not x.shape[3] or out.shape[3] % x.shape[3]):
+        raise ctx.fail(f"{out.shape[3]} output channels is not a multiple of {x.shape[3]}")
+    if w is not None:
+        kernel_hw = w.shape[1:3]
+    else:
+        kernel_hw = (ctx.op.attrs["filter_height"], ctx.op.attrs["filter_width"])
+    sh, sw, dh, dw, _ = window(ctx.op)
+    top, left = _pads(ctx, x.shape[1:3], kernel_hw)
+    return [sh, sw, dh, dw, top, left]
+
+
+def _conv_common(ctx: OpContext, family: str, function: str, filter_pointer) -> None:
+    """filter_pointer(w): the C expression of the filter, asked for once the shapes passed."""
     x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
     ctx.require_dtype([x, w, b, out], FLOAT)
-    _nhwc(ctx, x, w, out)
-    sh, sw, dh, dw, _ = window(ctx.op)
-    top, left = _pads(ctx, x.shape[1:3], w.shape[1:3])
+    sh, sw, dh, dw, top, left = window_geometry(ctx, x, w, out)
+    weights = filter_pointer(w)
     lo, hi = ctx.activation()
-    ctx.call(family, function, ctx.pointer(x), ctx.dims(x), filter_pointer, ctx.dims(w),
+    ctx.call(family, function, ctx.pointer(x), ctx.dims(x), weights, ctx.dims(w),
              ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw), str(dh), str(dw),
              str(top), str(left), lo, hi)
 
 
 @lowering("CONV_2D")
 def conv2d(ctx: OpContext) -> None:
-    x, w = ctx.input(0), ctx.input(1)
-    if x.shape[3] != w.shape[3]:
-        raise ctx.fail(f"input has {x.shape[3]} channels, the filter {w.shape[3]} "
-                       "(grouped convolutions are not supported)")
+    w = ctx.input(1)
     if w.is_const and w.dtype == "float32":
-        _conv_common(ctx, "conv", "tk_conv2d_f32", ctx.packed(w, F32_LANES))
+        _conv_common(ctx, "conv", "tk_conv2d_f32", lambda w: ctx.packed(w, F32_LANES))
     else:
-        _conv_common(ctx, "unpacked", "tk_conv2d_unpacked_f32", ctx.pointer(w))
+        _conv_common(ctx, "unpacked", "tk_conv2d_unpacked_f32", ctx.pointer)
 
 
 @lowering("DEPTHWISE_CONV_2D")
 def depthwise_conv2d(ctx: OpContext) -> None:
-    x, out = ctx.input(0), ctx.output()
-    if out.shape[3] % x.shape[3]:
-        raise ctx.fail(f"{out.shape[3]} output channels is not a multiple of {x.shape[3]}")
-    _conv_common(ctx, "depthwise_conv", "tk_depthwise_conv2d_f32", ctx.pointer(ctx.input(1)))
+    _conv_common(ctx, "depthwise_conv", "tk_depthwise_conv2d_f32", ctx.pointer)
 
 
 @lowering("TRANSPOSE_CONV")
@@ -106,10 +119,8 @@ def fully_connected(ctx: OpContext) -> None:
 def pool2d(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
     ctx.require_dtype([x, out], FLOAT)
-    _nhwc(ctx, x, out)
+    sh, sw, _, _, top, left = window_geometry(ctx, x, None, out)
     fh, fw = ctx.op.attrs["filter_height"], ctx.op.attrs["filter_width"]
-    sh, sw = ctx.op.attrs.get("stride_h", 1), ctx.op.attrs.get("stride_w", 1)
-    top, left = _pads(ctx, x.shape[1:3], (fh, fw))
     lo, hi = ctx.activation()
     function = "tk_max_pool_f32" if ctx.op.type == "MAX_POOL_2D" else "tk_average_pool_f32"
     ctx.call("pool", function, ctx.pointer(x), ctx.dims(x), ctx.pointer(out), ctx.dims(out),

@@ -208,6 +208,13 @@ class OpContext:
     def dims(self, t: Tensor) -> str:
         return self.int_array(self.shape(t))
 
+    def shape_at_rank(self, t: Tensor, rank: int) -> tuple[int, ...]:
+        """The shape padded to `rank` with 1s in front (numpy's alignment from the right)."""
+        return (1,) * (rank - len(t.shape)) + self.shape(t)
+
+    def dims_at_rank(self, t: Tensor, rank: int) -> str:
+        return self.int_array(self.shape_at_rank(t, rank))
+
     def int_array(self, values) -> str:
         return self._array("int32_t", [cformat.int_literal(v) for v in np.ravel(values).tolist()])
 

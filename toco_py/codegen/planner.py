@@ -19,13 +19,11 @@ import numpy as np
 
 from ..errors import TocoError
 from ..ir import Graph
+from . import cformat
 
 ALIGNMENT = 16
 # Ops whose output may share its first input's buffer (same bytes, same order).
 IN_PLACE_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
-# Bytes per element of the types a bundle can hold (numpy's, plus float16 stored as bits).
-_ITEM_SIZE = {"float32": 4, "float16": 2, "int32": 4, "int64": 8, "int16": 2, "int8": 1,
-              "uint8": 1, "bool": 1, "uint16": 2, "uint32": 4, "float64": 8}
 
 
 class PlanError(TocoError):
@@ -57,13 +55,20 @@ def aligned(size: int) -> int:
     return (size + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
-def tensor_bytes(graph: Graph, name: str) -> int:
+def check_tensor(graph: Graph, name: str) -> None:
+    """PlanError unless the tensor has a fully known shape and a type a bundle can hold."""
     t = graph.tensors[name]
     if not t.static_shape:
-        raise PlanError(f"tensor {name!r} has no fully known shape {list(t.shape or [])}")
-    if t.dtype not in _ITEM_SIZE:
+        raise PlanError(f"tensor {name!r} has no fully known shape {list(t.shape or [])}; "
+                        "convert with --input_shapes")
+    if t.dtype not in cformat.C_TYPES:
         raise PlanError(f"tensor {name!r} has type {t.dtype}, which a bundle cannot hold")
-    return t.size * _ITEM_SIZE[t.dtype]
+
+
+def tensor_bytes(graph: Graph, name: str) -> int:
+    check_tensor(graph, name)
+    t = graph.tensors[name]
+    return t.size * cformat.ITEM_SIZES[t.dtype]
 
 
 def arena_tensors(graph: Graph) -> list[str]:

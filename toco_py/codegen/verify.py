@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import TocoError
 from ..ir import Graph
+from .api_files import CFLAGS
 
 # max |ours - reference| <= FLOAT_TOLERANCE * max |reference|, per output.
 FLOAT_TOLERANCE = 1e-5
@@ -72,7 +73,7 @@ def build_command(bundle_dir: str, name: str, opt: str, extra_cflags: str, jobs:
         # -B: objects left by an earlier build with other flags must not be reused.
         return ["make", "-s", "-B", "-C", bundle_dir, f"-j{jobs}", f"OPT={opt}",
                 f"EXTRA_CFLAGS={extra_cflags}"]
-    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", *opt.split(), *extra_cflags.split()]
+    flags = [*CFLAGS.split(), *opt.split(), *extra_cflags.split()]
     sources = [os.path.join(bundle_dir, s) for s in _makefile_sources(bundle_dir)]
     return ["cc", *flags, "-o", os.path.join(bundle_dir, f"{name}_run"), *sources, "-lm"]
 

@@ -7,12 +7,8 @@ import math
 import numpy as np
 
 from ..ir import Op, Tensor
-from .common import broadcast_shapes, need_shape
+from .common import broadcast_shapes, infer_same, need_shape
 from .registry import register
-
-
-def _infer_same(op: Op, x: Tensor, *rest: Tensor):
-    return need_shape(op, x), x.dtype
 
 
 def _typed(fn):
@@ -58,20 +54,20 @@ def _infer_prelu(op: Op, x: Tensor, alpha: Tensor):
     return broadcast_shapes(op, need_shape(op, x), need_shape(op, alpha)), x.dtype
 
 
-register("RELU", infer=_infer_same, kernel=_typed(lambda op, x: np.maximum(x, 0)))
-register("RELU6", infer=_infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 6)))
-register("RELU_N1_TO_1", infer=_infer_same, kernel=_typed(lambda op, x: np.clip(x, -1, 1)))
-register("RELU_0_TO_1", infer=_infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 1)))
-register("TANH", infer=_infer_same, kernel=_typed(lambda op, x: np.tanh(x)))
-register("LOGISTIC", infer=_infer_same, kernel=_typed(_logistic))
-register("HARD_SWISH", infer=_infer_same, kernel=_typed(_hard_swish))
-register("LEAKY_RELU", infer=_infer_same,
+register("RELU", infer=infer_same, kernel=_typed(lambda op, x: np.maximum(x, 0)))
+register("RELU6", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 6)))
+register("RELU_N1_TO_1", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, -1, 1)))
+register("RELU_0_TO_1", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 1)))
+register("TANH", infer=infer_same, kernel=_typed(lambda op, x: np.tanh(x)))
+register("LOGISTIC", infer=infer_same, kernel=_typed(_logistic))
+register("HARD_SWISH", infer=infer_same, kernel=_typed(_hard_swish))
+register("LEAKY_RELU", infer=infer_same,
          kernel=_typed(lambda op, x: np.where(x >= 0, x, x * op.attrs.get("alpha", 0.2))))
-register("SOFTMAX", infer=_infer_same,
+register("SOFTMAX", infer=infer_same,
          kernel=_typed(lambda op, x: softmax(x, op.attrs.get("beta", 1.0))))
-register("LOG_SOFTMAX", infer=_infer_same, kernel=_typed(_log_softmax))
+register("LOG_SOFTMAX", infer=infer_same, kernel=_typed(_log_softmax))
 register("PRELU", infer=_infer_prelu, kernel=_prelu)
-register("ELU", infer=_infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))))
+register("ELU", infer=infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))))
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -87,7 +83,7 @@ def _gelu(op: Op, x: np.ndarray) -> np.ndarray:
     return 0.5 * x * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=np.float64)
 
 
-register("GELU", infer=_infer_same, kernel=_typed(_gelu))
+register("GELU", infer=infer_same, kernel=_typed(_gelu))
 
 
 def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:
@@ -97,4 +93,4 @@ def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.sqrt(total), 1e-6)).astype(x.dtype)
 
 
-register("L2_NORMALIZATION", infer=_infer_same, kernel=_l2_normalize)
+register("L2_NORMALIZATION", infer=infer_same, kernel=_l2_normalize)

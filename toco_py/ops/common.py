@@ -6,9 +6,6 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir import Op, Tensor
 
-FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT")
-
-
 # LiteRT's kernels turn a fused activation into a clamp range; TANH and SIGN_BIT get the
 # unbounded one, so they leave the output as it is (measured on CONV_2D, DEPTHWISE_CONV_2D,
 # ADD, SUB, MUL, DIV and the pools; FULLY_CONNECTED refuses them instead).
@@ -46,6 +43,11 @@ def broadcast_shapes(op: Op, *shapes: tuple[int, ...]) -> tuple[int, ...]:
         else:
             raise ConversionError(f"{op!r}: shapes {list(shapes)} do not broadcast")
     return tuple(out)
+
+
+def infer_same(op: Op, x: Tensor, *rest: Tensor):
+    """Shape inference of the ops whose output is shaped and typed as their first input."""
+    return need_shape(op, x), x.dtype
 
 
 def need_shape(op: Op, t: Tensor) -> tuple[int, ...]:
@@ -91,6 +93,13 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int, padding: st
     effective = (kernel - 1) * dilation + 1
     total = max((out - 1) * stride + effective - size, 0)
     return total // 2, total - total // 2
+
+
+def seeded_rng(op: Op) -> np.random.Generator:
+    """A generator repeatable for the op's seed / seed2 attrs. numpy seeds are non-negative;
+    TensorFlow's and TFLite's are int64 (two's complement keeps them apart)."""
+    return np.random.default_rng([int(op.attrs.get(key, 0)) & 0xFFFFFFFFFFFFFFFF
+                                  for key in ("seed", "seed2")])
 
 
 def same_dtype(op: Op, *tensors: Tensor) -> str:

@@ -44,6 +44,29 @@ def extract_patches(x: np.ndarray, kh: int, kw: int, op: Op, pad_value: float = 
             yield (i, j), x[:, r0 : r0 + (oh - 1) * sh + 1 : sh, c0 : c0 + (ow - 1) * sw + 1 : sw, :]
 
 
+def im2col(patches) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """extract_patches' taps side by side: one row of kh * kw * C values per output pixel,
+    and (N, OH, OW)."""
+    taps = [patch for _, patch in patches]
+    n, oh, ow, c = taps[0].shape
+    return np.stack(taps, axis=3).reshape(n * oh * ow, len(taps) * c), (n, oh, ow)
+
+
+def depthwise_sum(patches, w: np.ndarray, multiplier: int, dtype=None) -> np.ndarray:
+    """The depthwise sum over extract_patches' taps: output channel c * multiplier + m reads
+    input channel c, times its weight w[0, i, j]; dtype: the type to multiply and add in."""
+    out = None
+    for (i, j), patch in patches:
+        if multiplier > 1:
+            patch = np.repeat(patch, multiplier, axis=3)
+        weights = w[0, i, j]
+        if dtype is not None:
+            patch, weights = patch.astype(dtype, copy=False), weights.astype(dtype, copy=False)
+        term = patch * weights
+        out = term if out is None else out + term
+    return out
+
+
 def _infer_conv(op: Op, x: Tensor, w: Tensor, b: Tensor | None = None):
     n, h, wd, _ = need_shape(op, x)
     o, kh, kw, _ = need_shape(op, w)
@@ -55,9 +78,7 @@ def conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) ->
     o, kh, kw, ci = w.shape
     if x.shape[3] != ci:
         raise ConversionError(f"{op!r}: input has {x.shape[3]} channels, filter expects {ci}")
-    taps = [patch for _, patch in extract_patches(x, kh, kw, op)]
-    n, oh, ow, _ = taps[0].shape
-    cols = np.stack(taps, axis=3).reshape(n * oh * ow, kh * kw * ci)  # im2col
+    cols, (n, oh, ow) = im2col(extract_patches(x, kh, kw, op))
     out = cols @ w.reshape(o, kh * kw * ci).T
     if b is not None:
         out += b
@@ -76,12 +97,7 @@ def depthwise_conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
     multiplier = oc // x.shape[3]
     if multiplier * x.shape[3] != oc:
         raise ConversionError(f"{op!r}: {oc} output channels is not a multiple of {x.shape[3]}")
-    out = None
-    for (i, j), patch in extract_patches(x, kh, kw, op):
-        if multiplier > 1:
-            patch = np.repeat(patch, multiplier, axis=3)
-        term = patch * w[0, i, j]
-        out = term if out is None else out + term
+    out = depthwise_sum(extract_patches(x, kh, kw, op), w, multiplier)
     if b is not None:
         out = out + b
     return apply_activation(out.astype(x.dtype, copy=False), activation_of(op))

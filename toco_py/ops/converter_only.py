@@ -4,12 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Op, Tensor
-from .common import need_const, need_shape
+from .common import infer_same, need_const, need_shape, seeded_rng
 from .registry import register
-
-
-def _infer_passthrough(op: Op, x: Tensor, *rest: Tensor):
-    return need_shape(op, x), x.dtype
 
 
 def _passthrough(op: Op, x: np.ndarray, *rest: np.ndarray) -> np.ndarray:
@@ -20,7 +16,7 @@ def _passthrough(op: Op, x: np.ndarray, *rest: np.ndarray) -> np.ndarray:
 PASSTHROUGH = ("Identity", "CheckNumerics", "StopGradient", "PreventGradient", "Snapshot",
                "PlaceholderWithDefault", "EnsureShape")
 for _name in PASSTHROUGH:
-    register(_name, infer=_infer_passthrough, kernel=_passthrough, builtin=False)
+    register(_name, infer=infer_same, kernel=_passthrough, builtin=False)
 
 
 def _infer_concat_v2(op: Op, *ins: Tensor):
@@ -63,8 +59,8 @@ def _infer_random(op: Op, shape: Tensor):
 def _random_kernel(draw):
     def kernel(op: Op, shape: np.ndarray) -> np.ndarray:
         # Seeded for repeatable runs; values need not match TensorFlow's Philox stream.
-        rng = np.random.default_rng([op.attrs.get("seed", 0), op.attrs.get("seed2", 0)])
-        return draw(rng, tuple(int(d) for d in np.ravel(shape))).astype(op.attrs.get("dtype", "float32"))
+        values = draw(seeded_rng(op), tuple(int(d) for d in np.ravel(shape)))
+        return values.astype(op.attrs.get("dtype", "float32"))
     return kernel
 
 
@@ -130,4 +126,4 @@ def fake_quant(op: Op, x: np.ndarray, *rest: np.ndarray) -> np.ndarray:
     return (np.floor((clamped - lo) / scale + np.float32(0.5)) * scale + lo).astype(x.dtype)
 
 
-register("FakeQuant", infer=_infer_passthrough, kernel=fake_quant, builtin=False)
+register("FakeQuant", infer=infer_same, kernel=fake_quant, builtin=False)

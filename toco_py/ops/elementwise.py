@@ -4,7 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Op, Tensor
-from .common import activation_of, apply_activation, broadcast_shapes, need_shape, same_dtype
+from .common import (
+    activation_of,
+    apply_activation,
+    broadcast_shapes,
+    infer_same,
+    need_shape,
+    same_dtype,
+)
 from .registry import register
 
 
@@ -69,7 +76,8 @@ for _name, _fn in _COMPARISONS.items():
 
 
 def _infer_unary(op: Op, x: Tensor):
-    return need_shape(op, x), x.dtype
+    # Exactly one input: a second one makes check_shapes report a malformed graph.
+    return infer_same(op, x)
 
 
 def _unary(fn):

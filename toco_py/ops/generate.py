@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from .common import ShapeUnknown, need_const, need_shape
+from .common import ShapeUnknown, need_const, need_shape, seeded_rng
 from .registry import register
 
 # Ops whose value depends only on their input's static shape (and type), not its contents.
@@ -72,16 +72,10 @@ def _infer_random_uniform(op: Op, shape: Tensor):
     return tuple(int(d) for d in np.ravel(need_const(op, shape, "shape"))), "float32"
 
 
-def _seed(value) -> int:
-    # numpy seeds are non-negative; TFLite's are int64 (two's complement keeps them apart).
-    return int(value) & 0xFFFFFFFFFFFFFFFF
-
-
 def random_uniform(op: Op, shape: np.ndarray) -> np.ndarray:
     """float32 in [0, 1), repeatable for given seed / seed2. LiteRT draws from Philox and
     reseeds when both seeds are 0; neither its values nor that are reproduced."""
-    rng = np.random.default_rng([_seed(op.attrs.get("seed", 0)), _seed(op.attrs.get("seed2", 0))])
-    return rng.random(tuple(int(d) for d in np.ravel(shape)), dtype=np.float32)
+    return seeded_rng(op).random(tuple(int(d) for d in np.ravel(shape)), dtype=np.float32)
 
 
 # Never folded: a draw is a new value on every run.

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
+from ..quantize.fixed_point import round_half_away_array as _round
 from .common import activation_of, apply_activation
-from .conv import extract_patches
+from .conv import depthwise_sum, extract_patches, im2col
 
 HYBRID_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -49,10 +50,6 @@ def asymmetric_quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return q.astype(np.int64), np.where(empty, np.float32(1), scale32), zero.astype(np.int64)
 
 
-def _round(x):
-    return np.trunc(x + np.copysign(0.5, x))
-
-
 def _weight_scales(graph: Graph, name: str, channels: int) -> np.ndarray:
     scales = np.asarray(graph.tensors[name].quant.scale, np.float32).ravel()
     return scales if scales.size == channels else np.full(channels, scales[0], np.float32)
@@ -87,9 +84,7 @@ def conv_hybrid(op: Op, graph: Graph, x, w, b=None):
     centred, batch_scale = _quantized_image(x)
     o, kh, kw, ci = w.shape
     # Padding contributes zero after the offset: pad the centred values with 0.
-    taps = [p for _, p in extract_patches(centred, kh, kw, op)]
-    n, oh, ow, _ = taps[0].shape
-    cols = np.stack(taps, axis=3).reshape(n * oh * ow, kh * kw * ci)
+    cols, (n, oh, ow) = im2col(extract_patches(centred, kh, kw, op))
     acc = (cols @ w.reshape(o, -1).astype(np.int64).T).reshape(n, oh, ow, o).astype(np.float32)
     scales = _weight_scales(graph, op.inputs[1], o)
     out = acc * scales * batch_scale.reshape(-1, 1, 1, 1)
@@ -102,12 +97,7 @@ def depthwise_hybrid(op: Op, graph: Graph, x, w, b=None):
     centred, batch_scale = _quantized_image(x)
     _, kh, kw, oc = w.shape
     multiplier = oc // x.shape[3]
-    acc = None
-    for (i, j), patch in extract_patches(centred, kh, kw, op):
-        if multiplier > 1:
-            patch = np.repeat(patch, multiplier, axis=3)
-        term = patch * w[0, i, j].astype(np.int64)
-        acc = term if acc is None else acc + term
+    acc = depthwise_sum(extract_patches(centred, kh, kw, op), w, multiplier, np.int64)
     scales = _weight_scales(graph, op.inputs[1], oc)
     out = acc.astype(np.float32) * (scales * batch_scale.reshape(-1, 1, 1, 1))
     if b is not None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
-from ..quantize.fixed_point import quantize_multiplier, scale_double_rounding
+from ..quantize.fixed_point import quantize_multiplier, round_half_away_array, scale_double_rounding
 from .common import ShapeUnknown, need_shape
 from .registry import register
 
@@ -52,7 +52,7 @@ def quantize(x: np.ndarray, scale, zero_point, axis: int = 0, dtype: str = "int8
     scale = _per_axis(scale, x.ndim, axis, np.float32)
     zero = _per_axis(zero_point, x.ndim, axis, np.int64)
     ratio = (x.astype(np.float32) / scale).astype(np.float64)
-    rounded = np.trunc(ratio + np.copysign(0.5, ratio))
+    rounded = round_half_away_array(ratio)
     # Clamped before converting, so that huge values and infinities saturate.
     rounded = np.clip(rounded, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int64)
     return np.clip(rounded + zero, info.min, info.max).astype(dtype)
@@ -91,8 +91,6 @@ def requantize(q: np.ndarray, in_scale, in_zero: int, out_scale, out_zero: int,
     multiplier from double(in_scale) / double(out_scale) (the scales as float32 values).
     Equal scales give multiplier 2^30, shift 1: an exact identity, so the kernel's XOR fast
     path for int8 <-> uint8 (a zero point shift of 128) gives the same bytes."""
-    # Imported here: the int8 kernels package needs every op defined before it loads.
-
     multiplier, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
     # Measured: LiteRT's Requantize rounds twice (gemmlowp), unlike its FULLY_CONNECTED.
     scaled = scale_double_rounding(q.astype(np.int64) - in_zero, multiplier, shift)

@@ -12,14 +12,17 @@ def reduced_axes(op: Op, axes: np.ndarray, rank: int) -> tuple[int, ...]:
     return tuple(sorted({normalize_axis(op, int(a), rank) for a in np.ravel(axes)}))
 
 
+def reduced_shape(op: Op, shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape left by reducing over axes: 1s there with keep_dims, else dropped."""
+    if op.attrs.get("keep_dims"):
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
 def _infer_reduce(op: Op, x: Tensor, axes: Tensor):
     shape = need_shape(op, x)
     axes_ = reduced_axes(op, need_const(op, axes, "axis"), len(shape))
-    if op.attrs.get("keep_dims"):
-        out = tuple(1 if i in axes_ else d for i, d in enumerate(shape))
-    else:
-        out = tuple(d for i, d in enumerate(shape) if i not in axes_)
-    return out, x.dtype
+    return reduced_shape(op, shape, axes_), x.dtype
 
 
 def _reduce(fn):

@@ -2,6 +2,7 @@
 of .npy files, or a folder of images (resized to the input, scaled by mean/std)."""
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Iterator
 
@@ -79,10 +80,12 @@ def _from_images(graph: Graph, files: list[str], mean: float, std: float) -> Ite
 
 def calibration_samples(graph: Graph, source: str, mean: float = 0.0, std: float = 1.0,
                         limit: int | None = None) -> list[dict[str, np.ndarray]]:
-    samples = list(_iter_samples(graph, source, mean, std, limit))
+    found = _iter_samples(graph, source, mean, std, limit)
+    # A positive limit stops reading there; a negative one (as a slice) needs them all.
+    samples = list(itertools.islice(found, limit) if limit and limit > 0 else found)
     if not samples:
         raise TocoError(f"{source} holds no calibration samples")
-    return samples[:limit] if limit else samples
+    return samples[:limit] if limit and limit < 0 else samples
 
 
 def _iter_samples(graph: Graph, source: str, mean: float, std: float, limit: int | None):

@@ -3,14 +3,12 @@ activations stay float and the runtime quantizes them on the fly."""
 from __future__ import annotations
 
 from ..ir import Graph, Tensor
+from ..ops.hybrid import HYBRID_OPS
+from .full_integer import WEIGHT_AXIS
 from .params import quantize_symmetric, symmetric_weight_params
 
-# op -> (weight input index, channel axis for per-channel weights or None for per-tensor)
-WEIGHT_OPS = {
-    "CONV_2D": (1, 0),
-    "DEPTHWISE_CONV_2D": (1, 3),
-    "FULLY_CONNECTED": (1, 0),
-}
+# op -> (weight input index, channel axis): the ops with hybrid kernels.
+WEIGHT_OPS = {op: WEIGHT_AXIS[op] for op in HYBRID_OPS}
 MIN_ELEMENTS = 1024  # as TensorFlow's converter: small weights stay float
 
 

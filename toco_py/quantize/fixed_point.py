@@ -37,6 +37,11 @@ def round_half_away(x: float) -> int:
     return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 
+def round_half_away_array(x: np.ndarray) -> np.ndarray:
+    """std::round element-wise (ties away from zero), in x's own float type."""
+    return np.trunc(x + np.copysign(0.5, x))
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """QuantizeMultiplier: real ~= multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
     real = float(real)

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
 from ..ops import REGISTRY
+from ..ops.int8.movement import data_inputs
 from ..ops.quantize_ops import quantize as quantize_values_raw
 from .params import (
     FIXED_OUTPUT,
@@ -93,8 +94,9 @@ class _Quantizer:
                 if op.type in FIXED_OUTPUT:
                     scale, zero = FIXED_OUTPUT[op.type]
                     self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
-                elif op.type in SAME_AS_INPUT and _data_input(op) in self.params:
-                    self.params[out] = self.params[_data_input(op)]
+                elif op.type in SAME_AS_INPUT and data_inputs(op)[0] in self.params:
+                    # The input whose values the op moves (SPLIT takes its axis first).
+                    self.params[out] = self.params[data_inputs(op)[0]]
                 else:
                     self.params[out] = activation_params(*self._range(out))
 
@@ -128,7 +130,7 @@ class _Quantizer:
                 if self._free_producer(name, op):
                     self.params[name] = shared
                 else:
-                    op.inputs[i] = self._requantize(name, shared, op)
+                    self.g.set_input(op, i, self._requantize(name, shared, op))
 
     def _requantize(self, name: str, params: QuantParams, before: Op) -> str:
         out = self.g.unique_name(f"{name}/requantized")
@@ -160,10 +162,9 @@ class _Quantizer:
                 if key not in made:
                     made[key] = self.g.add_const(f"{name}/quantized", data)
                     self.g.tensors[made[key]].quant = params
-                op.inputs[i] = made[key]
+                self.g.set_input(op, i, made[key])
         for name in {key[0] for key in made}:
             self.params.pop(name, None)
-        self.g.invalidate()
         self.g.remove_dead()
 
     def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
@@ -206,39 +207,34 @@ class _Quantizer:
         for i, name in enumerate(list(self.g.outputs)):
             self.g.outputs[i] = self._output_boundary(name)
 
-    def _input_boundary(self, name: str) -> str:
-        kind = self.options.inference_input_type
+    def _outside(self, name: str, kind: str) -> str | None:
+        """Unless the int8 tensor `name` already has the outside type `kind`: renames it to a
+        new inner name (returned) and adds `name` back, of the outside type."""
         t = self.g.tensors[name]
         if kind == "int8" or t.dtype != "int8":
-            return name
-        # The graph input keeps its name and takes the outside type; QUANTIZE feeds the int8 tensor.
+            return None
         inner = self.g.unique_name(f"{name}/int8")
         self.g._rename_tensor(name, inner)
-        outside = Tensor(name, t.shape, "float32" if kind == "float32" else "uint8",
-                         quant=None if kind == "float32" else _as_uint8(t.quant))
-        self.g.add_tensor(outside)
-        self.g.inputs = [name if n == inner else n for n in self.g.inputs]
-        self.g.ops.insert(0, Op("QUANTIZE", [name], [inner], {}, name))
-        self.g.invalidate()
+        self.g.add_tensor(Tensor(name, t.shape, "float32" if kind == "float32" else "uint8",
+                                 quant=None if kind == "float32" else _as_uint8(t.quant)))
+        return inner
+
+    def _input_boundary(self, name: str) -> str:
+        inner = self._outside(name, self.options.inference_input_type)
+        if inner is not None:
+            # The graph input keeps its name and takes the outside type; QUANTIZE feeds the int8 tensor.
+            self.g.inputs = [name if n == inner else n for n in self.g.inputs]
+            self.g.ops.insert(0, Op("QUANTIZE", [name], [inner], {}, name))
+            self.g.invalidate()
         return name
 
     def _output_boundary(self, name: str) -> str:
         kind = self.options.inference_output_type
-        t = self.g.tensors[name]
-        if kind == "int8" or t.dtype != "int8":
-            return name
-        inner = self.g.unique_name(f"{name}/int8")
-        self.g._rename_tensor(name, inner)
-        self.g.outputs = [name if n == inner else n for n in self.g.outputs]
-        self.g.add_tensor(Tensor(name, t.shape, "float32" if kind == "float32" else "uint8",
-                                 quant=None if kind == "float32" else _as_uint8(t.quant)))
-        self.g.add_op(Op("DEQUANTIZE" if kind == "float32" else "QUANTIZE", [inner], [name], {}, name))
+        inner = self._outside(name, kind)
+        if inner is not None:
+            self.g.outputs = [name if n == inner else n for n in self.g.outputs]
+            self.g.add_op(Op("DEQUANTIZE" if kind == "float32" else "QUANTIZE", [inner], [name], {}, name))
         return name
-
-
-def _data_input(op: Op) -> str:
-    """The input whose values a data-moving op moves (SPLIT takes its axis first)."""
-    return op.inputs[1] if op.type == "SPLIT" else op.inputs[0]
 
 
 def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:

@@ -40,11 +40,12 @@ static inline int32_t tk_shl32(int32_t x, int n)
     return n >= 32 ? 0 : tk_wrap32((int64_t)((uint32_t)x << n));
 }
 
-/* min(max(x, lo), hi), numpy's clip: hi wins should lo exceed it. */
-static inline int32_t tk_clamp_s32(int32_t x, int32_t lo, int32_t hi)
+/* min(max(x, lo), hi), numpy's clip: hi wins should lo exceed it. x may be any int64 (a
+ * value numpy adds in 64 bits, unwrapped). */
+static inline int32_t tk_clamp_s32(int64_t x, int32_t lo, int32_t hi)
 {
     x = x < lo ? lo : x;
-    return x > hi ? hi : x;
+    return (int32_t)(x > hi ? hi : x);
 }
 
 /* Leading zero bits of x (32 for 0). */

@@ -4,13 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "toco_kernels.h"
-
-/* The float32 expressions below must round step by step, as numpy's do (no fused
- * multiply-add). GCC keeps them apart in ISO C mode; Clang needs to be told. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
+#include "toco_kernels.h" /* which turns FP_CONTRACT off: the float32 steps round as numpy's */
 
 typedef unsigned char byte;
 
@@ -90,7 +84,7 @@ static uint8_t rescale_u8(uint8_t q, float scale, float bias, int32_t output_zer
     if (rounded > 1e9f || rounded < -1e9f) {
         rounded = rounded > 0.0f ? 1e9f : -1e9f;
     }
-    return (uint8_t)tk_s8a_clamp((int64_t)rounded + output_zero, 0, 255);
+    return (uint8_t)tk_clamp_s32((int64_t)rounded + output_zero, 0, 255);
 }
 
 int tk_concatenation_u8_scaled(const void *const *inputs, const int32_t *axis_sizes,

@@ -3,26 +3,10 @@
  * (input and output share their params), over the window clipped to the image. */
 #include "toco_kernels.h"
 
-/* One output pixel's window clipped to the image: [y0, y1) x [x0, x1). */
-struct clip {
-    int32_t y0, y1, x0, x1;
-};
-
-static struct clip clip_window(const int32_t *in, int32_t top, int32_t left, int filter_h,
-                               int filter_w)
-{
-    struct clip w;
-    w.y0 = top < 0 ? 0 : top;
-    w.x0 = left < 0 ? 0 : left;
-    w.y1 = top + filter_h > in[1] ? in[1] : top + filter_h;
-    w.x1 = left + filter_w > in[2] ? in[2] : left + filter_w;
-    return w;
-}
-
 /* One output value of channel c over the window of the batch whose first element is at
  * `image`: the maximum, or the average. */
 static int32_t pool_window(const void *input, const int32_t *in, size_t image,
-                           const struct clip *w, int32_t c, int type, int average)
+                           const struct tk_window *w, int32_t c, int type, int average)
 {
     int32_t best = tk_s8a_type_min(type), y, x;
     int64_t total = 0, count = (int64_t)(w->y1 - w->y0) * (w->x1 - w->x0);
@@ -59,11 +43,11 @@ static int pool(const void *input, const int32_t *input_dims, void *output,
         for (oy = 0; oy < output_dims[1]; ++oy) {
             for (ox = 0; ox < output_dims[2]; ++ox) {
                 /* The window is the same for every channel: clipped once. */
-                struct clip w = clip_window(in, oy * stride_h - pad_top, ox * stride_w - pad_left,
-                                            filter_h, filter_w);
+                struct tk_window w = tk_clip_window(in, oy * stride_h - pad_top,
+                                                    ox * stride_w - pad_left, filter_h, filter_w);
                 for (c = 0; c < output_dims[3]; ++c) {
                     int32_t v = pool_window(input, in, image, &w, c, type, average);
-                    tk_s8a_store(output, i++, type, tk_s8a_clamp(v, act_min, act_max));
+                    tk_s8a_store(output, i++, type, tk_clamp_s32(v, act_min, act_max));
                 }
             }
         }

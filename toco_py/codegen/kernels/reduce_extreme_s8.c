@@ -14,7 +14,7 @@ static int extreme(const void *input, const int32_t *input_dims, int rank,
     }
     do {
         uint32_t best = tk_fold_group(input, type, &s, tk_offset_of(index, s.strides), how);
-        tk_s8a_store(output, i++, type, tk_s8a_wrap32(best));
+        tk_s8a_store(output, i++, type, tk_wrap32(best));
     } while (tk_next_index(index, s.kept));
     return TK_OK;
 }

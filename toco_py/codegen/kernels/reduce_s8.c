@@ -42,10 +42,10 @@ struct requantization {
 /* wrap32(wrap32(sum - zero_offset) scaled, + output_zero), clamped to the type. */
 static void store(void *output, size_t i, uint32_t sum, const struct requantization *q)
 {
-    int32_t shifted = tk_s8a_wrap32((int64_t)(sum - (uint32_t)q->zero_offset));
-    int32_t scaled = tk_s8a_scale_double(shifted, q->multiplier, q->shift);
-    int32_t out = tk_s8a_wrap32((int64_t)scaled + q->output_zero);
-    tk_s8a_store(output, i, q->type, tk_s8a_clamp(out, q->lo, q->hi));
+    int32_t shifted = tk_wrap32((int64_t)(sum - (uint32_t)q->zero_offset));
+    int32_t scaled = tk_mbqm(shifted, q->multiplier, q->shift);
+    int32_t out = tk_wrap32((int64_t)scaled + q->output_zero);
+    tk_s8a_store(output, i, q->type, tk_clamp_s32(out, q->lo, q->hi));
 }
 
 static void mean_sum_any_axes(const void *input, const int32_t *input_dims, int rank,

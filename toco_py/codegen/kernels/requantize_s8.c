@@ -12,10 +12,10 @@ int tk_requantize_q(const void *input, int input_type, void *output, int output_
     int32_t i;
     for (i = 0; i < count; ++i) {
         int64_t q = tk_s8a_load(input, (size_t)i, input_type);
-        int32_t scaled = tk_s8a_scale_double(q - input_zero, multiplier, shift);
+        int32_t scaled = tk_mbqm(tk_wrap32(q - input_zero), multiplier, shift);
         /* numpy adds the zero point in 64 bits: no wrap before the clamp. */
         tk_s8a_store(output, (size_t)i, output_type,
-                     tk_s8a_clamp((int64_t)scaled + output_zero, lo, hi));
+                     tk_clamp_s32((int64_t)scaled + output_zero, lo, hi));
     }
     return TK_OK;
 }

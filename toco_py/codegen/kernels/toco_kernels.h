@@ -125,6 +125,24 @@ int tk_fully_connected_unpacked_f32(const float *input, int32_t batches, int32_t
 
 /* ---- pool.c ------------------------------------------------------------------------- */
 
+/* One output pixel's window (pool.c, pool_s8.c), its corner at (top, left) of the NHWC
+ * input `in` (negative inside the padding), clipped to the image: rows [y0, y1), columns
+ * [x0, x1). */
+struct tk_window {
+    int32_t y0, y1, x0, x1;
+};
+
+static inline struct tk_window tk_clip_window(const int32_t *in, int32_t top, int32_t left,
+                                              int filter_h, int filter_w)
+{
+    struct tk_window w;
+    w.y0 = top < 0 ? 0 : top;
+    w.x0 = left < 0 ? 0 : left;
+    w.y1 = top + filter_h > in[1] ? in[1] : top + filter_h;
+    w.x1 = left + filter_w > in[2] ? in[2] : left + filter_w;
+    return w;
+}
+
 int tk_max_pool_f32(const float *input, const int32_t *input_dims, float *output,
                     const int32_t *output_dims, int filter_h, int filter_w,
                     int stride_h, int stride_w, int pad_top, int pad_left,

@@ -20,19 +20,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fixedpoint_s8.h"
+
 #define TK_QTYPE_UINT8 3
 #define TK_QTYPE_INT16 7
 #define TK_QTYPE_INT8 9
 
-/* ---- fixed-point primitives (toco_py/quantize/fixed_point.py) ------------------------- */
-
-/* The int32 with the low 32 bits of x: C++'s int32 wrap-around, written so that no
- * conversion depends on the implementation. */
-static inline int32_t tk_s8a_wrap32(int64_t x)
-{
-    uint32_t u = (uint32_t)x;
-    return u <= 0x7fffffffu ? (int32_t)u : (int32_t)(u - 0x80000000u) - INT32_MAX - 1;
-}
+/* ---- fixed-point primitives (toco_py/quantize/fixed_point.py) -------------------------
+ * tk_wrap32, tk_asr64 (floor shift), tk_clamp_s32 and tk_mbqm (MultiplyByQuantizedMultiplier
+ * with gemmlowp's two roundings: convolutions, MEAN, SUM, requantization) come from
+ * fixedpoint_s8.h. tk_mbqm(tk_wrap32(x), ...) takes x modulo 2^32, as the numpy kernels'
+ * wrap32 does; shift in [-31, 62]. */
 
 /* The int64 with the bits of u: numpy's int64 wrap-around. */
 static inline int64_t tk_s8a_wrap64(uint64_t u)
@@ -41,47 +39,14 @@ static inline int64_t tk_s8a_wrap64(uint64_t u)
                                     : (int64_t)(u - ((uint64_t)1 << 63)) - INT64_MAX - 1;
 }
 
-/* floor(x / 2^e), 0 <= e < 63: an arithmetic right shift, spelled out for negative x (whose
- * >> C leaves to the implementation). */
-static inline int64_t tk_s8a_floor_shift(int64_t x, int e)
-{
-    return x >= 0 ? x >> e : -((-(x + 1)) >> e) - 1;
-}
-
-/* MultiplyByQuantizedMultiplier with gemmlowp's two roundings (convolutions, MEAN, SUM,
- * requantization): x wraps to 32 bits after the left part of the shift, as the int32
- * multiplication in C++ does (a shift of 32 or more leaves 0). shift in [-31, 62].
- *
- * The two roundings in their shortest exact form (the kernels run this once per output):
- * SaturatingRoundingDoublingHighMul(a, b) is floor((a * b + 2^30) / 2^31) — its nudge of
- * 1 - 2^30 for negative products turns the truncating division into that floor — capped at
- * INT32_MAX (only a = b = INT32_MIN reaches 2^31); RoundingDivideByPOT(h, e) is
- * floor((h + 2^(e-1) - (h < 0)) / 2^e) for e > 0, ties away from zero. */
-static inline int32_t tk_s8a_scale_double(int64_t x, int32_t multiplier, int32_t shift)
-{
-    int left = shift > 0 ? (int)shift : 0;
-    int right = shift > 0 ? 0 : (int)-shift;
-    uint32_t shifted = left >= 32 ? 0u : (uint32_t)((uint32_t)x << left);
-    int64_t high = tk_s8a_floor_shift((int64_t)tk_s8a_wrap32((int64_t)shifted) * multiplier
-                                      + ((int64_t)1 << 30), 31);
-    int64_t half = ((int64_t)1 << right) >> 1;
-    high = high > INT32_MAX ? INT32_MAX : high;
-    return (int32_t)tk_s8a_floor_shift(high + (half ? half - (high < 0) : 0), right);
-}
-
-/* The same with TFLITE_SINGLE_ROUNDING's one rounding (FULLY_CONNECTED): round(x *
- * multiplier * 2^(shift - 31)), half up, in 64 bits (wrapping as numpy's int64 would).
- * shift in [-31, 30]. */
+/* MultiplyByQuantizedMultiplier with TFLITE_SINGLE_ROUNDING's one rounding
+ * (FULLY_CONNECTED): round(x * multiplier * 2^(shift - 31)), half up, in 64 bits (wrapping
+ * as numpy's int64 would). shift in [-31, 30]. */
 static inline int64_t tk_s8a_scale_single(int64_t x, int32_t multiplier, int32_t shift)
 {
     int total = 31 - (int)shift;
     uint64_t product = (uint64_t)x * (uint64_t)(int64_t)multiplier;
-    return tk_s8a_floor_shift(tk_s8a_wrap64(product + ((uint64_t)1 << (total - 1))), total);
-}
-
-static inline int32_t tk_s8a_clamp(int64_t x, int32_t lo, int32_t hi)
-{
-    return x < lo ? lo : (x > hi ? hi : (int32_t)x);
+    return tk_asr64(tk_s8a_wrap64(product + ((uint64_t)1 << (total - 1))), total);
 }
 
 /* ---- elements of any quantized type ---------------------------------------------------- */
@@ -132,9 +97,9 @@ static inline int32_t tk_s8a_type_max(int type)
 static inline int8_t tk_s8a_requantize(uint32_t acc, int32_t multiplier, int32_t shift,
                                        int32_t output_zero, int32_t act_min, int32_t act_max)
 {
-    int32_t scaled = tk_s8a_scale_double(tk_s8a_wrap32((int64_t)acc), multiplier, shift);
-    int32_t shifted = tk_s8a_wrap32((int64_t)scaled + output_zero);
-    return (int8_t)tk_s8a_clamp(shifted, act_min, act_max);
+    int32_t scaled = tk_mbqm(tk_wrap32((int64_t)acc), multiplier, shift);
+    int32_t shifted = tk_wrap32((int64_t)scaled + output_zero);
+    return (int8_t)tk_clamp_s32(shifted, act_min, act_max);
 }
 
 /* conv_s8.c (filter OHWI, packed), depthwise_conv_s8.c (filter 1HW(C*M) as in the model),
@@ -171,7 +136,7 @@ static inline int8_t tk_s8a_fc_output(int64_t acc, int32_t multiplier, int32_t s
                                       int32_t output_zero, int32_t act_min, int32_t act_max)
 {
     int64_t scaled = tk_s8a_scale_single(acc, multiplier, shift);
-    return (int8_t)tk_s8a_clamp(scaled + output_zero, act_min, act_max);
+    return (int8_t)tk_clamp_s32(scaled + output_zero, act_min, act_max);
 }
 
 /* ---- pool_s8.c: NHWC windows clipped to the image, on the raw integers ----------------- */

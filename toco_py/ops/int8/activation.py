@@ -18,20 +18,15 @@ from ...ir import Graph, Op
 from ..registry import register_int8
 from . import fixedpoint as fx
 from .common import quantize_value, scale_zero
+from .elementwise import BinaryParams
+from .litert import require_int8
 
 f32 = np.float32
 ALL_INT8 = np.arange(-128, 128, dtype=np.int64)
 
 
-def _require_int8(graph: Graph, op: Op, names: list[str]) -> None:
-    for name in names:
-        if graph.tensors[name].dtype != "int8":
-            raise ConversionError(f"{op!r}: the quantized kernel handles int8 tensors, "
-                                  f"{name!r} is {graph.tensors[name].dtype}")
-
-
 def _io(graph: Graph, op: Op) -> tuple[tuple[float, int], tuple[float, int]]:
-    _require_int8(graph, op, [op.inputs[0], op.outputs[0]])
+    require_int8(op, graph, [op.inputs[0], op.outputs[0]])
     return scale_zero(graph, op.inputs[0]), scale_zero(graph, op.outputs[0])
 
 
@@ -42,42 +37,65 @@ def _lookup(table: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 # ----- RELU, RELU6, RELU_N1_TO_1: ReluX requantizes, then clamps -----
 
-def _relu_x(act_min: float, act_max: float | None):
-    def kernel(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-        (si, zi), (so, zo) = _io(graph, op)
-        # ReluPrepare: the scale ratio in float, then QuantizeMultiplier.
-        multiplier = fx.quantize_multiplier(float(f32(si) / f32(so)))
-        lo = max(-128, quantize_value(so, zo, act_min))
-        hi = 127 if act_max is None else min(127, quantize_value(so, zo, act_max))
-        table = fx.wrap32(zo + fx.mbqm(ALL_INT8 - zi, *multiplier))
-        return _lookup(np.minimum(np.maximum(table, lo), hi), x)
-    return kernel
+# (lowest, highest) real output of each ReluX; None: unbounded.
+RELU_RANGES = {"RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0),
+               "RELU_0_TO_1": (0.0, 1.0)}
+
+
+def relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], int, int, int]:
+    """(input zero point, multiplier, output zero point, clamp min, clamp max)."""
+    (si, zi), (so, zo) = _io(graph, op)
+    act_min, act_max = RELU_RANGES[op.type]
+    # ReluPrepare: the scale ratio in float, then QuantizeMultiplier.
+    multiplier = fx.quantize_multiplier(float(f32(si) / f32(so)))
+    lo = max(-128, quantize_value(so, zo, act_min))
+    hi = 127 if act_max is None else min(127, quantize_value(so, zo, act_max))
+    return zi, multiplier, zo, lo, hi
+
+
+def relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    zi, multiplier, zo, lo, hi = relu_params(op, graph)
+    table = fx.wrap32(zo + fx.mbqm(ALL_INT8 - zi, *multiplier))
+    return _lookup(np.minimum(np.maximum(table, lo), hi), x)
 
 
 # ----- LEAKY_RELU and PRELU -----
 
-def leaky_relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+def leaky_relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], tuple[int, int], int]:
+    """(input zero point, multiplier of x >= 0, multiplier of x < 0, output zero point)."""
     (si, zi), (so, zo) = _io(graph, op)
     alpha = f32(op.attrs.get("alpha", 0.2))
     # LeakyReluPrepare: both ratios in float arithmetic.
     m_alpha = fx.quantize_multiplier(float(f32(si) * alpha / f32(so)))
     m_identity = fx.quantize_multiplier(float(f32(si) / f32(so)))
+    return zi, m_identity, m_alpha, zo
+
+
+def leaky_relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    zi, m_identity, m_alpha, zo = leaky_relu_params(op, graph)
     value = ALL_INT8 - zi
     scaled = np.where(value >= 0, fx.mbqm(value, *m_identity), fx.mbqm(value, *m_alpha))
     return _lookup(np.clip(fx.wrap32(zo + scaled), -128, 127), x)
 
 
-def prelu_int8(op: Op, graph: Graph, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    _require_int8(graph, op, [op.inputs[0], op.inputs[1], op.outputs[0]])
+def prelu_params(op: Op, graph: Graph) -> BinaryParams:
+    """a: the multiplier of x >= 0, b: that of x < 0 (times alpha - alpha's zero point)."""
+    require_int8(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
     (si, zi), (sa, za) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.inputs[1])
     so, zo = scale_zero(graph, op.outputs[0])
     # PreluPrepare: x >= 0 keeps si/so, x < 0 multiplies by alpha (si*sa/so), both in float.
     m_positive = fx.quantize_multiplier(float(f32(si) / f32(so)))
     m_negative = fx.quantize_multiplier(float(f32(si) * f32(sa) / f32(so)))
-    value = x.astype(np.int64) - zi
-    alpha_value = alpha.astype(np.int64) - za
-    negative = fx.mbqm(fx.wrap32(value * alpha_value), *m_negative)
-    out = fx.wrap32(np.where(value >= 0, fx.mbqm(value, *m_positive), negative) + zo)
+    return BinaryParams(zi, za, a_multiplier=m_positive[0], a_shift=m_positive[1],
+                        b_multiplier=m_negative[0], b_shift=m_negative[1], out_zero=zo)
+
+
+def prelu_int8(op: Op, graph: Graph, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    p = prelu_params(op, graph)
+    value = x.astype(np.int64) - p.a_zero
+    alpha_value = alpha.astype(np.int64) - p.b_zero
+    negative = fx.mbqm(fx.wrap32(value * alpha_value), *p.b)
+    out = fx.wrap32(np.where(value >= 0, fx.mbqm(value, *p.a), negative) + p.out_zero)
     if out.shape != x.shape:
         raise ConversionError(f"{op!r}: alpha {list(alpha.shape)} broadcasts the input "
                               f"{list(x.shape)} to {list(out.shape)}; LiteRT needs the input's shape")
@@ -163,7 +181,9 @@ def _reluish(hires: np.ndarray, multiplier: int, exponent: int) -> np.ndarray:
     return (value + (1 << 15)) >> 1
 
 
-def hard_swish_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+def hard_swish_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], tuple[int, int], int]:
+    """(input zero point, int16 output multiplier and exponent, the same for reluish,
+    output zero point)."""
     (si, zi), (so, zo) = _io(graph, op)
     # HardSwishPrepare, in float: the input on a scale 128 times finer.
     hires_input_scale = f32(1.0 / 128.0) * f32(si)
@@ -171,7 +191,13 @@ def hard_swish_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     if out_exponent > 0:
         raise ConversionError(f"{op!r}: input scale {si} is too large for output scale {so}; "
                               "LiteRT refuses it")
-    reluish_multiplier, reluish_exponent = _int16_multiplier(hires_input_scale / f32(3.0 / 32768.0))
+    reluish = _int16_multiplier(hires_input_scale / f32(3.0 / 32768.0))
+    return zi, (out_multiplier, out_exponent), reluish, zo
+
+
+def hard_swish_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    zi, (out_multiplier, out_exponent), (reluish_multiplier, reluish_exponent), zo = \
+        hard_swish_params(op, graph)
     hires = fx.wrap16((ALL_INT8 - zi) * (1 << 7))
     preshift_output = fx.srdhm16(hires, out_multiplier)
     reluish = _reluish(hires, reluish_multiplier, reluish_exponent)
@@ -184,13 +210,19 @@ def hard_swish_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 
 # ----- L2_NORMALIZATION: reference_integer_ops::L2Normalization -----
 
-def l2_normalization_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+def l2_normalization_params(op: Op, graph: Graph) -> int:
+    """The input zero point, once L2NormPrepare's checks pass."""
     (_, zi), (so, zo) = _io(graph, op)
     if float(so) != 1.0 / 128 or zo != 0:
         raise ConversionError(f"{op!r}: int8 L2_NORMALIZATION needs output params 1/128, 0 "
                               f"(got {so}, {zo}); LiteRT refuses others")
     if op.attrs.get("fused_activation_function", "NONE") != "NONE":
         raise ConversionError(f"{op!r}: LiteRT's L2_NORMALIZATION takes no fused activation")
+    return zi
+
+
+def l2_normalization_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    zi = l2_normalization_params(op, graph)
     rows = x.reshape(-1, x.shape[-1]).astype(np.int64) - zi
     acc = fx.wrap32(np.sum(rows * rows, axis=1))
     # One inverse square root per row: solve each distinct sum once.
@@ -201,10 +233,8 @@ def l2_normalization_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     return np.clip(out, -128, 127).astype(np.int8).reshape(x.shape)
 
 
-register_int8("RELU", _relu_x(0.0, None))
-register_int8("RELU6", _relu_x(0.0, 6.0))
-register_int8("RELU_N1_TO_1", _relu_x(-1.0, 1.0))
-register_int8("RELU_0_TO_1", _relu_x(0.0, 1.0))
+for _name in RELU_RANGES:
+    register_int8(_name, relu_int8)
 register_int8("LEAKY_RELU", leaky_relu_int8)
 register_int8("PRELU", prelu_int8)
 register_int8("LOGISTIC", logistic_int8)

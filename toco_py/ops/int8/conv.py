@@ -15,7 +15,7 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import Graph, Op
 from ...quantize.fixed_point import quantize_multipliers, scale_double_rounding, wrap32
-from ..conv import extract_patches
+from ..conv import depthwise_sum, extract_patches
 from ..registry import register_int8
 from .common import activation_range, params
 from .litert import per_tensor, require_dtype
@@ -97,13 +97,7 @@ def depthwise_conv2d_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray,
     if multiplier * x.shape[3] != oc:
         raise ConversionError(f"{op!r}: {oc} output channels is not a multiple of {x.shape[3]}")
     _check_tensors(op, graph, b, oc)
-    acc = None
-    for (i, j), taps in _offset_taps(op, graph, x, kh, kw):
-        if multiplier > 1:
-            # Output channel c * multiplier + m reads input channel c.
-            taps = np.repeat(taps, multiplier, axis=3)
-        term = taps.astype(np.int64) * w[0, i, j].astype(np.int64)
-        acc = term if acc is None else acc + term
+    acc = depthwise_sum(_offset_taps(op, graph, x, kh, kw), w, multiplier, np.int64)
     return _requantize(op, graph, acc, b)
 
 

@@ -7,26 +7,52 @@ its reference kernel. Broadcasting is numpy's: the reference loops visit the sam
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ...errors import ConversionError, TocoError
+from ...errors import TocoError
 from ...ir import Graph, Op
 from ..registry import register_int8
 from . import fixedpoint as fx
 from .common import activation_range, scale_zero
+from .litert import require_int8
 
 f32 = np.float32
 
 
-def _require_int8(graph: Graph, op: Op, names: list[str]) -> None:
-    for name in names:
-        if graph.tensors[name].dtype != "int8":
-            raise ConversionError(f"{op!r}: the quantized kernel handles int8 tensors, "
-                                  f"{name!r} is {graph.tensors[name].dtype}")
+class BinaryParams(NamedTuple):
+    """What a binary op's Prepare works out, as the fields (in order) of the C bundles'
+    tk_binary_s8_params (codegen/kernels/toco_kernels_s8b.h); unused ones stay 0 and the
+    clamp int8's whole range. PRELU: a is the multiplier of x >= 0, b that of x < 0."""
+    a_zero: int = 0
+    b_zero: int = 0
+    left_shift: int = 0
+    a_multiplier: int = 0
+    a_shift: int = 0
+    b_multiplier: int = 0
+    b_shift: int = 0
+    out_multiplier: int = 0
+    out_shift: int = 0
+    out_zero: int = 0
+    act_min: int = -128
+    act_max: int = 127
+
+    @property
+    def a(self) -> tuple[int, int]:
+        return self.a_multiplier, self.a_shift
+
+    @property
+    def b(self) -> tuple[int, int]:
+        return self.b_multiplier, self.b_shift
+
+    @property
+    def out(self) -> tuple[int, int]:
+        return self.out_multiplier, self.out_shift
 
 
 def _params(graph: Graph, op: Op) -> tuple[tuple[float, int], tuple[float, int], tuple[float, int]]:
-    _require_int8(graph, op, [op.inputs[0], op.inputs[1], op.outputs[0]])
+    require_int8(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
     return (scale_zero(graph, op.inputs[0]), scale_zero(graph, op.inputs[1]),
             scale_zero(graph, op.outputs[0]))
 
@@ -46,77 +72,95 @@ def _input_multipliers(s1: float, s2: float) -> tuple[float, tuple[int, int], tu
     return twice_max, m1, m2
 
 
-def _finish(raw: np.ndarray, multiplier: tuple[int, int], out_zero: int, lo: int, hi: int,
-            rescale=fx.mbqm_smaller_than_one_exp) -> np.ndarray:
-    out = fx.wrap32(rescale(raw, *multiplier) + out_zero)
-    return np.clip(out, lo, hi).astype(np.int8)
+def _rescaled_inputs(p: BinaryParams, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (_rescale_input(a, p.a_zero, p.left_shift, p.a),
+            _rescale_input(b, p.b_zero, p.left_shift, p.b))
+
+
+def _finish(raw: np.ndarray, p: BinaryParams, rescale=fx.mbqm_smaller_than_one_exp) -> np.ndarray:
+    out = fx.wrap32(rescale(raw, *p.out) + p.out_zero)
+    return np.clip(out, p.act_min, p.act_max).astype(np.int8)
+
+
+def add_sub_params(op: Op, graph: Graph, is_sub: bool) -> BinaryParams:
+    (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
+    twice_max, m1, m2 = _input_multipliers(s1, s2)
+    real_out = twice_max / (float(1 << 20) * float(so))
+    if is_sub:
+        # sub.cc accepts an output multiplier above one (very narrow output ranges), not 1
+        # itself, but then feeds it to the below-one rescaling: see fx.mbqm_smaller_than_one_exp.
+        mo = fx.multiplier_either_side(real_out, f"{op!r} output", one_above=False)
+    else:
+        # add.cc always takes the below-one path for the output: above one, LiteRT aborts.
+        mo = fx.multiplier_smaller_than_one(real_out, f"{op!r} output")
+    return BinaryParams(z1, z2, 20, *m1, *m2, *mo, zo, *activation_range(op, so, zo))
 
 
 def add_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
-    twice_max, m1, m2 = _input_multipliers(s1, s2)
-    # add.cc always takes the below-one path for the output: above one, LiteRT aborts.
-    mo = fx.multiplier_smaller_than_one(twice_max / (float(1 << 20) * float(so)), f"{op!r} output")
-    raw = fx.wrap32(_rescale_input(a, z1, 20, m1) + _rescale_input(b, z2, 20, m2))
-    return _finish(raw, mo, zo, *activation_range(op, so, zo))
+    p = add_sub_params(op, graph, is_sub=False)
+    x, y = _rescaled_inputs(p, a, b)
+    return _finish(fx.wrap32(x + y), p)
 
 
 def sub_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
-    twice_max, m1, m2 = _input_multipliers(s1, s2)
-    # sub.cc accepts an output multiplier above one (very narrow output ranges), not 1 itself,
-    # but then feeds it to the below-one rescaling: see fx.mbqm_smaller_than_one_exp.
-    real_out = twice_max / (float(1 << 20) * float(so))
-    if real_out > 1.0:
-        mo = fx.multiplier_greater_than_one(real_out, f"{op!r} output")
-    else:
-        mo = fx.multiplier_smaller_than_one(real_out, f"{op!r} output")
-    raw = fx.wrap32(_rescale_input(a, z1, 20, m1) - _rescale_input(b, z2, 20, m2))
-    return _finish(raw, mo, zo, *activation_range(op, so, zo))
+    p = add_sub_params(op, graph, is_sub=True)
+    x, y = _rescaled_inputs(p, a, b)
+    return _finish(fx.wrap32(x - y), p)
 
 
-def mul_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def mul_params(op: Op, graph: Graph) -> BinaryParams:
     (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
     # mul.cc: the three scales meet in float arithmetic before QuantizeMultiplier.
     mo = fx.quantize_multiplier(float(f32(s1) * f32(s2) / f32(so)))
-    product = fx.wrap32((a.astype(np.int64) - z1) * (b.astype(np.int64) - z2))
-    return _finish(product, mo, zo, *activation_range(op, so, zo), rescale=fx.mbqm)
+    lo, hi = activation_range(op, so, zo)
+    return BinaryParams(z1, z2, out_multiplier=mo[0], out_shift=mo[1], out_zero=zo, act_min=lo,
+                        act_max=hi)
 
 
-def squared_difference_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def mul_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    p = mul_params(op, graph)
+    product = fx.wrap32((a.astype(np.int64) - p.a_zero) * (b.astype(np.int64) - p.b_zero))
+    return _finish(product, p, rescale=fx.mbqm)
+
+
+def squared_difference_params(op: Op, graph: Graph) -> BinaryParams:
     (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
     twice_max, m1, m2 = _input_multipliers(s1, s2)
     # left_shift 7: the squared difference of two values shifted by 7 still fits in int32.
     real_out = twice_max * twice_max / float(f32(1 << 14) * f32(so))
     mo = fx.multiplier_smaller_than_one(real_out, f"{op!r} output")
-    diff = fx.wrap32(_rescale_input(a, z1, 7, m1) - _rescale_input(b, z2, 7, m2))
-    return _finish(fx.wrap32(diff * diff), mo, zo, -128, 127)
+    return BinaryParams(z1, z2, 7, *m1, *m2, *mo, zo)
+
+
+def squared_difference_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    p = squared_difference_params(op, graph)
+    x, y = _rescaled_inputs(p, a, b)
+    diff = fx.wrap32(x - y)
+    return _finish(fx.wrap32(diff * diff), p)
 
 
 def _raw_extremum(fn):
     def kernel(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         # maximum_minimum.cc compares the stored integers and ignores the quantization
         # parameters: the quantizer must give both inputs and the output the same ones.
-        _require_int8(graph, op, [op.inputs[0], op.inputs[1], op.outputs[0]])
+        require_int8(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
         return fn(a, b).astype(np.int8)
     return kernel
 
 
-def _comparison_multiplier(scale: float, what: str) -> tuple[int, int]:
-    """comparisons.cc's local QuantizeMultiplier: the scale itself as the multiplier."""
-    if scale < 1.0:
-        return fx.multiplier_smaller_than_one(float(scale), what)
-    return fx.multiplier_greater_than_one(float(scale), what)
+def comparison_params(op: Op, graph: Graph) -> BinaryParams:
+    """comparisons.cc: both sides brought to real units times 2^8 (left_shift 8), its local
+    QuantizeMultiplier taking each scale itself as the multiplier."""
+    require_int8(op, graph, [op.inputs[0], op.inputs[1]])
+    (s1, z1), (s2, z2) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.inputs[1])
+    m1 = fx.multiplier_either_side(float(s1), f"{op!r} input 1", one_above=True)
+    m2 = fx.multiplier_either_side(float(s2), f"{op!r} input 2", one_above=True)
+    return BinaryParams(z1, z2, 8, *m1, *m2)
 
 
 def _comparison(fn):
     def kernel(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        _require_int8(graph, op, [op.inputs[0], op.inputs[1]])
-        (s1, z1), (s2, z2) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.inputs[1])
-        # Both sides are brought to real units times 2^8 (left_shift 8), then compared.
-        x = _rescale_input(a, z1, 8, _comparison_multiplier(s1, f"{op!r} input 1"))
-        y = _rescale_input(b, z2, 8, _comparison_multiplier(s2, f"{op!r} input 2"))
-        return fn(x, y)
+        return fn(*_rescaled_inputs(comparison_params(op, graph), a, b))
     return kernel
 
 
@@ -132,13 +176,19 @@ def _rsqrt_table(in_zero: int, multiplier: tuple[int, int], out_zero: int) -> np
     return np.clip(out, -128, 127).astype(np.int8)
 
 
-def rsqrt_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    _require_int8(graph, op, [op.inputs[0], op.outputs[0]])
+def rsqrt_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], int]:
+    """(input zero point, output multiplier, output zero point)."""
+    require_int8(op, graph, [op.inputs[0], op.outputs[0]])
     (si, zi), (so, zo) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.outputs[0])
-    if np.any(x.astype(np.int64) < zi):
-        raise TocoError(f"{op!r}: RSQRT is only defined for positive values (LiteRT fails the same way)")
     # SetRsqrtOutputMultiplier: sqrt and product in float, the reciprocal in double.
-    multiplier = fx.quantize_multiplier(1.0 / float(f32(np.sqrt(f32(si))) * f32(so)))
+    return zi, fx.quantize_multiplier(1.0 / float(f32(np.sqrt(f32(si))) * f32(so))), zo
+
+
+def rsqrt_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    require_int8(op, graph, [op.inputs[0], op.outputs[0]])
+    if np.any(x.astype(np.int64) < scale_zero(graph, op.inputs[0])[1]):
+        raise TocoError(f"{op!r}: RSQRT is only defined for positive values (LiteRT fails the same way)")
+    zi, multiplier, zo = rsqrt_params(op, graph)
     return _rsqrt_table(zi, multiplier, zo)[x.astype(np.int64) + 128]
 
 

@@ -57,6 +57,13 @@ def multiplier_greater_than_one(real: float, what: str) -> tuple[int, int]:
     return quantize_multiplier(real)
 
 
+def multiplier_either_side(real: float, what: str, one_above: bool) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp below 1, QuantizeMultiplierGreaterThanOne above;
+    1 itself goes above when one_above (comparisons.cc) and below otherwise (sub.cc)."""
+    if (not real < 1.0) if one_above else real > 1.0:
+        return multiplier_greater_than_one(real, what)
+    return multiplier_smaller_than_one(real, what)
+
 
 def mbqm_smaller_than_one_exp(x, multiplier: int, shift: int) -> np.ndarray:
     """MultiplyByQuantizedMultiplierSmallerThanOneExp: RoundingDivideByPOT(high multiply, -shift).
@@ -107,19 +114,9 @@ def rdbpot16(x, exponent: int) -> np.ndarray:
     return (x >> exponent) + (remainder > threshold)
 
 
-def saturating_shift_left(x, exponent: int) -> np.ndarray:
-    """SaturatingRoundingMultiplyByPOT with a positive exponent on int32."""
-    x = i64(x)
-    if exponent == 0:
-        return x
-    threshold = (1 << (31 - exponent)) - 1
-    shifted = wrap32(x << exponent)
-    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, shifted))
-
-
 def multiply_by_pot(x, exponent: int) -> np.ndarray:
     """SaturatingRoundingMultiplyByPOT<exponent> (either sign)."""
-    return saturating_shift_left(x, exponent) if exponent >= 0 else rdbpot(x, -exponent)
+    return saturating_shift_left_param(x, exponent) if exponent >= 0 else rdbpot(x, -exponent)
 
 
 def rescale(x, src_bits: int, dst_bits: int) -> np.ndarray:
@@ -198,7 +195,7 @@ def get_reciprocal(x, x_integer_digits: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def saturating_shift_left_param(x, exponent) -> np.ndarray:
-    """SaturatingRoundingMultiplyByPOTParam for exponents >= 0 given per element."""
+    """SaturatingRoundingMultiplyByPOT(Param) for exponents >= 0, one or one per element."""
     x, exponent = i64(x), i64(exponent)
     threshold = (np.int64(1) << (31 - exponent)) - 1
     shifted = wrap32(x << exponent)

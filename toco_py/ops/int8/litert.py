@@ -18,6 +18,11 @@ def require_dtype(op: Op, graph: Graph, name: str, allowed: tuple[str, ...]) -> 
     return dtype
 
 
+def require_int8(op: Op, graph: Graph, names: list[str]) -> None:
+    for name in names:
+        require_dtype(op, graph, name, ("int8",))
+
+
 def per_tensor(op: Op, graph: Graph, name: str) -> tuple[np.float32, int]:
     """(scale, zero point) of a per-tensor quantized tensor, as the float32 LiteRT holds."""
     q = params(graph, name)

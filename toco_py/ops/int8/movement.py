@@ -16,6 +16,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
+from ...quantize.fixed_point import round_half_away_array
 from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params
 
@@ -38,7 +39,7 @@ def _check_types(op: Op, graph: Graph, data: list[str]) -> str:
     return dtype
 
 
-def _data_inputs(op: Op) -> list[str]:
+def data_inputs(op: Op) -> list[str]:
     """The inputs holding quantized data; the others are int32 shapes, axes or indices."""
     if op.type == "PACK":
         return list(op.inputs)
@@ -51,7 +52,7 @@ def moving_kernel(op_type: str, equal_params: bool):
     float_kernel = REGISTRY[op_type].kernel
 
     def kernel(op: Op, graph: Graph, *arrays):
-        data = _data_inputs(op)
+        data = data_inputs(op)
         _check_types(op, graph, data)
         if equal_params:
             require_same_params(op, graph, data + op.outputs, "its inputs and outputs")
@@ -73,17 +74,27 @@ def pad_quantized(op: Op, graph: Graph, x: np.ndarray, paddings: np.ndarray,
     return REGISTRY["PAD"].kernel(op, x, paddings, np.asarray(fill, dtype))
 
 
-def _rescaled_uint8(op: Op, graph: Graph, name: str, x: np.ndarray) -> np.ndarray:
-    """One uint8 CONCATENATION input in the output's params, as ConcatenationWithScaling
-    computes it: round(q * scale + bias) in float32, scale = in_scale * (1 / out_scale)."""
+def concat_rescaling(op: Op, graph: Graph, name: str) -> tuple[np.float32, np.float32] | None:
+    """ConcatenationWithScaling's (scale, bias) of one uint8 input, in float32: scale =
+    in_scale * (1 / out_scale), bias = -in_zero * scale; None when the params are the
+    output's (the input is copied as is)."""
     in_scale, in_zero = per_tensor(op, graph, name)
     out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
     if (in_scale, in_zero) == (out_scale, out_zero):
-        return x  # copied as is
+        return None
     scale = in_scale * (np.float32(1) / out_scale)
-    bias = np.float32(-in_zero) * scale
+    return scale, np.float32(-in_zero) * scale
+
+
+def _rescaled_uint8(op: Op, graph: Graph, name: str, x: np.ndarray) -> np.ndarray:
+    """One uint8 CONCATENATION input in the output's params: round(q * scale + bias)."""
+    rescaling = concat_rescaling(op, graph, name)
+    if rescaling is None:
+        return x  # copied as is
+    scale, bias = rescaling
+    _, out_zero = per_tensor(op, graph, op.outputs[0])
     real = x.astype(np.float32) * scale + bias
-    rounded = np.trunc(real + np.copysign(np.float32(0.5), real)).astype(np.int64)  # std::round
+    rounded = round_half_away_array(real).astype(np.int64)
     return np.clip(rounded + out_zero, 0, 255).astype(np.uint8)
 
 

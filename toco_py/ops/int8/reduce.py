@@ -15,14 +15,14 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import Graph, Op
 from ...quantize.fixed_point import quantize_multiplier, scale_double_rounding, wrap32
-from ..reduce import reduced_axes
+from ..reduce import reduced_axes, reduced_shape
 from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params
 
 QUANTIZED_TYPES = ("int8", "uint8", "int16")
-# The requantization rounding of MEAN and of SUM (keyed by compute_sum): both measured to
-# round twice (gemmlowp), SUM on uint8 (see test_int8_pool_reduce.py for why not int8).
-SCALE = {False: scale_double_rounding, True: scale_double_rounding}
+# The requantization rounding of MEAN and of SUM: both measured to round twice (gemmlowp),
+# SUM on uint8 (see test_int8_pool_reduce.py for why not int8).
+SCALE = scale_double_rounding
 
 
 def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
@@ -40,34 +40,42 @@ def _check_types(op: Op, graph: Graph) -> str:
     return dtype
 
 
-def _reduced_shape(op: Op, x: np.ndarray, axes: tuple[int, ...]) -> tuple[int, ...]:
-    if op.attrs.get("keep_dims"):
-        return tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-    return tuple(d for i, d in enumerate(x.shape) if i not in axes)
-
-
-def quantized_mean_or_sum(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray,
-                          compute_sum: bool) -> np.ndarray:
+def mean_or_sum_params(op: Op, graph: Graph) -> tuple[str, float, int, float, int]:
+    """(type, input scale and zero point, output scale and zero point), once
+    PrepareMeanOrSum's checks pass."""
     dtype = _check_types(op, graph)
     in_scale, in_zero = per_tensor(op, graph, op.inputs[0])
     out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
     if dtype == "int16" and (in_zero or out_zero):
         raise ConversionError(f"{op!r}: quantized int16 {op.type} needs zero points of 0")
+    return dtype, in_scale, in_zero, out_scale, out_zero
+
+
+def mean_or_sum_multiplier(in_scale: float, out_scale: float, count: int,
+                           compute_sum: bool) -> tuple[int, int]:
+    """PrepareMeanOrSum: double(input scale) / double(output scale); MEAN folds 1/count in
+    (when it reduces any element)."""
+    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    if not compute_sum and count:
+        multiplier, shift = mean_multiplier(multiplier, shift, count)
+    return multiplier, shift
+
+
+def quantized_mean_or_sum(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray,
+                          compute_sum: bool) -> np.ndarray:
+    dtype, in_scale, in_zero, out_scale, out_zero = mean_or_sum_params(op, graph)
     axes = reduced_axes(op, axis, x.ndim)
-    shape = _reduced_shape(op, x, axes)
+    shape = reduced_shape(op, x.shape, axes)
     if x.size == 0:
         # LiteRT zero-fills the output (raw zeros, not the zero point) and stops.
         return np.zeros(shape, dtype)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     sums = wrap32(np.sum(x.astype(np.int64), axis=axes).reshape(shape))
     shifted = wrap32(sums - in_zero * count)
-    # PrepareMeanOrSum: double(input scale) / double(output scale).
-    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
-    if not compute_sum:
-        multiplier, shift = mean_multiplier(multiplier, shift, count)
+    multiplier, shift = mean_or_sum_multiplier(in_scale, out_scale, count, compute_sum)
     # The int32 kernel keeps only the low 32 bits of a requantized value that overflows
     # (a huge input/output scale ratio), and of the zero point added to it.
-    scaled = wrap32(SCALE[compute_sum](shifted, multiplier, shift))
+    scaled = wrap32(SCALE(shifted, multiplier, shift))
     out = wrap32(scaled + out_zero)
     info = np.iinfo(dtype)
     return np.clip(out, info.min, info.max).astype(dtype)

@@ -16,17 +16,11 @@ from ...ir import Graph, Op
 from ..registry import register_int8
 from . import fixedpoint as fx
 from .common import scale_zero
+from .litert import require_int8
 
 SCALED_DIFF_INTEGER_BITS = 5  # exp() inputs are Q5.26: differences down to -32
 ACCUMULATION_INTEGER_BITS = 12  # the sum of exps is Q12.19: up to 4096 terms of 1
 MAX_REAL_MULTIPLIER = float((1 << 31) - 1)  # a double-rounding build's cap
-
-
-def _require_int8(graph: Graph, op: Op) -> None:
-    for name in (op.inputs[0], op.outputs[0]):
-        if graph.tensors[name].dtype != "int8":
-            raise ConversionError(f"{op!r}: the quantized kernel handles int8 tensors, "
-                                  f"{name!r} is {graph.tensors[name].dtype}")
 
 
 def input_beta_multiplier(beta: float, input_scale: float, op: Op) -> tuple[int, int, int]:
@@ -57,14 +51,25 @@ def _exps(diff: np.ndarray, multiplier: int, left_shift: int, diff_min: int) -> 
     return exps, fx.wrap32(terms.sum(axis=1, keepdims=True))
 
 
-def softmax_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    _require_int8(graph, op)
+def _input_scale(op: Op, graph: Graph, out_ok, wanted: str) -> float:
+    """The input scale, once the output params pass the op's Prepare checks."""
+    require_int8(op, graph, [op.inputs[0], op.outputs[0]])
     si, _ = scale_zero(graph, op.inputs[0])
     so, zo = scale_zero(graph, op.outputs[0])
-    if zo != -128 or abs(so - 1.0 / 256) > 0.001 / 256:
-        raise ConversionError(f"{op!r}: int8 SOFTMAX needs output params 1/256, -128 (got {so}, {zo})")
-    multiplier, left_shift, diff_min = input_beta_multiplier(
-        np.float32(op.attrs.get("beta", 1.0)), si, op)
+    if not out_ok(so, zo):
+        raise ConversionError(f"{op!r}: int8 {op.type} needs output params {wanted} (got {so}, {zo})")
+    return si
+
+
+def softmax_params(op: Op, graph: Graph) -> tuple[int, int, int]:
+    """SoftmaxPrepare: (input_beta_multiplier, its left shift, diff_min)."""
+    si = _input_scale(op, graph, lambda so, zo: not (zo != -128 or abs(so - 1.0 / 256) > 0.001 / 256),
+                      "1/256, -128")
+    return input_beta_multiplier(np.float32(op.attrs.get("beta", 1.0)), si, op)
+
+
+def softmax_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    multiplier, left_shift, diff_min = softmax_params(op, graph)
     diff = _diffs(x)
     exps, sums = _exps(diff, multiplier, left_shift, diff_min)
     shifted_scale, num_bits_over_unit = fx.get_reciprocal(sums, ACCUMULATION_INTEGER_BITS)
@@ -74,18 +79,21 @@ def softmax_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     return out.astype(np.int8).reshape(x.shape)
 
 
-def log_softmax_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    _require_int8(graph, op)
-    si, _ = scale_zero(graph, op.inputs[0])
-    so, zo = scale_zero(graph, op.outputs[0])
-    if float(so) != 16.0 / 256 or zo != 127:
-        raise ConversionError(f"{op!r}: int8 LOG_SOFTMAX needs output params 16/256, 127 (got {so}, {zo})")
+def log_softmax_params(op: Op, graph: Graph) -> tuple[int, int, int, tuple[int, int]]:
+    """LogSoftmaxPrepare: (input multiplier, its left shift, diff_min, reverse scaling)."""
+    si = _input_scale(op, graph, lambda so, zo: float(so) == 16.0 / 256 and zo == 127,
+                      "16/256, 127")
     # PreprocessLogSoftmaxScalingExp, beta fixed at 1: also the inverse of the input scaling.
     multiplier, left_shift, diff_min = input_beta_multiplier(1.0, si, op)
     if left_shift == 0:  # 1 << 31 overflows int in LiteRT's Prepare, which then aborts
         raise ConversionError(f"{op!r}: input scale {si} is too small for LiteRT's LOG_SOFTMAX")
     reverse = fx.multiplier_smaller_than_one(float(1 << (31 - left_shift)) / float(multiplier),
                                              f"{op!r} reverse scaling")
+    return multiplier, left_shift, diff_min, reverse
+
+
+def log_softmax_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    multiplier, left_shift, diff_min, reverse = log_softmax_params(op, graph)
     diff = _diffs(x)
     _, sums = _exps(diff, multiplier, left_shift, diff_min)
     log_sum = fx.log_x_for_x_greater_than_or_equal_to_1(sums, ACCUMULATION_INTEGER_BITS,
