@@ -125,16 +125,17 @@ def models(quick: bool):
     nets.append(("MobileNetV2", networks.keras_application("MobileNetV2", 96 if quick else 224)))
     for name, net in nets:
         rng = np.random.default_rng(1)
-        folder = Path(tempfile.mkdtemp())
-        shape, _ = next(iter(net.inputs.values()))
-        np.savez(folder / "cal.npz", **{n: rng.random((16,) + tuple(s[1:])).astype(np.float32)
-                                        for n, (s, _) in net.inputs.items()})
         convert = lambda q: api.convert_bytes(net.pb, input_arrays=list(net.inputs),  # noqa: E731
                                               output_arrays=net.outputs, quantize=q).model
         yield f"{name} float", convert(None)
-        int8 = QuantizeOptions("int8", calibration_data=str(folder / "cal.npz"))
-        int8.int8.inference_input_type = int8.int8.inference_output_type = "int8"
-        yield f"{name} int8", convert(int8)
+        with tempfile.TemporaryDirectory() as tmp:
+            calibration = Path(tmp) / "cal.npz"
+            np.savez(calibration, **{n: rng.random((16,) + tuple(s[1:])).astype(np.float32)
+                                     for n, (s, _) in net.inputs.items()})
+            int8 = QuantizeOptions("int8", calibration_data=str(calibration))
+            int8.int8.inference_input_type = int8.int8.inference_output_type = "int8"
+            model = convert(int8)
+        yield f"{name} int8", model
 
 
 def main() -> None:
@@ -146,7 +147,8 @@ def main() -> None:
             "|---|---:|---:|---:|---:|"]
     missed = []
     for name, model in models(args.quick):
-        arena, code, ms = build_bundle(model, Path(tempfile.mkdtemp()))
+        with tempfile.TemporaryDirectory() as tmp:
+            arena, code, ms = build_bundle(model, Path(tmp))
         micro = tflm_arena(model)
         default = litert_ms(model, OpResolverType.BUILTIN)
         reference = litert_ms(model, OpResolverType.BUILTIN_REF)

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +31,7 @@ import networks
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 from oracle import op_types, rel_error, run_litert, run_tf, tf_convert
+from timing import run_timed
 
 from toco_py import api
 
@@ -96,13 +95,10 @@ def timed_command(argv: list[str], runs: int = 3) -> tuple[float, float]:
     """Best wall seconds and peak RSS (MB, max over runs) of a command run under time -v."""
     best, peak = float("inf"), 0.0
     for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - start
+        proc, elapsed, rss = run_timed(argv)
         if proc.returncode:
             raise RuntimeError(short(proc.stderr) if proc.stderr.strip() else f"exit code {proc.returncode}")
-        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-        best, peak = min(best, elapsed), max(peak, int(rss.group(1)) / 1024 if rss else 0.0)
+        best, peak = min(best, elapsed), max(peak, rss or 0.0)
     return best, peak
 
 

@@ -37,14 +37,14 @@ SMALL = ("dropout_mlp", "computed_axis_softmax", "conv_bn_separable", "fused_pat
          "lstm_language_model", "gru_static_rnn")
 
 
-def samples_for(net, count: int) -> tuple[list[dict], Path]:
+def samples_for(net, count: int, folder: Path) -> tuple[list[dict], Path]:
     rng = np.random.default_rng(1)
     samples = []
     for _ in range(count):
         samples.append({n: (rng.standard_normal(shape).astype(dtype) if dtype == "float32"
                             else rng.integers(0, 50, shape).astype(dtype))
                         for n, (shape, dtype) in net.inputs.items()})
-    path = Path(tempfile.mkdtemp()) / "calibration.npz"
+    path = folder / "calibration.npz"
     np.savez(path, **{n: np.concatenate([s[n] for s in samples]) if net.inputs[n][0][0] == 1
                       else np.stack([s[n] for s in samples]) for n in net.inputs})
     return samples, path
@@ -58,15 +58,16 @@ def convert_ours(net, calibration: Path) -> tuple[bytes, float]:
 
 
 def convert_tf(net, samples: list[dict]) -> tuple[bytes, float]:
-    pb = Path(tempfile.mkdtemp()) / "m.pb"
-    pb.write_bytes(net.pb)
-    start = time.perf_counter()
-    conv = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(str(pb), list(net.inputs), net.outputs)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([s[n] for n in net.inputs] for s in samples)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    model = conv.convert()
-    return model, time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        pb = Path(tmp) / "m.pb"
+        pb.write_bytes(net.pb)
+        start = time.perf_counter()
+        conv = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(str(pb), list(net.inputs), net.outputs)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([s[n] for n in net.inputs] for s in samples)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        model = conv.convert()
+        return model, time.perf_counter() - start
 
 
 def run(model: bytes, feeds: dict) -> tuple[dict, float]:
@@ -86,8 +87,9 @@ def run(model: bytes, feeds: dict) -> tuple[dict, float]:
 
 
 def row(name: str, net, count: int) -> str:
-    samples, calibration = samples_for(net, count)
-    ours, t_ours = convert_ours(net, calibration)
+    with tempfile.TemporaryDirectory() as tmp:
+        samples, calibration = samples_for(net, count, Path(tmp))
+        ours, t_ours = convert_ours(net, calibration)
     theirs, t_tf = convert_tf(net, samples)
     feeds = net.feeds(7)
     expected = run_tf(net.pb, feeds, net.outputs)

@@ -11,11 +11,8 @@ Writes benchmarks/scale.md. Target: toco-py's peak RSS <= 2.5x the .pb size.
 from __future__ import annotations
 
 import argparse
-import re
 import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 from synthetic import write_dense_stack  # noqa: E402
+from timing import run_timed  # noqa: E402
 
 PYTHON = sys.executable
 TF_CONVERT = """
@@ -39,12 +37,9 @@ def timed(argv: list[str], cap_bytes: int | None = None) -> tuple[bool, float, f
     def limit():
         if cap_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (cap_bytes, cap_bytes))
-    start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v"] + argv, capture_output=True, text=True, preexec_fn=limit)
-    seconds = time.perf_counter() - start
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    proc, seconds, rss = run_timed(argv, preexec_fn=limit)
     lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("\t")]
-    return proc.returncode == 0, seconds, int(rss.group(1)) / 1024 if rss else float("nan"), \
+    return proc.returncode == 0, seconds, float("nan") if rss is None else rss, \
         (lines[-1] if lines else "")[:160]
 
 

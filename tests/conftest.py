@@ -7,3 +7,18 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+
+import zlib
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def repeatable_draws(request):
+    """Reseeds the test module's RNG from the test's name, so a test draws the same values
+    whichever xdist worker runs it, after whichever tests. Modules opt in with
+    pytestmark = pytest.mark.usefixtures("repeatable_draws")."""
+    seed = zlib.crc32(request.node.name.encode())
+    request.module.RNG.bit_generator.state = np.random.default_rng(seed).bit_generator.state

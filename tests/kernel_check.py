@@ -38,9 +38,11 @@ def one_op_graph(op_type: str, inputs: list, attrs: dict | None = None, n_output
     return g
 
 
-def run_one_op(g, inputs: list, n_outputs: int, reference: bool) -> list[np.ndarray]:
-    """LiteRT's outputs for a one_op_graph fed `inputs` (constants are in the model)."""
-    interp = litert(model_bytes(g), reference=reference)
+def run_one_op(g, inputs: list, n_outputs: int, reference: bool = True,
+               delegates: bool = True) -> list[np.ndarray]:
+    """LiteRT's outputs for a one_op_graph fed `inputs` (constants are in the model).
+    reference=False, delegates=False runs LiteRT's builtin (optimized) kernels without XNNPACK."""
+    interp = litert(model_bytes(g), reference=reference, delegates=delegates)
     details = {d["name"]: d for d in interp.get_input_details()}
     for i, value in enumerate(inputs):
         if f"in{i}" in details:
@@ -73,8 +75,10 @@ def _float_check(op_type, inputs, attrs, n_outputs, const, rtol, atol, reference
     theirs = run_one_op(g, inputs, n_outputs, reference)
     ours = REGISTRY[op_type].kernel(g.ops[0], *[None if v is None else np.asarray(v) for v in inputs])
     ours = list(ours) if isinstance(ours, (tuple, list)) else [ours]
+    if len(ours) != len(theirs):
+        return theirs, f"{op_type}: our kernel returns {len(ours)} outputs, LiteRT {len(theirs)}"
     for i, (a, b) in enumerate(zip(ours, theirs)):
-        inferred = tuple(g.tensors[f"out{i}"].shape)
+        inferred = _inferred_shape(g, i)
         problem = _layout_problem(op_type, i, a, b, inferred)
         if problem:
             return theirs, problem
@@ -89,6 +93,11 @@ def _float_check(op_type, inputs, attrs, n_outputs, const, rtol, atol, reference
     return theirs, ""
 
 
+def _inferred_shape(g, i):
+    shape = g.tensors[f"out{i}"].shape
+    return "no shape" if shape is None else tuple(shape)
+
+
 def _layout_problem(op_type, i, ours: np.ndarray, theirs: np.ndarray, inferred=None) -> str:
     if inferred is not None and inferred != theirs.shape:
         return f"{op_type} output {i}: shape inference gives {inferred}, LiteRT {theirs.shape}"
@@ -96,6 +105,26 @@ def _layout_problem(op_type, i, ours: np.ndarray, theirs: np.ndarray, inferred=N
         return (f"{op_type} output {i}: ours {ours.dtype}{list(ours.shape)}, "
                 f"LiteRT {theirs.dtype}{list(theirs.shape)}")
     return ""
+
+
+def window(padding="VALID", stride=(1, 1), dilation=(1, 1), act="NONE", **extra) -> dict:
+    """CONV_2D / DEPTHWISE_CONV_2D attrs (extra: depth_multiplier, ...)."""
+    return {"padding": padding, "stride_h": stride[0], "stride_w": stride[1],
+            "dilation_h_factor": dilation[0], "dilation_w_factor": dilation[1],
+            "fused_activation_function": act, **extra}
+
+
+def forward_size(out_size, kernel, stride, padding):
+    """The input size whose forward convolution (or pool) gives back out_size."""
+    if padding == "SAME":
+        return -(-out_size // stride)
+    return (out_size - kernel + stride) // stride
+
+
+def data(rng, shape, dtype="int8") -> np.ndarray:
+    """Integers drawn uniformly from dtype's whole range."""
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, int(info.max) + 1, shape).astype(dtype)
 
 
 def quant(scale, zero_point=0, axis: int = 0) -> QuantParams:
@@ -123,9 +152,11 @@ def compare_int8_with_litert(op_type: str, inputs: list, input_quant: list, outp
     return theirs
 
 
-def _int8_check(op_type, inputs, input_quant, output_quant, attrs, const, output_dtype, reference):
-    from toco_py.interpreter import Interpreter
-
+def int8_graph(op_type: str, inputs: list, input_quant: list, output_quant: list,
+               attrs: dict | None = None, const: set[int] | None = None,
+               output_dtype: str = "int8") -> Graph:
+    """one_op_graph with quantization params on its inputs (None: left unquantized) and on its
+    len(output_quant) outputs, which become `output_dtype` (those with None keep theirs)."""
     g = one_op_graph(op_type, inputs, attrs, len(output_quant), const)
     for i, q in enumerate(input_quant):
         if q is not None and inputs[i] is not None:
@@ -133,12 +164,24 @@ def _int8_check(op_type, inputs, input_quant, output_quant, attrs, const, output
     for i, q in enumerate(output_quant):
         t = g.tensors[f"out{i}"]
         t.quant, t.dtype = q, (output_dtype if q is not None else t.dtype)
+    return g
+
+
+def run_int8_ours(g: Graph, inputs: list) -> list[np.ndarray]:
+    """Our interpreter's outputs for a one_op_graph/int8_graph fed `inputs` (by in{i} name)."""
+    from toco_py.interpreter import Interpreter
+
+    ours = Interpreter(g).run({n: np.asarray(inputs[int(n[2:])]) for n in g.inputs})
+    return [ours[name] for name in g.outputs]
+
+
+def _int8_check(op_type, inputs, input_quant, output_quant, attrs, const, output_dtype, reference):
+    g = int8_graph(op_type, inputs, input_quant, output_quant, attrs, const, output_dtype)
     theirs = run_one_op(g, inputs, len(output_quant), reference)
-    feeds = {n: np.asarray(inputs[int(n[2:])]) for n in g.inputs}
-    ours = Interpreter(g).run(feeds)
-    for i, want in enumerate(theirs):
-        got = ours[f"out{i}"]
-        problem = _layout_problem(op_type, i, got, want)
+    ours = run_int8_ours(g, inputs)  # one array per graph output, as LiteRT's
+    for i, (got, want) in enumerate(zip(ours, theirs, strict=True)):
+        inferred = _inferred_shape(g, i)
+        problem = _layout_problem(op_type, i, got, want, inferred)
         if problem:
             return theirs, problem
         diff = np.abs(got.astype(np.int64) - want.astype(np.int64))

@@ -5,6 +5,7 @@ names, and a function making seeded inputs. Used by tests and by benchmarks/comp
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -196,7 +197,17 @@ def keras_application(name: str, input_size: int = 224, batch_norm_statistics: b
 
     With batch_norm_statistics, every BatchNormalization gets momentum 0 and sees one
     training-mode batch first, so its moving statistics are real rather than 0/1 (the
-    activations of freshly built networks otherwise shrink towards zero with depth)."""
+    activations of freshly built networks otherwise shrink towards zero with depth).
+
+    Built once per process and arguments (seconds each); every call returns a new Network,
+    so a caller changing its inputs or outputs changes no other caller's."""
+    pb, outputs = _frozen_keras_application(name, input_size, batch_norm_statistics)
+    return Network(name, pb, {"input": ((1, input_size, input_size, 3), "float32")}, list(outputs))
+
+
+@functools.cache
+def _frozen_keras_application(name: str, input_size: int,
+                              batch_norm_statistics: bool) -> tuple[bytes, tuple[str, ...]]:
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
@@ -216,9 +227,7 @@ def keras_application(name: str, input_size: int = 224, batch_norm_statistics: b
     fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     frozen = convert_variables_to_constants_v2(fn)
     gd = frozen.graph.as_graph_def()
-    outputs = [t.name.split(":")[0] for t in frozen.outputs]
-    return Network(name, gd.SerializeToString(), {"input": ((1, input_size, input_size, 3), "float32")},
-                   outputs)
+    return gd.SerializeToString(), tuple(t.name.split(":")[0] for t in frozen.outputs)
 
 
 def fused_patterns() -> Network:

@@ -10,13 +10,13 @@ import pytest
 from kernel_check import (
     compare_int8_with_litert,
     int8_disagreement,
-    one_op_graph,
+    int8_graph,
     quant,
+    run_int8_ours,
+    run_one_op,
 )
-from oracle import litert
 
 from toco_py.errors import ConversionError
-from toco_py.interpreter import Interpreter
 from toco_py.ops.int8 import fixedpoint as fx
 from toco_py.ops.int8 import softmax as int8_softmax
 from toco_py.tflite.writer import model_bytes
@@ -92,11 +92,7 @@ def test_hard_swish(params):
 
 
 def _ours(op_type, inputs, input_quant, output_quant, attrs=None):
-    g = one_op_graph(op_type, inputs, attrs)
-    for i, q in enumerate(input_quant):
-        g.tensors[f"in{i}"].quant = q
-    g.tensors["out0"].quant, g.tensors["out0"].dtype = output_quant, "int8"
-    return Interpreter(g).run({n: inputs[int(n[2:])] for n in g.inputs})["out0"]
+    return run_int8_ours(int8_graph(op_type, inputs, input_quant, [output_quant], attrs), inputs)[0]
 
 
 @pytest.mark.parametrize("op, out_q", [("HARD_SWISH", quant(0.01, 0)), ("LOGISTIC", quant(1 / 128, -128)),
@@ -142,10 +138,7 @@ def test_log_softmax(params, x):
 # ----- SOFTMAX rows whose sum of exps reaches 2^9: the reference kernel aborts -----
 
 def _wide_softmax_graph(x, scale, beta):
-    g = one_op_graph("SOFTMAX", [x], {"beta": beta})
-    g.tensors["in0"].quant = quant(scale, 0)
-    g.tensors["out0"].quant, g.tensors["out0"].dtype = SOFTMAX_OUT, "int8"
-    return g
+    return int8_graph("SOFTMAX", [x], [quant(scale, 0)], [SOFTMAX_OUT], {"beta": beta})
 
 
 def _reference_would_abort(x, scale, beta):
@@ -181,12 +174,8 @@ def test_wide_softmax_equals_litert_optimized_kernel(seed):
     scale, beta = float(rng.uniform(0.005, 0.05)), float(rng.uniform(0.5, 2.0))
     assert _reference_would_abort(x, scale, beta)
     g = _wide_softmax_graph(x, scale, beta)
-    interp = litert(model_bytes(g), delegates=False)
-    interp.set_tensor(interp.get_input_details()[0]["index"], x)
-    interp.invoke()
-    theirs = interp.get_tensor(interp.get_output_details()[0]["index"])
-    ours = Interpreter(g).run({"in0": x})["out0"]
-    np.testing.assert_array_equal(ours, theirs)
+    theirs = run_one_op(g, [x], 1, reference=False, delegates=False)[0]
+    np.testing.assert_array_equal(run_int8_ours(g, [x])[0], theirs)
 
 
 # ----- seeded property tests -----

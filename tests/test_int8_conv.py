@@ -7,13 +7,14 @@ import pytest
 from kernel_check import (
     compare_int8_with_litert,
     int8_disagreement,
-    one_op_graph,
+    int8_graph,
     quant,
+    run_int8_ours,
+    window,
 )
 
 import toco_py.ops.int8.conv as conv_int8
 from toco_py.errors import TocoError
-from toco_py.interpreter import Interpreter
 from toco_py.quantize.fixed_point import (
     quantize_multiplier,
     quantize_multipliers,
@@ -21,11 +22,6 @@ from toco_py.quantize.fixed_point import (
 )
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1", "TANH")
-
-
-def window(stride=(1, 1), dilation=(1, 1), padding="VALID", act="NONE") -> dict:
-    return {"stride_h": stride[0], "stride_w": stride[1], "dilation_h_factor": dilation[0],
-            "dilation_w_factor": dilation[1], "padding": padding, "fused_activation_function": act}
 
 
 def out_channels(op_type: str, w_shape) -> int:
@@ -171,7 +167,7 @@ def random_case(rng, op_type: str):
     else:
         w_shape = (1, kh, kw, c * int(rng.integers(1, 4)))
     x_shape = (int(rng.integers(1, 3)), h, w, c)
-    attrs = window(stride, dilation, padding, str(rng.choice(ACTIVATIONS)))
+    attrs = window(padding, stride, dilation, str(rng.choice(ACTIVATIONS)))
     in_q = quant(np.float32(10 ** rng.uniform(-3, 0)), int(rng.integers(-128, 128)))
     channels = out_channels(op_type, w_shape)
     w_q = filter_quant(rng, op_type, channels, bool(rng.integers(0, 2)))
@@ -260,11 +256,7 @@ def test_multipliers_use_double_products(monkeypatch):
 # ---- refusals -----------------------------------------------------------------------------
 
 def run_ours(op_type, inputs, params, out_q, attrs):
-    g = one_op_graph(op_type, inputs, attrs, 1, {1, 2})
-    for i, q in enumerate(params):
-        g.tensors[f"in{i}"].quant = q
-    g.tensors["out0"].quant, g.tensors["out0"].dtype = out_q, "int8"
-    return Interpreter(g).run({"in0": inputs[0]})
+    return run_int8_ours(int8_graph(op_type, inputs, params, [out_q], attrs, const={1, 2}), inputs)
 
 
 def test_asymmetric_filter_is_refused():

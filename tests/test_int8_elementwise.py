@@ -9,13 +9,13 @@ import pytest
 from kernel_check import (
     compare_int8_with_litert,
     int8_disagreement,
-    one_op_graph,
+    int8_graph,
     quant,
+    run_int8_ours,
 )
 
 import toco_py.quantize.fixed_point as fp
 from toco_py.errors import ConversionError, TocoError
-from toco_py.interpreter import Interpreter
 from toco_py.ops.int8 import fixedpoint as fx
 
 COLUMN = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
@@ -117,11 +117,7 @@ def test_rsqrt_every_valid_input(params):
 
 
 def _our_kernel(op_type, inputs, input_quant, output_quant, attrs=None):
-    g = one_op_graph(op_type, inputs, attrs)
-    for i, q in enumerate(input_quant):
-        g.tensors[f"in{i}"].quant = q
-    g.tensors["out0"].quant, g.tensors["out0"].dtype = output_quant, "int8"
-    return Interpreter(g).run({n: inputs[int(n[2:])] for n in g.inputs})["out0"]
+    return run_int8_ours(int8_graph(op_type, inputs, input_quant, [output_quant], attrs), inputs)[0]
 
 
 def test_rsqrt_refuses_inputs_below_the_zero_point():

@@ -4,11 +4,16 @@ refuse different input and output params, which copy raw integers whatever the o
 params say). QUANTIZE's requantizations are in test_int8_requantize.py."""
 import numpy as np
 import pytest
-from kernel_check import compare_int8_with_litert, one_op_graph, quant
+from kernel_check import (
+    compare_int8_with_litert,
+    data,
+    int8_graph,
+    quant,
+    run_int8_ours,
+)
 from oracle import litert
 
 from toco_py.errors import TocoError
-from toco_py.interpreter import Interpreter
 from toco_py.ops.int8.movement import EQUAL_PARAMS, FREE_PARAMS
 from toco_py.tflite.writer import model_bytes
 
@@ -20,60 +25,25 @@ def i32(*values):
     return np.array(values, np.int32)
 
 
-def data(rng, shape, dtype="int8"):
-    info = np.iinfo(dtype)
-    return rng.integers(info.min, int(info.max) + 1, shape).astype(dtype)
-
-
 def random_q(rng):
     return quant(np.float32(10 ** rng.uniform(-3, 1)), int(rng.integers(-128, 128)))
 
 
+def _in_quant(inputs, in_q, dtype):
+    return [in_q if v is not None and np.asarray(v).dtype == np.dtype(dtype) else None for v in inputs]
+
+
 def quantized_graph(op_type, inputs, attrs, const, n_out, in_q, out_q, dtype="int8"):
     """One op whose `dtype` inputs carry in_q (int32 inputs none) and outputs out_q."""
-    g = one_op_graph(op_type, inputs, attrs, n_out, set(const))
-    for i, value in enumerate(inputs):
-        if value is not None and np.asarray(value).dtype == np.dtype(dtype):
-            g.tensors[f"in{i}"].quant = in_q
-    for i in range(n_out):
-        g.tensors[f"out{i}"].quant, g.tensors[f"out{i}"].dtype = out_q, dtype
-    return g
-
-
-# LiteRT's reference resolver registers TILE only up to version 2 and DEPTH_TO_SPACE up to
-# version 1, while TFLite's op_version rules make them versions 3 and 2 for int8 data. A
-# writer that follows those rules makes models the reference resolver cannot load; those are
-# compared with LiteRT's optimized kernels without delegates instead (both kernels copy).
-VERSION_GAPS = ("TILE", "DEPTH_TO_SPACE")
-
-
-def litert_for(g, op_type):
-    try:
-        return litert(model_bytes(g), reference=True)
-    except ValueError as err:
-        if op_type not in VERSION_GAPS or "Didn't find op for builtin opcode" not in str(err):
-            raise
-        return litert(model_bytes(g), delegates=False)
-
-
-def compare_graph(g, op_type, inputs, n_out):
-    interp = litert_for(g, op_type)
-    details = {d["name"]: d["index"] for d in interp.get_input_details()}
-    for name in g.inputs:
-        interp.set_tensor(details[name], inputs[int(name[2:])])
-    interp.invoke()
-    outputs = {d["name"]: d["index"] for d in interp.get_output_details()}
-    ours = Interpreter(g).run({n: inputs[int(n[2:])] for n in g.inputs})
-    for i in range(n_out):
-        np.testing.assert_array_equal(ours[f"out{i}"], interp.get_tensor(outputs[f"out{i}"]))
+    return int8_graph(op_type, inputs, _in_quant(inputs, in_q, dtype), [out_q] * n_out, attrs,
+                      set(const), dtype)
 
 
 def check(op_type, inputs, attrs=None, const=(), in_q=Q, out_q=None, n_out=1, dtype="int8"):
-    """Our kernel against LiteRT's reference kernel, exactly; dtype arrays carry in_q."""
-    if op_type in VERSION_GAPS:
-        g = quantized_graph(op_type, inputs, attrs or {}, const, n_out, in_q, out_q or in_q, dtype)
-        return compare_graph(g, op_type, inputs, n_out)
-    in_quant = [in_q if np.asarray(v).dtype == np.dtype(dtype) else None for v in inputs]
+    """Our kernel against LiteRT's reference kernel, exactly; dtype arrays carry in_q. (TILE
+    and DEPTH_TO_SPACE on int8 are versions the reference resolver lacks: oracle.litert runs
+    them on the optimized kernels, both of which copy.)"""
+    in_quant = _in_quant(inputs, in_q, dtype)
     return compare_int8_with_litert(op_type, inputs, in_quant, [out_q or in_q] * n_out, attrs or {},
                                     const=set(const), output_dtype=dtype)
 
@@ -337,10 +307,6 @@ def test_random_cases_match_litert(op_type):
 
 # ---- params LiteRT insists on ---------------------------------------------------------------
 
-def run_ours(g, inputs):
-    return Interpreter(g).run({n: inputs[int(n[2:])] for n in g.inputs})
-
-
 def litert_refuses(g) -> bool:
     try:
         litert(model_bytes(g), reference=True)
@@ -356,7 +322,7 @@ def test_different_params_are_refused_like_litert(op_type, out_q):
     g = quantized_graph(op_type, inputs, attrs, const, n_out, Q, out_q)
     assert litert_refuses(g)
     with pytest.raises(TocoError, match=f"quantized {op_type} needs its inputs and outputs?"):
-        run_ours(g, inputs)
+        run_int8_ours(g, inputs)
 
 
 def test_concatenation_inputs_must_agree():
@@ -365,7 +331,7 @@ def test_concatenation_inputs_must_agree():
     g.tensors["in1"].quant = quant(0.07, 0)
     assert litert_refuses(g)
     with pytest.raises(TocoError, match="CONCATENATION.*'in1' has"):
-        run_ours(g, inputs)
+        run_int8_ours(g, inputs)
 
 
 def test_padv2_constant_must_share_the_output_params():
@@ -373,7 +339,7 @@ def test_padv2_constant_must_share_the_output_params():
     g = quantized_graph("PADV2", inputs, {}, {1, 2}, 1, Q, Q)
     g.tensors["in2"].quant = OTHER_Q
     with pytest.raises(TocoError, match="PADV2.*constant value and output"):
-        run_ours(g, inputs)
+        run_int8_ours(g, inputs)
 
 
 @pytest.mark.parametrize("op_type", ["SELECT", "SELECT_V2"])

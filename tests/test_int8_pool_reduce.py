@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 from kernel_check import (
     compare_int8_with_litert,
+    data,
     int8_disagreement,
-    one_op_graph,
+    int8_graph,
     quant,
+    run_int8_ours,
+    run_one_op,
 )
-from oracle import litert
 
 import toco_py.ops.int8.reduce as reduce_int8
 from toco_py.errors import TocoError
-from toco_py.interpreter import Interpreter
 from toco_py.quantize.fixed_point import scale_single_rounding
-from toco_py.tflite.writer import model_bytes
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
@@ -31,11 +31,6 @@ POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")
 def pool_attrs(filt, stride, padding, act="NONE") -> dict:
     return {"filter_height": filt[0], "filter_width": filt[1], "stride_h": stride[0],
             "stride_w": stride[1], "padding": padding, "fused_activation_function": act}
-
-
-def data(rng, shape, dtype="int8"):
-    info = np.iinfo(dtype)
-    return rng.integers(info.min, int(info.max) + 1, shape).astype(dtype)
 
 
 def run_pool(op_type, x, q, attrs, dtype="int8") -> str:
@@ -108,12 +103,8 @@ def test_random_pools_match_litert(op_type):
 
 def run_ours(op_type, inputs, in_q, out_q, attrs, const=frozenset(), dtype="int8"):
     """Our kernel only (no LiteRT), through the interpreter's dispatch."""
-    g = one_op_graph(op_type, inputs, attrs, 1, set(const))
-    for i, q in enumerate(in_q):
-        if q is not None:
-            g.tensors[f"in{i}"].quant = q
-    g.tensors["out0"].quant, g.tensors["out0"].dtype = out_q, dtype
-    return Interpreter(g).run({n: inputs[int(n[2:])] for n in g.inputs})["out0"]
+    g = int8_graph(op_type, inputs, in_q, [out_q], attrs, set(const), output_dtype=dtype)
+    return run_int8_ours(g, inputs)[0]
 
 
 @pytest.mark.parametrize("op_type", POOLS)
@@ -195,13 +186,8 @@ def test_uint8_sum_matches_reference_kernel():
 
 
 def litert_without_delegates(op_type, inputs, in_q, out_q, attrs) -> np.ndarray:
-    g = one_op_graph(op_type, inputs, attrs, 1, {1})
-    g.tensors["in0"].quant = in_q
-    g.tensors["out0"].quant, g.tensors["out0"].dtype = out_q, "int8"
-    interp = litert(model_bytes(g), delegates=False)
-    interp.set_tensor(interp.get_input_details()[0]["index"], inputs[0])
-    interp.invoke()
-    return interp.get_tensor(interp.get_output_details()[0]["index"])
+    g = int8_graph(op_type, inputs, [in_q, None], [out_q], attrs, const={1})
+    return run_one_op(g, inputs, 1, reference=False, delegates=False)[0]
 
 
 def optimized_sum(x, axes, in_q, out_q, out_shape) -> np.ndarray:
@@ -247,13 +233,8 @@ def test_reference_int8_sum_reads_uint8():
     x = data(rng, (3, 5, 4))
     axes = np.array([1], np.int32)
     in_q, out_q = quant(0.05, -3), quant(0.2, 9)
-    g = one_op_graph("SUM", [x, axes], {"keep_dims": False}, 1, {1})
-    g.tensors["in0"].quant = in_q
-    g.tensors["out0"].quant, g.tensors["out0"].dtype = out_q, "int8"
-    interp = litert(model_bytes(g), reference=True)
-    interp.set_tensor(interp.get_input_details()[0]["index"], x)
-    interp.invoke()
-    reference = interp.get_tensor(interp.get_output_details()[0]["index"])
+    g = int8_graph("SUM", [x, axes], [in_q, None], [out_q], {"keep_dims": False}, const={1})
+    reference = run_one_op(g, [x, axes], 1, reference=True)[0]
     as_uint8 = run_ours("SUM", [x.view(np.uint8), axes], [in_q, None], out_q, {"keep_dims": False},
                         const={1}, dtype="uint8")
     np.testing.assert_array_equal(reference, as_uint8.view(np.int8))
@@ -264,8 +245,7 @@ def test_reference_int8_sum_reads_uint8():
 def test_mean_and_sum_round_twice(monkeypatch):
     """Measured: QuantizedMeanOrSum requantizes with gemmlowp's two roundings; with one
     rounding the random cases above, rich in ties, would differ."""
-    monkeypatch.setattr(reduce_int8, "SCALE", {False: scale_single_rounding,
-                                               True: scale_single_rounding})
+    monkeypatch.setattr(reduce_int8, "SCALE", scale_single_rounding)
     with pytest.raises(AssertionError, match="MEAN: .* elements differ"):
         test_random_means_match_litert("uint8")
     with pytest.raises(AssertionError, match="SUM: .* elements differ"):

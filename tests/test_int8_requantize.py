@@ -3,11 +3,10 @@ int16 -> int8 / int16) against LiteRT's reference kernel, element for element, o
 input value; and the rounding it was measured to use."""
 import numpy as np
 import pytest
-from kernel_check import compare_int8_with_litert, one_op_graph, quant
+from kernel_check import compare_int8_with_litert, int8_graph, quant, run_int8_ours
 
 import toco_py.ops.quantize_ops as quantize_ops
 from toco_py.errors import TocoError
-from toco_py.interpreter import Interpreter
 from toco_py.quantize.fixed_point import scale_single_rounding
 
 
@@ -35,7 +34,8 @@ REQUANTIZE_CASES = [
 
 @pytest.mark.parametrize("src, in_q, dst, out_q", REQUANTIZE_CASES)
 def test_requantize(src, in_q, dst, out_q):
-    compare_int8_with_litert("QUANTIZE", [all_values(src)], [in_q], [out_q], {}, output_dtype=dst)
+    compare_int8_with_litert("QUANTIZE", [all_values(src)], [in_q], [out_q], {"output_type": dst},
+                             output_dtype=dst)
 
 
 def random_requantize(rng, src, dst):
@@ -54,22 +54,21 @@ def test_random_requantizations(src, dst):
     rng = np.random.default_rng(len(src) * 7 + len(dst))
     for _ in range(40):
         in_q, out_q = random_requantize(rng, src, dst)
-        compare_int8_with_litert("QUANTIZE", [all_values(src)], [in_q], [out_q], {}, output_dtype=dst)
+        compare_int8_with_litert("QUANTIZE", [all_values(src)], [in_q], [out_q],
+                                 {"output_type": dst}, output_dtype=dst)
 
 
 def test_requantize_rounds_twice(monkeypatch):
     """Measured: LiteRT's Requantize uses gemmlowp's two roundings; one rounding differs."""
     in_q, out_q = quant(0.02, 3), quant(0.06, -1)  # ratio 1/3: ties at every third value
-    compare_int8_with_litert("QUANTIZE", [all_values("int8")], [in_q], [out_q], {})
+    compare_int8_with_litert("QUANTIZE", [all_values("int8")], [in_q], [out_q], {"output_type": "int8"})
     monkeypatch.setattr(quantize_ops, "scale_double_rounding", scale_single_rounding)
     with pytest.raises(AssertionError, match="elements differ"):
-        compare_int8_with_litert("QUANTIZE", [all_values("int8")], [in_q], [out_q], {})
+        compare_int8_with_litert("QUANTIZE", [all_values("int8")], [in_q], [out_q], {"output_type": "int8"})
 
 
 def test_unsupported_requantization_is_refused():
     x = all_values("int16")
-    g = one_op_graph("QUANTIZE", [x], {}, 1, set())
-    g.tensors["in0"].quant = quant(0.1)
-    g.tensors["out0"].quant, g.tensors["out0"].dtype = quant(0.1, 3), "uint8"
+    g = int8_graph("QUANTIZE", [x], [quant(0.1)], [quant(0.1, 3)], {}, output_dtype="uint8")
     with pytest.raises(TocoError, match="cannot requantize int16 to uint8"):
-        Interpreter(g).run({"in0": x})
+        run_int8_ours(g, [x])

@@ -1,22 +1,23 @@
 """Convolution, pooling and matrix-product kernels and shape inference against LiteRT's
 reference kernels, over the options each op has."""
 import itertools
-import zlib
 
 import numpy as np
 import pytest
-from kernel_check import compare_with_litert, float_disagreement, one_op_graph
+from kernel_check import (
+    compare_with_litert,
+    float_disagreement,
+    forward_size,
+    one_op_graph,
+    window,
+)
 
 from toco_py.errors import ConversionError
 
 RNG = np.random.default_rng(11)
 
 
-@pytest.fixture(autouse=True)
-def _repeatable_draws(request):
-    # A test draws the same values whichever xdist worker runs it, after whichever tests.
-    seed = zlib.crc32(request.node.name.encode())
-    RNG.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+pytestmark = pytest.mark.usefixtures("repeatable_draws")  # conftest: RNG reseeded per test
 
 
 # Every fused activation: LiteRT clamps to the RELU ranges and leaves TANH and SIGN_BIT
@@ -37,12 +38,6 @@ def normal(*shape):
     return RNG.normal(size=shape).astype(np.float32)
 
 
-def window_attrs(stride, dilation, padding, activation="NONE"):
-    return {"stride_h": stride[0], "stride_w": stride[1], "dilation_h_factor": dilation[0],
-            "dilation_w_factor": dilation[1], "padding": padding,
-            "fused_activation_function": activation}
-
-
 # ---- CONV_2D ---------------------------------------------------------------------------
 
 # (input NHWC, filter OHWI): odd sizes, 1x1 filters, filters larger than the stride; every
@@ -60,7 +55,7 @@ DILATIONS = [(1, 1), (2, 2), (1, 2)]
 def test_conv2d_geometry(shapes, stride, dilation, padding):
     x_shape, w_shape = shapes
     x, w, b = normal(*x_shape), normal(*w_shape), normal(w_shape[0])
-    assert not sums("CONV_2D", [x, w, b], window_attrs(stride, dilation, padding), const={1, 2})
+    assert not sums("CONV_2D", [x, w, b], window(padding, stride, dilation), const={1, 2})
 
 
 # No bias-less case: LiteRT's float CONV_2D refuses to prepare without a bias tensor
@@ -68,13 +63,13 @@ def test_conv2d_geometry(shapes, stride, dilation, padding):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_conv2d_activation(activation):
     inputs = [normal(2, 6, 5, 3) * 2, normal(4, 3, 3, 3), normal(4)]
-    assert not sums("CONV_2D", inputs, window_attrs((2, 1), (1, 1), "SAME", activation), const={1, 2})
+    assert not sums("CONV_2D", inputs, window("SAME", (2, 1), (1, 1), activation), const={1, 2})
 
 
 def test_conv2d_runtime_filter():
     """The filter as a runtime input, not a constant buffer."""
     assert not sums("CONV_2D", [normal(1, 5, 5, 2), normal(3, 2, 2, 2), normal(3)],
-                    window_attrs((1, 1), (1, 1), "VALID"))
+                    window("VALID", (1, 1), (1, 1)))
 
 
 # ---- DEPTHWISE_CONV_2D -------------------------------------------------------------------
@@ -98,13 +93,13 @@ def depthwise(x_shape, kh, kw, multiplier, attrs, with_bias=True) -> str:
 @pytest.mark.parametrize("multiplier", [1, 2, 3])
 def test_depthwise_geometry(shapes, stride, dilation, padding, multiplier):
     x_shape, kh, kw = shapes
-    assert not depthwise(x_shape, kh, kw, multiplier, window_attrs(stride, dilation, padding))
+    assert not depthwise(x_shape, kh, kw, multiplier, window(padding, stride, dilation))
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_depthwise_activation_and_bias(activation, with_bias):
-    assert not depthwise((2, 6, 7, 3), 3, 3, 2, window_attrs((1, 2), (1, 1), "SAME", activation), with_bias)
+    assert not depthwise((2, 6, 7, 3), 3, 3, 2, window("SAME", (1, 2), (1, 1), activation), with_bias)
 
 
 # ---- FULLY_CONNECTED ---------------------------------------------------------------------
@@ -195,13 +190,6 @@ def test_max_pool_all_negative_same_padding():
 
 
 # ---- TRANSPOSE_CONV ------------------------------------------------------------------------
-
-def forward_size(out_size, kernel, stride, padding):
-    """The input size whose forward convolution gives back out_size."""
-    if padding == "SAME":
-        return -(-out_size // stride)
-    return (out_size - kernel + stride) // stride
-
 
 # (output NHWC, filter height, filter width, input channels): output sizes that the
 # stride does not divide leave rows only the crop (or the zero canvas) covers.

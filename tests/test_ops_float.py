@@ -1,6 +1,5 @@
 """Elementwise math and activations: our kernels and shape inference against LiteRT's
 reference kernels (float32 unless a case says otherwise)."""
-import zlib
 
 import numpy as np
 import pytest
@@ -9,11 +8,7 @@ from kernel_check import compare_with_litert
 RNG = np.random.default_rng(5)
 
 
-@pytest.fixture(autouse=True)
-def _repeatable_draws(request):
-    # A test draws the same values whichever xdist worker runs it, after whichever tests.
-    seed = zlib.crc32(request.node.name.encode())
-    RNG.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+pytestmark = pytest.mark.usefixtures("repeatable_draws")  # conftest: RNG reseeded per test
 
 
 # LiteRT's float kernels clamp to the RELU ranges and ignore TANH and SIGN_BIT, as ours must.

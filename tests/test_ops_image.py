@@ -1,12 +1,12 @@
 """Image ops (resizing, depth <-> space) against LiteRT's reference kernels, and the TF image
 mappers end to end: TensorFlow runs the frozen .pb, LiteRT our .tflite."""
-import zlib
 
 import numpy as np
+import oracle
 import pytest
 import tensorflow as tf
-from kernel_check import compare_with_litert, one_op_graph
-from oracle import freeze, run_litert, run_tf
+from kernel_check import compare_with_litert, forward_size, one_op_graph
+from oracle import freeze
 
 from toco_py import api
 from toco_py.errors import ConversionError
@@ -15,11 +15,7 @@ v1 = tf.compat.v1
 RNG = np.random.default_rng(13)
 
 
-@pytest.fixture(autouse=True)
-def _repeatable_draws(request):
-    # A test draws the same values whichever xdist worker runs it, after whichever tests.
-    seed = zlib.crc32(request.node.name.encode())
-    RNG.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+pytestmark = pytest.mark.usefixtures("repeatable_draws")  # conftest: RNG reseeded per test
 
 
 def normal(*shape):
@@ -102,19 +98,8 @@ def test_depth_space_refusals(op_type, x_shape, message):
 
 def convert_and_compare(build, feeds: dict, tf_op: str, survivor: str, rtol: float = 0.0,
                         atol: float = 0.0):
-    """build() returns the output tensor "y" on placeholders. The frozen graph must hold the
-    TF op under test and the converted one the IR op `survivor`."""
-    pb, _ = freeze(lambda: {"y": build()}, ["y"])
-    gd = v1.GraphDef()
-    gd.ParseFromString(pb)
-    assert tf_op in [n.op for n in gd.node]
-    result = api.convert_bytes(pb, input_arrays=list(feeds), output_arrays=["y"])
-    assert survivor in [op.type for op in result.graph.ops]
-    (expected,) = run_tf(pb, feeds, ["y"])
-    got = run_litert(result.model, feeds)["y"]
-    assert (got.shape, got.dtype) == (expected.shape, expected.dtype)
-    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
-    return result
+    """build() returns the output tensor "y" on placeholders: oracle.convert_and_compare."""
+    return oracle.convert_and_compare(lambda: [build()], feeds, ["y"], tf_op, survivor, rtol, atol)
 
 
 def _x(shape, dtype=tf.float32):
@@ -165,14 +150,10 @@ DECONVS = [((1, 8, 8, 3), (3, 3, 3, 2), (2, 2), "SAME"), ((2, 7, 9, 2), (3, 2, 2
            ((1, 5, 5, 2), (2, 2, 2, 1), (1, 1), "SAME")]
 
 
-def _forward_size(out_size, kernel, stride, padding):
-    return -(-out_size // stride) if padding == "SAME" else (out_size - kernel + stride) // stride
-
-
 @pytest.mark.parametrize("out_shape,filter_shape,strides,padding", DECONVS, ids=str)
 def test_tf_conv2d_transpose(out_shape, filter_shape, strides, padding):
     kh, kw, _, ci = filter_shape
-    h, w = (_forward_size(out_shape[1 + i], (kh, kw)[i], strides[i], padding) for i in range(2))
+    h, w = (forward_size(out_shape[1 + i], (kh, kw)[i], strides[i], padding) for i in range(2))
     x, filt = normal(out_shape[0], h, w, ci), normal(*filter_shape)
 
     def build():

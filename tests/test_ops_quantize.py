@@ -1,11 +1,10 @@
 """QUANTIZE and DEQUANTIZE against LiteRT (reference and builtin kernels), with their
 parameters on the model's tensors and copied into the ops' attrs by quant_attrs; and
 RANDOM_UNIFORM, whose values are ours but whose shape, type and range must be LiteRT's."""
-import zlib
 
 import numpy as np
 import pytest
-from kernel_check import one_op_graph
+from kernel_check import one_op_graph, quant
 from oracle import litert
 
 from toco_py.errors import ConversionError
@@ -19,16 +18,7 @@ from toco_py.tflite.writer import model_bytes
 RNG = np.random.default_rng(17)
 
 
-@pytest.fixture(autouse=True)
-def _repeatable_draws(request):
-    # A test draws the same values whichever xdist worker runs it, after whichever tests.
-    seed = zlib.crc32(request.node.name.encode())
-    RNG.bit_generator.state = np.random.default_rng(seed).bit_generator.state
-
-
-def params(scale, zero_point, axis=0) -> QuantParams:
-    return QuantParams(np.atleast_1d(np.asarray(scale, np.float32)),
-                       np.atleast_1d(np.asarray(zero_point, np.int64)), axis)
+pytestmark = pytest.mark.usefixtures("repeatable_draws")  # conftest: RNG reseeded per test
 
 
 def run_both(graph, feeds: dict, reference: bool, delegates: bool = True):
@@ -63,7 +53,7 @@ HALVES = np.float32([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, -300.0, 300.0, 0.0, -
                                               ("uint8", 128), ("uint8", 3), ("int16", 0)])
 def test_quantize_per_tensor(dtype, zero_point):
     x = np.concatenate([HALVES, RNG.normal(size=29).astype(np.float32) * 3]).reshape(5, 8)
-    ours, theirs = run_both(quantize_graph(x, params(1.0, zero_point), dtype), {"in0": x}, True)
+    ours, theirs = run_both(quantize_graph(x, quant(1.0, zero_point), dtype), {"in0": x}, True)
     np.testing.assert_array_equal(ours, theirs)
     assert ours.dtype == theirs.dtype == np.dtype(dtype)
 
@@ -73,14 +63,14 @@ def test_quantize_per_tensor(dtype, zero_point):
 def test_quantize_scales(scale, reference):
     """Random values (no exact halves): both LiteRT paths and ours agree."""
     x = (RNG.uniform(-130, 130, 200).astype(np.float32) * np.float32(scale)).astype(np.float32)
-    ours, theirs = run_both(quantize_graph(x, params(scale, -3), "int8"), {"in0": x}, reference)
+    ours, theirs = run_both(quantize_graph(x, quant(scale, -3), "int8"), {"in0": x}, reference)
     np.testing.assert_array_equal(ours, theirs)
 
 
 def test_quantize_per_channel():
     x = RNG.normal(size=(3, 4, 5)).astype(np.float32)
-    quant = params([0.01, 0.02, 0.05, 0.1, 0.3], [0, 0, 0, 0, 0], axis=2)
-    ours, theirs = run_both(quantize_graph(x, quant, "int8"), {"in0": x}, reference=True)
+    q = quant([0.01, 0.02, 0.05, 0.1, 0.3], [0, 0, 0, 0, 0], axis=2)
+    ours, theirs = run_both(quantize_graph(x, q, "int8"), {"in0": x}, reference=True)
     np.testing.assert_array_equal(ours, theirs)
 
 
@@ -110,7 +100,7 @@ def test_dequantize_per_tensor(dtype, scale, zero_point, constant, reference):
     info = np.iinfo(dtype)
     q = RNG.integers(info.min, info.max, (4, 6), endpoint=True).astype(dtype)
     graph = one_op_graph("DEQUANTIZE", [q], const={0} if constant else set())
-    graph.tensors["in0"].quant = params(scale, zero_point)
+    graph.tensors["in0"].quant = quant(scale, zero_point)
     # XNNPACK fails to set up a model that only dequantizes a constant int8 tensor ("failed
     # to setup XNNPACK runtime"): there the builtin kernel runs without the delegate.
     delegates = not (constant and dtype == "int8")
@@ -128,7 +118,7 @@ def test_dequantize_per_channel_weights(axis):
     q = RNG.integers(-127, 128, shape).astype(np.int8)
     graph = one_op_graph("DEQUANTIZE", [q], const={0})
     scales = RNG.uniform(0.001, 0.1, shape[axis])
-    graph.tensors["in0"].quant = params(scales, np.zeros(shape[axis]), axis)
+    graph.tensors["in0"].quant = quant(scales, np.zeros(shape[axis]), axis)
     ours, theirs = run_both(graph, {}, reference=True)
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
@@ -191,6 +181,20 @@ def test_random_uniform_repeats_for_a_seed_and_differs_across_seeds():
     assert not np.array_equal(first, other)
     # A uniform draw of 1000 values: mean and spread of [0, 1) within generous bounds.
     assert abs(first.mean() - 0.5) < 0.05 and first.min() < 0.01 and first.max() > 0.99
+
+
+@pytest.mark.parametrize("op_type", ["RANDOM_UNIFORM", "RandomUniform", "RandomStandardNormal",
+                                     "TruncatedNormal"])
+def test_random_ops_take_negative_seeds_and_repeat_for_them(op_type):
+    """TensorFlow's seeds are int64; numpy's must not be negative."""
+    shape = np.array((3, 4), np.int32)
+    draws = []
+    for seed, seed2 in ((-5, 1 << 40), (-5, 1 << 40), (5, 1 << 40)):
+        graph = one_op_graph(op_type, [shape], {"seed": seed, "seed2": seed2}, const={0})
+        draws.append(REGISTRY[op_type].kernel(graph.ops[0], shape))
+    assert draws[0].shape == (3, 4) and draws[0].dtype == np.float32
+    np.testing.assert_array_equal(draws[0], draws[1])
+    assert not np.array_equal(draws[0], draws[2])
 
 
 def test_random_uniform_is_never_folded():

@@ -1,7 +1,6 @@
 """Reductions, ops that rearrange data, padding, casts and ops that make tensors: our kernels
 and shape inference against LiteRT's reference kernels."""
 import itertools
-import zlib
 
 import numpy as np
 import pytest
@@ -12,11 +11,7 @@ from toco_py.errors import ConversionError
 RNG = np.random.default_rng(7)
 
 
-@pytest.fixture(autouse=True)
-def _repeatable_draws(request):
-    # A test draws the same values whichever xdist worker runs it, after whichever tests.
-    seed = zlib.crc32(request.node.name.encode())
-    RNG.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+pytestmark = pytest.mark.usefixtures("repeatable_draws")  # conftest: RNG reseeded per test
 
 
 X2345 = RNG.normal(size=(2, 3, 4, 5)).astype(np.float32)

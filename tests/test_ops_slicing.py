@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from kernel_check import compare_with_litert, float_disagreement, one_op_graph
-from oracle import freeze, run_litert, run_tf
+from oracle import convert_and_compare, freeze
 
 from toco_py import api
 from toco_py.errors import ConversionError
@@ -248,27 +248,6 @@ def test_refuses_what_litert_rejects(name):
 
 
 # ---- TF mappers end to end -------------------------------------------------------------
-
-def convert_and_compare(build, feeds: dict, outputs: list[str], tf_op: str,
-                        survivor: str | None = None):
-    """build() returns output tensors; TF runs the frozen graph, LiteRT our conversion. The
-    graph must hold the TF op under test, and the IR op `survivor` must be left in the
-    converted graph (not folded away)."""
-    pb, _ = freeze(lambda: dict(enumerate(build())), sorted({o.split(":")[0] for o in outputs}))
-    gd = v1.GraphDef()
-    gd.ParseFromString(pb)
-    assert tf_op in [n.op for n in gd.node]
-    result = api.convert_bytes(pb, input_arrays=list(feeds), output_arrays=outputs)
-    if survivor:
-        assert survivor in [op.type for op in result.graph.ops]
-    expected = run_tf(pb, feeds, outputs)
-    got = run_litert(result.model, feeds)
-    for name, exp in zip(outputs, expected):
-        exp = np.asarray(exp)
-        assert (got[name].shape, got[name].dtype) == (exp.shape, exp.dtype), name
-        np.testing.assert_array_equal(got[name], exp, err_msg=name)
-    return result
-
 
 def _x(shape=(3, 4, 5), dtype=tf.float32):
     return v1.placeholder(dtype, shape, name="x")
