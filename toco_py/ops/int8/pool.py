@@ -11,16 +11,12 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
-from ..conv import extract_patches
+from ..pool import window_counts, window_max, window_sums
 from ..registry import register_int8
 from .common import activation_range
 from .litert import per_tensor, require_dtype
 
 POOL_TYPES = ("int8", "uint8", "int16")
-
-
-def _filter(op: Op) -> tuple[int, int]:
-    return op.attrs["filter_height"], op.attrs["filter_width"]
 
 
 def _check_params(op: Op, graph: Graph) -> str:
@@ -47,24 +43,7 @@ def max_pool_quantized(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     dtype = _check_params(op, graph)
     # Padding with the type's lowest value never wins, like the clamped window of the kernel
     # (every window holds at least one input pixel).
-    lowest = np.iinfo(dtype).min
-    out = None
-    for _, patch in extract_patches(x, *_filter(op), op, pad_value=lowest):
-        out = patch.copy() if out is None else np.maximum(out, patch)
-    return _clamp(op, graph, out, dtype)
-
-
-def _window_sums(op: Op, x: np.ndarray) -> np.ndarray:
-    total = None
-    for _, patch in extract_patches(x.astype(np.int64), *_filter(op), op):
-        total = patch.copy() if total is None else total + patch
-    return total
-
-
-def _window_counts(op: Op, x: np.ndarray) -> np.ndarray:
-    """How many input pixels (padding excluded) each output window covers, [1,OH,OW,1]."""
-    ones = np.ones((1,) + x.shape[1:3] + (1,), np.int64)
-    return _window_sums(op, ones)
+    return _clamp(op, graph, window_max(op, x, np.iinfo(dtype).min), dtype)
 
 
 def rounded_divide(total: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -79,7 +58,7 @@ def rounded_divide(total: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def average_pool_quantized(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     dtype = _check_params(op, graph)
-    mean = rounded_divide(_window_sums(op, x), _window_counts(op, x))
+    mean = rounded_divide(window_sums(op, x.astype(np.int64)), window_counts(op, x, np.int64))
     return _clamp(op, graph, mean, dtype)
 
 
