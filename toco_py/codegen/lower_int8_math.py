@@ -1,18 +1,19 @@
 """Lowerings (variant "int8") of the quantized elementwise math, activations and softmaxes:
-kernels in kernels/<op>_s8.c (one file per binary op, sharing binary_s8.h), activation_s8.c,
-hard_swish_s8.c, l2_normalization_s8.c, softmax_s8.c and log_softmax_s8.c.
+kernels in kernels/<op>_s8.c (one file per binary op, sharing binary_s8.h), activation_s8.c
+(table lookups), l2_normalization_s8.c, softmax_s8.c and log_softmax_s8.c.
 
 Every multiplier, shift, zero point and clamp is computed here with the functions (and the
 float32-versus-double arithmetic) of the numpy int8 kernels in toco_py/ops/int8, so the C
 only repeats their per-element integer steps; their checks (parameters LiteRT refuses)
-raise here too, naming the op. LOGISTIC and TANH go further: their numpy kernels build a
-256-entry table in float32 with the C library's expf/tanhf, so the table is made by running
-that very kernel on every int8 value, and the C looks it up (bit-exact by construction).
+raise here too, naming the op. The activations of one input (RELU family, LEAKY_RELU,
+LOGISTIC, TANH, HARD_SWISH) go further: their table is made by running the numpy kernel
+on every int8 value, and the C looks it up (bit-exact by construction).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..ops import REGISTRY
 from ..ops.int8 import activation as act8
 from ..ops.int8 import elementwise as ew8
 from ..ops.int8 import softmax as sm8
@@ -111,32 +112,16 @@ def rsqrt(ctx: OpContext) -> None:
     _unary_call(ctx, "rsqrt_s8", "tk_rsqrt_s8", zi, multiplier, shift, zo)
 
 
-@lowering(*act8.RELU_RANGES, variant="int8")
-def relu(ctx: OpContext) -> None:
-    zi, (multiplier, shift), zo, lo, hi = act8.relu_params(ctx.op, ctx.graph)
-    _unary_call(ctx, "activation_s8", "tk_relu_s8", zi, multiplier, shift, zo, lo, hi)
+# Ops of one int8 input whose output depends on that value alone: their numpy kernel run
+# on every int8 value is the op's 256-entry table (and checks the params); the C looks it up,
+# bit-exact by construction.
+_TABLE_OPS = (*act8.RELU_RANGES, "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH")
 
 
-@lowering("LEAKY_RELU", variant="int8")
-def leaky_relu(ctx: OpContext) -> None:
-    zi, m_identity, m_alpha, zo = act8.leaky_relu_params(ctx.op, ctx.graph)
-    _unary_call(ctx, "activation_s8", "tk_leaky_relu_s8", zi, *m_identity, *m_alpha, zo)
-
-
-_TABLE_KERNELS = {"LOGISTIC": act8.logistic_int8, "TANH": act8.tanh_int8}
-
-
-@lowering(*_TABLE_KERNELS, variant="int8")
+@lowering(*_TABLE_OPS, variant="int8")
 def table_activation(ctx: OpContext) -> None:
-    # The numpy kernel on every int8 value is its own table (and checks the params).
-    table = _TABLE_KERNELS[ctx.op.type](ctx.op, ctx.graph, ALL_INT8)
+    table = REGISTRY[ctx.op.type].int8_kernel(ctx.op, ctx.graph, ALL_INT8)
     _unary_call(ctx, "activation_s8", "tk_lookup_s8", ctx.table("int8_t", table, "lookup table"))
-
-
-@lowering("HARD_SWISH", variant="int8")
-def hard_swish(ctx: OpContext) -> None:
-    zi, output, reluish, zo = act8.hard_swish_params(ctx.op, ctx.graph)
-    _unary_call(ctx, "hard_swish_s8", "tk_hard_swish_s8", zi, *output, *reluish, zo)
 
 
 # ---- normalizations over the last axis ------------------------------------------------------

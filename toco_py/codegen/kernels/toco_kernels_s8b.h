@@ -54,21 +54,11 @@ TK_BINARY_S8(not_equal, uint8_t);
 int tk_rsqrt_s8(const int8_t *input, int8_t *output, int32_t count, int32_t in_zero,
                 int32_t multiplier, int32_t shift, int32_t out_zero);
 
-/* ---- activation_s8.c, hard_swish_s8.c, l2_normalization_s8.c ---------------------------- */
+/* ---- activation_s8.c, l2_normalization_s8.c --------------------------------------------- */
 
-/* RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1: requantize, then clamp to [lo, hi]. */
-int tk_relu_s8(const int8_t *input, int8_t *output, int32_t count, int32_t in_zero,
-               int32_t multiplier, int32_t shift, int32_t out_zero, int32_t lo, int32_t hi);
-/* Multiplier/shift "identity" for x >= in_zero, "alpha" below it. */
-int tk_leaky_relu_s8(const int8_t *input, int8_t *output, int32_t count, int32_t in_zero,
-                     int32_t identity_multiplier, int32_t identity_shift,
-                     int32_t alpha_multiplier, int32_t alpha_shift, int32_t out_zero);
-/* LOGISTIC and TANH: table[x + 128], a table the generator computed. */
+/* RELU family, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH: table[x + 128], a table the generator
+ * computed. */
 int tk_lookup_s8(const int8_t *input, int8_t *output, int32_t count, const int8_t *table);
-/* reference_ops::HardSwish in int16 fixed point; the multipliers are int16 (Q15). */
-int tk_hard_swish_s8(const int8_t *input, int8_t *output, int32_t count, int32_t in_zero,
-                     int32_t out_multiplier, int32_t out_exponent,
-                     int32_t reluish_multiplier, int32_t reluish_exponent, int32_t out_zero);
 /* Over the last axis (depth) of `outer` rows; the output is Q0.7 (1/128, zero point 0). */
 int tk_l2_normalization_s8(const int8_t *input, int8_t *output, int32_t outer,
                            int32_t depth, int32_t in_zero);
