@@ -7,13 +7,14 @@ tf.compat.v1.lite.TFLiteConverter (optimizations=DEFAULT + representative datase
 benchmarks/compare_tf.py runs the same rows after the float ones (unless --no-int8).
 
 Measures conversion seconds (calibration included), .tflite bytes, LiteRT latency (1 thread,
-default resolver, median) and the output error against TensorFlow running the float .pb
+default resolver, median, measured as compare_tf.py measures the float rows) and the output error against TensorFlow running the float .pb
 (max abs error over the output's range), and writes benchmarks/results_int8.md.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ import networks  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from compare_tf import LatencyProbe  # noqa: E402
 from oracle import rel_error, run_tf  # noqa: E402
 
 from toco_py import api  # noqa: E402
@@ -70,20 +72,25 @@ def convert_tf(net, samples: list[dict]) -> tuple[bytes, float]:
         return model, time.perf_counter() - start
 
 
-def run(model: bytes, feeds: dict) -> tuple[dict, float]:
-    """Outputs by name (float inputs/outputs) and median latency in ms over a few runs."""
+def outputs(model: bytes, feeds: dict) -> dict:
+    """LiteRT's outputs by name (float inputs/outputs)."""
     interp = Interpreter(model_content=model, num_threads=1)
     interp.allocate_tensors()
     by_name = {d["name"]: d["index"] for d in interp.get_input_details()}
     for name, value in feeds.items():
         interp.set_tensor(by_name[name], value)
-    times = []
-    for _ in range(20):
-        start = time.perf_counter()
-        interp.invoke()
-        times.append(time.perf_counter() - start)
-    outputs = {d["name"]: interp.get_tensor(d["index"]) for d in interp.get_output_details()}
-    return outputs, 1000 * float(np.median(times))
+    interp.invoke()
+    return {d["name"]: interp.get_tensor(d["index"]) for d in interp.get_output_details()}
+
+
+def latencies_ms(models: list[bytes], feeds: dict, samples: int = 40) -> list[float]:
+    """Median ms per invoke, measured as the float rows are (compare_tf.LatencyProbe: batches
+    of invokes, the models sampled in turn)."""
+    probes = [LatencyProbe(model, feeds) for model in models]
+    for _ in range(samples):
+        for probe in probes:
+            probe.sample()
+    return [1000 * statistics.median(probe.times) for probe in probes]
 
 
 def row(name: str, net, count: int) -> str:
@@ -93,8 +100,8 @@ def row(name: str, net, count: int) -> str:
     theirs, t_tf = convert_tf(net, samples)
     feeds = net.feeds(7)
     expected = run_tf(net.pb, feeds, net.outputs)
-    out_ours, lat_ours = run(ours, feeds)
-    out_tf, lat_tf = run(theirs, feeds)
+    out_ours, out_tf = outputs(ours, feeds), outputs(theirs, feeds)
+    lat_ours, lat_tf = latencies_ms([ours, theirs], feeds)
     err_ours = max(rel_error(e, out_ours[o]) for e, o in zip(expected, net.outputs))
     err_tf = max(rel_error(e, out_tf[o]) for e, o in zip(expected, net.outputs))
     return (f"| {name} | {t_ours:.2f} / {t_tf:.2f} | {len(ours) / 1024:.1f} / {len(theirs) / 1024:.1f} "
