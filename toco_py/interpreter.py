@@ -61,7 +61,12 @@ def _kernel_for(graph: Graph, op: Op) -> Callable | None:
 
 
 class Interpreter:
-    def __init__(self, graph: Graph) -> None:
+    """float64=True runs the float32 tensors of the model in float64 (the exact result the
+    float tolerance policy measures float32 runs against); integer arithmetic is unchanged,
+    and ops that emulate the runtime's float32 steps (OpDef.float32_only, hybrid kernels) are
+    fed float32 as a float32 runtime would feed them."""
+
+    def __init__(self, graph: Graph, float64: bool = False) -> None:
         kernels = [_kernel_for(graph, op) for op in graph.ops]
         missing = missing_kernels(graph, kernels)
         if missing:
@@ -71,6 +76,10 @@ class Interpreter:
             quant_attrs(graph, op)  # QUANTIZE/DEQUANTIZE read their tensors' params from attrs
         self._kernels = kernels
         self._last_uses = _last_uses(graph)
+        self.float64 = float64
+        self._float32_only = [float64 and (REGISTRY[op.type].float32_only or is_hybrid(graph, op))
+                              for op in graph.ops]
+        self._constants = {n: _widened(t.data, float64) for n, t in graph.tensors.items() if t.is_const}
 
     def _check_input(self, name: str, value) -> np.ndarray:
         t = self.graph.tensors[name]
@@ -86,28 +95,45 @@ class Interpreter:
         return value
 
     def run(self, feeds: dict[str, np.ndarray], keep_all: bool = False,
-            on_op: Callable[[int, Op, list], None] | None = None) -> dict[str, np.ndarray]:
+            on_op: Callable[[int, Op, list, list], list | None] | None = None) -> dict[str, np.ndarray]:
         """Returns the graph outputs (every tensor's value with keep_all). on_op(index, op,
-        outputs) sees each op's results as they are computed (calibration uses it)."""
+        args, outputs) sees each op's inputs and results as they are computed (calibration
+        uses it); a list it returns replaces the results (the tolerance policy's perturbed
+        runs use that)."""
         missing = [n for n in self.graph.inputs if n not in feeds]
         if missing:
             raise TocoError(f"no value given for input(s) {', '.join(missing)}")
-        values: dict[str, object] = {n: t.data for n, t in self.graph.tensors.items() if t.is_const}
+        values: dict[str, object] = dict(self._constants)
         for name in self.graph.inputs:
-            values[name] = self._check_input(name, feeds[name])
+            values[name] = _widened(self._check_input(name, feeds[name]), self.float64)
         remaining = self._last_uses if not keep_all else None
         for index, (op, kernel) in enumerate(zip(self.graph.ops, self._kernels)):
             args = [values[n] if n else None for n in op.inputs]
+            if self._float32_only[index]:
+                args = [_narrowed(a) for a in args]
             outputs = _run_op(op, kernel, args)
-            values.update(zip(op.outputs, outputs))
             if on_op is not None:
-                on_op(index, op, outputs)
+                outputs = on_op(index, op, args, outputs) or outputs
+            values.update(zip(op.outputs, outputs))
             if remaining is not None:
                 for name in remaining.get(index, ()):
                     values.pop(name, None)  # free intermediates once nothing reads them
         if keep_all:
             return {n: v for n, v in values.items() if v is not DEAD}
         return {n: values[n] for n in self.graph.outputs}
+
+
+def _widened(value, float64: bool):
+    """A float32 array as float64 when running in float64; anything else as it is."""
+    if float64 and isinstance(value, np.ndarray) and value.dtype == np.float32:
+        return value.astype(np.float64)
+    return value
+
+
+def _narrowed(value):
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return value.astype(np.float32)
+    return value
 
 
 def _run_op(op: Op, kernel: Callable | None, args: list) -> list:

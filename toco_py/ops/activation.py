@@ -63,9 +63,14 @@ register("LOGISTIC", infer=infer_same, kernel=_typed(_logistic))
 register("HARD_SWISH", infer=infer_same, kernel=_typed(_hard_swish))
 register("LEAKY_RELU", infer=infer_same,
          kernel=_typed(lambda op, x: np.where(x >= 0, x, x * op.attrs.get("alpha", 0.2))))
-register("SOFTMAX", infer=infer_same,
-         kernel=_typed(lambda op, x: softmax(x, op.attrs.get("beta", 1.0))))
-register("LOG_SOFTMAX", infer=infer_same, kernel=_typed(_log_softmax))
+
+def _last_axis_length(op: Op, x: np.ndarray) -> int:
+    return x.shape[-1] if x.ndim else 1
+
+
+register("SOFTMAX", infer=infer_same, kernel=_typed(lambda op, x: softmax(x, op.attrs.get("beta", 1.0))),
+         sum_length=_last_axis_length)
+register("LOG_SOFTMAX", infer=infer_same, kernel=_typed(_log_softmax), sum_length=_last_axis_length)
 register("PRELU", infer=_infer_prelu, kernel=_prelu)
 register("ELU", infer=infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))))
 
@@ -93,4 +98,4 @@ def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.sqrt(total), 1e-6)).astype(x.dtype)
 
 
-register("L2_NORMALIZATION", infer=infer_same, kernel=_l2_normalize)
+register("L2_NORMALIZATION", infer=infer_same, kernel=_l2_normalize, sum_length=_last_axis_length)

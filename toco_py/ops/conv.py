@@ -103,8 +103,10 @@ def depthwise_conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
     return apply_activation(out.astype(x.dtype, copy=False), activation_of(op))
 
 
-register("CONV_2D", infer=_infer_conv, kernel=conv2d)
-register("DEPTHWISE_CONV_2D", infer=_infer_depthwise, kernel=depthwise_conv2d)
+register("CONV_2D", infer=_infer_conv, kernel=conv2d, squares="sum",
+         sum_length=lambda op, x, w, b=None: w[0].size)
+register("DEPTHWISE_CONV_2D", infer=_infer_depthwise, kernel=depthwise_conv2d, squares="sum",
+         sum_length=lambda op, x, w, b=None: w.shape[1] * w.shape[2])
 
 
 # ---- TRANSPOSE_CONV: inputs (output_shape, filter OHWI, input, optional bias) ---------------
@@ -160,4 +162,5 @@ def transpose_conv(op: Op, output_shape: np.ndarray, w: np.ndarray, x: np.ndarra
     return apply_activation(out.astype(x.dtype), activation_of(op))
 
 
-register("TRANSPOSE_CONV", infer=_infer_transpose_conv, kernel=transpose_conv)
+register("TRANSPOSE_CONV", infer=_infer_transpose_conv, kernel=transpose_conv, squares="sum",
+         sum_length=lambda op, output_shape, w, x, b=None: w[0].size)

@@ -53,5 +53,7 @@ def batch_matmul(op: Op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b).astype(a.dtype, copy=False)
 
 
-register("FULLY_CONNECTED", infer=_infer_fc, kernel=fully_connected)
-register("BATCH_MATMUL", infer=_infer_batch_matmul, kernel=batch_matmul)
+register("FULLY_CONNECTED", infer=_infer_fc, kernel=fully_connected, squares="sum",
+         sum_length=lambda op, x, w, b=None: w.shape[1])
+register("BATCH_MATMUL", infer=_infer_batch_matmul, kernel=batch_matmul, squares="sum",
+         sum_length=lambda op, a, b: a.shape[-2 if op.attrs.get("adj_x") else -1])

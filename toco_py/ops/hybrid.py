@@ -107,3 +107,28 @@ def depthwise_hybrid(op: Op, graph: Graph, x, w, b=None):
 
 HYBRID_KERNELS = {"FULLY_CONNECTED": fully_connected_hybrid, "CONV_2D": conv_hybrid,
                   "DEPTHWISE_CONV_2D": depthwise_hybrid}
+
+
+def input_rounding_std(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The standard deviation of a hybrid op's output error when its input is quantized by
+    another correct scheme (LiteRT's optimized kernels and XNNPACK each have their own): every
+    input element off by a uniform rounding error of up to half the on-the-fly step. Shaped
+    to broadcast against the op's output."""
+    # The sum of squared real weights per output channel.
+    if op.type == "DEPTHWISE_CONV_2D":
+        channels = w.shape[3]
+        energy = np.sum(w.reshape(-1, channels).astype(np.float64) ** 2, axis=0)
+    else:
+        channels = w.shape[0]
+        energy = np.sum(w.reshape(channels, -1).astype(np.float64) ** 2, axis=1)
+    energy *= _weight_scales(graph, op.inputs[1], channels).astype(np.float64) ** 2
+    if op.type == "FULLY_CONNECTED":
+        rows = x.reshape(-1, w.shape[1]).astype(np.float32)
+        if op.attrs.get("asymmetric_quantize_inputs"):
+            step = asymmetric_quantize_rows(rows)[1]
+        else:
+            step = symmetric_quantize_rows(rows)[1]
+        std = step.astype(np.float64)[:, None] * np.sqrt(energy / 12.0)[None, :]
+        return std.reshape(x.shape[:-1] + (channels,)) if op.attrs.get("keep_num_dims") else std
+    step = _quantized_image(x)[1].astype(np.float64)
+    return step.reshape(-1, 1, 1, 1) * np.sqrt(energy / 12.0).reshape(1, 1, 1, -1)

@@ -51,4 +51,5 @@ def average_pool(op: Op, x: np.ndarray) -> np.ndarray:
 
 
 register("MAX_POOL_2D", infer=_infer_pool, kernel=max_pool)
-register("AVERAGE_POOL_2D", infer=_infer_pool, kernel=average_pool)
+register("AVERAGE_POOL_2D", infer=_infer_pool, kernel=average_pool, squares="mean",
+         sum_length=lambda op, x: op.attrs["filter_height"] * op.attrs["filter_width"])

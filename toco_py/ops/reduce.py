@@ -39,9 +39,14 @@ def _mean(x: np.ndarray, axis, keepdims):
     return np.mean(x, axis=axis, keepdims=keepdims, dtype=np.float64)
 
 
+def reduced_count(op: Op, x: np.ndarray, axes: np.ndarray) -> int:
+    """How many input elements each output element of a reduction combines."""
+    return int(np.prod([x.shape[a] for a in reduced_axes(op, axes, x.ndim)], dtype=np.int64))
+
+
+register("MEAN", infer=_infer_reduce, kernel=_reduce(_mean), squares="mean", sum_length=reduced_count)
+register("SUM", infer=_infer_reduce, kernel=_reduce(np.sum), squares="sum", sum_length=reduced_count)
 for _name, _fn in {
-    "MEAN": _mean,
-    "SUM": np.sum,
     "REDUCE_MAX": np.max,
     "REDUCE_MIN": np.min,
     "REDUCE_PROD": np.prod,

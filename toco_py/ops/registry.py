@@ -26,6 +26,18 @@ class OpDef:
     int8_kernel: KernelFn | None = None
     # False for ops whose value changes from run to run (random draws): never folded.
     foldable: bool = True
+    # Facts the float tolerance policy (toco_py/tolerance.py) reads. sum_length(op, *arrays):
+    # how many terms each output element sums (None: one; float32 rounding of a sum grows
+    # with its length).
+    sum_length: Callable[..., int] | None = None
+    # "sum" when the kernel run on the inputs' squares (no fused activation) gives each
+    # output's sum of squared terms (multilinear ops: conv, FC, SUM), "mean" when it gives their
+    # mean (MEAN, AVERAGE_POOL_2D): how far the partial sums can wander, and so how large their
+    # rounding can be. None: the output's own magnitude is that scale.
+    squares: str | None = None
+    # The kernel reproduces the runtime's float32 arithmetic step by step (QUANTIZE): a
+    # float64 run of the model feeds it float32 values.
+    float32_only: bool = False
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -33,10 +45,12 @@ REGISTRY: dict[str, OpDef] = {}
 
 def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
              builtin: bool = True, int8_kernel: KernelFn | None = None,
-             foldable: bool = True) -> OpDef:
+             foldable: bool = True, sum_length: Callable[..., int] | None = None,
+             squares: str | None = None, float32_only: bool = False) -> OpDef:
     if type_ in REGISTRY:
         raise ValueError(f"op {type_} is defined twice")
-    REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable)
+    REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable, sum_length,
+                            squares, float32_only)
     return REGISTRY[type_]
 
 

@@ -57,7 +57,7 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
     interp = Interpreter(graph)
     tracker = RangeTracker(percentile)
 
-    def record(index, op, outputs):
+    def record(index, op, args, outputs):
         for name, value in zip(op.outputs, outputs):
             tracker.add(name, np.asarray(value))
 

@@ -1,0 +1,172 @@
+"""The float tolerance policy: how far a correct float32 run of a model may be from the exact
+result, per output element, derived from the model and its inputs.
+
+Two correct float32 implementations of a model disagree through rounding: each op rounds its
+results, sums round in whatever order a kernel adds, and the differences grow or shrink
+through the ops after them (a LOG near zero amplifies them, a deep network lets them drift).
+A fixed constant is either too tight for a deep network or too loose for a shallow one, so
+the policy derives the allowance from the model:
+
+- the truth is the model run in float64 (toco_py's kernels; integer arithmetic unchanged);
+- each op's own float32 rounding is modelled as noise of standard deviation
+  u * sqrt(K * (Q + y^2)) per output element y: u = 2^-24 the float32 unit roundoff, K the
+  number of terms the element sums (OpDef.sum_length; 1 for an elementwise op) and Q the sum
+  of the squared terms (OpDef.squares; 0 when not a sum of products). Sequential float32
+  summation, the least accurate order a correct kernel uses, rounds each of its K partial sums
+  by up to u of itself; partial sums wander about sqrt(Q) from zero when the terms' signs are
+  mixed and towards y when they agree, so this is above its standard deviation in both cases
+  (pairwise and blocked sums do better). A hybrid (dynamic-range) op follows TFLite's
+  reference arithmetic (as LiteRT's reference kernels, our interpreter and our C bundles do):
+  its input is rounded to int8 on the fly, and a rounding that the upstream noise flips by one
+  step is part of what the perturbed runs below carry. (Op by op, against kernels with other
+  schemes, op_rounding_std(other_schemes=True) allows half a step per input element.);
+- MEMBERS further float64 runs inject that noise after every op, with seeded draws, so the
+  noise travels through the ops exactly as the model carries it (amplified, damped, flipped
+  across a discontinuity such as a hybrid op's input rounding);
+- a float32 result passes when every element is within SPREAD times the members' root mean
+  square deviation from the truth (plus the float32 rounding of the truth itself).
+
+Integer outputs are not judged here: integer kernels are bit-exact with LiteRT's reference
+kernels, and compared bit for bit. The draws are seeded and float64 rounding is far below the
+bound, so a verdict is the same on every machine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .ir import Graph, Op
+from .ops import REGISTRY
+from .ops.hybrid import input_rounding_std, is_hybrid
+
+# float32 unit roundoff: round to nearest is off by at most half an ulp, 2^-24 relative.
+U = 2.0 ** -24
+# Perturbed runs, and the allowed deviation in units of their root mean square spread. A
+# correct run's error over that estimate follows Student's t with MEMBERS degrees of freedom
+# where the noise model is exact (it is for hybrid models, whose flipped input roundings
+# dominate: measured 0.9-1.0 spreads rms on MobileNetV2); float models are 3-6x inside it.
+# t with 32 degrees of freedom exceeds 8 with probability 4e-9 per element, so a correct run
+# fails about once in 250 million output elements; 16 members would need 10 for that.
+MEMBERS = 32
+SPREAD = 8.0
+
+# A hybrid op's float part rounds three times per output: the product of the input's and
+# the weights' scales, its product with the integer sum, and the bias added.
+HYBRID_ROUNDINGS = 3
+# The smallest normal float32: subnormal results are off by up to this, whatever the model.
+TINY = float(np.finfo(np.float32).tiny)
+
+
+@dataclass
+class Bounds:
+    """The float64 truth and the allowed |float32 result - truth| of each named tensor."""
+    truth: dict[str, np.ndarray]
+    allowed: dict[str, np.ndarray]
+
+
+@dataclass
+class Verdict:
+    name: str
+    max_abs: float       # max |got - truth|
+    max_allowed: float   # the allowance where the error is largest relative to it
+    ratio: float         # max over elements of |got - truth| / allowed (0/0 counts as 0)
+    passed: bool
+    note: str = ""
+
+
+def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | None = None,
+                 members: int = MEMBERS, seed: int = 0) -> Bounds:
+    """The truth and the allowance of `names` (default: the outputs) for these inputs."""
+    from .interpreter import Interpreter
+
+    names = list(graph.outputs) if names is None else names
+    interp = Interpreter(graph, float64=True)
+    noise: dict[int, list[np.ndarray | None]] = {}
+
+    def record(index: int, op: Op, args: list, outputs: list) -> None:
+        noise[index] = op_rounding_std(graph, op, args, outputs)
+
+    truth = interp.run(feeds, keep_all=True, on_op=record)
+    squares = {n: np.zeros(np.shape(truth[n])) for n in names if _is_float(truth.get(n))}
+    for member in range(members):
+        rng = np.random.default_rng([seed, member])
+
+        def perturb(index: int, op: Op, args: list, outputs: list) -> list:
+            return [out if std is None else out + std * rng.standard_normal(np.shape(out))
+                    for out, std in zip(outputs, noise[index])]
+
+        run = interp.run(feeds, keep_all=True, on_op=perturb)
+        for n in squares:
+            with np.errstate(invalid="ignore", over="ignore"):
+                squares[n] += (np.asarray(run[n], np.float64) - truth[n]) ** 2
+    allowed = {}
+    for n, total in squares.items():
+        spread = np.sqrt(total / members)
+        # The truth itself is rounded once more when compared in float32, and float32 results
+        # below its smallest normal number lose precision (or flush to zero).
+        allowed[n] = SPREAD * spread + U * np.abs(truth[n]) + TINY
+    return Bounds({n: truth[n] for n in names if n in truth}, allowed)
+
+
+def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
+                    other_schemes: bool = False) -> list[np.ndarray | None]:
+    """Each output's modelled float32 rounding noise (standard deviation per element), or None
+    for outputs that are not float. other_schemes: a hybrid op may also quantize its input by
+    another scheme than TFLite's reference arithmetic (as LiteRT's optimized kernels and
+    XNNPACK do), off by up to half its on-the-fly step per input element."""
+    opdef = REGISTRY[op.type]
+    hybrid = is_hybrid(graph, op)
+    if not any(_is_float(out) for out in outputs):
+        return [None] * len(outputs)
+    if hybrid:
+        length = HYBRID_ROUNDINGS
+    else:
+        length = max(opdef.sum_length(op, *args), 1) if opdef.sum_length else 1
+    squares = _squared_terms(op, opdef, args, length) if opdef.squares and not hybrid else 0.0
+    stds = []
+    for out in outputs:
+        if not _is_float(out):
+            stds.append(None)
+            continue
+        value = np.asarray(out, np.float64)
+        std = U * np.sqrt(length * (squares + value * value))
+        if hybrid and other_schemes:
+            std = np.sqrt(std ** 2 + input_rounding_std(op, graph, args[0], args[1]) ** 2)
+        stds.append(np.broadcast_to(std, value.shape))
+    return stds
+
+
+def _squared_terms(op: Op, opdef, args: list, length: int) -> np.ndarray:
+    """The sum of the squared terms each output element adds up (OpDef.squares): the kernel on
+    the inputs' squares, without fused activation."""
+    plain = replace(op, attrs={**op.attrs, "fused_activation_function": "NONE"})
+    squared = [a * a if _is_float(a) else a for a in args]
+    total = np.asarray(opdef.kernel(plain, *squared), np.float64)
+    return total * length if opdef.squares == "mean" else total
+
+
+def _is_float(value) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f" or isinstance(value, np.floating)
+
+
+def judge(name: str, got: np.ndarray, truth: np.ndarray, allowed: np.ndarray) -> Verdict:
+    """Whether a float32 result is within the allowance of the truth, element by element.
+    NaN must match NaN and an infinity the same infinity."""
+    got, truth = np.asarray(got, np.float64), np.asarray(truth, np.float64)
+    if got.shape != truth.shape:
+        return Verdict(name, np.inf, 0.0, np.inf, False,
+                       f"shape {list(got.shape)}, expected {list(truth.shape)}")
+    finite = np.isfinite(truth) & np.isfinite(got)
+    special_mismatch = bool(np.any(~finite & ~((got == truth) | (np.isnan(got) & np.isnan(truth)))))
+    error = np.where(finite, np.abs(got - truth), 0.0)
+    allow = np.where(finite, np.asarray(allowed, np.float64), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(error == 0, 0.0, error / allow)
+    worst = int(np.argmax(ratios)) if ratios.size else 0
+    ratio = float(ratios.flat[worst]) if ratios.size else 0.0
+    max_abs = float(np.max(error)) if error.size else 0.0
+    max_allowed = float(allow.flat[worst]) if allow.size else 0.0
+    passed = ratio <= 1.0 and not special_mismatch
+    note = "NaN or infinity where the truth has none (or the reverse)" if special_mismatch else ""
+    return Verdict(name, max_abs, max_allowed, ratio, passed, note)
