@@ -39,9 +39,7 @@ BIG = {"MobileNet": 224, "MobileNetV2": 224, "ResNet50": 224, "InceptionV3": 299
 COMMAND_TARGET = {"ResNet50": 0.5, "InceptionV3": 0.5}  # every other graph: 0.2
 MEMORY_TARGET = 2.5  # toco-py peak RSS / .pb size, judged on graphs of at least MEMORY_MIN_PB
 MEMORY_MIN_PB = 1 << 20  # below this the interpreter's own RSS dominates the multiple
-ERROR_TOLERANCE = 1e-4  # of the output's range, as in the tests
-# toco-py drops activation fake-quants by design (tests/test_networks.py): within 4 steps of 6/255
-ERROR_TOLERANCE_OF = {"fake_quant_mlp": 0.05}
+ERROR_TOLERANCE = 1e-4  # of the output's range, as in the tests (fake-quant graphs included)
 TOCO_PY = Path(sys.executable).with_name("toco-py")
 TF_COMMAND = """import sys, tensorflow as tf
 pb, out, ins, outs = sys.argv[1:5]
@@ -214,8 +212,7 @@ MEASUREMENT_NOTE = (
     "Cells are `toco-py / TF`. Commands include interpreter start-up and imports (best of 3); peak "
     "RSS is the command's, from `/usr/bin/time -v`. Latency: LiteRT, num_threads=1, median. Errors: "
     "against TensorFlow running the .pb on the same seeded inputs; toco-py's must be within "
-    f"{ERROR_TOLERANCE} of the output's range (fake_quant_mlp: {ERROR_TOLERANCE_OF['fake_quant_mlp']}, "
-    "its activation fake-quants are dropped).")
+    f"{ERROR_TOLERANCE} of the output's range.")
 RATIO_HEADER = ("| graph | ops (≤1) | bytes (≤1) | latency (≤1) | command (≤0.2; ResNet50, InceptionV3 "
                 f"≤0.5) | toco-py RSS ×pb (≤{MEMORY_TARGET}) | TF RSS ×pb |")
 RATIO_NOTE = ("RSS ×pb: the command's peak RSS over the .pb size, shown for graphs of at least "
@@ -281,9 +278,8 @@ def failures_and_accuracy(rows: list[Row], missed: list[str]) -> list[str]:
         fails += [f"- {r.name}: {e}" for e in r.errors]
         fails += [f"- {r.name}, {who}: {e}" for who, side in (("toco-py", r.toco), ("TF", r.tf))
                   for e in side.errors]
-        tolerance = ERROR_TOLERANCE_OF.get(r.name, ERROR_TOLERANCE)
-        if r.toco.rel_err is not None and r.toco.rel_err > tolerance:
-            missed.append(f"{r.name} toco-py error: {r.toco.rel_err:.1e} of range > {tolerance}")
+        if r.toco.rel_err is not None and r.toco.rel_err > ERROR_TOLERANCE:
+            missed.append(f"{r.name} toco-py error: {r.toco.rel_err:.1e} of range > {ERROR_TOLERANCE}")
     return fails
 
 

@@ -118,14 +118,24 @@ def _as_custom_ops(graph: Graph) -> None:
 
 def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
                after_pass: Callable[[str, Graph], None] | None = None,
-               fold_limit: int | None = None) -> dict[str, int]:
+               fold_limit: int | None = None, fake_quant: str = "emulate") -> dict[str, int]:
     """All pass stages; returns how often each pass rewrote something. fold_limit: the
     folding size limit in bytes; None keeps the current one (the default's, or that of the
-    conversion this runs inside)."""
+    conversion this runs inside). fake_quant: "emulate" or "drop" activation fake-quant
+    nodes (see fake_quant_mode)."""
     pass_log = PassLog(log)
     with fold_constants.limit(fold_limit):
-        run_all(graph, pass_log, after_pass)
+        run_all(graph, pass_log, after_pass, fake_quant)
     return dict(pass_log.counts)
+
+
+def fake_quant_mode(drop_fake_quant: bool, quantize: QuantizeOptions | None) -> str:
+    """What the passes do with activation fake-quant nodes. int8 takes its parameters from
+    their ranges, so they go; float models (and dynamic / float16 ones, whose activations
+    stay float) keep their rounding, as TensorFlow computes it, unless asked to drop them."""
+    if drop_fake_quant or (quantize is not None and quantize.mode == "int8"):
+        return "drop"
+    return "emulate"
 
 
 def import_checked(load_graphdef_fn: Callable, input_arrays=None, output_arrays=None,
@@ -160,12 +170,13 @@ def graph_from_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
              allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
              release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
-             **pass_options) -> ConversionResult:
+             drop_fake_quant: bool = False, **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
-    import_checked."""
+    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
-    counts = _run_passes_checked(graph, **pass_options)
+    counts = _run_passes_checked(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize),
+                                 **pass_options)
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)
     if unsupported:
@@ -181,7 +192,8 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
 
 def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
     """Converts a frozen GraphDef file; writes the .tflite atomically when output_file is set.
-    release_weights=True lowers peak memory but leaves result.graph without its constants."""
+    release_weights=True lowers peak memory but leaves result.graph without its constants;
+    drop_fake_quant=True drops activation fake-quant nodes in a float model (TOCO's flag)."""
     result = _convert(lambda: load_graphdef(graph_def_file), kwargs.pop("input_arrays", None),
                       kwargs.pop("output_arrays", None), kwargs.pop("input_shapes", None),
                       kwargs.pop("allow_custom_ops", False), **kwargs)
@@ -192,21 +204,31 @@ def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> Co
 
 def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input_shapes=None,
                   allow_custom_ops: bool = False, quantize: QuantizeOptions | None = None,
-                  **pass_options) -> ConversionResult:
+                  drop_fake_quant: bool = False, **pass_options) -> ConversionResult:
     return _convert(lambda: parse_graphdef(graph_def), input_arrays, output_arrays, input_shapes,
-                    allow_custom_ops, quantize, **pass_options)
+                    allow_custom_ops, quantize, drop_fake_quant=drop_fake_quant, **pass_options)
 
 
 def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions) -> ConversionResult:
     """Quantizes an existing float .tflite (its main subgraph)."""
     from .tensor_io import load_tflite
 
+    from .passes.emulate_fake_quant import drop_emulation, emulation_tensors
+
     graph, _ = load_tflite(input_file)
-    already = [n for n, t in graph.tensors.items() if t.dtype in ("int8", "uint8") and t.quant is not None]
+    notes = []
+    if options.mode == "int8":  # as convert does: the fake-quant ranges set the int8 params
+        dropped = drop_emulation(graph)
+        if dropped:
+            notes.append(f"{dropped} fake-quant ops dropped, their ranges kept")
+    # A float model's fake-quant emulation holds integer tensors; it is no quantized model.
+    emulation = emulation_tensors(graph)
+    already = [n for n, t in graph.tensors.items()
+               if t.dtype in ("int8", "uint8") and t.quant is not None and n not in emulation]
     if already:
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")
-    notes = quantize_graph(graph, options)
+    notes += quantize_graph(graph, options)
     result = ConversionResult(model_view(graph), graph, notes, {})
     if output_file:
         write_atomic(output_file, result.view)

@@ -94,13 +94,17 @@ def cli() -> None:
               default=64, show_default=True,
               help="Constant folding never creates a constant bigger than this (MiB) that is also "
                    "bigger than the constants it replaces.")
+@click.option("--drop_fake_quant", "--drop-fake-quant", "drop_fake_quant", is_flag=True,
+              help="TOCO's flag: drop fake-quant nodes on activations in a float model instead "
+                   "of keeping their rounding (--quantize int8 always takes their ranges).")
 @quantization_options
 @click.option("--dump_graphviz_dir", "--dump-graphviz-dir", "dump_graphviz_dir", metavar="DIR",
               help="Also write DIR/before.dot (the graph as imported) and DIR/after.dot (as "
                    "written, after the passes and any quantization), as TOCO did.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
-            allow_custom_ops, fold_limit_mb, dump_graphviz_dir, verbose, **quantization) -> None:
+            allow_custom_ops, fold_limit_mb, drop_fake_quant, dump_graphviz_dir, verbose,
+            **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
@@ -120,6 +124,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         log=_stderr if verbose else None,
         fold_limit=int(fold_limit_mb * (1 << 20)),
         quantize=quantize,
+        drop_fake_quant=drop_fake_quant,
         # The after.dot picture needs the weights' shapes, which writing would drop.
         release_weights=not dump_graphviz_dir,
         on_import=on_import,

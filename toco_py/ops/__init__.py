@@ -6,6 +6,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     conv,
     converter_only,
     elementwise,
+    fake_quant,
     fully_connected,
     generate,
     image,

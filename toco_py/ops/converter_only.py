@@ -1,4 +1,5 @@
-"""Converter-only ops: TensorFlow semantics with no TFLite builtin; passes remove or lower them."""
+"""Converter-only ops: TensorFlow semantics with no TFLite builtin; passes remove or lower them.
+(FakeQuant lives in fake_quant.py, beside TFLite's FAKE_QUANT.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -99,31 +100,3 @@ def fused_batch_norm(op: Op, x, scale, offset, mean, variance):
 
 
 register("FusedBatchNorm", infer=_infer_batch_norm, kernel=fused_batch_norm, builtin=False)
-
-
-def fake_quant_range(op: Op, lo, hi):
-    """TensorFlow's nudged range: the zero point is an exact integer. Returns
-    (nudged_min, nudged_max, scale) as float32 arrays."""
-    quant_min = 1 if op.attrs.get("narrow_range") else 0
-    quant_max = (1 << op.attrs.get("num_bits", 8)) - 1
-    lo, hi = np.float32(lo), np.float32(hi)
-    scale = ((hi - lo) / np.float32(quant_max - quant_min)).astype(np.float32)
-    zero_from_min = np.float32(quant_min) - lo / scale
-    nudged_zero = np.clip(np.round(zero_from_min), quant_min, quant_max).astype(np.float32)
-    return ((np.float32(quant_min) - nudged_zero) * scale,
-            (np.float32(quant_max) - nudged_zero) * scale, scale)
-
-
-def _fake_quant_bounds(op: Op, rest):
-    if rest:
-        return rest[0], rest[1]
-    return op.attrs["min"], op.attrs["max"]
-
-
-def fake_quant(op: Op, x: np.ndarray, *rest: np.ndarray) -> np.ndarray:
-    lo, hi, scale = fake_quant_range(op, *_fake_quant_bounds(op, rest))
-    clamped = np.clip(x, lo, hi)
-    return (np.floor((clamped - lo) / scale + np.float32(0.5)) * scale + lo).astype(x.dtype)
-
-
-register("FakeQuant", infer=infer_same, kernel=fake_quant, builtin=False)

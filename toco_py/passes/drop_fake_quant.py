@@ -1,38 +1,57 @@
 """FakeQuant on an activation -> dropped, its range kept on the tensor for the quantizer.
+
+Runs for --quantize int8 (the ranges then set the int8 parameters) and under
+--drop_fake_quant; otherwise emulate_fake_quant keeps the rounding in the float model.
 (FakeQuant on constant weights is folded instead, so the weights carry its rounding.)"""
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir import Graph, Op
-from ..ops.converter_only import fake_quant_range
-from .base import Pass
+from ..ops.fake_quant import check_bounds, fake_quant_bounds, nudge, quant_range
+from .base import Pass, forward
 
 
-def _range(graph: Graph, op: Op) -> tuple[float, float] | None:
-    if len(op.inputs) == 1:
-        lo, hi = op.attrs["min"], op.attrs["max"]
-    else:
-        lo, hi = graph.const_value(op.inputs[1]), graph.const_value(op.inputs[2])
-        if lo is None or hi is None:
-            return None
-    nudged_lo, nudged_hi, _ = fake_quant_range(op, lo, hi)
-    return float(np.min(nudged_lo)), float(np.max(nudged_hi))
+def constant_bounds(graph: Graph, op: Op) -> tuple[np.ndarray, np.ndarray] | None:
+    """The op's (min, max), checked, or None while they are not constants."""
+    rest = [graph.tensors[n] for n in op.inputs[1:3]]
+    if any(not t.is_const for t in rest):
+        return None
+    lo, hi = fake_quant_bounds(op, *rest)
+    check_bounds(op, lo, hi)
+    return lo, hi
+
+
+def nudged_range(graph: Graph, op: Op) -> tuple[float, float] | None:
+    """The span of the values the op can output (over all channels), or None."""
+    bounds = constant_bounds(graph, op)
+    if bounds is None:
+        return None
+    nudged_min, nudged_max, *_ = nudge(*bounds, *quant_range(op))
+    zeros = (bounds[0] == 0) & (bounds[1] == 0)  # channels TensorFlow sets to 0
+    return (float(np.min(np.where(zeros, 0, nudged_min))),
+            float(np.max(np.where(zeros, 0, nudged_max))))
+
+
+def waits_for_folding(graph: Graph, op: Op) -> bool:
+    """A FakeQuant of a constant, or of an op that constant folding will reach first."""
+    if graph.tensors[op.inputs[0]].is_const:
+        return True
+    producer = graph.producer(op.inputs[0])
+    return producer is not None and all(not n or graph.tensors[n].is_const for n in producer.inputs)
 
 
 def drop_fake_quant(graph: Graph, op: Op) -> bool:
-    if op.type != "FakeQuant" or graph.tensors[op.inputs[0]].is_const:
+    if op.type != "FakeQuant" or waits_for_folding(graph, op):
         return False
-    producer = graph.producer(op.inputs[0])
-    if producer is not None and all(not n or graph.tensors[n].is_const for n in producer.inputs):
-        return False  # constant folding will reach it first
-    bounds = _range(graph, op)
-    if bounds is None or not graph.can_bypass(op):
+    bounds = nudged_range(graph, op)
+    if bounds is None:
         return False
-    out = op.outputs[0]
-    graph.bypass(op)
-    survivor = out if out in graph.tensors else op.inputs[0]
-    graph.tensors[survivor].min_max = bounds
+    out, source = op.outputs[0], op.inputs[0]
+    # Removed, or (a graph output that cannot take over its input's name, as when several
+    # fake-quants of one tensor are outputs) an Identity that finalize turns into a copy.
+    forward(graph, op)
+    graph.tensors[out if out in graph.tensors else source].min_max = bounds
     return True
 
 

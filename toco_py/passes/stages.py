@@ -7,6 +7,7 @@ from ..ir import Graph
 from . import (
     dedupe_ops,
     drop_fake_quant,
+    emulate_fake_quant,
     fold_constants,
     fold_pad_into_conv,
     fold_zero_product,
@@ -46,9 +47,9 @@ STAGES = {
                 fold_zero_product.PASS, drop_fake_quant.PASS, remove_passthrough.PASS,
                 dedupe_ops.PASS],
     # TF-only ops -> TFLite builtins.
-    "legalize": [legalize_concat.PASS, like_to_fill.PASS, lower_batch_norm.PASS, squeeze_to_reshape.PASS,
-                 merge_reshapes.PASS, remove_identity_reshape.PASS, remove_identity_transpose.PASS,
-                 minmax_to_relu.PASS, fold_constants.PASS],
+    "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, like_to_fill.PASS, lower_batch_norm.PASS,
+                 squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
+                 remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
@@ -58,7 +59,16 @@ STAGES = {
 }
 
 
+# Activation fake-quant nodes are dropped, their ranges kept for the int8 quantizer, or
+# emulated, so that the float model computes what TensorFlow computes.
+FAKE_QUANT_PASSES = {"drop": drop_fake_quant.PASS, "emulate": emulate_fake_quant.PASS}
+
+
 def run_all(graph: Graph, log: PassLog | None = None,
-            after_pass: Callable[[str, Graph], None] | None = None) -> None:
+            after_pass: Callable[[str, Graph], None] | None = None, fake_quant: str = "emulate") -> None:
+    """fake_quant: "emulate" or "drop" (see FAKE_QUANT_PASSES)."""
+    skipped = [p for mode, p in FAKE_QUANT_PASSES.items() if mode != fake_quant]
+    if len(skipped) == len(FAKE_QUANT_PASSES):
+        raise ValueError(f"fake_quant={fake_quant!r}: use one of {', '.join(FAKE_QUANT_PASSES)}")
     for stage, passes in STAGES.items():
-        run_stage(graph, stage, passes, log, after_pass)
+        run_stage(graph, stage, [p for p in passes if p not in skipped], log, after_pass)

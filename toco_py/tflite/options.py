@@ -139,5 +139,7 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
         ("Beta", "beta", FLOAT)]),
     "QUANTIZE": ("QuantizeOptions", []),
     "DEQUANTIZE": ("DequantizeOptions", []),
+    "FAKE_QUANT": ("FakeQuantOptions", [("Min", "min", FLOAT), ("Max", "max", FLOAT),
+                                        ("NumBits", "num_bits", INT), ("NarrowRange", "narrow_range", BOOL)]),
     "RANDOM_UNIFORM": ("RandomOptions", [("Seed", "seed", INT), ("Seed2", "seed2", INT)]),
 }

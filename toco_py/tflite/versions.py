@@ -292,6 +292,7 @@ _RULES: dict[str, Rule] = {
         (_in(0, "int16", "float16"), 3),
         (lambda s: s.i(0) == "int8" and s.per_channel(0, min_scales=2), 5),
         (_in(0, "int8"), 2)),
+    "FAKE_QUANT": ((_attr("narrow_range", False), 2),),
     "QUANTIZE": (
         (lambda s: "int4" in (s.i(0), s.o(0)), 4),
         (lambda s: s.per_channel(0, output=True, min_scales=2), 3),
