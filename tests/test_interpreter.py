@@ -6,65 +6,21 @@ import networks
 import numpy as np
 import pytest
 from cli import assert_one_line_error, toco
-from oracle import litert, tf_convert
+from oracle import tf_convert
+from policy import end_to_end_failures, op_by_op_failures
 
 from toco_py import api
 from toco_py.errors import TocoError
 from toco_py.interpreter import Interpreter
 from toco_py.ir import Op
-from toco_py.ops import REGISTRY
-from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
 
-RELATIVE = 1e-5
-
-
-def litert_by_index(model: bytes, feeds_by_index: dict[int, np.ndarray], keep_all: bool = False):
-    interp = litert(model, delegates=False, preserve_all=keep_all)
-    for index, value in feeds_by_index.items():
-        interp.set_tensor(index, value)
-    interp.invoke()
-    if keep_all:
-        return {i: interp.get_tensor(i) for i in range(len(interp.get_tensor_details()))}
-    return {d["index"]: interp.get_tensor(d["index"]) for d in interp.get_output_details()}
-
-
-def close(got: np.ndarray, want: np.ndarray, relative: float) -> float:
-    """max |got - want| over the largest magnitude of want; asserts shape and dtype agree."""
-    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, want.shape, got.dtype, want.dtype)
-    scale = max(float(np.max(np.abs(want))), 1e-30) if want.size else 1.0
-    return float(np.max(np.abs(got.astype(np.float64) - want))) / scale if want.size else 0.0
-
-
-def check_against_litert(model: bytes, seeds=(0, 1), relative: float = RELATIVE):
-    """Our outputs within `relative` of LiteRT's (optimized kernels), relative to the output's
-    largest magnitude."""
-    graph = read_model(model).main
-    names = list(graph.tensors)
-    interp = Interpreter(graph)
-    for seed in seeds:
-        feeds = random_inputs(graph, seed)
-        ours = interp.run(feeds)
-        theirs = litert_by_index(model, {names.index(n): v for n, v in feeds.items()})
-        for name in graph.outputs:
-            assert close(ours[name], theirs[names.index(name)], relative) <= relative, name
-
-
-def check_each_op_against_litert(model: bytes) -> None:
-    """Every op, fed the values LiteRT computed for its inputs, gives LiteRT's output within
-    1e-5 relative. (End to end, a deep network's float32 rounding grows with depth: LiteRT's
-    own reference and optimized kernels differ by up to 1e-4 on InceptionV3.)"""
-    graph = read_model(model).main
-    names = list(graph.tensors)
-    feeds = random_inputs(graph, 0)
-    lite = litert_by_index(model, {names.index(n): v for n, v in feeds.items()}, keep_all=True)
-    for op in graph.ops:
-        args = [None if not n else graph.tensors[n].data if graph.tensors[n].is_const else lite[names.index(n)]
-                for n in op.inputs]
-        result = REGISTRY[op.type].kernel(op, *args)
-        for out, name in zip(result if isinstance(result, (tuple, list)) else [result], op.outputs):
-            assert close(np.asarray(out), lite[names.index(name)], RELATIVE) <= RELATIVE, (op, name)
+def check_against_litert(model: bytes, seeds=(0, 1)):
+    """Our outputs and LiteRT's (builtin kernels) within the float tolerance policy's
+    allowance of the float64 truth."""
+    failures = end_to_end_failures(model, seeds)
+    assert not failures, failures
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +47,9 @@ def test_keras_applications_match_litert(name, tmp_path):
     pb = tmp_path / "m.pb"
     pb.write_bytes(net.pb)
     for model in (api.convert_bytes(net.pb).model, tf_convert(str(pb), list(net.inputs), net.outputs)):
-        check_each_op_against_litert(model)
-        check_against_litert(model, seeds=(0,), relative=1e-3)
+        failures = op_by_op_failures(model)
+        assert not failures, failures
+        check_against_litert(model, seeds=(0,))
 
 
 def test_missing_kernel_named_before_running():
@@ -164,6 +121,7 @@ def test_validate_pass_and_fail(digits):
     pb, model, _ = digits
     proc = toco("validate", pb, str(model), "--per-tensor", "--samples", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "float tolerance policy" in proc.stdout
     assert "toco-py vs TensorFlow" in proc.stdout and "LiteRT vs TensorFlow" in proc.stdout
     assert "conv2/Relu6" in proc.stdout and "SNR dB" in proc.stdout
     proc = toco("validate", pb, str(model), "--atol", "0", "--rtol", "0")
@@ -177,3 +135,32 @@ def test_model_bytes_roundtrip_runs(digits):
     _, model, _ = digits
     again = model_bytes(read_model(model.read_bytes()).main)
     check_against_litert(again)
+
+
+def test_validate_catches_a_wrong_conversion(digits, tmp_path):
+    """The policy's allowance is far below what a wrong weight does: the model with one conv
+    bias changed by 1 % of the biases' range fails against the .pb, in our interpreter and
+    in LiteRT."""
+    pb, model, _ = digits
+    graph = read_model(model.read_bytes()).main
+    conv = next(op for op in graph.ops if op.type == "CONV_2D")
+    bias = graph.tensors[conv.inputs[2]]
+    bias.data = bias.data.copy()
+    bias.data[0] += 0.01 * float(np.ptp(bias.data) or 1.0)
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(model_bytes(graph))
+    proc = toco("validate", pb, str(broken))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.count("FAIL") == 2, proc.stdout
+
+
+def test_validate_of_an_int8_model_uses_reference_kernels_and_fixed_tolerances(digits, tmp_path):
+    pb, _, folder = digits
+    int8 = folder / "digits_int8.tflite"
+    proc = toco("convert", "--graph_def_file", pb, "-o", str(int8), "--quantize", "int8",
+                "--calibration-data", "examples/models/digits_calibration.npz")
+    assert proc.returncode == 0, proc.stderr
+    proc = toco("validate", str(int8))
+    assert proc.returncode == 0 and "float tolerance policy" in proc.stdout, proc.stdout
+    proc = toco("validate", pb, str(int8))
+    assert "atol=0.0001 rtol=0.001" in proc.stdout, proc.stdout

@@ -236,8 +236,11 @@ def run(model, input_pairs, inputs_npz, random_inputs, seed, output, as_json) ->
 @click.argument("models", nargs=-1, required=True, metavar="[REFERENCE.pb|.tflite] MODEL.tflite")
 @_feeds_option
 @click.option("--samples", default=1, show_default=True, help="Random input sets to try (with --random or by default).")
-@click.option("--atol", default=1e-4, show_default=True, help="Absolute tolerance.")
-@click.option("--rtol", default=1e-3, show_default=True, help="Relative tolerance.")
+@click.option("--atol", type=float, default=None,
+              help="Absolute tolerance; with --rtol, replaces the float tolerance policy (default: "
+                   "the policy where both models compute the same function, else 1e-4).")
+@click.option("--rtol", type=float, default=None,
+              help="Relative tolerance (see --atol; default with a quantized model: 1e-3).")
 @click.option("--per-tensor", "per_tensor", is_flag=True,
               help="Compare every intermediate tensor present in both and show where the error grows.")
 def validate(models, input_pairs, inputs_npz, random_inputs, seed, samples, atol, rtol, per_tensor) -> None:
@@ -256,10 +259,13 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, samples, atol
             return load_inputs(graph, input_pairs, inputs_npz)
         return make_random(graph, seed + sample)
 
-    rows, tensors = checks.validate(reference, candidate, feeds, samples, atol, rtol, per_tensor)
-    table = [(r.tensor, f"{r.candidate} vs {r.reference}", r.max_abs, r.max_rel, "pass" if r.passed else "FAIL")
-             for r in rows]
-    print_table(f"atol={atol} rtol={rtol}", ["output", "compared", "max abs err", "max rel err", ""], table)
+    rows, tensors, tolerance = checks.validate(reference, candidate, feeds, samples,
+                                               checks.Tolerance(atol, rtol), per_tensor)
+    columns = ["output", "compared", "max abs err", "max rel err"] + (["err / allowed"] if tolerance.policy else [])
+    table = [(r.tensor, f"{r.candidate} vs {r.reference}", r.max_abs, r.max_rel)
+             + ((r.ratio if r.ratio is not None else "exact",) if tolerance.policy else ())
+             + ("pass" if r.passed else "FAIL",) for r in rows]
+    print_table(tolerance.describe(), columns + [""], table)
     if per_tensor:
         first = checks.first_divergence(tensors)
         print_table("per tensor (in op order)", ["tensor", "max abs err", "max rel err", "SNR dB", "cosine", ""],

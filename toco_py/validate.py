@@ -1,6 +1,13 @@
 """`toco-py validate`: run a reference (a .pb in TensorFlow, or our IR of it when TensorFlow is
 not installed; or a reference .tflite) and a candidate .tflite in our interpreter and in LiteRT
-on the same inputs, and measure how far apart they are, per output or per tensor."""
+on the same inputs, and measure how far apart they are, per output or per tensor.
+
+When both compute the same function (the candidate checked against itself in LiteRT, or a
+float .tflite against its .pb or a float .tflite), the verdict is the float tolerance policy's
+(toco_py/tolerance.py): two float32 runs pass when they are within twice its allowance of each
+other (each may be one allowance from the float64 truth), integer tensors when they are equal.
+A quantized model against a float reference is an accuracy measurement: --atol/--rtol judge it,
+and they replace the policy whenever they are given."""
 from __future__ import annotations
 
 import os
@@ -15,6 +22,12 @@ from .errors import TocoError
 from .interpreter import Interpreter
 from .ir import Graph, QuantParams
 from .ops.quantize_ops import QUANTIZED_TYPES, dequantize as dequantize_array, quantize
+from .tolerance import float_bounds, judge
+
+# The fixed tolerances of a quantized model against a float reference (and of --atol/--rtol
+# given alone): an accuracy threshold for the user to set, not a rounding bound.
+DEFAULT_ATOL = 1e-4
+DEFAULT_RTOL = 1e-3
 
 Runner = Callable[[dict[str, np.ndarray], bool], dict[str, np.ndarray]]
 
@@ -37,6 +50,25 @@ class Comparison:
     snr_db: float
     cosine: float
     passed: bool
+    # Under the policy: max |difference| / limit over the elements (pass <= 1).
+    ratio: float | None = None
+
+
+@dataclass
+class Tolerance:
+    """Fixed atol/rtol, or (both None) the float tolerance policy."""
+    atol: float | None = None
+    rtol: float | None = None
+
+    @property
+    def policy(self) -> bool:
+        return self.atol is None and self.rtol is None
+
+    def describe(self) -> str:
+        if self.policy:
+            return ("float tolerance policy: float outputs within twice the allowance of the float64 "
+                    "truth of each other, integer outputs equal")
+        return f"atol={self.atol or 0.0} rtol={self.rtol or 0.0}"
 
 
 # ---- engines -------------------------------------------------------------------------------
@@ -50,21 +82,35 @@ def ours(graph: Graph, label: str = "toco-py") -> Engine:
 def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | None:
     """LiteRT on the file, when installed (tensors found by index, as our reader orders them).
     Its builtin kernels, without the default XNNPACK delegate, which computes dynamic-range
-    models with a quantization scheme of its own."""
+    models with a quantization scheme of its own (and float with approximations). A quantized
+    model runs on its reference kernels, whose integer arithmetic ours follows bit for bit,
+    where they have every op it uses."""
     try:
         from ai_edge_litert.interpreter import Interpreter as LiteRT, OpResolverType
     except ImportError:
         return None
     names = list(graph.tensors)
     interpreters = {}  # keep-all-tensors flag -> LiteRT's interpreter, built once
+    resolvers = [OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES]
+    if is_quantized(graph):
+        resolvers.insert(0, OpResolverType.BUILTIN_REF)
+
+    def load(everything):
+        for resolver in resolvers:
+            try:
+                interp = LiteRT(model_path=path, num_threads=1, experimental_preserve_all_tensors=everything,
+                                experimental_op_resolver_type=resolver)
+                interp.allocate_tensors()
+                return interp
+            except (ValueError, RuntimeError):
+                if resolver is resolvers[-1]:
+                    raise
+        raise AssertionError("unreachable")
 
     def run(feeds, everything):
         interp = interpreters.get(everything)
         if interp is None:
-            interp = interpreters[everything] = LiteRT(
-                model_path=path, num_threads=1, experimental_preserve_all_tensors=everything,
-                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-            interp.allocate_tensors()
+            interp = interpreters[everything] = load(everything)
         for detail in interp.get_input_details():
             interp.set_tensor(detail["index"], feeds[names[detail["index"]]])
         interp.invoke()
@@ -161,8 +207,16 @@ def adapt_inputs(feeds: dict[str, np.ndarray], graph: Graph) -> dict[str, np.nda
     return out
 
 
-def measure(tensor: str, candidate: np.ndarray, reference: np.ndarray, atol: float, rtol: float,
-            labels: tuple[str, str]) -> Comparison:
+def is_quantized(graph: Graph) -> bool:
+    """Whether the model computes with integer-quantized or float16 tensors anywhere."""
+    return any((t.quant is not None and t.dtype in QUANTIZED_TYPES) or t.dtype == "float16"
+               for t in graph.tensors.values())
+
+
+def measure(tensor: str, candidate: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
+            labels: tuple[str, str], allowed: np.ndarray | None = None) -> Comparison:
+    """allowed: the policy's allowance of this tensor (None: an integer tensor, compared
+    exactly, or fixed tolerances)."""
     a, b = np.asarray(candidate, np.float64), np.asarray(reference, np.float64)
     if a.shape != b.shape:
         raise TocoError(f"{tensor}: {labels[0]} gives shape {list(a.shape)}, {labels[1]} {list(b.shape)}")
@@ -173,13 +227,21 @@ def measure(tensor: str, candidate: np.ndarray, reference: np.ndarray, atol: flo
     snr = float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-30) / noise)
     norms = float(np.linalg.norm(a) * np.linalg.norm(b))
     cosine = float(np.sum(a * b) / norms) if norms else 1.0
-    passed = bool(np.all(np.abs(err) <= atol + rtol * np.abs(b)))
+    ratio = None
+    if not tolerance.policy:
+        passed = bool(np.all(np.abs(err) <= (tolerance.atol or 0.0) + (tolerance.rtol or 0.0) * np.abs(b)))
+    elif allowed is None:
+        passed = bool(np.array_equal(a, b))
+    else:
+        verdict = judge(tensor, a, b, 2 * np.asarray(allowed))
+        passed, ratio = verdict.passed, verdict.ratio
     return Comparison(tensor, labels[0], labels[1], max_abs, max_abs / scale if scale else max_abs,
-                      snr, cosine, passed)
+                      snr, cosine, passed, ratio)
 
 
 def compare_engines(candidate: Engine, reference: Engine, cand_out: dict, ref_out: dict,
-                    names: list[str], atol: float, rtol: float) -> list[Comparison]:
+                    names: list[str], tolerance: Tolerance,
+                    allowed: dict[str, np.ndarray] | None = None) -> list[Comparison]:
     rows = []
     for name in names:
         if name not in cand_out or name not in ref_out:
@@ -190,7 +252,10 @@ def compare_engines(candidate: Engine, reference: Engine, cand_out: dict, ref_ou
         b = dequantize(np.asarray(ref_out[name]), ref_t.quant if ref_t is not None else None)
         if a.shape != b.shape:
             continue  # same name, different tensor (e.g. a fused op's output)
-        rows.append(measure(name, a, b, atol, rtol, (candidate.label, reference.label)))
+        limit = (allowed or {}).get(name)
+        if tolerance.policy and limit is None and np.asarray(cand_out[name]).dtype.kind == "f":
+            continue  # a float tensor the policy has no allowance for (not computed by the model)
+        rows.append(measure(name, a, b, tolerance, (candidate.label, reference.label), limit))
     return rows
 
 
@@ -199,8 +264,12 @@ def keep_worst(worst: dict[tuple[str, str], Comparison], rows: list[Comparison])
     over a passing one, then the one with the larger error."""
     for row in rows:
         key = (row.tensor, row.candidate)
-        if key not in worst or (not row.passed, row.max_abs) > (not worst[key].passed, worst[key].max_abs):
+        if key not in worst or _badness(row) > _badness(worst[key]):
             worst[key] = row
+
+
+def _badness(row: Comparison) -> tuple[bool, float]:
+    return not row.passed, row.ratio if row.ratio is not None else row.max_abs
 
 
 def first_divergence(rows: list[Comparison]) -> Comparison | None:
@@ -233,13 +302,30 @@ def reference_engines(reference: str | None, candidate_path: str, candidate: Gra
     return [ours(ir, "source IR (no TensorFlow)")]
 
 
+def same_function(reference: str | None, candidate: Graph) -> bool:
+    """Whether reference and candidate compute the same function, up to float rounding: the
+    candidate against itself, or a float candidate against a .pb or a float .tflite."""
+    from .tensor_io import is_tflite, load_tflite
+
+    if reference is None:
+        return True
+    if is_quantized(candidate):
+        return False
+    return not is_tflite(reference) or not is_quantized(load_tflite(reference)[0])
+
+
 def validate(reference: str | None, candidate_path: str, feeds: Callable[[Graph, int], dict],
-             samples: int, atol: float, rtol: float, per_tensor: bool) -> tuple[list[Comparison], list[Comparison]]:
-    """Returns (per-output rows, per-tensor rows); every engine of the candidate is compared
-    with the reference, over `samples` input sets (worst case kept)."""
+             samples: int, tolerance: Tolerance, per_tensor: bool
+             ) -> tuple[list[Comparison], list[Comparison], Tolerance]:
+    """Returns (per-output rows, per-tensor rows, the tolerance applied); every engine of the
+    candidate is compared with the reference, over `samples` input sets (worst case kept).
+    The policy applies only where both compute the same function; otherwise the default
+    fixed tolerances replace it."""
     from .tensor_io import load_tflite
 
     graph, _ = load_tflite(candidate_path)
+    if tolerance.policy and not same_function(reference, graph):
+        tolerance = Tolerance(DEFAULT_ATOL, DEFAULT_RTOL)
     ref = reference_engines(reference, candidate_path, graph)[0]
     candidates = [ours(graph)]
     if ref.label != "LiteRT":
@@ -252,12 +338,16 @@ def validate(reference: str | None, candidate_path: str, feeds: Callable[[Graph,
     for sample in range(samples):
         ref_feeds = feeds(ref.graph, sample)
         ref_out = ref.run(ref_feeds, per_tensor)
+        allowed = None
+        if tolerance.policy:
+            allowed = float_bounds(graph, adapt_inputs(ref_feeds, graph),
+                                   op_order if per_tensor else list(graph.outputs)).allowed
         for engine in candidates:
             out = engine.run(adapt_inputs(ref_feeds, engine.graph), per_tensor and engine is candidates[0])
-            keep_worst(worst, compare_engines(engine, ref, out, ref_out, graph.outputs, atol, rtol))
+            keep_worst(worst, compare_engines(engine, ref, out, ref_out, graph.outputs, tolerance, allowed))
             if per_tensor and engine is candidates[0]:
-                for row in compare_engines(engine, ref, out, ref_out, op_order, atol, rtol):
+                for row in compare_engines(engine, ref, out, ref_out, op_order, tolerance, allowed):
                     if row.tensor not in tensors or row.max_abs > tensors[row.tensor].max_abs:
                         tensors[row.tensor] = row
     order = {n: i for i, n in enumerate(op_order)}
-    return list(worst.values()), sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0))
+    return list(worst.values()), sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0)), tolerance

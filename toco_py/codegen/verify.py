@@ -1,6 +1,6 @@
-"""Builds a bundle with the system compiler, runs it on seeded random inputs and compares
-its outputs with the reference interpreter's: float outputs within FLOAT_TOLERANCE of the
-largest reference magnitude, integer outputs bit for bit."""
+"""Builds a bundle with the system compiler, runs it on seeded random inputs and compares its
+outputs: float outputs with the float64 truth, within the allowance of the float tolerance
+policy (toco_py/tolerance.py), integer outputs with the reference interpreter bit for bit."""
 from __future__ import annotations
 
 import os
@@ -13,15 +13,9 @@ import numpy as np
 
 from ..errors import TocoError
 from ..ir import Graph
+from ..tolerance import float_bounds, judge
 from .api_files import CFLAGS
 
-# max |ours - reference| <= FLOAT_TOLERANCE * max |reference|, per output.
-FLOAT_TOLERANCE = 1e-5
-# A float failure within this factor of the tolerance gets NEAR_NOTE: in deep networks two
-# correct float32 implementations (LiteRT's reference and optimized kernels among them)
-# drift this far apart through summation order alone.
-NEAR_TOLERANCE = 10
-NEAR_NOTE = "within 10x of the tolerance: float32 summation order can differ this much in deep networks"
 BUILD_TIMEOUT = 900
 RUN_TIMEOUT = 600
 # Lines of compiler output shown when a build fails.
@@ -39,14 +33,14 @@ class OutputCheck:
     name: str
     dtype: str
     shape: tuple[int, ...]
-    max_abs: float     # max |ours - reference|
+    max_abs: float     # max |ours - reference| (float: the float64 truth)
     max_ref: float     # max |reference|
     passed: bool
     note: str = ""
-
-    @property
-    def relative(self) -> float:
-        return self.max_abs / self.max_ref if self.max_ref else (0.0 if not self.max_abs else np.inf)
+    # Float outputs: the policy's allowance where the error is largest relative to it, and
+    # that ratio (pass <= 1).
+    allowed: float = 0.0
+    ratio: float = 0.0
 
 
 @dataclass
@@ -118,25 +112,18 @@ def run_bundle(binary: str, graph: Graph, feeds: dict[str, np.ndarray]) -> dict[
         return outputs
 
 
-def compare(name: str, want: np.ndarray, got: np.ndarray) -> OutputCheck:
+def compare(name: str, want: np.ndarray, got: np.ndarray, allowed: np.ndarray | None = None) -> OutputCheck:
+    """A float output against the float64 truth `want` within `allowed` (the policy's); an
+    integer output against the interpreter's `want`, bit for bit."""
     want = np.asarray(want)
     if got.shape != want.shape:
         return OutputCheck(name, str(got.dtype), got.shape, np.inf, 0.0, False,
                            f"shape {list(got.shape)}, reference {list(want.shape)}")
     max_ref = float(np.max(np.abs(want.astype(np.float64)), initial=0.0))
-    if want.dtype.kind == "f":
-        a, b = got.astype(np.float64), want.astype(np.float64)
-        nan_mismatch = bool(np.any(np.isnan(a) != np.isnan(b)))
-        both = ~(np.isnan(a) | np.isnan(b))
-        same_inf = (a == b) & both  # equal infinities differ by nan, not by inf - inf
-        with np.errstate(invalid="ignore"):
-            diff = np.where(same_inf | ~both, 0.0, np.abs(a - b))
-        max_abs = float(np.max(diff, initial=0.0))
-        passed = not nan_mismatch and max_abs <= FLOAT_TOLERANCE * max_ref
-        note = "NaN where the reference has none (or the reverse)" if nan_mismatch else ""
-        if not passed and not nan_mismatch and max_abs <= NEAR_TOLERANCE * FLOAT_TOLERANCE * max_ref:
-            note = NEAR_NOTE
-        return OutputCheck(name, str(want.dtype), want.shape, max_abs, max_ref, passed, note)
+    if got.dtype.kind == "f":
+        verdict = judge(name, got, want, allowed)
+        return OutputCheck(name, str(got.dtype), want.shape, verdict.max_abs, max_ref, verdict.passed,
+                           verdict.note, verdict.max_allowed, verdict.ratio)
     diff = np.abs(got.astype(np.int64) - want.astype(np.int64))
     max_abs = float(np.max(diff, initial=0))
     count = int(np.count_nonzero(diff))
@@ -153,17 +140,23 @@ def verify_bundle(graph: Graph, bundle_dir: str, name: str, arena_size: int, see
 
     binary = build(bundle_dir, name, opt, extra_cflags)
     feeds = random_inputs(graph, seed) if feeds is None else feeds
-    expected = Interpreter(graph).run(dict(feeds))
     got = run_bundle(binary, graph, feeds)
-    checks = [compare(n, expected[n], got[n]) for n in graph.outputs]
+    floats = [n for n in graph.outputs if graph.tensors[n].dtype.startswith("float")]
+    bounds = float_bounds(graph, dict(feeds), floats)
+    exact = Interpreter(graph).run(dict(feeds)) if len(floats) < len(graph.outputs) else {}
+    checks = [compare(n, bounds.truth[n], got[n], bounds.allowed[n]) if n in bounds.allowed
+              else compare(n, exact[n], got[n]) for n in graph.outputs]
     return VerifyReport(checks, arena_size)
 
 
 def report_rows(report: VerifyReport) -> list[tuple]:
-    """Rows for report.print_table: output, dtype, shape, max |diff|, max |ref|, relative."""
-    return [(c.name, c.dtype, list(c.shape), c.max_abs, c.max_ref, c.relative,
+    """Rows for report.print_table: output, dtype, shape, max |diff|, max |ref|, the float
+    allowance and the error over it ("exact" for integer outputs)."""
+    return [(c.name, c.dtype, list(c.shape), c.max_abs, c.max_ref,
+             c.allowed if c.dtype.startswith("float") else "exact",
+             c.ratio if c.dtype.startswith("float") else "",
              ("pass" if c.passed else "FAIL") + (f" ({c.note})" if c.note else ""))
             for c in report.checks]
 
 
-REPORT_COLUMNS = ["output", "dtype", "shape", "max |diff|", "max |ref|", "relative", ""]
+REPORT_COLUMNS = ["output", "dtype", "shape", "max |diff|", "max |ref|", "allowed", "diff / allowed", ""]

@@ -1,0 +1,96 @@
+"""Checks under the float tolerance policy (toco_py/tolerance.py): end to end against the
+float64 truth, and op by op with each op fed LiteRT's own inputs."""
+from __future__ import annotations
+
+import numpy as np
+from oracle import litert
+
+from toco_py.interpreter import Interpreter
+from toco_py.ir import Graph
+from toco_py.tensor_io import random_inputs
+from toco_py.tflite.reader import read_model
+from toco_py.tolerance import float_bounds, judge, op_bounds
+
+# LiteRT's kernels a check runs: "builtin" (its optimized builtin kernels, no delegate),
+# "reference" (BUILTIN_REF) or "default" (with XNNPACK, as an app gets it).
+KINDS = {"builtin": {"delegates": False}, "reference": {"reference": True}, "default": {}}
+
+
+def run_litert(model: bytes, graph: Graph, feeds: dict[str, np.ndarray], kind: str = "builtin",
+               keep_all: bool = False) -> dict[str, np.ndarray]:
+    """LiteRT's values by our tensor names (the reader keeps the file's tensor order); every
+    tensor it keeps with keep_all, else the outputs."""
+    names = list(graph.tensors)
+    interp = litert(model, preserve_all=keep_all, **KINDS[kind])
+    for name, value in feeds.items():
+        interp.set_tensor(names.index(name), value)
+    interp.invoke()
+    wanted = names if keep_all else graph.outputs
+    out = {}
+    for name in wanted:
+        try:
+            out[name] = interp.get_tensor(names.index(name))
+        except ValueError:
+            pass  # a tensor LiteRT never materialised (an absent optional input)
+    return out
+
+
+def policy_failures(graph: Graph, feeds: dict[str, np.ndarray],
+                    candidates: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """'label output: ratio' for every float output of a candidate run outside the policy's
+    allowance of the float64 truth (integer outputs must equal the truth)."""
+    bounds = float_bounds(graph, feeds)
+    exact = Interpreter(graph).run(feeds)
+    failures = []
+    for label, outputs in candidates.items():
+        for name in graph.outputs:
+            got = np.asarray(outputs[name])
+            if name in bounds.allowed:
+                verdict = judge(name, got, bounds.truth[name], bounds.allowed[name])
+                if not verdict.passed:
+                    failures.append(f"{label} {name}: {verdict.ratio:.3g} allowances ({verdict.max_abs:.3g} off)")
+            elif not np.array_equal(got, exact[name]):
+                failures.append(f"{label} {name}: integer output differs")
+    return failures
+
+
+def end_to_end_failures(model: bytes, seeds=range(10), kinds=("builtin",)) -> list[str]:
+    """Our interpreter and LiteRT's kernels on the model, each against the policy, per seed."""
+    graph = read_model(model).main
+    interp = Interpreter(graph)
+    failures = []
+    for seed in seeds:
+        feeds = random_inputs(graph, seed)
+        candidates = {"toco-py": interp.run(feeds)}
+        candidates |= {f"LiteRT {kind}": run_litert(model, graph, feeds, kind) for kind in kinds}
+        failures += [f"seed {seed}: {f}" for f in policy_failures(graph, feeds, candidates)]
+    return failures
+
+
+def op_by_op_failures(model: bytes, kind: str = "builtin", other_schemes: bool = False,
+                      seed: int = 0) -> list[str]:
+    """Every op fed LiteRT's values of its inputs: LiteRT's outputs and our kernel's, each
+    within op_bounds' allowance of the op's float64 result (integer outputs: equal)."""
+    from toco_py.interpreter import kernel_for, run_op
+
+    graph = read_model(model).main
+    feeds = random_inputs(graph, seed)
+    lite = run_litert(model, graph, feeds, kind, keep_all=True)
+    failures = []
+    for index, op in enumerate(graph.ops):
+        args = [None if not n else graph.tensors[n].data if graph.tensors[n].is_const else lite[n]
+                for n in op.inputs]
+        truth, allowed = op_bounds(graph, op, args, other_schemes)
+        ours = run_op(op, kernel_for(graph, op), args)
+        for name, want, allow, mine in zip(op.outputs, truth, allowed, ours):
+            for label, got in (("LiteRT", lite.get(name)), ("toco-py", mine)):
+                if got is None:
+                    continue
+                if allow is None:
+                    if not np.array_equal(np.asarray(got), np.asarray(want)):
+                        failures.append(f"#{index} {op!r} {label}: integer output differs")
+                    continue
+                verdict = judge(name, got, want, allow)
+                if not verdict.passed:
+                    failures.append(f"#{index} {op!r} {label}: {verdict.ratio:.3g} allowances")
+    return failures
