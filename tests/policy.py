@@ -54,15 +54,24 @@ def policy_failures(graph: Graph, feeds: dict[str, np.ndarray],
     return failures
 
 
-def end_to_end_failures(model: bytes, seeds=range(10), kinds=("builtin",)) -> list[str]:
-    """Our interpreter and LiteRT's kernels on the model, each against the policy, per seed."""
+def end_to_end_failures(model: bytes, seeds=range(10), kinds=("builtin",),
+                        same_function: tuple[bytes, ...] = ()) -> list[str]:
+    """Our interpreter and LiteRT's kernels on the model, each against the policy, per seed.
+    same_function: other conversions of the same graph (TF's converter's), whose outputs, in
+    the same order, are judged against the model's truth too (in ours and in LiteRT)."""
     graph = read_model(model).main
-    interp = Interpreter(graph)
+    others = [read_model(m).main for m in same_function]
+    interps = [Interpreter(g) for g in [graph, *others]]
     failures = []
     for seed in seeds:
         feeds = random_inputs(graph, seed)
-        candidates = {"toco-py": interp.run(feeds)}
+        candidates = {"toco-py": interps[0].run(feeds)}
         candidates |= {f"LiteRT {kind}": run_litert(model, graph, feeds, kind) for kind in kinds}
+        for i, (other, other_model) in enumerate(zip(others, same_function)):
+            by_position = dict(zip(other.outputs, graph.outputs))
+            for label, outs in ((f"toco-py on model {i + 1}", interps[i + 1].run(feeds)),
+                                (f"LiteRT builtin on model {i + 1}", run_litert(other_model, other, feeds))):
+                candidates[label] = {by_position[n]: v for n, v in outs.items()}
         failures += [f"seed {seed}: {f}" for f in policy_failures(graph, feeds, candidates)]
     return failures
 

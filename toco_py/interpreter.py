@@ -8,7 +8,8 @@ import numpy as np
 
 from .errors import TocoError
 from .ir import Graph, Op
-from .ops import REGISTRY
+from .ops import CUSTOM_OPS, definition
+from .ops.generate import SHAPE_ONLY
 from .ops.hybrid import HYBRID_KERNELS, is_hybrid
 from .ops.quantize_ops import QUANTIZED_TYPES, quant_attrs
 from .targets import node_name, op_kind
@@ -32,22 +33,48 @@ def missing_kernels(graph: Graph, kernels: list[Callable | None] | None = None) 
     missing = []
     for i, (op, kernel) in enumerate(zip(graph.ops, kernels)):
         if kernel is None and op.type not in ("Switch", "Merge"):
-            opdef = REGISTRY.get(op.type)
+            opdef = definition(op)
             missing.append(f"#{i} {op_kind(op)}{' (quantized)' if opdef and opdef.kernel else ''}")
     return missing
+
+
+def _missing_message(graph: Graph, missing: list[str]) -> str:
+    """One line naming what the interpreter cannot run: custom ops by their codes (a published
+    model's own ops: name them, and the custom ops the interpreter does run), the rest by index."""
+    custom: dict[str, list[str]] = {}
+    others = []
+    for entry in missing:
+        index, kind = entry.split(" ", 1)
+        if graph.ops[int(index[1:])].type == "CUSTOM":
+            custom.setdefault(kind, []).append(index)
+        else:
+            others.append(entry)
+    parts = []
+    if custom:
+        listed = ", ".join(f"{code} ({' '.join(ops[:3])}{' ...' if len(ops) > 3 else ''})"
+                           for code, ops in custom.items())
+        parts.append(f"custom op{'s' if len(custom) > 1 else ''} {listed}")
+    if others:
+        parts.append(", ".join(others))
+    known = ", ".join(sorted(CUSTOM_OPS)) or "none"
+    return (f"the interpreter has no kernel for: {'; '.join(parts)}"
+            + (f" (the custom ops it runs: {known})" if custom else ""))
 
 
 def _is_quantized(graph: Graph, op: Op) -> bool:
     """An op running on integer-quantized tensors (QUANTIZE/DEQUANTIZE convert between)."""
     if op.type in ("QUANTIZE", "DEQUANTIZE") or is_hybrid(graph, op):
         return False
-    names = [n for n in op.inputs[:1] + op.outputs[:1] if n]
+    # An op whose result depends only on its input's shape (SHAPE, RANK, ...) reads no
+    # value of it, so only a quantized result needs an integer kernel.
+    inputs = [] if op.type in SHAPE_ONLY else op.inputs[:1]
+    names = [n for n in inputs + op.outputs[:1] if n]
     return any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in QUANTIZED_TYPES
                for n in names)
 
 
 def _kernel_for(graph: Graph, op: Op) -> Callable | None:
-    opdef = REGISTRY.get(op.type)
+    opdef = definition(op)
     if opdef is None:
         return None
     if is_hybrid(graph, op):
@@ -70,14 +97,14 @@ class Interpreter:
         kernels = [_kernel_for(graph, op) for op in graph.ops]
         missing = missing_kernels(graph, kernels)
         if missing:
-            raise TocoError(f"the interpreter has no kernel for: {', '.join(missing)}")
+            raise TocoError(_missing_message(graph, missing))
         self.graph = graph
         for op in graph.ops:
             quant_attrs(graph, op)  # QUANTIZE/DEQUANTIZE read their tensors' params from attrs
         self._kernels = kernels
         self._last_uses = _last_uses(graph)
         self.float64 = float64
-        self._float32_only = [float64 and (REGISTRY[op.type].float32_only or is_hybrid(graph, op))
+        self._float32_only = [float64 and (definition(op).float32_only or is_hybrid(graph, op))
                               for op in graph.ops]
         self._constants = {n: _widened(t.data, float64) for n, t in graph.tensors.items() if t.is_const}
 

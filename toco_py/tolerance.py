@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .ir import Graph, Op
-from .ops import REGISTRY
+from .ops import definition
 from .ops.hybrid import input_rounding_std, is_hybrid
 
 # float32 unit roundoff: round to nearest is off by at most half an ulp, 2^-24 relative.
@@ -115,7 +115,7 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
     for outputs that are not float. other_schemes: a hybrid op may also quantize its input by
     another scheme than TFLite's reference arithmetic (as LiteRT's optimized kernels and
     XNNPACK do), off by up to half its on-the-fly step per input element."""
-    opdef = REGISTRY[op.type]
+    opdef = definition(op)
     hybrid = is_hybrid(graph, op)
     if not any(_is_float(out) for out in outputs):
         return [None] * len(outputs)

@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     broadcast,
     conv,
     converter_only,
+    custom,
     elementwise,
     fake_quant,
     fully_connected,
@@ -17,6 +18,6 @@ from . import (  # noqa: F401  (imported for their registrations)
     slicing,
 )
 from . import int8  # noqa: E402,F401  (int8 kernels attach to the definitions above)
-from .registry import REGISTRY, OpDef, get
+from .registry import CUSTOM_OPS, REGISTRY, OpDef, definition, get
 
-__all__ = ["REGISTRY", "OpDef", "get"]
+__all__ = ["CUSTOM_OPS", "REGISTRY", "OpDef", "definition", "get"]

@@ -41,6 +41,9 @@ class OpDef:
 
 
 REGISTRY: dict[str, OpDef] = {}
+# Custom ops the interpreter runs, by custom code (ops/custom.py). In the IR they stay CUSTOM
+# ops (attrs custom_code, custom_options), so the writer writes them back as they were read.
+CUSTOM_OPS: dict[str, OpDef] = {}
 
 
 def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
@@ -52,6 +55,25 @@ def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
     REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable, sum_length,
                             squares, float32_only)
     return REGISTRY[type_]
+
+
+def register_custom(code: str, *, infer: InferFn, kernel: KernelFn,
+                    sum_length: Callable[..., int] | None = None, squares: str | None = None) -> OpDef:
+    """Defines the custom op `code` (a CUSTOM op whose custom_code is `code`): its shape rule
+    and float kernel, which read the op's custom_options from its attrs."""
+    if code in CUSTOM_OPS:
+        raise ValueError(f"custom op {code} is defined twice")
+    CUSTOM_OPS[code] = OpDef(code, infer, kernel, builtin=False, foldable=False,
+                             sum_length=sum_length, squares=squares)
+    return CUSTOM_OPS[code]
+
+
+def definition(op) -> OpDef | None:
+    """The definition of an op: its type's, or for a CUSTOM op its custom code's (None for an
+    unknown type or a custom op with no definition)."""
+    if op.type == "CUSTOM":
+        return CUSTOM_OPS.get(op.attrs.get("custom_code", ""))
+    return REGISTRY.get(op.type)
 
 
 def register_int8(type_: str, kernel: KernelFn) -> None:

@@ -172,6 +172,9 @@ class _ModelWriter:
         options_type, options = self._options(op)
         inputs = _int_vector(b, [self.tensor_index[n] if n else -1 for n in op.inputs])
         outputs = _int_vector(b, [self.tensor_index[n] for n in op.outputs])
+        # A custom op's options are opaque bytes for its kernel (read from a .tflite): kept.
+        custom = op.attrs.get("custom_options") if op.type == "CUSTOM" else None
+        custom_options = b.CreateByteVector(bytes(custom)) if custom else None
         fb.OperatorStart(b)
         fb.OperatorAddOpcodeIndex(b, opcode)
         fb.OperatorAddInputs(b, inputs)
@@ -179,6 +182,8 @@ class _ModelWriter:
         if options is not None:
             fb.OperatorAddBuiltinOptionsType(b, options_type)
             fb.OperatorAddBuiltinOptions(b, options)
+        if custom_options is not None:
+            fb.OperatorAddCustomOptions(b, custom_options)
         return fb.OperatorEnd(b)
 
     def _tensor_maps(self, names: list[str]) -> list[int]:
