@@ -39,26 +39,26 @@ def missing_kernels(graph: Graph, kernels: list[Callable | None] | None = None) 
 
 
 def _missing_message(graph: Graph, missing: list[str]) -> str:
-    """One line naming what the interpreter cannot run: custom ops by their codes (a published
-    model's own ops: name them, and the custom ops the interpreter does run), the rest by index."""
+    """One line naming what the interpreter cannot run, by op index and kind; a custom op's
+    indices are grouped under its code, and the custom ops the interpreter runs are named."""
     custom: dict[str, list[str]] = {}
-    others = []
+    entries: list = []
     for entry in missing:
         index, kind = entry.split(" ", 1)
-        if graph.ops[int(index[1:])].type == "CUSTOM":
-            custom.setdefault(kind, []).append(index)
+        if graph.ops[int(index[1:])].type != "CUSTOM":
+            entries.append(entry)
+        elif kind not in custom:
+            custom[kind] = [index]
+            entries.append(kind)
         else:
-            others.append(entry)
-    parts = []
-    if custom:
-        listed = ", ".join(f"{code} ({' '.join(ops[:3])}{' ...' if len(ops) > 3 else ''})"
-                           for code, ops in custom.items())
-        parts.append(f"custom op{'s' if len(custom) > 1 else ''} {listed}")
-    if others:
-        parts.append(", ".join(others))
-    known = ", ".join(sorted(CUSTOM_OPS)) or "none"
-    return (f"the interpreter has no kernel for: {'; '.join(parts)}"
-            + (f" (the custom ops it runs: {known})" if custom else ""))
+            custom[kind].append(index)
+    listed = ", ".join(e if e not in custom else
+                       f"{' '.join(custom[e][:3])}{' ...' if len(custom[e]) > 3 else ''} {e}"
+                       for e in entries)
+    if not custom:
+        return f"the interpreter has no kernel for: {listed}"
+    return (f"the interpreter has no kernel for: {listed} (custom op{'s' if len(custom) > 1 else ''} "
+            f"{', '.join(custom)}; the custom ops it runs: {', '.join(sorted(CUSTOM_OPS)) or 'none'})")
 
 
 def _is_quantized(graph: Graph, op: Op) -> bool:
