@@ -2,6 +2,8 @@
 generate + build + run + compare in one call."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from kernel_check import one_op_graph
 
@@ -9,9 +11,11 @@ from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import (
     REPORT_COLUMNS,
     VerifyReport,
+    check_run,
     report_rows,
     verify_bundle,
 )
+from toco_py.tensor_io import random_inputs
 from toco_py.ir import Graph
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
@@ -32,13 +36,21 @@ def one_op(op_type: str, inputs: list, attrs: dict | None = None, n_outputs: int
 
 def check_bundle(graph: Graph, folder, name: str = "model", opt: str = TEST_OPT,
                  extra_cflags: str = "", feeds: dict[str, np.ndarray] | None = None,
-                 seed: int = 0) -> VerifyReport:
-    """Generates the bundle into folder/name, builds it, runs it and asserts that every
-    output matches the reference interpreter."""
+                 seed: int = 0, more_seeds: Sequence[int] = ()) -> VerifyReport:
+    """Generates the bundle into folder/name, builds it, runs it and asserts that every output
+    passes --verify's checks (float: the tolerance policy; integer: the interpreter, exactly);
+    then again on the random inputs of each of more_seeds, with the same build."""
     out_dir = str(folder / name)
     bundle = generate_bundle(graph, out_dir, name)
     report = verify_bundle(graph, out_dir, name, bundle.plan.arena_size, seed=seed, opt=opt,
                            extra_cflags=extra_cflags, feeds=feeds)
-    table = "\n".join("  ".join(str(c) for c in row) for row in [REPORT_COLUMNS] + report_rows(report))
-    assert report.passed, table
+    assert report.passed, table(report)
+    for other in more_seeds:
+        again = VerifyReport(check_run(graph, str(folder / name / f"{name}_run"), random_inputs(graph, other)),
+                             report.arena_size)
+        assert again.passed, f"seed {other}:\n{table(again)}"
     return report
+
+
+def table(report: VerifyReport) -> str:
+    return "\n".join("  ".join(str(c) for c in row) for row in [REPORT_COLUMNS] + report_rows(report))

@@ -18,8 +18,10 @@ from toco_py import api
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
 from toco_py.codegen.lowering import CodegenError
-from toco_py.codegen.verify import build, compare, run_bundle, verify_bundle
+from toco_py.codegen.verify import VerifyReport, build, check_run, compare, run_bundle, verify_bundle
+from toco_py.interpreter import Interpreter
 from toco_py.ir import Graph, Op, Tensor, const_tensor
+from toco_py.quantize.driver import QuantizeOptions
 from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
@@ -35,13 +37,13 @@ def converted(net: networks.Network) -> bytes:
 @pytest.mark.parametrize("name", sorted(networks.SMALL_NETWORKS))
 def test_small_network_bundle(name, tmp_path):
     graph = read_model(converted(networks.SMALL_NETWORKS[name]())).main
-    check_bundle(graph, tmp_path, name=name, opt="-O2")
+    check_bundle(graph, tmp_path, name=name, opt="-O2", more_seeds=range(1, 10))
 
 
 def test_mobilenet_v2_bundle_matches_the_interpreter_and_litert(tmp_path):
     model = converted(networks.keras_application("MobileNetV2", 96))
     graph = read_model(model).main
-    report = check_bundle(graph, tmp_path, name="mobilenet_v2", opt="-O2")
+    report = check_bundle(graph, tmp_path, name="mobilenet_v2", opt="-O2", more_seeds=range(1, 10))
     # The planner reuses memory: far less than every activation side by side.
     activations = sum(graph.tensors[n].size * 4 for op in graph.ops for n in op.outputs)
     assert report.arena_size < activations / 4
@@ -260,3 +262,79 @@ def test_cli_codegen_verify(tmp_path):
     proc = toco("codegen", str(bad), "-o", str(tmp_path / "nothing"))
     assert_one_line_error(proc, "#0 ARG_MAX")
     assert not (tmp_path / "nothing").exists()
+
+
+def _weights_off(kind: str, count: int, change):
+    """The first `count` values of the first `kind` weight array of the bundle, changed."""
+    def edit(source: str) -> str:
+        start = source.index("{", source.index(f"const {kind}")) + 1
+        values = source[start:].split(",", count)
+        changed = [f" {change(v.strip())}" for v in values[:count]]
+        return source[:start] + ",".join(changed + values[count:])
+    return edit
+
+
+def _ulps_up(literal: str, steps: int) -> str:
+    value = np.float32(literal.rstrip("f"))
+    return f"{float(value + steps * np.spacing(value)):.9g}f"
+
+
+SABOTAGED_KERNELS = {
+    "float: bias dropped": ("float", "conv.c", lambda c: c.replace(
+        "bias ? sums[p][j] + bias[oc + j] : sums[p][j]", "((void)bias, sums[p][j])")),
+    "float: one weight 2^12 ulps off": ("float", "digits_weights.c",
+                                        _weights_off("float", 1, lambda v: _ulps_up(v, 2 ** 12))),
+    "float: padding off by one": ("float", "conv.c",
+                                  lambda c: c.replace("oy * stride_h - pad_top;", "oy * stride_h - pad_top + 1;")),
+    "int8: padding off by one": ("int8", "conv_s8.c",
+                                 lambda c: c.replace("oy * stride_h - pad_top;", "oy * stride_h - pad_top + 1;")),
+}
+
+
+@pytest.fixture(scope="module")
+def digits_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("digits")
+    pb = "examples/models/digits_cnn.pb"
+    api.convert(pb, str(folder / "float.tflite"))
+    api.convert(pb, str(folder / "int8.tflite"), quantize=QuantizeOptions(
+        "int8", calibration_data="examples/models/digits_calibration.npz"))
+    return {mode: read_model((folder / f"{mode}.tflite").read_bytes()).main for mode in ("float", "int8")}
+
+
+@pytest.mark.parametrize("sabotage", SABOTAGED_KERNELS)
+def test_sabotaged_kernel_fails_verify_at_every_seed(digits_models, sabotage, tmp_path):
+    mode, file, edit = SABOTAGED_KERNELS[sabotage]
+    graph = digits_models[mode]
+    bundle = generate_bundle(graph, str(tmp_path / "digits"), "digits")
+    source = tmp_path / "digits" / file
+    text = source.read_text()
+    assert edit(text) != text, "the sabotage no longer applies to the kernel's source"
+    source.write_text(edit(text))
+    for seed in range(3):
+        report = verify_bundle(graph, str(tmp_path / "digits"), "digits", bundle.plan.arena_size,
+                               seed=seed, opt="-O1")
+        assert not report.passed, (sabotage, seed)
+
+
+def test_int8_bundle_with_one_weight_off_fails_verify_wherever_it_shows(digits_models, tmp_path):
+    """A bundle made with one int8 conv weight one step off, verified against the correct
+    model: it fails at every seed where that step changes an output (a requantization can
+    round it away, and then the outputs are the same bit for bit), and there are such seeds."""
+    from copy import deepcopy
+
+    graph = digits_models["int8"]
+    broken = deepcopy(graph)
+    weights = broken.tensors[next(op for op in broken.ops if op.type == "CONV_2D").inputs[1]]
+    weights.data = weights.data.copy()
+    weights.data.flat[0] += 1 if weights.data.flat[0] < 127 else -1
+    bundle = generate_bundle(broken, str(tmp_path / "digits"), "digits")
+    binary = build(str(tmp_path / "digits"), "digits", opt="-O1")
+    shows = []
+    for seed in range(10):
+        feeds = random_inputs(graph, seed)
+        visible = any(not np.array_equal(a, b) for a, b in zip(
+            Interpreter(graph).run(feeds).values(), Interpreter(broken).run(feeds).values()))
+        report = VerifyReport(check_run(graph, binary, feeds), bundle.plan.arena_size)
+        assert report.passed != visible, seed
+        shows.append(visible)
+    assert any(shows)

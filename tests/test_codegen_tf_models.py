@@ -1,6 +1,7 @@
 """C bundles of TensorFlow's converter's models (float and full-integer int8), not just ours:
-generated, built at -O2 and run against the reference interpreter, and the interpreter
-against LiteRT on the same file."""
+generated, built at -O2 and checked as --verify checks them (float outputs under the tolerance
+policy, integer outputs against the interpreter) at 10 seeds, and those judges against LiteRT
+on the same file."""
 from __future__ import annotations
 
 import networks
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from codegen_check import check_bundle
 from oracle import run_litert, tf_convert
+from policy import policy_failures
 from test_int8_models import calibration_file, int8_tf, samples_of
 
 from toco_py.codegen.lowering import unsupported_ops
@@ -37,14 +39,20 @@ def test_bundle_of_tf_converter_model(name, mode, tmp_path):
     assert not unsupported_ops(graph)
     if mode == "int8":
         assert any(t.dtype == "int8" for t in graph.tensors.values())
-    check_bundle(graph, tmp_path, name="tf_model", opt="-O2")
-    # The judge of the bundle is our interpreter; on this file it agrees with LiteRT.
+    check_bundle(graph, tmp_path, name="tf_model", opt="-O2", more_seeds=range(1, 10))
+    # The bundle's judges (the float64 truth, the interpreter for integers) agree with LiteRT's
+    # reference kernels on this file: under the same policy, and int8 bit for bit.
     feeds = random_inputs(graph, 0)
-    ours = Interpreter(graph).run(feeds)
     lite = run_litert(model, feeds, reference=True)
-    for output in graph.outputs:
-        want = np.asarray(lite[output]).reshape(ours[output].shape)
-        if mode == "int8":
-            np.testing.assert_array_equal(ours[output], want)
-        else:
-            np.testing.assert_allclose(ours[output], want, rtol=0, atol=1e-5 * np.abs(want).max())
+    lite = {n: np.asarray(lite[n]).reshape(graph.tensors[n].shape) for n in graph.outputs}
+    failures = policy_failures(graph, feeds, {"LiteRT reference": lite,
+                                              "toco-py": Interpreter(graph).run(feeds)})
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("name", ["MobileNetV3Small", "MobileNetV2"])
+def test_bundle_of_tf_converter_keras_application_at_ten_seeds(name, tmp_path):
+    """A correct float bundle of a deep network passes --verify at every seed (TF's converter's
+    MobileNetV3-small failed the former fixed 1e-5 at 3.7e-5)."""
+    graph = read_model(tf_float(networks.keras_application(name, 96), tmp_path)).main
+    check_bundle(graph, tmp_path, name="tf_model", opt="-O2", more_seeds=range(1, 10))

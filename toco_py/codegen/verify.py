@@ -135,18 +135,24 @@ def verify_bundle(graph: Graph, bundle_dir: str, name: str, arena_size: int, see
                   opt: str = "-O2", extra_cflags: str = "",
                   feeds: dict[str, np.ndarray] | None = None) -> VerifyReport:
     """Builds and runs the bundle in bundle_dir on `feeds` (default: seeded random inputs)."""
-    from ..interpreter import Interpreter
     from ..tensor_io import random_inputs
 
     binary = build(bundle_dir, name, opt, extra_cflags)
     feeds = random_inputs(graph, seed) if feeds is None else feeds
+    return VerifyReport(check_run(graph, binary, feeds), arena_size)
+
+
+def check_run(graph: Graph, binary: str, feeds: dict[str, np.ndarray]) -> list[OutputCheck]:
+    """Runs a built bundle on `feeds` and checks each output: float outputs against the
+    float64 truth within the policy's allowance, integer outputs against the interpreter."""
+    from ..interpreter import Interpreter
+
     got = run_bundle(binary, graph, feeds)
     floats = [n for n in graph.outputs if graph.tensors[n].dtype.startswith("float")]
     bounds = float_bounds(graph, dict(feeds), floats)
     exact = Interpreter(graph).run(dict(feeds)) if len(floats) < len(graph.outputs) else {}
-    checks = [compare(n, bounds.truth[n], got[n], bounds.allowed[n]) if n in bounds.allowed
-              else compare(n, exact[n], got[n]) for n in graph.outputs]
-    return VerifyReport(checks, arena_size)
+    return [compare(n, bounds.truth[n], got[n], bounds.allowed[n]) if n in bounds.allowed
+            else compare(n, exact[n], got[n]) for n in graph.outputs]
 
 
 def report_rows(report: VerifyReport) -> list[tuple]:
