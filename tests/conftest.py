@@ -5,6 +5,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# One BLAS thread per test worker: make test runs two workers on two cores, and OpenBLAS's
+# spinning threads, two per worker, slow each other down tenfold when they outnumber the cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, os.path.dirname(__file__))
 
