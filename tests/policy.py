@@ -103,3 +103,17 @@ def op_by_op_failures(model: bytes, kind: str = "builtin", other_schemes: bool =
                 if not verdict.passed:
                     failures.append(f"#{index} {op!r} {label}: {verdict.ratio:.3g} allowances")
     return failures
+
+
+def tensorflow_and_litert_failures(pb: bytes, model: bytes, feeds: dict[str, np.ndarray],
+                                   tf_outputs: list[str]) -> list[str]:
+    """TensorFlow running the .pb and LiteRT's builtin kernels running the model, each within
+    the policy's allowance of the model's float64 truth (tf_outputs: the .pb's tensors in the
+    order of the model's outputs). Both are float32 implementations of the same function, on
+    any CPU: their summation orders (oneDNN's, ruy's) are what the allowance is for."""
+    from oracle import run_tf
+
+    graph = read_model(model).main
+    tf_values = dict(zip(graph.outputs, run_tf(pb, feeds, tf_outputs), strict=True))
+    return policy_failures(graph, feeds, {"TensorFlow": tf_values,
+                                          "LiteRT": run_litert(model, graph, feeds)})

@@ -27,9 +27,9 @@ DEAD = _Dead()
 
 def missing_kernels(graph: Graph, kernels: list[Callable | None] | None = None) -> list[str]:
     """'#index TYPE' for every op the interpreter cannot run. kernels: each op's
-    _kernel_for, when already found."""
+    kernel_for, when already found."""
     if kernels is None:
-        kernels = [_kernel_for(graph, op) for op in graph.ops]
+        kernels = [kernel_for(graph, op) for op in graph.ops]
     missing = []
     for i, (op, kernel) in enumerate(zip(graph.ops, kernels)):
         if kernel is None and op.type not in ("Switch", "Merge"):
@@ -73,7 +73,7 @@ def _is_quantized(graph: Graph, op: Op) -> bool:
                for n in names)
 
 
-def _kernel_for(graph: Graph, op: Op) -> Callable | None:
+def kernel_for(graph: Graph, op: Op) -> Callable | None:
     opdef = definition(op)
     if opdef is None:
         return None
@@ -94,7 +94,7 @@ class Interpreter:
     fed float32 as a float32 runtime would feed them."""
 
     def __init__(self, graph: Graph, float64: bool = False) -> None:
-        kernels = [_kernel_for(graph, op) for op in graph.ops]
+        kernels = [kernel_for(graph, op) for op in graph.ops]
         missing = missing_kernels(graph, kernels)
         if missing:
             raise TocoError(_missing_message(graph, missing))
@@ -106,7 +106,7 @@ class Interpreter:
         self.float64 = float64
         self._float32_only = [float64 and (definition(op).float32_only or is_hybrid(graph, op))
                               for op in graph.ops]
-        self._constants = {n: _widened(t.data, float64) for n, t in graph.tensors.items() if t.is_const}
+        self._constants = {n: widened(t.data, float64) for n, t in graph.tensors.items() if t.is_const}
 
     def _check_input(self, name: str, value) -> np.ndarray:
         t = self.graph.tensors[name]
@@ -132,13 +132,13 @@ class Interpreter:
             raise TocoError(f"no value given for input(s) {', '.join(missing)}")
         values: dict[str, object] = dict(self._constants)
         for name in self.graph.inputs:
-            values[name] = _widened(self._check_input(name, feeds[name]), self.float64)
+            values[name] = widened(self._check_input(name, feeds[name]), self.float64)
         remaining = self._last_uses if not keep_all else None
         for index, (op, kernel) in enumerate(zip(self.graph.ops, self._kernels)):
             args = [values[n] if n else None for n in op.inputs]
             if self._float32_only[index]:
                 args = [_narrowed(a) for a in args]
-            outputs = _run_op(op, kernel, args)
+            outputs = run_op(op, kernel, args)
             if on_op is not None:
                 outputs = on_op(index, op, args, outputs) or outputs
             values.update(zip(op.outputs, outputs))
@@ -150,7 +150,7 @@ class Interpreter:
         return {n: values[n] for n in self.graph.outputs}
 
 
-def _widened(value, float64: bool):
+def widened(value, float64: bool):
     """A float32 array as float64 when running in float64; anything else as it is."""
     if float64 and isinstance(value, np.ndarray) and value.dtype == np.float32:
         return value.astype(np.float64)
@@ -163,7 +163,7 @@ def _narrowed(value):
     return value
 
 
-def _run_op(op: Op, kernel: Callable | None, args: list) -> list:
+def run_op(op: Op, kernel: Callable | None, args: list) -> list:
     if op.type == "Switch":
         data, pred = args
         taken = bool(np.ravel(pred)[0]) if pred is not DEAD else None

@@ -11,7 +11,8 @@ the policy derives the allowance from the model:
 - each op's own float32 rounding is modelled as noise of standard deviation
   u * sqrt(K * (Q + y^2)) per output element y: u = 2^-24 the float32 unit roundoff, K the
   number of terms the element sums (OpDef.sum_length; 1 for an elementwise op) and Q the sum
-  of the squared terms (OpDef.squares; 0 when not a sum of products). Sequential float32
+  of the squared terms (OpDef.squares; 0 when not a sum of products), times OpDef.ulps for
+  transcendental functions, which vectorized libraries approximate. Sequential float32
   summation, the least accurate order a correct kernel uses, rounds each of its K partial sums
   by up to u of itself; partial sums wander about sqrt(Q) from zero when the terms' signs are
   mixed and towards y when they agree, so this is above its standard deviation in both cases
@@ -36,9 +37,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .errors import TocoError
 from .ir import Graph, Op
 from .ops import definition
 from .ops.hybrid import input_rounding_std, is_hybrid
+from .ops.quantize_ops import quant_attrs
 
 # float32 unit roundoff: round to nearest is off by at most half an ulp, 2^-24 relative.
 U = 2.0 ** -24
@@ -54,8 +57,11 @@ SPREAD = 8.0
 # A hybrid op's float part rounds three times per output: the product of the input's and
 # the weights' scales, its product with the integer sum, and the bias added.
 HYBRID_ROUNDINGS = 3
-# The smallest normal float32: subnormal results are off by up to this, whatever the model.
-TINY = float(np.finfo(np.float32).tiny)
+# An absolute floor for results at the bottom of the float32 range: subnormal results lose
+# precision, and vectorized exp approximations flush results up to a few smallest normals
+# (1.2e-38) to zero (XNNPACK and TensorFlow did so to softmax outputs of 1.6e-38 on
+# InceptionV3). 2^-100 leaves a margin far below anything a model's output means.
+TINY = 2.0 ** -100
 
 
 @dataclass
@@ -93,7 +99,7 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
         rng = np.random.default_rng([seed, member])
 
         def perturb(index: int, op: Op, args: list, outputs: list) -> list:
-            return [out if std is None else out + std * rng.standard_normal(np.shape(out))
+            return [out if std is None else out + std * rng.standard_normal(np.shape(out), np.float32)
                     for out, std in zip(outputs, noise[index])]
 
         run = interp.run(feeds, keep_all=True, on_op=perturb)
@@ -103,10 +109,29 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
     allowed = {}
     for n, total in squares.items():
         spread = np.sqrt(total / members)
-        # The truth itself is rounded once more when compared in float32, and float32 results
-        # below its smallest normal number lose precision (or flush to zero).
+        # The truth itself is rounded once more when compared in float32, and results at the
+        # bottom of the float32 range lose precision or flush to zero.
         allowed[n] = SPREAD * spread + U * np.abs(truth[n]) + TINY
     return Bounds({n: truth[n] for n in names if n in truth}, allowed)
+
+
+def op_bounds(graph: Graph, op: Op, args: list, other_schemes: bool = False
+              ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """One op on given inputs (another runtime's, to check op by op): its float64 results and
+    the allowance of a float32 result of each (None for integer outputs, which are exact)."""
+    from .interpreter import kernel_for, run_op, widened
+
+    kernel = kernel_for(graph, op)
+    if kernel is None:
+        raise TocoError(f"the interpreter has no kernel for {op!r}")
+    if not (definition(op).float32_only or is_hybrid(graph, op)):
+        args = [widened(a, True) for a in args]
+    quant_attrs(graph, op)
+    truth = run_op(op, kernel, args)
+    stds = op_rounding_std(graph, op, args, truth, other_schemes)
+    allowed = [None if std is None else SPREAD * std + U * np.abs(np.asarray(t, np.float64)) + TINY
+               for t, std in zip(truth, stds)]
+    return truth, allowed
 
 
 def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
@@ -130,7 +155,7 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
             stds.append(None)
             continue
         value = np.asarray(out, np.float64)
-        std = U * np.sqrt(length * (squares + value * value))
+        std = U * opdef.ulps * np.sqrt(length * (squares + value * value))
         if hybrid and other_schemes:
             std = np.sqrt(std ** 2 + input_rounding_std(op, graph, args[0], args[1]) ** 2)
         stds.append(np.broadcast_to(std, value.shape))

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..ir import Op, Tensor
 from .common import broadcast_shapes, infer_same, need_shape
-from .registry import register
+from .registry import APPROXIMATED, register
 
 
 def _typed(fn):
@@ -58,8 +58,8 @@ register("RELU", infer=infer_same, kernel=_typed(lambda op, x: np.maximum(x, 0))
 register("RELU6", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 6)))
 register("RELU_N1_TO_1", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, -1, 1)))
 register("RELU_0_TO_1", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 1)))
-register("TANH", infer=infer_same, kernel=_typed(lambda op, x: np.tanh(x)))
-register("LOGISTIC", infer=infer_same, kernel=_typed(_logistic))
+register("TANH", infer=infer_same, kernel=_typed(lambda op, x: np.tanh(x)), ulps=APPROXIMATED)
+register("LOGISTIC", infer=infer_same, kernel=_typed(_logistic), ulps=APPROXIMATED)
 register("HARD_SWISH", infer=infer_same, kernel=_typed(_hard_swish))
 register("LEAKY_RELU", infer=infer_same,
          kernel=_typed(lambda op, x: np.where(x >= 0, x, x * op.attrs.get("alpha", 0.2))))
@@ -69,10 +69,12 @@ def _last_axis_length(op: Op, x: np.ndarray) -> int:
 
 
 register("SOFTMAX", infer=infer_same, kernel=_typed(lambda op, x: softmax(x, op.attrs.get("beta", 1.0))),
-         sum_length=_last_axis_length)
-register("LOG_SOFTMAX", infer=infer_same, kernel=_typed(_log_softmax), sum_length=_last_axis_length)
+         sum_length=_last_axis_length, ulps=APPROXIMATED)
+register("LOG_SOFTMAX", infer=infer_same, kernel=_typed(_log_softmax), sum_length=_last_axis_length,
+         ulps=APPROXIMATED)
 register("PRELU", infer=_infer_prelu, kernel=_prelu)
-register("ELU", infer=infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))))
+register("ELU", infer=infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))),
+         ulps=APPROXIMATED)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -88,7 +90,7 @@ def _gelu(op: Op, x: np.ndarray) -> np.ndarray:
     return 0.5 * x * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=np.float64)
 
 
-register("GELU", infer=infer_same, kernel=_typed(_gelu))
+register("GELU", infer=infer_same, kernel=_typed(_gelu), ulps=APPROXIMATED)
 
 
 def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:

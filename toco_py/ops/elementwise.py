@@ -12,7 +12,7 @@ from .common import (
     need_shape,
     same_dtype,
 )
-from .registry import register
+from .registry import APPROXIMATED, register
 
 
 def _infer_binary(result_dtype: str | None = None):
@@ -70,7 +70,8 @@ _COMPARISONS = {
 for _name, _fn in _FUSED_BINARY.items():
     register(_name, infer=_infer_binary(), kernel=_binary(_fn, fused=True))
 for _name, _fn in _PLAIN_BINARY.items():
-    register(_name, infer=_infer_binary(), kernel=_binary(_fn, fused=False))
+    register(_name, infer=_infer_binary(), kernel=_binary(_fn, fused=False),
+             ulps=APPROXIMATED if _name == "POW" else 1.0)
 for _name, _fn in _COMPARISONS.items():
     register(_name, infer=_infer_binary("bool"), kernel=_binary(_fn, fused=False))
 
@@ -107,4 +108,5 @@ _UNARY = {
     "LOGICAL_NOT": np.logical_not,
 }
 for _name, _fn in _UNARY.items():
-    register(_name, infer=_infer_unary, kernel=_unary(_fn))
+    register(_name, infer=_infer_unary, kernel=_unary(_fn),
+             ulps=APPROXIMATED if _name in ("EXP", "LOG", "RSQRT", "SIN", "COS") else 1.0)

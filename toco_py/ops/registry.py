@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+# OpDef.ulps of transcendental functions.
+APPROXIMATED = 4.0
+
 from ..errors import ConversionError
 
 InferFn = Callable[..., "tuple | list"]
@@ -35,6 +38,10 @@ class OpDef:
     # mean (MEAN, AVERAGE_POOL_2D): how far the partial sums can wander, and so how large their
     # rounding can be. None: the output's own magnitude is that scale.
     squares: str | None = None
+    # How many float32 ulps of its result an implementation may be off by: 1 for what IEEE
+    # arithmetic rounds; more for transcendental functions, which vectorized libraries
+    # (Eigen, oneDNN, XNNPACK) approximate by polynomials to a few ulps.
+    ulps: float = 1.0
     # The kernel reproduces the runtime's float32 arithmetic step by step (QUANTIZE): a
     # float64 run of the model feeds it float32 values.
     float32_only: bool = False
@@ -49,11 +56,11 @@ CUSTOM_OPS: dict[str, OpDef] = {}
 def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
              builtin: bool = True, int8_kernel: KernelFn | None = None,
              foldable: bool = True, sum_length: Callable[..., int] | None = None,
-             squares: str | None = None, float32_only: bool = False) -> OpDef:
+             squares: str | None = None, ulps: float = 1.0, float32_only: bool = False) -> OpDef:
     if type_ in REGISTRY:
         raise ValueError(f"op {type_} is defined twice")
     REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable, sum_length,
-                            squares, float32_only)
+                            squares, ulps, float32_only)
     return REGISTRY[type_]
 
 
