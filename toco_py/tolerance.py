@@ -106,13 +106,14 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
         for n in squares:
             with np.errstate(invalid="ignore", over="ignore"):
                 squares[n] += (np.asarray(run[n], np.float64) - truth[n]) ** 2
-    allowed = {}
-    for n, total in squares.items():
-        spread = np.sqrt(total / members)
-        # The truth itself is rounded once more when compared in float32, and results at the
-        # bottom of the float32 range lose precision or flush to zero.
-        allowed[n] = SPREAD * spread + U * np.abs(truth[n]) + TINY
+    allowed = {n: allowance(np.sqrt(total / members), truth[n]) for n, total in squares.items()}
     return Bounds({n: truth[n] for n in names if n in truth}, allowed)
+
+
+def allowance(spread: np.ndarray, truth) -> np.ndarray:
+    """SPREAD times the estimated spread, plus the float32 rounding of the truth itself and
+    the floor for results at the bottom of the float32 range."""
+    return SPREAD * spread + U * np.abs(np.asarray(truth, np.float64)) + TINY
 
 
 def op_bounds(graph: Graph, op: Op, args: list, other_schemes: bool = False
@@ -129,8 +130,7 @@ def op_bounds(graph: Graph, op: Op, args: list, other_schemes: bool = False
     quant_attrs(graph, op)
     truth = run_op(op, kernel, args)
     stds = op_rounding_std(graph, op, args, truth, other_schemes)
-    allowed = [None if std is None else SPREAD * std + U * np.abs(np.asarray(t, np.float64)) + TINY
-               for t, std in zip(truth, stds)]
+    allowed = [None if std is None else allowance(std, t) for t, std in zip(truth, stds)]
     return truth, allowed
 
 
