@@ -6,7 +6,7 @@ match LiteRT under the float tolerance policy (toco_py/tolerance.py):
   policy's allowance of the float64 truth;
 - op by op, every op fed LiteRT's own values of its inputs gives LiteRT's output within
   op_bounds' allowance (builtin kernels; for the hybrid emotion model its default kernels),
-  and so does our kernel; POLICY_GAPS names the two ops where LiteRT's optimized kernels are
+  and so does our kernel; POLICY_GAPS names the op where LiteRT's optimized kernels are
   correct yet outside the allowance;
 - `toco-py run` works on each, and models we cannot run fail with a one-line error.
 
@@ -114,11 +114,6 @@ MODELS = {
 # test_policy_gaps_pass_on_reference_kernels). LiteRT's output at these ops is not judged in the
 # op-by-op check on builtin kernels; ours always is.
 POLICY_GAPS = {
-    # op_rounding_std models RESIZE_BILINEAR as one rounding of its result (u * |y|: no
-    # sum_length or squares on its definition), but an interpolation rounds relative to the
-    # values it interpolates: where they cancel (|y| much below them) the optimized kernel is
-    # 1 ulp of its inputs off, up to thousands of allowances (palm: 3.6 to 132).
-    "RESIZE_BILINEAR",
     # The truth is our kernel in float64, which follows LiteRT's reference LOGISTIC: e^x below
     # x = -9, up to 1.2e-4 relative away from 1 / (1 + e^-x). The optimized kernel computes
     # the logistic itself (within 4e-7 relative), so it is off the truth there (selfie: 7 to
@@ -270,7 +265,7 @@ def test_op_by_op_within_policy(name):
 
 @pytest.mark.parametrize("name", ["palm_detection_lite", "selfie_segmentation"])
 def test_policy_gaps_pass_on_reference_kernels(name):
-    """The models whose RESIZE_BILINEAR or LOGISTIC LiteRT's optimized kernels take outside
+    """The models whose LOGISTIC LiteRT's optimized kernels take outside
     the allowance pass op by op on its reference kernels, every op judged."""
     _, graph = _model(name)
     failures, _ = op_by_op(graph, random_inputs(graph, 0), "reference", False)

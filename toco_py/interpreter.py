@@ -139,6 +139,8 @@ class Interpreter:
             if self._float32_only[index]:
                 args = [_narrowed(a) for a in args]
             outputs = run_op(op, kernel, args)
+            if self._float32_only[index]:
+                outputs = [widened(o, True) for o in outputs]  # the ops after it run in float64
             if on_op is not None:
                 outputs = on_op(index, op, args, outputs) or outputs
             values.update(zip(op.outputs, outputs))

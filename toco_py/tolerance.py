@@ -155,6 +155,10 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
             stds.append(None)
             continue
         value = np.asarray(out, np.float64)
+        if hybrid:
+            # The scaled integer sum and the bias it is added to, which may cancel.
+            bias = np.asarray(args[2], np.float64) if len(args) > 2 and args[2] is not None else 0.0
+            squares = (value - bias) ** 2 + bias ** 2
         std = U * opdef.ulps * np.sqrt(length * (squares + value * value))
         if hybrid and other_schemes:
             std = np.sqrt(std ** 2 + input_rounding_std(op, graph, args[0], args[1]) ** 2)
