@@ -295,6 +295,15 @@ def test_toco_py_run(name, tmp_path):
             assert np.all(np.isfinite(saved[name_]))
 
 
+@pytest.mark.parametrize("name", ["selfie_segmentation", "emotion_model_quantized"])
+def test_toco_py_validate(name):
+    """validate against LiteRT passes: the selfie model's custom op runs in LiteRT's default
+    kernels (its XNNPACK delegate holds the only kernel of it), the hybrid model in LiteRT's
+    reference kernels."""
+    proc = toco("validate", str(published(name)))
+    assert proc.returncode == 0 and "pass" in proc.stdout, proc.stdout + proc.stderr
+
+
 def _run_or_validate(command: str, path: Path):
     return toco("run", str(path), "--random", "-o", "/dev/null") if command == "run" \
         else toco("validate", str(path))

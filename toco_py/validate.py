@@ -91,7 +91,9 @@ def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | No
         return None
     names = list(graph.tensors)
     interpreters = {}  # keep-all-tensors flag -> LiteRT's interpreter, built once
-    resolvers = [OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES]
+    # Last, the default resolver: a custom op LiteRT's Python package runs (MediaPipe's
+    # Convolution2DTransposeBias) has a kernel only in its XNNPACK delegate.
+    resolvers = [OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, OpResolverType.AUTO]
     if is_quantized(graph):
         resolvers.insert(0, OpResolverType.BUILTIN_REF)
 
