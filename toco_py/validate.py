@@ -97,17 +97,20 @@ def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | No
     if is_quantized(graph):
         resolvers.insert(0, OpResolverType.BUILTIN_REF)
 
+    def loaded(resolver, everything):
+        interp = LiteRT(model_path=path, num_threads=1, experimental_preserve_all_tensors=everything,
+                        experimental_op_resolver_type=resolver)
+        interp.allocate_tensors()
+        return interp
+
     def load(everything):
-        for resolver in resolvers:
+        """The first resolver with a kernel for every op of the model."""
+        for resolver in resolvers[:-1]:
             try:
-                interp = LiteRT(model_path=path, num_threads=1, experimental_preserve_all_tensors=everything,
-                                experimental_op_resolver_type=resolver)
-                interp.allocate_tensors()
-                return interp
+                return loaded(resolver, everything)
             except (ValueError, RuntimeError):
-                if resolver is resolvers[-1]:
-                    raise
-        raise AssertionError("unreachable")
+                continue
+        return loaded(resolvers[-1], everything)
 
     def run(feeds, everything):
         interp = interpreters.get(everything)
