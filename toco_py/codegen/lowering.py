@@ -23,11 +23,11 @@ import numpy as np
 
 from ..errors import TocoError
 from ..ir import Graph, Op, Tensor
+from ..ops.quantize_ops import QUANTIZED_TYPES
 from . import cformat
 from .constants import ConstTable, pack_blocks
 from .planner import MemoryPlan
 
-QUANTIZED_TYPES = ("int8", "uint8", "int16")
 # Option arrays (shapes, flags ...) up to this many values are written into the call;
 # longer ones become a named const array in NAME_weights.c.
 MAX_INLINE_ARRAY = 16

@@ -17,10 +17,10 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import Graph, Op
 from ...quantize.fixed_point import round_half_away_array
+from ..quantize_ops import QUANTIZED_TYPES
 from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params
 
-QUANTIZED_TYPES = ("int8", "uint8", "int16")
 
 # Measured: LiteRT refuses these when any input and output params differ.
 EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK")

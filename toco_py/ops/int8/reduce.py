@@ -15,11 +15,11 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import Graph, Op
 from ...quantize.fixed_point import quantize_multiplier, scale_double_rounding, wrap32
+from ..quantize_ops import QUANTIZED_TYPES
 from ..reduce import reduced_axes, reduced_shape
 from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params
 
-QUANTIZED_TYPES = ("int8", "uint8", "int16")
 # The requantization rounding of MEAN and of SUM: both measured to round twice (gemmlowp),
 # SUM on uint8 (see test_int8_pool_reduce.py for why not int8).
 SCALE = scale_double_rounding
