@@ -36,14 +36,15 @@ import pytest
 import tensorflow as tf
 from cli import assert_one_line_error, toco
 from oracle import freeze, litert
+from policy import KINDS, ops_against_litert, policy_failures
 
 from toco_py.errors import TocoError
-from toco_py.interpreter import Interpreter, kernel_for, run_op
+from toco_py.interpreter import Interpreter
 from toco_py.ir import Graph, Op, QuantParams, Tensor
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
-from toco_py.tolerance import float_bounds, judge, op_bounds
+from toco_py.tolerance import judge, op_bounds
 
 ROOT = Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(11)
@@ -124,11 +125,6 @@ POLICY_GAPS = {
 
 # ---- LiteRT's values ---------------------------------------------------------------------------
 
-# LiteRT's kernels: "builtin" (optimized, no delegate), "reference" (BUILTIN_REF) or "default"
-# (with the XNNPACK delegate, as an app gets it).
-KINDS = {"builtin": {"delegates": False}, "reference": {"reference": True}, "default": {}}
-
-
 def _interpreter(model: bytes, kind: str):
     """LiteRT on `kind` kernels; a custom op that resolver lacks runs with the default one,
     whose XNNPACK delegate is the one LiteRT kernel of MediaPipe's Convolution2DTransposeBias."""
@@ -202,56 +198,26 @@ def litert_outputs(model: bytes, graph: Graph, feeds: dict) -> dict[str, np.ndar
 
 # ---- checks ------------------------------------------------------------------------------------
 
-def end_to_end(graph: Graph, model: bytes, seed: int) -> dict[str, float]:
-    """Worst ratio of error to allowance over the outputs, for us and for LiteRT; integer
-    outputs must equal the truth (ratio 0, or inf when they differ)."""
+def end_to_end_failures(graph: Graph, model: bytes, seed: int) -> list[str]:
+    """Ours and LiteRT's builtin kernels (op by op where a custom op needs it) against the
+    policy's allowance of the float64 truth."""
     feeds = random_inputs(graph, seed)
-    bounds = float_bounds(graph, feeds)
-    runs = {"toco-py": Interpreter(graph).run(feeds), "LiteRT": litert_outputs(model, graph, feeds)}
-    worst = {}
-    for label, outputs in runs.items():
-        ratios = [0.0]
-        for name in graph.outputs:
-            got = np.asarray(outputs[name])
-            if name in bounds.allowed:
-                ratios.append(judge(name, got, bounds.truth[name], bounds.allowed[name]).ratio)
-            elif not np.array_equal(got, bounds.truth[name]):
-                ratios.append(np.inf)
-        worst[label] = max(ratios)
-    return worst
+    return policy_failures(graph, feeds, {"toco-py": Interpreter(graph).run(feeds),
+                                          "LiteRT": litert_outputs(model, graph, feeds)})
 
 
-def op_by_op(graph: Graph, feeds: dict, kind: str, other_schemes: bool,
-             gaps: frozenset | set = frozenset()) -> tuple[list[str], dict]:
-    """Each op fed LiteRT's values of its inputs: LiteRT's output and ours against op_bounds.
-    Returns the failures and the worst ratio of each (LiteRT's output at ops of a type in
-    `gaps` is not judged)."""
-    lite = litert_op_by_op(graph, feeds, kind)
-    failures, worst = [], {"LiteRT": 0.0, "toco-py": 0.0}
-    for index, op in enumerate(graph.ops):
-        args = [lite[n] if n else None for n in op.inputs]
-        truth, allowed = op_bounds(graph, op, args, other_schemes)
-        ours = run_op(op, kernel_for(graph, op), args)
-        for name, want, allow, mine in zip(op.outputs, truth, allowed, ours):
-            for label, got in (("LiteRT", lite[name]), ("toco-py", mine)):
-                if label == "LiteRT" and op.type in gaps:
-                    continue
-                if allow is None:
-                    ratio = 0.0 if np.array_equal(np.asarray(got), np.asarray(want)) else np.inf
-                else:
-                    ratio = judge(name, got, want, allow).ratio
-                worst[label] = max(worst[label], ratio)
-                if not ratio <= 1.0:
-                    failures.append(f"#{index} {op.type} {name}: {label} {ratio:.3g} allowances")
-    return failures, worst
+def op_by_op_failures(graph: Graph, feeds: dict, kind: str, other_schemes: bool,
+                      not_judged: frozenset | set = frozenset()) -> list[str]:
+    """Each op fed LiteRT's values of its inputs, computed one op at a time."""
+    return ops_against_litert(graph, litert_op_by_op(graph, feeds, kind), other_schemes, not_judged)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_end_to_end_within_policy(name):
     model, graph = _model(name)
     for seed in MODELS[name].seeds:
-        worst = end_to_end(graph, model, seed)
-        assert max(worst.values()) <= 1.0, f"seed {seed}: worst error / allowance {worst}"
+        failures = end_to_end_failures(graph, model, seed)
+        assert not failures, (seed, failures)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -259,7 +225,7 @@ def test_op_by_op_within_policy(name):
     _, graph = _model(name)
     case = MODELS[name]
     gaps = POLICY_GAPS if case.kind == "builtin" else set()
-    failures, _ = op_by_op(graph, random_inputs(graph, 0), case.kind, case.other_schemes, gaps)
+    failures = op_by_op_failures(graph, random_inputs(graph, 0), case.kind, case.other_schemes, gaps)
     assert not failures, failures[:10]
 
 
@@ -268,14 +234,14 @@ def test_policy_gaps_pass_on_reference_kernels(name):
     """The models whose LOGISTIC LiteRT's optimized kernels take outside
     the allowance pass op by op on its reference kernels, every op judged."""
     _, graph = _model(name)
-    failures, _ = op_by_op(graph, random_inputs(graph, 0), "reference", False)
+    failures = op_by_op_failures(graph, random_inputs(graph, 0), "reference", False)
     assert not failures, failures[:10]
 
 
 def test_emotion_model_op_by_op_on_builtin_kernels():
     """LiteRT's builtin (optimized) hybrid kernels quantize inputs by another scheme too."""
     _, graph = _model("emotion_model_quantized")
-    failures, _ = op_by_op(graph, random_inputs(graph, 3), "builtin", True)
+    failures = op_by_op_failures(graph, random_inputs(graph, 3), "builtin", True)
     assert not failures, failures[:10]
 
 
@@ -486,7 +452,7 @@ def test_float16_weights_and_resize_bilinear(tmp_path, api, align_corners, half_
     assert (resize.attrs.get("align_corners", False), resize.attrs.get("half_pixel_centers", False)) \
         == (align_corners, half_pixel)
     for seed in (0, 1):
-        worst = end_to_end(graph, model, seed)
-        assert max(worst.values()) <= 1.0, (seed, worst)
-    failures, _ = op_by_op(graph, random_inputs(graph, 2), "builtin", False)
+        failures = end_to_end_failures(graph, model, seed)
+        assert not failures, (seed, failures)
+    failures = op_by_op_failures(graph, random_inputs(graph, 2), "builtin", False)
     assert not failures, failures

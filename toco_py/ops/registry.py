@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import ConversionError
+
 # OpDef.ulps of transcendental functions.
 APPROXIMATED = 4.0
-
-from ..errors import ConversionError
 
 InferFn = Callable[..., "tuple | list"]
 KernelFn = Callable[..., "object"]
