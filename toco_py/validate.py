@@ -213,9 +213,13 @@ def adapt_inputs(feeds: dict[str, np.ndarray], graph: Graph) -> dict[str, np.nda
 
 
 def is_quantized(graph: Graph) -> bool:
-    """Whether the model computes with integer-quantized or float16 tensors anywhere."""
-    return any((t.quant is not None and t.dtype in QUANTIZED_TYPES) or t.dtype == "float16"
-               for t in graph.tensors.values())
+    """Whether the model computes with integer-quantized or float16 tensors anywhere, other
+    than a float model's fake-quant emulation (QUANTIZE + DEQUANTIZE of an activation)."""
+    from .passes.emulate_fake_quant import emulation_tensors
+
+    emulation = emulation_tensors(graph)
+    return any((t.quant is not None and t.dtype in QUANTIZED_TYPES and t.name not in emulation)
+               or t.dtype == "float16" for t in graph.tensors.values())
 
 
 def measure(tensor: str, candidate: np.ndarray, reference: np.ndarray, tolerance: Tolerance,
