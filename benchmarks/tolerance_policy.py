@@ -25,7 +25,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import networks  # noqa: E402
 import numpy as np  # noqa: E402
-from policy import run_litert  # noqa: E402
+from policy import litert_by_name  # noqa: E402
 
 from toco_py import api  # noqa: E402
 from toco_py.interpreter import Interpreter  # noqa: E402
@@ -57,7 +57,7 @@ def measure(name: str, mode: str, seeds: int) -> list:
         truth, allowed = bounds.truth[out], bounds.allowed[out]
         width.append(float(np.max(allowed) / np.max(np.abs(truth))))
         results = {"toco-py": ours[out]}
-        results |= {kind: run_litert(model, graph, feeds, kind)[out] for kind in RUNS[1:]}
+        results |= {kind: litert_by_name(model, graph, feeds, kind)[out] for kind in RUNS[1:]}
         for run, got in results.items():
             worst[run] = max(worst[run], judge(out, got, truth, allowed).ratio)
     return [f"{name} {mode}", *(f"{worst[r]:.3g}" for r in RUNS), f"{min(width):.2g} - {max(width):.2g}",

@@ -3,7 +3,7 @@ float64 truth, and op by op with each op fed LiteRT's own inputs."""
 from __future__ import annotations
 
 import numpy as np
-from oracle import litert
+from oracle import litert, run_tf
 
 from toco_py.interpreter import Interpreter, kernel_for, run_op
 from toco_py.ir import Graph
@@ -16,7 +16,7 @@ from toco_py.tolerance import float_bounds, judge, op_bounds
 KINDS = {"builtin": {"delegates": False}, "reference": {"reference": True}, "default": {}}
 
 
-def run_litert(model: bytes, graph: Graph, feeds: dict[str, np.ndarray], kind: str = "builtin",
+def litert_by_name(model: bytes, graph: Graph, feeds: dict[str, np.ndarray], kind: str = "builtin",
                keep_all: bool = False) -> dict[str, np.ndarray]:
     """LiteRT's values by our tensor names (the reader keeps the file's tensor order); every
     tensor it keeps with keep_all, else the outputs."""
@@ -66,11 +66,11 @@ def end_to_end_failures(model: bytes, seeds=range(10), kinds=("builtin",),
     for seed in seeds:
         feeds = random_inputs(graph, seed)
         candidates = {"toco-py": interps[0].run(feeds)}
-        candidates |= {f"LiteRT {kind}": run_litert(model, graph, feeds, kind) for kind in kinds}
+        candidates |= {f"LiteRT {kind}": litert_by_name(model, graph, feeds, kind) for kind in kinds}
         for i, (other, other_model) in enumerate(zip(others, same_function)):
             by_position = dict(zip(other.outputs, graph.outputs))
             for label, outs in ((f"toco-py on model {i + 1}", interps[i + 1].run(feeds)),
-                                (f"LiteRT builtin on model {i + 1}", run_litert(other_model, other, feeds))):
+                                (f"LiteRT builtin on model {i + 1}", litert_by_name(other_model, other, feeds))):
                 candidates[label] = {by_position[n]: v for n, v in outs.items()}
         failures += [f"seed {seed}: {f}" for f in policy_failures(graph, feeds, candidates)]
     return failures
@@ -82,7 +82,7 @@ def op_by_op_failures(model: bytes, kind: str = "builtin", other_schemes: bool =
     model run once, every tensor kept): see ops_against_litert."""
     graph = read_model(model).main
     feeds = random_inputs(graph, seed)
-    return ops_against_litert(graph, run_litert(model, graph, feeds, kind, keep_all=True), other_schemes)
+    return ops_against_litert(graph, litert_by_name(model, graph, feeds, kind, keep_all=True), other_schemes)
 
 
 def ops_against_litert(graph: Graph, lite: dict[str, np.ndarray], other_schemes: bool = False,
@@ -118,9 +118,7 @@ def tensorflow_and_litert_failures(pb: bytes, model: bytes, feeds: dict[str, np.
     the policy's allowance of the model's float64 truth (tf_outputs: the .pb's tensors in the
     order of the model's outputs). Both are float32 implementations of the same function, on
     any CPU: their summation orders (oneDNN's, ruy's) are what the allowance is for."""
-    from oracle import run_tf
-
     graph = read_model(model).main
     tf_values = dict(zip(graph.outputs, run_tf(pb, feeds, tf_outputs), strict=True))
     return policy_failures(graph, feeds, {"TensorFlow": tf_values,
-                                          "LiteRT": run_litert(model, graph, feeds)})
+                                          "LiteRT": litert_by_name(model, graph, feeds)})
