@@ -8,9 +8,8 @@ import numpy as np
 
 from .errors import TocoError
 from .ir import Graph, Op
-from .ops import CUSTOM_OPS, definition
-from .ops.generate import SHAPE_ONLY
-from .ops.hybrid import HYBRID_KERNELS, is_hybrid
+from .ops import CUSTOM_OPS, definition, has_trait
+from .ops.hybrid import is_hybrid
 from .ops.quantize_ops import QUANTIZED_TYPES, quant_attrs
 from .targets import node_name, op_kind
 
@@ -67,7 +66,7 @@ def _is_quantized(graph: Graph, op: Op) -> bool:
         return False
     # An op whose result depends only on its input's shape (SHAPE, RANK, ...) reads no
     # value of it, so only a quantized result needs an integer kernel.
-    inputs = [] if op.type in SHAPE_ONLY else op.inputs[:1]
+    inputs = [] if has_trait(op.type, "shape_only") else op.inputs[:1]
     names = [n for n in inputs + op.outputs[:1] if n]
     return any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in QUANTIZED_TYPES
                for n in names)
@@ -78,7 +77,7 @@ def kernel_for(graph: Graph, op: Op) -> Callable | None:
     if opdef is None:
         return None
     if is_hybrid(graph, op):
-        hybrid = HYBRID_KERNELS[op.type]
+        hybrid = opdef.hybrid_kernel
         return lambda op_, *arrays: hybrid(op_, graph, *arrays)
     if _is_quantized(graph, op):
         if opdef.int8_kernel is None:

@@ -1,21 +1,20 @@
 """What each deployment target can run, op by op: the tables behind `toco-py check`.
 
 - tflite: every op with a TFLite builtin (the full LiteRT runtime has a kernel for each).
-- tflite-micro: the builtins TensorFlow Lite Micro registers (TFLM_OPS below).
+- tflite-micro: the builtins TensorFlow Lite Micro registers: the ops whose definition has
+  the "tflm" trait (ops/registry.py).
 - codegen: the ops and variants (float, int8) `toco-py codegen` has C lowerings for; read
   from the codegen registry at run time, so it follows new lowerings without an edit here.
 
-TFLM_OPS reflects tflite-micro 0.dev20261023182759-g8f6596d (TFLM_VERSION, its
-tflite_micro.__version__). It was derived from the installed `tflite-micro`
-wheel, not from memory: for every BuiltinOperator code of the schema, a one-op model
-(tests/tiny_tflite.py's tiny_model with that opcode) was handed to
-`tflite_micro.runtime.Interpreter.from_bytes`, whose op resolver registers every kernel TFLM
-has; codes for which it printed "Didn't find op for builtin opcode" (on the C stderr) were
-left out, all others kept (a kernel that rejects the dummy tensors is still registered). The
-`Register_*` symbols of its _runtime.so list the same kernels.
-tests/test_check.py repeats the probe, so a new tflite-micro that adds or drops a kernel
-fails that test until the table (and TFLM_VERSION) is updated.
-TFLM kernels also limit the tensor types (mostly float32, int8 and int16); the table is by
+The "tflm" traits reflect tflite-micro TFLM_VERSION (its tflite_micro.__version__). They were
+derived from the installed `tflite-micro` wheel, not from memory: for every BuiltinOperator
+code of the schema, a one-op model (tests/tiny_tflite.py's tiny_model with that opcode) was
+handed to `tflite_micro.runtime.Interpreter.from_bytes`, whose op resolver registers every
+kernel TFLM has; codes for which it printed "Didn't find op for builtin opcode" (on the C
+stderr) have no kernel, all others do (a kernel that rejects the dummy tensors is still
+registered). tests/test_op_tables.py repeats the probe, so a new tflite-micro that adds or
+drops a kernel fails that test until the traits (and TFLM_VERSION) are updated.
+TFLM kernels also limit the tensor types (mostly float32, int8 and int16); the trait is by
 op only.
 """
 from __future__ import annotations
@@ -27,26 +26,8 @@ if TYPE_CHECKING:  # the CLI imports TARGETS at startup: no numpy or op registry
 
 TARGETS = ("tflite", "tflite-micro", "codegen")
 
-# tflite_micro.__version__ of the wheel the table was probed with.
+# tflite_micro.__version__ of the wheel the "tflm" traits were probed with.
 TFLM_VERSION = "0.dev20261023182759-g8f6596d"
-
-TFLM_OPS = frozenset({
-    "ABS", "ADD", "ADD_N", "ARG_MAX", "ARG_MIN", "ASSIGN_VARIABLE", "AVERAGE_POOL_2D",
-    "BATCH_MATMUL", "BATCH_TO_SPACE_ND", "BROADCAST_ARGS", "BROADCAST_TO", "CALL_ONCE", "CAST",
-    "CEIL", "CONCATENATION", "CONV_2D", "COS", "CUMSUM", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE",
-    "DEQUANTIZE", "DIV", "DYNAMIC_UPDATE_SLICE", "ELU", "EMBEDDING_LOOKUP", "EQUAL", "EXP",
-    "EXPAND_DIMS", "FILL", "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "FULLY_CONNECTED", "GATHER",
-    "GATHER_ND", "GREATER", "GREATER_EQUAL", "HARD_SWISH", "IF", "L2_NORMALIZATION",
-    "L2_POOL_2D", "LEAKY_RELU", "LESS", "LESS_EQUAL", "LOG", "LOGICAL_AND", "LOGICAL_NOT",
-    "LOGICAL_OR", "LOGISTIC", "LOG_SOFTMAX", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MINIMUM",
-    "MIRROR_PAD", "MUL", "NEG", "NOT_EQUAL", "PACK", "PAD", "PADV2", "PRELU", "QUANTIZE",
-    "READ_VARIABLE", "REDUCE_ALL", "REDUCE_MAX", "REDUCE_MIN", "RELU", "RELU6", "RESHAPE",
-    "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2", "ROUND", "RSQRT", "SELECT_V2",
-    "SHAPE", "SIN", "SLICE", "SOFTMAX", "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH", "SPLIT",
-    "SPLIT_V", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "SQUEEZE", "STRIDED_SLICE", "SUB", "SUM",
-    "SVDF", "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "UNIDIRECTIONAL_SEQUENCE_LSTM", "UNPACK",
-    "VAR_HANDLE", "WHILE", "ZEROS_LIKE",
-})
 
 
 def op_kind(op: Op) -> str:
@@ -80,9 +61,11 @@ def unsupported_on(graph: Graph, target: str) -> dict[str, list[str]]:
 
 
 def _runtime_missing(graph: Graph, op: Op, target: str) -> str | None:
+    from .ops import has_trait
+
     if not has_builtin(op):
         return op_kind(op)
-    if target == "tflite-micro" and op.type not in TFLM_OPS:
+    if target == "tflite-micro" and not has_trait(op.type, "tflm"):
         return op.type
     return None
 

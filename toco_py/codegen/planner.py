@@ -19,11 +19,10 @@ import numpy as np
 
 from ..errors import TocoError
 from ..ir import Graph
+from ..ops import has_trait
 from . import cformat
 
 ALIGNMENT = 16
-# Ops whose output may share its first input's buffer (same bytes, same order).
-IN_PLACE_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 
 
 class PlanError(TocoError):
@@ -116,7 +115,7 @@ def in_place_aliases(graph: Graph, lives: dict[str, Lifetime]) -> dict[str, str]
     """output -> input for reshape-like ops whose input dies at that op."""
     aliases = {}
     for i, op in enumerate(graph.ops):
-        if op.type not in IN_PLACE_OPS or not op.inputs or op.inputs[0] not in lives:
+        if not has_trait(op.type, "in_place") or not op.inputs or op.inputs[0] not in lives:
             continue
         src, dst = op.inputs[0], op.outputs[0]
         if lives[src].last == i and src not in graph.outputs:
@@ -189,7 +188,7 @@ def _alias_ok(graph: Graph, plan: MemoryPlan, dst: str, src: str) -> bool:
     """dst may share src's bytes: a reshape-like op reads src and writes dst, src dies
     there, and both sit at the same offset."""
     op = graph.producer(dst)
-    if op is None or op.type not in IN_PLACE_OPS or op.inputs[:1] != [src]:
+    if op is None or not has_trait(op.type, "in_place") or op.inputs[:1] != [src]:
         return False
     i = next(k for k, o in enumerate(graph.ops) if o is op)
     return (_consumers_end(graph, src) == i and src not in graph.outputs

@@ -18,6 +18,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     slicing,
 )
 from . import int8  # noqa: E402,F401  (int8 kernels attach to the definitions above)
-from .registry import CUSTOM_OPS, REGISTRY, OpDef, definition, get
+from . import hybrid  # noqa: E402,F401  (and the dynamic-range kernels)
+from .registry import CUSTOM_OPS, REGISTRY, OpDef, definition, get, has_trait, types_with
 
-__all__ = ["CUSTOM_OPS", "REGISTRY", "OpDef", "definition", "get"]
+__all__ = ["CUSTOM_OPS", "REGISTRY", "OpDef", "definition", "get", "has_trait", "types_with"]

@@ -54,26 +54,31 @@ def _infer_prelu(op: Op, x: Tensor, alpha: Tensor):
     return broadcast_shapes(op, need_shape(op, x), need_shape(op, alpha)), x.dtype
 
 
-register("RELU", infer=infer_same, kernel=_typed(lambda op, x: np.maximum(x, 0)))
-register("RELU6", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 6)))
+register("RELU", traits={"tflm"}, infer=infer_same, kernel=_typed(lambda op, x: np.maximum(x, 0)))
+register("RELU6", traits={"tflm"}, infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 6)))
 register("RELU_N1_TO_1", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, -1, 1)))
 register("RELU_0_TO_1", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 1)))
-register("TANH", infer=infer_same, kernel=_typed(lambda op, x: np.tanh(x)), ulps=APPROXIMATED)
-register("LOGISTIC", infer=infer_same, kernel=_typed(_logistic), ulps=APPROXIMATED)
-register("HARD_SWISH", infer=infer_same, kernel=_typed(_hard_swish))
-register("LEAKY_RELU", infer=infer_same,
+register("TANH", traits={"tflm"}, int8_output=(1.0 / 128, 0),
+         infer=infer_same, kernel=_typed(lambda op, x: np.tanh(x)), ulps=APPROXIMATED)
+register("LOGISTIC", traits={"tflm"}, int8_output=(1.0 / 256, -128),
+         infer=infer_same, kernel=_typed(_logistic), ulps=APPROXIMATED)
+register("HARD_SWISH", traits={"tflm"}, infer=infer_same, kernel=_typed(_hard_swish))
+register("LEAKY_RELU", traits={"tflm"}, infer=infer_same,
          kernel=_typed(lambda op, x: np.where(x >= 0, x, x * op.attrs.get("alpha", 0.2))))
 
 def _last_axis_length(op: Op, x: np.ndarray) -> int:
     return x.shape[-1] if x.ndim else 1
 
 
-register("SOFTMAX", infer=infer_same, kernel=_typed(lambda op, x: softmax(x, op.attrs.get("beta", 1.0))),
+register("SOFTMAX", traits={"tflm"}, int8_output=(1.0 / 256, -128),
+         infer=infer_same, kernel=_typed(lambda op, x: softmax(x, op.attrs.get("beta", 1.0))),
          sum_length=_last_axis_length, ulps=APPROXIMATED)
-register("LOG_SOFTMAX", infer=infer_same, kernel=_typed(_log_softmax), sum_length=_last_axis_length,
+register("LOG_SOFTMAX", traits={"tflm"}, int8_output=(16.0 / 256, 127),
+         infer=infer_same, kernel=_typed(_log_softmax), sum_length=_last_axis_length,
          ulps=APPROXIMATED)
-register("PRELU", infer=_infer_prelu, kernel=_prelu)
-register("ELU", infer=infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))),
+register("PRELU", traits={"tflm"}, infer=_infer_prelu, kernel=_prelu)
+register("ELU", traits={"tflm"},
+         infer=infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))),
          ulps=APPROXIMATED)
 
 
@@ -100,4 +105,5 @@ def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.sqrt(total), 1e-6)).astype(x.dtype)
 
 
-register("L2_NORMALIZATION", infer=infer_same, kernel=_l2_normalize, sum_length=_last_axis_length)
+register("L2_NORMALIZATION", traits={"tflm"}, int8_output=(1.0 / 128, 0),
+         infer=infer_same, kernel=_l2_normalize, sum_length=_last_axis_length)

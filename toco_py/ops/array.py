@@ -150,17 +150,18 @@ def _split_v(op: Op, x: np.ndarray, sizes: np.ndarray, axis: np.ndarray):
     return tuple(np.split(x, bounds, axis=a))
 
 
-register("RESHAPE", infer=_infer_reshape, kernel=_reshape)
-register("SQUEEZE", infer=lambda op, x: (squeezed_shape(op, need_shape(op, x)), x.dtype),
+register("RESHAPE", traits={"moves_data", "in_place", "tflm"}, infer=_infer_reshape, kernel=_reshape)
+register("SQUEEZE", traits={"moves_data", "in_place", "tflm"},
+         infer=lambda op, x: (squeezed_shape(op, need_shape(op, x)), x.dtype),
          kernel=lambda op, x: x.reshape(squeezed_shape(op, x.shape)))
-register("EXPAND_DIMS",
+register("EXPAND_DIMS", traits={"moves_data", "in_place", "tflm"},
          infer=lambda op, x, a: (expanded_shape(op, need_shape(op, x), need_const(op, a, "axis")), x.dtype),
          kernel=lambda op, x, a: x.reshape(expanded_shape(op, x.shape, a)))
-register("TRANSPOSE", infer=_infer_transpose,
+register("TRANSPOSE", traits={"moves_data", "tflm"}, infer=_infer_transpose,
          kernel=lambda op, x, perm: np.ascontiguousarray(np.transpose(x, [int(p) for p in perm])))
-register("CONCATENATION", infer=_infer_concat, kernel=_concat)
-register("PACK", infer=_infer_pack,
+register("CONCATENATION", traits={"shared_params", "tflm"}, infer=_infer_concat, kernel=_concat)
+register("PACK", traits={"shared_params", "tflm"}, infer=_infer_pack,
          kernel=lambda op, *xs: np.stack(xs, axis=normalize_axis(op, op.attrs.get("axis", 0), xs[0].ndim + 1)))
-register("UNPACK", infer=_infer_unpack, kernel=_unpack)
-register("SPLIT", infer=_infer_split, kernel=_split)
-register("SPLIT_V", infer=_infer_split_v, kernel=_split_v)
+register("UNPACK", traits={"moves_data", "tflm"}, infer=_infer_unpack, kernel=_unpack)
+register("SPLIT", traits={"moves_data", "tflm"}, infer=_infer_split, kernel=_split)
+register("SPLIT_V", traits={"moves_data", "tflm"}, infer=_infer_split_v, kernel=_split_v)

@@ -76,7 +76,8 @@ def _select(op: Op, cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarra
     return np.where(cond, x, y).astype(x.dtype, copy=False)
 
 
-register("TILE", infer=_infer_tile, kernel=_tile)
-register("BROADCAST_TO", infer=_infer_broadcast_to, kernel=_broadcast_to)
-register("SELECT", infer=_infer_select, kernel=_select)
-register("SELECT_V2", infer=_infer_select_v2, kernel=_select_v2)
+register("TILE", traits={"moves_data"}, infer=_infer_tile, kernel=_tile)
+register("BROADCAST_TO", traits={"moves_data", "tflm"}, infer=_infer_broadcast_to, kernel=_broadcast_to)
+register("SELECT", traits={"shared_params"}, infer=_infer_select, kernel=_select)
+register("SELECT_V2", traits={"broadcasting", "shared_params", "tflm"},
+         infer=_infer_select_v2, kernel=_select_v2)

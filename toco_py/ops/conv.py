@@ -103,9 +103,11 @@ def depthwise_conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
     return apply_activation(out.astype(x.dtype, copy=False), activation_of(op))
 
 
-register("CONV_2D", infer=_infer_conv, kernel=conv2d, squares="sum",
+register("CONV_2D", traits={"fused_activation", "affine", "tflm"}, weight_axis=(1, 0),
+         infer=_infer_conv, kernel=conv2d, squares="sum",
          sum_length=lambda op, x, w, b=None: w[0].size)
-register("DEPTHWISE_CONV_2D", infer=_infer_depthwise, kernel=depthwise_conv2d, squares="sum",
+register("DEPTHWISE_CONV_2D", traits={"fused_activation", "affine", "tflm"}, weight_axis=(1, 3),
+         infer=_infer_depthwise, kernel=depthwise_conv2d, squares="sum",
          sum_length=lambda op, x, w, b=None: w.shape[1] * w.shape[2])
 
 
@@ -162,5 +164,6 @@ def transpose_conv(op: Op, output_shape: np.ndarray, w: np.ndarray, x: np.ndarra
     return apply_activation(out.astype(x.dtype), activation_of(op))
 
 
-register("TRANSPOSE_CONV", infer=_infer_transpose_conv, kernel=transpose_conv, squares="sum",
+register("TRANSPOSE_CONV", traits={"tflm"}, weight_axis=(1, 0),
+         infer=_infer_transpose_conv, kernel=transpose_conv, squares="sum",
          sum_length=lambda op, output_shape, w, x, b=None: w[0].size)

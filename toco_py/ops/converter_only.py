@@ -48,8 +48,8 @@ def _infer_merge(op: Op, *ins: Tensor):
 
 
 # Control flow: resolved by the passes when the predicate is constant, never folded.
-register("Switch", infer=_infer_switch, builtin=False)
-register("Merge", infer=_infer_merge, builtin=False)
+register("Switch", traits={"control_flow"}, infer=_infer_switch, builtin=False)
+register("Merge", traits={"control_flow"}, infer=_infer_merge, builtin=False)
 
 
 def _infer_random(op: Op, shape: Tensor):

@@ -48,13 +48,14 @@ _FUSED_BINARY = {
     "MUL": np.multiply,
     "DIV": _divide,
 }
+# name: (function, traits beyond "broadcasting")
 _PLAIN_BINARY = {
-    "MAXIMUM": np.maximum,
-    "MINIMUM": np.minimum,
-    "SQUARED_DIFFERENCE": lambda a, b: np.square(a - b),
-    "POW": np.power,
-    "FLOOR_DIV": np.floor_divide,
-    "FLOOR_MOD": _floor_mod,
+    "MAXIMUM": (np.maximum, {"shared_params", "tflm"}),
+    "MINIMUM": (np.minimum, {"shared_params", "tflm"}),
+    "SQUARED_DIFFERENCE": (lambda a, b: np.square(a - b), {"tflm"}),
+    "POW": (np.power, set()),
+    "FLOOR_DIV": (np.floor_divide, {"tflm"}),
+    "FLOOR_MOD": (_floor_mod, {"tflm"}),
 }
 _COMPARISONS = {
     "LESS": np.less,
@@ -68,12 +69,14 @@ _COMPARISONS = {
 }
 
 for _name, _fn in _FUSED_BINARY.items():
-    register(_name, infer=_infer_binary(), kernel=_binary(_fn, fused=True))
-for _name, _fn in _PLAIN_BINARY.items():
+    register(_name, infer=_infer_binary(), kernel=_binary(_fn, fused=True),
+             traits={"broadcasting", "fused_activation", "tflm"})
+for _name, (_fn, _traits) in _PLAIN_BINARY.items():
     register(_name, infer=_infer_binary(), kernel=_binary(_fn, fused=False),
-             ulps=APPROXIMATED if _name == "POW" else 1.0)
+             traits={"broadcasting", *_traits}, ulps=APPROXIMATED if _name == "POW" else 1.0)
 for _name, _fn in _COMPARISONS.items():
-    register(_name, infer=_infer_binary("bool"), kernel=_binary(_fn, fused=False))
+    register(_name, infer=_infer_binary("bool"), kernel=_binary(_fn, fused=False),
+             traits={"broadcasting", "tflm"})
 
 
 def _infer_unary(op: Op, x: Tensor):
@@ -108,5 +111,5 @@ _UNARY = {
     "LOGICAL_NOT": np.logical_not,
 }
 for _name, _fn in _UNARY.items():
-    register(_name, infer=_infer_unary, kernel=_unary(_fn),
+    register(_name, infer=_infer_unary, kernel=_unary(_fn), traits=() if _name == "SIGN" else {"tflm"},
              ulps=APPROXIMATED if _name in ("EXP", "LOG", "RSQRT", "SIN", "COS") else 1.0)

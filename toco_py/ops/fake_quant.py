@@ -131,5 +131,6 @@ def _infer_litert_fake_quant(op: Op, x: Tensor):
 
 
 # Both kernels are float32 step by step: a float64 run of a model feeds them float32.
-register("FakeQuant", infer=_infer_tf_fake_quant, kernel=tf_fake_quant, builtin=False, float32_only=True)
+register("FakeQuant",
+         infer=_infer_tf_fake_quant, kernel=tf_fake_quant, builtin=False, float32_only=True)
 register("FAKE_QUANT", infer=_infer_litert_fake_quant, kernel=litert_fake_quant, float32_only=True)

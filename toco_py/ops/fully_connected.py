@@ -53,7 +53,8 @@ def batch_matmul(op: Op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b).astype(a.dtype, copy=False)
 
 
-register("FULLY_CONNECTED", infer=_infer_fc, kernel=fully_connected, squares="sum",
+register("FULLY_CONNECTED", traits={"fused_activation", "affine", "tflm"}, weight_axis=(1, 0),
+         infer=_infer_fc, kernel=fully_connected, squares="sum",
          sum_length=lambda op, x, w, b=None: w.shape[1])
-register("BATCH_MATMUL", infer=_infer_batch_matmul, kernel=batch_matmul, squares="sum",
+register("BATCH_MATMUL", traits={"tflm"}, infer=_infer_batch_matmul, kernel=batch_matmul, squares="sum",
          sum_length=lambda op, a, b: a.shape[-2 if op.attrs.get("adj_x") else -1])

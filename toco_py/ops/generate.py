@@ -9,9 +9,6 @@ from ..ir import Op, Tensor
 from .common import ShapeUnknown, need_const, need_shape, seeded_rng
 from .registry import register
 
-# Ops whose value depends only on their input's static shape (and type), not its contents.
-SHAPE_ONLY = ("SHAPE", "RANK", "Size", "ZEROS_LIKE", "OnesLike")
-
 
 def _infer_shape(op: Op, x: Tensor):
     if x.shape is None:
@@ -47,21 +44,22 @@ def _cast(op: Op, x: np.ndarray) -> np.ndarray:
     return x.astype(to)
 
 
-register("SHAPE", infer=_infer_shape,
+register("SHAPE", traits={"shape_only", "tflm"}, infer=_infer_shape,
          kernel=lambda op, x: np.array(x.shape, dtype=op.attrs.get("out_type", "int32")))
-register("RANK", infer=lambda op, x: ((), "int32"),
+register("RANK", traits={"shape_only"}, infer=lambda op, x: ((), "int32"),
          kernel=lambda op, x: np.array(x.ndim, dtype=np.int32), builtin=True)
-register("Size", infer=lambda op, x: ((), op.attrs.get("out_type", "int32")),
+register("Size", traits={"shape_only"}, infer=lambda op, x: ((), op.attrs.get("out_type", "int32")),
          kernel=lambda op, x: np.array(x.size, dtype=op.attrs.get("out_type", "int32")),
          builtin=False)
-register("FILL", infer=_infer_fill,
+register("FILL", traits={"tflm"}, infer=_infer_fill,
          kernel=lambda op, dims, value: np.full(tuple(int(d) for d in np.ravel(dims)), np.ravel(value)[0],
                                                 dtype=value.dtype))
 register("RANGE", infer=_infer_range, kernel=lambda op, a, b, c: range_values(op, a, b, c))
-register("CAST", infer=_infer_cast, kernel=_cast)
-register("ZEROS_LIKE", infer=lambda op, x: (need_shape(op, x), x.dtype),
+register("CAST", traits={"tflm"}, infer=_infer_cast, kernel=_cast)
+register("ZEROS_LIKE", traits={"shape_only", "tflm"}, infer=lambda op, x: (need_shape(op, x), x.dtype),
          kernel=lambda op, x: np.zeros_like(x))
-register("OnesLike", builtin=False, infer=lambda op, x: (need_shape(op, x), x.dtype),
+register("OnesLike", traits={"shape_only"}, builtin=False,
+         infer=lambda op, x: (need_shape(op, x), x.dtype),
          kernel=lambda op, x: np.ones_like(x))
 
 

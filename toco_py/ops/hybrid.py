@@ -10,12 +10,12 @@ from ..ir import Graph, Op
 from ..quantize.fixed_point import round_half_away_array as _round
 from .common import activation_of, apply_activation
 from .conv import depthwise_sum, extract_patches, im2col
-
-HYBRID_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+from .registry import REGISTRY, register_hybrid
 
 
 def is_hybrid(graph: Graph, op: Op) -> bool:
-    if op.type not in HYBRID_OPS or len(op.inputs) < 2:
+    opdef = REGISTRY.get(op.type)
+    if opdef is None or opdef.hybrid_kernel is None or len(op.inputs) < 2:
         return False
     x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
     return x.dtype == "float32" and w.dtype == "int8" and w.quant is not None
@@ -105,8 +105,9 @@ def depthwise_hybrid(op: Op, graph: Graph, x, w, b=None):
     return apply_activation(out.astype(np.float32), activation_of(op))
 
 
-HYBRID_KERNELS = {"FULLY_CONNECTED": fully_connected_hybrid, "CONV_2D": conv_hybrid,
-                  "DEPTHWISE_CONV_2D": depthwise_hybrid}
+register_hybrid("FULLY_CONNECTED", fully_connected_hybrid)
+register_hybrid("CONV_2D", conv_hybrid)
+register_hybrid("DEPTHWISE_CONV_2D", depthwise_hybrid)
 
 
 def input_rounding_std(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -106,9 +106,10 @@ def resize_nearest(op: Op, x: np.ndarray, size: np.ndarray) -> np.ndarray:
 # An interpolation sums four weighted inputs (weights at most 1, so the kernel on squares
 # bounds the squared terms from above): it rounds relative to what it interpolates, which can
 # cancel.
-register("RESIZE_BILINEAR", infer=_infer_resize, kernel=resize_bilinear, squares="sum",
+register("RESIZE_BILINEAR", traits={"tflm"}, infer=_infer_resize, kernel=resize_bilinear, squares="sum",
          sum_length=lambda op, x, size: 4)
-register("RESIZE_NEAREST_NEIGHBOR", infer=_infer_resize, kernel=resize_nearest)
+register("RESIZE_NEAREST_NEIGHBOR", traits={"moves_data", "tflm"},
+         infer=_infer_resize, kernel=resize_nearest)
 
 
 # ---- depth <-> space -----------------------------------------------------------------------
@@ -159,7 +160,7 @@ def space_to_depth(op: Op, x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(blocks).reshape(n, oh, ow, oc)
 
 
-register("DEPTH_TO_SPACE", kernel=depth_to_space,
+register("DEPTH_TO_SPACE", traits={"moves_data", "tflm"}, kernel=depth_to_space,
          infer=lambda op, x: (_depth_to_space_shape(op, _nhwc(op, x)), x.dtype))
-register("SPACE_TO_DEPTH", kernel=space_to_depth,
+register("SPACE_TO_DEPTH", traits={"moves_data", "tflm"}, kernel=space_to_depth,
          infer=lambda op, x: (_space_to_depth_shape(op, _nhwc(op, x)), x.dtype))

@@ -32,6 +32,6 @@ def _mirror_pad(op: Op, x: np.ndarray, paddings: np.ndarray) -> np.ndarray:
     return np.pad(x, _paddings(op, paddings, x.ndim), mode=mode)
 
 
-register("PAD", infer=_infer_pad, kernel=_pad)
-register("PADV2", infer=_infer_pad, kernel=_pad)
-register("MIRROR_PAD", infer=_infer_pad, kernel=_mirror_pad)
+register("PAD", traits={"moves_data", "tflm"}, infer=_infer_pad, kernel=_pad)
+register("PADV2", traits={"moves_data", "tflm"}, infer=_infer_pad, kernel=_pad)
+register("MIRROR_PAD", traits={"moves_data", "tflm"}, infer=_infer_pad, kernel=_mirror_pad)

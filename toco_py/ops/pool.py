@@ -50,6 +50,8 @@ def average_pool(op: Op, x: np.ndarray) -> np.ndarray:
     return apply_activation(mean.astype(x.dtype), activation_of(op))
 
 
-register("MAX_POOL_2D", infer=_infer_pool, kernel=max_pool)
-register("AVERAGE_POOL_2D", infer=_infer_pool, kernel=average_pool, squares="mean",
+register("MAX_POOL_2D", traits={"fused_activation", "moves_data", "tflm"},
+         infer=_infer_pool, kernel=max_pool)
+register("AVERAGE_POOL_2D", traits={"fused_activation", "moves_data", "tflm"},
+         infer=_infer_pool, kernel=average_pool, squares="mean",
          sum_length=lambda op, x: op.attrs["filter_height"] * op.attrs["filter_width"])

@@ -178,5 +178,7 @@ def quant_attrs(graph: Graph, op: Op) -> None:
 
 # Never folded: a DEQUANTIZE of constant int8 or float16 weights exists to keep them small,
 # and folding it (or a QUANTIZE) would undo the quantization.
-register("QUANTIZE", infer=_infer_quantize, kernel=_quantize_kernel, foldable=False, float32_only=True)
-register("DEQUANTIZE", infer=_infer_dequantize, kernel=_dequantize_kernel, foldable=False)
+register("QUANTIZE", traits={"tflm"},
+         infer=_infer_quantize, kernel=_quantize_kernel, foldable=False, float32_only=True)
+register("DEQUANTIZE", traits={"tflm"},
+         infer=_infer_dequantize, kernel=_dequantize_kernel, foldable=False)

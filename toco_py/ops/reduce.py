@@ -44,16 +44,19 @@ def reduced_count(op: Op, x: np.ndarray, axes: np.ndarray) -> int:
     return int(np.prod([x.shape[a] for a in reduced_axes(op, axes, x.ndim)], dtype=np.int64))
 
 
-register("MEAN", infer=_infer_reduce, kernel=_reduce(_mean), squares="mean", sum_length=reduced_count)
-register("SUM", infer=_infer_reduce, kernel=_reduce(np.sum), squares="sum", sum_length=reduced_count)
-for _name, _fn in {
-    "REDUCE_MAX": np.max,
-    "REDUCE_MIN": np.min,
-    "REDUCE_PROD": np.prod,
-    "REDUCE_ANY": np.any,
-    "REDUCE_ALL": np.all,
+register("MEAN", traits={"tflm"},
+         infer=_infer_reduce, kernel=_reduce(_mean), squares="mean", sum_length=reduced_count)
+register("SUM", traits={"tflm"},
+         infer=_infer_reduce, kernel=_reduce(np.sum), squares="sum", sum_length=reduced_count)
+# name: (function, traits)
+for _name, (_fn, _traits) in {
+    "REDUCE_MAX": (np.max, {"moves_data", "tflm"}),
+    "REDUCE_MIN": (np.min, {"moves_data", "tflm"}),
+    "REDUCE_PROD": (np.prod, set()),
+    "REDUCE_ANY": (np.any, set()),
+    "REDUCE_ALL": (np.all, {"tflm"}),
 }.items():
-    register(_name, infer=_infer_reduce, kernel=_reduce(_fn))
+    register(_name, infer=_infer_reduce, kernel=_reduce(_fn), traits=_traits)
 
 
 def _infer_arg(op: Op, x: Tensor, axis: Tensor):
@@ -69,5 +72,5 @@ def _arg(fn):
     return kernel
 
 
-register("ARG_MAX", infer=_infer_arg, kernel=_arg(np.argmax))
-register("ARG_MIN", infer=_infer_arg, kernel=_arg(np.argmin))
+register("ARG_MAX", traits={"tflm"}, infer=_infer_arg, kernel=_arg(np.argmax))
+register("ARG_MIN", traits={"tflm"}, infer=_infer_arg, kernel=_arg(np.argmin))

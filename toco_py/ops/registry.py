@@ -7,13 +7,33 @@ one array or a tuple of arrays. Shape inference takes the op and its input Tenso
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..errors import ConversionError
 
 # OpDef.ulps of transcendental functions.
 APPROXIMATED = 4.0
+
+# What an op is, for the passes, the quantizer, the planner and the target tables, which read
+# these from the registry instead of keeping op lists of their own (register() rejects a name
+# not listed here, so a misspelt trait fails at import).
+TRAITS = {
+    "broadcasting": "numpy-broadcasts its inputs to the output shape (remove_tile)",
+    "fused_activation": "its TFLite kernel applies the fused_activation_function option "
+                        "(fuse_activation)",
+    "affine": "output = weights x input + bias per output channel: a following per-channel "
+              "scale or shift folds into its weights and bias (passes/affine.py)",
+    "moves_data": "int8 output values are input values moved, picked or averaged: the "
+                  "output keeps the input's quantization parameters",
+    "shared_params": "int8 inputs must all carry the output's quantization parameters",
+    "in_place": "the output may share its input's buffer (the C bundle's planner)",
+    "shape_only": "reads only its first input's shape, never its values",
+    "control_flow": "a TF1 control-flow op: left after the passes, its predicate was not "
+                    "constant",
+    "tflm": "TensorFlow Lite Micro registers a kernel for it (targets.TFLM_VERSION)",
+}
 
 InferFn = Callable[..., "tuple | list"]
 KernelFn = Callable[..., "object"]
@@ -45,6 +65,14 @@ class OpDef:
     # The kernel reproduces the runtime's float32 arithmetic step by step (QUANTIZE): a
     # float64 run of the model feeds it float32 values.
     float32_only: bool = False
+    # TRAITS names.
+    traits: frozenset[str] = frozenset()
+    # (input index, channel axis) of the weights int8 quantizes per channel.
+    weight_axis: tuple[int, int] | None = None
+    # (scale, zero point) the int8 kernel requires of its output.
+    int8_output: tuple[float, int] | None = None
+    # The dynamic-range kernel (int8 weights, float activations): kernel(op, graph, *arrays).
+    hybrid_kernel: KernelFn | None = None
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -56,12 +84,22 @@ CUSTOM_OPS: dict[str, OpDef] = {}
 def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
              builtin: bool = True, int8_kernel: KernelFn | None = None,
              foldable: bool = True, sum_length: Callable[..., int] | None = None,
-             squares: str | None = None, ulps: float = 1.0, float32_only: bool = False) -> OpDef:
+             squares: str | None = None, ulps: float = 1.0, float32_only: bool = False,
+             traits: Iterable[str] = (), weight_axis: tuple[int, int] | None = None,
+             int8_output: tuple[float, int] | None = None) -> OpDef:
     if type_ in REGISTRY:
         raise ValueError(f"op {type_} is defined twice")
     REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable, sum_length,
-                            squares, ulps, float32_only)
+                            squares, ulps, float32_only, _known_traits(type_, traits),
+                            weight_axis, int8_output)
     return REGISTRY[type_]
+
+
+def _known_traits(type_: str, traits: Iterable[str]) -> frozenset[str]:
+    unknown = set(traits) - TRAITS.keys()
+    if unknown:
+        raise ValueError(f"op {type_}: unknown traits {sorted(unknown)}; see registry.TRAITS")
+    return frozenset(traits)
 
 
 def register_custom(code: str, *, infer: InferFn, kernel: KernelFn,
@@ -86,9 +124,25 @@ def definition(op) -> OpDef | None:
 def register_int8(type_: str, kernel: KernelFn) -> None:
     """Adds the int8 kernel of an op defined elsewhere: kernel(op, graph, *arrays), where the
     graph gives the tensors' quantization parameters."""
-    from dataclasses import replace
-
     REGISTRY[type_] = replace(get(type_), int8_kernel=kernel)
+
+
+def register_hybrid(type_: str, kernel: KernelFn) -> None:
+    """Adds the dynamic-range kernel of an op defined elsewhere (see OpDef.hybrid_kernel)."""
+    REGISTRY[type_] = replace(get(type_), hybrid_kernel=kernel)
+
+
+def has_trait(type_: str, trait: str) -> bool:
+    """Whether ops of this type have the trait (False for a type with no definition)."""
+    if trait not in TRAITS:
+        raise ValueError(f"unknown trait {trait!r}; see registry.TRAITS")
+    opdef = REGISTRY.get(type_)
+    return opdef is not None and trait in opdef.traits
+
+
+def types_with(trait: str) -> tuple[str, ...]:
+    """Every op type with the trait, in registration order."""
+    return tuple(t for t in REGISTRY if has_trait(t, trait))
 
 
 def get(type_: str) -> OpDef:

@@ -240,9 +240,10 @@ def _gather_nd(op: Op, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.array(params[tuple(np.moveaxis(indices, -1, 0))], order="C")
 
 
-register("STRIDED_SLICE", infer=_infer_strided_slice, kernel=_strided_slice)
-register("SLICE", infer=_infer_slice, kernel=_slice)
-register("GATHER", kernel=_gather,
+register("STRIDED_SLICE", traits={"moves_data", "tflm"},
+         infer=_infer_strided_slice, kernel=_strided_slice)
+register("SLICE", traits={"moves_data", "tflm"}, infer=_infer_slice, kernel=_slice)
+register("GATHER", traits={"moves_data", "tflm"}, kernel=_gather,
          infer=lambda op, p, i: (_gather_shape(op, need_shape(op, p), need_shape(op, i)), p.dtype))
-register("GATHER_ND", kernel=_gather_nd,
+register("GATHER_ND", traits={"moves_data", "tflm"}, kernel=_gather_nd,
          infer=lambda op, p, i: (_gather_nd_shape(op, need_shape(op, p), need_shape(op, i)), p.dtype))

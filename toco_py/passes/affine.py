@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
+from ..ops import REGISTRY, types_with
 from .patterns import private, producer_of
-
-AFFINE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 def channel_vector(value: np.ndarray, channels: int) -> np.ndarray | None:
@@ -20,9 +19,9 @@ def channel_vector(value: np.ndarray, channels: int) -> np.ndarray | None:
 
 
 def channel_axis(producer: Op) -> int:
-    """The filter axis of the output channels: the last for depthwise, the first for conv
-    and FC."""
-    return -1 if producer.type == "DEPTHWISE_CONV_2D" else 0
+    """The filter axis of the output channels (the one int8 quantizes per channel): the last
+    for depthwise, the first for conv and FC."""
+    return REGISTRY[producer.type].weight_axis[1]
 
 
 def output_channels(graph: Graph, producer: Op) -> int:
@@ -35,7 +34,7 @@ def match_affine_const(graph: Graph, op: Op, const_first_ok: bool):
     fused activation: absorb() hands it to the producer."""
     for data_index in (0, 1) if const_first_ok else (0,):
         data, const = op.inputs[data_index], op.inputs[1 - data_index]
-        producer = producer_of(graph, data, *AFFINE_OPS)
+        producer = producer_of(graph, data, *types_with("affine"))
         value = graph.const_value(const)
         if (producer is None or value is None
                 or not graph.tensors[producer.inputs[1]].static_shape  # weights of unknown shape

@@ -9,8 +9,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, const_tensor
-from ..ops import REGISTRY
-from ..ops.generate import SHAPE_ONLY
+from ..ops import REGISTRY, has_trait
 from .base import Pass
 from .propagate_shapes import infer_op
 
@@ -33,7 +32,7 @@ def limit(nbytes: int | None):
 
 
 def _inputs_ready(graph: Graph, op: Op) -> bool:
-    if op.type in SHAPE_ONLY:
+    if has_trait(op.type, "shape_only"):
         return graph.tensors[op.inputs[0]].static_shape or graph.tensors[op.inputs[0]].is_const
     return all(not n or graph.tensors[n].is_const for n in op.inputs)
 
@@ -42,7 +41,7 @@ def _evaluate(graph: Graph, op: Op) -> list[np.ndarray]:
     args = []
     for i, n in enumerate(op.inputs):
         t = graph.tensors[n] if n else None
-        if t is not None and t.data is None and op.type in SHAPE_ONLY and i == 0:
+        if t is not None and t.data is None and has_trait(op.type, "shape_only") and i == 0:
             # Only the shape is read: a zero-stride view stands in for the contents.
             args.append(np.broadcast_to(np.zeros((), t.dtype), t.shape))
         else:

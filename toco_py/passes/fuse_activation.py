@@ -2,21 +2,19 @@
 from __future__ import annotations
 
 from ..ir import Graph, Op
+from ..ops import types_with
 from .affine import absorb
 from .base import Pass
 from .patterns import private, producer_of
 
 ACTIVATIONS = {"RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"}
-# Ops whose TFLite kernels apply a fused activation (others ignore or reject it).
-ACCEPTS_ACTIVATION = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL",
-                      "DIV", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 
 
 def fuse_activation(graph: Graph, op: Op) -> bool:
     if op.type not in ACTIVATIONS:
         return False
     src = op.inputs[0]
-    producer = producer_of(graph, src, *ACCEPTS_ACTIVATION)
+    producer = producer_of(graph, src, *types_with("fused_activation"))
     if producer is None or not private(graph, src, op):
         return False
     op.attrs["fused_activation_function"] = ACTIVATIONS[op.type]

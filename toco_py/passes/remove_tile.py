@@ -6,12 +6,10 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op
+from ..ops import has_trait
 from ..ops.common import broadcast_shapes
 from .base import Pass
 
-BROADCASTING = ("ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW",
-                "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL",
-                "FLOOR_DIV", "FLOOR_MOD", "SELECT_V2", "LOGICAL_AND", "LOGICAL_OR")
 
 
 def _broadcast_does_the_work(graph: Graph, tile: Op) -> bool:
@@ -20,7 +18,7 @@ def _broadcast_does_the_work(graph: Graph, tile: Op) -> bool:
     if not users or tiled in graph.outputs:
         return False
     for user in users:
-        if user.type not in BROADCASTING:
+        if not has_trait(user.type, "broadcasting"):
             return False
         shapes = [graph.tensors[src if n == tiled else n].shape for n in user.inputs]
         if any(s is None for s in shapes):

@@ -3,12 +3,11 @@ activations stay float and the runtime quantizes them on the fly."""
 from __future__ import annotations
 
 from ..ir import Graph, Tensor
-from ..ops.hybrid import HYBRID_OPS
-from .full_integer import WEIGHT_AXIS
+from ..ops import REGISTRY
 from .params import quantize_symmetric, symmetric_weight_params
 
 # op -> (weight input index, channel axis): the ops with hybrid kernels.
-WEIGHT_OPS = {op: WEIGHT_AXIS[op] for op in HYBRID_OPS}
+WEIGHT_OPS = {t: d.weight_axis for t, d in REGISTRY.items() if d.hybrid_kernel is not None}
 MIN_ELEMENTS = 1024  # as TensorFlow's converter: small weights stay float
 
 

@@ -1,10 +1,12 @@
 """Full-integer int8 quantization of a float IR graph, given each tensor's real range.
 
-Rules (TFLite's int8 scheme): asymmetric per-tensor int8 activations; symmetric per-channel
-int8 weights for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED; int32 biases with scale
-input_scale x weight_scale; fixed output params for LOGISTIC, SOFTMAX, TANH; ops that only
-move data keep their input's params; CONCATENATION and PACK inputs share the output's params
-(a producer that is free to take them does; otherwise a requantizing QUANTIZE is inserted).
+Rules (TFLite's int8 scheme), with each op's part read from its definition (ops/registry.py):
+asymmetric per-tensor int8 activations; symmetric per-channel int8 weights on the input and
+axis of OpDef.weight_axis (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV);
+int32 biases with scale input_scale x weight_scale; OpDef.int8_output fixes the output params
+(LOGISTIC, SOFTMAX, TANH ...); "moves_data" ops keep their input's params; the inputs of
+"shared_params" ops (CONCATENATION, PACK ...) share the output's params (a producer that is
+free to take them does; otherwise a requantizing QUANTIZE is inserted).
 """
 from __future__ import annotations
 
@@ -14,11 +16,10 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
-from ..ops import REGISTRY
+from ..ops import REGISTRY, has_trait
 from ..ops.int8.movement import data_inputs
 from ..ops.quantize_ops import quantize as quantize_values_raw
 from .params import (
-    FIXED_OUTPUT,
     activation_params,
     bias_params,
     quantize_bias,
@@ -26,17 +27,19 @@ from .params import (
     symmetric_weight_params,
 )
 
-# Output params = input params: the int8 kernels move bytes without rescaling.
-SAME_AS_INPUT = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "MAX_POOL_2D", "AVERAGE_POOL_2D",
-                 "PAD", "PADV2", "MIRROR_PAD", "GATHER", "GATHER_ND", "STRIDED_SLICE", "SLICE", "SPLIT",
-                 "SPLIT_V", "UNPACK", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR",
-                 "TILE", "BROADCAST_TO", "REDUCE_MAX", "REDUCE_MIN")
-# Every input must carry the output's params.
-SHARED_PARAMS = ("CONCATENATION", "PACK", "MAXIMUM", "MINIMUM", "SELECT", "SELECT_V2")
-# Weight input index and its quantized (channel) axis.
-WEIGHT_AXIS = {"CONV_2D": (1, 0), "DEPTHWISE_CONV_2D": (1, 3), "FULLY_CONNECTED": (1, 0),
-               "TRANSPOSE_CONV": (1, 0)}
 QUANTIZED_IO = ("int8", "uint8")
+
+
+def _fixed_output(op: Op) -> tuple[float, int] | None:
+    """The (scale, zero point) the op's int8 kernel requires of its output, if any."""
+    opdef = REGISTRY.get(op.type)
+    return None if opdef is None else opdef.int8_output
+
+
+def _weight_axis(op: Op) -> tuple[int, int] | None:
+    """(input index, channel axis) of the op's per-channel weights, if it has any."""
+    opdef = REGISTRY.get(op.type)
+    return None if opdef is None else opdef.weight_axis
 
 
 @dataclass
@@ -91,10 +94,11 @@ class _Quantizer:
             for i, out in enumerate(op.outputs):
                 if self.g.tensors[out].dtype != "float32":
                     continue
-                if op.type in FIXED_OUTPUT:
-                    scale, zero = FIXED_OUTPUT[op.type]
+                fixed = _fixed_output(op)
+                if fixed is not None:
+                    scale, zero = fixed
                     self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
-                elif op.type in SAME_AS_INPUT and data_inputs(op)[0] in self.params:
+                elif has_trait(op.type, "moves_data") and data_inputs(op)[0] in self.params:
                     # The input whose values the op moves (SPLIT takes its axis first).
                     self.params[out] = self.params[data_inputs(op)[0]]
                 else:
@@ -105,13 +109,14 @@ class _Quantizer:
     def _free_producer(self, name: str, consumer: Op) -> bool:
         """The tensor's params may change without affecting anything but `consumer`."""
         producer = self.g.producer(name)
-        return (producer is not None and producer.type not in FIXED_OUTPUT
-                and producer.type not in SAME_AS_INPUT and producer.type not in SHARED_PARAMS
+        return (producer is not None and _fixed_output(producer) is None
+                and not has_trait(producer.type, "moves_data")
+                and not has_trait(producer.type, "shared_params")
                 and self.g.consumers(name) == [consumer] and name not in self.g.outputs)
 
     def unify_shared_params(self) -> None:
         for op in list(self.g.ops):
-            if op.type not in SHARED_PARAMS:
+            if not has_trait(op.type, "shared_params"):
                 continue
             inputs = [n for n in op.inputs if n in self.params]  # not conditions or constants
             names = inputs + [op.outputs[0]]
@@ -146,7 +151,7 @@ class _Quantizer:
         steps of an unrolled cell stays one tensor; a bias gets one per input scale."""
         made: dict[tuple, str] = {}
         for op in self.g.ops:
-            weight = WEIGHT_AXIS.get(op.type)
+            weight = _weight_axis(op)
             for i, name in enumerate(op.inputs):
                 t = self.g.tensors.get(name) if name else None
                 if t is None or not t.is_const or t.dtype != "float32":

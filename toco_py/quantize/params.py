@@ -7,15 +7,6 @@ from ..ir import QuantParams
 
 QMIN, QMAX = -128, 127
 
-# Ops whose int8 output parameters are fixed by the kernels: (scale, zero_point).
-FIXED_OUTPUT = {
-    "LOGISTIC": (1.0 / 256, -128),
-    "SOFTMAX": (1.0 / 256, -128),
-    "TANH": (1.0 / 128, 0),
-    "LOG_SOFTMAX": (16.0 / 256, 127),
-    "L2_NORMALIZATION": (1.0 / 128, 0),
-}
-
 
 def activation_params(lo: float, hi: float, qmin: int = QMIN, qmax: int = QMAX) -> QuantParams:
     """Asymmetric per-tensor params whose range contains 0, with an exact integer zero point

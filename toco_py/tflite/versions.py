@@ -16,8 +16,9 @@ FULLY_CONNECTED 11, TRANSPOSE_CONV 5), pot_scale_int16 (default true: ADD 3, SUB
 sparse weights (FULLY_CONNECTED 8) and shuffled weights (FULLY_CONNECTED 2).
 
 Rules are ladders of (condition, version) tried in op_version.cc's order; the first
-condition that holds gives the version, and 1 when none does. Op types without a rule
-(RESHAPE, HARD_SWISH, PRELU, LOGICAL_AND, ...) are version 1, as in TFLite.
+condition that holds gives the version, and 1 when none does. The op types op_version.cc has
+no case for are version 1 (VERSION_1); every builtin the registry defines has a rule or is
+there (tests/test_op_tables.py).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ FLOAT_INT8_FLOAT = ("float32", "int8", "float32")  # a hybrid op: float activati
 
 
 def op_version(graph: Graph, op: Op) -> int:
-    rule = _RULES.get(op.type)
+    rule = RULES.get(op.type)
     if rule is None:
         return 1
     sig = _Sig(graph, op)
@@ -154,7 +155,7 @@ _INT8_INT16_2 = _by_input(int8=2, int16=2)
 _POOL = ((_in_out("int16"), 3), (_in(0, "int8"), 2))
 _ALWAYS = lambda s: True
 
-_RULES: dict[str, Rule] = {
+RULES: dict[str, Rule] = {
     "CONV_2D": (
         (_grouped, 6),
         (lambda s: s.i(0) == s.i(1) == s.o(1) == "int16", 4),  # TF reads output 1 here
@@ -298,3 +299,10 @@ _RULES: dict[str, Rule] = {
         (lambda s: s.per_channel(0, output=True, min_scales=2), 3),
         (_out(0, "int16"), 2)),
 }
+
+# The registry's builtins that op_version.cc has no case for: always version 1.
+VERSION_1 = frozenset({
+    "RELU_N1_TO_1", "RELU_0_TO_1", "HARD_SWISH", "PRELU", "ELU", "RESHAPE", "EXPAND_DIMS", "POW",
+    "LOGICAL_AND", "LOGICAL_OR", "NEG", "SQUARE", "SIN", "COS", "FLOOR", "CEIL", "ROUND",
+    "LOGICAL_NOT", "SHAPE", "RANK", "ZEROS_LIKE", "RANDOM_UNIFORM", "REDUCE_ANY", "REDUCE_ALL",
+})
