@@ -1,7 +1,5 @@
 """`toco-py check`: unsupported ops per target, after the passes, with hints and exit codes."""
 import json
-import subprocess
-import sys
 
 import models
 import networks
