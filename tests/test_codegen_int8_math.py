@@ -90,13 +90,20 @@ def unary(op: str, in_params, out_params, attrs=None, x=EVERY_INT8) -> Case:
 
 # ---- binary ops ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+ARITHMETIC_OPS = ["ADD", "SUB", "MUL"]
+
+
+def arithmetic_cases(op: str) -> list[Case]:
+    return [pairs(op, p, {"fused_activation_function": act})
+            for p in ARITHMETIC_PARAMS for act in ACTIVATIONS]
+
+
+@pytest.mark.parametrize("op", ARITHMETIC_OPS)
 def test_arithmetic_every_input_pair(op, tmp_path):
-    check_cases([pairs(op, p, {"fused_activation_function": act})
-                 for p in ARITHMETIC_PARAMS for act in ACTIVATIONS], tmp_path)
+    check_cases(arithmetic_cases(op), tmp_path)
 
 
-def test_squared_difference_maximum_minimum_every_input_pair(tmp_path):
+def squared_difference_maximum_minimum_cases() -> list[Case]:
     # SQUARED_DIFFERENCE's output must cover (2 * max input scale)^2 / 2^14 or LiteRT aborts.
     cases = [pairs("SQUARED_DIFFERENCE", (a, b, (max(a[0], b[0]) ** 2 * 255.0, -128)))
              for a, b, _ in ARITHMETIC_PARAMS[:-1]]
@@ -104,14 +111,21 @@ def test_squared_difference_maximum_minimum_every_input_pair(tmp_path):
               for p in [((0.05, 3), (0.05, 3), (0.05, 3)), ((0.05, 3), (0.2, -9), (0.1, 0))]]
     # sub.cc's output multiplier above one (tiny output scales): LiteRT's x86-64 quirk.
     cases += [pairs("SUB", ((1.0, 0), (1.0, 0), (s, 0))) for s in (1e-6, 1e-8, 3e-9)]
-    check_cases(cases, tmp_path)
+    return cases
+
+
+def test_squared_difference_maximum_minimum_every_input_pair(tmp_path):
+    check_cases(squared_difference_maximum_minimum_cases(), tmp_path)
+
+
+def comparison_cases() -> list[Case]:
+    params = [((0.05, 3), (0.05, 3)), ((0.05, 3), (0.13, -20)), ((2.5, 0), (0.3, 127)),
+              ((1e-5, -128), (3e-5, 60)), ((300.0, 5), (700.0, -5))]  # incl. scales above one
+    return [pairs(op, (a, b, None), bool_out=True) for op in COMPARISONS for a, b in params]
 
 
 def test_comparisons_every_input_pair(tmp_path):
-    params = [((0.05, 3), (0.05, 3)), ((0.05, 3), (0.13, -20)), ((2.5, 0), (0.3, 127)),
-              ((1e-5, -128), (3e-5, 60)), ((300.0, 5), (700.0, -5))]  # incl. scales above one
-    check_cases([pairs(op, (a, b, None), bool_out=True) for op in COMPARISONS for a, b in params],
-                tmp_path)
+    check_cases(comparison_cases(), tmp_path)
 
 
 BROADCAST_SHAPES = [
@@ -121,7 +135,7 @@ BROADCAST_SHAPES = [
 ]
 
 
-def test_broadcast_shapes_up_to_rank_6(tmp_path):
+def broadcast_cases() -> list[Case]:
     rng = np.random.default_rng(3)
     cases = []
     for shapes in BROADCAST_SHAPES:
@@ -134,10 +148,14 @@ def test_broadcast_shapes_up_to_rank_6(tmp_path):
     # A constant second input (a bias), with a fused RELU.
     cases.append(Case("ADD", [EVERY_INT8, np.arange(64, dtype=np.int8) - 30], [(0.03, -7), (0.01, 2)],
                       (0.04, 0), {"fused_activation_function": "RELU"}, const={1}))
-    check_cases(cases, tmp_path)
+    return cases
 
 
-def test_prelu(tmp_path):
+def test_broadcast_shapes_up_to_rank_6(tmp_path):
+    check_cases(broadcast_cases(), tmp_path)
+
+
+def prelu_cases() -> list[Case]:
     rng = np.random.default_rng(5)
     cases = []
     for x_shape, alpha_shape in [((4, 64), (64,)), ((2, 2, 64), (1, 1, 64)), ((4, 64), (4, 64)),
@@ -148,7 +166,11 @@ def test_prelu(tmp_path):
                               [(0.05, 3), alpha_params], (0.04, -10), const={1}))
     runtime_alpha = np.arange(64, dtype=np.int8) * 3 - 90
     cases.append(Case("PRELU", [EVERY_INT8, runtime_alpha], [(0.05, 3), (0.01, 0)], (0.04, -10)))
-    check_cases(cases, tmp_path)
+    return cases
+
+
+def test_prelu(tmp_path):
+    check_cases(prelu_cases(), tmp_path)
 
 
 # ---- unary ops ------------------------------------------------------------------------------
@@ -156,7 +178,7 @@ def test_prelu(tmp_path):
 INPUT_PARAMS = [(0.05, 3), (0.02, -128), (0.03, 127), (1e-4, 0), (2.0, -10), (50.0, 20)]
 
 
-def test_relu_family_leaky_relu_and_rsqrt(tmp_path):
+def relu_leaky_relu_rsqrt_cases() -> list[Case]:
     cases = [unary(op, (0.05, 3), out) for op in ["RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1"]
              for out in [(0.05, 3), (0.03, -100), (0.2, 90), (0.001, -128), (5.0, 0)]]
     cases += [unary("LEAKY_RELU", p_in, p_out, {"alpha": alpha})
@@ -167,10 +189,14 @@ def test_relu_family_leaky_relu_and_rsqrt(tmp_path):
     cases += [unary("RSQRT", (s, z), out, x=np.arange(z, 128, dtype=np.int8))
               for (s, z), out in [((0.05, 10), (0.03, -100)), ((0.01, -128), (0.5, -128)),
                                   ((2.0, 127), (0.02, 0)), ((1e-3, 0), (0.4, -50))]]
-    check_cases(cases, tmp_path)
+    return cases
 
 
-def test_logistic_tanh_hard_swish(tmp_path):
+def test_relu_family_leaky_relu_and_rsqrt(tmp_path):
+    check_cases(relu_leaky_relu_rsqrt_cases(), tmp_path)
+
+
+def logistic_tanh_hard_swish_cases() -> list[Case]:
     cases = [unary("LOGISTIC", p, LOGISTIC_OUT) for p in INPUT_PARAMS]
     cases.append(unary("LOGISTIC", (0.05, 0), (1 / 256, 0)))  # LiteRT checks only the scale
     cases += [unary("TANH", p, out) for p in INPUT_PARAMS for out in (TANH_OUT, (0.01, -20))]
@@ -178,7 +204,11 @@ def test_logistic_tanh_hard_swish(tmp_path):
               for p_in, p_out in [((0.05, 3), (0.03, -50)), ((0.005, -128), (0.004, -100)),
                                   ((0.2, 127), (0.2, 0)), ((1e-3, 0), (1.0, 0)), ((3.0, 10), (0.05, 0)),
                                   ((0.0117, 0), (0.0117, 0)), ((1.0, -5), (0.01, 0))]]
-    graph, feeds = cases_graph(cases)
+    return cases
+
+
+def test_logistic_tanh_hard_swish(tmp_path):
+    graph, feeds = cases_graph(logistic_tanh_hard_swish_cases())
     check_bundle(graph, tmp_path, feeds=feeds)
     # The tables are constant arrays beside the weights: C only looks them up.
     weights = (tmp_path / "model" / "model_weights.c").read_text()
@@ -194,12 +224,16 @@ ROWS = [EVERY_INT8, np.zeros((1, 1), np.int8), np.full((2, 7), 100, np.int8),
         np.array([[-128, 127, 127, -128]], np.int8), np.arange(-128, 128, dtype=np.int8)]
 
 
+def l2_normalization_cases() -> list[Case]:
+    return [unary("L2_NORMALIZATION", (0.03, zero), L2_OUT, x=x)
+            for x in L2_INPUTS for zero in (0, -128, 5)]
+
+
 def test_l2_normalization(tmp_path):
-    check_cases([unary("L2_NORMALIZATION", (0.03, zero), L2_OUT, x=x)
-                 for x in L2_INPUTS for zero in (0, -128, 5)], tmp_path)
+    check_cases(l2_normalization_cases(), tmp_path)
 
 
-def test_softmax_and_log_softmax(tmp_path):
+def softmax_cases() -> list[Case]:
     cases = [unary("SOFTMAX", p, SOFTMAX_OUT, {"beta": beta})
              for p in INPUT_PARAMS for beta in (1.0, 0.5, 2.7, 1e-3)]
     cases += [unary("SOFTMAX", (0.1, 0), SOFTMAX_OUT, {"beta": 1.0}, x=x) for x in ROWS[1:]]
@@ -209,7 +243,11 @@ def test_softmax_and_log_softmax(tmp_path):
     rng = np.random.default_rng(11)
     cases.append(unary("LOG_SOFTMAX", (0.02, 0), LOG_SOFTMAX_OUT,
                        x=rng.integers(100, 128, (2, 4095)).astype(np.int8)))  # the longest row
-    check_cases(cases, tmp_path)
+    return cases
+
+
+def test_softmax_and_log_softmax(tmp_path):
+    check_cases(softmax_cases(), tmp_path)
 
 
 # ---- random cases, and the sanitizers -----------------------------------------------------------
@@ -241,11 +279,25 @@ RANDOM_OPS = ["ADD", "SUB", "MUL", "MAXIMUM", "LESS", "RELU", "RELU6", "LEAKY_RE
               "TANH", "HARD_SWISH", "L2_NORMALIZATION", "SOFTMAX", "LOG_SOFTMAX"]
 
 
-def test_random_cases_under_sanitizers(tmp_path):
+def random_cases() -> list[Case]:
     rng = np.random.default_rng(2024)
     cases = [_random_case(op, rng) for op in RANDOM_OPS for _ in range(4)]
     cases.append(unary("RSQRT", (0.05, -20), (0.03, 7), x=np.arange(-20, 128, dtype=np.int8)))
-    check_cases(cases, tmp_path, opt="-O1 -g", extra_cflags=SANITIZERS)
+    return cases
+
+
+def test_random_cases_under_sanitizers(tmp_path):
+    check_cases(random_cases(), tmp_path, opt="-O1 -g", extra_cflags=SANITIZERS)
+
+
+def one_op_graphs() -> list[Graph]:
+    """The graphs this module's bundle tests bundle, each op one case (test_codegen_tables
+    lowers them)."""
+    case_lists = [arithmetic_cases(op) for op in ARITHMETIC_OPS] + [
+        squared_difference_maximum_minimum_cases(), comparison_cases(), broadcast_cases(),
+        prelu_cases(), relu_leaky_relu_rsqrt_cases(), logistic_tanh_hard_swish_cases(),
+        l2_normalization_cases(), softmax_cases(), random_cases()]
+    return [cases_graph(cases)[0] for cases in case_lists]
 
 
 # ---- what the generator or the bundle refuses ----------------------------------------------------

@@ -122,13 +122,19 @@ CONV_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CONV_CASES))
-def test_convolution(case, tmp_path):
+def convolution_case(case: str) -> tuple[Graph, dict[str, np.ndarray] | None]:
+    """The case's graph and its feeds (None: random ones)."""
     op_type, x_shape, w_shape, attrs, extra = CONV_CASES[case]
     extra = dict(extra)
     in_q = extra.pop("in_q", quant(0.03, -7))
     feeds = small_inputs(x_shape) if extra.pop("small_inputs", False) else None
-    check_bundle(conv_graph(op_type, x_shape, w_shape, attrs, in_q, **extra), tmp_path, feeds=feeds)
+    return conv_graph(op_type, x_shape, w_shape, attrs, in_q, **extra), feeds
+
+
+@pytest.mark.parametrize("case", sorted(CONV_CASES))
+def test_convolution(case, tmp_path):
+    graph, feeds = convolution_case(case)
+    check_bundle(graph, tmp_path, feeds=feeds)
 
 
 def fc_graph(x_shape, weights_shape, attrs, per_channel, bias=True, in_q=None, out_q=None,
@@ -161,12 +167,18 @@ FC_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(FC_CASES))
-def test_fully_connected(case, tmp_path):
+def fully_connected_case(case: str) -> tuple[Graph, dict[str, np.ndarray] | None]:
+    """The case's graph and its feeds (None: random ones)."""
     x_shape, weights_shape, attrs, per_channel, extra = FC_CASES[case]
     extra = dict(extra)
     feeds = small_inputs(x_shape) if extra.pop("small_inputs", False) else None
-    check_bundle(fc_graph(x_shape, weights_shape, attrs, per_channel, **extra), tmp_path, feeds=feeds)
+    return fc_graph(x_shape, weights_shape, attrs, per_channel, **extra), feeds
+
+
+@pytest.mark.parametrize("case", sorted(FC_CASES))
+def test_fully_connected(case, tmp_path):
+    graph, feeds = fully_connected_case(case)
+    check_bundle(graph, tmp_path, feeds=feeds)
 
 
 # ---- pooling and reductions ----------------------------------------------------------------
@@ -186,12 +198,15 @@ POOL_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(POOL_CASES))
-def test_pool(case, tmp_path):
+def pool_graph(case: str) -> Graph:
     op_type, dtype, shape, attrs = POOL_CASES[case]
     q = quant(0.1, {"int8": -10, "uint8": 120, "int16": 0}[dtype])
-    graph = q_graph(op_type, [ints(shape, dtype)], [q], [q], attrs, output_dtype=dtype)
-    check_bundle(graph, tmp_path)
+    return q_graph(op_type, [ints(shape, dtype)], [q], [q], attrs, output_dtype=dtype)
+
+
+@pytest.mark.parametrize("case", sorted(POOL_CASES))
+def test_pool(case, tmp_path):
+    check_bundle(pool_graph(case), tmp_path)
 
 
 REDUCE_CASES = {
@@ -209,17 +224,20 @@ REDUCE_CASES = {
 }
 
 
+def reduction_graph(case: str) -> Graph:
+    op_type, dtype, shape, axes, keep_dims, in_q, out_q = REDUCE_CASES[case]
+    return q_graph(op_type, [ints(shape, dtype), i32(axes)], [in_q, None], [out_q],
+                   {"keep_dims": keep_dims}, const={1}, output_dtype=dtype)
+
+
 @pytest.mark.parametrize("case", sorted(REDUCE_CASES))
 def test_reduction(case, tmp_path):
-    op_type, dtype, shape, axes, keep_dims, in_q, out_q = REDUCE_CASES[case]
-    graph = q_graph(op_type, [ints(shape, dtype), i32(axes)], [in_q, None], [out_q],
-                    {"keep_dims": keep_dims}, const={1}, output_dtype=dtype)
-    check_bundle(graph, tmp_path)
+    check_bundle(reduction_graph(case), tmp_path)
 
 
 # ---- QUANTIZE of an integer input ------------------------------------------------------------
 
-@pytest.mark.parametrize("src, dst, in_q, out_q", [
+REQUANTIZE_CASES = [  # input type, output type, input params, output params
     ("int8", "int8", quant(0.05, -3), quant(0.02, 10)),
     ("int8", "int8", quant(0.01, 0), quant(0.5, -128)),   # a large rescale down
     ("int8", "uint8", quant(0.05, -3), quant(0.05, 125)),  # LiteRT's XOR shortcut
@@ -228,11 +246,17 @@ def test_reduction(case, tmp_path):
     ("int16", "int16", quant(0.001, 0), quant(0.0003, 0)),
     ("int16", "int8", quant(0.001, 0), quant(0.1, -20)),
     ("int8", "int8", quant(1e6, 0), quant(1e-5, 3)),  # a left shift of 37: every bit wraps out
-])
+]
+
+
+def requantize_graph(src: str, dst: str, in_q, out_q) -> Graph:
+    return q_graph("QUANTIZE", [ints((3, 11), src)], [in_q], [out_q], {"output_type": dst},
+                   output_dtype=dst)
+
+
+@pytest.mark.parametrize("src, dst, in_q, out_q", REQUANTIZE_CASES)
 def test_requantize(src, dst, in_q, out_q, tmp_path):
-    graph = q_graph("QUANTIZE", [ints((3, 11), src)], [in_q], [out_q], {"output_type": dst},
-                    output_dtype=dst)
-    check_bundle(graph, tmp_path)
+    check_bundle(requantize_graph(src, dst, in_q, out_q), tmp_path)
 
 
 # ---- data-moving ops ---------------------------------------------------------------------------
@@ -287,18 +311,24 @@ MOVEMENT_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(MOVEMENT_CASES))
-def test_data_movement(case, tmp_path):
+def movement_graph(case: str) -> Graph:
     op_type, inputs, params, outputs, attrs, const, dtype = MOVEMENT_CASES[case]
     out_q = U if dtype == "uint8" else Q
-    graph = q_graph(op_type, inputs, params, [out_q] * outputs, attrs, const, output_dtype=dtype)
-    check_bundle(graph, tmp_path)
+    return q_graph(op_type, inputs, params, [out_q] * outputs, attrs, const, output_dtype=dtype)
+
+
+@pytest.mark.parametrize("case", sorted(MOVEMENT_CASES))
+def test_data_movement(case, tmp_path):
+    check_bundle(movement_graph(case), tmp_path)
+
+
+def rescaled_concatenation_graph() -> Graph:
+    return q_graph("CONCATENATION", [ints((2, 3), "uint8"), ints((2, 2), "uint8"), ints((2, 1), "uint8")],
+                   [quant(0.3, 100), U, quant(0.05, 0)], [U], {"axis": 1}, output_dtype="uint8")
 
 
 def test_uint8_concatenation_rescales_inputs_with_other_params(tmp_path):
-    graph = q_graph("CONCATENATION", [ints((2, 3), "uint8"), ints((2, 2), "uint8"), ints((2, 1), "uint8")],
-                    [quant(0.3, 100), U, quant(0.05, 0)], [U], {"axis": 1}, output_dtype="uint8")
-    check_bundle(graph, tmp_path)
+    check_bundle(rescaled_concatenation_graph(), tmp_path)
     assert "tk_concatenation_u8_scaled" in (tmp_path / "model" / "model.c").read_text()
 
 
@@ -310,6 +340,17 @@ def test_refuses_what_litert_refuses():
     graph = q_graph("CONV_2D", [ints((1, 3, 3, 2)), ints((2, 1, 1, 2))], [Q, w_q], [Q], window(), const={1})
     with pytest.raises(CodegenError, match="symmetric"):
         generate(graph, "m")
+
+
+def one_op_graphs() -> list[Graph]:
+    """The graphs this module's one-op bundle tests bundle (test_codegen_tables lowers them)."""
+    return ([convolution_case(case)[0] for case in sorted(CONV_CASES)]
+            + [fully_connected_case(case)[0] for case in sorted(FC_CASES)]
+            + [pool_graph(case) for case in sorted(POOL_CASES)]
+            + [reduction_graph(case) for case in sorted(REDUCE_CASES)]
+            + [requantize_graph(*case) for case in REQUANTIZE_CASES]
+            + [movement_graph(case) for case in sorted(MOVEMENT_CASES)]
+            + [rescaled_concatenation_graph()])
 
 
 # ---- sanitizers --------------------------------------------------------------------------------

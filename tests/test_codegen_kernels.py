@@ -11,6 +11,9 @@ from kernel_check import one_op_graph, quant, window
 
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import VerifyError, build, run_bundle
+from toco_py.ir import Graph
+from toco_py.tflite.reader import read_model
+from toco_py.tflite.writer import model_bytes
 
 rng = np.random.default_rng(7)
 
@@ -64,6 +67,9 @@ CASES = {
     "relu": ("RELU", [r(2, 5)], {}, set(), 1),
     "relu6": ("RELU6", [r(2, 5, scale=5)], {}, set(), 1),
     "relu_n1_to_1": ("RELU_N1_TO_1", [r(7)], {}, set(), 1),
+    # The input only gives the shape (no draw here, so the other cases keep their data); the
+    # standard-normal inputs of check_bundle fall below 0, inside and above 1.
+    "relu_0_to_1": ("RELU_0_TO_1", [np.zeros((4, 8), np.float32)], {}, set(), 1),
     "tanh": ("TANH", [r(3, 4, scale=3)], {}, set(), 1),
     "hard_swish": ("HARD_SWISH", [r(3, 4, scale=4)], {}, set(), 1),
     "leaky_relu": ("LEAKY_RELU", [r(3, 4)], {"alpha": 0.3}, set(), 1),
@@ -128,10 +134,14 @@ CASES.update({
 })
 
 
+def case_graph(case: str) -> Graph:
+    op_type, inputs, attrs, const, n_outputs = CASES[case]
+    return one_op(op_type, inputs, attrs, n_outputs, const)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_one_op_bundle(case, tmp_path):
-    op_type, inputs, attrs, const, n_outputs = CASES[case]
-    graph = one_op(op_type, inputs, attrs, n_outputs, const)
+    graph = case_graph(case)
     feeds = None
     if case in FEEDS:
         from toco_py.tensor_io import random_inputs
@@ -149,11 +159,14 @@ def test_gather_index_out_of_range_fails_the_call(tmp_path):
     assert bundle.plan.arena_size > 0
 
 
-def test_reshape_copy_when_input_lives_on(tmp_path):
+def reshape_copy_graph() -> Graph:
     g = one_op_graph("RESHAPE", [r(2, 6), i32([3, 4])], {}, const={1})
     g.outputs.append("in0")  # the input is an output too: the reshape must copy it
-    graph = roundtrip(g)
-    check_bundle(graph, tmp_path)
+    return roundtrip(g)
+
+
+def test_reshape_copy_when_input_lives_on(tmp_path):
+    check_bundle(reshape_copy_graph(), tmp_path)
     assert "tk_copy" in (tmp_path / "model" / "model.c").read_text()
 
 
@@ -163,24 +176,33 @@ def _quantized_input(dtype: str, shape, scale, zero_point, axis: int = 0):
     return roundtrip(g)
 
 
-@pytest.mark.parametrize("dtype, shape, scale, zero_point, axis", [
+DEQUANTIZE_CASES = [  # dtype, shape, scale, zero point, axis
     ("int8", (2, 3), 0.05, -3, 0),
     ("int8", (3, 4), [0.1, 0.2, 0.05, 0.3], [0, 0, 0, 0], 1),
     ("int8", (2, 20, 3), np.linspace(0.01, 0.2, 20), np.arange(-10, 10), 1),  # > 16: a named array
     ("uint8", (2, 5), 0.02, 128, 0),
     ("int16", (4,), 0.001, 0, 0),
-])
+]
+
+
+@pytest.mark.parametrize("dtype, shape, scale, zero_point, axis", DEQUANTIZE_CASES)
 def test_dequantize_integers(dtype, shape, scale, zero_point, axis, tmp_path):
     check_bundle(_quantized_input(dtype, shape, scale, zero_point, axis), tmp_path)
 
 
-@pytest.mark.parametrize("dtype, scale, zero_point", [("int8", 0.02, 5), ("uint8", 0.03, 128),
-                                                      ("int16", 0.0005, 0)])
-def test_quantize_saturates_and_rounds_bit_exactly(dtype, scale, zero_point, tmp_path):
+QUANTIZE_CASES = [("int8", 0.02, 5), ("uint8", 0.03, 128), ("int16", 0.0005, 0)]
+
+
+def quantize_graph(dtype: str, scale: float, zero_point: int) -> Graph:
     g = one_op_graph("QUANTIZE", [r(3, 7)], {"output_type": dtype})
     out = g.tensors["out0"]
     out.dtype, out.quant = dtype, quant(scale, zero_point)
-    graph = roundtrip(g)
+    return roundtrip(g)
+
+
+@pytest.mark.parametrize("dtype, scale, zero_point", QUANTIZE_CASES)
+def test_quantize_saturates_and_rounds_bit_exactly(dtype, scale, zero_point, tmp_path):
+    graph = quantize_graph(dtype, scale, zero_point)
     # Wide values saturate at both ends; exact halves test the rounding direction.
     x = np.concatenate([r(3, 5, scale=4), np.full((3, 2), 2.5 * scale, np.float32)], axis=1)
     check_bundle(graph, tmp_path, feeds={"in0": x})
@@ -206,17 +228,18 @@ EXACT_CASES = {
 }
 
 
+def exact_model(case: str) -> bytes:
+    op_type, inputs, attrs, const = EXACT_CASES[case]
+    return model_bytes(one_op_graph(op_type, inputs, attrs, 1, const))
+
+
 @pytest.mark.parametrize("case", sorted(EXACT_CASES))
 def test_float_convolutions_match_litert_reference_bit_for_bit(case, tmp_path):
     """The kernels sum each output channel in LiteRT's reference order (ky, kx, input
     channel), however they vectorize: the floats are the same to the bit."""
     from oracle import litert
 
-    from toco_py.tflite.reader import read_model
-    from toco_py.tflite.writer import model_bytes
-
-    op_type, inputs, attrs, const = EXACT_CASES[case]
-    model = model_bytes(one_op_graph(op_type, inputs, attrs, 1, const))
+    model = exact_model(case)
     graph = read_model(model).main
     check_bundle(graph, tmp_path, opt="-O2")
     feeds = {n: r(*graph.tensors[n].shape) for n in graph.inputs}
@@ -227,3 +250,11 @@ def test_float_convolutions_match_litert_reference_bit_for_bit(case, tmp_path):
     interp.invoke()
     theirs = interp.get_tensor(interp.get_output_details()[0]["index"])
     assert np.array_equal(ours.reshape(theirs.shape).view(np.uint32), theirs.view(np.uint32))
+
+
+def one_op_graphs() -> list[Graph]:
+    """The graphs this module's one-op bundle tests bundle (test_codegen_tables lowers them)."""
+    return ([case_graph(case) for case in sorted(CASES)] + [reshape_copy_graph()]
+            + [_quantized_input(*case) for case in DEQUANTIZE_CASES]
+            + [quantize_graph(*case) for case in QUANTIZE_CASES]
+            + [read_model(exact_model(case)).main for case in sorted(EXACT_CASES)])

@@ -94,6 +94,11 @@ def unsupported_ops(graph: Graph) -> list[str]:
     return missing
 
 
+def claimed() -> frozenset[tuple[str, str]]:
+    """Every (op type, variant) with a lowering (import all_lowerings first to have them all)."""
+    return frozenset(_LOWERINGS)
+
+
 @dataclass
 class KernelCall:
     family: str      # the kernel source file, kernels/<family>.c
