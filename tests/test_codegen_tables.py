@@ -135,7 +135,7 @@ def test_codegen_check_catches_each_missing_entry(covered):
     for op_type, variant in sorted(pairs):
         label = f"{op_type} ({variant})"
         opdef = REGISTRY[op_type]
-        without_kernel = dict(REGISTRY, **{op_type: replace(opdef, **{kernel_field(op_type, variant): None})})
+        without_kernel = {**REGISTRY, op_type: replace(opdef, **{kernel_field(op_type, variant): None})}
         assert f"{label}: no numpy kernel to compare its bundles with" in codegen_problems(
             pairs, without_kernel, covered, declared, defined), label
         untested = {pair: calls for pair, calls in covered.items() if pair != (op_type, variant)}
@@ -146,6 +146,6 @@ def test_codegen_check_catches_each_missing_entry(covered):
     for family, function in sorted(called):
         assert any(p.endswith(f"calls {function}, which no kernel header declares") for p in
                    codegen_problems(pairs, REGISTRY, covered, declared - {function}, defined)), function
-        undefined = dict(defined, **{family: defined[family] - {function}})
+        undefined = {**defined, family: defined[family] - {function}}
         assert any(p.endswith(f"calls {function}, which kernels/{family}.c does not define") for p in
                    codegen_problems(pairs, REGISTRY, covered, declared, undefined)), function
