@@ -28,11 +28,32 @@ from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
 from ..quantize.fixed_point import quantize_multiplier, round_half_away_array, scale_double_rounding
 from .common import ShapeUnknown, need_shape
-from .registry import register
+from .generate import SHAPE_ONLY
+from .registry import register, register_int8
 
 QUANTIZED_TYPES = ("int8", "uint8", "int16")
 # The requantizations LiteRT's QUANTIZE prepares (quantize.cc), input -> outputs.
 REQUANTIZATIONS = {"int8": ("int8", "uint8"), "uint8": ("int8", "uint8"), "int16": ("int8", "int16")}
+
+
+def runs_quantized(graph: Graph, op: Op) -> bool:
+    """Whether the op computes on quantized integers, so runs its int8 kernel (numpy and C):
+    its first input or output is quantized. QUANTIZE of a float and DEQUANTIZE convert at the
+    edge of the quantized part and compute in float; QUANTIZE of an integer requantizes. An
+    op whose result depends only on its input's shape (SHAPE, RANK ...) reads no value of it,
+    so only a quantized result counts."""
+    if op.type == "DEQUANTIZE":
+        return False
+    if op.type == "QUANTIZE":
+        source = op.inputs[0] if op.inputs else ""
+        return bool(source) and graph.tensors[source].dtype in QUANTIZED_TYPES
+    inputs = [] if op.type in SHAPE_ONLY else op.inputs[:1]
+    return any(is_quantized_tensor(graph.tensors[n]) for n in inputs + op.outputs[:1] if n)
+
+
+def is_quantized_tensor(t: Tensor) -> bool:
+    """Integers standing for reals through quantization parameters."""
+    return t.quant is not None and t.dtype in QUANTIZED_TYPES
 
 
 def _per_axis(values, ndim: int, axis: int, dtype) -> np.ndarray:
@@ -179,4 +200,6 @@ def quant_attrs(graph: Graph, op: Op) -> None:
 # Never folded: a DEQUANTIZE of constant int8 or float16 weights exists to keep them small,
 # and folding it (or a QUANTIZE) would undo the quantization.
 register("QUANTIZE", infer=_infer_quantize, kernel=_quantize_kernel, foldable=False, float32_only=True)
+# Its params are attrs, so the one kernel also serves as the int8 kernel of a requantization.
+register_int8("QUANTIZE", lambda op, graph, x: _quantize_kernel(op, x))
 register("DEQUANTIZE", infer=_infer_dequantize, kernel=_dequantize_kernel, foldable=False)
