@@ -18,8 +18,8 @@ from ..ops.int8 import pool as pool_int8
 from ..ops.int8 import reduce as reduce_int8
 from ..ops.int8.common import activation_range, fc_multipliers, params
 from ..ops.int8.litert import per_tensor, require_dtype, require_same_params
-from ..ops.quantize_ops import REQUANTIZATIONS
-from ..quantize.fixed_point import quantize_multiplier, wrap32
+from ..ops.quantize_ops import REQUANTIZATIONS, requantize_multiplier
+from ..quantize.fixed_point import wrap32
 from .constants import S8_LANES
 from .lower_math import reduced_flags
 from .lower_nn import window_geometry
@@ -185,8 +185,7 @@ def requantize_q(ctx: OpContext) -> None:
     out_scale, out_zero = per_tensor(ctx.op, ctx.graph, out.name)
     if x.dtype == "int16" and out.dtype == "int16" and (in_zero or out_zero):
         raise ctx.fail("int16 -> int16 requantization needs zero points of 0")
-    # quantize_ops.requantize's multiplier: the float32 scales divided in double.
-    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    multiplier, shift = requantize_multiplier(in_scale, out_scale)
     _check_shifts(ctx, [shift], MAX_DOUBLE_SHIFT)
     ctx.call("requantize_s8", "tk_requantize_q", ctx.pointer(x), QTYPES[x.dtype],
              ctx.pointer(out), QTYPES[out.dtype], str(out.size), str(in_zero), str(multiplier),

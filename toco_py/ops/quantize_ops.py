@@ -106,13 +106,17 @@ def _infer_quantize(op: Op, x: Tensor):
     return need_shape(op, x), dtype
 
 
+def requantize_multiplier(in_scale, out_scale) -> tuple[int, int]:
+    """QuantizeMultiplier of double(in_scale) / double(out_scale), the scales as float32 values."""
+    return quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+
+
 def requantize(q: np.ndarray, in_scale, in_zero: int, out_scale, out_zero: int,
                dtype: str) -> np.ndarray:
-    """reference_ops::Requantize: (q - in_zero) * multiplier + out_zero, clamped, the
-    multiplier from double(in_scale) / double(out_scale) (the scales as float32 values).
+    """reference_ops::Requantize: (q - in_zero) * requantize_multiplier + out_zero, clamped.
     Equal scales give multiplier 2^30, shift 1: an exact identity, so the kernel's XOR fast
     path for int8 <-> uint8 (a zero point shift of 128) gives the same bytes."""
-    multiplier, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    multiplier, shift = requantize_multiplier(in_scale, out_scale)
     # Measured: LiteRT's Requantize rounds twice (gemmlowp), unlike its FULLY_CONNECTED.
     scaled = scale_double_rounding(q.astype(np.int64) - in_zero, multiplier, shift)
     info = np.iinfo(dtype)

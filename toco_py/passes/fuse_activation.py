@@ -19,7 +19,7 @@ def fuse_activation(graph: Graph, op: Op) -> bool:
     producer = producer_of(graph, src, *ACCEPTS_ACTIVATION)
     if producer is None or not private(graph, src, op):
         return False
-    set_activation(op, op.type)  # the RELU op's own fused form, which absorb hands on
+    set_activation(producer, op.type)  # each of these ops has a fused form of its name
     absorb(graph, producer, op)
     return True
 
