@@ -57,7 +57,8 @@ def activation(ctx: OpContext) -> None:
 
 @lowering(*RELU_OPS)
 def relu(ctx: OpContext) -> None:
-    ctx.call("activation", "tk_relu_f32", *_unary_args(ctx), *ctx.clamp_bounds(RELU_OPS[ctx.op.type]))
+    lo, hi = ctx.clamp_bounds(RELU_OPS[ctx.op.type])
+    ctx.call("activation", "tk_relu_f32", *_unary_args(ctx), lo, hi)
 
 
 @lowering("LEAKY_RELU")

@@ -27,7 +27,8 @@ def quantize_value(scale: float, zero: int, real: float) -> int:
     return zero + round_half_away(float(np.float32(real) / np.float32(scale)))
 
 
-def quantized_bounds(bounds: Bounds, scale: float, zero: int, dtype: str = "int8") -> tuple[int, int]:
+def quantized_bounds(bounds: Bounds, scale: float, zero: int,
+                     dtype: str = "int8") -> tuple[int, int]:
     """CalculateActivationRangeQuantized: real bounds as a clamp of the quantized values."""
     qmin, qmax = dtype_range(dtype)
     lo, hi = bounds

@@ -62,7 +62,8 @@ def _input_scale(op: Op, graph: Graph, out_ok, wanted: str) -> np.float32:
 
 def softmax_params(op: Op, graph: Graph) -> tuple[int, int, int]:
     """SoftmaxPrepare: (input_beta_multiplier, its left shift, diff_min)."""
-    si = _input_scale(op, graph, lambda so, zo: not (zo != -128 or abs(float(so) - 1.0 / 256) > 0.001 / 256),
+    si = _input_scale(op, graph,
+                      lambda so, zo: not (zo != -128 or abs(float(so) - 1.0 / 256) > 0.001 / 256),
                       "1/256, -128")
     return input_beta_multiplier(np.float32(op.attrs.get("beta", 1.0)), si, op)
 
