@@ -4,6 +4,10 @@ reference kernels (float32 unless a case says otherwise)."""
 import numpy as np
 import pytest
 from kernel_check import compare_with_litert
+from tflite.ActivationFunctionType import ActivationFunctionType
+
+from toco_py.ops.common import FUSED_ACTIVATIONS
+from toco_py.tflite.options import ACTIVATION
 
 RNG = np.random.default_rng(5)
 
@@ -49,6 +53,14 @@ def test_arithmetic_broadcasting(op_type, shapes):
 def test_arithmetic_activation(op_type, activation):
     a, b = normal(3, 4, scale=3), away_from_zero(4)
     compare_with_litert(op_type, [a, b], {"fused_activation_function": activation})
+
+
+def test_fused_activation_table_is_the_schemas():
+    """The one table every layer derives its fused-activation clamps from names the schema's
+    ActivationFunctionType values in their enum order, the order tflite/options.py encodes."""
+    schema = {k: v for k, v in vars(ActivationFunctionType).items() if not k.startswith("_")}
+    assert list(FUSED_ACTIVATIONS) == sorted(schema, key=schema.get) == list(ACTIVATION)
+    assert sorted(ACTIVATIONS) == sorted(FUSED_ACTIVATIONS)  # the test above runs each one
 
 
 @pytest.mark.parametrize("op_type", ["ADD", "SUB", "MUL"])

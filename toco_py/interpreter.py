@@ -8,9 +8,9 @@ import numpy as np
 
 from .errors import TocoError
 from .ir import Graph, Op
-from .ops import CUSTOM_OPS, definition, has_trait
+from .ops import CUSTOM_OPS, definition
 from .ops.hybrid import is_hybrid
-from .ops.quantize_ops import QUANTIZED_TYPES, quant_attrs
+from .ops.quantize_ops import quant_attrs, runs_quantized
 from .targets import node_name, op_kind
 
 
@@ -60,18 +60,6 @@ def _missing_message(graph: Graph, missing: list[str]) -> str:
             f"{', '.join(custom)}; the custom ops it runs: {', '.join(sorted(CUSTOM_OPS)) or 'none'})")
 
 
-def _is_quantized(graph: Graph, op: Op) -> bool:
-    """An op running on integer-quantized tensors (QUANTIZE/DEQUANTIZE convert between)."""
-    if op.type in ("QUANTIZE", "DEQUANTIZE") or is_hybrid(graph, op):
-        return False
-    # An op whose result depends only on its input's shape (SHAPE, RANK, ...) reads no
-    # value of it, so only a quantized result needs an integer kernel.
-    inputs = [] if has_trait(op.type, "shape_only") else op.inputs[:1]
-    names = [n for n in inputs + op.outputs[:1] if n]
-    return any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in QUANTIZED_TYPES
-               for n in names)
-
-
 def kernel_for(graph: Graph, op: Op) -> Callable | None:
     opdef = definition(op)
     if opdef is None:
@@ -79,7 +67,7 @@ def kernel_for(graph: Graph, op: Op) -> Callable | None:
     if is_hybrid(graph, op):
         hybrid = opdef.hybrid_kernel
         return lambda op_, *arrays: hybrid(op_, graph, *arrays)
-    if _is_quantized(graph, op):
+    if runs_quantized(graph, op):
         if opdef.int8_kernel is None:
             return None
         return lambda op_, *arrays: opdef.int8_kernel(op_, graph, *arrays)

@@ -40,6 +40,7 @@ import numpy as np
 from .errors import TocoError
 from .ir import Graph, Op
 from .ops import definition
+from .ops.common import ACTIVATION_ATTR
 from .ops.hybrid import input_rounding_std, is_hybrid
 from .ops.quantize_ops import quant_attrs
 
@@ -169,7 +170,7 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
 def _squared_terms(op: Op, opdef, args: list, length: int) -> np.ndarray:
     """The sum of the squared terms each output element adds up (OpDef.squares): the kernel on
     the inputs' squares, without fused activation."""
-    plain = replace(op, attrs={**op.attrs, "fused_activation_function": "NONE"})
+    plain = replace(op, attrs={**op.attrs, ACTIVATION_ATTR: "NONE"})
     squared = [a * a if _is_float(a) else a for a in args]
     total = np.asarray(opdef.kernel(plain, *squared), np.float64)
     return total * length if opdef.squares == "mean" else total

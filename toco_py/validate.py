@@ -21,7 +21,7 @@ import numpy as np
 from .errors import TocoError
 from .interpreter import Interpreter
 from .ir import Graph, QuantParams
-from .ops.quantize_ops import QUANTIZED_TYPES, dequantize as dequantize_array, quantize
+from .ops.quantize_ops import dequantize as dequantize_array, is_quantized_tensor, quantize
 from .tolerance import float_bounds, judge
 
 # The fixed tolerances of a quantized model against a float reference (and of --atol/--rtol
@@ -205,8 +205,7 @@ def adapt_inputs(feeds: dict[str, np.ndarray], graph: Graph) -> dict[str, np.nda
     out = {}
     for name, value in feeds.items():
         t = graph.tensors.get(name)
-        if t is not None and t.quant is not None and t.dtype in QUANTIZED_TYPES \
-                and np.asarray(value).dtype.kind == "f":
+        if t is not None and is_quantized_tensor(t) and np.asarray(value).dtype.kind == "f":
             value = quantize(np.asarray(value), t.quant.scale, t.quant.zero_point, t.quant.axis, t.dtype)
         out[name] = value
     return out
@@ -218,7 +217,7 @@ def is_quantized(graph: Graph) -> bool:
     from .passes.emulate_fake_quant import emulation_tensors
 
     emulation = emulation_tensors(graph)
-    return any((t.quant is not None and t.dtype in QUANTIZED_TYPES and t.name not in emulation)
+    return any((is_quantized_tensor(t) and t.name not in emulation)
                or t.dtype == "float16" for t in graph.tensors.values())
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import REGISTRY
+from ..ops.common import RELU_OPS
 from ..ops.int8 import activation as act8
 from ..ops.int8 import elementwise as ew8
 from ..ops.int8 import softmax as sm8
@@ -115,7 +116,7 @@ def rsqrt(ctx: OpContext) -> None:
 # Ops of one int8 input whose output depends on that value alone: their numpy kernel run
 # on every int8 value is the op's 256-entry table (and checks the params); the C looks it up,
 # bit-exact by construction.
-_TABLE_OPS = (*act8.RELU_RANGES, "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH")
+_TABLE_OPS = (*RELU_OPS, "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH")
 
 
 @lowering(*_TABLE_OPS, variant="int8")

@@ -11,6 +11,7 @@ are expressed here with the generic kernels (tile, transpose) or new ones (movem
 from __future__ import annotations
 
 from .. import ir
+from ..ops.array import refuse_activation
 from ..ops.common import normalize_axis
 from ..ops.int8 import movement as movement_int8
 from ..ops.int8.litert import per_tensor, require_dtype, require_same_params
@@ -77,8 +78,7 @@ def _rescaling(ctx: OpContext, name: str) -> tuple[int, float, float]:
 
 def _concatenation_u8_scaled(ctx: OpContext) -> None:
     out = ctx.output()
-    if ctx.op.attrs.get("fused_activation_function", "NONE") != "NONE":
-        raise ctx.fail("CONCATENATION cannot have a fused activation in TFLite")
+    refuse_activation(ctx.op)
     ctx.require_rank([out])
     axis = normalize_axis(ctx.op, ctx.op.attrs["axis"], len(out.shape))
     inputs = [ctx.input(i) for i in range(len(ctx.op.inputs))]

@@ -16,10 +16,10 @@ from ..ir import Tensor
 from ..ops.int8 import conv as conv_int8
 from ..ops.int8 import pool as pool_int8
 from ..ops.int8 import reduce as reduce_int8
-from ..ops.int8.common import activation_range, fc_multipliers, params, scale_zero
+from ..ops.int8.common import activation_range, fc_multipliers, params
 from ..ops.int8.litert import per_tensor, require_dtype, require_same_params
-from ..ops.quantize_ops import REQUANTIZATIONS
-from ..quantize.fixed_point import quantize_multiplier, wrap32
+from ..ops.quantize_ops import REQUANTIZATIONS, requantize_multiplier
+from ..quantize.fixed_point import wrap32
 from .constants import S8_LANES
 from .lower_math import reduced_flags
 from .lower_nn import window_geometry
@@ -51,7 +51,7 @@ def _requantization(ctx: OpContext, multipliers, shifts, limit: int = MAX_DOUBLE
 
 def _clamp(ctx: OpContext, out: Tensor) -> tuple[int, int, int]:
     """(output zero point, activation min, activation max) of an int8 output."""
-    scale, zero = scale_zero(ctx.graph, out.name)
+    scale, zero = per_tensor(ctx.op, ctx.graph, out.name)
     lo, hi = activation_range(ctx.op, scale, zero)
     return zero, lo, hi
 
@@ -113,7 +113,7 @@ def fully_connected_s8(ctx: OpContext) -> None:
         raise ctx.fail(f"an input of {x.size} values cannot be rows of {depth}")
     if b is not None and b.size != units:
         raise ctx.fail(f"the bias has {b.size} values for {units} units")
-    _, in_zero = scale_zero(ctx.graph, x.name)
+    _, in_zero = per_tensor(ctx.op, ctx.graph, x.name)
     multipliers, shifts = fc_multipliers(ctx.graph, x.name, w.name, out.name)
     # One value per unit, so the kernel needs no per-tensor case.
     multipliers, shifts = np.broadcast_to(multipliers, (units,)), np.broadcast_to(shifts, (units,))
@@ -185,8 +185,7 @@ def requantize_q(ctx: OpContext) -> None:
     out_scale, out_zero = per_tensor(ctx.op, ctx.graph, out.name)
     if x.dtype == "int16" and out.dtype == "int16" and (in_zero or out_zero):
         raise ctx.fail("int16 -> int16 requantization needs zero points of 0")
-    # quantize_ops.requantize's multiplier: the float32 scales divided in double.
-    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    multiplier, shift = requantize_multiplier(in_scale, out_scale)
     _check_shifts(ctx, [shift], MAX_DOUBLE_SHIFT)
     ctx.call("requantize_s8", "tk_requantize_q", ctx.pointer(x), QTYPES[x.dtype],
              ctx.pointer(out), QTYPES[out.dtype], str(out.size), str(in_zero), str(multiplier),

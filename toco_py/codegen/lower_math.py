@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..ir import Tensor
+from ..ops.common import RELU_OPS
 from ..ops.reduce import reduced_axes
 from .lowering import OpContext, lowering
 
@@ -15,8 +16,6 @@ _UNARY = {"EXP": "tk_exp_f32", "SQRT": "tk_sqrt_f32", "RSQRT": "tk_rsqrt_f32",
           "NEG": "tk_neg_f32", "ABS": "tk_abs_f32", "SQUARE": "tk_square_f32"}
 _ACTIVATIONS = {"LOGISTIC": "tk_logistic_f32", "TANH": "tk_tanh_f32",
                 "HARD_SWISH": "tk_hard_swish_f32"}
-_RELU_RANGES = {"RELU": ("0.0f", "FLT_MAX"), "RELU6": ("0.0f", "6.0f"),
-                "RELU_N1_TO_1": ("-1.0f", "1.0f"), "RELU_0_TO_1": ("0.0f", "1.0f")}
 _REDUCTIONS = {"SUM": "tk_sum_f32", "MEAN": "tk_mean_f32", "REDUCE_MAX": "tk_reduce_max_f32"}
 
 
@@ -56,9 +55,10 @@ def activation(ctx: OpContext) -> None:
     ctx.call("activation", _ACTIVATIONS[ctx.op.type], *_unary_args(ctx))
 
 
-@lowering(*_RELU_RANGES)
+@lowering(*RELU_OPS)
 def relu(ctx: OpContext) -> None:
-    ctx.call("activation", "tk_relu_f32", *_unary_args(ctx), *_RELU_RANGES[ctx.op.type])
+    lo, hi = ctx.clamp_bounds(RELU_OPS[ctx.op.type])
+    ctx.call("activation", "tk_relu_f32", *_unary_args(ctx), lo, hi)
 
 
 @lowering("LEAKY_RELU")

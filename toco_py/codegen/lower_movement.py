@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.array import refuse_activation
 from ..ops.common import normalize_axis
 from ..ops.slicing import gather_axes, slice_bounds, strided_slice_plan
 from .lowering import OpContext, lowering
@@ -46,8 +47,7 @@ def _join(ctx: OpContext, axis: int, axis_sizes: list[int]) -> None:
 
 @lowering("CONCATENATION")
 def concatenation(ctx: OpContext) -> None:
-    if ctx.op.attrs.get("fused_activation_function", "NONE") != "NONE":
-        raise ctx.fail("CONCATENATION cannot have a fused activation in TFLite")
+    refuse_activation(ctx.op)
     out = ctx.output()
     axis = normalize_axis(ctx.op, ctx.op.attrs["axis"], len(out.shape))
     sizes = [int(ctx.input(i).shape[axis]) for i in range(len(ctx.op.inputs))]

@@ -8,8 +8,9 @@ CONV_2D filters and FULLY_CONNECTED weights are repacked in blocks of output cha
 from __future__ import annotations
 
 from ..ir import Tensor
-from ..ops.common import IGNORED_ACTIVATIONS, same_padding
+from ..ops.common import same_padding
 from ..ops.conv import window
+from ..ops.fully_connected import refuse_ignored_activation
 from .constants import F32_LANES
 from .lowering import OpContext, lowering
 
@@ -100,9 +101,7 @@ def fully_connected(ctx: OpContext) -> None:
         raise ctx.fail(f"weights of type {w.dtype} on a float input (dynamic-range "
                        "quantization) are not supported; convert without --quantize dynamic")
     ctx.require_dtype([x, w, b, out], FLOAT)
-    if ctx.op.attrs.get("fused_activation_function") in IGNORED_ACTIVATIONS:
-        raise ctx.fail("FULLY_CONNECTED cannot fuse "
-                       f"{ctx.op.attrs['fused_activation_function']} in TFLite")
+    refuse_ignored_activation(ctx.op)
     units, depth = (int(d) for d in w.shape)
     batches = x.size // depth if depth else 0
     lo, hi = ctx.activation()

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import TocoError
 from ..ir import Graph, Op, Tensor
-from ..ops.quantize_ops import QUANTIZED_TYPES
+from ..ops.common import Bounds, activation_bounds
+from ..ops.quantize_ops import runs_quantized
 from . import cformat
 from .constants import ConstTable, pack_blocks
 from .planner import MemoryPlan
@@ -31,16 +32,6 @@ from .planner import MemoryPlan
 # Option arrays (shapes, flags ...) up to this many values are written into the call;
 # longer ones become a named const array in NAME_weights.c.
 MAX_INLINE_ARRAY = 16
-# The fused-activation clamps, as LiteRT computes them (NONE is the whole float range).
-ACTIVATION_RANGES = {
-    "NONE": ("-FLT_MAX", "FLT_MAX"),
-    "RELU": ("0.0f", "FLT_MAX"),
-    "RELU_N1_TO_1": ("-1.0f", "1.0f"),
-    "RELU6": ("0.0f", "6.0f"),
-    # LiteRT's kernels turn these into the unbounded range: they change nothing.
-    "TANH": ("-FLT_MAX", "FLT_MAX"),
-    "SIGN_BIT": ("-FLT_MAX", "FLT_MAX"),
-}
 
 
 class CodegenError(TocoError):
@@ -62,17 +53,8 @@ def lowering(*op_types: str, variant: str = "float") -> Callable[[Lowering], Low
 
 
 def variant_of(graph: Graph, op: Op) -> str:
-    """"int8" when the op computes on quantized integers, else "float". QUANTIZE of a float
-    and DEQUANTIZE (the conversions at the edge of the quantized part) are float ops."""
-    if op.type == "DEQUANTIZE":
-        return "float"
-    first = graph.tensors[op.inputs[0]] if op.inputs and op.inputs[0] else None
-    if op.type == "QUANTIZE":
-        return "int8" if first is not None and first.dtype in QUANTIZED_TYPES else "float"
-    names = [n for n in op.inputs[:1] + op.outputs[:1] if n]
-    quantized = any(graph.tensors[n].quant is not None and graph.tensors[n].dtype in QUANTIZED_TYPES
-                    for n in names)
-    return "int8" if quantized else "float"
+    """The lowering variant of the op: "int8" when it runs its quantized kernel, else "float"."""
+    return "int8" if runs_quantized(graph, op) else "float"
 
 
 def find_lowering(graph: Graph, op: Op) -> Lowering | None:
@@ -245,10 +227,15 @@ class OpContext:
 
     def activation(self) -> tuple[str, str]:
         """(min, max) of the op's fused activation clamp."""
-        name = self.op.attrs.get("fused_activation_function", "NONE")
-        if name not in ACTIVATION_RANGES:
-            raise self.fail(f"unsupported fused activation {name}")
-        return ACTIVATION_RANGES[name]
+        return self.clamp_bounds(activation_bounds(self.op))
+
+    @staticmethod
+    def clamp_bounds(bounds: Bounds) -> tuple[str, str]:
+        """(min, max) C literals of a float clamp: an unbounded side is the whole float range,
+        as LiteRT's CalculateActivationRange makes it."""
+        lo, hi = bounds
+        return ("-FLT_MAX" if lo is None else cformat.float_literal(lo),
+                "FLT_MAX" if hi is None else cformat.float_literal(hi))
 
     # ---- output -------------------------------------------------------------------------
 

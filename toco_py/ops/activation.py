@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..ir import Op, Tensor
-from .common import broadcast_shapes, infer_same, need_shape
+from .common import RELU_OPS, broadcast_shapes, clamp, infer_same, need_shape
 from .registry import APPROXIMATED, register
 
 
@@ -54,10 +54,10 @@ def _infer_prelu(op: Op, x: Tensor, alpha: Tensor):
     return broadcast_shapes(op, need_shape(op, x), need_shape(op, alpha)), x.dtype
 
 
-register("RELU", traits={"tflm"}, infer=infer_same, kernel=_typed(lambda op, x: np.maximum(x, 0)))
-register("RELU6", traits={"tflm"}, infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 6)))
-register("RELU_N1_TO_1", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, -1, 1)))
-register("RELU_0_TO_1", infer=infer_same, kernel=_typed(lambda op, x: np.clip(x, 0, 1)))
+# TFLM registers kernels for RELU and RELU6 only.
+for _relu in RELU_OPS:
+    register(_relu, traits={"tflm"} if _relu in ("RELU", "RELU6") else (),
+             infer=infer_same, kernel=_typed(lambda op, x: clamp(x, RELU_OPS[op.type])))
 register("TANH", traits={"tflm"}, int8_output=(1.0 / 128, 0),
          infer=infer_same, kernel=_typed(lambda op, x: np.tanh(x)), ulps=APPROXIMATED)
 register("LOGISTIC", traits={"tflm"}, int8_output=(1.0 / 256, -128),

@@ -68,7 +68,8 @@ def _infer_transpose(op: Op, x: Tensor, perm: Tensor):
     return tuple(shape[i] for i in p), x.dtype
 
 
-def _refuse_activation(op: Op) -> None:
+def refuse_activation(op: Op) -> None:
+    """CONCATENATION's fused activation must be NONE."""
     # The option exists in the schema, but LiteRT's kernel refuses to prepare with any
     # fused activation other than NONE.
     if activation_of(op) != "NONE":
@@ -77,7 +78,7 @@ def _refuse_activation(op: Op) -> None:
 
 
 def _infer_concat(op: Op, *xs: Tensor):
-    _refuse_activation(op)
+    refuse_activation(op)
     shapes = [need_shape(op, x) for x in xs]
     axis = normalize_axis(op, op.attrs["axis"], len(shapes[0]))
     for s in shapes[1:]:
@@ -92,7 +93,7 @@ def _infer_concat(op: Op, *xs: Tensor):
 
 
 def _concat(op: Op, *xs: np.ndarray) -> np.ndarray:
-    _refuse_activation(op)
+    refuse_activation(op)
     return np.concatenate(xs, axis=normalize_axis(op, op.attrs["axis"], xs[0].ndim))
 
 

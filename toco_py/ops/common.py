@@ -6,26 +6,57 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir import Op, Tensor
 
-# LiteRT's kernels turn a fused activation into a clamp range; TANH and SIGN_BIT get the
-# unbounded one, so they leave the output as it is (measured on CONV_2D, DEPTHWISE_CONV_2D,
-# ADD, SUB, MUL, DIV and the pools; FULLY_CONNECTED refuses them instead).
-IGNORED_ACTIVATIONS = ("TANH", "SIGN_BIT")
-
-
-def apply_activation(x: np.ndarray, name: str | None) -> np.ndarray:
-    if not name or name == "NONE" or name in IGNORED_ACTIVATIONS:
-        return x
-    if name == "RELU":
-        return np.maximum(x, 0).astype(x.dtype, copy=False)
-    if name == "RELU6":
-        return np.clip(x, 0, 6).astype(x.dtype, copy=False)
-    if name == "RELU_N1_TO_1":
-        return np.clip(x, -1, 1).astype(x.dtype, copy=False)
-    raise ConversionError(f"unsupported fused activation {name}")
+# The op attr that names a fused activation (the schema's FusedActivationFunction field).
+ACTIVATION_ATTR = "fused_activation_function"
+Bounds = tuple[float | None, float | None]
+UNBOUNDED: Bounds = (None, None)
+# The schema's fused activations (ActivationFunctionType, in its order), each as the real
+# clamp LiteRT's kernels apply (CalculateActivationRange): (lowest, highest) output, None
+# where unbounded (the bounds are whole numbers, written as ints so that numpy clamps an
+# integer tensor in its own type). TANH and SIGN_BIT get the unbounded range, so they leave
+# the output as it is (measured on CONV_2D, DEPTHWISE_CONV_2D, ADD, SUB, MUL, DIV and the
+# pools; FULLY_CONNECTED refuses them instead).
+FUSED_ACTIVATIONS: dict[str, Bounds] = {
+    "NONE": UNBOUNDED,
+    "RELU": (0, None),
+    "RELU_N1_TO_1": (-1, 1),
+    "RELU6": (0, 6),
+    "TANH": UNBOUNDED,
+    "SIGN_BIT": UNBOUNDED,
+}
+IGNORED_ACTIVATIONS = tuple(name for name, bounds in FUSED_ACTIVATIONS.items()
+                            if name != "NONE" and bounds == UNBOUNDED)
+# The RELU ops are these clamps as ops of their own: each fused activation that clamps (a
+# RELU op can fuse into its producer as that option) and RELU_0_TO_1, which has no fused form.
+FUSABLE_RELUS = tuple(name for name, bounds in FUSED_ACTIVATIONS.items() if bounds != UNBOUNDED)
+RELU_OPS: dict[str, Bounds] = {**{name: FUSED_ACTIVATIONS[name] for name in FUSABLE_RELUS},
+                               "RELU_0_TO_1": (0, 1)}
 
 
 def activation_of(op: Op) -> str:
-    return op.attrs.get("fused_activation_function", "NONE")
+    return op.attrs.get(ACTIVATION_ATTR, "NONE")
+
+
+def set_activation(op: Op, name: str) -> None:
+    op.attrs[ACTIVATION_ATTR] = name
+
+
+def activation_bounds(op: Op) -> Bounds:
+    """The real clamp of the op's fused activation."""
+    name = activation_of(op)
+    if name not in FUSED_ACTIVATIONS:
+        raise ConversionError(f"unsupported fused activation {name}")
+    return FUSED_ACTIVATIONS[name]
+
+
+def clamp(x: np.ndarray, bounds: Bounds) -> np.ndarray:
+    """x clamped to the bounds, in x's dtype."""
+    return x if bounds == UNBOUNDED else np.clip(x, *bounds)
+
+
+def apply_activation(x: np.ndarray, op: Op) -> np.ndarray:
+    """The op's fused activation applied to its float (or integer) result."""
+    return clamp(x, activation_bounds(op))
 
 
 def broadcast_shapes(op: Op, *shapes: tuple[int, ...]) -> tuple[int, ...]:

@@ -6,8 +6,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from .common import (activation_of, apply_activation, conv_output_size, need_const, need_shape,
-                     same_padding)
+from .common import apply_activation, conv_output_size, need_const, need_shape, same_padding
 from .registry import register
 
 
@@ -82,7 +81,7 @@ def conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) ->
     out = cols @ w.reshape(o, kh * kw * ci).T
     if b is not None:
         out += b
-    return apply_activation(out.reshape(n, oh, ow, o).astype(x.dtype, copy=False), activation_of(op))
+    return apply_activation(out.reshape(n, oh, ow, o).astype(x.dtype, copy=False), op)
 
 
 def _infer_depthwise(op: Op, x: Tensor, w: Tensor, b: Tensor | None = None):
@@ -100,7 +99,7 @@ def depthwise_conv2d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
     out = depthwise_sum(extract_patches(x, kh, kw, op), w, multiplier)
     if b is not None:
         out = out + b
-    return apply_activation(out.astype(x.dtype, copy=False), activation_of(op))
+    return apply_activation(out.astype(x.dtype, copy=False), op)
 
 
 register("CONV_2D", traits={"fused_activation", "affine", "tflm"}, weight_axis=(1, 0),
@@ -161,7 +160,7 @@ def transpose_conv(op: Op, output_shape: np.ndarray, w: np.ndarray, x: np.ndarra
     out = canvas[:, top : top + oh, left : left + ow, :]
     if b is not None:
         out = out + b
-    return apply_activation(out.astype(x.dtype), activation_of(op))
+    return apply_activation(out.astype(x.dtype), op)
 
 
 register("TRANSPOSE_CONV", traits={"tflm"}, weight_axis=(1, 0),

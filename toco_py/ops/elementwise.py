@@ -5,7 +5,6 @@ import numpy as np
 
 from ..ir import Op, Tensor
 from .common import (
-    activation_of,
     apply_activation,
     broadcast_shapes,
     infer_same,
@@ -27,7 +26,7 @@ def _binary(fn, fused: bool):
         out = np.asarray(fn(a, b))
         if out.dtype != a.dtype and out.dtype != np.bool_:
             out = out.astype(a.dtype)
-        return apply_activation(out, activation_of(op)) if fused else out
+        return apply_activation(out, op) if fused else out
     return kernel
 
 

@@ -10,10 +10,14 @@ from .common import (IGNORED_ACTIVATIONS, activation_of, apply_activation, broad
 from .registry import register
 
 
-def _infer_fc(op: Op, x: Tensor, w: Tensor, b: Tensor | None = None):
+def refuse_ignored_activation(op: Op) -> None:
+    # LiteRT's FULLY_CONNECTED fails to prepare with these (the other ops ignore them).
     if activation_of(op) in IGNORED_ACTIVATIONS:
-        # LiteRT's FULLY_CONNECTED fails to prepare with these (the other ops ignore them).
         raise ConversionError(f"{op!r}: FULLY_CONNECTED cannot fuse {activation_of(op)} in TFLite")
+
+
+def _infer_fc(op: Op, x: Tensor, w: Tensor, b: Tensor | None = None):
+    refuse_ignored_activation(op)
     xs, (o, k) = need_shape(op, x), need_shape(op, w)
     if op.attrs.get("keep_num_dims"):
         return tuple(xs[:-1]) + (o,), x.dtype
@@ -32,7 +36,7 @@ def fully_connected(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None =
         out = out + b
     if op.attrs.get("keep_num_dims"):
         out = out.reshape(x.shape[:-1] + (w.shape[0],))
-    return apply_activation(out.astype(x.dtype, copy=False), activation_of(op))
+    return apply_activation(out.astype(x.dtype, copy=False), op)
 
 
 def _infer_batch_matmul(op: Op, a: Tensor, b: Tensor):

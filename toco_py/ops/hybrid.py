@@ -8,7 +8,7 @@ import numpy as np
 
 from ..ir import Graph, Op
 from ..quantize.fixed_point import round_half_away_array as _round
-from .common import activation_of, apply_activation
+from .common import apply_activation
 from .conv import depthwise_sum, extract_patches, im2col
 from .registry import REGISTRY, register_hybrid
 
@@ -70,7 +70,7 @@ def fully_connected_hybrid(op: Op, graph: Graph, x, w, b=None):
         out = out + b
     if op.attrs.get("keep_num_dims"):
         out = out.reshape(x.shape[:-1] + (channels,))
-    return apply_activation(out.astype(np.float32), activation_of(op))
+    return apply_activation(out.astype(np.float32), op)
 
 
 def _quantized_image(x: np.ndarray):
@@ -90,7 +90,7 @@ def conv_hybrid(op: Op, graph: Graph, x, w, b=None):
     out = acc * scales * batch_scale.reshape(-1, 1, 1, 1)
     if b is not None:
         out = out + b
-    return apply_activation(out.astype(np.float32), activation_of(op))
+    return apply_activation(out.astype(np.float32), op)
 
 
 def depthwise_hybrid(op: Op, graph: Graph, x, w, b=None):
@@ -102,7 +102,7 @@ def depthwise_hybrid(op: Op, graph: Graph, x, w, b=None):
     out = acc.astype(np.float32) * (scales * batch_scale.reshape(-1, 1, 1, 1))
     if b is not None:
         out = out + b
-    return apply_activation(out.astype(np.float32), activation_of(op))
+    return apply_activation(out.astype(np.float32), op)
 
 
 register_hybrid("FULLY_CONNECTED", fully_connected_hybrid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Op, Tensor
-from .common import activation_of, apply_activation, need_shape
+from .common import apply_activation, need_shape
 from .conv import conv_out_hw, extract_patches
 from .registry import register
 
@@ -42,12 +42,12 @@ def window_counts(op: Op, x: np.ndarray, dtype) -> np.ndarray:
 
 def max_pool(op: Op, x: np.ndarray) -> np.ndarray:
     out = window_max(op, x, -np.inf)
-    return apply_activation(out.astype(x.dtype, copy=False), activation_of(op))
+    return apply_activation(out.astype(x.dtype, copy=False), op)
 
 
 def average_pool(op: Op, x: np.ndarray) -> np.ndarray:
     mean = window_sums(op, x.astype(np.float64)) / window_counts(op, x, np.float64)
-    return apply_activation(mean.astype(x.dtype), activation_of(op))
+    return apply_activation(mean.astype(x.dtype), op)
 
 
 register("MAX_POOL_2D", traits={"fused_activation", "moves_data", "tflm"},

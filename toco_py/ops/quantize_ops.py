@@ -28,11 +28,31 @@ from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
 from ..quantize.fixed_point import quantize_multiplier, round_half_away_array, scale_double_rounding
 from .common import ShapeUnknown, need_shape
-from .registry import register
+from .registry import has_trait, register, register_int8
 
 QUANTIZED_TYPES = ("int8", "uint8", "int16")
 # The requantizations LiteRT's QUANTIZE prepares (quantize.cc), input -> outputs.
 REQUANTIZATIONS = {"int8": ("int8", "uint8"), "uint8": ("int8", "uint8"), "int16": ("int8", "int16")}
+
+
+def runs_quantized(graph: Graph, op: Op) -> bool:
+    """Whether the op computes on quantized integers, so runs its int8 kernel (numpy and C):
+    its first input or output is quantized. QUANTIZE of a float and DEQUANTIZE convert at the
+    edge of the quantized part and compute in float; QUANTIZE of an integer requantizes. An
+    op whose result depends only on its input's shape (SHAPE, RANK ...) reads no value of it,
+    so only a quantized result counts."""
+    if op.type == "DEQUANTIZE":
+        return False
+    if op.type == "QUANTIZE":
+        source = op.inputs[0] if op.inputs else ""
+        return bool(source) and graph.tensors[source].dtype in QUANTIZED_TYPES
+    inputs = [] if has_trait(op.type, "shape_only") else op.inputs[:1]
+    return any(is_quantized_tensor(graph.tensors[n]) for n in inputs + op.outputs[:1] if n)
+
+
+def is_quantized_tensor(t: Tensor) -> bool:
+    """Integers standing for reals through quantization parameters."""
+    return t.quant is not None and t.dtype in QUANTIZED_TYPES
 
 
 def _per_axis(values, ndim: int, axis: int, dtype) -> np.ndarray:
@@ -85,13 +105,17 @@ def _infer_quantize(op: Op, x: Tensor):
     return need_shape(op, x), dtype
 
 
+def requantize_multiplier(in_scale, out_scale) -> tuple[int, int]:
+    """QuantizeMultiplier of double(in_scale) / double(out_scale), the scales as float32 values."""
+    return quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+
+
 def requantize(q: np.ndarray, in_scale, in_zero: int, out_scale, out_zero: int,
                dtype: str) -> np.ndarray:
-    """reference_ops::Requantize: (q - in_zero) * multiplier + out_zero, clamped, the
-    multiplier from double(in_scale) / double(out_scale) (the scales as float32 values).
+    """reference_ops::Requantize: (q - in_zero) * requantize_multiplier + out_zero, clamped.
     Equal scales give multiplier 2^30, shift 1: an exact identity, so the kernel's XOR fast
     path for int8 <-> uint8 (a zero point shift of 128) gives the same bytes."""
-    multiplier, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    multiplier, shift = requantize_multiplier(in_scale, out_scale)
     # Measured: LiteRT's Requantize rounds twice (gemmlowp), unlike its FULLY_CONNECTED.
     scaled = scale_double_rounding(q.astype(np.int64) - in_zero, multiplier, shift)
     info = np.iinfo(dtype)
@@ -180,5 +204,7 @@ def quant_attrs(graph: Graph, op: Op) -> None:
 # and folding it (or a QUANTIZE) would undo the quantization.
 register("QUANTIZE", traits={"tflm"},
          infer=_infer_quantize, kernel=_quantize_kernel, foldable=False, float32_only=True)
+# Its params are attrs, so the one kernel also serves as the int8 kernel of a requantization.
+register_int8("QUANTIZE", lambda op, graph, x: _quantize_kernel(op, x))
 register("DEQUANTIZE", traits={"tflm"},
          infer=_infer_dequantize, kernel=_dequantize_kernel, foldable=False)

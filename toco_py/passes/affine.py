@@ -6,6 +6,7 @@ import numpy as np
 
 from ..ir import Graph, Op
 from ..ops import REGISTRY, types_with
+from ..ops.common import activation_of, set_activation
 from .patterns import private, producer_of
 
 
@@ -60,9 +61,9 @@ def bias_value(graph: Graph, producer: Op) -> np.ndarray | None:
 def absorb(graph: Graph, producer: Op, op: Op) -> None:
     """Removes `op`; its producer now writes op's output tensor directly (and applies the
     op's fused activation, if any)."""
-    activation = op.attrs.get("fused_activation_function", "NONE")
+    activation = activation_of(op)
     if activation != "NONE":
-        producer.attrs["fused_activation_function"] = activation
+        set_activation(producer, activation)
     graph.remove_op(op)
     graph.tensors.pop(producer.outputs[0])
     graph.set_outputs(producer, [op.outputs[0]] + producer.outputs[1:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..ir import Graph, Op
+from ..ops.common import activation_of
 from .base import Pass
 from .patterns import has_activation, private, producer_of, scalar_const, split_const
 
@@ -42,7 +43,7 @@ def _relu6_of_x_plus_3(graph: Graph, name: str):
         op = producer_of(graph, inner)
         if op is None or not private(graph, inner, ops[0]):
             return None
-    elif op is None or op.attrs.get("fused_activation_function") != "RELU6":
+    elif op is None or activation_of(op) != "RELU6":
         return None
     if op.type != "ADD":
         return None

@@ -4,6 +4,7 @@ patterns whose epsilon (on the sum) is at most 1e-12 fuse; TensorFlow's default 
 from __future__ import annotations
 
 from ..ir import Graph, Op
+from ..ops.common import ACTIVATION_ATTR
 from .base import Pass
 from .patterns import (
     has_activation,
@@ -38,7 +39,7 @@ def fuse_l2_normalization(graph: Graph, op: Op) -> bool:
         if not all(private(graph, t, reader) for t, _, reader in chain):
             continue
         graph.replace_op(op, [Op("L2_NORMALIZATION", [x], op.outputs,
-                                 {"fused_activation_function": "NONE"}, op.name)])
+                                 {ACTIVATION_ATTR: "NONE"}, op.name)])
         for _, dead, _ in chain:
             graph.remove_op(dead)
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
+from ..ops.common import ACTIVATION_ATTR
 from .base import Pass
 
 
@@ -14,7 +15,7 @@ def legalize_concat(graph: Graph, op: Op) -> bool:
     if axis is None:
         return False
     graph.replace_op(op, [Op("CONCATENATION", op.inputs[:-1], op.outputs,
-                             {"axis": int(np.ravel(axis)[0]), "fused_activation_function": "NONE"},
+                             {"axis": int(np.ravel(axis)[0]), ACTIVATION_ATTR: "NONE"},
                              op.name)])
     return True
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op, Tensor
+from ..ops.common import ACTIVATION_ATTR
 from .base import Pass
 
 
@@ -22,9 +23,9 @@ def lower_batch_norm(graph: Graph, op: Op) -> bool:
     scaled = graph.unique_name(f"{y}/scaled")
     graph.add_tensor(Tensor(scaled, graph.tensors[y].shape, graph.tensors[y].dtype))
     mul = Op("MUL", [x, graph.add_const(f"{y}/factor", factor.astype(np.float32))], [scaled],
-             {"fused_activation_function": "NONE"}, op.name)
+             {ACTIVATION_ATTR: "NONE"}, op.name)
     add = Op("ADD", [scaled, graph.add_const(f"{y}/shift", shift.astype(np.float32))], [y],
-             {"fused_activation_function": "NONE"}, op.name)
+             {ACTIVATION_ATTR: "NONE"}, op.name)
     for name in op.outputs[1:]:
         graph.tensors.pop(name, None)
     graph.set_outputs(op, [y])

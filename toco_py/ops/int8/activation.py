@@ -15,19 +15,20 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
+from ..common import RELU_OPS, activation_of
 from ..registry import register_int8
 from . import fixedpoint as fx
-from .common import quantize_value, scale_zero
+from .common import quantized_bounds
 from .elementwise import BinaryParams
-from .litert import require_int8
+from .litert import per_tensor, require_int8
 
 f32 = np.float32
 ALL_INT8 = np.arange(-128, 128, dtype=np.int64)
 
 
-def _io(graph: Graph, op: Op) -> tuple[tuple[float, int], tuple[float, int]]:
+def _io(graph: Graph, op: Op) -> tuple[tuple[np.float32, int], tuple[np.float32, int]]:
     require_int8(op, graph, [op.inputs[0], op.outputs[0]])
-    return scale_zero(graph, op.inputs[0]), scale_zero(graph, op.outputs[0])
+    return per_tensor(op, graph, op.inputs[0]), per_tensor(op, graph, op.outputs[0])
 
 
 def _lookup(table: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -35,22 +36,14 @@ def _lookup(table: np.ndarray, x: np.ndarray) -> np.ndarray:
     return table.astype(np.int8)[x.astype(np.int64) + 128]
 
 
-# ----- RELU, RELU6, RELU_N1_TO_1: ReluX requantizes, then clamps -----
-
-# (lowest, highest) real output of each ReluX; None: unbounded.
-RELU_RANGES = {"RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0),
-               "RELU_0_TO_1": (0.0, 1.0)}
-
+# ----- The RELU ops (RELU_OPS): ReluX requantizes, then clamps -----
 
 def relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], int, int, int]:
     """(input zero point, multiplier, output zero point, clamp min, clamp max)."""
     (si, zi), (so, zo) = _io(graph, op)
-    act_min, act_max = RELU_RANGES[op.type]
     # ReluPrepare: the scale ratio in float, then QuantizeMultiplier.
     multiplier = fx.quantize_multiplier(float(f32(si) / f32(so)))
-    lo = max(-128, quantize_value(so, zo, act_min))
-    hi = 127 if act_max is None else min(127, quantize_value(so, zo, act_max))
-    return zi, multiplier, zo, lo, hi
+    return zi, multiplier, zo, *quantized_bounds(RELU_OPS[op.type], so, zo)
 
 
 def relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
@@ -81,8 +74,8 @@ def leaky_relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 def prelu_params(op: Op, graph: Graph) -> BinaryParams:
     """a: the multiplier of x >= 0, b: that of x < 0 (times alpha - alpha's zero point)."""
     require_int8(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
-    (si, zi), (sa, za) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.inputs[1])
-    so, zo = scale_zero(graph, op.outputs[0])
+    (si, zi), (sa, za) = per_tensor(op, graph, op.inputs[0]), per_tensor(op, graph, op.inputs[1])
+    so, zo = per_tensor(op, graph, op.outputs[0])
     # PreluPrepare: x >= 0 keeps si/so, x < 0 multiplies by alpha (si*sa/so), both in float.
     m_positive = fx.quantize_multiplier(float(f32(si) / f32(so)))
     m_negative = fx.quantize_multiplier(float(f32(si) * f32(sa) / f32(so)))
@@ -216,7 +209,7 @@ def l2_normalization_params(op: Op, graph: Graph) -> int:
     if float(so) != 1.0 / 128 or zo != 0:
         raise ConversionError(f"{op!r}: int8 L2_NORMALIZATION needs output params 1/128, 0 "
                               f"(got {so}, {zo}); LiteRT refuses others")
-    if op.attrs.get("fused_activation_function", "NONE") != "NONE":
+    if activation_of(op) != "NONE":
         raise ConversionError(f"{op!r}: LiteRT's L2_NORMALIZATION takes no fused activation")
     return zi
 
@@ -233,7 +226,7 @@ def l2_normalization_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     return np.clip(out, -128, 127).astype(np.int8).reshape(x.shape)
 
 
-for _name in RELU_RANGES:
+for _name in RELU_OPS:
     register_int8(_name, relu_int8)
 register_int8("LEAKY_RELU", leaky_relu_int8)
 register_int8("PRELU", prelu_int8)

@@ -7,6 +7,7 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import Graph, Op, QuantParams
 from ...quantize.fixed_point import quantize_multiplier, quantize_multipliers, round_half_away
+from ..common import Bounds, activation_bounds
 
 
 def params(graph: Graph, name: str) -> QuantParams:
@@ -14,12 +15,6 @@ def params(graph: Graph, name: str) -> QuantParams:
     if t.quant is None:
         raise ConversionError(f"tensor {name!r} ({t.dtype}) has no quantization parameters")
     return t.quant
-
-
-def scale_zero(graph: Graph, name: str) -> tuple[float, int]:
-    """Per-tensor (scale as float32 value, zero point)."""
-    q = params(graph, name)
-    return float(np.float32(q.scale.ravel()[0])), int(q.zero_point.ravel()[0])
 
 
 def dtype_range(dtype: str) -> tuple[int, int]:
@@ -32,17 +27,18 @@ def quantize_value(scale: float, zero: int, real: float) -> int:
     return zero + round_half_away(float(np.float32(real) / np.float32(scale)))
 
 
-def activation_range(op: Op, scale: float, zero: int, dtype: str = "int8") -> tuple[int, int]:
-    """CalculateActivationRangeQuantized: the fused activation as an output clamp."""
+def quantized_bounds(bounds: Bounds, scale: float, zero: int,
+                     dtype: str = "int8") -> tuple[int, int]:
+    """CalculateActivationRangeQuantized: real bounds as a clamp of the quantized values."""
     qmin, qmax = dtype_range(dtype)
-    act = op.attrs.get("fused_activation_function", "NONE")
-    if act == "RELU":
-        return max(qmin, quantize_value(scale, zero, 0.0)), qmax
-    if act == "RELU6":
-        return max(qmin, quantize_value(scale, zero, 0.0)), min(qmax, quantize_value(scale, zero, 6.0))
-    if act == "RELU_N1_TO_1":
-        return max(qmin, quantize_value(scale, zero, -1.0)), min(qmax, quantize_value(scale, zero, 1.0))
-    return qmin, qmax
+    lo, hi = bounds
+    return (qmin if lo is None else max(qmin, quantize_value(scale, zero, lo)),
+            qmax if hi is None else min(qmax, quantize_value(scale, zero, hi)))
+
+
+def activation_range(op: Op, scale: float, zero: int, dtype: str = "int8") -> tuple[int, int]:
+    """The op's fused activation as a clamp of its quantized output."""
+    return quantized_bounds(activation_bounds(op), scale, zero, dtype)
 
 
 def fc_multipliers(graph: Graph, x: str, w: str, out: str) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,8 @@ from ...errors import TocoError
 from ...ir import Graph, Op
 from ..registry import register_int8
 from . import fixedpoint as fx
-from .common import activation_range, scale_zero
-from .litert import require_int8
+from .common import activation_range
+from .litert import per_tensor, require_int8
 
 f32 = np.float32
 
@@ -51,10 +51,9 @@ class BinaryParams(NamedTuple):
         return self.out_multiplier, self.out_shift
 
 
-def _params(graph: Graph, op: Op) -> tuple[tuple[float, int], tuple[float, int], tuple[float, int]]:
+def _params(graph: Graph, op: Op) -> list[tuple[np.float32, int]]:
     require_int8(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
-    return (scale_zero(graph, op.inputs[0]), scale_zero(graph, op.inputs[1]),
-            scale_zero(graph, op.outputs[0]))
+    return [per_tensor(op, graph, name) for name in (op.inputs[0], op.inputs[1], op.outputs[0])]
 
 
 def _rescale_input(x: np.ndarray, zero: int, left_shift: int, multiplier: tuple[int, int]) -> np.ndarray:
@@ -152,7 +151,7 @@ def comparison_params(op: Op, graph: Graph) -> BinaryParams:
     """comparisons.cc: both sides brought to real units times 2^8 (left_shift 8), its local
     QuantizeMultiplier taking each scale itself as the multiplier."""
     require_int8(op, graph, [op.inputs[0], op.inputs[1]])
-    (s1, z1), (s2, z2) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.inputs[1])
+    (s1, z1), (s2, z2) = per_tensor(op, graph, op.inputs[0]), per_tensor(op, graph, op.inputs[1])
     m1 = fx.multiplier_either_side(float(s1), f"{op!r} input 1", one_above=True)
     m2 = fx.multiplier_either_side(float(s2), f"{op!r} input 2", one_above=True)
     return BinaryParams(z1, z2, 8, *m1, *m2)
@@ -179,14 +178,14 @@ def _rsqrt_table(in_zero: int, multiplier: tuple[int, int], out_zero: int) -> np
 def rsqrt_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], int]:
     """(input zero point, output multiplier, output zero point)."""
     require_int8(op, graph, [op.inputs[0], op.outputs[0]])
-    (si, zi), (so, zo) = scale_zero(graph, op.inputs[0]), scale_zero(graph, op.outputs[0])
+    (si, zi), (so, zo) = per_tensor(op, graph, op.inputs[0]), per_tensor(op, graph, op.outputs[0])
     # SetRsqrtOutputMultiplier: sqrt and product in float, the reciprocal in double.
     return zi, fx.quantize_multiplier(1.0 / float(f32(np.sqrt(f32(si))) * f32(so))), zo
 
 
 def rsqrt_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     require_int8(op, graph, [op.inputs[0], op.outputs[0]])
-    if np.any(x.astype(np.int64) < scale_zero(graph, op.inputs[0])[1]):
+    if np.any(x.astype(np.int64) < per_tensor(op, graph, op.inputs[0])[1]):
         raise TocoError(f"{op!r}: RSQRT is only defined for positive values (LiteRT fails the same way)")
     zi, multiplier, zo = rsqrt_params(op, graph)
     return _rsqrt_table(zi, multiplier, zo)[x.astype(np.int64) + 128]

@@ -6,12 +6,13 @@ import numpy as np
 from ...ir import Graph, Op
 from ...quantize.fixed_point import scale_single_rounding
 from ..registry import register_int8
-from .common import activation_range, fc_multipliers, scale_zero
+from .common import activation_range, fc_multipliers
+from .litert import per_tensor
 
 
 def fully_connected_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
-    _, x_zero = scale_zero(graph, op.inputs[0])
-    out_scale, out_zero = scale_zero(graph, op.outputs[0])
+    _, x_zero = per_tensor(op, graph, op.inputs[0])
+    out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
     k = w.shape[1]
     rows = x.reshape(-1, k).astype(np.int64) - x_zero
     acc = rows @ w.astype(np.int64).T

@@ -24,7 +24,10 @@ def require_int8(op: Op, graph: Graph, names: list[str]) -> None:
 
 
 def per_tensor(op: Op, graph: Graph, name: str) -> tuple[np.float32, int]:
-    """(scale, zero point) of a per-tensor quantized tensor, as the float32 LiteRT holds."""
+    """(scale, zero point) of a per-tensor quantized tensor, the scale as the float32 LiteRT
+    holds. Whether a kernel's arithmetic on it runs in float or in double decides
+    bit-exactness, so each kernel spells it where it computes, as its LiteRT counterpart
+    does: f32(...) operands for float, float(...) for double."""
     q = params(graph, name)
     if q.scale.size != 1:
         raise ConversionError(f"{op!r}: tensor {name!r} must be quantized per tensor, "

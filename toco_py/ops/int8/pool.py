@@ -12,15 +12,14 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import Graph, Op
 from ..pool import window_counts, window_max, window_sums
+from ..quantize_ops import QUANTIZED_TYPES
 from ..registry import register_int8
 from .common import activation_range
 from .litert import per_tensor, require_dtype
 
-POOL_TYPES = ("int8", "uint8", "int16")
-
 
 def _check_params(op: Op, graph: Graph) -> str:
-    dtype = require_dtype(op, graph, op.inputs[0], POOL_TYPES)
+    dtype = require_dtype(op, graph, op.inputs[0], QUANTIZED_TYPES)
     require_dtype(op, graph, op.outputs[0], (dtype,))
     in_scale, in_zero = per_tensor(op, graph, op.inputs[0])
     out_scale, out_zero = per_tensor(op, graph, op.outputs[0])

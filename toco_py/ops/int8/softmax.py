@@ -15,8 +15,7 @@ from ...errors import ConversionError
 from ...ir import Graph, Op
 from ..registry import register_int8
 from . import fixedpoint as fx
-from .common import scale_zero
-from .litert import require_int8
+from .litert import per_tensor, require_int8
 
 SCALED_DIFF_INTEGER_BITS = 5  # exp() inputs are Q5.26: differences down to -32
 ACCUMULATION_INTEGER_BITS = 12  # the sum of exps is Q12.19: up to 4096 terms of 1
@@ -51,11 +50,11 @@ def _exps(diff: np.ndarray, multiplier: int, left_shift: int, diff_min: int) -> 
     return exps, fx.wrap32(terms.sum(axis=1, keepdims=True))
 
 
-def _input_scale(op: Op, graph: Graph, out_ok, wanted: str) -> float:
+def _input_scale(op: Op, graph: Graph, out_ok, wanted: str) -> np.float32:
     """The input scale, once the output params pass the op's Prepare checks."""
     require_int8(op, graph, [op.inputs[0], op.outputs[0]])
-    si, _ = scale_zero(graph, op.inputs[0])
-    so, zo = scale_zero(graph, op.outputs[0])
+    si, _ = per_tensor(op, graph, op.inputs[0])
+    so, zo = per_tensor(op, graph, op.outputs[0])
     if not out_ok(so, zo):
         raise ConversionError(f"{op!r}: int8 {op.type} needs output params {wanted} (got {so}, {zo})")
     return si
@@ -63,7 +62,8 @@ def _input_scale(op: Op, graph: Graph, out_ok, wanted: str) -> float:
 
 def softmax_params(op: Op, graph: Graph) -> tuple[int, int, int]:
     """SoftmaxPrepare: (input_beta_multiplier, its left shift, diff_min)."""
-    si = _input_scale(op, graph, lambda so, zo: not (zo != -128 or abs(so - 1.0 / 256) > 0.001 / 256),
+    si = _input_scale(op, graph,
+                      lambda so, zo: not (zo != -128 or abs(float(so) - 1.0 / 256) > 0.001 / 256),
                       "1/256, -128")
     return input_beta_multiplier(np.float32(op.attrs.get("beta", 1.0)), si, op)
 
