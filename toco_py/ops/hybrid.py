@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
-from ..quantize.fixed_point import round_half_away_array as _round
+from .fixed_point import round_half_away_array as _round
 from .common import activation_of, apply_activation
 from .conv import depthwise_sum, extract_patches, im2col
 
