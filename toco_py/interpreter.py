@@ -12,7 +12,7 @@ from .ops import CUSTOM_OPS, definition
 from .ops.generate import SHAPE_ONLY
 from .ops.hybrid import HYBRID_KERNELS, is_hybrid
 from .ops.quantize_ops import QUANTIZED_TYPES, quant_attrs
-from .targets import node_name, op_kind
+from .naming import node_name, op_kind
 
 
 class _Dead:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .naming import node_name, op_kind
+
 if TYPE_CHECKING:  # the CLI imports TARGETS at startup: no numpy or op registry for that
     from .ir import Graph, Op
 
@@ -47,16 +49,6 @@ TFLM_OPS = frozenset({
     "SVDF", "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "UNIDIRECTIONAL_SEQUENCE_LSTM", "UNPACK",
     "VAR_HANDLE", "WHILE", "ZEROS_LIKE",
 })
-
-
-def op_kind(op: Op) -> str:
-    """The name users know an op by: a custom op's code (the TF op that had no mapping)."""
-    return op.attrs.get("custom_code", "CUSTOM") if op.type == "CUSTOM" else op.type
-
-
-def node_name(op: Op) -> str:
-    """The TF node an op came from; ops read from a .tflite have none, so their first output."""
-    return op.name or (op.outputs[0] if op.outputs else "")
 
 
 def has_builtin(op: Op) -> bool:
