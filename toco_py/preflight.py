@@ -9,6 +9,7 @@ from .errors import ConversionError, UnsupportedOpsError, op_listing
 from .ir import Graph
 from .passes.propagate_shapes import check_op
 from .targets import unsupported_on
+from .tflite.options import MAX_TENSOR_ELEMENTS
 
 # Written to read on its own (`check`'s hint for an op) and after "else" or "or" (its hints
 # for ops with a better replacement); convert's error starts it with a capital.
@@ -32,8 +33,9 @@ def _sentence(clause: str) -> str:
 def check_shapes(graph: Graph, in_place: bool = False) -> Graph:
     """Runs every op's shape rule once on the graph as imported, on a shadow copy of its
     tensors (the passes see the graph unchanged): a rule failing on its inputs (a Conv2D fed
-    a vector, a Pack of mismatched tensors) means the GraphDef is malformed, which is then
-    reported naming the node instead of failing inside a pass. Returns the shadow (the
+    a vector, a Pack of mismatched tensors), or an output no TFLite tensor can have, means
+    the GraphDef is malformed, which is then reported naming the node instead of failing
+    inside a pass. Returns the shadow (the
     graph's ops with the inferred shapes); in_place: infer on the graph itself instead
     (propagate_shapes, checked), for the commands that run no pass."""
     if in_place:
@@ -43,7 +45,7 @@ def check_shapes(graph: Graph, in_place: bool = False) -> Graph:
         shadow.tensors = {name: replace(t) for name, t in graph.tensors.items()}
         shadow.ops, shadow.inputs, shadow.outputs = graph.ops, graph.inputs, graph.outputs
     for op in graph.ops:
-        for name, (shape, dtype) in zip(op.outputs, check_op(shadow, op) or ()):
+        for name, (shape, dtype) in zip(op.outputs, check_op(shadow, op, MAX_TENSOR_ELEMENTS) or ()):
             shadow.tensors[name].shape, shadow.tensors[name].dtype = shape, dtype
     return shadow
 
