@@ -47,9 +47,8 @@ def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
                after_pass: Callable[[str, Graph], None] | None = None,
                fold_limit: int | None = None, fake_quant: str = "emulate") -> dict[str, int]:
     """All pass stages; returns how often each pass rewrote something. fold_limit: the
-    folding size limit in bytes; None keeps the current one (the default's, or that of the
-    conversion this runs inside). fake_quant: "emulate" or "drop" activation fake-quant
-    nodes (see fake_quant_mode)."""
+    folding size limit in bytes; None keeps the current one. fake_quant: "emulate" or "drop"
+    activation fake-quant nodes (see fake_quant_mode)."""
     pass_log = PassLog(log)
     with fold_constants.limit(fold_limit):
         run_all(graph, pass_log, after_pass, fake_quant)

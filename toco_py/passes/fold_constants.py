@@ -22,7 +22,7 @@ size_limit = DEFAULT_SIZE_LIMIT
 @contextmanager
 def limit(nbytes: int | None):
     """Sets the folding size limit for the duration of a conversion; None keeps the current
-    one (so that nested run_passes calls, e.g. the frontend's shape inference, inherit it)."""
+    one."""
     global size_limit
     saved, size_limit = size_limit, size_limit if nbytes is None else nbytes
     try:
