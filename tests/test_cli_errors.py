@@ -305,3 +305,18 @@ def test_malformed_constants_found_by_folding_are_the_graphs(tmp_path):
     proc = toco("convert", "--graph_def_file", str(pb), "-o", str(out))
     assert_one_line_error(proc, "node 'fill' (FILL) would compute 'fill' of shape [-3, 4]", "malformed")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("field,value,held", [("i", 1, "an int"), ("s", b"true", "a string")])
+def test_an_attribute_of_another_kind_is_the_graphs(mlp_pb, field, value, held):
+    """A mapper reads each attribute as the kind it relies on: MatMul's transpose_b stored as
+    another kind is a malformed node (exit code 2), not a TypeError of ours."""
+    from toco_py import api
+    from toco_py.errors import ConversionError
+    from toco_py.frontend.proto import GraphDef
+
+    gd = GraphDef.FromString(mlp_pb.read_bytes())
+    setattr(next(n for n in gd.node if n.name == "MatMul").attr["transpose_b"], field, value)
+    with pytest.raises(ConversionError, match=f"node 'MatMul' \\(MatMul\\): attribute 'transpose_b' "
+                                              f"holds {held}, not a bool; the graph is malformed"):
+        api.convert_bytes(gd.SerializeToString())

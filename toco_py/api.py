@@ -79,10 +79,10 @@ def import_checked(load_graphdef_fn: Callable, input_arrays=None, output_arrays=
     """How every command reads a .pb: (graph, notes). The parsed GraphDef holds a copy of
     every weight; loading it here, inside the call, lets it go as soon as the import is done,
     before the passes make their own copies. fold_limit: see frontend_options. Every op's
-    shape rule is then checked
-    (check_shapes), so a malformed graph is reported naming its node. propagate: leave the
-    inferred shapes on the graph (for the commands that run no pass). on_import(graph) sees
-    the graph as imported, with the inferred shapes, before any pass (before.dot)."""
+    shape rule is then checked (check_shapes), so a malformed graph is reported naming its
+    node. propagate: leave the inferred shapes on the graph (for the commands that run no
+    pass). on_import(graph) sees the graph as imported, with the inferred shapes, before any
+    pass (before.dot)."""
     graph, notes = import_graphdef(load_graphdef_fn(), input_arrays, output_arrays, input_shapes,
                                    **frontend_options(fold_limit))
     shaped = check_shapes(graph, in_place=propagate)

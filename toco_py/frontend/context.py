@@ -17,6 +17,14 @@ _HOLDS = {"s": "a string", "i": "an int", "f": "a float", "b": "a bool", "type":
           "placeholder": "a placeholder", None: "nothing"}
 
 
+def _ints(av) -> list[int] | None:
+    """The values of an AttrValue holding a list of ints (or an empty list), else None."""
+    if av.WhichOneof("value") != "list" or any(
+            len(getattr(av.list, f)) for f in ("s", "f", "b", "type", "shape", "tensor", "func")):
+        return None
+    return [int(v) for v in av.list.i]
+
+
 def split_ref(ref: str) -> tuple[str, int]:
     """A tensor reference ('node', 'node:0', 'node:2', as in NodeDef inputs and the array
     flags) -> (node name, output index). A suffix that is not a decimal number ('x:foo') is
@@ -64,13 +72,7 @@ class NodeContext:
     def ints_attr(self, key: str, default=_MISSING, count: int | None = None) -> list[int]:
         """A list-of-ints attribute (strides, squeeze_dims, ...), of `count` values if given."""
         av = self._stored(key, None, default)
-        if av is None:
-            values = default
-        elif av.WhichOneof("value") == "list" and not any(
-                len(getattr(av.list, f)) for f in ("s", "f", "b", "type", "shape", "tensor", "func")):
-            values = [int(v) for v in av.list.i]
-        else:
-            values = None
+        values = default if av is None else _ints(av)
         if values is None or (count is not None and len(values) != count):
             size = f"have {count} values" if count is not None else "be a list"
             got = values if values is not None else (
