@@ -269,7 +269,8 @@ def test_a_bug_in_a_rewrite_names_the_pass(tmp_path, mlp_pb, monkeypatch, capsys
     monkeypatch.setitem(stages.STAGES, "fuse", [broken])
     code, stderr = _toco_here(monkeypatch, capsys, "convert", "--graph_def_file", str(mlp_pb),
                               "-o", str(tmp_path / "m.tflite"))
-    _assert_internal_error(code, stderr, "pass fuse_activation on node 'MatMul'", "KeyError: 'fused_activation_function'")
+    _assert_internal_error(code, stderr, "pass fuse_activation on node 'MatMul'",
+                           "KeyError: 'fused_activation_function'")
 
 
 def test_a_bug_in_a_mapper_names_the_node(tmp_path, mlp_pb, monkeypatch, capsys):

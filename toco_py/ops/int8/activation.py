@@ -74,7 +74,8 @@ def leaky_relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], tuple
 def leaky_relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     zi, m_identity, m_alpha, zo = leaky_relu_params(op, graph)
     value = ALL_INT8 - zi
-    scaled = np.where(value >= 0, fx.scale_double_rounding(value, *m_identity), fx.scale_double_rounding(value, *m_alpha))
+    scaled = np.where(value >= 0, fx.scale_double_rounding(value, *m_identity),
+                      fx.scale_double_rounding(value, *m_alpha))
     return _lookup(np.clip(fx.wrap32(zo + scaled), -128, 127), x)
 
 
