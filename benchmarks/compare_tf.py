@@ -29,9 +29,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import networks
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 from oracle import op_types, rel_error, run_litert, run_tf, tf_convert
-from timing import run_timed
+from timing import LatencyProbe, best_time, run_timed
 
 from toco_py import api
 
@@ -79,16 +78,6 @@ def short(error: BaseException | str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def best_time(fn, runs: int):
-    """Best wall time of `runs` calls; returns (seconds, last result)."""
-    best, result = float("inf"), None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def timed_command(argv: list[str], runs: int = 3) -> tuple[float, float]:
     """Best wall seconds and peak RSS (MB, max over runs) of a command run under time -v."""
     best, peak = float("inf"), 0.0
@@ -98,28 +87,6 @@ def timed_command(argv: list[str], runs: int = 3) -> tuple[float, float]:
             raise RuntimeError(short(proc.stderr) if proc.stderr.strip() else f"exit code {proc.returncode}")
         best, peak = min(best, elapsed), max(peak, rss or 0.0)
     return best, peak
-
-
-class LatencyProbe:
-    """A LiteRT interpreter (num_threads=1, default resolver) with its inputs set. sample()
-    times a batch of invokes lasting ~1 ms, so the timer's resolution does not swamp tiny models."""
-
-    def __init__(self, model: bytes, feeds: dict[str, np.ndarray]):
-        self.interp = Interpreter(model_content=model, num_threads=1)
-        self.interp.allocate_tensors()
-        values = list(feeds.values())  # inputs matched by tensor name, else by position
-        for i, detail in enumerate(self.interp.get_input_details()):
-            value = feeds.get(detail["name"].split(":")[0], values[min(i, len(values) - 1)])
-            self.interp.set_tensor(detail["index"], value)
-        once, _ = best_time(self.interp.invoke, 5)  # also the warm-up
-        self.batch = max(1, int(1e-3 / max(once, 1e-7)))
-        self.times: list[float] = []
-
-    def sample(self) -> None:
-        start = time.perf_counter()
-        for _ in range(self.batch):
-            self.interp.invoke()
-        self.times.append((time.perf_counter() - start) / self.batch)
 
 
 def measure_latency(models: list[tuple[Side, bytes]], feeds: dict[str, np.ndarray], samples: int,

@@ -29,8 +29,8 @@ import networks  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
-from compare_tf import LatencyProbe  # noqa: E402
 from oracle import rel_error, run_tf  # noqa: E402
+from timing import LatencyProbe  # noqa: E402
 
 from toco_py import api  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
@@ -84,7 +84,7 @@ def outputs(model: bytes, feeds: dict) -> dict:
 
 
 def latencies_ms(models: list[bytes], feeds: dict, samples: int = 40) -> list[float]:
-    """Median ms per invoke, measured as the float rows are (compare_tf.LatencyProbe: batches
+    """Median ms per invoke, measured as the float rows are (timing.LatencyProbe: batches
     of invokes, the models sampled in turn)."""
     probes = [LatencyProbe(model, feeds) for model in models]
     for _ in range(samples):

@@ -217,3 +217,107 @@ def test_validate_keeps_the_worst_sample():
     for r in (row(0.1, True), row(0.3, True), row(0.2, True)):
         keep_worst(worst, [r])
     assert worst[("y", "toco-py")].max_abs == 0.3
+
+
+# ---- our bugs are not the user's: exit code 3, one line asking for a report --------------
+
+def _toco_here(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """`toco-py ARGS` in this process, so that a bug injected with monkeypatch takes effect:
+    (exit code, stderr)."""
+    from toco_py.cli import main
+
+    monkeypatch.setattr("sys.argv", ["toco-py", *args])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    return stop.value.code, capsys.readouterr().err
+
+
+def _assert_internal_error(code: int, stderr: str, where: str, what: str) -> None:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 3 and len(lines) == 1 and "Traceback" not in stderr, (code, stderr)
+    assert lines[0].startswith(f"internal error in toco-py ({where}): {what}"), lines[0]
+    assert lines[0].endswith("please report it with the graph, or rerun with --debug for the traceback")
+    assert "malformed" not in lines[0]
+
+
+def _broken(exception: Exception):
+    def fail(*args, **kwargs):
+        raise exception
+    return fail
+
+
+def test_a_kernel_bug_met_while_folding_is_an_internal_error(tmp_path, mlp_pb, monkeypatch, capsys):
+    """The weight transposes fold with the TRANSPOSE kernel; its rule accepted the inputs,
+    so its failing is ours, not a malformed graph."""
+    from dataclasses import replace
+
+    from toco_py.ops import REGISTRY
+
+    monkeypatch.setitem(REGISTRY, "TRANSPOSE",
+                        replace(REGISTRY["TRANSPOSE"], kernel=_broken(TypeError("injected bug"))))
+    out = tmp_path / "m.tflite"
+    code, stderr = _toco_here(monkeypatch, capsys, "convert", "--graph_def_file", str(mlp_pb), "-o", str(out))
+    _assert_internal_error(code, stderr, "pass fold_constants on node 'MatMul'", "TypeError: injected bug")
+    assert not out.exists()
+
+
+def test_a_bug_in_a_rewrite_names_the_pass(tmp_path, mlp_pb, monkeypatch, capsys):
+    from toco_py.passes import stages
+    from toco_py.passes.base import Pass
+
+    broken = Pass("fuse_activation", _broken(KeyError("fused_activation_function")))
+    monkeypatch.setitem(stages.STAGES, "fuse", [broken])
+    code, stderr = _toco_here(monkeypatch, capsys, "convert", "--graph_def_file", str(mlp_pb),
+                              "-o", str(tmp_path / "m.tflite"))
+    _assert_internal_error(code, stderr, "pass fuse_activation on node 'MatMul'",
+                           "KeyError: 'fused_activation_function'")
+
+
+def test_a_bug_in_a_mapper_names_the_node(tmp_path, mlp_pb, monkeypatch, capsys):
+    from toco_py.frontend.tf_ops import MAPPERS
+
+    monkeypatch.setitem(MAPPERS, "MatMul", _broken(IndexError("list index out of range")))
+    code, stderr = _toco_here(monkeypatch, capsys, "check", str(mlp_pb))
+    _assert_internal_error(code, stderr, "the MatMul mapper on node 'MatMul'",
+                           "IndexError: list index out of range")
+
+
+def test_debug_prints_the_traceback(tmp_path, mlp_pb, monkeypatch, capsys):
+    from toco_py.frontend.tf_ops import MAPPERS
+
+    monkeypatch.setitem(MAPPERS, "MatMul", _broken(IndexError("list index out of range")))
+    code, stderr = _toco_here(monkeypatch, capsys, "--debug", "check", str(mlp_pb))
+    assert code == 3
+    assert stderr.startswith("Traceback") and 'in fail\n    raise exception' in stderr, stderr
+    assert "The above exception was the direct cause" in stderr  # the bug, then where it was met
+    assert stderr.splitlines()[-1].startswith("internal error in toco-py (the MatMul mapper on node 'MatMul')")
+
+
+def test_malformed_constants_found_by_folding_are_the_graphs(tmp_path):
+    """A Fill whose dims only folding reveals (a PlaceholderWithDefault's default) to be
+    negative: the graph's fault, exit code 2, though it shows inside a pass."""
+    def build():
+        x = v1.placeholder(tf.float32, [1, 4], name="x")
+        dims = v1.placeholder_with_default(tf.constant([-3, 4]), [2], name="dims")
+        return {"y": tf.add(x, tf.fill(dims, 1.0, name="fill"), name="y")}
+
+    pb, out = tmp_path / "fill.pb", tmp_path / "fill.tflite"
+    pb.write_bytes(freeze(build)[0])
+    proc = toco("convert", "--graph_def_file", str(pb), "-o", str(out))
+    assert_one_line_error(proc, "node 'fill' (FILL) would compute 'fill' of shape [-3, 4]", "malformed")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("field,value,held", [("i", 1, "an int"), ("s", b"true", "a string")])
+def test_an_attribute_of_another_kind_is_the_graphs(mlp_pb, field, value, held):
+    """A mapper reads each attribute as the kind it relies on: MatMul's transpose_b stored as
+    another kind is a malformed node (exit code 2), not a TypeError of ours."""
+    from toco_py import api
+    from toco_py.errors import ConversionError
+    from toco_py.frontend.proto import GraphDef
+
+    gd = GraphDef.FromString(mlp_pb.read_bytes())
+    setattr(next(n for n in gd.node if n.name == "MatMul").attr["transpose_b"], field, value)
+    with pytest.raises(ConversionError, match=f"node 'MatMul' \\(MatMul\\): attribute 'transpose_b' "
+                                              f"holds {held}, not a bool; the graph is malformed"):
+        api.convert_bytes(gd.SerializeToString())

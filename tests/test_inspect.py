@@ -19,7 +19,6 @@ from toco_py import api
 from toco_py.frontend.graphdef import parse_graphdef
 from toco_py.graphviz import graph_to_dot
 from toco_py.quantize.driver import QuantizeOptions
-from toco_py.tensor_io import load_graphdef_as_ir
 from toco_py.tflite.reader import read_model
 
 SUMMARY_KEYS = {"file", "format", "subgraphs", "inputs", "outputs", "op_count", "ops",
@@ -123,7 +122,7 @@ def test_int8_tflite_quantization_summary(files):
 def test_graphdef(files):
     summary = inspect_json(files["pb"], "--tensors")
     assert summary["format"] == "graphdef"
-    assert_matches_graph(summary, load_graphdef_as_ir(str(files["pb"])))
+    assert_matches_graph(summary, api.load_graphdef_as_ir(str(files["pb"])))
     nodes = parse_graphdef(files["pb"].read_bytes()).node
     assert summary["graphdef_ops"] == dict(Counter(n.op for n in nodes))
     assert summary["graphdef_ops"]["Conv2D"] == 2 and summary["graphdef_ops"]["Placeholder"] == 1

@@ -17,7 +17,7 @@ from kernel_check import (
 )
 
 from toco_py.errors import ConversionError
-from toco_py.ops.int8 import fixedpoint as fx
+from toco_py.ops import fixed_point as fx
 from toco_py.ops.int8 import softmax as int8_softmax
 from toco_py.tflite.writer import model_bytes
 

@@ -15,7 +15,7 @@ from kernel_check import (
 
 import toco_py.ops.int8.conv as conv_int8
 from toco_py.errors import TocoError
-from toco_py.quantize.fixed_point import (
+from toco_py.ops.fixed_point import (
     quantize_multiplier,
     quantize_multipliers,
     scale_single_rounding,

@@ -14,9 +14,8 @@ from kernel_check import (
     run_int8_ours,
 )
 
-import toco_py.quantize.fixed_point as fp
 from toco_py.errors import ConversionError, TocoError
-from toco_py.ops.int8 import fixedpoint as fx
+from toco_py.ops import fixed_point as fx
 
 COLUMN = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
 ROW = COLUMN.reshape(1, 256)
@@ -150,9 +149,9 @@ def test_litert_elementwise_kernels_use_double_rounding(monkeypatch):
     assert not _all_pairs("MUL", params)
 
     def single_rounding(x, multiplier, shift):
-        return fx.wrap32(fp.scale_single_rounding(x, multiplier, shift))
+        return fx.wrap32(fx.scale_single_rounding(x, multiplier, shift))
 
-    monkeypatch.setattr(fx, "mbqm", single_rounding)
+    monkeypatch.setattr(fx, "scale_double_rounding", single_rounding)
     assert "elements differ" in _all_pairs("MUL", params)
 
 

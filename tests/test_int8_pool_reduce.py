@@ -22,7 +22,7 @@ from kernel_check import (
 
 import toco_py.ops.int8.reduce as reduce_int8
 from toco_py.errors import TocoError
-from toco_py.quantize.fixed_point import scale_single_rounding
+from toco_py.ops.fixed_point import scale_single_rounding
 
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 POOLS = ("MAX_POOL_2D", "AVERAGE_POOL_2D")

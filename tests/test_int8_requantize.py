@@ -7,7 +7,7 @@ from kernel_check import compare_int8_with_litert, int8_graph, quant, run_int8_o
 
 import toco_py.ops.quantize_ops as quantize_ops
 from toco_py.errors import TocoError
-from toco_py.quantize.fixed_point import scale_single_rounding
+from toco_py.ops.fixed_point import scale_single_rounding
 
 
 def all_values(dtype):

@@ -5,7 +5,7 @@ import numpy as np
 from kernel_check import int8_disagreement, quant
 
 import toco_py.ops.int8.fully_connected as fc_int8
-from toco_py.quantize.fixed_point import (
+from toco_py.ops.fixed_point import (
     quantize_multiplier,
     scale_double_rounding,
     scale_single_rounding,

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .api import CONTROL_FLOW, CONTROL_FLOW_CAUSE, CONTROL_FLOW_FIX, graph_from_graphdef
+from .api import graph_from_graphdef
 from .ir import Graph
+from .preflight import CONTROL_FLOW, CONTROL_FLOW_CAUSE, CONTROL_FLOW_FIX, CUSTOM_OPS_HINT
 from .targets import TFLM_VERSION, unsupported_on
 
-# Written for the people reading the report: the fix, not the cause.
-CUSTOM_OPS_HINT = ("rewrite with supported ops, or pass --allow_custom_ops to convert (the "
-                   "runtime then needs your implementation of it)")
 CONTROL_FLOW_HINT = f"{CONTROL_FLOW_CAUSE}: {CONTROL_FLOW_FIX}"
 RANDOM_HINT = ("random values are only removed when nothing uses them (e.g. dropout with "
                "keep_prob 1); feed the noise as an input instead")

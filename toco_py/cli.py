@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import sys
+import traceback
 
 import click
 
-from .errors import TocoError
+from .errors import InternalError, TocoError, internal_error_line
 from .quantize.cli_options import build_options, quantization_options
 from .targets import TARGETS
 
@@ -78,8 +79,12 @@ def _graph_cut(input_arrays, output_arrays, input_shapes) -> dict:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="toco-py")
-def cli() -> None:
+@click.option("--debug", is_flag=True,
+              help="On an error, also print Python's traceback (for a bug report).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Convert frozen TensorFlow GraphDefs to TensorFlow Lite models."""
+    ctx.ensure_object(dict)["debug"] = debug
 
 
 @cli.command()
@@ -321,26 +326,37 @@ def split(graph_def_file, output_file, input_arrays, output_arrays, input_shapes
 
 
 def main() -> None:
+    settings = {"debug": False}  # the group's options, read here when a command fails
     try:
-        cli.main(standalone_mode=False)
+        cli.main(standalone_mode=False, obj=settings)
     except click.exceptions.Abort:
         _stderr("aborted")
         sys.exit(130)
     except click.ClickException as err:
         err.show()
         sys.exit(2)
-    except TocoError as err:
-        _stderr(f"error: {err}")
-        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         _stderr("interrupted")
         sys.exit(130)
-    except MemoryError:
-        _stderr("error: out of memory")
-        sys.exit(2)
-    except Exception as err:  # a bug of ours: still one line, and a distinct exit code
-        _stderr(f"internal error: {type(err).__name__}: {err} (please report this with the model)")
-        sys.exit(3)
+    except Exception as err:
+        if settings["debug"]:
+            traceback.print_exc()
+        _stderr(_error_line(err))
+        sys.exit(_exit_code(err))
+
+
+def _error_line(err: Exception) -> str:
+    if isinstance(err, TocoError):
+        return f"error: {err}"
+    if isinstance(err, MemoryError):
+        return "error: out of memory"
+    return internal_error_line(err)  # a bug of ours (see errors.py): still one line
+
+
+def _exit_code(err: Exception) -> int:
+    if isinstance(err, (TocoError, InternalError)):
+        return err.exit_code
+    return 2 if isinstance(err, MemoryError) else InternalError.exit_code
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import subprocess
 
 from .errors import TocoError
 from .ir import Graph, Tensor
-from .targets import has_builtin, op_kind
+from .naming import op_kind
+from .targets import has_builtin
 
 RENDERED_FORMATS = ("svg", "png", "pdf")
 # Long TF scopes make boxes unreadably wide; the full name stays in the tooltip.

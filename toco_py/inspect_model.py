@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ir import Graph, QuantParams, Tensor
-from .targets import op_kind
+from .naming import op_kind
 
 
 @dataclass

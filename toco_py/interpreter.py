@@ -9,9 +9,9 @@ import numpy as np
 from .errors import TocoError
 from .ir import Graph, Op
 from .ops import CUSTOM_OPS, definition
+from .naming import node_name, op_kind
 from .ops.hybrid import is_hybrid
 from .ops.quantize_ops import quant_attrs, runs_quantized
-from .targets import node_name, op_kind
 
 
 class _Dead:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf import text_format
 
+from .api import frontend_options
 from .errors import TocoError
 from .frontend.context import split_ref, tensor_name
 from .frontend.graphdef import load_graphdef
@@ -86,7 +87,7 @@ def split_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None,
                    text: bool = False) -> SplitResult:
     """gd: a whole GraphDef message (load_graphdef(..., view_constants=False)); it is
     reused for the result, so that fields we do not model (the function library) are kept."""
-    importer = Importer(gd, input_arrays, output_arrays, input_shapes)
+    importer = Importer(gd, input_arrays, output_arrays, input_shapes, **frontend_options())
     cut = importer.plan(keep_unknown=True)
     notes = list(importer.notes)
     taken = set(importer.nodes)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .naming import node_name, op_kind
+
 if TYPE_CHECKING:  # the CLI imports TARGETS at startup: no numpy or op registry for that
     from .ir import Graph, Op
 
@@ -28,16 +30,6 @@ TARGETS = ("tflite", "tflite-micro", "codegen")
 
 # tflite_micro.__version__ of the wheel the "tflm" traits were probed with.
 TFLM_VERSION = "0.dev20261023182759-g8f6596d"
-
-
-def op_kind(op: Op) -> str:
-    """The name users know an op by: a custom op's code (the TF op that had no mapping)."""
-    return op.attrs.get("custom_code", "CUSTOM") if op.type == "CUSTOM" else op.type
-
-
-def node_name(op: Op) -> str:
-    """The TF node an op came from; ops read from a .tflite have none, so their first output."""
-    return op.name or (op.outputs[0] if op.outputs else "")
 
 
 def has_builtin(op: Op) -> bool:

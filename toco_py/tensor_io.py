@@ -44,16 +44,6 @@ def load_tflite(path: str) -> tuple[Graph, dict[str, str]]:
     return model.main, aliases
 
 
-def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_shapes=None) -> Graph:
-    """A frozen GraphDef through the frontend only (no passes): TensorFlow's semantics."""
-    from .api import import_checked
-    from .frontend.graphdef import load_graphdef
-
-    graph, _ = import_checked(lambda: load_graphdef(path), input_arrays, output_arrays,
-                              input_shapes, propagate=True)
-    return graph
-
-
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     feeds = {}

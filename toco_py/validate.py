@@ -289,7 +289,8 @@ def first_divergence(rows: list[Comparison]) -> Comparison | None:
 
 def reference_engines(reference: str | None, candidate_path: str, candidate: Graph) -> list[Engine]:
     """What to compare against: the reference file's engines, else LiteRT on the candidate."""
-    from .tensor_io import is_tflite, load_graphdef_as_ir, load_tflite
+    from .api import load_graphdef_as_ir
+    from .tensor_io import is_tflite, load_tflite
 
     if reference is None:
         engine = litert_engine(candidate_path, candidate)

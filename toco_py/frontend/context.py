@@ -10,6 +10,19 @@ from .tensors import attr_value
 _MISSING = object()
 # More outputs than any real node has: a corrupt count would otherwise name millions.
 MAX_OUTPUTS = 1 << 16
+# The AttrValue field that holds each kind of scalar attribute a mapper reads.
+_FIELDS = {bool: "b", int: "i", float: "f", str: "s"}
+_HOLDS = {"s": "a string", "i": "an int", "f": "a float", "b": "a bool", "type": "a type",
+          "shape": "a shape", "tensor": "a tensor", "list": "a list", "func": "a function",
+          "placeholder": "a placeholder", None: "nothing"}
+
+
+def _ints(av) -> list[int] | None:
+    """The values of an AttrValue holding a list of ints (or an empty list), else None."""
+    if av.WhichOneof("value") != "list" or any(
+            len(getattr(av.list, f)) for f in ("s", "f", "b", "type", "shape", "tensor", "func")):
+        return None
+    return [int(v) for v in av.list.i]
 
 
 def split_ref(ref: str) -> tuple[str, int]:
@@ -44,12 +57,46 @@ class NodeContext:
             raise ConversionError(f"node {self.name!r} ({self.node.op}) needs input {i}, has {len(self.inputs)}")
         return self.inputs[i]
 
-    def attr(self, key: str, default=_MISSING):
-        if key in self.node.attr:
-            return attr_value(self.node.attr[key])
-        if default is _MISSING:
-            raise ConversionError(f"node {self.name!r} ({self.node.op}) has no attribute {key!r}")
-        return default
+    # A mapper relies on the kind of each attribute it reads: another kind (a list where an
+    # int belongs) is a malformed node, said so here, never a TypeError inside the mapper.
+
+    def attr(self, key: str, default=_MISSING, kind: type | None = None):
+        """A scalar attribute stored as `kind` (bool, int, float or str; by default the
+        default's type)."""
+        return self._value(key, _FIELDS[kind or type(default)], default)
+
+    def dtype_attr(self, key: str, default=_MISSING) -> str:
+        """A type attribute (T, DstT, out_type, ...) as an IR dtype name."""
+        return self._value(key, "type", default)
+
+    def ints_attr(self, key: str, default=_MISSING, count: int | None = None) -> list[int]:
+        """A list-of-ints attribute (strides, squeeze_dims, ...), of `count` values if given."""
+        av = self._stored(key, None, default)
+        values = default if av is None else _ints(av)
+        if values is None or (count is not None and len(values) != count):
+            size = f"have {count} values" if count is not None else "be a list"
+            got = values if values is not None else (
+                "other values" if av.WhichOneof("value") == "list" else _HOLDS[av.WhichOneof("value")])
+            raise ConversionError(f"node {self.name!r}: {key} must {size} (ints), has {got}")
+        return values
+
+    def _value(self, key: str, field: str, default):
+        av = self._stored(key, field, default)
+        return default if av is None else attr_value(av)
+
+    def _stored(self, key: str, field: str | None, default):
+        """The AttrValue of `key`, which must hold `field` (None: anything); None when it is
+        absent and has a default."""
+        if key not in self.node.attr:
+            if default is _MISSING:
+                raise ConversionError(f"node {self.name!r} ({self.node.op}) has no attribute {key!r}")
+            return None
+        av = self.node.attr[key]
+        stored = av.WhichOneof("value")
+        if field is not None and stored != field:
+            raise ConversionError(f"node {self.name!r} ({self.node.op}): attribute {key!r} holds "
+                                  f"{_HOLDS.get(stored, stored)}, not {_HOLDS[field]}; the graph is malformed")
+        return av
 
     def const_input(self, i: int) -> np.ndarray | None:
         """The value of input i when it is a constant (seen through Identity chains)."""
@@ -92,9 +139,7 @@ class NodeContext:
     def spatial(self, key: str, unit_batch_channel: bool = False) -> tuple[int, int]:
         """The height and width entries of an NHWC 4-value attr (strides, dilations, ksize;
         default all 1). unit_batch_channel: the batch and channel entries must be 1."""
-        values = [int(v) for v in self.attr(key, [1, 1, 1, 1])]
-        if len(values) != 4:
-            raise ConversionError(f"node {self.name!r}: {key} must have 4 values, has {values}")
+        values = self.ints_attr(key, [1, 1, 1, 1], count=4)
         if unit_batch_channel and (values[0] != 1 or values[3] != 1):
             raise ConversionError(f"node {self.name!r}: {key} {values} must be 1 on the batch "
                                   "and channel axes")

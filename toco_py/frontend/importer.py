@@ -1,17 +1,18 @@
 """GraphDef -> IR Graph: choose inputs and outputs, keep the part between them, map each node."""
 from __future__ import annotations
 
-import contextlib
 import difflib
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from ..errors import TocoError
+from ..errors import InternalError, TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
+from ..tflite.options import MAX_TENSOR_ELEMENTS
 from .context import NodeContext, split_ref, tensor_name
-from .tensors import attr_value, shape_of, to_numpy
+from .tensors import shape_of, to_numpy
 from .node_types import input_dtype, output_dtype, shape_attr
 from .tf_ops import MAPPERS
 
@@ -25,10 +26,6 @@ _NOT_OUTPUTS = {
 }
 _TRAINING_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
 _TRAINING_SCOPES = ("gradients/", "gradients_", "train/", "save/", "init")
-
-
-# TFLite's kernels count a tensor's elements in an int.
-_MAX_INPUT_ELEMENTS = (1 << 31) - 1
 
 _PLACEHOLDERS = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
 
@@ -59,8 +56,16 @@ def _suggest(name: str, choices) -> str:
 
 
 class Importer:
-    def __init__(self, gd, input_arrays=None, output_arrays=None, input_shapes=None) -> None:
+    """expand_limit: the most bytes a constant stored as one value for many (a splat) may
+    expand to. run_passes(graph): the conversion's passes, with which the shape of an input
+    cut out of the middle of the graph is inferred from the part upstream of it (None: such
+    a shape must be given). The pipeline supplies both (api.frontend_options)."""
+
+    def __init__(self, gd, input_arrays=None, output_arrays=None, input_shapes=None, *,
+                 expand_limit: int, run_passes: Callable[[Graph], object] | None = None) -> None:
         self.gd = gd
+        self.expand_limit = expand_limit
+        self.run_passes = run_passes
         self.nodes = {}
         for node in gd.node:
             if node.name in self.nodes:
@@ -250,7 +255,7 @@ class Importer:
             raise TocoError(
                 f"input {name!r} has unknown dimensions {list(declared)}; give its shape with "
                 "--input_shapes (e.g. --input_shapes=1,224,224,3, one per input, ':' between)")
-        if math.prod(shape) > _MAX_INPUT_ELEMENTS or max(shape, default=0) > _MAX_INPUT_ELEMENTS:
+        if math.prod(shape) > MAX_TENSOR_ELEMENTS or max(shape, default=0) > MAX_TENSOR_ELEMENTS:
             raise TocoError(
                 f"input {name!r} has shape {list(shape)}: {math.prod(shape)} elements, more than a "
                 "TFLite tensor can index (2^31 - 1); give a smaller shape with --input_shapes")
@@ -294,27 +299,33 @@ class Importer:
     def _infer_upstream(self, names: list[str]) -> dict[str, tuple[tuple, str]]:
         """{name: (shape, dtype)} for the tensors whose shape our shape inference finds when
         the graph upstream of them (from its placeholders) is converted: all at once, or one
-        by one when that fails. Best effort: whatever goes wrong there only means the user
-        has to give the shape."""
-        from ..api import run_passes
+        by one when that fails. Best effort: whatever that part of the graph makes fail only
+        means the user has to give the shape; a bug of ours (InternalError) still shows."""
+        if self.run_passes is None:
+            return {}
 
         def infer(outputs: list[str]) -> dict[str, tuple[tuple, str]]:
-            sub = Importer(self.gd, None, outputs, None)
+            sub = Importer(self.gd, None, outputs, None, expand_limit=self.expand_limit,
+                           run_passes=self.run_passes)
             sub.placeholder_shapes = self._given
             graph = sub.run()
-            run_passes(graph)
+            self.run_passes(graph)
             return {n: (tuple(graph.tensors[n].shape), graph.tensors[n].dtype)
                     for n in outputs if n in graph.tensors and graph.tensors[n].static_shape}
 
-        try:
-            return infer(names)
-        except Exception:  # noqa: BLE001 - see the docstring
-            if len(names) == 1:
-                return {}
-        found = {}
-        for name in names:
-            with contextlib.suppress(Exception):
-                found.update(infer([name]))
+        def attempt(outputs: list[str]) -> dict[str, tuple[tuple, str]] | None:
+            try:
+                return infer(outputs)
+            except InternalError:
+                raise
+            except Exception:  # noqa: BLE001 - see the docstring
+                return None
+
+        found = attempt(names)
+        if found is None:
+            found = {}
+            for name in names if len(names) > 1 else ():
+                found.update(attempt([name]) or {})
         return found
 
     def _consumer_dtype(self, name: str, part: list[str]) -> str | None:
@@ -338,7 +349,7 @@ class Importer:
     def _add_const(self, node) -> None:
         value = self.viewed.get(node.name)
         if value is None and "value" in node.attr:
-            value = to_numpy(node.attr["value"].tensor, node.name)
+            value = to_numpy(node.attr["value"].tensor, node.name, self.expand_limit)
         if value is None:
             raise TocoError(f"constant node {node.name!r} has no value; the graph is malformed")
         self.graph.add_tensor(const_tensor(node.name, value))
@@ -352,18 +363,18 @@ class Importer:
             return
         try:
             mapper(ctx)
-        except (TypeError, ValueError, IndexError, KeyError, OverflowError) as err:
-            # A mapper reads only the node (its attrs, its constant inputs): what it cannot
-            # read does not fit the op's definition, as TensorFlow would say too.
-            raise TocoError(f"node {node.name!r} ({node.op}) is malformed: its attributes or "
-                            f"constant inputs do not fit the op ({type(err).__name__}: {err})") from None
+        except (TocoError, MemoryError):
+            raise
+        except Exception as err:  # what the node holds, the mapper checks (NodeContext)
+            raise InternalError(f"the {node.op} mapper on node {node.name!r}") from err
         if node.op in ("Identity", "Snapshot", "StopGradient") and ctx.inputs[0] in self.consts:
             self.consts[node.name] = self.consts[ctx.inputs[0]]
 
     def _add_opaque(self, node, ctx: NodeContext) -> None:
         """An op with no mapping becomes a CUSTOM op, so that every unsupported op can be
         reported at once after the passes (or emitted as a custom op if the user allows)."""
-        shapes = attr_value(node.attr["_output_shapes"]) if "_output_shapes" in node.attr else None
+        shapes = [shape_of(s) for s in node.attr["_output_shapes"].list.shape] if (
+            "_output_shapes" in node.attr) else None
         count = max(len(shapes or []), 1 + self._max_output_index.get(node.name, 0))
         outputs = ctx.outputs(count, "outputs read")
         for i, out in enumerate(outputs):
@@ -402,7 +413,7 @@ class Importer:
         return self.graph
 
 
-def import_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None):
-    """Returns (graph, notes on what was inferred)."""
-    importer = Importer(gd, input_arrays, output_arrays, input_shapes)
+def import_graphdef(gd, input_arrays=None, output_arrays=None, input_shapes=None, **options):
+    """Returns (graph, notes on what was inferred); options: those of Importer."""
+    importer = Importer(gd, input_arrays, output_arrays, input_shapes, **options)
     return importer.run(), importer.notes

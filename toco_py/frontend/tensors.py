@@ -24,9 +24,11 @@ _VALUE_FIELD = {
     "uint64": "uint64_val",
 }
 
-# Cap on elements a single broadcast value may expand to, so a corrupt shape cannot make
-# us allocate without bound.
-MAX_ELEMENTS = 1 << 32
+# The most elements a constant may claim, checked before anything is decoded or allocated:
+# a corrupt shape must not make us allocate without bound. A guard on decoding, looser than
+# TFLite's limit on a tensor (tflite/options.MAX_TENSOR_ELEMENTS), which the shape checks
+# apply to what the graph computes.
+MAX_DECODED_ELEMENTS = 1 << 32
 
 
 def dtype_name(enum_value: int) -> str:
@@ -48,15 +50,17 @@ def _bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
-def to_numpy(tp, name: str = "") -> np.ndarray:
+def to_numpy(tp, name: str = "", expand_limit: int | None = None) -> np.ndarray:
     """Decodes every form TensorFlow writes: tensor_content, a full typed list, or a single
-    value broadcast to the whole shape (and an empty list meaning zeros)."""
+    value broadcast to the whole shape (and an empty list meaning zeros). expand_limit: the
+    most bytes a constant stored as fewer values than it has elements (a splat) may expand
+    to (the conversion's folding limit); None: no limit but MAX_DECODED_ELEMENTS."""
     dtype = dtype_name(tp.dtype)
     shape = shape_of(tp.tensor_shape) or ()
     if any(d < 0 for d in shape):
         raise ConversionError(f"constant {name!r} has an unknown dimension in {list(shape)}")
     count = math.prod(shape)  # a Python int: a corrupt shape must not wrap around
-    if count > MAX_ELEMENTS:
+    if count > MAX_DECODED_ELEMENTS:
         raise ConversionError(f"constant {name!r} claims {count} elements; the file is corrupt")
     if dtype in ("resource", "variant", "complex64", "complex128"):
         raise ConversionError(f"constant {name!r} has type {dtype}, which TFLite cannot hold")
@@ -73,7 +77,7 @@ def to_numpy(tp, name: str = "") -> np.ndarray:
         return _bfloat16_to_float32(arr) if dtype == "bfloat16" else arr
 
     values = getattr(tp, _VALUE_FIELD[dtype])
-    _check_expansion(name, len(values), count, dtype)
+    _check_expansion(name, len(values), count, dtype, expand_limit)
     if dtype == "string":
         arr = np.array(list(values), dtype=object)
     elif dtype in ("float16", "bfloat16"):
@@ -95,20 +99,18 @@ def to_numpy(tp, name: str = "") -> np.ndarray:
     raise ConversionError(f"constant {name!r} has {arr.size} values for shape {list(shape)}")
 
 
-def _check_expansion(name: str, stored: int, count: int, dtype: str) -> None:
+def _check_expansion(name: str, stored: int, count: int, dtype: str, limit: int | None) -> None:
     """A constant stored as fewer values than it has elements (a splat) expands under the
     same limit as constant folding (--fold_limit_mb): a few bytes of a corrupt file may claim
     gigabytes."""
-    if stored >= count:
+    if stored >= count or limit is None:
         return
-    from ..passes import fold_constants
-
     itemsize = 8 if dtype == "string" else np.dtype(np.float32 if dtype == "bfloat16" else dtype).itemsize
     nbytes = count * itemsize
-    if nbytes > fold_constants.size_limit:
+    if nbytes > limit:
         raise ConversionError(
             f"constant {name!r} stores {stored} values for its {count} elements: {nbytes} bytes "
-            f"once expanded, over the {fold_constants.size_limit / (1 << 20):g} MiB folding limit; "
+            f"once expanded, over the {limit / (1 << 20):g} MiB folding limit; "
             "raise --fold_limit_mb if the model really holds such a constant")
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from ..quantize.fixed_point import round_half_away_array
+from .fixed_point import round_half_away_array
 from .common import need_shape
 from .registry import register
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
-from ..quantize.fixed_point import round_half_away_array as _round
 from .common import apply_activation
+from .fixed_point import round_half_away_array as _round
 from .conv import depthwise_sum, extract_patches, im2col
 from .registry import REGISTRY, register_hybrid
 

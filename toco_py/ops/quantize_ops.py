@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
-from ..quantize.fixed_point import quantize_multiplier, round_half_away_array, scale_double_rounding
+from .fixed_point import quantize_multiplier, round_half_away_array, scale_double_rounding
 from .common import ShapeUnknown, need_shape
 from .registry import has_trait, register, register_int8
 

@@ -6,14 +6,26 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import InternalError, TocoError
 from ..ir import Graph, Op
+from ..naming import node_name
 
 
 @dataclass(frozen=True)
 class Pass:
     name: str
     # Checks every precondition first and mutates only when all hold (never half-applies).
-    run: Callable[[Graph, Op], bool]
+    rewrite: Callable[[Graph, Op], bool]
+
+    def run(self, graph: Graph, op: Op) -> bool:
+        """The rewrite at op. What it checks about the graph raises a TocoError; anything
+        else it raises is a bug of ours, reported as one (see errors.py)."""
+        try:
+            return self.rewrite(graph, op)
+        except (TocoError, MemoryError):
+            raise
+        except Exception as err:
+            raise InternalError(f"pass {self.name} on node {node_name(op)!r}") from err
 
 
 def forward(graph: Graph, op: Op, input_index: int = 0) -> None:

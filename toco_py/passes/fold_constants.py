@@ -7,11 +7,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..errors import ConversionError
 from ..ir import Graph, Op, const_tensor
 from ..ops import REGISTRY, has_trait
 from .base import Pass
-from .propagate_shapes import infer_op
+from .propagate_shapes import check_op
 
 # Folding may not create constants bigger than this (bytes) that are also bigger than the
 # constants they replace: weight transposes of any size fold, a 1 GB broadcast does not.
@@ -22,7 +21,7 @@ size_limit = DEFAULT_SIZE_LIMIT
 @contextmanager
 def limit(nbytes: int | None):
     """Sets the folding size limit for the duration of a conversion; None keeps the current
-    one (so that nested run_passes calls, e.g. the frontend's shape inference, inherit it)."""
+    one."""
     global size_limit
     saved, size_limit = size_limit, size_limit if nbytes is None else nbytes
     try:
@@ -50,13 +49,9 @@ def _evaluate(graph: Graph, op: Op) -> list[np.ndarray]:
     return list(result) if isinstance(result, (tuple, list)) else [result]
 
 
-def _known_bytes(graph: Graph, op: Op) -> int:
-    """The size of the op's biggest output as its shape rule tells, else 0."""
-    try:
-        result = infer_op(graph, op) or []
-    except Exception:  # noqa: BLE001 - the kernel then fails with its own message
-        return 0
-    return max([math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in result
+def _known_bytes(result: list[tuple] | None) -> int:
+    """The size of the biggest output of a shape rule's result, else 0."""
+    return max([math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in result or ()
                 if all(d >= 0 for d in shape) and dtype in np.sctypeDict] + [0])
 
 
@@ -68,20 +63,18 @@ def fold_constants(graph: Graph, op: Op) -> bool:
         return False
     in_bytes = max((graph.tensors[n].data.nbytes for n in op.inputs
                     if n and graph.tensors[n].is_const), default=0)
-    if _known_bytes(graph, op) > max(size_limit, in_bytes):
-        return False  # before computing it: a FILL of corrupt dims may claim gigabytes
-    try:
-        values = [np.asarray(v) for v in _evaluate(graph, op)]
-        if any(v.nbytes > size_limit and v.nbytes > in_bytes for v in values):
-            return False
-        for i, (name, value) in enumerate(zip(op.outputs, values)):
-            t = graph.tensors[name]
-            if t.dtype and t.dtype != value.dtype.name and t.shape is not None:
-                values[i] = value.astype(t.dtype)
-    except (ValueError, IndexError, TypeError, OverflowError, ZeroDivisionError) as err:
-        # Constant inputs the op cannot take (a FILL of negative dims): TF would fail too.
-        raise ConversionError(f"{op!r} (node {op.name!r}) cannot be computed from its constant "
-                              f"inputs ({type(err).__name__}: {err}); the graph is malformed") from None
+    # The shape rule judges the constant inputs first (a FILL of negative dims is the graph's
+    # fault), and before computing: a FILL of corrupt dims may claim gigabytes. A kernel that
+    # then fails on inputs its rule accepted is a bug of ours (Pass.run reports it).
+    if _known_bytes(check_op(graph, op)) > max(size_limit, in_bytes):
+        return False
+    values = [np.asarray(v) for v in _evaluate(graph, op)]
+    if any(v.nbytes > size_limit and v.nbytes > in_bytes for v in values):
+        return False
+    for i, (name, value) in enumerate(zip(op.outputs, values)):
+        t = graph.tensors[name]
+        if t.dtype and t.dtype != value.dtype.name and t.shape is not None:
+            values[i] = value.astype(t.dtype)
     for name, value in zip(op.outputs, values):
         t = graph.tensors[name]
         folded = const_tensor(name, value)

@@ -1,10 +1,16 @@
 """Shape and dtype inference over the whole graph, in op order."""
 from __future__ import annotations
 
+import math
+
 from ..errors import ConversionError
 from ..ir import Graph, Op
 from ..ops import REGISTRY
 from ..ops.common import ShapeUnknown
+
+# What a shape rule raises when an op's inputs do not fit it: many rules check what they
+# rely on by relying on it (unpacking a filter's four dims, indexing an axis).
+_RULE_ERRORS = (ValueError, IndexError, TypeError, KeyError, OverflowError, ZeroDivisionError)
 
 
 def infer_op(graph: Graph, op: Op) -> list[tuple] | None:
@@ -26,9 +32,32 @@ def infer_op(graph: Graph, op: Op) -> list[tuple] | None:
     return [(tuple(int(d) for d in shape), dtype) for shape, dtype in result]
 
 
+def check_op(graph: Graph, op: Op, max_elements: float = math.inf) -> list[tuple] | None:
+    """infer_op, judging the op's inputs: a rule that fails on them (a Conv2D fed a vector, a
+    Pack of mismatched tensors), or an output of a negative size (or of more than
+    max_elements elements), means the graph is malformed, which is reported naming the node
+    (a ConversionError; see errors.py)."""
+    try:
+        result = infer_op(graph, op)
+    except _RULE_ERRORS as err:
+        shapes = [list(graph.tensors[n].shape) if n in graph.tensors and
+                  graph.tensors[n].shape is not None else None for n in op.inputs]
+        raise ConversionError(
+            f"node {op.name!r} ({op.type}) cannot take inputs of shapes {shapes} "
+            f"({type(err).__name__}: {err}); the GraphDef is malformed") from None
+    for name, (shape, _) in zip(op.outputs, result or ()):
+        if any(d < -1 or d > max_elements for d in shape) or (
+                all(d >= 0 for d in shape) and math.prod(shape) > max_elements):
+            raise ConversionError(
+                f"node {op.name!r} ({op.type}) would compute {name!r} of shape {list(shape)}, "
+                "which no TFLite tensor can have (sizes from 0 to 2^31 - 1 elements); the "
+                "GraphDef or its constants are malformed")
+    return result
+
+
 def propagate_shapes(graph: Graph) -> None:
     for op in graph.ops:
-        result = infer_op(graph, op)
+        result = check_op(graph, op)
         if result is None:
             continue
         for name, (shape, dtype) in zip(op.outputs, result):

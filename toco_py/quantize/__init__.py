@@ -1,1 +1,2 @@
-"""8-bit quantization: parameter choice, calibration, fixed-point arithmetic and the rewrite."""
+"""8-bit quantization: parameter choice, calibration and the rewrite (the fixed-point
+arithmetic it shares with the int8 kernels lives in ops/fixed_point.py)."""

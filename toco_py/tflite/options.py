@@ -17,6 +17,8 @@ MIRROR_MODE = ("REFLECT", "SYMMETRIC")
 TENSOR_TYPES = ("float32", "float16", "int32", "uint8", "int64", "string", "bool", "int16",
                 "complex64", "int8", "float64", "complex128", "uint64", "resource", "variant",
                 "uint32", "uint16", "int4", "bfloat16")
+# The most elements a tensor can have: TFLite's kernels count them in an int.
+MAX_TENSOR_ELEMENTS = (1 << 31) - 1
 
 
 @dataclass(frozen=True)

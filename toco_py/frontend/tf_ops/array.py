@@ -13,7 +13,7 @@ def reshape(ctx: NodeContext) -> None:
 
 @tf_op("Squeeze")
 def squeeze(ctx: NodeContext) -> None:
-    ctx.emit("SQUEEZE", [ctx.input(0)], {"squeeze_dims": list(ctx.attr("squeeze_dims", []))})
+    ctx.emit("SQUEEZE", [ctx.input(0)], {"squeeze_dims": ctx.ints_attr("squeeze_dims", [])})
 
 
 @tf_op("ExpandDims")
@@ -54,35 +54,35 @@ def mirror_pad(ctx: NodeContext) -> None:
 
 @tf_op("Pack")
 def pack(ctx: NodeContext) -> None:
-    ctx.emit("PACK", ctx.inputs, {"axis": int(ctx.attr("axis", 0)), "values_count": len(ctx.inputs)})
+    ctx.emit("PACK", ctx.inputs, {"axis": ctx.attr("axis", 0), "values_count": len(ctx.inputs)})
 
 
 @tf_op("Unpack")
 def unpack(ctx: NodeContext) -> None:
-    num = int(ctx.attr("num"))
-    ctx.emit("UNPACK", [ctx.input(0)], {"axis": int(ctx.attr("axis", 0)), "num": num},
+    num = ctx.attr("num", kind=int)
+    ctx.emit("UNPACK", [ctx.input(0)], {"axis": ctx.attr("axis", 0), "num": num},
              outputs=ctx.outputs(num, "num"))
 
 
 @tf_op("Split")
 def split(ctx: NodeContext) -> None:
-    num = int(ctx.attr("num_split"))
+    num = ctx.attr("num_split", kind=int)
     ctx.emit("SPLIT", [ctx.input(0), ctx.input(1)], {"num_splits": num},
              outputs=ctx.outputs(num, "num_split"))
 
 
 @tf_op("SplitV")
 def split_v(ctx: NodeContext) -> None:
-    num = int(ctx.attr("num_split"))
+    num = ctx.attr("num_split", kind=int)
     ctx.emit("SPLIT_V", [ctx.input(0), ctx.input(1), ctx.input(2)], {"num_splits": num},
              outputs=ctx.outputs(num, "num_split"))
 
 
 @tf_op("Shape")
 def shape(ctx: NodeContext) -> None:
-    ctx.emit("SHAPE", [ctx.input(0)], {"out_type": ctx.attr("out_type", "int32")})
+    ctx.emit("SHAPE", [ctx.input(0)], {"out_type": ctx.dtype_attr("out_type", "int32")})
 
 
 @tf_op("Cast")
 def cast(ctx: NodeContext) -> None:
-    ctx.emit("CAST", [ctx.input(0)], {"out_data_type": ctx.attr("DstT")})
+    ctx.emit("CAST", [ctx.input(0)], {"out_data_type": ctx.dtype_attr("DstT")})

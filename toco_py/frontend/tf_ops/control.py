@@ -28,5 +28,5 @@ def merge(ctx: NodeContext) -> None:
 
 @tf_op("RandomUniform", "RandomStandardNormal", "TruncatedNormal")
 def random(ctx: NodeContext) -> None:
-    ctx.emit(ctx.node.op, [ctx.input(0)], {"dtype": ctx.attr("dtype", "float32"),
-                                           "seed": int(ctx.attr("seed", 0)), "seed2": int(ctx.attr("seed2", 0))})
+    ctx.emit(ctx.node.op, [ctx.input(0)], {"dtype": ctx.dtype_attr("dtype", "float32"),
+                                           "seed": ctx.attr("seed", 0), "seed2": ctx.attr("seed2", 0)})

@@ -9,14 +9,14 @@ from .registry import tf_op
 
 
 def _resize_attrs(ctx: NodeContext) -> dict:
-    return {"align_corners": bool(ctx.attr("align_corners", False)),
-            "half_pixel_centers": bool(ctx.attr("half_pixel_centers", False))}
+    return {"align_corners": ctx.attr("align_corners", False),
+            "half_pixel_centers": ctx.attr("half_pixel_centers", False)}
 
 
 @tf_op("ResizeBilinear")
 def resize_bilinear(ctx: NodeContext) -> None:
     images = ctx.input(0)
-    if ctx.attr("T", "float32") != "float32":
+    if ctx.dtype_attr("T", "float32") != "float32":
         # TensorFlow's ResizeBilinear always returns float32; TFLite's keeps the input type.
         images = ctx.temp("images_float")
         ctx.emit("CAST", [ctx.input(0)], {"out_data_type": "float32"}, outputs=[images])
@@ -32,7 +32,7 @@ def resize_nearest_neighbor(ctx: NodeContext) -> None:
 def depth_space(ctx: NodeContext) -> None:
     ctx.data_format_nhwc()
     op_type = "DEPTH_TO_SPACE" if ctx.node.op == "DepthToSpace" else "SPACE_TO_DEPTH"
-    ctx.emit(op_type, [ctx.input(0)], {"block_size": int(ctx.attr("block_size"))})
+    ctx.emit(op_type, [ctx.input(0)], {"block_size": ctx.attr("block_size", kind=int)})
 
 
 @tf_op("Conv2DBackpropInput")
@@ -40,7 +40,7 @@ def conv2d_backprop_input(ctx: NodeContext) -> None:
     """Inputs (input_sizes, filter HWOI, out_backprop) -> TRANSPOSE_CONV (output_shape,
     filter OHWI, input)."""
     ctx.data_format_nhwc()
-    padding = ctx.attr("padding")
+    padding = ctx.attr("padding", kind=str)
     if padding not in ("SAME", "VALID"):
         raise ConversionError(f"node {ctx.name!r}: TRANSPOSE_CONV has no {padding} padding")
     if ctx.spatial("dilations", unit_batch_channel=True) != (1, 1):

@@ -51,16 +51,16 @@ def matmul(ctx: NodeContext) -> None:
 @tf_op("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
 def batch_matmul(ctx: NodeContext) -> None:
     ctx.emit("BATCH_MATMUL", [ctx.input(0), ctx.input(1)],
-             {"adj_x": bool(ctx.attr("adj_x", False)), "adj_y": bool(ctx.attr("adj_y", False))})
+             {"adj_x": ctx.attr("adj_x", False), "adj_y": ctx.attr("adj_y", False)})
 
 
 @tf_op(*_REDUCTIONS)
 def reduction(ctx: NodeContext) -> None:
     ctx.emit(_REDUCTIONS[ctx.node.op], [ctx.input(0), ctx.input(1)],
-             {"keep_dims": bool(ctx.attr("keep_dims", False))})
+             {"keep_dims": ctx.attr("keep_dims", False)})
 
 
 @tf_op("ArgMax", "ArgMin")
 def arg_reduction(ctx: NodeContext) -> None:
     ctx.emit("ARG_MAX" if ctx.node.op == "ArgMax" else "ARG_MIN", [ctx.input(0), ctx.input(1)],
-             {"output_type": ctx.attr("output_type", "int64")})
+             {"output_type": ctx.dtype_attr("output_type", "int64")})

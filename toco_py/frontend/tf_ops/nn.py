@@ -10,11 +10,11 @@ from .registry import tf_op
 
 def _padding(ctx: NodeContext, x: str) -> tuple[str, str]:
     """Returns (TFLite padding, the tensor to convolve); EXPLICIT padding becomes a PAD op."""
-    padding = ctx.attr("padding")
+    padding = ctx.attr("padding", kind=str)
     if padding in ("SAME", "VALID"):
         return padding, x
     if padding == "EXPLICIT":
-        pads = np.array(ctx.attr("explicit_paddings"), dtype=np.int32).reshape(4, 2)
+        pads = np.array(ctx.ints_attr("explicit_paddings", count=8), dtype=np.int32).reshape(4, 2)
         padded = ctx.temp("explicit_pad")
         ctx.emit("PAD", [x, ctx.const("paddings", pads)], outputs=[padded])
         return "VALID", padded
@@ -45,6 +45,8 @@ def depthwise_conv2d(ctx: NodeContext) -> None:
     padding, x = _padding(ctx, ctx.input(0))
     dh, dw = ctx.spatial("dilations")
     w = ctx.require_const(1, "filter")
+    if w.ndim != 4:
+        raise ConversionError(f"node {ctx.name!r}: its filter must have 4 dims, has shape {list(w.shape)}")
     kh, kw, cin, mult = w.shape
     # [KH, KW, C, M] flattened on its last two axes is TFLite's [1, KH, KW, C*M] order.
     filt = ctx.temp("filter_1hwc")
@@ -59,7 +61,7 @@ def depthwise_conv2d(ctx: NodeContext) -> None:
 def pool(ctx: NodeContext) -> None:
     ctx.data_format_nhwc()
     kh, kw = ctx.spatial("ksize")
-    padding = ctx.attr("padding")
+    padding = ctx.attr("padding", kind=str)
     if padding not in ("SAME", "VALID"):
         raise ConversionError(f"node {ctx.name!r}: pooling padding {padding!r} is not supported")
     attrs = _window_attrs(ctx, padding) | {"filter_height": kh, "filter_width": kw}
@@ -83,7 +85,7 @@ def activation(ctx: NodeContext) -> None:
 
 @tf_op("LeakyRelu")
 def leaky_relu(ctx: NodeContext) -> None:
-    ctx.emit("LEAKY_RELU", [ctx.input(0)], {"alpha": float(ctx.attr("alpha", 0.2))})
+    ctx.emit("LEAKY_RELU", [ctx.input(0)], {"alpha": ctx.attr("alpha", 0.2)})
 
 
 @tf_op("Softmax")

@@ -12,21 +12,21 @@ def fused_batch_norm(ctx: NodeContext) -> None:
     # Outputs besides y (batch statistics, reserve spaces) only matter in training.
     count = 6 if ctx.node.op == "FusedBatchNormV3" else 5
     ctx.emit("FusedBatchNorm", ctx.inputs[:5],
-             {"epsilon": float(ctx.attr("epsilon", 1e-3)), "is_training": bool(ctx.attr("is_training", True)),
-              "exponential_avg_factor": float(ctx.attr("exponential_avg_factor", 1.0))},
+             {"epsilon": ctx.attr("epsilon", 1e-3), "is_training": ctx.attr("is_training", True),
+              "exponential_avg_factor": ctx.attr("exponential_avg_factor", 1.0)},
              outputs=[ctx.output(i) for i in range(count)])
 
 
 def _fake_quant_attrs(ctx: NodeContext) -> dict:
-    num_bits = int(ctx.attr("num_bits", 8))
+    num_bits = ctx.attr("num_bits", 8)
     if not 2 <= num_bits <= 16:
         raise ConversionError(f"node {ctx.name!r}: fake quantization to {num_bits} bits")
-    return {"num_bits": num_bits, "narrow_range": bool(ctx.attr("narrow_range", False))}
+    return {"num_bits": num_bits, "narrow_range": ctx.attr("narrow_range", False)}
 
 
 @tf_op("FakeQuantWithMinMaxArgs")
 def fake_quant_args(ctx: NodeContext) -> None:
-    attrs = _fake_quant_attrs(ctx) | {"min": float(ctx.attr("min", -6.0)), "max": float(ctx.attr("max", 6.0))}
+    attrs = _fake_quant_attrs(ctx) | {"min": ctx.attr("min", -6.0), "max": ctx.attr("max", 6.0)}
     ctx.emit("FakeQuant", [ctx.input(0)], attrs)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ConversionError
 from ..context import NodeContext
 from .registry import tf_op
 
@@ -11,7 +12,7 @@ _MASKS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_ax
 
 def _int32_input(ctx: NodeContext, i: int, what: str) -> str:
     """LiteRT's STRIDED_SLICE reads begin/end/strides as int32 only; TF allows int64."""
-    if ctx.attr("Index", "int32") == "int32":
+    if ctx.dtype_attr("Index", "int32") == "int32":
         return ctx.input(i)
     value = ctx.const_input(i)
     if value is not None:
@@ -23,7 +24,7 @@ def _int32_input(ctx: NodeContext, i: int, what: str) -> str:
 
 @tf_op("StridedSlice")
 def strided_slice(ctx: NodeContext) -> None:
-    attrs = {m: int(ctx.attr(m, 0)) for m in _MASKS}
+    attrs = {m: ctx.attr(m, 0) for m in _MASKS}
     # TF ignores the begin and end masks of a shrunk axis; LiteRT would honour them.
     attrs["begin_mask"] &= ~attrs["shrink_axis_mask"]
     attrs["end_mask"] &= ~attrs["shrink_axis_mask"]
@@ -38,9 +39,12 @@ def slice_(ctx: NodeContext) -> None:
 
 @tf_op("GatherV2")
 def gather_v2(ctx: NodeContext) -> None:
-    axis = int(np.ravel(ctx.require_const(2, "axis"))[0])
+    axis = ctx.require_const(2, "axis")
+    if axis.size != 1 or axis.dtype.kind not in "iu":
+        raise ConversionError(f"node {ctx.name!r}: its axis must be one integer, is "
+                              f"{axis.dtype} of shape {list(axis.shape)}")
     ctx.emit("GATHER", [ctx.input(0), ctx.input(1)],
-             {"axis": axis, "batch_dims": int(ctx.attr("batch_dims", 0))})
+             {"axis": int(axis.ravel()[0]), "batch_dims": ctx.attr("batch_dims", 0)})
 
 
 @tf_op("Gather")
@@ -95,7 +99,7 @@ def ones_like(ctx: NodeContext) -> None:
 
 @tf_op("Size")
 def size(ctx: NodeContext) -> None:
-    ctx.emit("Size", [ctx.input(0)], {"out_type": ctx.attr("out_type", "int32")})
+    ctx.emit("Size", [ctx.input(0)], {"out_type": ctx.dtype_attr("out_type", "int32")})
 
 
 @tf_op("Rank")
@@ -112,6 +116,6 @@ def identity_n(ctx: NodeContext) -> None:
 
 @tf_op("ShapeN")
 def shape_n(ctx: NodeContext) -> None:
-    out_type = ctx.attr("out_type", "int32")
+    out_type = ctx.dtype_attr("out_type", "int32")
     for i, name in enumerate(ctx.inputs):
         ctx.emit("SHAPE", [name], {"out_type": out_type}, outputs=[ctx.output(i)])

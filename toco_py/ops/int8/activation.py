@@ -17,7 +17,7 @@ from ...errors import ConversionError
 from ...ir import Graph, Op
 from ..common import RELU_OPS, activation_of
 from ..registry import register_int8
-from . import fixedpoint as fx
+from .. import fixed_point as fx
 from .common import quantized_bounds
 from .elementwise import BinaryParams
 from .litert import per_tensor, require_int8
@@ -48,7 +48,7 @@ def relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], int, int, i
 
 def relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     zi, multiplier, zo, lo, hi = relu_params(op, graph)
-    table = fx.wrap32(zo + fx.mbqm(ALL_INT8 - zi, *multiplier))
+    table = fx.wrap32(zo + fx.scale_double_rounding(ALL_INT8 - zi, *multiplier))
     return _lookup(np.minimum(np.maximum(table, lo), hi), x)
 
 
@@ -67,7 +67,8 @@ def leaky_relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], tuple
 def leaky_relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     zi, m_identity, m_alpha, zo = leaky_relu_params(op, graph)
     value = ALL_INT8 - zi
-    scaled = np.where(value >= 0, fx.mbqm(value, *m_identity), fx.mbqm(value, *m_alpha))
+    scaled = np.where(value >= 0, fx.scale_double_rounding(value, *m_identity),
+                      fx.scale_double_rounding(value, *m_alpha))
     return _lookup(np.clip(fx.wrap32(zo + scaled), -128, 127), x)
 
 
@@ -87,8 +88,8 @@ def prelu_int8(op: Op, graph: Graph, x: np.ndarray, alpha: np.ndarray) -> np.nda
     p = prelu_params(op, graph)
     value = x.astype(np.int64) - p.a_zero
     alpha_value = alpha.astype(np.int64) - p.b_zero
-    negative = fx.mbqm(fx.wrap32(value * alpha_value), *p.b)
-    out = fx.wrap32(np.where(value >= 0, fx.mbqm(value, *p.a), negative) + p.out_zero)
+    negative = fx.scale_double_rounding(fx.wrap32(value * alpha_value), *p.b)
+    out = fx.wrap32(np.where(value >= 0, fx.scale_double_rounding(value, *p.a), negative) + p.out_zero)
     if out.shape != x.shape:
         raise ConversionError(f"{op!r}: alpha {list(alpha.shape)} broadcasts the input "
                               f"{list(x.shape)} to {list(out.shape)}; LiteRT needs the input's shape")
@@ -222,7 +223,7 @@ def l2_normalization_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     sums, where = np.unique(acc, return_inverse=True)
     multiplier, shift = fx.inv_sqrt_multiplier(sums)
     k_output_scale = 7  # the output is Q0.7, in 1/128 steps
-    out = fx.mbqm(rows, multiplier[where][:, None], shift[where][:, None] + k_output_scale)
+    out = fx.scale_double_rounding(rows, multiplier[where][:, None], shift[where][:, None] + k_output_scale)
     return np.clip(out, -128, 127).astype(np.int8).reshape(x.shape)
 
 

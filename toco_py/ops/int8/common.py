@@ -6,8 +6,8 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op, QuantParams
-from ...quantize.fixed_point import quantize_multiplier, quantize_multipliers, round_half_away
 from ..common import Bounds, activation_bounds
+from ..fixed_point import quantize_multiplier, quantize_multipliers, round_half_away
 
 
 def params(graph: Graph, name: str) -> QuantParams:

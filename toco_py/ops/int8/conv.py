@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
-from ...quantize.fixed_point import quantize_multipliers, scale_double_rounding, wrap32
+from ..fixed_point import quantize_multipliers, scale_double_rounding, wrap32
 from ..conv import depthwise_sum, extract_patches
 from ..registry import register_int8
 from .common import activation_range, params

@@ -14,7 +14,7 @@ import numpy as np
 from ...errors import TocoError
 from ...ir import Graph, Op
 from ..registry import register_int8
-from . import fixedpoint as fx
+from .. import fixed_point as fx
 from .common import activation_range
 from .litert import per_tensor, require_int8
 
@@ -119,7 +119,7 @@ def mul_params(op: Op, graph: Graph) -> BinaryParams:
 def mul_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     p = mul_params(op, graph)
     product = fx.wrap32((a.astype(np.int64) - p.a_zero) * (b.astype(np.int64) - p.b_zero))
-    return _finish(product, p, rescale=fx.mbqm)
+    return _finish(product, p, rescale=fx.scale_double_rounding)
 
 
 def squared_difference_params(op: Op, graph: Graph) -> BinaryParams:
@@ -169,8 +169,8 @@ def _rsqrt_table(in_zero: int, multiplier: tuple[int, int], out_zero: int) -> np
     k_shift = 20  # keeps 1/sqrt(value) an integer with 20 fractional bits
     value = np.arange(-128, 128, dtype=np.int64) - in_zero
     inv_mult, inv_shift = fx.inv_sqrt_multiplier(np.maximum(value, 1))
-    data = fx.mbqm(1, inv_mult, inv_shift + k_shift)
-    out = fx.wrap32(fx.mbqm(data, multiplier[0], multiplier[1] - k_shift) + out_zero)
+    data = fx.scale_double_rounding(1, inv_mult, inv_shift + k_shift)
+    out = fx.wrap32(fx.scale_double_rounding(data, multiplier[0], multiplier[1] - k_shift) + out_zero)
     out = np.where(value == 0, 127, out)  # zero stands for the largest output
     return np.clip(out, -128, 127).astype(np.int8)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import Graph, Op
-from ...quantize.fixed_point import scale_single_rounding
+from ..fixed_point import scale_single_rounding
 from ..registry import register_int8
 from .common import activation_range, fc_multipliers
 from .litert import per_tensor

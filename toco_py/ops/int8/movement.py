@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
-from ...quantize.fixed_point import round_half_away_array
+from ..fixed_point import round_half_away_array
 from ..quantize_ops import QUANTIZED_TYPES
 from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params

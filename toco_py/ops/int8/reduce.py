@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
-from ...quantize.fixed_point import quantize_multiplier, scale_double_rounding, wrap32
+from ..fixed_point import quantize_multiplier, scale_double_rounding, wrap32
 from ..quantize_ops import QUANTIZED_TYPES
 from ..reduce import reduced_axes, reduced_shape
 from ..registry import REGISTRY, register_int8

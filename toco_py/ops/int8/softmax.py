@@ -14,7 +14,7 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import Graph, Op
 from ..registry import register_int8
-from . import fixedpoint as fx
+from .. import fixed_point as fx
 from .litert import per_tensor, require_int8
 
 SCALED_DIFF_INTEGER_BITS = 5  # exp() inputs are Q5.26: differences down to -32
@@ -44,7 +44,7 @@ def _exps(diff: np.ndarray, multiplier: int, left_shift: int, diff_min: int) -> 
     """(exp of each difference in Q0.31, their row sums in Q12.19); differences below
     diff_min are left out."""
     valid = diff >= diff_min
-    rescaled = fx.mbqm(np.where(valid, diff, 0), multiplier, left_shift)
+    rescaled = fx.scale_double_rounding(np.where(valid, diff, 0), multiplier, left_shift)
     exps = fx.exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS)
     terms = np.where(valid, fx.rescale(exps, 0, ACCUMULATION_INTEGER_BITS), 0)
     return exps, fx.wrap32(terms.sum(axis=1, keepdims=True))
@@ -100,9 +100,9 @@ def log_softmax_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
                                                         SCALED_DIFF_INTEGER_BITS)
     # Differences whose log-softmax falls below the smallest Q5.26 value give -128.
     shifted_log_sum = fx.wrap32(log_sum + fx.INT32_MIN)
-    adjusted_diff_min = np.maximum(diff_min - 1, fx.mbqm(shifted_log_sum, *reverse))
+    adjusted_diff_min = np.maximum(diff_min - 1, fx.scale_double_rounding(shifted_log_sum, *reverse))
     keep = diff > adjusted_diff_min
-    in_q5 = fx.mbqm(np.where(keep, diff, 0), multiplier, left_shift)
+    in_q5 = fx.scale_double_rounding(np.where(keep, diff, 0), multiplier, left_shift)
     output_integer_bits = 4  # the output is Q4 in 1/16 steps, zero point 127
     scaled = fx.rdbpot(fx.wrap32(in_q5 - log_sum), 31 - SCALED_DIFF_INTEGER_BITS - output_integer_bits)
     out = np.where(keep, np.clip(scaled + 127, -128, 127), -128)

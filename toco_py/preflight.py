@@ -1,0 +1,69 @@
+"""What the pipeline checks about a graph, and how it reports it: every op's shape rule on
+the graph as imported, the ops no TFLite builtin runs, and control flow the passes could not
+resolve. `convert` fails on them; `check` lists them with these same words."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .errors import ConversionError, UnsupportedOpsError, op_listing
+from .ir import Graph
+from .passes.propagate_shapes import check_op
+from .targets import unsupported_on
+from .tflite.options import MAX_TENSOR_ELEMENTS
+
+# Written to read on its own (`check`'s hint for an op) and after "else" or "or" (its hints
+# for ops with a better replacement); convert's error starts it with a capital.
+CUSTOM_OPS_HINT = ("rewrite the model with supported ops, or convert with --allow_custom_ops "
+                   "to emit them as custom ops (the runtime then needs your implementation of "
+                   "each)")
+
+CONTROL_FLOW = ("Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "If",
+                "StatelessIf", "While", "StatelessWhile")
+# What control flow left after the passes means and how to fix it: convert's error and
+# check's hint.
+CONTROL_FLOW_CAUSE = "tf.cond/tf.while_loop whose predicate is not a constant at conversion time"
+CONTROL_FLOW_FIX = ("fix the predicate (e.g. an is_training flag) to a constant, or cut the "
+                    "graph around it with --input_arrays/--output_arrays")
+
+
+def _sentence(clause: str) -> str:
+    return f"{clause[0].upper()}{clause[1:]}."
+
+
+def check_shapes(graph: Graph, in_place: bool = False) -> Graph:
+    """Runs every op's shape rule once on the graph as imported, on a shadow copy of its
+    tensors (the passes see the graph unchanged): a rule failing on its inputs (a Conv2D fed
+    a vector, a Pack of mismatched tensors), or an output no TFLite tensor can have, means
+    the GraphDef is malformed, which is then reported naming the node instead of failing
+    inside a pass. Returns the shadow (the
+    graph's ops with the inferred shapes); in_place: infer on the graph itself instead
+    (propagate_shapes, checked), for the commands that run no pass."""
+    if in_place:
+        shadow = graph
+    else:
+        shadow = Graph()
+        shadow.tensors = {name: replace(t) for name, t in graph.tensors.items()}
+        shadow.ops, shadow.inputs, shadow.outputs = graph.ops, graph.inputs, graph.outputs
+    for op in graph.ops:
+        for name, (shape, dtype) in zip(op.outputs, check_op(shadow, op, MAX_TENSOR_ELEMENTS) or ()):
+            shadow.tensors[name].shape, shadow.tensors[name].dtype = shape, dtype
+    return shadow
+
+
+def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
+    """Op type -> node names, for every op that has no TFLite builtin."""
+    return unsupported_on(graph, "tflite")
+
+
+def check_control_flow(unsupported: dict[str, list[str]]) -> None:
+    """Control flow left after the passes has a predicate unknown at conversion time."""
+    found = {t: names for t, names in unsupported.items() if t in CONTROL_FLOW}
+    if found:
+        raise ConversionError(f"unsupported control flow: {CONTROL_FLOW_CAUSE}: "
+                              f"{op_listing(found, 4)}. {_sentence(CONTROL_FLOW_FIX)}")
+
+
+def require_builtins(unsupported: dict[str, list[str]]) -> None:
+    """Fails naming every op left without a TFLite builtin, and the ways out."""
+    if unsupported:
+        raise UnsupportedOpsError(unsupported, _sentence(CUSTOM_OPS_HINT))
