@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .api import graph_from_graphdef
 from .ir import Graph
-from .preflight import CONTROL_FLOW, CONTROL_FLOW_CAUSE, CONTROL_FLOW_FIX, CUSTOM_OPS_HINT
+from .preflight import CONTROL_FLOW_CAUSE, CONTROL_FLOW_FIX, CUSTOM_OPS_HINT, is_control_flow
 from .targets import TFLM_VERSION, unsupported_on
 
 CONTROL_FLOW_HINT = f"{CONTROL_FLOW_CAUSE}: {CONTROL_FLOW_FIX}"
@@ -86,7 +86,7 @@ def check_file(path: str, target: str, input_arrays=None, output_arrays=None,
 
 
 def check_graph(graph: Graph, model: str, target: str, notes: list[str] | None = None) -> CheckReport:
-    findings = [Finding(op, nodes, hint_for(op, target), _base(op) in CONTROL_FLOW)
+    findings = [Finding(op, nodes, hint_for(op, target), is_control_flow(_base(op)))
                 for op, nodes in sorted(unsupported_on(graph, target).items())]
     return CheckReport(model, target, len(graph.ops), findings, list(notes or []))
 
@@ -97,7 +97,7 @@ def _base(label: str) -> str:
 
 def hint_for(label: str, target: str) -> str:
     op = _base(label)
-    if op in CONTROL_FLOW:
+    if is_control_flow(op):
         return CONTROL_FLOW_HINT
     if op in SPECIFIC_HINTS:
         return SPECIFIC_HINTS[op]

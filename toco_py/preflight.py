@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .errors import ConversionError, UnsupportedOpsError, op_listing
+from .frontend.tf_ops.control import UNMAPPED_CONTROL_FLOW
 from .ir import Graph
+from .ops import has_trait
 from .passes.propagate_shapes import check_op
 from .targets import unsupported_on
 from .tflite.options import MAX_TENSOR_ELEMENTS
@@ -17,8 +19,6 @@ CUSTOM_OPS_HINT = ("rewrite the model with supported ops, or convert with --allo
                    "to emit them as custom ops (the runtime then needs your implementation of "
                    "each)")
 
-CONTROL_FLOW = ("Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond", "If",
-                "StatelessIf", "While", "StatelessWhile")
 # What control flow left after the passes means and how to fix it: convert's error and
 # check's hint.
 CONTROL_FLOW_CAUSE = "tf.cond/tf.while_loop whose predicate is not a constant at conversion time"
@@ -50,6 +50,12 @@ def check_shapes(graph: Graph, in_place: bool = False) -> Graph:
     return shadow
 
 
+def is_control_flow(op_type: str) -> bool:
+    """A TF1 control-flow op: mapped to an IR op with the "control_flow" trait (Switch, Merge),
+    or one the frontend leaves under its TF name."""
+    return has_trait(op_type, "control_flow") or op_type in UNMAPPED_CONTROL_FLOW
+
+
 def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
     """Op type -> node names, for every op that has no TFLite builtin."""
     return unsupported_on(graph, "tflite")
@@ -57,7 +63,7 @@ def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
 
 def check_control_flow(unsupported: dict[str, list[str]]) -> None:
     """Control flow left after the passes has a predicate unknown at conversion time."""
-    found = {t: names for t, names in unsupported.items() if t in CONTROL_FLOW}
+    found = {t: names for t, names in unsupported.items() if is_control_flow(t)}
     if found:
         raise ConversionError(f"unsupported control flow: {CONTROL_FLOW_CAUSE}: "
                               f"{op_listing(found, 4)}. {_sentence(CONTROL_FLOW_FIX)}")

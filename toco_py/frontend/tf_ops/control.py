@@ -1,9 +1,15 @@
-"""Ops that forward a value unchanged at inference (identity, checks, gradient stops)."""
+"""Ops that forward a value unchanged at inference (identity, checks, gradient stops), TF1
+control flow (Switch, Merge; the rest is not mapped) and random draws."""
 from __future__ import annotations
 
 from ..context import NodeContext
 from .registry import tf_op
 
+# TF control flow the frontend does not map: it stays in the graph under its TF name, and
+# conversion fails naming it (preflight.is_control_flow). Switch and Merge are mapped below
+# (to ops with the "control_flow" trait), for the passes to resolve a constant predicate.
+UNMAPPED_CONTROL_FLOW = ("Enter", "Exit", "NextIteration", "LoopCond", "If", "StatelessIf",
+                         "While", "StatelessWhile")
 _PASSTHROUGH = {"Identity": "Identity", "Snapshot": "Snapshot", "CheckNumerics": "CheckNumerics",
                 "StopGradient": "StopGradient", "PreventGradient": "PreventGradient",
                 "EnsureShape": "EnsureShape", "PlaceholderWithDefault": "PlaceholderWithDefault"}
