@@ -101,7 +101,14 @@ def _gelu(op: Op, x: np.ndarray) -> np.ndarray:
     return 0.5 * x * erfc(-x / math.sqrt(2.0))
 
 
-register("GELU", infer=infer_same, kernel=_typed(_gelu), ulps=APPROXIMATED)
+def _gelu_squares(op: Op, x: np.ndarray) -> np.ndarray:
+    """Float32 GELU kernels add 0.5 * x and 0.5 * x * t (t the erf or tanh, |t| <= 1), which
+    cancel for very negative x (LiteRT's tanh form and its optimized exact form return 0 there):
+    their rounding is that of the two terms, whose squares add up to at most x^2 / 2."""
+    return 0.5 * np.square(np.asarray(x, np.float64))
+
+
+register("GELU", infer=infer_same, kernel=_typed(_gelu), squares=_gelu_squares, ulps=APPROXIMATED)
 
 
 def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:
