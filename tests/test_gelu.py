@@ -109,7 +109,8 @@ def _numerics_failures(pb: bytes, model: bytes, tf_model: bytes | None = None) -
     against the float64 truth of our conversion."""
     graph = read_model(model).main
     feeds = _feeds()
-    candidates = {"TensorFlow on the .pb": dict(zip(graph.outputs, run_tf(pb, feeds, graph.outputs))),
+    tensorflow = run_tf(pb, feeds, graph.outputs)
+    candidates = {"TensorFlow on the .pb": dict(zip(graph.outputs, tensorflow, strict=True)),
                   "toco-py": Interpreter(graph).run(feeds)}
     if tf_model is not None:
         candidates["LiteRT on TF's conversion"] = run_litert(tf_model, feeds)
@@ -222,7 +223,8 @@ def test_a_lone_erf_is_refused_with_a_true_hint(tmp_path):
     assert "tf.nn.gelu" in ERF_HINT and "--allow_custom_ops" in ERF_HINT
     # Allowed as a custom op, it is written as one, under TensorFlow's name.
     result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], allow_custom_ops=True)
-    assert [op.attrs.get("custom_code", op.type) for op in read_model(result.model).main.ops] == ["Erf", "MUL"]
+    written = read_model(result.model).main.ops
+    assert [op.attrs.get("custom_code", op.type) for op in written] == ["Erf", "MUL"]
 
 
 def test_erf_of_constants_folds():

@@ -154,15 +154,17 @@ def _read_gelu(graph: Graph, root: Op) -> tuple[str, bool, list[Op]] | None:
 
 
 def fuse_gelu(graph: Graph, op: Op) -> bool:
-    if op.type not in _ARITHMETIC or has_activation(op) or not _expandable(graph, op):
+    if has_activation(op) or not _expandable(graph, op):
         return False
     match = _read_gelu(graph, op)
     if match is None:
         return False
     x, approximate, removed = match
     x_tensor, out = graph.tensors[x], graph.tensors[op.outputs[0]]
-    if x_tensor.shape is None or x_tensor.shape != out.shape or (x_tensor.dtype, out.dtype) != ("float32",) * 2:
-        return False  # a constant operand broadcast the result beyond x, or not float32
+    if x_tensor.shape is None or x_tensor.shape != out.shape:
+        return False  # a constant operand broadcast the result beyond x's shape
+    if x_tensor.dtype != "float32" or out.dtype != "float32":
+        return False
     graph.replace_op(op, [Op("GELU", [x], op.outputs, {"approximate": approximate}, op.name)])
     for dead in removed:
         graph.remove_op(dead)
