@@ -11,9 +11,11 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+from networks import Network
 from oracle import freeze, op_types, run_litert, run_tf, tf_convert
 from policy import end_to_end_failures, litert_by_name, policy_failures
 from tensorflow.lite.python.convert_phase import ConverterError
+from test_int8_models import int8_tf
 
 from toco_py import api
 from toco_py.check import ERF_HINT, check_graph
@@ -164,14 +166,18 @@ def test_dense_layer_then_gelu(approximate, tmp_path):
 
 @pytest.mark.parametrize("approximate", [False, True], ids=["exact", "tanh"])
 def test_int8_gelu_matches_litert_reference(approximate, tmp_path):
-    pb = _pb(_dense_gelu(approximate))
+    """Full-integer: GELU runs on int8 as in TF's converter's model, and our interpreter equals
+    LiteRT's reference kernels on it."""
+    net = Network("dense_gelu", _pb(_dense_gelu(approximate)), {"x": (tuple(SHAPE), "float32")}, ["y"])
+    samples = np.random.default_rng(5).standard_normal([16] + SHAPE).astype(np.float32)
     calibration = tmp_path / "samples.npz"
-    np.savez(calibration, x=np.random.default_rng(5).standard_normal([16] + SHAPE).astype(np.float32))
-    model = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"],
+    np.savez(calibration, x=samples)
+    model = api.convert_bytes(net.pb, input_arrays=["x"], output_arrays=["y"],
                               quantize=QuantizeOptions("int8", calibration_data=str(calibration))).model
     graph = read_model(model).main
     gelu = [op for op in graph.ops if op.type == "GELU"]
     assert len(gelu) == 1 and graph.tensors[gelu[0].inputs[0]].dtype == "int8"
+    assert op_types(model) == op_types(int8_tf(net, tmp_path, [{"x": s} for s in samples]))
     failures = end_to_end_failures(model, seeds=range(3), kinds=("reference",))
     assert not failures, failures
 
