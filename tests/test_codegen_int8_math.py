@@ -216,6 +216,11 @@ def test_logistic_tanh_hard_swish(tmp_path):
     assert "extern const int8_t model_p0[256];" in (tmp_path / "model" / "model.c").read_text()
 
 
+def test_gelu(tmp_path):
+    check_cases([unary("GELU", p, out, {"approximate": approximate}) for p in INPUT_PARAMS
+                 for out in ((0.04, -100), (0.3, 5)) for approximate in (False, True)], tmp_path)
+
+
 # ---- normalizations -------------------------------------------------------------------------
 
 L2_INPUTS = [EVERY_INT8, np.zeros((3, 5), np.int8), np.full((2, 1), -128, np.int8),
@@ -276,7 +281,7 @@ def _random_case(op: str, rng) -> Case:
 
 
 RANDOM_OPS = ["ADD", "SUB", "MUL", "MAXIMUM", "LESS", "RELU", "RELU6", "LEAKY_RELU", "LOGISTIC",
-              "TANH", "HARD_SWISH", "L2_NORMALIZATION", "SOFTMAX", "LOG_SOFTMAX"]
+              "TANH", "HARD_SWISH", "L2_NORMALIZATION", "SOFTMAX", "LOG_SOFTMAX", "GELU"]
 
 
 def random_cases() -> list[Case]:

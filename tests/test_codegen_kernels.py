@@ -126,11 +126,15 @@ FEEDS = {
     "sqrt": lambda x: np.abs(x) + 0.01,
     "rsqrt": lambda x: np.abs(x) + 0.01,
     "logistic_cutoffs": lambda x: x * 12,
+    "gelu": lambda x: x * 4,  # far enough negative that 1 + erf would cancel
+    "gelu_tanh": lambda x: x * 4,
 }
 CASES.update({
     "sqrt": ("SQRT", [r(3, 4)], {}, set(), 1),
     "rsqrt": ("RSQRT", [r(3, 4)], {}, set(), 1),
     "logistic_cutoffs": ("LOGISTIC", [r(4, 8)], {}, set(), 1),
+    "gelu": ("GELU", [np.zeros((4, 16), np.float32)], {"approximate": False}, set(), 1),
+    "gelu_tanh": ("GELU", [np.zeros((4, 16), np.float32)], {"approximate": True}, set(), 1),
 })
 
 

@@ -76,6 +76,22 @@ def test_tanh_table(params, out_q):
     assert not _unary("TANH", EVERY_INT8, params, out_q)
 
 
+@pytest.mark.parametrize("params", INPUT_PARAMS.values(), ids=INPUT_PARAMS.keys())
+@pytest.mark.parametrize("out_q", [quant(0.04, -100), quant(0.3, 5)], ids=["fine", "coarse"])
+@pytest.mark.parametrize("approximate", [False, True], ids=["exact", "tanh"])
+def test_gelu_table(params, out_q, approximate):
+    """LiteRT's table of GeluTransform (erfcf) or GeluTransformApproximate (tanhf) in float32."""
+    assert not _unary("GELU", EVERY_INT8, params, out_q, {"approximate": approximate})
+
+
+def test_gelu_table_random_params():
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        p_in, p_out = [(float(np.exp(rng.uniform(-7, 3))), int(rng.integers(-128, 128))) for _ in "io"]
+        for approximate in (False, True):
+            assert not _unary("GELU", EVERY_INT8, p_in, quant(*p_out), {"approximate": approximate})
+
+
 def test_logistic_zero_point_is_not_checked_by_litert():
     # The reference Prepare checks the 1/256 scale only; the table follows any zero point.
     assert not _unary("LOGISTIC", EVERY_INT8, (0.05, 0), quant(1 / 256, 0))

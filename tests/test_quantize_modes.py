@@ -12,7 +12,6 @@ from policy import end_to_end_failures, op_by_op_failures
 from toco_py import api
 from toco_py.interpreter import Interpreter
 from toco_py.quantize.driver import QuantizeOptions
-from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
 
 

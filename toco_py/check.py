@@ -16,9 +16,15 @@ from .targets import TFLM_VERSION, unsupported_on
 CONTROL_FLOW_HINT = f"{CONTROL_FLOW_CAUSE}: {CONTROL_FLOW_FIX}"
 RANDOM_HINT = ("random values are only removed when nothing uses them (e.g. dropout with "
                "keep_prob 1); feed the noise as an input instead")
+# Erf and Erfc inside a GELU fuse into the GELU builtin (passes/fuse_gelu.py); what is left
+# is an error function on its own.
+ERF_HINT = ("TFLite has no error function; only a GELU written with it converts (tf.nn.gelu, "
+            "or 0.5*x*(1+tf.math.erf(x/sqrt(2))) with exact constants and no intermediate used "
+            "elsewhere, becomes the GELU builtin). Else " + CUSTOM_OPS_HINT)
 # Replacements for ops users commonly meet; anything else gets the generic hint of its target.
 SPECIFIC_HINTS = {
-    "Erf": "write GELU with tf.nn.gelu, which maps to the GELU builtin; else " + CUSTOM_OPS_HINT,
+    "Erf": ERF_HINT,
+    "Erfc": ERF_HINT,
     "Cumsum": "multiply by a constant triangular matrix (tf.matmul), or " + CUSTOM_OPS_HINT,
     "RandomUniform": RANDOM_HINT,
     "RandomStandardNormal": RANDOM_HINT,
@@ -32,7 +38,9 @@ TFLM_HINTS = {
     "TILE": "let the consumer broadcast, or use tf.broadcast_to (BROADCAST_TO)",
     "SELECT": "use tf.where with broadcastable operands (SELECT_V2)",
     "POW": "write small integer powers as multiplications (x*x)",
-    "GELU": "approximate with 0.5*x*(1+tanh(...)) from TANH, MUL and ADD",
+    # Any spelling of GELU converts to GELU (tanh form included): only another function avoids it.
+    "GELU": "use an activation it has, e.g. x*tf.sigmoid(1.702*x) (LOGISTIC, MUL), a close "
+            "approximation of GELU",
     "RELU_N1_TO_1": "clip with tf.minimum/tf.maximum (MINIMUM, MAXIMUM)",
     "RELU_0_TO_1": "clip with tf.minimum/tf.maximum (MINIMUM, MAXIMUM)",
 }

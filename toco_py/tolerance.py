@@ -169,7 +169,9 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
 
 def _squared_terms(op: Op, opdef, args: list, length: int) -> np.ndarray:
     """The sum of the squared terms each output element adds up (OpDef.squares): the kernel on
-    the inputs' squares, without fused activation."""
+    the inputs' squares, without fused activation, or the op's own function of its inputs."""
+    if callable(opdef.squares):
+        return np.asarray(opdef.squares(op, *args), np.float64)
     plain = replace(op, attrs={**op.attrs, ACTIVATION_ATTR: "NONE"})
     squared = [a * a if _is_float(a) else a for a in args]
     total = np.asarray(opdef.kernel(plain, *squared), np.float64)

@@ -6,7 +6,7 @@ Every multiplier, shift, zero point and clamp is computed here with the function
 float32-versus-double arithmetic) of the numpy int8 kernels in toco_py/ops/int8, so the C
 only repeats their per-element integer steps; their checks (parameters LiteRT refuses)
 raise here too, naming the op. The activations of one input (RELU family, LEAKY_RELU,
-LOGISTIC, TANH, HARD_SWISH) go further: their table is made by running the numpy kernel
+LOGISTIC, TANH, HARD_SWISH, GELU) go further: their table is made by running the numpy kernel
 on every int8 value, and the C looks it up (bit-exact by construction).
 """
 from __future__ import annotations
@@ -116,7 +116,7 @@ def rsqrt(ctx: OpContext) -> None:
 # Ops of one int8 input whose output depends on that value alone: their numpy kernel run
 # on every int8 value is the op's 256-entry table (and checks the params); the C looks it up,
 # bit-exact by construction.
-_TABLE_OPS = (*RELU_OPS, "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH")
+_TABLE_OPS = (*RELU_OPS, "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH", "GELU")
 
 
 @lowering(*_TABLE_OPS, variant="int8")

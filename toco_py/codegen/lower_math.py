@@ -67,6 +67,11 @@ def leaky_relu(ctx: OpContext) -> None:
     ctx.call("activation", "tk_leaky_relu_f32", *_unary_args(ctx), alpha)
 
 
+@lowering("GELU")
+def gelu(ctx: OpContext) -> None:
+    ctx.call("activation", "tk_gelu_f32", *_unary_args(ctx), "1" if ctx.op.attrs.get("approximate") else "0")
+
+
 def _rows(ctx: OpContext) -> tuple[str, str]:
     """(outer, depth): the op works on rows along the last axis."""
     x = ctx.input(0)

@@ -82,20 +82,38 @@ register("ELU", traits={"tflm"},
          ulps=APPROXIMATED)
 
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_erfc = np.frompyfunc(math.erfc, 1, 1)  # numpy has no erf; math's is exact to a double
+def _elementwise(fn):
+    """A float64 array function from a function of one Python float."""
+    ufunc = np.frompyfunc(fn, 1, 1)
+    return lambda x: np.asarray(ufunc(np.asarray(x, np.float64)), np.float64)
+
+
+# numpy has no erf; math's, element by element, is exact to a double. (Also the kernels of
+# the converter-only Erf and Erfc, ops/converter_only.py.)
+erf, erfc = _elementwise(math.erf), _elementwise(math.erfc)
+
+# The tanh form: 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))).
+GELU_TANH_SCALE = math.sqrt(2.0 / math.pi)
+GELU_CUBE_COEFFICIENT = 0.044715
 
 
 def _gelu(op: Op, x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float64)
     if op.attrs.get("approximate"):
-        return 0.5 * x * (1.0 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+        return 0.5 * x * (1.0 + np.tanh(GELU_TANH_SCALE * (x + GELU_CUBE_COEFFICIENT * x ** 3)))
     # 0.5 * x * (1 + erf(x / sqrt 2)) written with erfc, which keeps its precision in the
     # far negative tail where 1 + erf(...) cancels.
-    return 0.5 * x * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=np.float64)
+    return 0.5 * x * erfc(-x / math.sqrt(2.0))
 
 
-register("GELU", infer=infer_same, kernel=_typed(_gelu), ulps=APPROXIMATED)
+def _gelu_squares(op: Op, x: np.ndarray) -> np.ndarray:
+    """Float32 GELU kernels add 0.5 * x and 0.5 * x * t (t the erf or tanh, |t| <= 1), which
+    cancel for very negative x (LiteRT's tanh form and its optimized exact form return 0 there):
+    their rounding is that of the two terms, whose squares add up to at most x^2 / 2."""
+    return 0.5 * np.square(np.asarray(x, np.float64))
+
+
+register("GELU", infer=infer_same, kernel=_typed(_gelu), squares=_gelu_squares, ulps=APPROXIMATED)
 
 
 def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Op, Tensor
+from .activation import erf, erfc
 from .common import infer_same, need_const, need_shape, seeded_rng
-from .registry import register
+from .registry import APPROXIMATED, register
 
 
 def _passthrough(op: Op, x: np.ndarray, *rest: np.ndarray) -> np.ndarray:
@@ -33,6 +34,13 @@ def _concat_v2(op: Op, *xs: np.ndarray) -> np.ndarray:
 
 
 register("ConcatV2", infer=_infer_concat_v2, kernel=_concat_v2, builtin=False)
+
+# The error functions: TFLite has no builtin for them, but fuse_gelu turns GELU written with
+# either into the GELU builtin; alone they stay unsupported (or custom ops).
+register("Erf", infer=infer_same, kernel=lambda op, x: erf(x).astype(x.dtype), builtin=False,
+         ulps=APPROXIMATED)
+register("Erfc", infer=infer_same, kernel=lambda op, x: erfc(x).astype(x.dtype), builtin=False,
+         ulps=APPROXIMATED)
 
 
 def _infer_switch(op: Op, data: Tensor, pred: Tensor):

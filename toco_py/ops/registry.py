@@ -56,8 +56,9 @@ class OpDef:
     # "sum" when the kernel run on the inputs' squares (no fused activation) gives each
     # output's sum of squared terms (multilinear ops: conv, FC, SUM), "mean" when it gives their
     # mean (MEAN, AVERAGE_POOL_2D): how far the partial sums can wander, and so how large their
-    # rounding can be. None: the output's own magnitude is that scale.
-    squares: str | None = None
+    # rounding can be; or a function (op, *arrays) giving that sum for ops whose kernels add
+    # terms that may cancel (GELU). None: the output's own magnitude is that scale.
+    squares: str | Callable[..., object] | None = None
     # How many float32 ulps of its result an implementation may be off by: 1 for what IEEE
     # arithmetic rounds; more for transcendental functions, which vectorized libraries
     # (Eigen, oneDNN, XNNPACK) approximate by polynomials to a few ulps.
@@ -84,8 +85,9 @@ CUSTOM_OPS: dict[str, OpDef] = {}
 def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
              builtin: bool = True, int8_kernel: KernelFn | None = None,
              foldable: bool = True, sum_length: Callable[..., int] | None = None,
-             squares: str | None = None, ulps: float = 1.0, float32_only: bool = False,
-             traits: Iterable[str] = (), weight_axis: tuple[int, int] | None = None,
+             squares: str | Callable[..., object] | None = None, ulps: float = 1.0,
+             float32_only: bool = False, traits: Iterable[str] = (),
+             weight_axis: tuple[int, int] | None = None,
              int8_output: tuple[float, int] | None = None) -> OpDef:
     if type_ in REGISTRY:
         raise ValueError(f"op {type_} is defined twice")

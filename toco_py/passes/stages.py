@@ -13,6 +13,7 @@ from . import (
     fold_zero_product,
     fuse_activation,
     fuse_bias_add,
+    fuse_gelu,
     fuse_hard_swish,
     fuse_l2_normalization,
     fuse_mul_into_affine,
@@ -51,7 +52,7 @@ STAGES = {
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
                  remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
     # Fewer, bigger ops.
-    "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS,
+    "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],

@@ -52,6 +52,27 @@ int tk_hard_swish_f32(const float *input, float *output, int32_t count)
     return TK_OK;
 }
 
+/* LiteRT's reference GELU: the exact form through erfc (1 + erf(x / sqrt 2) cancels for
+ * negative x), the tanh form as written. */
+#define GELU_SQRT_HALF 0.70710678118654752f
+#define GELU_TANH_SCALE 0.79788456080286536f /* sqrt(2 / pi) */
+#define GELU_CUBE_COEFFICIENT 0.044715f
+
+int tk_gelu_f32(const float *input, float *output, int32_t count, int32_t approximate)
+{
+    int32_t i;
+    for (i = 0; i < count; ++i) {
+        float x = input[i];
+        if (approximate) {
+            float inner = GELU_TANH_SCALE * (x + GELU_CUBE_COEFFICIENT * x * x * x);
+            output[i] = 0.5f * x * (1.0f + tanhf(inner));
+        } else {
+            output[i] = 0.5f * x * erfcf(-GELU_SQRT_HALF * x);
+        }
+    }
+    return TK_OK;
+}
+
 int tk_leaky_relu_f32(const float *input, float *output, int32_t count, float alpha)
 {
     int32_t i;

@@ -1,5 +1,5 @@
-/* int8 activations of one input (RELU family, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH): a
- * 256-entry table the generator made by running toco_py/ops/int8/activation.py's kernel on
+/* int8 activations of one input (RELU family, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH, GELU):
+ * a 256-entry table the generator made by running toco_py/ops/int8/activation.py's kernel on
  * every int8 value, looked up here. */
 #include "toco_kernels.h"
 

@@ -186,6 +186,8 @@ int tk_logistic_f32(const float *input, float *output, int32_t count);
 int tk_tanh_f32(const float *input, float *output, int32_t count);
 int tk_hard_swish_f32(const float *input, float *output, int32_t count);
 int tk_leaky_relu_f32(const float *input, float *output, int32_t count, float alpha);
+/* GELU: approximate 0 is the exact (erfc) form, 1 the tanh form. */
+int tk_gelu_f32(const float *input, float *output, int32_t count, int32_t approximate);
 
 /* ---- normalization.c: over the last axis (depth), for each of `outer` rows ----------- */
 

@@ -56,8 +56,8 @@ int tk_rsqrt_s8(const int8_t *input, int8_t *output, int32_t count, int32_t in_z
 
 /* ---- activation_s8.c, l2_normalization_s8.c --------------------------------------------- */
 
-/* RELU family, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH: table[x + 128], a table the generator
- * computed. */
+/* RELU family, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH, GELU: table[x + 128], a table the
+ * generator computed. */
 int tk_lookup_s8(const int8_t *input, int8_t *output, int32_t count, const int8_t *table);
 /* Over the last axis (depth) of `outer` rows; the output is Q0.7 (1/128, zero point 0). */
 int tk_l2_normalization_s8(const int8_t *input, int8_t *output, int32_t outer,

@@ -18,6 +18,8 @@ _UNARY = {
     "Exp": "EXP", "Log": "LOG", "Sqrt": "SQRT", "Rsqrt": "RSQRT", "Neg": "NEG", "Abs": "ABS",
     "Square": "SQUARE", "Sin": "SIN", "Cos": "COS", "Floor": "FLOOR", "Ceil": "CEIL",
     "Round": "ROUND", "Sign": "SIGN", "LogicalNot": "LOGICAL_NOT",
+    # Converter-only (no builtin): passes/fuse_gelu.py makes GELU of them.
+    "Erf": "Erf", "Erfc": "Erfc",
 }
 _REDUCTIONS = {"Mean": "MEAN", "Sum": "SUM", "Max": "REDUCE_MAX", "Min": "REDUCE_MIN",
                "Prod": "REDUCE_PROD", "Any": "REDUCE_ANY", "All": "REDUCE_ALL"}

@@ -1,5 +1,5 @@
 """int8 activations bit-exact with LiteRT's reference resolver: the standalone RELU family
-(requantizing ReluX), LEAKY_RELU, PRELU, LOGISTIC and TANH (the 256-entry tables their
+(requantizing ReluX), LEAKY_RELU, PRELU, LOGISTIC, TANH and GELU (the 256-entry tables their
 reference Prepare builds), HARD_SWISH (reference_ops::HardSwish) and L2_NORMALIZATION.
 
 Unary ops depend on one int8 value only, so each builds the table of its 256 outputs with the
@@ -151,6 +151,29 @@ def tanh_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     return _lookup(lut_table(si, zi, so, zo, _tanhf), x)
 
 
+# ----- GELU: LUTPopulate<int8_t> of reference_ops::GeluTransform(Approximate) -----
+
+_erfcf = _libm_function("erfcf")
+# static_cast<float>(-M_SQRT1_2), and kSqrt2dPi = M_2_SQRTPI * M_SQRT1_2 (in double) as a float.
+_NEG_SQRT_HALF = f32(-0.70710678118654752440)
+_TANH_SCALE = f32(1.12837916709551257390 * 0.70710678118654752440)
+
+
+def _gelu_f32(v: np.float32) -> np.float32:
+    return f32(0.5) * v * _erfcf(v * _NEG_SQRT_HALF)
+
+
+def _gelu_tanh_f32(v: np.float32) -> np.float32:
+    cube = f32(0.044715) * v * v * v
+    return f32(0.5) * v * (f32(1.0) + _tanhf(_TANH_SCALE * (v + cube)))
+
+
+def gelu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    (si, zi), (so, zo) = _io(graph, op)
+    transform = _gelu_tanh_f32 if op.attrs.get("approximate") else _gelu_f32
+    return _lookup(lut_table(si, zi, so, zo, transform), x)
+
+
 # ----- HARD_SWISH: reference_ops::HardSwish in int16 fixed point -----
 
 def _int16_multiplier(real: np.float32) -> tuple[int, int]:
@@ -233,5 +256,6 @@ register_int8("LEAKY_RELU", leaky_relu_int8)
 register_int8("PRELU", prelu_int8)
 register_int8("LOGISTIC", logistic_int8)
 register_int8("TANH", tanh_int8)
+register_int8("GELU", gelu_int8)
 register_int8("HARD_SWISH", hard_swish_int8)
 register_int8("L2_NORMALIZATION", l2_normalization_int8)
