@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -200,12 +201,14 @@ def test_random_edits_keep_the_maps_equal_to_a_rebuild():
     assert all(done[name] >= 50 for name in RandomEditor.EDITS), done
 
 
-@pytest.fixture
-def checks_on():
+@contextmanager
+def invariant_checks(on: bool):
     saved = invariant_checks_enabled()
-    enable_invariant_checks(True)
-    yield
-    enable_invariant_checks(saved)
+    enable_invariant_checks(on)
+    try:
+        yield
+    finally:
+        enable_invariant_checks(saved)
 
 
 def _chain() -> tuple[Graph, list[Op]]:
@@ -226,6 +229,89 @@ def test_an_edit_behind_the_graphs_back_is_seen():
     assert any("read 'a'" in p for p in problems) and any("read 'x'" in p for p in problems)
 
 
+# Ways to break the chain x -RELU-> a -TANH-> y, each with what the check then says.
+BREAKAGES = {}
+
+
+def breakage(says: str):
+    def register(fn):
+        BREAKAGES[fn.__name__] = (fn, says)
+        return fn
+    return register
+
+
+@breakage("TANH(tanh) reads 'gone', which has no tensor")
+def missing_input(g, relu, tanh):
+    tanh.inputs[0] = "gone"
+
+
+@breakage("TANH(tanh) reads 'a' before it is defined")
+def out_of_order(g, relu, tanh):
+    g.ops.reverse()
+
+
+@breakage("TANH(tanh) reads 'b' before it is defined")
+def never_written(g, relu, tanh):
+    g.add_tensor(Tensor("b", (2,)))
+    tanh.inputs[0] = "b"
+
+
+@breakage("TANH(tanh) writes 'gone', which has no tensor")
+def missing_output(g, relu, tanh):
+    tanh.outputs[0] = "gone"
+
+
+@breakage("'a' is written by TANH(tanh) and another op")
+def two_writers(g, relu, tanh):
+    tanh.outputs[0] = "a"
+
+
+@breakage("RELU(relu) writes 'x', a graph input or constant")
+def writes_an_input(g, relu, tanh):
+    relu.outputs[0] = "x"
+
+
+@breakage("TANH(tanh) writes 'c', a graph input or constant")
+def writes_a_constant(g, relu, tanh):
+    g.add_const("c", np.zeros(2, np.float32))
+    tanh.outputs[0] = "c"
+
+
+@breakage("RELU(relu) is in the op list but marked removed")
+def removed_op(g, relu, tanh):
+    relu.alive = False
+
+
+@breakage("TANH(tanh) is in the op list twice")
+def op_twice(g, relu, tanh):
+    g.ops.append(tanh)
+
+
+@breakage("graph input 'gone' has no tensor")
+def input_without_tensor(g, relu, tanh):
+    g.inputs.append("gone")
+
+
+@breakage("graph output 'gone' has no tensor")
+def output_without_tensor(g, relu, tanh):
+    g.outputs.append("gone")
+
+
+@breakage("graph output 'b' is never computed")
+def output_never_computed(g, relu, tanh):
+    g.add_tensor(Tensor("b", (2,)))
+    g.outputs.append("b")
+
+
+@pytest.mark.parametrize("breaks, says", BREAKAGES.values(), ids=BREAKAGES.keys())
+def test_each_broken_structure_fact_is_named(breaks, says):
+    g, (relu, tanh) = _chain()
+    assert g.structure_problems() == []
+    breaks(g, relu, tanh)
+    g.invalidate()
+    assert says in g.structure_problems()
+
+
 def _corrupt(graph: Graph, op: Op) -> bool:
     if op.type != "TANH" or op.inputs[0] == "x":
         return False
@@ -241,29 +327,26 @@ def _orphan(graph: Graph, op: Op) -> bool:
     return True
 
 
-def test_the_driver_names_the_pass_that_corrupted_the_maps(checks_on):
+def test_the_driver_names_the_pass_that_corrupted_the_maps():
     g, _ = _chain()
-    with pytest.raises(InvariantError, match=r"pass test/corrupt at TANH\(tanh\) broke the graph's "
-                                             r"invariants: .*edited behind the graph's back"):
+    with invariant_checks(True), pytest.raises(
+            InvariantError, match=r"pass test/corrupt at TANH\(tanh\) broke the graph's invariants: "
+                                  r".*edited behind the graph's back"):
         run_stage(g, "test", [Pass("corrupt", _corrupt)])
 
 
-def test_the_driver_names_the_pass_that_left_a_read_undefined(checks_on):
+def test_the_driver_names_the_pass_that_left_a_read_undefined():
     g, _ = _chain()
-    with pytest.raises(InvariantError, match=r"pass test/orphan at RELU\(relu\) .*TANH\(tanh\) reads 'a' "
-                                             r"before it is defined"):
+    with invariant_checks(True), pytest.raises(
+            InvariantError, match=r"pass test/orphan at RELU\(relu\) .*TANH\(tanh\) reads 'a' before it is defined"):
         run_stage(g, "test", [Pass("orphan", _orphan)])
 
 
 def test_with_the_checks_off_the_driver_does_not_look():
-    saved = invariant_checks_enabled()
-    enable_invariant_checks(False)
-    try:
-        g, (relu, tanh) = _chain()
+    g, (relu, tanh) = _chain()
+    with invariant_checks(False):
         assert run_stage(g, "test", [Pass("corrupt", _corrupt)]) == 1
-        assert tanh.inputs == ["x"]
-    finally:
-        enable_invariant_checks(saved)
+    assert tanh.inputs == ["x"]
 
 
 def test_the_checks_are_on_in_the_suite_and_off_by_default():

@@ -484,50 +484,49 @@ class Graph:
         if problems:
             raise ConversionError(problems[0])
 
-    def structure_problems(self) -> list[str]:
+    def structure_problems(self, fresh: tuple | None = None) -> list[str]:
         """What breaks the facts of a well-formed graph: each op once in the list and not
         marked removed; every tensor an op names exists (the empty name: an absent input);
         each tensor written by one op at most, and no graph input or constant by any; ops in
-        topological order; every graph output computed."""
-        problems: list[str] = []
-        tensors = self.tensors
-        problems += [f"graph input {n!r} has no tensor" for n in self.inputs if n not in tensors]
-        # Defined so far: the graph inputs and constants, then each op's outputs in turn.
-        defined = set(self.inputs).union(n for n, t in tensors.items() if t.data is not None)
-        writers: dict[str, Op] = {}
-        seen: set[int] = set()
-        for op in self._ops:
-            if id(op) in seen:
-                problems.append(f"{op!r} is in the op list twice")
-            seen.add(id(op))
-            if not op.alive:
-                problems.append(f"{op!r} is in the op list but marked removed")
-            for name in op.inputs:
-                if name and name not in defined:
-                    problems.append(f"{op!r} reads {name!r}, which has no tensor" if name not in tensors
-                                    else f"{op!r} reads {name!r} before it is defined")
-            for name in op.outputs:
-                if name in writers:
-                    problems.append(f"{name!r} is written by both {writers[name]!r} and {op!r}")
-                elif name not in tensors:
-                    problems.append(f"{op!r} writes {name!r}, which has no tensor")
-                elif name in defined:
-                    problems.append(f"{op!r} writes {name!r}, a graph input or constant")
-                writers[name] = op
-                defined.add(name)
+        topological order; every graph output computed. Read off the structure maps rebuilt
+        from the ops (`fresh`, as _structure_of gives them), so that each check is one pass
+        over a map, not over every op input."""
+        ops, tensors, inputs = self._ops, self.tensors, set(self.inputs)
+        producers, users, order, linked = fresh or _structure_of(ops)
+        problems = [f"graph input {n!r} has no tensor" for n in self.inputs if n not in tensors]
+        if len(linked) != len(ops):
+            problems += [f"{op!r} is in the op list twice"
+                         for i, op in enumerate(ops) if any(o is op for o in ops[:i])]
+        problems += [f"{op!r} is in the op list but marked removed" for op in ops if not op.alive]
+        if sum(len(op.outputs) for op in ops) != len(producers):
+            problems += [f"{name!r} is written by {producers[name]!r} and another op"
+                         for name in producers if sum(name in op.outputs for op in ops) > 1]
+        for name, op in producers.items():
+            if name not in tensors:
+                problems.append(f"{op!r} writes {name!r}, which has no tensor")
+            elif name in inputs or tensors[name].data is not None:
+                problems.append(f"{op!r} writes {name!r}, a graph input or constant")
+        for name, readers in users.items():
+            op, writer = readers[0], producers.get(name)  # (readers in graph order)
+            if name not in tensors:
+                problems.append(f"{op!r} reads {name!r}, which has no tensor")
+            elif writer is None and name not in inputs and tensors[name].data is None \
+                    or writer is not None and order[id(writer)] >= order[id(op)]:
+                problems.append(f"{op!r} reads {name!r} before it is defined")
         for name in self.outputs:
             if name not in tensors:
                 problems.append(f"graph output {name!r} has no tensor")
-            elif name not in defined:
+            elif name not in producers and name not in inputs and tensors[name].data is None:
                 problems.append(f"graph output {name!r} is never computed")
         return problems
 
-    def map_problems(self) -> list[str]:
+    def map_problems(self, fresh: tuple | None = None) -> list[str]:
         """Where the incrementally kept structure maps differ from maps rebuilt from the ops
-        (nothing while they are dropped: the next query rebuilds them)."""
+        (`fresh`, as _structure_of gives them); nothing while they are dropped: the next
+        query rebuilds them."""
         if self._order is None:
             return []
-        producers, users, _, linked = _structure_of(self._ops)
+        producers, users, _, linked = fresh or _structure_of(self._ops)
         if self._maps_agree(producers, users, linked):
             return []
         problems = []
@@ -572,11 +571,13 @@ class Graph:
         the way TOCO checks its model after the transformations."""
         if not _checking:
             return
-        problems = self.structure_problems() + self.map_problems()
+        fresh = _structure_of(self._ops)
+        problems = self.structure_problems(fresh) + self.map_problems(fresh)
         if problems:
             where = f" at {at!r}" if at is not None else ""
             more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
             raise InvariantError(f"{rewrite}{where} broke the graph's invariants: "
                                  f"{'; '.join(problems[:5])}{more}")
         if self._order is None:
-            self._build_maps()  # so that the next check sees an edit made behind their back
+            # Kept from now on, so that the next check sees an edit made behind their back.
+            self._producers, self._consumers, self._order, self._linked = fresh
