@@ -229,86 +229,59 @@ def test_an_edit_behind_the_graphs_back_is_seen():
     assert any("read 'a'" in p for p in problems) and any("read 'x'" in p for p in problems)
 
 
-# Ways to break the chain x -RELU-> a -TANH-> y, each with what the check then says.
-BREAKAGES = {}
+# Ways to break the chain x -RELU-> a -TANH-> y (see break_chain), and what the check then says.
+BREAKAGES = {
+    "missing input": "TANH(tanh) reads 'gone', which has no tensor",
+    "out of order": "TANH(tanh) reads 'a' before it is defined",
+    "never written": "TANH(tanh) reads 'b' before it is defined",
+    "missing output": "TANH(tanh) writes 'gone', which has no tensor",
+    "two writers": "'a' is written by TANH(tanh) and another op",
+    "writes an input": "RELU(relu) writes 'x', a graph input or constant",
+    "writes a constant": "TANH(tanh) writes 'c', a graph input or constant",
+    "removed op": "RELU(relu) is in the op list but marked removed",
+    "op twice": "TANH(tanh) is in the op list twice",
+    "input without tensor": "graph input 'gone' has no tensor",
+    "output without tensor": "graph output 'gone' has no tensor",
+    "output never computed": "graph output 'b' is never computed",
+}
 
 
-def breakage(says: str):
-    def register(fn):
-        BREAKAGES[fn.__name__] = (fn, says)
-        return fn
-    return register
-
-
-@breakage("TANH(tanh) reads 'gone', which has no tensor")
-def missing_input(g, relu, tanh):
-    tanh.inputs[0] = "gone"
-
-
-@breakage("TANH(tanh) reads 'a' before it is defined")
-def out_of_order(g, relu, tanh):
-    g.ops.reverse()
-
-
-@breakage("TANH(tanh) reads 'b' before it is defined")
-def never_written(g, relu, tanh):
+def break_chain(how: str, g: Graph, relu: Op, tanh: Op) -> None:
+    """Edits behind the graph's back, as a buggy pass would."""
     g.add_tensor(Tensor("b", (2,)))
-    tanh.inputs[0] = "b"
-
-
-@breakage("TANH(tanh) writes 'gone', which has no tensor")
-def missing_output(g, relu, tanh):
-    tanh.outputs[0] = "gone"
-
-
-@breakage("'a' is written by TANH(tanh) and another op")
-def two_writers(g, relu, tanh):
-    tanh.outputs[0] = "a"
-
-
-@breakage("RELU(relu) writes 'x', a graph input or constant")
-def writes_an_input(g, relu, tanh):
-    relu.outputs[0] = "x"
-
-
-@breakage("TANH(tanh) writes 'c', a graph input or constant")
-def writes_a_constant(g, relu, tanh):
     g.add_const("c", np.zeros(2, np.float32))
-    tanh.outputs[0] = "c"
+    if how == "missing input":
+        tanh.inputs[0] = "gone"
+    elif how == "out of order":
+        g.ops.reverse()
+    elif how == "never written":
+        tanh.inputs[0] = "b"
+    elif how == "missing output":
+        tanh.outputs[0] = "gone"
+    elif how == "two writers":
+        tanh.outputs[0] = "a"
+    elif how == "writes an input":
+        relu.outputs[0] = "x"
+    elif how == "writes a constant":
+        tanh.outputs[0] = "c"
+    elif how == "removed op":
+        relu.alive = False
+    elif how == "op twice":
+        g.ops.append(tanh)
+    elif how == "input without tensor":
+        g.inputs.append("gone")
+    elif how == "output without tensor":
+        g.outputs.append("gone")
+    elif how == "output never computed":
+        g.outputs.append("b")
+    g.invalidate()
 
 
-@breakage("RELU(relu) is in the op list but marked removed")
-def removed_op(g, relu, tanh):
-    relu.alive = False
-
-
-@breakage("TANH(tanh) is in the op list twice")
-def op_twice(g, relu, tanh):
-    g.ops.append(tanh)
-
-
-@breakage("graph input 'gone' has no tensor")
-def input_without_tensor(g, relu, tanh):
-    g.inputs.append("gone")
-
-
-@breakage("graph output 'gone' has no tensor")
-def output_without_tensor(g, relu, tanh):
-    g.outputs.append("gone")
-
-
-@breakage("graph output 'b' is never computed")
-def output_never_computed(g, relu, tanh):
-    g.add_tensor(Tensor("b", (2,)))
-    g.outputs.append("b")
-
-
-@pytest.mark.parametrize("breaks, says", BREAKAGES.values(), ids=BREAKAGES.keys())
-def test_each_broken_structure_fact_is_named(breaks, says):
+@pytest.mark.parametrize("how, says", BREAKAGES.items(), ids=BREAKAGES.keys())
+def test_each_broken_structure_fact_is_named(how, says):
     g, (relu, tanh) = _chain()
     assert g.structure_problems() == []
-    breaks(g, relu, tanh)
-    g.invalidate()
+    break_chain(how, g, relu, tanh)
     assert says in g.structure_problems()
 
 
