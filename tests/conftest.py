@@ -8,6 +8,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # One BLAS thread per test worker: make test runs two workers on two cores, and OpenBLAS's
 # spinning threads, two per worker, slow each other down tenfold when they outnumber the cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Check the graph's invariants after every rewrite, here and in the CLIs the tests start
+# (TOCO_CHECK_INVARIANTS=0 measures the suite without them).
+os.environ.setdefault("TOCO_CHECK_INVARIANTS", "1")
 
 sys.path.insert(0, os.path.dirname(__file__))
 

@@ -5,8 +5,11 @@ name; the empty string stands for an absent optional input (TFLite's -1).
 """
 from __future__ import annotations
 
+import os
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import is_, lt
 from typing import Iterable
 
 import numpy as np
@@ -79,6 +82,46 @@ _KEY_GAP = 1 << 32
 
 class _Stale(Exception):
     """The structure maps disagree with the ops (edited directly without invalidate())."""
+
+
+class InvariantError(AssertionError):
+    """A rewrite left the graph malformed: a bug of ours, never the model's (see
+    Graph.checkpoint)."""
+
+
+# The debug checks after every rewrite (Graph.checkpoint): each costs a walk over the whole
+# graph, so they are off for users and on in the test suite. Read once, at import.
+_checking = os.environ.get("TOCO_CHECK_INVARIANTS", "") not in ("", "0")
+
+
+def enable_invariant_checks(on: bool = True) -> None:
+    """Turns the checks after every rewrite on or off (TOCO_CHECK_INVARIANTS=1 at import: on)."""
+    global _checking
+    _checking = on
+
+
+def invariant_checks_enabled() -> bool:
+    return _checking
+
+
+def _structure_of(ops: list[Op]) -> tuple[dict, dict, dict, dict]:
+    """The structure maps of an op list, built from scratch: (producers, readers, order keys,
+    linked inputs/outputs), as Graph keeps them."""
+    producers: dict[str, Op] = {}
+    users: dict[str, list[Op]] = {}
+    order: dict[int, int] = {}
+    linked: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for i, op in enumerate(ops):
+        order[id(op)] = i * _KEY_GAP
+        linked[id(op)] = (tuple(op.inputs), tuple(op.outputs))
+        for out in op.outputs:
+            producers[out] = op
+        for name in op.inputs:
+            if name:
+                lst = users.setdefault(name, [])
+                if not lst or lst[-1] is not op:
+                    lst.append(op)
+    return producers, users, order, linked
 
 
 class Graph:
@@ -164,21 +207,7 @@ class Graph:
     # ---- structure maps ------------------------------------------------------
 
     def _build_maps(self) -> None:
-        producers: dict[str, Op] = {}
-        users: dict[str, list[Op]] = {}
-        order: dict[int, int] = {}
-        linked: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        for i, op in enumerate(self._ops):
-            order[id(op)] = i * _KEY_GAP
-            linked[id(op)] = (tuple(op.inputs), tuple(op.outputs))
-            for out in op.outputs:
-                producers[out] = op
-            for name in op.inputs:
-                if name:
-                    lst = users.setdefault(name, [])
-                    if not lst or lst[-1] is not op:
-                        lst.append(op)
-        self._producers, self._consumers, self._order, self._linked = producers, users, order, linked
+        self._producers, self._consumers, self._order, self._linked = _structure_of(self._ops)
 
     def _key(self, op: Op) -> int:
         return self._order[id(op)]
@@ -447,17 +476,108 @@ class Graph:
                         stack.append((dep, False))
         self.ops = order
 
+    # ---- invariants ------------------------------------------------------------
+
     def validate(self) -> None:
-        """Checks that every input is defined before use and every tensor exists."""
-        defined = set(self.inputs) | {n for n, t in self.tensors.items() if t.is_const}
-        for op in self.ops:
-            for name in op.inputs:
-                if name and name not in defined:
-                    raise ConversionError(f"{op!r} reads {name!r} before it is defined")
-            for name in op.outputs:
-                if name not in self.tensors:
-                    raise ConversionError(f"{op!r} writes {name!r}, which has no tensor")
-                defined.add(name)
+        """Raises ConversionError on the first broken structure fact (structure_problems)."""
+        problems = self.structure_problems()
+        if problems:
+            raise ConversionError(problems[0])
+
+    def structure_problems(self, fresh: tuple | None = None) -> list[str]:
+        """What breaks the facts of a well-formed graph: each op once in the list and not
+        marked removed; every tensor an op names exists (the empty name: an absent input);
+        each tensor written by one op at most, and no graph input or constant by any; ops in
+        topological order; every graph output computed. Read off the structure maps rebuilt
+        from the ops (`fresh`, as _structure_of gives them), so that each check is one pass
+        over a map, not over every op input."""
+        ops, tensors, inputs = self._ops, self.tensors, set(self.inputs)
+        producers, users, order, linked = fresh or _structure_of(ops)
+        problems = [f"graph input {n!r} has no tensor" for n in self.inputs if n not in tensors]
+        if len(linked) != len(ops):
+            problems += [f"{op!r} is in the op list twice"
+                         for i, op in enumerate(ops) if any(o is op for o in ops[:i])]
+        problems += [f"{op!r} is in the op list but marked removed" for op in ops if not op.alive]
+        if sum(len(op.outputs) for op in ops) != len(producers):
+            problems += [f"{name!r} is written by {producers[name]!r} and another op"
+                         for name in producers if sum(name in op.outputs for op in ops) > 1]
+        for name, op in producers.items():
+            if name not in tensors:
+                problems.append(f"{op!r} writes {name!r}, which has no tensor")
+            elif name in inputs or tensors[name].data is not None:
+                problems.append(f"{op!r} writes {name!r}, a graph input or constant")
+        for name, readers in users.items():
+            op, writer = readers[0], producers.get(name)  # (readers in graph order)
+            if name not in tensors:
+                problems.append(f"{op!r} reads {name!r}, which has no tensor")
+            elif writer is None and name not in inputs and tensors[name].data is None \
+                    or writer is not None and order[id(writer)] >= order[id(op)]:
+                problems.append(f"{op!r} reads {name!r} before it is defined")
         for name in self.outputs:
-            if name not in defined:
-                raise ConversionError(f"graph output {name!r} is never computed")
+            if name not in tensors:
+                problems.append(f"graph output {name!r} has no tensor")
+            elif name not in producers and name not in inputs and tensors[name].data is None:
+                problems.append(f"graph output {name!r} is never computed")
+        return problems
+
+    def map_problems(self, fresh: tuple | None = None) -> list[str]:
+        """Where the incrementally kept structure maps differ from maps rebuilt from the ops
+        (`fresh`, as _structure_of gives them); nothing while they are dropped: the next
+        query rebuilds them."""
+        if self._order is None:
+            return []
+        producers, users, _, linked = fresh or _structure_of(self._ops)
+        if self._maps_agree(producers, users, linked):
+            return []
+        problems = []
+        for name in [*producers, *(n for n in self._producers if n not in producers)]:
+            kept, actual = self._producers.get(name), producers.get(name)
+            if kept is not actual:
+                problems.append(f"the maps say {kept!r} writes {name!r}, the ops say {actual!r}")
+        for name in [*users, *(n for n in self._consumers if n not in users)]:
+            kept, actual = self._consumers.get(name, []), users.get(name, [])
+            if len(kept) != len(actual) or any(a is not b for a, b in zip(kept, actual)):
+                problems.append(f"the maps say {kept} read {name!r}, the ops say {actual}")
+        for op in self._ops:
+            kept = self._linked.get(id(op))
+            if kept != linked[id(op)]:
+                problems.append(f"{op!r} was edited behind the graph's back (the maps hold its "
+                                f"inputs/outputs as {kept}, it has {linked[id(op)]})")
+        if len(self._linked) != len(linked) or len(self._order) != len(linked):
+            problems.append("the maps hold ops that are no longer in the graph")
+        keys = [self._order.get(id(op)) for op in self._ops]
+        if None in keys or any(a >= b for a, b in zip(keys, keys[1:])):
+            problems.append("the order keys do not increase along the op list")
+        return problems
+
+    def _maps_agree(self, producers: dict, users: dict, linked: dict) -> bool:
+        """The kept maps equal these rebuilt ones, ops compared by identity: map_problems'
+        quick answer, in C loops (the checks run after every rewrite)."""
+        kept_users = [self._consumers.get(name, ()) for name in users]
+        try:
+            keys = list(map(self._order.__getitem__, map(id, self._ops)))
+        except KeyError:
+            return False
+        return (self._linked == linked and len(self._order) == len(keys) and all(map(lt, keys, keys[1:]))
+                and self._producers.keys() == producers.keys()
+                and all(map(is_, map(self._producers.__getitem__, producers), producers.values()))
+                and self._consumers.keys() == users.keys()
+                and list(map(len, kept_users)) == list(map(len, users.values()))
+                and all(map(is_, chain.from_iterable(kept_users), chain.from_iterable(users.values()))))
+
+    def checkpoint(self, rewrite: str, at: Op | None = None) -> None:
+        """With the debug checks on (enable_invariant_checks), raises InvariantError if the
+        graph broke an invariant, naming the rewrite just applied and the op it was tried at,
+        the way TOCO checks its model after the transformations."""
+        if not _checking:
+            return
+        fresh = _structure_of(self._ops)
+        problems = self.structure_problems(fresh) + self.map_problems(fresh)
+        if problems:
+            where = f" at {at!r}" if at is not None else ""
+            more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+            raise InvariantError(f"{rewrite}{where} broke the graph's invariants: "
+                                 f"{'; '.join(problems[:5])}{more}")
+        if self._order is None:
+            # Kept from now on, so that the next check sees an edit made behind their back.
+            self._producers, self._consumers, self._order, self._linked = fresh

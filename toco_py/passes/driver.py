@@ -32,6 +32,7 @@ def run_stage(graph: Graph, stage: str, passes: Sequence[Pass], log: PassLog | N
     # The graph's structure maps follow its methods; rebuild them once in case code before
     # this stage edited op inputs or outputs in place.
     graph.invalidate()
+    graph.checkpoint(f"the code before the {stage} stage")
     for _ in range(MAX_SWEEPS):
         propagate_shapes(graph)
         changed = 0
@@ -42,6 +43,7 @@ def run_stage(graph: Graph, stage: str, passes: Sequence[Pass], log: PassLog | N
                     continue
                 label = repr(op) if log and log.emit else ""  # (before the rewrite changes op)
                 if p.run(graph, op):
+                    graph.checkpoint(f"pass {stage}/{p.name}", op)
                     applied += 1
                     if log:
                         log.record(stage, p, label)
@@ -51,6 +53,7 @@ def run_stage(graph: Graph, stage: str, passes: Sequence[Pass], log: PassLog | N
                 if after_pass:
                     after_pass(p.name, graph)
         graph.remove_dead()
+        graph.checkpoint(f"removing dead ops after the {stage} passes")
         total += changed
         if not changed:
             return total

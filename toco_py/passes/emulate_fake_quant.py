@@ -192,6 +192,7 @@ def drop_emulation(graph: Graph) -> int:
         graph.set_input(end, 0, source)
         graph.bypass(end)
         graph.tensors[out if out in graph.tensors else source].min_max = bounds
+        graph.checkpoint("drop_emulation", end)
         dropped += 1
     graph.remove_dead()
     return dropped

@@ -25,4 +25,5 @@ def quantize_float16(graph: Graph) -> int:
             op.inputs[i] = converted[name]
     graph.invalidate()
     graph.remove_dead()
+    graph.checkpoint("the float16 quantizer")
     return len(converted)

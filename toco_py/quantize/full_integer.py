@@ -263,7 +263,6 @@ def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options:
     q.check_supported()
     q.choose_activation_params()
     q.unify_shared_params()
-    q.quantize_constants()
-    q.apply_activation_params()
-    q.insert_boundaries()
-    graph.toposort()
+    for rewrite in (q.quantize_constants, q.apply_activation_params, q.insert_boundaries, graph.toposort):
+        rewrite()
+        graph.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
