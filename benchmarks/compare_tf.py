@@ -9,7 +9,7 @@ tables of the numbers and the toco-py / TF ratios, marking with ✗ each ratio m
 Then the int8 rows (compare_tf_int8.py: quantized with the same calibration samples by both)
 into benchmarks/results_int8.md, unless --no-int8.
 
-Run:  .venv/bin/python benchmarks/compare_tf.py [--quick] [--only NAME[,NAME]] [--out PATH] [--no-int8]
+Run:  .venv/bin/python -m benchmarks.compare_tf [--quick] [--only NAME[,NAME]] [--out PATH] [--no-int8]
 """
 from __future__ import annotations
 
@@ -25,13 +25,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-import networks
 import numpy as np
-from oracle import op_types, rel_error, run_litert, run_tf, tf_convert
-from timing import LatencyProbe, best_time, run_timed
 
+from benchmarks.timing import LatencyProbe, best_time, run_timed
+from tests.support import networks
+from tests.support.oracle import op_types, rel_error, run_litert, run_tf, tf_convert
 from toco_py import api
 
 BIG = {"MobileNet": 224, "MobileNetV2": 224, "ResNet50": 224, "InceptionV3": 299}
@@ -303,7 +302,7 @@ def main() -> None:
     Path(args.out).write_text(table)
     print(table)
     if not args.no_int8:
-        import compare_tf_int8
+        from benchmarks import compare_tf_int8
 
         int8 = compare_tf_int8.int8_table(args.quick, samples=16)
         (ROOT / "benchmarks" / "results_int8.md").write_text(int8)

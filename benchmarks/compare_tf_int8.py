@@ -2,12 +2,13 @@
 same frozen graphs with the same calibration samples, by toco-py and by
 tf.compat.v1.lite.TFLiteConverter (optimizations=DEFAULT + representative dataset).
 
-    .venv/bin/python benchmarks/compare_tf_int8.py [--quick] [--samples 16]
+    .venv/bin/python -m benchmarks.compare_tf_int8 [--quick] [--samples 16]
 
 benchmarks/compare_tf.py runs the same rows after the float ones (unless --no-int8).
 
 Measures conversion seconds (calibration included), .tflite bytes, LiteRT latency (1 thread,
-default resolver, median, measured as compare_tf.py measures the float rows) and the output error against TensorFlow running the float .pb
+default resolver, median, measured as compare_tf.py measures the float rows) and the output error
+against TensorFlow running the float .pb
 (max abs error over the output's range), and writes benchmarks/results_int8.md.
 """
 from __future__ import annotations
@@ -15,23 +16,21 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import networks  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
-from oracle import rel_error, run_tf  # noqa: E402
-from timing import LatencyProbe  # noqa: E402
 
+from benchmarks.timing import LatencyProbe  # noqa: E402
+from tests.support import networks  # noqa: E402
+from tests.support.oracle import rel_error, run_tf  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
 

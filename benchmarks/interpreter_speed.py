@@ -2,7 +2,7 @@
 kernels (OpResolverType.BUILTIN_REF) and with its default optimized kernels (1 thread), on
 the same models and inputs, timed in this one process.
 
-    .venv/bin/python benchmarks/interpreter_speed.py [--size 224] [--repeats 3]
+    .venv/bin/python -m benchmarks.interpreter_speed [--size 224] [--repeats 3]
 
 numpy's matrix products use every core unless OPENBLAS_NUM_THREADS says otherwise; set it to
 1 to compare one thread with one thread.
@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
-import networks  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter as LiteRT  # noqa: E402
 from ai_edge_litert.interpreter import OpResolverType
 
+from tests.support import networks  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.interpreter import Interpreter  # noqa: E402
 from toco_py.tensor_io import random_inputs  # noqa: E402

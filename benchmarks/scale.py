@@ -4,7 +4,7 @@ peak resident memory (/usr/bin/time -v), the latter also as a multiple of the .p
 TensorFlow's converter runs under an address-space cap so that it fails instead of taking
 the machine down.
 
-    .venv/bin/python benchmarks/scale.py [--width 8192] [--layers 6] [--dir /tmp/toco-scale]
+    .venv/bin/python -m benchmarks.scale [--width 8192] [--layers 6] [--dir /tmp/toco-scale]
 
 Writes benchmarks/scale.md. Target: toco-py's peak RSS <= 2.5x the .pb size.
 """
@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
-from synthetic import write_dense_stack  # noqa: E402
-from timing import run_timed  # noqa: E402
+
+from benchmarks.timing import run_timed  # noqa: E402
+from tests.support.synthetic import write_dense_stack  # noqa: E402
 
 PYTHON = sys.executable
 TF_CONVERT = """
@@ -46,7 +46,8 @@ def timed(argv: list[str], cap_bytes: int | None = None) -> tuple[bool, float, f
 def check_output(model_path: Path, width: int, layers: int) -> float:
     """Max relative difference between LiteRT on the model and numpy on the same weights."""
     from ai_edge_litert.interpreter import Interpreter
-    from synthetic import numpy_reference
+
+    from tests.support.synthetic import numpy_reference
 
     x = np.random.default_rng(3).standard_normal((1, width)).astype(np.float32)
     want = numpy_reference(x, width, layers)

@@ -4,7 +4,7 @@ ratio of error to allowance: below 1 passes), how large the allowance is against
 (its largest element over the output's largest magnitude), and what deriving it costs
 against one run of the interpreter.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/tolerance_policy.py [--seeds 10]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.tolerance_policy [--seeds 10]
 
 Runs: our interpreter, LiteRT's builtin kernels (no delegate), its reference kernels and its
 default kernels (XNNPACK). The policy covers kernels that round correctly (the first three);
@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import networks  # noqa: E402
 import numpy as np  # noqa: E402
-from policy import litert_by_name  # noqa: E402
 
+from tests.support import networks  # noqa: E402
+from tests.support.policy import litert_by_name  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.interpreter import Interpreter  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402

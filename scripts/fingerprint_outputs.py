@@ -31,8 +31,7 @@ CALIBRATION_SAMPLES = 8
 
 def build_graphs(folder: str) -> None:
     """Each test network as NAME.pb with NAME.json (inputs, outputs) and NAME.npz (samples)."""
-    sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-    import networks  # noqa: E402  (tests/networks.py builds with TensorFlow)
+    from tests.support import networks  # builds with TensorFlow
 
     builders = dict(networks.SMALL_NETWORKS)
     builders["digits_cnn"] = networks.trained_digits_cnn

@@ -1,5 +1,4 @@
 import os
-import sys
 
 # Quiet TensorFlow's C++ logging and keep it on the CPU; must happen before it is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -11,8 +10,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Check the graph's invariants after every rewrite, here and in the CLIs the tests start
 # (TOCO_CHECK_INVARIANTS=0 measures the suite without them).
 os.environ.setdefault("TOCO_CHECK_INVARIANTS", "1")
-
-sys.path.insert(0, os.path.dirname(__file__))
 
 
 import zlib

@@ -1,10 +1,10 @@
 """Calibration data in every form users have, percentile ranges, and the int8 report."""
-import networks
 import numpy as np
 import pytest
-from cli import assert_one_line_error, toco
 from PIL import Image
 
+from tests.support import networks
+from tests.support.cli import assert_one_line_error, toco
 from toco_py import api
 from toco_py.errors import TocoError
 from toco_py.quantize.calibrate import RangeTracker, calibrate

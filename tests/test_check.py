@@ -1,14 +1,13 @@
 """`toco-py check`: unsupported ops per target, after the passes, with hints and exit codes."""
 import json
 
-import models
-import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli import assert_one_line_error, toco
-from oracle import freeze
 
+from tests.support import models, networks
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.oracle import freeze
 from toco_py import api
 from toco_py.frontend.graphdef import parse_graphdef
 from toco_py.targets import TARGETS, TFLM_VERSION

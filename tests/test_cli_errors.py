@@ -1,9 +1,10 @@
 """Every bad input gets one line naming the problem and the fix, exit code 2, no output file."""
-import models
 import pytest
 import tensorflow as tf
-from cli import assert_one_line_error, toco
-from oracle import freeze
+
+from tests.support import models
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.oracle import freeze
 
 v1 = tf.compat.v1
 

@@ -1,5 +1,5 @@
 """`toco-py convert --help` documents every TOCO flag scripts rely on."""
-from cli import toco
+from tests.support.cli import toco
 
 
 def test_convert_help_documents_toco_flags():

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import subprocess
 
-import networks
 import numpy as np
 import pytest
-from cli import assert_one_line_error, toco
-from codegen_check import check_bundle, one_op, roundtrip
-from irgraph import append_op
-from kernel_check import one_op_graph, quant
-from oracle import litert
 
+from tests.support import networks
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.codegen_check import check_bundle, one_op, roundtrip
+from tests.support.irgraph import append_op
+from tests.support.kernel_check import one_op_graph, quant
+from tests.support.oracle import litert
 from toco_py import api
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
@@ -21,8 +21,8 @@ from toco_py.codegen.lowering import CodegenError
 from toco_py.codegen.verify import VerifyReport, build, check_run, compare, run_bundle, verify_bundle
 from toco_py.interpreter import Interpreter
 from toco_py.ir import Graph, Op, Tensor, const_tensor
-from toco_py.quantize.driver import QuantizeOptions
 from toco_py.passes.propagate_shapes import propagate_shapes
+from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from codegen_check import check_bundle, roundtrip
-from kernel_check import quant
 
+from tests.support.codegen_check import check_bundle, roundtrip
+from tests.support.kernel_check import quant
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
 from toco_py.codegen.lowering import CodegenError

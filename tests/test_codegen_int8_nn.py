@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import zlib
 
-import networks
 import numpy as np
 import pytest
-from codegen_check import check_bundle, roundtrip
-from irgraph import append_op
-from kernel_check import int8_graph, quant, window
-from oracle import litert
 from test_int8_models import calibration_file
 
+from tests.support import networks
+from tests.support.codegen_check import check_bundle, roundtrip
+from tests.support.irgraph import append_op
+from tests.support.kernel_check import int8_graph, quant, window
+from tests.support.oracle import litert
 from toco_py import api
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
@@ -268,12 +268,14 @@ MOVEMENT_CASES = {
     "reshape": ("RESHAPE", [ints((2, 3, 4)), i32([4, -1])], [Q, None], 1, {}, {1}, "int8"),
     "squeeze_uint8": ("SQUEEZE", [ints((1, 3, 1, 2), "uint8")], [U], 1, {"squeeze_dims": [0, 2]}, set(), "uint8"),
     "expand_dims": ("EXPAND_DIMS", [ints((3, 2)), i32(-1)], [Q, None], 1, {}, {1}, "int8"),
-    "transpose_rank6": ("TRANSPOSE", [ints((2, 1, 3, 2, 1, 2)), i32([5, 0, 3, 1, 4, 2])], [Q, None], 1, {}, {1}, "int8"),
+    "transpose_rank6": ("TRANSPOSE", [ints((2, 1, 3, 2, 1, 2)), i32([5, 0, 3, 1, 4, 2])], [Q, None], 1, {}, {1},
+                        "int8"),
     "gather_batch_dims_uint8": ("GATHER", [ints((2, 5, 3), "uint8"), np.array([[4, 0], [1, 1]], np.int64)],
                                 [U, None], 1, {"axis": 1, "batch_dims": 1}, {1}, "uint8"),
     "gather_constant_table": ("GATHER", [ints((10, 4)), i32([[3, 0, 9], [1, 1, 2]])], [Q, None], 1,
                               {"axis": 0}, {1}, "int8"),
-    "gather_nd_int64_indices": ("GATHER_ND", [ints((3, 4, 2)), np.array([[[2, 1], [0, 3]], [[1, 0], [2, 2]]], np.int64)],
+    "gather_nd_int64_indices": ("GATHER_ND", [ints((3, 4, 2)),
+                                              np.array([[[2, 1], [0, 3]], [[1, 0], [2, 2]]], np.int64)],
                                 [Q, None], 1, {}, {1}, "int8"),
     "gather_nd_uint8_full_depth": ("GATHER_ND", [ints((3, 4), "uint8"), i32([[2, 3], [0, 0], [1, 2]])],
                                    [U, None], 1, {}, {1}, "uint8"),

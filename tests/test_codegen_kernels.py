@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from codegen_check import check_bundle, one_op, roundtrip
-from kernel_check import one_op_graph, quant, window
 
+from tests.support.codegen_check import check_bundle, one_op, roundtrip
+from tests.support.kernel_check import one_op_graph, quant, window
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import VerifyError, build, run_bundle
 from toco_py.ir import Graph
@@ -241,7 +241,7 @@ def exact_model(case: str) -> bytes:
 def test_float_convolutions_match_litert_reference_bit_for_bit(case, tmp_path):
     """The kernels sum each output channel in LiteRT's reference order (ky, kx, input
     channel), however they vectorize: the floats are the same to the bit."""
-    from oracle import litert
+    from tests.support.oracle import litert
 
     model = exact_model(case)
     graph = read_model(model).main

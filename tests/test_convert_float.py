@@ -1,11 +1,11 @@
 """Float conversions checked against the real thing: TensorFlow runs the .pb, LiteRT runs
 our .tflite, and TensorFlow's own converter sets the bar for the operator count."""
-import models
 import numpy as np
 import pytest
-from oracle import freeze, op_types, tf_convert
-from policy import tensorflow_and_litert_failures
 
+from tests.support import models
+from tests.support.oracle import freeze, op_types, tf_convert
+from tests.support.policy import tensorflow_and_litert_failures
 from toco_py import api
 
 CASES = [

@@ -12,13 +12,13 @@ per range (test_why_these_forms), 0-2 elements per range fall within it. Everyth
 must be equal to the bit."""
 from __future__ import annotations
 
-import networks
 import numpy as np
 import pytest
-from cli import assert_one_line_error, toco
-from irgraph import build
-from oracle import freeze, op_types, run_litert, run_tf, tf_convert
 
+from tests.support import networks
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.irgraph import build
+from tests.support.oracle import freeze, op_types, run_litert, run_tf, tf_convert
 from toco_py import api
 from toco_py.interpreter import Interpreter
 from toco_py.ir import Op

@@ -28,15 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
 CASE_SECONDS = 5           # per in-process case
 COMMAND_SECONDS = 30       # per `toco-py convert` case
 MEMORY_LIMIT = 3 << 30     # RLIMIT_AS of the workers and of each command, bytes
 IN_PROCESS_CASES = 5000
 COMMAND_CASES = 100
 
-from graphdef_mutations import make_case, set_shape, varint  # noqa: E402
+from tests.support.graphdef_mutations import make_case, set_shape, varint  # noqa: E402
 
 # ---- the in-process worker (no TensorFlow, bounded memory, a time limit per case) -------------
 
@@ -138,13 +136,12 @@ def worker(seed_file: str, cases: list[int], folder: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory):
-    import models
-    import networks
     import numpy as np
     import tensorflow as tf
     from google.protobuf import text_format
-    from oracle import freeze
 
+    from tests.support import models, networks
+    from tests.support.oracle import freeze
     from toco_py.frontend.proto import GraphDef
 
     v1 = tf.compat.v1
@@ -321,7 +318,8 @@ TABLE = [
      {"output_arrays": "probs"}, ["the graph has a cycle", "malformed"]),
     ("const payload size", "mlp", _edit(lambda n: set_shape(n["w1"].attr["value"].tensor.tensor_shape, [16, 33])),
      {}, ["constant 'w1' has 2048 bytes of data for shape [16, 33]"]),
-    ("const dims 2^40 x 2^40", "mlp", _edit(lambda n: set_shape(n["w1"].attr["value"].tensor.tensor_shape, [1 << 40] * 2)),
+    ("const dims 2^40 x 2^40", "mlp",
+     _edit(lambda n: set_shape(n["w1"].attr["value"].tensor.tensor_shape, [1 << 40] * 2)),
      {}, ["constant 'w1' claims", "corrupt"]),
     ("splat of 2^32 floats", "mlp", _edit(lambda n: _splat(n["w1"], [65536, 65536])), {},
      ["constant 'w1' stores 1 values for its 4294967296 elements", "--fold_limit_mb"]),
@@ -355,14 +353,15 @@ TABLE = [
     ("--input_arrays=ünïcødé", "mlp", _same, {"input_arrays": "ünïcødé"}, ["unknown input array 'ünïcødé'"]),
     ("--output_arrays=probs:7", "mlp", _same, {"output_arrays": "probs:7"}, ["'probs:7' is not produced"]),
     ("--input_arrays=x,x", "mlp", _same, {"input_arrays": "x,x"}, ["'x' is named twice"]),
-    ("--input_arrays=h1 (shape unknown)", "mlp", _edit(lambda n: setattr(n["x"].attr["shape"].shape, "unknown_rank", True)),
+    ("--input_arrays=h1 (shape unknown)", "mlp",
+     _edit(lambda n: setattr(n["x"].attr["shape"].shape, "unknown_rank", True)),
      {"input_arrays": "h1"}, ["input 'h1' has an unknown shape", "--input_shapes"]),
 ]
 
 
 @pytest.mark.parametrize("label,seed,mutate,flags,fragments", TABLE, ids=[row[0] for row in TABLE])
 def test_bad_inputs_table(seeds, tmp_path, label, seed, mutate, flags, fragments):
-    from cli import assert_one_line_error, toco
+    from tests.support.cli import assert_one_line_error, toco
 
     with open(seeds) as f:
         data = bytes.fromhex(json.load(f)[seed]["data"])

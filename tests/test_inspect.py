@@ -6,15 +6,14 @@ import re
 import stat
 from collections import Counter
 
-import models
-import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli import assert_one_line_error, toco
-from irgraph import build
-from oracle import freeze, tf_convert
 
+from tests.support import models, networks
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.irgraph import build
+from tests.support.oracle import freeze, tf_convert
 from toco_py import api
 from toco_py.frontend.graphdef import parse_graphdef
 from toco_py.graphviz import graph_to_dot

@@ -7,7 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-from kernel_check import (
+
+from tests.support.kernel_check import (
     compare_int8_with_litert,
     int8_disagreement,
     int8_graph,
@@ -15,7 +16,6 @@ from kernel_check import (
     run_int8_ours,
     run_one_op,
 )
-
 from toco_py.errors import ConversionError
 from toco_py.ops import fixed_point as fx
 from toco_py.ops.int8 import softmax as int8_softmax

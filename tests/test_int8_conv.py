@@ -4,7 +4,9 @@ LiteRT's arithmetic that were measured here rather than read (double-product mul
 every filter, and gemmlowp's double rounding, unlike FULLY_CONNECTED)."""
 import numpy as np
 import pytest
-from kernel_check import (
+
+import toco_py.ops.int8.conv as conv_int8
+from tests.support.kernel_check import (
     compare_int8_with_litert,
     int8_disagreement,
     int8_graph,
@@ -12,8 +14,6 @@ from kernel_check import (
     run_int8_ours,
     window,
 )
-
-import toco_py.ops.int8.conv as conv_int8
 from toco_py.errors import TocoError
 from toco_py.ops.fixed_point import (
     quantize_multiplier,

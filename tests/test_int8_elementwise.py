@@ -6,14 +6,14 @@ shapes, parameters and inputs at random.
 """
 import numpy as np
 import pytest
-from kernel_check import (
+
+from tests.support.kernel_check import (
     compare_int8_with_litert,
     int8_disagreement,
     int8_graph,
     quant,
     run_int8_ours,
 )
-
 from toco_py.errors import ConversionError, TocoError
 from toco_py.ops import fixed_point as fx
 

@@ -1,13 +1,13 @@
 """Full-integer int8 models end to end: bit-exact with LiteRT's reference kernels, accurate on
 real data, no bigger than TensorFlow's converter's, and quantization-aware graphs without
 calibration data."""
-import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli import assert_one_line_error, toco
-from oracle import litert
 
+from tests.support import networks
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.oracle import litert
 from toco_py import api
 from toco_py.interpreter import Interpreter
 from toco_py.quantize.driver import QuantizeOptions

@@ -4,15 +4,15 @@ refuse different input and output params, which copy raw integers whatever the o
 params say). QUANTIZE's requantizations are in test_int8_requantize.py."""
 import numpy as np
 import pytest
-from kernel_check import (
+
+from tests.support.kernel_check import (
     compare_int8_with_litert,
     data,
     int8_graph,
     quant,
     run_int8_ours,
 )
-from oracle import litert
-
+from tests.support.oracle import litert
 from toco_py.errors import TocoError
 from toco_py.ops.int8.movement import EQUAL_PARAMS, FREE_PARAMS
 from toco_py.tflite.writer import model_bytes

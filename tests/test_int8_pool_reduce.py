@@ -10,7 +10,9 @@ reference arithmetic itself is checked bit for bit on uint8, where the kernel is
 """
 import numpy as np
 import pytest
-from kernel_check import (
+
+import toco_py.ops.int8.reduce as reduce_int8
+from tests.support.kernel_check import (
     compare_int8_with_litert,
     data,
     int8_disagreement,
@@ -19,8 +21,6 @@ from kernel_check import (
     run_int8_ours,
     run_one_op,
 )
-
-import toco_py.ops.int8.reduce as reduce_int8
 from toco_py.errors import TocoError
 from toco_py.ops.fixed_point import scale_single_rounding
 

@@ -3,9 +3,9 @@ int16 -> int8 / int16) against LiteRT's reference kernel, element for element, o
 input value; and the rounding it was measured to use."""
 import numpy as np
 import pytest
-from kernel_check import compare_int8_with_litert, int8_graph, quant, run_int8_ours
 
 import toco_py.ops.quantize_ops as quantize_ops
+from tests.support.kernel_check import compare_int8_with_litert, int8_graph, quant, run_int8_ours
 from toco_py.errors import TocoError
 from toco_py.ops.fixed_point import scale_single_rounding
 

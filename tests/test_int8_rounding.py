@@ -2,9 +2,9 @@
 exactly where the two roundings TFLite knows disagree. (The other kernels' roundings are
 measured in their own test files: most use gemmlowp's two roundings.)"""
 import numpy as np
-from kernel_check import int8_disagreement, quant
 
 import toco_py.ops.int8.fully_connected as fc_int8
+from tests.support.kernel_check import int8_disagreement, quant
 from toco_py.ops.fixed_point import (
     quantize_multiplier,
     scale_double_rounding,

@@ -2,19 +2,20 @@
 converted by toco-py and by TensorFlow's converter; run/validate on the command line."""
 import json
 
-import networks
 import numpy as np
 import pytest
-from cli import assert_one_line_error, toco
-from oracle import tf_convert
-from policy import end_to_end_failures, op_by_op_failures
 
+from tests.support import networks
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.oracle import tf_convert
+from tests.support.policy import end_to_end_failures, op_by_op_failures
 from toco_py import api
 from toco_py.errors import TocoError
 from toco_py.interpreter import Interpreter
 from toco_py.ir import Op
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
+
 
 def check_against_litert(model: bytes, seeds=(0, 1)):
     """Our outputs and LiteRT's (builtin kernels) within the float tolerance policy's

@@ -4,9 +4,9 @@ TensorFlow does; it leaves alone an OnesLike of unknown shape and any other op."
 import numpy as np
 import pytest
 import tensorflow as tf
-from irgraph import build, evaluate, run_passes, types
-from oracle import convert_and_compare, v1
 
+from tests.support.irgraph import build, evaluate, run_passes, types
+from tests.support.oracle import convert_and_compare, v1
 from toco_py.passes import like_to_fill
 from toco_py.passes.propagate_shapes import propagate_shapes
 

@@ -5,9 +5,9 @@ string constants are left alone."""
 import numpy as np
 import pytest
 import tensorflow as tf
-from irgraph import build, evaluate, run_passes
-from oracle import convert_and_compare, litert, v1
 
+from tests.support.irgraph import build, evaluate, run_passes
+from tests.support.oracle import convert_and_compare, litert, v1
 from toco_py.ir import Op, QuantParams, Tensor
 from toco_py.passes import merge_constants
 

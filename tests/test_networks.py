@@ -2,13 +2,14 @@
 running the frozen graph; op counts compared with TensorFlow's own converter."""
 from collections import Counter
 
-import networks
 import numpy as np
 import pytest
-from oracle import op_types, run_litert, run_tf, tf_convert
-from policy import tensorflow_and_litert_failures
 
+from tests.support import networks
+from tests.support.oracle import op_types, run_litert, run_tf, tf_convert
+from tests.support.policy import tensorflow_and_litert_failures
 from toco_py import api
+
 
 @pytest.fixture(scope="module")
 def built():

@@ -216,10 +216,10 @@ def test_frontend_check_catches_each_unregistered_op():
 
 _PROBE = r"""
 import json, os, sys, tempfile
-sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1])  # the checkout, for tests.support
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite_micro import runtime
-from tiny_tflite import tiny_model
+from tests.support.tiny_tflite import tiny_model
 
 def not_found(model: bytes) -> bool:
     # TFLM prints "Didn't find op for builtin opcode" to the C stderr; the exception only
@@ -263,7 +263,7 @@ def tflm_problems(registry, probed: set[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def tflm_kernels() -> set[str]:
     """The builtins the installed tflite-micro registers (the probe targets.py describes)."""
-    proc = subprocess.run([sys.executable, "-c", _PROBE, os.path.dirname(__file__)],
+    proc = subprocess.run([sys.executable, "-c", _PROBE, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return set(json.loads(proc.stdout.splitlines()[-1]))

@@ -3,9 +3,9 @@ networks do not cover (tests/test_op_versions.py compares whole networks with TF
 from __future__ import annotations
 
 import numpy as np
-from irgraph import build
-from oracle import litert
 
+from tests.support.irgraph import build
+from tests.support.oracle import litert
 from toco_py.ir import Graph, Op, QuantParams, const_tensor
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.versions import op_version

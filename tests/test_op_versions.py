@@ -6,12 +6,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import networks
 import numpy as np
 import pytest
-from irgraph import build
-from oracle import freeze, litert
 
+from tests.support import networks
+from tests.support.irgraph import build
+from tests.support.oracle import freeze, litert
 from toco_py import api
 from toco_py.errors import ConversionError
 from toco_py.ir import Graph

@@ -4,14 +4,14 @@ import itertools
 
 import numpy as np
 import pytest
-from kernel_check import (
+
+from tests.support.kernel_check import (
     compare_with_litert,
     float_disagreement,
     forward_size,
     one_op_graph,
     window,
 )
-
 from toco_py.errors import ConversionError
 
 RNG = np.random.default_rng(11)

@@ -3,9 +3,9 @@ reference kernels (float32 unless a case says otherwise)."""
 
 import numpy as np
 import pytest
-from kernel_check import compare_with_litert
 from tflite.ActivationFunctionType import ActivationFunctionType
 
+from tests.support.kernel_check import compare_with_litert
 from toco_py.ops.common import FUSED_ACTIVATIONS
 from toco_py.tflite.options import ACTIVATION
 

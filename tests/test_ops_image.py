@@ -2,12 +2,12 @@
 mappers end to end: TensorFlow runs the frozen .pb, LiteRT our .tflite."""
 
 import numpy as np
-import oracle
 import pytest
 import tensorflow as tf
-from kernel_check import compare_with_litert, forward_size, one_op_graph
-from oracle import freeze
 
+from tests.support import oracle
+from tests.support.kernel_check import compare_with_litert, forward_size, one_op_graph
+from tests.support.oracle import freeze
 from toco_py import api
 from toco_py.errors import ConversionError
 

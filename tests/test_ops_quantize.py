@@ -4,9 +4,9 @@ RANDOM_UNIFORM, whose values are ours but whose shape, type and range must be Li
 
 import numpy as np
 import pytest
-from kernel_check import one_op_graph, quant
-from oracle import litert
 
+from tests.support.kernel_check import one_op_graph, quant
+from tests.support.oracle import litert
 from toco_py.errors import ConversionError
 from toco_py.ir import QuantParams
 from toco_py.ops import REGISTRY

@@ -4,8 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
-from kernel_check import compare_with_litert, one_op_graph
 
+from tests.support.kernel_check import compare_with_litert, one_op_graph
 from toco_py.errors import ConversionError
 
 RNG = np.random.default_rng(7)

@@ -3,9 +3,9 @@ reference kernels, and each TF mapper end to end (TensorFlow runs the .pb, LiteR
 import numpy as np
 import pytest
 import tensorflow as tf
-from kernel_check import compare_with_litert, float_disagreement, one_op_graph
-from oracle import convert_and_compare, freeze
 
+from tests.support.kernel_check import compare_with_litert, float_disagreement, one_op_graph
+from tests.support.oracle import convert_and_compare, freeze
 from toco_py import api
 from toco_py.errors import ConversionError
 from toco_py.ir import Op

@@ -3,11 +3,12 @@ imported by `toco-py convert`."""
 import subprocess
 import sys
 
-import models
 import numpy as np
 import tflite
-from cli import toco
-from oracle import freeze
+
+from tests.support import models
+from tests.support.cli import toco
+from tests.support.oracle import freeze
 
 
 def _convert(tmp_path, name):

@@ -4,8 +4,8 @@ import copy
 
 import numpy as np
 import pytest
-from irgraph import build, evaluate, run_passes, types
 
+from tests.support.irgraph import build, evaluate, run_passes, types
 from toco_py.errors import ConversionError
 from toco_py.passes import (
     dedupe_ops,
@@ -234,7 +234,8 @@ def test_fold_pad_into_conv_only_when_same():
     def make(pads, stride):
         return build({"x": (1, 6, 6, 4)}, {"w": rand(5, 3, 3, 4), "p": np.array(pads, np.int32)},
                      [("PAD", ["x", "p"], ["padded"]),
-                      ("CONV_2D", ["padded", "w", ""], ["y"], {"padding": "VALID", "stride_h": stride, "stride_w": stride})],
+                      ("CONV_2D", ["padded", "w", ""], ["y"],
+                       {"padding": "VALID", "stride_h": stride, "stride_w": stride})],
                      ["y"])
     same = [[0, 0], [0, 1], [0, 1], [0, 0]]
     g = rewritten(lambda: make(same, 2), fold_pad_into_conv.PASS, feeds=X)

@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli import assert_one_line_error, toco
-from oracle import freeze, litert
-from policy import KINDS, ops_against_litert, policy_failures
 
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.oracle import freeze, litert
+from tests.support.policy import KINDS, ops_against_litert, policy_failures
 from toco_py.errors import TocoError
 from toco_py.interpreter import Interpreter
 from toco_py.ir import Graph, Op, QuantParams, Tensor

@@ -1,14 +1,14 @@
 """Dynamic-range and float16 quantization: sizes against TensorFlow's converter, results of
 our interpreter against LiteRT's reference kernels, and `toco-py quantize` on a .tflite."""
-import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli import assert_one_line_error, toco
-from kernel_check import one_op_graph
-from oracle import litert
-from policy import end_to_end_failures, op_by_op_failures
 
+from tests.support import networks
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.kernel_check import one_op_graph
+from tests.support.oracle import litert
+from tests.support.policy import end_to_end_failures, op_by_op_failures
 from toco_py import api
 from toco_py.interpreter import Interpreter
 from toco_py.quantize.driver import QuantizeOptions

@@ -2,10 +2,10 @@
 are written) converts correctly; the 1.5 GB run and its memory figures are in
 benchmarks/scale.py."""
 import numpy as np
-from cli import toco
-from oracle import litert
-from synthetic import numpy_reference, write_dense_stack
 
+from tests.support.cli import toco
+from tests.support.oracle import litert
+from tests.support.synthetic import numpy_reference, write_dense_stack
 from toco_py.frontend.graphdef import VIEW_THRESHOLD, load_graphdef
 
 

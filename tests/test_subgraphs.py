@@ -7,12 +7,13 @@ train it. It is trained a few steps and frozen with the training op kept, so the
 holds the whole training loop (TensorFlow itself could no longer import it: the updates
 now write into constants). The oracle is TensorFlow running that graph in its session.
 """
-import networks
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli import assert_one_line_error, toco
-from oracle import run_litert, run_tf
+
+from tests.support import networks
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.oracle import run_litert, run_tf
 
 v1 = tf.compat.v1
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tflite as fb
-import tiny_tflite as tt
-from oracle import litert
 from tflite.BuiltinOperator import BuiltinOperator
-from tflite_samples import ALL, sample_files
 
+from tests.support import tiny_tflite as tt
+from tests.support.oracle import litert
+from tests.support.tflite_samples import ALL, sample_files
 from toco_py.errors import TocoError
 from toco_py.tflite.options import OPTIONS
 from toco_py.tflite.reader import InvalidModelError, Signature, read_graph, read_model

@@ -12,9 +12,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
-import tiny_tflite as tt
-from tflite_samples import sample_files
 
+from tests.support import tiny_tflite as tt
+from tests.support.tflite_samples import sample_files
 from toco_py.tflite.options import TENSOR_TYPES
 from toco_py.tflite.reader import InvalidModelError, read_model
 

@@ -3,12 +3,12 @@ runs (our interpreter, LiteRT's builtin and reference kernels, on our conversion
 converter's) never fail at any of 10 seeds, and sabotaged kernels always do."""
 from dataclasses import replace
 
-import networks
 import numpy as np
 import pytest
-from oracle import tf_convert
-from policy import end_to_end_failures, policy_failures
 
+from tests.support import networks
+from tests.support.oracle import tf_convert
+from tests.support.policy import end_to_end_failures, policy_failures
 from toco_py import api
 from toco_py.interpreter import Interpreter
 from toco_py.ops import REGISTRY

@@ -1,9 +1,9 @@
 """The conversion pipeline as plain functions; the CLI and the tests call these."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
 
 from .errors import ConversionError
 from .frontend.graphdef import load_graphdef, parse_graphdef

@@ -217,7 +217,8 @@ def run(model, input_pairs, inputs_npz, random_inputs, seed, output, as_json) ->
     import os
 
     from .interpreter import Interpreter
-    from .tensor_io import load_inputs, load_tflite, random_inputs as make_random, save_npz, summary
+    from .tensor_io import load_inputs, load_tflite, save_npz, summary
+    from .tensor_io import random_inputs as make_random
 
     graph, aliases = load_tflite(model)
     interp = Interpreter(graph)
@@ -251,9 +252,10 @@ def run(model, input_pairs, inputs_npz, random_inputs, seed, output, as_json) ->
 def validate(models, input_pairs, inputs_npz, random_inputs, seed, samples, atol, rtol, per_tensor) -> None:
     """Check a .tflite against its source graph (TensorFlow, or our IR of the .pb without it),
     or against LiteRT; also LiteRT against the source when installed. Exit code 1 on a failure."""
-    from .report import print_table
-    from .tensor_io import load_inputs, random_inputs as make_random
     from . import validate as checks
+    from .report import print_table
+    from .tensor_io import load_inputs
+    from .tensor_io import random_inputs as make_random
 
     if len(models) > 2:
         raise TocoError("validate takes at most two models: REFERENCE MODEL.tflite")

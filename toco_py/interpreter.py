@@ -2,14 +2,14 @@
 `toco-py run` and `toco-py validate`, and the calibration engine of the quantizer."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from .errors import TocoError
 from .ir import Graph, Op
-from .ops import CUSTOM_OPS, definition
 from .naming import node_name, op_kind
+from .ops import CUSTOM_OPS, definition
 from .ops.hybrid import is_hybrid
 from .ops.quantize_ops import quant_attrs, runs_quantized
 

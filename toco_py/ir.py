@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import is_, lt
-from typing import Iterable
 
 import numpy as np
 

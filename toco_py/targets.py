@@ -8,7 +8,7 @@
 
 The "tflm" traits reflect tflite-micro TFLM_VERSION (its tflite_micro.__version__). They were
 derived from the installed `tflite-micro` wheel, not from memory: for every BuiltinOperator
-code of the schema, a one-op model (tests/tiny_tflite.py's tiny_model with that opcode) was
+code of the schema, a one-op model (tests/support/tiny_tflite.py's tiny_model with that opcode) was
 handed to `tflite_micro.runtime.Interpreter.from_bytes`, whose op resolver registers every
 kernel TFLM has; codes for which it printed "Didn't find op for builtin opcode" (on the C
 stderr) have no kernel, all others do (a kernel that rejects the dummy tensors is still

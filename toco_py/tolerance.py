@@ -99,7 +99,7 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
     for member in range(members):
         rng = np.random.default_rng([seed, member])
 
-        def perturb(index: int, op: Op, args: list, outputs: list) -> list:
+        def perturb(index: int, op: Op, args: list, outputs: list, rng=rng) -> list:
             return [out if std is None else out + std * rng.standard_normal(np.shape(out), np.float32)
                     for out, std in zip(outputs, noise[index])]
 

@@ -10,18 +10,20 @@ A quantized model against a float reference is an accuracy measurement: --atol/-
 and they replace the policy whenever they are given."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from .errors import TocoError
 from .interpreter import Interpreter
 from .ir import Graph, QuantParams
-from .ops.quantize_ops import dequantize as dequantize_array, is_quantized_tensor, quantize
+from .ops.quantize_ops import dequantize as dequantize_array
+from .ops.quantize_ops import is_quantized_tensor, quantize
 from .tolerance import float_bounds, judge
 
 # The fixed tolerances of a quantized model against a float reference (and of --atol/--rtol
@@ -86,7 +88,8 @@ def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | No
     model runs on its reference kernels, whose integer arithmetic ours follows bit for bit,
     where they have every op it uses."""
     try:
-        from ai_edge_litert.interpreter import Interpreter as LiteRT, OpResolverType
+        from ai_edge_litert.interpreter import Interpreter as LiteRT
+        from ai_edge_litert.interpreter import OpResolverType
     except ImportError:
         return None
     names = list(graph.tensors)
@@ -122,10 +125,9 @@ def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | No
         wanted = range(len(names)) if everything else [names.index(n) for n in graph.outputs]
         out = {}
         for i in wanted:
-            try:
+            # A tensor LiteRT never materialised (e.g. optional, constant-folded) raises.
+            with contextlib.suppress(ValueError):
                 out[names[i]] = interp.get_tensor(i)
-            except ValueError:
-                pass  # tensors LiteRT never materialised (e.g. optional, constant-folded)
         return out
     return Engine(label, graph, run)
 
@@ -305,7 +307,7 @@ def reference_engines(reference: str | None, candidate_path: str, candidate: Gra
     engine = tensorflow_engine(reference, candidate)
     if engine is not None:
         return [engine]
-    outputs = [n for n in candidate.outputs]
+    outputs = list(candidate.outputs)
     shapes = [candidate.tensors[n].shape for n in candidate.inputs]
     ir = load_graphdef_as_ir(reference, candidate.inputs, outputs, shapes)
     return [ours(ir, "source IR (no TensorFlow)")]

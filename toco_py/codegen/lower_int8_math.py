@@ -67,17 +67,16 @@ def _prelu(ctx: OpContext) -> ew8.BinaryParams:
     return p
 
 
+_COMPARISONS = ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL")
 _BINARY = {"ADD": lambda ctx: _add_sub(ctx, False), "SUB": lambda ctx: _add_sub(ctx, True),
            "MUL": lambda ctx: ew8.mul_params(ctx.op, ctx.graph),
            "SQUARED_DIFFERENCE": lambda ctx: ew8.squared_difference_params(ctx.op, ctx.graph),
            "MAXIMUM": _extremum,
            "MINIMUM": _extremum, "PRELU": _prelu,
-           **{name: _comparison for name in ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL",
-                                             "EQUAL", "NOT_EQUAL")}}
+           **dict.fromkeys(_COMPARISONS, _comparison)}
 # The kernel file of each binary op: its own, except for the ones sharing one.
 _BINARY_FAMILY = {"MAXIMUM": "maximum_minimum_s8", "MINIMUM": "maximum_minimum_s8",
-                  **{name: "comparison_s8" for name in ("LESS", "LESS_EQUAL", "GREATER",
-                                                        "GREATER_EQUAL", "EQUAL", "NOT_EQUAL")}}
+                  **dict.fromkeys(_COMPARISONS, "comparison_s8")}
 
 
 def _params_struct(ctx: OpContext, params: ew8.BinaryParams) -> str:

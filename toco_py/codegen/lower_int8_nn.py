@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Tensor
+from ..ops.fixed_point import wrap32
 from ..ops.int8 import conv as conv_int8
 from ..ops.int8 import pool as pool_int8
 from ..ops.int8 import reduce as reduce_int8
 from ..ops.int8.common import activation_range, fc_multipliers, params
 from ..ops.int8.litert import per_tensor, require_dtype, require_same_params
-from ..ops.fixed_point import wrap32
 from ..ops.quantize_ops import REQUANTIZATIONS, requantize_multiplier
 from .constants import S8_LANES
 from .lower_math import reduced_flags

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -12,8 +12,8 @@ from ..errors import InternalError, TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
 from ..tflite.options import MAX_TENSOR_ELEMENTS
 from .context import NodeContext, split_ref, tensor_name
-from .tensors import shape_of, to_numpy
 from .node_types import input_dtype, output_dtype, shape_attr
+from .tensors import shape_of, to_numpy
 from .tf_ops import MAPPERS
 
 # Nodes that never carry an inference output, so they are not candidate outputs.

@@ -2,7 +2,7 @@
 that big constant payloads can be viewed in place (in the mapped file) instead of copied."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 VARINT, FIXED64, LENGTH, START_GROUP, END_GROUP, FIXED32 = 0, 1, 2, 3, 4, 5
 

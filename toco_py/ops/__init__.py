@@ -17,8 +17,10 @@ from . import (  # noqa: F401  (imported for their registrations)
     reduce,
     slicing,
 )
-from . import int8  # noqa: E402,F401  (int8 kernels attach to the definitions above)
-from . import hybrid  # noqa: E402,F401  (and the dynamic-range kernels)
+
+# isort: split
+# The int8 and dynamic-range kernels attach to the definitions above, so they load after them.
+from . import hybrid, int8  # noqa: F401
 from .registry import CUSTOM_OPS, REGISTRY, OpDef, definition, get, has_trait, types_with
 
 __all__ = ["CUSTOM_OPS", "REGISTRY", "OpDef", "definition", "get", "has_trait", "types_with"]

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from .fixed_point import round_half_away_array
 from .common import need_shape
+from .fixed_point import round_half_away_array
 from .registry import register
 
 MIN_BITS, MAX_BITS = 2, 16

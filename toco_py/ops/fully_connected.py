@@ -5,8 +5,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from .common import (IGNORED_ACTIVATIONS, activation_of, apply_activation, broadcast_shapes,
-                     need_shape)
+from .common import IGNORED_ACTIVATIONS, activation_of, apply_activation, broadcast_shapes, need_shape
 from .registry import register
 
 

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..ir import Graph, Op
 from .common import apply_activation
-from .fixed_point import round_half_away_array as _round
 from .conv import depthwise_sum, extract_patches, im2col
+from .fixed_point import round_half_away_array as _round
 from .registry import REGISTRY, register_hybrid
 
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
-from .fixed_point import quantize_multiplier, round_half_away_array, scale_double_rounding
 from .common import ShapeUnknown, need_shape
+from .fixed_point import quantize_multiplier, round_half_away_array, scale_double_rounding
 from .registry import has_trait, register, register_int8
 
 QUANTIZED_TYPES = ("int8", "uint8", "int16")

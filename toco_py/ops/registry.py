@@ -7,9 +7,8 @@ one array or a tuple of arrays. Shape inference takes the op and its input Tenso
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from ..errors import ConversionError
 

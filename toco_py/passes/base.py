@@ -1,8 +1,8 @@
 """What a pass is: a named rewrite tried at one op that reports whether it changed anything."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

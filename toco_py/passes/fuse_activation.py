@@ -9,7 +9,6 @@ from .base import Pass
 from .patterns import private, producer_of
 
 
-
 def fuse_activation(graph: Graph, op: Op) -> bool:
     if op.type not in FUSABLE_RELUS:
         return False

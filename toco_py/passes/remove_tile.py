@@ -11,7 +11,6 @@ from ..ops.common import broadcast_shapes
 from .base import Pass
 
 
-
 def _broadcast_does_the_work(graph: Graph, tile: Op) -> bool:
     src, tiled = tile.inputs[0], tile.outputs[0]
     users = graph.consumers(tiled)

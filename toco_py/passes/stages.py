@@ -1,7 +1,7 @@
 """The stages of the conversion and the passes each runs, in order."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..ir import Graph
 from . import (

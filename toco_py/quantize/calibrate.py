@@ -3,8 +3,8 @@ tensor's range (min/max over all samples, or percentiles for outlier-heavy activ
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Sequence
 
 import numpy as np
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -27,7 +27,7 @@ def _split_samples(graph: Graph, name: str, array: np.ndarray, source: str) -> l
     if tuple(array.shape[1:]) == per_sample:
         return [array[i : i + 1].reshape(shape) for i in range(array.shape[0])]
     if tuple(array.shape[1:]) == shape:
-        return [a for a in array]
+        return list(array)
     raise TocoError(f"{source}: samples of shape {list(array.shape[1:])} do not fit input {name!r} "
                     f"of shape {list(shape)}; put samples along the first axis")
 

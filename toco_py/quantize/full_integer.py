@@ -91,7 +91,7 @@ class _Quantizer:
             if self.g.tensors[name].dtype == "float32":  # integer inputs (token ids) stay as they are
                 self.params[name] = self._input_stats_params(name) or activation_params(*self._range(name))
         for op in self.g.ops:
-            for i, out in enumerate(op.outputs):
+            for out in op.outputs:
                 if self.g.tensors[out].dtype != "float32":
                     continue
                 fixed = _fixed_output(op)

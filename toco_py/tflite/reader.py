@@ -20,8 +20,19 @@ from tflite.BuiltinOptions import BuiltinOptions
 
 from ..errors import TocoError
 from ..ir import Graph, Op, QuantParams, Tensor
-from .checks import (CheckedTable, InvalidModelError, Source, adopt, decode_strings,
-                     element_count, index, numbers, open_root, shape_text, tables)
+from .checks import (
+    CheckedTable,
+    InvalidModelError,
+    Source,
+    adopt,
+    decode_strings,
+    element_count,
+    index,
+    numbers,
+    open_root,
+    shape_text,
+    tables,
+)
 from .options import OPTIONS, TENSOR_TYPES
 
 __all__ = ["InvalidModelError", "Model", "Signature", "read_graph", "read_model", "read_model_file"]

@@ -1,7 +1,6 @@
 """Array ops: reshape family, transpose, concat, pad, pack/unpack, split."""
 from __future__ import annotations
 
-
 from ..context import NodeContext
 from .registry import tf_op
 

@@ -1,7 +1,7 @@
 """Registry of TensorFlow-op mappers: each turns one NodeDef into IR ops."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 MAPPERS: dict[str, Callable] = {}
 

@@ -15,9 +15,9 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
+from .. import fixed_point as fx
 from ..common import RELU_OPS, activation_of
 from ..registry import register_int8
-from .. import fixed_point as fx
 from .common import quantized_bounds
 from .elementwise import BinaryParams
 from .litert import per_tensor, require_int8

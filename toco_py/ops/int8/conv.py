@@ -14,8 +14,8 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
-from ..fixed_point import quantize_multipliers, scale_double_rounding, wrap32
 from ..conv import depthwise_sum, extract_patches
+from ..fixed_point import quantize_multipliers, scale_double_rounding, wrap32
 from ..registry import register_int8
 from .common import activation_range, params
 from .litert import per_tensor, require_dtype

@@ -13,8 +13,8 @@ import numpy as np
 
 from ...errors import TocoError
 from ...ir import Graph, Op
-from ..registry import register_int8
 from .. import fixed_point as fx
+from ..registry import register_int8
 from .common import activation_range
 from .litert import per_tensor, require_int8
 

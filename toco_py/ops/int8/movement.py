@@ -21,7 +21,6 @@ from ..quantize_ops import QUANTIZED_TYPES
 from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params
 
-
 # Measured: LiteRT refuses these when any input and output params differ.
 EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK")
 FREE_PARAMS = ("RESHAPE", "SQUEEZE", "TRANSPOSE", "GATHER", "GATHER_ND", "STRIDED_SLICE", "SLICE",

@@ -13,8 +13,8 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
-from ..registry import register_int8
 from .. import fixed_point as fx
+from ..registry import register_int8
 from .litert import per_tensor, require_int8
 
 SCALED_DIFF_INTEGER_BITS = 5  # exp() inputs are Q5.26: differences down to -32

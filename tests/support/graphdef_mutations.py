@@ -121,9 +121,11 @@ def _text_mutation(text: str, rng: random.Random) -> str:
     elif kind == 1:
         lines.insert(i, lines[rng.randrange(len(lines))])
     elif kind == 2:
-        lines[i] = "".join(c if not c.isdigit() else rng.choice("0123456789") for c in lines[i]) + "9" * rng.randint(0, 30)
+        digits = "".join(c if not c.isdigit() else rng.choice("0123456789") for c in lines[i])
+        lines[i] = digits + "9" * rng.randint(0, 30)
     elif kind == 3:
-        lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)] + rng.choice(["{", "}", '"', "\\", "ü", "\x00", "😀", "-"])
+        cut = lines[i][: rng.randrange(len(lines[i]) + 1)]
+        lines[i] = cut + rng.choice(["{", "}", '"', "\\", "ü", "\x00", "😀", "-"])
     elif kind == 4:
         lines[i] = lines[i].replace("size: ", f"size: {rng.choice(HUGE + [-7])}")
     else:
@@ -268,7 +270,8 @@ def _flag_mutation(seed: dict, rng: random.Random, node_names: list[str]) -> dic
         flags["input_arrays"] = flags["output_arrays"] = None
     else:
         flags["input_arrays"] = rng.choice([None, flags["input_arrays"], ",".join(seed["inputs"] * 2)])
-        flags["output_arrays"] = rng.choice([flags["output_arrays"], flags["output_arrays"] + "," + rng.choice(WEIRD_NAMES)])
+        outputs = flags["output_arrays"]
+        flags["output_arrays"] = rng.choice([outputs, outputs + "," + rng.choice(WEIRD_NAMES)])
         flags["input_shapes"] = rng.choice([None, "1,16", "-1,16", "1,17", "1,16:1,16", "1,20,20,3"])
     return flags
 

@@ -2,10 +2,9 @@
 generate + build + run + compare in one call."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from kernel_check import one_op_graph
 
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import (
@@ -15,10 +14,12 @@ from toco_py.codegen.verify import (
     report_rows,
     verify_bundle,
 )
-from toco_py.tensor_io import random_inputs
 from toco_py.ir import Graph
+from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
+
+from .kernel_check import one_op_graph
 
 # Tests compile at -O1 (faster); the Makefile's -O2 is exercised by the network tests.
 TEST_OPT = "-O1"

@@ -3,12 +3,13 @@ LiteRT, and compare with our numpy kernel. Constant inputs are written as buffer
 from __future__ import annotations
 
 import numpy as np
-from oracle import litert
 
 from toco_py.ir import Graph, Op, QuantParams, Tensor, const_tensor
 from toco_py.ops import REGISTRY
 from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.tflite.writer import model_bytes
+
+from .oracle import litert
 
 
 def one_op_graph(op_type: str, inputs: list, attrs: dict | None = None, n_outputs: int = 1,

@@ -2,14 +2,17 @@
 float64 truth, and op by op with each op fed LiteRT's own inputs."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
-from oracle import litert, run_tf
 
 from toco_py.interpreter import Interpreter, kernel_for, run_op
 from toco_py.ir import Graph
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
 from toco_py.tolerance import float_bounds, judge, op_bounds
+
+from .oracle import litert, run_tf
 
 # LiteRT's kernels a check runs: "builtin" (its optimized builtin kernels, no delegate),
 # "reference" (BUILTIN_REF) or "default" (with XNNPACK, as an app gets it).
@@ -28,10 +31,9 @@ def litert_by_name(model: bytes, graph: Graph, feeds: dict[str, np.ndarray], kin
     wanted = names if keep_all else graph.outputs
     out = {}
     for name in wanted:
-        try:
+        # A tensor LiteRT never materialised (an absent optional input) raises.
+        with contextlib.suppress(ValueError):
             out[name] = interp.get_tensor(names.index(name))
-        except ValueError:
-            pass  # a tensor LiteRT never materialised (an absent optional input)
     return out
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -137,7 +137,8 @@ def _with_real_bn_statistics(net: Network) -> Network:
     for node in gd.node:
         if node.op == "Const" and any(k in node.name for k in ("moving_mean", "moving_variance", "gamma", "beta")):
             tp = node.attr["value"].tensor
-            value = np.frombuffer(tp.tensor_content, np.float32) if tp.tensor_content else np.array(tp.float_val, np.float32)
+            value = (np.frombuffer(tp.tensor_content, np.float32) if tp.tensor_content
+                     else np.array(tp.float_val, np.float32))
             n = max(value.size, 1)
             new = rng.uniform(0.5, 1.5, n) if "variance" in node.name or "gamma" in node.name else rng.normal(0, 0.3, n)
             tp.ClearField("float_val")

@@ -2,13 +2,14 @@
 dynamic batch, a while loop) and a hand-made one with an external buffer."""
 from __future__ import annotations
 
-import models
 import numpy as np
 import tensorflow as tf
-import tiny_tflite as tt
-from oracle import freeze, tf_convert
 
 from toco_py import api
+
+from . import models
+from . import tiny_tflite as tt
+from .oracle import freeze, tf_convert
 
 v1 = tf.compat.v1
 
