@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support import networks
+from tests.support import networks, tiny_tflite
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.kernel_check import one_op_graph
 from tests.support.oracle import litert
@@ -80,6 +80,18 @@ def test_quantize_command_on_a_float_tflite(tmp_path):
                 "--quantize", "float16")
     assert_one_line_error(proc, "already quantized")
     assert not (tmp_path / "x.tflite").exists() and not (tmp_path / "y.tflite").exists()
+
+
+def test_quantize_command_refuses_an_int16_model(tmp_path):
+    """int16 tensors with quantization parameters are as quantized as int8 ones."""
+    q16 = {"type": 7, "quant": {"scale": [0.01], "zero_point": [0]}}
+    model = tmp_path / "add_int16.tflite"
+    model.write_bytes(tiny_tflite.tiny_model(
+        tensors=({**tiny_tflite.X, **q16}, {**tiny_tflite.C, **q16}, {**tiny_tflite.Y, **q16}),
+        buffers=(None, np.array([1, -2, 3, 4], np.int16).tobytes())))
+    proc = toco("quantize", str(model), str(tmp_path / "z.tflite"), "--quantize", "dynamic")
+    assert_one_line_error(proc, "already quantized (e.g. tensor 'x')")
+    assert not (tmp_path / "z.tflite").exists()
 
 
 def hybrid_fc_model(tmp_path) -> tuple[np.ndarray, bytes]:

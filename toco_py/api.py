@@ -9,6 +9,7 @@ from .errors import ConversionError
 from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
 from .ir import Graph
+from .ops.quantize_ops import is_quantized_tensor
 from .passes import fold_constants
 from .passes.driver import PassLog
 from .passes.emulate_fake_quant import drop_emulation, emulation_tensors
@@ -161,7 +162,7 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
     # A float model's fake-quant emulation holds integer tensors; it is no quantized model.
     emulation = emulation_tensors(graph)
     already = [n for n, t in graph.tensors.items()
-               if t.dtype in ("int8", "uint8") and t.quant is not None and n not in emulation]
+               if is_quantized_tensor(t) and n not in emulation]
     if already:
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from ..ir import Tensor
+from ..ops import has_trait
 from ..ops.common import RELU_OPS
 from ..ops.reduce import reduced_axes
 from .lowering import OpContext, lowering
 
 FLOAT = ("float32",)
-# ops whose C kernel clamps to the fused activation; the others pass the whole range.
-_FUSED = ("ADD", "SUB", "MUL", "DIV")
 _BINARY = {"ADD": "tk_add_f32", "SUB": "tk_sub_f32", "MUL": "tk_mul_f32", "DIV": "tk_div_f32",
            "MAXIMUM": "tk_maximum_f32", "MINIMUM": "tk_minimum_f32",
            "SQUARED_DIFFERENCE": "tk_squared_difference_f32", "PRELU": "tk_prelu_f32"}
@@ -34,7 +33,7 @@ def binary(ctx: OpContext) -> None:
     ctx.require_rank([a, b, out])
     rank = max(len(out.shape), 1)  # scalars as shape [1]: the kernel wants an axis
     dims = [ctx.dims_at_rank(t, rank) for t in (a, b, out)]
-    lo, hi = ctx.activation() if ctx.op.type in _FUSED else ("-HUGE_VALF", "HUGE_VALF")
+    lo, hi = ctx.activation() if has_trait(ctx.op.type, "fused_activation") else ("-HUGE_VALF", "HUGE_VALF")
     ctx.call("elementwise", _BINARY[ctx.op.type], ctx.pointer(a), dims[0], ctx.pointer(b),
              dims[1], ctx.pointer(out), dims[2], str(rank), lo, hi)
 

@@ -1,6 +1,6 @@
 /* gemmlowp / TFLite fixed-point primitives for the int8 kernels, bit-exact with toco-py's
- * numpy kernels (toco_py/ops/int8/fixedpoint.py, toco_py/quantize/fixed_point.py), which
- * are themselves bit-exact with LiteRT's reference kernels.
+ * numpy kernels (toco_py/ops/fixed_point.py), which are themselves bit-exact with LiteRT's
+ * reference kernels.
  *
  * Every step that LiteRT performs in a 32-bit register wraps as it does there; wrapping is
  * done in uint32_t (never signed overflow), and the conversion back to int32_t is spelled

@@ -26,7 +26,7 @@
 #define TK_QTYPE_INT16 7
 #define TK_QTYPE_INT8 9
 
-/* ---- fixed-point primitives (toco_py/quantize/fixed_point.py) -------------------------
+/* ---- fixed-point primitives (toco_py/ops/fixed_point.py) ------------------------------
  * tk_wrap32, tk_asr64 (floor shift), tk_clamp_s32 and tk_mbqm (MultiplyByQuantizedMultiplier
  * with gemmlowp's two roundings: convolutions, MEAN, SUM, requantization) come from
  * fixedpoint_s8.h. tk_mbqm(tk_wrap32(x), ...) takes x modulo 2^32, as the numpy kernels'
