@@ -1,0 +1,587 @@
+"""Op coverage against TensorFlow's converter: a one-op (or one-pattern) frozen graph for every
+TF op TF's converter rewrites towards TFLite builtins (benchmarks/tf_converter_ops.txt, read
+from its source by scripts/tf_converter_ops.py), converted by both converters.
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.op_coverage [--quick] [--only OP[,OP]]
+        [--no-int8] [--samples 16] [--out PATH]
+
+Float: does TF's converter convert it, does toco-py (else its error's first line), does LiteRT
+running our .tflite match TensorFlow running the .pb within the float tolerance policy
+(tests/support/policy.py: both within the allowance of the model's float64 truth, on 3 seeded
+inputs), and the op counts and types of both .tflite files.
+int8: both converters quantize fully (same calibration samples), and the mean over 16 inputs of
+the error against TensorFlow running the float .pb (max abs error over the output's range).
+
+Ops run in a worker process, each under a timeout; a worker that dies (a converter aborting)
+is restarted past the op it died on, which is recorded as a crash. Writes
+benchmarks/op_coverage.md.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+OPS_FILE = ROOT / "benchmarks" / "tf_converter_ops.txt"
+TIMEOUT_S = 60
+FLOAT_SEEDS = (0, 1, 2)
+QUICK = ("Abs", "AddV2", "Conv2D", "Mean", "Softmax", "TopKV2", "AddN", "DivNoNan")
+
+# Ops of the list no one-op inference graph is built for, and why.
+NO_GRAPH = {
+    **dict.fromkeys(("BiasAddGrad", "RsqrtGrad", "SeluGrad", "SigmoidGrad", "SqrtGrad", "TanhGrad",
+                     "SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits"),
+                    "training op (gradient or loss), not in inference graphs"),
+    **dict.fromkeys(("Multinomial", "RandomStandardNormal", "RandomUniform", "Empty"),
+                    "output is random or uninitialised: nothing to compare"),
+    **dict.fromkeys(("XlaConvV2", "XlaDynamicUpdateSlice", "XlaGather", "XlaSharding"),
+                    "XLA op: written by tf2xla bridges, not by graph-mode TF"),
+    "VariableV2": "freezing turns variables into Const",
+    "Const": "in every graph here",
+    "Assert": "no data output: a side effect on a control edge",
+    "Dequantize": "needs a quint8 input, which no float graph feeds",
+}
+
+
+@dataclass
+class Result:
+    op: str
+    graph: str = ""            # "" when built, else why not
+    tf_ok: bool = False
+    tf_error: str = ""
+    ours_ok: bool = False
+    ours_error: str = ""
+    match: bool = False
+    match_note: str = ""
+    ours_ops: list | None = None
+    tf_ops: list | None = None
+    int8: dict | None = None
+
+
+def short(error: BaseException | str, limit: int = 140) -> str:
+    """The first line of an error that says "error:" (else its first line), cut short."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    text = ([ln for ln in lines if "error:" in ln.lower()] or lines or [type(error).__name__])[0]
+    text = text.replace("|", "/").split(". ")[0]  # the problem, not the advice after it
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@contextlib.contextmanager
+def timeout(seconds: int):
+    """TimeoutError after `seconds` (checked when control returns to Python)."""
+    def expire(*_):
+        raise TimeoutError(f"timed out after {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def listed_ops() -> list[str]:
+    return [ln.split("\t")[0] for ln in OPS_FILE.read_text().splitlines() if ln and not ln.startswith("#")]
+
+
+# ---------------------------------------------------------------------------- the graphs
+def cases() -> dict[str, tuple]:
+    """op -> (build, positive): build() makes the op on placeholders and returns its output
+    tensors; positive: float inputs drawn from [0.5, 2] (the op's domain), else N(0, 1)."""
+    import numpy as np
+    import tensorflow as tf
+
+    v1, raw = tf.compat.v1, tf.raw_ops
+
+    def f(*shape, name="x"):
+        return v1.placeholder(tf.float32, shape, name=name)
+
+    def i(*shape, name="i"):
+        return v1.placeholder(tf.int32, shape, name=name)
+
+    def b(*shape, name="b"):
+        return v1.placeholder(tf.bool, shape, name=name)
+
+    def c(value, dtype=None):
+        return tf.constant(value, dtype)
+
+    def call(op, *inputs, **attrs):
+        """tf.raw_ops.<op> with its inputs given in order (raw_ops takes keywords only)."""
+        names = list(inspect.signature(getattr(raw, op)).parameters)
+        return getattr(raw, op)(**dict(zip(names, inputs)), **attrs)
+
+    rng = np.random.default_rng(0)
+
+    def w(*shape):
+        return c(rng.standard_normal(shape).astype(np.float32))
+
+    table: dict[str, tuple] = {}
+    unary = {"Abs": 0, "Ceil": 0, "Cos": 0, "Elu": 0, "Erf": 0, "Exp": 0, "Expm1": 0, "Floor": 0,
+             "Inv": 1, "IsFinite": 0, "IsInf": 0, "IsNan": 0, "L2Loss": 0, "Lgamma": 1, "Log": 1,
+             "Log1p": 1, "LogSoftmax": 0, "Neg": 0, "OnesLike": 0, "Reciprocal": 1, "Relu": 0,
+             "Relu6": 0, "Rint": 0, "Round": 0, "Rsqrt": 1, "Selu": 0, "Sigmoid": 0, "Sign": 0,
+             "Sin": 0, "Softmax": 0, "Softplus": 0, "Softsign": 0, "Sqrt": 1, "Square": 0, "Tanh": 0,
+             "ZerosLike": 0, "Identity": 0, "Snapshot": 0, "StopGradient": 0, "PreventGradient": 0,
+             "Shape": 0, "Size": 0, "Rank": 0}
+    for op, positive in unary.items():
+        table[op] = (lambda op=op: [call(op, f(2, 3, 4) * 3)]
+                     if op in ("Sin", "Cos", "Round", "Rint", "Floor", "Ceil") else [call(op, f(2, 3, 4))],
+                     bool(positive))
+    binary = {"Add": 0, "AddV2": 0, "Sub": 0, "Mul": 0, "Div": 0, "RealDiv": 0, "DivNoNan": 0,
+              "MulNoNan": 0, "Maximum": 0, "Minimum": 0, "Pow": 1, "FloorDiv": 1, "FloorMod": 1,
+              "SquaredDifference": 0, "Less": 0, "Greater": 0, "LessEqual": 0, "GreaterEqual": 0,
+              "Equal": 0, "NotEqual": 0, "Xdivy": 1, "Xlogy": 1, "Xlog1py": 1, "Atan2": 0}
+    for op, positive in binary.items():
+        table[op] = (lambda op=op: [call(op, f(2, 3, 4), f(3, 4, name="y"))], bool(positive))
+    for op in ("LogicalAnd", "LogicalOr"):
+        table[op] = (lambda op=op: [call(op, b(3, 4), b(3, 4, name="b2"))], False)
+    table["LogicalNot"] = (lambda: [call("LogicalNot", b(3, 4))], False)
+    for op in ("BitwiseXor", "RightShift"):
+        table[op] = (lambda op=op: [call(op, i(3, 4), c(np.full((3, 4), 1, np.int32)))], False)
+    table["TruncateDiv"] = (lambda: [call("TruncateDiv", i(3, 4) - 2, c(3))], False)
+    for op in ("Sum", "Mean", "Max", "Min", "Prod"):
+        table[op] = (lambda op=op: [call(op, f(2, 3, 4), c([1]), keep_dims=False)], False)
+    for op in ("All", "Any"):
+        table[op] = (lambda op=op: [call(op, b(2, 3, 4), c([1]), keep_dims=True)], False)
+
+    nhwc = {"strides": [1, 1, 1, 1], "padding": "SAME"}
+    pool = {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"}
+    table.update({
+        "AddN": (lambda: [raw.AddN(inputs=[f(3, 4), f(3, 4, name="y"), f(3, 4, name="z")])], False),
+        "ApproxTopK": (lambda: list(raw.ApproxTopK(input=f(2, 16), k=4))[:1], False),
+        "ArgMax": (lambda: [raw.ArgMax(input=f(3, 5), dimension=c(1))], False),
+        "ArgMin": (lambda: [raw.ArgMin(input=f(3, 5), dimension=c(1))], False),
+        "AvgPool": (lambda: [raw.AvgPool(value=f(1, 8, 8, 3), **pool)], False),
+        "MaxPool": (lambda: [raw.MaxPool(input=f(1, 8, 8, 3), **pool)], False),
+        "BatchMatMul": (lambda: [raw.BatchMatMul(x=f(2, 3, 4), y=f(2, 4, 5, name="y"))], False),
+        "BatchMatMulV2": (lambda: [raw.BatchMatMulV2(x=f(2, 3, 4), y=w(4, 5))], False),
+        "BatchMatMulV3": (lambda: [raw.BatchMatMulV3(x=f(2, 3, 4), y=f(2, 4, 5, name="y"),
+                                                     Tout=tf.float32)], False),
+        "MatMul": (lambda: [raw.MatMul(a=f(3, 4), b=w(4, 5))], False),
+        "SparseMatMul": (lambda: [raw.SparseMatMul(a=f(3, 4), b=w(4, 5))], False),
+        "BatchNormWithGlobalNormalization": (lambda: [raw.BatchNormWithGlobalNormalization(
+            t=f(1, 4, 4, 3), m=w(3), v=c([0.5, 1.0, 2.0]), beta=w(3), gamma=w(3),
+            variance_epsilon=1e-3, scale_after_normalization=True)], False),
+        "FusedBatchNormV3": (lambda: [raw.FusedBatchNormV3(
+            x=f(1, 4, 4, 3), scale=w(3), offset=w(3), mean=w(3), variance=c([0.5, 1.0, 2.0]),
+            is_training=False)[0]], False),
+        "BatchToSpaceND": (lambda: [raw.BatchToSpaceND(input=f(4, 2, 2, 1), block_shape=c([2, 2]),
+                                                       crops=c([[0, 0], [0, 0]]))], False),
+        "SpaceToBatchND": (lambda: [raw.SpaceToBatchND(input=f(1, 4, 4, 1), block_shape=c([2, 2]),
+                                                       paddings=c([[0, 0], [0, 0]]))], False),
+        "BiasAdd": (lambda: [raw.BiasAdd(value=f(2, 4, 4, 3), bias=w(3))], False),
+        "Bitcast": (lambda: [raw.Bitcast(input=f(3, 4), type=tf.int32)], False),
+        "BroadcastArgs": (lambda: [raw.BroadcastArgs(s0=raw.Shape(input=f(1, 4)),
+                                                     s1=raw.Shape(input=f(3, 1, name="y")))], False),
+        "BroadcastTo": (lambda: [raw.BroadcastTo(input=f(1, 4), shape=c([3, 4]))], False),
+        "Bucketize": (lambda: [raw.Bucketize(input=f(3, 4), boundaries=[-1.0, 0.0, 0.5])], False),
+        "Cast": (lambda: [raw.Cast(x=f(3, 4) * 4, DstT=tf.int32)], False),
+        "CheckNumerics": (lambda: [raw.CheckNumerics(tensor=f(3, 4), message="bad")], False),
+        "RFFT": (lambda: [raw.ComplexAbs(x=raw.RFFT(input=f(2, 8), fft_length=c([8])))], False),
+        "RFFT2D": (lambda: [raw.ComplexAbs(x=raw.RFFT2D(input=f(2, 4, 8), fft_length=c([4, 8])))], False),
+        "ComplexAbs": (lambda: [raw.ComplexAbs(x=raw.RFFT(input=f(2, 8), fft_length=c([8])))], False),
+        "Real": (lambda: [raw.Real(input=raw.RFFT(input=f(2, 8), fft_length=c([8])))], False),
+        "Imag": (lambda: [raw.Imag(input=raw.RFFT(input=f(2, 8), fft_length=c([8])))], False),
+        "ConcatV2": (lambda: [raw.ConcatV2(values=[f(2, 3), f(2, 4, name="y")], axis=c(1))], False),
+        "Conv2D": (lambda: [raw.Conv2D(input=f(1, 8, 8, 3), filter=w(3, 3, 3, 4), **nhwc)], False),
+        "Conv2DBackpropInput": (lambda: [raw.Conv2DBackpropInput(
+            input_sizes=c([1, 8, 8, 3]), filter=w(3, 3, 3, 4), out_backprop=f(1, 4, 4, 4),
+            strides=[1, 2, 2, 1], padding="SAME")], False),
+        "Conv3D": (lambda: [raw.Conv3D(input=f(1, 4, 6, 6, 2), filter=w(2, 3, 3, 2, 4),
+                                       strides=[1] * 5, padding="VALID")], False),
+        "Conv3DBackpropInputV2": (lambda: [raw.Conv3DBackpropInputV2(
+            input_sizes=c([1, 4, 6, 6, 2]), filter=w(2, 2, 2, 2, 4), out_backprop=f(1, 2, 3, 3, 4),
+            strides=[1, 2, 2, 2, 1], padding="SAME")], False),
+        "Cumsum": (lambda: [raw.Cumsum(x=f(3, 5), axis=c(1))], False),
+        "DepthToSpace": (lambda: [raw.DepthToSpace(input=f(1, 2, 2, 8), block_size=2)], False),
+        "SpaceToDepth": (lambda: [raw.SpaceToDepth(input=f(1, 4, 4, 2), block_size=2)], False),
+        "DepthwiseConv2dNative": (lambda: [raw.DepthwiseConv2dNative(
+            input=f(1, 8, 8, 3), filter=w(3, 3, 3, 2), **nhwc)], False),
+        "DynamicStitch": (lambda: [raw.DynamicStitch(indices=[c([0, 2]), c([1, 3])],
+                                                     data=[f(2, 3), f(2, 3, name="y")])], False),
+        "ParallelDynamicStitch": (lambda: [raw.ParallelDynamicStitch(
+            indices=[c([0, 2]), c([1, 3])], data=[f(2, 3), f(2, 3, name="y")])], False),
+        "Einsum": (lambda: [raw.Einsum(inputs=[f(2, 3, 4), f(2, 4, 5, name="y")],
+                                       equation="bij,bjk->bik")], False),
+        "ExpandDims": (lambda: [raw.ExpandDims(input=f(3, 4), axis=c(1))], False),
+        "Fill": (lambda: [raw.Fill(dims=c([2, 3]), value=f())], False),
+        "FakeQuantWithMinMaxArgs": (lambda: [raw.FakeQuantWithMinMaxArgs(inputs=f(3, 4), min=-1.0,
+                                                                         max=1.0)], False),
+        "FakeQuantWithMinMaxVars": (lambda: [raw.FakeQuantWithMinMaxVars(inputs=f(3, 4), min=c(-1.0),
+                                                                         max=c(1.0))], False),
+        "Gather": (lambda: [raw.Gather(params=f(5, 3), indices=c([4, 0, 2]))], False),
+        "GatherV2": (lambda: [raw.GatherV2(params=f(5, 3), indices=c([2, 0]), axis=c(1))], False),
+        "GatherNd": (lambda: [raw.GatherNd(params=f(4, 3), indices=c([[1], [3]]))], False),
+        "IdentityN": (lambda: raw.IdentityN(input=[f(3, 4), f(2, name="y")]), False),
+        "InvertPermutation": (lambda: [raw.InvertPermutation(
+            x=raw.TopKV2(input=f(6), k=c(6)).indices)], False),
+        "LRN": (lambda: [raw.LRN(input=f(1, 4, 4, 8), depth_radius=2, bias=1.0, alpha=0.5,
+                                 beta=0.75)], False),
+        "LeakyRelu": (lambda: [raw.LeakyRelu(features=f(2, 3, 4), alpha=0.2)], False),
+        "MatrixBandPart": (lambda: [raw.MatrixBandPart(input=f(4, 5), num_lower=c(1),
+                                                       num_upper=c(2))], False),
+        "MatrixDiag": (lambda: [raw.MatrixDiag(diagonal=f(2, 4))], False),
+        "MatrixDiagV2": (lambda: [raw.MatrixDiagV2(diagonal=f(2, 4), k=c(0), num_rows=c(-1),
+                                                   num_cols=c(-1), padding_value=c(0.0))], False),
+        "MatrixDiagV3": (lambda: [raw.MatrixDiagV3(diagonal=f(2, 4), k=c(0), num_rows=c(-1),
+                                                   num_cols=c(-1), padding_value=c(0.0))], False),
+        "MatrixSetDiag": (lambda: [raw.MatrixSetDiag(input=f(2, 4, 4), diagonal=f(2, 4, name="y"))], False),
+        "MatrixSetDiagV2": (lambda: [raw.MatrixSetDiagV2(input=f(2, 4, 4), diagonal=f(2, 4, name="y"),
+                                                         k=c(0))], False),
+        "MatrixSetDiagV3": (lambda: [raw.MatrixSetDiagV3(input=f(2, 4, 4), diagonal=f(2, 4, name="y"),
+                                                         k=c(0))], False),
+        "MirrorPad": (lambda: [raw.MirrorPad(input=f(1, 4, 4, 2), paddings=c([[0, 0], [1, 1], [1, 1], [0, 0]]),
+                                             mode="REFLECT")], False),
+        "NonMaxSuppressionV4": (lambda: list(raw.NonMaxSuppressionV4(
+            boxes=f(10, 4), scores=f(10, name="s"), max_output_size=c(5), iou_threshold=c(0.5),
+            score_threshold=c(-10.0), pad_to_max_output_size=True)), False),
+        "NonMaxSuppressionV5": (lambda: list(raw.NonMaxSuppressionV5(
+            boxes=f(10, 4), scores=f(10, name="s"), max_output_size=c(5), iou_threshold=c(0.5),
+            score_threshold=c(-10.0), soft_nms_sigma=c(0.0), pad_to_max_output_size=True))[::2], False),
+        "OneHot": (lambda: [raw.OneHot(indices=i(4), depth=c(5), on_value=c(1.0), off_value=c(0.0))], False),
+        "Pack": (lambda: [raw.Pack(values=[f(3, 4), f(3, 4, name="y")], axis=1)], False),
+        "Unpack": (lambda: raw.Unpack(value=f(3, 4), num=3, axis=0), False),
+        "Pad": (lambda: [raw.Pad(input=f(1, 4, 4, 2), paddings=c([[0, 0], [1, 2], [1, 0], [0, 0]]))], False),
+        "PadV2": (lambda: [raw.PadV2(input=f(1, 4, 4, 2), paddings=c([[0, 0], [1, 2], [1, 0], [0, 0]]),
+                                     constant_values=c(0.5))], False),
+        "PlaceholderWithDefault": (lambda: [raw.PlaceholderWithDefault(input=f(2, 3), shape=[2, 3]) * 2.0],
+                                   False),
+        "QuantizeAndDequantizeV4": (lambda: [raw.QuantizeAndDequantizeV4(
+            input=f(3, 4), input_min=c(-1.0), input_max=c(1.0), range_given=True)], False),
+        "Range": (lambda: [raw.Range(start=i(), limit=c(10), delta=c(1))], False),
+        "Reshape": (lambda: [raw.Reshape(tensor=f(2, 6), shape=c([3, 4]))], False),
+        "ResizeBilinear": (lambda: [raw.ResizeBilinear(images=f(1, 4, 4, 2), size=c([8, 8]))], False),
+        "ResizeNearestNeighbor": (lambda: [raw.ResizeNearestNeighbor(images=f(1, 4, 4, 2),
+                                                                     size=c([8, 8]))], False),
+        "ReverseSequence": (lambda: [raw.ReverseSequence(input=f(3, 5), seq_lengths=c([1, 3, 5]),
+                                                         seq_dim=1, batch_dim=0)], False),
+        "ReverseV2": (lambda: [raw.ReverseV2(tensor=f(3, 5), axis=c([1]))], False),
+        "Roll": (lambda: [raw.Roll(input=f(4, 5), shift=c([2]), axis=c([1]))], False),
+        "ScatterNd": (lambda: [raw.ScatterNd(indices=c([[1], [3]]), updates=f(2, 3), shape=c([5, 3]))], False),
+        "SegmentSum": (lambda: [raw.SegmentSum(data=f(4, 3), segment_ids=c([0, 0, 1, 2]))], False),
+        "Select": (lambda: [raw.Select(condition=b(4, 3), x=f(4, 3), y=f(4, 3, name="y"))], False),
+        "SelectV2": (lambda: [raw.SelectV2(condition=b(4, 1), t=f(4, 3), e=f(4, 3, name="y"))], False),
+        "Slice": (lambda: [raw.Slice(input=f(4, 5), begin=c([1, 0]), size=c([2, 3]))], False),
+        "Split": (lambda: raw.Split(axis=c(1), value=f(4, 6), num_split=3), False),
+        "SplitV": (lambda: raw.SplitV(value=f(4, 6), size_splits=c([1, 2, 3]), axis=c(1), num_split=3), False),
+        "SparseToDense": (lambda: [raw.SparseToDense(sparse_indices=c([[0, 1], [2, 3]]),
+                                                     output_shape=c([3, 4]), sparse_values=f(2),
+                                                     default_value=c(0.0))], False),
+        "Squeeze": (lambda: [raw.Squeeze(input=f(1, 4, 1, 3), squeeze_dims=[0, 2])], False),
+        "StridedSlice": (lambda: [raw.StridedSlice(input=f(4, 6, 3), begin=c([1, 0, 0]), end=c([3, 6, 3]),
+                                                   strides=c([1, 2, 1]))], False),
+        "TensorScatterAdd": (lambda: [raw.TensorScatterAdd(tensor=f(5, 3), indices=c([[1], [3]]),
+                                                           updates=f(2, 3, name="y"))], False),
+        "TensorScatterUpdate": (lambda: [raw.TensorScatterUpdate(tensor=f(5, 3), indices=c([[1], [3]]),
+                                                                 updates=f(2, 3, name="y"))], False),
+        "Tile": (lambda: [raw.Tile(input=f(2, 3), multiples=c([2, 1]))], False),
+        "TopKV2": (lambda: list(raw.TopKV2(input=f(2, 8), k=c(3))), False),
+        "Transpose": (lambda: [raw.Transpose(x=f(2, 3, 4), perm=c([1, 0, 2]))], False),
+        "Unique": (lambda: list(raw.Unique(x=i(8))), False),
+        "Where": (lambda: [raw.Where(input=b(4, 3))], False),
+        "_UnaryOpsComposition": (lambda: [raw._UnaryOpsComposition(x=f(3, 4), op_names=["Relu", "Tanh"])],
+                                 False),
+    })
+    for op in ("UnsortedSegmentSum", "UnsortedSegmentMax", "UnsortedSegmentMin", "UnsortedSegmentProd"):
+        table[op] = (lambda op=op: [call(op, f(4, 3), c([0, 1, 0, 2]), c(3))], False)
+    return table
+
+
+# ---------------------------------------------------------------------------- measuring
+class OneOp:
+    """A frozen one-op graph with the Network interface of tests/support/networks.py
+    (pb, inputs, outputs, feeds) that benchmarks/compare_tf_int8.py's converters take."""
+
+    def __init__(self, build, positive: bool):
+        from tests.support.oracle import freeze
+
+        names: list[str] = []
+
+        def outputs() -> dict:
+            tensors = build()
+            names.extend(t.op.name if t.value_index == 0 else t.name for t in tensors)
+            return dict(enumerate(tensors))
+
+        self.pb, _ = freeze(outputs)
+        self.positive, self.outputs = positive, names
+        self.inputs = self._placeholders()
+
+    def _placeholders(self) -> dict:
+        import tensorflow as tf
+        gd = tf.compat.v1.GraphDef()
+        gd.ParseFromString(self.pb)
+        found = {}
+        for node in gd.node:
+            if node.op == "Placeholder":
+                shape = tuple(d.size for d in node.attr["shape"].shape.dim)
+                found[node.name] = (shape, tf.as_dtype(node.attr["dtype"].type).name)
+        return found
+
+    def feeds(self, seed: int = 0) -> dict:
+        import numpy as np
+        rng = np.random.default_rng(seed)
+        out = {}
+        for name, (shape, dtype) in self.inputs.items():
+            if dtype == "bool":
+                out[name] = rng.integers(0, 2, shape).astype(bool)
+            elif dtype.startswith("int"):
+                out[name] = rng.integers(0, 4, shape).astype(dtype)
+            elif self.positive:
+                out[name] = rng.uniform(0.5, 2.0, shape).astype(dtype)
+            else:
+                out[name] = rng.standard_normal(shape).astype(dtype)
+        return out
+
+
+def measure_float(net: OneOp, result: Result, tmp: Path) -> bytes | None:
+    from tests.support.oracle import op_types, tf_convert
+    from toco_py import api
+
+    (tmp / "m.pb").write_bytes(net.pb)
+    ours = None
+    try:
+        with timeout(TIMEOUT_S):
+            theirs = tf_convert(str(tmp / "m.pb"), list(net.inputs), net.outputs)
+        result.tf_ok, result.tf_ops = True, op_types(theirs)
+    except Exception as err:  # a failure is a result: recorded, never raised
+        result.tf_error = short(err)
+    try:
+        with timeout(TIMEOUT_S):
+            ours = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs).model
+        result.ours_ok, result.ours_ops = True, op_types(ours)
+    except Exception as err:
+        result.ours_error = short(err)
+        return None
+    result.match, result.match_note = judge_match(net, ours)
+    return ours
+
+
+def judge_match(net: OneOp, model: bytes) -> tuple[bool, str]:
+    """LiteRT on our model and TensorFlow on the .pb, each within the float policy's allowance
+    of the model's float64 truth, on every seed: (passed, first failure)."""
+    from tests.support.policy import tensorflow_and_litert_failures
+    try:
+        with timeout(TIMEOUT_S):
+            for seed in FLOAT_SEEDS:
+                failures = tensorflow_and_litert_failures(net.pb, model, net.feeds(seed), net.outputs)
+                if failures:
+                    return False, short(failures[0])
+    except Exception as err:
+        return False, short(err)
+    return True, ""
+
+
+def measure_int8(net: OneOp, samples: int, tmp: Path) -> dict:
+    """Both converters' full-integer models and their mean error over 16 inputs against
+    TensorFlow running the float .pb."""
+    import numpy as np
+
+    from benchmarks.compare_tf_int8 import convert_ours, convert_tf, outputs
+    from tests.support.oracle import rel_error, run_tf
+
+    if any(dtype != "float32" for _, dtype in net.inputs.values()):
+        return {"skipped": "non-float inputs"}
+    calibration = [net.feeds(1000 + k) for k in range(samples)]
+    path = tmp / "calibration.npz"
+    np.savez(path, **{n: np.concatenate([s[n] for s in calibration]) if shape[:1] == (1,)
+                      else np.stack([s[n] for s in calibration]) for n, (shape, _) in net.inputs.items()})
+    tests = [net.feeds(2000 + k) for k in range(16)]
+    expected = [run_tf(net.pb, feeds, net.outputs) for feeds in tests]
+    row = {}
+    for side, convert in (("tf", lambda: convert_tf(net, calibration)[0]),
+                          ("ours", lambda: convert_ours(net, path)[0])):
+        try:
+            with timeout(TIMEOUT_S):
+                model = convert()
+                errors = []
+                for feeds, want in zip(tests, expected):
+                    got = outputs(model, feeds)
+                    errors.append(max(rel_error(e, got[o]) for e, o in zip(want, net.outputs)))
+            row[side] = float(np.mean(errors))
+        except Exception as err:
+            row[side + "_error"] = short(err)
+    return row
+
+
+def measure(op: str, table: dict, int8: bool, samples: int) -> Result:
+    result = Result(op)
+    if op not in table:
+        result.graph = NO_GRAPH.get(op, "no builder written yet")
+        return result
+    build, positive = table[op]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            net = OneOp(build, positive)
+        except Exception as err:
+            result.graph = "building failed: " + short(err)
+            return result
+        measure_float(net, result, Path(tmp))
+        if int8:
+            result.int8 = measure_int8(net, samples, Path(tmp))
+    return result
+
+
+# ---------------------------------------------------------------------------- the table
+def counts(ops: list | None) -> str:
+    return "" if ops is None else str(len(ops))
+
+
+def types(ops: list | None) -> str:
+    if ops is None:
+        return ""
+    seen: dict[str, int] = {}
+    for op in ops:
+        seen[op] = seen.get(op, 0) + 1
+    return " ".join(f"{k}×{v}" if v > 1 else k for k, v in seen.items()) or "(none)"
+
+
+def yes_no(ok: bool, error: str) -> str:
+    return "yes" if ok else f"no: {error}" if error else "no"
+
+
+def float_table(results: list[Result]) -> list[str]:
+    lines = ["| op | TF converts | toco-py converts | match | ops toco-py / TF | toco-py ops | TF ops |",
+             "|---|---|---|---|---:|---|---|"]
+    for r in results:
+        if r.graph:
+            lines.append(f"| {r.op} | no graph: {r.graph} | | | | | |")
+            continue
+        match = "" if not r.ours_ok else "yes" if r.match else f"no: {r.match_note}"
+        lines.append(f"| {r.op} | {yes_no(r.tf_ok, r.tf_error)} | {yes_no(r.ours_ok, r.ours_error)} | "
+                     f"{match} | {counts(r.ours_ops)} / {counts(r.tf_ops)} | {types(r.ours_ops)} | "
+                     f"{types(r.tf_ops)} |")
+    return lines
+
+
+def int8_table(results: list[Result]) -> list[str]:
+    lines = ["| op (int8) | TF quantizes | toco-py quantizes | mean error toco-py | mean error TF | ratio |",
+             "|---|---|---|---:|---:|---:|"]
+    for r in results:
+        row = r.int8
+        if not row:
+            continue
+        if "skipped" in row:
+            lines.append(f"| {r.op} | not measured: {row['skipped']} | | | | |")
+            continue
+        ours, theirs = row.get("ours"), row.get("tf")
+        ratio = f"{ours / theirs:.2f}" if ours is not None and theirs else ""
+        lines.append(f"| {r.op} | {yes_no('tf' in row, row.get('tf_error', ''))} | "
+                     f"{yes_no('ours' in row, row.get('ours_error', ''))} | "
+                     f"{'' if ours is None else f'{ours:.4f}'} | {'' if theirs is None else f'{theirs:.4f}'} | "
+                     f"{ratio} |")
+    return lines
+
+
+def summary(results: list[Result]) -> str:
+    built = [r for r in results if not r.graph]
+    tf_ok = [r for r in built if r.tf_ok]
+    ours = [r for r in built if r.ours_ok]
+    match = [r for r in ours if r.match]
+    fewer = [r for r in ours if r.tf_ok and len(r.ours_ops) <= len(r.tf_ops)]
+    text = (f"Float: {len(results)} ops ({len(results) - len(built)} without a graph); of the "
+            f"{len(built)} graphs TF converts {len(tf_ok)}, toco-py {len(ours)}, match {len(match)}, "
+            f"op count <= TF's {len(fewer)}.")
+    int8 = [r.int8 for r in built if r.int8 and "skipped" not in r.int8]
+    if int8:
+        both = [row for row in int8 if "ours" in row and "tf" in row]
+        within = [row for row in both if row["ours"] <= 1.25 * row["tf"] + 1e-6]
+        text += (f" int8: of {len(int8)} float-input graphs TF quantizes {sum('tf' in r for r in int8)}, "
+                 f"toco-py {sum('ours' in r for r in int8)}, error <= 1.25x TF's {len(within)}.")
+    return text
+
+
+def write(results: list[Result], out: Path) -> str:
+    text = "\n".join([
+        "# Op coverage against TensorFlow's converter",
+        "",
+        "`OPENBLAS_NUM_THREADS=1 python -m benchmarks.op_coverage`: one graph per TF op that TF's "
+        "converter rewrites (benchmarks/tf_converter_ops.txt). Match: LiteRT on toco-py's .tflite and "
+        "TensorFlow on the .pb within the float tolerance policy, 3 seeded inputs. int8: full-integer "
+        "quantization by both, same calibration samples; error: mean over 16 inputs of max |error| / "
+        "output range against float TensorFlow.",
+        "",
+        summary(results),
+        "",
+        *float_table(results),
+        "",
+        *int8_table(results),
+        "",
+    ])
+    out.write_text(text)
+    return text
+
+
+# ---------------------------------------------------------------------------- running
+def worker(ops: list[str], int8: bool, samples: int, log: Path) -> None:
+    """Measures ops in order, appending "start" and then the result of each to log."""
+    import dataclasses
+    table = cases()
+    with log.open("a") as out:
+        for op in ops:
+            out.write(json.dumps({"start": op}) + "\n")
+            out.flush()
+            out.write(json.dumps(dataclasses.asdict(measure(op, table, int8, samples))) + "\n")
+            out.flush()
+
+
+def run_all(ops: list[str], int8: bool, samples: int) -> list[Result]:
+    """Workers in turn until every op has a result; an op a worker died on is a crash."""
+    done: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "log.jsonl"
+        log.touch()
+        while len(done) < len(ops):
+            todo = [op for op in ops if op not in done]
+            argv = [sys.executable, "-m", "benchmarks.op_coverage", "--worker", "--log", str(log),
+                    "--only", ",".join(todo), "--samples", str(samples)] + ([] if int8 else ["--no-int8"])
+            proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            started = None
+            for line in log.read_text().splitlines():
+                entry = json.loads(line)
+                if "start" in entry:
+                    started = entry["start"]
+                elif entry["op"] not in done:
+                    done[entry["op"]] = Result(**entry)
+                    print(f"{entry['op']}: TF {entry['tf_ok']}, toco-py {entry['ours_ok']}, "
+                          f"match {entry['match']}", flush=True)
+                    started = None
+            if started and started not in done:
+                tail = short(proc.stderr.strip().splitlines()[-1]) if proc.stderr.strip() else ""
+                done[started] = Result(started, tf_error=f"process died ({proc.returncode}) {tail}",
+                                       ours_error="not reached")
+            elif proc.returncode and len(done) < len(ops):
+                raise RuntimeError(f"worker failed: {short(proc.stderr)}")
+    return [done[op] for op in ops]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    parser.add_argument("--only", help="comma-separated ops")
+    parser.add_argument("--no-int8", action="store_true")
+    parser.add_argument("--samples", type=int, default=16, help="int8 calibration samples")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "op_coverage.md"))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--log", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    ops = args.only.split(",") if args.only else list(QUICK) if args.quick else listed_ops()
+    if args.worker:
+        worker(ops, not args.no_int8, args.samples, Path(args.log))
+        return
+    results = run_all(ops, not args.no_int8, args.samples)
+    write(results, Path(args.out))
+    print(summary(results))
+
+
+if __name__ == "__main__":
+    main()
