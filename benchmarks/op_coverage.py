@@ -140,9 +140,12 @@ def cases() -> dict[str, tuple]:
     binary = {"Add": 0, "AddV2": 0, "Sub": 0, "Mul": 0, "Div": 0, "RealDiv": 0, "DivNoNan": 0,
               "MulNoNan": 0, "Maximum": 0, "Minimum": 0, "Pow": 1, "FloorDiv": 1, "FloorMod": 1,
               "SquaredDifference": 0, "Less": 0, "Greater": 0, "LessEqual": 0, "GreaterEqual": 0,
-              "Equal": 0, "NotEqual": 0, "Xdivy": 1, "Xlogy": 1, "Xlog1py": 1, "Atan2": 0}
+              "Equal": 0, "NotEqual": 0, "Xdivy": 1, "Xlogy": 1, "Xlog1py": 1}
     for op, positive in binary.items():
         table[op] = (lambda op=op: [call(op, f(2, 3, 4), f(3, 4, name="y"))], bool(positive))
+    # TF's converter refuses a broadcasting ATAN2 ('tfl.atan2' op requires the same type for
+    # all operands and results), so its graph does not broadcast.
+    table["Atan2"] = (lambda: [raw.Atan2(y=f(3, 4), x=f(3, 4, name="y"))], False)
     for op in ("LogicalAnd", "LogicalOr"):
         table[op] = (lambda op=op: [call(op, b(3, 4), b(3, 4, name="b2"))], False)
     table["LogicalNot"] = (lambda: [call("LogicalNot", b(3, 4))], False)
@@ -422,7 +425,7 @@ def measure_int8(net: OneOp, samples: int, tmp: Path) -> dict:
     import numpy as np
 
     from benchmarks.compare_tf_int8 import convert_ours, convert_tf, outputs
-    from tests.support.oracle import rel_error, run_tf
+    from tests.support.oracle import run_tf
 
     if any(dtype != "float32" for _, dtype in net.inputs.values()):
         return {"skipped": "non-float inputs"}
@@ -444,11 +447,24 @@ def measure_int8(net: OneOp, samples: int, tmp: Path) -> dict:
                     # TF's converter names an output after its producer when the graph's
                     # output op folds away (Identity): those are found by position.
                     found = [got.get(o, list(got.values())[k]) for k, o in enumerate(net.outputs)]
-                    errors.append(max(rel_error(e, g) for e, g in zip(want, found)))
+                    errors.append(max(output_error(e, g) for e, g in zip(want, found)))
             row[side] = float(np.mean(errors))
         except Exception as err:
             row[side + "_error"] = short(err)
     return row
+
+
+def output_error(expected, actual) -> float:
+    """A float output's max error over its range; for integer and bool outputs (ArgMax,
+    comparisons), whose range means nothing, the fraction of elements that differ."""
+    import numpy as np
+
+    from tests.support.oracle import rel_error
+
+    expected = np.asarray(expected)
+    if expected.dtype.kind == "f":
+        return rel_error(expected, actual)
+    return float(np.mean(expected != np.asarray(actual).reshape(expected.shape)))
 
 
 def measure(op: str, table: dict, int8: bool, samples: int) -> Result:
