@@ -537,9 +537,10 @@ def summary(results: list[Result]) -> str:
     ours = [r for r in built if r.ours_ok]
     match = [r for r in ours if r.match]
     fewer = [r for r in ours if r.tf_ok and len(r.ours_ops) <= len(r.tf_ops)]
-    text = (f"Float: {len(results)} ops ({len(results) - len(built)} without a graph); of the "
-            f"{len(built)} graphs TF converts {len(tf_ok)}, toco-py {len(ours)}, match {len(match)}, "
-            f"op count <= TF's {len(fewer)}.")
+    shown = sum(r.op.startswith("[pattern]") for r in results)
+    text = (f"Float: {len(results) - shown} ops and {shown} patterns, {len(results) - len(built)} "
+            f"without a graph; of the {len(built)} graphs TF converts {len(tf_ok)}, toco-py "
+            f"{len(ours)}, match {len(match)}, op count <= TF's {len(fewer)}.")
     int8 = [r.int8 for r in built if r.int8 and "skipped" not in r.int8]
     if int8:
         both = [row for row in int8 if "ours" in row and "tf" in row]
