@@ -607,8 +607,8 @@ def run_all(ops: list[str], int8: bool, samples: int) -> list[Result]:
                     started = None
             if started and started not in done:
                 tail = short(proc.stderr.strip().splitlines()[-1]) if proc.stderr.strip() else ""
-                done[started] = Result(started, tf_error=f"process died ({proc.returncode}) {tail}",
-                                       ours_error="not reached")
+                crash = f"the process died (exit {proc.returncode}) {tail}"
+                done[started] = Result(started, tf_error=crash, ours_error=crash)
             elif proc.returncode and len(done) < len(ops):
                 raise RuntimeError(f"worker failed: {short(proc.stderr)}")
     return [done[op] for op in ops]
