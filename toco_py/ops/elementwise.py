@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConversionError
 from ..ir import Op, Tensor
 from .common import (
     apply_activation,
@@ -112,3 +113,25 @@ _UNARY = {
 for _name, _fn in _UNARY.items():
     register(_name, infer=_infer_unary, kernel=_unary(_fn), traits=() if _name == "SIGN" else {"tflm"},
              ulps=APPROXIMATED if _name in ("EXP", "LOG", "RSQRT", "SIN", "COS") else 1.0)
+
+
+def _infer_same_shapes(op: Op, *inputs: Tensor):
+    """The shape and type shared by all inputs: LiteRT's ATAN2 and ADD_N do not broadcast."""
+    shapes = {need_shape(op, t) for t in inputs}
+    if len(shapes) != 1:
+        raise ConversionError(f"{op!r}: inputs have different shapes {sorted(shapes)}; {op.type} "
+                              "does not broadcast, so broadcast them first (tf.broadcast_to)")
+    return shapes.pop(), same_dtype(op, *inputs)
+
+
+def _add_n(op: Op, *xs: np.ndarray) -> np.ndarray:
+    # LiteRT adds the inputs one after another into the first, in its type.
+    total = xs[0].copy()
+    for x in xs[1:]:
+        total += x
+    return total
+
+
+register("ADD_N", traits={"tflm"}, infer=_infer_same_shapes, kernel=_add_n, squares="sum",
+         sum_length=lambda op, *xs: len(xs))
+register("ATAN2", infer=_infer_same_shapes, kernel=_binary(np.arctan2, fused=False), ulps=APPROXIMATED)

@@ -1,0 +1,140 @@
+"""The elementwise and activation-like TF ops that TF 2.21's converter lowers to builtins
+(lower_tf.td, legalize_patterns.td): each one-op graph converts, with no more ops than TF's
+converter makes, and LiteRT on our model and TensorFlow on the graph both stay within the
+tolerance policy's allowance of the float64 truth, edge values included (division by zero,
+log1p near -1, infinities and NaN, softplus far from 0)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.lite.python.convert_phase import ConverterError
+
+from tests.support.oracle import freeze, op_types, tf_convert
+from tests.support.policy import tensorflow_and_litert_failures
+from toco_py import api
+
+v1 = tf.compat.v1
+raw = tf.raw_ops
+SHAPE = (4, 16)
+INF, NAN = np.float32(np.inf), np.float32(np.nan)
+
+
+def _normal(seed: int, scale: float = 3.0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(SHAPE) * scale).astype(np.float32)
+
+
+def _with_row(values, seed: int = 0, scale: float = 3.0) -> np.ndarray:
+    """Normal values, the first row replaced by the edge values (repeated to the row's width)."""
+    x = _normal(seed, scale)
+    x[0] = np.resize(np.asarray(values, np.float32), SHAPE[1])
+    return x
+
+
+def _positive(seed: int) -> np.ndarray:
+    return np.abs(_normal(seed)) + np.float32(0.1)
+
+
+def _zeros_in(x: np.ndarray, every: int = 3) -> np.ndarray:
+    x = x.copy()
+    x.flat[::every] = 0
+    return x
+
+
+# x / 0 and inf * 0 are 0 in DivNoNan and MulNoNan. (No edge value makes DIV or MUL produce an
+# infinity: LiteRT's float DIV and MUL clamp their results to the largest float, as they do for
+# a fused activation; TensorFlow gives the infinity.)
+NO_NAN_X = _with_row([INF, -INF, NAN, 0, 1, -2, 5, 0])
+NO_NAN_Y = _with_row([0, 0, 0, 0, 0, 0, 2, -3], 1)
+NO_NAN_Y[1:] = _zeros_in(NO_NAN_Y[1:])
+
+# name -> (TF op in the graph, graph of the inputs, inputs)
+CASES = {
+    "DivNoNan": ("DivNoNan", tf.math.divide_no_nan, [NO_NAN_X, NO_NAN_Y]),
+    "MulNoNan": ("MulNoNan", tf.math.multiply_no_nan, [NO_NAN_X, NO_NAN_Y]),
+    "AddN": ("AddN", lambda a, b, c: tf.math.add_n([a, b, c]),
+             [_normal(0), _normal(1), -_normal(0) + _normal(2, 1e-3)]),
+    "Softplus": ("Softplus", tf.math.softplus,
+                 [_with_row(np.linspace(-80, 80, SHAPE[1]))]),
+    "Selu": ("Selu", tf.nn.selu, [_with_row(np.linspace(-20, 5, SHAPE[1]))]),
+    "Softsign": ("Softsign", tf.math.softsign, [_with_row([1e30, -1e30, 0, 1e-30, -1])]),
+    "Reciprocal": ("Reciprocal", tf.math.reciprocal, [_with_row([1e-30, -1e30, 3, -7, 1e38])]),
+    "Inv": ("Inv", lambda x: raw.Inv(x=x), [_with_row([1e-30, -1e30, 3, -7, 1e38])]),
+    "Log1p": ("Log1p", tf.math.log1p,
+              [np.maximum(_with_row([-1, -0.9999999, -0.999, -0.5, 0, 1e-8, -1e-8, 1e3]), -1)]),
+    "Expm1": ("Expm1", tf.math.expm1, [_with_row([-80, -20, -1e-8, 0, 1e-8, 20, 80])]),
+    "IsFinite": ("IsFinite", tf.math.is_finite, [_with_row([INF, -INF, NAN, 3e38, -3e38, 0])]),
+    "IsInf": ("IsInf", tf.math.is_inf, [_with_row([INF, -INF, NAN, 3e38, -3e38, 0])]),
+    "IsNan": ("IsNan", tf.math.is_nan, [_with_row([INF, -INF, NAN, 3e38, -3e38, 0])]),
+    "Atan2": ("Atan2", tf.math.atan2,
+              [_with_row([0, 0, 1, -1, 1, -1, 0, 5]), _with_row([0, -1, 0, 0, -1e-30, -1e-30, 5, 0], 1)]),
+    # 0 / 0 and 0 * log(0) are 0 (y is 0 only where x is).
+    "Xdivy": ("Xdivy", tf.math.xdivy, [_zeros_in(_normal(0)), _zeros_in(_normal(1))]),
+    "Xlogy": ("Xlogy", tf.math.xlogy, [_zeros_in(_normal(0)), _zeros_in(_positive(1))]),
+    "Xlog1py": ("Xlog1py", tf.math.xlog1py, [_zeros_in(_normal(0)), _positive(1) - np.float32(1)]),
+    "Rint": ("Rint", tf.math.rint, [_with_row([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, 1e9 + 0.5])]),
+    "TruncateDiv": ("TruncateDiv", lambda x, y: raw.TruncateDiv(x=x, y=y),
+                    [_with_row([7, -7, 7, -7, 0, 6]), _with_row([2, 2, -2, -2, 3, 3], 1) + np.float32(0.25)]),
+    "L2Loss": ("L2Loss", tf.nn.l2_loss, [_normal(0)]),
+    # Activations that graphs spell with Softplus.
+    "Mish": ("Softplus", lambda x: x * tf.tanh(tf.math.softplus(x)), [_with_row(np.linspace(-80, 80, 16))]),
+    "log_sigmoid": ("Softplus", tf.math.log_sigmoid, [_with_row(np.linspace(-80, 80, 16))]),
+}
+# Lowered by TF's converter to more ops than ours (Selu: six, where ELU, PRELU and MUL do).
+FEWER_THAN_TF = {"Selu": 3}
+
+
+def _graph(case: str) -> tuple[bytes, list[str]]:
+    tf_op, fn, inputs = CASES[case]
+    names = [f"in{i}" for i in range(len(inputs))]
+
+    def build():
+        args = [v1.placeholder(tf.float32, SHAPE, name=n) for n in names]
+        return {"out": tf.identity(fn(*args), name="out")}
+    pb, _ = freeze(build)
+    graph_def = v1.GraphDef()
+    graph_def.ParseFromString(pb)
+    assert tf_op in {node.op for node in graph_def.node}
+    return pb, names
+
+
+def _tf_ops(pb: bytes, names: list[str], tmp_path) -> list[str]:
+    path = tmp_path / "graph.pb"
+    path.write_bytes(pb)
+    return op_types(tf_convert(str(path), names, ["out"]))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_converts_like_tf_and_matches_tensorflow(case, tmp_path):
+    pb, names = _graph(case)
+    model = api.convert_bytes(pb, input_arrays=names, output_arrays=["out"]).model
+    ours, theirs = op_types(model), _tf_ops(pb, names, tmp_path)
+    assert len(ours) == FEWER_THAN_TF.get(case, len(theirs)) and len(ours) <= len(theirs), (ours, theirs)
+    feeds = dict(zip(names, CASES[case][2], strict=True))
+    with np.errstate(all="ignore"):  # the truth divides by zero, as the kernels do
+        failures = tensorflow_and_litert_failures(pb, model, feeds, ["out"])
+    assert not failures, failures
+
+
+# ClipByValue bounds -> what ours makes of it (TF's converter leaves ClipByValue to TF Select).
+# Crossed bounds keep TF's kernel's order, min(t, clip_max) first.
+CLIPS = {(-0.5, 0.5): ["MAXIMUM", "MINIMUM"], (0.0, 6.0): ["RELU6"], (-1.0, 1.0): ["RELU_N1_TO_1"],
+         (0.5, -0.5): ["MINIMUM", "MAXIMUM"]}
+
+
+@pytest.mark.parametrize("bounds", CLIPS, ids=str)
+def test_clip_by_value_converts_where_tf_needs_select_ops(bounds, tmp_path):
+    low, high = bounds
+
+    def build():
+        x = v1.placeholder(tf.float32, SHAPE, name="in0")
+        return {"out": tf.identity(raw.ClipByValue(t=x, clip_value_min=tf.constant(low),
+                                                   clip_value_max=tf.constant(high)), name="out")}
+    pb, _ = freeze(build)
+    with pytest.raises(ConverterError, match="TF Select ops: ClipByValue"):
+        _tf_ops(pb, ["in0"], tmp_path)
+    model = api.convert_bytes(pb, input_arrays=["in0"], output_arrays=["out"]).model
+    assert op_types(model) == CLIPS[bounds]
+    feeds = {"in0": _with_row([low, high, low - 1e-7, high + 1e-7, -1e30, 1e30, 0])}
+    failures = tensorflow_and_litert_failures(pb, model, feeds, ["out"])
+    assert not failures, failures
