@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 from tensorflow.lite.python.convert_phase import ConverterError
 
+from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import freeze, op_types, tf_convert
-from tests.support.policy import tensorflow_and_litert_failures
+from tests.support.policy import end_to_end_failures, tensorflow_and_litert_failures
 from toco_py import api
 
 v1 = tf.compat.v1
@@ -33,6 +34,17 @@ def _with_row(values, seed: int = 0, scale: float = 3.0) -> np.ndarray:
 
 def _positive(seed: int) -> np.ndarray:
     return np.abs(_normal(seed)) + np.float32(0.1)
+
+
+def _ints(seed: int, dtype=np.int32, nonzero: bool = False) -> np.ndarray:
+    """Integers of both signs, the type's extremes among them (divisors: no 0, and -2 under
+    the minimum, whose quotient by -1 overflows)."""
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(seed).integers(-100, 100, SHAPE).astype(dtype)
+    x[0, :4] = [-2 if nonzero else info.min, info.max, -1, 1]
+    if nonzero:
+        x[x == 0] = 3
+    return x
 
 
 def _zeros_in(x: np.ndarray, every: int = 3) -> np.ndarray:
@@ -79,6 +91,15 @@ CASES = {
     # Activations that graphs spell with Softplus.
     "Mish": ("Softplus", lambda x: x * tf.tanh(tf.math.softplus(x)), [_with_row(np.linspace(-80, 80, 16))]),
     "log_sigmoid": ("Softplus", tf.math.log_sigmoid, [_with_row(np.linspace(-80, 80, 16))]),
+    # Integer ops.
+    "AddN int32": ("AddN", lambda a, b: tf.math.add_n([a, b, a]), [_ints(0), _ints(1)]),
+    "TruncateDiv int32": ("TruncateDiv", lambda x, y: raw.TruncateDiv(x=x, y=y),
+                          [_ints(0), _ints(1, nonzero=True)]),
+    "BitwiseXor int32": ("BitwiseXor", tf.bitwise.bitwise_xor, [_ints(0), _ints(1)]),
+    "BitwiseXor int8": ("BitwiseXor", tf.bitwise.bitwise_xor, [_ints(0, np.int8), _ints(1, np.int8)]),
+    # Shifts past the width and negative shifts included: both kernels clamp them to [0, 31].
+    "RightShift int32": ("RightShift", tf.bitwise.right_shift,
+                         [_ints(0) * 1000003, np.arange(-8, 56, dtype=np.int32).reshape(SHAPE)]),
 }
 # Lowered by TF's converter to more ops than ours (Selu: six, where ELU, PRELU and MUL do).
 FEWER_THAN_TF = {"Selu": 3}
@@ -89,7 +110,7 @@ def _graph(case: str) -> tuple[bytes, list[str]]:
     names = [f"in{i}" for i in range(len(inputs))]
 
     def build():
-        args = [v1.placeholder(tf.float32, SHAPE, name=n) for n in names]
+        args = [v1.placeholder(tf.as_dtype(x.dtype), SHAPE, name=n) for n, x in zip(names, inputs, strict=True)]
         return {"out": tf.identity(fn(*args), name="out")}
     pb, _ = freeze(build)
     graph_def = v1.GraphDef()
@@ -138,3 +159,27 @@ def test_clip_by_value_converts_where_tf_needs_select_ops(bounds, tmp_path):
     feeds = {"in0": _with_row([low, high, low - 1e-7, high + 1e-7, -1e30, 1e30, 0])}
     failures = tensorflow_and_litert_failures(pb, model, feeds, ["out"])
     assert not failures, failures
+
+
+@pytest.mark.parametrize("case", ["AddN", "Atan2", "AddN int32", "BitwiseXor int32", "RightShift int32"])
+def test_new_builtins_run_in_our_interpreter_as_in_litert(case):
+    """The numpy kernels of ADD_N, ATAN2, BITWISE_XOR and RIGHT_SHIFT: our interpreter and
+    LiteRT's builtin and reference kernels, each within the policy on random inputs."""
+    pb, names = _graph(case)
+    model = api.convert_bytes(pb, input_arrays=names, output_arrays=["out"]).model
+    failures = end_to_end_failures(model, seeds=range(3), kinds=("builtin", "reference"))
+    assert not failures, failures
+
+
+def test_atan2_of_different_shapes_is_refused_with_the_fix(tmp_path):
+    """One line naming the op and the fix (TF's converter refuses it too: tfl.atan2 needs
+    equal shapes)."""
+    def build():
+        y = v1.placeholder(tf.float32, SHAPE, name="in0")
+        x = v1.placeholder(tf.float32, SHAPE[1:], name="in1")
+        return {"out": tf.identity(tf.math.atan2(y, x), name="out")}
+    pb = tmp_path / "atan2.pb"
+    pb.write_bytes(freeze(build)[0])
+    proc = toco("convert", "--graph_def_file", str(pb), "--output_file", str(tmp_path / "out.tflite"),
+                "--input_arrays", "in0,in1", "--output_arrays", "out")
+    assert_one_line_error(proc, "ATAN2", "does not broadcast", "tf.broadcast_to")

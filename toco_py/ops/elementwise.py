@@ -42,6 +42,12 @@ def _floor_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.mod(a, b)
 
 
+def _right_shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # LiteRT clamps the shift to [0, bits - 1] (a C shift past the width is undefined);
+    # numpy's right_shift of a signed type is arithmetic, as LiteRT's.
+    return np.right_shift(a, np.clip(b, 0, a.dtype.itemsize * 8 - 1).astype(a.dtype))
+
+
 _FUSED_BINARY = {
     "ADD": np.add,
     "SUB": np.subtract,
@@ -56,6 +62,8 @@ _PLAIN_BINARY = {
     "POW": (np.power, set()),
     "FLOOR_DIV": (np.floor_divide, {"tflm"}),
     "FLOOR_MOD": (_floor_mod, {"tflm"}),
+    "BITWISE_XOR": (np.bitwise_xor, set()),
+    "RIGHT_SHIFT": (_right_shift, set()),
 }
 _COMPARISONS = {
     "LESS": np.less,

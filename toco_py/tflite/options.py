@@ -147,6 +147,8 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "RANDOM_UNIFORM": ("RandomOptions", [("Seed", "seed", INT), ("Seed2", "seed2", INT)]),
     # Elementwise long tail (issue 13)
     "ADD_N": ("AddNOptions", []),
+    "BITWISE_XOR": ("BitwiseXorOptions", []),
+    "RIGHT_SHIFT": ("RightShiftOptions", []),
 }
 # Builtins written without an options table: the schema has none for them, or one with no
 # fields. Every builtin the registry defines is here or in OPTIONS (tests/test_op_tables.py).

@@ -14,6 +14,7 @@ _BINARY = {
     "Less": "LESS", "LessEqual": "LESS_EQUAL", "Greater": "GREATER",
     "GreaterEqual": "GREATER_EQUAL", "Equal": "EQUAL", "NotEqual": "NOT_EQUAL",
     "LogicalAnd": "LOGICAL_AND", "LogicalOr": "LOGICAL_OR",
+    "BitwiseXor": "BITWISE_XOR", "RightShift": "RIGHT_SHIFT",
 }
 _UNARY = {
     "Exp": "EXP", "Log": "LOG", "Sqrt": "SQRT", "Rsqrt": "RSQRT", "Neg": "NEG", "Abs": "ABS",
