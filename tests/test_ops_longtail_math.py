@@ -97,6 +97,10 @@ CASES = {
                           [_ints(0), _ints(1, nonzero=True)]),
     "BitwiseXor int32": ("BitwiseXor", tf.bitwise.bitwise_xor, [_ints(0), _ints(1)]),
     "BitwiseXor int8": ("BitwiseXor", tf.bitwise.bitwise_xor, [_ints(0, np.int8), _ints(1, np.int8)]),
+    # LiteRT's SQUARE and RELU take no int32: MUL and MAXIMUM, as TF's converter makes them.
+    "Square int32": ("Square", tf.square, [_ints(0)]),
+    "Relu int32": ("Relu", tf.nn.relu, [_ints(0)]),
+    "maximum(int32, 0)": ("Maximum", lambda x: tf.maximum(x, 0), [_ints(0)]),
     # Shifts past the width and negative shifts included: both kernels clamp them to [0, 31].
     "RightShift int32": ("RightShift", tf.bitwise.right_shift,
                          [_ints(0) * 1000003, np.arange(-8, 56, dtype=np.int32).reshape(SHAPE)]),
@@ -134,6 +138,19 @@ def test_converts_like_tf_and_matches_tensorflow(case, tmp_path):
     feeds = dict(zip(names, CASES[case][2], strict=True))
     with np.errstate(all="ignore"):  # the truth divides by zero, as the kernels do
         failures = tensorflow_and_litert_failures(pb, model, feeds, ["out"])
+    assert not failures, failures
+
+
+def test_int32_relu6_converts_where_tf_needs_select_ops(tmp_path):
+    """max(x, 0) then min(., 6): LiteRT's RELU6 takes no int32, TF's converter refuses Relu6."""
+    def build():
+        return {"out": tf.identity(tf.nn.relu6(v1.placeholder(tf.int32, SHAPE, name="in0")), name="out")}
+    pb, _ = freeze(build)
+    with pytest.raises(ConverterError, match="Relu6"):
+        _tf_ops(pb, ["in0"], tmp_path)
+    model = api.convert_bytes(pb, input_arrays=["in0"], output_arrays=["out"]).model
+    assert op_types(model) == ["MAXIMUM", "MINIMUM"]
+    failures = tensorflow_and_litert_failures(pb, model, {"in0": _ints(0)}, ["out"])
     assert not failures, failures
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import NodeContext
-from .compose import scalar
+from .compose import integer_type, scalar
 from .registry import tf_op
 
 _BINARY = {
@@ -18,7 +18,7 @@ _BINARY = {
 }
 _UNARY = {
     "Exp": "EXP", "Log": "LOG", "Sqrt": "SQRT", "Rsqrt": "RSQRT", "Neg": "NEG", "Abs": "ABS",
-    "Square": "SQUARE", "Sin": "SIN", "Cos": "COS", "Floor": "FLOOR", "Ceil": "CEIL",
+    "Sin": "SIN", "Cos": "COS", "Floor": "FLOOR", "Ceil": "CEIL",
     "Round": "ROUND", "Rint": "ROUND", "Sign": "SIGN", "LogicalNot": "LOGICAL_NOT",
     # Converter-only (no builtin): passes/fuse_gelu.py makes GELU of them.
     "Erf": "Erf", "Erfc": "Erfc",
@@ -35,6 +35,15 @@ def binary(ctx: NodeContext) -> None:
 @tf_op(*_UNARY)
 def unary(ctx: NodeContext) -> None:
     ctx.emit(_UNARY[ctx.node.op], [ctx.input(0)])
+
+
+@tf_op("Square")
+def square(ctx: NodeContext) -> None:
+    x = ctx.input(0)
+    if integer_type(ctx):
+        ctx.emit("MUL", [x, x])  # LiteRT's SQUARE is float only; TF's converter makes MUL too
+    else:
+        ctx.emit("SQUARE", [x])
 
 
 @tf_op("MatMul")
@@ -168,7 +177,7 @@ def clip_by_value(ctx: NodeContext) -> None:
 @tf_op("TruncateDiv")
 def truncate_div(ctx: NodeContext) -> None:
     x, y = ctx.input(0), ctx.input(1)
-    if not ctx.dtype_attr("T", "float32").startswith(("float", "bfloat")):
+    if integer_type(ctx):
         ctx.emit("DIV", [x, y])  # TFLite's integer DIV truncates
         return
     quotient = ctx.emit("DIV", [x, y], outputs=[ctx.temp("quotient")]).outputs[0]

@@ -5,7 +5,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ..context import NodeContext
-from .compose import scalar
+from .compose import integer_type, scalar
 from .registry import tf_op
 
 
@@ -81,7 +81,20 @@ _ACTIVATIONS = {"Relu": "RELU", "Relu6": "RELU6", "Tanh": "TANH", "Sigmoid": "LO
 
 @tf_op(*_ACTIVATIONS)
 def activation(ctx: NodeContext) -> None:
-    ctx.emit(_ACTIVATIONS[ctx.node.op], [ctx.input(0)])
+    if ctx.node.op in ("Relu", "Relu6") and integer_type(ctx):
+        _integer_relu(ctx)
+    else:
+        ctx.emit(_ACTIVATIONS[ctx.node.op], [ctx.input(0)])
+
+
+def _integer_relu(ctx: NodeContext) -> None:
+    """LiteRT's RELU and RELU6 take no int32: max(x, 0) (TF's converter's Relu), then min(., 6)."""
+    x, zero = ctx.input(0), scalar(ctx, "zero", 0)
+    if ctx.node.op == "Relu":
+        ctx.emit("MAXIMUM", [x, zero])
+        return
+    above_zero = ctx.emit("MAXIMUM", [x, zero], outputs=[ctx.temp("above_zero")]).outputs[0]
+    ctx.emit("MINIMUM", [above_zero, scalar(ctx, "six", 6)])
 
 
 @tf_op("LeakyRelu")
