@@ -197,3 +197,37 @@ def l2_loss(ctx: NodeContext) -> None:
     square = ctx.emit("SQUARE", [x], outputs=[ctx.temp("square")]).outputs[0]
     total = ctx.emit("SUM", [square, axes], {"keep_dims": False}, outputs=[ctx.temp("sum")]).outputs[0]
     ctx.emit("MUL", [total, scalar(ctx, "half", 0.5)])
+
+
+# Ops TF's converter has no builtins for (it leaves them to TF Select or custom ops), written
+# with builtins here.
+
+@tf_op("Tan")
+def tan(ctx: NodeContext) -> None:
+    x = ctx.input(0)
+    sin = ctx.emit("SIN", [x], outputs=[ctx.temp("sin")]).outputs[0]
+    cos = ctx.emit("COS", [x], outputs=[ctx.temp("cos")]).outputs[0]
+    ctx.emit("DIV", [sin, cos])
+
+
+@tf_op("Sinh", "Cosh")
+def hyperbolic(ctx: NodeContext) -> None:
+    """(e^x - 1/e^x) / 2 or (e^x + 1/e^x) / 2: four ops, one EXP."""
+    exp = ctx.emit("EXP", [ctx.input(0)], outputs=[ctx.temp("exp")]).outputs[0]
+    inverse = ctx.emit("DIV", [scalar(ctx, "one", 1), exp], outputs=[ctx.temp("exp_neg")]).outputs[0]
+    if ctx.node.op == "Sinh":
+        twice = ctx.emit("SUB", [exp, inverse], outputs=[ctx.temp("twice")]).outputs[0]
+    else:
+        twice = ctx.emit("ADD", [exp, inverse], outputs=[ctx.temp("twice")]).outputs[0]
+    ctx.emit("MUL", [twice, scalar(ctx, "half", 0.5)])
+
+
+@tf_op("Asin", "Acos")
+def arc_sin_cos(ctx: NodeContext) -> None:
+    """asin(x) = atan2(x, sqrt(1 - x^2)) and acos(x) = atan2(sqrt(1 - x^2), x): both operands
+    have x's shape, as LiteRT's ATAN2 needs."""
+    x = ctx.input(0)
+    square = ctx.emit("SQUARE", [x], outputs=[ctx.temp("square")]).outputs[0]
+    one_minus = ctx.emit("SUB", [scalar(ctx, "one", 1), square], outputs=[ctx.temp("one_minus_square")]).outputs[0]
+    root = ctx.emit("SQRT", [one_minus], outputs=[ctx.temp("root")]).outputs[0]
+    ctx.emit("ATAN2", [x, root] if ctx.node.op == "Asin" else [root, x])
