@@ -91,6 +91,12 @@ CASES = {
     # Activations that graphs spell with Softplus.
     "Mish": ("Softplus", lambda x: x * tf.tanh(tf.math.softplus(x)), [_with_row(np.linspace(-80, 80, 16))]),
     "log_sigmoid": ("Softplus", tf.math.log_sigmoid, [_with_row(np.linspace(-80, 80, 16))]),
+    # Library functions built on them.
+    "reduce_logsumexp": ("IsFinite", lambda x: tf.math.reduce_logsumexp(x, axis=1),
+                         [_with_row([80, -80, 0, 1, 88, -88])]),
+    "reciprocal_no_nan": ("DivNoNan", tf.math.reciprocal_no_nan, [_zeros_in(_normal(0))]),
+    "sigmoid_cross_entropy": ("Log1p", lambda z, x: tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.sigmoid(z), logits=x), [_normal(0), _with_row(np.linspace(-80, 80, 16), 1)]),
     # Integer ops.
     "AddN int32": ("AddN", lambda a, b: tf.math.add_n([a, b, a]), [_ints(0), _ints(1)]),
     "TruncateDiv int32": ("TruncateDiv", lambda x, y: raw.TruncateDiv(x=x, y=y),
