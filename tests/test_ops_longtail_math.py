@@ -91,6 +91,10 @@ CASES = {
     # Activations that graphs spell with Softplus.
     "Mish": ("Softplus", lambda x: x * tf.tanh(tf.math.softplus(x)), [_with_row(np.linspace(-80, 80, 16))]),
     "log_sigmoid": ("Softplus", tf.math.log_sigmoid, [_with_row(np.linspace(-80, 80, 16))]),
+    "Bucketize": ("Bucketize", lambda x: raw.Bucketize(input=x, boundaries=[-1.0, 0.0, 0.5, 2.0]),
+                  [_with_row([-1, 0, 0.5, 2, -1.0000001, 1.9999999, INF, -INF, NAN])]),
+    "Bucketize int32": ("Bucketize", lambda x: raw.Bucketize(input=x, boundaries=[-50.0, 0.0, 0.5, 7.0]),
+                        [_ints(0)]),
     # Library functions built on them.
     "reduce_logsumexp": ("IsFinite", lambda x: tf.math.reduce_logsumexp(x, axis=1),
                          [_with_row([80, -80, 0, 1, 88, -88])]),
@@ -214,10 +218,12 @@ def test_clip_by_value_converts_where_tf_needs_select_ops(bounds, tmp_path):
     assert not failures, failures
 
 
-@pytest.mark.parametrize("case", ["AddN", "Atan2", "AddN int32", "BitwiseXor int32", "RightShift int32"])
+@pytest.mark.parametrize("case", ["AddN", "Atan2", "Bucketize", "Bucketize int32", "AddN int32",
+                                  "BitwiseXor int32", "RightShift int32"])
 def test_new_builtins_run_in_our_interpreter_as_in_litert(case):
-    """The numpy kernels of ADD_N, ATAN2, BITWISE_XOR and RIGHT_SHIFT: our interpreter and
-    LiteRT's builtin and reference kernels, each within the policy on random inputs."""
+    """The numpy kernels of ADD_N, ATAN2, BUCKETIZE, BITWISE_XOR and RIGHT_SHIFT: our
+    interpreter and LiteRT's builtin and reference kernels, each within the policy on random
+    inputs."""
     pb, names = _graph(case)
     model = api.convert_bytes(pb, input_arrays=names, output_arrays=["out"]).model
     failures = end_to_end_failures(model, seeds=range(3), kinds=("builtin", "reference"))
@@ -236,3 +242,14 @@ def test_atan2_of_different_shapes_is_refused_with_the_fix(tmp_path):
     proc = toco("convert", "--graph_def_file", str(pb), "--output_file", str(tmp_path / "out.tflite"),
                 "--input_arrays", "in0,in1", "--output_arrays", "out")
     assert_one_line_error(proc, "ATAN2", "does not broadcast", "tf.broadcast_to")
+
+
+def test_bucketize_with_unsorted_boundaries_is_refused_in_one_line(tmp_path):
+    def build():
+        x = v1.placeholder(tf.float32, SHAPE, name="in0")
+        return {"out": tf.identity(raw.Bucketize(input=x, boundaries=[1.0, 0.0]), name="out")}
+    pb = tmp_path / "bucketize.pb"
+    pb.write_bytes(freeze(build)[0])
+    proc = toco("convert", "--graph_def_file", str(pb), "--output_file", str(tmp_path / "out.tflite"),
+                "--input_arrays", "in0", "--output_arrays", "out")
+    assert_one_line_error(proc, "Bucketize", "[1.0, 0.0] are not sorted", "increasing order")

@@ -143,3 +143,12 @@ def _add_n(op: Op, *xs: np.ndarray) -> np.ndarray:
 register("ADD_N", traits={"tflm"}, infer=_infer_same_shapes, kernel=_add_n, squares="sum",
          sum_length=lambda op, *xs: len(xs))
 register("ATAN2", infer=_infer_same_shapes, kernel=_binary(np.arctan2, fused=False), ulps=APPROXIMATED)
+
+
+def _bucketize(op: Op, x: np.ndarray) -> np.ndarray:
+    # LiteRT: the index of the first boundary above x (std::upper_bound), as an int32.
+    boundaries = np.asarray(op.attrs["boundaries"], np.float32)
+    return np.searchsorted(boundaries, x, side="right").astype(np.int32)
+
+
+register("BUCKETIZE", infer=lambda op, x: (need_shape(op, x), "int32"), kernel=_bucketize)

@@ -42,6 +42,7 @@ ACT = _enum(ACTIVATION)
 MODE = _enum(MIRROR_MODE)
 DTYPE = _enum(TENSOR_TYPES)
 INTS = Kind(lambda v: np.asarray(v, dtype=np.int32), lambda v: [int(x) for x in v], vector=True)
+FLOATS = Kind(lambda v: np.asarray(v, dtype=np.float32), lambda v: [float(x) for x in v], vector=True)
 
 _ACT = ("FusedActivationFunction", "fused_activation_function", ACT)
 _WINDOW = [("Padding", "padding", PAD), ("StrideW", "stride_w", INT), ("StrideH", "stride_h", INT)]
@@ -149,6 +150,7 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "ADD_N": ("AddNOptions", []),
     "BITWISE_XOR": ("BitwiseXorOptions", []),
     "RIGHT_SHIFT": ("RightShiftOptions", []),
+    "BUCKETIZE": ("BucketizeOptions", [("Boundaries", "boundaries", FLOATS)]),
 }
 # Builtins written without an options table: the schema has none for them, or one with no
 # fields. Every builtin the registry defines is here or in OPTIONS (tests/test_op_tables.py).

@@ -306,5 +306,5 @@ VERSION_1 = frozenset({
     "LOGICAL_AND", "LOGICAL_OR", "NEG", "SQUARE", "SIN", "COS", "FLOOR", "CEIL", "ROUND",
     "LOGICAL_NOT", "SHAPE", "RANK", "ZEROS_LIKE", "RANDOM_UNIFORM", "REDUCE_ANY", "REDUCE_ALL",
     # Elementwise long tail (issue 13)
-    "ADD_N", "ATAN2", "BITWISE_XOR", "RIGHT_SHIFT",
+    "ADD_N", "ATAN2", "BITWISE_XOR", "RIGHT_SHIFT", "BUCKETIZE",
 })

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ConversionError
 from ..context import NodeContext
+
+
+def element_type(ctx: NodeContext) -> np.dtype:
+    """The node's element type T, which must be a number type for its constants."""
+    name = ctx.dtype_attr("T", "float32")
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "iuf":
+        raise ConversionError(f"node {ctx.name!r} ({ctx.node.op}): element type {name} is not an "
+                              "integer or float type this op converts in")
+    return dtype
 
 
 def scalar(ctx: NodeContext, suffix: str, value: float) -> str:
     """A rank-0 constant of the node's element type T, which the op reading it broadcasts."""
-    return ctx.const(suffix, np.array(value, dtype=ctx.dtype_attr("T", "float32")))
-
+    return ctx.const(suffix, np.array(value, dtype=element_type(ctx)))
 
 
 def integer_type(ctx: NodeContext) -> bool:

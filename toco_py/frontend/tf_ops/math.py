@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ConversionError
 from ..context import NodeContext
 from .compose import integer_type, scalar
 from .registry import tf_op
@@ -92,6 +93,15 @@ def add_n(ctx: NodeContext) -> None:
 @tf_op("Atan2")
 def atan2(ctx: NodeContext) -> None:
     ctx.emit("ATAN2", [ctx.input(0), ctx.input(1)])
+
+
+@tf_op("Bucketize")
+def bucketize(ctx: NodeContext) -> None:
+    boundaries = ctx.floats_attr("boundaries")
+    if any(b > a for a, b in zip(boundaries[1:], boundaries)):
+        raise ConversionError(f"node {ctx.name!r} (Bucketize): its boundaries {boundaries} are not sorted; "
+                              "TensorFlow and LiteRT both need them in increasing order")
+    ctx.emit("BUCKETIZE", [ctx.input(0)], {"boundaries": boundaries})
 
 
 _NO_NAN = {"DivNoNan": "DIV", "MulNoNan": "MUL"}
