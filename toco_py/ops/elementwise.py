@@ -1,4 +1,5 @@
-"""Broadcasting binary ops and elementwise unary math."""
+"""Broadcasting binary ops, elementwise unary math, and the elementwise ops that do not
+broadcast (ADD_N, ATAN2) or map values to buckets (BUCKETIZE)."""
 from __future__ import annotations
 
 import numpy as np

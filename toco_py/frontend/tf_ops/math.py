@@ -80,7 +80,6 @@ def arg_reduction(ctx: NodeContext) -> None:
              {"output_type": ctx.dtype_attr("output_type", "int64")})
 
 
-
 # The ops below TF's converter lowers to a few builtins (lower_tf.td); each is lowered here to
 # the same builtins, or fewer. Intermediates are ctx.temp tensors.
 

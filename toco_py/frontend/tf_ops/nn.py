@@ -107,7 +107,6 @@ def softmax(ctx: NodeContext) -> None:
     ctx.emit("SOFTMAX", [ctx.input(0)], {"beta": 1.0})
 
 
-
 # Activations TF's converter lowers to a few builtins (lower_tf.td).
 
 @tf_op("Softplus")
