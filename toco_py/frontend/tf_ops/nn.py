@@ -5,7 +5,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ..context import NodeContext
-from .compose import element_type, integer_type, scalar
+from .compose import integer_type, scalar
 from .registry import tf_op
 
 
@@ -136,6 +136,5 @@ def selu(ctx: NodeContext) -> None:
     """scale * (x if x > 0 else alpha * expm1(x)) as scale * PRELU(ELU(x), alpha): ELU keeps
     the sign of x, and is exactly expm1 below 0. Three ops, where TF's converter makes six."""
     elu = ctx.emit("ELU", [ctx.input(0)], outputs=[ctx.temp("elu")]).outputs[0]
-    alpha = ctx.const("alpha", np.array([SELU_ALPHA], dtype=element_type(ctx)))
-    prelu = ctx.emit("PRELU", [elu, alpha], outputs=[ctx.temp("prelu")]).outputs[0]
+    prelu = ctx.emit("PRELU", [elu, scalar(ctx, "alpha", SELU_ALPHA)], outputs=[ctx.temp("prelu")]).outputs[0]
     ctx.emit("MUL", [prelu, scalar(ctx, "scale", SELU_SCALE)])
