@@ -17,12 +17,13 @@ _HOLDS = {"s": "a string", "i": "an int", "f": "a float", "b": "a bool", "type":
           "placeholder": "a placeholder", None: "nothing"}
 
 
-def _ints(av) -> list[int] | None:
-    """The values of an AttrValue holding a list of ints (or an empty list), else None."""
-    if av.WhichOneof("value") != "list" or any(
-            len(getattr(av.list, f)) for f in ("s", "f", "b", "type", "shape", "tensor", "func")):
+def _list_of(av, field: str) -> list | None:
+    """The values of an AttrValue holding a list of `field` ("i" ints, "f" floats) or an
+    empty list, else None."""
+    others = ("s", "i", "f", "b", "type", "shape", "tensor", "func")
+    if av.WhichOneof("value") != "list" or any(len(getattr(av.list, f)) for f in others if f != field):
         return None
-    return [int(v) for v in av.list.i]
+    return list(getattr(av.list, field))
 
 
 def split_ref(ref: str) -> tuple[str, int]:
@@ -71,13 +72,20 @@ class NodeContext:
 
     def ints_attr(self, key: str, default=_MISSING, count: int | None = None) -> list[int]:
         """A list-of-ints attribute (strides, squeeze_dims, ...), of `count` values if given."""
+        return [int(v) for v in self._list_attr(key, "i", "ints", default, count)]
+
+    def floats_attr(self, key: str, default=_MISSING) -> list[float]:
+        """A list-of-floats attribute (Bucketize's boundaries)."""
+        return [float(v) for v in self._list_attr(key, "f", "floats", default, None)]
+
+    def _list_attr(self, key: str, field: str, what: str, default, count: int | None) -> list:
         av = self._stored(key, None, default)
-        values = default if av is None else _ints(av)
+        values = default if av is None else _list_of(av, field)
         if values is None or (count is not None and len(values) != count):
             size = f"have {count} values" if count is not None else "be a list"
             got = values if values is not None else (
                 "other values" if av.WhichOneof("value") == "list" else _HOLDS[av.WhichOneof("value")])
-            raise ConversionError(f"node {self.name!r}: {key} must {size} (ints), has {got}")
+            raise ConversionError(f"node {self.name!r}: {key} must {size} ({what}), has {got}")
         return values
 
     def _value(self, key: str, field: str, default):

@@ -1,8 +1,10 @@
-"""Broadcasting binary ops and elementwise unary math."""
+"""Broadcasting binary ops, elementwise unary math, and the elementwise ops that do not
+broadcast (ADD_N, ATAN2) or map values to buckets (BUCKETIZE)."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConversionError
 from ..ir import Op, Tensor
 from .common import (
     apply_activation,
@@ -41,6 +43,12 @@ def _floor_mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.mod(a, b)
 
 
+def _right_shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # LiteRT clamps the shift to [0, bits - 1] (a C shift past the width is undefined);
+    # numpy's right_shift of a signed type is arithmetic, as LiteRT's.
+    return np.right_shift(a, np.clip(b, 0, a.dtype.itemsize * 8 - 1).astype(a.dtype))
+
+
 _FUSED_BINARY = {
     "ADD": np.add,
     "SUB": np.subtract,
@@ -55,6 +63,8 @@ _PLAIN_BINARY = {
     "POW": (np.power, set()),
     "FLOOR_DIV": (np.floor_divide, {"tflm"}),
     "FLOOR_MOD": (_floor_mod, {"tflm"}),
+    "BITWISE_XOR": (np.bitwise_xor, set()),
+    "RIGHT_SHIFT": (_right_shift, set()),
 }
 _COMPARISONS = {
     "LESS": np.less,
@@ -112,3 +122,34 @@ _UNARY = {
 for _name, _fn in _UNARY.items():
     register(_name, infer=_infer_unary, kernel=_unary(_fn), traits=() if _name == "SIGN" else {"tflm"},
              ulps=APPROXIMATED if _name in ("EXP", "LOG", "RSQRT", "SIN", "COS") else 1.0)
+
+
+def _infer_same_shapes(op: Op, *inputs: Tensor):
+    """The shape and type shared by all inputs: LiteRT's ATAN2 and ADD_N do not broadcast."""
+    shapes = {need_shape(op, t) for t in inputs}
+    if len(shapes) != 1:
+        raise ConversionError(f"{op!r}: inputs have different shapes {sorted(shapes)}; {op.type} "
+                              "does not broadcast, so broadcast them first (tf.broadcast_to)")
+    return shapes.pop(), same_dtype(op, *inputs)
+
+
+def _add_n(op: Op, *xs: np.ndarray) -> np.ndarray:
+    # LiteRT adds the inputs one after another into the first, in its type.
+    total = xs[0].copy()
+    for x in xs[1:]:
+        total += x
+    return total
+
+
+register("ADD_N", traits={"tflm"}, infer=_infer_same_shapes, kernel=_add_n, squares="sum",
+         sum_length=lambda op, *xs: len(xs))
+register("ATAN2", infer=_infer_same_shapes, kernel=_binary(np.arctan2, fused=False), ulps=APPROXIMATED)
+
+
+def _bucketize(op: Op, x: np.ndarray) -> np.ndarray:
+    # LiteRT: the index of the first boundary above x (std::upper_bound), as an int32.
+    boundaries = np.asarray(op.attrs["boundaries"], np.float32)
+    return np.searchsorted(boundaries, x, side="right").astype(np.int32)
+
+
+register("BUCKETIZE", infer=lambda op, x: (need_shape(op, x), "int32"), kernel=_bucketize)

@@ -38,7 +38,9 @@ def minmax_to_relu(graph: Graph, op: Op) -> bool:
     if op.type not in _OPPOSITE:
         return False
     split = split_const(graph, op)
-    if split is None or graph.tensors[split[0]].shape != graph.tensors[op.outputs[0]].shape:
+    out = graph.tensors[op.outputs[0]]
+    # LiteRT's RELU kernels take float32 and quantized types, not int32 or int64.
+    if split is None or graph.tensors[split[0]].shape != out.shape or out.dtype != "float32":
         return False
     found = _replacement(graph, op, *split)
     if found is None:

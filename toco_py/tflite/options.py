@@ -42,6 +42,7 @@ ACT = _enum(ACTIVATION)
 MODE = _enum(MIRROR_MODE)
 DTYPE = _enum(TENSOR_TYPES)
 INTS = Kind(lambda v: np.asarray(v, dtype=np.int32), lambda v: [int(x) for x in v], vector=True)
+FLOATS = Kind(lambda v: np.asarray(v, dtype=np.float32), lambda v: [float(x) for x in v], vector=True)
 
 _ACT = ("FusedActivationFunction", "fused_activation_function", ACT)
 _WINDOW = [("Padding", "padding", PAD), ("StrideW", "stride_w", INT), ("StrideH", "stride_h", INT)]
@@ -145,10 +146,17 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "FAKE_QUANT": ("FakeQuantOptions", [("Min", "min", FLOAT), ("Max", "max", FLOAT),
                                         ("NumBits", "num_bits", INT), ("NarrowRange", "narrow_range", BOOL)]),
     "RANDOM_UNIFORM": ("RandomOptions", [("Seed", "seed", INT), ("Seed2", "seed2", INT)]),
+    # Elementwise long tail (issue 13)
+    "ADD_N": ("AddNOptions", []),
+    "BITWISE_XOR": ("BitwiseXorOptions", []),
+    "RIGHT_SHIFT": ("RightShiftOptions", []),
+    "BUCKETIZE": ("BucketizeOptions", [("Boundaries", "boundaries", FLOATS)]),
 }
 # Builtins written without an options table: the schema has none for them, or one with no
 # fields. Every builtin the registry defines is here or in OPTIONS (tests/test_op_tables.py).
 NO_OPTIONS = frozenset({
     "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "TANH", "LOGISTIC", "PRELU", "ELU", "LOG",
     "SQRT", "RSQRT", "SIN", "COS", "FLOOR", "CEIL", "ROUND", "SIGN", "GATHER_ND",
+    # Elementwise long tail (issue 13)
+    "ATAN2",
 })

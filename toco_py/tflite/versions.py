@@ -305,4 +305,6 @@ VERSION_1 = frozenset({
     "RELU_N1_TO_1", "RELU_0_TO_1", "HARD_SWISH", "PRELU", "ELU", "RESHAPE", "EXPAND_DIMS", "POW",
     "LOGICAL_AND", "LOGICAL_OR", "NEG", "SQUARE", "SIN", "COS", "FLOOR", "CEIL", "ROUND",
     "LOGICAL_NOT", "SHAPE", "RANK", "ZEROS_LIKE", "RANDOM_UNIFORM", "REDUCE_ANY", "REDUCE_ALL",
+    # Elementwise long tail (issue 13)
+    "ADD_N", "ATAN2", "BITWISE_XOR", "RIGHT_SHIFT", "BUCKETIZE",
 })

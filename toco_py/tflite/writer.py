@@ -160,7 +160,8 @@ class _ModelWriter:
         for field, attr, kind in fields:
             if attr in op.attrs and op.attrs[attr] is not None:
                 value = kind.to_fb(op.attrs[attr])
-                values[field] = _int_vector(b, value) if kind.vector else value
+                # A vector field is stored in the type its kind gives (int32, float32).
+                values[field] = b.CreateNumpyVector(np.ravel(value)) if kind.vector else value
         getattr(fb, f"{table}Start")(b)
         for field, value in values.items():
             getattr(fb, f"{table}Add{field}")(b, value)

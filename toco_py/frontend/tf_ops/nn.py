@@ -5,6 +5,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ..context import NodeContext
+from .compose import integer_type, scalar
 from .registry import tf_op
 
 
@@ -80,7 +81,20 @@ _ACTIVATIONS = {"Relu": "RELU", "Relu6": "RELU6", "Tanh": "TANH", "Sigmoid": "LO
 
 @tf_op(*_ACTIVATIONS)
 def activation(ctx: NodeContext) -> None:
-    ctx.emit(_ACTIVATIONS[ctx.node.op], [ctx.input(0)])
+    if ctx.node.op in ("Relu", "Relu6") and integer_type(ctx):
+        _integer_relu(ctx)
+    else:
+        ctx.emit(_ACTIVATIONS[ctx.node.op], [ctx.input(0)])
+
+
+def _integer_relu(ctx: NodeContext) -> None:
+    """LiteRT's RELU and RELU6 take no int32: max(x, 0) (TF's converter's Relu), then min(., 6)."""
+    x, zero = ctx.input(0), scalar(ctx, "zero", 0)
+    if ctx.node.op == "Relu":
+        ctx.emit("MAXIMUM", [x, zero])
+        return
+    above_zero = ctx.emit("MAXIMUM", [x, zero], outputs=[ctx.temp("above_zero")]).outputs[0]
+    ctx.emit("MINIMUM", [above_zero, scalar(ctx, "six", 6)])
 
 
 @tf_op("LeakyRelu")
@@ -91,3 +105,36 @@ def leaky_relu(ctx: NodeContext) -> None:
 @tf_op("Softmax")
 def softmax(ctx: NodeContext) -> None:
     ctx.emit("SOFTMAX", [ctx.input(0)], {"beta": 1.0})
+
+
+# Activations TF's converter lowers to a few builtins (lower_tf.td).
+
+@tf_op("Softplus")
+def softplus(ctx: NodeContext) -> None:
+    # log(exp(x) + 1), TF's converter's three ops: like its model, ours gives inf above
+    # x = 88.7, where exp overflows float32.
+    exp = ctx.emit("EXP", [ctx.input(0)], outputs=[ctx.temp("exp")]).outputs[0]
+    one_plus_exp = ctx.emit("ADD", [exp, scalar(ctx, "one", 1)], outputs=[ctx.temp("one_plus_exp")]).outputs[0]
+    ctx.emit("LOG", [one_plus_exp])
+
+
+@tf_op("Softsign")
+def softsign(ctx: NodeContext) -> None:
+    x = ctx.input(0)
+    abs_x = ctx.emit("ABS", [x], outputs=[ctx.temp("abs")]).outputs[0]
+    one_plus_abs = ctx.emit("ADD", [abs_x, scalar(ctx, "one", 1)], outputs=[ctx.temp("one_plus_abs")]).outputs[0]
+    ctx.emit("DIV", [x, one_plus_abs])
+
+
+# tf.nn.selu's constants (selu_op.h).
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@tf_op("Selu")
+def selu(ctx: NodeContext) -> None:
+    """scale * (x if x > 0 else alpha * expm1(x)) as scale * PRELU(ELU(x), alpha): ELU keeps
+    the sign of x, and is exactly expm1 below 0. Three ops, where TF's converter makes six."""
+    elu = ctx.emit("ELU", [ctx.input(0)], outputs=[ctx.temp("elu")]).outputs[0]
+    prelu = ctx.emit("PRELU", [elu, scalar(ctx, "alpha", SELU_ALPHA)], outputs=[ctx.temp("prelu")]).outputs[0]
+    ctx.emit("MUL", [prelu, scalar(ctx, "scale", SELU_SCALE)])
