@@ -12,6 +12,7 @@ from . import (
     fold_pad_into_conv,
     fold_zero_product,
     fuse_activation,
+    fuse_affine_into_following,
     fuse_bias_add,
     fuse_gelu,
     fuse_hard_swish,
@@ -53,7 +54,8 @@ STAGES = {
                  remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
-             fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
+             fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_affine_into_following.PASS,
+             fuse_activation.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
     "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
