@@ -10,6 +10,7 @@ from . import (
     emulate_fake_quant,
     fold_constants,
     fold_pad_into_conv,
+    fold_reshape_into_reduction,
     fold_zero_product,
     fuse_activation,
     fuse_affine_into_following,
@@ -51,6 +52,7 @@ STAGES = {
     # TF-only ops -> TFLite builtins.
     "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, like_to_fill.PASS, lower_batch_norm.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
+                 fold_reshape_into_reduction.PASS,
                  remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
