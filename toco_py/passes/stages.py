@@ -37,6 +37,7 @@ from . import (
     resolve_random,
     resolve_select,
     resolve_switch,
+    sink_transpose,
     squeeze_to_reshape,
 )
 from .driver import PassLog, run_stage
@@ -53,7 +54,7 @@ STAGES = {
     "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, like_to_fill.PASS, lower_batch_norm.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
                  fold_reshape_into_reduction.PASS,
-                 remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
+                 remove_identity_transpose.PASS, sink_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_affine_into_following.PASS,
