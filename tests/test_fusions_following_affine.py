@@ -52,6 +52,14 @@ def test_batch_norm_after_relu_before_dense(tmp_path):
     no_more_than_tf(ours, theirs)
 
 
+def test_standardized_input_before_dense(tmp_path):
+    """(x - mean) / std: a shift and a scale the other way round."""
+    build = lambda: tf.identity(dense((placeholder(4, 16) - const(16, low=-1)) / const(16), 16, 8), name="y")
+    ours, theirs = convert_both(build, feeds(4, 16), tmp_path)
+    assert ours == ["FULLY_CONNECTED"]
+    no_more_than_tf(ours, theirs)
+
+
 def test_mul_and_add_before_valid_conv_and_depthwise(tmp_path):
     def build():
         x = batch_norm(placeholder(1, 9, 9, 3), 3)

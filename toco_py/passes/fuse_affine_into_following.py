@@ -52,7 +52,7 @@ def _along_filter(layer: Op, weights: np.ndarray, vector: np.ndarray) -> np.ndar
 
 
 def fuse_affine_into_following(graph: Graph, op: Op) -> bool:
-    if op.type not in SCALES and op.type not in SHIFTS or has_activation(op):
+    if (op.type not in SCALES and op.type not in SHIFTS) or has_activation(op):
         return False
     users = graph.consumers(op.outputs[0])
     if not users or users[0].type not in types_with("affine") or not private(graph, op.outputs[0], users[0]):
@@ -69,6 +69,8 @@ def fuse_affine_into_following(graph: Graph, op: Op) -> bool:
     if match is None or weights is None or weights.dtype != np.float32 or bias is None:
         return False
     data, vector = match
+    if op.type == "DIV" and not np.all(vector):
+        return False  # x / 0 is inf or nan, which scaled weights would not reproduce
     along = _along_filter(layer, weights, vector)
     if along is None:
         return False
