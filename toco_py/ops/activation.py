@@ -56,14 +56,14 @@ def _infer_prelu(op: Op, x: Tensor, alpha: Tensor):
 
 # TFLM registers kernels for RELU and RELU6 only.
 for _relu in RELU_OPS:
-    register(_relu, traits={"tflm"} if _relu in ("RELU", "RELU6") else (),
+    register(_relu, traits={"elementwise", "tflm"} if _relu in ("RELU", "RELU6") else {"elementwise"},
              infer=infer_same, kernel=_typed(lambda op, x: clamp(x, RELU_OPS[op.type])))
-register("TANH", traits={"tflm"}, int8_output=(1.0 / 128, 0),
+register("TANH", traits={"elementwise", "tflm"}, int8_output=(1.0 / 128, 0),
          infer=infer_same, kernel=_typed(lambda op, x: np.tanh(x)), ulps=APPROXIMATED)
-register("LOGISTIC", traits={"tflm"}, int8_output=(1.0 / 256, -128),
+register("LOGISTIC", traits={"elementwise", "tflm"}, int8_output=(1.0 / 256, -128),
          infer=infer_same, kernel=_typed(_logistic), ulps=APPROXIMATED)
-register("HARD_SWISH", traits={"tflm"}, infer=infer_same, kernel=_typed(_hard_swish))
-register("LEAKY_RELU", traits={"tflm"}, infer=infer_same,
+register("HARD_SWISH", traits={"elementwise", "tflm"}, infer=infer_same, kernel=_typed(_hard_swish))
+register("LEAKY_RELU", traits={"elementwise", "tflm"}, infer=infer_same,
          kernel=_typed(lambda op, x: np.where(x >= 0, x, x * op.attrs.get("alpha", 0.2))))
 
 def _last_axis_length(op: Op, x: np.ndarray) -> int:
@@ -77,7 +77,7 @@ register("LOG_SOFTMAX", traits={"tflm"}, int8_output=(16.0 / 256, 127),
          infer=infer_same, kernel=_typed(_log_softmax), sum_length=_last_axis_length,
          ulps=APPROXIMATED)
 register("PRELU", traits={"tflm"}, infer=_infer_prelu, kernel=_prelu)
-register("ELU", traits={"tflm"},
+register("ELU", traits={"elementwise", "tflm"},
          infer=infer_same, kernel=_typed(lambda op, x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))),
          ulps=APPROXIMATED)
 
@@ -113,7 +113,8 @@ def _gelu_squares(op: Op, x: np.ndarray) -> np.ndarray:
     return 0.5 * np.square(np.asarray(x, np.float64))
 
 
-register("GELU", infer=infer_same, kernel=_typed(_gelu), squares=_gelu_squares, ulps=APPROXIMATED)
+register("GELU", traits={"elementwise"}, infer=infer_same, kernel=_typed(_gelu), squares=_gelu_squares,
+         ulps=APPROXIMATED)
 
 
 def _l2_normalize(op: Op, x: np.ndarray) -> np.ndarray:

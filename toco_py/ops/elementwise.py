@@ -120,7 +120,8 @@ _UNARY = {
     "LOGICAL_NOT": np.logical_not,
 }
 for _name, _fn in _UNARY.items():
-    register(_name, infer=_infer_unary, kernel=_unary(_fn), traits=() if _name == "SIGN" else {"tflm"},
+    register(_name, infer=_infer_unary, kernel=_unary(_fn),
+             traits={"elementwise"} if _name == "SIGN" else {"elementwise", "tflm"},
              ulps=APPROXIMATED if _name in ("EXP", "LOG", "RSQRT", "SIN", "COS") else 1.0)
 
 

@@ -24,6 +24,9 @@ TRAITS = {
                         "(fuse_activation)",
     "affine": "output = weights x input + bias per output channel: a following per-channel "
               "scale or shift folds into its weights and bias (passes/affine.py)",
+    "elementwise": "a unary op whose output element i is a function of input element i alone "
+                   "(broadcasting ops are element-wise too): it commutes with a TRANSPOSE "
+                   "(sink_transpose)",
     "moves_data": "int8 output values are input values moved, picked or averaged: the "
                   "output keeps the input's quantization parameters",
     "shared_params": "int8 inputs must all carry the output's quantization parameters",

@@ -10,8 +10,10 @@ from . import (
     emulate_fake_quant,
     fold_constants,
     fold_pad_into_conv,
+    fold_reshape_into_reduction,
     fold_zero_product,
     fuse_activation,
+    fuse_affine_into_following,
     fuse_bias_add,
     fuse_gelu,
     fuse_hard_swish,
@@ -35,6 +37,7 @@ from . import (
     resolve_random,
     resolve_select,
     resolve_switch,
+    sink_transpose,
     squeeze_to_reshape,
 )
 from .driver import PassLog, run_stage
@@ -50,10 +53,12 @@ STAGES = {
     # TF-only ops -> TFLite builtins.
     "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, like_to_fill.PASS, lower_batch_norm.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
-                 remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
+                 fold_reshape_into_reduction.PASS,
+                 remove_identity_transpose.PASS, sink_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
-             fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
+             fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_affine_into_following.PASS,
+             fuse_activation.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
     "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
