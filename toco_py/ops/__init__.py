@@ -11,10 +11,12 @@ from . import (  # noqa: F401  (imported for their registrations)
     fully_connected,
     generate,
     image,
+    normalization,
     pad,
     pool,
     quantize_ops,
     reduce,
+    sequence,
     slicing,
 )
 

@@ -91,3 +91,10 @@ def leaky_relu(ctx: NodeContext) -> None:
 @tf_op("Softmax")
 def softmax(ctx: NodeContext) -> None:
     ctx.emit("SOFTMAX", [ctx.input(0)], {"beta": 1.0})
+
+
+@tf_op("LRN")
+def local_response_normalization(ctx: NodeContext) -> None:
+    ctx.emit("LOCAL_RESPONSE_NORMALIZATION", [ctx.input(0)], {
+        "radius": ctx.attr("depth_radius", 5), "bias": ctx.attr("bias", 1.0),
+        "alpha": ctx.attr("alpha", 1.0), "beta": ctx.attr("beta", 0.5)})

@@ -1,0 +1,200 @@
+"""Structural and array ops of issue 13 (TOPK_V2, ONE_HOT, CUMSUM, REVERSE_V2,
+LOCAL_RESPONSE_NORMALIZATION, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND): our numpy kernels
+against LiteRT's reference kernels on one-op models, and the TF mappers end to end
+(TensorFlow on the .pb, LiteRT on our .tflite, with no more ops than TF's converter makes)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.support.kernel_check import compare_with_litert, one_op_graph
+from tests.support.oracle import freeze, op_types, run_litert, run_tf, tf_convert
+from tests.support.policy import tensorflow_and_litert_failures
+from toco_py import api
+from toco_py.errors import ConversionError
+
+v1 = tf.compat.v1
+pytestmark = pytest.mark.usefixtures("repeatable_draws")  # conftest: RNG reseeded per test
+RNG = np.random.default_rng(13)
+
+
+def normal(*shape):
+    return RNG.standard_normal(shape, np.float32)
+
+
+def i32(*values):
+    return np.array(values, np.int32)
+
+
+# ---- one-op models against LiteRT's kernels ----------------------------------------------
+
+@pytest.mark.parametrize("shape,k", [((7,), 3), ((2, 3, 9), 9), ((4, 5), 1), ((3, 6), 0)], ids=str)
+def test_top_k_float(shape, k):
+    compare_with_litert("TOPK_V2", [normal(*shape), i32(k)], n_outputs=2, const={1})
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int8", "uint8", "int64"])
+def test_top_k_ties_keep_index_order(dtype):
+    """Many equal values, and the type's lowest value, which negation would overflow."""
+    x = RNG.integers(-2, 3, (3, 12)).astype(dtype)
+    x[0, 5] = np.iinfo(dtype).min
+    compare_with_litert("TOPK_V2", [x, i32(12)], n_outputs=2, const={1})
+
+
+@pytest.mark.parametrize("attrs", [{}, {"exclusive": True}, {"reverse": True},
+                                   {"exclusive": True, "reverse": True}], ids=str)
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_cumsum(attrs, axis):
+    compare_with_litert("CUMSUM", [normal(4, 5, 6), i32(axis)], attrs, const={1}, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_cumsum_integers(dtype):
+    x = RNG.integers(-50, 50, (3, 7)).astype(dtype)
+    compare_with_litert("CUMSUM", [x, i32(1)], {"exclusive": True}, const={1})
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "int32", "int64", "bool"])
+def test_one_hot(axis, dtype):
+    indices = RNG.integers(-1, 6, (3, 4)).astype(np.int32)  # -1 and 5 are out of range
+    on, off = np.array(1, dtype) if dtype == "bool" else np.array(7, dtype), np.array(0, dtype)
+    if dtype == "float32":
+        on, off = np.float32(0.5), np.float32(-2)
+    compare_with_litert("ONE_HOT", [indices, i32(5), on, off], {"axis": axis}, const={1, 2, 3})
+
+
+@pytest.mark.parametrize("shape,axes", [((5,), [0]), ((3, 4, 5), [1]), ((3, 4, 5), [-1]),
+                                        ((2, 3, 4, 5), [0]), ((2, 3, 4, 5), [1, 2])], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "int32", "int8", "bool"])
+def test_reverse_v2(shape, axes, dtype):
+    x = normal(*shape) if dtype == "float32" else RNG.integers(0, 2 if dtype == "bool" else 99, shape).astype(dtype)
+    compare_with_litert("REVERSE_V2", [x, np.array(axes, np.int32)], const={1})
+
+
+@pytest.mark.parametrize("attrs", [{"radius": 2, "bias": 1.0, "alpha": 0.5, "beta": 0.75},
+                                   {"radius": 0, "bias": 2.0, "alpha": 1.0, "beta": 0.5},
+                                   {"radius": 5, "bias": 1.0, "alpha": 1e-4, "beta": 0.75}], ids=str)
+def test_local_response_normalization(attrs):
+    """Against LiteRT's builtin kernel: its reference kernel sums channels [c - radius,
+    c + radius) (measured: one channel short of TensorFlow's window and of the builtin
+    kernel's, the one LiteRT runs by default)."""
+    compare_with_litert("LOCAL_RESPONSE_NORMALIZATION", [normal(2, 3, 4, 9)], attrs, reference=False)
+
+
+STB_CASES = [((1, 4, 4, 3), [2, 2], [[0, 0], [0, 0]]), ((2, 5, 3, 1), [2, 3], [[1, 0], [0, 0]]),
+             ((1, 6, 6, 2), [3, 3], [[2, 1], [1, 2]]), ((3, 5, 2), [3], [[0, 1]])]
+
+
+@pytest.mark.parametrize("shape,block,pads", STB_CASES, ids=str)
+def test_space_to_batch_nd(shape, block, pads):
+    compare_with_litert("SPACE_TO_BATCH_ND", [normal(*shape), i32(*block), np.array(pads, np.int32)],
+                        const={1, 2})
+
+
+@pytest.mark.parametrize("shape,block,crops", [((4, 2, 2, 3), [2, 2], [[0, 0], [0, 0]]),
+                                               ((6, 3, 1, 1), [2, 3], [[1, 0], [0, 2]]),
+                                               ((9, 3, 3, 2), [3, 3], [[2, 1], [1, 2]]),
+                                               ((6, 2, 2), [3], [[0, 1]])], ids=str)
+def test_batch_to_space_nd(shape, block, crops):
+    compare_with_litert("BATCH_TO_SPACE_ND", [normal(*shape), i32(*block), np.array(crops, np.int32)],
+                        const={1, 2})
+
+
+@pytest.mark.parametrize("op_type,inputs,message", [
+    ("SPACE_TO_BATCH_ND", [normal(1, 5, 4, 1), i32(2, 2), np.zeros((2, 2), np.int32)], "not a multiple of 2"),
+    ("BATCH_TO_SPACE_ND", [normal(3, 2, 2, 1), i32(2, 2), np.zeros((2, 2), np.int32)], "multiple of the block"),
+    ("TOPK_V2", [normal(2, 3), i32(4)], "outside"),
+    ("ONE_HOT", [i32(1, 2), i32(3), np.float32(1), np.int32(0)], "differ in type")])
+def test_refusals(op_type, inputs, message):
+    with pytest.raises(ConversionError, match=message):
+        one_op_graph(op_type, inputs, n_outputs=2 if op_type == "TOPK_V2" else 1,
+                     const=set(range(1, len(inputs))))
+
+
+# ---- TF mappers end to end ---------------------------------------------------------------
+
+def convert_tf(build, feeds: dict, tmp_path, tf_op: str, float_math: bool = False):
+    """build() returns {name: tensor} of outputs on placeholders named as `feeds`. Converts
+    the frozen graph, checks LiteRT's outputs against TensorFlow's (exactly, or for float
+    math within the tolerance policy) and our op count against TF's converter's; returns
+    our op types."""
+    pb, names = freeze(build)
+    outputs = [n if ":" in n else f"{n}:0" for n in names.values()]
+    gd = v1.GraphDef()
+    gd.ParseFromString(pb)
+    assert tf_op in [n.op for n in gd.node]
+    result = api.convert_bytes(pb, input_arrays=list(feeds), output_arrays=outputs)
+    if float_math:
+        assert tensorflow_and_litert_failures(pb, result.model, feeds, outputs) == []
+    else:
+        got = run_litert(result.model, feeds)
+        for name, want in zip(outputs, run_tf(pb, feeds, outputs), strict=True):
+            key = next(k for k in got if k in (name, name.split(":")[0]))
+            np.testing.assert_array_equal(got[key], want, err_msg=name)
+    path = tmp_path / "model.pb"
+    path.write_bytes(pb)
+    ours = op_types(result.model)
+    theirs = op_types(tf_convert(str(path), list(feeds), [o.split(":")[0] for o in outputs]))
+    assert len(ours) <= len(theirs), (ours, theirs)
+    return ours
+
+
+def _x(shape, dtype=tf.float32, name="x"):
+    return v1.placeholder(dtype, shape, name=name)
+
+
+def test_tf_top_k(tmp_path):
+    x = normal(3, 10)
+    x[:, 4] = x[:, 7]  # a tie
+    def build():
+        values, indices = tf.math.top_k(_x(x.shape), k=4)
+        return {"v": tf.identity(values, "v"), "i": tf.identity(indices, "i")}
+    assert convert_tf(build, {"x": x}, tmp_path, "TopKV2") == ["TOPK_V2"]
+
+
+@pytest.mark.parametrize("exclusive,reverse", [(False, False), (True, False), (False, True), (True, True)])
+def test_tf_cumsum(tmp_path, exclusive, reverse):
+    x = normal(4, 6, 5)
+    build = lambda: {"y": tf.math.cumsum(_x(x.shape), axis=1, exclusive=exclusive, reverse=reverse, name="y")}
+    assert convert_tf(build, {"x": x}, tmp_path, "Cumsum", float_math=True) == ["CUMSUM"]
+
+
+def test_tf_cumsum_int64_axis(tmp_path):
+    x = RNG.integers(-9, 9, (3, 4)).astype(np.int32)
+    build = lambda: {"y": tf.math.cumsum(_x(x.shape, tf.int32), axis=tf.constant(-1, tf.int64), name="y")}
+    assert convert_tf(build, {"x": x}, tmp_path, "Cumsum") == ["CUMSUM"]
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_tf_one_hot(tmp_path, axis):
+    indices = RNG.integers(-1, 6, (2, 5)).astype(np.int32)
+    build = lambda: {"y": tf.one_hot(_x(indices.shape, tf.int32, "i"), 5, on_value=2.5, off_value=-1.0,
+                                     axis=axis, name="y")}
+    assert convert_tf(build, {"i": indices}, tmp_path, "OneHot") == ["ONE_HOT"]
+
+
+@pytest.mark.parametrize("axes", [[1], [-1], [1, 2]], ids=str)
+def test_tf_reverse(tmp_path, axes):
+    x = normal(2, 3, 4, 5)
+    build = lambda: {"y": tf.reverse(_x(x.shape), axes, name="y")}
+    assert convert_tf(build, {"x": x}, tmp_path, "ReverseV2") == ["REVERSE_V2"]
+
+
+def test_tf_lrn(tmp_path):
+    x = normal(1, 4, 4, 12)
+    build = lambda: {"y": tf.nn.local_response_normalization(_x(x.shape), depth_radius=3, bias=1.5,
+                                                             alpha=0.3, beta=0.75, name="y")}
+    assert convert_tf(build, {"x": x}, tmp_path, "LRN", float_math=True) == ["LOCAL_RESPONSE_NORMALIZATION"]
+
+
+def test_tf_space_batch_round_trip(tmp_path):
+    """A lone SpaceToBatchND and BatchToSpaceND (int64 block and paddings, as Python builds them)."""
+    x = normal(2, 5, 7, 3)
+    def build():
+        blocks = tf.space_to_batch_nd(_x(x.shape), tf.constant([2, 3], tf.int64),
+                                      tf.constant([[1, 0], [1, 1]], tf.int64))
+        return {"s": tf.identity(blocks, "s"),
+                "y": tf.identity(tf.batch_to_space(blocks * 2.0, [2, 3], [[0, 1], [2, 0]]), "y")}
+    ours = convert_tf(build, {"x": x}, tmp_path, "SpaceToBatchND")
+    assert sorted(ours) == ["BATCH_TO_SPACE_ND", "MUL", "SPACE_TO_BATCH_ND"]
