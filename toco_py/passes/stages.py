@@ -9,6 +9,7 @@ from . import (
     drop_fake_quant,
     emulate_fake_quant,
     fold_constants,
+    fold_dilated_conv,
     fold_pad_into_conv,
     fold_zero_product,
     fuse_activation,
@@ -50,7 +51,8 @@ STAGES = {
     # TF-only ops -> TFLite builtins.
     "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, like_to_fill.PASS, lower_batch_norm.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
-                 remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_constants.PASS],
+                 remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_dilated_conv.PASS,
+                 fold_constants.PASS],
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_activation.PASS,
