@@ -20,6 +20,7 @@ from . import (
     fuse_mul_into_affine,
     fuse_softmax,
     legalize_concat,
+    legalize_strided_slice,
     like_to_fill,
     lower_batch_norm,
     materialize_conv_bias,
@@ -49,7 +50,8 @@ STAGES = {
                 fold_zero_product.PASS, drop_fake_quant.PASS, remove_passthrough.PASS,
                 dedupe_ops.PASS],
     # TF-only ops -> TFLite builtins.
-    "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, like_to_fill.PASS, lower_batch_norm.PASS,
+    "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, legalize_strided_slice.PASS,
+                 like_to_fill.PASS, lower_batch_norm.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
                  remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_dilated_conv.PASS,
                  fold_constants.PASS],
