@@ -1,5 +1,5 @@
 """Structural and array ops of issue 13 (TOPK_V2, ONE_HOT, CUMSUM, REVERSE_V2,
-LOCAL_RESPONSE_NORMALIZATION, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND): our numpy kernels
+LOCAL_RESPONSE_NORMALIZATION, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND, UNSORTED_SEGMENT_SUM): our numpy kernels
 against LiteRT's reference kernels on one-op models, and the TF mappers end to end
 (TensorFlow on the .pb, LiteRT on our .tflite, with no more ops than TF's converter makes)."""
 
@@ -99,6 +99,15 @@ def test_batch_to_space_nd(shape, block, crops):
                         const={1, 2})
 
 
+@pytest.mark.parametrize("data_shape,ids_shape", [((6,), (6,)), ((6, 3), (6,)), ((2, 3, 4), (2, 3))], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_unsorted_segment_sum(data_shape, ids_shape, dtype):
+    """Unsorted ids, a segment no id names (zeros), and negative ids (skipped)."""
+    data = normal(*data_shape) if dtype == "float32" else RNG.integers(-9, 9, data_shape).astype(dtype)
+    ids = RNG.integers(-1, 4, ids_shape).astype(np.int32)
+    compare_with_litert("UNSORTED_SEGMENT_SUM", [data, ids, i32(5)], const={2}, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("op_type,inputs,message", [
     ("SPACE_TO_BATCH_ND", [normal(1, 5, 4, 1), i32(2, 2), np.zeros((2, 2), np.int32)], "not a multiple of 2"),
     ("BATCH_TO_SPACE_ND", [normal(3, 2, 2, 1), i32(2, 2), np.zeros((2, 2), np.int32)], "multiple of the block"),
@@ -170,3 +179,11 @@ def test_tf_space_batch_round_trip(tmp_path):
                 "y": tf.identity(tf.batch_to_space(blocks * 2.0, [2, 3], [[0, 1], [2, 0]]), "y")}
     ours = convert_tf(build, {"x": x}, tmp_path, "SpaceToBatchND")
     assert sorted(ours) == ["BATCH_TO_SPACE_ND", "MUL", "SPACE_TO_BATCH_ND"]
+
+
+@pytest.mark.parametrize("ids_type", [tf.int32, tf.int64])
+def test_tf_unsorted_segment_sum(tmp_path, ids_type):
+    data = RNG.standard_normal((7, 3), np.float32)
+    ids = np.array([3, 0, 3, 1, 0, 3, 2])
+    build = lambda: {"y": tf.math.unsorted_segment_sum(_x(data.shape), tf.constant(ids, ids_type), 5, name="y")}
+    assert convert_tf(build, {"x": data}, tmp_path, "UnsortedSegmentSum", float_math=True) == ["UNSORTED_SEGMENT_SUM"]

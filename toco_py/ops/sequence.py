@@ -1,8 +1,9 @@
-"""Ops along one axis read as a sequence: TOPK_V2, CUMSUM, ONE_HOT.
+"""Ops along one axis read as a sequence: TOPK_V2, CUMSUM, ONE_HOT, UNSORTED_SEGMENT_SUM.
 
 Each follows LiteRT's kernel: TOPK_V2 orders equal values by index, CUMSUM adds along the
 axis one term at a time in the input's type (as numpy's cumsum does), ONE_HOT writes
-off_value for an index outside [0, depth).
+off_value for an index outside [0, depth), UNSORTED_SEGMENT_SUM adds the rows in index order
+and skips a negative segment id.
 """
 from __future__ import annotations
 
@@ -102,7 +103,42 @@ def _one_hot(op: Op, indices: np.ndarray, depth: np.ndarray, on: np.ndarray, off
     return np.where(hot, np.ravel(on)[0], np.ravel(off)[0]).astype(on.dtype)
 
 
+# ---- UNSORTED_SEGMENT_SUM ----------------------------------------------------------------
+
+def _segments(op: Op, num) -> int:
+    n = _scalar(op, num, "num_segments")
+    if n < 0:
+        raise ConversionError(f"{op!r}: num_segments must not be negative, is {n}")
+    return n
+
+
+def _infer_segment_sum(op: Op, data: Tensor, ids: Tensor, num: Tensor):
+    shape, id_shape = need_shape(op, data), need_shape(op, ids)
+    if len(id_shape) > len(shape) or any(a != b and a >= 0 and b >= 0 for a, b in zip(id_shape, shape)):
+        raise ConversionError(f"{op!r}: segment ids of shape {list(id_shape)} do not index the "
+                              f"leading axes of data of shape {list(shape)}")
+    return (_segments(op, need_const(op, num, "num_segments")),) + shape[len(id_shape):], data.dtype
+
+
+def _segment_sum(op: Op, data: np.ndarray, ids: np.ndarray, num: np.ndarray) -> np.ndarray:
+    n = _segments(op, num)
+    rows = data.reshape((ids.size,) + data.shape[ids.ndim:])
+    flat = ids.reshape(-1)
+    if np.any(flat >= n):
+        raise ConversionError(f"{op!r}: a segment id ({int(flat.max())}) is not below num_segments ({n})")
+    out = np.zeros((n,) + rows.shape[1:], data.dtype)
+    keep = flat >= 0
+    np.add.at(out, flat[keep], rows[keep])  # unbuffered, in index order
+    return out
+
+
+def _segment_length(op: Op, data: np.ndarray, ids: np.ndarray, num: np.ndarray) -> int:
+    return max(1, int(np.bincount(ids[ids >= 0].reshape(-1), minlength=1).max()))
+
+
 register("TOPK_V2", infer=_infer_top_k, kernel=_top_k, traits={"moves_data"})
 register("CUMSUM", infer=_infer_cumsum, kernel=_cumsum, sum_length=_cumsum_length, squares="sum",
          traits={"tflm"})
 register("ONE_HOT", infer=_infer_one_hot, kernel=_one_hot)
+register("UNSORTED_SEGMENT_SUM", infer=_infer_segment_sum, kernel=_segment_sum,
+         sum_length=_segment_length, squares="sum")

@@ -147,6 +147,7 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "REVERSE_V2": ("ReverseV2Options", []),
     "SPACE_TO_BATCH_ND": ("SpaceToBatchNDOptions", []),
     "BATCH_TO_SPACE_ND": ("BatchToSpaceNDOptions", []),
+    "UNSORTED_SEGMENT_SUM": ("UnsortedSegmentSumOptions", []),
     "QUANTIZE": ("QuantizeOptions", []),
     "DEQUANTIZE": ("DequantizeOptions", []),
     "FAKE_QUANT": ("FakeQuantOptions", [("Min", "min", FLOAT), ("Max", "max", FLOAT),

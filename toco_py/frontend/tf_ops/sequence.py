@@ -1,4 +1,4 @@
-"""Ops along one axis: TopKV2, Cumsum, OneHot."""
+"""Ops along one axis: TopKV2, Cumsum, OneHot, UnsortedSegmentSum."""
 from __future__ import annotations
 
 from ...errors import ConversionError
@@ -26,3 +26,9 @@ def cumsum(ctx: NodeContext) -> None:
 @tf_op("OneHot")
 def one_hot(ctx: NodeContext) -> None:
     ctx.emit("ONE_HOT", [ctx.input(i) for i in range(4)], {"axis": ctx.attr("axis", -1)})
+
+
+@tf_op("UnsortedSegmentSum")
+def unsorted_segment_sum(ctx: NodeContext) -> None:
+    ctx.emit("UNSORTED_SEGMENT_SUM", [ctx.input(0), int32_input(ctx, 1, "segment_ids", "Tindices"),
+                                      int32_input(ctx, 2, "num_segments", "Tnumsegments")])
