@@ -3,7 +3,9 @@ against TF's converter's on the same graph."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
+from tensorflow.lite.python.convert_phase import ConverterError
 
 from toco_py import api
 
@@ -13,11 +15,12 @@ from .policy import tensorflow_and_litert_failures
 v1 = tf.compat.v1
 
 
-def convert_tf(build, feeds: dict, tmp_path, tf_op: str, float_math: bool = False):
+def convert_tf(build, feeds: dict, tmp_path, tf_op: str, float_math: bool = False,
+               tf_converts: bool = True):
     """build() returns {name: tensor} of outputs on placeholders named as `feeds`. Converts
     the frozen graph, checks LiteRT's outputs against TensorFlow's (exactly, or for float
-    math within the tolerance policy) and our op count against TF's converter's; returns
-    our op types."""
+    math within the tolerance policy) and our op count against TF's converter's (or, with
+    tf_converts=False, that TF's converter fails on the graph); returns our op types."""
     pb, names = freeze(build)
     outputs = [n if ":" in n else f"{n}:0" for n in names.values()]
     gd = v1.GraphDef()
@@ -34,6 +37,11 @@ def convert_tf(build, feeds: dict, tmp_path, tf_op: str, float_math: bool = Fals
     path = tmp_path / "model.pb"
     path.write_bytes(pb)
     ours = op_types(result.model)
-    theirs = op_types(tf_convert(str(path), list(feeds), [o.split(":")[0] for o in outputs]))
+    tf_outputs = [o.split(":")[0] for o in outputs]
+    if not tf_converts:
+        with pytest.raises(ConverterError):
+            tf_convert(str(path), list(feeds), tf_outputs)
+        return ours
+    theirs = op_types(tf_convert(str(path), list(feeds), tf_outputs))
     assert len(ours) <= len(theirs), (ours, theirs)
     return ours

@@ -4,6 +4,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     array,
     broadcast,
     conv,
+    conv3d,
     converter_only,
     custom,
     elementwise,

@@ -313,4 +313,5 @@ VERSION_1 = frozenset({
     "LOGICAL_NOT", "SHAPE", "RANK", "ZEROS_LIKE", "RANDOM_UNIFORM", "REDUCE_ANY", "REDUCE_ALL",
     # Structural and array ops (issue 13).
     "ONE_HOT", "CUMSUM", "LOCAL_RESPONSE_NORMALIZATION", "UNSORTED_SEGMENT_SUM",
+    "CONV_3D",
 })
