@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     fully_connected,
     generate,
     image,
+    linalg,
     normalization,
     pad,
     pool,
