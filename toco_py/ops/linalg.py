@@ -1,6 +1,7 @@
-"""Converter-only Einsum (TensorFlow's op, two operands): its shape rule and a float64
-kernel, so that folding and the interpreter can run it until passes/lower_einsum.py writes it
-as TRANSPOSE / RESHAPE / BATCH_MATMUL."""
+"""Converter-only linear algebra ops, with shape rules and kernels so that folding and the
+interpreter can run them until a pass writes them as builtins: Einsum (two operands; float64
+kernel; passes/lower_einsum.py: TRANSPOSE / RESHAPE / BATCH_MATMUL) and MatrixBandPart
+(passes/lower_band_part.py: one SELECT_V2 with a constant mask)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -87,3 +88,33 @@ def _contracted_length(op: Op, a: np.ndarray, b: np.ndarray) -> int:
 
 register("Einsum", builtin=False, infer=_infer_einsum, kernel=_einsum, squares="sum",
          sum_length=_contracted_length)
+
+
+# ---- MatrixBandPart ----------------------------------------------------------------------
+
+def band_mask(op: Op, rows: int, cols: int, num_lower, num_upper) -> np.ndarray:
+    """True where TensorFlow's band part keeps the value: a negative bound keeps that whole
+    triangle."""
+    lower, upper = (int(np.ravel(v)[0]) for v in (num_lower, num_upper))
+    if lower > rows or upper > cols:
+        # TensorFlow's kernel fails on these at run time.
+        raise ConversionError(f"{op!r}: band bounds ({lower}, {upper}) exceed the matrix size "
+                              f"{rows}x{cols}; use -1 to keep a whole triangle")
+    i, j = np.arange(rows)[:, None], np.arange(cols)[None, :]
+    return ((lower < 0) | (i - j <= lower)) & ((upper < 0) | (j - i <= upper))
+
+
+def _infer_band_part(op: Op, x: Tensor, num_lower: Tensor, num_upper: Tensor):
+    shape = need_shape(op, x)
+    if len(shape) < 2:
+        raise ConversionError(f"{op!r}: needs a matrix (rank 2 or more), has shape {list(shape)}")
+    if min(shape[-2:]) >= 0 and num_lower.data is not None and num_upper.data is not None:
+        band_mask(op, *shape[-2:], num_lower.data, num_upper.data)
+    return shape, x.dtype
+
+
+def _band_part(op: Op, x: np.ndarray, num_lower: np.ndarray, num_upper: np.ndarray) -> np.ndarray:
+    return np.where(band_mask(op, *x.shape[-2:], num_lower, num_upper), x, np.zeros((), x.dtype))
+
+
+register("MatrixBandPart", builtin=False, infer=_infer_band_part, kernel=_band_part, traits={"moves_data"})

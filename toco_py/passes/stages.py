@@ -22,6 +22,7 @@ from . import (
     legalize_concat,
     legalize_strided_slice,
     like_to_fill,
+    lower_band_part,
     lower_batch_norm,
     lower_einsum,
     materialize_conv_bias,
@@ -52,7 +53,7 @@ STAGES = {
                 dedupe_ops.PASS],
     # TF-only ops -> TFLite builtins.
     "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, legalize_strided_slice.PASS,
-                 like_to_fill.PASS, lower_batch_norm.PASS, lower_einsum.PASS,
+                 like_to_fill.PASS, lower_band_part.PASS, lower_batch_norm.PASS, lower_einsum.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
                  remove_identity_transpose.PASS, minmax_to_relu.PASS, fold_dilated_conv.PASS,
                  fold_constants.PASS],

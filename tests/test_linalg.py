@@ -1,6 +1,7 @@
-"""Einsum lowered to TRANSPOSE / RESHAPE / BATCH_MATMUL (passes/lower_einsum.py): converted
-TF graphs run by LiteRT against TensorFlow within the tolerance policy, with no more ops than
-TF's converter makes, and the equations one BATCH_MATMUL cannot compute refused."""
+"""Einsum lowered to TRANSPOSE / RESHAPE / BATCH_MATMUL (passes/lower_einsum.py) and
+MatrixBandPart to SELECT_V2 (passes/lower_band_part.py): converted TF graphs run by LiteRT
+against TensorFlow (within the tolerance policy for float math), with no more ops than TF's
+converter makes, and the einsums one BATCH_MATMUL cannot compute refused."""
 
 import numpy as np
 import pytest
@@ -56,3 +57,35 @@ def test_einsum_refused(equation, sa, sb, message):
     pb, _ = freeze(build)
     with pytest.raises(ConversionError, match=message):
         api.convert_bytes(pb, input_arrays=["a", "b"], output_arrays=["y"])
+
+
+# ---- MatrixBandPart ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lower,upper", [(1, 0), (-1, 0), (0, -1), (0, 2), (-1, -1), (0, 0), (3, 1)])
+@pytest.mark.parametrize("shape,dtype", [((2, 4, 5), np.float32), ((5, 3), np.int32)], ids=str)
+def test_tf_band_part(tmp_path, lower, upper, shape, dtype):
+    x = RNG.standard_normal(shape).astype(dtype) * 9
+    if dtype == np.float32:
+        x.flat[1], x.flat[-2] = np.nan, -np.inf  # masked to 0 by a select, as in TF
+    def build():
+        ph = v1.placeholder(tf.as_dtype(dtype), shape, "x")
+        return {"y": tf.identity(tf.linalg.band_part(ph, lower, upper), "y")}
+    assert convert_tf(build, {"x": x}, tmp_path, "MatrixBandPart") == ["SELECT_V2"]
+
+
+def test_band_part_bounds_past_the_matrix_refused():
+    """TensorFlow's kernel fails on them at run time; the conversion says so at once."""
+    pb, _ = freeze(lambda: {"y": tf.identity(tf.linalg.band_part(v1.placeholder(tf.float32, (4, 5), "x"), 7, 1), "y")})
+    with pytest.raises(ConversionError, match="exceed the matrix size 4x5"):
+        api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"])
+
+
+def test_tf_band_part_of_unknown_bounds_stays():
+    """Bounds computed at run time: no builtin computes the mask, so the op is refused by name."""
+    def build():
+        x = v1.placeholder(tf.float32, (3, 3), "x")
+        k = v1.placeholder(tf.int64, (), "k")
+        return {"y": tf.identity(tf.linalg.band_part(x, k, k), "y")}
+    pb, _ = freeze(build)
+    with pytest.raises(ConversionError, match="MatrixBandPart"):
+        api.convert_bytes(pb, input_arrays=["x", "k"], output_arrays=["y"])
