@@ -55,6 +55,17 @@ def test_tf_shared_space_to_batch_stays(tmp_path):
     assert sorted(ours) == ["BATCH_TO_SPACE_ND", "CONV_2D", "SPACE_TO_BATCH_ND"]
 
 
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("length", [20, 17])
+def test_tf_dilated_conv1d(tmp_path, padding, length):
+    """tf.nn.convolution on NWC: SpaceToBatchND, ExpandDims, Conv2D, Squeeze, BatchToSpaceND."""
+    x, w = normal(2, length, 3), normal(3, 3, 4)
+    build_tf = lambda: {"y": tf.identity(tf.nn.convolution(
+        v1.placeholder(tf.float32, x.shape, "x"), w, padding=padding, dilations=[2]), "y")}
+    ours = convert_tf(build_tf, {"x": x}, tmp_path, "SpaceToBatchND", float_math=True)
+    assert ours == ["RESHAPE", "CONV_2D", "RESHAPE"]
+
+
 # ---- IR graphs -----------------------------------------------------------------------------
 
 ZERO = [[0, 0], [0, 0]]
@@ -115,3 +126,37 @@ def test_no_fold_for_a_computed_block_shape():
     g.inputs.append("block_in")
     g.set_input(g.ops[0], 1, "block_in")
     assert not run_passes(g, fold_dilated_conv.PASS)
+
+
+def pattern_1d(expand_to, squeeze_to, pads=((2, 2),), crops=((0, 0),)):
+    """SPACE_TO_BATCH_ND (3-D) -> RESHAPE -> CONV_2D with a 1x3 filter -> RESHAPE -> BATCH_TO_SPACE_ND."""
+    return build({"x": (1, 8, 2)},
+                 {"block": np.array([2], np.int32), "pads": np.array(pads, np.int32),
+                  "crops": np.array(crops, np.int32), "w": normal(3, 1, 3, 2),
+                  "e": np.array(expand_to, np.int32), "q": np.array(squeeze_to, np.int32)},
+                 [("SPACE_TO_BATCH_ND", ["x", "block", "pads"], ["s"]),
+                  ("RESHAPE", ["s", "e"], ["se"]),
+                  ("CONV_2D", ["se", "w", ""], ["c"], {"padding": "VALID", "stride_h": 1, "stride_w": 1}),
+                  ("RESHAPE", ["c", "q"], ["cq"]),
+                  ("BATCH_TO_SPACE_ND", ["cq", "block", "crops"], ["y"])], ["y"])
+
+
+def test_fold_1d_keeps_values():
+    g = pattern_1d([2, 1, 6, 2], [2, 4, 3])
+    feeds = {"x": normal(1, 8, 2)}
+    before = evaluate(g, feeds)["y"]
+    assert run_passes(g, fold_dilated_conv.PASS)
+    assert types(g) == ["RESHAPE", "CONV_2D", "RESHAPE"]
+    assert (g.ops[1].attrs["dilation_h_factor"], g.ops[1].attrs["dilation_w_factor"]) == (1, 2)
+    np.testing.assert_allclose(evaluate(g, feeds)["y"], before, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("squeeze_to,outputs", [
+    ([2, 3, 4], ("y",)),  # a reshape that does not just drop the unit axis
+    ([2, 4, 3], ("y", "se")),  # the expanded tensor is read elsewhere
+], ids=str)
+def test_no_fold_1d(squeeze_to, outputs):
+    g = pattern_1d([2, 1, 6, 2], squeeze_to)
+    g.outputs = list(outputs)
+    assert not run_passes(g, fold_dilated_conv.PASS)
+    assert "SPACE_TO_BATCH_ND" in types(g)
