@@ -10,7 +10,7 @@ from tensorflow.lite.python.convert_phase import ConverterError
 from toco_py import api
 
 from .oracle import freeze, op_types, run_litert, run_tf, tf_convert
-from .policy import tensorflow_and_litert_failures
+from .policy import op_by_op_failures, tensorflow_and_litert_failures
 
 v1 = tf.compat.v1
 
@@ -19,7 +19,8 @@ def convert_tf(build, feeds: dict, tmp_path, tf_op: str, float_math: bool = Fals
                tf_converts: bool = True):
     """build() returns {name: tensor} of outputs on placeholders named as `feeds`. Converts
     the frozen graph, checks LiteRT's outputs against TensorFlow's (exactly, or for float
-    math within the tolerance policy) and our op count against TF's converter's (or, with
+    math within the tolerance policy), our interpreter's kernels op by op against LiteRT's on
+    the model read back, and our op count against TF's converter's (or, with
     tf_converts=False, that TF's converter fails on the graph); returns our op types."""
     pb, names = freeze(build)
     outputs = [n if ":" in n else f"{n}:0" for n in names.values()]
@@ -34,6 +35,7 @@ def convert_tf(build, feeds: dict, tmp_path, tf_op: str, float_math: bool = Fals
         for name, want in zip(outputs, run_tf(pb, feeds, outputs), strict=True):
             key = next(k for k in got if k in (name, name.split(":")[0]))
             np.testing.assert_array_equal(got[key], want, err_msg=name)
+    assert op_by_op_failures(result.model) == []
     path = tmp_path / "model.pb"
     path.write_bytes(pb)
     ours = op_types(result.model)
