@@ -5,8 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tests.support.kernel_check import compare_with_litert, float_disagreement, one_op_graph
-from tests.support.oracle import convert_and_compare, freeze
-from toco_py import api
+from tests.support.oracle import convert_and_compare
 from toco_py.errors import ConversionError
 from toco_py.ir import Op
 from toco_py.ops import REGISTRY
@@ -285,10 +284,12 @@ def test_tf_strided_slice_int64_bounds_computed_from_shapes():
     convert_and_compare(build, FEED_X, ["y"], "StridedSlice", "STRIDED_SLICE")
 
 
-def test_tf_strided_slice_zero_width_ellipsis_is_refused():
-    pb, _ = freeze(lambda: {"y": _x((5,))[..., 1] * 2.0})
-    with pytest.raises(ConversionError, match="ellipsis covers no axis"):
-        api.convert_bytes(pb, input_arrays=["x"], output_arrays=["mul"])
+def test_tf_strided_slice_zero_width_ellipsis_converts():
+    """TF gives the ellipsis no axis; the converted STRIDED_SLICE has it written out (none),
+    which LiteRT's kernel takes (legalize_strided_slice)."""
+    result = convert_and_compare(lambda: [tf.multiply(_x((5,))[..., 1], 2.0, name="y")],
+                                 {"x": X345[0, 0]}, ["y"], "StridedSlice", "STRIDED_SLICE")
+    assert [op.attrs["ellipsis_mask"] for op in result.graph.ops if op.type == "STRIDED_SLICE"] == [0]
 
 
 # TF op -> (build(name) on placeholders, feeds, the IR op that must run in LiteRT)

@@ -25,7 +25,6 @@ ERF_HINT = ("TFLite has no error function; only a GELU written with it converts 
 SPECIFIC_HINTS = {
     "Erf": ERF_HINT,
     "Erfc": ERF_HINT,
-    "Cumsum": "multiply by a constant triangular matrix (tf.matmul), or " + CUSTOM_OPS_HINT,
     "RandomUniform": RANDOM_HINT,
     "RandomStandardNormal": RANDOM_HINT,
     "TruncatedNormal": RANDOM_HINT,

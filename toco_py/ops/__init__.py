@@ -4,6 +4,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     array,
     broadcast,
     conv,
+    conv3d,
     converter_only,
     custom,
     elementwise,
@@ -11,10 +12,13 @@ from . import (  # noqa: F401  (imported for their registrations)
     fully_connected,
     generate,
     image,
+    linalg,
+    normalization,
     pad,
     pool,
     quantize_ops,
     reduce,
+    sequence,
     slicing,
 )
 

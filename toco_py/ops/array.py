@@ -166,3 +166,105 @@ register("PACK", traits={"shared_params", "tflm"}, infer=_infer_pack,
 register("UNPACK", traits={"moves_data", "tflm"}, infer=_infer_unpack, kernel=_unpack)
 register("SPLIT", traits={"moves_data", "tflm"}, infer=_infer_split, kernel=_split)
 register("SPLIT_V", traits={"moves_data", "tflm"}, infer=_infer_split_v, kernel=_split_v)
+
+
+# ---- REVERSE_V2 ------------------------------------------------------------------------
+
+def _reverse_axes(op: Op, rank: int, axes) -> tuple[int, ...]:
+    return tuple(sorted({normalize_axis(op, int(a), rank) for a in np.ravel(axes)}))
+
+
+def _infer_reverse(op: Op, x: Tensor, axes: Tensor):
+    shape = need_shape(op, x)
+    _reverse_axes(op, len(shape), need_const(op, axes, "axis"))
+    return shape, x.dtype
+
+
+register("REVERSE_V2", traits={"moves_data", "tflm"}, infer=_infer_reverse,
+         kernel=lambda op, x, axes: np.ascontiguousarray(np.flip(x, _reverse_axes(op, x.ndim, axes))))
+
+
+# ---- SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND ---------------------------------------------
+# The spatial axes are 1..M (M = the block shape's length), the batch axis 0; TensorFlow's
+# order, which LiteRT follows: the block offset is the major part of the new batch index.
+
+def _block_shape(op: Op, rank: int, block) -> list[int]:
+    block = [int(b) for b in np.ravel(block)]
+    if rank not in (3, 4) or len(block) != rank - 2 or min(block, default=1) < 1:
+        raise ConversionError(f"{op!r}: needs a 3-D or 4-D input and a positive block per "
+                              f"spatial axis, has rank {rank} and block shape {block}")
+    return block
+
+
+def _edges(op: Op, block: list[int], edges, what: str) -> list[tuple[int, int]]:
+    edges = np.asarray(edges).reshape(-1)
+    if edges.size != 2 * len(block) or np.any(edges < 0):
+        raise ConversionError(f"{op!r}: {what} must be {len(block)} pairs of non-negative sizes, "
+                              f"not {edges.tolist()}")
+    return [(int(a), int(b)) for a, b in edges.reshape(-1, 2)]
+
+
+def _space_to_batch_shape(op: Op, shape, block, paddings) -> tuple[int, ...]:
+    block = _block_shape(op, len(shape), block)
+    pads = _edges(op, block, paddings, "paddings")
+    spatial = []
+    for size, b, (lo, hi) in zip(shape[1:], block, pads):
+        if size >= 0 and (size + lo + hi) % b:
+            raise ConversionError(f"{op!r}: padded size {size + lo + hi} is not a multiple of {b}")
+        spatial.append((size + lo + hi) // b if size >= 0 else -1)
+    n = shape[0] * int(np.prod(block)) if shape[0] >= 0 else -1
+    return (n, *spatial, *shape[1 + len(block):])
+
+
+def _batch_to_space_shape(op: Op, shape, block, crops) -> tuple[int, ...]:
+    block = _block_shape(op, len(shape), block)
+    cuts = _edges(op, block, crops, "crops")
+    count = int(np.prod(block))
+    if shape[0] >= 0 and shape[0] % count:
+        raise ConversionError(f"{op!r}: batch {shape[0]} is not a multiple of the block size {count}")
+    spatial = [size * b - lo - hi if size >= 0 else -1
+               for size, b, (lo, hi) in zip(shape[1:], block, cuts)]
+    if any(s < 0 and d >= 0 for s, d in zip(spatial, shape[1:])):
+        raise ConversionError(f"{op!r}: crops {cuts} remove more than the whole axis")
+    return (shape[0] // count if shape[0] >= 0 else -1, *spatial, *shape[1 + len(block):])
+
+
+def _space_to_batch(op: Op, x: np.ndarray, block: np.ndarray, paddings: np.ndarray) -> np.ndarray:
+    out_shape = _space_to_batch_shape(op, x.shape, block, paddings)
+    block = _block_shape(op, x.ndim, block)
+    m = len(block)
+    padded = np.pad(x, [(0, 0), *_edges(op, block, paddings, "paddings")] + [(0, 0)] * (x.ndim - 1 - m))
+    split = [x.shape[0]]
+    for size, b in zip(out_shape[1:], block):
+        split += [size, b]
+    blocks = padded.reshape(split + list(x.shape[1 + m:]))
+    # [N, H/b, b, W/b, b, C] -> [b, b, N, H/b, W/b, C]
+    order = [2 + 2 * i for i in range(m)] + [0] + [1 + 2 * i for i in range(m)]
+    order += list(range(1 + 2 * m, blocks.ndim))
+    return np.ascontiguousarray(blocks.transpose(order)).reshape(out_shape)
+
+
+def _batch_to_space(op: Op, x: np.ndarray, block: np.ndarray, crops: np.ndarray) -> np.ndarray:
+    block = _block_shape(op, x.ndim, block)
+    m = len(block)
+    n = x.shape[0] // int(np.prod(block))
+    blocks = x.reshape(block + [n] + list(x.shape[1:]))
+    # [b, b, N, H, W, C] -> [N, H, b, W, b, C]
+    order = [m]
+    for i in range(m):
+        order += [m + 1 + i, i]
+    order += list(range(2 * m + 1, blocks.ndim))
+    full = [size * b for size, b in zip(x.shape[1:], block)]
+    spread = np.ascontiguousarray(blocks.transpose(order)).reshape([n] + full + list(x.shape[1 + m:]))
+    cuts = _edges(op, block, crops, "crops")
+    return np.ascontiguousarray(spread[(slice(None),) + tuple(slice(lo, f - hi) for (lo, hi), f in zip(cuts, full))])
+
+
+register("SPACE_TO_BATCH_ND", traits={"moves_data", "tflm"}, kernel=_space_to_batch,
+         infer=lambda op, x, block, pads: (_space_to_batch_shape(
+             op, need_shape(op, x), need_const(op, block, "block shape"), need_const(op, pads, "paddings")),
+             x.dtype))
+register("BATCH_TO_SPACE_ND", traits={"moves_data", "tflm"}, kernel=_batch_to_space,
+         infer=lambda op, x, block, crops: (_batch_to_space_shape(
+             op, need_shape(op, x), need_const(op, block, "block shape"), need_const(op, crops, "crops")),
+             x.dtype))

@@ -21,15 +21,16 @@ def _bit(mask: int, i: int) -> bool:
     return bool((mask >> i) & 1)
 
 
-def _ellipsis_width(op: Op, rank: int, count: int, n_new: int) -> int:
-    """How many input axes the ellipsis stands for (LiteRT never gives it fewer than one)."""
+def ellipsis_width(op: Op, rank: int, count: int, n_new: int) -> int:
+    """How many input axes the ellipsis stands for (LiteRT never gives it fewer than one;
+    TensorFlow's StridedSlice may give it none)."""
     width = rank + n_new - count + 1
-    if width < 1:
-        # LiteRT would read past the input's dimensions here; TF gives the ellipsis no axis.
+    if width < 1 and op.type == "STRIDED_SLICE":
+        # LiteRT would read past the input's dimensions here.
         raise ConversionError(
             f"{op!r}: the ellipsis covers no axis of a rank-{rank} input, which LiteRT's "
             "STRIDED_SLICE does not support; index without '...'")
-    return width
+    return max(width, 0)
 
 
 def effective_axes(op: Op, rank: int, count: int) -> list[tuple[int | None, int | None]]:
@@ -45,7 +46,7 @@ def effective_axes(op: Op, rank: int, count: int) -> list[tuple[int | None, int 
     next_input = 0
     for i in range(count):
         if _bit(ellipsis, i):
-            width = _ellipsis_width(op, rank, count, n_new)
+            width = ellipsis_width(op, rank, count, n_new)
             axes += [(None, next_input + k) for k in range(width)]
             next_input += width
         elif _bit(new_axis, i):
@@ -242,6 +243,9 @@ def _gather_nd(op: Op, params: np.ndarray, indices: np.ndarray) -> np.ndarray:
 
 register("STRIDED_SLICE", traits={"moves_data", "tflm"},
          infer=_infer_strided_slice, kernel=_strided_slice)
+# TensorFlow's StridedSlice as the TF mapper emits it: STRIDED_SLICE's meaning, except that
+# an ellipsis may cover no axis. passes/legalize_strided_slice.py writes the ellipsis out.
+register("StridedSlice", builtin=False, infer=_infer_strided_slice, kernel=_strided_slice)
 register("SLICE", traits={"moves_data", "tflm"}, infer=_infer_slice, kernel=_slice)
 register("GATHER", traits={"moves_data", "tflm"}, kernel=_gather,
          infer=lambda op, p, i: (_gather_shape(op, need_shape(op, p), need_shape(op, i)), p.dtype))

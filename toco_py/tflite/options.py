@@ -141,6 +141,17 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "LOCAL_RESPONSE_NORMALIZATION": ("LocalResponseNormalizationOptions", [
         ("Radius", "radius", INT), ("Bias", "bias", FLOAT), ("Alpha", "alpha", FLOAT),
         ("Beta", "beta", FLOAT)]),
+    # Structural and array ops (issue 13).
+    "TOPK_V2": ("TopKV2Options", []),
+    "ONE_HOT": ("OneHotOptions", [("Axis", "axis", INT)]),
+    "CUMSUM": ("CumsumOptions", [("Exclusive", "exclusive", BOOL), ("Reverse", "reverse", BOOL)]),
+    "REVERSE_V2": ("ReverseV2Options", []),
+    "SPACE_TO_BATCH_ND": ("SpaceToBatchNDOptions", []),
+    "BATCH_TO_SPACE_ND": ("BatchToSpaceNDOptions", []),
+    "UNSORTED_SEGMENT_SUM": ("UnsortedSegmentSumOptions", []),
+    "CONV_3D": ("Conv3DOptions", [("Padding", "padding", PAD), ("StrideD", "stride_d", INT),
+                                  ("StrideW", "stride_w", INT), ("StrideH", "stride_h", INT), _ACT,
+                                  ("DilationDFactor", "dilation_d_factor", INT)] + _DILATION),
     "QUANTIZE": ("QuantizeOptions", []),
     "DEQUANTIZE": ("DequantizeOptions", []),
     "FAKE_QUANT": ("FakeQuantOptions", [("Min", "min", FLOAT), ("Max", "max", FLOAT),

@@ -154,6 +154,7 @@ _INT8_2 = _by_input(int8=2)
 _INT8_INT16_2 = _by_input(int8=2, int16=2)
 _POOL = ((_in_out("int16"), 3), (_in(0, "int8"), 2))
 _ALWAYS = lambda s: True
+_BLOCK_BATCH = ((_in(0, "int16"), 4), (lambda s: s.rank(0) != 4, 3), (_in(0, "int8"), 2))
 
 RULES: dict[str, Rule] = {
     "CONV_2D": (
@@ -281,6 +282,11 @@ RULES: dict[str, Rule] = {
     "RANGE": _by_input(int64=2),
     # LiteRT registers BROADCAST_TO from version 2 only (version 1 was withdrawn).
     "BROADCAST_TO": ((_in(0, "int8", "int16"), 3), (_ALWAYS, 2)),
+    # Structural and array ops (issue 13).
+    "TOPK_V2": ((lambda s: "int16" in (s.i(0), s.i(1), s.o(1)), 3), (_in(0, "int8"), 2)),
+    "REVERSE_V2": _by_input(int8=3, bool=2),
+    "SPACE_TO_BATCH_ND": _BLOCK_BATCH,
+    "BATCH_TO_SPACE_ND": _BLOCK_BATCH,
     "CAST": (
         (lambda s: "bfloat16" in (s.i(0), s.o(0)), 7),
         (lambda s: s.i(0) == "int4" and s.o(0) == "float32", 6),
@@ -307,4 +313,7 @@ VERSION_1 = frozenset({
     "LOGICAL_NOT", "SHAPE", "RANK", "ZEROS_LIKE", "RANDOM_UNIFORM", "REDUCE_ANY", "REDUCE_ALL",
     # Elementwise long tail (issue 13)
     "ADD_N", "ATAN2", "BITWISE_XOR", "RIGHT_SHIFT", "BUCKETIZE",
+    # Structural and array ops (issue 13).
+    "ONE_HOT", "CUMSUM", "LOCAL_RESPONSE_NORMALIZATION", "UNSORTED_SEGMENT_SUM",
+    "CONV_3D",
 })

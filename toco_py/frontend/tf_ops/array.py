@@ -1,6 +1,8 @@
 """Array ops: reshape family, transpose, concat, pad, pack/unpack, split."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..context import NodeContext
 from .registry import tf_op
 
@@ -85,3 +87,34 @@ def shape(ctx: NodeContext) -> None:
 @tf_op("Cast")
 def cast(ctx: NodeContext) -> None:
     ctx.emit("CAST", [ctx.input(0)], {"out_data_type": ctx.dtype_attr("DstT")})
+
+
+
+def int32_input(ctx: NodeContext, i: int, what: str, type_attr: str) -> str:
+    """Input i as int32, the only index type of LiteRT's kernels where TensorFlow also takes
+    int64 (type_attr names the input's type: a constant is rewritten, a computed tensor cast)."""
+    value = ctx.const_input(i)
+    if value is not None and value.dtype != np.int32:
+        return ctx.const(what, np.asarray(value).astype(np.int32))
+    if value is not None or ctx.dtype_attr(type_attr, "int32") == "int32":
+        return ctx.input(i)
+    cast = ctx.temp(f"{what}_int32")
+    ctx.emit("CAST", [ctx.input(i)], {"out_data_type": "int32"}, outputs=[cast])
+    return cast
+
+
+@tf_op("ReverseV2")
+def reverse_v2(ctx: NodeContext) -> None:
+    ctx.emit("REVERSE_V2", [ctx.input(0), int32_input(ctx, 1, "axis", "Tidx")])
+
+
+@tf_op("SpaceToBatchND")
+def space_to_batch_nd(ctx: NodeContext) -> None:
+    ctx.emit("SPACE_TO_BATCH_ND", [ctx.input(0), int32_input(ctx, 1, "block_shape", "Tblock_shape"),
+                                   int32_input(ctx, 2, "paddings", "Tpaddings")])
+
+
+@tf_op("BatchToSpaceND")
+def batch_to_space_nd(ctx: NodeContext) -> None:
+    ctx.emit("BATCH_TO_SPACE_ND", [ctx.input(0), int32_input(ctx, 1, "block_shape", "Tblock_shape"),
+                                   int32_input(ctx, 2, "crops", "Tcrops")])

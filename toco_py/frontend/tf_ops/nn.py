@@ -138,3 +138,29 @@ def selu(ctx: NodeContext) -> None:
     elu = ctx.emit("ELU", [ctx.input(0)], outputs=[ctx.temp("elu")]).outputs[0]
     prelu = ctx.emit("PRELU", [elu, scalar(ctx, "alpha", SELU_ALPHA)], outputs=[ctx.temp("prelu")]).outputs[0]
     ctx.emit("MUL", [prelu, scalar(ctx, "scale", SELU_SCALE)])
+
+
+@tf_op("LRN")
+def local_response_normalization(ctx: NodeContext) -> None:
+    ctx.emit("LOCAL_RESPONSE_NORMALIZATION", [ctx.input(0)], {
+        "radius": ctx.attr("depth_radius", 5), "bias": ctx.attr("bias", 1.0),
+        "alpha": ctx.attr("alpha", 1.0), "beta": ctx.attr("beta", 0.5)})
+
+
+@tf_op("Conv3D")
+def conv3d(ctx: NodeContext) -> None:
+    # TFLite's CONV_3D takes TF's NDHWC input and DHWIO filter as they are.
+    if ctx.attr("data_format", "NDHWC") != "NDHWC":
+        raise ConversionError(f"node {ctx.name!r}: data_format {ctx.attr('data_format')} is not "
+                              "supported; TFLite's CONV_3D takes NDHWC")
+    padding = ctx.attr("padding", kind=str)
+    if padding not in ("SAME", "VALID"):
+        raise ConversionError(f"node {ctx.name!r}: Conv3D padding {padding!r} is not supported")
+    strides, dilations = ctx.ints_attr("strides", count=5), ctx.ints_attr("dilations", [1] * 5, count=5)
+    if strides[0] != 1 or strides[4] != 1 or dilations[0] != 1 or dilations[4] != 1:
+        raise ConversionError(f"node {ctx.name!r}: strides and dilations must be 1 on the batch "
+                              "and channel axes")
+    attrs = {"padding": padding}
+    for i, axis in enumerate("dhw", start=1):
+        attrs |= {f"stride_{axis}": strides[i], f"dilation_{axis}_factor": dilations[i]}
+    ctx.emit("CONV_3D", [ctx.input(0), ctx.input(1), ""], attrs)
