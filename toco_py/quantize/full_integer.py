@@ -176,7 +176,7 @@ class _Quantizer:
                 elif weight and i == 2:
                     data, params = self._bias(op, t)
                 else:
-                    params = self.params.get(name) or activation_params(float(t.data.min()), float(t.data.max()))
+                    params = self._constant_params(op, t)
                     data = quantize_values(t.data, params)
                 key = (name, data.dtype.name, params.scale.tobytes(), params.zero_point.tobytes(), params.axis)
                 if key not in made:
@@ -186,6 +186,16 @@ class _Quantizer:
         for name in {key[0] for key in made}:
             self.params.pop(name, None)
         self.g.remove_dead()
+
+    def _constant_params(self, op: Op, t: Tensor) -> QuantParams:
+        """A constant that a data-moving op copies into its output (PADV2's fill value) is
+        quantized with the output's params: LiteRT copies its raw integer and requires equal
+        zero points. Others (an embedding table GATHER reads included): params chosen for it
+        (shared-params ops) or its own range."""
+        if (has_trait(op.type, "moves_data") and t.name not in data_inputs(op)
+                and op.outputs[0] in self.params):
+            return self.params[op.outputs[0]]
+        return self.params.get(t.name) or activation_params(float(t.data.min()), float(t.data.max()))
 
     def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
