@@ -1,58 +1,18 @@
 """int8 with float fallback: an op with no int8 kernel stays float between a DEQUANTIZE and a
 QUANTIZE, as TensorFlow's converter keeps it; --int8_only refuses it instead."""
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.support.cli import assert_one_line_error, toco
-from tests.support.oracle import freeze, op_types, rel_error, run_litert, run_tf
+from tests.support.int8_graphs import clipped_mlp, div_mlp, drop_int8_kernels
+from tests.support.oracle import op_types, rel_error, run_litert, run_tf
 from toco_py import api
 from toco_py.errors import ConversionError
-from toco_py.ops import REGISTRY
 from toco_py.quantize.driver import QuantizeOptions
 
 v1 = tf.compat.v1
 ROUNDS = 16  # inputs the error is averaged over (the issue's measure)
-
-
-def _weights(rng, *shape):
-    return (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32)
-
-
-def div_mlp():
-    """Dense -> divide by a second dense branch (kept positive) -> dense."""
-    rng = np.random.default_rng(0)
-
-    def build():
-        x = v1.placeholder(tf.float32, [1, 16], name="x")
-        h = tf.nn.relu(tf.matmul(x, _weights(rng, 16, 32)) + 0.1)
-        d = h / (tf.nn.relu(tf.matmul(x, _weights(rng, 16, 32))) + 1.0)
-        return {"y": tf.identity(tf.matmul(d, _weights(rng, 32, 8)), name="y")}
-    return freeze(build)[0]
-
-
-def clipped_mlp():
-    """x -> MAXIMUM -> dense -> MAXIMUM -> MINIMUM -> dense -> MINIMUM: the tests drop the int8
-    kernels of MAXIMUM and MINIMUM (exact in float, so every difference is quantization's)."""
-    rng = np.random.default_rng(1)
-
-    def build():
-        x = v1.placeholder(tf.float32, [1, 16], name="x")
-        h = tf.matmul(tf.maximum(x, -0.5), _weights(rng, 16, 32))
-        h = tf.minimum(tf.maximum(h, -0.25), 1.5)
-        return {"y": tf.identity(tf.minimum(tf.matmul(h, _weights(rng, 32, 8)), 0.75), name="y")}
-    return freeze(build)[0]
-
-
-@pytest.fixture
-def without_int8(monkeypatch):
-    """Drops the int8 kernels of the named ops for one test (a registry entry without one)."""
-    def drop(*types):
-        for t in types:
-            monkeypatch.setitem(REGISTRY, t, replace(REGISTRY[t], int8_kernel=None))
-    return drop
 
 
 def _samples(count=32, seed=1):
@@ -124,12 +84,12 @@ def test_div_mlp_keeps_div_in_float_and_is_as_accurate_as_tf(tmp_path):
     assert ours_error <= 1.25 * tf_error, (ours_error, tf_error)
 
 
-def test_int8_less_op_in_the_middle(tmp_path, without_int8):
+def test_int8_less_op_in_the_middle(tmp_path, monkeypatch):
     """MAXIMUM then MINIMUM in float mid-network: one DEQUANTIZE before the pair, one QUANTIZE
     after it, no conversion back to back; the ops at the ends stay int8 with float I/O."""
     pb = clipped_mlp()
     baseline = mean_error(pb, convert_ours(pb, tmp_path).model)
-    without_int8("MAXIMUM", "MINIMUM")
+    drop_int8_kernels(monkeypatch, "MAXIMUM", "MINIMUM")
     result = convert_ours(pb, tmp_path)
     g = result.graph
     assert [op.type for op in g.ops] == ["MAXIMUM", "QUANTIZE", "FULLY_CONNECTED", "DEQUANTIZE",
@@ -142,11 +102,11 @@ def test_int8_less_op_in_the_middle(tmp_path, without_int8):
     assert mean_error(pb, result.model) <= 1.25 * baseline
 
 
-def test_int8_io_around_float_first_and_last_ops(tmp_path, without_int8):
+def test_int8_io_around_float_first_and_last_ops(tmp_path, monkeypatch):
     """--inference_input_type/--inference_output_type int8 with a float op first and last: the
     int8 input is dequantized for it, its float output quantized for the caller."""
     pb = clipped_mlp()
-    without_int8("MAXIMUM", "MINIMUM")
+    drop_int8_kernels(monkeypatch, "MAXIMUM", "MINIMUM")
     result = convert_ours(pb, tmp_path, inference_input_type="int8", inference_output_type="int8")
     g = result.graph
     types = [op.type for op in g.ops]
