@@ -67,7 +67,7 @@ class _Quantizer:
         self.options = options
         self.params: dict[str, QuantParams] = {}
         # Ops with no int8 kernel, which stay in float.
-        self.float_ops = [op for op in graph.ops if _needs_float(op)]
+        self.float_ops = [op for op in graph.ops if _needs_float(graph, op)]
         self._float_ids = {id(op) for op in self.float_ops}
 
     # ---- ranges and params ----------------------------------------------------------------
@@ -325,10 +325,16 @@ class _Quantizer:
         return name
 
 
-def _needs_float(op: Op) -> bool:
-    """The op has no int8 kernel (QUANTIZE and DEQUANTIZE already convert between the two)."""
+def _needs_float(graph: Graph, op: Op) -> bool:
+    """The op has no int8 kernel and computes on float values: not QUANTIZE or DEQUANTIZE,
+    which convert between the two, nor an op on integers only or on a shape only."""
     opdef = REGISTRY.get(op.type)
-    return op.type not in ("QUANTIZE", "DEQUANTIZE") and (opdef is None or opdef.int8_kernel is None)
+    if op.type in ("QUANTIZE", "DEQUANTIZE") or (opdef is not None and opdef.int8_kernel is not None):
+        return False
+    if has_trait(op.type, "shape_only"):
+        return False
+    tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
+    return any(t.dtype == "float32" and not t.is_const for t in tensors)
 
 
 def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:
