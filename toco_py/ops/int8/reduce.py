@@ -98,7 +98,17 @@ def _extreme(op_type: str):
     return kernel
 
 
+def _arg(op_type: str):
+    """ARG_MAX / ARG_MIN: the float kernel on raw values (a positive scale keeps their order)."""
+    def kernel(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+        require_dtype(op, graph, op.inputs[0], QUANTIZED_TYPES)
+        return REGISTRY[op_type].kernel(op, x, axis)
+    return kernel
+
+
 register_int8("MEAN", mean_quantized)
 register_int8("SUM", sum_quantized)
 register_int8("REDUCE_MAX", _extreme("REDUCE_MAX"))
 register_int8("REDUCE_MIN", _extreme("REDUCE_MIN"))
+register_int8("ARG_MAX", _arg("ARG_MAX"))
+register_int8("ARG_MIN", _arg("ARG_MIN"))
