@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tests.support.cli import assert_one_line_error, toco
-from tests.support.int8_graphs import clipped_mlp, div_mlp, drop_int8_kernels
+from tests.support.int8_graphs import clipped_mlp, div_mlp, drop_int8_kernels, sin_mlp
 from tests.support.oracle import op_types, rel_error, run_litert, run_tf
 from toco_py import api
 from toco_py.errors import ConversionError
@@ -68,18 +68,17 @@ def _converts(graph):
             and graph.producer(op.inputs[0]).type in ("QUANTIZE", "DEQUANTIZE")]
 
 
-def test_div_mlp_keeps_div_in_float_and_is_as_accurate_as_tf(tmp_path):
-    pb = div_mlp()
+@pytest.mark.parametrize("build, kept", [(div_mlp, ""), (sin_mlp, "SIN (Sin)")], ids=["div", "sin"])
+def test_mlp_matches_tf_ops_and_accuracy(build, kept, tmp_path):
+    """DIV has an int8 kernel in both converters; SIN has none in LiteRT, so both keep it in
+    float between one DEQUANTIZE and one QUANTIZE: the op lists are TF's."""
+    pb = build()
     ours = convert_ours(pb, tmp_path)
-    assert any("kept in float" in n and "DIV (truediv)" in n for n in ours.notes), ours.notes
-    div = next(op for op in ours.graph.ops if op.type == "DIV")
-    assert all(ours.graph.tensors[n].dtype == "float32" for n in div.inputs + div.outputs)
+    assert any(f"kept in float (no int8 kernel; --int8_only refuses): {kept}" in n
+               for n in ours.notes) == bool(kept), ours.notes
     assert _converts(ours.graph) == []
     theirs = convert_tf(pb, tmp_path)
-    # TF's converter (2.21) has an int8 DIV where we have none yet: apart from the conversions
-    # around it, the op lists are the same.
-    compute = [t for t in op_types(ours.model) if t not in ("QUANTIZE", "DEQUANTIZE")]
-    assert compute == [t for t in op_types(theirs) if t not in ("QUANTIZE", "DEQUANTIZE")]
+    assert op_types(ours.model) == op_types(theirs)
     ours_error, tf_error = mean_error(pb, ours.model), mean_error(pb, theirs)
     assert ours_error <= 1.25 * tf_error, (ours_error, tf_error)
 
@@ -120,8 +119,8 @@ def test_int8_io_around_float_first_and_last_ops(tmp_path, monkeypatch):
 
 
 def test_int8_only_refuses_with_the_ops_and_nodes(tmp_path):
-    pb = div_mlp()
-    with pytest.raises(ConversionError, match=r"--int8_only: no int8 kernel for DIV \(truediv\)"):
+    pb = sin_mlp()
+    with pytest.raises(ConversionError, match=r"--int8_only: no int8 kernel for SIN \(Sin\)"):
         convert_ours(pb, tmp_path, int8_only=True)
     model = tmp_path / "m.pb"
     model.write_bytes(pb)
@@ -131,6 +130,6 @@ def test_int8_only_refuses_with_the_ops_and_nodes(tmp_path):
     for flag in ("--int8_only", "--tflite_builtins_int8"):
         proc = toco("convert", *files, "--input_arrays", "x", "--output_arrays", "y", "--quantize",
                     "int8", "--calibration-data", str(calibration), flag)
-        assert_one_line_error(proc, "no int8 kernel for DIV (truediv)", "without --int8_only")
+        assert_one_line_error(proc, "no int8 kernel for SIN (Sin)", "without --int8_only")
     proc = toco("convert", *files, "--quantize", "dynamic", "--int8_only")
     assert_one_line_error(proc, "--int8_only", "--quantize int8")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.support import networks
-from tests.support.int8_graphs import clipped_mlp, div_mlp, drop_int8_kernels, padded_constant
+from tests.support.int8_graphs import clipped_mlp, div_mlp, drop_int8_kernels, padded_constant, sin_mlp
 from tests.support.oracle import litert
 from toco_py import api
 from toco_py.quantize.driver import QuantizeOptions
@@ -16,11 +16,12 @@ NO_CALIBRATION = ("fake_quant_mlp",)  # its ranges come from fake-quant nodes
 GRAPHS = {
     "padded_constant": (padded_constant, (), {}),
     "div_mlp": (div_mlp, (), {}),
+    "sin_mlp": (sin_mlp, (), {}),
     "clipped_mlp_float_middle": (clipped_mlp, ("MAXIMUM", "MINIMUM"), {}),
     "clipped_mlp_int8_io": (clipped_mlp, ("MAXIMUM", "MINIMUM"),
                             {"inference_input_type": "int8", "inference_output_type": "int8"}),
 }
-X_SHAPES = {padded_constant: (1, 4, 4, 3), div_mlp: (1, 16), clipped_mlp: (1, 16)}
+X_SHAPES = {padded_constant: (1, 4, 4, 3), div_mlp: (1, 16), sin_mlp: (1, 16), clipped_mlp: (1, 16)}
 
 
 def _options(calibration: str | None, **int8) -> QuantizeOptions:

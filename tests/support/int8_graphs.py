@@ -30,6 +30,18 @@ def div_mlp():
     return freeze(build)[0]
 
 
+def sin_mlp():
+    """Dense -> SIN -> dense: LiteRT has no int8 SIN (elementwise.cc accepts float32 only), so
+    both converters keep it in float."""
+    rng = np.random.default_rng(2)
+
+    def build():
+        x = v1.placeholder(tf.float32, [1, 16], name="x")
+        h = tf.sin(tf.matmul(x, _weights(rng, 16, 32)))
+        return {"y": tf.identity(tf.matmul(h, _weights(rng, 32, 8)), name="y")}
+    return freeze(build)[0]
+
+
 def clipped_mlp():
     """x -> MAXIMUM -> dense -> MAXIMUM -> MINIMUM -> dense -> MINIMUM: the tests drop the int8
     kernels of MAXIMUM and MINIMUM (exact in float, so every difference is quantization's)."""
