@@ -1,10 +1,11 @@
-"""int8 ABS, EXP, LOG, ELU, ARG_MAX and ARG_MIN against LiteRT element for element: every int8
+"""int8 ABS, SQRT, EXP, LOG, ELU, ARG_MAX and ARG_MIN against LiteRT element for element: every int8
 value at once under many input and output params (ELU against the builtin kernels without
 delegates: LiteRT's reference resolver has no ELU, and XNNPACK's int8 ELU rounds its own way)."""
 import numpy as np
 import pytest
 
 from tests.support.kernel_check import data, int8_disagreement, int8_graph, quant, run_int8_ours, run_one_op
+from toco_py.errors import TocoError
 
 EVERY_INT8 = np.arange(-128, 128, dtype=np.int8).reshape(4, 64)
 RNG = np.random.default_rng(13)
@@ -29,6 +30,23 @@ def test_elu_every_int8_value(params):
     g = int8_graph("ELU", [EVERY_INT8], [quant(si, zi)], [quant(so, zo)])
     theirs = run_one_op(g, [EVERY_INT8], 1, reference=False, delegates=False)[0]
     np.testing.assert_array_equal(run_int8_ours(g, [EVERY_INT8])[0], theirs)
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=[str(i) for i in range(len(PARAMS))])
+def test_sqrt_every_value_at_or_above_the_zero_point(params):
+    si, zi, so, zo = params
+    x = np.arange(zi, 128, dtype=np.int8).reshape(1, -1)
+    problem = int8_disagreement("SQRT", [x], [quant(si, zi)], [quant(so, zo)])
+    assert not problem, problem
+
+
+def test_sqrt_of_a_negative_value_fails_in_both():
+    x = np.array([[3, 2, 9]], np.int8)
+    g = int8_graph("SQRT", [x], [quant(0.1, 3)], [quant(0.1, -128)])
+    with pytest.raises(RuntimeError, match="Sqrt is only defined for non-negative values"):
+        run_one_op(g, [x], 1)
+    with pytest.raises(TocoError, match="negative value"):
+        run_int8_ours(g, [x])
 
 
 def test_abs_copies_magnitudes_when_the_scales_agree():

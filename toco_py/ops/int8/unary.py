@@ -1,12 +1,15 @@
 """int8 unary math bit-exact with LiteRT's kernels: ABS (elementwise.cc AbsEvalQuantized:
-|q - zi| requantized), EXP (exp.cc) and LOG (elementwise.cc LogLUTPrepare), the 256-entry
-tables their Prepare builds with LUTPopulate<int8_t> in float32, and ELU
-(activations.cc EluPrepare, a table too).
+|q - zi| requantized), SQRT (SqrtEvalQuantized, in float32), EXP (exp.cc) and LOG
+(elementwise.cc LogLUTPrepare), the 256-entry tables their Prepare builds with
+LUTPopulate<int8_t> in float32, and ELU (activations.cc EluPrepare, a table too).
+
+Each builds the table of its 256 outputs and indexes it (activation.py's _lookup).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ConversionError
 from ...ir import Graph, Op
 from .. import fixed_point as fx
 from ..registry import register_int8
@@ -28,6 +31,18 @@ def abs_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     return _lookup(np.clip(fx.scale_double_rounding(value, *multiplier) + zo, -128, 127), x)
 
 
+def sqrt_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    (si, zi), (so, zo) = _io(graph, op)
+    dequantized = f32(si) * (ALL_INT8 - zi).astype(f32)
+    if np.any(dequantized[x.astype(np.int64) + 128] < 0):
+        raise ConversionError(f"{op!r}: an int8 input below its zero point (a negative value); "
+                              "LiteRT's SQRT fails on it")
+    root = np.sqrt(np.maximum(dequantized, f32(0)))
+    # static_cast<int>(root / output_scale): truncated, not rounded.
+    table = np.trunc(root / f32(so)).astype(np.int64) + zo
+    return _lookup(np.clip(table, -128, 127), x)
+
+
 def exp_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     (si, zi), (so, zo) = _io(graph, op)
     return _lookup(lut_table(si, zi, so, zo, _expf), x)
@@ -46,6 +61,7 @@ def elu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 register_int8("ABS", abs_int8)
+register_int8("SQRT", sqrt_int8)
 register_int8("EXP", exp_int8)
 register_int8("LOG", log_int8)
 register_int8("ELU", elu_int8)
