@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from tests.support import networks
-from tests.support.int8_graphs import clipped_mlp, div_mlp, drop_int8_kernels, padded_constant, sin_mlp
+from tests.support.int8_graphs import (
+    MIDDLE_OPS,
+    clipped_mlp,
+    div_mlp,
+    drop_int8_kernels,
+    mlp_around,
+    padded_constant,
+    sin_mlp,
+)
 from tests.support.oracle import litert
 from toco_py import api
 from toco_py.quantize.driver import QuantizeOptions
@@ -22,6 +30,9 @@ GRAPHS = {
                             {"inference_input_type": "int8", "inference_output_type": "int8"}),
 }
 X_SHAPES = {padded_constant: (1, 4, 4, 3), div_mlp: (1, 16), sin_mlp: (1, 16), clipped_mlp: (1, 16)}
+# LiteRT's reference resolver has no ELU and no ROUND at all (float included): those graphs
+# run on the builtin kernels only.
+BUILTIN_ONLY = {"Elu", "Round"}
 
 
 def _options(calibration: str | None, **int8) -> QuantizeOptions:
@@ -31,8 +42,8 @@ def _options(calibration: str | None, **int8) -> QuantizeOptions:
     return options
 
 
-def prepares_and_runs(model: bytes) -> None:
-    for reference in (False, True):
+def prepares_and_runs(model: bytes, resolvers=(False, True)) -> None:
+    for reference in resolvers:
         interp = litert(model, reference=reference)  # allocate_tensors: each kernel's Prepare
         for detail in interp.get_input_details():
             interp.set_tensor(detail["index"], np.ones(detail["shape"], detail["dtype"]))
@@ -61,6 +72,15 @@ def test_int8_graphs_prepare(name, tmp_path, monkeypatch):
     result = api.convert_bytes(build(), input_arrays=["x"], output_arrays=["y"],
                                quantize=_options(str(calibration), **int8))
     prepares_and_runs(result.model)
+
+
+@pytest.mark.parametrize("tf_op", sorted(MIDDLE_OPS))
+def test_op_between_dense_layers_prepares(tf_op, tmp_path):
+    calibration = tmp_path / "calibration.npy"
+    np.save(calibration, np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32))
+    result = api.convert_bytes(mlp_around(tf_op), input_arrays=["x"], output_arrays=["y"],
+                               quantize=_options(str(calibration)))
+    prepares_and_runs(result.model, (False,) if tf_op in BUILTIN_ONLY else (False, True))
 
 
 def test_padv2_fill_value_takes_the_output_params(tmp_path):

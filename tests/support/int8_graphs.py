@@ -42,6 +42,29 @@ def sin_mlp():
     return freeze(build)[0]
 
 
+# One op (or TF's spelling of it) between two dense layers, by TF op name: the graphs the
+# fallback tests compare with TF's converter (positive inputs where the op needs them).
+MIDDLE_OPS = {
+    "Abs": tf.abs, "Neg": tf.negative, "Square": tf.square, "Exp": tf.exp, "Cos": tf.cos,
+    "Floor": tf.floor, "Round": tf.round, "Sign": tf.sign, "Elu": tf.nn.elu,
+    "Sqrt": lambda h: tf.sqrt(tf.nn.relu(h)),
+    "Log": lambda h: tf.math.log(tf.nn.relu(h) + 0.1),
+    "FloorMod": lambda h: tf.math.floormod(h, tf.constant(0.7)),
+    "BatchMatMul": lambda h: tf.reshape(tf.matmul(tf.reshape(h, [1, 4, 8]), tf.reshape(h, [1, 8, 4])), [1, 16]),
+}
+
+
+def mlp_around(tf_op: str):
+    """Dense -> MIDDLE_OPS[tf_op] -> dense."""
+    rng = np.random.default_rng(3)
+
+    def build():
+        x = v1.placeholder(tf.float32, [1, 16], name="x")
+        h = MIDDLE_OPS[tf_op](tf.matmul(x, _weights(rng, 16, 32)))
+        return {"y": tf.identity(tf.matmul(h, _weights(rng, int(h.shape[-1]), 8)), name="y")}
+    return freeze(build)[0]
+
+
 def clipped_mlp():
     """x -> MAXIMUM -> dense -> MAXIMUM -> MINIMUM -> dense -> MINIMUM: the tests drop the int8
     kernels of MAXIMUM and MINIMUM (exact in float, so every difference is quantization's)."""
