@@ -50,6 +50,8 @@ MIDDLE_OPS = {
     "Sqrt": lambda h: tf.sqrt(tf.nn.relu(h)),
     "Log": lambda h: tf.math.log(tf.nn.relu(h) + 0.1),
     "FloorMod": lambda h: tf.math.floormod(h, tf.constant(0.7)),
+    "ResizeBilinear": lambda h: tf.reshape(
+        v1.image.resize_bilinear(tf.reshape(h, [1, 4, 4, 2]), [6, 6], half_pixel_centers=True), [1, 72]),
     "BatchMatMul": lambda h: tf.reshape(tf.matmul(tf.reshape(h, [1, 4, 8]), tf.reshape(h, [1, 8, 4])), [1, 16]),
 }
 
