@@ -52,6 +52,8 @@ MIDDLE_OPS = {
     "FloorMod": lambda h: tf.math.floormod(h, tf.constant(0.7)),
     "ResizeBilinear": lambda h: tf.reshape(
         v1.image.resize_bilinear(tf.reshape(h, [1, 4, 4, 2]), [6, 6], half_pixel_centers=True), [1, 72]),
+    "Conv2DBackpropInput": lambda h: tf.reshape(tf.nn.conv2d_transpose(
+        tf.reshape(h, [1, 4, 4, 2]), _weights(np.random.default_rng(4), 3, 3, 3, 2), [1, 8, 8, 3], 2), [1, 192]),
     "BatchMatMul": lambda h: tf.reshape(tf.matmul(tf.reshape(h, [1, 4, 8]), tf.reshape(h, [1, 8, 4])), [1, 16]),
 }
 

@@ -173,7 +173,7 @@ class _Quantizer:
                     continue
                 if weight and i == weight[0]:
                     data, params = self._weight(t, weight[1])
-                elif weight and i == 2:
+                elif weight:  # a weighted op's other float constant is its bias
                     data, params = self._bias(op, t)
                 else:
                     params = self._constant_params(op, t)
@@ -204,8 +204,10 @@ class _Quantizer:
         return quantize_symmetric(t.data, params), params
 
     def _bias(self, op: Op, t: Tensor) -> tuple[np.ndarray, QuantParams]:
-        weights = self.g.tensors[op.inputs[1]]
-        in_scale = float(self.params[op.inputs[0]].scale[0])
+        weights = self.g.tensors[op.inputs[_weight_axis(op)[0]]]
+        # The activation input: the first with params (TRANSPOSE_CONV's is its third).
+        data = next(n for n in op.inputs if n in self.params)
+        in_scale = float(self.params[data].scale[0])
         params = bias_params(in_scale, weights.quant)
         return quantize_bias(t.data, params), params
 
