@@ -54,6 +54,7 @@ MIDDLE_OPS = {
         v1.image.resize_bilinear(tf.reshape(h, [1, 4, 4, 2]), [6, 6], half_pixel_centers=True), [1, 72]),
     "Conv2DBackpropInput": lambda h: tf.reshape(tf.nn.conv2d_transpose(
         tf.reshape(h, [1, 4, 4, 2]), _weights(np.random.default_rng(4), 3, 3, 3, 2), [1, 8, 8, 3], 2), [1, 192]),
+    "Prod": lambda h: tf.reduce_prod(tf.reshape(h, [1, 8, 4]), axis=2),
     "BatchMatMul": lambda h: tf.reshape(tf.matmul(tf.reshape(h, [1, 4, 8]), tf.reshape(h, [1, 8, 4])), [1, 16]),
 }
 
