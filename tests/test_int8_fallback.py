@@ -7,6 +7,7 @@ import tensorflow as tf
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.int8_graphs import MIDDLE_OPS, clipped_mlp, div_mlp, drop_int8_kernels, mlp_around, sin_mlp
 from tests.support.oracle import op_types, rel_error, run_litert, run_tf
+from tests.test_op_versions import compare_versions
 from toco_py import api
 from toco_py.errors import ConversionError
 from toco_py.quantize.driver import QuantizeOptions
@@ -91,7 +92,7 @@ TF_DIFFERS = {"Elu": "LiteRT's builtin ELU has an int8 kernel (activations.cc El
 @pytest.mark.parametrize("tf_op", sorted(MIDDLE_OPS))
 def test_op_between_dense_layers_as_tf_converts_it(tf_op, tmp_path):
     """Each op is int8 where TF's converter makes it int8, float where TF keeps it in float, in
-    no more ops, and as accurate (mean error over 16 inputs)."""
+    no more ops, with TF's op versions, and as accurate (mean error over 16 inputs)."""
     pb = mlp_around(tf_op)
     ours, theirs = convert_ours(pb, tmp_path), convert_tf(pb, tmp_path)
     assert _converts(ours.graph) == []
@@ -99,6 +100,7 @@ def test_op_between_dense_layers_as_tf_converts_it(tf_op, tmp_path):
     assert len(ours_ops) <= len(tf_ops)
     if tf_op not in TF_DIFFERS:  # the same ops, but for a RESHAPE our FULLY_CONNECTED absorbs
         assert [t for t in ours_ops if t != "RESHAPE"] == [t for t in tf_ops if t != "RESHAPE"]
+    assert compare_versions(ours.model, theirs)[1] == {}, "op versions differ from TF's"
     ours_error, tf_error = mean_error(pb, ours.model), mean_error(pb, theirs)
     assert ours_error <= 1.25 * tf_error, (ours_error, tf_error)
 
