@@ -277,10 +277,7 @@ class _Quantizer:
             if (source is None or source.type != "QUANTIZE"
                     or self.g.tensors[source.inputs[0]].dtype != "float32" or op.outputs[0] in self.g.outputs):
                 continue
-            for reader in self.g.consumers(op.outputs[0]):
-                for i, name in enumerate(reader.inputs):
-                    if name == op.outputs[0]:
-                        self.g.set_input(reader, i, source.inputs[0])
+            self.g.replace_uses(op.outputs[0], source.inputs[0])
         self.g.remove_dead()
 
     def insert_boundaries(self) -> None:
