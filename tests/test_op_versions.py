@@ -13,7 +13,6 @@ from tests.support import networks
 from tests.support.irgraph import build
 from tests.support.oracle import freeze, litert
 from toco_py import api
-from toco_py.errors import ConversionError
 from toco_py.ir import Graph
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tflite.reader import read_model
@@ -208,11 +207,6 @@ def built():
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_versions_match_tensorflow(built, tmp_path, name, mode):
     net = built(name)
-    if (name, mode) == ("feature_zoo", "int8"):
-        # Ops without int8 kernels are named, all at once, rather than half-quantized.
-        with pytest.raises(ConversionError, match=r"no int8 kernel for ABS \(Abs\); ARG_MAX"):
-            our_model(net, MODES[mode], str(tmp_path))
-        return
     ours = our_model(net, MODES[mode], str(tmp_path))
     matched, mismatched, skipped = compare_versions(ours, tf_model(net, MODES[mode], str(tmp_path)))
     assert not mismatched, f"{name} {mode}: (ours, TF's) versions differ: {mismatched}"

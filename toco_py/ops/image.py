@@ -106,7 +106,7 @@ def resize_nearest(op: Op, x: np.ndarray, size: np.ndarray) -> np.ndarray:
 # An interpolation sums four weighted inputs (weights at most 1, so the kernel on squares
 # bounds the squared terms from above): it rounds relative to what it interpolates, which can
 # cancel.
-register("RESIZE_BILINEAR", traits={"tflm"}, infer=_infer_resize, kernel=resize_bilinear, squares="sum",
+register("RESIZE_BILINEAR", traits={"moves_data", "tflm"}, infer=_infer_resize, kernel=resize_bilinear, squares="sum",
          sum_length=lambda op, x, size: 4)
 register("RESIZE_NEAREST_NEIGHBOR", traits={"moves_data", "tflm"},
          infer=_infer_resize, kernel=resize_nearest)

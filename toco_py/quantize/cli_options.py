@@ -67,6 +67,9 @@ def quantization_options(fn):
                      type=click.FloatRange(50, 100),
                      help="Range from this percentile (and its mirror) instead of min/max, for "
                           "activations with outliers, e.g. 99.99."),
+        click.option("--int8_only", "--int8-only", "--tflite_builtins_int8", "int8_only", is_flag=True,
+                     help="With --quantize int8: refuse an op with no int8 kernel instead of keeping "
+                          "it in float (TF's TFLITE_BUILTINS_INT8), for targets without float kernels."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -75,7 +78,8 @@ def quantization_options(fn):
 
 def build_options(quantize_mode, inference_type, input_type, output_type, mean_values,
                   std_values, default_min, default_max, post_training_quantize, calibration_data,
-                  calibration_samples, calibration_mean, calibration_std, percentile) -> QuantizeOptions | None:
+                  calibration_samples, calibration_mean, calibration_std, percentile,
+                  int8_only=False) -> QuantizeOptions | None:
     mode = quantize_mode
     io_default = "float32"
     if inference_type and inference_type.upper() != "FLOAT":
@@ -87,6 +91,8 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
         if mode not in (None, "dynamic"):
             raise TocoError(f"--post_training_quantize conflicts with --quantize {mode}")
         mode = "dynamic"
+    if int8_only and mode != "int8":
+        raise TocoError("--int8_only applies to full-integer quantization: add --quantize int8")
     if mode is None:
         if any(v is not None for v in (input_type, output_type, mean_values, calibration_data, default_min)):
             raise TocoError("quantization flags given without a mode: add --quantize int8 (or dynamic/float16)")
@@ -105,7 +111,7 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
             inference_input_type=_io_type(input_type) or io_default,
             inference_output_type=_io_type(output_type) or io_default,
             default_range=(default_min, default_max) if default_min is not None else None,
-            input_stats=_input_stats(mean_values, std_values)))
+            input_stats=_input_stats(mean_values, std_values), int8_only=int8_only))
 
 
 def _input_stats(mean_values, std_values):

@@ -7,6 +7,11 @@ int32 biases with scale input_scale x weight_scale; OpDef.int8_output fixes the 
 (LOGISTIC, SOFTMAX, TANH ...); "moves_data" ops keep their input's params; the inputs of
 "shared_params" ops (CONCATENATION, PACK ...) share the output's params (a producer that is
 free to take them does; otherwise a requantizing QUANTIZE is inserted).
+
+An op with no int8 kernel stays in float, as TensorFlow's converter keeps it: its quantized
+inputs are read through a DEQUANTIZE, its outputs stay float32 for float consumers and reach
+quantized consumers through one QUANTIZE each (keep_float); Int8Options.int8_only refuses
+instead.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
 from ..ops import REGISTRY, has_trait
 from ..ops.int8.movement import data_inputs
+from ..ops.quantize_ops import is_quantized_tensor
 from ..ops.quantize_ops import quantize as quantize_values_raw
 from .params import (
     activation_params,
@@ -50,6 +56,8 @@ class Int8Options:
     # (mean, std) per graph input, in order: real = (q - mean) / std (TOCO's --mean_values and
     # --std_dev_values)
     input_stats: list[tuple[float, float]] | None = None
+    # TFLITE_BUILTINS_INT8: an op with no int8 kernel is an error rather than kept in float.
+    int8_only: bool = False
 
 
 class _Quantizer:
@@ -58,6 +66,9 @@ class _Quantizer:
         self.ranges = ranges
         self.options = options
         self.params: dict[str, QuantParams] = {}
+        # Ops with no int8 kernel, which stay in float.
+        self.float_ops = [op for op in graph.ops if _needs_float(graph, op)]
+        self._float_ids = {id(op) for op in self.float_ops}
 
     # ---- ranges and params ----------------------------------------------------------------
 
@@ -95,7 +106,9 @@ class _Quantizer:
                 if self.g.tensors[out].dtype != "float32":
                     continue
                 fixed = _fixed_output(op)
-                if fixed is not None:
+                if self._is_float(op):
+                    self.params[out] = activation_params(*self._range(out))
+                elif fixed is not None:
                     scale, zero = fixed
                     self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
                 elif has_trait(op.type, "moves_data") and data_inputs(op)[0] in self.params:
@@ -116,7 +129,7 @@ class _Quantizer:
 
     def unify_shared_params(self) -> None:
         for op in list(self.g.ops):
-            if not has_trait(op.type, "shared_params"):
+            if not has_trait(op.type, "shared_params") or self._is_float(op):
                 continue
             inputs = [n for n in op.inputs if n in self.params]  # not conditions or constants
             names = inputs + [op.outputs[0]]
@@ -151,6 +164,8 @@ class _Quantizer:
         steps of an unrolled cell stays one tensor; a bias gets one per input scale."""
         made: dict[tuple, str] = {}
         for op in self.g.ops:
+            if self._is_float(op):
+                continue  # its constants stay float
             weight = _weight_axis(op)
             for i, name in enumerate(op.inputs):
                 t = self.g.tensors.get(name) if name else None
@@ -158,10 +173,10 @@ class _Quantizer:
                     continue
                 if weight and i == weight[0]:
                     data, params = self._weight(t, weight[1])
-                elif weight and i == 2:
+                elif weight:  # a weighted op's other float constant is its bias
                     data, params = self._bias(op, t)
                 else:
-                    params = self.params.get(name) or activation_params(float(t.data.min()), float(t.data.max()))
+                    params = self._constant_params(op, t)
                     data = quantize_values(t.data, params)
                 key = (name, data.dtype.name, params.scale.tobytes(), params.zero_point.tobytes(), params.axis)
                 if key not in made:
@@ -172,6 +187,16 @@ class _Quantizer:
             self.params.pop(name, None)
         self.g.remove_dead()
 
+    def _constant_params(self, op: Op, t: Tensor) -> QuantParams:
+        """A constant that a data-moving op copies into its output (PADV2's fill value) is
+        quantized with the output's params: LiteRT copies its raw integer and requires equal
+        zero points. Others (an embedding table GATHER reads included): params chosen for it
+        (shared-params ops) or its own range."""
+        if (has_trait(op.type, "moves_data") and t.name not in data_inputs(op)
+                and op.outputs[0] in self.params):
+            return self.params[op.outputs[0]]
+        return self.params.get(t.name) or activation_params(float(t.data.min()), float(t.data.max()))
+
     def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
             raise ConversionError(f"weights {t.name!r} of shape {list(t.data.shape)} have no channel axis {axis}")
@@ -179,32 +204,81 @@ class _Quantizer:
         return quantize_symmetric(t.data, params), params
 
     def _bias(self, op: Op, t: Tensor) -> tuple[np.ndarray, QuantParams]:
-        weights = self.g.tensors[op.inputs[1]]
-        in_scale = float(self.params[op.inputs[0]].scale[0])
+        weights = self.g.tensors[op.inputs[_weight_axis(op)[0]]]
+        # The activation input: the first with params (TRANSPOSE_CONV's is its third).
+        data = next(n for n in op.inputs if n in self.params)
+        in_scale = float(self.params[data].scale[0])
         params = bias_params(in_scale, weights.quant)
         return quantize_bias(t.data, params), params
 
     # ---- applying ---------------------------------------------------------------------------
 
+    def _is_float(self, op: Op) -> bool:
+        return id(op) in self._float_ids
+
+    def float_listing(self) -> str:
+        """The ops kept in float by type, with their first nodes: 'DIV (a/div, b/div)'."""
+        nodes: dict[str, list[str]] = {}
+        for op in self.float_ops:
+            nodes.setdefault(op.type, []).append(op.name or op.outputs[0])
+        return "; ".join(f"{t} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
+                         for t, n in sorted(nodes.items()))
+
     def check_supported(self) -> None:
-        missing: dict[str, list[str]] = {}
-        for op in self.g.ops:
-            opdef = REGISTRY.get(op.type)
-            if op.type in ("QUANTIZE", "DEQUANTIZE"):
-                continue
-            if opdef is None or opdef.int8_kernel is None:
-                missing.setdefault(op.type, []).append(op.name or op.outputs[0])
-        if missing:
-            listing = "; ".join(f"{t} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
-                                for t, n in sorted(missing.items()))
-            raise ConversionError(f"cannot quantize to int8: no int8 kernel for {listing}. Use "
-                                  "--quantize dynamic or float16, or convert without quantization.")
+        if self.float_ops and self.options.int8_only:
+            raise ConversionError(f"--int8_only: no int8 kernel for {self.float_listing()}. Convert "
+                                  "without --int8_only to keep these ops in float, or use --quantize "
+                                  "dynamic or float16.")
 
     def apply_activation_params(self) -> None:
+        floats = {out for op in self.float_ops for out in op.outputs}
         for name, params in self.params.items():
             t = self.g.tensors[name]
-            if not t.is_const and t.dtype == "float32":
+            if not t.is_const and t.dtype == "float32" and name not in floats:
                 t.dtype, t.quant = "int8", params
+
+    # ---- float fallback -----------------------------------------------------------------------
+
+    def keep_float(self) -> None:
+        """Float ops read their int8 inputs through one DEQUANTIZE per tensor; int8 ops read a
+        float op's output through one QUANTIZE per tensor (float consumers read it as it is)."""
+        dequantized: dict[str, str] = {}
+        for op in self.float_ops:
+            for i, name in enumerate(op.inputs):
+                if name and is_quantized_tensor(self.g.tensors[name]):
+                    if name not in dequantized:
+                        dequantized[name] = self._convert(name, "DEQUANTIZE", "float32", None,
+                                                          f"{name}/dequantized")
+                    self.g.set_input(op, i, dequantized[name])
+            for out in op.outputs:
+                readers = [c for c in self.g.consumers(out) if not self._is_float(c)]
+                if out not in self.params or not readers:
+                    continue
+                quantized = self._convert(out, "QUANTIZE", "int8", self.params[out], f"{out}/quantized")
+                for reader in readers:
+                    for i, name in enumerate(reader.inputs):
+                        if name == out:
+                            self.g.set_input(reader, i, quantized)
+
+    def _convert(self, name: str, op_type: str, dtype: str, quant: QuantParams | None, new: str) -> str:
+        """A new tensor holding `name` converted by a QUANTIZE or DEQUANTIZE, placed before the
+        first op reading `name`."""
+        first_reader = self.g.consumers(name)[0]
+        out = self.g.unique_name(new)
+        self.g.add_tensor(Tensor(out, self.g.tensors[name].shape, dtype, quant=quant))
+        self.g.add_op(Op(op_type, [name], [out], {}, out), before=first_reader)
+        return out
+
+    def drop_round_trips(self) -> None:
+        """A DEQUANTIZE of a boundary QUANTIZE (a float graph input read by a float op) reads
+        the float input itself."""
+        for op in list(self.g.ops):
+            source = self.g.producer(op.inputs[0]) if op.type == "DEQUANTIZE" else None
+            if (source is None or source.type != "QUANTIZE"
+                    or self.g.tensors[source.inputs[0]].dtype != "float32" or op.outputs[0] in self.g.outputs):
+                continue
+            self.g.replace_uses(op.outputs[0], source.inputs[0])
+        self.g.remove_dead()
 
     def insert_boundaries(self) -> None:
         for i, name in enumerate(list(self.g.inputs)):
@@ -216,6 +290,13 @@ class _Quantizer:
         """Unless the int8 tensor `name` already has the outside type `kind`: renames it to a
         new inner name (returned) and adds `name` back, of the outside type."""
         t = self.g.tensors[name]
+        if t.dtype == "float32" and name in self.params and kind != "float32":
+            # A float op's output leaves the graph quantized.
+            inner = self.g.unique_name(f"{name}/float")
+            self.g._rename_tensor(name, inner)
+            params = self.params[name] if kind == "int8" else _as_uint8(self.params[name])
+            self.g.add_tensor(Tensor(name, t.shape, kind, quant=params))
+            return inner
         if kind == "int8" or t.dtype != "int8":
             return None
         inner = self.g.unique_name(f"{name}/int8")
@@ -238,8 +319,21 @@ class _Quantizer:
         inner = self._outside(name, kind)
         if inner is not None:
             self.g.outputs = [name if n == inner else n for n in self.g.outputs]
-            self.g.add_op(Op("DEQUANTIZE" if kind == "float32" else "QUANTIZE", [inner], [name], {}, name))
+            self.g.add_op(Op("DEQUANTIZE" if self.g.tensors[name].dtype == "float32" else "QUANTIZE",
+                             [inner], [name], {}, name))
         return name
+
+
+def _needs_float(graph: Graph, op: Op) -> bool:
+    """The op has no int8 kernel and computes on float values: not QUANTIZE or DEQUANTIZE,
+    which convert between the two, nor an op on integers only or on a shape only."""
+    opdef = REGISTRY.get(op.type)
+    if op.type in ("QUANTIZE", "DEQUANTIZE") or (opdef is not None and opdef.int8_kernel is not None):
+        return False
+    if has_trait(op.type, "shape_only"):
+        return False
+    tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
+    return any(t.dtype == "float32" and not t.is_const for t in tensors)
 
 
 def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:
@@ -254,8 +348,9 @@ def _as_uint8(params: QuantParams) -> QuantParams:
     return QuantParams(params.scale.copy(), params.zero_point + 128, params.axis)
 
 
-def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options) -> None:
-    """Rewrites the float graph in place into a full-integer int8 graph."""
+def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options) -> str:
+    """Rewrites the float graph in place into a full-integer int8 graph; returns the ops kept
+    in float ('' when none is), as 'TYPE (node, ...); ...'."""
     for kind in (options.inference_input_type, options.inference_output_type):
         if kind not in ("float32",) + QUANTIZED_IO:
             raise ConversionError(f"inference type {kind!r}: use float32, int8 or uint8")
@@ -263,6 +358,8 @@ def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options:
     q.check_supported()
     q.choose_activation_params()
     q.unify_shared_params()
-    for rewrite in (q.quantize_constants, q.apply_activation_params, q.insert_boundaries, graph.toposort):
+    for rewrite in (q.quantize_constants, q.apply_activation_params, q.keep_float, q.insert_boundaries,
+                    q.drop_round_trips, graph.toposort):
         rewrite()
         graph.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
+    return q.float_listing()

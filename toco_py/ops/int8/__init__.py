@@ -4,8 +4,10 @@ from . import (  # noqa: F401  (imported for their registrations)  # noqa: F401 
     conv,
     elementwise,
     fully_connected,  # noqa: F401  (imported for its registrations)
+    image,
     movement,
     pool,
     reduce,
     softmax,
+    unary,
 )

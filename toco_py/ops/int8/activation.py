@@ -132,8 +132,8 @@ def lut_table(in_scale: float, in_zero: int, out_scale: float, out_zero: int, tr
     for i, value in enumerate(ALL_INT8):
         dequantized = f32(in_scale) * f32(int(value) - in_zero)
         rescaled = _round_half_away_f32(transform(dequantized) * inverse_scale)
-        quantized = int(rescaled + f32(out_zero))
-        table[i] = min(max(quantized, -128), 127)
+        # Clamped in float, as LUTPopulate does: an infinite EXP saturates.
+        table[i] = int(min(max(rescaled + f32(out_zero), f32(-128)), f32(127)))
     return table
 
 

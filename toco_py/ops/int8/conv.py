@@ -1,5 +1,5 @@
-"""int8 CONV_2D and DEPTHWISE_CONV_2D, as reference_integer_ops::ConvPerChannel and
-DepthwiseConvPerChannel compute them: sum filter * (input - input zero point) over the taps
+"""int8 CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV, as reference_integer_ops::ConvPerChannel,
+DepthwiseConvPerChannel and TransposeConv compute them: sum filter * (input - input zero point) over the taps
 that fall inside the image, add the int32 bias, requantize per output channel, add the output
 zero point and clamp to the fused activation's range. Measured against the installed LiteRT:
 the multipliers come from double products for per-channel and per-tensor filters alike, and
@@ -14,11 +14,16 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import Graph, Op
-from ..conv import depthwise_sum, extract_patches
+from ..conv import depthwise_sum, extract_patches, transpose_conv
 from ..fixed_point import quantize_multipliers, scale_double_rounding, wrap32
 from ..registry import register_int8
 from .common import activation_range, params
 from .litert import per_tensor, require_dtype
+
+
+def _data_input(op: Op) -> str:
+    """TRANSPOSE_CONV's inputs are (output shape, filter, input, bias)."""
+    return op.inputs[2] if op.type == "TRANSPOSE_CONV" else op.inputs[0]
 
 
 def channel_multipliers(op: Op, graph: Graph, channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +31,7 @@ def channel_multipliers(op: Op, graph: Graph, channels: int) -> tuple[np.ndarray
     them for int8 convolutions: double(input scale) * double(filter scale) / double(output
     scale), a per-tensor filter scale repeated for every channel. (FULLY_CONNECTED's
     per-tensor rule, a float32 product, does not apply here.)"""
-    in_scale, _ = per_tensor(op, graph, op.inputs[0])
+    in_scale, _ = per_tensor(op, graph, _data_input(op))
     out_scale, _ = per_tensor(op, graph, op.outputs[0])
     w_scales = np.asarray(params(graph, op.inputs[1]).scale, np.float32).ravel().astype(np.float64)
     if w_scales.size == 1:
@@ -38,7 +43,7 @@ def channel_multipliers(op: Op, graph: Graph, channels: int) -> tuple[np.ndarray
 
 
 def _check_tensors(op: Op, graph: Graph, bias: np.ndarray | None, channels: int) -> None:
-    require_dtype(op, graph, op.inputs[0], ("int8",))
+    require_dtype(op, graph, _data_input(op), ("int8",))
     require_dtype(op, graph, op.outputs[0], ("int8",))
     require_dtype(op, graph, op.inputs[1], ("int8",))
     # The int8 kernels never subtract a filter zero point (weights_offset is 0): a non-zero
@@ -101,5 +106,17 @@ def depthwise_conv2d_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray,
     return _requantize(op, graph, acc, b)
 
 
+def transpose_conv_int8(op: Op, graph: Graph, output_shape: np.ndarray, w: np.ndarray, x: np.ndarray,
+                        b: np.ndarray | None = None):
+    _check_tensors(op, graph, b, w.shape[0])
+    _, zero = per_tensor(op, graph, _data_input(op))
+    # The float kernel's scatter on the offset integers (exact in float64), without its
+    # activation: the clamp comes after requantizing.
+    plain = Op(op.type, op.inputs, op.outputs, {**op.attrs, "fused_activation_function": "NONE"}, op.name)
+    acc = transpose_conv(plain, output_shape, w.astype(np.int64), x.astype(np.int64) - zero)
+    return _requantize(op, graph, acc, b)
+
+
 register_int8("CONV_2D", conv2d_int8)
 register_int8("DEPTHWISE_CONV_2D", depthwise_conv2d_int8)
+register_int8("TRANSPOSE_CONV", transpose_conv_int8)

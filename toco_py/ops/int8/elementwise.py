@@ -1,5 +1,5 @@
-"""int8 broadcasting binary ops (ADD, SUB, MUL, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM, the six
-comparisons) and RSQRT, bit-exact with LiteRT's reference kernels.
+"""int8 broadcasting binary ops (ADD, SUB, MUL, DIV, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM, the
+six comparisons) and RSQRT, bit-exact with LiteRT's reference kernels.
 
 Each kernel first computes its multipliers as the op's Prepare in LiteRT does (the float vs
 double arithmetic of every product matters), then applies the per-element integer formula of
@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ...errors import TocoError
+from ...errors import ConversionError, TocoError
 from ...ir import Graph, Op
 from .. import fixed_point as fx
 from ..registry import register_int8
@@ -122,6 +122,53 @@ def mul_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _finish(product, p, rescale=fx.scale_double_rounding)
 
 
+def div_params(op: Op, graph: Graph) -> BinaryParams:
+    (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
+    # div.cc: input1_scale / (input2_scale * output_scale) in float, then QuantizeMultiplier.
+    mo = fx.quantize_multiplier(float(f32(s1) / (f32(s2) * f32(so))))
+    lo, hi = activation_range(op, so, zo)
+    return BinaryParams(z1, z2, out_multiplier=mo[0], out_shift=mo[1], out_zero=zo, act_min=lo,
+                        act_max=hi)
+
+
+def _leading_sign_bits(x: np.ndarray) -> np.ndarray:
+    """CountLeadingSignBits of int32 values (x > INT32_MIN here: int8 differences)."""
+    return np.where(x >= 0, fx.clz32(x) - 1, fx.clz32(2 * -x - 1))
+
+
+def _rdbpot_int32(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """RoundingDivideByPOT on int32 for any exponent: from 32 on, its mask (1ll << e) - 1
+    truncates to -1 and x86 masks the shift count to e & 31 (measured: a tiny quotient of a
+    large dividend saturates)."""
+    wide = exponent >= 32
+    mask = np.where(wide, -1, (np.int64(1) << np.minimum(exponent, 31)) - 1)
+    remainder = np.where(wide, x, x & mask)
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> (exponent & 31)) + (remainder > threshold)
+
+
+def div_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """reference_ops::DivElementwise: the dividend times the divisor's reciprocal (GetReciprocal),
+    each at full precision, then a per-element shift to the output scale."""
+    p = div_params(op, graph)
+    if np.any(b == p.b_zero):
+        raise ConversionError(f"{op!r}: an int8 divisor equals its zero point (divides by zero); "
+                              "LiteRT's CheckNonZero fails on it")
+    x, y = np.broadcast_arrays(a.astype(np.int64) - p.a_zero, b.astype(np.int64) - p.b_zero)
+    x, y = np.where(y < 0, -x, x), np.abs(y)  # the reciprocal must be positive
+    inverse, recip_shift = fx.get_reciprocal(y, 31)
+    headroom = _leading_sign_bits(x)
+    unscaled = fx.srdhm(x << headroom, inverse)
+    shift = p.out_shift - recip_shift - headroom
+    high = fx.srdhm(unscaled, p.out_multiplier)
+    # MultiplyByQuantizedMultiplierSmallerThanOneExp; a positive shift is the x86 build's
+    # masked shift counts (see fx.mbqm_smaller_than_one_exp).
+    down = _rdbpot_int32(high, np.maximum(-shift, 0))
+    up = (high >> np.clip(32 - shift, 0, 63)) + (high >= 0)
+    out = fx.wrap32(np.where(shift <= 0, down, up) + p.out_zero)
+    return np.clip(out, p.act_min, p.act_max).astype(np.int8)
+
+
 def squared_difference_params(op: Op, graph: Graph) -> BinaryParams:
     (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
     twice_max, m1, m2 = _input_multipliers(s1, s2)
@@ -194,6 +241,7 @@ def rsqrt_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 register_int8("ADD", add_int8)
 register_int8("SUB", sub_int8)
 register_int8("MUL", mul_int8)
+register_int8("DIV", div_int8)
 register_int8("SQUARED_DIFFERENCE", squared_difference_int8)
 register_int8("MAXIMUM", _raw_extremum(np.maximum))
 register_int8("MINIMUM", _raw_extremum(np.minimum))

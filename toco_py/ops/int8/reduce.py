@@ -98,7 +98,48 @@ def _extreme(op_type: str):
     return kernel
 
 
+def _scale_int64(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier's int64 overload: the multiplier rounded to 16 bits, one
+    rounding (half up) and the low 32 bits kept."""
+    reduced = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
+    total_shift = 15 - shift
+    return wrap32((x * reduced + (1 << (total_shift - 1))) >> total_shift)
+
+
+def reduce_prod_int8(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """reference_ops::QuantizedReduceProd: the product, rescaled after each multiplication by
+    in_scale / out_scale^(1/n) (GetQuantProdScaling) so it stays in int32, then once more."""
+    require_dtype(op, graph, op.inputs[0], ("int8",))
+    require_dtype(op, graph, op.outputs[0], ("int8",))
+    in_scale, in_zero = per_tensor(op, graph, op.inputs[0])
+    out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
+    axes = reduced_axes(op, axis, x.ndim)
+    shape = reduced_shape(op, x.shape, axes)
+    kept = [a for a in range(x.ndim) if a not in axes]
+    # The reduced elements of each output in the order the reference loop visits them.
+    terms = np.transpose(x, kept + list(axes)).reshape(-1, max(1, int(np.prod([x.shape[a] for a in axes]))))
+    count = terms.shape[1]
+    multiplier, shift = quantize_multiplier(float(in_scale) / (float(out_scale) ** (1.0 / count)))
+    values = terms.astype(np.int64) - in_zero
+    product = values[:, 0]
+    for k in range(1, count):
+        product = _scale_int64(product * values[:, k], multiplier, shift)
+    out = wrap32(_scale_int64(product, multiplier, shift) + out_zero)
+    return np.clip(out, -128, 127).astype(np.int8).reshape(shape)
+
+
+def _arg(op_type: str):
+    """ARG_MAX / ARG_MIN: the float kernel on raw values (a positive scale keeps their order)."""
+    def kernel(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+        require_dtype(op, graph, op.inputs[0], QUANTIZED_TYPES)
+        return REGISTRY[op_type].kernel(op, x, axis)
+    return kernel
+
+
 register_int8("MEAN", mean_quantized)
 register_int8("SUM", sum_quantized)
 register_int8("REDUCE_MAX", _extreme("REDUCE_MAX"))
 register_int8("REDUCE_MIN", _extreme("REDUCE_MIN"))
+register_int8("REDUCE_PROD", reduce_prod_int8)
+register_int8("ARG_MAX", _arg("ARG_MAX"))
+register_int8("ARG_MIN", _arg("ARG_MIN"))
