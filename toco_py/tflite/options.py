@@ -145,6 +145,9 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "FAKE_QUANT": ("FakeQuantOptions", [("Min", "min", FLOAT), ("Max", "max", FLOAT),
                                         ("NumBits", "num_bits", INT), ("NarrowRange", "narrow_range", BOOL)]),
     "RANDOM_UNIFORM": ("RandomOptions", [("Seed", "seed", INT), ("Seed2", "seed2", INT)]),
+    # Object detection (ops/detection.py): empty tables, written as TensorFlow's converter does.
+    "NON_MAX_SUPPRESSION_V4": ("NonMaxSuppressionV4Options", []),
+    "NON_MAX_SUPPRESSION_V5": ("NonMaxSuppressionV5Options", []),
 }
 # Builtins written without an options table: the schema has none for them, or one with no
 # fields. Every builtin the registry defines is here or in OPTIONS (tests/test_op_tables.py).
