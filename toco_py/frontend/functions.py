@@ -38,7 +38,7 @@ def inline_functions(gd) -> list:
     none)."""
     library = getattr(gd, "library", None)
     functions = {f.signature.name: f for f in library.function} if library is not None else {}
-    if not functions:
+    if not any(_is_call(node, functions) for node in gd.node):
         return list(gd.node)
     return _Inliner(functions, gd.node).nodes
 
