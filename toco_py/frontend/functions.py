@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import TocoError
 from .context import split_ref
+from .graphdef import CONTROL_CHARS
 from .proto import AttrValue, NodeDef
 
 _CALLS = ("PartitionedCall", "StatefulPartitionedCall")
@@ -72,6 +73,19 @@ def _reaches(tensor: str, targets: set[str], nodes: dict) -> bool:
         seen.add(name)
         stack.extend(split_ref(ref)[0] for ref in nodes[name].input if not ref.startswith("^"))
     return False
+
+
+def _check_body(name: str, function) -> None:
+    """What graphdef.py checks of the graph's own nodes, for a function's."""
+    seen: set[str] = set()
+    for node in function.node_def:
+        if not node.name or not node.op or CONTROL_CHARS.search(node.name) or CONTROL_CHARS.search(node.op):
+            raise TocoError(f"function {name!r} has a node with no name or op, or with control "
+                            "characters in them; the GraphDef's function library is malformed")
+        if node.name in seen:
+            raise TocoError(f"function {name!r} has two nodes named {node.name!r}; the GraphDef's "
+                            "function library is malformed")
+        seen.add(node.name)
 
 
 class _Inliner:
@@ -145,6 +159,7 @@ class _Inliner:
         if len(inputs) != len(signature.input_arg):
             raise TocoError(f"node {caller.name!r} calls function {name!r} with {len(inputs)} "
                             f"inputs; it takes {len(signature.input_arg)}; the GraphDef is malformed")
+        _check_body(name, function)
         args = {arg.name: ref for arg, ref in zip(signature.input_arg, inputs)}
         ops = {n.name: n.op for n in function.node_def}
         renamed = {n.name: self._fresh(f"{prefix}/{n.name}") for n in function.node_def}

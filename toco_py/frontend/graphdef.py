@@ -22,7 +22,7 @@ from .wire import LENGTH, WireError, field_range, fields
 
 # Constant payloads at least this big are viewed in place instead of copied.
 VIEW_THRESHOLD = 4096
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _NODE, _LIBRARY, _ATTR, _ATTR_KEY, _ATTR_VALUE, _ATTR_TENSOR, _TENSOR_CONTENT = 1, 2, 5, 1, 2, 8, 4
 
 
@@ -116,7 +116,7 @@ def _check_nodes(nodes, source: str) -> None:
             raise TocoError(
                 f"{source} does not look like a GraphDef (a node has no name or op); "
                 "pass a frozen graph .pb")
-        if _CONTROL.search(node.name) or _CONTROL.search(node.op):
+        if CONTROL_CHARS.search(node.name) or CONTROL_CHARS.search(node.op):
             # (They would also break the one-line messages that name nodes and op types.)
             raise TocoError(
                 f"{source} does not look like a GraphDef (node {node.name!r} of type {node.op!r} "

@@ -38,6 +38,9 @@ def resolve_switch(graph: Graph, op: Op) -> bool:
     pred = graph.const_value(op.inputs[1])
     if pred is None:
         return False
+    if np.size(pred) != 1:
+        raise ConversionError(f"{op!r}: its predicate has {np.size(pred)} values, not one bool; "
+                              "the graph is malformed")
     taken = 1 if bool(np.ravel(pred)[0]) else 0
     live = op.outputs[taken]
     kill_branch(graph, op.outputs[1 - taken])
