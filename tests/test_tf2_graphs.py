@@ -12,7 +12,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from tensorflow.python.ops import gen_functional_ops
 
 from tests.support.cli import assert_one_line_error, toco
-from tests.support.oracle import op_types
+from tests.support.oracle import op_types, run_litert
 from tests.support.policy import tensorflow_and_litert_failures
 from toco_py import api
 from toco_py.errors import ConversionError
@@ -196,6 +196,49 @@ def test_broken_library_is_a_one_line_error(tmp_path, break_it, fragment):
     path.write_bytes(gd.SerializeToString())
     assert_one_line_error(toco("convert", "--graph_def_file", str(path), "--output_file",
                                str(tmp_path / "m.tflite")), fragment, repr(function))
+
+
+def _chain_library(depth: int, calls_each: int) -> bytes:
+    """f0 .. f{depth}: each calls the next `calls_each` (1 or 2) times and adds the results."""
+    from toco_py.frontend.proto import GraphDef
+
+    gd = GraphDef()
+    gd.node.add(name="x", op="Placeholder").attr["dtype"].type = 1
+    call = gd.node.add(name="call", op="PartitionedCall", input=["x"])
+    call.attr["f"].func.name = "f0"
+    for level in range(depth + 1):
+        function = gd.library.function.add()
+        function.signature.name = f"f{level}"
+        function.signature.input_arg.add(name="a", type=1)
+        function.signature.output_arg.add(name="out", type=1)
+        if level == depth:
+            function.ret["out"] = "a"
+            continue
+        for i in range(calls_each):
+            node = function.node_def.add(name=f"c{i}", op="PartitionedCall", input=["a"])
+            node.attr["f"].func.name = f"f{level + 1}"
+        total = function.node_def.add(name="sum", op=("Identity", "AddV2")[calls_each - 1],
+                                      input=[f"c{i}:output:0" for i in range(calls_each)])
+        total.attr["T"].type = 1
+        function.ret["out"] = "sum:z:0"
+    return gd.SerializeToString()
+
+
+@pytest.mark.parametrize("depth,calls_each,fragment", [
+    (40, 2, "too many times over"), (150, 1, "more than 100 deep")])
+def test_library_too_big_to_inline_is_a_one_line_error(tmp_path, depth, calls_each, fragment):
+    path = tmp_path / "chain.pb"
+    path.write_bytes(_chain_library(depth, calls_each))
+    assert_one_line_error(toco("convert", "--graph_def_file", str(path), "--output_file",
+                               str(tmp_path / "m.tflite")), fragment, "'f0'")
+
+
+def test_a_chain_of_calls_converts():
+    data = _chain_library(5, 2)  # 32 copies of x added up
+    result = api.convert_bytes(data, input_shapes=[(2, 3)])
+    x = _x((2, 3))
+    (out,) = result.graph.outputs
+    np.testing.assert_allclose(run_litert(result.model, {"x": x})[out], 32 * x, rtol=1e-6)
 
 
 # ---- TF1: batch norms in a tf.cond on a constant training flag ---------------------------------

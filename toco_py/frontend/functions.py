@@ -12,6 +12,10 @@ from .graphdef import CONTROL_CHARS
 from .proto import AttrValue, NodeDef
 
 _CALLS = ("PartitionedCall", "StatefulPartitionedCall")
+# A library whose functions call others several times each grows exponentially when inlined.
+MAX_INLINED_NODES = 1 << 22
+# Deeper call chains than real models have; the inlining recurses once per level.
+MAX_CALL_DEPTH = 100
 _IFS = ("If", "StatelessIf")
 _CASES = ("Case", "StatelessCase")
 
@@ -46,6 +50,20 @@ def inline_functions(gd) -> list:
 
 def _is_call(node, functions) -> bool:
     return node.op in _CALLS or node.op in _IFS or node.op in _CASES or node.op in functions
+
+
+def _callees(node, functions) -> list[str]:
+    """The functions a node calls (none for an ordinary op)."""
+    if node.op in _CALLS:
+        keys = ("f",)
+    elif node.op in _IFS:
+        keys = ("then_branch", "else_branch")
+    elif node.op in _CASES:
+        return [f.name for f in node.attr["branches"].list.func] if "branches" in node.attr else []
+    else:
+        return [node.op] if node.op in functions else []
+    return [node.attr[k].func.name for k in keys
+            if k in node.attr and node.attr[k].WhichOneof("value") == "func"]
 
 
 def _node(name: str, op: str, inputs: list[str], **attrs) -> NodeDef:
@@ -93,11 +111,35 @@ class _Inliner:
         self.functions = functions
         self.used = {n.name for n in nodes}
         self.nodes: list = []
+        self.sizes: dict[str, int] = {}
+        for node in nodes:
+            for name in _callees(node, functions):
+                if self._size(name, ()) > MAX_INLINED_NODES:
+                    raise TocoError(
+                        f"inlining function {name!r} (called by {node.name!r}) makes more than "
+                        f"{MAX_INLINED_NODES} nodes: its functions call others too many times "
+                        "over; the GraphDef is malformed or too large")
         for node in nodes:
             if _is_call(node, functions):
-                self._expand(node, [tensor for tensor in node.input if not tensor.startswith("^")], ())
+                self._expand(node, [tensor for tensor in node.input if not tensor.startswith("^")])
             else:
                 self.nodes.append(node)
+
+    def _size(self, name: str, stack: tuple) -> int:
+        """How many nodes inlining function `name` makes (0 for a function the library lacks:
+        the inlining names it with its caller); fails on a function that calls itself."""
+        if name in stack:
+            cycle = " -> ".join(stack[stack.index(name):] + (name,))
+            raise TocoError(f"function {name!r} calls itself ({cycle}); the GraphDef's function "
+                            "library is malformed")
+        if len(stack) > MAX_CALL_DEPTH:
+            raise TocoError(f"function {stack[0]!r} nests calls more than {MAX_CALL_DEPTH} deep "
+                            f"(down to {name!r}); the GraphDef's function library is malformed")
+        if name not in self.sizes:
+            body = self.functions[name].node_def if name in self.functions else ()
+            self.sizes[name] = len(body) + sum(self._size(callee, stack + (name,))
+                                               for node in body for callee in _callees(node, self.functions))
+        return self.sizes[name]
 
     def _fresh(self, name: str) -> str:
         """name, or name_1, name_2 ... when the graph already has a node of that name."""
@@ -115,7 +157,7 @@ class _Inliner:
                             "the GraphDef is malformed")
         return value.func.name
 
-    def _expand(self, node, inputs: list[str], stack: tuple) -> None:
+    def _expand(self, node, inputs: list[str]) -> None:
         """Replaces the call `node` (its data inputs `inputs`, graph references) by the nodes
         computing its outputs and a node of its name that forwards them."""
         tout = node.attr["Tout"].list.type if "Tout" in node.attr else ()
@@ -124,34 +166,33 @@ class _Inliner:
             if not inputs:
                 raise TocoError(f"node {node.name!r} ({node.op}) has no predicate input; the GraphDef is malformed")
             outputs = self._cond(node, node.name, inputs[0], inputs[1:],
-                                 lambda prefix, args: self._inline(then_fn, prefix, args, stack, node),
-                                 lambda prefix, args: self._inline(else_fn, prefix, args, stack, node))
+                                 lambda prefix, args: self._inline(then_fn, prefix, args, node),
+                                 lambda prefix, args: self._inline(else_fn, prefix, args, node))
         elif node.op in _CASES:
             branches = [f.name for f in node.attr["branches"].list.func] if "branches" in node.attr else []
             if not branches or not inputs:
                 raise TocoError(f"node {node.name!r} ({node.op}) has no branches or no branch index; "
                                 "the GraphDef is malformed")
-            outputs = self._case(node, node.name, inputs[0], inputs[1:], branches, stack)
+            if len(branches) > MAX_CALL_DEPTH:  # lowered to a chain of conds, one level each
+                raise TocoError(f"node {node.name!r} ({node.op}) has {len(branches)} branches; "
+                                f"toco-py converts a Case of at most {MAX_CALL_DEPTH}")
+            outputs = self._case(node, node.name, inputs[0], inputs[1:], branches)
         else:
             name = self._func_attr(node, "f") if node.op in _CALLS else node.op
-            outputs = self._inline(name, node.name, inputs, stack, node)
+            outputs = self._inline(name, node.name, inputs, node)
         controls = [tensor for tensor in node.input if tensor.startswith("^")]
         if outputs:
             self.nodes.append(_node(node.name, "IdentityN", outputs + controls, T=_types(tout)))
         else:  # a call for its side effects only (an assert): others may wait on it
             self.nodes.append(_node(node.name, "NoOp", controls))
 
-    def _inline(self, name: str, prefix: str, inputs: list[str], stack: tuple, caller) -> list[str]:
+    def _inline(self, name: str, prefix: str, inputs: list[str], caller) -> list[str]:
         """Adds the nodes of function `name`, reading `inputs`, under `prefix`; returns the
         references of its outputs."""
         function = self.functions.get(name)
         if function is None:
             raise TocoError(f"node {caller.name!r} calls function {name!r}, which the GraphDef's "
                             "function library does not define; the GraphDef is malformed")
-        if name in stack:
-            cycle = " -> ".join(stack[stack.index(name):] + (name,))
-            raise TocoError(f"function {name!r} calls itself ({cycle}); the GraphDef's function "
-                            "library is malformed")
         signature = function.signature
         if any(arg.number_attr or arg.type_list_attr for arg in signature.input_arg):
             raise TocoError(f"function {name!r} takes a list of tensors as one argument, which "
@@ -182,7 +223,6 @@ class _Inliner:
             offset = listed.index(arg) if arg in listed else 0
             return f"{renamed[node]}:{offset + index}"
 
-        inner = stack + (name,)
         for body_node in function.node_def:
             node = NodeDef()
             node.CopyFrom(body_node)
@@ -191,7 +231,7 @@ class _Inliner:
             del node.input[:]
             node.input.extend(graph_ref(ref) for ref in body_node.input)
             if _is_call(node, self.functions):
-                self._expand(node, [ref for ref in node.input if not ref.startswith("^")], inner)
+                self._expand(node, [ref for ref in node.input if not ref.startswith("^")])
             else:
                 self.nodes.append(node)
         missing = [arg.name for arg in signature.output_arg if arg.name not in function.ret]
@@ -238,13 +278,12 @@ class _Inliner:
                                           N=AttrValue(i=2), **attrs)))
         return merged
 
-    def _case(self, caller, name: str, index: str, inputs: list[str], branches: list[str],
-              stack: tuple) -> list[str]:
+    def _case(self, caller, name: str, index: str, inputs: list[str], branches: list[str]) -> list[str]:
         """Case as a chain of conds: index == 0 ? branch 0 : index == 1 ? ... : the last branch
         (which also takes an index out of range, as TensorFlow's Case does)."""
         first = branches[0]
         if len(branches) == 1:
-            return self._inline(first, name, inputs, stack, caller)
+            return self._inline(first, name, inputs, caller)
         value = AttrValue()
         value.tensor.dtype = AttrValue(type="DT_INT32").type
         value.tensor.tensor_shape.SetInParent()
@@ -254,8 +293,8 @@ class _Inliner:
         pred = self._add(_node(self._fresh(f"{name}/is_branch"), "Equal", [index, const],
                                T=AttrValue(type="DT_INT32")))
         return self._cond(caller, name, pred, inputs,
-                          lambda prefix, args: self._inline(first, prefix, args, stack, caller),
-                          lambda prefix, args: self._case(caller, prefix, index, args, branches[1:], stack))
+                          lambda prefix, args: self._inline(first, prefix, args, caller),
+                          lambda prefix, args: self._case(caller, prefix, index, args, branches[1:]))
 
     def _add(self, node) -> str:
         self.nodes.append(node)
