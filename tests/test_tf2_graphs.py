@@ -88,6 +88,20 @@ def test_if_on_a_constant_predicate_takes_its_branch(flag):
     assert set(op_types(result.model)) <= {"SUB", "ADD"}
 
 
+def test_assert_guards_on_inputs_are_dropped():
+    """tf.debugging asserts in a tf.function guard their Assert with an If on the checked
+    condition (not constant): it returns nothing and only control edges read it."""
+    def model(x):
+        tf.debugging.assert_greater(x, -100.0, message="x too small")
+        tf.debugging.assert_all_finite(x, "x not finite")
+        return x * 2.0
+
+    gd, ops, inputs, outputs = freeze_tf2(model, tf.TensorSpec([2, 8], tf.float32))
+    assert "If" in ops or "StatelessIf" in ops
+    result = convert_and_check(gd, inputs, outputs, {inputs[0]: _x()})
+    assert op_types(result.model) == ["MUL"]
+
+
 def test_if_on_an_input_stays_a_control_flow_error(tmp_path):
     gd, ops, _, _ = freeze_tf2(lambda x, p: tf.cond(p, lambda: x * 2.0, lambda: x - 1.0),
                                tf.TensorSpec([2, 8], tf.float32), tf.TensorSpec([], tf.bool))
