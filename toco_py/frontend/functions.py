@@ -204,6 +204,7 @@ class _Inliner:
         args = {arg.name: ref for arg, ref in zip(signature.input_arg, inputs)}
         ops = {n.name: n.op for n in function.node_def}
         renamed = {n.name: self._fresh(f"{prefix}/{n.name}") for n in function.node_def}
+        reads: dict[str, str] = {}  # node -> the output arg name read of it (ops not in _OUTPUT_ARGS)
 
         def graph_ref(ref: str) -> str:
             control = ref.startswith("^")
@@ -220,8 +221,14 @@ class _Inliner:
             arg, _, index = rest.rpartition(":")
             index = int(index) if index.isdigit() else 0
             listed = _OUTPUT_ARGS.get(ops[node], ())
-            offset = listed.index(arg) if arg in listed else 0
-            return f"{renamed[node]}:{offset + index}"
+            if arg in listed:
+                return f"{renamed[node]}:{listed.index(arg) + index}"
+            # An op of one output arg: the index alone places the output. Two arg names
+            # read of one node mean an op of several that the table lacks.
+            if reads.setdefault(node, arg) != arg:
+                raise TocoError(f"function {name!r} reads outputs {reads[node]!r} and {arg!r} of node "
+                                f"{node!r}, a {ops[node]} op whose outputs toco-py cannot place")
+            return f"{renamed[node]}:{index}"
 
         for body_node in function.node_def:
             node = NodeDef()
