@@ -154,7 +154,25 @@ def seeds(tmp_path_factory):
         r = tf.reshape(h, [-1, 8, 8])
         return {"y": tf.identity(tf.reduce_sum(tf.transpose(r, [0, 2, 1]), axis=2), name="y")}
 
+    def tf2():
+        """A TF2 export: calls kept (nested), a StatelessIf on a constant, a function library."""
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        w = tf.Variable(np.random.default_rng(3).normal(0, 0.3, (8, 8)).astype(np.float32))
+        kept = tf.function(experimental_attributes={"_noinline": True})
+        dense = kept(lambda x: tf.nn.relu(tf.matmul(x, w)))
+        block = kept(lambda x: dense(x) + x)
+
+        def model(x):
+            y = block(x) * dense(x)
+            return tf.cond(tf.constant(False), lambda: y * 2.0, lambda: y - 1.0)
+
+        concrete = tf.function(model).get_concrete_function(tf.TensorSpec([1, 8], tf.float32, name="x"))
+        frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False, aggressive_inlining=False)
+        return frozen.graph.as_graph_def().SerializeToString()
+
     built = {
+        "tf2": (tf2(), ["x"], ["Identity"]),
         "mlp": (freeze(models.mlp)[0], ["x"], ["probs"]),
         "cnn": (freeze(models.small_cnn)[0], ["image"], ["scores"]),
         "wide": (freeze(wide)[0], ["x"], ["y"]),
@@ -164,6 +182,7 @@ def seeds(tmp_path_factory):
     for name, (data, inputs, outputs) in built.items():
         names = [n.name for n in GraphDef.FromString(data).node]
         out[name] = {"data": data.hex(), "inputs": inputs, "outputs": outputs, "names": names}
+    out["tf2"]["added"] = True
     text = text_format.MessageToString(GraphDef.FromString(built["mlp"][0])).encode()
     out["mlp_text"] = dict(out["mlp"], data=text.hex(), text=True)
     path = tmp_path_factory.mktemp("fuzz") / "seeds.json"

@@ -1,7 +1,8 @@
 """Mutations of valid GraphDef files and of convert's flags, for tests/test_fuzz_graphdef.py:
 byte level (bit flips, truncation, inserted/overwritten bytes, corrupted field numbers and
 lengths), graph level (missing inputs, duplicate names, cycles, absurd shapes, wrong dtypes
-and attrs, huge splat constants) and flags (odd names, shapes and cut points). Each case is
+and attrs, huge splat constants; in a TF2 graph's function library too: calls of missing
+functions, recursion, wrong arity, bad returns) and flags (odd names, shapes and cut points). Each case is
 deterministic in its number."""
 from __future__ import annotations
 
@@ -148,6 +149,9 @@ def _graph_mutation(data: bytes, rng: random.Random) -> bytes:
     from toco_py.frontend.proto import GraphDef
 
     gd = GraphDef.FromString(data)
+    if gd.library.function and rng.random() < 0.5:
+        _library_mutation(gd, rng)
+        return gd.SerializeToString()
     nodes = list(gd.node)
     node = rng.choice(nodes)
     kind = rng.randrange(16)
@@ -248,6 +252,52 @@ def _graph_mutation(data: bytes, rng: random.Random) -> bytes:
     return gd.SerializeToString()
 
 
+_CALLS = ("PartitionedCall", "StatefulPartitionedCall", "If", "StatelessIf", "Case")
+
+
+def _library_mutation(gd, rng: random.Random) -> None:
+    """A TF2 graph's function library broken: a call's function renamed or removed, a
+    function calling itself or its caller, arguments added or dropped, returns gone or
+    pointing nowhere, or a body node mutated like a graph node."""
+    function = rng.choice(list(gd.library.function))
+    calls = [n for n in list(gd.node) + [n for f in gd.library.function for n in f.node_def]
+             if n.op in _CALLS]
+    kind = rng.randrange(7)
+    if kind == 0 and calls:  # a call of a function the library does not define
+        call = rng.choice(calls)
+        key = rng.choice([k for k in ("f", "then_branch", "else_branch") if k in call.attr] or ["f"])
+        call.attr[key].func.name = rng.choice(["ghost", "", function.signature.name + "_"])
+    elif kind == 1:  # a function calling itself, or one calling it
+        node = function.node_def.add(name="again", op=rng.choice(["PartitionedCall", "StatefulPartitionedCall"]))
+        node.input.extend(arg.name for arg in function.signature.input_arg)
+        node.attr["f"].func.name = rng.choice(list(gd.library.function)).signature.name
+    elif kind == 2:  # a function gone
+        gd.library.function.remove(function)
+    elif kind == 3:  # an argument more or less
+        args = function.signature.input_arg
+        if args and rng.random() < 0.5:
+            args.pop()
+        else:
+            args.add(name="extra", type=1)
+    elif kind == 4:  # a return gone, or pointing at no node or output
+        names = sorted(function.ret)
+        if names and rng.random() < 0.4:
+            del function.ret[rng.choice(names)]
+        elif names:
+            function.ret[rng.choice(names)] = rng.choice(["ghost:output:0", "ghost", "", ":::", "x:y:z:9"])
+        else:
+            function.signature.output_arg.add(name="extra", type=1)
+    elif kind == 5 and function.node_def:  # a body node reading nothing that exists
+        node = rng.choice(list(function.node_def))
+        node.input.append(rng.choice(["ghost", "ghost:output:0", "^ghost", f"{node.name}:output:0", ""]))
+    elif function.node_def:  # a body node's op or name changed
+        node = rng.choice(list(function.node_def))
+        if rng.random() < 0.5:
+            node.op = rng.choice(["If", "Case", "PartitionedCall", "NoSuchOp", "", "Switch"])
+        else:
+            node.name = rng.choice([n.name for n in function.node_def])
+
+
 def _flag_mutation(seed: dict, rng: random.Random, node_names: list[str]) -> dict:
     """Flags as the command line gives them (strings, or None for absent)."""
     flags = {"input_arrays": ",".join(seed["inputs"]), "output_arrays": ",".join(seed["outputs"]),
@@ -279,7 +329,11 @@ def _flag_mutation(seed: dict, rng: random.Random, node_names: list[str]) -> dic
 def make_case(seeds: dict, case: int) -> tuple[str, bytes, dict, str]:
     """(case label, file bytes, flags, file suffix), deterministic in `case`."""
     rng = random.Random(case)
-    name = sorted(seeds)[case % len(seeds)]
+    # Seeds marked "added" take every sixth case, so that the other seeds' cases stay the
+    # cases they were before the added seeds came.
+    base = sorted(n for n in seeds if not seeds[n].get("added"))
+    added = sorted(n for n in seeds if seeds[n].get("added"))
+    name = added[case // 6 % len(added)] if added and case % 6 == 5 else base[case % len(base)]
     seed = seeds[name]
     data = seed["data"]
     flags = {"input_arrays": ",".join(seed["inputs"]) if rng.random() < 0.5 else None,

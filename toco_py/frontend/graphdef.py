@@ -16,22 +16,24 @@ import numpy as np
 from google.protobuf import message, text_format
 
 from ..errors import TocoError
-from .proto import GraphDef, NodeDef, TensorProto
+from .proto import FunctionDefLibrary, GraphDef, NodeDef, TensorProto
 from .tensors import dtype_name, shape_of
 from .wire import LENGTH, WireError, field_range, fields
 
 # Constant payloads at least this big are viewed in place instead of copied.
 VIEW_THRESHOLD = 4096
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_NODE, _ATTR, _ATTR_KEY, _ATTR_VALUE, _ATTR_TENSOR, _TENSOR_CONTENT = 1, 5, 1, 2, 8, 4
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_NODE, _LIBRARY, _ATTR, _ATTR_KEY, _ATTR_VALUE, _ATTR_TENSOR, _TENSOR_CONTENT = 1, 2, 5, 1, 2, 8, 4
 
 
 @dataclass
 class LoadedGraph:
     """A GraphDef as the frontend reads it: NodeDefs (big constant payloads left out) and the
-    values of those constants, as read-only numpy views."""
+    values of those constants, as read-only numpy views, and the function library (whole:
+    functions hold few big constants) that TF2 graphs call."""
     node: list = field(default_factory=list)
     constants: dict[str, np.ndarray] = field(default_factory=dict)
+    library: object = field(default_factory=FunctionDefLibrary)
 
 
 def load_graphdef(path: str, view_constants: bool = True):
@@ -71,6 +73,8 @@ def _walk(data) -> LoadedGraph:
     for number, wire_type, start, end, _ in fields(data, 0, len(data)):
         if number == _NODE and wire_type == LENGTH:
             loaded.node.append(_node(data, start, end, loaded.constants))
+        elif number == _LIBRARY and wire_type == LENGTH:
+            loaded.library.MergeFromString(bytes(data[start:end]))
     return loaded
 
 
@@ -112,7 +116,7 @@ def _check_nodes(nodes, source: str) -> None:
             raise TocoError(
                 f"{source} does not look like a GraphDef (a node has no name or op); "
                 "pass a frozen graph .pb")
-        if _CONTROL.search(node.name) or _CONTROL.search(node.op):
+        if CONTROL_CHARS.search(node.name) or CONTROL_CHARS.search(node.op):
             # (They would also break the one-line messages that name nodes and op types.)
             raise TocoError(
                 f"{source} does not look like a GraphDef (node {node.name!r} of type {node.op!r} "

@@ -12,6 +12,7 @@ from ..errors import InternalError, TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
 from ..tflite.options import MAX_TENSOR_ELEMENTS
 from .context import NodeContext, split_ref, tensor_name
+from .functions import inline_functions
 from .node_types import input_dtype, output_dtype, shape_attr
 from .tensors import shape_of, to_numpy
 from .tf_ops import MAPPERS
@@ -26,6 +27,9 @@ _NOT_OUTPUTS = {
 }
 _TRAINING_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
 _TRAINING_SCOPES = ("gradients/", "gradients_", "train/", "save/", "init")
+
+_SWITCHES = ("Switch", "RefSwitch")
+_CLOSE_BRANCH = ("Merge", "RefMerge", "Exit", "RefExit")
 
 _PLACEHOLDERS = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
 
@@ -67,7 +71,8 @@ class Importer:
         self.expand_limit = expand_limit
         self.run_passes = run_passes
         self.nodes = {}
-        for node in gd.node:
+        self.node_list = inline_functions(gd)
+        for node in self.node_list:
             if node.name in self.nodes:
                 raise TocoError(f"the GraphDef has two nodes named {node.name!r}; it is malformed")
             self.nodes[node.name] = node
@@ -96,11 +101,16 @@ class Importer:
         if self.output_arrays:
             self._check_exists(self.output_arrays, "output")
             return self.output_arrays
-        consumed = {split_ref(i)[0] for n in self.gd.node for i in n.input
-                    if not i.startswith("^")}
+        refs = [ref for n in self.node_list for ref in n.input]
+        consumed = {split_ref(r)[0] for r in refs if not r.startswith("^")}
+        # A node others wait on (a control input: a cond's switch_t, an assert's guard) is
+        # a dependency, not a result.
+        awaited = {split_ref(r[1:])[0] for r in refs if r.startswith("^")}
+        in_branch = self._in_cond_branches()
         outputs = [
-            n.name for n in self.gd.node
-            if n.name not in consumed and n.op not in _NOT_OUTPUTS
+            n.name for n in self.node_list
+            if n.name not in consumed and n.name not in awaited and n.name not in in_branch
+            and n.op not in _NOT_OUTPUTS
             and not n.op.startswith(_TRAINING_PREFIXES)
             and not n.name.startswith(_TRAINING_SCOPES)
         ]
@@ -108,6 +118,31 @@ class Importer:
             raise TocoError("could not infer the output arrays; name them with --output_arrays")
         self.notes.append(f"output arrays (inferred): {','.join(outputs)}")
         return outputs
+
+    def _in_cond_branches(self) -> set[str]:
+        """Nodes inside a TF1 cond or loop body: downstream of a Switch before the Merge (or
+        Exit) that closes it. Their values exist only when their branch runs (a dead branch
+        under a constant predicate never does), so they are never the network's outputs."""
+        readers: dict[str, list[str]] = {}
+        for node in self.node_list:
+            for ref in node.input:
+                if not ref.startswith("^"):
+                    readers.setdefault(split_ref(ref)[0], []).append(node.name)
+        switches = [n.name for n in self.node_list if n.op in _SWITCHES]
+        # Depth: how many Switches deep a node is; bounded so that a malformed cycle ends.
+        stack = [(reader, 1) for name in switches for reader in readers.get(name, ())]
+        seen: set[tuple[str, int]] = set()
+        inside: set[str] = set()
+        while stack:
+            name, depth = stack.pop()
+            depth -= self.nodes[name].op in _CLOSE_BRANCH
+            if depth <= 0 or depth > len(switches) or (name, depth) in seen:
+                continue
+            seen.add((name, depth))
+            inside.add(name)
+            opens = self.nodes[name].op in _SWITCHES
+            stack.extend((reader, depth + opens) for reader in readers.get(name, ()))
+        return inside
 
     def _upstream(self, outputs: list[str], stop: set[str]) -> list[str]:
         """Node names the outputs depend on through data edges, in topological order. The

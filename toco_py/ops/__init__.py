@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     conv3d,
     converter_only,
     custom,
+    detection,
     elementwise,
     fake_quant,
     fully_connected,

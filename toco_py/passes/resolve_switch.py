@@ -11,7 +11,8 @@ from .base import Pass, forward
 
 
 def kill_branch(graph: Graph, tensor: str) -> None:
-    """Removes every op that depends on `tensor`; a Merge only loses that input."""
+    """Removes every op that depends on `tensor`; a Merge only loses that input, unless it
+    was its last (a cond nested in the branch not taken: the whole Merge is dead)."""
     dead = [tensor]
     while dead:
         name = dead.pop()
@@ -20,7 +21,7 @@ def kill_branch(graph: Graph, tensor: str) -> None:
                 f"output {name!r} is only computed in a tf.cond branch that the constant "
                 "predicate never takes; choose another --output_arrays")
         for user in list(graph.consumers(name)):
-            if user.type == "Merge":
+            if user.type == "Merge" and any(n != name for n in user.inputs):
                 positions = user.attrs.setdefault("input_positions", list(range(len(user.inputs))))
                 keep = [i for i, n in enumerate(user.inputs) if n != name]
                 graph.set_inputs(user, [user.inputs[i] for i in keep])
@@ -37,6 +38,9 @@ def resolve_switch(graph: Graph, op: Op) -> bool:
     pred = graph.const_value(op.inputs[1])
     if pred is None:
         return False
+    if np.size(pred) != 1:
+        raise ConversionError(f"{op!r}: its predicate has {np.size(pred)} values, not one bool; "
+                              "the graph is malformed")
     taken = 1 if bool(np.ravel(pred)[0]) else 0
     live = op.outputs[taken]
     kill_branch(graph, op.outputs[1 - taken])

@@ -162,6 +162,9 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "BITWISE_XOR": ("BitwiseXorOptions", []),
     "RIGHT_SHIFT": ("RightShiftOptions", []),
     "BUCKETIZE": ("BucketizeOptions", [("Boundaries", "boundaries", FLOATS)]),
+    # Object detection (ops/detection.py): empty tables, written as TensorFlow's converter does.
+    "NON_MAX_SUPPRESSION_V4": ("NonMaxSuppressionV4Options", []),
+    "NON_MAX_SUPPRESSION_V5": ("NonMaxSuppressionV5Options", []),
 }
 # Builtins written without an options table: the schema has none for them, or one with no
 # fields. Every builtin the registry defines is here or in OPTIONS (tests/test_op_tables.py).

@@ -316,4 +316,6 @@ VERSION_1 = frozenset({
     # Structural and array ops (issue 13).
     "ONE_HOT", "CUMSUM", "LOCAL_RESPONSE_NORMALIZATION", "UNSORTED_SEGMENT_SUM",
     "CONV_3D",
+    # Object detection (ops/detection.py).
+    "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
 })

@@ -1,5 +1,16 @@
 """TensorFlow op -> IR op mappers by family; importing registers them all."""
-from . import array, control, image, linalg, math, nn, normalization, sequence, slicing  # noqa: F401  (imported for their registrations)
+from . import (  # noqa: F401  (imported for their registrations)
+    array,
+    control,
+    detection,
+    image,
+    linalg,
+    math,
+    nn,
+    normalization,
+    sequence,
+    slicing,
+)
 from .registry import MAPPERS, tf_op
 
 __all__ = ["MAPPERS", "tf_op"]

@@ -7,9 +7,10 @@ from .registry import tf_op
 
 # TF control flow the frontend does not map: it stays in the graph under its TF name, and
 # conversion fails naming it (preflight.is_control_flow). Switch and Merge are mapped below
-# (to ops with the "control_flow" trait), for the passes to resolve a constant predicate.
-UNMAPPED_CONTROL_FLOW = ("Enter", "Exit", "NextIteration", "LoopCond", "If", "StatelessIf",
-                         "While", "StatelessWhile")
+# (to ops with the "control_flow" trait), for the passes to resolve a constant predicate;
+# functional If / StatelessIf / Case become Switch and Merge before the import
+# (frontend/functions.py).
+UNMAPPED_CONTROL_FLOW = ("Enter", "Exit", "NextIteration", "LoopCond", "While", "StatelessWhile")
 _PASSTHROUGH = {"Identity": "Identity", "Snapshot": "Snapshot", "CheckNumerics": "CheckNumerics",
                 "StopGradient": "StopGradient", "PreventGradient": "PreventGradient",
                 "EnsureShape": "EnsureShape", "PlaceholderWithDefault": "PlaceholderWithDefault"}
