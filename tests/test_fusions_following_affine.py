@@ -5,6 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests.support.fusions import convert_both
+from tests.support.irgraph import build, run_passes, types
+from toco_py.passes import fuse_affine_into_following
 
 v1 = tf.compat.v1
 RNG = np.random.default_rng(3)
@@ -135,3 +137,13 @@ def test_int8_batch_norm_before_dense_as_accurate_as_tf(tmp_path):
         return np.mean([rel_error(run_tf(pb, {"x": x}, ["y"])[0], run_litert(model, {"x": x})["y"])
                         for x in samples[32:]])
     assert error(ours.model) <= 1.25 * error(theirs)
+
+
+def test_no_fold_into_weights_computed_at_run_time():
+    """A layer whose weights are not constant (their shape unknown, no bias) takes nothing:
+    the pass looks at the weights before it reads their shape for a zero bias."""
+    g = build({"x": (4, 16), "w": (8, 16)}, {"s": np.full(16, 2.0, np.float32)},
+              [("MUL", ["x", "s"], ["scaled"]), ("FULLY_CONNECTED", ["scaled", "w", ""], ["y"])], ["y"])
+    g.tensors["w"].shape = None  # as a fuzzed graph left it
+    assert run_passes(g, fuse_affine_into_following.PASS) == 0
+    assert types(g) == ["MUL", "FULLY_CONNECTED"]

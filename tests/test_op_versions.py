@@ -115,7 +115,8 @@ MUST_COMPARE = {
     ("dropout_mlp", "dynamic"): {"FULLY_CONNECTED"},
     ("lstm_language_model", "dynamic"): {"FULLY_CONNECTED", "GATHER", "SPLIT", "LOGISTIC", "TANH"},
     ("gru_static_rnn", "float"): {"FULLY_CONNECTED", "UNPACK", "SUB", "CONCATENATION"},
-    ("fused_patterns", "float"): {"HARD_SWISH", "L2_NORMALIZATION", "RELU", "RESHAPE"},
+    # Its RESHAPE after the MEAN folds into the MEAN's keep_dims (fold_reshape_into_reduction).
+    ("fused_patterns", "float"): {"HARD_SWISH", "L2_NORMALIZATION", "RELU", "MEAN"},
     # TRANSPOSE_CONV is not compared: TF's converter fuses the bias and the relu into it.
     ("feature_zoo", "float"): {"DEPTHWISE_CONV_2D", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "TRANSPOSE",
                                "STRIDED_SLICE", "SUB", "MAXIMUM", "PAD", "GATHER", "ARG_MAX", "BATCH_MATMUL",

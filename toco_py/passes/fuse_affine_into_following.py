@@ -65,8 +65,10 @@ def fuse_affine_into_following(graph: Graph, op: Op) -> bool:
         return False  # SAME pads with zeros the shifted input would not have
     match = _data_and_vector(graph, op, shape[-1])
     weights = graph.const_value(layer.inputs[1])
-    bias = bias_value(graph, layer)
-    if match is None or weights is None or weights.dtype != np.float32 or bias is None:
+    if match is None or weights is None or weights.dtype != np.float32:
+        return False
+    bias = bias_value(graph, layer)  # reads the weights' shape when the layer has no bias
+    if bias is None:
         return False
     data, vector = match
     if op.type == "DIV" and not np.all(vector):
