@@ -255,11 +255,9 @@ def test_bucketize_with_unsorted_boundaries_is_refused_in_one_line(tmp_path):
     assert_one_line_error(proc, "Bucketize", "[1.0, 0.0] are not sorted", "increasing order")
 
 
-# The L2Loss of a scalar sums over no axes: our reader takes the empty axes constant the writer
-# stores (a buffer with no bytes) for a tensor computed at run time. LiteRT runs the model.
-_EMPTY_CONSTANT = pytest.mark.xfail(strict=True, reason="a zero-element constant reads back as non-constant")
-RANK_CASES = [pytest.param(case, shape, id=f"{case}-{list(shape)}",
-                           marks=[_EMPTY_CONSTANT] if (case, shape) == ("L2Loss", ()) else [])
+# The L2Loss of a scalar sums over no axes: an empty axes constant, which the file stores as a
+# buffer with no bytes.
+RANK_CASES = [pytest.param(case, shape, id=f"{case}-{list(shape)}")
               for case in ("Selu", "DivNoNan", "Softplus", "IsFinite", "L2Loss", "AddN", "Xlogy")
               for shape in ((), (7,), (2, 3, 4, 5, 6))]
 

@@ -15,7 +15,7 @@ import tflite as fb
 from tflite.BuiltinOperator import BuiltinOperator
 
 from tests.support import tiny_tflite as tt
-from tests.support.oracle import litert
+from tests.support.oracle import litert, run_litert
 from tests.support.tflite_samples import ALL, sample_files
 from toco_py.errors import TocoError
 from toco_py.tflite.options import OPTIONS
@@ -346,3 +346,20 @@ def test_fault_is_one_line_error(data, fragment):
     assert fragment in message
     assert info.value.__cause__ is None, "a named check, not the catch-all"
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_zero_element_constant_reads_back_as_a_constant():
+    """An empty constant (a reduction over no axes) is stored as a buffer with no bytes, as an
+    activation is: read back, it is a constant again, and LiteRT and our interpreter agree."""
+    from tests.support.irgraph import build
+    from toco_py.interpreter import Interpreter
+    from toco_py.tflite.writer import model_view
+
+    g = build({"x": (2, 3)}, {"axes": np.zeros(0, np.int32)},
+              [("SUM", ["x", "axes"], ["y"], {"keep_dims": False})], ["y"])
+    model = bytes(model_view(g))
+    back = read_model(model).main
+    assert back.tensors["axes"].data is not None and back.tensors["axes"].data.shape == (0,)
+    assert back.tensors["y"].data is None and back.tensors["x"].data is None
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(Interpreter(back).run({"x": x})["y"], run_litert(model, {"x": x})["y"])

@@ -268,6 +268,7 @@ class _ModelReader:
             ir_op, version = self._operator(op, names, f"{where}, operator {j}")
             graph.add_op(ir_op)
             versions.append(version)
+        _empty_constants(graph)
         return graph, versions
 
     def _operator(self, op, names: list[str], where: str) -> tuple[Op, int]:
@@ -334,6 +335,17 @@ class _ModelReader:
         if self.activation_bytes > MAX_ACTIVATION_BYTES:
             raise InvalidModelError(f"{where}: the model's tensors need over "
                                     f"{MAX_ACTIVATION_BYTES >> 30} GiB")
+
+
+def _empty_constants(graph: Graph) -> None:
+    """A constant with no elements has no bytes, so its buffer is as empty as an activation's:
+    a zero-element tensor that no op writes and that is no graph input can only be one (the
+    empty axes of a reduction over none, say)."""
+    written = {n for op in graph.ops for n in op.outputs} | set(graph.inputs)
+    for name, t in graph.tensors.items():
+        if (t.data is None and name not in written and t.shape is not None
+                and 0 in t.shape and all(d >= 0 for d in t.shape) and t.dtype in np.sctypeDict):
+            t.data = np.zeros(t.shape, t.dtype)
 
 
 def _refs(indices: np.ndarray, names: list[str], where: str) -> list[str]:
