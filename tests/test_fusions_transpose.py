@@ -63,3 +63,24 @@ def test_kept_when_read_elsewhere_or_not_elementwise(tmp_path):
     softmax = lambda: tf.identity(tf.transpose(tf.nn.softmax(tf.transpose(placeholder(), NCHW)), NHWC), name="y")
     ours, _ = convert_both(softmax, X, tmp_path)
     assert ours.count("TRANSPOSE") == 2
+
+
+def test_back_to_back_transposes_merge(tmp_path):
+    """TRANSPOSE of a TRANSPOSE is one TRANSPOSE by the composed permutation (merge_transposes),
+    none when they cancel, as TF's converter makes it; kept apart when the first is read
+    elsewhere."""
+    def composed():
+        return tf.identity(tf.transpose(tf.transpose(placeholder(), NHWC), [1, 0, 3, 2]), name="y")
+    ours, theirs = convert_both(composed, X, tmp_path)
+    assert ours == theirs == ["TRANSPOSE"], (ours, theirs)
+
+    def cancelling():
+        return tf.identity(tf.nn.relu(tf.transpose(tf.transpose(placeholder(), NHWC), NCHW)), name="y")
+    ours, theirs = convert_both(cancelling, X, tmp_path)
+    assert ours == ["RELU"] and len(ours) <= len(theirs), (ours, theirs)
+
+    def shared():
+        first = tf.transpose(placeholder(), NHWC)
+        return tf.identity(tf.transpose(first, NCHW) + tf.reduce_sum(first), name="y")
+    ours, _ = convert_both(shared, X, tmp_path)
+    assert ours.count("TRANSPOSE") == 2, ours

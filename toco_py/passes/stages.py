@@ -31,6 +31,7 @@ from . import (
     materialize_identity,
     merge_constants,
     merge_reshapes,
+    merge_transposes,
     minmax_to_relu,
     remove_identity_reshape,
     remove_identity_transpose,
@@ -58,7 +59,7 @@ STAGES = {
     "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, legalize_strided_slice.PASS,
                  like_to_fill.PASS, lower_band_part.PASS, lower_batch_norm.PASS, lower_einsum.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
-                 fold_reshape_into_reduction.PASS,
+                 fold_reshape_into_reduction.PASS, merge_transposes.PASS,
                  remove_identity_transpose.PASS, sink_transpose.PASS, minmax_to_relu.PASS,
                  fold_dilated_conv.PASS, fold_constants.PASS],
     # Fewer, bigger ops.
