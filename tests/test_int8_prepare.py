@@ -43,11 +43,21 @@ def _options(calibration: str | None, **int8) -> QuantizeOptions:
 
 
 def prepares_and_runs(model: bytes, resolvers=(False, True)) -> None:
+    """The model is int8 (it holds int8 tensors), LiteRT prepares it (allocate_tensors runs
+    each kernel's Prepare) and invokes it (where some kernels check their params, raising on
+    failure), and every output comes out finite with its declared shape."""
+    types = {d["dtype"] for d in litert(model).get_tensor_details()}
+    assert np.int8 in types, f"no int8 tensor in the model: {types}"
     for reference in resolvers:
-        interp = litert(model, reference=reference)  # allocate_tensors: each kernel's Prepare
+        interp = litert(model, reference=reference)
         for detail in interp.get_input_details():
             interp.set_tensor(detail["index"], np.ones(detail["shape"], detail["dtype"]))
         interp.invoke()
+        for detail in interp.get_output_details():
+            out = interp.get_tensor(detail["index"])
+            assert out.shape == tuple(detail["shape"]), (detail["name"], out.shape)
+            if np.issubdtype(out.dtype, np.floating):
+                assert np.all(np.isfinite(out)), (detail["name"], "reference" if reference else "builtin")
 
 
 @pytest.mark.parametrize("name", list(networks.SMALL_NETWORKS))
