@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import op_coverage
+from benchmarks import op_coverage, op_coverage_graphs
 from tests.support.oracle import run_litert
 from toco_py import api
 
@@ -16,11 +16,11 @@ CONVERTING = ("Abs", "AddV2", "Conv2D", "Relu", "Softmax")  # converted and matc
 
 @pytest.fixture(scope="module")
 def table():
-    return op_coverage.cases()
+    return op_coverage_graphs.cases()
 
 
 def test_every_listed_op_has_a_graph_or_a_reason(table):
-    missing = set(op_coverage.listed_ops()) - set(table) - set(op_coverage.NO_GRAPH)
+    missing = set(op_coverage_graphs.listed_ops()) - set(table) - set(op_coverage_graphs.NO_GRAPH)
     assert not missing
 
 
