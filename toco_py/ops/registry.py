@@ -82,6 +82,8 @@ REGISTRY: dict[str, OpDef] = {}
 # Custom ops the interpreter runs, by custom code (ops/custom.py). In the IR they stay CUSTOM
 # ops (attrs custom_code, custom_options), so the writer writes them back as they were read.
 CUSTOM_OPS: dict[str, OpDef] = {}
+# types_with's answers, by trait.
+_TYPES_WITH: dict[str, tuple[str, ...]] = {}
 
 
 def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
@@ -93,6 +95,7 @@ def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
              int8_output: tuple[float, int] | None = None) -> OpDef:
     if type_ in REGISTRY:
         raise ValueError(f"op {type_} is defined twice")
+    _TYPES_WITH.clear()
     REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable, sum_length,
                             squares, ulps, float32_only, _known_traits(type_, traits),
                             weight_axis, int8_output)
@@ -145,8 +148,12 @@ def has_trait(type_: str, trait: str) -> bool:
 
 
 def types_with(trait: str) -> tuple[str, ...]:
-    """Every op type with the trait, in registration order."""
-    return tuple(t for t in REGISTRY if has_trait(t, trait))
+    """Every op type with the trait, in registration order (computed once per trait: passes
+    ask at every op of every sweep; register() forgets the answers)."""
+    if trait not in _TYPES_WITH:
+        _TYPES_WITH[trait] = tuple(t for t in REGISTRY if has_trait(t, trait))
+    return _TYPES_WITH[trait]
+
 
 
 def get(type_: str) -> OpDef:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op
-from ..ops import types_with
+from ..ops import has_trait
 from .affine import bias_value, channel_axis, channel_vector
 from .base import Pass
 from .patterns import has_activation, private
@@ -55,7 +55,7 @@ def fuse_affine_into_following(graph: Graph, op: Op) -> bool:
     if (op.type not in SCALES and op.type not in SHIFTS) or has_activation(op):
         return False
     users = graph.consumers(op.outputs[0])
-    if not users or users[0].type not in types_with("affine") or not private(graph, op.outputs[0], users[0]):
+    if not users or not has_trait(users[0].type, "affine") or not private(graph, op.outputs[0], users[0]):
         return False
     layer = users[0]
     shape = graph.tensors[op.outputs[0]].shape
