@@ -1,6 +1,8 @@
-"""like_to_fill: an OnesLike that constant folding left alone (a graph output) becomes a FILL
-of its static shape, in the IR and through a TensorFlow graph that LiteRT then runs as
-TensorFlow does; it leaves alone an OnesLike of unknown shape and any other op."""
+"""Graph outputs whose value the converter knows. like_to_fill: an OnesLike that constant
+folding left alone (a graph output bigger than a FILL) becomes a FILL of its static shape, in
+the IR and through a TensorFlow graph that LiteRT then runs as TensorFlow does; it leaves alone
+an OnesLike of unknown shape and any other op. Shape, Rank and a scalar OnesLike fold to
+constants instead, as TF's converter folds them."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -45,13 +47,31 @@ def test_other_ops_are_left_alone():
     assert types(g) == ["ZEROS_LIKE"]
 
 
-@pytest.mark.parametrize("shape, dtype", [((2, 3), np.int32), ((), np.float32)])
+@pytest.mark.parametrize("shape, dtype", [((2, 3), np.int32), ((5,), np.float32)])
 def test_tensorflow_ones_like_as_an_output_runs_as_fill(shape, dtype):
     """(test_ops_slicing covers a float (3, 4, 5) one)"""
     tf_dtype = tf.as_dtype(dtype)
     result = convert_and_compare(lambda: [tf.raw_ops.OnesLike(x=v1.placeholder(tf_dtype, shape, "x"), name="y")],
                                  {"x": np.full(shape, 5, dtype)}, ["y"], "OnesLike", survivor="FILL")
     assert result.pass_counts["legalize/like_to_fill"] == 1
+
+
+def test_tensorflow_scalar_ones_like_as_an_output_becomes_a_constant():
+    """A FILL of a scalar reads constants as big as its result: the constant is smaller."""
+    result = convert_and_compare(lambda: [tf.raw_ops.OnesLike(x=v1.placeholder(tf.float32, (), "x"), name="y")],
+                                 {"x": np.float32(5)}, ["y"], "OnesLike")
+    assert types(result.graph) == [] and result.graph.tensors["y"].is_const
+
+
+@pytest.mark.parametrize("tf_op, make", [
+    ("Shape", lambda x: tf.raw_ops.Shape(input=x, name="y")),
+    ("Rank", lambda x: tf.raw_ops.Rank(input=x, name="y")),
+])
+def test_shape_of_a_static_tensor_as_an_output_is_a_constant(tf_op, make):
+    """As TF's converter does: no op computes what the converter already knows."""
+    result = convert_and_compare(lambda: [make(v1.placeholder(tf.float32, (2, 3, 4), "x"))],
+                                 {"x": np.ones((2, 3, 4), np.float32)}, ["y"], tf_op)
+    assert types(result.graph) == [] and result.graph.tensors["y"].is_const
 
 
 def test_tensorflow_ones_like_read_inside_the_graph_folds_instead():

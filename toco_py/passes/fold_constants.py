@@ -59,7 +59,7 @@ def fold_constants(graph: Graph, op: Op) -> bool:
     opdef = REGISTRY.get(op.type)
     if opdef is None or opdef.kernel is None or not opdef.foldable or not op.outputs:
         return False
-    if any(o in graph.outputs for o in op.outputs) or not _inputs_ready(graph, op):
+    if not _inputs_ready(graph, op):
         return False
     in_bytes = max((graph.tensors[n].data.nbytes for n in op.inputs
                     if n and graph.tensors[n].is_const), default=0)
@@ -70,6 +70,11 @@ def fold_constants(graph: Graph, op: Op) -> bool:
         return False
     values = [np.asarray(v) for v in _evaluate(graph, op)]
     if any(v.nbytes > size_limit and v.nbytes > in_bytes for v in values):
+        return False
+    # A graph output folds only if the constant is no bigger than what the op reads (its
+    # constant inputs, or the shape vector of a shape-only op's input): else the op is smaller.
+    reads = 4 * len(graph.tensors[op.inputs[0]].shape) if has_trait(op.type, "shape_only") else in_bytes
+    if any(o in graph.outputs and v.nbytes > reads for o, v in zip(op.outputs, values)):
         return False
     for i, (name, value) in enumerate(zip(op.outputs, values)):
         t = graph.tensors[name]
