@@ -74,6 +74,9 @@ EDGE_CASES = {
     "MIRROR_PAD": ([X, i32(0, 0, 1, 1, 2, 3, 0, 1).reshape(4, 2)], {"mode": "SYMMETRIC"}, {1}, 1),
     "CONCATENATION": ([X, X[:, :, :2] // 2, X[:, :, :1]], {"axis": 2}, (), 1),
     "PACK": ([X[0], X[0] // 3], {"axis": -1, "values_count": 2}, (), 1),
+    "REVERSE_V2": ([X, i32(-1, 2)], {}, {1}, 1),
+    "SPACE_TO_BATCH_ND": ([X, i32(2, 3), i32(0, 2, 1, 2).reshape(2, 2)], {}, {1, 2}, 1),
+    "BATCH_TO_SPACE_ND": ([X.reshape(4, 1, 3, 10), i32(2, 2), i32(0, 1, 1, 2).reshape(2, 2)], {}, {1, 2}, 1),
 }
 
 
@@ -283,6 +286,38 @@ def gen_pack(rng):
     return [data(rng, shape) for _ in range(n)], {"axis": axis, "values_count": n}, (), 1
 
 
+def gen_reverse(rng):
+    """One contiguous run of axes, in any order and sign (LiteRT refuses others)."""
+    rank = rank_of(rng)
+    first = int(rng.integers(0, rank))
+    run = list(range(first, int(rng.integers(first + 1, rank + 1))))
+    axes = [a - rank * int(rng.integers(0, 2)) for a in rng.permutation(run)]
+    return [data(rng, shape_of(rng, rank)), i32(*axes)], {}, {1}, 1
+
+
+def gen_space_to_batch(rng):
+    m = int(rng.integers(1, 3))
+    block = [int(b) for b in rng.integers(1, 4, m)]
+    pads, spatial = [], []
+    for b in block:
+        lo, hi = (int(p) for p in rng.integers(0, 3, 2))
+        blocks = -(-(lo + hi + 1) // b) + int(rng.integers(0, 2))  # at least one input row
+        size = blocks * b - lo - hi
+        pads += [lo, hi]
+        spatial.append(size)
+    shape = (int(rng.integers(1, 3)), *spatial, int(rng.integers(1, 4)))
+    return [data(rng, shape), i32(*block), i32(*pads).reshape(m, 2)], {}, {1, 2}, 1
+
+
+def gen_batch_to_space(rng):
+    m = int(rng.integers(1, 3))
+    block = [int(b) for b in rng.integers(1, 4, m)]
+    spatial = [int(s) for s in rng.integers(1, 4, m)]
+    crops = [c for b, s in zip(block, spatial) for c in (int(rng.integers(0, b * s)), 0)]
+    shape = (int(rng.integers(1, 3)) * int(np.prod(block)), *spatial, int(rng.integers(1, 4)))
+    return [data(rng, shape), i32(*block), i32(*crops).reshape(m, 2)], {}, {1, 2}, 1
+
+
 GENERATORS = {
     "RESHAPE": gen_reshape, "SQUEEZE": gen_squeeze, "EXPAND_DIMS": gen_expand_dims,
     "TRANSPOSE": gen_transpose, "GATHER": gen_gather, "GATHER_ND": gen_gather_nd,
@@ -291,7 +326,18 @@ GENERATORS = {
     "SPACE_TO_DEPTH": gen_space_to_depth, "RESIZE_NEAREST_NEIGHBOR": gen_resize_nearest,
     "TILE": gen_tile, "BROADCAST_TO": gen_broadcast_to, "PAD": gen_pad, "PADV2": gen_padv2,
     "MIRROR_PAD": gen_mirror_pad, "CONCATENATION": gen_concatenation, "PACK": gen_pack,
+    "REVERSE_V2": gen_reverse, "SPACE_TO_BATCH_ND": gen_space_to_batch,
+    "BATCH_TO_SPACE_ND": gen_batch_to_space,
 }
+
+
+def test_top_k_copies_the_chosen_raw_values():
+    """Ties included: equal values come in index order, in LiteRT as in ours."""
+    rng = np.random.default_rng(5)
+    for shape, k in (((2, 3, 9), 4), ((17,), 17), ((4, 6), 1)):
+        x = rng.integers(-128, 128, shape).astype(np.int8) // 8  # many ties
+        for out_q in (Q, OTHER_Q):
+            compare_int8_with_litert("TOPK_V2", [x, i32(k)], [Q, None], [out_q, None], {}, const={1})
 
 
 @pytest.mark.parametrize("op_type", sorted(GENERATORS))
@@ -315,7 +361,7 @@ def litert_refuses(g) -> bool:
     return False
 
 
-@pytest.mark.parametrize("op_type", EQUAL_PARAMS + ("CONCATENATION",))
+@pytest.mark.parametrize("op_type", EQUAL_PARAMS + ("CONCATENATION", "SPACE_TO_BATCH_ND"))
 @pytest.mark.parametrize("out_q", [quant(0.07, -8), quant(0.0701, -9)], ids=["zero_point", "scale"])
 def test_different_params_are_refused_like_litert(op_type, out_q):
     inputs, attrs, const, n_out = EDGE_CASES[op_type]

@@ -162,6 +162,15 @@ def test_tf_reverse(tmp_path, axes):
     assert convert_tf(build, {"x": x}, tmp_path, "ReverseV2") == ["REVERSE_V2"]
 
 
+@pytest.mark.parametrize("axes, runs", [([1, 3], 2), ([0, 2, 3], 2), ([3, 0, 1], 2), ([0, 2], 2)], ids=str)
+def test_tf_reverse_of_separate_axes_is_one_op_per_run(tmp_path, axes, runs):
+    """LiteRT's kernel refuses axes that are not one contiguous run, and so fails on TF's
+    converter's single REVERSE_V2."""
+    x = normal(2, 3, 4, 5)
+    build = lambda: {"y": tf.reverse(_x(x.shape), axes, name="y")}
+    assert convert_tf(build, {"x": x}, tmp_path, "ReverseV2", tf_model_runs=False) == ["REVERSE_V2"] * runs
+
+
 def test_tf_lrn(tmp_path):
     x = normal(1, 4, 4, 12)
     build = lambda: {"y": tf.nn.local_response_normalization(_x(x.shape), depth_radius=3, bias=1.5,

@@ -229,11 +229,14 @@ def _batch_to_space_shape(op: Op, shape, block, crops) -> tuple[int, ...]:
     return (shape[0] // count if shape[0] >= 0 else -1, *spatial, *shape[1 + len(block):])
 
 
-def _space_to_batch(op: Op, x: np.ndarray, block: np.ndarray, paddings: np.ndarray) -> np.ndarray:
+def _space_to_batch(op: Op, x: np.ndarray, block: np.ndarray, paddings: np.ndarray,
+                    fill=0) -> np.ndarray:
+    """fill: the padding value (a quantized kernel passes its output zero point)."""
     out_shape = _space_to_batch_shape(op, x.shape, block, paddings)
     block = _block_shape(op, x.ndim, block)
     m = len(block)
-    padded = np.pad(x, [(0, 0), *_edges(op, block, paddings, "paddings")] + [(0, 0)] * (x.ndim - 1 - m))
+    padded = np.pad(x, [(0, 0), *_edges(op, block, paddings, "paddings")] + [(0, 0)] * (x.ndim - 1 - m),
+                    constant_values=fill)
     split = [x.shape[0]]
     for size, b in zip(out_shape[1:], block):
         split += [size, b]

@@ -43,6 +43,7 @@ from . import (
     resolve_select,
     resolve_switch,
     sink_transpose,
+    split_reverse_axes,
     squeeze_to_reshape,
 )
 from .driver import PassLog, run_stage
@@ -57,7 +58,8 @@ STAGES = {
                 dedupe_ops.PASS],
     # TF-only ops -> TFLite builtins.
     "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, legalize_strided_slice.PASS,
-                 like_to_fill.PASS, lower_band_part.PASS, lower_batch_norm.PASS, lower_einsum.PASS,
+                 split_reverse_axes.PASS, like_to_fill.PASS, lower_band_part.PASS,
+                 lower_batch_norm.PASS, lower_einsum.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
                  fold_reshape_into_reduction.PASS, merge_transposes.PASS,
                  remove_identity_transpose.PASS, sink_transpose.PASS, minmax_to_relu.PASS,

@@ -1,13 +1,15 @@
 """Quantized ops that only move data: the float kernel applied to the raw integers.
 
 Which ones insist on equal input and output params was measured against LiteRT (a model
-with different params fails to prepare): EXPAND_DIMS, UNPACK, MIRROR_PAD, PACK and int8
-CONCATENATION do; here they raise ConversionError naming the op. The others copy the raw
-integers whatever the output's params say, and so do these kernels (the quantizer gives such
-outputs their input's params, so the copy keeps its meaning).
+with different params fails to prepare): EXPAND_DIMS, UNPACK, MIRROR_PAD, PACK,
+BATCH_TO_SPACE_ND, SPACE_TO_BATCH_ND and int8 CONCATENATION do; here they raise
+ConversionError naming the op. The others copy the raw integers whatever the output's params
+say, and so do these kernels (the quantizer gives such outputs their input's params, so the
+copy keeps its meaning).
 
-PAD and PADV2 fill with the output zero point (PADV2's constant must then share the output's
-params); uint8 CONCATENATION requantizes inputs whose params differ, in float32, as
+PAD, PADV2 and SPACE_TO_BATCH_ND fill with the output zero point (PADV2's constant must then
+share the output's params); TOPK_V2 copies the chosen raw integers and gives int32 indices;
+uint8 CONCATENATION requantizes inputs whose params differ, in float32, as
 reference_ops::ConcatenationWithScaling does.
 """
 from __future__ import annotations
@@ -22,10 +24,10 @@ from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params
 
 # Measured: LiteRT refuses these when any input and output params differ.
-EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK")
+EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK", "BATCH_TO_SPACE_ND")
 FREE_PARAMS = ("RESHAPE", "SQUEEZE", "TRANSPOSE", "GATHER", "GATHER_ND", "STRIDED_SLICE", "SLICE",
                "SPLIT", "SPLIT_V", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR",
-               "TILE", "BROADCAST_TO")
+               "TILE", "BROADCAST_TO", "REVERSE_V2")
 # Measured too: SELECT and SELECT_V2 copy the chosen raw integers whatever the params.
 SELECTS = ("SELECT", "SELECT_V2")
 
@@ -71,6 +73,20 @@ def pad_quantized(op: Op, graph: Graph, x: np.ndarray, paddings: np.ndarray,
         require_same_params(op, graph, [op.outputs[0], op.inputs[2]], "its constant value and output")
         fill = np.ravel(value)[0]
     return REGISTRY["PAD"].kernel(op, x, paddings, np.asarray(fill, dtype))
+
+
+def space_to_batch_quantized(op: Op, graph: Graph, x: np.ndarray, block: np.ndarray,
+                             paddings: np.ndarray) -> np.ndarray:
+    _check_types(op, graph, [op.inputs[0]])
+    require_same_params(op, graph, [op.inputs[0], op.outputs[0]], "its inputs and outputs")
+    _, fill = per_tensor(op, graph, op.outputs[0])  # space_to_batch_nd.cc: output_offset
+    return REGISTRY["SPACE_TO_BATCH_ND"].kernel(op, x, block, paddings, fill)
+
+
+def top_k_quantized(op: Op, graph: Graph, x: np.ndarray, k: np.ndarray):
+    dtype = require_dtype(op, graph, op.inputs[0], QUANTIZED_TYPES)
+    require_dtype(op, graph, op.outputs[0], (dtype,))
+    return REGISTRY["TOPK_V2"].kernel(op, x, k)
 
 
 def concat_rescaling(op: Op, graph: Graph, name: str) -> tuple[np.float32, np.float32] | None:
@@ -120,3 +136,5 @@ for _name in SELECTS:
 register_int8("PAD", pad_quantized)
 register_int8("PADV2", pad_quantized)
 register_int8("CONCATENATION", concatenation_quantized)
+register_int8("SPACE_TO_BATCH_ND", space_to_batch_quantized)
+register_int8("TOPK_V2", top_k_quantized)
