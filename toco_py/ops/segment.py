@@ -68,13 +68,20 @@ def _infer_unsorted(op: Op, data: Tensor, ids: Tensor, num: Tensor):
     if _prefix_problem(id_shape, shape):
         raise ConversionError(f"{op!r}: segment ids of shape {list(id_shape)} do not index the "
                               f"leading axes of data of shape {list(shape)}")
-    return (_segments(op, need_const(op, num, "num_segments")),) + shape[len(id_shape):], data.dtype
+    n = _segments(op, need_const(op, num, "num_segments"))
+    if ids.data is not None:
+        _check_ids(op, ids.data, n)
+    return (n,) + shape[len(id_shape):], data.dtype
+
+
+def _check_ids(op: Op, ids: np.ndarray, n: int) -> None:
+    if ids.size and ids.max() >= n:
+        raise ConversionError(f"{op!r}: a segment id ({int(ids.max())}) is not below num_segments ({n})")
 
 
 def _unsorted(op: Op, data: np.ndarray, ids: np.ndarray, num: np.ndarray) -> np.ndarray:
     n = _segments(op, num)
-    if ids.size and ids.max() >= n:
-        raise ConversionError(f"{op!r}: a segment id ({int(ids.max())}) is not below num_segments ({n})")
+    _check_ids(op, ids, n)
     ufunc, reduction = _UNSORTED[op.type]
     return _reduce(ufunc, _identity(data.dtype, reduction), data, ids, n)
 

@@ -36,6 +36,12 @@ def _infer_top_k(op: Op, x: Tensor, k: Tensor):
     shape = need_shape(op, x)
     if not shape:
         raise ConversionError(f"{op!r}: needs an input of rank 1 or more")
+    # The axis of an ApproxTopK the op stands for (the schema stores none: TOPK_V2 reduces the
+    # last axis, and a model read back has no other).
+    axis = op.attrs.get("axis", -1)
+    if axis not in (-1, len(shape) - 1):
+        raise ConversionError(f"{op!r}: reduction_dimension {axis} must be the last axis (-1) of the "
+                              f"rank-{len(shape)} input; TFLite's TOPK_V2 reduces the last axis only")
     out = shape[:-1] + (_k(op, need_const(op, k, "k"), shape[-1]),)
     return [(out, x.dtype), (out, "int32")]
 

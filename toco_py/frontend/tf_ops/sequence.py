@@ -38,18 +38,9 @@ def approx_top_k(ctx: NodeContext) -> None:
     if not ctx.attr("is_max_k", True):
         raise ConversionError(f"node {ctx.name!r} (ApproxTopK): is_max_k=False (approx_min_k) does "
                               "not convert; negate the input and use approx_max_k")
-    axis, rank = ctx.attr("reduction_dimension", -1), _rank(ctx, 0)
-    if axis != -1 and (rank is None or axis != rank - 1):
-        raise ConversionError(f"node {ctx.name!r} (ApproxTopK): reduction_dimension {axis} must be the "
-                              "last axis (-1); TFLite's TOPK_V2 reduces the last axis only")
+    # TOPK_V2's shape rule checks the axis once the input's rank is known.
     ctx.emit("TOPK_V2", [ctx.input(0), ctx.const("k", np.int32(ctx.attr("k", 0)))],
-             outputs=[ctx.output(0), ctx.output(1)])
-
-
-def _rank(ctx: NodeContext, i: int) -> int | None:
-    """The rank of input i when the graph knows it while mapping (a graph input's)."""
-    shape = ctx.graph.tensors[ctx.input(i)].shape
-    return None if shape is None else len(shape)
+             {"axis": ctx.attr("reduction_dimension", -1)}, outputs=[ctx.output(0), ctx.output(1)])
 
 
 @tf_op("ReverseSequence")
