@@ -22,16 +22,15 @@ pytestmark = pytest.mark.usefixtures("repeatable_draws")  # conftest: RNG reseed
 RNG = np.random.default_rng(13)
 
 
-def normal(*shape):
-    return RNG.standard_normal(shape, np.float32)
+def draw(dtype, shape, low=-9, high=9):
+    """Normal floats, or integers in [low, high)."""
+    if dtype == "float32":
+        return RNG.standard_normal(shape, np.float32)
+    return RNG.integers(low, high, shape).astype(dtype)
 
 
 def i32(*values):
     return np.array(values, np.int32)
-
-
-def data_of(dtype, shape, low=-9, high=9):
-    return normal(*shape) if dtype == "float32" else RNG.integers(low, high, shape).astype(dtype)
 
 
 # ---- one-op models against LiteRT's kernels ----------------------------------------------
@@ -41,7 +40,7 @@ def data_of(dtype, shape, low=-9, high=9):
 @pytest.mark.parametrize("dtype", ["float32", "int32"])
 def test_segment_sum(data_shape, ids, dtype):
     """Against LiteRT's builtin kernel: its reference resolver registers no SEGMENT_SUM."""
-    compare_with_litert("SEGMENT_SUM", [data_of(dtype, data_shape), i32(*ids)], const={1}, rtol=0, atol=0,
+    compare_with_litert("SEGMENT_SUM", [draw(dtype, data_shape), i32(*ids)], const={1}, rtol=0, atol=0,
                         reference=False)
 
 
@@ -52,7 +51,7 @@ def test_unsorted_segment(op_type, data_shape, ids_shape, dtype):
     """Unsorted ids, a segment no id names (the reduction's identity: lowest, highest, 1) and
     negative ids (skipped)."""
     ids = RNG.integers(-1, 4, ids_shape).astype(np.int32)
-    compare_with_litert(op_type, [data_of(dtype, data_shape), ids, i32(5)], const={2}, rtol=0, atol=0)
+    compare_with_litert(op_type, [draw(dtype, data_shape), ids, i32(5)], const={2}, rtol=0, atol=0)
 
 
 def test_unsorted_segment_prod_wraps_int32():
@@ -75,7 +74,7 @@ def test_unsorted_segment_extremum_keeps_a_value_against_nan(op_type):
 def test_reverse_sequence(shape, seq_dim, batch_dim, dtype, lengths_type):
     """Lengths 0 (kept), the whole axis and in between."""
     lengths = np.resize([0, shape[seq_dim], 2], shape[batch_dim]).astype(lengths_type)
-    compare_with_litert("REVERSE_SEQUENCE", [data_of(dtype, shape, 0, 99), lengths],
+    compare_with_litert("REVERSE_SEQUENCE", [draw(dtype, shape, 0, 99), lengths],
                         {"seq_dim": seq_dim, "batch_dim": batch_dim}, const={1})
 
 
@@ -84,21 +83,19 @@ def test_reverse_sequence(shape, seq_dim, batch_dim, dtype, lengths_type):
     ("uint8", "float32", (4,)), ("int16", "float16", (2, 3)), ("float64", "int64", (5,)),
     ("int32", "uint16", (2, 3)), ("float32", "uint8", ())], ids=str)
 def test_bitcast(dtype, out_type, shape):
-    x = RNG.integers(0, 255, shape).astype(np.uint8) if dtype == "uint8" else normal(*shape).astype(dtype)
-    if dtype in ("int8", "int16", "int32"):
-        x = RNG.integers(-100, 100, shape).astype(dtype)
+    x = draw("float32", shape).astype(dtype) if dtype.startswith("float") else draw(dtype, shape, 0, 100)
     compare_with_litert("BITCAST", [x], {"out_type": out_type}, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("op_type,inputs,attrs,message", [
-    ("SEGMENT_SUM", [normal(4), i32(0, 2, 2, 3)], {}, "rise by 0 or 1"),
-    ("SEGMENT_SUM", [normal(4), i32(1, 1, 2, 3)], {}, "start at 0"),
-    ("SEGMENT_SUM", [normal(4, 2), np.zeros((4, 1), np.int32)], {}, "one id per row"),
-    ("UNSORTED_SEGMENT_MAX", [normal(4), i32(0, 1, 5, 1), i32(3)], {}, "not below num_segments"),
-    ("REVERSE_SEQUENCE", [normal(3, 5), i32(1, 6, 2)], {"seq_dim": 1, "batch_dim": 0}, "outside"),
-    ("REVERSE_SEQUENCE", [normal(3, 5), i32(1, 2)], {"seq_dim": 1, "batch_dim": 0}, "one length per batch"),
-    ("REVERSE_SEQUENCE", [normal(3, 5), i32(1, 2, 3)], {"seq_dim": 1, "batch_dim": 1}, "two different"),
-    ("REVERSE_SEQUENCE", [normal(3, 5), i32(1, 2, 3)], {"seq_dim": -1, "batch_dim": 0}, "no negative"),
+    ("SEGMENT_SUM", [draw("float32", (4,)), i32(0, 2, 2, 3)], {}, "rise by 0 or 1"),
+    ("SEGMENT_SUM", [draw("float32", (4,)), i32(1, 1, 2, 3)], {}, "start at 0"),
+    ("SEGMENT_SUM", [draw("float32", (4, 2)), np.zeros((4, 1), np.int32)], {}, "one id per row"),
+    ("UNSORTED_SEGMENT_MAX", [draw("float32", (4,)), i32(0, 1, 5, 1), i32(3)], {}, "not below num_segments"),
+    ("REVERSE_SEQUENCE", [draw("float32", (3, 5)), i32(1, 6, 2)], {"seq_dim": 1, "batch_dim": 0}, "outside"),
+    ("REVERSE_SEQUENCE", [draw("float32", (3, 5)), i32(1, 2)], {"seq_dim": 1, "batch_dim": 0}, "one length per batch"),
+    ("REVERSE_SEQUENCE", [draw("float32", (3, 5)), i32(1, 2, 3)], {"seq_dim": 1, "batch_dim": 1}, "two different"),
+    ("REVERSE_SEQUENCE", [draw("float32", (3, 5)), i32(1, 2, 3)], {"seq_dim": -1, "batch_dim": 0}, "no negative"),
     ("BITCAST", [np.zeros((2, 3), np.int8)], {"out_type": "int32"}, "must end in an axis of 4")],
     ids=lambda v: v if isinstance(v, str) else None)
 def test_refusals(op_type, inputs, attrs, message):
@@ -114,7 +111,7 @@ def _x(shape, dtype=tf.float32, name="x"):
 
 @pytest.mark.parametrize("ids_type", [tf.int32, tf.int64])
 def test_tf_segment_sum(tmp_path, ids_type):
-    data = normal(7, 3)
+    data = draw("float32", (7, 3))
     ids = [0, 0, 1, 1, 1, 2, 3]
     build = lambda: {"y": tf.math.segment_sum(_x(data.shape), tf.constant(ids, ids_type), name="y")}
     assert convert_tf(build, {"x": data}, tmp_path, "SegmentSum", float_math=True) == ["SEGMENT_SUM"]
@@ -132,7 +129,7 @@ def test_tf_segment_sum_computed_ids():
 @pytest.mark.parametrize("ids_type", [tf.int32, tf.int64])
 def test_tf_unsorted_segment(tmp_path, tf_op, ids_type):
     """Segment 4 is empty: TensorFlow's identity (lowest, highest, 1) is LiteRT's."""
-    data = normal(7, 3)
+    data = draw("float32", (7, 3))
     ids = [3, 0, 3, 1, 0, 3, 2]
     build = lambda: {"y": getattr(tf.raw_ops, tf_op)(data=_x(data.shape), segment_ids=tf.constant(ids, ids_type),
                                                      num_segments=5, name="y")}
@@ -144,7 +141,7 @@ def test_tf_unsorted_segment(tmp_path, tf_op, ids_type):
 @pytest.mark.parametrize("seq_axis,batch_axis", [(1, 0), (0, 1), (2, 0)])
 @pytest.mark.parametrize("lengths_type", [tf.int32, tf.int64])
 def test_tf_reverse_sequence(tmp_path, seq_axis, batch_axis, lengths_type):
-    x = normal(3, 3, 4)
+    x = draw("float32", (3, 3, 4))
     build = lambda: {"y": tf.reverse_sequence(_x(x.shape), tf.constant([0, 3, 2], lengths_type), seq_axis=seq_axis,
                                               batch_axis=batch_axis, name="y")}
     assert convert_tf(build, {"x": x}, tmp_path, "ReverseSequence") == ["REVERSE_SEQUENCE"]
@@ -155,7 +152,7 @@ def test_tf_reverse_sequence(tmp_path, seq_axis, batch_axis, lengths_type):
 def test_tf_roll(tmp_path, shift, axis, ops):
     """One GATHER per axis rolled by other than whole turns (an axis named twice adds its
     shifts: 3 + 2 on an axis of 5 leaves the input as it is)."""
-    x = normal(4, 5, 3)
+    x = draw("float32", (4, 5, 3))
     build = lambda: {"y": tf.identity(tf.roll(_x(x.shape), shift, axis) * 2.0, name="y")}
     ours = convert_tf(build, {"x": x}, tmp_path, "Roll")
     assert ours.count("GATHER") == ops and len(ours) == ops + 1
@@ -172,7 +169,7 @@ def test_tf_roll_needs_constant_shift():
 @pytest.mark.parametrize("dtype,to", [(tf.float32, tf.int32), (tf.float32, tf.int8), (tf.int8, tf.int32),
                                       (tf.int32, tf.float32)], ids=str)
 def test_tf_bitcast(tmp_path, dtype, to):
-    x = normal(3, 4) if dtype == tf.float32 else RNG.integers(-99, 99, (3, 4)).astype(dtype.as_numpy_dtype)
+    x = draw("float32", (3, 4)) if dtype == tf.float32 else RNG.integers(-99, 99, (3, 4)).astype(dtype.as_numpy_dtype)
     build = lambda: {"y": tf.bitcast(_x(x.shape, dtype), to, name="y")}
     assert convert_tf(build, {"x": x}, tmp_path, "Bitcast") == ["BITCAST"]
 
@@ -184,7 +181,7 @@ def test_tf_bitcast_refuses_bfloat16():
 
 
 def test_tf_approx_top_k(tmp_path):
-    x = normal(2, 3, 16)
+    x = draw("float32", (2, 3, 16))
     def build():
         values, indices = tf.math.approx_max_k(tf.nn.relu(_x(x.shape)), 4, recall_target=0.9)
         return {"v": tf.identity(values, "v"), "i": tf.identity(indices, "i")}
@@ -194,7 +191,7 @@ def test_tf_approx_top_k(tmp_path):
 def test_tf_approx_top_k_last_axis_by_number():
     """reduction_dimension = rank - 1, known only once shapes are (TensorFlow's CPU kernel takes
     -1 only: LiteRT's result is checked against numpy's top k)."""
-    x = normal(2, 3, 16)
+    x = draw("float32", (2, 3, 16))
     graph = tf.Graph()
     with graph.as_default():
         values, indices = tf.math.approx_max_k(tf.nn.relu(_x(x.shape)), 4, reduction_dimension=2)
@@ -224,8 +221,8 @@ def test_tf_approx_top_k_refusals(build_op, message):
 
 @pytest.mark.parametrize("transpose_a,transpose_b", [(False, False), (True, False), (False, True), (True, True)])
 def test_tf_sparse_matmul(tmp_path, transpose_a, transpose_b):
-    a = normal(*((4, 3) if transpose_a else (3, 4)))
-    w = normal(*((5, 4) if transpose_b else (4, 5)))
+    a = draw("float32", (4, 3) if transpose_a else (3, 4))
+    w = draw("float32", (5, 4) if transpose_b else (4, 5))
     build = lambda: {"y": tf.raw_ops.SparseMatMul(a=_x(a.shape), b=tf.constant(w), transpose_a=transpose_a,
                                                   transpose_b=transpose_b, a_is_sparse=True, name="y")}
     ours = convert_tf(build, {"x": a}, tmp_path, "SparseMatMul", float_math=True)
@@ -246,7 +243,7 @@ def unary_composition(x, names: list[str]):
                                        (["Abs", "Sqrt", "Neg", "Sigmoid"], ["ABS", "SQRT", "NEG", "LOGISTIC"]),
                                        (["Elu"], ["ELU"])], ids=str)
 def test_tf_unary_ops_composition(tmp_path, names, ops):
-    x = normal(3, 4)
+    x = draw("float32", (3, 4))
     build = lambda: {"y": unary_composition(_x(x.shape), names)}
     assert convert_tf(build, {"x": x}, tmp_path, "_UnaryOpsComposition", float_math=True) == ops
 
