@@ -18,7 +18,9 @@ from .registry import register
 
 
 def _identity(dtype: np.dtype, reduction: str):
-    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    # LiteRT's float kernels are float32 ones: the interpreter's float64 run starts an empty
+    # maximum at float32's lowest too.
+    info = np.finfo(np.float32) if dtype.kind == "f" else np.iinfo(dtype)
     return {"sum": 0, "prod": 1, "max": info.min, "min": info.max}[reduction]
 
 
