@@ -24,7 +24,7 @@ def unary_ops_composition(ctx: NodeContext) -> None:
     missing = [n for n in names if n not in MAPPERS]
     if missing:
         raise ConversionError(f"node {ctx.name!r} (_UnaryOpsComposition): {', '.join(missing)} "
-                              "does not convert; run the graph without grappler's fusion of it")
+                              "does not convert (no TFLite builtin or lowering); remove it from the graph")
     source = ctx.input(0)
     for k, name in enumerate(names):
         step = type(ctx.node)()
