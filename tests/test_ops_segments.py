@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support.kernel_check import compare_with_litert, one_op_graph
+from tests.support.kernel_check import compare_int8_with_litert, compare_with_litert, one_op_graph, quant
 from tests.support.oracle import freeze, op_types, run_litert
 from tests.support.tf_compare import convert_tf
 from tests.test_int8_fallback import convert_ours, mean_error
@@ -271,6 +271,7 @@ def _dense_around(middle):
 MIDDLES = {
     # GATHER moves int8 data; TF's SLICE, SLICE, CONCATENATION do too.
     "Roll": (lambda h: tf.roll(h, 5, 1), True),
+    "ApproxTopK": (lambda h: tf.math.approx_max_k(h, 8)[0], True),
     # LiteRT's kernels take no int8 here: float between DEQUANTIZE and QUANTIZE, as TF keeps them.
     "UnsortedSegmentMax": (lambda h: tf.reshape(tf.math.unsorted_segment_max(
         tf.reshape(h, [8, 4]), [0, 1, 0, 2, 3, 2, 1, 0], 4), [1, 16]), False),
@@ -303,3 +304,13 @@ def test_int8_reverse_sequence_stays_float(tmp_path):
     x = np.random.default_rng(5).standard_normal((1, 16)).astype(np.float32)
     assert run_litert(ours.model, {"x": x})["y"].shape == (1, 8)
     assert mean_error(pb, ours.model) < 0.05
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
+def test_int8_top_k_copies_raw_values(dtype):
+    """TOPK_V2 (ApproxTopK's and TopKV2's builtin) on quantized data: ties by index, the
+    output's params free (LiteRT copies the raw integers)."""
+    x = draw(dtype, (3, 12), 0 if dtype == "uint8" else -3, 3)
+    x[0, 5] = np.iinfo(dtype).min
+    compare_int8_with_litert("TOPK_V2", [x, i32(5)], [quant(0.07, 0 if dtype == "int16" else 3), None],
+                             [quant(0.11, 0 if dtype == "int16" else -2), None], const={1}, output_dtype=dtype)

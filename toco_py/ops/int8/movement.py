@@ -6,8 +6,9 @@ CONCATENATION do; here they raise ConversionError naming the op. The others copy
 integers whatever the output's params say, and so do these kernels (the quantizer gives such
 outputs their input's params, so the copy keeps its meaning).
 
-PAD and PADV2 fill with the output zero point (PADV2's constant must then share the output's
-params); uint8 CONCATENATION requantizes inputs whose params differ, in float32, as
+TOPK_V2 sorts and copies raw integers too (its indices are int32). PAD and PADV2 fill with
+the output zero point (PADV2's constant must then share the output's params); uint8
+CONCATENATION requantizes inputs whose params differ, in float32, as
 reference_ops::ConcatenationWithScaling does.
 """
 from __future__ import annotations
@@ -113,6 +114,14 @@ def concatenation_quantized(op: Op, graph: Graph, *xs: np.ndarray) -> np.ndarray
     return REGISTRY["CONCATENATION"].kernel(op, *xs)
 
 
+def top_k_quantized(op: Op, graph: Graph, x: np.ndarray, k: np.ndarray):
+    """TOPK_V2 orders the raw integers (a positive scale keeps their order) and copies the k
+    largest whatever the output's params say; the indices stay int32."""
+    dtype = require_dtype(op, graph, op.inputs[0], QUANTIZED_TYPES)
+    require_dtype(op, graph, op.outputs[0], (dtype,))
+    return REGISTRY["TOPK_V2"].kernel(op, x, k)
+
+
 for _name in FREE_PARAMS + EQUAL_PARAMS:
     register_int8(_name, moving_kernel(_name, _name in EQUAL_PARAMS))
 for _name in SELECTS:
@@ -120,3 +129,4 @@ for _name in SELECTS:
 register_int8("PAD", pad_quantized)
 register_int8("PADV2", pad_quantized)
 register_int8("CONCATENATION", concatenation_quantized)
+register_int8("TOPK_V2", top_k_quantized)
