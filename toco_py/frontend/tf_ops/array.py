@@ -104,7 +104,6 @@ def bitcast(ctx: NodeContext) -> None:
     ctx.emit("BITCAST", [ctx.input(0)], {"out_type": ctx.dtype_attr("type")})
 
 
-
 def int32_input(ctx: NodeContext, i: int, what: str, type_attr: str) -> str:
     """Input i as int32, the only index type of LiteRT's kernels where TensorFlow also takes
     int64 (type_attr names the input's type: a constant is rewritten, a computed tensor cast)."""
