@@ -117,6 +117,22 @@ def test_tf_segment_sum(tmp_path, ids_type):
     assert convert_tf(build, {"x": data}, tmp_path, "SegmentSum", float_math=True) == ["SEGMENT_SUM"]
 
 
+def test_tf_segment_sum_skipping_a_segment(tmp_path):
+    """Constant ids with a gap (segment 1 empty, 0 in TensorFlow): LiteRT's SEGMENT_SUM fails on
+    them (TF's converter makes one anyway), so they go to UNSORTED_SEGMENT_SUM."""
+    data = draw("float32", (5, 2))
+    build = lambda: {"y": tf.math.segment_sum(_x(data.shape), [0, 0, 2, 2, 3], name="y")}
+    assert convert_tf(build, {"x": data}, tmp_path, "SegmentSum", float_math=True) == ["UNSORTED_SEGMENT_SUM"]
+
+
+def test_tf_segment_sum_refuses_unsorted_ids():
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.math.segment_sum(_x([3, 2]), [1, 0, 0], name="y")
+    with pytest.raises(ConversionError, match=r"\(SegmentSum\): its segment ids must be sorted"):
+        api.convert_bytes(graph.as_graph_def().SerializeToString(), input_arrays=["x"], output_arrays=["y"])
+
+
 def test_tf_segment_sum_computed_ids():
     """Ids known only at run time give an output whose first size the ids' values set: refused
     by name (the pipeline's shapes are static)."""

@@ -90,10 +90,16 @@ def _unsorted(op: Op, data: np.ndarray, ids: np.ndarray, num: np.ndarray) -> np.
 
 # ---- SEGMENT_SUM ---------------------------------------------------------------------------
 
-def _sorted_count(op: Op, ids: np.ndarray) -> int:
-    """The number of segments of LiteRT's sorted ids (0, then steps of 0 or 1)."""
+def litert_sorted(ids: np.ndarray) -> bool:
+    """Whether LiteRT's SEGMENT_SUM takes these ids: 0, then steps of 0 or 1."""
     flat = np.asarray(ids, np.int64).reshape(-1)
-    if flat.size and (flat[0] != 0 or np.any((np.diff(flat) != 0) & (np.diff(flat) != 1))):
+    return not flat.size or (flat[0] == 0 and bool(np.all((np.diff(flat) == 0) | (np.diff(flat) == 1))))
+
+
+def _sorted_count(op: Op, ids: np.ndarray) -> int:
+    """The number of segments of LiteRT's sorted ids."""
+    flat = np.asarray(ids, np.int64).reshape(-1)
+    if not litert_sorted(flat):
         raise ConversionError(f"{op!r}: LiteRT's SEGMENT_SUM needs segment ids that start at 0 and "
                               "rise by 0 or 1 (no empty segment); use UnsortedSegmentSum for others")
     return int(flat[-1]) + 1 if flat.size else 0
