@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.support.cli import assert_one_line_error, toco
 from tests.support.kernel_check import compare_int8_with_litert, compare_with_litert, one_op_graph, quant
 from tests.support.oracle import freeze, op_types, run_litert
 from tests.support.tf_compare import convert_tf
@@ -174,12 +175,13 @@ def test_tf_roll(tmp_path, shift, axis, ops):
     assert ours.count("GATHER") == ops and len(ours) == ops + 1
 
 
-def test_tf_roll_needs_constant_shift():
-    def build():
-        return {"y": tf.roll(_x([4, 5]), v1.placeholder(tf.int32, [], name="s"), 1, name="y")}
-    pb, _ = freeze(build)
-    with pytest.raises(ConversionError, match=r"\(Roll\): its shift must be a constant"):
-        api.convert_bytes(pb, input_arrays=["x", "s"], output_arrays=["y"])
+def test_tf_roll_needs_constant_shift(tmp_path):
+    """A user's one-line error, exit 2."""
+    pb, _ = freeze(lambda: {"y": tf.roll(_x([4, 5]), v1.placeholder(tf.int32, [], name="s"), 1, name="y")})
+    (tmp_path / "roll.pb").write_bytes(pb)
+    proc = toco("convert", "--graph_def_file", str(tmp_path / "roll.pb"), "-o", str(tmp_path / "roll.tflite"),
+                "--output_arrays", "y")
+    assert_one_line_error(proc, "node 'y' (Roll): its shift must be a constant")
 
 
 @pytest.mark.parametrize("dtype,to", [(tf.float32, tf.int32), (tf.float32, tf.int8), (tf.int8, tf.int32),
