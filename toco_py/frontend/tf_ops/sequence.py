@@ -38,15 +38,18 @@ def approx_top_k(ctx: NodeContext) -> None:
     if not ctx.attr("is_max_k", True):
         raise ConversionError(f"node {ctx.name!r} (ApproxTopK): is_max_k=False (approx_min_k) does "
                               "not convert; negate the input and use approx_max_k")
-    # TOPK_V2's shape rule checks the axis once the input's rank is known.
-    ctx.emit("TOPK_V2", [ctx.input(0), ctx.const("k", np.int32(ctx.attr("k", 0)))],
+    k = ctx.attr("k", kind=int)
+    if not 0 <= k <= np.iinfo(np.int32).max:
+        raise ConversionError(f"node {ctx.name!r} (ApproxTopK): k = {k} is not a count TOPK_V2 takes")
+    # TOPK_V2's shape rule checks k and the axis once the input's shape is known.
+    ctx.emit("TOPK_V2", [ctx.input(0), ctx.const("k", np.int32(k))],
              {"axis": ctx.attr("reduction_dimension", -1)}, outputs=[ctx.output(0), ctx.output(1)])
 
 
 @tf_op("ReverseSequence")
 def reverse_sequence(ctx: NodeContext) -> None:
     ctx.emit("REVERSE_SEQUENCE", [ctx.input(0), ctx.input(1)],
-             {"seq_dim": ctx.attr("seq_dim", 0), "batch_dim": ctx.attr("batch_dim", 0)})
+             {"seq_dim": ctx.attr("seq_dim", kind=int), "batch_dim": ctx.attr("batch_dim", 0)})
 
 
 @tf_op("Roll")
