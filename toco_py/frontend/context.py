@@ -78,6 +78,10 @@ class NodeContext:
         """A list-of-floats attribute (Bucketize's boundaries)."""
         return [float(v) for v in self._list_attr(key, "f", "floats", default, None)]
 
+    def strings_attr(self, key: str, default=_MISSING) -> list[str]:
+        """A list-of-strings attribute (_UnaryOpsComposition's op_names)."""
+        return [v.decode(errors="replace") for v in self._list_attr(key, "s", "strings", default, None)]
+
     def _list_attr(self, key: str, field: str, what: str, default, count: int | None) -> list:
         av = self._stored(key, None, default)
         values = default if av is None else _list_of(av, field)
@@ -116,6 +120,10 @@ class NodeContext:
             raise ConversionError(
                 f"node {self.name!r} ({self.node.op}): its {what} must be a constant")
         return value
+
+    def for_node(self, node) -> NodeContext:
+        """A context for another node mapped into the same graph (a node this one stands for)."""
+        return NodeContext(self.graph, node, self._consts)
 
     def output(self, index: int = 0) -> str:
         return output_name(self.name, index)

@@ -2,6 +2,7 @@
 from . import (  # noqa: F401  (imported for their registrations)
     activation,
     array,
+    bitcast,
     broadcast,
     conv,
     conv3d,
@@ -19,6 +20,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     pool,
     quantize_ops,
     reduce,
+    segment,
     sequence,
     slicing,
 )

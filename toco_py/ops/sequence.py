@@ -1,9 +1,10 @@
-"""Ops along one axis read as a sequence: TOPK_V2, CUMSUM, ONE_HOT, UNSORTED_SEGMENT_SUM.
+"""Ops along one axis read as a sequence: TOPK_V2, CUMSUM, ONE_HOT, REVERSE_SEQUENCE, Roll.
 
 Each follows LiteRT's kernel: TOPK_V2 orders equal values by index, CUMSUM adds along the
 axis one term at a time in the input's type (as numpy's cumsum does), ONE_HOT writes
-off_value for an index outside [0, depth), UNSORTED_SEGMENT_SUM adds the rows in index order
-and skips a negative segment id.
+off_value for an index outside [0, depth), REVERSE_SEQUENCE reverses the first
+seq_lengths[b] entries of each batch entry b and keeps the rest. Roll (TensorFlow's, with
+constant shifts) has no builtin: it becomes one GATHER per rolled axis.
 """
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def _infer_top_k(op: Op, x: Tensor, k: Tensor):
     shape = need_shape(op, x)
     if not shape:
         raise ConversionError(f"{op!r}: needs an input of rank 1 or more")
+    # The axis of an ApproxTopK the op stands for (the schema stores none: TOPK_V2 reduces the
+    # last axis, and a model read back has no other).
+    axis = op.attrs.get("axis", -1)
+    if axis not in (-1, len(shape) - 1):
+        raise ConversionError(f"{op!r}: reduction_dimension {axis} must be the last axis (-1) of the "
+                              f"rank-{len(shape)} input; TFLite's TOPK_V2 reduces the last axis only")
     out = shape[:-1] + (_k(op, need_const(op, k, "k"), shape[-1]),)
     return [(out, x.dtype), (out, "int32")]
 
@@ -103,42 +110,75 @@ def _one_hot(op: Op, indices: np.ndarray, depth: np.ndarray, on: np.ndarray, off
     return np.where(hot, np.ravel(on)[0], np.ravel(off)[0]).astype(on.dtype)
 
 
-# ---- UNSORTED_SEGMENT_SUM ----------------------------------------------------------------
+# ---- REVERSE_SEQUENCE ----------------------------------------------------------------------
 
-def _segments(op: Op, num) -> int:
-    n = _scalar(op, num, "num_segments")
-    if n < 0:
-        raise ConversionError(f"{op!r}: num_segments must not be negative, is {n}")
-    return n
-
-
-def _infer_segment_sum(op: Op, data: Tensor, ids: Tensor, num: Tensor):
-    shape, id_shape = need_shape(op, data), need_shape(op, ids)
-    if len(id_shape) > len(shape) or any(a != b and a >= 0 and b >= 0 for a, b in zip(id_shape, shape)):
-        raise ConversionError(f"{op!r}: segment ids of shape {list(id_shape)} do not index the "
-                              f"leading axes of data of shape {list(shape)}")
-    return (_segments(op, need_const(op, num, "num_segments")),) + shape[len(id_shape):], data.dtype
+def _sequence_axes(op: Op, rank: int) -> tuple[int, int]:
+    seq, batch = int(op.attrs.get("seq_dim", 0)), int(op.attrs.get("batch_dim", 0))
+    if not (0 <= seq < rank and 0 <= batch < rank) or seq == batch:
+        raise ConversionError(f"{op!r}: seq_dim {seq} and batch_dim {batch} must be two different "
+                              f"axes in [0, {rank}) (LiteRT takes no negative axis)")
+    return seq, batch
 
 
-def _segment_sum(op: Op, data: np.ndarray, ids: np.ndarray, num: np.ndarray) -> np.ndarray:
-    n = _segments(op, num)
-    rows = data.reshape((ids.size,) + data.shape[ids.ndim:])
-    flat = ids.reshape(-1)
-    if np.any(flat >= n):
-        raise ConversionError(f"{op!r}: a segment id ({int(flat.max())}) is not below num_segments ({n})")
-    out = np.zeros((n,) + rows.shape[1:], data.dtype)
-    keep = flat >= 0
-    np.add.at(out, flat[keep], rows[keep])  # unbuffered, in index order
+def _lengths(op: Op, lengths, shape: tuple, seq: int, batch: int) -> None:
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or (shape[batch] >= 0 and lengths.size != shape[batch]):
+        raise ConversionError(f"{op!r}: seq_lengths must hold one length per batch entry "
+                              f"({shape[batch]}), has shape {list(lengths.shape)}")
+    if lengths.size and (lengths.min() < 0 or (shape[seq] >= 0 and lengths.max() > shape[seq])):
+        raise ConversionError(f"{op!r}: a sequence length is outside [0, {shape[seq]}], the size of "
+                              "the sequence axis")
+
+
+def _infer_reverse_sequence(op: Op, x: Tensor, lengths: Tensor):
+    shape = need_shape(op, x)
+    seq, batch = _sequence_axes(op, len(shape))
+    if lengths.data is not None:
+        _lengths(op, lengths.data, shape, seq, batch)
+    return shape, x.dtype
+
+
+def _reverse_sequence(op: Op, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    seq, batch = _sequence_axes(op, x.ndim)
+    _lengths(op, lengths, x.shape, seq, batch)
+    out = x.copy()
+    for b, n in enumerate(lengths.tolist()):
+        part = [slice(None)] * x.ndim
+        part[batch], part[seq] = slice(b, b + 1), slice(0, n)
+        out[tuple(part)] = np.flip(x[tuple(part)], seq)  # the rest of the sequence stays
     return out
 
 
-def _segment_length(op: Op, data: np.ndarray, ids: np.ndarray, num: np.ndarray) -> int:
-    return max(1, int(np.bincount(ids[ids >= 0].reshape(-1), minlength=1).max()))
+# ---- Roll (converter-only) -------------------------------------------------------------------
+
+def roll_shifts(op: Op, rank: int) -> dict[int, int]:
+    """axis -> total shift (TensorFlow adds the shifts of an axis named twice)."""
+    shifts, axes = op.attrs["shift"], op.attrs["axis"]
+    if len(shifts) != len(axes):
+        raise ConversionError(f"{op!r}: {len(shifts)} shifts for {len(axes)} axes")
+    total: dict[int, int] = {}
+    for shift, axis in zip(shifts, axes):
+        a = normalize_axis(op, axis, rank)
+        total[a] = total.get(a, 0) + shift
+    return total
+
+
+def _infer_roll(op: Op, x: Tensor):
+    shape = need_shape(op, x)
+    roll_shifts(op, len(shape))
+    return shape, x.dtype
+
+
+def _roll(op: Op, x: np.ndarray) -> np.ndarray:
+    total = roll_shifts(op, x.ndim)
+    return np.roll(x, list(total.values()), list(total.keys())) if total else x
 
 
 register("TOPK_V2", infer=_infer_top_k, kernel=_top_k, traits={"moves_data"})
 register("CUMSUM", infer=_infer_cumsum, kernel=_cumsum, sum_length=_cumsum_length, squares="sum",
          traits={"tflm"})
 register("ONE_HOT", infer=_infer_one_hot, kernel=_one_hot)
-register("UNSORTED_SEGMENT_SUM", infer=_infer_segment_sum, kernel=_segment_sum,
-         sum_length=_segment_length, squares="sum")
+register("REVERSE_SEQUENCE", infer=_infer_reverse_sequence, kernel=_reverse_sequence,
+         traits={"moves_data"})
+# TensorFlow's Roll with constant shifts; passes/lower_roll.py makes GATHERs of it.
+register("Roll", builtin=False, infer=_infer_roll, kernel=_roll, traits={"moves_data"})

@@ -27,6 +27,7 @@ from . import (
     lower_band_part,
     lower_batch_norm,
     lower_einsum,
+    lower_roll,
     materialize_conv_bias,
     materialize_identity,
     merge_constants,
@@ -59,7 +60,7 @@ STAGES = {
     # TF-only ops -> TFLite builtins.
     "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, legalize_strided_slice.PASS,
                  split_reverse_axes.PASS, like_to_fill.PASS, lower_band_part.PASS,
-                 lower_batch_norm.PASS, lower_einsum.PASS,
+                 lower_batch_norm.PASS, lower_einsum.PASS, lower_roll.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
                  fold_reshape_into_reduction.PASS, merge_transposes.PASS,
                  remove_identity_transpose.PASS, sink_transpose.PASS, minmax_to_relu.PASS,

@@ -149,6 +149,12 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "SPACE_TO_BATCH_ND": ("SpaceToBatchNDOptions", []),
     "BATCH_TO_SPACE_ND": ("BatchToSpaceNDOptions", []),
     "UNSORTED_SEGMENT_SUM": ("UnsortedSegmentSumOptions", []),
+    "UNSORTED_SEGMENT_PROD": ("UnsortedSegmentProdOptions", []),
+    "UNSORTED_SEGMENT_MAX": ("UnsortedSegmentMaxOptions", []),
+    "UNSORTED_SEGMENT_MIN": ("UnsortedSegmentMinOptions", []),
+    "SEGMENT_SUM": ("SegmentSumOptions", []),
+    "REVERSE_SEQUENCE": ("ReverseSequenceOptions", [("SeqDim", "seq_dim", INT), ("BatchDim", "batch_dim", INT)]),
+    "BITCAST": ("BitcastOptions", []),
     "CONV_3D": ("Conv3DOptions", [("Padding", "padding", PAD), ("StrideD", "stride_d", INT),
                                   ("StrideW", "stride_w", INT), ("StrideH", "stride_h", INT), _ACT,
                                   ("DilationDFactor", "dilation_d_factor", INT)] + _DILATION),
@@ -166,6 +172,8 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "NON_MAX_SUPPRESSION_V4": ("NonMaxSuppressionV4Options", []),
     "NON_MAX_SUPPRESSION_V5": ("NonMaxSuppressionV5Options", []),
 }
+# Attrs the schema does not store, which the reader sets to the type of the op's first output.
+OUTPUT_TYPE_ATTRS = {"BITCAST": "out_type"}
 # Builtins written without an options table: the schema has none for them, or one with no
 # fields. Every builtin the registry defines is here or in OPTIONS (tests/test_op_tables.py).
 NO_OPTIONS = frozenset({

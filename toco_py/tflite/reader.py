@@ -33,7 +33,7 @@ from .checks import (
     shape_text,
     tables,
 )
-from .options import OPTIONS, TENSOR_TYPES
+from .options import OPTIONS, OUTPUT_TYPE_ATTRS, TENSOR_TYPES
 
 __all__ = ["InvalidModelError", "Model", "Signature", "read_graph", "read_model", "read_model_file"]
 
@@ -266,6 +266,8 @@ class _ModelReader:
         versions = []
         for j, op in enumerate(tables(sg, "Operators")):
             ir_op, version = self._operator(op, names, f"{where}, operator {j}")
+            if ir_op.type in OUTPUT_TYPE_ATTRS and ir_op.outputs:
+                ir_op.attrs[OUTPUT_TYPE_ATTRS[ir_op.type]] = graph.tensors[ir_op.outputs[0]].dtype
             graph.add_op(ir_op)
             versions.append(version)
         _empty_constants(graph)

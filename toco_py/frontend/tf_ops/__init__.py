@@ -8,8 +8,10 @@ from . import (  # noqa: F401  (imported for their registrations)
     math,
     nn,
     normalization,
+    segment,
     sequence,
     slicing,
+    unary_composition,
 )
 from .registry import MAPPERS, tf_op
 

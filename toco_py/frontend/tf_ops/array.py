@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ConversionError
 from ..context import NodeContext
 from .registry import tf_op
 
@@ -88,6 +89,19 @@ def shape(ctx: NodeContext) -> None:
 def cast(ctx: NodeContext) -> None:
     ctx.emit("CAST", [ctx.input(0)], {"out_data_type": ctx.dtype_attr("DstT")})
 
+
+# The types both TensorFlow's Bitcast and LiteRT's BITCAST take that numpy can reinterpret.
+_BITCAST_TYPES = ("float16", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32",
+                  "uint32", "int64", "uint64", "complex64", "complex128")
+
+
+@tf_op("Bitcast")
+def bitcast(ctx: NodeContext) -> None:
+    for dtype in (ctx.dtype_attr("T"), ctx.dtype_attr("type")):
+        if dtype not in _BITCAST_TYPES:
+            raise ConversionError(f"node {ctx.name!r} (Bitcast): type {dtype} does not convert; "
+                                  f"BITCAST takes {', '.join(_BITCAST_TYPES)}")
+    ctx.emit("BITCAST", [ctx.input(0)], {"out_type": ctx.dtype_attr("type")})
 
 
 def int32_input(ctx: NodeContext, i: int, what: str, type_attr: str) -> str:

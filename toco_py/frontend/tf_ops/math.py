@@ -47,8 +47,14 @@ def square(ctx: NodeContext) -> None:
         ctx.emit("SQUARE", [x])
 
 
-@tf_op("MatMul")
+@tf_op("MatMul", "SparseMatMul")
 def matmul(ctx: NodeContext) -> None:
+    # SparseMatMul is a MatMul whose a_is_sparse / b_is_sparse only hint at TensorFlow's CPU
+    # kernel; its operands may be bfloat16 (Ta, Tb), which no builtin takes.
+    for key in ("Ta", "Tb"):
+        if ctx.dtype_attr(key, "float32") != "float32":
+            raise ConversionError(f"node {ctx.name!r} ({ctx.node.op}): {key} is "
+                                  f"{ctx.dtype_attr(key)}; cast the operands to float32")
     a, b = ctx.input(0), ctx.input(1)
     if ctx.attr("transpose_a", False):
         a_t = ctx.temp("a_transposed")

@@ -7,9 +7,9 @@ ConversionError naming the op. The others copy the raw integers whatever the out
 say, and so do these kernels (the quantizer gives such outputs their input's params, so the
 copy keeps its meaning).
 
-PAD, PADV2 and SPACE_TO_BATCH_ND fill with the output zero point (PADV2's constant must then
-share the output's params); TOPK_V2 copies the chosen raw integers and gives int32 indices;
-uint8 CONCATENATION requantizes inputs whose params differ, in float32, as
+TOPK_V2 sorts and copies raw integers too (its indices are int32). PAD, PADV2 and
+SPACE_TO_BATCH_ND fill with the output zero point (PADV2's constant must then share the
+output's params); uint8 CONCATENATION requantizes inputs whose params differ, in float32, as
 reference_ops::ConcatenationWithScaling does.
 """
 from __future__ import annotations
@@ -83,12 +83,6 @@ def space_to_batch_quantized(op: Op, graph: Graph, x: np.ndarray, block: np.ndar
     return REGISTRY["SPACE_TO_BATCH_ND"].kernel(op, x, block, paddings, fill)
 
 
-def top_k_quantized(op: Op, graph: Graph, x: np.ndarray, k: np.ndarray):
-    dtype = require_dtype(op, graph, op.inputs[0], QUANTIZED_TYPES)
-    require_dtype(op, graph, op.outputs[0], (dtype,))
-    return REGISTRY["TOPK_V2"].kernel(op, x, k)
-
-
 def concat_rescaling(op: Op, graph: Graph, name: str) -> tuple[np.float32, np.float32] | None:
     """ConcatenationWithScaling's (scale, bias) of one uint8 input, in float32: scale =
     in_scale * (1 / out_scale), bias = -in_zero * scale; None when the params are the
@@ -127,6 +121,14 @@ def concatenation_quantized(op: Op, graph: Graph, *xs: np.ndarray) -> np.ndarray
                 raise ConversionError(f"{op!r}: quantized int16 CONCATENATION needs zero points "
                                       f"of 0, and {name!r} has another")
     return REGISTRY["CONCATENATION"].kernel(op, *xs)
+
+
+def top_k_quantized(op: Op, graph: Graph, x: np.ndarray, k: np.ndarray):
+    """TOPK_V2 orders the raw integers (a positive scale keeps their order) and copies the k
+    largest whatever the output's params say; the indices stay int32."""
+    dtype = require_dtype(op, graph, op.inputs[0], QUANTIZED_TYPES)
+    require_dtype(op, graph, op.outputs[0], (dtype,))
+    return REGISTRY["TOPK_V2"].kernel(op, x, k)
 
 
 for _name in FREE_PARAMS + EQUAL_PARAMS:
