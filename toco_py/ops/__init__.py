@@ -19,6 +19,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     pool,
     quantize_ops,
     reduce,
+    scatter,
     sequence,
     slicing,
 )
