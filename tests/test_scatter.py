@@ -9,9 +9,12 @@ import pytest
 import tensorflow as tf
 
 from tests.support.kernel_check import compare_int8_with_litert, compare_with_litert, data, one_op_graph, quant
+from tests.support.oracle import op_types
 from tests.support.tf_compare import convert_tf
 from toco_py import api
 from toco_py.errors import ConversionError
+from toco_py.ops import has_trait
+from toco_py.ops.int8.movement import data_inputs
 
 v1 = tf.compat.v1
 pytestmark = pytest.mark.usefixtures("repeatable_draws")  # conftest: RNG reseeded per test
@@ -269,3 +272,64 @@ def test_tf_sparse_to_dense(tmp_path, values_shape):
         sparse_indices=tf.constant([[0, 1], [2, 3], [3, 0]], tf.int64), output_shape=tf.constant([4, 5], tf.int64),
         sparse_values=_x(v.shape), default_value=tf.constant(-1.5), name="y")}
     assert convert_tf(build, {"x": v}, tmp_path, "SparseToDense") == ["SPARSE_TO_DENSE"]
+
+
+# ---- int8 between dense layers ------------------------------------------------------------
+
+def _dense(h, rng, width):
+    return tf.matmul(h, (rng.standard_normal((int(h.shape[-1]), width)) / 4).astype(np.float32))
+
+
+def _rows(b):
+    """[2, 8] from the [1, 8] branch."""
+    return tf.reshape(tf.concat([b, b], 1), [2, 8])
+
+
+# op -> the op on two dense branches a ([1, 32]) and b ([1, 8]), flattened to [1, n] after it.
+BETWEEN_DENSE = {
+    "MatrixDiagV3": lambda a, b: tf.linalg.diag(tf.reshape(a, [4, 8])),
+    "MatrixSetDiagV3": lambda a, b: tf.linalg.set_diag(tf.reshape(a, [2, 4, 4]), tf.reshape(b, [2, 4])),
+    "ScatterNd": lambda a, b: tf.scatter_nd([[1], [3]], tf.reshape(a, [2, 16]), [5, 16]),
+    "TensorScatterUpdate": lambda a, b: tf.tensor_scatter_nd_update(tf.reshape(a, [4, 8]), [[1], [3]], _rows(b)),
+    "TensorScatterAdd": lambda a, b: tf.tensor_scatter_nd_add(tf.reshape(a, [4, 8]), [[1], [3]], _rows(b)),
+    "DynamicStitch": lambda a, b: tf.dynamic_stitch([[0, 5, 2, 3], [4, 1]], [tf.reshape(a, [4, 8]), _rows(b)]),
+    "SparseToDense": lambda a, b: tf.raw_ops.SparseToDense(
+        sparse_indices=tf.constant([[0, 1], [1, 1], [2, 3]]), output_shape=[4, 8],
+        sparse_values=tf.reshape(b[:, :3], [3]), default_value=tf.constant(0.0)),
+}
+
+
+def between_dense(tf_op):
+    from tests.support.oracle import freeze
+    rng = np.random.default_rng(5)
+
+    def build():
+        x = _x((1, 16))
+        h = BETWEEN_DENSE[tf_op](_dense(x, rng, 32), _dense(x, rng, 8))
+        return {"y": tf.identity(_dense(tf.reshape(h, [1, -1]), rng, 8), "y")}
+    return freeze(build)[0]
+
+
+@pytest.mark.parametrize("tf_op", sorted(BETWEEN_DENSE))
+def test_int8_between_dense_layers(tf_op, tmp_path):
+    """The scatter ops quantized as TF's converter quantizes them (none left in float), in no
+    more ops, LiteRT prepares and runs the model on both resolvers, and the mean error over 16
+    inputs is at most 1.25x TF's. MATRIX_DIAG and SCATTER_ND, whose kernels start from the raw
+    integer 0, have a zero point of 0 and their data input the same params (TF's converter
+    keeps the input's zero point, so its zeros are off: MatrixDiag's error is 26x ours)."""
+    from tests.test_int8_fallback import convert_ours as int8_ours
+    from tests.test_int8_fallback import convert_tf as int8_tf
+    from tests.test_int8_fallback import mean_error
+    from tests.test_int8_prepare import prepares_and_runs
+    pb = between_dense(tf_op)
+    ours, theirs = int8_ours(pb, tmp_path), int8_tf(pb, tmp_path)
+    assert not any("kept in float" in note for note in ours.notes), ours.notes
+    assert len(op_types(ours.model)) <= len(op_types(theirs)), (op_types(ours.model), op_types(theirs))
+    prepares_and_runs(ours.model)
+    for op in ours.graph.ops:
+        if has_trait(op.type, "zero_fill"):
+            data_q, out_q = (ours.graph.tensors[n].quant for n in (data_inputs(op)[0], op.outputs[0]))
+            params = [(float(q.scale[0]), int(q.zero_point[0])) for q in (data_q, out_q)]
+            assert params[0] == params[1] and params[1][1] == 0, params
+    ours_error, tf_error = mean_error(pb, ours.model), mean_error(pb, theirs)
+    assert ours_error <= 1.25 * tf_error, (ours_error, tf_error)

@@ -144,9 +144,12 @@ def _sparse_to_dense(op: Op, indices: np.ndarray, shape: np.ndarray, values: np.
     return out
 
 
-register("MATRIX_DIAG", traits={"moves_data"}, infer=_infer_matrix_diag, kernel=_matrix_diag)
+# MATRIX_DIAG's and SCATTER_ND's int8 kernels start from the raw 0: the quantizer gives them
+# (and their data inputs, which they copy) a zero point of 0, so that it means 0.
+register("MATRIX_DIAG", traits={"moves_data", "shared_params", "zero_fill"}, infer=_infer_matrix_diag,
+         kernel=_matrix_diag)
 register("MATRIX_SET_DIAG", traits={"moves_data", "shared_params"}, infer=_infer_matrix_set_diag,
          kernel=_matrix_set_diag)
-register("SCATTER_ND", traits={"moves_data"}, infer=_infer_scatter_nd, kernel=_scatter_nd,
+register("SCATTER_ND", traits={"moves_data", "shared_params", "zero_fill"}, infer=_infer_scatter_nd, kernel=_scatter_nd,
          sum_length=_scatter_length, squares="sum")
 register("SPARSE_TO_DENSE", traits={"moves_data"}, infer=_infer_sparse_to_dense, kernel=_sparse_to_dense)

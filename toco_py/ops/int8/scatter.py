@@ -1,6 +1,7 @@
 """Quantized scatter and diagonal writes: LiteRT's kernels copy (SCATTER_ND adds) the raw
 integers whatever the params say, as the float kernels do on them. MATRIX_DIAG and SCATTER_ND
-start from the raw integer 0, which means 0 only for a zero point of 0."""
+start from the raw integer 0, which means 0 only for a zero point of 0 (the quantizer gives
+them one: the "zero_fill" trait)."""
 from __future__ import annotations
 
 from ..registry import register_int8
