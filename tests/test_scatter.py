@@ -9,10 +9,15 @@ import pytest
 import tensorflow as tf
 
 from tests.support.kernel_check import compare_int8_with_litert, compare_with_litert, data, one_op_graph, quant
-from tests.support.oracle import op_types
+from tests.support.oracle import freeze, op_types
 from tests.support.tf_compare import convert_tf
+from tests.test_int8_fallback import convert_ours as int8_ours
+from tests.test_int8_fallback import convert_tf as int8_tf
+from tests.test_int8_fallback import mean_error
+from tests.test_int8_prepare import prepares_and_runs
 from toco_py import api
 from toco_py.errors import ConversionError
+from toco_py.interpreter import Interpreter
 from toco_py.ops import has_trait
 from toco_py.ops.int8.movement import data_inputs
 
@@ -103,7 +108,6 @@ def test_refusals(op_type, inputs, const, message):
     ("SPARSE_TO_DENSE", [i32(-1), i32(3), np.float32(1), np.float32(0)], {0, 1, 3})])
 def test_index_out_of_range_fails_as_in_litert(op_type, inputs, const):
     g = one_op_graph(op_type, inputs, const=const)
-    from toco_py.interpreter import Interpreter
     with pytest.raises(ConversionError, match="out of range"):
         Interpreter(g).run({n: np.asarray(inputs[int(n[2:])]) for n in g.inputs})
 
@@ -174,7 +178,6 @@ def test_tf_other_diagonals_refused(tmp_path, op, k):
         else:
             y = tf.raw_ops.MatrixDiagV2(diagonal=_x((3,)), k=k, num_rows=4, num_cols=-1, padding_value=0.0)
         return {"y": tf.identity(y, "y")}
-    from tests.support.oracle import freeze
     pb, _ = freeze(build)
     with pytest.raises(ConversionError, match=rf"\({op}\) converts only with constant (k|num_rows)"):
         api.convert_bytes(pb, input_arrays=["x"] + (["d"] if op == "MatrixSetDiagV3" else []), output_arrays=["y"])
@@ -256,7 +259,6 @@ def test_tf_dynamic_stitch_in_order(tmp_path):
 def test_tf_dynamic_stitch_refused(indices, message):
     def build():
         return {"y": tf.identity(tf.dynamic_stitch(indices(), [_x((2,)), _x((1,), name="b")]), "y")}
-    from tests.support.oracle import freeze
     pb, _ = freeze(build)
     gd = v1.GraphDef()
     gd.ParseFromString(pb)
@@ -300,7 +302,6 @@ BETWEEN_DENSE = {
 
 
 def between_dense(tf_op):
-    from tests.support.oracle import freeze
     rng = np.random.default_rng(5)
 
     def build():
@@ -317,10 +318,6 @@ def test_int8_between_dense_layers(tf_op, tmp_path):
     inputs is at most 1.25x TF's. MATRIX_DIAG and SCATTER_ND, whose kernels start from the raw
     integer 0, have a zero point of 0 and their data input the same params (TF's converter
     keeps the input's zero point, so its zeros are off: MatrixDiag's error is 26x ours)."""
-    from tests.test_int8_fallback import convert_ours as int8_ours
-    from tests.test_int8_fallback import convert_tf as int8_tf
-    from tests.test_int8_fallback import mean_error
-    from tests.test_int8_prepare import prepares_and_runs
     pb = between_dense(tf_op)
     ours, theirs = int8_ours(pb, tmp_path), int8_tf(pb, tmp_path)
     assert not any("kept in float" in note for note in ours.notes), ours.notes
@@ -333,3 +330,17 @@ def test_int8_between_dense_layers(tf_op, tmp_path):
             assert params[0] == params[1] and params[1][1] == 0, params
     ours_error, tf_error = mean_error(pb, ours.model), mean_error(pb, theirs)
     assert ours_error <= 1.25 * tf_error, (ours_error, tf_error)
+
+
+def test_int8_model_with_an_integer_scatter(tmp_path):
+    """A SCATTER_ND on int32 (InvertPermutation's) keeps its type in an int8 model: its
+    shared_params and zero_fill traits are about quantized values."""
+
+    def build():
+        h = _dense(_x((1, 16)), np.random.default_rng(2), 8)
+        order = tf.math.invert_permutation(tf.math.top_k(tf.reshape(h, [8]), k=8).indices)
+        return {"y": tf.identity(tf.gather(h, order, axis=1), "y")}
+    result = int8_ours(freeze(build)[0], tmp_path)
+    scatter = next(op for op in result.graph.ops if op.type == "SCATTER_ND")
+    assert result.graph.tensors[scatter.outputs[0]].dtype == "int32"
+    prepares_and_runs(result.model)

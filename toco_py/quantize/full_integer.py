@@ -135,6 +135,8 @@ class _Quantizer:
         for op in list(self.g.ops):
             if not has_trait(op.type, "shared_params") or self._is_float(op):
                 continue
+            if op.outputs[0] not in self.params:
+                continue  # on integers (an int32 SCATTER_ND), which keep their type
             inputs = [n for n in op.inputs if n in self.params]  # not conditions or constants
             names = inputs + [op.outputs[0]]
             lo = min(float(self.params[n].scale[0]) * (-128 - int(self.params[n].zero_point[0])) for n in names)
