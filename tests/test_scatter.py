@@ -15,6 +15,7 @@ from tests.test_int8_fallback import convert_ours as int8_ours
 from tests.test_int8_fallback import convert_tf as int8_tf
 from tests.test_int8_fallback import mean_error
 from tests.test_int8_prepare import prepares_and_runs
+from tests.test_op_versions import compare_versions
 from toco_py import api
 from toco_py.errors import ConversionError
 from toco_py.interpreter import Interpreter
@@ -314,7 +315,7 @@ def between_dense(tf_op):
 @pytest.mark.parametrize("tf_op", sorted(BETWEEN_DENSE))
 def test_int8_between_dense_layers(tf_op, tmp_path):
     """The scatter ops quantized as TF's converter quantizes them (none left in float), in no
-    more ops, LiteRT prepares and runs the model on both resolvers, and the mean error over 16
+    more ops, with TF's op versions, LiteRT prepares and runs the model on both resolvers, and the mean error over 16
     inputs is at most 1.25x TF's. MATRIX_DIAG and SCATTER_ND, whose kernels start from the raw
     integer 0, have a zero point of 0 and their data input the same params (TF's converter
     keeps the input's zero point, so its zeros are off: MatrixDiag's error is 26x ours)."""
@@ -322,6 +323,7 @@ def test_int8_between_dense_layers(tf_op, tmp_path):
     ours, theirs = int8_ours(pb, tmp_path), int8_tf(pb, tmp_path)
     assert not any("kept in float" in note for note in ours.notes), ours.notes
     assert len(op_types(ours.model)) <= len(op_types(theirs)), (op_types(ours.model), op_types(theirs))
+    assert compare_versions(ours.model, theirs)[1] == {}, "op versions differ from TF's"
     prepares_and_runs(ours.model)
     for op in ours.graph.ops:
         if has_trait(op.type, "zero_fill"):
