@@ -12,7 +12,7 @@ from .array import int32_input
 from .registry import tf_op
 
 
-def _all_equal(ctx: NodeContext, i: int, what: str, value: int) -> bool:
+def _all_equal(ctx: NodeContext, i: int, value: int) -> bool:
     const = ctx.const_input(i)
     return const is not None and const.size > 0 and bool(np.all(np.asarray(const) == value))
 
@@ -21,11 +21,11 @@ def _main_diagonal_only(ctx: NodeContext, checks: list[tuple[int, str, int]]) ->
     """TFLite's MATRIX_DIAG / MATRIX_SET_DIAG write the main diagonal (k = 0) of a square
     matrix (num_rows = num_cols = -1) padded with 0, as TF's converter requires of V2 and V3
     (their align attribute means nothing for one diagonal)."""
-    wrong = [f"{what} = {value}" for i, what, value in checks if not _all_equal(ctx, i, what, value)]
+    wrong = [f"{what} = {value}" for i, what, value in checks if not _all_equal(ctx, i, value)]
     if wrong:
         raise ConversionError(f"node {ctx.name!r} ({ctx.node.op}) converts only with constant "
-                              f"{', '.join(wrong)} (the main diagonal of a square matrix); "
-                              "write other diagonals with tf.linalg.band_part or a gather")
+                              f"{', '.join(wrong)} (TFLite writes the main diagonal of a square matrix); "
+                              "build other diagonals from the main one with tf.pad or tf.where")
 
 
 @tf_op("MatrixDiag")
@@ -156,7 +156,13 @@ def dynamic_stitch(ctx: NodeContext) -> None:
     if n < 1 or len(ctx.inputs) != 2 * n:
         raise ConversionError(f"node {ctx.name!r} ({ctx.node.op}): N = {n} with {len(ctx.inputs)} "
                               "inputs; the graph is malformed")
-    indices = [ctx.require_const(k, f"indices (input {k})") for k in range(n)]
+    indices = [ctx.const_input(k) for k in range(n)]
+    computed = [k for k, index in enumerate(indices) if index is None]
+    if computed:
+        raise ConversionError(f"node {ctx.name!r} ({ctx.node.op}): its indices (input {computed[0]}) are "
+                              "computed; only constant indices convert, as in TF's converter (for indices "
+                              "that permute the rows: tf.gather(tf.concat(data, 0), "
+                              "tf.math.invert_permutation(tf.concat(indices, 0))))")
     source = _stitch_order(ctx, indices)
     parts = [_rows(ctx, k, index, ctx.input(n + k)) for k, index in enumerate(indices)]
     in_place = np.array_equal(source, np.arange(sum(i.size for i in indices)))
