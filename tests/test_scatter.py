@@ -291,14 +291,15 @@ def _rows(b):
 # op -> the op on two dense branches a ([1, 32]) and b ([1, 8]), flattened to [1, n] after it.
 BETWEEN_DENSE = {
     "MatrixDiagV3": lambda a, b: tf.linalg.diag(tf.reshape(a, [4, 8])),
-    "MatrixSetDiagV3": lambda a, b: tf.linalg.set_diag(tf.reshape(a, [2, 4, 4]), tf.reshape(b, [2, 4])),
+    # The diagonal's values and the default value lie outside the other input's range.
+    "MatrixSetDiagV3": lambda a, b: tf.linalg.set_diag(tf.nn.relu(tf.reshape(a, [2, 4, 4])), tf.reshape(b, [2, 4]) - 3),
     "ScatterNd": lambda a, b: tf.scatter_nd([[1], [3]], tf.reshape(a, [2, 16]), [5, 16]),
     "TensorScatterUpdate": lambda a, b: tf.tensor_scatter_nd_update(tf.reshape(a, [4, 8]), [[1], [3]], _rows(b)),
     "TensorScatterAdd": lambda a, b: tf.tensor_scatter_nd_add(tf.reshape(a, [4, 8]), [[1], [3]], _rows(b)),
     "DynamicStitch": lambda a, b: tf.dynamic_stitch([[0, 5, 2, 3], [4, 1]], [tf.reshape(a, [4, 8]), _rows(b)]),
     "SparseToDense": lambda a, b: tf.raw_ops.SparseToDense(
         sparse_indices=tf.constant([[0, 1], [1, 1], [2, 3]]), output_shape=[4, 8],
-        sparse_values=tf.reshape(b[:, :3], [3]), default_value=tf.constant(0.0)),
+        sparse_values=tf.nn.relu(tf.reshape(b[:, :3], [3])), default_value=tf.constant(-1.5)),
 }
 
 

@@ -148,8 +148,11 @@ def _sparse_to_dense(op: Op, indices: np.ndarray, shape: np.ndarray, values: np.
 # (and their data inputs, which they copy) a zero point of 0, so that it means 0.
 register("MATRIX_DIAG", traits={"moves_data", "shared_params", "zero_fill"}, infer=_infer_matrix_diag,
          kernel=_matrix_diag)
-register("MATRIX_SET_DIAG", traits={"moves_data", "shared_params"}, infer=_infer_matrix_set_diag,
+# MATRIX_SET_DIAG's and SPARSE_TO_DENSE's outputs take values of two inputs (a diagonal or
+# default value outside the other's range): their int8 params come from the output's own
+# range, and their inputs share them (LiteRT copies the raw integers).
+register("MATRIX_SET_DIAG", traits={"shared_params"}, infer=_infer_matrix_set_diag,
          kernel=_matrix_set_diag)
 register("SCATTER_ND", traits={"moves_data", "shared_params", "zero_fill"}, infer=_infer_scatter_nd, kernel=_scatter_nd,
          sum_length=_scatter_length, squares="sum")
-register("SPARSE_TO_DENSE", traits={"moves_data"}, infer=_infer_sparse_to_dense, kernel=_sparse_to_dense)
+register("SPARSE_TO_DENSE", traits={"shared_params"}, infer=_infer_sparse_to_dense, kernel=_sparse_to_dense)
