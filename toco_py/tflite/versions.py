@@ -317,8 +317,8 @@ VERSION_1 = frozenset({
     # Structural and array ops (issue 13).
     "ONE_HOT", "CUMSUM", "LOCAL_RESPONSE_NORMALIZATION", "UNSORTED_SEGMENT_SUM",
     "CONV_3D",
-    # Scatter and diagonal writes (ops/scatter.py).
-    "MATRIX_DIAG", "MATRIX_SET_DIAG", "SCATTER_ND",
     # Object detection (ops/detection.py).
     "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
+    # Scatter and diagonal writes (ops/scatter.py).
+    "MATRIX_DIAG", "MATRIX_SET_DIAG", "SCATTER_ND",
 })
