@@ -20,6 +20,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     pool,
     quantize_ops,
     reduce,
+    scatter,
     segment,
     sequence,
     slicing,

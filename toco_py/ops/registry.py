@@ -27,6 +27,8 @@ TRAITS = {
     "elementwise": "a unary op whose output element i is a function of input element i alone "
                    "(broadcasting ops are element-wise too): it commutes with a TRANSPOSE "
                    "(sink_transpose)",
+    "zero_fill": "its int8 kernel writes the raw integer 0 where no input value lands: its int8 "
+                 "output (and so, with shared_params, its inputs) gets a zero point of 0",
     "moves_data": "int8 output values are input values moved, picked or averaged: the "
                   "output keeps the input's quantization parameters",
     "shared_params": "int8 inputs must all carry the output's quantization parameters",

@@ -4,7 +4,8 @@ Rules (TFLite's int8 scheme), with each op's part read from its definition (ops/
 asymmetric per-tensor int8 activations; symmetric per-channel int8 weights on the input and
 axis of OpDef.weight_axis (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV);
 int32 biases with scale input_scale x weight_scale; OpDef.int8_output fixes the output params
-(LOGISTIC, SOFTMAX, TANH ...); "moves_data" ops keep their input's params; the inputs of
+(LOGISTIC, SOFTMAX, TANH ...); "zero_fill" ops get a zero point of 0 (their kernels write
+the raw 0); "moves_data" ops keep their input's params; the inputs of
 "shared_params" ops (CONCATENATION, PACK ...) share the output's params (a producer that is
 free to take them does; otherwise a requantizing QUANTIZE is inserted).
 
@@ -31,6 +32,7 @@ from .params import (
     quantize_bias,
     quantize_symmetric,
     symmetric_weight_params,
+    zero_point_0_params,
 )
 
 QUANTIZED_IO = ("int8", "uint8")
@@ -111,6 +113,8 @@ class _Quantizer:
                 elif fixed is not None:
                     scale, zero = fixed
                     self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
+                elif has_trait(op.type, "zero_fill"):
+                    self.params[out] = zero_point_0_params(*self._range(out))
                 elif has_trait(op.type, "moves_data") and data_inputs(op)[0] in self.params:
                     # The input whose values the op moves (SPLIT takes its axis first).
                     self.params[out] = self.params[data_inputs(op)[0]]
@@ -131,11 +135,13 @@ class _Quantizer:
         for op in list(self.g.ops):
             if not has_trait(op.type, "shared_params") or self._is_float(op):
                 continue
+            if op.outputs[0] not in self.params:
+                continue  # on integers (an int32 SCATTER_ND), which keep their type
             inputs = [n for n in op.inputs if n in self.params]  # not conditions or constants
             names = inputs + [op.outputs[0]]
             lo = min(float(self.params[n].scale[0]) * (-128 - int(self.params[n].zero_point[0])) for n in names)
             hi = max(float(self.params[n].scale[0]) * (127 - int(self.params[n].zero_point[0])) for n in names)
-            shared = activation_params(lo, hi)
+            shared = (zero_point_0_params if has_trait(op.type, "zero_fill") else activation_params)(lo, hi)
             self.params[op.outputs[0]] = shared
             for i, name in enumerate(op.inputs):
                 if not name or self.g.tensors[name].dtype != "float32":

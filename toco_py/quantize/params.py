@@ -24,6 +24,13 @@ def activation_params(lo: float, hi: float, qmin: int = QMIN, qmax: int = QMAX) 
     return QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
 
 
+def zero_point_0_params(lo: float, hi: float, qmin: int = QMIN, qmax: int = QMAX) -> QuantParams:
+    """Per-tensor params with zero point 0 whose range [qmin, qmax] x scale contains [lo, hi]
+    (for kernels that write the raw integer 0 as the value 0)."""
+    scale = max(max(float(hi), 0.0) / qmax, min(float(lo), 0.0) / qmin, 1e-8)
+    return QuantParams(np.array([scale], np.float32), np.array([0], np.int64))
+
+
 def symmetric_weight_params(weights: np.ndarray, axis: int | None) -> QuantParams:
     """Symmetric int8 in [-127, 127], zero point 0, per channel along `axis` (or per tensor)."""
     w = np.asarray(weights, np.float64)

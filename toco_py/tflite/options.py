@@ -168,6 +168,11 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "BITWISE_XOR": ("BitwiseXorOptions", []),
     "RIGHT_SHIFT": ("RightShiftOptions", []),
     "BUCKETIZE": ("BucketizeOptions", [("Boundaries", "boundaries", FLOATS)]),
+    # Scatter, diagonal and sparse writes (ops/scatter.py).
+    "MATRIX_DIAG": ("MatrixDiagOptions", []),
+    "MATRIX_SET_DIAG": ("MatrixSetDiagOptions", []),
+    "SCATTER_ND": ("ScatterNdOptions", []),
+    "SPARSE_TO_DENSE": ("SparseToDenseOptions", [("ValidateIndices", "validate_indices", BOOL)]),
     # Object detection (ops/detection.py): empty tables, written as TensorFlow's converter does.
     "NON_MAX_SUPPRESSION_V4": ("NonMaxSuppressionV4Options", []),
     "NON_MAX_SUPPRESSION_V5": ("NonMaxSuppressionV5Options", []),

@@ -287,6 +287,7 @@ RULES: dict[str, Rule] = {
     "REVERSE_V2": _by_input(int8=3, bool=2),
     "SPACE_TO_BATCH_ND": _BLOCK_BATCH,
     "BATCH_TO_SPACE_ND": _BLOCK_BATCH,
+    "SPARSE_TO_DENSE": _by_input(2, int8=3, uint8=3, int64=2),  # input 2 is the values
     "CAST": (
         (lambda s: "bfloat16" in (s.i(0), s.o(0)), 7),
         (lambda s: s.i(0) == "int4" and s.o(0) == "float32", 6),
@@ -320,4 +321,6 @@ VERSION_1 = frozenset({
     "CONV_3D",
     # Object detection (ops/detection.py).
     "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
+    # Scatter and diagonal writes (ops/scatter.py).
+    "MATRIX_DIAG", "MATRIX_SET_DIAG", "SCATTER_ND",
 })

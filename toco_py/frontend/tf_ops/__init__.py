@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     math,
     nn,
     normalization,
+    scatter,
     segment,
     sequence,
     slicing,

@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (imported for their registrations)  # noqa: F401 
     movement,
     pool,
     reduce,
+    scatter,
     softmax,
     unary,
 )

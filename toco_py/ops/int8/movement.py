@@ -40,13 +40,18 @@ def _check_types(op: Op, graph: Graph, data: list[str]) -> str:
     return dtype
 
 
+# Positions of the data inputs of the ops whose first input is not their only one (SPLIT
+# takes its axis first, SCATTER_ND its indices, SPARSE_TO_DENSE its indices and shape, and a
+# SELECT its bool condition).
+_DATA_POSITIONS = {"SPLIT": (1,), "SCATTER_ND": (1,), "SPARSE_TO_DENSE": (2, 3), "MATRIX_SET_DIAG": (0, 1),
+                   "SELECT": (1, 2), "SELECT_V2": (1, 2)}
+
+
 def data_inputs(op: Op) -> list[str]:
     """The inputs holding quantized data; the others are int32 shapes, axes or indices."""
     if op.type == "PACK":
         return list(op.inputs)
-    if op.type in ("SELECT", "SELECT_V2"):
-        return list(op.inputs[1:])  # the condition is bool
-    return [op.inputs[1 if op.type == "SPLIT" else 0]]
+    return [op.inputs[i] for i in _DATA_POSITIONS.get(op.type, (0,))]
 
 
 def moving_kernel(op_type: str, equal_params: bool):
