@@ -5,7 +5,7 @@ import math
 
 from ..errors import ConversionError
 from ..ir import Graph, Op
-from ..ops import REGISTRY
+from ..ops import REGISTRY, has_trait
 from ..ops.common import ShapeUnknown
 
 # What a shape rule raises when an op's inputs do not fit it: many rules check what they
@@ -68,13 +68,15 @@ def propagate_shapes(graph: Graph) -> None:
 def require_static_shapes(graph: Graph) -> None:
     """Fails with the first op whose output shape could not be resolved, and why.
 
-    Tensors downstream of a custom op are exempt: the custom op's implementation sets its
-    output shapes when the runtime prepares the model, and the runtime then resizes the rest.
+    Tensors downstream of a custom op or of an op whose output size depends on its input
+    values (WHERE, UNIQUE, RANGE of bounds known at run time: the "value_shaped" trait) are
+    exempt: the runtime sets those sizes when it runs the op, and then resizes the rest.
     """
     propagate_shapes(graph)
     dynamic: set[str] = set()
     for op in graph.ops:
-        if op.type == "CUSTOM" or any(n in dynamic for n in op.inputs):
+        if (op.type == "CUSTOM" or has_trait(op.type, "value_shaped")
+                or any(n in dynamic for n in op.inputs)):
             dynamic.update(op.outputs)
             continue
         for name in op.outputs:

@@ -165,6 +165,9 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     # Object detection (ops/detection.py): empty tables, written as TensorFlow's converter does.
     "NON_MAX_SUPPRESSION_V4": ("NonMaxSuppressionV4Options", []),
     "NON_MAX_SUPPRESSION_V5": ("NonMaxSuppressionV5Options", []),
+    # Data-dependent shapes (ops/dynamic.py).
+    "WHERE": ("WhereOptions", []),
+    "UNIQUE": ("UniqueOptions", [("IdxOutType", "idx_out_type", DTYPE)]),
 }
 # Builtins written without an options table: the schema has none for them, or one with no
 # fields. Every builtin the registry defines is here or in OPTIONS (tests/test_op_tables.py).
@@ -173,4 +176,6 @@ NO_OPTIONS = frozenset({
     "SQRT", "RSQRT", "SIN", "COS", "FLOOR", "CEIL", "ROUND", "SIGN", "GATHER_ND",
     # Elementwise long tail (issue 13)
     "ATAN2",
+    # Data-dependent shapes (ops/dynamic.py): BroadcastArgs has no options table.
+    "BROADCAST_ARGS",
 })

@@ -304,6 +304,8 @@ RULES: dict[str, Rule] = {
         (lambda s: "int4" in (s.i(0), s.o(0)), 4),
         (lambda s: s.per_channel(0, output=True, min_scales=2), 3),
         (_out(0, "int16"), 2)),
+    # Data-dependent shapes (ops/dynamic.py).
+    "WHERE": ((lambda s: s.i(0) != "bool", 2),),
 }
 
 # The registry's builtins that op_version.cc has no case for: always version 1.
@@ -318,4 +320,6 @@ VERSION_1 = frozenset({
     "CONV_3D",
     # Object detection (ops/detection.py).
     "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
+    # Data-dependent shapes (ops/dynamic.py).
+    "UNIQUE", "BROADCAST_ARGS",
 })
