@@ -64,5 +64,5 @@ def _broadcast_args(op: Op, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
 
 
 register("WHERE", traits={"value_shaped"}, infer=_infer_where, kernel=_where)
-register("UNIQUE", traits={"value_shaped"}, infer=_infer_unique, kernel=_unique)
+register("UNIQUE", traits={"value_shaped", "moves_data"}, infer=_infer_unique, kernel=_unique)
 register("BROADCAST_ARGS", traits={"tflm"}, infer=_infer_broadcast_args, kernel=_broadcast_args)
