@@ -129,6 +129,56 @@ def test_elementwise_ops_after_where_keep_the_run_time_size(tmp_path):
     assert "WHERE" in ours
 
 
+def _op_output_signatures(model: bytes) -> dict[str, list[int]]:
+    interp = litert(model, delegates=False)
+    details = interp.get_tensor_details()
+    return {details[i]["name"]: details[i]["shape_signature"].tolist()
+            for op in interp._get_ops_details() for i in op["outputs"]}
+
+
+def test_run_time_sizes_flow_through_the_ops_after_them(tmp_path):
+    """Rows picked by WHERE through gathers, FC, softmax, transposes, reductions, concat,
+    slices, pads, reshapes, SHAPE, CUMSUM and PACK: every size known only at run time is -1
+    in the shape signature TF's converter writes for the same tensor."""
+    w = normal(3, 5)
+
+    def build():
+        x = _x(6, 3)
+        rows = tf.gather(x, tf.reshape(tf.where(x[:, 0] > 0), [-1]))
+        probs = tf.nn.softmax(tf.nn.relu(tf.matmul(rows, w)))
+        mean = tf.reduce_mean(tf.transpose(probs), axis=1, keepdims=True)
+        wide = tf.squeeze(tf.expand_dims(tf.concat([rows, rows * 2.0], axis=1), 0), 0)
+        flat = tf.reshape(tf.pad(wide[:, 1:4], [[1, 1], [0, 0]]), [-1])
+        return {"mean": tf.identity(mean, name="mean"),
+                "flat": tf.multiply(flat, tf.cast(tf.shape(flat)[0], tf.float32), name="flat"),
+                "sum": tf.reduce_sum(tf.cumsum(rows, axis=0), axis=0, name="sum"),
+                "pack": tf.stack([rows, rows], axis=1, name="pack")}
+    convert_tf(build, {"x": normal(6, 3)}, tmp_path, "Where", float_math=True)
+    pb, names = freeze(build)
+    (tmp_path / "m.pb").write_bytes(pb)
+    outputs = list(names.values())
+    ours = _op_output_signatures(api.convert_bytes(pb, input_arrays=["x"], output_arrays=outputs).model)
+    theirs = _op_output_signatures(tf_convert(str(tmp_path / "m.pb"), ["x"], outputs))
+    shared = sorted(ours.keys() & theirs.keys())
+    assert len(shared) >= 15 and {n: ours[n] for n in shared} == {n: theirs[n] for n in shared}
+    assert ours["pack"] == [-1, 2, 3] and ours["transpose"] == [5, -1]
+
+
+def test_an_unknown_rank_after_a_run_time_size_is_an_error(tmp_path):
+    """A reshape to a shape of a length known at run time only leaves the rank (and the type
+    of what follows) unknown: a one-line error naming the op, not a model of guessed types."""
+    def build():
+        x = _x(4, 3)
+        target = tf.cast(tf.reshape(tf.where(x > 5.0), [-1]), tf.int32) + 1
+        return {"y": tf.reshape(x, target, name="y")}
+    pb, _ = freeze(build)
+    path = tmp_path / "m.pb"
+    path.write_bytes(pb)
+    proc = toco("convert", "--graph_def_file", str(path), "--output_file", str(tmp_path / "m.tflite"),
+                "--input_arrays", "x", "--output_arrays", "y")
+    assert_one_line_error(proc, "'y'", "RESHAPE", "known at run time only")
+
+
 @pytest.mark.parametrize("out_idx", [tf.int32, tf.int64])
 def test_unique_of_an_int_input(tmp_path, out_idx):
     def build():

@@ -15,7 +15,7 @@ def resolve_reshape(op: Op, in_shape: tuple[int, ...], target) -> tuple[int, ...
         raise ConversionError(f"{op!r}: more than one -1 in the new shape {target}")
     if -1 in target:
         if any(d < 0 for d in in_shape):
-            raise ShapeUnknown(op, op.inputs[0], "input size unknown")
+            return tuple(target)  # the input's size, and so the -1, is known at run time only
         known = int(np.prod([d for d in target if d != -1]))
         total = int(np.prod(in_shape))
         if known == 0 or total % known:
