@@ -59,7 +59,13 @@ def fold_constants(graph: Graph, op: Op) -> bool:
     opdef = REGISTRY.get(op.type)
     if opdef is None or opdef.kernel is None or not opdef.foldable or not op.outputs:
         return False
-    if any(o in graph.outputs for o in op.outputs) or not _inputs_ready(graph, op):
+    if not _inputs_ready(graph, op):
+        return False
+    # A graph output folds only when computed from constants alone, as TF's converter writes
+    # it (a Size or BroadcastArgs of static shapes): one read from a tensor's shape
+    # (ZEROS_LIKE of an input) stays the op TF's converter keeps.
+    if any(o in graph.outputs for o in op.outputs) and not all(
+            not n or graph.tensors[n].is_const for n in op.inputs):
         return False
     in_bytes = max((graph.tensors[n].data.nbytes for n in op.inputs
                     if n and graph.tensors[n].is_const), default=0)
