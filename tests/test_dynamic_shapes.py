@@ -213,11 +213,27 @@ def test_broadcast_args_of_run_time_shapes(tmp_path):
     assert convert_tf(build, FEEDS_X, tmp_path, "BroadcastArgs")[-1] == "BROADCAST_ARGS"
 
 
+@pytest.mark.parametrize("op", ["Size", "BroadcastArgs"])
+def test_a_value_of_static_shapes_folds_even_as_the_output(tmp_path, op):
+    """TF's converter writes the constant and no op."""
+    feeds = {"x": normal(2, 3, 4)} if op == "Size" else {"x": normal(2, 3, 4), "y": normal(3, 1)}
+
+    def build():
+        x = _x(2, 3, 4)
+        value = (tf.raw_ops.Size(input=x) if op == "Size" else  # (tf.shape would be a Const)
+                 tf.raw_ops.BroadcastArgs(s0=tf.raw_ops.Shape(input=x),
+                                          s1=tf.raw_ops.Shape(input=_x(3, 1, name="y"))))
+        return {"out": tf.identity(value, name="out")}
+    assert convert_tf(build, feeds, tmp_path, op) == []
+
+
 def test_broadcast_args_of_static_shapes_folds(tmp_path):
     def build():
-        target = tf.raw_ops.BroadcastArgs(s0=tf.shape(_x(1, 4)), s1=tf.shape(_x(3, 1, name="y")))
+        target = tf.raw_ops.BroadcastArgs(s0=tf.raw_ops.Shape(input=_x(1, 4)),
+                                          s1=tf.raw_ops.Shape(input=_x(3, 1, name="y")))
         return {"z": tf.reshape(_x(12, name="z"), target, name="out")}
-    assert convert_tf(build, {"z": normal(12)}, tmp_path, "BroadcastArgs") == ["RESHAPE"]
+    feeds = {"x": normal(1, 4), "y": normal(3, 1), "z": normal(12)}
+    assert convert_tf(build, feeds, tmp_path, "BroadcastArgs") == ["RESHAPE"]
 
 
 # ---- int8 ----------------------------------------------------------------------------------
