@@ -26,18 +26,18 @@ def _where(op: Op, condition: np.ndarray) -> np.ndarray:
     return np.argwhere(condition).astype(np.int64)
 
 
-def _index_type(op: Op) -> str:
-    index_type = op.attrs.get("idx_out_type", "int32")
-    if index_type not in UNIQUE_INDEX_TYPES:
-        raise ConversionError(f"{op!r}: UNIQUE writes its indices as int32 or int64, not {index_type}")
-    return index_type
-
-
 def _infer_unique(op: Op, x: Tensor):
     shape = need_shape(op, x)
     if len(shape) != 1:
         raise ConversionError(f"{op!r}: UNIQUE takes a vector, not a tensor of shape {list(shape)}")
     return [((-1,), x.dtype), (shape, _index_type(op))]
+
+
+def _index_type(op: Op) -> str:
+    index_type = op.attrs.get("idx_out_type", "int32")
+    if index_type not in UNIQUE_INDEX_TYPES:
+        raise ConversionError(f"{op!r}: UNIQUE writes its indices as int32 or int64, not {index_type}")
+    return index_type
 
 
 def _unique(op: Op, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
