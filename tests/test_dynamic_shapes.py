@@ -164,6 +164,18 @@ def test_run_time_sizes_flow_through_the_ops_after_them(tmp_path):
     assert ours["pack"] == [-1, 2, 3] and ours["transpose"] == [5, -1]
 
 
+def test_reshape_to_a_shape_computed_at_run_time(tmp_path):
+    """reshape(t, [tf.shape(t)[0], -1]) of rows picked by WHERE, then a dense layer."""
+    w = normal(6, 5)
+
+    def build():
+        x = _x(6, 2, 3)
+        rows = tf.gather(x, tf.reshape(tf.where(x[:, 0, 0] > 0), [-1]))
+        return {"y": tf.matmul(tf.reshape(rows, [tf.shape(rows)[0], -1]), w, name="y")}
+    ours = convert_tf(build, {"x": normal(6, 2, 3)}, tmp_path, "Where", float_math=True)
+    assert ours[-2:] == ["RESHAPE", "FULLY_CONNECTED"]
+
+
 def test_an_unknown_rank_after_a_run_time_size_is_an_error(tmp_path):
     """A reshape to a shape of a length known at run time only leaves the rank (and the type
     of what follows) unknown: a one-line error naming the op, not a model of guessed types."""

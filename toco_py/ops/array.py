@@ -35,7 +35,13 @@ def _reshape_target(op: Op, shape_t: Tensor | None):
 
 
 def _infer_reshape(op: Op, x: Tensor, shape: Tensor | None = None):
-    return resolve_reshape(op, need_shape(op, x), _reshape_target(op, shape)), x.dtype
+    in_shape = need_shape(op, x)
+    if (shape is not None and shape.data is None and -1 in in_shape
+            and shape.shape is not None and len(shape.shape) == 1 and shape.shape[0] >= 0):
+        # A new shape computed from sizes known at run time only (reshape(t, [tf.shape(t)[0],
+        # -1]) after a WHERE): its length gives the rank.
+        return (-1,) * shape.shape[0], x.dtype
+    return resolve_reshape(op, in_shape, _reshape_target(op, shape)), x.dtype
 
 
 def _reshape(op: Op, x: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
