@@ -28,7 +28,6 @@ SPECIFIC_HINTS = {
     "RandomUniform": RANDOM_HINT,
     "RandomStandardNormal": RANDOM_HINT,
     "TruncatedNormal": RANDOM_HINT,
-    "Size": "give the input shapes with --input_shapes so that the size is known",
     "FusedBatchNorm": "freeze the graph in inference mode (is_training=False) so the "
                       "statistics are constants",
     "FakeQuant": "give the fake-quant node constant min/max",

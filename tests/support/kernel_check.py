@@ -99,8 +99,14 @@ def _inferred_shape(g, i):
     return "no shape" if shape is None else tuple(shape)
 
 
+def _fits(inferred, shape: tuple) -> bool:
+    """The inferred shape is LiteRT's, a -1 (a size known at run time only) standing for any."""
+    return (inferred != "no shape" and len(inferred) == len(shape)
+            and all(d in (-1, s) for d, s in zip(inferred, shape)))
+
+
 def _layout_problem(op_type, i, ours: np.ndarray, theirs: np.ndarray, inferred=None) -> str:
-    if inferred is not None and inferred != theirs.shape:
+    if inferred is not None and not _fits(inferred, theirs.shape):
         return f"{op_type} output {i}: shape inference gives {inferred}, LiteRT {theirs.shape}"
     if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
         return (f"{op_type} output {i}: ours {ours.dtype}{list(ours.shape)}, "

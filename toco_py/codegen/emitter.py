@@ -27,7 +27,14 @@ from .lowering import (
     op_label,
     unsupported_ops,
 )
-from .planner import MemoryPlan, PlanError, arena_tensors, check_tensor, plan_memory
+from .planner import (
+    MemoryPlan,
+    PlanError,
+    arena_tensors,
+    check_static_sizes,
+    check_tensor,
+    plan_memory,
+)
 
 KERNEL_HEADER = "toco_kernels.h"
 # Kernel sources every bundle has; the families come on top, as the ops need them.
@@ -64,6 +71,10 @@ def default_name(stem: str) -> str:
 
 def check_graph(graph: Graph) -> None:
     """Everything the generator needs, checked before any work: one line per problem kind."""
+    try:
+        check_static_sizes(graph)  # first: ops of run-time sizes have no C kernel either
+    except PlanError as err:
+        raise CodegenError(f"codegen: {err}") from None
     missing = unsupported_ops(graph)
     if missing:
         raise CodegenError(f"codegen: no C kernel for op(s) {', '.join(missing)}")

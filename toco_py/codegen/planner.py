@@ -54,6 +54,21 @@ def aligned(size: int) -> int:
     return (size + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
+def check_static_sizes(graph: Graph) -> None:
+    """PlanError naming the first op that computes a tensor of a size known only at run time
+    (WHERE, UNIQUE, RANGE of run-time bounds: shape -1 in the model): the plan is made when
+    the bundle is generated, so every size must be known then."""
+    for op in graph.ops:
+        inputs_static = all(graph.tensors[n].static_shape for n in op.inputs if n)
+        for name in op.outputs:
+            if inputs_static and not graph.tensors[name].static_shape:
+                raise PlanError(
+                    f"{op.type} (node {op.name or name!r}) computes {name!r} of shape "
+                    f"{list(graph.tensors[name].shape or [])}, whose size is known only at run "
+                    "time; a bundle plans its memory when it is generated and needs static "
+                    "shapes: cut the model before that op, or run it with LiteRT")
+
+
 def check_tensor(graph: Graph, name: str) -> None:
     """PlanError unless the tensor has a fully known shape and a type a bundle can hold."""
     t = graph.tensors[name]

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     converter_only,
     custom,
     detection,
+    dynamic,
     elementwise,
     fake_quant,
     fully_connected,

@@ -15,7 +15,7 @@ def resolve_reshape(op: Op, in_shape: tuple[int, ...], target) -> tuple[int, ...
         raise ConversionError(f"{op!r}: more than one -1 in the new shape {target}")
     if -1 in target:
         if any(d < 0 for d in in_shape):
-            raise ShapeUnknown(op, op.inputs[0], "input size unknown")
+            return tuple(target)  # the input's size, and so the -1, is known at run time only
         known = int(np.prod([d for d in target if d != -1]))
         total = int(np.prod(in_shape))
         if known == 0 or total % known:
@@ -35,7 +35,13 @@ def _reshape_target(op: Op, shape_t: Tensor | None):
 
 
 def _infer_reshape(op: Op, x: Tensor, shape: Tensor | None = None):
-    return resolve_reshape(op, need_shape(op, x), _reshape_target(op, shape)), x.dtype
+    in_shape = need_shape(op, x)
+    if (shape is not None and shape.data is None and -1 in in_shape
+            and shape.shape is not None and len(shape.shape) == 1 and shape.shape[0] >= 0):
+        # A new shape computed from sizes known at run time only (reshape(t, [tf.shape(t)[0],
+        # -1]) after a WHERE): its length gives the rank.
+        return (-1,) * shape.shape[0], x.dtype
+    return resolve_reshape(op, in_shape, _reshape_target(op, shape)), x.dtype
 
 
 def _reshape(op: Op, x: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:

@@ -29,8 +29,9 @@ def range_values(op: Op, start, limit, delta) -> np.ndarray:
 
 
 def _infer_range(op: Op, start: Tensor, limit: Tensor, delta: Tensor):
-    values = range_values(op, *(need_const(op, t, "bounds") for t in (start, limit, delta)))
-    return values.shape, start.dtype
+    if not all(t.is_const for t in (start, limit, delta)):
+        return (-1,), start.dtype  # its length is known at run time only
+    return range_values(op, start.data, limit.data, delta.data).shape, start.dtype
 
 
 def _infer_cast(op: Op, x: Tensor):
@@ -48,13 +49,10 @@ register("SHAPE", traits={"shape_only", "tflm"}, infer=_infer_shape,
          kernel=lambda op, x: np.array(x.shape, dtype=op.attrs.get("out_type", "int32")))
 register("RANK", traits={"shape_only"}, infer=lambda op, x: ((), "int32"),
          kernel=lambda op, x: np.array(x.ndim, dtype=np.int32), builtin=True)
-register("Size", traits={"shape_only"}, infer=lambda op, x: ((), op.attrs.get("out_type", "int32")),
-         kernel=lambda op, x: np.array(x.size, dtype=op.attrs.get("out_type", "int32")),
-         builtin=False)
 register("FILL", traits={"tflm"}, infer=_infer_fill,
          kernel=lambda op, dims, value: np.full(tuple(int(d) for d in np.ravel(dims)), np.ravel(value)[0],
                                                 dtype=value.dtype))
-register("RANGE", infer=_infer_range, kernel=lambda op, a, b, c: range_values(op, a, b, c))
+register("RANGE", traits={"value_shaped"}, infer=_infer_range, kernel=lambda op, a, b, c: range_values(op, a, b, c))
 register("CAST", traits={"tflm"}, infer=_infer_cast, kernel=_cast)
 register("ZEROS_LIKE", traits={"shape_only", "tflm"}, infer=lambda op, x: (need_shape(op, x), x.dtype),
          kernel=lambda op, x: np.zeros_like(x))

@@ -34,6 +34,9 @@ TRAITS = {
     "shared_params": "int8 inputs must all carry the output's quantization parameters",
     "in_place": "the output may share its input's buffer (the C bundle's planner)",
     "shape_only": "reads only its first input's shape, never its values",
+    "value_shaped": "the size of an output depends on the input values, not only their shapes: "
+                    "its shape holds -1 that the runtime sets at every run, and so may the "
+                    "shapes of the ops after it (require_static_shapes, the C planner)",
     "control_flow": "a TF1 control-flow op: left after the passes, its predicate was not "
                     "constant",
     "tflm": "TensorFlow Lite Micro registers a kernel for it (targets.TFLM_VERSION)",

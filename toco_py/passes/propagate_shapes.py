@@ -5,7 +5,7 @@ import math
 
 from ..errors import ConversionError
 from ..ir import Graph, Op
-from ..ops import REGISTRY
+from ..ops import REGISTRY, has_trait
 from ..ops.common import ShapeUnknown
 
 # What a shape rule raises when an op's inputs do not fit it: many rules check what they
@@ -70,29 +70,39 @@ def require_static_shapes(graph: Graph) -> None:
 
     Tensors downstream of a custom op are exempt: the custom op's implementation sets its
     output shapes when the runtime prepares the model, and the runtime then resizes the rest.
+    Downstream of an op whose output size depends on its input values (WHERE, UNIQUE, RANGE of
+    run-time bounds: the "value_shaped" trait) sizes may be -1, which the runtime sets when it
+    runs the model; the shape rules must still give every rank (and so every type).
     """
     propagate_shapes(graph)
-    dynamic: set[str] = set()
+    after_custom: set[str] = set()
+    run_time: set[str] = set()
     for op in graph.ops:
-        if op.type == "CUSTOM" or any(n in dynamic for n in op.inputs):
-            dynamic.update(op.outputs)
+        if op.type == "CUSTOM" or any(n in after_custom for n in op.inputs):
+            after_custom.update(op.outputs)
             continue
+        sized_at_run_time = has_trait(op.type, "value_shaped") or any(n in run_time for n in op.inputs)
+        if sized_at_run_time:
+            run_time.update(op.outputs)
         for name in op.outputs:
             t = graph.tensors[name]
-            if t.static_shape:
+            if t.static_shape or (sized_at_run_time and t.shape is not None):
                 continue
-            reason = _why_unknown(graph, op)
+            if sized_at_run_time:
+                raise ConversionError(
+                    f"cannot infer the shape of {name!r} computed by {op.type} (node {op.name!r}) "
+                    f"from inputs of sizes known at run time only: {_why_unknown(graph, op, True)}")
             raise ConversionError(
                 f"cannot resolve the shape of {name!r} computed by {op.type} (node {op.name!r}): "
-                f"{reason}. Give fixed input shapes with --input_shapes.")
+                f"{_why_unknown(graph, op)}. Give fixed input shapes with --input_shapes.")
 
 
-def _why_unknown(graph: Graph, op: Op) -> str:
+def _why_unknown(graph: Graph, op: Op, run_time_sizes: bool = False) -> str:
     opdef = REGISTRY.get(op.type)
     if opdef is None:
         return f"no shape rule for {op.type}"
     for n in op.inputs:
-        if n and not graph.tensors[n].static_shape:
+        if n and not run_time_sizes and not graph.tensors[n].static_shape:
             return f"its input {n!r} has unknown shape {graph.tensors[n].shape}"
     try:
         opdef.infer(op, *[graph.tensors[n] if n else None for n in op.inputs])

@@ -176,6 +176,9 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     # Object detection (ops/detection.py): empty tables, written as TensorFlow's converter does.
     "NON_MAX_SUPPRESSION_V4": ("NonMaxSuppressionV4Options", []),
     "NON_MAX_SUPPRESSION_V5": ("NonMaxSuppressionV5Options", []),
+    # Data-dependent shapes (ops/dynamic.py).
+    "WHERE": ("WhereOptions", []),
+    "UNIQUE": ("UniqueOptions", [("IdxOutType", "idx_out_type", DTYPE)]),
 }
 # Attrs the schema does not store, which the reader sets to the type of the op's first output.
 OUTPUT_TYPE_ATTRS = {"BITCAST": "out_type"}
@@ -186,4 +189,6 @@ NO_OPTIONS = frozenset({
     "SQRT", "RSQRT", "SIN", "COS", "FLOOR", "CEIL", "ROUND", "SIGN", "GATHER_ND",
     # Elementwise long tail (issue 13)
     "ATAN2",
+    # Data-dependent shapes (ops/dynamic.py): BroadcastArgs has no options table.
+    "BROADCAST_ARGS",
 })

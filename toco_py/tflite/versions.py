@@ -305,6 +305,8 @@ RULES: dict[str, Rule] = {
         (lambda s: "int4" in (s.i(0), s.o(0)), 4),
         (lambda s: s.per_channel(0, output=True, min_scales=2), 3),
         (_out(0, "int16"), 2)),
+    # Data-dependent shapes (ops/dynamic.py).
+    "WHERE": ((lambda s: s.i(0) != "bool", 2),),
 }
 
 # The registry's builtins that op_version.cc has no case for: always version 1.
@@ -323,4 +325,6 @@ VERSION_1 = frozenset({
     "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
     # Scatter and diagonal writes (ops/scatter.py).
     "MATRIX_DIAG", "MATRIX_SET_DIAG", "SCATTER_ND",
+    # Data-dependent shapes (ops/dynamic.py).
+    "UNIQUE", "BROADCAST_ARGS",
 })

@@ -133,8 +133,9 @@ class _ModelWriter:
             raise ConversionError(f"tensor {name!r} has type {t.dtype}, which TFLite cannot hold")
         quant = self._quantization(name)
         fb_name = b.CreateString(name)
-        # Unknown sizes (only downstream of custom ops) are -1 in shape_signature; the
-        # runtime resizes those tensors when it prepares the model.
+        # Unknown sizes (downstream of custom ops and of ops whose output size depends on
+        # the input values) are -1 in shape_signature, and 1 in shape, as TF's converter
+        # writes them; the runtime resizes those tensors when it runs the model.
         dims = t.shape or ()
         shape = _int_vector(b, [d if d >= 0 else 1 for d in dims])
         signature = _int_vector(b, dims) if any(d < 0 for d in dims) else None

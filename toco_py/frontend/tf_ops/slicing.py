@@ -100,7 +100,12 @@ def ones_like(ctx: NodeContext) -> None:
 
 @tf_op("Size")
 def size(ctx: NodeContext) -> None:
-    ctx.emit("Size", [ctx.input(0)], {"out_type": ctx.dtype_attr("out_type", "int32")})
+    """The product of the shape, as TF's converter writes a size it cannot fold (SHAPE,
+    REDUCE_PROD); of a static shape both fold to the constant."""
+    out_type = ctx.dtype_attr("out_type", "int32")
+    shape = ctx.emit("SHAPE", [ctx.input(0)], {"out_type": out_type},
+                     outputs=[ctx.temp("shape")]).outputs[0]
+    ctx.emit("REDUCE_PROD", [shape, ctx.const("axis", np.array([0], np.int32))], {"keep_dims": False})
 
 
 @tf_op("Rank")

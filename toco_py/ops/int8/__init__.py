@@ -2,6 +2,7 @@
 from . import (  # noqa: F401  (imported for their registrations)  # noqa: F401  (imported for their registrations)
     activation,
     conv,
+    dynamic,
     elementwise,
     fully_connected,  # noqa: F401  (imported for its registrations)
     image,
