@@ -48,10 +48,16 @@ def drop_fake_quant(graph: Graph, op: Op) -> bool:
     if bounds is None:
         return False
     out, source = op.outputs[0], op.inputs[0]
+    only_reader = graph.consumers(source) == [op]
     # Removed, or (a graph output that cannot take over its input's name, as when several
     # fake-quants of one tensor are outputs) an Identity that finalize turns into a copy.
     forward(graph, op)
     graph.tensors[out if out in graph.tensors else source].min_max = bounds
+    if only_reader:
+        # The copy of a graph input to a graph output moves int8 data with its input's
+        # params: the input takes the range (the quantizer clamps there, as TensorFlow's
+        # QUANTIZE does), else the copy would carry the unclamped calibrated range.
+        graph.tensors[source].min_max = bounds
     return True
 
 

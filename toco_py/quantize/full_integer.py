@@ -120,23 +120,28 @@ class _Quantizer:
     # ---- shared-parameter ops ---------------------------------------------------------------
 
     def _free_producer(self, name: str, consumer: Op) -> bool:
-        """The tensor's params may change without affecting anything but `consumer`."""
+        """The tensor's params may change without affecting anything but `consumer`: an op's
+        output with no fixed params, or a float graph input (its QUANTIZE then rounds once,
+        straight to the consumer's params, as TensorFlow's does)."""
+        if self.g.consumers(name) != [consumer] or name in self.g.outputs:
+            return False
+        if name in self.g.inputs:
+            return self.options.inference_input_type == "float32" and self.options.input_stats is None
         producer = self.g.producer(name)
         return (producer is not None and _fixed_output(producer) is None
                 and not has_trait(producer.type, "moves_data")
-                and not has_trait(producer.type, "shared_params")
-                and self.g.consumers(name) == [consumer] and name not in self.g.outputs)
+                and not has_trait(producer.type, "shared_params"))
 
     def unify_shared_params(self) -> None:
+        """The inputs take the output's params, chosen from the output's own range as
+        TensorFlow's converter chooses them. That range is the union of the inputs' for
+        CONCATENATION and PACK, and often narrower for MINIMUM, MAXIMUM and SELECT, whose
+        outputs then keep finer steps: clamping their inputs to it changes no output (the
+        output of a clamped input is the clamped output)."""
         for op in list(self.g.ops):
             if not has_trait(op.type, "shared_params") or self._is_float(op):
                 continue
-            inputs = [n for n in op.inputs if n in self.params]  # not conditions or constants
-            names = inputs + [op.outputs[0]]
-            lo = min(float(self.params[n].scale[0]) * (-128 - int(self.params[n].zero_point[0])) for n in names)
-            hi = max(float(self.params[n].scale[0]) * (127 - int(self.params[n].zero_point[0])) for n in names)
-            shared = activation_params(lo, hi)
-            self.params[op.outputs[0]] = shared
+            shared = self.params[op.outputs[0]]
             for i, name in enumerate(op.inputs):
                 if not name or self.g.tensors[name].dtype != "float32":
                     continue  # a SELECT condition, an axis
