@@ -52,12 +52,15 @@ def drop_fake_quant(graph: Graph, op: Op) -> bool:
     # Removed, or (a graph output that cannot take over its input's name, as when several
     # fake-quants of one tensor are outputs) an Identity that finalize turns into a copy.
     forward(graph, op)
-    graph.tensors[out if out in graph.tensors else source].min_max = bounds
-    if only_reader:
-        # The copy of a graph input to a graph output moves int8 data with its input's
-        # params: the input takes the range (the quantizer clamps there, as TensorFlow's
-        # QUANTIZE does), else the copy would carry the unclamped calibrated range.
-        graph.tensors[source].min_max = bounds
+    # The range goes to whichever of the two remains. Both do when a copy (of a graph input
+    # to a graph output) was left: it moves int8 data with its input's params, so an input
+    # read by nothing else takes the range too (its QUANTIZE clamps, as TensorFlow's does);
+    # else the copy would carry the calibrated range.
+    for name in (out, source):
+        if name in graph.tensors:
+            graph.tensors[name].min_max = bounds
+            if not only_reader:
+                break
     return True
 
 

@@ -67,7 +67,7 @@ class _Quantizer:
         self.options = options
         self.params: dict[str, QuantParams] = {}
         # Ops with no int8 kernel, which stay in float.
-        self.float_ops = [op for op in graph.ops if _needs_float(graph, op)]
+        self.float_ops = [op for op in graph.ops if _needs_float(graph, op, options.int8_only)]
         self._float_ids = {id(op) for op in self.float_ops}
 
     # ---- ranges and params ----------------------------------------------------------------
@@ -221,10 +221,13 @@ class _Quantizer:
     def _is_float(self, op: Op) -> bool:
         return id(op) in self._float_ids
 
-    def float_listing(self) -> str:
-        """The ops kept in float by type, with their first nodes: 'DIV (a/div, b/div)'."""
+    def float_listing(self, chosen: bool = False) -> str:
+        """The ops kept in float by type, with their first nodes: 'DIV (a/div, b/div)'; those
+        with no int8 kernel, or (chosen) those kept in float as TensorFlow keeps them."""
         nodes: dict[str, list[str]] = {}
         for op in self.float_ops:
+            if has_trait(op.type, "float_in_int8") != chosen:
+                continue
             nodes.setdefault(op.type, []).append(op.name or op.outputs[0])
         return "; ".join(f"{t} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
                          for t, n in sorted(nodes.items()))
@@ -329,11 +332,15 @@ class _Quantizer:
         return name
 
 
-def _needs_float(graph: Graph, op: Op) -> bool:
-    """The op has no int8 kernel and computes on float values: not QUANTIZE or DEQUANTIZE,
-    which convert between the two, nor an op on integers only or on a shape only."""
+def _needs_float(graph: Graph, op: Op, int8_only: bool) -> bool:
+    """The op computes on float values and has no int8 kernel, or is one TensorFlow keeps in
+    float (unless int8_only): not QUANTIZE or DEQUANTIZE, which convert between the two, nor
+    an op on integers only or on a shape only."""
     opdef = REGISTRY.get(op.type)
-    if op.type in ("QUANTIZE", "DEQUANTIZE") or (opdef is not None and opdef.int8_kernel is not None):
+    if op.type in ("QUANTIZE", "DEQUANTIZE"):
+        return False
+    if opdef is not None and opdef.int8_kernel is not None and (
+            int8_only or not has_trait(op.type, "float_in_int8")):
         return False
     if has_trait(op.type, "shape_only"):
         return False
@@ -353,9 +360,11 @@ def _as_uint8(params: QuantParams) -> QuantParams:
     return QuantParams(params.scale.copy(), params.zero_point + 128, params.axis)
 
 
-def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options) -> str:
+def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]],
+                  options: Int8Options) -> tuple[str, str]:
     """Rewrites the float graph in place into a full-integer int8 graph; returns the ops kept
-    in float ('' when none is), as 'TYPE (node, ...); ...'."""
+    in float, as 'TYPE (node, ...); ...' ('' when none is): those with no int8 kernel, and
+    those kept as TensorFlow keeps them."""
     for kind in (options.inference_input_type, options.inference_output_type):
         if kind not in ("float32",) + QUANTIZED_IO:
             raise ConversionError(f"inference type {kind!r}: use float32, int8 or uint8")
@@ -367,4 +376,4 @@ def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options:
                     q.drop_round_trips, graph.toposort):
         rewrite()
         graph.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
-    return q.float_listing()
+    return q.float_listing(), q.float_listing(chosen=True)
