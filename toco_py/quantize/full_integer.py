@@ -333,18 +333,22 @@ class _Quantizer:
 
 
 def _needs_float(graph: Graph, op: Op, int8_only: bool) -> bool:
-    """The op computes on float values and has no int8 kernel, or is one TensorFlow keeps in
-    float (unless int8_only): not QUANTIZE or DEQUANTIZE, which convert between the two, nor
-    an op on integers only or on a shape only."""
-    opdef = REGISTRY.get(op.type)
+    """The op computes on float values and has no int8 kernel, is one TensorFlow keeps in
+    float (unless int8_only), or reads a float constant that int8 has no level for (IsInf's
+    EQUAL with infinity). Not QUANTIZE or DEQUANTIZE, which convert between the two, nor an
+    op on integers only, nor one that reads only a shape and writes no float (SHAPE; but
+    ZEROS_LIKE writes its input's type)."""
     if op.type in ("QUANTIZE", "DEQUANTIZE"):
         return False
+    tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
+    if any(t.is_const and t.dtype == "float32" and not np.all(np.isfinite(t.data)) for t in tensors):
+        return True
+    opdef = REGISTRY.get(op.type)
     if opdef is not None and opdef.int8_kernel is not None and (
             int8_only or not has_trait(op.type, "float_in_int8")):
         return False
     if has_trait(op.type, "shape_only"):
-        return False
-    tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
+        tensors = [graph.tensors[n] for n in op.outputs]
     return any(t.dtype == "float32" and not t.is_const for t in tensors)
 
 
