@@ -315,7 +315,7 @@ VERSION_1 = frozenset({
     "ADD_N", "ATAN2", "BITWISE_XOR", "RIGHT_SHIFT", "BUCKETIZE",
     # Structural and array ops (issue 13).
     "ONE_HOT", "CUMSUM", "LOCAL_RESPONSE_NORMALIZATION", "UNSORTED_SEGMENT_SUM",
-    "CONV_3D",
+    "CONV_3D", "CONV_3D_TRANSPOSE",
     # Object detection (ops/detection.py).
     "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
 })
