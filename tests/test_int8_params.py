@@ -131,3 +131,23 @@ def test_float_only_computations_stay_float_and_run(name, tmp_path):
     ours = net.convert(tmp_path)
     assert net.error(ours.model) == 0.0
     assert net.error(net.convert_tf(tmp_path)) == 0.0
+
+
+def test_recurrent_steps_are_not_requantized(tmp_path):
+    """In an unrolled GRU each step's CONCATENATION reads an UNPACKed slice of the input
+    sequence, whose params span the concatenation's range: they are the shared params, so
+    the slice is not rounded a second time, and a tensor is requantized once per params
+    (the same QUANTIZE serves every op that needs it)."""
+    from tests.support import networks
+
+    net = networks.SMALL_NETWORKS["gru_static_rnn"]()
+    rng = np.random.default_rng(1)
+    path = tmp_path / "calibration.npz"
+    np.savez(path, **{n: np.concatenate([rng.standard_normal(s).astype(np.float32) for _ in range(8)])
+                      for n, (s, _) in net.inputs.items()})
+    g = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs,
+                          quantize=QuantizeOptions("int8", calibration_data=str(path))).graph
+    requantized = [(op.inputs[0], float(g.tensors[op.outputs[0]].quant.scale[0]))
+                   for op in g.ops if op.type == "QUANTIZE" and g.producer(op.inputs[0]) is not None]
+    assert len(requantized) == len(set(requantized)), requantized
+    assert not [n for n, _ in requantized if g.producer(n).type == "UNPACK"], requantized

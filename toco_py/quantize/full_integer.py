@@ -133,15 +133,20 @@ class _Quantizer:
                 and not has_trait(producer.type, "shared_params"))
 
     def unify_shared_params(self) -> None:
-        """The inputs take the output's params, chosen from the output's own range as
-        TensorFlow's converter chooses them. That range is the union of the inputs' for
+        """The inputs take one set of params: the output's, chosen from the output's own range
+        as TensorFlow's converter chooses them. That range is the union of the inputs' for
         CONCATENATION and PACK, and often narrower for MINIMUM, MAXIMUM and SELECT, whose
         outputs then keep finer steps: clamping their inputs to it changes no output (the
-        output of a clamped input is the clamped output)."""
+        output of a clamped input is the clamped output). But where an input that keeps its
+        own params (a graph input's UNPACKed step, a state other ops read) already spans the
+        output's range, its params are the shared ones: a requantization of it would round
+        its values twice, for a finer step its own rounding has already lost."""
+        requantized: dict[tuple, str] = {}
         for op in list(self.g.ops):
             if not has_trait(op.type, "shared_params") or self._is_float(op):
                 continue
-            shared = self.params[op.outputs[0]]
+            shared = self._shared_params(op)
+            self.params[op.outputs[0]] = shared
             for i, name in enumerate(op.inputs):
                 if not name or self.g.tensors[name].dtype != "float32":
                     continue  # a SELECT condition, an axis
@@ -152,8 +157,21 @@ class _Quantizer:
                     continue
                 if self._free_producer(name, op):
                     self.params[name] = shared
-                else:
-                    self.g.set_input(op, i, self._requantize(name, shared, op))
+                    continue
+                key = (name, shared.scale.tobytes(), shared.zero_point.tobytes())
+                if key not in requantized:  # one QUANTIZE serves every op that reads it
+                    requantized[key] = self._requantize(name, shared, op)
+                self.g.set_input(op, i, requantized[key])
+
+    def _shared_params(self, op: Op) -> QuantParams:
+        """The output's params, or the finest of those of the inputs that keep their own
+        params and span the output's range."""
+        out = self.params[op.outputs[0]]
+        lo, hi = _span(out)
+        spanning = [self.params[n] for n in op.inputs
+                    if n in self.params and not self.g.tensors[n].is_const and not self._free_producer(n, op)
+                    and _span(self.params[n])[0] <= lo and _span(self.params[n])[1] >= hi]
+        return min(spanning, key=lambda p: float(p.scale[0]), default=out)
 
     def _requantize(self, name: str, params: QuantParams, before: Op) -> str:
         out = self.g.unique_name(f"{name}/requantized")
@@ -354,6 +372,12 @@ def _needs_float(graph: Graph, op: Op, int8_only: bool) -> bool:
 
 def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:
     return quantize_values_raw(data, params.scale, params.zero_point, params.axis, "int8")
+
+
+def _span(params: QuantParams) -> tuple[float, float]:
+    """The real values per-tensor int8 params represent."""
+    scale, zero = float(params.scale[0]), int(params.zero_point[0])
+    return scale * (-128 - zero), scale * (127 - zero)
 
 
 def _same(a: QuantParams, b: QuantParams) -> bool:
