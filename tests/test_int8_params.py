@@ -115,7 +115,7 @@ def test_elu_stays_float_unless_int8_only(tmp_path):
     net = Net("elu")
     ours = net.convert(tmp_path)
     assert op_types(ours.model) == op_types(net.convert_tf(tmp_path)) == ["ELU"]
-    assert any("kept in float as TensorFlow's converter keeps them" in n and "ELU" in n for n in ours.notes)
+    assert any("kept in float (as TensorFlow's converter keeps them" in n and "ELU" in n for n in ours.notes)
     assert not any("no int8 kernel" in n for n in ours.notes)
     assert net.error(ours.model) < 1e-6
     only = net.convert(tmp_path, int8_only=True)
@@ -131,6 +131,8 @@ def test_float_only_computations_stay_float_and_run(name, tmp_path):
     ours = net.convert(tmp_path)
     assert net.error(ours.model) == 0.0
     assert net.error(net.convert_tf(tmp_path)) == 0.0
+    if name == "is_inf":
+        assert any(n.startswith("kept in float (reads a constant with inf") and "EQUAL" in n for n in ours.notes)
 
 
 def test_recurrent_steps_are_not_requantized(tmp_path):
@@ -151,3 +153,11 @@ def test_recurrent_steps_are_not_requantized(tmp_path):
                    for op in g.ops if op.type == "QUANTIZE" and g.producer(op.inputs[0]) is not None]
     assert len(requantized) == len(set(requantized)), requantized
     assert not [n for n, _ in requantized if g.producer(n).type == "UNPACK"], requantized
+
+
+def test_int8_only_names_the_constant_int8_cannot_hold(tmp_path):
+    from toco_py.errors import ConversionError
+
+    with pytest.raises(ConversionError, match=r"--int8_only: reads a constant with inf or NaN, which "
+                                              r"int8 has no level for in EQUAL \(IsInf\)"):
+        Net("is_inf").convert(tmp_path, int8_only=True)

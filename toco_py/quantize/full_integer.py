@@ -67,8 +67,10 @@ class _Quantizer:
         self.options = options
         self.params: dict[str, QuantParams] = {}
         # Ops with no int8 kernel, which stay in float.
-        self.float_ops = [op for op in graph.ops if _needs_float(graph, op, options.int8_only)]
-        self._float_ids = {id(op) for op in self.float_ops}
+        # Ops that stay in float, and why (FLOAT_REASONS).
+        reasons = {id(op): _float_reason(graph, op, options.int8_only) for op in graph.ops}
+        self.float_ops = [op for op in graph.ops if reasons[id(op)]]
+        self._float_reasons = {key: reason for key, reason in reasons.items() if reason}
 
     # ---- ranges and params ----------------------------------------------------------------
 
@@ -237,24 +239,27 @@ class _Quantizer:
     # ---- applying ---------------------------------------------------------------------------
 
     def _is_float(self, op: Op) -> bool:
-        return id(op) in self._float_ids
+        return id(op) in self._float_reasons
 
-    def float_listing(self, chosen: bool = False) -> str:
-        """The ops kept in float by type, with their first nodes: 'DIV (a/div, b/div)'; those
-        with no int8 kernel, or (chosen) those kept in float as TensorFlow keeps them."""
-        nodes: dict[str, list[str]] = {}
+    def float_listings(self) -> dict[str, str]:
+        """The ops kept in float by reason, then by type, with their first nodes:
+        {reason: 'DIV (a/div, b/div); ...'}."""
+        nodes: dict[str, dict[str, list[str]]] = {}
         for op in self.float_ops:
-            if has_trait(op.type, "float_in_int8") != chosen:
-                continue
-            nodes.setdefault(op.type, []).append(op.name or op.outputs[0])
-        return "; ".join(f"{t} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
-                         for t, n in sorted(nodes.items()))
+            by_type = nodes.setdefault(self._float_reasons[id(op)], {})
+            by_type.setdefault(op.type, []).append(op.name or op.outputs[0])
+        return {reason: "; ".join(f"{t} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
+                                  for t, n in sorted(by_type.items()))
+                for reason, by_type in nodes.items()}
 
     def check_supported(self) -> None:
         if self.float_ops and self.options.int8_only:
-            raise ConversionError(f"--int8_only: no int8 kernel for {self.float_listing()}. Convert "
-                                  "without --int8_only to keep these ops in float, or use --quantize "
-                                  "dynamic or float16.")
+            listings = self.float_listings()
+            problems = [f"no int8 kernel for {listings[NO_KERNEL]}"] if NO_KERNEL in listings else []
+            if NON_FINITE in listings:
+                problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
+            raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
+                                  "keep these ops in float, or use --quantize dynamic or float16.")
 
     def apply_activation_params(self) -> None:
         floats = {out for op in self.float_ops for out in op.outputs}
@@ -350,24 +355,29 @@ class _Quantizer:
         return name
 
 
-def _needs_float(graph: Graph, op: Op, int8_only: bool) -> bool:
-    """The op computes on float values and has no int8 kernel, is one TensorFlow keeps in
-    float (unless int8_only), or reads a float constant that int8 has no level for (IsInf's
-    EQUAL with infinity). Not QUANTIZE or DEQUANTIZE, which convert between the two, nor an
-    op on integers only, nor one that reads only a shape and writes no float (SHAPE; but
-    ZEROS_LIKE writes its input's type)."""
+# Why an op stays in float (the notes say it).
+NO_KERNEL = "no int8 kernel; --int8_only refuses"
+AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
+NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
+
+
+def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
+    """Why the op stays in float, or None: it computes on float values and has no int8
+    kernel, is one TensorFlow keeps in float (unless int8_only), or reads a float constant
+    int8 cannot hold (IsInf's EQUAL with infinity). QUANTIZE and DEQUANTIZE convert between
+    the two; ops on integers only, and ops that read only a shape and write no float (SHAPE;
+    but ZEROS_LIKE writes its input's type), have nothing to quantize."""
     if op.type in ("QUANTIZE", "DEQUANTIZE"):
-        return False
+        return None
     tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
     if any(t.is_const and t.dtype == "float32" and not np.all(np.isfinite(t.data)) for t in tensors):
-        return True
+        return NON_FINITE
     opdef = REGISTRY.get(op.type)
-    if opdef is not None and opdef.int8_kernel is not None and (
-            int8_only or not has_trait(op.type, "float_in_int8")):
-        return False
+    if opdef is not None and opdef.int8_kernel is not None:
+        return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
     if has_trait(op.type, "shape_only"):
         tensors = [graph.tensors[n] for n in op.outputs]
-    return any(t.dtype == "float32" and not t.is_const for t in tensors)
+    return NO_KERNEL if any(t.dtype == "float32" and not t.is_const for t in tensors) else None
 
 
 def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:
@@ -389,10 +399,9 @@ def _as_uint8(params: QuantParams) -> QuantParams:
 
 
 def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]],
-                  options: Int8Options) -> tuple[str, str]:
+                  options: Int8Options) -> dict[str, str]:
     """Rewrites the float graph in place into a full-integer int8 graph; returns the ops kept
-    in float, as 'TYPE (node, ...); ...' ('' when none is): those with no int8 kernel, and
-    those kept as TensorFlow keeps them."""
+    in float by the reason they are, as {reason: 'TYPE (node, ...); ...'}."""
     for kind in (options.inference_input_type, options.inference_output_type):
         if kind not in ("float32",) + QUANTIZED_IO:
             raise ConversionError(f"inference type {kind!r}: use float32, int8 or uint8")
@@ -404,4 +413,4 @@ def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]],
                     q.drop_round_trips, graph.toposort):
         rewrite()
         graph.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
-    return q.float_listing(), q.float_listing(chosen=True)
+    return q.float_listings()
