@@ -84,11 +84,6 @@ def test_mlp_matches_tf_ops_and_accuracy(build, kept, tmp_path):
     assert ours_error <= 1.25 * tf_error, (ours_error, tf_error)
 
 
-# Where our op list differs from TF's (2.21), and why.
-TF_DIFFERS = {"Elu": "LiteRT's builtin ELU has an int8 kernel (activations.cc EluPrepare's table), "
-                     "which we use; TF's quantizer keeps ELU in float"}
-
-
 @pytest.mark.parametrize("tf_op", sorted(MIDDLE_OPS))
 def test_op_between_dense_layers_as_tf_converts_it(tf_op, tmp_path):
     """Each op is int8 where TF's converter makes it int8, float where TF keeps it in float, in
@@ -98,8 +93,9 @@ def test_op_between_dense_layers_as_tf_converts_it(tf_op, tmp_path):
     assert _converts(ours.graph) == []
     ours_ops, tf_ops = op_types(ours.model), op_types(theirs)
     assert len(ours_ops) <= len(tf_ops)
-    if tf_op not in TF_DIFFERS:  # the same ops, but for a RESHAPE our FULLY_CONNECTED absorbs
-        assert [t for t in ours_ops if t != "RESHAPE"] == [t for t in tf_ops if t != "RESHAPE"]
+    # The same ops, but for a RESHAPE our FULLY_CONNECTED absorbs (ELU included: TF's quantizer
+    # keeps it in float, and so do we).
+    assert [t for t in ours_ops if t != "RESHAPE"] == [t for t in tf_ops if t != "RESHAPE"]
     assert compare_versions(ours.model, theirs)[1] == {}, "op versions differ from TF's"
     ours_error, tf_error = mean_error(pb, ours.model), mean_error(pb, theirs)
     assert ours_error <= 1.25 * tf_error, (ours_error, tf_error)

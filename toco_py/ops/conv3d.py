@@ -1,4 +1,5 @@
-"""CONV_3D: NDHWC input, DHWIO filter (TensorFlow's layout, which LiteRT keeps), optional
+"""CONV_3D and CONV_3D_TRANSPOSE: NDHWC input, DHWIO filter (TensorFlow's layout, which LiteRT
+keeps; for the transpose, I and O are the forward convolution's: DHW, output, input), optional
 bias, fused activation."""
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Op, Tensor
-from .common import apply_activation, conv_output_size, need_shape, same_padding
+from .common import apply_activation, conv_output_size, need_const, need_shape, same_padding
 from .registry import register
 
 _AXES = ("d", "h", "w")
@@ -55,3 +56,57 @@ def conv3d(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) ->
 
 register("CONV_3D", traits={"fused_activation"}, infer=_infer_conv3d, kernel=conv3d, squares="sum",
          sum_length=lambda op, x, w, b=None: int(np.prod(w.shape[:4])))
+
+
+# ---- CONV_3D_TRANSPOSE: inputs (output_shape, filter DHWOI, input, optional bias) ----------
+
+def _transpose_shape(op: Op, output_shape) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in np.ravel(output_shape))
+    if len(shape) != 5 or min(shape) < 1:
+        raise ConversionError(f"{op!r}: output_shape must be 5 positive sizes, not {list(shape)}")
+    return shape
+
+
+def _check_transpose(op: Op, shape, wshape, xshape) -> None:
+    """What LiteRT's Prepare checks: channels agree, and the forward convolution of the output
+    has the input's size (else the sizes are not a convolution's gradient)."""
+    if len(xshape) != 5 or len(wshape) != 5 or xshape[4] != wshape[4] or shape[4] != wshape[3] \
+            or shape[0] != xshape[0]:
+        raise ConversionError(f"{op!r}: input {list(xshape)}, filter {list(wshape)} and output "
+                              f"{list(shape)} do not agree on batch and channels")
+    if _out_sizes(op, shape[1:4], wshape[:3]) != list(xshape[1:4]):
+        raise ConversionError(f"{op!r}: output {list(shape)} does not convolve back to the input "
+                              f"{list(xshape)} with filter {list(wshape[:3])}")
+
+
+def _infer_conv3d_transpose(op: Op, output_shape: Tensor, w: Tensor, x: Tensor, b: Tensor | None = None):
+    shape = _transpose_shape(op, need_const(op, output_shape, "output_shape"))
+    _check_transpose(op, shape, need_shape(op, w), need_shape(op, x))
+    return shape, x.dtype
+
+
+def conv3d_transpose(op: Op, output_shape: np.ndarray, w: np.ndarray, x: np.ndarray,
+                     b: np.ndarray | None = None) -> np.ndarray:
+    shape = _transpose_shape(op, output_shape)
+    _check_transpose(op, shape, w.shape, x.shape)
+    kernel, window, sizes = w.shape[:3], _window(op), x.shape[1:4]
+    # Output position o = i * stride - pad + tap * dilation; pad is the forward convolution's.
+    crop = [same_padding(o, k, s, d, op.attrs.get("padding", "VALID"))[0]
+            for o, k, (s, d) in zip(shape[1:4], kernel, window)]
+    # Every tap's reach, and the cropped output window, fit on this canvas.
+    canvas = np.zeros((shape[0], *(max((i - 1) * s + (k - 1) * d + 1, c + o)
+                                   for i, k, (s, d), c, o in zip(sizes, kernel, window, crop, shape[1:4])),
+                       shape[4]))
+    values = x.astype(np.float64)
+    for tap in np.ndindex(*kernel):
+        reach = tuple(slice(t * d, t * d + (i - 1) * s + 1, s) for t, i, (s, d) in zip(tap, sizes, window))
+        canvas[(slice(None),) + reach] += values @ w[tap].T.astype(np.float64)
+    out = canvas[(slice(None),) + tuple(slice(c, c + o) for c, o in zip(crop, shape[1:4]))]
+    if b is not None:
+        out = out + b
+    return apply_activation(out.astype(x.dtype), op)
+
+
+register("CONV_3D_TRANSPOSE", traits={"fused_activation"}, infer=_infer_conv3d_transpose,
+         kernel=conv3d_transpose, squares="sum",
+         sum_length=lambda op, output_shape, w, x, b=None: int(np.prod(w.shape[:3])) * w.shape[4])

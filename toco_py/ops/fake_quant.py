@@ -1,4 +1,5 @@
-"""Fake quantization: TensorFlow's FakeQuant ops (converter-only) and TFLite's FAKE_QUANT.
+"""Fake quantization: TensorFlow's FakeQuant and QuantizeAndDequantize ops (converter-only) and
+TFLite's FAKE_QUANT.
 
 Both snap a float tensor to a uniform grid of 2^num_bits levels whose range is "nudged" so
 that 0.0 is exactly a level. They share the nudging but not the last steps, so each has
@@ -10,6 +11,13 @@ its own kernel, written in float32 step by step as its C++ source computes it:
       q = floor((clamp(x) - nudged_min) * inv_scale - quant_zero + 0.5);  y = q * scale
   where Vars divides by scale instead of multiplying by inv_scale, and min == max == 0
   gives zeros. Constant folding of fake-quantized weights uses this kernel.
+- QuantizeAndDequantize (tensorflow/core/kernels/quantize_and_dequantize_op.h), from the TF
+  ops QuantizeAndDequantizeV2 and V4 with range_given: no nudging; the zero point is level
+  0 and the side of [min, max] that needs the coarser step sets it, the other side moves:
+      y = round(clamp(x, min', max') * scale) * inverse_scale
+  rounding half to even (or half up, round_mode HALF_UP); per tensor only (TensorFlow's
+  kernel refuses per-channel bounds with a given range). Its grid is a fake-quant grid
+  (fake_quant_grid()), so the passes treat both alike.
 - FAKE_QUANT (LiteRT's kernels/fake_quant.cc, reference_ops::FakeQuant): per tensor, no
   narrow range (its Prepare rejects one):
       y = round((clamp(x) - nudged_min) * (1 / scale)) * scale + nudged_min
@@ -100,6 +108,80 @@ def tf_fake_quant(op: Op, x: np.ndarray, *rest: np.ndarray) -> np.ndarray:
     return np.where(zeros, np.float32(0), y) if np.any(zeros) else y
 
 
+# ---- QuantizeAndDequantize -------------------------------------------------------------------
+
+def _qdq_levels(op: Op) -> tuple[int, int]:
+    """The signed or unsigned integer levels of QuantizeAndDequantize (ComputeQuantizationRange)."""
+    bits = int(op.attrs.get("num_bits", 8))
+    if not op.attrs.get("signed_input", True):
+        return 0, (1 << bits) - 1
+    return -(1 << (bits - 1)) + (1 if op.attrs.get("narrow_range") else 0), (1 << (bits - 1)) - 1
+
+
+def qdq_range(op: Op, lo, hi):
+    """TensorFlow's ComputeQuantizationRange in float32: (min', max', scale, inverse_scale)."""
+    lo, hi = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
+    qmin, qmax = (np.float32(q) for q in _qdq_levels(op))
+    big = np.finfo(np.float32).max
+    with np.errstate(divide="ignore", invalid="ignore"):
+        from_min = np.where(qmin * lo > 0, qmin / lo, big).astype(np.float32)
+        from_max = np.where(qmax * hi > 0, qmax / hi, big).astype(np.float32)
+        by_min = from_min < from_max
+        inverse = np.where(by_min, lo / qmin, hi / qmax).astype(np.float32)
+        low = np.where(by_min, lo, qmin * inverse).astype(np.float32)
+        high = np.where(by_min, qmax * inverse, hi).astype(np.float32)
+    return low, high, np.where(by_min, from_min, from_max).astype(np.float32), inverse
+
+
+def check_qdq_bounds(op: Op, lo, hi) -> None:
+    """TensorFlow's kernel refuses min > max; others compute NaN."""
+    lo, hi = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
+    bad = ~(np.isfinite(lo) & np.isfinite(hi) & (lo <= hi))
+    if np.any(bad):
+        i = int(np.flatnonzero(np.ravel(bad))[0])
+        raise ConversionError(f"quantize-and-dequantize node {op.name or op.outputs[0]!r}: min "
+                              f"{float(np.ravel(lo)[i])} and max {float(np.ravel(hi)[i])} quantize "
+                              "nothing; min must not exceed max, both finite")
+
+
+def _round_half_up(x: np.ndarray) -> np.ndarray:
+    return np.floor(x + np.float32(0.5))  # Eigen's scalar_round_up_op, in float32
+
+
+def tf_quantize_dequantize(op: Op, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    check_qdq_bounds(op, lo, hi)
+    low, high, scale, inverse = qdq_range(op, lo, hi)
+    round_ = _round_half_up if op.attrs.get("round_mode") == "HALF_UP" else np.rint
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (round_(np.maximum(np.minimum(x, high), low) * scale) * inverse).astype(np.float32)
+
+
+def _infer_qdq(op: Op, x: Tensor, lo: Tensor, hi: Tensor):
+    # TensorFlow 2.21's kernel refuses per-channel bounds with a given range ("input_min
+    # must be a scalar", whatever the axis), so there is no per-channel form to reproduce.
+    for bound in (lo, hi):
+        if bound.shape not in (None, ()):
+            raise ConversionError(f"quantize-and-dequantize node {op.name or op.outputs[0]!r}: bounds "
+                                  f"of shape {list(bound.shape)}; TensorFlow's kernel takes one min and max")
+    return need_shape(op, x), x.dtype
+
+
+FAKE_QUANT_TYPES = ("FakeQuant", "QuantizeAndDequantize")
+
+
+def fake_quant_grid(op: Op, lo, hi):
+    """The grid a FakeQuant or QuantizeAndDequantize snaps to, element-wise over (FakeQuant's)
+    per-channel bounds: (lowest value, highest value, step, level of 0.0, quant_min, quant_max) in
+    FakeQuant's terms, whose levels run from quant_min to quant_max, 0-based."""
+    if op.type == "FakeQuant":
+        qmin, qmax = quant_range(op)
+        low, high, scale, _, zero = nudge(lo, hi, qmin, qmax)
+        return low, high, scale, zero, qmin, qmax
+    qmin, qmax = _qdq_levels(op)
+    low, high, _, inverse = qdq_range(op, lo, hi)
+    return low, high, inverse, np.full(np.shape(low), -qmin, np.float32), 0, qmax - qmin
+
+
 def _infer_tf_fake_quant(op: Op, x: Tensor, *rest: Tensor):
     shape = need_shape(op, x)
     if rest:
@@ -133,4 +215,6 @@ def _infer_litert_fake_quant(op: Op, x: Tensor):
 # Both kernels are float32 step by step: a float64 run of a model feeds them float32.
 register("FakeQuant",
          infer=_infer_tf_fake_quant, kernel=tf_fake_quant, builtin=False, float32_only=True)
+register("QuantizeAndDequantize", infer=_infer_qdq, kernel=tf_quantize_dequantize, builtin=False,
+         float32_only=True)
 register("FAKE_QUANT", infer=_infer_litert_fake_quant, kernel=litert_fake_quant, float32_only=True)

@@ -32,6 +32,8 @@ TRAITS = {
     "moves_data": "int8 output values are input values moved, picked or averaged: the "
                   "output keeps the input's quantization parameters",
     "shared_params": "int8 inputs must all carry the output's quantization parameters",
+    "float_in_int8": "TensorFlow's converter keeps it in float in a full-integer model (the "
+                     "int8 quantizer does too, and uses its int8 kernel only for --int8_only)",
     "in_place": "the output may share its input's buffer (the C bundle's planner)",
     "shape_only": "reads only its first input's shape, never its values",
     "value_shaped": "the size of an output depends on the input values, not only their shapes: "

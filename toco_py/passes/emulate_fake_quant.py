@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
-from ..ops.fake_quant import nudge, quant_range
+from ..ops.fake_quant import FAKE_QUANT_TYPES, fake_quant_grid, nudge, quant_range
 from ..ops.quantize_ops import quant_attrs
 from .base import Pass
 from .drop_fake_quant import constant_bounds
@@ -49,8 +49,7 @@ class _Grid:
 
 
 def _grid(op: Op, lo: np.ndarray, hi: np.ndarray) -> _Grid:
-    qmin, qmax = quant_range(op)
-    nudged_min, nudged_max, scale, _, zero = nudge(lo, hi, qmin, qmax)
+    nudged_min, nudged_max, scale, zero, qmin, qmax = fake_quant_grid(op, lo, hi)
     zeros = (lo == 0) & (hi == 0)
     # A zero channel becomes the grid {0} of step 1: clamped to [0, 0], it dequantizes to 0.
     return _Grid(np.where(zeros, 0, nudged_min).astype(np.float32),
@@ -61,7 +60,7 @@ def _grid(op: Op, lo: np.ndarray, hi: np.ndarray) -> _Grid:
 
 def _is_fake_quant_exact(op: Op, grid: _Grid) -> bool:
     """FAKE_QUANT equals TensorFlow where nudged_min is 0; it has no narrow or per-channel form."""
-    return (grid.nudged_min.ndim == 0 and not op.attrs.get("narrow_range")
+    return (op.type == "FakeQuant" and grid.nudged_min.ndim == 0 and not op.attrs.get("narrow_range")
             and not grid.zeros.any() and float(grid.nudged_min) == 0.0)
 
 
@@ -123,7 +122,7 @@ def _quantize_dequantize(graph: Graph, op: Op, grid: _Grid) -> list[Op]:
 
 
 def emulate_fake_quant(graph: Graph, op: Op) -> bool:
-    if op.type != "FakeQuant" or graph.tensors[op.inputs[0]].is_const:
+    if op.type not in FAKE_QUANT_TYPES or graph.tensors[op.inputs[0]].is_const:
         return False  # constants are folded instead (weights keep the rounding)
     bounds = constant_bounds(graph, op)
     if bounds is None:

@@ -58,7 +58,6 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
                         "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")
     else:
         notes.append("no calibration: ranges from fake-quant nodes / default ranges")
-    kept = quantize_int8(graph, ranges, options.int8)
-    if kept:
-        notes.append(f"kept in float (no int8 kernel; --int8_only refuses): {kept}")
+    for reason, listing in quantize_int8(graph, ranges, options.int8).items():
+        notes.append(f"kept in float ({reason}): {listing}")
     return notes

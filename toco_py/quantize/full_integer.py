@@ -69,8 +69,10 @@ class _Quantizer:
         self.options = options
         self.params: dict[str, QuantParams] = {}
         # Ops with no int8 kernel, which stay in float.
-        self.float_ops = [op for op in graph.ops if _needs_float(graph, op)]
-        self._float_ids = {id(op) for op in self.float_ops}
+        # Ops that stay in float, and why (FLOAT_REASONS).
+        reasons = {id(op): _float_reason(graph, op, options.int8_only) for op in graph.ops}
+        self.float_ops = [op for op in graph.ops if reasons[id(op)]]
+        self._float_reasons = {key: reason for key, reason in reasons.items() if reason}
 
     # ---- ranges and params ----------------------------------------------------------------
 
@@ -124,24 +126,34 @@ class _Quantizer:
     # ---- shared-parameter ops ---------------------------------------------------------------
 
     def _free_producer(self, name: str, consumer: Op) -> bool:
-        """The tensor's params may change without affecting anything but `consumer`."""
+        """The tensor's params may change without affecting anything but `consumer`: an op's
+        output with no fixed params, or a float graph input (its QUANTIZE then rounds once,
+        straight to the consumer's params, as TensorFlow's does)."""
+        if self.g.consumers(name) != [consumer] or name in self.g.outputs:
+            return False
+        if name in self.g.inputs:
+            return self.options.inference_input_type == "float32" and self.options.input_stats is None
         producer = self.g.producer(name)
         return (producer is not None and _fixed_output(producer) is None
                 and not has_trait(producer.type, "moves_data")
-                and not has_trait(producer.type, "shared_params")
-                and self.g.consumers(name) == [consumer] and name not in self.g.outputs)
+                and not has_trait(producer.type, "shared_params"))
 
     def unify_shared_params(self) -> None:
+        """The inputs take one set of params: the output's, chosen from the output's own range
+        as TensorFlow's converter chooses them. That range is the union of the inputs' for
+        CONCATENATION and PACK, and often narrower for MINIMUM, MAXIMUM and SELECT, whose
+        outputs then keep finer steps: clamping their inputs to it changes no output (the
+        output of a clamped input is the clamped output). But where an input that keeps its
+        own params (a graph input's UNPACKed step, a state other ops read) already spans the
+        output's range, its params are the shared ones: a requantization of it would round
+        its values twice, for a finer step its own rounding has already lost."""
+        requantized: dict[tuple, str] = {}
         for op in list(self.g.ops):
             if not has_trait(op.type, "shared_params") or self._is_float(op):
                 continue
             if op.outputs[0] not in self.params:
                 continue  # on integers (an int32 SCATTER_ND), which keep their type
-            inputs = [n for n in op.inputs if n in self.params]  # not conditions or constants
-            names = inputs + [op.outputs[0]]
-            lo = min(float(self.params[n].scale[0]) * (-128 - int(self.params[n].zero_point[0])) for n in names)
-            hi = max(float(self.params[n].scale[0]) * (127 - int(self.params[n].zero_point[0])) for n in names)
-            shared = (zero_point_0_params if has_trait(op.type, "zero_fill") else activation_params)(lo, hi)
+            shared = self._shared_params(op)
             self.params[op.outputs[0]] = shared
             for i, name in enumerate(op.inputs):
                 if not name or self.g.tensors[name].dtype != "float32":
@@ -153,8 +165,23 @@ class _Quantizer:
                     continue
                 if self._free_producer(name, op):
                     self.params[name] = shared
-                else:
-                    self.g.set_input(op, i, self._requantize(name, shared, op))
+                    continue
+                key = (name, shared.scale.tobytes(), shared.zero_point.tobytes())
+                if key not in requantized:  # one QUANTIZE serves every op that reads it
+                    requantized[key] = self._requantize(name, shared, op)
+                self.g.set_input(op, i, requantized[key])
+
+    def _shared_params(self, op: Op) -> QuantParams:
+        """The output's params, or the finest of those of the inputs that keep their own
+        params and span the output's range."""
+        out = self.params[op.outputs[0]]
+        if has_trait(op.type, "zero_fill"):
+            return out  # its zero point 0 is what empty cells mean
+        lo, hi = _span(out)
+        spanning = [self.params[n] for n in op.inputs
+                    if n in self.params and not self.g.tensors[n].is_const and not self._free_producer(n, op)
+                    and _span(self.params[n])[0] <= lo and _span(self.params[n])[1] >= hi]
+        return min(spanning, key=lambda p: float(p.scale[0]), default=out)
 
     def _requantize(self, name: str, params: QuantParams, before: Op) -> str:
         out = self.g.unique_name(f"{name}/requantized")
@@ -220,21 +247,27 @@ class _Quantizer:
     # ---- applying ---------------------------------------------------------------------------
 
     def _is_float(self, op: Op) -> bool:
-        return id(op) in self._float_ids
+        return id(op) in self._float_reasons
 
-    def float_listing(self) -> str:
-        """The ops kept in float by type, with their first nodes: 'DIV (a/div, b/div)'."""
-        nodes: dict[str, list[str]] = {}
+    def float_listings(self) -> dict[str, str]:
+        """The ops kept in float by reason, then by type, with their first nodes:
+        {reason: 'DIV (a/div, b/div); ...'}."""
+        nodes: dict[str, dict[str, list[str]]] = {}
         for op in self.float_ops:
-            nodes.setdefault(op.type, []).append(op.name or op.outputs[0])
-        return "; ".join(f"{t} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
-                         for t, n in sorted(nodes.items()))
+            by_type = nodes.setdefault(self._float_reasons[id(op)], {})
+            by_type.setdefault(op.type, []).append(op.name or op.outputs[0])
+        return {reason: "; ".join(f"{t} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
+                                  for t, n in sorted(by_type.items()))
+                for reason, by_type in nodes.items()}
 
     def check_supported(self) -> None:
         if self.float_ops and self.options.int8_only:
-            raise ConversionError(f"--int8_only: no int8 kernel for {self.float_listing()}. Convert "
-                                  "without --int8_only to keep these ops in float, or use --quantize "
-                                  "dynamic or float16.")
+            listings = self.float_listings()
+            problems = [f"no int8 kernel for {listings[NO_KERNEL]}"] if NO_KERNEL in listings else []
+            if NON_FINITE in listings:
+                problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
+            raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
+                                  "keep these ops in float, or use --quantize dynamic or float16.")
 
     def apply_activation_params(self) -> None:
         floats = {out for op in self.float_ops for out in op.outputs}
@@ -330,20 +363,39 @@ class _Quantizer:
         return name
 
 
-def _needs_float(graph: Graph, op: Op) -> bool:
-    """The op has no int8 kernel and computes on float values: not QUANTIZE or DEQUANTIZE,
-    which convert between the two, nor an op on integers only or on a shape only."""
-    opdef = REGISTRY.get(op.type)
-    if op.type in ("QUANTIZE", "DEQUANTIZE") or (opdef is not None and opdef.int8_kernel is not None):
-        return False
-    if has_trait(op.type, "shape_only"):
-        return False
+# Why an op stays in float (the notes say it).
+NO_KERNEL = "no int8 kernel; --int8_only refuses"
+AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
+NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
+
+
+def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
+    """Why the op stays in float, or None: it computes on float values and has no int8
+    kernel, is one TensorFlow keeps in float (unless int8_only), or reads a float constant
+    int8 cannot hold (IsInf's EQUAL with infinity). QUANTIZE and DEQUANTIZE convert between
+    the two; ops on integers only, and ops that read only a shape and write no float (SHAPE;
+    but ZEROS_LIKE writes its input's type), have nothing to quantize."""
+    if op.type in ("QUANTIZE", "DEQUANTIZE"):
+        return None
     tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
-    return any(t.dtype == "float32" and not t.is_const for t in tensors)
+    if any(t.is_const and t.dtype == "float32" and not np.all(np.isfinite(t.data)) for t in tensors):
+        return NON_FINITE
+    opdef = REGISTRY.get(op.type)
+    if opdef is not None and opdef.int8_kernel is not None:
+        return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
+    if has_trait(op.type, "shape_only"):
+        tensors = [graph.tensors[n] for n in op.outputs]
+    return NO_KERNEL if any(t.dtype == "float32" and not t.is_const for t in tensors) else None
 
 
 def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:
     return quantize_values_raw(data, params.scale, params.zero_point, params.axis, "int8")
+
+
+def _span(params: QuantParams) -> tuple[float, float]:
+    """The real values per-tensor int8 params represent."""
+    scale, zero = float(params.scale[0]), int(params.zero_point[0])
+    return scale * (-128 - zero), scale * (127 - zero)
 
 
 def _same(a: QuantParams, b: QuantParams) -> bool:
@@ -354,9 +406,10 @@ def _as_uint8(params: QuantParams) -> QuantParams:
     return QuantParams(params.scale.copy(), params.zero_point + 128, params.axis)
 
 
-def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options) -> str:
+def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]],
+                  options: Int8Options) -> dict[str, str]:
     """Rewrites the float graph in place into a full-integer int8 graph; returns the ops kept
-    in float ('' when none is), as 'TYPE (node, ...); ...'."""
+    in float by the reason they are, as {reason: 'TYPE (node, ...); ...'}."""
     for kind in (options.inference_input_type, options.inference_output_type):
         if kind not in ("float32",) + QUANTIZED_IO:
             raise ConversionError(f"inference type {kind!r}: use float32, int8 or uint8")
@@ -368,4 +421,4 @@ def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]], options:
                     q.drop_round_trips, graph.toposort):
         rewrite()
         graph.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
-    return q.float_listing()
+    return q.float_listings()

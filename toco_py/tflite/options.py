@@ -47,6 +47,8 @@ FLOATS = Kind(lambda v: np.asarray(v, dtype=np.float32), lambda v: [float(x) for
 _ACT = ("FusedActivationFunction", "fused_activation_function", ACT)
 _WINDOW = [("Padding", "padding", PAD), ("StrideW", "stride_w", INT), ("StrideH", "stride_h", INT)]
 _DILATION = [("DilationWFactor", "dilation_w_factor", INT), ("DilationHFactor", "dilation_h_factor", INT)]
+_CONV_3D = [("Padding", "padding", PAD), ("StrideD", "stride_d", INT), ("StrideW", "stride_w", INT),
+            ("StrideH", "stride_h", INT), _ACT, ("DilationDFactor", "dilation_d_factor", INT)] + _DILATION
 
 # op type -> (options table, [(schema field, attr, kind)])
 OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
@@ -155,9 +157,8 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "SEGMENT_SUM": ("SegmentSumOptions", []),
     "REVERSE_SEQUENCE": ("ReverseSequenceOptions", [("SeqDim", "seq_dim", INT), ("BatchDim", "batch_dim", INT)]),
     "BITCAST": ("BitcastOptions", []),
-    "CONV_3D": ("Conv3DOptions", [("Padding", "padding", PAD), ("StrideD", "stride_d", INT),
-                                  ("StrideW", "stride_w", INT), ("StrideH", "stride_h", INT), _ACT,
-                                  ("DilationDFactor", "dilation_d_factor", INT)] + _DILATION),
+    "CONV_3D": ("Conv3DOptions", _CONV_3D),
+    "CONV_3D_TRANSPOSE": ("Conv3DOptions", _CONV_3D),
     "QUANTIZE": ("QuantizeOptions", []),
     "DEQUANTIZE": ("DequantizeOptions", []),
     "FAKE_QUANT": ("FakeQuantOptions", [("Min", "min", FLOAT), ("Max", "max", FLOAT),

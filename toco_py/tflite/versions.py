@@ -320,7 +320,7 @@ VERSION_1 = frozenset({
     "ONE_HOT", "CUMSUM", "LOCAL_RESPONSE_NORMALIZATION", "UNSORTED_SEGMENT_SUM",
     "UNSORTED_SEGMENT_PROD", "UNSORTED_SEGMENT_MAX", "UNSORTED_SEGMENT_MIN", "SEGMENT_SUM",
     "REVERSE_SEQUENCE", "BITCAST",
-    "CONV_3D",
+    "CONV_3D", "CONV_3D_TRANSPOSE",
     # Object detection (ops/detection.py).
     "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
     # Scatter and diagonal writes (ops/scatter.py).

@@ -147,15 +147,14 @@ def local_response_normalization(ctx: NodeContext) -> None:
         "alpha": ctx.attr("alpha", 1.0), "beta": ctx.attr("beta", 0.5)})
 
 
-@tf_op("Conv3D")
-def conv3d(ctx: NodeContext) -> None:
-    # TFLite's CONV_3D takes TF's NDHWC input and DHWIO filter as they are.
+def _conv3d_attrs(ctx: NodeContext, builtin: str) -> dict:
+    # TFLite's 3-D convolutions take TF's NDHWC input and DHWIO filter as they are.
     if ctx.attr("data_format", "NDHWC") != "NDHWC":
         raise ConversionError(f"node {ctx.name!r}: data_format {ctx.attr('data_format')} is not "
-                              "supported; TFLite's CONV_3D takes NDHWC")
+                              f"supported; TFLite's {builtin} takes NDHWC")
     padding = ctx.attr("padding", kind=str)
     if padding not in ("SAME", "VALID"):
-        raise ConversionError(f"node {ctx.name!r}: Conv3D padding {padding!r} is not supported")
+        raise ConversionError(f"node {ctx.name!r}: {ctx.node.op} padding {padding!r} is not supported")
     strides, dilations = ctx.ints_attr("strides", count=5), ctx.ints_attr("dilations", [1] * 5, count=5)
     if strides[0] != 1 or strides[4] != 1 or dilations[0] != 1 or dilations[4] != 1:
         raise ConversionError(f"node {ctx.name!r}: strides and dilations must be 1 on the batch "
@@ -163,4 +162,20 @@ def conv3d(ctx: NodeContext) -> None:
     attrs = {"padding": padding}
     for i, axis in enumerate("dhw", start=1):
         attrs |= {f"stride_{axis}": strides[i], f"dilation_{axis}_factor": dilations[i]}
-    ctx.emit("CONV_3D", [ctx.input(0), ctx.input(1), ""], attrs)
+    return attrs
+
+
+@tf_op("Conv3D")
+def conv3d(ctx: NodeContext) -> None:
+    ctx.emit("CONV_3D", [ctx.input(0), ctx.input(1), ""], _conv3d_attrs(ctx, "CONV_3D"))
+
+
+@tf_op("Conv3DBackpropInputV2")
+def conv3d_backprop_input(ctx: NodeContext) -> None:
+    """Inputs (input_sizes, filter, out_backprop) -> CONV_3D_TRANSPOSE (output_shape, filter,
+    input): the filter as it is; int64 sizes become int32, which LiteRT's kernel requires."""
+    attrs = _conv3d_attrs(ctx, "CONV_3D_TRANSPOSE")
+    sizes = ctx.input(0)
+    if ctx.dtype_attr("Tshape", "int32") != "int32":
+        sizes = ctx.emit("CAST", [sizes], {"out_data_type": "int32"}, outputs=[ctx.temp("sizes")]).outputs[0]
+    ctx.emit("CONV_3D_TRANSPOSE", [sizes, ctx.input(1), ctx.input(2), ""], attrs)

@@ -33,3 +33,18 @@ def fake_quant_args(ctx: NodeContext) -> None:
 @tf_op("FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel")
 def fake_quant_vars(ctx: NodeContext) -> None:
     ctx.emit("FakeQuant", [ctx.input(0), ctx.input(1), ctx.input(2)], _fake_quant_attrs(ctx))
+
+
+@tf_op("QuantizeAndDequantizeV2", "QuantizeAndDequantizeV4")
+def quantize_and_dequantize(ctx: NodeContext) -> None:
+    num_bits = ctx.attr("num_bits", 8)
+    if not 2 <= num_bits <= 16:
+        raise ConversionError(f"node {ctx.name!r}: quantize-and-dequantize to {num_bits} bits")
+    if not ctx.attr("range_given", False):
+        raise ConversionError(f"node {ctx.name!r}: {ctx.node.op} without range_given quantizes on the "
+                              "range of each input it sees, which no TFLite op computes; give it "
+                              "constant min/max and range_given=true")
+    ctx.emit("QuantizeAndDequantize", [ctx.input(0), ctx.input(1), ctx.input(2)],
+             {"num_bits": num_bits, "signed_input": ctx.attr("signed_input", True),
+              "narrow_range": ctx.attr("narrow_range", False),
+              "round_mode": ctx.attr("round_mode", "HALF_TO_EVEN")})

@@ -10,6 +10,7 @@ from ...errors import ConversionError
 from ..context import NodeContext
 from .array import int32_input
 from .registry import tf_op
+from .slicing import emit_size
 
 
 def _all_equal(ctx: NodeContext, i: int, value: int) -> bool:
@@ -107,7 +108,7 @@ def invert_permutation(ctx: NodeContext) -> None:
     ctx.emit("RESHAPE", [int32_input(ctx, 0, "x", "T"), ctx.const("column", np.array([-1, 1], np.int32))],
              outputs=[column])
     n, positions = ctx.temp("n"), ctx.temp("positions")
-    ctx.emit("Size", [ctx.input(0)], {"out_type": dtype}, outputs=[n])
+    emit_size(ctx, ctx.input(0), dtype, n)
     ctx.emit("RANGE", [ctx.const("zero", np.array(0, dtype)), n, ctx.const("one", np.array(1, dtype))],
              outputs=[positions])
     _scatter(ctx, column, positions, _shape_of(ctx, 0, "shape"))

@@ -98,14 +98,17 @@ def ones_like(ctx: NodeContext) -> None:
     ctx.emit("OnesLike", [ctx.input(0)])
 
 
+def emit_size(ctx: NodeContext, tensor: str, out_type: str, output: str | None = None) -> None:
+    """The number of elements of `tensor`, as TF's converter writes a size it cannot fold
+    (SHAPE, REDUCE_PROD); of a static shape both fold to the constant."""
+    shape = ctx.emit("SHAPE", [tensor], {"out_type": out_type}, outputs=[ctx.temp("shape")]).outputs[0]
+    ctx.emit("REDUCE_PROD", [shape, ctx.const("axis", np.array([0], np.int32))], {"keep_dims": False},
+             outputs=None if output is None else [output])
+
+
 @tf_op("Size")
 def size(ctx: NodeContext) -> None:
-    """The product of the shape, as TF's converter writes a size it cannot fold (SHAPE,
-    REDUCE_PROD); of a static shape both fold to the constant."""
-    out_type = ctx.dtype_attr("out_type", "int32")
-    shape = ctx.emit("SHAPE", [ctx.input(0)], {"out_type": out_type},
-                     outputs=[ctx.temp("shape")]).outputs[0]
-    ctx.emit("REDUCE_PROD", [shape, ctx.const("axis", np.array([0], np.int32))], {"keep_dims": False})
+    emit_size(ctx, ctx.input(0), ctx.dtype_attr("out_type", "int32"))
 
 
 @tf_op("Rank")
