@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     detection,
     elementwise,
     fake_quant,
+    fft,
     fully_connected,
     generate,
     image,

@@ -318,4 +318,6 @@ VERSION_1 = frozenset({
     "CONV_3D",
     # Object detection (ops/detection.py).
     "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",
+    # FFT and complex (ops/fft.py).
+    "RFFT2D", "COMPLEX_ABS", "REAL", "IMAG",
 })

@@ -3,6 +3,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     array,
     control,
     detection,
+    fft,
     image,
     linalg,
     math,
