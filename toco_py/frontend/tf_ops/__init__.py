@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     normalization,
     sequence,
     slicing,
+    special,
 )
 from .registry import MAPPERS, tf_op
 
