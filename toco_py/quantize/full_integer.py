@@ -136,7 +136,7 @@ class _Quantizer:
             lo = min(float(self.params[n].scale[0]) * (-128 - int(self.params[n].zero_point[0])) for n in names)
             hi = max(float(self.params[n].scale[0]) * (127 - int(self.params[n].zero_point[0])) for n in names)
             shared = activation_params(lo, hi)
-            self.params[op.outputs[0]] = shared
+            self._replace_params(op.outputs[0], shared)
             for i, name in enumerate(op.inputs):
                 if not name or self.g.tensors[name].dtype != "float32":
                     continue  # a SELECT condition, an axis
@@ -149,6 +149,20 @@ class _Quantizer:
                     self.params[name] = shared
                 else:
                     self.g.set_input(op, i, self._requantize(name, shared, op))
+
+    def _replace_params(self, name: str, params: QuantParams) -> None:
+        """Sets a tensor's params, and the outputs of the data-moving ops that copied its old
+        ones (choose_activation_params) follow: a RESHAPE of a SELECT_V2's output must keep
+        the params the SELECT_V2 ends with, or its int8 values are read at the wrong scale."""
+        old = self.params.get(name)
+        self.params[name] = params
+        for reader in self.g.consumers(name):
+            if (old is None or self._is_float(reader) or not has_trait(reader.type, "moves_data")
+                    or _fixed_output(reader) is not None or data_inputs(reader)[0] != name):
+                continue
+            for out in reader.outputs:
+                if out in self.params and _same(self.params[out], old):
+                    self._replace_params(out, params)
 
     def _requantize(self, name: str, params: QuantParams, before: Op) -> str:
         out = self.g.unique_name(f"{name}/requantized")
