@@ -86,6 +86,8 @@ def _complex_part(fn):
     return kernel
 
 
+# The rounding the tolerance policy allows is a float32 sum's, as TensorFlow's own RFFT kernels
+# compute (LiteRT's float64 is far inside it).
 register("RFFT2D", infer=_infer_rfft2d, kernel=_rfft2d, sum_length=_rfft2d_terms,
          squares=_rfft2d_squares)
 # Not "elementwise": sink_transpose would move a TRANSPOSE onto their complex input, and
