@@ -50,41 +50,46 @@ _D = (_SQRT_2PI * (_C0 + sum(c / j for j, c in enumerate(_C, start=1))),
       *(-_SQRT_2PI * c / j for j, c in enumerate(_C, start=1)))
 
 
-def _step(ctx: NodeContext, type_: str, inputs: list[str], suffix: str, attrs: dict | None = None) -> str:
-    return ctx.emit(type_, inputs, attrs, outputs=[ctx.temp(suffix)]).outputs[0]
+def _into(ctx: NodeContext, suffix: str) -> list[str]:
+    """The outputs of one step of the composition: a fresh tensor."""
+    return [ctx.temp(suffix)]
 
 
 def _lanczos(ctx: NodeContext, z: str) -> str:
     """lgamma(z) for z >= 1/2."""
-    t = _step(ctx, "ADD", [z, scalar(ctx, "g_plus_half", 5.5)], "t")
-    log_t = _step(ctx, "LOG", [t], "log_t")
-    z_half = _step(ctx, "ADD", [z, scalar(ctx, "half", 0.5)], "z_plus_half")
-    power = _step(ctx, "MUL", [z_half, log_t], "power")
-    stirling = _step(ctx, "SUB", [power, t], "stirling")
+    t = ctx.emit("ADD", [z, scalar(ctx, "g_plus_half", 5.5)], outputs=_into(ctx, "t")).outputs[0]
+    log_t = ctx.emit("LOG", [t], outputs=_into(ctx, "log_t")).outputs[0]
+    z_half = ctx.emit("ADD", [z, scalar(ctx, "half", 0.5)], outputs=_into(ctx, "z_plus_half")).outputs[0]
+    power = ctx.emit("MUL", [z_half, log_t], outputs=_into(ctx, "power")).outputs[0]
+    stirling = ctx.emit("SUB", [power, t], outputs=_into(ctx, "stirling")).outputs[0]
     dtype = element_type(ctx)
-    column = _step(ctx, "EXPAND_DIMS", [z, ctx.const("last_axis", np.array(-1, np.int32))], "z_column")
-    shifted = _step(ctx, "ADD", [column, ctx.const("offsets", np.arange(len(_D), dtype=dtype))], "z_plus_j")
-    fractions = _step(ctx, "DIV", [ctx.const("numerators", np.array(_D, dtype)), shifted], "fractions")
-    series = _step(ctx, "SUM", [fractions, ctx.const("series_axis", np.array([-1], np.int32))],
-                   "series", {"keep_dims": False})
-    log_series = _step(ctx, "LOG", [series], "log_series")
-    return _step(ctx, "ADD", [stirling, log_series], "lgamma_z")
+    column = ctx.emit("EXPAND_DIMS", [z, ctx.const("last_axis", np.array(-1, np.int32))],
+                      outputs=_into(ctx, "z_column")).outputs[0]
+    shifted = ctx.emit("ADD", [column, ctx.const("offsets", np.arange(len(_D), dtype=dtype))],
+                       outputs=_into(ctx, "z_plus_j")).outputs[0]
+    fractions = ctx.emit("DIV", [ctx.const("numerators", np.array(_D, dtype)), shifted],
+                         outputs=_into(ctx, "fractions")).outputs[0]
+    series = ctx.emit("SUM", [fractions, ctx.const("series_axis", np.array([-1], np.int32))],
+                      {"keep_dims": False}, outputs=_into(ctx, "series")).outputs[0]
+    log_series = ctx.emit("LOG", [series], outputs=_into(ctx, "log_series")).outputs[0]
+    return ctx.emit("ADD", [stirling, log_series], outputs=_into(ctx, "lgamma_z")).outputs[0]
 
 
 @tf_op("Lgamma")
 def lgamma(ctx: NodeContext) -> None:
     x = ctx.input(0)
-    reflect = _step(ctx, "LESS", [x, scalar(ctx, "half", 0.5)], "reflect")
-    one_minus_x = _step(ctx, "SUB", [scalar(ctx, "one", 1), x], "one_minus_x")
-    z = _step(ctx, "SELECT_V2", [reflect, one_minus_x, x], "z")
+    reflect = ctx.emit("LESS", [x, scalar(ctx, "half", 0.5)], outputs=_into(ctx, "reflect")).outputs[0]
+    one_minus_x = ctx.emit("SUB", [scalar(ctx, "one", 1), x], outputs=_into(ctx, "one_minus_x")).outputs[0]
+    z = ctx.emit("SELECT_V2", [reflect, one_minus_x, x], outputs=_into(ctx, "z")).outputs[0]
     lgamma_z = _lanczos(ctx, z)
     # log(pi / |sin(pi x)|) - lgamma(1 - x), with |sin(pi x)| = sin(pi |x - round(x)|).
-    nearest = _step(ctx, "ROUND", [x], "nearest_integer")
-    offset = _step(ctx, "SUB", [x, nearest], "offset")
-    distance = _step(ctx, "ABS", [offset], "distance")
-    angle = _step(ctx, "MUL", [distance, scalar(ctx, "pi", math.pi)], "angle")
-    sine = _step(ctx, "SIN", [angle], "sine")
-    log_sine = _step(ctx, "LOG", [sine], "log_sine")
-    log_ratio = _step(ctx, "SUB", [scalar(ctx, "log_pi", math.log(math.pi)), log_sine], "log_ratio")
-    reflected = _step(ctx, "SUB", [log_ratio, lgamma_z], "reflected")
+    nearest = ctx.emit("ROUND", [x], outputs=_into(ctx, "nearest_integer")).outputs[0]
+    offset = ctx.emit("SUB", [x, nearest], outputs=_into(ctx, "offset")).outputs[0]
+    distance = ctx.emit("ABS", [offset], outputs=_into(ctx, "distance")).outputs[0]
+    angle = ctx.emit("MUL", [distance, scalar(ctx, "pi", math.pi)], outputs=_into(ctx, "angle")).outputs[0]
+    sine = ctx.emit("SIN", [angle], outputs=_into(ctx, "sine")).outputs[0]
+    log_sine = ctx.emit("LOG", [sine], outputs=_into(ctx, "log_sine")).outputs[0]
+    log_ratio = ctx.emit("SUB", [scalar(ctx, "log_pi", math.log(math.pi)), log_sine],
+                         outputs=_into(ctx, "log_ratio")).outputs[0]
+    reflected = ctx.emit("SUB", [log_ratio, lgamma_z], outputs=_into(ctx, "reflected")).outputs[0]
     ctx.emit("SELECT_V2", [reflect, reflected, lgamma_z])
