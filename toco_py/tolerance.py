@@ -95,18 +95,18 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
         noise[index] = op_rounding_std(graph, op, args, outputs)
 
     truth = interp.run(feeds, keep_all=True, on_op=record)
-    squares = {n: np.zeros(np.shape(truth[n])) for n in names if _is_float(truth.get(n))}
+    squares = {n: np.zeros(np.shape(truth[n])) for n in names if _is_inexact(truth.get(n))}
     for member in range(members):
         rng = np.random.default_rng([seed, member])
 
         def perturb(index: int, op: Op, args: list, outputs: list, rng=rng) -> list:
-            return [out if std is None else out + std * rng.standard_normal(np.shape(out), np.float32)
+            return [out if std is None else out + std * _draw(rng, out)
                     for out, std in zip(outputs, noise[index])]
 
         run = interp.run(feeds, keep_all=True, on_op=perturb)
         for n in squares:
             with np.errstate(invalid="ignore", over="ignore"):
-                squares[n] += (np.asarray(run[n], np.float64) - truth[n]) ** 2
+                squares[n] += np.abs(np.asarray(run[n]) - truth[n]) ** 2
     allowed = {n: allowance(np.sqrt(total / members), truth[n]) for n, total in squares.items()}
     return Bounds({n: truth[n] for n in names if n in truth}, allowed)
 
@@ -114,7 +114,7 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
 def allowance(spread: np.ndarray, truth) -> np.ndarray:
     """SPREAD times the estimated spread, plus the float32 rounding of the truth itself and
     the floor for results at the bottom of the float32 range."""
-    return SPREAD * spread + U * np.abs(np.asarray(truth, np.float64)) + TINY
+    return SPREAD * spread + U * _magnitude(truth) + TINY
 
 
 def op_bounds(graph: Graph, op: Op, args: list, other_schemes: bool = False
@@ -143,7 +143,7 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
     XNNPACK do), off by up to half its on-the-fly step per input element."""
     opdef = definition(op)
     hybrid = is_hybrid(graph, op)
-    if not any(_is_float(out) for out in outputs):
+    if not any(_is_inexact(out) for out in outputs):
         return [None] * len(outputs)
     if hybrid:
         length = HYBRID_ROUNDINGS
@@ -152,18 +152,19 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
     squares = _squared_terms(op, opdef, args, length) if opdef.squares and not hybrid else 0.0
     stds = []
     for out in outputs:
-        if not _is_float(out):
+        if not _is_inexact(out):
             stds.append(None)
             continue
-        value = np.asarray(out, np.float64)
         if hybrid:
             # The scaled integer sum and the bias it is added to, which may cancel.
+            value = np.asarray(out, np.float64)
             bias = np.asarray(args[2], np.float64) if len(args) > 2 and args[2] is not None else 0.0
             squares = (value - bias) ** 2 + bias ** 2
-        std = U * opdef.ulps * np.sqrt(length * (squares + value * value))
+        magnitude = _magnitude(out)
+        std = U * opdef.ulps * np.sqrt(length * (squares + magnitude * magnitude))
         if hybrid and other_schemes:
             std = np.sqrt(std ** 2 + input_rounding_std(op, graph, args[0], args[1]) ** 2)
-        stds.append(np.broadcast_to(std, value.shape))
+        stds.append(np.broadcast_to(std, magnitude.shape))
     return stds
 
 
@@ -182,10 +183,30 @@ def _is_float(value) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind == "f" or isinstance(value, np.floating)
 
 
+def _is_inexact(value) -> bool:
+    """Float or complex: a result float32 arithmetic rounds (a complex one in each part)."""
+    return _is_float(value) or isinstance(value, (np.ndarray, np.complexfloating)) and np.iscomplexobj(value)
+
+
+def _magnitude(value) -> np.ndarray:
+    """|value| in float64, of a float or complex result."""
+    value = np.asarray(value)
+    return np.abs(value.astype(np.complex128 if np.iscomplexobj(value) else np.float64))
+
+
+def _draw(rng: np.random.Generator, out) -> np.ndarray:
+    """Standard normal noise shaped as `out`, in each part of a complex result."""
+    if np.iscomplexobj(out):
+        real, imag = rng.standard_normal((2, *np.shape(out)), np.float32)
+        return real + 1j * imag
+    return rng.standard_normal(np.shape(out), np.float32)
+
+
 def judge(name: str, got: np.ndarray, truth: np.ndarray, allowed: np.ndarray) -> Verdict:
     """Whether a float32 result is within the allowance of the truth, element by element.
     NaN must match NaN and an infinity the same infinity."""
-    got, truth = np.asarray(got, np.float64), np.asarray(truth, np.float64)
+    exact = np.complex128 if np.iscomplexobj(got) or np.iscomplexobj(truth) else np.float64
+    got, truth = np.asarray(got, exact), np.asarray(truth, exact)
     if got.shape != truth.shape:
         return Verdict(name, np.inf, 0.0, np.inf, False,
                        f"shape {list(got.shape)}, expected {list(truth.shape)}")

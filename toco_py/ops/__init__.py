@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     dynamic,
     elementwise,
     fake_quant,
+    fft,
     fully_connected,
     generate,
     image,

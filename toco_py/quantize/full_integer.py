@@ -154,7 +154,7 @@ class _Quantizer:
             if op.outputs[0] not in self.params:
                 continue  # on integers (an int32 SCATTER_ND), which keep their type
             shared = self._shared_params(op)
-            self.params[op.outputs[0]] = shared
+            self._replace_params(op.outputs[0], shared)
             for i, name in enumerate(op.inputs):
                 if not name or self.g.tensors[name].dtype != "float32":
                     continue  # a SELECT condition, an axis
@@ -182,6 +182,20 @@ class _Quantizer:
                     if n in self.params and not self.g.tensors[n].is_const and not self._free_producer(n, op)
                     and _span(self.params[n])[0] <= lo and _span(self.params[n])[1] >= hi]
         return min(spanning, key=lambda p: float(p.scale[0]), default=out)
+
+    def _replace_params(self, name: str, params: QuantParams) -> None:
+        """Sets a tensor's params, and the outputs of the data-moving ops that copied its old
+        ones (choose_activation_params) follow: a RESHAPE of a SELECT_V2's output must keep
+        the params the SELECT_V2 ends with, or its int8 values are read at the wrong scale."""
+        old = self.params.get(name)
+        self.params[name] = params
+        for reader in self.g.consumers(name):
+            if (old is None or self._is_float(reader) or not has_trait(reader.type, "moves_data")
+                    or _fixed_output(reader) is not None or data_inputs(reader)[0] != name):
+                continue
+            for out in reader.outputs:
+                if out in self.params and _same(self.params[out], old):
+                    self._replace_params(out, params)
 
     def _requantize(self, name: str, params: QuantParams, before: Op) -> str:
         out = self.g.unique_name(f"{name}/requantized")

@@ -192,4 +192,6 @@ NO_OPTIONS = frozenset({
     "ATAN2",
     # Data-dependent shapes (ops/dynamic.py): BroadcastArgs has no options table.
     "BROADCAST_ARGS",
+    # FFT and complex (ops/fft.py): their schema tables have no fields, and TF writes none.
+    "RFFT2D", "COMPLEX_ABS", "REAL", "IMAG",
 })

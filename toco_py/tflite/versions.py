@@ -327,4 +327,6 @@ VERSION_1 = frozenset({
     "MATRIX_DIAG", "MATRIX_SET_DIAG", "SCATTER_ND",
     # Data-dependent shapes (ops/dynamic.py).
     "UNIQUE", "BROADCAST_ARGS",
+    # FFT and complex (ops/fft.py).
+    "RFFT2D", "COMPLEX_ABS", "REAL", "IMAG",
 })

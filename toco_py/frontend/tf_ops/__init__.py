@@ -4,6 +4,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     control,
     detection,
     dynamic,
+    fft,
     image,
     linalg,
     math,
@@ -13,6 +14,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     segment,
     sequence,
     slicing,
+    special,
     unary_composition,
 )
 from .registry import MAPPERS, tf_op
