@@ -43,10 +43,10 @@ def small_cnn(batch: int | None = 1):
 
 
 def unsupported_ops_graph():
-    """Ops TFLite has no builtin for (Erf twice, Cumprod, Lgamma), for the error messages."""
+    """Ops TFLite has no builtin for (Erf twice, Cumprod, Digamma), for the error messages."""
     x = v1.placeholder(tf.float32, [1, 8], name="x")
     a = tf.math.erf(x, name="erf_a")
     b = tf.math.erf(a, name="erf_b")
     c = tf.math.cumprod(b, axis=1, name="running")
-    d = tf.math.lgamma(tf.nn.relu(c) + 1.0, name="lg")
+    d = tf.math.digamma(tf.nn.relu(c) + 1.0, name="dg")
     return {"out": tf.identity(d * 2.0, name="out")}
