@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.irgraph import build, evaluate, run_passes, types
-from tests.support.oracle import freeze, op_types, run_litert, tf_convert
+from tests.support.oracle import freeze, op_types, run_litert, run_tf, tf_convert
 from tests.support.policy import end_to_end_failures, tensorflow_and_litert_failures
 from toco_py import api
 from toco_py.errors import ConversionError
@@ -227,3 +227,38 @@ def test_lgamma_accuracy(lgamma_models, low, high):
     ours_error = np.max(np.abs(run_litert(ours.model, {"x": x})[outputs[0]] - exact) / scale)
     tf_error = np.max(np.abs(next(iter(run_litert(theirs, {"x": x}).values())) - exact) / scale)
     assert ours_error <= 2 * tf_error, (ours_error, tf_error)
+
+
+def _lgamma_int8(tmp_path, int8_only=False):
+    """An int8 conversion of lgamma(relu(x) + 1/2) on (1, 64) inputs: (pb, outputs, result)."""
+    from toco_py.quantize.full_integer import Int8Options
+
+    shape = (1, 64)
+    pb, outputs = _graph(shape, lambda x: [tf.math.lgamma(tf.nn.relu(x) + 0.5)])
+    np.save(tmp_path / "calibration.npy", np.stack([_feeds(shape, seed)["x"] for seed in range(16)]))
+    return pb, outputs, api.convert_bytes(pb, input_arrays=["x"], output_arrays=outputs, quantize=QuantizeOptions(
+        "int8", calibration_data=str(tmp_path / "calibration.npy"), int8=Int8Options(int8_only=int8_only)))
+
+
+def test_lgamma_stays_float_in_int8(tmp_path):
+    """Quantized, Lgamma's series is lost (a mean error of 1.25 output ranges, measured on the
+    op coverage graph); so its ops stay float between a DEQUANTIZE and a QUANTIZE, the note says
+    why, and the model is off TensorFlow by the int8 rounding around it only."""
+    pb, outputs, ours = _lgamma_int8(tmp_path)
+    kept = [note for note in ours.notes if "Lgamma's series" in note]
+    assert kept and "--int8_only quantizes them" in kept[0], ours.notes
+    errors = []
+    for seed in range(16, 32):
+        feeds = _feeds((1, 64), seed)
+        want = run_tf(pb, feeds, outputs)[0]
+        errors.append(np.max(np.abs(run_litert(ours.model, feeds)[outputs[0]] - want)) / np.ptp(want))
+    # Half a step of the input (6/255 for N(0, 1) samples) and of the ADD's output (3/255),
+    # times |digamma| <= 1.97 on [0.5, 3.5], plus half an output step, over an output range
+    # of about 1.3: at most 4.3%; measured 3.3% (mean over 16 inputs).
+    assert np.mean(errors) < 0.043, errors
+
+
+def test_lgamma_with_int8_only_is_refused(tmp_path):
+    """ROUND and SIN have no int8 kernel in LiteRT, so the composition cannot be all int8."""
+    with pytest.raises(ConversionError, match=r"--int8_only: no int8 kernel for ROUND \(Lgamma\); SIN"):
+        _lgamma_int8(tmp_path, int8_only=True)

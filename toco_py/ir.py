@@ -62,6 +62,9 @@ class Op:
     attrs: dict = field(default_factory=dict)
     # Where the op came from (a TF node name), for messages.
     name: str = ""
+    # Why the op computes in float in an int8 model ("" when int8 can hold it): a part of a
+    # composition whose intermediate values int8 cannot represent (the quantizer's note says so).
+    float_in_int8: str = field(default="", compare=False)
     # False once the op has left its graph (lets passes skip ops removed mid-sweep).
     alive: bool = field(default=True, compare=False, repr=False)
 

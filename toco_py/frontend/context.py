@@ -52,6 +52,7 @@ class NodeContext:
         self.name = node.name
         self._consts = consts
         self.inputs = [tensor_name(i) for i in node.input if not i.startswith("^")]
+        self.emitted: list[Op] = []
 
     def input(self, i: int) -> str:
         if i >= len(self.inputs):
@@ -150,7 +151,15 @@ class NodeContext:
         for name in outputs:
             if name not in self.graph.tensors:
                 self.graph.add_tensor(Tensor(name))
-        return self.graph.add_op(Op(type_, list(inputs), outputs, dict(attrs or {}), self.name))
+        op = self.graph.add_op(Op(type_, list(inputs), outputs, dict(attrs or {}), self.name))
+        self.emitted.append(op)
+        return op
+
+    def keep_float_in_int8(self, why: str) -> None:
+        """The ops this node became compute in float in int8 models (a composition whose
+        intermediate values int8 cannot hold); `why` goes into the quantizer's note."""
+        for op in self.emitted:
+            op.float_in_int8 = why
 
     def spatial(self, key: str, unit_batch_channel: bool = False) -> tuple[int, int]:
         """The height and width entries of an NHWC 4-value attr (strides, dilations, ksize;

@@ -385,7 +385,8 @@ NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
 def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
     """Why the op stays in float, or None: it computes on float values and has no int8
-    kernel, is one TensorFlow keeps in float (unless int8_only), or reads a float constant
+    kernel, is one TensorFlow keeps in float or part of a composition int8 cannot hold
+    (Op.float_in_int8; both unless int8_only), or reads a float constant
     int8 cannot hold (IsInf's EQUAL with infinity). QUANTIZE and DEQUANTIZE convert between
     the two; ops on integers only, and ops that read only a shape and write no float (SHAPE;
     but ZEROS_LIKE writes its input's type), have nothing to quantize."""
@@ -394,12 +395,16 @@ def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
     tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
     if any(t.is_const and t.dtype == "float32" and not np.all(np.isfinite(t.data)) for t in tensors):
         return NON_FINITE
+    if has_trait(op.type, "shape_only"):
+        tensors = [graph.tensors[n] for n in op.outputs]
+    if not any(t.dtype == "float32" and not t.is_const for t in tensors):
+        return None
+    if op.float_in_int8 and not int8_only:
+        return f"{op.float_in_int8}; --int8_only quantizes them"
     opdef = REGISTRY.get(op.type)
     if opdef is not None and opdef.int8_kernel is not None:
         return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
-    if has_trait(op.type, "shape_only"):
-        tensors = [graph.tensors[n] for n in op.outputs]
-    return NO_KERNEL if any(t.dtype == "float32" and not t.is_const for t in tensors) else None
+    return NO_KERNEL
 
 
 def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:

@@ -25,10 +25,10 @@ Max error relative to max(|lgamma(x)|, 1), float32 in LiteRT:
     within 0.001 of -3       7.5e-7       7.1e-7              1.3e-7
 Near the zeros at 1 and 2 the error is the rounding of two terms of about 3.7 that cancel.
 +inf and -inf give NaN (inf - inf), as TF's converter's composition does (TensorFlow: +inf).
-int8 quantizes every op but ROUND and SIN, and loses the series (terms of up to 190 that
-cancel to about 40; its smallest numerators round to 0): a mean error of 1.25 times the
-output's range on the op coverage graph, where TF's converter's int8 model fails to invoke.
-Keep Lgamma out of int8 models.
+Quantized, the series is lost (terms of up to 190 that cancel to about 40; its smallest
+numerators round to 0): a mean error of 1.25 times the output's range on the op coverage
+graph, where TF's converter's int8 model fails to invoke. So its ops stay float in int8
+models (Op.float_in_int8), between a DEQUANTIZE and a QUANTIZE, unless --int8_only.
 """
 from __future__ import annotations
 
@@ -93,3 +93,5 @@ def lgamma(ctx: NodeContext) -> None:
                          outputs=_into(ctx, "log_ratio")).outputs[0]
     reflected = ctx.emit("SUB", [log_ratio, lgamma_z], outputs=_into(ctx, "reflected")).outputs[0]
     ctx.emit("SELECT_V2", [reflect, reflected, lgamma_z])
+    ctx.keep_float_in_int8("Lgamma's series: terms up to 190 that cancel, whose smallest int8 "
+                           "rounds to 0")
