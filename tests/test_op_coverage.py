@@ -57,5 +57,8 @@ def test_int8_errors_of_both_converters(table):
     net = op_coverage.OneOp(*table["AddV2"])
     with tempfile.TemporaryDirectory() as tmp:
         row = op_coverage.measure_int8(net, 16, Path(tmp))
-    assert set(row) == {"tf", "ours"}, row
+    assert set(row) == {"tf", "ours", "tf_int8_ops", "ours_int8_ops"}, row
     assert 0 < row["ours"] <= 1.25 * row["tf"]
+    assert row["tf_int8_ops"] == row["ours_int8_ops"] == 1  # the ADD; QUANTIZE/DEQUANTIZE not counted
+    float_model = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs).model
+    assert op_coverage.int8_op_count(float_model) == 0
