@@ -134,12 +134,14 @@ def test_tf_segment_sum_refuses_unsorted_ids():
         api.convert_bytes(graph.as_graph_def().SerializeToString(), input_arrays=["x"], output_arrays=["y"])
 
 
-def test_tf_segment_sum_computed_ids():
-    """Ids known only at run time give an output whose first size the ids' values set: refused
-    by name (the pipeline's shapes are static)."""
-    pb, _ = freeze(lambda: {"y": tf.math.segment_sum(_x([5, 2]), _x([5], tf.int32, "i"), name="y")})
-    with pytest.raises(ConversionError, match="SEGMENT_SUM .*its size depends on input values"):
-        api.convert_bytes(pb, input_arrays=["x", "i"], output_arrays=["y"])
+@pytest.mark.parametrize("ids", [[0, 0, 1, 2, 2], [0, 1, 1, 1, 1], [0, 1, 2, 3, 4]], ids=str)
+def test_tf_segment_sum_computed_ids(tmp_path, ids):
+    """Ids known only at run time: the output's first size is the last id + 1, set by the
+    runtime (shape signature -1), as in TF's converter's model."""
+    data = draw("float32", (5, 2))
+    build = lambda: {"y": tf.math.segment_sum(_x(data.shape), _x([5], tf.int32, "i"), name="y")}
+    feeds = {"x": data, "i": np.array(ids, np.int32)}
+    assert convert_tf(build, feeds, tmp_path, "SegmentSum", float_math=True) == ["SEGMENT_SUM"]
 
 
 @pytest.mark.parametrize("tf_op", ["UnsortedSegmentMax", "UnsortedSegmentMin", "UnsortedSegmentProd"])

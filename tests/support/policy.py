@@ -79,11 +79,12 @@ def end_to_end_failures(model: bytes, seeds=range(10), kinds=("builtin",),
 
 
 def op_by_op_failures(model: bytes, kind: str = "builtin", other_schemes: bool = False,
-                      seed: int = 0) -> list[str]:
+                      seed: int = 0, feeds: dict | None = None) -> list[str]:
     """Every op fed the values LiteRT's `kind` kernels computed for its inputs (the whole
-    model run once, every tensor kept): see ops_against_litert."""
+    model run once on `feeds`, else seeded random inputs; every tensor kept): see
+    ops_against_litert."""
     graph = read_model(model).main
-    feeds = random_inputs(graph, seed)
+    feeds = random_inputs(graph, seed) if feeds is None else feeds
     return ops_against_litert(graph, litert_by_name(model, graph, feeds, kind, keep_all=True), other_schemes)
 
 

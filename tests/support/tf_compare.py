@@ -37,7 +37,8 @@ def convert_tf(build, feeds: dict, tmp_path, tf_op: str, float_math: bool = Fals
         for name, want in zip(outputs, run_tf(pb, feeds, outputs), strict=True):
             key = next(k for k in got if k in (name, name.split(":")[0]))
             np.testing.assert_array_equal(got[key], want, err_msg=name)
-    assert op_by_op_failures(result.model) == []
+    # On the test's feeds: random ones may be invalid (unsorted segment ids).
+    assert op_by_op_failures(result.model, feeds=feeds) == []
     path = tmp_path / "model.pb"
     path.write_bytes(pb)
     ours = op_types(result.model)

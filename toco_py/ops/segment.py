@@ -118,8 +118,8 @@ def _segment_sum(op: Op, data: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return _reduce(np.add, 0, data, ids, _sorted_count(op, ids))
 
 
-register("SEGMENT_SUM", infer=_infer_segment_sum, kernel=_segment_sum, sum_length=_count_length,
-         squares="sum")
+register("SEGMENT_SUM", traits={"value_shaped"}, infer=_infer_segment_sum, kernel=_segment_sum,
+         sum_length=_count_length, squares="sum")
 register("UNSORTED_SEGMENT_SUM", infer=_infer_unsorted, kernel=_unsorted, sum_length=_count_length,
          squares="sum")
 register("UNSORTED_SEGMENT_PROD", infer=_infer_unsorted, kernel=_unsorted, sum_length=_count_length)
