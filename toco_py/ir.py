@@ -133,6 +133,11 @@ class Graph:
         self._ops: list[Op] = []
         self.inputs: list[str] = []
         self.outputs: list[str] = []
+        # A model of several subgraphs: all of them in file order, this list shared by each
+        # (subgraphs[0] is the entry point); IF, WHILE and CALL_ONCE name theirs by index.
+        # Empty for a model of one graph.
+        self.subgraphs: list[Graph] = []
+        self.name = ""  # the subgraph's name in the file ("" writes "main" / "subgraph_K")
         # Structure maps, built lazily and then kept up to date by the Graph methods (add_op,
         # remove_op, replace_op, replace_uses, set_inputs, set_outputs, ...): the producer
         # and the readers (in graph order) of each tensor, and per op (by id) an order key

@@ -28,6 +28,7 @@ class Kind:
     to_fb: Callable[[Any], Any]
     from_fb: Callable[[Any], Any]
     vector: bool = False
+    string: bool = False
 
 
 def _enum(names: tuple[str, ...]) -> Kind:
@@ -42,6 +43,7 @@ ACT = _enum(ACTIVATION)
 MODE = _enum(MIRROR_MODE)
 DTYPE = _enum(TENSOR_TYPES)
 INTS = Kind(lambda v: np.asarray(v, dtype=np.int32), lambda v: [int(x) for x in v], vector=True)
+STR = Kind(str, lambda v: v.decode("utf-8", "replace") if v else "", string=True)
 FLOATS = Kind(lambda v: np.asarray(v, dtype=np.float32), lambda v: [float(x) for x in v], vector=True)
 
 _ACT = ("FusedActivationFunction", "fused_activation_function", ACT)
@@ -51,6 +53,13 @@ _CONV_3D = [("Padding", "padding", PAD), ("StrideD", "stride_d", INT), ("StrideW
             ("StrideH", "stride_h", INT), _ACT, ("DilationDFactor", "dilation_d_factor", INT)] + _DILATION
 
 # op type -> (options table, [(schema field, attr, kind)])
+# Control flow: the attrs that name subgraphs by index (ir.Graph.subgraphs).
+SUBGRAPH_ATTRS = {
+    "IF": ("then_subgraph_index", "else_subgraph_index"),
+    "WHILE": ("cond_subgraph_index", "body_subgraph_index"),
+    "CALL_ONCE": ("init_subgraph_index",),
+}
+
 OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "CONV_2D": ("Conv2DOptions", _WINDOW + [_ACT] + _DILATION),
     "DEPTHWISE_CONV_2D": ("DepthwiseConv2DOptions",
@@ -159,6 +168,14 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "BITCAST": ("BitcastOptions", []),
     "CONV_3D": ("Conv3DOptions", _CONV_3D),
     "CONV_3D_TRANSPOSE": ("Conv3DOptions", _CONV_3D),
+    "IF": ("IfOptions", [("ThenSubgraphIndex", "then_subgraph_index", INT),
+                         ("ElseSubgraphIndex", "else_subgraph_index", INT)]),
+    "WHILE": ("WhileOptions", [("CondSubgraphIndex", "cond_subgraph_index", INT),
+                               ("BodySubgraphIndex", "body_subgraph_index", INT)]),
+    "CALL_ONCE": ("CallOnceOptions", [("InitSubgraphIndex", "init_subgraph_index", INT)]),
+    "VAR_HANDLE": ("VarHandleOptions", [("Container", "container", STR), ("SharedName", "shared_name", STR)]),
+    "READ_VARIABLE": ("ReadVariableOptions", []),
+    "ASSIGN_VARIABLE": ("AssignVariableOptions", []),
     "QUANTIZE": ("QuantizeOptions", []),
     "DEQUANTIZE": ("DequantizeOptions", []),
     "FAKE_QUANT": ("FakeQuantOptions", [("Min", "min", FLOAT), ("Max", "max", FLOAT),

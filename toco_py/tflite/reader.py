@@ -33,7 +33,7 @@ from .checks import (
     shape_text,
     tables,
 )
-from .options import OPTIONS, OUTPUT_TYPE_ATTRS, TENSOR_TYPES
+from .options import OPTIONS, OUTPUT_TYPE_ATTRS, SUBGRAPH_ATTRS, TENSOR_TYPES
 
 __all__ = ["InvalidModelError", "Model", "Signature", "read_graph", "read_model", "read_model_file"]
 
@@ -175,6 +175,17 @@ def _empty_table_bytes() -> bytes:
 _DEFAULTS = Source(_empty_table_bytes())
 
 
+def _check_subgraph_references(graphs: list[Graph]) -> None:
+    """Every subgraph an op names (IF, WHILE, CALL_ONCE) exists and is not the entry point."""
+    for s, graph in enumerate(graphs):
+        for j, op in enumerate(graph.ops):
+            for attr in SUBGRAPH_ATTRS.get(op.type, ()):
+                k = op.attrs.get(attr)
+                if not isinstance(k, int) or not 0 < k < len(graphs):
+                    raise InvalidModelError(f"subgraph {s}, operator {j} ({op.type}): its {attr} {k} "
+                                            f"names no subgraph (the model has {len(graphs)})")
+
+
 class _ModelReader:
     def __init__(self, src: Source) -> None:
         self.src = src
@@ -195,10 +206,15 @@ class _ModelReader:
             raise InvalidModelError("the model has no subgraphs")
         read = [self._subgraph(sg, i) for i, sg in enumerate(subgraphs)]
         graphs = [graph for graph, _ in read]
+        names = [_text(sg.Name()) for sg in subgraphs]
+        if len(graphs) > 1:
+            for graph, name in zip(graphs, names):
+                graph.subgraphs, graph.name = graphs, name
+            _check_subgraph_references(graphs)
         return Model(graphs=graphs,
                      signatures=self._signatures(model, graphs),
                      op_versions=[versions for _, versions in read],
-                     subgraph_names=[_text(sg.Name()) for sg in subgraphs],
+                     subgraph_names=names,
                      description=_text(model.Description()))
 
     # ---- model-level tables ---------------------------------------------------------

@@ -58,8 +58,13 @@ def _presized_builder(size: int) -> flatbuffers.Builder:
 
 
 class _ModelWriter:
+    """Writes the model of `graph`: its subgraphs (Graph.subgraphs, in order, the graph itself
+    first) or, when it has none, the graph alone. Buffers and operator codes are shared; the
+    tensor indices are each subgraph's own."""
+
     def __init__(self, graph: Graph, consume: bool = False) -> None:
-        self.graph = graph
+        self.graphs = graph.subgraphs or [graph]
+        self.graph = graph  # the subgraph being written
         # Drop each weight from the graph once it is in the builder: the peak then holds the
         # weights about once, not twice. The graph is unusable afterwards.
         self.consume = consume
@@ -68,26 +73,31 @@ class _ModelWriter:
         self.tensor_order: list[str] = []
         self.buffers: list[np.ndarray | None] = [None]  # buffer 0: the empty buffer
         self.buffer_of: dict[str, int] = {}
-        self.names_of_buffer: dict[int, list[str]] = {}  # the inverse of buffer_of
+        # The inverse of each subgraph's buffer_of: buffer -> (subgraph, tensor name).
+        self.names_of_buffer: dict[int, list[tuple[Graph, str]]] = {}
+        # Per subgraph: (tensor order, tensor index, buffer_of).
+        self.layouts: list[tuple[list[str], dict[str, int], dict[str, int]]] = []
         self.opcodes: list[tuple[int, str, int]] = []
 
     # ---- indices -----------------------------------------------------------------
 
-    def _index_tensors(self) -> None:
+    def _index_tensors(self, graph: Graph) -> None:
+        """Appends the subgraph's layout; its constants join the shared buffers."""
         order: list[str] = []
         seen: set[str] = set()
-        for name in self.graph.inputs + [n for op in self.graph.ops for n in op.inputs + op.outputs] \
-                + self.graph.outputs:
+        for name in graph.inputs + [n for op in graph.ops for n in op.inputs + op.outputs] + graph.outputs:
             if name and name not in seen:
                 seen.add(name)
                 order.append(name)
-        self.tensor_order = order
+        self.graph, self.tensor_order = graph, order
         self.tensor_index = {n: i for i, n in enumerate(order)}
+        self.buffer_of = {}
+        self.layouts.append((self.tensor_order, self.tensor_index, self.buffer_of))
         # Identical constant payloads share one buffer: a checksum finds the candidates, a
         # byte comparison decides (see content_key).
         by_checksum: dict[tuple[int, int], list[int]] = {}
         for name in order:
-            data = self.graph.tensors[name].data
+            data = graph.tensors[name].data
             if data is None:
                 self.buffer_of[name] = 0
                 continue
@@ -100,7 +110,7 @@ class _ModelWriter:
                 self.buffers.append(data)
                 self.names_of_buffer[index] = []
             self.buffer_of[name] = index
-            self.names_of_buffer[index].append(name)
+            self.names_of_buffer[index].append((graph, name))
 
     def _opcode_index(self, op: Op) -> int:
         if op.type == "CUSTOM":
@@ -162,7 +172,11 @@ class _ModelWriter:
             if attr in op.attrs and op.attrs[attr] is not None:
                 value = kind.to_fb(op.attrs[attr])
                 # A vector field is stored in the type its kind gives (int32, float32).
-                values[field] = b.CreateNumpyVector(np.ravel(value)) if kind.vector else value
+                if kind.vector:
+                    value = b.CreateNumpyVector(np.ravel(value))
+                elif kind.string:
+                    value = b.CreateString(value)
+                values[field] = value
         getattr(fb, f"{table}Start")(b)
         for field, value in values.items():
             getattr(fb, f"{table}Add{field}")(b, value)
@@ -213,15 +227,17 @@ class _ModelWriter:
         fb.SignatureDefAddSubgraphIndex(b, 0)
         return fb.SignatureDefEnd(b)
 
-    def _subgraph(self) -> int:
+    def _subgraph(self, s: int) -> int:
         b = self.b
+        self.graph = self.graphs[s]
+        self.tensor_order, self.tensor_index, self.buffer_of = self.layouts[s]
         tensors = [self._tensor(n) for n in self.tensor_order]
         operators = [self._operator(op) for op in self.graph.ops]
         tensors_vec = _vector(b, fb.SubGraphStartTensorsVector, tensors, b.PrependUOffsetTRelative)
         inputs = _int_vector(b, [self.tensor_index[n] for n in self.graph.inputs])
         outputs = _int_vector(b, [self.tensor_index[n] for n in self.graph.outputs])
         ops_vec = _vector(b, fb.SubGraphStartOperatorsVector, operators, b.PrependUOffsetTRelative)
-        name = b.CreateString("main")
+        name = b.CreateString(self.graph.name or ("main" if s == 0 else f"subgraph_{s}"))
         fb.SubGraphStart(b)
         fb.SubGraphAddTensors(b, tensors_vec)
         fb.SubGraphAddInputs(b, inputs)
@@ -265,8 +281,8 @@ class _ModelWriter:
         from ..memory import release_file_pages
 
         self.buffers[index] = None
-        for name in self.names_of_buffer.get(index, ()):
-            t = self.graph.tensors[name]
+        for graph, name in self.names_of_buffer.get(index, ()):
+            t = graph.tensors[name]
             if t.data is not None:
                 if t.data.base is not None:
                     release_file_pages(t.data)
@@ -275,16 +291,19 @@ class _ModelWriter:
     def build(self) -> memoryview:
         """The model, as a view of the builder's buffer (no copy of the weights is made
         beyond the one into the builder)."""
-        self._index_tensors()
+        for graph in self.graphs:
+            self._index_tensors(graph)
         payload = sum(np.asarray(d).nbytes + BUFFER_ALIGNMENT + 16 for d in self.buffers if d is not None)
-        self.b = b = _presized_builder(payload + (1 << 16) + 512 * len(self.tensor_order))
+        tensors = sum(len(order) for order, _, _ in self.layouts)
+        self.b = b = _presized_builder(payload + (1 << 16) * len(self.graphs) + 512 * tensors)
         buffers = self._buffer_tables()
-        subgraph = self._subgraph()
+        subgraphs = [self._subgraph(s) for s in range(len(self.graphs))]
+        self.graph, (self.tensor_order, self.tensor_index, self.buffer_of) = self.graphs[0], self.layouts[0]
         signature = self._signature()
         opcodes = self._opcode_tables()
         description = b.CreateString("toco-py")
         opcodes_vec = _vector(b, fb.ModelStartOperatorCodesVector, opcodes, b.PrependUOffsetTRelative)
-        subgraphs_vec = _vector(b, fb.ModelStartSubgraphsVector, [subgraph], b.PrependUOffsetTRelative)
+        subgraphs_vec = _vector(b, fb.ModelStartSubgraphsVector, subgraphs, b.PrependUOffsetTRelative)
         buffers_vec = _vector(b, fb.ModelStartBuffersVector, buffers, b.PrependUOffsetTRelative)
         sigs_vec = _vector(b, fb.ModelStartSignatureDefsVector, [signature], b.PrependUOffsetTRelative)
         fb.ModelStart(b)
