@@ -126,7 +126,8 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
     elif unsupported:
         _as_custom_ops(graph)
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
-    require_static_shapes(graph)
+    for sub in graph.subgraphs or [graph]:
+        require_static_shapes(sub)
     if quantize is not None:
         notes += quantize_graph(graph, quantize)
     return ConversionResult(model_view(graph, consume=release_weights), graph, notes, counts)

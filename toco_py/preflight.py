@@ -57,8 +57,12 @@ def is_control_flow(op_type: str) -> bool:
 
 
 def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
-    """Op type -> node names, for every op that has no TFLite builtin."""
-    return unsupported_on(graph, "tflite")
+    """Op type -> node names, for every op that has no TFLite builtin, in every subgraph."""
+    found: dict[str, list[str]] = {}
+    for sub in graph.subgraphs or [graph]:
+        for kind, names in unsupported_on(sub, "tflite").items():
+            found.setdefault(kind, []).extend(names)
+    return found
 
 
 def check_control_flow(unsupported: dict[str, list[str]]) -> None:

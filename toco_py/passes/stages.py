@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from ..ir import Graph
 from . import (
+    cond_to_if,
     dedupe_ops,
     drop_fake_quant,
     emulate_fake_quant,
@@ -59,7 +60,7 @@ STAGES = {
                 fold_zero_product.PASS, drop_fake_quant.PASS, remove_passthrough.PASS,
                 dedupe_ops.PASS],
     # TF-only ops -> TFLite builtins.
-    "legalize": [emulate_fake_quant.PASS, legalize_concat.PASS, legalize_strided_slice.PASS,
+    "legalize": [cond_to_if.PASS, emulate_fake_quant.PASS, legalize_concat.PASS, legalize_strided_slice.PASS,
                  split_reverse_axes.PASS, like_to_fill.PASS, lower_band_part.PASS,
                  lower_batch_norm.PASS, lower_einsum.PASS, lower_roll.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,
@@ -89,4 +90,8 @@ def run_all(graph: Graph, log: PassLog | None = None,
     if len(skipped) == len(FAKE_QUANT_PASSES):
         raise ValueError(f"fake_quant={fake_quant!r}: use one of {', '.join(FAKE_QUANT_PASSES)}")
     for stage, passes in STAGES.items():
-        run_stage(graph, stage, [p for p in passes if p not in skipped], log, after_pass)
+        chosen = [p for p in passes if p not in skipped]
+        run_stage(graph, stage, chosen, log, after_pass)
+        # Then inside the subgraphs (the branches cond_to_if made), each keeping its interface.
+        for sub in graph.subgraphs[1:]:
+            run_stage(sub, stage, chosen, log, after_pass)

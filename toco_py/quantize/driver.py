@@ -35,6 +35,11 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
     """Quantizes in place; returns notes for the user."""
     if options.mode not in MODES:
         raise TocoError(f"unknown quantization mode {options.mode!r}; use one of {', '.join(MODES)}")
+    if graph.subgraphs:
+        # The quantizers walk one graph; calibrating through branches and loop bodies is next.
+        raise TocoError(f"--quantize {options.mode}: the model has {len(graph.subgraphs)} subgraphs "
+                        "(control flow with a run-time predicate), which quantization does not "
+                        "handle yet; convert it in float")
     if options.mode == "float16":
         from .float16 import quantize_float16
 
