@@ -35,19 +35,20 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
     """Quantizes in place; returns notes for the user."""
     if options.mode not in MODES:
         raise TocoError(f"unknown quantization mode {options.mode!r}; use one of {', '.join(MODES)}")
-    if graph.subgraphs:
-        # The quantizers walk one graph; calibrating through branches and loop bodies is next.
-        raise TocoError(f"--quantize {options.mode}: the model has {len(graph.subgraphs)} subgraphs "
-                        "(control flow with a run-time predicate), which quantization does not "
-                        "handle yet; convert it in float")
+    graphs = graph.subgraphs or [graph]
     if options.mode == "float16":
         from .float16 import quantize_float16
 
-        return [f"float16: {quantize_float16(graph)} weight tensors stored as float16"]
+        return [f"float16: {sum(map(quantize_float16, graphs))} weight tensors stored as float16"]
     if options.mode == "dynamic":
         from .dynamic import quantize_dynamic
 
-        return [f"dynamic range: {quantize_dynamic(graph)} weight tensors quantized to int8"]
+        return [f"dynamic range: {sum(map(quantize_dynamic, graphs))} weight tensors quantized to int8"]
+    if graph.subgraphs:
+        # Calibration walks one graph; ranges through branches and loop bodies come next.
+        raise TocoError(f"--quantize int8: the model has {len(graph.subgraphs)} subgraphs (control "
+                        "flow with a run-time predicate), which int8 quantization does not handle "
+                        "yet; convert it in float, float16 or dynamic")
     ranges: dict[str, tuple[float, float]] = {}
     notes = []
     if options.calibration_data:
