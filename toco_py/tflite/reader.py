@@ -176,14 +176,51 @@ _DEFAULTS = Source(_empty_table_bytes())
 
 
 def _check_subgraph_references(graphs: list[Graph]) -> None:
-    """Every subgraph an op names (IF, WHILE, CALL_ONCE) exists and is not the entry point."""
+    """Every subgraph an op names (IF, WHILE, CALL_ONCE) exists and is not the entry point,
+    and no subgraph calls itself, directly or through others: a runtime would recurse
+    without end."""
+    calls: list[list[tuple[int, str]]] = []  # [subgraph] -> (callee, "operator j (OP)")
     for s, graph in enumerate(graphs):
+        calls.append([])
         for j, op in enumerate(graph.ops):
             for attr in SUBGRAPH_ATTRS.get(op.type, ()):
                 k = op.attrs.get(attr)
+                where = f"subgraph {s} {_short(graph.name)}, operator {j} ({op.type})"
+                if k == 0:
+                    raise InvalidModelError(f"{where}: its {attr} 0 names the entry point "
+                                            "(subgraph 0), which only the runtime may call")
                 if not isinstance(k, int) or not 0 < k < len(graphs):
-                    raise InvalidModelError(f"subgraph {s}, operator {j} ({op.type}): its {attr} {k} "
+                    raise InvalidModelError(f"{where}: its {attr} {k} "
                                             f"names no subgraph (the model has {len(graphs)})")
+                calls[s].append((k, f"{where}: its {attr} {k}"))
+    _check_no_call_cycle(graphs, calls)
+
+
+def _check_no_call_cycle(graphs: list[Graph], calls: list[list[tuple[int, str]]]) -> None:
+    """Depth-first over the calls from the entry point and from every subgraph; iterative,
+    so a long chain of calls cannot exhaust Python's stack."""
+    done: set[int] = set()
+    for root in range(len(graphs)):
+        if root in done:
+            continue
+        path, on_path = [root], {root}
+        pending = [iter(calls[root])]
+        while pending:
+            step = next(pending[-1], None)
+            if step is None:
+                pending.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+                continue
+            k, where = step
+            if k in on_path:
+                cycle = " -> ".join(str(n) for n in path[path.index(k):] + [k])
+                raise InvalidModelError(f"{where} calls subgraph {k} {_short(graphs[k].name)} "
+                                        f"while it runs (a cycle of calls: {cycle})")
+            if k not in done:
+                path.append(k)
+                on_path.add(k)
+                pending.append(iter(calls[k]))
 
 
 class _ModelReader:
