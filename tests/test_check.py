@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support import models, networks
+from tests.support import cf_models, models, networks
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import freeze
 from toco_py import api
@@ -183,14 +183,7 @@ CALLING_OPS = ("IF", "WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIG
 
 @pytest.fixture(scope="module")
 def cf_paths(tmp_path_factory):
-    from tests.support import cf_models
-
-    folder = tmp_path_factory.mktemp("check_cf")
-    paths = {}
-    for name, make in cf_models.MODELS.items():
-        paths[name] = folder / f"{name}.tflite"
-        paths[name].write_bytes(make())
-    return paths
+    return cf_models.write_models(tmp_path_factory.mktemp("check_cf"))
 
 
 def _checked_by_subgraph(path, target):

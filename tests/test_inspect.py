@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support import models, networks
+from tests.support import cf_models, models, networks
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.irgraph import build
 from tests.support.oracle import freeze, tf_convert
@@ -259,14 +259,7 @@ def test_convert_dump_graphviz_dir(files, tmp_path):
 @pytest.fixture(scope="module")
 def cf_files(tmp_path_factory):
     """TF's converter's models of several subgraphs: IF, WHILE, a resource variable."""
-    from tests.support import cf_models
-
-    folder = tmp_path_factory.mktemp("inspect_cf")
-    paths = {}
-    for name, make in cf_models.MODELS.items():
-        paths[name] = folder / f"{name}.tflite"
-        paths[name].write_bytes(make())
-    return paths
+    return cf_models.write_models(tmp_path_factory.mktemp("inspect_cf"))
 
 
 @pytest.mark.parametrize("name", ["cond", "while", "state"])

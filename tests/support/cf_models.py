@@ -61,3 +61,12 @@ def feeds(name: str, invokes: int = 4, seed: int = 0) -> list[list[np.ndarray]]:
 
 
 MODELS = {"cond": cond_model, "while": while_model, "state": state_model}
+
+
+def write_models(folder) -> dict:
+    """name -> path of each model written as NAME.tflite into the pathlib folder."""
+    paths = {}
+    for name, make in MODELS.items():
+        paths[name] = folder / f"{name}.tflite"
+        paths[name].write_bytes(make())
+    return paths
