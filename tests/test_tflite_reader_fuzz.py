@@ -48,12 +48,14 @@ def _interesting(data: bytes, rng) -> int:
     return choices[rng.integers(len(choices))] & 0xFFFFFFFF
 
 
-MUTATIONS = ("bits", "bytes", "truncate", "word", "structure", "index", "drop")
+MUTATIONS = ("bits", "bytes", "truncate", "word", "structure", "index", "drop", "subgraph")
 
 
 def _mutate(data: bytes, rng, targets: dict[str, list[int]]) -> tuple[str, bytes]:
     buf = bytearray(data)
     kind = MUTATIONS[rng.integers(len(MUTATIONS))]
+    if kind == "subgraph" and not targets["subgraph"]:
+        kind = "index"  # a model of one subgraph has no subgraph index to break
     if kind == "bits":
         for _ in range(rng.integers(1, 9)):
             buf[rng.integers(len(buf))] ^= 1 << int(rng.integers(8))
@@ -67,6 +69,12 @@ def _mutate(data: bytes, rng, targets: dict[str, list[int]]) -> tuple[str, bytes
         for _ in range(rng.integers(1, 4)):
             spots = targets["vtable"]
             struct.pack_into("<H", buf, spots[rng.integers(len(spots))], 0)
+    elif kind == "subgraph":
+        # The samples have 2 or 3 subgraphs: the entry point (0), valid ones, one past the
+        # end and beyond, negative ones.
+        values = [0, 1, 2, 3, 4, 0xFFFFFFFF, 0x80000000, 0x7FFFFFFF]
+        pos = int(targets["subgraph"][rng.integers(len(targets["subgraph"]))])
+        struct.pack_into("<I", buf, pos, values[rng.integers(len(values))])
     elif kind == "index":
         # Out of range for every index of these small models (-1 is legal for op inputs).
         values = [0xFFFFFFFF, 0xFFFFFFFE, 0x7FFFFFFF, 0x80000000, 0xFFFF, 1000, len(data)]
@@ -166,7 +174,7 @@ def test_fuzzed_models_fail_cleanly(files):
     assert {kind for kind, _ in stats} == set(MUTATIONS), dict(stats)
     # Both outcomes must be common, or the mutations are not exercising the reader.
     assert 0.2 * total < errors < 0.9 * total
-    for kind in ("structure", "index", "truncate"):
+    for kind in ("structure", "index", "truncate", "subgraph"):
         assert stats[kind, "error"] > stats[kind, "valid"], kind
 
 
