@@ -207,6 +207,9 @@ BROKEN_REFERENCES = {
                     "point (subgraph 0)"),
     "missing_subgraph": (lambda m: m.graphs.pop(),
                          "its then_subgraph_index 2 names no subgraph (the model has 2)"),
+    "no_other_subgraph": (lambda m: m.graphs.__delitem__(slice(1, None)),
+                          "subgraph 0, operator 2 (IF): its then_subgraph_index 2 names no subgraph "
+                          "(the model has 1)"),
     "calls_itself": (lambda m: _call_from(m, 1, then_subgraph_index=1, else_subgraph_index=2),
                      "subgraph 1 {1!r}, operator 2 (IF): its then_subgraph_index 1 calls "
                      "subgraph 1 {1!r} while it runs (a cycle of calls: 1 -> 1)"),

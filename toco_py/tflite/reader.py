@@ -185,7 +185,7 @@ def _check_subgraph_references(graphs: list[Graph]) -> None:
         for j, op in enumerate(graph.ops):
             for attr in SUBGRAPH_ATTRS.get(op.type, ()):
                 k = op.attrs.get(attr)
-                where = f"subgraph {s} {_short(graph.name)}, operator {j} ({op.type})"
+                where = f"{_subgraph_text(graphs, s)}, operator {j} ({op.type})"
                 if k == 0:
                     raise InvalidModelError(f"{where}: its {attr} 0 names the entry point "
                                             "(subgraph 0), which only the runtime may call")
@@ -194,6 +194,12 @@ def _check_subgraph_references(graphs: list[Graph]) -> None:
                                             f"names no subgraph (the model has {len(graphs)})")
                 calls[s].append((k, f"{where}: its {attr} {k}"))
     _check_no_call_cycle(graphs, calls)
+
+
+def _subgraph_text(graphs: list[Graph], s: int) -> str:
+    """'subgraph 2 'while_body'' (a model of one subgraph leaves its name unset)."""
+    name = graphs[s].name
+    return f"subgraph {s} {_short(name)}" if name else f"subgraph {s}"
 
 
 def _check_no_call_cycle(graphs: list[Graph], calls: list[list[tuple[int, str]]]) -> None:
@@ -215,7 +221,7 @@ def _check_no_call_cycle(graphs: list[Graph], calls: list[list[tuple[int, str]]]
             k, where = step
             if k in on_path:
                 cycle = " -> ".join(str(n) for n in path[path.index(k):] + [k])
-                raise InvalidModelError(f"{where} calls subgraph {k} {_short(graphs[k].name)} "
+                raise InvalidModelError(f"{where} calls {_subgraph_text(graphs, k)} "
                                         f"while it runs (a cycle of calls: {cycle})")
             if k not in done:
                 path.append(k)
@@ -247,7 +253,7 @@ class _ModelReader:
         if len(graphs) > 1:
             for graph, name in zip(graphs, names):
                 graph.subgraphs, graph.name = graphs, name
-            _check_subgraph_references(graphs)
+        _check_subgraph_references(graphs)  # one subgraph too: an IF there names no other
         return Model(graphs=graphs,
                      signatures=self._signatures(model, graphs),
                      op_versions=[versions for _, versions in read],
