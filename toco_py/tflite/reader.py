@@ -179,7 +179,7 @@ def _check_subgraph_references(graphs: list[Graph]) -> None:
     """Every subgraph an op names (IF, WHILE, CALL_ONCE) exists and is not the entry point,
     and no subgraph calls itself, directly or through others: a runtime would recurse
     without end."""
-    calls: list[list[tuple[int, str]]] = []  # [subgraph] -> (callee, "operator j (OP)")
+    calls: list[list[tuple[int, str]]] = []  # [subgraph] -> (callee, where the call is)
     for s, graph in enumerate(graphs):
         calls.append([])
         for j, op in enumerate(graph.ops):
