@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support import models, networks
+from tests.support import cf_models, models, networks
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import freeze
 from toco_py import api
@@ -171,3 +171,80 @@ def test_help_lists_targets():
     assert proc.returncode == 0
     for target in TARGETS:
         assert target in proc.stdout
+
+
+# ---- models of several subgraphs ------------------------------------------------------------
+
+SUBGRAPH_KEYS = {"index", "name", "op_count", "supported", "unsupported"}
+# The ops TF's converter writes for control flow and resource variables; TFLM has them all
+# (tests/test_op_tables.py's probe pins the traits), as the full runtime does.
+CALLING_OPS = ("IF", "WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
+
+
+@pytest.fixture(scope="module")
+def cf_paths(tmp_path_factory):
+    return cf_models.write_models(tmp_path_factory.mktemp("check_cf"))
+
+
+def _checked_by_subgraph(path, target):
+    """The report, after checking its subgraph entries against the model."""
+    from toco_py.tflite.reader import read_model
+
+    model = read_model(path.read_bytes())
+    report = check_json(path, "--target", target)
+    assert report["op_count"] == sum(len(g.ops) for g in model.graphs)
+    assert [set(s) for s in report["subgraphs"]] == [SUBGRAPH_KEYS] * len(model.graphs)
+    assert [(s["index"], s["name"], s["op_count"]) for s in report["subgraphs"]] == \
+        [(i, g.name, len(g.ops)) for i, g in enumerate(model.graphs)]
+    for s in report["subgraphs"]:
+        assert s["supported"] == (not s["unsupported"])
+        assert set(s["unsupported"]) <= set(findings(report))
+        for op in s["unsupported"]:  # each finding names the nodes of every subgraph it is in
+            where = [n for n in findings(report)[op]["nodes"] if n.endswith(f" (in {s['name']})")]
+            assert bool(where) == (s["index"] > 0)
+    return model, report
+
+
+@pytest.mark.parametrize("name", ["cond", "while", "state"])
+@pytest.mark.parametrize("target", ["tflite", "tflite-micro"])
+def test_every_subgraph_is_checked(cf_paths, name, target):
+    from toco_py.ops import REGISTRY
+
+    model, report = _checked_by_subgraph(cf_paths[name], target)
+    # The branches and loop bodies hold plain builtins both targets run.
+    plain = [s for s, g in zip(report["subgraphs"], model.graphs)
+             if not {op.type for op in g.ops} & set(CALLING_OPS)]
+    assert len(plain) == {"cond": 2, "while": 2, "state": 0}[name]
+    assert all(s["supported"] for s in plain), report["subgraphs"]
+    if not all(op in REGISTRY for op in CALLING_OPS):
+        pytest.skip("IF, WHILE and the variable ops get registry entries with the interpreter's "
+                    "part of issue 14")
+    assert report["supported"], report["unsupported"]
+    assert f"all {report['op_count']} ops of {len(model.graphs)} subgraphs are supported" in \
+        toco("check", str(cf_paths[name]), "--target", target).stdout
+
+
+def test_unsupported_op_in_a_branch_is_reported_with_its_subgraph(cf_paths, tmp_path):
+    """TFLM has no GELU kernel: a GELU in the else branch is found there, not in main."""
+    from toco_py.tflite.reader import read_model
+    from toco_py.tflite.writer import model_bytes
+
+    model = read_model(cf_paths["cond"].read_bytes())
+    branch = model.graphs[1]
+    tanh = next(op for op in branch.ops if op.type == "TANH")
+    tanh.type, tanh.attrs = "GELU", {"approximate": False}
+    path = tmp_path / "gelu_branch.tflite"
+    path.write_bytes(model_bytes(model.main))
+    _, report = _checked_by_subgraph(path, "tflite-micro")
+    assert report["subgraphs"][1]["unsupported"] == ["GELU"]
+    assert "GELU" not in report["subgraphs"][0]["unsupported"] + report["subgraphs"][2]["unsupported"]
+    gelu = findings(report)["GELU"]
+    assert gelu["nodes"] == [f"{tanh.outputs[0]} (in {branch.name})"]
+    assert "TFLM" in gelu["hint"] and "GELU" in gelu["hint"]
+    proc = toco("check", str(path), "--target", "tflite-micro")
+    assert proc.returncode == 1
+    assert "3 subgraphs" in proc.stdout and f"(in {branch.name})" in proc.stdout
+
+
+def test_one_subgraph_report_has_no_subgraph_entries(pbs):
+    assert "subgraphs" not in check_json(pbs["cnn"])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support import models, networks
+from tests.support import cf_models, models, networks
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.irgraph import build
 from tests.support.oracle import freeze, tf_convert
@@ -254,3 +254,49 @@ def test_convert_dump_graphviz_dir(files, tmp_path):
     assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith("error: unsupported")
     assert os.listdir(failed) == ["before.dot"]
     assert "Erf" in (failed / "before.dot").read_text()
+
+
+@pytest.fixture(scope="module")
+def cf_files(tmp_path_factory):
+    """TF's converter's models of several subgraphs: IF, WHILE, a resource variable."""
+    return cf_models.write_models(tmp_path_factory.mktemp("inspect_cf"))
+
+
+@pytest.mark.parametrize("name", ["cond", "while", "state"])
+def test_every_subgraph_is_described(cf_files, name):
+    summary = inspect_json(cf_files[name])
+    model = read_model(cf_files[name].read_bytes())
+    assert summary["subgraphs"] == len(model.graphs) > 1
+    assert_matches_graph(summary, model.main)  # the top level is still the main subgraph
+    details = summary["subgraph_details"]
+    assert [d["index"] for d in details] == list(range(len(model.graphs)))
+    assert [d["name"] for d in details] == model.subgraph_names
+    for detail, graph in zip(details, model.graphs):
+        assert detail["op_count"] == len(graph.ops)
+        assert detail["ops"] == dict(Counter(op.type for op in graph.ops))
+        assert [t["name"] for t in detail["inputs"]] == graph.inputs
+        assert [t["name"] for t in detail["outputs"]] == graph.outputs
+        assert detail["parameters"] == sum(int(t.data.size) for t in graph.tensors.values() if t.is_const)
+    calls = {(d["index"], c["op"], c["attr"], c["subgraph"]) for d in details for c in d["calls"]}
+    called_by = {(c["subgraph"], c["op"], c["attr"], d["index"]) for d in details for c in d["called_by"]}
+    assert calls == called_by
+    main_op = {"cond": "IF", "while": "WHILE", "state": "CALL_ONCE"}[name]
+    expected = {(0, main_op, attr, model.main.ops[j].attrs[attr])
+                for j, op in enumerate(model.main.ops) if op.type == main_op
+                for attr in op.attrs if attr.endswith("_subgraph_index")}
+    assert calls == expected and len(expected) == len(model.graphs) - 1
+
+    proc = toco("inspect", str(cf_files[name]))
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(model.graphs)} subgraphs (main detailed below)" in proc.stdout
+    rows = proc.stdout.split("\nsubgraphs\n")[1].split("\n\n")[0].splitlines()[1:]
+    assert [row.split()[:2] for row in rows] == [[str(i), n] for i, n in enumerate(model.subgraph_names)]
+    for index, callee in enumerate(model.subgraph_names[1:], 1):
+        assert f"-> {index} {callee}" in rows[0] and "from 0 main" in rows[index]
+
+
+def test_one_subgraph_has_no_subgraph_details(files):
+    for which in ("ours", "tf", "pb"):
+        summary = inspect_json(files[which])
+        assert summary["subgraphs"] == 1 and "subgraph_details" not in summary
+        assert "subgraphs" not in toco("inspect", str(files[which])).stdout

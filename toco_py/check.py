@@ -2,7 +2,9 @@
 
 A .pb goes through the frontend and all passes (not the writer), so ops the passes remove
 (CheckNumerics, a dropout whose keep_prob defaults to 1, ...) are never reported; a .tflite
-is checked as it is. Each unsupported op comes with the nodes that use it and a hint.
+is checked as it is, every subgraph of it (a model runs only if the target runs the ops of
+each subgraph its IF, WHILE and CALL_ONCE ops call). Each unsupported op comes with the
+nodes that use it and a hint.
 """
 from __future__ import annotations
 
@@ -57,12 +59,26 @@ class Finding:
 
 
 @dataclass
+class SubgraphCheck:
+    """One subgraph of a model of several: its ops and the op labels the target lacks."""
+    index: int
+    name: str
+    op_count: int
+    unsupported: list[str]
+
+    def as_json(self) -> dict:
+        return {"index": self.index, "name": self.name, "op_count": self.op_count,
+                "supported": not self.unsupported, "unsupported": self.unsupported}
+
+
+@dataclass
 class CheckReport:
     model: str
     target: str
-    op_count: int
+    op_count: int      # over every subgraph
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    subgraphs: list[SubgraphCheck] = field(default_factory=list)  # empty for one subgraph
 
     @property
     def supported(self) -> bool:
@@ -72,6 +88,8 @@ class CheckReport:
         report = {"model": self.model, "target": self.target, "supported": self.supported,
                   "op_count": self.op_count,
                   "unsupported": [f.as_json() for f in self.findings], "notes": self.notes}
+        if self.subgraphs:  # one-subgraph reports stay as they always were
+            report["subgraphs"] = [s.as_json() for s in self.subgraphs]
         if self.target == "tflite-micro":
             report["tflm_version"] = TFLM_VERSION
         return report
@@ -92,9 +110,20 @@ def check_file(path: str, target: str, input_arrays=None, output_arrays=None,
 
 
 def check_graph(graph: Graph, model: str, target: str, notes: list[str] | None = None) -> CheckReport:
+    """Every subgraph of the graph's model; an op's nodes are listed over all of them, each
+    outside the main subgraph followed by "(in SUBGRAPH NAME)"."""
+    graphs = graph.subgraphs or [graph]
+    nodes_of: dict[str, list[str]] = {}
+    subgraphs = []
+    for s, sub in enumerate(graphs):
+        found = unsupported_on(sub, target)
+        for op, nodes in found.items():
+            nodes_of.setdefault(op, []).extend(nodes if s == 0 else [f"{n} (in {sub.name})" for n in nodes])
+        subgraphs.append(SubgraphCheck(s, sub.name, len(sub.ops), sorted(found)))
     findings = [Finding(op, nodes, hint_for(op, target), is_control_flow(_base(op)))
-                for op, nodes in sorted(unsupported_on(graph, target).items())]
-    return CheckReport(model, target, len(graph.ops), findings, list(notes or []))
+                for op, nodes in sorted(nodes_of.items())]
+    return CheckReport(model, target, sum(len(sub.ops) for sub in graphs), findings,
+                       list(notes or []), subgraphs if len(graphs) > 1 else [])
 
 
 def _base(label: str) -> str:
@@ -121,8 +150,13 @@ def hint_for(label: str, target: str) -> str:
 def print_report(report: CheckReport) -> None:
     from .report import print_table
 
+    if report.subgraphs:
+        print_table(f"{report.model}: {len(report.subgraphs)} subgraphs", ["#", "name", "ops", "unsupported"],
+                    [(s.index, s.name, s.op_count, ", ".join(s.unsupported) or "-") for s in report.subgraphs])
+        print()
     if report.supported:
-        print(f"{report.model}: all {report.op_count} ops are supported on {report.target}")
+        where = f" of {len(report.subgraphs)} subgraphs" if report.subgraphs else ""
+        print(f"{report.model}: all {report.op_count} ops{where} are supported on {report.target}")
         return
     target = report.target + (f" (TFLM {TFLM_VERSION})" if report.target == "tflite-micro" else "")
     rows = [(f.op, _names(f.nodes), f.hint) for f in report.findings]

@@ -1,7 +1,9 @@
 """`toco-py inspect`: what a .pb or .tflite holds, as tables or JSON.
 
-A .tflite is described as the reader gives it (its main subgraph); a .pb as the IR straight
-from the frontend (TF ops mapped, no pass run), so what is shown is what the file says.
+A .tflite is described as the reader gives it: the main subgraph in full and, in a model of
+several (IF, WHILE, CALL_ONCE name the others), every subgraph's name, inputs, outputs, op
+counts and calls; a .pb as the IR straight from the frontend (TF ops mapped, no pass run),
+so what is shown is what the file says.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 
 from .ir import Graph, QuantParams, Tensor
 from .naming import op_kind
+from .tflite.options import SUBGRAPH_ATTRS
 
 
 @dataclass
@@ -110,9 +113,35 @@ def summarize(model: LoadedModel, with_tensors: bool = False) -> dict:
     }
     if model.graphdef_ops is not None:
         summary["graphdef_ops"] = model.graphdef_ops
+    if len(graph.subgraphs) > 1:  # a one-subgraph summary stays as it always was
+        summary["subgraph_details"] = subgraph_details(graph.subgraphs)
     if with_tensors:
         summary["tensors"] = [tensor_json(graph, n) for n in graph.tensors]
     return summary
+
+
+def subgraph_details(graphs: list[Graph]) -> list[dict]:
+    """Each subgraph in file order: what it takes and gives, its ops, which of its ops call
+    which subgraph (by the option naming it) and which ops call it."""
+    calls = [subgraph_calls(graphs, s) for s in range(len(graphs))]
+    return [{"index": s, "name": graph.name,
+             "inputs": [tensor_json(graph, n) for n in graph.inputs],
+             "outputs": [tensor_json(graph, n) for n in graph.outputs],
+             "op_count": len(graph.ops),
+             "ops": _by_count(Counter(op_kind(op) for op in graph.ops)),
+             "parameters": parameter_summary(graph)["count"],
+             "calls": calls[s],
+             "called_by": [{**call, "subgraph": caller, "name": graphs[caller].name}
+                           for caller in range(len(graphs)) for call in calls[caller]
+                           if call["subgraph"] == s]}
+            for s, graph in enumerate(graphs)]
+
+
+def subgraph_calls(graphs: list[Graph], s: int) -> list[dict]:
+    """The calls subgraph s makes: operator index, op, the option naming the callee, callee."""
+    return [{"operator": j, "op": op.type, "attr": attr, "subgraph": op.attrs[attr],
+             "name": graphs[op.attrs[attr]].name}
+            for j, op in enumerate(graphs[s].ops) for attr in SUBGRAPH_ATTRS.get(op.type, ())]
 
 
 def parameter_summary(graph: Graph) -> dict:
@@ -150,7 +179,10 @@ def print_summary(summary: dict) -> None:
     params = summary["parameters"]
     print(f"{summary['file']}: {summary['format']}, {summary['op_count']} ops, "
           f"{params['count']} parameters ({params['bytes']} bytes)"
-          + (f", {summary['subgraphs']} subgraphs (main shown)" if summary["subgraphs"] > 1 else ""))
+          + (f", {summary['subgraphs']} subgraphs (main detailed below)" if summary["subgraphs"] > 1 else ""))
+    if "subgraph_details" in summary:
+        _section(print_table, "subgraphs", ["#", "name", "inputs", "outputs", "ops", "calls", "called by"],
+                 [_subgraph_row(d) for d in summary["subgraph_details"]])
     io_rows = [(role, t["name"], _shape(t["shape"]), t["dtype"], quant_text_of(t["quantization"]))
                for role in ("input", "output") for t in summary[role + "s"]]
     _section(print_table, "inputs and outputs", ["", "tensor", "shape", "dtype", "quantization"], io_rows)
@@ -176,6 +208,19 @@ def print_summary(summary: dict) -> None:
                  [(t["name"], t["kind"], _shape(t["shape"]), t["dtype"],
                    "?" if t["bytes"] is None else t["bytes"], quant_text_of(t["quantization"]))
                   for t in summary["tensors"]])
+
+
+def _subgraph_row(detail: dict) -> tuple:
+    def tensors(ts):
+        return ", ".join(f"{t['name']} {_shape(t['shape'])} {t['dtype']}" for t in ts)
+
+    def calls(cs, arrow):
+        return ", ".join(f"{c['op']} {c['attr'].removesuffix('_subgraph_index')} {arrow} "
+                         f"{c['subgraph']} {c['name']}" for c in cs)
+
+    return (detail["index"], detail["name"], tensors(detail["inputs"]), tensors(detail["outputs"]),
+            ", ".join(f"{op} {n}" for op, n in detail["ops"].items()),
+            calls(detail["calls"], "->"), calls(detail["called_by"], "from"))
 
 
 def _section(print_table, title, columns, rows) -> None:

@@ -45,10 +45,11 @@ def unsupported_on(graph: Graph, target: str) -> dict[str, list[str]]:
         raise ValueError(f"unknown target {target!r}")
     missing = _codegen_missing if target == "codegen" else _runtime_missing
     found: dict[str, list[str]] = {}
-    for op in graph.ops:
+    for j, op in enumerate(graph.ops):
         label = missing(graph, op, target)
         if label is not None:
-            found.setdefault(label, []).append(node_name(op))
+            # A .tflite op with no output (ASSIGN_VARIABLE, CALL_ONCE) has no name: its index.
+            found.setdefault(label, []).append(node_name(op) or f"operator {j}")
     return found
 
 

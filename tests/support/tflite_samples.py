@@ -1,5 +1,6 @@
 """Sample .tflite files for the reader's tests: ours and TensorFlow's converter's (float, int8,
-dynamic batch, a while loop) and a hand-made one with an external buffer."""
+dynamic batch, a while loop, a cond and a resource variable) and a hand-made one with an
+external buffer."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,7 @@ import tensorflow as tf
 
 from toco_py import api
 
-from . import models
+from . import cf_models, models
 from . import tiny_tflite as tt
 from .oracle import freeze, tf_convert
 
@@ -66,6 +67,8 @@ def sample_files(tmp) -> dict:
     (tmp / "dyn.pb").write_bytes(pb)
     out["tf_mlp_dynamic_batch"] = (tf_convert(str(tmp / "dyn.pb"), ["x"], ["probs"]), None)
     out["tf_while"] = (_tf_while(), None)
+    out["tf_cond"] = (cf_models.cond_model(), None)
+    out["tf_state"] = (cf_models.state_model(), None)
     out["tiny_external"] = (_external_weights(), None)
     return out
 

@@ -163,9 +163,23 @@ def _vector_positions(obj, slot, width=4) -> list[int]:
     return [start - 4] + list(range(start, start + width * obj._tab.VectorLen(o), width))
 
 
-def _walk(m) -> tuple[list, list[int], list[int]]:
-    """Every table of a model, plus positions of offset fields and of index fields."""
-    found, offsets, index = [m], _fields(m, range(6, 20, 2)), []
+# Options tables whose fields name subgraphs (IF, WHILE, CALL_ONCE): all int slots 4 and 6.
+_SUBGRAPH_OPTIONS = (BuiltinOptions.IfOptions, BuiltinOptions.WhileOptions,
+                     BuiltinOptions.CallOnceOptions)
+
+
+def _subgraph_fields(op) -> list[int]:
+    """Positions of an op's subgraph indices (then/else, cond/body, init)."""
+    if op.BuiltinOptionsType() not in _SUBGRAPH_OPTIONS:
+        return []
+    table = op.BuiltinOptions()
+    return [table.Pos + table.Offset(slot) for slot in (4, 6) if table.Offset(slot)]
+
+
+def _walk(m) -> tuple[list, list[int], list[int], list[int]]:
+    """Every table of a model, plus positions of offset fields, of index fields and of the
+    subgraph indices ops hold."""
+    found, offsets, index, subgraph = [m], _fields(m, range(6, 20, 2)), [], []
     found += [m.Buffers(i) for i in range(m.BuffersLength())]
     found += [m.OperatorCodes(i) for i in range(m.OperatorCodesLength())]
     for s in range(m.SubgraphsLength()):
@@ -182,17 +196,20 @@ def _walk(m) -> tuple[list, list[int], list[int]]:
             offsets += _fields(op, (6, 8, 12))
             index += _vector_positions(op, 6)[1:] + _vector_positions(op, 8)[1:]
             index += _fields(op, (4, 10))
-    return found, offsets, index
+            subgraph += _subgraph_fields(op)
+    return found, offsets, index, subgraph
 
 
 def field_positions(data: bytes) -> dict[str, list[int]]:
     """Byte positions in a valid model, read with the plain generated classes:
     'structure' (table -> vtable offsets, vtables, offset fields, vector lengths), 'index'
-    (tensor, buffer, type and opcode indices, which a reader must range-check) and 'vtable'
-    (vtable field entries: zeroing one drops a field, which the schema allows for any)."""
-    found, offsets, index = _walk(fb.Model.GetRootAs(data, 0))
+    (tensor, buffer, type and opcode indices, which a reader must range-check), 'vtable'
+    (vtable field entries: zeroing one drops a field, which the schema allows for any) and
+    'subgraph' (the subgraph indices of IF, WHILE and CALL_ONCE options; empty if none)."""
+    found, offsets, index, subgraph = _walk(fb.Model.GetRootAs(data, 0))
     vtables = {_vtable(t) for t in found}
     entries = [p for pos, size in vtables for p in range(pos + 4, pos + size, 2)]
     structure = [t._tab.Pos for t in found] + [p for pos, _ in vtables for p in (pos, pos + 2)]
     return {"structure": sorted(set(structure + entries + offsets)),
-            "index": sorted(set(index)), "vtable": sorted(set(entries))}
+            "index": sorted(set(index)), "vtable": sorted(set(entries)),
+            "subgraph": sorted(set(subgraph))}

@@ -176,14 +176,57 @@ _DEFAULTS = Source(_empty_table_bytes())
 
 
 def _check_subgraph_references(graphs: list[Graph]) -> None:
-    """Every subgraph an op names (IF, WHILE, CALL_ONCE) exists and is not the entry point."""
+    """Every subgraph an op names (IF, WHILE, CALL_ONCE) exists and is not the entry point,
+    and no subgraph calls itself, directly or through others: a runtime would recurse
+    without end."""
+    calls: list[list[tuple[int, str]]] = []  # [subgraph] -> (callee, where the call is)
     for s, graph in enumerate(graphs):
+        calls.append([])
         for j, op in enumerate(graph.ops):
             for attr in SUBGRAPH_ATTRS.get(op.type, ()):
                 k = op.attrs.get(attr)
+                where = f"{_subgraph_text(graphs, s)}, operator {j} ({op.type})"
+                if k == 0:
+                    raise InvalidModelError(f"{where}: its {attr} 0 names the entry point "
+                                            "(subgraph 0), which only the runtime may call")
                 if not isinstance(k, int) or not 0 < k < len(graphs):
-                    raise InvalidModelError(f"subgraph {s}, operator {j} ({op.type}): its {attr} {k} "
+                    raise InvalidModelError(f"{where}: its {attr} {k} "
                                             f"names no subgraph (the model has {len(graphs)})")
+                calls[s].append((k, f"{where}: its {attr} {k}"))
+    _check_no_call_cycle(graphs, calls)
+
+
+def _subgraph_text(graphs: list[Graph], s: int) -> str:
+    """'subgraph 2 'while_body'' (a model of one subgraph leaves its name unset)."""
+    name = graphs[s].name
+    return f"subgraph {s} {_short(name)}" if name else f"subgraph {s}"
+
+
+def _check_no_call_cycle(graphs: list[Graph], calls: list[list[tuple[int, str]]]) -> None:
+    """Depth-first over the calls from the entry point and from every subgraph; iterative,
+    so a long chain of calls cannot exhaust Python's stack."""
+    done: set[int] = set()
+    for root in range(len(graphs)):
+        if root in done:
+            continue
+        path, on_path = [root], {root}
+        pending = [iter(calls[root])]
+        while pending:
+            step = next(pending[-1], None)
+            if step is None:
+                pending.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+                continue
+            k, where = step
+            if k in on_path:
+                cycle = " -> ".join(str(n) for n in path[path.index(k):] + [k])
+                raise InvalidModelError(f"{where} calls {_subgraph_text(graphs, k)} "
+                                        f"while it runs (a cycle of calls: {cycle})")
+            if k not in done:
+                path.append(k)
+                on_path.add(k)
+                pending.append(iter(calls[k]))
 
 
 class _ModelReader:
@@ -210,7 +253,7 @@ class _ModelReader:
         if len(graphs) > 1:
             for graph, name in zip(graphs, names):
                 graph.subgraphs, graph.name = graphs, name
-            _check_subgraph_references(graphs)
+        _check_subgraph_references(graphs)  # one subgraph too: an IF there names no other
         return Model(graphs=graphs,
                      signatures=self._signatures(model, graphs),
                      op_versions=[versions for _, versions in read],
