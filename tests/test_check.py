@@ -27,6 +27,14 @@ def _cond_graph():
     return {"out": tf.identity(y, name="out")}
 
 
+def _while_graph():
+    x = v1.placeholder(tf.float32, [2, 3], name="x")
+    n = v1.placeholder(tf.int32, [], name="n")
+    _, y = tf.while_loop(lambda i, v: i < n, lambda i, v: (i + 1, v * 1.5 + 1.0), [tf.constant(0), x],
+                         name="loop")
+    return {"out": tf.identity(y, name="out")}
+
+
 def _builtins_not_in_tflm():
     """SIGN and REDUCE_PROD are TFLite builtins that TFLM has no kernel for."""
     x = v1.placeholder(tf.float32, [1, 8], name="x")
@@ -49,6 +57,7 @@ def pbs(tmp_path_factory):
     graphs = {
         "unsupported": freeze(models.unsupported_ops_graph)[0],
         "cond": _freeze_v1_control_flow(_cond_graph),
+        "while": _freeze_v1_control_flow(_while_graph),
         "not_tflm": freeze(_builtins_not_in_tflm)[0],
         "dropout": networks.dropout_mlp().pb,
         "cnn": freeze(models.small_cnn)[0],
@@ -108,16 +117,24 @@ def test_ops_the_passes_remove_are_not_reported(pbs):
     assert "all 4 ops are supported on tflite" in proc.stdout
 
 
-def test_non_constant_cond_is_control_flow(pbs):
+def test_non_constant_cond_becomes_if(pbs):
+    """cond_to_if makes it an IF with two subgraphs, which TFLite runs."""
     report = check_json(pbs["cond"])
+    assert report["supported"], report
+    graph, _, _ = api.graph_from_graphdef(parse_graphdef(pbs["cond"].read_bytes()))
+    assert [op.type for op in graph.ops] == ["IF"] and len(graph.subgraphs) == 3
+
+
+def test_tf1_while_loop_is_control_flow(pbs):
+    report = check_json(pbs["while"])
     found = findings(report)
-    assert {"Switch", "Merge"} <= set(found), found
+    assert {"Switch", "Merge", "Enter", "NextIteration"} <= set(found), found
     for op in ("Switch", "Merge"):
         assert found[op]["control_flow"]
         assert "predicate" in found[op]["hint"] and "--input_arrays" in found[op]["hint"]
-        assert all(n.startswith("branch/") for n in found[op]["nodes"])
-    proc = toco("check", str(pbs["cond"]))
-    assert proc.returncode == 1 and "tf.cond/tf.while_loop" in proc.stdout
+        assert all(n.startswith("loop/") for n in found[op]["nodes"])
+    proc = toco("check", str(pbs["while"]))
+    assert proc.returncode == 1 and "tf.while_loop (TF1 frame" in proc.stdout
 
 
 def test_tflite_micro_target(pbs):

@@ -102,14 +102,14 @@ def test_assert_guards_on_inputs_are_dropped():
     assert op_types(result.model) == ["MUL"]
 
 
-def test_if_on_an_input_stays_a_control_flow_error(tmp_path):
-    gd, ops, _, _ = freeze_tf2(lambda x, p: tf.cond(p, lambda: x * 2.0, lambda: x - 1.0),
-                               tf.TensorSpec([2, 8], tf.float32), tf.TensorSpec([], tf.bool))
+def test_if_on_an_input_becomes_an_if_op(tmp_path):
+    """Inlined to Switch/Merge, then cut back out as IF with two subgraphs (cond_to_if)."""
+    gd, ops, inputs, outputs = freeze_tf2(lambda x, p: tf.cond(p, lambda: x * 2.0, lambda: x - 1.0),
+                                          tf.TensorSpec([2, 8], tf.float32), tf.TensorSpec([], tf.bool))
     assert "StatelessIf" in ops or "If" in ops
-    path = tmp_path / "if.pb"
-    path.write_bytes(gd.SerializeToString())
-    assert_one_line_error(toco("convert", "--graph_def_file", str(path), "--output_file",
-                               str(tmp_path / "m.tflite")), "unsupported control flow")
+    for p in (True, False):
+        result = convert_and_check(gd, inputs, outputs, {inputs[0]: _x(), inputs[1]: np.array(p)})
+        assert op_types(result.model) == ["IF"]
 
 
 @pytest.mark.parametrize("index,expected", [(1, ["ADD"]), (0, ["MUL"]), (7, ["NEG"])])

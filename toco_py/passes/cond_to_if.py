@@ -99,7 +99,7 @@ def _find(graph: Graph, merge: Op) -> _Cond | None:
                 for reader in _downstream_merges(graph, out):
                     if all(reader is not m for m in cond.merges):
                         pending.append(reader)
-    return cond if _closed(graph, cond) else None
+    return cond if _closed(graph, cond) and not _loops_back(graph, cond) else None
 
 
 def _predicate(graph: Graph, merge: Op) -> str | None:
@@ -145,6 +145,23 @@ def _closed(graph: Graph, cond: _Cond) -> bool:
             if out in graph.outputs or any(id(r) not in inside for r in graph.consumers(out)):
                 return False
     return True
+
+
+def _loops_back(graph: Graph, cond: _Cond) -> bool:
+    """A Merge's value reaches one of the cond's Switches: a TF1 while loop's frame (Merge,
+    Switch on LoopCond, NextIteration back to the Merge), not a cond."""
+    switches = {id(s) for s in cond.switches}
+    stack, seen = [out for m in cond.merges for out in m.outputs], set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for reader in graph.consumers(name):
+            if id(reader) in switches:
+                return True
+            stack.extend(reader.outputs)
+    return False
 
 
 def _branch(graph: Graph, cond: _Cond, side: int, inputs: list[str], name: str) -> Graph:
