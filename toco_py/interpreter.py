@@ -11,7 +11,7 @@ import numpy as np
 from .errors import TocoError
 from .ir import Graph, Op
 from .naming import node_name, op_kind
-from .ops import CUSTOM_OPS, definition, has_trait
+from .ops import CUSTOM_OPS, definition
 from .ops.hybrid import is_hybrid
 from .ops.quantize_ops import quant_attrs, runs_quantized
 
