@@ -11,7 +11,7 @@ import numpy as np
 from .errors import TocoError
 from .ir import Graph, Op
 from .naming import node_name, op_kind
-from .ops import CUSTOM_OPS, definition
+from .ops import CUSTOM_OPS, definition, has_trait
 from .ops.hybrid import is_hybrid
 from .ops.quantize_ops import quant_attrs, runs_quantized
 
@@ -28,12 +28,13 @@ DEAD = _Dead()
 
 def missing_kernels(graph: Graph, kernels: list[Callable | None] | None = None) -> list[str]:
     """'#index TYPE' for every op the interpreter cannot run. kernels: each op's
-    kernel_for, when already found."""
+    kernel_for, when already found. An op running subgraphs or variables (the "runs_model"
+    trait) runs within its model; the ops of its subgraphs are checked in theirs."""
     if kernels is None:
         kernels = [kernel_for(graph, op) for op in graph.ops]
     missing = []
     for i, (op, kernel) in enumerate(zip(graph.ops, kernels)):
-        if kernel is None and op.type not in ("Switch", "Merge"):
+        if kernel is None and op.type not in ("Switch", "Merge") and not has_trait(op.type, "runs_model"):
             opdef = definition(op)
             missing.append(f"#{i} {op_kind(op)}{' (quantized)' if opdef and opdef.kernel else ''}")
     return missing
