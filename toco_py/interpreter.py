@@ -129,7 +129,9 @@ class Model:
     def read(self, handle: int):
         if handle not in self.variables:
             name = next((k[1] for k, v in self._handles.items() if v == handle), str(handle))
-            raise TocoError(f"variable {name!r} is read before any value is assigned to it")
+            raise TocoError(f"variable {name!r} is read before any value is assigned to it; the "
+                            "model must assign it first (TF's converter does in a CALL_ONCE "
+                            "initializer subgraph)")
         return self.variables[handle]
 
     def assign(self, handle: int, value) -> None:
