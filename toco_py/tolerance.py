@@ -89,13 +89,14 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
 
     names = list(graph.outputs) if names is None else names
     interp = Interpreter(graph, float64=True)
-    # By op index (in a subgraph: (subgraph, index)); an op a loop runs again keeps its last
-    # iteration's rounding, an op of a branch the truth did not take adds none.
+    # By op index (in a subgraph: (subgraph, index)); an op a loop runs again keeps the
+    # largest rounding of its iterations, an op of a branch the truth did not take adds none.
     noise: dict[int | tuple[int, int], list[np.ndarray | None]] = {}
 
     def record(index: int | tuple[int, int], op: Op, args: list, outputs: list) -> None:
         owner = graph.subgraphs[index[0]] if isinstance(index, tuple) else graph
-        noise[index] = op_rounding_std(owner, op, args, outputs)
+        stds = op_rounding_std(owner, op, args, outputs)
+        noise[index] = [_larger(old, new) for old, new in zip(noise.get(index, stds), stds)]
 
     # Every run starts from the same state (resource variables as a new interpreter has them).
     truth = interp.run(feeds, keep_all=True, on_op=record)
@@ -114,6 +115,14 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
                 squares[n] += np.abs(np.asarray(run[n]) - truth[n]) ** 2
     allowed = {n: allowance(np.sqrt(total / members), truth[n]) for n, total in squares.items()}
     return Bounds({n: truth[n] for n in names if n in truth}, allowed)
+
+
+def _larger(old: np.ndarray | None, new: np.ndarray | None) -> np.ndarray | None:
+    """The larger rounding of an op's two runs, element by element (the new one when a loop
+    changed the output's shape)."""
+    if old is None or new is None or np.shape(old) != np.shape(new):
+        return new
+    return np.maximum(old, new)
 
 
 def allowance(spread: np.ndarray, truth) -> np.ndarray:
