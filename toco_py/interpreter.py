@@ -1,5 +1,7 @@
 """Runs an IR graph with the numpy kernels of toco_py.ops: the reference interpreter behind
-`toco-py run` and `toco-py validate`, and the calibration engine of the quantizer."""
+`toco-py run` and `toco-py validate`, and the calibration engine of the quantizer. A model of
+several subgraphs runs them as its IF, WHILE and CALL_ONCE ops say, with resource variables
+that keep their values from one run to the next (Model)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,7 +11,7 @@ import numpy as np
 from .errors import TocoError
 from .ir import Graph, Op
 from .naming import node_name, op_kind
-from .ops import CUSTOM_OPS, definition
+from .ops import CUSTOM_OPS, definition, has_trait
 from .ops.hybrid import is_hybrid
 from .ops.quantize_ops import quant_attrs, runs_quantized
 
@@ -26,12 +28,13 @@ DEAD = _Dead()
 
 def missing_kernels(graph: Graph, kernels: list[Callable | None] | None = None) -> list[str]:
     """'#index TYPE' for every op the interpreter cannot run. kernels: each op's
-    kernel_for, when already found."""
+    kernel_for, when already found. An op running subgraphs or variables (the "runs_model"
+    trait) runs within its model; the ops of its subgraphs are checked in theirs."""
     if kernels is None:
         kernels = [kernel_for(graph, op) for op in graph.ops]
     missing = []
     for i, (op, kernel) in enumerate(zip(graph.ops, kernels)):
-        if kernel is None and op.type not in ("Switch", "Merge"):
+        if kernel is None and op.type not in ("Switch", "Merge") and not has_trait(op.type, "runs_model"):
             opdef = definition(op)
             missing.append(f"#{i} {op_kind(op)}{' (quantized)' if opdef and opdef.kernel else ''}")
     return missing
@@ -60,10 +63,14 @@ def _missing_message(graph: Graph, missing: list[str]) -> str:
             f"{', '.join(custom)}; the custom ops it runs: {', '.join(sorted(CUSTOM_OPS)) or 'none'})")
 
 
-def kernel_for(graph: Graph, op: Op) -> Callable | None:
+def kernel_for(graph: Graph, op: Op, model: Model | None = None) -> Callable | None:
+    """The op's kernel as run_op calls it; an op that runs subgraphs or reaches variables
+    (the "runs_model" trait) has one only within a model."""
     opdef = definition(op)
     if opdef is None:
         return None
+    if "runs_model" in opdef.traits:
+        return None if model is None else lambda op_, *arrays: opdef.kernel(op_, model, *arrays)
     if is_hybrid(graph, op):
         hybrid = opdef.hybrid_kernel
         return lambda op_, *arrays: hybrid(op_, graph, *arrays)
@@ -74,17 +81,81 @@ def kernel_for(graph: Graph, op: Op) -> Callable | None:
     return opdef.kernel
 
 
+class Model:
+    """What the subgraphs of one Interpreter share, kept from one run() to the next as
+    LiteRT's interpreter keeps it: an interpreter per subgraph, the resource variables'
+    values by handle, and the initializer subgraphs CALL_ONCE has run."""
+
+    def __init__(self, graph: Graph, float64: bool) -> None:
+        graphs = graph.subgraphs or [graph]
+        # Handles numbered as LiteRT numbers them: by (container, shared_name), in the order
+        # of the VAR_HANDLE ops of every subgraph.
+        self._handles: dict[tuple[str, str], int] = {}
+        for sub in graphs:
+            for op in sub.ops:
+                if op.type == "VAR_HANDLE":
+                    key = (op.attrs.get("container", ""), op.attrs.get("shared_name", ""))
+                    self._handles.setdefault(key, len(self._handles))
+        self.on_op: Callable | None = None  # the running run()'s
+        self.reset()
+        self.interpreters = [None if sub is graph else Interpreter(sub, float64, model=self, index=s)
+                             for s, sub in enumerate(graphs)]
+
+    def reset(self) -> None:
+        self.variables: dict[int, object] = {}
+        self.initialized: set[int] = set()
+
+    def call(self, index: int, args: list) -> list:
+        """Subgraph `index` run on these values of its inputs: the values of its outputs."""
+        interp = self.interpreters[index]
+        if interp is None:
+            raise TocoError(f"subgraph {index} is the entry point; no op may run it")
+        graph = interp.graph
+        if len(args) != len(graph.inputs):
+            raise TocoError(f"subgraph {index} ({graph.name}) takes {len(graph.inputs)} inputs, "
+                            f"given {len(args)}")
+        values = interp.execute(dict(zip(graph.inputs, args)), False, self.on_op)
+        return [values[n] for n in graph.outputs]
+
+    def call_once(self, index: int) -> None:
+        """Runs initializer subgraph `index` the first time only (per interpreter)."""
+        if index not in self.initialized:
+            self.call(index, [])
+            self.initialized.add(index)
+
+    def handle(self, container: str, shared_name: str) -> int:
+        return self._handles[(container, shared_name)]
+
+    def read(self, handle: int):
+        if handle not in self.variables:
+            name = next((k[1] for k, v in self._handles.items() if v == handle), str(handle))
+            raise TocoError(f"variable {name!r} is read before any value is assigned to it; the "
+                            "model must assign it first (TF's converter does in a CALL_ONCE "
+                            "initializer subgraph)")
+        return self.variables[handle]
+
+    def assign(self, handle: int, value) -> None:
+        self.variables[handle] = np.array(value)  # a copy: the tensor assigned may change
+
+
 class Interpreter:
     """float64=True runs the float32 tensors of the model in float64 (the exact result the
     float tolerance policy measures float32 runs against); integer arithmetic is unchanged,
     and ops that emulate the runtime's float32 steps (OpDef.float32_only, hybrid kernels) are
-    fed float32 as a float32 runtime would feed them."""
+    fed float32 as a float32 runtime would feed them.
 
-    def __init__(self, graph: Graph, float64: bool = False) -> None:
-        kernels = [kernel_for(graph, op) for op in graph.ops]
+    A model of several subgraphs (graph.subgraphs) runs each subgraph its ops name; its
+    resource variables keep their values from one run() to the next (reset() forgets them)."""
+
+    def __init__(self, graph: Graph, float64: bool = False, model: Model | None = None,
+                 index: int = 0) -> None:
+        self.model = model if model is not None else Model(graph, float64)
+        self.index = index  # the graph's place among the model's subgraphs
+        kernels = [kernel_for(graph, op, self.model) for op in graph.ops]
         missing = missing_kernels(graph, kernels)
         if missing:
-            raise TocoError(_missing_message(graph, missing))
+            where = f"subgraph {index} ({graph.name}): " if index else ""
+            raise TocoError(where + _missing_message(graph, missing))
         self.graph = graph
         for op in graph.ops:
             quant_attrs(graph, op)  # QUANTIZE/DEQUANTIZE read their tensors' params from attrs
@@ -108,18 +179,36 @@ class Interpreter:
             raise TocoError(f"input {name!r} has shape {list(t.shape)}, got data of shape {list(value.shape)}")
         return value
 
+    def reset(self) -> None:
+        """Forgets the variables' values and which initializers ran: the next run starts as
+        that of a new interpreter."""
+        self.model.reset()
+
     def run(self, feeds: dict[str, np.ndarray], keep_all: bool = False,
-            on_op: Callable[[int, Op, list, list], list | None] | None = None) -> dict[str, np.ndarray]:
-        """Returns the graph outputs (every tensor's value with keep_all). on_op(index, op,
-        args, outputs) sees each op's inputs and results as they are computed (calibration
-        uses it); a list it returns replaces the results (the tolerance policy's perturbed
-        runs use that)."""
+            on_op: Callable[[int | tuple[int, int], Op, list, list], list | None] | None = None
+            ) -> dict[str, np.ndarray]:
+        """Returns the graph outputs (every tensor's value of this graph with keep_all).
+        on_op(index, op, args, outputs) sees each op's inputs and results as they are computed
+        (calibration uses it), in every subgraph each time it runs (every iteration of a loop,
+        the branch taken), index being the op's index in this graph, or (subgraph, index) in
+        another subgraph of the model; a list it returns replaces the results (the tolerance
+        policy's perturbed runs use that)."""
         missing = [n for n in self.graph.inputs if n not in feeds]
         if missing:
             raise TocoError(f"no value given for input(s) {', '.join(missing)}")
+        checked = {name: self._check_input(name, feeds[name]) for name in self.graph.inputs}
+        self.model.on_op = on_op
+        try:
+            return self.execute(checked, keep_all, on_op)
+        finally:
+            self.model.on_op = None
+
+    def execute(self, inputs: dict[str, object], keep_all: bool, on_op: Callable | None) -> dict[str, object]:
+        """run() on values already checked (a subgraph's inputs are the values its caller
+        computed, float64 in a float64 run)."""
         values: dict[str, object] = dict(self._constants)
-        for name in self.graph.inputs:
-            values[name] = widened(self._check_input(name, feeds[name]), self.float64)
+        for name, value in inputs.items():
+            values[name] = widened(value, self.float64)
         remaining = self._last_uses if not keep_all else None
         for index, (op, kernel) in enumerate(zip(self.graph.ops, self._kernels)):
             args = [values[n] if n else None for n in op.inputs]
@@ -129,7 +218,7 @@ class Interpreter:
             if self._float32_only[index]:
                 outputs = [widened(o, True) for o in outputs]  # the ops after it run in float64
             if on_op is not None:
-                outputs = on_op(index, op, args, outputs) or outputs
+                outputs = on_op((self.index, index) if self.index else index, op, args, outputs) or outputs
             values.update(zip(op.outputs, outputs))
             if remaining is not None:
                 for name in remaining.get(index, ()):

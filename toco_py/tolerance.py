@@ -89,26 +89,40 @@ def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | 
 
     names = list(graph.outputs) if names is None else names
     interp = Interpreter(graph, float64=True)
-    noise: dict[int, list[np.ndarray | None]] = {}
+    # By op index (in a subgraph: (subgraph, index)); an op a loop runs again keeps the
+    # largest rounding of its iterations, an op of a branch the truth did not take adds none.
+    noise: dict[int | tuple[int, int], list[np.ndarray | None]] = {}
 
-    def record(index: int, op: Op, args: list, outputs: list) -> None:
-        noise[index] = op_rounding_std(graph, op, args, outputs)
+    def record(index: int | tuple[int, int], op: Op, args: list, outputs: list) -> None:
+        owner = graph.subgraphs[index[0]] if isinstance(index, tuple) else graph
+        stds = op_rounding_std(owner, op, args, outputs)
+        noise[index] = [_larger(old, new) for old, new in zip(noise.get(index, stds), stds)]
 
+    # Every run starts from the same state (resource variables as a new interpreter has them).
     truth = interp.run(feeds, keep_all=True, on_op=record)
     squares = {n: np.zeros(np.shape(truth[n])) for n in names if _is_inexact(truth.get(n))}
     for member in range(members):
         rng = np.random.default_rng([seed, member])
 
-        def perturb(index: int, op: Op, args: list, outputs: list, rng=rng) -> list:
+        def perturb(index: int | tuple[int, int], op: Op, args: list, outputs: list, rng=rng) -> list:
             return [out if std is None else out + std * _draw(rng, out)
-                    for out, std in zip(outputs, noise[index])]
+                    for out, std in zip(outputs, noise.get(index, [None] * len(outputs)))]
 
+        interp.reset()
         run = interp.run(feeds, keep_all=True, on_op=perturb)
         for n in squares:
             with np.errstate(invalid="ignore", over="ignore"):
                 squares[n] += np.abs(np.asarray(run[n]) - truth[n]) ** 2
     allowed = {n: allowance(np.sqrt(total / members), truth[n]) for n, total in squares.items()}
     return Bounds({n: truth[n] for n in names if n in truth}, allowed)
+
+
+def _larger(old: np.ndarray | None, new: np.ndarray | None) -> np.ndarray | None:
+    """The larger rounding of an op's two runs, element by element (the new one when a loop
+    changed the output's shape)."""
+    if old is None or new is None or np.shape(old) != np.shape(new):
+        return new
+    return np.maximum(old, new)
 
 
 def allowance(spread: np.ndarray, truth) -> np.ndarray:

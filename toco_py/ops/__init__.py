@@ -4,6 +4,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     array,
     bitcast,
     broadcast,
+    control_flow,
     conv,
     conv3d,
     converter_only,
@@ -26,6 +27,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     segment,
     sequence,
     slicing,
+    variables,
 )
 
 # isort: split

@@ -41,6 +41,9 @@ TRAITS = {
                     "shapes of the ops after it (require_static_shapes, the C planner)",
     "control_flow": "a TF1 control-flow op: left after the passes, its predicate was not "
                     "constant",
+    "runs_model": "its kernel runs other subgraphs of the model or reaches its resource "
+                  "variables: kernel(op, model, *arrays), model the interpreter's "
+                  "interpreter.Model (IF, WHILE, CALL_ONCE, the variable ops)",
     "tflm": "TensorFlow Lite Micro registers a kernel for it (targets.TFLM_VERSION)",
 }
 

@@ -329,4 +329,6 @@ VERSION_1 = frozenset({
     "UNIQUE", "BROADCAST_ARGS",
     # FFT and complex (ops/fft.py).
     "RFFT2D", "COMPLEX_ABS", "REAL", "IMAG",
+    # Subgraphs and resource variables (ops/control_flow.py, ops/variables.py).
+    "IF", "WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE",
 })

@@ -1,0 +1,54 @@
+"""Ops that run other subgraphs of the model (ir.Graph.subgraphs, named by index in their
+attrs): IF, WHILE and CALL_ONCE. Their kernels take the interpreter's model
+(interpreter.Model: kernel(op, model, *arrays)), which runs a subgraph on given values and
+remembers which initializers have run."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Op, Tensor
+from .common import ShapeUnknown
+from .registry import register
+
+# Never folded: they run subgraphs, and CALL_ONCE and the variable ops change the model's state.
+_RUNS_MODEL = {"foldable": False, "traits": {"runs_model", "tflm"}}
+
+
+def _truth(value) -> bool:
+    """A condition tensor's value, as LiteRT's IF and WHILE read it (its first element)."""
+    return bool(np.ravel(value)[0])
+
+
+def _infer_if(op: Op, cond: Tensor, *args: Tensor):
+    # The branches' outputs give IF's shapes, and a shape rule sees only the op and its
+    # inputs: a graph read from a .tflite keeps the shapes the file gives.
+    raise ShapeUnknown(op, op.outputs[0] if op.outputs else "?", "its branches give its shapes")
+
+
+def _if(op: Op, model, cond: np.ndarray, *args) -> list:
+    """The then-branch on the inputs after the condition when it holds, else the else-branch."""
+    branch = op.attrs["then_subgraph_index" if _truth(cond) else "else_subgraph_index"]
+    return model.call(branch, list(args))
+
+
+def _infer_while(op: Op, *carried: Tensor):
+    """The loop carries its tensors: each output is shaped as the input it starts from."""
+    return [(t.shape, t.dtype) for t in carried]
+
+
+def _while(op: Op, model, *carried) -> list:
+    """The body on the carried values as long as the cond subgraph says so (maybe never)."""
+    values = list(carried)
+    while _truth(model.call(op.attrs["cond_subgraph_index"], values)[0]):
+        values = model.call(op.attrs["body_subgraph_index"], values)
+    return values
+
+
+def _call_once(op: Op, model) -> list:
+    model.call_once(op.attrs["init_subgraph_index"])
+    return []
+
+
+register("IF", infer=_infer_if, kernel=_if, **_RUNS_MODEL)
+register("WHILE", infer=_infer_while, kernel=_while, **_RUNS_MODEL)
+register("CALL_ONCE", infer=lambda op: [], kernel=_call_once, **_RUNS_MODEL)
