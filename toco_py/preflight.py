@@ -21,11 +21,11 @@ CUSTOM_OPS_HINT = ("rewrite the model with supported ops, or convert with --allo
 
 # What control flow left after the passes means and how to fix it: convert's error and
 # check's hint.
-# A tf.cond with a run-time predicate becomes IF (passes/cond_to_if.py); what is left is a
-# TF1 while loop's frame, or a cond that could not be cut out as one.
-CONTROL_FLOW_CAUSE = ("a tf.while_loop (TF1 frame: Enter, Merge, Switch, NextIteration, Exit) or a "
-                      "tf.cond whose branches could not be made subgraphs, with a predicate not "
-                      "constant at conversion time")
+# A tf.cond with a run-time predicate becomes IF (passes/cond_to_if.py), and a TF1 while
+# loop is refused at import; what is left is a cond that could not be cut out as subgraphs.
+CONTROL_FLOW_CAUSE = ("a tf.cond whose predicate is not constant at conversion time and whose "
+                      "branches could not be made subgraphs (a value leaves a branch other than "
+                      "through its Merge)")
 CONTROL_FLOW_FIX = ("fix the predicate (e.g. an is_training flag) to a constant, or cut the "
                     "graph around it with --input_arrays/--output_arrays")
 

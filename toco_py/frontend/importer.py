@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InternalError, TocoError
+from ..errors import ConversionError, InternalError, TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
 from ..tflite.options import MAX_TENSOR_ELEMENTS
 from .context import NodeContext, split_ref, tensor_name
@@ -180,11 +180,14 @@ class Importer:
     def _check_loop(self, dep: str, name: str, stack: list) -> None:
         """`name` reads `dep`, which is being visited: a cycle. Entered nodes still being
         visited are exactly the ones whose (name, True) marker is on the stack, in order.
-        Only TF1 while loops may cycle, through a NextIteration node."""
+        Only TF1 while loops cycle, through a NextIteration node; they are not converted yet."""
         path = [n for n, expanded in stack if expanded]
         cycle = path[path.index(dep):] if dep in path else [dep, name]
         if any(self.nodes[n].op in ("NextIteration", "RefNextIteration") for n in cycle):
-            return
+            listed = ", ".join(cycle[:4]) + (" ..." if len(cycle) > 4 else "")
+            raise ConversionError(
+                f"unsupported control flow: a TF1 tf.while_loop (its frame's cycle: {listed}), which "
+                "toco-py does not convert yet. Cut the graph around it with --input_arrays/--output_arrays")
         raise TocoError(
             f"the graph has a cycle: node {name!r} reads {dep!r}, which depends on it "
             f"({' reads '.join((cycle + [dep])[:7])}{' ...' if len(cycle) > 6 else ''}); the GraphDef is malformed")
