@@ -144,3 +144,17 @@ def test_float16_weights_in_every_subgraph(tmp_path):
         # Only w (|w| <= 1) changes in float16, by at most 2^-11 relative, then times 3.
         for name, expected in zip(outputs, want):
             np.testing.assert_allclose(got[name], expected, rtol=1e-6, atol=3 * 2.0**-11)
+
+
+def test_if_takes_its_shapes_from_the_then_branch(tmp_path):
+    from toco_py.passes.propagate_shapes import propagate_shapes
+
+    _, _, result = _converted(two_outputs, 1, tmp_path)
+    graph = result.graph
+    (if_op,) = [op for op in graph.ops if op.type == "IF"]
+    then = graph.subgraphs[if_op.attrs["then_subgraph_index"]]
+    for name in if_op.outputs:
+        graph.tensors[name].shape = None
+    propagate_shapes(graph)
+    assert [graph.tensors[n].shape for n in if_op.outputs] == [then.tensors[n].shape for n in then.outputs] \
+        == [(2, 4), (2,)]

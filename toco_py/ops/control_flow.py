@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Op, Tensor
+from ..ir import Graph, Op, Tensor
 from .common import ShapeUnknown
 from .registry import register
 
@@ -19,10 +19,13 @@ def _truth(value) -> bool:
     return bool(np.ravel(value)[0])
 
 
-def _infer_if(op: Op, cond: Tensor, *args: Tensor):
-    # The branches' outputs give IF's shapes, and a shape rule sees only the op and its
-    # inputs: a graph read from a .tflite keeps the shapes the file gives.
-    raise ShapeUnknown(op, op.outputs[0] if op.outputs else "?", "its branches give its shapes")
+def _infer_if(op: Op, graph: Graph, cond: Tensor, *args: Tensor):
+    """Shaped and typed as the then-branch's outputs (the else-branch's agree with them)."""
+    then = graph.subgraphs[op.attrs["then_subgraph_index"]]
+    outputs = [then.tensors[n] for n in then.outputs]
+    if any(t.shape is None for t in outputs):
+        raise ShapeUnknown(op, op.outputs[0] if op.outputs else "?", "its then-branch's shapes are unknown")
+    return [(t.shape, t.dtype) for t in outputs]
 
 
 def _if(op: Op, model, cond: np.ndarray, *args) -> list:
@@ -31,7 +34,7 @@ def _if(op: Op, model, cond: np.ndarray, *args) -> list:
     return model.call(branch, list(args))
 
 
-def _infer_while(op: Op, *carried: Tensor):
+def _infer_while(op: Op, graph: Graph, *carried: Tensor):
     """The loop carries its tensors: each output is shaped as the input it starts from."""
     return [(t.shape, t.dtype) for t in carried]
 
@@ -51,4 +54,4 @@ def _call_once(op: Op, model) -> list:
 
 register("IF", infer=_infer_if, kernel=_if, **_RUNS_MODEL)
 register("WHILE", infer=_infer_while, kernel=_while, **_RUNS_MODEL)
-register("CALL_ONCE", infer=lambda op: [], kernel=_call_once, **_RUNS_MODEL)
+register("CALL_ONCE", infer=lambda op, graph: [], kernel=_call_once, **_RUNS_MODEL)

@@ -43,7 +43,8 @@ TRAITS = {
                     "constant",
     "runs_model": "its kernel runs other subgraphs of the model or reaches its resource "
                   "variables: kernel(op, model, *arrays), model the interpreter's "
-                  "interpreter.Model (IF, WHILE, CALL_ONCE, the variable ops)",
+                  "interpreter.Model (IF, WHILE, CALL_ONCE, the variable ops); its shape rule "
+                  "gets its graph too: infer(op, graph, *tensors)",
     "tflm": "TensorFlow Lite Micro registers a kernel for it (targets.TFLM_VERSION)",
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Op, Tensor
+from ..ir import Graph, Op, Tensor
 from .common import ShapeUnknown
 from .registry import register
 
@@ -20,7 +20,7 @@ def _var_handle(op: Op, model) -> np.ndarray:
                     dtype=np.int32)
 
 
-def _infer_read(op: Op, handle: Tensor):
+def _infer_read(op: Op, graph: Graph, handle: Tensor):
     # The variable's shape is whatever was last assigned: only the file's shape says it.
     raise ShapeUnknown(op, op.outputs[0], "a variable's value gives its shape")
 
@@ -34,6 +34,7 @@ def _assign_variable(op: Op, model, handle: np.ndarray, value: np.ndarray) -> li
     return []
 
 
-register("VAR_HANDLE", infer=lambda op: ((), "resource"), kernel=_var_handle, **_STATEFUL)
+register("VAR_HANDLE", infer=lambda op, graph: ((), "resource"), kernel=_var_handle, **_STATEFUL)
 register("READ_VARIABLE", infer=_infer_read, kernel=_read_variable, **_STATEFUL)
-register("ASSIGN_VARIABLE", infer=lambda op, handle, value: [], kernel=_assign_variable, **_STATEFUL)
+register("ASSIGN_VARIABLE", infer=lambda op, graph, handle, value: [], kernel=_assign_variable,
+         **_STATEFUL)

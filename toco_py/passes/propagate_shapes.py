@@ -13,6 +13,12 @@ from ..ops.common import ShapeUnknown
 _RULE_ERRORS = (ValueError, IndexError, TypeError, KeyError, OverflowError, ZeroDivisionError)
 
 
+def _rule_args(graph: Graph, op: Op, ins: list) -> list:
+    """A shape rule's arguments: the op and its input tensors; an op that runs subgraphs
+    (the runs_model trait) also gets its graph, whose subgraphs give its shapes."""
+    return [op, graph, *ins] if has_trait(op.type, "runs_model") else [op, *ins]
+
+
 def infer_op(graph: Graph, op: Op) -> list[tuple] | None:
     """(shape, dtype) per output, or None while an input is still unknown."""
     opdef = REGISTRY.get(op.type)
@@ -22,7 +28,7 @@ def infer_op(graph: Graph, op: Op) -> list[tuple] | None:
     if any(t is not None and t.shape is None and not t.is_const for t in ins):
         return None
     try:
-        result = opdef.infer(op, *ins)
+        result = opdef.infer(*_rule_args(graph, op, ins))
     except ShapeUnknown:
         return None
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str):
@@ -105,7 +111,7 @@ def _why_unknown(graph: Graph, op: Op, run_time_sizes: bool = False) -> str:
         if n and not run_time_sizes and not graph.tensors[n].static_shape:
             return f"its input {n!r} has unknown shape {graph.tensors[n].shape}"
     try:
-        opdef.infer(op, *[graph.tensors[n] if n else None for n in op.inputs])
+        opdef.infer(*_rule_args(graph, op, [graph.tensors[n] if n else None for n in op.inputs]))
     except ShapeUnknown as e:
         return e.why or str(e)
     return "its size depends on input values"
