@@ -13,6 +13,8 @@ NextIteration), a branch whose values escape the cond other than through its Mer
 Merge whose value_index output is read."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..ir import Graph, Op, Tensor
 from .base import Pass
 
@@ -28,10 +30,10 @@ class _Cond:
         self.switches: list[Op] = []
         self.branch_ops: dict[int, list[Op]] = {_THEN: [], _ELSE: []}
 
-    def side_of_merge_input(self, name: str, seen_ops: dict[int, int]) -> int | None:
-        """Walks back from a Merge input to the Switches it reads; returns the side (None: a
-        constant, which either side may produce). Fails (ValueError) on anything that is not
-        a plain branch of this cond."""
+    def side_of_merge_input(self, name: str, branch: set[int]) -> int | None:
+        """Walks back from a Merge input to the Switches it reads, adding the ops passed (by
+        id) to `branch`; returns the side (None: a constant, which either side may produce).
+        Fails (ValueError) on anything that is not a plain branch of this cond."""
         sides: set[int] = set()
         stack = [name]
         visited: set[str] = set()
@@ -54,7 +56,7 @@ class _Cond:
                 continue
             if producer.type == "Merge":
                 raise ValueError("a nested cond is not converted yet")
-            seen_ops.setdefault(id(producer), -1)
+            branch.add(id(producer))
             stack.extend(producer.inputs)
         if len(sides) > 1:
             raise ValueError("a branch reads both sides of a Switch")
@@ -81,7 +83,7 @@ def _find(graph: Graph, merge: Op) -> _Cond | None:
         try:
             sides = []
             for name in m.inputs:
-                ops: dict[int, int] = {}
+                ops: set[int] = set()
                 sides.append((cond.side_of_merge_input(name, ops), ops))
         except ValueError:
             return None
@@ -119,19 +121,24 @@ def _predicate(graph: Graph, merge: Op) -> str | None:
     return None
 
 
-def _downstream_merges(graph: Graph, name: str) -> list[Op]:
-    found, stack, seen = [], [name], set()
+def _readers_downstream(graph: Graph, names: list[str], stops_at) -> Iterator[Op]:
+    """The ops that read the tensors, then those that read theirs, and so on; an op for which
+    stops_at(op) holds is given but not walked past."""
+    stack, seen = list(names), set()
     while stack:
         tensor = stack.pop()
         if tensor in seen:
             continue
         seen.add(tensor)
         for reader in graph.consumers(tensor):
-            if reader.type == "Merge":
-                found.append(reader)
-            elif reader.type != "Switch":
+            yield reader
+            if not stops_at(reader):
                 stack.extend(reader.outputs)
-    return found
+
+
+def _downstream_merges(graph: Graph, name: str) -> list[Op]:
+    return [op for op in _readers_downstream(graph, [name], lambda op: op.type in ("Merge", "Switch"))
+            if op.type == "Merge"]
 
 
 def _closed(graph: Graph, cond: _Cond) -> bool:
@@ -151,17 +158,8 @@ def _loops_back(graph: Graph, cond: _Cond) -> bool:
     """A Merge's value reaches one of the cond's Switches: a TF1 while loop's frame (Merge,
     Switch on LoopCond, NextIteration back to the Merge), not a cond."""
     switches = {id(s) for s in cond.switches}
-    stack, seen = [out for m in cond.merges for out in m.outputs], set()
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for reader in graph.consumers(name):
-            if id(reader) in switches:
-                return True
-            stack.extend(reader.outputs)
-    return False
+    outputs = [out for m in cond.merges for out in m.outputs]
+    return any(id(op) in switches for op in _readers_downstream(graph, outputs, lambda op: False))
 
 
 def _branch(graph: Graph, cond: _Cond, side: int, inputs: list[str], name: str) -> Graph:
