@@ -1,0 +1,125 @@
+"""TF2 functional while loops (While / StatelessWhile, cond and body in the function library)
+-> one WHILE op with a cond and a body subgraph: LiteRT on our .tflite against TensorFlow on
+the .pb, our op count (over all subgraphs) against TF's converter's on the same .pb, and the
+one-line error of a body that changes a loop variable's shape."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.oracle import tf_convert
+from tests.support.policy import tensorflow_and_litert_failures
+from toco_py import api
+from toco_py.tflite.reader import read_model
+
+
+def freeze_tf2(fn, *specs):
+    """(GraphDef, input names, output names) of `fn` frozen with its functional control flow
+    kept (as tests/test_tf2_graphs.py freezes)."""
+    concrete = tf.function(fn).get_concrete_function(*specs)
+    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
+                                               aggressive_inlining=False)
+    gd = frozen.graph.as_graph_def()
+    return gd, [t.name.split(":")[0] for t in frozen.inputs], [t.name.split(":")[0] for t in frozen.outputs]
+
+
+def _op_count(model: bytes) -> int:
+    return sum(len(g.ops) for g in read_model(model).graphs)
+
+
+def convert_and_check(tmp_path, fn, specs, feeds_list):
+    """Converts, checks LiteRT against TensorFlow on every feed, and our op count (all
+    subgraphs) against TF's converter's on the same .pb."""
+    gd, inputs, outputs = freeze_tf2(fn, *specs)
+    assert {"While", "StatelessWhile"} & {n.op for n in gd.node}
+    pb = gd.SerializeToString()
+    result = api.convert_bytes(pb)
+    ops = {op.type for g in result.graph.subgraphs for op in g.ops}
+    assert "WHILE" in ops
+    for feeds in feeds_list:
+        feeds = dict(zip(inputs, feeds, strict=True))
+        failures = tensorflow_and_litert_failures(pb, result.model, feeds, outputs)
+        assert not failures, failures
+    path = tmp_path / "model.pb"
+    path.write_bytes(pb)
+    theirs = tf_convert(str(path), inputs, outputs)
+    assert _op_count(result.model) <= _op_count(theirs)
+    return result
+
+
+def _x(shape=(2, 3), seed=0):
+    return np.random.default_rng(seed).normal(0, 1, shape).astype(np.float32)
+
+
+def _bounded(x, n):
+    i = tf.constant(0)
+    _, y = tf.while_loop(lambda i, x: i < n[0], lambda i, x: (i + 1, x * 1.5 + 1.0), [i, x])
+    return y
+
+
+def test_loop_bound_from_input(tmp_path):
+    specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+    convert_and_check(tmp_path, _bounded, specs,
+                      [(_x(), np.array([k], np.int32)) for k in (0, 1, 5)])
+
+
+def _two_carried(x, n):
+    scale = tf.constant(0.5)
+
+    def body(i, a, b, s):
+        return i + 1, a * s + b, tf.tanh(b) - a, s
+
+    _, a, b, _ = tf.while_loop(lambda i, a, b, s: i < n[0], body, [tf.constant(0), x, x + 1.0, scale])
+    return a + b
+
+
+def test_two_carried_tensors_and_a_constant(tmp_path):
+    specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+    convert_and_check(tmp_path, _two_carried, specs,
+                      [(_x(), np.array([k], np.int32)) for k in (0, 1, 4)])
+
+
+def _cond_in_body(x, n):
+    def body(i, x):
+        return i + 1, tf.cond(tf.reduce_sum(x) > 0.0, lambda: x * 0.5, lambda: x + 2.0)
+
+    _, y = tf.while_loop(lambda i, x: i < n[0], body, [tf.constant(0), x])
+    return y
+
+
+def test_cond_inside_the_body(tmp_path):
+    specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+    convert_and_check(tmp_path, _cond_in_body, specs,
+                      [(_x(seed=s), np.array([k], np.int32)) for s, k in ((0, 0), (1, 1), (2, 6))])
+
+
+def _capped(x, n):
+    _, y = tf.while_loop(lambda i, x: i < n[0], lambda i, x: (i + 1, x * 2.0 - 0.5),
+                         [tf.constant(0), x], maximum_iterations=3)
+    return y
+
+
+def test_maximum_iterations(tmp_path):
+    specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+    convert_and_check(tmp_path, _capped, specs,
+                      [(_x(), np.array([k], np.int32)) for k in (0, 2, 10)])
+
+
+def _growing(x, n):
+    _, y = tf.while_loop(lambda i, x: i < n[0], lambda i, x: (i + 1, tf.concat([x, x], 0)),
+                         [tf.constant(0), x],
+                         shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 3])])
+    return y
+
+
+@pytest.mark.parametrize("unused", [None])
+def test_a_body_changing_a_shape_is_one_line_error(tmp_path, unused):
+    gd, _, _ = freeze_tf2(_growing, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+    path = tmp_path / "growing.pb"
+    path.write_bytes(gd.SerializeToString())
+    while_node = next(n.name for n in gd.node if n.op in ("While", "StatelessWhile"))
+    proc = toco("convert", str(path), "-o", str(tmp_path / "out.tflite"))
+    assert_one_line_error(proc, while_node, "shape")

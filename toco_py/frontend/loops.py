@@ -1,0 +1,125 @@
+"""TF2 functional while loops: a While / StatelessWhile node (its cond and body functions in
+the GraphDef's function library) -> one WHILE op whose cond and body subgraphs are those
+functions, each imported as a graph of its own: inputs the loop variables, outputs the
+cond's bool (or the body's next loop variables).
+
+TFLite's WHILE keeps each loop variable's shape and dtype across iterations, so the
+subgraphs take the While's input shapes (TensorFlow's shape invariants may leave sizes open;
+the ones the loop starts from are what it converts to), and a body that changes a loop
+variable's shape or dtype is refused: the loop's shapes never settle."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import ConversionError, TocoError
+from ..ir import Graph
+from ..passes.propagate_shapes import propagate_shapes
+from .context import NodeContext
+from .proto import AttrValue, NodeDef
+
+WHILE_OPS = ("While", "StatelessWhile")
+
+
+@dataclass
+class FunctionCall:
+    """A GraphDef of one call of a library function on placeholders, as the importer reads
+    one: importing it with the placeholders as inputs and the call's outputs as outputs
+    imports the function's body (the inliner translates its "node:output_arg:index" names)."""
+    node: list
+    library: object
+    inputs: list[str]
+    outputs: list[str]
+    constants: dict = field(default_factory=dict)
+
+
+# Imports a FunctionCall given its input shapes into a Graph of the model's subgraphs.
+ImportCall = Callable[[FunctionCall, list[tuple]], Graph]
+
+
+def _call(node, library, key: str) -> FunctionCall:
+    """A call of the While's `key` function (cond or body) on one placeholder per loop variable."""
+    value = node.attr.get(key)
+    if value is None or value.WhichOneof("value") != "func":
+        raise TocoError(f"node {node.name!r} ({node.op}) has no function in its {key!r} attr; "
+                        "the GraphDef is malformed")
+    name = value.func.name
+    functions = {f.signature.name: f for f in library.function} if library is not None else {}
+    if name not in functions:
+        raise TocoError(f"node {node.name!r} calls function {name!r}, which the GraphDef's "
+                        "function library does not define; the GraphDef is malformed")
+    signature = functions[name].signature
+    prefix = f"{node.name}/{key}"
+    args = []
+    for i, arg in enumerate(signature.input_arg):
+        args.append(NodeDef(name=f"{prefix}/arg_{i}", op="Placeholder"))
+        args[-1].attr["dtype"].CopyFrom(AttrValue(type=arg.type))
+    call = NodeDef(name=prefix, op="PartitionedCall", input=[a.name for a in args])
+    call.attr["f"].func.name = name
+    call.attr["Tout"].list.type.extend(arg.type for arg in signature.output_arg)
+    outputs = [f"{prefix}:{i}" for i in range(len(signature.output_arg))]
+    return FunctionCall(args + [call], library, [a.name for a in args], outputs)
+
+
+def _static_shapes(ctx: NodeContext, graph: Graph) -> list[tuple]:
+    """The loop variables' shapes where the loop starts; each must be known."""
+    propagate_shapes(graph)
+    shapes = []
+    for i, name in enumerate(ctx.inputs):
+        shape = graph.tensors[name].shape
+        if shape is None or any(d < 0 for d in shape):
+            raise ConversionError(
+                f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) has no static "
+                f"shape where the loop starts ({'unknown' if shape is None else list(shape)}); "
+                "TFLite's WHILE needs one: give fixed input shapes with --input_shapes")
+        shapes.append(tuple(shape))
+    return shapes
+
+
+def _subgraph(ctx: NodeContext, library, key: str, shapes: list[tuple], import_call: ImportCall) -> Graph:
+    call = _call(ctx.node, library, key)
+    if len(call.inputs) != len(shapes):
+        raise TocoError(f"node {ctx.name!r} ({ctx.node.op}) passes {len(shapes)} loop variables to "
+                        f"its {key} function, which takes {len(call.inputs)}; the GraphDef is malformed")
+    sub = import_call(call, shapes)
+    sub.name = ctx.node.attr[key].func.name
+    return sub
+
+
+def _check_settled(ctx: NodeContext, body: Graph, graph: Graph) -> None:
+    """The body gives every loop variable back with the shape and dtype it came in with."""
+    propagate_shapes(body)
+    for i, (name, out) in enumerate(zip(ctx.inputs, body.outputs)):
+        before, after = graph.tensors[name], body.tensors[out]
+        if after.shape is None:
+            continue  # settled by the passes' shape inference, checked there (WHILE's rule)
+        if tuple(after.shape) != tuple(before.shape) or after.dtype != before.dtype:
+            raise ConversionError(
+                f"node {ctx.name!r} ({ctx.node.op}): its body turns loop variable {i} ({name!r}) "
+                f"of shape {list(before.shape)} {before.dtype} into {list(after.shape)} {after.dtype}, "
+                "so the loop's shapes never settle; TFLite's WHILE keeps each loop variable's "
+                "shape and dtype: make the loop keep them")
+
+
+def add_while(ctx: NodeContext, library, import_call: ImportCall) -> None:
+    """Maps While / StatelessWhile `ctx.node` (its functions in `library`) into ctx.graph:
+    WHILE and its two subgraphs, appended to the model's."""
+    graph = ctx.graph
+    shapes = _static_shapes(ctx, graph)
+    if not graph.subgraphs:
+        graph.subgraphs.append(graph)
+    cond = _subgraph(ctx, library, "cond", shapes, import_call)
+    if len(cond.outputs) != 1:
+        raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its cond function returns "
+                        f"{len(cond.outputs)} tensors, not one bool; the GraphDef is malformed")
+    body = _subgraph(ctx, library, "body", shapes, import_call)
+    if len(body.outputs) != len(shapes):
+        raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
+                        f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "
+                        "GraphDef is malformed")
+    _check_settled(ctx, body, graph)
+    models = graph.subgraphs
+    models.extend((cond, body))
+    ctx.emit("WHILE", list(ctx.inputs),
+             {"cond_subgraph_index": len(models) - 2, "body_subgraph_index": len(models) - 1},
+             outputs=ctx.outputs(len(ctx.inputs), "T"))
