@@ -35,6 +35,7 @@ from . import (
     merge_reshapes,
     merge_transposes,
     minmax_to_relu,
+    prune_while,
     remove_identity_reshape,
     remove_identity_slice,
     remove_identity_transpose,
@@ -53,7 +54,7 @@ from .driver import PassLog, run_stage
 
 STAGES = {
     # Drop what only matters in training.
-    "cleanup": [remove_passthrough.PASS],
+    "cleanup": [remove_passthrough.PASS, prune_while.PASS],
     # Make everything that can be known at conversion time a constant.
     "resolve": [remove_tile.PASS, fold_constants.PASS, resolve_switch.PASS, resolve_merge.PASS,
                 resolve_random.PASS, resolve_select.PASS, remove_trivial_arithmetic.PASS,
