@@ -5,7 +5,6 @@ one-line error of a body that changes a loop variable's shape."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -115,11 +114,10 @@ def _growing(x, n):
     return y
 
 
-@pytest.mark.parametrize("unused", [None])
-def test_a_body_changing_a_shape_is_one_line_error(tmp_path, unused):
+def test_a_body_changing_a_shape_is_one_line_error(tmp_path):
     gd, _, _ = freeze_tf2(_growing, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
     path = tmp_path / "growing.pb"
     path.write_bytes(gd.SerializeToString())
     while_node = next(n.name for n in gd.node if n.op in ("While", "StatelessWhile"))
-    proc = toco("convert", str(path), "-o", str(tmp_path / "out.tflite"))
+    proc = toco("convert", "--graph_def_file", str(path), "--output_file", str(tmp_path / "out.tflite"))
     assert_one_line_error(proc, while_node, "shape")
