@@ -6,23 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import tf_convert
 from tests.support.policy import tensorflow_and_litert_failures
+from tests.test_tf2_graphs import freeze_tf2
 from toco_py import api
 from toco_py.tflite.reader import read_model
-
-
-def freeze_tf2(fn, *specs):
-    """(GraphDef, input names, output names) of `fn` frozen with its functional control flow
-    kept (as tests/test_tf2_graphs.py freezes)."""
-    concrete = tf.function(fn).get_concrete_function(*specs)
-    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
-                                               aggressive_inlining=False)
-    gd = frozen.graph.as_graph_def()
-    return gd, [t.name.split(":")[0] for t in frozen.inputs], [t.name.split(":")[0] for t in frozen.outputs]
 
 
 def _op_count(model: bytes) -> int:
@@ -32,8 +22,8 @@ def _op_count(model: bytes) -> int:
 def convert_and_check(tmp_path, fn, specs, feeds_list):
     """Converts, checks LiteRT against TensorFlow on every feed, and our op count (all
     subgraphs) against TF's converter's on the same .pb."""
-    gd, inputs, outputs = freeze_tf2(fn, *specs)
-    assert {"While", "StatelessWhile"} & {n.op for n in gd.node}
+    gd, ops, inputs, outputs = freeze_tf2(fn, *specs)
+    assert {"While", "StatelessWhile"} & ops
     pb = gd.SerializeToString()
     result = api.convert_bytes(pb)
     ops = {op.type for g in result.graph.subgraphs for op in g.ops}
@@ -115,7 +105,7 @@ def _growing(x, n):
 
 
 def test_a_body_changing_a_shape_is_one_line_error(tmp_path):
-    gd, _, _ = freeze_tf2(_growing, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+    gd, _, _, _ = freeze_tf2(_growing, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
     path = tmp_path / "growing.pb"
     path.write_bytes(gd.SerializeToString())
     while_node = next(n.name for n in gd.node if n.op in ("While", "StatelessWhile"))
