@@ -19,9 +19,10 @@ def _op_count(model: bytes) -> int:
     return sum(len(g.ops) for g in read_model(model).graphs)
 
 
-def convert_and_check(tmp_path, fn, specs, feeds_list):
+def convert_and_check(tmp_path, fn, specs, feeds_list, against_tf_converter=True):
     """Converts, checks LiteRT against TensorFlow on every feed, and our op count (all
-    subgraphs) against TF's converter's on the same .pb."""
+    subgraphs) against TF's converter's on the same .pb (against_tf_converter: when that
+    converts it)."""
     gd, ops, inputs, outputs = freeze_tf2(fn, *specs)
     assert {"While", "StatelessWhile"} & ops
     pb = gd.SerializeToString()
@@ -32,6 +33,8 @@ def convert_and_check(tmp_path, fn, specs, feeds_list):
         feeds = dict(zip(inputs, feeds, strict=True))
         failures = tensorflow_and_litert_failures(pb, result.model, feeds, outputs)
         assert not failures, failures
+    if not against_tf_converter:
+        return result
     path = tmp_path / "model.pb"
     path.write_bytes(pb)
     theirs = tf_convert(str(path), inputs, outputs)
@@ -95,6 +98,41 @@ def test_maximum_iterations(tmp_path):
     specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
     convert_and_check(tmp_path, _capped, specs,
                       [(_x(), np.array([k], np.int32)) for k in (0, 2, 10)])
+
+
+def _nested(x, n):
+    def body(i, x):
+        _, y = tf.while_loop(lambda j, y: j < 2, lambda j, y: (j + 1, y * 0.5 + 1.0), [tf.constant(0), x])
+        return i + 1, y - x
+
+    _, y = tf.while_loop(lambda i, x: i < n[0], body, [tf.constant(0), x])
+    return y
+
+
+def test_a_loop_inside_the_body(tmp_path):
+    specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+    result = convert_and_check(tmp_path, _nested, specs,
+                               [(_x(seed=k), np.array([k], np.int32)) for k in (0, 1, 3)])
+    assert len(result.graph.subgraphs) == 5
+
+
+@tf.function(experimental_attributes={"_noinline": True})
+def _shifted_relu(v):
+    return tf.nn.relu(v) - 0.25
+
+
+def _calling(x, n):
+    _, y = tf.while_loop(lambda i, x: i < n[0], lambda i, x: (i + 1, _shifted_relu(x) * 2.0),
+                         [tf.constant(0), x])
+    return y
+
+
+def test_a_function_called_in_the_body(tmp_path):
+    # TF's converter leaves the call in the body a custom op (PartitionedCall): no op count
+    # to compare with.
+    specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+    convert_and_check(tmp_path, _calling, specs,
+                      [(_x(seed=k), np.array([k], np.int32)) for k in (0, 1, 3)], against_tf_converter=False)
 
 
 def _growing(x, n):
