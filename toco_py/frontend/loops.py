@@ -10,12 +10,13 @@ variable's shape or dtype is refused: the loop's shapes never settle."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import ConversionError, TocoError
 from ..ir import Graph
 from ..passes.propagate_shapes import propagate_shapes
 from .context import NodeContext
+from .functions import func_attr
 from .proto import AttrValue, NodeDef
 
 WHILE_OPS = ("While", "StatelessWhile")
@@ -30,7 +31,6 @@ class FunctionCall:
     library: object
     inputs: list[str]
     outputs: list[str]
-    constants: dict = field(default_factory=dict)
 
 
 # Imports a FunctionCall given its input shapes into a Graph of the model's subgraphs.
@@ -39,11 +39,7 @@ ImportCall = Callable[[FunctionCall, list[tuple]], Graph]
 
 def _call(node, library, key: str) -> FunctionCall:
     """A call of the While's `key` function (cond or body) on one placeholder per loop variable."""
-    value = node.attr.get(key)
-    if value is None or value.WhichOneof("value") != "func":
-        raise TocoError(f"node {node.name!r} ({node.op}) has no function in its {key!r} attr; "
-                        "the GraphDef is malformed")
-    name = value.func.name
+    name = func_attr(node, key)
     functions = {f.signature.name: f for f in library.function} if library is not None else {}
     if name not in functions:
         raise TocoError(f"node {node.name!r} calls function {name!r}, which the GraphDef's "
@@ -82,17 +78,17 @@ def _subgraph(ctx: NodeContext, library, key: str, shapes: list[tuple], import_c
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}) passes {len(shapes)} loop variables to "
                         f"its {key} function, which takes {len(call.inputs)}; the GraphDef is malformed")
     sub = import_call(call, shapes)
-    sub.name = ctx.node.attr[key].func.name
+    sub.name = func_attr(ctx.node, key)
+    propagate_shapes(sub)
     return sub
 
 
 def _check_settled(ctx: NodeContext, body: Graph, graph: Graph) -> None:
     """The body gives every loop variable back with the shape and dtype it came in with."""
-    propagate_shapes(body)
     for i, (name, out) in enumerate(zip(ctx.inputs, body.outputs)):
         before, after = graph.tensors[name], body.tensors[out]
         if after.shape is None:
-            continue  # settled by the passes' shape inference, checked there (WHILE's rule)
+            continue  # known only once the passes fold what it depends on
         if tuple(after.shape) != tuple(before.shape) or after.dtype != before.dtype:
             raise ConversionError(
                 f"node {ctx.name!r} ({ctx.node.op}): its body turns loop variable {i} ({name!r}) "
