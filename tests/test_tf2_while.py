@@ -5,6 +5,7 @@ one-line error of a body that changes a loop variable's shape."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.support.cli import assert_one_line_error, toco
@@ -12,6 +13,7 @@ from tests.support.oracle import tf_convert
 from tests.support.policy import tensorflow_and_litert_failures
 from tests.test_tf2_graphs import freeze_tf2
 from toco_py import api
+from toco_py.errors import TocoError
 from toco_py.tflite.reader import read_model
 
 
@@ -149,3 +151,31 @@ def test_a_body_changing_a_shape_is_one_line_error(tmp_path):
     while_node = next(n.name for n in gd.node if n.op in ("While", "StatelessWhile"))
     proc = toco("convert", "--graph_def_file", str(path), "--output_file", str(tmp_path / "out.tflite"))
     assert_one_line_error(proc, while_node, "shape")
+
+
+def _tensor_array(x, n):
+    def body(i, a):
+        return i + 1, a.write(i, tf.reduce_sum(x) * tf.cast(i, tf.float32))
+
+    _, arr = tf.while_loop(lambda i, a: i < n[0], body,
+                           [tf.constant(0), tf.TensorArray(tf.float32, size=0, dynamic_size=True)])
+    return arr.stack()
+
+
+def test_a_tensor_array_loop_variable_is_refused_by_name(tmp_path):
+    gd, _, _, _ = freeze_tf2(_tensor_array, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+    path = tmp_path / "array.pb"
+    path.write_bytes(gd.SerializeToString())
+    proc = toco("convert", "--graph_def_file", str(path), "--output_file", str(tmp_path / "out.tflite"))
+    assert_one_line_error(proc, "loop variable 3", "variant", "TensorArray")
+
+
+def test_a_while_calling_a_missing_function_is_refused():
+    gd, _, _, _ = freeze_tf2(_bounded, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+    loop = next(n for n in gd.node if n.op in ("While", "StatelessWhile"))
+    body = loop.attr["body"].func.name
+    kept = [f for f in gd.library.function if f.signature.name != body]
+    del gd.library.function[:]
+    gd.library.function.extend(kept)
+    with pytest.raises(TocoError, match=f"calls function '{body}', which the GraphDef's function library"):
+        api.convert_bytes(gd.SerializeToString())

@@ -18,6 +18,7 @@ from ..passes.propagate_shapes import propagate_shapes
 from .context import NodeContext
 from .functions import func_attr
 from .proto import AttrValue, NodeDef
+from .tensors import dtype_name
 
 WHILE_OPS = ("While", "StatelessWhile")
 
@@ -60,8 +61,16 @@ def _call(node, library, key: str) -> FunctionCall:
 def _static_shapes(ctx: NodeContext, graph: Graph) -> list[tuple]:
     """The loop variables' shapes where the loop starts; each must be known."""
     propagate_shapes(graph)
+    types = ctx.node.attr["T"].list.type if "T" in ctx.node.attr else ()
     shapes = []
     for i, name in enumerate(ctx.inputs):
+        kind = dtype_name(types[i]) if i < len(types) else None
+        if kind in ("variant", "resource"):
+            raise ConversionError(
+                f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) is a {kind} "
+                "tensor (a TensorArray or TensorList; a resource: a variable's handle), which "
+                "toco-py does not carry through a loop; make the loop carry plain tensors (update "
+                "a preallocated tensor rather than a TensorArray)")
         shape = graph.tensors[name].shape
         if shape is None or any(d < 0 for d in shape):
             raise ConversionError(
