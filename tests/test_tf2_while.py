@@ -137,6 +137,19 @@ def test_a_function_called_in_the_body(tmp_path):
                       [(_x(seed=k), np.array([k], np.int32)) for k in (0, 1, 3)], against_tf_converter=False)
 
 
+def _computed_size(x, n):
+    start = tf.zeros(tf.stack([tf.shape(x)[0] * 2, 3]))  # a size only folding constants finds
+    _, y = tf.while_loop(lambda i, a: i < n[0], lambda i, a: (i + 1, a + tf.reduce_sum(x)),
+                         [tf.constant(0), start])
+    return y
+
+
+def test_a_loop_variable_sized_by_constant_folding(tmp_path):
+    specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+    convert_and_check(tmp_path, _computed_size, specs,
+                      [(_x(seed=k), np.array([k], np.int32)) for k in (0, 2)])
+
+
 def _growing(x, n):
     _, y = tf.while_loop(lambda i, x: i < n[0], lambda i, x: (i + 1, tf.concat([x, x], 0)),
                          [tf.constant(0), x],

@@ -397,7 +397,7 @@ class Importer:
     def _map_node(self, node) -> None:
         ctx = NodeContext(self.graph, node, self.consts)
         if node.op in WHILE_OPS:
-            add_while(ctx, getattr(self.gd, "library", None), self._import_call)
+            add_while(ctx, getattr(self.gd, "library", None), self._import_call, self._infer_upstream)
             return
         mapper = MAPPERS.get(node.op)
         if mapper is None:

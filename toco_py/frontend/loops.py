@@ -36,6 +36,8 @@ class FunctionCall:
 
 # Imports a FunctionCall given its input shapes into a Graph of the model's subgraphs.
 ImportCall = Callable[[FunctionCall, list[tuple]], Graph]
+# {tensor: (shape, dtype)} for the tensors the passes find shapes of (Importer._infer_upstream).
+InferUpstream = Callable[[list[str]], dict]
 
 
 def _call(node, library, key: str) -> FunctionCall:
@@ -58,11 +60,12 @@ def _call(node, library, key: str) -> FunctionCall:
     return FunctionCall(args + [call], library, [a.name for a in args], outputs)
 
 
-def _static_shapes(ctx: NodeContext, graph: Graph) -> list[tuple]:
-    """The loop variables' shapes where the loop starts; each must be known."""
+def _static_shapes(ctx: NodeContext, graph: Graph, infer_upstream: InferUpstream) -> list[tuple]:
+    """The loop variables' shapes where the loop starts; each must be known: from the shape
+    rules on the graph so far, else from the conversion's passes on the part upstream (a
+    size computed from constants)."""
     propagate_shapes(graph)
     types = ctx.node.attr["T"].list.type if "T" in ctx.node.attr else ()
-    shapes = []
     for i, name in enumerate(ctx.inputs):
         kind = dtype_name(types[i]) if i < len(types) else None
         if kind in ("variant", "resource"):
@@ -71,14 +74,19 @@ def _static_shapes(ctx: NodeContext, graph: Graph) -> list[tuple]:
                 "tensor (a TensorArray or TensorList; a resource: a variable's handle), which "
                 "toco-py does not carry through a loop; make the loop carry plain tensors (update "
                 "a preallocated tensor rather than a TensorArray)")
-        shape = graph.tensors[name].shape
+    shapes = {name: graph.tensors[name].shape for name in ctx.inputs}
+    unknown = [name for name, shape in shapes.items() if shape is None or any(d < 0 for d in shape)]
+    if unknown:
+        shapes.update({name: shape for name, (shape, _) in infer_upstream(unknown).items()})
+    for i, name in enumerate(ctx.inputs):
+        shape = shapes[name]
         if shape is None or any(d < 0 for d in shape):
             raise ConversionError(
                 f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) has no static "
                 f"shape where the loop starts ({'unknown' if shape is None else list(shape)}); "
                 "TFLite's WHILE needs one: give fixed input shapes with --input_shapes")
-        shapes.append(tuple(shape))
-    return shapes
+        graph.tensors[name].shape = tuple(shape)
+    return [tuple(shapes[name]) for name in ctx.inputs]
 
 
 def _subgraph(ctx: NodeContext, library, key: str, shapes: list[tuple], import_call: ImportCall) -> Graph:
@@ -106,11 +114,11 @@ def _check_settled(ctx: NodeContext, body: Graph, graph: Graph) -> None:
                 "shape and dtype: make the loop keep them")
 
 
-def add_while(ctx: NodeContext, library, import_call: ImportCall) -> None:
+def add_while(ctx: NodeContext, library, import_call: ImportCall, infer_upstream: InferUpstream) -> None:
     """Maps While / StatelessWhile `ctx.node` (its functions in `library`) into ctx.graph:
     WHILE and its two subgraphs, appended to the model's."""
     graph = ctx.graph
-    shapes = _static_shapes(ctx, graph)
+    shapes = _static_shapes(ctx, graph, infer_upstream)
     if not graph.subgraphs:
         graph.subgraphs.append(graph)
     cond = _subgraph(ctx, library, "cond", shapes, import_call)
