@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import ConversionError, TocoError
 from ..ir import Graph
+from ..ops.control_flow import check_settled
 from ..passes.propagate_shapes import propagate_shapes
 from .context import NodeContext
 from .functions import func_attr
@@ -100,20 +101,6 @@ def _subgraph(ctx: NodeContext, library, key: str, shapes: list[tuple], import_c
     return sub
 
 
-def _check_settled(ctx: NodeContext, body: Graph, graph: Graph) -> None:
-    """The body gives every loop variable back with the shape and dtype it came in with."""
-    for i, (name, out) in enumerate(zip(ctx.inputs, body.outputs)):
-        before, after = graph.tensors[name], body.tensors[out]
-        if after.shape is None:
-            continue  # known only once the passes fold what it depends on
-        if tuple(after.shape) != tuple(before.shape) or after.dtype != before.dtype:
-            raise ConversionError(
-                f"node {ctx.name!r} ({ctx.node.op}): its body turns loop variable {i} ({name!r}) "
-                f"of shape {list(before.shape)} {before.dtype} into {list(after.shape)} {after.dtype}, "
-                "so the loop's shapes never settle; TFLite's WHILE keeps each loop variable's "
-                "shape and dtype: make the loop keep them")
-
-
 def add_while(ctx: NodeContext, library, import_call: ImportCall, infer_upstream: InferUpstream) -> None:
     """Maps While / StatelessWhile `ctx.node` (its functions in `library`) into ctx.graph:
     WHILE and its two subgraphs, appended to the model's."""
@@ -130,7 +117,8 @@ def add_while(ctx: NodeContext, library, import_call: ImportCall, infer_upstream
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
                         f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "
                         "GraphDef is malformed")
-    _check_settled(ctx, body, graph)
+    check_settled(f"node {ctx.name!r} ({ctx.node.op})", [graph.tensors[n] for n in ctx.inputs],
+                  [body.tensors[n] for n in body.outputs])
     models = graph.subgraphs
     models.extend((cond, body))
     ctx.emit("WHILE", list(ctx.inputs),

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from ..ir import Graph
 from . import (
+    check_while_shapes,
     cond_to_if,
     dedupe_ops,
     drop_fake_quant,
@@ -75,7 +76,7 @@ STAGES = {
              fuse_activation.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
-    "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
+    "finalize": [check_while_shapes.PASS, materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
 }
 
 
