@@ -61,11 +61,8 @@ def _call(node, library, key: str) -> FunctionCall:
     return FunctionCall(args + [call], library, [a.name for a in args], outputs)
 
 
-def _static_shapes(ctx: NodeContext, graph: Graph, infer_upstream: InferUpstream) -> list[tuple]:
-    """The loop variables' shapes where the loop starts; each must be known: from the shape
-    rules on the graph so far, else from the conversion's passes on the part upstream (a
-    size computed from constants)."""
-    propagate_shapes(graph)
+def _check_carriable(ctx: NodeContext) -> None:
+    """Every loop variable is a plain tensor (its type in the While's T attr)."""
     types = ctx.node.attr["T"].list.type if "T" in ctx.node.attr else ()
     for i, name in enumerate(ctx.inputs):
         kind = dtype_name(types[i]) if i < len(types) else None
@@ -75,6 +72,13 @@ def _static_shapes(ctx: NodeContext, graph: Graph, infer_upstream: InferUpstream
                 "tensor (a TensorArray or TensorList; a resource: a variable's handle), which "
                 "toco-py does not carry through a loop; make the loop carry plain tensors (update "
                 "a preallocated tensor rather than a TensorArray)")
+
+
+def _static_shapes(ctx: NodeContext, graph: Graph, infer_upstream: InferUpstream) -> list[tuple]:
+    """The loop variables' shapes where the loop starts; each must be known: from the shape
+    rules on the graph so far, else from the conversion's passes on the part upstream (a
+    size computed from constants)."""
+    propagate_shapes(graph)
     shapes = {name: graph.tensors[name].shape for name in ctx.inputs}
     unknown = [name for name, shape in shapes.items() if shape is None or any(d < 0 for d in shape)]
     if unknown:
@@ -105,6 +109,7 @@ def add_while(ctx: NodeContext, library, import_call: ImportCall, infer_upstream
     """Maps While / StatelessWhile `ctx.node` (its functions in `library`) into ctx.graph:
     WHILE and its two subgraphs, appended to the model's."""
     graph = ctx.graph
+    _check_carriable(ctx)
     shapes = _static_shapes(ctx, graph, infer_upstream)
     if not graph.subgraphs:
         graph.subgraphs.append(graph)
