@@ -21,12 +21,12 @@ def _op_count(model: bytes) -> int:
     return sum(len(g.ops) for g in read_model(model).graphs)
 
 
-def convert_and_check(tmp_path, fn, specs, feeds_list, against_tf_converter=True):
+def convert_and_check(tmp_path, fn, specs, feeds_list, against_tf_converter=True, contains_while=True):
     """Converts, checks LiteRT against TensorFlow on every feed, and our op count (all
     subgraphs) against TF's converter's on the same .pb (against_tf_converter: when that
-    converts it)."""
+    converts it). contains_while: the loop is a node of the graph (not inside a function)."""
     gd, ops, inputs, outputs = freeze_tf2(fn, *specs)
-    assert {"While", "StatelessWhile"} & ops
+    assert bool({"While", "StatelessWhile"} & ops) == contains_while
     pb = gd.SerializeToString()
     result = api.convert_bytes(pb)
     ops = {op.type for g in result.graph.subgraphs for op in g.ops}
@@ -116,6 +116,20 @@ def test_a_loop_inside_the_body(tmp_path):
     result = convert_and_check(tmp_path, _nested, specs,
                                [(_x(seed=k), np.array([k], np.int32)) for k in (0, 1, 3)])
     assert len(result.graph.subgraphs) == 5
+
+
+def _loop_in_cond(x, n):
+    def looped():
+        _, y = tf.while_loop(lambda i, y: i < n[0], lambda i, y: (i + 1, y * 1.5), [tf.constant(0), x])
+        return y
+
+    return tf.cond(tf.reduce_sum(x) > 0.0, looped, lambda: x - 1.0)
+
+
+def test_a_loop_inside_a_cond_branch(tmp_path):
+    specs = [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]
+    convert_and_check(tmp_path, _loop_in_cond, specs,
+                      [(_x(seed=k), np.array([k], np.int32)) for k in (0, 1, 2, 3)], contains_while=False)
 
 
 @tf.function(experimental_attributes={"_noinline": True})
