@@ -10,22 +10,20 @@ from __future__ import annotations
 
 from ..ir import Graph, Op
 from ..ops.converter_only import PASSTHROUGH
+from ..tflite.options import SUBGRAPH_ATTRS
 from .base import Pass
-
-_SUBGRAPH_ATTRS = ("cond_subgraph_index", "body_subgraph_index")
 
 
 def _indices(op: Op) -> set[int]:
-    return {op.attrs[key] for key in _SUBGRAPH_ATTRS}
+    """The subgraphs op runs."""
+    return {op.attrs[key] for key in SUBGRAPH_ATTRS.get(op.type, ())}
 
 
 def _shared(graph: Graph, op: Op) -> bool:
     """Whether another op of the model runs (or the entry point is) one of op's subgraphs."""
     mine = _indices(op)
-    if 0 in mine:
-        return True
-    return any(other is not op and set(mine) & {v for k, v in other.attrs.items() if k.endswith("subgraph_index")}
-               for sub in graph.subgraphs for other in sub.ops)
+    return 0 in mine or any(other is not op and mine & _indices(other)
+                            for sub in graph.subgraphs for other in sub.ops)
 
 
 def _forward_inputs(body: Graph) -> bool:
