@@ -66,6 +66,15 @@ def _callees(node, functions) -> list[str]:
             if k in node.attr and node.attr[k].WhichOneof("value") == "func"]
 
 
+def func_attr(node, key: str) -> str:
+    """The name of the function in the node's attr `key`."""
+    value = node.attr.get(key)
+    if value is None or value.WhichOneof("value") != "func":
+        raise TocoError(f"node {node.name!r} ({node.op}) has no function in its {key!r} attr; "
+                        "the GraphDef is malformed")
+    return value.func.name
+
+
 def _node(name: str, op: str, inputs: list[str], **attrs) -> NodeDef:
     node = NodeDef(name=name, op=op, input=inputs)
     for key, value in attrs.items():
@@ -150,19 +159,12 @@ class _Inliner:
         self.used.add(fresh)
         return fresh
 
-    def _func_attr(self, node, key: str) -> str:
-        value = node.attr.get(key)
-        if value is None or value.WhichOneof("value") != "func":
-            raise TocoError(f"node {node.name!r} ({node.op}) has no function in its {key!r} attr; "
-                            "the GraphDef is malformed")
-        return value.func.name
-
     def _expand(self, node, inputs: list[str]) -> None:
         """Replaces the call `node` (its data inputs `inputs`, graph references) by the nodes
         computing its outputs and a node of its name that forwards them."""
         tout = node.attr["Tout"].list.type if "Tout" in node.attr else ()
         if node.op in _IFS:
-            then_fn, else_fn = self._func_attr(node, "then_branch"), self._func_attr(node, "else_branch")
+            then_fn, else_fn = func_attr(node, "then_branch"), func_attr(node, "else_branch")
             if not inputs:
                 raise TocoError(f"node {node.name!r} ({node.op}) has no predicate input; the GraphDef is malformed")
             outputs = self._cond(node, node.name, inputs[0], inputs[1:],
@@ -178,7 +180,7 @@ class _Inliner:
                                 f"toco-py converts a Case of at most {MAX_CALL_DEPTH}")
             outputs = self._case(node, node.name, inputs[0], inputs[1:], branches)
         else:
-            name = self._func_attr(node, "f") if node.op in _CALLS else node.op
+            name = func_attr(node, "f") if node.op in _CALLS else node.op
             outputs = self._inline(name, node.name, inputs, node)
         controls = [tensor for tensor in node.input if tensor.startswith("^")]
         if outputs:

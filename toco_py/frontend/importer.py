@@ -13,6 +13,7 @@ from ..ir import Graph, Op, Tensor, const_tensor
 from ..tflite.options import MAX_TENSOR_ELEMENTS
 from .context import NodeContext, split_ref, tensor_name
 from .functions import inline_functions
+from .loops import WHILE_OPS, FunctionCall, add_while
 from .node_types import input_dtype, output_dtype, shape_attr
 from .tensors import shape_of, to_numpy
 from .tf_ops import MAPPERS
@@ -395,6 +396,9 @@ class Importer:
 
     def _map_node(self, node) -> None:
         ctx = NodeContext(self.graph, node, self.consts)
+        if node.op in WHILE_OPS:
+            add_while(ctx, getattr(self.gd, "library", None), self._import_call, self._infer_upstream)
+            return
         mapper = MAPPERS.get(node.op)
         if mapper is None:
             self._add_opaque(node, ctx)
@@ -407,6 +411,13 @@ class Importer:
             raise InternalError(f"the {node.op} mapper on node {node.name!r}") from err
         if node.op in ("Identity", "Snapshot", "StopGradient") and ctx.inputs[0] in self.consts:
             self.consts[node.name] = self.consts[ctx.inputs[0]]
+
+    def _import_call(self, call: FunctionCall, shapes: list[tuple]) -> Graph:
+        """A function's body as a subgraph of this graph's model (frontend/loops.py)."""
+        sub = Importer(call, call.inputs, call.outputs, shapes, expand_limit=self.expand_limit,
+                       run_passes=self.run_passes)
+        sub.graph.subgraphs = self.graph.subgraphs
+        return sub.run()
 
     def _add_opaque(self, node, ctx: NodeContext) -> None:
         """An op with no mapping becomes a CUSTOM op, so that every unsupported op can be

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConversionError
 from ..ir import Graph, Op, Tensor
 from .common import ShapeUnknown
 from .registry import register
@@ -37,6 +38,21 @@ def _if(op: Op, model, cond: np.ndarray, *args) -> list:
 def _infer_while(op: Op, graph: Graph, *carried: Tensor):
     """The loop carries its tensors: each output is shaped as the input it starts from."""
     return [(t.shape, t.dtype) for t in carried]
+
+
+def check_settled(label: str, carried: list[Tensor], results: list[Tensor]) -> None:
+    """A WHILE body (`results`: its outputs) gives every loop variable (`carried`) back with
+    the shape and dtype it came in with, which TFLite's WHILE keeps; a result of unknown
+    shape passes until it is known. label: the loop, for the error."""
+    for before, after in zip(carried, results):
+        if after.shape is None:
+            continue
+        if tuple(after.shape) != tuple(before.shape) or after.dtype != before.dtype:
+            raise ConversionError(
+                f"{label}: its body turns loop variable {before.name!r} of shape "
+                f"{list(before.shape)} {before.dtype} into {list(after.shape)} {after.dtype}, so "
+                "the loop's shapes never settle; TFLite's WHILE keeps each loop variable's shape "
+                "and dtype: make the loop keep them")
 
 
 def _while(op: Op, model, *carried) -> list:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from ..ir import Graph
 from . import (
+    check_while_shapes,
     cond_to_if,
     dedupe_ops,
     drop_fake_quant,
@@ -35,6 +36,7 @@ from . import (
     merge_reshapes,
     merge_transposes,
     minmax_to_relu,
+    prune_while,
     remove_identity_reshape,
     remove_identity_slice,
     remove_identity_transpose,
@@ -53,7 +55,7 @@ from .driver import PassLog, run_stage
 
 STAGES = {
     # Drop what only matters in training.
-    "cleanup": [remove_passthrough.PASS],
+    "cleanup": [remove_passthrough.PASS, prune_while.PASS],
     # Make everything that can be known at conversion time a constant.
     "resolve": [remove_tile.PASS, fold_constants.PASS, resolve_switch.PASS, resolve_merge.PASS,
                 resolve_random.PASS, resolve_select.PASS, remove_trivial_arithmetic.PASS,
@@ -74,7 +76,7 @@ STAGES = {
              fuse_activation.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
-    "finalize": [materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
+    "finalize": [check_while_shapes.PASS, materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
 }
 
 

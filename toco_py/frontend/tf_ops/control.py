@@ -9,8 +9,9 @@ from .registry import tf_op
 # conversion fails naming it (preflight.is_control_flow). Switch and Merge are mapped below
 # (to ops with the "control_flow" trait), for the passes to resolve a constant predicate;
 # functional If / StatelessIf / Case become Switch and Merge before the import
-# (frontend/functions.py).
-UNMAPPED_CONTROL_FLOW = ("Enter", "Exit", "NextIteration", "LoopCond", "While", "StatelessWhile")
+# (frontend/functions.py); functional While / StatelessWhile become WHILE with subgraphs
+# (frontend/loops.py).
+UNMAPPED_CONTROL_FLOW = ("Enter", "Exit", "NextIteration", "LoopCond")
 _PASSTHROUGH = {"Identity": "Identity", "Snapshot": "Snapshot", "CheckNumerics": "CheckNumerics",
                 "StopGradient": "StopGradient", "PreventGradient": "PreventGradient",
                 "EnsureShape": "EnsureShape", "PlaceholderWithDefault": "PlaceholderWithDefault"}

@@ -1,0 +1,131 @@
+"""TF2 functional while loops: a While / StatelessWhile node (its cond and body functions in
+the GraphDef's function library) -> one WHILE op whose cond and body subgraphs are those
+functions, each imported as a graph of its own: inputs the loop variables, outputs the
+cond's bool (or the body's next loop variables).
+
+TFLite's WHILE keeps each loop variable's shape and dtype across iterations, so the
+subgraphs take the While's input shapes (TensorFlow's shape invariants may leave sizes open;
+the ones the loop starts from are what it converts to), and a body that changes a loop
+variable's shape or dtype is refused: the loop's shapes never settle."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import ConversionError, TocoError
+from ..ir import Graph
+from ..ops.control_flow import check_settled
+from ..passes.propagate_shapes import propagate_shapes
+from .context import NodeContext
+from .functions import func_attr
+from .proto import AttrValue, NodeDef
+from .tensors import dtype_name
+
+WHILE_OPS = ("While", "StatelessWhile")
+
+
+@dataclass
+class FunctionCall:
+    """A GraphDef of one call of a library function on placeholders, as the importer reads
+    one: importing it with the placeholders as inputs and the call's outputs as outputs
+    imports the function's body (the inliner translates its "node:output_arg:index" names)."""
+    node: list
+    library: object
+    inputs: list[str]
+    outputs: list[str]
+
+
+# Imports a FunctionCall given its input shapes into a Graph of the model's subgraphs.
+ImportCall = Callable[[FunctionCall, list[tuple]], Graph]
+# {tensor: (shape, dtype)} for the tensors the passes find shapes of (Importer._infer_upstream).
+InferUpstream = Callable[[list[str]], dict]
+
+
+def _call(node, library, key: str) -> FunctionCall:
+    """A call of the While's `key` function (cond or body) on one placeholder per loop variable."""
+    name = func_attr(node, key)
+    functions = {f.signature.name: f for f in library.function} if library is not None else {}
+    if name not in functions:
+        raise TocoError(f"node {node.name!r} calls function {name!r}, which the GraphDef's "
+                        "function library does not define; the GraphDef is malformed")
+    signature = functions[name].signature
+    prefix = f"{node.name}/{key}"
+    args = []
+    for i, arg in enumerate(signature.input_arg):
+        args.append(NodeDef(name=f"{prefix}/arg_{i}", op="Placeholder"))
+        args[-1].attr["dtype"].CopyFrom(AttrValue(type=arg.type))
+    call = NodeDef(name=prefix, op="PartitionedCall", input=[a.name for a in args])
+    call.attr["f"].func.name = name
+    call.attr["Tout"].list.type.extend(arg.type for arg in signature.output_arg)
+    outputs = [f"{prefix}:{i}" for i in range(len(signature.output_arg))]
+    return FunctionCall(args + [call], library, [a.name for a in args], outputs)
+
+
+def _check_carriable(ctx: NodeContext) -> None:
+    """Every loop variable is a plain tensor (its type in the While's T attr)."""
+    types = ctx.node.attr["T"].list.type if "T" in ctx.node.attr else ()
+    for i, name in enumerate(ctx.inputs):
+        kind = dtype_name(types[i]) if i < len(types) else None
+        if kind in ("variant", "resource"):
+            raise ConversionError(
+                f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) is a {kind} "
+                "tensor (a TensorArray or TensorList; a resource: a variable's handle), which "
+                "toco-py does not carry through a loop; make the loop carry plain tensors (update "
+                "a preallocated tensor rather than a TensorArray)")
+
+
+def _static_shapes(ctx: NodeContext, graph: Graph, infer_upstream: InferUpstream) -> list[tuple]:
+    """The loop variables' shapes where the loop starts; each must be known: from the shape
+    rules on the graph so far, else from the conversion's passes on the part upstream (a
+    size computed from constants)."""
+    propagate_shapes(graph)
+    shapes = {name: graph.tensors[name].shape for name in ctx.inputs}
+    unknown = [name for name, shape in shapes.items() if shape is None or any(d < 0 for d in shape)]
+    if unknown:
+        shapes.update({name: shape for name, (shape, _) in infer_upstream(unknown).items()})
+    for i, name in enumerate(ctx.inputs):
+        shape = shapes[name]
+        if shape is None or any(d < 0 for d in shape):
+            raise ConversionError(
+                f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) has no static "
+                f"shape where the loop starts ({'unknown' if shape is None else list(shape)}); "
+                "TFLite's WHILE needs one: give fixed input shapes with --input_shapes")
+        graph.tensors[name].shape = tuple(shape)
+    return [tuple(shapes[name]) for name in ctx.inputs]
+
+
+def _subgraph(ctx: NodeContext, library, key: str, shapes: list[tuple], import_call: ImportCall) -> Graph:
+    call = _call(ctx.node, library, key)
+    if len(call.inputs) != len(shapes):
+        raise TocoError(f"node {ctx.name!r} ({ctx.node.op}) passes {len(shapes)} loop variables to "
+                        f"its {key} function, which takes {len(call.inputs)}; the GraphDef is malformed")
+    sub = import_call(call, shapes)
+    sub.name = func_attr(ctx.node, key)
+    propagate_shapes(sub)
+    return sub
+
+
+def add_while(ctx: NodeContext, library, import_call: ImportCall, infer_upstream: InferUpstream) -> None:
+    """Maps While / StatelessWhile `ctx.node` (its functions in `library`) into ctx.graph:
+    WHILE and its two subgraphs, appended to the model's."""
+    graph = ctx.graph
+    _check_carriable(ctx)
+    shapes = _static_shapes(ctx, graph, infer_upstream)
+    if not graph.subgraphs:
+        graph.subgraphs.append(graph)
+    cond = _subgraph(ctx, library, "cond", shapes, import_call)
+    if len(cond.outputs) != 1:
+        raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its cond function returns "
+                        f"{len(cond.outputs)} tensors, not one bool; the GraphDef is malformed")
+    body = _subgraph(ctx, library, "body", shapes, import_call)
+    if len(body.outputs) != len(shapes):
+        raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
+                        f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "
+                        "GraphDef is malformed")
+    check_settled(f"node {ctx.name!r} ({ctx.node.op})", [graph.tensors[n] for n in ctx.inputs],
+                  [body.tensors[n] for n in body.outputs])
+    models = graph.subgraphs
+    models.extend((cond, body))
+    ctx.emit("WHILE", list(ctx.inputs),
+             {"cond_subgraph_index": len(models) - 2, "body_subgraph_index": len(models) - 1},
+             outputs=ctx.outputs(len(ctx.inputs), "T"))
