@@ -39,6 +39,13 @@ def parse_arrays(text: str | None) -> list[str] | None:
     return names
 
 
+def _op_summary(graph) -> str:
+    """'N ops', or 'N ops in K subgraphs' for a model of several."""
+    if not graph.subgraphs:
+        return f"{len(graph.ops)} ops"
+    return f"{sum(len(g.ops) for g in graph.subgraphs)} ops in {len(graph.subgraphs)} subgraphs"
+
+
 def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -141,7 +148,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
             _stderr(f"{name}: {count}")
     if dump_graphviz_dir:
         _stderr(f"wrote {dump_dir(dump_graphviz_dir, 'after', result.graph)}")
-    _stderr(f"wrote {output_file}: {len(result.graph.ops)} ops, {len(result.view)} bytes")
+    _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
 
 
 @cli.command()
@@ -191,7 +198,7 @@ def quantize(input_file, output_file, **quantization) -> None:
     result = api.quantize_tflite(input_file, output_file, options)
     for note in result.notes:
         _stderr(note)
-    _stderr(f"wrote {output_file}: {len(result.graph.ops)} ops, {len(result.view)} bytes")
+    _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
 
 
 def _feeds_option(fn):
