@@ -7,6 +7,7 @@ import contextlib
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.lite.python.convert_phase import ConverterError
 
 from tests.support.oracle import freeze, run_litert, run_tf, tf_convert
 from tests.support.policy import tensorflow_and_litert_failures
@@ -158,3 +159,39 @@ def test_if_takes_its_shapes_from_the_then_branch(tmp_path):
     propagate_shapes(graph)
     assert [graph.tensors[n].shape for n in if_op.outputs] == [then.tensors[n].shape for n in then.outputs] \
         == [(2, 4), (2,)]
+
+
+def batch_norm_on_a_training_flag():
+    """A tf.compat.v1.layers network as TF1 training code leaves it: its batch norm switches
+    on an is_training placeholder between the batch's statistics and the moving ones."""
+    x = v1.placeholder(tf.float32, [2, 6, 6, 3], name="x")
+    training = v1.placeholder(tf.bool, [], name="p")
+    h = v1.layers.conv2d(x, 4, 3, padding="same")
+    h = tf.nn.relu(v1.layers.batch_normalization(h, training=training))
+    return {"y": tf.identity(tf.reduce_mean(h, axis=[1, 2]), name="y")}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_batch_norm_on_a_training_placeholder(version, tmp_path):
+    """Both branches convert (the training one's FusedBatchNorm in training mode too) and
+    LiteRT gives TensorFlow's values for both flags. TF's converter converts the TF1 form
+    (we use no more ops) but not the TF2 one: its branches keep FusedBatchNormV3 and
+    OptionalFromValue, which need Flex ops."""
+    with control_flow(version):
+        pb, names = freeze(batch_norm_on_a_training_flag)
+    result = api.convert_bytes(pb, input_arrays=["x", "p"], output_arrays=["y"])
+    model = read_model(bytes(result.model))
+    assert [op.type for op in model.main.ops if op.type == "IF"] == ["IF"]
+    rng = np.random.default_rng(3)
+    for p in (True, False):
+        feeds = {"x": rng.normal(size=(2, 6, 6, 3)).astype(np.float32), "p": np.array(p)}
+        assert tensorflow_and_litert_failures(pb, result.model, feeds, ["y"]) == []
+    path = tmp_path / "m.pb"
+    path.write_bytes(pb)
+    with control_flow(version):
+        if version == 2:
+            with pytest.raises(ConverterError, match="ERROR_NEEDS_FLEX_OPS"):
+                tf_convert(str(path), ["x", "p"], ["y"])
+            return
+        theirs = tf_convert(str(path), ["x", "p"], ["y"])
+    assert _ops_over_subgraphs(bytes(result.model)) <= _ops_over_subgraphs(theirs)

@@ -38,7 +38,8 @@ class ConversionResult:
 
 
 def _as_custom_ops(graph: Graph) -> None:
-    for op in graph.ops:
+    """Every op without a builtin, in every subgraph, becomes a custom op of its TF name."""
+    for op in (op for sub in graph.subgraphs or [graph] for op in sub.ops):
         if op.type != "CUSTOM" and not has_builtin(op):
             op.attrs = {"custom_code": op.type}
             op.type = "CUSTOM"

@@ -169,7 +169,15 @@ def _branch(graph: Graph, cond: _Cond, side: int, inputs: list[str], name: str) 
     renamed: dict[str, str] = {}
     for switch in cond.switches:
         source = switch.inputs[0]
-        renamed[switch.outputs[side]] = f"{source}/{name}"
+        if graph.tensors[source].is_const:
+            # A constant switched into the branch (frozen weights, a batch norm's moving
+            # statistics) stays a constant there, for the passes to fold.
+            renamed[switch.outputs[side]] = source
+            t = graph.tensors[source]
+            if source not in sub.tensors:
+                sub.add_tensor(Tensor(source, t.shape, t.dtype, t.data, t.quant, t.min_max))
+        else:
+            renamed[switch.outputs[side]] = f"{source}/{name}"
     for source in inputs:
         local = f"{source}/{name}"
         t = graph.tensors[source]
@@ -215,7 +223,7 @@ def cond_to_if(graph: Graph, op: Op) -> bool:
     cond = _find(graph, op)
     if cond is None:
         return False
-    inputs = list(dict.fromkeys(s.inputs[0] for s in cond.switches))
+    inputs = list(dict.fromkeys(s.inputs[0] for s in cond.switches if not graph.tensors[s.inputs[0]].is_const))
     base = (op.name or op.outputs[0]).rsplit("/", 1)[0]
     if not graph.subgraphs:
         graph.subgraphs.append(graph)
