@@ -125,13 +125,12 @@ def test_non_constant_cond_becomes_if(pbs):
     assert [op.type for op in graph.ops] == ["IF"] and len(graph.subgraphs) == 3
 
 
-def test_tf1_while_loop_is_a_one_line_error(pbs, tmp_path):
-    """Not converted yet: check and convert name the loop's frame and the way around it."""
-    for proc in (toco("check", str(pbs["while"])),
-                 toco("convert", "--graph_def_file", str(pbs["while"]), "--output_file", str(tmp_path / "m.tflite"))):
-        assert_one_line_error(proc, "unsupported control flow: a TF1 tf.while_loop", "loop/",
-                              "--input_arrays/--output_arrays")
-    assert not (tmp_path / "m.tflite").exists()
+def test_tf1_while_loop_becomes_while(pbs):
+    """Its frame becomes a WHILE with cond and body subgraphs, which TFLite runs."""
+    report = check_json(pbs["while"])
+    assert report["supported"], report
+    graph, _, _ = api.graph_from_graphdef(parse_graphdef(pbs["while"].read_bytes()))
+    assert [op.type for op in graph.ops] == ["WHILE"] and len(graph.subgraphs) == 3
 
 
 def test_tflite_micro_target(pbs):

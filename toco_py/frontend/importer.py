@@ -12,9 +12,11 @@ from ..errors import ConversionError, InternalError, TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
 from ..tflite.options import MAX_TENSOR_ELEMENTS
 from .context import NodeContext, split_ref, tensor_name
+from .frames import TF1_WHILE, functionalize_frames
 from .functions import inline_functions
-from .loops import WHILE_OPS, FunctionCall, add_while
+from .loops import WHILE_OPS, FunctionCall, add_functional_while, add_while
 from .node_types import input_dtype, output_dtype, shape_attr
+from .tensor_arrays import drop_handles
 from .tensors import shape_of, to_numpy
 from .tf_ops import MAPPERS
 
@@ -72,7 +74,8 @@ class Importer:
         self.expand_limit = expand_limit
         self.run_passes = run_passes
         self.nodes = {}
-        self.node_list = inline_functions(gd)
+        self.node_list, self.loops = functionalize_frames(drop_handles(inline_functions(gd)),
+                                                          getattr(gd, "library", None))
         for node in self.node_list:
             if node.name in self.nodes:
                 raise TocoError(f"the GraphDef has two nodes named {node.name!r}; it is malformed")
@@ -397,7 +400,13 @@ class Importer:
     def _map_node(self, node) -> None:
         ctx = NodeContext(self.graph, node, self.consts)
         if node.op in WHILE_OPS:
-            add_while(ctx, getattr(self.gd, "library", None), self._import_call, self._infer_upstream)
+            add_functional_while(ctx, getattr(self.gd, "library", None), self._import_call,
+                                 self._infer_upstream)
+            return
+        if node.op == TF1_WHILE:
+            loop = self.loops[node.name]
+            add_while(ctx, {"cond": (loop.cond, f"{loop.frame}/cond"), "body": (loop.body, f"{loop.frame}/body")},
+                      self._import_call, self._infer_upstream)
             return
         mapper = MAPPERS.get(node.op)
         if mapper is None:

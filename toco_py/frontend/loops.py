@@ -94,30 +94,39 @@ def _static_shapes(ctx: NodeContext, graph: Graph, infer_upstream: InferUpstream
     return [tuple(shapes[name]) for name in ctx.inputs]
 
 
-def _subgraph(ctx: NodeContext, library, key: str, shapes: list[tuple], import_call: ImportCall) -> Graph:
-    call = _call(ctx.node, library, key)
+def _subgraph(ctx: NodeContext, call: FunctionCall, key: str, name: str, shapes: list[tuple],
+              import_call: ImportCall) -> Graph:
     if len(call.inputs) != len(shapes):
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}) passes {len(shapes)} loop variables to "
                         f"its {key} function, which takes {len(call.inputs)}; the GraphDef is malformed")
     sub = import_call(call, shapes)
-    sub.name = func_attr(ctx.node, key)
+    sub.name = name
     propagate_shapes(sub)
     return sub
 
 
-def add_while(ctx: NodeContext, library, import_call: ImportCall, infer_upstream: InferUpstream) -> None:
-    """Maps While / StatelessWhile `ctx.node` (its functions in `library`) into ctx.graph:
-    WHILE and its two subgraphs, appended to the model's."""
+def add_functional_while(ctx: NodeContext, library, import_call: ImportCall,
+                         infer_upstream: InferUpstream) -> None:
+    """Maps While / StatelessWhile `ctx.node` (its functions in `library`) into ctx.graph."""
+    calls = {key: (_call(ctx.node, library, key), func_attr(ctx.node, key)) for key in ("cond", "body")}
+    add_while(ctx, calls, import_call, infer_upstream)
+
+
+def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]], import_call: ImportCall,
+              infer_upstream: InferUpstream) -> None:
+    """Maps the loop `ctx.node` stands for into ctx.graph: WHILE and its two subgraphs,
+    appended to the model's. calls: "cond" and "body" -> (the function's call, the name its
+    subgraph takes)."""
     graph = ctx.graph
     _check_carriable(ctx)
     shapes = _static_shapes(ctx, graph, infer_upstream)
     if not graph.subgraphs:
         graph.subgraphs.append(graph)
-    cond = _subgraph(ctx, library, "cond", shapes, import_call)
+    cond = _subgraph(ctx, calls["cond"][0], "cond", calls["cond"][1], shapes, import_call)
     if len(cond.outputs) != 1:
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its cond function returns "
                         f"{len(cond.outputs)} tensors, not one bool; the GraphDef is malformed")
-    body = _subgraph(ctx, library, "body", shapes, import_call)
+    body = _subgraph(ctx, calls["body"][0], "body", calls["body"][1], shapes, import_call)
     if len(body.outputs) != len(shapes):
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
                         f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "

@@ -27,6 +27,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     segment,
     sequence,
     slicing,
+    tensor_array,
     variables,
 )
 

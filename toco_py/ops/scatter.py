@@ -1,11 +1,14 @@
-"""Ops that write values at positions: MATRIX_DIAG, MATRIX_SET_DIAG, SCATTER_ND, SPARSE_TO_DENSE.
+"""Ops that write values at positions: MATRIX_DIAG, MATRIX_SET_DIAG, SCATTER_ND, SPARSE_TO_DENSE,
+DYNAMIC_UPDATE_SLICE.
 
 Each follows LiteRT's kernel: MATRIX_DIAG fills off the diagonal with 0 (the raw integer 0 in
 int8, whatever the zero point); MATRIX_SET_DIAG copies the input and writes the main diagonal
 of each (possibly non-square) innermost matrix; SCATTER_ND starts from 0 and adds the updates
 in index order (integers wrap), so repeated indices sum; SPARSE_TO_DENSE starts from the
 default value and writes the values in index order, so a repeated index keeps the last.
-An index out of range fails the invocation in LiteRT, and here.
+An index out of range fails the invocation in LiteRT, and here. DYNAMIC_UPDATE_SLICE copies its
+operand and writes the update at the start indices, each clamped so that the update fits (XLA's
+semantics, which LiteRT's kernel follows): it never fails.
 """
 from __future__ import annotations
 
@@ -144,6 +147,28 @@ def _sparse_to_dense(op: Op, indices: np.ndarray, shape: np.ndarray, values: np.
     return out
 
 
+def _infer_dynamic_update_slice(op: Op, operand: Tensor, update: Tensor, start: Tensor):
+    shape, part = need_shape(op, operand), need_shape(op, update)
+    if len(part) != len(shape) or any(0 <= d < u for d, u in zip(shape, part)):
+        raise ConversionError(f"{op!r}: an update of shape {list(part)} does not fit in an operand "
+                              f"of shape {list(shape)}")
+    if start.shape is not None and tuple(start.shape) != (len(shape),):
+        raise ConversionError(f"{op!r}: its start indices have shape {list(start.shape)}, not "
+                              f"[{len(shape)}] (one per operand axis)")
+    if update.dtype != operand.dtype:
+        raise ConversionError(f"{op!r}: update ({update.dtype}) and operand ({operand.dtype}) "
+                              "differ in type")
+    return shape, operand.dtype
+
+
+def _dynamic_update_slice(op: Op, operand: np.ndarray, update: np.ndarray,
+                          start: np.ndarray) -> np.ndarray:
+    out = operand.copy()
+    first = [min(max(int(s), 0), d - u) for s, d, u in zip(np.ravel(start), operand.shape, update.shape)]
+    out[tuple(slice(f, f + u) for f, u in zip(first, update.shape))] = update
+    return out
+
+
 # MATRIX_DIAG's and SCATTER_ND's int8 kernels start from the raw 0: the quantizer gives them
 # (and their data inputs, which they copy) a zero point of 0, so that it means 0.
 register("MATRIX_DIAG", traits={"moves_data", "shared_params", "zero_fill"}, infer=_infer_matrix_diag,
@@ -156,3 +181,6 @@ register("MATRIX_SET_DIAG", traits={"shared_params"}, infer=_infer_matrix_set_di
 register("SCATTER_ND", traits={"moves_data", "shared_params", "zero_fill"}, infer=_infer_scatter_nd, kernel=_scatter_nd,
          sum_length=_scatter_length, squares="sum")
 register("SPARSE_TO_DENSE", traits={"shared_params"}, infer=_infer_sparse_to_dense, kernel=_sparse_to_dense)
+# The output holds the operand's and the update's raw values: in int8 they share params.
+register("DYNAMIC_UPDATE_SLICE", traits={"shared_params", "tflm"}, infer=_infer_dynamic_update_slice,
+         kernel=_dynamic_update_slice)

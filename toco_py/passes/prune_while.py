@@ -19,7 +19,7 @@ def _indices(op: Op) -> set[int]:
     return {op.attrs[key] for key in SUBGRAPH_ATTRS.get(op.type, ())}
 
 
-def _shared(graph: Graph, op: Op) -> bool:
+def shared_subgraphs(graph: Graph, op: Op) -> bool:
     """Whether another op of the model runs (or the entry point is) one of op's subgraphs."""
     mine = _indices(op)
     return 0 in mine or any(other is not op and mine & _indices(other)
@@ -70,7 +70,7 @@ def _needed(graph: Graph, op: Op, cond: Graph, body: Graph) -> set[int]:
 
 
 def prune_while(graph: Graph, op: Op) -> bool:
-    if op.type != "WHILE" or _shared(graph, op):
+    if op.type != "WHILE" or shared_subgraphs(graph, op):
         return False
     cond = graph.subgraphs[op.attrs["cond_subgraph_index"]]
     body = graph.subgraphs[op.attrs["body_subgraph_index"]]

@@ -190,6 +190,7 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "MATRIX_DIAG": ("MatrixDiagOptions", []),
     "MATRIX_SET_DIAG": ("MatrixSetDiagOptions", []),
     "SCATTER_ND": ("ScatterNdOptions", []),
+    "DYNAMIC_UPDATE_SLICE": ("DynamicUpdateSliceOptions", []),
     "SPARSE_TO_DENSE": ("SparseToDenseOptions", [("ValidateIndices", "validate_indices", BOOL)]),
     # Object detection (ops/detection.py): empty tables, written as TensorFlow's converter does.
     "NON_MAX_SUPPRESSION_V4": ("NonMaxSuppressionV4Options", []),

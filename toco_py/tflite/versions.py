@@ -307,6 +307,7 @@ RULES: dict[str, Rule] = {
         (_out(0, "int16"), 2)),
     # Data-dependent shapes (ops/dynamic.py).
     "WHERE": ((lambda s: s.i(0) != "bool", 2),),
+    "DYNAMIC_UPDATE_SLICE": ((_in(2, "int64"), 2),),
 }
 
 # The registry's builtins that op_version.cc has no case for: always version 1.

@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     sequence,
     slicing,
     special,
+    tensor_arrays,
     unary_composition,
 )
 from .registry import MAPPERS, tf_op

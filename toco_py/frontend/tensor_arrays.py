@@ -1,0 +1,36 @@
+"""TF1 TensorArrays without their handles. A TensorArray op reads the array through its
+resource handle and orders its reads and writes through a float "flow" scalar that every
+write returns anew; toco-py makes the flow the array itself, a tensor [size, *element_shape]
+(ops/tensor_array.py), so the handle is dropped: each TensorArray op becomes a handle-free
+node of the same name reading the flow instead. What a while loop carries is then a plain
+tensor, and a handle entering a loop is read by nothing (frontend/frames.py drops it)."""
+from __future__ import annotations
+
+from .proto import NodeDef
+
+# TensorFlow op -> (handle-free op, the positions of the inputs it keeps); input 0 is the handle.
+HANDLE_FREE = {
+    "TensorArrayV3": ("_TensorArray", (0,)),  # (size): outputs (handle, flow)
+    "TensorArrayReadV3": ("_TensorArrayRead", (1, 2)),  # (index, flow)
+    "TensorArrayWriteV3": ("_TensorArrayWrite", (1, 2, 3)),  # (index, value, flow)
+    "TensorArrayScatterV3": ("_TensorArrayScatter", (1, 2, 3)),  # (indices, value, flow)
+    "TensorArrayGatherV3": ("_TensorArrayGather", (1, 2)),  # (indices, flow)
+    "TensorArraySizeV3": ("_TensorArraySize", (1,)),  # (flow)
+}
+
+
+def drop_handles(nodes: list) -> list:
+    """The nodes, each TensorArray op replaced by its handle-free form (control inputs kept)."""
+    if not any(node.op in HANDLE_FREE for node in nodes):
+        return nodes
+    return [_handle_free(node) if node.op in HANDLE_FREE else node for node in nodes]
+
+
+def _handle_free(node) -> NodeDef:
+    op, kept = HANDLE_FREE[node.op]
+    data = [ref for ref in node.input if not ref.startswith("^")]
+    control = [ref for ref in node.input if ref.startswith("^")]
+    free = NodeDef(name=node.name, op=op, input=[data[i] for i in kept if i < len(data)] + control)
+    for key, value in node.attr.items():
+        free.attr[key].CopyFrom(value)
+    return free

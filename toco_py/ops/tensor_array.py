@@ -1,0 +1,77 @@
+"""TF1 TensorArrays as tensors: the frontend drops each TensorArray's handle and makes its
+"flow" the array itself, a tensor of shape [size, *element_shape] (frontend/tensor_arrays.py).
+These converter-only ops stand for the TensorArray ops that have no one-op builtin form until
+the shapes are known; passes/lower_tensor_arrays.py lowers them. Reads, gathers and sizes
+are GATHER and SHAPE from the start (frontend/tf_ops/tensor_arrays.py).
+
+- TensorArray(size): zeros of [size, *element_shape] (attrs element_shape, dtype), what
+  TensorFlow's reads of unwritten elements give;
+- TensorArrayWrite(index, value, flow): flow with element `index` replaced by value;
+- TensorArrayScatter(indices, value, flow): flow with element indices[i] replaced by value[i].
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Op, Tensor
+from .common import ShapeUnknown, need_const, need_shape
+from .registry import register
+
+
+def _array_shape(op: Op, size: Tensor) -> tuple[int, ...]:
+    count = need_const(op, size, "size")
+    element = tuple(op.attrs["element_shape"]) if op.attrs.get("element_shape") is not None else None
+    if element is None or any(d < 0 for d in element):
+        raise ShapeUnknown(op, op.outputs[0], "its element shape is not fully known")
+    return (int(np.ravel(count)[0]),) + element
+
+
+def _infer_array(op: Op, size: Tensor):
+    return _array_shape(op, size), op.attrs["dtype"]
+
+
+def _zeros(op: Op, size: np.ndarray) -> np.ndarray:
+    element = tuple(op.attrs["element_shape"])
+    return np.zeros((int(np.ravel(size)[0]),) + element, op.attrs["dtype"])
+
+
+def _check_element(op: Op, flow: tuple, element: tuple) -> None:
+    if tuple(flow[1:]) != tuple(element):
+        raise ConversionError(f"{op!r}: writes elements of shape {list(element)} into a "
+                              f"TensorArray of elements {list(flow[1:])}")
+
+
+def _infer_write(op: Op, index: Tensor, value: Tensor, flow: Tensor):
+    shape = need_shape(op, flow)
+    _check_element(op, shape, need_shape(op, value))
+    return shape, flow.dtype
+
+
+def _write(op: Op, index: np.ndarray, value: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    at = int(np.ravel(index)[0])
+    if not 0 <= at < flow.shape[0]:
+        raise ConversionError(f"{op!r}: writes element {at} of a TensorArray of {flow.shape[0]}")
+    out = flow.copy()
+    out[at] = value
+    return out
+
+
+def _infer_scatter(op: Op, indices: Tensor, value: Tensor, flow: Tensor):
+    shape = need_shape(op, flow)
+    _check_element(op, shape, need_shape(op, value)[1:])
+    return shape, flow.dtype
+
+
+def _scatter(op: Op, indices: np.ndarray, value: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    positions = np.ravel(indices).astype(np.int64)
+    if positions.size and (positions.min() < 0 or positions.max() >= flow.shape[0]):
+        raise ConversionError(f"{op!r}: scatters outside a TensorArray of {flow.shape[0]}")
+    out = flow.copy()
+    out[positions] = value
+    return out
+
+
+register("TensorArray", builtin=False, infer=_infer_array, kernel=_zeros)
+register("TensorArrayWrite", builtin=False, infer=_infer_write, kernel=_write)
+register("TensorArrayScatter", builtin=False, infer=_infer_scatter, kernel=_scatter)
