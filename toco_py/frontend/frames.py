@@ -206,7 +206,7 @@ class _FrameBuilder:
                 continue  # the importer names the missing node
             data = [r for r in node.input if not r.startswith("^")]
             if name not in self.inside:
-                if data:
+                if data or node.op != "Const":
                     raise self.fail(node, "is read inside the loop without an Enter")
                 found[name] = node  # a constant, the same in every context
                 continue

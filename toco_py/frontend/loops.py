@@ -86,12 +86,26 @@ def _static_shapes(ctx: NodeContext, graph: Graph, infer_upstream: InferUpstream
     for i, name in enumerate(ctx.inputs):
         shape = shapes[name]
         if shape is None or any(d < 0 for d in shape):
+            _check_array_element(ctx, graph, i, name)
             raise ConversionError(
                 f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) has no static "
                 f"shape where the loop starts ({'unknown' if shape is None else list(shape)}); "
                 "TFLite's WHILE needs one: give fixed input shapes with --input_shapes")
         graph.tensors[name].shape = tuple(shape)
     return [tuple(shapes[name]) for name in ctx.inputs]
+
+
+def _check_array_element(ctx: NodeContext, graph: Graph, i: int, name: str) -> None:
+    """A loop variable that is a TensorArray whose element shape the graph leaves open (its
+    batch size, say) has no static shape, whatever the input shapes: say so."""
+    producer = graph.producer(name)
+    if producer is not None and producer.type == "TensorArray":
+        element = producer.attrs.get("element_shape")
+        raise ConversionError(
+            f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose element "
+            f"shape the graph leaves open ({'unknown' if element is None else list(element)}); "
+            "TFLite's WHILE needs it static: build the graph with static shapes (a fixed batch "
+            "size, e.g. placeholder shape [2, 5, 3] rather than [None, 5, 3])")
 
 
 def _subgraph(ctx: NodeContext, call: FunctionCall, key: str, name: str, shapes: list[tuple],

@@ -72,6 +72,7 @@ def _scatter(op: Op, indices: np.ndarray, value: np.ndarray, flow: np.ndarray) -
     return out
 
 
-register("TensorArray", builtin=False, infer=_infer_array, kernel=_zeros)
+# Not folded: lower_tensor_arrays makes a FILL of it once its shape is known.
+register("TensorArray", builtin=False, infer=_infer_array, kernel=_zeros, foldable=False)
 register("TensorArrayWrite", builtin=False, infer=_infer_write, kernel=_write)
 register("TensorArrayScatter", builtin=False, infer=_infer_scatter, kernel=_scatter)

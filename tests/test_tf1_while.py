@@ -1,0 +1,189 @@
+"""TF1 while loops (frames of Enter / Merge / Switch / NextIteration / Exit / LoopCond, and the
+TensorArrays dynamic_rnn carries through them) -> one WHILE with cond and body subgraphs:
+LiteRT on our .tflite against TensorFlow on the .pb, our op count (all subgraphs) against TF's
+converter's where that converts the graph (it refuses dynamic_rnn: its TensorArray ops need
+TF Select ops), and the one-line errors of frames that cannot become a WHILE."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.support.cli import assert_one_line_error, toco
+from tests.support.oracle import freeze, tf_convert
+from tests.support.policy import tensorflow_and_litert_failures
+from toco_py import api
+from toco_py.frontend.graphdef import parse_graphdef
+from toco_py.tflite.reader import read_model
+
+v1 = tf.compat.v1
+RNG = np.random.default_rng(0)
+
+
+def _freeze_tf1(build) -> tuple[bytes, dict]:
+    v1.disable_control_flow_v2()  # frames, as frozen TF1 graphs have them
+    try:
+        return freeze(build)
+    finally:
+        v1.enable_control_flow_v2()
+
+
+def _op_count(model: bytes) -> int:
+    return sum(len(g.ops) for g in read_model(model).graphs)
+
+
+def _convert_and_check(tmp_path, build, feeds_list, tf_converts: bool) -> bytes:
+    """Converts; LiteRT against TensorFlow on every feed; the op count against TF's
+    converter's (tf_converts), or TF's converter refusing the graph."""
+    pb, outputs = _freeze_tf1(build)
+    assert "NextIteration" in {n.op for n in parse_graphdef(pb).node}
+    result = api.convert_bytes(pb)
+    assert "WHILE" in {op.type for g in result.graph.subgraphs for op in g.ops}
+    names = list(outputs.values())
+    for feeds in feeds_list:
+        failures = tensorflow_and_litert_failures(pb, result.model, feeds, names)
+        assert not failures, failures
+    path = tmp_path / "model.pb"
+    path.write_bytes(pb)
+    if tf_converts:
+        assert _op_count(result.model) <= _op_count(tf_convert(str(path), list(feeds_list[0]), names))
+    else:
+        with pytest.raises(Exception, match="TensorArray|Select TF ops|converter_error"):
+            tf_convert(str(path), list(feeds_list[0]), names)
+    return result.model
+
+
+def _counted_loop():
+    x = v1.placeholder(tf.float32, [2, 3], name="x")
+    n = v1.placeholder(tf.int32, [], name="n")
+    _, y = tf.while_loop(lambda i, v: i < n, lambda i, v: (i + 1, v * 1.5 + 1.0), [tf.constant(0), x])
+    return {"y": tf.identity(y, name="y")}
+
+
+def test_loop_bound_from_input(tmp_path):
+    feeds = [{"x": RNG.standard_normal((2, 3)).astype(np.float32), "n": np.int32(k)} for k in (0, 1, 4)]
+    _convert_and_check(tmp_path, _counted_loop, feeds, tf_converts=True)
+
+
+def _nested_with_cond():
+    """An inner loop and a cond on the counter inside the outer loop's body, a weight read
+    inside (an invariant the WHILE would otherwise carry)."""
+    x = v1.placeholder(tf.float32, [2, 4], name="x")
+    n = v1.placeholder(tf.int32, [], name="n")
+    w = tf.constant(RNG.normal(0, 0.5, (4, 4)).astype(np.float32))
+
+    def body(i, v):
+        _, v = tf.while_loop(lambda j, u: j < i, lambda j, u: (j + 1, tf.tanh(u @ w)), [0, v])
+        v = tf.cond(tf.equal(i % 2, 0), lambda: v * 2.0, lambda: tf.nn.relu(v) - 0.5)
+        return i + 1, v
+    _, y = tf.while_loop(lambda i, v: i < n, body, [tf.constant(0), x])
+    return {"y": tf.identity(y, name="y")}
+
+
+def test_nested_loop_and_cond_in_the_body(tmp_path):
+    feeds = [{"x": RNG.standard_normal((2, 4)).astype(np.float32), "n": np.int32(k)} for k in (0, 3, 5)]
+    model = _convert_and_check(tmp_path, _nested_with_cond, feeds, tf_converts=True)
+    kinds = [op.type for g in read_model(model).graphs for op in g.ops]
+    assert kinds.count("WHILE") == 2 and kinds.count("IF") == 1
+
+
+def _rnn(cell, time_major: bool, layers: int = 1, sequence_length: bool = False):
+    def build():
+        shape = [5, 2, 3] if time_major else [2, 5, 3]
+        x = v1.placeholder(tf.float32, shape, name="x")
+        made = v1.nn.rnn_cell.MultiRNNCell([cell() for _ in range(layers)]) if layers > 1 else cell()
+        lengths = tf.constant([5, 3]) if sequence_length else None
+        out, _ = v1.nn.dynamic_rnn(made, x, dtype=tf.float32, time_major=time_major,
+                                   sequence_length=lengths)
+        return {"y": tf.identity(out, name="y")}
+    return build
+
+
+RNNS = {
+    "lstm": _rnn(lambda: v1.nn.rnn_cell.BasicLSTMCell(4), time_major=False),
+    "gru_time_major": _rnn(lambda: v1.nn.rnn_cell.GRUCell(4), time_major=True),
+    "lstm_2_layers_peepholes": _rnn(lambda: v1.nn.rnn_cell.LSTMCell(4, use_peepholes=True), False, 2),
+    "lstm_sequence_length": _rnn(lambda: v1.nn.rnn_cell.BasicLSTMCell(4), False, sequence_length=True),
+}
+
+
+@pytest.mark.parametrize("name", RNNS)
+def test_dynamic_rnn(tmp_path, name):
+    """The TensorArrays become loop-carried tensors: the input read with GATHER, the output
+    written with DYNAMIC_UPDATE_SLICE."""
+    time_major = name.endswith("time_major")
+    feeds = [{"x": RNG.standard_normal((5, 2, 3) if time_major else (2, 5, 3)).astype(np.float32)}
+             for _ in range(3)]
+    model = _convert_and_check(tmp_path, RNNS[name], feeds, tf_converts=False)
+    kinds = {op.type for g in read_model(model).graphs for op in g.ops}
+    assert {"GATHER", "DYNAMIC_UPDATE_SLICE"} <= kinds
+
+
+def _convert_cli(pb: bytes, tmp_path):
+    path, out = tmp_path / "bad.pb", tmp_path / "bad.tflite"
+    path.write_bytes(pb)
+    return toco("convert", "--graph_def_file", str(path), "--output_file", str(out)), out
+
+
+def test_body_that_grows_a_loop_variable_is_a_one_line_error(tmp_path):
+    def build():
+        x = v1.placeholder(tf.float32, [1, 2], name="x")
+        _, y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, tf.concat([v, v], 1)),
+                             [tf.constant(0), x],
+                             shape_invariants=[tf.TensorShape([]), tf.TensorShape([1, None])])
+        return {"y": tf.identity(y, name="y")}
+    proc, out = _convert_cli(_freeze_tf1(build)[0], tmp_path)
+    assert_one_line_error(proc, "loop variable", "[1, 2]", "[1, 4]")
+    assert not out.exists()
+
+
+def _mutated(build, mutate) -> bytes:
+    gd = v1.GraphDef()
+    gd.ParseFromString(_freeze_tf1(build)[0])
+    mutate(gd)
+    return gd.SerializeToString()
+
+
+def test_frame_with_a_missing_exit_is_a_one_line_error(tmp_path):
+    def drop_exit(gd):
+        exits = [n for n in gd.node if n.op == "Exit"]
+        gd.node.remove(exits[0])
+    proc, out = _convert_cli(_mutated(_counted_loop, drop_exit), tmp_path)
+    assert_one_line_error(proc, "Exit", "does not exist")
+    assert not out.exists()
+
+
+def test_read_from_outside_the_frame_without_enter_is_a_one_line_error(tmp_path):
+    """The body's multiply reads the loop's input directly: no frame can hold that."""
+    def bypass_enter(gd):
+        mul = next(n for n in gd.node if n.op == "Mul" and "while" in n.name)
+        mul.input[1] = "x"
+    proc, out = _convert_cli(_mutated(_counted_loop, bypass_enter), tmp_path)
+    assert_one_line_error(proc, "TF1 while loop", "without an Enter", "cannot become a WHILE")
+    assert not out.exists()
+
+
+def test_dynamic_size_tensor_array_is_a_one_line_error(tmp_path):
+    def build():
+        x = v1.placeholder(tf.float32, [3], name="x")
+        ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[3])
+        _, ta = tf.while_loop(lambda i, ta: i < 4, lambda i, ta: (i + 1, ta.write(i, x * 2.0)),
+                              [tf.constant(0), ta])
+        return {"y": tf.identity(ta.stack(), name="y")}
+    proc, out = _convert_cli(_freeze_tf1(build)[0], tmp_path)
+    assert_one_line_error(proc, "dynamic size", "fixed size")
+    assert not out.exists()
+
+
+def test_tensor_array_of_open_element_shape_is_a_one_line_error(tmp_path):
+    """dynamic_rnn on an unknown batch size records its output TensorArray's elements as
+    [-1, units]: the input shape given at conversion does not reach that attribute."""
+    def build():
+        x = v1.placeholder(tf.float32, [None, 5, 3], name="x")
+        out, _ = v1.nn.dynamic_rnn(v1.nn.rnn_cell.GRUCell(4), x, dtype=tf.float32)
+        return {"y": tf.identity(out, name="y")}
+    path, out = tmp_path / "open.pb", tmp_path / "open.tflite"
+    path.write_bytes(_freeze_tf1(build)[0])
+    proc = toco("convert", "--graph_def_file", str(path), "--output_file", str(out), "--input_shapes", "2,5,3")
+    assert_one_line_error(proc, "TensorArray", "[-1, 4]", "static")
+    assert not out.exists()
