@@ -16,7 +16,7 @@ from .frames import TF1_WHILE, functionalize_frames
 from .functions import inline_functions
 from .loops import WHILE_OPS, FunctionCall, add_functional_while, add_while
 from .node_types import input_dtype, output_dtype, shape_attr
-from .tensor_arrays import drop_handles
+from .tensor_arrays import drop_handles, set_element_shape
 from .tensors import shape_of, to_numpy
 from .tf_ops import MAPPERS
 
@@ -91,6 +91,7 @@ class Importer:
         # Shapes for placeholders that are not input arrays (the upstream shape inference).
         self.placeholder_shapes: dict[str, tuple] = {}
         self._given: dict[str, tuple] = {}
+        self.known_elements: dict[str, tuple] = {}
 
     # ---- choosing the cut ------------------------------------------------------
 
@@ -270,7 +271,7 @@ class Importer:
 
         def inferred():
             if self._inferred is None:
-                self._inferred = self._infer_upstream(self._to_infer)
+                self._inferred = self.infer_upstream(self._to_infer)
             return self._inferred.get(name)
 
         interior = not (node.op in _PLACEHOLDERS and index == 0)
@@ -338,7 +339,7 @@ class Importer:
             return found[0], "inferred from the graph upstream of it"
         return listed, None
 
-    def _infer_upstream(self, names: list[str]) -> dict[str, tuple[tuple, str]]:
+    def infer_upstream(self, names: list[str]) -> dict[str, tuple[tuple, str]]:
         """{name: (shape, dtype)} for the tensors whose shape our shape inference finds when
         the graph upstream of them (from its placeholders) is converted: all at once, or one
         by one when that fails. Best effort: whatever that part of the graph makes fail only
@@ -350,6 +351,7 @@ class Importer:
             sub = Importer(self.gd, None, outputs, None, expand_limit=self.expand_limit,
                            run_passes=self.run_passes)
             sub.placeholder_shapes = self._given
+            sub.known_elements = self.known_elements
             graph = sub.run()
             self.run_passes(graph)
             return {n: (tuple(graph.tensors[n].shape), graph.tensors[n].dtype)
@@ -398,15 +400,16 @@ class Importer:
         self.consts[node.name] = value
 
     def _map_node(self, node) -> None:
+        if node.name in self.known_elements:
+            set_element_shape(node, self.known_elements[node.name])
         ctx = NodeContext(self.graph, node, self.consts)
         if node.op in WHILE_OPS:
-            add_functional_while(ctx, getattr(self.gd, "library", None), self._import_call,
-                                 self._infer_upstream)
+            add_functional_while(ctx, getattr(self.gd, "library", None), self)
             return
         if node.op == TF1_WHILE:
             loop = self.loops[node.name]
             add_while(ctx, {"cond": (loop.cond, f"{loop.frame}/cond"), "body": (loop.body, f"{loop.frame}/body")},
-                      self._import_call, self._infer_upstream)
+                      self)
             return
         mapper = MAPPERS.get(node.op)
         if mapper is None:
@@ -421,12 +424,14 @@ class Importer:
         if node.op in ("Identity", "Snapshot", "StopGradient") and ctx.inputs[0] in self.consts:
             self.consts[node.name] = self.consts[ctx.inputs[0]]
 
-    def _import_call(self, call: FunctionCall, shapes: list[tuple]) -> Graph:
-        """A function's body as a subgraph of this graph's model (frontend/loops.py)."""
+    def import_call(self, call: FunctionCall, shapes: list[tuple], keep_unknown: bool = False) -> Graph:
+        """A function's body as a subgraph of this graph's model (frontend/loops.py);
+        keep_unknown: shapes may hold -1 sizes (a probe's)."""
         sub = Importer(call, call.inputs, call.outputs, shapes, expand_limit=self.expand_limit,
                        run_passes=self.run_passes)
         sub.graph.subgraphs = self.graph.subgraphs
-        return sub.run()
+        sub.known_elements = self.known_elements
+        return sub.run(keep_unknown)
 
     def _add_opaque(self, node, ctx: NodeContext) -> None:
         """An op with no mapping becomes a CUSTOM op, so that every unsupported op can be
@@ -442,8 +447,8 @@ class Importer:
         attrs = {"custom_code": node.op}
         self.graph.add_op(Op("CUSTOM", ctx.inputs, outputs, attrs, node.name))
 
-    def run(self) -> Graph:
-        cut = self.plan()
+    def run(self, keep_unknown: bool = False) -> Graph:
+        cut = self.plan(keep_unknown)
         # The highest output of each node that the part (or an output array) reads: how many
         # outputs an op with no mapping gets.
         self._max_output_index: dict[str, int] = {}

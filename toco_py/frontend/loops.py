@@ -9,13 +9,14 @@ the ones the loop starts from are what it converts to), and a body that changes 
 variable's shape or dtype is refused: the loop's shapes never settle."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import ConversionError, TocoError
 from ..ir import Graph
 from ..ops.control_flow import check_settled
 from ..passes.propagate_shapes import propagate_shapes
+from .array_elements import settle_elements
 from .context import NodeContext
 from .functions import func_attr
 from .proto import AttrValue, NodeDef
@@ -35,10 +36,18 @@ class FunctionCall:
     outputs: list[str]
 
 
-# Imports a FunctionCall given its input shapes into a Graph of the model's subgraphs.
-ImportCall = Callable[[FunctionCall, list[tuple]], Graph]
-# {tensor: (shape, dtype)} for the tensors the passes find shapes of (Importer._infer_upstream).
-InferUpstream = Callable[[list[str]], dict]
+class LoopImporter(Protocol):
+    """What importing a loop needs of the importer (frontend/importer.Importer)."""
+    # TensorArray node -> the element shape its writes show, where the graph leaves it open.
+    known_elements: dict[str, tuple]
+
+    def import_call(self, call: FunctionCall, shapes: list[tuple], keep_unknown: bool = False) -> Graph:
+        """The call's function imported, given its input shapes (keep_unknown: which may
+        hold -1 sizes), as a subgraph of the model."""
+
+    def infer_upstream(self, names: list[str]) -> dict:
+        """{tensor: (shape, dtype)} for those the conversion's passes find shapes of when run
+        on the part of the graph upstream of them."""
 
 
 def _call(node, library, key: str) -> FunctionCall:
@@ -74,15 +83,19 @@ def _check_carriable(ctx: NodeContext) -> None:
                 "a preallocated tensor rather than a TensorArray)")
 
 
-def _static_shapes(ctx: NodeContext, graph: Graph, infer_upstream: InferUpstream) -> list[tuple]:
+def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body: FunctionCall) -> list[tuple]:
     """The loop variables' shapes where the loop starts; each must be known: from the shape
     rules on the graph so far, else from the conversion's passes on the part upstream (a
-    size computed from constants)."""
+    size computed from constants), a TensorArray's open element shape from its writes."""
     propagate_shapes(graph)
     shapes = {name: graph.tensors[name].shape for name in ctx.inputs}
     unknown = [name for name, shape in shapes.items() if shape is None or any(d < 0 for d in shape)]
     if unknown:
-        shapes.update({name: shape for name, (shape, _) in infer_upstream(unknown).items()})
+        for name, (shape, dtype) in importer.infer_upstream(unknown).items():
+            shapes[name] = shape
+            graph.tensors[name].dtype = dtype  # what the shape rules could not tell either
+        if settle_elements(ctx, graph, importer, body, shapes):
+            return _static_shapes(ctx, graph, importer, body)
     for i, name in enumerate(ctx.inputs):
         shape = shapes[name]
         if shape is None or any(d < 0 for d in shape):
@@ -109,38 +122,37 @@ def _check_array_element(ctx: NodeContext, graph: Graph, i: int, name: str) -> N
 
 
 def _subgraph(ctx: NodeContext, call: FunctionCall, key: str, name: str, shapes: list[tuple],
-              import_call: ImportCall) -> Graph:
+              importer: LoopImporter) -> Graph:
     if len(call.inputs) != len(shapes):
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}) passes {len(shapes)} loop variables to "
                         f"its {key} function, which takes {len(call.inputs)}; the GraphDef is malformed")
-    sub = import_call(call, shapes)
+    sub = importer.import_call(call, shapes)
     sub.name = name
     propagate_shapes(sub)
     return sub
 
 
-def add_functional_while(ctx: NodeContext, library, import_call: ImportCall,
-                         infer_upstream: InferUpstream) -> None:
+def add_functional_while(ctx: NodeContext, library, importer: LoopImporter) -> None:
     """Maps While / StatelessWhile `ctx.node` (its functions in `library`) into ctx.graph."""
     calls = {key: (_call(ctx.node, library, key), func_attr(ctx.node, key)) for key in ("cond", "body")}
-    add_while(ctx, calls, import_call, infer_upstream)
+    add_while(ctx, calls, importer)
 
 
-def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]], import_call: ImportCall,
-              infer_upstream: InferUpstream) -> None:
+def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]],
+              importer: LoopImporter) -> None:
     """Maps the loop `ctx.node` stands for into ctx.graph: WHILE and its two subgraphs,
     appended to the model's. calls: "cond" and "body" -> (the function's call, the name its
     subgraph takes)."""
     graph = ctx.graph
     _check_carriable(ctx)
-    shapes = _static_shapes(ctx, graph, infer_upstream)
+    shapes = _static_shapes(ctx, graph, importer, calls["body"][0])
     if not graph.subgraphs:
         graph.subgraphs.append(graph)
-    cond = _subgraph(ctx, calls["cond"][0], "cond", calls["cond"][1], shapes, import_call)
+    cond = _subgraph(ctx, calls["cond"][0], "cond", calls["cond"][1], shapes, importer)
     if len(cond.outputs) != 1:
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its cond function returns "
                         f"{len(cond.outputs)} tensors, not one bool; the GraphDef is malformed")
-    body = _subgraph(ctx, calls["body"][0], "body", calls["body"][1], shapes, import_call)
+    body = _subgraph(ctx, calls["body"][0], "body", calls["body"][1], shapes, importer)
     if len(body.outputs) != len(shapes):
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
                         f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "

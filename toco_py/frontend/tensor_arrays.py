@@ -34,3 +34,10 @@ def _handle_free(node) -> NodeDef:
     for key, value in node.attr.items():
         free.attr[key].CopyFrom(value)
     return free
+
+
+def set_element_shape(node, shape: tuple) -> None:
+    """Sets a handle-free TensorArray node's element shape (one its writes showed)."""
+    node.attr["element_shape"].shape.Clear()
+    for d in shape:
+        node.attr["element_shape"].shape.dim.add().size = int(d)

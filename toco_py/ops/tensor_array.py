@@ -19,16 +19,13 @@ from .common import ShapeUnknown, need_const, need_shape
 from .registry import register
 
 
-def _array_shape(op: Op, size: Tensor) -> tuple[int, ...]:
-    count = need_const(op, size, "size")
-    element = tuple(op.attrs["element_shape"]) if op.attrs.get("element_shape") is not None else None
-    if element is None or any(d < 0 for d in element):
-        raise ShapeUnknown(op, op.outputs[0], "its element shape is not fully known")
-    return (int(np.ravel(count)[0]),) + element
-
-
 def _infer_array(op: Op, size: Tensor):
-    return _array_shape(op, size), op.attrs["dtype"]
+    """[size, *element_shape], where the element's open sizes stay -1 (writes settle them)."""
+    count = need_const(op, size, "size")
+    element = op.attrs.get("element_shape")
+    if element is None:
+        raise ShapeUnknown(op, op.outputs[0], "its element shape is unknown")
+    return (int(np.ravel(count)[0]),) + tuple(element), op.attrs["dtype"]
 
 
 def _zeros(op: Op, size: np.ndarray) -> np.ndarray:
@@ -36,16 +33,16 @@ def _zeros(op: Op, size: np.ndarray) -> np.ndarray:
     return np.zeros((int(np.ravel(size)[0]),) + element, op.attrs["dtype"])
 
 
-def _check_element(op: Op, flow: tuple, element: tuple) -> None:
-    if tuple(flow[1:]) != tuple(element):
+def _merged(op: Op, flow: tuple, element: tuple) -> tuple:
+    """The array's shape with its elements' open sizes taken from an element written to it."""
+    if len(flow) != len(element) + 1 or any(a >= 0 and b >= 0 and a != b for a, b in zip(flow[1:], element)):
         raise ConversionError(f"{op!r}: writes elements of shape {list(element)} into a "
                               f"TensorArray of elements {list(flow[1:])}")
+    return (flow[0],) + tuple(a if a >= 0 else b for a, b in zip(flow[1:], element))
 
 
 def _infer_write(op: Op, index: Tensor, value: Tensor, flow: Tensor):
-    shape = need_shape(op, flow)
-    _check_element(op, shape, need_shape(op, value))
-    return shape, flow.dtype
+    return _merged(op, need_shape(op, flow), need_shape(op, value)), flow.dtype
 
 
 def _write(op: Op, index: np.ndarray, value: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -58,9 +55,7 @@ def _write(op: Op, index: np.ndarray, value: np.ndarray, flow: np.ndarray) -> np
 
 
 def _infer_scatter(op: Op, indices: Tensor, value: Tensor, flow: Tensor):
-    shape = need_shape(op, flow)
-    _check_element(op, shape, need_shape(op, value)[1:])
-    return shape, flow.dtype
+    return _merged(op, need_shape(op, flow), need_shape(op, value)[1:]), flow.dtype
 
 
 def _scatter(op: Op, indices: np.ndarray, value: np.ndarray, flow: np.ndarray) -> np.ndarray:

@@ -53,7 +53,7 @@ def _write(graph: Graph, op: Op) -> bool:
 
 def _scatter(graph: Graph, op: Op) -> bool:
     indices = graph.const_value(op.inputs[0])
-    value, array = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]
+    value, array = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
     if indices is None or not array.static_shape or value.shape != array.shape:
         return False
     if not np.array_equal(np.ravel(indices), np.arange(array.shape[0])):
