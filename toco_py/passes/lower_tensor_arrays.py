@@ -2,7 +2,7 @@
 
 - TensorArray(size) -> FILL of zeros (folded to a constant where the fold limit allows);
 - TensorArrayWrite(index, value, flow) -> DYNAMIC_UPDATE_SLICE of value reshaped to one
-  element, at [index, 0, ...];
+  element, at [index, 0, ...] (the index times [1, 0, ...]);
 - TensorArrayScatter of indices 0..size-1 (tf.TensorArray.unstack, as dynamic_rnn feeds its
   input) -> its value, which it then is. Other scatters stay, and conversion names them.
 And GATHER of every index of an axis in order (tf.TensorArray.stack) reads the whole tensor:
@@ -28,26 +28,20 @@ def _fill(graph: Graph, op: Op) -> bool:
 def _write(graph: Graph, op: Op) -> bool:
     index, value, flow = op.inputs
     array = graph.tensors[flow]
-    if not array.static_shape or graph.tensors[index].dtype != "int32":
+    if not array.static_shape or graph.tensors[index].dtype != "int32" or graph.tensors[index].shape != ():
         return False
     out = op.outputs[0]
     element = graph.unique_name(f"{out}/element")
     graph.add_tensor(Tensor(element, (1,) + array.shape[1:], array.dtype))
     element_shape = graph.add_const(f"{element}/shape", np.array((1,) + array.shape[1:], np.int32))
-    ops = [Op("RESHAPE", [value, element_shape], [element], {}, op.name)]
-    first = graph.unique_name(f"{out}/first")
-    graph.add_tensor(Tensor(first, (1,), "int32"))
-    ops.append(Op("RESHAPE", [index, graph.add_const(f"{first}/shape", np.array([1], np.int32))],
-                  [first], {}, op.name))
-    start = first
-    if len(array.shape) > 1:
-        start = graph.unique_name(f"{out}/start")
-        graph.add_tensor(Tensor(start, (len(array.shape),), "int32"))
-        rest = graph.add_const(f"{start}/rest", np.zeros(len(array.shape) - 1, np.int32))
-        ops.append(Op("CONCATENATION", [first, rest], [start],
-                      {"axis": 0, "fused_activation_function": "NONE"}, op.name))
-    ops.append(Op("DYNAMIC_UPDATE_SLICE", [flow, element, start], [out], {}, op.name))
-    graph.replace_op(op, ops)
+    # [index, 0, ...] as the scalar index times [1, 0, ...]: one op.
+    start = graph.unique_name(f"{out}/start")
+    graph.add_tensor(Tensor(start, (len(array.shape),), "int32"))
+    axis0 = graph.add_const(f"{start}/axis0", np.eye(1, len(array.shape), dtype=np.int32)[0])
+    graph.replace_op(op, [
+        Op("RESHAPE", [value, element_shape], [element], {}, op.name),
+        Op("MUL", [index, axis0], [start], {"fused_activation_function": "NONE"}, op.name),
+        Op("DYNAMIC_UPDATE_SLICE", [flow, element, start], [out], {}, op.name)])
     return True
 
 
