@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConversionError, InternalError, TocoError
+from ..errors import InternalError, TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
 from ..tflite.options import MAX_TENSOR_ELEMENTS
 from .context import NodeContext, split_ref, tensor_name
@@ -185,17 +185,18 @@ class Importer:
     def _check_loop(self, dep: str, name: str, stack: list) -> None:
         """`name` reads `dep`, which is being visited: a cycle. Entered nodes still being
         visited are exactly the ones whose (name, True) marker is on the stack, in order.
-        Only TF1 while loops cycle, through a NextIteration node; they are not converted yet."""
+        TF1 while loops became loop nodes before (frontend/frames.py): a cycle through a
+        NextIteration left is one with no frame around it."""
         path = [n for n, expanded in stack if expanded]
         cycle = path[path.index(dep):] if dep in path else [dep, name]
+        listed = " reads ".join((cycle + [dep])[:7]) + (" ..." if len(cycle) > 6 else "")
         if any(self.nodes[n].op in ("NextIteration", "RefNextIteration") for n in cycle):
-            listed = ", ".join(cycle[:4]) + (" ..." if len(cycle) > 4 else "")
-            raise ConversionError(
-                f"unsupported control flow: a TF1 tf.while_loop (its frame's cycle: {listed}), which "
-                "toco-py does not convert yet. Cut the graph around it with --input_arrays/--output_arrays")
+            raise TocoError(f"the graph has a TF1 loop's cycle with no frame around it: node {name!r} "
+                            f"reads {dep!r} ({listed}), and no Enter brings a value into it; the "
+                            "GraphDef is malformed")
         raise TocoError(
             f"the graph has a cycle: node {name!r} reads {dep!r}, which depends on it "
-            f"({' reads '.join((cycle + [dep])[:7])}{' ...' if len(cycle) > 6 else ''}); the GraphDef is malformed")
+            f"({listed}); the GraphDef is malformed")
 
     def choose_inputs(self, outputs: list[str]) -> list[str]:
         if self.input_arrays:

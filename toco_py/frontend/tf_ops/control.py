@@ -5,12 +5,12 @@ from __future__ import annotations
 from ..context import NodeContext
 from .registry import tf_op
 
-# TF control flow the frontend does not map: it stays in the graph under its TF name, and
-# conversion fails naming it (preflight.is_control_flow). Switch and Merge are mapped below
-# (to ops with the "control_flow" trait), for the passes to resolve a constant predicate;
-# functional If / StatelessIf / Case become Switch and Merge before the import
-# (frontend/functions.py); functional While / StatelessWhile become WHILE with subgraphs
-# (frontend/loops.py).
+# TF1 while loops' nodes reach the mappers only from a frame that a cut (--input_arrays) splits,
+# and stay unmapped: frontend/frames.py makes each whole frame one loop node, which
+# frontend/loops.py maps to WHILE, as it maps functional While / StatelessWhile. Switch and
+# Merge are mapped below (to ops with the "control_flow" trait), for the passes to resolve a
+# constant predicate or make an IF (passes/cond_to_if.py); functional If / StatelessIf / Case
+# become Switch and Merge before the import (frontend/functions.py).
 UNMAPPED_CONTROL_FLOW = ("Enter", "Exit", "NextIteration", "LoopCond")
 _PASSTHROUGH = {"Identity": "Identity", "Snapshot": "Snapshot", "CheckNumerics": "CheckNumerics",
                 "StopGradient": "StopGradient", "PreventGradient": "PreventGradient",
