@@ -20,7 +20,7 @@ from .array_elements import settle_elements
 from .context import NodeContext
 from .functions import func_attr
 from .proto import AttrValue, NodeDef
-from .tensors import dtype_name
+from .tensors import dtype_enum, dtype_name
 
 WHILE_OPS = ("While", "StatelessWhile")
 
@@ -70,17 +70,28 @@ def _call(node, library, key: str) -> FunctionCall:
     return FunctionCall(args + [call], library, [a.name for a in args], outputs)
 
 
-def _check_carriable(ctx: NodeContext) -> None:
-    """Every loop variable is a plain tensor (its type in the While's T attr)."""
+def _check_carriable(ctx: NodeContext, graph: Graph, calls: dict[str, tuple[FunctionCall, str]]) -> None:
+    """Every loop variable is a plain tensor: a variant one (a TensorArray or TensorList) only
+    as the tensor [size, *element] the import made of it (frontend/tensor_arrays.py), which
+    the cond and body then take in its dtype."""
     types = ctx.node.attr["T"].list.type if "T" in ctx.node.attr else ()
     for i, name in enumerate(ctx.inputs):
         kind = dtype_name(types[i]) if i < len(types) else None
-        if kind in ("variant", "resource"):
+        if kind not in ("variant", "resource"):
+            continue
+        producer = graph.producer(name)
+        dtype = graph.tensors[name].dtype
+        if kind == "resource" or dtype in (None, "variant", "resource") or (
+                producer is not None and producer.type == "CUSTOM"):
             raise ConversionError(
                 f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) is a {kind} "
-                "tensor (a TensorArray or TensorList; a resource: a variable's handle), which "
-                "toco-py does not carry through a loop; make the loop carry plain tensors (update "
-                "a preallocated tensor rather than a TensorArray)")
+                "tensor (a TensorList toco-py cannot make a tensor; a resource: a variable's "
+                "handle), which toco-py does not carry through a loop; make the loop carry plain "
+                "tensors or a TensorArray of fixed size")
+        for call, _ in calls.values():
+            for node in call.node:
+                if node.name == call.inputs[i]:
+                    node.attr["dtype"].type = dtype_enum(dtype)
 
 
 def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body: FunctionCall) -> list[tuple]:
@@ -144,7 +155,7 @@ def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]],
     appended to the model's. calls: "cond" and "body" -> (the function's call, the name its
     subgraph takes)."""
     graph = ctx.graph
-    _check_carriable(ctx)
+    _check_carriable(ctx, graph, calls)
     shapes = _static_shapes(ctx, graph, importer, calls["body"][0])
     if not graph.subgraphs:
         graph.subgraphs.append(graph)
