@@ -144,10 +144,19 @@ def _pushed(x, n):
                                       element_dtype=tf.float32)
 
 
+def _pushed_onto_reserved(x, n):
+    reserved = tf.raw_ops.TensorListReserve(element_shape=[2, 3], num_elements=2, element_dtype=tf.float32)
+    _, pushed = tf.while_loop(lambda i, a: i < n[0],
+                              lambda i, a: (i + 1, tf.raw_ops.TensorListPushBack(input_handle=a, tensor=x)),
+                              [tf.constant(0), reserved])
+    return tf.raw_ops.TensorListStack(input_handle=pushed, element_shape=[2, 3], element_dtype=tf.float32)
+
+
 @pytest.mark.parametrize("fn, node, fragments", [
     (_dynamic_size, "TensorListSetItem", ("dynamic size", "fixed size")),
     (_sized_by_input, "TensorListReserve", ("size", "not a constant")),
     (_pushed, "EmptyTensorList", ("size changes", "fixed size")),
+    (_pushed_onto_reserved, "TensorListPushBack", ("size changes", "fixed size")),
 ])
 def test_a_list_without_a_static_size_is_a_one_line_error(tmp_path, fn, node, fragments):
     gd, _, _, _ = freeze_tf2(fn, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))

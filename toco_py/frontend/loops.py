@@ -101,15 +101,19 @@ def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body:
     propagate_shapes(graph)
     shapes = {name: graph.tensors[name].shape for name in ctx.inputs}
     unknown = [name for name, shape in shapes.items() if shape is None or any(d < 0 for d in shape)]
+    settled: bool | TocoError = False
     if unknown:
         for name, (shape, dtype) in importer.infer_upstream(unknown).items():
             shapes[name] = shape
             graph.tensors[name].dtype = dtype  # what the shape rules could not tell either
-        if settle_elements(ctx, graph, importer, body, shapes):
+        settled = settle_elements(ctx, graph, importer, body, shapes)
+        if settled is True:
             return _static_shapes(ctx, graph, importer, body)
     for i, name in enumerate(ctx.inputs):
         shape = shapes[name]
         if shape is None or any(d < 0 for d in shape):
+            if isinstance(settled, TocoError):
+                raise settled
             _check_array_element(ctx, graph, i, name)
             raise ConversionError(
                 f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) has no static "
@@ -120,16 +124,23 @@ def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body:
 
 
 def _check_array_element(ctx: NodeContext, graph: Graph, i: int, name: str) -> None:
-    """A loop variable that is a TensorArray whose element shape the graph leaves open (its
-    batch size, say) has no static shape, whatever the input shapes: say so."""
+    """A loop variable that is a TensorArray (or TensorList) whose element shape the graph
+    leaves open (its batch size, say), or whose size is no constant, has no static shape,
+    whatever the input shapes: say which."""
     producer = graph.producer(name)
-    if producer is not None and producer.type == "TensorArray":
-        element = producer.attrs.get("element_shape")
+    if producer is None or producer.type != "TensorArray":
+        return
+    element = producer.attrs.get("element_shape")
+    if element is not None and all(d >= 0 for d in element):
         raise ConversionError(
-            f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose element "
-            f"shape the graph leaves open ({'unknown' if element is None else list(element)}); "
-            "TFLite's WHILE needs it static: build the graph with static shapes (a fixed batch "
-            "size, e.g. placeholder shape [2, 5, 3] rather than [None, 5, 3])")
+            f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose size is "
+            "not a constant (it depends on what the graph computes from its inputs); TFLite's "
+            "WHILE needs it static: give the TensorArray a fixed size (tf.TensorArray(dtype, size=n))")
+    raise ConversionError(
+        f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose element "
+        f"shape the graph leaves open ({'unknown' if element is None else list(element)}); "
+        "TFLite's WHILE needs it static: build the graph with static shapes (a fixed batch "
+        "size, e.g. placeholder shape [2, 5, 3] rather than [None, 5, 3])")
 
 
 def _subgraph(ctx: NodeContext, call: FunctionCall, key: str, name: str, shapes: list[tuple],
