@@ -103,13 +103,54 @@ def _tensor_array_loop(x, n):
     return steps.stack()
 
 
-def test_tf2_while_writing_a_tensor_array(tmp_path):
-    gd, _, inputs, outputs = freeze_tf2(_tensor_array_loop, tf.TensorSpec([2, 3], tf.float32),
-                                        tf.TensorSpec([1], tf.int32))
+def _unstack_scatter_gather(x, n):
+    """TensorArray.unstack, read, size, scatter and gather: TensorListFromTensor, GetItem,
+    Length, ScatterIntoExistingList and Gather."""
+    rows = tf.TensorArray(tf.float32, size=2).unstack(x)
+    out = tf.TensorArray(tf.float32, size=rows.size() * 2, element_shape=[3]).scatter(
+        [0, 1, 2, 3], tf.concat([x, x - 1.0], 0))
+
+    def body(i, o):
+        return i + 1, o.write(i, rows.read(i % 2) * 2.0 + tf.cast(i, tf.float32))
+
+    _, out = tf.while_loop(lambda i, o: i < n[0], body, [tf.constant(0), out], maximum_iterations=4)
+    return out.gather([3, 0]) + out.stack()[1:3]
+
+
+@pytest.mark.parametrize("fn, tf_converts", [(_tensor_array_loop, True), (_unstack_scatter_gather, False)])
+def test_tf2_while_writing_a_tensor_array(tmp_path, fn, tf_converts):
+    """Our op count against TF's converter's, or TF's converter refusing the graph (it cannot
+    lower TensorListScatterIntoExistingList without TF Select ops)."""
+    gd, _, inputs, outputs = freeze_tf2(fn, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
     pb = gd.SerializeToString()
     result = api.convert_bytes(pb)
     feeds = [dict(zip(inputs, (RNG.standard_normal((2, 3)).astype(np.float32), np.int32([k])), strict=True))
              for k in (0, 2, 4, 6)]
+    _check(pb, result.model, feeds, outputs)
+    path = tmp_path / "model.pb"
+    path.write_bytes(pb)
+    if tf_converts:
+        assert _op_count(result.model) <= _op_count(tf_convert(str(path), inputs, outputs))
+    else:
+        with pytest.raises(Exception, match="TensorListScatterIntoExistingList"):
+            tf_convert(str(path), inputs, outputs)
+
+
+def _keras(layer):
+    seeded = {"kernel_initializer": tf.keras.initializers.GlorotUniform(seed=1),
+              "recurrent_initializer": tf.keras.initializers.Orthogonal(seed=2),
+              "bias_initializer": tf.keras.initializers.RandomNormal(seed=3)}
+    return layer(4, return_sequences=True, **seeded)
+
+
+@pytest.mark.parametrize("layer", [tf.keras.layers.LSTM, tf.keras.layers.GRU], ids=["lstm", "gru"])
+def test_keras_recurrent_layer(tmp_path, layer):
+    """A Keras LSTM / GRU layer (not unrolled) in a tf.function: the same TensorList loop."""
+    made = _keras(layer)
+    gd, _, inputs, outputs = freeze_tf2(made, tf.TensorSpec([2, 5, 3], tf.float32))
+    pb = gd.SerializeToString()
+    result = api.convert_bytes(pb)
+    feeds = [{inputs[0]: RNG.standard_normal((2, 5, 3)).astype(np.float32)} for _ in range(2)]
     _check(pb, result.model, feeds, outputs)
     path = tmp_path / "model.pb"
     path.write_bytes(pb)
