@@ -104,8 +104,8 @@ def _tensor_array_loop(x, n):
 
 
 def _unstack_scatter_gather(x, n):
-    """TensorArray.unstack, read, size, scatter and gather: TensorListFromTensor, GetItem,
-    Length, ScatterIntoExistingList and Gather."""
+    """TensorArray.unstack, read, scatter and gather: TensorListFromTensor, GetItem,
+    ScatterIntoExistingList and Gather; and the list's length and element shape."""
     rows = tf.TensorArray(tf.float32, size=2).unstack(x)
     out = tf.TensorArray(tf.float32, size=rows.size() * 2, element_shape=[3]).scatter(
         [0, 1, 2, 3], tf.concat([x, x - 1.0], 0))
@@ -114,7 +114,9 @@ def _unstack_scatter_gather(x, n):
         return i + 1, o.write(i, rows.read(i % 2) * 2.0 + tf.cast(i, tf.float32))
 
     _, out = tf.while_loop(lambda i, o: i < n[0], body, [tf.constant(0), out], maximum_iterations=4)
-    return out.gather([3, 0]) + out.stack()[1:3]
+    length = tf.raw_ops.TensorListLength(input_handle=out.flow)
+    element = tf.raw_ops.TensorListElementShape(input_handle=out.flow, shape_type=tf.int32)
+    return out.gather([3, 0]) + out.stack()[1:3] + tf.cast(length * element[0], tf.float32)
 
 
 @pytest.mark.parametrize("fn, tf_converts", [(_tensor_array_loop, True), (_unstack_scatter_gather, False)])

@@ -1,5 +1,6 @@
-"""TF1 TensorArrays as tensors: the frontend drops each TensorArray's handle and makes its
-"flow" the array itself, a tensor of shape [size, *element_shape] (frontend/tensor_arrays.py).
+"""TF1 TensorArrays and TensorLists as tensors: the frontend drops each TensorArray's handle
+and makes its "flow" (a TensorList: the list) the array itself, a tensor of shape
+[size, *element_shape] (frontend/tensor_arrays.py).
 These converter-only ops stand for the TensorArray ops that have no one-op builtin form until
 the shapes are known; passes/lower_tensor_arrays.py lowers them. Reads, gathers and sizes
 are GATHER and SHAPE from the start (frontend/tf_ops/tensor_arrays.py).
