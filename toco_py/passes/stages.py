@@ -64,8 +64,9 @@ STAGES = {
                 resolve_random.PASS, resolve_select.PASS, remove_trivial_arithmetic.PASS,
                 fold_zero_product.PASS, drop_fake_quant.PASS, remove_passthrough.PASS,
                 dedupe_ops.PASS, sink_loop_constants.PASS, prune_while.PASS],
-    # TF-only ops -> TFLite builtins.
-    "legalize": [cond_to_if.PASS, lower_tensor_arrays.PASS, emulate_fake_quant.PASS,
+    # TF-only ops -> TFLite builtins (TensorArrays first: the branches cond_to_if makes take
+    # their inputs' shapes as they are then).
+    "legalize": [lower_tensor_arrays.PASS, cond_to_if.PASS, emulate_fake_quant.PASS,
                  legalize_concat.PASS, legalize_strided_slice.PASS,
                  split_reverse_axes.PASS, like_to_fill.PASS, lower_band_part.PASS,
                  lower_batch_norm.PASS, lower_einsum.PASS, lower_roll.PASS,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConversionError
 from ..context import NodeContext
 from ..node_types import shape_attr
 from .registry import tf_op
@@ -14,13 +13,10 @@ from .registry import tf_op
 
 @tf_op("_TensorArray")
 def tensor_array(ctx: NodeContext) -> None:
-    if ctx.attr("dynamic_size", False):
-        raise ConversionError(
-            f"node {ctx.name!r} (TensorArrayV3): a TensorArray of dynamic size, which grows as it "
-            "is written; TFLite's tensors have static shapes: give the TensorArray a fixed size")
     element = shape_attr(ctx.node, "element_shape")
     ctx.emit("TensorArray", [ctx.input(0)],
-             {"element_shape": element, "dtype": ctx.dtype_attr("dtype")}, outputs=[ctx.output(1)])
+             {"element_shape": element, "dtype": ctx.dtype_attr("dtype"),
+              "dynamic_size": bool(ctx.attr("dynamic_size", False))}, outputs=[ctx.output(1)])
 
 
 @tf_op("_TensorArrayRead", "_TensorArrayGather")
