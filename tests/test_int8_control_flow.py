@@ -175,6 +175,12 @@ def test_close_to_tensorflow_float(converted):
             assert error <= MEAN_ERROR_STEPS, f"{name}: {error:.2f} steps off on {feeds}"
 
 
+def _quantized(values: np.ndarray, detail: dict) -> np.ndarray:
+    """Real values as the int8 of a LiteRT tensor (its details' quantization)."""
+    scale, zero = detail["quantization"]
+    return np.clip(np.round(values / scale) + zero, -128, 127).astype(np.int8)
+
+
 def test_tf_int8_streaming_spotter_over_several_invokes():
     """TF's converter's int8 spotter: its int8 ring buffers in resource variables, set by a
     CALL_ONCE initializer, carried from invoke to invoke; each invoke's output bit-exact."""
@@ -183,13 +189,62 @@ def test_tf_int8_streaming_spotter_over_several_invokes():
     assert {"CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"} <= {op.type for op in graph.ops}
     ours, lite = Interpreter(graph), litert(model, reference=True)
     (lite_in,), (lite_out,) = lite.get_input_details(), lite.get_output_details()
-    scale, zero = lite_in["quantization"]
     outputs = []
     for step, frame in enumerate(streaming_models.frames()):
-        q = np.clip(np.round(frame / scale) + zero, -128, 127).astype(np.int8)
+        q = _quantized(frame, lite_in)
         lite.set_tensor(lite_in["index"], q)
         lite.invoke()
         got = ours.run({graph.inputs[0]: q})[graph.outputs[0]]
         np.testing.assert_array_equal(got, lite.get_tensor(lite_out["index"]), err_msg=f"invoke {step}")
         outputs.append(got)
     assert len({o.item() for o in outputs}) > 1  # the state changes what each invoke gives
+
+
+@pytest.fixture(scope="module")
+def float_spotter(tmp_path_factory) -> tuple[str, str]:
+    """TF's converter's float spotter and calibration frames, as files."""
+    folder = tmp_path_factory.mktemp("spotter")
+    model, frames = folder / "spotter.tflite", folder / "frames.npy"
+    model.write_bytes(streaming_models.float_model())
+    np.save(frames, streaming_models.frames(40, seed=1))  # int8_model()'s calibration frames
+    return str(model), str(frames)
+
+
+def _state_ops(model: bytes) -> list[list[str]]:
+    return [sorted(op.type for op in g.ops if op.type in ("CALL_ONCE", "ASSIGN_VARIABLE"))
+            for g in read_model(model).graphs]
+
+
+@pytest.mark.parametrize("mode", ["float16", "int8"])
+def test_quantizing_keeps_the_state_updates(float_spotter, mode):
+    """The ASSIGN_VARIABLEs and the CALL_ONCE write state and feed no output: dead-op removal
+    keeps them (it used to drop them all, and the variables were read unassigned)."""
+    model, frames = float_spotter
+    result = api.quantize_tflite(model, None, QuantizeOptions(mode, calibration_data=frames))
+    with open(model, "rb") as f:
+        assert _state_ops(bytes(result.view)) == _state_ops(f.read())
+
+
+def test_our_int8_streaming_spotter(float_spotter):
+    """Our int8 quantization of TF's float spotter: each variable's reads, writes and initial
+    value share one set of params; our interpreter is bit-exact with LiteRT's reference kernels
+    invoke after invoke, and each output is within one step of TF's converter's int8 spotter,
+    calibrated on the same frames (measured: equal on every invoke)."""
+    model, frames = float_spotter
+    ours = bytes(api.quantize_tflite(model, None, QuantizeOptions("int8", calibration_data=frames)).view)
+    graph = read_model(ours).main
+    for g in graph.subgraphs:
+        assert all(g.tensors[op.inputs[1]].dtype == "int8" for op in g.ops if op.type == "ASSIGN_VARIABLE")
+    theirs = streaming_models.int8_model()
+    interp, lite, tf_lite = Interpreter(graph), litert(ours, reference=True), litert(theirs, reference=True)
+    (tf_in,), (tf_out,) = tf_lite.get_input_details(), tf_lite.get_output_details()
+    for k, frame in enumerate(streaming_models.frames()):
+        got = interp.run({graph.inputs[0]: frame})[graph.outputs[0]]
+        lite.set_tensor(lite.get_input_details()[0]["index"], frame)
+        lite.invoke()
+        np.testing.assert_array_equal(got, lite.get_tensor(lite.get_output_details()[0]["index"]),
+                                      err_msg=f"invoke {k}")
+        tf_lite.set_tensor(tf_in["index"], _quantized(frame, tf_in))
+        tf_lite.invoke()
+        expected = tf_lite.get_tensor(tf_out["index"]).astype(int)
+        assert np.abs(_quantized(got, tf_out).astype(int) - expected).max() <= 1, f"invoke {k}"
