@@ -6,6 +6,10 @@ takes one set of params. Our interpreter is bit-exact with LiteRT's reference ke
 streaming spotter (resource variables, CALL_ONCE) runs bit-exact over several invokes."""
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -248,3 +252,30 @@ def test_our_int8_streaming_spotter(float_spotter):
         tf_lite.invoke()
         expected = tf_lite.get_tensor(tf_out["index"]).astype(int)
         assert np.abs(_quantized(got, tf_out).astype(int) - expected).max() <= 1, f"invoke {k}"
+
+
+# TF's converter calibrating int8 a control-flow-v2 loop that writes a TensorArray (as a
+# Keras RNN's or a decoder's does): it crashes the process in calibration, after reading the
+# first sample, every time (TensorFlow 2.x as installed; the same loop without a TensorArray
+# calibrates). Run in a child process.
+_TF_V2_LOOP_INT8 = """
+import numpy as np, tensorflow as tf
+w = np.random.default_rng(0).normal(0, 0.6, (4, 4)).astype(np.float32)
+@tf.function(input_signature=[tf.TensorSpec([2, 5, 4], tf.float32)])
+def rnn(x):
+    def body(i, h, ta):
+        h = tf.tanh(h @ w + x[:, i])
+        return i + 1, h, ta.write(i, h)
+    loop = [tf.constant(0), tf.zeros([2, 4]), tf.TensorArray(tf.float32, size=5)]
+    return tf.while_loop(lambda i, h, ta: i < 5, body, loop)[2].stack()
+converter = tf.lite.TFLiteConverter.from_concrete_functions([rnn.get_concrete_function()], rnn)
+converter.optimizations = [tf.lite.Optimize.DEFAULT]
+converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+converter.representative_dataset = lambda: ([np.ones((2, 5, 4), np.float32)] for _ in range(4))
+converter.convert()
+"""
+
+
+def test_tf_converter_crashes_calibrating_a_v2_loop():
+    proc = subprocess.run([sys.executable, "-c", _TF_V2_LOOP_INT8], capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGSEGV, proc.stderr.decode()[-2000:]
