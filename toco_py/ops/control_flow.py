@@ -74,4 +74,5 @@ def _call_once(op: Op, model) -> list:
 
 register("IF", infer=_infer_if, kernel=_if, **_RUNS_MODEL)
 register("WHILE", infer=_infer_while, kernel=_while, **_RUNS_MODEL)
-register("CALL_ONCE", infer=lambda op, graph: [], kernel=_call_once, **_RUNS_MODEL)
+register("CALL_ONCE", infer=lambda op, graph: [], kernel=_call_once, foldable=False,
+         traits={"runs_model", "side_effects", "tflm"})
