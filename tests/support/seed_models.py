@@ -1,0 +1,157 @@
+"""The seeds' models (issue 14): what keyboard apps ship on phones, as tf.compat.v1 graphs of
+small sizes frozen to GraphDef bytes.
+
+- "lm": a next-word LSTM language model (embedding -> dynamic_rnn LSTM -> softmax);
+- "greedy": a greedy decoder, a while loop feeding the argmax token's embedding back into an
+  LSTM step and writing each token to a TensorArray;
+- "beam": a beam search decoder, top_k over beams x vocabulary inside a while loop, the beams'
+  states and token buffers (fixed size, shifted) gathered by the winners' parent beams;
+- "dropout": dropout under a training flag, a cond on placeholder_with_default(False).
+
+Each in two forms: "tf1" (control flow v1: frames and Switch/Merge, as frozen TF1 graphs have
+them) and "v2" (functional While/If with a function library). The form is set for the build
+only and restored after it, so both are built in one process.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from .oracle import freeze
+
+v1 = tf.compat.v1
+
+VOCAB, EMBED, STATE = 16, 8, 8
+STEPS, BEAMS, BATCH = 5, 3, 2
+FORMS = ("tf1", "v2")
+
+
+@contextlib.contextmanager
+def control_flow(form: str):
+    """Builds inside use TF1 frames ("tf1") or functional control flow ("v2")."""
+    was_v2 = v1.control_flow_v2_enabled()
+    (v1.enable_control_flow_v2 if form == "v2" else v1.disable_control_flow_v2)()
+    try:
+        yield
+    finally:
+        (v1.enable_control_flow_v2 if was_v2 else v1.disable_control_flow_v2)()
+
+
+def _weights(seed: int = 1) -> dict[str, tf.Tensor]:
+    """An embedding, one LSTM step's kernel and bias, and an output projection. The output
+    weights are large so the logits' gaps (argmax, top_k) are far beyond float32 rounding:
+    the tokens are the same on every machine."""
+    rng = np.random.default_rng(seed)
+    shapes = {"embedding": (VOCAB, EMBED), "kernel": (EMBED + STATE, 4 * STATE), "bias": (4 * STATE,),
+              "projection": (STATE, VOCAB), "projection_bias": (VOCAB,)}
+    scales = {"projection": 3.0, "projection_bias": 1.0}
+    return {k: tf.constant(rng.normal(0, scales.get(k, 0.5), s).astype(np.float32), name=k)
+            for k, s in shapes.items()}
+
+
+def _lstm_step(w, x, h, c):
+    z = tf.matmul(tf.concat([x, h], 1), w["kernel"]) + w["bias"]
+    i, g, f, o = tf.split(z, 4, axis=1)
+    c = tf.sigmoid(f + 1.0) * c + tf.sigmoid(i) * tf.tanh(g)
+    return tf.sigmoid(o) * tf.tanh(c), c
+
+
+def _logits(w, h):
+    return tf.matmul(h, w["projection"]) + w["projection_bias"]
+
+
+def language_model():
+    v1.set_random_seed(0)  # the LSTM cell's variables
+    w = _weights()
+    tokens = v1.placeholder(tf.int32, [BATCH, STEPS], name="tokens")
+    x = tf.nn.embedding_lookup(w["embedding"], tokens)
+    out, _ = v1.nn.dynamic_rnn(v1.nn.rnn_cell.LSTMCell(STATE), x, dtype=tf.float32)
+    logits = tf.reshape(_logits(w, tf.reshape(out, [-1, STATE])), [BATCH, STEPS, VOCAB])
+    return {"probs": tf.nn.softmax(logits, name="probs")}
+
+
+def greedy_decoder():
+    w = _weights()
+    start = v1.placeholder(tf.int32, [1], name="start")
+    h0 = v1.placeholder(tf.float32, [1, STATE], name="h0")
+    emitted = tf.TensorArray(tf.int32, size=STEPS, element_shape=[1])
+
+    def body(i, token, h, c, emitted):
+        h, c = _lstm_step(w, tf.gather(w["embedding"], token), h, c)
+        token = tf.argmax(_logits(w, h), axis=1, output_type=tf.int32)
+        return i + 1, token, h, c, emitted.write(i, token)
+
+    _, _, h, _, emitted = tf.while_loop(lambda i, *_: i < STEPS, body,
+                                        [tf.constant(0), start, h0, tf.zeros([1, STATE]), emitted])
+    return {"tokens": tf.transpose(emitted.stack(), name="tokens"), "state": tf.identity(h, name="state")}
+
+
+def beam_decoder():
+    w = _weights()
+    start = v1.placeholder(tf.int32, [1], name="start")
+    h0 = v1.placeholder(tf.float32, [1, STATE], name="h0")
+    # One live beam at first: the others' scores keep them out of the first top_k.
+    scores = tf.constant([0.0] + [-1e9] * (BEAMS - 1))
+
+    def body(i, token, h, c, scores, buffer):
+        h, c = _lstm_step(w, tf.gather(w["embedding"], token), h, c)
+        total = tf.reshape(scores[:, None] + tf.nn.log_softmax(_logits(w, h)), [1, BEAMS * VOCAB])
+        best, flat = tf.nn.top_k(total, BEAMS)
+        parent, token = flat[0] // VOCAB, flat[0] % VOCAB
+        h, c, buffer = (tf.gather(t, parent) for t in (h, c, buffer))
+        buffer = tf.concat([buffer[:, 1:], token[:, None]], 1)
+        return i + 1, token, h, c, best[0], buffer
+
+    loop_vars = [tf.constant(0), tf.tile(start, [BEAMS]), tf.tile(h0, [BEAMS, 1]),
+                 tf.zeros([BEAMS, STATE]), scores, tf.zeros([BEAMS, STEPS], tf.int32)]
+    _, _, _, _, scores, buffer = tf.while_loop(lambda i, *_: i < STEPS, body, loop_vars)
+    return {"beams": tf.identity(buffer, name="beams"), "scores": tf.identity(scores, name="scores")}
+
+
+DROPOUT_RATE = 0.5
+
+
+def dropout():
+    w = _weights()
+    x = v1.placeholder(tf.float32, [BATCH, EMBED], name="x")
+    training = v1.placeholder_with_default(False, [], name="training")
+    h = tf.nn.relu(tf.matmul(x, w["kernel"][:EMBED, :STATE]) + w["bias"][:STATE])
+    h = v1.cond(training, lambda: tf.nn.dropout(h, rate=DROPOUT_RATE), lambda: h)
+    return {"y": tf.identity(_logits(w, h), name="y")}
+
+
+BUILDERS = {"lm": language_model, "greedy": greedy_decoder, "beam": beam_decoder, "dropout": dropout}
+INPUTS = {"lm": ["tokens"], "greedy": ["start", "h0"], "beam": ["start", "h0"], "dropout": ["x"]}
+
+
+@dataclass
+class SeedModel:
+    name: str
+    form: str
+    pb: bytes
+    inputs: list[str]  # the placeholders (dropout's flag keeps its default unless named)
+    outputs: list[str]
+
+
+def seed_model(name: str, form: str) -> SeedModel:
+    with control_flow(form):
+        pb, outputs = freeze(BUILDERS[name])
+    return SeedModel(name, form, pb, INPUTS[name], list(outputs.values()))
+
+
+def feeds(name: str, count: int = 3, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Real inputs: token ids in the vocabulary, states in an LSTM's range."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        if name == "lm":
+            out.append({"tokens": rng.integers(0, VOCAB, (BATCH, STEPS)).astype(np.int32)})
+        elif name == "dropout":
+            out.append({"x": rng.normal(0, 1, (BATCH, EMBED)).astype(np.float32)})
+        else:
+            out.append({"start": rng.integers(0, VOCAB, (1,)).astype(np.int32),
+                        "h0": np.tanh(rng.normal(0, 1, (1, STATE))).astype(np.float32)})
+    return out
