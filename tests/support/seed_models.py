@@ -115,12 +115,14 @@ DROPOUT_RATE = 0.5
 
 
 def dropout():
+    """Outputs the activations after dropout too, to see what was dropped. The op seed makes
+    the draws repeatable in LiteRT (seeds 0 and 0 draw anew on every run)."""
     w = _weights()
     x = v1.placeholder(tf.float32, [BATCH, EMBED], name="x")
     training = v1.placeholder_with_default(False, [], name="training")
     h = tf.nn.relu(tf.matmul(x, w["kernel"][:EMBED, :STATE]) + w["bias"][:STATE])
-    h = v1.cond(training, lambda: tf.nn.dropout(h, rate=DROPOUT_RATE), lambda: h)
-    return {"y": tf.identity(_logits(w, h), name="y")}
+    h = tf.identity(v1.cond(training, lambda: tf.nn.dropout(h, rate=DROPOUT_RATE, seed=7), lambda: h), name="h")
+    return {"h": h, "y": tf.identity(_logits(w, h), name="y")}
 
 
 BUILDERS = {"lm": language_model, "greedy": greedy_decoder, "beam": beam_decoder, "dropout": dropout}
