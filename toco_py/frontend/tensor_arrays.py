@@ -18,6 +18,16 @@ HANDLE_FREE = {
     "TensorArraySizeV3": ("_TensorArraySize", (1,)),  # (flow)
 }
 
+# The attr of each handle-free op naming its elements' dtype, and its output that is the flow.
+_FLOWS = {"_TensorArray": ("dtype", 1), "_TensorArrayWrite": ("T", 0), "_TensorArrayScatter": ("T", 0)}
+
+
+def flow_type(node, output: int) -> int | None:
+    """The dtype (a DataType number) of the array that output of a handle-free node is, if it
+    is a TensorArray's flow: TensorFlow types every flow float32, whatever the elements."""
+    attr, flow = _FLOWS.get(node.op, (None, None))
+    return node.attr[attr].type if attr is not None and output == flow else None
+
 
 def drop_handles(nodes: list) -> list:
     """The nodes, each TensorArray op replaced by its handle-free form (control inputs kept)."""
