@@ -209,7 +209,28 @@ def _feeds_option(fn):
     fn = click.option("--random", "random_inputs", is_flag=True,
                       help="Seeded random inputs (standard normal floats).")(fn)
     fn = click.option("--seed", default=0, show_default=True, help="Seed for --random.")(fn)
+    fn = click.option("--steps", type=click.IntRange(min=1), metavar="N",
+                      help="Draw N random input sets and run them in order on one interpreter, "
+                           "its resource variables carried from step to step (data from files "
+                           "is a sequence when every array has one more leading axis, the steps, "
+                           "than its input's shape).")(fn)
     return fn
+
+
+def _input_sets(graph, aliases, input_pairs, inputs_npz, random_inputs: bool, seed: int,
+                steps: int | None) -> dict | list[dict]:
+    """One input set, or the list of a sequence's steps (tensor_io.split_steps' rule)."""
+    from .tensor_io import load_inputs, split_steps
+    from .tensor_io import random_inputs as make_random
+
+    if steps is not None and (input_pairs or inputs_npz):
+        raise TocoError("--steps N draws N random input sets; data from files gives its steps on a "
+                        "leading axis of every input's array instead")
+    if steps is not None and not random_inputs:
+        raise TocoError("--steps N draws N random input sets: add --random")
+    feeds = make_random(graph, seed, steps) if random_inputs else load_inputs(graph, input_pairs, inputs_npz, aliases)
+    sequence = split_steps(graph, feeds)
+    return feeds if sequence is None else sequence
 
 
 @cli.command()
@@ -218,31 +239,40 @@ def _feeds_option(fn):
 @click.option("-o", "--output", "output", metavar="OUT.npz",
               help="Where to write the outputs. Default: MODEL.outputs.npz beside the model.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the outputs.")
-def run(model, input_pairs, inputs_npz, random_inputs, seed, output, as_json) -> None:
-    """Run a .tflite in the reference interpreter (numpy; no LiteRT needed)."""
+def run(model, input_pairs, inputs_npz, random_inputs, seed, steps, output, as_json) -> None:
+    """Run a .tflite in the reference interpreter (numpy; no LiteRT needed). A sequence of
+    steps (--steps, or data with a leading step axis) runs in order on one interpreter and
+    its outputs are written stacked on a leading step axis."""
     import json
     import os
 
     from .interpreter import Interpreter
-    from .tensor_io import load_inputs, load_tflite, save_npz, summary
-    from .tensor_io import random_inputs as make_random
+    from .tensor_io import load_tflite, save_npz, stack_steps, summary
 
     graph, aliases = load_tflite(model)
     interp = Interpreter(graph)
-    if random_inputs:
-        feeds = make_random(graph, seed)
-    else:
-        feeds = load_inputs(graph, input_pairs, inputs_npz, aliases)
-    outputs = interp.run(feeds)
+    given = _input_sets(graph, aliases, input_pairs, inputs_npz, random_inputs, seed, steps)
+    per_step = [interp.run(feeds) for feeds in given] if isinstance(given, list) else None
+    outputs = stack_steps(per_step) if per_step else interp.run(given)
     output = output or os.path.splitext(model)[0] + ".outputs.npz"
     save_npz(output, outputs)
     if as_json:
-        click.echo(json.dumps({"outputs": summary(outputs), "file": output}, indent=2))
-    else:
-        from .report import print_table
+        report = {"outputs": summary(outputs), "file": output}
+        if per_step:
+            report["steps"] = [{"step": i, "outputs": summary(step)} for i, step in enumerate(per_step)]
+        click.echo(json.dumps(report, indent=2))
+        return
+    from .report import print_table
 
+    columns = ["output", "shape", "dtype", "min", "max", "mean"]
+    if per_step:
+        rows = [(i, r["name"], r["shape"], r["dtype"], r["min"], r["max"], r["mean"])
+                for i, step in enumerate(per_step) for r in summary(step)]
+        print_table(f"{len(per_step)} steps on one interpreter; outputs stacked on a leading step "
+                    f"axis, written to {output}", ["step", *columns], rows)
+    else:
         rows = [(r["name"], r["shape"], r["dtype"], r["min"], r["max"], r["mean"]) for r in summary(outputs)]
-        print_table(f"outputs written to {output}", ["output", "shape", "dtype", "min", "max", "mean"], rows)
+        print_table(f"outputs written to {output}", columns, rows)
 
 
 @cli.command()
@@ -256,30 +286,44 @@ def run(model, input_pairs, inputs_npz, random_inputs, seed, output, as_json) ->
               help="Relative tolerance (see --atol; default with a quantized model: 1e-3).")
 @click.option("--per-tensor", "per_tensor", is_flag=True,
               help="Compare every intermediate tensor present in both and show where the error grows.")
-def validate(models, input_pairs, inputs_npz, random_inputs, seed, samples, atol, rtol, per_tensor) -> None:
+def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, samples, atol, rtol,
+             per_tensor) -> None:
     """Check a .tflite against its source graph (TensorFlow, or our IR of the .pb without it),
-    or against LiteRT; also LiteRT against the source when installed. Exit code 1 on a failure."""
+    or against LiteRT; also LiteRT against the source when installed. A sequence of steps
+    (--steps, or data with a leading step axis) runs in order on one interpreter of each
+    engine, compared step by step; each sample starts from a new interpreter. Exit code 1 on
+    a failure."""
     from . import validate as checks
     from .report import print_table
-    from .tensor_io import load_inputs
-    from .tensor_io import random_inputs as make_random
+    from .tensor_io import is_tflite, load_tflite
 
     if len(models) > 2:
         raise TocoError("validate takes at most two models: REFERENCE MODEL.tflite")
     reference, candidate = (None, models[0]) if len(models) == 1 else models
+    files = bool(input_pairs or inputs_npz)
+    # The candidate's signature names for its inputs (both models' inputs are named alike).
+    aliases = load_tflite(candidate)[1] if files and is_tflite(candidate) else {}
 
     def feeds(graph, sample):
-        if input_pairs or inputs_npz:
-            return load_inputs(graph, input_pairs, inputs_npz)
-        return make_random(graph, seed + sample)
+        return _input_sets(graph, aliases, input_pairs, inputs_npz, not files, seed + sample, steps)
 
-    rows, tensors, tolerance = checks.validate(reference, candidate, feeds, samples,
-                                               checks.Tolerance(atol, rtol), per_tensor)
+    report = checks.validate(reference, candidate, feeds, samples, checks.Tolerance(atol, rtol), per_tensor)
+    rows, tensors, tolerance = report.rows, report.tensors, report.tolerance
+
+    def table(rows, step: bool):
+        return [((r.step,) if step else ()) + (r.tensor, f"{r.candidate} vs {r.reference}", r.max_abs, r.max_rel)
+                + ((r.ratio if r.ratio is not None else "exact",) if tolerance.policy else ())
+                + ("pass" if r.passed else "FAIL",) for r in rows]
+
     columns = ["output", "compared", "max abs err", "max rel err"] + (["err / allowed"] if tolerance.policy else [])
-    table = [(r.tensor, f"{r.candidate} vs {r.reference}", r.max_abs, r.max_rel)
-             + ((r.ratio if r.ratio is not None else "exact",) if tolerance.policy else ())
-             + ("pass" if r.passed else "FAIL",) for r in rows]
-    print_table(tolerance.describe(), columns + [""], table)
+    if report.steps:
+        print_table("per step (each engine runs the steps in order on one interpreter)",
+                    ["step", *columns, ""], table(report.steps, True))
+    print_table(tolerance.describe() + ("; each output's worst step" if report.steps else ""), columns + [""],
+                table(rows, False))
+    first = report.first_divergence
+    if first is not None:
+        click.echo(f"first divergence: step {first.step} ({first.tensor}, {first.candidate} vs {first.reference})")
     if per_tensor:
         first = checks.first_divergence(tensors)
         print_table("per tensor (in op order)", ["tensor", "max abs err", "max rel err", "SNR dB", "cosine", ""],
@@ -302,11 +346,15 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, samples, atol
               help="Build the bundle with the system compiler, run it on seeded random inputs and "
                    "compare with the reference interpreter (exit code 1 on a difference).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the --verify inputs.")
-def codegen(model, output_dir, name, verify, seed) -> None:
+@click.option("--steps", default=1, show_default=True, type=click.IntRange(min=1),
+              help="With --verify: invoke the bundle this many times in one process (step k on "
+                   "the inputs of seed + k), each compared with the same step of one interpreter "
+                   "(a model with variables carries its state from step to step).")
+def codegen(model, output_dir, name, verify, seed, steps) -> None:
     """Generate a standalone C99 bundle (no heap, one static arena) from a .tflite."""
     from .codegen.command import codegen_command
 
-    if not codegen_command(model, output_dir, name, verify, seed):
+    if not codegen_command(model, output_dir, name, verify, seed, steps):
         sys.exit(1)
 
 

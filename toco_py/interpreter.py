@@ -105,6 +105,16 @@ class Model:
         self.variables: dict[int, object] = {}
         self.initialized: set[int] = set()
 
+    def snapshot(self) -> tuple[dict[int, object], set[int]]:
+        """The variables' values and the initializers run, for restore() (the tolerance
+        policy carries several runs' states through a sequence on one interpreter). A value is
+        never changed in place (assign stores a new array), so the dict's copy suffices."""
+        return dict(self.variables), set(self.initialized)
+
+    def restore(self, state: tuple[dict[int, object], set[int]]) -> None:
+        variables, initialized = state
+        self.variables, self.initialized = dict(variables), set(initialized)
+
     def call(self, index: int, args: list) -> list:
         """Subgraph `index` run on these values of its inputs: the values of its outputs."""
         interp = self.interpreters[index]

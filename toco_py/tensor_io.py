@@ -44,12 +44,14 @@ def load_tflite(path: str) -> tuple[Graph, dict[str, str]]:
     return model.main, aliases
 
 
-def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
+def random_inputs(graph: Graph, seed: int = 0, steps: int | None = None) -> dict[str, np.ndarray]:
+    """Seeded random data for every input; with steps, a leading step axis of that length
+    (see split_steps)."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for name in graph.inputs:
         t = graph.tensors[name]
-        shape = tuple(max(d, 1) for d in (t.shape or ()))
+        shape = (() if steps is None else (steps,)) + tuple(max(d, 1) for d in (t.shape or ()))
         if t.dtype in QUANTIZED_TYPES:
             info = np.iinfo(t.dtype)
             feeds[name] = rng.integers(info.min, info.max, shape, endpoint=True).astype(t.dtype)
@@ -103,6 +105,49 @@ def load_inputs(graph: Graph, pairs: tuple[str, ...], archive: str | None,
         shapes = ", ".join(f"{n} {list(graph.tensors[n].shape or [])} {graph.tensors[n].dtype}" for n in missing)
         raise TocoError(f"no data for input(s) {shapes}; pass --input NAME=FILE.npy, --inputs FILE.npz or --random")
     return feeds
+
+
+def split_steps(graph: Graph, feeds: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]] | None:
+    """The input sets of a sequence of steps, or None for one input set. The step rule: an
+    array with one more axis than its input's shape carries the steps on its leading axis;
+    either every input's array has that axis, of the same length, or none has. An input of
+    unknown rank cannot tell, so it cannot be part of a sequence."""
+    stepped = {name: np.ndim(value) == len(graph.tensors[name].shape) + 1
+               for name, value in feeds.items() if graph.tensors[name].shape is not None}
+    if not any(stepped.values()):
+        return None
+    unknown = [n for n in feeds if graph.tensors[n].shape is None]
+    if unknown:
+        raise TocoError(f"input(s) {', '.join(unknown)} have no known rank, so their data cannot "
+                        "be told to carry a step axis; run such a model one input set at a time")
+    flat = [n for n, has in stepped.items() if not has]
+    if flat:
+        name, shape = flat[0], list(graph.tensors[flat[0]].shape)
+        raise TocoError(f"input {name!r} has shape {shape}, so its data for a sequence of steps has "
+                        f"shape [steps, *{shape}], got {list(np.shape(feeds[name]))}, while "
+                        f"{next(n for n, has in stepped.items() if has)!r} carries a step axis; "
+                        "give every input one more leading axis (the steps), or none")
+    counts = {name: len(value) for name, value in feeds.items()}
+    if len(set(counts.values())) > 1:
+        raise TocoError("the inputs' step axes differ in length ("
+                        f"{', '.join(f'{n}: {c}' for n, c in counts.items())}); give every input "
+                        "the same number of steps")
+    steps = next(iter(counts.values()))
+    if steps == 0:
+        raise TocoError("the inputs hold 0 steps; give at least one")
+    return [{name: value[step] for name, value in feeds.items()} for step in range(steps)]
+
+
+def stack_steps(outputs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Each output's values of the steps, stacked on a leading step axis."""
+    stacked = {}
+    for name in outputs[0]:
+        shapes = {np.shape(step[name]) for step in outputs}
+        if len(shapes) > 1:
+            raise TocoError(f"output {name!r} changes shape between steps ({sorted(shapes)}), so "
+                            "the steps cannot be stacked; run them one at a time")
+        stacked[name] = np.stack([step[name] for step in outputs])
+    return stacked
 
 
 def save_npz(path: str, arrays: dict[str, np.ndarray]) -> None:

@@ -34,6 +34,7 @@ bound, so a verdict is the same on every machine.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -84,37 +85,61 @@ class Verdict:
 
 def float_bounds(graph: Graph, feeds: dict[str, np.ndarray], names: list[str] | None = None,
                  members: int = MEMBERS, seed: int = 0) -> Bounds:
-    """The truth and the allowance of `names` (default: the outputs) for these inputs."""
+    """The truth and the allowance of `names` (default: the outputs) for these inputs, the run
+    starting from a new interpreter's state (resource variables as their initializers set them)."""
+    return sequence_bounds(graph, [feeds], names, members, seed)[0]
+
+
+def sequence_bounds(graph: Graph, steps: list[dict[str, np.ndarray]], names: list[str] | None = None,
+                    members: int = MEMBERS, seed: int = 0) -> list[Bounds]:
+    """float_bounds of each step of a sequence run in order on one interpreter, from a new
+    interpreter's state. The resource variables carry rounding from one step to the next: the
+    truth keeps its float64 state, and each perturbed member keeps its own perturbed state
+    (snapshots of one float64 interpreter's variables), so an earlier step's rounding reaches
+    the later ones exactly as the model carries it (amplified by a feedback, forgotten as a
+    ring buffer moves on). A stateless model's steps are independent runs."""
     from .interpreter import Interpreter
 
     names = list(graph.outputs) if names is None else names
     interp = Interpreter(graph, float64=True)
-    # By op index (in a subgraph: (subgraph, index)); an op a loop runs again keeps the
-    # largest rounding of its iterations, an op of a branch the truth did not take adds none.
-    noise: dict[int | tuple[int, int], list[np.ndarray | None]] = {}
+    model = interp.model
+    truth_state = model.snapshot()
+    states = [truth_state] * members
+    rngs = [np.random.default_rng([seed, member]) for member in range(members)]
+    bounds = []
+    for feeds in steps:
+        # By op index (in a subgraph: (subgraph, index)); an op a loop runs again keeps the
+        # largest rounding of its iterations, an op of a branch the truth did not take adds none.
+        noise: dict[int | tuple[int, int], list[np.ndarray | None]] = {}
+        model.restore(truth_state)
+        truth = interp.run(feeds, keep_all=True, on_op=partial(_record, graph, noise))
+        truth_state = model.snapshot()
+        squares = {n: np.zeros(np.shape(truth[n])) for n in names if _is_inexact(truth.get(n))}
+        for member in range(members if squares else 0):
+            model.restore(states[member])
+            run = interp.run(feeds, keep_all=True, on_op=partial(_perturb, noise, rngs[member]))
+            states[member] = model.snapshot()
+            for n in squares:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    squares[n] += np.abs(np.asarray(run[n]) - truth[n]) ** 2
+        allowed = {n: allowance(np.sqrt(total / members), truth[n]) for n, total in squares.items()}
+        bounds.append(Bounds({n: truth[n] for n in names if n in truth}, allowed))
+    return bounds
 
-    def record(index: int | tuple[int, int], op: Op, args: list, outputs: list) -> None:
-        owner = graph.subgraphs[index[0]] if isinstance(index, tuple) else graph
-        stds = op_rounding_std(owner, op, args, outputs)
-        noise[index] = [_larger(old, new) for old, new in zip(noise.get(index, stds), stds)]
 
-    # Every run starts from the same state (resource variables as a new interpreter has them).
-    truth = interp.run(feeds, keep_all=True, on_op=record)
-    squares = {n: np.zeros(np.shape(truth[n])) for n in names if _is_inexact(truth.get(n))}
-    for member in range(members):
-        rng = np.random.default_rng([seed, member])
+def _record(graph: Graph, noise: dict, index: int | tuple[int, int], op: Op, args: list,
+            outputs: list) -> None:
+    """Keeps the op's modelled rounding noise in `noise` (on_op of the truth's run)."""
+    owner = graph.subgraphs[index[0]] if isinstance(index, tuple) else graph
+    stds = op_rounding_std(owner, op, args, outputs)
+    noise[index] = [_larger(old, new) for old, new in zip(noise.get(index, stds), stds)]
 
-        def perturb(index: int | tuple[int, int], op: Op, args: list, outputs: list, rng=rng) -> list:
-            return [out if std is None else out + std * _draw(rng, out)
-                    for out, std in zip(outputs, noise.get(index, [None] * len(outputs)))]
 
-        interp.reset()
-        run = interp.run(feeds, keep_all=True, on_op=perturb)
-        for n in squares:
-            with np.errstate(invalid="ignore", over="ignore"):
-                squares[n] += np.abs(np.asarray(run[n]) - truth[n]) ** 2
-    allowed = {n: allowance(np.sqrt(total / members), truth[n]) for n, total in squares.items()}
-    return Bounds({n: truth[n] for n in names if n in truth}, allowed)
+def _perturb(noise: dict, rng: np.random.Generator, index: int | tuple[int, int], op: Op, args: list,
+             outputs: list) -> list:
+    """The op's results with the recorded noise added (on_op of a perturbed member's run)."""
+    return [out if std is None else out + std * _draw(rng, out)
+            for out, std in zip(outputs, noise.get(index, [None] * len(outputs)))]
 
 
 def _larger(old: np.ndarray | None, new: np.ndarray | None) -> np.ndarray | None:

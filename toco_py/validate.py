@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .interpreter import Interpreter
 from .ir import Graph, QuantParams
 from .ops.quantize_ops import dequantize as dequantize_array
 from .ops.quantize_ops import is_quantized_tensor, quantize
-from .tolerance import float_bounds, judge
+from .tolerance import judge, sequence_bounds
 
 # The fixed tolerances of a quantized model against a float reference (and of --atol/--rtol
 # given alone): an accuracy threshold for the user to set, not a rounding bound.
@@ -36,10 +36,13 @@ Runner = Callable[[dict[str, np.ndarray], bool], dict[str, np.ndarray]]
 
 @dataclass
 class Engine:
-    """One way of running one model: name for the table, its graph, and run(feeds, all)."""
+    """One way of running one model: name for the table, its graph, run(feeds, all), and
+    restart(), after which the runs start from a new interpreter's state (the runs between
+    two restarts are a sequence of steps on one interpreter, resource variables carried)."""
     label: str
     graph: Graph
     run: Runner
+    restart: Callable[[], None]
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Comparison:
     passed: bool
     # Under the policy: max |difference| / limit over the elements (pass <= 1).
     ratio: float | None = None
+    step: int | None = None  # in a sequence of steps, the step compared
 
 
 @dataclass
@@ -78,7 +82,8 @@ class Tolerance:
 
 def ours(graph: Graph, label: str = "toco-py") -> Engine:
     interp = Interpreter(graph)
-    return Engine(label, graph, lambda feeds, everything: interp.run(feeds, keep_all=everything))
+    return Engine(label, graph, lambda feeds, everything: interp.run(feeds, keep_all=everything),
+                  interp.reset)
 
 
 def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | None:
@@ -129,7 +134,7 @@ def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | No
             with contextlib.suppress(ValueError):
                 out[names[i]] = interp.get_tensor(i)
         return out
-    return Engine(label, graph, run)
+    return Engine(label, graph, run, interpreters.clear)
 
 
 def tensorflow_engine(pb_path: str, graph: Graph) -> Engine | None:
@@ -151,6 +156,8 @@ def tensorflow_engine(pb_path: str, graph: Graph) -> Engine | None:
         except (KeyError, ValueError):
             return None
 
+    sessions = []  # the sequence's session (a frozen graph holds no state; one is faster)
+
     def run(feeds, everything):
         feed = {}
         for name, value in feeds.items():
@@ -161,10 +168,16 @@ def tensorflow_engine(pb_path: str, graph: Graph) -> Engine | None:
         names = list(graph.tensors) if everything else graph.outputs
         fetch = {n: tf_tensor(n) for n in names if n not in feeds}
         fetch = {n: t for n, t in fetch.items() if t is not None}
-        with _quiet_native_stderr(), v1.Session(graph=tf_graph) as sess:
-            values = sess.run(fetch, feed)
+        with _quiet_native_stderr():
+            if not sessions:
+                sessions.append(v1.Session(graph=tf_graph))
+            values = sessions[0].run(fetch, feed)
         return {**feeds, **values} if everything else values
-    return Engine("TensorFlow", graph, run)
+
+    def restart():
+        while sessions:
+            sessions.pop().close()
+    return Engine("TensorFlow", graph, run, restart)
 
 
 @contextmanager
@@ -327,13 +340,29 @@ def same_function(reference: str | None, candidate: Graph) -> bool:
     return not is_tflite(reference) or not is_quantized(load_tflite(reference)[0])
 
 
-def validate(reference: str | None, candidate_path: str, feeds: Callable[[Graph, int], dict],
-             samples: int, tolerance: Tolerance, per_tensor: bool
-             ) -> tuple[list[Comparison], list[Comparison], Tolerance]:
-    """Returns (per-output rows, per-tensor rows, the tolerance applied); every engine of the
-    candidate is compared with the reference, over `samples` input sets (worst case kept).
-    The policy applies only where both compute the same function; otherwise the default
-    fixed tolerances replace it."""
+@dataclass
+class Report:
+    rows: list[Comparison]          # per output and candidate engine: the worst sample and step
+    steps: list[Comparison]         # a sequence's: per step, output and engine, the worst sample
+    tensors: list[Comparison]       # --per-tensor's, in op order
+    tolerance: Tolerance            # the tolerance applied
+
+    @property
+    def first_divergence(self) -> Comparison | None:
+        """A sequence's first failing comparison, by step."""
+        return min((r for r in self.steps if not r.passed), key=lambda r: r.step, default=None)
+
+
+def validate(reference: str | None, candidate_path: str,
+             feeds: Callable[[Graph, int], dict | list[dict]], samples: int, tolerance: Tolerance,
+             per_tensor: bool) -> Report:
+    """Every engine of the candidate compared with the reference over `samples` input sets:
+    feeds(graph, sample) gives one input set, or a list of them, a sequence of steps that
+    each engine runs in order on one interpreter (its resource variables carried from step to
+    step; each sample starts from a new interpreter's state). The policy applies only where
+    both compute the same function (its bounds carried through the steps as the state
+    carries rounding: tolerance.sequence_bounds); otherwise the default fixed tolerances
+    replace it."""
     from .tensor_io import load_tflite
 
     graph, _ = load_tflite(candidate_path)
@@ -346,21 +375,35 @@ def validate(reference: str | None, candidate_path: str, feeds: Callable[[Graph,
         if lite is not None:
             candidates.append(lite)
     worst: dict[tuple[str, str], Comparison] = {}
+    by_step: dict[int, dict[tuple[str, str], Comparison]] = {}
     tensors: dict[str, Comparison] = {}
     op_order = [n for op in graph.ops for n in op.outputs]
+    names = op_order if per_tensor else list(graph.outputs)
+    sequence = False
     for sample in range(samples):
-        ref_feeds = feeds(ref.graph, sample)
-        ref_out = ref.run(ref_feeds, per_tensor)
-        allowed = None
+        given = feeds(ref.graph, sample)
+        sequence = isinstance(given, list)
+        steps = given if sequence else [given]
+        for engine in [ref, *candidates]:
+            engine.restart()
+        bounds = [None] * len(steps)
         if tolerance.policy:
-            allowed = float_bounds(graph, adapt_inputs(ref_feeds, graph),
-                                   op_order if per_tensor else list(graph.outputs)).allowed
-        for engine in candidates:
-            out = engine.run(adapt_inputs(ref_feeds, engine.graph), per_tensor and engine is candidates[0])
-            keep_worst(worst, compare_engines(engine, ref, out, ref_out, graph.outputs, tolerance, allowed))
-            if per_tensor and engine is candidates[0]:
-                for row in compare_engines(engine, ref, out, ref_out, op_order, tolerance, allowed):
-                    if row.tensor not in tensors or row.max_abs > tensors[row.tensor].max_abs:
-                        tensors[row.tensor] = row
+            bounds = sequence_bounds(graph, [adapt_inputs(f, graph) for f in steps], names)
+        for step, (ref_feeds, bound) in enumerate(zip(steps, bounds)):
+            ref_out = ref.run(ref_feeds, per_tensor)
+            allowed = bound.allowed if bound is not None else None
+            for engine in candidates:
+                keep_all = per_tensor and engine is candidates[0]
+                out = engine.run(adapt_inputs(ref_feeds, engine.graph), keep_all)
+                rows = [replace(r, step=step if sequence else None) for r in
+                        compare_engines(engine, ref, out, ref_out, graph.outputs, tolerance, allowed)]
+                keep_worst(worst, rows)
+                keep_worst(by_step.setdefault(step, {}), rows)
+                if keep_all:
+                    for row in compare_engines(engine, ref, out, ref_out, op_order, tolerance, allowed):
+                        if row.tensor not in tensors or row.max_abs > tensors[row.tensor].max_abs:
+                            tensors[row.tensor] = row
     order = {n: i for i, n in enumerate(op_order)}
-    return list(worst.values()), sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0)), tolerance
+    step_rows = [r for step in sorted(by_step) for r in by_step[step].values()] if sequence else []
+    return Report(list(worst.values()), step_rows,
+                  sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0)), tolerance)

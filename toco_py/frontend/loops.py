@@ -120,7 +120,15 @@ def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body:
                 f"shape where the loop starts ({'unknown' if shape is None else list(shape)}); "
                 "TFLite's WHILE needs one: give fixed input shapes with --input_shapes")
         graph.tensors[name].shape = tuple(shape)
-    return [tuple(shapes[name]) for name in ctx.inputs]
+    return [(-1,) + tuple(shapes[name])[1:] if _grows(graph, name) else tuple(shapes[name])
+            for name in ctx.inputs]
+
+
+def _grows(graph: Graph, name: str) -> bool:
+    """A TensorArray of dynamic size (raw_rnn's outputs): the loop carries it at whatever
+    size it has grown to, so the subgraphs take it as [-1, *element]."""
+    producer = graph.producer(name)
+    return producer is not None and producer.type == "TensorArray" and producer.attrs.get("dynamic_size", False)
 
 
 def _check_array_element(ctx: NodeContext, graph: Graph, i: int, name: str) -> None:
@@ -148,7 +156,8 @@ def _subgraph(ctx: NodeContext, call: FunctionCall, key: str, name: str, shapes:
     if len(call.inputs) != len(shapes):
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}) passes {len(shapes)} loop variables to "
                         f"its {key} function, which takes {len(call.inputs)}; the GraphDef is malformed")
-    sub = importer.import_call(call, shapes)
+    # -1 sizes are a growing TensorArray's, which the subgraph takes at any size.
+    sub = importer.import_call(call, shapes, keep_unknown=any(d < 0 for s in shapes for d in s))
     sub.name = name
     propagate_shapes(sub)
     return sub
@@ -179,8 +188,7 @@ def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]],
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
                         f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "
                         "GraphDef is malformed")
-    check_settled(f"node {ctx.name!r} ({ctx.node.op})", [graph.tensors[n] for n in ctx.inputs],
-                  [body.tensors[n] for n in body.outputs])
+    check_settled(f"node {ctx.name!r} ({ctx.node.op})", ctx.inputs, body)
     models = graph.subgraphs
     models.extend((cond, body))
     ctx.emit("WHILE", list(ctx.inputs),

@@ -31,6 +31,16 @@ HANDLE_FREE = {
     "TensorListFromTensor": ("Identity", (0,)),  # (tensor, element_shape): the array
 }
 
+# The attr of each handle-free op naming its elements' dtype, and its output that is the flow.
+_FLOWS = {"_TensorArray": ("dtype", 1), "_TensorArrayWrite": ("T", 0), "_TensorArrayScatter": ("T", 0)}
+
+
+def flow_type(node, output: int) -> int | None:
+    """The dtype (a DataType number) of the array that output of a handle-free node is, if it
+    is a TensorArray's flow: TensorFlow types every flow float32, whatever the elements."""
+    attr, flow = _FLOWS.get(node.op, (None, None))
+    return node.attr[attr].type if attr is not None and output == flow else None
+
 
 def drop_handles(nodes: list) -> list:
     """The nodes, each TensorArray or TensorList op replaced by its handle-free form (control

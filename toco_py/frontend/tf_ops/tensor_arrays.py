@@ -19,17 +19,16 @@ _FIXED_SIZE = ("TFLite's tensors have static shapes: give the TensorArray a fixe
 
 @tf_op("_TensorArray")
 def tensor_array(ctx: NodeContext) -> None:
-    if ctx.attr("dynamic_size", False):
-        raise ConversionError(
-            f"node {ctx.name!r} (TensorArrayV3): a TensorArray of dynamic size, which grows as it "
-            f"is written; {_FIXED_SIZE}")
-    _zeros(ctx, ctx.input(0), shape_attr(ctx.node, "element_shape"), ctx.dtype_attr("dtype"), ctx.output(1))
+    _zeros(ctx, ctx.input(0), shape_attr(ctx.node, "element_shape"), ctx.dtype_attr("dtype"), ctx.output(1),
+           dynamic=bool(ctx.attr("dynamic_size", False)))
 
 
-def _zeros(ctx: NodeContext, size: str, element: tuple | None, dtype: str, output: str) -> None:
+def _zeros(ctx: NodeContext, size: str, element: tuple | None, dtype: str, output: str,
+           dynamic: bool = False) -> None:
     """The array, of its dtype even while its shape is open (what a loop variable's cond and
-    body take: frontend/loops.py)."""
-    ctx.emit("TensorArray", [size], {"element_shape": element, "dtype": dtype}, outputs=[output])
+    body take: frontend/loops.py); dynamic: it grows as it is written (ops/tensor_array.py)."""
+    ctx.emit("TensorArray", [size], {"element_shape": element, "dtype": dtype, "dynamic_size": dynamic},
+             outputs=[output])
     ctx.graph.tensors[output].dtype = dtype
 
 
