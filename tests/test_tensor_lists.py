@@ -167,8 +167,28 @@ def _convert_cli(gd, tmp_path):
 
 def _dynamic_size(x, n):
     grown = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-    _, grown = tf.while_loop(lambda i, a: i < n[0], lambda i, a: (i + 1, a.write(i, x)), [tf.constant(0), grown])
+    _, grown = tf.while_loop(lambda i, a: i < n[0], lambda i, a: (i + 1, a.write(i, x * tf.cast(i, tf.float32))),
+                             [tf.constant(0), grown])
     return grown.stack()
+
+
+def test_tensor_array_of_dynamic_size_grows_as_written(tmp_path):
+    """TF2's TensorArray of dynamic size: a list of 0 elements whose writes grow it. The loop
+    carries it as [-1, 2, 3], each write PADs it up to its index (LiteRT resizes it as the
+    loop runs). No run of 0 steps: LiteRT's Python API cannot return an empty tensor. TF's
+    converter refuses the graph (it cannot lower a list that grows)."""
+    gd, _, inputs, outputs = freeze_tf2(_dynamic_size, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+    pb = gd.SerializeToString()
+    result = api.convert_bytes(pb)
+    feeds = [dict(zip(inputs, (RNG.standard_normal((2, 3)).astype(np.float32), np.int32([k])), strict=True))
+             for k in (1, 3, 6)]
+    _check(pb, result.model, feeds, outputs)
+    body = result.graph.subgraphs[result.graph.ops[0].attrs["body_subgraph_index"]]
+    assert "PAD" in {op.type for op in body.ops}
+    path = tmp_path / "model.pb"
+    path.write_bytes(pb)
+    with pytest.raises(Exception, match="Lowering tensor list ops is failed"):
+        tf_convert(str(path), inputs, outputs)
 
 
 def _sized_by_input(x, n):
@@ -196,7 +216,6 @@ def _pushed_onto_reserved(x, n):
 
 
 @pytest.mark.parametrize("fn, node, fragments", [
-    (_dynamic_size, "TensorListSetItem", ("dynamic size", "fixed size")),
     (_sized_by_input, "TensorListReserve", ("size", "not a constant")),
     (_pushed, "EmptyTensorList", ("size changes", "fixed size")),
     (_pushed_onto_reserved, "TensorListPushBack", ("size changes", "fixed size")),

@@ -1,10 +1,17 @@
-"""A TensorArray (or TensorList) whose element shape the graph leaves open (dynamic_rnn on an
+"""TensorArrays (and TensorLists) a while loop carries whose shapes the loop's start does not
+tell.
+
+A TensorArray (or TensorList) whose element shape the graph leaves open (dynamic_rnn on an
 unknown batch size records its output's elements as [-1, units]; a TF2 tf.TensorArray leaves
 even their rank unknown) takes the shape of what the loop body
 writes into it. The body is imported once as a probe, with the open sizes left open; what
 it writes into the array has the loop's real element shape when that does not depend on the
 array itself (the cell's output does not). The probe is then dropped, and the loop imported
-with the element shape settled."""
+with the element shape settled.
+
+A TensorList of dynamic size (tf.TensorArray(dynamic_size=True) in TF2) is made as any other
+and only its writes, in the body, say that they grow it (resize_if_index_out_of_bounds): the
+loop then carries it as [-1, *element], as a TF1 TensorArray of dynamic size (frontend/loops.py)."""
 from __future__ import annotations
 
 from ..errors import TocoError
@@ -73,3 +80,20 @@ def settle_elements(ctx: NodeContext, graph: Graph, importer, body_call, shapes:
         importer.known_elements[array.name] = tuple(shape)
         settled = True
     return settled
+
+
+def grown_by_body(body: Graph, shapes: list[tuple]) -> set[int]:
+    """The loop variables (by position; shapes: the ones the body was imported with) of static
+    size that the body writes past their end: TensorLists of dynamic size."""
+    positions = {name: i for i, name in enumerate(body.inputs)}
+    grown = set()
+    for op in body.ops:
+        if op.type != "TensorArrayWrite" or not op.attrs.get("resizes"):
+            continue
+        flow, producer = op.inputs[2], body.producer(op.inputs[2])
+        while producer is not None and producer.type in PASSTHROUGH + ("TensorArrayWrite", "TensorArrayScatter"):
+            flow = producer.inputs[0 if producer.type in PASSTHROUGH else 2]
+            producer = body.producer(flow)
+        if flow in positions and shapes[positions[flow]][0] >= 0:
+            grown.add(positions[flow])
+    return grown

@@ -16,7 +16,7 @@ from ..errors import ConversionError, TocoError
 from ..ir import Graph
 from ..ops.control_flow import check_settled
 from ..passes.propagate_shapes import propagate_shapes
-from .array_elements import settle_elements
+from .array_elements import grown_by_body, settle_elements
 from .context import NodeContext
 from .functions import func_attr
 from .proto import AttrValue, NodeDef
@@ -179,11 +179,17 @@ def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]],
     shapes = _static_shapes(ctx, graph, importer, calls["body"][0])
     if not graph.subgraphs:
         graph.subgraphs.append(graph)
+    before = len(graph.subgraphs)
+    body = _subgraph(ctx, calls["body"][0], "body", calls["body"][1], shapes, importer)
+    grown = grown_by_body(body, shapes)
+    if grown:  # TensorLists of dynamic size: the subgraphs take them at any size
+        del graph.subgraphs[before:]
+        shapes = [(-1,) + shape[1:] if i in grown else shape for i, shape in enumerate(shapes)]
+        body = _subgraph(ctx, calls["body"][0], "body", calls["body"][1], shapes, importer)
     cond = _subgraph(ctx, calls["cond"][0], "cond", calls["cond"][1], shapes, importer)
     if len(cond.outputs) != 1:
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its cond function returns "
                         f"{len(cond.outputs)} tensors, not one bool; the GraphDef is malformed")
-    body = _subgraph(ctx, calls["body"][0], "body", calls["body"][1], shapes, importer)
     if len(body.outputs) != len(shapes):
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
                         f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "

@@ -2,8 +2,9 @@
 TensorList: the list) is the array, a tensor [size, *element_shape]. Reads and gathers are
 GATHERs along axis 0 and the size is the array's first dimension; creating, writing and
 scattering are converter-only ops (ops/tensor_array.py) that passes/lower_tensor_arrays.py
-lowers once shapes are known. A list that grows or shrinks as it runs has no static shape,
-which TFLite's tensors need: refused by name."""
+lowers once shapes are known. A list of dynamic size written by index grows as a TF1
+TensorArray of dynamic size does (frontend/array_elements.py); one pushed onto, popped,
+split or concatenated is refused by name."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,8 @@ from ..context import NodeContext
 from ..node_types import shape_attr
 from .registry import tf_op
 
-_FIXED_SIZE = ("TFLite's tensors have static shapes: give the TensorArray a fixed size "
-               "(tf.TensorArray(dtype, size=n)) and write its elements by index")
+_FIXED_SIZE = ("toco-py carries lists as tensors: write a tf.TensorArray by index instead (of a "
+               "fixed size, tf.TensorArray(dtype, size=n), or one of dynamic_size=True)")
 
 
 @tf_op("_TensorArray")
@@ -72,11 +73,9 @@ def read(ctx: NodeContext) -> None:
 
 @tf_op("_TensorArrayWrite")
 def write(ctx: NodeContext) -> None:
-    if ctx.attr("resize_if_index_out_of_bounds", False):
-        raise ConversionError(
-            f"node {ctx.name!r} (TensorListSetItem) writes a TensorList of dynamic size, which "
-            f"grows as it is written; {_FIXED_SIZE}")
-    ctx.emit("TensorArrayWrite", [ctx.input(0), ctx.input(1), ctx.input(2)])
+    # resizes: a TensorList of dynamic size, which the write grows (frontend/array_elements.py).
+    ctx.emit("TensorArrayWrite", [ctx.input(0), ctx.input(1), ctx.input(2)],
+             {"resizes": bool(ctx.attr("resize_if_index_out_of_bounds", False))})
 
 
 @tf_op("_TensorArrayScatter")
