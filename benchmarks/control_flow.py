@@ -5,9 +5,9 @@ control flow and control flow v2, at keyboard sizes (KEYBOARD) or the tests' (--
 Per model and converter, in one process (TensorFlow imported once, before any timing):
 conversion seconds (best of --runs, the .pb in memory for toco-py, on disk for TF's
 from_frozen_graph), .tflite bytes, operators over all subgraphs, LiteRT latency (num_threads=1,
-default resolver, the two models sampled in turn, median ms per invoke), and the outputs against
-TensorFlow running the .pb (tokens: equal or not; floats: max abs error). A converter that
-refuses a model gets its one-line reason instead of numbers.
+default resolver, all conversions of a model sampled in turn, median ms per invoke), and the
+outputs against TensorFlow running the .pb (tokens: equal or not; floats: max abs error). A
+converter that refuses a model gets its one-line reason instead of numbers.
 
     .venv/bin/python -m benchmarks.control_flow [--small] [--runs N] [--samples N] [--out PATH]
 """
@@ -56,11 +56,11 @@ def _reason(exc: BaseException) -> str:
     return select[0] if select else short(exc)
 
 
-def measure(name: str, form: str, size: seed_models.Sizes, workdir: Path, runs: int, samples: int) -> dict:
+def _convert_both(name: str, form: str, size: seed_models.Sizes, workdir: Path, runs: int, feeds) -> tuple:
+    """The row of one form with all but latency, and the (Side, .tflite) of each conversion."""
     model = seed_models.seed_model(name, form, size)
     path = workdir / f"{name}_{form}.pb"
     path.write_bytes(model.pb)
-    feeds = seed_models.feeds(name, 1, size=size)[0]
     expected = dict(zip(model.outputs, run_tf(model.pb, feeds, model.outputs)))
     sides = {"toco-py": Side(), "TF": Side()}
     converters = {"toco-py": lambda: api.convert_bytes(model.pb).model,
@@ -77,8 +77,20 @@ def measure(name: str, form: str, size: seed_models.Sizes, workdir: Path, runs: 
         side.ops = sum(len(g.ops) for g in read_model(tflite).graphs)
         agreement[label] = _outputs_vs_tf(side, tflite, expected, feeds)
         converted.append((side, tflite))
+    return {"name": f"{name} ({form})", "pb": len(model.pb), "sides": sides, "agreement": agreement}, converted
+
+
+def measure(name: str, size: seed_models.Sizes, workdir: Path, runs: int, samples: int) -> list[dict]:
+    """Both forms' rows; the latencies of all their conversions sampled in turn, so that every
+    ratio, across forms too, compares numbers taken under the same load."""
+    feeds = seed_models.feeds(name, 1, size=size)[0]
+    rows, converted = [], []
+    for form in seed_models.FORMS:
+        row, models = _convert_both(name, form, size, workdir, runs, feeds)
+        rows.append(row)
+        converted += models
     measure_latency(converted, feeds, samples)
-    return {"name": f"{name} ({form})", "pb": len(model.pb), "sides": sides, "agreement": agreement}
+    return rows
 
 
 def _cell(side: Side, attr: str, fmt: str, scale: float = 1.0) -> str:
@@ -102,10 +114,10 @@ def render(rows: list[dict], size: seed_models.Sizes, args) -> str:
     lines = ["# Control flow: the seeds' loop models, toco-py vs TensorFlow's converter", "",
              "    .venv/bin/python -m benchmarks.control_flow" + (" --small" if args.small else ""), "",
              f"Sizes: {size}. Conversion: in one process, best of {args.runs}. Latency: LiteRT, "
-             "num_threads=1, default resolver, the two models sampled in turn, median ms per invoke "
-             f"over {args.samples} samples. Errors: LiteRT against TensorFlow running the .pb on the "
-             "same inputs. Cells are `toco-py / TF`; ratios are toco-py / TF (the two sides of a ratio are "
-             "measured alike and in turn, so a loaded machine moves both).", "",
+             "num_threads=1, default resolver, median ms per invoke over "
+             f"{args.samples} samples, every conversion of both forms of a model sampled in turn (so a "
+             "loaded machine moves both sides of a ratio alike). Errors: LiteRT against TensorFlow "
+             "running the .pb on the same inputs. Cells are `toco-py / TF`; ratios are toco-py / TF.", "",
              "| model | .pb KB | convert s | .tflite KB | ops | latency ms | vs TensorFlow | max abs err |",
              "|---|---:|---:|---:|---:|---:|---|---:|"]
     for row in rows:
@@ -153,8 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     size = seed_models.SMALL if args.small else KEYBOARD
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(name, form, size, Path(tmp), args.runs, args.samples)
-                for name in MODELS for form in seed_models.FORMS]
+        rows = [row for name in MODELS for row in measure(name, size, Path(tmp), args.runs, args.samples)]
     text = render(rows, size, args)
     args.out.write_text(text)
     print(text)

@@ -119,6 +119,25 @@ def test_dynamic_rnn(tmp_path, name):
     assert {"GATHER", "DYNAMIC_UPDATE_SLICE"} <= kinds
 
 
+def _int_tensor_array_in_nested_loops():
+    """An int32 TensorArray (its flow float32 in TensorFlow, the array int32 here) written in
+    an inner loop: the inner Enter reads the flow from the outer body."""
+    x = v1.placeholder(tf.int32, [2], name="x")
+
+    def outer(i, ta):
+        _, ta = tf.while_loop(lambda j, ta: j < 2, lambda j, ta: (j + 1, ta.write(i * 2 + j, x * (i + j))),
+                              [tf.constant(0), ta])
+        return i + 1, ta
+    _, ta = tf.while_loop(lambda i, ta: i < 3, outer,
+                          [tf.constant(0), tf.TensorArray(tf.int32, size=6, element_shape=[2])])
+    return {"y": tf.identity(ta.stack(), name="y")}
+
+
+def test_int32_tensor_array_written_in_an_inner_loop(tmp_path):
+    feeds = [{"x": RNG.integers(-5, 5, 2).astype(np.int32)} for _ in range(2)]
+    _convert_and_check(tmp_path, _int_tensor_array_in_nested_loops, feeds, tf_converts=False)
+
+
 def _convert_cli(pb: bytes, tmp_path):
     path, out = tmp_path / "bad.pb", tmp_path / "bad.tflite"
     path.write_bytes(pb)

@@ -87,7 +87,11 @@ def language_model(size: Sizes):
     return {"probs": tf.nn.softmax(logits, name="probs")}
 
 
+END = 4  # the end-of-sentence token: the greedy decoder stops after emitting it
+
+
 def greedy_decoder(size: Sizes):
+    """Emits tokens until END (unwritten ones stay 0), feeding each one's embedding back."""
     w = _weights(size)
     start = v1.placeholder(tf.int32, [1], name="start")
     h0 = v1.placeholder(tf.float32, [1, size.state], name="h0")
@@ -98,8 +102,10 @@ def greedy_decoder(size: Sizes):
         token = tf.argmax(_logits(w, h), axis=1, output_type=tf.int32)
         return i + 1, token, h, c, emitted.write(i, token)
 
-    _, _, h, _, emitted = tf.while_loop(lambda i, *_: i < size.steps, body,
-                                        [tf.constant(0), start, h0, tf.zeros([1, size.state]), emitted])
+    def more(i, token, *_):  # until the end-of-sentence token, at most size.steps tokens
+        return tf.logical_and(i < size.steps, tf.not_equal(token[0], END))
+
+    _, _, h, _, emitted = tf.while_loop(more, body, [tf.constant(0), start, h0, tf.zeros([1, size.state]), emitted])
     return {"tokens": tf.transpose(emitted.stack(), name="tokens"), "state": tf.identity(h, name="state")}
 
 

@@ -187,9 +187,16 @@ class _FrameBuilder:
 
     def _carried_type(self, enter) -> AttrValue:
         """What an Enter brings into the loop: its value's dtype, the array's for a
-        TensorArray's flow (an int32 TensorArray's flow is float32 in TensorFlow)."""
+        TensorArray's flow (an int32 TensorArray's flow is float32 in TensorFlow). An inner
+        loop's Enter may read the flow through Identities from the outer body's placeholder,
+        which has the array's dtype."""
         name, index = split_ref(enter.input[0])
         source = self.by_name.get(name)
+        while source is not None and source.op == "Identity":
+            name, index = split_ref(source.input[0])
+            source = self.by_name.get(name)
+        if source is not None and source.op == "Placeholder":
+            return source.attr["dtype"]
         kind = None if source is None else flow_type(source, index)
         return enter.attr["T"] if kind is None else AttrValue(type=kind)
 
