@@ -119,7 +119,24 @@ def _unstack_scatter_gather(x, n):
     return out.gather([3, 0]) + out.stack()[1:3] + tf.cast(length * element[0], tf.float32)
 
 
-@pytest.mark.parametrize("fn, tf_converts", [(_tensor_array_loop, True), (_unstack_scatter_gather, False)])
+def _nested_writes(x, n):
+    """An inner loop writing the list the outer loop carries (a variant input of the outer
+    body, which the inner While carries on)."""
+    steps = tf.TensorArray(tf.float32, size=6, element_shape=[2, 3])
+
+    def outer(i, a):
+        def inner(j, b):
+            return j + 1, b.write(i * 2 + j, x * tf.cast(i - j, tf.float32))
+
+        _, a = tf.while_loop(lambda j, b: j < 2, inner, [tf.constant(0), a])
+        return i + 1, a
+
+    _, steps = tf.while_loop(lambda i, a: i < n[0], outer, [tf.constant(0), steps], maximum_iterations=3)
+    return steps.stack()
+
+
+@pytest.mark.parametrize("fn, tf_converts", [(_tensor_array_loop, True), (_unstack_scatter_gather, False),
+                                             (_nested_writes, True)])
 def test_tf2_while_writing_a_tensor_array(tmp_path, fn, tf_converts):
     """Our op count against TF's converter's, or TF's converter refusing the graph (it cannot
     lower TensorListScatterIntoExistingList without TF Select ops)."""

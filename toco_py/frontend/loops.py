@@ -87,7 +87,7 @@ def _check_carriable(ctx: NodeContext, graph: Graph, calls: dict[str, tuple[Func
                 f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) is a {kind} "
                 "tensor (a TensorList toco-py cannot make a tensor; a resource: a variable's "
                 "handle), which toco-py does not carry through a loop; make the loop carry plain "
-                "tensors or a TensorArray of fixed size")
+                "tensors or TensorArrays written by index")
         for call, _ in calls.values():
             for node in call.node:
                 if node.name == call.inputs[i]:

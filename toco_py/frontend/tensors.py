@@ -32,7 +32,7 @@ MAX_DECODED_ELEMENTS = 1 << 32
 
 
 def dtype_enum(name: str) -> int:
-    """The DataType enum value of an IR dtype name (the first DTYPES gives it to)."""
+    """The DataType enum value of an IR dtype name (the first of DTYPES' values for it)."""
     return next(enum for enum, dtype in DTYPES.items() if dtype == name)
 
 
