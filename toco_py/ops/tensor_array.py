@@ -11,7 +11,8 @@ are GATHER and SHAPE from the start (frontend/tf_ops/tensor_arrays.py).
   [-1, *element_shape] (frontend/loops.py);
 - TensorArrayWrite(index, value, flow): flow with element `index` replaced by value, grown
   with zeros up to it where the array is smaller (only a dynamic array is ever written there:
-  TensorFlow refuses the write to a fixed one);
+  TensorFlow refuses the write to a fixed one; attr resizes: a TensorList of dynamic size,
+  which a write at a run-time index grows to a run-time size);
 - TensorArrayScatter(indices, value, flow): flow with element indices[i] replaced by value[i].
 """
 from __future__ import annotations
@@ -51,6 +52,8 @@ def _infer_write(op: Op, index: Tensor, value: Tensor, flow: Tensor):
     at = index.data if index is not None and index.is_const else None
     if at is not None and shape[0] >= 0 and int(np.ravel(at)[0]) >= shape[0]:
         shape = (int(np.ravel(at)[0]) + 1,) + shape[1:]  # a dynamic array grows to the write
+    elif at is None and op.attrs.get("resizes"):
+        shape = (-1,) + shape[1:]  # a TensorList of dynamic size, to a size known at run time
     return shape, flow.dtype
 
 

@@ -14,7 +14,7 @@ from ..context import NodeContext
 from ..node_types import shape_attr
 from .registry import tf_op
 
-_FIXED_SIZE = ("toco-py carries lists as tensors: write a tf.TensorArray by index instead (of a "
+_BY_INDEX = ("toco-py carries lists as tensors: write a tf.TensorArray by index instead (of a "
                "fixed size, tf.TensorArray(dtype, size=n), or one of dynamic_size=True)")
 
 
@@ -41,7 +41,7 @@ def reserve(ctx: NodeContext) -> None:
     if size is not None and int(np.ravel(size)[0]) < 0:
         raise ConversionError(
             f"node {ctx.name!r} (TensorListReserve): a TensorList of unknown size "
-            f"(num_elements {int(np.ravel(size)[0])}); {_FIXED_SIZE}")
+            f"(num_elements {int(np.ravel(size)[0])}); {_BY_INDEX}")
     if "element_shape" in ctx.node.attr:
         element = shape_attr(ctx.node, "element_shape")
     else:
@@ -56,7 +56,7 @@ def reserve(ctx: NodeContext) -> None:
 def changing_size(ctx: NodeContext) -> None:
     raise ConversionError(
         f"node {ctx.name!r} ({ctx.node.op}) makes a TensorList whose size changes as the graph "
-        f"runs; {_FIXED_SIZE}")
+        f"runs; {_BY_INDEX}")
 
 
 @tf_op("TensorListElementShape")
