@@ -155,6 +155,22 @@ def test_tf2_while_writing_a_tensor_array(tmp_path, fn, tf_converts):
             tf_convert(str(path), inputs, outputs)
 
 
+@pytest.mark.parametrize("fn", [
+    lambda x: tf.map_fn(lambda row: tf.tanh(row) * 2.0 + tf.reduce_sum(row), x),
+    lambda x: tf.scan(lambda total, row: total * 0.5 + row, x),
+], ids=["map_fn", "scan"])
+def test_map_fn_and_scan(tmp_path, fn):
+    """tf.map_fn and tf.scan: a loop reading one list (TensorListFromTensor) and writing another."""
+    gd, _, inputs, outputs = freeze_tf2(fn, tf.TensorSpec([4, 3], tf.float32))
+    pb = gd.SerializeToString()
+    result = api.convert_bytes(pb)
+    _check(pb, result.model, [{inputs[0]: RNG.standard_normal((4, 3)).astype(np.float32)} for _ in range(2)],
+           outputs)
+    path = tmp_path / "model.pb"
+    path.write_bytes(pb)
+    assert _op_count(result.model) <= _op_count(tf_convert(str(path), inputs, outputs))
+
+
 def _keras(layer):
     seeded = {"kernel_initializer": tf.keras.initializers.GlorotUniform(seed=1),
               "recurrent_initializer": tf.keras.initializers.Orthogonal(seed=2),
