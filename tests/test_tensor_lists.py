@@ -59,6 +59,8 @@ def _rnn(cell, time_major: bool, batch=2):
 RNNS = {
     "lstm": _rnn(lambda: v1.nn.rnn_cell.BasicLSTMCell(4), time_major=False),
     "gru_time_major": _rnn(lambda: v1.nn.rnn_cell.GRUCell(4), time_major=True),
+    "lstm_2_layers_peepholes": _rnn(lambda: v1.nn.rnn_cell.MultiRNNCell(
+        [v1.nn.rnn_cell.LSTMCell(4, use_peepholes=True) for _ in range(2)]), time_major=False),
 }
 
 
