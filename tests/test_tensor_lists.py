@@ -250,7 +250,21 @@ def _pushed_onto_reserved(x, n):
     return tf.raw_ops.TensorListStack(input_handle=pushed, element_shape=[2, 3], element_dtype=tf.float32)
 
 
+def _nested_open_element(x, n):
+    """The inner loop writes the list the outer one carries, its element shape never given:
+    the probe of the outer body cannot import the inner loop."""
+    steps = tf.TensorArray(tf.float32, size=4)
+
+    def outer(i, a):
+        _, a = tf.while_loop(lambda j, b: j < 2, lambda j, b: (j + 1, b.write(i * 2 + j, x)), [tf.constant(0), a])
+        return i + 1, a
+
+    _, steps = tf.while_loop(lambda i, a: i < n[0], outer, [tf.constant(0), steps], maximum_iterations=2)
+    return steps.stack()
+
+
 @pytest.mark.parametrize("fn, node, fragments", [
+    (_nested_open_element, "TensorListReserve", ("element shape the graph leaves open", "element_shape")),
     (_sized_by_input, "TensorListReserve", ("size", "not a constant")),
     (_pushed, "EmptyTensorList", ("size changes", "fixed size")),
     (_pushed_onto_reserved, "TensorListPushBack", ("size changes", "fixed size")),

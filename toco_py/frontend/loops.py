@@ -25,6 +25,12 @@ from .tensors import dtype_enum, dtype_name
 WHILE_OPS = ("While", "StatelessWhile")
 
 
+class OpenLoopShape(ConversionError):
+    """A loop variable has no static shape where its loop starts. Met in a loop nested in a
+    body imported as a probe (frontend/array_elements.py), it is the enclosing loop's open
+    TensorArray that the enclosing loop reports."""
+
+
 @dataclass
 class FunctionCall:
     """A GraphDef of one call of a library function on placeholders, as the importer reads
@@ -112,10 +118,10 @@ def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body:
     for i, name in enumerate(ctx.inputs):
         shape = shapes[name]
         if shape is None or any(d < 0 for d in shape):
-            if isinstance(settled, TocoError):
+            if isinstance(settled, TocoError) and not isinstance(settled, OpenLoopShape):
                 raise settled
             _check_array_element(ctx, graph, i, name)
-            raise ConversionError(
+            raise OpenLoopShape(
                 f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) has no static "
                 f"shape where the loop starts ({'unknown' if shape is None else list(shape)}); "
                 "TFLite's WHILE needs one: give fixed input shapes with --input_shapes")
@@ -140,15 +146,16 @@ def _check_array_element(ctx: NodeContext, graph: Graph, i: int, name: str) -> N
         return
     element = producer.attrs.get("element_shape")
     if element is not None and all(d >= 0 for d in element):
-        raise ConversionError(
+        raise OpenLoopShape(
             f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose size is "
             "not a constant (it depends on what the graph computes from its inputs); TFLite's "
             "WHILE needs it static: give the TensorArray a fixed size (tf.TensorArray(dtype, size=n))")
-    raise ConversionError(
+    raise OpenLoopShape(
         f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose element "
         f"shape the graph leaves open ({'unknown' if element is None else list(element)}); "
-        "TFLite's WHILE needs it static: build the graph with static shapes (a fixed batch "
-        "size, e.g. placeholder shape [2, 5, 3] rather than [None, 5, 3])")
+        "TFLite's WHILE needs it static: give the TensorArray its element_shape, or build the "
+        "graph with static shapes (a fixed batch size, e.g. placeholder shape [2, 5, 3] rather "
+        "than [None, 5, 3])")
 
 
 def _subgraph(ctx: NodeContext, call: FunctionCall, key: str, name: str, shapes: list[tuple],
