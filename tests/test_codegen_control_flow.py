@@ -147,6 +147,22 @@ def test_hand_made_models(case, tmp_path):
     _verify_steps(graph, tmp_path, case, _steps_of(graph, case))
 
 
+@pytest.mark.parametrize("case", ["while_float32", "state_int8"])
+def test_sanitizers_run_clean(case, tmp_path):
+    """Under AddressSanitizer each kernel call may touch only its own tensors (the rest of the
+    arena is poisoned), in the subgraphs' functions too; the copies into and out of a subgraph
+    run with the arena open."""
+    make, dtype = HAND_MADE[case]
+    graph = make(dtype)
+    out = str(tmp_path / case)
+    bundle = generate_bundle(graph, out, case)
+    steps = _steps_of(graph, case)
+    report = verify_steps(graph, out, case, bundle.plan.arena_size, len(steps), opt="-O1 -g",
+                          extra_cflags="-fsanitize=address,undefined -fno-sanitize-recover=all",
+                          feeds=steps)
+    assert report.passed
+
+
 # ---- TF's converter's models ----------------------------------------------------------------
 
 
