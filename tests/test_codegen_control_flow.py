@@ -172,10 +172,25 @@ def tf_models(tmp_path_factory) -> dict[str, bytes]:
 
     return {"cond": cf_models.cond_model(), "while": cf_models.while_model(),
             "cond_int8": cf_models.int8_model("cond"), "while_int8": cf_models.int8_model("while"),
+            "while_of_cond": _while_of_cond(),
             "spotter": streaming_models.float_model(), "spotter_int8": streaming_models.int8_model()}
 
 
-@pytest.mark.parametrize("name", ["cond", "while", "cond_int8", "while_int8"])
+def _while_of_cond() -> bytes:
+    """A tf.cond in a tf.while_loop's body (the first two rounds take the other branch): an
+    IF inside a WHILE's body, three levels of subgraphs in one arena."""
+    import tensorflow as tf
+
+    @tf.function
+    def loop(x, n):
+        def body(i, x):
+            return i + 1, tf.cond(i < 2, lambda: tf.tanh(x) * 3.0, lambda: x * 0.5 - 1.0)
+        return tf.while_loop(lambda i, x: i < n[0], body, [tf.constant(0), x])[1]
+    concrete = loop.get_concrete_function(tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], loop).convert()
+
+
+@pytest.mark.parametrize("name", ["cond", "while", "cond_int8", "while_int8", "while_of_cond"])
 def test_tf_control_flow(tf_models, name, tmp_path):
     """Both branches, trip counts 0 to 5: a float bundle within the tolerance policy of the
     float64 truth, an int8 one bit for bit with the interpreter (TF's converter keeps IF and
@@ -184,7 +199,7 @@ def test_tf_control_flow(tf_models, name, tmp_path):
 
     graph = read_model(tf_models[name]).main
     steps = []
-    for values in cf_models.feeds(name.removesuffix("_int8")):
+    for values in cf_models.feeds("while" if name == "while_of_cond" else name.removesuffix("_int8")):
         feeds = dict(zip(graph.inputs, values))
         steps.append({n: _quantized(graph, n, v) for n, v in feeds.items()})
     _verify_steps(graph, tmp_path, name, steps)
