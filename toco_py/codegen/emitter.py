@@ -124,7 +124,8 @@ def assemble(state: BundleState, header: str, code: str, families: list[str], so
     sources = [f"{name}.c", f"{name}_weights.c"] + [f"{f}.c" for f in (*ALWAYS, *families)]
     files["main.c"] = render_main(name, graph)
     files["Makefile"] = render_makefile(name, sources + ["main.c"], headers)
-    files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes, state_size)
+    files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes, op_count,
+                                       state_size)
     return Bundle(name, files, plan, families, weight_bytes, op_count, state_size or 0)
 
 
