@@ -62,6 +62,12 @@ int main(int argc, char **argv) {
 
 def tflm_arena(model: bytes) -> int:
     """TFLM's arena total for the model, read from its allocation report (printed on fd 2)."""
+    return tflm_allocations(model)["total"]
+
+
+def tflm_allocations(model: bytes) -> dict[str, int]:
+    """TFLM's arena bytes by part, from its allocation report (printed on fd 2): "total", "head"
+    (the planned tensors) and "tail" (persistent data: TFLM's bookkeeping, resource variables)."""
     from tflite_micro.python.tflite_micro import runtime
 
     with tempfile.TemporaryFile("w+") as log:
@@ -74,10 +80,14 @@ def tflm_arena(model: bytes) -> int:
             os.dup2(saved, 2)
             os.close(saved)
         log.seek(0)
+        parts = {}
         for line in log:
-            if "Arena allocation total" in line:
-                return int(line.split()[-2])
-    raise RuntimeError("TFLM printed no arena total")
+            for part in ("total", "head", "tail"):
+                if f"Arena allocation {part}" in line:
+                    parts[part] = int(line.split()[-2])
+    if "total" not in parts:
+        raise RuntimeError("TFLM printed no arena total")
+    return parts
 
 
 def build_bundle(model: bytes, folder: Path) -> tuple[int, int, float]:

@@ -51,8 +51,10 @@ Call = tuple[str, str]  # (family, C function)
 def kernel_field(op_type: str, variant: str) -> str:
     """The OpDef field of the numpy kernel the interpreter runs for the pair. QUANTIZE has one
     kernel, which quantizes floats and requantizes integers alike: the interpreter never runs
-    a conversion as a quantized op, while codegen lowers a requantization as int8."""
-    return "int8_kernel" if variant == "int8" and op_type != "QUANTIZE" else "kernel"
+    a conversion as a quantized op, while codegen lowers a requantization as int8. An op that
+    runs subgraphs or variables (IF, WHILE, READ_VARIABLE ...) has one kernel for any data."""
+    one_kernel = op_type == "QUANTIZE" or (op_type in REGISTRY and "runs_model" in REGISTRY[op_type].traits)
+    return "int8_kernel" if variant == "int8" and not one_kernel else "kernel"
 
 
 def lowered_calls(graphs: list[Graph]) -> dict[Pair, set[Call]]:

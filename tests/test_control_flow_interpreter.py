@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.support import cf_models
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import litert
 from tests.support.policy import litert_by_name, policy_failures
@@ -25,18 +26,6 @@ X23 = RNG.standard_normal((2, 3)).astype(np.float32)
 def _convert(fn, specs, module=None) -> bytes:
     concrete = fn.get_concrete_function(*specs)
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete], module or fn).convert()
-
-
-@tf.function
-def _cond(x, p):
-    return tf.cond(p[0] > 0, lambda: tf.nn.relu(x) * 2.0, lambda: tf.tanh(x) - 1.0)
-
-
-@tf.function
-def _loop(x, n):
-    def body(i, x):
-        return i + 1, x * 1.5 + 1.0
-    return tf.while_loop(lambda i, x: i < n[0], body, [tf.constant(0), x])[1]
 
 
 @tf.function
@@ -66,8 +55,8 @@ def models(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
     folder = tmp_path_factory.mktemp("control_flow")
     stream = _Stream()
     made = {
-        "cond": _convert(_cond, [tf.TensorSpec([1, 4], tf.float32), tf.TensorSpec([1], tf.float32)]),
-        "while": _convert(_loop, [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)]),
+        "cond": cf_models.cond_model(),
+        "while": cf_models.while_model(),
         "while_cond": _convert(_loop_of_cond, [tf.TensorSpec([2, 3], tf.float32),
                                                tf.TensorSpec([1], tf.int32)]),
         "stream": _convert(stream.__call__, [], stream),

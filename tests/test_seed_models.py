@@ -19,7 +19,6 @@ from toco_py.tflite.reader import read_model
 FORMS = seed_models.FORMS
 # TF's converter refuses TF1 TensorArrays (TensorArrayV3, ...: TF Select ops).
 TF_REFUSES = {("lm", "tf1"), ("greedy", "tf1")}
-TENSOR_LISTS = pytest.mark.xfail(strict=True, reason="TensorList ops")
 
 
 def _ops(model: bytes) -> list[str]:
@@ -42,8 +41,7 @@ def _theirs(tmp_path, model: seed_models.SeedModel, inputs: list[str]) -> bytes:
 def _loop_cases():
     for name in ("lm", "greedy", "beam"):
         for form in FORMS:
-            tensor_lists = form == "v2" and name != "beam"  # dynamic_rnn's and the greedy decoder's TensorArrays
-            yield pytest.param(name, form, marks=[TENSOR_LISTS] if tensor_lists else [], id=f"{name}-{form}")
+            yield pytest.param(name, form, id=f"{name}-{form}")
 
 
 @pytest.mark.parametrize("name,form", _loop_cases())

@@ -13,21 +13,43 @@ def _convert(fn, *specs) -> bytes:
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn).convert()
 
 
+@tf.function
+def _cond(x, p):
+    return tf.cond(p[0] > 0, lambda: tf.nn.relu(x) * 2.0, lambda: tf.tanh(x) - 1.0)
+
+
+@tf.function
+def _loop(x, n):
+    def body(i, x):
+        return i + 1, x * 1.5 + 1.0
+    _, y = tf.while_loop(lambda i, x: i < n[0], body, [tf.constant(0), x])
+    return y
+
+
+_FUNCTIONS = {"cond": (_cond, [tf.TensorSpec([1, 4], tf.float32), tf.TensorSpec([1], tf.float32)]),
+              "while": (_loop, [tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32)])}
+
+
 def cond_model() -> bytes:
-    @tf.function
-    def cond(x, p):
-        return tf.cond(p[0] > 0, lambda: tf.nn.relu(x) * 2.0, lambda: tf.tanh(x) - 1.0)
-    return _convert(cond, tf.TensorSpec([1, 4], tf.float32), tf.TensorSpec([1], tf.float32))
+    return _convert(_FUNCTIONS["cond"][0], *_FUNCTIONS["cond"][1])
 
 
 def while_model() -> bytes:
-    @tf.function
-    def loop(x, n):
-        def body(i, x):
-            return i + 1, x * 1.5 + 1.0
-        _, y = tf.while_loop(lambda i, x: i < n[0], body, [tf.constant(0), x])
-        return y
-    return _convert(loop, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+    return _convert(_FUNCTIONS["while"][0], *_FUNCTIONS["while"][1])
+
+
+def int8_model(name: str) -> bytes:
+    """"cond" or "while" full-integer through TF's converter (int8 float inputs and outputs),
+    calibrated on feeds of other seeds."""
+    fn, specs = _FUNCTIONS[name]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function(*specs)], fn)
+    converter.optimizations = {tf.lite.Optimize.DEFAULT}
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    calibration = [f for seed in range(1, 6) for f in feeds(name, seed=seed)]
+    converter.representative_dataset = lambda: iter(calibration)
+    return converter.convert()
 
 
 class _Accumulator(tf.Module):

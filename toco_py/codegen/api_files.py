@@ -171,11 +171,15 @@ def _tensor_table(graph: Graph) -> str:
 
 
 def render_readme(name: str, graph: Graph, plan: MemoryPlan, source: str, families: list[str],
-                  weight_bytes: int) -> str:
+                  weight_bytes: int, op_count: int, state_size: int | None = None) -> str:
+    """op_count: the ops of every subgraph that runs."""
+    state = "" if state_size is None else (
+        f" and a state buffer of {state_size} bytes (the model's variables, kept from one invoke "
+        f"to the next; `{name}_reset()` starts over)")
     return _fill(_template("README.md.in"), {
-        "NAME_UPPER": name.upper(), "NAME": name,
+        "NAME_UPPER": name.upper(), "NAME": name, "STATE": state,
         "SOURCE": f"The model `{source}`" if source else "A model",
         "ARENA": str(plan.arena_size), "WEIGHT_BYTES": str(weight_bytes),
-        "OPS": str(len(graph.ops)), "FAMILIES": ", ".join(families) or "(none)",
+        "OPS": str(op_count), "FAMILIES": ", ".join(families) or "(none)",
         "FAMILY_FILES": ", ".join(f"`{f}.c`" for f in families) or "(none)",
         "USAGE": _usage(graph).strip(), "TENSORS": _tensor_table(graph), "CFLAGS": CFLAGS})

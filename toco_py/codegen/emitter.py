@@ -112,9 +112,9 @@ def generate(graph: Graph, name: str, source: str = "") -> Bundle:
 
 
 def assemble(state: BundleState, header: str, code: str, families: list[str], source: str,
-             op_count: int, state_size: int = 0) -> Bundle:
+             op_count: int, state_size: int | None = None) -> Bundle:
     """The files around NAME.h and NAME.c: the weights, the kernels, main.c, the Makefile and
-    the README (state: the entry subgraph's)."""
+    the README (state: the entry subgraph's; state_size: a model's, see render_header)."""
     name, graph, plan = state.prefix, state.graph, state.plan
     weight_bytes = state.consts.weight_bytes()
     files = {f"{name}.h": header, f"{name}.c": code, f"{name}_weights.c": _render_weights(state, source)}
@@ -124,8 +124,9 @@ def assemble(state: BundleState, header: str, code: str, families: list[str], so
     sources = [f"{name}.c", f"{name}_weights.c"] + [f"{f}.c" for f in (*ALWAYS, *families)]
     files["main.c"] = render_main(name, graph)
     files["Makefile"] = render_makefile(name, sources + ["main.c"], headers)
-    files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes)
-    return Bundle(name, files, plan, families, weight_bytes, op_count, state_size)
+    files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes, op_count,
+                                       state_size)
+    return Bundle(name, files, plan, families, weight_bytes, op_count, state_size or 0)
 
 
 def step_families(steps: list[Step]) -> list[str]:

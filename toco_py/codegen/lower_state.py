@@ -7,7 +7,9 @@ READ_VARIABLE copies the slot into the arena, ASSIGN_VARIABLE copies a value int
 The slot's size is that of the values read and assigned, which must agree (LiteRT would
 reallocate a variable assigned a value of another shape; a static buffer cannot). An int8
 variable, as TF's converter writes one with variable quantization, is its int8 bytes: reads
-and assignments copy them as LiteRT does, whatever the tensors' parameters say.
+and assignments copy them as LiteRT does, whatever the tensors' parameters say. A variable read
+before any assignment reads zeros (LiteRT and the interpreter refuse it; TF's converter always
+assigns first, in the CALL_ONCE initializer).
 """
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ def state_layout(graphs: list[Graph], running: list[int]) -> StateLayout:
     """Slots in the order LiteRT numbers the handles (VAR_HANDLE ops by subgraph, then op),
     for the variables the running subgraphs read or assign."""
     order: list[Key] = []
-    seen: dict[Key, tuple[str, tuple[int, ...], str]] = {}
+    seen: dict[Key, tuple[str, tuple[int, ...], str, int]] = {}  # dtype, shape, tensor, bytes
     for s in running:
         where = f"subgraph {s} ({graphs[s].name}): " if s else ""
         for op in graphs[s].ops:
@@ -67,8 +69,8 @@ def state_layout(graphs: list[Graph], running: list[int]) -> StateLayout:
                 continue
             key = handle_key(graphs[s], op, where)
             t = graphs[s].tensors[_value(op)]
-            tensor_bytes(graphs[s], t.name)  # a PlanError unless static and of a C type
-            kind = (t.dtype, tuple(int(d) for d in t.shape), t.name)
+            size = tensor_bytes(graphs[s], t.name)  # a PlanError unless static and of a C type
+            kind = (t.dtype, tuple(int(d) for d in t.shape), t.name, size)
             old = seen.setdefault(key, kind)
             if old[:2] != kind[:2]:
                 raise CodegenError(
@@ -78,8 +80,7 @@ def state_layout(graphs: list[Graph], running: list[int]) -> StateLayout:
     slots, offset = {}, 0
     for key in order:
         if key in seen:
-            dtype, shape, name = seen[key]
-            size = next(tensor_bytes(g, name) for g in graphs if name in g.tensors)
+            dtype, shape, _, size = seen[key]
             slots[key] = Slot(offset, size, dtype, shape)
             offset += aligned(size)
     return StateLayout(slots, offset)

@@ -93,8 +93,8 @@ class KernelCall:
 
 @dataclass
 class CodeBlock:
-    """C statements an op runs in place of kernel calls (IF, WHILE, CALL_ONCE): they set
-    `status` and return it when a subgraph they run fails."""
+    """C statements an op runs in place of kernel calls: IF, WHILE and CALL_ONCE run
+    subgraphs (setting `status`, returning it when one fails); VAR_HANDLE's is a comment."""
     family: str  # the kernel file their calls need ("" for none)
     lines: list[str]
     uses_status: bool = True

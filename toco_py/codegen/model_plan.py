@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ..ir import Graph, Op
 from ..ops import has_trait
 from .planner import (
+    ALIGNMENT,
     Lifetime,
     MemoryPlan,
     PlanError,
@@ -82,8 +83,8 @@ def windows(graph: Graph) -> tuple[dict[int, list[list[tuple[int, int]]]], list[
             t += 1
             for child in called(op):
                 if not 0 < child < len(graphs):
-                    raise PlanError(f"{op.type} in subgraph {s} names subgraph {child}, "
-                                    f"which the model does not have")
+                    raise PlanError(f"{op.type} in subgraph {s} names subgraph {child}, which "
+                                    "is not one of the model's subgraphs an op may run")
                 t = visit(child, t, stack + (s,))
             steps.append((first, t - 1))
         # A subgraph without ops (a branch passing its inputs through) still holds them a step.
@@ -156,7 +157,7 @@ def check_model_plan(graph: Graph, plan: ModelPlan) -> None:
             if name not in view.offsets:
                 raise PlanError(f"tensor {name!r} of subgraph {s} has no place in the arena")
             offset, size = view.offsets[name], view.sizes[name]
-            if offset % 16 or offset < 0 or size != tensor_bytes(sub, name) or \
+            if offset % ALIGNMENT or offset < 0 or size != tensor_bytes(sub, name) or \
                     offset + size > plan.arena_size:
                 raise PlanError(f"tensor {name!r} of subgraph {s} ({size} bytes at {offset}) is "
                                 f"misaligned or outside the {plan.arena_size}-byte arena")

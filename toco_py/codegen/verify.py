@@ -1,6 +1,8 @@
 """Builds a bundle with the system compiler, runs it on seeded random inputs and compares its
 outputs: float outputs with the float64 truth, within the allowance of the float tolerance
-policy (toco_py/tolerance.py), integer outputs with the reference interpreter bit for bit."""
+policy (toco_py/tolerance.py), integer outputs with the reference interpreter bit for bit.
+With several steps, one process invokes the bundle once per step (a model's variables carry
+its state on) and each step is checked against the same step of one interpreter."""
 from __future__ import annotations
 
 import os

@@ -29,14 +29,17 @@ DEFINE_CLASSIFY(i32, int32_t)
         classify_##suffix(a, a_dims, b, b_dims, output, output_dims, rank, truth);          \
         return TK_OK;                                                                       \
     }
-#define DEFINE_COMPARISONS(suffix, type)                                                   \
-    DEFINE_COMPARISON(less, suffix, type, 1, 0, 0, 0)                                       \
-    DEFINE_COMPARISON(less_equal, suffix, type, 1, 1, 0, 0)                                 \
-    DEFINE_COMPARISON(greater, suffix, type, 0, 0, 1, 0)                                    \
-    DEFINE_COMPARISON(greater_equal, suffix, type, 0, 1, 1, 0)                              \
-    DEFINE_COMPARISON(equal, suffix, type, 0, 1, 0, 0)                                      \
-    DEFINE_COMPARISON(not_equal, suffix, type, 1, 0, 1, 1)
-DEFINE_COMPARISONS(f32, float)
-DEFINE_COMPARISONS(i32, int32_t)
-#undef DEFINE_COMPARISONS
+/* op, type: the truth for less, equal, greater, unordered */
+DEFINE_COMPARISON(less, f32, float, 1, 0, 0, 0)
+DEFINE_COMPARISON(less_equal, f32, float, 1, 1, 0, 0)
+DEFINE_COMPARISON(greater, f32, float, 0, 0, 1, 0)
+DEFINE_COMPARISON(greater_equal, f32, float, 0, 1, 1, 0)
+DEFINE_COMPARISON(equal, f32, float, 0, 1, 0, 0)
+DEFINE_COMPARISON(not_equal, f32, float, 1, 0, 1, 1)
+DEFINE_COMPARISON(less, i32, int32_t, 1, 0, 0, 0)
+DEFINE_COMPARISON(less_equal, i32, int32_t, 1, 1, 0, 0)
+DEFINE_COMPARISON(greater, i32, int32_t, 0, 0, 1, 0)
+DEFINE_COMPARISON(greater_equal, i32, int32_t, 0, 1, 1, 0)
+DEFINE_COMPARISON(equal, i32, int32_t, 0, 1, 0, 0)
+DEFINE_COMPARISON(not_equal, i32, int32_t, 1, 0, 1, 1)
 #undef DEFINE_COMPARISON

@@ -186,13 +186,18 @@ TK_BINARY_F32(prelu);
     int tk_##op##_##suffix(const type *a, const int32_t *a_dims, const type *b,             \
                            const int32_t *b_dims, uint8_t *output, const int32_t *output_dims, \
                            int rank)
-#define TK_COMPARISONS(suffix, type)                                                       \
-    TK_COMPARISON(less, suffix, type); TK_COMPARISON(less_equal, suffix, type);              \
-    TK_COMPARISON(greater, suffix, type); TK_COMPARISON(greater_equal, suffix, type);        \
-    TK_COMPARISON(equal, suffix, type); TK_COMPARISON(not_equal, suffix, type)
-TK_COMPARISONS(f32, float);
-TK_COMPARISONS(i32, int32_t);
-#undef TK_COMPARISONS
+TK_COMPARISON(less, f32, float);
+TK_COMPARISON(less_equal, f32, float);
+TK_COMPARISON(greater, f32, float);
+TK_COMPARISON(greater_equal, f32, float);
+TK_COMPARISON(equal, f32, float);
+TK_COMPARISON(not_equal, f32, float);
+TK_COMPARISON(less, i32, int32_t);
+TK_COMPARISON(less_equal, i32, int32_t);
+TK_COMPARISON(greater, i32, int32_t);
+TK_COMPARISON(greater_equal, i32, int32_t);
+TK_COMPARISON(equal, i32, int32_t);
+TK_COMPARISON(not_equal, i32, int32_t);
 #undef TK_COMPARISON
 
 /* ---- arith_i32.c: int32 ADD, SUB, MUL, broadcasting; wrapping as two's complement ------- */
