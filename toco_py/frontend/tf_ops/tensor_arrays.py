@@ -3,8 +3,8 @@ TensorList: the list) is the array, a tensor [size, *element_shape]. Reads and g
 GATHERs along axis 0 and the size is the array's first dimension; creating, writing and
 scattering are converter-only ops (ops/tensor_array.py) that passes/lower_tensor_arrays.py
 lowers once shapes are known. A list of dynamic size written by index grows as a TF1
-TensorArray of dynamic size does (frontend/array_elements.py); one pushed onto, popped,
-split or concatenated is refused by name."""
+TensorArray of dynamic size does (frontend/array_elements.py); one pushed onto, popped or
+resized is refused by name."""
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +51,7 @@ def reserve(ctx: NodeContext) -> None:
 
 
 @tf_op("EmptyTensorList", "TensorListPushBack", "TensorListPopBack", "TensorListPushBackBatch",
-       "TensorListResize", "TensorListConcat", "TensorListConcatV2", "TensorListConcatLists",
-       "TensorListSplit")
+       "TensorListResize")
 def changing_size(ctx: NodeContext) -> None:
     raise ConversionError(
         f"node {ctx.name!r} ({ctx.node.op}) makes a TensorList whose size changes as the graph "
