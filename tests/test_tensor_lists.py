@@ -1,8 +1,9 @@
 """TensorLists (control flow v2: a TF1 dynamic_rnn built with control_flow_v2, a TF2
-tf.function writing a TensorArray in a while loop) carried through a functional While as
-plain tensors [size, *element]: LiteRT on our .tflite against TensorFlow on the .pb, our op
-count (all subgraphs) against TF's converter's on the same .pb, and the one-line errors of
-lists whose size is not static."""
+tf.function writing a TensorArray in a while loop, tf.map_fn / tf.scan, Keras LSTM and GRU
+layers) carried through a functional While as plain tensors [size, *element], a TensorArray
+of dynamic size as [-1, *element]: LiteRT on our .tflite against TensorFlow on the .pb, our
+op count (all subgraphs) against TF's converter's on the same .pb (or TF's converter refusing
+the graph), and the one-line errors of lists whose shape cannot be static."""
 from __future__ import annotations
 
 import numpy as np
@@ -269,7 +270,7 @@ def _nested_open_element(x, n):
     (_pushed, "EmptyTensorList", ("size changes", "fixed size")),
     (_pushed_onto_reserved, "TensorListPushBack", ("size changes", "fixed size")),
 ])
-def test_a_list_without_a_static_size_is_a_one_line_error(tmp_path, fn, node, fragments):
+def test_a_list_without_a_static_shape_is_a_one_line_error(tmp_path, fn, node, fragments):
     gd, _, _, _ = freeze_tf2(fn, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
     named = [n.name for f in gd.library.function for n in f.node_def if n.op == node]
     named += [n.name for n in gd.node if n.op == node]
