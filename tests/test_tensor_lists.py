@@ -208,19 +208,34 @@ def _dynamic_size(x, n):
     return grown.stack()
 
 
-def test_tensor_array_of_dynamic_size_grows_as_written(tmp_path):
+def _nested_dynamic_size(x, n):
+    """The inner loop grows the list the outer one carries: both carry it as [-1, 2, 3]."""
+    grown = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[2, 3])
+
+    def outer(i, a):
+        def inner(j, b):
+            return j + 1, b.write(i * 2 + j, x * tf.cast(i + j, tf.float32))
+
+        _, a = tf.while_loop(lambda j, b: j < 2, inner, [tf.constant(0), a])
+        return i + 1, a
+
+    _, grown = tf.while_loop(lambda i, a: i < n[0], outer, [tf.constant(0), grown], maximum_iterations=3)
+    return grown.stack()
+
+
+@pytest.mark.parametrize("fn", [_dynamic_size, _nested_dynamic_size])
+def test_tensor_array_of_dynamic_size_grows_as_written(tmp_path, fn):
     """TF2's TensorArray of dynamic size: a list of 0 elements whose writes grow it. The loop
     carries it as [-1, 2, 3], each write PADs it up to its index (LiteRT resizes it as the
     loop runs). No run of 0 steps: LiteRT's Python API cannot return an empty tensor. TF's
     converter refuses the graph (it cannot lower a list that grows)."""
-    gd, _, inputs, outputs = freeze_tf2(_dynamic_size, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+    gd, _, inputs, outputs = freeze_tf2(fn, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
     pb = gd.SerializeToString()
     result = api.convert_bytes(pb)
     feeds = [dict(zip(inputs, (RNG.standard_normal((2, 3)).astype(np.float32), np.int32([k])), strict=True))
              for k in (1, 3, 6)]
     _check(pb, result.model, feeds, outputs)
-    body = result.graph.subgraphs[result.graph.ops[0].attrs["body_subgraph_index"]]
-    assert "PAD" in {op.type for op in body.ops}
+    assert "PAD" in {op.type for g in result.graph.subgraphs for op in g.ops}
     path = tmp_path / "model.pb"
     path.write_bytes(pb)
     with pytest.raises(Exception, match="Lowering tensor list ops is failed"):

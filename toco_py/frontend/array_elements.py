@@ -84,16 +84,17 @@ def settle_elements(ctx: NodeContext, graph: Graph, importer, body_call, shapes:
 
 def grown_by_body(body: Graph, shapes: list[tuple]) -> set[int]:
     """The loop variables (by position; shapes: the ones the body was imported with) of static
-    size that the body writes past their end: TensorLists of dynamic size."""
-    positions = {name: i for i, name in enumerate(body.inputs)}
+    size that the body gives back at a run-time size, grown by a TensorList write of dynamic
+    size or by a loop in the body carrying it so: TensorLists of dynamic size."""
     grown = set()
-    for op in body.ops:
-        if op.type != "TensorArrayWrite" or not op.attrs.get("resizes"):
+    for i, name in enumerate(body.outputs):
+        shape = body.tensors[name].shape
+        if not shapes[i] or shapes[i][0] < 0 or not shape or shape[0] >= 0:
             continue
-        flow, producer = op.inputs[2], body.producer(op.inputs[2])
-        while producer is not None and producer.type in PASSTHROUGH + ("TensorArrayWrite", "TensorArrayScatter"):
-            flow = producer.inputs[0 if producer.type in PASSTHROUGH else 2]
-            producer = body.producer(flow)
-        if flow in positions and shapes[positions[flow]][0] >= 0:
-            grown.add(positions[flow])
+        producer = body.producer(name)
+        while producer is not None and producer.type in PASSTHROUGH:
+            producer = body.producer(producer.inputs[0])
+        if producer is not None and (producer.type == "WHILE" or (
+                producer.type == "TensorArrayWrite" and producer.attrs.get("resizes"))):
+            grown.add(i)
     return grown

@@ -106,7 +106,8 @@ def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body:
     size computed from constants), a TensorArray's open element shape from its writes."""
     propagate_shapes(graph)
     shapes = {name: graph.tensors[name].shape for name in ctx.inputs}
-    unknown = [name for name, shape in shapes.items() if shape is None or any(d < 0 for d in shape)]
+    unknown = [name for name, shape in shapes.items()
+               if (shape is None or any(d < 0 for d in shape)) and not _grows(graph, name)]
     settled: bool | TocoError = False
     if unknown:
         for name, (shape, dtype) in importer.infer_upstream(unknown).items():
@@ -117,7 +118,7 @@ def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body:
             return _static_shapes(ctx, graph, importer, body)
     for i, name in enumerate(ctx.inputs):
         shape = shapes[name]
-        if shape is None or any(d < 0 for d in shape):
+        if (shape is None or any(d < 0 for d in shape)) and not _grows(graph, name):
             if isinstance(settled, TocoError) and not isinstance(settled, OpenLoopShape):
                 raise settled
             _check_array_element(ctx, graph, i, name)
@@ -131,10 +132,14 @@ def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body:
 
 
 def _grows(graph: Graph, name: str) -> bool:
-    """A TensorArray of dynamic size (raw_rnn's outputs): the loop carries it at whatever
-    size it has grown to, so the subgraphs take it as [-1, *element]."""
+    """A TensorArray of dynamic size (raw_rnn's outputs), or one an enclosing loop carries so
+    (an input of this subgraph of size -1: loops give no other tensor one): the loop carries
+    it at whatever size it has grown to, so the subgraphs take it as [-1, *element]."""
     producer = graph.producer(name)
-    return producer is not None and producer.type == "TensorArray" and producer.attrs.get("dynamic_size", False)
+    if producer is None:
+        shape = graph.tensors[name].shape
+        return name in graph.inputs and bool(shape) and shape[0] < 0 and all(d >= 0 for d in shape[1:])
+    return producer.type == "TensorArray" and producer.attrs.get("dynamic_size", False)
 
 
 def _check_array_element(ctx: NodeContext, graph: Graph, i: int, name: str) -> None:
