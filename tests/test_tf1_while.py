@@ -216,6 +216,27 @@ def test_tensor_array_of_dynamic_size_grows_as_written(tmp_path, loop):
             tf_convert(str(path), ["x", "n"], ["y"])
 
 
+def test_tensor_array_of_dynamic_size_grown_by_an_inner_loop(tmp_path):
+    """The inner loop writes the array the outer one carries: both carry it as [-1, 3]."""
+    def build():
+        x = v1.placeholder(tf.float32, [3], name="x")
+        n = v1.placeholder(tf.int32, [], name="n")
+        ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[3])
+
+        def outer(i, a):
+            _, a = tf.while_loop(lambda j, b: j < 2,
+                                 lambda j, b: (j + 1, b.write(i * 2 + j, x * tf.cast(i + j, tf.float32))), [0, a])
+            return i + 1, a
+        _, ta = tf.while_loop(lambda i, a: i < n, outer, [tf.constant(0), ta])
+        return {"y": tf.identity(ta.stack(), name="y")}
+    pb, _ = _freeze_tf1(build)
+    result = api.convert_bytes(pb)
+    for n in (1, 3):
+        feeds = {"x": RNG.standard_normal(3).astype(np.float32), "n": np.int32(n)}
+        failures = tensorflow_and_litert_failures(pb, result.model, feeds, ["y"])
+        assert not failures, failures
+
+
 def _raw_rnn():
     """tf.compat.v1.nn.raw_rnn as its documentation uses it: an LSTM over time-major inputs,
     run to the longest sequence, its outputs in a TensorArray of dynamic size."""

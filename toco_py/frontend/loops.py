@@ -15,6 +15,7 @@ from typing import Protocol
 from ..errors import ConversionError, TocoError
 from ..ir import Graph
 from ..ops.control_flow import check_settled
+from ..ops.converter_only import PASSTHROUGH
 from ..passes.propagate_shapes import propagate_shapes
 from .array_elements import grown_by_body, settle_elements
 from .context import NodeContext
@@ -136,6 +137,8 @@ def _grows(graph: Graph, name: str) -> bool:
     (an input of this subgraph of size -1: loops give no other tensor one): the loop carries
     it at whatever size it has grown to, so the subgraphs take it as [-1, *element]."""
     producer = graph.producer(name)
+    while producer is not None and producer.type in PASSTHROUGH:
+        name, producer = producer.inputs[0], graph.producer(producer.inputs[0])
     if producer is None:
         shape = graph.tensors[name].shape
         return name in graph.inputs and bool(shape) and shape[0] < 0 and all(d >= 0 for d in shape[1:])
