@@ -128,7 +128,25 @@ FEEDS = {
     "logistic_cutoffs": lambda x: x * 12,
     "gelu": lambda x: x * 4,  # far enough negative that 1 + erf would cancel
     "gelu_tanh": lambda x: x * 4,
+    # Whole numbers, so that the comparisons meet equal pairs as well as ordered ones.
+    **dict.fromkeys(("less_f32_broadcast", "greater_equal_f32_nan", "not_equal_f32_nan",
+                     "equal_f32"), lambda x: np.round(x * 2)),
 }
+_NAN_ROW = np.array([0.0, np.nan, 1.0], np.float32)
+# Comparisons (bool out) and int32 arithmetic: loop counters and branch conditions.
+CASES.update({
+    "less_f32_broadcast": ("LESS", [r(2, 3), r(3)], {}, set(), 1),
+    "greater_equal_f32_nan": ("GREATER_EQUAL", [r(2, 3), _NAN_ROW], {}, {1}, 1),
+    "not_equal_f32_nan": ("NOT_EQUAL", [_NAN_ROW, r(2, 3)], {}, {0}, 1),
+    "equal_f32": ("EQUAL", [r(4), r(4)], {}, set(), 1),
+    "less_equal_i32_scalar": ("LESS_EQUAL", [i32([[1, 2, 3], [4, 5, 6]]), i32(4)], {}, set(), 1),
+    "greater_i32_broadcast": ("GREATER", [i32([[1], [2]]), i32([0, 5, 9])], {}, set(), 1),
+    "less_i32": ("LESS", [i32([3]), i32([4])], {}, set(), 1),
+    "add_i32_relu": ("ADD", [i32([[1, 2, 3], [4, 5, 6]]), i32([-5, 0, 5])],
+                     {"fused_activation_function": "RELU"}, {1}, 1),
+    "sub_i32_broadcast": ("SUB", [i32([[1], [2]]), i32([0, 5, 9])], {}, set(), 1),
+    "mul_i32_wraps": ("MUL", [i32([1, 2, 3]), i32([2 ** 30, -3, 2 ** 31 - 1])], {}, {1}, 1),
+})
 CASES.update({
     "sqrt": ("SQRT", [r(3, 4)], {}, set(), 1),
     "rsqrt": ("RSQRT", [r(3, 4)], {}, set(), 1),

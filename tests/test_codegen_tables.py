@@ -2,8 +2,9 @@
 lowering for) has
 
 - a numpy kernel, the reference its bundles are compared with;
-- a one-op bundle test: a graph of test_codegen_kernels, test_codegen_int8_nn or
-  test_codegen_int8_math (their one_op_graphs()) runs the op in that variant;
+- a one-op bundle test: a graph of test_codegen_kernels, test_codegen_int8_nn,
+  test_codegen_int8_math or test_codegen_control_flow (their one_op_graphs()) runs the op in
+  that variant;
 - and every C function its lowering calls in those graphs is declared in a kernel header
   and defined in the kernel source of its family, kernels/<family>.c.
 
@@ -18,17 +19,21 @@ from dataclasses import replace
 from importlib import resources
 
 import pytest
+import test_codegen_control_flow
 import test_codegen_int8_math
 import test_codegen_int8_nn
 import test_codegen_kernels
 
 from toco_py.codegen import all_lowerings  # noqa: F401  (registers every lowering)
-from toco_py.codegen.lowering import BundleState, claimed, lower_op, variant_of
+from toco_py.codegen.lowering import BundleState, KernelCall, claimed, lower_op, variant_of
+from toco_py.codegen.model_bundle import lower_model
+from toco_py.codegen.model_plan import is_model
 from toco_py.codegen.planner import plan_memory
 from toco_py.ir import Graph
 from toco_py.ops import REGISTRY
 
-ONE_OP_MODULES = (test_codegen_kernels, test_codegen_int8_nn, test_codegen_int8_math)
+ONE_OP_MODULES = (test_codegen_kernels, test_codegen_int8_nn, test_codegen_int8_math,
+                  test_codegen_control_flow)
 KERNELS = resources.files("toco_py.codegen") / "kernels"
 
 # A prototype or a definition starts a line with its return type; static inline helpers (which
@@ -55,10 +60,14 @@ def lowered_calls(graphs: list[Graph]) -> dict[Pair, set[Call]]:
     (none for an op the memory plan makes free, e.g. an aliased RESHAPE)."""
     calls: dict[Pair, set[Call]] = {}
     for graph in graphs:
-        state = BundleState(graph, plan_memory(graph), "model")
-        for index, op in enumerate(graph.ops):
-            found = calls.setdefault((op.type, variant_of(graph, op)), set())
-            found |= {(call.family, call.function) for call in lower_op(state, index, op)}
+        # A model of several subgraphs (or with variables) is lowered subgraph by subgraph.
+        states = lower_model(graph, "model").states.values() if is_model(graph) else \
+            [BundleState(graph, plan_memory(graph), "model")]
+        for state in states:
+            for index, op in enumerate(state.graph.ops):
+                found = calls.setdefault((op.type, variant_of(state.graph, op)), set())
+                found |= {(call.family, call.function) for call in lower_op(state, index, op)
+                          if isinstance(call, KernelCall)}  # not the statements of IF, WHILE ...
     return calls
 
 

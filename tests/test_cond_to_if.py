@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.lite.python.convert_phase import ConverterError
 
+from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import freeze, run_litert, run_tf, tf_convert
 from tests.support.policy import tensorflow_and_litert_failures
 from toco_py import api
@@ -195,3 +196,37 @@ def test_batch_norm_on_a_training_placeholder(version, tmp_path):
             return
         theirs = tf_convert(str(path), ["x", "p"], ["y"])
     assert _ops_over_subgraphs(bytes(result.model)) <= _ops_over_subgraphs(theirs)
+
+
+def _branch_cast_to_int(gd) -> None:
+    """One branch's value reaches the cond's end as int32, the other as float32."""
+    merge = next(n for n in gd.node if n.op == "Merge")
+    cast = gd.node.add(name="else_as_int", op="Cast", input=[merge.input[1]])
+    cast.attr["SrcT"].type, cast.attr["DstT"].type = tf.float32.as_datatype_enum, tf.int32.as_datatype_enum
+    merge.input[1] = cast.name
+
+
+def _else_function_returns_int(gd) -> None:
+    """The functional If's else branch returns int32 where the then branch returns float32."""
+    node = next(n for n in gd.node if n.op in ("If", "StatelessIf"))
+    else_fn = next(f for f in gd.library.function if f.signature.name == node.attr["else_branch"].func.name)
+    ret = else_fn.signature.output_arg[0].name
+    cast = else_fn.node_def.add(name="as_int", op="Cast", input=[else_fn.ret[ret]])
+    cast.attr["SrcT"].type, cast.attr["DstT"].type = tf.float32.as_datatype_enum, tf.int32.as_datatype_enum
+    else_fn.ret[ret] = "as_int:y:0"
+    else_fn.signature.output_arg[0].type = tf.int32.as_datatype_enum
+
+
+@pytest.mark.parametrize("version, mutate", [(1, _branch_cast_to_int), (2, _else_function_returns_int)])
+def test_branches_of_different_dtypes_are_a_one_line_error(version, mutate, tmp_path):
+    with control_flow(version):
+        pb, _ = freeze(identity_branch)
+    gd = v1.GraphDef()
+    gd.ParseFromString(pb)
+    mutate(gd)
+    path, out = tmp_path / "bad.pb", tmp_path / "bad.tflite"
+    path.write_bytes(gd.SerializeToString())
+    proc = toco("convert", "--graph_def_file", str(path), "--output_file", str(out),
+                "--input_arrays", "x,p", "--output_arrays", "y")
+    assert_one_line_error(proc, "different dtypes", "float32", "int32", "malformed")
+    assert not out.exists()

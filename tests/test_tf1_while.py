@@ -163,16 +163,70 @@ def test_read_from_outside_the_frame_without_enter_is_a_one_line_error(tmp_path)
     assert not out.exists()
 
 
-def test_dynamic_size_tensor_array_is_a_one_line_error(tmp_path):
+def _growing_array(loop: bool):
+    """A TensorArray of dynamic size written at a run-time bound of steps (a decoder's tokens
+    until it stops), or at constant indices outside any loop."""
     def build():
         x = v1.placeholder(tf.float32, [3], name="x")
         ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[3])
-        _, ta = tf.while_loop(lambda i, ta: i < 4, lambda i, ta: (i + 1, ta.write(i, x * 2.0)),
-                              [tf.constant(0), ta])
-        return {"y": tf.identity(ta.stack(), name="y")}
-    proc, out = _convert_cli(_freeze_tf1(build)[0], tmp_path)
-    assert_one_line_error(proc, "dynamic size", "fixed size")
-    assert not out.exists()
+        if loop:
+            n = v1.placeholder(tf.int32, [], name="n")
+            _, ta = tf.while_loop(lambda i, ta: i < n, lambda i, ta: (i + 1, ta.write(i, x * tf.cast(i, tf.float32))),
+                                  [tf.constant(0), ta])
+        else:
+            ta = ta.write(0, x).write(2, x * 2.0)
+        return {"y": tf.identity(ta.stack() + 1.0, name="y")}
+    return build
+
+
+@pytest.mark.parametrize("loop", [True, False])
+def test_tensor_array_of_dynamic_size_grows_as_written(tmp_path, loop):
+    """In a loop the WHILE carries it as [-1, 3] (LiteRT resizes it as the loop runs); each
+    write pads it up to its index with PAD, then writes with DYNAMIC_UPDATE_SLICE."""
+    pb, outputs = _freeze_tf1(_growing_array(loop))
+    result = api.convert_bytes(pb)
+    feeds_list = [{"x": RNG.standard_normal(3).astype(np.float32), "n": np.int32(n)} for n in (4, 1, 7)]
+    for feeds in feeds_list if loop else [{"x": RNG.standard_normal(3).astype(np.float32)}]:
+        failures = tensorflow_and_litert_failures(pb, result.model, feeds, ["y"])
+        assert not failures, failures
+    if loop:  # the stack of the whole grown array reads it as it is
+        assert [op.type for op in result.graph.ops] == ["WHILE", "ADD"]
+        path = tmp_path / "model.pb"
+        path.write_bytes(pb)
+        with pytest.raises(Exception, match="TensorArray|Select TF ops|converter_error"):
+            tf_convert(str(path), ["x", "n"], ["y"])
+
+
+def _raw_rnn():
+    """tf.compat.v1.nn.raw_rnn as its documentation uses it: an LSTM over time-major inputs,
+    run to the longest sequence, its outputs in a TensorArray of dynamic size."""
+    x = v1.placeholder(tf.float32, [6, 2, 3], name="x")
+    lengths = v1.placeholder(tf.int32, [2], name="lengths")
+    inputs_ta = tf.TensorArray(tf.float32, size=6).unstack(x)
+    cell = v1.nn.rnn_cell.LSTMCell(4)
+
+    def loop_fn(time, cell_output, cell_state, loop_state):
+        emit = cell_output
+        state = cell.zero_state(2, tf.float32) if cell_output is None else cell_state
+        finished = time >= lengths
+        next_input = tf.cond(tf.reduce_all(finished), lambda: tf.zeros([2, 3]), lambda: inputs_ta.read(time))
+        return finished, next_input, state, emit, None
+    outputs_ta, final_state, _ = v1.nn.raw_rnn(cell, loop_fn)
+    return {"y": tf.identity(outputs_ta.stack(), name="y"), "h": tf.identity(final_state.h, name="h")}
+
+
+def test_raw_rnn(tmp_path):
+    """raw_rnn runs max(lengths) steps: its output is as long, known at run time only."""
+    pb, _ = _freeze_tf1(_raw_rnn)
+    result = api.convert_bytes(pb, output_arrays=["y", "h"])
+    for lengths in ([6, 3], [2, 1], [4, 5]):
+        feeds = {"x": RNG.standard_normal((6, 2, 3)).astype(np.float32), "lengths": np.array(lengths, np.int32)}
+        failures = tensorflow_and_litert_failures(pb, result.model, feeds, ["y", "h"])
+        assert not failures, failures
+    path = tmp_path / "raw_rnn.pb"
+    path.write_bytes(pb)
+    with pytest.raises(Exception, match="TensorArray|Select TF ops|converter_error"):
+        tf_convert(str(path), ["x", "lengths"], ["y", "h"])
 
 
 def test_tensor_array_of_open_element_shape_takes_the_written_shape(tmp_path):

@@ -190,21 +190,20 @@ def test_a_body_changing_a_shape_is_one_line_error(tmp_path, fn):
     assert_one_line_error(proc, while_node, "[2, 3] float32 into [4, 3] float32", "never settle")
 
 
-def _tensor_array(x, n):
-    def body(i, a):
-        return i + 1, a.write(i, tf.reduce_sum(x) * tf.cast(i, tf.float32))
+def _unmapped_list(x, n):
+    # A TensorList made by an op toco-py does not map (TensorLists it maps: test_tensor_lists).
+    listed = tf.raw_ops.TensorListScatterV2(tensor=tf.stack([x, x]), indices=[0, 1], element_shape=[2, 3],
+                                            num_elements=2)
+    _, listed = tf.while_loop(lambda i, a: i < n[0], lambda i, a: (i + 1, a), [tf.constant(0), listed])
+    return tf.raw_ops.TensorListStack(input_handle=listed, element_shape=[2, 3], element_dtype=tf.float32)
 
-    _, arr = tf.while_loop(lambda i, a: i < n[0], body,
-                           [tf.constant(0), tf.TensorArray(tf.float32, size=0, dynamic_size=True)])
-    return arr.stack()
 
-
-def test_a_tensor_array_loop_variable_is_refused_by_name(tmp_path):
-    gd, _, _, _ = freeze_tf2(_tensor_array, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
+def test_a_list_the_import_cannot_make_a_tensor_is_refused_by_name(tmp_path):
+    gd, _, _, _ = freeze_tf2(_unmapped_list, tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([1], tf.int32))
     path = tmp_path / "array.pb"
     path.write_bytes(gd.SerializeToString())
     proc = toco("convert", "--graph_def_file", str(path), "--output_file", str(tmp_path / "out.tflite"))
-    assert_one_line_error(proc, "loop variable 3", "variant", "TensorArray")
+    assert_one_line_error(proc, "loop variable", "variant", "TensorList")
 
 
 def test_a_while_calling_a_missing_function_is_refused():

@@ -128,7 +128,7 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         _as_custom_ops(graph)
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     for sub in graph.subgraphs or [graph]:
-        require_static_shapes(sub)
+        require_static_shapes(sub, called=sub is not graph)
     if quantize is not None:
         notes += quantize_graph(graph, quantize)
     return ConversionResult(model_view(graph, consume=release_weights), graph, notes, counts)

@@ -346,11 +346,15 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
               help="Build the bundle with the system compiler, run it on seeded random inputs and "
                    "compare with the reference interpreter (exit code 1 on a difference).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the --verify inputs.")
-def codegen(model, output_dir, name, verify, seed) -> None:
+@click.option("--steps", default=1, show_default=True, type=click.IntRange(min=1),
+              help="With --verify: invoke the bundle this many times in one process (step k on "
+                   "the inputs of seed + k), each compared with the same step of one interpreter "
+                   "(a model with variables carries its state from step to step).")
+def codegen(model, output_dir, name, verify, seed, steps) -> None:
     """Generate a standalone C99 bundle (no heap, one static arena) from a .tflite."""
     from .codegen.command import codegen_command
 
-    if not codegen_command(model, output_dir, name, verify, seed):
+    if not codegen_command(model, output_dir, name, verify, seed, steps):
         sys.exit(1)
 
 

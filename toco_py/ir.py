@@ -433,11 +433,12 @@ class Graph:
     # ---- whole-graph maintenance ----------------------------------------------
 
     def remove_dead(self) -> int:
-        """Drops ops and tensors that no graph output depends on. Returns ops removed."""
+        """Drops ops and tensors that no graph output depends on, and that change no state of
+        the model (_has_effects). Returns ops removed."""
         needed = set(self.outputs)
         keep: list[Op] = []
         for op in reversed(self.ops):
-            if any(o in needed for o in op.outputs):
+            if any(o in needed for o in op.outputs) or self._has_effects(op):
                 keep.append(op)
                 needed.update(n for n in op.inputs if n)
         removed = len(self.ops) - len(keep)
@@ -452,6 +453,23 @@ class Graph:
         for name in [n for n in self.tensors if n not in live]:
             self._forget(name)
         return removed
+
+    def _has_effects(self, op: Op) -> bool:
+        """The op changes the model's state (a resource variable, an initializer run): it has
+        the side_effects trait, or runs a subgraph holding such an op, at any depth."""
+        from .ops import has_trait  # the ops import this module
+
+        seen: set[int] = set()
+        todo = [op]
+        while todo:
+            current = todo.pop()
+            if has_trait(current.type, "side_effects"):
+                return True
+            for key, index in current.attrs.items():
+                if key.endswith("_subgraph_index") and index not in seen and index < len(self.subgraphs):
+                    seen.add(index)
+                    todo.extend(self.subgraphs[index].ops)
+        return False
 
     def toposort(self) -> None:
         """Restores topological order (stable: keeps the existing order where it is valid)."""

@@ -48,6 +48,7 @@ def check_shapes(graph: Graph, in_place: bool = False) -> Graph:
         shadow = Graph()
         shadow.tensors = {name: replace(t) for name, t in graph.tensors.items()}
         shadow.ops, shadow.inputs, shadow.outputs = graph.ops, graph.inputs, graph.outputs
+        shadow.subgraphs = graph.subgraphs  # the loops' shapes are their bodies'
     for op in graph.ops:
         for name, (shape, dtype) in zip(op.outputs, check_op(shadow, op, MAX_TENSOR_ELEMENTS) or ()):
             shadow.tensors[name].shape, shadow.tensors[name].dtype = shape, dtype

@@ -2,6 +2,7 @@
 the int8 variants, `@lowering("CONV_2D", variant="int8")`) is a new module listed here;
 its kernels go into kernels/<family>.c, which the emitter copies when a call names it."""
 from . import (  # noqa: F401
+    lower_control,
     lower_int8_math,
     lower_int8_movement,
     lower_int8_nn,
@@ -9,4 +10,5 @@ from . import (  # noqa: F401
     lower_movement,
     lower_nn,
     lower_quantize,
+    lower_state,
 )

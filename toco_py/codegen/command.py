@@ -6,25 +6,39 @@ import click
 from ..report import print_table
 
 
-def codegen_command(model: str, output_dir: str, name: str | None, verify: bool, seed: int) -> bool:
-    """Returns False when verification fails (the CLI exits with 1)."""
+def codegen_command(model: str, output_dir: str, name: str | None, verify: bool, seed: int,
+                    steps: int = 1) -> bool:
+    """Returns False when verification fails (the CLI exits with 1). steps > 1: verify that
+    many invokes of one bundle process, in order, against one interpreter."""
     import os
 
+    from ..errors import TocoError
     from ..tensor_io import load_tflite
     from .bundle import file_bundle_name, generate_bundle
+
+    if steps > 1 and not verify:
+        raise TocoError(f"--steps {steps} is the number of invokes --verify runs; add --verify")
 
     graph, _ = load_tflite(model)  # once: the bundle and the verification share it
     bundle = generate_bundle(graph, output_dir, file_bundle_name(model, name),
                              os.path.basename(model))
-    click.echo(f"wrote {output_dir}: {bundle.op_count} ops, arena {bundle.plan.arena_size} bytes, "
+    state = f", state {bundle.state_size} bytes" if bundle.state_size else ""
+    click.echo(f"wrote {output_dir}: {bundle.op_count} ops, arena {bundle.plan.arena_size} bytes{state}, "
                f"weights {bundle.weight_bytes} bytes, kernels: {', '.join(bundle.families) or 'none'}",
                err=True)
     if not verify:
         return True
-    from .verify import REPORT_COLUMNS, report_rows, verify_bundle
+    from .verify import REPORT_COLUMNS, report_rows, verify_bundle, verify_steps
 
-    report = verify_bundle(graph, output_dir, bundle.name, bundle.plan.arena_size, seed)
-    print_table(f"C bundle (seed {seed}, arena {report.arena_size} bytes) vs the float64 truth within "
-                "the float tolerance policy's allowance; integer outputs vs the interpreter, exactly",
-                REPORT_COLUMNS, report_rows(report))
+    if steps > 1:
+        report = verify_steps(graph, output_dir, bundle.name, bundle.plan.arena_size, steps, seed)
+        title = (f"C bundle, {steps} invokes in one process (step k: seed {seed} + k; arena "
+                 f"{report.arena_size} bytes, state {bundle.state_size} bytes) vs the float64 truth of "
+                 "the sequence within the float tolerance policy's allowance; integer outputs vs "
+                 "the interpreter's same step, exactly")
+    else:
+        report = verify_bundle(graph, output_dir, bundle.name, bundle.plan.arena_size, seed)
+        title = (f"C bundle (seed {seed}, arena {report.arena_size} bytes) vs the float64 truth within "
+                 "the float tolerance policy's allowance; integer outputs vs the interpreter, exactly")
+    print_table(title, REPORT_COLUMNS, report_rows(report))
     return report.passed

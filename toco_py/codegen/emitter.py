@@ -21,13 +21,16 @@ from .api_files import (
 )
 from .lowering import (
     BundleState,
+    CodeBlock,
     CodegenError,
     KernelCall,
     lower_op,
     op_label,
     unsupported_ops,
 )
+from .model_plan import is_model
 from .planner import (
+    RESOURCE,
     MemoryPlan,
     PlanError,
     arena_tensors,
@@ -52,6 +55,7 @@ class Bundle:
     families: list[str]
     weight_bytes: int
     op_count: int
+    state_size: int = 0  # bytes of the variables' state buffer (a model with variables)
 
 
 def check_name(name: str) -> str:
@@ -78,7 +82,8 @@ def check_graph(graph: Graph) -> None:
     missing = unsupported_ops(graph)
     if missing:
         raise CodegenError(f"codegen: no C kernel for op(s) {', '.join(missing)}")
-    for name in arena_tensors(graph) + [n for op in graph.ops for n in op.inputs if n]:
+    for name in arena_tensors(graph) + [n for op in graph.ops for n in op.inputs
+                                        if n and graph.tensors[n].dtype != RESOURCE]:
         try:
             check_tensor(graph, name)
         except PlanError as err:
@@ -87,20 +92,32 @@ def check_graph(graph: Graph) -> None:
 
 def generate(graph: Graph, name: str, source: str = "") -> Bundle:
     """All files of the bundle for this graph; raises CodegenError (one line) if the graph
-    cannot be generated."""
+    cannot be generated. A model of several subgraphs, or with variables, goes through
+    model_bundle.py."""
     name = check_name(name)
+    if is_model(graph):
+        from .model_bundle import generate_model
+
+        return generate_model(graph, name, source)
     check_graph(graph)
     try:
         plan = plan_memory(graph)
     except PlanError as err:
         raise CodegenError(f"codegen: {err}") from None
     state = BundleState(graph, plan, name)
-    steps = _lower_all(state)
-    families = sorted({call.family for step in steps for call in step.calls})
+    steps = lower_all(state)
+    families = step_families(steps)
+    return assemble(state, render_header(name, graph, plan, source),
+                    _render_source(state, steps, source), families, source, len(graph.ops))
+
+
+def assemble(state: BundleState, header: str, code: str, families: list[str], source: str,
+             op_count: int, state_size: int = 0) -> Bundle:
+    """The files around NAME.h and NAME.c: the weights, the kernels, main.c, the Makefile and
+    the README (state: the entry subgraph's)."""
+    name, graph, plan = state.prefix, state.graph, state.plan
     weight_bytes = state.consts.weight_bytes()
-    files = {f"{name}.h": render_header(name, graph, plan, source),
-             f"{name}.c": _render_source(state, steps, source),
-             f"{name}_weights.c": _render_weights(state, source)}
+    files = {f"{name}.h": header, f"{name}.c": code, f"{name}_weights.c": _render_weights(state, source)}
     kernel_files = _kernel_files(families)
     files.update(kernel_files)
     headers = [f"{name}.h"] + [f for f in kernel_files if f.endswith(".h")]
@@ -108,7 +125,11 @@ def generate(graph: Graph, name: str, source: str = "") -> Bundle:
     files["main.c"] = render_main(name, graph)
     files["Makefile"] = render_makefile(name, sources + ["main.c"], headers)
     files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes)
-    return Bundle(name, files, plan, families, weight_bytes, len(graph.ops))
+    return Bundle(name, files, plan, families, weight_bytes, op_count, state_size)
+
+
+def step_families(steps: list[Step]) -> list[str]:
+    return sorted({call.family for step in steps for call in step.calls if call.family})
 
 
 # ---- lowering --------------------------------------------------------------------------
@@ -117,11 +138,11 @@ def generate(graph: Graph, name: str, source: str = "") -> Bundle:
 class Step:
     op_index: int  # the op whose failure a non-zero status reports (0 for the copies)
     comment: str
-    calls: list[KernelCall]
+    calls: list[KernelCall | CodeBlock]
     tensors: list[str]  # the arena tensors the calls may touch
 
 
-def _lower_all(state: BundleState) -> list[Step]:
+def lower_all(state: BundleState) -> list[Step]:
     """The copies of constant graph outputs into the arena, then every op."""
     steps = []
     for name in state.graph.outputs:
@@ -142,7 +163,7 @@ def _op_comment(graph: Graph, index: int, op) -> str:
     def tensor(name: str) -> str:
         t = graph.tensors[name]
         label = name if len(name) <= 48 else "..." + name[-45:]
-        return f"{label} {list(t.shape)}" if not t.is_const else label
+        return f"{label} {list(t.shape or ())}" if not t.is_const else label
     ins = ", ".join(tensor(n) for n in op.inputs if n and not graph.tensors[n].is_const)
     outs = ", ".join(tensor(n) for n in op.outputs)
     return cformat.comment_text(f"{op_label(index, op)}: {ins or 'constants'} -> {outs}")
@@ -153,7 +174,17 @@ def _op_comment(graph: Graph, index: int, op) -> str:
 def _render_source(state: BundleState, steps: list[Step], source: str) -> str:
     name, upper = state.prefix, state.prefix.upper()
     graph, plan = state.graph, state.plan
-    out = [f"/* {name}.c: the {_describe(source)} as kernel calls, generated by toco-py.",
+    out = source_preamble(state, source) + arena_lines(upper, plan)
+    out += placement_comment(graph, plan)
+    out += io_tables(name, upper, graph, plan)
+    out += _invoke_lines(name, upper, plan, steps)
+    return "\n".join(out) + "\n"
+
+
+def source_preamble(state: BundleState, source: str) -> list[str]:
+    """NAME.c's first lines: what it is, the includes, the declarations of the const arrays."""
+    name = state.prefix
+    out = [f"/* {name}.c: the {describe(source)} as kernel calls, generated by toco-py.",
            " * Do not edit; regenerate the bundle instead. */",
            "#include <float.h>", "#include <math.h>", "#include <stddef.h>", "#include <stdint.h>",
            "", f'#include "{name}.h"', f'#include "{KERNEL_HEADER}"', ""]
@@ -161,18 +192,14 @@ def _render_source(state: BundleState, steps: list[Step], source: str) -> str:
         out.append(f"/* Weights, quantization tables and long options, in {name}_weights.c. */")
         out += [array.declaration() for array in state.consts.arrays.values()]
         out.append("")
-    out += _arena_lines(upper, plan)
-    out += _placement_comment(graph, plan)
-    out += _io_tables(name, upper, graph, plan)
-    out += _invoke_lines(name, upper, plan, steps)
-    return "\n".join(out) + "\n"
+    return out
 
 
-def _describe(source: str) -> str:
+def describe(source: str) -> str:
     return f"model {cformat.comment_text(source)}" if source else "model"
 
 
-def _arena_lines(upper: str, plan: MemoryPlan) -> list[str]:
+def arena_lines(upper: str, plan: MemoryPlan) -> list[str]:
     return [
         "/* Every activation tensor lives here, at the offset the planner gave it. A union so",
         " * that the arena has the alignment of every element type the kernels read (and 16",
@@ -196,8 +223,8 @@ def _arena_lines(upper: str, plan: MemoryPlan) -> list[str]:
         "#define ARENA_ALLOW_ALL() ((void)0)", "#endif", ""]
 
 
-def _placement_comment(graph: Graph, plan: MemoryPlan) -> list[str]:
-    lines = ["/* Placement: offset, bytes, ops during which the tensor is alive, tensor."]
+def placement_comment(graph: Graph, plan: MemoryPlan, title: str = "Placement") -> list[str]:
+    lines = [f"/* {title}: offset, bytes, ops during which the tensor is alive, tensor."]
     for t in arena_tensors(graph):
         life = plan.lifetimes[t]
         alias = f" (shares {cformat.comment_text(plan.aliases[t])})" if t in plan.aliases else ""
@@ -206,7 +233,7 @@ def _placement_comment(graph: Graph, plan: MemoryPlan) -> list[str]:
     return lines + [" */", ""]
 
 
-def _io_tables(name: str, upper: str, graph: Graph, plan: MemoryPlan) -> list[str]:
+def io_tables(name: str, upper: str, graph: Graph, plan: MemoryPlan) -> list[str]:
     lines: list[str] = []
     for kind, names in (("input", graph.inputs), ("output", graph.outputs)):
         lines += _info_table(name, upper, kind, io_rows(graph, names, upper), plan)
@@ -238,22 +265,33 @@ def _info_table(name: str, upper: str, kind: str, rows: list[InfoRow], plan: Mem
 
 
 def _invoke_lines(name: str, upper: str, plan: MemoryPlan, steps: list[Step]) -> list[str]:
-    lines = []
-    if any(step.calls for step in steps):
-        lines += ["/* The status of a failed call: (op index + 1) * 256 + the kernel's error. */",
-                  "static int failed(int op, int status)", "{", "    ARENA_ALLOW_ALL();",
-                  "    return (op + 1) * 256 + status;", "}", ""]
-    lines += [f"int {name}_invoke(void)", "{"]
-    if any(step.calls for step in steps):
+    lines = failed_helper() if any(step.calls for step in steps) else []
+    return lines + function_lines(f"int {name}_invoke(void)", upper, plan, steps)
+
+
+def failed_helper() -> list[str]:
+    return ["/* The status of a failed call: (op index + 1) * 256 + the kernel's error. */",
+            "static int failed(int op, int status)", "{", "    ARENA_ALLOW_ALL();",
+            "    return (op + 1) * 256 + status;", "}", ""]
+
+
+def function_lines(signature: str, upper: str, plan: MemoryPlan, steps: list[Step]) -> list[str]:
+    """A C function running the steps in order (kernel calls, or an op's own statements)."""
+    lines = [signature, "{"]
+    if any(not isinstance(call, CodeBlock) or call.uses_status for step in steps for call in step.calls):
         lines.append("    int status;")
     for step in steps:
         lines.append(f"    /* {step.comment} */")
         if not step.calls:
             lines.append("    /* nothing to do: the output shares the input's bytes */")
             continue
-        allow = " ".join(f"ARENA_ALLOW({plan.offsets[t]}, {plan.sizes[t]});" for t in step.tensors)
-        lines.append(f"    ARENA_ONLY(); {allow}".rstrip())
+        if any(isinstance(call, KernelCall) for call in step.calls):
+            allow = " ".join(f"ARENA_ALLOW({plan.offsets[t]}, {plan.sizes[t]});" for t in step.tensors)
+            lines.append(f"    ARENA_ONLY(); {allow}".rstrip())
         for call in step.calls:
+            if isinstance(call, CodeBlock):
+                lines += ["    " + line for line in call.lines]
+                continue
             lines += [f"    status = {call.text()};",
                       f"    if (status != TK_OK) return failed({step.op_index}, status);"]
     return lines + ["    ARENA_ALLOW_ALL();", f"    return {upper}_OK;", "}"]
@@ -263,7 +301,7 @@ def _invoke_lines(name: str, upper: str, plan: MemoryPlan, steps: list[Step]) ->
 
 def _render_weights(state: BundleState, source: str) -> str:
     name = state.prefix
-    out = [f"/* {name}_weights.c: the constants of the {_describe(source)}, generated by toco-py:",
+    out = [f"/* {name}_weights.c: the constants of the {describe(source)}, generated by toco-py:",
            " * the constant tensors, each in row-major order (float16 as its bits) or repacked for",
            " * the kernel that reads it, and the values worked out from the model's quantization",
            " * and options. */", "#include <math.h>", "#include <stdint.h>", "",

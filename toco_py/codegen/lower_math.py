@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from ..ir import Tensor
 from ..ops import has_trait
-from ..ops.common import RELU_OPS
+from ..ops.common import RELU_OPS, activation_bounds
 from ..ops.reduce import reduced_axes
+from . import cformat
 from .lowering import OpContext, lowering
 
 FLOAT = ("float32",)
 _BINARY = {"ADD": "tk_add_f32", "SUB": "tk_sub_f32", "MUL": "tk_mul_f32", "DIV": "tk_div_f32",
            "MAXIMUM": "tk_maximum_f32", "MINIMUM": "tk_minimum_f32",
            "SQUARED_DIFFERENCE": "tk_squared_difference_f32", "PRELU": "tk_prelu_f32"}
+_BINARY_I32 = {"ADD": "tk_add_i32", "SUB": "tk_sub_i32", "MUL": "tk_mul_i32"}
+_COMPARISONS = ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL")
+_COMPARED = {"float32": "f32", "int32": "i32"}
 _UNARY = {"EXP": "tk_exp_f32", "SQRT": "tk_sqrt_f32", "RSQRT": "tk_rsqrt_f32",
           "NEG": "tk_neg_f32", "ABS": "tk_abs_f32", "SQUARE": "tk_square_f32"}
 _ACTIVATIONS = {"LOGISTIC": "tk_logistic_f32", "TANH": "tk_tanh_f32",
@@ -26,16 +30,41 @@ def reduced_flags(ctx: OpContext, x: Tensor) -> tuple[list[int], tuple[int, ...]
     return [1 if d in axes else 0 for d in range(rank)], axes
 
 
-@lowering(*_BINARY)
-def binary(ctx: OpContext) -> None:
-    a, b, out = ctx.input(0), ctx.input(1), ctx.output()
-    ctx.require_dtype([a, b, out], FLOAT)
+def _binary_args(ctx: OpContext, a: Tensor, b: Tensor, out: Tensor) -> list[str]:
+    """Both inputs and the output with their shapes at the output's rank, and the rank."""
     ctx.require_rank([a, b, out])
     rank = max(len(out.shape), 1)  # scalars as shape [1]: the kernel wants an axis
     dims = [ctx.dims_at_rank(t, rank) for t in (a, b, out)]
+    return [ctx.pointer(a), dims[0], ctx.pointer(b), dims[1], ctx.pointer(out), dims[2], str(rank)]
+
+
+@lowering(*_BINARY)
+def binary(ctx: OpContext) -> None:
+    a, b, out = ctx.input(0), ctx.input(1), ctx.output()
+    if a.dtype == "int32" and ctx.op.type in _BINARY_I32:
+        return _binary_i32(ctx, a, b, out)
+    ctx.require_dtype([a, b, out], FLOAT)
     lo, hi = ctx.activation() if has_trait(ctx.op.type, "fused_activation") else ("-HUGE_VALF", "HUGE_VALF")
-    ctx.call("elementwise", _BINARY[ctx.op.type], ctx.pointer(a), dims[0], ctx.pointer(b),
-             dims[1], ctx.pointer(out), dims[2], str(rank), lo, hi)
+    ctx.call("elementwise", _BINARY[ctx.op.type], *_binary_args(ctx, a, b, out), lo, hi)
+
+
+def _binary_i32(ctx: OpContext, a: Tensor, b: Tensor, out: Tensor) -> None:
+    """int32 arithmetic (loop counters, indices); the fused activation clamps in integers."""
+    ctx.require_dtype([b, out], ("int32",))
+    lo, hi = activation_bounds(ctx.op)
+    ctx.call("arith_i32", _BINARY_I32[ctx.op.type], *_binary_args(ctx, a, b, out),
+             "INT32_MIN" if lo is None else cformat.int_literal(int(lo)),
+             "INT32_MAX" if hi is None else cformat.int_literal(int(hi)))
+
+
+@lowering(*_COMPARISONS)
+def comparison(ctx: OpContext) -> None:
+    a, b, out = ctx.input(0), ctx.input(1), ctx.output()
+    suffix = _COMPARED.get(a.dtype)
+    if suffix is None:
+        raise ctx.fail(f"it compares {a.dtype}; the kernels compare float32 and int32")
+    ctx.require_dtype([b], (a.dtype,))
+    ctx.call("comparison", f"tk_{ctx.op.type.lower()}_{suffix}", *_binary_args(ctx, a, b, out))
 
 
 def _unary_args(ctx: OpContext) -> list[str]:

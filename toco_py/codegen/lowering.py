@@ -17,7 +17,7 @@ from the model lands in NAME_weights.c (constants.py); NAME.c holds the calls.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -92,20 +92,38 @@ class KernelCall:
 
 
 @dataclass
+class CodeBlock:
+    """C statements an op runs in place of kernel calls (IF, WHILE, CALL_ONCE): they set
+    `status` and return it when a subgraph they run fails."""
+    family: str  # the kernel file their calls need ("" for none)
+    lines: list[str]
+    uses_status: bool = True
+
+
+@dataclass
 class BundleState:
-    """What the lowerings of all ops share: the const arrays of NAME_weights.c."""
+    """What the lowerings of all ops share: the const arrays of NAME_weights.c. In a model of
+    several subgraphs, each subgraph has its own (graph, plan, subgraph index) and shares the
+    const arrays and the model's context (model_bundle.ModelContext)."""
     graph: Graph
     plan: MemoryPlan
     prefix: str
-    consts: ConstTable = field(init=False)
+    consts: ConstTable = None  # type: ignore[assignment]  (made here unless shared)
+    model: object = None
+    subgraph: int = 0
 
     def __post_init__(self) -> None:
-        self.consts = ConstTable(self.prefix)
+        if self.consts is None:
+            self.consts = ConstTable(self.prefix)
+
+    def const_key(self, name: str) -> str:
+        """The tensor's key among the const arrays: tensor names are unique per subgraph."""
+        return f"subgraph {self.subgraph}: {name}" if self.subgraph else name
 
     def weight_symbol(self, name: str) -> str:
         t = self.graph.tensors[name]
-        comment = f"{cformat.comment_text(name)}: {t.dtype} {list(t.shape)}"
-        return self.consts.tensor(name, np.asarray(t.data), t.dtype, comment)
+        comment = f"{cformat.comment_text(self.const_key(name))}: {t.dtype} {list(t.shape)}"
+        return self.consts.tensor(self.const_key(name), np.asarray(t.data), t.dtype, comment)
 
 
 class OpContext:
@@ -116,7 +134,7 @@ class OpContext:
         self.graph = state.graph
         self.index = index
         self.op = op
-        self.calls: list[KernelCall] = []
+        self.calls: list[KernelCall | CodeBlock] = []
 
     # ---- failing -----------------------------------------------------------------------
 
@@ -176,7 +194,8 @@ class OpContext:
         blocks = pack_blocks(np.asarray(t.data), lanes)
         comment = (f"{cformat.comment_text(t.name)}: {t.dtype} {list(t.shape)} packed as "
                    f"{list(blocks.shape)} (blocks of {lanes} output channels)")
-        return self.state.consts.tensor(t.name, blocks, t.dtype, comment, layout=f"blocks{lanes}")
+        return self.state.consts.tensor(self.state.const_key(t.name), blocks, t.dtype, comment,
+                                        layout=f"blocks{lanes}")
 
     def table(self, ctype: str, values, what: str) -> str:
         """A named const array of integers in NAME_weights.c, whatever its length."""
@@ -242,8 +261,11 @@ class OpContext:
     def call(self, family: str, function: str, *args: str) -> None:
         self.calls.append(KernelCall(family, function, list(args)))
 
+    def code(self, family: str, lines: list[str], uses_status: bool = True) -> None:
+        self.calls.append(CodeBlock(family, lines, uses_status))
 
-def lower_op(state: BundleState, index: int, op: Op) -> list[KernelCall]:
+
+def lower_op(state: BundleState, index: int, op: Op) -> list[KernelCall | CodeBlock]:
     fn = find_lowering(state.graph, op)
     ctx = OpContext(state, index, op)
     if fn is None:

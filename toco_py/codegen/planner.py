@@ -23,6 +23,7 @@ from ..ops import has_trait
 from . import cformat
 
 ALIGNMENT = 16
+RESOURCE = "resource"  # the dtype of a variable's handle
 
 
 class PlanError(TocoError):
@@ -61,7 +62,8 @@ def check_static_sizes(graph: Graph) -> None:
     for op in graph.ops:
         inputs_static = all(graph.tensors[n].static_shape for n in op.inputs if n)
         for name in op.outputs:
-            if inputs_static and not graph.tensors[name].static_shape:
+            t = graph.tensors[name]
+            if inputs_static and not t.static_shape and t.dtype != RESOURCE:
                 raise PlanError(
                     f"{op.type} (node {op.name or name!r}) computes {name!r} of shape "
                     f"{list(graph.tensors[name].shape or [])}, whose size is known only at run "
@@ -88,12 +90,13 @@ def tensor_bytes(graph: Graph, name: str) -> int:
 def arena_tensors(graph: Graph) -> list[str]:
     """Every tensor that lives in the arena, in a fixed order: graph inputs, then each op's
     outputs, then constant graph outputs (copied into the arena so the API can hand out a
-    writable pointer for every output)."""
+    writable pointer for every output). A variable's handle (VAR_HANDLE's resource) is none:
+    it names a slot of the bundle's state, resolved when the bundle is generated."""
     names: list[str] = []
     seen: set[str] = set()
 
     def add(name: str) -> None:
-        if name and name not in seen:
+        if name and name not in seen and graph.tensors[name].dtype != RESOURCE:
             seen.add(name)
             names.append(name)
 

@@ -7,13 +7,14 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from ..errors import TocoError
-from ..ir import Graph
-from ..tolerance import float_bounds, judge
+from ..ir import Graph, Op
+from ..tolerance import MEMBERS, Bounds, _draw, _larger, allowance, float_bounds, judge, op_rounding_std
 from .api_files import CFLAGS
 
 BUILD_TIMEOUT = 900
@@ -90,26 +91,40 @@ def build(bundle_dir: str, name: str, opt: str = "-O2", extra_cflags: str = "", 
 
 def run_bundle(binary: str, graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Runs the runner on raw little-endian files; returns the outputs by tensor name."""
+    return run_bundle_steps(binary, graph, [feeds])[0]
+
+
+def run_bundle_steps(binary: str, graph: Graph, steps: list[dict[str, np.ndarray]]
+                     ) -> list[dict[str, np.ndarray]]:
+    """One process of the runner invoking the bundle once per step, in order (its state, if
+    any, carried on): the outputs of each step by tensor name."""
     with tempfile.TemporaryDirectory(prefix="toco-codegen-") as folder:
-        in_paths = [os.path.join(folder, f"in{i}.bin") for i in range(len(graph.inputs))]
-        out_paths = [os.path.join(folder, f"out{i}.bin") for i in range(len(graph.outputs))]
-        for name, path in zip(graph.inputs, in_paths):
-            dtype = np.dtype(graph.tensors[name].dtype).newbyteorder("<")
-            np.ascontiguousarray(feeds[name], dtype=dtype).tofile(path)
+        args, out_paths = [], []
+        for k, feeds in enumerate(steps):
+            for i, name in enumerate(graph.inputs):
+                path = os.path.join(folder, f"in{i}_{k}.bin")
+                dtype = np.dtype(graph.tensors[name].dtype).newbyteorder("<")
+                np.ascontiguousarray(feeds[name], dtype=dtype).tofile(path)
+                args.append(path)
+            out_paths.append([os.path.join(folder, f"out{i}_{k}.bin") for i in range(len(graph.outputs))])
+            args += out_paths[-1]
         try:
-            done = subprocess.run([binary, *in_paths, *out_paths], check=False, capture_output=True, text=True,
+            done = subprocess.run([binary, *args], check=False, capture_output=True, text=True,
                                   timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise VerifyError(f"{binary} ran for over {RUN_TIMEOUT} s") from None
         if done.returncode:
             raise VerifyError(f"{binary} failed with exit code {done.returncode}: "
                               f"{(done.stderr or done.stdout).strip()[-2000:]}")
-        outputs = {}
-        for name, path in zip(graph.outputs, out_paths):
-            t = graph.tensors[name]
-            data = np.fromfile(path, dtype=np.dtype(t.dtype).newbyteorder("<"))
-            outputs[name] = data.astype(t.dtype).reshape(t.shape)
-        return outputs
+        results = []
+        for paths in out_paths:
+            outputs = {}
+            for name, path in zip(graph.outputs, paths):
+                t = graph.tensors[name]
+                data = np.fromfile(path, dtype=np.dtype(t.dtype).newbyteorder("<"))
+                outputs[name] = data.astype(t.dtype).reshape(t.shape)
+            results.append(outputs)
+        return results
 
 
 def compare(name: str, want: np.ndarray, got: np.ndarray, allowed: np.ndarray | None = None) -> OutputCheck:
@@ -153,6 +168,78 @@ def check_run(graph: Graph, binary: str, feeds: dict[str, np.ndarray]) -> list[O
     exact = Interpreter(graph).run(dict(feeds)) if len(floats) < len(graph.outputs) else {}
     return [compare(n, bounds.truth[n], got[n], bounds.allowed[n]) if n in bounds.allowed
             else compare(n, exact[n], got[n]) for n in graph.outputs]
+
+
+def verify_steps(graph: Graph, bundle_dir: str, name: str, arena_size: int, steps: int, seed: int = 0,
+                 opt: str = "-O2", extra_cflags: str = "",
+                 feeds: list[dict[str, np.ndarray]] | None = None) -> VerifyReport:
+    """Builds the bundle and runs `steps` invokes in one process (step k on the random inputs
+    of seed + k, or on feeds[k]), each checked against the same step of one interpreter."""
+    from ..tensor_io import random_inputs
+
+    binary = build(bundle_dir, name, opt, extra_cflags)
+    feeds = [random_inputs(graph, seed + k) for k in range(steps)] if feeds is None else feeds
+    return VerifyReport(check_steps(graph, binary, feeds), arena_size)
+
+
+def check_steps(graph: Graph, binary: str, steps: list[dict[str, np.ndarray]]) -> list[OutputCheck]:
+    """Checks every output of every step: integer outputs bit for bit against an interpreter
+    that runs the same steps (its variables carried on as the bundle's), float outputs against
+    the float64 truth of the sequence within sequence_bounds' allowance."""
+    from ..interpreter import Interpreter
+
+    got = run_bundle_steps(binary, graph, steps)
+    floats = [n for n in graph.outputs if graph.tensors[n].dtype.startswith("float")]
+    bounds = sequence_bounds(graph, steps, floats) if floats else []
+    interp = Interpreter(graph)
+    checks = []
+    for k, feeds in enumerate(steps):
+        exact = interp.run(dict(feeds)) if len(floats) < len(graph.outputs) else {}
+        for n in graph.outputs:
+            check = compare(n, bounds[k].truth[n], got[k][n], bounds[k].allowed[n]) if n in floats \
+                else compare(n, exact[n], got[k][n])
+            checks.append(replace(check, name=f"{n} (step {k})"))
+    return checks
+
+
+def sequence_bounds(graph: Graph, steps: list[dict[str, np.ndarray]], names: list[str]) -> list[Bounds]:
+    """tolerance.float_bounds over a sequence of invokes, for a model whose variables carry
+    values from one invoke to the next. The truth runs the steps in float64, its state carried
+    on; each perturbed member runs the whole sequence from a fresh state with every op's
+    float32 rounding injected at every step (as float_bounds injects it in one run), so an
+    error the state carries into later steps, grown or damped by the model, is in the spread."""
+    from ..interpreter import Interpreter
+
+    interp = Interpreter(graph, float64=True)
+    # Per step, by op index (in a subgraph: (subgraph, index)); a loop's op keeps its largest.
+    noise: list[dict] = [{} for _ in steps]
+
+    def record(index, op: Op, args: list, outputs: list) -> None:
+        owner = graph.subgraphs[index[0]] if isinstance(index, tuple) else graph
+        stds = op_rounding_std(owner, op, args, outputs)
+        step = noise[len(truths)]
+        step[index] = [_larger(old, new) for old, new in zip(step.get(index, stds), stds)]
+
+    truths: list[dict] = []
+    for feeds in steps:
+        truths.append(interp.run(dict(feeds), on_op=record))
+    squares = [{n: np.zeros(np.shape(truth[n])) for n in names} for truth in truths]
+
+    def perturb(step: dict, rng: np.random.Generator, index, op: Op, args: list, outputs: list) -> list:
+        return [out if std is None else out + std * _draw(rng, out)
+                for out, std in zip(outputs, step.get(index, [None] * len(outputs)))]
+
+    for member in range(MEMBERS):
+        rng = np.random.default_rng([0, member])
+        interp.reset()
+        for k, feeds in enumerate(steps):
+            run = interp.run(dict(feeds), on_op=partial(perturb, noise[k], rng))
+            for n in names:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    squares[k][n] += np.abs(np.asarray(run[n]) - truths[k][n]) ** 2
+    return [Bounds({n: truths[k][n] for n in names},
+                   {n: allowance(np.sqrt(squares[k][n] / MEMBERS), truths[k][n]) for n in names})
+            for k in range(len(steps))]
 
 
 def report_rows(report: VerifyReport) -> list[tuple]:

@@ -1,5 +1,6 @@
-"""A TensorArray whose element shape the graph leaves open (dynamic_rnn on an unknown batch
-size records its output's elements as [-1, units]) takes the shape of what the loop body
+"""A TensorArray (or TensorList) whose element shape the graph leaves open (dynamic_rnn on an
+unknown batch size records its output's elements as [-1, units]; a TF2 tf.TensorArray leaves
+even their rank unknown) takes the shape of what the loop body
 writes into it. The body is imported once as a probe, with the open sizes left open; what
 it writes into the array has the loop's real element shape when that does not depend on the
 array itself (the cell's output does not). The probe is then dropped, and the loop imported
@@ -19,15 +20,16 @@ def _open_array(graph: Graph, name: str):
     if producer is None or producer.type != "TensorArray":
         return None
     element = producer.attrs.get("element_shape")
-    return producer if element is not None and any(d < 0 for d in element) else None
+    return producer if element is None or any(d < 0 for d in element) else None
 
 
-def _probe_shape(graph: Graph, name: str, shape) -> tuple | None:
-    array = _open_array(graph, name)
-    if array is not None:
-        size = graph.const_value(array.inputs[0])
-        return (int(size) if size is not None else -1,) + tuple(array.attrs["element_shape"])
-    return tuple(shape) if shape is not None and all(d >= 0 for d in shape) else None
+def _array_probe(graph: Graph, array) -> tuple | None:
+    """The open array's shape, its open sizes -1 (None: its elements' rank is unknown)."""
+    element = array.attrs["element_shape"]
+    if element is None:
+        return None
+    size = graph.const_value(array.inputs[0])
+    return (int(size) if size is not None else -1,) + tuple(element)
 
 
 def _written(body: Graph, name: str) -> str | None:
@@ -38,30 +40,34 @@ def _written(body: Graph, name: str) -> str | None:
     return producer.inputs[1] if producer is not None and producer.type == "TensorArrayWrite" else None
 
 
-def settle_elements(ctx: NodeContext, graph: Graph, importer, body_call, shapes: dict) -> bool:
+def settle_elements(ctx: NodeContext, graph: Graph, importer, body_call, shapes: dict) -> bool | TocoError:
     """Sets the element shape of each open TensorArray the loop carries from what the body
     writes into it (recorded in importer.known_elements for the importers after this one);
-    whether it settled any."""
-    opened = [i for i, name in enumerate(ctx.inputs) if _open_array(graph, name) is not None]
-    probes = [_probe_shape(graph, name, shapes.get(name)) for name in ctx.inputs]
-    if not opened or any(p is None for p in probes):
+    whether it settled any, or the error that importing the body failed with (a write
+    refused by name, say), which the loop reports if its shapes stay open."""
+    arrays = [_open_array(graph, name) for name in ctx.inputs]
+    opened = [i for i, array in enumerate(arrays) if array is not None]
+    probes = [_array_probe(graph, array) if array is not None else shapes.get(name)
+              for name, array in zip(ctx.inputs, arrays)]
+    if not opened or any(array is None and (p is None or any(d < 0 for d in p))
+                         for array, p in zip(arrays, probes)):
         return False
     before = len(graph.subgraphs)
     try:
         probe = importer.import_call(body_call, probes, keep_unknown=True)
         propagate_shapes(probe)
-    except TocoError:
-        return False  # the loop's own error follows
+    except TocoError as err:
+        return err
     finally:
         del graph.subgraphs[before:]
     settled = False
     for i in opened:
         value = _written(probe, probe.outputs[i]) if i < len(probe.outputs) else None
         shape = probe.tensors[value].shape if value is not None else None
-        array = _open_array(graph, ctx.inputs[i])
+        array = arrays[i]
         declared = array.attrs["element_shape"]
-        if shape is None or len(shape) != len(declared) or any(
-                d >= 0 and d != s for d, s in zip(declared, shape)) or any(s < 0 for s in shape):
+        if shape is None or any(s < 0 for s in shape) or declared is not None and (
+                len(shape) != len(declared) or any(d >= 0 and d != s for d, s in zip(declared, shape))):
             continue
         array.attrs["element_shape"] = tuple(shape)
         importer.known_elements[array.name] = tuple(shape)

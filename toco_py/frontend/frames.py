@@ -20,6 +20,7 @@ from ..errors import ConversionError
 from .context import split_ref, tensor_name
 from .loops import FunctionCall
 from .proto import AttrValue, NodeDef
+from .tensor_arrays import flow_type
 
 ENTERS = ("Enter", "RefEnter")
 EXITS = ("Exit", "RefExit")
@@ -172,7 +173,7 @@ class _FrameBuilder:
         self.cond = self._call("cond", cond_nodes, merges, [self.loop_cond.input[0]])
         outputs = [v.step.input[0] for v in self.variables] + [e.name for e in self.invariants]
         self.body = self._call("body", body_nodes, {**merges, **bodies}, outputs)
-        types = [v.enter.attr["T"].type for v in self.variables] + [e.attr["T"].type for e in self.invariants]
+        types = [self._carried_type(e).type for e in [v.enter for v in self.variables] + self.invariants]
         loop = NodeDef(name=self._unique(f"{self.frame}/while"), op=TF1_WHILE,
                        input=[v.enter.input[0] for v in self.variables] + [e.input[0] for e in self.invariants])
         loop.attr["T"].list.type.extend(types)
@@ -183,6 +184,14 @@ class _FrameBuilder:
                 exit.attr["T"].type = types[i]
                 exits.append(exit)
         return loop, exits
+
+    def _carried_type(self, enter) -> AttrValue:
+        """What an Enter brings into the loop: its value's dtype, the array's for a
+        TensorArray's flow (an int32 TensorArray's flow is float32 in TensorFlow)."""
+        name, index = split_ref(enter.input[0])
+        source = self.by_name.get(name)
+        kind = None if source is None else flow_type(source, index)
+        return enter.attr["T"] if kind is None else AttrValue(type=kind)
 
     def _unique(self, name: str) -> str:
         candidate, k = name, 0
@@ -232,9 +241,9 @@ class _FrameBuilder:
         prefix = self._unique(f"{self.frame}/{key}")
         places = []
         for i, variable in enumerate(self.variables):
-            places.append(_placeholder(f"{prefix}/var_{i}", variable.enter.attr["T"]))
+            places.append(_placeholder(f"{prefix}/var_{i}", self._carried_type(variable.enter)))
         for j, enter in enumerate(self.invariants):
-            places.append(_placeholder(f"{prefix}/invariant_{j}", enter.attr["T"]))
+            places.append(_placeholder(f"{prefix}/invariant_{j}", self._carried_type(enter)))
         rename = {ref: places[i].name for ref, i in stops.items()}
         rename.update({e.name: places[len(self.variables) + j].name
                        for j, e in enumerate(self.invariants)})

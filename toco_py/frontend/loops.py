@@ -20,7 +20,7 @@ from .array_elements import settle_elements
 from .context import NodeContext
 from .functions import func_attr
 from .proto import AttrValue, NodeDef
-from .tensors import dtype_name
+from .tensors import dtype_enum, dtype_name
 
 WHILE_OPS = ("While", "StatelessWhile")
 
@@ -70,17 +70,28 @@ def _call(node, library, key: str) -> FunctionCall:
     return FunctionCall(args + [call], library, [a.name for a in args], outputs)
 
 
-def _check_carriable(ctx: NodeContext) -> None:
-    """Every loop variable is a plain tensor (its type in the While's T attr)."""
+def _check_carriable(ctx: NodeContext, graph: Graph, calls: dict[str, tuple[FunctionCall, str]]) -> None:
+    """Every loop variable is a plain tensor: a variant one (a TensorArray or TensorList) only
+    as the tensor [size, *element] the import made of it (frontend/tensor_arrays.py), which
+    the cond and body then take in its dtype."""
     types = ctx.node.attr["T"].list.type if "T" in ctx.node.attr else ()
     for i, name in enumerate(ctx.inputs):
         kind = dtype_name(types[i]) if i < len(types) else None
-        if kind in ("variant", "resource"):
+        if kind not in ("variant", "resource"):
+            continue
+        producer = graph.producer(name)
+        dtype = graph.tensors[name].dtype
+        if kind == "resource" or dtype in (None, "variant", "resource") or (
+                producer is not None and producer.type == "CUSTOM"):
             raise ConversionError(
                 f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) is a {kind} "
-                "tensor (a TensorArray or TensorList; a resource: a variable's handle), which "
-                "toco-py does not carry through a loop; make the loop carry plain tensors (update "
-                "a preallocated tensor rather than a TensorArray)")
+                "tensor (a TensorList toco-py cannot make a tensor; a resource: a variable's "
+                "handle), which toco-py does not carry through a loop; make the loop carry plain "
+                "tensors or a TensorArray of fixed size")
+        for call, _ in calls.values():
+            for node in call.node:
+                if node.name == call.inputs[i]:
+                    node.attr["dtype"].type = dtype_enum(dtype)
 
 
 def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body: FunctionCall) -> list[tuple]:
@@ -90,35 +101,54 @@ def _static_shapes(ctx: NodeContext, graph: Graph, importer: LoopImporter, body:
     propagate_shapes(graph)
     shapes = {name: graph.tensors[name].shape for name in ctx.inputs}
     unknown = [name for name, shape in shapes.items() if shape is None or any(d < 0 for d in shape)]
+    settled: bool | TocoError = False
     if unknown:
         for name, (shape, dtype) in importer.infer_upstream(unknown).items():
             shapes[name] = shape
             graph.tensors[name].dtype = dtype  # what the shape rules could not tell either
-        if settle_elements(ctx, graph, importer, body, shapes):
+        settled = settle_elements(ctx, graph, importer, body, shapes)
+        if settled is True:
             return _static_shapes(ctx, graph, importer, body)
     for i, name in enumerate(ctx.inputs):
         shape = shapes[name]
         if shape is None or any(d < 0 for d in shape):
+            if isinstance(settled, TocoError):
+                raise settled
             _check_array_element(ctx, graph, i, name)
             raise ConversionError(
                 f"node {ctx.name!r} ({ctx.node.op}): loop variable {i} ({name!r}) has no static "
                 f"shape where the loop starts ({'unknown' if shape is None else list(shape)}); "
                 "TFLite's WHILE needs one: give fixed input shapes with --input_shapes")
         graph.tensors[name].shape = tuple(shape)
-    return [tuple(shapes[name]) for name in ctx.inputs]
+    return [(-1,) + tuple(shapes[name])[1:] if _grows(graph, name) else tuple(shapes[name])
+            for name in ctx.inputs]
+
+
+def _grows(graph: Graph, name: str) -> bool:
+    """A TensorArray of dynamic size (raw_rnn's outputs): the loop carries it at whatever
+    size it has grown to, so the subgraphs take it as [-1, *element]."""
+    producer = graph.producer(name)
+    return producer is not None and producer.type == "TensorArray" and producer.attrs.get("dynamic_size", False)
 
 
 def _check_array_element(ctx: NodeContext, graph: Graph, i: int, name: str) -> None:
-    """A loop variable that is a TensorArray whose element shape the graph leaves open (its
-    batch size, say) has no static shape, whatever the input shapes: say so."""
+    """A loop variable that is a TensorArray (or TensorList) whose element shape the graph
+    leaves open (its batch size, say), or whose size is no constant, has no static shape,
+    whatever the input shapes: say which."""
     producer = graph.producer(name)
-    if producer is not None and producer.type == "TensorArray":
-        element = producer.attrs.get("element_shape")
+    if producer is None or producer.type != "TensorArray":
+        return
+    element = producer.attrs.get("element_shape")
+    if element is not None and all(d >= 0 for d in element):
         raise ConversionError(
-            f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose element "
-            f"shape the graph leaves open ({'unknown' if element is None else list(element)}); "
-            "TFLite's WHILE needs it static: build the graph with static shapes (a fixed batch "
-            "size, e.g. placeholder shape [2, 5, 3] rather than [None, 5, 3])")
+            f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose size is "
+            "not a constant (it depends on what the graph computes from its inputs); TFLite's "
+            "WHILE needs it static: give the TensorArray a fixed size (tf.TensorArray(dtype, size=n))")
+    raise ConversionError(
+        f"node {ctx.name!r}: loop variable {i} is TensorArray {producer.name!r}, whose element "
+        f"shape the graph leaves open ({'unknown' if element is None else list(element)}); "
+        "TFLite's WHILE needs it static: build the graph with static shapes (a fixed batch "
+        "size, e.g. placeholder shape [2, 5, 3] rather than [None, 5, 3])")
 
 
 def _subgraph(ctx: NodeContext, call: FunctionCall, key: str, name: str, shapes: list[tuple],
@@ -126,7 +156,8 @@ def _subgraph(ctx: NodeContext, call: FunctionCall, key: str, name: str, shapes:
     if len(call.inputs) != len(shapes):
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}) passes {len(shapes)} loop variables to "
                         f"its {key} function, which takes {len(call.inputs)}; the GraphDef is malformed")
-    sub = importer.import_call(call, shapes)
+    # -1 sizes are a growing TensorArray's, which the subgraph takes at any size.
+    sub = importer.import_call(call, shapes, keep_unknown=any(d < 0 for s in shapes for d in s))
     sub.name = name
     propagate_shapes(sub)
     return sub
@@ -144,7 +175,7 @@ def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]],
     appended to the model's. calls: "cond" and "body" -> (the function's call, the name its
     subgraph takes)."""
     graph = ctx.graph
-    _check_carriable(ctx)
+    _check_carriable(ctx, graph, calls)
     shapes = _static_shapes(ctx, graph, importer, calls["body"][0])
     if not graph.subgraphs:
         graph.subgraphs.append(graph)
@@ -157,8 +188,7 @@ def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]],
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
                         f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "
                         "GraphDef is malformed")
-    check_settled(f"node {ctx.name!r} ({ctx.node.op})", [graph.tensors[n] for n in ctx.inputs],
-                  [body.tensors[n] for n in body.outputs])
+    check_settled(f"node {ctx.name!r} ({ctx.node.op})", ctx.inputs, body)
     models = graph.subgraphs
     models.extend((cond, body))
     ctx.emit("WHILE", list(ctx.inputs),

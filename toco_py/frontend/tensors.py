@@ -31,6 +31,11 @@ _VALUE_FIELD = {
 MAX_DECODED_ELEMENTS = 1 << 32
 
 
+def dtype_enum(name: str) -> int:
+    """The DataType enum value of an IR dtype name (the first DTYPES gives it to)."""
+    return next(enum for enum, dtype in DTYPES.items() if dtype == name)
+
+
 def dtype_name(enum_value: int) -> str:
     base = enum_value - 100 if enum_value > 100 else enum_value
     try:

@@ -36,20 +36,24 @@ def _if(op: Op, model, cond: np.ndarray, *args) -> list:
 
 
 def _infer_while(op: Op, graph: Graph, *carried: Tensor):
-    """The loop carries its tensors: each output is shaped as the input it starts from."""
-    return [(t.shape, t.dtype) for t in carried]
+    """The loop carries its tensors: each output is shaped as the body takes it, which is the
+    input it starts from unless the loop grows it (a TensorArray of dynamic size: [-1, ...])."""
+    body = graph.subgraphs[op.attrs["body_subgraph_index"]]
+    return [(body.tensors[name].shape if name in body.tensors else t.shape, t.dtype)
+            for name, t in zip(body.inputs, carried)]
 
 
-def check_settled(label: str, carried: list[Tensor], results: list[Tensor]) -> None:
-    """A WHILE body (`results`: its outputs) gives every loop variable (`carried`) back with
-    the shape and dtype it came in with, which TFLite's WHILE keeps; a result of unknown
-    shape passes until it is known. label: the loop, for the error."""
-    for before, after in zip(carried, results):
+def check_settled(label: str, names: list[str], body: Graph) -> None:
+    """A WHILE body gives every loop variable (names: the WHILE's inputs) back with the shape
+    and dtype the body takes it with, which TFLite's WHILE keeps; a result of unknown shape
+    passes until it is known. label: the loop, for the error."""
+    for name, arg, result in zip(names, body.inputs, body.outputs):
+        before, after = body.tensors[arg], body.tensors[result]
         if after.shape is None:
             continue
         if tuple(after.shape) != tuple(before.shape) or after.dtype != before.dtype:
             raise ConversionError(
-                f"{label}: its body turns loop variable {before.name!r} of shape "
+                f"{label}: its body turns loop variable {name!r} of shape "
                 f"{list(before.shape)} {before.dtype} into {list(after.shape)} {after.dtype}, so "
                 "the loop's shapes never settle; TFLite's WHILE keeps each loop variable's shape "
                 "and dtype: make the loop keep them")
@@ -70,4 +74,5 @@ def _call_once(op: Op, model) -> list:
 
 register("IF", infer=_infer_if, kernel=_if, **_RUNS_MODEL)
 register("WHILE", infer=_infer_while, kernel=_while, **_RUNS_MODEL)
-register("CALL_ONCE", infer=lambda op, graph: [], kernel=_call_once, **_RUNS_MODEL)
+register("CALL_ONCE", infer=lambda op, graph: [], kernel=_call_once, foldable=False,
+         traits={"runs_model", "side_effects", "tflm"})

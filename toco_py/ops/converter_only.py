@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import TocoError
 from ..ir import Op, Tensor
 from .activation import erf, erfc
 from .common import infer_same, need_const, need_shape, seeded_rng
@@ -49,6 +50,11 @@ def _infer_switch(op: Op, data: Tensor, pred: Tensor):
 
 
 def _infer_merge(op: Op, *ins: Tensor):
+    dtypes = {t.dtype for t in ins if t is not None}
+    if len(dtypes) > 1:
+        raise TocoError(f"a cond's branches produce different dtypes ({', '.join(sorted(dtypes))}) "
+                        f"where Merge {op.name!r} joins them ({', '.join(op.inputs)}); a Merge "
+                        "joins values of one dtype: the GraphDef is malformed")
     known = [t for t in ins if t is not None and t.shape is not None]
     if not known:
         return need_shape(op, ins[0]), ins[0].dtype

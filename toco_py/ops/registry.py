@@ -45,6 +45,8 @@ TRAITS = {
                   "variables: kernel(op, model, *arrays), model the interpreter's "
                   "interpreter.Model (IF, WHILE, CALL_ONCE, the variable ops); its shape rule "
                   "gets its graph too: infer(op, graph, *tensors)",
+    "side_effects": "it changes the model's state (a resource variable, the initializers "
+                    "run): kept though nothing reads its outputs (Graph.remove_dead)",
     "tflm": "TensorFlow Lite Micro registers a kernel for it (targets.TFLM_VERSION)",
 }
 

@@ -4,9 +4,13 @@ These converter-only ops stand for the TensorArray ops that have no one-op built
 the shapes are known; passes/lower_tensor_arrays.py lowers them. Reads, gathers and sizes
 are GATHER and SHAPE from the start (frontend/tf_ops/tensor_arrays.py).
 
-- TensorArray(size): zeros of [size, *element_shape] (attrs element_shape, dtype), what
-  TensorFlow's reads of unwritten elements give;
-- TensorArrayWrite(index, value, flow): flow with element `index` replaced by value;
+- TensorArray(size): zeros of [size, *element_shape] (attrs element_shape, dtype,
+  dynamic_size), what TensorFlow's reads of unwritten elements give; an array of dynamic size
+  (raw_rnn's outputs) starts at its size and grows as it is written, so a loop carries it as
+  [-1, *element_shape] (frontend/loops.py);
+- TensorArrayWrite(index, value, flow): flow with element `index` replaced by value, grown
+  with zeros up to it where the array is smaller (only a dynamic array is ever written there:
+  TensorFlow refuses the write to a fixed one);
 - TensorArrayScatter(indices, value, flow): flow with element indices[i] replaced by value[i].
 """
 from __future__ import annotations
@@ -42,14 +46,18 @@ def _merged(op: Op, flow: tuple, element: tuple) -> tuple:
 
 
 def _infer_write(op: Op, index: Tensor, value: Tensor, flow: Tensor):
-    return _merged(op, need_shape(op, flow), need_shape(op, value)), flow.dtype
+    shape = _merged(op, need_shape(op, flow), need_shape(op, value))
+    at = index.data if index is not None and index.is_const else None
+    if at is not None and shape[0] >= 0 and int(np.ravel(at)[0]) >= shape[0]:
+        shape = (int(np.ravel(at)[0]) + 1,) + shape[1:]  # a dynamic array grows to the write
+    return shape, flow.dtype
 
 
 def _write(op: Op, index: np.ndarray, value: np.ndarray, flow: np.ndarray) -> np.ndarray:
     at = int(np.ravel(index)[0])
-    if not 0 <= at < flow.shape[0]:
-        raise ConversionError(f"{op!r}: writes element {at} of a TensorArray of {flow.shape[0]}")
-    out = flow.copy()
+    if at < 0:
+        raise ConversionError(f"{op!r}: writes element {at} of a TensorArray")
+    out = np.concatenate([flow, np.zeros((max(0, at + 1 - flow.shape[0]),) + flow.shape[1:], flow.dtype)])
     out[at] = value
     return out
 

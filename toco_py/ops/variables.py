@@ -37,4 +37,4 @@ def _assign_variable(op: Op, model, handle: np.ndarray, value: np.ndarray) -> li
 register("VAR_HANDLE", infer=lambda op, graph: ((), "resource"), kernel=_var_handle, **_STATEFUL)
 register("READ_VARIABLE", infer=_infer_read, kernel=_read_variable, **_STATEFUL)
 register("ASSIGN_VARIABLE", infer=lambda op, graph, handle, value: [], kernel=_assign_variable,
-         **_STATEFUL)
+         foldable=False, traits={"runs_model", "side_effects", "tflm"})

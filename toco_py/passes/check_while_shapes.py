@@ -12,8 +12,7 @@ from .base import Pass
 def check_while_shapes(graph: Graph, op: Op) -> bool:
     if op.type == "WHILE":
         body = graph.subgraphs[op.attrs["body_subgraph_index"]]
-        check_settled(f"node {op.name!r} (WHILE)", [graph.tensors[n] for n in op.inputs],
-                      [body.tensors[n] for n in body.outputs])
+        check_settled(f"node {op.name!r} (WHILE)", op.inputs, body)
     return False
 
 

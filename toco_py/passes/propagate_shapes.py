@@ -71,23 +71,28 @@ def propagate_shapes(graph: Graph) -> None:
             t.shape, t.dtype = shape, dtype
 
 
-def require_static_shapes(graph: Graph) -> None:
+def require_static_shapes(graph: Graph, called: bool = False) -> None:
     """Fails with the first op whose output shape could not be resolved, and why.
 
     Tensors downstream of a custom op are exempt: the custom op's implementation sets its
     output shapes when the runtime prepares the model, and the runtime then resizes the rest.
     Downstream of an op whose output size depends on its input values (WHERE, UNIQUE, RANGE of
     run-time bounds: the "value_shaped" trait) sizes may be -1, which the runtime sets when it
-    runs the model; the shape rules must still give every rank (and so every type).
+    runs the model; the shape rules must still give every rank (and so every type). So may
+    they downstream of the inputs of a `called` subgraph (IF's, WHILE's) that are -1 sizes,
+    and of the IF and WHILE ops: the caller passes tensors sized at run time (a loop's
+    growing TensorArray), which the subgraphs pass back.
     """
     propagate_shapes(graph)
     after_custom: set[str] = set()
-    run_time: set[str] = set()
+    run_time = {n for n in graph.inputs if called and not graph.tensors[n].static_shape}
     for op in graph.ops:
         if op.type == "CUSTOM" or any(n in after_custom for n in op.inputs):
             after_custom.update(op.outputs)
             continue
-        sized_at_run_time = has_trait(op.type, "value_shaped") or any(n in run_time for n in op.inputs)
+        # An IF's or WHILE's outputs have the sizes their subgraphs give, checked on their own.
+        sized_at_run_time = has_trait(op.type, "value_shaped") or has_trait(op.type, "runs_model") or any(
+            n in run_time for n in op.inputs)
         if sized_at_run_time:
             run_time.update(op.outputs)
         for name in op.outputs:

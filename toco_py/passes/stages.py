@@ -24,6 +24,7 @@ from . import (
     fuse_mul_into_affine,
     fuse_softmax,
     legalize_concat,
+    legalize_random_uniform,
     legalize_strided_slice,
     like_to_fill,
     lower_band_part,
@@ -64,9 +65,10 @@ STAGES = {
                 resolve_random.PASS, resolve_select.PASS, remove_trivial_arithmetic.PASS,
                 fold_zero_product.PASS, drop_fake_quant.PASS, remove_passthrough.PASS,
                 dedupe_ops.PASS, sink_loop_constants.PASS, prune_while.PASS],
-    # TF-only ops -> TFLite builtins.
-    "legalize": [cond_to_if.PASS, lower_tensor_arrays.PASS, emulate_fake_quant.PASS,
-                 legalize_concat.PASS, legalize_strided_slice.PASS,
+    # TF-only ops -> TFLite builtins (TensorArrays first: the branches cond_to_if makes take
+    # their inputs' shapes as they are then).
+    "legalize": [lower_tensor_arrays.PASS, cond_to_if.PASS, emulate_fake_quant.PASS,
+                 legalize_concat.PASS, legalize_random_uniform.PASS, legalize_strided_slice.PASS,
                  split_reverse_axes.PASS, like_to_fill.PASS, lower_band_part.PASS,
                  lower_batch_norm.PASS, lower_einsum.PASS, lower_roll.PASS,
                  squeeze_to_reshape.PASS, merge_reshapes.PASS, remove_identity_reshape.PASS,

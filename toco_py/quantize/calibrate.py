@@ -54,10 +54,20 @@ def _progress(total: int):
 
 def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
               percentile: float | None = None) -> dict[str, tuple[float, float]]:
+    """The range of each float tensor of the graph (its entry subgraph, in a model of several)."""
+    return calibrate_subgraphs(graph, samples, percentile)[0]
+
+
+def calibrate_subgraphs(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
+                        percentile: float | None = None) -> list[dict[str, tuple[float, float]]]:
+    """Each subgraph's ranges (one subgraph: the graph's), over every time it runs: every
+    iteration of a loop body, every branch taken. A subgraph's inputs are its caller's values
+    (WHILE and IF inputs, body outputs), whose ranges subgraph_ranges shares with them."""
     interp = Interpreter(graph)
-    tracker = RangeTracker(percentile)
+    trackers = [RangeTracker(percentile) for _ in graph.subgraphs or [graph]]
 
     def record(index, op, args, outputs):
+        tracker = trackers[index[0]] if isinstance(index, tuple) else trackers[0]
         for name, value in zip(op.outputs, outputs):
             tracker.add(name, np.asarray(value))
 
@@ -65,8 +75,8 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
         task = progress.add_task("calibrating", total=len(samples)) if progress else None
         for feeds in samples:
             for name in graph.inputs:
-                tracker.add(name, np.asarray(feeds[name]))
+                trackers[0].add(name, np.asarray(feeds[name]))
             interp.run(feeds, on_op=record)
             if progress:
                 progress.advance(task)
-    return tracker.ranges()
+    return [tracker.ranges() for tracker in trackers]

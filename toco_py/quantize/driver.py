@@ -27,8 +27,8 @@ def _needs_calibration(graph: Graph, options: QuantizeOptions) -> bool:
         return False
     if options.int8.input_stats is None and any(graph.tensors[n].min_max is None for n in graph.inputs):
         return True
-    return any(graph.tensors[o].min_max is None and graph.tensors[o].dtype == "float32"
-               for op in graph.ops for o in op.outputs)
+    return any(g.tensors[o].min_max is None and g.tensors[o].dtype == "float32"
+               for g in graph.subgraphs or [graph] for op in g.ops for o in op.outputs)
 
 
 def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
@@ -44,20 +44,15 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         from .dynamic import quantize_dynamic
 
         return [f"dynamic range: {sum(map(quantize_dynamic, graphs))} weight tensors quantized to int8"]
-    if graph.subgraphs:
-        # Calibration walks one graph; ranges through branches and loop bodies come next.
-        raise TocoError(f"--quantize int8: the model has {len(graph.subgraphs)} subgraphs (control "
-                        "flow with a run-time predicate), which int8 quantization does not handle "
-                        "yet; convert it in float, float16 or dynamic")
-    ranges: dict[str, tuple[float, float]] = {}
+    ranges: list[dict[str, tuple[float, float]]] = [{} for _ in graph.subgraphs or [graph]]
     notes = []
     if options.calibration_data:
-        from .calibrate import calibrate
+        from .calibrate import calibrate_subgraphs
         from .calibration_data import calibration_samples
 
         samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
                                       options.calibration_std, options.calibration_samples)
-        ranges = calibrate(graph, samples, options.percentile)
+        ranges = calibrate_subgraphs(graph, samples, options.percentile)
         notes.append(f"calibrated on {len(samples)} samples")
     elif _needs_calibration(graph, options):
         raise TocoError("--quantize int8 needs --calibration-data (samples of the inputs), unless every "

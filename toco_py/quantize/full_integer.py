@@ -16,7 +16,7 @@ instead.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from .params import (
     symmetric_weight_params,
     zero_point_0_params,
 )
+from .subgraph_ranges import shared_params
 
 QUANTIZED_IO = ("int8", "uint8")
 
@@ -63,11 +64,16 @@ class Int8Options:
 
 
 class _Quantizer:
-    def __init__(self, graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options) -> None:
+    def __init__(self, graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options,
+                 pins: dict[str, QuantParams] | None = None, entry: bool = True) -> None:
         self.g = graph
         self.ranges = ranges
         self.options = options
         self.params: dict[str, QuantParams] = {}
+        # The params of the tensors other subgraphs see too (subgraph_ranges); entry: the graph
+        # is the model's entry subgraph, whose outputs are the model's, not a loop's or branch's.
+        self.pins = pins or {}
+        self.entry = entry
         # Ops with no int8 kernel, which stay in float.
         # Ops that stay in float, and why (FLOAT_REASONS).
         reasons = {id(op): _float_reason(graph, op, options.int8_only) for op in graph.ops}
@@ -86,6 +92,11 @@ class _Quantizer:
             return self.options.default_range
         producer = self.g.producer(name)
         where = f" (output of {producer.type} {producer.name!r})" if producer else ""
+        if not self.entry:
+            raise ConversionError(
+                f"no range for tensor {name!r}{where} of subgraph {self.g.name!r}: the calibration "
+                "data never ran it (a branch never taken, a loop body never entered); give "
+                "calibration samples that do, or --default_ranges_min/--default_ranges_max")
         raise ConversionError(
             f"no range for tensor {name!r}{where}: give calibration data (--calibration-data) or "
             "--default_ranges_min/--default_ranges_max")
@@ -129,7 +140,7 @@ class _Quantizer:
         """The tensor's params may change without affecting anything but `consumer`: an op's
         output with no fixed params, or a float graph input (its QUANTIZE then rounds once,
         straight to the consumer's params, as TensorFlow's does)."""
-        if self.g.consumers(name) != [consumer] or name in self.g.outputs:
+        if self.g.consumers(name) != [consumer] or name in self.g.outputs or name in self.pins:
             return False
         if name in self.g.inputs:
             return self.options.inference_input_type == "float32" and self.options.input_stats is None
@@ -197,12 +208,36 @@ class _Quantizer:
                 if out in self.params and _same(self.params[out], old):
                     self._replace_params(out, params)
 
-    def _requantize(self, name: str, params: QuantParams, before: Op) -> str:
+    def _requantize(self, name: str, params: QuantParams, before: Op | None) -> str:
+        """A QUANTIZE of `name` to `params`, placed before `before` (None: after every op)."""
         out = self.g.unique_name(f"{name}/requantized")
         self.g.add_tensor(Tensor(out, self.g.tensors[name].shape, "float32"))
         self.params[out] = params
-        self.g.add_op(Op("QUANTIZE", [name], [out], {}, before.name), before=before)
+        self.g.add_op(Op("QUANTIZE", [name], [out], {}, before.name if before else out), before=before)
         return out
+
+    # ---- tensors shared with other subgraphs ---------------------------------------------------
+
+    def pin_shared(self) -> None:
+        """The tensors LiteRT hands between subgraphs without requantizing carry their group's
+        params (subgraph_ranges): a subgraph input, an IF or WHILE output, a constant or a
+        float op's output takes them; an op's output with params of its own (fixed, moved,
+        shared) reaches the IF, WHILE or ASSIGN_VARIABLE, or leaves the subgraph, through a
+        requantizing QUANTIZE."""
+        for name, params in self.pins.items():
+            if name in self.params and _same(self.params[name], params):
+                continue
+            producer = self.g.producer(name)
+            if (self.g.tensors[name].is_const or (producer is None and self._input_stats_params(name) is None)
+                    or (producer is not None and (has_trait(producer.type, "runs_model") or self._is_float(producer)))):
+                self._replace_params(name, params)
+                continue
+            readers = [op for op in self.g.consumers(name) if has_trait(op.type, "runs_model")]
+            requantized = self._requantize(name, params, readers[0] if readers else None)
+            for reader in readers:
+                self.g.set_inputs(reader, [requantized if n == name else n for n in reader.inputs])
+            if not self.entry:
+                self.g.outputs = [requantized if n == name else n for n in self.g.outputs]
 
     # ---- constants --------------------------------------------------------------------------
 
@@ -390,8 +425,8 @@ def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
     int8 cannot hold (IsInf's EQUAL with infinity). QUANTIZE and DEQUANTIZE convert between
     the two; ops on integers only, and ops that read only a shape and write no float (SHAPE;
     but ZEROS_LIKE writes its input's type), have nothing to quantize."""
-    if op.type in ("QUANTIZE", "DEQUANTIZE"):
-        return None
+    if op.type in ("QUANTIZE", "DEQUANTIZE") or has_trait(op.type, "runs_model"):
+        return None  # IF, WHILE and the variable ops hand values on as they are (pin_shared)
     tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
     if any(t.is_const and t.dtype == "float32" and not np.all(np.isfinite(t.data)) for t in tensors):
         return NON_FINITE
@@ -425,19 +460,32 @@ def _as_uint8(params: QuantParams) -> QuantParams:
     return QuantParams(params.scale.copy(), params.zero_point + 128, params.axis)
 
 
-def quantize_int8(graph: Graph, ranges: dict[str, tuple[float, float]],
+def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
                   options: Int8Options) -> dict[str, str]:
-    """Rewrites the float graph in place into a full-integer int8 graph; returns the ops kept
-    in float by the reason they are, as {reason: 'TYPE (node, ...); ...'}."""
+    """Rewrites the float graph in place into a full-integer int8 graph, every subgraph of it
+    (ranges: each subgraph's, as calibrate_subgraphs gives them); returns the ops kept in
+    float by the reason they are, as {reason: 'TYPE (node, ...); ...'}. The entry subgraph's
+    inputs and outputs take the inference types; the other subgraphs' stay int8, as their
+    callers hand them over."""
     for kind in (options.inference_input_type, options.inference_output_type):
         if kind not in ("float32",) + QUANTIZED_IO:
             raise ConversionError(f"inference type {kind!r}: use float32, int8 or uint8")
-    q = _Quantizer(graph, ranges, options)
-    q.check_supported()
-    q.choose_activation_params()
-    q.unify_shared_params()
-    for rewrite in (q.quantize_constants, q.apply_activation_params, q.keep_float, q.insert_boundaries,
-                    q.drop_round_trips, graph.toposort):
-        rewrite()
-        graph.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
-    return q.float_listings()
+    graphs = graph.subgraphs or [graph]
+    ranges, pins = shared_params(graphs, ranges, options.default_range)
+    inner = replace(options, inference_input_type="int8", inference_output_type="int8", input_stats=None)
+    quantizers = [_Quantizer(g, ranges[s], inner if s else options, pins[s], entry=not s)
+                  for s, g in enumerate(graphs)]
+    for q in quantizers:
+        q.check_supported()
+    listings: dict[str, list[str]] = {}
+    for q in quantizers:
+        q.choose_activation_params()
+        q.unify_shared_params()
+        q.pin_shared()
+        for rewrite in (q.quantize_constants, q.apply_activation_params, q.keep_float, q.insert_boundaries,
+                        q.drop_round_trips, q.g.toposort):
+            rewrite()
+            q.g.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
+        for reason, listing in q.float_listings().items():
+            listings.setdefault(reason, []).append(listing)
+    return {reason: "; ".join(parts) for reason, parts in listings.items()}

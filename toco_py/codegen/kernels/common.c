@@ -82,3 +82,31 @@ int tk_reduced_run(const int32_t *dims, int rank, const int32_t *reduced, int32_
     }
     return 1;
 }
+
+int32_t tk_walk_start(tk_walk *walk, const int32_t *a_dims, const int32_t *b_dims,
+                      const int32_t *output_dims, int rank)
+{
+    int32_t padded[TK_MAX_RANK];
+    int i;
+    tk_pad_dims(output_dims, rank, walk->out);
+    tk_pad_dims(a_dims, rank, padded);
+    tk_broadcast_strides(padded, walk->out, walk->a_strides);
+    tk_pad_dims(b_dims, rank, padded);
+    tk_broadcast_strides(padded, walk->out, walk->b_strides);
+    for (i = 0; i < TK_MAX_RANK; ++i) {
+        walk->index[i] = 0;
+    }
+    walk->a = walk->b = 0;
+    return tk_element_count(output_dims, rank);
+}
+
+void tk_walk_next(tk_walk *walk)
+{
+    int i;
+    tk_next_index(walk->index, walk->out);
+    walk->a = walk->b = 0;
+    for (i = 0; i < TK_MAX_RANK; ++i) {
+        walk->a += walk->index[i] * walk->a_strides[i];
+        walk->b += walk->index[i] * walk->b_strides[i];
+    }
+}

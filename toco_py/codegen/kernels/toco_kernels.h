@@ -51,6 +51,17 @@ void tk_broadcast_strides(const int32_t *padded, const int32_t *out_padded, int3
 void tk_strides(const int32_t *padded, int32_t *strides);
 /* Advances a six-axis index over padded dims, last axis fastest; 0 once it wraps. */
 int tk_next_index(int32_t *index, const int32_t *padded);
+/* A walk over the output of a broadcasting binary op (inputs at the output's rank), element
+ * by element in row-major order, with the offsets of the matching input elements: for the
+ * kernels whose loops need not be fast (comparisons, int32 arithmetic). */
+typedef struct {
+    int32_t out[TK_MAX_RANK], a_strides[TK_MAX_RANK], b_strides[TK_MAX_RANK], index[TK_MAX_RANK];
+    int32_t a, b; /* the current output element's input offsets */
+} tk_walk;
+/* Starts at the first element; returns the number of output elements. */
+int32_t tk_walk_start(tk_walk *walk, const int32_t *a_dims, const int32_t *b_dims,
+                      const int32_t *output_dims, int rank);
+void tk_walk_next(tk_walk *walk);
 /* When the reduced axes (flags per axis) are adjacent, the input is [outer][count][inner]
  * with the count elements of each group `inner` apart: sets the three and returns 1.
  * Returns 0 for other sets of axes (and for an empty input: a 0 among the dims). */
@@ -168,6 +179,32 @@ TK_BINARY_F32(squared_difference);
 /* x >= 0 ? x : x * alpha, alpha broadcast against x. */
 TK_BINARY_F32(prelu);
 #undef TK_BINARY_F32
+
+/* ---- comparison.c: float32 and int32 comparisons (bool bytes out), broadcasting ---------- */
+
+#define TK_COMPARISON(op, suffix, type)                                                    \
+    int tk_##op##_##suffix(const type *a, const int32_t *a_dims, const type *b,             \
+                           const int32_t *b_dims, uint8_t *output, const int32_t *output_dims, \
+                           int rank)
+#define TK_COMPARISONS(suffix, type)                                                       \
+    TK_COMPARISON(less, suffix, type); TK_COMPARISON(less_equal, suffix, type);              \
+    TK_COMPARISON(greater, suffix, type); TK_COMPARISON(greater_equal, suffix, type);        \
+    TK_COMPARISON(equal, suffix, type); TK_COMPARISON(not_equal, suffix, type)
+TK_COMPARISONS(f32, float);
+TK_COMPARISONS(i32, int32_t);
+#undef TK_COMPARISONS
+#undef TK_COMPARISON
+
+/* ---- arith_i32.c: int32 ADD, SUB, MUL, broadcasting; wrapping as two's complement ------- */
+
+#define TK_BINARY_I32(op)                                                                  \
+    int tk_##op##_i32(const int32_t *a, const int32_t *a_dims, const int32_t *b,            \
+                      const int32_t *b_dims, int32_t *output, const int32_t *output_dims,   \
+                      int rank, int32_t act_min, int32_t act_max)
+TK_BINARY_I32(add);
+TK_BINARY_I32(sub);
+TK_BINARY_I32(mul);
+#undef TK_BINARY_I32
 
 /* ---- unary.c ---------------------------------------------------------------------------- */
 
