@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from tests.support import streaming_models
+from tests.support.int8_graphs import drop_int8_kernels
 from tests.support.oracle import freeze, litert, run_tf
 from tests.test_tf2_graphs import freeze_tf2
 from toco_py import api
@@ -99,10 +100,10 @@ def _tf1_nested():
     return _freeze_tf1(build)
 
 
-def _rnn(cell, time_major: bool, seed: int = 0):
+def _rnn(cell, time_major: bool):
     def build():
         x = v1.placeholder(tf.float32, [5, 2, 3] if time_major else [2, 5, 3], name="x")
-        weights = v1.random_uniform_initializer(-0.7, 0.7, seed=seed)  # the same on every run
+        weights = v1.random_uniform_initializer(-0.7, 0.7, seed=0)  # the same on every run
         with v1.variable_scope("rnn", initializer=weights):
             out, _ = v1.nn.dynamic_rnn(cell(), x, dtype=tf.float32, time_major=time_major)
         return {"y": tf.identity(out, name="y")}
@@ -128,18 +129,22 @@ MODELS = {
 }
 
 
-@pytest.fixture(scope="module", params=list(MODELS))
-def converted(request, tmp_path_factory):
-    """name, .pb, output names, our int8 .tflite, the inputs to compare on."""
-    build, draw = MODELS[request.param]
+def _convert_int8(name: str, folder) -> tuple[bytes, list[str], bytes, list[dict]]:
+    """(.pb, output names, our int8 .tflite, the inputs to compare on) of MODELS[name]."""
+    build, draw = MODELS[name]
     pb, outputs = build()
     samples = [draw(np.random.default_rng(seed)) for seed in range(CALIBRATION)]
-    path = tmp_path_factory.mktemp("int8_cf") / "calibration.npz"
+    path = folder / f"{name}_calibration.npz"
     np.savez(path, **{n: np.stack([s[n] for s in samples]) for n in samples[0]})
     result = api.convert_bytes(pb, input_arrays=list(samples[0]), output_arrays=outputs,
                                quantize=QuantizeOptions("int8", calibration_data=str(path)))
-    checks = [draw(np.random.default_rng(1000 + seed)) for seed in range(CHECKS)]
-    return request.param, pb, outputs, result.model, checks
+    return pb, outputs, result.model, [draw(np.random.default_rng(1000 + seed)) for seed in range(CHECKS)]
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def converted(request, tmp_path_factory):
+    """name, .pb, output names, our int8 .tflite, the inputs to compare on."""
+    return request.param, *_convert_int8(request.param, tmp_path_factory.mktemp("int8_cf"))
 
 
 def _litert_reference(model: bytes, feeds: dict) -> dict:
@@ -302,3 +307,22 @@ converter.convert()
 def test_tf_converter_crashes_calibrating_a_v2_loop():
     proc = subprocess.run([sys.executable, "-c", _TF_V2_LOOP_INT8], capture_output=True, timeout=300)
     assert proc.returncode == -signal.SIGSEGV, proc.stderr.decode()[-2000:]
+
+
+@pytest.mark.parametrize("name", ["tf1_cond", "tf2_while", "lstm"])
+def test_float_op_inside_a_subgraph(name, monkeypatch, tmp_path):
+    """A TANH with no int8 kernel stays in float inside the branch or body: it reads a
+    DEQUANTIZE of the int8 value handed in, and what it gives back leaves the subgraph
+    through a QUANTIZE to the shared params."""
+    drop_int8_kernels(monkeypatch, "TANH")
+    pb, outputs, model, checks = _convert_int8(name, tmp_path)
+    graphs = read_model(model).graphs
+    assert any(op.type == "TANH" and g.tensors[op.outputs[0]].dtype == "float32"
+               for g in graphs[1:] for op in g.ops)
+    interp = Interpreter(graphs[0])
+    for feeds in checks:
+        ours, theirs = interp.run(feeds), _litert_reference(model, feeds)
+        for out in outputs:
+            np.testing.assert_array_equal(ours[out], theirs[out])
+            error = np.abs(ours[out] - run_tf(pb, feeds, [out])[0]).mean() / _step(model, out)
+            assert error <= MEAN_ERROR_STEPS, f"{name}: {error:.2f} steps off"
