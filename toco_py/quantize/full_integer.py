@@ -463,7 +463,7 @@ def _as_uint8(params: QuantParams) -> QuantParams:
 def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
                   options: Int8Options) -> dict[str, str]:
     """Rewrites the float graph in place into a full-integer int8 graph, every subgraph of it
-    (ranges: each subgraph's, as calibrate_subgraphs gives them); returns the ops kept in
+    (ranges: each subgraph's, as calibrate gives them); returns the ops kept in
     float by the reason they are, as {reason: 'TYPE (node, ...); ...'}. The entry subgraph's
     inputs and outputs take the inference types; the other subgraphs' stay int8, as their
     callers hand them over."""
