@@ -13,6 +13,10 @@ An op with no int8 kernel stays in float, as TensorFlow's converter keeps it: it
 inputs are read through a DEQUANTIZE, its outputs stay float32 for float consumers and reach
 quantized consumers through one QUANTIZE each (keep_float); Int8Options.int8_only refuses
 instead.
+
+Every subgraph of a model is quantized; the tensors IF, WHILE and the variable ops hand from
+one subgraph to another without requantizing share one set of params (subgraph_ranges.py,
+pin_shared).
 """
 from __future__ import annotations
 
