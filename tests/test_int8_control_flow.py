@@ -2,8 +2,11 @@
 branch taken, and each tensor LiteRT hands between subgraphs (a WHILE's input, its cond's and
 body's inputs, the body's outputs, its outputs; an IF's inputs and outputs and its branches')
 takes one set of params. Our interpreter is bit-exact with LiteRT's reference kernels on our
-.tflite, and the int8 model stays close to TensorFlow's float outputs. TF's converter's int8
-streaming spotter (resource variables, CALL_ONCE) runs bit-exact over several invokes."""
+.tflite, and the int8 model stays close to TensorFlow's float outputs; an op kept in float
+inside a subgraph too. Streaming state: TF's converter's int8 spotter (resource variables,
+CALL_ONCE) runs bit-exact over several invokes, and so does ours, quantized from TF's float
+spotter, each variable's reads and writes sharing one set of params. TF's converter crashes
+calibrating a v2 loop that writes a TensorArray."""
 from __future__ import annotations
 
 import signal
