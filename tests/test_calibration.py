@@ -92,7 +92,7 @@ def test_percentile_ranges_ignore_outliers():
 def test_calibration_covers_every_float_tensor(digits):
     _, _, model, x = digits
     graph, _ = load_tflite(str(model))
-    ranges = calibrate(graph, [{"image": s[None]} for s in x])
+    (ranges,) = calibrate(graph, [{"image": s[None]} for s in x])  # one subgraph
     floats = {n for op in graph.ops for n in op.outputs} | set(graph.inputs)
     assert floats <= set(ranges)
     assert ranges["image"][0] >= 0.0 and ranges["image"][1] <= 1.0

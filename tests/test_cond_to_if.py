@@ -122,11 +122,16 @@ def test_constant_predicate_still_folds(tmp_path):
     assert result.graph.subgraphs == [] and [op.type for op in result.graph.ops] == ["MUL"]
 
 
-def test_int8_of_a_model_with_subgraphs_is_a_clear_error(tmp_path):
+def test_int8_calibration_that_never_takes_a_branch_is_a_clear_error(tmp_path):
+    """The else-branch's tensors have no range when every sample takes the then-branch
+    (tests/test_int8_control_flow.py quantizes conds calibrated on both)."""
+    def build():
+        x, p = _x(), _pred()
+        return {"y": tf.identity(tf.cond(p, lambda: x + 1.0, lambda: x * x - 2.0), name="y")}
     with control_flow(1):
-        pb, _ = freeze(identity_branch)
-    np.savez(tmp_path / "c.npz", x=np.zeros((4, 2, 4), np.float32), p=np.ones(4, bool))
-    with pytest.raises(TocoError, match="subgraphs .*int8 quantization does not handle yet; convert it in float"):
+        pb, _ = freeze(build)
+    np.savez(tmp_path / "c.npz", x=np.ones((4, 2, 4), np.float32), p=np.ones(4, bool))
+    with pytest.raises(TocoError, match="subgraph 'cond_else'.*the calibration data never ran it"):
         api.convert_bytes(pb, input_arrays=["x", "p"], output_arrays=["y"],
                           quantize=QuantizeOptions("int8", calibration_data=str(tmp_path / "c.npz")))
 

@@ -154,7 +154,7 @@ def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input
 
 
 def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions) -> ConversionResult:
-    """Quantizes an existing float .tflite (its main subgraph)."""
+    """Quantizes an existing float .tflite (every subgraph)."""
     graph, _ = load_tflite(input_file)
     notes = []
     if options.mode == "int8":  # as convert does: the fake-quant ranges set the int8 params

@@ -127,7 +127,11 @@ def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | No
         for detail in interp.get_input_details():
             interp.set_tensor(detail["index"], feeds[names[detail["index"]]])
         interp.invoke()
-        wanted = range(len(names)) if everything else [names.index(n) for n in graph.outputs]
+        # Not a resource variable's handle: LiteRT's get_tensor reads one as a Python object
+        # through a pointer it does not own (it crashed the process on the streaming models'
+        # handles), and a handle is not compared anyway.
+        wanted = ([i for i, n in enumerate(names) if graph.tensors[n].dtype != "resource"]
+                  if everything else [names.index(n) for n in graph.outputs])
         out = {}
         for i in wanted:
             # A tensor LiteRT never materialised (e.g. optional, constant-folded) raises.

@@ -28,7 +28,8 @@ def litert_by_name(model: bytes, graph: Graph, feeds: dict[str, np.ndarray], kin
     for name, value in feeds.items():
         interp.set_tensor(names.index(name), value)
     interp.invoke()
-    wanted = names if keep_all else graph.outputs
+    # Not a variable's handle: LiteRT's get_tensor on one can crash the process.
+    wanted = [n for n in names if graph.tensors[n].dtype != "resource"] if keep_all else graph.outputs
     out = {}
     for name in wanted:
         # A tensor LiteRT never materialised (an absent optional input) raises.

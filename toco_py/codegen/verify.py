@@ -10,13 +10,12 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, replace
-from functools import partial
 
 import numpy as np
 
 from ..errors import TocoError
-from ..ir import Graph, Op
-from ..tolerance import MEMBERS, Bounds, _draw, _larger, allowance, float_bounds, judge, op_rounding_std
+from ..ir import Graph
+from ..tolerance import float_bounds, judge, sequence_bounds
 from .api_files import CFLAGS
 
 BUILD_TIMEOUT = 900
@@ -202,46 +201,6 @@ def check_steps(graph: Graph, binary: str, steps: list[dict[str, np.ndarray]]) -
                 else compare(n, exact[n], got[k][n])
             checks.append(replace(check, name=f"{n} (step {k})"))
     return checks
-
-
-def sequence_bounds(graph: Graph, steps: list[dict[str, np.ndarray]], names: list[str]) -> list[Bounds]:
-    """tolerance.float_bounds over a sequence of invokes, for a model whose variables carry
-    values from one invoke to the next. The truth runs the steps in float64, its state carried
-    on; each perturbed member runs the whole sequence from a fresh state with every op's
-    float32 rounding injected at every step (as float_bounds injects it in one run), so an
-    error the state carries into later steps, grown or damped by the model, is in the spread."""
-    from ..interpreter import Interpreter
-
-    interp = Interpreter(graph, float64=True)
-    # Per step, by op index (in a subgraph: (subgraph, index)); a loop's op keeps its largest.
-    noise: list[dict] = [{} for _ in steps]
-
-    def record(index, op: Op, args: list, outputs: list) -> None:
-        owner = graph.subgraphs[index[0]] if isinstance(index, tuple) else graph
-        stds = op_rounding_std(owner, op, args, outputs)
-        step = noise[len(truths)]
-        step[index] = [_larger(old, new) for old, new in zip(step.get(index, stds), stds)]
-
-    truths: list[dict] = []
-    for feeds in steps:
-        truths.append(interp.run(dict(feeds), on_op=record))
-    squares = [{n: np.zeros(np.shape(truth[n])) for n in names} for truth in truths]
-
-    def perturb(step: dict, rng: np.random.Generator, index, op: Op, args: list, outputs: list) -> list:
-        return [out if std is None else out + std * _draw(rng, out)
-                for out, std in zip(outputs, step.get(index, [None] * len(outputs)))]
-
-    for member in range(MEMBERS):
-        rng = np.random.default_rng([0, member])
-        interp.reset()
-        for k, feeds in enumerate(steps):
-            run = interp.run(dict(feeds), on_op=partial(perturb, noise[k], rng))
-            for n in names:
-                with np.errstate(invalid="ignore", over="ignore"):
-                    squares[k][n] += np.abs(np.asarray(run[n]) - truths[k][n]) ** 2
-    return [Bounds({n: truths[k][n] for n in names},
-                   {n: allowance(np.sqrt(squares[k][n] / MEMBERS), truths[k][n]) for n in names})
-            for k in range(len(steps))]
 
 
 def report_rows(report: VerifyReport) -> list[tuple]:

@@ -1,5 +1,7 @@
 """Calibration: run the float graph in the interpreter over the samples and record each float
-tensor's range (min/max over all samples, or percentiles for outlier-heavy activations)."""
+tensor's range (min/max over all samples, or percentiles for outlier-heavy activations), in
+every subgraph. The samples run one after the other on one interpreter, so a streaming
+model's variables carry its state from sample to sample, as from invoke to invoke."""
 from __future__ import annotations
 
 import sys
@@ -53,13 +55,7 @@ def _progress(total: int):
 
 
 def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
-              percentile: float | None = None) -> dict[str, tuple[float, float]]:
-    """The range of each float tensor of the graph (its entry subgraph, in a model of several)."""
-    return calibrate_subgraphs(graph, samples, percentile)[0]
-
-
-def calibrate_subgraphs(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
-                        percentile: float | None = None) -> list[dict[str, tuple[float, float]]]:
+              percentile: float | None = None) -> list[dict[str, tuple[float, float]]]:
     """Each subgraph's ranges (one subgraph: the graph's), over every time it runs: every
     iteration of a loop body, every branch taken. A subgraph's inputs are its caller's values
     (WHILE and IF inputs, body outputs), whose ranges subgraph_ranges shares with them."""

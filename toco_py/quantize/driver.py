@@ -47,12 +47,12 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
     ranges: list[dict[str, tuple[float, float]]] = [{} for _ in graph.subgraphs or [graph]]
     notes = []
     if options.calibration_data:
-        from .calibrate import calibrate_subgraphs
+        from .calibrate import calibrate
         from .calibration_data import calibration_samples
 
         samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
                                       options.calibration_std, options.calibration_samples)
-        ranges = calibrate_subgraphs(graph, samples, options.percentile)
+        ranges = calibrate(graph, samples, options.percentile)
         notes.append(f"calibrated on {len(samples)} samples")
     elif _needs_calibration(graph, options):
         raise TocoError("--quantize int8 needs --calibration-data (samples of the inputs), unless every "

@@ -13,6 +13,10 @@ An op with no int8 kernel stays in float, as TensorFlow's converter keeps it: it
 inputs are read through a DEQUANTIZE, its outputs stay float32 for float consumers and reach
 quantized consumers through one QUANTIZE each (keep_float); Int8Options.int8_only refuses
 instead.
+
+Every subgraph of a model is quantized; the tensors IF, WHILE and the variable ops hand from
+one subgraph to another without requantizing share one set of params (subgraph_ranges.py,
+pin_shared).
 """
 from __future__ import annotations
 
@@ -463,7 +467,7 @@ def _as_uint8(params: QuantParams) -> QuantParams:
 def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
                   options: Int8Options) -> dict[str, str]:
     """Rewrites the float graph in place into a full-integer int8 graph, every subgraph of it
-    (ranges: each subgraph's, as calibrate_subgraphs gives them); returns the ops kept in
+    (ranges: each subgraph's, as calibrate gives them); returns the ops kept in
     float by the reason they are, as {reason: 'TYPE (node, ...); ...'}. The entry subgraph's
     inputs and outputs take the inference types; the other subgraphs' stay int8, as their
     callers hand them over."""
