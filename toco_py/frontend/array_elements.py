@@ -3,11 +3,11 @@ tell.
 
 A TensorArray (or TensorList) whose element shape the graph leaves open (dynamic_rnn on an
 unknown batch size records its output's elements as [-1, units]; a TF2 tf.TensorArray leaves
-even their rank unknown) takes the shape of what the loop body
-writes into it. The body is imported once as a probe, with the open sizes left open; what
-it writes into the array has the loop's real element shape when that does not depend on the
-array itself (the cell's output does not). The probe is then dropped, and the loop imported
-with the element shape settled.
+even their rank unknown) takes the shape of what the loop body writes into it. The body is
+imported once as a probe, with the open sizes left open; what it writes into the array has
+the loop's real element shape when that does not depend on the array itself (the cell's
+output does not). The probe is then dropped, and the loop imported with the element shape
+settled.
 
 A TensorList of dynamic size (tf.TensorArray(dynamic_size=True) in TF2) is made as any other
 and only its writes, in the body, say that they grow it (resize_if_index_out_of_bounds): the

@@ -196,6 +196,10 @@ def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]],
         graph.subgraphs.append(graph)
     before = len(graph.subgraphs)
     body = _subgraph(ctx, calls["body"][0], "body", calls["body"][1], shapes, importer)
+    if len(body.outputs) != len(shapes):
+        raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
+                        f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "
+                        "GraphDef is malformed")
     grown = grown_by_body(body, shapes)
     if grown:  # TensorLists of dynamic size: the subgraphs take them at any size
         del graph.subgraphs[before:]
@@ -205,10 +209,6 @@ def add_while(ctx: NodeContext, calls: dict[str, tuple[FunctionCall, str]],
     if len(cond.outputs) != 1:
         raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its cond function returns "
                         f"{len(cond.outputs)} tensors, not one bool; the GraphDef is malformed")
-    if len(body.outputs) != len(shapes):
-        raise TocoError(f"node {ctx.name!r} ({ctx.node.op}): its body function returns "
-                        f"{len(body.outputs)} tensors for {len(shapes)} loop variables; the "
-                        "GraphDef is malformed")
     check_settled(f"node {ctx.name!r} ({ctx.node.op})", ctx.inputs, body)
     models = graph.subgraphs
     models.extend((cond, body))
