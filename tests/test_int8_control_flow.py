@@ -77,6 +77,18 @@ def _tf2_while():
     return _freeze_tf2(fn, tf.TensorSpec([2, 4], tf.float32), tf.TensorSpec([1], tf.int32))
 
 
+def _tf2_tensor_array():
+    """The v2 loop that writes a TensorArray (a TensorList), on which TF's converter crashes
+    calibrating int8 (test_tf_converter_crashes_calibrating_a_v2_loop)."""
+    def fn(x):
+        def body(i, h, ta):
+            h = tf.tanh(h @ W + x[:, i])
+            return i + 1, h, ta.write(i, h)
+        loop = [tf.constant(0), tf.zeros([2, 4]), tf.TensorArray(tf.float32, size=5)]
+        return tf.while_loop(lambda i, h, ta: i < 5, body, loop)[2].stack()
+    return _freeze_tf2(fn, tf.TensorSpec([2, 5, 4], tf.float32))
+
+
 def _tf1_while():
     """The loop's result read through a LOGISTIC, whose fixed params it does not share."""
     def build():
@@ -125,6 +137,7 @@ MODELS = {
     "tf1_cond": (_tf1_cond, _branch_inputs),
     "functional_if": (_functional_if, _branch_inputs),
     "tf2_while": (_tf2_while, lambda rng: {"x": _x(rng, (2, 4)), "n": rng.integers(0, 6, 1).astype(np.int32)}),
+    "tf2_tensor_array": (_tf2_tensor_array, lambda rng: {"x": _x(rng, (2, 5, 4))}),
     "tf1_while": (_tf1_while, lambda rng: {"x": _x(rng, (2, 4)), "n": np.int32(rng.integers(0, 6))}),
     "tf1_nested": (_tf1_nested, lambda rng: {"x": _x(rng, (2, 4)), "n": np.int32(rng.integers(0, 5))}),
     "lstm": (_rnn(lambda: v1.nn.rnn_cell.BasicLSTMCell(4), False), lambda rng: {"x": _x(rng, (2, 5, 3))}),

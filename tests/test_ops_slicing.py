@@ -7,7 +7,7 @@ import tensorflow as tf
 from tests.support.kernel_check import compare_with_litert, float_disagreement, one_op_graph
 from tests.support.oracle import convert_and_compare
 from toco_py.errors import ConversionError
-from toco_py.ir import Op
+from toco_py.ir import Op, Tensor
 from toco_py.ops import REGISTRY
 
 v1 = tf.compat.v1
@@ -142,6 +142,23 @@ def test_strided_slice_refuses_what_litert_gets_wrong(shape, begin, end, strides
         one_op_graph("STRIDED_SLICE", inputs, masks, const={1, 2, 3})
     with pytest.raises(ConversionError, match=message):
         _kernel("STRIDED_SLICE", masks, *inputs)
+
+
+@pytest.mark.parametrize("masks,expected", [
+    ({"begin_mask": 5, "end_mask": 5, "shrink_axis_mask": 2}, (3, 5)),  # x[:, i, :]
+    ({"begin_mask": 5, "end_mask": 5}, (3, -1, 5)),                     # x[:, i:j, :]
+    ({"begin_mask": 2, "end_mask": 2, "shrink_axis_mask": 1, "new_axis_mask": 4}, (4, 1, 5)),  # x[i, :, None]
+])
+def test_strided_slice_shape_with_run_time_bounds(masks, expected):
+    """begin and end known at run time only (a loop's counter): the shape rule keeps what
+    does not depend on them, and the kernel on any values agrees with it."""
+    spec = [Tensor(n, (3,), "int32") for n in ("begin", "end")]
+    op = Op("STRIDED_SLICE", ["x", "begin", "end", "strides"], ["y"], masks, "op")
+    shape, _ = REGISTRY["STRIDED_SLICE"].infer(op, Tensor("x", X345.shape, "float32"), *spec,
+                                              Tensor("strides", (3,), "int32", i32(1, 1, 1)))
+    assert shape == expected
+    got = _kernel("STRIDED_SLICE", masks, X345, i32(1, 2, 0), i32(2, 4, 0), i32(1, 1, 1))
+    assert all(e in (-1, d) for e, d in zip(expected, got.shape)) and len(got.shape) == len(expected)
 
 
 # ---- SLICE, GATHER, GATHER_ND ---------------------------------------------------------

@@ -144,8 +144,33 @@ def strided_slice_plan(op: Op, shape, begin, end, strides):
 
 
 def _infer_strided_slice(op: Op, x: Tensor, begin: Tensor, end: Tensor, strides: Tensor):
-    _, plan = strided_slice_plan(op, need_shape(op, x), *_spec(begin, end, strides, op))
+    shape = need_shape(op, x)
+    if not (begin.is_const and end.is_const) and not op.attrs.get("offset"):
+        return _run_time_slice_shape(op, shape, begin, end, strides), x.dtype
+    _, plan = strided_slice_plan(op, shape, *_spec(begin, end, strides, op))
     return tuple(-1 if r is None else len(r) for r, kept in plan if kept), x.dtype
+
+
+def _run_time_slice_shape(op: Op, shape, begin: Tensor, end: Tensor, strides: Tensor) -> tuple:
+    """The shape of a slice whose begin or end is known at run time only (x[:, i] in a loop
+    body): an axis it indexes (shrink_axis_mask) goes, one both masks cover is whole, any
+    other axis it slices has a run-time size (-1)."""
+    step = need_const(op, strides, "strides").astype(np.int64).ravel()
+    if need_shape(op, begin) != (step.size,) or need_shape(op, end) != (step.size,):
+        raise ConversionError(f"{op!r}: begin, end and strides must be vectors of one length")
+    whole = op.attrs.get("begin_mask", 0) & op.attrs.get("end_mask", 0)
+    out = []
+    for spec_i, input_axis in effective_axes(op, len(shape), step.size):
+        size = 1 if input_axis is None else shape[input_axis]
+        if spec_i is None or input_axis is None:
+            out.append(size)
+        elif _bit(op.attrs.get("shrink_axis_mask", 0), spec_i):
+            continue
+        elif _bit(whole, spec_i) and size >= 0:
+            out.append(len(axis_range(op, spec_i, size, 0, 0, step[spec_i])))
+        else:
+            out.append(-1)
+    return tuple(out)
 
 
 def _strided_slice(op: Op, x, begin, end, strides) -> np.ndarray:
