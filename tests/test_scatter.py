@@ -135,6 +135,22 @@ def test_int8_scatter_nd():
                              const={0, 2})
 
 
+@pytest.mark.parametrize("index_type", ["int32", "int64"])
+@pytest.mark.parametrize("dtype", TYPES)
+def test_dynamic_update_slice(dtype, index_type):
+    """Start indices clamped so that the update fits, as LiteRT clamps them."""
+    for start in ([1, 0, 2], [2, 3, -1]):
+        compare_with_litert("DYNAMIC_UPDATE_SLICE", [values(dtype, 3, 4, 5), values(dtype, 2, 2, 3),
+                                                     np.array(start, index_type)], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("update_q", [Q, OTHER_Q], ids=["same", "other"])
+def test_int8_dynamic_update_slice(update_q):
+    """Raw copies even when the update's params differ (the quantizer gives them the same)."""
+    compare_int8_with_litert("DYNAMIC_UPDATE_SLICE", [data(RNG, (4, 3)), data(RNG, (1, 3)), i32(2, 0)],
+                             [Q, update_q, None], [Q])
+
+
 def test_int8_sparse_to_dense():
     compare_int8_with_litert("SPARSE_TO_DENSE", [i32(0, 4, 2), i32(6), data(RNG, (3,)), np.int8(-9)],
                              [None, None, Q, Q], [Q], const={0, 1, 3})

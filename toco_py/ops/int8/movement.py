@@ -44,6 +44,7 @@ def _check_types(op: Op, graph: Graph, data: list[str]) -> str:
 # takes its axis first, SCATTER_ND its indices, SPARSE_TO_DENSE its indices and shape, and a
 # SELECT its bool condition).
 _DATA_POSITIONS = {"SPLIT": (1,), "SCATTER_ND": (1,), "SPARSE_TO_DENSE": (2, 3), "MATRIX_SET_DIAG": (0, 1),
+                   "DYNAMIC_UPDATE_SLICE": (0, 1),
                    "SELECT": (1, 2), "SELECT_V2": (1, 2)}
 
 
