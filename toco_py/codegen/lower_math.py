@@ -1,9 +1,11 @@
 """Lowerings of the float elementwise ops, activations, normalizations and reductions."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir import Tensor
 from ..ops import has_trait
-from ..ops.common import RELU_OPS, activation_bounds
+from ..ops.common import RELU_OPS, activation_bounds, normalize_axis
 from ..ops.reduce import reduced_axes
 from . import cformat
 from .lowering import OpContext, lowering
@@ -11,15 +13,20 @@ from .lowering import OpContext, lowering
 FLOAT = ("float32",)
 _BINARY = {"ADD": "tk_add_f32", "SUB": "tk_sub_f32", "MUL": "tk_mul_f32", "DIV": "tk_div_f32",
            "MAXIMUM": "tk_maximum_f32", "MINIMUM": "tk_minimum_f32",
-           "SQUARED_DIFFERENCE": "tk_squared_difference_f32", "PRELU": "tk_prelu_f32"}
-_BINARY_I32 = {"ADD": "tk_add_i32", "SUB": "tk_sub_i32", "MUL": "tk_mul_i32"}
-_COMPARISONS = ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL")
-_COMPARED = {"float32": "f32", "int32": "i32"}
+           "SQUARED_DIFFERENCE": "tk_squared_difference_f32", "PRELU": "tk_prelu_f32",
+           "FLOOR_DIV": "tk_floor_div_f32", "FLOOR_MOD": "tk_floor_mod_f32"}
+_BINARY_I32 = {"ADD": "tk_add_i32", "SUB": "tk_sub_i32", "MUL": "tk_mul_i32",
+               "FLOOR_DIV": "tk_floor_div_i32", "FLOOR_MOD": "tk_floor_mod_i32"}
+# The compared type of each op (its inputs'): LOGICAL_AND and LOGICAL_OR take bools.
+_COMPARISONS = {**dict.fromkeys(("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL"),
+                                {"float32": "f32", "int32": "i32"}),
+                **dict.fromkeys(("LOGICAL_AND", "LOGICAL_OR"), {"bool": "b8"})}
 _UNARY = {"EXP": "tk_exp_f32", "SQRT": "tk_sqrt_f32", "RSQRT": "tk_rsqrt_f32",
           "NEG": "tk_neg_f32", "ABS": "tk_abs_f32", "SQUARE": "tk_square_f32"}
 _ACTIVATIONS = {"LOGISTIC": "tk_logistic_f32", "TANH": "tk_tanh_f32",
                 "HARD_SWISH": "tk_hard_swish_f32"}
 _REDUCTIONS = {"SUM": "tk_sum_f32", "MEAN": "tk_mean_f32", "REDUCE_MAX": "tk_reduce_max_f32"}
+_INDEX_TYPES = {"int32": "i32", "int64": "i64"}
 
 
 def reduced_flags(ctx: OpContext, x: Tensor) -> tuple[list[int], tuple[int, ...]]:
@@ -60,11 +67,18 @@ def _binary_i32(ctx: OpContext, a: Tensor, b: Tensor, out: Tensor) -> None:
 @lowering(*_COMPARISONS)
 def comparison(ctx: OpContext) -> None:
     a, b, out = ctx.input(0), ctx.input(1), ctx.output()
-    suffix = _COMPARED.get(a.dtype)
-    if suffix is None:
-        raise ctx.fail(f"it compares {a.dtype}; the kernels compare float32 and int32")
+    compared = _COMPARISONS[ctx.op.type]
+    if a.dtype not in compared:
+        raise ctx.fail(f"it compares {a.dtype}; the kernels compare {' and '.join(compared)}")
     ctx.require_dtype([b], (a.dtype,))
-    ctx.call("comparison", f"tk_{ctx.op.type.lower()}_{suffix}", *_binary_args(ctx, a, b, out))
+    ctx.call("comparison", f"tk_{ctx.op.type.lower()}_{compared[a.dtype]}", *_binary_args(ctx, a, b, out))
+
+
+@lowering("LOGICAL_NOT")
+def logical_not(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], ("bool",))
+    ctx.call("comparison", "tk_logical_not_b8", ctx.pointer(x), ctx.pointer(out), str(out.size))
 
 
 def _unary_args(ctx: OpContext) -> list[str]:
@@ -131,3 +145,15 @@ def reduction(ctx: OpContext) -> None:
     flags, _ = reduced_flags(ctx, x)
     ctx.call("reduce", _REDUCTIONS[ctx.op.type], ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(flags), ctx.pointer(out))
+
+
+@lowering("ARG_MAX", "ARG_MIN")
+def arg_max_min(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x], FLOAT)
+    ctx.require_dtype([out], tuple(_INDEX_TYPES))
+    shape = ctx.shape(x)
+    axis = normalize_axis(ctx.op, int(np.ravel(ctx.constant(1, "axis"))[0]), len(shape))
+    outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1:], dtype=np.int64))
+    ctx.call("reduce", f"tk_{ctx.op.type.lower()}_f32_{_INDEX_TYPES[out.dtype]}", ctx.pointer(x),
+             str(outer), str(shape[axis]), str(inner), ctx.pointer(out))

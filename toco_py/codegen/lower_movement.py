@@ -168,6 +168,16 @@ def gather(ctx: OpContext) -> None:
              ctx.element_size(params))
 
 
+@lowering("DYNAMIC_UPDATE_SLICE")
+def dynamic_update_slice(ctx: OpContext) -> None:
+    operand, update, start, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
+    ctx.require_rank([operand])
+    ctx.require_dtype([start], ("int32",))
+    ctx.call("movement", "tk_dynamic_update_slice", ctx.pointer(operand), ctx.dims(operand),
+             str(len(operand.shape)), ctx.pointer(update), ctx.dims(update), ctx.pointer(start),
+             ctx.pointer(out), ctx.element_size(operand))
+
+
 @lowering("TILE")
 def tile(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
