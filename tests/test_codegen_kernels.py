@@ -149,7 +149,8 @@ CASES.update({
 })
 # The ops of converted loops and decoders: a dynamic_rnn's cond (LOGICAL_AND), a cond on
 # i % 2 (FLOOR_MOD), a beam's parent and token (FLOOR_DIV, FLOOR_MOD), a TensorArray written
-# in place (DYNAMIC_UPDATE_SLICE), a greedy decoder's token (ARG_MAX). Divisors mix signs.
+# in place (DYNAMIC_UPDATE_SLICE), a greedy decoder's token (ARG_MAX), a beam search's scores
+# (LOG_SOFTMAX, TOPK_V2), a dynamic_rnn's sequence_length mask (SELECT). Divisors mix signs.
 _DIVISORS = i32([[3, -3, 7], [-2, 5, -1]])
 LOOP_CASES = {
     "logical_and_broadcast": ("LOGICAL_AND", [np.zeros((2, 3), bool), np.array([True, False, True])],
@@ -168,14 +169,21 @@ LOOP_CASES = {
     "arg_max_i32_axis1": ("ARG_MAX", [r(2, 5, 3), i32(1)], {"output_type": "int32"}, {1}, 1),
     "arg_max_i64_last": ("ARG_MAX", [r(3, 4), i32(-1)], {"output_type": "int64"}, {1}, 1),
     "arg_min_i32_axis0": ("ARG_MIN", [r(4, 3), i32(0)], {"output_type": "int32"}, {1}, 1),
+    "select_rows_v1": ("SELECT", [np.zeros(3, bool), r(3, 4), r(3, 4)], {}, set(), 1),
+    "select_v2_broadcast": ("SELECT_V2", [np.zeros((2, 1), bool), r(2, 3), r(3)], {}, set(), 1),
+    "topk_f32_ties": ("TOPK_V2", [r(2, 3, 9), i32(4)], {}, {1}, 2),
+    "topk_i32": ("TOPK_V2", [i32(np.zeros((3, 6))), i32(3)], {}, {1}, 2),
 }
 CASES.update(LOOP_CASES)
+# expf and logf: checked within the tolerance policy like the other float math, not to the bit.
+CASES["log_softmax"] = ("LOG_SOFTMAX", [r(2, 3, 7, scale=3)], {}, set(), 1)
 FEEDS.update({
     # Numerators of both signs, multiples of the divisors too.
     **dict.fromkeys(("floor_div_i32_signs", "floor_mod_i32_signs", "floor_mod_i32_scalar"),
                     lambda x: (x - 5) * 3),
     # Ties: the first of equal values wins.
-    **dict.fromkeys(("arg_max_i32_axis1", "arg_max_i64_last", "arg_min_i32_axis0"), lambda x: np.round(x)),
+    **dict.fromkeys(("arg_max_i32_axis1", "arg_max_i64_last", "arg_min_i32_axis0", "topk_f32_ties"),
+                    lambda x: np.round(x)),
     # Start rows 0..9 on an axis of 5: clamped past the end.
     "dynamic_update_slice_run_time_start": lambda x: x if x.dtype != np.int32 else np.array([7, 0, 0], np.int32),
 })
@@ -215,9 +223,10 @@ def _litert_outputs(model: bytes, feeds: dict) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("case", sorted(LOOP_CASES))
 def test_loop_ops_match_litert_reference_bit_for_bit(case, tmp_path):
-    """Integer and bool results exact, floats to the bit: FLOOR_MOD's sign rule, FLOOR_DIV's
-    rounding toward minus infinity, the clamped start of DYNAMIC_UPDATE_SLICE, the first of
-    tied values for ARG_MAX / ARG_MIN."""
+    """Integer and bool results exact, floats to the bit (no libm approximation in these):
+    FLOOR_MOD's sign rule, FLOOR_DIV's rounding toward minus infinity, the clamped start of
+    DYNAMIC_UPDATE_SLICE, the first of tied values for ARG_MAX / ARG_MIN, TOPK_V2's order of
+    equal values."""
     from toco_py.tensor_io import random_inputs
 
     graph = case_graph(case)
@@ -226,10 +235,10 @@ def test_loop_ops_match_litert_reference_bit_for_bit(case, tmp_path):
     binary = str(tmp_path / "model" / "model_run")
     for seed in range(3):
         feeds = {k: FEEDS.get(case, lambda x: x)(v) for k, v in random_inputs(graph, seed).items()}
-        ours = run_bundle(binary, graph, feeds)["out0"]
-        (theirs,) = _litert_outputs(model, feeds)
-        assert ours.dtype == theirs.dtype
-        np.testing.assert_array_equal(ours.reshape(theirs.shape).view(np.uint8), theirs.view(np.uint8))
+        ours = run_bundle(binary, graph, feeds)
+        for name, theirs in zip(graph.outputs, _litert_outputs(model, feeds), strict=True):
+            assert ours[name].dtype == theirs.dtype
+            np.testing.assert_array_equal(ours[name].reshape(theirs.shape).view(np.uint8), theirs.view(np.uint8))
 
 
 @pytest.mark.parametrize("op_type, dtype", [("FLOOR_DIV", np.int32), ("FLOOR_DIV", np.float32),

@@ -1,4 +1,5 @@
-"""Lowerings of the float elementwise ops, activations, normalizations and reductions."""
+"""Lowerings of the float elementwise ops, activations, normalizations and reductions (ARG_MAX,
+ARG_MIN and TOPK_V2 among them)."""
 from __future__ import annotations
 
 import numpy as np
@@ -129,6 +130,13 @@ def softmax(ctx: OpContext) -> None:
     ctx.call("normalization", "tk_softmax_f32", ctx.pointer(x), ctx.pointer(out), *_rows(ctx), beta)
 
 
+@lowering("LOG_SOFTMAX")
+def log_softmax(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], FLOAT)
+    ctx.call("normalization", "tk_log_softmax_f32", ctx.pointer(x), ctx.pointer(out), *_rows(ctx))
+
+
 @lowering("L2_NORMALIZATION")
 def l2_normalization(ctx: OpContext) -> None:
     # The fused activation is ignored, as the reference interpreter does.
@@ -157,3 +165,15 @@ def arg_max_min(ctx: OpContext) -> None:
     outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1:], dtype=np.int64))
     ctx.call("reduce", f"tk_{ctx.op.type.lower()}_f32_{_INDEX_TYPES[out.dtype]}", ctx.pointer(x),
              str(outer), str(shape[axis]), str(inner), ctx.pointer(out))
+
+
+@lowering("TOPK_V2")
+def top_k(ctx: OpContext) -> None:
+    x, values, indices = ctx.input(0), ctx.output(0), ctx.output(1)
+    suffix = {"float32": "f32", "int32": "i32"}.get(x.dtype)
+    if suffix is None:
+        raise ctx.fail(f"its input is {x.dtype}; the kernels take float32 and int32")
+    depth = ctx.shape(x)[-1]
+    k = ctx.shape(values)[-1]  # shape inference checked k against the constant
+    ctx.call("topk", f"tk_topk_{suffix}", ctx.pointer(x), str(x.size // depth if depth else 0), str(depth),
+             str(k), ctx.pointer(values), ctx.pointer(indices))

@@ -244,6 +244,7 @@ int tk_gelu_f32(const float *input, float *output, int32_t count, int32_t approx
 /* ---- normalization.c: over the last axis (depth), for each of `outer` rows ----------- */
 
 int tk_softmax_f32(const float *input, float *output, int32_t outer, int32_t depth, float beta);
+int tk_log_softmax_f32(const float *input, float *output, int32_t outer, int32_t depth);
 int tk_l2_normalization_f32(const float *input, float *output, int32_t outer, int32_t depth);
 
 /* ---- reduce.c: `reduced` holds one flag per axis of the input ------------------------- */
@@ -306,6 +307,13 @@ int tk_gather_i32(const void *params, const int32_t *params_dims, int rank, int 
 int tk_gather_i64(const void *params, const int32_t *params_dims, int rank, int axis,
                   int batch_dims, const int64_t *indices, int32_t index_count, void *output,
                   size_t element_size);
+
+/* ---- topk.c: TOPK_V2 over the last axis of [rows][depth] ------------------------------ */
+
+int tk_topk_f32(const float *input, int32_t rows, int32_t depth, int32_t k, float *values,
+                int32_t *indices);
+int tk_topk_i32(const int32_t *input, int32_t rows, int32_t depth, int32_t k, int32_t *values,
+                int32_t *indices);
 
 /* ---- resize_bilinear.c, resize_nearest.c: NHWC ------------------------------------------ */
 
