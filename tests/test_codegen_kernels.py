@@ -169,6 +169,14 @@ LOOP_CASES = {
     "arg_max_i32_axis1": ("ARG_MAX", [r(2, 5, 3), i32(1)], {"output_type": "int32"}, {1}, 1),
     "arg_max_i64_last": ("ARG_MAX", [r(3, 4), i32(-1)], {"output_type": "int64"}, {1}, 1),
     "arg_min_i32_axis0": ("ARG_MIN", [r(4, 3), i32(0)], {"output_type": "int32"}, {1}, 1),
+    "minimum_i32_bound": ("MINIMUM", [i32([[1, 7], [4, 5]]), i32(4)], {}, {1}, 1),
+    "maximum_i32_broadcast": ("MAXIMUM", [i32([[1], [9]]), i32([0, 5, 9])], {}, set(), 1),
+    "cast_i32_f32": ("CAST", [i32([[-3, 0, 7], [2 ** 24 + 1, -(2 ** 31), 2 ** 31 - 1]])],
+                     {"out_data_type": "float32"}, set(), 1),
+    "cast_f32_i32_truncates": ("CAST", [r(2, 5, scale=40)], {"out_data_type": "int32"}, set(), 1),
+    "cast_bool_f32": ("CAST", [np.zeros((2, 3), bool)], {"out_data_type": "float32"}, set(), 1),
+    "cast_f32_bool": ("CAST", [r(2, 3)], {"out_data_type": "bool"}, set(), 1),
+    "cast_i64_i32": ("CAST", [np.zeros(4, np.int64)], {"out_data_type": "int32"}, set(), 1),
     "select_rows_v1": ("SELECT", [np.zeros(3, bool), r(3, 4), r(3, 4)], {}, set(), 1),
     "select_v2_broadcast": ("SELECT_V2", [np.zeros((2, 1), bool), r(2, 3), r(3)], {}, set(), 1),
     "topk_f32_ties": ("TOPK_V2", [r(2, 3, 9), i32(4)], {}, {1}, 2),
@@ -186,6 +194,9 @@ FEEDS.update({
                     lambda x: np.round(x)),
     # Start rows 0..9 on an axis of 5: clamped past the end.
     "dynamic_update_slice_run_time_start": lambda x: x if x.dtype != np.int32 else np.array([7, 0, 0], np.int32),
+    # Zeros among the floats cast to bool; large int32 values rounded to float.
+    "cast_f32_bool": lambda x: np.where(x > 0.5, 0.0, x).astype(np.float32),
+    "cast_i32_f32": lambda x: (x - 5) * 123456789,
 })
 CASES.update({
     "sqrt": ("SQRT", [r(3, 4)], {}, set(), 1),

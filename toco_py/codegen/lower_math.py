@@ -17,7 +17,8 @@ _BINARY = {"ADD": "tk_add_f32", "SUB": "tk_sub_f32", "MUL": "tk_mul_f32", "DIV":
            "SQUARED_DIFFERENCE": "tk_squared_difference_f32", "PRELU": "tk_prelu_f32",
            "FLOOR_DIV": "tk_floor_div_f32", "FLOOR_MOD": "tk_floor_mod_f32"}
 _BINARY_I32 = {"ADD": "tk_add_i32", "SUB": "tk_sub_i32", "MUL": "tk_mul_i32",
-               "FLOOR_DIV": "tk_floor_div_i32", "FLOOR_MOD": "tk_floor_mod_i32"}
+               "FLOOR_DIV": "tk_floor_div_i32", "FLOOR_MOD": "tk_floor_mod_i32",
+               "MAXIMUM": "tk_maximum_i32", "MINIMUM": "tk_minimum_i32"}
 # The compared type of each op (its inputs'): LOGICAL_AND and LOGICAL_OR take bools.
 _COMPARISONS = {**dict.fromkeys(("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL"),
                                 {"float32": "f32", "int32": "i32"}),
@@ -28,6 +29,9 @@ _ACTIVATIONS = {"LOGISTIC": "tk_logistic_f32", "TANH": "tk_tanh_f32",
                 "HARD_SWISH": "tk_hard_swish_f32"}
 _REDUCTIONS = {"SUM": "tk_sum_f32", "MEAN": "tk_mean_f32", "REDUCE_MAX": "tk_reduce_max_f32"}
 _INDEX_TYPES = {"int32": "i32", "int64": "i64"}
+_CAST_TYPES = {"float32": "TK_TYPE_F32", "int32": "TK_TYPE_I32", "uint8": "TK_TYPE_U8",
+               "int64": "TK_TYPE_I64", "bool": "TK_TYPE_BOOL", "int16": "TK_TYPE_I16",
+               "int8": "TK_TYPE_I8"}
 
 
 def reduced_flags(ctx: OpContext, x: Tensor) -> tuple[list[int], tuple[int, ...]]:
@@ -91,6 +95,17 @@ def _unary_args(ctx: OpContext) -> list[str]:
 @lowering(*_UNARY)
 def unary(ctx: OpContext) -> None:
     ctx.call("unary", _UNARY[ctx.op.type], *_unary_args(ctx))
+
+
+@lowering("CAST")
+def cast(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    for t in (x, out):
+        if t.dtype not in _CAST_TYPES:
+            raise ctx.fail(f"tensor {t.name!r} is {t.dtype}; the kernel casts between "
+                           f"{', '.join(_CAST_TYPES)}")
+    ctx.call("cast", "tk_cast", ctx.pointer(x), _CAST_TYPES[x.dtype], ctx.pointer(out),
+             _CAST_TYPES[out.dtype], str(out.size))
 
 
 @lowering(*_ACTIVATIONS)

@@ -1,5 +1,5 @@
-/* int32 ADD, SUB, MUL, FLOOR_DIV and FLOOR_MOD with broadcasting and a clamp (a fused
- * activation; none for the last two): loop counters and index arithmetic. The arithmetic
+/* int32 ADD, SUB, MUL, FLOOR_DIV, FLOOR_MOD, MAXIMUM and MINIMUM with broadcasting and a
+ * clamp (a fused activation; ADD, SUB and MUL only): loop counters and index arithmetic. The arithmetic
  * wraps as two's complement, as LiteRT's int32 kernels do on every machine it runs on
  * (computed on unsigned values, where C defines the wrap). FLOOR_DIV and FLOOR_MOD fail on
  * a zero divisor anywhere in b, as LiteRT's do, before writing anything. */
@@ -31,6 +31,9 @@ static int32_t op_floor_mod(int32_t a, int32_t b)
     int32_t r = (int32_t)((int64_t)a % b);
     return r != 0 && (r < 0) != (b < 0) ? r + b : r;
 }
+
+static int32_t op_maximum(int32_t a, int32_t b) { return a < b ? b : a; }
+static int32_t op_minimum(int32_t a, int32_t b) { return b < a ? b : a; }
 
 static int has_zero(const int32_t *b, const int32_t *b_dims, int rank)
 {
@@ -65,4 +68,6 @@ DEFINE_BINARY_I32(sub, 0)
 DEFINE_BINARY_I32(mul, 0)
 DEFINE_BINARY_I32(floor_div, 1)
 DEFINE_BINARY_I32(floor_mod, 1)
+DEFINE_BINARY_I32(maximum, 0)
+DEFINE_BINARY_I32(minimum, 0)
 #undef DEFINE_BINARY_I32

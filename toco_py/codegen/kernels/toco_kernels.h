@@ -207,7 +207,7 @@ TK_COMPARISON(logical_or, b8, uint8_t);
 #undef TK_COMPARISON
 int tk_logical_not_b8(const uint8_t *input, uint8_t *output, int32_t count);
 
-/* ---- arith_i32.c: int32 ADD, SUB, MUL, FLOOR_DIV, FLOOR_MOD, broadcasting; wrapping ----- */
+/* ---- arith_i32.c: int32 ADD, SUB, MUL, FLOOR_DIV, FLOOR_MOD, MAXIMUM, MINIMUM ---------- */
 
 #define TK_BINARY_I32(op)                                                                  \
     int tk_##op##_i32(const int32_t *a, const int32_t *a_dims, const int32_t *b,            \
@@ -219,6 +219,8 @@ TK_BINARY_I32(mul);
 /* Fail with TK_ERROR_DIVISION_BY_ZERO on a zero in b. */
 TK_BINARY_I32(floor_div);
 TK_BINARY_I32(floor_mod);
+TK_BINARY_I32(maximum);
+TK_BINARY_I32(minimum);
 #undef TK_BINARY_I32
 
 /* ---- unary.c ---------------------------------------------------------------------------- */
@@ -229,6 +231,18 @@ int tk_rsqrt_f32(const float *input, float *output, int32_t count);
 int tk_neg_f32(const float *input, float *output, int32_t count);
 int tk_abs_f32(const float *input, float *output, int32_t count);
 int tk_square_f32(const float *input, float *output, int32_t count);
+
+/* ---- cast.c ------------------------------------------------------------------------------ */
+
+/* Element types of CAST, numbered as TFLite's TensorType. */
+#define TK_TYPE_F32 0
+#define TK_TYPE_I32 2
+#define TK_TYPE_U8 3
+#define TK_TYPE_I64 4
+#define TK_TYPE_BOOL 6
+#define TK_TYPE_I16 7
+#define TK_TYPE_I8 9
+int tk_cast(const void *input, int from, void *output, int to, int32_t count);
 
 /* ---- activation.c ------------------------------------------------------------------- */
 
