@@ -1,5 +1,6 @@
 """C bundles of real converted loops: TF1 dynamic_rnn LSTM and GRU (float, and our int8
-conversion), a nested loop with a cond on i % 2, the seeds' greedy decoder. Each is
+conversion; an LSTM with sequence_length too), a nested loop with a cond on i % 2, the
+seeds' greedy and beam search decoders. Each is
 converted by toco-py, generated, built and run for 3 invokes in one process: float outputs
 within the tolerance policy of the float64 truth (codegen --verify --steps), the int8 models'
 outputs bit for bit with the interpreter and with LiteRT's reference kernels (their outputs
@@ -28,12 +29,13 @@ STEPS = 3
 
 def _float_model(name: str) -> tuple[bytes, list[dict]]:
     rng = np.random.default_rng(5)
-    if name == "greedy":
-        seed = seed_models.seed_model("greedy", "tf1")
+    if name in ("greedy", "beam"):
+        seed = seed_models.seed_model(name, "tf1")
         model = api.convert_bytes(seed.pb, input_arrays=seed.inputs, output_arrays=seed.outputs).model
-        return model, seed_models.feeds("greedy", STEPS)
+        return model, seed_models.feeds(name, STEPS)
     build_fn, shape = {"lstm": (tf1.RNNS["lstm"], (2, 5, 3)),
                        "gru_time_major": (tf1.RNNS["gru_time_major"], (5, 2, 3)),
+                       "lstm_sequence_length": (tf1.RNNS["lstm_sequence_length"], (2, 5, 3)),
                        "nested": (tf1._nested_with_cond, (2, 4))}[name]
     pb, _ = tf1._freeze_tf1(build_fn)
     steps = [{"x": rng.standard_normal(shape).astype(np.float32)} for _ in range(STEPS)]
@@ -49,7 +51,8 @@ def _bundle(graph: Graph, folder, name: str, steps: list[dict]):
                                 feeds=steps)
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru_time_major", "nested", "greedy"])
+@pytest.mark.parametrize("name", ["lstm", "gru_time_major", "lstm_sequence_length", "nested", "greedy",
+                                  "beam"])
 def test_float_loops_build_and_verify(name, tmp_path):
     model, steps = _float_model(name)
     graph = read_model(model).main
