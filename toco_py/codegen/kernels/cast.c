@@ -16,7 +16,17 @@ static int64_t read_int(const void *data, int type, int32_t i)
     }
 }
 
-#define WRITE(ctype, value) (((ctype *)output)[i] = (ctype)(value))
+/* Element i of the output, of type `to`, is value converted as C converts it. */
+#define STORE(value)                                                                       \
+    switch (to) {                                                                          \
+    case TK_TYPE_F32: ((float *)output)[i] = (float)(value); break;                        \
+    case TK_TYPE_I8: ((int8_t *)output)[i] = (int8_t)(value); break;                       \
+    case TK_TYPE_U8: ((uint8_t *)output)[i] = (uint8_t)(value); break;                     \
+    case TK_TYPE_I16: ((int16_t *)output)[i] = (int16_t)(value); break;                    \
+    case TK_TYPE_I32: ((int32_t *)output)[i] = (int32_t)(value); break;                    \
+    case TK_TYPE_I64: ((int64_t *)output)[i] = (int64_t)(value); break;                    \
+    default: ((uint8_t *)output)[i] = (uint8_t)((value) != 0); break;                      \
+    }
 
 int tk_cast(const void *input, int from, void *output, int to, int32_t count)
 {
@@ -24,27 +34,12 @@ int tk_cast(const void *input, int from, void *output, int to, int32_t count)
     for (i = 0; i < count; ++i) {
         if (from == TK_TYPE_F32) {
             float x = ((const float *)input)[i];
-            switch (to) {
-            case TK_TYPE_F32: WRITE(float, x); break;
-            case TK_TYPE_I8: WRITE(int8_t, x); break;
-            case TK_TYPE_U8: WRITE(uint8_t, x); break;
-            case TK_TYPE_I16: WRITE(int16_t, x); break;
-            case TK_TYPE_I32: WRITE(int32_t, x); break;
-            case TK_TYPE_I64: WRITE(int64_t, x); break;
-            default: WRITE(uint8_t, x != 0.0f); break;
-            }
+            STORE(x)
         } else {
             int64_t x = read_int(input, from, i);
-            switch (to) {
-            case TK_TYPE_F32: WRITE(float, x); break;
-            case TK_TYPE_I8: WRITE(int8_t, x); break;
-            case TK_TYPE_U8: WRITE(uint8_t, x); break;
-            case TK_TYPE_I16: WRITE(int16_t, x); break;
-            case TK_TYPE_I32: WRITE(int32_t, x); break;
-            case TK_TYPE_I64: WRITE(int64_t, x); break;
-            default: WRITE(uint8_t, x != 0); break;
-            }
+            STORE(x)
         }
     }
     return TK_OK;
 }
+#undef STORE
