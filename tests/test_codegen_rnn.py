@@ -65,6 +65,20 @@ def test_float_loops_build_and_verify(name, tmp_path):
         assert all(np.any(g["tokens"] != 0) for g in got)
 
 
+def test_beam_decoder_runs_clean_under_sanitizers(tmp_path):
+    """AddressSanitizer (each kernel call may touch only its own tensors: the rest of the
+    arena is poisoned) and UBSan over the beam search: TOPK_V2, FLOOR_DIV / FLOOR_MOD, GATHER
+    of the parent beams, LOG_SOFTMAX, in a loop."""
+    model, steps = _float_model("beam")
+    graph = read_model(model).main
+    out = str(tmp_path / "beam")
+    bundle = generate_bundle(graph, out, "beam")
+    report = verify_steps(graph, out, "beam", bundle.plan.arena_size, len(steps), opt="-O1 -g",
+                          extra_cflags="-fsanitize=address,undefined -fno-sanitize-recover=all",
+                          feeds=steps)
+    assert report.passed
+
+
 @pytest.mark.parametrize("name", ["lstm", "gru_time_major"])
 def test_int8_rnn_bit_for_bit(name, tmp_path):
     _, _, model, checks = int8_cf._convert_int8(name, tmp_path)
