@@ -135,12 +135,13 @@ def loop_shape_problems(graph: Graph) -> list[tuple[int, Op, str]]:
                 shapes = {tuple(t.shape) if t.shape is not None else None for t in seen}
                 if len(shapes) > 1 or not all(t.static_shape for t in seen):
                     where = f"subgraph {s} ({sub.name}) " if s else ""
-                    problems.append((s, op,
+                    message = (
                         f"codegen: {where}op #{i} WHILE: loop variable {k} ({name!r}) has shapes "
                         f"{' / '.join(str(list(t.shape or [])) for t in seen)} (entry / exit / "
                         "cond / body in / body out): its size changes as the loop runs, and a "
                         "bundle plans every tensor's bytes when it is generated; give the loop "
-                        "variables fixed shapes, or run the model with LiteRT"))
+                        "variables fixed shapes, or run the model with LiteRT")
+                    problems.append((s, op, message))
                     break  # one line per loop
     return problems
 

@@ -1,8 +1,8 @@
 /* int32 ADD, SUB, MUL, FLOOR_DIV, FLOOR_MOD, MAXIMUM and MINIMUM with broadcasting and a
- * clamp (a fused activation; ADD, SUB and MUL only): loop counters and index arithmetic. The arithmetic
- * wraps as two's complement, as LiteRT's int32 kernels do on every machine it runs on
- * (computed on unsigned values, where C defines the wrap). FLOOR_DIV and FLOOR_MOD fail on
- * a zero divisor anywhere in b, as LiteRT's do, before writing anything. */
+ * clamp (a fused activation: ADD, SUB and MUL only): loop counters and index arithmetic.
+ * The arithmetic wraps as two's complement, as LiteRT's int32 kernels do on every machine
+ * it runs on (computed on unsigned values, where C defines the wrap). FLOOR_DIV and
+ * FLOOR_MOD fail on a zero divisor anywhere in b, as LiteRT's do, before writing anything. */
 #include "toco_kernels.h"
 
 static int32_t wrap(uint32_t x)

@@ -1,8 +1,8 @@
 /* Ops that only move data: copies of reshapes, TRANSPOSE, CONCATENATION / PACK, SPLIT /
- * UNPACK and DYNAMIC_UPDATE_SLICE (PAD, STRIDED_SLICE, TILE and GATHER have files of their own). They work on any
- * element type (element_size bytes each), so the quantized variants of these ops need no
- * kernels of their own. Each walks its output in order and computes where the element
- * comes from. */
+ * UNPACK and DYNAMIC_UPDATE_SLICE (PAD, STRIDED_SLICE, TILE and GATHER have files of their
+ * own). They work on any element type (element_size bytes each), so the quantized variants
+ * of these ops need no kernels of their own. Each walks its output in order and computes
+ * where the element comes from (DYNAMIC_UPDATE_SLICE: where each row of the update goes). */
 #include <string.h>
 
 #include "toco_kernels.h"

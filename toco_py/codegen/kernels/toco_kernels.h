@@ -179,7 +179,7 @@ TK_BINARY_F32(minimum);
 TK_BINARY_F32(squared_difference);
 /* x >= 0 ? x : x * alpha, alpha broadcast against x. */
 TK_BINARY_F32(prelu);
-/* Fails with TK_ERROR_DIVISION_BY_ZERO on a zero in b. */
+/* floor_div fails with TK_ERROR_DIVISION_BY_ZERO on a zero in b; floor_mod gives NaN there. */
 TK_BINARY_F32(floor_div);
 TK_BINARY_F32(floor_mod);
 #undef TK_BINARY_F32

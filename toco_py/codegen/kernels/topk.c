@@ -11,21 +11,19 @@
         int32_t r, j, i;                                                                    \
         for (r = 0; r < rows; ++r) {                                                        \
             const type *x = input + (size_t)r * depth;                                      \
+            int32_t *picked = indices + (size_t)r * k;                                      \
             for (j = 0; j < k; ++j) {                                                       \
-                int32_t best = -1;                                                          \
+                int32_t best = -1, last = j > 0 ? picked[j - 1] : -1;                       \
                 for (i = 0; i < depth; ++i) {                                               \
-                    if (j > 0) { /* only what comes after the previous pick */              \
-                        type last = x[indices[(size_t)r * k + j - 1]];                      \
-                        int32_t at = indices[(size_t)r * k + j - 1];                        \
-                        if (x[i] > last || (x[i] == last && i <= at)) {                     \
-                            continue;                                                       \
-                        }                                                                   \
+                    /* only what the order puts after the previous pick */                  \
+                    if (last >= 0 && (x[i] > x[last] || (x[i] == x[last] && i <= last))) {  \
+                        continue;                                                           \
                     }                                                                       \
                     if (best < 0 || x[i] > x[best]) {                                       \
                         best = i;                                                           \
                     }                                                                       \
                 }                                                                           \
-                indices[(size_t)r * k + j] = best;                                          \
+                picked[j] = best;                                                           \
                 values[(size_t)r * k + j] = x[best];                                        \
             }                                                                               \
         }                                                                                   \
