@@ -147,6 +147,57 @@ CASES.update({
     "sub_i32_broadcast": ("SUB", [i32([[1], [2]]), i32([0, 5, 9])], {}, set(), 1),
     "mul_i32_wraps": ("MUL", [i32([1, 2, 3]), i32([2 ** 30, -3, 2 ** 31 - 1])], {}, {1}, 1),
 })
+# The ops of converted loops and decoders: a dynamic_rnn's cond (LOGICAL_AND), a cond on
+# i % 2 (FLOOR_MOD), a beam's parent and token (FLOOR_DIV, FLOOR_MOD), a TensorArray written
+# in place (DYNAMIC_UPDATE_SLICE), a greedy decoder's token (ARG_MAX), a beam search's scores
+# (LOG_SOFTMAX, TOPK_V2), a dynamic_rnn's sequence_length mask (SELECT). Divisors mix signs.
+_DIVISORS = i32([[3, -3, 7], [-2, 5, -1]])
+LOOP_CASES = {
+    "logical_and_broadcast": ("LOGICAL_AND", [np.zeros((2, 3), bool), np.array([True, False, True])],
+                              {}, set(), 1),
+    "logical_or": ("LOGICAL_OR", [np.zeros((2, 3), bool), np.zeros((2, 3), bool)], {}, set(), 1),
+    "logical_not": ("LOGICAL_NOT", [np.zeros((3, 4), bool)], {}, set(), 1),
+    "floor_div_i32_signs": ("FLOOR_DIV", [i32(np.zeros((2, 3))), _DIVISORS], {}, {1}, 1),
+    "floor_mod_i32_signs": ("FLOOR_MOD", [i32(np.zeros((2, 3))), _DIVISORS], {}, {1}, 1),
+    "floor_mod_i32_scalar": ("FLOOR_MOD", [i32(np.zeros((4,))), i32(2)], {}, {1}, 1),
+    "floor_div_f32_broadcast": ("FLOOR_DIV", [r(2, 3), np.array([0.75, -1.5, 2.0], np.float32)], {}, {1}, 1),
+    "floor_mod_f32_broadcast": ("FLOOR_MOD", [r(2, 3), np.array([0.75, -1.5, 2.0], np.float32)], {}, {1}, 1),
+    "dynamic_update_slice_clamped": ("DYNAMIC_UPDATE_SLICE", [r(5, 2, 4), r(2, 2, 3), i32([4, -1, 2])],
+                                     {}, {2}, 1),
+    "dynamic_update_slice_run_time_start": ("DYNAMIC_UPDATE_SLICE", [r(5, 2, 4), r(1, 2, 4), i32([0, 0, 0])],
+                                            {}, set(), 1),
+    "arg_max_i32_axis1": ("ARG_MAX", [r(2, 5, 3), i32(1)], {"output_type": "int32"}, {1}, 1),
+    "arg_max_i64_last": ("ARG_MAX", [r(3, 4), i32(-1)], {"output_type": "int64"}, {1}, 1),
+    "arg_min_i32_axis0": ("ARG_MIN", [r(4, 3), i32(0)], {"output_type": "int32"}, {1}, 1),
+    "minimum_i32_bound": ("MINIMUM", [i32([[1, 7], [4, 5]]), i32(4)], {}, {1}, 1),
+    "maximum_i32_broadcast": ("MAXIMUM", [i32([[1], [9]]), i32([0, 5, 9])], {}, set(), 1),
+    "cast_i32_f32": ("CAST", [i32([[-3, 0, 7], [2 ** 24 + 1, -(2 ** 31), 2 ** 31 - 1]])],
+                     {"out_data_type": "float32"}, set(), 1),
+    "cast_f32_i32_truncates": ("CAST", [r(2, 5, scale=40)], {"out_data_type": "int32"}, set(), 1),
+    "cast_bool_f32": ("CAST", [np.zeros((2, 3), bool)], {"out_data_type": "float32"}, set(), 1),
+    "cast_f32_bool": ("CAST", [r(2, 3)], {"out_data_type": "bool"}, set(), 1),
+    "cast_i64_i32": ("CAST", [np.zeros(4, np.int64)], {"out_data_type": "int32"}, set(), 1),
+    "select_rows_v1": ("SELECT", [np.zeros(3, bool), r(3, 4), r(3, 4)], {}, set(), 1),
+    "select_v2_broadcast": ("SELECT_V2", [np.zeros((2, 1), bool), r(2, 3), r(3)], {}, set(), 1),
+    "topk_f32_ties": ("TOPK_V2", [r(2, 3, 9), i32(4)], {}, {1}, 2),
+    "topk_i32": ("TOPK_V2", [i32(np.zeros((3, 6))), i32(3)], {}, {1}, 2),
+}
+CASES.update(LOOP_CASES)
+# expf and logf: checked within the tolerance policy like the other float math, not to the bit.
+CASES["log_softmax"] = ("LOG_SOFTMAX", [r(2, 3, 7, scale=3)], {}, set(), 1)
+FEEDS.update({
+    # Numerators of both signs, multiples of the divisors too.
+    **dict.fromkeys(("floor_div_i32_signs", "floor_mod_i32_signs", "floor_mod_i32_scalar"),
+                    lambda x: (x - 5) * 3),
+    # Ties: the first of equal values wins.
+    **dict.fromkeys(("arg_max_i32_axis1", "arg_max_i64_last", "arg_min_i32_axis0", "topk_f32_ties"),
+                    lambda x: np.round(x)),
+    # Start rows 0..9 on an axis of 5: clamped past the end.
+    "dynamic_update_slice_run_time_start": lambda x: x if x.dtype != np.int32 else np.array([7, 0, 0], np.int32),
+    # Zeros among the floats cast to bool; large int32 values rounded to float.
+    "cast_f32_bool": lambda x: np.where(x > 0.5, 0.0, x).astype(np.float32),
+    "cast_i32_f32": lambda x: (x - 5) * 123456789,
+})
 CASES.update({
     "sqrt": ("SQRT", [r(3, 4)], {}, set(), 1),
     "rsqrt": ("RSQRT", [r(3, 4)], {}, set(), 1),
@@ -169,6 +220,50 @@ def test_one_op_bundle(case, tmp_path):
         from toco_py.tensor_io import random_inputs
         feeds = {k: FEEDS[case](v) for k, v in random_inputs(graph, 0).items()}
     check_bundle(graph, tmp_path, feeds=feeds)
+
+
+def _litert_outputs(model: bytes, feeds: dict) -> list[np.ndarray]:
+    from tests.support.oracle import litert
+
+    interp = litert(model, reference=True)
+    for detail in interp.get_input_details():
+        interp.set_tensor(detail["index"], feeds[detail["name"]])
+    interp.invoke()
+    return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+
+
+@pytest.mark.parametrize("case", sorted(LOOP_CASES))
+def test_loop_ops_match_litert_reference_bit_for_bit(case, tmp_path):
+    """Integer and bool results exact, floats to the bit (no libm approximation in these):
+    FLOOR_MOD's sign rule, FLOOR_DIV's rounding toward minus infinity, the clamped start of
+    DYNAMIC_UPDATE_SLICE, the first of tied values for ARG_MAX / ARG_MIN, TOPK_V2's order of
+    equal values."""
+    from toco_py.tensor_io import random_inputs
+
+    graph = case_graph(case)
+    model = model_bytes(graph)
+    check_bundle(graph, tmp_path, opt="-O2")
+    binary = str(tmp_path / "model" / "model_run")
+    for seed in range(3):
+        feeds = {k: FEEDS.get(case, lambda x: x)(v) for k, v in random_inputs(graph, seed).items()}
+        ours = run_bundle(binary, graph, feeds)
+        for name, theirs in zip(graph.outputs, _litert_outputs(model, feeds), strict=True):
+            assert ours[name].dtype == theirs.dtype
+            np.testing.assert_array_equal(ours[name].reshape(theirs.shape).view(np.uint8), theirs.view(np.uint8))
+
+
+@pytest.mark.parametrize("op_type, dtype", [("FLOOR_DIV", np.int32), ("FLOOR_DIV", np.float32),
+                                            ("FLOOR_MOD", np.int32)])
+def test_a_zero_divisor_fails_the_call_as_in_litert(op_type, dtype, tmp_path):
+    """LiteRT's FLOOR_DIV (any type) and integer FLOOR_MOD fail on a zero divisor."""
+    graph = one_op(op_type, [np.ones(3, dtype), np.ones(3, dtype)])
+    generate_bundle(graph, str(tmp_path / "d"), "d")
+    binary = build(str(tmp_path / "d"), "d", opt="-O1")
+    feeds = {"in0": np.array([4, -4, 5], dtype), "in1": np.array([2, 0, 3], dtype)}
+    with pytest.raises(VerifyError, match=r"d_invoke failed at op #0 with error 3"):
+        run_bundle(binary, graph, feeds)
+    with pytest.raises(RuntimeError):
+        _litert_outputs(model_bytes(graph), feeds)
 
 
 def test_gather_index_out_of_range_fails_the_call(tmp_path):

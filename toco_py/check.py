@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .api import graph_from_graphdef
 from .ir import Graph
+from .naming import node_name
 from .preflight import CONTROL_FLOW_CAUSE, CONTROL_FLOW_FIX, CUSTOM_OPS_HINT, is_control_flow
 from .targets import TFLM_VERSION, unsupported_on
 
@@ -122,8 +123,23 @@ def check_graph(graph: Graph, model: str, target: str, notes: list[str] | None =
         subgraphs.append(SubgraphCheck(s, sub.name, len(sub.ops), sorted(found)))
     findings = [Finding(op, nodes, hint_for(op, target), is_control_flow(_base(op)))
                 for op, nodes in sorted(nodes_of.items())]
+    if target == "codegen":
+        findings += _codegen_loops(graph)
     return CheckReport(model, target, sum(len(sub.ops) for sub in graphs), findings,
                        list(notes or []), subgraphs if len(graphs) > 1 else [])
+
+
+def _codegen_loops(graph: Graph) -> list[Finding]:
+    """The WHILEs codegen has kernels for but refuses: loop variables whose size changes as the
+    loop runs (-1 sizes, as a growing TensorArray has); the hint is codegen's error."""
+    from .codegen.lower_control import loop_shape_problems
+
+    problems = loop_shape_problems(graph)
+    if not problems:
+        return []
+    graphs = graph.subgraphs or [graph]
+    nodes = [node_name(op) + (f" (in {graphs[s].name})" if s else "") for s, op, _ in problems]
+    return [Finding("WHILE (loop variables change shape)", nodes, problems[0][2].removeprefix("codegen: "))]
 
 
 def _base(label: str) -> str:

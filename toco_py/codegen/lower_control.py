@@ -12,7 +12,7 @@ returns its status unchanged: the failing op's index is then within that subgrap
 """
 from __future__ import annotations
 
-from ..ir import Graph
+from ..ir import Graph, Op
 from . import cformat
 from .lowering import CodegenError, OpContext, lowering
 from .model_plan import called, subgraphs_of
@@ -117,10 +117,12 @@ def _call_once(ctx: OpContext) -> None:
                   f"    initialized[{init}] = 1;", "}"])
 
 
-def check_loop_shapes(graph: Graph) -> None:
-    """CodegenError for a WHILE whose loop variables change shape as it runs (TF's
-    shape_invariants): the bundle plans every tensor's bytes when it is generated."""
+def loop_shape_problems(graph: Graph) -> list[tuple[int, Op, str]]:
+    """(subgraph, op, one-line error) of every WHILE whose loop variables change shape as it
+    runs (TF's shape_invariants, a growing TensorArray): the bundle plans every tensor's bytes
+    when it is generated."""
     graphs = subgraphs_of(graph)
+    problems = []
     for s, sub in enumerate(graphs):
         for i, op in enumerate(sub.ops):
             if op.type != "WHILE":
@@ -133,9 +135,19 @@ def check_loop_shapes(graph: Graph) -> None:
                 shapes = {tuple(t.shape) if t.shape is not None else None for t in seen}
                 if len(shapes) > 1 or not all(t.static_shape for t in seen):
                     where = f"subgraph {s} ({sub.name}) " if s else ""
-                    raise CodegenError(
+                    message = (
                         f"codegen: {where}op #{i} WHILE: loop variable {k} ({name!r}) has shapes "
                         f"{' / '.join(str(list(t.shape or [])) for t in seen)} (entry / exit / "
                         "cond / body in / body out): its size changes as the loop runs, and a "
                         "bundle plans every tensor's bytes when it is generated; give the loop "
                         "variables fixed shapes, or run the model with LiteRT")
+                    problems.append((s, op, message))
+                    break  # one line per loop
+    return problems
+
+
+def check_loop_shapes(graph: Graph) -> None:
+    """CodegenError for the first WHILE whose loop variables change shape."""
+    problems = loop_shape_problems(graph)
+    if problems:
+        raise CodegenError(problems[0][2])

@@ -5,12 +5,11 @@ The numpy kernels (toco_py/ops/int8/movement.py) run the float kernel on the raw
 once their checks pass, so these lowerings run the same checks and then the float lowerings
 of lower_movement, whose kernels take the element size. What differs: PAD fills with the
 output zero point, uint8 CONCATENATION rescales inputs with other params, and the ops
-without a float lowering (BROADCAST_TO, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SELECT, GATHER_ND)
-are expressed here with the generic kernels (tile, transpose) or new ones (movement_s8.c).
+without a float lowering (BROADCAST_TO, DEPTH_TO_SPACE, SPACE_TO_DEPTH, GATHER_ND) are
+expressed here with the generic kernels (tile, transpose) or new ones (movement_s8.c).
 """
 from __future__ import annotations
 
-from .. import ir
 from ..ops.array import refuse_activation
 from ..ops.common import normalize_axis
 from ..ops.int8 import movement as movement_int8
@@ -25,7 +24,8 @@ AS_FLOAT = {"RESHAPE": lower_movement.reshape, "SQUEEZE": lower_movement.reshape
             "SLICE": lower_movement.slice_, "SPLIT": lower_movement.split,
             "SPLIT_V": lower_movement.split_v, "UNPACK": lower_movement.unpack,
             "PACK": lower_movement.pack, "MIRROR_PAD": lower_movement.mirror_pad,
-            "TILE": lower_movement.tile,
+            "TILE": lower_movement.tile, "SELECT": lower_movement.select,
+            "SELECT_V2": lower_movement.select,
             "RESIZE_NEAREST_NEIGHBOR": lower_movement.resize_nearest}
 
 
@@ -141,29 +141,6 @@ def depth_space_q(ctx: OpContext) -> None:
         dims = (n, h // block, block, w // block, block, c)
     ctx.call("movement", "tk_transpose", ctx.pointer(x), ctx.int_array(dims), "6",
              ctx.int_array([0, 1, 3, 2, 4, 5]), ctx.pointer(out), ctx.element_size(x))
-
-
-def _condition_dims(ctx: OpContext, cond: ir.Tensor, x: ir.Tensor, rank: int) -> tuple[int, ...]:
-    """The condition's shape at the output's rank. SELECT (v1) takes a rank-1 condition as
-    picking whole rows (its axis is the first); everything else aligns from the right."""
-    shape = ctx.shape(cond)
-    if ctx.op.type == "SELECT" and len(shape) == 1 and shape != ctx.shape(x):
-        return shape + (1,) * (rank - 1)
-    return ctx.shape_at_rank(cond, rank)
-
-
-@lowering("SELECT", "SELECT_V2", variant="int8")
-def select_q(ctx: OpContext) -> None:
-    check_moving(ctx)
-    cond, x, y, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
-    ctx.require_dtype([cond], ("bool",))
-    ctx.require_rank([cond, x, y, out])
-    rank = max(len(out.shape), 1)  # scalars as shape [1]: the kernel wants an axis
-    ctx.call("movement_s8", "tk_select", ctx.pointer(cond),
-             ctx.int_array(_condition_dims(ctx, cond, x, rank)), ctx.pointer(x),
-             ctx.dims_at_rank(x, rank), ctx.pointer(y), ctx.dims_at_rank(y, rank),
-             ctx.pointer(out), ctx.dims_at_rank(out, rank), str(rank),
-             ctx.element_size(out))
 
 
 @lowering("GATHER_ND", variant="int8")

@@ -1,9 +1,12 @@
-"""Lowerings of the float elementwise ops, activations, normalizations and reductions."""
+"""Lowerings of the float elementwise ops, activations, normalizations and reductions (ARG_MAX,
+ARG_MIN and TOPK_V2 among them)."""
 from __future__ import annotations
+
+import numpy as np
 
 from ..ir import Tensor
 from ..ops import has_trait
-from ..ops.common import RELU_OPS, activation_bounds
+from ..ops.common import RELU_OPS, activation_bounds, normalize_axis
 from ..ops.reduce import reduced_axes
 from . import cformat
 from .lowering import OpContext, lowering
@@ -11,15 +14,24 @@ from .lowering import OpContext, lowering
 FLOAT = ("float32",)
 _BINARY = {"ADD": "tk_add_f32", "SUB": "tk_sub_f32", "MUL": "tk_mul_f32", "DIV": "tk_div_f32",
            "MAXIMUM": "tk_maximum_f32", "MINIMUM": "tk_minimum_f32",
-           "SQUARED_DIFFERENCE": "tk_squared_difference_f32", "PRELU": "tk_prelu_f32"}
-_BINARY_I32 = {"ADD": "tk_add_i32", "SUB": "tk_sub_i32", "MUL": "tk_mul_i32"}
-_COMPARISONS = ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL")
-_COMPARED = {"float32": "f32", "int32": "i32"}
+           "SQUARED_DIFFERENCE": "tk_squared_difference_f32", "PRELU": "tk_prelu_f32",
+           "FLOOR_DIV": "tk_floor_div_f32", "FLOOR_MOD": "tk_floor_mod_f32"}
+_BINARY_I32 = {"ADD": "tk_add_i32", "SUB": "tk_sub_i32", "MUL": "tk_mul_i32",
+               "FLOOR_DIV": "tk_floor_div_i32", "FLOOR_MOD": "tk_floor_mod_i32",
+               "MAXIMUM": "tk_maximum_i32", "MINIMUM": "tk_minimum_i32"}
+# The compared type of each op (its inputs'): LOGICAL_AND and LOGICAL_OR take bools.
+_COMPARISONS = {**dict.fromkeys(("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL"),
+                                {"float32": "f32", "int32": "i32"}),
+                **dict.fromkeys(("LOGICAL_AND", "LOGICAL_OR"), {"bool": "b8"})}
 _UNARY = {"EXP": "tk_exp_f32", "SQRT": "tk_sqrt_f32", "RSQRT": "tk_rsqrt_f32",
           "NEG": "tk_neg_f32", "ABS": "tk_abs_f32", "SQUARE": "tk_square_f32"}
 _ACTIVATIONS = {"LOGISTIC": "tk_logistic_f32", "TANH": "tk_tanh_f32",
                 "HARD_SWISH": "tk_hard_swish_f32"}
 _REDUCTIONS = {"SUM": "tk_sum_f32", "MEAN": "tk_mean_f32", "REDUCE_MAX": "tk_reduce_max_f32"}
+_INDEX_TYPES = {"int32": "i32", "int64": "i64"}
+_CAST_TYPES = {"float32": "TK_TYPE_F32", "int32": "TK_TYPE_I32", "uint8": "TK_TYPE_U8",
+               "int64": "TK_TYPE_I64", "bool": "TK_TYPE_BOOL", "int16": "TK_TYPE_I16",
+               "int8": "TK_TYPE_I8"}
 
 
 def reduced_flags(ctx: OpContext, x: Tensor) -> tuple[list[int], tuple[int, ...]]:
@@ -60,11 +72,18 @@ def _binary_i32(ctx: OpContext, a: Tensor, b: Tensor, out: Tensor) -> None:
 @lowering(*_COMPARISONS)
 def comparison(ctx: OpContext) -> None:
     a, b, out = ctx.input(0), ctx.input(1), ctx.output()
-    suffix = _COMPARED.get(a.dtype)
-    if suffix is None:
-        raise ctx.fail(f"it compares {a.dtype}; the kernels compare float32 and int32")
+    compared = _COMPARISONS[ctx.op.type]
+    if a.dtype not in compared:
+        raise ctx.fail(f"it compares {a.dtype}; the kernels compare {' and '.join(compared)}")
     ctx.require_dtype([b], (a.dtype,))
-    ctx.call("comparison", f"tk_{ctx.op.type.lower()}_{suffix}", *_binary_args(ctx, a, b, out))
+    ctx.call("comparison", f"tk_{ctx.op.type.lower()}_{compared[a.dtype]}", *_binary_args(ctx, a, b, out))
+
+
+@lowering("LOGICAL_NOT")
+def logical_not(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], ("bool",))
+    ctx.call("comparison", "tk_logical_not_b8", ctx.pointer(x), ctx.pointer(out), str(out.size))
 
 
 def _unary_args(ctx: OpContext) -> list[str]:
@@ -76,6 +95,17 @@ def _unary_args(ctx: OpContext) -> list[str]:
 @lowering(*_UNARY)
 def unary(ctx: OpContext) -> None:
     ctx.call("unary", _UNARY[ctx.op.type], *_unary_args(ctx))
+
+
+@lowering("CAST")
+def cast(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    for t in (x, out):
+        if t.dtype not in _CAST_TYPES:
+            raise ctx.fail(f"tensor {t.name!r} is {t.dtype}; the kernel casts between "
+                           f"{', '.join(_CAST_TYPES)}")
+    ctx.call("cast", "tk_cast", ctx.pointer(x), _CAST_TYPES[x.dtype], ctx.pointer(out),
+             _CAST_TYPES[out.dtype], str(out.size))
 
 
 @lowering(*_ACTIVATIONS)
@@ -115,6 +145,13 @@ def softmax(ctx: OpContext) -> None:
     ctx.call("normalization", "tk_softmax_f32", ctx.pointer(x), ctx.pointer(out), *_rows(ctx), beta)
 
 
+@lowering("LOG_SOFTMAX")
+def log_softmax(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x, out], FLOAT)
+    ctx.call("normalization", "tk_log_softmax_f32", ctx.pointer(x), ctx.pointer(out), *_rows(ctx))
+
+
 @lowering("L2_NORMALIZATION")
 def l2_normalization(ctx: OpContext) -> None:
     # The fused activation is ignored, as the reference interpreter does.
@@ -131,3 +168,27 @@ def reduction(ctx: OpContext) -> None:
     flags, _ = reduced_flags(ctx, x)
     ctx.call("reduce", _REDUCTIONS[ctx.op.type], ctx.pointer(x), ctx.dims(x), str(len(x.shape)),
              ctx.int_array(flags), ctx.pointer(out))
+
+
+@lowering("ARG_MAX", "ARG_MIN")
+def arg_max_min(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_dtype([x], FLOAT)
+    ctx.require_dtype([out], tuple(_INDEX_TYPES))
+    shape = ctx.shape(x)
+    axis = normalize_axis(ctx.op, int(np.ravel(ctx.constant(1, "axis"))[0]), len(shape))
+    outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1:], dtype=np.int64))
+    ctx.call("reduce", f"tk_{ctx.op.type.lower()}_f32_{_INDEX_TYPES[out.dtype]}", ctx.pointer(x),
+             str(outer), str(shape[axis]), str(inner), ctx.pointer(out))
+
+
+@lowering("TOPK_V2")
+def top_k(ctx: OpContext) -> None:
+    x, values, indices = ctx.input(0), ctx.output(0), ctx.output(1)
+    suffix = {"float32": "f32", "int32": "i32"}.get(x.dtype)
+    if suffix is None:
+        raise ctx.fail(f"its input is {x.dtype}; the kernels take float32 and int32")
+    depth = ctx.shape(x)[-1]
+    k = ctx.shape(values)[-1]  # shape inference checked k against the constant
+    ctx.call("topk", f"tk_topk_{suffix}", ctx.pointer(x), str(x.size // depth if depth else 0), str(depth),
+             str(k), ctx.pointer(values), ctx.pointer(indices))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir import Tensor
 from ..ops.array import refuse_activation
 from ..ops.common import normalize_axis
 from ..ops.slicing import gather_axes, slice_bounds, strided_slice_plan
@@ -166,6 +167,39 @@ def gather(ctx: OpContext) -> None:
     ctx.call("gather", function, ctx.pointer(params), ctx.dims(params), str(len(params.shape)),
              str(axis), str(batch_dims), ctx.pointer(indices), str(count), ctx.pointer(out),
              ctx.element_size(params))
+
+
+@lowering("DYNAMIC_UPDATE_SLICE")
+def dynamic_update_slice(ctx: OpContext) -> None:
+    operand, update, start, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
+    ctx.require_rank([operand])
+    ctx.require_dtype([start], ("int32",))
+    ctx.call("movement", "tk_dynamic_update_slice", ctx.pointer(operand), ctx.dims(operand),
+             str(len(operand.shape)), ctx.pointer(update), ctx.dims(update), ctx.pointer(start),
+             ctx.pointer(out), ctx.element_size(operand))
+
+
+def _condition_dims(ctx: OpContext, cond: Tensor, x: Tensor, rank: int) -> tuple[int, ...]:
+    """The condition's shape at the output's rank. SELECT (v1) takes a rank-1 condition as
+    picking whole rows (its axis is the first); everything else aligns from the right."""
+    shape = ctx.shape(cond)
+    if ctx.op.type == "SELECT" and len(shape) == 1 and shape != ctx.shape(x):
+        return shape + (1,) * (rank - 1)
+    return ctx.shape_at_rank(cond, rank)
+
+
+@lowering("SELECT", "SELECT_V2")
+def select(ctx: OpContext) -> None:
+    """cond ? x : y; the kernel (any element type) came with the quantized ops, hence its file."""
+    cond, x, y, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
+    ctx.require_dtype([cond], ("bool",))
+    ctx.require_rank([cond, x, y, out])
+    rank = max(len(out.shape), 1)  # scalars as shape [1]: the kernel wants an axis
+    ctx.call("movement_s8", "tk_select", ctx.pointer(cond),
+             ctx.int_array(_condition_dims(ctx, cond, x, rank)), ctx.pointer(x),
+             ctx.dims_at_rank(x, rank), ctx.pointer(y), ctx.dims_at_rank(y, rank),
+             ctx.pointer(out), ctx.dims_at_rank(out, rank), str(rank),
+             ctx.element_size(out))
 
 
 @lowering("TILE")

@@ -1,5 +1,8 @@
 /* Broadcasting binary ops (numpy rules, inputs given at the output's rank, up to
- * TK_MAX_RANK); the unary math is in unary.c. */
+ * TK_MAX_RANK); the unary math is in unary.c. FLOOR_DIV fails on a zero divisor anywhere
+ * in b, as LiteRT's does; FLOOR_MOD gives NaN there (LiteRT checks integer divisors only). */
+#include <math.h>
+
 #include "toco_kernels.h"
 
 typedef float (*binary_fn)(float, float);
@@ -13,6 +16,25 @@ static float op_maximum(float a, float b) { return a < b ? b : a; }
 static float op_minimum(float a, float b) { return b < a ? b : a; }
 static float op_squared_difference(float a, float b) { return (a - b) * (a - b); }
 static float op_prelu(float x, float alpha) { return x >= 0.0f ? x : x * alpha; }
+/* LiteRT's FloorDiv: the floor of the quotient computed in double. */
+static float op_floor_div(float a, float b) { return (float)floor((double)a / (double)b); }
+/* LiteRT's FloorMod: fmodf's remainder, plus b when their signs differ. */
+static float op_floor_mod(float a, float b)
+{
+    float r = fmodf(a, b);
+    return r != 0.0f && (r < 0.0f) != (b < 0.0f) ? r + b : r;
+}
+
+static int has_zero(const float *b, const int32_t *b_dims, int rank)
+{
+    int32_t count = tk_element_count(b_dims, rank), i;
+    for (i = 0; i < count; ++i) {
+        if (b[i] == 0.0f) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* Walks the output over six axes; the innermost axis runs as a plain strided loop. Static
  * so that the compiler can specialise it for each `fn` below. */
@@ -41,21 +63,26 @@ static void broadcast_binary(const float *a, const int32_t *a_dims, const float 
     }
 }
 
-#define DEFINE_BINARY(op)                                                                  \
+#define DEFINE_BINARY(op, divides)                                                         \
     int tk_##op##_f32(const float *a, const int32_t *a_dims, const float *b,                \
                       const int32_t *b_dims, float *output, const int32_t *output_dims,     \
                       int rank, float act_min, float act_max)                               \
     {                                                                                       \
+        if (divides && has_zero(b, b_dims, rank)) {                                         \
+            return TK_ERROR_DIVISION_BY_ZERO;                                               \
+        }                                                                                   \
         broadcast_binary(a, a_dims, b, b_dims, output, output_dims, rank, act_min, act_max, \
                          op_##op);                                                          \
         return TK_OK;                                                                       \
     }
 
-DEFINE_BINARY(add)
-DEFINE_BINARY(sub)
-DEFINE_BINARY(mul)
-DEFINE_BINARY(div)
-DEFINE_BINARY(maximum)
-DEFINE_BINARY(minimum)
-DEFINE_BINARY(squared_difference)
-DEFINE_BINARY(prelu)
+DEFINE_BINARY(add, 0)
+DEFINE_BINARY(sub, 0)
+DEFINE_BINARY(mul, 0)
+DEFINE_BINARY(div, 0)
+DEFINE_BINARY(maximum, 0)
+DEFINE_BINARY(minimum, 0)
+DEFINE_BINARY(squared_difference, 0)
+DEFINE_BINARY(prelu, 0)
+DEFINE_BINARY(floor_div, 1)
+DEFINE_BINARY(floor_mod, 0)

@@ -1,8 +1,8 @@
-/* Ops that only move data: copies of reshapes, TRANSPOSE, CONCATENATION / PACK and SPLIT /
- * UNPACK (PAD, STRIDED_SLICE, TILE and GATHER have files of their own). They work on any
- * element type (element_size bytes each), so the quantized variants of these ops need no
- * kernels of their own. Each walks its output in order and computes where the element
- * comes from. */
+/* Ops that only move data: copies of reshapes, TRANSPOSE, CONCATENATION / PACK, SPLIT /
+ * UNPACK and DYNAMIC_UPDATE_SLICE (PAD, STRIDED_SLICE, TILE and GATHER have files of their
+ * own). They work on any element type (element_size bytes each), so the quantized variants
+ * of these ops need no kernels of their own. Each walks its output in order and computes
+ * where the element comes from (DYNAMIC_UPDATE_SLICE: where each row of the update goes). */
 #include <string.h>
 
 #include "toco_kernels.h"
@@ -85,5 +85,41 @@ int tk_split(const void *input, const int32_t *input_dims, int rank, int axis,
             src += chunk;
         }
     }
+    return TK_OK;
+}
+
+int tk_dynamic_update_slice(const void *operand, const int32_t *operand_dims, int rank,
+                            const void *update, const int32_t *update_dims,
+                            const int32_t *start, void *output, size_t element_size)
+{
+    int32_t out[TK_MAX_RANK], part[TK_MAX_RANK], first[TK_MAX_RANK], strides[TK_MAX_RANK];
+    int32_t index[TK_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+    const byte *src = (const byte *)update;
+    size_t row;
+    int d, pad = TK_MAX_RANK - rank;
+    tk_pad_dims(operand_dims, rank, out);
+    tk_pad_dims(update_dims, rank, part);
+    tk_strides(out, strides);
+    if (output != operand) {
+        memcpy(output, operand, (size_t)tk_element_count(out, TK_MAX_RANK) * element_size);
+    }
+    for (d = 0; d < TK_MAX_RANK; ++d) {
+        int32_t s = d < pad ? 0 : start[d - pad], limit = out[d] - part[d];
+        first[d] = s < 0 ? 0 : (s > limit ? limit : s);
+    }
+    if (tk_element_count(part, TK_MAX_RANK) == 0) {
+        return TK_OK;
+    }
+    /* Row by row along the last axis, where both are contiguous. */
+    row = (size_t)part[TK_MAX_RANK - 1] * element_size;
+    part[TK_MAX_RANK - 1] = 1;
+    do {
+        int32_t at = first[TK_MAX_RANK - 1];
+        for (d = 0; d < TK_MAX_RANK - 1; ++d) {
+            at += (first[d] + index[d]) * strides[d];
+        }
+        memcpy((byte *)output + (size_t)at * element_size, src, row);
+        src += row;
+    } while (tk_next_index(index, part));
     return TK_OK;
 }

@@ -1,4 +1,4 @@
-/* Normalizations over the last axis: SOFTMAX and L2_NORMALIZATION. */
+/* Normalizations over the last axis: SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION. */
 #include <math.h>
 
 #include "toco_kernels.h"
@@ -24,6 +24,29 @@ int tk_softmax_f32(const float *input, float *output, int32_t outer, int32_t dep
         }
         for (i = 0; i < depth; ++i) {
             y[i] /= sum;
+        }
+    }
+    return TK_OK;
+}
+
+/* LiteRT's reference LogSoftmax: x - max - log(sum of exp(x - max)). */
+int tk_log_softmax_f32(const float *input, float *output, int32_t outer, int32_t depth)
+{
+    int32_t r, i;
+    for (r = 0; r < outer; ++r) {
+        const float *x = input + r * depth;
+        float *y = output + r * depth;
+        float max = x[0];
+        float sum = 0.0f, log_sum;
+        for (i = 1; i < depth; ++i) {
+            max = x[i] > max ? x[i] : max;
+        }
+        for (i = 0; i < depth; ++i) {
+            sum += expf(x[i] - max);
+        }
+        log_sum = logf(sum);
+        for (i = 0; i < depth; ++i) {
+            y[i] = x[i] - max - log_sum;
         }
     }
     return TK_OK;

@@ -1,5 +1,5 @@
 /* Reductions over any set of axes (flags in `reduced`); keep_dims only changes the
- * output's shape, not its layout, so the kernels ignore it. */
+ * output's shape, not its layout, so the kernels ignore it. ARG_MAX / ARG_MIN at the end. */
 #include <float.h>
 
 #include "toco_kernels.h"
@@ -96,3 +96,33 @@ int tk_reduce_max_f32(const float *input, const int32_t *input_dims, int rank,
     reduce(input, input_dims, rank, reduced, output, REDUCE_MAX);
     return TK_OK;
 }
+
+/* ARG_MAX and ARG_MIN over one axis, the input seen as [outer][count][inner]: the position
+ * of the first largest (smallest) value, as LiteRT's reference kernel (a later value wins
+ * only if strictly greater, or less). */
+#define DEFINE_ARG(op, suffix, type, index_type, better)                                  \
+    int tk_##op##_##suffix(const type *input, int32_t outer, int32_t count, int32_t inner, \
+                           index_type *output)                                             \
+    {                                                                                      \
+        int32_t o, i, k;                                                                   \
+        for (o = 0; o < outer; ++o) {                                                      \
+            for (i = 0; i < inner; ++i) {                                                  \
+                const type *x = input + (size_t)o * count * inner + i;                     \
+                type best = x[0];                                                          \
+                int32_t at = 0;                                                            \
+                for (k = 1; k < count; ++k) {                                              \
+                    if (x[(size_t)k * inner] better best) {                                \
+                        best = x[(size_t)k * inner];                                       \
+                        at = k;                                                            \
+                    }                                                                      \
+                }                                                                          \
+                output[(size_t)o * inner + i] = at;                                        \
+            }                                                                              \
+        }                                                                                  \
+        return TK_OK;                                                                      \
+    }
+DEFINE_ARG(arg_max, f32_i32, float, int32_t, >)
+DEFINE_ARG(arg_max, f32_i64, float, int64_t, >)
+DEFINE_ARG(arg_min, f32_i32, float, int32_t, <)
+DEFINE_ARG(arg_min, f32_i64, float, int64_t, <)
+#undef DEFINE_ARG

@@ -25,6 +25,7 @@
 #define TK_OK 0
 #define TK_ERROR_INDEX_OUT_OF_RANGE 1
 #define TK_ERROR_BAD_SHAPE 2
+#define TK_ERROR_DIVISION_BY_ZERO 3
 
 /* 16-byte alignment for weights and the arena where the compiler can give it (GCC and
  * Clang); other compilers give each array its element type's alignment, which is all the
@@ -178,9 +179,12 @@ TK_BINARY_F32(minimum);
 TK_BINARY_F32(squared_difference);
 /* x >= 0 ? x : x * alpha, alpha broadcast against x. */
 TK_BINARY_F32(prelu);
+/* floor_div fails with TK_ERROR_DIVISION_BY_ZERO on a zero in b; floor_mod gives NaN there. */
+TK_BINARY_F32(floor_div);
+TK_BINARY_F32(floor_mod);
 #undef TK_BINARY_F32
 
-/* ---- comparison.c: float32 and int32 comparisons (bool bytes out), broadcasting ---------- */
+/* ---- comparison.c: float32 and int32 comparisons and bool logic (bool bytes out) -------- */
 
 #define TK_COMPARISON(op, suffix, type)                                                    \
     int tk_##op##_##suffix(const type *a, const int32_t *a_dims, const type *b,             \
@@ -198,9 +202,12 @@ TK_COMPARISON(greater, i32, int32_t);
 TK_COMPARISON(greater_equal, i32, int32_t);
 TK_COMPARISON(equal, i32, int32_t);
 TK_COMPARISON(not_equal, i32, int32_t);
+TK_COMPARISON(logical_and, b8, uint8_t);
+TK_COMPARISON(logical_or, b8, uint8_t);
 #undef TK_COMPARISON
+int tk_logical_not_b8(const uint8_t *input, uint8_t *output, int32_t count);
 
-/* ---- arith_i32.c: int32 ADD, SUB, MUL, broadcasting; wrapping as two's complement ------- */
+/* ---- arith_i32.c: int32 ADD, SUB, MUL, FLOOR_DIV, FLOOR_MOD, MAXIMUM, MINIMUM ---------- */
 
 #define TK_BINARY_I32(op)                                                                  \
     int tk_##op##_i32(const int32_t *a, const int32_t *a_dims, const int32_t *b,            \
@@ -209,6 +216,11 @@ TK_COMPARISON(not_equal, i32, int32_t);
 TK_BINARY_I32(add);
 TK_BINARY_I32(sub);
 TK_BINARY_I32(mul);
+/* Fail with TK_ERROR_DIVISION_BY_ZERO on a zero in b. */
+TK_BINARY_I32(floor_div);
+TK_BINARY_I32(floor_mod);
+TK_BINARY_I32(maximum);
+TK_BINARY_I32(minimum);
 #undef TK_BINARY_I32
 
 /* ---- unary.c ---------------------------------------------------------------------------- */
@@ -219,6 +231,18 @@ int tk_rsqrt_f32(const float *input, float *output, int32_t count);
 int tk_neg_f32(const float *input, float *output, int32_t count);
 int tk_abs_f32(const float *input, float *output, int32_t count);
 int tk_square_f32(const float *input, float *output, int32_t count);
+
+/* ---- cast.c ------------------------------------------------------------------------------ */
+
+/* Element types of CAST, numbered as TFLite's TensorType. */
+#define TK_TYPE_F32 0
+#define TK_TYPE_I32 2
+#define TK_TYPE_U8 3
+#define TK_TYPE_I64 4
+#define TK_TYPE_BOOL 6
+#define TK_TYPE_I16 7
+#define TK_TYPE_I8 9
+int tk_cast(const void *input, int from, void *output, int to, int32_t count);
 
 /* ---- activation.c ------------------------------------------------------------------- */
 
@@ -234,6 +258,7 @@ int tk_gelu_f32(const float *input, float *output, int32_t count, int32_t approx
 /* ---- normalization.c: over the last axis (depth), for each of `outer` rows ----------- */
 
 int tk_softmax_f32(const float *input, float *output, int32_t outer, int32_t depth, float beta);
+int tk_log_softmax_f32(const float *input, float *output, int32_t outer, int32_t depth);
 int tk_l2_normalization_f32(const float *input, float *output, int32_t outer, int32_t depth);
 
 /* ---- reduce.c: `reduced` holds one flag per axis of the input ------------------------- */
@@ -244,6 +269,15 @@ int tk_mean_f32(const float *input, const int32_t *input_dims, int rank,
                 const int32_t *reduced, float *output);
 int tk_reduce_max_f32(const float *input, const int32_t *input_dims, int rank,
                       const int32_t *reduced, float *output);
+/* ARG_MAX / ARG_MIN over the middle axis of [outer][count][inner]: the first best position. */
+#define TK_ARG(op, suffix, index_type)                                                     \
+    int tk_##op##_##suffix(const float *input, int32_t outer, int32_t count, int32_t inner, \
+                           index_type *output)
+TK_ARG(arg_max, f32_i32, int32_t);
+TK_ARG(arg_max, f32_i64, int64_t);
+TK_ARG(arg_min, f32_i32, int32_t);
+TK_ARG(arg_min, f32_i64, int64_t);
+#undef TK_ARG
 
 /* ---- movement.c: any element type ----------------------------------------------------- */
 
@@ -258,6 +292,11 @@ int tk_concatenation(const void *const *inputs, const int32_t *axis_sizes, int c
 /* The inverse: SPLIT, SPLIT_V and UNPACK. */
 int tk_split(const void *input, const int32_t *input_dims, int rank, int axis,
              void *const *outputs, const int32_t *axis_sizes, int count, size_t element_size);
+/* DYNAMIC_UPDATE_SLICE: the operand copied to the output, the update written at `start`,
+ * each start clamped to [0, operand - update] on its axis (never fails). */
+int tk_dynamic_update_slice(const void *operand, const int32_t *operand_dims, int rank,
+                            const void *update, const int32_t *update_dims,
+                            const int32_t *start, void *output, size_t element_size);
 
 /* ---- pad.c: any element type ---------------------------------------------------------- */
 
@@ -282,6 +321,13 @@ int tk_gather_i32(const void *params, const int32_t *params_dims, int rank, int 
 int tk_gather_i64(const void *params, const int32_t *params_dims, int rank, int axis,
                   int batch_dims, const int64_t *indices, int32_t index_count, void *output,
                   size_t element_size);
+
+/* ---- topk.c: TOPK_V2 over the last axis of [rows][depth] ------------------------------ */
+
+int tk_topk_f32(const float *input, int32_t rows, int32_t depth, int32_t k, float *values,
+                int32_t *indices);
+int tk_topk_i32(const int32_t *input, int32_t rows, int32_t depth, int32_t k, int32_t *values,
+                int32_t *indices);
 
 /* ---- resize_bilinear.c, resize_nearest.c: NHWC ------------------------------------------ */
 
