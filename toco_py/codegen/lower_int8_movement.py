@@ -26,7 +26,8 @@ AS_FLOAT = {"RESHAPE": lower_movement.reshape, "SQUEEZE": lower_movement.reshape
             "PACK": lower_movement.pack, "MIRROR_PAD": lower_movement.mirror_pad,
             "TILE": lower_movement.tile, "SELECT": lower_movement.select,
             "SELECT_V2": lower_movement.select,
-            "RESIZE_NEAREST_NEIGHBOR": lower_movement.resize_nearest}
+            "RESIZE_NEAREST_NEIGHBOR": lower_movement.resize_nearest,
+            "DYNAMIC_UPDATE_SLICE": lower_movement.dynamic_update_slice}
 
 
 def check_moving(ctx: OpContext) -> str:
