@@ -305,6 +305,8 @@ MOVEMENT_CASES = {
                             [None, Q, Q], 1, {}, set(), "int8"),
     "select_rows": ("SELECT", [np.zeros((3,), bool), ints((3, 2, 2), "uint8"), ints((3, 2, 2), "uint8")],
                     [None, U, U], 1, {}, set(), "uint8"),
+    "dynamic_update_slice_clamped": ("DYNAMIC_UPDATE_SLICE", [ints((4, 3)), ints((2, 3)), i32([3, 0])],
+                                     [Q, Q, None], 1, {}, set(), "int8"),
     "depth_to_space": ("DEPTH_TO_SPACE", [ints((2, 2, 3, 12))], [Q], 1, {"block_size": 2}, set(), "int8"),
     "space_to_depth_uint8": ("SPACE_TO_DEPTH", [ints((1, 6, 4, 2), "uint8")], [U], 1, {"block_size": 2},
                              set(), "uint8"),
