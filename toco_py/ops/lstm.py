@@ -1,0 +1,168 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM: TFLite's fused LSTM over a sequence (LiteRT's
+kernels/unidirectional_sequence_lstm.cc and lstm_eval.cc), its 24 inputs and its float kernel.
+
+Gates in TFLite's order i (input), f (forget), c (cell), o (output). Optional parts, each
+given by which inputs are present: CIFG (no input gate: i = 1 - f) when the input-gate
+weights are absent, peepholes (cell_to_*_weights, diagonal), layer norm (the *_layer_norm
+coefficients: the gate's pre-activation normalized per step, then scaled, then its bias
+added), projection (projection_weights, optional projection_bias, clipped by proj_clip).
+
+The output and cell state (inputs 18 and 19) are variable tensors (Tensor.variable): they
+start at zero and keep their values from one invoke to the next. The kernels return the
+states' new values after the output (the "updates_variables" trait).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir import Op, Tensor
+from .common import need_shape
+from .registry import APPROXIMATED, register
+
+# The schema's input order (lstm_shared.h). "" marks an absent optional input in the IR.
+INPUTS = (
+    "input",
+    "input_to_input_weights", "input_to_forget_weights", "input_to_cell_weights",
+    "input_to_output_weights",
+    "recurrent_to_input_weights", "recurrent_to_forget_weights", "recurrent_to_cell_weights",
+    "recurrent_to_output_weights",
+    "cell_to_input_weights", "cell_to_forget_weights", "cell_to_output_weights",
+    "input_gate_bias", "forget_gate_bias", "cell_gate_bias", "output_gate_bias",
+    "projection_weights", "projection_bias",
+    "output_state", "cell_state",
+    "input_layer_norm_coefficients", "forget_layer_norm_coefficients",
+    "cell_layer_norm_coefficients", "output_layer_norm_coefficients",
+)
+INDEX = {name: i for i, name in enumerate(INPUTS)}
+OPTIONAL = frozenset({
+    "input_to_input_weights", "recurrent_to_input_weights", "cell_to_input_weights",
+    "cell_to_forget_weights", "cell_to_output_weights", "input_gate_bias", "projection_weights",
+    "projection_bias", "input_layer_norm_coefficients", "forget_layer_norm_coefficients",
+    "cell_layer_norm_coefficients", "output_layer_norm_coefficients",
+})
+STATES = ("output_state", "cell_state")
+# The intermediate tensors of an integer LSTM (op.attrs["intermediates"], TFLite's
+# Operator.intermediates): the scales of the four gates' pre-activations (used with layer
+# norm) and of the hidden value before the projection (lstm.cc, PopulateQuantizedLstmParams8x8_16).
+INTERMEDIATES = ("input_gate", "forget_gate", "cell_gate", "output_gate", "hidden")
+# The activations the cell input and cell output go through (lstm_eval.cc's
+# ApplyActivationToVector); NONE is refused: LiteRT's kernel then leaves the cell output
+# unwritten (it keeps the cell gate's values), which no TensorFlow cell computes.
+ACTIVATIONS = {
+    "TANH": np.tanh,
+    "RELU": lambda x: np.maximum(x, 0),
+    "RELU6": lambda x: np.clip(x, 0, 6),
+    "RELU_N1_TO_1": lambda x: np.clip(x, -1, 1),
+}
+
+
+def inputs_by_name(op: Op, values: list) -> dict:
+    """The op's input values by schema name (None where absent), from a list in input order."""
+    if len(values) != len(INPUTS):
+        raise ConversionError(f"{op!r}: UNIDIRECTIONAL_SEQUENCE_LSTM takes {len(INPUTS)} inputs "
+                              f"(some may be absent), not {len(values)}")
+    return dict(zip(INPUTS, values))
+
+
+def _infer(op: Op, *tensors: Tensor | None):
+    t = inputs_by_name(op, list(tensors))
+    for name in INPUTS:
+        if t[name] is None and name not in OPTIONAL:
+            raise ConversionError(f"{op!r}: the LSTM input {name} is required")
+    for name in STATES:
+        if not t[name].variable:
+            raise ConversionError(f"{op!r}: the LSTM's {name} ({t[name].name!r}) must be a variable "
+                                  "tensor (TFLite keeps the state in it between invokes)")
+    if op.attrs.get("fused_activation_function", "NONE") not in ACTIVATIONS:
+        raise ConversionError(f"{op!r}: LiteRT's LSTM applies TANH, RELU, RELU6 or RELU_N1_TO_1 "
+                              f"to its cell, not {op.attrs.get('fused_activation_function', 'NONE')}")
+    shape = need_shape(op, t["input"])
+    if len(shape) != 3:
+        raise ConversionError(f"{op!r}: the LSTM's input must have rank 3, not {len(shape)}")
+    n_output = need_shape(op, t["recurrent_to_output_weights"])[1]
+    return shape[:2] + (n_output,), t["input"].dtype
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _layer_norm(x: np.ndarray, coefficients: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """MeanStddevNormalization per batch row, then the coefficients and the bias."""
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = np.square(x - mean).mean(axis=-1, keepdims=True)
+    normalized = (x - mean) / np.sqrt(variance + x.dtype.type(1e-8))
+    return normalized * coefficients + bias
+
+
+def lstm_step(t: dict, activation, x: np.ndarray, h: np.ndarray, c: np.ndarray,
+              cell_clip: float, proj_clip: float) -> tuple[np.ndarray, np.ndarray]:
+    """One step for a batch: x [batch, input], h [batch, output], c [batch, cell]; returns
+    (new h, new c) as lstm_eval.cc's LstmStepWithAuxInput computes them."""
+    layer_norm = t["forget_layer_norm_coefficients"] is not None
+
+    def gate(name: str, peephole: np.ndarray | None, squash) -> np.ndarray:
+        pre = x @ t[f"input_to_{name}_weights"].T + h @ t[f"recurrent_to_{name}_weights"].T
+        bias = t[f"{name}_gate_bias"]
+        if not layer_norm:
+            pre = pre + bias
+        if peephole is not None:
+            pre = pre + peephole
+        if layer_norm:
+            pre = _layer_norm(pre, t[f"{name}_layer_norm_coefficients"], bias)
+        return squash(pre)
+
+    def peephole(name: str, state: np.ndarray) -> np.ndarray | None:
+        w = t[f"cell_to_{name}_weights"]
+        return None if w is None else w * state
+
+    cifg = t["input_to_input_weights"] is None
+    f = gate("forget", peephole("forget", c), _sigmoid)
+    g = gate("cell", None, activation)
+    i = 1 - f if cifg else gate("input", peephole("input", c), _sigmoid)
+    c = f * c + i * g
+    if cell_clip > 0:
+        c = np.clip(c, -cell_clip, cell_clip)
+    o = gate("output", peephole("output", c), _sigmoid)
+    h = o * activation(c)
+    if t["projection_weights"] is not None:
+        h = h @ t["projection_weights"].T
+        if t["projection_bias"] is not None:
+            h = h + t["projection_bias"]
+        if proj_clip > 0:
+            h = np.clip(h, -proj_clip, proj_clip)
+    return h, c
+
+
+def lstm(op: Op, *arrays: np.ndarray | None):
+    """The float kernel: (output, new output state, new cell state)."""
+    t = inputs_by_name(op, list(arrays))
+    x = t["input"]
+    dtype = x.dtype.type
+    time_major = op.attrs.get("time_major", False)
+    steps = x if time_major else np.swapaxes(x, 0, 1)
+    h, c = t["output_state"].astype(x.dtype), t["cell_state"].astype(x.dtype)
+    activation = ACTIVATIONS[op.attrs.get("fused_activation_function", "NONE")]
+    outputs = []
+    for x_t in steps:
+        h, c = lstm_step(t, activation, x_t, h, c, dtype(op.attrs.get("cell_clip", 0.0)),
+                         dtype(op.attrs.get("proj_clip", 0.0)))
+        outputs.append(h)
+    out = np.stack(outputs, axis=0 if time_major else 1).astype(x.dtype, copy=False)
+    return out, h, c
+
+
+def _sum_length(op: Op, *arrays) -> int:
+    """The longest sum of one step's gate: input and recurrent products, bias, peephole."""
+    t = inputs_by_name(op, list(arrays))
+    return t["input_to_output_weights"].shape[1] + t["recurrent_to_output_weights"].shape[1] + 2
+
+
+def state_names(op: Op) -> list[str]:
+    """The op's variable state tensors, in the order the kernels return their new values."""
+    return [op.inputs[INDEX[name]] for name in STATES]
+
+
+register("UNIDIRECTIONAL_SEQUENCE_LSTM", infer=_infer, kernel=lstm, foldable=False,
+         ulps=APPROXIMATED, sum_length=_sum_length, traits={"updates_variables", "tflm"})
