@@ -202,10 +202,5 @@ def _sum_length(op: Op, *arrays) -> int:
     return t["input_to_output_weights"].shape[1] + t["recurrent_to_output_weights"].shape[1] + 2
 
 
-def state_names(op: Op) -> list[str]:
-    """The op's variable state tensors, in the order the kernels return their new values."""
-    return [op.inputs[INDEX[name]] for name in STATES]
-
-
 register("UNIDIRECTIONAL_SEQUENCE_LSTM", infer=_infer, kernel=lstm, foldable=False,
          ulps=APPROXIMATED, sum_length=_sum_length, squares=_squares, traits={"updates_variables", "tflm"})
