@@ -53,12 +53,12 @@ def _our_runs(graph: Graph, inputs: list[np.ndarray]) -> list[np.ndarray]:
     return [interp.run({graph.inputs[0]: value})[graph.outputs[0]] for value in inputs]
 
 
-def _int8_inputs(graph: Graph, count: int, seed: int) -> list[np.ndarray]:
+def _int8_inputs(graph: Graph, count: int, seed: int, variant: str) -> list[np.ndarray]:
     """Float sequences quantized with the input's parameters (the range calibration saw)."""
     q = graph.tensors[graph.inputs[0]].quant
     scale, zero = float(q.scale[0]), int(q.zero_point[0])
     return [np.clip(np.round(s / scale) + zero, -128, 127).astype(np.int8)
-            for s in lstm_models.sequences(count, seed)]
+            for s in lstm_models.sequences(count, seed, variant)]
 
 
 def _sequence_failures(graph: Graph, inputs: list[np.ndarray], candidates: dict[str, list]) -> list[str]:
@@ -78,8 +78,10 @@ def _sequence_failures(graph: Graph, inputs: list[np.ndarray], candidates: dict[
 def test_float_matches_litert_carrying_state(models, variant):
     model = models[variant, "float"]
     graph = read_model(model).main
-    assert [op.type for op in graph.ops].count("UNIDIRECTIONAL_SEQUENCE_LSTM") == lstm_models.VARIANTS[variant][0]
-    inputs = list(lstm_models.sequences(6, seed=2))
+    layers, _, time_major = lstm_models.VARIANTS[variant]
+    lstms = [op for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert len(lstms) == layers and all(op.attrs["time_major"] == time_major for op in lstms)
+    inputs = list(lstm_models.sequences(6, 2, variant))
     ours, theirs = _our_runs(graph, inputs), _litert_runs(model, inputs)
     assert _sequence_failures(graph, inputs, {"toco-py": ours, "LiteRT": theirs}) == []
     # The state carries: the same input invoked again gives another output (in both).
@@ -90,10 +92,11 @@ def test_float_matches_litert_carrying_state(models, variant):
 def test_first_invoke_matches_keras(models):
     """From the zero state, one invoke is the Keras model's call (later invokes continue from
     the state LiteRT kept, which a stateless Keras layer does not)."""
-    model = models["two_layers", "float"]
+    variant = "two_layers_time_major"
+    model = models[variant, "float"]
     graph = read_model(model).main
-    x = lstm_models.sequences(1, seed=3)[0]
-    keras = lstm_models.keras_lstm("two_layers")(x).numpy()
+    x = lstm_models.sequences(1, 3, variant)[0]
+    keras = lstm_models.keras_lstm(variant)(x).numpy()
     steps = [{graph.inputs[0]: x}]
     bounds = sequence_bounds(graph, steps)[0]
     name = graph.outputs[0]
@@ -109,7 +112,7 @@ def test_int8_bit_exact_with_litert_reference(models, variant):
     lstm = next(op for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
     assert graph.tensors[lstm.inputs[INDEX["cell_state"]]].dtype == "int16"
     assert len(lstm.attrs["intermediates"]) == len(INTERMEDIATES)
-    inputs = _int8_inputs(graph, INVOKES, seed=4)
+    inputs = _int8_inputs(graph, INVOKES, 4, variant)
     ours, theirs = _our_runs(graph, inputs), _litert_runs(model, inputs, reference=True)
     for k, (a, b) in enumerate(zip(ours, theirs)):
         assert np.array_equal(a, b), f"invoke {k}: {np.count_nonzero(a != b)} of {a.size} differ"
@@ -117,13 +120,15 @@ def test_int8_bit_exact_with_litert_reference(models, variant):
 
 @pytest.mark.parametrize("kind", ["float", "int8"])
 def test_rewrite_runs_identically_in_litert(models, kind):
-    model = models["two_layers", kind]
+    variant = "two_layers_time_major"
+    model = models[variant, kind]
     graph = read_model(model).main
     rewrite = model_bytes(graph)
     again = read_model(rewrite).main
     lstm = next(op for op in again.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
     assert all(again.tensors[lstm.inputs[INDEX[s]]].variable for s in ("output_state", "cell_state"))
-    inputs = _int8_inputs(graph, 4, seed=5) if kind == "int8" else list(lstm_models.sequences(4, seed=5))
+    inputs = (_int8_inputs(graph, 4, 5, variant) if kind == "int8"
+              else list(lstm_models.sequences(4, 5, variant)))
     for a, b in zip(_litert_runs(model, inputs, reference=True), _litert_runs(rewrite, inputs, reference=True)):
         assert np.array_equal(a, b)
 
@@ -131,7 +136,7 @@ def test_rewrite_runs_identically_in_litert(models, kind):
 def test_reset_forgets_the_state(models):
     model = models["sequences", "int8"]
     graph = read_model(model).main
-    x = _int8_inputs(graph, 1, seed=6)[0]
+    x = _int8_inputs(graph, 1, 6, "sequences")[0]
     interp = Interpreter(graph)
     first = interp.run({graph.inputs[0]: x})[graph.outputs[0]]
     assert not np.array_equal(interp.run({graph.inputs[0]: x})[graph.outputs[0]], first)
