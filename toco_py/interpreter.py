@@ -104,16 +104,31 @@ class Model:
     def reset(self) -> None:
         self.variables: dict[int, object] = {}
         self.initialized: set[int] = set()
+        # The variable tensors' values (Tensor.variable), by (subgraph, name).
+        self.variable_tensors: dict[tuple[int, str], np.ndarray] = {}
 
-    def snapshot(self) -> tuple[dict[int, object], set[int]]:
+    def snapshot(self) -> tuple[dict[int, object], set[int], dict]:
         """The variables' values and the initializers run, for restore() (the tolerance
         policy carries several runs' states through a sequence on one interpreter). A value is
         never changed in place (assign stores a new array), so the dict's copy suffices."""
-        return dict(self.variables), set(self.initialized)
+        return dict(self.variables), set(self.initialized), dict(self.variable_tensors)
 
-    def restore(self, state: tuple[dict[int, object], set[int]]) -> None:
-        variables, initialized = state
+    def restore(self, state: tuple[dict[int, object], set[int], dict]) -> None:
+        variables, initialized, tensors = state
         self.variables, self.initialized = dict(variables), set(initialized)
+        self.variable_tensors = dict(tensors)
+
+    def variable_tensor(self, index: int, graph: Graph, name: str, float64: bool) -> np.ndarray:
+        """A variable tensor's value: as last updated, else zero as LiteRT resets it
+        (ResetVariableTensor fills an int8 one with its zero point)."""
+        key = (index, name)
+        if key not in self.variable_tensors:
+            t = graph.tensors[name]
+            if t.shape is None or not t.static_shape:
+                raise TocoError(f"variable tensor {name!r} has no static shape")
+            zero = int(t.quant.zero_point.ravel()[0]) if t.quant is not None and t.dtype == "int8" else 0
+            self.variable_tensors[key] = widened(np.full(t.shape, zero, t.dtype), float64)
+        return self.variable_tensors[key]
 
     def call(self, index: int, args: list) -> list:
         """Subgraph `index` run on these values of its inputs: the values of its outputs."""
@@ -175,6 +190,8 @@ class Interpreter:
         self._float32_only = [float64 and (definition(op).float32_only or is_hybrid(graph, op))
                               for op in graph.ops]
         self._constants = {n: widened(t.data, float64) for n, t in graph.tensors.items() if t.is_const}
+        self._variable_tensors = {n for n, t in graph.tensors.items() if t.variable}
+        self._updates_variables = [has_trait(op.type, "updates_variables") for op in graph.ops]
 
     def _check_input(self, name: str, value) -> np.ndarray:
         t = self.graph.tensors[name]
@@ -219,12 +236,16 @@ class Interpreter:
         values: dict[str, object] = dict(self._constants)
         for name, value in inputs.items():
             values[name] = widened(value, self.float64)
+        for name in self._variable_tensors:
+            values[name] = self.model.variable_tensor(self.index, self.graph, name, self.float64)
         remaining = self._last_uses if not keep_all else None
         for index, (op, kernel) in enumerate(zip(self.graph.ops, self._kernels)):
             args = [values[n] if n else None for n in op.inputs]
             if self._float32_only[index]:
                 args = [_narrowed(a) for a in args]
             outputs = run_op(op, kernel, args)
+            if self._updates_variables[index]:
+                outputs = self._update_variables(op, outputs, values)
             if self._float32_only[index]:
                 outputs = [widened(o, True) for o in outputs]  # the ops after it run in float64
             if on_op is not None:
@@ -236,6 +257,18 @@ class Interpreter:
         if keep_all:
             return {n: v for n, v in values.items() if v is not DEAD}
         return {n: values[n] for n in self.graph.outputs}
+
+    def _update_variables(self, op: Op, results: list, values: dict) -> list:
+        """Stores the new values of the op's variable inputs, which its kernel returns after
+        its outputs; the outputs alone are returned."""
+        names = [n for n in op.inputs if n in self._variable_tensors]
+        outputs, updates = results[:len(op.outputs)], results[len(op.outputs):]
+        if len(updates) != len(names):
+            raise TocoError(f"{op.type} ({node_name(op)}) updates {len(updates)} variable tensors, "
+                            f"but {len(names)} of its inputs are variable tensors")
+        for name, value in zip(names, updates):
+            values[name] = self.model.variable_tensors[(self.index, name)] = value
+        return outputs
 
 
 def widened(value, float64: bool):

@@ -40,6 +40,9 @@ class Tensor:
     quant: QuantParams | None = None
     # Observed or declared (fake-quant) range, kept for the quantizer.
     min_max: tuple[float, float] | None = None
+    # TFLite's is_variable: state an op updates in place (an LSTM's), zero at the start and
+    # kept from one invoke to the next; no op writes it and it is no graph input.
+    variable: bool = False
 
     @property
     def is_const(self) -> bool:
@@ -450,6 +453,8 @@ class Graph:
         live = needed | set(self.inputs)
         for op in self.ops:
             live.update(op.outputs)
+            # TFLite's Operator.intermediates (an integer LSTM's gate scales): no op reads them.
+            live.update(op.attrs.get("intermediates", ()))
         for name in [n for n in self.tensors if n not in live]:
             self._forget(name)
         return removed
@@ -537,6 +542,7 @@ class Graph:
             if name not in tensors:
                 problems.append(f"{op!r} reads {name!r}, which has no tensor")
             elif writer is None and name not in inputs and tensors[name].data is None \
+                    and not tensors[name].variable \
                     or writer is not None and order[id(writer)] >= order[id(op)]:
                 problems.append(f"{op!r} reads {name!r} before it is defined")
         for name in self.outputs:

@@ -18,6 +18,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     generate,
     image,
     linalg,
+    lstm,
     normalization,
     pad,
     pool,

@@ -47,6 +47,10 @@ TRAITS = {
                   "gets its graph too: infer(op, graph, *tensors)",
     "side_effects": "it changes the model's state (a resource variable, the initializers "
                     "run): kept though nothing reads its outputs (Graph.remove_dead)",
+    "updates_variables": "it also writes the variable tensors among its inputs (Tensor.variable, "
+                         "TFLite's is_variable: an LSTM's state): its kernels return their new "
+                         "values after its outputs, in input order, and the interpreter keeps "
+                         "them from one run to the next",
     "tflm": "TensorFlow Lite Micro registers a kernel for it (targets.TFLM_VERSION)",
 }
 

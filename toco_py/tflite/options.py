@@ -195,6 +195,11 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     # Object detection (ops/detection.py): empty tables, written as TensorFlow's converter does.
     "NON_MAX_SUPPRESSION_V4": ("NonMaxSuppressionV4Options", []),
     "NON_MAX_SUPPRESSION_V5": ("NonMaxSuppressionV5Options", []),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions", [
+        _ACT, ("CellClip", "cell_clip", FLOAT), ("ProjClip", "proj_clip", FLOAT),
+        ("TimeMajor", "time_major", BOOL),
+        ("AsymmetricQuantizeInputs", "asymmetric_quantize_inputs", BOOL),
+        ("DiagonalRecurrentTensors", "diagonal_recurrent_tensors", BOOL)]),
     # Data-dependent shapes (ops/dynamic.py).
     "WHERE": ("WhereOptions", []),
     "UNIQUE": ("UniqueOptions", [("IdxOutType", "idx_out_type", DTYPE)]),

@@ -345,6 +345,9 @@ class _ModelReader:
                 attrs["custom_options"] = options.tobytes()
         else:
             attrs = self._options(op, op_type, where)
+        intermediates = numbers(op, "Intermediates")
+        if intermediates.size:
+            attrs["intermediates"] = _refs(intermediates, names, f"{where} intermediates")
         return Op(op_type, inputs, outputs, attrs), version
 
     def _options(self, op, op_type: str, where: str) -> dict:
@@ -387,7 +390,11 @@ class _ModelReader:
             data = None
         else:
             data = _constant(buffer, dtype, shape, where)
-        return Tensor(name, shape, dtype, data, quant, min_max)
+        variable = bool(t.IsVariable())
+        if variable and data is not None:
+            # LiteRT refuses it too (InterpreterBuilder: "variable tensor with buffer").
+            raise InvalidModelError(f"{where}: a variable tensor cannot have constant data")
+        return Tensor(name, shape, dtype, data, quant, min_max, variable)
 
     def _count_activation(self, t, dtype: str, where: str) -> None:
         # The concrete shape: -1 dims of the signature are stored there as a size to use.

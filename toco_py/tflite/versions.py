@@ -144,6 +144,10 @@ def _mul_rescale_at_least_1(s: _Sig) -> bool:
     return a != 0 and b != 0 and out != 0 and a * b / out >= 1.0
 
 
+def _lstm_hybrid(s: _Sig) -> bool:
+    return (s.i(0), s.i(2), s.o(0)) == FLOAT_INT8_FLOAT
+
+
 def _by_input(k: int = 0, **versions: int) -> Rule:
     """A ladder on one input's type, in the order given: _by_input(int16=3, int8=2)."""
     return tuple((_in(k, dtype), v) for dtype, v in versions.items())
@@ -305,6 +309,12 @@ RULES: dict[str, Rule] = {
         (lambda s: "int4" in (s.i(0), s.o(0)), 4),
         (lambda s: s.per_channel(0, output=True, min_scales=2), 3),
         (_out(0, "int16"), 2)),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": (
+        (lambda s: s.i(0) == "int16" and s.i(2) == "int8" and s.o(0) == "int16", 5),
+        (_attr("diagonal_recurrent_tensors", False), 4),
+        # Input 2 (input_to_forget_weights): input 1 is absent in a CIFG LSTM.
+        (lambda s: _lstm_hybrid(s) and s.attr("asymmetric_quantize_inputs", False), 3),
+        (_lstm_hybrid, 2)),
     # Data-dependent shapes (ops/dynamic.py).
     "WHERE": ((lambda s: s.i(0) != "bool", 2),),
     "DYNAMIC_UPDATE_SLICE": ((_in(2, "int64"), 2),),

@@ -85,7 +85,8 @@ class _ModelWriter:
         """Appends the subgraph's layout; its constants join the shared buffers."""
         order: list[str] = []
         seen: set[str] = set()
-        for name in graph.inputs + [n for op in graph.ops for n in op.inputs + op.outputs] + graph.outputs:
+        for name in graph.inputs + [n for op in graph.ops for n in op.inputs + op.outputs
+                                    + list(op.attrs.get("intermediates", ()))] + graph.outputs:
             if name and name not in seen:
                 seen.add(name)
                 order.append(name)
@@ -156,6 +157,8 @@ class _ModelWriter:
         fb.TensorAddHasRank(b, t.shape is not None)
         fb.TensorAddType(b, TENSOR_TYPES.index(t.dtype))
         fb.TensorAddBuffer(b, self.buffer_of[name])
+        if t.variable:
+            fb.TensorAddIsVariable(b, True)
         fb.TensorAddName(b, fb_name)
         if quant is not None:
             fb.TensorAddQuantization(b, quant)
@@ -188,6 +191,8 @@ class _ModelWriter:
         options_type, options = self._options(op)
         inputs = _int_vector(b, [self.tensor_index[n] if n else -1 for n in op.inputs])
         outputs = _int_vector(b, [self.tensor_index[n] for n in op.outputs])
+        names = op.attrs.get("intermediates")
+        intermediates = _int_vector(b, [self.tensor_index[n] for n in names]) if names else None
         # A custom op's options are opaque bytes for its kernel (read from a .tflite): kept.
         custom = op.attrs.get("custom_options") if op.type == "CUSTOM" else None
         custom_options = b.CreateByteVector(bytes(custom)) if custom else None
@@ -195,6 +200,8 @@ class _ModelWriter:
         fb.OperatorAddOpcodeIndex(b, opcode)
         fb.OperatorAddInputs(b, inputs)
         fb.OperatorAddOutputs(b, outputs)
+        if intermediates is not None:
+            fb.OperatorAddIntermediates(b, intermediates)
         if options is not None:
             fb.OperatorAddBuiltinOptionsType(b, options_type)
             fb.OperatorAddBuiltinOptions(b, options)
