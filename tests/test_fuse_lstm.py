@@ -1,0 +1,161 @@
+"""TF1 LSTM cells unrolled by static_rnn -> one UNIDIRECTIONAL_SEQUENCE_LSTM per layer
+(passes/fuse_lstm.py), checked against TensorFlow running the .pb, over several invokes of one
+LiteRT interpreter (the op's state lives in variable tensors, which LiteRT keeps between
+invokes)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tests.support.oracle import litert, op_types, run_tf, tf_convert  # noqa: E402
+from tests.support.policy import litert_by_name, policy_failures  # noqa: E402
+from toco_py import api  # noqa: E402
+from toco_py.passes import fuse_lstm  # noqa: E402
+from toco_py.passes.stages import STAGES  # noqa: E402
+from toco_py.tflite.reader import read_model  # noqa: E402
+
+v1 = tf.compat.v1
+BATCH, STEPS, FEATURES, UNITS = 2, 4, 3, 5
+INVOKES = 3
+
+
+def _cell(kind: str, seed: int):
+    init = v1.random_uniform_initializer(-0.6, 0.6, seed=seed)
+    if kind == "basic":
+        return v1.nn.rnn_cell.BasicLSTMCell(UNITS, forget_bias=0.7)
+    if kind == "lstm":
+        return v1.nn.rnn_cell.LSTMCell(UNITS, initializer=init)
+    if kind == "peephole_clip":
+        return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.9, initializer=init)
+    if kind == "projection":
+        return v1.nn.rnn_cell.LSTMCell(UNITS, num_proj=3, proj_clip=0.4, initializer=init)
+    if kind == "softsign":  # a near miss: another activation than LiteRT's TANH
+        return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.math.softsign, initializer=init)
+    raise ValueError(kind)
+
+
+def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool):
+    def build():
+        shape = [STEPS, BATCH, FEATURES] if time_major else [BATCH, STEPS, FEATURES]
+        x = v1.placeholder(tf.float32, shape, "x")
+        cells = [_cell(kind, seed) for seed in range(layers)]
+        cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
+        outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
+        y = outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1)
+        return {"y": tf.identity(y, "y")}
+
+    def build_with_bias():
+        # Non-zero biases (TF initialises them to zero): every gate's bias is then checked.
+        outs = build()
+        for var in v1.global_variables():
+            if "bias" in var.name:
+                v1.add_to_collection("biases", var.assign(
+                    v1.random_uniform(var.shape, -0.5, 0.5, seed=len(var.name))))
+        return outs
+
+    graph = tf.Graph()
+    with graph.as_default():
+        build_with_bias()
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            sess.run(v1.get_collection("biases"))
+            gd = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ["y"])
+    return gd.SerializeToString()
+
+
+def _inputs(time_major: bool) -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    shape = (STEPS, BATCH, FEATURES) if time_major else (BATCH, STEPS, FEATURES)
+    return [rng.uniform(-1.5, 1.5, shape).astype(np.float32) for _ in range(INVOKES)]
+
+
+def _unfused(pb: bytes):
+    """The graph converted without fuse_lstm: a dozen ops per step."""
+    fuse = STAGES["fuse"]
+    STAGES["fuse"] = [p for p in fuse if p is not fuse_lstm.PASS]
+    try:
+        return api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).graph
+    finally:
+        STAGES["fuse"] = fuse
+
+
+def _check_against_tf(pb: bytes, model: bytes, time_major: bool) -> None:
+    """Each invoke of one LiteRT interpreter within the float policy of TensorFlow's run of
+    the .pb (which starts every run from a zero state), and TensorFlow too. The truth and
+    the allowance come from the unfused graph: the policy adds float32 noise after each op,
+    and a fused op rounds inside at every step where the unfused graph has an op (measured:
+    the fused graph's allowance puts TensorFlow itself 1.5-2.3 allowances, 4e-8 to 8e-8,
+    off with a clipped cell or projection)."""
+    graph = read_model(model).main
+    reference = _unfused(pb)
+    failures = []
+    for k, x in enumerate(_inputs(time_major)):
+        feeds = {"x": x}
+        tf_y = dict(zip(graph.outputs, run_tf(pb, feeds, ["y"]), strict=True))
+        lite = litert_by_name(model, graph, feeds)
+        failures += [f"invoke {k}: {f}"
+                     for f in policy_failures(reference, feeds, {"TensorFlow": tf_y, "LiteRT": lite})]
+    assert not failures, failures
+
+
+def _repeated_invokes_agree(model: bytes, time_major: bool) -> None:
+    """One LiteRT interpreter invoked on the same input twice gives the same output (the
+    state does not leak from one invoke into the next)."""
+    interp = litert(model, delegates=False)
+    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    results = []
+    for x in [_inputs(time_major)[0], _inputs(time_major)[1], _inputs(time_major)[0]]:
+        interp.set_tensor(inp, x)
+        interp.invoke()
+        results.append(interp.get_tensor(out).copy())
+    np.testing.assert_array_equal(results[0], results[2])
+
+
+CASES = [
+    ("basic", 1, False, False),
+    ("lstm", 1, True, False),
+    ("peephole_clip", 1, False, False),
+    ("projection", 1, False, True),
+    ("basic", 2, True, False),
+    ("lstm", 2, False, True),
+]
+
+
+@pytest.mark.parametrize(("kind", "layers", "time_major", "last_only"), CASES)
+def test_static_rnn_fuses_into_one_op_per_layer(kind, layers, time_major, last_only):
+    pb = _static_lstm(kind, layers, time_major, last_only)
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"])
+    types = [op.type for op in result.graph.ops]
+    assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
+    # Per layer: the op and the two FILLs that zero its state; the last step alone is taken
+    # by an UNPACK, a middle layer's outputs reach the next through one.
+    assert len(types) <= 3 * layers + (layers - 1) + (1 if last_only else 0), types
+    lstm = next(op for op in result.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
+    assert lstm.attrs["time_major"] == time_major
+    _check_against_tf(pb, result.model, time_major)
+    _repeated_invokes_agree(result.model, time_major)
+
+
+def test_near_miss_stays_unfused_with_a_note():
+    pb = _static_lstm("softsign", 1, False, False)
+    lines = []
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], log=lines.append)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
+    assert any("fuse_lstm" in line and "unfused" in line for line in lines), lines
+    _check_against_tf(pb, result.model, False)
+
+
+def test_fewer_ops_than_tensorflows_converter(tmp_path):
+    """TF's converter keeps a TF1 static_rnn cell as a dozen ops per step."""
+    pb = _static_lstm("lstm", 2, False, False)
+    path = tmp_path / "lstm.pb"
+    path.write_bytes(pb)
+    ours = op_types(api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).model)
+    theirs = op_types(tf_convert(str(path), ["x"], ["y"]))
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in theirs
+    assert len(ours) * 5 < len(theirs), (ours, theirs)
