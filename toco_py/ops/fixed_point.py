@@ -335,3 +335,84 @@ def inv_sqrt_multiplier(x) -> tuple[np.ndarray, np.ndarray]:
     y = np.where(negative, wrap32(y << np.where(negative, -shift, 0)), y)
     shift = np.where(negative, 0, shift)
     return np.where(small, INT32_MAX, y), np.where(small, 0, -shift)
+
+
+# ----- gemmlowp's math functions on FixedPoint<int16_t, I> (the integer LSTM's gates) -----
+# The same templates as above instantiated for int16: products are SaturatingRoundingDoubling-
+# HighMul<int16>, sums wrap in int16 (but exp's last sum saturates: AddSaturatingIf16Bit), and
+# every constant is its int32 value rounded to 16 bits (RescaleConstantInitializer).
+
+
+def constant16(value32: int) -> int:
+    return int(rdbpot(value32, 16))
+
+
+def one16(integer_bits: int) -> int:
+    return INT16_MAX if integer_bits == 0 else 1 << (15 - integer_bits)
+
+
+def multiply_by_pot16(x, exponent: int) -> np.ndarray:
+    """SaturatingRoundingMultiplyByPOT<exponent> on int16 values."""
+    x = i64(x)
+    if exponent <= 0:
+        return rdbpot16(x, -exponent) if exponent else x
+    threshold = (1 << (15 - exponent)) - 1
+    return np.where(x > threshold, INT16_MAX, np.where(x < -threshold, INT16_MIN, wrap16(x << exponent)))
+
+
+def _exp_on_interval_16(a) -> np.ndarray:
+    constant_term, constant_1_over_3 = constant16(1895147668), constant16(715827883)
+    x = wrap16(i64(a) + (1 << 12))
+    x2 = srdhm16(x, x)
+    x3 = srdhm16(x2, x)
+    x4 = srdhm16(x2, x2)
+    x4_over_4 = rdbpot16(x4, 2)
+    poly = rdbpot16(wrap16(srdhm16(wrap16(x4_over_4 + x3), constant_1_over_3) + x2), 1)
+    return np.clip(constant_term + srdhm16(constant_term, wrap16(x + poly)), INT16_MIN, INT16_MAX)
+
+
+def exp_on_negative_values16(a, integer_bits: int) -> np.ndarray:
+    """exp(a) for a <= 0 in Q(integer_bits) int16; the result in Q0.15."""
+    a = i64(a)
+    fractional_bits = 15 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a_mod_quarter_minus_one_quarter = wrap16((a & (one_quarter - 1)) - one_quarter)
+    result = _exp_on_interval_16(multiply_by_pot16(a_mod_quarter_minus_one_quarter, integer_bits))
+    remainder = wrap16(a_mod_quarter_minus_one_quarter - a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = 1 << (fractional_bits + exponent)
+            result = np.where(remainder & bit, srdhm16(result, constant16(multiplier)), result)
+    if integer_bits > 5:
+        result = np.where(a < constant16(-(1 << (36 - integer_bits))), 0, result)
+    return np.where(a == 0, INT16_MAX, result)
+
+
+def _newton_reciprocal16(a) -> np.ndarray:
+    """x ~ 2 / (1 + a) in Q2.13 for a in Q0.15 (one_over_one_plus_x_for_x_in_0_1's loop)."""
+    half_denominator = rounding_half_sum(a, INT16_MAX)
+    x = wrap16(constant16(1515870810) + srdhm16(half_denominator, constant16(-1010580540)))
+    for _ in range(3):
+        one_minus = wrap16(one16(2) - srdhm16(half_denominator, x))
+        x = wrap16(x + multiply_by_pot16(srdhm16(x, one_minus), 2))
+    return x
+
+
+def logistic16(a, integer_bits: int) -> np.ndarray:
+    """gemmlowp::logistic of Q(integer_bits) int16 values; the result in Q0.15."""
+    a = i64(a)
+    abs_input = np.where(a > 0, a, wrap16(-a))
+    x = _newton_reciprocal16(exp_on_negative_values16(wrap16(-abs_input), integer_bits))
+    positive = multiply_by_pot16(x, 1)  # Rescale<0>(ExactMulByPot<-1>(x))
+    negative = wrap16(INT16_MAX - positive)
+    return np.where(a == 0, constant16(1 << 30), np.where(a > 0, positive, negative))
+
+
+def tanh16(a, integer_bits: int) -> np.ndarray:
+    """gemmlowp::tanh of Q(integer_bits) int16 values; the result in Q0.15."""
+    a = i64(a)
+    n = np.where(a < 0, a, wrap16(-a))
+    # neg_tanh_on_negative_values: (1 - e) / (1 + e), e = exp(2n) (ExactMulByPot<1>).
+    x = _newton_reciprocal16(exp_on_negative_values16(n, integer_bits + 1))
+    t = multiply_by_pot16(wrap16(x - one16(2)), 2)
+    return np.where(a == 0, 0, np.where(a < 0, wrap16(-t), t))

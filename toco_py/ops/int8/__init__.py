@@ -6,6 +6,7 @@ from . import (  # noqa: F401  (imported for their registrations)  # noqa: F401 
     elementwise,
     fully_connected,  # noqa: F401  (imported for its registrations)
     image,
+    lstm,
     movement,
     pool,
     reduce,
