@@ -40,13 +40,29 @@ def _cell(kind: str, seed: int):
     raise ValueError(kind)
 
 
-def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool):
+def _python_loop(cell, x, time_major: bool):
+    """The cell called once per step on x[t] or x[:, t] (strided slices), sharing its weights."""
+    state = cell.zero_state(BATCH, tf.float32)
+    outs = []
+    with v1.variable_scope("loop") as scope:
+        for t in range(STEPS):
+            if t:
+                scope.reuse_variables()
+            out, state = cell(x[t] if time_major else x[:, t], state)
+            outs.append(out)
+    return outs
+
+
+def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool, loop: bool = False):
     def build():
         shape = [STEPS, BATCH, FEATURES] if time_major else [BATCH, STEPS, FEATURES]
         x = v1.placeholder(tf.float32, shape, "x")
         cells = [_cell(kind, seed) for seed in range(layers)]
         cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
-        outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
+        if loop:
+            outs = _python_loop(cell, x, time_major)
+        else:
+            outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
         y = outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1)
         return {"y": tf.identity(y, "y")}
 
@@ -108,18 +124,20 @@ def _check_against_tf(pb: bytes, model: bytes, time_major: bool) -> None:
 
 
 CASES = [
-    ("basic", 1, False, False),
-    ("lstm", 1, True, False),
-    ("peephole_clip", 1, False, False),
-    ("projection", 1, False, True),
-    ("basic", 2, True, False),
-    ("lstm", 2, False, True),
+    ("basic", 1, False, False, False),
+    ("lstm", 1, True, False, False),
+    ("peephole_clip", 1, False, False, False),
+    ("projection", 1, False, True, False),
+    ("basic", 2, True, False, False),
+    ("lstm", 2, False, True, False),
+    ("lstm", 1, False, True, True),
+    ("peephole_clip", 2, True, False, True),
 ]
 
 
-@pytest.mark.parametrize(("kind", "layers", "time_major", "last_only"), CASES)
-def test_static_rnn_fuses_into_one_op_per_layer(kind, layers, time_major, last_only):
-    pb = _static_lstm(kind, layers, time_major, last_only)
+@pytest.mark.parametrize(("kind", "layers", "time_major", "last_only", "loop"), CASES)
+def test_static_rnn_fuses_into_one_op_per_layer(kind, layers, time_major, last_only, loop):
+    pb = _static_lstm(kind, layers, time_major, last_only, loop)
     result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"])
     types = [op.type for op in result.graph.ops]
     assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types

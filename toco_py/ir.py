@@ -141,8 +141,8 @@ class Graph:
         # Empty for a model of one graph.
         self.subgraphs: list[Graph] = []
         self.name = ""  # the subgraph's name in the file ("" writes "main" / "subgraph_K")
-        # Why a pass left something as it is (a partial match), once each, for -v.
-        self.remarks: dict[str, None] = {}
+        # Why a pass left an op as it is (a partial match), for -v: text -> the op.
+        self.remarks: dict[str, Op] = {}
         # Structure maps, built lazily and then kept up to date by the Graph methods (add_op,
         # remove_op, replace_op, replace_uses, set_inputs, set_outputs, ...): the producer
         # and the readers (in graph order) of each tensor, and per op (by id) an order key
@@ -185,8 +185,8 @@ class Graph:
         self.add_tensor(const_tensor(name, value))
         return name
 
-    def remark(self, text: str) -> None:
-        self.remarks[text] = None
+    def remark(self, text: str, op: Op) -> None:
+        self.remarks[text] = op
 
     def unique_name(self, base: str) -> str:
         if base not in self.tensors:

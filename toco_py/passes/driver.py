@@ -26,9 +26,10 @@ class PassLog:
             self.emit(f"  {stage}/{p.name}: {what}")
 
     def remarks(self, graph: Graph) -> None:
-        """The graph's remarks (why a pass left something as it is) not yet shown."""
-        for text in graph.remarks:
-            if self.emit and text not in self.remarked:
+        """The graph's remarks (why a pass left an op as it is) not yet shown, on the ops
+        still there (a later sweep may have rewritten an op after all)."""
+        for text, op in graph.remarks.items():
+            if self.emit and op.alive and text not in self.remarked:
                 self.remarked.add(text)
                 self.emit(f"  note: {text}")
 

@@ -3,10 +3,10 @@ the weights) -> one UNIDIRECTIONAL_SEQUENCE_LSTM.
 
 The chain starts at a cell whose state is zero (lstm_cell.py reads each cell) and follows the
 output h into the next step's concatenation with the same weights. The steps' inputs become
-the op's sequence: the UNPACK they come from when they are its outputs in order (time_major
-as its axis says), else a PACK of them. The steps' outputs are the op's output: in place of
-the PACK that stacks them, and through an UNPACK where anything else reads them (a next
-layer, which then fuses in turn, or the last step alone).
+the op's sequence: the tensor they are the steps of in order (unstacked by an UNPACK, or
+sliced one index at a time; time_major as that axis says), else a PACK of them. The steps'
+outputs are the op's output: in place of the PACK that stacks them, and through an UNPACK
+where anything else reads them (a next layer, which then fuses in turn, or the last step).
 
 The state: TFLite keeps it in variable tensors that the op updates in place, so the second
 invoke of a model starts from the first one's final state (TensorFlow's converter leaves
@@ -80,17 +80,45 @@ def _inner_uses(graph: Graph, cells: list[Cell]) -> dict[str, list[Op]]:
     return uses
 
 
+def _step_of(graph: Graph, x: str) -> tuple[str, int, int] | None:
+    """(the tensor, its time axis, the step) when x is one step of a [T, B, F] or [B, T, F]
+    tensor: an UNPACK's output, or a STRIDED_SLICE taking one index of axis 0 or 1 whole."""
+    op = graph.producer(x)
+    if op is None or not op.inputs:
+        return None
+    shape = graph.tensors[op.inputs[0]].shape
+    if shape is None or len(shape) != 3:
+        return None
+    if op.type == "UNPACK" and op.attrs.get("axis", 0) in (0, 1):
+        return op.inputs[0], op.attrs.get("axis", 0), op.outputs.index(x)
+    if op.type != "STRIDED_SLICE" or op.attrs.get("ellipsis_mask") or op.attrs.get("new_axis_mask") \
+            or op.attrs.get("offset"):
+        return None
+    begin, strides = graph.const_value(op.inputs[1]), graph.const_value(op.inputs[3])
+    shrink = op.attrs.get("shrink_axis_mask", 0)
+    if begin is None or strides is None or shrink not in (1, 2) or np.any(strides != 1) \
+            or op.attrs.get("begin_mask", 0) & shrink:
+        return None
+    axis = shrink.bit_length() - 1
+    if begin.size <= axis:
+        return None
+    whole = ((1 << begin.size) - 1) & ~shrink  # (the axes past the spec are whole)
+    if op.attrs.get("begin_mask", 0) & whole != whole or op.attrs.get("end_mask", 0) & whole != whole:
+        return None
+    return op.inputs[0], axis, int(begin[axis]) % shape[axis]
+
+
 def _sequence(graph: Graph, cells: list[Cell]) -> tuple[str | None, bool | None]:
-    """(the [T, B, F] or [B, T, F] tensor the steps' inputs unstack, time_major), or
-    (None, None) when they do not come from one UNPACK in order."""
-    unpack = graph.producer(cells[0].x)
-    if unpack is None or unpack.type != "UNPACK" or unpack.outputs != [c.x for c in cells]:
+    """(the [T, B, F] or [B, T, F] tensor whose steps in order are the steps' inputs,
+    time_major), or (None, None) when there is none."""
+    steps = [_step_of(graph, c.x) for c in cells]
+    if None in steps or len({(t, axis) for t, axis, _ in steps}) != 1 \
+            or [k for _, _, k in steps] != list(range(len(cells))):
         return None, None
-    shape = graph.tensors[unpack.inputs[0]].shape
-    axis = unpack.attrs.get("axis", 0)
-    if shape is None or len(shape) != 3 or axis not in (0, 1):
+    sequence, axis, _ = steps[0]
+    if graph.tensors[sequence].shape[axis] != len(cells):
         return None, None
-    return unpack.inputs[0], axis == 0
+    return sequence, axis == 0
 
 
 def _gate_inputs(graph: Graph, base: str, params: dict, n_input: int, units: int) -> dict[str, str]:
@@ -187,7 +215,7 @@ def fuse_lstm(graph: Graph, op: Op) -> bool:
         cells = _chain(graph, op)
         fuse(graph, cells)
     except NoCell as why:
-        graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: {why}")
+        graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: {why}", op)
         return False
     return True
 
