@@ -167,3 +167,19 @@ def test_fewer_ops_than_tensorflows_converter(tmp_path):
     theirs = op_types(tf_convert(str(path), ["x"], ["y"]))
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in theirs
     assert len(ours) * 5 < len(theirs), (ours, theirs)
+
+
+def test_int8_keeps_the_fused_op_in_float(tmp_path):
+    """Until the quantizer gives the fused LSTM TFLite's 8x8_16 parameters, an int8 model
+    keeps it in float (with float state), says so, and still computes what TensorFlow does."""
+    from toco_py.quantize.driver import QuantizeOptions
+
+    pb = _static_lstm("lstm", 1, False, False)
+    calibration = tmp_path / "cal.npz"
+    np.savez(calibration, x=np.stack(_inputs(False)))
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"],
+                               quantize=QuantizeOptions("int8", calibration_data=str(calibration)))
+    assert any(fuse_lstm.FLOAT_IN_INT8 in note for note in result.notes), result.notes
+    lstm = next(op for op in result.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
+    assert {result.graph.tensors[n].dtype for n in lstm.inputs if n} == {"float32"}
+    _check_against_tf(pb, result.model, False)

@@ -130,7 +130,9 @@ class _Reader:
         first = users[0]
         second = _only_consumer(self.graph, first.outputs[0], "MAXIMUM" if first.type == "MINIMUM" else "MINIMUM")
         bounds = [scalar_const(self.graph, _other(op, t)) for op, t in ((first, name), (second, first.outputs[0]))]
-        if None in bounds or (first.type == "MAXIMUM") != (bounds[0] < 0) or bounds[0] != -bounds[1]:
+        # (a bound of 0 clips everything to 0, while TFLite reads cell_clip 0 as no clip)
+        if None in bounds or (first.type == "MAXIMUM") != (bounds[0] < 0) or bounds[0] != -bounds[1] \
+                or bounds[0] == 0:
             raise NoCell(f"{first!r} and {second!r} are not a symmetric clip")
         self.take(first)
         self.take(second)
