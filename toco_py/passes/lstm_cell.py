@@ -32,11 +32,9 @@ class NoCell(Exception):
 
 @dataclass
 class Cell:
-    fc: Op
-    x: str
-    h_prev: str | None  # None: zero
-    c_prev: str | None
-    h: str = ""
+    fc: Op  # the gates' product
+    x: str  # the step's input
+    h: str = ""  # the new output and cell state
     c: str = ""
     ops: list[Op] = field(default_factory=list)
     # name -> value; None where the cell does not determine it (see the module doc).
@@ -144,7 +142,8 @@ def _or_zeros(peephole: np.ndarray | None, units: int) -> np.ndarray:
 
 
 def read_cell(graph: Graph, fc: Op, h_prev: str | None, c_prev: str | None) -> Cell:
-    """The cell whose gate product is `fc` (FULLY_CONNECTED of CONCATENATION(x, h_prev))."""
+    """The cell whose gate product is `fc` (FULLY_CONNECTED of CONCATENATION(x, h_prev)),
+    given its state (None: zero)."""
     concat = _producer(graph, fc.inputs[0], "CONCATENATION")
     shape = graph.tensors[fc.inputs[0]].shape
     if len(concat.inputs) != 2 or concat.attrs.get("axis") not in (1, -1) or shape is None \
@@ -158,7 +157,7 @@ def read_cell(graph: Graph, fc: Op, h_prev: str | None, c_prev: str | None) -> C
             or has_activation(fc) or (bias_name and bias is None):
         raise NoCell(f"{fc!r} has no constant float weights of 4 gates")
     units = weights.shape[0] // 4
-    cell = Cell(fc, x, h_prev, c_prev, ops=[fc, concat])
+    cell = Cell(fc, x, ops=[fc, concat])
     reader = _Reader(graph, cell, units)
     split = reader.take(_only_consumer(graph, fc.outputs[0], "SPLIT"))
     axis = graph.const_value(split.inputs[0])
