@@ -142,7 +142,9 @@ def lstm(op: Op, *arrays: np.ndarray | None):
     dtype = x.dtype.type
     time_major = op.attrs.get("time_major", False)
     steps = x if time_major else np.swapaxes(x, 0, 1)
-    h, c = t["output_state"].astype(x.dtype), t["cell_state"].astype(x.dtype)
+    # The states may be 1-D or 2-D in TFLite (their element counts are what it checks).
+    h = t["output_state"].astype(x.dtype).reshape(x.shape[1 if time_major else 0], -1)
+    c = t["cell_state"].astype(x.dtype).reshape(h.shape[0], -1)
     activation = ACTIVATIONS[op.attrs.get("fused_activation_function", "NONE")]
     outputs = []
     for x_t in steps:
@@ -150,7 +152,48 @@ def lstm(op: Op, *arrays: np.ndarray | None):
                          dtype(op.attrs.get("proj_clip", 0.0)))
         outputs.append(h)
     out = np.stack(outputs, axis=0 if time_major else 1).astype(x.dtype, copy=False)
-    return out, h, c
+    return out, h.reshape(t["output_state"].shape), c.reshape(t["cell_state"].shape)
+
+
+def _squares(op: Op, *arrays: np.ndarray | None) -> np.ndarray:
+    """For the float tolerance policy (OpDef.squares): per output element, the squared terms
+    of every sum it depends on. Each step's gate pre-activations round in proportion to their
+    terms, and through the cell state that rounding reaches every later step, so the gates'
+    squared terms (over the normalization's spread with layer norm) and the cell state's
+    square are accumulated over the steps; a projection then sums them once more."""
+    t = inputs_by_name(op, list(arrays))
+    x = t["input"].astype(np.float64)
+    time_major = op.attrs.get("time_major", False)
+    activation = ACTIVATIONS[op.attrs.get("fused_activation_function", "NONE")]
+    h, c = t["output_state"].astype(np.float64), t["cell_state"].astype(np.float64)
+    h, c = h.reshape(x.shape[1 if time_major else 0], -1), c.reshape(h.shape[0], -1)
+    squared = {k: None if v is None else np.square(v.astype(np.float64)) for k, v in t.items()}
+    total = np.square(c)  # the carried cell state's own rounding
+    outputs = []
+    for x_t in (x if time_major else np.swapaxes(x, 0, 1)):
+        for gate in ("input", "forget", "cell", "output"):
+            if t[f"input_to_{gate}_weights"] is None:
+                continue
+            terms = (np.square(x_t) @ squared[f"input_to_{gate}_weights"].T
+                     + np.square(h) @ squared[f"recurrent_to_{gate}_weights"].T
+                     + squared[f"{gate}_gate_bias"])
+            if gate != "cell" and t[f"cell_to_{gate}_weights"] is not None:
+                terms = terms + squared[f"cell_to_{gate}_weights"] * np.square(c)
+            if t["forget_layer_norm_coefficients"] is not None:
+                pre = x_t @ t[f"input_to_{gate}_weights"].T + h @ t[f"recurrent_to_{gate}_weights"].T
+                spread = pre.var(axis=-1, keepdims=True) + 1e-8
+                terms = terms * squared[f"{gate}_layer_norm_coefficients"] / spread
+            total = total + terms
+        h, c = lstm_step(t, activation, x_t, h, c, op.attrs.get("cell_clip", 0.0),
+                         op.attrs.get("proj_clip", 0.0))
+        total = total + np.square(c)
+        cell_level = total
+        if t["projection_weights"] is not None:
+            cell_level = (total + 1) @ squared["projection_weights"].T
+            if t["projection_bias"] is not None:
+                cell_level = cell_level + squared["projection_bias"]
+        outputs.append(cell_level)
+    return np.stack(outputs, axis=0 if time_major else 1)
 
 
 def _sum_length(op: Op, *arrays) -> int:
@@ -165,4 +208,4 @@ def state_names(op: Op) -> list[str]:
 
 
 register("UNIDIRECTIONAL_SEQUENCE_LSTM", infer=_infer, kernel=lstm, foldable=False,
-         ulps=APPROXIMATED, sum_length=_sum_length, traits={"updates_variables", "tflm"})
+         ulps=APPROXIMATED, sum_length=_sum_length, squares=_squares, traits={"updates_variables", "tflm"})

@@ -54,6 +54,11 @@ class _Params:
         names = inputs_by_name(op, list(op.inputs))
         if t["forget_layer_norm_coefficients"] is not None:
             raise ConversionError(f"{op!r}: the interpreter has no int8 kernel for a layer-norm LSTM")
+        n_cell, n_output = t["recurrent_to_output_weights"].shape
+        if t["cell_to_output_weights"] is not None and n_output > n_cell:
+            # LiteRT's peephole would read past the cell state (see _peephole).
+            raise ConversionError(f"{op!r}: LiteRT's integer LSTM cannot have peepholes and a "
+                                  f"projection to more outputs ({n_output}) than cells ({n_cell})")
         intermediates = op.attrs.get("intermediates", ())
         if len(intermediates) != len(INTERMEDIATES):
             raise ConversionError(f"{op!r}: an integer LSTM needs {len(INTERMEDIATES)} intermediate "
@@ -96,10 +101,9 @@ class _Params:
         self.hidden = multiplier(2.0 ** -15 / float(hidden_scale) * 2.0 ** -15)
         self.projection = None
         if t["projection_weights"] is not None:
-            # LiteRT folds +hidden_zp (not its negation) into the projection bias: kept as it is.
             self.projection = (
                 multiplier(np.float32(scale("projection_weights") * hidden_scale) / state_scale),
-                _folded_bias(self.hidden_zero, t["projection_weights"], t["projection_bias"]))
+                _folded_bias(-self.hidden_zero, t["projection_weights"], t["projection_bias"]))
         cell_clip, proj_clip = op.attrs.get("cell_clip", 0.0), op.attrs.get("proj_clip", 0.0)
         # static_cast of a float clamped to the type's range: truncation toward zero.
         self.cell_clip = int(np.clip(np.float32(cell_clip) / cell_scale, -32768, 32767)) if cell_clip > 0 else 0
@@ -114,17 +118,42 @@ def _matmul_accumulate(x: np.ndarray, w: np.ndarray, bias: np.ndarray, mult: tup
     return np.clip(fx.scale_double_rounding(total, *mult) + out_zero + acc, *bounds)
 
 
-def _step(p: _Params, t: dict, x: np.ndarray, h: np.ndarray, c: np.ndarray):
-    """LstmStepInteger8x8_16 for a batch: x, h int8 [batch, *], c int16 [batch, cell]."""
+def _peephole(w: np.ndarray, cell: np.ndarray, acc: np.ndarray, mult: tuple[int, int],
+              n_output: int, time_major: bool) -> np.ndarray:
+    """VectorBatchVectorCwiseProductAccumulate as LstmStepInteger8x8_16 calls it, with n_output
+    as the vector's length where n_cell is meant (LiteRT's arithmetic, reproduced). With a
+    projection to fewer outputs than cells, it runs over the first n_output * rows elements of
+    the flat cell state and gate buffers, cycling through the first n_output weights: rows is
+    the whole batch when time major, one batch row at a time otherwise (EvalInteger8x8_16
+    steps through a batch-major input row by row)."""
+    rows = cell.shape[0] if time_major else 1
+    flat_acc = acc.reshape(-1, rows * cell.shape[1]).copy()
+    flat_cell = cell.reshape(flat_acc.shape)
+    count = rows * n_output
+    product = np.tile(w[:n_output].astype(np.int64), rows) * flat_cell[:, :count]
+    flat_acc[:, :count] = np.clip(fx.scale_double_rounding(product, *mult) + flat_acc[:, :count],
+                                  fx.INT16_MIN, fx.INT16_MAX)
+    return flat_acc.reshape(acc.shape)
+
+
+def _step(p: _Params, t: dict, x: np.ndarray, h: np.ndarray, c: np.ndarray, time_major: bool):
+    """LstmStepInteger8x8_16 for a batch: x, h int8 [batch, *], c int16 [batch, cell].
+
+    The cell state's tanh runs in Q(15 + cell_log2), and LiteRT's ApplyTanh has kernels for
+    0 to 6 integer bits only: outside them (a cell scale below 2^-15 or above 2^-9, which TF's
+    converter picks for a cell range under 0.5 or over 64) it returns without writing its
+    output buffer, which still holds the input gate, and the hidden value is o * i instead of
+    o * tanh(c). Measured on TF's converter's 2-layer Keras LSTM (cell scale 2^-16): LiteRT's
+    output saturates; reproduced here to stay bit-exact with it."""
 
     def pre_activation(gate: str, cell: np.ndarray) -> np.ndarray:
         in_mult, rec_mult, peep_mult, in_bias, rec_bias = p.gates[gate]
         acc = np.zeros(cell.shape, np.int64)
         acc = _matmul_accumulate(x, t[f"input_to_{gate}_weights"], in_bias, in_mult, acc)
         acc = _matmul_accumulate(h, t[f"recurrent_to_{gate}_weights"], rec_bias, rec_mult, acc)
-        if peep_mult is not None:  # VectorBatchVectorCwiseProductAccumulate
-            product = t[f"cell_to_{gate}_weights"].astype(np.int64) * cell
-            acc = np.clip(fx.scale_double_rounding(product, *peep_mult) + acc, fx.INT16_MIN, fx.INT16_MAX)
+        if peep_mult is not None:
+            acc = _peephole(t[f"cell_to_{gate}_weights"], cell, acc, peep_mult, h.shape[1],
+                            time_major)
         return acc
 
     f = fx.logistic16(pre_activation("forget", c), 3)
@@ -137,7 +166,7 @@ def _step(p: _Params, t: dict, x: np.ndarray, h: np.ndarray, c: np.ndarray):
     if p.cell_clip > 0:
         c = np.clip(c, -p.cell_clip, p.cell_clip)
     o = fx.logistic16(pre_activation("output", c), 3)
-    squashed = fx.tanh16(c, 15 + p.cell_log2)
+    squashed = fx.tanh16(c, 15 + p.cell_log2) if 0 <= 15 + p.cell_log2 <= 6 else i
     hidden = np.clip(fx.scale_double_rounding(o * squashed, *p.hidden) + p.hidden_zero, -128, 127)
     if p.projection is None:
         out = hidden
@@ -159,7 +188,7 @@ def lstm_int8(op: Op, graph: Graph, *arrays: np.ndarray | None):
     c = t["cell_state"].astype(np.int64).reshape(h.shape[0], -1)
     outputs = []
     for x_t in (x if time_major else np.swapaxes(x, 0, 1)):
-        h, c = _step(p, t, x_t, h, c)
+        h, c = _step(p, t, x_t, h, c, time_major)
         outputs.append(h)
     out = np.stack(outputs, axis=0 if time_major else 1).astype(np.int8)
     return (out, h.astype(np.int8).reshape(t["output_state"].shape),
