@@ -17,7 +17,6 @@ from tests.support.policy import policy_failures  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.interpreter import Interpreter  # noqa: E402
 from toco_py.passes import fuse_lstm  # noqa: E402
-from toco_py.passes.stages import STAGES  # noqa: E402
 from toco_py.tflite.reader import read_model  # noqa: E402
 
 v1 = tf.compat.v1
@@ -91,27 +90,13 @@ def _inputs(time_major: bool) -> list[np.ndarray]:
     return [rng.uniform(-1.5, 1.5, shape).astype(np.float32) for _ in range(INVOKES)]
 
 
-def _unfused(pb: bytes):
-    """The graph converted without fuse_lstm: a dozen ops per step."""
-    fuse = STAGES["fuse"]
-    STAGES["fuse"] = [p for p in fuse if p is not fuse_lstm.PASS]
-    try:
-        return api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).graph
-    finally:
-        STAGES["fuse"] = fuse
-
-
 def _check_against_tf(pb: bytes, model: bytes, time_major: bool) -> None:
-    """Each invoke of one LiteRT interpreter (and of one of ours) within the float policy of TensorFlow's run of
-    the .pb (which starts every run from a zero state), and TensorFlow too. The truth and
-    the allowance come from the unfused graph: the policy adds float32 noise after each op,
-    and a fused op rounds inside at every step where the unfused graph has an op (measured:
-    the fused graph's allowance puts TensorFlow itself 1.5-2.3 allowances, 4e-8 to 8e-8,
-    off with a clipped cell or projection)."""
-    reference = _unfused(pb)
+    """TensorFlow's run of the .pb (which starts every run from a zero state), and each invoke
+    of one LiteRT interpreter and of one of ours, within the float policy of the model."""
+    reference = read_model(model).main
     interp = litert(model, delegates=False)
     (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
-    ours = Interpreter(read_model(model).main)
+    ours = Interpreter(reference)
     failures = []
     for k, x in enumerate(_inputs(time_major)):
         feeds = {"x": x}
