@@ -34,6 +34,8 @@ def _cell(kind: str, seed: int):
         return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.9, initializer=init)
     if kind == "projection":
         return v1.nn.rnn_cell.LSTMCell(UNITS, num_proj=3, proj_clip=0.4, initializer=init)
+    if kind == "relu":  # LiteRT's kernel has RELU for TANH too
+        return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.nn.relu, initializer=init)
     if kind == "softsign":  # a near miss: another activation than LiteRT's TANH
         return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.math.softsign, initializer=init)
     raise ValueError(kind)
@@ -117,6 +119,7 @@ CASES = [
     ("lstm", 2, False, True, False),
     ("lstm", 1, False, True, True),
     ("peephole_clip", 2, True, False, True),
+    ("relu", 1, False, False, False),
 ]
 
 

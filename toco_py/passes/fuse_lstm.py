@@ -187,7 +187,7 @@ def fuse(graph: Graph, cells: list[Cell]) -> None:
         out = graph.unique_name(f"{base}/outputs")
         graph.add_tensor(Tensor(out, out_shape))
     lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
-        "fused_activation_function": "TANH", "cell_clip": float(params["cell_clip"]),
+        "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
         "proj_clip": float(params["proj_clip"]), "time_major": time_major,
         "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base,
         float_in_int8=FLOAT_IN_INT8)

@@ -6,6 +6,7 @@ projection) as the graph has it after the earlier passes, by structure alone:
     c = [clip] (c_prev * sigmoid(f + forget_bias [+ w_f * c_prev])
                 + sigmoid(i [+ w_i * c_prev]) * tanh(j))
     m = sigmoid(o [+ w_o * c]) * tanh(c)
+    (tanh, or another activation LiteRT's kernel offers: RELU, RELU6, RELU_N1_TO_1)
     h = [clip] (FULLY_CONNECTED(m, P)) with a projection, else m
 
 A gate's argument is read as a sum (ADD in any order) of its split output, constants (folded
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import Graph, Op
+from ..ops.lstm import ACTIVATIONS
 from .patterns import has_activation, scalar_const
 
 # TF's kernel columns, in its split order, per TFLite gate name.
@@ -166,10 +168,10 @@ def read_cell(graph: Graph, fc: Op, h_prev: str | None, c_prev: str | None) -> C
     s_i, s_j, s_f, s_o = split.outputs
     # Forward from the cell gate to its product with the input gate, then to the new state.
     t = s_j
-    while (op := _only_consumer(graph, t, "ADD", "TANH")).type == "ADD":
+    while (op := _only_consumer(graph, t, "ADD", *ACTIVATIONS)).type == "ADD":
         t = op.outputs[0]
-    tanh_j = op.outputs[0]
-    j_bias, _ = reader.gate(tanh_j, "TANH", s_j, None)
+    activation, tanh_j = op.type, op.outputs[0]
+    j_bias, _ = reader.gate(tanh_j, activation, s_j, None)
     product = reader.take(_only_consumer(graph, tanh_j, "MUL"))
     i_bias, i_peep = reader.gate(_other(product, tanh_j), "LOGISTIC", s_i, c_prev)
     raw = product.outputs[0]
@@ -182,10 +184,11 @@ def read_cell(graph: Graph, fc: Op, h_prev: str | None, c_prev: str | None) -> C
     elif graph.consumers(s_f):
         raise NoCell("the forget gate of a cell with a zero state is still computed")
     c, cell_clip = reader.clip(raw)
-    # The output: sigmoid(o) * tanh(c), read back from the TANH of c.
-    tanhs = [op for op in graph.consumers(c) if op.type == "TANH" and not has_activation(op)]
+    # The output: sigmoid(o) * tanh(c), read back from the TANH of c (or the cell gate's
+    # other activation, which LiteRT's kernel applies to both).
+    tanhs = [op for op in graph.consumers(c) if op.type == activation and not has_activation(op)]
     if len(tanhs) != 1:
-        raise NoCell(f"the cell state {c!r} is not read by one TANH")
+        raise NoCell(f"the cell state {c!r} is not read by one {activation}, the cell gate's activation")
     reader.take(tanhs[0])
     out = reader.take(_only_consumer(graph, tanhs[0].outputs[0], "MUL"))
     o_bias, o_peep = reader.gate(_other(out, tanhs[0].outputs[0]), "LOGISTIC", s_o, c)
@@ -206,7 +209,8 @@ def read_cell(graph: Graph, fc: Op, h_prev: str | None, c_prev: str | None) -> C
     gate_bias = {"input": i_bias, "cell": j_bias, "output": o_bias, "forget": f_bias}
     cell.h, cell.c = h, c
     cell.params = {
-        "weights": weights, "n_output": n_output, "cell_clip": cell_clip, "proj_clip": proj_clip,
+        "weights": weights, "n_output": n_output, "activation": activation,
+        "cell_clip": cell_clip, "proj_clip": proj_clip,
         "projection": projection, "cell_to_output": _or_zeros(o_peep, units),
         "cell_to_input": None if c_prev is None else _or_zeros(i_peep, units),
         "cell_to_forget": None if c_prev is None else _or_zeros(f_peep, units),
