@@ -11,6 +11,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from tflite_micro import runtime  # noqa: E402
 
 from tests.support.oracle import litert, op_types, run_tf, tf_convert  # noqa: E402
 from tests.support.policy import policy_failures  # noqa: E402
@@ -92,11 +93,19 @@ def _inputs(time_major: bool) -> list[np.ndarray]:
     return [rng.uniform(-1.5, 1.5, shape).astype(np.float32) for _ in range(INVOKES)]
 
 
-def _check_against_tf(pb: bytes, model: bytes, time_major: bool) -> None:
+# The cells TFLM's LSTM computes (measured with tflite_micro): it refuses peepholes and a
+# projection (lstm_eval.cc: "internal_tensors_[i] == nullptr") and applies tanh whatever the
+# op's activation (a RELU cell is 0.4-0.5 off).
+TFLM_CELLS = ("basic", "lstm")
+
+
+def _check_against_tf(pb: bytes, model: bytes, time_major: bool, tflm: bool = False) -> None:
     """TensorFlow's run of the .pb (which starts every run from a zero state), and each invoke
-    of one LiteRT interpreter and of one of ours, within the float policy of the model."""
+    of one LiteRT interpreter, one of ours and (tflm) one TFLM interpreter, within the float
+    policy of the model."""
     reference = read_model(model).main
     interp = litert(model, delegates=False)
+    micro = runtime.Interpreter.from_bytes(model) if tflm else None
     (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
     ours = Interpreter(reference)
     failures = []
@@ -106,6 +115,10 @@ def _check_against_tf(pb: bytes, model: bytes, time_major: bool) -> None:
         interp.invoke()
         candidates = {"TensorFlow": {"y": run_tf(pb, feeds, ["y"])[0]},
                       "LiteRT": {"y": interp.get_tensor(out["index"])}, "toco-py": ours.run(feeds)}
+        if micro is not None:
+            micro.set_input(x, 0)
+            micro.invoke()
+            candidates["TFLM"] = {"y": micro.get_output(0)}
         failures += [f"invoke {k}: {f}" for f in policy_failures(reference, feeds, candidates)]
     assert not failures, failures
 
@@ -134,7 +147,7 @@ def test_static_rnn_fuses_into_one_op_per_layer(kind, layers, time_major, last_o
     assert len(types) <= 3 * layers + (layers - 1) + (1 if last_only else 0), types
     lstm = next(op for op in result.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
     assert lstm.attrs["time_major"] == time_major
-    _check_against_tf(pb, result.model, time_major)
+    _check_against_tf(pb, result.model, time_major, tflm=kind in TFLM_CELLS)
 
 
 def test_near_miss_stays_unfused_with_a_note():
