@@ -41,7 +41,8 @@ class Tensor:
     # Observed or declared (fake-quant) range, kept for the quantizer.
     min_max: tuple[float, float] | None = None
     # TFLite's is_variable: state an op updates in place (an LSTM's), zero at the start and
-    # kept from one invoke to the next; no op writes it and it is no graph input.
+    # kept from one invoke to the next; it is no graph input, and no op writes it but one
+    # that resets it at each invoke (fuse_lstm's FILL of zeros).
     variable: bool = False
 
     @property
