@@ -184,3 +184,14 @@ def test_int8_keeps_the_fused_op_in_float(tmp_path):
     lstm = next(op for op in result.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
     assert {result.graph.tensors[n].dtype for n in lstm.inputs if n} == {"float32"}
     _check_against_tf(pb, result.model, False)
+
+
+def test_state_fed_as_an_input_stays_unfused_with_a_note():
+    """A single step whose state comes in as inputs (the seeds' split-out inference step):
+    the fused op would keep the state in variables instead, so it stays as it is."""
+    from tests.support.networks import lstm_language_model
+
+    lines = []
+    result = api.convert_bytes(lstm_language_model().pb, log=lines.append)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
+    assert any("fuse_lstm" in line and "graph input" in line for line in lines), lines

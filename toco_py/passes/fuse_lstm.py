@@ -209,8 +209,14 @@ def fuse_lstm(graph: Graph, op: Op) -> bool:
         return False
     concat = graph.producer(op.inputs[0])
     if concat is None or concat.type != "CONCATENATION" or len(concat.inputs) != 2 \
-            or not is_zero(graph, concat.inputs[1]) or [u.type for u in graph.consumers(op.outputs[0])] != ["SPLIT"]:
+            or [u.type for u in graph.consumers(op.outputs[0])] != ["SPLIT"]:
         return False
+    if concat.inputs[1] in graph.inputs:
+        graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: its state is a graph input "
+                     f"({concat.inputs[1]!r}), and the fused op keeps its state in variable tensors", op)
+        return False
+    if not is_zero(graph, concat.inputs[1]):
+        return False  # (a step after the first, or no LSTM)
     try:
         cells = _chain(graph, op)
         fuse(graph, cells)

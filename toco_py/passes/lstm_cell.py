@@ -168,8 +168,11 @@ def read_cell(graph: Graph, fc: Op, h_prev: str | None, c_prev: str | None) -> C
     s_i, s_j, s_f, s_o = split.outputs
     # Forward from the cell gate to its product with the input gate, then to the new state.
     t = s_j
-    while (op := _only_consumer(graph, t, "ADD", *ACTIVATIONS)).type == "ADD":
-        t = op.outputs[0]
+    try:
+        while (op := _only_consumer(graph, t, "ADD", *ACTIVATIONS)).type == "ADD":
+            t = op.outputs[0]
+    except NoCell as why:
+        raise NoCell(f"the cell gate's activation is none of LiteRT's LSTM ({why})") from None
     activation, tanh_j = op.type, op.outputs[0]
     j_bias, _ = reader.gate(tanh_j, activation, s_j, None)
     product = reader.take(_only_consumer(graph, tanh_j, "MUL"))
