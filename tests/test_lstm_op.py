@@ -16,7 +16,7 @@ from toco_py.errors import ConversionError, TocoError
 from toco_py.interpreter import Interpreter
 from toco_py.ir import Graph, Op, QuantParams, Tensor
 from toco_py.ops import definition
-from toco_py.ops.lstm import INPUTS, INTERMEDIATES
+from toco_py.ops.lstm import INDEX, INTERMEDIATES
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
 from toco_py.tolerance import judge, sequence_bounds
@@ -107,7 +107,7 @@ def test_int8_bit_exact_with_litert_reference(models, variant):
     model = models[variant, "int8"]
     graph = read_model(model).main
     lstm = next(op for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
-    assert graph.tensors[lstm.inputs[INPUTS.index("cell_state")]].dtype == "int16"
+    assert graph.tensors[lstm.inputs[INDEX["cell_state"]]].dtype == "int16"
     assert len(lstm.attrs["intermediates"]) == len(INTERMEDIATES)
     inputs = _int8_inputs(graph, INVOKES, seed=4)
     ours, theirs = _our_runs(graph, inputs), _litert_runs(model, inputs, reference=True)
@@ -122,7 +122,7 @@ def test_rewrite_runs_identically_in_litert(models, kind):
     rewrite = model_bytes(graph)
     again = read_model(rewrite).main
     lstm = next(op for op in again.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
-    assert all(again.tensors[lstm.inputs[INPUTS.index(s)]].variable for s in ("output_state", "cell_state"))
+    assert all(again.tensors[lstm.inputs[INDEX[s]]].variable for s in ("output_state", "cell_state"))
     inputs = _int8_inputs(graph, 4, seed=5) if kind == "int8" else list(lstm_models.sequences(4, seed=5))
     for a, b in zip(_litert_runs(model, inputs, reference=True), _litert_runs(rewrite, inputs, reference=True)):
         assert np.array_equal(a, b)

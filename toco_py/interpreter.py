@@ -258,7 +258,6 @@ class Interpreter:
             return {n: v for n, v in values.items() if v is not DEAD}
         return {n: values[n] for n in self.graph.outputs}
 
-
     def _update_variables(self, op: Op, results: list, values: dict) -> list:
         """Stores the new values of the op's variable inputs, which its kernel returns after
         its outputs; the outputs alone are returned."""

@@ -97,10 +97,13 @@ def _layer_norm(x: np.ndarray, coefficients: np.ndarray, bias: np.ndarray) -> np
 
 
 def lstm_step(t: dict, activation, x: np.ndarray, h: np.ndarray, c: np.ndarray,
-              cell_clip: float, proj_clip: float) -> tuple[np.ndarray, np.ndarray]:
+              cell_clip: float, proj_clip: float, record: dict | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """One step for a batch: x [batch, input], h [batch, output], c [batch, cell]; returns
-    (new h, new c) as lstm_eval.cc's LstmStepWithAuxInput computes them."""
+    (new h, new c) as lstm_eval.cc's LstmStepWithAuxInput computes them. `record` receives
+    each gate's pre-activation and activation, and the cell output (o * activation(c))."""
     layer_norm = t["forget_layer_norm_coefficients"] is not None
+    record = {} if record is None else record
 
     def gate(name: str, peephole: np.ndarray | None, squash) -> np.ndarray:
         pre = x @ t[f"input_to_{name}_weights"].T + h @ t[f"recurrent_to_{name}_weights"].T
@@ -111,7 +114,8 @@ def lstm_step(t: dict, activation, x: np.ndarray, h: np.ndarray, c: np.ndarray,
             pre = pre + peephole
         if layer_norm:
             pre = _layer_norm(pre, t[f"{name}_layer_norm_coefficients"], bias)
-        return squash(pre)
+        record[name] = (pre, squash(pre))
+        return record[name][1]
 
     def peephole(name: str, state: np.ndarray) -> np.ndarray | None:
         w = t[f"cell_to_{name}_weights"]
@@ -125,7 +129,7 @@ def lstm_step(t: dict, activation, x: np.ndarray, h: np.ndarray, c: np.ndarray,
     if cell_clip > 0:
         c = np.clip(c, -cell_clip, cell_clip)
     o = gate("output", peephole("output", c), _sigmoid)
-    h = o * activation(c)
+    h = record["hidden"] = o * activation(c)
     if t["projection_weights"] is not None:
         h = h @ t["projection_weights"].T
         if t["projection_bias"] is not None:
@@ -155,22 +159,29 @@ def lstm(op: Op, *arrays: np.ndarray | None):
     return out, h.reshape(t["output_state"].shape), c.reshape(t["cell_state"].shape)
 
 
+def _derivative(function, a: np.ndarray) -> np.ndarray:
+    step = 1e-6
+    return (function(a + step) - function(a - step)) / (2 * step)
+
+
 def _squares(op: Op, *arrays: np.ndarray | None) -> np.ndarray:
     """For the float tolerance policy (OpDef.squares): per output element, the squared terms
-    of every sum it depends on. Each step's gate pre-activations round in proportion to their
-    terms, and through the cell state that rounding reaches every later step, so the gates'
-    squared terms (over the normalization's spread with layer norm) and the cell state's
-    square are accumulated over the steps; a projection then sums them once more."""
+    whose rounding reaches it. Each gate's pre-activation rounds in proportion to its terms
+    (over the normalization's spread with layer norm); that rounding goes through the gate's
+    activation, the cell state (kept from step to step, damped by the forget gate) and the
+    output's product, each scaling it by its derivative (the linearized step, in float64);
+    a projection sums the cell outputs once more."""
     t = inputs_by_name(op, list(arrays))
     x = t["input"].astype(np.float64)
     time_major = op.attrs.get("time_major", False)
     activation = ACTIVATIONS[op.attrs.get("fused_activation_function", "NONE")]
-    h, c = t["output_state"].astype(np.float64), t["cell_state"].astype(np.float64)
-    h, c = h.reshape(x.shape[1 if time_major else 0], -1), c.reshape(h.shape[0], -1)
+    h = t["output_state"].astype(np.float64).reshape(x.shape[1 if time_major else 0], -1)
+    c = t["cell_state"].astype(np.float64).reshape(h.shape[0], -1)
     squared = {k: None if v is None else np.square(v.astype(np.float64)) for k, v in t.items()}
-    total = np.square(c)  # the carried cell state's own rounding
+    cell_squares = np.square(c)  # the carried cell state's own rounding
     outputs = []
     for x_t in (x if time_major else np.swapaxes(x, 0, 1)):
+        gate_squares = {}
         for gate in ("input", "forget", "cell", "output"):
             if t[f"input_to_{gate}_weights"] is None:
                 continue
@@ -181,18 +192,28 @@ def _squares(op: Op, *arrays: np.ndarray | None) -> np.ndarray:
                 terms = terms + squared[f"cell_to_{gate}_weights"] * np.square(c)
             if t["forget_layer_norm_coefficients"] is not None:
                 pre = x_t @ t[f"input_to_{gate}_weights"].T + h @ t[f"recurrent_to_{gate}_weights"].T
-                spread = pre.var(axis=-1, keepdims=True) + 1e-8
-                terms = terms * squared[f"{gate}_layer_norm_coefficients"] / spread
-            total = total + terms
+                terms = terms * squared[f"{gate}_layer_norm_coefficients"] / (pre.var(axis=-1, keepdims=True) + 1e-8)
+            gate_squares[gate] = terms
+        step: dict = {}
+        previous = c
         h, c = lstm_step(t, activation, x_t, h, c, op.attrs.get("cell_clip", 0.0),
-                         op.attrs.get("proj_clip", 0.0))
-        total = total + np.square(c)
-        cell_level = total
+                         op.attrs.get("proj_clip", 0.0), step)
+        (a_f, f), (a_g, g), (a_o, o) = step["forget"], step["cell"], step["output"]
+        through_f = np.square(previous * _derivative(_sigmoid, a_f)) * gate_squares["forget"]
+        if "input" in gate_squares:  # CIFG: i = 1 - f, its rounding that of f
+            a_i, i = step["input"]
+            through_i = np.square(g * _derivative(_sigmoid, a_i)) * gate_squares["input"]
+        else:
+            i, through_i = 1 - f, np.square(g * _derivative(_sigmoid, a_f)) * gate_squares["forget"]
+        through_g = np.square(i * _derivative(activation, a_g)) * gate_squares["cell"]
+        cell_squares = through_f + through_i + through_g + np.square(f) * cell_squares + np.square(c)
+        hidden = (np.square(activation(c) * _derivative(_sigmoid, a_o)) * gate_squares["output"]
+                  + np.square(o * _derivative(activation, c)) * cell_squares + np.square(step["hidden"]))
         if t["projection_weights"] is not None:
-            cell_level = (total + 1) @ squared["projection_weights"].T
+            hidden = (hidden + np.square(step["hidden"])) @ squared["projection_weights"].T
             if t["projection_bias"] is not None:
-                cell_level = cell_level + squared["projection_bias"]
-        outputs.append(cell_level)
+                hidden = hidden + squared["projection_bias"]
+        outputs.append(hidden)
     return np.stack(outputs, axis=0 if time_major else 1)
 
 
@@ -200,11 +221,6 @@ def _sum_length(op: Op, *arrays) -> int:
     """The longest sum of one step's gate: input and recurrent products, bias, peephole."""
     t = inputs_by_name(op, list(arrays))
     return t["input_to_output_weights"].shape[1] + t["recurrent_to_output_weights"].shape[1] + 2
-
-
-def state_names(op: Op) -> list[str]:
-    """The op's variable state tensors, in the order the kernels return their new values."""
-    return [op.inputs[INDEX[name]] for name in STATES]
 
 
 register("UNIDIRECTIONAL_SEQUENCE_LSTM", infer=_infer, kernel=lstm, foldable=False,
