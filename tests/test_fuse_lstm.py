@@ -35,6 +35,8 @@ def _cell(kind: str, seed: int):
         return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.9, initializer=init)
     if kind == "projection":
         return v1.nn.rnn_cell.LSTMCell(UNITS, num_proj=3, proj_clip=0.4, initializer=init)
+    if kind == "peephole_projection":
+        return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, num_proj=3, initializer=init)
     if kind == "relu":  # LiteRT's kernel has RELU for TANH too
         return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.nn.relu, initializer=init)
     if kind == "softsign":  # a near miss: another activation than LiteRT's TANH
@@ -133,6 +135,7 @@ CASES = [
     ("lstm", 1, False, True, True),
     ("peephole_clip", 2, True, False, True),
     ("relu", 1, False, False, False),
+    ("peephole_projection", 1, True, True, False),
 ]
 
 
