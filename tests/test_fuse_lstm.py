@@ -25,22 +25,21 @@ BATCH, STEPS, FEATURES, UNITS = 2, 4, 3, 5
 INVOKES = 3
 
 
-def _cell(kind: str, seed: int):
-    init = v1.random_uniform_initializer(-0.6, 0.6, seed=seed)
+def _cell(kind: str):
     if kind == "basic":
         return v1.nn.rnn_cell.BasicLSTMCell(UNITS, forget_bias=0.7)
     if kind == "lstm":
-        return v1.nn.rnn_cell.LSTMCell(UNITS, initializer=init)
+        return v1.nn.rnn_cell.LSTMCell(UNITS)
     if kind == "peephole_clip":
-        return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.9, initializer=init)
+        return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.9)
     if kind == "projection":
-        return v1.nn.rnn_cell.LSTMCell(UNITS, num_proj=3, proj_clip=0.4, initializer=init)
+        return v1.nn.rnn_cell.LSTMCell(UNITS, num_proj=3, proj_clip=0.4)
     if kind == "peephole_projection":
-        return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, num_proj=3, initializer=init)
+        return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, num_proj=3)
     if kind == "relu":  # LiteRT's kernel has RELU for TANH too
-        return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.nn.relu, initializer=init)
+        return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.nn.relu)
     if kind == "softsign":  # a near miss: another activation than LiteRT's TANH
-        return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.math.softsign, initializer=init)
+        return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.math.softsign)
     raise ValueError(kind)
 
 
@@ -61,30 +60,24 @@ def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool, loop
     def build():
         shape = [STEPS, BATCH, FEATURES] if time_major else [BATCH, STEPS, FEATURES]
         x = v1.placeholder(tf.float32, shape, "x")
-        cells = [_cell(kind, seed) for seed in range(layers)]
+        cells = [_cell(kind) for _ in range(layers)]
         cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
         if loop:
             outs = _python_loop(cell, x, time_major)
         else:
             outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
-        y = outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1)
-        return {"y": tf.identity(y, "y")}
-
-    def build_with_bias():
-        # Non-zero biases (TF initialises them to zero): every gate's bias is then checked.
-        outs = build()
-        for var in v1.global_variables():
-            if "bias" in var.name:
-                v1.add_to_collection("biases", var.assign(
-                    v1.random_uniform(var.shape, -0.5, 0.5, seed=len(var.name))))
-        return outs
+        tf.identity(outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1), "y")
 
     graph = tf.Graph()
     with graph.as_default():
-        build_with_bias()
+        build()
+        # Seeded values for every variable, so that each run has the same weights (TF's
+        # initializers draw unseeded), and biases not zero (TF's are): each gate's is checked.
+        rng = np.random.default_rng(3)
+        weights = [var.assign(rng.uniform(-0.6, 0.6, var.shape).astype(np.float32))
+                   for var in v1.global_variables()]
         with v1.Session(graph=graph) as sess:
-            sess.run(v1.global_variables_initializer())
-            sess.run(v1.get_collection("biases"))
+            sess.run(weights)
             gd = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ["y"])
     return gd.SerializeToString()
 
