@@ -41,7 +41,8 @@ class Tensor:
     # Observed or declared (fake-quant) range, kept for the quantizer.
     min_max: tuple[float, float] | None = None
     # TFLite's is_variable: state an op updates in place (an LSTM's), zero at the start and
-    # kept from one invoke to the next; no op writes it and it is no graph input.
+    # kept from one invoke to the next; it is no graph input, and no op writes it but one
+    # that resets it at each invoke (fuse_lstm's FILL of zeros).
     variable: bool = False
 
     @property
@@ -141,6 +142,8 @@ class Graph:
         # Empty for a model of one graph.
         self.subgraphs: list[Graph] = []
         self.name = ""  # the subgraph's name in the file ("" writes "main" / "subgraph_K")
+        # Why a pass left an op as it is (a partial match), for -v: text -> the op.
+        self.remarks: dict[str, Op] = {}
         # Structure maps, built lazily and then kept up to date by the Graph methods (add_op,
         # remove_op, replace_op, replace_uses, set_inputs, set_outputs, ...): the producer
         # and the readers (in graph order) of each tensor, and per op (by id) an order key
@@ -182,6 +185,9 @@ class Graph:
         name = self.unique_name(base_name)
         self.add_tensor(const_tensor(name, value))
         return name
+
+    def remark(self, text: str, op: Op) -> None:
+        self.remarks[text] = op
 
     def unique_name(self, base: str) -> str:
         if base not in self.tensors:

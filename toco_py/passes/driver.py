@@ -18,11 +18,20 @@ class PassLog:
     def __init__(self, emit: Callable[[str], None] | None = None) -> None:
         self.emit = emit
         self.counts: Counter[str] = Counter()
+        self.remarked: set[str] = set()
 
     def record(self, stage: str, p: Pass, what: str) -> None:
         self.counts[f"{stage}/{p.name}"] += 1
         if self.emit:
             self.emit(f"  {stage}/{p.name}: {what}")
+
+    def remarks(self, graph: Graph) -> None:
+        """The graph's remarks (why a pass left an op as it is) not yet shown, on the ops
+        still there (a later sweep may have rewritten an op after all)."""
+        for text, op in graph.remarks.items():
+            if self.emit and op.alive and text not in self.remarked:
+                self.remarked.add(text)
+                self.emit(f"  note: {text}")
 
 
 def run_stage(graph: Graph, stage: str, passes: Sequence[Pass], log: PassLog | None = None,
@@ -56,6 +65,8 @@ def run_stage(graph: Graph, stage: str, passes: Sequence[Pass], log: PassLog | N
         graph.checkpoint(f"removing dead ops after the {stage} passes")
         total += changed
         if not changed:
+            if log:
+                log.remarks(graph)
             return total
     raise ConversionError(
         f"the {stage} passes did not settle after {MAX_SWEEPS} sweeps; run with -v to see "

@@ -59,6 +59,8 @@ def fold_constants(graph: Graph, op: Op) -> bool:
     opdef = REGISTRY.get(op.type)
     if opdef is None or opdef.kernel is None or not opdef.foldable or not op.outputs:
         return False
+    if any(graph.tensors[n].variable for n in op.outputs):
+        return False  # it sets a variable at each invoke (fuse_lstm's reset of the state)
     if not _inputs_ready(graph, op):
         return False
     in_bytes = max((graph.tensors[n].data.nbytes for n in op.inputs

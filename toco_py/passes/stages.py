@@ -21,6 +21,7 @@ from . import (
     fuse_gelu,
     fuse_hard_swish,
     fuse_l2_normalization,
+    fuse_lstm,
     fuse_mul_into_affine,
     fuse_softmax,
     legalize_concat,
@@ -79,7 +80,8 @@ STAGES = {
     # Fewer, bigger ops.
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_affine_into_following.PASS,
-             fuse_activation.PASS,
+             # (fuse_lstm before a RELU cell's last activation fuses into its ADD)
+             fuse_lstm.PASS, fuse_activation.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
     "finalize": [check_while_shapes.PASS, materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],

@@ -1,0 +1,193 @@
+"""TF1 LSTM cells unrolled by static_rnn -> one UNIDIRECTIONAL_SEQUENCE_LSTM per layer
+(passes/fuse_lstm.py), checked against TensorFlow running the .pb, over several invokes of one
+LiteRT interpreter (the op's state lives in variable tensors, which LiteRT keeps between
+invokes)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tflite_micro import runtime  # noqa: E402
+
+from tests.support.oracle import litert, op_types, run_tf, tf_convert  # noqa: E402
+from tests.support.policy import policy_failures  # noqa: E402
+from toco_py import api  # noqa: E402
+from toco_py.interpreter import Interpreter  # noqa: E402
+from toco_py.passes import fuse_lstm  # noqa: E402
+from toco_py.tflite.reader import read_model  # noqa: E402
+
+v1 = tf.compat.v1
+BATCH, STEPS, FEATURES, UNITS = 2, 4, 3, 5
+INVOKES = 3
+
+
+def _cell(kind: str):
+    if kind == "basic":
+        return v1.nn.rnn_cell.BasicLSTMCell(UNITS, forget_bias=0.7)
+    if kind == "lstm":
+        return v1.nn.rnn_cell.LSTMCell(UNITS)
+    if kind == "peephole_clip":
+        return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.9)
+    if kind == "projection":
+        return v1.nn.rnn_cell.LSTMCell(UNITS, num_proj=3, proj_clip=0.4)
+    if kind == "peephole_projection":
+        return v1.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, num_proj=3)
+    if kind == "relu":  # LiteRT's kernel has RELU for TANH too
+        return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.nn.relu)
+    if kind == "softsign":  # a near miss: another activation than LiteRT's TANH
+        return v1.nn.rnn_cell.LSTMCell(UNITS, activation=tf.math.softsign)
+    raise ValueError(kind)
+
+
+def _python_loop(cell, x, time_major: bool):
+    """The cell called once per step on x[t] or x[:, t] (strided slices), sharing its weights."""
+    state = cell.zero_state(BATCH, tf.float32)
+    outs = []
+    with v1.variable_scope("loop") as scope:
+        for t in range(STEPS):
+            if t:
+                scope.reuse_variables()
+            out, state = cell(x[t] if time_major else x[:, t], state)
+            outs.append(out)
+    return outs
+
+
+def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool, loop: bool = False):
+    def build():
+        shape = [STEPS, BATCH, FEATURES] if time_major else [BATCH, STEPS, FEATURES]
+        x = v1.placeholder(tf.float32, shape, "x")
+        cells = [_cell(kind) for _ in range(layers)]
+        cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
+        if loop:
+            outs = _python_loop(cell, x, time_major)
+        else:
+            outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
+        tf.identity(outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1), "y")
+
+    graph = tf.Graph()
+    with graph.as_default():
+        build()
+        # Seeded values for every variable, so that each run has the same weights (TF's
+        # initializers draw unseeded), and biases not zero (TF's are): each gate's is checked.
+        rng = np.random.default_rng(3)
+        weights = [var.assign(rng.uniform(-0.6, 0.6, var.shape).astype(np.float32))
+                   for var in v1.global_variables()]
+        with v1.Session(graph=graph) as sess:
+            sess.run(weights)
+            gd = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ["y"])
+    return gd.SerializeToString()
+
+
+def _inputs(time_major: bool) -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    shape = (STEPS, BATCH, FEATURES) if time_major else (BATCH, STEPS, FEATURES)
+    return [rng.uniform(-1.5, 1.5, shape).astype(np.float32) for _ in range(INVOKES)]
+
+
+# The cells TFLM's LSTM computes (measured with tflite_micro): it refuses peepholes and a
+# projection (lstm_eval.cc: "internal_tensors_[i] == nullptr") and applies tanh whatever the
+# op's activation (a RELU cell is 0.4-0.5 off).
+TFLM_CELLS = ("basic", "lstm")
+
+
+def _check_against_tf(pb: bytes, model: bytes, time_major: bool, tflm: bool = False) -> None:
+    """TensorFlow's run of the .pb (which starts every run from a zero state), and each invoke
+    of one LiteRT interpreter, one of ours and (tflm) one TFLM interpreter, within the float
+    policy of the model."""
+    reference = read_model(model).main
+    interp = litert(model, delegates=False)
+    micro = runtime.Interpreter.from_bytes(model) if tflm else None
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    ours = Interpreter(reference)
+    failures = []
+    for k, x in enumerate(_inputs(time_major)):
+        feeds = {"x": x}
+        interp.set_tensor(inp["index"], x)
+        interp.invoke()
+        candidates = {"TensorFlow": {"y": run_tf(pb, feeds, ["y"])[0]},
+                      "LiteRT": {"y": interp.get_tensor(out["index"])}, "toco-py": ours.run(feeds)}
+        if micro is not None:
+            micro.set_input(x, 0)
+            micro.invoke()
+            candidates["TFLM"] = {"y": micro.get_output(0)}
+        failures += [f"invoke {k}: {f}" for f in policy_failures(reference, feeds, candidates)]
+    assert not failures, failures
+
+
+CASES = [
+    ("basic", 1, False, False, False),
+    ("lstm", 1, True, False, False),
+    ("peephole_clip", 1, False, False, False),
+    ("projection", 1, False, True, False),
+    ("basic", 2, True, False, False),
+    ("lstm", 2, False, True, False),
+    ("lstm", 1, False, True, True),
+    ("peephole_clip", 2, True, False, True),
+    ("relu", 1, False, False, False),
+    ("peephole_projection", 1, True, True, False),
+]
+
+
+@pytest.mark.parametrize(("kind", "layers", "time_major", "last_only", "loop"), CASES)
+def test_static_rnn_fuses_into_one_op_per_layer(kind, layers, time_major, last_only, loop):
+    pb = _static_lstm(kind, layers, time_major, last_only, loop)
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"])
+    types = [op.type for op in result.graph.ops]
+    assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
+    # Per layer: the op and the two FILLs that zero its state; the last step alone is taken
+    # by an UNPACK, a middle layer's outputs reach the next through one.
+    assert len(types) <= 3 * layers + (layers - 1) + (1 if last_only else 0), types
+    lstm = next(op for op in result.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
+    assert lstm.attrs["time_major"] == time_major
+    _check_against_tf(pb, result.model, time_major, tflm=kind in TFLM_CELLS)
+
+
+def test_near_miss_stays_unfused_with_a_note():
+    pb = _static_lstm("softsign", 1, False, False)
+    lines = []
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], log=lines.append)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
+    assert any("fuse_lstm" in line and "unfused" in line for line in lines), lines
+    _check_against_tf(pb, result.model, False)
+
+
+def test_fewer_ops_than_tensorflows_converter(tmp_path):
+    """TF's converter keeps a TF1 static_rnn cell as a dozen ops per step."""
+    pb = _static_lstm("lstm", 2, False, False)
+    path = tmp_path / "lstm.pb"
+    path.write_bytes(pb)
+    ours = op_types(api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).model)
+    theirs = op_types(tf_convert(str(path), ["x"], ["y"]))
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in theirs
+    assert len(ours) * 5 < len(theirs), (ours, theirs)
+
+
+def test_int8_keeps_the_fused_op_in_float(tmp_path):
+    """Until the quantizer gives the fused LSTM TFLite's 8x8_16 parameters, an int8 model
+    keeps it in float (with float state), says so, and still computes what TensorFlow does."""
+    from toco_py.quantize.driver import QuantizeOptions
+
+    pb = _static_lstm("lstm", 1, False, False)
+    calibration = tmp_path / "cal.npz"
+    np.savez(calibration, x=np.stack(_inputs(False)))
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"],
+                               quantize=QuantizeOptions("int8", calibration_data=str(calibration)))
+    assert any(fuse_lstm.FLOAT_IN_INT8 in note for note in result.notes), result.notes
+    lstm = next(op for op in result.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
+    assert {result.graph.tensors[n].dtype for n in lstm.inputs if n} == {"float32"}
+    _check_against_tf(pb, result.model, False)
+
+
+def test_state_fed_as_an_input_stays_unfused_with_a_note():
+    """A single step whose state comes in as inputs (the seeds' split-out inference step):
+    the fused op would keep the state in variables instead, so it stays as it is."""
+    from tests.support.networks import lstm_language_model
+
+    lines = []
+    result = api.convert_bytes(lstm_language_model().pb, log=lines.append)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
+    assert any("fuse_lstm" in line and "graph input" in line for line in lines), lines

@@ -1,0 +1,229 @@
+"""A TF1 LSTM cell unrolled over a static sequence (static_rnn, or a loop over steps sharing
+the weights) -> one UNIDIRECTIONAL_SEQUENCE_LSTM.
+
+The chain starts at a cell whose state is zero (lstm_cell.py reads each cell) and follows the
+output h into the next step's concatenation with the same weights. The steps' inputs become
+the op's sequence: the tensor they are the steps of in order (unstacked by an UNPACK, or
+sliced one index at a time; time_major as that axis says), else a PACK of them. The steps'
+outputs are the op's output: in place of the PACK that stacks them, and through an UNPACK
+where anything else reads them (a next layer, which then fuses in turn, or the last step).
+
+The state: TFLite keeps it in variable tensors that the op updates in place, so the second
+invoke of a model starts from the first one's final state (TensorFlow's converter leaves
+its fused Keras LSTM so: every invoke after the first differs from TensorFlow's run unless
+the app calls reset_all_variables()). A TF1 graph starts each run from zero; a FILL with
+zeros written into each state variable before the op keeps every invoke the same.
+
+A cell that matches only in part (another activation, layer norm, a state read outside the
+cell, a non-zero initial state) is left as it is; the reason is noted (-v).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Op, Tensor
+from ..ops.lstm import INPUTS
+from .base import Pass
+from .lstm_cell import TF_GATE_ORDER, Cell, NoCell, is_zero, read_cell
+
+# Until the quantizer gives the op TFLite's 8x8_16 parameters (int16 cell state, int32 gate
+# biases, the gates' intermediate scales), an int8 model keeps it in float.
+FLOAT_IN_INT8 = "the quantizer has no 8x8_16 parameters for a fused LSTM yet"
+
+
+def _next_fc(graph: Graph, cell: Cell) -> Op | None:
+    """The next step's gate product: FULLY_CONNECTED(CONCATENATION(x, h), the same weights)."""
+    weights = graph.const_value(cell.fc.inputs[1])
+    for concat in graph.consumers(cell.h):
+        if concat.type != "CONCATENATION" or concat.inputs[1:] != [cell.h]:
+            continue
+        for fc in graph.consumers(concat.outputs[0]):
+            other = graph.const_value(fc.inputs[1]) if fc.type == "FULLY_CONNECTED" else None
+            if fc.inputs[0] == concat.outputs[0] and other is not None and (
+                    fc.inputs[1] == cell.fc.inputs[1] or np.array_equal(other, weights)):
+                return fc
+    return None
+
+
+def _chain(graph: Graph, fc: Op) -> list[Cell]:
+    cells = [read_cell(graph, fc, None, None)]
+    while (fc := _next_fc(graph, cells[-1])) is not None:
+        cells.append(read_cell(graph, fc, cells[-1].h, cells[-1].c))
+    return cells
+
+
+def _shared(cells: list[Cell]) -> dict:
+    """The parameters all cells agree on (None where no cell determines one)."""
+    params = {}
+    for key in cells[0].params:
+        known = [c.params[key] for c in cells if c.params[key] is not None]
+        if any(not np.array_equal(v, known[0]) for v in known[1:]):
+            raise NoCell(f"the steps differ in their {key.replace('_', ' ')}")
+        params[key] = known[0] if known else None
+    return params
+
+
+def _inner_uses(graph: Graph, cells: list[Cell]) -> dict[str, list[Op]]:
+    """The steps' outputs h by what reads them outside the cells; raises if anything outside
+    reads another tensor of theirs."""
+    inside = {id(op) for cell in cells for op in cell.ops}
+    outputs = {cell.h for cell in cells}
+    uses: dict[str, list[Op]] = {}
+    for cell in cells:
+        for op in cell.ops:
+            for name in op.outputs:
+                outside = [u for u in graph.consumers(name) if id(u) not in inside]
+                if name in outputs:
+                    uses[name] = outside
+                elif outside or name in graph.outputs:
+                    raise NoCell(f"{name!r}, inside the cell, is read outside it")
+    return uses
+
+
+def _step_of(graph: Graph, x: str) -> tuple[str, int, int] | None:
+    """(the tensor, its time axis, the step) when x is one step of a [T, B, F] or [B, T, F]
+    tensor: an UNPACK's output, or a STRIDED_SLICE taking one index of axis 0 or 1 whole."""
+    op = graph.producer(x)
+    if op is None or not op.inputs:
+        return None
+    shape = graph.tensors[op.inputs[0]].shape
+    if shape is None or len(shape) != 3:
+        return None
+    if op.type == "UNPACK" and op.attrs.get("axis", 0) in (0, 1):
+        return op.inputs[0], op.attrs.get("axis", 0), op.outputs.index(x)
+    if op.type != "STRIDED_SLICE" or op.attrs.get("ellipsis_mask") or op.attrs.get("new_axis_mask") \
+            or op.attrs.get("offset"):
+        return None
+    begin, strides = graph.const_value(op.inputs[1]), graph.const_value(op.inputs[3])
+    shrink = op.attrs.get("shrink_axis_mask", 0)
+    if begin is None or strides is None or shrink not in (1, 2) or np.any(strides != 1) \
+            or op.attrs.get("begin_mask", 0) & shrink:
+        return None
+    axis = shrink.bit_length() - 1
+    if begin.size <= axis:
+        return None
+    whole = ((1 << begin.size) - 1) & ~shrink  # (the axes past the spec are whole)
+    if op.attrs.get("begin_mask", 0) & whole != whole or op.attrs.get("end_mask", 0) & whole != whole:
+        return None
+    return op.inputs[0], axis, int(begin[axis]) % shape[axis]
+
+
+def _sequence(graph: Graph, cells: list[Cell]) -> tuple[str | None, bool | None]:
+    """(the [T, B, F] or [B, T, F] tensor whose steps in order are the steps' inputs,
+    time_major), or (None, None) when there is none."""
+    steps = [_step_of(graph, c.x) for c in cells]
+    if None in steps or len({(t, axis) for t, axis, _ in steps}) != 1 \
+            or [k for _, _, k in steps] != list(range(len(cells))):
+        return None, None
+    sequence, axis, _ = steps[0]
+    if graph.tensors[sequence].shape[axis] != len(cells):
+        return None, None
+    return sequence, axis == 0
+
+
+def _gate_inputs(graph: Graph, base: str, params: dict, n_input: int, units: int) -> dict[str, str]:
+    """The op's weight and bias inputs by schema name, TensorFlow's kernel split per gate."""
+    weights = params["weights"]
+    named = {}
+    for k, gate in enumerate(TF_GATE_ORDER):
+        rows = weights[k * units:(k + 1) * units]
+        named[f"input_to_{gate}_weights"] = graph.add_const(f"{base}/input_to_{gate}_weights", rows[:, :n_input])
+        named[f"recurrent_to_{gate}_weights"] = graph.add_const(
+            f"{base}/recurrent_to_{gate}_weights", rows[:, n_input:])
+        bias = params[f"{gate}_bias"]
+        named[f"{gate}_gate_bias"] = graph.add_const(
+            f"{base}/{gate}_gate_bias", np.zeros(units, np.float32) if bias is None else bias)
+    peepholes = {g: params[f"cell_to_{g}"] for g in ("input", "forget", "output")}
+    if any(p is not None and np.any(p) for p in peepholes.values()):
+        for gate, p in peepholes.items():  # (unknown where the state is zero: no effect)
+            named[f"cell_to_{gate}_weights"] = graph.add_const(
+                f"{base}/cell_to_{gate}_weights", np.zeros(units, np.float32) if p is None else p)
+    if params["projection"] is not None:
+        named["projection_weights"] = graph.add_const(f"{base}/projection_weights", params["projection"])
+    return named
+
+
+def _state(graph: Graph, base: str, shape: tuple[int, ...]) -> tuple[str, Op]:
+    """A variable state tensor and the FILL that zeroes it before each run of the op."""
+    name = graph.unique_name(base)
+    graph.add_tensor(Tensor(name, shape, "float32", variable=True))
+    dims = graph.add_const(f"{name}/shape", np.array(shape, np.int32))
+    zero = graph.add_const(f"{name}/zero", np.array(0, np.float32))
+    return name, Op("FILL", [dims, zero], [name], {}, base)
+
+
+def fuse(graph: Graph, cells: list[Cell]) -> None:
+    params = _shared(cells)
+    uses = _inner_uses(graph, cells)
+    first = cells[0]
+    x_shape = graph.tensors[first.x].shape
+    steps, units, n_output = len(cells), params["weights"].shape[0] // 4, params["n_output"]
+    if x_shape is None or len(x_shape) != 2 or min(x_shape) < 1 \
+            or params["weights"].shape[1] != x_shape[1] + n_output:
+        raise NoCell(f"the step input {first.x!r} has no static [batch, features] shape")
+    batch, n_input = x_shape
+    sequence, time_major = _sequence(graph, cells)
+    hs = [c.h for c in cells]
+    stacks = {id(u): u for h in hs for u in uses[h] if u.type == "PACK" and u.inputs == hs}
+    stack = next(iter(stacks.values()), None)
+    if time_major is None:
+        time_major = stack is None or stack.attrs.get("axis", 0) == 0
+    if stack is not None and stack.attrs.get("axis", 0) != (0 if time_major else 1):
+        stack = None
+    axis = 0 if time_major else 1
+    base = first.fc.name or first.h
+    new_ops = []
+    if sequence is None:
+        sequence = graph.unique_name(f"{base}/sequence")
+        graph.add_tensor(Tensor(sequence, (steps, batch, n_input) if time_major else (batch, steps, n_input)))
+        new_ops.append(Op("PACK", [c.x for c in cells], [sequence], {"values_count": steps, "axis": axis}, base))
+    named = {"input": sequence} | _gate_inputs(graph, base, params, n_input, units)
+    named["output_state"], fill_h = _state(graph, f"{base}/output_state", (batch, n_output))
+    named["cell_state"], fill_c = _state(graph, f"{base}/cell_state", (batch, units))
+    out_shape = (steps, batch, n_output) if time_major else (batch, steps, n_output)
+    if stack is not None:
+        out = stack.outputs[0]
+    else:
+        out = graph.unique_name(f"{base}/outputs")
+        graph.add_tensor(Tensor(out, out_shape))
+    lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
+        "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
+        "proj_clip": float(params["proj_clip"]), "time_major": time_major,
+        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base,
+        float_in_int8=FLOAT_IN_INT8)
+    new_ops += [fill_h, fill_c, lstm]
+    if any(u is not stack for h in hs for u in uses[h]) or any(h in graph.outputs for h in hs):
+        new_ops.append(Op("UNPACK", [out], hs, {"num": steps, "axis": axis}, base))
+    removed = {id(op): op for cell in cells for op in cell.ops}
+    if stack is not None:
+        removed[id(stack)] = stack
+    for op in removed.values():
+        graph.remove_op(op)
+    for op in new_ops:
+        graph.add_op(op)
+    graph.toposort()
+
+
+def fuse_lstm(graph: Graph, op: Op) -> bool:
+    if op.type != "FULLY_CONNECTED":
+        return False
+    concat = graph.producer(op.inputs[0])
+    if concat is None or concat.type != "CONCATENATION" or len(concat.inputs) != 2 \
+            or [u.type for u in graph.consumers(op.outputs[0])] != ["SPLIT"]:
+        return False
+    if concat.inputs[1] in graph.inputs:
+        graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: its state is a graph input "
+                     f"({concat.inputs[1]!r}), and the fused op keeps its state in variable tensors", op)
+        return False
+    if not is_zero(graph, concat.inputs[1]):
+        return False  # (a step after the first, or no LSTM)
+    try:
+        cells = _chain(graph, op)
+        fuse(graph, cells)
+    except NoCell as why:
+        graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: {why}", op)
+        return False
+    return True
+
+
+PASS = Pass("fuse_lstm", fuse_lstm)
