@@ -204,9 +204,9 @@ def test_model_without_inputs_and_constant_outputs(tmp_path):
 
 
 def test_unsupported_ops_fail_before_anything_is_written(tmp_path):
-    graph = one_op("ARG_MAX", [np.zeros((2, 5), np.float32), np.int32(1)], {"output_type": "int32"},
+    graph = one_op("CUMSUM", [np.zeros((2, 5), np.float32), np.int32(1)], {"exclusive": False, "reverse": False},
                    const={1})
-    with pytest.raises(CodegenError, match=r"^codegen: no C kernel for op\(s\) #0 ARG_MAX$"):
+    with pytest.raises(CodegenError, match=r"^codegen: no C kernel for op\(s\) #0 CUMSUM$"):
         generate_bundle(graph, str(tmp_path / "out"), "m")
     assert not (tmp_path / "out").exists()
     g = one_op_graph("RESIZE_BILINEAR", [np.zeros((1, 3, 3, 2), np.int8), np.int32([6, 6])], {},
@@ -255,12 +255,12 @@ def test_cli_codegen_verify(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "arena" in proc.stderr and "pass" in proc.stdout and "FAIL" not in proc.stdout
     assert (tmp_path / "bundle" / "tiny.h").exists() and (tmp_path / "bundle" / "tiny_run").exists()
-    bad = tmp_path / "argmax.tflite"
+    bad = tmp_path / "cumsum.tflite"
     from toco_py.tflite.writer import model_bytes
-    bad.write_bytes(model_bytes(one_op_graph("ARG_MAX", [np.zeros((2, 5), np.float32), np.int32(1)],
-                                             {"output_type": "int32"}, const={1})))
+    bad.write_bytes(model_bytes(one_op_graph("CUMSUM", [np.zeros((2, 5), np.float32), np.int32(1)],
+                                             {"exclusive": False, "reverse": False}, const={1})))
     proc = toco("codegen", str(bad), "-o", str(tmp_path / "nothing"))
-    assert_one_line_error(proc, "#0 ARG_MAX")
+    assert_one_line_error(proc, "#0 CUMSUM")
     assert not (tmp_path / "nothing").exists()
 
 

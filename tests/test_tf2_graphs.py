@@ -15,7 +15,6 @@ from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import op_types, run_litert
 from tests.support.policy import tensorflow_and_litert_failures
 from toco_py import api
-from toco_py.errors import ConversionError
 
 v1 = tf.compat.v1
 # A tf.function that stays a call in the frozen graph (TensorFlow would inline it otherwise).
@@ -80,9 +79,14 @@ def test_if_on_a_constant_predicate_takes_its_branch(flag):
 
     gd, ops, inputs, outputs = freeze_tf2(model, tf.TensorSpec([2, 8], tf.float32))
     assert "StatelessIf" in ops or "If" in ops
-    if flag:  # dropout draws random numbers: the branch taken must convert to them
-        with pytest.raises(ConversionError):
-            api.convert_bytes(gd.SerializeToString())
+    if flag:  # dropout's draws become RANDOM_UNIFORM: each value dropped, or scaled by 2
+        result = api.convert_bytes(gd.SerializeToString())
+        assert "RANDOM_UNIFORM" in op_types(result.model)
+        x = _x()
+        y = run_litert(result.model, {inputs[0]: x})[outputs[0]]
+        kept = y != 1.0
+        np.testing.assert_allclose(y[kept], x[kept] * 2.0 * 3.0 + 1.0, rtol=1e-6)
+        assert kept.any() and not kept.all()
         return
     result = convert_and_check(gd, inputs, outputs, {inputs[0]: _x()})
     assert set(op_types(result.model)) <= {"SUB", "ADD"}

@@ -131,6 +131,12 @@ def _structure_of(ops: list[Op]) -> tuple[dict, dict, dict, dict]:
     return producers, users, order, linked
 
 
+# The op types that change the model's state (resource variables, initializers run), which
+# remove_dead keeps though nothing reads them: the ops registry adds those of the
+# "side_effects" trait as it registers them (this module cannot import the registry).
+SIDE_EFFECT_TYPES: set[str] = set()
+
+
 class Graph:
     def __init__(self) -> None:
         self.tensors: dict[str, Tensor] = {}
@@ -466,15 +472,13 @@ class Graph:
         return removed
 
     def _has_effects(self, op: Op) -> bool:
-        """The op changes the model's state (a resource variable, an initializer run): it has
-        the side_effects trait, or runs a subgraph holding such an op, at any depth."""
-        from .ops import has_trait  # the ops import this module
-
+        """The op changes the model's state (a resource variable, an initializer run): its
+        type is one of SIDE_EFFECT_TYPES, or it runs a subgraph holding such an op, at any depth."""
         seen: set[int] = set()
         todo = [op]
         while todo:
             current = todo.pop()
-            if has_trait(current.type, "side_effects"):
+            if current.type in SIDE_EFFECT_TYPES:
                 return True
             for key, index in current.attrs.items():
                 if key.endswith("_subgraph_index") and index not in seen and index < len(self.subgraphs):

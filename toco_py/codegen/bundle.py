@@ -8,11 +8,14 @@ import tempfile
 from ..errors import TocoError
 from ..ir import Graph
 from .emitter import Bundle, default_name, generate
+from .model_bundle import generate_model
+from .model_plan import is_model
 
 
 def generate_bundle(graph: Graph, out_dir: str, name: str, source: str = "") -> Bundle:
-    """Renders every file first (any error leaves the disk untouched), then writes them."""
-    bundle = generate(graph, name, source)
+    """Renders every file first (any error leaves the disk untouched), then writes them. A
+    model of several subgraphs, or with variables, goes through model_bundle.py."""
+    bundle = (generate_model if is_model(graph) else generate)(graph, name, source)
     write_bundle(bundle, out_dir)
     return bundle
 

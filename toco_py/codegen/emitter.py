@@ -28,7 +28,6 @@ from .lowering import (
     op_label,
     unsupported_ops,
 )
-from .model_plan import is_model
 from .planner import (
     RESOURCE,
     MemoryPlan,
@@ -91,14 +90,10 @@ def check_graph(graph: Graph) -> None:
 
 
 def generate(graph: Graph, name: str, source: str = "") -> Bundle:
-    """All files of the bundle for this graph; raises CodegenError (one line) if the graph
-    cannot be generated. A model of several subgraphs, or with variables, goes through
-    model_bundle.py."""
+    """All files of the bundle for this graph of one subgraph and no state (a model of
+    several, or with variables: model_bundle.generate_model; bundle.py chooses); raises
+    CodegenError (one line) if the graph cannot be generated."""
     name = check_name(name)
-    if is_model(graph):
-        from .model_bundle import generate_model
-
-        return generate_model(graph, name, source)
     check_graph(graph)
     try:
         plan = plan_memory(graph)

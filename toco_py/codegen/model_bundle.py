@@ -15,6 +15,7 @@ from .emitter import (
     arena_lines,
     assemble,
     check_graph,
+    check_name,
     failed_helper,
     function_lines,
     io_tables,
@@ -73,7 +74,10 @@ def lower_model(graph: Graph, name: str) -> LoweredModel:
     return LoweredModel(plan, layout, states, {s: lower_all(states[s]) for s in plan.order})
 
 
-def generate_model(graph: Graph, name: str, source: str) -> Bundle:
+def generate_model(graph: Graph, name: str, source: str = "") -> Bundle:
+    """All files of the bundle for a model of several subgraphs or with variables; raises
+    CodegenError (one line) if it cannot be generated."""
+    name = check_name(name)
     model = lower_model(graph, name)
     order = model.plan.order
     families = step_families([step for s in order for step in model.steps[s]])

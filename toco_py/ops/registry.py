@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from ..errors import ConversionError
+from ..ir import SIDE_EFFECT_TYPES
 
 # OpDef.ulps of transcendental functions.
 APPROXIMATED = 4.0
@@ -116,6 +117,8 @@ def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
     REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable, sum_length,
                             squares, ulps, float32_only, _known_traits(type_, traits),
                             weight_axis, int8_output)
+    if "side_effects" in REGISTRY[type_].traits:
+        SIDE_EFFECT_TYPES.add(type_)
     return REGISTRY[type_]
 
 
