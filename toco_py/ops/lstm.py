@@ -224,4 +224,5 @@ def _sum_length(op: Op, *arrays) -> int:
 
 
 register("UNIDIRECTIONAL_SEQUENCE_LSTM", infer=_infer, kernel=lstm, foldable=False,
-         ulps=APPROXIMATED, sum_length=_sum_length, squares=_squares, traits={"updates_variables", "tflm"})
+         ulps=APPROXIMATED, sum_length=_sum_length, squares=_squares,
+         traits={"updates_variables", "tflm", "no_int8_scheme"})

@@ -46,6 +46,9 @@ TRAITS = {
                   "variables: kernel(op, model, *arrays), model the interpreter's "
                   "interpreter.Model (IF, WHILE, CALL_ONCE, the variable ops); its shape rule "
                   "gets its graph too: infer(op, graph, *tensors)",
+    "no_int8_scheme": "its int8 kernel runs TF's converter's int8 form, but the quantizer does "
+                      "not compute its op-specific parameters (TFLite's 8x8_16 LSTM) yet: an int8 "
+                      "model keeps it in float, and --int8_only refuses it",
     "side_effects": "it changes the model's state (a resource variable, the initializers "
                     "run): kept though nothing reads its outputs (Graph.remove_dead)",
     "updates_variables": "it also writes the variable tensors among its inputs (Tensor.variable, "

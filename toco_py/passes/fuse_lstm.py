@@ -26,10 +26,6 @@ from ..ops.lstm import INPUTS
 from .base import Pass
 from .lstm_cell import TF_GATE_ORDER, Cell, NoCell, is_zero, read_cell
 
-# Until the quantizer gives the op TFLite's 8x8_16 parameters (int16 cell state, int32 gate
-# biases, the gates' intermediate scales), an int8 model keeps it in float.
-FLOAT_IN_INT8 = "the quantizer has no 8x8_16 parameters for a fused LSTM yet"
-
 
 def _next_fc(graph: Graph, cell: Cell) -> Op | None:
     """The next step's gate product: FULLY_CONNECTED(CONCATENATION(x, h), the same weights)."""
@@ -189,8 +185,7 @@ def fuse(graph: Graph, cells: list[Cell]) -> None:
     lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
         "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
         "proj_clip": float(params["proj_clip"]), "time_major": time_major,
-        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base,
-        float_in_int8=FLOAT_IN_INT8)
+        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base)
     new_ops += [fill_h, fill_c, lstm]
     if any(u is not stack for h in hs for u in uses[h]) or any(h in graph.outputs for h in hs):
         new_ops.append(Op("UNPACK", [out], hs, {"num": steps, "axis": axis}, base))

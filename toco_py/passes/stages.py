@@ -94,11 +94,15 @@ FAKE_QUANT_PASSES = {"drop": drop_fake_quant.PASS, "emulate": emulate_fake_quant
 
 
 def run_all(graph: Graph, log: PassLog | None = None,
-            after_pass: Callable[[str, Graph], None] | None = None, fake_quant: str = "emulate") -> None:
-    """fake_quant: "emulate" or "drop" (see FAKE_QUANT_PASSES)."""
+            after_pass: Callable[[str, Graph], None] | None = None, fake_quant: str = "emulate",
+            fuse_rnn: bool = True) -> None:
+    """fake_quant: "emulate" or "drop" (see FAKE_QUANT_PASSES); fuse_rnn: whether LSTM cells
+    become UNIDIRECTIONAL_SEQUENCE_LSTM (api.fuses_rnn)."""
     skipped = [p for mode, p in FAKE_QUANT_PASSES.items() if mode != fake_quant]
     if len(skipped) == len(FAKE_QUANT_PASSES):
         raise ValueError(f"fake_quant={fake_quant!r}: use one of {', '.join(FAKE_QUANT_PASSES)}")
+    if not fuse_rnn:
+        skipped.append(fuse_lstm.PASS)
     for stage, passes in STAGES.items():
         chosen = [p for p in passes if p not in skipped]
         run_stage(graph, stage, chosen, log, after_pass)

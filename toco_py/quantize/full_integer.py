@@ -317,6 +317,8 @@ class _Quantizer:
         if self.float_ops and self.options.int8_only:
             listings = self.float_listings()
             problems = [f"no int8 kernel for {listings[NO_KERNEL]}"] if NO_KERNEL in listings else []
+            if NO_SCHEME in listings:
+                problems.append(f"no int8 parameters (TFLite's 8x8_16 scheme) for {listings[NO_SCHEME]} yet")
             if NON_FINITE in listings:
                 problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
             raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
@@ -418,6 +420,7 @@ class _Quantizer:
 
 # Why an op stays in float (the notes say it).
 NO_KERNEL = "no int8 kernel; --int8_only refuses"
+NO_SCHEME = "no int8 parameters for it yet (TFLite's 8x8_16 scheme); --int8_only refuses"
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
@@ -440,6 +443,8 @@ def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
         return None
     if op.float_in_int8 and not int8_only:
         return f"{op.float_in_int8}; --int8_only quantizes them"
+    if has_trait(op.type, "no_int8_scheme"):
+        return NO_SCHEME
     opdef = REGISTRY.get(op.type)
     if opdef is not None and opdef.int8_kernel is not None:
         return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
