@@ -25,14 +25,23 @@ INVOKES = 16
 VARIANTS = list(lstm_models.VARIANTS)
 
 
+class _Models:
+    """(variant, "float" | "int8") -> TF's converter's .tflite, made when first asked for (each
+    test worker then converts only what its tests read: TF's converter takes ~10 s a model)."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple[str, str], bytes] = {}
+
+    def __getitem__(self, key: tuple[str, str]) -> bytes:
+        if key not in self.made:
+            variant, kind = key
+            self.made[key] = (lstm_models.float_model if kind == "float" else lstm_models.int8_model)(variant)
+        return self.made[key]
+
+
 @pytest.fixture(scope="module")
-def models() -> dict[tuple[str, str], bytes]:
-    """(variant, "float" | "int8") -> TF's converter's .tflite."""
-    made = {}
-    for variant in VARIANTS:
-        made[variant, "float"] = lstm_models.float_model(variant)
-        made[variant, "int8"] = lstm_models.int8_model(variant)
-    return made
+def models() -> _Models:
+    return _Models()
 
 
 def _litert_runs(model: bytes, inputs: list[np.ndarray], reference: bool = False) -> list[np.ndarray]:
