@@ -206,3 +206,18 @@ def test_state_fed_as_an_input_stays_unfused_with_a_note():
     result = api.convert_bytes(lstm_language_model().pb, log=lines.append)
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
     assert any("fuse_lstm" in line and "graph input" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("kind,gap", [("lstm", None), ("peephole_clip", "peepholes"),
+                                      ("projection", "a projection"), ("relu", "a RELU activation")])
+def test_check_for_tflm_names_the_lstm_variants_its_kernel_lacks(tmp_path, kind, gap):
+    """`check --target tflite-micro` says what TFLM's LSTM does not compute, which TFLM
+    itself refuses (peepholes, a projection) or computes wrongly (tanh for RELU)."""
+    from tests.support.cli import toco
+
+    pb = tmp_path / f"{kind}.pb"
+    pb.write_bytes(_static_lstm(kind, 1, False, False))
+    proc = toco("check", str(pb), "--target", "tflite-micro")
+    assert proc.returncode == (0 if gap is None else 1), proc.stdout + proc.stderr
+    if gap is not None:
+        assert f"UNIDIRECTIONAL_SEQUENCE_LSTM (with {gap}" in proc.stdout, proc.stdout

@@ -154,6 +154,9 @@ def hint_for(label: str, target: str) -> str:
         return SPECIFIC_HINTS[op]
     if not op.isupper():  # a TF op name: no TFLite builtin at all
         return CUSTOM_OPS_HINT
+    if target == "tflite-micro" and " (with " in label:  # a kernel that lacks a variant (targets.py)
+        return (f"TFLM {TFLM_VERSION}'s {op} kernel does not compute {label.split(' (with ', 1)[1][:-1]}: "
+                "use a variant without it, or register your own kernel")
     if target == "tflite-micro":
         how = TFLM_HINTS.get(op, "rewrite with ops TFLM has")
         return f"TFLM {TFLM_VERSION} has no {op} kernel: {how}, or register your own kernel"

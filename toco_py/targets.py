@@ -60,6 +60,11 @@ def _runtime_missing(graph: Graph, op: Op, target: str) -> str | None:
         return op_kind(op)
     if target == "tflite-micro" and not has_trait(op.type, "tflm"):
         return op.type
+    if target == "tflite-micro" and op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        from .ops.lstm import tflm_gap
+
+        gap = tflm_gap(op)
+        return f"{op.type} (with {gap})" if gap else None
     return None
 
 

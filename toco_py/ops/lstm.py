@@ -223,6 +223,20 @@ def _sum_length(op: Op, *arrays) -> int:
     return t["input_to_output_weights"].shape[1] + t["recurrent_to_output_weights"].shape[1] + 2
 
 
+def tflm_gap(op: Op) -> str | None:
+    """What of this LSTM TensorFlow Lite Micro's kernel does not compute, or None (measured with
+    tflite_micro at targets.TFLM_VERSION: it refuses peepholes and a projection, and applies
+    tanh whatever the op's activation, silently)."""
+    given = {name for name, tensor in zip(INPUTS, op.inputs) if tensor}
+    if given & {"cell_to_input_weights", "cell_to_forget_weights", "cell_to_output_weights"}:
+        return "peepholes"
+    if "projection_weights" in given:
+        return "a projection"
+    if op.attrs.get("fused_activation_function") != "TANH":
+        return f"a {op.attrs.get('fused_activation_function')} activation"
+    return None
+
+
 register("UNIDIRECTIONAL_SEQUENCE_LSTM", infer=_infer, kernel=lstm, foldable=False,
          ulps=APPROXIMATED, sum_length=_sum_length, squares=_squares,
          traits={"updates_variables", "tflm", "no_int8_scheme"})
