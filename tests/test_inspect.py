@@ -300,3 +300,16 @@ def test_one_subgraph_has_no_subgraph_details(files):
         summary = inspect_json(files[which])
         assert summary["subgraphs"] == 1 and "subgraph_details" not in summary
         assert "subgraphs" not in toco("inspect", str(files[which])).stdout
+
+
+def test_dot_draws_every_subgraph():
+    """A WHILE model: the cond and body each in a box of their own, named by the WHILE's label,
+    every op of every subgraph a node."""
+    from toco_py.tflite.reader import read_graph
+
+    graph = read_graph(cf_models.while_model())
+    dot = graph_to_dot(graph)
+    assert_well_formed(dot)
+    assert "cluster_1" in dot and "cluster_2" in dot and "cluster_3" not in dot
+    assert "cond: subgraph 1, body: subgraph 2" in dot
+    assert dot.count("shape=box") == sum(len(sub.ops) for sub in graph.subgraphs)

@@ -39,37 +39,51 @@ def _short(name: str) -> str:
 
 
 def graph_to_dot(graph: Graph, title: str = "") -> str:
+    """The picture of the graph; a model of several subgraphs (IF, WHILE, CALL_ONCE) draws each
+    other subgraph as a box of its own, which the ops running it name."""
     lines = ["digraph model {", "  rankdir=TB;",
              '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];']
     if title:
         lines.append(f"  label={quote(title)}; labelloc=t;")
+    lines += _subgraph_lines(graph, "", "  ")
+    for s, sub in enumerate(graph.subgraphs[1:], start=1):
+        lines.append(f"  subgraph cluster_{s} {{")
+        lines.append(f"    label={quote(f'subgraph {s}: {sub.name}')}; style=dashed;")
+        lines += _subgraph_lines(sub, f"s{s}_", "    ")
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _subgraph_lines(graph: Graph, prefix: str, indent: str) -> list[str]:
+    """The nodes and edges of one subgraph, their ids prefixed (none for the entry point)."""
+    lines = []
     source: dict[str, str] = {}  # tensor name -> dot id of the node that makes it
     for i, name in enumerate(graph.inputs):
-        node = f"in{i}"
+        node = f"{prefix}in{i}"
         source[name] = node
         label = f"input\n{_short(name)}\n{shape_text(graph.tensors.get(name))}"
-        lines.append(f"  {node} [shape=ellipse, style=filled, fillcolor=palegreen, "
+        lines.append(f"{indent}{node} [shape=ellipse, style=filled, fillcolor=palegreen, "
                      f"label={quote(label)}, tooltip={quote(name)}];")
     for i, op in enumerate(graph.ops):
-        node = f"op{i}"
-        lines.append(f"  {node} [shape=box, style=\"rounded,filled\", fillcolor={_color(op)}, "
+        node = f"{prefix}op{i}"
+        lines.append(f"{indent}{node} [shape=box, style=\"rounded,filled\", fillcolor={_color(op)}, "
                      f"label={quote(_op_label(graph, op))}, tooltip={quote(op.name)}];")
         for name in op.inputs:
             if name in source:
-                lines.append(f"  {source[name]} -> {node} "
+                lines.append(f"{indent}{source[name]} -> {node} "
                              f"[label={quote(shape_text(graph.tensors.get(name)))}];")
         for name in op.outputs:
             source[name] = node
     for i, name in enumerate(graph.outputs):
-        node = f"out{i}"
-        lines.append(f"  {node} [shape=ellipse, style=filled, fillcolor=lightblue, "
+        node = f"{prefix}out{i}"
+        lines.append(f"{indent}{node} [shape=ellipse, style=filled, fillcolor=lightblue, "
                      f"label={quote('output' + chr(10) + _short(name))}, tooltip={quote(name)}];")
         if name in source:
-            lines.append(f"  {source[name]} -> {node} "
+            lines.append(f"{indent}{source[name]} -> {node} "
                          f"[label={quote(shape_text(graph.tensors.get(name)))}];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _op_label(graph: Graph, op) -> str:
@@ -80,6 +94,10 @@ def _op_label(graph: Graph, op) -> str:
               if n and n in graph.tensors and graph.tensors[n].is_const]
     if consts:
         parts.append("const " + ", ".join(consts))
+    runs = [f"{key.removesuffix('_subgraph_index')}: subgraph {index}"
+            for key, index in op.attrs.items() if key.endswith("_subgraph_index")]
+    if runs:
+        parts.append(", ".join(runs))
     return "\n".join(parts)
 
 
