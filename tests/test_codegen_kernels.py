@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.codegen_check import check_bundle, one_op, roundtrip
+from tests.support.codegen_check import TEST_OPT, check_bundle, one_op, roundtrip, table
 from tests.support.kernel_check import one_op_graph, quant, window
 from toco_py.codegen.bundle import generate_bundle
-from toco_py.codegen.verify import VerifyError, build, run_bundle
+from toco_py.codegen.verify import VerifyError, build, run_bundle, run_bundle_steps, verify_steps
 from toco_py.ir import Graph, Op, Tensor, const_tensor
 from toco_py.ops.lstm import INPUTS
 from toco_py.tflite.reader import read_model
@@ -289,10 +289,10 @@ def test_reshape_copy_when_input_lives_on(tmp_path):
     assert "tk_copy" in (tmp_path / "model" / "model.c").read_text()
 
 
-def lstm_graph() -> Graph:
+def lstm_graph(fill: bool = True) -> Graph:
     """UNIDIRECTIONAL_SEQUENCE_LSTM with every part kernels/lstm.c has (peepholes, cell clip,
     projection with bias and clip, RELU6, batch-major), its states zeroed by FILLs before it
-    as passes/fuse_lstm.py writes them."""
+    as passes/fuse_lstm.py writes them, or (fill False) carried from invoke to invoke."""
     batch, steps, n_input, n_cell, n_output = 2, 3, 4, 5, 3
     g = Graph()
     g.add_tensor(Tensor("x", (batch, steps, n_input), "float32"))
@@ -307,9 +307,10 @@ def lstm_graph() -> Graph:
         inputs.append(name)
     for name, units in (("output_state", n_output), ("cell_state", n_cell)):
         g.add_tensor(Tensor(name, (batch, units), "float32", variable=True))
-        g.add_tensor(const_tensor(f"{name}/shape", i32([batch, units])))
-        g.add_tensor(const_tensor(f"{name}/zero", np.float32(0)))
-        g.add_op(Op("FILL", [f"{name}/shape", f"{name}/zero"], [name], {}, name))
+        if fill:
+            g.add_tensor(const_tensor(f"{name}/shape", i32([batch, units])))
+            g.add_tensor(const_tensor(f"{name}/zero", np.float32(0)))
+            g.add_op(Op("FILL", [f"{name}/shape", f"{name}/zero"], [name], {}, name))
         inputs.append(name)
     g.add_tensor(Tensor("y", (batch, steps, n_output), "float32"))
     g.add_op(Op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs + [""] * 4, ["y"], {
@@ -321,6 +322,20 @@ def lstm_graph() -> Graph:
 
 def test_lstm_bundle(tmp_path):
     check_bundle(lstm_graph(), tmp_path, more_seeds=[1])
+
+
+def test_lstm_state_carries_over_invokes_as_in_litert(tmp_path):
+    """Without the FILLs the states live in the bundle's state buffer: 3 invokes in one process
+    match 3 runs of one interpreter (which keeps the variable tensors), and differ from each
+    other on the same input (the state carried on)."""
+    graph = lstm_graph(fill=False)
+    out = str(tmp_path / "carried")
+    bundle = generate_bundle(graph, out, "carried")
+    x = {"x": r(2, 3, 4)}
+    report = verify_steps(graph, out, "carried", bundle.plan.arena_size, 3, opt=TEST_OPT, feeds=[x] * 3)
+    assert report.passed, table(report)
+    got = run_bundle_steps(str(tmp_path / "carried" / "carried_run"), graph, [x] * 3)
+    assert not np.array_equal(got[0]["y"], got[1]["y"])
 
 
 def _quantized_input(dtype: str, shape, scale, zero_point, axis: int = 0):
