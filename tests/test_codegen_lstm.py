@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from tests import test_fuse_lstm as fuse
+from tests import test_lstm_op as lstm_op
+from tests.support import lstm_models
 from tests.support.codegen_check import TEST_OPT
-from tests.support.oracle import run_tf
+from tests.support.oracle import litert, run_tf
 from tests.support.policy import policy_failures
 from toco_py import api
 from toco_py.codegen.bundle import generate_bundle
@@ -56,3 +58,29 @@ def test_cifg_is_refused_in_one_line(tmp_path):
     lstm.inputs[1] = lstm.inputs[5] = lstm.inputs[12] = ""  # no input gate
     with pytest.raises(CodegenError, match="CIFG .* has no C kernel yet"):
         generate_bundle(graph, str(tmp_path / "cifg"), "cifg")
+
+
+def test_keras_lstm_state_carries_over_invokes_as_in_litert(tmp_path):
+    """TF's converter's Keras LSTM keeps its state in variable tensors no op zeroes: the bundle
+    carries them in its state buffer, 3 invokes in one process within the float policy of one
+    interpreter's runs (codegen --verify --steps) and of LiteRT's, the state carried in both."""
+    model = lstm_models.float_model("sequences")
+    graph = read_model(model).main
+    inputs = list(lstm_models.sequences(3, 2, "sequences"))
+    (name,), (out_name,) = graph.inputs, graph.outputs
+    steps = [{name: x} for x in inputs]
+    out = str(tmp_path / "keras")
+    bundle = generate_bundle(graph, out, "keras")
+    report = verify_steps(graph, out, "keras", bundle.plan.arena_size, len(steps), opt=TEST_OPT, feeds=steps)
+    assert report.passed, "\n".join(f"{c.name}: {c.max_abs} {c.note}" for c in report.checks if not c.passed)
+    got = [g[out_name] for g in run_bundle_steps(str(tmp_path / "keras" / "keras_run"), graph, steps)]
+    interp = litert(model, delegates=False)
+    theirs = []
+    for x in inputs:
+        interp.set_tensor(interp.get_input_details()[0]["index"], x)
+        interp.invoke()
+        theirs.append(interp.get_tensor(interp.get_output_details()[0]["index"]))
+    assert lstm_op._sequence_failures(graph, inputs, {"bundle": got, "LiteRT": theirs}) == []
+    # The same input invoked again gives another output: the state carried.
+    again = run_bundle_steps(str(tmp_path / "keras" / "keras_run"), graph, [steps[0], steps[0]])
+    assert not np.allclose(again[0][out_name], again[1][out_name], atol=1e-3)
