@@ -15,6 +15,7 @@ from .lowering import OpContext, lowering
 
 _ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # as lstm.c numbers them
 
+
 @lowering("FILL")
 def fill(ctx: OpContext) -> None:
     """The value tiled over the output: tk_tile of a one-element tensor."""
@@ -23,6 +24,7 @@ def fill(ctx: OpContext) -> None:
     rank = len(out.shape)
     ctx.call("tile", "tk_tile", ctx.pointer(value), ctx.int_array([1] * rank), str(rank),
              ctx.int_array(ctx.shape(out)), ctx.pointer(out), ctx.element_size(out))
+
 
 @lowering("UNIDIRECTIONAL_SEQUENCE_LSTM")
 def lstm(ctx: OpContext) -> None:

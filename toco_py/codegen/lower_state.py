@@ -10,6 +10,9 @@ variable, as TF's converter writes one with variable quantization, is its int8 b
 and assignments copy them as LiteRT does, whatever the tensors' parameters say. A variable read
 before any assignment reads zeros (LiteRT and the interpreter refuse it; TF's converter always
 assigns first, in the CALL_ONCE initializer).
+
+A variable tensor (Tensor.variable: an LSTM's state) that no op writes before it is read gets
+a slot too (model_plan.carried_tensors): zero at first and after NAME_reset(), as in LiteRT.
 """
 from __future__ import annotations
 
