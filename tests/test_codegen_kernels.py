@@ -290,7 +290,7 @@ def test_reshape_copy_when_input_lives_on(tmp_path):
 
 
 def lstm_graph(fill: bool = True) -> Graph:
-    """UNIDIRECTIONAL_SEQUENCE_LSTM with every part kernels/lstm.c has (peepholes, cell clip,
+    """UNIDIRECTIONAL_SEQUENCE_LSTM with every part kernels/sequence_lstm.c has (peepholes, cell clip,
     projection with bias and clip, RELU6, batch-major), its states zeroed by FILLs before it
     as passes/fuse_lstm.py writes them, or (fill False) carried from invoke to invoke."""
     batch, steps, n_input, n_cell, n_output = 2, 3, 4, 5, 3

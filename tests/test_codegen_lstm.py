@@ -1,5 +1,5 @@
 """C bundles of fused TF1 LSTMs (passes/fuse_lstm.py -> UNIDIRECTIONAL_SEQUENCE_LSTM,
-kernels/lstm.c): static_rnn graphs built as test_fuse_lstm builds them, converted by toco-py,
+kernels/sequence_lstm.c): static_rnn graphs built as test_fuse_lstm builds them, converted by toco-py,
 generated, built and run for 3 invokes in one process, each step's output within the float
 tolerance policy of the interpreter's float64 run (codegen --verify --steps), and the bundle's
 output close to TensorFlow's run of the .pb. A CIFG LSTM is refused in one line."""

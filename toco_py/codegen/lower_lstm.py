@@ -1,4 +1,4 @@
-"""Lowering of the float UNIDIRECTIONAL_SEQUENCE_LSTM (kernels/lstm.c) and of the FILL that
+"""Lowering of the float UNIDIRECTIONAL_SEQUENCE_LSTM (kernels/sequence_lstm.c) and of the FILL that
 passes/fuse_lstm.py writes into its state variables before it.
 
 The states are variable tensors that the kernel updates in place: in the arena when an op
@@ -13,7 +13,7 @@ from .lower_nn import FLOAT
 from .lower_state import carried_pointer
 from .lowering import OpContext, lowering
 
-_ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # as lstm.c numbers them
+_ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # as sequence_lstm.c numbers them
 
 
 @lowering("FILL")
@@ -43,7 +43,7 @@ def lstm(ctx: OpContext) -> None:
     steps, batch = (x[0], x[1]) if time_major else (x[1], x[0])
     n_cell, n_output = ctx.shape(named["recurrent_to_output_weights"])
     activation = _ACTIVATION_CODES[ctx.op.attrs.get("fused_activation_function", "NONE")]
-    ctx.call("lstm", "tk_lstm_f32", ctx.pointer(named["input"]),
+    ctx.call("sequence_lstm", "tk_lstm_f32", ctx.pointer(named["input"]),
              ctx.pointer_array(tensors[:INPUTS.index("output_state")]),
              *states,
              ctx.pointer(out), str(steps), str(batch), str(x[2]), str(n_cell), str(n_output),

@@ -329,7 +329,7 @@ int tk_topk_f32(const float *input, int32_t rows, int32_t depth, int32_t k, floa
 int tk_topk_i32(const int32_t *input, int32_t rows, int32_t depth, int32_t k, int32_t *values,
                 int32_t *indices);
 
-/* ---- lstm.c: UNIDIRECTIONAL_SEQUENCE_LSTM, float ----------------------------------------- */
+/* ---- sequence_lstm.c: UNIDIRECTIONAL_SEQUENCE_LSTM, float -------------------------------- */
 
 /* weights: the op's inputs 0..17 in its order (NULL where absent; 1..17 are read);
  * activation 0 tanh, 1 relu, 2 relu6, 3 relu_n1_to_1. The states are updated in place. */
