@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.codegen_check import check_bundle, one_op, roundtrip
+from tests.support.codegen_check import TEST_OPT, check_bundle, one_op, roundtrip, table
 from tests.support.kernel_check import one_op_graph, quant, window
 from toco_py.codegen.bundle import generate_bundle
-from toco_py.codegen.verify import VerifyError, build, run_bundle
-from toco_py.ir import Graph
+from toco_py.codegen.verify import VerifyError, build, run_bundle, run_bundle_steps, verify_steps
+from toco_py.ir import Graph, Op, Tensor, const_tensor
+from toco_py.ops.lstm import INPUTS
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
 
@@ -204,6 +205,7 @@ CASES.update({
     "logistic_cutoffs": ("LOGISTIC", [r(4, 8)], {}, set(), 1),
     "gelu": ("GELU", [np.zeros((4, 16), np.float32)], {"approximate": False}, set(), 1),
     "gelu_tanh": ("GELU", [np.zeros((4, 16), np.float32)], {"approximate": True}, set(), 1),
+    "fill_run_time_value": ("FILL", [i32([2, 3, 2]), np.float32(1.5)], {}, {0}, 1),
 })
 
 
@@ -285,6 +287,55 @@ def reshape_copy_graph() -> Graph:
 def test_reshape_copy_when_input_lives_on(tmp_path):
     check_bundle(reshape_copy_graph(), tmp_path)
     assert "tk_copy" in (tmp_path / "model" / "model.c").read_text()
+
+
+def lstm_graph(fill: bool = True) -> Graph:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM with every part kernels/sequence_lstm.c has (peepholes, cell clip,
+    projection with bias and clip, RELU6, batch-major), its states zeroed by FILLs before it
+    as passes/fuse_lstm.py writes them, or (fill False) carried from invoke to invoke."""
+    batch, steps, n_input, n_cell, n_output = 2, 3, 4, 5, 3
+    g = Graph()
+    g.add_tensor(Tensor("x", (batch, steps, n_input), "float32"))
+    g.inputs = ["x"]
+    shapes = {"input_to": (n_cell, n_input), "recurrent_to": (n_cell, n_output), "cell_to": (n_cell,),
+              "gate_bias": (n_cell,), "projection_weights": (n_output, n_cell),
+              "projection_bias": (n_output,)}
+    inputs = ["x"]
+    for name in INPUTS[1:18]:
+        shape = next(v for k, v in shapes.items() if name.startswith(k) or name.endswith(k))
+        g.add_tensor(const_tensor(name, r(*shape, scale=0.5)))
+        inputs.append(name)
+    for name, units in (("output_state", n_output), ("cell_state", n_cell)):
+        g.add_tensor(Tensor(name, (batch, units), "float32", variable=True))
+        if fill:
+            g.add_tensor(const_tensor(f"{name}/shape", i32([batch, units])))
+            g.add_tensor(const_tensor(f"{name}/zero", np.float32(0)))
+            g.add_op(Op("FILL", [f"{name}/shape", f"{name}/zero"], [name], {}, name))
+        inputs.append(name)
+    g.add_tensor(Tensor("y", (batch, steps, n_output), "float32"))
+    g.add_op(Op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs + [""] * 4, ["y"], {
+        "fused_activation_function": "RELU6", "cell_clip": 0.8, "proj_clip": 0.5,
+        "time_major": False}, "lstm"))
+    g.outputs = ["y"]
+    return roundtrip(g)
+
+
+def test_lstm_bundle(tmp_path):
+    check_bundle(lstm_graph(), tmp_path, more_seeds=[1])
+
+
+def test_lstm_state_carries_over_invokes_as_in_litert(tmp_path):
+    """Without the FILLs the states live in the bundle's state buffer: 3 invokes in one process
+    match 3 runs of one interpreter (which keeps the variable tensors), and differ from each
+    other on the same input (the state carried on)."""
+    graph = lstm_graph(fill=False)
+    out = str(tmp_path / "carried")
+    bundle = generate_bundle(graph, out, "carried")
+    x = {"x": r(2, 3, 4)}
+    report = verify_steps(graph, out, "carried", bundle.plan.arena_size, 3, opt=TEST_OPT, feeds=[x] * 3)
+    assert report.passed, table(report)
+    got = run_bundle_steps(str(tmp_path / "carried" / "carried_run"), graph, [x] * 3)
+    assert not np.array_equal(got[0]["y"], got[1]["y"])
 
 
 def _quantized_input(dtype: str, shape, scale, zero_point, axis: int = 0):
@@ -374,4 +425,4 @@ def one_op_graphs() -> list[Graph]:
     return ([case_graph(case) for case in sorted(CASES)] + [reshape_copy_graph()]
             + [_quantized_input(*case) for case in DEQUANTIZE_CASES]
             + [quantize_graph(*case) for case in QUANTIZE_CASES]
-            + [read_model(exact_model(case)).main for case in sorted(EXACT_CASES)])
+            + [read_model(exact_model(case)).main for case in sorted(EXACT_CASES)] + [lstm_graph()])

@@ -10,13 +10,18 @@ variable, as TF's converter writes one with variable quantization, is its int8 b
 and assignments copy them as LiteRT does, whatever the tensors' parameters say. A variable read
 before any assignment reads zeros (LiteRT and the interpreter refuse it; TF's converter always
 assigns first, in the CALL_ONCE initializer).
+
+A variable tensor (Tensor.variable: an LSTM's state) that no op writes before it is read gets
+a slot too (model_plan.carried_tensors): zero at first and after NAME_reset(), as in LiteRT.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..ir import Graph, Op
+from . import cformat
 from .lowering import CodegenError, OpContext, lowering
+from .model_plan import carried_tensors
 from .planner import aligned, tensor_bytes
 
 Key = tuple[str, str]  # (container, shared_name)
@@ -38,6 +43,12 @@ class StateLayout:
 
 def variable_key(op: Op) -> Key:
     return (op.attrs.get("container", ""), op.attrs.get("shared_name", ""))
+
+
+def tensor_key(subgraph: int, name: str) -> Key:
+    """The slot of a carried variable tensor (model_plan.carried_tensors), apart from any
+    VAR_HANDLE's."""
+    return (f"variable tensor of subgraph {subgraph}", name)
 
 
 def handle_key(graph: Graph, op: Op, where: str) -> Key:
@@ -77,6 +88,10 @@ def state_layout(graphs: list[Graph], running: list[int]) -> StateLayout:
                     f"codegen: {where}variable {key[1]!r} is {old[0]} {list(old[1])} in "
                     f"{old[2]!r} but {kind[0]} {list(kind[1])} in {kind[2]!r}; a bundle keeps "
                     "each variable in a slot of fixed size and type")
+        for name in carried_tensors(graphs[s]):
+            order.append(tensor_key(s, name))
+            t = graphs[s].tensors[name]
+            seen[order[-1]] = (t.dtype, tuple(int(d) for d in t.shape), name, tensor_bytes(graphs[s], name))
     slots, offset = {}, 0
     for key in order:
         if key in seen:
@@ -84,6 +99,12 @@ def state_layout(graphs: list[Graph], running: list[int]) -> StateLayout:
             slots[key] = Slot(offset, size, dtype, shape)
             offset += aligned(size)
     return StateLayout(slots, offset)
+
+
+def carried_pointer(ctx: OpContext, name: str) -> str:
+    """The state slot of a carried variable tensor, as a pointer to its element type."""
+    slot = ctx.state.model.layout.slots[tensor_key(ctx.state.subgraph, name)]
+    return f"(({cformat.C_TYPES[slot.dtype]} *)STATE({slot.offset}))"
 
 
 def _slot(ctx: OpContext) -> Slot:

@@ -49,10 +49,19 @@ def subgraphs_of(graph: Graph) -> list[Graph]:
     return graph.subgraphs or [graph]
 
 
+def carried_tensors(graph: Graph) -> list[str]:
+    """The variable tensors (Tensor.variable, an LSTM's state) that no op of the graph writes
+    before the op that updates them: as in LiteRT, their values carry from one invoke to the
+    next (zero at first and after a reset), so they live in the bundle's state buffer."""
+    written = {name for op in graph.ops for name in op.outputs}
+    return [name for name, t in graph.tensors.items() if t.variable and name not in written]
+
+
 def is_model(graph: Graph) -> bool:
     """Whether the bundle needs the model path: several subgraphs, or state (a model of one
     subgraph with variables keeps them between invokes too)."""
-    return len(subgraphs_of(graph)) > 1 or any(has_trait(op.type, "runs_model") for op in graph.ops)
+    return len(subgraphs_of(graph)) > 1 or any(has_trait(op.type, "runs_model") for op in graph.ops) \
+        or bool(carried_tensors(graph))
 
 
 @dataclass

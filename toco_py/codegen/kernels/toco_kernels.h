@@ -329,6 +329,15 @@ int tk_topk_f32(const float *input, int32_t rows, int32_t depth, int32_t k, floa
 int tk_topk_i32(const int32_t *input, int32_t rows, int32_t depth, int32_t k, int32_t *values,
                 int32_t *indices);
 
+/* ---- sequence_lstm.c: UNIDIRECTIONAL_SEQUENCE_LSTM, float -------------------------------- */
+
+/* weights: the op's inputs 0..17 in its order (NULL where absent; 1..17 are read);
+ * activation 0 tanh, 1 relu, 2 relu6, 3 relu_n1_to_1. The states are updated in place. */
+int tk_lstm_f32(const float *input, const void *const *weights, float *output_state,
+                float *cell_state, float *output, int32_t steps, int32_t batch, int32_t n_input,
+                int32_t n_cell, int32_t n_output, int time_major, int activation,
+                float cell_clip, float proj_clip);
+
 /* ---- resize_bilinear.c, resize_nearest.c: NHWC ------------------------------------------ */
 
 /* Source coordinate = output coordinate * scale (LiteRT's float32 arithmetic). */
