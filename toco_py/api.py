@@ -128,8 +128,9 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
     import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
+    fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
     counts = run_passes(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize),
-                        fuse_rnn=fuses_rnn(quantize), **pass_options)
+                        fuse_rnn=fuse_rnn, **pass_options)
     if pass_options.get("stateful_rnn") and not counts.get("fuse/fuse_lstm"):
         notes.append("--stateful_rnn: no LSTM was fused, so the model keeps its interface")
     unsupported = unsupported_ops(graph)
