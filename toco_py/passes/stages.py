@@ -12,6 +12,7 @@ from . import (
     emulate_fake_quant,
     fold_constants,
     fold_dilated_conv,
+    fold_lerp,
     fold_pack_of_unpack,
     fold_pad_into_conv,
     fold_reshape_into_reduction,
@@ -85,7 +86,7 @@ STAGES = {
              # (fuse_lstm before a RELU cell's last activation fuses into its ADD)
              fuse_lstm.PASS, fuse_activation.PASS,
              # (after fuse_lstm, which reads the steps one by one)
-             hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS,
+             hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS, fold_lerp.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
     "finalize": [check_while_shapes.PASS, materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
