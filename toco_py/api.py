@@ -51,17 +51,12 @@ def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
                fuse_rnn: bool = True) -> dict[str, int]:
     """All pass stages; returns how often each pass rewrote something. fold_limit: the
     folding size limit in bytes; None keeps the current one. fake_quant: "emulate" or "drop"
-    activation fake-quant nodes (see fake_quant_mode); fuse_rnn: see fuses_rnn."""
+    activation fake-quant nodes (see fake_quant_mode); fuse_rnn: False leaves LSTM cells
+    unfused (to compare with the fused op)."""
     pass_log = PassLog(log)
     with fold_constants.limit(fold_limit):
         run_all(graph, pass_log, after_pass, fake_quant, fuse_rnn)
     return dict(pass_log.counts)
-
-
-def fuses_rnn(quantize: QuantizeOptions | None) -> bool:
-    """Whether LSTM cells become one UNIDIRECTIONAL_SEQUENCE_LSTM: not for int8 yet, whose
-    quantizer has no 8x8_16 scheme for the fused op; unfused, every op of the cells is int8."""
-    return quantize is None or quantize.mode != "int8"
 
 
 def fake_quant_mode(drop_fake_quant: bool, quantize: QuantizeOptions | None) -> str:
@@ -126,8 +121,7 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
     import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
-    counts = run_passes(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize),
-                        fuse_rnn=fuses_rnn(quantize), **pass_options)
+    counts = run_passes(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize), **pass_options)
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)
     if not allow_custom_ops:

@@ -30,6 +30,7 @@ from ..ops import REGISTRY, has_trait
 from ..ops.int8.movement import data_inputs
 from ..ops.quantize_ops import is_quantized_tensor
 from ..ops.quantize_ops import quantize as quantize_values_raw
+from . import lstm
 from .params import (
     activation_params,
     bias_params,
@@ -74,6 +75,8 @@ class _Quantizer:
         self.ranges = ranges
         self.options = options
         self.params: dict[str, QuantParams] = {}
+        # The integer type of the tensors quantized to another than int8 (an LSTM's int16 cell state).
+        self.dtypes: dict[str, str] = {}
         # The params of the tensors other subgraphs see too (subgraph_ranges); entry: the graph
         # is the model's entry subgraph, whose outputs are the model's, not a loop's or branch's.
         self.pins = pins or {}
@@ -137,6 +140,9 @@ class _Quantizer:
                     self.params[out] = self.params[data_inputs(op)[0]]
                 else:
                     self.params[out] = activation_params(*self._range(out))
+        for op in self.g.ops:
+            if op.type == lstm.TYPE and not self._is_float(op):
+                lstm.choose_params(self.g, op, self.params, self.dtypes, self._range)
 
     # ---- shared-parameter ops ---------------------------------------------------------------
 
@@ -257,7 +263,9 @@ class _Quantizer:
                 t = self.g.tensors.get(name) if name else None
                 if t is None or not t.is_const or t.dtype != "float32":
                     continue
-                if weight and i == weight[0]:
+                if op.type == lstm.TYPE:
+                    data, params = lstm.quantize_constant(self.g, op, i, t.data, self.params)
+                elif weight and i == weight[0]:
                     data, params = self._weight(t, weight[1])
                 elif weight:  # a weighted op's other float constant is its bias
                     data, params = self._bias(op, t)
@@ -318,7 +326,7 @@ class _Quantizer:
             listings = self.float_listings()
             problems = [f"no int8 kernel for {listings[NO_KERNEL]}"] if NO_KERNEL in listings else []
             if NO_SCHEME in listings:
-                problems.append(f"no int8 parameters (TFLite's 8x8_16 scheme) for {listings[NO_SCHEME]} yet")
+                problems.append(f"no int8 parameters for the layer-norm LSTM {listings[NO_SCHEME]}")
             if NON_FINITE in listings:
                 problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
             raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
@@ -329,7 +337,7 @@ class _Quantizer:
         for name, params in self.params.items():
             t = self.g.tensors[name]
             if not t.is_const and t.dtype == "float32" and name not in floats:
-                t.dtype, t.quant = "int8", params
+                t.dtype, t.quant = self.dtypes.get(name, "int8"), params
 
     # ---- float fallback -----------------------------------------------------------------------
 
@@ -420,7 +428,7 @@ class _Quantizer:
 
 # Why an op stays in float (the notes say it).
 NO_KERNEL = "no int8 kernel; --int8_only refuses"
-NO_SCHEME = "no int8 parameters for it yet (TFLite's 8x8_16 scheme); --int8_only refuses"
+NO_SCHEME = "a layer-norm LSTM: no 8x8_16 parameters for it here; --int8_only refuses"
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
@@ -443,7 +451,7 @@ def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
         return None
     if op.float_in_int8 and not int8_only:
         return f"{op.float_in_int8}; --int8_only quantizes them"
-    if has_trait(op.type, "no_int8_scheme"):
+    if lstm.unsupported(graph, op):
         return NO_SCHEME
     opdef = REGISTRY.get(op.type)
     if opdef is not None and opdef.int8_kernel is not None:

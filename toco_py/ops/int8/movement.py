@@ -27,7 +27,7 @@ from .litert import per_tensor, require_dtype, require_same_params
 EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK", "BATCH_TO_SPACE_ND")
 FREE_PARAMS = ("RESHAPE", "SQUEEZE", "TRANSPOSE", "GATHER", "GATHER_ND", "STRIDED_SLICE", "SLICE",
                "SPLIT", "SPLIT_V", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR",
-               "TILE", "BROADCAST_TO", "REVERSE_V2")
+               "TILE", "BROADCAST_TO", "REVERSE_V2", "FILL")
 # Measured too: SELECT and SELECT_V2 copy the chosen raw integers whatever the params.
 SELECTS = ("SELECT", "SELECT_V2")
 
@@ -41,10 +41,10 @@ def _check_types(op: Op, graph: Graph, data: list[str]) -> str:
 
 
 # Positions of the data inputs of the ops whose first input is not their only one (SPLIT
-# takes its axis first, SCATTER_ND its indices, SPARSE_TO_DENSE its indices and shape, and a
-# SELECT its bool condition).
-_DATA_POSITIONS = {"SPLIT": (1,), "SCATTER_ND": (1,), "SPARSE_TO_DENSE": (2, 3), "MATRIX_SET_DIAG": (0, 1),
-                   "DYNAMIC_UPDATE_SLICE": (0, 1),
+# takes its axis first, FILL its shape, SCATTER_ND its indices, SPARSE_TO_DENSE its indices and
+# shape, and a SELECT its bool condition).
+_DATA_POSITIONS = {"SPLIT": (1,), "FILL": (1,), "SCATTER_ND": (1,), "SPARSE_TO_DENSE": (2, 3),
+                   "MATRIX_SET_DIAG": (0, 1), "DYNAMIC_UPDATE_SLICE": (0, 1),
                    "SELECT": (1, 2), "SELECT_V2": (1, 2)}
 
 
