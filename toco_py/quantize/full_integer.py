@@ -90,8 +90,9 @@ class _Quantizer:
     # ---- ranges and params ----------------------------------------------------------------
 
     def _range(self, name: str) -> tuple[float, float]:
-        t = self.g.tensors[name]
-        if t.min_max is not None:  # fake-quant ranges win: the model was trained with them
+        """A tensor's real range, or that of a value calibrated inside an op (OpDef.observed)."""
+        t = self.g.tensors.get(name)
+        if t is not None and t.min_max is not None:  # fake-quant ranges win: the model was trained with them
             return t.min_max
         if name in self.ranges:
             return self.ranges[name]
@@ -325,8 +326,8 @@ class _Quantizer:
         if self.float_ops and self.options.int8_only:
             listings = self.float_listings()
             problems = [f"no int8 kernel for {listings[NO_KERNEL]}"] if NO_KERNEL in listings else []
-            if NO_SCHEME in listings:
-                problems.append(f"no int8 parameters for the layer-norm LSTM {listings[NO_SCHEME]}")
+            problems += [f"{reason.split(';')[0]}: {listing}" for reason, listing in listings.items()
+                         if reason.startswith(NO_SCHEME)]
             if NON_FINITE in listings:
                 problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
             raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
@@ -428,7 +429,7 @@ class _Quantizer:
 
 # Why an op stays in float (the notes say it).
 NO_KERNEL = "no int8 kernel; --int8_only refuses"
-NO_SCHEME = "a layer-norm LSTM: no 8x8_16 parameters for it here; --int8_only refuses"
+NO_SCHEME = "no int8 scheme for"  # then what lstm.unsupported says
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
@@ -451,8 +452,9 @@ def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
         return None
     if op.float_in_int8 and not int8_only:
         return f"{op.float_in_int8}; --int8_only quantizes them"
-    if lstm.unsupported(graph, op):
-        return NO_SCHEME
+    unsupported = lstm.unsupported(graph, op)
+    if unsupported:
+        return f"{NO_SCHEME} {unsupported}; --int8_only refuses"
     opdef = REGISTRY.get(op.type)
     if opdef is not None and opdef.int8_kernel is not None:
         return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None

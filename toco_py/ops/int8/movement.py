@@ -2,7 +2,7 @@
 
 Which ones insist on equal input and output params was measured against LiteRT (a model
 with different params fails to prepare): EXPAND_DIMS, UNPACK, MIRROR_PAD, PACK,
-BATCH_TO_SPACE_ND, SPACE_TO_BATCH_ND and int8 CONCATENATION do; here they raise
+BATCH_TO_SPACE_ND, SPACE_TO_BATCH_ND, FILL (its value and output) and int8 CONCATENATION do; here they raise
 ConversionError naming the op. The others copy the raw integers whatever the output's params
 say, and so do these kernels (the quantizer gives such outputs their input's params, so the
 copy keeps its meaning).
@@ -24,10 +24,10 @@ from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params
 
 # Measured: LiteRT refuses these when any input and output params differ.
-EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK", "BATCH_TO_SPACE_ND")
+EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK", "BATCH_TO_SPACE_ND", "FILL")
 FREE_PARAMS = ("RESHAPE", "SQUEEZE", "TRANSPOSE", "GATHER", "GATHER_ND", "STRIDED_SLICE", "SLICE",
                "SPLIT", "SPLIT_V", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR",
-               "TILE", "BROADCAST_TO", "REVERSE_V2", "FILL")
+               "TILE", "BROADCAST_TO", "REVERSE_V2")
 # Measured too: SELECT and SELECT_V2 copy the chosen raw integers whatever the params.
 SELECTS = ("SELECT", "SELECT_V2")
 
