@@ -5,8 +5,7 @@ UNIDIRECTIONAL_SEQUENCE_LSTM per layer; our interpreter equals LiteRT's referenc
 for bit on it over several invokes (the FILLs zero the int8 and int16 states each time), and
 its error against TensorFlow's float run of the .pb is within that of TF's converter's int8
 model of the same graph (which keeps the cells unfused, a dozen int8 ops a step) calibrated on
-the same samples. TF's converter's float Keras LSTMs quantized by us get TF's own int8
-parameters, but for the cell state where TF's leave LiteRT's tanh unapplied."""
+the same samples. (TF's converter's float Keras LSTMs quantized by us: tests/test_lstm_op.py.)"""
 from __future__ import annotations
 
 import os
@@ -131,3 +130,4 @@ def test_peepholes_with_a_projection_stay_in_float(tmp_path):
     options.int8.int8_only = True
     with pytest.raises(ConversionError, match="--int8_only: no int8 scheme for an LSTM with peepholes"):
         api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], quantize=options)
+
