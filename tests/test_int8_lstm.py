@@ -127,6 +127,12 @@ def test_peepholes_with_a_projection_stay_in_float(tmp_path):
     (lstm,) = _lstms(result.graph)
     assert result.graph.tensors[lstm.inputs[0]].dtype == "float32"
     assert any("peepholes and a projection" in note for note in result.notes), result.notes
+    # Its state FILLs stay float too (the op updates the variables they write), and it runs.
+    assert {result.graph.tensors[lstm.inputs[INDEX[s]]].dtype for s in ("output_state", "cell_state")} == {"float32"}
+    x = _sequences(True, 1, 2)[0]
+    error = np.abs(run_litert(result.model, {"x": x})["y"] - run_tf(pb, {"x": x}, ["y"])[0]).max()
+    step = float(result.graph.tensors[result.graph.producer("y").inputs[0]].quant.scale[0])
+    assert error <= step, (error, step)  # measured: 0.0019, the output's step 0.0039
     options.int8.int8_only = True
     with pytest.raises(ConversionError, match="--int8_only: no int8 scheme for an LSTM with peepholes"):
         api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], quantize=options)

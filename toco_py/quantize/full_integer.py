@@ -84,6 +84,13 @@ class _Quantizer:
         # Ops with no int8 kernel, which stay in float.
         # Ops that stay in float, and why (FLOAT_REASONS).
         reasons = {id(op): _float_reason(graph, op, options.int8_only) for op in graph.ops}
+        # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
+        # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
+        for op in graph.ops:
+            for name in op.inputs if reasons[id(op)] else ():
+                writer = graph.producer(name) if name and graph.tensors[name].variable else None
+                if writer is not None:
+                    reasons[id(writer)] = reasons[id(op)]
         self.float_ops = [op for op in graph.ops if reasons[id(op)]]
         self._float_reasons = {key: reason for key, reason in reasons.items() if reason}
 

@@ -29,12 +29,11 @@ from ..ops.lstm import INDEX, INPUTS, INTERMEDIATES, hidden_name
 from .params import activation_params, bias_params, quantize_bias, quantize_symmetric, symmetric_weight_params
 
 TYPE = "UNIDIRECTIONAL_SEQUENCE_LSTM"
-GATES = ("input", "forget", "cell", "output")
 # The cell state's log2 scale + 15 is the integer bits its tanh runs with, and LiteRT's ApplyTanh
 # has kernels for 0 to 6 only (measured: outside them it leaves the tanh unapplied, see
-# ops/int8/lstm.py _step). TF's PowerOfTwoBound goes below for a cell range under 1/2 (it picks
-# 2^-16 for TF's converter's Keras LSTMs of tests/support/lstm_models.py); the bound is kept
-# within [1, 64] here, one bit coarser for small cell states rather than a wrong output.
+# ops/int8/lstm.py _step). TF's PowerOfTwoBound goes below for a cell range under 1/2 (2^-16 for
+# the second layer of tests/support/lstm_models.py's 2-layer Keras LSTM); the bound is kept
+# within [1, 64] here: one bit coarser for small cell states, rather than a wrong output.
 CELL_BOUNDS = (0, 6)
 
 
@@ -45,7 +44,7 @@ def unsupported(graph: Graph, op: Op) -> str | None:
     if op.inputs[INDEX["forget_layer_norm_coefficients"]]:
         return "a layer-norm LSTM"
     projection = op.inputs[INDEX["projection_weights"]]
-    if projection and op.inputs[INDEX["cell_to_forget_weights"]]:
+    if projection and any(op.inputs[INDEX[f"cell_to_{gate}_weights"]] for gate in ("input", "forget", "output")):
         n_output, n_cell = graph.tensors[projection].shape
         if n_output != n_cell:
             # LiteRT's integer kernel applies the peepholes to the first n_output cells only
