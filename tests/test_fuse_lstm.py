@@ -67,6 +67,11 @@ def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool, loop
             outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
         tf.identity(outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1), "y")
 
+    return freeze(build)
+
+
+def freeze(build) -> bytes:
+    """The frozen graph build() makes (its output named "y")."""
     graph = tf.Graph()
     with graph.as_default():
         build()
@@ -163,17 +168,6 @@ def test_fewer_ops_than_tensorflows_converter(tmp_path):
     theirs = op_types(tf_convert(str(path), ["x"], ["y"]))
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in theirs
     assert len(ours) * 5 < len(theirs), (ours, theirs)
-
-
-def test_state_fed_as_an_input_stays_unfused_with_a_note():
-    """A single step whose state comes in as inputs (the seeds' split-out inference step):
-    the fused op would keep the state in variables instead, so it stays as it is."""
-    from tests.support.networks import lstm_language_model
-
-    lines = []
-    result = api.convert_bytes(lstm_language_model().pb, log=lines.append)
-    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
-    assert any("fuse_lstm" in line and "graph input" in line for line in lines), lines
 
 
 @pytest.mark.parametrize("kind,gap", [("lstm", None), ("peephole_clip", "peepholes"),
