@@ -60,10 +60,10 @@ def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
 
 
 def fuses_rnn(quantize: QuantizeOptions | None) -> bool:
-    """Whether LSTM cells become one UNIDIRECTIONAL_SEQUENCE_LSTM: not for int8 yet, whose
-    quantizer has no 8x8_16 scheme for the fused op (unfused, every op of the cells is int8),
-    nor for dynamic range, which has no hybrid LSTM (unfused, the cells' matmuls are hybrid)."""
-    return quantize is None or quantize.mode not in ("int8", "dynamic")
+    """Whether LSTM cells become one UNIDIRECTIONAL_SEQUENCE_LSTM: not for dynamic range, which
+    has no hybrid LSTM (unfused, the cells' matmuls are hybrid); float and int8 (TFLite's 8x8_16
+    scheme, quantize/lstm.py) fuse them."""
+    return quantize is None or quantize.mode != "dynamic"
 
 
 def fake_quant_mode(drop_fake_quant: bool, quantize: QuantizeOptions | None) -> str:

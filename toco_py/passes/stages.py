@@ -102,7 +102,7 @@ def run_all(graph: Graph, log: PassLog | None = None,
             after_pass: Callable[[str, Graph], None] | None = None, fake_quant: str = "emulate",
             fuse_rnn: bool = True) -> None:
     """fake_quant: "emulate" or "drop" (see FAKE_QUANT_PASSES); fuse_rnn: whether LSTM cells
-    become UNIDIRECTIONAL_SEQUENCE_LSTM (api.fuses_rnn)."""
+    become UNIDIRECTIONAL_SEQUENCE_LSTM (float and int8 alike)."""
     skipped = [p for mode, p in FAKE_QUANT_PASSES.items() if mode != fake_quant]
     if len(skipped) == len(FAKE_QUANT_PASSES):
         raise ValueError(f"fake_quant={fake_quant!r}: use one of {', '.join(FAKE_QUANT_PASSES)}")
