@@ -8,7 +8,13 @@ invoke to the next as LiteRT carries them (TF's converter's Keras LSTM).
 """
 from __future__ import annotations
 
-from ..ops.lstm import ACTIVATIONS, INPUTS, STATES
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import Tensor
+from ..ops.int8 import lstm as int8_lstm
+from ..ops.lstm import ACTIVATIONS, INPUTS, STATES, inputs_by_name
 from .lower_nn import FLOAT
 from .lower_state import carried_pointer
 from .lowering import OpContext, lowering
@@ -26,12 +32,25 @@ def fill(ctx: OpContext) -> None:
              ctx.int_array(ctx.shape(out)), ctx.pointer(out), ctx.element_size(out))
 
 
-@lowering("UNIDIRECTIONAL_SEQUENCE_LSTM")
-def lstm(ctx: OpContext) -> None:
+@dataclass
+class _Shapes:
+    steps: int
+    batch: int
+    n_input: int
+    n_cell: int
+    n_output: int
+    time_major: bool
+
+    def args(self) -> list[str]:
+        return [str(self.steps), str(self.batch), str(self.n_input), str(self.n_cell),
+                str(self.n_output)]
+
+
+def _lstm_parts(ctx: OpContext) -> tuple[list[Tensor | None], dict[str, Tensor | None], list[str], _Shapes]:
+    """What both kernels take: the inputs (in order and by name), the states' pointers and the
+    sizes; the refusals they share."""
     tensors = [ctx.input(i) for i in range(len(INPUTS))]
     named = dict(zip(INPUTS, tensors))
-    out = ctx.output()
-    ctx.require_dtype([*tensors, out], FLOAT)
     if named["input_to_input_weights"] is None:
         raise ctx.fail("CIFG (no input gate) has no C kernel yet; run the model with LiteRT")
     if named["forget_layer_norm_coefficients"] is not None:
@@ -40,13 +59,58 @@ def lstm(ctx: OpContext) -> None:
               for n in STATES]
     time_major = bool(ctx.op.attrs.get("time_major", False))
     x = ctx.shape(named["input"])
-    steps, batch = (x[0], x[1]) if time_major else (x[1], x[0])
     n_cell, n_output = ctx.shape(named["recurrent_to_output_weights"])
+    steps, batch = (x[0], x[1]) if time_major else (x[1], x[0])
+    return tensors, named, states, _Shapes(steps, batch, x[2], n_cell, n_output, time_major)
+
+
+@lowering("UNIDIRECTIONAL_SEQUENCE_LSTM")
+def lstm(ctx: OpContext) -> None:
+    out = ctx.output()
+    tensors, named, states, shapes = _lstm_parts(ctx)
+    ctx.require_dtype([*tensors, out], FLOAT)
     activation = _ACTIVATION_CODES[ctx.op.attrs.get("fused_activation_function", "NONE")]
     ctx.call("sequence_lstm", "tk_lstm_f32", ctx.pointer(named["input"]),
              ctx.pointer_array(tensors[:INPUTS.index("output_state")]),
-             *states,
-             ctx.pointer(out), str(steps), str(batch), str(x[2]), str(n_cell), str(n_output),
-             str(int(time_major)), str(activation),
+             *states, ctx.pointer(out), *shapes.args(), str(int(shapes.time_major)), str(activation),
              ctx.float_literal(ctx.op.attrs.get("cell_clip", 0.0)),
              ctx.float_literal(ctx.op.attrs.get("proj_clip", 0.0)))
+
+
+@lowering("UNIDIRECTIONAL_SEQUENCE_LSTM", variant="int8")
+def lstm_s8(ctx: OpContext) -> None:
+    """The 8x8_16 kernel, its parameters from the numpy kernel's own _Params (one source of
+    truth: multipliers, shifts, folded biases, clips, and its refusals)."""
+    out = ctx.output()
+    tensors, named, states, shapes = _lstm_parts(ctx)
+    ctx.require_dtype([named["input"], out, *(named[f"{kind}_to_{gate}_weights"] for kind in ("input", "recurrent")
+                                             for gate in int8_lstm.GATES), named["projection_weights"]], ("int8",))
+    ctx.require_dtype([named[f"cell_to_{gate}_weights"] for gate in ("input", "forget", "output")], ("int16",))
+    ctx.require_dtype([named[f"{gate}_gate_bias"] for gate in int8_lstm.GATES] + [named["projection_bias"]],
+                      ("int32",))
+    p = int8_lstm._Params(ctx.op, ctx.graph, inputs_by_name(
+        ctx.op, [None if t is None or t.data is None else np.asarray(t.data) for t in tensors]))
+    fields: dict[str, str] = {}
+    for key, items in (("input_bias", [ctx.table("int32_t", p.gates[g][3], f"{g} gate: bias, input side")
+                                       for g in int8_lstm.GATES]),
+                       ("recurrent_bias", [ctx.table("int32_t", p.gates[g][4], f"{g} gate: bias, recurrent side")
+                                           for g in int8_lstm.GATES])):
+        fields[key] = "{" + ", ".join(items) + "}"
+    for k, kind in enumerate(("input", "recurrent", "peephole")):
+        pairs = [p.gates[g][k] or (0, 0) for g in int8_lstm.GATES]
+        fields[f"{kind}_multiplier"] = "{" + ", ".join(str(m) for m, _ in pairs) + "}"
+        fields[f"{kind}_shift"] = "{" + ", ".join(str(s) for _, s in pairs) + "}"
+    fields.update(hidden_multiplier=str(p.hidden[0]), hidden_shift=str(p.hidden[1]),
+                  hidden_zero=str(p.hidden_zero), state_zero=str(p.state_zero), cell_log2=str(p.cell_log2),
+                  cell_clip=str(p.cell_clip), proj_clip=str(p.proj_clip))
+    hidden = "NULL"
+    if p.projection is not None:
+        (multiplier, shift), bias = p.projection
+        fields.update(projection_bias=ctx.table("int32_t", bias, "projection: bias"),
+                      projection_multiplier=str(multiplier), projection_shift=str(shift))
+        hidden = ctx.scratch(shapes.n_cell)
+    params = ctx.struct("tk_lstm_s8_params", "{" + ", ".join(f".{k} = {v}" for k, v in fields.items()) + "}",
+                        "quantization")
+    ctx.call("sequence_lstm_s8", "tk_lstm_s8", ctx.pointer(named["input"]),
+             ctx.pointer_array(tensors[:INPUTS.index("output_state")]), params,
+             *states, ctx.pointer(out), hidden, *shapes.args(), str(int(shapes.time_major)))
