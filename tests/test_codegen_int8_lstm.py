@@ -27,6 +27,7 @@ from toco_py.tflite.writer import model_bytes
 
 SANITIZE = "-fsanitize=address,undefined -fno-sanitize-recover=all"
 INVOKES = 4
+KERAS = "two_layers_time_major"
 
 # test_lstm_op's int8 cases the kernel has (it refuses CIFG, as the float one), and LiteRT's
 # peephole over n_output values of the flat gates with a time-major batch of 2 (_peephole).
@@ -73,35 +74,29 @@ def test_optional_parts_bit_exact_over_invokes(case, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def keras_models() -> dict[str, bytes]:
-    return {}
+def keras_model() -> bytes:
+    """Two Keras LSTM layers, time major, through TF's converter (one conversion, ~10-40 s: the
+    only Keras model of this file; batch-major ones are the cases above)."""
+    return lstm_models.int8_model(KERAS)
 
 
-def _keras(keras_models: dict[str, bytes], variant: str) -> bytes:
-    if variant not in keras_models:
-        keras_models[variant] = lstm_models.int8_model(variant)
-    return keras_models[variant]
-
-
-@pytest.mark.parametrize("variant", ["sequences", "two_layers_time_major"])
-def test_keras_int8_lstm_bit_exact_over_invokes(keras_models, variant, tmp_path):
-    model = _keras(keras_models, variant)
-    graph = read_model(model).main
+def test_keras_int8_lstm_bit_exact_over_invokes(keras_model, tmp_path):
+    graph = read_model(keras_model).main
     lstms = [op for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert len(lstms) == 2
     # A zero point the bundle must start the output state at (zero would differ at once).
     assert graph.tensors[lstms[0].inputs[INDEX["output_state"]]].quant.zero_point[0] != 0
-    if variant == "two_layers_time_major":  # the cell scale 2^-16, where LiteRT skips the tanh
-        assert graph.tensors[lstms[1].inputs[INDEX["cell_state"]]].quant.scale[0] == np.float32(2.0 ** -16)
-    _bit_exact_over_invokes(model, lstm_op._int8_inputs(graph, INVOKES, 4, variant), tmp_path)
-    assert check_graph(graph, variant, "codegen").findings == []
+    # The second layer's cell scale is 2^-16, where LiteRT leaves the cell's tanh unapplied.
+    assert graph.tensors[lstms[1].inputs[INDEX["cell_state"]]].quant.scale[0] == np.float32(2.0 ** -16)
+    _bit_exact_over_invokes(keras_model, lstm_op._int8_inputs(graph, INVOKES, 4, KERAS), tmp_path)
+    assert check_graph(graph, KERAS, "codegen").findings == []
 
 
-def test_reset_returns_to_the_zero_point_state(keras_models, tmp_path):
+def test_reset_returns_to_the_zero_point_state(keras_model, tmp_path):
     """The inputs run twice in one process, NAME_reset() between: the same outputs, the
     interpreter's from its reset state."""
-    model = _keras(keras_models, "sequences")
-    graph = read_model(model).main
-    inputs = lstm_op._int8_inputs(graph, 3, 7, "sequences")
+    graph = read_model(keras_model).main
+    inputs = lstm_op._int8_inputs(graph, 3, 7, KERAS)
     folder = tmp_path / "s"
     generate_bundle(graph, str(folder), "s")
     (folder / "reset_main.c").write_text(RESET_DRIVER)
