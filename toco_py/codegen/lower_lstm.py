@@ -16,7 +16,6 @@ from ..ir import Tensor
 from ..ops.int8 import lstm as int8_lstm
 from ..ops.lstm import ACTIVATIONS, INPUTS, STATES, inputs_by_name
 from .lower_nn import FLOAT
-from .lower_state import carried_pointer
 from .lowering import OpContext, lowering
 
 _ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # as sequence_lstm.c numbers them
@@ -55,8 +54,7 @@ def _lstm_parts(ctx: OpContext) -> tuple[list[Tensor | None], dict[str, Tensor |
         raise ctx.fail("CIFG (no input gate) has no C kernel yet; run the model with LiteRT")
     if named["forget_layer_norm_coefficients"] is not None:
         raise ctx.fail("layer norm has no C kernel yet; run the model with LiteRT")
-    states = [ctx.pointer(named[n]) if ctx.graph.producer(named[n].name) else carried_pointer(ctx, named[n].name)
-              for n in STATES]
+    states = [ctx.pointer(named[n]) for n in STATES]
     time_major = bool(ctx.op.attrs.get("time_major", False))
     x = ctx.shape(named["input"])
     n_cell, n_output = ctx.shape(named["recurrent_to_output_weights"])
