@@ -73,6 +73,18 @@ def test_optional_parts_bit_exact_over_invokes(case, tmp_path):
     _bit_exact_over_invokes(model, inputs, tmp_path)
 
 
+@pytest.mark.parametrize("cell_log2", [-9, -15])
+def test_cell_scales_at_the_ends_of_litert_tanh_bit_exact(cell_log2, tmp_path):
+    """The cell's tanh in Q6.9 (its exp in 7 integer bits) and in Q0.15 (the
+    cases above have 2^-11: Q4.11; the Keras model 2^-16, no tanh)."""
+    graph = lstm_op._quantize_lstm(lstm_op._lstm_graph(peephole=True, time_major=True))
+    graph.tensors["c"].quant.scale[:] = 2.0 ** cell_log2
+    model = model_bytes(graph)
+    rng = np.random.default_rng(6)
+    inputs = [rng.integers(-128, 128, graph.tensors["x"].shape).astype(np.int8) for _ in range(INVOKES)]
+    _bit_exact_over_invokes(model, inputs, tmp_path)
+
+
 @pytest.fixture(scope="module")
 def keras_model() -> bytes:
     """Two Keras LSTM layers, time major, through TF's converter (one conversion, ~10-40 s: the
