@@ -86,7 +86,8 @@ static int16_t lstm_reciprocal(int16_t a)
 {
     int32_t sum = (int32_t)a + INT16_MAX;
     int16_t half_denominator = (int16_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
-    int16_t x = tk_wrap16(lstm_c16(1515870810) + lstm_srdhm16(half_denominator, lstm_c16(-1010580540)));
+    int16_t x = tk_wrap16(lstm_c16(1515870810) +
+                          lstm_srdhm16(half_denominator, lstm_c16(-1010580540)));
     int i;
     for (i = 0; i < 3; ++i) {
         int16_t one_minus = tk_wrap16((1 << 13) - lstm_srdhm16(half_denominator, x));
@@ -99,8 +100,8 @@ static int16_t lstm_reciprocal(int16_t a)
 static int16_t lstm_logistic(int16_t a, int integer_bits)
 {
     int16_t magnitude = a > 0 ? a : tk_wrap16(-(int32_t)a);
-    int16_t positive = lstm_shl16(lstm_reciprocal(lstm_exp_on_negative(tk_wrap16(-(int32_t)magnitude),
-                                                                       integer_bits)), 1);
+    int16_t e = lstm_exp_on_negative(tk_wrap16(-(int32_t)magnitude), integer_bits);
+    int16_t positive = lstm_shl16(lstm_reciprocal(e), 1);
     if (a == 0) {
         return lstm_c16(1 << 30);
     }
@@ -144,27 +145,54 @@ static int32_t lstm_dot(const int8_t *v, const int8_t *w, int32_t n, int32_t bia
 /* The saturated sum of acc and x requantized (one matrix or peephole product added). */
 static int16_t lstm_accumulate(int16_t acc, int32_t x, int32_t multiplier, int32_t shift)
 {
-    return (int16_t)tk_clamp_s32((int64_t)tk_mbqm(x, multiplier, shift) + acc, INT16_MIN, INT16_MAX);
+    int64_t sum = (int64_t)tk_mbqm(x, multiplier, shift) + acc;
+    return (int16_t)tk_clamp_s32(sum, INT16_MIN, INT16_MAX);
 }
+
+/* What the gates of one row of one step read. */
+typedef struct {
+    const void *const *weights;
+    const tk_lstm_s8_params *p;
+    const int8_t *x, *h; /* the input row, the output state of the row */
+    int32_t n_input, n_output;
+} lstm_row;
 
 /* A gate's pre-activation for unit j, in Q3.12. The gate's peephole weight, if it has
  * one, is number `peephole` (-1: none, chosen by the caller). */
-static int16_t lstm_gate(const void *const *weights, const tk_lstm_s8_params *p, int gate,
-                         int32_t j, const int8_t *x, int32_t n_input, const int8_t *h,
-                         int32_t n_output, int32_t peephole, int16_t cell)
+static int16_t lstm_gate(const lstm_row *r, int gate, int32_t j, int32_t peephole, int16_t cell)
 {
-    const int8_t *wx = (const int8_t *)weights[W_INPUT + gate] + (size_t)j * n_input;
-    const int8_t *wh = (const int8_t *)weights[W_RECURRENT + gate] + (size_t)j * n_output;
-    const int16_t *w = gate == GATE_C ? NULL : (const int16_t *)weights[W_PEEPHOLE + (gate == GATE_O ? 2 : gate)];
-    int16_t acc = lstm_accumulate(0, lstm_dot(x, wx, n_input, p->input_bias[gate][j]),
+    const tk_lstm_s8_params *p = r->p;
+    const int8_t *wx = (const int8_t *)r->weights[W_INPUT + gate] + (size_t)j * r->n_input;
+    const int8_t *wh = (const int8_t *)r->weights[W_RECURRENT + gate] + (size_t)j * r->n_output;
+    int peephole_input = W_PEEPHOLE + (gate == GATE_O ? 2 : gate);
+    const int16_t *w = gate == GATE_C ? NULL : (const int16_t *)r->weights[peephole_input];
+    int16_t acc = lstm_accumulate(0, lstm_dot(r->x, wx, r->n_input, p->input_bias[gate][j]),
                                   p->input_multiplier[gate], p->input_shift[gate]);
-    acc = lstm_accumulate(acc, lstm_dot(h, wh, n_output, p->recurrent_bias[gate][j]),
+    acc = lstm_accumulate(acc, lstm_dot(r->h, wh, r->n_output, p->recurrent_bias[gate][j]),
                           p->recurrent_multiplier[gate], p->recurrent_shift[gate]);
     if (peephole >= 0 && w != NULL) {
         acc = lstm_accumulate(acc, (int32_t)w[peephole] * cell, p->peephole_multiplier[gate],
                               p->peephole_shift[gate]);
     }
     return acc;
+}
+
+/* o * tanh(c) (or o * i, see below) requantized to int8. */
+static int8_t lstm_hidden(const tk_lstm_s8_params *p, int16_t o, int16_t squashed)
+{
+    int64_t v = (int64_t)tk_mbqm((int32_t)o * squashed, p->hidden_multiplier, p->hidden_shift);
+    return (int8_t)tk_clamp_s32(v + p->hidden_zero, -128, 127);
+}
+
+/* Row k of the projection of the hidden values, requantized to the output state's int8. */
+static int8_t lstm_project(const tk_lstm_s8_params *p, const int8_t *projection,
+                           const int8_t *hidden, int32_t n_cell, int32_t k)
+{
+    const int8_t *w = projection + (size_t)k * n_cell;
+    int32_t total = lstm_dot(hidden, w, n_cell, p->projection_bias[k]);
+    int64_t v = (int64_t)tk_mbqm(total, p->projection_multiplier, p->projection_shift);
+    int32_t out = tk_clamp_s32(v + p->state_zero, -128, 127);
+    return (int8_t)(p->proj_clip > 0 ? tk_clamp_s32(out, -p->proj_clip, p->proj_clip) : out);
 }
 
 int tk_lstm_s8(const int8_t *input, const void *const *weights, const tk_lstm_s8_params *p,
@@ -181,43 +209,41 @@ int tk_lstm_s8(const int8_t *input, const void *const *weights, const tk_lstm_s8
     for (t = 0; t < steps; ++t) {
         for (b = 0; b < batch; ++b) {
             size_t row = time_major ? (size_t)t * batch + b : (size_t)b * steps + t;
-            const int8_t *x = input + row * n_input;
             int8_t *h = output_state + (size_t)b * n_output;
             int16_t *c = cell_state + (size_t)b * n_cell;
             int8_t *out = output + row * n_output;
             int8_t *unit_out = projection != NULL ? hidden : out;
+            lstm_row r;
             /* LiteRT's peephole runs over n_output values of the flat gate buffers of one step
              * (the whole batch when time major, one row otherwise), weights cycling through
              * the first n_output: unit j of this row is flat value `first + j`. */
             int32_t first = time_major ? b * n_cell : 0;
             int32_t peephole_end = (time_major ? batch : 1) * n_output;
+            r.weights = weights;
+            r.p = p;
+            r.x = input + row * n_input;
+            r.h = h;
+            r.n_input = n_input;
+            r.n_output = n_output;
             for (j = 0; j < n_cell; ++j) {
-                int32_t flat = first + j;
-                int32_t peep = flat < peephole_end ? flat % n_output : -1;
-                int16_t f = lstm_logistic(lstm_gate(weights, p, GATE_F, j, x, n_input, h, n_output, peep, c[j]), 3);
-                int16_t g = lstm_tanh(lstm_gate(weights, p, GATE_C, j, x, n_input, h, n_output, -1, c[j]), 3);
-                int16_t i = lstm_logistic(lstm_gate(weights, p, GATE_I, j, x, n_input, h, n_output, peep, c[j]), 3);
-                int16_t o, squashed;
+                int32_t peep = first + j < peephole_end ? (first + j) % n_output : -1;
+                int16_t f = lstm_logistic(lstm_gate(&r, GATE_F, j, peep, c[j]), 3);
+                int16_t g = lstm_tanh(lstm_gate(&r, GATE_C, j, -1, c[j]), 3);
+                int16_t i = lstm_logistic(lstm_gate(&r, GATE_I, j, peep, c[j]), 3);
+                int16_t o, cell;
                 /* CwiseMul: a rounding shift whose int16 cast wraps; CwiseAdd saturates. */
                 int32_t kept = tk_wrap16(tk_rdbpot((int32_t)f * c[j], 15));
                 int32_t added = tk_wrap16(tk_rdbpot((int32_t)i * g, 30 + p->cell_log2));
-                int16_t cell = lstm_sat16(kept + added);
+                cell = lstm_sat16(kept + added);
                 if (p->cell_clip > 0) {
                     cell = (int16_t)tk_clamp_s32(cell, -p->cell_clip, p->cell_clip);
                 }
                 c[j] = cell;
-                o = lstm_logistic(lstm_gate(weights, p, GATE_O, j, x, n_input, h, n_output, peep, cell), 3);
-                squashed = cell_tanh ? lstm_tanh(cell, cell_bits) : i;
-                unit_out[j] = (int8_t)tk_clamp_s32(
-                    (int64_t)tk_mbqm((int32_t)o * squashed, p->hidden_multiplier, p->hidden_shift) + p->hidden_zero,
-                    -128, 127);
+                o = lstm_logistic(lstm_gate(&r, GATE_O, j, peep, cell), 3);
+                unit_out[j] = lstm_hidden(p, o, cell_tanh ? lstm_tanh(cell, cell_bits) : i);
             }
             for (k = 0; projection != NULL && k < n_output; ++k) {
-                int32_t total = lstm_dot(hidden, projection + (size_t)k * n_cell, n_cell, p->projection_bias[k]);
-                int32_t v = tk_clamp_s32(
-                    (int64_t)tk_mbqm(total, p->projection_multiplier, p->projection_shift) + p->state_zero,
-                    -128, 127);
-                out[k] = (int8_t)(p->proj_clip > 0 ? tk_clamp_s32(v, -p->proj_clip, p->proj_clip) : v);
+                out[k] = lstm_project(p, projection, hidden, n_cell, k);
             }
             for (k = 0; k < n_output; ++k) {
                 h[k] = out[k];
