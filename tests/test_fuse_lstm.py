@@ -70,6 +70,11 @@ def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool, loop
             outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
         tf.identity(outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1), "y")
 
+    return freeze(build)
+
+
+def freeze(build) -> bytes:
+    """The frozen graph build() makes (its output named "y")."""
     graph = tf.Graph()
     with graph.as_default():
         build()

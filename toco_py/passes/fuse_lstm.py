@@ -28,6 +28,7 @@ cell, a non-zero initial state that is no graph input) is left as it is; the rea
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 
@@ -114,16 +115,29 @@ def _step_of(graph: Graph, x: str) -> tuple[str, int, int] | None:
     return op.inputs[0], axis, int(begin[axis]) % shape[axis]
 
 
+def _joined_steps_axis(graph: Graph, x: str) -> bool | None:
+    """time_major when x joins steps of sequences (a bidirectional layer's two directions,
+    for the next layer): that of the first one, so that the next layer's sequence is the
+    joined sequences (hoist_concat_out_of_pack), not their transposes; else None."""
+    op = graph.producer(x)
+    if op is None or op.type != "CONCATENATION":
+        return None
+    axes = [step[1] for step in map(partial(_step_of, graph), op.inputs) if step is not None]
+    return axes[0] == 0 if axes else None
+
+
 def _sequence(graph: Graph, cells: list[Cell]) -> tuple[str | None, bool | None]:
     """(the [T, B, F] or [B, T, F] tensor whose steps in order are the steps' inputs,
-    time_major), or (None, None) when there is none."""
+    time_major); (None, time_major) when they are its steps in another order (a backward
+    RNN's: fold_pack_of_unpack reverses the tensor); (None, None) when there is none."""
     steps = [_step_of(graph, c.x) for c in cells]
-    if None in steps or len({(t, axis) for t, axis, _ in steps}) != 1 \
-            or [k for _, _, k in steps] != list(range(len(cells))):
+    if None in steps:
+        return None, _joined_steps_axis(graph, cells[0].x)
+    if len({(t, axis) for t, axis, _ in steps}) != 1:
         return None, None
     sequence, axis, _ = steps[0]
-    if graph.tensors[sequence].shape[axis] != len(cells):
-        return None, None
+    if [k for _, _, k in steps] != list(range(len(cells))) or graph.tensors[sequence].shape[axis] != len(cells):
+        return None, axis == 0
     return sequence, axis == 0
 
 
