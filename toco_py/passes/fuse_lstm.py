@@ -148,12 +148,28 @@ def _state(graph: Graph, base: str, shape: tuple[int, ...]) -> tuple[str, Op]:
     return name, Op("FILL", [dims, zero], [name], {}, base)
 
 
+def sequence_lstm(graph: Graph, base: str, params: dict, sequence: str, out: str, time_major: bool) -> list[Op]:
+    """The UNIDIRECTIONAL_SEQUENCE_LSTM of a cell's parameters (read_cell) from `sequence` to
+    `out` ([T, B, F] or [B, T, F] as time_major says), after the FILLs zeroing its state."""
+    shape = graph.tensors[sequence].shape
+    batch, n_input = shape[1 if time_major else 0], shape[2]
+    units, n_output = params["weights"].shape[0] // 4, params["n_output"]
+    named = {"input": sequence} | _gate_inputs(graph, base, params, n_input, units)
+    named["output_state"], fill_h = _state(graph, f"{base}/output_state", (batch, n_output))
+    named["cell_state"], fill_c = _state(graph, f"{base}/cell_state", (batch, units))
+    lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
+        "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
+        "proj_clip": float(params["proj_clip"]), "time_major": time_major,
+        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base)
+    return [fill_h, fill_c, lstm]
+
+
 def fuse(graph: Graph, cells: list[Cell]) -> None:
     params = _shared(cells)
     uses = _inner_uses(graph, cells)
     first = cells[0]
     x_shape = graph.tensors[first.x].shape
-    steps, units, n_output = len(cells), params["weights"].shape[0] // 4, params["n_output"]
+    steps, n_output = len(cells), params["n_output"]
     if x_shape is None or len(x_shape) != 2 or min(x_shape) < 1 \
             or params["weights"].shape[1] != x_shape[1] + n_output:
         raise NoCell(f"the step input {first.x!r} has no static [batch, features] shape")
@@ -173,20 +189,13 @@ def fuse(graph: Graph, cells: list[Cell]) -> None:
         sequence = graph.unique_name(f"{base}/sequence")
         graph.add_tensor(Tensor(sequence, (steps, batch, n_input) if time_major else (batch, steps, n_input)))
         new_ops.append(Op("PACK", [c.x for c in cells], [sequence], {"values_count": steps, "axis": axis}, base))
-    named = {"input": sequence} | _gate_inputs(graph, base, params, n_input, units)
-    named["output_state"], fill_h = _state(graph, f"{base}/output_state", (batch, n_output))
-    named["cell_state"], fill_c = _state(graph, f"{base}/cell_state", (batch, units))
     out_shape = (steps, batch, n_output) if time_major else (batch, steps, n_output)
     if stack is not None:
         out = stack.outputs[0]
     else:
         out = graph.unique_name(f"{base}/outputs")
         graph.add_tensor(Tensor(out, out_shape))
-    lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
-        "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
-        "proj_clip": float(params["proj_clip"]), "time_major": time_major,
-        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base)
-    new_ops += [fill_h, fill_c, lstm]
+    new_ops += sequence_lstm(graph, base, params, sequence, out, time_major)
     if any(u is not stack for h in hs for u in uses[h]) or any(h in graph.outputs for h in hs):
         new_ops.append(Op("UNPACK", [out], hs, {"num": steps, "axis": axis}, base))
     removed = {id(op): op for cell in cells for op in cell.ops}
@@ -206,7 +215,8 @@ def fuse_lstm(graph: Graph, op: Op) -> bool:
     if concat is None or concat.type != "CONCATENATION" or len(concat.inputs) != 2 \
             or [u.type for u in graph.consumers(op.outputs[0])] != ["SPLIT"]:
         return False
-    if concat.inputs[1] in graph.inputs:
+    # (the inputs of another subgraph are what its WHILE or IF passes: fuse_lstm_loop reads loops)
+    if concat.inputs[1] in graph.inputs and graph is (graph.subgraphs or [graph])[0]:
         graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: its state is a graph input "
                      f"({concat.inputs[1]!r}), and the fused op keeps its state in variable tensors", op)
         return False

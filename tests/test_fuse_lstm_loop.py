@@ -1,0 +1,128 @@
+"""TF1 dynamic_rnn of LSTM cells, as frames (TF1's while loop) and in control flow v2 (a
+functional While of TensorLists) -> one UNIDIRECTIONAL_SEQUENCE_LSTM per layer in place of the
+WHILE (passes/fuse_lstm_loop.py), checked against TensorFlow running the .pb over several
+invokes of one LiteRT interpreter; near misses stay a WHILE with a note and still compute
+what TensorFlow does."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tests.test_fuse_lstm import BATCH, FEATURES, STEPS, TFLM_CELLS, _cell, _check_against_tf  # noqa: E402
+from toco_py import api  # noqa: E402
+from toco_py.frontend.graphdef import parse_graphdef  # noqa: E402
+
+v1 = tf.compat.v1
+
+
+def _dynamic_lstm(kind: str, layers: int, time_major: bool, v2: bool, output: str = "outputs",
+                  sequence_length: bool = False, initial: float = 0.0) -> bytes:
+    """dynamic_rnn over x; y is its outputs, or (output "h" / "c") the top layer's final state."""
+    def build():
+        shape = [STEPS, BATCH, FEATURES] if time_major else [BATCH, STEPS, FEATURES]
+        x = v1.placeholder(tf.float32, shape, "x")
+        cells = [_cell(kind) for _ in range(layers)]
+        cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
+        start = None
+        if initial:
+            zero = cell.zero_state(BATCH, tf.float32)
+            start = tf.nest.map_structure(lambda t: t + initial, zero)
+        outs, state = v1.nn.dynamic_rnn(cell, x, dtype=tf.float32, time_major=time_major, initial_state=start,
+                                        sequence_length=tf.constant([STEPS, 2]) if sequence_length else None)
+        top = state if layers == 1 else state[-1]
+        tf.identity({"outputs": outs, "h": top.h, "c": top.c}[output], "y")
+
+    before = v1.control_flow_v2_enabled()
+    (v1.enable_control_flow_v2 if v2 else v1.disable_control_flow_v2)()
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            build()
+            # Seeded values for every variable, so that each run has the same weights (TF's
+            # initializers draw unseeded), and biases not zero (TF's are): each gate's is checked.
+            rng = np.random.default_rng(3)
+            weights = [var.assign(rng.uniform(-0.6, 0.6, var.shape).astype(np.float32))
+                       for var in v1.global_variables()]
+            with v1.Session(graph=graph) as sess:
+                sess.run(weights)
+                gd = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ["y"])
+    finally:
+        (v1.enable_control_flow_v2 if before else v1.disable_control_flow_v2)()
+    return gd.SerializeToString()
+
+
+def _whiles(graph) -> int:
+    return sum(op.type == "WHILE" for sub in graph.subgraphs or [graph] for op in sub.ops)
+
+
+def _convert(pb: bytes, v2: bool):
+    """(our conversion, the number of WHILEs without LSTM fusion, the -v lines)."""
+    assert {n.op for n in parse_graphdef(pb).node} & {"NextIteration", "While", "StatelessWhile"}
+    lines = []
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], log=lines.append)
+    unfused, _, _ = api.graph_from_graphdef(parse_graphdef(pb), ["x"], ["y"], fuse_rnn=False)
+    return result, _whiles(unfused), lines
+
+
+CASES = [  # kind, layers, time_major, control flow v2
+    ("basic", 1, False, False),
+    ("basic", 1, True, True),
+    ("peephole_clip", 1, False, True),
+    ("projection", 1, True, False),
+    ("peephole_projection", 1, False, False),
+    ("lstm", 2, False, False),
+    ("peephole_clip", 2, True, True),
+    ("basic", 2, False, True),
+]
+
+
+@pytest.mark.parametrize(("kind", "layers", "time_major", "v2"), CASES)
+def test_dynamic_rnn_fuses_into_one_op_per_layer(kind, layers, time_major, v2):
+    pb = _dynamic_lstm(kind, layers, time_major, v2)
+    result, whiles, _ = _convert(pb, v2)
+    graph = result.graph
+    types = [op.type for op in graph.ops]
+    assert (whiles, _whiles(graph), graph.subgraphs) == (1, 0, []), types
+    assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
+    # Per layer: the op and the two FILLs that zero its state (dynamic_rnn's TRANSPOSEs folded
+    # into time_major False).
+    assert len(types) == 3 * layers, types
+    assert {op.attrs["time_major"] for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"} == {time_major}
+    _check_against_tf(pb, result.model, time_major, tflm=kind in TFLM_CELLS)
+
+
+@pytest.mark.parametrize(("layers", "time_major", "v2"), [(1, True, False), (2, False, True)])
+def test_final_h_is_the_last_step_of_the_outputs(layers, time_major, v2):
+    """dynamic_rnn's final state h, its outputs unread: the loop writes no outputs (prune_while
+    drops them), and h is the last step of the fused op's."""
+    pb = _dynamic_lstm("lstm", layers, time_major, v2, output="h")
+    result, _, _ = _convert(pb, v2)
+    types = [op.type for op in result.graph.ops]
+    assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
+    assert result.graph.producer("y").type == "GATHER"
+    _check_against_tf(pb, result.model, time_major)
+
+
+NEAR_MISSES = {  # what the loop has that the fused op does not compute -> what the note says
+    "sequence_length": ({"sequence_length": True}, "does not give its new state back"),
+    "softsign": ({"kind": "softsign"}, "activation is none of LiteRT's"),
+    "final_c": ({"output": "c"}, "final cell state c"),
+    "initial_state": ({"initial": 0.5}, "does not start at zero"),
+}
+
+
+@pytest.mark.parametrize("name", NEAR_MISSES)
+@pytest.mark.parametrize("v2", [False, True], ids=["frames", "v2"])
+def test_near_miss_stays_a_while_with_a_note(name, v2):
+    options, note = NEAR_MISSES[name]
+    pb = _dynamic_lstm(**{"kind": "basic", "layers": 1, "time_major": False, "v2": v2} | options)
+    result, _, lines = _convert(pb, v2)
+    assert _whiles(result.graph) == 1
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for sub in result.graph.subgraphs for op in sub.ops]
+    assert any("fuse_lstm_loop" in line and note in line for line in lines), [ln for ln in lines if "note" in ln]
+    _check_against_tf(pb, result.model, False)
