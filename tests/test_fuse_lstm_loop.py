@@ -13,7 +13,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tests.test_fuse_lstm import BATCH, FEATURES, STEPS, TFLM_CELLS, _cell, _check_against_tf  # noqa: E402
+from tests.support.policy import tensorflow_and_litert_failures  # noqa: E402
+from tests.test_fuse_lstm import BATCH, FEATURES, STEPS, TFLM_CELLS, UNITS, _cell, _check_against_tf  # noqa: E402
+from tests.test_tf2_graphs import freeze_tf2  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.frontend.graphdef import parse_graphdef  # noqa: E402
 
@@ -106,6 +108,40 @@ def test_final_h_is_the_last_step_of_the_outputs(layers, time_major, v2):
     assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
     assert result.graph.producer("y").type == "GATHER"
     _check_against_tf(pb, result.model, time_major)
+
+
+def _tf_function_lstm(x):
+    """An LSTM written out in a tf.function: a tf.while_loop reading the steps from a
+    TensorArray, writing h to another; its outputs and its final h."""
+    rng = np.random.default_rng(4)
+    weights = tf.constant(rng.uniform(-0.6, 0.6, (FEATURES + UNITS, 4 * UNITS)).astype(np.float32))
+    bias = tf.constant(rng.uniform(-0.6, 0.6, 4 * UNITS).astype(np.float32))
+    steps = tf.TensorArray(tf.float32, size=STEPS).unstack(tf.transpose(x, [1, 0, 2]))
+
+    def step(t, h, c, out):
+        i, j, f, o = tf.split(tf.matmul(tf.concat([steps.read(t), h], 1), weights) + bias, 4, 1)
+        c = tf.sigmoid(f + 1.0) * c + tf.sigmoid(i) * tf.tanh(j)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        return t + 1, h, c, out.write(t, h)
+
+    zeros = tf.zeros([BATCH, UNITS])
+    _, h, _, out = tf.while_loop(lambda t, *_: t < STEPS, step,
+                                 [tf.constant(0), zeros, zeros, tf.TensorArray(tf.float32, size=STEPS)])
+    return tf.transpose(out.stack(), [1, 0, 2]), h
+
+
+def test_tf_function_while_fuses():
+    gd, ops, inputs, outputs = freeze_tf2(_tf_function_lstm, tf.TensorSpec([BATCH, STEPS, FEATURES], tf.float32))
+    assert {"While", "StatelessWhile"} & ops
+    pb = gd.SerializeToString()
+    result = api.convert_bytes(pb)
+    types = [op.type for op in result.graph.ops]
+    assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1, types
+    rng = np.random.default_rng(8)
+    for _ in range(2):
+        feeds = {inputs[0]: rng.uniform(-1.5, 1.5, (BATCH, STEPS, FEATURES)).astype(np.float32)}
+        failures = tensorflow_and_litert_failures(pb, result.model, feeds, outputs)
+        assert not failures, failures
 
 
 NEAR_MISSES = {  # what the loop has that the fused op does not compute -> what the note says
