@@ -85,7 +85,7 @@ def _steps(cond: Graph, counters: set[int]) -> int:
         if bound is None or test.inputs[0] not in cond.inputs or cond.inputs.index(test.inputs[0]) not in counters:
             raise NoCell(f"its condition ({test!r}) is not a counter below a constant")
         bounds.append(bound)
-    if min(bounds) < 1:
+    if not bounds or min(bounds) < 1:
         raise NoCell("it runs no step")
     return min(bounds)
 
@@ -167,7 +167,7 @@ def _write(body: Graph, h: str, counters: set[int]) -> tuple[list[Op], int | Non
     element = body.const_value(reshape.inputs[1])
     start = body.producer(update.inputs[2])
     if body.outputs[k] != update.outputs[0] or element is None \
-            or list(np.ravel(element)) != [1, *body.tensors[h].shape] or array is None or len(array) != 3 \
+            or list(np.ravel(element)) != [1, *(body.tensors[h].shape or ())] or array is None or len(array) != 3 \
             or start is None or start.type != "MUL" or has_activation(start) \
             or start.inputs[0] not in body.inputs or body.inputs.index(start.inputs[0]) not in counters \
             or not np.array_equal(body.const_value(start.inputs[1]), [1, 0, 0]):
@@ -198,7 +198,7 @@ def _read(graph: Graph, op: Op, cond: Graph, body: Graph, fcs: list[Op]) -> _Loo
                 raise NoCell(f"its state {op.inputs[k]!r} does not start at zero")
     shape = graph.tensors[op.inputs[sequence]].shape
     if shape is None or len(shape) != 3 or shape[0] != steps or min(shape) < 1 \
-            or outputs is not None and graph.tensors[op.outputs[outputs]].shape[0] != steps:
+            or outputs is not None and (graph.tensors[op.outputs[outputs]].shape or (0,))[0] != steps:
         raise NoCell(f"its {steps} steps are not the whole time axis of {op.inputs[sequence]!r} "
                      f"{list(shape or [])} and of its outputs")
     return _Loop(steps, counters, sequence, layers, outputs)
@@ -214,10 +214,12 @@ def _transpose(op: Op | None, graph: Graph) -> bool:
 
 
 def _fuse(graph: Graph, op: Op, loop: _Loop) -> None:
-    for k in loop.counters | {layer.c for layer in loop.layers}:
-        if _read_after(graph, op.outputs[k]):
-            raise NoCell(f"its final {'count' if k in loop.counters else 'cell state c'} {op.outputs[k]!r} "
-                         "is read after it, which the fused op does not give")
+    given = {loop.outputs} | {layer.h for layer in loop.layers}  # (what the fused ops give)
+    cells = {layer.c for layer in loop.layers}
+    for k, name in enumerate(op.outputs):
+        if k not in given and _read_after(graph, name):
+            raise NoCell(f"its {'final cell state c' if k in cells else 'loop variable'} {name!r} is read after "
+                         "it, which the fused op does not give")
     sequence = op.inputs[loop.sequence]
     into = graph.producer(sequence)
     users = [] if loop.outputs is None else graph.consumers(op.outputs[loop.outputs])
