@@ -118,7 +118,7 @@ def _cell(body: Graph, fc: Op, states: list[int]) -> _Layer:
     raise why
 
 
-def gate_products(graph: Graph) -> list[Op]:
+def _gate_products(graph: Graph) -> list[Op]:
     """The ops that look like an LSTM cell's gate product: FULLY_CONNECTED of a CONCATENATION,
     read by one SPLIT."""
     return [op for op in graph.ops if op.type == "FULLY_CONNECTED" and graph.producer(op.inputs[0]) is not None
@@ -271,7 +271,7 @@ def fuse_lstm_loop(graph: Graph, op: Op) -> bool:
         return False
     cond = graph.subgraphs[op.attrs["cond_subgraph_index"]]
     body = graph.subgraphs[op.attrs["body_subgraph_index"]]
-    fcs = gate_products(body)
+    fcs = _gate_products(body)
     if not fcs:
         return False  # (no LSTM inside)
     try:
