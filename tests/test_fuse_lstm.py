@@ -70,6 +70,11 @@ def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool, loop
             outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
         tf.identity(outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1), "y")
 
+    return freeze(build)
+
+
+def freeze(build) -> bytes:
+    """The frozen graph build() makes (its output named "y")."""
     graph = tf.Graph()
     with graph.as_default():
         build()
@@ -195,17 +200,6 @@ def test_int8_leaves_the_cells_unfused_and_quantizing_the_fused_op_keeps_it_in_f
         quantize_graph(api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).graph,
                        QuantizeOptions("int8", calibration_data=str(calibration),
                                        int8=replace(options.int8, int8_only=True)))
-
-
-def test_state_fed_as_an_input_stays_unfused_with_a_note():
-    """A single step whose state comes in as inputs (the seeds' split-out inference step):
-    the fused op would keep the state in variables instead, so it stays as it is."""
-    from tests.support.networks import lstm_language_model
-
-    lines = []
-    result = api.convert_bytes(lstm_language_model().pb, log=lines.append)
-    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
-    assert any("fuse_lstm" in line and "graph input" in line for line in lines), lines
 
 
 @pytest.mark.parametrize("kind,gap", [("lstm", None), ("peephole_clip", "peepholes"),

@@ -30,8 +30,8 @@ import numpy as np
 
 from ..ir import Graph, Op, Tensor
 from ..tflite.options import SUBGRAPH_ATTRS
+from . import fuse_lstm
 from .base import Pass
-from .fuse_lstm import sequence_lstm
 from .lstm_cell import Cell, NoCell, is_zero, read_cell
 from .patterns import has_activation
 from .prune_while import shared_subgraphs
@@ -238,7 +238,8 @@ def _fuse(graph: Graph, op: Op, loop: _Loop) -> None:
             out = graph.unique_name(f"{base}/outputs")
             shape = (loop.steps, batch, n_output) if time_major else (batch, loop.steps, n_output)
             graph.add_tensor(Tensor(out, shape))
-        new_ops += sequence_lstm(graph, base, layer.cell.params, sequence, out, time_major)
+        new_ops += fuse_lstm.sequence_lstm(graph, base, layer.cell.params, sequence, out, time_major,
+                                           stateful=fuse_lstm.stateful)
         if _read_after(graph, op.outputs[layer.h]):
             last = graph.add_const(f"{out}/last_step", np.array(loop.steps - 1, np.int32))
             new_ops.append(Op("GATHER", [out, last], [op.outputs[layer.h]],

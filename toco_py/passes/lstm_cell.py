@@ -197,7 +197,9 @@ def read_cell(graph: Graph, fc: Op, h_prev: str | None, c_prev: str | None) -> C
     o_bias, o_peep = reader.gate(_other(out, tanhs[0].outputs[0]), "LOGISTIC", s_o, c)
     h, projection, proj_clip = out.outputs[0], None, 0.0
     users = graph.consumers(h)
-    if len(users) == 1 and users[0].type == "FULLY_CONNECTED" and users[0].inputs[0] == h:
+    # (an output read as it is, by the graph or anything else, is not before a projection)
+    if len(users) == 1 and users[0].type == "FULLY_CONNECTED" and users[0].inputs[0] == h \
+            and h not in graph.outputs:
         proj = reader.take(users[0])
         projection = graph.const_value(proj.inputs[1])
         if projection is None or projection.dtype != np.float32 or has_activation(proj) \
