@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tests.support.policy import tensorflow_and_litert_failures  # noqa: E402
+from tests.support.oracle import litert, run_tf  # noqa: E402
+from tests.support.policy import policy_failures, tensorflow_and_litert_failures  # noqa: E402
 from tests.test_fuse_lstm import BATCH, FEATURES, STEPS, TFLM_CELLS, UNITS, _cell, _check_against_tf  # noqa: E402
 from tests.test_tf2_graphs import freeze_tf2  # noqa: E402
 from toco_py import api  # noqa: E402
@@ -23,10 +24,11 @@ v1 = tf.compat.v1
 
 
 def _dynamic_lstm(kind: str, layers: int, time_major: bool, v2: bool, output: str = "outputs",
-                  sequence_length: bool = False, initial: float = 0.0) -> bytes:
-    """dynamic_rnn over x; y is its outputs, or (output "h" / "c") the top layer's final state."""
+                  sequence_length: bool = False, initial: float = 0.0, steps: int = STEPS) -> bytes:
+    """dynamic_rnn over x; y is its outputs, or (output "h" / "c") the top layer's final state.
+    The weights depend on the cells alone (not on steps)."""
     def build():
-        shape = [STEPS, BATCH, FEATURES] if time_major else [BATCH, STEPS, FEATURES]
+        shape = [steps, BATCH, FEATURES] if time_major else [BATCH, steps, FEATURES]
         x = v1.placeholder(tf.float32, shape, "x")
         cells = [_cell(kind) for _ in range(layers)]
         cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
@@ -162,3 +164,30 @@ def test_near_miss_stays_a_while_with_a_note(name, v2):
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for sub in result.graph.subgraphs for op in sub.ops]
     assert any("fuse_lstm_loop" in line and note in line for line in lines), [ln for ln in lines if "note" in ln]
     _check_against_tf(pb, result.model, False)
+
+
+@pytest.mark.parametrize(("time_major", "v2"), [(False, False), (True, True)])
+def test_stateful_rnn_carries_the_state_over_invokes(time_major, v2):
+    """--stateful_rnn: nothing zeroes the fused op's state, so two invokes on two halves of a
+    sequence compute what dynamic_rnn computes over the whole sequence."""
+    pb = _dynamic_lstm("lstm", 2, time_major, v2)
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], stateful_rnn=True)
+    types = [op.type for op in result.graph.ops]
+    assert types == ["UNIDIRECTIONAL_SEQUENCE_LSTM"] * 2, types
+    assert not any("--stateful_rnn" in note for note in result.notes), result.notes
+    whole_pb = _dynamic_lstm("lstm", 2, time_major, v2, steps=2 * STEPS)
+    axis = 0 if time_major else 1
+    whole = np.random.default_rng(9).uniform(-1.5, 1.5, (2 * STEPS, BATCH, FEATURES) if time_major
+                                              else (BATCH, 2 * STEPS, FEATURES)).astype(np.float32)
+    interp = litert(result.model, delegates=False)
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    halves = []
+    for half in np.split(whole, 2, axis=axis):
+        interp.set_tensor(inp["index"], np.ascontiguousarray(half))
+        interp.invoke()
+        halves.append(interp.get_tensor(out["index"]))
+    reference = api.convert_bytes(whole_pb, input_arrays=["x"], output_arrays=["y"]).graph
+    failures = policy_failures(reference, {"x": whole}, {
+        "TensorFlow": {"y": run_tf(whole_pb, {"x": whole}, ["y"])[0]},
+        "LiteRT, two invokes": {"y": np.concatenate(halves, axis=axis)}})
+    assert not failures, failures
