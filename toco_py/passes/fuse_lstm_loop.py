@@ -42,6 +42,7 @@ BATCH_MAJOR = [1, 0, 2]  # the perm of dynamic_rnn's TRANSPOSEs between [B, T, F
 @dataclass
 class _Layer:
     cell: Cell
+    fc: Op  # its gates' product
     h: int  # the loop variables of its state
     c: int
 
@@ -113,7 +114,7 @@ def _cell(body: Graph, fc: Op, states: list[int]) -> _Layer:
             why = error
             continue
         if (cell.h, cell.c) == (body.outputs[h], body.outputs[c]):
-            return _Layer(cell, h, c)
+            return _Layer(cell, fc, h, c)
         why = NoCell(f"the cell at {fc!r} does not give its new state back to the loop")
     raise why
 
@@ -230,11 +231,11 @@ def _fuse(graph: Graph, op: Op, loop: _Loop) -> None:
     removed = [op] + ([] if time_major or out_of is None else [out_of])
     new_ops = []
     for i, layer in enumerate(loop.layers):
-        base = layer.cell.fc.name or layer.cell.h
+        base = layer.fc.name or layer.cell.h
         if i == len(loop.layers) - 1 and loop.outputs is not None:
             out = op.outputs[loop.outputs] if time_major else out_of.outputs[0]
         else:
-            batch, n_output = graph.tensors[sequence].shape[1 if time_major else 0], layer.cell.params["n_output"]
+            batch, n_output = graph.tensors[op.outputs[layer.h]].shape  # (its state h)
             out = graph.unique_name(f"{base}/outputs")
             shape = (loop.steps, batch, n_output) if time_major else (batch, loop.steps, n_output)
             graph.add_tensor(Tensor(out, shape))
