@@ -112,9 +112,9 @@ def test_final_h_is_the_last_step_of_the_outputs(layers, time_major, v2):
     _check_against_tf(pb, result.model, time_major)
 
 
-def _tf_function_lstm(x):
-    """An LSTM written out in a tf.function: a tf.while_loop reading the steps from a
-    TensorArray, writing h to another; its outputs and its final h."""
+def _tf_function_lstm(x, bound: int = STEPS):
+    """An LSTM written out in a tf.function: a tf.while_loop of `bound` steps reading the
+    steps from a TensorArray, writing h to another; its outputs and its final h."""
     rng = np.random.default_rng(4)
     weights = tf.constant(rng.uniform(-0.6, 0.6, (FEATURES + UNITS, 4 * UNITS)).astype(np.float32))
     bias = tf.constant(rng.uniform(-0.6, 0.6, 4 * UNITS).astype(np.float32))
@@ -127,18 +127,26 @@ def _tf_function_lstm(x):
         return t + 1, h, c, out.write(t, h)
 
     zeros = tf.zeros([BATCH, UNITS])
-    _, h, _, out = tf.while_loop(lambda t, *_: t < STEPS, step,
+    _, h, _, out = tf.while_loop(lambda t, *_: t < bound, step,
                                  [tf.constant(0), zeros, zeros, tf.TensorArray(tf.float32, size=STEPS)])
     return tf.transpose(out.stack(), [1, 0, 2]), h
 
 
-def test_tf_function_while_fuses():
-    gd, ops, inputs, outputs = freeze_tf2(_tf_function_lstm, tf.TensorSpec([BATCH, STEPS, FEATURES], tf.float32))
+@pytest.mark.parametrize("bound", [STEPS, STEPS - 1])
+def test_tf_function_while_fuses_over_the_whole_sequence(bound):
+    """A loop over fewer steps than the sequence has (the last output stays zero) stays a WHILE."""
+    spec = tf.TensorSpec([BATCH, STEPS, FEATURES], tf.float32)
+    gd, ops, inputs, outputs = freeze_tf2(lambda x: _tf_function_lstm(x, bound), spec)
     assert {"While", "StatelessWhile"} & ops
     pb = gd.SerializeToString()
-    result = api.convert_bytes(pb)
+    lines = []
+    result = api.convert_bytes(pb, log=lines.append)
     types = [op.type for op in result.graph.ops]
-    assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1, types
+    if bound == STEPS:
+        assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1, types
+    else:
+        assert _whiles(result.graph) == 1, types
+        assert any("fuse_lstm_loop" in line and "not the whole time axis" in line for line in lines), lines
     rng = np.random.default_rng(8)
     for _ in range(2):
         feeds = {inputs[0]: rng.uniform(-1.5, 1.5, (BATCH, STEPS, FEATURES)).astype(np.float32)}
