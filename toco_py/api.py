@@ -131,7 +131,8 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
     fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
     counts = run_passes(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize),
                         fuse_rnn=fuse_rnn, **pass_options)
-    if pass_options.get("stateful_rnn") and not counts.get("fuse/fuse_lstm"):
+    fused = counts.get("fuse/fuse_lstm") or counts.get("fuse_loops/fuse_lstm_loop")
+    if pass_options.get("stateful_rnn") and not fused:
         notes.append("--stateful_rnn: no LSTM was fused, so the model keeps its interface")
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)

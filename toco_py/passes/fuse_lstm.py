@@ -200,6 +200,27 @@ def _drop_unused_inputs(graph: Graph, names: list[str]) -> None:
     graph.inputs = [n for n in graph.inputs if n not in names or graph.consumers(n)]
 
 
+def sequence_lstm(graph: Graph, base: str, params: dict, sequence: str, out: str, time_major: bool,
+                  cell_state: str | None = None, initial: tuple = (None, None), stateful: bool = False) -> list[Op]:
+    """The ops setting the state (_state) and the UNIDIRECTIONAL_SEQUENCE_LSTM of a cell's
+    parameters (read_cell) from `sequence` to `out` ([T, B, F] or [B, T, F] as time_major
+    says). cell_state: its cell state variable's name (a graph output), else a new one;
+    initial: the graph inputs (h0, c0) its state starts from (None: zero)."""
+    shape = graph.tensors[sequence].shape
+    batch, n_input = shape[1 if time_major else 0], shape[2]
+    units, n_output = params["weights"].shape[0] // 4, params["n_output"]
+    named = {"input": sequence} | _gate_inputs(graph, base, params, n_input, units)
+    named["output_state"] = graph.unique_name(f"{base}/output_state")
+    named["cell_state"] = cell_state or graph.unique_name(f"{base}/cell_state")
+    setters = [_state(graph, named["output_state"], (batch, n_output), initial[0], stateful),
+               _state(graph, named["cell_state"], (batch, units), initial[1], stateful)]
+    lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
+        "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
+        "proj_clip": float(params["proj_clip"]), "time_major": time_major,
+        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base)
+    return [s for s in setters if s is not None] + [lstm]
+
+
 def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None = None,
          stateful: bool = False) -> None:
     """Replaces the chain by one op; h0, c0: the graph inputs its state starts from (None:
@@ -208,7 +229,7 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
     uses = _inner_uses(graph, cells)
     first = cells[0]
     x_shape = graph.tensors[first.x].shape
-    steps, units, n_output = len(cells), params["weights"].shape[0] // 4, params["n_output"]
+    steps, n_output = len(cells), params["n_output"]
     if x_shape is None or len(x_shape) != 2 or min(x_shape) < 1 \
             or params["weights"].shape[1] != x_shape[1] + n_output:
         raise NoCell(f"the step input {first.x!r} has no static [batch, features] shape")
@@ -228,25 +249,18 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
         sequence = graph.unique_name(f"{base}/sequence")
         graph.add_tensor(Tensor(sequence, (steps, batch, n_input) if time_major else (batch, steps, n_input)))
         before.append(Op("PACK", [c.x for c in cells], [sequence], {"values_count": steps, "axis": axis}, base))
-    named = {"input": sequence} | _gate_inputs(graph, base, params, n_input, units)
     final_c = cells[-1].c if cells[-1].c in graph.outputs else None
     if final_c and stateful:  # (the state stays in the model)
         graph.outputs = [n for n in graph.outputs if n != final_c]
         if not graph.outputs:
             raise NoCell("its final cell state is the only graph output, which --stateful_rnn keeps in the model")
         final_c = None
-    named["output_state"] = graph.unique_name(f"{base}/output_state")
-    named["cell_state"] = final_c or graph.unique_name(f"{base}/cell_state")
     out_shape = (steps, batch, n_output) if time_major else (batch, steps, n_output)
     if stack is not None:
         out = stack.outputs[0]
     else:
         out = graph.unique_name(f"{base}/outputs")
         graph.add_tensor(Tensor(out, out_shape))
-    lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
-        "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
-        "proj_clip": float(params["proj_clip"]), "time_major": time_major,
-        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base)
     if any(u is not stack for h in hs for u in uses[h]) or any(h in graph.outputs for h in hs):
         after.append(Op("UNPACK", [out], hs, {"num": steps, "axis": axis}, base))
     removed = {id(op): op for cell in cells for op in cell.ops}
@@ -254,9 +268,8 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
         removed[id(stack)] = stack
     for op in removed.values():
         graph.remove_op(op)
-    setters = [_state(graph, named["output_state"], (batch, n_output), h0, stateful),
-               _state(graph, named["cell_state"], (batch, units), c0, stateful)]
-    for op in [*before, *(s for s in setters if s is not None), lstm, *after]:
+    lstm = sequence_lstm(graph, base, params, sequence, out, time_major, final_c, (h0, c0), stateful)
+    for op in [*before, *lstm, *after]:
         graph.add_op(op)
     if stateful:
         _drop_unused_inputs(graph, [n for n in (h0, c0) if n])
@@ -284,7 +297,9 @@ def fuse_lstm(graph: Graph, op: Op) -> bool:
     if concat is None or concat.type != "CONCATENATION" or len(concat.inputs) != 2 \
             or [u.type for u in graph.consumers(op.outputs[0])] != ["SPLIT"]:
         return False
-    h0 = concat.inputs[1] if concat.inputs[1] in graph.inputs else None
+    # (the inputs of another subgraph are what its WHILE or IF passes, not the model's: a
+    # loop's cells are fuse_lstm_loop's)
+    h0 = concat.inputs[1] if concat.inputs[1] in graph.inputs and graph is (graph.subgraphs or [graph])[0] else None
     if h0 is None and not is_zero(graph, concat.inputs[1]):
         return False  # (a step after the first, or no LSTM)
     try:

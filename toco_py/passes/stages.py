@@ -24,6 +24,7 @@ from . import (
     fuse_hard_swish,
     fuse_l2_normalization,
     fuse_lstm,
+    fuse_lstm_loop,
     fuse_mul_into_affine,
     fuse_softmax,
     hoist_concat_out_of_pack,
@@ -89,6 +90,8 @@ STAGES = {
              hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS, fold_lerp.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
+    # A WHILE of LSTM cells -> the fused ops (after "fuse" has run in its body).
+    "fuse_loops": [fuse_lstm_loop.PASS],
     "finalize": [check_while_shapes.PASS, materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
 }
 
@@ -107,7 +110,7 @@ def run_all(graph: Graph, log: PassLog | None = None,
     if len(skipped) == len(FAKE_QUANT_PASSES):
         raise ValueError(f"fake_quant={fake_quant!r}: use one of {', '.join(FAKE_QUANT_PASSES)}")
     if not fuse_rnn:
-        skipped.append(fuse_lstm.PASS)
+        skipped += [fuse_lstm.PASS, fuse_lstm_loop.PASS]
     for stage, passes in STAGES.items():
         chosen = [p for p in passes if p not in skipped]
         run_stage(graph, stage, chosen, log, after_pass)
