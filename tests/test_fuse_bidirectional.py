@@ -1,7 +1,6 @@
 """A bidirectional pair of TF1 LSTM cells (static_bidirectional_rnn, bidirectional_dynamic_rnn)
--> two
-UNIDIRECTIONAL_SEQUENCE_LSTMs, the backward one on the REVERSE_V2 of the sequence, the two
-output sequences joined by one CONCATENATION (fuse_lstm, hoist_concat_out_of_pack,
+-> two UNIDIRECTIONAL_SEQUENCE_LSTMs, the backward one on the REVERSE_V2 of the sequence, the
+two output sequences joined by one CONCATENATION (fuse_lstm, hoist_concat_out_of_pack,
 fold_pack_of_unpack). Not BIDIRECTIONAL_SEQUENCE_LSTM: LiteRT's kernel for it has float and
 hybrid paths only (no full-integer 8x8_16 one) and TFLM has none, while the pair runs
 everywhere the unidirectional op does, in float and int8, and costs the same work."""
