@@ -24,11 +24,12 @@ v1 = tf.compat.v1
 
 
 def _dynamic_lstm(kind: str, layers: int, time_major: bool, v2: bool, output: str = "outputs",
-                  sequence_length: bool = False, initial: float = 0.0, steps: int = STEPS) -> bytes:
+                  sequence_length: bool = False, initial: float = 0.0, steps: int | None = STEPS,
+                  batch: int | None = BATCH) -> bytes:
     """dynamic_rnn over x; y is its outputs, or (output "h" / "c") the top layer's final state.
     The weights depend on the cells alone (not on steps)."""
     def build():
-        shape = [steps, BATCH, FEATURES] if time_major else [BATCH, steps, FEATURES]
+        shape = [steps, batch, FEATURES] if time_major else [batch, steps, FEATURES]
         x = v1.placeholder(tf.float32, shape, "x")
         cells = [_cell(kind) for _ in range(layers)]
         cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
@@ -110,6 +111,16 @@ def test_final_h_is_the_last_step_of_the_outputs(layers, time_major, v2):
     assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
     assert result.graph.producer("y").type == "GATHER"
     _check_against_tf(pb, result.model, time_major)
+
+
+def test_open_shapes_given_with_input_shapes_fuse():
+    """Batch and time unknown in the graph (control flow v2's TensorLists of open element
+    shape): once --input_shapes gives them, the loop fuses."""
+    pb = _dynamic_lstm("basic", 1, False, True, steps=None, batch=None)
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], input_shapes=[(BATCH, STEPS, FEATURES)])
+    types = [op.type for op in result.graph.ops]
+    assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1, types
+    _check_against_tf(pb, result.model, False)
 
 
 def _tf_function_lstm(x, bound: int = STEPS):
