@@ -25,12 +25,18 @@ v1 = tf.compat.v1
 
 def _dynamic_lstm(kind: str, layers: int, time_major: bool, v2: bool, output: str = "outputs",
                   sequence_length: bool = False, initial: float = 0.0, steps: int | None = STEPS,
-                  batch: int | None = BATCH) -> bytes:
-    """dynamic_rnn over x; y is its outputs, or (output "h" / "c") the top layer's final state.
-    The weights depend on the cells alone (not on steps)."""
+                  batch: int | None = BATCH, bidirectional: bool = False) -> bytes:
+    """dynamic_rnn over x; y is its outputs, or (output "h" / "c") the top layer's final state;
+    (bidirectional) bidirectional_dynamic_rnn's outputs, concatenated. The weights depend on
+    the cells alone (not on steps)."""
     def build():
         shape = [steps, batch, FEATURES] if time_major else [batch, steps, FEATURES]
         x = v1.placeholder(tf.float32, shape, "x")
+        if bidirectional:
+            outs, _ = v1.nn.bidirectional_dynamic_rnn(_cell(kind), _cell(kind), x, dtype=tf.float32,
+                                                      time_major=time_major)
+            tf.identity(tf.concat(outs, 2), "y")
+            return
         cells = [_cell(kind) for _ in range(layers)]
         cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
         start = None
@@ -111,6 +117,19 @@ def test_final_h_is_the_last_step_of_the_outputs(layers, time_major, v2):
     assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
     assert result.graph.producer("y").type == "GATHER"
     _check_against_tf(pb, result.model, time_major)
+
+
+@pytest.mark.parametrize("v2", [False, True], ids=["frames", "v2"])
+def test_bidirectional_dynamic_rnn_fuses_into_a_pair(v2):
+    """Two loops, the backward one over the reversed sequence: two fused ops, each between
+    REVERSE_V2s where it runs backwards, joined by one CONCATENATION."""
+    pb = _dynamic_lstm("lstm", 1, False, v2, bidirectional=True)
+    result, whiles, _ = _convert(pb, v2)
+    types = [op.type for op in result.graph.ops]
+    assert whiles == 2 and _whiles(result.graph) == 0, types
+    assert sorted(types) == sorted(["FILL"] * 4 + ["UNIDIRECTIONAL_SEQUENCE_LSTM"] * 2 + ["REVERSE_V2"] * 2
+                                   + ["CONCATENATION"]), types
+    _check_against_tf(pb, result.model, False, tflm=True)
 
 
 def test_open_shapes_given_with_input_shapes_fuse():
