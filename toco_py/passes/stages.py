@@ -12,6 +12,7 @@ from . import (
     emulate_fake_quant,
     fold_constants,
     fold_dilated_conv,
+    fold_lerp,
     fold_pack_of_unpack,
     fold_pad_into_conv,
     fold_reshape_into_reduction,
@@ -86,7 +87,7 @@ STAGES = {
              # (fuse_lstm before a RELU cell's last activation fuses into its ADD)
              fuse_lstm.PASS, fuse_activation.PASS,
              # (after fuse_lstm, which reads the steps one by one)
-             hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS,
+             hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS, fold_lerp.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
     # A WHILE of LSTM cells -> the fused ops (after "fuse" has run in its body).
@@ -104,7 +105,7 @@ def run_all(graph: Graph, log: PassLog | None = None,
             after_pass: Callable[[str, Graph], None] | None = None, fake_quant: str = "emulate",
             fuse_rnn: bool = True) -> None:
     """fake_quant: "emulate" or "drop" (see FAKE_QUANT_PASSES); fuse_rnn: whether LSTM cells
-    become UNIDIRECTIONAL_SEQUENCE_LSTM (api.fuses_rnn)."""
+    become UNIDIRECTIONAL_SEQUENCE_LSTM (float and int8 alike)."""
     skipped = [p for mode, p in FAKE_QUANT_PASSES.items() if mode != fake_quant]
     if len(skipped) == len(FAKE_QUANT_PASSES):
         raise ValueError(f"fake_quant={fake_quant!r}: use one of {', '.join(FAKE_QUANT_PASSES)}")
