@@ -19,6 +19,7 @@ from tests.test_fuse_lstm import BATCH, FEATURES, STEPS, TFLM_CELLS, UNITS, _cel
 from tests.test_tf2_graphs import freeze_tf2  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.frontend.graphdef import parse_graphdef  # noqa: E402
+from toco_py.tflite.reader import read_model  # noqa: E402
 
 v1 = tf.compat.v1
 
@@ -229,3 +230,23 @@ def test_stateful_rnn_carries_the_state_over_invokes(time_major, v2):
         "TensorFlow": {"y": run_tf(whole_pb, {"x": whole}, ["y"])[0]},
         "LiteRT, two invokes": {"y": np.concatenate(halves, axis=axis)}})
     assert not failures, failures
+
+
+def test_int8_dynamic_rnn_is_one_integer_op(tmp_path):
+    """--quantize int8 fuses the loop too (TFLite's 8x8_16 LSTM): our interpreter bit-exact with
+    LiteRT's reference kernels, within int8_control_flow's measured error of TensorFlow's float
+    outputs (TF's converter refuses the TF1 loop, and crashes calibrating the v2 one)."""
+    from tests import test_int8_control_flow as int8_cf
+    from toco_py.interpreter import Interpreter
+
+    pb, outputs, model, checks = int8_cf._convert_int8("lstm", tmp_path, fuse_rnn=True)
+    graph = read_model(model).main
+    lstm = [op for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert len(lstm) == 1 and not graph.subgraphs and graph.tensors[lstm[0].inputs[0]].dtype == "int8"
+    interp = Interpreter(graph)
+    step = int8_cf._step(model, outputs[0])
+    for feeds in checks:
+        ours = interp.run(feeds)
+        np.testing.assert_array_equal(ours[outputs[0]], int8_cf._litert_reference(model, feeds)[outputs[0]])
+        error = np.abs(ours[outputs[0]] - run_tf(pb, feeds, outputs)[0]).mean() / step
+        assert error <= int8_cf.MEAN_ERROR_STEPS, error
