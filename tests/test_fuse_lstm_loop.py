@@ -72,7 +72,7 @@ def _whiles(graph) -> int:
     return sum(op.type == "WHILE" for sub in graph.subgraphs or [graph] for op in sub.ops)
 
 
-def _convert(pb: bytes, v2: bool):
+def _convert(pb: bytes):
     """(our conversion, the number of WHILEs without LSTM fusion, the -v lines)."""
     assert {n.op for n in parse_graphdef(pb).node} & {"NextIteration", "While", "StatelessWhile"}
     lines = []
@@ -96,7 +96,7 @@ CASES = [  # kind, layers, time_major, control flow v2
 @pytest.mark.parametrize(("kind", "layers", "time_major", "v2"), CASES)
 def test_dynamic_rnn_fuses_into_one_op_per_layer(kind, layers, time_major, v2):
     pb = _dynamic_lstm(kind, layers, time_major, v2)
-    result, whiles, _ = _convert(pb, v2)
+    result, whiles, _ = _convert(pb)
     graph = result.graph
     types = [op.type for op in graph.ops]
     assert (whiles, _whiles(graph), graph.subgraphs) == (1, 0, []), types
@@ -113,7 +113,7 @@ def test_final_h_is_the_last_step_of_the_outputs(layers, time_major, v2):
     """dynamic_rnn's final state h, its outputs unread: the loop writes no outputs (prune_while
     drops them), and h is the last step of the fused op's."""
     pb = _dynamic_lstm("lstm", layers, time_major, v2, output="h")
-    result, _, _ = _convert(pb, v2)
+    result, _, _ = _convert(pb)
     types = [op.type for op in result.graph.ops]
     assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
     assert result.graph.producer("y").type == "GATHER"
@@ -122,10 +122,10 @@ def test_final_h_is_the_last_step_of_the_outputs(layers, time_major, v2):
 
 @pytest.mark.parametrize("v2", [False, True], ids=["frames", "v2"])
 def test_bidirectional_dynamic_rnn_fuses_into_a_pair(v2):
-    """Two loops, the backward one over the reversed sequence: two fused ops, each between
-    REVERSE_V2s where it runs backwards, joined by one CONCATENATION."""
+    """Two loops, the backward one over the reversed sequence: two fused ops, the backward one
+    between REVERSE_V2s, joined by one CONCATENATION."""
     pb = _dynamic_lstm("lstm", 1, False, v2, bidirectional=True)
-    result, whiles, _ = _convert(pb, v2)
+    result, whiles, _ = _convert(pb)
     types = [op.type for op in result.graph.ops]
     assert whiles == 2 and _whiles(result.graph) == 0, types
     assert sorted(types) == sorted(["FILL"] * 4 + ["UNIDIRECTIONAL_SEQUENCE_LSTM"] * 2 + ["REVERSE_V2"] * 2
@@ -198,7 +198,7 @@ NEAR_MISSES = {  # what the loop has that the fused op does not compute -> what 
 def test_near_miss_stays_a_while_with_a_note(name, v2):
     options, note = NEAR_MISSES[name]
     pb = _dynamic_lstm(**{"kind": "basic", "layers": 1, "time_major": False, "v2": v2} | options)
-    result, _, lines = _convert(pb, v2)
+    result, _, lines = _convert(pb)
     assert _whiles(result.graph) == 1
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for sub in result.graph.subgraphs for op in sub.ops]
     assert any("fuse_lstm_loop" in line and note in line for line in lines), [ln for ln in lines if "note" in ln]
