@@ -14,8 +14,8 @@ quantizer's prepare_quantize_lstm.h):
   empty int8 tensor with the params of the hidden value o * tanh(c): calibrated over every step
   before a projection, the output's without one (LiteRT writes it as the output).
 A layer-norm LSTM has no int8 scheme here (nor an int8 kernel in the interpreter), nor one with
-peepholes and a projection that changes the size (LiteRT's integer kernel computes it wrongly):
-they stay in float.
+peepholes and a projection that changes the size (LiteRT's integer kernel computes it wrongly),
+nor one whose state the app feeds in (a step model without --stateful_rnn): they stay in float.
 """
 from __future__ import annotations
 
@@ -43,6 +43,11 @@ def unsupported(graph: Graph, op: Op) -> str | None:
         return None
     if op.inputs[INDEX["forget_layer_norm_coefficients"]]:
         return "a layer-norm LSTM"
+    if any(_writer(graph, op, state) not in (None, "FILL") for state in ("output_state", "cell_state")):
+        # A state the app feeds back (passes/fuse_lstm.py copies graph inputs into the state
+        # variables, the final cell state being an output): measured, an int8 copy in leaves
+        # the variable without data in LiteRT, and XNNPACK reads the int16 state out before the op.
+        return "an LSTM whose state comes in as graph inputs (--stateful_rnn keeps it in the model)"
     projection = op.inputs[INDEX["projection_weights"]]
     if projection and any(op.inputs[INDEX[f"cell_to_{gate}_weights"]] for gate in ("input", "forget", "output")):
         n_output, n_cell = graph.tensors[projection].shape
@@ -51,6 +56,11 @@ def unsupported(graph: Graph, op: Op) -> str | None:
             # (ops/int8/lstm.py _peephole): measured, 3x TF's converter's unfused int8 error.
             return "an LSTM with peepholes and a projection to another size than its cells"
     return None
+
+
+def _writer(graph: Graph, op: Op, state: str) -> str | None:
+    writer = graph.producer(_input(op, state))
+    return None if writer is None else writer.type
 
 
 def cell_state_params(lo: float, hi: float) -> QuantParams:
