@@ -165,7 +165,7 @@ def test_step_model_int8_with_the_state_in_the_model(tmp_path):
     options = QuantizeOptions("int8", calibration_data=str(tmp_path / "calibration.npz"))
     fed = _convert(pb, inputs, outputs, quantize=options)
     assert all(fed.graph.tensors[op.inputs[0]].dtype == "float32" for op in _lstms(fed.graph))
-    assert any("state comes in as graph inputs" in note for note in fed.notes), fed.notes
+    assert any("state fed in as graph inputs" in note for note in fed.notes), fed.notes
     options.int8.int8_only = True
     result = _convert(pb, inputs, outputs, stateful=True, quantize=options)
     _check_fully_integer(result.graph, 2)
