@@ -5,7 +5,9 @@ UNIDIRECTIONAL_SEQUENCE_LSTM per layer; our interpreter equals LiteRT's referenc
 for bit on it over several invokes (the FILLs zero the int8 and int16 states each time), and
 its error against TensorFlow's float run of the .pb is within that of TF's converter's int8
 model of the same graph (which keeps the cells unfused, a dozen int8 ops a step) calibrated on
-the same samples. (TF's converter's float Keras LSTMs quantized by us: tests/test_lstm_op.py.)"""
+the same samples; so for a bidirectional pair. A step model is int8 with --stateful_rnn; with
+its state fed in as graph inputs, its LSTM stays float. (TF's converter's float Keras LSTMs
+quantized by us: tests/test_lstm_op.py.)"""
 from __future__ import annotations
 
 import os
@@ -17,7 +19,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tests.support.oracle import litert, run_litert, run_tf  # noqa: E402
-from tests.test_fuse_lstm import _static_lstm  # noqa: E402
+from tests.test_fuse_lstm import BATCH, FEATURES, STEPS, _static_lstm  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.interpreter import Interpreter  # noqa: E402
 from toco_py.ir import Graph  # noqa: E402
@@ -33,8 +35,6 @@ INVOKES = 3
 
 
 def _sequences(time_major: bool, count: int, seed: int) -> np.ndarray:
-    from tests.test_fuse_lstm import BATCH, FEATURES, STEPS
-
     shape = (STEPS, BATCH, FEATURES) if time_major else (BATCH, STEPS, FEATURES)
     return np.random.default_rng(seed).uniform(-1.5, 1.5, (count, *shape)).astype(np.float32)
 
