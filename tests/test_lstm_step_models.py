@@ -208,7 +208,7 @@ def test_int8_step_models(tmp_path):
     fed = _convert(pb, inputs, outputs, quantize=options)
     lstms = [op for op in fed.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
     assert len(lstms) == layers and all(fed.graph.tensors[op.inputs[0]].dtype == "float32" for op in lstms)
-    assert any("state is fed in as graph inputs" in note for note in fed.notes), fed.notes
+    assert any("fed in as graph inputs" in note for note in fed.notes), fed.notes
     stateful = _convert(pb, inputs, outputs, stateful=True, quantize=options)
     lstms = [op for op in stateful.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
     assert len(lstms) == layers and all(stateful.graph.tensors[op.inputs[0]].dtype == "int8" for op in lstms)
