@@ -1,10 +1,11 @@
-"""A TF1 LSTM cell unrolled over a static sequence (static_rnn, or a loop over steps sharing
-the weights) -> one UNIDIRECTIONAL_SEQUENCE_LSTM.
+"""An LSTM cell unrolled over a static sequence (TF1 static_rnn, a loop over steps sharing the
+weights, a Keras LSTM with unroll=True) -> one UNIDIRECTIONAL_SEQUENCE_LSTM.
 
 The chain starts at a cell whose state is zero (lstm_cell.py reads each cell) and follows the
-output h into the next step's concatenation with the same weights. The steps' inputs become
-the op's sequence: the tensor they are the steps of in order (unstacked by an UNPACK, or
-sliced one index at a time; time_major as that axis says), else a PACK of them. The steps'
+cell state c into the next step's forget gate; all steps must have the same weights. The
+steps' inputs become the op's sequence: the tensor they are the steps of in order (unstacked
+by an UNPACK, or sliced one index at a time; time_major as that axis says), else a PACK of
+them. The steps'
 outputs are the op's output: in place of the PACK that stacks them, and through an UNPACK
 where anything else reads them (a next layer, which then fuses in turn, or the last step).
 
@@ -24,27 +25,13 @@ import numpy as np
 from ..ir import Graph, Op, Tensor
 from ..ops.lstm import INPUTS
 from .base import Pass
-from .lstm_cell import TF_GATE_ORDER, Cell, NoCell, is_zero, read_cell
+from .lstm_cell import GATES, Cell, NoCell, gate_split_without_cell, next_anchor, read_cell, step_inputs
 
 
-def _next_fc(graph: Graph, cell: Cell) -> Op | None:
-    """The next step's gate product: FULLY_CONNECTED(CONCATENATION(x, h), the same weights)."""
-    weights = graph.const_value(cell.fc.inputs[1])
-    for concat in graph.consumers(cell.h):
-        if concat.type != "CONCATENATION" or concat.inputs[1:] != [cell.h]:
-            continue
-        for fc in graph.consumers(concat.outputs[0]):
-            other = graph.const_value(fc.inputs[1]) if fc.type == "FULLY_CONNECTED" else None
-            if fc.inputs[0] == concat.outputs[0] and other is not None and (
-                    fc.inputs[1] == cell.fc.inputs[1] or np.array_equal(other, weights)):
-                return fc
-    return None
-
-
-def _chain(graph: Graph, fc: Op) -> list[Cell]:
-    cells = [read_cell(graph, fc, None, None)]
-    while (fc := _next_fc(graph, cells[-1])) is not None:
-        cells.append(read_cell(graph, fc, cells[-1].h, cells[-1].c))
+def _chain(graph: Graph, anchor: Op) -> list[Cell]:
+    cells = [read_cell(graph, anchor, None, None)]
+    while (anchor := next_anchor(graph, cells[-1].c)) is not None:
+        cells.append(read_cell(graph, anchor, cells[-1].h, cells[-1].c))
     return cells
 
 
@@ -117,25 +104,22 @@ def _sequence(graph: Graph, cells: list[Cell]) -> tuple[str | None, bool | None]
     return sequence, axis == 0
 
 
-def _gate_inputs(graph: Graph, base: str, params: dict, n_input: int, units: int) -> dict[str, str]:
-    """The op's weight and bias inputs by schema name, TensorFlow's kernel split per gate."""
-    weights = params["weights"]
+def _gate_inputs(graph: Graph, base: str, params: dict) -> dict[str, str]:
+    """The op's weight and bias inputs by schema name; zeros where no step determines one."""
+    units, n_input = params["input_to_cell_weights"].shape
+    shapes = {"input_to": (units, n_input), "recurrent_to": (units, params["n_output"])}
     named = {}
-    for k, gate in enumerate(TF_GATE_ORDER):
-        rows = weights[k * units:(k + 1) * units]
-        named[f"input_to_{gate}_weights"] = graph.add_const(f"{base}/input_to_{gate}_weights", rows[:, :n_input])
-        named[f"recurrent_to_{gate}_weights"] = graph.add_const(
-            f"{base}/recurrent_to_{gate}_weights", rows[:, n_input:])
-        bias = params[f"{gate}_bias"]
-        named[f"{gate}_gate_bias"] = graph.add_const(
-            f"{base}/{gate}_gate_bias", np.zeros(units, np.float32) if bias is None else bias)
-    peepholes = {g: params[f"cell_to_{g}"] for g in ("input", "forget", "output")}
+    for gate in GATES:
+        for name, shape in [(f"{k}_{gate}_weights", s) for k, s in shapes.items()] + [(f"{gate}_gate_bias", (units,))]:
+            value = params[name]
+            named[name] = graph.add_const(f"{base}/{name}", np.zeros(shape, np.float32) if value is None else value)
+    peepholes = {g: params[f"cell_to_{g}_weights"] for g in ("input", "forget", "output")}
     if any(p is not None and np.any(p) for p in peepholes.values()):
         for gate, p in peepholes.items():  # (unknown where the state is zero: no effect)
             named[f"cell_to_{gate}_weights"] = graph.add_const(
                 f"{base}/cell_to_{gate}_weights", np.zeros(units, np.float32) if p is None else p)
-    if params["projection"] is not None:
-        named["projection_weights"] = graph.add_const(f"{base}/projection_weights", params["projection"])
+    if params["projection_weights"] is not None:
+        named["projection_weights"] = graph.add_const(f"{base}/projection_weights", params["projection_weights"])
     return named
 
 
@@ -153,11 +137,10 @@ def fuse(graph: Graph, cells: list[Cell]) -> None:
     uses = _inner_uses(graph, cells)
     first = cells[0]
     x_shape = graph.tensors[first.x].shape
-    steps, units, n_output = len(cells), params["weights"].shape[0] // 4, params["n_output"]
-    if x_shape is None or len(x_shape) != 2 or min(x_shape) < 1 \
-            or params["weights"].shape[1] != x_shape[1] + n_output:
+    (units, n_input), steps, n_output = params["input_to_cell_weights"].shape, len(cells), params["n_output"]
+    if x_shape is None or len(x_shape) != 2 or min(x_shape) < 1 or x_shape[1] != n_input:
         raise NoCell(f"the step input {first.x!r} has no static [batch, features] shape")
-    batch, n_input = x_shape
+    batch = x_shape[0]
     sequence, time_major = _sequence(graph, cells)
     hs = [c.h for c in cells]
     stacks = {id(u): u for h in hs for u in uses[h] if u.type == "PACK" and u.inputs == hs}
@@ -167,13 +150,13 @@ def fuse(graph: Graph, cells: list[Cell]) -> None:
     if stack is not None and stack.attrs.get("axis", 0) != (0 if time_major else 1):
         stack = None
     axis = 0 if time_major else 1
-    base = first.fc.name or first.h
+    base = first.anchor.name or first.h
     new_ops = []
     if sequence is None:
         sequence = graph.unique_name(f"{base}/sequence")
         graph.add_tensor(Tensor(sequence, (steps, batch, n_input) if time_major else (batch, steps, n_input)))
         new_ops.append(Op("PACK", [c.x for c in cells], [sequence], {"values_count": steps, "axis": axis}, base))
-    named = {"input": sequence} | _gate_inputs(graph, base, params, n_input, units)
+    named = {"input": sequence} | _gate_inputs(graph, base, params)
     named["output_state"], fill_h = _state(graph, f"{base}/output_state", (batch, n_output))
     named["cell_state"], fill_c = _state(graph, f"{base}/cell_state", (batch, units))
     out_shape = (steps, batch, n_output) if time_major else (batch, steps, n_output)
@@ -200,18 +183,19 @@ def fuse(graph: Graph, cells: list[Cell]) -> None:
 
 
 def fuse_lstm(graph: Graph, op: Op) -> bool:
-    if op.type != "FULLY_CONNECTED":
+    if gate_split_without_cell(graph, op):
+        graph.remark(f"fuse_lstm: the LSTM-like gates split by {op!r} stay unfused: none goes through a TANH, "
+                     "RELU, RELU6 or RELU_N1_TO_1 multiplied by a LOGISTIC, as LiteRT's LSTM computes", op)
         return False
-    concat = graph.producer(op.inputs[0])
-    if concat is None or concat.type != "CONCATENATION" or len(concat.inputs) != 2 \
-            or [u.type for u in graph.consumers(op.outputs[0])] != ["SPLIT"]:
+    reads = step_inputs(graph, op)
+    if reads is None or len(reads) > 2:
         return False
-    if concat.inputs[1] in graph.inputs:
-        graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: its state is a graph input "
-                     f"({concat.inputs[1]!r}), and the fused op keeps its state in variable tensors", op)
+    if len(reads) == 2:  # (a step after the first, or a state fed in)
+        state = [name for name in reads if name in graph.inputs]
+        if state:
+            graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: it reads a graph input "
+                         f"({state[0]!r}) as its state, and the fused op keeps its state in variable tensors", op)
         return False
-    if not is_zero(graph, concat.inputs[1]):
-        return False  # (a step after the first, or no LSTM)
     try:
         cells = _chain(graph, op)
         fuse(graph, cells)
