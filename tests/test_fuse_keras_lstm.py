@@ -82,3 +82,108 @@ def test_fewer_ops_than_tensorflows_converter(tmp_path):
     theirs = op_types(tf_convert(str(path), ["x"], ["y"]))
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in theirs, theirs
     assert ours.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2 and len(ours) * 5 < len(theirs), (ours, theirs)
+
+
+# ---- TensorFlow's LSTM kernel ops (tf.raw_ops; tf.contrib's LSTMBlockCell and LSTMBlockFusedCell
+# built them) -------------------------------------------------------------------------------------
+
+def _block_lstm(kind: str, initial: float = 0.0, seq_len_max: int = STEPS, **attrs) -> bytes:
+    """kind "cell": LSTMBlockCell called on x[:, t] per step (batch-major), else BlockLSTM or
+    BlockLSTMV2 over a time-major x; the state starts at `initial`."""
+    def build():
+        rng = np.random.default_rng(5)
+
+        def const(*shape):
+            return tf.constant(rng.uniform(-0.6, 0.6, shape).astype(np.float32))
+
+        w, b = const(FEATURES + UNITS, 4 * UNITS), const(4 * UNITS)
+        params = {"w": w, "wci": const(UNITS), "wcf": const(UNITS), "wco": const(UNITS), "b": b}
+        state = tf.fill([BATCH, UNITS], initial)
+        if kind == "cell":
+            x = v1.placeholder(tf.float32, [BATCH, STEPS, FEATURES], "x")
+            h, c, outs = state, state, []
+            for t in range(STEPS):
+                step = tf.raw_ops.LSTMBlockCell(x=x[:, t], cs_prev=c, h_prev=h, **params, **attrs)
+                c, h = step.cs, step.h
+                outs.append(h)
+            tf.stack(outs, axis=1, name="y")
+            return
+        x = v1.placeholder(tf.float32, [STEPS, BATCH, FEATURES], "x")
+        op = tf.raw_ops.BlockLSTM if kind == "block" else tf.raw_ops.BlockLSTMV2
+        tf.identity(op(seq_len_max=tf.constant(seq_len_max, tf.int64), x=x, cs_prev=state, h_prev=state,
+                       **params, **attrs).h, "y")
+
+    return freeze_seeded(build)
+
+
+def _block_inputs(kind: str) -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    shape = (BATCH, STEPS, FEATURES) if kind == "cell" else (STEPS, BATCH, FEATURES)
+    return [rng.uniform(-1.5, 1.5, shape).astype(np.float32) for _ in range(INVOKES)]
+
+
+BLOCK_CASES = [
+    ("cell", {"forget_bias": 0.7}),  # (TF's default cell_clip 3)
+    ("cell", {"use_peephole": True, "cell_clip": 0.5}),
+    ("block", {"forget_bias": 0.7, "cell_clip": 0.0}),
+    ("block", {"use_peephole": True, "cell_clip": 0.4}),
+    ("block_v2", {}),  # (gates i, f, c, o; no forget bias)
+    ("block_v2", {"use_peephole": True, "cell_clip": 0.5}),
+]
+
+
+@pytest.mark.parametrize(("kind", "attrs"), BLOCK_CASES)
+def test_tensorflows_lstm_kernel_ops_fuse_into_one_op(kind, attrs):
+    pb = _block_lstm(kind, **attrs)
+    result = _convert(pb)
+    types = [op.type for op in result.graph.ops]
+    assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1 and len(types) == 3, types
+    lstm = next(op for op in result.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
+    assert lstm.attrs["time_major"] == (kind != "cell")
+    assert lstm.attrs["cell_clip"] == pytest.approx(attrs.get("cell_clip", 3.0 if kind != "block_v2" else 0.0))
+    check_against_tf(pb, result.model, _block_inputs(kind), tflm=not attrs.get("use_peephole"))
+
+
+@pytest.mark.parametrize("kind", ["cell", "block"])
+def test_a_kernel_op_from_a_non_zero_state_stays_unfused_with_a_note(kind):
+    """The fused op would start from zero: the element-wise cells stay, as TensorFlow computes."""
+    pb = _block_lstm(kind, initial=0.25)
+    lines = []
+    result = _convert(pb, lines.append)
+    types = [op.type for op in result.graph.ops]
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in types and "LOGISTIC" in types, types
+    assert any("fuse_lstm" in line and "unfused" in line for line in lines), lines
+    check_against_tf(pb, result.model, _block_inputs(kind))
+
+
+def test_a_block_lstm_stopping_early_is_refused_with_a_note():
+    """seq_len_max < T: TensorFlow stops early and writes zeros; no chain of steps does that."""
+    from toco_py.errors import ConversionError
+
+    lines = []
+    with pytest.raises(ConversionError, match="BlockLSTM"):
+        _convert(_block_lstm("block", seq_len_max=STEPS - 1), lines.append)
+    assert any("seq_len_max" in line for line in lines), lines
+
+
+def test_block_lstm_kernel_folds_as_tensorflow_computes():
+    """ops/lstm_block.py's kernels, run by constant folding on a constant input."""
+    from tests.support.oracle import run_litert, run_tf
+
+    x = np.random.default_rng(9).uniform(-1.5, 1.5, (STEPS, BATCH, FEATURES)).astype(np.float32)
+    for kind, attrs in BLOCK_CASES[2:]:
+        pb = _block_lstm(kind, initial=0.25, **attrs)
+        gd = v1.GraphDef()
+        gd.ParseFromString(pb)
+        # (the placeholder becomes a constant, then everything folds)
+        node = next(n for n in gd.node if n.name == "x")
+        node.op = "Const"
+        node.attr.clear()
+        node.attr["dtype"].type = tf.float32.as_datatype_enum
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(x))
+        folded = api.convert_bytes(gd.SerializeToString(), output_arrays=["y"])
+        assert [op.type for op in folded.graph.ops] == [], folded.graph.ops
+        expected = run_tf(pb, {"x": x}, ["y"])[0]
+        # (measured: at most 6e-8 off on outputs under 0.4, float32 rounding in another order;
+        # a wrong gate order is off by more than 0.01)
+        np.testing.assert_allclose(run_litert(folded.model, {})["y"], expected, rtol=0, atol=1e-6)

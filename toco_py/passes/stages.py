@@ -30,6 +30,7 @@ from . import (
     like_to_fill,
     lower_band_part,
     lower_batch_norm,
+    lower_block_lstm,
     lower_einsum,
     lower_roll,
     lower_tensor_arrays,
@@ -65,7 +66,9 @@ STAGES = {
     "resolve": [remove_tile.PASS, fold_constants.PASS, resolve_switch.PASS, resolve_merge.PASS,
                 resolve_random.PASS, resolve_select.PASS, remove_trivial_arithmetic.PASS,
                 fold_zero_product.PASS, drop_fake_quant.PASS, remove_passthrough.PASS,
-                dedupe_ops.PASS, sink_loop_constants.PASS, prune_while.PASS],
+                dedupe_ops.PASS, sink_loop_constants.PASS, prune_while.PASS,
+                # (here, so that fold_zero_product drops what a zero initial state multiplies)
+                lower_block_lstm.PASS],
     # TF-only ops -> TFLite builtins (TensorArrays first: the branches cond_to_if makes take
     # their inputs' shapes as they are then).
     "legalize": [lower_tensor_arrays.PASS, cond_to_if.PASS, emulate_fake_quant.PASS,
