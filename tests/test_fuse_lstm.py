@@ -163,17 +163,6 @@ def test_int8_leaves_the_cells_unfused_and_quantizing_the_fused_op_keeps_it_in_f
                                        int8=replace(options.int8, int8_only=True)))
 
 
-def test_state_fed_as_an_input_stays_unfused_with_a_note():
-    """A single step whose state comes in as inputs (the seeds' split-out inference step):
-    the fused op would keep the state in variables instead, so it stays as it is."""
-    from tests.support.networks import lstm_language_model
-
-    lines = []
-    result = api.convert_bytes(lstm_language_model().pb, log=lines.append)
-    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
-    assert any("fuse_lstm" in line and "graph input" in line for line in lines), lines
-
-
 @pytest.mark.parametrize("kind,gap", [("lstm", None), ("peephole_clip", "peepholes"),
                                       ("projection", "a projection"), ("relu", "a RELU activation")])
 def test_check_for_tflm_names_the_lstm_variants_its_kernel_lacks(tmp_path, kind, gap):

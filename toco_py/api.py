@@ -10,7 +10,7 @@ from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
 from .ir import Graph
 from .ops.quantize_ops import is_quantized_tensor
-from .passes import fold_constants
+from .passes import fold_constants, fuse_lstm
 from .passes.driver import PassLog
 from .passes.emulate_fake_quant import drop_emulation, emulation_tensors
 from .passes.propagate_shapes import require_static_shapes
@@ -48,20 +48,22 @@ def _as_custom_ops(graph: Graph) -> None:
 def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
                after_pass: Callable[[str, Graph], None] | None = None,
                fold_limit: int | None = None, fake_quant: str = "emulate",
-               fuse_rnn: bool = True) -> dict[str, int]:
+               fuse_rnn: bool = True, stateful_rnn: bool = False) -> dict[str, int]:
     """All pass stages; returns how often each pass rewrote something. fold_limit: the
     folding size limit in bytes; None keeps the current one. fake_quant: "emulate" or "drop"
-    activation fake-quant nodes (see fake_quant_mode); fuse_rnn: see fuses_rnn."""
+    activation fake-quant nodes (see fake_quant_mode); fuse_rnn: see fuses_rnn;
+    stateful_rnn: fused LSTMs carry their state over invokes (passes/fuse_lstm.py)."""
     pass_log = PassLog(log)
-    with fold_constants.limit(fold_limit):
+    with fold_constants.limit(fold_limit), fuse_lstm.carrying_state(stateful_rnn):
         run_all(graph, pass_log, after_pass, fake_quant, fuse_rnn)
     return dict(pass_log.counts)
 
 
 def fuses_rnn(quantize: QuantizeOptions | None) -> bool:
     """Whether LSTM cells become one UNIDIRECTIONAL_SEQUENCE_LSTM: not for int8 yet, whose
-    quantizer has no 8x8_16 scheme for the fused op; unfused, every op of the cells is int8."""
-    return quantize is None or quantize.mode != "int8"
+    quantizer has no 8x8_16 scheme for the fused op (unfused, every op of the cells is int8),
+    nor for dynamic range, which has no hybrid LSTM (unfused, the cells' matmuls are hybrid)."""
+    return quantize is None or quantize.mode not in ("int8", "dynamic")
 
 
 def fake_quant_mode(drop_fake_quant: bool, quantize: QuantizeOptions | None) -> str:
@@ -128,6 +130,8 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
                                   pass_options.get("fold_limit"), on_import=on_import)
     counts = run_passes(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize),
                         fuse_rnn=fuses_rnn(quantize), **pass_options)
+    if pass_options.get("stateful_rnn") and not counts.get("fuse/fuse_lstm"):
+        notes.append("--stateful_rnn: no LSTM was fused, so the model keeps its interface")
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)
     if not allow_custom_ops:

@@ -109,14 +109,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--drop_fake_quant", "--drop-fake-quant", "drop_fake_quant", is_flag=True,
               help="TOCO's flag: drop fake-quant nodes on activations in a float model instead "
                    "of keeping their rounding (--quantize int8 always takes their ranges).")
+@click.option("--stateful_rnn", "--stateful-rnn", "stateful_rnn", is_flag=True,
+              help="Fused LSTMs keep their state in the model from one invoke to the next (reset "
+                   "by the runtime's reset_all_variables / the bundle's NAME_reset): state inputs "
+                   "leave the interface, so the app calls the model once per token.")
 @quantization_options
 @click.option("--dump_graphviz_dir", "--dump-graphviz-dir", "dump_graphviz_dir", metavar="DIR",
               help="Also write DIR/before.dot (the graph as imported) and DIR/after.dot (as "
                    "written, after the passes and any quantization), as TOCO did.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
-            allow_custom_ops, fold_limit_mb, drop_fake_quant, dump_graphviz_dir, verbose,
-            **quantization) -> None:
+            allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, dump_graphviz_dir,
+            verbose, **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
@@ -137,6 +141,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         fold_limit=int(fold_limit_mb * (1 << 20)),
         quantize=quantize,
         drop_fake_quant=drop_fake_quant,
+        stateful_rnn=stateful_rnn,
         # The after.dot picture needs the weights' shapes, which writing would drop.
         release_weights=not dump_graphviz_dir,
         on_import=on_import,

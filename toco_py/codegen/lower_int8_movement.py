@@ -27,7 +27,8 @@ AS_FLOAT = {"RESHAPE": lower_movement.reshape, "SQUEEZE": lower_movement.reshape
             "TILE": lower_movement.tile, "SELECT": lower_movement.select,
             "SELECT_V2": lower_movement.select,
             "RESIZE_NEAREST_NEIGHBOR": lower_movement.resize_nearest,
-            "DYNAMIC_UPDATE_SLICE": lower_movement.dynamic_update_slice}
+            "DYNAMIC_UPDATE_SLICE": lower_movement.dynamic_update_slice,
+            "REVERSE_V2": lower_movement.reverse}
 
 
 def check_moving(ctx: OpContext) -> str:

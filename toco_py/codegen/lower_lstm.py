@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from ..ops.lstm import ACTIVATIONS, INPUTS, STATES
 from .lower_nn import FLOAT
-from .lower_state import carried_pointer
 from .lowering import OpContext, lowering
 
 _ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # as sequence_lstm.c numbers them
@@ -36,8 +35,7 @@ def lstm(ctx: OpContext) -> None:
         raise ctx.fail("CIFG (no input gate) has no C kernel yet; run the model with LiteRT")
     if named["forget_layer_norm_coefficients"] is not None:
         raise ctx.fail("layer norm has no C kernel yet; run the model with LiteRT")
-    states = [ctx.pointer(named[n]) if ctx.graph.producer(named[n].name) else carried_pointer(ctx, named[n].name)
-              for n in STATES]
+    states = [ctx.pointer(named[n]) for n in STATES]
     time_major = bool(ctx.op.attrs.get("time_major", False))
     x = ctx.shape(named["input"])
     steps, batch = (x[0], x[1]) if time_major else (x[1], x[0])

@@ -86,6 +86,19 @@ def split(ctx: OpContext) -> None:
     _split(ctx, x, axis)
 
 
+@lowering("REVERSE_V2")
+def reverse(ctx: OpContext) -> None:
+    x, out = ctx.input(0), ctx.output()
+    ctx.require_rank([x])
+    axes = [int(a) % len(x.shape) for a in np.ravel(ctx.constant(1, "axis"))]
+    if len(axes) != 1:
+        raise ctx.fail(f"reverses {len(axes)} axes at once; one per op is what the passes leave")
+    axis, shape = axes[0], [int(d) for d in x.shape]
+    outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1:], dtype=np.int64))
+    ctx.call("movement", "tk_reverse", ctx.pointer(x), str(outer), str(shape[axis]),
+             f"{inner} * {ctx.element_size(x)}", ctx.pointer(out))
+
+
 @lowering("SPLIT_V")
 def split_v(ctx: OpContext) -> None:
     x = ctx.input(0)

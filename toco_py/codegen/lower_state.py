@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import Graph, Op
-from . import cformat
 from .lowering import CodegenError, OpContext, lowering
-from .model_plan import carried_tensors
+from .model_plan import carried_tensors, tensor_key
 from .planner import aligned, tensor_bytes
 
 Key = tuple[str, str]  # (container, shared_name)
@@ -43,12 +42,6 @@ class StateLayout:
 
 def variable_key(op: Op) -> Key:
     return (op.attrs.get("container", ""), op.attrs.get("shared_name", ""))
-
-
-def tensor_key(subgraph: int, name: str) -> Key:
-    """The slot of a carried variable tensor (model_plan.carried_tensors), apart from any
-    VAR_HANDLE's."""
-    return (f"variable tensor of subgraph {subgraph}", name)
 
 
 def handle_key(graph: Graph, op: Op, where: str) -> Key:
@@ -99,12 +92,6 @@ def state_layout(graphs: list[Graph], running: list[int]) -> StateLayout:
             slots[key] = Slot(offset, size, dtype, shape)
             offset += aligned(size)
     return StateLayout(slots, offset)
-
-
-def carried_pointer(ctx: OpContext, name: str) -> str:
-    """The state slot of a carried variable tensor, as a pointer to its element type."""
-    slot = ctx.state.model.layout.slots[tensor_key(ctx.state.subgraph, name)]
-    return f"(({cformat.C_TYPES[slot.dtype]} *)STATE({slot.offset}))"
 
 
 def _slot(ctx: OpContext) -> Slot:

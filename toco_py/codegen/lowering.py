@@ -27,6 +27,7 @@ from ..ops.common import Bounds, activation_bounds
 from ..ops.quantize_ops import runs_quantized
 from . import cformat
 from .constants import ConstTable, pack_blocks
+from .model_plan import tensor_key
 from .planner import MemoryPlan
 
 # Option arrays (shapes, flags ...) up to this many values are written into the call;
@@ -184,6 +185,10 @@ class OpContext:
             return "NULL"
         if t.is_const and t.name not in self.state.plan.offsets:
             return self.state.weight_symbol(t.name) if t.size else "NULL"
+        if t.variable and t.name not in self.state.plan.offsets:
+            # (state no op writes: carried in the state buffer, model_plan.carried_tensors)
+            slot = self.state.model.layout.slots[tensor_key(self.state.subgraph, t.name)]
+            return f"(({cformat.C_TYPES[slot.dtype]} *)STATE({slot.offset}))"
         ctype = cformat.C_TYPES[t.dtype]
         return f"ARENA({ctype}, {self.state.plan.offsets[t.name]})"
 

@@ -57,6 +57,11 @@ def carried_tensors(graph: Graph) -> list[str]:
     return [name for name, t in graph.tensors.items() if t.variable and name not in written]
 
 
+def tensor_key(subgraph: int, name: str) -> tuple[str, str]:
+    """The state slot of a carried variable tensor, apart from any VAR_HANDLE's."""
+    return (f"variable tensor of subgraph {subgraph}", name)
+
+
 def is_model(graph: Graph) -> bool:
     """Whether the bundle needs the model path: several subgraphs, or state (a model of one
     subgraph with variables keeps them between invokes too)."""

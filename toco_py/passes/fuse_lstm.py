@@ -13,12 +13,23 @@ The state: TFLite keeps it in variable tensors that the op updates in place, so 
 invoke of a model starts from the first one's final state (TensorFlow's converter leaves
 its fused Keras LSTM so: every invoke after the first differs from TensorFlow's run unless
 the app calls reset_all_variables()). A TF1 graph starts each run from zero; a FILL with
-zeros written into each state variable before the op keeps every invoke the same.
+zeros written into each state variable before the op keeps every invoke the same. A chain
+whose state comes in as graph inputs (a single step split out for inference, state fed
+back by the app) copies them into the variables instead (RESHAPE), and a final cell state
+the graph outputs is its variable, which the op leaves holding the new state: the model keeps
+its interface. (A copy out of the variable after the op would be exact in our IR, whose
+toposort keeps a variable's readers after its updater, but LiteRT's XNNPACK delegate runs
+that copy in one partition with the copies in, before the op.) With `stateful`
+(--stateful_rnn) nothing resets the variables: the state carries from one invoke to the
+next; the state inputs and the final cell state output leave the interface.
 
 A cell that matches only in part (another activation, layer norm, a state read outside the
-cell, a non-zero initial state) is left as it is; the reason is noted (-v).
+cell, a non-zero initial state that is no graph input) is left as it is; the reason is noted (-v).
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 
@@ -28,8 +39,8 @@ from .base import Pass
 from .lstm_cell import GATES, Cell, NoCell, gate_split_without_cell, next_anchor, read_cell, step_inputs
 
 
-def _chain(graph: Graph, anchor: Op) -> list[Cell]:
-    cells = [read_cell(graph, anchor, None, None)]
+def _chain(graph: Graph, anchor: Op, h0: str | None = None, c0: str | None = None) -> list[Cell]:
+    cells = [read_cell(graph, anchor, h0, c0)]
     while (anchor := next_anchor(graph, cells[-1].c)) is not None:
         cells.append(read_cell(graph, anchor, cells[-1].h, cells[-1].c))
     return cells
@@ -48,7 +59,7 @@ def _shared(cells: list[Cell]) -> dict:
 
 def _inner_uses(graph: Graph, cells: list[Cell]) -> dict[str, list[Op]]:
     """The steps' outputs h by what reads them outside the cells; raises if anything outside
-    reads another tensor of theirs."""
+    reads another tensor of theirs, but for the graph outputting the final cell state."""
     inside = {id(op) for cell in cells for op in cell.ops}
     outputs = {cell.h for cell in cells}
     uses: dict[str, list[Op]] = {}
@@ -58,7 +69,7 @@ def _inner_uses(graph: Graph, cells: list[Cell]) -> dict[str, list[Op]]:
                 outside = [u for u in graph.consumers(name) if id(u) not in inside]
                 if name in outputs:
                     uses[name] = outside
-                elif outside or name in graph.outputs:
+                elif outside or name in graph.outputs and name != cells[-1].c:
                     raise NoCell(f"{name!r}, inside the cell, is read outside it")
     return uses
 
@@ -91,16 +102,29 @@ def _step_of(graph: Graph, x: str) -> tuple[str, int, int] | None:
     return op.inputs[0], axis, int(begin[axis]) % shape[axis]
 
 
+def _joined_steps_axis(graph: Graph, x: str) -> bool | None:
+    """time_major when x joins steps of sequences (a bidirectional layer's two directions,
+    for the next layer): that of the first one, so that the next layer's sequence is the
+    joined sequences (hoist_concat_out_of_pack), not their transposes; else None."""
+    op = graph.producer(x)
+    if op is None or op.type != "CONCATENATION":
+        return None
+    axes = [step[1] for step in map(partial(_step_of, graph), op.inputs) if step is not None]
+    return axes[0] == 0 if axes else None
+
+
 def _sequence(graph: Graph, cells: list[Cell]) -> tuple[str | None, bool | None]:
     """(the [T, B, F] or [B, T, F] tensor whose steps in order are the steps' inputs,
-    time_major), or (None, None) when there is none."""
+    time_major); (None, time_major) when they are its steps in another order (a backward
+    RNN's: fold_pack_of_unpack reverses the tensor); (None, None) when there is none."""
     steps = [_step_of(graph, c.x) for c in cells]
-    if None in steps or len({(t, axis) for t, axis, _ in steps}) != 1 \
-            or [k for _, _, k in steps] != list(range(len(cells))):
+    if None in steps:
+        return None, _joined_steps_axis(graph, cells[0].x)
+    if len({(t, axis) for t, axis, _ in steps}) != 1:
         return None, None
     sequence, axis, _ = steps[0]
-    if graph.tensors[sequence].shape[axis] != len(cells):
-        return None, None
+    if [k for _, _, k in steps] != list(range(len(cells))) or graph.tensors[sequence].shape[axis] != len(cells):
+        return None, axis == 0
     return sequence, axis == 0
 
 
@@ -123,16 +147,47 @@ def _gate_inputs(graph: Graph, base: str, params: dict) -> dict[str, str]:
     return named
 
 
-def _state(graph: Graph, base: str, shape: tuple[int, ...]) -> tuple[str, Op]:
-    """A variable state tensor and the FILL that zeroes it before each run of the op."""
-    name = graph.unique_name(base)
+def _state(graph: Graph, name: str, shape: tuple[int, ...], initial: str | None,
+           stateful: bool) -> Op | None:
+    """Makes `name` a variable state tensor; returns the op that sets it before each run of
+    the LSTM: a FILL with zeros, or a RESHAPE copying the graph input `initial` into it (a
+    copy, as the op updates its state in place); none when the state is to carry over."""
+    graph.tensors.pop(name, None)  # (a graph output the removed cells computed)
     graph.add_tensor(Tensor(name, shape, "float32", variable=True))
+    if stateful:
+        return None
     dims = graph.add_const(f"{name}/shape", np.array(shape, np.int32))
+    if initial is not None:
+        return Op("RESHAPE", [initial, dims], [name], {"new_shape": list(shape)}, name)
     zero = graph.add_const(f"{name}/zero", np.array(0, np.float32))
-    return name, Op("FILL", [dims, zero], [name], {}, base)
+    return Op("FILL", [dims, zero], [name], {}, name)
 
 
-def fuse(graph: Graph, cells: list[Cell]) -> None:
+def _initial_cell_state(graph: Graph, anchor: Op, h0: str) -> str:
+    """The graph input that is the first cell's previous cell state, given h0's."""
+    units = graph.tensors[anchor.outputs[0]].shape[-1]
+    shape = graph.tensors[h0].shape
+    candidates = [n for n in graph.inputs if n != h0 and graph.tensors[n].dtype == "float32"
+                  and graph.tensors[n].shape == (shape[0], units)]
+    reasons = []
+    for name in candidates:
+        try:
+            read_cell(graph, anchor, h0, name)
+            return name
+        except NoCell as why:
+            reasons.append(str(why))
+    raise NoCell(reasons[0] if reasons else f"no graph input of shape {(shape[0], units)} is its cell state")
+
+
+def _drop_unused_inputs(graph: Graph, names: list[str]) -> None:
+    """--stateful_rnn: the state inputs nothing reads any more leave the interface."""
+    graph.inputs = [n for n in graph.inputs if n not in names or graph.consumers(n)]
+
+
+def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None = None,
+         stateful: bool = False) -> None:
+    """Replaces the chain by one op; h0, c0: the graph inputs its state starts from (None:
+    zero); stateful: see the module doc."""
     params = _shared(cells)
     uses = _inner_uses(graph, cells)
     first = cells[0]
@@ -151,14 +206,20 @@ def fuse(graph: Graph, cells: list[Cell]) -> None:
         stack = None
     axis = 0 if time_major else 1
     base = first.anchor.name or first.h
-    new_ops = []
+    before, after = [], []
     if sequence is None:
         sequence = graph.unique_name(f"{base}/sequence")
         graph.add_tensor(Tensor(sequence, (steps, batch, n_input) if time_major else (batch, steps, n_input)))
-        new_ops.append(Op("PACK", [c.x for c in cells], [sequence], {"values_count": steps, "axis": axis}, base))
+        before.append(Op("PACK", [c.x for c in cells], [sequence], {"values_count": steps, "axis": axis}, base))
     named = {"input": sequence} | _gate_inputs(graph, base, params)
-    named["output_state"], fill_h = _state(graph, f"{base}/output_state", (batch, n_output))
-    named["cell_state"], fill_c = _state(graph, f"{base}/cell_state", (batch, units))
+    final_c = cells[-1].c if cells[-1].c in graph.outputs else None
+    if final_c and stateful:  # (the state stays in the model)
+        graph.outputs = [n for n in graph.outputs if n != final_c]
+        if not graph.outputs:
+            raise NoCell("its final cell state is the only graph output, which --stateful_rnn keeps in the model")
+        final_c = None
+    named["output_state"] = graph.unique_name(f"{base}/output_state")
+    named["cell_state"] = final_c or graph.unique_name(f"{base}/cell_state")
     out_shape = (steps, batch, n_output) if time_major else (batch, steps, n_output)
     if stack is not None:
         out = stack.outputs[0]
@@ -169,17 +230,53 @@ def fuse(graph: Graph, cells: list[Cell]) -> None:
         "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
         "proj_clip": float(params["proj_clip"]), "time_major": time_major,
         "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base)
-    new_ops += [fill_h, fill_c, lstm]
     if any(u is not stack for h in hs for u in uses[h]) or any(h in graph.outputs for h in hs):
-        new_ops.append(Op("UNPACK", [out], hs, {"num": steps, "axis": axis}, base))
+        after.append(Op("UNPACK", [out], hs, {"num": steps, "axis": axis}, base))
     removed = {id(op): op for cell in cells for op in cell.ops}
     if stack is not None:
         removed[id(stack)] = stack
     for op in removed.values():
         graph.remove_op(op)
-    for op in new_ops:
+    setters = [_state(graph, named["output_state"], (batch, n_output), h0, stateful),
+               _state(graph, named["cell_state"], (batch, units), c0, stateful)]
+    for op in [*before, *(s for s in setters if s is not None), lstm, *after]:
         graph.add_op(op)
+    if stateful:
+        _drop_unused_inputs(graph, [n for n in (h0, c0) if n])
     graph.toposort()
+
+
+# --stateful_rnn (see the module doc), for the duration of a conversion: `carrying_state`.
+stateful = False
+
+
+@contextmanager
+def carrying_state(on: bool):
+    global stateful
+    saved, stateful = stateful, on
+    try:
+        yield
+    finally:
+        stateful = saved
+
+
+def _chain_from_inputs(graph: Graph, op: Op, reads: list[str]) -> tuple[list[Cell], str, str]:
+    """The chain whose first step reads its state from graph inputs (one of `reads`, the
+    tensors its gates read, is h0): (cells, h0, c0). When either of two inputs could be the
+    state (a Keras cell's x and h_prev, of one shape), which one is not for us to guess."""
+    found, reasons = [], []
+    for h0 in [n for n in reads if n in graph.inputs]:
+        try:
+            c0 = _initial_cell_state(graph, op, h0)
+            found.append((_chain(graph, op, h0, c0), h0, c0))
+        except NoCell as why:
+            reasons.append(str(why))
+    if len(found) != 1:
+        raise NoCell(reasons[0] if not found else f"either of {reads} could be its state")
+    cells = found[0][0]
+    if not {cells[-1].h, cells[-1].c} <= set(graph.outputs):
+        raise NoCell("its state comes in as graph inputs, but its final state does not go out as graph outputs")
+    return found[0]
 
 
 def fuse_lstm(graph: Graph, op: Op) -> bool:
@@ -188,17 +285,14 @@ def fuse_lstm(graph: Graph, op: Op) -> bool:
                      "RELU, RELU6 or RELU_N1_TO_1 multiplied by a LOGISTIC, as LiteRT's LSTM computes", op)
         return False
     reads = step_inputs(graph, op)
-    if reads is None or len(reads) > 2:
-        return False
-    if len(reads) == 2:  # (a step after the first, or a state fed in)
-        state = [name for name in reads if name in graph.inputs]
-        if state:
-            graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: it reads a graph input "
-                         f"({state[0]!r}) as its state, and the fused op keeps its state in variable tensors", op)
-        return False
+    if reads is None or len(reads) > 2 or len(reads) == 2 and not set(reads) & set(graph.inputs):
+        return False  # (a step after the first, or no LSTM)
     try:
-        cells = _chain(graph, op)
-        fuse(graph, cells)
+        if len(reads) == 2:
+            cells, h0, c0 = _chain_from_inputs(graph, op, reads)
+        else:
+            cells, h0, c0 = _chain(graph, op), None, None
+        fuse(graph, cells, h0, c0, stateful)
     except NoCell as why:
         graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: {why}", op)
         return False

@@ -243,25 +243,29 @@ def _gated_activation(graph: Graph, act: Op) -> tuple[Op, str] | None:
 def _affine_reads(graph: Graph, name: str, seen: list[str]) -> bool:
     """Whether `name` has an affine form (see the module doc); adds the tensors it reads to
     `seen`. Reads only: a quick test for the passes."""
-    pending = [(name, False)]  # (tensor, whether a product multiplies it)
+    # (tensor, role): a term of the sum, a product's operand, or a part of a concatenated operand
+    pending = [(name, "term")]
     while pending:
-        t, operand = pending.pop()
+        t, role = pending.pop()
         op = graph.producer(t)
         if graph.const_value(t) is not None:
             continue
-        if operand and (op is None or op.type != "CONCATENATION" or has_activation(op)):
+        if role == "part" or role == "operand" and (op is None or op.type != "CONCATENATION"
+                                                    or has_activation(op)):
             if t not in seen:
                 seen.append(t)
-        elif operand:
-            pending += [(n, True) for n in op.inputs]
+        elif role == "operand":
+            pending += [(n, "part") for n in op.inputs]
         elif op is None or has_activation(op):
             return False
         elif op.type == "FULLY_CONNECTED" and graph.const_value(op.inputs[1]) is not None:
-            pending.append((op.inputs[0], True))
+            pending.append((op.inputs[0], "operand"))
         elif op.type == "ADD":
-            pending += [(n, False) for n in op.inputs]
+            pending += [(n, "term") for n in op.inputs]
+        elif op.type == "MUL" and any(graph.const_value(n) is not None for n in op.inputs):
+            continue  # (a peephole, on the state)
         elif op.type == "SPLIT":
-            pending.append((op.inputs[1], False))
+            pending.append((op.inputs[1], "term"))
         else:
             return False
     return True
@@ -344,8 +348,10 @@ def read_cell(graph: Graph, anchor: Op, h_prev: str | None, c_prev: str | None) 
     _, o, o_peep = reader.gate(_other(out, acts[0].outputs[0]), ("LOGISTIC",), c)
     h, projection, proj_clip = out.outputs[0], None, 0.0
     users = graph.consumers(h)
-    # (a product of h that a sum reads is the next step's recurrent product, not a projection)
+    # (an output read as it is, by the graph or anything else, is not before a projection; a
+    # product of h that a sum reads is the next step's recurrent product)
     if len(users) == 1 and users[0].type == "FULLY_CONNECTED" and users[0].inputs[0] == h \
+            and h not in graph.outputs \
             and not any(u.type in ("ADD", "SPLIT") for u in graph.consumers(users[0].outputs[0])):
         proj = reader.take(users[0])
         projection = graph.const_value(proj.inputs[1])
@@ -359,6 +365,8 @@ def read_cell(graph: Graph, anchor: Op, h_prev: str | None, c_prev: str | None) 
     x = g.x
     if x is None or any(a is not None and a.x not in (None, x) for a in gates.values()):
         raise NoCell("the gates do not all read one step input")
+    if h_prev is not None and all(a is None or a.w_h is None for a in gates.values()):
+        raise NoCell(f"the gates do not read {h_prev!r} as the previous output")
     n_input = g.w_x.shape[1]
     params = {"n_output": n_output, "activation": activation, "cell_clip": cell_clip, "proj_clip": proj_clip,
               "projection_weights": projection, "cell_to_output_weights": _or_zeros(o_peep, units),

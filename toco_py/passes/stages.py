@@ -12,6 +12,7 @@ from . import (
     emulate_fake_quant,
     fold_constants,
     fold_dilated_conv,
+    fold_pack_of_unpack,
     fold_pad_into_conv,
     fold_reshape_into_reduction,
     fold_zero_product,
@@ -24,6 +25,7 @@ from . import (
     fuse_lstm,
     fuse_mul_into_affine,
     fuse_softmax,
+    hoist_concat_out_of_pack,
     legalize_concat,
     legalize_random_uniform,
     legalize_strided_slice,
@@ -85,6 +87,8 @@ STAGES = {
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_affine_into_following.PASS,
              # (fuse_lstm before a RELU cell's last activation fuses into its ADD)
              fuse_lstm.PASS, fuse_activation.PASS,
+             # (after fuse_lstm, which reads the steps one by one)
+             hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
     "finalize": [check_while_shapes.PASS, materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],

@@ -1,5 +1,5 @@
 /* Ops that only move data: copies of reshapes, TRANSPOSE, CONCATENATION / PACK, SPLIT /
- * UNPACK and DYNAMIC_UPDATE_SLICE (PAD, STRIDED_SLICE, TILE and GATHER have files of their
+ * UNPACK, REVERSE_V2 and DYNAMIC_UPDATE_SLICE (PAD, STRIDED_SLICE, TILE and GATHER have files of their
  * own). They work on any element type (element_size bytes each), so the quantized variants
  * of these ops need no kernels of their own. Each walks its output in order and computes
  * where the element comes from (DYNAMIC_UPDATE_SLICE: where each row of the update goes). */
@@ -13,6 +13,20 @@ int tk_copy(const void *input, void *output, size_t bytes)
 {
     /* A reshape the planner could not alias; never called with overlapping buffers. */
     memcpy(output, input, bytes);
+    return TK_OK;
+}
+
+int tk_reverse(const void *input, int32_t outer, int32_t count, size_t row_bytes, void *output)
+{
+    const byte *src = (const byte *)input;
+    byte *dst = (byte *)output;
+    int32_t o, k;
+    for (o = 0; o < outer; ++o) {
+        for (k = 0; k < count; ++k) {
+            memcpy(dst + ((size_t)o * count + k) * row_bytes,
+                   src + ((size_t)o * count + (count - 1 - k)) * row_bytes, row_bytes);
+        }
+    }
     return TK_OK;
 }
 

@@ -292,6 +292,9 @@ int tk_concatenation(const void *const *inputs, const int32_t *axis_sizes, int c
 /* The inverse: SPLIT, SPLIT_V and UNPACK. */
 int tk_split(const void *input, const int32_t *input_dims, int rank, int axis,
              void *const *outputs, const int32_t *axis_sizes, int count, size_t element_size);
+/* REVERSE_V2 along one axis (split_reverse_axes leaves one per op): `outer` blocks of
+ * `count` rows of `row_bytes` each, the rows of each block in reverse order. */
+int tk_reverse(const void *input, int32_t outer, int32_t count, size_t row_bytes, void *output);
 /* DYNAMIC_UPDATE_SLICE: the operand copied to the output, the update written at `start`,
  * each start clamped to [0, operand - update] on its axis (never fails). */
 int tk_dynamic_update_slice(const void *operand, const int32_t *operand_dims, int rank,
