@@ -60,6 +60,7 @@ def test_unrolled_keras_lstm_fuses_into_one_op_per_layer(layers, last_only, opti
     types = [op.type for op in result.graph.ops]
     assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
     assert not {"LOGISTIC", "TANH", "RELU", "FULLY_CONNECTED"} & set(types), types
+    assert ("REVERSE_V2" in types) == bool(options.get("go_backwards")), types
     check_against_tf(pb, result.model, _inputs(), tflm="activation" not in options)
 
 
@@ -71,6 +72,61 @@ def test_a_recurrent_activation_other_than_sigmoid_stays_unfused_with_a_note(act
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
     assert any("fuse_lstm" in line and "unfused" in line for line in lines), lines
     check_against_tf(pb, result.model, _inputs())
+
+
+def _keras_step(features: int) -> bytes:
+    """One Keras LSTMCell step, its state (h_in, c_in) fed in and (h_out, c_out) given out."""
+    def build():
+        x = v1.placeholder(tf.float32, [1, features], "x")
+        h, c = (v1.placeholder(tf.float32, [1, UNITS], name) for name in ("h_in", "c_in"))
+        _, (h_out, c_out) = tf.keras.layers.LSTMCell(UNITS)(x, [h, c])
+        tf.identity(h_out, "h_out")
+        tf.identity(c_out, "y")
+
+    return freeze_seeded(build, outputs=("h_out", "y"))
+
+
+@pytest.mark.parametrize("features", [FEATURES, UNITS])
+def test_a_keras_step_with_its_state_as_inputs(features):
+    """A step whose state the app feeds back: one op of sequence length 1 with the same
+    interface; with as many features as units, x and h_in are alike to the cell (x @ W and
+    h @ U, both [1, units]), so it stays unfused with a note rather than guessing."""
+    from tests.support.oracle import run_tf
+    from tests.support.policy import policy_failures
+    from toco_py.interpreter import Interpreter
+    from toco_py.tflite.reader import read_model
+
+    pb = _keras_step(features)
+    names, outputs = ["x", "h_in", "c_in"], ["h_out", "y"]
+    lines = []
+    result = api.convert_bytes(pb, input_arrays=names, output_arrays=outputs, log=lines.append)
+    types = [op.type for op in result.graph.ops]
+    assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == (features != UNITS), types
+    if features == UNITS:
+        assert any("either of" in line for line in lines), lines
+    reference = read_model(result.model).main
+    rng = np.random.default_rng(11)
+    state = {"h_in": np.zeros((1, UNITS), np.float32), "c_in": np.zeros((1, UNITS), np.float32)}
+    failures = []
+    for k in range(INVOKES):
+        feeds = {"x": rng.uniform(-1.5, 1.5, (1, features)).astype(np.float32), **state}
+        expected = dict(zip(outputs, run_tf(pb, feeds, outputs)))
+        candidates = {"TensorFlow": expected, "toco-py": Interpreter(reference).run(feeds),
+                      "LiteRT": _run_litert(result.model, feeds)}
+        failures += [f"step {k}: {f}" for f in policy_failures(reference, feeds, candidates)]
+        state = {"h_in": expected["h_out"], "c_in": expected["y"]}
+    assert not failures, failures
+
+
+def _run_litert(model: bytes, feeds: dict) -> dict:
+    from tests.support.oracle import litert
+
+    interp = litert(model, delegates=False)
+    by_name = {d["name"]: d["index"] for d in interp.get_input_details()}
+    for name, value in feeds.items():
+        interp.set_tensor(by_name[name], value)
+    interp.invoke()
+    return {d["name"]: interp.get_tensor(d["index"]) for d in interp.get_output_details()}
 
 
 def test_fewer_ops_than_tensorflows_converter(tmp_path):

@@ -15,8 +15,8 @@ from toco_py.tflite.reader import read_model
 v1 = tf.compat.v1
 
 
-def freeze_seeded(build, seed: int = 3) -> bytes:
-    """The frozen graph of `build()` (which names its output "y"), every variable drawn from
+def freeze_seeded(build, seed: int = 3, outputs: tuple[str, ...] = ("y",)) -> bytes:
+    """The frozen graph of `build()` (its outputs named `outputs`), every variable drawn from
     a seeded uniform (TF's initializers draw unseeded, and zero its biases: each gate's bias
     is then checked)."""
     graph = tf.Graph()
@@ -27,7 +27,7 @@ def freeze_seeded(build, seed: int = 3) -> bytes:
                    for var in v1.global_variables()]
         with v1.Session(graph=graph) as sess:
             sess.run(weights)
-            gd = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ["y"])
+            gd = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), list(outputs))
     return gd.SerializeToString()
 
 

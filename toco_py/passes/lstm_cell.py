@@ -292,12 +292,17 @@ def gate_split_without_cell(graph: Graph, split: Op) -> bool:
             or graph.producer(split.inputs[1]).type not in ("FULLY_CONNECTED", "ADD") \
             or not _affine_reads(graph, split.inputs[1], seen) or len(seen) != 1:
         return False
+    return not _gate_activations(graph, split)
+
+
+def _gate_activations(graph: Graph, split: Op) -> list[Op]:
+    """The act(g)s (see the module doc) that read outputs of `split`, through ADDs."""
+    found = []
     for t in split.outputs:
         while len(users := graph.consumers(t)) == 1 and users[0].type == "ADD":
             t = users[0].outputs[0]
-        if any(step_inputs(graph, op) is not None for op in users):
-            return False
-    return True
+        found += [op for op in users if _gated_activation(graph, op) is not None]
+    return found
 
 
 def next_anchor(graph: Graph, c: str) -> Op | None:
@@ -318,9 +323,18 @@ def next_anchor(graph: Graph, c: str) -> Op | None:
     return found[0] if len(found) == 1 else None
 
 
+def _act_of_product(graph: Graph, product: Op) -> Op | None:
+    """The act(g) that reads the gates' product `product` (through a SPLIT and ADDs)."""
+    found = [act for split in graph.consumers(product.outputs[0]) if split.type == "SPLIT"
+             for act in _gate_activations(graph, split)]
+    return found[0] if len(found) == 1 else None
+
+
 def read_cell(graph: Graph, anchor: Op, h_prev: str | None, c_prev: str | None) -> Cell:
-    """The cell whose cell gate's activation act(g) is `anchor`, given its state (None:
-    zero)."""
+    """The cell whose cell gate's activation act(g) is `anchor` (or whose product of all four
+    gates is the FULLY_CONNECTED `anchor`), given its state (None: zero)."""
+    if anchor.type == "FULLY_CONNECTED":
+        anchor = _act_of_product(graph, anchor) or anchor
     gated = _gated_activation(graph, anchor)
     if gated is None:
         raise NoCell(f"{anchor!r} is not an activation of LiteRT's LSTM multiplied by a sigmoid")
