@@ -5,9 +5,9 @@ The chain starts at a cell whose state is zero (lstm_cell.py reads each cell) an
 cell state c into the next step's forget gate; all steps must have the same weights. The
 steps' inputs become the op's sequence: the tensor they are the steps of in order (unstacked
 by an UNPACK, or sliced one index at a time; time_major as that axis says), else a PACK of
-them. The steps'
-outputs are the op's output: in place of the PACK that stacks them, and through an UNPACK
-where anything else reads them (a next layer, which then fuses in turn, or the last step).
+them. The steps' outputs are the op's output: in place of the PACK that stacks them, and
+through an UNPACK where anything else reads them (a next layer, which then fuses in turn, or
+the last step).
 
 The state: TFLite keeps it in variable tensors that the op updates in place, so the second
 invoke of a model starts from the first one's final state (TensorFlow's converter leaves
