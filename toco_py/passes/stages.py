@@ -12,6 +12,7 @@ from . import (
     emulate_fake_quant,
     fold_constants,
     fold_dilated_conv,
+    fold_lstm_transposes,
     fold_pack_of_unpack,
     fold_pad_into_conv,
     fold_reshape_into_reduction,
@@ -86,7 +87,7 @@ STAGES = {
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_affine_into_following.PASS,
              # (fuse_lstm before a RELU cell's last activation fuses into its ADD)
-             fuse_lstm.PASS, fuse_activation.PASS,
+             fuse_lstm.PASS, fold_lstm_transposes.PASS, fuse_activation.PASS,
              # (after fuse_lstm, which reads the steps one by one)
              hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
