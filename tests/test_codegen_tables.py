@@ -3,8 +3,8 @@ lowering for) has
 
 - a numpy kernel, the reference its bundles are compared with;
 - a one-op bundle test: a graph of test_codegen_kernels, test_codegen_int8_nn,
-  test_codegen_int8_math or test_codegen_control_flow (their one_op_graphs()) runs the op in
-  that variant;
+  test_codegen_int8_math, test_codegen_int8_lstm or test_codegen_control_flow (their
+  one_op_graphs()) runs the op in that variant;
 - and every C function its lowering calls in those graphs is declared in a kernel header
   and defined in the kernel source of its family, kernels/<family>.c.
 
@@ -20,6 +20,7 @@ from importlib import resources
 
 import pytest
 import test_codegen_control_flow
+import test_codegen_int8_lstm
 import test_codegen_int8_math
 import test_codegen_int8_nn
 import test_codegen_kernels
@@ -33,7 +34,7 @@ from toco_py.ir import Graph
 from toco_py.ops import REGISTRY
 
 ONE_OP_MODULES = (test_codegen_kernels, test_codegen_int8_nn, test_codegen_int8_math,
-                  test_codegen_control_flow)
+                  test_codegen_int8_lstm, test_codegen_control_flow)
 KERNELS = resources.files("toco_py.codegen") / "kernels"
 
 # A prototype or a definition starts a line with its return type; static inline helpers (which

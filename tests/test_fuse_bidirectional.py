@@ -17,7 +17,6 @@ import tensorflow as tf  # noqa: E402
 from tests import test_fuse_lstm as fuse  # noqa: E402
 from tests.support.codegen_check import TEST_OPT  # noqa: E402
 from tests.support.oracle import op_types, tf_convert  # noqa: E402
-from tests.support.rnn_check import freeze_seeded  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.codegen.bundle import generate_bundle  # noqa: E402
 from toco_py.codegen.verify import verify_steps  # noqa: E402
@@ -37,7 +36,7 @@ def _bidirectional(kind: str, layers: int, time_major: bool) -> bytes:
                                                              dtype=tf.float32)
         tf.identity(tf.stack(steps, axis=0 if time_major else 1), "y")
 
-    return freeze_seeded(build)
+    return fuse.freeze(build)
 
 
 @pytest.mark.parametrize(("kind", "layers", "time_major"), [("lstm", 1, False), ("peephole_clip", 1, True),

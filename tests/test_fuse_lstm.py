@@ -5,7 +5,6 @@ invokes)."""
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -13,11 +12,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tests.support.oracle import op_types, run_litert, run_tf, tf_convert  # noqa: E402
+from tests.support.oracle import op_types, tf_convert  # noqa: E402
 from tests.support.rnn_check import check_against_tf, freeze_seeded  # noqa: E402
 from toco_py import api  # noqa: E402
-from toco_py.errors import ConversionError  # noqa: E402
-from toco_py.quantize.driver import quantize_graph  # noqa: E402
 
 v1 = tf.compat.v1
 BATCH, STEPS, FEATURES, UNITS = 2, 4, 3, 5
@@ -67,7 +64,10 @@ def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool, loop
             outs, _ = v1.nn.static_rnn(cell, tf.unstack(x, axis=0 if time_major else 1), dtype=tf.float32)
         tf.identity(outs[-1] if last_only else tf.stack(outs, axis=0 if time_major else 1), "y")
 
-    return freeze_seeded(build)
+    return freeze(build)
+
+
+freeze = freeze_seeded  # (the name the other recurrent tests use)
 
 
 def _inputs(time_major: bool) -> list[np.ndarray]:
@@ -132,35 +132,6 @@ def test_fewer_ops_than_tensorflows_converter(tmp_path):
     theirs = op_types(tf_convert(str(path), ["x"], ["y"]))
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in theirs
     assert len(ours) * 5 < len(theirs), (ours, theirs)
-
-
-def test_int8_leaves_the_cells_unfused_and_quantizing_the_fused_op_keeps_it_in_float(tmp_path):
-    """Until the quantizer gives the fused LSTM TFLite's 8x8_16 parameters, converting to int8
-    leaves the cells unfused (every op int8), and quantizing a float model's fused op keeps it
-    in float (--int8_only refuses it); both still compute what TensorFlow does."""
-    from toco_py.quantize.driver import QuantizeOptions
-    from toco_py.quantize.full_integer import NO_SCHEME
-
-    pb = _static_lstm("lstm", 1, False, False)
-    calibration = tmp_path / "cal.npz"
-    np.savez(calibration, x=np.stack(_inputs(False)))
-    options = QuantizeOptions("int8", calibration_data=str(calibration))
-    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], quantize=options)
-    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for op in result.graph.ops]
-    dequantize = result.graph.producer("y")
-    step = float(result.graph.tensors[dequantize.inputs[0]].quant.scale[0])
-    for x in _inputs(False):  # int8: within two output steps on average (measured: under one)
-        error = np.abs(run_litert(result.model, {"x": x})["y"] - run_tf(pb, {"x": x}, ["y"])[0])
-        assert error.mean() <= 2 * step, (error.mean(), step)
-    fused = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).graph
-    notes = quantize_graph(fused, options)
-    assert any(NO_SCHEME in note for note in notes), notes
-    lstm = next(op for op in fused.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM")
-    assert {fused.tensors[n].dtype for n in lstm.inputs if n} == {"float32"}
-    with pytest.raises(ConversionError, match="8x8_16"):
-        quantize_graph(api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).graph,
-                       QuantizeOptions("int8", calibration_data=str(calibration),
-                                       int8=replace(options.int8, int8_only=True)))
 
 
 @pytest.mark.parametrize("kind,gap", [("lstm", None), ("peephole_clip", "peepholes"),

@@ -77,6 +77,7 @@ EDGE_CASES = {
     "REVERSE_V2": ([X, i32(-1, 2)], {}, {1}, 1),
     "SPACE_TO_BATCH_ND": ([X, i32(2, 3), i32(0, 2, 1, 2).reshape(2, 2)], {}, {1, 2}, 1),
     "BATCH_TO_SPACE_ND": ([X.reshape(4, 1, 3, 10), i32(2, 2), i32(0, 1, 1, 2).reshape(2, 2)], {}, {1, 2}, 1),
+    "FILL": ([i32(2, 3, 1), np.array(-77, np.int8)], {}, {0}, 1),
 }
 
 
@@ -93,6 +94,11 @@ def test_raw_integers_are_copied_whatever_the_output_params(op_type):
     the output's zero point)."""
     inputs, attrs, const, n_out = EDGE_CASES[op_type]
     check(op_type, inputs, attrs, const, Q, OTHER_Q, n_out)
+
+
+def test_int16_fill():
+    """The int16 FILL that zeroes an int8 LSTM's cell state (quantize/lstm.py)."""
+    check("FILL", [i32(2, 5), np.array(-1234, np.int16)], {}, {0}, quant(2.0 ** -12, 0), dtype="int16")
 
 
 def test_padv2_fills_with_its_constant():

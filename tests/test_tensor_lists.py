@@ -38,11 +38,15 @@ def _op_count(model: bytes) -> int:
     return sum(len(g.ops) for g in read_model(model).graphs)
 
 
-def _check(pb: bytes, model: bytes, feeds_list: list[dict], outputs: list[str]) -> None:
+def _check(pb: bytes, model: bytes, feeds_list: list[dict], outputs: list[str], fused: bool = False) -> None:
+    """fused: an LSTM loop, which becomes UNIDIRECTIONAL_SEQUENCE_LSTM (passes/fuse_lstm_loop.py)."""
     ops = {n.op for n in parse_graphdef(pb).node}
     assert ops & {"While", "StatelessWhile"} and any(op.startswith("TensorList") for op in ops)
     kinds = {op.type for g in read_model(model).graphs for op in g.ops}
-    assert {"WHILE", "DYNAMIC_UPDATE_SLICE"} <= kinds
+    if fused:
+        assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in kinds and "WHILE" not in kinds, kinds
+    else:
+        assert {"WHILE", "DYNAMIC_UPDATE_SLICE"} <= kinds
     for feeds in feeds_list:
         failures = tensorflow_and_litert_failures(pb, model, feeds, outputs)
         assert not failures, failures
@@ -68,12 +72,13 @@ RNNS = {
 @pytest.mark.parametrize("name", RNNS)
 def test_dynamic_rnn_control_flow_v2(tmp_path, name):
     """The time steps are given with --input_shapes; the lists become the input read with
-    GATHER and the output written with DYNAMIC_UPDATE_SLICE."""
+    GATHER and the output written with DYNAMIC_UPDATE_SLICE (and then, for the LSTMs, the
+    loop one fused op per layer)."""
     pb, outputs = _freeze_v2(RNNS[name])
     shape = (5, 2, 3) if name.endswith("time_major") else (2, 5, 3)
     result = api.convert_bytes(pb, input_shapes=[shape])
     feeds = [{"x": RNG.standard_normal(shape).astype(np.float32)} for _ in range(3)]
-    _check(pb, result.model, feeds, list(outputs.values()))
+    _check(pb, result.model, feeds, list(outputs.values()), fused=name.startswith("lstm"))
     path = tmp_path / "model.pb"
     path.write_bytes(pb)
     theirs = tf_convert(str(path), ["x"], list(outputs.values()), {"x": list(shape)})
@@ -82,8 +87,8 @@ def test_dynamic_rnn_control_flow_v2(tmp_path, name):
 
 def test_dynamic_rnn_unknown_batch_given_with_input_shapes(tmp_path):
     """Batch and time unknown: the output list's elements are recorded as [-1, 4], settled by
-    what the body writes into it."""
-    pb, _ = _freeze_v2(_rnn(lambda: v1.nn.rnn_cell.BasicLSTMCell(4), time_major=False, batch=None))
+    what the body writes into it (a GRU: an LSTM's loop would become the fused op)."""
+    pb, _ = _freeze_v2(_rnn(lambda: v1.nn.rnn_cell.GRUCell(4), time_major=False, batch=None))
     path, out = tmp_path / "open.pb", tmp_path / "open.tflite"
     path.write_bytes(pb)
     proc = toco("convert", "--graph_def_file", str(path), "--output_file", str(out),

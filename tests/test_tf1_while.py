@@ -32,13 +32,15 @@ def _op_count(model: bytes) -> int:
     return sum(len(g.ops) for g in read_model(model).graphs)
 
 
-def _convert_and_check(tmp_path, build, feeds_list, tf_converts: bool) -> bytes:
+def _convert_and_check(tmp_path, build, feeds_list, tf_converts: bool, fused: bool = False) -> bytes:
     """Converts; LiteRT against TensorFlow on every feed; the op count against TF's
-    converter's (tf_converts), or TF's converter refusing the graph."""
+    converter's (tf_converts), or TF's converter refusing the graph. fused: an LSTM loop,
+    which becomes UNIDIRECTIONAL_SEQUENCE_LSTM instead of a WHILE (passes/fuse_lstm_loop.py)."""
     pb, outputs = _freeze_tf1(build)
     assert "NextIteration" in {n.op for n in parse_graphdef(pb).node}
     result = api.convert_bytes(pb)
-    assert "WHILE" in {op.type for g in result.graph.subgraphs for op in g.ops}
+    kinds = {op.type for g in result.graph.subgraphs or [result.graph] for op in g.ops}
+    assert ("UNIDIRECTIONAL_SEQUENCE_LSTM" if fused else "WHILE") in kinds and (not fused or "WHILE" not in kinds)
     names = list(outputs.values())
     for feeds in feeds_list:
         failures = tensorflow_and_litert_failures(pb, result.model, feeds, names)
@@ -110,13 +112,14 @@ RNNS = {
 @pytest.mark.parametrize("name", RNNS)
 def test_dynamic_rnn(tmp_path, name):
     """The TensorArrays become loop-carried tensors: the input read with GATHER, the output
-    written with DYNAMIC_UPDATE_SLICE."""
+    written with DYNAMIC_UPDATE_SLICE; an LSTM's loop then becomes one fused op per layer."""
     time_major = name.endswith("time_major")
     feeds = [{"x": RNG.standard_normal((5, 2, 3) if time_major else (2, 5, 3)).astype(np.float32)}
              for _ in range(3)]
-    model = _convert_and_check(tmp_path, RNNS[name], feeds, tf_converts=False)
+    fused = name in ("lstm", "lstm_2_layers_peepholes")  # (sequence_length's masking stays a loop)
+    model = _convert_and_check(tmp_path, RNNS[name], feeds, tf_converts=False, fused=fused)
     kinds = {op.type for g in read_model(model).graphs for op in g.ops}
-    assert {"GATHER", "DYNAMIC_UPDATE_SLICE"} <= kinds
+    assert fused or {"GATHER", "DYNAMIC_UPDATE_SLICE"} <= kinds
 
 
 def _int_tensor_array_in_nested_loops():

@@ -60,10 +60,10 @@ def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
 
 
 def fuses_rnn(quantize: QuantizeOptions | None) -> bool:
-    """Whether LSTM cells become one UNIDIRECTIONAL_SEQUENCE_LSTM: not for int8 yet, whose
-    quantizer has no 8x8_16 scheme for the fused op (unfused, every op of the cells is int8),
-    nor for dynamic range, which has no hybrid LSTM (unfused, the cells' matmuls are hybrid)."""
-    return quantize is None or quantize.mode not in ("int8", "dynamic")
+    """Whether LSTM cells become one UNIDIRECTIONAL_SEQUENCE_LSTM: not for dynamic range, which
+    has no hybrid LSTM (unfused, the cells' matmuls are hybrid); float and int8 (TFLite's 8x8_16
+    scheme, quantize/lstm.py) fuse them."""
+    return quantize is None or quantize.mode != "dynamic"
 
 
 def fake_quant_mode(drop_fake_quant: bool, quantize: QuantizeOptions | None) -> str:
@@ -128,9 +128,11 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
     import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
+    fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
     counts = run_passes(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize),
-                        fuse_rnn=fuses_rnn(quantize), **pass_options)
-    if pass_options.get("stateful_rnn") and not counts.get("fuse/fuse_lstm"):
+                        fuse_rnn=fuse_rnn, **pass_options)
+    fused = counts.get("fuse/fuse_lstm") or counts.get("fuse_loops/fuse_lstm_loop")
+    if pass_options.get("stateful_rnn") and not fused:
         notes.append("--stateful_rnn: no LSTM was fused, so the model keeps its interface")
     unsupported = unsupported_ops(graph)
     check_control_flow(unsupported)

@@ -97,7 +97,8 @@ def render_header(name: str, graph: Graph, plan: MemoryPlan, source: str,
     out += _declarations(name, upper, graph)
     if state_size is not None:
         out += ["", "/* Puts the model back in its first state, the one it starts the program in: zeroes",
-                " * the variables and makes the initializer subgraphs (CALL_ONCE) run again on the",
+                " * the variables (an int8 LSTM state: its zero point, as LiteRT resets it) and makes",
+                " * the initializer subgraphs (CALL_ONCE) run again on the",
                 f" * next {name}_invoke(). Call it between two independent streams of inputs. */",
                 f"void {name}_reset(void);"]
     out += ["", "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {upper}_H */"]

@@ -3,8 +3,9 @@
 NAME.c keeps only the op sequence; whatever the lowerings compute from the model goes here,
 next to the weights: the constant tensors, repacked copies of filters (see `pack_blocks`),
 per-channel multipliers and shifts, lookup tables, long option arrays and parameter
-structs. Identical arrays are written once. Symbols start with the bundle's name, so that
-two bundles link into one program.
+structs. Identical arrays are written once. Beside them, the one writable array: the scratch
+that kernels needing working memory share (calls never overlap), sized for the largest.
+Symbols start with the bundle's name, so that two bundles link into one program.
 """
 from __future__ import annotations
 
@@ -42,15 +43,19 @@ class ConstArray:
     values: np.ndarray | None = None  # tensor data (or a repacked copy), in dtype
     dtype: str = ""
     items: tuple[str, ...] = ()       # or C literals already written
+    writable: bool = False            # the scratch: no initializer
 
     def definition(self) -> str:
+        if self.writable:
+            return f"{self.ctype} {self.symbol}[{self.length}] TK_ALIGN16;"
         if self.values is not None:
             body = cformat.initializer(self.values, self.dtype)
             return f"const {self.ctype} {self.symbol}[{self.length}] TK_ALIGN16 = {body};"
         return f"const {self.ctype} {self.symbol}[{self.length}] = {cformat.braces(list(self.items))};"
 
     def declaration(self) -> str:
-        return f"extern const {self.ctype} {self.symbol}[{self.length}];"
+        const = "" if self.writable else "const "
+        return f"extern {const}{self.ctype} {self.symbol}[{self.length}];"
 
 
 @dataclass
@@ -83,6 +88,15 @@ class ConstTable:
             symbol = f"{self.prefix}_p{self._count('params')}"
             self._add(key, ConstArray(symbol, ctype, len(items), comment, items=items))
         return self.arrays[key].symbol
+
+    def scratch(self, length: int, comment: str) -> str:
+        """Working memory of `length` bytes for one kernel call (int8_t elements)."""
+        key = ("scratch",)
+        if key not in self.arrays:
+            self._add(key, ConstArray(f"{self.prefix}_scratch", "int8_t", length, comment, writable=True))
+        array = self.arrays[key]
+        array.length = max(array.length, length)
+        return array.symbol
 
     def weight_bytes(self) -> int:
         return sum(a.values.nbytes for a in self.arrays.values() if a.values is not None)

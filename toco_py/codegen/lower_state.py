@@ -12,11 +12,14 @@ before any assignment reads zeros (LiteRT and the interpreter refuse it; TF's co
 assigns first, in the CALL_ONCE initializer).
 
 A variable tensor (Tensor.variable: an LSTM's state) that no op writes before it is read gets
-a slot too (model_plan.carried_tensors): zero at first and after NAME_reset(), as in LiteRT.
+a slot too (model_plan.carried_tensors): zero at first and after NAME_reset(), except that an
+int8 one holds its zero point, as LiteRT's and TFLM's ResetVariableTensor fill it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..ir import Graph, Op
 from .lowering import CodegenError, OpContext, lowering
@@ -32,6 +35,7 @@ class Slot:
     bytes: int
     dtype: str
     shape: tuple[int, ...]
+    fill: int = 0  # the value of every element after a reset (an int8 one's zero point)
 
 
 @dataclass
@@ -64,6 +68,7 @@ def state_layout(graphs: list[Graph], running: list[int]) -> StateLayout:
     for the variables the running subgraphs read or assign."""
     order: list[Key] = []
     seen: dict[Key, tuple[str, tuple[int, ...], str, int]] = {}  # dtype, shape, tensor, bytes
+    fills: dict[Key, int] = {}
     for s in running:
         where = f"subgraph {s} ({graphs[s].name}): " if s else ""
         for op in graphs[s].ops:
@@ -85,11 +90,13 @@ def state_layout(graphs: list[Graph], running: list[int]) -> StateLayout:
             order.append(tensor_key(s, name))
             t = graphs[s].tensors[name]
             seen[order[-1]] = (t.dtype, tuple(int(d) for d in t.shape), name, tensor_bytes(graphs[s], name))
+            if t.dtype == "int8" and t.quant is not None:
+                fills[order[-1]] = int(np.ravel(t.quant.zero_point)[0])
     slots, offset = {}, 0
     for key in order:
         if key in seen:
             dtype, shape, _, size = seen[key]
-            slots[key] = Slot(offset, size, dtype, shape)
+            slots[key] = Slot(offset, size, dtype, shape, fills.get(key, 0))
             offset += aligned(size)
     return StateLayout(slots, offset)
 

@@ -207,6 +207,11 @@ class OpContext:
         items = tuple(cformat.int_literal(v) for v in np.ravel(values).tolist())
         return self._named(ctype, items, what)
 
+    def scratch(self, length: int) -> str:
+        """Working memory of `length` bytes during the op's kernel call: the bundle's one
+        scratch array, which every call needing some shares (NAME_weights.c)."""
+        return self.state.consts.scratch(length, "scratch: working memory of the kernel calls")
+
     def struct(self, ctype: str, initializer: str, what: str) -> str:
         """A const struct in NAME_weights.c (an array of one, which the call passes as a
         pointer)."""

@@ -25,7 +25,7 @@ from .emitter import (
     step_families,
 )
 from .lower_control import check_loop_shapes, function_name
-from .lower_state import StateLayout, state_layout
+from .lower_state import Slot, StateLayout, state_layout
 from .lowering import BundleState, CodegenError, KernelCall
 from .model_plan import ModelPlan, plan_model, subgraphs_of
 from .planner import PlanError
@@ -97,7 +97,7 @@ def _render_source(model: LoweredModel, source: str) -> str:
         title = "Placement" if not s else f"Placement of subgraph {s} ({graph.name})"
         out += placement_comment(graph, plan.plans[s], title)
     out += io_tables(name, upper, entry.graph, entry.plan)
-    out += _reset_lines(name, len(subgraphs_of(entry.graph)))
+    out += _reset_lines(name, len(subgraphs_of(entry.graph)), layout)
     if any(isinstance(call, KernelCall) for s in plan.order for step in steps[s] for call in step.calls):
         out += failed_helper()
     callees = plan.order[1:]
@@ -106,7 +106,11 @@ def _render_source(model: LoweredModel, source: str) -> str:
     for s in callees:
         out += [f"/* subgraph {s} ({states[s].graph.name}) */"]
         out += function_lines(f"static int {function_name(s)}(void)", upper, plan.plans[s], steps[s]) + [""]
-    out += function_lines(f"int {name}_invoke(void)", upper, entry.plan, steps[0])
+    invoke = function_lines(f"int {name}_invoke(void)", upper, entry.plan, steps[0])
+    if _filled_slots(layout):
+        at = 3 if invoke[2] == "    int status;" else 2
+        invoke[at:at] = ["    if (!state_filled) {", f"        {name}_reset();", "    }"]
+    out += invoke
     return "\n".join(out) + "\n"
 
 
@@ -122,9 +126,23 @@ def _state_lines(upper: str, layout: StateLayout) -> list[str]:
         "#define STATE(offset) ((void *)(state.bytes + (offset)))", ""]
 
 
-def _reset_lines(name: str, subgraphs: int) -> list[str]:
+def _filled_slots(layout: StateLayout) -> list[Slot]:
+    return [slot for slot in layout.slots.values() if slot.fill and slot.bytes]
+
+
+def _reset_lines(name: str, subgraphs: int, layout: StateLayout) -> list[str]:
+    """NAME_reset(): the state zeroed, then the slots that start elsewhere (int8 variable
+    tensors at their zero point) filled; those need it before the first invoke too, which
+    runs it unless state_filled says it ran."""
+    fills = []
+    for slot in _filled_slots(layout):
+        fills += [f"    for (i = {slot.offset}; i < {slot.offset + slot.bytes}; ++i) {{",
+                  f"        state.bytes[i] = (unsigned char){slot.fill & 0xFF};", "    }"]
+    flag = ["/* Whether the reset has filled the state (the first invoke makes sure). */",
+            "static unsigned char state_filled;", ""] if fills else []
     return ["/* Which initializer subgraphs (CALL_ONCE) have run, by subgraph index. */",
-            f"static unsigned char initialized[{subgraphs}];", "",
+            f"static unsigned char initialized[{subgraphs}];", "", *flag,
             f"void {name}_reset(void)", "{", "    size_t i;",
             "    for (i = 0; i < sizeof state.bytes; ++i) {", "        state.bytes[i] = 0;", "    }",
+            *fills, *(["    state_filled = 1;"] if fills else []),
             f"    for (i = 0; i < {subgraphs}; ++i) {{", "        initialized[i] = 0;", "    }", "}", ""]

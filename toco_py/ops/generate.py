@@ -49,7 +49,8 @@ register("SHAPE", traits={"shape_only", "tflm"}, infer=_infer_shape,
          kernel=lambda op, x: np.array(x.shape, dtype=op.attrs.get("out_type", "int32")))
 register("RANK", traits={"shape_only"}, infer=lambda op, x: ((), "int32"),
          kernel=lambda op, x: np.array(x.ndim, dtype=np.int32), builtin=True)
-register("FILL", traits={"tflm"}, infer=_infer_fill,
+# int8: the value shares the output's params (shared_params), the kernel copies its integer.
+register("FILL", traits={"tflm", "shared_params"}, infer=_infer_fill,
          kernel=lambda op, dims, value: np.full(tuple(int(d) for d in np.ravel(dims)), np.ravel(value)[0],
                                                 dtype=value.dtype))
 register("RANGE", traits={"value_shaped"}, infer=_infer_range, kernel=lambda op, a, b, c: range_values(op, a, b, c))

@@ -139,9 +139,10 @@ def lstm_step(t: dict, activation, x: np.ndarray, h: np.ndarray, c: np.ndarray,
     return h, c
 
 
-def lstm(op: Op, *arrays: np.ndarray | None):
-    """The float kernel: (output, new output state, new cell state)."""
-    t = inputs_by_name(op, list(arrays))
+def _sequence(op: Op, arrays: list, steps_seen: dict | None = None):
+    """(output, new output state, new cell state); steps_seen, when given, receives the cell
+    state and the hidden value o * activation(c) of every step, stacked on a first axis."""
+    t = inputs_by_name(op, arrays)
     x = t["input"]
     dtype = x.dtype.type
     time_major = op.attrs.get("time_major", False)
@@ -150,13 +151,38 @@ def lstm(op: Op, *arrays: np.ndarray | None):
     h = t["output_state"].astype(x.dtype).reshape(x.shape[1 if time_major else 0], -1)
     c = t["cell_state"].astype(x.dtype).reshape(h.shape[0], -1)
     activation = ACTIVATIONS[op.attrs.get("fused_activation_function", "NONE")]
-    outputs = []
+    outputs, cells, hiddens = [], [], []
     for x_t in steps:
+        record: dict = {}
         h, c = lstm_step(t, activation, x_t, h, c, dtype(op.attrs.get("cell_clip", 0.0)),
-                         dtype(op.attrs.get("proj_clip", 0.0)))
+                         dtype(op.attrs.get("proj_clip", 0.0)), record)
         outputs.append(h)
+        cells.append(c)
+        hiddens.append(record["hidden"])
+    if steps_seen is not None:
+        steps_seen.update(cell=np.stack(cells), hidden=np.stack(hiddens))
     out = np.stack(outputs, axis=0 if time_major else 1).astype(x.dtype, copy=False)
     return out, h.reshape(t["output_state"].shape), c.reshape(t["cell_state"].shape)
+
+
+def lstm(op: Op, *arrays: np.ndarray | None):
+    """The float kernel: (output, new output state, new cell state)."""
+    return _sequence(op, list(arrays))
+
+
+def hidden_name(op: Op) -> str:
+    """The name the hidden value o * activation(c) is calibrated under (_observed), whose
+    range the int8 quantizer gives the op's hidden intermediate tensor."""
+    return f"{op.outputs[0]}/hidden"
+
+
+def _observed(op: Op, *arrays: np.ndarray | None) -> dict[str, np.ndarray]:
+    """What calibration must see inside the op (OpDef.observed): every step's cell state (the
+    int16 cell state's scale) and hidden value (the hidden intermediate's params); the op's
+    results show only the last step's."""
+    seen: dict = {}
+    _sequence(op, list(arrays), seen)
+    return {op.inputs[INDEX["cell_state"]]: seen["cell"], hidden_name(op): seen["hidden"]}
 
 
 def _derivative(function, a: np.ndarray) -> np.ndarray:
@@ -238,5 +264,5 @@ def tflm_gap(op: Op) -> str | None:
 
 
 register("UNIDIRECTIONAL_SEQUENCE_LSTM", infer=_infer, kernel=lstm, foldable=False,
-         ulps=APPROXIMATED, sum_length=_sum_length, squares=_squares,
-         traits={"updates_variables", "tflm", "no_int8_scheme"})
+         ulps=APPROXIMATED, sum_length=_sum_length, squares=_squares, observed=_observed,
+         traits={"updates_variables", "tflm"})

@@ -46,9 +46,6 @@ TRAITS = {
                   "variables: kernel(op, model, *arrays), model the interpreter's "
                   "interpreter.Model (IF, WHILE, CALL_ONCE, the variable ops); its shape rule "
                   "gets its graph too: infer(op, graph, *tensors)",
-    "no_int8_scheme": "its int8 kernel runs TF's converter's int8 form, but the quantizer does "
-                      "not compute its op-specific parameters (TFLite's 8x8_16 LSTM) yet: an int8 "
-                      "model keeps it in float, and --int8_only refuses it",
     "side_effects": "it changes the model's state (a resource variable, the initializers "
                     "run): kept though nothing reads its outputs (Graph.remove_dead)",
     "updates_variables": "it also writes the variable tensors among its inputs (Tensor.variable, "
@@ -97,6 +94,9 @@ class OpDef:
     int8_output: tuple[float, int] | None = None
     # The dynamic-range kernel (int8 weights, float activations): kernel(op, graph, *arrays).
     hybrid_kernel: KernelFn | None = None
+    # observed(op, *arrays) -> {name: values}: values the op computes inside itself that
+    # calibration must see, by the name their range goes under (an LSTM's every step).
+    observed: Callable[..., dict] | None = None
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -113,13 +113,14 @@ def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
              squares: str | Callable[..., object] | None = None, ulps: float = 1.0,
              float32_only: bool = False, traits: Iterable[str] = (),
              weight_axis: tuple[int, int] | None = None,
-             int8_output: tuple[float, int] | None = None) -> OpDef:
+             int8_output: tuple[float, int] | None = None,
+             observed: Callable[..., dict] | None = None) -> OpDef:
     if type_ in REGISTRY:
         raise ValueError(f"op {type_} is defined twice")
     _TYPES_WITH.clear()
     REGISTRY[type_] = OpDef(type_, infer, kernel, builtin, int8_kernel, foldable, sum_length,
                             squares, ulps, float32_only, _known_traits(type_, traits),
-                            weight_axis, int8_output)
+                            weight_axis, int8_output, observed=observed)
     if "side_effects" in REGISTRY[type_].traits:
         SIDE_EFFECT_TYPES.add(type_)
     if "updates_variables" in REGISTRY[type_].traits:

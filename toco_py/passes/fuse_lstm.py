@@ -184,6 +184,27 @@ def _drop_unused_inputs(graph: Graph, names: list[str]) -> None:
     graph.inputs = [n for n in graph.inputs if n not in names or graph.consumers(n)]
 
 
+def sequence_lstm(graph: Graph, base: str, params: dict, sequence: str, out: str, time_major: bool,
+                  cell_state: str | None = None, initial: tuple = (None, None), stateful: bool = False) -> list[Op]:
+    """The ops setting the state (_state) and the UNIDIRECTIONAL_SEQUENCE_LSTM of a cell's
+    parameters (read_cell) from `sequence` to `out` ([T, B, F] or [B, T, F] as time_major
+    says). cell_state: its cell state variable's name (a graph output), else a new one;
+    initial: the graph inputs (h0, c0) its state starts from (None: zero)."""
+    shape = graph.tensors[sequence].shape
+    batch = shape[1 if time_major else 0]
+    units, n_output = params["input_to_cell_weights"].shape[0], params["n_output"]
+    named = {"input": sequence} | _gate_inputs(graph, base, params)
+    named["output_state"] = graph.unique_name(f"{base}/output_state")
+    named["cell_state"] = cell_state or graph.unique_name(f"{base}/cell_state")
+    setters = [_state(graph, named["output_state"], (batch, n_output), initial[0], stateful),
+               _state(graph, named["cell_state"], (batch, units), initial[1], stateful)]
+    lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
+        "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
+        "proj_clip": float(params["proj_clip"]), "time_major": time_major,
+        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base)
+    return [s for s in setters if s is not None] + [lstm]
+
+
 def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None = None,
          stateful: bool = False) -> None:
     """Replaces the chain by one op; h0, c0: the graph inputs its state starts from (None:
@@ -192,10 +213,11 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
     uses = _inner_uses(graph, cells)
     first = cells[0]
     x_shape = graph.tensors[first.x].shape
-    (units, n_input), steps, n_output = params["input_to_cell_weights"].shape, len(cells), params["n_output"]
-    if x_shape is None or len(x_shape) != 2 or min(x_shape) < 1 or x_shape[1] != n_input:
+    steps, n_output = len(cells), params["n_output"]
+    if x_shape is None or len(x_shape) != 2 or min(x_shape) < 1 \
+            or x_shape[1] != params["input_to_cell_weights"].shape[1]:
         raise NoCell(f"the step input {first.x!r} has no static [batch, features] shape")
-    batch = x_shape[0]
+    batch, n_input = x_shape
     sequence, time_major = _sequence(graph, cells)
     hs = [c.h for c in cells]
     stacks = {id(u): u for h in hs for u in uses[h] if u.type == "PACK" and u.inputs == hs}
@@ -211,25 +233,18 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
         sequence = graph.unique_name(f"{base}/sequence")
         graph.add_tensor(Tensor(sequence, (steps, batch, n_input) if time_major else (batch, steps, n_input)))
         before.append(Op("PACK", [c.x for c in cells], [sequence], {"values_count": steps, "axis": axis}, base))
-    named = {"input": sequence} | _gate_inputs(graph, base, params)
     final_c = cells[-1].c if cells[-1].c in graph.outputs else None
     if final_c and stateful:  # (the state stays in the model)
         graph.outputs = [n for n in graph.outputs if n != final_c]
         if not graph.outputs:
             raise NoCell("its final cell state is the only graph output, which --stateful_rnn keeps in the model")
         final_c = None
-    named["output_state"] = graph.unique_name(f"{base}/output_state")
-    named["cell_state"] = final_c or graph.unique_name(f"{base}/cell_state")
     out_shape = (steps, batch, n_output) if time_major else (batch, steps, n_output)
     if stack is not None:
         out = stack.outputs[0]
     else:
         out = graph.unique_name(f"{base}/outputs")
         graph.add_tensor(Tensor(out, out_shape))
-    lstm = Op("UNIDIRECTIONAL_SEQUENCE_LSTM", [named.get(n, "") for n in INPUTS], [out], {
-        "fused_activation_function": params["activation"], "cell_clip": float(params["cell_clip"]),
-        "proj_clip": float(params["proj_clip"]), "time_major": time_major,
-        "asymmetric_quantize_inputs": False, "diagonal_recurrent_tensors": False}, base)
     if any(u is not stack for h in hs for u in uses[h]) or any(h in graph.outputs for h in hs):
         after.append(Op("UNPACK", [out], hs, {"num": steps, "axis": axis}, base))
     removed = {id(op): op for cell in cells for op in cell.ops}
@@ -237,9 +252,8 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
         removed[id(stack)] = stack
     for op in removed.values():
         graph.remove_op(op)
-    setters = [_state(graph, named["output_state"], (batch, n_output), h0, stateful),
-               _state(graph, named["cell_state"], (batch, units), c0, stateful)]
-    for op in [*before, *(s for s in setters if s is not None), lstm, *after]:
+    lstm = sequence_lstm(graph, base, params, sequence, out, time_major, final_c, (h0, c0), stateful)
+    for op in [*before, *lstm, *after]:
         graph.add_op(op)
     if stateful:
         _drop_unused_inputs(graph, [n for n in (h0, c0) if n])
@@ -285,7 +299,10 @@ def fuse_lstm(graph: Graph, op: Op) -> bool:
                      "RELU, RELU6 or RELU_N1_TO_1 multiplied by a LOGISTIC, as LiteRT's LSTM computes", op)
         return False
     reads = step_inputs(graph, op)
-    if reads is None or len(reads) > 2 or len(reads) == 2 and not set(reads) & set(graph.inputs):
+    # (the inputs of another subgraph are what its WHILE or IF passes, not the model's: a
+    # loop's cells are fuse_lstm_loop's)
+    inputs = set(graph.inputs) if graph is (graph.subgraphs or [graph])[0] else set()
+    if reads is None or len(reads) > 2 or len(reads) == 2 and not set(reads) & inputs:
         return False  # (a step after the first, or no LSTM)
     try:
         if len(reads) == 2:

@@ -12,6 +12,7 @@ from . import (
     emulate_fake_quant,
     fold_constants,
     fold_dilated_conv,
+    fold_lerp,
     fold_lstm_transposes,
     fold_pack_of_unpack,
     fold_pad_into_conv,
@@ -24,6 +25,7 @@ from . import (
     fuse_hard_swish,
     fuse_l2_normalization,
     fuse_lstm,
+    fuse_lstm_loop,
     fuse_mul_into_affine,
     fuse_softmax,
     hoist_concat_out_of_pack,
@@ -89,9 +91,11 @@ STAGES = {
              # (fuse_lstm before a RELU cell's last activation fuses into its ADD)
              fuse_lstm.PASS, fold_lstm_transposes.PASS, fuse_activation.PASS,
              # (after fuse_lstm, which reads the steps one by one)
-             hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS,
+             hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS, fold_lerp.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,
              fold_constants.PASS],
+    # A WHILE of LSTM cells -> the fused ops (after "fuse" has run in its body).
+    "fuse_loops": [fuse_lstm_loop.PASS],
     "finalize": [check_while_shapes.PASS, materialize_conv_bias.PASS, materialize_identity.PASS, merge_constants.PASS],
 }
 
@@ -105,12 +109,12 @@ def run_all(graph: Graph, log: PassLog | None = None,
             after_pass: Callable[[str, Graph], None] | None = None, fake_quant: str = "emulate",
             fuse_rnn: bool = True) -> None:
     """fake_quant: "emulate" or "drop" (see FAKE_QUANT_PASSES); fuse_rnn: whether LSTM cells
-    become UNIDIRECTIONAL_SEQUENCE_LSTM (api.fuses_rnn)."""
+    become UNIDIRECTIONAL_SEQUENCE_LSTM (float and int8 alike)."""
     skipped = [p for mode, p in FAKE_QUANT_PASSES.items() if mode != fake_quant]
     if len(skipped) == len(FAKE_QUANT_PASSES):
         raise ValueError(f"fake_quant={fake_quant!r}: use one of {', '.join(FAKE_QUANT_PASSES)}")
     if not fuse_rnn:
-        skipped.append(fuse_lstm.PASS)
+        skipped += [fuse_lstm.PASS, fuse_lstm_loop.PASS]
     for stage, passes in STAGES.items():
         chosen = [p for p in passes if p not in skipped]
         run_stage(graph, stage, chosen, log, after_pass)

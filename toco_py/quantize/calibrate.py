@@ -12,6 +12,7 @@ import numpy as np
 
 from ..interpreter import Interpreter
 from ..ir import Graph
+from ..ops.registry import definition
 
 RESERVOIR = 1 << 15  # values kept per tensor for percentiles
 
@@ -66,6 +67,10 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
         tracker = trackers[index[0]] if isinstance(index, tuple) else trackers[0]
         for name, value in zip(op.outputs, outputs):
             tracker.add(name, np.asarray(value))
+        opdef = definition(op)
+        if opdef is not None and opdef.observed is not None:
+            for name, value in opdef.observed(op, *args).items():
+                tracker.add(name, np.asarray(value))
 
     with _progress(len(samples)) as progress:
         task = progress.add_task("calibrating", total=len(samples)) if progress else None

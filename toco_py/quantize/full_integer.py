@@ -30,6 +30,7 @@ from ..ops import REGISTRY, has_trait
 from ..ops.int8.movement import data_inputs
 from ..ops.quantize_ops import is_quantized_tensor
 from ..ops.quantize_ops import quantize as quantize_values_raw
+from . import lstm
 from .params import (
     activation_params,
     bias_params,
@@ -74,6 +75,8 @@ class _Quantizer:
         self.ranges = ranges
         self.options = options
         self.params: dict[str, QuantParams] = {}
+        # The integer type of the tensors quantized to another than int8 (an LSTM's int16 cell state).
+        self.dtypes: dict[str, str] = {}
         # The params of the tensors other subgraphs see too (subgraph_ranges); entry: the graph
         # is the model's entry subgraph, whose outputs are the model's, not a loop's or branch's.
         self.pins = pins or {}
@@ -81,14 +84,22 @@ class _Quantizer:
         # Ops with no int8 kernel, which stay in float.
         # Ops that stay in float, and why (FLOAT_REASONS).
         reasons = {id(op): _float_reason(graph, op, options.int8_only) for op in graph.ops}
+        # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
+        # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
+        for op in graph.ops:
+            for name in op.inputs if reasons[id(op)] else ():
+                writer = graph.producer(name) if name and graph.tensors[name].variable else None
+                if writer is not None:
+                    reasons[id(writer)] = reasons[id(op)]
         self.float_ops = [op for op in graph.ops if reasons[id(op)]]
         self._float_reasons = {key: reason for key, reason in reasons.items() if reason}
 
     # ---- ranges and params ----------------------------------------------------------------
 
     def _range(self, name: str) -> tuple[float, float]:
-        t = self.g.tensors[name]
-        if t.min_max is not None:  # fake-quant ranges win: the model was trained with them
+        """A tensor's real range, or that of a value calibrated inside an op (OpDef.observed)."""
+        t = self.g.tensors.get(name)
+        if t is not None and t.min_max is not None:  # fake-quant ranges win: the model was trained with them
             return t.min_max
         if name in self.ranges:
             return self.ranges[name]
@@ -137,6 +148,9 @@ class _Quantizer:
                     self.params[out] = self.params[data_inputs(op)[0]]
                 else:
                     self.params[out] = activation_params(*self._range(out))
+        for op in self.g.ops:
+            if op.type == lstm.TYPE and not self._is_float(op):
+                lstm.choose_params(self.g, op, self.params, self.dtypes, self._range)
 
     # ---- shared-parameter ops ---------------------------------------------------------------
 
@@ -257,7 +271,9 @@ class _Quantizer:
                 t = self.g.tensors.get(name) if name else None
                 if t is None or not t.is_const or t.dtype != "float32":
                     continue
-                if weight and i == weight[0]:
+                if op.type == lstm.TYPE:
+                    data, params = lstm.quantize_constant(self.g, op, i, t.data, self.params)
+                elif weight and i == weight[0]:
                     data, params = self._weight(t, weight[1])
                 elif weight:  # a weighted op's other float constant is its bias
                     data, params = self._bias(op, t)
@@ -317,8 +333,8 @@ class _Quantizer:
         if self.float_ops and self.options.int8_only:
             listings = self.float_listings()
             problems = [f"no int8 kernel for {listings[NO_KERNEL]}"] if NO_KERNEL in listings else []
-            if NO_SCHEME in listings:
-                problems.append(f"no int8 parameters (TFLite's 8x8_16 scheme) for {listings[NO_SCHEME]} yet")
+            problems += [f"{reason.split(';')[0]}: {listing}" for reason, listing in listings.items()
+                         if reason.startswith(NO_SCHEME)]
             if NON_FINITE in listings:
                 problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
             raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
@@ -329,7 +345,7 @@ class _Quantizer:
         for name, params in self.params.items():
             t = self.g.tensors[name]
             if not t.is_const and t.dtype == "float32" and name not in floats:
-                t.dtype, t.quant = "int8", params
+                t.dtype, t.quant = self.dtypes.get(name, "int8"), params
 
     # ---- float fallback -----------------------------------------------------------------------
 
@@ -420,7 +436,7 @@ class _Quantizer:
 
 # Why an op stays in float (the notes say it).
 NO_KERNEL = "no int8 kernel; --int8_only refuses"
-NO_SCHEME = "no int8 parameters for it yet (TFLite's 8x8_16 scheme); --int8_only refuses"
+NO_SCHEME = "no int8 scheme for"  # then what lstm.unsupported says
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
@@ -443,8 +459,9 @@ def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
         return None
     if op.float_in_int8 and not int8_only:
         return f"{op.float_in_int8}; --int8_only quantizes them"
-    if has_trait(op.type, "no_int8_scheme"):
-        return NO_SCHEME
+    unsupported = lstm.unsupported(graph, op)
+    if unsupported:
+        return f"{NO_SCHEME} {unsupported}; --int8_only refuses"
     opdef = REGISTRY.get(op.type)
     if opdef is not None and opdef.int8_kernel is not None:
         return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None

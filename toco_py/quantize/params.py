@@ -31,25 +31,31 @@ def zero_point_0_params(lo: float, hi: float, qmin: int = QMIN, qmax: int = QMAX
     return QuantParams(np.array([scale], np.float32), np.array([0], np.int64))
 
 
-def symmetric_weight_params(weights: np.ndarray, axis: int | None) -> QuantParams:
-    """Symmetric int8 in [-127, 127], zero point 0, per channel along `axis` (or per tensor)."""
+def symmetric_weight_params(weights: np.ndarray, axis: int | None, bits: int = 8) -> QuantParams:
+    """Symmetric int8 in [-127, 127] (int16 in [-32767, 32767] with bits=16), zero point 0, per
+    channel along `axis` (or per tensor)."""
     w = np.asarray(weights, np.float64)
     if axis is None:
         peak = np.array([np.max(np.abs(w))]) if w.size else np.zeros(1)
     else:
         moved = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
         peak = np.max(np.abs(moved), axis=1) if moved.size else np.zeros(w.shape[axis])
-    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    scale = np.where(peak > 0, peak / _narrow_max(bits), 1.0).astype(np.float32)
     return QuantParams(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
 
 
-def quantize_symmetric(weights: np.ndarray, params: QuantParams) -> np.ndarray:
+def _narrow_max(bits: int) -> int:
+    return (1 << (bits - 1)) - 1
+
+
+def quantize_symmetric(weights: np.ndarray, params: QuantParams, bits: int = 8) -> np.ndarray:
     scale = np.asarray(params.scale, np.float64)
     if params.per_channel:
         shape = [1] * weights.ndim
         shape[params.axis] = -1
         scale = scale.reshape(shape)
-    return np.clip(np.round(weights / scale), -127, 127).astype(np.int8)
+    top = _narrow_max(bits)
+    return np.clip(np.round(weights / scale), -top, top).astype(np.int8 if bits == 8 else np.int16)
 
 
 def bias_params(input_scale: float, weight: QuantParams) -> QuantParams:

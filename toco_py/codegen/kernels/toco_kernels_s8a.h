@@ -191,4 +191,30 @@ int tk_concatenation_u8_scaled(const void *const *inputs, const int32_t *axis_si
                                int rank, int axis, const int32_t *rescale,
                                const float *scales, const float *biases, int32_t output_zero);
 
+/* ---- sequence_lstm_s8.c: UNIDIRECTIONAL_SEQUENCE_LSTM, 8x8_16 ---------------------------
+ * What the numpy kernel's _Params computes once. Per gate (input, forget, cell, output):
+ * the requantization of the input and recurrent products and of the peephole product (the
+ * cell gate has none), and the biases with the zero points folded in (input side: the bias
+ * minus input_zero * row sums; recurrent side: -state_zero * row sums). A multiplier m with
+ * shift s stands for m * 2^(s - 31). */
+typedef struct {
+    const int32_t *input_bias[4], *recurrent_bias[4];
+    int32_t input_multiplier[4], input_shift[4];
+    int32_t recurrent_multiplier[4], recurrent_shift[4];
+    int32_t peephole_multiplier[4], peephole_shift[4];
+    int32_t hidden_multiplier, hidden_shift, hidden_zero; /* o * tanh(c) to int8 */
+    const int32_t *projection_bias;                       /* folded; NULL without projection */
+    int32_t projection_multiplier, projection_shift, state_zero;
+    int32_t cell_log2;            /* the int16 cell state's scale is 2^cell_log2 */
+    int32_t cell_clip, proj_clip; /* quantized; 0 for none */
+} tk_lstm_s8_params;
+
+/* weights: the op's inputs 0..17 in its order (NULL where absent; 1..11 and 16 are read;
+ * int8 except the int16 peepholes 9..11). The states are updated in place; `hidden` holds
+ * n_cell bytes of scratch when there is a projection (else unused). No CIFG, no layer norm. */
+int tk_lstm_s8(const int8_t *input, const void *const *weights, const tk_lstm_s8_params *p,
+               int8_t *output_state, int16_t *cell_state, int8_t *output, int8_t *hidden,
+               int32_t steps, int32_t batch, int32_t n_input, int32_t n_cell, int32_t n_output,
+               int time_major);
+
 #endif /* TOCO_KERNELS_S8A_H */

@@ -2,7 +2,7 @@
 
 Which ones insist on equal input and output params was measured against LiteRT (a model
 with different params fails to prepare): EXPAND_DIMS, UNPACK, MIRROR_PAD, PACK,
-BATCH_TO_SPACE_ND, SPACE_TO_BATCH_ND and int8 CONCATENATION do; here they raise
+BATCH_TO_SPACE_ND, SPACE_TO_BATCH_ND, FILL (its value and output) and int8 CONCATENATION do; here they raise
 ConversionError naming the op. The others copy the raw integers whatever the output's params
 say, and so do these kernels (the quantizer gives such outputs their input's params, so the
 copy keeps its meaning).
@@ -24,7 +24,7 @@ from ..registry import REGISTRY, register_int8
 from .litert import per_tensor, require_dtype, require_same_params
 
 # Measured: LiteRT refuses these when any input and output params differ.
-EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK", "BATCH_TO_SPACE_ND")
+EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK", "BATCH_TO_SPACE_ND", "FILL")
 FREE_PARAMS = ("RESHAPE", "SQUEEZE", "TRANSPOSE", "GATHER", "GATHER_ND", "STRIDED_SLICE", "SLICE",
                "SPLIT", "SPLIT_V", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "RESIZE_NEAREST_NEIGHBOR",
                "TILE", "BROADCAST_TO", "REVERSE_V2")
@@ -41,10 +41,10 @@ def _check_types(op: Op, graph: Graph, data: list[str]) -> str:
 
 
 # Positions of the data inputs of the ops whose first input is not their only one (SPLIT
-# takes its axis first, SCATTER_ND its indices, SPARSE_TO_DENSE its indices and shape, and a
-# SELECT its bool condition).
-_DATA_POSITIONS = {"SPLIT": (1,), "SCATTER_ND": (1,), "SPARSE_TO_DENSE": (2, 3), "MATRIX_SET_DIAG": (0, 1),
-                   "DYNAMIC_UPDATE_SLICE": (0, 1),
+# takes its axis first, FILL its shape, SCATTER_ND its indices, SPARSE_TO_DENSE its indices and
+# shape, and a SELECT its bool condition).
+_DATA_POSITIONS = {"SPLIT": (1,), "FILL": (1,), "SCATTER_ND": (1,), "SPARSE_TO_DENSE": (2, 3),
+                   "MATRIX_SET_DIAG": (0, 1), "DYNAMIC_UPDATE_SLICE": (0, 1),
                    "SELECT": (1, 2), "SELECT_V2": (1, 2)}
 
 

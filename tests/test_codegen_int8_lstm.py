@@ -1,0 +1,142 @@
+"""C bundles of int8 fused LSTMs (TFLite's 8x8_16, kernels/sequence_lstm_s8.c): TF's converter's
+Keras int8 LSTMs and the optional parts of tests/test_lstm_op.py built to int8 (peepholes,
+projection, clips, time major) run for several invokes in one process, the state carried in the
+bundle's state buffer, bit for bit with the interpreter (codegen --verify --steps) and with
+LiteRT's reference kernels, built with -Werror under ASan and UBSan. The int8 output state starts
+at its zero point, as LiteRT and TFLM reset a variable tensor, and NAME_reset() returns to it.
+CIFG and layer norm are refused in one line; check --target codegen accepts the models."""
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from tests import test_lstm_op as lstm_op
+from tests.support import lstm_models
+from tests.support.codegen_check import TEST_OPT, table
+from tests.test_codegen_control_flow import RESET_DRIVER, _sources
+from toco_py.check import check_graph
+from toco_py.codegen.bundle import generate_bundle
+from toco_py.codegen.lowering import CodegenError
+from toco_py.codegen.verify import run_bundle_steps, verify_steps
+from toco_py.ir import Graph
+from toco_py.ops.lstm import INDEX
+from toco_py.tflite.reader import read_model
+from toco_py.tflite.writer import model_bytes
+
+SANITIZE = "-fsanitize=address,undefined -fno-sanitize-recover=all"
+INVOKES = 4
+KERAS = "two_layers_time_major"
+
+# test_lstm_op's int8 cases the kernel has (it refuses CIFG, as the float one), and LiteRT's
+# peephole over n_output values of the flat gates with a time-major batch of 2 (_peephole).
+CASES = {**{case: parts for case, parts in lstm_op.INT8_CASES.items() if not parts.get("cifg")},
+         "time_major_peephole_projection_clip": {"time_major": True, "peephole": True, "projection": 3,
+                                                 "cell_clip": 0.5}}
+
+
+def case_model(case: str) -> bytes:
+    return model_bytes(lstm_op._quantize_lstm(lstm_op._lstm_graph(**CASES[case])))
+
+
+def one_op_graphs() -> list[Graph]:
+    """The graphs this module bundles (test_codegen_tables lowers them)."""
+    return [read_model(case_model(case)).main for case in sorted(CASES)]
+
+
+def _bit_exact_over_invokes(model: bytes, inputs: list[np.ndarray], folder) -> None:
+    """The bundle, built with -Werror under the sanitizers, runs the inputs in one process:
+    each invoke equal to the interpreter's (--verify --steps) and to LiteRT's reference kernels
+    on one interpreter."""
+    graph = read_model(model).main
+    steps = [{graph.inputs[0]: x} for x in inputs]
+    out = str(folder / "lstm")
+    bundle = generate_bundle(graph, out, "lstm")
+    report = verify_steps(graph, out, "lstm", bundle.plan.arena_size, len(steps), opt=TEST_OPT,
+                          extra_cflags=SANITIZE, feeds=steps)
+    assert report.passed, table(report)
+    got = run_bundle_steps(str(folder / "lstm" / "lstm_run"), graph, steps)
+    theirs = lstm_op._litert_runs(model, inputs, reference=True)
+    for k, (ours, want) in enumerate(zip(got, theirs)):
+        mine = ours[graph.outputs[0]]
+        assert np.array_equal(mine, want), f"invoke {k}: {np.count_nonzero(mine != want)} of {want.size} differ"
+    assert not np.array_equal(theirs[0], theirs[1])  # the state moved on
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_optional_parts_bit_exact_over_invokes(case, tmp_path):
+    model = case_model(case)
+    graph = read_model(model).main
+    rng = np.random.default_rng(5)
+    inputs = [rng.integers(-128, 128, graph.tensors["x"].shape).astype(np.int8) for _ in range(INVOKES)]
+    _bit_exact_over_invokes(model, inputs, tmp_path)
+
+
+@pytest.mark.parametrize("cell_log2", [-9, -15])
+def test_cell_scales_at_the_ends_of_litert_tanh_bit_exact(cell_log2, tmp_path):
+    """The cell's tanh in Q6.9 (its exp in 7 integer bits) and in Q0.15 (the
+    cases above have 2^-11: Q4.11; the Keras model 2^-16, no tanh)."""
+    graph = lstm_op._quantize_lstm(lstm_op._lstm_graph(peephole=True, time_major=True))
+    graph.tensors["c"].quant.scale[:] = 2.0 ** cell_log2
+    model = model_bytes(graph)
+    rng = np.random.default_rng(6)
+    inputs = [rng.integers(-128, 128, graph.tensors["x"].shape).astype(np.int8) for _ in range(INVOKES)]
+    _bit_exact_over_invokes(model, inputs, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def keras_model() -> bytes:
+    """Two Keras LSTM layers, time major, through TF's converter (one conversion, ~10-40 s: the
+    only Keras model of this file; batch-major ones are the cases above)."""
+    return lstm_models.int8_model(KERAS)
+
+
+def test_keras_int8_lstm_bit_exact_over_invokes(keras_model, tmp_path):
+    graph = read_model(keras_model).main
+    lstms = [op for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert len(lstms) == 2
+    # A zero point the bundle must start the output state at (zero would differ at once).
+    assert graph.tensors[lstms[0].inputs[INDEX["output_state"]]].quant.zero_point[0] != 0
+    # The second layer's cell scale is 2^-16, where LiteRT leaves the cell's tanh unapplied.
+    assert graph.tensors[lstms[1].inputs[INDEX["cell_state"]]].quant.scale[0] == np.float32(2.0 ** -16)
+    _bit_exact_over_invokes(keras_model, lstm_op._int8_inputs(graph, INVOKES, 4, KERAS), tmp_path)
+    assert check_graph(graph, KERAS, "codegen").findings == []
+
+
+def test_reset_returns_to_the_zero_point_state(keras_model, tmp_path):
+    """The inputs run twice in one process, NAME_reset() between: the same outputs, the
+    interpreter's from its reset state."""
+    graph = read_model(keras_model).main
+    inputs = lstm_op._int8_inputs(graph, 3, 7, KERAS)
+    folder = tmp_path / "s"
+    generate_bundle(graph, str(folder), "s")
+    (folder / "reset_main.c").write_text(RESET_DRIVER)
+    sources = [str(folder / f) for f in _sources(folder) if f != "main.c"] + [str(folder / "reset_main.c")]
+    subprocess.run(["cc", "-std=c99", "-O1", "-o", str(folder / "reset_run"), *sources, "-lm"], check=True)
+    np.stack(inputs).tofile(folder / "frames.bin")
+    subprocess.run([str(folder / "reset_run"), str(folder / "frames.bin"), str(folder / "out.bin")], check=True)
+    t = graph.tensors[graph.outputs[0]]
+    got = np.fromfile(folder / "out.bin", np.int8).reshape(2, len(inputs), *t.shape)
+    np.testing.assert_array_equal(got[0], got[1])
+    np.testing.assert_array_equal(got[0], np.stack(lstm_op._our_runs(graph, inputs)))
+
+
+def _layer_norm(graph: Graph) -> Graph:
+    """test_lstm_op quantizes no layer-norm LSTM: the plain one given a coefficient input."""
+    lstm = graph.ops[0]
+    lstm.inputs[INDEX["forget_layer_norm_coefficients"]] = lstm.inputs[INDEX["forget_gate_bias"]]
+    return graph
+
+
+@pytest.mark.parametrize(("parts", "message"), [("cifg", "CIFG .* has no C kernel yet"),
+                                                ("layer_norm", "layer norm has no C kernel yet")])
+def test_cifg_and_layer_norm_are_refused_in_one_line(parts, message, tmp_path):
+    if parts == "cifg":
+        graph = lstm_op._quantize_lstm(lstm_op._lstm_graph(cifg=True))
+    else:
+        graph = _layer_norm(lstm_op._quantize_lstm(lstm_op._lstm_graph()))
+    with pytest.raises(CodegenError, match=message) as err:
+        generate_bundle(graph, str(tmp_path / "refused"), "refused")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "refused").exists()
