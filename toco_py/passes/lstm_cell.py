@@ -337,7 +337,8 @@ def read_cell(graph: Graph, anchor: Op, h_prev: str | None, c_prev: str | None) 
         anchor = _act_of_product(graph, anchor) or anchor
     gated = _gated_activation(graph, anchor)
     if gated is None:
-        raise NoCell(f"{anchor!r} is not an activation of LiteRT's LSTM multiplied by a sigmoid")
+        raise NoCell(f"at {anchor!r}, the cell gate's activation is none of LiteRT's LSTM's (TANH, RELU, "
+                     "RELU6, RELU_N1_TO_1) multiplied by a LOGISTIC")
     reader = _Reader(graph, h_prev, c_prev)
     activation = anchor.type
     _, g, _ = reader.gate(anchor.outputs[0], (activation,), None)
