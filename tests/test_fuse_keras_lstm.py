@@ -21,15 +21,24 @@ BATCH, STEPS, FEATURES, UNITS = 2, 4, 3, 5
 INVOKES = 3
 
 
-def _keras_lstm(layers: int = 1, last_only: bool = False, **options) -> bytes:
+def _keras_lstm(layers: int = 1, last_only: bool = False, unroll: bool = True, **options) -> bytes:
     def build():
         y = v1.placeholder(tf.float32, [BATCH, STEPS, FEATURES], "x")
         for k in range(layers):
-            y = tf.keras.layers.LSTM(UNITS, unroll=True, return_sequences=k < layers - 1 or not last_only,
+            y = tf.keras.layers.LSTM(UNITS, unroll=unroll, return_sequences=k < layers - 1 or not last_only,
                                      **options)(y)
         tf.identity(y, "y")
 
-    return freeze_seeded(build)
+    if unroll:
+        return freeze_seeded(build)
+    # The loop in TF1's control flow (frames): a WHILE, which fuse_lstm_loop reads. (In control
+    # flow v2, Keras's loop grows a TensorList, which toco-py refuses.)
+    before = v1.control_flow_v2_enabled()
+    v1.disable_control_flow_v2()
+    try:
+        return freeze_seeded(build)
+    finally:
+        (v1.enable_control_flow_v2 if before else v1.disable_control_flow_v2)()
 
 
 def _inputs() -> list[np.ndarray]:
@@ -66,6 +75,18 @@ def test_unrolled_keras_lstm_fuses_into_one_op_per_layer(layers, last_only, opti
     if layers == 1 and not options.get("go_backwards"):
         assert "TRANSPOSE" not in types, types
     check_against_tf(pb, result.model, _inputs(), tflm="activation" not in options)
+
+
+@pytest.mark.parametrize(("layers", "options"), [(1, {}), (2, {"implementation": 1})])
+def test_keras_lstm_loop_fuses_into_one_op_per_layer(layers, options):
+    """unroll=False: Keras's loop, a WHILE (passes/fuse_lstm_loop.py reads Keras's cell too).
+    (With return_sequences=False, TensorFlow itself fails to run Keras's loop in TF1's control
+    flow: it writes index 0 of a TensorArray at every step.)"""
+    pb = _keras_lstm(layers, unroll=False, **options)
+    result = _convert(pb)
+    types = [op.type for op in result.graph.ops]
+    assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers and "WHILE" not in types, types
+    check_against_tf(pb, result.model, _inputs(), tflm=True)
 
 
 @pytest.mark.parametrize("activation", ["hard_sigmoid", "relu"])

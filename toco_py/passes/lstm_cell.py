@@ -283,16 +283,31 @@ def step_inputs(graph: Graph, act: Op) -> list[str] | None:
     return seen
 
 
-def gate_split_without_cell(graph: Graph, split: Op) -> bool:
-    """Whether `split` cuts a first step's affine form into four (a cell's gates, see the
-    module doc) none of which reaches an act(g) (an activation LiteRT's LSTM lacks)."""
+def _split_reads(graph: Graph, split: Op) -> list[str] | None:
+    """When `split` cuts an affine form into four (a cell's gates, see the module doc): the
+    tensors that form reads, else None."""
     seen: list[str] = []
     if split.type != "SPLIT" or split.attrs.get("num_splits") != 4 or len(split.inputs) != 2 \
             or graph.producer(split.inputs[1]) is None \
             or graph.producer(split.inputs[1]).type not in ("FULLY_CONNECTED", "ADD") \
-            or not _affine_reads(graph, split.inputs[1], seen) or len(seen) != 1:
-        return False
-    return not _gate_activations(graph, split)
+            or not _affine_reads(graph, split.inputs[1], seen):
+        return None
+    return seen
+
+
+def gate_split_without_cell(graph: Graph, split: Op) -> bool:
+    """Whether `split` cuts a first step's affine form into four (a cell's gates, see the
+    module doc) none of which reaches an act(g) (an activation LiteRT's LSTM lacks)."""
+    reads = _split_reads(graph, split)
+    return reads is not None and len(reads) == 1 and not _gate_activations(graph, split)
+
+
+def cell_anchors(graph: Graph) -> list[Op]:
+    """The ops read_cell reads a cell at: each act(g) (step_inputs), and each SPLIT of four
+    gates that reaches none (a cell whose activation LiteRT's LSTM lacks, which read_cell
+    says)."""
+    return [op for op in graph.ops if step_inputs(graph, op) is not None
+            or _split_reads(graph, op) is not None and not _gate_activations(graph, op)]
 
 
 def _gate_activations(graph: Graph, split: Op) -> list[Op]:
@@ -335,6 +350,8 @@ def read_cell(graph: Graph, anchor: Op, h_prev: str | None, c_prev: str | None) 
     gates is the FULLY_CONNECTED `anchor`), given its state (None: zero)."""
     if anchor.type == "FULLY_CONNECTED":
         anchor = _act_of_product(graph, anchor) or anchor
+    elif anchor.type == "SPLIT":
+        anchor = next(iter(_gate_activations(graph, anchor)), anchor)
     gated = _gated_activation(graph, anchor)
     if gated is None:
         raise NoCell(f"at {anchor!r}, the cell gate's activation is none of LiteRT's LSTM's (TANH, RELU, "
