@@ -146,6 +146,12 @@ class _Quantizer:
                 elif has_trait(op.type, "moves_data") and data_inputs(op)[0] in self.params:
                     # The input whose values the op moves (SPLIT takes its axis first).
                     self.params[out] = self.params[data_inputs(op)[0]]
+                elif has_trait(op.type, "moves_data") and self.g.tensors[data_inputs(op)[0]].is_const:
+                    # A constant it moves (an embedding table GATHER reads): LiteRT copies the
+                    # table's integers, so the output takes the table's params, from its range.
+                    table = self.g.tensors[data_inputs(op)[0]]
+                    self.params[out] = self.params[table.name] = activation_params(
+                        float(table.data.min()), float(table.data.max()))
                 else:
                     self.params[out] = activation_params(*self._range(out))
         for op in self.g.ops:

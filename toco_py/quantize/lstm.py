@@ -14,8 +14,8 @@ quantizer's prepare_quantize_lstm.h):
   empty int8 tensor with the params of the hidden value o * tanh(c): calibrated over every step
   before a projection, the output's without one (LiteRT writes it as the output).
 A layer-norm LSTM has no int8 scheme here (nor an int8 kernel in the interpreter), nor one with
-peepholes and a projection that changes the size (LiteRT's integer kernel computes it wrongly):
-they stay in float.
+peepholes and a projection that changes the size (LiteRT's integer kernel computes it wrongly),
+nor one whose state is fed in as graph inputs: they stay in float.
 """
 from __future__ import annotations
 
@@ -43,6 +43,11 @@ def unsupported(graph: Graph, op: Op) -> str | None:
         return None
     if op.inputs[INDEX["forget_layer_norm_coefficients"]]:
         return "a layer-norm LSTM"
+    if any(graph.producer(_input(op, state)) is not None and graph.producer(_input(op, state)).type == "RESHAPE"
+           for state in ("output_state", "cell_state")):
+        # (fuse_lstm's copy of a state fed in: in int8 the float input and output states would
+        # need their own QUANTIZE / DEQUANTIZE around the variables; --stateful_rnn has none)
+        return "an LSTM whose state is fed in as graph inputs (with --stateful_rnn it can be int8)"
     projection = op.inputs[INDEX["projection_weights"]]
     if projection and any(op.inputs[INDEX[f"cell_to_{gate}_weights"]] for gate in ("input", "forget", "output")):
         n_output, n_cell = graph.tensors[projection].shape
