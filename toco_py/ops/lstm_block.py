@@ -22,7 +22,6 @@ from .common import need_shape
 from .registry import register
 
 OUTPUTS = ("i", "cs", "f", "o", "ci", "co", "h")
-STATE_INPUTS = ("x", "cs_prev", "h_prev", "w", "wci", "wcf", "wco", "b")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -338,19 +338,10 @@ def next_anchor(graph: Graph, c: str) -> Op | None:
     return found[0] if len(found) == 1 else None
 
 
-def _act_of_product(graph: Graph, product: Op) -> Op | None:
-    """The act(g) that reads the gates' product `product` (through a SPLIT and ADDs)."""
-    found = [act for split in graph.consumers(product.outputs[0]) if split.type == "SPLIT"
-             for act in _gate_activations(graph, split)]
-    return found[0] if len(found) == 1 else None
-
-
 def read_cell(graph: Graph, anchor: Op, h_prev: str | None, c_prev: str | None) -> Cell:
-    """The cell whose cell gate's activation act(g) is `anchor` (or whose product of all four
-    gates is the FULLY_CONNECTED `anchor`), given its state (None: zero)."""
-    if anchor.type == "FULLY_CONNECTED":
-        anchor = _act_of_product(graph, anchor) or anchor
-    elif anchor.type == "SPLIT":
+    """The cell whose cell gate's activation act(g) is `anchor` (or that a SPLIT `anchor` cuts
+    the gates of), given its state (None: zero)."""
+    if anchor.type == "SPLIT":
         anchor = next(iter(_gate_activations(graph, anchor)), anchor)
     gated = _gated_activation(graph, anchor)
     if gated is None:
