@@ -11,13 +11,10 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from tflite_micro import runtime  # noqa: E402
 
-from tests.support.oracle import litert, op_types, run_tf, tf_convert  # noqa: E402
-from tests.support.policy import policy_failures  # noqa: E402
+from tests.support.oracle import op_types, tf_convert  # noqa: E402
+from tests.support.rnn_check import check_against_tf, freeze_seeded  # noqa: E402
 from toco_py import api  # noqa: E402
-from toco_py.interpreter import Interpreter  # noqa: E402
-from toco_py.tflite.reader import read_model  # noqa: E402
 
 v1 = tf.compat.v1
 BATCH, STEPS, FEATURES, UNITS = 2, 4, 3, 5
@@ -70,20 +67,7 @@ def _static_lstm(kind: str, layers: int, time_major: bool, last_only: bool, loop
     return freeze(build)
 
 
-def freeze(build) -> bytes:
-    """The frozen graph build() makes (its output named "y")."""
-    graph = tf.Graph()
-    with graph.as_default():
-        build()
-        # Seeded values for every variable, so that each run has the same weights (TF's
-        # initializers draw unseeded), and biases not zero (TF's are): each gate's is checked.
-        rng = np.random.default_rng(3)
-        weights = [var.assign(rng.uniform(-0.6, 0.6, var.shape).astype(np.float32))
-                   for var in v1.global_variables()]
-        with v1.Session(graph=graph) as sess:
-            sess.run(weights)
-            gd = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ["y"])
-    return gd.SerializeToString()
+freeze = freeze_seeded  # (the name the other recurrent tests use)
 
 
 def _inputs(time_major: bool) -> list[np.ndarray]:
@@ -99,27 +83,7 @@ TFLM_CELLS = ("basic", "lstm")
 
 
 def _check_against_tf(pb: bytes, model: bytes, time_major: bool, tflm: bool = False) -> None:
-    """TensorFlow's run of the .pb (which starts every run from a zero state), and each invoke
-    of one LiteRT interpreter, one of ours and (tflm) one TFLM interpreter, within the float
-    policy of the model."""
-    reference = read_model(model).main
-    interp = litert(model, delegates=False)
-    micro = runtime.Interpreter.from_bytes(model) if tflm else None
-    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
-    ours = Interpreter(reference)
-    failures = []
-    for k, x in enumerate(_inputs(time_major)):
-        feeds = {"x": x}
-        interp.set_tensor(inp["index"], x)
-        interp.invoke()
-        candidates = {"TensorFlow": {"y": run_tf(pb, feeds, ["y"])[0]},
-                      "LiteRT": {"y": interp.get_tensor(out["index"])}, "toco-py": ours.run(feeds)}
-        if micro is not None:
-            micro.set_input(x, 0)
-            micro.invoke()
-            candidates["TFLM"] = {"y": micro.get_output(0)}
-        failures += [f"invoke {k}: {f}" for f in policy_failures(reference, feeds, candidates)]
-    assert not failures, failures
+    check_against_tf(pb, model, _inputs(time_major), tflm)
 
 
 CASES = [

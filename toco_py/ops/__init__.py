@@ -19,6 +19,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     image,
     linalg,
     lstm,
+    lstm_block,
     normalization,
     pad,
     pool,

@@ -1,12 +1,13 @@
-"""A TF1 LSTM cell unrolled over a static sequence (static_rnn, or a loop over steps sharing
-the weights) -> one UNIDIRECTIONAL_SEQUENCE_LSTM.
+"""An LSTM cell unrolled over a static sequence (TF1 static_rnn, a loop over steps sharing the
+weights, a Keras LSTM with unroll=True) -> one UNIDIRECTIONAL_SEQUENCE_LSTM.
 
 The chain starts at a cell whose state is zero (lstm_cell.py reads each cell) and follows the
-output h into the next step's concatenation with the same weights. The steps' inputs become
-the op's sequence: the tensor they are the steps of in order (unstacked by an UNPACK, or
-sliced one index at a time; time_major as that axis says), else a PACK of them. The steps'
-outputs are the op's output: in place of the PACK that stacks them, and through an UNPACK
-where anything else reads them (a next layer, which then fuses in turn, or the last step).
+cell state c into the next step's forget gate; all steps must have the same weights. The
+steps' inputs become the op's sequence: the tensor they are the steps of in order (unstacked
+by an UNPACK, or sliced one index at a time; time_major as that axis says), else a PACK of
+them. The steps' outputs are the op's output: in place of the PACK that stacks them, and
+through an UNPACK where anything else reads them (a next layer, which then fuses in turn, or
+the last step).
 
 The state: TFLite keeps it in variable tensors that the op updates in place, so the second
 invoke of a model starts from the first one's final state (TensorFlow's converter leaves
@@ -35,27 +36,13 @@ import numpy as np
 from ..ir import Graph, Op, Tensor
 from ..ops.lstm import INPUTS
 from .base import Pass
-from .lstm_cell import TF_GATE_ORDER, Cell, NoCell, is_zero, read_cell
+from .lstm_cell import GATES, Cell, NoCell, gate_split_without_cell, next_anchor, read_cell, step_inputs
 
 
-def _next_fc(graph: Graph, cell: Cell) -> Op | None:
-    """The next step's gate product: FULLY_CONNECTED(CONCATENATION(x, h), the same weights)."""
-    weights = graph.const_value(cell.fc.inputs[1])
-    for concat in graph.consumers(cell.h):
-        if concat.type != "CONCATENATION" or concat.inputs[1:] != [cell.h]:
-            continue
-        for fc in graph.consumers(concat.outputs[0]):
-            other = graph.const_value(fc.inputs[1]) if fc.type == "FULLY_CONNECTED" else None
-            if fc.inputs[0] == concat.outputs[0] and other is not None and (
-                    fc.inputs[1] == cell.fc.inputs[1] or np.array_equal(other, weights)):
-                return fc
-    return None
-
-
-def _chain(graph: Graph, fc: Op, h0: str | None = None, c0: str | None = None) -> list[Cell]:
-    cells = [read_cell(graph, fc, h0, c0)]
-    while (fc := _next_fc(graph, cells[-1])) is not None:
-        cells.append(read_cell(graph, fc, cells[-1].h, cells[-1].c))
+def _chain(graph: Graph, anchor: Op, h0: str | None = None, c0: str | None = None) -> list[Cell]:
+    cells = [read_cell(graph, anchor, h0, c0)]
+    while (anchor := next_anchor(graph, cells[-1].c)) is not None:
+        cells.append(read_cell(graph, anchor, cells[-1].h, cells[-1].c))
     return cells
 
 
@@ -141,25 +128,22 @@ def _sequence(graph: Graph, cells: list[Cell]) -> tuple[str | None, bool | None]
     return sequence, axis == 0
 
 
-def _gate_inputs(graph: Graph, base: str, params: dict, n_input: int, units: int) -> dict[str, str]:
-    """The op's weight and bias inputs by schema name, TensorFlow's kernel split per gate."""
-    weights = params["weights"]
+def _gate_inputs(graph: Graph, base: str, params: dict) -> dict[str, str]:
+    """The op's weight and bias inputs by schema name; zeros where no step determines one."""
+    units, n_input = params["input_to_cell_weights"].shape
+    shapes = {"input_to": (units, n_input), "recurrent_to": (units, params["n_output"])}
     named = {}
-    for k, gate in enumerate(TF_GATE_ORDER):
-        rows = weights[k * units:(k + 1) * units]
-        named[f"input_to_{gate}_weights"] = graph.add_const(f"{base}/input_to_{gate}_weights", rows[:, :n_input])
-        named[f"recurrent_to_{gate}_weights"] = graph.add_const(
-            f"{base}/recurrent_to_{gate}_weights", rows[:, n_input:])
-        bias = params[f"{gate}_bias"]
-        named[f"{gate}_gate_bias"] = graph.add_const(
-            f"{base}/{gate}_gate_bias", np.zeros(units, np.float32) if bias is None else bias)
-    peepholes = {g: params[f"cell_to_{g}"] for g in ("input", "forget", "output")}
+    for gate in GATES:
+        for name, shape in [(f"{k}_{gate}_weights", s) for k, s in shapes.items()] + [(f"{gate}_gate_bias", (units,))]:
+            value = params[name]
+            named[name] = graph.add_const(f"{base}/{name}", np.zeros(shape, np.float32) if value is None else value)
+    peepholes = {g: params[f"cell_to_{g}_weights"] for g in ("input", "forget", "output")}
     if any(p is not None and np.any(p) for p in peepholes.values()):
         for gate, p in peepholes.items():  # (unknown where the state is zero: no effect)
             named[f"cell_to_{gate}_weights"] = graph.add_const(
                 f"{base}/cell_to_{gate}_weights", np.zeros(units, np.float32) if p is None else p)
-    if params["projection"] is not None:
-        named["projection_weights"] = graph.add_const(f"{base}/projection_weights", params["projection"])
+    if params["projection_weights"] is not None:
+        named["projection_weights"] = graph.add_const(f"{base}/projection_weights", params["projection_weights"])
     return named
 
 
@@ -179,18 +163,18 @@ def _state(graph: Graph, name: str, shape: tuple[int, ...], initial: str | None,
     return Op("FILL", [dims, zero], [name], {}, name)
 
 
-def _initial_cell_state(graph: Graph, fc: Op, h0: str) -> str:
+def _initial_cell_state(graph: Graph, anchor: Op, h0: str) -> str:
     """The graph input that is the first cell's previous cell state, given h0's."""
-    product, shape = graph.tensors[fc.outputs[0]].shape, graph.tensors[h0].shape
-    if not product or not shape or product[-1] < 0 or product[-1] % 4:
-        raise NoCell(f"the gates' product {fc.outputs[0]!r} or the state {h0!r} has no static shape")
-    units = product[-1] // 4
+    units, shape = graph.tensors[anchor.outputs[0]].shape, graph.tensors[h0].shape
+    if not units or not shape or units[-1] < 0:
+        raise NoCell(f"the cell's {anchor.outputs[0]!r} or the state {h0!r} has no static shape")
+    units = units[-1]
     candidates = [n for n in graph.inputs if n != h0 and graph.tensors[n].dtype == "float32"
                   and graph.tensors[n].shape == (shape[0], units)]
     reasons = []
     for name in candidates:
         try:
-            read_cell(graph, fc, h0, name)
+            read_cell(graph, anchor, h0, name)
             return name
         except NoCell as why:
             reasons.append(str(why))
@@ -209,9 +193,9 @@ def sequence_lstm(graph: Graph, base: str, params: dict, sequence: str, out: str
     says). cell_state: its cell state variable's name (a graph output), else a new one;
     initial: the graph inputs (h0, c0) its state starts from (None: zero)."""
     shape = graph.tensors[sequence].shape
-    batch, n_input = shape[1 if time_major else 0], shape[2]
-    units, n_output = params["weights"].shape[0] // 4, params["n_output"]
-    named = {"input": sequence} | _gate_inputs(graph, base, params, n_input, units)
+    batch = shape[1 if time_major else 0]
+    units, n_output = params["input_to_cell_weights"].shape[0], params["n_output"]
+    named = {"input": sequence} | _gate_inputs(graph, base, params)
     named["output_state"] = graph.unique_name(f"{base}/output_state")
     named["cell_state"] = cell_state or graph.unique_name(f"{base}/cell_state")
     setters = [_state(graph, named["output_state"], (batch, n_output), initial[0], stateful),
@@ -233,7 +217,7 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
     x_shape = graph.tensors[first.x].shape
     steps, n_output = len(cells), params["n_output"]
     if x_shape is None or len(x_shape) != 2 or min(x_shape) < 1 \
-            or params["weights"].shape[1] != x_shape[1] + n_output:
+            or x_shape[1] != params["input_to_cell_weights"].shape[1]:
         raise NoCell(f"the step input {first.x!r} has no static [batch, features] shape")
     batch, n_input = x_shape
     sequence, time_major = _sequence(graph, cells)
@@ -245,7 +229,7 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
     if stack is not None and stack.attrs.get("axis", 0) != (0 if time_major else 1):
         stack = None
     axis = 0 if time_major else 1
-    base = first.fc.name or first.h
+    base = first.anchor.name or first.h
     before, after = [], []
     if sequence is None:
         sequence = graph.unique_name(f"{base}/sequence")
@@ -292,24 +276,41 @@ def carrying_state(on: bool):
         stateful = saved
 
 
+def _chain_from_inputs(graph: Graph, op: Op, reads: list[str]) -> tuple[list[Cell], str, str]:
+    """The chain whose first step reads its state from graph inputs (one of `reads`, the
+    tensors its gates read, is h0): (cells, h0, c0). When either of two inputs could be the
+    state (a Keras cell's x and h_prev, of one shape), which one is not for us to guess."""
+    found, reasons = [], []
+    for h0 in [n for n in reads if n in graph.inputs]:
+        try:
+            c0 = _initial_cell_state(graph, op, h0)
+            found.append((_chain(graph, op, h0, c0), h0, c0))
+        except NoCell as why:
+            reasons.append(str(why))
+    if len(found) != 1:
+        raise NoCell(reasons[0] if not found else f"either of {reads} could be its state")
+    cells = found[0][0]
+    if not {cells[-1].h, cells[-1].c} <= set(graph.outputs):
+        raise NoCell("its state comes in as graph inputs, but its final state does not go out as graph outputs")
+    return found[0]
+
+
 def fuse_lstm(graph: Graph, op: Op) -> bool:
-    if op.type != "FULLY_CONNECTED":
+    if gate_split_without_cell(graph, op):
+        graph.remark(f"fuse_lstm: the LSTM-like gates split by {op!r} stay unfused: none goes through a TANH, "
+                     "RELU, RELU6 or RELU_N1_TO_1 multiplied by a LOGISTIC, as LiteRT's LSTM computes", op)
         return False
-    concat = graph.producer(op.inputs[0])
-    if concat is None or concat.type != "CONCATENATION" or len(concat.inputs) != 2 \
-            or [u.type for u in graph.consumers(op.outputs[0])] != ["SPLIT"]:
-        return False
+    reads = step_inputs(graph, op)
     # (the inputs of another subgraph are what its WHILE or IF passes, not the model's: a
     # loop's cells are fuse_lstm_loop's)
-    h0 = concat.inputs[1] if concat.inputs[1] in graph.inputs and graph is (graph.subgraphs or [graph])[0] else None
-    if h0 is None and not is_zero(graph, concat.inputs[1]):
+    inputs = set(graph.inputs) if graph is (graph.subgraphs or [graph])[0] else set()
+    if reads is None or len(reads) > 2 or len(reads) == 2 and not set(reads) & inputs:
         return False  # (a step after the first, or no LSTM)
     try:
-        c0 = _initial_cell_state(graph, op, h0) if h0 else None
-        cells = _chain(graph, op, h0, c0)
-        if h0 and not {cells[-1].h, cells[-1].c} <= set(graph.outputs):
-            raise NoCell("its state comes in as graph inputs, but its final state does not go out as "
-                         "graph outputs")
+        if len(reads) == 2:
+            cells, h0, c0 = _chain_from_inputs(graph, op, reads)
+        else:
+            cells, h0, c0 = _chain(graph, op), None, None
         fuse(graph, cells, h0, c0, stateful)
     except NoCell as why:
         graph.remark(f"fuse_lstm: the LSTM-like cell at {op!r} stays unfused: {why}", op)

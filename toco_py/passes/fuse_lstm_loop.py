@@ -32,7 +32,7 @@ from ..ir import Graph, Op, Tensor
 from ..tflite.options import SUBGRAPH_ATTRS
 from . import fuse_lstm
 from .base import Pass
-from .lstm_cell import Cell, NoCell, is_zero, read_cell
+from .lstm_cell import Cell, NoCell, cell_anchors, is_zero, read_cell, step_inputs
 from .patterns import has_activation
 from .prune_while import shared_subgraphs
 
@@ -99,15 +99,10 @@ def _is_zeros(graph: Graph, name: str) -> bool:
 
 
 def _cell(body: Graph, fc: Op, states: list[int]) -> _Layer:
-    """The cell whose gate product is fc, its h and c loop variables among `states`."""
-    concat = body.producer(fc.inputs[0])
-    if concat.inputs[-1] not in body.inputs:
-        raise NoCell(f"the cell at {fc!r} does not read its output h as a loop variable")
-    h = body.inputs.index(concat.inputs[-1])
-    why = NoCell(f"the cell at {fc!r} does not carry its state c as a loop variable")
-    for c in states:
-        if c == h:
-            continue
+    """The cell read at fc (lstm_cell.cell_anchors), its h and c loop variables among `states`."""
+    reads = [body.inputs.index(n) for n in step_inputs(body, fc) or () if n in body.inputs]
+    why = NoCell(f"the cell at {fc!r} does not read its output h as a loop variable")
+    for h, c in ((h, c) for h in reads for c in states if c != h):
         try:
             cell = read_cell(body, fc, body.inputs[h], body.inputs[c])
         except NoCell as error:
@@ -116,15 +111,9 @@ def _cell(body: Graph, fc: Op, states: list[int]) -> _Layer:
         if (cell.h, cell.c) == (body.outputs[h], body.outputs[c]):
             return _Layer(cell, fc, h, c)
         why = NoCell(f"the cell at {fc!r} does not give its new state back to the loop")
+    if fc.type == "SPLIT":  # (read_cell says what it lacks)
+        read_cell(body, fc, None, None)
     raise why
-
-
-def _gate_products(graph: Graph) -> list[Op]:
-    """The ops that look like an LSTM cell's gate product: FULLY_CONNECTED of a CONCATENATION,
-    read by one SPLIT."""
-    return [op for op in graph.ops if op.type == "FULLY_CONNECTED" and graph.producer(op.inputs[0]) is not None
-            and graph.producer(op.inputs[0]).type == "CONCATENATION"
-            and [u.type for u in graph.consumers(op.outputs[0])] == ["SPLIT"]]
 
 
 def _layers(body: Graph, fcs: list[Op], states: list[int]) -> list[_Layer]:
@@ -273,7 +262,7 @@ def fuse_lstm_loop(graph: Graph, op: Op) -> bool:
         return False
     cond = graph.subgraphs[op.attrs["cond_subgraph_index"]]
     body = graph.subgraphs[op.attrs["body_subgraph_index"]]
-    fcs = _gate_products(body)
+    fcs = cell_anchors(body)
     if not fcs:
         return False  # (no LSTM inside)
     try:

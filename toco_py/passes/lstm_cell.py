@@ -1,18 +1,21 @@
-"""Reads one step of a TF1 LSTM cell (BasicLSTMCell, LSTMCell: peepholes, cell clipping,
-projection) as the graph has it after the earlier passes, by structure alone:
+"""Reads one step of an LSTM cell as the graph has it after the earlier passes, by structure
+alone, whatever built it: TF1's BasicLSTMCell and LSTMCell (peepholes, cell clipping,
+projection), Keras's LSTMCell (both implementations) and TF's LSTMBlockCell kernels as the
+frontend lowers them:
 
-    z = FULLY_CONNECTED(CONCATENATION(x, h_prev), W[4H, F + H], bias)
-    i, j, f, o = SPLIT(z, 4)                   (TensorFlow's gate order)
-    c = [clip] (c_prev * sigmoid(f + forget_bias [+ w_f * c_prev])
-                + sigmoid(i [+ w_i * c_prev]) * tanh(j))
-    m = sigmoid(o [+ w_o * c]) * tanh(c)
-    (tanh, or another activation LiteRT's kernel offers: RELU, RELU6, RELU_N1_TO_1)
+    i, g, f, o = the gates' pre-activations, each W_x x + W_h h_prev + b
+    c = [clip] (c_prev * sigmoid(f [+ w_f * c_prev]) + sigmoid(i [+ w_i * c_prev]) * act(g))
+    m = sigmoid(o [+ w_o * c]) * act(c)
+    (act: tanh, or another activation LiteRT's kernel offers: RELU, RELU6, RELU_N1_TO_1)
     h = [clip] (FULLY_CONNECTED(m, P)) with a projection, else m
 
-A gate's argument is read as a sum (ADD in any order) of its split output, constants (folded
-into the gate's bias) and at most one peephole product. With a zero c_prev the earlier passes
-have removed everything that multiplies it (the forget gate, the input peephole): such a cell
-leaves those parameters undetermined (None), as they do not change what it computes.
+A pre-activation is read as a sum (ADD in any order) of constants (the gate's bias, a forget
+bias), at most one peephole product, and affine terms: FULLY_CONNECTED of x, of h_prev or of
+CONCATENATION(x, h_prev), or one part of a SPLIT of such a sum (the cell's product of all four
+gates at once; its gate order does not matter: each gate is told by where its activation
+goes). With a zero state the earlier passes have removed everything that multiplies it (the
+recurrent weights, the forget gate, the input peephole): such a cell leaves those parameters
+undetermined (None), as they do not change what it computes.
 """
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ from ..ir import Graph, Op
 from ..ops.lstm import ACTIVATIONS
 from .patterns import has_activation, scalar_const
 
-# TF's kernel columns, in its split order, per TFLite gate name.
-TF_GATE_ORDER = ("input", "cell", "forget", "output")
+# The gates by the schema's names (input_to_{gate}_weights, ...).
+GATES = ("input", "forget", "cell", "output")
 
 
 class NoCell(Exception):
@@ -34,13 +37,46 @@ class NoCell(Exception):
 
 @dataclass
 class Cell:
-    fc: Op  # the gates' product
+    anchor: Op  # the cell gate's activation, act(g)
     x: str  # the step's input
     h: str = ""  # the new output and cell state
     c: str = ""
     ops: list[Op] = field(default_factory=list)
-    # name -> value; None where the cell does not determine it (see the module doc).
+    # UNIDIRECTIONAL_SEQUENCE_LSTM's inputs by schema name (input_to_cell_weights, ...), and
+    # n_output, activation, cell_clip, proj_clip; None where the cell does not determine one
+    # (see the module doc).
     params: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Affine:
+    """W_x x + W_h h_prev + b over `rows` output columns (x, W_x None until an x is seen)."""
+    bias: np.ndarray
+    x: str | None = None
+    w_x: np.ndarray | None = None
+    w_h: np.ndarray | None = None
+
+    def add(self, other: _Affine) -> None:
+        if other.x is not None:
+            if self.x not in (None, other.x):
+                raise NoCell(f"the gates read two step inputs, {self.x!r} and {other.x!r}")
+            self.x = other.x
+        self.bias = self.bias + other.bias
+        self.w_x = _plus(self.w_x, other.w_x)
+        self.w_h = _plus(self.w_h, other.w_h)
+
+    def rows(self, k: int, n: int) -> _Affine:
+        def part(a):
+            return None if a is None else np.split(a, n)[k]
+        return _Affine(part(self.bias), self.x, part(self.w_x), part(self.w_h))
+
+
+def _plus(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None or b is None:
+        return b if a is None else a
+    if a.shape != b.shape:
+        raise NoCell("the gates' products have different shapes")
+    return a + b
 
 
 def is_zero(graph: Graph, name: str) -> bool:
@@ -69,57 +105,109 @@ def _producer(graph: Graph, name: str, *types: str) -> Op:
 
 
 class _Reader:
-    def __init__(self, graph: Graph, cell: Cell, units: int) -> None:
-        self.graph, self.cell, self.units = graph, cell, units
+    def __init__(self, graph: Graph, h_prev: str | None, c_prev: str | None) -> None:
+        self.graph, self.h_prev, self.c_prev = graph, h_prev, c_prev
+        self.ops: dict[int, Op] = {}
+        self.split_inputs: dict[str, _Affine] = {}
 
     def take(self, op: Op) -> Op:
-        self.cell.ops.append(op)
+        self.ops.setdefault(id(op), op)
         return op
 
-    def vector(self, name: str) -> np.ndarray | None:
-        """A constant broadcast over a gate's [batch, units]: a scalar or a [units] row."""
+    def vector(self, name: str, rows: int) -> np.ndarray | None:
+        """A constant broadcast over a [batch, rows] gate: a scalar or a [rows] row."""
         value = self.graph.const_value(name)
         if value is None or value.dtype != np.float32:
             return None
         if value.size == 1:
-            return np.full(self.units, value.ravel()[0], np.float32)
-        if value.shape[-1:] == (self.units,) and value.size == self.units:
-            return value.reshape(self.units)
+            return np.full(rows, value.ravel()[0], np.float32)
+        if value.shape[-1:] == (rows,) and value.size == rows:
+            return value.reshape(rows)
         return None
 
-    def gate_sum(self, name: str, split_out: str, state: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(constant addends, peephole weights or None) of the sum `name`, which must hold
-        split_out once; the peephole is a product of a constant [units] row and `state`."""
-        bias = np.zeros(self.units, np.float32)
-        peephole = None
-        seen_split = False
+    def product(self, fc: Op, rows: int) -> _Affine:
+        """A FULLY_CONNECTED of x, of h_prev or of CONCATENATION(x, h_prev) (of x and zeros
+        when the state is zero), by constant weights."""
+        weights = self.graph.const_value(fc.inputs[1])
+        bias_name = fc.inputs[2] if len(fc.inputs) > 2 else ""
+        bias = self.vector(bias_name, rows) if bias_name else np.zeros(rows, np.float32)
+        if weights is None or weights.dtype != np.float32 or weights.ndim != 2 or weights.shape[0] != rows \
+                or fc.attrs.get("keep_num_dims") or bias is None:
+            raise NoCell(f"{fc!r} has no constant float weights for {rows} gate values")
+        shape = self.graph.tensors[fc.inputs[0]].shape
+        if shape is None or len(shape) != 2:
+            raise NoCell(f"{fc!r} does not multiply a [batch, features] tensor")
+        operand = fc.inputs[0]
+        if operand == self.h_prev:
+            return _Affine(bias, w_h=weights)
+        concat = self.graph.producer(operand)
+        if concat is not None and concat.type == "CONCATENATION" and len(self.graph.consumers(operand)) == 1:
+            state = self.h_prev is not None and concat.inputs[1:] == [self.h_prev]
+            zero = self.h_prev is None and len(concat.inputs) == 2 and is_zero(self.graph, concat.inputs[1])
+            x_shape = self.graph.tensors[concat.inputs[0]].shape
+            if (state or zero) and concat.attrs.get("axis") in (1, -1) and not has_activation(concat) \
+                    and x_shape is not None and len(x_shape) == 2:
+                self.take(concat)
+                n_input = x_shape[1]
+                return _Affine(bias, concat.inputs[0], weights[:, :n_input], weights[:, n_input:] if state else None)
+        if operand in (self.c_prev, self.h_prev) or self.graph.const_value(operand) is not None:
+            raise NoCell(f"{fc!r} multiplies neither the step's input nor the previous output")
+        return _Affine(bias, operand, weights)
+
+    def affine(self, name: str, rows: int) -> _Affine:
+        """The affine form of `name`, a sum of constants and products (see the module doc)."""
+        total = _Affine(np.zeros(rows, np.float32))
         pending = [name]
         while pending:
             t = pending.pop()
-            if t == split_out and not seen_split:
-                seen_split = True
-                continue
-            constant = self.vector(t)
+            constant = self.vector(t, rows)
             if constant is not None:
-                bias = bias + constant
+                total.bias = total.bias + constant
                 continue
-            op = self.take(_producer(self.graph, t, "ADD", "MUL"))
+            op = self.take(_producer(self.graph, t, "ADD", "FULLY_CONNECTED", "SPLIT"))
             if op.type == "ADD":
                 pending += op.inputs
-                continue
-            if state is None or peephole is not None or state not in op.inputs:
-                raise NoCell(f"{op!r} in a gate is not a peephole on the cell state")
-            weights = self.vector(_other(op, state))
-            if weights is None:
-                raise NoCell(f"{op!r}: the peephole weights are not a constant row")
-            peephole = weights
-        if not seen_split:
-            raise NoCell(f"the gate sum {name!r} does not hold its part of the cell's product")
-        return bias, peephole
+            elif op.type == "FULLY_CONNECTED":
+                total.add(self.product(op, rows))
+            else:
+                n = op.attrs.get("num_splits")
+                axis = self.graph.const_value(op.inputs[0])
+                if not n or axis is None or int(axis) not in (1, -1):
+                    raise NoCell(f"{op!r} does not split the gates' product along its last axis")
+                whole = op.inputs[1]
+                if whole not in self.split_inputs:
+                    self.split_inputs[whole] = self.affine(whole, rows * n)
+                total.add(self.split_inputs[whole].rows(op.outputs.index(t), n))
+        return total
 
-    def gate(self, activated: str, kind: str, split_out: str, state: str | None):
-        op = self.take(_producer(self.graph, activated, kind))
-        return self.gate_sum(op.inputs[0], split_out, state)
+    def gate(self, activated: str, kind: tuple[str, ...], state: str | None) -> tuple[Op, _Affine, np.ndarray | None]:
+        """The gate whose activation (of `kind`) writes `activated`: (the activation, the
+        pre-activation's affine form, the peephole weights on `state` or None). The
+        peephole is a product of a constant row and the state, added to the affine form."""
+        op = self.take(_producer(self.graph, activated, *kind))
+        shape = self.graph.tensors[activated].shape
+        if shape is None or len(shape) != 2:
+            raise NoCell(f"the gate {activated!r} has no static [batch, units] shape")
+        units = shape[1]
+        peephole, terms = None, [op.inputs[0]]
+        affine = _Affine(np.zeros(units, np.float32))
+        while terms:
+            t = terms.pop()
+            add = self.graph.producer(t)
+            if add is not None and add.type == "ADD" and not has_activation(add):
+                terms += self.take(add).inputs
+                continue
+            mul = self.graph.producer(t)
+            if mul is not None and mul.type == "MUL" and state is not None and state in mul.inputs \
+                    and not has_activation(mul):
+                weights = self.vector(_other(mul, state), units)
+                if weights is None or peephole is not None:
+                    raise NoCell(f"{mul!r} in a gate is not one peephole on the cell state")
+                self.take(mul)
+                peephole = weights
+                continue
+            affine.add(self.affine(t, units))
+        return op, affine, peephole
 
     def clip(self, name: str) -> tuple[str, float]:
         """Follows a symmetric clip_by_value after `name` (MINIMUM then MAXIMUM, either
@@ -139,88 +227,189 @@ class _Reader:
         return second.outputs[0], abs(bounds[0])
 
 
-def _or_zeros(peephole: np.ndarray | None, units: int) -> np.ndarray:
-    return np.zeros(units, np.float32) if peephole is None else peephole
+def _gated_activation(graph: Graph, act: Op) -> tuple[Op, str] | None:
+    """For an activation LiteRT's LSTM offers, multiplied by a sigmoid and by nothing else:
+    (the product, the sigmoid's output)."""
+    if act.type not in ACTIVATIONS or has_activation(act):
+        return None
+    users = graph.consumers(act.outputs[0])
+    if len(users) != 1 or users[0].type != "MUL" or has_activation(users[0]) or len(set(users[0].inputs)) != 2:
+        return None
+    gate = _other(users[0], act.outputs[0])
+    sigmoid = graph.producer(gate)
+    return (users[0], gate) if sigmoid is not None and sigmoid.type == "LOGISTIC" else None
 
 
-def read_cell(graph: Graph, fc: Op, h_prev: str | None, c_prev: str | None) -> Cell:
-    """The cell whose gate product is `fc` (FULLY_CONNECTED of CONCATENATION(x, h_prev)),
-    given its state (None: zero)."""
-    concat = _producer(graph, fc.inputs[0], "CONCATENATION")
-    shape = graph.tensors[fc.inputs[0]].shape
-    if len(concat.inputs) != 2 or concat.attrs.get("axis") not in (1, -1) or shape is None \
-            or len(shape) != 2 or (concat.inputs[1] != h_prev if h_prev else not is_zero(graph, concat.inputs[1])):
-        raise NoCell(f"{concat!r} is not the concatenation of a step's input and the previous output")
-    x = concat.inputs[0]
-    weights = graph.const_value(fc.inputs[1])
-    bias_name = fc.inputs[2] if len(fc.inputs) > 2 else ""
-    bias = graph.const_value(bias_name) if bias_name else None
-    if weights is None or weights.dtype != np.float32 or weights.shape[0] % 4 or fc.attrs.get("keep_num_dims") \
-            or has_activation(fc) or (bias_name and bias is None):
-        raise NoCell(f"{fc!r} has no constant float weights of 4 gates")
-    units = weights.shape[0] // 4
-    cell = Cell(fc, x, ops=[fc, concat])
-    reader = _Reader(graph, cell, units)
-    split = reader.take(_only_consumer(graph, fc.outputs[0], "SPLIT"))
-    axis = graph.const_value(split.inputs[0])
-    if split.attrs.get("num_splits") != 4 or axis is None or int(axis) not in (1, -1):
-        raise NoCell(f"{split!r} does not split the product into 4 gates")
-    s_i, s_j, s_f, s_o = split.outputs
-    # Forward from the cell gate to its product with the input gate, then to the new state.
-    t = s_j
-    try:
-        while (op := _only_consumer(graph, t, "ADD", *ACTIVATIONS)).type == "ADD":
-            t = op.outputs[0]
-    except NoCell as why:
-        raise NoCell(f"the cell gate's activation is none of LiteRT's LSTM ({why})") from None
-    activation, tanh_j = op.type, op.outputs[0]
-    j_bias, _ = reader.gate(tanh_j, activation, s_j, None)
-    product = reader.take(_only_consumer(graph, tanh_j, "MUL"))
-    i_bias, i_peep = reader.gate(_other(product, tanh_j), "LOGISTIC", s_i, c_prev)
+def _affine_reads(graph: Graph, name: str, seen: list[str]) -> bool:
+    """Whether `name` has an affine form (see the module doc); adds the tensors it reads to
+    `seen`. Reads only: a quick test for the passes."""
+    # (tensor, role): a term of the sum, a product's operand, or a part of a concatenated operand
+    pending = [(name, "term")]
+    while pending:
+        t, role = pending.pop()
+        op = graph.producer(t)
+        if graph.const_value(t) is not None:
+            continue
+        if role == "part" or role == "operand" and (op is None or op.type != "CONCATENATION"
+                                                    or has_activation(op)):
+            if t not in seen:
+                seen.append(t)
+        elif role == "operand":
+            pending += [(n, "part") for n in op.inputs]
+        elif op is None or has_activation(op):
+            return False
+        elif op.type == "FULLY_CONNECTED" and graph.const_value(op.inputs[1]) is not None:
+            pending.append((op.inputs[0], "operand"))
+        elif op.type == "ADD":
+            pending += [(n, "term") for n in op.inputs]
+        elif op.type == "MUL" and any(graph.const_value(n) is not None for n in op.inputs):
+            continue  # (a peephole, on the state)
+        elif op.type == "SPLIT":
+            pending.append((op.inputs[1], "term"))
+        else:
+            return False
+    return True
+
+
+def step_inputs(graph: Graph, act: Op) -> list[str] | None:
+    """When `act` may be a cell's act(g) (see the module doc), multiplied by a sigmoid, both
+    of affine forms: the tensors those forms read (a first step reads one, its input x; a
+    later step reads x and h_prev), else None."""
+    gated = _gated_activation(graph, act)
+    seen: list[str] = []
+    if gated is None or not all(_affine_reads(graph, arg, seen)
+                                for arg in (act.inputs[0], graph.producer(gated[1]).inputs[0])):
+        return None
+    return seen
+
+
+def _split_reads(graph: Graph, split: Op) -> list[str] | None:
+    """When `split` cuts an affine form into four (a cell's gates, see the module doc): the
+    tensors that form reads, else None."""
+    seen: list[str] = []
+    if split.type != "SPLIT" or split.attrs.get("num_splits") != 4 or len(split.inputs) != 2 \
+            or graph.producer(split.inputs[1]) is None \
+            or graph.producer(split.inputs[1]).type not in ("FULLY_CONNECTED", "ADD") \
+            or not _affine_reads(graph, split.inputs[1], seen):
+        return None
+    return seen
+
+
+def gate_split_without_cell(graph: Graph, split: Op) -> bool:
+    """Whether `split` cuts a first step's affine form into four (a cell's gates, see the
+    module doc) none of which reaches an act(g) (an activation LiteRT's LSTM lacks)."""
+    reads = _split_reads(graph, split)
+    return reads is not None and len(reads) == 1 and not _gate_activations(graph, split)
+
+
+def cell_anchors(graph: Graph) -> list[Op]:
+    """The ops read_cell reads a cell at: each act(g) (step_inputs), and each SPLIT of four
+    gates that reaches none (a cell whose activation LiteRT's LSTM lacks, which read_cell
+    says)."""
+    return [op for op in graph.ops if step_inputs(graph, op) is not None
+            or _split_reads(graph, op) is not None and not _gate_activations(graph, op)]
+
+
+def _gate_activations(graph: Graph, split: Op) -> list[Op]:
+    """The act(g)s (see the module doc) that read outputs of `split`, through ADDs."""
+    found = []
+    for t in split.outputs:
+        while len(users := graph.consumers(t)) == 1 and users[0].type == "ADD":
+            t = users[0].outputs[0]
+        found += [op for op in users if _gated_activation(graph, op) is not None]
+    return found
+
+
+def next_anchor(graph: Graph, c: str) -> Op | None:
+    """The act(g) of the cell whose forget gate keeps `c`, a previous step's cell state."""
+    found = []
+    for keep in graph.consumers(c):
+        if keep.type != "MUL" or has_activation(keep) or len(set(keep.inputs)) != 2:
+            continue
+        sigmoid = graph.producer(_other(keep, c))
+        users = graph.consumers(keep.outputs[0])
+        if sigmoid is None or sigmoid.type != "LOGISTIC" or len(users) != 1 or users[0].type != "ADD":
+            continue
+        product = graph.producer(_other(users[0], keep.outputs[0])) if len(set(users[0].inputs)) == 2 else None
+        for name in product.inputs if product is not None and product.type == "MUL" else ():
+            act = graph.producer(name)
+            if act is not None and _gated_activation(graph, act) == (product, _other(product, name)):
+                found.append(act)
+    return found[0] if len(found) == 1 else None
+
+
+def read_cell(graph: Graph, anchor: Op, h_prev: str | None, c_prev: str | None) -> Cell:
+    """The cell whose cell gate's activation act(g) is `anchor` (or that a SPLIT `anchor` cuts
+    the gates of), given its state (None: zero)."""
+    if anchor.type == "SPLIT":
+        anchor = next(iter(_gate_activations(graph, anchor)), anchor)
+    gated = _gated_activation(graph, anchor)
+    if gated is None:
+        raise NoCell(f"at {anchor!r}, the cell gate's activation is none of LiteRT's LSTM's (TANH, RELU, "
+                     "RELU6, RELU_N1_TO_1) multiplied by a LOGISTIC")
+    reader = _Reader(graph, h_prev, c_prev)
+    activation = anchor.type
+    _, g, _ = reader.gate(anchor.outputs[0], (activation,), None)
+    product, sigmoid_i = gated
+    reader.take(product)
+    _, i, i_peep = reader.gate(sigmoid_i, ("LOGISTIC",), c_prev)
     raw = product.outputs[0]
-    f_bias = f_peep = None
+    f = f_peep = None
     if c_prev is not None:
         add = reader.take(_only_consumer(graph, raw, "ADD"))
         keep = reader.take(_producer(graph, _other(add, raw), "MUL"))
-        f_bias, f_peep = reader.gate(_other(keep, c_prev), "LOGISTIC", s_f, c_prev)
+        _, f, f_peep = reader.gate(_other(keep, c_prev), ("LOGISTIC",), c_prev)
         raw = add.outputs[0]
-    elif graph.consumers(s_f):
-        raise NoCell("the forget gate of a cell with a zero state is still computed")
     c, cell_clip = reader.clip(raw)
-    # The output: sigmoid(o) * tanh(c), read back from the TANH of c (or the cell gate's
-    # other activation, which LiteRT's kernel applies to both).
-    tanhs = [op for op in graph.consumers(c) if op.type == activation and not has_activation(op)]
-    if len(tanhs) != 1:
+    # The output: sigmoid(o) * act(c), read back from the act of c (the cell gate's
+    # activation: LiteRT's kernel applies one to both).
+    acts = [op for op in graph.consumers(c) if op.type == activation and not has_activation(op)]
+    if len(acts) != 1:
         raise NoCell(f"the cell state {c!r} is not read by one {activation}, the cell gate's activation")
-    reader.take(tanhs[0])
-    out = reader.take(_only_consumer(graph, tanhs[0].outputs[0], "MUL"))
-    o_bias, o_peep = reader.gate(_other(out, tanhs[0].outputs[0]), "LOGISTIC", s_o, c)
+    reader.take(acts[0])
+    out = reader.take(_only_consumer(graph, acts[0].outputs[0], "MUL"))
+    _, o, o_peep = reader.gate(_other(out, acts[0].outputs[0]), ("LOGISTIC",), c)
     h, projection, proj_clip = out.outputs[0], None, 0.0
     users = graph.consumers(h)
-    # (an output read as it is, by the graph or anything else, is not before a projection)
+    # (an output read as it is, by the graph or anything else, is not before a projection; a
+    # product of h that a sum reads is the next step's recurrent product)
     if len(users) == 1 and users[0].type == "FULLY_CONNECTED" and users[0].inputs[0] == h \
-            and h not in graph.outputs:
+            and h not in graph.outputs \
+            and not any(u.type in ("ADD", "SPLIT") for u in graph.consumers(users[0].outputs[0])):
         proj = reader.take(users[0])
         projection = graph.const_value(proj.inputs[1])
         if projection is None or projection.dtype != np.float32 or has_activation(proj) \
                 or len(proj.inputs) > 2 and proj.inputs[2]:
             raise NoCell(f"{proj!r} is not a projection by constant weights without bias")
         h, proj_clip = reader.clip(proj.outputs[0])
+    units = g.bias.size
     n_output = units if projection is None else projection.shape[0]
-    if weights.shape[1] <= n_output:
-        raise NoCell(f"{fc!r} has no columns for the step's input")
-    fc_bias = np.zeros(4 * units, np.float32) if bias is None else bias.reshape(4 * units)
-    parts = dict(zip(TF_GATE_ORDER, range(4)))
-    gate_bias = {"input": i_bias, "cell": j_bias, "output": o_bias, "forget": f_bias}
-    cell.h, cell.c = h, c
-    cell.params = {
-        "weights": weights, "n_output": n_output, "activation": activation,
-        "cell_clip": cell_clip, "proj_clip": proj_clip,
-        "projection": projection, "cell_to_output": _or_zeros(o_peep, units),
-        "cell_to_input": None if c_prev is None else _or_zeros(i_peep, units),
-        "cell_to_forget": None if c_prev is None else _or_zeros(f_peep, units),
-    }
-    for name, extra in gate_bias.items():
-        k = parts[name]
-        cell.params[f"{name}_bias"] = None if extra is None else fc_bias[k * units:(k + 1) * units] + extra
-    return cell
+    gates = {"input": i, "forget": f, "cell": g, "output": o}
+    x = g.x
+    if x is None or any(a is not None and a.x not in (None, x) for a in gates.values()):
+        raise NoCell("the gates do not all read one step input")
+    if h_prev is not None and all(a is None or a.w_h is None for a in gates.values()):
+        raise NoCell(f"the gates do not read {h_prev!r} as the previous output")
+    n_input = g.w_x.shape[1]
+    params = {"n_output": n_output, "activation": activation, "cell_clip": cell_clip, "proj_clip": proj_clip,
+              "projection_weights": projection, "cell_to_output_weights": _or_zeros(o_peep, units),
+              "cell_to_input_weights": None if c_prev is None else _or_zeros(i_peep, units),
+              "cell_to_forget_weights": None if c_prev is None else _or_zeros(f_peep, units)}
+    for gate, a in gates.items():
+        # (a gate that reads no x or no h_prev multiplies it by zeros)
+        known = a is not None
+        params[f"input_to_{gate}_weights"] = (a.w_x if a.w_x is not None else np.zeros((units, n_input), np.float32)) \
+            if known else None
+        params[f"recurrent_to_{gate}_weights"] = (
+            a.w_h if a.w_h is not None else np.zeros((units, n_output), np.float32)) \
+            if known and h_prev is not None else None
+        params[f"{gate}_gate_bias"] = a.bias if known else None
+    for kind, shape in (("input_to", (units, n_input)), ("recurrent_to", (units, n_output))):
+        weights = [params[f"{kind}_{gate}_weights"] for gate in GATES]
+        if any(w is not None and w.shape != shape for w in weights):
+            raise NoCell(f"the gates' {kind.replace('_to', '')} weights are not all {shape}")
+    return Cell(anchor, x, h, c, list(reader.ops.values()), params)
+
+
+def _or_zeros(peephole: np.ndarray | None, units: int) -> np.ndarray:
+    return np.zeros(units, np.float32) if peephole is None else peephole

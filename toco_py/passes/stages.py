@@ -13,6 +13,7 @@ from . import (
     fold_constants,
     fold_dilated_conv,
     fold_lerp,
+    fold_lstm_transposes,
     fold_pack_of_unpack,
     fold_pad_into_conv,
     fold_reshape_into_reduction,
@@ -34,6 +35,7 @@ from . import (
     like_to_fill,
     lower_band_part,
     lower_batch_norm,
+    lower_block_lstm,
     lower_einsum,
     lower_roll,
     lower_tensor_arrays,
@@ -69,7 +71,9 @@ STAGES = {
     "resolve": [remove_tile.PASS, fold_constants.PASS, resolve_switch.PASS, resolve_merge.PASS,
                 resolve_random.PASS, resolve_select.PASS, remove_trivial_arithmetic.PASS,
                 fold_zero_product.PASS, drop_fake_quant.PASS, remove_passthrough.PASS,
-                dedupe_ops.PASS, sink_loop_constants.PASS, prune_while.PASS],
+                dedupe_ops.PASS, sink_loop_constants.PASS, prune_while.PASS,
+                # (here, so that fold_zero_product drops what a zero initial state multiplies)
+                lower_block_lstm.PASS],
     # TF-only ops -> TFLite builtins (TensorArrays first: the branches cond_to_if makes take
     # their inputs' shapes as they are then).
     "legalize": [lower_tensor_arrays.PASS, cond_to_if.PASS, emulate_fake_quant.PASS,
@@ -85,7 +89,7 @@ STAGES = {
     "fuse": [fuse_softmax.PASS, fuse_l2_normalization.PASS, fuse_hard_swish.PASS, fuse_gelu.PASS,
              fuse_bias_add.PASS, fuse_mul_into_affine.PASS, fuse_affine_into_following.PASS,
              # (fuse_lstm before a RELU cell's last activation fuses into its ADD)
-             fuse_lstm.PASS, fuse_activation.PASS,
+             fuse_lstm.PASS, fold_lstm_transposes.PASS, fuse_activation.PASS,
              # (after fuse_lstm, which reads the steps one by one)
              hoist_concat_out_of_pack.PASS, fold_pack_of_unpack.PASS, fold_lerp.PASS,
              fold_pad_into_conv.PASS, remove_trivial_arithmetic.PASS,

@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     fft,
     image,
     linalg,
+    lstm_block,
     math,
     nn,
     normalization,
