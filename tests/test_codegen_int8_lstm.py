@@ -16,6 +16,7 @@ import pytest
 from tests import test_lstm_op as lstm_op
 from tests.support import lstm_models
 from tests.support.codegen_check import TEST_OPT, table
+from tests.support.oracle import litert
 from tests.test_codegen_control_flow import RESET_DRIVER, _sources
 from toco_py import api
 from toco_py.check import check_graph
@@ -146,6 +147,36 @@ def test_our_int8_lstm_bit_exact_over_invokes(tmp_path):
     assert len(lstms) == layers and all(graph.tensors[op.inputs[0]].dtype == "int8" for op in lstms)
     assert [op.type for op in graph.ops].count("FILL") == 2 * layers
     _bit_exact_over_invokes(model, list(_sequences(False, INVOKES, 2)), tmp_path, carried=False)
+
+
+def test_our_stateful_int8_language_model_step_bit_exact_over_tokens(tmp_path):
+    """--stateful_rnn --quantize int8 of a 2-layer LSTM language model step: the app feeds one
+    token per invoke, the int8 states stay in the bundle (its output states starting at their
+    zero points); every output of every token equals LiteRT's reference kernels' (and the
+    interpreter's, --verify --steps)."""
+    from tests import test_lstm_step_models as step_models
+
+    pb, inputs, outputs = step_models._step_model("basic", 2)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "calibration.npz", token=rng.integers(0, step_models.VOCAB, (16, 1)).astype(np.int32))
+    options = QuantizeOptions("int8", calibration_data=str(tmp_path / "calibration.npz"))
+    model = api.convert_bytes(pb, input_arrays=inputs, output_arrays=outputs, stateful_rnn=True,
+                              quantize=options).model
+    graph = read_model(model).main
+    assert graph.inputs == ["token"]
+    feeds = [{"token": rng.integers(0, step_models.VOCAB, (1,)).astype(np.int32)} for _ in range(INVOKES)]
+    bundle = generate_bundle(graph, str(tmp_path / "lm"), "lm")
+    report = verify_steps(graph, str(tmp_path / "lm"), "lm", bundle.plan.arena_size, len(feeds), opt=TEST_OPT,
+                          extra_cflags=SANITIZE, feeds=feeds)
+    assert report.passed, table(report)
+    got = run_bundle_steps(str(tmp_path / "lm" / "lm_run"), graph, feeds)
+    interp = litert(model, reference=True, delegates=False)
+    index = {d["name"]: d["index"] for d in interp.get_input_details() + interp.get_output_details()}
+    for k, (ours, feed) in enumerate(zip(got, feeds)):
+        interp.set_tensor(index["token"], feed["token"])
+        interp.invoke()
+        for name in graph.outputs:
+            assert np.array_equal(ours[name], interp.get_tensor(index[name])), f"token {k}: {name}"
 
 
 def _layer_norm(graph: Graph) -> Graph:
