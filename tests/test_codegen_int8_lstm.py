@@ -130,13 +130,13 @@ def test_reset_returns_to_the_zero_point_state(keras_model, tmp_path):
 
 
 def test_our_int8_lstm_bit_exact_over_invokes(tmp_path):
-    """toco-py's own int8 conversion of a 2-layer TF1 static_rnn (quantize/lstm.py): QUANTIZE,
-    int8 FILLs zeroing the states at their zero points each invoke, one integer LSTM per layer,
-    DEQUANTIZE; the float outputs equal the interpreter's and LiteRT's reference kernels'."""
+    """toco-py's own int8 conversion of a TF1 static_rnn (quantize/lstm.py): QUANTIZE, int8
+    FILLs zeroing the states at their zero points each invoke, the integer LSTM, DEQUANTIZE;
+    the float outputs equal the interpreter's and LiteRT's reference kernels'."""
     from tests.test_fuse_lstm import _static_lstm
     from tests.test_int8_lstm import _sequences
 
-    layers = 2
+    layers = 1
     np.save(tmp_path / "calibration.npy", _sequences(False, 8, 1))
     options = QuantizeOptions("int8", calibration_data=str(tmp_path / "calibration.npy"),
                               int8=Int8Options(int8_only=True))
