@@ -80,6 +80,18 @@ def test_optional_parts_bit_exact_over_invokes(case, tmp_path):
     _bit_exact_over_invokes(model, inputs, tmp_path)
 
 
+def test_rows_longer_than_the_dot_product_lanes_bit_exact(monkeypatch, tmp_path):
+    """Rows of 20 inputs, 18 outputs and 36 cells: the C dot product's 16 lanes and their tail
+    (the cases above are shorter than one run of lanes)."""
+    monkeypatch.setattr(lstm_op, "N_INPUT", 20)
+    monkeypatch.setattr(lstm_op, "N_CELL", 36)
+    graph = lstm_op._quantize_lstm(lstm_op._lstm_graph(peephole=True, projection=18, time_major=True))
+    model = model_bytes(graph)
+    rng = np.random.default_rng(8)
+    inputs = [rng.integers(-128, 128, graph.tensors["x"].shape).astype(np.int8) for _ in range(INVOKES)]
+    _bit_exact_over_invokes(model, inputs, tmp_path)
+
+
 @pytest.mark.parametrize("cell_log2", [-9, -15])
 def test_cell_scales_at_the_ends_of_litert_tanh_bit_exact(cell_log2, tmp_path):
     """The cell's tanh in Q6.9 (its exp in 7 integer bits) and in Q0.15 (the
