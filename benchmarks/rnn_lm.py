@@ -2,7 +2,8 @@
 toco-py's and TensorFlow's converter's, float and int8.
 
 The model: token -> embedding (vocabulary 5,000, 128 wide) -> two LSTM layers of 256 units ->
-dense 5,000 -> softmax; --small shrinks it for a quick run. Its sources:
+dense 5,000: the next token's logits, whose top-k an app takes (a softmax after it would hide
+the int8 error under its 1/256 output steps); --small shrinks it for a quick run. Its sources:
 - a TF1 frozen graph of one step, each layer's state fed in and given back as graph inputs
   and outputs (LSTMCell on placeholders, the split-out inference step of the seeds);
 - the same weights as a Keras model on one-token sequences, which TensorFlow's converter
@@ -15,12 +16,13 @@ with --stateful_rnn; each in float and int8 (calibrated on the float graph's own
 states), where the converter can.
 
 Per conversion, in one process: operators, .tflite bytes, LiteRT latency per token
-(num_threads=1, default resolver; all models stepped in turn through the same tokens, an
-explicit-state model's state outputs fed back to its inputs, which is part of the app's
-per-token cost; median), its ratio to the anchor (TF's unfused float), the peak RSS a
-child process adds loading the model and running --tokens tokens, and the mean |error| of
-the next-token probabilities against TensorFlow running the TF1 graph over those tokens
-(each model carrying its own state), relative to the probabilities' range.
+(num_threads=1; all models stepped in turn through the same tokens, an explicit-state model's
+state outputs fed back to its inputs, which is part of the app's per-token cost; median), with
+the default resolver (XNNPACK takes the ops it has kernels for: FULLY_CONNECTED, not the
+LSTM) and with LiteRT's builtin kernels alone, each as a ratio to the anchor (TF's unfused
+float); the peak RSS a child process adds loading the model and running --tokens tokens; and
+the mean |error| of the logits against TensorFlow running the TF1 graph over those tokens
+(each model carrying its own state), relative to the logits' range.
 
     .venv/bin/python -m benchmarks.rnn_lm [--small] [--tokens N] [--out PATH]
 """
@@ -96,7 +98,7 @@ def tf1_step_graph(size: Size, w: dict[str, np.ndarray]) -> tuple[bytes, list[st
                 x, state = cell(x, v1.nn.rnn_cell.LSTMStateTuple(c, h))
             outputs += [tf.identity(state.c, f"c_out{k}"), tf.identity(state.h, f"h_out{k}")]
         logits = tf.matmul(x, tf.constant(w["dense"])) + tf.constant(w["dense_bias"])
-        outputs.insert(0, tf.nn.softmax(logits, name="probs"))
+        outputs.insert(0, tf.identity(logits, name="logits"))
         with v1.Session(graph=graph) as sess:
             for k in range(LAYERS):
                 kernel, bias = (v for v in v1.global_variables() if v.name.startswith(f"layer{k}/"))
@@ -123,8 +125,8 @@ def keras_converter(size: Size, w: dict[str, np.ndarray]):
         bias[size.units:2 * size.units] += FORGET_BIAS  # Keras's f block
         x = tf.keras.layers.LSTM(size.units, return_sequences=k < LAYERS - 1, weights=[
             kernel[:n_in], kernel[n_in:], bias])(x)
-    probs = tf.keras.layers.Dense(size.vocab, activation="softmax", weights=[w["dense"], w["dense_bias"]])(x)
-    model = tf.keras.Model(token, probs)
+    logits = tf.keras.layers.Dense(size.vocab, weights=[w["dense"], w["dense_bias"]])(x)
+    model = tf.keras.Model(token, logits)
     concrete = tf.function(lambda t: model(t)).get_concrete_function(tf.TensorSpec((1, 1), tf.int32))
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
 
@@ -147,10 +149,11 @@ class Stepper:
     """One model in LiteRT fed token after token; an explicit-state model gets its state
     outputs back as inputs, as the app would feed them."""
 
-    def __init__(self, model: bytes) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+    def __init__(self, model: bytes, delegates: bool = True) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        self.interp = Interpreter(model_content=model, num_threads=1)
+        resolver = OpResolverType.AUTO if delegates else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        self.interp = Interpreter(model_content=model, num_threads=1, experimental_op_resolver_type=resolver)
         self.interp.allocate_tensors()
         ins = self.interp.get_input_details()
         self.inputs = {d["name"]: d for d in ins}
@@ -168,12 +171,12 @@ class Stepper:
         interp.invoke()
         for name in self.state:
             self.state[name] = interp.get_tensor(self.outputs[name.replace("_in", "_out")]["index"])
-        probs = interp.get_tensor(self._probs_index())
+        logits = interp.get_tensor(self._logits_index())
         self.times.append(time.perf_counter() - start)
-        return probs.reshape(-1)
+        return logits.reshape(-1)
 
-    def _probs_index(self) -> int:
-        named = self.outputs.get("probs")
+    def _logits_index(self) -> int:
+        named = self.outputs.get("logits")
         if named is None:  # (TF's Keras conversion names its output after the call)
             named = next(d for d in self.outputs.values() if d["shape"][-1] > 1 and "_out" not in d["name"])
         return named["index"]
@@ -210,6 +213,7 @@ class Row:
     ops: int = 0
     lstm_ops: int = 0
     latency_ms: float = 0.0
+    builtin_ms: float = 0.0  # LiteRT's builtin kernels alone
     peak_mb: float = 0.0
     error: float = 0.0
 
@@ -286,14 +290,17 @@ def _op_counts(model: bytes) -> tuple[int, int]:
 def measure(rows: list[Row], tokens: np.ndarray, reference: list[np.ndarray], work: Path) -> None:
     live = [r for r in rows if r.model is not None]
     steppers = [Stepper(r.model) for r in live]
+    builtin = [Stepper(r.model, delegates=False) for r in live]
     errors: list[list[float]] = [[] for _ in live]
     for t, want in zip(tokens, reference):
         span = float(want.max() - want.min())
         for k, stepper in enumerate(steppers):  # in turn: drift hits them alike
             got = stepper.step(int(t))
             errors[k].append(float(np.mean(np.abs(got.astype(np.float64) - want))) / span)
-    for row, stepper, errs in zip(live, steppers, errors):
+            builtin[k].step(int(t))
+    for row, stepper, alone, errs in zip(live, steppers, builtin, errors):
         row.latency_ms = statistics.median(stepper.times[1:]) * 1e3
+        row.builtin_ms = statistics.median(alone.times[1:]) * 1e3
         row.error = float(np.mean(errs))
         path = work / f"{len(row.label)}_{abs(hash(row.label))}.tflite"
         path.write_bytes(row.model)
@@ -306,14 +313,15 @@ def render(rows: list[Row], size: Size, tokens: int) -> str:
              f"{size.units} units)", "",
              "Written by `.venv/bin/python -m benchmarks.rnn_lm` (see its docstring for what each column "
              f"measures); {tokens} tokens, LiteRT num_threads=1, default resolver.", "",
-             "| conversion | ops | fused LSTMs | bytes | ms / token | vs anchor | peak RSS MB | "
-             "mean error / range |", "|---|---|---|---|---|---|---|---|"]
+             "| conversion | ops | fused LSTMs | bytes | ms / token | speed-up | ms / token, builtin kernels | "
+             "speed-up | peak RSS MB | mean error / range |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.model is None:
-            lines.append(f"| {r.label} | {r.refusal} | | | | | | |")
+            lines.append(f"| {r.label} | {r.refusal} | | | | | | | | |")
             continue
         lines.append(f"| {r.label} | {r.ops} | {r.lstm_ops} | {len(r.model)} | {r.latency_ms:.3f} | "
-                     f"{anchor.latency_ms / r.latency_ms:.2f}x faster | {r.peak_mb:.1f} | {r.error:.2e} |")
+                     f"{anchor.latency_ms / r.latency_ms:.2f}x | {r.builtin_ms:.3f} | "
+                     f"{anchor.builtin_ms / r.builtin_ms:.2f}x | {r.peak_mb:.1f} | {r.error:.2e} |")
     return "\n".join(lines) + "\n"
 
 
@@ -333,11 +341,12 @@ def main() -> None:
         trajectory = tf1_trajectory(pb, outputs, tokens, size)
         calibration = tf1_trajectory(pb, outputs, rng.integers(0, size.vocab, 64), size)
         rows = conversions(size, work, calibration)
-        measure(rows, tokens, [v["probs"].reshape(-1) for _, v in trajectory], work)
+        measure(rows, tokens, [v["logits"].reshape(-1) for _, v in trajectory], work)
     text = render(rows, size, args.tokens)
     Path(args.out).write_text(text)
     print(text)
-    print(json.dumps({r.label: {"bytes": len(r.model or b""), "ms": r.latency_ms} for r in rows}))
+    print(json.dumps({r.label: {"bytes": len(r.model or b""), "ms": r.latency_ms, "builtin_ms": r.builtin_ms}
+                      for r in rows}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""A bidirectional pair of TF1 LSTM cells (static_bidirectional_rnn) -> two
-UNIDIRECTIONAL_SEQUENCE_LSTMs, the backward one on the REVERSE_V2 of the sequence, the two
-output sequences joined by one CONCATENATION (fuse_lstm, hoist_concat_out_of_pack,
+"""A bidirectional pair of TF1 LSTM cells (static_bidirectional_rnn, bidirectional_dynamic_rnn)
+-> two UNIDIRECTIONAL_SEQUENCE_LSTMs, the backward one on the REVERSE_V2 of the sequence, the
+two output sequences joined by one CONCATENATION (fuse_lstm, hoist_concat_out_of_pack,
 fold_pack_of_unpack). Not BIDIRECTIONAL_SEQUENCE_LSTM: LiteRT's kernel for it has float and
 hybrid paths only (no full-integer 8x8_16 one) and TFLM has none, while the pair runs
 everywhere the unidirectional op does, in float and int8, and costs the same work."""
@@ -25,24 +25,36 @@ from toco_py.tflite.reader import read_model  # noqa: E402
 v1 = tf.compat.v1
 
 
-def _bidirectional(kind: str, layers: int, time_major: bool) -> bytes:
+def _bidirectional(kind: str, layers: int, time_major: bool, dynamic: bool = False) -> bytes:
+    """static_bidirectional_rnn, or bidirectional_dynamic_rnn (TF1 loops: fuse_lstm_loop)."""
     def build():
         shape = [fuse.STEPS, fuse.BATCH, fuse.FEATURES] if time_major else [fuse.BATCH, fuse.STEPS, fuse.FEATURES]
         x = v1.placeholder(tf.float32, shape, "x")
-        steps = tf.unstack(x, axis=0 if time_major else 1)
+        axis = 0 if time_major else 1
+        steps = x if dynamic else tf.unstack(x, axis=axis)
         for k in range(layers):
             with v1.variable_scope(f"layer{k}"):
-                steps, _, _ = v1.nn.static_bidirectional_rnn(fuse._cell(kind), fuse._cell(kind), steps,
-                                                             dtype=tf.float32)
-        tf.identity(tf.stack(steps, axis=0 if time_major else 1), "y")
+                if dynamic:
+                    both, _ = v1.nn.bidirectional_dynamic_rnn(fuse._cell(kind), fuse._cell(kind), steps,
+                                                              dtype=tf.float32, time_major=time_major)
+                    steps = tf.concat(both, 2)
+                else:
+                    steps, _, _ = v1.nn.static_bidirectional_rnn(fuse._cell(kind), fuse._cell(kind), steps,
+                                                                 dtype=tf.float32)
+        tf.identity(steps if dynamic else tf.stack(steps, axis=axis), "y")
 
-    return fuse.freeze(build)
+    v1.disable_control_flow_v2()
+    try:
+        return fuse.freeze(build)
+    finally:
+        v1.enable_control_flow_v2()
 
 
-@pytest.mark.parametrize(("kind", "layers", "time_major"), [("lstm", 1, False), ("peephole_clip", 1, True),
-                                                           ("basic", 2, False)])
-def test_bidirectional_pair_fuses_into_two_ops_and_a_reverse(kind, layers, time_major):
-    pb = _bidirectional(kind, layers, time_major)
+@pytest.mark.parametrize(("kind", "layers", "time_major", "dynamic"), [
+    ("lstm", 1, False, False), ("peephole_clip", 1, True, False), ("basic", 2, False, False),
+    ("lstm", 1, False, True), ("projection", 1, True, True)])
+def test_bidirectional_pair_fuses_into_two_ops_and_a_reverse(kind, layers, time_major, dynamic):
+    pb = _bidirectional(kind, layers, time_major, dynamic)
     model = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).model
     types = op_types(model)
     assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2 * layers, types

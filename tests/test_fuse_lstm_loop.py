@@ -19,17 +19,25 @@ from tests.test_fuse_lstm import BATCH, FEATURES, STEPS, TFLM_CELLS, UNITS, _cel
 from tests.test_tf2_graphs import freeze_tf2  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.frontend.graphdef import parse_graphdef  # noqa: E402
+from toco_py.tflite.reader import read_model  # noqa: E402
 
 v1 = tf.compat.v1
 
 
 def _dynamic_lstm(kind: str, layers: int, time_major: bool, v2: bool, output: str = "outputs",
-                  sequence_length: bool = False, initial: float = 0.0, steps: int = STEPS) -> bytes:
-    """dynamic_rnn over x; y is its outputs, or (output "h" / "c") the top layer's final state.
-    The weights depend on the cells alone (not on steps)."""
+                  sequence_length: bool = False, initial: float = 0.0, steps: int | None = STEPS,
+                  batch: int | None = BATCH, bidirectional: bool = False) -> bytes:
+    """dynamic_rnn over x; y is its outputs, or (output "h" / "c") the top layer's final state;
+    (bidirectional) bidirectional_dynamic_rnn's outputs, concatenated. The weights depend on
+    the cells alone (not on steps)."""
     def build():
-        shape = [steps, BATCH, FEATURES] if time_major else [BATCH, steps, FEATURES]
+        shape = [steps, batch, FEATURES] if time_major else [batch, steps, FEATURES]
         x = v1.placeholder(tf.float32, shape, "x")
+        if bidirectional:
+            outs, _ = v1.nn.bidirectional_dynamic_rnn(_cell(kind), _cell(kind), x, dtype=tf.float32,
+                                                      time_major=time_major)
+            tf.identity(tf.concat(outs, 2), "y")
+            return
         cells = [_cell(kind) for _ in range(layers)]
         cell = cells[0] if layers == 1 else v1.nn.rnn_cell.MultiRNNCell(cells)
         start = None
@@ -64,7 +72,7 @@ def _whiles(graph) -> int:
     return sum(op.type == "WHILE" for sub in graph.subgraphs or [graph] for op in sub.ops)
 
 
-def _convert(pb: bytes, v2: bool):
+def _convert(pb: bytes):
     """(our conversion, the number of WHILEs without LSTM fusion, the -v lines)."""
     assert {n.op for n in parse_graphdef(pb).node} & {"NextIteration", "While", "StatelessWhile"}
     lines = []
@@ -88,7 +96,7 @@ CASES = [  # kind, layers, time_major, control flow v2
 @pytest.mark.parametrize(("kind", "layers", "time_major", "v2"), CASES)
 def test_dynamic_rnn_fuses_into_one_op_per_layer(kind, layers, time_major, v2):
     pb = _dynamic_lstm(kind, layers, time_major, v2)
-    result, whiles, _ = _convert(pb, v2)
+    result, whiles, _ = _convert(pb)
     graph = result.graph
     types = [op.type for op in graph.ops]
     assert (whiles, _whiles(graph), graph.subgraphs) == (1, 0, []), types
@@ -105,11 +113,34 @@ def test_final_h_is_the_last_step_of_the_outputs(layers, time_major, v2):
     """dynamic_rnn's final state h, its outputs unread: the loop writes no outputs (prune_while
     drops them), and h is the last step of the fused op's."""
     pb = _dynamic_lstm("lstm", layers, time_major, v2, output="h")
-    result, _, _ = _convert(pb, v2)
+    result, _, _ = _convert(pb)
     types = [op.type for op in result.graph.ops]
     assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers, types
     assert result.graph.producer("y").type == "GATHER"
     _check_against_tf(pb, result.model, time_major)
+
+
+@pytest.mark.parametrize("v2", [False, True], ids=["frames", "v2"])
+def test_bidirectional_dynamic_rnn_fuses_into_a_pair(v2):
+    """Two loops, the backward one over the reversed sequence: two fused ops, the backward one
+    between REVERSE_V2s, joined by one CONCATENATION."""
+    pb = _dynamic_lstm("lstm", 1, False, v2, bidirectional=True)
+    result, whiles, _ = _convert(pb)
+    types = [op.type for op in result.graph.ops]
+    assert whiles == 2 and _whiles(result.graph) == 0, types
+    assert sorted(types) == sorted(["FILL"] * 4 + ["UNIDIRECTIONAL_SEQUENCE_LSTM"] * 2 + ["REVERSE_V2"] * 2
+                                   + ["CONCATENATION"]), types
+    _check_against_tf(pb, result.model, False, tflm=True)
+
+
+def test_open_shapes_given_with_input_shapes_fuse():
+    """Batch and time unknown in the graph (control flow v2's TensorLists of open element
+    shape): once --input_shapes gives them, the loop fuses."""
+    pb = _dynamic_lstm("basic", 1, False, True, steps=None, batch=None)
+    result = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], input_shapes=[(BATCH, STEPS, FEATURES)])
+    types = [op.type for op in result.graph.ops]
+    assert _whiles(result.graph) == 0 and types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 1, types
+    _check_against_tf(pb, result.model, False)
 
 
 def _tf_function_lstm(x, bound: int = STEPS):
@@ -167,7 +198,7 @@ NEAR_MISSES = {  # what the loop has that the fused op does not compute -> what 
 def test_near_miss_stays_a_while_with_a_note(name, v2):
     options, note = NEAR_MISSES[name]
     pb = _dynamic_lstm(**{"kind": "basic", "layers": 1, "time_major": False, "v2": v2} | options)
-    result, _, lines = _convert(pb, v2)
+    result, _, lines = _convert(pb)
     assert _whiles(result.graph) == 1
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in [op.type for sub in result.graph.subgraphs for op in sub.ops]
     assert any("fuse_lstm_loop" in line and note in line for line in lines), [ln for ln in lines if "note" in ln]
@@ -199,3 +230,23 @@ def test_stateful_rnn_carries_the_state_over_invokes(time_major, v2):
         "TensorFlow": {"y": run_tf(whole_pb, {"x": whole}, ["y"])[0]},
         "LiteRT, two invokes": {"y": np.concatenate(halves, axis=axis)}})
     assert not failures, failures
+
+
+def test_int8_dynamic_rnn_is_one_integer_op(tmp_path):
+    """--quantize int8 fuses the loop too (TFLite's 8x8_16 LSTM): our interpreter bit-exact with
+    LiteRT's reference kernels, within int8_control_flow's measured error of TensorFlow's float
+    outputs (TF's converter refuses the TF1 loop, and crashes calibrating the v2 one)."""
+    from tests import test_int8_control_flow as int8_cf
+    from toco_py.interpreter import Interpreter
+
+    pb, outputs, model, checks = int8_cf._convert_int8("lstm", tmp_path, fuse_rnn=True)
+    graph = read_model(model).main
+    lstm = [op for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert len(lstm) == 1 and not graph.subgraphs and graph.tensors[lstm[0].inputs[0]].dtype == "int8"
+    interp = Interpreter(graph)
+    step = int8_cf._step(model, outputs[0])
+    for feeds in checks:
+        ours = interp.run(feeds)
+        np.testing.assert_array_equal(ours[outputs[0]], int8_cf._litert_reference(model, feeds)[outputs[0]])
+        error = np.abs(ours[outputs[0]] - run_tf(pb, feeds, outputs)[0]).mean() / step
+        assert error <= int8_cf.MEAN_ERROR_STEPS, error

@@ -145,15 +145,17 @@ MODELS = {
 }
 
 
-def _convert_int8(name: str, folder) -> tuple[bytes, list[str], bytes, list[dict]]:
-    """(.pb, output names, our int8 .tflite, the inputs to compare on) of MODELS[name]."""
+def _convert_int8(name: str, folder, fuse_rnn: bool = False) -> tuple[bytes, list[str], bytes, list[dict]]:
+    """(.pb, output names, our int8 .tflite, the inputs to compare on) of MODELS[name]. The
+    LSTM's loop stays a WHILE (fuse_rnn False): this module checks int8 loops; fused, it is
+    one op (tests/test_fuse_lstm_loop.py)."""
     build, draw = MODELS[name]
     pb, outputs = build()
     samples = [draw(np.random.default_rng(seed)) for seed in range(CALIBRATION)]
     path = folder / f"{name}_calibration.npz"
     np.savez(path, **{n: np.stack([s[n] for s in samples]) for n in samples[0]})
     result = api.convert_bytes(pb, input_arrays=list(samples[0]), output_arrays=outputs,
-                               quantize=QuantizeOptions("int8", calibration_data=str(path)))
+                               quantize=QuantizeOptions("int8", calibration_data=str(path)), fuse_rnn=fuse_rnn)
     return pb, outputs, result.model, [draw(np.random.default_rng(1000 + seed)) for seed in range(CHECKS)]
 
 

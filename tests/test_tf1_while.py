@@ -40,7 +40,7 @@ def _convert_and_check(tmp_path, build, feeds_list, tf_converts: bool, fused: bo
     assert "NextIteration" in {n.op for n in parse_graphdef(pb).node}
     result = api.convert_bytes(pb)
     kinds = {op.type for g in result.graph.subgraphs or [result.graph] for op in g.ops}
-    assert ("UNIDIRECTIONAL_SEQUENCE_LSTM" if fused else "WHILE") in kinds and (not fused or "WHILE" not in kinds)
+    assert ("UNIDIRECTIONAL_SEQUENCE_LSTM" in kinds and "WHILE" not in kinds) if fused else "WHILE" in kinds, kinds
     names = list(outputs.values())
     for feeds in feeds_list:
         failures = tensorflow_and_litert_failures(pb, result.model, feeds, names)

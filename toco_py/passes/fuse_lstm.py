@@ -181,8 +181,10 @@ def _state(graph: Graph, name: str, shape: tuple[int, ...], initial: str | None,
 
 def _initial_cell_state(graph: Graph, fc: Op, h0: str) -> str:
     """The graph input that is the first cell's previous cell state, given h0's."""
-    units = graph.tensors[fc.outputs[0]].shape[-1] // 4
-    shape = graph.tensors[h0].shape
+    product, shape = graph.tensors[fc.outputs[0]].shape, graph.tensors[h0].shape
+    if not product or not shape or product[-1] < 0 or product[-1] % 4:
+        raise NoCell(f"the gates' product {fc.outputs[0]!r} or the state {h0!r} has no static shape")
+    units = product[-1] // 4
     candidates = [n for n in graph.inputs if n != h0 and graph.tensors[n].dtype == "float32"
                   and graph.tensors[n].shape == (shape[0], units)]
     reasons = []

@@ -146,6 +146,12 @@ class _Quantizer:
                 elif has_trait(op.type, "moves_data") and data_inputs(op)[0] in self.params:
                     # The input whose values the op moves (SPLIT takes its axis first).
                     self.params[out] = self.params[data_inputs(op)[0]]
+                elif has_trait(op.type, "moves_data") and self.g.tensors[data_inputs(op)[0]].is_const:
+                    # A constant it moves (an embedding table GATHER reads): LiteRT copies the
+                    # table's integers, so the output takes the table's params, from its range.
+                    table = self.g.tensors[data_inputs(op)[0]]
+                    self.params[out] = self.params[table.name] = activation_params(
+                        float(table.data.min()), float(table.data.max()))
                 else:
                     self.params[out] = activation_params(*self._range(out))
         for op in self.g.ops:
@@ -156,8 +162,9 @@ class _Quantizer:
 
     def _free_producer(self, name: str, consumer: Op) -> bool:
         """The tensor's params may change without affecting anything but `consumer`: an op's
-        output with no fixed params, or a float graph input (its QUANTIZE then rounds once,
-        straight to the consumer's params, as TensorFlow's does)."""
+        output with no fixed params (nor state tensors sharing them: an LSTM's), or a float
+        graph input (its QUANTIZE then rounds once, straight to the consumer's params, as
+        TensorFlow's does)."""
         if self.g.consumers(name) != [consumer] or name in self.g.outputs or name in self.pins:
             return False
         if name in self.g.inputs:
@@ -165,7 +172,8 @@ class _Quantizer:
         producer = self.g.producer(name)
         return (producer is not None and _fixed_output(producer) is None
                 and not has_trait(producer.type, "moves_data")
-                and not has_trait(producer.type, "shared_params"))
+                and not has_trait(producer.type, "shared_params")
+                and not has_trait(producer.type, "updates_variables"))
 
     def unify_shared_params(self) -> None:
         """The inputs take one set of params: the output's, chosen from the output's own range

@@ -14,8 +14,8 @@ quantizer's prepare_quantize_lstm.h):
   empty int8 tensor with the params of the hidden value o * tanh(c): calibrated over every step
   before a projection, the output's without one (LiteRT writes it as the output).
 A layer-norm LSTM has no int8 scheme here (nor an int8 kernel in the interpreter), nor one with
-peepholes and a projection that changes the size (LiteRT's integer kernel computes it wrongly):
-they stay in float.
+peepholes and a projection that changes the size (LiteRT's integer kernel computes it wrongly),
+nor one whose state the app feeds in (a step model without --stateful_rnn): they stay in float.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
-from ..ops.lstm import INDEX, INPUTS, INTERMEDIATES, hidden_name
+from ..ops.lstm import INDEX, INPUTS, INTERMEDIATES, STATES, hidden_name
 from .params import activation_params, bias_params, quantize_bias, quantize_symmetric, symmetric_weight_params
 
 TYPE = "UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -43,6 +43,12 @@ def unsupported(graph: Graph, op: Op) -> str | None:
         return None
     if op.inputs[INDEX["forget_layer_norm_coefficients"]]:
         return "a layer-norm LSTM"
+    if any(_writer(graph, op, state) not in (None, "FILL") for state in STATES):
+        # A state the app feeds back (passes/fuse_lstm.py copies graph inputs into the state
+        # variables, the final cell state being an output): measured, an int8 copy in leaves
+        # the variable without data in LiteRT, and XNNPACK reads the int16 state out before the op.
+        return "an LSTM whose state is set by another op than a FILL of zeros (a step model's state " \
+               "fed in as graph inputs: --stateful_rnn keeps it in the model)"
     projection = op.inputs[INDEX["projection_weights"]]
     if projection and any(op.inputs[INDEX[f"cell_to_{gate}_weights"]] for gate in ("input", "forget", "output")):
         n_output, n_cell = graph.tensors[projection].shape
@@ -51,6 +57,16 @@ def unsupported(graph: Graph, op: Op) -> str | None:
             # (ops/int8/lstm.py _peephole): measured, 3x TF's converter's unfused int8 error.
             return "an LSTM with peepholes and a projection to another size than its cells"
     return None
+
+
+def _writer(graph: Graph, op: Op, state: str) -> str | None:
+    """What writes the state before the op: None, "FILL" (of zeros, passes/fuse_lstm.py) or
+    another op's type."""
+    writer = graph.producer(_input(op, state))
+    if writer is None:
+        return None
+    value = graph.const_value(writer.inputs[1]) if writer.type == "FILL" else None
+    return "FILL" if value is not None and not np.any(value) else writer.type
 
 
 def cell_state_params(lo: float, hi: float) -> QuantParams:
@@ -75,7 +91,7 @@ def choose_params(graph: Graph, op: Op, params: dict[str, QuantParams], dtypes: 
     for state, state_params, dtype in (("output_state", output, "int8"), ("cell_state", cell, "int16")):
         name = _input(op, state)
         params[name], dtypes[name] = state_params, dtype
-        _zero_fill(graph, op, name, state_params, dtype)
+        _zero_fill(graph, name, state_params, dtype)
     hidden = activation_params(*range_of(hidden_name(op))) if _input(op, "projection_weights") else output
     names = []
     for kind in INTERMEDIATES:
@@ -88,16 +104,13 @@ def choose_params(graph: Graph, op: Op, params: dict[str, QuantParams], dtypes: 
     op.attrs["intermediates"] = names
 
 
-def _zero_fill(graph: Graph, op: Op, state: str, params: QuantParams, dtype: str) -> None:
-    """The FILL that zeroes a state before each invoke (passes/fuse_lstm.py) writes the integer
-    of real 0: the zero point (LiteRT resets an int8 variable tensor to it too)."""
+def _zero_fill(graph: Graph, state: str, params: QuantParams, dtype: str) -> None:
+    """The FILL that zeroes a state before each invoke (passes/fuse_lstm.py; unsupported() lets
+    no other writer through) writes the integer of real 0: the zero point (LiteRT resets an int8
+    variable tensor to it too)."""
     fill = graph.producer(state)
     if fill is None:
         return  # a model whose state carries over from invoke to invoke
-    value = graph.const_value(fill.inputs[1]) if fill.type == "FILL" else None
-    if value is None or np.any(value != 0):
-        raise ConversionError(f"{op!r}: the LSTM's {state!r} is written by {fill.type} "
-                              f"{fill.name!r}, not a FILL with zeros; the int8 LSTM cannot start from it")
     zero = graph.add_const(f"{state}/zero_{dtype}", np.array(params.zero_point[0], dtype))
     graph.tensors[zero].quant = params
     graph.set_input(fill, 1, zero)
