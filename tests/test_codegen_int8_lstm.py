@@ -1,8 +1,9 @@
 """C bundles of int8 fused LSTMs (TFLite's 8x8_16, kernels/sequence_lstm_s8.c): TF's converter's
-Keras int8 LSTMs and the optional parts of tests/test_lstm_op.py built to int8 (peepholes,
-projection, clips, time major) run for several invokes in one process, the state carried in the
-bundle's state buffer, bit for bit with the interpreter (codegen --verify --steps) and with
-LiteRT's reference kernels, built with -Werror under ASan and UBSan. The int8 output state starts
+Keras int8 LSTM, our own int8 conversion of TF1 cells (its FILLs zero the states each invoke)
+and the optional parts of tests/test_lstm_op.py built to int8 (peepholes, projection, clips,
+time major) run for several invokes in one process, a carried state in the bundle's state
+buffer, bit for bit with the interpreter (codegen --verify --steps) and with LiteRT's reference
+kernels, built with -Werror under ASan and UBSan. The int8 output state starts
 at its zero point, as LiteRT and TFLM reset a variable tensor, and NAME_reset() returns to it.
 CIFG and layer norm are refused in one line; check --target codegen accepts the models."""
 from __future__ import annotations
@@ -15,13 +16,17 @@ import pytest
 from tests import test_lstm_op as lstm_op
 from tests.support import lstm_models
 from tests.support.codegen_check import TEST_OPT, table
+from tests.support.oracle import litert
 from tests.test_codegen_control_flow import RESET_DRIVER, _sources
+from toco_py import api
 from toco_py.check import check_graph
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.lowering import CodegenError
 from toco_py.codegen.verify import run_bundle_steps, verify_steps
 from toco_py.ir import Graph
 from toco_py.ops.lstm import INDEX
+from toco_py.quantize.driver import QuantizeOptions
+from toco_py.quantize.full_integer import Int8Options
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
 
@@ -45,10 +50,11 @@ def one_op_graphs() -> list[Graph]:
     return [read_model(case_model(case)).main for case in sorted(CASES)]
 
 
-def _bit_exact_over_invokes(model: bytes, inputs: list[np.ndarray], folder) -> None:
+def _bit_exact_over_invokes(model: bytes, inputs: list[np.ndarray], folder, carried: bool = True) -> None:
     """The bundle, built with -Werror under the sanitizers, runs the inputs in one process:
     each invoke equal to the interpreter's (--verify --steps) and to LiteRT's reference kernels
-    on one interpreter."""
+    on one interpreter. The same input invoked twice gives another output if the state is
+    carried over invokes, the same one if FILLs zero it."""
     graph = read_model(model).main
     steps = [{graph.inputs[0]: x} for x in inputs]
     out = str(folder / "lstm")
@@ -61,7 +67,8 @@ def _bit_exact_over_invokes(model: bytes, inputs: list[np.ndarray], folder) -> N
     for k, (ours, want) in enumerate(zip(got, theirs)):
         mine = ours[graph.outputs[0]]
         assert np.array_equal(mine, want), f"invoke {k}: {np.count_nonzero(mine != want)} of {want.size} differ"
-    assert not np.array_equal(theirs[0], theirs[1])  # the state moved on
+    again = run_bundle_steps(str(folder / "lstm" / "lstm_run"), graph, [steps[0], steps[0]])
+    assert np.array_equal(again[0][graph.outputs[0]], again[1][graph.outputs[0]]) != carried
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -69,6 +76,18 @@ def test_optional_parts_bit_exact_over_invokes(case, tmp_path):
     model = case_model(case)
     graph = read_model(model).main
     rng = np.random.default_rng(5)
+    inputs = [rng.integers(-128, 128, graph.tensors["x"].shape).astype(np.int8) for _ in range(INVOKES)]
+    _bit_exact_over_invokes(model, inputs, tmp_path)
+
+
+def test_rows_longer_than_the_dot_product_lanes_bit_exact(monkeypatch, tmp_path):
+    """Rows of 20 inputs, 18 outputs and 36 cells: the C dot product's 16 lanes and their tail
+    (the cases above are shorter than one run of lanes)."""
+    monkeypatch.setattr(lstm_op, "N_INPUT", 20)
+    monkeypatch.setattr(lstm_op, "N_CELL", 36)
+    graph = lstm_op._quantize_lstm(lstm_op._lstm_graph(peephole=True, projection=18, time_major=True))
+    model = model_bytes(graph)
+    rng = np.random.default_rng(8)
     inputs = [rng.integers(-128, 128, graph.tensors["x"].shape).astype(np.int8) for _ in range(INVOKES)]
     _bit_exact_over_invokes(model, inputs, tmp_path)
 
@@ -120,6 +139,56 @@ def test_reset_returns_to_the_zero_point_state(keras_model, tmp_path):
     got = np.fromfile(folder / "out.bin", np.int8).reshape(2, len(inputs), *t.shape)
     np.testing.assert_array_equal(got[0], got[1])
     np.testing.assert_array_equal(got[0], np.stack(lstm_op._our_runs(graph, inputs)))
+
+
+def test_our_int8_lstm_bit_exact_over_invokes(tmp_path):
+    """toco-py's own int8 conversion of a TF1 static_rnn (quantize/lstm.py): QUANTIZE, int8
+    FILLs zeroing the states at their zero points each invoke, the integer LSTM, DEQUANTIZE;
+    the float outputs equal the interpreter's and LiteRT's reference kernels'."""
+    from tests.test_fuse_lstm import _static_lstm
+    from tests.test_int8_lstm import _sequences
+
+    layers = 1
+    np.save(tmp_path / "calibration.npy", _sequences(False, 8, 1))
+    options = QuantizeOptions("int8", calibration_data=str(tmp_path / "calibration.npy"),
+                              int8=Int8Options(int8_only=True))
+    model = api.convert_bytes(_static_lstm("lstm", layers, False, False), input_arrays=["x"],
+                              output_arrays=["y"], quantize=options).model
+    graph = read_model(model).main
+    lstms = [op for op in graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert len(lstms) == layers and all(graph.tensors[op.inputs[0]].dtype == "int8" for op in lstms)
+    assert [op.type for op in graph.ops].count("FILL") == 2 * layers
+    _bit_exact_over_invokes(model, list(_sequences(False, INVOKES, 2)), tmp_path, carried=False)
+
+
+def test_our_stateful_int8_language_model_step_bit_exact_over_tokens(tmp_path):
+    """--stateful_rnn --quantize int8 of a 2-layer LSTM language model step: the app feeds one
+    token per invoke, the int8 states stay in the bundle (its output states starting at their
+    zero points); every output of every token equals LiteRT's reference kernels' (and the
+    interpreter's, --verify --steps)."""
+    from tests import test_lstm_step_models as step_models
+
+    pb, inputs, outputs = step_models._step_model("basic", 2)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "calibration.npz", token=rng.integers(0, step_models.VOCAB, (16, 1)).astype(np.int32))
+    options = QuantizeOptions("int8", calibration_data=str(tmp_path / "calibration.npz"))
+    model = api.convert_bytes(pb, input_arrays=inputs, output_arrays=outputs, stateful_rnn=True,
+                              quantize=options).model
+    graph = read_model(model).main
+    assert graph.inputs == ["token"]
+    feeds = [{"token": rng.integers(0, step_models.VOCAB, (1,)).astype(np.int32)} for _ in range(INVOKES)]
+    bundle = generate_bundle(graph, str(tmp_path / "lm"), "lm")
+    report = verify_steps(graph, str(tmp_path / "lm"), "lm", bundle.plan.arena_size, len(feeds), opt=TEST_OPT,
+                          extra_cflags=SANITIZE, feeds=feeds)
+    assert report.passed, table(report)
+    got = run_bundle_steps(str(tmp_path / "lm" / "lm_run"), graph, feeds)
+    interp = litert(model, reference=True, delegates=False)
+    index = {d["name"]: d["index"] for d in interp.get_input_details() + interp.get_output_details()}
+    for k, (ours, feed) in enumerate(zip(got, feeds)):
+        interp.set_tensor(index["token"], feed["token"])
+        interp.invoke()
+        for name in graph.outputs:
+            assert np.array_equal(ours[name], interp.get_tensor(index[name])), f"token {k}: {name}"
 
 
 def _layer_norm(graph: Graph) -> Graph:

@@ -310,6 +310,8 @@ MOVEMENT_CASES = {
     "depth_to_space": ("DEPTH_TO_SPACE", [ints((2, 2, 3, 12))], [Q], 1, {"block_size": 2}, set(), "int8"),
     "space_to_depth_uint8": ("SPACE_TO_DEPTH", [ints((1, 6, 4, 2), "uint8")], [U], 1, {"block_size": 2},
                              set(), "uint8"),
+    "reverse_v2_last_axis": ("REVERSE_V2", [ints((2, 3, 4)), i32([-1])], [Q, None], 1, {}, {1}, "int8"),
+    "fill_lstm_state": ("FILL", [i32([2, 3]), np.int8(-4)], [None, Q], 1, {}, {0}, "int8"),
     "resize_nearest_half_pixel": ("RESIZE_NEAREST_NEIGHBOR", [ints((1, 3, 4, 2)), i32([6, 9])], [Q, None], 1,
                                   {"half_pixel_centers": True}, {1}, "int8"),
 }

@@ -110,6 +110,7 @@ CASES = {
     "gather_batch_dims_int64": ("GATHER", [r(2, 5, 3), np.array([[4, 0], [1, 1]], np.int64)],
                                 {"axis": 1, "batch_dims": 1}, {1}, 1),
     "tile": ("TILE", [r(2, 1, 3), i32([2, 3, 1])], {}, {1}, 1),
+    "reverse_v2_middle_axis": ("REVERSE_V2", [r(2, 3, 4), i32([1])], {}, {1}, 1),
     "resize_bilinear_half_pixel": ("RESIZE_BILINEAR", [r(1, 3, 4, 2), i32([5, 7])],
                                    {"half_pixel_centers": True}, {1}, 1),
     "resize_bilinear_align_corners": ("RESIZE_BILINEAR", [r(1, 4, 4, 1), i32([7, 5])],

@@ -14,7 +14,7 @@ from ..ops.array import refuse_activation
 from ..ops.common import normalize_axis
 from ..ops.int8 import movement as movement_int8
 from ..ops.int8.litert import per_tensor, require_dtype, require_same_params
-from . import cformat, lower_movement
+from . import cformat, lower_lstm, lower_movement
 from .lowering import OpContext, lowering
 
 # The float lowerings that serve the quantized ops unchanged, once checked.
@@ -28,7 +28,7 @@ AS_FLOAT = {"RESHAPE": lower_movement.reshape, "SQUEEZE": lower_movement.reshape
             "SELECT_V2": lower_movement.select,
             "RESIZE_NEAREST_NEIGHBOR": lower_movement.resize_nearest,
             "DYNAMIC_UPDATE_SLICE": lower_movement.dynamic_update_slice,
-            "REVERSE_V2": lower_movement.reverse}
+            "REVERSE_V2": lower_movement.reverse, "FILL": lower_lstm.fill}
 
 
 def check_moving(ctx: OpContext) -> str:

@@ -131,12 +131,27 @@ enum {
 };
 enum { GATE_I, GATE_F, GATE_C, GATE_O };
 
-/* bias + sum_k v[k] w[k] modulo 2^32, as LiteRT's int32 dot product. */
+/* bias + sum_k v[k] w[k] modulo 2^32, as LiteRT's int32 dot product. Sums modulo 2^32 are
+ * exact in any order, so runs of DOT_LANES products go side by side into unsigned lanes:
+ * a loop of fixed length, which compilers vectorize at -O2 (twice as fast here). */
+#define DOT_LANES 16
 static int32_t lstm_dot(const int8_t *v, const int8_t *w, int32_t n, int32_t bias)
 {
+    uint32_t lanes[DOT_LANES];
     uint32_t sum = (uint32_t)bias;
-    int32_t k;
-    for (k = 0; k < n; ++k) {
+    int32_t k, l;
+    for (l = 0; l < DOT_LANES; ++l) {
+        lanes[l] = 0;
+    }
+    for (k = 0; k + DOT_LANES <= n; k += DOT_LANES) {
+        for (l = 0; l < DOT_LANES; ++l) {
+            lanes[l] += (uint32_t)(v[k + l] * w[k + l]);
+        }
+    }
+    for (l = 0; l < DOT_LANES; ++l) {
+        sum += lanes[l];
+    }
+    for (; k < n; ++k) {
         sum += (uint32_t)(v[k] * w[k]);
     }
     return tk_wrap32(sum);
