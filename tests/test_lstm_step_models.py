@@ -197,18 +197,21 @@ def _calibration(tmp_path, pb: bytes, kind: str, layers: int, outputs: list[str]
 
 
 def test_int8_step_models(tmp_path):
-    """int8: with the state fed in, the fused LSTMs stay in float (noted; their copies of the
-    state inputs would need their own quantization); with --stateful_rnn they are integer and
-    our interpreter equals LiteRT's reference kernels bit for bit, token after token."""
+    """int8: with the state fed in, the cells stay unfused and every op is integer (noted: a
+    fused op would stay float, its copies of the state inputs having no integer form); with
+    --stateful_rnn they fuse, integer, and our interpreter equals LiteRT's reference kernels
+    bit for bit, token after token."""
     from toco_py.quantize.driver import QuantizeOptions
 
     kind, layers = "basic", 2
     pb, inputs, outputs = _step_model(kind, layers)
     options = QuantizeOptions("int8", calibration_data=_calibration(tmp_path, pb, kind, layers, outputs))
-    fed = _convert(pb, inputs, outputs, quantize=options)
-    lstms = [op for op in fed.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
-    assert len(lstms) == layers and all(fed.graph.tensors[op.inputs[0]].dtype == "float32" for op in lstms)
-    assert any("fed in as graph inputs" in note for note in fed.notes), fed.notes
+    lines = []
+    fed = _convert(pb, inputs, outputs, quantize=options, log=lines.append)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in op_types(fed.model)
+    assert not [op for op in fed.graph.ops if op.type not in ("QUANTIZE", "DEQUANTIZE") and any(
+        fed.graph.tensors[n].dtype == "float32" for n in op.outputs)]
+    assert any("fuse_lstm" in line and "fed in as graph inputs" in line for line in lines), lines
     stateful = _convert(pb, inputs, outputs, stateful=True, quantize=options)
     lstms = [op for op in stateful.graph.ops if op.type == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
     assert len(lstms) == layers and all(stateful.graph.tensors[op.inputs[0]].dtype == "int8" for op in lstms)

@@ -48,13 +48,14 @@ def _as_custom_ops(graph: Graph) -> None:
 def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
                after_pass: Callable[[str, Graph], None] | None = None,
                fold_limit: int | None = None, fake_quant: str = "emulate",
-               fuse_rnn: bool = True, stateful_rnn: bool = False) -> dict[str, int]:
+               fuse_rnn: bool = True, stateful_rnn: bool = False, fed_state_rnn: bool = True) -> dict[str, int]:
     """All pass stages; returns how often each pass rewrote something. fold_limit: the
     folding size limit in bytes; None keeps the current one. fake_quant: "emulate" or "drop"
     activation fake-quant nodes (see fake_quant_mode); fuse_rnn: see fuses_rnn;
-    stateful_rnn: fused LSTMs carry their state over invokes (passes/fuse_lstm.py)."""
+    stateful_rnn: fused LSTMs carry their state over invokes; fed_state_rnn: a step whose
+    state is fed in as graph inputs fuses too (passes/fuse_lstm.py)."""
     pass_log = PassLog(log)
-    with fold_constants.limit(fold_limit), fuse_lstm.carrying_state(stateful_rnn):
+    with fold_constants.limit(fold_limit), fuse_lstm.carrying_state(stateful_rnn, fed_state_rnn):
         run_all(graph, pass_log, after_pass, fake_quant, fuse_rnn)
     return dict(pass_log.counts)
 
@@ -129,8 +130,8 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
     fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
-    counts = run_passes(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize),
-                        fuse_rnn=fuse_rnn, **pass_options)
+    counts = run_passes(graph, fake_quant=fake_quant_mode(drop_fake_quant, quantize), fuse_rnn=fuse_rnn,
+                        fed_state_rnn=quantize is None or quantize.mode != "int8", **pass_options)
     fused = counts.get("fuse/fuse_lstm") or counts.get("fuse_loops/fuse_lstm_loop")
     if pass_options.get("stateful_rnn") and not fused:
         notes.append("--stateful_rnn: no LSTM was fused, so the model keeps its interface")

@@ -262,18 +262,22 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
     graph.toposort()
 
 
-# --stateful_rnn (see the module doc), for the duration of a conversion: `carrying_state`.
+# For the duration of a conversion (`carrying_state`): --stateful_rnn (see the module doc), and
+# whether a step whose state is fed in as graph inputs fuses without it (not in int8: such a
+# fused op stays float, quantize/lstm.py, while the unfused cells are all integer).
 stateful = False
+fuse_fed_state = True
 
 
 @contextmanager
-def carrying_state(on: bool):
-    global stateful
-    saved, stateful = stateful, on
+def carrying_state(on: bool, fed_state: bool = True):
+    global stateful, fuse_fed_state
+    saved = stateful, fuse_fed_state
+    stateful, fuse_fed_state = on, fed_state
     try:
         yield
     finally:
-        stateful = saved
+        stateful, fuse_fed_state = saved
 
 
 def _chain_from_inputs(graph: Graph, op: Op, reads: list[str]) -> tuple[list[Cell], str, str]:
@@ -307,6 +311,9 @@ def fuse_lstm(graph: Graph, op: Op) -> bool:
     if reads is None or len(reads) > 2 or len(reads) == 2 and not set(reads) & inputs:
         return False  # (a step after the first, or no LSTM)
     try:
+        if len(reads) == 2 and not (stateful or fuse_fed_state):
+            raise NoCell("in int8 a fused LSTM cannot take a state fed in as graph inputs (unfused, every "
+                         "op is integer; --stateful_rnn keeps the state in the model, fused and integer)")
         if len(reads) == 2:
             cells, h0, c0 = _chain_from_inputs(graph, op, reads)
         else:
