@@ -155,24 +155,31 @@ def test_peepholes_with_a_projection_stay_in_float(tmp_path):
 def test_step_model_int8_with_the_state_in_the_model(tmp_path):
     """A token-per-invoke step model (tests/test_lstm_step_models.py): with --stateful_rnn each
     layer is one integer op whose state stays in the model, bit-exact with LiteRT's reference
-    kernels and XNNPACK token after token; with the state fed in and out as graph inputs and
-    outputs it stays in float, with a note."""
+    kernels and XNNPACK token after token, and near TensorFlow's float steps; with the state
+    fed in and out as graph inputs the cells stay unfused, every op integer, with a note (a
+    fused op would stay float)."""
     from tests.test_lstm_step_models import _convert, _run_litert, _step_model, _tf_steps
 
     pb, inputs, outputs = _step_model("basic", 2)
     steps = _tf_steps(pb, "basic", 2, outputs)
     np.savez(tmp_path / "calibration.npz", **{n: np.stack([feeds[n] for feeds, _ in steps]) for n in inputs})
     options = QuantizeOptions("int8", calibration_data=str(tmp_path / "calibration.npz"))
-    fed = _convert(pb, inputs, outputs, quantize=options)
-    assert all(fed.graph.tensors[op.inputs[0]].dtype == "float32" for op in _lstms(fed.graph))
-    assert any("state fed in as graph inputs" in note for note in fed.notes), fed.notes
+    lines = []
+    fed = _convert(pb, inputs, outputs, quantize=options, log=lines.append)
+    assert not _lstms(fed.graph)
+    assert not [op for op in fed.graph.ops if op.type not in ("QUANTIZE", "DEQUANTIZE") and any(
+        fed.graph.tensors[n].dtype == "float32" for n in op.outputs)]
+    assert any("fuse_lstm" in line and "fed in as graph inputs" in line for line in lines), lines
     options.int8.int8_only = True
     result = _convert(pb, inputs, outputs, stateful=True, quantize=options)
     _check_fully_integer(result.graph, 2)
     graph = read_model(result.model).main
     ours, engines = Interpreter(graph), [litert(result.model, reference=True), litert(result.model)]
-    for k, (feeds, _) in enumerate(steps):
+    for k, (feeds, tf_values) in enumerate(steps):
         expected = ours.run({"token": feeds["token"]})
         for interp in engines:
             got = _run_litert(interp, {"token": feeds["token"]})
             assert all(np.array_equal(got[n], expected[n]) for n in got), f"token {k}"
+        # Within two steps of the int8 softmax output (1/256) of TensorFlow's float run on
+        # average (measured: 0.30 to 0.92 of a step over the 6 tokens, growing with the state).
+        assert np.abs(expected["probs"] - tf_values["probs"]).mean() < 2 / 256, k

@@ -219,7 +219,8 @@ class Interpreter:
         (calibration uses it), in every subgraph each time it runs (every iteration of a loop,
         the branch taken), index being the op's index in this graph, or (subgraph, index) in
         another subgraph of the model; a list it returns replaces the results (the tolerance
-        policy's perturbed runs use that)."""
+        policy's perturbed runs use that). The results of an op that updates variable tensors
+        are its outputs, then the variables' new values."""
         missing = [n for n in self.graph.inputs if n not in feeds]
         if missing:
             raise TocoError(f"no value given for input(s) {', '.join(missing)}")
@@ -244,12 +245,12 @@ class Interpreter:
             if self._float32_only[index]:
                 args = [_narrowed(a) for a in args]
             outputs = run_op(op, kernel, args)
-            if self._updates_variables[index]:
-                outputs = self._update_variables(op, outputs, values)
             if self._float32_only[index]:
                 outputs = [widened(o, True) for o in outputs]  # the ops after it run in float64
             if on_op is not None:
                 outputs = on_op((self.index, index) if self.index else index, op, args, outputs) or outputs
+            if self._updates_variables[index]:
+                outputs = self._update_variables(op, outputs, values)
             values.update(zip(op.outputs, outputs))
             if remaining is not None:
                 for name in remaining.get(index, ()):

@@ -188,12 +188,13 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
         length = HYBRID_ROUNDINGS
     else:
         length = max(opdef.sum_length(op, *args), 1) if opdef.sum_length else 1
-    squares = _squared_terms(op, opdef, args, length) if opdef.squares and not hybrid else 0.0
+    terms = _squared_terms(op, opdef, args, length) if opdef.squares and not hybrid else 0.0
     stds = []
-    for out in outputs:
+    for k, out in enumerate(outputs):
         if not _is_inexact(out):
             stds.append(None)
             continue
+        squares = terms[k] if isinstance(terms, list) else terms
         if hybrid:
             # The scaled integer sum and the bias it is added to, which may cancel.
             value = np.asarray(out, np.float64)
@@ -209,9 +210,13 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
 
 def _squared_terms(op: Op, opdef, args: list, length: int) -> np.ndarray:
     """The sum of the squared terms each output element adds up (OpDef.squares): the kernel on
-    the inputs' squares, without fused activation, or the op's own function of its inputs."""
+    the inputs' squares, without fused activation, or the op's own function of its inputs (a
+    list, one per result, for an op that also updates variable tensors)."""
     if callable(opdef.squares):
-        return np.asarray(opdef.squares(op, *args), np.float64)
+        value = opdef.squares(op, *args)
+        if isinstance(value, list):
+            return [np.asarray(v, np.float64) for v in value]
+        return np.asarray(value, np.float64)
     plain = replace(op, attrs={**op.attrs, ACTIVATION_ATTR: "NONE"})
     squared = [a * a if _is_float(a) else a for a in args]
     total = np.asarray(opdef.kernel(plain, *squared), np.float64)

@@ -190,10 +190,11 @@ def _derivative(function, a: np.ndarray) -> np.ndarray:
     return (function(a + step) - function(a - step)) / (2 * step)
 
 
-def _squares(op: Op, *arrays: np.ndarray | None) -> np.ndarray:
-    """For the float tolerance policy (OpDef.squares): per output element, the squared terms
-    whose rounding reaches it. Each gate's pre-activation rounds in proportion to its terms
-    (over the normalization's spread with layer norm); that rounding goes through the gate's
+def _squares(op: Op, *arrays: np.ndarray | None) -> list[np.ndarray]:
+    """For the float tolerance policy (OpDef.squares): per element of the output and of the
+    new states, the squared terms whose rounding reaches it. Each gate's pre-activation rounds
+    in proportion to its terms (over the normalization's spread with layer norm); that rounding
+    goes through the gate's
     activation, the cell state (kept from step to step, damped by the forget gate) and the
     output's product, each scaling it by its derivative (the linearized step, in float64);
     a projection sums the cell outputs once more."""
@@ -240,7 +241,8 @@ def _squares(op: Op, *arrays: np.ndarray | None) -> np.ndarray:
             if t["projection_bias"] is not None:
                 hidden = hidden + squared["projection_bias"]
         outputs.append(hidden)
-    return np.stack(outputs, axis=0 if time_major else 1)
+    # The results: the output sequence, then the states the op leaves (the last step's h, c).
+    return [np.stack(outputs, axis=0 if time_major else 1), hidden, cell_squares]
 
 
 def _sum_length(op: Op, *arrays) -> int:
