@@ -194,10 +194,9 @@ def _squares(op: Op, *arrays: np.ndarray | None) -> list[np.ndarray]:
     """For the float tolerance policy (OpDef.squares): per element of the output and of the
     new states, the squared terms whose rounding reaches it. Each gate's pre-activation rounds
     in proportion to its terms (over the normalization's spread with layer norm); that rounding
-    goes through the gate's
-    activation, the cell state (kept from step to step, damped by the forget gate) and the
-    output's product, each scaling it by its derivative (the linearized step, in float64);
-    a projection sums the cell outputs once more."""
+    goes through the gate's activation, the cell state (kept from step to step, damped by the
+    forget gate) and the output's product, each scaling it by its derivative (the linearized
+    step, in float64); a projection sums the cell outputs once more."""
     t = inputs_by_name(op, list(arrays))
     x = t["input"].astype(np.float64)
     time_major = op.attrs.get("time_major", False)
