@@ -21,7 +21,8 @@ BATCH, STEPS, FEATURES, UNITS = 2, 4, 3, 5
 INVOKES = 3
 
 
-def _keras_lstm(layers: int = 1, last_only: bool = False, unroll: bool = True, **options) -> bytes:
+def _keras_lstm(layers: int = 1, last_only: bool = False, unroll: bool = True, v2: bool = False,
+                **options) -> bytes:
     def build():
         y = v1.placeholder(tf.float32, [BATCH, STEPS, FEATURES], "x")
         for k in range(layers):
@@ -31,10 +32,10 @@ def _keras_lstm(layers: int = 1, last_only: bool = False, unroll: bool = True, *
 
     if unroll:
         return freeze_seeded(build)
-    # The loop in TF1's control flow (frames): a WHILE, which fuse_lstm_loop reads. (In control
-    # flow v2, Keras's loop grows a TensorList, which toco-py refuses.)
+    # The loop in TF1's control flow (frames) or control flow v2 (a functional While, whose
+    # gradient accumulators frontend/dead_accumulators.py drops): a WHILE, which fuse_lstm_loop reads.
     before = v1.control_flow_v2_enabled()
-    v1.disable_control_flow_v2()
+    (v1.enable_control_flow_v2 if v2 else v1.disable_control_flow_v2)()
     try:
         return freeze_seeded(build)
     finally:
@@ -77,16 +78,29 @@ def test_unrolled_keras_lstm_fuses_into_one_op_per_layer(layers, last_only, opti
     check_against_tf(pb, result.model, _inputs(), tflm="activation" not in options)
 
 
-@pytest.mark.parametrize(("layers", "options"), [(1, {}), (2, {"implementation": 1})])
-def test_keras_lstm_loop_fuses_into_one_op_per_layer(layers, options):
-    """unroll=False: Keras's loop, a WHILE (passes/fuse_lstm_loop.py reads Keras's cell too).
-    (With return_sequences=False, TensorFlow itself fails to run Keras's loop in TF1's control
-    flow: it writes index 0 of a TensorArray at every step.)"""
-    pb = _keras_lstm(layers, unroll=False, **options)
+@pytest.mark.parametrize(("layers", "last_only", "v2", "options"), [
+    (1, False, False, {}), (2, False, False, {"implementation": 1}),
+    (1, False, True, {}), (2, False, True, {"implementation": 1})])
+def test_keras_lstm_loop_fuses_into_one_op_per_layer(layers, last_only, v2, options):
+    """unroll=False: Keras's loop, a WHILE (passes/fuse_lstm_loop.py reads Keras's cell too),
+    in TF1's control flow and in control flow v2, TF2's default, whose loop also carries the
+    unread lists its gradient would need. (With return_sequences=False, TensorFlow itself fails
+    to run Keras's loop in TF1's control flow: it writes index 0 of a TensorArray at every step.)"""
+    pb = _keras_lstm(layers, last_only, unroll=False, v2=v2, **options)
     result = _convert(pb)
     types = [op.type for op in result.graph.ops]
     assert types.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == layers and "WHILE" not in types, types
     check_against_tf(pb, result.model, _inputs(), tflm=True)
+
+
+def test_keras_lstm_loop_returning_its_last_step_converts():
+    """Control flow v2, return_sequences=False: the loop carries the last h out itself, which
+    fuse_lstm_loop does not read yet; it stays a WHILE (the gradient lists dropped) and
+    computes what TensorFlow does."""
+    pb = _keras_lstm(1, True, unroll=False, v2=True)
+    result = _convert(pb)
+    assert "WHILE" in [op.type for op in result.graph.ops]
+    check_against_tf(pb, result.model, _inputs(), tflm=False)
 
 
 @pytest.mark.parametrize("activation", ["hard_sigmoid", "relu"])

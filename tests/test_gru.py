@@ -58,3 +58,18 @@ def test_gru_is_its_smallest_op_sequence_and_matches_tensorflow(dynamic, time_ma
         theirs = op_types(tf_convert(str(path), ["x"], ["y"]))
         assert ours + fuse.STEPS - 1 <= len(theirs), (ours, theirs)
     fuse._check_against_tf(pb, model, time_major)
+
+
+def test_keras_gru_loop_in_control_flow_v2_converts():
+    """A Keras GRU layer's loop in a TF1 graph with control flow v2 (TF2's default) carries the
+    lists its gradient would need, pushed onto at every step and read by nothing: they are
+    dropped at import (frontend/dead_accumulators.py), the rest converts and matches TF."""
+    def build():
+        x = v1.placeholder(tf.float32, [fuse.BATCH, fuse.STEPS, fuse.FEATURES], "x")
+        tf.identity(tf.keras.layers.GRU(fuse.UNITS, return_sequences=True)(x), "y")
+
+    v1.enable_control_flow_v2()
+    pb = fuse.freeze(build)
+    assert b"EmptyTensorList" in pb and b"TensorListPushBack" in pb
+    model = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).model
+    fuse._check_against_tf(pb, model, False)

@@ -12,6 +12,7 @@ from ..errors import InternalError, TocoError
 from ..ir import Graph, Op, Tensor, const_tensor
 from ..tflite.options import MAX_TENSOR_ELEMENTS
 from .context import NodeContext, split_ref, tensor_name
+from .dead_accumulators import drop_dead_accumulators
 from .frames import TF1_WHILE, functionalize_frames
 from .functions import inline_functions
 from .loops import WHILE_OPS, FunctionCall, add_functional_while, add_while
@@ -74,8 +75,9 @@ class Importer:
         self.expand_limit = expand_limit
         self.run_passes = run_passes
         self.nodes = {}
-        self.node_list, self.loops = functionalize_frames(drop_handles(inline_functions(gd)),
-                                                          getattr(gd, "library", None))
+        library = getattr(gd, "library", None)
+        self.node_list, self.loops = functionalize_frames(
+            drop_dead_accumulators(drop_handles(inline_functions(gd)), library), library)
         for node in self.node_list:
             if node.name in self.nodes:
                 raise TocoError(f"the GraphDef has two nodes named {node.name!r}; it is malformed")
