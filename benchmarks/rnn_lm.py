@@ -25,7 +25,7 @@ float); the peak RSS a child process adds loading the model and running --tokens
 the mean |error| of the logits against TensorFlow running the TF1 graph over those tokens
 (each model carrying its own state), relative to the logits' range.
 
-    .venv/bin/python -m benchmarks.rnn_lm [--small] [--tokens N] [--out PATH]
+    .venv/bin/python -m benchmarks.rnn_lm [--small] [--vocab N] [--tokens N] [--out PATH]
 """
 from __future__ import annotations
 
@@ -353,10 +353,14 @@ def _verdict(rows: list[Row], size: Size) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true")
+    parser.add_argument("--vocab", type=int, help="another vocabulary size (a small one times the "
+                        "LSTM layers with a negligible head)")
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "rnn_lm.md"))
     args = parser.parse_args()
     size = SMALL if args.small else KEYBOARD
+    if args.vocab:
+        size = Size(args.vocab, size.embed, size.units)
     rng = np.random.default_rng(1)
     tokens = rng.integers(0, size.vocab, args.tokens)
     with tempfile.TemporaryDirectory() as tmp:
