@@ -42,7 +42,8 @@ class Tensor:
     min_max: tuple[float, float] | None = None
     # TFLite's is_variable: state an op updates in place (an LSTM's), zero at the start and
     # kept from one invoke to the next; it is no graph input, and no op writes it but one
-    # that resets it at each invoke (fuse_lstm's FILL of zeros).
+    # that sets it at each invoke (fuse_lstm's FILL of zeros, or its copy of a state input).
+    # Nothing reads it after the op updates it (LiteRT's XNNPACK may run such a read early).
     variable: bool = False
 
     @property
@@ -135,10 +136,6 @@ def _structure_of(ops: list[Op]) -> tuple[dict, dict, dict, dict]:
 # remove_dead keeps though nothing reads them: the ops registry adds those of the
 # "side_effects" trait as it registers them (this module cannot import the registry).
 SIDE_EFFECT_TYPES: set[str] = set()
-# The op types that update the variable tensors among their inputs in place (an LSTM's
-# state): an op reading such a tensor and not feeding the update reads it after it. The
-# registry adds those of the "updates_variables" trait.
-UPDATES_VARIABLES_TYPES: set[str] = set()
 
 
 class Graph:
@@ -494,19 +491,6 @@ class Graph:
         """Restores topological order (stable: keeps the existing order where it is valid)."""
         self.invalidate()
         produced_by = {out: op for op in self.ops for out in op.outputs}
-        updated_by: dict[str, list[Op]] = {}
-        for op in self.ops:
-            if op.type in UPDATES_VARIABLES_TYPES:
-                for name in op.inputs:
-                    if name and self.tensors[name].variable:
-                        updated_by.setdefault(name, []).append(op)
-
-        def dependencies(op: Op) -> list[Op]:
-            found = [produced_by[n] for n in op.inputs if n in produced_by]
-            if updated_by and op.type not in UPDATES_VARIABLES_TYPES:
-                found += [u for n in op.inputs for u in updated_by.get(n, ())]
-            return found
-
         placed: set[int] = set()
         order: list[Op] = []
         state: dict[int, int] = {}
@@ -528,8 +512,9 @@ class Graph:
                     raise ConversionError(f"the graph has a cycle through {op!r}")
                 state[key] = 1
                 stack.append((op, True))
-                for dep in reversed(dependencies(op)):
-                    if id(dep) not in placed:
+                for name in reversed(op.inputs):
+                    dep = produced_by.get(name)
+                    if dep is not None and id(dep) not in placed:
                         stack.append((dep, False))
         self.ops = order
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from ..errors import ConversionError
-from ..ir import SIDE_EFFECT_TYPES, UPDATES_VARIABLES_TYPES
+from ..ir import SIDE_EFFECT_TYPES
 
 # OpDef.ulps of transcendental functions.
 APPROXIMATED = 4.0
@@ -123,8 +123,6 @@ def register(type_: str, *, infer: InferFn, kernel: KernelFn | None = None,
                             weight_axis, int8_output, observed=observed)
     if "side_effects" in REGISTRY[type_].traits:
         SIDE_EFFECT_TYPES.add(type_)
-    if "updates_variables" in REGISTRY[type_].traits:
-        UPDATES_VARIABLES_TYPES.add(type_)
     return REGISTRY[type_]
 
 

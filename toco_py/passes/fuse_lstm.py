@@ -17,9 +17,8 @@ zeros written into each state variable before the op keeps every invoke the same
 whose state comes in as graph inputs (a single step split out for inference, state fed
 back by the app) copies them into the variables instead (RESHAPE), and a final cell state
 the graph outputs is its variable, which the op leaves holding the new state: the model keeps
-its interface. (A copy out of the variable after the op would be exact in our IR, whose
-toposort keeps a variable's readers after its updater, but LiteRT's XNNPACK delegate runs
-that copy in one partition with the copies in, before the op.) With `stateful`
+its interface. (Not a copy out of the variable after the op: LiteRT's XNNPACK delegate
+runs that copy in one partition with the copies in, before the op.) With `stateful`
 (--stateful_rnn) nothing resets the variables: the state carries from one invoke to the
 next; the state inputs and the final cell state output leave the interface.
 
@@ -230,17 +229,17 @@ def fuse(graph: Graph, cells: list[Cell], h0: str | None = None, c0: str | None 
         stack = None
     axis = 0 if time_major else 1
     base = first.anchor.name or first.h
+    final_c = cells[-1].c if cells[-1].c in graph.outputs else None
+    if final_c and stateful:  # (the state stays in the model)
+        if graph.outputs == [final_c]:
+            raise NoCell("its final cell state is the only graph output, which --stateful_rnn keeps in the model")
+        graph.outputs = [n for n in graph.outputs if n != final_c]
+        final_c = None
     before, after = [], []
     if sequence is None:
         sequence = graph.unique_name(f"{base}/sequence")
         graph.add_tensor(Tensor(sequence, (steps, batch, n_input) if time_major else (batch, steps, n_input)))
         before.append(Op("PACK", [c.x for c in cells], [sequence], {"values_count": steps, "axis": axis}, base))
-    final_c = cells[-1].c if cells[-1].c in graph.outputs else None
-    if final_c and stateful:  # (the state stays in the model)
-        graph.outputs = [n for n in graph.outputs if n != final_c]
-        if not graph.outputs:
-            raise NoCell("its final cell state is the only graph output, which --stateful_rnn keeps in the model")
-        final_c = None
     out_shape = (steps, batch, n_output) if time_major else (batch, steps, n_output)
     if stack is not None:
         out = stack.outputs[0]
