@@ -14,14 +14,20 @@ from __future__ import annotations
 
 from collections import Counter
 
+from .context import split_ref
 from .proto import FunctionDef, NodeDef
 
 WHILES = ("While", "StatelessWhile")
 
 
-def _split(ref: str) -> tuple[str, int]:
-    name, _, index = ref.lstrip("^").partition(":")
-    return name, int(index) if index.isdigit() else 0
+def _node_of(ref: str) -> str:
+    """The node a function body's reference names ('node:output_arg:index', an argument)."""
+    return ref.partition(":")[0]
+
+
+def _ref(ref: str) -> tuple[str, int]:
+    """(node, output index) of a graph node's input, control inputs ('^node') included."""
+    return split_ref(ref.lstrip("^"))
 
 
 def _reads(function: FunctionDef, name: str) -> list:
@@ -37,9 +43,9 @@ def _pushes_only(body: FunctionDef, k: int) -> str | None:
         return None
     push = readers[0]
     returned = body.ret.get(body.signature.output_arg[k].name, "")
-    if _split(returned)[0] != push.name or _reads(body, push.name):
+    if _node_of(returned) != push.name or _reads(body, push.name):
         return None
-    if sum(_split(r)[0] == push.name for r in body.ret.values()) != 1:
+    if sum(_node_of(r) == push.name for r in body.ret.values()) != 1:
         return None
     return push.name
 
@@ -77,7 +83,7 @@ def drop_dead_accumulators(nodes: list, library) -> list:
         return nodes
     functions = {f.signature.name: f for f in library.function}
     calls = Counter(value.func.name for node in nodes for value in node.attr.values() if value.func.name)
-    read = {_split(i) for node in nodes for i in node.input if not i.startswith("^")}
+    read = {_ref(i) for node in nodes for i in node.input if not i.startswith("^")}
     producers = {node.name: node for node in nodes}
     renumber: dict[str, list[int]] = {}
     changed: dict[str, NodeDef] = {}
@@ -92,14 +98,15 @@ def drop_dead_accumulators(nodes: list, library) -> list:
         if len(body.signature.output_arg) != count or len(cond.signature.input_arg) != count \
                 or len(node.input) < count or any(i.startswith("^") for i in node.input[:count]):
             continue  # (malformed: the import says so)
-        dead = [k for k in range(count)
-                if (node.name, k) not in read
-                and getattr(producers.get(_split(node.input[k])[0]), "op", None) == "EmptyTensorList"
-                and _pushes_only(body, k) is not None and not _reads(cond, cond.signature.input_arg[k].name)]
+        pushes = {k: _pushes_only(body, k) for k in range(count)
+                  if (node.name, k) not in read
+                  and getattr(producers.get(_ref(node.input[k])[0]), "op", None) == "EmptyTensorList"
+                  and not _reads(cond, cond.signature.input_arg[k].name)}
+        dead = [k for k, push in pushes.items() if push is not None]
         if not dead:
             continue
-        pushes = {_pushes_only(body, k) for k in dead}
-        kept_nodes = [n for n in body.node_def if n.name not in pushes]
+        dropped = {pushes[k] for k in dead}
+        kept_nodes = [n for n in body.node_def if n.name not in dropped]
         del body.node_def[:]
         body.node_def.extend(kept_nodes)
         _drop_args(body, dead, outputs=True)
@@ -113,7 +120,7 @@ def drop_dead_accumulators(nodes: list, library) -> list:
             _drop_list_entries(new, key, dead, count)
         changed[node.name] = new
         renumber[node.name] = [k - sum(d < k for d in dead) for k in range(count)]
-        orphans.update(_split(node.input[k])[0] for k in dead)
+        orphans.update(_ref(node.input[k])[0] for k in dead)
     if not changed:
         return nodes
     kept = [_renumbered(changed.get(node.name, node), renumber) for node in nodes]
@@ -126,17 +133,17 @@ def _without_orphans(nodes: list, orphans: set[str]) -> list:
     by_name = {node.name: node for node in nodes}
     gone: set[str] = set()
     while orphans:
-        read = {_split(i)[0] for node in nodes if node.name not in gone for i in node.input}
+        read = {_ref(i)[0] for node in nodes if node.name not in gone for i in node.input}
         free = {n for n in orphans if n not in read and by_name.get(n) is not None
                 and by_name[n].op in ("EmptyTensorList", "Const")}
         gone |= free
-        orphans = {_split(i)[0] for n in free for i in by_name[n].input}
+        orphans = {_ref(i)[0] for n in free for i in by_name[n].input}
     return [node for node in nodes if node.name not in gone]
 
 
 def _renumbered(node: NodeDef, renumber: dict[str, list[int]]) -> NodeDef:
     """The node reading the Whiles' outputs at their new positions."""
-    refs = [_split(i) for i in node.input]
+    refs = [_ref(i) for i in node.input]
     if not any(name in renumber and not i.startswith("^") for (name, _), i in zip(refs, node.input)):
         return node
     new = NodeDef()
