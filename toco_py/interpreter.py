@@ -13,7 +13,7 @@ from .ir import Graph, Op
 from .naming import node_name, op_kind
 from .ops import CUSTOM_OPS, definition, has_trait
 from .ops.hybrid import is_hybrid
-from .ops.quantize_ops import quant_attrs, runs_quantized
+from .ops.quantize_ops import activation_dtype, quant_attrs, runs_quantized
 
 
 class _Dead:
@@ -36,8 +36,13 @@ def missing_kernels(graph: Graph, kernels: list[Callable | None] | None = None) 
     for i, (op, kernel) in enumerate(zip(graph.ops, kernels)):
         if kernel is None and op.type not in ("Switch", "Merge") and not has_trait(op.type, "runs_model"):
             opdef = definition(op)
-            missing.append(f"#{i} {op_kind(op)}{' (quantized)' if opdef and opdef.kernel else ''}")
+            missing.append(f"#{i} {op_kind(op)}{_variant(graph, op) if opdef and opdef.kernel else ''}")
     return missing
+
+
+def _variant(graph: Graph, op: Op) -> str:
+    """Which of its kernels an op with a float kernel lacks."""
+    return " (16x8)" if activation_dtype(graph, op) == "int16" else " (quantized)"
 
 
 def _missing_message(graph: Graph, missing: list[str]) -> str:
@@ -75,9 +80,10 @@ def kernel_for(graph: Graph, op: Op, model: Model | None = None) -> Callable | N
         hybrid = opdef.hybrid_kernel
         return lambda op_, *arrays: hybrid(op_, graph, *arrays)
     if runs_quantized(graph, op):
-        if opdef.int8_kernel is None:
+        quantized = opdef.int16_kernel if activation_dtype(graph, op) == "int16" else opdef.int8_kernel
+        if quantized is None:
             return None
-        return lambda op_, *arrays: opdef.int8_kernel(op_, graph, *arrays)
+        return lambda op_, *arrays: quantized(op_, graph, *arrays)
     return opdef.kernel
 
 

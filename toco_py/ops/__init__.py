@@ -34,8 +34,8 @@ from . import (  # noqa: F401  (imported for their registrations)
 )
 
 # isort: split
-# The int8 and dynamic-range kernels attach to the definitions above, so they load after them.
-from . import hybrid, int8  # noqa: F401
+# The int8, 16x8 and dynamic-range kernels attach to the definitions above, so they load after them.
+from . import hybrid, int8, int16  # noqa: F401
 from .registry import CUSTOM_OPS, REGISTRY, OpDef, definition, get, has_trait, types_with
 
 __all__ = ["CUSTOM_OPS", "REGISTRY", "OpDef", "definition", "get", "has_trait", "types_with"]

@@ -28,7 +28,7 @@ from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
 from .common import ShapeUnknown, need_shape
 from .fixed_point import quantize_multiplier, round_half_away_array, scale_double_rounding
-from .registry import has_trait, register, register_int8
+from .registry import has_trait, register, register_int8, register_int16
 
 QUANTIZED_TYPES = ("int8", "uint8", "int16")
 # The requantizations LiteRT's QUANTIZE prepares (quantize.cc), input -> outputs.
@@ -48,6 +48,16 @@ def runs_quantized(graph: Graph, op: Op) -> bool:
         return bool(source) and graph.tensors[source].dtype in QUANTIZED_TYPES
     inputs = [] if has_trait(op.type, "shape_only") else op.inputs[:1]
     return any(is_quantized_tensor(graph.tensors[n]) for n in inputs + op.outputs[:1] if n)
+
+
+def activation_dtype(graph: Graph, op: Op) -> str | None:
+    """The integer type of the quantized values the op computes on (int16 picks the 16x8
+    kernel), by the tensor runs_quantized reads; None when it computes in float."""
+    if not runs_quantized(graph, op):
+        return None
+    inputs = [] if has_trait(op.type, "shape_only") else op.inputs[:1]
+    return next(graph.tensors[n].dtype for n in inputs + op.outputs[:1]
+                if n and is_quantized_tensor(graph.tensors[n]))
 
 
 def is_quantized_tensor(t: Tensor) -> bool:
@@ -206,5 +216,6 @@ register("QUANTIZE", traits={"tflm"},
          infer=_infer_quantize, kernel=_quantize_kernel, foldable=False, float32_only=True)
 # Its params are attrs, so the one kernel also serves as the int8 kernel of a requantization.
 register_int8("QUANTIZE", lambda op, graph, x: _quantize_kernel(op, x))
+register_int16("QUANTIZE", lambda op, graph, x: _quantize_kernel(op, x))
 register("DEQUANTIZE", traits={"tflm"},
          infer=_infer_dequantize, kernel=_dequantize_kernel, foldable=False)

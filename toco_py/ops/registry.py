@@ -97,6 +97,9 @@ class OpDef:
     # observed(op, *arrays) -> {name: values}: values the op computes inside itself that
     # calibration must see, by the name their range goes under (an LSTM's every step).
     observed: Callable[..., dict] | None = None
+    # The 16x8 kernel (int16 activations, int8 weights), as int8_kernel: LiteRT runs the op in
+    # 16x8 exactly when it has one, so the int16x8 quantizer reads it as that fact.
+    int16_kernel: KernelFn | None = None
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -156,6 +159,11 @@ def register_int8(type_: str, kernel: KernelFn) -> None:
     """Adds the int8 kernel of an op defined elsewhere: kernel(op, graph, *arrays), where the
     graph gives the tensors' quantization parameters."""
     REGISTRY[type_] = replace(get(type_), int8_kernel=kernel)
+
+
+def register_int16(type_: str, kernel: KernelFn) -> None:
+    """Adds the 16x8 kernel of an op defined elsewhere (see OpDef.int16_kernel)."""
+    REGISTRY[type_] = replace(get(type_), int16_kernel=kernel)
 
 
 def register_hybrid(type_: str, kernel: KernelFn) -> None:

@@ -1,0 +1,1 @@
+"""16x8 softmax kernels (filled in by the int16x8 work)."""
