@@ -100,6 +100,8 @@ class OpDef:
     # The 16x8 kernel (int16 activations, int8 weights), as int8_kernel: LiteRT runs the op in
     # 16x8 exactly when it has one, so the int16x8 quantizer reads it as that fact.
     int16_kernel: KernelFn | None = None
+    # (scale, zero point) the 16x8 kernel requires of its output.
+    int16_output: tuple[float, int] | None = None
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -161,9 +163,10 @@ def register_int8(type_: str, kernel: KernelFn) -> None:
     REGISTRY[type_] = replace(get(type_), int8_kernel=kernel)
 
 
-def register_int16(type_: str, kernel: KernelFn) -> None:
-    """Adds the 16x8 kernel of an op defined elsewhere (see OpDef.int16_kernel)."""
-    REGISTRY[type_] = replace(get(type_), int16_kernel=kernel)
+def register_int16(type_: str, kernel: KernelFn, output: tuple[float, int] | None = None) -> None:
+    """Adds the 16x8 kernel of an op defined elsewhere (see OpDef.int16_kernel), with the
+    (scale, zero point) it requires of its output, if any."""
+    REGISTRY[type_] = replace(get(type_), int16_kernel=kernel, int16_output=output)
 
 
 def register_hybrid(type_: str, kernel: KernelFn) -> None:
