@@ -7,7 +7,7 @@ from ..errors import TocoError
 from ..ir import Graph
 from .full_integer import Int8Options, quantize_int8
 
-MODES = ("int8", "dynamic", "float16")
+MODES = ("int8", "int16x8", "dynamic", "float16")
 
 
 @dataclass
@@ -19,6 +19,11 @@ class QuantizeOptions:
     calibration_std: float = 1.0
     percentile: float | None = None
     int8: Int8Options = field(default_factory=Int8Options)
+
+    @property
+    def full_integer(self) -> bool:
+        """Activations quantized too (int8 or 16x8), from calibrated or fake-quant ranges."""
+        return self.mode in ("int8", "int16x8")
 
 
 def _needs_calibration(graph: Graph, options: QuantizeOptions) -> bool:
@@ -55,7 +60,7 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         ranges = calibrate(graph, samples, options.percentile)
         notes.append(f"calibrated on {len(samples)} samples")
     elif _needs_calibration(graph, options):
-        raise TocoError("--quantize int8 needs --calibration-data (samples of the inputs), unless every "
+        raise TocoError(f"--quantize {options.mode} needs --calibration-data (samples of the inputs), unless every "
                         "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")
     else:
         notes.append("no calibration: ranges from fake-quant nodes / default ranges")
