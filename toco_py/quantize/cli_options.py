@@ -74,6 +74,13 @@ def quantization_options(fn):
                      help="With --quantize int8 or int16x8: refuse an op with no integer kernel instead "
                           "of keeping it in float (TF's TFLITE_BUILTINS_INT8), for targets without "
                           "float kernels."),
+        click.option("--keep_float", "--keep-float", "keep_float", multiple=True, metavar="NAMES",
+                     help="Ops to keep in float, by node name or output tensor name, comma-separated "
+                          "(repeatable): TF's deny-list."),
+        click.option("--accuracy_target", "--accuracy-target", "accuracy_target", type=float, metavar="X",
+                     help="Keep the fewest ops in float for the output error, on calibration samples "
+                          "held back from the ranges, to be at most X of the float outputs' range "
+                          "(e.g. 0.01); the notes say which ops and what they cost."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -83,7 +90,7 @@ def quantization_options(fn):
 def build_options(quantize_mode, inference_type, input_type, output_type, mean_values,
                   std_values, default_min, default_max, post_training_quantize, calibration_data,
                   calibration_samples, calibration_mean, calibration_std, percentile,
-                  int8_only=False) -> QuantizeOptions | None:
+                  int8_only=False, keep_float=(), accuracy_target=None) -> QuantizeOptions | None:
     mode = quantize_mode
     io_default = "float32"
     if inference_type and inference_type.upper() != "FLOAT":
@@ -97,6 +104,8 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
         mode = "dynamic"
     if int8_only and mode not in ("int8", "int16x8"):
         raise TocoError("--int8_only applies to full-integer quantization: add --quantize int8 or int16x8")
+    kept = [name.strip() for names in keep_float for name in names.split(",") if name.strip()]
+    _check_mixed_precision(mode, int8_only, keep_float, kept, accuracy_target)
     if mode == "int16x8" and (mean_values is not None or std_values is not None):
         raise TocoError("--mean_values/--std_dev_values describe uint8 inputs, which --quantize int16x8 "
                         "does not take: drop them (its inputs are float32 or int16)")
@@ -115,12 +124,27 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
     return QuantizeOptions(
         mode=mode, calibration_data=calibration_data, calibration_samples=calibration_samples,
         calibration_mean=calibration_mean, calibration_std=calibration_std, percentile=percentile,
+        accuracy_target=accuracy_target,
         int8=Int8Options(
             inference_input_type=_io_type(input_type) or io_default,
             inference_output_type=_io_type(output_type) or io_default,
             default_range=(default_min, default_max) if default_min is not None else None,
             input_stats=_input_stats(mean_values, std_values), int8_only=int8_only,
-            scheme=SCHEMES.get(mode, INT8)))
+            scheme=SCHEMES.get(mode, INT8), keep_float=dict.fromkeys(kept, "named by --keep_float")))
+
+
+def _check_mixed_precision(mode, int8_only, keep_float, kept, accuracy_target) -> None:
+    if (keep_float or accuracy_target is not None) and mode not in ("int8", "int16x8"):
+        raise TocoError("--keep_float and --accuracy_target choose ops of a full-integer model: add "
+                        "--quantize int8 or int16x8")
+    if keep_float and not kept:
+        raise TocoError("--keep_float names no op: give node or tensor names, comma-separated")
+    if int8_only and (kept or accuracy_target is not None):
+        raise TocoError("--int8_only refuses float ops, --keep_float and --accuracy_target keep some: "
+                        "drop one or the other")
+    if accuracy_target is not None and not accuracy_target > 0:
+        raise TocoError(f"--accuracy_target {accuracy_target:g}: only the float model itself has no "
+                        "error; give a share of the output range above 0, e.g. 0.01")
 
 
 def _input_stats(mean_values, std_values):

@@ -21,11 +21,11 @@ pin_shared).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import ConversionError
+from ..errors import ConversionError, TocoError
 from ..ir import Graph, Op, QuantParams, Tensor
 from ..ops import REGISTRY, has_trait
 from ..ops.int8.movement import data_inputs
@@ -64,6 +64,9 @@ class Int8Options:
     # TFLITE_BUILTINS_INT8: an op with no integer kernel is an error rather than kept in float.
     int8_only: bool = False
     scheme: Scheme = INT8
+    # Ops kept in float whatever their kernels, by op name or first output's name, with why
+    # (--keep_float, --accuracy_target).
+    keep_float: dict[str, str] = field(default_factory=dict)
 
 
 class _Quantizer:
@@ -80,9 +83,10 @@ class _Quantizer:
         # is the model's entry subgraph, whose outputs are the model's, not a loop's or branch's.
         self.pins = pins or {}
         self.entry = entry
-        # Ops with no int8 kernel, which stay in float.
-        # Ops that stay in float, and why (FLOAT_REASONS).
-        reasons = {id(op): _float_reason(graph, op, options.int8_only, self.scheme) for op in graph.ops}
+        # Ops that stay in float, and why: kept by name, or the reasons _float_reason gives.
+        reasons = {id(op): (_kept_float(op, options.keep_float)
+                            or _float_reason(graph, op, options.int8_only, self.scheme))
+                   for op in graph.ops}
         # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
         # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
         for op in graph.ops:
@@ -348,6 +352,8 @@ class _Quantizer:
                 for reason, by_type in nodes.items()}
 
     def check_supported(self) -> None:
+        """--int8_only: refuses the ops that stay in float for want of an integer kernel or
+        scheme (those kept by name were asked for)."""
         if self.float_ops and self.options.int8_only:
             listings = self.float_listings()
             no_kernel, no_scheme = (text.format(scheme=self.scheme.name) for text in (NO_KERNEL, NO_SCHEME))
@@ -356,6 +362,8 @@ class _Quantizer:
                          if reason.startswith(no_scheme)]
             if NON_FINITE in listings:
                 problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
+            if not problems:
+                return
             raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
                                   "keep these ops in float, or use --quantize dynamic or float16.")
 
@@ -461,6 +469,19 @@ AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes the
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
 
+def _kept_float(op: Op, keep: dict[str, str]) -> str | None:
+    """Why the op is kept in float by name (Int8Options.keep_float), or None."""
+    return keep.get(op.name) or (keep.get(op.outputs[0]) if op.outputs else None)
+
+
+def _check_kept_names(graphs: list[Graph], keep: dict[str, str]) -> None:
+    named = {name for g in graphs for op in g.ops for name in (op.name, *op.outputs[:1])}
+    unknown = [name for name in keep if name not in named]
+    if unknown:
+        raise TocoError(f"--keep_float: no op named {', '.join(map(repr, unknown))}; name ops as the "
+                        "quantizer's notes and `toco-py inspect` of the float model do")
+
+
 def _float_reason(graph: Graph, op: Op, int8_only: bool, scheme: Scheme) -> str | None:
     """Why the op stays in float, or None: it computes on float values and has no int8
     kernel, is one TensorFlow keeps in float or part of a composition int8 cannot hold
@@ -515,6 +536,7 @@ def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
             raise ConversionError(f"inference type {kind!r} with --quantize {scheme.name}: use "
                                   f"{', '.join(io_types[:-1])} or {io_types[-1]}")
     graphs = graph.subgraphs or [graph]
+    _check_kept_names(graphs, options.keep_float)
     ranges, pins = shared_params(graphs, ranges, options.default_range, scheme.activation_params)
     inner = replace(options, inference_input_type=scheme.dtype, inference_output_type=scheme.dtype,
                     input_stats=None)
