@@ -1,9 +1,9 @@
 """--accuracy_target X: the fewest ops kept in float for the quantized model's output error to be
 within X of the float outputs' range, measured on calibration samples held back from the ranges.
 
-1. The last quarter of the samples is held back; the rest calibrate the ranges and measure
-   each op's sensitivity: the output error when that op alone computes quantized
-   (sensitivity.py, the same measure `validate --per-tensor` ranks ops by).
+1. The last quarter of the samples is held back; the rest calibrate the ranges, and the first
+   16 of those measure each op's sensitivity: the output error when that op alone computes
+   quantized (sensitivity.py, the same measure `validate --per-tensor` ranks ops by).
 2. Ops join the float set in order of sensitivity, the shortest prefix of that order that meets
    the target on the held-back samples found by doubling, then bisection.
 3. Each op of the set, least sensitive first, leaves it again when the target holds without it.
@@ -27,6 +27,9 @@ from .full_integer import Int8Options, quantize_int8
 Ranges = list[dict[str, tuple[float, float]]]
 # At least this many samples: a quarter of them is held back.
 MIN_SAMPLES = 8
+# Sensitivity costs about ops^2 / 2 op runs a sample (sensitivity.py): the first 16 calibration
+# samples rank the ops, as the issue's error figures are means over 16 inputs.
+RANKING_SAMPLES = 16
 
 
 @dataclass
@@ -61,7 +64,8 @@ def choose_float_ops(graph: Graph, ranges: Ranges, options: Int8Options, target:
     full_bytes = len(model_bytes(full))
     if full_error <= target:
         return Choice([], full_error, full_error, full_bytes)
-    ranked = [c for c in contributions(graph, full, calibration).contributions if c.error > 0]
+    ranking = contributions(graph, full, calibration[:RANKING_SAMPLES]).contributions
+    ranked = [c for c in ranking if c.error > 0]
     count, error = _shortest_prefix(lambda n: error_with(ranked[:n]), len(ranked), target)
     if error > target:
         raise TocoError(f"--accuracy_target {target:g} is not met even with every quantized op in float "
