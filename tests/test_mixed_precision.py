@@ -7,6 +7,8 @@ import tensorflow as tf
 
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import freeze, litert
+from toco_py import api
+from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tflite.reader import read_model
 
 v1 = tf.compat.v1
@@ -63,14 +65,19 @@ def _convert(pb, out, calibration, *flags):
                 "--calibration-data", str(calibration), *flags)
 
 
+def _in_process(pb, calibration, keep=(), target=None) -> bytes:
+    """The model the CLI's --keep_float / --accuracy_target make, converted in this process."""
+    options = QuantizeOptions("int8", calibration_data=str(calibration), accuracy_target=target)
+    options.int8.keep_float = dict.fromkeys(keep, "named by --keep_float")
+    return api.convert(str(pb), quantize=options).model
+
+
 def test_accuracy_target_keeps_the_ops_that_matter(tmp_path):
     pb, calibration = _files(tmp_path)
     float_model = tmp_path / "f.tflite"
     assert toco("convert", "--graph_def_file", str(pb), "--output_file", str(float_model)).returncode == 0
-    full = tmp_path / "full.tflite"
-    assert _convert(pb, full, calibration).returncode == 0
     target = 0.01
-    full_error = _held_back_error(full.read_bytes(), float_model.read_bytes(), calibration)
+    full_error = _held_back_error(_in_process(pb, calibration), float_model.read_bytes(), calibration)
     assert full_error > 2 * target, full_error  # the case needs the target to act
     out = tmp_path / "mixed.tflite"
     proc = _convert(pb, out, calibration, "--accuracy_target", str(target))
@@ -81,15 +88,11 @@ def test_accuracy_target_keeps_the_ops_that_matter(tmp_path):
     dtypes = [graph.tensors[op.outputs[0]].dtype for op in graph.ops if op.type == "FULLY_CONNECTED"]
     assert dtypes == ["float32", "float32", "int8"]
     assert _held_back_error(out.read_bytes(), float_model.read_bytes(), calibration) <= target
-    again = tmp_path / "again.tflite"
-    assert _convert(pb, again, calibration, "--accuracy_target", str(target)).returncode == 0
-    assert again.read_bytes() == out.read_bytes()
-    by_hand = tmp_path / "by_hand.tflite"
-    assert _convert(pb, by_hand, calibration, "--keep_float", "wide,mix").returncode == 0
-    assert by_hand.read_bytes() == out.read_bytes()
+    assert _in_process(pb, calibration, target=target) == out.read_bytes()
+    assert _in_process(pb, calibration, keep=("wide", "mix")) == out.read_bytes()
     for alone in ("wide", "mix"):  # none of the two suffices alone: the choice is the fewest
-        assert _convert(pb, by_hand, calibration, "--keep_float", alone).returncode == 0
-        assert _held_back_error(by_hand.read_bytes(), float_model.read_bytes(), calibration) > target
+        model = _in_process(pb, calibration, keep=(alone,))
+        assert _held_back_error(model, float_model.read_bytes(), calibration) > target
 
 
 @pytest.mark.parametrize("flags, fragments", [
