@@ -81,6 +81,10 @@ def quantization_options(fn):
                      help="Keep the fewest ops in float for the output error, on calibration samples "
                           "held back from the ranges, to be at most X of the float outputs' range "
                           "(e.g. 0.01); the notes say which ops and what they cost."),
+        click.option("--fallback", "fallback", type=click.Choice(["float", "int16x8"]), default="float",
+                     show_default=True,
+                     help="What --accuracy_target makes of the ops it picks in an int8 model: float, "
+                          "or 16x8 (int16 activations) where the op has a 16x8 kernel."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -90,7 +94,8 @@ def quantization_options(fn):
 def build_options(quantize_mode, inference_type, input_type, output_type, mean_values,
                   std_values, default_min, default_max, post_training_quantize, calibration_data,
                   calibration_samples, calibration_mean, calibration_std, percentile,
-                  int8_only=False, keep_float=(), accuracy_target=None) -> QuantizeOptions | None:
+                  int8_only=False, keep_float=(), accuracy_target=None,
+                  fallback="float") -> QuantizeOptions | None:
     mode = quantize_mode
     io_default = "float32"
     if inference_type and inference_type.upper() != "FLOAT":
@@ -105,7 +110,7 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
     if int8_only and mode not in ("int8", "int16x8"):
         raise TocoError("--int8_only applies to full-integer quantization: add --quantize int8 or int16x8")
     kept = [name.strip() for names in keep_float for name in names.split(",") if name.strip()]
-    _check_mixed_precision(mode, int8_only, keep_float, kept, accuracy_target)
+    _check_mixed_precision(mode, int8_only, keep_float, kept, accuracy_target, fallback)
     if mode == "int16x8" and (mean_values is not None or std_values is not None):
         raise TocoError("--mean_values/--std_dev_values describe uint8 inputs, which --quantize int16x8 "
                         "does not take: drop them (its inputs are float32 or int16)")
@@ -124,7 +129,7 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
     return QuantizeOptions(
         mode=mode, calibration_data=calibration_data, calibration_samples=calibration_samples,
         calibration_mean=calibration_mean, calibration_std=calibration_std, percentile=percentile,
-        accuracy_target=accuracy_target,
+        accuracy_target=accuracy_target, fallback=fallback,
         int8=Int8Options(
             inference_input_type=_io_type(input_type) or io_default,
             inference_output_type=_io_type(output_type) or io_default,
@@ -133,7 +138,10 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
             scheme=SCHEMES.get(mode, INT8), keep_float=dict.fromkeys(kept, "named by --keep_float")))
 
 
-def _check_mixed_precision(mode, int8_only, keep_float, kept, accuracy_target) -> None:
+def _check_mixed_precision(mode, int8_only, keep_float, kept, accuracy_target, fallback) -> None:
+    if fallback != "float" and (accuracy_target is None or mode != "int8"):
+        raise TocoError(f"--fallback {fallback} chooses what --accuracy_target makes of the ops it picks in "
+                        "an int8 model: add --quantize int8 and --accuracy_target")
     if (keep_float or accuracy_target is not None) and mode not in ("int8", "int16x8"):
         raise TocoError("--keep_float and --accuracy_target choose ops of a full-integer model: add "
                         "--quantize int8 or int16x8")

@@ -22,6 +22,8 @@ class QuantizeOptions:
     int8: Int8Options = field(default_factory=Int8Options)
     # --accuracy_target: the largest output error, as a share of the float outputs' range.
     accuracy_target: float | None = None
+    # --fallback: what the ops --accuracy_target picks become (mixed_precision.FALLBACKS).
+    fallback: str = "float"
 
     @property
     def full_integer(self) -> bool:
@@ -74,8 +76,9 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
             ranges = calibrate(graph, samples, options.percentile)
             notes.append(f"calibrated on {len(samples)} samples, {len(held)} held back")
             float_graph = copy.deepcopy(graph)
-            choice = mixed_precision.choose_float_ops(graph, ranges, int8, options.accuracy_target, samples, held)
-            int8 = mixed_precision.with_kept(int8, choice.keep, options.accuracy_target)
+            choice = mixed_precision.choose_fallback_ops(graph, ranges, int8, options.accuracy_target,
+                                                         options.fallback, samples, held)
+            int8 = mixed_precision.with_fallback(int8, choice.keep, options.accuracy_target, options.fallback)
     elif _needs_calibration(graph, options):
         raise TocoError(f"--quantize {options.mode} needs --calibration-data (samples of the inputs), unless every "
                         "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")
@@ -84,5 +87,5 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
     for reason, listing in quantize_int8(graph, ranges, int8).items():
         notes.append(f"kept in float ({reason}): {listing}")
     if options.accuracy_target is not None:
-        notes += mixed_precision.describe(choice, options.accuracy_target, float_graph, graph)
+        notes += mixed_precision.describe(choice, options.accuracy_target, options.fallback, float_graph, graph)
     return notes

@@ -39,7 +39,7 @@ from .params import (
     quantize_symmetric,
     symmetric_weight_params,
 )
-from .schemes import INT8, Scheme
+from .schemes import INT8, INT16X8, Scheme
 from .subgraph_ranges import shared_params
 
 QUANTIZED_IO = ("int8", "uint8")
@@ -67,13 +67,16 @@ class Int8Options:
     # Ops kept in float whatever their kernels, by op name or first output's name, with why
     # (--keep_float, --accuracy_target).
     keep_float: dict[str, str] = field(default_factory=dict)
+    # Ops of an int8 model computed in 16x8 (--accuracy_target with --fallback int16x8), named
+    # as keep_float's: their inputs reach them through a requantizing QUANTIZE to int16.
+    int16_ops: dict[str, str] = field(default_factory=dict)
 
 
 class _Quantizer:
     def __init__(self, graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options,
                  pins: dict[str, QuantParams] | None = None, entry: bool = True) -> None:
         self.g = graph
-        self.ranges = ranges
+        self.ranges = dict(ranges)  # insert_scheme_conversions adds its QUANTIZEs' outputs
         self.options = options
         self.scheme = options.scheme
         self.params: dict[str, QuantParams] = {}
@@ -83,9 +86,11 @@ class _Quantizer:
         # is the model's entry subgraph, whose outputs are the model's, not a loop's or branch's.
         self.pins = pins or {}
         self.entry = entry
+        # The ops computed in another scheme than the model's (16x8 in an int8 model).
+        self._schemes = {id(op): INT16X8 for op in graph.ops if _named(op, options.int16_ops)}
         # Ops that stay in float, and why: kept by name, or the reasons _float_reason gives.
-        reasons = {id(op): (_kept_float(op, options.keep_float)
-                            or _float_reason(graph, op, options.int8_only, self.scheme))
+        reasons = {id(op): (_named(op, options.keep_float)
+                            or _float_reason(graph, op, options.int8_only, self.op_scheme(op)))
                    for op in graph.ops}
         # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
         # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
@@ -96,6 +101,9 @@ class _Quantizer:
                     reasons[id(writer)] = reasons[id(op)]
         self.float_ops = [op for op in graph.ops if reasons[id(op)]]
         self._float_reasons = {key: reason for key, reason in reasons.items() if reason}
+
+    def op_scheme(self, op: Op) -> Scheme:
+        return self._schemes.get(id(op), self.scheme)
 
     # ---- ranges and params ----------------------------------------------------------------
 
@@ -130,23 +138,55 @@ class _Quantizer:
         # Inputs arrive as uint8 q with real = (q - mean) / std, i.e. [-mean/std, (255-mean)/std].
         return activation_params(-mean / std, (255 - mean) / std)
 
+    def insert_scheme_conversions(self) -> None:
+        """An op reading a tensor that an op of another scheme computes (int8 for a 16x8 op,
+        or the reverse), or a graph input in another scheme than its own, reads it through a
+        QUANTIZE to its own integer type, one per tensor and type, over the tensor's range.
+        A float op's output is quantized for each type that reads it by keep_float."""
+        made: dict[tuple[str, str], str] = {}
+        for op in list(self.g.ops) if self._schemes else ():
+            scheme = self.op_scheme(op)
+            if self._is_float(op):
+                continue
+            for i, name in enumerate(op.inputs):
+                t = self.g.tensors[name] if name else None
+                if t is None or t.is_const or t.dtype != "float32":
+                    continue
+                producer = self.g.producer(name)
+                if producer is not None and self._is_float(producer):
+                    continue
+                if (self.scheme if producer is None else self.op_scheme(producer)) is scheme:
+                    continue
+                if (name, scheme.dtype) not in made:
+                    out = self.g.unique_name(f"{name}/{scheme.dtype}")
+                    self.g.add_tensor(Tensor(out, t.shape, "float32"))
+                    self.ranges[out] = self._range(name)
+                    conversion = Op("QUANTIZE", [name], [out], {}, out)
+                    self.g.add_op(conversion, before=op)
+                    self._schemes[id(conversion)] = scheme
+                    made[name, scheme.dtype] = out
+                self.g.set_input(op, i, made[name, scheme.dtype])
+
     def choose_activation_params(self) -> None:
         for name in self.g.inputs:
             if self.g.tensors[name].dtype == "float32":  # integer inputs (token ids) stay as they are
                 self.params[name] = (self._input_stats_params(name)
                                      or self.scheme.activation_params(*self._range(name)))
         for op in self.g.ops:
+            scheme = self.op_scheme(op)
             for out in op.outputs:
                 if self.g.tensors[out].dtype != "float32":
                     continue
                 fixed = self._fixed_output(op)
+                if scheme is not self.scheme and not self._is_float(op):
+                    self.dtypes[out] = scheme.dtype
                 if self._is_float(op):
                     self.params[out] = self.scheme.activation_params(*self._range(out))
                 elif fixed is not None:
                     scale, zero = fixed
                     self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
                 elif has_trait(op.type, "zero_fill"):
-                    self.params[out] = self.scheme.zero_fill_params(*self._range(out))
+                    self.params[out] = scheme.zero_fill_params(*self._range(out))
                 elif has_trait(op.type, "moves_data") and data_inputs(op)[0] in self.params:
                     # The input whose values the op moves (SPLIT takes its axis first).
                     self.params[out] = self.params[data_inputs(op)[0]]
@@ -154,10 +194,10 @@ class _Quantizer:
                     # A constant it moves (an embedding table GATHER reads): LiteRT copies the
                     # table's integers, so the output takes the table's params, from its range.
                     table = self.g.tensors[data_inputs(op)[0]]
-                    self.params[out] = self.params[table.name] = self.scheme.activation_params(
+                    self.params[out] = self.params[table.name] = scheme.activation_params(
                         float(table.data.min()), float(table.data.max()))
                 else:
-                    self.params[out] = self.scheme.activation_params(*self._range(out))
+                    self.params[out] = scheme.activation_params(*self._range(out))
         for op in self.g.ops:
             if op.type == lstm.TYPE and not self._is_float(op):
                 lstm.choose_params(self.g, op, self.params, self.dtypes, self._range)
@@ -218,10 +258,11 @@ class _Quantizer:
         out = self.params[op.outputs[0]]
         if has_trait(op.type, "zero_fill"):
             return out  # its zero point 0 is what empty cells mean
-        lo, hi = self._span(out)
+        qrange = self.op_scheme(op).range
+        lo, hi = _span(out, qrange)
         spanning = [self.params[n] for n in op.inputs
                     if n in self.params and not self.g.tensors[n].is_const and not self._free_producer(n, op)
-                    and self._span(self.params[n])[0] <= lo and self._span(self.params[n])[1] >= hi]
+                    and _span(self.params[n], qrange)[0] <= lo and _span(self.params[n], qrange)[1] >= hi]
         return min(spanning, key=lambda p: float(p.scale[0]), default=out)
 
     def _replace_params(self, name: str, params: QuantParams) -> None:
@@ -239,10 +280,13 @@ class _Quantizer:
                     self._replace_params(out, params)
 
     def _requantize(self, name: str, params: QuantParams, before: Op | None) -> str:
-        """A QUANTIZE of `name` to `params`, placed before `before` (None: after every op)."""
+        """A QUANTIZE of `name` to `params`, placed before `before` (None: after every op), in
+        the integer type `before` computes on."""
         out = self.g.unique_name(f"{name}/requantized")
         self.g.add_tensor(Tensor(out, self.g.tensors[name].shape, "float32"))
         self.params[out] = params
+        if before is not None and out not in self.dtypes and self.op_scheme(before) is not self.scheme:
+            self.dtypes[out] = self.op_scheme(before).dtype
         self.g.add_op(Op("QUANTIZE", [name], [out], {}, before.name if before else out), before=before)
         return out
 
@@ -291,7 +335,7 @@ class _Quantizer:
                     data, params = self._bias(op, t)
                 else:
                     params = self._constant_params(op, t)
-                    data = quantize_values(t.data, params, self.scheme.dtype)
+                    data = quantize_values(t.data, params, self.op_scheme(op).dtype)
                 key = (name, data.dtype.name, params.scale.tobytes(), params.zero_point.tobytes(), params.axis)
                 if key not in made:
                     made[key] = self.g.add_const(f"{name}/quantized", data)
@@ -309,7 +353,8 @@ class _Quantizer:
         if (has_trait(op.type, "moves_data") and t.name not in data_inputs(op)
                 and op.outputs[0] in self.params):
             return self.params[op.outputs[0]]
-        return self.params.get(t.name) or self.scheme.activation_params(float(t.data.min()), float(t.data.max()))
+        choose = self.op_scheme(op).activation_params
+        return self.params.get(t.name) or choose(float(t.data.min()), float(t.data.max()))
 
     def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
@@ -323,19 +368,13 @@ class _Quantizer:
         data = next(n for n in op.inputs if n in self.params)
         in_scale = float(self.params[data].scale[0])
         params = bias_params(in_scale, weights.quant)
-        return quantize_bias(t.data, params, self.scheme.bias_dtype), params
+        return quantize_bias(t.data, params, self.op_scheme(op).bias_dtype), params
 
     # ---- applying ---------------------------------------------------------------------------
 
-    def _span(self, params: QuantParams) -> tuple[float, float]:
-        """The real values per-tensor activation params represent."""
-        scale, zero = float(params.scale[0]), int(params.zero_point[0])
-        qmin, qmax = self.scheme.range
-        return scale * (qmin - zero), scale * (qmax - zero)
-
     def _fixed_output(self, op: Op) -> tuple[float, int] | None:
         """The (scale, zero point) the op's integer kernel requires of its output, if any."""
-        return self.scheme.fixed_output(REGISTRY.get(op.type))
+        return self.op_scheme(op).fixed_output(REGISTRY.get(op.type))
 
     def _is_float(self, op: Op) -> bool:
         return id(op) in self._float_reasons
@@ -388,14 +427,19 @@ class _Quantizer:
                                                           f"{name}/dequantized")
                     self.g.set_input(op, i, dequantized[name])
             for out in op.outputs:
-                readers = [c for c in self.g.consumers(out) if not self._is_float(c)]
-                if out not in self.params or not readers:
+                if out not in self.params:
                     continue
-                quantized = self._convert(out, "QUANTIZE", self.scheme.dtype, self.params[out], f"{out}/quantized")
-                for reader in readers:
+                quantized: dict[str, str] = {}  # one QUANTIZE per integer type read
+                for reader in [c for c in self.g.consumers(out) if not self._is_float(c)]:
+                    scheme = self.op_scheme(reader)
+                    if scheme.dtype not in quantized:
+                        params = (self.params[out] if scheme is self.scheme
+                                  else scheme.activation_params(*self._range(out)))
+                        quantized[scheme.dtype] = self._convert(out, "QUANTIZE", scheme.dtype, params,
+                                                                f"{out}/quantized")
                     for i, name in enumerate(reader.inputs):
                         if name == out:
-                            self.g.set_input(reader, i, quantized)
+                            self.g.set_input(reader, i, quantized[scheme.dtype])
 
     def _convert(self, name: str, op_type: str, dtype: str, quant: QuantParams | None, new: str) -> str:
         """A new tensor holding `name` converted by a QUANTIZE or DEQUANTIZE, placed before the
@@ -427,20 +471,27 @@ class _Quantizer:
         """Unless the quantized tensor `name` already has the outside type `kind`: renames it
         to a new inner name (returned) and adds `name` back, of the outside type."""
         t = self.g.tensors[name]
-        inside = self.scheme.dtype
         if t.dtype == "float32" and name in self.params and kind != "float32":
             # A float op's output leaves the graph quantized.
             inner = self.g.unique_name(f"{name}/float")
             self.g._rename_tensor(name, inner)
-            params = self.params[name] if kind == inside else _as_uint8(self.params[name])
+            params = self.params[name] if kind == self.scheme.dtype else _as_uint8(self.params[name])
             self.g.add_tensor(Tensor(name, t.shape, kind, quant=params))
             return inner
-        if kind == inside or t.dtype != inside:
+        if kind == t.dtype or not is_quantized_tensor(t) or t.variable:
             return None
-        inner = self.g.unique_name(f"{name}/{inside}")
+        if kind == "float32":
+            quant = None
+        elif t.dtype == self.scheme.dtype:  # int8 to uint8
+            quant = _as_uint8(t.quant)
+        elif kind == self.scheme.dtype:  # a 16x8 op's output leaves an int8 model as int8
+            quant = self.scheme.activation_params(*self._range(name))
+        else:
+            raise ConversionError(f"output {name!r} is computed in {t.dtype}, which LiteRT cannot "
+                                  f"requantize to {kind}: use float32 or {self.scheme.dtype} outputs")
+        inner = self.g.unique_name(f"{name}/{t.dtype}")
         self.g._rename_tensor(name, inner)
-        self.g.add_tensor(Tensor(name, t.shape, "float32" if kind == "float32" else "uint8",
-                                 quant=None if kind == "float32" else _as_uint8(t.quant)))
+        self.g.add_tensor(Tensor(name, t.shape, kind, quant=quant))
         return inner
 
     def _input_boundary(self, name: str) -> str:
@@ -469,9 +520,10 @@ AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes the
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
 
-def _kept_float(op: Op, keep: dict[str, str]) -> str | None:
-    """Why the op is kept in float by name (Int8Options.keep_float), or None."""
-    return keep.get(op.name) or (keep.get(op.outputs[0]) if op.outputs else None)
+def _named(op: Op, names: dict[str, str]) -> str | None:
+    """What `names` says of the op, by its name or its first output's (Int8Options.keep_float,
+    int16_ops), or None."""
+    return names.get(op.name) or (names.get(op.outputs[0]) if op.outputs else None)
 
 
 def _check_kept_names(graphs: list[Graph], keep: dict[str, str]) -> None:
@@ -514,6 +566,12 @@ def quantize_values(data: np.ndarray, params: QuantParams, dtype: str = "int8") 
 
 
 
+def _span(params: QuantParams, qrange: tuple[int, int]) -> tuple[float, float]:
+    """The real values per-tensor params represent over the integer range."""
+    scale, zero = float(params.scale[0]), int(params.zero_point[0])
+    return scale * (qrange[0] - zero), scale * (qrange[1] - zero)
+
+
 def _same(a: QuantParams, b: QuantParams) -> bool:
     return np.array_equal(a.scale, b.scale) and np.array_equal(a.zero_point, b.zero_point)
 
@@ -546,6 +604,7 @@ def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
         q.check_supported()
     listings: dict[str, list[str]] = {}
     for q in quantizers:
+        q.insert_scheme_conversions()
         q.choose_activation_params()
         q.unify_shared_params()
         q.pin_shared()

@@ -1,10 +1,11 @@
-"""--accuracy_target X: the fewest ops kept in float for the quantized model's output error to be
-within X of the float outputs' range, measured on calibration samples held back from the ranges.
+"""--accuracy_target X: the fewest ops kept in float (or, with --fallback int16x8, computed in
+16x8 in an int8 model) for the quantized model's output error to be within X of the float
+outputs' range, measured on calibration samples held back from the ranges.
 
 1. The last quarter of the samples is held back; the rest calibrate the ranges, and the first
    16 of those measure each op's sensitivity: the output error when that op alone computes
    quantized (sensitivity.py, the same measure `validate --per-tensor` ranks ops by).
-2. Ops join the float set in order of sensitivity, the shortest prefix of that order that meets
+2. Ops join the fallback set in order of sensitivity, the shortest prefix of that order that meets
    the target on the held-back samples found by doubling, then bisection.
 3. Each op of the set, least sensitive first, leaves it again when the target holds without it.
 Every quantization is of the same float graph with the same ranges, so the choice depends on
@@ -32,9 +33,12 @@ MIN_SAMPLES = 8
 RANKING_SAMPLES = 16
 
 
+FALLBACKS = ("float", "int16x8")
+
+
 @dataclass
 class Choice:
-    keep: list[Contribution]   # the ops kept in float, most sensitive first
+    keep: list[Contribution]   # the ops given the fallback, most sensitive first
     error: float               # the model's error on the held-back samples with them in float
     full_error: float          # the error with every op quantized
     full_bytes: int            # the file's size with every op quantized
@@ -49,13 +53,13 @@ def held_back(samples: Sequence[dict]) -> tuple[list[dict], list[dict]]:
     return list(samples[:cut]), list(samples[cut:])
 
 
-def choose_float_ops(graph: Graph, ranges: Ranges, options: Int8Options, target: float,
-                     calibration: list[dict], held: list[dict]) -> Choice:
-    """The ops to keep in float (by name) so that the model's error on `held` is at most
-    `target`; raises TocoError when no choice meets it."""
+def choose_fallback_ops(graph: Graph, ranges: Ranges, options: Int8Options, target: float, fallback: str,
+                        calibration: list[dict], held: list[dict]) -> Choice:
+    """The ops to give the fallback (float or int16x8) so that the model's error on `held` is
+    at most `target`; raises TocoError when no choice meets it."""
     def error_with(keep: Sequence[Contribution]) -> float:
         quantized = copy.deepcopy(graph)
-        quantize_int8(quantized, ranges, with_kept(options, keep, target))
+        quantize_int8(quantized, ranges, with_fallback(options, keep, target, fallback))
         return model_error(graph, quantized, held)
 
     full = copy.deepcopy(graph)
@@ -68,7 +72,7 @@ def choose_float_ops(graph: Graph, ranges: Ranges, options: Int8Options, target:
     ranked = [c for c in ranking if c.error > 0]
     count, error = _shortest_prefix(lambda n: error_with(ranked[:n]), len(ranked), target)
     if error > target:
-        raise TocoError(f"--accuracy_target {target:g} is not met even with every quantized op in float "
+        raise TocoError(f"--accuracy_target {target:g} is not met even with every quantized op in {fallback} "
                         f"(error {error:.3g} of the output range: the quantized inputs and outputs alone "
                         "cost that): raise the target, or keep float inputs and outputs")
     keep = ranked[:count]
@@ -80,10 +84,14 @@ def choose_float_ops(graph: Graph, ranges: Ranges, options: Int8Options, target:
     return Choice(keep, error, full_error, full_bytes)
 
 
-def with_kept(options: Int8Options, keep: Sequence[Contribution], target: float) -> Int8Options:
-    """The options with these ops kept in float too (by their first output), saying why."""
-    kept = {c.tensor: f"for --accuracy_target {target:g}" for c in keep}
-    return replace(options, keep_float={**options.keep_float, **kept})
+def with_fallback(options: Int8Options, keep: Sequence[Contribution], target: float,
+                  fallback: str) -> Int8Options:
+    """The options with these ops (by their first output) kept in float, or computed in 16x8,
+    saying why."""
+    chosen = {c.tensor: f"for --accuracy_target {target:g}" for c in keep}
+    if fallback == "int16x8":
+        return replace(options, int16_ops={**options.int16_ops, **chosen})
+    return replace(options, keep_float={**options.keep_float, **chosen})
 
 
 def _shortest_prefix(error_of: Callable[[int], float], total: int, target: float) -> tuple[int, float]:
@@ -110,10 +118,10 @@ def _shortest_prefix(error_of: Callable[[int], float], total: int, target: float
     return high, error(high)
 
 
-def describe(choice: Choice, target: float, float_graph: Graph, quantized: Graph) -> list[str]:
-    """The notes: whether the target was met, which ops stayed in float and why, and what they
-    cost: bytes, and the share of the multiply-accumulates that run in float (LiteRT's latency
-    is measured by benchmarks/quant_accuracy.py: convert does not load LiteRT)."""
+def describe(choice: Choice, target: float, fallback: str, float_graph: Graph, quantized: Graph) -> list[str]:
+    """The notes: whether the target was met, which ops got the fallback and why, and what they
+    cost: bytes, and the share of the multiply-accumulates they compute (LiteRT's latency is
+    measured by benchmarks/quant_accuracy.py: convert does not load LiteRT)."""
     if not choice.keep:
         return [f"--accuracy_target {target:g}: met with every op quantized "
                 f"(error {choice.error:.3g} of the output range on the held-back samples)"]
@@ -123,10 +131,11 @@ def describe(choice: Choice, target: float, float_graph: Graph, quantized: Graph
     macs = {op.outputs[0]: multiply_accumulates(float_graph, op) for op in float_graph.ops if op.outputs}
     share = sum(macs.get(t, 0) for t in kept) / max(sum(macs.values()), 1)
     cost = len(model_bytes(quantized)) - choice.full_bytes
+    where = "kept in float" if fallback == "float" else "computed in 16x8"
     return [f"--accuracy_target {target:g}: {len(choice.keep)} of {total} ops ({len(choice.keep) / total:.0%}) "
-            f"kept in float, error {choice.full_error:.3g} -> {choice.error:.3g} of the output range on "
+            f"{where}, error {choice.full_error:.3g} -> {choice.error:.3g} of the output range on "
             f"the held-back samples; by the error each causes quantized alone: {listed}; cost: "
-            f"{cost:+,} bytes, {share:.0%} of the multiply-accumulates in float"]
+            f"{cost:+,} bytes, {share:.0%} of the multiply-accumulates {where}"]
 
 
 def multiply_accumulates(graph: Graph, op: Op) -> int:
