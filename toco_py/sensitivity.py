@@ -16,10 +16,10 @@ DEQUANTIZE or requantization of (image/int8 is image, scores/int8 is scores). A 
 whose outputs match no float tensor is not measured (`Sensitivity.unmatched`).
 
 Cost: one float run per sample, then per measured op its kernel and the float ops downstream
-of it: about ops^2 / 2 float op runs per sample. Measured on one core: a 10-op CNN on 20x20
-images, 16 samples, 0.1 s; MobileNetV2 at 96x96 (66 ops measured of 100), 16 samples, 61 s
-(`sensitivity` bench in the docstring's commands: tests/test_validate_json.py times the small
-one). Deterministic: no randomness, and the samples are the caller's."""
+of it: about ops^2 / 2 float op runs per sample. Measured on one (shared) core: MobileNetV2 at
+96x96 (65 ops measured), 16 samples, 23 s, the float ops downstream three quarters of it; the
+MLP of tests/test_validate_json.py, well under a second. Deterministic: no randomness, and
+the samples are the caller's."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
