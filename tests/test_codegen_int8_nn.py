@@ -9,13 +9,13 @@ import zlib
 
 import numpy as np
 import pytest
-from test_int8_models import calibration_file
 
 from tests.support import networks
 from tests.support.codegen_check import check_bundle, roundtrip
 from tests.support.irgraph import append_op
 from tests.support.kernel_check import int8_graph, quant, window
 from tests.support.oracle import litert
+from tests.support.quant_models import calibration_file
 from toco_py import api
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate

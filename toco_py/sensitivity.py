@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import InternalError
 from .interpreter import Interpreter, kernel_for, run_op
 from .ir import Graph
 from .naming import node_name
@@ -211,3 +212,32 @@ def _norm(values: list[np.ndarray]) -> float:
     lo = min(float(np.min(v)) for v in values if v.size)
     hi = max(float(np.max(v)) for v in values if v.size)
     return count * (hi - lo if hi > lo else 1.0)
+
+
+def model_error(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray]]) -> float:
+    """The quantized model's error over the samples by the measure of contributions: the
+    largest over the outputs of mean |quantized - float| / the float output's range."""
+    names = float_names(quant, reference)
+    candidate = {names[n]: n for n in quant.outputs if n in names}
+    outputs = list(reference.outputs)
+    if len(candidate) != len(outputs):
+        raise InternalError(f"the quantized model's outputs {quant.outputs} do not stand for the float "
+                            f"model's {outputs}")
+    float_run, quant_run = Interpreter(reference), Interpreter(quant)
+    sums = dict.fromkeys(outputs, 0.0)
+    truths: list[dict[str, np.ndarray]] = []
+    for sample in feeds:
+        base = float_run.run(sample)
+        truths.append({o: np.asarray(base[o], np.float64) for o in outputs})
+        got = quant_run.run(adapt_inputs(sample, quant))
+        for o in outputs:
+            sums[o] += float(np.sum(np.abs(_as_real(quant, candidate[o], got[candidate[o]]) - truths[-1][o])))
+    return max(sums[o] / _norm([t[o] for t in truths]) for o in outputs)
+
+
+def _as_real(graph: Graph, name: str, value) -> np.ndarray:
+    """A tensor's value as float64 reals (dequantized when it is quantized)."""
+    t = graph.tensors[name]
+    if is_quantized_tensor(t):
+        value = dequantize(value, t.quant.scale, t.quant.zero_point, t.quant.axis)
+    return np.asarray(value, np.float64)

@@ -1,13 +1,14 @@
 """Quantizing a float graph in one of the modes, from conversion or from an existing .tflite."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from ..errors import TocoError
 from ..ir import Graph
 from .full_integer import Int8Options, quantize_int8
 
-MODES = ("int8", "dynamic", "float16")
+MODES = ("int8", "int16x8", "dynamic", "float16")
 
 
 @dataclass
@@ -19,6 +20,13 @@ class QuantizeOptions:
     calibration_std: float = 1.0
     percentile: float | None = None
     int8: Int8Options = field(default_factory=Int8Options)
+    # --accuracy_target: the largest output error, as a share of the float outputs' range.
+    accuracy_target: float | None = None
+
+    @property
+    def full_integer(self) -> bool:
+        """Activations quantized too (int8 or 16x8), from calibrated or fake-quant ranges."""
+        return self.mode in ("int8", "int16x8")
 
 
 def _needs_calibration(graph: Graph, options: QuantizeOptions) -> bool:
@@ -46,19 +54,35 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         return [f"dynamic range: {sum(map(quantize_dynamic, graphs))} weight tensors quantized to int8"]
     ranges: list[dict[str, tuple[float, float]]] = [{} for _ in graph.subgraphs or [graph]]
     notes = []
+    int8 = options.int8
+    if options.accuracy_target is not None and not options.calibration_data:
+        raise TocoError("--accuracy_target needs --calibration-data: the error is measured on samples "
+                        "held back from it")
     if options.calibration_data:
         from .calibrate import calibrate
         from .calibration_data import calibration_samples
 
         samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
                                       options.calibration_std, options.calibration_samples)
-        ranges = calibrate(graph, samples, options.percentile)
-        notes.append(f"calibrated on {len(samples)} samples")
+        if options.accuracy_target is None:
+            ranges = calibrate(graph, samples, options.percentile)
+            notes.append(f"calibrated on {len(samples)} samples")
+        else:
+            from . import mixed_precision
+
+            samples, held = mixed_precision.held_back(samples)
+            ranges = calibrate(graph, samples, options.percentile)
+            notes.append(f"calibrated on {len(samples)} samples, {len(held)} held back")
+            float_graph = copy.deepcopy(graph)
+            choice = mixed_precision.choose_float_ops(graph, ranges, int8, options.accuracy_target, samples, held)
+            int8 = mixed_precision.with_kept(int8, choice.keep, options.accuracy_target)
     elif _needs_calibration(graph, options):
-        raise TocoError("--quantize int8 needs --calibration-data (samples of the inputs), unless every "
+        raise TocoError(f"--quantize {options.mode} needs --calibration-data (samples of the inputs), unless every "
                         "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")
     else:
         notes.append("no calibration: ranges from fake-quant nodes / default ranges")
-    for reason, listing in quantize_int8(graph, ranges, options.int8).items():
+    for reason, listing in quantize_int8(graph, ranges, int8).items():
         notes.append(f"kept in float ({reason}): {listing}")
+    if options.accuracy_target is not None:
+        notes += mixed_precision.describe(choice, options.accuracy_target, float_graph, graph)
     return notes

@@ -1,4 +1,5 @@
-"""Full-integer int8 quantization of a float IR graph, given each tensor's real range.
+"""Full-integer quantization of a float IR graph, given each tensor's real range: int8, or
+16x8 (int16 activations; schemes.py says what differs).
 
 Rules (TFLite's int8 scheme), with each op's part read from its definition (ops/registry.py):
 asymmetric per-tensor int8 activations; symmetric per-channel int8 weights on the input and
@@ -20,11 +21,11 @@ pin_shared).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import ConversionError
+from ..errors import ConversionError, TocoError
 from ..ir import Graph, Op, QuantParams, Tensor
 from ..ops import REGISTRY, has_trait
 from ..ops.int8.movement import data_inputs
@@ -37,17 +38,13 @@ from .params import (
     quantize_bias,
     quantize_symmetric,
     symmetric_weight_params,
-    zero_point_0_params,
 )
+from .schemes import INT8, Scheme
 from .subgraph_ranges import shared_params
 
 QUANTIZED_IO = ("int8", "uint8")
 
 
-def _fixed_output(op: Op) -> tuple[float, int] | None:
-    """The (scale, zero point) the op's int8 kernel requires of its output, if any."""
-    opdef = REGISTRY.get(op.type)
-    return None if opdef is None else opdef.int8_output
 
 
 def _weight_axis(op: Op) -> tuple[int, int] | None:
@@ -64,8 +61,12 @@ class Int8Options:
     # (mean, std) per graph input, in order: real = (q - mean) / std (TOCO's --mean_values and
     # --std_dev_values)
     input_stats: list[tuple[float, float]] | None = None
-    # TFLITE_BUILTINS_INT8: an op with no int8 kernel is an error rather than kept in float.
+    # TFLITE_BUILTINS_INT8: an op with no integer kernel is an error rather than kept in float.
     int8_only: bool = False
+    scheme: Scheme = INT8
+    # Ops kept in float whatever their kernels, by op name or first output's name, with why
+    # (--keep_float, --accuracy_target).
+    keep_float: dict[str, str] = field(default_factory=dict)
 
 
 class _Quantizer:
@@ -74,6 +75,7 @@ class _Quantizer:
         self.g = graph
         self.ranges = ranges
         self.options = options
+        self.scheme = options.scheme
         self.params: dict[str, QuantParams] = {}
         # The integer type of the tensors quantized to another than int8 (an LSTM's int16 cell state).
         self.dtypes: dict[str, str] = {}
@@ -81,9 +83,10 @@ class _Quantizer:
         # is the model's entry subgraph, whose outputs are the model's, not a loop's or branch's.
         self.pins = pins or {}
         self.entry = entry
-        # Ops with no int8 kernel, which stay in float.
-        # Ops that stay in float, and why (FLOAT_REASONS).
-        reasons = {id(op): _float_reason(graph, op, options.int8_only) for op in graph.ops}
+        # Ops that stay in float, and why: kept by name, or the reasons _float_reason gives.
+        reasons = {id(op): (_kept_float(op, options.keep_float)
+                            or _float_reason(graph, op, options.int8_only, self.scheme))
+                   for op in graph.ops}
         # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
         # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
         for op in graph.ops:
@@ -130,19 +133,20 @@ class _Quantizer:
     def choose_activation_params(self) -> None:
         for name in self.g.inputs:
             if self.g.tensors[name].dtype == "float32":  # integer inputs (token ids) stay as they are
-                self.params[name] = self._input_stats_params(name) or activation_params(*self._range(name))
+                self.params[name] = (self._input_stats_params(name)
+                                     or self.scheme.activation_params(*self._range(name)))
         for op in self.g.ops:
             for out in op.outputs:
                 if self.g.tensors[out].dtype != "float32":
                     continue
-                fixed = _fixed_output(op)
+                fixed = self._fixed_output(op)
                 if self._is_float(op):
-                    self.params[out] = activation_params(*self._range(out))
+                    self.params[out] = self.scheme.activation_params(*self._range(out))
                 elif fixed is not None:
                     scale, zero = fixed
                     self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
                 elif has_trait(op.type, "zero_fill"):
-                    self.params[out] = zero_point_0_params(*self._range(out))
+                    self.params[out] = self.scheme.zero_fill_params(*self._range(out))
                 elif has_trait(op.type, "moves_data") and data_inputs(op)[0] in self.params:
                     # The input whose values the op moves (SPLIT takes its axis first).
                     self.params[out] = self.params[data_inputs(op)[0]]
@@ -150,10 +154,10 @@ class _Quantizer:
                     # A constant it moves (an embedding table GATHER reads): LiteRT copies the
                     # table's integers, so the output takes the table's params, from its range.
                     table = self.g.tensors[data_inputs(op)[0]]
-                    self.params[out] = self.params[table.name] = activation_params(
+                    self.params[out] = self.params[table.name] = self.scheme.activation_params(
                         float(table.data.min()), float(table.data.max()))
                 else:
-                    self.params[out] = activation_params(*self._range(out))
+                    self.params[out] = self.scheme.activation_params(*self._range(out))
         for op in self.g.ops:
             if op.type == lstm.TYPE and not self._is_float(op):
                 lstm.choose_params(self.g, op, self.params, self.dtypes, self._range)
@@ -170,7 +174,7 @@ class _Quantizer:
         if name in self.g.inputs:
             return self.options.inference_input_type == "float32" and self.options.input_stats is None
         producer = self.g.producer(name)
-        return (producer is not None and _fixed_output(producer) is None
+        return (producer is not None and self._fixed_output(producer) is None
                 and not has_trait(producer.type, "moves_data")
                 and not has_trait(producer.type, "shared_params")
                 and not has_trait(producer.type, "updates_variables"))
@@ -214,10 +218,10 @@ class _Quantizer:
         out = self.params[op.outputs[0]]
         if has_trait(op.type, "zero_fill"):
             return out  # its zero point 0 is what empty cells mean
-        lo, hi = _span(out)
+        lo, hi = self._span(out)
         spanning = [self.params[n] for n in op.inputs
                     if n in self.params and not self.g.tensors[n].is_const and not self._free_producer(n, op)
-                    and _span(self.params[n])[0] <= lo and _span(self.params[n])[1] >= hi]
+                    and self._span(self.params[n])[0] <= lo and self._span(self.params[n])[1] >= hi]
         return min(spanning, key=lambda p: float(p.scale[0]), default=out)
 
     def _replace_params(self, name: str, params: QuantParams) -> None:
@@ -228,7 +232,7 @@ class _Quantizer:
         self.params[name] = params
         for reader in self.g.consumers(name):
             if (old is None or self._is_float(reader) or not has_trait(reader.type, "moves_data")
-                    or _fixed_output(reader) is not None or data_inputs(reader)[0] != name):
+                    or self._fixed_output(reader) is not None or data_inputs(reader)[0] != name):
                 continue
             for out in reader.outputs:
                 if out in self.params and _same(self.params[out], old):
@@ -287,7 +291,7 @@ class _Quantizer:
                     data, params = self._bias(op, t)
                 else:
                     params = self._constant_params(op, t)
-                    data = quantize_values(t.data, params)
+                    data = quantize_values(t.data, params, self.scheme.dtype)
                 key = (name, data.dtype.name, params.scale.tobytes(), params.zero_point.tobytes(), params.axis)
                 if key not in made:
                     made[key] = self.g.add_const(f"{name}/quantized", data)
@@ -305,7 +309,7 @@ class _Quantizer:
         if (has_trait(op.type, "moves_data") and t.name not in data_inputs(op)
                 and op.outputs[0] in self.params):
             return self.params[op.outputs[0]]
-        return self.params.get(t.name) or activation_params(float(t.data.min()), float(t.data.max()))
+        return self.params.get(t.name) or self.scheme.activation_params(float(t.data.min()), float(t.data.max()))
 
     def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
@@ -319,9 +323,19 @@ class _Quantizer:
         data = next(n for n in op.inputs if n in self.params)
         in_scale = float(self.params[data].scale[0])
         params = bias_params(in_scale, weights.quant)
-        return quantize_bias(t.data, params), params
+        return quantize_bias(t.data, params, self.scheme.bias_dtype), params
 
     # ---- applying ---------------------------------------------------------------------------
+
+    def _span(self, params: QuantParams) -> tuple[float, float]:
+        """The real values per-tensor activation params represent."""
+        scale, zero = float(params.scale[0]), int(params.zero_point[0])
+        qmin, qmax = self.scheme.range
+        return scale * (qmin - zero), scale * (qmax - zero)
+
+    def _fixed_output(self, op: Op) -> tuple[float, int] | None:
+        """The (scale, zero point) the op's integer kernel requires of its output, if any."""
+        return self.scheme.fixed_output(REGISTRY.get(op.type))
 
     def _is_float(self, op: Op) -> bool:
         return id(op) in self._float_reasons
@@ -338,13 +352,18 @@ class _Quantizer:
                 for reason, by_type in nodes.items()}
 
     def check_supported(self) -> None:
+        """--int8_only: refuses the ops that stay in float for want of an integer kernel or
+        scheme (those kept by name were asked for)."""
         if self.float_ops and self.options.int8_only:
             listings = self.float_listings()
-            problems = [f"no int8 kernel for {listings[NO_KERNEL]}"] if NO_KERNEL in listings else []
+            no_kernel, no_scheme = (text.format(scheme=self.scheme.name) for text in (NO_KERNEL, NO_SCHEME))
+            problems = [f"no {self.scheme.name} kernel for {listings[no_kernel]}"] if no_kernel in listings else []
             problems += [f"{reason.split(';')[0]}: {listing}" for reason, listing in listings.items()
-                         if reason.startswith(NO_SCHEME)]
+                         if reason.startswith(no_scheme)]
             if NON_FINITE in listings:
                 problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
+            if not problems:
+                return
             raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
                                   "keep these ops in float, or use --quantize dynamic or float16.")
 
@@ -353,7 +372,7 @@ class _Quantizer:
         for name, params in self.params.items():
             t = self.g.tensors[name]
             if not t.is_const and t.dtype == "float32" and name not in floats:
-                t.dtype, t.quant = self.dtypes.get(name, "int8"), params
+                t.dtype, t.quant = self.dtypes.get(name, self.scheme.dtype), params
 
     # ---- float fallback -----------------------------------------------------------------------
 
@@ -372,7 +391,7 @@ class _Quantizer:
                 readers = [c for c in self.g.consumers(out) if not self._is_float(c)]
                 if out not in self.params or not readers:
                     continue
-                quantized = self._convert(out, "QUANTIZE", "int8", self.params[out], f"{out}/quantized")
+                quantized = self._convert(out, "QUANTIZE", self.scheme.dtype, self.params[out], f"{out}/quantized")
                 for reader in readers:
                     for i, name in enumerate(reader.inputs):
                         if name == out:
@@ -405,19 +424,20 @@ class _Quantizer:
             self.g.outputs[i] = self._output_boundary(name)
 
     def _outside(self, name: str, kind: str) -> str | None:
-        """Unless the int8 tensor `name` already has the outside type `kind`: renames it to a
-        new inner name (returned) and adds `name` back, of the outside type."""
+        """Unless the quantized tensor `name` already has the outside type `kind`: renames it
+        to a new inner name (returned) and adds `name` back, of the outside type."""
         t = self.g.tensors[name]
+        inside = self.scheme.dtype
         if t.dtype == "float32" and name in self.params and kind != "float32":
             # A float op's output leaves the graph quantized.
             inner = self.g.unique_name(f"{name}/float")
             self.g._rename_tensor(name, inner)
-            params = self.params[name] if kind == "int8" else _as_uint8(self.params[name])
+            params = self.params[name] if kind == inside else _as_uint8(self.params[name])
             self.g.add_tensor(Tensor(name, t.shape, kind, quant=params))
             return inner
-        if kind == "int8" or t.dtype != "int8":
+        if kind == inside or t.dtype != inside:
             return None
-        inner = self.g.unique_name(f"{name}/int8")
+        inner = self.g.unique_name(f"{name}/{inside}")
         self.g._rename_tensor(name, inner)
         self.g.add_tensor(Tensor(name, t.shape, "float32" if kind == "float32" else "uint8",
                                  quant=None if kind == "float32" else _as_uint8(t.quant)))
@@ -443,13 +463,26 @@ class _Quantizer:
 
 
 # Why an op stays in float (the notes say it).
-NO_KERNEL = "no int8 kernel; --int8_only refuses"
-NO_SCHEME = "no int8 scheme for"  # then what lstm.unsupported says
+NO_KERNEL = "no {scheme} kernel; --int8_only refuses"
+NO_SCHEME = "no {scheme} scheme for"  # then what lstm.unsupported says
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
 
-def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
+def _kept_float(op: Op, keep: dict[str, str]) -> str | None:
+    """Why the op is kept in float by name (Int8Options.keep_float), or None."""
+    return keep.get(op.name) or (keep.get(op.outputs[0]) if op.outputs else None)
+
+
+def _check_kept_names(graphs: list[Graph], keep: dict[str, str]) -> None:
+    named = {name for g in graphs for op in g.ops for name in (op.name, *op.outputs[:1])}
+    unknown = [name for name in keep if name not in named]
+    if unknown:
+        raise TocoError(f"--keep_float: no op named {', '.join(map(repr, unknown))}; name ops as the "
+                        "quantizer's notes and `toco-py inspect` of the float model do")
+
+
+def _float_reason(graph: Graph, op: Op, int8_only: bool, scheme: Scheme) -> str | None:
     """Why the op stays in float, or None: it computes on float values and has no int8
     kernel, is one TensorFlow keeps in float or part of a composition int8 cannot hold
     (Op.float_in_int8; both unless int8_only), or reads a float constant
@@ -467,23 +500,18 @@ def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
         return None
     if op.float_in_int8 and not int8_only:
         return f"{op.float_in_int8}; --int8_only quantizes them"
+    if scheme.kernel(REGISTRY.get(op.type)) is None:
+        return NO_KERNEL.format(scheme=scheme.name)
     unsupported = lstm.unsupported(graph, op)
     if unsupported:
-        return f"{NO_SCHEME} {unsupported}; --int8_only refuses"
-    opdef = REGISTRY.get(op.type)
-    if opdef is not None and opdef.int8_kernel is not None:
-        return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
-    return NO_KERNEL
+        return f"{NO_SCHEME.format(scheme=scheme.name)} {unsupported}; --int8_only refuses"
+    return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
 
 
-def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:
-    return quantize_values_raw(data, params.scale, params.zero_point, params.axis, "int8")
+def quantize_values(data: np.ndarray, params: QuantParams, dtype: str = "int8") -> np.ndarray:
+    return quantize_values_raw(data, params.scale, params.zero_point, params.axis, dtype)
 
 
-def _span(params: QuantParams) -> tuple[float, float]:
-    """The real values per-tensor int8 params represent."""
-    scale, zero = float(params.scale[0]), int(params.zero_point[0])
-    return scale * (-128 - zero), scale * (127 - zero)
 
 
 def _same(a: QuantParams, b: QuantParams) -> bool:
@@ -496,17 +524,22 @@ def _as_uint8(params: QuantParams) -> QuantParams:
 
 def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
                   options: Int8Options) -> dict[str, str]:
-    """Rewrites the float graph in place into a full-integer int8 graph, every subgraph of it
-    (ranges: each subgraph's, as calibrate gives them); returns the ops kept in
-    float by the reason they are, as {reason: 'TYPE (node, ...); ...'}. The entry subgraph's
-    inputs and outputs take the inference types; the other subgraphs' stay int8, as their
-    callers hand them over."""
+    """Rewrites the float graph in place into a full-integer graph in options.scheme (int8 or
+    16x8), every subgraph of it (ranges: each subgraph's, as calibrate gives them); returns the
+    ops kept in float by the reason they are, as {reason: 'TYPE (node, ...); ...'}. The entry
+    subgraph's inputs and outputs take the inference types; the other subgraphs' stay
+    quantized, as their callers hand them over."""
+    scheme = options.scheme
+    io_types = ("float32",) + (QUANTIZED_IO if scheme.dtype == "int8" else (scheme.dtype,))
     for kind in (options.inference_input_type, options.inference_output_type):
-        if kind not in ("float32",) + QUANTIZED_IO:
-            raise ConversionError(f"inference type {kind!r}: use float32, int8 or uint8")
+        if kind not in io_types:
+            raise ConversionError(f"inference type {kind!r} with --quantize {scheme.name}: use "
+                                  f"{', '.join(io_types[:-1])} or {io_types[-1]}")
     graphs = graph.subgraphs or [graph]
-    ranges, pins = shared_params(graphs, ranges, options.default_range)
-    inner = replace(options, inference_input_type="int8", inference_output_type="int8", input_stats=None)
+    _check_kept_names(graphs, options.keep_float)
+    ranges, pins = shared_params(graphs, ranges, options.default_range, scheme.activation_params)
+    inner = replace(options, inference_input_type=scheme.dtype, inference_output_type=scheme.dtype,
+                    input_stats=None)
     quantizers = [_Quantizer(g, ranges[s], inner if s else options, pins[s], entry=not s)
                   for s, g in enumerate(graphs)]
     for q in quantizers:
@@ -519,7 +552,7 @@ def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
         for rewrite in (q.quantize_constants, q.apply_activation_params, q.keep_float, q.insert_boundaries,
                         q.drop_round_trips, q.g.toposort):
             rewrite()
-            q.g.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
+            q.g.checkpoint(f"the {scheme.name} quantizer's {rewrite.__name__}")
         for reason, listing in q.float_listings().items():
             listings.setdefault(reason, []).append(listing)
     return {reason: "; ".join(parts) for reason, parts in listings.items()}
