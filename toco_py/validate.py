@@ -450,13 +450,13 @@ def _sensitivity(reference: str | None, engine: Engine, candidate: Graph, fed: l
 
     try:
         float_graph = float_reference(reference, engine, candidate)
-        if float_graph is None:
-            return None
-        if sequence:
-            return Sensitivity([], None, note="not measured over a sequence of steps")
-        return contributions(float_graph, candidate, fed)
     except TocoError as err:
         return Sensitivity([], None, note=f"not measured: {err}")
+    if float_graph is None:
+        return None
+    if sequence:
+        return Sensitivity([], None, note="not measured over a sequence of steps")
+    return contributions(float_graph, candidate, fed)
 
 
 # ---- reporting ------------------------------------------------------------------------------
