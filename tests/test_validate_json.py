@@ -196,3 +196,11 @@ def test_json_with_a_broken_model_is_a_one_line_error(files):
     proc = toco("validate", str(files["float"]), str(bad), "--json")
     assert_one_line_error(proc)
     assert proc.stdout == ""
+
+
+def test_a_sequence_of_steps_is_compared_but_not_ranked(files):
+    proc = toco("validate", str(files["float"]), str(files["int8"]), "--steps", "2", "--json")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [r["step"] for r in doc["steps"]] == [0, 0, 1, 1]
+    assert doc["contributors"]["ops"] == [] and "sequence of steps" in doc["contributors"]["note"]

@@ -346,14 +346,16 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
         marks = checks.contributor_marks(report.sensitivity)
         title = "per tensor (in op order)"
         if marks:
-            title += ("; 'alone': the ops whose quantization alone costs the outputs most, by rank, "
-                      "as mean |error| / output range (the quantized model: "
-                      f"{report.sensitivity.model_error:.3g})")
+            own = report.sensitivity.model_error
+            title += ("; 'alone': the ops whose quantization alone costs the outputs most, by rank, as "
+                      "mean |error| / output range" + ("" if own is None else f" (the quantized model: {own:.3g})"))
         print_table(title, ["tensor", "max abs err", "max rel err", "SNR dB", "cosine"]
                     + (["alone"] if marks else []) + [""],
                     [(r.tensor, r.max_abs, r.max_rel, r.snr_db, r.cosine)
                      + ((marks.get(r.tensor, ""),) if marks else ())
                      + ("<- first beyond tolerance" if r is first else "",) for r in tensors])
+        if report.sensitivity is not None and report.sensitivity.note:
+            click.echo(f"ops not ranked by their error: {report.sensitivity.note}")
     if not all(r.passed for r in rows):
         sys.exit(1)
 

@@ -16,10 +16,10 @@ DEQUANTIZE or requantization of (image/int8 is image, scores/int8 is scores). A 
 whose outputs match no float tensor is not measured (`Sensitivity.unmatched`).
 
 Cost: one float run per sample, then per measured op its kernel and the float ops downstream
-of it: about ops^2 / 2 float op runs per sample. Measured on one core: a 10-op CNN on 20x20
-images, 16 samples, 0.1 s; MobileNetV2 at 96x96 (66 ops measured of 100), 16 samples, 61 s
-(`sensitivity` bench in the docstring's commands: tests/test_validate_json.py times the small
-one). Deterministic: no randomness, and the samples are the caller's."""
+of it: about ops^2 / 2 float op runs per sample. Measured on one (shared) core: MobileNetV2 at
+96x96 (65 ops measured), 16 samples, 23 s, the float ops downstream three quarters of it; the
+MLP of tests/test_validate_json.py, well under a second. Deterministic: no randomness, and
+the samples are the caller's."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -149,7 +149,8 @@ class _Perturbation:
 
 def contributions(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray]]) -> Sensitivity:
     """Each measured op's contribution over the samples `feeds` (float inputs of the
-    reference graph), ranked; and the quantized model's own error by the same measure."""
+    reference graph), ranked; and the quantized model's own error by the same measure (None
+    when its outputs do not all stand for the float model's)."""
     note = _unsupported(reference) or _unsupported(quant)
     if note is not None:
         return Sensitivity([], None, note=note)
@@ -158,13 +159,10 @@ def contributions(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarr
     perturbations = [_Perturbation(quant, i, reference, names, producers) for i in measured_ops(quant)]
     unmatched = [f"#{p.index} {p.op.type}" for p in perturbations if not p.matched]
     perturbations = [p for p in perturbations if p.matched]
-    float_run, quant_run = Interpreter(reference), Interpreter(quant)
+    float_run = Interpreter(reference)
     kernels = [kernel_for(reference, op) for op in reference.ops]
     outputs = list(reference.outputs)
-    # The quantized model's tensor standing for each float output (for its own error).
-    candidate = {names[n]: n for n in quant.outputs if n in names}
     errors = {p.index: dict.fromkeys(outputs, 0.0) for p in perturbations}
-    model = dict.fromkeys(outputs, 0.0)
     truths: list[dict[str, np.ndarray]] = []
     for sample in feeds:
         base = float_run.run(sample, keep_all=True)
@@ -179,28 +177,14 @@ def contributions(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarr
             for o in outputs:
                 if o in values:
                     errors[p.index][o] += float(np.sum(np.abs(np.asarray(values[o], np.float64) - truth[o])))
-        if len(candidate) == len(outputs):
-            got = quant_run.run(adapt_inputs(sample, quant))
-            for o in outputs:
-                q = quant.tensors[candidate[o]]
-                value = got[candidate[o]]
-                if is_quantized_tensor(q):
-                    value = dequantize(value, q.quant.scale, q.quant.zero_point, q.quant.axis)
-                model[o] += float(np.sum(np.abs(np.asarray(value, np.float64) - truth[o])))
-    norms = {o: _norm([t[o] for t in truths]) for o in outputs}
-
-    def scaled(sums: dict[str, float]) -> dict[str, float]:
-        return {o: sums[o] / norms[o] for o in outputs}
-
     ranked = []
     for p in perturbations:
-        per_output = scaled(errors[p.index])
+        per_output = {o: errors[p.index][o] / _norm([t[o] for t in truths]) for o in outputs}
         ranked.append(Contribution(p.index, p.op.type, node_name(p.op), p.replaced[0],
                                    max(per_output.values(), default=0.0), per_output))
     ranked.sort(key=lambda c: (-c.error, c.op))
-    model_outputs = scaled(model) if len(candidate) == len(outputs) and feeds else {}
-    return Sensitivity(ranked, max(model_outputs.values()) if model_outputs else None, model_outputs,
-                       unmatched)
+    model = output_errors(reference, quant, feeds) if feeds and _stand_for(quant, reference, names) else {}
+    return Sensitivity(ranked, max(model.values()) if model else None, model, unmatched)
 
 
 def _norm(values: list[np.ndarray]) -> float:
@@ -217,10 +201,14 @@ def _norm(values: list[np.ndarray]) -> float:
 def model_error(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray]]) -> float:
     """The quantized model's error over the samples by the measure of contributions: the
     largest over the outputs of mean |quantized - float| / the float output's range."""
-    names = float_names(quant, reference)
-    candidate = {names[n]: n for n in quant.outputs if n in names}
+    return max(output_errors(reference, quant, feeds).values())
+
+
+def output_errors(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    """model_error's measure per output of the float model."""
+    candidate = _stand_for(quant, reference, float_names(quant, reference))
     outputs = list(reference.outputs)
-    if len(candidate) != len(outputs):
+    if candidate is None:
         raise InternalError(f"the quantized model's outputs {quant.outputs} do not stand for the float "
                             f"model's {outputs}")
     float_run, quant_run = Interpreter(reference), Interpreter(quant)
@@ -232,7 +220,13 @@ def model_error(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray
         got = quant_run.run(adapt_inputs(sample, quant))
         for o in outputs:
             sums[o] += float(np.sum(np.abs(_as_real(quant, candidate[o], got[candidate[o]]) - truths[-1][o])))
-    return max(sums[o] / _norm([t[o] for t in truths]) for o in outputs)
+    return {o: sums[o] / _norm([t[o] for t in truths]) for o in outputs}
+
+
+def _stand_for(quant: Graph, reference: Graph, names: dict[str, str]) -> dict[str, str] | None:
+    """Each float output -> the quantized model's output standing for it; None when one has none."""
+    candidate = {names[n]: n for n in quant.outputs if n in names}
+    return candidate if all(o in candidate for o in reference.outputs) else None
 
 
 def _as_real(graph: Graph, name: str, value) -> np.ndarray:

@@ -412,7 +412,8 @@ def validate(reference: str | None, candidate_path: str,
     for sample in range(samples):
         given = feeds(ref.graph, sample)
         sequence = isinstance(given, list)
-        fed.append(given)
+        if contributors:
+            fed.append(given)
         steps = given if sequence else [given]
         for engine in [ref, *candidates]:
             engine.restart()
@@ -435,21 +436,27 @@ def validate(reference: str | None, candidate_path: str,
                             tensors[row.tensor] = row
     order = {n: i for i, n in enumerate(op_order)}
     step_rows = [r for step in sorted(by_step) for r in by_step[step].values()] if sequence else []
-    sensitivity = None
-    if contributors:
-        sensitivity = _sensitivity(float_reference(reference, ref, graph), graph, fed, sequence)
+    sensitivity = _sensitivity(reference, ref, graph, fed, sequence) if contributors else None
     return Report(list(worst.values()), step_rows,
                   sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0)), tolerance, sensitivity)
 
 
-def _sensitivity(reference: Graph | None, candidate: Graph, fed: list, sequence: bool) -> Sensitivity | None:
+def _sensitivity(reference: str | None, engine: Engine, candidate: Graph, fed: list,
+                 sequence: bool) -> Sensitivity | None:
+    """The candidate's ops ranked against the float reference, when there is one. What keeps
+    them from being measured (a .pb our converter cannot cut at a TF-converted candidate's
+    tensors, say) is a note: the comparison itself stands."""
     from .sensitivity import Sensitivity, contributions
 
-    if reference is None:
+    try:
+        float_graph = float_reference(reference, engine, candidate)
+    except TocoError as err:
+        return Sensitivity([], None, note=f"not measured: {err}")
+    if float_graph is None:
         return None
     if sequence:
         return Sensitivity([], None, note="not measured over a sequence of steps")
-    return contributions(reference, candidate, fed)
+    return contributions(float_graph, candidate, fed)
 
 
 # ---- reporting ------------------------------------------------------------------------------
