@@ -6,15 +6,16 @@ read at f674577 and measured on the installed ai-edge-litert):
   shift of 15 instead of 20; LiteRT takes it unless the op's pot_scale_int16 option (schema
   default true) is set and all three scales are powers of two (CheckedLog2), when it takes the
   power-of-two path instead: the input whose scale differs from the output's is shifted right
-  (RoundingDivideByPOT on int16) and the sum saturates. ADD requires zero points of 0 on both
-  paths (SUB only on the power-of-two path); its power-of-two path cannot broadcast (the
-  reference Add aborts on unequal sizes).
+  (RoundingDivideByPOT on int16) and the sum saturates. Both require zero points of 0; ADD's
+  power-of-two path cannot broadcast (the reference Add aborts on unequal sizes).
 - MUL (mul.cc): int8's MulElementwise, zero points 0 (checked at Eval). int16 inputs with an
   int8 output take reference_integer_ops::Mul(int16 -> int8), a Q0.15 product that ignores
-  the scales.
+  the scales and cannot broadcast.
 - DIV (div.cc): int8's DivElementwise on int16 values, the divisor never its zero point.
 - MAXIMUM / MINIMUM (maximum_minimum.cc): compare the stored integers, as for int8.
-- EQUAL / NOT_EQUAL (comparisons.cc): rescaled as int8 (left shift 8). LESS, LESS_EQUAL,
+- EQUAL / NOT_EQUAL (comparisons.cc): rescaled as int8 (left shift 8), for input scales below
+  1: from 1 on, the rescaling shifts right by a negative amount, whose x86 result differs
+  between the two inputs on int16 values (measured), so it is refused. LESS, LESS_EQUAL,
   GREATER, GREATER_EQUAL take int16 through their unquantized branch: they compare the raw
   integers whatever the scales, so the quantizer must give both inputs the same params.
 - SQUARED_DIFFERENCE has no int16 kernel (squared_difference.cc: "only supports FLOAT32 and
@@ -75,7 +76,6 @@ def _pot_add_sub(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray, shifts: tup
                  is_sub: bool) -> np.ndarray:
     """Add/Sub16 (and BroadcastSub16POTSlow): one input shifted right to the output's scale,
     then a saturating sum clamped to the activation range."""
-    require_zero_points(op, graph, _names(op))
     if not is_sub and np.shape(a) != np.shape(b):
         raise ConversionError(f"{op!r}: LiteRT's power-of-two 16-bit ADD cannot broadcast "
                               f"{list(np.shape(a))} against {list(np.shape(b))} (it aborts); set "
@@ -89,8 +89,7 @@ def _pot_add_sub(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray, shifts: tup
 def _add_sub_kernel(is_sub: bool):
     def kernel(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         require_all(op, graph, _names(op), "int16")
-        if not is_sub:
-            require_zero_points(op, graph, _names(op))
+        require_zero_points(op, graph, _names(op))
         shifts = pot_shifts(op, graph)
         if shifts is not None:
             return _pot_add_sub(op, graph, a, b, shifts, is_sub)
@@ -123,6 +122,21 @@ def div_int16(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return div_quantized(op, graph, a, b, "int16")
 
 
+def _rescaled_comparison(fn):
+    int8_style = rescaled_comparison(fn, "int16")
+
+    def kernel(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        for name in op.inputs[:2]:
+            scale = per_tensor(op, graph, name)[0]
+            if scale >= 1:
+                raise ConversionError(
+                    f"{op!r}: LiteRT's 16-bit {op.type} rescales an input of scale "
+                    f"{float(scale):.9g} (1 or more) by an undefined negative shift; "
+                    f"requantize {name!r} to a finer scale")
+        return int8_style(op, graph, a, b)
+    return kernel
+
+
 def _raw_comparison(fn):
     def kernel(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         require_all(op, graph, op.inputs[:2], "int16")
@@ -138,4 +152,4 @@ register_int16("MAXIMUM", raw_extremum(np.maximum, "int16"))
 register_int16("MINIMUM", raw_extremum(np.minimum, "int16"))
 for _name, _fn in COMPARISONS.items():
     _rescaled = _name in ("EQUAL", "NOT_EQUAL")
-    register_int16(_name, rescaled_comparison(_fn, "int16") if _rescaled else _raw_comparison(_fn))
+    register_int16(_name, _rescaled_comparison(_fn) if _rescaled else _raw_comparison(_fn))
