@@ -12,8 +12,8 @@ types, ranks (unknown rank is written as an empty shape, unknown sizes as 1), wh
 tensor has quantization parameters (the writer adds them exactly when `Tensor.quant` is
 set), and the builtin options the writer stores. Options the writer never stores keep their
 schema defaults, so those branches are left out: quantized_bias_type (CONV_2D 8,
-FULLY_CONNECTED 11, TRANSPOSE_CONV 5), pot_scale_int16 (default true: ADD 3, SUB 5),
-sparse weights (FULLY_CONNECTED 8) and shuffled weights (FULLY_CONNECTED 2).
+FULLY_CONNECTED 11, TRANSPOSE_CONV 5), sparse weights (FULLY_CONNECTED 8) and shuffled
+weights (FULLY_CONNECTED 2).
 
 Rules are ladders of (condition, version) tried in op_version.cc's order; the first
 condition that holds gives the version, and 1 when none does. The op types op_version.cc has
@@ -139,6 +139,11 @@ def _grouped(s: _Sig) -> bool:
     return bool(x) and len(x) > 3 and len(w) > 3 and x[3] != w[3]
 
 
+def _general_int16(s: _Sig) -> bool:
+    """An int16 ADD or SUB whose pot_scale_int16 option (default true) is false."""
+    return s.i(0) == s.o(0) == "int16" and not s.attr("pot_scale_int16", True)
+
+
 def _mul_rescale_at_least_1(s: _Sig) -> bool:
     a, b, out = s.scale0(s.tensor(0)), s.scale0(s.tensor(1)), s.scale0(s.tensor(0, output=True))
     return a != 0 and b != 0 and out != 0 and a * b / out >= 1.0
@@ -198,8 +203,10 @@ RULES: dict[str, Rule] = {
     "ADD": (
         (lambda s: s.i(0) == "int16" and not s.quantized(0), 5),
         (_in(0, "int64"), 4),
+        (_general_int16, 3),
         (_in(0, "int8"), 2)),
     "SUB": (
+        (_general_int16, 5),
         (_in(0, "int64"), 4),
         (_broadcast_over_4d, 3),
         (_in(0, "int8"), 2)),
