@@ -54,3 +54,12 @@ def require_same_params(op: Op, graph: Graph, names: list[str], why: str) -> Non
                 f"{op!r}: LiteRT's quantized {op.type} needs {why} to share one scale and zero "
                 f"point, but {_describe(op, graph, name)} and {_describe(op, graph, first)}; "
                 "requantize with a QUANTIZE op first")
+
+
+def require_symmetric(op: Op, graph: Graph, names: list[str]) -> None:
+    """LiteRT's 16x8 kernels take int16 tensors with zero point 0 (TF_LITE_ENSURE_EQ)."""
+    for name in names:
+        _, zero = per_tensor(op, graph, name)
+        if zero:
+            raise ConversionError(f"{op!r}: LiteRT's 16x8 {op.type} needs zero point 0 on its int16 "
+                                  f"tensors, but {name!r} has {zero}; quantize it symmetrically")
