@@ -334,6 +334,13 @@ def test_op_versions_match_tensorflows_16x8(tf_16x8_model):
     assert {t: v for t, v in written.items() if t in mine and v[0] != v[1]} == {}
 
 
+def test_fully_connected_16x8_version_without_keep_num_dims():
+    """What TF wrote for a Dense layer after a Flatten (measured alongside the model above)."""
+    inputs, params, _, const = conv_inputs("FULLY_CONNECTED")
+    graph = int8_graph("FULLY_CONNECTED", inputs, params, [quant(0.02)], {}, const, output_dtype="int16")
+    assert op_version(graph, graph.ops[0]) == 4
+
+
 def test_tf_16x8_model_bit_exact(tf_16x8_model):
     graph = read_model(tf_16x8_model).main
     assert {graph.tensors[op.outputs[0]].dtype for op in graph.ops if op.type == "CONV_2D"} == {"int16"}

@@ -17,10 +17,10 @@ sparse weights (FULLY_CONNECTED 8) and shuffled weights (FULLY_CONNECTED 2).
 
 16x8 models are the exception: TensorFlow's converter quantizes them with its older quantizer
 (tools/optimize), which raises each quantized op's version to the one its OperatorProperty
-names and leaves op_version.cc's int16 branches unused. Measured with TF 2.21: CONV_2D,
-DEPTHWISE_CONV_2D and TRANSPOSE_CONV 3, FULLY_CONNECTED 4, BATCH_MATMUL 2, a feature that
-needs more (FULLY_CONNECTED's keep_num_dims: 5) still winning; the _16X8 rules say so, placed
-below the rules that give more.
+names, instead of applying op_version.cc's int16 branches. Measured with TF 2.21
+(tests/test_int16_conv.py): CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV 3, FULLY_CONNECTED
+4, BATCH_MATMUL 2, a feature that needs more (FULLY_CONNECTED's keep_num_dims: 5) still
+winning; the _16x8 rules say so, placed below the rules that give more.
 
 Rules are ladders of (condition, version) tried in op_version.cc's order; the first
 condition that holds gives the version, and 1 when none does. The op types op_version.cc has

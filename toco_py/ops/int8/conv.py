@@ -120,7 +120,7 @@ def depthwise_sums(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray) -> np.nda
 def transpose_conv_sums(op: Op, graph: Graph, output_shape: np.ndarray, w: np.ndarray,
                         x: np.ndarray) -> np.ndarray:
     _, zero = per_tensor(op, graph, _data_input(op))
-    # The float kernel's scatter on the offset integers (exact in int64), without its
+    # The float kernel's scatter on the offset integers (exact in float64), without its
     # activation: the clamp comes after requantizing.
     plain = Op(op.type, op.inputs, op.outputs, {**op.attrs, "fused_activation_function": "NONE"}, op.name)
     return transpose_conv(plain, output_shape, w.astype(np.int64), x.astype(np.int64) - zero)
