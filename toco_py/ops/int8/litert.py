@@ -64,6 +64,7 @@ def require_same_params(op: Op, graph: Graph, names: list[str], why: str) -> Non
 def require_zero_points(op: Op, graph: Graph, names: list[str]) -> None:
     """LiteRT's 16-bit kernels check TF_LITE_ENSURE_EQ(zero_point, 0) on these tensors."""
     for name in names:
-        if per_tensor(op, graph, name)[1] != 0:
-            raise ConversionError(f"{op!r}: LiteRT's 16-bit {op.type} needs zero points of 0, and "
-                                  f"{name!r} has another; quantize int16 symmetrically")
+        _, zero = per_tensor(op, graph, name)
+        if zero:
+            raise ConversionError(f"{op!r}: LiteRT's 16-bit {op.type} needs zero points of 0, but "
+                                  f"{name!r} has {zero}; quantize int16 symmetrically")
