@@ -54,3 +54,12 @@ def require_same_params(op: Op, graph: Graph, names: list[str], why: str) -> Non
                 f"{op!r}: LiteRT's quantized {op.type} needs {why} to share one scale and zero "
                 f"point, but {_describe(op, graph, name)} and {_describe(op, graph, first)}; "
                 "requantize with a QUANTIZE op first")
+
+
+def require_zero_point_0(op: Op, graph: Graph, names: list[str]) -> None:
+    """LiteRT's 16x8 kernels take symmetric int16 tensors (TF_LITE_ENSURE_EQ(zero_point, 0))."""
+    for name in names:
+        zero = per_tensor(op, graph, name)[1]
+        if zero:
+            raise ConversionError(f"{op!r}: LiteRT's 16x8 {op.type} needs a zero point of 0 on "
+                                  f"{name!r}, not {zero}")

@@ -1,0 +1,82 @@
+"""16x8 activations, SOFTMAX, unary math and QUANTIZE / DEQUANTIZE against LiteRT's reference
+kernels, element for element. Unary ops see every int16 value at once (a 65536-element input);
+seeded property tests draw softmax shapes, betas and scales at random.
+"""
+import numpy as np
+import pytest
+
+from tests.support.kernel_check import int8_disagreement, int8_graph, quant, run_int8_ours, run_one_op
+from toco_py.errors import ConversionError
+
+EVERY_INT16 = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16).reshape(256, 256)
+Q015 = quant(1 / 32768)
+# Input scales: tiny, typical, the power-of-two scales where LOGISTIC / TANH take their
+# shortcut (2^-12; TANH also 2^-11), one just off it, and large ones that saturate.
+SCALES = {"tiny": 1e-6, "typical": 3e-4, "2^-12": 2.0 ** -12, "2^-11": 2.0 ** -11,
+          "2^-12 off": 2.0 ** -12 * 1.0001, "2^-10": 2.0 ** -10, "large": 0.01, "huge": 3.0}
+
+
+def _unary(op, in_scale, out_q, attrs=None, x=EVERY_INT16) -> str:
+    return int8_disagreement(op, [x], [quant(in_scale)], [out_q], attrs or {}, output_dtype="int16")
+
+
+@pytest.mark.parametrize("scale", SCALES.values(), ids=SCALES.keys())
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+def test_logistic_tanh(op, scale):
+    assert not _unary(op, scale, Q015)
+
+
+@pytest.mark.parametrize("out_scale", [3e-4, 1e-3, 2e-5, 0.5], ids=["same", "coarser", "finer", "huge"])
+@pytest.mark.parametrize("op", ["RELU", "RELU6"])
+def test_relu(op, out_scale):
+    assert not _unary(op, 3e-4, quant(out_scale))
+
+
+@pytest.mark.parametrize("alpha", [0.2, 0.0, 1.7, -0.3])
+@pytest.mark.parametrize("out_scale", [3e-4, 1e-4])
+def test_leaky_relu(alpha, out_scale):
+    assert not _unary("LEAKY_RELU", 3e-4, quant(out_scale), {"alpha": alpha})
+
+
+@pytest.mark.parametrize("alpha_shape", [(256,), (1, 256), (256, 256)], ids=str)
+def test_prelu_int8_alpha(alpha_shape):
+    alpha = np.random.default_rng(1).integers(-128, 128, alpha_shape).astype(np.int8)
+    assert not int8_disagreement("PRELU", [EVERY_INT16, alpha], [quant(3e-4), quant(0.01, 5)],
+                                 [quant(2e-4)], {}, const={1}, output_dtype="int16")
+
+
+@pytest.mark.parametrize("scale", [3e-4, 1e-3, 0.1], ids=["typical", "large", "huge"])
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu(scale, approximate):
+    assert not _unary("GELU", scale, quant(scale / 2), {"approximate": approximate})
+
+
+# (op, input params, output params, attrs): models LiteRT refuses at Prepare.
+REFUSED = {
+    "RELU input zero point": ("RELU", quant(3e-4, 5), quant(3e-4)),
+    "LEAKY_RELU output zero point": ("LEAKY_RELU", quant(3e-4), quant(3e-4, -3)),
+    "LOGISTIC output scale": ("LOGISTIC", quant(3e-4), quant(1 / 16384)),
+    "LOGISTIC output zero point": ("LOGISTIC", quant(3e-4), quant(1 / 32768, 1)),
+    "TANH output scale": ("TANH", quant(3e-4), quant(1e-4)),
+    "TANH input zero point": ("TANH", quant(3e-4, 7), Q015),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED.values(), ids=REFUSED.keys())
+def test_refused_params_fail_like_litert(case):
+    op, in_q, out_q = case
+    g = int8_graph(op, [EVERY_INT16], [in_q], [out_q], {}, output_dtype="int16")
+    with pytest.raises(ConversionError, match=op):
+        run_int8_ours(g, [EVERY_INT16])
+    with pytest.raises((RuntimeError, ValueError)):
+        run_one_op(g, [EVERY_INT16], 1)
+
+
+def test_prelu_needs_int8_alpha():
+    """LiteRT's int16 PRELU reads alpha's bytes as int8 whatever its type: an int16 alpha would
+    be misread, so it is refused."""
+    alpha = np.full((256,), 3, np.int16)
+    g = int8_graph("PRELU", [EVERY_INT16, alpha], [quant(3e-4), quant(0.01)], [quant(3e-4)],
+                   {}, const={1}, output_dtype="int16")
+    with pytest.raises(ConversionError, match="PRELU"):
+        run_int8_ours(g, [EVERY_INT16, alpha])
