@@ -59,6 +59,8 @@ REFUSED = {
     "LOGISTIC output zero point": ("LOGISTIC", quant(3e-4), quant(1 / 32768, 1)),
     "TANH output scale": ("TANH", quant(3e-4), quant(1e-4)),
     "TANH input zero point": ("TANH", quant(3e-4, 7), Q015),
+    "SOFTMAX output scale": ("SOFTMAX", quant(3e-4), quant(1 / 16384)),
+    "SOFTMAX input zero point": ("SOFTMAX", quant(3e-4, 2), Q015),
 }
 
 
@@ -80,3 +82,24 @@ def test_prelu_needs_int8_alpha():
                    {}, const={1}, output_dtype="int16")
     with pytest.raises(ConversionError, match="PRELU"):
         run_int8_ours(g, [EVERY_INT16, alpha])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_softmax_random(seed):
+    """Random shapes (rows up to 300 long), betas and input scales; inputs over the whole int16
+    range or bunched near each row's maximum, where the sum of exponentials grows."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(rng.integers(1, 5, rng.integers(0, 3))) + (int(rng.integers(1, 300)),)
+    beta = float(rng.choice([1.0, 0.5, 2.0, rng.uniform(0.01, 5)]))
+    scale = float(10 ** rng.uniform(-6, 0))
+    low = -32768 if seed % 2 else int(rng.integers(-32768, 32767))
+    x = rng.integers(low, 32768, shape).astype(np.int16)
+    assert not int8_disagreement("SOFTMAX", [x], [quant(scale)], [Q015], {"beta": beta},
+                                 output_dtype="int16")
+
+
+def test_softmax_every_value():
+    """Each row holds the whole int16 range: every difference from the maximum."""
+    for scale in (1e-5, 3e-4, 0.01):
+        assert not int8_disagreement("SOFTMAX", [EVERY_INT16.reshape(1, -1)], [quant(scale)], [Q015],
+                                     {"beta": 1.0}, output_dtype="int16")
