@@ -61,6 +61,11 @@ REFUSED = {
     "TANH input zero point": ("TANH", quant(3e-4, 7), Q015),
     "SOFTMAX output scale": ("SOFTMAX", quant(3e-4), quant(1 / 16384)),
     "SOFTMAX input zero point": ("SOFTMAX", quant(3e-4, 2), Q015),
+    "ABS input zero point": ("ABS", quant(3e-4, 2), quant(3e-4)),
+    "SQRT output zero point": ("SQRT", quant(3e-4), quant(3e-4, 2)),
+    "EXP input zero point": ("EXP", quant(3e-4, 2), quant(3e-4)),
+    "LOG output zero point": ("LOG", quant(3e-4), quant(3e-4, 2)),
+    "RSQRT input zero point": ("RSQRT", quant(3e-4, -2), quant(3e-4)),
 }
 
 
@@ -103,3 +108,38 @@ def test_softmax_every_value():
     for scale in (1e-5, 3e-4, 0.01):
         assert not int8_disagreement("SOFTMAX", [EVERY_INT16.reshape(1, -1)], [quant(scale)], [Q015],
                                      {"beta": 1.0}, output_dtype="int16")
+
+
+NON_NEGATIVE = np.arange(0, 32768, dtype=np.int16).reshape(128, 256)
+
+
+@pytest.mark.parametrize("scales", [(3e-4, 3e-4), (3e-4, 1e-4), (1e-3, 5e-3)],
+                         ids=["same", "finer", "coarser"])
+@pytest.mark.parametrize("op", ["ABS", "NEG"])
+def test_abs_neg(op, scales):
+    assert not _unary(op, scales[0], quant(scales[1]))
+
+
+@pytest.mark.parametrize("scales", [(3e-4, 1e-3), (1e-5, 1e-4), (0.01, 5e-4)], ids=str)
+def test_sqrt(scales):
+    assert not _unary("SQRT", scales[0], quant(scales[1]), x=NON_NEGATIVE)
+
+
+@pytest.mark.parametrize("scales", [(3e-4, 3e-4), (1e-5, 0.05), (0.01, 1e-5)], ids=str)
+def test_rsqrt(scales):
+    assert not _unary("RSQRT", scales[0], quant(scales[1]), x=NON_NEGATIVE)
+
+
+@pytest.mark.parametrize("scales", [(1e-4, 1e-4), (3e-4, 2e-3), (1e-3, 1e-5)], ids=str)
+@pytest.mark.parametrize("op", ["EXP", "LOG"])
+def test_exp_log(op, scales):
+    assert not _unary(op, scales[0], quant(scales[1]))
+
+
+@pytest.mark.parametrize("op", ["SQRT", "RSQRT"])
+def test_negative_input_fails_like_litert(op):
+    g = int8_graph(op, [EVERY_INT16], [quant(3e-4)], [quant(3e-4)], {}, output_dtype="int16")
+    with pytest.raises(ConversionError, match=op):
+        run_int8_ours(g, [EVERY_INT16])
+    with pytest.raises(RuntimeError):
+        run_one_op(g, [EVERY_INT16], 1)

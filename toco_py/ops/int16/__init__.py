@@ -8,4 +8,5 @@ from . import (  # noqa: F401  (imported for their registrations)
     movement,
     reduce,
     softmax,
+    unary,
 )

@@ -3,7 +3,8 @@
 (elementwise.cc LogLUTPrepare), the 256-entry tables their Prepare builds with
 LUTPopulate<int8_t> in float32, and ELU (activations.cc EluPrepare, a table too).
 
-Each builds the table of its 256 outputs and indexes it (activation.py's _lookup).
+Each builds the table of its 256 outputs and indexes it (activation.py's _lookup). ABS and
+SQRT compute on x's own type, so ops/int16/unary.py registers them for int16 too.
 """
 from __future__ import annotations
 
