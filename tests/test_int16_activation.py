@@ -143,3 +143,72 @@ def test_negative_input_fails_like_litert(op):
         run_int8_ours(g, [EVERY_INT16])
     with pytest.raises(RuntimeError):
         run_one_op(g, [EVERY_INT16], 1)
+
+
+# ----- QUANTIZE and DEQUANTIZE -----
+
+def _floats(rng) -> np.ndarray:
+    """Values around the int16 grid of scale 1e-3: ties, near-ties, beyond the int16 range. Not
+    beyond int32 once divided by the scale: LiteRT's static_cast<int32_t> of those is undefined
+    (x86 gives INT32_MIN, so +inf becomes -32768; ARM saturates, as we do)."""
+    grid = np.arange(-33000, 33000, 7) * 1e-3
+    return np.concatenate([grid, grid + 5e-4, grid + 4.9999e-4, rng.normal(0, 40, 2000),
+                           [0.0, -0.0, 1e3, -1e3]]).astype(np.float32)
+
+
+@pytest.mark.parametrize("params", [(1e-3, 0), (1e-3, 100), (3.7e-5, -2000)], ids=str)
+def test_quantize_float_to_int16(params):
+    x = _floats(np.random.default_rng(0))
+    assert not int8_disagreement("QUANTIZE", [x], [None], [quant(*params)], {"output_type": "int16"},
+                                 output_dtype="int16")
+
+
+REQUANTIZATIONS = {  # (input type, input params, output type, output params)
+    "int16 -> int16 finer": ("int16", (1e-3, 0), "int16", (3e-4, 0)),
+    "int16 -> int16 coarser": ("int16", (1e-3, 0), "int16", (7e-3, 0)),
+    "int16 -> int16 same": ("int16", (1e-3, 0), "int16", (1e-3, 0)),
+    "int16 -> int8": ("int16", (1e-3, 0), "int8", (0.1, -5)),
+    "int16 -> int8 saturating": ("int16", (1e-3, 0), "int8", (0.02, 100)),
+    "int8 -> int16": ("int8", (0.05, 3), "int16", (1e-3, 0)),
+    "int8 -> int16 coarser": ("int8", (0.05, -128), "int16", (0.3, 0)),
+    "uint8 -> int16": ("uint8", (0.05, 130), "int16", (2e-4, 0)),
+}
+
+
+@pytest.mark.parametrize("case", REQUANTIZATIONS.values(), ids=REQUANTIZATIONS.keys())
+def test_requantize(case):
+    src, in_params, dst, out_params = case
+    info = np.iinfo(src)
+    x = np.arange(info.min, info.max + 1, dtype=np.int64).astype(src)
+    assert not int8_disagreement("QUANTIZE", [x], [quant(*in_params)], [quant(*out_params)],
+                                 {"output_type": dst}, output_dtype=dst)
+
+
+def test_int16_to_int16_requantize_needs_zero_points_0():
+    g = int8_graph("QUANTIZE", [EVERY_INT16], [quant(1e-3, 4)], [quant(2e-3)], {"output_type": "int16"},
+                   output_dtype="int16")
+    with pytest.raises(ConversionError, match="QUANTIZE"):
+        run_int8_ours(g, [EVERY_INT16])
+    with pytest.raises(RuntimeError):
+        run_one_op(g, [EVERY_INT16], 1)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 3.7e-5, 2.5])
+def test_dequantize_int16(scale):
+    assert not float_disagreement_of_dequantize(scale, 0)
+
+
+def float_disagreement_of_dequantize(scale, zero) -> str:
+    g = int8_graph("DEQUANTIZE", [EVERY_INT16], [quant(scale, zero)], [None])
+    ours, = run_int8_ours(g, [EVERY_INT16])
+    theirs, = run_one_op(g, [EVERY_INT16], 1)
+    bad = ours != theirs  # both scale * (q - zero) in double, rounded once to float32
+    return f"{int(bad.sum())} of {bad.size} differ" if bad.any() else ""
+
+
+def test_dequantize_int16_needs_zero_point_0():
+    g = int8_graph("DEQUANTIZE", [EVERY_INT16], [quant(1e-3, 3)], [None])
+    with pytest.raises(ConversionError, match="DEQUANTIZE"):
+        run_int8_ours(g, [EVERY_INT16])
+    with pytest.raises(RuntimeError):
+        run_one_op(g, [EVERY_INT16], 1)
