@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.kernel_check import int8_disagreement, int8_graph, quant, run_int8_ours, run_one_op
 from toco_py.errors import ConversionError
+from toco_py.ops import REGISTRY
 
 EVERY_INT16 = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16).reshape(256, 256)
 Q015 = quant(1 / 32768)
@@ -211,4 +212,14 @@ def test_dequantize_int16_needs_zero_point_0():
     with pytest.raises(ConversionError, match="DEQUANTIZE"):
         run_int8_ours(g, [EVERY_INT16])
     with pytest.raises(RuntimeError):
+        run_one_op(g, [EVERY_INT16], 1)
+
+
+@pytest.mark.parametrize("op", ["RELU_N1_TO_1", "RELU_0_TO_1", "HARD_SWISH", "ELU", "L2_NORMALIZATION",
+                                "LOG_SOFTMAX"])
+def test_ops_litert_does_not_run_on_int16_have_no_16x8_kernel(op):
+    """The module docstrings' list of what LiteRT's reference resolver refuses on int16."""
+    assert REGISTRY[op].int8_kernel is not None and REGISTRY[op].int16_kernel is None
+    g = int8_graph(op, [EVERY_INT16], [quant(3e-4)], [quant(1 / 32768)], {}, output_dtype="int16")
+    with pytest.raises((RuntimeError, ValueError)):
         run_one_op(g, [EVERY_INT16], 1)
