@@ -15,7 +15,6 @@ Which ops run on int16, and how:
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -79,7 +78,7 @@ SIGMOID_TABLE = np.array([
 def checked_log2(x: float) -> tuple[bool, int]:
     """CheckedLog2, in float: (whether x is a power of two within 1e-3 in log2, its log2)."""
     x_log2 = _logf(f32(x)) * (f32(1.0) / _logf(f32(2.0)))
-    rounded = f32(math.copysign(math.floor(abs(float(x_log2)) + 0.5), float(x_log2)))
+    rounded = f32(fx.round_half_away(float(x_log2)))  # exact: float32 values are doubles
     return bool(abs(x_log2 - rounded) < f32(1e-3)), int(rounded)
 
 

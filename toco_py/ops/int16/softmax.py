@@ -43,7 +43,7 @@ def softmax_params(op: Op, graph: Graph) -> tuple[int, int]:
                               f"not {float(so):.9g}")
     beta = np.float32(op.attrs.get("beta", 1.0))
     # input scale * beta in float, then divided in double.
-    return fx.quantize_multiplier(float(si * beta) / (10.0 / 65535.0))
+    return fx.quantize_multiplier(float(si * beta) / (10.0 / _RANGE))
 
 
 def softmax_int16(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
