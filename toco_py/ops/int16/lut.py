@@ -41,12 +41,16 @@ def lut_populate(in_scale: float, in_zero: int, out_scale: float, out_zero: int,
     val = apply(at[:-1])
     val_midpoint = apply(at[:-1] + half_step)
     val_next = apply(at[1:])
-    sample = _round(val * scaling_inv)
-    midpoint_interp = _round((val_next * scaling_inv + sample) / t(2))
-    bias = _round((midpoint_interp - _round(val_midpoint * scaling_inv)) / t(2))
-    last = _round(apply(np.array([input_max], t)) * scaling_inv)
-    table = np.concatenate([sample - bias, last])
-    return np.clip(table, t(INT16_MIN), t(INT16_MAX)).astype(np.int64)
+    # IEEE arithmetic as in C++: a transform that overflows (EXP) gives inf, and inf - inf NaN.
+    with np.errstate(over="ignore", invalid="ignore"):
+        sample = _round(val * scaling_inv)
+        midpoint_interp = _round((val_next * scaling_inv + sample) / t(2))
+        bias = _round((midpoint_interp - _round(val_midpoint * scaling_inv)) / t(2))
+        last = _round(apply(np.array([input_max], t)) * scaling_inv)
+        table = np.clip(np.concatenate([sample - bias, last]), t(INT16_MIN), t(INT16_MAX))
+    # std::min/max pass a NaN through, and static_cast<int16_t> makes it 0 (x86 and ARM alike):
+    # an overflowing EXP then reads 0 from its table, in LiteRT as here.
+    return np.where(np.isnan(table), 0, table).astype(np.int64)
 
 
 def lut_lookup(lut: np.ndarray, x) -> np.ndarray:
