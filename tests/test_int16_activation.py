@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from tests.support.kernel_check import int8_disagreement, int8_graph, quant, run_int8_ours, run_one_op
+from tests.support.oracle import freeze, litert
 from toco_py.errors import ConversionError
+from toco_py.interpreter import Interpreter
 from toco_py.ops import REGISTRY
+from toco_py.tflite.reader import read_model
 
 EVERY_INT16 = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16).reshape(256, 256)
 NON_NEGATIVE = np.arange(0, 32768, dtype=np.int16).reshape(128, 256)
@@ -245,3 +248,47 @@ def test_ops_litert_does_not_run_on_int16_have_no_16x8_kernel(op):
     g = int8_graph(op, [EVERY_INT16], [quant(3e-4)], [quant(1 / 32768)], {}, output_dtype="int16")
     with pytest.raises((RuntimeError, ValueError)):
         run_one_op(g, [EVERY_INT16], 1)
+
+
+def test_tf_converters_16x8_model():
+    """TF's converter (EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8) picks the
+    params of a model of every op here it quantizes to 16x8; our interpreter runs the file as
+    LiteRT's reference kernels do."""
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+
+    def build():
+        x = v1.placeholder(tf.float32, (4, 64), name="x")
+        ops = {"tanh": tf.tanh(x), "sigmoid": tf.sigmoid(x), "relu": tf.nn.relu(x), "relu6": tf.nn.relu6(x),
+               "leaky": tf.nn.leaky_relu(x, 0.1), "softmax": tf.nn.softmax(x), "exp": tf.exp(x),
+               "abs": tf.abs(x), "log": tf.math.log(tf.abs(x)), "rsqrt": tf.math.rsqrt(tf.abs(x))}
+        return {k: tf.identity(v, name=k) for k, v in ops.items()}
+
+    pb, names = freeze(build)
+    rng = np.random.default_rng(0)
+    samples = [rng.normal(0, 2, (4, 64)).astype(np.float32) for _ in range(8)]
+    graph = tf.Graph()
+    with graph.as_default():
+        gd = v1.GraphDef()
+        gd.ParseFromString(pb)
+        tf.import_graph_def(gd, name="")
+        with v1.Session(graph=graph) as sess:
+            x = graph.get_tensor_by_name("x:0")
+            outs = [graph.get_tensor_by_name(n + ":0") for n in names.values()]
+            conv = v1.lite.TFLiteConverter.from_session(sess, [x], outs)
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = lambda: ([s] for s in samples)
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            model = conv.convert()
+    g = read_model(model).main
+    assert {op.type for op in g.ops} >= {"TANH", "LOGISTIC", "SOFTMAX", "EXP", "LOG", "RSQRT"}
+    names_ = list(g.tensors)
+    lite = litert(model, reference=True)
+    feed = rng.normal(0, 3, (4, 64)).astype(np.float32)
+    lite.set_tensor(names_.index(g.inputs[0]), feed)
+    lite.invoke()
+    ours = Interpreter(g).run({g.inputs[0]: feed})
+    for name in g.outputs:
+        assert np.array_equal(ours[name], lite.get_tensor(names_.index(name))), name
