@@ -189,6 +189,13 @@ def test_quantize_float_to_int16(params):
                                  output_dtype="int16")
 
 
+def test_quantize_float_to_int16_per_channel():
+    x = _floats(np.random.default_rng(1))[:30000].reshape(100, 3, 100)
+    q = quant([1e-3, 2.5e-4, 0.02], [0, 7, -300], axis=1)
+    assert not int8_disagreement("QUANTIZE", [x], [None], [q], {"output_type": "int16"},
+                                 output_dtype="int16")
+
+
 REQUANTIZATIONS = {  # (input type, input params, output type, output params)
     "int16 -> int16 finer": ("int16", (1e-3, 0), "int16", (3e-4, 0)),
     "int16 -> int16 coarser": ("int16", (1e-3, 0), "int16", (7e-3, 0)),
