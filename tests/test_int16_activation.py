@@ -16,9 +16,11 @@ EVERY_INT16 = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16).reshape(
 NON_NEGATIVE = np.arange(0, 32768, dtype=np.int16).reshape(128, 256)
 Q015 = quant(1 / 32768)
 # Input scales: tiny, typical, the power-of-two scales where LOGISTIC / TANH take their
-# shortcut (2^-12; TANH also 2^-11), one just off it, and large ones that saturate.
+# shortcut (2^-12; TANH also 2^-11), scales just off them (within CheckedLog2's tolerance, so
+# still shortcut, where the general path would differ), and large ones that saturate.
 SCALES = {"tiny": 1e-6, "typical": 3e-4, "2^-12": 2.0 ** -12, "2^-11": 2.0 ** -11,
-          "2^-12 off": 2.0 ** -12 * 1.0001, "2^-10": 2.0 ** -10, "large": 0.01, "huge": 3.0}
+          "2^-12 off": 2.0 ** -12 * 1.0001, "2^-11 off": 2.0 ** -11 * 1.0003, "2^-10": 2.0 ** -10,
+          "large": 0.01, "huge": 3.0}
 
 
 def _unary(op, in_scale, out_q, attrs=None, x=EVERY_INT16) -> str:
