@@ -245,6 +245,8 @@ REQUANTIZE_CASES = [  # input type, output type, input params, output params
     ("uint8", "uint8", quant(0.1, 128), quant(0.7, 3)),
     ("int16", "int16", quant(0.001, 0), quant(0.0003, 0)),
     ("int16", "int8", quant(0.001, 0), quant(0.1, -20)),
+    ("int8", "int16", quant(0.05, -3), quant(0.001, 0)),
+    ("uint8", "int16", quant(0.1, 128), quant(0.3, 0)),
     ("int8", "int8", quant(1e6, 0), quant(1e-5, 3)),  # a left shift of 37: every bit wraps out
 ]
 

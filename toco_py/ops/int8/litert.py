@@ -66,5 +66,5 @@ def require_zero_points(op: Op, graph: Graph, names: list[str]) -> None:
     for name in names:
         _, zero = per_tensor(op, graph, name)
         if zero:
-            raise ConversionError(f"{op!r}: LiteRT's 16-bit {op.type} needs zero points of 0, but "
-                                  f"{name!r} has {zero}; quantize int16 symmetrically")
+            raise ConversionError(f"{op!r}: LiteRT's 16-bit {op.type} needs zero point 0 on its int16 "
+                                  f"tensors, but {name!r} has {zero}; quantize int16 symmetrically")
