@@ -15,7 +15,7 @@ from ...errors import ConversionError
 from ...ir import Graph, Op
 from .. import fixed_point as fx
 from ..int8.activation import _io, _libm_function
-from ..int8.litert import require_zero_point_0
+from ..int8.litert import require_zero_points
 from ..registry import register_int16
 from .lut import INT16_MAX, INT16_MIN, lut_lookup, lut_populate
 
@@ -37,7 +37,7 @@ def softmax_params(op: Op, graph: Graph) -> tuple[int, int]:
     """SoftmaxPrepare on int16: the multiplier taking input differences, times beta, to units
     where [-65535, 0] spans [-10, 0]."""
     (si, _), (so, _) = _io(graph, op, "int16")
-    require_zero_point_0(op, graph, [op.inputs[0], op.outputs[0]])
+    require_zero_points(op, graph, [op.inputs[0], op.outputs[0]])
     if abs(float(so) - 1.0 / 32768) > 0.001 / 32768:
         raise ConversionError(f"{op!r}: LiteRT's 16x8 SOFTMAX needs an output scale of 1/32768, "
                               f"not {float(so):.9g}")
