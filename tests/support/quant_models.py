@@ -34,15 +34,15 @@ def int8_ours(net, calibration: str, mode: str = "int8", **int8) -> api.Conversi
     return api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs, quantize=options)
 
 
-def int8_tf(net, tmp_path, samples: list[dict], ops_set: str = "TFLITE_BUILTINS_INT8") -> bytes:
-    """TF's converter's full-integer model (ops_set EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+def int8_tf(net, tmp_path, samples: list[dict], ops_sets: tuple[str, ...] = ("TFLITE_BUILTINS_INT8",)) -> bytes:
+    """TF's converter's full-integer model (ops sets EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
     for 16x8), calibrated on the samples."""
     pb = tmp_path / "m.pb"
     pb.write_bytes(net.pb)
     conv = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(str(pb), list(net.inputs), net.outputs)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([s[n] for n in net.inputs] for s in samples)
-    conv.target_spec.supported_ops = [getattr(tf.lite.OpsSet, ops_set)]
+    conv.target_spec.supported_ops = [getattr(tf.lite.OpsSet, name) for name in ops_sets]
     return conv.convert()
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConversionError
 from ...ir import Graph, Op
 from ..fixed_point import quantize_multiplier, scale_double_rounding, wrap32
 from ..quantize_ops import QUANTIZED_TYPES
 from ..reduce import reduced_axes, reduced_shape
 from ..registry import REGISTRY, register_int8
-from .litert import per_tensor, require_all, require_dtype, require_same_params
+from .litert import per_tensor, require_all, require_dtype, require_same_params, require_zero_points
 
 # The requantization rounding of MEAN and of SUM: both measured to round twice (gemmlowp),
 # SUM on uint8 (see test_int8_pool_reduce.py for why not int8).
@@ -44,10 +43,10 @@ def mean_or_sum_params(op: Op, graph: Graph) -> tuple[str, float, int, float, in
     """(type, input scale and zero point, output scale and zero point), once
     PrepareMeanOrSum's checks pass."""
     dtype = _check_types(op, graph)
+    if dtype == "int16":
+        require_zero_points(op, graph, [op.inputs[0], op.outputs[0]])
     in_scale, in_zero = per_tensor(op, graph, op.inputs[0])
     out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
-    if dtype == "int16" and (in_zero or out_zero):
-        raise ConversionError(f"{op!r}: quantized int16 {op.type} needs zero points of 0")
     return dtype, in_scale, in_zero, out_scale, out_zero
 
 
