@@ -6,6 +6,11 @@ arithmetic of their int8 kernels (QuantizedMeanOrSum, the raw extremes, Quantize
 with its per-step rescaling), clamped to int16; every one needs zero points of 0 (PrepareSimple,
 PrepareMeanOrSum, PrepareProd). ARG_MAX and ARG_MIN take no int16 input ("only float32, int
 types and bool"), so they have no 16x8 kernel.
+
+LiteRT's reference SUM reads quantized int16 data as uint8 bytes, as it does int8 (the
+reference branch of its QuantizedMeanOrSum passes GetTensorData<uint8_t> whatever the type;
+MEAN does not go through it): SUM here is the reference arithmetic, which the optimized kernel
+matches to one step (tests/test_int16_movement.py).
 """
 from __future__ import annotations
 
