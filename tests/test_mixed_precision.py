@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import freeze, litert
+from tests.support.quant_models import differing_elements
 from toco_py import api
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tflite.reader import read_model
@@ -95,11 +96,30 @@ def test_accuracy_target_keeps_the_ops_that_matter(tmp_path):
         assert _held_back_error(model, float_model.read_bytes(), calibration) > target
 
 
+def test_fallback_int16x8_computes_the_chosen_ops_in_16x8(tmp_path):
+    """The same two ops, in 16x8 inside the int8 model: int8 -> int16 -> int8 requantizations
+    around them, the target met in LiteRT, and our interpreter bit-exact with its reference
+    kernels on the mixed model."""
+    pb, calibration = _files(tmp_path)
+    float_model = tmp_path / "f.tflite"
+    assert toco("convert", "--graph_def_file", str(pb), "--output_file", str(float_model)).returncode == 0
+    out = tmp_path / "mixed16.tflite"
+    proc = _convert(pb, out, calibration, "--accuracy_target", "0.01", "--fallback", "int16x8")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 of 4 ops (50%) computed in 16x8" in proc.stderr, proc.stderr
+    graph = read_model(out.read_bytes()).main
+    dtypes = [graph.tensors[op.outputs[0]].dtype for op in graph.ops if op.type == "FULLY_CONNECTED"]
+    assert dtypes == ["int16", "int16", "int8"]
+    assert _held_back_error(out.read_bytes(), float_model.read_bytes(), calibration) <= 0.01
+    assert differing_elements(out.read_bytes()) == 0
+
+
 @pytest.mark.parametrize("flags, fragments", [
     (["--accuracy_target", "0"], ["--accuracy_target 0", "above 0"]),
     (["--keep_float", "nothing_here"], ["--keep_float", "nothing_here"]),
     (["--keep_float", ","], ["--keep_float names no op"]),
     (["--accuracy_target", "1e-9", "--inference_input_type", "int8"], ["not met even with every quantized op"]),
+    (["--fallback", "int16x8"], ["--fallback int16x8", "--accuracy_target"]),
 ])
 def test_bad_requests_fail_in_one_line(tmp_path, flags, fragments):
     pb, calibration = _files(tmp_path)
