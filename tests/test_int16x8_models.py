@@ -6,11 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.support import networks
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.int8_graphs import clipped_mlp
-from tests.support.oracle import litert
+from tests.support.oracle import freeze, litert
 from tests.support.quant_models import (
     calibration_file,
     differing_elements,
@@ -28,6 +29,7 @@ from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
 
 NETWORKS = ["computed_axis_softmax", "conv_bn_separable", "fused_patterns"]
+v1 = tf.compat.v1
 TF_16X8 = ["EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"]
 # With TFLITE_BUILTINS, TF's converter keeps in float the ops it has no 16x8 scheme for.
 TF_16X8_FALLBACK = TF_16X8 + ["TFLITE_BUILTINS"]
@@ -151,3 +153,32 @@ def test_int16_io_and_bad_flags(tmp_path):
                           "--mean_values", "int16x8")
     assert_one_line_error(toco(*base), "--quantize int16x8 needs --calibration-data")
     assert not bad.exists()
+
+
+def test_raw_int16_comparison_inputs_share_params(tmp_path):
+    """LiteRT's int16 LESS compares the stored integers whatever the scales: the quantizer gives
+    both inputs one set of params, so the comparison means what it does in float."""
+    rng = np.random.default_rng(0)
+
+    def build():
+        x = v1.placeholder(tf.float32, [1, 16], name="x")
+        a = tf.matmul(x, rng.normal(0, 1, (16, 8)).astype(np.float32))
+        b = tf.matmul(x, rng.normal(0, 3, (16, 8)).astype(np.float32))
+        return {"y": tf.identity(tf.where(a < b, a, b * 0.5), name="y")}
+    pb = freeze(build)[0]
+    calibration = tmp_path / "cal.npy"
+    np.save(calibration, rng.normal(0, 1, (32, 1, 16)).astype(np.float32))
+    results = {}
+    for mode in ("int8", "int16x8"):
+        options = QuantizeOptions(mode, calibration_data=str(calibration))
+        options.int8.scheme = INT16X8 if mode == "int16x8" else options.int8.scheme
+        results[mode] = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"], quantize=options)
+    graph = results["int16x8"].graph
+    less = next(op for op in graph.ops if op.type == "LESS")
+    a, b = (graph.tensors[n].quant for n in less.inputs)
+    assert graph.tensors[less.inputs[0]].dtype == "int16"
+    assert (a.scale[0], a.zero_point[0]) == (b.scale[0], b.zero_point[0])
+    assert differing_elements(results["int16x8"].model) == 0
+    float_model = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).model
+    errors = {mode: mean_error(r.model, float_model) for mode, r in results.items()}
+    assert errors["int16x8"] < errors["int8"], errors

@@ -230,12 +230,17 @@ class _Quantizer:
         its values twice, for a finer step its own rounding has already lost."""
         requantized: dict[tuple, str] = {}
         for op in list(self.g.ops):
-            if not has_trait(op.type, "shared_params") or self._is_float(op):
+            if self._is_float(op):
                 continue
-            if op.outputs[0] not in self.params:
-                continue  # on integers (an int32 SCATTER_ND), which keep their type
-            shared = self._shared_params(op)
-            self._replace_params(op.outputs[0], shared)
+            if self._compares_raw(op):
+                # Its output is no number: the inputs share params over their ranges' union.
+                lo, hi = zip(*(self._range(n) for n in op.inputs[:2]))
+                shared = self.op_scheme(op).activation_params(min(lo), max(hi))
+            elif not has_trait(op.type, "shared_params") or op.outputs[0] not in self.params:
+                continue  # (an integer output: an int32 SCATTER_ND keeps its type)
+            else:
+                shared = self._shared_params(op)
+                self._replace_params(op.outputs[0], shared)
             for i, name in enumerate(op.inputs):
                 if not name or self.g.tensors[name].dtype != "float32":
                     continue  # a SELECT condition, an axis
@@ -251,6 +256,11 @@ class _Quantizer:
                 if key not in requantized:  # one QUANTIZE serves every op that reads it
                     requantized[key] = self._requantize(name, shared, op)
                 self.g.set_input(op, i, requantized[key])
+
+    def _compares_raw(self, op: Op) -> bool:
+        """A 16x8 op comparing its inputs' raw integers (OpDef.int16_shared_inputs)."""
+        opdef = REGISTRY.get(op.type)
+        return self.op_scheme(op) is INT16X8 and opdef is not None and opdef.int16_shared_inputs
 
     def _shared_params(self, op: Op) -> QuantParams:
         """The output's params, or the finest of those of the inputs that keep their own

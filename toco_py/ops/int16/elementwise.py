@@ -152,4 +152,7 @@ register_int16("MAXIMUM", raw_extremum(np.maximum, "int16"))
 register_int16("MINIMUM", raw_extremum(np.minimum, "int16"))
 for _name, _fn in COMPARISONS.items():
     _rescaled = _name in ("EQUAL", "NOT_EQUAL")
-    register_int16(_name, _rescaled_comparison(_fn) if _rescaled else _raw_comparison(_fn))
+    if _rescaled:
+        register_int16(_name, _rescaled_comparison(_fn))
+    else:
+        register_int16(_name, _raw_comparison(_fn), shared_inputs=True)
