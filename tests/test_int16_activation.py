@@ -1,6 +1,8 @@
 """16x8 activations, SOFTMAX, unary math and QUANTIZE / DEQUANTIZE against LiteRT's reference
 kernels, element for element. Unary ops see every int16 value at once (a 65536-element input);
-seeded property tests draw softmax shapes, betas and scales at random.
+seeded property tests draw softmax shapes, betas and scales, and unary ops' scales and attributes,
+at random. Also: the params LiteRT refuses, the ops it does not run on int16, and a 16x8 model
+made by TF's converter.
 """
 import numpy as np
 import pytest
