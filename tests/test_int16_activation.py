@@ -1,6 +1,8 @@
 """16x8 activations, SOFTMAX, unary math and QUANTIZE / DEQUANTIZE against LiteRT's reference
 kernels, element for element. Unary ops see every int16 value at once (a 65536-element input);
-seeded property tests draw softmax shapes, betas and scales at random.
+seeded property tests draw softmax shapes, betas and scales, and unary ops' scales and attributes,
+at random. Also: the params LiteRT refuses, the ops it does not run on int16, and a 16x8 model
+made by TF's converter.
 """
 import numpy as np
 import pytest
@@ -56,6 +58,12 @@ def test_prelu_int8_alpha(alpha_shape):
 @pytest.mark.parametrize("approximate", [False, True])
 def test_gelu(scale, approximate):
     assert not _unary("GELU", scale, quant(scale / 2), {"approximate": approximate})
+
+
+def test_gelu_zero_points():
+    """LiteRT's int16 GELU checks no zero point: its table shifts with them."""
+    assert not int8_disagreement("GELU", [EVERY_INT16], [quant(3e-4, 1200)], [quant(2e-4, -3000)],
+                                 {"approximate": False}, output_dtype="int16")
 
 
 RANDOM_OPS = ["LOGISTIC", "TANH", "GELU", "EXP", "LOG", "RSQRT", "SQRT", "ABS", "NEG", "RELU", "RELU6",
