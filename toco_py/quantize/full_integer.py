@@ -45,8 +45,6 @@ from .subgraph_ranges import shared_params
 QUANTIZED_IO = ("int8", "uint8")
 
 
-
-
 def _weight_axis(op: Op) -> tuple[int, int] | None:
     """(input index, channel axis) of the op's per-channel weights, if it has any."""
     opdef = REGISTRY.get(op.type)
