@@ -33,7 +33,7 @@ from .naming import node_name
 from .ops import has_trait
 from .ops.hybrid import is_hybrid
 from .ops.quantize_ops import dequantize, is_quantized_tensor, quantize, runs_quantized
-from .validate import adapt_inputs
+from .tensor_io import adapt_inputs
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import TocoError
 from .ir import Graph
-from .ops.quantize_ops import QUANTIZED_TYPES
+from .ops.quantize_ops import QUANTIZED_TYPES, is_quantized_tensor, quantize
 from .tflite.writer import write_atomic
 
 
@@ -168,3 +168,14 @@ def summary(arrays: dict[str, np.ndarray]) -> list[dict]:
             "mean": float(value.astype(np.float64).mean()) if numeric else None,
         })
     return rows
+
+
+def adapt_inputs(feeds: dict[str, np.ndarray], graph: Graph) -> dict[str, np.ndarray]:
+    """Float data for an integer-quantized input is quantized with that input's params."""
+    out = {}
+    for name, value in feeds.items():
+        t = graph.tensors.get(name)
+        if t is not None and is_quantized_tensor(t) and np.asarray(value).dtype.kind == "f":
+            value = quantize(np.asarray(value), t.quant.scale, t.quant.zero_point, t.quant.axis, t.dtype)
+        out[name] = value
+    return out

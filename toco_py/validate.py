@@ -24,7 +24,8 @@ from .errors import TocoError
 from .interpreter import Interpreter
 from .ir import Graph, QuantParams
 from .ops.quantize_ops import dequantize as dequantize_array
-from .ops.quantize_ops import is_quantized_tensor, quantize
+from .ops.quantize_ops import is_quantized_tensor
+from .tensor_io import adapt_inputs
 from .tolerance import judge, sequence_bounds
 
 if TYPE_CHECKING:  # sensitivity.py reads this module's helpers
@@ -221,17 +222,6 @@ def dequantize(value: np.ndarray, quant: QuantParams | None) -> np.ndarray:
     if quant is None or value.dtype.kind not in "iu":
         return np.asarray(value, np.float64)
     return np.asarray(dequantize_array(value, quant.scale, quant.zero_point, quant.axis), np.float64)
-
-
-def adapt_inputs(feeds: dict[str, np.ndarray], graph: Graph) -> dict[str, np.ndarray]:
-    """Float data for an integer-quantized input is quantized with that input's params."""
-    out = {}
-    for name, value in feeds.items():
-        t = graph.tensors.get(name)
-        if t is not None and is_quantized_tensor(t) and np.asarray(value).dtype.kind == "f":
-            value = quantize(np.asarray(value), t.quant.scale, t.quant.zero_point, t.quant.axis, t.dtype)
-        out[name] = value
-    return out
 
 
 def is_quantized(graph: Graph) -> bool:
