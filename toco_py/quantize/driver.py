@@ -18,6 +18,10 @@ class QuantizeOptions:
     calibration_mean: float = 0.0
     calibration_std: float = 1.0
     percentile: float | None = None
+    # minmax, percentile or mse (calibrate.METHODS); None: percentile when given, else minmax.
+    calibration_method: str | None = None
+    # Subtract the mean error of the int8 weights from the biases (bias_correction.py).
+    bias_correction: bool = False
     int8: Int8Options = field(default_factory=Int8Options)
 
 
@@ -52,8 +56,21 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
 
         samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
                                       options.calibration_std, options.calibration_samples)
-        ranges = calibrate(graph, samples, options.percentile)
+        means = None
+        if options.bias_correction:
+            from .bias_correction import InputMeans
+
+            means = InputMeans()
+        ranges = calibrate(graph, samples, options.percentile, options.calibration_method, observe=means)
         notes.append(f"calibrated on {len(samples)} samples")
+        if means is not None:
+            from .bias_correction import correct_biases
+
+            count = correct_biases(graph, means, options.int8.weight_ranges, options.int8.int8_only)
+            notes.append(f"bias correction: {count} biases corrected for their weights' rounding")
+    elif options.bias_correction or options.calibration_method not in (None, "minmax"):
+        raise TocoError("--bias-correction and --calibration-method percentile/mse measure the "
+                        "calibration data: give --calibration-data")
     elif _needs_calibration(graph, options):
         raise TocoError("--quantize int8 needs --calibration-data (samples of the inputs), unless every "
                         "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")

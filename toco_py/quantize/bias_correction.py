@@ -1,0 +1,86 @@
+"""Bias correction for per-channel int8 weights (Nagel et al., "Data-Free Quantization Through
+Weight Equalization and Bias Correction", 2019, section 4.2; AIMET's empirical bias correction).
+
+Rounding the weights W to W_q shifts an affine op's output y = W x + b by (W_q - W) x, whose
+mean over the calibration data, E[(W_q - W) x] = (W_q - W) E[x] (the op is linear in x), is a
+bias per output channel the int8 model would add to every output: subtracting it from the float
+bias before the bias is quantized cancels it. E[x] is the mean of the op's float input over the
+calibration runs; for a convolution, the op's own kernel run on that mean input with the weights
+W_q - W gives the shift at every output position (padding included), averaged here per channel.
+An op without a bias gets one.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..ir import Graph, Op
+from ..ops.common import ACTIVATION_ATTR
+from ..ops.registry import definition
+from .full_integer import _float_reason as float_reason
+from .params import quantize_symmetric
+from .weight_ranges import weight_params
+
+CORRECTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+class InputMeans:
+    """The mean float input of every CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED run during
+    calibration, per subgraph: pass it as calibrate's `observe`."""
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[int, str], np.ndarray] = {}
+        self.counts: dict[tuple[int, str], int] = {}
+
+    def __call__(self, index, op: Op, args: list, outputs: list) -> None:
+        if op.type not in CORRECTED:
+            return
+        key = (index[0] if isinstance(index, tuple) else 0, op.inputs[0])
+        x = np.asarray(args[0], np.float64)
+        if key in self.sums and self.sums[key].shape != x.shape:
+            self.counts[key] = -1  # its shape changes from run to run: no one mean
+        if self.counts.get(key, 0) < 0:
+            return
+        self.sums[key] = self.sums.get(key, 0) + x
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def mean(self, subgraph: int, name: str) -> np.ndarray | None:
+        count = self.counts.get((subgraph, name), 0)
+        return self.sums[(subgraph, name)] / count if count > 0 else None
+
+
+def correct_biases(graph: Graph, means: InputMeans, weight_method: str, int8_only: bool) -> int:
+    """Subtracts each quantized affine op's mean weight-rounding error from its bias, in every
+    subgraph; returns how many ops it corrected."""
+    corrected = 0
+    for s, g in enumerate(graph.subgraphs or [graph]):
+        for op in list(g.ops):
+            if op.type in CORRECTED and float_reason(g, op, int8_only) is None:
+                corrected += _correct(g, op, means.mean(s, op.inputs[0]), weight_method)
+    return corrected
+
+
+def _correct(g: Graph, op: Op, mean_input: np.ndarray | None, weight_method: str) -> bool:
+    w = g.tensors[op.inputs[1]]
+    bias = op.inputs[2] if len(op.inputs) > 2 and op.inputs[2] else None
+    if (mean_input is None or not w.is_const or w.dtype != "float32"
+            or (bias is not None and not g.tensors[bias].is_const)):
+        return False
+    params = weight_params(w.data, definition(op).weight_axis[1], weight_method)
+    scale = np.asarray(params.scale, np.float64)
+    if params.per_channel:
+        shape = [1] * w.data.ndim
+        shape[params.axis] = -1
+        scale = scale.reshape(shape)
+    error = quantize_symmetric(w.data, params) * scale - w.data.astype(np.float64)
+    linear = replace(op, attrs={**op.attrs, ACTIVATION_ATTR: "NONE"})
+    shift = np.asarray(definition(op).kernel(linear, mean_input, error, None), np.float64)
+    shift = shift.reshape(-1, shift.shape[-1]).mean(0)
+    old = g.tensors[bias].data if bias else np.zeros(shift.size, np.float32)
+    new = g.add_const(f"{bias or op.outputs[0] + '/bias'}/corrected", (old - shift).astype(np.float32))
+    if bias:
+        g.set_input(op, 2, new)
+    else:
+        g.set_inputs(op, list(op.inputs[:2]) + [new])
+    return True
