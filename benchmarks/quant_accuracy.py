@@ -210,7 +210,6 @@ def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool 
         np.savez(path, **{n: np.concatenate([s[n][None] if case.net.inputs[n][0][0] != 1 else s[n]
                                              for s in case.calibration]) for n in names})
         options = QuantizeOptions("int8", calibration_data=str(path), calibration_method=method,
-                                  percentile=99.99 if method == "percentile" else None,
                                   bias_correction=bias_correction)
         options.int8.weight_ranges = weights
         return api.convert_bytes(case.net.pb, input_arrays=names, output_arrays=case.net.outputs,

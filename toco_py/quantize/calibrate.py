@@ -18,6 +18,7 @@ from .range_search import INT8, Scheme, mse_range
 
 RESERVOIR = 1 << 15  # values kept per tensor for percentiles and the MSE search
 METHODS = ("minmax", "percentile", "mse")
+DEFAULT_PERCENTILE = 99.99  # the percentile method's, when none is given
 
 
 class RangeTracker:
@@ -27,7 +28,7 @@ class RangeTracker:
     def __init__(self, percentile: float | None = None, seed: int = 0, method: str | None = None,
                  scheme: Scheme = INT8) -> None:
         self.method = method or ("minmax" if percentile is None else "percentile")
-        self.percentile = percentile
+        self.percentile = percentile or DEFAULT_PERCENTILE
         self.scheme = scheme
         self.lo: dict[str, float] = {}
         self.hi: dict[str, float] = {}

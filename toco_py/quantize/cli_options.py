@@ -122,17 +122,13 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
 
     return QuantizeOptions(
         mode=mode, calibration_data=calibration_data, calibration_samples=calibration_samples,
-        calibration_mean=calibration_mean, calibration_std=calibration_std,
-        percentile=percentile if method != "percentile" else percentile or DEFAULT_PERCENTILE,
+        calibration_mean=calibration_mean, calibration_std=calibration_std, percentile=percentile,
         calibration_method=method, bias_correction=bias_correction,
         int8=Int8Options(weight_ranges=weight_ranges,
             inference_input_type=_io_type(input_type) or io_default,
             inference_output_type=_io_type(output_type) or io_default,
             default_range=(default_min, default_max) if default_min is not None else None,
             input_stats=_input_stats(mean_values, std_values), int8_only=int8_only))
-
-
-DEFAULT_PERCENTILE = 99.99
 
 
 def _calibration_method(method: str | None, percentile: float | None) -> str:
