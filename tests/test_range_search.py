@@ -90,12 +90,13 @@ def test_bias_correction_lowers_the_mean_output_error(tmp_path):
     np.save(tmp_path / "cal.npy", rng.uniform(0, 1, (32, 12, 12, 3)).astype(np.float32))
     held_out = rng.uniform(0, 1, (16, 12, 12, 3)).astype(np.float32)
     models = {}
-    for correct in (False, True):
+    for correct in (False, True, None):
         options = QuantizeOptions("int8", calibration_data=str(tmp_path / "cal.npy"), bias_correction=correct)
         result = api.convert_bytes(pb, output_arrays=[output], quantize=options)
         models[correct] = result.model
         assert differing_elements(result.model) == 0
     assert any("bias correction: 2 biases" in note for note in result.notes), result.notes
+    assert models[None] == models[True], "on by default with calibration data"
     plain, corrected = (np.abs(_channel_bias(pb, output, models[c], held_out)) for c in (False, True))
     # Measured: 0.0220 -> 0.00055 mean |per-channel shift| (what is left: activation rounding
     # and the held-out inputs' mean differing from the calibration inputs').
@@ -109,7 +110,8 @@ def test_cli_options_convert_models_litert_runs_bit_exactly(tmp_path):
     common = ("convert", "--graph_def_file", str(tmp_path / "m.pb"), "--output_arrays", output,
               "--quantize", "int8", "--calibration-data", str(tmp_path / "cal.npy"))
     for flags in (("--calibration-method", "mse", "--weight-ranges", "mse", "--bias-correction"),
-                  ("--calibration-method", "percentile"), ("--calibration-percentile", "99.9")):
+                  ("--calibration-method", "percentile", "--no-bias-correction"),
+                  ("--calibration-percentile", "99.9")):
         out = tmp_path / "q.tflite"
         proc = toco(*common, "--output_file", str(out), *flags)
         assert proc.returncode == 0, proc.stderr

@@ -19,8 +19,7 @@ from ..ir import Graph, Op
 from ..ops.common import ACTIVATION_ATTR
 from ..ops.registry import definition
 from .full_integer import _float_reason as float_reason
-from .params import quantize_symmetric
-from .weight_ranges import weight_params
+from .weight_ranges import rounding_error, weight_params
 
 CORRECTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -52,35 +51,42 @@ class InputMeans:
 
 def correct_biases(graph: Graph, means: InputMeans, weight_method: str, int8_only: bool) -> int:
     """Subtracts each quantized affine op's mean weight-rounding error from its bias, in every
-    subgraph; returns how many ops it corrected."""
+    subgraph; returns how many biases it corrected. The ops that share weights and bias (the
+    steps of an unrolled cell) keep sharing one bias, corrected by their mean shift."""
     corrected = 0
     for s, g in enumerate(graph.subgraphs or [graph]):
-        for op in list(g.ops):
-            if op.type in CORRECTED and float_reason(g, op, int8_only) is None:
-                corrected += _correct(g, op, means.mean(s, op.inputs[0]), weight_method)
+        groups: dict[tuple[str, str], list[np.ndarray]] = {}
+        members: dict[tuple[str, str], list[Op]] = {}
+        for op in g.ops:
+            if op.type not in CORRECTED or float_reason(g, op, int8_only) is not None:
+                continue
+            shift = _shift(g, op, means.mean(s, op.inputs[0]), weight_method)
+            if shift is not None:
+                key = (op.inputs[1], _bias(op) or "")
+                groups.setdefault(key, []).append(shift)
+                members.setdefault(key, []).append(op)
+        for (weights, bias), shifts in groups.items():
+            old = g.tensors[bias].data if bias else np.zeros(shifts[0].size, np.float32)
+            new = g.add_const(f"{bias or weights + '/bias'}/corrected",
+                              (old - np.mean(shifts, axis=0)).astype(np.float32))
+            for op in members[(weights, bias)]:
+                g.set_inputs(op, list(op.inputs[:2]) + [new])
+            corrected += 1
     return corrected
 
 
-def _correct(g: Graph, op: Op, mean_input: np.ndarray | None, weight_method: str) -> bool:
-    w = g.tensors[op.inputs[1]]
-    bias = op.inputs[2] if len(op.inputs) > 2 and op.inputs[2] else None
+def _bias(op: Op) -> str | None:
+    return op.inputs[2] if len(op.inputs) > 2 and op.inputs[2] else None
+
+
+def _shift(g: Graph, op: Op, mean_input: np.ndarray | None, weight_method: str) -> np.ndarray | None:
+    """The mean output shift per channel that quantizing the op's weights causes, or None when
+    the op has no constant float weights and bias, or no mean input."""
+    w, bias = g.tensors[op.inputs[1]], _bias(op)
     if (mean_input is None or not w.is_const or w.dtype != "float32"
             or (bias is not None and not g.tensors[bias].is_const)):
-        return False
-    params = weight_params(w.data, definition(op).weight_axis[1], weight_method)
-    scale = np.asarray(params.scale, np.float64)
-    if params.per_channel:
-        shape = [1] * w.data.ndim
-        shape[params.axis] = -1
-        scale = scale.reshape(shape)
-    error = quantize_symmetric(w.data, params) * scale - w.data.astype(np.float64)
+        return None
+    error = rounding_error(w.data, weight_params(w.data, definition(op).weight_axis[1], weight_method))
     linear = replace(op, attrs={**op.attrs, ACTIVATION_ATTR: "NONE"})
     shift = np.asarray(definition(op).kernel(linear, mean_input, error, None), np.float64)
-    shift = shift.reshape(-1, shift.shape[-1]).mean(0)
-    old = g.tensors[bias].data if bias else np.zeros(shift.size, np.float32)
-    new = g.add_const(f"{bias or op.outputs[0] + '/bias'}/corrected", (old - shift).astype(np.float32))
-    if bias:
-        g.set_input(op, 2, new)
-    else:
-        g.set_inputs(op, list(op.inputs[:2]) + [new])
-    return True
+    return shift.reshape(-1, shift.shape[-1]).mean(0)

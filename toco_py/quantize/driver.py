@@ -20,8 +20,10 @@ class QuantizeOptions:
     percentile: float | None = None
     # minmax, percentile or mse (calibrate.METHODS); None: percentile when given, else minmax.
     calibration_method: str | None = None
-    # Subtract the mean error of the int8 weights from the biases (bias_correction.py).
-    bias_correction: bool = False
+    # Subtract the mean error of the int8 weights from the biases (bias_correction.py); None:
+    # whenever there is calibration data (benchmarks/quant_accuracy.md: never worse, better on
+    # the conv networks).
+    bias_correction: bool | None = None
     int8: Int8Options = field(default_factory=Int8Options)
 
 
@@ -57,7 +59,7 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
                                       options.calibration_std, options.calibration_samples)
         means = None
-        if options.bias_correction:
+        if options.bias_correction is not False:
             from .bias_correction import InputMeans
 
             means = InputMeans()

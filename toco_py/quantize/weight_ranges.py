@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import QuantParams
+from ..ops.quantize_ops import dequantize
 from .params import quantize_symmetric, symmetric_weight_params
 
 METHODS = ("minmax", "mse")
@@ -34,15 +35,16 @@ def _mse_scales(weights: np.ndarray, peak: QuantParams, bits: int) -> np.ndarray
     return best_scale
 
 
+def rounding_error(weights: np.ndarray, params: QuantParams, bits: int = 8) -> np.ndarray:
+    """W_q - W: the quantized weights read back, less the weights (float64)."""
+    q = quantize_symmetric(weights, params, bits)
+    return (dequantize(q, params.scale, params.zero_point, params.axis).astype(np.float64)
+            - np.asarray(weights, np.float64))
+
+
 def _channel_errors(weights: np.ndarray, params: QuantParams, bits: int) -> np.ndarray:
     """Squared quantization error per channel, with the quantizer's own rounding."""
-    q = quantize_symmetric(weights, params, bits).astype(np.float64)
-    scale = np.asarray(params.scale, np.float64)
-    if params.per_channel:
-        shape = [1] * weights.ndim
-        shape[params.axis] = -1
-        scale = scale.reshape(shape)
-    squared = (q * scale - weights) ** 2
+    squared = rounding_error(weights, params, bits) ** 2
     if not params.per_channel:
         return np.array([squared.sum()])
     return np.moveaxis(squared, params.axis, 0).reshape(squared.shape[params.axis], -1).sum(1)
