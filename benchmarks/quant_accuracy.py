@@ -217,13 +217,15 @@ def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool 
     return convert
 
 
+BASE = "min/max"  # what the summary compares each column with
 COLUMNS: dict[str, Callable[[Case, Path], bytes]] = {
     "TF int8": tf_int8,
-    "min/max": ours(),
+    BASE: ours(),
     "percentile 99.99": ours("percentile"),
     "mse": ours("mse"),
     "mse + w": ours("mse", "mse"),
-    "min/max + bc": ours(bias_correction=True),
+    "min/max + bc (default)": ours(bias_correction=True),
+    "mse + bc": ours("mse", bias_correction=True),
     "mse + w + bc": ours("mse", "mse", True),
 }
 
@@ -244,21 +246,28 @@ def measure(case: Case, model: bytes, expected: list[list[np.ndarray]]) -> tuple
     return max(errors), top1
 
 
-def row(name: str, case: Case) -> str:
+def row(case: Case) -> tuple[float | None, list[tuple[float, float | None] | str]]:
+    """The float model's top-1 (None without labels) and each column's (error, top-1), or why
+    it failed."""
     expected = [run_tf(case.net.pb, feeds, case.net.outputs) for feeds in case.held_out]
-    cells = []
+    float_top1 = None
     if case.labels is not None:
-        float_top1 = np.mean([case.hit(e[0], label) for e, label in zip(expected, case.labels)])
-        name = f"{name} (float top-1 {float_top1:.3f})"
+        float_top1 = float(np.mean([case.hit(e[0], label) for e, label in zip(expected, case.labels)]))
+    cells: list[tuple[float, float | None] | str] = []
     for convert in COLUMNS.values():
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                error, top1 = measure(case, convert(case, Path(tmp)), expected)
+                cells.append(measure(case, convert(case, Path(tmp)), expected))
             except Exception as err:  # a failure is a result too
                 cells.append(f"failed: {type(err).__name__}: {str(err)[:60]}")
-                continue
-        cells.append(f"{error:.5f}" + (f" / {top1:.3f}" if top1 is not None else ""))
-    return f"| {name} | " + " | ".join(cells) + " |"
+    return float_top1, cells
+
+
+def _cell(cell) -> str:
+    if isinstance(cell, str):
+        return cell
+    error, top1 = cell
+    return f"{error:.5f}" + (f" / {top1:.3f}" if top1 is not None else "")
 
 
 CASES = {name: (lambda name=name: random_input_case(name)) for name in SMALL + ("MobileNetV2",)}
@@ -267,29 +276,56 @@ CASES.update(digits_cnn=digits_case, audio_logmel=audio_case, heatmap_head=heatm
 
 def table(names: list[str]) -> str:
     lines = ["| network | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
+    results = {}
     for name in names:
         start = time.perf_counter()
-        lines.append(row(name, CASES[name]()))
+        float_top1, cells = results[name] = row(CASES[name]())
+        label = name if float_top1 is None else f"{name} (float top-1 {float_top1:.3f})"
+        lines.append(f"| {label} | " + " | ".join(map(_cell, cells)) + " |")
         print(lines[-1], f"({time.perf_counter() - start:.0f} s)", flush=True)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + summary(results) + "\n"
+
+
+def summary(results: dict) -> str:
+    """Per column of ours: on how many networks its error is below, within 1% of, or above
+    min/max's, and its largest error / TF int8's."""
+    columns = list(COLUMNS)
+    base, tf_column = columns.index(BASE), columns.index("TF int8")
+    lines = ["| column | better than min/max | within 1% | worse | worst error / TF int8's |",
+             "|---|---:|---:|---:|---:|"]
+    for c, column in enumerate(columns):
+        if c in (base, tf_column):
+            continue
+        counts, ratios = [0, 0, 0], []
+        for _, cells in results.values():
+            if any(isinstance(cells[i], str) for i in (c, base, tf_column)):
+                continue
+            error, reference = cells[c][0], cells[base][0]
+            counts[0 if error < 0.99 * reference else 2 if error > 1.01 * reference else 1] += 1
+            ratios.append(error / max(cells[tf_column][0], 1e-12))
+        lines.append(f"| {column} | {counts[0]} | {counts[1]} | {counts[2]} | {max(ratios, default=0):.2f} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the three real-data cases only")
-    parser.add_argument("--only", nargs="*", help="these cases")
+    parser.add_argument("--only", nargs="*", help="these cases (the file is not written)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "quant_accuracy.md"))
     args = parser.parse_args()
     names = args.only or (["digits_cnn", "audio_logmel", "heatmap_head"] if args.quick else list(CASES))
     start = time.perf_counter()
-    text = table(names)
-    header = (f"Cells: mean |error| / float output range over {HELD_OUT} held-out inputs (/ top-1 where "
-              f"labels exist), LiteRT running each model; {CALIBRATION} calibration samples, the same for "
-              "every column. w: MSE weight ranges; bc: bias correction.\n\n")
-    print(f"{time.perf_counter() - start:.0f} s")
+    body = table(names)
+    text = ("# int8 accuracy by range choice\n\n"
+            f"Cells: mean |error| / float output range over {HELD_OUT} held-out inputs (/ top-1 where labels "
+            f"exist), LiteRT running each model; {CALIBRATION} calibration samples, the same for every column. "
+            "w: MSE weight ranges; bc: bias correction. Test networks on random normal inputs; digits_cnn, "
+            "audio_logmel and heatmap_head trained here on real digits and synthesized data.\n\n" + body
+            + f"\nTook {time.perf_counter() - start:.0f} s. Reproduce: `.venv/bin/python -m "
+            "benchmarks.quant_accuracy` (writes this file).\n")
     if not args.only:
-        Path(args.out).write_text(header + text)
-    print(header + text)
+        Path(args.out).write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
