@@ -7,7 +7,7 @@ bias per output channel the int8 model would add to every output: subtracting it
 bias before the bias is quantized cancels it. E[x] is the mean of the op's float input over the
 calibration runs; for a convolution, the op's own kernel run on that mean input with the weights
 W_q - W gives the shift at every output position (padding included), averaged here per channel.
-An op without a bias gets one.
+An op without a bias gets one when the correction is asked for (--bias-correction).
 """
 from __future__ import annotations
 
@@ -49,16 +49,20 @@ class InputMeans:
         return self.sums[(subgraph, name)] / count if count > 0 else None
 
 
-def correct_biases(graph: Graph, means: InputMeans, weight_method: str, int8_only: bool) -> int:
+def correct_biases(graph: Graph, means: InputMeans, weight_method: str, int8_only: bool,
+                   materialize: bool = True) -> int:
     """Subtracts each quantized affine op's mean weight-rounding error from its bias, in every
     subgraph; returns how many biases it corrected. The ops that share weights and bias (the
-    steps of an unrolled cell) keep sharing one bias, corrected by their mean shift."""
+    steps of an unrolled cell) keep sharing one bias, corrected by their mean shift. An op
+    without a bias gets one if `materialize` (an int32 per channel and its per-channel params
+    in the file: by default only asked-for corrections grow the model)."""
     corrected = 0
     for s, g in enumerate(graph.subgraphs or [graph]):
         groups: dict[tuple[str, str], list[np.ndarray]] = {}
         members: dict[tuple[str, str], list[Op]] = {}
         for op in g.ops:
-            if op.type not in CORRECTED or float_reason(g, op, int8_only) is not None:
+            if (op.type not in CORRECTED or float_reason(g, op, int8_only) is not None
+                    or not (materialize or _bias(op))):
                 continue
             shift = _shift(g, op, means.mean(s, op.inputs[0]), weight_method)
             if shift is not None:

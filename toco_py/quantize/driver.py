@@ -21,8 +21,8 @@ class QuantizeOptions:
     # minmax, percentile or mse (calibrate.METHODS); None: percentile when given, else minmax.
     calibration_method: str | None = None
     # Subtract the mean error of the int8 weights from the biases (bias_correction.py); None:
-    # whenever there is calibration data (benchmarks/quant_accuracy.md: never worse, better on
-    # the conv networks).
+    # from the biases there are, whenever there is calibration data (benchmarks/quant_accuracy.md:
+    # never worse, better on the conv networks); True: ops without a bias get one.
     bias_correction: bool | None = None
     int8: Int8Options = field(default_factory=Int8Options)
 
@@ -68,8 +68,9 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         if means is not None:
             from .bias_correction import correct_biases
 
-            count = correct_biases(graph, means, options.int8.weight_ranges, options.int8.int8_only)
-            notes.append(f"bias correction: {count} biases corrected for their weights' rounding")
+            count = correct_biases(graph, means, options.int8.weight_ranges, options.int8.int8_only,
+                                   materialize=options.bias_correction is True)
+            notes.append(f"bias correction: corrected {count} bias tensor(s) for their weights' rounding")
     elif options.bias_correction or options.calibration_method not in (None, "minmax"):
         raise TocoError("--bias-correction and --calibration-method percentile/mse measure the "
                         "calibration data: give --calibration-data")
