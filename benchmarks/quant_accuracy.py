@@ -225,7 +225,7 @@ COLUMNS: dict[str, Callable[[Case, Path], bytes]] = {
     "mse": ours("mse"),
     "mse + w": ours("mse", "mse"),
     "min/max + bc": ours(bias_correction=True),
-    "default (min/max + bc of existing biases)": ours(bias_correction=None),
+    "default (min/max + bc of nonzero biases)": ours(bias_correction=None),
     "mse + bc": ours("mse", bias_correction=True),
     "mse + w + bc": ours("mse", "mse", True),
 }

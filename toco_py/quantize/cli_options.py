@@ -78,7 +78,8 @@ def quantization_options(fn):
         click.option("--bias-correction/--no-bias-correction", "bias_correction", default=None,
                      help="Subtract from each conv/FC bias the mean error its int8 weights add to "
                           "the output on the calibration data, adding a bias where an op has none "
-                          "(default: existing biases only, with --calibration-data)."),
+                          "(default: nonzero biases only, which keeps the file's size, with "
+                          "--calibration-data)."),
         click.option("--int8_only", "--int8-only", "--tflite_builtins_int8", "int8_only", is_flag=True,
                      help="With --quantize int8: refuse an op with no int8 kernel instead of keeping "
                           "it in float (TF's TFLITE_BUILTINS_INT8), for targets without float kernels."),

@@ -21,8 +21,8 @@ class QuantizeOptions:
     # minmax, percentile or mse (calibrate.METHODS); None: percentile when given, else minmax.
     calibration_method: str | None = None
     # Subtract the mean error of the int8 weights from the biases (bias_correction.py); None:
-    # from the biases there are, whenever there is calibration data (benchmarks/quant_accuracy.md:
-    # never worse, better on the conv networks); True: ops without a bias get one.
+    # nonzero biases only, whenever there is calibration data (benchmarks/quant_accuracy.md:
+    # never worse, better on the conv networks); True: every conv/FC, adding a bias where needed.
     bias_correction: bool | None = None
     int8: Int8Options = field(default_factory=Int8Options)
 
