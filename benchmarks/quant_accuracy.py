@@ -203,7 +203,7 @@ def tf_int8(case: Case, tmp: Path) -> bytes:
     return convert_tf(case.net, case.calibration)[0]
 
 
-def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool | None = False):
+def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool = False):
     def convert(case: Case, tmp: Path) -> bytes:
         path = tmp / "calibration.npz"
         names = list(case.net.inputs)
@@ -225,7 +225,6 @@ COLUMNS: dict[str, Callable[[Case, Path], bytes]] = {
     "mse": ours("mse"),
     "mse + w": ours("mse", "mse"),
     "min/max + bc": ours(bias_correction=True),
-    "default (min/max + bc of nonzero biases)": ours(bias_correction=None),
     "mse + bc": ours("mse", bias_correction=True),
     "mse + w + bc": ours("mse", "mse", True),
 }

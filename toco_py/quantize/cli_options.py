@@ -75,11 +75,9 @@ def quantization_options(fn):
         click.option("--weight-ranges", "--weight_ranges", "weight_ranges", type=click.Choice(["minmax", "mse"]),
                      default="minmax", show_default=True,
                      help="Per-channel weight ranges: max|w|, or the clip with the least error."),
-        click.option("--bias-correction/--no-bias-correction", "bias_correction", default=None,
+        click.option("--bias-correction", "--bias_correction", "bias_correction", is_flag=True,
                      help="Subtract from each conv/FC bias the mean error its int8 weights add to "
-                          "the output on the calibration data, adding a bias where an op has none "
-                          "(default: nonzero biases only, which keeps the file's size, with "
-                          "--calibration-data)."),
+                          "the output on the calibration data (adding a bias where an op has none)."),
         click.option("--int8_only", "--int8-only", "--tflite_builtins_int8", "int8_only", is_flag=True,
                      help="With --quantize int8: refuse an op with no int8 kernel instead of keeping "
                           "it in float (TF's TFLITE_BUILTINS_INT8), for targets without float kernels."),
@@ -93,7 +91,7 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
                   std_values, default_min, default_max, post_training_quantize, calibration_data,
                   calibration_samples, calibration_mean, calibration_std, percentile,
                   int8_only=False, calibration_method=None, weight_ranges="minmax",
-                  bias_correction=None) -> QuantizeOptions | None:
+                  bias_correction=False) -> QuantizeOptions | None:
     mode = quantize_mode
     io_default = "float32"
     if inference_type and inference_type.upper() != "FLOAT":

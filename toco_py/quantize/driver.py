@@ -20,10 +20,8 @@ class QuantizeOptions:
     percentile: float | None = None
     # minmax, percentile or mse (calibrate.METHODS); None: percentile when given, else minmax.
     calibration_method: str | None = None
-    # Subtract the mean error of the int8 weights from the biases (bias_correction.py); None:
-    # nonzero biases only, whenever there is calibration data (benchmarks/quant_accuracy.md:
-    # never worse, better on the conv networks); True: every conv/FC, adding a bias where needed.
-    bias_correction: bool | None = None
+    # Subtract the mean error of the int8 weights from the biases (bias_correction.py).
+    bias_correction: bool = False
     int8: Int8Options = field(default_factory=Int8Options)
 
 
@@ -59,7 +57,7 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
                                       options.calibration_std, options.calibration_samples)
         means = None
-        if options.bias_correction is not False:
+        if options.bias_correction:
             from .bias_correction import InputMeans
 
             means = InputMeans()
@@ -68,8 +66,7 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         if means is not None:
             from .bias_correction import correct_biases
 
-            count = correct_biases(graph, means, options.int8.weight_ranges, options.int8.int8_only,
-                                   materialize=options.bias_correction is True)
+            count = correct_biases(graph, means, options.int8.weight_ranges, options.int8.int8_only)
             notes.append(f"bias correction: corrected {count} bias tensor(s) for their weights' rounding")
     elif options.bias_correction or options.calibration_method not in (None, "minmax"):
         raise TocoError("--bias-correction and --calibration-method percentile/mse measure the "
