@@ -10,9 +10,9 @@ W_q - W gives the shift at every output position (padding included), averaged he
 An op without a bias gets one.
 
 Not on by default: on benchmarks/quant_accuracy.md it is better or within 1% everywhere, but
-corrected biases no longer equal one another, and the file stores equal buffers once: on the
-MobileNetV2 of tests/test_int8_models.py (whose same-shaped blocks have equal biases) the file
-grows 19 KB, past TensorFlow's converter's.
+the file stores equal buffers once, and corrected biases no longer equal one another: the
+MobileNetV2 of tests/test_int8_models.py (19 KB of its int32 biases repeat others) grows past
+TensorFlow's converter's file.
 """
 from __future__ import annotations
 

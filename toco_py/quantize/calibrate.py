@@ -17,7 +17,6 @@ from ..ops.registry import definition
 from .range_search import INT8, Scheme, mse_range
 
 RESERVOIR = 1 << 15  # values kept per tensor for percentiles and the MSE search
-METHODS = ("minmax", "percentile", "mse")
 DEFAULT_PERCENTILE = 99.99  # the percentile method's, when none is given
 
 

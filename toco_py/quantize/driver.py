@@ -18,7 +18,7 @@ class QuantizeOptions:
     calibration_mean: float = 0.0
     calibration_std: float = 1.0
     percentile: float | None = None
-    # minmax, percentile or mse (calibrate.METHODS); None: percentile when given, else minmax.
+    # minmax, percentile or mse (calibrate.RangeTracker); None: percentile when given, else minmax.
     calibration_method: str | None = None
     # Subtract the mean error of the int8 weights from the biases (bias_correction.py).
     bias_correction: bool = False
@@ -48,6 +48,10 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         from .dynamic import quantize_dynamic
 
         return [f"dynamic range: {sum(map(quantize_dynamic, graphs))} weight tensors quantized to int8"]
+    if options.calibration_method not in (None, "minmax", "percentile", "mse"):
+        raise TocoError(f"calibration method {options.calibration_method!r}: use minmax, percentile or mse")
+    if options.int8.weight_ranges not in ("minmax", "mse"):
+        raise TocoError(f"weight ranges {options.int8.weight_ranges!r}: use minmax or mse")
     ranges: list[dict[str, tuple[float, float]]] = [{} for _ in graph.subgraphs or [graph]]
     notes = []
     if options.calibration_data:

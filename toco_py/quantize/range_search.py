@@ -22,7 +22,7 @@ from ..ops.quantize_ops import dequantize, quantize
 from .params import activation_params, zero_point_0_params
 
 BINS = 1024
-# Each end is tried at max * RATIO**k: fine near min/max, down to 1.5% of it for long tails.
+# Each end is tried at max * RATIO**k: 7% apart near min/max, down to 1.4% of it for long tails.
 RATIO, STEPS = 0.93, 60
 SHORTLIST = 8  # candidates the histogram ranks first, then scored on the values
 

@@ -10,7 +10,6 @@ from ..ir import QuantParams
 from ..ops.quantize_ops import dequantize
 from .params import quantize_symmetric, symmetric_weight_params
 
-METHODS = ("minmax", "mse")
 # Clips tried, as fractions of max|w|: 1% apart down to a half (a channel's MSE optimum sits
 # near its max for the bell-shaped weights of trained layers, well below it only for outliers).
 FRACTIONS = np.linspace(1.0, 0.5, 51)
