@@ -321,6 +321,10 @@ def main() -> None:
             f"exist), LiteRT running each model; {CALIBRATION} calibration samples, the same for every column. "
             "w: MSE weight ranges; bc: bias correction. Test networks on random normal inputs; digits_cnn, "
             "audio_logmel and heatmap_head trained here on real digits and synthesized data.\n\n" + body
+            + "\nThe defaults stay min/max activation and weight ranges without bias correction: no "
+            "column is better than min/max on every network (the issue makes a method the default only "
+            "where it measures better). Bias correction comes closest; see toco_py/quantize/"
+            "bias_correction.py for why it is not the default.\n"
             + f"\nTook {time.perf_counter() - start:.0f} s. Reproduce: `.venv/bin/python -m "
             "benchmarks.quant_accuracy` (writes this file).\n")
     if not args.only:
