@@ -58,26 +58,22 @@ class InputMeans:
 
 def correct_biases(graph: Graph, means: InputMeans, weight_method: str, int8_only: bool) -> int:
     """Subtracts each quantized affine op's mean weight-rounding error from its bias, in every
-    subgraph; returns how many biases it corrected. The ops that share weights and bias (the
-    steps of an unrolled cell) keep sharing one bias, corrected by their mean shift."""
+    subgraph; returns how many ops it corrected. Each op gets a bias of its own: the steps of
+    an unrolled cell share weights and bias but not inputs (one bias corrected by the steps'
+    mean shift measured worse than none on gru_static_rnn, 0.00910 against 0.00900 of the
+    range; one per step, 0.00897)."""
     corrected = 0
     for s, g in enumerate(graph.subgraphs or [graph]):
-        groups: dict[tuple[str, str], list[np.ndarray]] = {}
-        members: dict[tuple[str, str], list[Op]] = {}
-        for op in g.ops:
+        for op in list(g.ops):
             if op.type not in CORRECTED or float_reason(g, op, int8_only) is not None:
                 continue
             shift = _shift(g, op, means.mean(s, op.inputs[0]), weight_method)
-            if shift is not None:
-                key = (op.inputs[1], _bias(op) or "")
-                groups.setdefault(key, []).append(shift)
-                members.setdefault(key, []).append(op)
-        for (weights, bias), shifts in groups.items():
-            old = g.tensors[bias].data if bias else np.zeros(shifts[0].size, np.float32)
-            new = g.add_const(f"{bias or weights + '/bias'}/corrected",
-                              (old - np.mean(shifts, axis=0)).astype(np.float32))
-            for op in members[(weights, bias)]:
-                g.set_inputs(op, list(op.inputs[:2]) + [new])
+            if shift is None:
+                continue
+            bias = _bias(op)
+            old = g.tensors[bias].data if bias else np.zeros(shift.size, np.float32)
+            new = g.add_const(f"{bias or op.inputs[1] + '/bias'}/corrected", (old - shift).astype(np.float32))
+            g.set_inputs(op, list(op.inputs[:2]) + [new])
             corrected += 1
     return corrected
 

@@ -71,7 +71,7 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
             from .bias_correction import correct_biases
 
             count = correct_biases(graph, means, options.int8.weight_ranges, options.int8.int8_only)
-            notes.append(f"bias correction: corrected {count} bias tensor(s) for their weights' rounding")
+            notes.append(f"bias correction: corrected the biases of {count} ops for their weights' rounding")
     elif options.bias_correction or options.calibration_method not in (None, "minmax"):
         raise TocoError("--bias-correction and --calibration-method percentile/mse measure the "
                         "calibration data: give --calibration-data")
