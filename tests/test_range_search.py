@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.support import networks
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import freeze, run_litert, run_tf
-from tests.test_int8_models import differing_elements
+from tests.test_int8_models import calibration_file, differing_elements
 from toco_py import api
 from toco_py.quantize.calibrate import RangeTracker
 from toco_py.quantize.driver import QuantizeOptions
@@ -148,3 +149,15 @@ def test_bias_correction_adds_a_bias_to_an_op_without(tmp_path):
         inputs[correct] = [n for n in fc.inputs if n]
         assert differing_elements(result.model) == 0
     assert len(inputs[False]) == 2 and len(inputs[True]) == 3, inputs
+
+
+@pytest.mark.parametrize("name", ["conv_bn_separable", "gru_static_rnn"])
+def test_networks_with_every_option_bit_exact(name, tmp_path):
+    """MSE activation and weight ranges and bias correction (a bias per unrolled GRU step) on
+    test networks: our interpreter and LiteRT's reference kernels agree on every output."""
+    net = networks.SMALL_NETWORKS[name]()
+    options = QuantizeOptions("int8", calibration_data=calibration_file(net, tmp_path, count=8),
+                              calibration_method="mse", bias_correction=True)
+    options.int8.weight_ranges = "mse"
+    result = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs, quantize=options)
+    assert differing_elements(result.model) == 0
