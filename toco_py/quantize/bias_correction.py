@@ -9,12 +9,12 @@ calibration runs; for a convolution, the op's own kernel run on that mean input 
 W_q - W gives the shift at every output position (padding included), averaged here per channel.
 An op without a bias gets one.
 
-Not on by default: on benchmarks/quant_accuracy.md it is better than without on 4 networks of
-10 (conv_bn_separable 0.00154 -> 0.00099 of the range), within 1% on 5 and 1.1% worse on
-gru_static_rnn (whose unrolled steps share one bias, corrected by their mean shift); and the file
-stores equal buffers once, and corrected biases no longer equal one another: the
-MobileNetV2 of tests/test_int8_models.py (19 KB of its int32 biases repeat others) grows past
-TensorFlow's converter's file.
+Not on by default, though benchmarks/quant_accuracy.md measures it better than without on 4
+networks of 10 (conv_bn_separable 0.00154 -> 0.00099 of the range) and within 1% on the others:
+it costs file size. A corrected bias is a new int32 per channel with per-channel params; the
+file no longer shares equal biases (MobileNetV2 at 96 px grows 19.7 KB, past TensorFlow's
+converter's file), and an unrolled cell's steps get one bias each (gru_static_rnn 19.8 -> 27.7
+KB; lstm_language_model 15.6 -> 18.7 KB, its FCs had no bias).
 """
 from __future__ import annotations
 
