@@ -9,13 +9,13 @@ import zlib
 
 import numpy as np
 import pytest
-from test_int8_models import calibration_file
 
 from tests.support import networks
 from tests.support.codegen_check import check_bundle, roundtrip
 from tests.support.irgraph import append_op
 from tests.support.kernel_check import int8_graph, quant, window
 from tests.support.oracle import litert
+from tests.support.quant_models import calibration_file
 from toco_py import api
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.emitter import generate
@@ -245,6 +245,8 @@ REQUANTIZE_CASES = [  # input type, output type, input params, output params
     ("uint8", "uint8", quant(0.1, 128), quant(0.7, 3)),
     ("int16", "int16", quant(0.001, 0), quant(0.0003, 0)),
     ("int16", "int8", quant(0.001, 0), quant(0.1, -20)),
+    ("int8", "int16", quant(0.05, -3), quant(0.001, 0)),
+    ("uint8", "int16", quant(0.1, 128), quant(0.3, 0)),
     ("int8", "int8", quant(1e6, 0), quant(1e-5, 3)),  # a left shift of 37: every bit wraps out
 ]
 

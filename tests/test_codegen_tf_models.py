@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_int8_models import calibration_file, int8_tf, samples_of
 
 from tests.support import networks
 from tests.support.codegen_check import check_bundle
 from tests.support.oracle import run_litert, tf_convert
 from tests.support.policy import policy_failures
+from tests.support.quant_models import calibration_file, int8_tf, samples_of
 from toco_py.codegen.lowering import unsupported_ops
 from toco_py.interpreter import Interpreter
 from toco_py.tensor_io import random_inputs

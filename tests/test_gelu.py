@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.lite.python.convert_phase import ConverterError
-from test_int8_models import int8_tf
 
 from tests.support.networks import Network
 from tests.support.oracle import freeze, op_types, run_litert, run_tf, tf_convert
 from tests.support.policy import end_to_end_failures, litert_by_name, policy_failures
+from tests.support.quant_models import int8_tf
 from toco_py import api
 from toco_py.check import ERF_HINT, check_graph
 from toco_py.errors import UnsupportedOpsError

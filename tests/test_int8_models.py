@@ -3,79 +3,21 @@ real data, no bigger than TensorFlow's converter's, and quantization-aware graph
 calibration data."""
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.support import networks
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.oracle import litert
+from tests.support.quant_models import (
+    calibration_file,
+    differing_elements,
+    int8_ours,
+    int8_tf,
+    runs_with_default_delegate,
+    samples_of,
+)
 from toco_py import api
-from toco_py.interpreter import Interpreter
 from toco_py.quantize.driver import QuantizeOptions
-from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
-
-
-def calibration_file(net, tmp_path, count: int = 32) -> str:
-    rng = np.random.default_rng(1)
-    def samples(shape):  # along axis 0: one per sample, or whole inputs when the batch is > 1
-        return (count,) + (tuple(shape[1:]) if shape[0] == 1 else tuple(shape))
-    arrays = {name: rng.standard_normal(samples(shape)).astype(dtype) if dtype == "float32"
-              else rng.integers(0, 50, samples(shape)).astype(dtype)
-              for name, (shape, dtype) in net.inputs.items()}
-    path = tmp_path / f"{net.name}_calibration.npz"
-    np.savez(path, **arrays)
-    return str(path)
-
-
-def int8_ours(net, calibration: str, **int8) -> api.ConversionResult:
-    options = QuantizeOptions("int8", calibration_data=calibration)
-    for key, value in int8.items():
-        setattr(options.int8, key, value)
-    return api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs, quantize=options)
-
-
-def int8_tf(net, tmp_path, samples: list[dict]) -> bytes:
-    pb = tmp_path / "m.pb"
-    pb.write_bytes(net.pb)
-    conv = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(str(pb), list(net.inputs), net.outputs)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([s[n] for n in net.inputs] for s in samples)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return conv.convert()
-
-
-def differing_elements(model: bytes, seeds=(0, 1, 2)) -> int:
-    """Elements where our interpreter and LiteRT's reference kernels disagree."""
-    graph = read_model(model).main
-    names = list(graph.tensors)
-    interp = Interpreter(graph)
-    differing = 0
-    for seed in seeds:
-        feeds = random_inputs(graph, seed)
-        lite = litert(model, reference=True)
-        for name, value in feeds.items():
-            lite.set_tensor(names.index(name), value)
-        lite.invoke()
-        ours = interp.run(feeds)
-        for name in graph.outputs:
-            differing += int(np.sum(ours[name] != lite.get_tensor(names.index(name))))
-    return differing
-
-
-def runs_with_default_delegate(model: bytes) -> None:
-    """What users run on a phone: the default interpreter, XNNPACK delegate included (it is
-    stricter than the builtin kernels, e.g. on SPLIT outputs sharing their input's params)."""
-    interp = litert(model)
-    for detail in interp.get_input_details():
-        interp.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    interp.invoke()
-
-
-def samples_of(path: str, net) -> list[dict]:
-    with np.load(path) as data:
-        count = len(data[list(net.inputs)[0]])
-        return [{n: data[n][i].reshape(shape) for n, (shape, _) in net.inputs.items()} for i in range(count)]
-
 
 INT8_NETWORKS = ["computed_axis_softmax", "conv_bn_separable", "fused_patterns", "lstm_language_model",
                  "gru_static_rnn", "dropout_mlp"]

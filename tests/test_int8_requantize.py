@@ -1,4 +1,4 @@
-"""QUANTIZE between integer types (LiteRT's Requantize: int8 / uint8 <-> int8 / uint8,
+"""QUANTIZE between integer types (LiteRT's Requantize: int8 / uint8 -> int8 / uint8 / int16,
 int16 -> int8 / int16) against LiteRT's reference kernel, element for element, over every
 input value; and the rounding it was measured to use."""
 import numpy as np
@@ -29,6 +29,8 @@ REQUANTIZE_CASES = [
     ("uint8", quant(1e-4, 0), "int8", quant(50.0, -128)),  # a vanishing multiplier
     ("int16", quant(0.001, 0), "int16", quant(0.0003, 0)),
     ("int16", quant(0.001, 0), "int8", quant(0.2, -5)),
+    ("int8", quant(0.05, -3), "int16", quant(0.001, 0)),
+    ("uint8", quant(0.1, 128), "int16", quant(0.0007, 0)),
 ]
 
 

@@ -12,14 +12,15 @@ from tests.test_int8_models import calibration_file, differing_elements
 from toco_py import api
 from toco_py.quantize.calibrate import RangeTracker
 from toco_py.quantize.driver import QuantizeOptions
-from toco_py.quantize.range_search import INT8, Scheme, mse_range, quantization_mse
+from toco_py.quantize.range_search import mse_range, quantization_mse
+from toco_py.quantize.schemes import INT8, INT16X8
 from toco_py.quantize.weight_ranges import _channel_errors, weight_params
 
 v1 = tf.compat.v1
 
 
 def _error(values, lo, hi, scheme=INT8):
-    return quantization_mse(values, scheme.params(lo, hi), scheme)
+    return quantization_mse(values, scheme.activation_params(lo, hi), scheme)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -33,7 +34,7 @@ def test_mse_range_beats_min_max_on_heavy_tails(seed):
     chosen = mse_range(values, lo, hi)
     assert lo <= chosen[0] <= 0 <= chosen[1] <= hi and chosen != (lo, hi)
     assert _error(values, *chosen) < 0.985 * _error(values, lo, hi)
-    int16 = Scheme(16, symmetric=True)
+    int16 = INT16X8
     assert mse_range(values, lo, hi, int16) == (lo, hi)
     assert _error(values, *chosen, int16) > _error(values, lo, hi, int16)
 

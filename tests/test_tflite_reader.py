@@ -194,9 +194,10 @@ def test_names_made_unique_deterministically():
 
 def test_options_absent_give_defaults_and_present_are_decoded():
     assert read_model(tt.tiny_model(options=None)).main.ops[0].attrs == \
-        {"fused_activation_function": "NONE"}
-    relu = tt.tiny_model(options=("AddOptions", {"FusedActivationFunction": 1}))
-    assert read_model(relu).main.ops[0].attrs == {"fused_activation_function": "RELU"}
+        {"fused_activation_function": "NONE", "pot_scale_int16": True}
+    relu = tt.tiny_model(options=("AddOptions", {"FusedActivationFunction": 1, "PotScaleInt16": False}))
+    assert read_model(relu).main.ops[0].attrs == {"fused_activation_function": "RELU",
+                                                  "pot_scale_int16": False}
 
 
 def test_opcode_is_the_larger_of_both_code_fields():

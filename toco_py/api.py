@@ -62,16 +62,17 @@ def run_passes(graph: Graph, log: Callable[[str], None] | None = None,
 
 def fuses_rnn(quantize: QuantizeOptions | None) -> bool:
     """Whether LSTM cells become one UNIDIRECTIONAL_SEQUENCE_LSTM: not for dynamic range, which
-    has no hybrid LSTM (unfused, the cells' matmuls are hybrid); float and int8 (TFLite's 8x8_16
-    scheme, quantize/lstm.py) fuse them."""
-    return quantize is None or quantize.mode != "dynamic"
+    has no hybrid LSTM (unfused, the cells' matmuls are hybrid), nor for 16x8, which has no
+    LSTM scheme here (unfused, every op of the cells has a 16x8 kernel); float and int8
+    (TFLite's 8x8_16 scheme, quantize/lstm.py) fuse them."""
+    return quantize is None or quantize.mode not in ("dynamic", "int16x8")
 
 
 def fake_quant_mode(drop_fake_quant: bool, quantize: QuantizeOptions | None) -> str:
     """What the passes do with activation fake-quant nodes. int8 takes its parameters from
     their ranges, so they go; float models (and dynamic / float16 ones, whose activations
     stay float) keep their rounding, as TensorFlow computes it, unless asked to drop them."""
-    if drop_fake_quant or (quantize is not None and quantize.mode == "int8"):
+    if drop_fake_quant or (quantize is not None and quantize.full_integer):
         return "drop"
     return "emulate"
 
@@ -172,7 +173,7 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
     """Quantizes an existing float .tflite (every subgraph)."""
     graph, _ = load_tflite(input_file)
     notes = []
-    if options.mode == "int8":  # as convert does: the fake-quant ranges set the int8 params
+    if options.full_integer:  # as convert does: the fake-quant ranges set the integer params
         dropped = drop_emulation(graph)
         if dropped:
             notes.append(f"{dropped} fake-quant ops dropped, their ranges kept")

@@ -290,9 +290,13 @@ def run(model, input_pairs, inputs_npz, random_inputs, seed, steps, output, as_j
 @click.option("--rtol", type=float, default=None,
               help="Relative tolerance (see --atol; default with a quantized model: 1e-3).")
 @click.option("--per-tensor", "per_tensor", is_flag=True,
-              help="Compare every intermediate tensor present in both and show where the error grows.")
+              help="Compare every intermediate tensor present in both and show where the error grows; "
+                   "with a quantized model and a float reference, mark the 5 ops whose quantization "
+                   "alone costs the outputs most.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document instead of the tables (README: validate --json).")
 def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, samples, atol, rtol,
-             per_tensor) -> None:
+             per_tensor, as_json) -> None:
     """Check a .tflite against its source graph (TensorFlow, or our IR of the .pb without it),
     or against LiteRT; also LiteRT against the source when installed. A sequence of steps
     (--steps, or data with a leading step axis) runs in order on one interpreter of each
@@ -312,8 +316,16 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
     def feeds(graph, sample):
         return _input_sets(graph, aliases, input_pairs, inputs_npz, not files, seed + sample, steps)
 
-    report = checks.validate(reference, candidate, feeds, samples, checks.Tolerance(atol, rtol), per_tensor)
+    report = checks.validate(reference, candidate, feeds, samples, checks.Tolerance(atol, rtol), per_tensor,
+                             contributors=per_tensor or as_json)
     rows, tensors, tolerance = report.rows, report.tensors, report.tolerance
+    if not rows:
+        raise TocoError("no output of the model could be compared (names differ between the models)")
+    if as_json:
+        import json
+
+        click.echo(json.dumps(checks.document(report, reference, candidate, samples), indent=2))
+        sys.exit(0 if all(r.passed for r in rows) else 1)
 
     def table(rows, step: bool):
         return [((r.step,) if step else ()) + (r.tensor, f"{r.candidate} vs {r.reference}", r.max_abs, r.max_rel)
@@ -331,11 +343,19 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
         click.echo(f"first divergence: step {first.step} ({first.tensor}, {first.candidate} vs {first.reference})")
     if per_tensor:
         first = checks.first_divergence(tensors)
-        print_table("per tensor (in op order)", ["tensor", "max abs err", "max rel err", "SNR dB", "cosine", ""],
-                    [(r.tensor, r.max_abs, r.max_rel, r.snr_db, r.cosine,
-                      "<- first beyond tolerance" if r is first else "") for r in tensors])
-    if not rows:
-        raise TocoError("no output of the model could be compared (names differ between the models)")
+        marks = checks.contributor_marks(report.sensitivity)
+        title = "per tensor (in op order)"
+        if marks:
+            own = report.sensitivity.model_error
+            title += ("; 'alone': the ops whose quantization alone costs the outputs most, by rank, as "
+                      "mean |error| / output range" + ("" if own is None else f" (the quantized model: {own:.3g})"))
+        print_table(title, ["tensor", "max abs err", "max rel err", "SNR dB", "cosine"]
+                    + (["alone"] if marks else []) + [""],
+                    [(r.tensor, r.max_abs, r.max_rel, r.snr_db, r.cosine)
+                     + ((marks.get(r.tensor, ""),) if marks else ())
+                     + ("<- first beyond tolerance" if r is first else "",) for r in tensors])
+        if report.sensitivity is not None and report.sensitivity.note:
+            click.echo(f"ops not ranked by their error: {report.sensitivity.note}")
     if not all(r.passed for r in rows):
         sys.exit(1)
 

@@ -15,7 +15,8 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from .ir import Graph, QuantParams
 from .ops.quantize_ops import dequantize as dequantize_array
 from .ops.quantize_ops import is_quantized_tensor, quantize
 from .tolerance import judge, sequence_bounds
+
+if TYPE_CHECKING:  # sensitivity.py reads this module's helpers
+    from .sensitivity import Sensitivity
 
 # The fixed tolerances of a quantized model against a float reference (and of --atol/--rtol
 # given alone): an accuracy threshold for the user to set, not a rounding bound.
@@ -350,6 +354,9 @@ class Report:
     steps: list[Comparison]         # a sequence's: per step, output and engine, the worst sample
     tensors: list[Comparison]       # --per-tensor's, in op order
     tolerance: Tolerance            # the tolerance applied
+    # A quantized candidate's ops ranked by the output error each alone causes (when asked
+    # for and the reference is a float model).
+    sensitivity: Sensitivity | None = None
 
     @property
     def first_divergence(self) -> Comparison | None:
@@ -357,16 +364,33 @@ class Report:
         return min((r for r in self.steps if not r.passed), key=lambda r: r.step, default=None)
 
 
+def float_reference(reference: str | None, engine: Engine, candidate: Graph) -> Graph | None:
+    """The float graph a quantized candidate's ops are measured against (sensitivity.py): a
+    float reference .tflite, or a .pb converted by us in float, cut at the candidate's inputs
+    and outputs (so that its tensors are named as ours); None when there is none."""
+    from .api import convert
+    from .tensor_io import is_tflite
+
+    if reference is None or not is_quantized(candidate):
+        return None
+    if is_tflite(reference):
+        return None if is_quantized(engine.graph) else engine.graph
+    shapes = [candidate.tensors[n].shape for n in candidate.inputs]
+    return convert(reference, input_arrays=list(candidate.inputs), output_arrays=list(candidate.outputs),
+                   input_shapes=shapes).graph
+
+
 def validate(reference: str | None, candidate_path: str,
              feeds: Callable[[Graph, int], dict | list[dict]], samples: int, tolerance: Tolerance,
-             per_tensor: bool) -> Report:
+             per_tensor: bool, contributors: bool = False) -> Report:
     """Every engine of the candidate compared with the reference over `samples` input sets:
     feeds(graph, sample) gives one input set, or a list of them, a sequence of steps that
     each engine runs in order on one interpreter (its resource variables carried from step to
     step; each sample starts from a new interpreter's state). The policy applies only where
     both compute the same function (its bounds carried through the steps as the state
     carries rounding: tolerance.sequence_bounds); otherwise the default fixed tolerances
-    replace it."""
+    replace it. contributors: rank a quantized candidate's ops against a float reference
+    (Report.sensitivity), on the samples' inputs (not for a sequence of steps)."""
     from .tensor_io import load_tflite
 
     graph, _ = load_tflite(candidate_path)
@@ -384,9 +408,12 @@ def validate(reference: str | None, candidate_path: str,
     op_order = [n for op in graph.ops for n in op.outputs]
     names = op_order if per_tensor else list(graph.outputs)
     sequence = False
+    fed = []
     for sample in range(samples):
         given = feeds(ref.graph, sample)
         sequence = isinstance(given, list)
+        if contributors:
+            fed.append(given)
         steps = given if sequence else [given]
         for engine in [ref, *candidates]:
             engine.restart()
@@ -409,5 +436,79 @@ def validate(reference: str | None, candidate_path: str,
                             tensors[row.tensor] = row
     order = {n: i for i, n in enumerate(op_order)}
     step_rows = [r for step in sorted(by_step) for r in by_step[step].values()] if sequence else []
+    sensitivity = _sensitivity(reference, ref, graph, fed, sequence) if contributors else None
     return Report(list(worst.values()), step_rows,
-                  sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0)), tolerance)
+                  sorted(tensors.values(), key=lambda r: order.get(r.tensor, 0)), tolerance, sensitivity)
+
+
+def _sensitivity(reference: str | None, engine: Engine, candidate: Graph, fed: list,
+                 sequence: bool) -> Sensitivity | None:
+    """The candidate's ops ranked against the float reference, when there is one. What keeps
+    them from being measured (a .pb our converter cannot cut at a TF-converted candidate's
+    tensors, say) is a note: the comparison itself stands."""
+    from .sensitivity import Sensitivity, contributions
+
+    try:
+        float_graph = float_reference(reference, engine, candidate)
+    except TocoError as err:
+        return Sensitivity([], None, note=f"not measured: {err}")
+    if float_graph is None:
+        return None
+    if sequence:
+        return Sensitivity([], None, note="not measured over a sequence of steps")
+    return contributions(float_graph, candidate, fed)
+
+
+# ---- reporting ------------------------------------------------------------------------------
+
+TOP_CONTRIBUTORS = 5  # the ops the per-tensor table marks
+
+
+def contributor_marks(sensitivity: Sensitivity | None) -> dict[str, str]:
+    """The per-tensor table's marks: the float tensor of each of the top ops -> '#rank error'."""
+    if sensitivity is None:
+        return {}
+    return {c.tensor: f"#{rank} {c.error:.3g}"
+            for rank, c in enumerate(sensitivity.contributions[:TOP_CONTRIBUTORS], 1)}
+
+
+def document(report: Report, reference: str | None, candidate: str, samples: int) -> dict:
+    """validate --json: what the tables show, as one JSON-ready dict (README: validate)."""
+    def row(r: Comparison) -> dict:
+        out = {k: v for k, v in asdict(r).items() if k != "step" or r.step is not None}
+        if r.ratio is None:
+            out.pop("ratio")
+        return out
+
+    tol = report.tolerance
+    doc = {"reference": reference, "candidate": candidate, "samples": samples,
+           "tolerance": {"policy": tol.policy, "atol": tol.atol, "rtol": tol.rtol,
+                         "description": tol.describe()},
+           "outputs": [row(r) for r in report.rows]}
+    if report.steps:
+        first = report.first_divergence
+        doc["steps"] = [row(r) for r in report.steps]
+        doc["first_divergence"] = None if first is None else row(first)
+    if report.tensors:
+        first = first_divergence(report.tensors)
+        doc["tensors"] = [row(r) for r in report.tensors]
+        doc["first_beyond_tolerance"] = None if first is None else first.tensor
+    s = report.sensitivity
+    doc["contributors"] = None if s is None else {
+        "measure": "mean |output error| / float output range, largest over the outputs",
+        "model_error": s.model_error, "model_outputs": s.model_outputs,
+        "ops": [{"rank": rank, "op": c.op, "type": c.type, "name": c.name, "tensor": c.tensor,
+                 "error": c.error, "outputs": c.outputs}
+                for rank, c in enumerate(s.contributions, 1)],
+        "unmatched": s.unmatched, "note": s.note}
+    doc["passed"] = bool(report.rows) and all(r.passed for r in report.rows)
+    return _finite(doc)
+
+
+def _finite(value):
+    """JSON has no infinity nor NaN: null (an SNR is infinite where the tensors are equal)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return None if isinstance(value, float) and not np.isfinite(value) else value

@@ -42,6 +42,8 @@ def dequantize(ctx: OpContext) -> None:
         return
     if x.dtype not in _SUFFIX:
         raise ctx.fail(f"cannot dequantize {x.dtype}")
+    if x.dtype == "int16" and x.quant is not None and np.any(np.asarray(x.quant.zero_point) != 0):
+        raise ctx.fail("LiteRT dequantizes int16 with a zero point of 0 only")
     _call(ctx, "dequantize", f"tk_dequantize_{_SUFFIX[x.dtype]}", x, out, x)
 
 

@@ -107,6 +107,25 @@ def scale_single_rounding(x, multiplier, shift) -> np.ndarray:
     return (i64(x) * i64(multiplier) + rounding) >> total_shift
 
 
+def scale_int64(x, multiplier, shift) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier(int64_t x, ...), the requantization of the 16x8 kernels'
+    64-bit accumulators: the multiplier rounded to Q15 (saturating at 0x7FFF), one rounding
+    64-bit shift, the result cast to int32. The same in both of TFLite's rounding builds. The
+    int64 product wraps (numpy's int64 arrays wrap as the C++ does) where x exceeds the 2^47
+    LiteRT assumes, so even such accumulators give LiteRT's results."""
+    reduced = np.minimum((i64(multiplier) + (1 << 15)) >> 16, INT16_MAX)
+    total_shift = 15 - i64(shift)
+    return wrap32((i64(x) * reduced + (np.int64(1) << (total_shift - 1))) >> total_shift)
+
+
+def double_to_int32(x) -> np.ndarray:
+    """static_cast<int32_t> of a double as x86-64 computes it (cvttsd2si): truncation, and
+    INT32_MIN for anything outside int32's range."""
+    x = np.asarray(x, np.float64)
+    inside = (x > INT32_MIN - 1.0) & (x < INT32_MAX + 1.0)
+    return np.where(inside, np.trunc(np.where(inside, x, 0.0)), INT32_MIN).astype(np.int64)
+
+
 def wrap16(x) -> np.ndarray:
     return ((i64(x) + (1 << 15)) & 0xFFFF) - (1 << 15)
 

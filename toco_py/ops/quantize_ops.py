@@ -1,6 +1,7 @@
 """QUANTIZE (float32 -> int8 / uint8 / int16, and the requantizations int8 / uint8 ->
-int8 / uint8 and int16 -> int8 / int16) and DEQUANTIZE (int8 / uint8 / int16 / float16 ->
-float32), as LiteRT's reference kernels compute them.
+int8 / uint8 / int16 and int16 -> int8 / int16) and DEQUANTIZE (int8 / uint8 / int16 / float16 ->
+float32), as LiteRT's reference kernels compute them (quantize.cc, dequantize.cc; int16 tensors
+with zero point 0 where those requantize int16 to int16 or dequantize int16).
 
 Where the parameters live. A kernel receives the op and its input arrays only, while the
 parameters of these two ops belong to a tensor (the QUANTIZE output, the DEQUANTIZE input),
@@ -32,7 +33,8 @@ from .registry import has_trait, register, register_int8, register_int16
 
 QUANTIZED_TYPES = ("int8", "uint8", "int16")
 # The requantizations LiteRT's QUANTIZE prepares (quantize.cc), input -> outputs.
-REQUANTIZATIONS = {"int8": ("int8", "uint8"), "uint8": ("int8", "uint8"), "int16": ("int8", "int16")}
+REQUANTIZATIONS = {"int8": ("int8", "uint8", "int16"), "uint8": ("int8", "uint8", "int16"),
+                   "int16": ("int8", "int16")}
 
 
 def runs_quantized(graph: Graph, op: Op) -> bool:
@@ -174,6 +176,8 @@ def _dequantize_kernel(op: Op, x: np.ndarray) -> np.ndarray:
     if x.dtype == np.float16:
         return x.astype(np.float32)
     scale, zero_point, axis = _params(op, "input_quant")
+    if x.dtype == np.int16 and np.any(zero_point != 0):
+        raise ConversionError(f"{op!r}: LiteRT dequantizes int16 with a zero point of 0 only")
     return dequantize(x, scale, zero_point, axis)
 
 

@@ -102,6 +102,9 @@ class OpDef:
     int16_kernel: KernelFn | None = None
     # (scale, zero point) the 16x8 kernel requires of its output.
     int16_output: tuple[float, int] | None = None
+    # The 16x8 kernel compares its inputs' raw integers whatever their scales (LiteRT's int16
+    # LESS, GREATER ...): the quantizer gives them one set of params.
+    int16_shared_inputs: bool = False
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -163,10 +166,13 @@ def register_int8(type_: str, kernel: KernelFn) -> None:
     REGISTRY[type_] = replace(get(type_), int8_kernel=kernel)
 
 
-def register_int16(type_: str, kernel: KernelFn, output: tuple[float, int] | None = None) -> None:
+def register_int16(type_: str, kernel: KernelFn, output: tuple[float, int] | None = None,
+                   shared_inputs: bool = False) -> None:
     """Adds the 16x8 kernel of an op defined elsewhere (see OpDef.int16_kernel), with the
-    (scale, zero point) it requires of its output, if any."""
-    REGISTRY[type_] = replace(get(type_), int16_kernel=kernel, int16_output=output)
+    (scale, zero point) it requires of its output, if any, and whether its inputs must share
+    params (OpDef.int16_shared_inputs)."""
+    REGISTRY[type_] = replace(get(type_), int16_kernel=kernel, int16_output=output,
+                              int16_shared_inputs=shared_inputs)
 
 
 def register_hybrid(type_: str, kernel: KernelFn) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from ..ir import Graph, Op
 from ..ops.common import ACTIVATION_ATTR
 from ..ops.registry import definition
-from .full_integer import _float_reason as float_reason
+from .full_integer import Int8Options, _Quantizer
 from .weight_ranges import rounding_error, weight_params
 
 CORRECTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -56,18 +56,19 @@ class InputMeans:
         return self.sums[(subgraph, name)] / count if count > 0 else None
 
 
-def correct_biases(graph: Graph, means: InputMeans, weight_method: str, int8_only: bool) -> int:
+def correct_biases(graph: Graph, means: InputMeans, options: Int8Options) -> int:
     """Subtracts each quantized affine op's mean weight-rounding error from its bias, in every
     subgraph; returns how many ops it corrected. Each op gets a bias of its own: the steps of
     an unrolled cell share weights and bias but not inputs (one bias corrected by the steps'
     mean shift measured worse than none on gru_static_rnn, 0.00910 against 0.00900 of the
-    range; one per step, 0.00897)."""
+    range; one per step, 0.00897). Ops the quantizer keeps in float keep theirs."""
     corrected = 0
     for s, g in enumerate(graph.subgraphs or [graph]):
+        kept_float = {id(op) for op in _Quantizer(g, {}, options, entry=not s).float_ops}
         for op in list(g.ops):
-            if op.type not in CORRECTED or float_reason(g, op, int8_only) is not None:
+            if op.type not in CORRECTED or id(op) in kept_float:
                 continue
-            shift = _shift(g, op, means.mean(s, op.inputs[0]), weight_method)
+            shift = _shift(g, op, means.mean(s, op.inputs[0]), options.weight_ranges)
             if shift is None:
                 continue
             bias = _bias(op)

@@ -14,7 +14,8 @@ import numpy as np
 from ..interpreter import Interpreter
 from ..ir import Graph
 from ..ops.registry import definition
-from .range_search import INT8, Scheme, mse_range
+from .range_search import mse_range
+from .schemes import INT8, Scheme
 
 RESERVOIR = 1 << 15  # values kept per tensor for percentiles and the MSE search
 DEFAULT_PERCENTILE = 99.99  # the percentile method's, when none is given
@@ -82,7 +83,7 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]], percentile
     """Each subgraph's ranges (one subgraph: the graph's), over every time it runs: every
     iteration of a loop body, every branch taken. A subgraph's inputs are its caller's values
     (WHILE and IF inputs, body outputs), whose ranges subgraph_ranges shares with them.
-    method: minmax, percentile or mse (range_search; scheme: the integer grid it targets);
+    method: minmax, percentile or mse (range_search; scheme: the one the ranges are for);
     observe(index, op, args, outputs) sees every op run, as Interpreter.run's on_op."""
     interp = Interpreter(graph)
     trackers = [RangeTracker(percentile, method=method, scheme=scheme) for _ in graph.subgraphs or [graph]]

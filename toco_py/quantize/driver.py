@@ -1,13 +1,14 @@
 """Quantizing a float graph in one of the modes, from conversion or from an existing .tflite."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from ..errors import TocoError
 from ..ir import Graph
 from .full_integer import Int8Options, quantize_int8
 
-MODES = ("int8", "dynamic", "float16")
+MODES = ("int8", "int16x8", "dynamic", "float16")
 
 
 @dataclass
@@ -23,6 +24,15 @@ class QuantizeOptions:
     # Subtract the mean error of the int8 weights from the biases (bias_correction.py).
     bias_correction: bool = False
     int8: Int8Options = field(default_factory=Int8Options)
+    # --accuracy_target: the largest output error, as a share of the float outputs' range.
+    accuracy_target: float | None = None
+    # --fallback: what the ops --accuracy_target picks become (mixed_precision.FALLBACKS).
+    fallback: str = "float"
+
+    @property
+    def full_integer(self) -> bool:
+        """Activations quantized too (int8 or 16x8), from calibrated or fake-quant ranges."""
+        return self.mode in ("int8", "int16x8")
 
 
 def _needs_calibration(graph: Graph, options: QuantizeOptions) -> bool:
@@ -54,6 +64,10 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         raise TocoError(f"weight ranges {options.int8.weight_ranges!r}: use minmax or mse")
     ranges: list[dict[str, tuple[float, float]]] = [{} for _ in graph.subgraphs or [graph]]
     notes = []
+    int8 = options.int8
+    if options.accuracy_target is not None and not options.calibration_data:
+        raise TocoError("--accuracy_target needs --calibration-data: the error is measured on samples "
+                        "held back from it")
     if options.calibration_data:
         from .calibrate import calibrate
         from .calibration_data import calibration_samples
@@ -65,21 +79,34 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
             from .bias_correction import InputMeans
 
             means = InputMeans()
-        ranges = calibrate(graph, samples, options.percentile, options.calibration_method, observe=means)
-        notes.append(f"calibrated on {len(samples)} samples")
+        if options.accuracy_target is None:
+            ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme, means)
+            notes.append(f"calibrated on {len(samples)} samples")
+        else:
+            from . import mixed_precision
+
+            samples, held = mixed_precision.held_back(samples)
+            ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme, means)
+            notes.append(f"calibrated on {len(samples)} samples, {len(held)} held back")
+            float_graph = copy.deepcopy(graph)
+            choice = mixed_precision.choose_fallback_ops(graph, ranges, int8, options.accuracy_target,
+                                                         options.fallback, samples, held)
+            int8 = mixed_precision.with_fallback(int8, choice.keep, options.accuracy_target, options.fallback)
         if means is not None:
             from .bias_correction import correct_biases
 
-            count = correct_biases(graph, means, options.int8.weight_ranges, options.int8.int8_only)
+            count = correct_biases(graph, means, int8)
             notes.append(f"bias correction: corrected the biases of {count} ops for their weights' rounding")
     elif options.bias_correction or options.calibration_method not in (None, "minmax"):
         raise TocoError("--bias-correction and --calibration-method percentile/mse measure the "
                         "calibration data: give --calibration-data")
     elif _needs_calibration(graph, options):
-        raise TocoError("--quantize int8 needs --calibration-data (samples of the inputs), unless every "
+        raise TocoError(f"--quantize {options.mode} needs --calibration-data (samples of the inputs), unless every "
                         "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")
     else:
         notes.append("no calibration: ranges from fake-quant nodes / default ranges")
-    for reason, listing in quantize_int8(graph, ranges, options.int8).items():
+    for reason, listing in quantize_int8(graph, ranges, int8).items():
         notes.append(f"kept in float ({reason}): {listing}")
+    if options.accuracy_target is not None:
+        notes += mixed_precision.describe(choice, options.accuracy_target, options.fallback, float_graph, graph)
     return notes

@@ -1,4 +1,5 @@
-"""Full-integer int8 quantization of a float IR graph, given each tensor's real range.
+"""Full-integer quantization of a float IR graph, given each tensor's real range: int8, or
+16x8 (int16 activations; schemes.py says what differs).
 
 Rules (TFLite's int8 scheme), with each op's part read from its definition (ops/registry.py):
 asymmetric per-tensor int8 activations; symmetric per-channel int8 weights on the input and
@@ -20,11 +21,11 @@ pin_shared).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import ConversionError
+from ..errors import ConversionError, TocoError
 from ..ir import Graph, Op, QuantParams, Tensor
 from ..ops import REGISTRY, has_trait
 from ..ops.int8.movement import data_inputs
@@ -36,18 +37,12 @@ from .params import (
     bias_params,
     quantize_bias,
     quantize_symmetric,
-    zero_point_0_params,
 )
+from .schemes import INT8, INT16X8, Scheme
 from .subgraph_ranges import shared_params
 from .weight_ranges import weight_params
 
 QUANTIZED_IO = ("int8", "uint8")
-
-
-def _fixed_output(op: Op) -> tuple[float, int] | None:
-    """The (scale, zero point) the op's int8 kernel requires of its output, if any."""
-    opdef = REGISTRY.get(op.type)
-    return None if opdef is None else opdef.int8_output
 
 
 def _weight_axis(op: Op) -> tuple[int, int] | None:
@@ -64,18 +59,26 @@ class Int8Options:
     # (mean, std) per graph input, in order: real = (q - mean) / std (TOCO's --mean_values and
     # --std_dev_values)
     input_stats: list[tuple[float, float]] | None = None
-    # TFLITE_BUILTINS_INT8: an op with no int8 kernel is an error rather than kept in float.
+    # TFLITE_BUILTINS_INT8: an op with no integer kernel is an error rather than kept in float.
     int8_only: bool = False
     # How per-channel weight ranges are chosen: minmax or mse (weight_ranges.py).
     weight_ranges: str = "minmax"
+    scheme: Scheme = INT8
+    # Ops kept in float whatever their kernels, by op name or first output's name, with why
+    # (--keep_float, --accuracy_target).
+    keep_float: dict[str, str] = field(default_factory=dict)
+    # Ops of an int8 model computed in 16x8 (--accuracy_target with --fallback int16x8), named
+    # as keep_float's: their inputs reach them through a requantizing QUANTIZE to int16.
+    int16_ops: dict[str, str] = field(default_factory=dict)
 
 
 class _Quantizer:
     def __init__(self, graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options,
                  pins: dict[str, QuantParams] | None = None, entry: bool = True) -> None:
         self.g = graph
-        self.ranges = ranges
+        self.ranges = dict(ranges)  # insert_scheme_conversions adds its QUANTIZEs' outputs
         self.options = options
+        self.scheme = options.scheme
         self.params: dict[str, QuantParams] = {}
         # The integer type of the tensors quantized to another than int8 (an LSTM's int16 cell state).
         self.dtypes: dict[str, str] = {}
@@ -83,9 +86,12 @@ class _Quantizer:
         # is the model's entry subgraph, whose outputs are the model's, not a loop's or branch's.
         self.pins = pins or {}
         self.entry = entry
-        # Ops with no int8 kernel, which stay in float.
-        # Ops that stay in float, and why (FLOAT_REASONS).
-        reasons = {id(op): _float_reason(graph, op, options.int8_only) for op in graph.ops}
+        # The ops computed in another scheme than the model's (16x8 in an int8 model).
+        self._schemes = {id(op): INT16X8 for op in graph.ops if _named(op, options.int16_ops)}
+        # Ops that stay in float, and why: kept by name, or the reasons _float_reason gives.
+        reasons = {id(op): (_named(op, options.keep_float)
+                            or _float_reason(graph, op, options.int8_only, self.op_scheme(op)))
+                   for op in graph.ops}
         # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
         # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
         for op in graph.ops:
@@ -95,6 +101,9 @@ class _Quantizer:
                     reasons[id(writer)] = reasons[id(op)]
         self.float_ops = [op for op in graph.ops if reasons[id(op)]]
         self._float_reasons = {key: reason for key, reason in reasons.items() if reason}
+
+    def op_scheme(self, op: Op) -> Scheme:
+        return self._schemes.get(id(op), self.scheme)
 
     # ---- ranges and params ----------------------------------------------------------------
 
@@ -129,22 +138,55 @@ class _Quantizer:
         # Inputs arrive as uint8 q with real = (q - mean) / std, i.e. [-mean/std, (255-mean)/std].
         return activation_params(-mean / std, (255 - mean) / std)
 
+    def insert_scheme_conversions(self) -> None:
+        """An op reading a tensor that an op of another scheme computes (int8 for a 16x8 op,
+        or the reverse), or a graph input in another scheme than its own, reads it through a
+        QUANTIZE to its own integer type, one per tensor and type, over the tensor's range.
+        A float op's output is quantized for each type that reads it by keep_float."""
+        made: dict[tuple[str, str], str] = {}
+        for op in list(self.g.ops) if self._schemes else ():
+            scheme = self.op_scheme(op)
+            if self._is_float(op):
+                continue
+            for i, name in enumerate(op.inputs):
+                t = self.g.tensors[name] if name else None
+                if t is None or t.is_const or t.dtype != "float32":
+                    continue
+                producer = self.g.producer(name)
+                if producer is not None and self._is_float(producer):
+                    continue
+                if (self.scheme if producer is None else self.op_scheme(producer)) is scheme:
+                    continue
+                if (name, scheme.dtype) not in made:
+                    out = self.g.unique_name(f"{name}/{scheme.dtype}")
+                    self.g.add_tensor(Tensor(out, t.shape, "float32"))
+                    self.ranges[out] = self._range(name)
+                    conversion = Op("QUANTIZE", [name], [out], {}, out)
+                    self.g.add_op(conversion, before=op)
+                    self._schemes[id(conversion)] = scheme
+                    made[name, scheme.dtype] = out
+                self.g.set_input(op, i, made[name, scheme.dtype])
+
     def choose_activation_params(self) -> None:
         for name in self.g.inputs:
             if self.g.tensors[name].dtype == "float32":  # integer inputs (token ids) stay as they are
-                self.params[name] = self._input_stats_params(name) or activation_params(*self._range(name))
+                self.params[name] = (self._input_stats_params(name)
+                                     or self.scheme.activation_params(*self._range(name)))
         for op in self.g.ops:
+            scheme = self.op_scheme(op)
             for out in op.outputs:
                 if self.g.tensors[out].dtype != "float32":
                     continue
-                fixed = _fixed_output(op)
+                fixed = self._fixed_output(op)
+                if scheme is not self.scheme and not self._is_float(op):
+                    self.dtypes[out] = scheme.dtype
                 if self._is_float(op):
-                    self.params[out] = activation_params(*self._range(out))
+                    self.params[out] = self.scheme.activation_params(*self._range(out))
                 elif fixed is not None:
                     scale, zero = fixed
                     self.params[out] = QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
                 elif has_trait(op.type, "zero_fill"):
-                    self.params[out] = zero_point_0_params(*self._range(out))
+                    self.params[out] = scheme.zero_fill_params(*self._range(out))
                 elif has_trait(op.type, "moves_data") and data_inputs(op)[0] in self.params:
                     # The input whose values the op moves (SPLIT takes its axis first).
                     self.params[out] = self.params[data_inputs(op)[0]]
@@ -152,10 +194,10 @@ class _Quantizer:
                     # A constant it moves (an embedding table GATHER reads): LiteRT copies the
                     # table's integers, so the output takes the table's params, from its range.
                     table = self.g.tensors[data_inputs(op)[0]]
-                    self.params[out] = self.params[table.name] = activation_params(
+                    self.params[out] = self.params[table.name] = scheme.activation_params(
                         float(table.data.min()), float(table.data.max()))
                 else:
-                    self.params[out] = activation_params(*self._range(out))
+                    self.params[out] = scheme.activation_params(*self._range(out))
         for op in self.g.ops:
             if op.type == lstm.TYPE and not self._is_float(op):
                 lstm.choose_params(self.g, op, self.params, self.dtypes, self._range)
@@ -172,7 +214,7 @@ class _Quantizer:
         if name in self.g.inputs:
             return self.options.inference_input_type == "float32" and self.options.input_stats is None
         producer = self.g.producer(name)
-        return (producer is not None and _fixed_output(producer) is None
+        return (producer is not None and self._fixed_output(producer) is None
                 and not has_trait(producer.type, "moves_data")
                 and not has_trait(producer.type, "shared_params")
                 and not has_trait(producer.type, "updates_variables"))
@@ -188,12 +230,17 @@ class _Quantizer:
         its values twice, for a finer step its own rounding has already lost."""
         requantized: dict[tuple, str] = {}
         for op in list(self.g.ops):
-            if not has_trait(op.type, "shared_params") or self._is_float(op):
+            if self._is_float(op):
                 continue
-            if op.outputs[0] not in self.params:
-                continue  # on integers (an int32 SCATTER_ND), which keep their type
-            shared = self._shared_params(op)
-            self._replace_params(op.outputs[0], shared)
+            if self._compares_raw(op):
+                # Its output is no number: the inputs share params over their ranges' union.
+                lo, hi = zip(*(self._range(n) for n in op.inputs[:2]))
+                shared = self.op_scheme(op).activation_params(min(lo), max(hi))
+            elif not has_trait(op.type, "shared_params") or op.outputs[0] not in self.params:
+                continue  # (an integer output: an int32 SCATTER_ND keeps its type)
+            else:
+                shared = self._shared_params(op)
+                self._replace_params(op.outputs[0], shared)
             for i, name in enumerate(op.inputs):
                 if not name or self.g.tensors[name].dtype != "float32":
                     continue  # a SELECT condition, an axis
@@ -210,16 +257,22 @@ class _Quantizer:
                     requantized[key] = self._requantize(name, shared, op)
                 self.g.set_input(op, i, requantized[key])
 
+    def _compares_raw(self, op: Op) -> bool:
+        """A 16x8 op comparing its inputs' raw integers (OpDef.int16_shared_inputs)."""
+        opdef = REGISTRY.get(op.type)
+        return self.op_scheme(op) is INT16X8 and opdef is not None and opdef.int16_shared_inputs
+
     def _shared_params(self, op: Op) -> QuantParams:
         """The output's params, or the finest of those of the inputs that keep their own
         params and span the output's range."""
         out = self.params[op.outputs[0]]
         if has_trait(op.type, "zero_fill"):
             return out  # its zero point 0 is what empty cells mean
-        lo, hi = _span(out)
+        qrange = self.op_scheme(op).range
+        lo, hi = _span(out, qrange)
         spanning = [self.params[n] for n in op.inputs
                     if n in self.params and not self.g.tensors[n].is_const and not self._free_producer(n, op)
-                    and _span(self.params[n])[0] <= lo and _span(self.params[n])[1] >= hi]
+                    and _span(self.params[n], qrange)[0] <= lo and _span(self.params[n], qrange)[1] >= hi]
         return min(spanning, key=lambda p: float(p.scale[0]), default=out)
 
     def _replace_params(self, name: str, params: QuantParams) -> None:
@@ -230,17 +283,20 @@ class _Quantizer:
         self.params[name] = params
         for reader in self.g.consumers(name):
             if (old is None or self._is_float(reader) or not has_trait(reader.type, "moves_data")
-                    or _fixed_output(reader) is not None or data_inputs(reader)[0] != name):
+                    or self._fixed_output(reader) is not None or data_inputs(reader)[0] != name):
                 continue
             for out in reader.outputs:
                 if out in self.params and _same(self.params[out], old):
                     self._replace_params(out, params)
 
     def _requantize(self, name: str, params: QuantParams, before: Op | None) -> str:
-        """A QUANTIZE of `name` to `params`, placed before `before` (None: after every op)."""
+        """A QUANTIZE of `name` to `params`, placed before `before` (None: after every op), in
+        the integer type `before` computes on."""
         out = self.g.unique_name(f"{name}/requantized")
         self.g.add_tensor(Tensor(out, self.g.tensors[name].shape, "float32"))
         self.params[out] = params
+        if before is not None and out not in self.dtypes and self.op_scheme(before) is not self.scheme:
+            self.dtypes[out] = self.op_scheme(before).dtype
         self.g.add_op(Op("QUANTIZE", [name], [out], {}, before.name if before else out), before=before)
         return out
 
@@ -289,7 +345,7 @@ class _Quantizer:
                     data, params = self._bias(op, t)
                 else:
                     params = self._constant_params(op, t)
-                    data = quantize_values(t.data, params)
+                    data = quantize_values(t.data, params, self.op_scheme(op).dtype)
                 key = (name, data.dtype.name, params.scale.tobytes(), params.zero_point.tobytes(), params.axis)
                 if key not in made:
                     made[key] = self.g.add_const(f"{name}/quantized", data)
@@ -307,7 +363,8 @@ class _Quantizer:
         if (has_trait(op.type, "moves_data") and t.name not in data_inputs(op)
                 and op.outputs[0] in self.params):
             return self.params[op.outputs[0]]
-        return self.params.get(t.name) or activation_params(float(t.data.min()), float(t.data.max()))
+        choose = self.op_scheme(op).activation_params
+        return self.params.get(t.name) or choose(float(t.data.min()), float(t.data.max()))
 
     def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
@@ -321,9 +378,13 @@ class _Quantizer:
         data = next(n for n in op.inputs if n in self.params)
         in_scale = float(self.params[data].scale[0])
         params = bias_params(in_scale, weights.quant)
-        return quantize_bias(t.data, params), params
+        return quantize_bias(t.data, params, self.op_scheme(op).bias_dtype), params
 
     # ---- applying ---------------------------------------------------------------------------
+
+    def _fixed_output(self, op: Op) -> tuple[float, int] | None:
+        """The (scale, zero point) the op's integer kernel requires of its output, if any."""
+        return self.op_scheme(op).fixed_output(REGISTRY.get(op.type))
 
     def _is_float(self, op: Op) -> bool:
         return id(op) in self._float_reasons
@@ -340,13 +401,18 @@ class _Quantizer:
                 for reason, by_type in nodes.items()}
 
     def check_supported(self) -> None:
+        """--int8_only: refuses the ops that stay in float for want of an integer kernel or
+        scheme (those kept by name were asked for)."""
         if self.float_ops and self.options.int8_only:
             listings = self.float_listings()
-            problems = [f"no int8 kernel for {listings[NO_KERNEL]}"] if NO_KERNEL in listings else []
+            no_kernel, no_scheme = (text.format(scheme=self.scheme.name) for text in (NO_KERNEL, NO_SCHEME))
+            problems = [f"no {self.scheme.name} kernel for {listings[no_kernel]}"] if no_kernel in listings else []
             problems += [f"{reason.split(';')[0]}: {listing}" for reason, listing in listings.items()
-                         if reason.startswith(NO_SCHEME)]
+                         if reason.startswith(no_scheme)]
             if NON_FINITE in listings:
                 problems.append(f"{NON_FINITE} in {listings[NON_FINITE]}")
+            if not problems:
+                return
             raise ConversionError(f"--int8_only: {'; '.join(problems)}. Convert without --int8_only to "
                                   "keep these ops in float, or use --quantize dynamic or float16.")
 
@@ -355,7 +421,7 @@ class _Quantizer:
         for name, params in self.params.items():
             t = self.g.tensors[name]
             if not t.is_const and t.dtype == "float32" and name not in floats:
-                t.dtype, t.quant = self.dtypes.get(name, "int8"), params
+                t.dtype, t.quant = self.dtypes.get(name, self.scheme.dtype), params
 
     # ---- float fallback -----------------------------------------------------------------------
 
@@ -371,14 +437,19 @@ class _Quantizer:
                                                           f"{name}/dequantized")
                     self.g.set_input(op, i, dequantized[name])
             for out in op.outputs:
-                readers = [c for c in self.g.consumers(out) if not self._is_float(c)]
-                if out not in self.params or not readers:
+                if out not in self.params:
                     continue
-                quantized = self._convert(out, "QUANTIZE", "int8", self.params[out], f"{out}/quantized")
-                for reader in readers:
+                quantized: dict[str, str] = {}  # one QUANTIZE per integer type read
+                for reader in [c for c in self.g.consumers(out) if not self._is_float(c)]:
+                    scheme = self.op_scheme(reader)
+                    if scheme.dtype not in quantized:
+                        params = (self.params[out] if scheme is self.scheme
+                                  else scheme.activation_params(*self._range(out)))
+                        quantized[scheme.dtype] = self._convert(out, "QUANTIZE", scheme.dtype, params,
+                                                                f"{out}/quantized")
                     for i, name in enumerate(reader.inputs):
                         if name == out:
-                            self.g.set_input(reader, i, quantized)
+                            self.g.set_input(reader, i, quantized[scheme.dtype])
 
     def _convert(self, name: str, op_type: str, dtype: str, quant: QuantParams | None, new: str) -> str:
         """A new tensor holding `name` converted by a QUANTIZE or DEQUANTIZE, placed before the
@@ -407,22 +478,30 @@ class _Quantizer:
             self.g.outputs[i] = self._output_boundary(name)
 
     def _outside(self, name: str, kind: str) -> str | None:
-        """Unless the int8 tensor `name` already has the outside type `kind`: renames it to a
-        new inner name (returned) and adds `name` back, of the outside type."""
+        """Unless the quantized tensor `name` already has the outside type `kind`: renames it
+        to a new inner name (returned) and adds `name` back, of the outside type."""
         t = self.g.tensors[name]
         if t.dtype == "float32" and name in self.params and kind != "float32":
             # A float op's output leaves the graph quantized.
             inner = self.g.unique_name(f"{name}/float")
             self.g._rename_tensor(name, inner)
-            params = self.params[name] if kind == "int8" else _as_uint8(self.params[name])
+            params = self.params[name] if kind == self.scheme.dtype else _as_uint8(self.params[name])
             self.g.add_tensor(Tensor(name, t.shape, kind, quant=params))
             return inner
-        if kind == "int8" or t.dtype != "int8":
+        if kind == t.dtype or not is_quantized_tensor(t) or t.variable:
             return None
-        inner = self.g.unique_name(f"{name}/int8")
+        if kind == "float32":
+            quant = None
+        elif t.dtype == self.scheme.dtype:  # int8 to uint8
+            quant = _as_uint8(t.quant)
+        elif kind == self.scheme.dtype:  # a 16x8 op's output leaves an int8 model as int8
+            quant = self.scheme.activation_params(*self._range(name))
+        else:
+            raise ConversionError(f"output {name!r} is computed in {t.dtype}, which LiteRT cannot "
+                                  f"requantize to {kind}: use float32 or {self.scheme.dtype} outputs")
+        inner = self.g.unique_name(f"{name}/{t.dtype}")
         self.g._rename_tensor(name, inner)
-        self.g.add_tensor(Tensor(name, t.shape, "float32" if kind == "float32" else "uint8",
-                                 quant=None if kind == "float32" else _as_uint8(t.quant)))
+        self.g.add_tensor(Tensor(name, t.shape, kind, quant=quant))
         return inner
 
     def _input_boundary(self, name: str) -> str:
@@ -445,13 +524,27 @@ class _Quantizer:
 
 
 # Why an op stays in float (the notes say it).
-NO_KERNEL = "no int8 kernel; --int8_only refuses"
-NO_SCHEME = "no int8 scheme for"  # then what lstm.unsupported says
+NO_KERNEL = "no {scheme} kernel; --int8_only refuses"
+NO_SCHEME = "no {scheme} scheme for"  # then what lstm.unsupported says
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
 
 
-def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
+def _named(op: Op, names: dict[str, str]) -> str | None:
+    """What `names` says of the op, by its name or its first output's (Int8Options.keep_float,
+    int16_ops), or None."""
+    return names.get(op.name) or (names.get(op.outputs[0]) if op.outputs else None)
+
+
+def _check_kept_names(graphs: list[Graph], keep: dict[str, str]) -> None:
+    named = {name for g in graphs for op in g.ops for name in (op.name, *op.outputs[:1])}
+    unknown = [name for name in keep if name not in named]
+    if unknown:
+        raise TocoError(f"--keep_float: no op named {', '.join(map(repr, unknown))}; name ops as the "
+                        "quantizer's notes and `toco-py inspect` of the float model do")
+
+
+def _float_reason(graph: Graph, op: Op, int8_only: bool, scheme: Scheme) -> str | None:
     """Why the op stays in float, or None: it computes on float values and has no int8
     kernel, is one TensorFlow keeps in float or part of a composition int8 cannot hold
     (Op.float_in_int8; both unless int8_only), or reads a float constant
@@ -469,23 +562,24 @@ def _float_reason(graph: Graph, op: Op, int8_only: bool) -> str | None:
         return None
     if op.float_in_int8 and not int8_only:
         return f"{op.float_in_int8}; --int8_only quantizes them"
+    if scheme.kernel(REGISTRY.get(op.type)) is None:
+        return NO_KERNEL.format(scheme=scheme.name)
     unsupported = lstm.unsupported(graph, op)
     if unsupported:
-        return f"{NO_SCHEME} {unsupported}; --int8_only refuses"
-    opdef = REGISTRY.get(op.type)
-    if opdef is not None and opdef.int8_kernel is not None:
-        return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
-    return NO_KERNEL
+        return f"{NO_SCHEME.format(scheme=scheme.name)} {unsupported}; --int8_only refuses"
+    return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
 
 
-def quantize_values(data: np.ndarray, params: QuantParams) -> np.ndarray:
-    return quantize_values_raw(data, params.scale, params.zero_point, params.axis, "int8")
+def quantize_values(data: np.ndarray, params: QuantParams, dtype: str = "int8") -> np.ndarray:
+    return quantize_values_raw(data, params.scale, params.zero_point, params.axis, dtype)
 
 
-def _span(params: QuantParams) -> tuple[float, float]:
-    """The real values per-tensor int8 params represent."""
+
+
+def _span(params: QuantParams, qrange: tuple[int, int]) -> tuple[float, float]:
+    """The real values per-tensor params represent over the integer range."""
     scale, zero = float(params.scale[0]), int(params.zero_point[0])
-    return scale * (-128 - zero), scale * (127 - zero)
+    return scale * (qrange[0] - zero), scale * (qrange[1] - zero)
 
 
 def _same(a: QuantParams, b: QuantParams) -> bool:
@@ -498,30 +592,36 @@ def _as_uint8(params: QuantParams) -> QuantParams:
 
 def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
                   options: Int8Options) -> dict[str, str]:
-    """Rewrites the float graph in place into a full-integer int8 graph, every subgraph of it
-    (ranges: each subgraph's, as calibrate gives them); returns the ops kept in
-    float by the reason they are, as {reason: 'TYPE (node, ...); ...'}. The entry subgraph's
-    inputs and outputs take the inference types; the other subgraphs' stay int8, as their
-    callers hand them over."""
+    """Rewrites the float graph in place into a full-integer graph in options.scheme (int8 or
+    16x8), every subgraph of it (ranges: each subgraph's, as calibrate gives them); returns the
+    ops kept in float by the reason they are, as {reason: 'TYPE (node, ...); ...'}. The entry
+    subgraph's inputs and outputs take the inference types; the other subgraphs' stay
+    quantized, as their callers hand them over."""
+    scheme = options.scheme
+    io_types = ("float32",) + (QUANTIZED_IO if scheme.dtype == "int8" else (scheme.dtype,))
     for kind in (options.inference_input_type, options.inference_output_type):
-        if kind not in ("float32",) + QUANTIZED_IO:
-            raise ConversionError(f"inference type {kind!r}: use float32, int8 or uint8")
+        if kind not in io_types:
+            raise ConversionError(f"inference type {kind!r} with --quantize {scheme.name}: use "
+                                  f"{', '.join(io_types[:-1])} or {io_types[-1]}")
     graphs = graph.subgraphs or [graph]
-    ranges, pins = shared_params(graphs, ranges, options.default_range)
-    inner = replace(options, inference_input_type="int8", inference_output_type="int8", input_stats=None)
+    _check_kept_names(graphs, options.keep_float)
+    ranges, pins = shared_params(graphs, ranges, options.default_range, scheme.activation_params)
+    inner = replace(options, inference_input_type=scheme.dtype, inference_output_type=scheme.dtype,
+                    input_stats=None)
     quantizers = [_Quantizer(g, ranges[s], inner if s else options, pins[s], entry=not s)
                   for s, g in enumerate(graphs)]
     for q in quantizers:
         q.check_supported()
     listings: dict[str, list[str]] = {}
     for q in quantizers:
+        q.insert_scheme_conversions()
         q.choose_activation_params()
         q.unify_shared_params()
         q.pin_shared()
         for rewrite in (q.quantize_constants, q.apply_activation_params, q.keep_float, q.insert_boundaries,
                         q.drop_round_trips, q.g.toposort):
             rewrite()
-            q.g.checkpoint(f"the int8 quantizer's {rewrite.__name__}")
+            q.g.checkpoint(f"the {scheme.name} quantizer's {rewrite.__name__}")
         for reason, listing in q.float_listings().items():
             listings.setdefault(reason, []).append(listing)
     return {reason: "; ".join(parts) for reason, parts in listings.items()}

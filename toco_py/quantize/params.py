@@ -63,6 +63,9 @@ def bias_params(input_scale: float, weight: QuantParams) -> QuantParams:
     return QuantParams(scale, np.zeros(scale.size, np.int64), 0)
 
 
-def quantize_bias(bias: np.ndarray, params: QuantParams) -> np.ndarray:
+def quantize_bias(bias: np.ndarray, params: QuantParams, dtype: str = "int32") -> np.ndarray:
+    """int32 (int64 for 16x8 kernels) in the symmetric range; rounded in double."""
     q = np.round(np.asarray(bias, np.float64) / np.asarray(params.scale, np.float64))
-    return np.clip(q, -(2**31) + 1, 2**31 - 1).astype(np.int32)
+    # The largest double below 2^(bits-1): the int64 bound 2^63 - 1 has no double.
+    top = np.floor(np.nextafter(2.0 ** (np.iinfo(dtype).bits - 1), 0))
+    return np.clip(q, -top, top).astype(dtype)

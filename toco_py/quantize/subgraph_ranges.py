@@ -10,6 +10,8 @@ during calibration); the same for an IF and its branches, and for a variable's r
 writes. Integer tensors (loop counters) keep their type and are not grouped."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..ir import Graph, QuantParams
 from .params import activation_params
 
@@ -74,10 +76,11 @@ def shared_groups(graphs: list[Graph]) -> list[list[Member]]:
     return found
 
 
-def shared_params(graphs: list[Graph], ranges: list[dict[str, Range]],
-                  default_range: Range | None = None) -> tuple[list[dict[str, Range]], list[dict[str, QuantParams]]]:
+def shared_params(graphs: list[Graph], ranges: list[dict[str, Range]], default_range: Range | None = None,
+                  choose: Callable[[float, float], QuantParams] = activation_params,
+                  ) -> tuple[list[dict[str, Range]], list[dict[str, QuantParams]]]:
     """Each subgraph's ranges with every grouped tensor's widened to its group's union, and
-    the params each subgraph's grouped tensors must carry. A member's range is its calibrated
+    the params (chosen by `choose`) each subgraph's grouped tensors must carry. A member's range is its calibrated
     one, else its fake-quant one, else the default; a group with no range at all is left out
     (the quantizer names the tensor)."""
     widened = [dict(r) for r in ranges]
@@ -87,7 +90,7 @@ def shared_params(graphs: list[Graph], ranges: list[dict[str, Range]],
         if not known:
             continue
         union = (min(lo for lo, _ in known), max(hi for _, hi in known))
-        params = activation_params(*union)
+        params = choose(*union)
         for s, name in members:
             widened[s][name] = union
             pins[s][name] = params

@@ -74,8 +74,10 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
         ("FilterWidth", "filter_width", INT), ("FilterHeight", "filter_height", INT), _ACT]),
     "L2_POOL_2D": ("Pool2DOptions", _WINDOW + [
         ("FilterWidth", "filter_width", INT), ("FilterHeight", "filter_height", INT), _ACT]),
-    "ADD": ("AddOptions", [_ACT]),
-    "SUB": ("SubOptions", [_ACT]),
+    # pot_scale_int16 (schema default true) lets a 16-bit op take the power-of-two path
+    # (ops/int16/elementwise.py).
+    "ADD": ("AddOptions", [_ACT, ("PotScaleInt16", "pot_scale_int16", BOOL)]),
+    "SUB": ("SubOptions", [_ACT, ("PotScaleInt16", "pot_scale_int16", BOOL)]),
     "MUL": ("MulOptions", [_ACT]),
     "DIV": ("DivOptions", [_ACT]),
     "L2_NORMALIZATION": ("L2NormOptions", [_ACT]),

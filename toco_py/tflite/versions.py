@@ -12,8 +12,15 @@ types, ranks (unknown rank is written as an empty shape, unknown sizes as 1), wh
 tensor has quantization parameters (the writer adds them exactly when `Tensor.quant` is
 set), and the builtin options the writer stores. Options the writer never stores keep their
 schema defaults, so those branches are left out: quantized_bias_type (CONV_2D 8,
-FULLY_CONNECTED 11, TRANSPOSE_CONV 5), pot_scale_int16 (default true: ADD 3, SUB 5),
-sparse weights (FULLY_CONNECTED 8) and shuffled weights (FULLY_CONNECTED 2).
+FULLY_CONNECTED 11, TRANSPOSE_CONV 5), sparse weights (FULLY_CONNECTED 8) and shuffled
+weights (FULLY_CONNECTED 2).
+
+16x8 models are the exception: TensorFlow's converter quantizes them with its older quantizer
+(tools/optimize), which raises each quantized op's version to the one its OperatorProperty
+names, instead of applying op_version.cc's int16 branches. Measured with TF 2.21
+(tests/test_int16_conv.py): CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV 3, FULLY_CONNECTED
+4, BATCH_MATMUL 2, a feature that needs more (FULLY_CONNECTED's keep_num_dims: 5) still
+winning; the _16x8 rules say so, placed below the rules that give more.
 
 Rules are ladders of (condition, version) tried in op_version.cc's order; the first
 condition that holds gives the version, and 1 when none does. The op types op_version.cc has
@@ -139,6 +146,11 @@ def _grouped(s: _Sig) -> bool:
     return bool(x) and len(x) > 3 and len(w) > 3 and x[3] != w[3]
 
 
+def _general_int16(s: _Sig) -> bool:
+    """An int16 ADD or SUB whose pot_scale_int16 option (default true) is false."""
+    return s.i(0) == s.o(0) == "int16" and not s.attr("pot_scale_int16", True)
+
+
 def _mul_rescale_at_least_1(s: _Sig) -> bool:
     a, b, out = s.scale0(s.tensor(0)), s.scale0(s.tensor(1)), s.scale0(s.tensor(0, output=True))
     return a != 0 and b != 0 and out != 0 and a * b / out >= 1.0
@@ -153,6 +165,11 @@ def _by_input(k: int = 0, **versions: int) -> Rule:
     return tuple((_in(k, dtype), v) for dtype, v in versions.items())
 
 
+def _16x8(data: int = 0) -> Callable[[_Sig], bool]:
+    """int16 activations (input `data` and output 0) with int8 weights (input 1)."""
+    return lambda s: (s.i(data), s.i(1), s.o(0)) == ("int16", "int8", "int16")
+
+
 _INT16_3_INT8_2 = _by_input(int16=3, int8=2)
 _INT8_2 = _by_input(int8=2)
 _INT8_INT16_2 = _by_input(int8=2, int16=2)
@@ -164,12 +181,14 @@ RULES: dict[str, Rule] = {
     "CONV_2D": (
         (_grouped, 6),
         (lambda s: s.i(0) == s.i(1) == s.o(1) == "int16", 4),  # TF reads output 1 here
+        (_16x8(), 3),
         (_family("int8", "int8", "int8"), 3),
         (_family("int8", "int4", "int8"), 7),
         (_hybrid_per_channel(0), 5),
         (_family(*FLOAT_INT8_FLOAT), 2)),
     "DEPTHWISE_CONV_2D": (
         (lambda s: s.i(0) == s.i(1) == s.o(1) == "int16", 5),  # output 1, as in TF
+        (_16x8(), 3),
         (_hybrid_per_channel(3), 6),
         (_family(*FLOAT_INT8_FLOAT), 4),
         (_family("int8", "int8", "int8"), 3),
@@ -183,23 +202,27 @@ RULES: dict[str, Rule] = {
         # An absent bias still counts as an input (TFLite's -1): 6 needs exactly two.
         (lambda s: len(s.op.inputs) == 2, 6),
         (_attr("keep_num_dims", False), 5),
+        (_16x8(), 4),
         (_family("int8", "int8", "int8"), 4),
         (_family("int8", "int4", "int8"), 10),
         (lambda s: s.types() == FLOAT_INT8_FLOAT and s.attr("asymmetric_quantize_inputs", False), 9),
         (_family(*FLOAT_INT8_FLOAT), 3)),
     "TRANSPOSE_CONV": (
         (_attr("fused_activation_function", "NONE"), 4),
+        (_16x8(data=2), 3),
         (lambda s: len(s.op.inputs) == 4 and s.i(3) != "", 3),
         (_in(1, "int8"), 2)),
     "BATCH_MATMUL": (
-        (_in(0, "int16"), 3),
+        (_in(0, "int16"), 2),  # 16x8 (op_version.cc: 3)
         (_in(0, "int8"), 2),
         (lambda s: s.types() == FLOAT_INT8_FLOAT and s.attr("asymmetric_quantize_inputs", False), 4)),
     "ADD": (
         (lambda s: s.i(0) == "int16" and not s.quantized(0), 5),
         (_in(0, "int64"), 4),
+        (_general_int16, 3),
         (_in(0, "int8"), 2)),
     "SUB": (
+        (_general_int16, 5),
         (_in(0, "int64"), 4),
         (_broadcast_over_4d, 3),
         (_in(0, "int8"), 2)),

@@ -5,7 +5,10 @@ from . import (  # noqa: F401  (imported for their registrations)
     conv,
     elementwise,
     fully_connected,
+    image,
     movement,
+    pool,
     reduce,
     softmax,
+    unary,
 )

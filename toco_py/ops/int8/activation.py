@@ -3,7 +3,9 @@
 reference Prepare builds), HARD_SWISH (reference_ops::HardSwish) and L2_NORMALIZATION.
 
 Unary ops depend on one int8 value only, so each builds the table of its 256 outputs with the
-reference arithmetic and indexes it: the per-element C++ loop becomes one gather.
+reference arithmetic and indexes it: the per-element C++ loop becomes one gather. The RELU
+family, LEAKY_RELU and PRELU compute on the input's own integer type (LiteRT's kernels are
+templates on it), so ops/int16/activation.py registers them for int16 too.
 """
 from __future__ import annotations
 
@@ -18,45 +20,54 @@ from ...ir import Graph, Op
 from .. import fixed_point as fx
 from ..common import RELU_OPS, activation_of
 from ..registry import register_int8
-from .common import quantized_bounds
+from .common import dtype_range, quantized_bounds
 from .elementwise import BinaryParams
-from .litert import per_tensor, require_int8
+from .litert import per_tensor, require_dtype, require_int8
 
 f32 = np.float32
-ALL_INT8 = np.arange(-128, 128, dtype=np.int64)
 
 
-def _io(graph: Graph, op: Op) -> tuple[tuple[np.float32, int], tuple[np.float32, int]]:
-    require_int8(op, graph, [op.inputs[0], op.outputs[0]])
+def domain(dtype) -> np.ndarray:
+    """Every value of an integer type, ascending."""
+    lo, hi = dtype_range(np.dtype(dtype).name)
+    return np.arange(lo, hi + 1, dtype=np.int64)
+
+
+ALL_INT8 = domain("int8")
+
+
+def _io(graph: Graph, op: Op, dtype: str = "int8") -> tuple[tuple[np.float32, int], tuple[np.float32, int]]:
+    for name in (op.inputs[0], op.outputs[0]):
+        require_dtype(op, graph, name, (dtype,))
     return per_tensor(op, graph, op.inputs[0]), per_tensor(op, graph, op.outputs[0])
 
 
 def _lookup(table: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """table[i] is the output for input i - 128."""
-    return table.astype(np.int8)[x.astype(np.int64) + 128]
+    """table[i] is the output for the i-th value of x's type (domain(x.dtype))."""
+    return table.astype(x.dtype)[x.astype(np.int64) - int(np.iinfo(x.dtype).min)]
 
 
 # ----- The RELU ops (RELU_OPS): ReluX requantizes, then clamps -----
 
-def relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], int, int, int]:
+def relu_params(op: Op, graph: Graph, dtype: str = "int8") -> tuple[int, tuple[int, int], int, int, int]:
     """(input zero point, multiplier, output zero point, clamp min, clamp max)."""
-    (si, zi), (so, zo) = _io(graph, op)
+    (si, zi), (so, zo) = _io(graph, op, dtype)
     # ReluPrepare: the scale ratio in float, then QuantizeMultiplier.
     multiplier = fx.quantize_multiplier(float(f32(si) / f32(so)))
-    return zi, multiplier, zo, *quantized_bounds(RELU_OPS[op.type], so, zo)
+    return zi, multiplier, zo, *quantized_bounds(RELU_OPS[op.type], so, zo, dtype)
 
 
 def relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    zi, multiplier, zo, lo, hi = relu_params(op, graph)
-    table = fx.wrap32(zo + fx.scale_double_rounding(ALL_INT8 - zi, *multiplier))
+    zi, multiplier, zo, lo, hi = relu_params(op, graph, x.dtype.name)
+    table = fx.wrap32(zo + fx.scale_double_rounding(domain(x.dtype) - zi, *multiplier))
     return _lookup(np.minimum(np.maximum(table, lo), hi), x)
 
 
 # ----- LEAKY_RELU and PRELU -----
 
-def leaky_relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], tuple[int, int], int]:
+def leaky_relu_params(op: Op, graph: Graph, dtype: str = "int8") -> tuple[int, tuple[int, int], tuple[int, int], int]:
     """(input zero point, multiplier of x >= 0, multiplier of x < 0, output zero point)."""
-    (si, zi), (so, zo) = _io(graph, op)
+    (si, zi), (so, zo) = _io(graph, op, dtype)
     alpha = f32(op.attrs.get("alpha", 0.2))
     # LeakyReluPrepare: both ratios in float arithmetic.
     m_alpha = fx.quantize_multiplier(float(f32(si) * alpha / f32(so)))
@@ -65,16 +76,19 @@ def leaky_relu_params(op: Op, graph: Graph) -> tuple[int, tuple[int, int], tuple
 
 
 def leaky_relu_int8(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    zi, m_identity, m_alpha, zo = leaky_relu_params(op, graph)
-    value = ALL_INT8 - zi
+    zi, m_identity, m_alpha, zo = leaky_relu_params(op, graph, x.dtype.name)
+    value = domain(x.dtype) - zi
     scaled = np.where(value >= 0, fx.scale_double_rounding(value, *m_identity),
                       fx.scale_double_rounding(value, *m_alpha))
-    return _lookup(np.clip(fx.wrap32(zo + scaled), -128, 127), x)
+    return _lookup(np.clip(fx.wrap32(zo + scaled), *dtype_range(x.dtype.name)), x)
 
 
-def prelu_params(op: Op, graph: Graph) -> BinaryParams:
-    """a: the multiplier of x >= 0, b: that of x < 0 (times alpha - alpha's zero point)."""
-    require_int8(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
+def prelu_params(op: Op, graph: Graph, dtype: str = "int8") -> BinaryParams:
+    """a: the multiplier of x >= 0, b: that of x < 0 (times alpha - alpha's zero point).
+    Alpha is int8 whatever the input type: LiteRT's int16 PRELU reads it as int8 data."""
+    for name in (op.inputs[0], op.outputs[0]):
+        require_dtype(op, graph, name, (dtype,))
+    require_int8(op, graph, [op.inputs[1]])
     (si, zi), (sa, za) = per_tensor(op, graph, op.inputs[0]), per_tensor(op, graph, op.inputs[1])
     so, zo = per_tensor(op, graph, op.outputs[0])
     # PreluPrepare: x >= 0 keeps si/so, x < 0 multiplies by alpha (si*sa/so), both in float.
@@ -85,7 +99,7 @@ def prelu_params(op: Op, graph: Graph) -> BinaryParams:
 
 
 def prelu_int8(op: Op, graph: Graph, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    p = prelu_params(op, graph)
+    p = prelu_params(op, graph, x.dtype.name)
     value = x.astype(np.int64) - p.a_zero
     alpha_value = alpha.astype(np.int64) - p.b_zero
     negative = fx.scale_double_rounding(fx.wrap32(value * alpha_value), *p.b)
@@ -93,23 +107,25 @@ def prelu_int8(op: Op, graph: Graph, x: np.ndarray, alpha: np.ndarray) -> np.nda
     if out.shape != x.shape:
         raise ConversionError(f"{op!r}: alpha {list(alpha.shape)} broadcasts the input "
                               f"{list(x.shape)} to {list(out.shape)}; LiteRT needs the input's shape")
-    return np.clip(out, -128, 127).astype(np.int8)
+    return np.clip(out, *dtype_range(x.dtype.name)).astype(x.dtype)
 
 
 # ----- LOGISTIC and TANH: LUTPopulate<int8_t> in float32 -----
 
-def _libm_function(name: str):
-    """The C library's float function, which LiteRT's std::exp/std::tanh(float) call; numpy's
-    own float32 routines may differ in the last bit. Falls back to a correctly rounded value
-    from double precision where no C library is found."""
+def _libm_function(name: str, double: bool = False):
+    """The C library's float function (its double one if `double`), which LiteRT's
+    std::exp/std::tanh call; numpy's own routines may differ in the last bit. Falls back to
+    Python's math (a correctly rounded float value from double precision) where no C library
+    is found."""
     path = ctypes.util.find_library("m") or ctypes.util.find_library("c")
+    kind, cast = (ctypes.c_double, float) if double else (ctypes.c_float, f32)
     try:
         fn = getattr(ctypes.CDLL(path), name)
     except (OSError, AttributeError, TypeError):
-        fallback = getattr(math, name[:-1])
-        return lambda v: f32(fallback(float(v)))
-    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
-    return lambda v: f32(fn(float(v)))
+        fallback = getattr(math, name if double else name[:-1])
+        return lambda v: cast(fallback(float(v)))
+    fn.restype, fn.argtypes = kind, [kind]
+    return lambda v: cast(fn(float(v)))
 
 
 _expf = _libm_function("expf")

@@ -16,9 +16,11 @@ from ...ir import Graph, Op
 from .. import fixed_point as fx
 from ..registry import register_int8
 from .common import activation_range
-from .litert import per_tensor, require_int8
+from .litert import per_tensor, require_all, require_int8
 
 f32 = np.float32
+COMPARISONS = {"LESS": np.less, "LESS_EQUAL": np.less_equal, "GREATER": np.greater,
+               "GREATER_EQUAL": np.greater_equal, "EQUAL": np.equal, "NOT_EQUAL": np.not_equal}
 
 
 class BinaryParams(NamedTuple):
@@ -51,8 +53,8 @@ class BinaryParams(NamedTuple):
         return self.out_multiplier, self.out_shift
 
 
-def _params(graph: Graph, op: Op) -> list[tuple[np.float32, int]]:
-    require_int8(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
+def _params(graph: Graph, op: Op, dtype: str = "int8") -> list[tuple[np.float32, int]]:
+    require_all(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]], dtype)
     return [per_tensor(op, graph, name) for name in (op.inputs[0], op.inputs[1], op.outputs[0])]
 
 
@@ -76,15 +78,22 @@ def _rescaled_inputs(p: BinaryParams, a: np.ndarray, b: np.ndarray) -> tuple[np.
             _rescale_input(b, p.b_zero, p.left_shift, p.b))
 
 
-def _finish(raw: np.ndarray, p: BinaryParams, rescale=fx.mbqm_smaller_than_one_exp) -> np.ndarray:
+def _finish(raw: np.ndarray, p: BinaryParams, rescale=fx.mbqm_smaller_than_one_exp,
+            dtype: str = "int8") -> np.ndarray:
     out = fx.wrap32(rescale(raw, *p.out) + p.out_zero)
-    return np.clip(out, p.act_min, p.act_max).astype(np.int8)
+    return np.clip(out, p.act_min, p.act_max).astype(dtype)
 
 
-def add_sub_params(op: Op, graph: Graph, is_sub: bool) -> BinaryParams:
-    (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
+# add.cc/sub.cc's headroom: 20 bits for 8-bit inputs, 15 for 16-bit ones (a 16-bit difference
+# shifted by 15 still fits in int32).
+ADD_LEFT_SHIFT = {"int8": 20, "int16": 15}
+
+
+def add_sub_params(op: Op, graph: Graph, is_sub: bool, dtype: str = "int8") -> BinaryParams:
+    (s1, z1), (s2, z2), (so, zo) = _params(graph, op, dtype)
     twice_max, m1, m2 = _input_multipliers(s1, s2)
-    real_out = twice_max / (float(1 << 20) * float(so))
+    left_shift = ADD_LEFT_SHIFT[dtype]
+    real_out = twice_max / (float(1 << left_shift) * float(so))
     if is_sub:
         # sub.cc accepts an output multiplier above one (very narrow output ranges), not 1
         # itself, but then feeds it to the below-one rescaling: see fx.mbqm_smaller_than_one_exp.
@@ -92,47 +101,56 @@ def add_sub_params(op: Op, graph: Graph, is_sub: bool) -> BinaryParams:
     else:
         # add.cc always takes the below-one path for the output: above one, LiteRT aborts.
         mo = fx.multiplier_smaller_than_one(real_out, f"{op!r} output")
-    return BinaryParams(z1, z2, 20, *m1, *m2, *mo, zo, *activation_range(op, so, zo))
+    return BinaryParams(z1, z2, left_shift, *m1, *m2, *mo, zo, *activation_range(op, so, zo, dtype))
+
+
+def add_sub(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray, is_sub: bool,
+            dtype: str = "int8") -> np.ndarray:
+    """reference AddElementwise / SubElementwise (their general path for int16)."""
+    p = add_sub_params(op, graph, is_sub, dtype)
+    x, y = _rescaled_inputs(p, a, b)
+    return _finish(fx.wrap32(x - y if is_sub else x + y), p, dtype=dtype)
 
 
 def add_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    p = add_sub_params(op, graph, is_sub=False)
-    x, y = _rescaled_inputs(p, a, b)
-    return _finish(fx.wrap32(x + y), p)
+    return add_sub(op, graph, a, b, is_sub=False)
 
 
 def sub_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    p = add_sub_params(op, graph, is_sub=True)
-    x, y = _rescaled_inputs(p, a, b)
-    return _finish(fx.wrap32(x - y), p)
+    return add_sub(op, graph, a, b, is_sub=True)
 
 
-def mul_params(op: Op, graph: Graph) -> BinaryParams:
-    (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
+def mul_params(op: Op, graph: Graph, dtype: str = "int8") -> BinaryParams:
+    (s1, z1), (s2, z2), (so, zo) = _params(graph, op, dtype)
     # mul.cc: the three scales meet in float arithmetic before QuantizeMultiplier.
     mo = fx.quantize_multiplier(float(f32(s1) * f32(s2) / f32(so)))
-    lo, hi = activation_range(op, so, zo)
+    lo, hi = activation_range(op, so, zo, dtype)
     return BinaryParams(z1, z2, out_multiplier=mo[0], out_shift=mo[1], out_zero=zo, act_min=lo,
                         act_max=hi)
 
 
-def mul_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    p = mul_params(op, graph)
+def mul_quantized(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray, dtype: str = "int8") -> np.ndarray:
+    """MulElementwise: the product of two 16-bit values still fits in int32."""
+    p = mul_params(op, graph, dtype)
     product = fx.wrap32((a.astype(np.int64) - p.a_zero) * (b.astype(np.int64) - p.b_zero))
-    return _finish(product, p, rescale=fx.scale_double_rounding)
+    return _finish(product, p, rescale=fx.scale_double_rounding, dtype=dtype)
 
 
-def div_params(op: Op, graph: Graph) -> BinaryParams:
-    (s1, z1), (s2, z2), (so, zo) = _params(graph, op)
+def mul_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return mul_quantized(op, graph, a, b)
+
+
+def div_params(op: Op, graph: Graph, dtype: str = "int8") -> BinaryParams:
+    (s1, z1), (s2, z2), (so, zo) = _params(graph, op, dtype)
     # div.cc: input1_scale / (input2_scale * output_scale) in float, then QuantizeMultiplier.
     mo = fx.quantize_multiplier(float(f32(s1) / (f32(s2) * f32(so))))
-    lo, hi = activation_range(op, so, zo)
+    lo, hi = activation_range(op, so, zo, dtype)
     return BinaryParams(z1, z2, out_multiplier=mo[0], out_shift=mo[1], out_zero=zo, act_min=lo,
                         act_max=hi)
 
 
 def _leading_sign_bits(x: np.ndarray) -> np.ndarray:
-    """CountLeadingSignBits of int32 values (x > INT32_MIN here: int8 differences)."""
+    """CountLeadingSignBits of int32 values (x > INT32_MIN here: int8 or int16 differences)."""
     return np.where(x >= 0, fx.clz32(x) - 1, fx.clz32(2 * -x - 1))
 
 
@@ -147,12 +165,12 @@ def _rdbpot_int32(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     return (x >> (exponent & 31)) + (remainder > threshold)
 
 
-def div_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def div_quantized(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray, dtype: str = "int8") -> np.ndarray:
     """reference_ops::DivElementwise: the dividend times the divisor's reciprocal (GetReciprocal),
     each at full precision, then a per-element shift to the output scale."""
-    p = div_params(op, graph)
+    p = div_params(op, graph, dtype)
     if np.any(b == p.b_zero):
-        raise ConversionError(f"{op!r}: an int8 divisor equals its zero point (divides by zero); "
+        raise ConversionError(f"{op!r}: an {dtype} divisor equals its zero point (divides by zero); "
                               "LiteRT's CheckNonZero fails on it")
     x, y = np.broadcast_arrays(a.astype(np.int64) - p.a_zero, b.astype(np.int64) - p.b_zero)
     x, y = np.where(y < 0, -x, x), np.abs(y)  # the reciprocal must be positive
@@ -166,7 +184,11 @@ def div_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     down = _rdbpot_int32(high, np.maximum(-shift, 0))
     up = (high >> np.clip(32 - shift, 0, 63)) + (high >= 0)
     out = fx.wrap32(np.where(shift <= 0, down, up) + p.out_zero)
-    return np.clip(out, p.act_min, p.act_max).astype(np.int8)
+    return np.clip(out, p.act_min, p.act_max).astype(dtype)
+
+
+def div_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return div_quantized(op, graph, a, b)
 
 
 def squared_difference_params(op: Op, graph: Graph) -> BinaryParams:
@@ -185,28 +207,28 @@ def squared_difference_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) 
     return _finish(fx.wrap32(diff * diff), p)
 
 
-def _raw_extremum(fn):
+def raw_extremum(fn, dtype: str = "int8"):
     def kernel(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         # maximum_minimum.cc compares the stored integers and ignores the quantization
         # parameters: the quantizer must give both inputs and the output the same ones.
-        require_int8(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
-        return fn(a, b).astype(np.int8)
+        require_all(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]], dtype)
+        return fn(a, b).astype(dtype)
     return kernel
 
 
-def comparison_params(op: Op, graph: Graph) -> BinaryParams:
+def comparison_params(op: Op, graph: Graph, dtype: str = "int8") -> BinaryParams:
     """comparisons.cc: both sides brought to real units times 2^8 (left_shift 8), its local
     QuantizeMultiplier taking each scale itself as the multiplier."""
-    require_int8(op, graph, [op.inputs[0], op.inputs[1]])
+    require_all(op, graph, [op.inputs[0], op.inputs[1]], dtype)
     (s1, z1), (s2, z2) = per_tensor(op, graph, op.inputs[0]), per_tensor(op, graph, op.inputs[1])
     m1 = fx.multiplier_either_side(float(s1), f"{op!r} input 1", one_above=True)
     m2 = fx.multiplier_either_side(float(s2), f"{op!r} input 2", one_above=True)
     return BinaryParams(z1, z2, 8, *m1, *m2)
 
 
-def _comparison(fn):
+def rescaled_comparison(fn, dtype: str = "int8"):
     def kernel(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return fn(*_rescaled_inputs(comparison_params(op, graph), a, b))
+        return fn(*_rescaled_inputs(comparison_params(op, graph, dtype), a, b))
     return kernel
 
 
@@ -243,10 +265,8 @@ register_int8("SUB", sub_int8)
 register_int8("MUL", mul_int8)
 register_int8("DIV", div_int8)
 register_int8("SQUARED_DIFFERENCE", squared_difference_int8)
-register_int8("MAXIMUM", _raw_extremum(np.maximum))
-register_int8("MINIMUM", _raw_extremum(np.minimum))
+register_int8("MAXIMUM", raw_extremum(np.maximum))
+register_int8("MINIMUM", raw_extremum(np.minimum))
 register_int8("RSQRT", rsqrt_int8)
-for _name, _fn in {"LESS": np.less, "LESS_EQUAL": np.less_equal, "GREATER": np.greater,
-                   "GREATER_EQUAL": np.greater_equal, "EQUAL": np.equal,
-                   "NOT_EQUAL": np.not_equal}.items():
-    register_int8(_name, _comparison(_fn))
+for _name, _fn in COMPARISONS.items():
+    register_int8(_name, rescaled_comparison(_fn))

@@ -1,5 +1,6 @@
 """int8 FULLY_CONNECTED (reference_integer_ops::FullyConnected, per-tensor and per-channel) and
-BATCH_MATMUL (reference_ops::BatchMatMul: both operands per tensor, with zero points)."""
+BATCH_MATMUL (reference_ops::BatchMatMul: both operands per tensor, with zero points). The
+16x8 kernels (ops/int16/fully_connected.py) share the sums."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,22 +13,28 @@ from .common import activation_range, fc_multipliers
 from .litert import per_tensor
 
 
-def fully_connected_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
+def fc_sums(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Per row of x and output channel: the sum of w * (x - zero point), plus the bias; int64
+    [rows, O] (the 16x8 kernel's too)."""
     _, x_zero = per_tensor(op, graph, op.inputs[0])
-    out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
-    k = w.shape[1]
-    rows = x.reshape(-1, k).astype(np.int64) - x_zero
+    rows = x.reshape(-1, w.shape[1]).astype(np.int64) - x_zero
     acc = rows @ w.astype(np.int64).T
-    if b is not None:
-        acc = acc + b.astype(np.int64)
+    return acc if b is None else acc + b.astype(np.int64)
+
+
+def fc_output(op: Op, out: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The [rows, O] result in the output's shape."""
+    return out.reshape(x.shape[:-1] + (w.shape[0],)) if op.attrs.get("keep_num_dims") else out
+
+
+def fully_connected_int8(op: Op, graph: Graph, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
+    out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
+    acc = fc_sums(op, graph, x, w, b)
     mult, shift = fc_multipliers(graph, op.inputs[0], op.inputs[1], op.outputs[0])
     # LiteRT's FULLY_CONNECTED rounds once (measured: tests/test_int8_rounding.py).
     out = scale_single_rounding(acc, mult, shift) + out_zero
     lo, hi = activation_range(op, out_scale, out_zero)
-    out = np.clip(out, lo, hi).astype(np.int8)
-    if op.attrs.get("keep_num_dims"):
-        out = out.reshape(x.shape[:-1] + (w.shape[0],))
-    return out
+    return fc_output(op, np.clip(out, lo, hi).astype(np.int8), x, w)
 
 
 def batch_matmul_int8(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:

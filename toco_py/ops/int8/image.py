@@ -9,7 +9,7 @@ import numpy as np
 from ...ir import Graph, Op
 from ..image import _check_resize_flags, _target_size
 from ..registry import register_int8
-from .litert import require_int8, require_same_params
+from .litert import require_all, require_same_params
 
 ONE = 1 << 10
 
@@ -30,9 +30,11 @@ def _axis(op: Op, in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, 
     return lower, upper, position - ONE * lower
 
 
-def resize_bilinear_int8(op: Op, graph: Graph, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+def resize_bilinear_quantized(op: Op, graph: Graph, x: np.ndarray, size: np.ndarray,
+                              dtype: str = "int8") -> np.ndarray:
+    """ResizeBilinearInteger, which LiteRT instantiates for int8 and int16 alike."""
     _check_resize_flags(op)
-    require_int8(op, graph, [op.inputs[0], op.outputs[0]])
+    require_all(op, graph, [op.inputs[0], op.outputs[0]], dtype)
     require_same_params(op, graph, [op.inputs[0], op.outputs[0]], "its input and output")
     oh, ow = _target_size(op, size)
     y0, y1, dy = _axis(op, x.shape[1], oh)
@@ -45,7 +47,11 @@ def resize_bilinear_int8(op: Op, graph: Graph, x: np.ndarray, size: np.ndarray) 
     # Half away from zero: LiteRT's build without TFLITE_SINGLE_ROUNDING (measured: the
     # half-up variant differs on negative sums).
     rounding = np.where(total > 0, 1 << 19, -(1 << 19))
-    return np.trunc((total + rounding) / (1 << 20)).astype(np.int8)
+    return np.trunc((total + rounding) / (1 << 20)).astype(dtype)
+
+
+def resize_bilinear_int8(op: Op, graph: Graph, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+    return resize_bilinear_quantized(op, graph, x, size)
 
 
 register_int8("RESIZE_BILINEAR", resize_bilinear_int8)

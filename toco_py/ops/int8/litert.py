@@ -18,9 +18,14 @@ def require_dtype(op: Op, graph: Graph, name: str, allowed: tuple[str, ...]) -> 
     return dtype
 
 
-def require_int8(op: Op, graph: Graph, names: list[str]) -> None:
+def require_all(op: Op, graph: Graph, names, dtype: str) -> None:
+    """Every named tensor of the one type."""
     for name in names:
-        require_dtype(op, graph, name, ("int8",))
+        require_dtype(op, graph, name, (dtype,))
+
+
+def require_int8(op: Op, graph: Graph, names: list[str]) -> None:
+    require_all(op, graph, names, "int8")
 
 
 def per_tensor(op: Op, graph: Graph, name: str) -> tuple[np.float32, int]:
@@ -54,3 +59,12 @@ def require_same_params(op: Op, graph: Graph, names: list[str], why: str) -> Non
                 f"{op!r}: LiteRT's quantized {op.type} needs {why} to share one scale and zero "
                 f"point, but {_describe(op, graph, name)} and {_describe(op, graph, first)}; "
                 "requantize with a QUANTIZE op first")
+
+
+def require_zero_points(op: Op, graph: Graph, names: list[str]) -> None:
+    """LiteRT's 16-bit kernels check TF_LITE_ENSURE_EQ(zero_point, 0) on these tensors."""
+    for name in names:
+        _, zero = per_tensor(op, graph, name)
+        if zero:
+            raise ConversionError(f"{op!r}: LiteRT's 16-bit {op.type} needs zero point 0 on its int16 "
+                                  f"tensors, but {name!r} has {zero}; quantize int16 symmetrically")

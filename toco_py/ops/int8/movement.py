@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConversionError
 from ...ir import Graph, Op
 from ..fixed_point import round_half_away_array
 from ..quantize_ops import QUANTIZED_TYPES
 from ..registry import REGISTRY, register_int8
-from .litert import per_tensor, require_dtype, require_same_params
+from .litert import per_tensor, require_dtype, require_same_params, require_zero_points
 
 # Measured: LiteRT refuses these when any input and output params differ.
 EQUAL_PARAMS = ("EXPAND_DIMS", "UNPACK", "MIRROR_PAD", "PACK", "BATCH_TO_SPACE_ND", "FILL")
@@ -122,10 +121,7 @@ def concatenation_quantized(op: Op, graph: Graph, *xs: np.ndarray) -> np.ndarray
         require_same_params(op, graph, list(op.inputs) + op.outputs, "its inputs and output")
     else:
         # int16 copies too; LiteRT checks only that every zero point is 0.
-        for name in list(op.inputs) + op.outputs:
-            if per_tensor(op, graph, name)[1] != 0:
-                raise ConversionError(f"{op!r}: quantized int16 CONCATENATION needs zero points "
-                                      f"of 0, and {name!r} has another")
+        require_zero_points(op, graph, list(op.inputs) + op.outputs)
     return REGISTRY["CONCATENATION"].kernel(op, *xs)
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConversionError
 from ...ir import Graph, Op
 from ..fixed_point import quantize_multiplier, scale_double_rounding, wrap32
 from ..quantize_ops import QUANTIZED_TYPES
 from ..reduce import reduced_axes, reduced_shape
 from ..registry import REGISTRY, register_int8
-from .litert import per_tensor, require_dtype, require_same_params
+from .litert import per_tensor, require_all, require_dtype, require_same_params, require_zero_points
 
 # The requantization rounding of MEAN and of SUM: both measured to round twice (gemmlowp),
 # SUM on uint8 (see test_int8_pool_reduce.py for why not int8).
@@ -44,10 +43,10 @@ def mean_or_sum_params(op: Op, graph: Graph) -> tuple[str, float, int, float, in
     """(type, input scale and zero point, output scale and zero point), once
     PrepareMeanOrSum's checks pass."""
     dtype = _check_types(op, graph)
+    if dtype == "int16":
+        require_zero_points(op, graph, [op.inputs[0], op.outputs[0]])
     in_scale, in_zero = per_tensor(op, graph, op.inputs[0])
     out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
-    if dtype == "int16" and (in_zero or out_zero):
-        raise ConversionError(f"{op!r}: quantized int16 {op.type} needs zero points of 0")
     return dtype, in_scale, in_zero, out_scale, out_zero
 
 
@@ -106,11 +105,11 @@ def _scale_int64(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
     return wrap32((x * reduced + (1 << (total_shift - 1))) >> total_shift)
 
 
-def reduce_prod_int8(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+def reduce_prod_quantized(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray,
+                          dtype: str = "int8") -> np.ndarray:
     """reference_ops::QuantizedReduceProd: the product, rescaled after each multiplication by
     in_scale / out_scale^(1/n) (GetQuantProdScaling) so it stays in int32, then once more."""
-    require_dtype(op, graph, op.inputs[0], ("int8",))
-    require_dtype(op, graph, op.outputs[0], ("int8",))
+    require_all(op, graph, [op.inputs[0], op.outputs[0]], dtype)
     in_scale, in_zero = per_tensor(op, graph, op.inputs[0])
     out_scale, out_zero = per_tensor(op, graph, op.outputs[0])
     axes = reduced_axes(op, axis, x.ndim)
@@ -125,7 +124,12 @@ def reduce_prod_int8(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> n
     for k in range(1, count):
         product = _scale_int64(product * values[:, k], multiplier, shift)
     out = wrap32(_scale_int64(product, multiplier, shift) + out_zero)
-    return np.clip(out, -128, 127).astype(np.int8).reshape(shape)
+    info = np.iinfo(dtype)
+    return np.clip(out, info.min, info.max).astype(dtype).reshape(shape)
+
+
+def reduce_prod_int8(op: Op, graph: Graph, x: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    return reduce_prod_quantized(op, graph, x, axis)
 
 
 def _arg(op_type: str):
