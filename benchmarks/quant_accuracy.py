@@ -15,8 +15,8 @@ output's range over them (TensorFlow running the .pb is the float truth); top-1:
 held-out inputs whose quantized argmax is the label (digits, audio) or, for heatmaps, whose
 peak lands within one pixel of the true blob. Writes benchmarks/quant_accuracy.md.
 
-A column is a function (case, tmp folder) -> .tflite bytes (COLUMNS): int16x8 and
---accuracy_target add theirs there.
+A column is a function (case, tmp folder) -> .tflite bytes (COLUMNS): --accuracy_target adds
+its own there.
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from tests.support import networks  # noqa: E402
 from tests.support.oracle import run_tf  # noqa: E402
 from toco_py import api  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
+from toco_py.quantize.schemes import SCHEMES  # noqa: E402
 
 v1 = tf.compat.v1
 CALIBRATION = 32  # samples
@@ -205,15 +206,15 @@ def tf_int8(case: Case, tmp: Path) -> bytes:
     return convert_tf(case.net, case.calibration)[0]
 
 
-def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool = False):
+def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool = False, mode: str = "int8"):
     def convert(case: Case, tmp: Path) -> bytes:
         path = tmp / "calibration.npz"
         names = list(case.net.inputs)
         np.savez(path, **{n: np.concatenate([s[n][None] if case.net.inputs[n][0][0] != 1 else s[n]
                                              for s in case.calibration]) for n in names})
-        options = QuantizeOptions("int8", calibration_data=str(path), calibration_method=method,
+        options = QuantizeOptions(mode, calibration_data=str(path), calibration_method=method,
                                   bias_correction=bias_correction)
-        options.int8.weight_ranges = weights
+        options.int8.weight_ranges, options.int8.scheme = weights, SCHEMES[mode]
         return api.convert_bytes(case.net.pb, input_arrays=names, output_arrays=case.net.outputs,
                                  quantize=options).model
     return convert
@@ -229,6 +230,8 @@ COLUMNS: dict[str, Callable[[Case, Path], bytes]] = {
     "min/max + bc": ours(bias_correction=True),
     "mse + bc": ours("mse", bias_correction=True),
     "mse + w + bc": ours("mse", "mse", True),
+    "int16x8": ours(mode="int16x8"),
+    "int16x8 + bc": ours(bias_correction=True, mode="int16x8"),
 }
 
 
@@ -321,7 +324,8 @@ def main() -> None:
     text = ("# int8 accuracy by range choice\n\n"
             f"Cells: mean |error| / float output range over {HELD_OUT} held-out inputs (/ top-1 where labels "
             f"exist), LiteRT running each model; {CALIBRATION} calibration samples, the same for every column. "
-            "w: MSE weight ranges; bc: bias correction. Test networks (and MobileNetV2, 224 px, weights=None) "
+            "w: MSE weight ranges; bc: bias correction; int16x8: min/max ranges. Test networks (and "
+            "MobileNetV2, 224 px, weights=None) "
             "on random normal inputs; digits_cnn, "
             "audio_logmel and heatmap_head trained here on real digits and synthesized data.\n\n" + body
             + "\nThe defaults stay min/max activation and weight ranges without bias correction: no "

@@ -152,13 +152,15 @@ def test_bias_correction_adds_a_bias_to_an_op_without(tmp_path):
     assert len(inputs[False]) == 2 and len(inputs[True]) == 3, inputs
 
 
-@pytest.mark.parametrize("name", ["conv_bn_separable", "gru_static_rnn"])
-def test_networks_with_every_option_bit_exact(name, tmp_path):
-    """MSE activation and weight ranges and bias correction (a bias per unrolled GRU step) on
-    test networks: our interpreter and LiteRT's reference kernels agree on every output."""
+@pytest.mark.parametrize("name,scheme", [("conv_bn_separable", INT8), ("gru_static_rnn", INT8),
+                                         ("conv_bn_separable", INT16X8)])
+def test_networks_with_every_option_bit_exact(name, scheme, tmp_path):
+    """MSE activation ranges (for the model's scheme) and weight ranges and bias correction (a
+    bias per unrolled GRU step) on test networks: our interpreter and LiteRT's reference kernels
+    agree on every output."""
     net = networks.SMALL_NETWORKS[name]()
-    options = QuantizeOptions("int8", calibration_data=calibration_file(net, tmp_path, count=8),
+    options = QuantizeOptions(scheme.name, calibration_data=calibration_file(net, tmp_path, count=8),
                               calibration_method="mse", bias_correction=True)
-    options.int8.weight_ranges = "mse"
+    options.int8.weight_ranges, options.int8.scheme = "mse", scheme
     result = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs, quantize=options)
     assert differing_elements(result.model) == 0
