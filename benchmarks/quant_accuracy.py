@@ -328,7 +328,7 @@ def main() -> None:
             "MobileNetV2, 224 px, weights=None) "
             "on random normal inputs; digits_cnn, "
             "audio_logmel and heatmap_head trained here on real digits and synthesized data.\n\n" + body
-            + "\nThe defaults stay min/max activation and weight ranges without bias correction: no "
+            + "\nThe defaults stay min/max activation and weight ranges without bias correction: no int8 "
             "column is better than min/max on every network (the issue makes a method the default only "
             "where it measures better). Bias correction comes closest; see toco_py/quantize/"
             "bias_correction.py for why it is not the default.\n"
