@@ -1,11 +1,12 @@
 """Calibration: run the float graph in the interpreter over the samples and record each float
-tensor's range (min/max over all samples, or percentiles for outlier-heavy activations), in
-every subgraph. The samples run one after the other on one interpreter, so a streaming
-model's variables carry its state from sample to sample, as from invoke to invoke."""
+tensor's range (min/max over all samples, percentiles for outlier-heavy activations, or the
+range with the least quantization error: range_search.py), in every subgraph. The samples run
+one after the other on one interpreter, so a streaming model's variables carry its state from
+sample to sample, as from invoke to invoke."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 
 import numpy as np
@@ -13,16 +14,26 @@ import numpy as np
 from ..interpreter import Interpreter
 from ..ir import Graph
 from ..ops.registry import definition
+from .range_search import mse_range
+from .schemes import INT8, Scheme
 
-RESERVOIR = 1 << 15  # values kept per tensor for percentiles
+RESERVOIR = 1 << 15  # values kept per tensor for percentiles and the MSE search
+DEFAULT_PERCENTILE = 99.99  # the percentile method's, when none is given
 
 
 class RangeTracker:
-    def __init__(self, percentile: float | None, seed: int = 0) -> None:
-        self.percentile = percentile
+    """Each tensor's min/max and, for the percentile and mse methods, a uniform sample of its
+    values (RESERVOIR of them, each run's share in proportion to its size)."""
+
+    def __init__(self, percentile: float | None = None, seed: int = 0, method: str | None = None,
+                 scheme: Scheme = INT8) -> None:
+        self.method = method or ("minmax" if percentile is None else "percentile")
+        self.percentile = percentile or DEFAULT_PERCENTILE
+        self.scheme = scheme
         self.lo: dict[str, float] = {}
         self.hi: dict[str, float] = {}
         self.kept: dict[str, np.ndarray] = {}
+        self.seen: dict[str, int] = {}
         self.rng = np.random.default_rng(seed)
 
     def add(self, name: str, value: np.ndarray) -> None:
@@ -31,17 +42,28 @@ class RangeTracker:
         lo, hi = float(np.min(value)), float(np.max(value))
         self.lo[name] = min(lo, self.lo.get(name, lo))
         self.hi[name] = max(hi, self.hi.get(name, hi))
-        if self.percentile is not None:
-            flat = value.ravel()
-            pick = flat if flat.size <= RESERVOIR else self.rng.choice(flat, RESERVOIR, replace=False)
-            merged = np.concatenate([self.kept.get(name, np.empty(0, flat.dtype)), pick])
-            if merged.size > RESERVOIR:
-                merged = self.rng.choice(merged, RESERVOIR, replace=False)
-            self.kept[name] = merged
+        if self.method != "minmax":
+            self._keep(name, value.ravel())
+
+    def _keep(self, name: str, flat: np.ndarray) -> None:
+        """Merges the new values into the sample in proportion to how many each side stands
+        for, so the first runs weigh as much as the last."""
+        kept, seen = self.kept.get(name, np.empty(0, flat.dtype)), self.seen.get(name, 0)
+        total = seen + flat.size
+        self.seen[name] = total
+        if kept.size + flat.size <= RESERVOIR:
+            self.kept[name] = np.concatenate([kept, flat])
+            return
+        new = int(round(RESERVOIR * flat.size / total))
+        old = min(RESERVOIR - new, kept.size)
+        self.kept[name] = np.concatenate([self.rng.choice(kept, old, replace=False),
+                                          self.rng.choice(flat, min(new, flat.size), replace=False)])
 
     def ranges(self) -> dict[str, tuple[float, float]]:
-        if self.percentile is None:
+        if self.method == "minmax":
             return {n: (self.lo[n], self.hi[n]) for n in self.lo}
+        if self.method == "mse":
+            return {n: mse_range(v, self.lo[n], self.hi[n], self.scheme) for n, v in self.kept.items()}
         p = self.percentile
         return {n: (float(np.percentile(v, 100 - p)), float(np.percentile(v, p))) for n, v in self.kept.items()}
 
@@ -55,13 +77,16 @@ def _progress(total: int):
     return Progress(transient=True)
 
 
-def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
-              percentile: float | None = None) -> list[dict[str, tuple[float, float]]]:
+def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]], percentile: float | None = None,
+              method: str | None = None, scheme: Scheme = INT8,
+              observe: Callable | None = None) -> list[dict[str, tuple[float, float]]]:
     """Each subgraph's ranges (one subgraph: the graph's), over every time it runs: every
     iteration of a loop body, every branch taken. A subgraph's inputs are its caller's values
-    (WHILE and IF inputs, body outputs), whose ranges subgraph_ranges shares with them."""
+    (WHILE and IF inputs, body outputs), whose ranges subgraph_ranges shares with them.
+    method: minmax, percentile or mse (range_search; scheme: the one the ranges are for);
+    observe(index, op, args, outputs) sees every op run, as Interpreter.run's on_op."""
     interp = Interpreter(graph)
-    trackers = [RangeTracker(percentile) for _ in graph.subgraphs or [graph]]
+    trackers = [RangeTracker(percentile, method=method, scheme=scheme) for _ in graph.subgraphs or [graph]]
 
     def record(index, op, args, outputs):
         tracker = trackers[index[0]] if isinstance(index, tuple) else trackers[0]
@@ -71,6 +96,8 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]],
         if opdef is not None and opdef.observed is not None:
             for name, value in opdef.observed(op, *args).items():
                 tracker.add(name, np.asarray(value))
+        if observe is not None:
+            observe(index, op, args, outputs)
 
     with _progress(len(samples)) as progress:
         task = progress.add_task("calibrating", total=len(samples)) if progress else None

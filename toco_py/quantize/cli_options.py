@@ -69,6 +69,17 @@ def quantization_options(fn):
                      type=click.FloatRange(50, 100),
                      help="Range from this percentile (and its mirror) instead of min/max, for "
                           "activations with outliers, e.g. 99.99."),
+        click.option("--calibration-method", "--calibration_method", "calibration_method",
+                     type=click.Choice(["minmax", "percentile", "mse"]),
+                     help="Activation ranges: min/max of the calibration data (default), a "
+                          "percentile (--calibration-percentile, 99.99 if not given), or mse: the "
+                          "clipping range with the least quantization error."),
+        click.option("--weight-ranges", "--weight_ranges", "weight_ranges", type=click.Choice(["minmax", "mse"]),
+                     default="minmax", show_default=True,
+                     help="Per-channel weight ranges: max|w|, or the clip with the least error."),
+        click.option("--bias-correction", "--bias_correction", "bias_correction", is_flag=True,
+                     help="Subtract from each conv/FC bias the mean error its int8 weights add to "
+                          "the output on the calibration data (adding a bias where an op has none)."),
         click.option("--int8_only", "--int8-only", "--tflite_builtins_int8", "--integer_only", "int8_only",
                      is_flag=True,
                      help="With --quantize int8 or int16x8: refuse an op with no integer kernel instead "
@@ -94,8 +105,9 @@ def quantization_options(fn):
 def build_options(quantize_mode, inference_type, input_type, output_type, mean_values,
                   std_values, default_min, default_max, post_training_quantize, calibration_data,
                   calibration_samples, calibration_mean, calibration_std, percentile,
-                  int8_only=False, keep_float=(), accuracy_target=None,
-                  fallback="float") -> QuantizeOptions | None:
+                  int8_only=False, keep_float=(), accuracy_target=None, fallback="float",
+                  calibration_method=None, weight_ranges="minmax",
+                  bias_correction=False) -> QuantizeOptions | None:
     mode = quantize_mode
     io_default = "float32"
     if inference_type and inference_type.upper() != "FLOAT":
@@ -114,6 +126,10 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
     if mode == "int16x8" and (mean_values is not None or std_values is not None):
         raise TocoError("--mean_values/--std_dev_values describe uint8 inputs, which --quantize int16x8 "
                         "does not take: drop them (its inputs are float32 or int16)")
+    method = _calibration_method(calibration_method, percentile)
+    if mode in (None, "dynamic", "float16") and (method != "minmax" or weight_ranges != "minmax" or bias_correction):
+        raise TocoError("--calibration-method, --calibration-percentile, --weight-ranges and --bias-correction "
+                        "apply to full-integer quantization: add --quantize int8 or int16x8")
     if mode is None:
         if any(v is not None for v in (input_type, output_type, mean_values, calibration_data, default_min)):
             raise TocoError("quantization flags given without a mode: add --quantize int8 (or dynamic/float16)")
@@ -130,7 +146,8 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
         mode=mode, calibration_data=calibration_data, calibration_samples=calibration_samples,
         calibration_mean=calibration_mean, calibration_std=calibration_std, percentile=percentile,
         accuracy_target=accuracy_target, fallback=fallback,
-        int8=Int8Options(
+        calibration_method=method, bias_correction=bias_correction,
+        int8=Int8Options(weight_ranges=weight_ranges,
             inference_input_type=_io_type(input_type) or io_default,
             inference_output_type=_io_type(output_type) or io_default,
             default_range=(default_min, default_max) if default_min is not None else None,
@@ -153,6 +170,14 @@ def _check_mixed_precision(mode, int8_only, keep_float, kept, accuracy_target, f
     if accuracy_target is not None and not accuracy_target > 0:
         raise TocoError(f"--accuracy_target {accuracy_target:g}: only the float model itself has no "
                         "error; give a share of the output range above 0, e.g. 0.01")
+
+
+def _calibration_method(method: str | None, percentile: float | None) -> str:
+    """--calibration-percentile alone means the percentile method (as before the option)."""
+    if percentile is not None and method not in (None, "percentile"):
+        raise TocoError(f"--calibration-percentile conflicts with --calibration-method {method}: "
+                        "drop one of them")
+    return method or ("minmax" if percentile is None else "percentile")
 
 
 def _input_stats(mean_values, std_values):

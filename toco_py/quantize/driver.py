@@ -19,6 +19,10 @@ class QuantizeOptions:
     calibration_mean: float = 0.0
     calibration_std: float = 1.0
     percentile: float | None = None
+    # minmax, percentile or mse (calibrate.RangeTracker); None: percentile when given, else minmax.
+    calibration_method: str | None = None
+    # Subtract the mean error of the int8 weights from the biases (bias_correction.py).
+    bias_correction: bool = False
     int8: Int8Options = field(default_factory=Int8Options)
     # --accuracy_target: the largest output error, as a share of the float outputs' range.
     accuracy_target: float | None = None
@@ -54,6 +58,10 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         from .dynamic import quantize_dynamic
 
         return [f"dynamic range: {sum(map(quantize_dynamic, graphs))} weight tensors quantized to int8"]
+    if options.calibration_method not in (None, "minmax", "percentile", "mse"):
+        raise TocoError(f"calibration method {options.calibration_method!r}: use minmax, percentile or mse")
+    if options.int8.weight_ranges not in ("minmax", "mse"):
+        raise TocoError(f"weight ranges {options.int8.weight_ranges!r}: use minmax or mse")
     ranges: list[dict[str, tuple[float, float]]] = [{} for _ in graph.subgraphs or [graph]]
     notes = []
     int8 = options.int8
@@ -66,19 +74,32 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
 
         samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
                                       options.calibration_std, options.calibration_samples)
+        means = None
+        if options.bias_correction:
+            from .bias_correction import InputMeans
+
+            means = InputMeans()
         if options.accuracy_target is None:
-            ranges = calibrate(graph, samples, options.percentile)
+            ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme, means)
             notes.append(f"calibrated on {len(samples)} samples")
         else:
             from . import mixed_precision
 
             samples, held = mixed_precision.held_back(samples)
-            ranges = calibrate(graph, samples, options.percentile)
+            ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme, means)
             notes.append(f"calibrated on {len(samples)} samples, {len(held)} held back")
             float_graph = copy.deepcopy(graph)
             choice = mixed_precision.choose_fallback_ops(graph, ranges, int8, options.accuracy_target,
                                                          options.fallback, samples, held)
             int8 = mixed_precision.with_fallback(int8, choice.keep, options.accuracy_target, options.fallback)
+        if means is not None:
+            from .bias_correction import correct_biases
+
+            count = correct_biases(graph, means, int8)
+            notes.append(f"bias correction: corrected the biases of {count} ops for their weights' rounding")
+    elif options.bias_correction or options.calibration_method not in (None, "minmax"):
+        raise TocoError("--bias-correction and --calibration-method percentile/mse measure the "
+                        "calibration data: give --calibration-data")
     elif _needs_calibration(graph, options):
         raise TocoError(f"--quantize {options.mode} needs --calibration-data (samples of the inputs), unless every "
                         "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")

@@ -37,10 +37,10 @@ from .params import (
     bias_params,
     quantize_bias,
     quantize_symmetric,
-    symmetric_weight_params,
 )
 from .schemes import INT8, INT16X8, Scheme
 from .subgraph_ranges import shared_params
+from .weight_ranges import weight_params
 
 QUANTIZED_IO = ("int8", "uint8")
 
@@ -61,6 +61,8 @@ class Int8Options:
     input_stats: list[tuple[float, float]] | None = None
     # TFLITE_BUILTINS_INT8: an op with no integer kernel is an error rather than kept in float.
     int8_only: bool = False
+    # How per-channel weight ranges are chosen: minmax or mse (weight_ranges.py).
+    weight_ranges: str = "minmax"
     scheme: Scheme = INT8
     # Ops kept in float whatever their kernels, by op name or first output's name, with why
     # (--keep_float, --accuracy_target).
@@ -367,7 +369,7 @@ class _Quantizer:
     def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
             raise ConversionError(f"weights {t.name!r} of shape {list(t.data.shape)} have no channel axis {axis}")
-        params = symmetric_weight_params(t.data, axis)
+        params = weight_params(t.data, axis, self.options.weight_ranges)
         return quantize_symmetric(t.data, params), params
 
     def _bias(self, op: Op, t: Tensor) -> tuple[np.ndarray, QuantParams]:
