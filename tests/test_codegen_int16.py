@@ -125,6 +125,15 @@ def fc_graph(seed: int) -> Graph:
 FC_SEEDS = range(3)
 
 
+def fc_ties_graph() -> Graph:
+    """Power-of-two scales: each unit's scale is exactly 1/16, so a sixteenth of the sums
+    end in a half, which must round away from zero (weights within +-7 keep the outputs
+    in range)."""
+    units, depth = 12, 8
+    return q_graph("FULLY_CONNECTED", [ints((4, 3, depth)), ints((units, depth), "int8", -7, 7)],
+                   [quant(2.0 ** -10), quant(2.0 ** -4)], [quant(2.0 ** -10)], {}, const={1})
+
+
 @pytest.mark.parametrize("seed", CONV_SEEDS["conv"])
 def test_conv2d(seed, tmp_path):
     check_bundle(conv_graph(seed, depthwise=False), tmp_path, more_seeds=[1])
@@ -138,6 +147,10 @@ def test_depthwise_conv2d(seed, tmp_path):
 @pytest.mark.parametrize("seed", FC_SEEDS)
 def test_fully_connected(seed, tmp_path):
     check_bundle(fc_graph(seed), tmp_path, more_seeds=[1])
+
+
+def test_fully_connected_rounds_ties_away_from_zero(tmp_path):
+    check_bundle(fc_ties_graph(), tmp_path, more_seeds=[1])
 
 
 # ---- ADD, SUB, MUL ------------------------------------------------------------------------
@@ -186,12 +199,14 @@ UNARY_CASES = {
     "tanh": ("TANH", 0.00031, Q015, {}),
     "tanh_pot_input": ("TANH", 2.0 ** -11, Q015, {}),
     "softmax_beta": ("SOFTMAX", 0.0006, Q015, {"beta": 0.7}),
+    "softmax_short_rows": ("SOFTMAX", 0.0002, Q015, {}),
 }
 
 
 def unary_graph(case: str) -> Graph:
     op_type, scale, out_q, attrs = UNARY_CASES[case]
-    shape = (3, 37) if op_type == "SOFTMAX" else (4, 300)
+    # Many rows: each softmax row normalises its own sum.
+    shape = {"softmax_beta": (60, 37), "softmax_short_rows": (2, 50, 3)}.get(case, (4, 300))
     return q_graph(op_type, [ints(shape)], [quant(scale)], [out_q], attrs)
 
 
@@ -305,7 +320,7 @@ def one_op_graphs() -> list[Graph]:
     """The graphs this module's bundle tests bundle (test_codegen_tables lowers them)."""
     return ([conv_graph(s, depthwise=False) for s in CONV_SEEDS["conv"]]
             + [conv_graph(s, depthwise=True) for s in CONV_SEEDS["depthwise"]]
-            + [fc_graph(s) for s in FC_SEEDS]
+            + [fc_graph(s) for s in FC_SEEDS] + [fc_ties_graph()]
             + [binary_graph(case) for case in sorted(BINARY_CASES)]
             + [unary_graph(case) for case in sorted(UNARY_CASES)]
             + [conversion_graph(case) for case in sorted(CONVERSIONS)]
