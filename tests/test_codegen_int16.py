@@ -7,6 +7,7 @@ with LiteRT's reference kernels."""
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from toco_py import api
 from toco_py.codegen.emitter import generate
 from toco_py.codegen.lowering import CodegenError, variant_of
 from toco_py.codegen.verify import run_bundle
-from toco_py.ir import Graph, Tensor
+from toco_py.ir import Graph, Op, Tensor
 from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.quantize.schemes import INT16X8
@@ -30,6 +31,7 @@ from toco_py.tflite.reader import read_model
 
 v1 = tf.compat.v1
 Q015 = quant(1.0 / 32768)  # LOGISTIC's, TANH's and SOFTMAX's output
+SANITIZERS = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 rng = np.random.default_rng(16)  # the cases' data, drawn at import
 
 
@@ -301,9 +303,29 @@ def chain_graph() -> Graph:
 def test_pooling_reductions_and_data_movement_under_sanitizers(tmp_path):
     graph = chain_graph()
     assert {variant_of(graph, op) for op in graph.ops} == {"int16"}
-    check_bundle(graph, tmp_path, name="chain", opt="-O1 -g", more_seeds=[1],
-                 extra_cflags="-fsanitize=address,undefined -fno-sanitize-recover=all "
-                              "-fno-omit-frame-pointer")
+    check_bundle(graph, tmp_path, name="chain", opt="-O1 -g", more_seeds=[1], extra_cflags=SANITIZERS)
+
+
+def side_by_side(graphs: list[Graph]) -> Graph:
+    """The graphs' ops in one graph, each graph's tensors prefixed c<k>_."""
+    g = Graph()
+    for k, part in enumerate(graphs):
+        def rename(name: str, k=k) -> str:
+            return f"c{k}_{name}" if name else name
+        for t in part.tensors.values():
+            g.add_tensor(replace(t, name=rename(t.name)))
+        for op in part.ops:
+            g.add_op(Op(op.type, [rename(n) for n in op.inputs], [rename(n) for n in op.outputs],
+                        dict(op.attrs), rename(op.name)))
+        g.inputs += [rename(n) for n in part.inputs]
+        g.outputs += [rename(n) for n in part.outputs]
+    return roundtrip(g)
+
+
+def test_kernels_run_clean_under_sanitizers(tmp_path):
+    """Every _s16 kernel, with the cases of the one-op tests side by side in one bundle."""
+    graph = side_by_side(kernel_graphs())
+    check_bundle(graph, tmp_path, name="kernels", opt="-O1 -g", extra_cflags=SANITIZERS)
 
 
 def test_refuses_what_litert_refuses():
@@ -316,15 +338,18 @@ def test_refuses_what_litert_refuses():
         generate(graph, "m")
 
 
-def one_op_graphs() -> list[Graph]:
-    """The graphs this module's bundle tests bundle (test_codegen_tables lowers them)."""
+def kernel_graphs() -> list[Graph]:
+    """The one-op graphs of the _s16 kernels' tests."""
     return ([conv_graph(s, depthwise=False) for s in CONV_SEEDS["conv"]]
             + [conv_graph(s, depthwise=True) for s in CONV_SEEDS["depthwise"]]
             + [fc_graph(s) for s in FC_SEEDS] + [fc_ties_graph()]
             + [binary_graph(case) for case in sorted(BINARY_CASES)]
-            + [unary_graph(case) for case in sorted(UNARY_CASES)]
-            + [conversion_graph(case) for case in sorted(CONVERSIONS)]
-            + [chain_graph()])
+            + [unary_graph(case) for case in sorted(UNARY_CASES)])
+
+
+def one_op_graphs() -> list[Graph]:
+    """The graphs this module's bundle tests bundle (test_codegen_tables lowers them)."""
+    return kernel_graphs() + [conversion_graph(case) for case in sorted(CONVERSIONS)] + [chain_graph()]
 
 
 # ---- a 16x8 network converted by --quantize int16x8 ------------------------------------------
