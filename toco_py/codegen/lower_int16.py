@@ -166,15 +166,13 @@ def _sigmoid_table(ctx: OpContext) -> str:
 
 @lowering("LOGISTIC", variant="int16")
 def logistic_s16(ctx: OpContext) -> None:
-    # The numpy kernel's checks (the output scale exactly 1/32768) and input scaling.
-    act16.logistic_int16(ctx.op, ctx.graph, np.zeros(0, np.int16))
-    scaling = act16.sigmoid_input_scaling(ctx.op, ctx.graph, pot_shifts=(0,))
+    scaling = act16.logistic_input_scaling(ctx.op, ctx.graph)
     _unary_call(ctx, "activation_s16", "tk_logistic_s16", *scaling, _sigmoid_table(ctx))
 
 
 @lowering("TANH", variant="int16")
 def tanh_s16(ctx: OpContext) -> None:
-    scaling = act16.sigmoid_input_scaling(ctx.op, ctx.graph, pot_shifts=(0, 1))
+    scaling = act16.tanh_input_scaling(ctx.op, ctx.graph)
     _unary_call(ctx, "activation_s16", "tk_tanh_s16", *scaling, _sigmoid_table(ctx))
 
 
@@ -204,13 +202,11 @@ def _symmetric(int8_lowering):
     return lower
 
 
-# The int8 lowerings of the data-moving ops LiteRT runs on int16 (ops/int16/movement.py).
+# The int8 lowerings of the data-moving ops LiteRT runs on int16 (ops/int16/movement.py's
+# COPIES and SYMMETRIC: all of these are in one or the other).
 _MOVING = {**dict.fromkeys(movement8.AS_FLOAT, movement8.as_float), "PAD": movement8.pad_q,
            "PADV2": movement8.pad_q, "CONCATENATION": movement8.concatenation_q,
            "BROADCAST_TO": movement8.broadcast_to_q, "GATHER_ND": movement8.gather_nd_q}
 for _op_type, _lower in _MOVING.items():
-    if _op_type in movement16.SYMMETRIC:
-        lowering(_op_type, variant="int16")(_symmetric(_lower))
-    elif _op_type in movement16.COPIES:
-        lowering(_op_type, variant="int16")(_lower)
+    lowering(_op_type, variant="int16")(_symmetric(_lower) if _op_type in movement16.SYMMETRIC else _lower)
 lowering("REDUCE_MAX", "REDUCE_MIN", variant="int16")(_symmetric(reduce_extreme_q))

@@ -1,6 +1,8 @@
 /* What the int8 broadcasting binary ops share (add_s8.c, sub_s8.c, mul_s8.c ... one file
  * per op, so that a bundle compiles only the ops it calls): the walk over the output and
- * the rescaling of the inputs, after toco_py/ops/int8/elementwise.py.
+ * the rescaling of the inputs, after toco_py/ops/int8/elementwise.py. The 16x8 ADD, SUB and
+ * MUL (add_s16.c ...) share them too: the walk over int16 data, the same element functions
+ * (toco_py/ops/int16/elementwise.py computes with the int8 ones), their clamp int16's.
  *
  * Static inline: each op's file gets its own copy of the walk with its element function
  * inlined into the loops. */

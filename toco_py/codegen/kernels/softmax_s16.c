@@ -38,9 +38,9 @@ int tk_softmax_s16(const int16_t *input, int16_t *output, int32_t outer, int32_t
         sum = tk_wrap32(total);
         headroom_plus_one = tk_clz32((uint32_t)sum);
         /* The sum normalised to [1, 2) in Q1.14 (rounded), then recentred on [-1, 1). */
-        shifted = tk_asr64((int64_t)sum * ((int64_t)1 << (headroom_plus_one - 1)) + (1 << 13), 14);
-        reciprocal = lut_lookup(reciprocal_table,
-                                tk_clamp_s32(shifted - (1 << 15) - (1 << 16), INT16_MIN, INT16_MAX));
+        shifted = (int64_t)sum * ((int64_t)1 << (headroom_plus_one - 1));
+        shifted = tk_asr64(shifted + (1 << 13), 14) - (1 << 15) - (1 << 16);
+        reciprocal = lut_lookup(reciprocal_table, tk_clamp_s32(shifted, INT16_MIN, INT16_MAX));
         right_shift = 31 - headroom_plus_one;
         for (i = 0; i < depth; ++i) {
             int64_t product = (int64_t)out[i] * reciprocal + ((int64_t)1 << (right_shift - 1));

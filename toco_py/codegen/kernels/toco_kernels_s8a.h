@@ -27,9 +27,9 @@
 #define TK_QTYPE_INT8 9
 
 /* ---- fixed-point primitives (toco_py/ops/fixed_point.py) ------------------------------
- * tk_wrap32, tk_s8a_wrap64, tk_asr64 (floor shift), tk_clamp_s32 and tk_mbqm (MultiplyByQuantizedMultiplier
- * with gemmlowp's two roundings: convolutions, MEAN, SUM, requantization) come from
- * fixedpoint_s8.h. tk_mbqm(tk_wrap32(x), ...) takes x modulo 2^32, as the numpy kernels'
+ * tk_wrap32, tk_s8a_wrap64, tk_asr64 (floor shift), tk_clamp_s32 and tk_mbqm
+ * (MultiplyByQuantizedMultiplier with gemmlowp's two roundings: convolutions, MEAN, SUM,
+ * requantization) come from fixedpoint_s8.h. tk_mbqm(tk_wrap32(x), ...) takes x modulo 2^32, as the numpy kernels'
  * wrap32 does; shift in [-31, 62]. */
 
 /* MultiplyByQuantizedMultiplier with TFLITE_SINGLE_ROUNDING's one rounding
