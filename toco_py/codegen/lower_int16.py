@@ -126,12 +126,21 @@ def add_sub_s16(ctx: OpContext) -> None:
 @lowering("MUL", variant="int16")
 def mul_s16(ctx: OpContext) -> None:
     op, graph = ctx.op, ctx.graph
+    a, b, out = ctx.input(0), ctx.input(1), ctx.output()
     require_all(op, graph, op.inputs[:2], "int16")
-    if ctx.output().dtype != "int16":
-        raise ctx.fail("the C kernels compute int16 x int16 MUL to int16 only, not to "
-                       f"{ctx.output().dtype}")
-    require_zero_points(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
-    _binary_call(ctx, "tk_mul_s16", ew8.mul_params(op, graph, "int16"))
+    if out.dtype != "int8":
+        require_all(op, graph, op.outputs, "int16")
+        require_zero_points(op, graph, [op.inputs[0], op.inputs[1], op.outputs[0]])
+        _binary_call(ctx, "tk_mul_s16", ew8.mul_params(op, graph, "int16"))
+        return
+    # ew16._mul_to_int8: the output's zero point and clamp are all it reads of the params.
+    if ctx.shape(a) != ctx.shape(b):
+        raise ctx.fail(f"LiteRT's int16 x int16 -> int8 MUL cannot broadcast {list(a.shape)} "
+                       f"against {list(b.shape)}")
+    scale, zero = per_tensor(op, graph, out.name)
+    lo, hi = activation_range(op, scale, zero)
+    ctx.call("mul_s16", "tk_mul_s16_s8", ctx.pointer(a), ctx.pointer(b), ctx.pointer(out),
+             str(out.size), str(zero), str(lo), str(hi))
 
 
 # ---- activations and SOFTMAX ----------------------------------------------------------------

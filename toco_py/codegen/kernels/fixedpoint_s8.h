@@ -113,6 +113,17 @@ static inline int32_t tk_mbqm64(int64_t x, int32_t multiplier, int shift)
     return tk_wrap32(tk_asr64(tk_s8a_wrap64(product + ((uint64_t)1 << (total - 1))), total));
 }
 
+/* SaturatingRoundingDoublingHighMul on int16 (fixed_point.srdhm16): the high half of 2ab
+ * rounded, C's truncating division as gemmlowp's; only a = b = INT16_MIN saturates. */
+static inline int32_t tk_srdhm16(int32_t a, int32_t b)
+{
+    int32_t product = a * b; /* |a * b| <= 2^30 */
+    if (a == INT16_MIN && b == INT16_MIN) {
+        return INT16_MAX;
+    }
+    return tk_wrap16((product + (product >= 0 ? 1 << 14 : 1 - (1 << 14))) / (1 << 15));
+}
+
 /* RoundingDivideByPOT<int16_t> (fixed_point.rdbpot16): its mask is built in int16, so from
  * an exponent of 16 on it keeps every bit. x is an int16 value. */
 static inline int32_t tk_rdbpot16(int32_t x, int exponent)

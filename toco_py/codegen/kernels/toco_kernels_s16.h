@@ -38,7 +38,7 @@ int tk_fully_connected_s16(const int16_t *input, int32_t batches, int32_t depth,
 /* ---- add_s16.c, sub_s16.c, mul_s16.c: broadcasting as the int8 ones (binary_s8.h), with
  * their params. The _pot kernels are ADD's and SUB's power-of-two path: a_shift / b_shift
  * are the right shifts of the inputs (0: none), act_min / act_max the clamp; ADD's cannot
- * broadcast (count elements). ------------------------------------------------------------- */
+ * broadcast (count elements), nor can MUL to int8. ------------------------------------------------------------- */
 #define TK_BINARY_S16(op)                                                                   \
     int tk_##op##_s16(const int16_t *a, const int32_t *a_dims, const int16_t *b,            \
                       const int32_t *b_dims, int16_t *output, const int32_t *output_dims,   \
@@ -50,6 +50,10 @@ TK_BINARY_S16(mul);
 #undef TK_BINARY_S16
 int tk_add_pot_s16(const int16_t *a, const int16_t *b, int16_t *output, int32_t count,
                    const tk_binary_s8_params *params);
+/* int16 x int16 -> int8 MUL: the Q0.15 product in 1/256 units, clamped to the fused
+ * activation's int8 range [act_min, act_max], plus the output's zero point. */
+int tk_mul_s16_s8(const int16_t *a, const int16_t *b, int8_t *output, int32_t count,
+                  int32_t output_zero, int32_t act_min, int32_t act_max);
 
 /* ---- activation_s16.c ------------------------------------------------------------------- */
 
