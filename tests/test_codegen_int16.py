@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.support import networks
 from tests.support.codegen_check import check_bundle, roundtrip
 from tests.support.irgraph import append_op
 from tests.support.kernel_check import int8_graph, quant, window
 from tests.support.oracle import freeze
+from tests.support.quant_models import calibration_file, int8_ours
 from tests.test_codegen_int8_nn import litert_outputs
 from toco_py import api
 from toco_py.codegen.emitter import generate
@@ -406,3 +408,17 @@ def test_int16x8_network_bundle(tmp_path):
     ours = run_bundle(str(tmp_path / "cnn" / "cnn_run"), graph, feeds)
     for output, want in litert_outputs(model, graph, feeds).items():
         np.testing.assert_array_equal(ours[output], want, err_msg=output)
+
+
+# Test networks (tests/support/networks.py) with the 16x8 ops a recurrent model adds (SPLIT,
+# UNPACK, GATHER, SUB, their LOGISTIC / TANH gates), converted by --quantize int16x8.
+NETWORKS = ("lstm_language_model", "gru_static_rnn")
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_int16x8_test_network_bundle(name, tmp_path):
+    net = networks.SMALL_NETWORKS[name]()
+    result = int8_ours(net, calibration_file(net, tmp_path), mode="int16x8", inference_output_type="int16")
+    graph = read_model(result.model).main
+    assert {graph.tensors[name].dtype for name in graph.outputs} == {"int16"}
+    check_bundle(graph, tmp_path, name=name, opt="-O2", more_seeds=[1])
