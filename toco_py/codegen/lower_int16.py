@@ -18,6 +18,7 @@ from ..ops.int8 import conv as conv_int8
 from ..ops.int8 import elementwise as ew8
 from ..ops.int8.common import activation_range
 from ..ops.int8.litert import per_tensor, require_all, require_zero_points
+from ..ops.int8.movement import data_inputs
 from ..ops.int16 import activation as act16
 from ..ops.int16 import elementwise as ew16
 from ..ops.int16 import fully_connected as fc16
@@ -205,7 +206,7 @@ def _symmetric(int8_lowering):
     """The int8 lowering, once the op's int16 data inputs and outputs have zero points of 0
     (LiteRT's extra checks for int16, as ops/int16/movement.py and reduce.py make them)."""
     def lower(ctx: OpContext) -> None:
-        names = movement8.movement_int8.data_inputs(ctx.op) + ctx.op.outputs
+        names = data_inputs(ctx.op) + ctx.op.outputs
         require_zero_points(ctx.op, ctx.graph, names)
         int8_lowering(ctx)
     return lower
