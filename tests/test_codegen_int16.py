@@ -1,9 +1,10 @@
 """16x8 C kernels (int16 activations, int8 weights): one-op bundles per kernel with shapes and
-params drawn from seeded generators, a chain of the data-moving ops built with -fsanitize,
-and a small CNN converted by our --quantize int16x8, each generated, compiled with -Werror
--pedantic, run on full-range random int16 inputs and compared bit for bit with the reference
-interpreter (itself bit-exact with LiteRT's reference kernels); the network also directly
-with LiteRT's reference kernels."""
+params drawn from seeded generators (then all of them side by side under ASan/UBSan), a chain
+of the pooling, reduction and data-moving ops under ASan/UBSan, a small CNN and two recurrent
+test networks converted by our --quantize int16x8. Each is generated, compiled with -Werror
+-pedantic, run on full-range random inputs and compared bit for bit with the reference
+interpreter (itself bit-exact with LiteRT's reference kernels); the CNN also directly with
+LiteRT's reference kernels."""
 from __future__ import annotations
 
 import zlib
