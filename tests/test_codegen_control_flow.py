@@ -22,11 +22,15 @@ from toco_py.interpreter import Interpreter
 from toco_py.ir import Graph, Op, QuantParams, Tensor, const_tensor
 from toco_py.tflite.reader import read_model
 
-# ---- hand-made models: each control-flow and variable op in its float and int8 variants ----
+# ---- hand-made models: each control-flow and variable op in its float, int8 and int16 (16x8)
+# variants ----
 
 
-def _q(scale: float, zero: int) -> QuantParams:
-    return QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
+def _q(scale: float, zero: int, dtype: str = "int8") -> QuantParams | None:
+    """The params of a dtype tensor: none for float, int16's zero point 0."""
+    if dtype == "float32":
+        return None
+    return QuantParams(np.array([scale], np.float32), np.array([0 if dtype == "int16" else zero], np.int64))
 
 
 def _graph(name: str, tensors: list[Tensor], ops: list[Op], inputs: list[str],
@@ -50,9 +54,9 @@ def _model(*graphs: Graph) -> Graph:
 
 
 def if_model(dtype: str) -> Graph:
-    """y = RELU(x) if p else x passed through (a branch without ops); int8: quantized across
-    the IF, as the int8 variant of IF sees it."""
-    q = _q(0.05, 3) if dtype == "int8" else None
+    """y = RELU(x) if p else x passed through (a branch without ops); int8 / int16: quantized
+    across the IF, as the int8 / int16 variant of IF sees it."""
+    q = _q(0.05, 3, dtype)
     t = lambda name: Tensor(name, (2, 3), dtype, quant=q)  # noqa: E731
     main = _graph("main", [Tensor("p", (1,), "bool"), t("x"), t("y")],
                   [Op("IF", ["p", "x"], ["y"], {"then_subgraph_index": 1, "else_subgraph_index": 2})],
@@ -63,8 +67,9 @@ def if_model(dtype: str) -> Graph:
 
 
 def while_model(dtype: str) -> Graph:
-    """x goes through RELU(x - 1) (float) or MAXIMUM(x, x) (int8) n times (int32 counter)."""
-    q = _q(0.1, -2) if dtype == "int8" else None
+    """x goes through RELU(x - 1) (float), MAXIMUM(x, x) (int8) or RELU(x) (int16) n times
+    (int32 counter)."""
+    q = _q(0.1, -2, dtype)
     t = lambda name: Tensor(name, (4,), dtype, quant=q)  # noqa: E731
     s = lambda name: Tensor(name, (), "int32")  # noqa: E731
     main = _graph("main", [t("x"), s("n"), const_tensor("zero", np.array(0, np.int32)),
@@ -73,9 +78,13 @@ def while_model(dtype: str) -> Graph:
                       {"cond_subgraph_index": 1, "body_subgraph_index": 2})], ["x", "n"], ["y"])
     cond = _graph("cond", [t("cx"), s("ci"), s("cn"), Tensor("more", (), "bool")],
                   [Op("LESS", ["ci", "cn"], ["more"])], ["cx", "ci", "cn"], ["more"])
-    step = ([const_tensor("one_f", np.ones(4, np.float32)), t("bd")],
-            [Op("SUB", ["bx", "one_f"], ["bd"]), Op("RELU", ["bd"], ["bx2"])]) if dtype == "float32" \
-        else ([], [Op("MAXIMUM", ["bx", "bx"], ["bx2"])])
+    if dtype == "float32":
+        step = ([const_tensor("one_f", np.ones(4, np.float32)), t("bd")],
+                [Op("SUB", ["bx", "one_f"], ["bd"]), Op("RELU", ["bd"], ["bx2"])])
+    elif dtype == "int8":
+        step = ([], [Op("MAXIMUM", ["bx", "bx"], ["bx2"])])
+    else:  # RELU with its input's params: x where positive, else 0
+        step = ([], [Op("RELU", ["bx"], ["bx2"])])
     body = _graph("body", [t("bx"), s("bi"), s("bn"), t("bx2"), s("bi2"),
                            const_tensor("one", np.array(1, np.int32)), *step[0]],
                   [*step[1], Op("ADD", ["bi", "one"], ["bi2"])], ["bx", "bi", "bn"], ["bx2", "bi2", "bn"])
@@ -85,7 +94,7 @@ def while_model(dtype: str) -> Graph:
 def state_model(dtype: str) -> Graph:
     """A delay line: each invoke outputs the previous invoke's input (the initializer's value
     on the first), the variable set up by a CALL_ONCE initializer subgraph."""
-    q = _q(0.02, -7) if dtype == "int8" else None
+    q = _q(0.02, -7, dtype)
     t = lambda name: Tensor(name, (1, 5), dtype, quant=q)  # noqa: E731
     handle = lambda name: Tensor(name, (), "resource")  # noqa: E731
     var = {"container": "", "shared_name": "delay"}
@@ -95,7 +104,7 @@ def state_model(dtype: str) -> Graph:
                    Op("READ_VARIABLE", ["h"], ["previous"]),
                    Op("ASSIGN_VARIABLE", ["h", "x"], [])], ["x"], ["previous"])
     first = np.arange(5, dtype=np.float32).reshape(1, 5)
-    init_value = const_tensor("first", first if dtype == "float32" else first.astype(np.int8))
+    init_value = const_tensor("first", first.astype(dtype))
     init_value.quant = q
     init = _graph("init", [handle("h0"), init_value],
                   [Op("VAR_HANDLE", [], ["h0"], dict(var)), Op("ASSIGN_VARIABLE", ["h0", "first"], [])],
@@ -105,7 +114,7 @@ def state_model(dtype: str) -> Graph:
 
 HAND_MADE = {f"{kind}_{dtype}": (make, dtype) for kind, make in
              (("if", if_model), ("while", while_model), ("state", state_model))
-             for dtype in ("float32", "int8")}
+             for dtype in ("float32", "int8", "int16")}
 
 
 def one_op_graphs() -> list[Graph]:
@@ -125,8 +134,9 @@ def _steps_of(graph: Graph, case: str) -> list[dict[str, np.ndarray]]:
                 feeds[name] = np.array([k % 2 == 0])
             elif t.dtype == "int32":
                 feeds[name] = np.array((0, 3, 1, 2)[k], np.int32)
-            elif t.dtype == "int8":
-                feeds[name] = rng.integers(-128, 128, t.shape).astype(np.int8)
+            elif t.dtype in ("int8", "int16"):
+                info = np.iinfo(t.dtype)
+                feeds[name] = rng.integers(info.min, info.max, t.shape, endpoint=True).astype(t.dtype)
             else:
                 feeds[name] = (rng.standard_normal(t.shape) * 2).astype(np.float32)
         steps.append(feeds)

@@ -3,8 +3,8 @@ lowering for) has
 
 - a numpy kernel, the reference its bundles are compared with;
 - a one-op bundle test: a graph of test_codegen_kernels, test_codegen_int8_nn,
-  test_codegen_int8_math, test_codegen_int8_lstm or test_codegen_control_flow (their
-  one_op_graphs()) runs the op in that variant;
+  test_codegen_int8_math, test_codegen_int8_lstm, test_codegen_int16 or
+  test_codegen_control_flow (their one_op_graphs()) runs the op in that variant;
 - and every C function its lowering calls in those graphs is declared in a kernel header
   and defined in the kernel source of its family, kernels/<family>.c.
 
@@ -23,6 +23,7 @@ import test_codegen_control_flow
 import test_codegen_int8_lstm
 import test_codegen_int8_math
 import test_codegen_int8_nn
+import test_codegen_int16
 import test_codegen_kernels
 
 from toco_py.codegen import all_lowerings  # noqa: F401  (registers every lowering)
@@ -34,7 +35,7 @@ from toco_py.ir import Graph
 from toco_py.ops import REGISTRY
 
 ONE_OP_MODULES = (test_codegen_kernels, test_codegen_int8_nn, test_codegen_int8_math,
-                  test_codegen_int8_lstm, test_codegen_control_flow)
+                  test_codegen_int8_lstm, test_codegen_int16, test_codegen_control_flow)
 KERNELS = resources.files("toco_py.codegen") / "kernels"
 
 # A prototype or a definition starts a line with its return type; static inline helpers (which
@@ -52,10 +53,11 @@ Call = tuple[str, str]  # (family, C function)
 def kernel_field(op_type: str, variant: str) -> str:
     """The OpDef field of the numpy kernel the interpreter runs for the pair. QUANTIZE has one
     kernel, which quantizes floats and requantizes integers alike: the interpreter never runs
-    a conversion as a quantized op, while codegen lowers a requantization as int8. An op that
-    runs subgraphs or variables (IF, WHILE, READ_VARIABLE ...) has one kernel for any data."""
+    a conversion as a quantized op, while codegen lowers a requantization as int8 (int16 from
+    an int16 input). An op that runs subgraphs or variables (IF, WHILE, READ_VARIABLE ...)
+    has one kernel for any data."""
     one_kernel = op_type == "QUANTIZE" or (op_type in REGISTRY and "runs_model" in REGISTRY[op_type].traits)
-    return "int8_kernel" if variant == "int8" and not one_kernel else "kernel"
+    return "kernel" if variant == "float" or one_kernel else f"{variant}_kernel"
 
 
 def lowered_calls(graphs: list[Graph]) -> dict[Pair, set[Call]]:

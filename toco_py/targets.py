@@ -3,7 +3,7 @@
 - tflite: every op with a TFLite builtin (the full LiteRT runtime has a kernel for each).
 - tflite-micro: the builtins TensorFlow Lite Micro registers: the ops whose definition has
   the "tflm" trait (ops/registry.py).
-- codegen: the ops and variants (float, int8) `toco-py codegen` has C lowerings for; read
+- codegen: the ops and variants (float, int8, int16) `toco-py codegen` has C lowerings for; read
   from the codegen registry at run time, so it follows new lowerings without an edit here.
 
 The "tflm" traits reflect tflite-micro TFLM_VERSION (its tflite_micro.__version__). They were
@@ -40,7 +40,7 @@ def has_builtin(op: Op) -> bool:
 
 def unsupported_on(graph: Graph, target: str) -> dict[str, list[str]]:
     """Op label -> node names, for every op of the graph the target cannot run. Labels are op
-    kinds, with ' (int8)' for a quantized variant codegen lacks."""
+    kinds, with ' (int8)' or ' (int16)' for a quantized variant codegen lacks."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}")
     missing = _codegen_missing if target == "codegen" else _runtime_missing

@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     lower_int8_math,
     lower_int8_movement,
     lower_int8_nn,
+    lower_int16,
     lower_lstm,
     lower_math,
     lower_movement,

@@ -81,6 +81,7 @@ def _truth(ctx: OpContext, pointer: str, t_dtype: str, what: str) -> str:
 
 @lowering("IF")
 @lowering("IF", variant="int8")
+@lowering("IF", variant="int16")
 def _if(ctx: OpContext) -> None:
     cond = ctx.input(0)
     then, other = called(ctx.op)
@@ -95,6 +96,7 @@ def _if(ctx: OpContext) -> None:
 
 @lowering("WHILE")
 @lowering("WHILE", variant="int8")
+@lowering("WHILE", variant="int16")
 def _while(ctx: OpContext) -> None:
     cond, body = called(ctx.op)
     loop = ctx.op.outputs  # the loop values live in the op's outputs

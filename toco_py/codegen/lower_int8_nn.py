@@ -1,5 +1,7 @@
 """Lowerings of the quantized (variant "int8") convolutions, FULLY_CONNECTED, pooling,
-reductions and requantizing QUANTIZE.
+reductions and requantizing QUANTIZE. Pooling, MEAN, SUM and QUANTIZE are the 16x8 ones
+(variant "int16") too: their kernels take any quantized type, and their numpy kernels are
+the same for int16 (ops/int16/pool.py, reduce.py; QUANTIZE has one kernel).
 
 Everything the numpy int8 kernels (toco_py/ops/int8) work out from the tensors' params is
 worked out here with their own functions — multipliers and shifts, activation clamps, zero
@@ -130,6 +132,7 @@ def fully_connected_s8(ctx: OpContext) -> None:
 
 # ---- pooling ------------------------------------------------------------------------------
 
+@lowering("MAX_POOL_2D", "AVERAGE_POOL_2D", variant="int16")
 @lowering("MAX_POOL_2D", "AVERAGE_POOL_2D", variant="int8")
 def pool2d_q(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
@@ -146,6 +149,7 @@ def pool2d_q(ctx: OpContext) -> None:
 
 # ---- reductions ---------------------------------------------------------------------------
 
+@lowering("MEAN", "SUM", variant="int16")
 @lowering("MEAN", "SUM", variant="int8")
 def mean_sum_q(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()
@@ -176,6 +180,7 @@ def reduce_extreme_q(ctx: OpContext) -> None:
 
 # ---- QUANTIZE of an integer input --------------------------------------------------------
 
+@lowering("QUANTIZE", variant="int16")
 @lowering("QUANTIZE", variant="int8")
 def requantize_q(ctx: OpContext) -> None:
     x, out = ctx.input(0), ctx.output()

@@ -114,6 +114,7 @@ def _var_handle(ctx: OpContext) -> None:
 
 @lowering("READ_VARIABLE")
 @lowering("READ_VARIABLE", variant="int8")
+@lowering("READ_VARIABLE", variant="int16")
 def _read_variable(ctx: OpContext) -> None:
     slot = _slot(ctx)
     if slot.bytes:

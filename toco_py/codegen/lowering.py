@@ -3,10 +3,11 @@
 A lowering turns one op into C calls, `fn(ctx) -> None`, calling `ctx.call(family,
 function, *args)` for each kernel call (none for an op the plan made free). Lowerings are
 registered per op type and variant: "float" for ops on float (or plain integer) tensors,
-"int8" for ops on quantized tensors. Adding the int8 kernels of a family means
-registering `@lowering("CONV_2D", variant="int8")` functions beside the float ones; they
-compute per-channel multipliers and shifts in Python and pass them with
-`ctx.table(ctype, values, what)` — the emitter does not change.
+"int8" for ops on quantized tensors, "int16" for the 16x8 ones (int16 activations).
+Adding the int8 kernels of a family means registering `@lowering("CONV_2D",
+variant="int8")` functions beside the float ones; they compute per-channel multipliers
+and shifts in Python and pass them with `ctx.table(ctype, values, what)` — the emitter
+does not change.
 
 Arguments are C expressions: `ctx.pointer(name)` gives a tensor's data (a weight array
 or a place in the arena), `ctx.packed(t, lanes)` a constant filter repacked for the
@@ -24,7 +25,7 @@ import numpy as np
 from ..errors import TocoError
 from ..ir import Graph, Op, Tensor
 from ..ops.common import Bounds, activation_bounds
-from ..ops.quantize_ops import runs_quantized
+from ..ops.quantize_ops import activation_dtype
 from . import cformat
 from .constants import ConstTable, pack_blocks
 from .model_plan import tensor_key
@@ -54,8 +55,10 @@ def lowering(*op_types: str, variant: str = "float") -> Callable[[Lowering], Low
 
 
 def variant_of(graph: Graph, op: Op) -> str:
-    """The lowering variant of the op: "int8" when it runs its quantized kernel, else "float"."""
-    return "int8" if runs_quantized(graph, op) else "float"
+    """The lowering variant of the op: "int16" when it runs its 16x8 kernel (on int16
+    activations), "int8" when it runs its other quantized kernel, else "float"."""
+    dtype = activation_dtype(graph, op)
+    return "float" if dtype is None else ("int16" if dtype == "int16" else "int8")
 
 
 def find_lowering(graph: Graph, op: Op) -> Lowering | None:
@@ -68,7 +71,8 @@ def op_label(index: int, op: Op) -> str:
 
 
 def unsupported_ops(graph: Graph) -> list[str]:
-    """'#index TYPE' (with ' (int8)' for quantized ops) of every op without a lowering."""
+    """'#index TYPE' (with ' (int8)' or ' (int16)' for quantized ops) of every op without a
+    lowering."""
     missing = []
     for i, op in enumerate(graph.ops):
         if find_lowering(graph, op) is None:
@@ -206,6 +210,10 @@ class OpContext:
         """A named const array of integers in NAME_weights.c, whatever its length."""
         items = tuple(cformat.int_literal(v) for v in np.ravel(values).tolist())
         return self._named(ctype, items, what)
+
+    def double_table(self, values, what: str) -> str:
+        """A named const array of doubles in NAME_weights.c (17 digits: exact)."""
+        return self._named("double", tuple(cformat.array_values(np.asarray(values), "float64")), what)
 
     def scratch(self, length: int) -> str:
         """Working memory of `length` bytes during the op's kernel call: the bundle's one

@@ -2,15 +2,10 @@
  * then the output multiplier, zero point and clamp (binary_s8.h). */
 #include "binary_s8.h"
 
-static int32_t add_element(int32_t a, int32_t b, const tk_binary_s8_params *p)
-{
-    return tk_finish_s8(tk_wrap32((int64_t)tk_rescale_a_s8(a, p) + tk_rescale_b_s8(b, p)), p);
-}
-
 int tk_add_s8(const int8_t *a, const int32_t *a_dims, const int8_t *b, const int32_t *b_dims,
               int8_t *output, const int32_t *output_dims, int rank,
               const tk_binary_s8_params *params)
 {
-    tk_broadcast_s8(a, a_dims, b, b_dims, output, NULL, output_dims, rank, params, add_element);
+    tk_broadcast_s8(a, a_dims, b, b_dims, output, NULL, output_dims, rank, params, tk_add_element);
     return TK_OK;
 }

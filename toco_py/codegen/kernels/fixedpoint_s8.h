@@ -28,6 +28,13 @@ static inline int16_t tk_wrap16(int64_t x)
     return u <= 0x7FFFu ? (int16_t)u : (int16_t)((int32_t)u - 65536);
 }
 
+/* The int64 with the bits of u: numpy's int64 wrap-around. */
+static inline int64_t tk_s8a_wrap64(uint64_t u)
+{
+    return u <= (uint64_t)INT64_MAX ? (int64_t)u
+                                    : (int64_t)(u - ((uint64_t)1 << 63)) - INT64_MAX - 1;
+}
+
 /* floor(x / 2^n), the arithmetic shift numpy's >> performs, for n in [0, 63]. */
 static inline int64_t tk_asr64(int64_t x, int n)
 {
@@ -92,6 +99,40 @@ static inline int32_t tk_mbqm(int32_t x, int32_t multiplier, int shift)
 {
     int left = shift > 0 ? shift : 0;
     return tk_rdbpot(tk_srdhm(tk_shl32(x, left), multiplier), shift > 0 ? 0 : -shift);
+}
+
+/* MultiplyByQuantizedMultiplier(int64_t x, ...) of the 16x8 kernels' 64-bit sums
+ * (fixed_point.scale_int64): the multiplier rounded to Q15 (saturating at INT16_MAX), one
+ * rounding shift right by 15 - shift, in [1, 46] (the generator keeps shift in [-31, 14]),
+ * the product wrapping as int64 and the result as int32. */
+static inline int32_t tk_mbqm64(int64_t x, int32_t multiplier, int shift)
+{
+    int64_t reduced = ((int64_t)multiplier + (1 << 15)) >> 16; /* multiplier >= 0 */
+    int total = 15 - shift;
+    uint64_t product = (uint64_t)x * (uint64_t)(reduced > INT16_MAX ? INT16_MAX : reduced);
+    return tk_wrap32(tk_asr64(tk_s8a_wrap64(product + ((uint64_t)1 << (total - 1))), total));
+}
+
+/* SaturatingRoundingDoublingHighMul on int16 (fixed_point.srdhm16): the high half of 2ab
+ * rounded, C's truncating division as gemmlowp's; only a = b = INT16_MIN saturates. */
+static inline int32_t tk_srdhm16(int32_t a, int32_t b)
+{
+    int32_t product = a * b; /* |a * b| <= 2^30 */
+    if (a == INT16_MIN && b == INT16_MIN) {
+        return INT16_MAX;
+    }
+    return tk_wrap16((product + (product >= 0 ? 1 << 14 : 1 - (1 << 14))) / (1 << 15));
+}
+
+/* RoundingDivideByPOT<int16_t> (fixed_point.rdbpot16): its mask is built in int16, so from
+ * an exponent of 16 on it keeps every bit. x is an int16 value. */
+static inline int32_t tk_rdbpot16(int32_t x, int exponent)
+{
+    int32_t mask = exponent >= 16 ? -1 : (int32_t)tk_wrap16(((int64_t)1 << exponent) - 1);
+    /* x & mask and mask >> 1 as numpy computes them on int64: a mask of -1 keeps x whole. */
+    int32_t remainder = mask < 0 ? x : (int32_t)((uint32_t)x & (uint32_t)mask);
+    int32_t threshold = (mask < 0 ? -1 : mask >> 1) + (x < 0);
+    return (int32_t)(tk_asr64(x, exponent > 63 ? 63 : exponent) + (remainder > threshold));
 }
 
 /* MultiplyByQuantizedMultiplierSmallerThanOneExp. SUB (output multiplier above one) and

@@ -2,16 +2,10 @@
  * multiplier, the zero point and the clamp (binary_s8.h). */
 #include "binary_s8.h"
 
-static int32_t mul_element(int32_t a, int32_t b, const tk_binary_s8_params *p)
-{
-    int32_t product = tk_wrap32((int64_t)(a - p->a_zero) * (b - p->b_zero));
-    return tk_finish_general_s8(product, p->out_multiplier, p->out_shift, p);
-}
-
 int tk_mul_s8(const int8_t *a, const int32_t *a_dims, const int8_t *b, const int32_t *b_dims,
               int8_t *output, const int32_t *output_dims, int rank,
               const tk_binary_s8_params *params)
 {
-    tk_broadcast_s8(a, a_dims, b, b_dims, output, NULL, output_dims, rank, params, mul_element);
+    tk_broadcast_s8(a, a_dims, b, b_dims, output, NULL, output_dims, rank, params, tk_mul_element);
     return TK_OK;
 }

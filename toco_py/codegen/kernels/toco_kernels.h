@@ -383,5 +383,6 @@ int tk_quantize_f32_s16(const float *input, int16_t *output, int32_t count, int3
 
 #include "toco_kernels_s8a.h"
 #include "toco_kernels_s8b.h" /* int8 elementwise math, activations, softmaxes */
+#include "toco_kernels_s16.h" /* 16x8 kernels */
 
 #endif /* TOCO_KERNELS_H */

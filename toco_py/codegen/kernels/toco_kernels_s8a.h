@@ -27,17 +27,10 @@
 #define TK_QTYPE_INT8 9
 
 /* ---- fixed-point primitives (toco_py/ops/fixed_point.py) ------------------------------
- * tk_wrap32, tk_asr64 (floor shift), tk_clamp_s32 and tk_mbqm (MultiplyByQuantizedMultiplier
- * with gemmlowp's two roundings: convolutions, MEAN, SUM, requantization) come from
- * fixedpoint_s8.h. tk_mbqm(tk_wrap32(x), ...) takes x modulo 2^32, as the numpy kernels'
+ * tk_wrap32, tk_s8a_wrap64, tk_asr64 (floor shift), tk_clamp_s32 and tk_mbqm
+ * (MultiplyByQuantizedMultiplier with gemmlowp's two roundings: convolutions, MEAN, SUM,
+ * requantization) come from fixedpoint_s8.h. tk_mbqm(tk_wrap32(x), ...) takes x modulo 2^32, as the numpy kernels'
  * wrap32 does; shift in [-31, 62]. */
-
-/* The int64 with the bits of u: numpy's int64 wrap-around. */
-static inline int64_t tk_s8a_wrap64(uint64_t u)
-{
-    return u <= (uint64_t)INT64_MAX ? (int64_t)u
-                                    : (int64_t)(u - ((uint64_t)1 << 63)) - INT64_MAX - 1;
-}
 
 /* MultiplyByQuantizedMultiplier with TFLITE_SINGLE_ROUNDING's one rounding
  * (FULLY_CONNECTED): round(x * multiplier * 2^(shift - 31)), half up, in 64 bits (wrapping

@@ -21,7 +21,7 @@ typedef struct {
     int32_t a_zero, b_zero, left_shift;
     int32_t a_multiplier, a_shift, b_multiplier, b_shift;
     int32_t out_multiplier, out_shift, out_zero;
-    int32_t act_min, act_max; /* the fused activation as an int8 clamp */
+    int32_t act_min, act_max; /* the fused activation as an int8 (16x8: int16) clamp */
 } tk_binary_s8_params;
 
 /* ---- <op>_s8.c (add_s8.c, sub_s8.c ...; MAXIMUM and MINIMUM in maximum_minimum_s8.c, the

@@ -121,12 +121,21 @@ def _interpolate(magnitude: np.ndarray, fraction_bits: int, saturated: int) -> n
     return np.where(high >= 255, saturated, (low << fraction_bits) + fraction * (up - low))
 
 
-def logistic_int16(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+def logistic_input_scaling(op: Op, graph: Graph) -> tuple[int, int]:
+    """LOGISTIC's sigmoid_input_scaling, once its output scale is exactly 1/32768."""
     (_, _), (so, _) = _io(graph, op, "int16")
     if float(so) != 1.0 / 32768:
         raise ConversionError(f"{op!r}: LiteRT's 16x8 LOGISTIC needs an output scale of exactly "
                               f"1/32768, not {float(so):.9g}")
-    value = _table_input(x, *sigmoid_input_scaling(op, graph, pot_shifts=(0,)))
+    return sigmoid_input_scaling(op, graph, pot_shifts=(0,))
+
+
+def tanh_input_scaling(op: Op, graph: Graph) -> tuple[int, int]:
+    return sigmoid_input_scaling(op, graph, pot_shifts=(0, 1))
+
+
+def logistic_int16(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    value = _table_input(x, *logistic_input_scaling(op, graph))
     result = _interpolate(np.abs(value), 9, 0x7FFF << 10)
     # sigmoid(-x) = 1 - sigmoid(x), then Q0.25 to Q0.15 rounding half up.
     result = np.where(value >= 0, result + (1 << 9), (1 << 25) - result + (1 << 9) - 1)
@@ -134,7 +143,7 @@ def logistic_int16(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def tanh_int16(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    value = _table_input(x, *sigmoid_input_scaling(op, graph, pot_shifts=(0, 1)))
+    value = _table_input(x, *tanh_input_scaling(op, graph))
     result = _interpolate(np.abs(value), 8, 0xFFFF << 8)
     # 2 sigmoid - 1, odd in x, from Q0.24 to Q0.15.
     result = np.where(value >= 0, result - (1 << 23) + (1 << 7), -result + (1 << 23) + (1 << 7) - 1)
