@@ -58,7 +58,9 @@ def convert_ours(net, calibration: Path) -> tuple[bytes, float]:
     return model, time.perf_counter() - start
 
 
-def convert_tf(net, samples: list[dict]) -> tuple[bytes, float]:
+def convert_tf(net, samples: list[dict], ops_sets: tuple[str, ...] = ("TFLITE_BUILTINS_INT8",)) -> tuple[bytes, float]:
+    """TF's converter's full-integer model (16x8 with EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8)
+    and its conversion time."""
     with tempfile.TemporaryDirectory() as tmp:
         pb = Path(tmp) / "m.pb"
         pb.write_bytes(net.pb)
@@ -66,7 +68,7 @@ def convert_tf(net, samples: list[dict]) -> tuple[bytes, float]:
         conv = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(str(pb), list(net.inputs), net.outputs)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = lambda: ([s[n] for n in net.inputs] for s in samples)
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.target_spec.supported_ops = [getattr(tf.lite.OpsSet, name) for name in ops_sets]
         model = conv.convert()
         return model, time.perf_counter() - start
 

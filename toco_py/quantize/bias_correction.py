@@ -28,7 +28,7 @@ import numpy as np
 from ..ir import Graph, Op
 from ..ops.common import ACTIVATION_ATTR
 from ..ops.registry import definition
-from .full_integer import Int8Options, _Quantizer
+from .full_integer import Int8Options, float_reasons
 from .weight_ranges import rounding_error, weight_params
 
 CORRECTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -67,7 +67,7 @@ def correct_biases(graph: Graph, means: InputMeans, options: Int8Options) -> int
     range; one per step, 0.00897). Ops the quantizer keeps in float keep theirs."""
     corrected = 0
     for s, g in enumerate(graph.subgraphs or [graph]):
-        kept_float = {id(op) for op in _Quantizer(g, {}, options, entry=not s).float_ops}
+        kept_float = set(float_reasons(g, options))
         for op in list(g.ops):
             if op.type not in CORRECTED or id(op) in kept_float:
                 continue

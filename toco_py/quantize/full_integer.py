@@ -87,20 +87,9 @@ class _Quantizer:
         self.pins = pins or {}
         self.entry = entry
         # The ops computed in another scheme than the model's (16x8 in an int8 model).
-        self._schemes = {id(op): INT16X8 for op in graph.ops if _named(op, options.int16_ops)}
-        # Ops that stay in float, and why: kept by name, or the reasons _float_reason gives.
-        reasons = {id(op): (_named(op, options.keep_float)
-                            or _float_reason(graph, op, options.int8_only, self.op_scheme(op)))
-                   for op in graph.ops}
-        # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
-        # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
-        for op in graph.ops:
-            for name in op.inputs if reasons[id(op)] else ():
-                writer = graph.producer(name) if name and graph.tensors[name].variable else None
-                if writer is not None:
-                    reasons[id(writer)] = reasons[id(op)]
-        self.float_ops = [op for op in graph.ops if reasons[id(op)]]
-        self._float_reasons = {key: reason for key, reason in reasons.items() if reason}
+        self._schemes = _other_schemes(graph, options)
+        self._float_reasons = float_reasons(graph, options)
+        self.float_ops = [op for op in graph.ops if id(op) in self._float_reasons]
 
     def op_scheme(self, op: Op) -> Scheme:
         return self._schemes.get(id(op), self.scheme)
@@ -528,6 +517,28 @@ NO_KERNEL = "no {scheme} kernel; --int8_only refuses"
 NO_SCHEME = "no {scheme} scheme for"  # then what lstm.unsupported says
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
+
+
+def _other_schemes(graph: Graph, options: Int8Options) -> dict[int, Scheme]:
+    """The scheme of each op (by id) computed in another than the model's."""
+    return {id(op): INT16X8 for op in graph.ops if _named(op, options.int16_ops)}
+
+
+def float_reasons(graph: Graph, options: Int8Options) -> dict[int, str]:
+    """Why each op (by id) that stays in float does: kept by name, the reasons _float_reason
+    gives, or being the writer of a variable a float op updates."""
+    schemes = _other_schemes(graph, options)
+    reasons = {id(op): (_named(op, options.keep_float)
+                        or _float_reason(graph, op, options.int8_only, schemes.get(id(op), options.scheme)))
+               for op in graph.ops}
+    # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
+    # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
+    for op in graph.ops:
+        for name in op.inputs if reasons[id(op)] else ():
+            writer = graph.producer(name) if name and graph.tensors[name].variable else None
+            if writer is not None:
+                reasons[id(writer)] = reasons[id(op)]
+    return {key: reason for key, reason in reasons.items() if reason}
 
 
 def _named(op: Op, names: dict[str, str]) -> str | None:
