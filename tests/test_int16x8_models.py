@@ -182,3 +182,21 @@ def test_raw_int16_comparison_inputs_share_params(tmp_path):
     float_model = api.convert_bytes(pb, input_arrays=["x"], output_arrays=["y"]).model
     errors = {mode: mean_error(r.model, float_model) for mode, r in results.items()}
     assert errors["int16x8"] < errors["int8"], errors
+
+
+def test_int16_add_takes_the_general_path(tmp_path):
+    """Every scale exactly 2^-10 (a default range of 32767 / 1024) and a broadcast ADD: on
+    LiteRT's power-of-two path (pot_scale_int16 true, its default) it aborts the process; the
+    quantizer writes pot_scale_int16 false, and the model runs bit-exact in both."""
+    top = 32767 / 1024  # the constant spans it too, so that its scale is 2^-10 as well
+
+    def build():
+        x = v1.placeholder(tf.float32, [1, 4, 8], name="x")
+        return {"y": tf.identity(x + np.linspace(-top, top, 8).astype(np.float32), name="y")}
+    options = QuantizeOptions("int16x8")
+    options.int8 = replace(options.int8, scheme=INT16X8, default_range=(-top, top))
+    result = api.convert_bytes(freeze(build)[0], input_arrays=["x"], output_arrays=["y"], quantize=options)
+    add = next(op for op in result.graph.ops if op.type == "ADD")
+    assert [float(result.graph.tensors[n].quant.scale[0]) for n in add.inputs + add.outputs] == [2**-10] * 3
+    assert add.attrs.get("pot_scale_int16") is False
+    assert differing_elements(result.model) == 0

@@ -412,6 +412,15 @@ class _Quantizer:
             if not t.is_const and t.dtype == "float32" and name not in floats:
                 t.dtype, t.quant = self.dtypes.get(name, self.scheme.dtype), params
 
+    def prefer_general_int16_arithmetic(self) -> None:
+        """LiteRT's int16 ADD and SUB take a power-of-two path when every scale is within 0.07%
+        of a power of two (the pot_scale_int16 option, true by default), which aborts on a
+        broadcast or on inputs at other scales than it expects; the general path has neither
+        limit, and TF's quantizer (tools/optimize) chooses it too."""
+        for op in self.g.ops:
+            if op.type in ("ADD", "SUB") and self.g.tensors[op.outputs[0]].dtype == "int16":
+                op.attrs["pot_scale_int16"] = False
+
     # ---- float fallback -----------------------------------------------------------------------
 
     def keep_float(self) -> None:
@@ -629,7 +638,8 @@ def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
         q.choose_activation_params()
         q.unify_shared_params()
         q.pin_shared()
-        for rewrite in (q.quantize_constants, q.apply_activation_params, q.keep_float, q.insert_boundaries,
+        for rewrite in (q.quantize_constants, q.apply_activation_params, q.prefer_general_int16_arithmetic,
+                        q.keep_float, q.insert_boundaries,
                         q.drop_round_trips, q.g.toposort):
             rewrite()
             q.g.checkpoint(f"the {scheme.name} quantizer's {rewrite.__name__}")
