@@ -144,7 +144,7 @@ class _Quantizer:
                 producer = self.g.producer(name)
                 if producer is not None and self._is_float(producer):
                     continue
-                if (self.scheme if producer is None else self.op_scheme(producer)) is scheme:
+                if (self._input_scheme(name) if producer is None else self.op_scheme(producer)) is scheme:
                     continue
                 if (name, scheme.dtype) not in made:
                     out = self.g.unique_name(f"{name}/{scheme.dtype}")
@@ -156,11 +156,22 @@ class _Quantizer:
                     made[name, scheme.dtype] = out
                 self.g.set_input(op, i, made[name, scheme.dtype])
 
+    def _input_scheme(self, name: str) -> Scheme:
+        """A graph input's scheme: that of the ops reading it when they all share one other
+        than the model's (its QUANTIZE then rounds float straight to int16), else the model's."""
+        readers = {self.op_scheme(op) for op in self.g.consumers(name) if not self._is_float(op)}
+        if len(readers) == 1 and self.entry and self.options.inference_input_type == "float32":
+            return readers.pop()
+        return self.scheme
+
     def choose_activation_params(self) -> None:
         for name in self.g.inputs:
             if self.g.tensors[name].dtype == "float32":  # integer inputs (token ids) stay as they are
+                scheme = self._input_scheme(name)
+                if scheme is not self.scheme:
+                    self.dtypes[name] = scheme.dtype
                 self.params[name] = (self._input_stats_params(name)
-                                     or self.scheme.activation_params(*self._range(name)))
+                                     or scheme.activation_params(*self._range(name)))
         for op in self.g.ops:
             scheme = self.op_scheme(op)
             for out in op.outputs:
