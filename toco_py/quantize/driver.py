@@ -26,7 +26,7 @@ class QuantizeOptions:
     int8: Int8Options = field(default_factory=Int8Options)
     # --accuracy_target: the largest output error, as a share of the float outputs' range.
     accuracy_target: float | None = None
-    # --fallback: what the ops --accuracy_target picks become (mixed_precision.FALLBACKS).
+    # --fallback: what the ops --accuracy_target picks become: "float" or "int16x8".
     fallback: str = "float"
 
     @property

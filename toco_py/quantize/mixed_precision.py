@@ -33,13 +33,10 @@ MIN_SAMPLES = 8
 RANKING_SAMPLES = 16
 
 
-FALLBACKS = ("float", "int16x8")
-
-
 @dataclass
 class Choice:
     keep: list[Contribution]   # the ops given the fallback, most sensitive first
-    error: float               # the model's error on the held-back samples with them in float
+    error: float               # the model's error on the held-back samples with their fallback
     full_error: float          # the error with every op quantized
     full_bytes: int            # the file's size with every op quantized
 
