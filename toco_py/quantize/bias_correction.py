@@ -28,7 +28,8 @@ import numpy as np
 from ..ir import Graph, Op
 from ..ops.common import ACTIVATION_ATTR
 from ..ops.registry import definition
-from .full_integer import Int8Options, float_reasons
+from .float_ops import float_reasons
+from .full_integer import Int8Options
 from .weight_ranges import rounding_error, weight_params
 
 CORRECTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import ConversionError, TocoError
+from ..errors import ConversionError
 from ..ir import Graph, Op, QuantParams, Tensor
 from ..ops import REGISTRY, has_trait
 from ..ops.int8.movement import data_inputs
 from ..ops.quantize_ops import is_quantized_tensor
 from ..ops.quantize_ops import quantize as quantize_values_raw
 from . import lstm
+from .float_ops import NO_KERNEL, NO_SCHEME, NON_FINITE, check_kept_names, float_reasons, other_schemes
 from .params import (
     activation_params,
     bias_params,
@@ -87,7 +88,7 @@ class _Quantizer:
         self.pins = pins or {}
         self.entry = entry
         # The ops computed in another scheme than the model's (16x8 in an int8 model).
-        self._schemes = _other_schemes(graph, options)
+        self._schemes = other_schemes(graph, options)
         self._float_reasons = float_reasons(graph, options)
         self.float_ops = [op for op in graph.ops if id(op) in self._float_reasons]
 
@@ -532,75 +533,6 @@ class _Quantizer:
         return name
 
 
-# Why an op stays in float (the notes say it).
-NO_KERNEL = "no {scheme} kernel; --int8_only refuses"
-NO_SCHEME = "no {scheme} scheme for"  # then what lstm.unsupported says
-AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
-NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
-
-
-def _other_schemes(graph: Graph, options: Int8Options) -> dict[int, Scheme]:
-    """The scheme of each op (by id) computed in another than the model's."""
-    return {id(op): INT16X8 for op in graph.ops if _named(op, options.int16_ops)}
-
-
-def float_reasons(graph: Graph, options: Int8Options) -> dict[int, str]:
-    """Why each op (by id) that stays in float does: kept by name, the reasons _float_reason
-    gives, or being the writer of a variable a float op updates."""
-    schemes = _other_schemes(graph, options)
-    reasons = {id(op): (_named(op, options.keep_float)
-                        or _float_reason(graph, op, options.int8_only, schemes.get(id(op), options.scheme)))
-               for op in graph.ops}
-    # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
-    # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
-    for op in graph.ops:
-        for name in op.inputs if reasons[id(op)] else ():
-            writer = graph.producer(name) if name and graph.tensors[name].variable else None
-            if writer is not None:
-                reasons[id(writer)] = reasons[id(op)]
-    return {key: reason for key, reason in reasons.items() if reason}
-
-
-def _named(op: Op, names: dict[str, str]) -> str | None:
-    """What `names` says of the op, by its name or its first output's (Int8Options.keep_float,
-    int16_ops), or None."""
-    return names.get(op.name) or (names.get(op.outputs[0]) if op.outputs else None)
-
-
-def _check_kept_names(graphs: list[Graph], keep: dict[str, str]) -> None:
-    named = {name for g in graphs for op in g.ops for name in (op.name, *op.outputs[:1])}
-    unknown = [name for name in keep if name not in named]
-    if unknown:
-        raise TocoError(f"--keep_float: no op named {', '.join(map(repr, unknown))}; name ops as the "
-                        "quantizer's notes and `toco-py inspect` of the float model do")
-
-
-def _float_reason(graph: Graph, op: Op, int8_only: bool, scheme: Scheme) -> str | None:
-    """Why the op stays in float, or None: it computes on float values and has no int8
-    kernel, is one TensorFlow keeps in float or part of a composition int8 cannot hold
-    (Op.float_in_int8; both unless int8_only), or reads a float constant
-    int8 cannot hold (IsInf's EQUAL with infinity). QUANTIZE and DEQUANTIZE convert between
-    the two; ops on integers only, and ops that read only a shape and write no float (SHAPE;
-    but ZEROS_LIKE writes its input's type), have nothing to quantize."""
-    if op.type in ("QUANTIZE", "DEQUANTIZE") or has_trait(op.type, "runs_model"):
-        return None  # IF, WHILE and the variable ops hand values on as they are (pin_shared)
-    tensors = [graph.tensors[n] for n in op.inputs + op.outputs if n]
-    if any(t.is_const and t.dtype == "float32" and not np.all(np.isfinite(t.data)) for t in tensors):
-        return NON_FINITE
-    if has_trait(op.type, "shape_only"):
-        tensors = [graph.tensors[n] for n in op.outputs]
-    if not any(t.dtype == "float32" and not t.is_const for t in tensors):
-        return None
-    if op.float_in_int8 and not int8_only:
-        return f"{op.float_in_int8}; --int8_only quantizes them"
-    if scheme.kernel(REGISTRY.get(op.type)) is None:
-        return NO_KERNEL.format(scheme=scheme.name)
-    unsupported = lstm.unsupported(graph, op)
-    if unsupported:
-        return f"{NO_SCHEME.format(scheme=scheme.name)} {unsupported}; --int8_only refuses"
-    return AS_TENSORFLOW if has_trait(op.type, "float_in_int8") and not int8_only else None
-
-
 def quantize_values(data: np.ndarray, params: QuantParams, dtype: str = "int8") -> np.ndarray:
     return quantize_values_raw(data, params.scale, params.zero_point, params.axis, dtype)
 
@@ -635,7 +567,7 @@ def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
             raise ConversionError(f"inference type {kind!r} with --quantize {scheme.name}: use "
                                   f"{', '.join(io_types[:-1])} or {io_types[-1]}")
     graphs = graph.subgraphs or [graph]
-    _check_kept_names(graphs, options.keep_float)
+    check_kept_names(graphs, options.keep_float)
     ranges, pins = shared_params(graphs, ranges, options.default_range, scheme.activation_params)
     inner = replace(options, inference_input_type=scheme.dtype, inference_output_type=scheme.dtype,
                     input_stats=None)
