@@ -88,9 +88,10 @@ def test_networks_bit_exact_and_as_accurate_as_tensorflow(name, tmp_path):
     assert len(ours.model) <= len(theirs), (len(ours.model), len(theirs))
     float_model = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs).model
     ours_error, tf_error = mean_error(ours.model, float_model), mean_error(theirs, float_model)
-    # Both choose the same params from the same ranges; what may differ is rounding order in
-    # folded constants (batch norm into weights), which moves an int8 weight by one step.
-    assert ours_error <= 1.05 * tf_error, (ours_error, tf_error)
+    # Both choose the same params from the same ranges; what differs is the rounding of folded
+    # constants (batch norm into weights), which moves an int8 weight by a step: measured
+    # 1.00002 x TF's error on conv_bn_separable, 1.0 and 0.987 on the others.
+    assert ours_error <= 1.01 * tf_error, (ours_error, tf_error)
 
 
 def test_a_graph_tensorflow_refuses_in_16x8(tmp_path):
