@@ -1,4 +1,5 @@
 """Every bad input gets one line naming the problem and the fix, exit code 2, no output file."""
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -322,3 +323,12 @@ def test_an_attribute_of_another_kind_is_the_graphs(mlp_pb, field, value, held):
     with pytest.raises(ConversionError, match=f"node 'MatMul' \\(MatMul\\): attribute 'transpose_b' "
                                               f"holds {held}, not a bool; the graph is malformed"):
         api.convert_bytes(gd.SerializeToString())
+
+
+def test_run_with_data_of_another_shape(tmp_path, mlp_pb):
+    model = tmp_path / "m.tflite"
+    assert toco("convert", "--graph_def_file", str(mlp_pb), "-o", str(model)).returncode == 0
+    np.save(tmp_path / "x.npy", np.zeros((1, 15), np.float32))
+    proc = toco("run", str(model), "--input", f"x={tmp_path / 'x.npy'}", "-o", str(tmp_path / "out.npz"))
+    assert_one_line_error(proc, "input 'x' has shape [1, 16], got data of shape [1, 15]")
+    assert not (tmp_path / "out.npz").exists()

@@ -204,3 +204,37 @@ def test_a_sequence_of_steps_is_compared_but_not_ranked(files):
     doc = json.loads(proc.stdout)
     assert [r["step"] for r in doc["steps"]] == [0, 0, 1, 1]
     assert doc["contributors"]["ops"] == [] and "sequence of steps" in doc["contributors"]["note"]
+
+
+def test_a_file_of_samples_is_compared_sample_by_sample(files):
+    """Input sets stacked along the first axis (k times the batch, as in a calibration file)
+    are k samples: the report keeps the worst of them, as validating each alone finds."""
+    rng = np.random.default_rng(3)
+    sets = [rng.normal(0, 1, (BATCH, 16)).astype(np.float32) for _ in range(3)]
+    worst = 0.0
+    for k, x in enumerate(sets):
+        np.savez(files["folder"] / f"set{k}.npz", x=x)
+        proc = toco("validate", str(files["float"]), str(files["int8"]), "--inputs",
+                    str(files["folder"] / f"set{k}.npz"), "--atol", "10", "--json")
+        assert proc.returncode == 0, proc.stderr
+        worst = max(worst, json.loads(proc.stdout)["outputs"][0]["max_abs"])
+    np.savez(files["folder"] / "sets.npz", x=np.concatenate(sets))
+    proc = toco("validate", str(files["float"]), str(files["int8"]), "--inputs", str(files["folder"] / "sets.npz"),
+                "--atol", "10", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["samples"] == 3 and doc["outputs"][0]["max_abs"] == worst
+
+
+@pytest.mark.parametrize("shape", [(BATCH + 1, 16), (BATCH, 15), (BATCH * 16,)])
+def test_data_of_another_shape_is_a_one_line_error(files, shape):
+    np.savez(files["folder"] / "odd.npz", x=np.zeros(shape, np.float32))
+    proc = toco("validate", str(files["float"]), str(files["int8"]), "--inputs", str(files["folder"] / "odd.npz"))
+    assert_one_line_error(proc)
+    assert "has shape [8, 16]" in proc.stderr and f"{list(shape)}" in proc.stderr
+
+
+def test_samples_with_data_from_files_is_a_one_line_error(files):
+    proc = _validate(files, "--samples", "2")
+    assert_one_line_error(proc)
+    assert "along each input's first axis" in proc.stderr

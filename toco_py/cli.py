@@ -222,6 +222,15 @@ def _feeds_option(fn):
     return fn
 
 
+def _checked(graph, given: dict | list[dict]) -> dict | list[dict]:
+    """The input set(s), each array checked against its input's shape."""
+    from .tensor_io import check_shapes
+
+    for feeds in given if isinstance(given, list) else [given]:
+        check_shapes(graph, feeds)
+    return given
+
+
 def _input_sets(graph, aliases, input_pairs, inputs_npz, random_inputs: bool, seed: int,
                 steps: int | None) -> dict | list[dict]:
     """One input set, or the list of a sequence's steps (tensor_io.split_steps' rule)."""
@@ -256,7 +265,7 @@ def run(model, input_pairs, inputs_npz, random_inputs, seed, steps, output, as_j
 
     graph, aliases = load_tflite(model)
     interp = Interpreter(graph)
-    given = _input_sets(graph, aliases, input_pairs, inputs_npz, random_inputs, seed, steps)
+    given = _checked(graph, _input_sets(graph, aliases, input_pairs, inputs_npz, random_inputs, seed, steps))
     per_step = [interp.run(feeds) for feeds in given] if isinstance(given, list) else None
     outputs = stack_steps(per_step) if per_step else interp.run(given)
     output = output or os.path.splitext(model)[0] + ".outputs.npz"
@@ -283,7 +292,9 @@ def run(model, input_pairs, inputs_npz, random_inputs, seed, steps, output, as_j
 @cli.command()
 @click.argument("models", nargs=-1, required=True, metavar="[REFERENCE.pb|.tflite] MODEL.tflite")
 @_feeds_option
-@click.option("--samples", default=1, show_default=True, help="Random input sets to try (with --random or by default).")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Random input sets to try (with --random or by default)  [default: 1]; data from "
+                   "files holds its samples along each input's first axis, as k times its batch.")
 @click.option("--atol", type=float, default=None,
               help="Absolute tolerance; with --rtol, replaces the float tolerance policy (default: "
                    "the policy where both models compute the same function, else 1e-4).")
@@ -304,7 +315,7 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
     a failure."""
     from . import validate as checks
     from .report import print_table
-    from .tensor_io import is_tflite, load_tflite
+    from .tensor_io import is_tflite, load_tflite, split_samples
 
     if len(models) > 2:
         raise TocoError("validate takes at most two models: REFERENCE MODEL.tflite")
@@ -313,8 +324,27 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
     # The candidate's signature names for its inputs (both models' inputs are named alike).
     aliases = load_tflite(candidate)[1] if files and is_tflite(candidate) else {}
 
+    loaded: list[tuple] = []  # (graph, the samples in the files named for that graph)
+
+    def feeds_of(graph) -> list:
+        for known, sets in loaded:
+            if known is graph:
+                return sets
+        given = _input_sets(graph, aliases, input_pairs, inputs_npz, False, seed, steps)
+        loaded.append((graph, (split_samples(graph, given) if isinstance(given, dict) else None) or [given]))
+        return loaded[-1][1]
+
     def feeds(graph, sample):
-        return _input_sets(graph, aliases, input_pairs, inputs_npz, not files, seed + sample, steps)
+        if files:
+            return _checked(graph, feeds_of(graph)[sample])
+        return _checked(graph, _input_sets(graph, aliases, (), None, True, seed + sample, steps))
+
+    if files and samples is not None:
+        raise TocoError("--samples counts random input sets; data from files gives its samples "
+                        "along each input's first axis (k times the input's batch)")
+    if files and is_tflite(candidate):
+        samples = len(feeds_of(load_tflite(candidate)[0]))
+    samples = samples or 1
 
     report = checks.validate(reference, candidate, feeds, samples, checks.Tolerance(atol, rtol), per_tensor,
                              contributors=per_tensor or as_json)

@@ -138,6 +138,42 @@ def split_steps(graph: Graph, feeds: dict[str, np.ndarray]) -> list[dict[str, np
     return [{name: value[step] for name, value in feeds.items()} for step in range(steps)]
 
 
+def split_samples(graph: Graph, feeds: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]] | None:
+    """The input sets of a calibration-style file, or None for one input set: an array whose
+    leading axis is k > 1 times its input's fixed batch, the other axes as the input's, holds k
+    samples. Either every input's array holds the same k, or none does."""
+    counts = {}
+    for name, value in feeds.items():
+        shape = graph.tensors[name].shape
+        if (shape and all(d > 0 for d in shape) and np.ndim(value) == len(shape)
+                and tuple(np.shape(value)[1:]) == tuple(shape[1:]) and np.shape(value)[0] != shape[0]
+                and np.shape(value)[0] % shape[0] == 0):
+            counts[name] = np.shape(value)[0] // shape[0]
+    if not counts:
+        return None
+    if len(counts) != len(feeds) or len(set(counts.values())) > 1:
+        raise TocoError("the inputs hold different numbers of samples along their first axis ("
+                        f"{', '.join(f'{n}: {counts.get(n, 1)}' for n in feeds)}); give every input "
+                        "the same number")
+    batch = {name: graph.tensors[name].shape[0] for name in feeds}
+    return [{name: value[i * batch[name]:(i + 1) * batch[name]] for name, value in feeds.items()}
+            for i in range(next(iter(counts.values())))]
+
+
+def check_shapes(graph: Graph, feeds: dict[str, np.ndarray]) -> None:
+    """Each array has its input's shape where that shape is known (an unknown size, -1, takes
+    any)."""
+    for name, value in feeds.items():
+        shape = graph.tensors[name].shape
+        if shape is None:
+            continue
+        got = np.shape(value)
+        if len(got) != len(shape) or any(d >= 0 and d != g for d, g in zip(shape, got)):
+            raise TocoError(f"input {name!r} has shape {list(shape)}, got data of shape {list(got)}; give "
+                            "data of the input's shape (many samples: along its first axis, as "
+                            "k times its batch)")
+
+
 def stack_steps(outputs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Each output's values of the steps, stacked on a leading step axis."""
     stacked = {}
