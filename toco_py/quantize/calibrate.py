@@ -60,6 +60,11 @@ class RangeTracker:
                                           self.rng.choice(flat, min(new, flat.size), replace=False)])
 
     def ranges(self) -> dict[str, tuple[float, float]]:
+        """Each tensor's range by the method, widened by the scheme's headroom."""
+        h = self.scheme.headroom
+        return {n: (lo * h, hi * h) for n, (lo, hi) in self._chosen().items()}
+
+    def _chosen(self) -> dict[str, tuple[float, float]]:
         if self.method == "minmax":
             return {n: (self.lo[n], self.hi[n]) for n in self.lo}
         if self.method == "mse":
