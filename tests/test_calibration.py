@@ -78,6 +78,23 @@ def test_bad_calibration_data(digits, content, fragment):
         calibration_samples(graph, str(path))
 
 
+def test_batched_input_takes_whole_batches_end_to_end(tmp_path):
+    """An input of batch 4: 12 rows are 3 samples of 4; 10 rows are no whole number of them."""
+    from toco_py.ir import Graph, Tensor
+
+    graph = Graph()
+    graph.tensors["x"] = Tensor("x", (4, 6))
+    graph.inputs = ["x"]
+    rows = np.arange(72, dtype=np.float32).reshape(12, 6)
+    np.save(tmp_path / "rows.npy", rows)
+    samples = calibration_samples(graph, str(tmp_path / "rows.npy"))
+    assert [s["x"].shape for s in samples] == [(4, 6)] * 3
+    np.testing.assert_array_equal(np.concatenate([s["x"] for s in samples]), rows)
+    np.save(tmp_path / "ten.npy", rows[:10])
+    with pytest.raises(TocoError, match="10 rows for input 'x' of shape \\[4, 6\\]: give whole samples"):
+        calibration_samples(graph, str(tmp_path / "ten.npy"))
+
+
 def test_percentile_ranges_ignore_outliers():
     tracker = RangeTracker(percentile=99.0)
     values = np.concatenate([np.linspace(-1, 1, 10000), [500.0]]).astype(np.float32)

@@ -24,10 +24,14 @@ def _split_samples(graph: Graph, name: str, array: np.ndarray, source: str) -> l
     per_sample = shape[1:] if shape else ()
     if array.shape == shape:
         return [array]
-    if tuple(array.shape[1:]) == per_sample:
-        return [array[i : i + 1].reshape(shape) for i in range(array.shape[0])]
+    batch = shape[0] if shape else 1
+    if tuple(array.shape[1:]) == per_sample and array.shape[0] % batch == 0:  # batches end to end
+        return [array[i : i + batch].reshape(shape) for i in range(0, array.shape[0], batch)]
     if tuple(array.shape[1:]) == shape:
         return list(array)
+    if tuple(array.shape[1:]) == per_sample:
+        raise TocoError(f"{source}: {array.shape[0]} rows for input {name!r} of shape {list(shape)}: give "
+                        f"whole samples, a multiple of its batch {batch}, end to end along the first axis")
     raise TocoError(f"{source}: samples of shape {list(array.shape[1:])} do not fit input {name!r} "
                     f"of shape {list(shape)}; put samples along the first axis")
 
