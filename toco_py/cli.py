@@ -444,6 +444,10 @@ def main() -> None:
     except click.exceptions.Abort:
         _stderr("aborted")
         sys.exit(130)
+    except click.UsageError as err:  # a bad option or value: one line, as every bad input
+        command = err.ctx.command_path if err.ctx else "toco-py"
+        _stderr(f"error: {err.format_message()} (see '{command} --help')")
+        sys.exit(2)
     except click.ClickException as err:
         err.show()
         sys.exit(2)
