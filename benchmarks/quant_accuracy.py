@@ -42,7 +42,10 @@ from benchmarks.compare_tf_int8 import SMALL, convert_tf, latencies_ms, outputs,
 from tests.support import networks  # noqa: E402
 from tests.support.oracle import run_tf  # noqa: E402
 from toco_py import api  # noqa: E402
+from toco_py.ops.registry import REGISTRY  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
+from toco_py.quantize.weight_ranges import rounding_error, weight_params  # noqa: E402
+from toco_py.tflite.writer import model_view  # noqa: E402
 from toco_py.quantize.schemes import SCHEMES  # noqa: E402
 
 v1 = tf.compat.v1
@@ -221,7 +224,7 @@ TARGET_NOTES: dict[tuple[str, str], str] = {}
 
 
 def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool = False, mode: str = "int8",
-         fallback: str | None = None):
+         fallback: str | None = None, rounding: str = "nearest"):
     """Our conversion; with a fallback, under --accuracy_target TARGET (its note kept)."""
     def convert(case: Case, tmp: Path) -> bytes:
         path = tmp / "calibration.npz"
@@ -229,7 +232,7 @@ def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool 
         np.savez(path, **{n: np.concatenate([s[n][None] if case.net.inputs[n][0][0] != 1 else s[n]
                                              for s in case.calibration]) for n in names})
         options = QuantizeOptions(mode, calibration_data=str(path), calibration_method=method,
-                                  bias_correction=bias_correction)
+                                  bias_correction=bias_correction, weight_rounding=rounding)
         options.int8.weight_ranges, options.int8.scheme = weights, SCHEMES[mode]
         if fallback is not None:
             options.accuracy_target, options.fallback = TARGET, fallback
@@ -239,6 +242,21 @@ def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool 
             TARGET_NOTES[case.net.name, fallback] = next(n for n in result.notes if n.startswith("--accuracy_target"))
         return result.model
     return convert
+
+
+def int8_weights_only(case: Case, tmp: Path) -> bytes:
+    """The float model with each conv/FC weight rounded to per-channel int8 (min/max ranges) and
+    read back: the error every scheme with int8 weights and round-to-nearest shares, whatever
+    its activations."""
+    graph = api.convert_bytes(case.net.pb, input_arrays=list(case.net.inputs), output_arrays=case.net.outputs).graph
+    for op in graph.ops:
+        opdef = REGISTRY.get(op.type)
+        axis = opdef.weight_axis if opdef else None
+        weight = graph.tensors[op.inputs[axis[0]]] if axis else None
+        if weight is not None and weight.is_const and weight.dtype == "float32":
+            weight.data = (weight.data + rounding_error(weight.data, weight_params(weight.data, axis[1]))).astype(
+                np.float32)
+    return bytes(model_view(graph))
 
 
 BASE = "min/max"  # what the summary compares each column with
@@ -254,6 +272,7 @@ COLUMNS: dict[str, Callable[[Case, Path], bytes]] = {
     "TF 16x8": tf_16x8,
     "int16x8": ours(mode="int16x8"),
     "int16x8 + bc": ours(bias_correction=True, mode="int16x8"),
+    "int8 weights only": int8_weights_only,
     f"target {TARGET} float": ours(fallback="float"),
     f"target {TARGET} 16x8": ours(fallback="int16x8"),
 }

@@ -77,6 +77,11 @@ def quantization_options(fn):
         click.option("--weight-ranges", "--weight_ranges", "weight_ranges", type=click.Choice(["minmax", "mse"]),
                      default="minmax", show_default=True,
                      help="Per-channel weight ranges: max|w|, or the clip with the least error."),
+        click.option("--weight-rounding", "--weight_rounding", "weight_rounding",
+                     type=click.Choice(["nearest", "gptq"]), default="nearest", show_default=True,
+                     help="Per-channel int8 weights rounded to nearest, or gptq: each conv/FC's "
+                          "roundings chosen together for the least output error on the calibration "
+                          "data (the scales unchanged)."),
         click.option("--bias-correction", "--bias_correction", "bias_correction", is_flag=True,
                      help="Subtract from each conv/FC bias the mean error its int8 weights add to "
                           "the output on the calibration data (adding a bias where an op has none)."),
@@ -107,7 +112,7 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
                   calibration_samples, calibration_mean, calibration_std, percentile,
                   int8_only=False, keep_float=(), accuracy_target=None, fallback="float",
                   calibration_method=None, weight_ranges="minmax",
-                  bias_correction=False) -> QuantizeOptions | None:
+                  bias_correction=False, weight_rounding="nearest") -> QuantizeOptions | None:
     mode = quantize_mode
     io_default = "float32"
     if inference_type and inference_type.upper() != "FLOAT":
@@ -127,9 +132,10 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
         raise TocoError("--mean_values/--std_dev_values describe uint8 inputs, which --quantize int16x8 "
                         "does not take: drop them (its inputs are float32 or int16)")
     method = _calibration_method(calibration_method, percentile)
-    if mode in (None, "dynamic", "float16") and (method != "minmax" or weight_ranges != "minmax" or bias_correction):
-        raise TocoError("--calibration-method, --calibration-percentile, --weight-ranges and --bias-correction "
-                        "apply to full-integer quantization: add --quantize int8 or int16x8")
+    if mode in (None, "dynamic", "float16") and (method != "minmax" or weight_ranges != "minmax" or bias_correction
+                                                  or weight_rounding != "nearest"):
+        raise TocoError("--calibration-method, --calibration-percentile, --weight-ranges, --weight-rounding and "
+                        "--bias-correction apply to full-integer quantization: add --quantize int8 or int16x8")
     if mode is None:
         if any(v is not None for v in (input_type, output_type, mean_values, calibration_data, default_min)):
             raise TocoError("quantization flags given without a mode: add --quantize int8 (or dynamic/float16)")
@@ -146,7 +152,7 @@ def build_options(quantize_mode, inference_type, input_type, output_type, mean_v
         mode=mode, calibration_data=calibration_data, calibration_samples=calibration_samples,
         calibration_mean=calibration_mean, calibration_std=calibration_std, percentile=percentile,
         accuracy_target=accuracy_target, fallback=fallback,
-        calibration_method=method, bias_correction=bias_correction,
+        calibration_method=method, bias_correction=bias_correction, weight_rounding=weight_rounding,
         int8=Int8Options(weight_ranges=weight_ranges,
             inference_input_type=_io_type(input_type) or io_default,
             inference_output_type=_io_type(output_type) or io_default,

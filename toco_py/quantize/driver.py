@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from ..errors import TocoError
 from ..ir import Graph
@@ -23,6 +24,8 @@ class QuantizeOptions:
     calibration_method: str | None = None
     # Subtract the mean error of the int8 weights from the biases (bias_correction.py).
     bias_correction: bool = False
+    # nearest, or gptq: each weight's rounding chosen by the output error (weight_rounding.py).
+    weight_rounding: str = "nearest"
     int8: Int8Options = field(default_factory=Int8Options)
     # --accuracy_target: the largest output error, as a share of the float outputs' range.
     accuracy_target: float | None = None
@@ -45,6 +48,33 @@ def _needs_calibration(graph: Graph, options: QuantizeOptions) -> bool:
                for g in graph.subgraphs or [graph] for op in g.ops for o in op.outputs)
 
 
+def _observers(options: QuantizeOptions) -> dict:
+    """What calibration must also record: the conv/FC input means for bias correction, their
+    input moments for GPTQ rounding."""
+    observers = {}
+    if options.bias_correction:
+        from .bias_correction import InputMeans
+
+        observers["means"] = InputMeans()
+    if options.weight_rounding == "gptq":
+        from .weight_rounding import InputMoments
+
+        observers["moments"] = InputMoments()
+    return observers
+
+
+def _observing(observers) -> Callable | None:
+    """One calibrate `observe` calling each observer, or None without any."""
+    observers = list(observers)
+    if not observers:
+        return None
+
+    def observe(*args):
+        for observer in observers:
+            observer(*args)
+    return observe
+
+
 def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
     """Quantizes in place; returns notes for the user."""
     if options.mode not in MODES:
@@ -62,6 +92,8 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         raise TocoError(f"calibration method {options.calibration_method!r}: use minmax, percentile or mse")
     if options.int8.weight_ranges not in ("minmax", "mse"):
         raise TocoError(f"weight ranges {options.int8.weight_ranges!r}: use minmax or mse")
+    if options.weight_rounding not in ("nearest", "gptq"):
+        raise TocoError(f"weight rounding {options.weight_rounding!r}: use nearest or gptq")
     ranges: list[dict[str, tuple[float, float]]] = [{} for _ in graph.subgraphs or [graph]]
     notes = []
     int8 = options.int8
@@ -74,32 +106,34 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
 
         samples = calibration_samples(graph, options.calibration_data, options.calibration_mean,
                                       options.calibration_std, options.calibration_samples)
-        means = None
-        if options.bias_correction:
-            from .bias_correction import InputMeans
-
-            means = InputMeans()
-        if options.accuracy_target is None:
-            ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme, means)
-            notes.append(f"calibrated on {len(samples)} samples")
-        else:
+        observers = _observers(options)
+        held = []
+        if options.accuracy_target is not None:
             from . import mixed_precision
 
             samples, held = mixed_precision.held_back(samples)
-            ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme, means)
-            notes.append(f"calibrated on {len(samples)} samples, {len(held)} held back")
+        ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme,
+                           _observing(observers.values()))
+        notes.append(f"calibrated on {len(samples)} samples" + (f", {len(held)} held back" if held else ""))
+        if "moments" in observers:
+            from .weight_rounding import round_weights
+
+            int8 = replace(int8, rounded_weights=round_weights(graph, observers["moments"], int8))
+            notes.append(f"weight rounding: GPTQ chose the int8 weights of {len(int8.rounded_weights)} tensors")
+        if options.accuracy_target is not None:
             float_graph = copy.deepcopy(graph)
             choice = mixed_precision.choose_fallback_ops(graph, ranges, int8, options.accuracy_target,
                                                          options.fallback, samples, held)
             int8 = mixed_precision.with_fallback(int8, choice.keep, options.accuracy_target, options.fallback)
-        if means is not None:
+        if "means" in observers:
             from .bias_correction import correct_biases
 
-            count = correct_biases(graph, means, int8)
+            count = correct_biases(graph, observers["means"], int8)
             notes.append(f"bias correction: corrected the biases of {count} ops for their weights' rounding")
-    elif options.bias_correction or options.calibration_method not in (None, "minmax"):
-        raise TocoError("--bias-correction and --calibration-method percentile/mse measure the "
-                        "calibration data: give --calibration-data")
+    elif (options.bias_correction or options.weight_rounding != "nearest"
+          or options.calibration_method not in (None, "minmax")):
+        raise TocoError("--bias-correction, --weight-rounding gptq and --calibration-method percentile/mse "
+                        "measure the calibration data: give --calibration-data")
     elif _needs_calibration(graph, options):
         raise TocoError(f"--quantize {options.mode} needs --calibration-data (samples of the inputs), unless every "
                         "range is known from fake-quant nodes or --default_ranges_min/--default_ranges_max")

@@ -64,6 +64,9 @@ class Int8Options:
     int8_only: bool = False
     # How per-channel weight ranges are chosen: minmax or mse (weight_ranges.py).
     weight_ranges: str = "minmax"
+    # The int8 values of the weights rounded otherwise than to nearest, by (subgraph index,
+    # tensor name) (--weight-rounding gptq: weight_rounding.py); their scales are weight_ranges'.
+    rounded_weights: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     scheme: Scheme = INT8
     # Ops kept in float whatever their kernels, by op name or first output's name, with why
     # (--keep_float, --accuracy_target).
@@ -75,8 +78,9 @@ class Int8Options:
 
 class _Quantizer:
     def __init__(self, graph: Graph, ranges: dict[str, tuple[float, float]], options: Int8Options,
-                 pins: dict[str, QuantParams] | None = None, entry: bool = True) -> None:
+                 pins: dict[str, QuantParams] | None = None, entry: bool = True, index: int = 0) -> None:
         self.g = graph
+        self.index = index  # of the subgraph
         self.ranges = dict(ranges)  # insert_scheme_conversions adds its QUANTIZEs' outputs
         self.options = options
         self.scheme = options.scheme
@@ -371,7 +375,8 @@ class _Quantizer:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
             raise ConversionError(f"weights {t.name!r} of shape {list(t.data.shape)} have no channel axis {axis}")
         params = weight_params(t.data, axis, self.options.weight_ranges)
-        return quantize_symmetric(t.data, params), params
+        rounded = self.options.rounded_weights.get((self.index, t.name))
+        return (quantize_symmetric(t.data, params) if rounded is None else rounded), params
 
     def _bias(self, op: Op, t: Tensor) -> tuple[np.ndarray, QuantParams]:
         weights = self.g.tensors[op.inputs[_weight_axis(op)[0]]]
@@ -571,7 +576,7 @@ def quantize_int8(graph: Graph, ranges: list[dict[str, tuple[float, float]]],
     ranges, pins = shared_params(graphs, ranges, options.default_range, scheme.activation_params)
     inner = replace(options, inference_input_type=scheme.dtype, inference_output_type=scheme.dtype,
                     input_stats=None)
-    quantizers = [_Quantizer(g, ranges[s], inner if s else options, pins[s], entry=not s)
+    quantizers = [_Quantizer(g, ranges[s], inner if s else options, pins[s], entry=not s, index=s)
                   for s, g in enumerate(graphs)]
     for q in quantizers:
         q.check_supported()

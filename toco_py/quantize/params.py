@@ -40,11 +40,11 @@ def symmetric_weight_params(weights: np.ndarray, axis: int | None, bits: int = 8
     else:
         moved = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
         peak = np.max(np.abs(moved), axis=1) if moved.size else np.zeros(w.shape[axis])
-    scale = np.where(peak > 0, peak / _narrow_max(bits), 1.0).astype(np.float32)
+    scale = np.where(peak > 0, peak / narrow_max(bits), 1.0).astype(np.float32)
     return QuantParams(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
 
 
-def _narrow_max(bits: int) -> int:
+def narrow_max(bits: int) -> int:
     return (1 << (bits - 1)) - 1
 
 
@@ -54,7 +54,7 @@ def quantize_symmetric(weights: np.ndarray, params: QuantParams, bits: int = 8) 
         shape = [1] * weights.ndim
         shape[params.axis] = -1
         scale = scale.reshape(shape)
-    top = _narrow_max(bits)
+    top = narrow_max(bits)
     return np.clip(np.round(weights / scale), -top, top).astype(np.int8 if bits == 8 else np.int16)
 
 

@@ -34,16 +34,18 @@ def _mse_scales(weights: np.ndarray, peak: QuantParams, bits: int) -> np.ndarray
     return best_scale
 
 
-def rounding_error(weights: np.ndarray, params: QuantParams, bits: int = 8) -> np.ndarray:
-    """W_q - W: the quantized weights read back, less the weights (float64)."""
-    q = quantize_symmetric(weights, params, bits)
+def rounding_error(weights: np.ndarray, params: QuantParams, rounded: np.ndarray | None = None,
+                   bits: int = 8) -> np.ndarray:
+    """W_q - W: the quantized weights (rounded to nearest unless given) read back, less the
+    weights (float64)."""
+    q = quantize_symmetric(weights, params, bits) if rounded is None else rounded
     return (dequantize(q, params.scale, params.zero_point, params.axis).astype(np.float64)
             - np.asarray(weights, np.float64))
 
 
 def _channel_errors(weights: np.ndarray, params: QuantParams, bits: int) -> np.ndarray:
     """Squared quantization error per channel, with the quantizer's own rounding."""
-    squared = rounding_error(weights, params, bits) ** 2
+    squared = rounding_error(weights, params, bits=bits) ** 2
     if not params.per_channel:
         return np.array([squared.sum()])
     return np.moveaxis(squared, params.axis, 0).reshape(squared.shape[params.axis], -1).sum(1)
