@@ -195,7 +195,10 @@ def _train_and_freeze(name, layers, head, loss, x, y, shape, target_type, epochs
         with v1.variable_scope(name, reuse=True):
             inp = v1.placeholder(tf.float32, (1,) + shape, name="input")
             out = head(layers(inp))
-        with v1.Session(graph=graph) as sess:
+        # One thread: threaded reductions made the trained weights, and so every error of the
+        # row, differ from run to run (heatmap_head's TF int8 error 0.00103 to 0.00152).
+        one_thread = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+        with v1.Session(graph=graph, config=one_thread) as sess:
             sess.run(v1.global_variables_initializer())
             rng = np.random.default_rng(0)
             for _ in range(epochs):
@@ -269,9 +272,12 @@ COLUMNS: dict[str, Callable[[Case, Path], bytes]] = {
     "min/max + bc": ours(bias_correction=True),
     "mse + bc": ours("mse", bias_correction=True),
     "mse + w + bc": ours("mse", "mse", True),
+    "gptq": ours(rounding="gptq"),
+    "gptq + bc": ours(bias_correction=True, rounding="gptq"),
     "TF 16x8": tf_16x8,
     "int16x8": ours(mode="int16x8"),
     "int16x8 + bc": ours(bias_correction=True, mode="int16x8"),
+    "int16x8 + gptq + bc": ours(bias_correction=True, mode="int16x8", rounding="gptq"),
     "int8 weights only": int8_weights_only,
     f"target {TARGET} float": ours(fallback="float"),
     f"target {TARGET} 16x8": ours(fallback="int16x8"),
@@ -396,7 +402,9 @@ def main() -> None:
     text = ("# Quantized accuracy by range choice, int16x8 and --accuracy_target\n\n"
             f"Cells: mean |error| / float output range over {HELD_OUT} held-out inputs (/ top-1 where labels "
             f"exist), LiteRT running each model; {CALIBRATION} calibration samples, the same for every column. "
-            "w: MSE weight ranges; bc: bias correction; int16x8: min/max ranges; TF 16x8: TF's converter "
+            "w: MSE weight ranges; bc: bias correction; gptq: --weight-rounding gptq; int16x8: min/max ranges "
+            "(widened 2x, as 16x8 calibrates); int8 weights only: the float model with its conv/FC weights "
+            "rounded to nearest per-channel int8, the error every scheme with such weights shares; TF 16x8: TF's converter "
             "with EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 and TFLITE_BUILTINS (float "
             f"where it has no 16x8 scheme); target {TARGET}: `--accuracy_target {TARGET}` with float or 16x8 "
             "fallback. Test networks (and "
