@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from .compress.prune import PruneOptions, prune_graph
 from .errors import ConversionError
 from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
@@ -123,7 +124,7 @@ def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_
 
 
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
-             allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
+             allow_custom_ops: bool, quantize: QuantizeOptions | None = None, prune: PruneOptions | None = None,
              release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
              drop_fake_quant: bool = False, **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
@@ -145,9 +146,16 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     for sub in graph.subgraphs or [graph]:
         require_static_shapes(sub, called=sub is not graph)
+    notes += compress_and_quantize(graph, prune, quantize)
+    return ConversionResult(model_view(graph, consume=release_weights), graph, notes, counts)
+
+
+def compress_and_quantize(graph: Graph, prune: PruneOptions | None, quantize: QuantizeOptions | None) -> list[str]:
+    """Pruning on the float weights, then quantization; the notes of each."""
+    notes = prune_graph(graph, prune) if prune is not None else []
     if quantize is not None:
         notes += quantize_graph(graph, quantize)
-    return ConversionResult(model_view(graph, consume=release_weights), graph, notes, counts)
+    return notes
 
 
 def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
@@ -164,16 +172,18 @@ def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> Co
 
 def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input_shapes=None,
                   allow_custom_ops: bool = False, quantize: QuantizeOptions | None = None,
-                  drop_fake_quant: bool = False, **pass_options) -> ConversionResult:
+                  drop_fake_quant: bool = False, prune: PruneOptions | None = None,
+                  **pass_options) -> ConversionResult:
     return _convert(lambda: parse_graphdef(graph_def), input_arrays, output_arrays, input_shapes,
-                    allow_custom_ops, quantize, drop_fake_quant=drop_fake_quant, **pass_options)
+                    allow_custom_ops, quantize, prune, drop_fake_quant=drop_fake_quant, **pass_options)
 
 
-def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions) -> ConversionResult:
-    """Quantizes an existing float .tflite (every subgraph)."""
+def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions | None,
+                    prune: PruneOptions | None = None) -> ConversionResult:
+    """Quantizes (and or prunes) an existing float .tflite (every subgraph)."""
     graph, _ = load_tflite(input_file)
     notes = []
-    if options.full_integer:  # as convert does: the fake-quant ranges set the integer params
+    if options is not None and options.full_integer:  # as convert does: the fake-quant ranges set the integer params
         dropped = drop_emulation(graph)
         if dropped:
             notes.append(f"{dropped} fake-quant ops dropped, their ranges kept")
@@ -184,7 +194,7 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
     if already:
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")
-    notes += quantize_graph(graph, options)
+    notes += compress_and_quantize(graph, prune, options)
     result = ConversionResult(model_view(graph), graph, notes, {})
     if output_file:
         write_atomic(output_file, result.view)

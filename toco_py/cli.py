@@ -94,6 +94,19 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
+def _prune_options(fn):
+    fn = click.option("--prune_block", "--prune-block", "prune_block", type=click.Choice(["1x1", "1x4", "1x16"]),
+                      help="Prune whole runs of 1 x B weights along the input channels (default 1x1: "
+                           "single weights), as LiteRT's sparse FC kernels and XNNPACK read them.")(fn)
+    fn = click.option("--prune_schedule", "--prune-schedule", "prune_schedule", metavar="FILE.json",
+                      help="Per-layer sparsity: a JSON object of op, weight or output name -> share, "
+                           "overriding --prune for those layers.")(fn)
+    fn = click.option("--prune", "prune", type=float, metavar="SPARSITY",
+                      help="Set this share (0-1) of each conv / FC weight tensor's values, those of least "
+                           "magnitude, to zero; stored sparse where that makes the file smaller.")(fn)
+    return fn
+
+
 @cli.command()
 @click.option("--graph_def_file", "--graph-def-file", "graph_def_file", required=True,
               metavar="FILE.pb", help="Frozen TensorFlow GraphDef to convert (binary .pb or text .pbtxt).")
@@ -114,19 +127,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
                    "by the runtime's reset_all_variables / the bundle's NAME_reset): state inputs "
                    "leave the interface, so the app calls the model once per token.")
 @quantization_options
+@_prune_options
 @click.option("--dump_graphviz_dir", "--dump-graphviz-dir", "dump_graphviz_dir", metavar="DIR",
               help="Also write DIR/before.dot (the graph as imported) and DIR/after.dot (as "
                    "written, after the passes and any quantization), as TOCO did.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
             allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, dump_graphviz_dir,
-            verbose, **quantization) -> None:
+            verbose, prune, prune_schedule, prune_block, **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
+    from .compress.prune import prune_options
     from .memory import release_freed_memory_promptly
 
     release_freed_memory_promptly()
     quantize = build_options(**quantization)
+    pruning = prune_options(prune, prune_schedule, prune_block)
     cut = _graph_cut(input_arrays, output_arrays, input_shapes)
     on_import = None
     if dump_graphviz_dir:
@@ -140,6 +156,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         log=_stderr if verbose else None,
         fold_limit=int(fold_limit_mb * (1 << 20)),
         quantize=quantize,
+        prune=pruning,
         drop_fake_quant=drop_fake_quant,
         stateful_rnn=stateful_rnn,
         # The after.dot picture needs the weights' shapes, which writing would drop.
@@ -193,14 +210,17 @@ def inspect(model, with_tensors, as_json, picture, input_arrays, output_arrays, 
 @click.argument("input_file", metavar="IN.tflite")
 @click.argument("output_file", metavar="OUT.tflite")
 @quantization_options
-def quantize(input_file, output_file, **quantization) -> None:
-    """Quantize an existing float .tflite (same options as convert)."""
+@_prune_options
+def quantize(input_file, output_file, prune, prune_schedule, prune_block, **quantization) -> None:
+    """Quantize (or prune) an existing float .tflite (same options as convert)."""
     from . import api
+    from .compress.prune import prune_options
 
     options = build_options(**quantization)
-    if options is None:
-        raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16")
-    result = api.quantize_tflite(input_file, output_file, options)
+    pruning = prune_options(prune, prune_schedule, prune_block)
+    if options is None and pruning is None:
+        raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16, or --prune")
+    result = api.quantize_tflite(input_file, output_file, options, pruning)
     for note in result.notes:
         _stderr(note)
     _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")

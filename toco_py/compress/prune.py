@@ -1,0 +1,147 @@
+"""Post-training magnitude pruning of the weights of conv, depthwise conv, transposed conv and
+FC ops (`--prune SPARSITY`, `--prune_schedule FILE`, `--prune_block 1xB`).
+
+Each weight tensor loses the given share of its values, those of least magnitude, to zeros
+(TF-MOT's magnitude pruning, applied once after training). With a 1xB block, the weights are
+seen as rows [output channel, the rest in the file's order] cut into runs of B along the row
+(B consecutive input channels of one tap, for a convolution), and whole runs go, those whose
+mean |w| is least, as TF-MOT's block pruning pools them (AVG): the form LiteRT's sparse FC
+kernels and XNNPACK read. Ties go to the value met first, so the choice is deterministic.
+
+The zeros are exact in every dtype the model is then written in (float16 and int8 keep 0 as
+0: symmetric weights have zero point 0), so pruning runs on the float graph before any
+quantization; sparse_encoding.py later stores the pruned tensors sparse where that is smaller.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import TocoError
+from ..ir import Graph, Op
+from ..ops.registry import REGISTRY
+
+BLOCKS = ("1x1", "1x4", "1x16")
+
+
+@dataclass
+class PruneOptions:
+    sparsity: float | None = None                 # every weighted op's, unless scheduled
+    schedule: dict[str, float] = field(default_factory=dict)  # op / weight / output name or scope -> sparsity
+    block: int = 1                                # B of a 1xB block
+
+
+def prune_options(sparsity: float | None, schedule_file: str | None, block: str | None) -> PruneOptions | None:
+    """The options from --prune, --prune_schedule and --prune_block, or None without pruning."""
+    if sparsity is None and schedule_file is None:
+        if block is not None:
+            raise TocoError("--prune_block shapes what --prune or --prune_schedule removes: give one of them")
+        return None
+    if sparsity is not None:
+        _check_sparsity(sparsity, "--prune")
+    schedule = _read_schedule(schedule_file) if schedule_file else {}
+    return PruneOptions(sparsity, schedule, int((block or "1x1").split("x")[1]))
+
+
+def _check_sparsity(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise TocoError(f"{where}: sparsity {value!r} is not a share of the weights in [0, 1), e.g. 0.5")
+    return float(value)
+
+
+def _read_schedule(path: str) -> dict[str, float]:
+    """A JSON object: op, weight or output tensor name -> sparsity."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            schedule = json.load(f)
+    except OSError as err:
+        raise TocoError(f"--prune_schedule {path}: cannot read it ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise TocoError(f"--prune_schedule {path}: not JSON ({err}); write an object such as "
+                        '{"conv1": 0.5, "dense/MatMul": 0.8}') from None
+    if not isinstance(schedule, dict):
+        raise TocoError(f"--prune_schedule {path}: write a JSON object of layer name -> sparsity, "
+                        f"not a {type(schedule).__name__}")
+    return {str(name): _check_sparsity(value, f"--prune_schedule {path}, layer {name!r}")
+            for name, value in schedule.items()}
+
+
+def prunable(op: Op) -> int | None:
+    """The index of the op's weight input if pruning applies to it, else None."""
+    opdef = REGISTRY.get(op.type)
+    return None if opdef is None or opdef.weight_axis is None else opdef.weight_axis[0]
+
+
+def prune_graph(graph: Graph, options: PruneOptions) -> list[str]:
+    """Prunes in place every weighted op's constant float weights (each subgraph); returns
+    notes. A weight shared by several ops is pruned once, at the sparsity asked of the first."""
+    graphs = graph.subgraphs or [graph]
+    _check_schedule_names(graphs, options.schedule)
+    pruned: list[str] = []
+    zeros = total = 0
+    for g in graphs:
+        done: set[str] = set()
+        for op in g.ops:
+            index = prunable(op)
+            if index is None or index >= len(op.inputs) or op.inputs[index] in done:
+                continue
+            weight = g.tensors[op.inputs[index]]
+            sparsity = _sparsity_for(op, weight.name, options)
+            if not sparsity or not weight.is_const or weight.dtype != "float32":
+                continue
+            done.add(weight.name)
+            weight.data = prune_weights(weight.data, sparsity, options.block)
+            pruned.append(op.name or op.outputs[0])
+            zeros += int(np.count_nonzero(weight.data == 0))
+            total += weight.data.size
+    if not pruned:
+        return ["--prune: no conv or FC weights to prune"]
+    return [f"--prune: {len(pruned)} weight tensors pruned, {zeros / total:.1%} of their values now zero"
+            + (f" (blocks 1x{options.block})" if options.block > 1 else "")]
+
+
+def _names(op: Op, weight: str) -> tuple[str, ...]:
+    return tuple(n for n in (op.name, weight, *op.outputs[:1]) if n)
+
+
+def _matches(key: str, names: tuple[str, ...]) -> bool:
+    """A schedule key names a layer by its op, weight or output name, or a scope of them
+    (`conv1` for conv1/Conv2D/filter_ohwi)."""
+    return any(name == key or name.startswith(key + "/") for name in names)
+
+
+def _sparsity_for(op: Op, weight: str, options: PruneOptions) -> float | None:
+    """The schedule's sparsity for the layer (its longest matching key), else --prune's."""
+    names = _names(op, weight)
+    keys = [key for key in options.schedule if _matches(key, names)]
+    return options.schedule[max(keys, key=len)] if keys else options.sparsity
+
+
+def _check_schedule_names(graphs: list[Graph], schedule: dict[str, float]) -> None:
+    layers = [_names(op, op.inputs[i]) for g in graphs for op in g.ops
+              if (i := prunable(op)) is not None and i < len(op.inputs)]
+    unknown = [key for key in schedule if not any(_matches(key, names) for names in layers)]
+    if unknown:
+        raise TocoError(f"--prune_schedule: no conv or FC layer named {', '.join(map(repr, unknown))}; name "
+                        "layers by op, weight or output name as `toco-py inspect --tensors` of the float model does")
+
+
+def prune_weights(weights: np.ndarray, sparsity: float, block: int = 1) -> np.ndarray:
+    """A copy of the weights with round(sparsity * blocks) 1 x block runs (along the last axis of
+    the [first axis, rest] rows) of least mean |w| set to zero."""
+    rows = np.array(weights, np.float32).reshape(weights.shape[0], -1)
+    width = rows.shape[1]
+    runs = -(-width // block)
+    padded = np.zeros((rows.shape[0], runs * block), np.float32)
+    padded[:, :width] = np.abs(rows)
+    # A run cut short by the row's end pools over the values it has.
+    counts = np.minimum(block, width - np.arange(runs) * block)
+    magnitude = padded.reshape(rows.shape[0], runs, block).sum(-1) / counts
+    drop = int(round(sparsity * magnitude.size))
+    order = np.argsort(magnitude.ravel(), kind="stable")[:drop]
+    keep = np.ones(magnitude.size, bool)
+    keep[order] = False
+    mask = np.repeat(keep.reshape(magnitude.shape), block, axis=1)[:, :width]
+    return np.where(mask, rows, np.float32(0)).reshape(weights.shape)
