@@ -4,7 +4,7 @@ LiteRT's kernel does once, when it first runs (kernels/densify.cc).
 The IR holds every constant dense (Tensor.data), the sparse one included: here the kernel
 passes the value on. Never folded: folding would store the weight dense again, and keeping
 the model's sparse storage is the point of the op (codegen, which has no DENSIFY kernel,
-folds it on purpose: codegen/constants.py).
+stores the weight dense: codegen/bundle.py).
 """
 from __future__ import annotations
 
@@ -32,5 +32,6 @@ def _densify(op: Op, x: np.ndarray) -> np.ndarray:
     return np.array(x)
 
 
-register("DENSIFY", infer=_infer_densify, kernel=_densify, foldable=False, traits={"moves_data"})
+register("DENSIFY", infer=_infer_densify, kernel=_densify, foldable=False, ulps=0.0,
+         traits={"moves_data"})
 register_int8("DENSIFY", lambda op, graph, x: _densify(op, x))

@@ -470,3 +470,17 @@ def check_sparse_readers(graph) -> None:
                                     + ("stored sparse, which LiteRT's kernel would not read"
                                        if t.sparsity is not None else
                                        "no sparse constant, which LiteRT's DENSIFY refuses"))
+
+
+def describe(fmt: SparseFormat) -> str:
+    """The layout in a few words: 'levels 0:DENSE 1:CSR(uint8/uint16) 2:DENSE, blocks 1x4 on
+    dimension 1' (levels in traversal order, by the dimension each visits)."""
+    levels = " ".join(
+        f"{dim}:" + (f"CSR({types[0]}/{types[1]})" if sparse and types else
+                     "CSR" if sparse else "DENSE")
+        for dim, sparse, types in zip(fmt.traversal_order, fmt.sparse,
+                                      fmt.index_types or (None,) * len(fmt.sparse)))
+    if not fmt.block_map:
+        return f"levels {levels}"
+    blocks = ", ".join(f"{b} on dimension {m}" for m, b in zip(fmt.block_map, fmt.block_size))
+    return f"levels {levels}; blocks of {blocks}"
