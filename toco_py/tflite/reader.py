@@ -45,6 +45,11 @@ MIN_FILE_SIZE = 8
 # Activations are never allocated here, but a model that declares more than this cannot be
 # meant seriously and would exhaust the runtime that tries to run it.
 MAX_ACTIVATION_BYTES = 16 << 30
+# Sparse constants are held dense: a small file could claim a huge tensor with a few values.
+# Pruned weights expand 2-100x; more than this many times the whole file's size (or the
+# floor) is no plausible model.
+SPARSE_EXPANSION = 1024
+SPARSE_FLOOR_BYTES = 1 << 20
 # OperatorCode.builtin_code: the generated BuiltinCode() does not apply TFLite's rule.
 _BUILTIN_CODE_SLOT = 10
 # Buffer.offset 1 is what TFLite's serializer writes while the data is not yet placed.
@@ -236,6 +241,7 @@ class _ModelReader:
         self.buffers: list[np.ndarray | None] = []
         self.opcodes: list[tuple[str, str, int]] = []
         self.activation_bytes = 0
+        self.sparse_bytes = 0
 
     def read(self) -> Model:
         model = open_root(fb.Model, self.src)
@@ -391,10 +397,9 @@ class _ModelReader:
             self._count_activation(t, dtype, where)
             data = None
         elif sparse is not None:
-            # Held dense, like the runtime's DENSIFY output: it counts as an activation.
-            self._count_activation(t, dtype, where)
+            self._count_sparse(_known_shape(shape, where), dtype, where)
             data, sparsity = read_sparse_constant(sparse, _values(buffer, dtype, where),
-                                                  _known_shape(shape, where), where)
+                                                  shape, where)
         else:
             data = _constant(buffer, dtype, shape, where)
         variable = bool(t.IsVariable())
@@ -402,6 +407,13 @@ class _ModelReader:
             # LiteRT refuses it too (InterpreterBuilder: "variable tensor with buffer").
             raise InvalidModelError(f"{where}: a variable tensor cannot have constant data")
         return Tensor(name, shape, dtype, data, quant, min_max, variable, sparsity)
+
+    def _count_sparse(self, shape: tuple[int, ...], dtype: str, where: str) -> None:
+        limit = max(SPARSE_EXPANSION * self.src.size, SPARSE_FLOOR_BYTES)
+        self.sparse_bytes += element_count(shape, limit, where) * _ITEM_SIZE.get(dtype, 1)
+        if self.sparse_bytes > limit:
+            raise InvalidModelError(f"{where}: the sparse constants would take {self.sparse_bytes} "
+                                    f"bytes dense, over {SPARSE_EXPANSION} times the file's size")
 
     def _count_activation(self, t, dtype: str, where: str) -> None:
         # The concrete shape: -1 dims of the signature are stored there as a size to use.
