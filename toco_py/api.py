@@ -11,6 +11,7 @@ from .frontend.importer import import_graphdef
 from .ir import Graph
 from .ops.quantize_ops import is_quantized_tensor
 from .passes import fold_constants, fuse_lstm
+from .passes.densify import absorb_densify, insert_densify
 from .passes.driver import PassLog
 from .passes.emulate_fake_quant import drop_emulation, emulation_tensors
 from .passes.propagate_shapes import require_static_shapes
@@ -172,6 +173,9 @@ def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input
 def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions) -> ConversionResult:
     """Quantizes an existing float .tflite (every subgraph)."""
     graph, _ = load_tflite(input_file)
+    graphs = graph.subgraphs or [graph]
+    for g in graphs:  # the quantizers rewrite constants: sparse ones show as such
+        absorb_densify(g)
     notes = []
     if options.full_integer:  # as convert does: the fake-quant ranges set the integer params
         dropped = drop_emulation(graph)
@@ -185,6 +189,8 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")
     notes += quantize_graph(graph, options)
+    for g in graphs:
+        insert_densify(g)
     result = ConversionResult(model_view(graph), graph, notes, {})
     if output_file:
         write_atomic(output_file, result.view)

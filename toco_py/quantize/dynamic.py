@@ -27,7 +27,7 @@ def quantize_dynamic(graph: Graph) -> int:
             continue  # shared with an op that needs the float weights
         params = symmetric_weight_params(t.data, axis)
         data = quantize_symmetric(t.data, params)
-        graph.tensors[name] = Tensor(name, t.shape, "int8", data, params)
+        graph.tensors[name] = Tensor(name, t.shape, "int8", data, params, sparsity=t.sparsity)
         done.add(name)
         if op.type == "FULLY_CONNECTED":
             op.attrs["asymmetric_quantize_inputs"] = True

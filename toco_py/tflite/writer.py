@@ -16,6 +16,7 @@ from ..content_key import payload as content_payload
 from ..errors import ConversionError
 from ..ir import Graph, Op
 from .options import OPTIONS, TENSOR_TYPES
+from .sparsity import build_sparsity, check_sparse_readers, sparsify
 from .versions import op_version
 
 SCHEMA_VERSION = 3
@@ -78,6 +79,8 @@ class _ModelWriter:
         # Per subgraph: (tensor order, tensor index, buffer_of).
         self.layouts: list[tuple[list[str], dict[str, int], dict[str, int]]] = []
         self.opcodes: list[tuple[int, str, int]] = []
+        # Sparse constants' parameters, by tensor (id): their buffers hold the values only.
+        self.sparsity: dict[int, object] = {}
 
     # ---- indices -----------------------------------------------------------------
 
@@ -97,11 +100,15 @@ class _ModelWriter:
         # Identical constant payloads share one buffer: a checksum finds the candidates, a
         # byte comparison decides (see content_key).
         by_checksum: dict[tuple[int, int], list[int]] = {}
+        check_sparse_readers(graph)
         for name in order:
-            data = graph.tensors[name].data
+            t = graph.tensors[name]
+            data = t.data
             if data is None:
                 self.buffer_of[name] = 0
                 continue
+            if t.sparsity is not None:
+                data, self.sparsity[id(t)] = sparsify(data, t.sparsity)
             data = np.ascontiguousarray(data)
             candidates = by_checksum.setdefault((checksum(data), data.nbytes), [])
             index = next((i for i in candidates if same_bytes(self.buffers[i], data)), None)
@@ -143,6 +150,8 @@ class _ModelWriter:
         if t.dtype not in TENSOR_TYPES:
             raise ConversionError(f"tensor {name!r} has type {t.dtype}, which TFLite cannot hold")
         quant = self._quantization(name)
+        sparsity = self.sparsity.get(id(t))
+        sparsity = None if sparsity is None else build_sparsity(b, sparsity)
         fb_name = b.CreateString(name)
         # Unknown sizes (downstream of custom ops and of ops whose output size depends on
         # the input values) are -1 in shape_signature, and 1 in shape, as TF's converter
@@ -162,6 +171,8 @@ class _ModelWriter:
         fb.TensorAddName(b, fb_name)
         if quant is not None:
             fb.TensorAddQuantization(b, quant)
+        if sparsity is not None:
+            fb.TensorAddSparsity(b, sparsity)
         return fb.TensorEnd(b)
 
     def _options(self, op: Op) -> tuple[int, int | None]:
@@ -302,6 +313,8 @@ class _ModelWriter:
             self._index_tensors(graph)
         payload = sum(np.asarray(d).nbytes + BUFFER_ALIGNMENT + 16 for d in self.buffers if d is not None)
         tensors = sum(len(order) for order, _, _ in self.layouts)
+        # Sparse constants' index arrays, with room for their tables and alignment.
+        payload += sum(sp.index_bytes() + 64 * len(sp.levels) for sp in self.sparsity.values())
         self.b = b = _presized_builder(payload + (1 << 16) * len(self.graphs) + 512 * tensors)
         buffers = self._buffer_tables()
         subgraphs = [self._subgraph(s) for s in range(len(self.graphs))]
