@@ -117,6 +117,10 @@ def summarize(model: LoadedModel, with_tensors: bool = False) -> dict:
         summary["subgraph_details"] = subgraph_details(graph.subgraphs)
     if with_tensors:
         summary["tensors"] = [tensor_json(graph, n) for n in graph.tensors]
+    if model.format == "tflite":
+        from .compress.inspect import compression_summary
+
+        summary["compression"] = compression_summary(model.path, graph)
     return summary
 
 
@@ -203,6 +207,10 @@ def print_summary(summary: dict) -> None:
                  ["dtype", "scheme", "tensors", "e.g."], _quant_rows(q["tensors"]))
     else:
         print("\nquantization: none (no tensor has scales)")
+    if "compression" in summary:
+        from .compress.inspect import print_compression
+
+        print_compression(summary["compression"], print_table)
     if "tensors" in summary:
         _section(print_table, "tensors", ["tensor", "kind", "shape", "dtype", "bytes", "quantization"],
                  [(t["name"], t["kind"], _shape(t["shape"]), t["dtype"],
