@@ -17,6 +17,7 @@ from toco_py.compress.cli_options import build_cluster_options
 from toco_py.compress.cluster import ClusterOptions, cluster_values, weight_ops
 from toco_py.compress.kmeans import kmeans_1d
 from toco_py.errors import TocoError
+from toco_py.inspect_model import load_model, summarize
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.quantize.params import quantize_symmetric, symmetric_weight_params
 from toco_py.tflite.reader import read_model
@@ -148,12 +149,40 @@ def _gzip(data: bytes) -> int:
 
 
 @pytest.mark.parametrize("mode", ["float32", "int8"])
-def test_gzip_saving_measured(pb, calibration, mode):
+def test_savings_measured_against_the_file_without_each_technique(pb, calibration, mode):
     plain = _convert(pb, mode, calibration, None).model
     result = _convert(pb, mode, calibration, ClusterOptions(16))
-    [saving] = result.savings
-    assert saving.file_bytes == len(plain) - len(result.model) == 0
-    assert saving.gzip_bytes == _gzip(plain) - _gzip(result.model) > 0
+    savings = {s.technique: s for s in result.savings}
+    clustering = savings.pop("clustering (K=16 per tensor)")
+    assert clustering.file_bytes == len(plain) - len(result.model) == 0
+    assert clustering.gzip_bytes == _gzip(plain) - _gzip(result.model) > 0
+    if mode == "int8":
+        unquantized = _convert(pb, "float32", calibration, ClusterOptions(16)).model
+        quantization = savings.pop("quantization (int8)")
+        assert quantization.file_bytes == len(unquantized) - len(result.model) > 0
+        assert quantization.gzip_bytes == _gzip(unquantized) - _gzip(result.model)
+    assert not savings
+
+
+def test_inspect_reports_the_clustered_weights_and_their_packed_form(pb, calibration, tmp_path):
+    # Per channel with K=16, the conv's 8 channels of 27 weights and the depthwise's 16 of 9 are
+    # too short for 16-entry tables and 4-bit indices to take fewer bytes: only 2 tensors pack.
+    for k, per_channel, packing in ((4, False, 4), (16, True, 2)):
+        path = tmp_path / "c.tflite"
+        path.write_bytes(_convert(pb, "int8", calibration, ClusterOptions(k, per_channel)).model)
+        compression = summarize(load_model(str(path)))["compression"]
+        rows = {r["name"]: r for r in compression["clustered_weights"]}
+        assert len(rows) == packing and compression["gzip_bytes"] == _gzip(path.read_bytes())
+        graph = read_model(path.read_bytes()).main
+        for name, row in rows.items():
+            w, axis = graph.tensors[name].data, weight_ops()[graph.consumers(name)[0].type][1]
+            assert row["values"] == np.unique(w).size and row["bytes"] == w.nbytes
+            assert row["values_per_channel"] == _most_values(w, axis) <= k
+            assert row["packed_bytes"] < row["bytes"]
+        [packed] = compression["savings"]
+        assert packed["file_bytes_saved"] == sum(r["bytes"] - r["packed_bytes"] for r in rows.values())
+    path.write_bytes(_convert(pb, "int8", calibration, None).model)
+    assert summarize(load_model(str(path)))["compression"]["clustered_weights"] == []
 
 
 def _top1(model: bytes, images: np.ndarray, labels: np.ndarray) -> float:

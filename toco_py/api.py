@@ -130,8 +130,9 @@ def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_
 def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, cluster: ClusterOptions | None,
                            release_weights: bool = False) -> ConversionResult:
     """Clustering (when asked), then quantization (when asked), then writing. With clustering,
-    the same model without it is written too, to measure what clustering saved."""
-    notes, unclustered = [], None
+    what each technique saved is measured: the model is also written without clustering, and
+    without quantization."""
+    notes, unclustered, unquantized = [], None, None
     if cluster is not None:
         unclustered = copy.deepcopy(graph)
         clustered = cluster_graph(graph, cluster)
@@ -139,12 +140,15 @@ def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, clust
         if quantize is not None:
             plain, quantize = quantize, quantizing_clustered(quantize, clustered)
             quantize_graph(unclustered, plain)
+            unquantized = model_view(graph)
     if quantize is not None:
         notes += quantize_graph(graph, quantize)
     view = model_view(graph, consume=release_weights)
     savings = []
     if unclustered is not None:
         savings.append(measured(f"clustering ({cluster.describe()})", model_view(unclustered, consume=True), view))
+    if unquantized is not None:
+        savings.append(measured(f"quantization ({quantize.mode})", unquantized, view))
     return ConversionResult(view, graph, notes, savings=savings)
 
 
