@@ -136,6 +136,17 @@ def test_kmeans_keeps_few_values_and_zeros():
     assert np.array_equal(out == 0, w == 0) and np.unique(out).size <= 8
 
 
+def test_kmeans_drops_a_cluster_that_empties():
+    """Found by search: with this seed k-means++ starts from 2, 16 and 19; the means 5.7, 12.5
+    and 19 leave the middle cluster empty, and the two left settle at once (MobileNetV2's
+    weights per channel at K=32 did so too). Every value gets its nearest remaining centroid."""
+    values = np.array([7.0, 2.0, 16.0, 19.0, 8.0, 9.0])
+    centroids, index = kmeans_1d(values, 3, np.random.default_rng(23931))
+    assert centroids.size == 2 and np.all(np.diff(centroids) > 0)
+    nearest = np.abs(values[:, None] - centroids[None]).argmin(1)
+    assert np.array_equal(np.abs(values - centroids[index]), np.abs(values - centroids[nearest]))
+
+
 def test_litert_matches_our_interpreter(pb, calibration):
     float_model = _convert(pb, "float32", calibration, ClusterOptions(8)).model
     assert end_to_end_failures(float_model, seeds=range(3)) == []

@@ -29,9 +29,10 @@ def kmeans_1d(values: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.
         live = counts > 0  # an emptied cluster is dropped: fewer than k values, never more
         centroids = (sums[bounds[1:]] - sums[bounds[:-1]])[live] / counts[live]
         moved = _bounds(ordered, centroids)
-        if np.array_equal(moved, bounds[np.concatenate([[True], live])]):
-            break
+        settled = np.array_equal(moved, bounds[np.concatenate([[True], live])])
         bounds = moved
+        if settled:
+            break
     index = np.empty(flat.size, np.int64)
     index[order] = np.repeat(np.arange(centroids.size), np.diff(bounds))
     return centroids, index
