@@ -148,8 +148,9 @@ def test_kmeans_drops_a_cluster_that_empties():
 
 
 def test_litert_matches_our_interpreter(pb, calibration):
-    float_model = _convert(pb, "float32", calibration, ClusterOptions(8)).model
-    assert end_to_end_failures(float_model, seeds=range(3)) == []
+    for mode in ("float32", "float16", "dynamic"):
+        model = _convert(pb, mode, calibration, ClusterOptions(8)).model
+        assert end_to_end_failures(model, seeds=range(3), kinds=("builtin", "reference")) == [], mode
     for per_channel in (False, True):
         int8_model = _convert(pb, "int8", calibration, ClusterOptions(8, per_channel)).model
         assert differing_elements(int8_model) == 0
