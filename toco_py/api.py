@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .compress.cluster import ClusterOptions, cluster_graph, clustering_note, quantizing_clustered
-from .compress.savings import Saving, measured
+from .compress.savings import Saving, gzip_size, measured
 from .errors import ConversionError
 from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
@@ -31,8 +31,10 @@ class ConversionResult:
     graph: Graph
     notes: list[str] = field(default_factory=list)
     pass_counts: dict[str, int] = field(default_factory=dict)
-    # What each compression technique saved (compress/savings.py), when one was asked for.
+    # What each compression technique saved (compress/savings.py), when one was asked for,
+    # and then the file's gzipped size.
     savings: list[Saving] = field(default_factory=list)
+    gzip_bytes: int | None = None
 
     @property
     def model(self) -> bytes:
@@ -144,12 +146,15 @@ def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, clust
     if quantize is not None:
         notes += quantize_graph(graph, quantize)
     view = model_view(graph, consume=release_weights)
-    savings = []
+    result = ConversionResult(view, graph, notes)
     if unclustered is not None:
-        savings.append(measured(f"clustering ({cluster.describe()})", model_view(unclustered, consume=True), view))
-    if unquantized is not None:
-        savings.append(measured(f"quantization ({quantize.mode})", unquantized, view))
-    return ConversionResult(view, graph, notes, savings=savings)
+        result.gzip_bytes = gzip_size(view)
+        sizes = len(view), result.gzip_bytes
+        result.savings.append(measured(f"clustering ({cluster.describe()})", model_view(unclustered, consume=True),
+                                       *sizes))
+        if unquantized is not None:
+            result.savings.append(measured(f"quantization ({quantize.mode})", unquantized, *sizes))
+    return result
 
 
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,

@@ -165,11 +165,11 @@ def _wrote(output_file, result) -> None:
     if not result.savings:
         _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
         return
-    from .compress.savings import COLUMNS, gzip_size
+    from .compress.savings import COLUMNS
     from .report import print_table
 
     _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes, "
-            f"{gzip_size(result.view)} gzipped (level 9)")
+            f"{result.gzip_bytes} gzipped (level 9)")
     print_table("saved by each technique (the file written without it, less the file)", COLUMNS,
                 [s.row() for s in result.savings], file=sys.stderr)
 

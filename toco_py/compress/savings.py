@@ -27,9 +27,10 @@ def gzip_size(data: bytes | memoryview) -> int:
     return len(gzip.compress(bytes(data), GZIP_LEVEL, mtime=0))
 
 
-def measured(technique: str, without: bytes | memoryview, with_: bytes | memoryview) -> Saving:
-    """The saving of a technique from the model written without and with it."""
-    return Saving(technique, len(without) - len(with_), gzip_size(without) - gzip_size(with_))
+def measured(technique: str, without: bytes | memoryview, file_bytes: int, gzip_bytes: int) -> Saving:
+    """The saving of a technique from the model written without it, and the sizes of the
+    file with it (file_bytes, gzip_bytes)."""
+    return Saving(technique, len(without) - file_bytes, gzip_size(without) - gzip_bytes)
 
 
 def as_json(savings: list[Saving]) -> list[dict]:
