@@ -4,7 +4,7 @@ k-means centroids, per tensor or per output channel, so it keeps its dtype and s
 at most K distinct values, which gzip and a packed index form (log2 K bits per weight plus the
 table) store compactly. It runs on the float graph, before any quantization: the int8 scales then
 come from the centroids, and a tensor clustered as a whole shares one scale over its channels
-(QuantizeOptions.shared_weight_scales), so its K centroids stay K integers."""
+(Int8Options.shared_weight_scales), so its K centroids stay K integers."""
 from __future__ import annotations
 
 import zlib

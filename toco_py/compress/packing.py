@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cluster import distinct_values
 from .savings import gzip_size
 
 
@@ -27,11 +28,9 @@ def index_bits(values: int) -> int:
 def packed_form(w: np.ndarray, axis: int) -> PackedForm:
     """The smaller packed form of the weights: one table of the tensor's K values, or one
     table per channel along axis, each as long as the fullest channel's."""
-    values = int(np.unique(w).size)
-    channels = np.moveaxis(w, axis, 0)
-    channel_values = max(int(np.unique(c).size) for c in channels)
+    values, channel_values = distinct_values(w, None), distinct_values(w, axis)
     whole = _bytes(w.size, values, 1, w.itemsize)
-    split = _bytes(w.size, channel_values, channels.shape[0], w.itemsize)
+    split = _bytes(w.size, channel_values, w.shape[axis], w.itemsize)
     per_channel = split < whole
     return PackedForm(values, channel_values, per_channel, index_bits(channel_values if per_channel else values),
                       min(whole, split))
