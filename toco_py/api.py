@@ -1,10 +1,13 @@
 """The conversion pipeline as plain functions; the CLI and the tests call these."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from .compress.cluster import ClusterOptions, cluster_graph, clustering_note, quantizing_clustered
+from .compress.savings import Saving, gzip_size, measured
 from .errors import ConversionError
 from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
@@ -29,6 +32,10 @@ class ConversionResult:
     graph: Graph
     notes: list[str] = field(default_factory=list)
     pass_counts: dict[str, int] = field(default_factory=dict)
+    # What each compression technique saved (compress/savings.py), when one was asked for,
+    # and then the file's gzipped size.
+    savings: list[Saving] = field(default_factory=list)
+    gzip_bytes: int | None = None
 
     @property
     def model(self) -> bytes:
@@ -123,12 +130,49 @@ def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_
     return graph
 
 
+def _written(graph: Graph, release_weights: bool = False) -> memoryview:
+    """The .tflite of the graph, a DENSIFY put back in front of each sparse constant an op
+    cannot read sparse (passes/densify.py)."""
+    for g in graph.subgraphs or [graph]:
+        insert_densify(g)
+    return model_view(graph, consume=release_weights)
+
+
+def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, cluster: ClusterOptions | None,
+                           release_weights: bool = False) -> ConversionResult:
+    """Clustering (when asked), then quantization (when asked), then writing. With clustering,
+    what each technique saved is measured: the model is also written without clustering, and
+    without quantization."""
+    notes, unclustered, unquantized = [], None, None
+    if cluster is not None:
+        unclustered = copy.deepcopy(graph)
+        clustered = cluster_graph(graph, cluster)
+        notes.append(clustering_note(clustered, cluster))
+        if quantize is not None:
+            plain, quantize = quantize, quantizing_clustered(quantize, clustered)
+            quantize_graph(unclustered, plain)
+            unquantized = _written(copy.deepcopy(graph), True)  # DENSIFY must not reach the quantizer
+    if quantize is not None:
+        notes += quantize_graph(graph, quantize)
+    view = _written(graph, release_weights)
+    result = ConversionResult(view, graph, notes)
+    if unclustered is not None:
+        result.gzip_bytes = gzip_size(view)
+        sizes = len(view), result.gzip_bytes
+        result.savings.append(measured(f"clustering ({cluster.describe()})", _written(unclustered, True),
+                                       *sizes))
+        if unquantized is not None:
+            result.savings.append(measured(f"quantization ({quantize.mode})", unquantized, *sizes))
+    return result
+
+
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
              allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
              release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
-             drop_fake_quant: bool = False, **pass_options) -> ConversionResult:
+             drop_fake_quant: bool = False, cluster: ClusterOptions | None = None,
+             **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
-    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode."""
+    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode; cluster: --cluster."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
     fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
@@ -146,9 +190,9 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     for sub in graph.subgraphs or [graph]:
         require_static_shapes(sub, called=sub is not graph)
-    if quantize is not None:
-        notes += quantize_graph(graph, quantize)
-    return ConversionResult(model_view(graph, consume=release_weights), graph, notes, counts)
+    result = _compress_and_quantize(graph, quantize, cluster, release_weights)
+    result.notes[:0], result.pass_counts = notes, counts
+    return result
 
 
 def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
@@ -170,14 +214,16 @@ def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input
                     allow_custom_ops, quantize, drop_fake_quant=drop_fake_quant, **pass_options)
 
 
-def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions) -> ConversionResult:
-    """Quantizes an existing float .tflite (every subgraph)."""
+def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions | None,
+                    cluster: ClusterOptions | None = None) -> ConversionResult:
+    """Quantizes an existing float .tflite (every subgraph); clusters its weights first when
+    asked (options None: clustering only)."""
     graph, _ = load_tflite(input_file)
     graphs = graph.subgraphs or [graph]
     for g in graphs:  # the quantizers rewrite constants: sparse ones show as such
         absorb_densify(g)
     notes = []
-    if options.full_integer:  # as convert does: the fake-quant ranges set the integer params
+    if options is not None and options.full_integer:  # as convert does: the fake-quant ranges set the integer params
         dropped = drop_emulation(graph)
         if dropped:
             notes.append(f"{dropped} fake-quant ops dropped, their ranges kept")
@@ -188,10 +234,8 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
     if already:
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")
-    notes += quantize_graph(graph, options)
-    for g in graphs:
-        insert_densify(g)
-    result = ConversionResult(model_view(graph), graph, notes, {})
+    result = _compress_and_quantize(graph, options, cluster)
+    result.notes[:0] = notes
     if output_file:
         write_atomic(output_file, result.view)
     return result

@@ -118,6 +118,10 @@ def summarize(model: LoadedModel, with_tensors: bool = False) -> dict:
         summary["subgraph_details"] = subgraph_details(graph.subgraphs)
     if with_tensors:
         summary["tensors"] = [tensor_json(graph, n) for n in graph.tensors]
+    if model.format == "tflite":
+        from .compress.inspect import compression_summary
+
+        summary["compression"] = compression_summary(model.path, graph)
     return summary
 
 
@@ -233,6 +237,10 @@ def print_summary(summary: dict) -> None:
                  ["tensor", "shape", "dtype", "density", "stored", "dense", "format"],
                  [(t["name"], _shape(t["shape"]), t["dtype"], f"{t['density']:.1%}",
                    t["stored_bytes"], t["dense_bytes"], t["format"]) for t in sparse["tensors"]])
+    if "compression" in summary:
+        from .compress.inspect import print_compression
+
+        print_compression(summary["compression"], print_table)
     if "tensors" in summary:
         _section(print_table, "tensors", ["tensor", "kind", "shape", "dtype", "bytes", "quantization"],
                  [(t["name"], t["kind"], _shape(t["shape"]), t["dtype"],
