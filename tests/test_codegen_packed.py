@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support.codegen_check import check_bundle, roundtrip
+from tests.support.codegen_check import check_bundle, one_op, roundtrip
 from tests.support.kernel_check import int8_graph, quant, window
 from tests.support.networks import Network
 from tests.support.oracle import litert
@@ -107,18 +107,12 @@ def fc_graph(rng, units, depth, values, axis, batches=3):
                                 {"fused_activation_function": "RELU"}, const={1, 2}))
 
 
-# (conv_graph's arguments, the kernel, the index bits: None when left unpacked)
+# (conv_graph's arguments, the kernel, the index bits)
 CASES = {
     "conv_4_values_per_channel": (("CONV_2D", (1, 7, 9, 5), (6, 3, 3, 5),
                                    window("SAME", (2, 1), act="RELU6"), 4, 0), "tk_conv2d_lut_s8", 2),
     "conv_3_values_per_tensor_dilated": (("CONV_2D", (2, 8, 7, 3), (18, 2, 3, 3),
                                           window("VALID", dilation=(2, 1)), 3, None), "tk_conv2d_lut_s8", 2),
-    "conv_40_values_unpacked": (("CONV_2D", (1, 5, 5, 4), (4, 3, 3, 4), window("SAME"), 40, None),
-                                "tk_conv2d_s8", None),
-    # 16 values per channel would need 16 table bytes per 9 weights: left unpacked.
-    "depthwise_16_values_per_channel_unpacked": (("DEPTHWISE_CONV_2D", (1, 6, 7, 20), (1, 3, 3, 20),
-                                                  window("SAME", (2, 2), act="RELU"), 16, 3),
-                                                 "tk_depthwise_conv2d_s8", None),
     "depthwise_16_values_per_tensor": (("DEPTHWISE_CONV_2D", (1, 6, 7, 20), (1, 3, 3, 20),
                                         window("SAME", (2, 2), act="RELU"), 16, None),
                                        "tk_depthwise_conv2d_lut_s8", 4),
@@ -132,10 +126,24 @@ def test_convolution_bundles(case, rng, tmp_path):
     args, kernel, bits = CASES[case]
     graph = conv_graph(rng, *args)
     check_bundle(graph, tmp_path, more_seeds=(1,))
-    code = (tmp_path / "model" / "model.c").read_text()
-    assert f"{kernel}(" in code
-    weights = (tmp_path / "model" / "model_weights.c").read_text()
-    assert (f"{bits}-bit indices" in weights) == (bits is not None)
+    assert f"{kernel}(" in (tmp_path / "model" / "model.c").read_text()
+    assert f"{bits}-bit indices" in (tmp_path / "model" / "model_weights.c").read_text()
+
+
+UNPACKED = {
+    # 40 values: 8-bit indices, which save nothing on int8 weights.
+    "conv_40_values": ("CONV_2D", (1, 5, 5, 4), (4, 3, 3, 4), window("SAME"), 40, None, "tk_conv2d_s8"),
+    # 16 values per channel would take 16 table bytes per 9 weights.
+    "depthwise_16_values_per_channel": ("DEPTHWISE_CONV_2D", (1, 6, 7, 20), (1, 3, 3, 20),
+                                        window("SAME", (2, 2), act="RELU"), 16, 3, "tk_depthwise_conv2d_s8"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNPACKED))
+def test_left_unpacked_when_packing_saves_nothing(case, rng):
+    *args, kernel = UNPACKED[case]
+    bundle = generate(conv_graph(rng, *args), "m")
+    assert f"{kernel}(" in bundle.files["m.c"] and bundle.lut_bytes == (0, 0)
 
 
 @pytest.mark.parametrize("values, axis, bits", [(4, None, 2), (16, 0, 4)])
@@ -158,6 +166,36 @@ def test_flash_bytes_and_summary(rng):
     assert bundle.weight_bytes == plain.weight_bytes - unpacked + packed
     assert f"clustered filters stored as packed indices and value tables: {packed} bytes, " \
            f"{unpacked} unpacked" in bundle.files["README.md"]
+
+
+# ---- float32 --------------------------------------------------------------------------------
+
+FLOAT_CASES = {
+    # (op, input shape, filter shape, attrs, values, table axis, kernel, index bits)
+    "conv_4_values_per_channel": ("CONV_2D", (1, 6, 7, 5), (6, 3, 3, 5), window("SAME", (2, 1), act="RELU"),
+                                  4, 0, "tk_conv2d_lut_f32", 2),
+    "conv_200_values_per_tensor": ("CONV_2D", (1, 5, 5, 16), (24, 3, 3, 16), window("VALID"), 200, None,
+                                   "tk_conv2d_lut_f32", 8),
+    "depthwise_16_values_multiplier2": ("DEPTHWISE_CONV_2D", (1, 6, 5, 3), (1, 3, 3, 6),
+                                        window("SAME", depth_multiplier=2), 16, None,
+                                        "tk_depthwise_conv2d_lut_f32", 4),
+    "fully_connected_16_values_per_unit": ("FULLY_CONNECTED", (3, 40), (12, 40),
+                                           {"fused_activation_function": "NONE"}, 16, 0,
+                                           "tk_fully_connected_lut_f32", 4),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FLOAT_CASES))
+def test_float_bundles(case, rng, tmp_path):
+    """Float kernels sum in the unpacked kernels' order: checked by --verify's float policy."""
+    op_type, x_shape, w_shape, attrs, values, axis, kernel, bits = FLOAT_CASES[case]
+    x = rng.normal(0, 1, x_shape).astype(np.float32)
+    w = clustered(rng, w_shape, values, axis, "float32")
+    b = rng.normal(0, 0.1, w_shape[3] if op_type == "DEPTHWISE_CONV_2D" else w_shape[0]).astype(np.float32)
+    graph = one_op(op_type, [x, w, b], attrs, const={1, 2})
+    check_bundle(graph, tmp_path)
+    assert f"{kernel}(" in (tmp_path / "model" / "model.c").read_text()
+    assert f"{bits}-bit indices" in (tmp_path / "model" / "model_weights.c").read_text()
 
 
 # ---- a network converted by toco-py ----------------------------------------------------------
@@ -206,3 +244,14 @@ def test_int8_network_packed_bit_exact_under_sanitizers(rng, tmp_path):
     # Per-channel int8 quantization keeps at most K values per channel: 2- and 4-bit
     # indices, under a third of the unpacked bytes with the tables.
     assert packed < unpacked / 3, (packed, unpacked)
+
+
+def test_float_network_packed(rng, tmp_path):
+    net = clustered_network(rng)
+    graph = read_model(api.convert_bytes(net.pb, input_arrays=list(net.inputs),
+                                         output_arrays=net.outputs).model).main
+    check_bundle(graph, tmp_path, opt="-O1 -g", extra_cflags=SANITIZERS, more_seeds=(1,))
+    code = (tmp_path / "model" / "model.c").read_text()
+    assert code.count("_lut_f32(") == 4
+    packed, unpacked = generate(graph, "m").lut_bytes
+    assert packed < unpacked / 6, (packed, unpacked)

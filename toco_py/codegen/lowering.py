@@ -33,6 +33,10 @@ from .constants import ConstTable, pack_blocks
 from .model_plan import tensor_key
 from .planner import MemoryPlan
 
+# The C structs of clustered filters by element type, and their index widths (the kernels'
+# tk_lut_index reads indices that never span two bytes).
+LUT_TYPES = {"int8": "tk_weights_s8", "float32": "tk_weights_f32"}
+LUT_BITS = (2, 4, 8)
 # Option arrays (shapes, flags ...) up to this many values are written into the call;
 # longer ones become a named const array in NAME_weights.c.
 MAX_INLINE_ARRAY = 16
@@ -209,13 +213,17 @@ class OpContext:
                                         layout=f"blocks{lanes}")
 
     def lut(self, t: Tensor, channel_axis: int, lanes: int | None) -> str | None:
-        """A constant int8 filter taking few values (clustered) as a tk_weights_s8 of packed
-        2- or 4-bit indices and a table (one for the tensor, or one per output channel along
-        channel_axis), when that takes less flash than the tensor; None otherwise (8-bit
-        indices never do for int8). lanes: the output channels per block of the kernel's
-        unpacked copy (pack_blocks), None if it reads the tensor as it is."""
+        """A constant int8 or float32 filter taking few values (clustered) as a tk_weights_s8
+        or tk_weights_f32 of packed 2-, 4- or 8-bit indices and a table (one for the tensor,
+        or one per output channel along channel_axis), when that takes less flash than the
+        tensor; None otherwise (8-bit indices never do for int8). lanes: the output channels
+        per block of the kernel's unpacked copy (pack_blocks), None if it reads the tensor as
+        it is."""
+        ctype = LUT_TYPES.get(t.dtype)
+        if ctype is None or not t.is_const or not t.size:
+            return None
         data = np.asarray(t.data)
-        encoded = lut.smallest(data, (None, channel_axis), (2, 4, 8)) if t.size else None
+        encoded = lut.smallest(data, (None, channel_axis), LUT_BITS)
         if encoded is None:
             return None
         key = self.state.const_key(t.name)
@@ -230,7 +238,7 @@ class OpContext:
         unpacked = data.nbytes if lanes is None else -(-rows // lanes) * lanes * (data.nbytes // rows)
         consts.luts[key] = (encoded.nbytes, unpacked)
         stride = 0 if encoded.axis is None else encoded.stride
-        return self.struct("tk_weights_s8", f"{{NULL, {indices}, {values}, {encoded.bits}, {stride}}}",
+        return self.struct(ctype, f"{{NULL, {indices}, {values}, {encoded.bits}, {stride}}}",
                            f"filter {t.name}: packed indices and values")
 
     def table(self, ctype: str, values, what: str) -> str:

@@ -112,10 +112,8 @@ TK_CONV_S8(tk_conv2d_unpacked_s8);
 #undef TK_CONV_S8
 
 /* A constant int8 filter read one element at a time: `plain` in the model's layout, or
- * (plain NULL) clustered weights as packed indices into tables of values (toco_py/lut.py,
- * TFLM's LutTensor format): element e of output channel c is
- * values[c * stride + index e] (stride 0: one table), index e the `bits` bits (2, 4 or 8:
- * never across a byte) at bit e * bits of `indices`, high-order bits first. */
+ * (plain NULL) clustered, as packed indices into `values` (see "clustered filters" in
+ * toco_kernels.h). */
 typedef struct {
     const int8_t *plain;
     const uint8_t *indices;
@@ -125,15 +123,10 @@ typedef struct {
 
 static inline int8_t tk_weight_s8(const tk_weights_s8 *w, size_t element, int32_t channel)
 {
-    size_t bit;
-    uint32_t index;
     if (w->plain) {
         return w->plain[element];
     }
-    bit = element * (size_t)w->bits;
-    index = ((uint32_t)w->indices[bit >> 3] >> (8u - (uint32_t)w->bits - (uint32_t)(bit & 7u))) &
-            ((1u << (uint32_t)w->bits) - 1u);
-    return w->values[(size_t)channel * (size_t)w->stride + index];
+    return w->values[(size_t)channel * (size_t)w->stride + tk_lut_index(w->indices, element, w->bits)];
 }
 
 /* unpacked_s8.c and depthwise_conv_s8.c: the convolutions above on clustered filters
