@@ -8,7 +8,9 @@ import zlib
 import numpy as np
 import pytest
 import tensorflow as tf
+import tflite
 
+from tests.support.cli import toco
 from tests.support.codegen_check import check_bundle, one_op, roundtrip
 from tests.support.kernel_check import int8_graph, quant, window
 from tests.support.networks import Network
@@ -19,7 +21,8 @@ from toco_py.codegen.emitter import generate
 from toco_py.interpreter import Interpreter
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tensor_io import random_inputs
-from toco_py.tflite.reader import read_model
+from toco_py.tflite import tflm_compression
+from toco_py.tflite.reader import InvalidModelError, read_model
 
 SANITIZERS = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 v1 = tf.compat.v1
@@ -218,10 +221,7 @@ def clustered_network(rng) -> Network:
 
 
 def test_int8_network_packed_bit_exact_under_sanitizers(rng, tmp_path):
-    net = clustered_network(rng)
-    options = QuantizeOptions("int8", calibration_data=calibration_file(net, tmp_path, count=8))
-    model = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs,
-                              quantize=options).model
+    model = int8_model(clustered_network(rng), tmp_path)
     graph = read_model(model).main
     # The interpreter is LiteRT's reference kernels' twin on this model too.
     feeds = random_inputs(graph, 0)
@@ -255,3 +255,114 @@ def test_float_network_packed(rng, tmp_path):
     assert code.count("_lut_f32(") == 4
     packed, unpacked = generate(graph, "m").lut_bytes
     assert packed < unpacked / 6, (packed, unpacked)
+
+
+# ---- TFLM's compression metadata (--tflm_compression) ------------------------------------------
+
+def int8_model(net: Network, tmp_path, **kwargs) -> bytes:
+    options = QuantizeOptions("int8", calibration_data=calibration_file(net, tmp_path, count=8))
+    return api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs,
+                             quantize=options, **kwargs).model
+
+
+def tflm_luts(model: bytes) -> tuple[tflite.Model, list]:
+    """The file's LutTensors, found through the schema's own reader (package tflite)."""
+    m = tflite.Model.GetRootAsModel(model, 0)
+    entries = [m.Metadata(i) for i in range(m.MetadataLength())]
+    assert [e.Name() for e in entries] == [b"COMPRESSION_METADATA"]
+    version, subgraphs = tflm_compression.read_metadata(m.Buffers(entries[0].Buffer()).DataAsNumpy().tobytes())
+    assert version == 1 and len(subgraphs) == 1
+    return m, subgraphs[0]
+
+
+def test_tflm_metadata_decodes_to_the_weights(rng, tmp_path):
+    net = clustered_network(rng)
+    dense, compressed = int8_model(net, tmp_path), int8_model(net, tmp_path, tflm_compression=True)
+    m, luts = tflm_luts(compressed)
+    weights = read_model(dense).main
+    names = list(weights.tensors)
+    sub = m.Subgraphs(0)
+    assert sorted(names[e.tensor] for e in luts) == sorted(
+        op.inputs[1] for op in weights.ops if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"))
+    for e in luts:
+        t = sub.Tensors(e.tensor)
+        want = np.asarray(weights.tensors[names[e.tensor]].data)
+        scales = t.Quantization().ScaleAsNumpy()
+        axis = t.Quantization().QuantizedDimension()
+        assert scales.size == want.shape[axis] > 1  # per channel: one table per channel
+        # Decoded here as docs/compression.md describes, independently of toco_py/lut.py.
+        bits = np.unpackbits(m.Buffers(t.Buffer()).DataAsNumpy())[:want.size * e.index_bitwidth]
+        indices = bits.reshape(-1, e.index_bitwidth) @ (1 << np.arange(e.index_bitwidth)[::-1])
+        tables = m.Buffers(e.value_buffer).DataAsNumpy()
+        tables = tables.view(np.int8).reshape(scales.size, -1)
+        channel = np.indices(want.shape)[axis].ravel()
+        np.testing.assert_array_equal(tables[channel, indices].reshape(want.shape), want)
+        # The fewest bits that index the largest table.
+        assert e.index_bitwidth == max(1, int(np.max([np.unique(s).size for s in np.moveaxis(want, axis, 0)]) - 1)
+                                       .bit_length())
+    assert len(compressed) < len(dense) - 2000, (len(compressed), len(dense))
+    # Our reader decodes the tables: the same weights, the same outputs.
+    again = read_model(compressed).main
+    for name in names:
+        if weights.tensors[name].data is not None:
+            np.testing.assert_array_equal(again.tensors[name].data, weights.tensors[name].data)
+    # LiteRT does not read TFLM's metadata: it refuses the short buffers of the compressed
+    # tensors rather than run on them.
+    with pytest.raises(ValueError, match="required_bytes <= bytes"):
+        litert(compressed, reference=True)
+
+
+def test_tflm_float_model_tables_per_tensor(rng, tmp_path):
+    net = clustered_network(rng)
+    model = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs,
+                              tflm_compression=True)
+    m, luts = tflm_luts(model.model)
+    graph = model.graph
+    names = list(read_model(model.model).main.tensors)
+    # Float filters have no channels for TFLM: one table each; the FC's 10 units of 16
+    # values need more than 7 bits and stay dense.
+    compressed = {names[e.tensor]: e for e in luts}
+    fc = next(op.inputs[1] for op in graph.ops if op.type == "FULLY_CONNECTED")
+    assert fc not in compressed and len(compressed) == 3
+    for name, e in compressed.items():
+        want = np.asarray(graph.tensors[name].data)
+        values = np.unique(want)
+        assert m.Buffers(e.value_buffer).DataAsNumpy().view(np.float32).tolist() == values.tolist()
+        assert e.index_bitwidth == max(1, (values.size - 1).bit_length())
+    assert "3 filters as TFLM look-up-table tensors" in model.notes[-1]
+
+
+def test_malformed_tflm_metadata_is_one_line_error(rng, tmp_path):
+    model = int8_model(clustered_network(rng), tmp_path, tflm_compression=True)
+    m, luts = tflm_luts(model)
+    meta = m.Buffers(m.Metadata(0).Buffer()).DataAsNumpy().tobytes()
+    assert model.count(meta) == 1
+    bad = [tflm_compression.LutEntry(e.tensor, e.value_buffer, 9 if i == 0 else e.index_bitwidth)
+           for i, e in enumerate(luts)]
+    with pytest.raises(InvalidModelError, match="index_bitwidth 9, not 1 to 7"):
+        read_model(model.replace(meta, tflm_compression.metadata_bytes([bad])))
+    # A value buffer of the wrong size: another tensor's table.
+    swapped = [tflm_compression.LutEntry(e.tensor, luts[-1 - i].value_buffer, e.index_bitwidth)
+               for i, e in enumerate(luts)]
+    with pytest.raises(InvalidModelError, match="value table"):
+        read_model(model.replace(meta, tflm_compression.metadata_bytes([swapped])))
+    # Random corruption of the metadata: an InvalidModelError or a model, nothing else.
+    start = model.index(meta)
+    for _ in range(300):
+        corrupt = bytearray(model)
+        at = start + int(rng.integers(len(meta)))
+        corrupt[at] = int(rng.integers(256))
+        try:
+            read_model(bytes(corrupt))
+        except InvalidModelError as err:
+            assert "\n" not in str(err)
+
+
+def test_cli_tflm_compression(rng, tmp_path):
+    net = clustered_network(rng)
+    pb, out = tmp_path / "m.pb", tmp_path / "m.tflite"
+    pb.write_bytes(net.pb)
+    proc = toco("convert", "--graph_def_file", str(pb), "--output_file", str(out), "--tflm_compression")
+    assert proc.returncode == 0, proc.stderr
+    assert "3 filters as TFLM look-up-table tensors" in proc.stderr
+    assert tflm_luts(out.read_bytes())[1]

@@ -19,6 +19,7 @@ from .preflight import check_control_flow, check_shapes, require_builtins, unsup
 from .quantize.driver import QuantizeOptions, quantize_graph
 from .targets import has_builtin
 from .tensor_io import load_tflite
+from .tflite.tflm_compression import summary as tflm_summary
 from .tflite.writer import model_view, write_atomic
 
 
@@ -125,9 +126,11 @@ def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
              allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
              release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
-             drop_fake_quant: bool = False, **pass_options) -> ConversionResult:
+             drop_fake_quant: bool = False, tflm_compression: bool = False,
+             **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
-    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode."""
+    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode; tflm_compression:
+    clustered filters written as TFLM's look-up-table tensors (tflite/tflm_compression.py)."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
     fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
@@ -147,7 +150,10 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         require_static_shapes(sub, called=sub is not graph)
     if quantize is not None:
         notes += quantize_graph(graph, quantize)
-    return ConversionResult(model_view(graph, consume=release_weights), graph, notes, counts)
+    if tflm_compression:
+        notes.append(tflm_summary(graph))
+    view = model_view(graph, consume=release_weights, tflm_compression=tflm_compression)
+    return ConversionResult(view, graph, notes, counts)
 
 
 def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
@@ -169,8 +175,9 @@ def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input
                     allow_custom_ops, quantize, drop_fake_quant=drop_fake_quant, **pass_options)
 
 
-def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions) -> ConversionResult:
-    """Quantizes an existing float .tflite (every subgraph)."""
+def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions,
+                    tflm_compression: bool = False) -> ConversionResult:
+    """Quantizes an existing float .tflite (every subgraph); tflm_compression: as _convert."""
     graph, _ = load_tflite(input_file)
     notes = []
     if options.full_integer:  # as convert does: the fake-quant ranges set the integer params
@@ -185,7 +192,9 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")
     notes += quantize_graph(graph, options)
-    result = ConversionResult(model_view(graph), graph, notes, {})
+    if tflm_compression:
+        notes.append(tflm_summary(graph))
+    result = ConversionResult(model_view(graph, tflm_compression=tflm_compression), graph, notes, {})
     if output_file:
         write_atomic(output_file, result.view)
     return result

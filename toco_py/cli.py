@@ -94,6 +94,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
+def _tflm_compression_option(fn):
+    return click.option(
+        "--tflm_compression", "--tflm-compression", "tflm_compression", is_flag=True,
+        help="Write conv / FC filters that take few values (clustered) as TFLM's look-up-table "
+             "tensors (packed 1-7 bit indices + value tables, COMPRESSION_METADATA), which "
+             "TFLM built with USE_TFLM_COMPRESSION decompresses; LiteRT cannot load such a file.")(fn)
+
+
 @cli.command()
 @click.option("--graph_def_file", "--graph-def-file", "graph_def_file", required=True,
               metavar="FILE.pb", help="Frozen TensorFlow GraphDef to convert (binary .pb or text .pbtxt).")
@@ -114,13 +122,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
                    "by the runtime's reset_all_variables / the bundle's NAME_reset): state inputs "
                    "leave the interface, so the app calls the model once per token.")
 @quantization_options
+@_tflm_compression_option
 @click.option("--dump_graphviz_dir", "--dump-graphviz-dir", "dump_graphviz_dir", metavar="DIR",
               help="Also write DIR/before.dot (the graph as imported) and DIR/after.dot (as "
                    "written, after the passes and any quantization), as TOCO did.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
-            allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, dump_graphviz_dir,
-            verbose, **quantization) -> None:
+            allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, tflm_compression,
+            dump_graphviz_dir, verbose, **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
@@ -142,6 +151,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         quantize=quantize,
         drop_fake_quant=drop_fake_quant,
         stateful_rnn=stateful_rnn,
+        tflm_compression=tflm_compression,
         # The after.dot picture needs the weights' shapes, which writing would drop.
         release_weights=not dump_graphviz_dir,
         on_import=on_import,
@@ -193,14 +203,15 @@ def inspect(model, with_tensors, as_json, picture, input_arrays, output_arrays, 
 @click.argument("input_file", metavar="IN.tflite")
 @click.argument("output_file", metavar="OUT.tflite")
 @quantization_options
-def quantize(input_file, output_file, **quantization) -> None:
+@_tflm_compression_option
+def quantize(input_file, output_file, tflm_compression, **quantization) -> None:
     """Quantize an existing float .tflite (same options as convert)."""
     from . import api
 
     options = build_options(**quantization)
     if options is None:
         raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16")
-    result = api.quantize_tflite(input_file, output_file, options)
+    result = api.quantize_tflite(input_file, output_file, options, tflm_compression)
     for note in result.notes:
         _stderr(note)
     _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
