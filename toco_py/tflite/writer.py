@@ -15,7 +15,7 @@ from ..content_key import checksum, same_bytes
 from ..content_key import payload as content_payload
 from ..errors import ConversionError
 from ..ir import Graph, Op
-from . import tflm_compression
+from . import tflm_compression as tflm
 from .options import OPTIONS, TENSOR_TYPES
 from .versions import op_version
 
@@ -99,7 +99,7 @@ class _ModelWriter:
         self.tensor_index = {n: i for i, n in enumerate(order)}
         self.buffer_of = {}
         self.layouts.append((self.tensor_order, self.tensor_index, self.buffer_of))
-        luts = tflm_compression.compressible(graph) if self.tflm_compression else {}
+        luts = tflm.compressible(graph) if self.tflm_compression else {}
         self.luts.append(luts)
         # Identical constant payloads share one buffer: a checksum finds the candidates, a
         # byte comparison decides (see content_key).
@@ -310,11 +310,11 @@ class _ModelWriter:
             entries = []
             for name, encoded in luts.items():
                 self.buffers.append(encoded.values)
-                entries.append(tflm_compression.LutEntry(index[name], len(self.buffers) - 1, encoded.bits))
+                entries.append(tflm.LutEntry(index[name], len(self.buffers) - 1, encoded.bits))
             subgraphs.append(entries)
         if not any(subgraphs):
             return None
-        self.buffers.append(np.frombuffer(tflm_compression.metadata_bytes(subgraphs), np.uint8))
+        self.buffers.append(np.frombuffer(tflm.metadata_bytes(subgraphs), np.uint8))
         return len(self.buffers) - 1
 
     def build(self) -> memoryview:
@@ -334,7 +334,7 @@ class _ModelWriter:
         description = b.CreateString("toco-py")
         metadata_vec = None
         if metadata_buffer is not None:
-            key = b.CreateString(tflm_compression.METADATA_KEY)
+            key = b.CreateString(tflm.METADATA_KEY)
             fb.MetadataStart(b)
             fb.MetadataAddName(b, key)
             fb.MetadataAddBuffer(b, metadata_buffer)
