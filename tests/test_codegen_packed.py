@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tflite
+from tflite_micro.python.tflite_micro import runtime as tflm_runtime
 
 from tests.support.cli import toco
 from tests.support.codegen_check import check_bundle, one_op, roundtrip
@@ -23,6 +24,7 @@ from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite import tflm_compression
 from toco_py.tflite.reader import InvalidModelError, read_model
+from toco_py.tflite.writer import model_view
 
 SANITIZERS = "-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 v1 = tf.compat.v1
@@ -310,6 +312,38 @@ def test_tflm_metadata_decodes_to_the_weights(rng, tmp_path):
     # tensors rather than run on them.
     with pytest.raises(ValueError, match="required_bytes <= bytes"):
         litert(compressed, reference=True)
+
+
+def tflm_outputs(model: bytes, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    """TensorFlow Lite Micro's output (its Python runtime, built with USE_TFLM_COMPRESSION)."""
+    interpreter = tflm_runtime.Interpreter.from_bytes(model)
+    for i, value in enumerate(feeds.values()):
+        interpreter.set_input(value, i)
+    interpreter.invoke()
+    return interpreter.get_output(0)
+
+
+def test_tflm_runs_compressed_models(rng, tmp_path):
+    """TFLM itself decompresses our files: its outputs on the compressed model are its
+    outputs on the dense one, bit for bit, and our interpreter's; a changed value table
+    changes them (so it does read the tables)."""
+    net = clustered_network(rng)
+    float_model = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs)
+    cases = {"int8": (int8_model(net, tmp_path), int8_model(net, tmp_path, tflm_compression=True)),
+             "float32": (float_model.model, bytes(model_view(float_model.graph, tflm_compression=True)))}
+    for kind, (dense, compressed) in cases.items():
+        graph = read_model(dense).main
+        feeds = random_inputs(graph, 0)
+        want = tflm_outputs(dense, feeds)
+        np.testing.assert_array_equal(tflm_outputs(compressed, feeds), want)
+        if kind == "int8":  # integer kernels: TFLM's and ours agree exactly (float ones need not)
+            np.testing.assert_array_equal(Interpreter(graph).run(feeds)[graph.outputs[0]], want)
+    m, luts = tflm_luts(compressed)  # the float model's: change one value of its first table
+    data = m.Buffers(luts[0].value_buffer)._tab
+    start = data.Vector(data.Offset(4))
+    changed = bytearray(compressed)
+    changed[start:start + 4] = np.float32([9.0]).tobytes()
+    assert not np.array_equal(tflm_outputs(bytes(changed), feeds), want)
 
 
 def test_tflm_float_model_tables_per_tensor(rng, tmp_path):
