@@ -20,6 +20,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 
 from ..errors import TocoError
 from ..ir import Graph, Op, QuantParams, Tensor
+from . import tflm_compression
 from .checks import (
     CheckedTable,
     InvalidModelError,
@@ -242,6 +243,7 @@ class _ModelReader:
         self.opcodes: list[tuple[str, str, int]] = []
         self.activation_bytes = 0
         self.sparse_bytes = 0
+        self.luts: dict = {}  # TFLM's look-up-table tensors (_tflm_luts)
 
     def read(self) -> Model:
         model = open_root(fb.Model, self.src)
@@ -254,6 +256,7 @@ class _ModelReader:
         subgraphs = tables(model, "Subgraphs")
         if not subgraphs:
             raise InvalidModelError("the model has no subgraphs")
+        self.luts = self._tflm_luts(model, len(subgraphs))
         read = [self._subgraph(sg, i) for i, sg in enumerate(subgraphs)]
         graphs = [graph for graph, _ in read]
         names = [_text(sg.Name()) for sg in subgraphs]
@@ -280,6 +283,15 @@ class _ModelReader:
             self.src.check(offset, size, f"buffer {i}'s external data")
             return np.frombuffer(self.src.buf, np.uint8, size, offset)
         return None
+
+    def _tflm_luts(self, model, subgraphs: int) -> dict:
+        """TFLM's look-up-table tensors (tflm_compression.py) by (subgraph, tensor index):
+        their dense data is decoded as they are read."""
+        for i, entry in enumerate(tables(model, "Metadata")):
+            if _text(entry.Name()) == tflm_compression.METADATA_KEY:
+                data = self.buffers[index(entry.Buffer(), len(self.buffers), f"metadata {i}", "buffer")]
+                return tflm_compression.lut_entries(b"" if data is None else data.tobytes(), subgraphs)
+        return {}
 
     def _opcode(self, code, i: int) -> tuple[str, str, int]:
         """(op type, custom code, version) of an OperatorCode."""
@@ -326,7 +338,7 @@ class _ModelReader:
         graph = Graph()
         for i, (t, name) in enumerate(zip(fb_tensors, names)):
             where_t = f"{where}, tensor {i} ({_short(name)})"
-            graph.add_tensor(self._tensor(t, name, marks_rank, where_t))
+            graph.add_tensor(self._tensor(t, name, marks_rank, where_t, self.luts.get((s, i))))
         graph.inputs = _refs(numbers(sg, "Inputs"), names, f"{where} inputs")
         graph.outputs = _refs(numbers(sg, "Outputs"), names, f"{where} outputs")
         versions = []
@@ -383,13 +395,18 @@ class _ModelReader:
 
     # ---- tensors ---------------------------------------------------------------------
 
-    def _tensor(self, t, name: str, marks_rank: bool, where: str) -> Tensor:
+    def _tensor(self, t, name: str, marks_rank: bool, where: str, packed=None) -> Tensor:
+        """packed: its TFLM LutEntry when its buffer holds look-up-table indices."""
         code = t.Type()
         dtype = TENSOR_TYPES[index(code, len(TENSOR_TYPES), where, "tensor type")]
         dims = _dims(t, where)
         shape = None if not dims and marks_rank and not t.HasRank() else dims
         buffer = self.buffers[index(t.Buffer(), len(self.buffers), where, "buffer")]
         quant, min_max = _quantization(adopt(t, t.Quantization()), shape, where)
+        if buffer is not None and packed is not None:
+            values = self.buffers[index(packed.value_buffer, len(self.buffers), where, "value buffer")]
+            buffer = tflm_compression.decompress(buffer, values, packed.index_bitwidth, dtype,
+                                                 shape or (), quant, where)
         # LiteRT reads sparsity parameters of constants only (InterpreterBuilder).
         sparse = adopt(t, t.Sparsity()) if buffer is not None else None
         sparsity = None
