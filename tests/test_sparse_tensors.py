@@ -206,6 +206,22 @@ def test_int8_fully_connected_sparse_1x16_and_behind_densify():
         _int8_exact(g)
 
 
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_hybrid_fully_connected_reads_sparse_1x16(asymmetric):
+    """Float activations, int8 weights in 1x16 blocks: LiteRT's sparse hybrid kernel (its
+    ledger of blocks), within the float policy."""
+    rng = np.random.default_rng(16)
+    fmt = tf_format(2, (1, 16))
+    w = _pruned(rng, (8, 32), fmt, dtype=np.int8)
+    g = one_op_graph("FULLY_CONNECTED", [np.zeros((2, 32), np.float32), w,
+                                         rng.standard_normal(8).astype(np.float32)],
+                     {**FC, "asymmetric_quantize_inputs": asymmetric}, const={1, 2})
+    g.tensors["in1"].quant = quant(rng.uniform(0.01, 0.02, 8), [0] * 8, 0)
+    g.tensors["in1"].sparsity = fmt
+    assert insert_densify(g) == 0
+    assert not end_to_end_failures(model_bytes(g), seeds=range(2), kinds=("builtin", "reference"))
+
+
 # ---- the format itself --------------------------------------------------------------------
 
 def test_index_types_smallest_that_fits_or_as_asked():
