@@ -206,6 +206,22 @@ def test_int8_fully_connected_sparse_1x16_and_behind_densify():
         _int8_exact(g)
 
 
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_hybrid_fully_connected_reads_sparse_1x16(asymmetric):
+    """Float activations, int8 weights in 1x16 blocks: LiteRT's sparse hybrid kernel (its
+    ledger of blocks), within the float policy."""
+    rng = np.random.default_rng(16)
+    fmt = tf_format(2, (1, 16))
+    w = _pruned(rng, (8, 32), fmt, dtype=np.int8)
+    g = one_op_graph("FULLY_CONNECTED", [np.zeros((2, 32), np.float32), w,
+                                         rng.standard_normal(8).astype(np.float32)],
+                     {**FC, "asymmetric_quantize_inputs": asymmetric}, const={1, 2})
+    g.tensors["in1"].quant = quant(rng.uniform(0.01, 0.02, 8), [0] * 8, 0)
+    g.tensors["in1"].sparsity = fmt
+    assert insert_densify(g) == 0
+    assert not end_to_end_failures(model_bytes(g), seeds=range(2), kinds=("builtin", "reference"))
+
+
 # ---- the format itself --------------------------------------------------------------------
 
 def test_index_types_smallest_that_fits_or_as_asked():
@@ -391,17 +407,18 @@ def test_densify_is_never_folded_and_absorbs_back():
 
 
 def test_codegen_stores_densified_weights_dense(tmp_path):
+    """No C kernel reads the sparse format: the bundle holds the weights dense, and computes
+    what the interpreter does (--verify builds and runs it)."""
     rng = np.random.default_rng(13)
     fmt = tf_format(4)
     w = _pruned(rng, (4, 3, 3, 2), fmt)
     model = _float_model("CONV_2D", (1, 5, 5, 2), w, window("SAME"), fmt, rng)
     path = tmp_path / "sparse.tflite"
     path.write_bytes(model)
-    result = toco("codegen", str(path), "-o", str(tmp_path / "bundle"))
-    assert result.returncode == 0, result.stderr
-    weights = (tmp_path / "bundle" / "sparse_weights.c").read_text()
+    assert toco("check", str(path), "--target", "codegen").returncode == 0
+    result = toco("codegen", str(path), "-o", str(tmp_path / "bundle"), "--verify")
+    assert result.returncode == 0, result.stderr  # built, run, and within the float policy
     assert "DENSIFY" not in (tmp_path / "bundle" / "sparse.c").read_text()
-    assert weights.count("f,") + weights.count("f}") >= w.size  # the dense weights
 
 
 def test_writer_refuses_sparse_weights_an_op_cannot_read():

@@ -38,9 +38,6 @@ INDEX_TYPES = ("int32", "uint16", "uint8")
 # (and, in float, unblocked rows) without a DENSIFY (fully_connected.cc).
 FC_FLOAT_BLOCK = 4
 FC_INT8_BLOCK = 16
-# TensorFlow's converter leaves a weight dense below this fraction of zeros
-# (dense_to_sparse_pass.cc, kMinSparsityLevel).
-TF_MIN_SPARSITY = 0.3
 
 
 @dataclass(frozen=True)
@@ -118,20 +115,17 @@ def _expanded_sizes(shape: tuple[int, ...], fmt: SparseFormat) -> list[int]:
 def _expand(dense: np.ndarray, fmt: SparseFormat) -> np.ndarray:
     """The dense tensor as the (n + k)-dimensional array of expanded coordinates, in
     traversal order."""
-    n = dense.ndim
     split: list[int] = []
     outer_axes, block_axes = [], {}
     for d, size in enumerate(dense.shape):
+        outer_axes.append(len(split))
         if d in fmt.block_map:
             b = fmt.block_size[fmt.block_map.index(d)]
-            outer_axes.append(len(split))
             block_axes[d] = len(split) + 1
             split += [size // b, b]
         else:
-            outer_axes.append(len(split))
             split.append(size)
     expanded = dense.reshape(split).transpose(outer_axes + [block_axes[m] for m in fmt.block_map])
-    assert expanded.ndim == n + len(fmt.block_map)
     return expanded.transpose(fmt.traversal_order)
 
 
