@@ -20,6 +20,7 @@ from toco_py.errors import TocoError
 from toco_py.inspect_model import load_model, summarize
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.quantize.params import quantize_symmetric, symmetric_weight_params
+from toco_py.quantize.schemes import INT16X8
 from toco_py.tflite.reader import read_model
 
 v1 = tf.compat.v1
@@ -51,6 +52,8 @@ def calibration(tmp_path_factory):
 
 def _convert(pb, mode, calibration, cluster):
     quantize = None if mode == "float32" else QuantizeOptions(mode, calibration_data=calibration)
+    if mode == "int16x8":
+        quantize.int8.scheme = INT16X8
     return api.convert_bytes(pb, quantize=quantize, cluster=cluster)
 
 
@@ -83,9 +86,13 @@ MODES = ["float32", "float16", "dynamic", "int8", "int16x8"]
 @pytest.mark.parametrize("mode", MODES)
 def test_at_most_k_values_in_the_written_file(pb, calibration, mode, per_channel):
     k = 4
-    plain = _weights(_convert(pb, mode, calibration, None).model)
+    plain_model = _convert(pb, mode, calibration, None).model
+    plain = _weights(plain_model)
     clustered = _weights(_convert(pb, mode, calibration, ClusterOptions(k, per_channel)).model)
     assert set(clustered) == {"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED"}
+    if mode == "int16x8":  # int16 activations around the int8 weights
+        graph = read_model(plain_model).main
+        assert graph.tensors[graph.ops[1].inputs[0]].dtype == "int16"
     for op_type, (w, axis) in clustered.items():
         axis = axis if per_channel else None
         assert w.dtype == plain[op_type][0].dtype and w.shape == plain[op_type][0].shape
