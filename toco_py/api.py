@@ -14,6 +14,7 @@ from .frontend.importer import import_graphdef
 from .ir import Graph
 from .ops.quantize_ops import is_quantized_tensor
 from .passes import fold_constants, fuse_lstm
+from .passes.densify import absorb_densify, insert_densify
 from .passes.driver import PassLog
 from .passes.emulate_fake_quant import drop_emulation, emulation_tensors
 from .passes.propagate_shapes import require_static_shapes
@@ -22,6 +23,7 @@ from .preflight import check_control_flow, check_shapes, require_builtins, unsup
 from .quantize.driver import QuantizeOptions, quantize_graph
 from .targets import has_builtin
 from .tensor_io import load_tflite
+from .tflite.tflm_compression import summary as tflm_summary
 from .tflite.writer import model_view, write_atomic
 
 
@@ -129,8 +131,16 @@ def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_
     return graph
 
 
+def _written(graph: Graph, release_weights: bool = False, tflm_compression: bool = False) -> memoryview:
+    """The .tflite of the graph, a DENSIFY put back in front of each sparse constant an op
+    cannot read sparse (passes/densify.py); tflm_compression: see _convert."""
+    for g in graph.subgraphs or [graph]:
+        insert_densify(g)
+    return model_view(graph, consume=release_weights, tflm_compression=tflm_compression)
+
+
 def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, cluster: ClusterOptions | None,
-                           release_weights: bool = False) -> ConversionResult:
+                           release_weights: bool = False, tflm_compression: bool = False) -> ConversionResult:
     """Clustering (when asked), then quantization (when asked), then writing. With clustering,
     what each technique saved is measured: the model is also written without clustering, and
     without quantization."""
@@ -142,15 +152,17 @@ def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, clust
         if quantize is not None:
             plain, quantize = quantize, quantizing_clustered(quantize, clustered)
             quantize_graph(unclustered, plain)
-            unquantized = model_view(graph)
+            unquantized = _written(copy.deepcopy(graph), True)  # DENSIFY must not reach the quantizer
     if quantize is not None:
         notes += quantize_graph(graph, quantize)
-    view = model_view(graph, consume=release_weights)
+    if tflm_compression:
+        notes.append(tflm_summary(graph))
+    view = _written(graph, release_weights, tflm_compression)
     result = ConversionResult(view, graph, notes)
     if unclustered is not None:
         result.gzip_bytes = gzip_size(view)
         sizes = len(view), result.gzip_bytes
-        result.savings.append(measured(f"clustering ({cluster.describe()})", model_view(unclustered, consume=True),
+        result.savings.append(measured(f"clustering ({cluster.describe()})", _written(unclustered, True),
                                        *sizes))
         if unquantized is not None:
             result.savings.append(measured(f"quantization ({quantize.mode})", unquantized, *sizes))
@@ -161,9 +173,11 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
              allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
              release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
              drop_fake_quant: bool = False, cluster: ClusterOptions | None = None,
-             **pass_options) -> ConversionResult:
+             tflm_compression: bool = False, **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
-    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode; cluster: --cluster."""
+    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode; cluster: --cluster;
+    tflm_compression: clustered filters written as TFLM's look-up-table tensors
+    (tflite/tflm_compression.py)."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
     fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
@@ -181,7 +195,7 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     for sub in graph.subgraphs or [graph]:
         require_static_shapes(sub, called=sub is not graph)
-    result = _compress_and_quantize(graph, quantize, cluster, release_weights)
+    result = _compress_and_quantize(graph, quantize, cluster, release_weights, tflm_compression)
     result.notes[:0], result.pass_counts = notes, counts
     return result
 
@@ -206,10 +220,13 @@ def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input
 
 
 def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions | None,
-                    cluster: ClusterOptions | None = None) -> ConversionResult:
+                    cluster: ClusterOptions | None = None, tflm_compression: bool = False) -> ConversionResult:
     """Quantizes an existing float .tflite (every subgraph); clusters its weights first when
-    asked (options None: clustering only)."""
+    asked (options None: clustering only); tflm_compression: as _convert."""
     graph, _ = load_tflite(input_file)
+    graphs = graph.subgraphs or [graph]
+    for g in graphs:  # the quantizers rewrite constants: sparse ones show as such
+        absorb_densify(g)
     notes = []
     if options is not None and options.full_integer:  # as convert does: the fake-quant ranges set the integer params
         dropped = drop_emulation(graph)
@@ -222,7 +239,7 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
     if already:
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")
-    result = _compress_and_quantize(graph, options, cluster)
+    result = _compress_and_quantize(graph, options, cluster, tflm_compression=tflm_compression)
     result.notes[:0] = notes
     if output_file:
         write_atomic(output_file, result.view)

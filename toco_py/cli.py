@@ -95,6 +95,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
+def _tflm_compression_option(fn):
+    return click.option(
+        "--tflm_compression", "--tflm-compression", "tflm_compression", is_flag=True,
+        help="Write conv / FC filters that take few values (clustered) as TFLM's look-up-table "
+             "tensors (packed 1-7 bit indices + value tables, COMPRESSION_METADATA), which "
+             "TFLM built with USE_TFLM_COMPRESSION decompresses; LiteRT cannot load such a file.")(fn)
+
+
 @cli.command()
 @click.option("--graph_def_file", "--graph-def-file", "graph_def_file", required=True,
               metavar="FILE.pb", help="Frozen TensorFlow GraphDef to convert (binary .pb or text .pbtxt).")
@@ -116,13 +124,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
                    "leave the interface, so the app calls the model once per token.")
 @quantization_options
 @cluster_options
+@_tflm_compression_option
 @click.option("--dump_graphviz_dir", "--dump-graphviz-dir", "dump_graphviz_dir", metavar="DIR",
               help="Also write DIR/before.dot (the graph as imported) and DIR/after.dot (as "
                    "written, after the passes and any quantization), as TOCO did.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
             allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, cluster, cluster_per_channel,
-            cluster_seed, dump_graphviz_dir, verbose, **quantization) -> None:
+            cluster_seed, tflm_compression, dump_graphviz_dir, verbose, **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
@@ -146,6 +155,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         drop_fake_quant=drop_fake_quant,
         stateful_rnn=stateful_rnn,
         cluster=clustering,
+        tflm_compression=tflm_compression,
         # The after.dot picture needs the weights' shapes, which writing would drop.
         release_weights=not dump_graphviz_dir,
         on_import=on_import,
@@ -212,7 +222,9 @@ def inspect(model, with_tensors, as_json, picture, input_arrays, output_arrays, 
 @click.argument("output_file", metavar="OUT.tflite")
 @quantization_options
 @cluster_options
-def quantize(input_file, output_file, cluster, cluster_per_channel, cluster_seed, **quantization) -> None:
+@_tflm_compression_option
+def quantize(input_file, output_file, cluster, cluster_per_channel, cluster_seed, tflm_compression,
+             **quantization) -> None:
     """Quantize an existing float .tflite (same options as convert); or only cluster its weights."""
     from . import api
 
@@ -220,7 +232,7 @@ def quantize(input_file, output_file, cluster, cluster_per_channel, cluster_seed
     clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
     if options is None and clustering is None:
         raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16")
-    result = api.quantize_tflite(input_file, output_file, options, clustering)
+    result = api.quantize_tflite(input_file, output_file, options, clustering, tflm_compression)
     for note in result.notes:
         _stderr(note)
     _wrote(output_file, result)

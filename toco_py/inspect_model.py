@@ -110,6 +110,7 @@ def summarize(model: LoadedModel, with_tensors: bool = False) -> dict:
         "ops": _by_count(ops),
         "parameters": parameter_summary(graph),
         "quantization": quantization_summary(graph),
+        "sparsity": sparsity_summary(graph),
     }
     if model.graphdef_ops is not None:
         summary["graphdef_ops"] = model.graphdef_ops
@@ -163,6 +164,27 @@ def parameter_summary(graph: Graph) -> dict:
             "by_dtype": dict(sorted(by_dtype.items()))}
 
 
+def sparsity_summary(graph: Graph) -> dict:
+    """The constants stored sparse: per tensor its layout, density (stored values / elements)
+    and bytes stored (values + index arrays) against dense; and the totals."""
+    from .tflite.sparsity import describe, sparsify
+
+    tensors = []
+    for name, t in graph.tensors.items():
+        if t.sparsity is None or t.data is None:
+            continue
+        values, sparsity = sparsify(t.data, t.sparsity)
+        tensors.append({"name": name, "shape": shape_json(t), "dtype": t.dtype,
+                        "format": describe(sparsity.format),
+                        "density": values.size / max(t.data.size, 1),
+                        "stored_bytes": int(values.nbytes + sparsity.index_bytes()),
+                        "dense_bytes": int(t.data.nbytes)})
+    stored = sum(t["stored_bytes"] for t in tensors)
+    dense = sum(t["dense_bytes"] for t in tensors)
+    return {"sparse_tensors": len(tensors), "stored_bytes": stored, "dense_bytes": dense,
+            "saved_bytes": dense - stored, "tensors": tensors}
+
+
 def quantization_summary(graph: Graph) -> dict:
     quantized = [(n, t) for n, t in graph.tensors.items() if t.quant is not None]
     per_channel = sum(1 for _, t in quantized if t.quant.per_channel)
@@ -207,6 +229,14 @@ def print_summary(summary: dict) -> None:
                  ["dtype", "scheme", "tensors", "e.g."], _quant_rows(q["tensors"]))
     else:
         print("\nquantization: none (no tensor has scales)")
+    sparse = summary["sparsity"]
+    if sparse["sparse_tensors"]:
+        _section(print_table, f"sparse constants: {sparse['sparse_tensors']}, "
+                 f"{sparse['stored_bytes']} bytes stored for {sparse['dense_bytes']} dense "
+                 f"({sparse['saved_bytes']} saved)",
+                 ["tensor", "shape", "dtype", "density", "stored", "dense", "format"],
+                 [(t["name"], _shape(t["shape"]), t["dtype"], f"{t['density']:.1%}",
+                   t["stored_bytes"], t["dense_bytes"], t["format"]) for t in sparse["tensors"]])
     if "compression" in summary:
         from .compress.inspect import print_compression
 

@@ -29,7 +29,7 @@ def quantize_dynamic(graph: Graph, shared_scales: frozenset[str] = frozenset()) 
             continue  # shared with an op that needs the float weights
         params = weight_params(t.data, axis, shared=name in shared_scales)
         data = quantize_symmetric(t.data, params)
-        graph.tensors[name] = Tensor(name, t.shape, "int8", data, params)
+        graph.tensors[name] = Tensor(name, t.shape, "int8", data, params, sparsity=t.sparsity)
         done.add(name)
         if op.type == "FULLY_CONNECTED":
             op.attrs["asymmetric_quantize_inputs"] = True

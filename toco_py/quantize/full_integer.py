@@ -358,6 +358,7 @@ class _Quantizer:
                 if key not in made:
                     made[key] = self.g.add_const(f"{name}/quantized", data)
                     self.g.tensors[made[key]].quant = params
+                    self.g.tensors[made[key]].sparsity = t.sparsity  # stored sparse, if it was
                 self.g.set_input(op, i, made[key])
         for name in {key[0] for key in made}:
             self.params.pop(name, None)
