@@ -1,6 +1,8 @@
 """Clustered weights (few distinct values per tensor or per output channel) stored packed:
 the look-up-table encoding (toco_py/lut.py), the C bundle's kernels that decode the indices
-as they read them, bit-exact with the interpreter under ASan/UBSan and smaller in flash."""
+as they read them (bit-exact with the interpreter, under ASan/UBSan, smaller in flash), and
+--tflm_compression's TFLM look-up-table tensors (read back by the schema and decoded to the
+weights, run by TensorFlow Lite Micro itself, refused by LiteRT)."""
 from __future__ import annotations
 
 import zlib
