@@ -1,16 +1,20 @@
 """The conversion pipeline as plain functions; the CLI and the tests call these."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from .compress.cluster import ClusterOptions, cluster_graph, clustering_note, quantizing_clustered
+from .compress.savings import Saving, gzip_size, measured
 from .errors import ConversionError
 from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
 from .ir import Graph
 from .ops.quantize_ops import is_quantized_tensor
 from .passes import fold_constants, fuse_lstm
+from .passes.densify import absorb_densify, insert_densify
 from .passes.driver import PassLog
 from .passes.emulate_fake_quant import drop_emulation, emulation_tensors
 from .passes.propagate_shapes import require_static_shapes
@@ -29,6 +33,10 @@ class ConversionResult:
     graph: Graph
     notes: list[str] = field(default_factory=list)
     pass_counts: dict[str, int] = field(default_factory=dict)
+    # What each compression technique saved (compress/savings.py), when one was asked for,
+    # and then the file's gzipped size.
+    savings: list[Saving] = field(default_factory=list)
+    gzip_bytes: int | None = None
 
     @property
     def model(self) -> bytes:
@@ -123,14 +131,53 @@ def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_
     return graph
 
 
+def _written(graph: Graph, release_weights: bool = False, tflm_compression: bool = False) -> memoryview:
+    """The .tflite of the graph, a DENSIFY put back in front of each sparse constant an op
+    cannot read sparse (passes/densify.py); tflm_compression: see _convert."""
+    for g in graph.subgraphs or [graph]:
+        insert_densify(g)
+    return model_view(graph, consume=release_weights, tflm_compression=tflm_compression)
+
+
+def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, cluster: ClusterOptions | None,
+                           release_weights: bool = False, tflm_compression: bool = False) -> ConversionResult:
+    """Clustering (when asked), then quantization (when asked), then writing. With clustering,
+    what each technique saved is measured: the model is also written without clustering, and
+    without quantization."""
+    notes, unclustered, unquantized = [], None, None
+    if cluster is not None:
+        unclustered = copy.deepcopy(graph)
+        clustered = cluster_graph(graph, cluster)
+        notes.append(clustering_note(clustered, cluster))
+        if quantize is not None:
+            plain, quantize = quantize, quantizing_clustered(quantize, clustered)
+            quantize_graph(unclustered, plain)
+            unquantized = _written(copy.deepcopy(graph), True)  # DENSIFY must not reach the quantizer
+    if quantize is not None:
+        notes += quantize_graph(graph, quantize)
+    if tflm_compression:
+        notes.append(tflm_summary(graph))
+    view = _written(graph, release_weights, tflm_compression)
+    result = ConversionResult(view, graph, notes)
+    if unclustered is not None:
+        result.gzip_bytes = gzip_size(view)
+        sizes = len(view), result.gzip_bytes
+        result.savings.append(measured(f"clustering ({cluster.describe()})", _written(unclustered, True),
+                                       *sizes))
+        if unquantized is not None:
+            result.savings.append(measured(f"quantization ({quantize.mode})", unquantized, *sizes))
+    return result
+
+
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
              allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
              release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
-             drop_fake_quant: bool = False, tflm_compression: bool = False,
-             **pass_options) -> ConversionResult:
+             drop_fake_quant: bool = False, cluster: ClusterOptions | None = None,
+             tflm_compression: bool = False, **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
-    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode; tflm_compression:
-    clustered filters written as TFLM's look-up-table tensors (tflite/tflm_compression.py)."""
+    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode; cluster: --cluster;
+    tflm_compression: clustered filters written as TFLM's look-up-table tensors
+    (tflite/tflm_compression.py)."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
     fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
@@ -148,12 +195,9 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     for sub in graph.subgraphs or [graph]:
         require_static_shapes(sub, called=sub is not graph)
-    if quantize is not None:
-        notes += quantize_graph(graph, quantize)
-    if tflm_compression:
-        notes.append(tflm_summary(graph))
-    view = model_view(graph, consume=release_weights, tflm_compression=tflm_compression)
-    return ConversionResult(view, graph, notes, counts)
+    result = _compress_and_quantize(graph, quantize, cluster, release_weights, tflm_compression)
+    result.notes[:0], result.pass_counts = notes, counts
+    return result
 
 
 def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
@@ -175,12 +219,16 @@ def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input
                     allow_custom_ops, quantize, drop_fake_quant=drop_fake_quant, **pass_options)
 
 
-def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions,
-                    tflm_compression: bool = False) -> ConversionResult:
-    """Quantizes an existing float .tflite (every subgraph); tflm_compression: as _convert."""
+def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions | None,
+                    cluster: ClusterOptions | None = None, tflm_compression: bool = False) -> ConversionResult:
+    """Quantizes an existing float .tflite (every subgraph); clusters its weights first when
+    asked (options None: clustering only); tflm_compression: as _convert."""
     graph, _ = load_tflite(input_file)
+    graphs = graph.subgraphs or [graph]
+    for g in graphs:  # the quantizers rewrite constants: sparse ones show as such
+        absorb_densify(g)
     notes = []
-    if options.full_integer:  # as convert does: the fake-quant ranges set the integer params
+    if options is not None and options.full_integer:  # as convert does: the fake-quant ranges set the integer params
         dropped = drop_emulation(graph)
         if dropped:
             notes.append(f"{dropped} fake-quant ops dropped, their ranges kept")
@@ -191,10 +239,8 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
     if already:
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")
-    notes += quantize_graph(graph, options)
-    if tflm_compression:
-        notes.append(tflm_summary(graph))
-    result = ConversionResult(model_view(graph, tflm_compression=tflm_compression), graph, notes, {})
+    result = _compress_and_quantize(graph, options, cluster, tflm_compression=tflm_compression)
+    result.notes[:0] = notes
     if output_file:
         write_atomic(output_file, result.view)
     return result

@@ -6,6 +6,7 @@ import traceback
 
 import click
 
+from .compress.cli_options import build_cluster_options, cluster_options
 from .errors import InternalError, TocoError, internal_error_line
 from .quantize.cli_options import build_options, quantization_options
 from .targets import TARGETS
@@ -122,20 +123,22 @@ def _tflm_compression_option(fn):
                    "by the runtime's reset_all_variables / the bundle's NAME_reset): state inputs "
                    "leave the interface, so the app calls the model once per token.")
 @quantization_options
+@cluster_options
 @_tflm_compression_option
 @click.option("--dump_graphviz_dir", "--dump-graphviz-dir", "dump_graphviz_dir", metavar="DIR",
               help="Also write DIR/before.dot (the graph as imported) and DIR/after.dot (as "
                    "written, after the passes and any quantization), as TOCO did.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
-            allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, tflm_compression,
-            dump_graphviz_dir, verbose, **quantization) -> None:
+            allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, cluster, cluster_per_channel,
+            cluster_seed, tflm_compression, dump_graphviz_dir, verbose, **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
 
     release_freed_memory_promptly()
     quantize = build_options(**quantization)
+    clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
     cut = _graph_cut(input_arrays, output_arrays, input_shapes)
     on_import = None
     if dump_graphviz_dir:
@@ -151,6 +154,7 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         quantize=quantize,
         drop_fake_quant=drop_fake_quant,
         stateful_rnn=stateful_rnn,
+        cluster=clustering,
         tflm_compression=tflm_compression,
         # The after.dot picture needs the weights' shapes, which writing would drop.
         release_weights=not dump_graphviz_dir,
@@ -163,7 +167,21 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
             _stderr(f"{name}: {count}")
     if dump_graphviz_dir:
         _stderr(f"wrote {dump_dir(dump_graphviz_dir, 'after', result.graph)}")
-    _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
+    _wrote(output_file, result)
+
+
+def _wrote(output_file, result) -> None:
+    """The last lines of convert and quantize: the file, and what compression saved."""
+    if not result.savings:
+        _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
+        return
+    from .compress.savings import COLUMNS
+    from .report import print_table
+
+    _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes, "
+            f"{result.gzip_bytes} gzipped (level 9)")
+    print_table("saved by each technique (the file written without it, less the file)", COLUMNS,
+                [s.row() for s in result.savings], file=sys.stderr)
 
 
 @cli.command()
@@ -203,18 +221,21 @@ def inspect(model, with_tensors, as_json, picture, input_arrays, output_arrays, 
 @click.argument("input_file", metavar="IN.tflite")
 @click.argument("output_file", metavar="OUT.tflite")
 @quantization_options
+@cluster_options
 @_tflm_compression_option
-def quantize(input_file, output_file, tflm_compression, **quantization) -> None:
-    """Quantize an existing float .tflite (same options as convert)."""
+def quantize(input_file, output_file, cluster, cluster_per_channel, cluster_seed, tflm_compression,
+             **quantization) -> None:
+    """Quantize an existing float .tflite (same options as convert); or only cluster its weights."""
     from . import api
 
     options = build_options(**quantization)
-    if options is None:
+    clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
+    if options is None and clustering is None:
         raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16")
-    result = api.quantize_tflite(input_file, output_file, options, tflm_compression)
+    result = api.quantize_tflite(input_file, output_file, options, clustering, tflm_compression)
     for note in result.notes:
         _stderr(note)
-    _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
+    _wrote(output_file, result)
 
 
 def _feeds_option(fn):

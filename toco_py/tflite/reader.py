@@ -35,6 +35,7 @@ from .checks import (
     tables,
 )
 from .options import OPTIONS, OUTPUT_TYPE_ATTRS, SUBGRAPH_ATTRS, TENSOR_TYPES
+from .sparsity import read_sparse_constant
 
 __all__ = ["InvalidModelError", "Model", "Signature", "read_graph", "read_model", "read_model_file"]
 
@@ -45,6 +46,11 @@ MIN_FILE_SIZE = 8
 # Activations are never allocated here, but a model that declares more than this cannot be
 # meant seriously and would exhaust the runtime that tries to run it.
 MAX_ACTIVATION_BYTES = 16 << 30
+# Sparse constants are held dense: a small file could claim a huge tensor with a few values.
+# Pruned weights expand 2-100x; more than this many times the whole file's size (or the
+# floor) is no plausible model.
+SPARSE_EXPANSION = 1024
+SPARSE_FLOOR_BYTES = 1 << 20
 # OperatorCode.builtin_code: the generated BuiltinCode() does not apply TFLite's rule.
 _BUILTIN_CODE_SLOT = 10
 # Buffer.offset 1 is what TFLite's serializer writes while the data is not yet placed.
@@ -236,6 +242,7 @@ class _ModelReader:
         self.buffers: list[np.ndarray | None] = []
         self.opcodes: list[tuple[str, str, int]] = []
         self.activation_bytes = 0
+        self.sparse_bytes = 0
         self.luts: dict = {}  # TFLM's look-up-table tensors (_tflm_luts)
 
     def read(self) -> Model:
@@ -392,8 +399,6 @@ class _ModelReader:
         """packed: its TFLM LutEntry when its buffer holds look-up-table indices."""
         code = t.Type()
         dtype = TENSOR_TYPES[index(code, len(TENSOR_TYPES), where, "tensor type")]
-        if t.Sparsity() is not None:
-            raise InvalidModelError(f"{where}: sparse tensors are not supported")
         dims = _dims(t, where)
         shape = None if not dims and marks_rank and not t.HasRank() else dims
         buffer = self.buffers[index(t.Buffer(), len(self.buffers), where, "buffer")]
@@ -402,16 +407,30 @@ class _ModelReader:
             values = self.buffers[index(packed.value_buffer, len(self.buffers), where, "value buffer")]
             buffer = tflm_compression.decompress(buffer, values, packed.index_bitwidth, dtype,
                                                  shape or (), quant, where)
+        # LiteRT reads sparsity parameters of constants only (InterpreterBuilder).
+        sparse = adopt(t, t.Sparsity()) if buffer is not None else None
+        sparsity = None
         if buffer is None:
             self._count_activation(t, dtype, where)
             data = None
+        elif sparse is not None:
+            self._count_sparse(_known_shape(shape, where), dtype, where)
+            data, sparsity = read_sparse_constant(sparse, _values(buffer, dtype, where),
+                                                  shape, where)
         else:
             data = _constant(buffer, dtype, shape, where)
         variable = bool(t.IsVariable())
         if variable and data is not None:
             # LiteRT refuses it too (InterpreterBuilder: "variable tensor with buffer").
             raise InvalidModelError(f"{where}: a variable tensor cannot have constant data")
-        return Tensor(name, shape, dtype, data, quant, min_max, variable)
+        return Tensor(name, shape, dtype, data, quant, min_max, variable, sparsity)
+
+    def _count_sparse(self, shape: tuple[int, ...], dtype: str, where: str) -> None:
+        limit = max(SPARSE_EXPANSION * self.src.size, SPARSE_FLOOR_BYTES)
+        self.sparse_bytes += element_count(shape, limit, where) * _ITEM_SIZE.get(dtype, 1)
+        if self.sparse_bytes > limit:
+            raise InvalidModelError(f"{where}: the sparse constants would take {self.sparse_bytes} "
+                                    f"bytes dense, over {SPARSE_EXPANSION} times the file's size")
 
     def _count_activation(self, t, dtype: str, where: str) -> None:
         # The concrete shape: -1 dims of the signature are stored there as a size to use.
@@ -470,17 +489,34 @@ def _quantization(q, shape, where: str) -> tuple[QuantParams | None, tuple[float
     return QuantParams(scale.astype(np.float32), zero_point.astype(np.int64), axis), min_max
 
 
-def _constant(buffer: np.ndarray, dtype: str, shape, where: str) -> np.ndarray:
-    """A constant's value, as a read-only view of the file where numpy can hold it."""
+def _known_shape(shape, where: str) -> tuple[int, ...]:
     if shape is None or -1 in shape:
         raise InvalidModelError(f"{where}: a constant tensor must have a fully known shape")
-    count = element_count(shape, buffer.size, where)
+    return shape
+
+
+def _constant(buffer: np.ndarray, dtype: str, shape, where: str) -> np.ndarray:
+    """A constant's value, as a read-only view of the file where numpy can hold it."""
+    count = element_count(_known_shape(shape, where), buffer.size, where)
     if dtype == "string":
         return np.array(decode_strings(buffer, count, where), dtype=object).reshape(shape)
-    if dtype not in _NUMPY_TYPES:
-        raise InvalidModelError(f"{where}: constant tensors of type {dtype} are not supported")
-    item = np.dtype(dtype).newbyteorder("<")
+    item = _item(dtype, where)
     if count * item.itemsize != buffer.size:
         raise InvalidModelError(f"{where}: buffer holds {buffer.size} bytes, shape "
                                 f"{shape_text(shape)} of {dtype} needs {count * item.itemsize}")
     return np.frombuffer(buffer, item).reshape(shape)
+
+
+def _values(buffer: np.ndarray, dtype: str, where: str) -> np.ndarray:
+    """The numbers of a sparse constant's buffer, as a read-only view of the file."""
+    item = _item(dtype, where)
+    if buffer.size % item.itemsize:
+        raise InvalidModelError(f"{where}: buffer of {buffer.size} bytes is no whole number "
+                                f"of {dtype} values")
+    return np.frombuffer(buffer, item)
+
+
+def _item(dtype: str, where: str) -> np.dtype:
+    if dtype not in _NUMPY_TYPES:
+        raise InvalidModelError(f"{where}: constant tensors of type {dtype} are not supported")
+    return np.dtype(dtype).newbyteorder("<")

@@ -17,6 +17,7 @@ from ..errors import ConversionError
 from ..ir import Graph, Op
 from . import tflm_compression as tflm
 from .options import OPTIONS, TENSOR_TYPES
+from .sparsity import build_sparsity, check_sparse_readers, sparsify
 from .versions import op_version
 
 SCHEMA_VERSION = 3
@@ -83,6 +84,8 @@ class _ModelWriter:
         # Per subgraph: (tensor order, tensor index, buffer_of).
         self.layouts: list[tuple[list[str], dict[str, int], dict[str, int]]] = []
         self.opcodes: list[tuple[int, str, int]] = []
+        # Sparse constants' parameters, by tensor (id): their buffers hold the values only.
+        self.sparsity: dict[int, object] = {}
 
     # ---- indices -----------------------------------------------------------------
 
@@ -104,12 +107,18 @@ class _ModelWriter:
         # Identical constant payloads share one buffer: a checksum finds the candidates, a
         # byte comparison decides (see content_key).
         by_checksum: dict[tuple[int, int], list[int]] = {}
+        check_sparse_readers(graph)
         for name in order:
-            data = graph.tensors[name].data
+            t = graph.tensors[name]
+            data = t.data
             if data is None:
                 self.buffer_of[name] = 0
                 continue
-            data = np.ascontiguousarray(luts[name].indices if name in luts else data)
+            if name in luts:
+                data = luts[name].indices
+            elif t.sparsity is not None:
+                data, self.sparsity[id(t)] = sparsify(data, t.sparsity)
+            data = np.ascontiguousarray(data)
             candidates = by_checksum.setdefault((checksum(data), data.nbytes), [])
             index = next((i for i in candidates if same_bytes(self.buffers[i], data)), None)
             if index is None:
@@ -150,6 +159,8 @@ class _ModelWriter:
         if t.dtype not in TENSOR_TYPES:
             raise ConversionError(f"tensor {name!r} has type {t.dtype}, which TFLite cannot hold")
         quant = self._quantization(name)
+        sparsity = self.sparsity.get(id(t))
+        sparsity = None if sparsity is None else build_sparsity(b, sparsity)
         fb_name = b.CreateString(name)
         # Unknown sizes (downstream of custom ops and of ops whose output size depends on
         # the input values) are -1 in shape_signature, and 1 in shape, as TF's converter
@@ -169,6 +180,8 @@ class _ModelWriter:
         fb.TensorAddName(b, fb_name)
         if quant is not None:
             fb.TensorAddQuantization(b, quant)
+        if sparsity is not None:
+            fb.TensorAddSparsity(b, sparsity)
         return fb.TensorEnd(b)
 
     def _options(self, op: Op) -> tuple[int, int | None]:
@@ -325,6 +338,8 @@ class _ModelWriter:
         metadata_buffer = self._tflm_metadata_buffer() if self.tflm_compression else None
         payload = sum(np.asarray(d).nbytes + BUFFER_ALIGNMENT + 16 for d in self.buffers if d is not None)
         tensors = sum(len(order) for order, _, _ in self.layouts)
+        # Sparse constants' index arrays, with room for their tables and alignment.
+        payload += sum(sp.index_bytes() + 64 * len(sp.levels) for sp in self.sparsity.values())
         self.b = b = _presized_builder(payload + (1 << 16) * len(self.graphs) + 512 * tensors)
         buffers = self._buffer_tables()
         subgraphs = [self._subgraph(s) for s in range(len(self.graphs))]
