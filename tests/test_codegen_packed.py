@@ -1,6 +1,8 @@
 """Clustered weights (few distinct values per tensor or per output channel) stored packed:
 the look-up-table encoding (toco_py/lut.py), the C bundle's kernels that decode the indices
-as they read them, bit-exact with the interpreter under ASan/UBSan and smaller in flash."""
+as they read them (bit-exact with the interpreter, under ASan/UBSan, smaller in flash), and
+--tflm_compression's TFLM look-up-table tensors (read back by the schema and decoded to the
+weights, run by TensorFlow Lite Micro itself, refused by LiteRT)."""
 from __future__ import annotations
 
 import zlib
@@ -364,6 +366,13 @@ def test_tflm_float_model_tables_per_tensor(rng, tmp_path):
         assert m.Buffers(e.value_buffer).DataAsNumpy().view(np.float32).tolist() == values.tolist()
         assert e.index_bitwidth == max(1, (values.size - 1).bit_length())
     assert "3 filters as TFLM look-up-table tensors" in model.notes[-1]
+    # `quantize` takes it too: the int8 filters keep K values per channel, all four packed.
+    float_file, out = tmp_path / "float.tflite", tmp_path / "int8.tflite"
+    float_file.write_bytes(bytes(model_view(graph)))  # the dense float model
+    options = QuantizeOptions("int8", calibration_data=calibration_file(net, tmp_path, count=8))
+    result = api.quantize_tflite(str(float_file), str(out), options, tflm_compression=True)
+    assert "4 filters as TFLM look-up-table tensors" in result.notes[-1]
+    assert len(tflm_luts(out.read_bytes())[1]) == 4
 
 
 def test_malformed_tflm_metadata_is_one_line_error(rng, tmp_path):
