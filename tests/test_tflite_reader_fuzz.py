@@ -32,7 +32,8 @@ def files(tmp_path_factory):
 
 FUZZ_SEED = 1234
 FUZZ_FILES = {"ours_mlp": 1500, "ours_cnn": 1500, "tf_cnn": 1800, "tf_cnn_int8": 1800,
-              "tf_while": 1800, "tf_cond": 1500, "tf_state": 1500, "tiny_external": 1600}
+              "tf_while": 1800, "tf_cond": 1500, "tf_state": 1500, "tiny_external": 1600,
+              "ours_sparse": 1600}
 CASE_SECONDS = 2.0
 CASE_PEAK_BYTES = 4 << 20
 

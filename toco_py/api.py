@@ -1,17 +1,22 @@
 """The conversion pipeline as plain functions; the CLI and the tests call these."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
+from .compress.cluster import ClusterOptions, cluster_graph, clustering_note, quantizing_clustered
 from .compress.prune import PruneOptions, prune_graph
+from .compress.savings import Saving, gzip_size, measured
+from .compress.sparse_encoding import store_pruned_sparse
 from .errors import ConversionError
 from .frontend.graphdef import load_graphdef, parse_graphdef
 from .frontend.importer import import_graphdef
 from .ir import Graph
 from .ops.quantize_ops import is_quantized_tensor
 from .passes import fold_constants, fuse_lstm
+from .passes.densify import absorb_densify, insert_densify
 from .passes.driver import PassLog
 from .passes.emulate_fake_quant import drop_emulation, emulation_tensors
 from .passes.propagate_shapes import require_static_shapes
@@ -20,6 +25,7 @@ from .preflight import check_control_flow, check_shapes, require_builtins, unsup
 from .quantize.driver import QuantizeOptions, quantize_graph
 from .targets import has_builtin
 from .tensor_io import load_tflite
+from .tflite.tflm_compression import summary as tflm_summary
 from .tflite.writer import model_view, write_atomic
 
 
@@ -29,6 +35,10 @@ class ConversionResult:
     graph: Graph
     notes: list[str] = field(default_factory=list)
     pass_counts: dict[str, int] = field(default_factory=dict)
+    # What each compression technique saved (compress/savings.py), when one was asked for,
+    # and then the file's gzipped size.
+    savings: list[Saving] = field(default_factory=list)
+    gzip_bytes: int | None = None
 
     @property
     def model(self) -> bytes:
@@ -123,12 +133,70 @@ def load_graphdef_as_ir(path: str, input_arrays=None, output_arrays=None, input_
     return graph
 
 
+def _written(graph: Graph, release_weights: bool = False, tflm_compression: bool = False) -> memoryview:
+    """The .tflite of the graph, a DENSIFY put back in front of each sparse constant an op
+    cannot read sparse (passes/densify.py); tflm_compression: see _convert."""
+    for g in graph.subgraphs or [graph]:
+        insert_densify(g)
+    return model_view(graph, consume=release_weights, tflm_compression=tflm_compression)
+
+
+def _compress(graph: Graph, quantize: QuantizeOptions | None, cluster: ClusterOptions | None,
+              prune: PruneOptions | None) -> list[str]:
+    """Pruning, clustering (keeping the pruned zeros), quantization, then the pruned weights
+    stored sparse where that is smaller, in place; the notes of each."""
+    notes = prune_graph(graph, prune) if prune is not None else []
+    if cluster is not None:
+        clustered = cluster_graph(graph, replace(cluster, keep_zeros=cluster.keep_zeros or prune is not None))
+        notes.append(clustering_note(clustered, cluster))
+        if quantize is not None:
+            quantize = quantizing_clustered(quantize, clustered)
+    if quantize is not None:
+        notes += quantize_graph(graph, quantize)
+    if prune is not None:
+        notes.append(store_pruned_sparse(graph, prune.block))
+    return notes
+
+
+def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, cluster: ClusterOptions | None,
+                           release_weights: bool = False, tflm_compression: bool = False,
+                           prune: PruneOptions | None = None) -> ConversionResult:
+    """_compress, then writing. With pruning or clustering, what each technique saved is
+    measured: the same conversion is also written without it (and without quantization)."""
+    original = copy.deepcopy(graph) if prune is not None or cluster is not None else None
+    notes = _compress(graph, quantize, cluster, prune)
+    if tflm_compression:
+        notes.append(tflm_summary(graph))
+    view = _written(graph, release_weights, tflm_compression)
+    result = ConversionResult(view, graph, notes)
+    if original is None:
+        return result
+    result.gzip_bytes = gzip_size(view)
+    without = {}
+    if prune is not None:
+        without[f"pruning ({prune.describe()})"] = (quantize, cluster, None)
+    if cluster is not None:
+        without[f"clustering ({cluster.describe()})"] = (quantize, None, prune)
+    if quantize is not None:
+        without[f"quantization ({quantize.mode})"] = (None, cluster, prune)
+    for technique, options in without.items():
+        other = copy.deepcopy(original)
+        _compress(other, *options)
+        result.savings.append(measured(technique, _written(other, True, tflm_compression), len(view),
+                                       result.gzip_bytes))
+    return result
+
+
 def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shapes,
-             allow_custom_ops: bool, quantize: QuantizeOptions | None = None, prune: PruneOptions | None = None,
+             allow_custom_ops: bool, quantize: QuantizeOptions | None = None,
              release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
-             drop_fake_quant: bool = False, **pass_options) -> ConversionResult:
+             drop_fake_quant: bool = False, cluster: ClusterOptions | None = None,
+             tflm_compression: bool = False, prune: PruneOptions | None = None,
+             **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
-    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode."""
+    import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode; prune: --prune; cluster: --cluster;
+    tflm_compression: clustered filters written as TFLM's look-up-table tensors
+    (tflite/tflm_compression.py)."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
     fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
@@ -146,16 +214,9 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     for sub in graph.subgraphs or [graph]:
         require_static_shapes(sub, called=sub is not graph)
-    notes += compress_and_quantize(graph, prune, quantize)
-    return ConversionResult(model_view(graph, consume=release_weights), graph, notes, counts)
-
-
-def compress_and_quantize(graph: Graph, prune: PruneOptions | None, quantize: QuantizeOptions | None) -> list[str]:
-    """Pruning on the float weights, then quantization; the notes of each."""
-    notes = prune_graph(graph, prune) if prune is not None else []
-    if quantize is not None:
-        notes += quantize_graph(graph, quantize)
-    return notes
+    result = _compress_and_quantize(graph, quantize, cluster, release_weights, tflm_compression, prune)
+    result.notes[:0], result.pass_counts = notes, counts
+    return result
 
 
 def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> ConversionResult:
@@ -172,16 +233,20 @@ def convert(graph_def_file: str, output_file: str | None = None, **kwargs) -> Co
 
 def convert_bytes(graph_def: bytes, input_arrays=None, output_arrays=None, input_shapes=None,
                   allow_custom_ops: bool = False, quantize: QuantizeOptions | None = None,
-                  drop_fake_quant: bool = False, prune: PruneOptions | None = None,
-                  **pass_options) -> ConversionResult:
+                  drop_fake_quant: bool = False, **pass_options) -> ConversionResult:
     return _convert(lambda: parse_graphdef(graph_def), input_arrays, output_arrays, input_shapes,
-                    allow_custom_ops, quantize, prune, drop_fake_quant=drop_fake_quant, **pass_options)
+                    allow_custom_ops, quantize, drop_fake_quant=drop_fake_quant, **pass_options)
 
 
 def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeOptions | None,
+                    cluster: ClusterOptions | None = None, tflm_compression: bool = False,
                     prune: PruneOptions | None = None) -> ConversionResult:
-    """Quantizes (and or prunes) an existing float .tflite (every subgraph)."""
+    """Quantizes an existing float .tflite (every subgraph); prunes and clusters its weights
+    first when asked (options None: no quantization); tflm_compression: as _convert."""
     graph, _ = load_tflite(input_file)
+    graphs = graph.subgraphs or [graph]
+    for g in graphs:  # the quantizers rewrite constants: sparse ones show as such
+        absorb_densify(g)
     notes = []
     if options is not None and options.full_integer:  # as convert does: the fake-quant ranges set the integer params
         dropped = drop_emulation(graph)
@@ -194,8 +259,8 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
     if already:
         raise ConversionError(f"{input_file} is already quantized (e.g. tensor {already[0]!r}); "
                               "pass the float model")
-    notes += compress_and_quantize(graph, prune, options)
-    result = ConversionResult(model_view(graph), graph, notes, {})
+    result = _compress_and_quantize(graph, options, cluster, tflm_compression=tflm_compression, prune=prune)
+    result.notes[:0] = notes
     if output_file:
         write_atomic(output_file, result.view)
     return result

@@ -6,6 +6,7 @@ import traceback
 
 import click
 
+from .compress.cli_options import build_cluster_options, build_prune_options, cluster_options, prune_options
 from .errors import InternalError, TocoError, internal_error_line
 from .quantize.cli_options import build_options, quantization_options
 from .targets import TARGETS
@@ -94,17 +95,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
-def _prune_options(fn):
-    fn = click.option("--prune_block", "--prune-block", "prune_block", type=click.Choice(["1x1", "1x4", "1x16"]),
-                      help="Prune whole runs of 1 x B weights along the input channels (default 1x1: "
-                           "single weights), as LiteRT's sparse FC kernels and XNNPACK read them.")(fn)
-    fn = click.option("--prune_schedule", "--prune-schedule", "prune_schedule", metavar="FILE.json",
-                      help="Per-layer sparsity: a JSON object of op, weight or output name -> share, "
-                           "overriding --prune for those layers.")(fn)
-    fn = click.option("--prune", "prune", type=float, metavar="SPARSITY",
-                      help="Set this share (0-1) of each conv / FC weight tensor's values, those of least "
-                           "magnitude, to zero; stored sparse where that makes the file smaller.")(fn)
-    return fn
+def _tflm_compression_option(fn):
+    return click.option(
+        "--tflm_compression", "--tflm-compression", "tflm_compression", is_flag=True,
+        help="Write conv / FC filters that take few values (clustered) as TFLM's look-up-table "
+             "tensors (packed 1-7 bit indices + value tables, COMPRESSION_METADATA), which "
+             "TFLM built with USE_TFLM_COMPRESSION decompresses; LiteRT cannot load such a file.")(fn)
 
 
 @cli.command()
@@ -127,22 +123,25 @@ def _prune_options(fn):
                    "by the runtime's reset_all_variables / the bundle's NAME_reset): state inputs "
                    "leave the interface, so the app calls the model once per token.")
 @quantization_options
-@_prune_options
+@prune_options
+@cluster_options
+@_tflm_compression_option
 @click.option("--dump_graphviz_dir", "--dump-graphviz-dir", "dump_graphviz_dir", metavar="DIR",
               help="Also write DIR/before.dot (the graph as imported) and DIR/after.dot (as "
                    "written, after the passes and any quantization), as TOCO did.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
-            allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, dump_graphviz_dir,
-            verbose, prune, prune_schedule, prune_block, **quantization) -> None:
+            allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, prune, prune_schedule, prune_block,
+            cluster, cluster_per_channel, cluster_seed, tflm_compression, dump_graphviz_dir, verbose,
+            **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
-    from .compress.prune import prune_options
     from .memory import release_freed_memory_promptly
 
     release_freed_memory_promptly()
     quantize = build_options(**quantization)
-    pruning = prune_options(prune, prune_schedule, prune_block)
+    pruning = build_prune_options(prune, prune_schedule, prune_block)
+    clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
     cut = _graph_cut(input_arrays, output_arrays, input_shapes)
     on_import = None
     if dump_graphviz_dir:
@@ -159,6 +158,8 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
         prune=pruning,
         drop_fake_quant=drop_fake_quant,
         stateful_rnn=stateful_rnn,
+        cluster=clustering,
+        tflm_compression=tflm_compression,
         # The after.dot picture needs the weights' shapes, which writing would drop.
         release_weights=not dump_graphviz_dir,
         on_import=on_import,
@@ -170,7 +171,21 @@ def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shap
             _stderr(f"{name}: {count}")
     if dump_graphviz_dir:
         _stderr(f"wrote {dump_dir(dump_graphviz_dir, 'after', result.graph)}")
-    _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
+    _wrote(output_file, result)
+
+
+def _wrote(output_file, result) -> None:
+    """The last lines of convert and quantize: the file, and what compression saved."""
+    if not result.savings:
+        _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
+        return
+    from .compress.savings import COLUMNS
+    from .report import print_table
+
+    _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes, "
+            f"{result.gzip_bytes} gzipped (level 9)")
+    print_table("saved by each technique (the file written without it, less the file)", COLUMNS,
+                [s.row() for s in result.savings], file=sys.stderr)
 
 
 @cli.command()
@@ -210,20 +225,25 @@ def inspect(model, with_tensors, as_json, picture, input_arrays, output_arrays, 
 @click.argument("input_file", metavar="IN.tflite")
 @click.argument("output_file", metavar="OUT.tflite")
 @quantization_options
-@_prune_options
-def quantize(input_file, output_file, prune, prune_schedule, prune_block, **quantization) -> None:
-    """Quantize (or prune) an existing float .tflite (same options as convert)."""
+@prune_options
+@cluster_options
+@_tflm_compression_option
+def quantize(input_file, output_file, prune, prune_schedule, prune_block, cluster, cluster_per_channel,
+             cluster_seed, tflm_compression, **quantization) -> None:
+    """Quantize an existing float .tflite (same options as convert); or only prune or cluster its
+    weights."""
     from . import api
-    from .compress.prune import prune_options
 
     options = build_options(**quantization)
-    pruning = prune_options(prune, prune_schedule, prune_block)
-    if options is None and pruning is None:
-        raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16, or --prune")
-    result = api.quantize_tflite(input_file, output_file, options, pruning)
+    pruning = build_prune_options(prune, prune_schedule, prune_block)
+    clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
+    if options is None and clustering is None and pruning is None:
+        raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16, "
+                        "or --prune / --cluster")
+    result = api.quantize_tflite(input_file, output_file, options, clustering, tflm_compression, pruning)
     for note in result.notes:
         _stderr(note)
-    _stderr(f"wrote {output_file}: {_op_summary(result.graph)}, {len(result.view)} bytes")
+    _wrote(output_file, result)
 
 
 def _feeds_option(fn):

@@ -110,6 +110,7 @@ def summarize(model: LoadedModel, with_tensors: bool = False) -> dict:
         "ops": _by_count(ops),
         "parameters": parameter_summary(graph),
         "quantization": quantization_summary(graph),
+        "sparsity": sparsity_summary(graph),
     }
     if model.graphdef_ops is not None:
         summary["graphdef_ops"] = model.graphdef_ops
@@ -117,6 +118,10 @@ def summarize(model: LoadedModel, with_tensors: bool = False) -> dict:
         summary["subgraph_details"] = subgraph_details(graph.subgraphs)
     if with_tensors:
         summary["tensors"] = [tensor_json(graph, n) for n in graph.tensors]
+    if model.format == "tflite":
+        from .compress.inspect import compression_summary
+
+        summary["compression"] = compression_summary(model.path, graph)
     return summary
 
 
@@ -157,6 +162,27 @@ def parameter_summary(graph: Graph) -> dict:
             "bytes": sum(e["bytes"] for e in by_dtype.values()),
             "tensors": sum(e["tensors"] for e in by_dtype.values()),
             "by_dtype": dict(sorted(by_dtype.items()))}
+
+
+def sparsity_summary(graph: Graph) -> dict:
+    """The constants stored sparse: per tensor its layout, density (stored values / elements)
+    and bytes stored (values + index arrays) against dense; and the totals."""
+    from .tflite.sparsity import describe, sparsify
+
+    tensors = []
+    for name, t in graph.tensors.items():
+        if t.sparsity is None or t.data is None:
+            continue
+        values, sparsity = sparsify(t.data, t.sparsity)
+        tensors.append({"name": name, "shape": shape_json(t), "dtype": t.dtype,
+                        "format": describe(sparsity.format),
+                        "density": values.size / max(t.data.size, 1),
+                        "stored_bytes": int(values.nbytes + sparsity.index_bytes()),
+                        "dense_bytes": int(t.data.nbytes)})
+    stored = sum(t["stored_bytes"] for t in tensors)
+    dense = sum(t["dense_bytes"] for t in tensors)
+    return {"sparse_tensors": len(tensors), "stored_bytes": stored, "dense_bytes": dense,
+            "saved_bytes": dense - stored, "tensors": tensors}
 
 
 def quantization_summary(graph: Graph) -> dict:
@@ -203,6 +229,18 @@ def print_summary(summary: dict) -> None:
                  ["dtype", "scheme", "tensors", "e.g."], _quant_rows(q["tensors"]))
     else:
         print("\nquantization: none (no tensor has scales)")
+    sparse = summary["sparsity"]
+    if sparse["sparse_tensors"]:
+        _section(print_table, f"sparse constants: {sparse['sparse_tensors']}, "
+                 f"{sparse['stored_bytes']} bytes stored for {sparse['dense_bytes']} dense "
+                 f"({sparse['saved_bytes']} saved)",
+                 ["tensor", "shape", "dtype", "density", "stored", "dense", "format"],
+                 [(t["name"], _shape(t["shape"]), t["dtype"], f"{t['density']:.1%}",
+                   t["stored_bytes"], t["dense_bytes"], t["format"]) for t in sparse["tensors"]])
+    if "compression" in summary:
+        from .compress.inspect import print_compression
+
+        print_compression(summary["compression"], print_table)
     if "tensors" in summary:
         _section(print_table, "tensors", ["tensor", "kind", "shape", "dtype", "bytes", "quantization"],
                  [(t["name"], t["kind"], _shape(t["shape"]), t["dtype"],

@@ -45,6 +45,9 @@ class Tensor:
     # that sets it at each invoke (fuse_lstm's FILL of zeros, or its copy of a state input).
     # Nothing reads it after the op updates it (LiteRT's XNNPACK may run such a read early).
     variable: bool = False
+    # A constant the .tflite stores sparse: its layout (tflite/sparsity.SparseFormat), in which
+    # the writer encodes `data`; `data` itself is always the dense value.
+    sparsity: object | None = None
 
     @property
     def is_const(self) -> bool:

@@ -74,7 +74,7 @@ def _codegen_missing(graph: Graph, op: Op, target: str) -> str | None:
     from .codegen import all_lowerings  # noqa: F401  (registers the lowerings)
     from .codegen.lowering import find_lowering, variant_of
 
-    if find_lowering(graph, op) is not None:
-        return None
+    if find_lowering(graph, op) is not None or op.type == "DENSIFY":
+        return None  # (a DENSIFY's sparse constant the bundle stores dense: codegen/bundle.py)
     variant = variant_of(graph, op)
     return op_kind(op) + (f" ({variant})" if variant != "float" else "")

@@ -182,7 +182,7 @@ def op_rounding_std(graph: Graph, op: Op, args: list, outputs: list,
     XNNPACK do), off by up to half its on-the-fly step per input element."""
     opdef = definition(op)
     hybrid = is_hybrid(graph, op)
-    if not any(_is_inexact(out) for out in outputs):
+    if not any(_is_inexact(out) for out in outputs) or not opdef.ulps:  # ulps 0: no arithmetic
         return [None] * len(outputs)
     if hybrid:
         length = HYBRID_ROUNDINGS

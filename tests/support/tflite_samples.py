@@ -49,6 +49,34 @@ def _external_weights() -> bytes:
                          tail=bytes(offset - size) + tt.FOUR_FLOATS)
 
 
+def _ours_sparse() -> bytes:
+    """Two FULLY_CONNECTED with sparse weights: one behind a DENSIFY (2x4 blocks, rows and
+    block columns SPARSE_CSR, uint16 and int32 indices), one reading 1x4 blocks itself."""
+    from toco_py.ir import Graph, Op, Tensor, const_tensor
+    from toco_py.passes.propagate_shapes import propagate_shapes
+    from toco_py.tflite.sparsity import SparseFormat, tf_format
+    from toco_py.tflite.writer import model_bytes
+
+    rng = np.random.default_rng(5)
+    g = Graph()
+    g.add_tensor(Tensor("x", (1, 16), "float32"))
+    g.inputs, g.outputs = ["x"], ["y"]
+    w1 = (rng.standard_normal((8, 16)) * np.repeat(np.repeat(rng.random((4, 4)) < 0.5, 2, 0), 4, 1))
+    g.add_tensor(const_tensor("w1", w1.astype(np.float32))).sparsity = SparseFormat(
+        (1, 0, 2, 3), (0, 1), (2, 4), (True, True, False, False),
+        (("uint16", "int32"), ("int32", "uint16"), None, None))
+    w2 = rng.standard_normal((4, 8)) * np.repeat(rng.random((4, 2)) < 0.5, 4, 1)
+    g.add_tensor(const_tensor("w2", w2.astype(np.float32))).sparsity = tf_format(2, (1, 4))
+    fc = {"fused_activation_function": "NONE", "keep_num_dims": False}
+    for name in ("w1_dense", "h", "y"):
+        g.add_tensor(Tensor(name))
+    g.add_op(Op("DENSIFY", ["w1"], ["w1_dense"]))
+    g.add_op(Op("FULLY_CONNECTED", ["x", "w1_dense", ""], ["h"], dict(fc)))
+    g.add_op(Op("FULLY_CONNECTED", ["h", "w2", ""], ["y"], dict(fc)))
+    propagate_shapes(g)
+    return model_bytes(g)
+
+
 def sample_files(tmp) -> dict:
     """name -> (.tflite bytes, our ConversionResult or None for other writers)."""
     out = {}
@@ -70,6 +98,7 @@ def sample_files(tmp) -> dict:
     out["tf_cond"] = (cf_models.cond_model(), None)
     out["tf_state"] = (cf_models.state_model(), None)
     out["tiny_external"] = (_external_weights(), None)
+    out["ours_sparse"] = (_ours_sparse(), None)
     return out
 
 

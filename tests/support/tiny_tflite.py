@@ -176,6 +176,32 @@ def _subgraph_fields(op) -> list[int]:
     return [table.Pos + table.Offset(slot) for slot in (4, 6) if table.Offset(slot)]
 
 
+# SparseIndexVector 1, 2, 3: the element width of each.
+_INDEX_VECTORS = {1: (fb.Int32Vector, 4), 2: (fb.Uint16Vector, 2), 3: (fb.Uint8Vector, 1)}
+
+
+def _walk_sparsity(s, found: list, offsets: list[int], index: list[int]) -> None:
+    """A SparsityParameters' tables; its traversal order, block map, dense sizes, index
+    types and index values count as indices."""
+    found.append(s)
+    offsets += _fields(s, (4, 6, 8))
+    index += _vector_positions(s, 4)[1:] + _vector_positions(s, 6)[1:]
+    for d in (s.DimMetadata(j) for j in range(s.DimMetadataLength())):
+        found.append(d)
+        offsets += _fields(d, (10, 14))
+        index += _fields(d, (6, 8, 12))
+        for kind, table in ((d.ArraySegmentsType(), d.ArraySegments()),
+                            (d.ArrayIndicesType(), d.ArrayIndices())):
+            if table is None or kind not in _INDEX_VECTORS:
+                continue
+            cls, width = _INDEX_VECTORS[kind]
+            vector = cls()
+            vector.Init(table.Bytes, table.Pos)
+            found.append(vector)
+            offsets += _vector_positions(vector, 4, width)[:1]
+            index += _vector_positions(vector, 4, width)[1:]
+
+
 def _walk(m) -> tuple[list, list[int], list[int], list[int]]:
     """Every table of a model, plus positions of offset fields, of index fields and of the
     subgraph indices ops hold."""
@@ -189,8 +215,10 @@ def _walk(m) -> tuple[list, list[int], list[int], list[int]]:
         index += _vector_positions(sg, 6)[1:] + _vector_positions(sg, 8)[1:]
         for t in (sg.Tensors(i) for i in range(sg.TensorsLength())):
             found += [t] + ([t.Quantization()] if t.Quantization() is not None else [])
-            offsets += _fields(t, (4, 10, 12, 18)) + _vector_positions(t, 4)[:1]
+            offsets += _fields(t, (4, 10, 12, 16, 18)) + _vector_positions(t, 4)[:1]
             index += _fields(t, (6, 8))
+            if t.Sparsity() is not None:
+                _walk_sparsity(t.Sparsity(), found, offsets, index)
         for op in (sg.Operators(i) for i in range(sg.OperatorsLength())):
             found.append(op)
             offsets += _fields(op, (6, 8, 12))

@@ -171,9 +171,20 @@ def _tensor_table(graph: Graph) -> str:
     return "\n".join(lines)
 
 
+def packed_weights_text(lut_bytes: tuple[int, int]) -> str:
+    """What packing the clustered filters saved, for the README and codegen's summary."""
+    packed, unpacked = lut_bytes
+    if not unpacked:
+        return ""
+    return (f", of which clustered filters stored as packed indices and value tables: {packed} "
+            f"bytes, {unpacked} unpacked")
+
+
 def render_readme(name: str, graph: Graph, plan: MemoryPlan, source: str, families: list[str],
-                  weight_bytes: int, op_count: int, state_size: int | None = None) -> str:
-    """op_count: the ops of every subgraph that runs."""
+                  weight_bytes: int, op_count: int, state_size: int | None = None,
+                  lut_bytes: tuple[int, int] = (0, 0)) -> str:
+    """op_count: the ops of every subgraph that runs; lut_bytes: (packed, unpacked) bytes of
+    the clustered filters."""
     state = "" if state_size is None else (
         f" and a state buffer of {state_size} bytes (the model's variables, kept from one invoke "
         f"to the next; `{name}_reset()` starts over)")
@@ -181,6 +192,7 @@ def render_readme(name: str, graph: Graph, plan: MemoryPlan, source: str, famili
         "NAME_UPPER": name.upper(), "NAME": name, "STATE": state,
         "SOURCE": f"The model `{source}`" if source else "A model",
         "ARENA": str(plan.arena_size), "WEIGHT_BYTES": str(weight_bytes),
+        "PACKED": packed_weights_text(lut_bytes),
         "OPS": str(op_count), "FAMILIES": ", ".join(families) or "(none)",
         "FAMILY_FILES": ", ".join(f"`{f}.c`" for f in families) or "(none)",
         "USAGE": _usage(graph).strip(), "TENSORS": _tensor_table(graph), "CFLAGS": CFLAGS})

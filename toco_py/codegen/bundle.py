@@ -7,6 +7,7 @@ import tempfile
 
 from ..errors import TocoError
 from ..ir import Graph
+from ..passes.densify import absorb_densify
 from .emitter import Bundle, default_name, generate
 from .model_bundle import generate_model
 from .model_plan import is_model
@@ -14,7 +15,11 @@ from .model_plan import is_model
 
 def generate_bundle(graph: Graph, out_dir: str, name: str, source: str = "") -> Bundle:
     """Renders every file first (any error leaves the disk untouched), then writes them. A
-    model of several subgraphs, or with variables, goes through model_bundle.py."""
+    model of several subgraphs, or with variables, goes through model_bundle.py. A DENSIFY
+    of a sparse constant becomes that constant: the bundle stores it dense (no C kernel reads
+    TFLite's sparse format)."""
+    for g in graph.subgraphs or [graph]:
+        absorb_densify(g)
     bundle = (generate_model if is_model(graph) else generate)(graph, name, source)
     write_bundle(bundle, out_dir)
     return bundle

@@ -14,6 +14,7 @@ def codegen_command(model: str, output_dir: str, name: str | None, verify: bool,
 
     from ..errors import TocoError
     from ..tensor_io import load_tflite
+    from .api_files import packed_weights_text
     from .bundle import file_bundle_name, generate_bundle
 
     if steps > 1 and not verify:
@@ -24,7 +25,8 @@ def codegen_command(model: str, output_dir: str, name: str | None, verify: bool,
                              os.path.basename(model))
     state = f", state {bundle.state_size} bytes" if bundle.state_size else ""
     click.echo(f"wrote {output_dir}: {bundle.op_count} ops, arena {bundle.plan.arena_size} bytes{state}, "
-               f"weights {bundle.weight_bytes} bytes, kernels: {', '.join(bundle.families) or 'none'}",
+               f"weights {bundle.weight_bytes} bytes{packed_weights_text(bundle.lut_bytes)}, "
+               f"kernels: {', '.join(bundle.families) or 'none'}",
                err=True)
     if not verify:
         return True

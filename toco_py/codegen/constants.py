@@ -63,6 +63,9 @@ class ConstTable:
     """The arrays in order of first use, keyed so that each is written once."""
     prefix: str
     arrays: dict[tuple, ConstArray] = field(default_factory=dict)
+    # Clustered filters stored as packed indices and tables: tensor key -> (bytes packed,
+    # bytes the kernel's unpacked copy would take).
+    luts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def _add(self, key: tuple, array: ConstArray) -> str:
         self.arrays[key] = array
@@ -100,3 +103,7 @@ class ConstTable:
 
     def weight_bytes(self) -> int:
         return sum(a.values.nbytes for a in self.arrays.values() if a.values is not None)
+
+    def lut_bytes(self) -> tuple[int, int]:
+        """(packed, unpacked) bytes of the clustered filters, summed."""
+        return (sum(p for p, _ in self.luts.values()), sum(u for _, u in self.luts.values()))

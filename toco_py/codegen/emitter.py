@@ -55,6 +55,7 @@ class Bundle:
     weight_bytes: int
     op_count: int
     state_size: int = 0  # bytes of the variables' state buffer (a model with variables)
+    lut_bytes: tuple[int, int] = (0, 0)  # clustered filters: (packed, unpacked) bytes
 
 
 def check_name(name: str) -> str:
@@ -119,9 +120,10 @@ def assemble(state: BundleState, header: str, code: str, families: list[str], so
     sources = [f"{name}.c", f"{name}_weights.c"] + [f"{f}.c" for f in (*ALWAYS, *families)]
     files["main.c"] = render_main(name, graph)
     files["Makefile"] = render_makefile(name, sources + ["main.c"], headers)
+    lut_bytes = state.consts.lut_bytes()
     files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes, op_count,
-                                       state_size)
-    return Bundle(name, files, plan, families, weight_bytes, op_count, state_size or 0)
+                                       state_size, lut_bytes)
+    return Bundle(name, files, plan, families, weight_bytes, op_count, state_size or 0, lut_bytes)
 
 
 def step_families(steps: list[Step]) -> list[str]:

@@ -76,31 +76,47 @@ def _check_conv(ctx: OpContext, x: Tensor, w: Tensor, b: Tensor | None,
     return channels, geometry
 
 
-def _conv_s8(ctx: OpContext, family: str, function: str, packed: bool) -> None:
+def _conv_s8(ctx: OpContext, kernel) -> None:
+    """kernel(ctx, w): (family, function, the C expression of the filter), asked for once the
+    checks passed."""
     x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
     channels, (sh, sw, dh, dw, top, left) = _check_conv(ctx, x, w, b, out)
     _, in_zero = per_tensor(ctx.op, ctx.graph, x.name)
     multipliers, shifts = conv_int8.channel_multipliers(ctx.op, ctx.graph, channels)
     zero, lo, hi = _clamp(ctx, out)
-    weights = ctx.packed(w, S8_LANES) if packed else ctx.pointer(w)
+    family, function, weights = kernel(ctx, w)
     ctx.call(family, function, ctx.pointer(x), ctx.dims(x), str(in_zero), weights,
              ctx.dims(w), ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw),
              str(dh), str(dw), str(top), str(left), *_requantization(ctx, multipliers, shifts),
              str(zero), str(lo), str(hi))
 
 
+def _conv_kernel(ctx: OpContext, w: Tensor) -> tuple[str, str, str]:
+    # Constant filters are packed for the vectorized kernel (constants.pack_blocks), or as
+    # indices into value tables when clustered and that takes less flash (ctx.lut).
+    clustered = ctx.lut(w, 0, S8_LANES)
+    if clustered:
+        return "unpacked_s8", "tk_conv2d_lut_s8", clustered
+    if w.is_const:
+        return "conv_s8", "tk_conv2d_s8", ctx.packed(w, S8_LANES)
+    return "unpacked_s8", "tk_conv2d_unpacked_s8", ctx.pointer(w)
+
+
+def _depthwise_kernel(ctx: OpContext, w: Tensor) -> tuple[str, str, str]:
+    clustered = ctx.lut(w, 3, None)
+    if clustered:
+        return "depthwise_conv_s8", "tk_depthwise_conv2d_lut_s8", clustered
+    return "depthwise_conv_s8", "tk_depthwise_conv2d_s8", ctx.pointer(w)
+
+
 @lowering("CONV_2D", variant="int8")
 def conv2d_s8(ctx: OpContext) -> None:
-    # Constant filters are packed for the vectorized kernel (constants.pack_blocks).
-    if ctx.input(1).is_const:
-        _conv_s8(ctx, "conv_s8", "tk_conv2d_s8", packed=True)
-    else:
-        _conv_s8(ctx, "unpacked_s8", "tk_conv2d_unpacked_s8", packed=False)
+    _conv_s8(ctx, _conv_kernel)
 
 
 @lowering("DEPTHWISE_CONV_2D", variant="int8")
 def depthwise_conv2d_s8(ctx: OpContext) -> None:
-    _conv_s8(ctx, "depthwise_conv_s8", "tk_depthwise_conv2d_s8", packed=False)
+    _conv_s8(ctx, _depthwise_kernel)
 
 
 # ---- FULLY_CONNECTED -------------------------------------------------------------------------
@@ -120,7 +136,10 @@ def fully_connected_s8(ctx: OpContext) -> None:
     # One value per unit, so the kernel needs no per-tensor case.
     multipliers, shifts = np.broadcast_to(multipliers, (units,)), np.broadcast_to(shifts, (units,))
     zero, lo, hi = _clamp(ctx, out)
-    if w.is_const:
+    clustered = ctx.lut(w, 0, S8_LANES)
+    if clustered:
+        family, function, weights = "unpacked_s8", "tk_fully_connected_lut_s8", clustered
+    elif w.is_const:
         family, function, weights = "fc_s8", "tk_fully_connected_s8", ctx.packed(w, S8_LANES)
     else:
         family, function, weights = "unpacked_s8", "tk_fully_connected_unpacked_s8", ctx.pointer(w)

@@ -4,7 +4,8 @@ Window geometry (SAME padding, output sizes) is worked out here with the same he
 the numpy kernels use, so the C kernels only see the padding before the input. Constant
 CONV_2D filters and FULLY_CONNECTED weights are repacked in blocks of output channels
 (constants.pack_blocks) for the vectorized kernels; ones computed at run time go to the
-*_unpacked kernels."""
+*_unpacked kernels, clustered ones (few distinct values) to the *_lut kernels as packed
+indices and value tables when that takes less flash (OpContext.lut)."""
 from __future__ import annotations
 
 from ..ir import Tensor
@@ -51,30 +52,45 @@ def window_geometry(ctx: OpContext, x: Tensor, w: Tensor | None, out: Tensor) ->
     return [sh, sw, dh, dw, top, left]
 
 
-def _conv_common(ctx: OpContext, family: str, function: str, filter_pointer) -> None:
-    """filter_pointer(w): the C expression of the filter, asked for once the shapes passed."""
+def _conv_common(ctx: OpContext, kernel) -> None:
+    """kernel(ctx, w): (family, function, the C expression of the filter), asked for once the
+    shapes passed."""
     x, w, b, out = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
     ctx.require_dtype([x, w, b, out], FLOAT)
     sh, sw, dh, dw, top, left = window_geometry(ctx, x, w, out)
-    weights = filter_pointer(w)
+    family, function, weights = kernel(ctx, w)
     lo, hi = ctx.activation()
     ctx.call(family, function, ctx.pointer(x), ctx.dims(x), weights, ctx.dims(w),
              ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw), str(dh), str(dw),
              str(top), str(left), lo, hi)
 
 
+def _conv_kernel(ctx: OpContext, w: Tensor) -> tuple[str, str, str]:
+    # A clustered filter as indices into value tables (ctx.lut) when that takes less flash;
+    # other constant ones packed in blocks of output channels.
+    clustered = ctx.lut(w, 0, F32_LANES)
+    if clustered:
+        return "unpacked", "tk_conv2d_lut_f32", clustered
+    if w.is_const and w.dtype == "float32":
+        return "conv", "tk_conv2d_f32", ctx.packed(w, F32_LANES)
+    return "unpacked", "tk_conv2d_unpacked_f32", ctx.pointer(w)
+
+
+def _depthwise_kernel(ctx: OpContext, w: Tensor) -> tuple[str, str, str]:
+    clustered = ctx.lut(w, 3, None)
+    if clustered:
+        return "depthwise_conv", "tk_depthwise_conv2d_lut_f32", clustered
+    return "depthwise_conv", "tk_depthwise_conv2d_f32", ctx.pointer(w)
+
+
 @lowering("CONV_2D")
 def conv2d(ctx: OpContext) -> None:
-    w = ctx.input(1)
-    if w.is_const and w.dtype == "float32":
-        _conv_common(ctx, "conv", "tk_conv2d_f32", lambda w: ctx.packed(w, F32_LANES))
-    else:
-        _conv_common(ctx, "unpacked", "tk_conv2d_unpacked_f32", ctx.pointer)
+    _conv_common(ctx, _conv_kernel)
 
 
 @lowering("DEPTHWISE_CONV_2D")
 def depthwise_conv2d(ctx: OpContext) -> None:
-    _conv_common(ctx, "depthwise_conv", "tk_depthwise_conv2d_f32", ctx.pointer)
+    _conv_common(ctx, _depthwise_kernel)
 
 
 @lowering("TRANSPOSE_CONV")
@@ -105,7 +121,10 @@ def fully_connected(ctx: OpContext) -> None:
     units, depth = (int(d) for d in w.shape)
     batches = x.size // depth if depth else 0
     lo, hi = ctx.activation()
-    if w.is_const:
+    clustered = ctx.lut(w, 0, F32_LANES)
+    if clustered:
+        family, function, weights = "unpacked", "tk_fully_connected_lut_f32", clustered
+    elif w.is_const:
         family, function = "fully_connected", "tk_fully_connected_f32"
         weights = ctx.packed(w, F32_LANES)
     else:

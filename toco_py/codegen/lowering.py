@@ -11,7 +11,8 @@ does not change.
 
 Arguments are C expressions: `ctx.pointer(name)` gives a tensor's data (a weight array
 or a place in the arena), `ctx.packed(t, lanes)` a constant filter repacked for the
-kernels, `ctx.dims(name)` its shape, `ctx.int_array` and `ctx.float_array` short literal
+kernels, `ctx.lut(t, axis, lanes)` a clustered one as packed indices and tables (when that
+is smaller), `ctx.dims(name)` its shape, `ctx.int_array` and `ctx.float_array` short literal
 arrays, `ctx.table` a named array, `ctx.float_literal` a float option. Everything derived
 from the model lands in NAME_weights.c (constants.py); NAME.c holds the calls.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import lut
 from ..errors import TocoError
 from ..ir import Graph, Op, Tensor
 from ..ops.common import Bounds, activation_bounds
@@ -31,6 +33,10 @@ from .constants import ConstTable, pack_blocks
 from .model_plan import tensor_key
 from .planner import MemoryPlan
 
+# The C structs of clustered filters by element type, and their index widths (the kernels'
+# tk_lut_index reads indices that never span two bytes).
+LUT_TYPES = {"int8": "tk_weights_s8", "float32": "tk_weights_f32"}
+LUT_BITS = (2, 4, 8)
 # Option arrays (shapes, flags ...) up to this many values are written into the call;
 # longer ones become a named const array in NAME_weights.c.
 MAX_INLINE_ARRAY = 16
@@ -205,6 +211,35 @@ class OpContext:
                    f"{list(blocks.shape)} (blocks of {lanes} output channels)")
         return self.state.consts.tensor(self.state.const_key(t.name), blocks, t.dtype, comment,
                                         layout=f"blocks{lanes}")
+
+    def lut(self, t: Tensor, channel_axis: int, lanes: int | None) -> str | None:
+        """A constant int8 or float32 filter taking few values (clustered) as a tk_weights_s8
+        or tk_weights_f32 of packed 2-, 4- or 8-bit indices and a table (one for the tensor,
+        or one per output channel along channel_axis), when that takes less flash than the
+        tensor; None otherwise (8-bit indices never do for int8). lanes: the output channels
+        per block of the kernel's unpacked copy (pack_blocks), None if it reads the tensor as
+        it is."""
+        ctype = LUT_TYPES.get(t.dtype)
+        if ctype is None or not t.is_const or not t.size:
+            return None
+        data = np.asarray(t.data)
+        encoded = lut.smallest(data, (None, channel_axis), LUT_BITS)
+        if encoded is None:
+            return None
+        key = self.state.const_key(t.name)
+        what = f"{cformat.comment_text(t.name)}: {t.dtype} {list(t.shape)} clustered"
+        consts = self.state.consts
+        indices = consts.tensor(key, encoded.indices, "uint8",
+                                f"{what}, {encoded.bits}-bit indices", layout="lut indices")
+        tables = "one table" if encoded.axis is None else f"a table per channel (axis {encoded.axis})"
+        values = consts.tensor(key, encoded.values, t.dtype, f"{what}, {tables}",
+                               layout="lut values")
+        rows = data.shape[0]
+        unpacked = data.nbytes if lanes is None else -(-rows // lanes) * lanes * (data.nbytes // rows)
+        consts.luts[key] = (encoded.nbytes, unpacked)
+        stride = 0 if encoded.axis is None else encoded.stride
+        return self.struct(ctype, f"{{NULL, {indices}, {values}, {encoded.bits}, {stride}}}",
+                           f"filter {t.name}: packed indices and values")
 
     def table(self, ctype: str, values, what: str) -> str:
         """A named const array of integers in NAME_weights.c, whatever its length."""

@@ -32,6 +32,11 @@ class PruneOptions:
     schedule: dict[str, float] = field(default_factory=dict)  # op / weight / output name or scope -> sparsity
     block: int = 1                                # B of a 1xB block
 
+    def describe(self) -> str:
+        parts = [f"{self.sparsity:.0%}"] if self.sparsity is not None else []
+        parts += [f"{len(self.schedule)} scheduled layers"] if self.schedule else []
+        return ", ".join(parts + ([f"1x{self.block} blocks"] if self.block > 1 else []))
+
 
 def prune_options(sparsity: float | None, schedule_file: str | None, block: str | None) -> PruneOptions | None:
     """The options from --prune, --prune_schedule and --prune_block, or None without pruning."""

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     conv3d,
     converter_only,
     custom,
+    densify,
     detection,
     dynamic,
     elementwise,

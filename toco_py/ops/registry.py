@@ -81,7 +81,8 @@ class OpDef:
     squares: str | Callable[..., object] | None = None
     # How many float32 ulps of its result an implementation may be off by: 1 for what IEEE
     # arithmetic rounds; more for transcendental functions, which vectorized libraries
-    # (Eigen, oneDNN, XNNPACK) approximate by polynomials to a few ulps.
+    # (Eigen, oneDNN, XNNPACK) approximate by polynomials to a few ulps; 0 for an op whose
+    # results are values it was given, exactly (DENSIFY).
     ulps: float = 1.0
     # The kernel reproduces the runtime's float32 arithmetic step by step (QUANTIZE): a
     # float64 run of the model feeds it float32 values.

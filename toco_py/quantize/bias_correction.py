@@ -72,7 +72,9 @@ def correct_biases(graph: Graph, means: InputMeans, options: Int8Options) -> int
         for op in list(g.ops):
             if op.type not in CORRECTED or id(op) in kept_float:
                 continue
-            shift = _shift(g, op, means.mean(s, op.inputs[0]), options, options.rounded_weights.get((s, op.inputs[1])))
+            key = (s, op.inputs[1])
+            shift = _shift(g, op, means.mean(s, op.inputs[0]), options, options.rounded_weights.get(key),
+                           key in options.shared_weight_scales)
             if shift is None:
                 continue
             bias = _bias(op)
@@ -88,15 +90,15 @@ def _bias(op: Op) -> str | None:
 
 
 def _shift(g: Graph, op: Op, mean_input: np.ndarray | None, options: Int8Options,
-           rounded: np.ndarray | None) -> np.ndarray | None:
+           rounded: np.ndarray | None, shared: bool = False) -> np.ndarray | None:
     """The mean output shift per channel that quantizing the op's weights (to nearest, or to
     `rounded`) causes, or None when the op has no constant float weights and bias, or no mean
-    input."""
+    input. shared: the weights' channels share one scale (weight_params)."""
     w, bias = g.tensors[op.inputs[1]], _bias(op)
     if (mean_input is None or not w.is_const or w.dtype != "float32"
             or (bias is not None and not g.tensors[bias].is_const)):
         return None
-    params = weight_params(w.data, definition(op).weight_axis[1], options.weight_ranges)
+    params = weight_params(w.data, definition(op).weight_axis[1], options.weight_ranges, shared=shared)
     error = rounding_error(w.data, params, rounded)
     linear = replace(op, attrs={**op.attrs, ACTIVATION_ATTR: "NONE"})
     shift = np.asarray(definition(op).kernel(linear, mean_input, error, None), np.float64)

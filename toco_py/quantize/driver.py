@@ -87,7 +87,9 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
     if options.mode == "dynamic":
         from .dynamic import quantize_dynamic
 
-        return [f"dynamic range: {sum(map(quantize_dynamic, graphs))} weight tensors quantized to int8"]
+        shared = options.int8.shared_weight_scales
+        count = sum(quantize_dynamic(g, frozenset(n for i, n in shared if i == s)) for s, g in enumerate(graphs))
+        return [f"dynamic range: {count} weight tensors quantized to int8"]
     if options.calibration_method not in (None, "minmax", "percentile", "mse"):
         raise TocoError(f"calibration method {options.calibration_method!r}: use minmax, percentile or mse")
     if options.int8.weight_ranges not in ("minmax", "mse"):

@@ -18,6 +18,7 @@ def quantize_float16(graph: Graph) -> int:
                 continue
             if name not in converted:
                 half = graph.add_const(f"{name}/float16", t.data.astype(np.float16))
+                graph.tensors[half].sparsity = t.sparsity  # stored sparse, if it was
                 restored = graph.unique_name(f"{name}/dequantized")
                 graph.add_tensor(Tensor(restored, t.shape, "float32"))
                 graph.ops.insert(0, Op("DEQUANTIZE", [half], [restored], {}, name))

@@ -67,6 +67,9 @@ class Int8Options:
     # The int8 values of the weights rounded otherwise than to nearest, by (subgraph index,
     # tensor name) (--weight-rounding gptq: weight_rounding.py); their scales are weight_ranges'.
     rounded_weights: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    # The weights whose channels share one scale, by (subgraph index, tensor name): those
+    # clustered as a whole (compress/cluster.py), whose K values must stay K integers.
+    shared_weight_scales: frozenset[tuple[int, str]] = frozenset()
     scheme: Scheme = INT8
     # Ops kept in float whatever their kernels, by op name or first output's name, with why
     # (--keep_float, --accuracy_target).
@@ -355,6 +358,7 @@ class _Quantizer:
                 if key not in made:
                     made[key] = self.g.add_const(f"{name}/quantized", data)
                     self.g.tensors[made[key]].quant = params
+                    self.g.tensors[made[key]].sparsity = t.sparsity  # stored sparse, if it was
                 self.g.set_input(op, i, made[key])
         for name in {key[0] for key in made}:
             self.params.pop(name, None)
@@ -374,7 +378,8 @@ class _Quantizer:
     def _weight(self, t: Tensor, axis: int) -> tuple[np.ndarray, QuantParams]:
         if t.data.ndim == 0 or t.data.shape[axis] == 0:
             raise ConversionError(f"weights {t.name!r} of shape {list(t.data.shape)} have no channel axis {axis}")
-        params = weight_params(t.data, axis, self.options.weight_ranges)
+        params = weight_params(t.data, axis, self.options.weight_ranges,
+                               shared=(self.index, t.name) in self.options.shared_weight_scales)
         rounded = self.options.rounded_weights.get((self.index, t.name))
         return (quantize_symmetric(t.data, params) if rounded is None else rounded), params
 

@@ -15,8 +15,15 @@ from .params import quantize_symmetric, symmetric_weight_params
 FRACTIONS = np.linspace(1.0, 0.5, 51)
 
 
-def weight_params(weights: np.ndarray, axis: int | None, method: str = "minmax", bits: int = 8) -> QuantParams:
-    """Symmetric params for the weights (per channel along axis), by min/max or by MSE."""
+def weight_params(weights: np.ndarray, axis: int | None, method: str = "minmax", bits: int = 8,
+                  shared: bool = False) -> QuantParams:
+    """Symmetric params for the weights (per channel along axis), by min/max or by MSE.
+    shared: one scale for the whole tensor, repeated for each channel along axis (weights
+    clustered as a whole: their K values then stay K integers)."""
+    if shared:
+        whole = weight_params(weights, None, method, bits)
+        channels = np.shape(weights)[axis]
+        return QuantParams(np.repeat(whole.scale, channels), np.zeros(channels, np.int64), axis)
     peak = symmetric_weight_params(weights, axis, bits)
     if method == "minmax":
         return peak

@@ -180,6 +180,7 @@ OPTIONS: dict[str, tuple[str, list[tuple[str, str, Kind]]]] = {
     "ASSIGN_VARIABLE": ("AssignVariableOptions", []),
     "QUANTIZE": ("QuantizeOptions", []),
     "DEQUANTIZE": ("DequantizeOptions", []),
+    "DENSIFY": ("DensifyOptions", []),
     "FAKE_QUANT": ("FakeQuantOptions", [("Min", "min", FLOAT), ("Max", "max", FLOAT),
                                         ("NumBits", "num_bits", INT), ("NarrowRange", "narrow_range", BOOL)]),
     "RANDOM_UNIFORM": ("RandomOptions", [("Seed", "seed", INT), ("Seed2", "seed2", INT)]),

@@ -20,6 +20,7 @@ from tflite.BuiltinOptions import BuiltinOptions
 
 from ..errors import TocoError
 from ..ir import Graph, Op, QuantParams, Tensor
+from . import tflm_compression
 from .checks import (
     CheckedTable,
     InvalidModelError,
@@ -34,6 +35,7 @@ from .checks import (
     tables,
 )
 from .options import OPTIONS, OUTPUT_TYPE_ATTRS, SUBGRAPH_ATTRS, TENSOR_TYPES
+from .sparsity import read_sparse_constant
 
 __all__ = ["InvalidModelError", "Model", "Signature", "read_graph", "read_model", "read_model_file"]
 
@@ -44,6 +46,11 @@ MIN_FILE_SIZE = 8
 # Activations are never allocated here, but a model that declares more than this cannot be
 # meant seriously and would exhaust the runtime that tries to run it.
 MAX_ACTIVATION_BYTES = 16 << 30
+# Sparse constants are held dense: a small file could claim a huge tensor with a few values.
+# Pruned weights expand 2-100x; more than this many times the whole file's size (or the
+# floor) is no plausible model.
+SPARSE_EXPANSION = 1024
+SPARSE_FLOOR_BYTES = 1 << 20
 # OperatorCode.builtin_code: the generated BuiltinCode() does not apply TFLite's rule.
 _BUILTIN_CODE_SLOT = 10
 # Buffer.offset 1 is what TFLite's serializer writes while the data is not yet placed.
@@ -235,6 +242,8 @@ class _ModelReader:
         self.buffers: list[np.ndarray | None] = []
         self.opcodes: list[tuple[str, str, int]] = []
         self.activation_bytes = 0
+        self.sparse_bytes = 0
+        self.luts: dict = {}  # TFLM's look-up-table tensors (_tflm_luts)
 
     def read(self) -> Model:
         model = open_root(fb.Model, self.src)
@@ -247,6 +256,7 @@ class _ModelReader:
         subgraphs = tables(model, "Subgraphs")
         if not subgraphs:
             raise InvalidModelError("the model has no subgraphs")
+        self.luts = self._tflm_luts(model, len(subgraphs))
         read = [self._subgraph(sg, i) for i, sg in enumerate(subgraphs)]
         graphs = [graph for graph, _ in read]
         names = [_text(sg.Name()) for sg in subgraphs]
@@ -273,6 +283,15 @@ class _ModelReader:
             self.src.check(offset, size, f"buffer {i}'s external data")
             return np.frombuffer(self.src.buf, np.uint8, size, offset)
         return None
+
+    def _tflm_luts(self, model, subgraphs: int) -> dict:
+        """TFLM's look-up-table tensors (tflm_compression.py) by (subgraph, tensor index):
+        their dense data is decoded as they are read."""
+        for i, entry in enumerate(tables(model, "Metadata")):
+            if _text(entry.Name()) == tflm_compression.METADATA_KEY:
+                data = self.buffers[index(entry.Buffer(), len(self.buffers), f"metadata {i}", "buffer")]
+                return tflm_compression.lut_entries(b"" if data is None else data.tobytes(), subgraphs)
+        return {}
 
     def _opcode(self, code, i: int) -> tuple[str, str, int]:
         """(op type, custom code, version) of an OperatorCode."""
@@ -319,7 +338,7 @@ class _ModelReader:
         graph = Graph()
         for i, (t, name) in enumerate(zip(fb_tensors, names)):
             where_t = f"{where}, tensor {i} ({_short(name)})"
-            graph.add_tensor(self._tensor(t, name, marks_rank, where_t))
+            graph.add_tensor(self._tensor(t, name, marks_rank, where_t, self.luts.get((s, i))))
         graph.inputs = _refs(numbers(sg, "Inputs"), names, f"{where} inputs")
         graph.outputs = _refs(numbers(sg, "Outputs"), names, f"{where} outputs")
         versions = []
@@ -376,25 +395,42 @@ class _ModelReader:
 
     # ---- tensors ---------------------------------------------------------------------
 
-    def _tensor(self, t, name: str, marks_rank: bool, where: str) -> Tensor:
+    def _tensor(self, t, name: str, marks_rank: bool, where: str, packed=None) -> Tensor:
+        """packed: its TFLM LutEntry when its buffer holds look-up-table indices."""
         code = t.Type()
         dtype = TENSOR_TYPES[index(code, len(TENSOR_TYPES), where, "tensor type")]
-        if t.Sparsity() is not None:
-            raise InvalidModelError(f"{where}: sparse tensors are not supported")
         dims = _dims(t, where)
         shape = None if not dims and marks_rank and not t.HasRank() else dims
         buffer = self.buffers[index(t.Buffer(), len(self.buffers), where, "buffer")]
         quant, min_max = _quantization(adopt(t, t.Quantization()), shape, where)
+        if buffer is not None and packed is not None:
+            values = self.buffers[index(packed.value_buffer, len(self.buffers), where, "value buffer")]
+            buffer = tflm_compression.decompress(buffer, values, packed.index_bitwidth, dtype,
+                                                 shape or (), quant, where)
+        # LiteRT reads sparsity parameters of constants only (InterpreterBuilder).
+        sparse = adopt(t, t.Sparsity()) if buffer is not None else None
+        sparsity = None
         if buffer is None:
             self._count_activation(t, dtype, where)
             data = None
+        elif sparse is not None:
+            self._count_sparse(_known_shape(shape, where), dtype, where)
+            data, sparsity = read_sparse_constant(sparse, _values(buffer, dtype, where),
+                                                  shape, where)
         else:
             data = _constant(buffer, dtype, shape, where)
         variable = bool(t.IsVariable())
         if variable and data is not None:
             # LiteRT refuses it too (InterpreterBuilder: "variable tensor with buffer").
             raise InvalidModelError(f"{where}: a variable tensor cannot have constant data")
-        return Tensor(name, shape, dtype, data, quant, min_max, variable)
+        return Tensor(name, shape, dtype, data, quant, min_max, variable, sparsity)
+
+    def _count_sparse(self, shape: tuple[int, ...], dtype: str, where: str) -> None:
+        limit = max(SPARSE_EXPANSION * self.src.size, SPARSE_FLOOR_BYTES)
+        self.sparse_bytes += element_count(shape, limit, where) * _ITEM_SIZE.get(dtype, 1)
+        if self.sparse_bytes > limit:
+            raise InvalidModelError(f"{where}: the sparse constants would take {self.sparse_bytes} "
+                                    f"bytes dense, over {SPARSE_EXPANSION} times the file's size")
 
     def _count_activation(self, t, dtype: str, where: str) -> None:
         # The concrete shape: -1 dims of the signature are stored there as a size to use.
@@ -453,17 +489,34 @@ def _quantization(q, shape, where: str) -> tuple[QuantParams | None, tuple[float
     return QuantParams(scale.astype(np.float32), zero_point.astype(np.int64), axis), min_max
 
 
-def _constant(buffer: np.ndarray, dtype: str, shape, where: str) -> np.ndarray:
-    """A constant's value, as a read-only view of the file where numpy can hold it."""
+def _known_shape(shape, where: str) -> tuple[int, ...]:
     if shape is None or -1 in shape:
         raise InvalidModelError(f"{where}: a constant tensor must have a fully known shape")
-    count = element_count(shape, buffer.size, where)
+    return shape
+
+
+def _constant(buffer: np.ndarray, dtype: str, shape, where: str) -> np.ndarray:
+    """A constant's value, as a read-only view of the file where numpy can hold it."""
+    count = element_count(_known_shape(shape, where), buffer.size, where)
     if dtype == "string":
         return np.array(decode_strings(buffer, count, where), dtype=object).reshape(shape)
-    if dtype not in _NUMPY_TYPES:
-        raise InvalidModelError(f"{where}: constant tensors of type {dtype} are not supported")
-    item = np.dtype(dtype).newbyteorder("<")
+    item = _item(dtype, where)
     if count * item.itemsize != buffer.size:
         raise InvalidModelError(f"{where}: buffer holds {buffer.size} bytes, shape "
                                 f"{shape_text(shape)} of {dtype} needs {count * item.itemsize}")
     return np.frombuffer(buffer, item).reshape(shape)
+
+
+def _values(buffer: np.ndarray, dtype: str, where: str) -> np.ndarray:
+    """The numbers of a sparse constant's buffer, as a read-only view of the file."""
+    item = _item(dtype, where)
+    if buffer.size % item.itemsize:
+        raise InvalidModelError(f"{where}: buffer of {buffer.size} bytes is no whole number "
+                                f"of {dtype} values")
+    return np.frombuffer(buffer, item)
+
+
+def _item(dtype: str, where: str) -> np.dtype:
+    if dtype not in _NUMPY_TYPES:
+        raise InvalidModelError(f"{where}: constant tensors of type {dtype} are not supported")
+    return np.dtype(dtype).newbyteorder("<")

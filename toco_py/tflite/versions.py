@@ -12,8 +12,8 @@ types, ranks (unknown rank is written as an empty shape, unknown sizes as 1), wh
 tensor has quantization parameters (the writer adds them exactly when `Tensor.quant` is
 set), and the builtin options the writer stores. Options the writer never stores keep their
 schema defaults, so those branches are left out: quantized_bias_type (CONV_2D 8,
-FULLY_CONNECTED 11, TRANSPOSE_CONV 5), sparse weights (FULLY_CONNECTED 8) and shuffled
-weights (FULLY_CONNECTED 2).
+FULLY_CONNECTED 11, TRANSPOSE_CONV 5) and shuffled weights (FULLY_CONNECTED 2). Sparse
+weights (FULLY_CONNECTED 8) are a tensor's: Tensor.sparsity.
 
 16x8 models are the exception: TensorFlow's converter quantizes them with its older quantizer
 (tools/optimize), which raises each quantized op's version to the one its OperatorProperty
@@ -198,6 +198,8 @@ RULES: dict[str, Rule] = {
     "FULLY_CONNECTED": (
         (_family("int16", "int4", "int16"), 13),
         (_hybrid_per_channel(0), 12),
+        # op_signature.cc's sparse_weight: the writer stores the weights sparse.
+        (lambda s: s.tensor(1) is not None and s.tensor(1).sparsity is not None, 8),
         (_family("int16", "int16", "int16"), 7),
         # An absent bias still counts as an input (TFLite's -1): 6 needs exactly two.
         (lambda s: len(s.op.inputs) == 2, 6),
@@ -353,7 +355,7 @@ VERSION_1 = frozenset({
     # Structural and array ops (issue 13).
     "ONE_HOT", "CUMSUM", "LOCAL_RESPONSE_NORMALIZATION", "UNSORTED_SEGMENT_SUM",
     "UNSORTED_SEGMENT_PROD", "UNSORTED_SEGMENT_MAX", "UNSORTED_SEGMENT_MIN", "SEGMENT_SUM",
-    "REVERSE_SEQUENCE", "BITCAST",
+    "REVERSE_SEQUENCE", "BITCAST", "DENSIFY",
     "CONV_3D", "CONV_3D_TRANSPOSE",
     # Object detection (ops/detection.py).
     "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5",

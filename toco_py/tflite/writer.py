@@ -15,7 +15,9 @@ from ..content_key import checksum, same_bytes
 from ..content_key import payload as content_payload
 from ..errors import ConversionError
 from ..ir import Graph, Op
+from . import tflm_compression as tflm
 from .options import OPTIONS, TENSOR_TYPES
+from .sparsity import build_sparsity, check_sparse_readers, sparsify
 from .versions import op_version
 
 SCHEMA_VERSION = 3
@@ -62,8 +64,12 @@ class _ModelWriter:
     first) or, when it has none, the graph alone. Buffers and operator codes are shared; the
     tensor indices are each subgraph's own."""
 
-    def __init__(self, graph: Graph, consume: bool = False) -> None:
+    def __init__(self, graph: Graph, consume: bool = False, tflm_compression: bool = False) -> None:
         self.graphs = graph.subgraphs or [graph]
+        # Clustered filters as TFLM's look-up-table tensors (tflm_compression.py): per
+        # subgraph, the encoded tensors by name.
+        self.tflm_compression = tflm_compression
+        self.luts: list[dict] = []
         self.graph = graph  # the subgraph being written
         # Drop each weight from the graph once it is in the builder: the peak then holds the
         # weights about once, not twice. The graph is unusable afterwards.
@@ -78,6 +84,8 @@ class _ModelWriter:
         # Per subgraph: (tensor order, tensor index, buffer_of).
         self.layouts: list[tuple[list[str], dict[str, int], dict[str, int]]] = []
         self.opcodes: list[tuple[int, str, int]] = []
+        # Sparse constants' parameters, by tensor (id): their buffers hold the values only.
+        self.sparsity: dict[int, object] = {}
 
     # ---- indices -----------------------------------------------------------------
 
@@ -94,14 +102,22 @@ class _ModelWriter:
         self.tensor_index = {n: i for i, n in enumerate(order)}
         self.buffer_of = {}
         self.layouts.append((self.tensor_order, self.tensor_index, self.buffer_of))
+        luts = tflm.compressible(graph) if self.tflm_compression else {}
+        self.luts.append(luts)
         # Identical constant payloads share one buffer: a checksum finds the candidates, a
         # byte comparison decides (see content_key).
         by_checksum: dict[tuple[int, int], list[int]] = {}
+        check_sparse_readers(graph)
         for name in order:
-            data = graph.tensors[name].data
+            t = graph.tensors[name]
+            data = t.data
             if data is None:
                 self.buffer_of[name] = 0
                 continue
+            if name in luts:
+                data = luts[name].indices
+            elif t.sparsity is not None:
+                data, self.sparsity[id(t)] = sparsify(data, t.sparsity)
             data = np.ascontiguousarray(data)
             candidates = by_checksum.setdefault((checksum(data), data.nbytes), [])
             index = next((i for i in candidates if same_bytes(self.buffers[i], data)), None)
@@ -143,6 +159,8 @@ class _ModelWriter:
         if t.dtype not in TENSOR_TYPES:
             raise ConversionError(f"tensor {name!r} has type {t.dtype}, which TFLite cannot hold")
         quant = self._quantization(name)
+        sparsity = self.sparsity.get(id(t))
+        sparsity = None if sparsity is None else build_sparsity(b, sparsity)
         fb_name = b.CreateString(name)
         # Unknown sizes (downstream of custom ops and of ops whose output size depends on
         # the input values) are -1 in shape_signature, and 1 in shape, as TF's converter
@@ -162,6 +180,8 @@ class _ModelWriter:
         fb.TensorAddName(b, fb_name)
         if quant is not None:
             fb.TensorAddQuantization(b, quant)
+        if sparsity is not None:
+            fb.TensorAddSparsity(b, sparsity)
         return fb.TensorEnd(b)
 
     def _options(self, op: Op) -> tuple[int, int | None]:
@@ -295,13 +315,31 @@ class _ModelWriter:
                     release_file_pages(t.data)
                 t.data = None
 
+    def _tflm_metadata_buffer(self) -> int | None:
+        """Appends the value tables of the look-up-table tensors and the metadata that names
+        them; returns the metadata's buffer (None when no tensor was compressed)."""
+        subgraphs = []
+        for (_, index, _), luts in zip(self.layouts, self.luts):
+            entries = []
+            for name, encoded in luts.items():
+                self.buffers.append(encoded.values)
+                entries.append(tflm.LutEntry(index[name], len(self.buffers) - 1, encoded.bits))
+            subgraphs.append(entries)
+        if not any(subgraphs):
+            return None
+        self.buffers.append(np.frombuffer(tflm.metadata_bytes(subgraphs), np.uint8))
+        return len(self.buffers) - 1
+
     def build(self) -> memoryview:
         """The model, as a view of the builder's buffer (no copy of the weights is made
         beyond the one into the builder)."""
         for graph in self.graphs:
             self._index_tensors(graph)
+        metadata_buffer = self._tflm_metadata_buffer() if self.tflm_compression else None
         payload = sum(np.asarray(d).nbytes + BUFFER_ALIGNMENT + 16 for d in self.buffers if d is not None)
         tensors = sum(len(order) for order, _, _ in self.layouts)
+        # Sparse constants' index arrays, with room for their tables and alignment.
+        payload += sum(sp.index_bytes() + 64 * len(sp.levels) for sp in self.sparsity.values())
         self.b = b = _presized_builder(payload + (1 << 16) * len(self.graphs) + 512 * tensors)
         buffers = self._buffer_tables()
         subgraphs = [self._subgraph(s) for s in range(len(self.graphs))]
@@ -309,6 +347,14 @@ class _ModelWriter:
         signature = self._signature()
         opcodes = self._opcode_tables()
         description = b.CreateString("toco-py")
+        metadata_vec = None
+        if metadata_buffer is not None:
+            key = b.CreateString(tflm.METADATA_KEY)
+            fb.MetadataStart(b)
+            fb.MetadataAddName(b, key)
+            fb.MetadataAddBuffer(b, metadata_buffer)
+            metadata_vec = _vector(b, fb.ModelStartMetadataVector, [fb.MetadataEnd(b)],
+                                   b.PrependUOffsetTRelative)
         opcodes_vec = _vector(b, fb.ModelStartOperatorCodesVector, opcodes, b.PrependUOffsetTRelative)
         subgraphs_vec = _vector(b, fb.ModelStartSubgraphsVector, subgraphs, b.PrependUOffsetTRelative)
         buffers_vec = _vector(b, fb.ModelStartBuffersVector, buffers, b.PrependUOffsetTRelative)
@@ -320,14 +366,17 @@ class _ModelWriter:
         fb.ModelAddDescription(b, description)
         fb.ModelAddBuffers(b, buffers_vec)
         fb.ModelAddSignatureDefs(b, sigs_vec)
+        if metadata_vec is not None:
+            fb.ModelAddMetadata(b, metadata_vec)
         b.Finish(fb.ModelEnd(b), file_identifier=b"TFL3")
         return memoryview(b.Bytes)[b.Head():]
 
 
-def model_view(graph: Graph, consume: bool = False) -> memoryview:
+def model_view(graph: Graph, consume: bool = False, tflm_compression: bool = False) -> memoryview:
     """The .tflite as a view of the writer's buffer. consume=True drops the graph's weights as
-    they are written (for callers that only want the file)."""
-    return _ModelWriter(graph, consume).build()
+    they are written (for callers that only want the file); tflm_compression=True writes
+    clustered filters as TFLM's look-up-table tensors (for TFLM only)."""
+    return _ModelWriter(graph, consume, tflm_compression).build()
 
 
 def model_bytes(graph: Graph) -> bytes:

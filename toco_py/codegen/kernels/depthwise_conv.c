@@ -5,7 +5,9 @@
  *
  * With M = 1 (MobileNets) the channels of a pixel are contiguous in input, filter and output
  * alike: blocks of TK_F32_LANES of them sum side by side, each in that same order, in a loop
- * the compiler vectorizes. The other channels (M > 1, or the last few) sum one at a time.
+ * the compiler vectorizes. The other channels (M > 1, or the last few) sum one at a time,
+ * as do all the channels of a clustered filter (the *_lut_f32 kernel: each weight decoded
+ * from its packed index as it is read, tk_weight_f32).
  * The taps inside the input are worked out once per output row and pixel. */
 #include "toco_kernels.h"
 
@@ -49,15 +51,15 @@ static void block_sums(const struct window *win, const int32_t *in, const float 
 }
 
 /* Output channel oc, which reads input channel ic. */
-static float channel_sum(const struct window *win, const int32_t *in, const float *filter,
-                         const int32_t *fd, int32_t oc, int32_t ic)
+static float channel_sum(const struct window *win, const int32_t *in,
+                         const tk_weights_f32 *filter, const int32_t *fd, int32_t oc, int32_t ic)
 {
     float total = 0.0f;
     int32_t ky, kx;
     for (ky = win->ky0; ky < win->ky1; ++ky) {
         for (kx = win->kx0; kx < win->kx1; ++kx) {
-            total += window_pixel(win, in, ky, kx)[ic]
-                     * filter[(size_t)(ky * fd[2] + kx) * (size_t)fd[3] + (size_t)oc];
+            size_t at = (size_t)(ky * fd[2] + kx) * (size_t)fd[3] + (size_t)oc;
+            total += window_pixel(win, in, ky, kx)[ic] * tk_weight_f32(filter, at, oc);
         }
     }
     return total;
@@ -69,16 +71,16 @@ static float finish(float total, const float *bias, int32_t oc, float act_min, f
 }
 
 /* Every output channel of one pixel. */
-static void pixel_channels(const struct window *win, const int32_t *in, const float *filter,
-                           const int32_t *fd, const float *bias, float *out, int32_t channels,
-                           float act_min, float act_max)
+static void pixel_channels(const struct window *win, const int32_t *in,
+                           const tk_weights_f32 *filter, const int32_t *fd, const float *bias,
+                           float *out, int32_t channels, float act_min, float act_max)
 {
     int32_t multiplier = channels / in[3];
     int32_t oc = 0, j;
-    if (multiplier == 1) {
+    if (multiplier == 1 && filter->plain) {
         for (; oc + TK_F32_LANES <= channels; oc += TK_F32_LANES) {
             float sums[TK_F32_LANES];
-            block_sums(win, in, filter, fd, oc, sums);
+            block_sums(win, in, filter->plain, fd, oc, sums);
             for (j = 0; j < TK_F32_LANES; ++j) {
                 out[oc + j] = finish(sums[j], bias, oc + j, act_min, act_max);
             }
@@ -90,11 +92,11 @@ static void pixel_channels(const struct window *win, const int32_t *in, const fl
     }
 }
 
-int tk_depthwise_conv2d_f32(const float *input, const int32_t *input_dims,
-                            const float *filter, const int32_t *filter_dims, const float *bias,
-                            float *output, const int32_t *output_dims,
-                            int stride_h, int stride_w, int dilation_h, int dilation_w,
-                            int pad_top, int pad_left, float act_min, float act_max)
+int tk_depthwise_conv2d_lut_f32(const float *input, const int32_t *input_dims,
+                                const tk_weights_f32 *filter, const int32_t *filter_dims,
+                                const float *bias, float *output, const int32_t *output_dims,
+                                int stride_h, int stride_w, int dilation_h, int dilation_w,
+                                int pad_top, int pad_left, float act_min, float act_max)
 {
     const int32_t *in = input_dims, *fd = filter_dims, *od = output_dims;
     struct window win;
@@ -116,4 +118,16 @@ int tk_depthwise_conv2d_f32(const float *input, const int32_t *input_dims,
         }
     }
     return TK_OK;
+}
+
+int tk_depthwise_conv2d_f32(const float *input, const int32_t *input_dims,
+                            const float *filter, const int32_t *filter_dims, const float *bias,
+                            float *output, const int32_t *output_dims,
+                            int stride_h, int stride_w, int dilation_h, int dilation_w,
+                            int pad_top, int pad_left, float act_min, float act_max)
+{
+    tk_weights_f32 plain = {filter, NULL, NULL, 0, 0};
+    return tk_depthwise_conv2d_lut_f32(input, input_dims, &plain, filter_dims, bias, output,
+                                       output_dims, stride_h, stride_w, dilation_h, dilation_w,
+                                       pad_top, pad_left, act_min, act_max);
 }

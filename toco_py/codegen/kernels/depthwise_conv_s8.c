@@ -7,8 +7,9 @@
  * The sums wrap modulo 2^32 (all that the requantization reads of them). With M = 1 the
  * channels of a pixel are contiguous in input, filter and output: blocks of TK_S8_LANES of
  * them sum side by side in a loop the compiler vectorizes; the other channels (M > 1, or
- * the last few) sum one at a time. The taps inside the image are worked out once per
- * output row and pixel. */
+ * the last few) sum one at a time, as do all the channels of a clustered filter (the
+ * *_lut_s8 kernel: each weight decoded from its packed index as it is read, tk_weight_s8).
+ * The taps inside the image are worked out once per output row and pixel. */
 #include "toco_kernels.h"
 
 /* One output pixel's window: where it starts in the batch's image and its taps inside. */
@@ -53,15 +54,16 @@ static void block_sums(const struct window *win, const int32_t *in, const int8_t
 }
 
 /* Output channel oc, which reads input channel ic. */
-static uint32_t channel_sum(const struct window *win, const int32_t *in, const int8_t *filter,
-                            const int32_t *fd, int32_t oc, int32_t ic)
+static uint32_t channel_sum(const struct window *win, const int32_t *in,
+                            const tk_weights_s8 *filter, const int32_t *fd, int32_t oc, int32_t ic)
 {
     uint32_t total = 0;
     int32_t ky, kx;
     for (ky = win->ky0; ky < win->ky1; ++ky) {
         for (kx = win->kx0; kx < win->kx1; ++kx) {
             int32_t v = window_pixel(win, in, ky, kx)[ic] - win->input_zero;
-            total += (uint32_t)(v * filter[(size_t)(ky * fd[2] + kx) * (size_t)fd[3] + (size_t)oc]);
+            size_t at = (size_t)(ky * fd[2] + kx) * (size_t)fd[3] + (size_t)oc;
+            total += (uint32_t)(v * tk_weight_s8(filter, at, oc));
         }
     }
     return total;
@@ -82,16 +84,16 @@ static int8_t finish(uint32_t sum, const struct requantization *q, int32_t oc)
 }
 
 /* Every output channel of one pixel. */
-static void pixel_channels(const struct window *win, const int32_t *in, const int8_t *filter,
-                           const int32_t *fd, const struct requantization *q, int8_t *out,
-                           int32_t channels)
+static void pixel_channels(const struct window *win, const int32_t *in,
+                           const tk_weights_s8 *filter, const int32_t *fd,
+                           const struct requantization *q, int8_t *out, int32_t channels)
 {
     int32_t multiplier = channels / in[3];
     int32_t oc = 0, j;
-    if (multiplier == 1) {
+    if (multiplier == 1 && filter->plain) {
         for (; oc + TK_S8_LANES <= channels; oc += TK_S8_LANES) {
             uint32_t sums[TK_S8_LANES];
-            block_sums(win, in, filter, fd, oc, sums);
+            block_sums(win, in, filter->plain, fd, oc, sums);
             for (j = 0; j < TK_S8_LANES; ++j) {
                 out[oc + j] = finish(sums[j], q, oc + j);
             }
@@ -102,12 +104,13 @@ static void pixel_channels(const struct window *win, const int32_t *in, const in
     }
 }
 
-int tk_depthwise_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
-                           const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
-                           int8_t *output, const int32_t *output_dims, int stride_h,
-                           int stride_w, int dilation_h, int dilation_w, int pad_top,
-                           int pad_left, const int32_t *multipliers, const int8_t *shifts,
-                           int32_t output_zero, int32_t act_min, int32_t act_max)
+int tk_depthwise_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims,
+                               int32_t input_zero, const tk_weights_s8 *filter,
+                               const int32_t *filter_dims, const int32_t *bias, int8_t *output,
+                               const int32_t *output_dims, int stride_h, int stride_w,
+                               int dilation_h, int dilation_w, int pad_top, int pad_left,
+                               const int32_t *multipliers, const int8_t *shifts,
+                               int32_t output_zero, int32_t act_min, int32_t act_max)
 {
     const int32_t *in = input_dims, *fd = filter_dims, *od = output_dims;
     struct requantization q;
@@ -137,4 +140,18 @@ int tk_depthwise_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32
         }
     }
     return TK_OK;
+}
+
+int tk_depthwise_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
+                           const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
+                           int8_t *output, const int32_t *output_dims, int stride_h,
+                           int stride_w, int dilation_h, int dilation_w, int pad_top,
+                           int pad_left, const int32_t *multipliers, const int8_t *shifts,
+                           int32_t output_zero, int32_t act_min, int32_t act_max)
+{
+    tk_weights_s8 plain = {filter, NULL, NULL, 0, 0};
+    return tk_depthwise_conv2d_lut_s8(input, input_dims, input_zero, &plain, filter_dims, bias,
+                                      output, output_dims, stride_h, stride_w, dilation_h,
+                                      dilation_w, pad_top, pad_left, multipliers, shifts,
+                                      output_zero, act_min, act_max);
 }

@@ -85,6 +85,37 @@ static inline float tk_clamp_f32(float x, float lo, float hi)
  * go to the *_unpacked kernels. */
 #define TK_F32_LANES 8
 
+/* ---- clustered filters ---------------------------------------------------------------
+ * Constant filters that take few values (clustered) may arrive as packed indices into
+ * tables of values instead (toco_py/lut.py: TFLM's LutTensor format), in the model's
+ * element order: element e of output channel c is values[c * stride + index e] (stride 0:
+ * one table), index e the `bits` bits at bit e * bits of `indices`, high-order bits first.
+ * The *_lut_* kernels decode each weight as they read it (tk_weight_f32, tk_weight_s8), so
+ * only the packed form is ever stored. bits is 2, 4 or 8: an index never spans two bytes. */
+static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int32_t bits)
+{
+    size_t bit = element * (size_t)bits;
+    uint32_t shift = 8u - (uint32_t)bits - (uint32_t)(bit & 7u);
+    return ((uint32_t)indices[bit >> 3] >> shift) & ((1u << (uint32_t)bits) - 1u);
+}
+
+/* A constant float filter read one element at a time: `plain` in the model's layout, or
+ * (plain NULL) packed indices into `values`. */
+typedef struct {
+    const float *plain;
+    const uint8_t *indices;
+    const float *values;
+    int32_t bits, stride;
+} tk_weights_f32;
+
+static inline float tk_weight_f32(const tk_weights_f32 *w, size_t element, int32_t channel)
+{
+    if (w->plain) {
+        return w->plain[element];
+    }
+    return w->values[(size_t)channel * (size_t)w->stride + tk_lut_index(w->indices, element, w->bits)];
+}
+
 /* The taps k in [0, taps) of a window whose tap k reads start + k * dilation that land
  * inside [0, extent): [*first, *last), empty when none does. dilation >= 1. */
 static inline void tk_tap_range(int32_t start, int32_t dilation, int32_t taps, int32_t extent,
@@ -134,6 +165,20 @@ int tk_conv2d_unpacked_f32(const float *input, const int32_t *input_dims,
 int tk_fully_connected_unpacked_f32(const float *input, int32_t batches, int32_t depth,
                                     const float *weights, const float *bias, float *output,
                                     int32_t units, float act_min, float act_max);
+/* The same on clustered filters (unpacked.c), and DEPTHWISE_CONV_2D's (depthwise_conv.c). */
+int tk_conv2d_lut_f32(const float *input, const int32_t *input_dims,
+                      const tk_weights_f32 *filter, const int32_t *filter_dims, const float *bias,
+                      float *output, const int32_t *output_dims,
+                      int stride_h, int stride_w, int dilation_h, int dilation_w,
+                      int pad_top, int pad_left, float act_min, float act_max);
+int tk_depthwise_conv2d_lut_f32(const float *input, const int32_t *input_dims,
+                                const tk_weights_f32 *filter, const int32_t *filter_dims,
+                                const float *bias, float *output, const int32_t *output_dims,
+                                int stride_h, int stride_w, int dilation_h, int dilation_w,
+                                int pad_top, int pad_left, float act_min, float act_max);
+int tk_fully_connected_lut_f32(const float *input, int32_t batches, int32_t depth,
+                               const tk_weights_f32 *weights, const float *bias, float *output,
+                               int32_t units, float act_min, float act_max);
 
 /* ---- pool.c ------------------------------------------------------------------------- */
 

@@ -111,6 +111,37 @@ TK_CONV_S8(tk_depthwise_conv2d_s8);
 TK_CONV_S8(tk_conv2d_unpacked_s8);
 #undef TK_CONV_S8
 
+/* A constant int8 filter read one element at a time: `plain` in the model's layout, or
+ * (plain NULL) clustered, as packed indices into `values` (see "clustered filters" in
+ * toco_kernels.h). */
+typedef struct {
+    const int8_t *plain;
+    const uint8_t *indices;
+    const int8_t *values;
+    int32_t bits, stride;
+} tk_weights_s8;
+
+static inline int8_t tk_weight_s8(const tk_weights_s8 *w, size_t element, int32_t channel)
+{
+    if (w->plain) {
+        return w->plain[element];
+    }
+    return w->values[(size_t)channel * (size_t)w->stride + tk_lut_index(w->indices, element, w->bits)];
+}
+
+/* unpacked_s8.c and depthwise_conv_s8.c: the convolutions above on clustered filters
+ * (the filter's layout and sums as in tk_conv2d_unpacked_s8, tk_depthwise_conv2d_s8). */
+#define TK_CONV_LUT_S8(name)                                                                \
+    int name(const int8_t *input, const int32_t *input_dims, int32_t input_zero,            \
+             const tk_weights_s8 *filter, const int32_t *filter_dims, const int32_t *bias,  \
+             int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,        \
+             int dilation_h, int dilation_w, int pad_top, int pad_left,                     \
+             const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,         \
+             int32_t act_min, int32_t act_max)
+TK_CONV_LUT_S8(tk_conv2d_lut_s8);
+TK_CONV_LUT_S8(tk_depthwise_conv2d_lut_s8);
+#undef TK_CONV_LUT_S8
+
 /* fc_s8.c (weights [units][depth], packed) and unpacked_s8.c (as in the model):
  * output[b][u] = clamp(scale_single(sum_k (input[b][k] - input_zero) * weights[u][k] +
  * bias[u], multipliers[u], shifts[u]) + output_zero); the sums in 64 bits, unwrapped. */
@@ -122,6 +153,13 @@ TK_CONV_S8(tk_conv2d_unpacked_s8);
 TK_FC_S8(tk_fully_connected_s8);
 TK_FC_S8(tk_fully_connected_unpacked_s8);
 #undef TK_FC_S8
+
+/* unpacked_s8.c: FULLY_CONNECTED on clustered weights ([units][depth], unit = channel). */
+int tk_fully_connected_lut_s8(const int8_t *input, int32_t batches, int32_t depth,
+                              int32_t input_zero, const tk_weights_s8 *weights,
+                              const int32_t *bias, int8_t *output, int32_t units,
+                              const int32_t *multipliers, const int8_t *shifts,
+                              int32_t output_zero, int32_t act_min, int32_t act_max);
 
 /* The FULLY_CONNECTED result of one unit: the exact sum plus bias, requantized with one
  * rounding; numpy adds the zero point in 64 bits, so no wrap before the clamp. */

@@ -1,0 +1,71 @@
+"""Pruned weights stored sparse (TFLite's SparsityParameters, tflite/sparsity.py) where that
+makes the file smaller, after quantization has settled their dtype.
+
+The layout is TensorFlow's converter's (tflite/sparsity.tf_format): every dimension DENSE but
+the last, SPARSE_CSR, with the smallest index types that fit. A weight pruned in 1xB runs
+(--prune_block) whose last dimension B divides is also tried in 1xB blocks, which store one
+index per run instead of one per value; the smaller form wins. An FC whose layout LiteRT's
+FULLY_CONNECTED reads itself (float32 unblocked or 1x4, int8 1x16: sparsity.fc_reads_directly)
+takes it so; any other reader gets a DENSIFY in front when the model is written
+(passes/densify.insert_densify). A float16 weight is the constant its DEQUANTIZE reads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Tensor
+from ..tflite.sparsity import SparseFormat, stored_bytes, tf_format
+from .prune import prunable
+
+# What storing a tensor sparse adds beyond its values and indices: the SparsityParameters
+# tables, and a DENSIFY op with its output tensor (measured on written files: 150-250 bytes).
+OVERHEAD_BYTES = 256
+
+
+def store_pruned_sparse(graph: Graph, block: int = 1) -> str:
+    """Marks each prunable op's weights sparse (Tensor.sparsity) where the sparse form is
+    smaller; returns a note with the bytes it saves."""
+    dense = stored = count = 0
+    for g in graph.subgraphs or [graph]:
+        for t in _weights(g):
+            choice = _smallest_format(t.data, block)
+            if choice is None:
+                continue
+            fmt, size = choice
+            t.sparsity = fmt
+            dense, stored, count = dense + t.data.nbytes, stored + size, count + 1
+    if not count:
+        return "--prune: no pruned weight is smaller stored sparse (kept dense)"
+    return (f"--prune: {count} weight tensors stored sparse, {stored:,} bytes of values and indices "
+            f"for {dense:,} dense")
+
+
+def _weights(g: Graph) -> list[Tensor]:
+    """The constant weights of the prunable ops, once each: a DEQUANTIZE's constant input
+    where the weight is dequantized (float16)."""
+    found: dict[str, Tensor] = {}
+    for op in g.ops:
+        index = prunable(op)
+        if index is None or index >= len(op.inputs) or not op.inputs[index]:
+            continue
+        name = op.inputs[index]
+        producer = g.producer(name)
+        if producer is not None and producer.type == "DEQUANTIZE":
+            name = producer.inputs[0]
+        t = g.tensors[name]
+        if t.data is not None and t.sparsity is None and t.data.ndim >= 2:
+            found[name] = t
+    return list(found.values())
+
+
+def _smallest_format(data: np.ndarray, block: int) -> tuple[SparseFormat, int] | None:
+    """The layout (unblocked, or 1 x block on the last dimension) storing `data` in fewest
+    bytes, with that size, if it beats dense by more than OVERHEAD_BYTES."""
+    candidates = [tf_format(data.ndim)]
+    if block > 1 and data.shape[-1] % block == 0:
+        candidates.append(tf_format(data.ndim, (1,) * (data.ndim - 1) + (block,)))
+    sizes = [(stored_bytes(data, fmt), k) for k, fmt in enumerate(candidates)]
+    size, k = min(sizes)
+    if size + OVERHEAD_BYTES >= data.nbytes:
+        return None
+    return candidates[k], size
