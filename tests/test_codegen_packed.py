@@ -116,7 +116,8 @@ def fc_graph(rng, units, depth, values, axis, batches=3):
 
 # (conv_graph's arguments, the kernel, the index bits)
 CASES = {
-    "conv_4_values_per_channel": (("CONV_2D", (1, 7, 9, 5), (6, 3, 3, 5),
+    # Two blocks of 16 output channels, the last holding 4: per-channel tables of each.
+    "conv_4_values_per_channel": (("CONV_2D", (1, 7, 9, 5), (20, 3, 3, 5),
                                    window("SAME", (2, 1), act="RELU6"), 4, 0), "tk_conv2d_lut_s8", 2),
     "conv_3_values_per_tensor_dilated": (("CONV_2D", (2, 8, 7, 3), (18, 2, 3, 3),
                                           window("VALID", dilation=(2, 1)), 3, None), "tk_conv2d_lut_s8", 2),
