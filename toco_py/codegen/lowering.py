@@ -247,8 +247,8 @@ class OpContext:
         unpacked = data.nbytes if lanes is None else -(-rows // lanes) * lanes * (data.nbytes // rows)
         consts.luts[key] = (encoded.nbytes, unpacked)
         stride = 0 if encoded.axis is None else encoded.stride
-        lanes_field = ", 0" if ctype == "tk_weights_s8" else ""  # (set by the kernel)
-        return self.struct(ctype, f"{{NULL, {indices}, {values}, {encoded.bits}, {stride}{lanes_field}}}",
+        # (lanes: set by the kernel for each block)
+        return self.struct(ctype, f"{{NULL, {indices}, {values}, {encoded.bits}, {stride}, 0}}",
                            f"filter {t.name}: packed indices and values")
 
     def table(self, ctype: str, values, what: str) -> str:
