@@ -195,7 +195,7 @@ FLOAT_CASES = {
 
 @pytest.mark.parametrize("case", sorted(FLOAT_CASES))
 def test_float_bundles(case, rng, tmp_path):
-    """Float kernels sum in the unpacked kernels' order: checked by --verify's float policy."""
+    """Float kernels sum in the dense kernels' order: checked by --verify's float policy."""
     op_type, x_shape, w_shape, attrs, values, axis, kernel, bits = FLOAT_CASES[case]
     x = rng.normal(0, 1, x_shape).astype(np.float32)
     w = clustered(rng, w_shape, values, axis, "float32")
