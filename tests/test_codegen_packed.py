@@ -116,7 +116,8 @@ def fc_graph(rng, units, depth, values, axis, batches=3):
 
 # (conv_graph's arguments, the kernel, the index bits)
 CASES = {
-    "conv_4_values_per_channel": (("CONV_2D", (1, 7, 9, 5), (6, 3, 3, 5),
+    # Two blocks of 16 output channels, the last holding 4: per-channel tables of each.
+    "conv_4_values_per_channel": (("CONV_2D", (1, 7, 9, 5), (20, 3, 3, 5),
                                    window("SAME", (2, 1), act="RELU6"), 4, 0), "tk_conv2d_lut_s8", 2),
     "conv_3_values_per_tensor_dilated": (("CONV_2D", (2, 8, 7, 3), (18, 2, 3, 3),
                                           window("VALID", dilation=(2, 1)), 3, None), "tk_conv2d_lut_s8", 2),
@@ -194,7 +195,7 @@ FLOAT_CASES = {
 
 @pytest.mark.parametrize("case", sorted(FLOAT_CASES))
 def test_float_bundles(case, rng, tmp_path):
-    """Float kernels sum in the unpacked kernels' order: checked by --verify's float policy."""
+    """Float kernels sum in the dense kernels' order: checked by --verify's float policy."""
     op_type, x_shape, w_shape, attrs, values, axis, kernel, bits = FLOAT_CASES[case]
     x = rng.normal(0, 1, x_shape).astype(np.float32)
     w = clustered(rng, w_shape, values, axis, "float32")

@@ -92,11 +92,12 @@ def _conv_s8(ctx: OpContext, kernel) -> None:
 
 
 def _conv_kernel(ctx: OpContext, w: Tensor) -> tuple[str, str, str]:
-    # Constant filters are packed for the vectorized kernel (constants.pack_blocks), or as
-    # indices into value tables when clustered and that takes less flash (ctx.lut).
-    clustered = ctx.lut(w, 0, S8_LANES)
+    # Constant filters are packed for the vectorized kernel (constants.pack_blocks), as
+    # weights or, when clustered and that takes less flash, as indices into value tables
+    # (ctx.lut), which the same kernel decodes tap by tap.
+    clustered = ctx.lut(w, 0, S8_LANES, blocks=True)
     if clustered:
-        return "unpacked_s8", "tk_conv2d_lut_s8", clustered
+        return "conv_s8", "tk_conv2d_lut_s8", clustered
     if w.is_const:
         return "conv_s8", "tk_conv2d_s8", ctx.packed(w, S8_LANES)
     return "unpacked_s8", "tk_conv2d_unpacked_s8", ctx.pointer(w)
@@ -136,9 +137,9 @@ def fully_connected_s8(ctx: OpContext) -> None:
     # One value per unit, so the kernel needs no per-tensor case.
     multipliers, shifts = np.broadcast_to(multipliers, (units,)), np.broadcast_to(shifts, (units,))
     zero, lo, hi = _clamp(ctx, out)
-    clustered = ctx.lut(w, 0, S8_LANES)
+    clustered = ctx.lut(w, 0, S8_LANES, blocks=True)
     if clustered:
-        family, function, weights = "unpacked_s8", "tk_fully_connected_lut_s8", clustered
+        family, function, weights = "fc_s8", "tk_fully_connected_lut_s8", clustered
     elif w.is_const:
         family, function, weights = "fc_s8", "tk_fully_connected_s8", ctx.packed(w, S8_LANES)
     else:

@@ -5,7 +5,8 @@ the numpy kernels use, so the C kernels only see the padding before the input. C
 CONV_2D filters and FULLY_CONNECTED weights are repacked in blocks of output channels
 (constants.pack_blocks) for the vectorized kernels; ones computed at run time go to the
 *_unpacked kernels, clustered ones (few distinct values) to the *_lut kernels as packed
-indices and value tables when that takes less flash (OpContext.lut)."""
+indices and value tables when that takes less flash (OpContext.lut: conv and FC indices in
+the same blocks)."""
 from __future__ import annotations
 
 from ..ir import Tensor
@@ -68,9 +69,9 @@ def _conv_common(ctx: OpContext, kernel) -> None:
 def _conv_kernel(ctx: OpContext, w: Tensor) -> tuple[str, str, str]:
     # A clustered filter as indices into value tables (ctx.lut) when that takes less flash;
     # other constant ones packed in blocks of output channels.
-    clustered = ctx.lut(w, 0, F32_LANES)
+    clustered = ctx.lut(w, 0, F32_LANES, blocks=True)
     if clustered:
-        return "unpacked", "tk_conv2d_lut_f32", clustered
+        return "conv", "tk_conv2d_lut_f32", clustered
     if w.is_const and w.dtype == "float32":
         return "conv", "tk_conv2d_f32", ctx.packed(w, F32_LANES)
     return "unpacked", "tk_conv2d_unpacked_f32", ctx.pointer(w)
@@ -121,9 +122,9 @@ def fully_connected(ctx: OpContext) -> None:
     units, depth = (int(d) for d in w.shape)
     batches = x.size // depth if depth else 0
     lo, hi = ctx.activation()
-    clustered = ctx.lut(w, 0, F32_LANES)
+    clustered = ctx.lut(w, 0, F32_LANES, blocks=True)
     if clustered:
-        family, function, weights = "unpacked", "tk_fully_connected_lut_f32", clustered
+        family, function, weights = "fully_connected", "tk_fully_connected_lut_f32", clustered
     elif w.is_const:
         family, function = "fully_connected", "tk_fully_connected_f32"
         weights = ctx.packed(w, F32_LANES)

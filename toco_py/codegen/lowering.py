@@ -212,13 +212,14 @@ class OpContext:
         return self.state.consts.tensor(self.state.const_key(t.name), blocks, t.dtype, comment,
                                         layout=f"blocks{lanes}")
 
-    def lut(self, t: Tensor, channel_axis: int, lanes: int | None) -> str | None:
+    def lut(self, t: Tensor, channel_axis: int, lanes: int | None, blocks: bool = False) -> str | None:
         """A constant int8 or float32 filter taking few values (clustered) as a tk_weights_s8
         or tk_weights_f32 of packed 2-, 4- or 8-bit indices and a table (one for the tensor,
         or one per output channel along channel_axis), when that takes less flash than the
         tensor; None otherwise (8-bit indices never do for int8). lanes: the output channels
         per block of the kernel's unpacked copy (pack_blocks), None if it reads the tensor as
-        it is."""
+        it is; blocks: the kernel reads the indices in those blocks too (else in the
+        tensor's order)."""
         ctype = LUT_TYPES.get(t.dtype)
         if ctype is None or not t.is_const or not t.size:
             return None
@@ -226,19 +227,28 @@ class OpContext:
         encoded = lut.smallest(data, (None, channel_axis), LUT_BITS)
         if encoded is None:
             return None
+        rows = data.shape[0]
+        if blocks:
+            # pack_blocks' order, without the padding lanes of the last block (tk_s8_block).
+            order = pack_blocks(lut.unpack_indices(encoded.indices, encoded.bits, data.size)
+                                .reshape(data.shape), lanes)
+            last = rows - (order.shape[0] - 1) * lanes
+            kept = np.concatenate([order[:-1].ravel(), order[-1][:, :last].ravel()])
+            encoded.indices = lut.pack_indices(kept, encoded.bits)
         key = self.state.const_key(t.name)
         what = f"{cformat.comment_text(t.name)}: {t.dtype} {list(t.shape)} clustered"
         consts = self.state.consts
+        layout = f" in blocks of {lanes} output channels" if blocks else ""
         indices = consts.tensor(key, encoded.indices, "uint8",
-                                f"{what}, {encoded.bits}-bit indices", layout="lut indices")
+                                f"{what}, {encoded.bits}-bit indices{layout}", layout="lut indices")
         tables = "one table" if encoded.axis is None else f"a table per channel (axis {encoded.axis})"
         values = consts.tensor(key, encoded.values, t.dtype, f"{what}, {tables}",
                                layout="lut values")
-        rows = data.shape[0]
         unpacked = data.nbytes if lanes is None else -(-rows // lanes) * lanes * (data.nbytes // rows)
         consts.luts[key] = (encoded.nbytes, unpacked)
         stride = 0 if encoded.axis is None else encoded.stride
-        return self.struct(ctype, f"{{NULL, {indices}, {values}, {encoded.bits}, {stride}}}",
+        # (lanes: set by the kernel for each block)
+        return self.struct(ctype, f"{{NULL, {indices}, {values}, {encoded.bits}, {stride}, 0}}",
                            f"filter {t.name}: packed indices and values")
 
     def table(self, ctype: str, values, what: str) -> str:

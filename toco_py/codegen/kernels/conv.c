@@ -19,10 +19,10 @@ struct window {
 
 /* The sums of one block of TK_F32_LANES output channels over the window. The lanes live in
  * a local array, which the compiler keeps in vector registers. */
-static void block_sums(const struct window *win, const int32_t *in, const float *block,
+static void block_sums(const struct window *win, const int32_t *in, const tk_weights_f32 *block,
                        const int32_t *fd, float *sums)
 {
-    float acc[TK_F32_LANES];
+    float acc[TK_F32_LANES], decoded[TK_F32_LANES];
     int32_t ky, kx, ic, j;
     for (j = 0; j < TK_F32_LANES; ++j) {
         acc[j] = 0.0f;
@@ -32,10 +32,10 @@ static void block_sums(const struct window *win, const int32_t *in, const float 
         for (kx = win->kx0; kx < win->kx1; ++kx) {
             int32_t ix = win->x + kx * win->dilation_w;
             const float *pixel = win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
-            const float *taps = block + (size_t)(ky * fd[2] + kx) * (size_t)fd[3] * TK_F32_LANES;
+            size_t taps = (size_t)(ky * fd[2] + kx) * (size_t)fd[3];
             for (ic = 0; ic < fd[3]; ++ic) {
                 const float v = pixel[ic];
-                const float *w = taps + (size_t)ic * TK_F32_LANES;
+                const float *w = tk_f32_block_taps(block, taps + (size_t)ic, decoded);
                 for (j = 0; j < TK_F32_LANES; ++j) {
                     acc[j] += v * w[j];
                 }
@@ -51,9 +51,9 @@ static void block_sums(const struct window *win, const int32_t *in, const float 
  * but the edges of a row), `step` input columns apart: each filter value loaded serves
  * both, and the two sets of lanes give the processor twice the independent additions. */
 static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
-                      const float *block, const int32_t *fd, float *sums0, float *sums1)
+                      const tk_weights_f32 *block, const int32_t *fd, float *sums0, float *sums1)
 {
-    float acc0[TK_F32_LANES], acc1[TK_F32_LANES];
+    float acc0[TK_F32_LANES], acc1[TK_F32_LANES], decoded[TK_F32_LANES];
     size_t apart = (size_t)step * (size_t)in[3];
     int32_t ky, kx, ic, j;
     for (j = 0; j < TK_F32_LANES; ++j) {
@@ -66,10 +66,10 @@ static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
             int32_t ix = win->x + kx * win->dilation_w;
             const float *pixel0 = win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
             const float *pixel1 = pixel0 + apart;
-            const float *taps = block + (size_t)(ky * fd[2] + kx) * (size_t)fd[3] * TK_F32_LANES;
+            size_t taps = (size_t)(ky * fd[2] + kx) * (size_t)fd[3];
             for (ic = 0; ic < fd[3]; ++ic) {
                 const float v0 = pixel0[ic], v1 = pixel1[ic];
-                const float *w = taps + (size_t)ic * TK_F32_LANES;
+                const float *w = tk_f32_block_taps(block, taps + (size_t)ic, decoded);
                 for (j = 0; j < TK_F32_LANES; ++j) {
                     acc0[j] += v0 * w[j];
                 }
@@ -87,7 +87,7 @@ static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
 
 /* The sums of output pixel ox and, when its window and the next one's have the same taps
  * inside, of pixel ox + 1 too (`left`: pixels left in the row). Returns how many. */
-static int32_t pixel_sums(struct window *win, const int32_t *in, const float *block,
+static int32_t pixel_sums(struct window *win, const int32_t *in, const tk_weights_f32 *block,
                           const int32_t *fd, int32_t left, int32_t ox, int stride_w,
                           int pad_left, int dilation_w, float sums[2][TK_F32_LANES])
 {
@@ -103,11 +103,11 @@ static int32_t pixel_sums(struct window *win, const int32_t *in, const float *bl
     return 1;
 }
 
-int tk_conv2d_f32(const float *input, const int32_t *input_dims,
-                  const float *filter, const int32_t *filter_dims, const float *bias,
-                  float *output, const int32_t *output_dims,
-                  int stride_h, int stride_w, int dilation_h, int dilation_w,
-                  int pad_top, int pad_left, float act_min, float act_max)
+int tk_conv2d_lut_f32(const float *input, const int32_t *input_dims,
+                      const tk_weights_f32 *filter, const int32_t *filter_dims, const float *bias,
+                      float *output, const int32_t *output_dims,
+                      int stride_h, int stride_w, int dilation_h, int dilation_w,
+                      int pad_top, int pad_left, float act_min, float act_max)
 {
     const int32_t *in = input_dims, *fd = filter_dims, *od = output_dims;
     size_t block_size = (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3] * TK_F32_LANES;
@@ -124,10 +124,10 @@ int tk_conv2d_f32(const float *input, const int32_t *input_dims,
             tk_tap_range(win.y, dilation_h, fd[1], in[1], &win.ky0, &win.ky1);
             /* Block by block, so that one block of the filter serves the whole row. */
             for (oc = 0; oc < od[3]; oc += TK_F32_LANES) {
-                const float *block = filter + (size_t)(oc / TK_F32_LANES) * block_size;
+                tk_weights_f32 block = tk_f32_block(filter, oc, od[3], block_size);
                 int32_t lanes = od[3] - oc < TK_F32_LANES ? od[3] - oc : TK_F32_LANES;
                 for (ox = 0; ox < od[2]; ox += pixels) {
-                    pixels = pixel_sums(&win, in, block, fd, od[2] - ox, ox, stride_w, pad_left,
+                    pixels = pixel_sums(&win, in, &block, fd, od[2] - ox, ox, stride_w, pad_left,
                                         dilation_w, sums);
                     for (p = 0; p < pixels; ++p) {
                         float *out = row + (size_t)(ox + p) * (size_t)od[3] + (size_t)oc;
@@ -141,4 +141,16 @@ int tk_conv2d_f32(const float *input, const int32_t *input_dims,
         }
     }
     return TK_OK;
+}
+
+int tk_conv2d_f32(const float *input, const int32_t *input_dims,
+                  const float *filter, const int32_t *filter_dims, const float *bias,
+                  float *output, const int32_t *output_dims,
+                  int stride_h, int stride_w, int dilation_h, int dilation_w,
+                  int pad_top, int pad_left, float act_min, float act_max)
+{
+    tk_weights_f32 packed = {filter, NULL, NULL, 0, 0, 0};
+    return tk_conv2d_lut_f32(input, input_dims, &packed, filter_dims, bias, output, output_dims,
+                             stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+                             act_min, act_max);
 }

@@ -7,7 +7,11 @@
  * The sums wrap modulo 2^32 (all that the requantization reads of them), so they may add
  * in any order: the channels of a block sum side by side in 32-bit lanes, which the
  * compiler vectorizes, and the input's zero point is taken off once per input value. The
- * taps inside the image are worked out once per output row and pixel. */
+ * taps inside the image are worked out once per output row and pixel.
+ *
+ * tk_conv2d_lut_s8 runs the same loops on a clustered filter whose indices are packed in the
+ * same blocks: the TK_S8_LANES weights of each tap are decoded from their indices and tables
+ * as the tap is read (tk_s8_block_taps), into 16 bytes of stack, never a copy of the filter. */
 #include "toco_kernels.h"
 
 /* One output pixel's window: where it starts in the batch's image and its taps inside. */
@@ -20,10 +24,11 @@ struct window {
 };
 
 /* The sums of one block of TK_S8_LANES output channels over the window, modulo 2^32. */
-static void block_sums(const struct window *win, const int32_t *in, const int8_t *block,
+static void block_sums(const struct window *win, const int32_t *in, const tk_weights_s8 *block,
                        const int32_t *fd, uint32_t *sums)
 {
     uint32_t acc[TK_S8_LANES];
+    int8_t decoded[TK_S8_LANES];
     int32_t ky, kx, ic, j;
     for (j = 0; j < TK_S8_LANES; ++j) {
         acc[j] = 0;
@@ -33,10 +38,10 @@ static void block_sums(const struct window *win, const int32_t *in, const int8_t
         for (kx = win->kx0; kx < win->kx1; ++kx) {
             int32_t ix = win->x + kx * win->dilation_w;
             const int8_t *pixel = win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
-            const int8_t *taps = block + (size_t)(ky * fd[2] + kx) * (size_t)fd[3] * TK_S8_LANES;
+            size_t taps = (size_t)(ky * fd[2] + kx) * (size_t)fd[3];
             for (ic = 0; ic < fd[3]; ++ic) {
                 const int32_t v = pixel[ic] - win->input_zero;
-                const int8_t *w = taps + (size_t)ic * TK_S8_LANES;
+                const int8_t *w = tk_s8_block_taps(block, taps + (size_t)ic, decoded);
                 for (j = 0; j < TK_S8_LANES; ++j) {
                     /* |v * w| <= 255 * 128: the product is exact in 16 bits. */
                     acc[j] += (uint32_t)(int32_t)(int16_t)(v * w[j]);
@@ -53,9 +58,11 @@ static void block_sums(const struct window *win, const int32_t *in, const int8_t
  * but the edges of a row), `step` input columns apart: each filter value loaded (and
  * widened) serves both. */
 static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
-                      const int8_t *block, const int32_t *fd, uint32_t *sums0, uint32_t *sums1)
+                      const tk_weights_s8 *block, const int32_t *fd, uint32_t *sums0,
+                      uint32_t *sums1)
 {
     uint32_t acc0[TK_S8_LANES], acc1[TK_S8_LANES];
+    int8_t decoded[TK_S8_LANES];
     size_t apart = (size_t)step * (size_t)in[3];
     int32_t ky, kx, ic, j;
     for (j = 0; j < TK_S8_LANES; ++j) {
@@ -68,10 +75,10 @@ static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
             int32_t ix = win->x + kx * win->dilation_w;
             const int8_t *pixel0 = win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
             const int8_t *pixel1 = pixel0 + apart;
-            const int8_t *taps = block + (size_t)(ky * fd[2] + kx) * (size_t)fd[3] * TK_S8_LANES;
+            size_t taps = (size_t)(ky * fd[2] + kx) * (size_t)fd[3];
             for (ic = 0; ic < fd[3]; ++ic) {
                 const int32_t v0 = pixel0[ic] - win->input_zero, v1 = pixel1[ic] - win->input_zero;
-                const int8_t *w = taps + (size_t)ic * TK_S8_LANES;
+                const int8_t *w = tk_s8_block_taps(block, taps + (size_t)ic, decoded);
                 for (j = 0; j < TK_S8_LANES; ++j) {
                     acc0[j] += (uint32_t)(int32_t)(int16_t)(v0 * w[j]);
                 }
@@ -89,7 +96,7 @@ static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
 
 /* The sums of output pixel ox and, when its window and the next one's have the same taps
  * inside, of pixel ox + 1 too (`left`: pixels left in the row). Returns how many. */
-static int32_t pixel_sums(struct window *win, const int32_t *in, const int8_t *block,
+static int32_t pixel_sums(struct window *win, const int32_t *in, const tk_weights_s8 *block,
                           const int32_t *fd, int32_t left, int32_t ox, int stride_w,
                           int pad_left, uint32_t sums[2][TK_S8_LANES])
 {
@@ -105,12 +112,12 @@ static int32_t pixel_sums(struct window *win, const int32_t *in, const int8_t *b
     return 1;
 }
 
-int tk_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
-                 const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
-                 int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,
-                 int dilation_h, int dilation_w, int pad_top, int pad_left,
-                 const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,
-                 int32_t act_min, int32_t act_max)
+int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
+                     const tk_weights_s8 *filter, const int32_t *filter_dims, const int32_t *bias,
+                     int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,
+                     int dilation_h, int dilation_w, int pad_top, int pad_left,
+                     const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,
+                     int32_t act_min, int32_t act_max)
 {
     const int32_t *in = input_dims, *fd = filter_dims, *od = output_dims;
     size_t block_size = (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3] * TK_S8_LANES;
@@ -128,10 +135,10 @@ int tk_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_z
             tk_tap_range(win.y, dilation_h, fd[1], in[1], &win.ky0, &win.ky1);
             /* Block by block, so that one block of the filter serves the whole row. */
             for (oc = 0; oc < od[3]; oc += TK_S8_LANES) {
-                const int8_t *block = filter + (size_t)(oc / TK_S8_LANES) * block_size;
+                tk_weights_s8 block = tk_s8_block(filter, oc, od[3], block_size);
                 int32_t lanes = od[3] - oc < TK_S8_LANES ? od[3] - oc : TK_S8_LANES;
                 for (ox = 0; ox < od[2]; ox += pixels) {
-                    pixels = pixel_sums(&win, in, block, fd, od[2] - ox, ox, stride_w, pad_left,
+                    pixels = pixel_sums(&win, in, &block, fd, od[2] - ox, ox, stride_w, pad_left,
                                         sums);
                     for (p = 0; p < pixels; ++p) {
                         int8_t *out = row + (size_t)(ox + p) * (size_t)od[3] + (size_t)oc;
@@ -146,4 +153,17 @@ int tk_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_z
         }
     }
     return TK_OK;
+}
+
+int tk_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
+                 const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
+                 int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,
+                 int dilation_h, int dilation_w, int pad_top, int pad_left,
+                 const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,
+                 int32_t act_min, int32_t act_max)
+{
+    tk_weights_s8 packed = {filter, NULL, NULL, 0, 0, 0};
+    return tk_conv2d_lut_s8(input, input_dims, input_zero, &packed, filter_dims, bias, output,
+                            output_dims, stride_h, stride_w, dilation_h, dilation_w, pad_top,
+                            pad_left, multipliers, shifts, output_zero, act_min, act_max);
 }

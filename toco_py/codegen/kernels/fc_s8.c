@@ -5,23 +5,26 @@
  *
  * The units of a block sum side by side in 32-bit lanes, which the compiler vectorizes;
  * a run of CHUNK products cannot overflow them (CHUNK * 255 * 128 < 2^31), so longer rows
- * add their runs into 64-bit sums. */
+ * add their runs into 64-bit sums. tk_fully_connected_lut_s8 runs the same loops on
+ * clustered weights whose indices are packed in the same blocks, decoding each tap's
+ * TK_S8_LANES weights as it reads them (tk_s8_block_taps). */
 #include "toco_kernels.h"
 
 #define CHUNK 65536
 
 /* sum_k (row[k] - input_zero) * w[k][j] for k in [start, end), end - start <= CHUNK. */
 static void chunk_sums(const int8_t *row, int32_t start, int32_t end, int32_t input_zero,
-                       const int8_t *block, int32_t *sums)
+                       const tk_weights_s8 *block, int32_t *sums)
 {
     int32_t acc[TK_S8_LANES];
+    int8_t decoded[TK_S8_LANES];
     int32_t k, j;
     for (j = 0; j < TK_S8_LANES; ++j) {
         acc[j] = 0;
     }
     for (k = start; k < end; ++k) {
         const int32_t v = row[k] - input_zero;
-        const int8_t *w = block + (size_t)k * TK_S8_LANES;
+        const int8_t *w = tk_s8_block_taps(block, (size_t)k, decoded);
         for (j = 0; j < TK_S8_LANES; ++j) {
             /* |v * w| <= 255 * 128: the product is exact in 16 bits. */
             acc[j] += (int16_t)(v * w[j]);
@@ -34,7 +37,7 @@ static void chunk_sums(const int8_t *row, int32_t start, int32_t end, int32_t in
 
 /* The exact sums of one block of units for one input row. */
 static void block_sums(const int8_t *row, int32_t depth, int32_t input_zero,
-                       const int8_t *block, int64_t *sums)
+                       const tk_weights_s8 *block, int64_t *sums)
 {
     int32_t start, j;
     for (j = 0; j < TK_S8_LANES; ++j) {
@@ -50,11 +53,11 @@ static void block_sums(const int8_t *row, int32_t depth, int32_t input_zero,
     }
 }
 
-int tk_fully_connected_s8(const int8_t *input, int32_t batches, int32_t depth,
-                          int32_t input_zero, const int8_t *weights, const int32_t *bias,
-                          int8_t *output, int32_t units, const int32_t *multipliers,
-                          const int8_t *shifts, int32_t output_zero, int32_t act_min,
-                          int32_t act_max)
+int tk_fully_connected_lut_s8(const int8_t *input, int32_t batches, int32_t depth,
+                              int32_t input_zero, const tk_weights_s8 *weights,
+                              const int32_t *bias, int8_t *output, int32_t units,
+                              const int32_t *multipliers, const int8_t *shifts,
+                              int32_t output_zero, int32_t act_min, int32_t act_max)
 {
     int32_t b, u, j;
     for (b = 0; b < batches; ++b) {
@@ -63,7 +66,8 @@ int tk_fully_connected_s8(const int8_t *input, int32_t batches, int32_t depth,
         for (u = 0; u < units; u += TK_S8_LANES) {
             int64_t sums[TK_S8_LANES];
             int32_t lanes = units - u < TK_S8_LANES ? units - u : TK_S8_LANES;
-            block_sums(row, depth, input_zero, weights + (size_t)u * (size_t)depth, sums);
+            tk_weights_s8 block = tk_s8_block(weights, u, units, (size_t)depth * TK_S8_LANES);
+            block_sums(row, depth, input_zero, &block, sums);
             for (j = 0; j < lanes; ++j) {
                 int64_t acc = sums[j] + (bias ? bias[u + j] : 0);
                 out[u + j] = tk_s8a_fc_output(acc, multipliers[u + j], shifts[u + j],
@@ -72,4 +76,15 @@ int tk_fully_connected_s8(const int8_t *input, int32_t batches, int32_t depth,
         }
     }
     return TK_OK;
+}
+
+int tk_fully_connected_s8(const int8_t *input, int32_t batches, int32_t depth,
+                          int32_t input_zero, const int8_t *weights, const int32_t *bias,
+                          int8_t *output, int32_t units, const int32_t *multipliers,
+                          const int8_t *shifts, int32_t output_zero, int32_t act_min,
+                          int32_t act_max)
+{
+    tk_weights_s8 packed = {weights, NULL, NULL, 0, 0, 0};
+    return tk_fully_connected_lut_s8(input, batches, depth, input_zero, &packed, bias, output,
+                                     units, multipliers, shifts, output_zero, act_min, act_max);
 }

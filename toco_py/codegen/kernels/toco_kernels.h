@@ -87,11 +87,12 @@ static inline float tk_clamp_f32(float x, float lo, float hi)
 
 /* ---- clustered filters ---------------------------------------------------------------
  * Constant filters that take few values (clustered) may arrive as packed indices into
- * tables of values instead (toco_py/lut.py: TFLM's LutTensor format), in the model's
- * element order: element e of output channel c is values[c * stride + index e] (stride 0:
- * one table), index e the `bits` bits at bit e * bits of `indices`, high-order bits first.
- * The *_lut_* kernels decode each weight as they read it (tk_weight_f32, tk_weight_s8), so
- * only the packed form is ever stored. bits is 2, 4 or 8: an index never spans two bytes. */
+ * tables of values instead (toco_py/lut.py: TFLM's LutTensor bit order), in the model's
+ * element order or in the blocks of the packed filters above: element e of output channel
+ * c is values[c * stride + index e] (stride 0: one table), index e the `bits` bits at bit
+ * e * bits of `indices`, high-order bits first. The *_lut_* kernels decode the weights as
+ * they read them (tk_weight_f32, tk_f32_block_taps and their _s8 twins), so only the packed
+ * form is ever stored. bits is 2, 4 or 8: an index never spans two bytes. */
 static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int32_t bits)
 {
     size_t bit = element * (size_t)bits;
@@ -100,12 +101,12 @@ static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int3
 }
 
 /* A constant float filter read one element at a time: `plain` in the model's layout, or
- * (plain NULL) packed indices into `values`. */
+ * (plain NULL) packed indices into `values`. `lanes`: set by tk_f32_block. */
 typedef struct {
     const float *plain;
     const uint8_t *indices;
     const float *values;
-    int32_t bits, stride;
+    int32_t bits, stride, lanes;
 } tk_weights_f32;
 
 static inline float tk_weight_f32(const tk_weights_f32 *w, size_t element, int32_t channel)
@@ -114,6 +115,43 @@ static inline float tk_weight_f32(const tk_weights_f32 *w, size_t element, int32
         return w->plain[element];
     }
     return w->values[(size_t)channel * (size_t)w->stride + tk_lut_index(w->indices, element, w->bits)];
+}
+
+/* One block of a packed filter (conv.c, fully_connected.c): TK_F32_LANES output channels
+ * from first_channel, `size` weights (taps x TK_F32_LANES). A clustered filter's indices
+ * come in the same blocks, but the last one holds only the channels left (`lanes` per tap);
+ * every block starts on a whole byte. */
+static inline tk_weights_f32 tk_f32_block(const tk_weights_f32 *filter, int32_t first_channel,
+                                          int32_t channels, size_t size)
+{
+    tk_weights_f32 block = *filter;
+    size_t index = (size_t)(first_channel / TK_F32_LANES);
+    block.lanes = channels - first_channel < TK_F32_LANES ? channels - first_channel : TK_F32_LANES;
+    if (block.plain) {
+        block.plain += index * size;
+    } else {
+        block.indices += index * (size / 8u) * (size_t)block.bits;
+        block.values += (size_t)first_channel * (size_t)block.stride;
+    }
+    return block;
+}
+
+/* The TK_F32_LANES weights of tap k of a block: in place, or decoded into `decoded` (the
+ * lanes past the filter's channels 0). */
+static inline const float *tk_f32_block_taps(const tk_weights_f32 *block, size_t k, float *decoded)
+{
+    int32_t j;
+    if (block->plain) {
+        return block->plain + k * TK_F32_LANES;
+    }
+    for (j = 0; j < block->lanes; ++j) {
+        uint32_t index = tk_lut_index(block->indices, k * (size_t)block->lanes + (size_t)j, block->bits);
+        decoded[j] = block->values[(size_t)j * (size_t)block->stride + index];
+    }
+    for (; j < TK_F32_LANES; ++j) {
+        decoded[j] = 0.0f;
+    }
+    return decoded;
 }
 
 /* The taps k in [0, taps) of a window whose tap k reads start + k * dilation that land
@@ -165,7 +203,8 @@ int tk_conv2d_unpacked_f32(const float *input, const int32_t *input_dims,
 int tk_fully_connected_unpacked_f32(const float *input, int32_t batches, int32_t depth,
                                     const float *weights, const float *bias, float *output,
                                     int32_t units, float act_min, float act_max);
-/* The same on clustered filters (unpacked.c), and DEPTHWISE_CONV_2D's (depthwise_conv.c). */
+/* The convolutions and FULLY_CONNECTED above on clustered filters: conv.c and
+ * fully_connected.c (indices in their blocks), depthwise_conv.c (as in the model). */
 int tk_conv2d_lut_f32(const float *input, const int32_t *input_dims,
                       const tk_weights_f32 *filter, const int32_t *filter_dims, const float *bias,
                       float *output, const int32_t *output_dims,
