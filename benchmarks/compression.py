@@ -95,9 +95,10 @@ class Row:
     gzip: int
     flash: int | None
     weights_flash: int | None
-    error: float
-    top1: float | None
-    ms: float = 0.0
+    error: float | None = None
+    top1: float | None = None
+    ms: float | None = None
+    failure: str = ""  # LiteRT's error where it refuses the model
 
 
 # ---- the networks ----------------------------------------------------------------------------
@@ -172,10 +173,15 @@ def network_rows(case: Case, bundles: set[str]) -> list[Row]:
             if config.quant in bundles:
                 with tempfile.TemporaryDirectory() as folder:
                     flash, weights = flash_bytes(model, Path(folder))
-            rows.append(Row(config, len(model), gz, flash, weights, *measure(case, model, expected)))
-            models.append(model)
-            print(case.net.name, *config.label, rows[-1].file, rows[-1].gzip, flash, flush=True)
-    for row, ms in zip(rows, latencies_ms(models, case.held_out[0])):
+            row = Row(config, len(model), gz, flash, weights)
+            try:
+                row.error, row.top1 = measure(case, model, expected)
+                models.append((row, model))
+            except RuntimeError as err:
+                row.failure = str(err).splitlines()[0]
+            rows.append(row)
+            print(case.net.name, *config.label, row.file, row.gzip, flash, row.failure, flush=True)
+    for (row, _), ms in zip(models, latencies_ms([model for _, model in models], case.held_out[0])):
         row.ms = ms
     return rows
 
@@ -205,10 +211,13 @@ def table(name: str, rows: list[Row]) -> str:
         base = _find(rows, r.config.quant)
         flash = "" if r.flash is None else (f"{r.flash} ({r.flash / base.flash:.2f}) | "
                                             f"{r.weights_flash} ({r.weights_flash / base.weights_flash:.2f})")
-        quality = (f"{r.top1:.4f} / " if r.top1 is not None else "") + f"{r.error:.5f}"
+        if r.failure:
+            ms, quality = "", f"LiteRT refuses it: `{r.failure}`"
+        else:
+            ms = f"{r.ms:.3f} ({r.ms / base.ms:.2f})"
+            quality = (f"{r.top1:.4f} / " if r.top1 is not None else "") + f"{r.error:.5f}"
         lines.append(f"| {' | '.join(r.config.label)} | {r.file} ({r.file / base.file:.2f}) | "
-                     f"{r.gzip} ({r.gzip / base.gzip:.2f}) | {flash or ' | '} | {r.ms:.3f} ({r.ms / base.ms:.2f}) | "
-                     f"{quality} |")
+                     f"{r.gzip} ({r.gzip / base.gzip:.2f}) | {flash or ' | '} | {ms} | {quality} |")
     return "\n".join(lines) + "\n"
 
 
