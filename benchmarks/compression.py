@@ -265,6 +265,21 @@ def targets(results: dict[str, list[Row]]) -> list[str]:
     return lines
 
 
+# What the last full run showed beyond the targets (kept with the code that writes the file).
+NOTES = (
+    "Notes. MobileNetV2's int8 error (0.069 unpruned, unclustered) is mostly its SOFTMAX's fixed "
+    "int8 output step, 1/256, against probabilities of at most 0.005 (benchmarks/quant_accuracy.py). "
+    "LiteRT's default resolver refuses MobileNetV2 int8 at 75%: its FULLY_CONNECTED weights are "
+    "stored sparse behind a DENSIFY, which XNNPACK fails to prepare; LiteRT without its default "
+    "delegates and its reference kernels run the file. Latency: the int8 rows and the clustered "
+    "ones run as fast as dense (clustered weights are dense weights to LiteRT); MobileNetV2 float32 "
+    "pruned unblocked runs 1.19x dense at 50% and 1.02x at 75%, in 1x4 blocks at 75% 0.89x. In "
+    "int8 at 50% nothing is stored sparse (the CSR indices cost more than the zeros save), so "
+    "pruning shows in the gzipped size only. Bundles store every weight dense (no C kernel reads "
+    "the sparse format): pruning alone saves no flash; 16 clusters pack to 4-bit indices, 32 "
+    "to 8-bit ones, which save nothing in int8.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the digits CNN only (the file is not written)")
@@ -279,6 +294,7 @@ def main() -> None:
             + __doc__.split("\n    .venv")[0] + "\n\n"
             + "\n".join(table(name, rows) for name, rows in results.items())
             + "\n## Targets\n\n" + "\n".join(targets(results)) + "\n"
+            + ("" if args.quick else "\n" + NOTES + "\n")
             + f"\nTook {time.perf_counter() - start:.0f} s. Reproduce: `.venv/bin/python -m benchmarks.compression` "
             "(writes this file).\n")
     if not args.quick:
