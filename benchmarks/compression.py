@@ -6,8 +6,8 @@ real labels) and MobileNetV2 (96x96, weights=None: untrained), each combination 
   the `toco-py codegen` bundle but main.c (the file I/O program), compiled with the host's cc
   (gcc) -std=c99 -Os: kernels, op sequence, weights (clustered filters packed) and
   requantization tables; the arena (bss) excluded; and net_weights.o's alone (weights and
-  tables). Every digits row; MobileNetV2's int8 rows
-  (its float32 weights file is ~40 MB of C, minutes to compile per row);
+  tables). Every digits row; MobileNetV2's int8 rows (their 3.6 MB of weights are 10.6 MB
+  of C, ~5 s to compile; float32's would be four times that);
 - LiteRT latency: median ms per invoke, 1 thread, default resolver (XNNPACK), the models of a
   network sampled in turn (compare_tf_int8.latencies_ms);
 - error: mean |out - float| / float output range (TensorFlow running the .pb is the float
@@ -19,7 +19,9 @@ real labels) and MobileNetV2 (96x96, weights=None: untrained), each combination 
 
 --quick: the digits CNN only (the file is not written). Writes benchmarks/compression.md.
 Pruning is unstructured (1x1) magnitude pruning; one extra float32 row per network prunes 75%
-in 1x4 blocks, the structure XNNPACK's sparse kernels favour. Clustering per tensor, and for
+in 1x4 blocks, the structure XNNPACK's sparse kernels favour; the "first layer dense" rows
+keep the first conv/FC layer unpruned and prune the others more, to the same share of all
+weights (first_layer_dense). Clustering per tensor, and for
 int8 also per channel ("/ch"). Conversions skip the savings measurement (measure_savings=False):
 the file and gzip sizes here are those numbers' inputs.
 """
@@ -51,7 +53,7 @@ from toco_py.compress.savings import gzip_size  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
 from toco_py.tflite.reader import read_model  # noqa: E402
 
-MOBILENET_SIZE = 96   # px: 224 takes ~5x longer per row
+MOBILENET_SIZE = 96   # px: 224 has 5.4x the pixels to calibrate on and run
 DIGITS_CALIBRATION = 200
 MOBILENET_INPUTS = 16  # error inputs, and as many calibration inputs
 
@@ -271,9 +273,11 @@ NOTES = (
     "int8 output step, 1/256, against probabilities of at most 0.005 (benchmarks/quant_accuracy.py). "
     "LiteRT's default resolver refuses MobileNetV2 int8 at 75%: its FULLY_CONNECTED weights are "
     "stored sparse behind a DENSIFY, which XNNPACK fails to prepare; LiteRT without its default "
-    "delegates and its reference kernels run the file. Latency: the int8 rows and the clustered "
-    "ones run as fast as dense (clustered weights are dense weights to LiteRT); MobileNetV2 float32 "
-    "pruned unblocked runs 1.19x dense at 50% and 1.02x at 75%, in 1x4 blocks at 75% 0.89x. In "
+    "delegates and its reference kernels run the file. Latency (MobileNetV2; the digits CNN's 5-10 "
+    "us invokes are noise): the int8 rows and the clustered float32 ones run within 0.93-1.03x of "
+    "dense (clustered weights are dense weights to LiteRT); float32 pruned unblocked runs "
+    "1.16-1.20x dense at 50% and 1.00-1.03x at 75%, in 1x4 blocks at 75% 0.91x (0.89x in an "
+    "earlier run). In "
     "int8 at 50% nothing is stored sparse (the CSR indices cost more than the zeros save), so "
     "pruning shows in the gzipped size only. Bundles store every weight dense (no C kernel reads "
     "the sparse format): pruning alone saves no flash; 16 clusters pack to 4-bit indices, 32 "
