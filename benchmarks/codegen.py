@@ -97,14 +97,7 @@ def build_bundle(model: bytes, folder: Path) -> tuple[int, int, float]:
     write_bundle(bundle, str(folder))
     sources = [s for s in bundle.files if s.endswith(".c") and s not in ("main.c", "net_weights.c")]
     flags = ["-std=c99", "-O2", "-I", str(folder)]
-    objects = []
-    for source in sources:
-        obj = folder / (source[:-2] + ".o")
-        subprocess.run(["cc", *flags, "-c", str(folder / source), "-o", str(obj)], check=True)
-        objects.append(str(obj))
-    sizes = subprocess.run(["size", "-t", *objects], capture_output=True, text=True, check=True).stdout
-    text, data = (int(v) for v in sizes.strip().splitlines()[-1].split()[:2])
-    code = text + data
+    code = sum(compiled_size(folder, sources, flags))
     loop = folder / "timing.c"
     loop.write_text(TIMING_LOOP % {"name": "net", "inputs": len(graph.inputs)})
     binary = folder / "timing"
@@ -112,6 +105,19 @@ def build_bundle(model: bytes, folder: Path) -> tuple[int, int, float]:
                     str(folder / "net_weights.c"), "-o", str(binary), "-lm"], check=True)
     ms = float(subprocess.run([str(binary), "20"], capture_output=True, text=True, check=True).stdout)
     return bundle.plan.arena_size, code, ms
+
+
+def compiled_size(folder: Path, sources: list[str], flags: list[str]) -> tuple[int, int]:
+    """(text, data) totals of `size` (Berkeley format: text holds rodata) over the sources
+    compiled with cc and the flags to objects beside them."""
+    objects = []
+    for source in sources:
+        obj = folder / (source[:-2] + ".o")
+        subprocess.run(["cc", *flags, "-c", str(folder / source), "-o", str(obj)], check=True)
+        objects.append(str(obj))
+    sizes = subprocess.run(["size", "-t", *objects], capture_output=True, text=True, check=True).stdout
+    text, data = (int(v) for v in sizes.strip().splitlines()[-1].split()[:2])
+    return text, data
 
 
 def litert_ms(model: bytes, resolver) -> float:

@@ -11,7 +11,9 @@ from tests.support import networks
 from tests.support.cli import assert_one_line_error, toco
 from tests.support.quant_models import calibration_file, differing_elements
 from toco_py import api
+from toco_py.compress.cluster import ClusterOptions
 from toco_py.compress.prune import PruneOptions, prune_weights
+from toco_py.compress.savings import gzip_size
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tflite.reader import read_graph
 
@@ -179,3 +181,14 @@ def test_light_pruning_stays_dense():
     result = api.convert(str(DIGITS_PB), prune=PruneOptions(0.1))
     assert "no pruned weight is smaller stored sparse" in " ".join(result.notes)
     assert not _sparse_weights(bytes(result.view)) and "DENSIFY" not in _ops(bytes(result.view))
+
+
+def test_savings_can_be_left_unmeasured():
+    """measure_savings=False (the benchmark's conversions) writes the same bytes, with the
+    gzipped size but no savings rows."""
+    options = {"prune": PruneOptions(0.5), "cluster": ClusterOptions(8)}
+    measured = api.convert(str(DIGITS_PB), **options)
+    unmeasured = api.convert(str(DIGITS_PB), measure_savings=False, **options)
+    assert [s.technique.split(" ")[0] for s in measured.savings] == ["pruning", "clustering"]
+    assert unmeasured.savings == [] and unmeasured.model == measured.model
+    assert unmeasured.gzip_bytes == measured.gzip_bytes == gzip_size(measured.model)

@@ -160,18 +160,22 @@ def _compress(graph: Graph, quantize: QuantizeOptions | None, cluster: ClusterOp
 
 def _compress_and_quantize(graph: Graph, quantize: QuantizeOptions | None, cluster: ClusterOptions | None,
                            release_weights: bool = False, tflm_compression: bool = False,
-                           prune: PruneOptions | None = None) -> ConversionResult:
-    """_compress, then writing. With pruning or clustering, what each technique saved is
-    measured: the same conversion is also written without it (and without quantization)."""
-    original = copy.deepcopy(graph) if prune is not None or cluster is not None else None
+                           prune: PruneOptions | None = None, measure_savings: bool = True) -> ConversionResult:
+    """_compress, then writing. With pruning or clustering, the gzipped size and, with
+    measure_savings, what each technique saved: the same conversion is also written without it
+    (and without quantization), which costs a conversion per technique."""
+    compressing = prune is not None or cluster is not None
+    original = copy.deepcopy(graph) if compressing and measure_savings else None
     notes = _compress(graph, quantize, cluster, prune)
     if tflm_compression:
         notes.append(tflm_summary(graph))
     view = _written(graph, release_weights, tflm_compression)
     result = ConversionResult(view, graph, notes)
-    if original is None:
+    if not compressing:
         return result
     result.gzip_bytes = gzip_size(view)
+    if original is None:
+        return result
     without = {}
     if prune is not None:
         without[f"pruning ({prune.describe()})"] = (quantize, cluster, None)
@@ -192,11 +196,12 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
              release_weights: bool = False, on_import: Callable[[Graph], None] | None = None,
              drop_fake_quant: bool = False, cluster: ClusterOptions | None = None,
              tflm_compression: bool = False, prune: PruneOptions | None = None,
-             **pass_options) -> ConversionResult:
+             measure_savings: bool = True, **pass_options) -> ConversionResult:
     """pass_options: log, after_pass, fold_limit (see run_passes); on_import: see
     import_checked; drop_fake_quant: TOCO's flag, see fake_quant_mode; prune: --prune; cluster: --cluster;
     tflm_compression: clustered filters written as TFLM's look-up-table tensors
-    (tflite/tflm_compression.py)."""
+    (tflite/tflm_compression.py); measure_savings=False: no savings rows (the benchmarks'
+    conversions skip their cost)."""
     graph, notes = import_checked(load_graphdef_fn, input_arrays, output_arrays, input_shapes,
                                   pass_options.get("fold_limit"), on_import=on_import)
     fuse_rnn = pass_options.pop("fuse_rnn", fuses_rnn(quantize))  # (benchmarks compare both)
@@ -214,7 +219,8 @@ def _convert(load_graphdef_fn: Callable, input_arrays, output_arrays, input_shap
         notes.append(f"emitted as custom ops: {', '.join(sorted(unsupported))}")
     for sub in graph.subgraphs or [graph]:
         require_static_shapes(sub, called=sub is not graph)
-    result = _compress_and_quantize(graph, quantize, cluster, release_weights, tflm_compression, prune)
+    result = _compress_and_quantize(graph, quantize, cluster, release_weights, tflm_compression, prune,
+                                    measure_savings)
     result.notes[:0], result.pass_counts = notes, counts
     return result
 
