@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.support import networks
 from tests.support.cli import assert_one_line_error, toco
-from tests.support.quant_models import calibration_file, differing_elements
+from tests.support.oracle import freeze
+from tests.support.quant_models import calibration_file, differing_elements, runs_with_default_delegate
 from toco_py import api
 from toco_py.compress.cluster import ClusterOptions
 from toco_py.compress.prune import PruneOptions, prune_weights
@@ -136,8 +138,7 @@ def _sparse_weights(model: bytes) -> dict[str, str]:
 
 # Per mode and block: the sparse weights' readers (D: a DENSIFY; FC: the FULLY_CONNECTED
 # itself), the others left dense as smaller so: int8's 144-byte and float16's 288-byte first
-# filter, and the int8 FC, which would need a DENSIFY (its 320 bytes hold 64 values; int8 FCs
-# never read 1x16 blocks themselves: sparse_encoding.py).
+# filter, and int8 FC weights (sparse_encoding.py: test_int8_fc_weights_stay_dense).
 STORED = {(None, "1x4"): {"conv1": "D", "conv2": "D", "logits": "FC"},
           (None, None): {"conv1": "D", "conv2": "D", "logits": "FC"},
           ("int8", "1x16"): {"conv2": "D"},
@@ -169,6 +170,7 @@ def test_pruned_weights_stored_sparse_where_smaller(tmp_path, mode, block):
     # (1x16) and 0.85 (only conv2 sparse), float16 0.48.
     bound = {None: 0.4, "int8": 0.87, "float16": 0.5}[mode]
     assert len(model) < bound * files["plain"].stat().st_size
+    runs_with_default_delegate(model)  # XNNPACK takes every DENSIFY we write
     if mode == "int8":
         assert differing_elements(model) == 0
     else:
@@ -192,3 +194,29 @@ def test_savings_can_be_left_unmeasured():
     assert [s.technique.split(" ")[0] for s in measured.savings] == ["pruning", "clustering"]
     assert unmeasured.savings == [] and unmeasured.model == measured.model
     assert unmeasured.gzip_bytes == measured.gzip_bytes == gzip_size(measured.model)
+
+
+def _wide_mlp():
+    def build():
+        rng = np.random.default_rng(2)
+        x = tf.compat.v1.placeholder(tf.float32, [1, 64], name="x")
+        h = tf.nn.relu(tf.matmul(x, rng.normal(0, 0.2, (64, 256)).astype(np.float32)))
+        return {"y": tf.matmul(h, rng.normal(0, 0.1, (256, 10)).astype(np.float32), name="y")}
+    return freeze(build)
+
+
+def test_int8_fc_weights_stay_dense(tmp_path):
+    """LiteRT's default kernels (XNNPACK) refuse an int8 FULLY_CONNECTED whose weights come from
+    a DENSIFY ("failed to prepare"), and its 1x16 sparse kernel is not its dense one's arithmetic:
+    pruned int8 FC weights are written dense, and phones' LiteRT loads the model."""
+    pb, names = _wide_mlp()
+    np.save(tmp_path / "cal.npy", np.random.default_rng(0).normal(0, 1, (16, 64)).astype(np.float32))
+    for block in (1, 16):
+        result = api.convert_bytes(pb, output_arrays=[names["y"]], prune=PruneOptions(0.8, block=block),
+                                   quantize=QuantizeOptions("int8", calibration_data=str(tmp_path / "cal.npy")))
+        assert not _sparse_weights(result.model) and "DENSIFY" not in _ops(result.model)
+        runs_with_default_delegate(result.model)
+        assert differing_elements(result.model) == 0
+    float_model = api.convert_bytes(pb, output_arrays=[names["y"]], prune=PruneOptions(0.8)).model
+    assert set(_sparse_weights(float_model).values()) == {"FULLY_CONNECTED"}  # float32 FCs read them
+    runs_with_default_delegate(float_model)

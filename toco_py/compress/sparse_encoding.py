@@ -6,7 +6,8 @@ the last, SPARSE_CSR, with the smallest index types that fit. A weight pruned in
 (--prune_block) whose last dimension B divides is also tried in 1xB blocks, which store one
 index per run instead of one per value; the smaller form wins. An FC whose layout LiteRT's
 FULLY_CONNECTED reads itself (float32 unblocked or 1x4: sparsity.fc_reads_directly) takes it
-so; any other reader gets a DENSIFY in front when the model is written
+so; any other reader gets a DENSIFY in front when the model is written. int8 FC weights stay
+dense (see _smallest_format).
 (passes/densify.insert_densify). A float16 weight is the constant its DEQUANTIZE reads.
 """
 from __future__ import annotations
@@ -65,14 +66,13 @@ def _smallest_format(g: Graph, t: Tensor, block: int) -> tuple[SparseFormat, int
     candidates = [tf_format(data.ndim)]
     if block > 1 and data.shape[-1] % block == 0:
         candidates.append(tf_format(data.ndim, (1,) * (data.ndim - 1) + (block,)))
-    # LiteRT's int8 FULLY_CONNECTED on 1x16 sparse weights (its sparse kernel, even under the
-    # reference resolver) gave 2 of 10 digits_cnn outputs one step off its dense kernel, which
-    # ours follows: int8 weights go through a DENSIFY instead.
-    candidates = [fmt for fmt in candidates if not (t.dtype == "int8" and _read_directly(g, t, fmt))]
+    if t.dtype == "int8" and any(op.type == "FULLY_CONNECTED" for op in g.consumers(t.name)):
+        # LiteRT's 1x16 sparse int8 kernel (run even under the reference resolver) gave 2 of 10
+        # digits_cnn outputs one step off its dense kernel, which ours follows; behind a DENSIFY,
+        # its default XNNPACK delegate refuses the FC ("failed to prepare"): no phone loads it.
+        return None
     sizes = [(stored_bytes(data, fmt) + (TABLES_BYTES if _read_directly(g, t, fmt) else DENSIFY_BYTES), k)
              for k, fmt in enumerate(candidates)]
-    if not sizes:
-        return None
     size, k = min(sizes)
     if size >= data.nbytes:
         return None
