@@ -269,19 +269,18 @@ def targets(results: dict[str, list[Row]]) -> list[str]:
 
 # What the last full run showed beyond the targets (kept with the code that writes the file).
 NOTES = (
-    "Notes. MobileNetV2's int8 error (0.069 unpruned, unclustered) is mostly its SOFTMAX's fixed "
-    "int8 output step, 1/256, against probabilities of at most 0.005 (benchmarks/quant_accuracy.py). "
-    "LiteRT's default resolver refuses MobileNetV2 int8 at 75%: its FULLY_CONNECTED weights are "
-    "stored sparse behind a DENSIFY, which XNNPACK fails to prepare; LiteRT without its default "
-    "delegates and its reference kernels run the file. Latency (MobileNetV2; the digits CNN's 5-10 "
-    "us invokes are noise): the int8 rows and the clustered float32 ones run within 0.93-1.03x of "
-    "dense (clustered weights are dense weights to LiteRT); float32 pruned unblocked runs "
-    "1.16-1.20x dense at 50% and 1.00-1.03x at 75%, in 1x4 blocks at 75% 0.91x (0.89x in an "
-    "earlier run). In "
-    "int8 at 50% nothing is stored sparse (the CSR indices cost more than the zeros save), so "
-    "pruning shows in the gzipped size only. Bundles store every weight dense (no C kernel reads "
-    "the sparse format): pruning alone saves no flash; 16 clusters pack to 4-bit indices, 32 "
-    "to 8-bit ones, which save nothing in int8.")
+    "Notes. MobileNetV2's int8 error (0.069 unpruned, unclustered) is mostly its SOFTMAX's fixed int8"
+    ' output step, 1/256, against probabilities of at most 0.005 (benchmarks/quant_accuracy.py). '
+    "Pruned int8 FULLY_CONNECTED weights stay dense: behind a DENSIFY, LiteRT's default XNNPACK "
+    'delegate refused them (an earlier run of this benchmark: MobileNetV2 int8 at 75% did not load). '
+    "Latency (MobileNetV2; the digits CNN's 5-15 us invokes are noise; this run shared the machine "
+    'with a test run): the int8 rows and the clustered float32 ones run within 0.9-1.05x of dense '
+    '(clustered weights are dense weights to LiteRT); float32 pruned unblocked runs 1.2-1.5x dense at'
+    " 50% and 1.0-1.05x at 75%, in 1x4 blocks at 75% 0.91x (XNNPACK's sparse path pays off only with "
+    'blocks and high sparsity). In int8 at 50% nothing is stored sparse (the CSR indices cost more '
+    'than the zeros save), so pruning shows in the gzipped size only. Bundles store every weight '
+    'dense (no C kernel reads the sparse format): pruning alone saves no flash; 16 clusters pack to '
+    '4-bit indices, 32 to 8-bit ones, which save nothing in int8.')
 
 
 def main() -> None:
