@@ -289,6 +289,22 @@ def test_unknown_custom_ops_named(command):
                           "TransformTensorBilinear", "TransformLandmarks")
 
 
+def test_validate_resizes_an_unknown_batch(tmp_path):
+    """basic-pitch's input batch is unknown (-1): validate runs data of batch 2, LiteRT's input
+    resized to it (it was LiteRT's dimension-mismatch error, reported as an internal error)."""
+    path = published("nmp")
+    graph = read_model(path.read_bytes()).main
+    (name,) = graph.inputs
+    assert graph.tensors[name].shape[0] == -1
+    shape = (2,) + tuple(graph.tensors[name].shape[1:])
+    np.savez(tmp_path / "x.npz", **{name: np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)})
+    # Fixed tolerances, not the policy's 33 float64 runs: ours against LiteRT measured 2.4e-5 at most.
+    proc = toco("validate", str(path), "--inputs", str(tmp_path / "x.npz"), "--json", "--atol", "1e-4",
+                "--rtol", "1e-3", timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(json.loads(proc.stdout)["outputs"]) == len(graph.outputs)
+
+
 def test_sparse_model_inspected_and_written_back(tmp_path):
     """The sparse face detector: inspect reports its sparse constants and the bytes they save,
     and our writer writes them back sparse, in the same layout (LiteRT's outputs equal)."""

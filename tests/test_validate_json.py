@@ -238,3 +238,4 @@ def test_samples_with_data_from_files_is_a_one_line_error(files):
     proc = _validate(files, "--samples", "2")
     assert_one_line_error(proc)
     assert "along each input's first axis" in proc.stderr
+

@@ -129,7 +129,14 @@ def litert_engine(path: str, graph: Graph, label: str = "LiteRT") -> Engine | No
         interp = interpreters.get(everything)
         if interp is None:
             interp = interpreters[everything] = load(everything)
-        for detail in interp.get_input_details():
+        details = interp.get_input_details()
+        # Data for an input of unknown size (-1) may take any size there (tensor_io.check_shapes).
+        resized = [d for d in details if tuple(d["shape"]) != np.shape(feeds[names[d["index"]]])]
+        for detail in resized:
+            interp.resize_tensor_input(detail["index"], np.shape(feeds[names[detail["index"]]]))
+        if resized:
+            interp.allocate_tensors()
+        for detail in details:
             interp.set_tensor(detail["index"], feeds[names[detail["index"]]])
         interp.invoke()
         # Not a resource variable's handle: LiteRT's get_tensor reads one as a Python object
