@@ -305,6 +305,27 @@ def test_validate_resizes_an_unknown_batch(tmp_path):
     assert len(json.loads(proc.stdout)["outputs"]) == len(graph.outputs)
 
 
+def test_validate_runs_16x8_basic_pitch(tmp_path):
+    """basic-pitch in 16x8: LiteRT's reference SUM reads int16 as bytes, so its reference int16
+    SQRT after it refuses a negative value; validate runs LiteRT's builtin kernels instead and
+    reports the accuracy (a failure at the default tolerances, exit 1), not an internal error."""
+    path = published("nmp")
+    graph = read_model(path.read_bytes()).main
+    (name,) = graph.inputs
+    shape = (1,) + tuple(graph.tensors[name].shape[1:])
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "cal.npz", **{name: rng.uniform(-1, 1, (4,) + shape[1:]).astype(np.float32)})
+    np.savez(tmp_path / "x.npz", **{name: rng.uniform(-1, 1, shape).astype(np.float32)})
+    model = tmp_path / "q.tflite"
+    proc = toco("quantize", str(path), str(model), "--quantize", "int16x8", "--calibration-data",
+                str(tmp_path / "cal.npz"), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    proc = toco("validate", str(path), str(model), "--inputs", str(tmp_path / "x.npz"), timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("StatefulPartitionedCall")]
+    assert len(rows) == 2 * len(graph.outputs) and all(line.endswith("FAIL") for line in rows), proc.stdout
+
+
 def test_sparse_model_inspected_and_written_back(tmp_path):
     """The sparse face detector: inspect reports its sparse constants and the bytes they save,
     and our writer writes them back sparse, in the same layout (LiteRT's outputs equal)."""
