@@ -100,59 +100,69 @@ static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int3
     return ((uint32_t)indices[bit >> 3] >> shift) & ((1u << (uint32_t)bits) - 1u);
 }
 
-/* A constant float filter read one element at a time: `plain` in the model's layout, or
- * (plain NULL) packed indices into `values`. `lanes`: set by tk_f32_block. */
-typedef struct {
-    const float *plain;
-    const uint8_t *indices;
-    const float *values;
-    int32_t bits, stride, lanes;
-} tk_weights_f32;
+/* A constant filter of element type T read one element at a time: `plain` in the model's
+ * layout, or (plain NULL) clustered, as packed indices into `values`. `lanes`: set by the
+ * block function. TK_LUT_WEIGHTS(T, S, LANES) defines, for the float (S f32, conv.c,
+ * fully_connected.c) and int8 (S s8, conv_s8.c, fc_s8.c) kernels:
+ * - tk_weights_S: the filter; tk_weight_S(w, element, channel): one weight;
+ * - tk_S_block(filter, first_channel, channels, size): one block of a packed filter, LANES
+ *   output channels from first_channel, `size` weights (taps x LANES). A clustered filter's
+ *   indices come in the same blocks, but the last one holds only the channels left (`lanes`
+ *   per tap, so no index is stored for the padding lanes); every block starts on a whole byte;
+ * - tk_S_block_taps(block, k, decoded): the LANES weights of tap k of a block, in place or
+ *   decoded into `decoded` (the lanes past the filter's channels 0). */
+#define TK_LUT_WEIGHTS(T, S, LANES)                                                              \
+    typedef struct {                                                                             \
+        const T *plain;                                                                          \
+        const uint8_t *indices;                                                                  \
+        const T *values;                                                                         \
+        int32_t bits, stride, lanes;                                                             \
+    } tk_weights_##S;                                                                            \
+                                                                                                 \
+    static inline T tk_weight_##S(const tk_weights_##S *w, size_t element, int32_t channel)      \
+    {                                                                                            \
+        if (w->plain) {                                                                          \
+            return w->plain[element];                                                            \
+        }                                                                                        \
+        return w->values[(size_t)channel * (size_t)w->stride                                     \
+                         + tk_lut_index(w->indices, element, w->bits)];                          \
+    }                                                                                            \
+                                                                                                 \
+    static inline tk_weights_##S tk_##S##_block(const tk_weights_##S *filter,                    \
+                                                int32_t first_channel, int32_t channels,         \
+                                                size_t size)                                     \
+    {                                                                                            \
+        tk_weights_##S block = *filter;                                                          \
+        size_t index = (size_t)(first_channel / (LANES));                                        \
+        block.lanes = channels - first_channel < (LANES) ? channels - first_channel : (LANES);   \
+        if (block.plain) {                                                                       \
+            block.plain += index * size;                                                         \
+        } else {                                                                                 \
+            block.indices += index * (size / 8u) * (size_t)block.bits;                           \
+            block.values += (size_t)first_channel * (size_t)block.stride;                        \
+        }                                                                                        \
+        return block;                                                                            \
+    }                                                                                            \
+                                                                                                 \
+    static inline const T *tk_##S##_block_taps(const tk_weights_##S *block, size_t k,            \
+                                               T *decoded)                                       \
+    {                                                                                            \
+        int32_t j;                                                                               \
+        if (block->plain) {                                                                      \
+            return block->plain + k * (LANES);                                                   \
+        }                                                                                        \
+        for (j = 0; j < block->lanes; ++j) {                                                     \
+            uint32_t index = tk_lut_index(block->indices, k * (size_t)block->lanes + (size_t)j,  \
+                                          block->bits);                                          \
+            decoded[j] = block->values[(size_t)j * (size_t)block->stride + index];               \
+        }                                                                                        \
+        for (; j < (LANES); ++j) {                                                               \
+            decoded[j] = (T)0;                                                                   \
+        }                                                                                        \
+        return decoded;                                                                          \
+    }
 
-static inline float tk_weight_f32(const tk_weights_f32 *w, size_t element, int32_t channel)
-{
-    if (w->plain) {
-        return w->plain[element];
-    }
-    return w->values[(size_t)channel * (size_t)w->stride + tk_lut_index(w->indices, element, w->bits)];
-}
-
-/* One block of a packed filter (conv.c, fully_connected.c): TK_F32_LANES output channels
- * from first_channel, `size` weights (taps x TK_F32_LANES). A clustered filter's indices
- * come in the same blocks, but the last one holds only the channels left (`lanes` per tap);
- * every block starts on a whole byte. */
-static inline tk_weights_f32 tk_f32_block(const tk_weights_f32 *filter, int32_t first_channel,
-                                          int32_t channels, size_t size)
-{
-    tk_weights_f32 block = *filter;
-    size_t index = (size_t)(first_channel / TK_F32_LANES);
-    block.lanes = channels - first_channel < TK_F32_LANES ? channels - first_channel : TK_F32_LANES;
-    if (block.plain) {
-        block.plain += index * size;
-    } else {
-        block.indices += index * (size / 8u) * (size_t)block.bits;
-        block.values += (size_t)first_channel * (size_t)block.stride;
-    }
-    return block;
-}
-
-/* The TK_F32_LANES weights of tap k of a block: in place, or decoded into `decoded` (the
- * lanes past the filter's channels 0). */
-static inline const float *tk_f32_block_taps(const tk_weights_f32 *block, size_t k, float *decoded)
-{
-    int32_t j;
-    if (block->plain) {
-        return block->plain + k * TK_F32_LANES;
-    }
-    for (j = 0; j < block->lanes; ++j) {
-        uint32_t index = tk_lut_index(block->indices, k * (size_t)block->lanes + (size_t)j, block->bits);
-        decoded[j] = block->values[(size_t)j * (size_t)block->stride + index];
-    }
-    for (; j < TK_F32_LANES; ++j) {
-        decoded[j] = 0.0f;
-    }
-    return decoded;
-}
+TK_LUT_WEIGHTS(float, f32, TK_F32_LANES)
 
 /* The taps k in [0, taps) of a window whose tap k reads start + k * dilation that land
  * inside [0, extent): [*first, *last), empty when none does. dilation >= 1. */

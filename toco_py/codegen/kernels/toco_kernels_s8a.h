@@ -111,60 +111,8 @@ TK_CONV_S8(tk_depthwise_conv2d_s8);
 TK_CONV_S8(tk_conv2d_unpacked_s8);
 #undef TK_CONV_S8
 
-/* A constant int8 filter read one element at a time: `plain` in the model's layout, or
- * (plain NULL) clustered, as packed indices into `values` (see "clustered filters" in
- * toco_kernels.h). `lanes`: set by tk_s8_block. */
-typedef struct {
-    const int8_t *plain;
-    const uint8_t *indices;
-    const int8_t *values;
-    int32_t bits, stride, lanes;
-} tk_weights_s8;
-
-static inline int8_t tk_weight_s8(const tk_weights_s8 *w, size_t element, int32_t channel)
-{
-    if (w->plain) {
-        return w->plain[element];
-    }
-    return w->values[(size_t)channel * (size_t)w->stride + tk_lut_index(w->indices, element, w->bits)];
-}
-
-/* One block of a packed filter (conv_s8.c, fc_s8.c): TK_S8_LANES output channels from
- * first_channel, `size` weights (taps x TK_S8_LANES). A clustered filter's indices come in
- * the same blocks, but the last one holds only the channels left (`lanes` per tap, so no
- * index is stored for the padding lanes); every block starts on a whole byte. */
-static inline tk_weights_s8 tk_s8_block(const tk_weights_s8 *filter, int32_t first_channel,
-                                        int32_t channels, size_t size)
-{
-    tk_weights_s8 block = *filter;
-    size_t index = (size_t)(first_channel / TK_S8_LANES);
-    block.lanes = channels - first_channel < TK_S8_LANES ? channels - first_channel : TK_S8_LANES;
-    if (block.plain) {
-        block.plain += index * size;
-    } else {
-        block.indices += index * (size / 8u) * (size_t)block.bits;
-        block.values += (size_t)first_channel * (size_t)block.stride;
-    }
-    return block;
-}
-
-/* The TK_S8_LANES weights of tap k of a block: in place, or decoded into `decoded` (the
- * lanes past the filter's channels 0). */
-static inline const int8_t *tk_s8_block_taps(const tk_weights_s8 *block, size_t k, int8_t *decoded)
-{
-    int32_t j;
-    if (block->plain) {
-        return block->plain + k * TK_S8_LANES;
-    }
-    for (j = 0; j < block->lanes; ++j) {
-        uint32_t index = tk_lut_index(block->indices, k * (size_t)block->lanes + (size_t)j, block->bits);
-        decoded[j] = block->values[(size_t)j * (size_t)block->stride + index];
-    }
-    for (; j < TK_S8_LANES; ++j) {
-        decoded[j] = 0;
-    }
-    return decoded;
-}
+/* Clustered int8 filters: tk_weights_s8, tk_weight_s8, tk_s8_block, tk_s8_block_taps (toco_kernels.h). */
+TK_LUT_WEIGHTS(int8_t, s8, TK_S8_LANES)
 
 /* conv_s8.c and depthwise_conv_s8.c: the convolutions above on clustered filters, packed
  * as tk_conv2d_s8's (in blocks) and as tk_depthwise_conv2d_s8's (as in the model). */
