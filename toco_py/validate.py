@@ -261,13 +261,14 @@ def measure(tensor: str, candidate: np.ndarray, reference: np.ndarray, tolerance
     a, b = np.asarray(candidate, np.float64), np.asarray(reference, np.float64)
     if a.shape != b.shape:
         raise TocoError(f"{tensor}: {labels[0]} gives shape {list(a.shape)}, {labels[1]} {list(b.shape)}")
-    err = a - b
-    max_abs = float(np.max(np.abs(err))) if err.size else 0.0
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    signal, noise = float(np.sum(b * b)), float(np.sum(err * err))
-    snr = float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-30) / noise)
-    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
-    cosine = float(np.sum(a * b) / norms) if norms else 1.0
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # a LOG of 0 is -inf in both
+        err = a - b
+        max_abs = float(np.max(np.abs(err))) if err.size else 0.0
+        scale = float(np.max(np.abs(b))) if b.size else 0.0
+        signal, noise = float(np.sum(b * b)), float(np.sum(err * err))
+        snr = float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-30) / noise)
+        norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+        cosine = float(np.sum(a * b) / norms) if norms else 1.0
     ratio = None
     if not tolerance.policy:
         passed = bool(np.all(np.abs(err) <= (tolerance.atol or 0.0) + (tolerance.rtol or 0.0) * np.abs(b)))

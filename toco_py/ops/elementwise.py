@@ -95,7 +95,9 @@ def _infer_unary(op: Op, x: Tensor):
 
 def _unary(fn):
     def kernel(op: Op, x: np.ndarray) -> np.ndarray:
-        return np.asarray(fn(x)).astype(x.dtype, copy=False)
+        # IEEE results as LiteRT's (LOG of 0 is -inf, SQRT of -1 NaN), without numpy's warnings.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.asarray(fn(x)).astype(x.dtype, copy=False)
     return kernel
 
 

@@ -50,7 +50,8 @@ def _needs_calibration(graph: Graph, options: QuantizeOptions) -> bool:
 
 def _observers(options: QuantizeOptions) -> dict:
     """What calibration must also record: the conv/FC input means for bias correction, their
-    input moments for GPTQ rounding."""
+    input moments for GPTQ rounding, and in 16x8 the element-wise ops' values, to find the
+    int16 kernels too coarse to keep (coarse_kernels.py)."""
     observers = {}
     if options.bias_correction:
         from .bias_correction import InputMeans
@@ -60,6 +61,10 @@ def _observers(options: QuantizeOptions) -> dict:
         from .weight_rounding import InputMoments
 
         observers["moments"] = InputMoments()
+    if options.mode == "int16x8" and not options.int8.int8_only:
+        from .coarse_kernels import ElementwiseSamples
+
+        observers["elementwise"] = ElementwiseSamples()
     return observers
 
 
@@ -122,6 +127,11 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
 
             int8 = replace(int8, rounded_weights=round_weights(graph, observers["moments"], int8))
             notes.append(f"weight rounding: GPTQ chose the int8 weights of {len(int8.rounded_weights)} tensors")
+        if "elementwise" in observers:
+            from .coarse_kernels import coarse_kernels
+
+            coarse = coarse_kernels(graph, ranges, int8, observers["elementwise"])
+            int8 = replace(int8, keep_float={**coarse, **int8.keep_float})
         if options.accuracy_target is not None:
             float_graph = copy.deepcopy(graph)
             choice = mixed_precision.choose_fallback_ops(graph, ranges, int8, options.accuracy_target,

@@ -1,0 +1,121 @@
+"""16x8: an element-wise op whose int16 kernel loses more than an int8 step of its output range
+on the calibration data stays in float.
+
+16x8's int16 activations round to about 1/65536 of a range, but LiteRT computes EXP, LOG, RSQRT
+and GELU in int16 from a table of 513 samples of the input range, interpolated linearly
+(ops/int16/lut.py). Where the function bends within one of those 512 steps, the table is far
+coarser than the rounding. Spotify's basic-pitch takes the LOG of a power spectrum whose values
+mostly lie in the first step above zero of the symmetric input range: in 16x8 that LOG alone
+brought the signal-to-noise ratio from 28 dB at its input to -9 dB, and the 16x8 model lost more
+of its outputs' range than the int8 one (0.121 against 0.105 on its worst output; 0.096 with the
+LOG in float). int8 tables have one entry per input level, so they cannot fail this way.
+
+Measured, not assumed from the op type: each quantized element-wise op of one input runs its
+int16 kernel on a sample of the float inputs calibration gave it, quantized with the params the
+model gives them; the error is the mean distance to the float outputs rounded to the output's
+own params (the best its int16 output could hold), against the outputs' range. The op stays in
+float when that error exceeds an int8 step and computing it in float, between the same int16
+tensors, loses less.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..errors import TocoError
+from ..interpreter import kernel_for, run_op
+from ..ir import Graph, Op
+from ..ops import REGISTRY, has_trait
+from ..ops.quantize_ops import dequantize, quantize
+from .full_integer import Int8Options, quantize_int8
+
+# Elements kept per run and per op (evenly spaced), and in all per op: enough for a mean of a
+# table's error, cheap for a loop body run many times.
+PER_RUN, PER_OP = 4096, 1 << 16
+# The error an op may add, as a share of its outputs' range: an int8 step. A kernel worse than
+# that defeats the point of 16-bit activations.
+LIMIT = 1 / 256
+
+
+class ElementwiseSamples:
+    """Samples of the float input and output elements of every element-wise op of one input run
+    during calibration, by (subgraph index, op's first output): pass it as calibrate's
+    `observe`."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.counts: dict[tuple[int, str], int] = {}
+
+    def __call__(self, index, op: Op, args: list, outputs: list) -> None:
+        if len(args) != 1 or not op.outputs or not has_trait(op.type, "elementwise"):
+            return
+        x, y = np.asarray(args[0]), np.asarray(outputs[0])
+        if x.dtype.kind != "f" or x.shape != y.shape:
+            return
+        key = (index[0] if isinstance(index, tuple) else 0, op.outputs[0])
+        if self.counts.get(key, 0) >= PER_OP:
+            return
+        stride = max(1, x.size // PER_RUN)
+        self.pairs.setdefault(key, []).append((x.ravel()[::stride], y.ravel()[::stride]))
+        self.counts[key] = self.counts.get(key, 0) + x.ravel()[::stride].size
+
+    def arrays(self, key: tuple[int, str]) -> tuple[np.ndarray, np.ndarray]:
+        pairs = self.pairs[key]
+        return (np.concatenate([x for x, _ in pairs]).astype(np.float32),
+                np.concatenate([y for _, y in pairs]).astype(np.float64))
+
+
+def coarse_kernels(graph: Graph, ranges: list[dict[str, tuple[float, float]]], options: Int8Options,
+                   samples: ElementwiseSamples) -> dict[str, str]:
+    """The ops (by first output, as Int8Options.keep_float names them) whose int16 kernel loses
+    more than LIMIT of their output range on the sampled calibration data, and more than they
+    would in float, with why."""
+    copies: dict[int, object] = {}
+    quantized = copy.deepcopy(graph, copies)  # copies[id(op)]: the op in the quantized graph
+    quantize_int8(quantized, ranges, options)
+    floats, ints = graph.subgraphs or [graph], quantized.subgraphs or [quantized]
+    kept = {}
+    for s, name in samples.pairs:
+        twin = copies.get(id(floats[s].producer(name)))
+        present = twin is not None and any(op is twin for op in ints[s].ops)
+        losses = _losses(ints[s], twin, *samples.arrays((s, name))) if present else None
+        if losses is not None and losses[0] > LIMIT and losses[1] < losses[0]:
+            kept[name] = (f"its int16 kernel loses {losses[0]:.2g} of its output range on the calibration "
+                          f"data, more than an int8 step, and {losses[1]:.2g} in float; --int8_only keeps "
+                          "it int16")
+    return kept
+
+
+def _losses(graph: Graph, op: Op, x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """(the op's int16 kernel's mean error, the float op's between the same int16 tensors) on
+    these float inputs, as shares of the outputs' range; None when the op is not computed in
+    int16 or its kernel refuses the data (LiteRT's RSQRT fails on a negative input: calibration
+    saw one, and the op is no choice of ours). In float, the op reads its dequantized input,
+    and its output is quantized again unless only the model's outputs read it: a LOG whose
+    input's epsilon rounded to 0 then gives -inf, where the table gives its lowest value."""
+    source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if source.dtype != "int16" or target.dtype != "int16":
+        return None
+    finite = np.isfinite(y)  # a LOG of 0 in the float model: nothing to compare with
+    x, y = x[finite], y[finite]
+    span = float(y.max() - y.min()) if y.size else 0.0
+    if span == 0.0:
+        return None
+    xq = quantize(x, source.quant.scale, source.quant.zero_point, dtype="int16")
+    try:
+        [table] = run_op(op, kernel_for(graph, op), [xq])
+    except TocoError:
+        return None
+    scale, zero = target.quant.scale, target.quant.zero_point
+
+    def requantized(values: np.ndarray) -> np.ndarray:
+        return dequantize(quantize(values, scale, zero, dtype="int16"), scale, zero).astype(np.float64)
+
+    in_float = REGISTRY[op.type].kernel(op, dequantize(xq, source.quant.scale, source.quant.zero_point))
+    if any(c.type != "DEQUANTIZE" for c in graph.consumers(op.outputs[0])):
+        in_float = requantized(in_float)
+    best = requantized(y)  # the best the int16 output can hold
+    with np.errstate(invalid="ignore"):
+        return tuple(float(np.mean(np.abs(np.asarray(got, np.float64) - best))) / span
+                     for got in (dequantize(table, scale, zero), in_float))
