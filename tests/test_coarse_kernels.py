@@ -1,7 +1,8 @@
 """16x8 keeps in float an element-wise op whose int16 kernel, measured on the calibration data,
 loses more than an int8 step of its output range (quantize/coarse_kernels.py): the LOG of a
 power, as Spotify's basic-pitch takes it, and not EXP, TANH, LOGISTIC or RSQRT over ranges their
-tables sample finely. LiteRT's reference kernels judge the error; the model stays bit-exact."""
+tables sample finely. An op between float ops stays float too (float_ops.between_floats).
+LiteRT's reference kernels judge the error; the models stay bit-exact."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,12 +16,13 @@ from toco_py.tflite.reader import read_model
 COARSE = "more than an int8 step"
 
 
-def log_power(scaled: bool = True) -> networks.Network:
+def log_power(scaled: bool = True, square: bool = False) -> networks.Network:
     """log(x^2 + 1e-10) of standard normal x, scaled as basic-pitch scales its log power or not:
-    most powers lie within the first of the LOG table's 512 steps above zero."""
+    most powers lie within the first of the LOG table's 512 steps above zero. x^2 is a MUL, or
+    a SQUARE, which has no 16x8 kernel."""
     def build():
         x = tf.compat.v1.placeholder(tf.float32, (1, 64, 8), name="x")
-        log = tf.math.log(x * x + 1e-10)
+        log = tf.math.log((tf.square(x) if square else x * x) + 1e-10)
         return {"x": x}, [tf.identity(0.25 * log if scaled else log, name="y")]
     return networks._freeze_v1("log_power", build)
 
@@ -82,6 +84,35 @@ def test_smooth_tables_stay_int16(tmp_path):
     dtypes = _op_dtypes(result.model)
     assert all(dtypes[t] == "int16" for t in ("EXP", "TANH", "LOGISTIC", "RSQRT")), dtypes
     assert differing_elements(result.model) == 0
+
+
+def test_an_op_between_float_ops_stays_float(log_net, tmp_path):
+    """SQUARE (no 16x8 kernel) and the coarse LOG stay float, and so does the epsilon's ADD
+    between them, which int16 would round away: the LOG of the powers that round to 0 would be
+    -inf. The same function with its int16 MUL loses more."""
+    net = log_power(square=True)
+    calibration = calibration_file(net, tmp_path, count=16)
+    result = int8_ours(net, calibration, mode="int16x8")
+    assert any(n.startswith("kept in float (only float ops write its inputs") and "ADD (" in n
+               for n in result.notes), result.notes
+    assert {t: d for t, d in _op_dtypes(result.model).items() if t in ("SQUARE", "ADD", "LOG")} == dict.fromkeys(
+        ("SQUARE", "ADD", "LOG"), "float32")
+    float_model = api.convert_bytes(net.pb, input_arrays=list(net.inputs), output_arrays=net.outputs).model
+    with_mul = int8_ours(log_net, calibration_file(log_net, tmp_path, count=16), mode="int16x8").model
+    between, rounded = held_out_error(result.model, float_model), held_out_error(with_mul, float_model)
+    # Measured: 0.000014 against 0.024 of the range.
+    assert between < 0.1 * rounded, (between, rounded)
+    assert differing_elements(result.model) == 0
+
+
+def test_an_int8_op_between_kept_ops_stays_float(tmp_path):
+    net = smooth_functions()
+    graph_ops = read_model(api.convert_bytes(net.pb, input_arrays=["x"], output_arrays=net.outputs).model).main.ops
+    [square] = [op.outputs[0] for op in graph_ops if op.type == "MUL" and op.inputs[0] == op.inputs[1]]
+    [rsqrt] = [op.outputs[0] for op in graph_ops if op.type == "RSQRT"]
+    result = int8_ours(net, calibration_file(net, tmp_path, count=16), keep_float={square: "test", rsqrt: "test"})
+    assert any(n.startswith("kept in float (only float ops write its inputs") and "ADD (" in n
+               for n in result.notes), result.notes
 
 
 def test_a_coarse_table_stays_int16_where_float_would_lose_more(tmp_path):

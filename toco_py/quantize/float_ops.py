@@ -1,7 +1,7 @@
 """Which ops of a graph stay in float when it is quantized to integers, and why (the
 quantizer's notes say it): kept by name (--keep_float, --accuracy_target), no kernel in the
-scheme, no scheme for an LSTM variant, kept as TensorFlow's converter keeps them, or reading
-a constant integers cannot hold."""
+scheme, no scheme for an LSTM variant, kept as TensorFlow's converter keeps them, reading
+a constant integers cannot hold, or lying between float ops."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ NO_KERNEL = "no {scheme} kernel; --int8_only refuses"
 NO_SCHEME = "no {scheme} scheme for"  # then what lstm.unsupported says
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
+BETWEEN_FLOATS = "only float ops write its inputs and read its outputs: quantized, it would add rounding and nothing else"
 
 
 def other_schemes(graph: Graph, options: Int8Options) -> dict[int, Scheme]:
@@ -32,11 +33,13 @@ def other_schemes(graph: Graph, options: Int8Options) -> dict[int, Scheme]:
 
 def float_reasons(graph: Graph, options: Int8Options) -> dict[int, str]:
     """Why each op (by id) that stays in float does: kept by name, the reasons float_reason
-    gives, or being the writer of a variable a float op updates."""
+    gives, lying between float ops, or being the writer of a variable a float op updates."""
     schemes = other_schemes(graph, options)
     reasons = {id(op): (named_in(op, options.keep_float)
                         or float_reason(graph, op, options.int8_only, schemes.get(id(op), options.scheme)))
                for op in graph.ops}
+    for op in between_floats(graph, reasons):
+        reasons[id(op)] = BETWEEN_FLOATS
     # The variable tensors a float op updates (an LSTM's state) stay float, and so do their
     # writers (the FILLs that zero them): a DEQUANTIZE between would update a copy.
     for op in graph.ops:
@@ -45,6 +48,29 @@ def float_reasons(graph: Graph, options: Int8Options) -> dict[int, str]:
             if writer is not None:
                 reasons[id(writer)] = reasons[id(op)]
     return {key: reason for key, reason in reasons.items() if reason}
+
+
+def between_floats(graph: Graph, reasons: dict[int, str | None]) -> list[Op]:
+    """The ops computing on float values whose every computed input comes from an op kept in
+    float and whose every output only ops kept in float read (none the model's output). Kept
+    in float, they save a QUANTIZE and a DEQUANTIZE and lose no precision: basic-pitch's
+    epsilon added to a float SQUARE before a float LOG was rounded away in 16x8, and the LOG
+    of the zeros left was -inf."""
+    def float_op(op: Op | None) -> bool:
+        return op is not None and bool(reasons.get(id(op)))
+
+    found = []
+    for op in graph.ops:
+        if reasons[id(op)] or op.type in ("QUANTIZE", "DEQUANTIZE") or has_trait(op.type, "runs_model"):
+            continue
+        computed = [n for n in op.inputs if n and not graph.tensors[n].is_const]
+        outputs = [n for n in op.outputs if n]
+        if (computed and all(float_op(graph.producer(n)) for n in computed)
+                and all(graph.tensors[n].dtype == "float32" for n in computed + outputs)
+                and not any(n in graph.outputs for n in outputs)
+                and all(graph.consumers(n) and all(map(float_op, graph.consumers(n))) for n in outputs)):
+            found.append(op)
+    return found
 
 
 def named_in(op: Op, names: dict[str, str]) -> str | None:
