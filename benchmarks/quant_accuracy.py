@@ -252,6 +252,13 @@ def int8_weights_only(case: Case, tmp: Path) -> bytes:
     read back: the error every scheme with int8 weights and round-to-nearest shares, whatever
     its activations."""
     graph = api.convert_bytes(case.net.pb, input_arrays=list(case.net.inputs), output_arrays=case.net.outputs).graph
+    round_weights_to_int8(graph)
+    return bytes(model_view(graph))
+
+
+def round_weights_to_int8(graph) -> None:
+    """Rounds each float conv/FC weight of the graph in place to the values per-channel int8
+    (min/max ranges) holds."""
     for op in graph.ops:
         opdef = REGISTRY.get(op.type)
         axis = opdef.weight_axis if opdef else None
@@ -259,7 +266,6 @@ def int8_weights_only(case: Case, tmp: Path) -> bytes:
         if weight is not None and weight.is_const and weight.dtype == "float32":
             weight.data = (weight.data + rounding_error(weight.data, weight_params(weight.data, axis[1]))).astype(
                 np.float32)
-    return bytes(model_view(graph))
 
 
 BASE = "min/max"  # what the summary compares each column with

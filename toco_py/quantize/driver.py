@@ -130,7 +130,7 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         if "elementwise" in observers:
             from .coarse_kernels import coarse_kernels
 
-            coarse = coarse_kernels(graph, ranges, int8, observers["elementwise"])
+            coarse = coarse_kernels(graph, ranges, int8, observers["elementwise"], samples)
             int8 = replace(int8, keep_float={**coarse, **int8.keep_float})
         if options.accuracy_target is not None:
             float_graph = copy.deepcopy(graph)
