@@ -198,28 +198,35 @@ def _norm(values: list[np.ndarray]) -> float:
     return count * (hi - lo if hi > lo else 1.0)
 
 
-def model_error(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray]]) -> float:
+def model_error(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray]],
+                truths: list[dict[str, np.ndarray]] | None = None) -> float:
     """The quantized model's error over the samples by the measure of contributions: the
-    largest over the outputs of mean |quantized - float| / the float output's range."""
-    return max(output_errors(reference, quant, feeds).values())
+    largest over the outputs of mean |quantized - float| / the float output's range (truths:
+    float_outputs of the feeds, when already known)."""
+    return max(output_errors(reference, quant, feeds, truths).values())
 
 
-def output_errors(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray]]) -> dict[str, float]:
+def float_outputs(reference: Graph, feeds: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """The float model's outputs for each sample, as float64."""
+    run = Interpreter(reference)
+    return [{o: np.asarray(v, np.float64) for o, v in run.run(sample).items()} for sample in feeds]
+
+
+def output_errors(reference: Graph, quant: Graph, feeds: list[dict[str, np.ndarray]],
+                  truths: list[dict[str, np.ndarray]] | None = None) -> dict[str, float]:
     """model_error's measure per output of the float model."""
     candidate = _stand_for(quant, reference, float_names(quant, reference))
     outputs = list(reference.outputs)
     if candidate is None:
         raise InternalError(f"the quantized model's outputs {quant.outputs} do not stand for the float "
                             f"model's {outputs}")
-    float_run, quant_run = Interpreter(reference), Interpreter(quant)
+    truths = float_outputs(reference, feeds) if truths is None else truths
+    quant_run = Interpreter(quant)
     sums = dict.fromkeys(outputs, 0.0)
-    truths: list[dict[str, np.ndarray]] = []
-    for sample in feeds:
-        base = float_run.run(sample)
-        truths.append({o: np.asarray(base[o], np.float64) for o in outputs})
+    for sample, truth in zip(feeds, truths):
         got = quant_run.run(adapt_inputs(sample, quant))
         for o in outputs:
-            sums[o] += float(np.sum(np.abs(_as_real(quant, candidate[o], got[candidate[o]]) - truths[-1][o])))
+            sums[o] += float(np.sum(np.abs(_as_real(quant, candidate[o], got[candidate[o]]) - truth[o])))
     return {o: sums[o] / _norm([t[o] for t in truths]) for o in outputs}
 
 

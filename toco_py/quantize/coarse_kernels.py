@@ -33,7 +33,7 @@ from ..interpreter import kernel_for, run_op
 from ..ir import Graph, Op
 from ..ops import REGISTRY, has_trait
 from ..ops.quantize_ops import dequantize, quantize
-from ..sensitivity import model_error
+from ..sensitivity import float_outputs, model_error
 from .float_ops import float_reasons
 from .full_integer import Int8Options, quantize_int8
 
@@ -103,7 +103,9 @@ def coarse_kernels(graph: Graph, ranges: list[dict[str, tuple[float, float]]], o
     with_kept = copy.deepcopy(graph)
     quantize_int8(with_kept, ranges, replace(options, keep_float={**kept, **options.keep_float}))
     checked = feeds[:CHECKED]
-    return kept if model_error(graph, with_kept, checked) < model_error(graph, quantized, checked) else {}
+    truths = float_outputs(graph, checked)
+    better = model_error(graph, with_kept, checked, truths) < model_error(graph, quantized, checked, truths)
+    return kept if better else {}
 
 
 def _input_would_be_float(graph: Graph, op: Op, options: Int8Options) -> bool:
