@@ -124,3 +124,29 @@ def test_hybrid_rounding_is_litert_reference_bit_for_bit(tmp_path, monkeypatch):
     np.testing.assert_array_equal(Interpreter(graph).run({graph.inputs[0]: x})[graph.outputs[0]], want)
     monkeypatch.setattr(hybrid, "_round", np.round)  # numpy rounds half to even
     assert not np.array_equal(Interpreter(graph).run({graph.inputs[0]: x})[graph.outputs[0]], want)
+
+
+def test_quantize_a_tensorflow_float16_tflite(tmp_path):
+    """TF's float16 file keeps its weights as DEQUANTIZEs of float16 constants: they are read as
+    the float32 weights they stand for, so int8 gives them symmetric per-channel params (as
+    filters, not activations: LiteRT refused MediaPipe's pose landmarker quantized before) and
+    runs bit-exact with LiteRT's reference kernels; pruning alone keeps them float16."""
+    from tests.support.quant_models import calibration_file, differing_elements
+
+    net = networks.SMALL_NETWORKS["conv_bn_separable"]()
+    half = tmp_path / "half.tflite"
+    half.write_bytes(tf_quantized(net, tmp_path, "float16"))
+    options = QuantizeOptions("int8", calibration_data=calibration_file(net, tmp_path, count=8))
+    result = api.quantize_tflite(str(half), None, options)
+    assert any(n.endswith("float16 weight tensors read as float32") for n in result.notes), result.notes
+    graph = result.graph
+    filters = [graph.tensors[op.inputs[1]] for op in graph.ops if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert filters and all(f.is_const and f.dtype == "int8" and not np.any(f.quant.zero_point) for f in filters)
+    assert not any(op.type == "DEQUANTIZE" and graph.tensors[op.inputs[0]].dtype == "float16" for op in graph.ops)
+    assert differing_elements(result.model) == 0
+    from toco_py.compress.prune import PruneOptions
+
+    pruned = api.quantize_tflite(str(half), None, None, prune=PruneOptions(0.5))
+    weights = [pruned.graph.tensors[op.inputs[0]] for op in pruned.graph.ops if op.type == "DEQUANTIZE"]
+    assert weights and all(w.dtype == "float16" for w in weights)
+    assert any("50.0% of their values now zero" in n for n in pruned.notes), pruned.notes

@@ -21,6 +21,7 @@ from .passes.driver import PassLog
 from .passes.emulate_fake_quant import drop_emulation, emulation_tensors
 from .passes.propagate_shapes import require_static_shapes
 from .passes.stages import run_all
+from .passes.widen_float16 import widen_float16
 from .preflight import check_control_flow, check_shapes, require_builtins, unsupported_ops
 from .quantize.driver import QuantizeOptions, quantize_graph
 from .targets import has_builtin
@@ -248,12 +249,17 @@ def quantize_tflite(input_file: str, output_file: str | None, options: QuantizeO
                     cluster: ClusterOptions | None = None, tflm_compression: bool = False,
                     prune: PruneOptions | None = None) -> ConversionResult:
     """Quantizes an existing float .tflite (every subgraph); prunes and clusters its weights
-    first when asked (options None: no quantization); tflm_compression: as _convert."""
+    first when asked (options None: no quantization, a float16 model's weights staying
+    float16); tflm_compression: as _convert."""
     graph, _ = load_tflite(input_file)
     graphs = graph.subgraphs or [graph]
-    for g in graphs:  # the quantizers rewrite constants: sparse ones show as such
+    widened = 0
+    for g in graphs:  # the quantizers rewrite constants: sparse and float16 ones show as such
         absorb_densify(g)
-    notes = []
+        widened += widen_float16(g)
+    notes = [f"{widened} float16 weight tensors read as float32"] if widened else []
+    if widened and options is None:  # only pruned or clustered: the weights stay float16
+        options = QuantizeOptions("float16")
     if options is not None and options.full_integer:  # as convert does: the fake-quant ranges set the integer params
         dropped = drop_emulation(graph)
         if dropped:
