@@ -28,6 +28,7 @@ from benchmarks.quant_accuracy import round_weights_to_int8
 from scripts.fetch_models import models_dir
 from tests.support.oracle import litert
 from toco_py import api
+from toco_py.passes.widen_float16 import widen_float16
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.quantize.schemes import SCHEMES
 from toco_py.tensor_io import load_tflite
@@ -96,6 +97,7 @@ def int8_weights_only(model: Path, calibration: Path) -> bytes:
     """The float model with its conv/FC weights rounded to per-channel int8: the floor every
     scheme with such weights shares."""
     graph, _ = load_tflite(str(model))
+    widen_float16(graph)  # the image models' float16 weights
     round_weights_to_int8(graph)
     return bytes(model_view(graph))
 
