@@ -21,7 +21,8 @@ real labels) and MobileNetV2 (96x96, weights=None: untrained), each combination 
 Pruning is unstructured (1x1) magnitude pruning; one extra float32 row per network prunes 75%
 in 1x4 blocks, the structure XNNPACK's sparse kernels favour; the "first layer dense" rows
 keep the first conv/FC layer unpruned and prune the others more, to the same share of all
-weights (first_layer_dense). Clustering per tensor, and for
+weights (first_layer_dense); the "sparsegpt" rows prune with `--prune_method sparsegpt` on the
+calibration samples (compress/sparsegpt.py). Clustering per tensor, and for
 int8 also per channel ("/ch"). Conversions skip the savings measurement (measure_savings=False):
 the file and gzip sizes here are those numbers' inputs.
 """
@@ -66,11 +67,13 @@ class Config:
     per_channel: bool = False
     block: int = 1
     first_dense: bool = False  # the first conv/FC layer unpruned, the others pruned more (first_layer_dense)
+    method: str = "magnitude"  # or sparsegpt (--prune_method)
 
     @property
     def label(self) -> tuple[str, str, str]:
         pruning = "-" if not self.sparsity else f"{self.sparsity:.0%}" + (f" 1x{self.block}" if self.block > 1 else "")
         pruning += ", first layer dense" if self.first_dense else ""
+        pruning += ", sparsegpt" if self.method == "sparsegpt" else ""
         clustering = "-" if not self.clusters else f"{self.clusters}" + ("/ch" if self.per_channel else "")
         return self.quant, pruning, clustering
 
@@ -87,6 +90,10 @@ def configs() -> list[Config]:
             rows.append(Config(quant, 0.75, block=4))
         firsts = [(0, False), (16, False)] + ([(16, True)] if quant == "int8" else [])
         rows += [Config(quant, 0.5, k, per_channel, first_dense=True) for k, per_channel in firsts]
+        for first_dense in (False, True):
+            rows += [Config(quant, 0.5, k, per_channel, first_dense=first_dense, method="sparsegpt")
+                     for k, per_channel in firsts]
+        rows.append(Config(quant, 0.75, method="sparsegpt"))
     return rows
 
 
@@ -125,28 +132,31 @@ def _convert(case: Case, **options) -> api.ConversionResult:
                              measure_savings=False, **options)
 
 
-def first_layer_dense(case: Case, sparsity: float) -> PruneOptions:
+def first_layer_dense(case: Case, sparsity: float, **method) -> PruneOptions:
     """The sparsity over all conv/FC weights with the first such layer unpruned: the digits
     CNN's conv1 (144 of its 5072 weights, 3x3 taps of one channel) alone at 50% takes its top-1
     from 0.987 to 0.685 (conv2 or logits alone at 50%: 0.982, 0.957)."""
     graph = _convert(case).graph
     weights = [graph.tensors[op.inputs[i]] for op in graph.ops if (i := prunable(op)) is not None]
     total, first = sum(w.data.size for w in weights), weights[0]
-    return PruneOptions(sparsity * total / (total - first.data.size), schedule={first.name: 0.0})
+    return PruneOptions(sparsity * total / (total - first.data.size), schedule={first.name: 0.0}, **method)
 
 
-def prune_options(case: Case, config: Config) -> PruneOptions | None:
+def prune_options(case: Case, config: Config, calibration: Path) -> PruneOptions | None:
     if not config.sparsity:
         return None
-    return first_layer_dense(case, config.sparsity) if config.first_dense else PruneOptions(config.sparsity,
-                                                                                            block=config.block)
+    method = {"method": config.method,
+              "calibration": (str(calibration), 0.0, 1.0, None) if config.method == "sparsegpt" else None}
+    if config.first_dense:
+        return first_layer_dense(case, config.sparsity, **method)
+    return PruneOptions(config.sparsity, block=config.block, **method)
 
 
 def convert(case: Case, config: Config, calibration: Path) -> tuple[bytes, int]:
     """The model and its gzipped size."""
     quantize = None if config.quant == "float32" else QuantizeOptions(config.quant, calibration_data=str(calibration))
     result = _convert(
-        case, quantize=quantize, prune=prune_options(case, config),
+        case, quantize=quantize, prune=prune_options(case, config, calibration),
         cluster=ClusterOptions(config.clusters, config.per_channel) if config.clusters else None)
     model = result.model
     return model, result.gzip_bytes if result.gzip_bytes is not None else gzip_size(model)
@@ -191,15 +201,18 @@ def network_rows(case: Case, bundles: set[str]) -> list[Row]:
 # ---- the report ------------------------------------------------------------------------------
 
 def _find(rows: list[Row], quant: str, sparsity: float = 0.0, clusters: int = 0, per_channel: bool = False,
-          first_dense: bool = False) -> Row:
-    return next(r for r in rows if r.config == Config(quant, sparsity, clusters, per_channel, first_dense=first_dense))
+          first_dense: bool = False, method: str = "magnitude") -> Row:
+    return next(r for r in rows if r.config == Config(quant, sparsity, clusters, per_channel, first_dense=first_dense,
+                                                      method=method))
 
 
-TARGET_ROWS = [(per_channel, first_dense) for first_dense in (False, True) for per_channel in (False, True)]
+TARGET_ROWS = [(per_channel, first_dense, method) for method in ("magnitude", "sparsegpt")
+               for first_dense in (False, True) for per_channel in (False, True)]
 
 
-def _how(per_channel: bool, first_dense: bool) -> str:
-    return ("per channel" if per_channel else "per tensor") + (", first layer dense" if first_dense else "")
+def _how(per_channel: bool, first_dense: bool, method: str = "magnitude") -> str:
+    return (("per channel" if per_channel else "per tensor") + (", first layer dense" if first_dense else "")
+            + (", sparsegpt" if method == "sparsegpt" else ""))
 
 
 def table(name: str, rows: list[Row]) -> str:
@@ -232,16 +245,19 @@ def targets(results: dict[str, list[Row]]) -> list[str]:
     lines = []
     digits = results["digits_cnn"]
     float_top1 = _find(digits, "float32").top1
-    for per_channel, first_dense in TARGET_ROWS:
-        r = _find(digits, "int8", 0.5, 16, per_channel, first_dense)
-        lines.append(f"- digits top-1 within 1 point of float at 50% + 16 clusters ({_how(per_channel, first_dense)}) "
+    for per_channel, first_dense, method in TARGET_ROWS:
+        r = _find(digits, "int8", 0.5, 16, per_channel, first_dense, method)
+        lines.append(f"- digits top-1 within 1 point of float at 50% + 16 clusters "
+                     f"({_how(per_channel, first_dense, method)}) "
                      f"+ int8: {r.top1:.4f} against float32's {float_top1:.4f} "
                      f"({100 * (r.top1 - float_top1):+.2f} points): {_met(r.top1 >= float_top1 - 0.01)}.")
     for name, rows in results.items():
         plain = _find(rows, "int8")
         if plain.flash is None:
             continue
-        for per_channel, first_dense in TARGET_ROWS:
+        for per_channel, first_dense, method in TARGET_ROWS:
+            if method != "magnitude":
+                continue  # the same zeros and clusters: the same flash
             r = _find(rows, "int8", 0.5, 16, per_channel, first_dense)
             lines.append(f"- {name} bundle flash at 50% + 16 clusters ({_how(per_channel, first_dense)}) "
                          f"+ int8 <= 0.5x the plain int8 bundle's: {r.flash} / {plain.flash} = "
@@ -257,10 +273,11 @@ def targets(results: dict[str, list[Row]]) -> list[str]:
                      f"experiment: its error after clustering ({clustered.error:.5f} of the output range) "
                      "says nothing of TF-MOT's 71.78% -> 69.74% top-1.")
     plain = _find(digits, "float32")
-    for first_dense in (False, True):
-        pruned = _find(digits, "float32", 0.5, first_dense=first_dense)
+    for first_dense, method in ((False, "magnitude"), (True, "magnitude"), (False, "sparsegpt"), (True, "sparsegpt")):
+        pruned = _find(digits, "float32", 0.5, first_dense=first_dense, method=method)
         lines.append(f"- TF-MOT: pruned models keep 97% of their quality at half the size. digits float32 at 50%"
-                     f"{', first layer dense' if first_dense else ''}: top-1 {pruned.top1:.4f} "
+                     f"{', first layer dense' if first_dense else ''}{', sparsegpt' if method != 'magnitude' else ''}: "
+                     f"top-1 {pruned.top1:.4f} "
                      f"({pruned.top1 / float_top1:.1%} of float's), file {pruned.file / plain.file:.2f}x, "
                      f"gzip {pruned.gzip / plain.gzip:.2f}x (TF-MOT fine-tunes while pruning; "
                      "this is post-training).")

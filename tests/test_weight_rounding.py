@@ -12,7 +12,7 @@ from tests.support.oracle import freeze, run_litert, run_tf
 from tests.support.quant_models import calibration_file, differing_elements
 from toco_py import api
 from toco_py.quantize.driver import QuantizeOptions
-from toco_py.quantize.weight_rounding import DAMPING, _gptq, _inverse_cholesky
+from toco_py.quantize.weight_rounding import DAMPING, _gptq, inverse_cholesky
 from toco_py.tflite.reader import read_graph
 
 v1 = tf.compat.v1
@@ -40,7 +40,7 @@ def test_cholesky_form_is_optimal_brain_quantization(seed):
     h = x.T @ x
     rows = rng.normal(0, 0.2, (6, 12))
     scale = np.abs(rows).max(1) / 127
-    got = _gptq(rows, scale, _inverse_cholesky(h)[None])
+    got = _gptq(rows, scale, inverse_cholesky(h)[None])
     want = np.stack([_obq(r, s, h) for r, s in zip(rows, scale)])
     assert np.array_equal(got, want)
     nearest = np.round(rows / scale[:, None])

@@ -132,15 +132,15 @@ def _tflm_compression_option(fn):
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
             allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, prune, prune_schedule, prune_block,
-            cluster, cluster_per_channel, cluster_seed, tflm_compression, dump_graphviz_dir, verbose,
+            prune_method, cluster, cluster_per_channel, cluster_seed, tflm_compression, dump_graphviz_dir, verbose,
             **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
 
     release_freed_memory_promptly()
-    quantize = build_options(**quantization)
-    pruning = build_prune_options(prune, prune_schedule, prune_block)
+    pruning = build_prune_options(prune, prune_schedule, prune_block, prune_method, quantization)
+    quantize = build_options(**_calibration_for_pruning_only(quantization, pruning))
     clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
     cut = _graph_cut(input_arrays, output_arrays, input_shapes)
     on_import = None
@@ -228,14 +228,14 @@ def inspect(model, with_tensors, as_json, picture, input_arrays, output_arrays, 
 @prune_options
 @cluster_options
 @_tflm_compression_option
-def quantize(input_file, output_file, prune, prune_schedule, prune_block, cluster, cluster_per_channel,
+def quantize(input_file, output_file, prune, prune_schedule, prune_block, prune_method, cluster, cluster_per_channel,
              cluster_seed, tflm_compression, **quantization) -> None:
     """Quantize an existing float .tflite (same options as convert); or only prune or cluster its
     weights."""
     from . import api
 
-    options = build_options(**quantization)
-    pruning = build_prune_options(prune, prune_schedule, prune_block)
+    pruning = build_prune_options(prune, prune_schedule, prune_block, prune_method, quantization)
+    options = build_options(**_calibration_for_pruning_only(quantization, pruning))
     clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
     if options is None and clustering is None and pruning is None:
         raise TocoError("choose a mode: --quantize int8 (with --calibration-data), dynamic or float16, "
@@ -244,6 +244,15 @@ def quantize(input_file, output_file, prune, prune_schedule, prune_block, cluste
     for note in result.notes:
         _stderr(note)
     _wrote(output_file, result)
+
+
+def _calibration_for_pruning_only(quantization: dict, pruning) -> dict:
+    """The quantization flags, without --calibration-data when only --prune_method sparsegpt
+    reads it (no --quantize mode)."""
+    if pruning is None or pruning.calibration is None or quantization.get("quantize_mode") \
+            or quantization.get("inference_type") or quantization.get("post_training_quantize"):
+        return quantization
+    return {**quantization, "calibration_data": None}
 
 
 def _feeds_option(fn):

@@ -23,16 +23,25 @@ def prune_options(fn):
         click.option("--prune_block", "--prune-block", "prune_block", type=click.Choice(["1x1", "1x4", "1x16"]),
                      help="Prune whole runs of 1 x B weights along the input channels (default 1x1: "
                           "single weights), as LiteRT's sparse FC kernels read them."),
+        click.option("--prune_method", "--prune-method", "prune_method", type=click.Choice(["magnitude", "sparsegpt"]),
+                     help="magnitude (default): drop the smallest weights; sparsegpt: drop those whose loss the "
+                          "layer's outputs feel least on --calibration-data, the weights kept compensating."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def build_prune_options(sparsity: float | None, schedule_file: str | None, block: str | None) -> PruneOptions | None:
+def build_prune_options(sparsity: float | None, schedule_file: str | None, block: str | None,
+                        method: str | None = None, quantization: dict | None = None) -> PruneOptions | None:
+    """quantization: the quantization flags, whose --calibration-data (and how to read it)
+    --prune_method sparsegpt runs."""
     from .prune import prune_options as build
 
-    return build(sparsity, schedule_file, block)
+    q = quantization or {}
+    calibration = (q.get("calibration_data"), q.get("calibration_mean", 0.0), q.get("calibration_std", 1.0),
+                   q.get("calibration_samples"))
+    return build(sparsity, schedule_file, block, method, calibration)
 
 
 def cluster_options(fn):

@@ -7,6 +7,8 @@ seen as rows [output channel, the rest in the file's order] cut into runs of B a
 (B consecutive input channels of one tap, for a convolution), and whole runs go, those whose
 mean |w| is least, as TF-MOT's block pruning pools them (AVG): the form LiteRT's sparse FC
 kernels and XNNPACK read. Ties go to the value met first, so the choice is deterministic.
+`--prune_method sparsegpt` (with --calibration-data) chooses the weights by the output error
+their removal costs and moves that error onto the weights kept (sparsegpt.py).
 
 The zeros are exact in every dtype the model is then written in (float16 and int8 keep 0 as
 0: symmetric weights have zero point 0), so pruning runs on the float graph before any
@@ -31,23 +33,34 @@ class PruneOptions:
     sparsity: float | None = None                 # every weighted op's, unless scheduled
     schedule: dict[str, float] = field(default_factory=dict)  # op / weight / output name or scope -> sparsity
     block: int = 1                                # B of a 1xB block
+    method: str = "magnitude"                     # or sparsegpt (sparsegpt.py)
+    # sparsegpt's samples: calibration_data.calibration_samples' arguments after the graph.
+    calibration: tuple | None = None
 
     def describe(self) -> str:
         parts = [f"{self.sparsity:.0%}"] if self.sparsity is not None else []
         parts += [f"{len(self.schedule)} scheduled layers"] if self.schedule else []
-        return ", ".join(parts + ([f"1x{self.block} blocks"] if self.block > 1 else []))
+        parts += [f"1x{self.block} blocks"] if self.block > 1 else []
+        return ", ".join(parts + (["sparsegpt"] if self.method == "sparsegpt" else []))
 
 
-def prune_options(sparsity: float | None, schedule_file: str | None, block: str | None) -> PruneOptions | None:
-    """The options from --prune, --prune_schedule and --prune_block, or None without pruning."""
+def prune_options(sparsity: float | None, schedule_file: str | None, block: str | None,
+                  method: str | None = None, calibration: tuple | None = None) -> PruneOptions | None:
+    """The options from --prune, --prune_schedule, --prune_block and --prune_method (calibration:
+    --calibration-data and how to read it, as calibration_samples takes them), or None without
+    pruning."""
     if sparsity is None and schedule_file is None:
-        if block is not None:
-            raise TocoError("--prune_block shapes what --prune or --prune_schedule removes: give one of them")
+        if block is not None or method is not None:
+            raise TocoError("--prune_block and --prune_method shape what --prune or --prune_schedule removes: "
+                            "give one of them")
         return None
     if sparsity is not None:
         _check_sparsity(sparsity, "--prune")
+    if method == "sparsegpt" and (calibration is None or calibration[0] is None):
+        raise TocoError("--prune_method sparsegpt measures each layer's inputs: give --calibration-data")
     schedule = _read_schedule(schedule_file) if schedule_file else {}
-    return PruneOptions(sparsity, schedule, int((block or "1x1").split("x")[1]))
+    return PruneOptions(sparsity, schedule, int((block or "1x1").split("x")[1]), method or "magnitude",
+                        calibration if method == "sparsegpt" else None)
 
 
 def _check_sparsity(value, where: str) -> float:
@@ -84,9 +97,15 @@ def prune_graph(graph: Graph, options: PruneOptions) -> list[str]:
     notes. A weight shared by several ops is pruned once, at the sparsity asked of the first."""
     graphs = graph.subgraphs or [graph]
     _check_schedule_names(graphs, options.schedule)
+    moments = None
+    if options.method == "sparsegpt":
+        from ..quantize.calibration_data import calibration_samples
+        from .sparsegpt import input_moments
+
+        moments = input_moments(graph, calibration_samples(graph, *options.calibration))
     pruned: list[str] = []
     zeros = total = 0
-    for g in graphs:
+    for s, g in enumerate(graphs):
         done: set[str] = set()
         for op in g.ops:
             index = prunable(op)
@@ -97,14 +116,20 @@ def prune_graph(graph: Graph, options: PruneOptions) -> list[str]:
             if not sparsity or not weight.is_const or weight.dtype != "float32":
                 continue
             done.add(weight.name)
-            weight.data = prune_weights(weight.data, sparsity, options.block)
+            if moments is None:
+                weight.data = prune_weights(weight.data, sparsity, options.block)
+            else:
+                from .sparsegpt import obs_prune
+
+                weight.data = obs_prune(op, weight.data, moments, (s, weight.name), sparsity, options.block)
             pruned.append(op.name or op.outputs[0])
             zeros += int(np.count_nonzero(weight.data == 0))
             total += weight.data.size
     if not pruned:
         return ["--prune: no conv or FC weights to prune"]
     return [f"--prune: {len(pruned)} weight tensors pruned, {zeros / total:.1%} of their values now zero"
-            + (f" (blocks 1x{options.block})" if options.block > 1 else "")]
+            + (f" (blocks 1x{options.block})" if options.block > 1 else "")
+            + (", the rest compensating (sparsegpt)" if moments is not None else "")]
 
 
 def _names(op: Op, weight: str) -> tuple[str, ...]:

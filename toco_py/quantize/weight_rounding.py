@@ -105,13 +105,13 @@ def _round(op: Op, w: np.ndarray, h: np.ndarray, axis: int, method: str) -> np.n
     scale = np.asarray(params.scale, np.float64)
     if op.type == "DEPTHWISE_CONV_2D":  # [1, kh, kw, C*M]: channel o reads input channel o // M
         taps = w.reshape(-1, w.shape[-1]).T
-        upper = _inverse_cholesky(h)[np.arange(w.shape[-1]) // (w.shape[-1] // h.shape[0])]
+        upper = inverse_cholesky(h)[np.arange(w.shape[-1]) // (w.shape[-1] // h.shape[0])]
         return _gptq(taps, scale, upper).T.reshape(w.shape)
     rows = w.reshape(w.shape[0], -1)
-    return _gptq(rows, scale, _inverse_cholesky(h)[None]).reshape(w.shape)
+    return _gptq(rows, scale, inverse_cholesky(h)[None]).reshape(w.shape)
 
 
-def _inverse_cholesky(h: np.ndarray) -> np.ndarray:
+def inverse_cholesky(h: np.ndarray) -> np.ndarray:
     """The upper Cholesky factor of the damped H's inverse, per matrix of h ([..., D, D])."""
     h = np.array(h, np.float64)
     d = np.arange(h.shape[-1])
