@@ -298,7 +298,13 @@ NOTES = (
     'than the zeros save), so pruning shows in the gzipped size only. Bundles store every weight '
     'dense (no C kernel reads the sparse format): pruning alone saves no flash; 16 clusters pack to '
     '4-bit indices, 32 to 8-bit ones, which save nothing in int8.'
-    " SparseGPT (`--prune_method sparsegpt`) wins where the layers can lose half their weights: with the first layer dense, 0.980 top-1 in float32 against magnitude's 0.935, and the digits target met in int8 with 16 clusters; pruned uniformly it loses to magnitude on this digits CNN (0.758 against 0.801; on examples/'s digits CNN it wins, 0.909 against 0.594): conv1's filters have 9 taps of one channel, none to take up what goes, and its moments are the dense model's (one-shot, not layer by layer as the paper prunes). On the untrained MobileNetV2 both methods measure alike (0.0352 against 0.0356 of the range at 50%).")
+    ' SparseGPT (`--prune_method sparsegpt`) wins where the layers can lose half their weights: with'
+    " the first layer dense, 0.980 top-1 in float32 against magnitude's 0.935, and the digits target"
+    ' met in int8 with 16 clusters; pruned uniformly it loses to magnitude on this digits CNN (0.758'
+    " against 0.801; on examples/'s digits CNN it wins, 0.909 against 0.594): conv1's filters have 9"
+    " taps of one channel, none to take up what goes, and its moments are the dense model's (one-"
+    'shot, not layer by layer as the paper prunes). On the untrained MobileNetV2 both methods '
+    'measure alike (0.0352 against 0.0356 of the range at 50%).')
 
 
 def main() -> None:

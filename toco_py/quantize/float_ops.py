@@ -23,7 +23,8 @@ NO_KERNEL = "no {scheme} kernel; --int8_only refuses"
 NO_SCHEME = "no {scheme} scheme for"  # then what lstm.unsupported says
 AS_TENSORFLOW = "as TensorFlow's converter keeps them; --int8_only quantizes them"
 NON_FINITE = "reads a constant with inf or NaN, which int8 has no level for"
-BETWEEN_FLOATS = "only float ops write its inputs and read its outputs: quantized, it would add rounding and nothing else"
+BETWEEN_FLOATS = ("only float ops write its inputs and read its outputs: quantized, it would add rounding "
+                  "and nothing else")
 
 
 def other_schemes(graph: Graph, options: Int8Options) -> dict[int, Scheme]:
