@@ -100,7 +100,7 @@ def prune_graph(graph: Graph, options: PruneOptions) -> list[str]:
     moments = None
     if options.method == "sparsegpt":
         from ..quantize.calibration_data import calibration_samples
-        from .sparsegpt import input_moments
+        from .sparsegpt import input_moments, obs_prune
 
         moments = input_moments(graph, calibration_samples(graph, *options.calibration))
     pruned: list[str] = []
@@ -119,8 +119,6 @@ def prune_graph(graph: Graph, options: PruneOptions) -> list[str]:
             if moments is None:
                 weight.data = prune_weights(weight.data, sparsity, options.block)
             else:
-                from .sparsegpt import obs_prune
-
                 weight.data = obs_prune(op, weight.data, moments, (s, weight.name), sparsity, options.block)
             pruned.append(op.name or op.outputs[0])
             zeros += int(np.count_nonzero(weight.data == 0))
