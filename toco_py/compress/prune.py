@@ -116,10 +116,10 @@ def prune_graph(graph: Graph, options: PruneOptions) -> list[str]:
             if not sparsity or not weight.is_const or weight.dtype != "float32":
                 continue
             done.add(weight.name)
-            if moments is None:
-                weight.data = prune_weights(weight.data, sparsity, options.block)
-            else:
-                weight.data = obs_prune(op, weight.data, moments, (s, weight.name), sparsity, options.block)
+            compensated = None if moments is None else obs_prune(op, weight.data, moments, (s, weight.name),
+                                                                 sparsity, options.block)
+            weight.data = compensated if compensated is not None else prune_weights(weight.data, sparsity,
+                                                                                    options.block)
             pruned.append(op.name or op.outputs[0])
             zeros += int(np.count_nonzero(weight.data == 0))
             total += weight.data.size

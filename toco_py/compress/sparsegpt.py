@@ -25,7 +25,6 @@ import numpy as np
 from ..interpreter import Interpreter
 from ..ir import Graph, Op
 from ..quantize.weight_rounding import VECTORS_PER_INPUT, InputMoments, inverse_cholesky
-from .prune import prune_weights
 
 # Inputs whose pruning mask is chosen together (SparseGPT's Bs); a multiple of every block B.
 MASK_BLOCK = 128
@@ -41,14 +40,14 @@ def input_moments(graph: Graph, samples: list[dict[str, np.ndarray]]) -> InputMo
 
 
 def obs_prune(op: Op, weights: np.ndarray, moments: InputMoments, key: tuple[int, str], sparsity: float,
-              block: int) -> np.ndarray:
-    """The weights pruned to the sparsity by SparseGPT when their moments can be trusted, else by
-    magnitude (prune.prune_weights)."""
+              block: int) -> np.ndarray | None:
+    """The weights pruned to the sparsity by SparseGPT, or None when their moments cannot be
+    trusted (the caller prunes by magnitude)."""
     h = moments.sums.get(key)
     depthwise = op.type == "DEPTHWISE_CONV_2D"
     if (h is None or moments.counts[key] < VECTORS_PER_INPUT * h.shape[-1] or (depthwise and block > 1)
             or op.type not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")):
-        return prune_weights(weights, sparsity, block)
+        return None
     if depthwise:  # [1, kh, kw, C*M]: channel o reads input channel o // M, over its taps
         taps = weights.reshape(-1, weights.shape[-1]).T
         upper = inverse_cholesky(h)[np.arange(weights.shape[-1]) // (weights.shape[-1] // h.shape[0])]
