@@ -22,7 +22,8 @@ Pruning is unstructured (1x1) magnitude pruning; one extra float32 row per netwo
 in 1x4 blocks, the structure XNNPACK's sparse kernels favour; the "first layer dense" rows
 keep the first conv/FC layer unpruned and prune the others more, to the same share of all
 weights (first_layer_dense); the "sparsegpt" rows prune with `--prune_method sparsegpt` on the
-calibration samples (compress/sparsegpt.py). Clustering per tensor, and for
+calibration samples (compress/sparsegpt.py), "measured shares" with `--prune_allocation measured`
+(the share of all the weights, spread by sparsegpt's saliency). Clustering per tensor, and for
 int8 also per channel ("/ch"). Conversions skip the savings measurement (measure_savings=False):
 the file and gzip sizes here are those numbers' inputs.
 """
@@ -68,12 +69,14 @@ class Config:
     block: int = 1
     first_dense: bool = False  # the first conv/FC layer unpruned, the others pruned more (first_layer_dense)
     method: str = "magnitude"  # or sparsegpt (--prune_method)
+    measured: bool = False     # --prune_allocation measured (with sparsegpt)
 
     @property
     def label(self) -> tuple[str, str, str]:
         pruning = "-" if not self.sparsity else f"{self.sparsity:.0%}" + (f" 1x{self.block}" if self.block > 1 else "")
         pruning += ", first layer dense" if self.first_dense else ""
         pruning += ", sparsegpt" if self.method == "sparsegpt" else ""
+        pruning += ", measured shares" if self.measured else ""
         clustering = "-" if not self.clusters else f"{self.clusters}" + ("/ch" if self.per_channel else "")
         return self.quant, pruning, clustering
 
@@ -93,6 +96,7 @@ def configs() -> list[Config]:
         for first_dense in (False, True):
             rows += [Config(quant, 0.5, k, per_channel, first_dense=first_dense, method="sparsegpt")
                      for k, per_channel in firsts]
+        rows += [Config(quant, 0.5, k, per_channel, method="sparsegpt", measured=True) for k, per_channel in firsts]
         rows.append(Config(quant, 0.75, method="sparsegpt"))
     return rows
 
@@ -145,7 +149,7 @@ def first_layer_dense(case: Case, sparsity: float, **method) -> PruneOptions:
 def prune_options(case: Case, config: Config, calibration: Path) -> PruneOptions | None:
     if not config.sparsity:
         return None
-    method = {"method": config.method,
+    method = {"method": config.method, "allocation": "measured" if config.measured else "layer",
               "calibration": (str(calibration), 0.0, 1.0, None) if config.method == "sparsegpt" else None}
     if config.first_dense:
         return first_layer_dense(case, config.sparsity, **method)
@@ -202,17 +206,20 @@ def network_rows(case: Case, bundles: set[str]) -> list[Row]:
 
 def _find(rows: list[Row], quant: str, sparsity: float = 0.0, clusters: int = 0, per_channel: bool = False,
           first_dense: bool = False, method: str = "magnitude") -> Row:
-    return next(r for r in rows if r.config == Config(quant, sparsity, clusters, per_channel, first_dense=first_dense,
-                                                      method=method))
+    """method: magnitude, sparsegpt, or "measured" (sparsegpt with --prune_allocation measured)."""
+    return next(r for r in rows if r.config == Config(
+        quant, sparsity, clusters, per_channel, first_dense=first_dense,
+        method="sparsegpt" if method == "measured" else method, measured=method == "measured"))
 
 
 TARGET_ROWS = [(per_channel, first_dense, method) for method in ("magnitude", "sparsegpt")
                for first_dense in (False, True) for per_channel in (False, True)]
+TARGET_ROWS += [(per_channel, False, "measured") for per_channel in (False, True)]
 
 
 def _how(per_channel: bool, first_dense: bool, method: str = "magnitude") -> str:
     return (("per channel" if per_channel else "per tensor") + (", first layer dense" if first_dense else "")
-            + (", sparsegpt" if method == "sparsegpt" else ""))
+            + {"magnitude": "", "sparsegpt": ", sparsegpt", "measured": ", sparsegpt, measured shares"}[method])
 
 
 def table(name: str, rows: list[Row]) -> str:

@@ -132,14 +132,16 @@ def _tflm_compression_option(fn):
 @click.option("-v", "--verbose", is_flag=True, help="Log each rewrite the passes make.")
 def convert(graph_def_file, output_file, input_arrays, output_arrays, input_shapes,
             allow_custom_ops, fold_limit_mb, drop_fake_quant, stateful_rnn, prune, prune_schedule, prune_block,
-            prune_method, cluster, cluster_per_channel, cluster_seed, tflm_compression, dump_graphviz_dir, verbose,
+            prune_method, prune_allocation, cluster, cluster_per_channel, cluster_seed, tflm_compression,
+            dump_graphviz_dir, verbose,
             **quantization) -> None:
     """Convert a frozen GraphDef to a .tflite model."""
     from . import api
     from .memory import release_freed_memory_promptly
 
     release_freed_memory_promptly()
-    pruning = build_prune_options(prune, prune_schedule, prune_block, prune_method, quantization)
+    pruning = build_prune_options(prune, prune_schedule, prune_block, prune_method, prune_allocation,
+                                  quantization)
     quantize = build_options(**_calibration_for_pruning_only(quantization, pruning))
     clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
     cut = _graph_cut(input_arrays, output_arrays, input_shapes)
@@ -228,13 +230,14 @@ def inspect(model, with_tensors, as_json, picture, input_arrays, output_arrays, 
 @prune_options
 @cluster_options
 @_tflm_compression_option
-def quantize(input_file, output_file, prune, prune_schedule, prune_block, prune_method, cluster, cluster_per_channel,
-             cluster_seed, tflm_compression, **quantization) -> None:
+def quantize(input_file, output_file, prune, prune_schedule, prune_block, prune_method, prune_allocation, cluster,
+             cluster_per_channel, cluster_seed, tflm_compression, **quantization) -> None:
     """Quantize an existing float .tflite (same options as convert); or only prune or cluster its
     weights."""
     from . import api
 
-    pruning = build_prune_options(prune, prune_schedule, prune_block, prune_method, quantization)
+    pruning = build_prune_options(prune, prune_schedule, prune_block, prune_method, prune_allocation,
+                                  quantization)
     options = build_options(**_calibration_for_pruning_only(quantization, pruning))
     clustering = build_cluster_options(cluster, cluster_per_channel, cluster_seed)
     if options is None and clustering is None and pruning is None:

@@ -26,6 +26,10 @@ def prune_options(fn):
         click.option("--prune_method", "--prune-method", "prune_method", type=click.Choice(["magnitude", "sparsegpt"]),
                      help="magnitude (default): drop the smallest weights; sparsegpt: drop those whose loss the "
                           "layer's outputs feel least on --calibration-data, the weights kept compensating."),
+        click.option("--prune_allocation", "--prune-allocation", "prune_allocation",
+                     type=click.Choice(["layer", "measured"]),
+                     help="layer (default): --prune's share of each layer; measured (with sparsegpt): that share "
+                          "of all of them, taken where the layers' outputs lose least."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -33,7 +37,8 @@ def prune_options(fn):
 
 
 def build_prune_options(sparsity: float | None, schedule_file: str | None, block: str | None,
-                        method: str | None = None, quantization: dict | None = None) -> PruneOptions | None:
+                        method: str | None = None, allocation: str | None = None,
+                        quantization: dict | None = None) -> PruneOptions | None:
     """quantization: the quantization flags, whose --calibration-data (and how to read it)
     --prune_method sparsegpt runs."""
     from .prune import prune_options as build
@@ -41,7 +46,7 @@ def build_prune_options(sparsity: float | None, schedule_file: str | None, block
     q = quantization or {}
     calibration = (q.get("calibration_data"), q.get("calibration_mean", 0.0), q.get("calibration_std", 1.0),
                    q.get("calibration_samples"))
-    return build(sparsity, schedule_file, block, method, calibration)
+    return build(sparsity, schedule_file, block, method, calibration, allocation)
 
 
 def cluster_options(fn):

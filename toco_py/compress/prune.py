@@ -34,6 +34,8 @@ class PruneOptions:
     schedule: dict[str, float] = field(default_factory=dict)  # op / weight / output name or scope -> sparsity
     block: int = 1                                # B of a 1xB block
     method: str = "magnitude"                     # or sparsegpt (sparsegpt.py)
+    # layer: --prune's share of each layer; measured: of all of them, spread by sparsegpt's saliency.
+    allocation: str = "layer"
     # sparsegpt's samples: calibration_data.calibration_samples' arguments after the graph.
     calibration: tuple | None = None
 
@@ -41,26 +43,31 @@ class PruneOptions:
         parts = [f"{self.sparsity:.0%}"] if self.sparsity is not None else []
         parts += [f"{len(self.schedule)} scheduled layers"] if self.schedule else []
         parts += [f"1x{self.block} blocks"] if self.block > 1 else []
-        return ", ".join(parts + (["sparsegpt"] if self.method == "sparsegpt" else []))
+        parts += ["sparsegpt"] if self.method == "sparsegpt" else []
+        return ", ".join(parts + (["measured shares"] if self.allocation == "measured" else []))
 
 
 def prune_options(sparsity: float | None, schedule_file: str | None, block: str | None,
-                  method: str | None = None, calibration: tuple | None = None) -> PruneOptions | None:
-    """The options from --prune, --prune_schedule, --prune_block and --prune_method (calibration:
-    --calibration-data and how to read it, as calibration_samples takes them), or None without
-    pruning."""
+                  method: str | None = None, calibration: tuple | None = None,
+                  allocation: str | None = None) -> PruneOptions | None:
+    """The options from --prune, --prune_schedule, --prune_block, --prune_method and
+    --prune_allocation (calibration: --calibration-data and how to read it, as
+    calibration_samples takes them), or None without pruning."""
     if sparsity is None and schedule_file is None:
-        if block is not None or method is not None:
-            raise TocoError("--prune_block and --prune_method shape what --prune or --prune_schedule removes: "
-                            "give one of them")
+        if block is not None or method is not None or allocation is not None:
+            raise TocoError("--prune_block, --prune_method and --prune_allocation shape what --prune or "
+                            "--prune_schedule removes: give one of them")
         return None
+    if allocation == "measured" and (method != "sparsegpt" or sparsity is None):
+        raise TocoError("--prune_allocation measured spreads --prune's share by what sparsegpt measures: add "
+                        "--prune S --prune_method sparsegpt --calibration-data FILE")
     if sparsity is not None:
         _check_sparsity(sparsity, "--prune")
     if method == "sparsegpt" and (calibration is None or calibration[0] is None):
         raise TocoError("--prune_method sparsegpt measures each layer's inputs: give --calibration-data")
     schedule = _read_schedule(schedule_file) if schedule_file else {}
     return PruneOptions(sparsity, schedule, int((block or "1x1").split("x")[1]), method or "magnitude",
-                        calibration if method == "sparsegpt" else None)
+                        allocation or "layer", calibration if method == "sparsegpt" else None)
 
 
 def _check_sparsity(value, where: str) -> float:
@@ -97,14 +104,34 @@ def prune_graph(graph: Graph, options: PruneOptions) -> list[str]:
     notes. A weight shared by several ops is pruned once, at the sparsity asked of the first."""
     graphs = graph.subgraphs or [graph]
     _check_schedule_names(graphs, options.schedule)
+    layers = _layers(graphs, options)
     moments = None
     if options.method == "sparsegpt":
         from ..quantize.calibration_data import calibration_samples
         from .sparsegpt import input_moments, obs_prune
 
         moments = input_moments(graph, calibration_samples(graph, *options.calibration))
-    pruned: list[str] = []
+        if options.allocation == "measured":
+            layers = _measured(layers, moments, options)
     zeros = total = 0
+    for s, op, weight, sparsity in layers:
+        compensated = None if moments is None else obs_prune(op, weight.data, moments, (s, weight.name),
+                                                             sparsity, options.block)
+        weight.data = compensated if compensated is not None else prune_weights(weight.data, sparsity,
+                                                                                options.block)
+        zeros += int(np.count_nonzero(weight.data == 0))
+        total += weight.data.size
+    if not layers:
+        return ["--prune: no conv or FC weights to prune"]
+    return [f"--prune: {len(layers)} weight tensors pruned, {zeros / total:.1%} of their values now zero"
+            + (f" (blocks 1x{options.block})" if options.block > 1 else "")
+            + (", the rest compensating (sparsegpt)" if moments is not None else "")
+            + (", shares measured per layer" if options.allocation == "measured" else "")]
+
+
+def _layers(graphs: list[Graph], options: PruneOptions) -> list[tuple[int, Op, object, float]]:
+    """(subgraph index, op, weight tensor, sparsity) of each float weight to prune, once each."""
+    layers = []
     for s, g in enumerate(graphs):
         done: set[str] = set()
         for op in g.ops:
@@ -116,18 +143,24 @@ def prune_graph(graph: Graph, options: PruneOptions) -> list[str]:
             if not sparsity or not weight.is_const or weight.dtype != "float32":
                 continue
             done.add(weight.name)
-            compensated = None if moments is None else obs_prune(op, weight.data, moments, (s, weight.name),
-                                                                 sparsity, options.block)
-            weight.data = compensated if compensated is not None else prune_weights(weight.data, sparsity,
-                                                                                    options.block)
-            pruned.append(op.name or op.outputs[0])
-            zeros += int(np.count_nonzero(weight.data == 0))
-            total += weight.data.size
-    if not pruned:
-        return ["--prune: no conv or FC weights to prune"]
-    return [f"--prune: {len(pruned)} weight tensors pruned, {zeros / total:.1%} of their values now zero"
-            + (f" (blocks 1x{options.block})" if options.block > 1 else "")
-            + (", the rest compensating (sparsegpt)" if moments is not None else "")]
+            layers.append((s, op, weight, sparsity))
+    return layers
+
+
+def _measured(layers: list, moments, options: PruneOptions) -> list:
+    """The layers at --prune's share (not scheduled otherwise) that sparsegpt trusts, with their
+    shares of it spread by sparsegpt.measured_sparsities; the others as they were."""
+    from .sparsegpt import measured_sparsities, trusted
+
+    pool = [i for i, (s, op, weight, sparsity) in enumerate(layers)
+            if sparsity == options.sparsity and trusted(op, moments, (s, weight.name), options.block)
+            and not any(_matches(key, _names(op, weight.name)) for key in options.schedule)]
+    shares = measured_sparsities([(layers[i][1], layers[i][2].data, (layers[i][0], layers[i][2].name))
+                                  for i in pool], moments, options.sparsity)
+    measured = list(layers)
+    for i, share in zip(pool, shares):
+        measured[i] = layers[i][:3] + (share,)
+    return measured
 
 
 def _names(op: Op, weight: str) -> tuple[str, ...]:

@@ -25,7 +25,8 @@ def _infer_binary(result_dtype: str | None = None):
 
 def _binary(fn, fused: bool):
     def kernel(op: Op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        out = np.asarray(fn(a, b))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # IEEE results, as LiteRT's
+            out = np.asarray(fn(a, b))
         if out.dtype != a.dtype and out.dtype != np.bool_:
             out = out.astype(a.dtype)
         return apply_activation(out, op) if fused else out
