@@ -311,7 +311,9 @@ NOTES = (
     " against 0.801; on examples/'s digits CNN it wins, 0.909 against 0.594): conv1's filters have 9"
     " taps of one channel, none to take up what goes, and its moments are the dense model's (one-"
     'shot, not layer by layer as the paper prunes). On the untrained MobileNetV2 both methods '
-    'measure alike (0.0352 against 0.0356 of the range at 50%).')
+    'measure alike (0.0352 against 0.0356 of the range at 50%).'
+    " With `--prune_allocation measured` no schedule is needed: 50% of all the weights, spread"
+    " by sparsegpt's saliency, keeps float's top-1 with 16 clusters per channel and int8 (0.9874).")
 
 
 def main() -> None:
