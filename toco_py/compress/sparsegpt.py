@@ -54,7 +54,7 @@ def obs_prune(op: Op, weights: np.ndarray, moments: InputMoments, key: tuple[int
     trusted (the caller prunes by magnitude)."""
     if not trusted(op, moments, key, block):
         return None
-    rows, h, upper = _rows(op, weights, moments.sums[key])
+    rows, _, upper = _rows(op, weights, moments.sums[key])
     pruned = _sparsegpt(rows, upper, sparsity, 1 if op.type == "DEPTHWISE_CONV_2D" else block)
     return _unrows(op, pruned, weights.shape)
 
