@@ -2,13 +2,17 @@
 loses more than an int8 step of its output range (quantize/coarse_kernels.py): the LOG of a
 power, as Spotify's basic-pitch takes it, and not EXP, TANH, LOGISTIC or RSQRT over ranges their
 tables sample finely. An op between float ops stays float too (float_ops.between_floats).
-LiteRT's reference kernels judge the error; the models stay bit-exact."""
+LiteRT's reference kernels judge the error. Op by op, fed LiteRT's reference values, each
+integer op is bit-exact and each float op (the kept LOG: libm's against numpy's) within the
+float policy: a whole-model comparison would hang on the float LOG's last bit, which can move
+a rounding of the QUANTIZE after it and differs between CPUs' vector math."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.support import networks
 from tests.support.oracle import litert
+from tests.support.policy import op_by_op_failures
 from tests.support.quant_models import calibration_file, differing_elements, int8_ours
 from toco_py import api
 from toco_py.tflite.reader import read_model
@@ -74,7 +78,7 @@ def test_a_coarse_log_table_stays_float_and_the_model_is_more_accurate(log_net, 
     # Measured 0.024 against 0.216 of the range. What remains is the powers that int16 rounds to
     # 0, whose LOG is -inf in float, clamped to the lowest output value.
     assert kept < 0.2 * table, (kept, table)
-    assert differing_elements(measured.model) == 0
+    assert op_by_op_failures(measured.model, kind="reference") == []
 
 
 def test_smooth_tables_stay_int16(tmp_path):
@@ -102,7 +106,7 @@ def test_an_op_between_float_ops_stays_float(log_net, tmp_path):
     between, rounded = held_out_error(result.model, float_model), held_out_error(with_mul, float_model)
     # Measured: 0.000014 against 0.024 of the range.
     assert between < 0.1 * rounded, (between, rounded)
-    assert differing_elements(result.model) == 0
+    assert op_by_op_failures(result.model, kind="reference") == []
 
 
 def test_an_int8_op_between_kept_ops_stays_float(tmp_path):

@@ -91,12 +91,16 @@ def coarse_kernels(graph: Graph, ranges: list[dict[str, tuple[float, float]]], o
     for s, name in samples.pairs:
         op = floats[s].producer(name)
         twin = copies.get(id(op))
-        present = twin is not None and any(o is twin for o in ints[s].ops)
-        reads_float = present and _input_would_be_float(floats[s], op, options)
-        losses = _losses(ints[s], twin, *samples.arrays((s, name)), reads_float) if present else None
-        if losses is not None and losses[0] > LIMIT and losses[1] < losses[0]:
-            kept[name] = (f"its int16 kernel loses {losses[0]:.2g} of its output range on the calibration "
-                          f"data, more than an int8 step, and {losses[1]:.2g} in float; --int8_only keeps "
+        if twin is None or not any(o is twin for o in ints[s].ops):
+            continue
+        losses = _Losses(ints[s], twin, *samples.arrays((s, name)))
+        table = losses.table()
+        if table is None or table <= LIMIT:
+            continue  # most ops: no float alternative to measure
+        in_float = losses.in_float(_input_would_be_float(floats[s], op, options))
+        if in_float < table:
+            kept[name] = (f"its int16 kernel loses {table:.2g} of its output range on the calibration "
+                          f"data, more than an int8 step, and {in_float:.2g} in float; --int8_only keeps "
                           "it int16")
     if not kept:
         return {}
@@ -119,37 +123,49 @@ def _input_would_be_float(graph: Graph, op: Op, options: Int8Options) -> bool:
     return id(producer) in float_reasons(graph, keep)
 
 
-def _losses(graph: Graph, op: Op, x: np.ndarray, y: np.ndarray, reads_float: bool) -> tuple[float, float] | None:
-    """(the op's int16 kernel's mean error, the float op's) on these float inputs, as shares of
-    the outputs' range; None when the op is not computed in int16 or its kernel refuses the data
-    (LiteRT's RSQRT fails on a negative input: calibration saw one, and the op is no choice of
-    ours). In float, the op reads its input as is when that input would be float too
-    (reads_float), else dequantized; its output is quantized again unless only the model's
-    outputs read it: a LOG whose input's epsilon rounded to 0 then gives -inf, where the table
-    gives its lowest value."""
-    source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
-    if source.dtype != "int16" or target.dtype != "int16":
-        return None
-    finite = np.isfinite(y)  # a LOG of 0 in the float model: nothing to compare with
-    x, y = x[finite], y[finite]
-    span = float(y.max() - y.min()) if y.size else 0.0
-    if span == 0.0:
-        return None
-    xq = quantize(x, source.quant.scale, source.quant.zero_point, dtype="int16")
-    try:
-        [table] = run_op(op, kernel_for(graph, op), [xq])
-    except TocoError:
-        return None
-    scale, zero = target.quant.scale, target.quant.zero_point
+class _Losses:
+    """An int16 op's mean errors on sampled float inputs x (and the float model's outputs y), as
+    shares of the outputs' range: its int16 kernel's (table), and the float op's (in_float)."""
 
-    def requantized(values: np.ndarray) -> np.ndarray:
+    def __init__(self, graph: Graph, op: Op, x: np.ndarray, y: np.ndarray) -> None:
+        finite = np.isfinite(y)  # a LOG of 0 in the float model: nothing to compare with
+        self.graph, self.op, self.x, self.y = graph, op, x[finite], y[finite]
+        self.source, self.target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+        self.span = float(self.y.max() - self.y.min()) if self.y.size else 0.0
+
+    def table(self) -> float | None:
+        """None when the op is not computed in int16, its outputs are constant, or its kernel
+        refuses the data (LiteRT's RSQRT fails on a negative input: calibration saw one, and
+        the op is no choice of ours)."""
+        if self.source.dtype != "int16" or self.target.dtype != "int16" or self.span == 0.0:
+            return None
+        try:
+            [got] = run_op(self.op, kernel_for(self.graph, self.op), [self._quantized_input()])
+        except TocoError:
+            return None
+        return self._loss(dequantize(got, self.target.quant.scale, self.target.quant.zero_point))
+
+    def in_float(self, reads_float: bool) -> float:
+        """The float op reads its input as is when that input would be float too (reads_float),
+        else dequantized; its output is quantized again unless only the model's outputs read
+        it: a LOG whose input's epsilon rounded to 0 then gives -inf, where the table gives
+        its lowest value."""
+        source = self.source.quant
+        x = self.x if reads_float else dequantize(self._quantized_input(), source.scale, source.zero_point)
+        got = REGISTRY[self.op.type].kernel(self.op, x)
+        if any(c.type != "DEQUANTIZE" for c in self.graph.consumers(self.op.outputs[0])):
+            got = self._requantized(got)
+        return self._loss(got)
+
+    def _quantized_input(self) -> np.ndarray:
+        return quantize(self.x, self.source.quant.scale, self.source.quant.zero_point, dtype="int16")
+
+    def _requantized(self, values: np.ndarray) -> np.ndarray:
+        scale, zero = self.target.quant.scale, self.target.quant.zero_point
         return dequantize(quantize(values, scale, zero, dtype="int16"), scale, zero).astype(np.float64)
 
-    in_float = REGISTRY[op.type].kernel(op, x if reads_float else dequantize(xq, source.quant.scale,
-                                                                           source.quant.zero_point))
-    if any(c.type != "DEQUANTIZE" for c in graph.consumers(op.outputs[0])):
-        in_float = requantized(in_float)
-    best = requantized(y)  # the best the int16 output can hold
-    with np.errstate(invalid="ignore"):
-        return tuple(float(np.mean(np.abs(np.asarray(got, np.float64) - best))) / span
-                     for got in (dequantize(table, scale, zero), in_float))
+    def _loss(self, got: np.ndarray) -> float:
+        """Mean distance to the float outputs rounded to the output's params (the best the int16
+        output can hold)."""
+        with np.errstate(invalid="ignore"):
+            return float(np.mean(np.abs(np.asarray(got, np.float64) - self._requantized(self.y)))) / self.span
