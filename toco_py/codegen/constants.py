@@ -34,6 +34,15 @@ def pack_blocks(rows: np.ndarray, lanes: int) -> np.ndarray:
     return np.ascontiguousarray(padded.reshape(blocks, lanes, -1).transpose(0, 2, 1))
 
 
+
+def block_order(shape: tuple[int, ...], lanes: int) -> np.ndarray:
+    """The flat indices of a filter [O, ...] in pack_blocks' order without the padding lanes
+    of the last block: the order in which the *_lut kernels read a clustered filter."""
+    rows = shape[0]
+    order = pack_blocks(np.arange(int(np.prod(shape))).reshape(shape), lanes)
+    last = rows - (order.shape[0] - 1) * lanes
+    return np.concatenate([order[:-1].ravel(), order[-1][:, :last].ravel()])
+
 @dataclass
 class ConstArray:
     symbol: str

@@ -28,8 +28,8 @@ from ..errors import TocoError
 from ..ir import Graph, Op, Tensor
 from ..ops.common import Bounds, activation_bounds
 from ..ops.quantize_ops import activation_dtype
-from . import cformat
-from .constants import ConstTable, pack_blocks
+from . import cformat, nonzero_lut
+from .constants import ConstTable, block_order, pack_blocks
 from .model_plan import tensor_key
 from .planner import MemoryPlan
 
@@ -40,6 +40,21 @@ LUT_BITS = (2, 4, 8)
 # Option arrays (shapes, flags ...) up to this many values are written into the call;
 # longer ones become a named const array in NAME_weights.c.
 MAX_INLINE_ARRAY = 16
+
+
+def smallest_lut(data: np.ndarray, channel_axis: int,
+                 order: np.ndarray | None) -> lut.LutTensor | nonzero_lut.NonzeroLut | None:
+    """The clustered filter's smallest packed form, with indices of every element (TFLM's
+    LutTensor) or of the nonzero ones, if it is smaller than the tensor. order: the flat
+    indices of data in the kernel's reading order (None: as it is)."""
+    axes = (None, channel_axis)
+    dense = lut.smallest(data, axes, LUT_BITS)
+    sparse = nonzero_lut.smallest(data, axes, LUT_BITS, order)
+    if sparse is not None and sparse.nbytes < (data.nbytes if dense is None else dense.nbytes):
+        return sparse
+    if dense is not None and order is not None:
+        dense.indices = lut.pack_indices(lut.unpack_indices(dense.indices, dense.bits, data.size)[order], dense.bits)
+    return dense
 
 
 class CodegenError(TocoError):
@@ -215,40 +230,42 @@ class OpContext:
     def lut(self, t: Tensor, channel_axis: int, lanes: int | None, blocks: bool = False) -> str | None:
         """A constant int8 or float32 filter taking few values (clustered) as a tk_weights_s8
         or tk_weights_f32 of packed 2-, 4- or 8-bit indices and a table (one for the tensor,
-        or one per output channel along channel_axis), when that takes less flash than the
-        tensor; None otherwise (8-bit indices never do for int8). lanes: the output channels
-        per block of the kernel's unpacked copy (pack_blocks), None if it reads the tensor as
-        it is; blocks: the kernel reads the indices in those blocks too (else in the
-        tensor's order)."""
+        or one per output channel along channel_axis), of every element or, for a pruned
+        one, of its nonzero elements, when that takes less flash than the tensor
+        (smallest_lut); None otherwise (8-bit indices never do for int8). lanes: the output
+        channels per block of the kernel's unpacked copy (pack_blocks), None if it reads the
+        tensor as it is; blocks: the kernel reads the elements in those blocks too (else in
+        the tensor's order)."""
         ctype = LUT_TYPES.get(t.dtype)
         if ctype is None or not t.is_const or not t.size:
             return None
         data = np.asarray(t.data)
-        encoded = lut.smallest(data, (None, channel_axis), LUT_BITS)
+        encoded = smallest_lut(data, channel_axis, block_order(data.shape, lanes) if blocks else None)
         if encoded is None:
             return None
-        rows = data.shape[0]
-        if blocks:
-            # pack_blocks' order, without the padding lanes of the last block (tk_s8_block).
-            order = pack_blocks(lut.unpack_indices(encoded.indices, encoded.bits, data.size)
-                                .reshape(data.shape), lanes)
-            last = rows - (order.shape[0] - 1) * lanes
-            kept = np.concatenate([order[:-1].ravel(), order[-1][:, :last].ravel()])
-            encoded.indices = lut.pack_indices(kept, encoded.bits)
         key = self.state.const_key(t.name)
         what = f"{cformat.comment_text(t.name)}: {t.dtype} {list(t.shape)} clustered"
         consts = self.state.consts
         layout = f" in blocks of {lanes} output channels" if blocks else ""
-        indices = consts.tensor(key, encoded.indices, "uint8",
-                                f"{what}, {encoded.bits}-bit indices{layout}", layout="lut indices")
-        tables = "one table" if encoded.axis is None else f"a table per channel (axis {encoded.axis})"
-        values = consts.tensor(key, encoded.values, t.dtype, f"{what}, {tables}",
-                               layout="lut values")
+        sparse = isinstance(encoded, nonzero_lut.NonzeroLut)
+        of = " of the nonzero elements" if sparse else ""
+        indices = consts.tensor(key, encoded.indices, "uint8", f"{what}, {encoded.bits}-bit indices{of}{layout}",
+                                layout="lut indices")
+        per_channel = encoded.values.shape[0] > 1
+        tables = f"a table per channel (axis {channel_axis})" if per_channel else "one table"
+        values = consts.tensor(key, encoded.values, t.dtype, f"{what}, {tables}", layout="lut values")
+        nonzero = ranks = "NULL"
+        if sparse:
+            nonzero = consts.tensor(key, encoded.nonzero, "uint8", f"{what}, bitmap of the nonzero elements{layout}",
+                                    layout="lut nonzero")
+            ranks = consts.tensor(key, encoded.ranks, "uint32",
+                                  f"{what}, nonzero elements before each {nonzero_lut.RANK_SPAN}", layout="lut ranks")
+        rows = data.shape[0]
         unpacked = data.nbytes if lanes is None else -(-rows // lanes) * lanes * (data.nbytes // rows)
         consts.luts[key] = (encoded.nbytes, unpacked)
-        stride = 0 if encoded.axis is None else encoded.stride
-        # (lanes: set by the kernel for each block)
-        return self.struct(ctype, f"{{NULL, {indices}, {values}, {encoded.bits}, {stride}, 0}}",
+        stride = encoded.stride if per_channel else 0
+        # (lanes and base: set by the kernel for each block)
+        return self.struct(ctype, f"{{NULL, {indices}, {values}, {nonzero}, {ranks}, {encoded.bits}, {stride}, 0, 0}}",
                            f"filter {t.name}: packed indices and values")
 
     def table(self, ctype: str, values, what: str) -> str:

@@ -149,7 +149,7 @@ int tk_conv2d_f32(const float *input, const int32_t *input_dims,
                   int stride_h, int stride_w, int dilation_h, int dilation_w,
                   int pad_top, int pad_left, float act_min, float act_max)
 {
-    tk_weights_f32 packed = {filter, NULL, NULL, 0, 0, 0};
+    tk_weights_f32 packed = {filter, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
     return tk_conv2d_lut_f32(input, input_dims, &packed, filter_dims, bias, output, output_dims,
                              stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
                              act_min, act_max);

@@ -149,7 +149,7 @@ int tk_depthwise_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32
                            int pad_left, const int32_t *multipliers, const int8_t *shifts,
                            int32_t output_zero, int32_t act_min, int32_t act_max)
 {
-    tk_weights_s8 plain = {filter, NULL, NULL, 0, 0, 0};
+    tk_weights_s8 plain = {filter, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
     return tk_depthwise_conv2d_lut_s8(input, input_dims, input_zero, &plain, filter_dims, bias,
                                       output, output_dims, stride_h, stride_w, dilation_h,
                                       dilation_w, pad_top, pad_left, multipliers, shifts,

@@ -84,7 +84,7 @@ int tk_fully_connected_s8(const int8_t *input, int32_t batches, int32_t depth,
                           const int8_t *shifts, int32_t output_zero, int32_t act_min,
                           int32_t act_max)
 {
-    tk_weights_s8 packed = {weights, NULL, NULL, 0, 0, 0};
+    tk_weights_s8 packed = {weights, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
     return tk_fully_connected_lut_s8(input, batches, depth, input_zero, &packed, bias, output,
                                      units, multipliers, shifts, output_zero, act_min, act_max);
 }

@@ -52,7 +52,7 @@ int tk_fully_connected_f32(const float *input, int32_t batches, int32_t depth,
                            const float *weights, const float *bias, float *output,
                            int32_t units, float act_min, float act_max)
 {
-    tk_weights_f32 packed = {weights, NULL, NULL, 0, 0, 0};
+    tk_weights_f32 packed = {weights, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
     return tk_fully_connected_lut_f32(input, batches, depth, &packed, bias, output, units,
                                       act_min, act_max);
 }

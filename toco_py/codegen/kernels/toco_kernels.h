@@ -92,7 +92,15 @@ static inline float tk_clamp_f32(float x, float lo, float hi)
  * c is values[c * stride + index e] (stride 0: one table), index e the `bits` bits at bit
  * e * bits of `indices`, high-order bits first. The *_lut_* kernels decode the weights as
  * they read them (tk_weight_f32, tk_f32_block_taps and their _s8 twins), so only the packed
- * form is ever stored. bits is 2, 4 or 8: an index never spans two bytes. */
+ * form is ever stored. bits is 2, 4 or 8: an index never spans two bytes.
+ *
+ * A pruned filter (mostly zeros) may skip its zeros (toco_py/codegen/nonzero_lut.py): then
+ * bit e of the bitmap `nonzero` (high-order bits first) says whether element e is nonzero,
+ * only the nonzero elements have indices (in order), the tables hold no zero, and
+ * ranks[r] counts the nonzero elements before element r * TK_LUT_RANK_SPAN, so that any
+ * element's index is found by counting at most one span's bits. */
+#define TK_LUT_RANK_SPAN 128
+
 static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int32_t bits)
 {
     size_t bit = element * (size_t)bits;
@@ -100,15 +108,40 @@ static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int3
     return ((uint32_t)indices[bit >> 3] >> shift) & ((1u << (uint32_t)bits) - 1u);
 }
 
+static inline uint32_t tk_lut_is_nonzero(const uint8_t *nonzero, size_t element)
+{
+    return ((uint32_t)nonzero[element >> 3] >> (7u - (uint32_t)(element & 7u))) & 1u;
+}
+
+static inline uint32_t tk_popcount8(uint32_t byte)
+{
+    byte = byte - ((byte >> 1) & 0x55u);
+    byte = (byte & 0x33u) + ((byte >> 2) & 0x33u);
+    return (byte + (byte >> 4)) & 0x0Fu;
+}
+
+/* The nonzero elements before `element`: its span's count plus the bits set before it. */
+static inline size_t tk_lut_rank(const uint8_t *nonzero, const uint32_t *ranks, size_t element)
+{
+    size_t rank = ranks[element / TK_LUT_RANK_SPAN];
+    size_t byte = element / TK_LUT_RANK_SPAN * (TK_LUT_RANK_SPAN / 8u);
+    for (; byte < (element >> 3); ++byte) {
+        rank += tk_popcount8(nonzero[byte]);
+    }
+    /* The bits of element's byte above it (a shift by 8 leaves none). */
+    return rank + tk_popcount8((uint32_t)nonzero[byte] >> (8u - (uint32_t)(element & 7u)));
+}
+
 /* A constant filter of element type T read one element at a time: `plain` in the model's
- * layout, or (plain NULL) clustered, as packed indices into `values`. `lanes`: set by the
- * block function. TK_LUT_WEIGHTS(T, S, LANES) defines, for the float (S f32, conv.c,
- * fully_connected.c) and int8 (S s8, conv_s8.c, fc_s8.c) kernels:
+ * layout, or (plain NULL) clustered, as packed indices into `values`, with or without its
+ * zeros (nonzero NULL: every element has an index). `lanes`: set by the block function;
+ * `base`: the block's first element. TK_LUT_WEIGHTS(T, S, LANES) defines, for the float
+ * (S f32, conv.c, fully_connected.c) and int8 (S s8, conv_s8.c, fc_s8.c) kernels:
  * - tk_weights_S: the filter; tk_weight_S(w, element, channel): one weight;
  * - tk_S_block(filter, first_channel, channels, size): one block of a packed filter, LANES
  *   output channels from first_channel, `size` weights (taps x LANES). A clustered filter's
- *   indices come in the same blocks, but the last one holds only the channels left (`lanes`
- *   per tap, so no index is stored for the padding lanes); every block starts on a whole byte;
+ *   elements come in the same blocks, but the last one holds only the channels left (`lanes`
+ *   per tap, so no element is stored for the padding lanes);
  * - tk_S_block_taps(block, k, decoded): the LANES weights of tap k of a block, in place or
  *   decoded into `decoded` (the lanes past the filter's channels 0). */
 #define TK_LUT_WEIGHTS(T, S, LANES)                                                              \
@@ -116,16 +149,28 @@ static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int3
         const T *plain;                                                                          \
         const uint8_t *indices;                                                                  \
         const T *values;                                                                         \
+        const uint8_t *nonzero;                                                                  \
+        const uint32_t *ranks;                                                                   \
         int32_t bits, stride, lanes;                                                             \
+        size_t base;                                                                             \
     } tk_weights_##S;                                                                            \
                                                                                                  \
     static inline T tk_weight_##S(const tk_weights_##S *w, size_t element, int32_t channel)      \
     {                                                                                            \
+        const T *table;                                                                          \
         if (w->plain) {                                                                          \
             return w->plain[element];                                                            \
         }                                                                                        \
-        return w->values[(size_t)channel * (size_t)w->stride                                     \
-                         + tk_lut_index(w->indices, element, w->bits)];                          \
+        table = w->values + (size_t)channel * (size_t)w->stride;                                 \
+        element += w->base;                                                                      \
+        if (!w->nonzero) {                                                                       \
+            return table[tk_lut_index(w->indices, element, w->bits)];                            \
+        }                                                                                        \
+        if (!tk_lut_is_nonzero(w->nonzero, element)) {                                           \
+            return (T)0;                                                                         \
+        }                                                                                        \
+        return table[tk_lut_index(w->indices, tk_lut_rank(w->nonzero, w->ranks, element),       \
+                                  w->bits)];                                                     \
     }                                                                                            \
                                                                                                  \
     static inline tk_weights_##S tk_##S##_block(const tk_weights_##S *filter,                    \
@@ -138,7 +183,7 @@ static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int3
         if (block.plain) {                                                                       \
             block.plain += index * size;                                                         \
         } else {                                                                                 \
-            block.indices += index * (size / 8u) * (size_t)block.bits;                           \
+            block.base = index * size;                                                           \
             block.values += (size_t)first_channel * (size_t)block.stride;                        \
         }                                                                                        \
         return block;                                                                            \
@@ -147,14 +192,25 @@ static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int3
     static inline const T *tk_##S##_block_taps(const tk_weights_##S *block, size_t k,            \
                                                T *decoded)                                       \
     {                                                                                            \
+        size_t first = block->base + k * (size_t)block->lanes, rank;                             \
         int32_t j;                                                                               \
         if (block->plain) {                                                                      \
             return block->plain + k * (LANES);                                                   \
         }                                                                                        \
-        for (j = 0; j < block->lanes; ++j) {                                                     \
-            uint32_t index = tk_lut_index(block->indices, k * (size_t)block->lanes + (size_t)j,  \
-                                          block->bits);                                          \
-            decoded[j] = block->values[(size_t)j * (size_t)block->stride + index];               \
+        if (!block->nonzero) {                                                                   \
+            for (j = 0; j < block->lanes; ++j) {                                                 \
+                uint32_t index = tk_lut_index(block->indices, first + (size_t)j, block->bits);   \
+                decoded[j] = block->values[(size_t)j * (size_t)block->stride + index];           \
+            }                                                                                    \
+        } else {                                                                                 \
+            rank = tk_lut_rank(block->nonzero, block->ranks, first);                             \
+            for (j = 0; j < block->lanes; ++j) {                                                 \
+                decoded[j] = (T)0;                                                               \
+                if (tk_lut_is_nonzero(block->nonzero, first + (size_t)j)) {                      \
+                    uint32_t index = tk_lut_index(block->indices, rank++, block->bits);          \
+                    decoded[j] = block->values[(size_t)j * (size_t)block->stride + index];       \
+                }                                                                                \
+            }                                                                                    \
         }                                                                                        \
         for (; j < (LANES); ++j) {                                                               \
             decoded[j] = (T)0;                                                                   \
