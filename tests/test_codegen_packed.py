@@ -142,6 +142,13 @@ def test_convolution_bundles(case, rng, tmp_path):
     check_bundle(graph, tmp_path, more_seeds=(1,))
     assert f"{kernel}(" in (tmp_path / "model" / "model.c").read_text()
     assert f"{bits}-bit indices" in (tmp_path / "model" / "model_weights.c").read_text()
+    assert filter_forms({"toco_kernels.h": (tmp_path / "model" / "toco_kernels.h").read_text()}) == (1, 0)
+
+
+def filter_forms(files: dict[str, str]) -> tuple[int, int]:
+    """toco_kernels.h's switches: (packed filters, filters without their zeros)."""
+    header = files["toco_kernels.h"]
+    return tuple(int(header.split(f"#define {m} ")[1][0]) for m in ("TK_LUT_FILTERS", "TK_NONZERO_FILTERS"))
 
 
 UNPACKED = {
@@ -158,6 +165,8 @@ def test_left_unpacked_when_packing_saves_nothing(case, rng):
     *args, kernel = UNPACKED[case]
     bundle = generate(conv_graph(rng, *args), "m")
     assert f"{kernel}(" in bundle.files["m.c"] and bundle.lut_bytes == (0, 0)
+    # No filter is packed: the kernels' decoding of packed filters compiles away.
+    assert filter_forms(bundle.files) == (0, 0)
 
 
 @pytest.mark.parametrize("values, axis, bits", [(4, None, 2), (16, 0, 4)])
@@ -373,7 +382,9 @@ def test_pruned_clustered_int8_network(rng, tmp_path):
     graph = read_model(model).main
     check_bundle(graph, tmp_path, opt="-O1 -g", extra_cflags=SANITIZERS, more_seeds=(1,))
     assert "of the nonzero elements" in (tmp_path / "model" / "model_weights.c").read_text()
-    packed, unpacked = generate(graph, "m").lut_bytes
+    bundle = generate(graph, "m")
+    assert filter_forms(bundle.files) == (1, 1)
+    packed, unpacked = bundle.lut_bytes
     weights = sum(np.asarray(graph.tensors[op.inputs[1]].data).size for op in graph.ops
                   if op.type in ("CONV_2D", "FULLY_CONNECTED"))
     assert packed < 0.45 * weights, (packed, weights)

@@ -75,6 +75,7 @@ class ConstTable:
     # Clustered filters stored as packed indices and tables: tensor key -> (bytes packed,
     # bytes the kernel's unpacked copy would take).
     luts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    nonzero_luts: set[str] = field(default_factory=set)  # those of them stored without their zeros
 
     def _add(self, key: tuple, array: ConstArray) -> str:
         self.arrays[key] = array

@@ -19,6 +19,7 @@ from .api_files import (
     render_makefile,
     render_readme,
 )
+from .constants import ConstTable
 from .lowering import (
     BundleState,
     CodeBlock,
@@ -114,7 +115,7 @@ def assemble(state: BundleState, header: str, code: str, families: list[str], so
     name, graph, plan = state.prefix, state.graph, state.plan
     weight_bytes = state.consts.weight_bytes()
     files = {f"{name}.h": header, f"{name}.c": code, f"{name}_weights.c": _render_weights(state, source)}
-    kernel_files = _kernel_files(families)
+    kernel_files = _kernel_files(families, state.consts)
     files.update(kernel_files)
     headers = [f"{name}.h"] + [f for f in kernel_files if f.endswith(".h")]
     sources = [f"{name}.c", f"{name}_weights.c"] + [f"{f}.c" for f in (*ALWAYS, *families)]
@@ -312,7 +313,7 @@ def _render_weights(state: BundleState, source: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _kernel_files(families: list[str]) -> dict[str, str]:
+def _kernel_files(families: list[str], consts: ConstTable) -> dict[str, str]:
     files = {}
     # toco_kernels.h includes the other headers of kernels/ (one per family of kernels
     # added beside the float ones): every bundle gets them all.
@@ -320,4 +321,16 @@ def _kernel_files(families: list[str]) -> dict[str, str]:
     for file_name in (KERNEL_HEADER, *[h for h in headers if h != KERNEL_HEADER],
                       *[f"{f}.c" for f in (*ALWAYS, *families)]):
         files[file_name] = (_KERNELS / file_name).read_text(encoding="utf-8")
+    files[KERNEL_HEADER] = _filter_forms(files[KERNEL_HEADER], consts)
     return files
+
+
+def _filter_forms(header: str, consts: ConstTable) -> str:
+    """toco_kernels.h with the forms of clustered filters no filter of the bundle takes
+    switched off (their decoding compiles away)."""
+    for macro, used in (("TK_LUT_FILTERS", bool(consts.luts)), ("TK_NONZERO_FILTERS", bool(consts.nonzero_luts))):
+        line = f"#define {macro} 1\n"
+        if line not in header:
+            raise AssertionError(f"kernels/{KERNEL_HEADER} lost its {macro} line")
+        header = header.replace(line, f"#define {macro} {int(used)}\n")
+    return header

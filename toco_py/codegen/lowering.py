@@ -256,6 +256,7 @@ class OpContext:
         values = consts.tensor(key, encoded.values, t.dtype, f"{what}, {tables}", layout="lut values")
         nonzero = ranks = "NULL"
         if sparse:
+            consts.nonzero_luts.add(key)
             nonzero = consts.tensor(key, encoded.nonzero, "uint8", f"{what}, bitmap of the nonzero elements{layout}",
                                     layout="lut nonzero")
             ranks = consts.tensor(key, encoded.ranks, "uint32",

@@ -101,6 +101,11 @@ static inline float tk_clamp_f32(float x, float lo, float hi)
  * element's index is found by counting at most one span's bits. */
 #define TK_LUT_RANK_SPAN 128
 
+/* The forms this bundle's filters take: the generator sets each to 0 when no filter takes
+ * it, so that decoding a form the bundle does not hold costs no code. */
+#define TK_LUT_FILTERS 1
+#define TK_NONZERO_FILTERS 1
+
 static inline uint32_t tk_lut_index(const uint8_t *indices, size_t element, int32_t bits)
 {
     size_t bit = element * (size_t)bits;
@@ -158,12 +163,12 @@ static inline size_t tk_lut_rank(const uint8_t *nonzero, const uint32_t *ranks, 
     static inline T tk_weight_##S(const tk_weights_##S *w, size_t element, int32_t channel)      \
     {                                                                                            \
         const T *table;                                                                          \
-        if (w->plain) {                                                                          \
+        if (!TK_LUT_FILTERS || w->plain) {                                                       \
             return w->plain[element];                                                            \
         }                                                                                        \
         table = w->values + (size_t)channel * (size_t)w->stride;                                 \
         element += w->base;                                                                      \
-        if (!w->nonzero) {                                                                       \
+        if (!TK_NONZERO_FILTERS || !w->nonzero) {                                                \
             return table[tk_lut_index(w->indices, element, w->bits)];                            \
         }                                                                                        \
         if (!tk_lut_is_nonzero(w->nonzero, element)) {                                           \
@@ -180,7 +185,7 @@ static inline size_t tk_lut_rank(const uint8_t *nonzero, const uint32_t *ranks, 
         tk_weights_##S block = *filter;                                                          \
         size_t index = (size_t)(first_channel / (LANES));                                        \
         block.lanes = channels - first_channel < (LANES) ? channels - first_channel : (LANES);   \
-        if (block.plain) {                                                                       \
+        if (!TK_LUT_FILTERS || block.plain) {                                                    \
             block.plain += index * size;                                                         \
         } else {                                                                                 \
             block.base = index * size;                                                           \
@@ -194,10 +199,10 @@ static inline size_t tk_lut_rank(const uint8_t *nonzero, const uint32_t *ranks, 
     {                                                                                            \
         size_t first = block->base + k * (size_t)block->lanes, rank;                             \
         int32_t j;                                                                               \
-        if (block->plain) {                                                                      \
+        if (!TK_LUT_FILTERS || block->plain) {                                                   \
             return block->plain + k * (LANES);                                                   \
         }                                                                                        \
-        if (!block->nonzero) {                                                                   \
+        if (!TK_NONZERO_FILTERS || !block->nonzero) {                                            \
             for (j = 0; j < block->lanes; ++j) {                                                 \
                 uint32_t index = tk_lut_index(block->indices, first + (size_t)j, block->bits);   \
                 decoded[j] = block->values[(size_t)j * (size_t)block->stride + index];           \
