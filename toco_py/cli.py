@@ -6,6 +6,7 @@ import traceback
 
 import click
 
+from .codegen.mcu import TARGET_NAMES
 from .compress.cli_options import build_cluster_options, build_prune_options, cluster_options, prune_options
 from .errors import InternalError, TocoError, internal_error_line
 from .quantize.cli_options import build_options, quantization_options
@@ -457,11 +458,15 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
               help="With --verify: invoke the bundle this many times in one process (step k on "
                    "the inputs of seed + k), each compared with the same step of one interpreter "
                    "(a model with variables carries its state from step to step).")
-def codegen(model, output_dir, name, verify, seed, steps) -> None:
+@click.option("--target", default="host", show_default=True, type=click.Choice(TARGET_NAMES),
+              help="A Cortex-M core: the Makefile cross-compiles a test program with arm-none-eabi-gcc "
+                   "for its QEMU board, and --verify runs it under qemu-system-arm (and reports the "
+                   "instructions per invoke).")
+def codegen(model, output_dir, name, verify, seed, steps, target) -> None:
     """Generate a standalone C99 bundle (no heap, one static arena) from a .tflite."""
     from .codegen.command import codegen_command
 
-    if not codegen_command(model, output_dir, name, verify, seed, steps):
+    if not codegen_command(model, output_dir, name, verify, seed, steps, target):
         sys.exit(1)
 
 

@@ -141,7 +141,7 @@ def _declarations(name: str, upper: str, graph: Graph) -> list[str]:
 
 # ---- main.c, Makefile, README.md -------------------------------------------------------------
 
-def _usage(graph: Graph) -> str:
+def usage(graph: Graph) -> str:
     def file_name(kind: str, tensor: str) -> str:
         return f"{kind}_{cformat.identifier_from(tensor.split(':')[0])[-40:]}.bin"
     parts = [file_name("in", n) for n in graph.inputs] + [file_name("out", n) for n in graph.outputs]
@@ -151,7 +151,7 @@ def _usage(graph: Graph) -> str:
 def render_main(name: str, graph: Graph) -> str:
     return _fill(_template("main.c.in"), {
         "NAME_UPPER": name.upper(), "NAME": name,
-        "USAGE": cformat.string_literal(_usage(graph))})
+        "USAGE": cformat.string_literal(usage(graph))})
 
 
 def render_makefile(name: str, sources: list[str], headers: list[str]) -> str:
@@ -195,4 +195,11 @@ def render_readme(name: str, graph: Graph, plan: MemoryPlan, source: str, famili
         "PACKED": packed_weights_text(lut_bytes),
         "OPS": str(op_count), "FAMILIES": ", ".join(families) or "(none)",
         "FAMILY_FILES": ", ".join(f"`{f}.c`" for f in families) or "(none)",
-        "USAGE": _usage(graph).strip(), "TENSORS": _tensor_table(graph), "CFLAGS": CFLAGS})
+        "BUILD": host_build_section(name, graph), "TENSORS": _tensor_table(graph)})
+
+
+def host_build_section(name: str, graph: Graph) -> str:
+    """The README's build section for the host (a --target replaces it, mcu.py)."""
+    return ("## Build and run\n\n```sh\n"
+            f"make                       # cc {CFLAGS} -O2, links libm\n"
+            f"./{name}_run {usage(graph).strip()}\n```\n")

@@ -9,18 +9,24 @@ from ..errors import TocoError
 from ..ir import Graph
 from ..passes.densify import absorb_densify
 from .emitter import Bundle, default_name, generate
+from .mcu import HOST, add_target_files
+from .mcu import target as mcu_target
 from .model_bundle import generate_model
 from .model_plan import is_model
 
 
-def generate_bundle(graph: Graph, out_dir: str, name: str, source: str = "") -> Bundle:
+def generate_bundle(graph: Graph, out_dir: str, name: str, source: str = "", target: str = HOST) -> Bundle:
     """Renders every file first (any error leaves the disk untouched), then writes them. A
     model of several subgraphs, or with variables, goes through model_bundle.py. A DENSIFY
     of a sparse constant becomes that constant: the bundle stores it dense (no C kernel reads
-    TFLite's sparse format)."""
+    TFLite's sparse format). target: a Cortex-M core (mcu.TARGETS) gets the Makefile, linker
+    script and startup file of a test program for its QEMU board."""
+    mcu = mcu_target(target)
     for g in graph.subgraphs or [graph]:
         absorb_densify(g)
     bundle = (generate_model if is_model(graph) else generate)(graph, name, source)
+    if mcu is not None:
+        add_target_files(bundle, graph, mcu)
     write_bundle(bundle, out_dir)
     return bundle
 

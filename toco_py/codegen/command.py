@@ -7,9 +7,10 @@ from ..report import print_table
 
 
 def codegen_command(model: str, output_dir: str, name: str | None, verify: bool, seed: int,
-                    steps: int = 1) -> bool:
+                    steps: int = 1, target: str = "host") -> bool:
     """Returns False when verification fails (the CLI exits with 1). steps > 1: verify that
-    many invokes of one bundle process, in order, against one interpreter."""
+    many invokes of one bundle process, in order, against one interpreter. target: a
+    Cortex-M core (mcu.py) builds and runs the test program under QEMU."""
     import os
 
     from ..errors import TocoError
@@ -22,7 +23,7 @@ def codegen_command(model: str, output_dir: str, name: str | None, verify: bool,
 
     graph, _ = load_tflite(model)  # once: the bundle and the verification share it
     bundle = generate_bundle(graph, output_dir, file_bundle_name(model, name),
-                             os.path.basename(model))
+                             os.path.basename(model), target)
     state = f", state {bundle.state_size} bytes" if bundle.state_size else ""
     click.echo(f"wrote {output_dir}: {bundle.op_count} ops, arena {bundle.plan.arena_size} bytes{state}, "
                f"weights {bundle.weight_bytes} bytes{packed_weights_text(bundle.lut_bytes)}, "
@@ -33,14 +34,19 @@ def codegen_command(model: str, output_dir: str, name: str | None, verify: bool,
     from .verify import REPORT_COLUMNS, report_rows, verify_bundle, verify_steps
 
     if steps > 1:
-        report = verify_steps(graph, output_dir, bundle.name, bundle.plan.arena_size, steps, seed)
+        report = verify_steps(graph, output_dir, bundle.name, bundle.plan.arena_size, steps, seed, target=target)
         title = (f"C bundle, {steps} invokes in one process (step k: seed {seed} + k; arena "
                  f"{report.arena_size} bytes, state {bundle.state_size} bytes) vs the float64 truth of "
                  "the sequence within the float tolerance policy's allowance; integer outputs vs "
                  "the interpreter's same step, exactly")
     else:
-        report = verify_bundle(graph, output_dir, bundle.name, bundle.plan.arena_size, seed)
+        report = verify_bundle(graph, output_dir, bundle.name, bundle.plan.arena_size, seed, target=target)
         title = (f"C bundle (seed {seed}, arena {report.arena_size} bytes) vs the float64 truth within "
                  "the float tolerance policy's allowance; integer outputs vs the interpreter, exactly")
+    if target != "host":
+        title = f"{target} under QEMU: {title}"
     print_table(title, REPORT_COLUMNS, report_rows(report))
+    if report.instructions:
+        click.echo(f"instructions per invoke on the {target} (QEMU -icount): "
+                   f"{', '.join(str(n) for n in report.instructions)}", err=True)
     return report.passed

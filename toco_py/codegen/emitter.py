@@ -6,7 +6,7 @@ lower every op, and only then render. `bundle.write_bundle` puts the files on di
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from ..ir import Graph
@@ -57,6 +57,8 @@ class Bundle:
     op_count: int
     state_size: int = 0  # bytes of the variables' state buffer (a model with variables)
     lut_bytes: tuple[int, int] = (0, 0)  # clustered filters: (packed, unpacked) bytes
+    sources: list[str] = field(default_factory=list)  # the C files the Makefile compiles
+    headers: list[str] = field(default_factory=list)
 
 
 def check_name(name: str) -> str:
@@ -124,7 +126,8 @@ def assemble(state: BundleState, header: str, code: str, families: list[str], so
     lut_bytes = state.consts.lut_bytes()
     files["README.md"] = render_readme(name, graph, plan, source, families, weight_bytes, op_count,
                                        state_size, lut_bytes)
-    return Bundle(name, files, plan, families, weight_bytes, op_count, state_size or 0, lut_bytes)
+    return Bundle(name, files, plan, families, weight_bytes, op_count, state_size or 0, lut_bytes,
+                  sources + ["main.c"], headers)
 
 
 def step_families(steps: list[Step]) -> list[str]:

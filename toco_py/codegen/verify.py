@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -17,6 +17,8 @@ from ..errors import TocoError
 from ..ir import Graph
 from ..tolerance import float_bounds, judge, sequence_bounds
 from .api_files import CFLAGS
+from .mcu import HOST, McuTarget, instruction_counts, qemu_command, require_tools
+from .mcu import target as mcu_target
 
 BUILD_TIMEOUT = 900
 RUN_TIMEOUT = 600
@@ -49,10 +51,22 @@ class OutputCheck:
 class VerifyReport:
     checks: list[OutputCheck]
     arena_size: int
+    instructions: list[int] = field(default_factory=list)  # per invoke, on a Cortex-M target
 
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
+
+
+@dataclass
+class Program:
+    """A built bundle's runner: a host program, or a Cortex-M test program run by QEMU."""
+    path: str
+    mcu: McuTarget | None = None
+    instructions: list[int] = field(default_factory=list)  # of each invoke of its last run (Cortex-M)
+
+    def command(self, args: list[str]) -> list[str]:
+        return [self.path, *args] if self.mcu is None else qemu_command(self.mcu, self.path, args)
 
 
 def _makefile_sources(bundle_dir: str) -> list[str]:
@@ -74,8 +88,14 @@ def build_command(bundle_dir: str, name: str, opt: str, extra_cflags: str, jobs:
     return ["cc", *flags, "-o", os.path.join(bundle_dir, f"{name}_run"), *sources, "-lm"]
 
 
-def build(bundle_dir: str, name: str, opt: str = "-O2", extra_cflags: str = "", jobs: int = 2) -> str:
-    """Compiles the bundle; returns the runner's path."""
+def build(bundle_dir: str, name: str, opt: str = "-O2", extra_cflags: str = "", jobs: int = 2,
+          target: str = HOST) -> Program:
+    """Compiles the bundle (generated for `target`); returns its runner."""
+    mcu = mcu_target(target)
+    if mcu is not None:
+        require_tools()
+        if not shutil.which("make"):
+            raise VerifyError(f"cannot build {bundle_dir} for {target}: make is not installed")
     command = build_command(bundle_dir, name, opt, extra_cflags, jobs)
     try:
         done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
@@ -87,40 +107,43 @@ def build(bundle_dir: str, name: str, opt: str = "-O2", extra_cflags: str = "", 
         log = "\n".join((done.stdout + done.stderr).strip().splitlines()[-LOG_TAIL:])
         raise VerifyError(f"building {bundle_dir} failed ({' '.join(command[:2])} exit code "
                           f"{done.returncode}):\n{log}")
-    return os.path.join(bundle_dir, f"{name}_run")
+    path = os.path.abspath(os.path.join(bundle_dir, f"{name}_run"))
+    return Program(path) if mcu is None else Program(path + ".elf", mcu)
 
 
-def run_bundle(binary: str, graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_bundle(binary: Program | str, graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Runs the runner on raw little-endian files; returns the outputs by tensor name."""
     return run_bundle_steps(binary, graph, [feeds])[0]
 
 
-def run_bundle_steps(binary: str, graph: Graph, steps: list[dict[str, np.ndarray]]
+def run_bundle_steps(binary: Program | str, graph: Graph, steps: list[dict[str, np.ndarray]]
                      ) -> list[dict[str, np.ndarray]]:
-    """One process of the runner invoking the bundle once per step, in order (its state, if
-    any, carried on): the outputs of each step by tensor name."""
+    """One process of the runner (a path: a host program) invoking the bundle once per
+    step, in order (its state, if any, carried on): the outputs of each step by tensor
+    name. The files lie in a temporary working directory, named relative to it."""
+    program = binary if isinstance(binary, Program) else Program(os.path.abspath(binary))
     with tempfile.TemporaryDirectory(prefix="toco-codegen-") as folder:
         args, out_paths = [], []
         for k, feeds in enumerate(steps):
             for i, name in enumerate(graph.inputs):
-                path = os.path.join(folder, f"in{i}_{k}.bin")
+                args.append(f"in{i}_{k}.bin")
                 dtype = np.dtype(graph.tensors[name].dtype).newbyteorder("<")
-                np.ascontiguousarray(feeds[name], dtype=dtype).tofile(path)
-                args.append(path)
-            out_paths.append([os.path.join(folder, f"out{i}_{k}.bin") for i in range(len(graph.outputs))])
+                np.ascontiguousarray(feeds[name], dtype=dtype).tofile(os.path.join(folder, args[-1]))
+            out_paths.append([f"out{i}_{k}.bin" for i in range(len(graph.outputs))])
             args += out_paths[-1]
         try:
-            done = subprocess.run([binary, *args], check=False, capture_output=True, text=True,
-                                  timeout=RUN_TIMEOUT)
+            done = subprocess.run(program.command(args), check=False, capture_output=True, text=True,
+                                  timeout=RUN_TIMEOUT, cwd=folder)
         except subprocess.TimeoutExpired:
-            raise VerifyError(f"{binary} ran for over {RUN_TIMEOUT} s") from None
+            raise VerifyError(f"{program.path} ran for over {RUN_TIMEOUT} s") from None
         if done.returncode:
-            raise VerifyError(f"{binary} failed with exit code {done.returncode}: "
+            raise VerifyError(f"{program.path} failed with exit code {done.returncode}: "
                               f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        program.instructions = instruction_counts(done.stderr)
         results = []
         for paths in out_paths:
             outputs = {}
-            for name, path in zip(graph.outputs, paths):
+            for name, path in zip(graph.outputs, (os.path.join(folder, p) for p in paths)):
                 t = graph.tensors[name]
                 data = np.fromfile(path, dtype=np.dtype(t.dtype).newbyteorder("<"))
                 outputs[name] = data.astype(t.dtype).reshape(t.shape)
@@ -149,16 +172,17 @@ def compare(name: str, want: np.ndarray, got: np.ndarray, allowed: np.ndarray | 
 
 def verify_bundle(graph: Graph, bundle_dir: str, name: str, arena_size: int, seed: int = 0,
                   opt: str = "-O2", extra_cflags: str = "",
-                  feeds: dict[str, np.ndarray] | None = None) -> VerifyReport:
-    """Builds and runs the bundle in bundle_dir on `feeds` (default: seeded random inputs)."""
+                  feeds: dict[str, np.ndarray] | None = None, target: str = HOST) -> VerifyReport:
+    """Builds and runs the bundle in bundle_dir (generated for `target`) on `feeds`
+    (default: seeded random inputs)."""
     from ..tensor_io import random_inputs
 
-    binary = build(bundle_dir, name, opt, extra_cflags)
+    program = build(bundle_dir, name, opt, extra_cflags, target=target)
     feeds = random_inputs(graph, seed) if feeds is None else feeds
-    return VerifyReport(check_run(graph, binary, feeds), arena_size)
+    return VerifyReport(check_run(graph, program, feeds), arena_size, program.instructions)
 
 
-def check_run(graph: Graph, binary: str, feeds: dict[str, np.ndarray]) -> list[OutputCheck]:
+def check_run(graph: Graph, binary: Program | str, feeds: dict[str, np.ndarray]) -> list[OutputCheck]:
     """Runs a built bundle on `feeds` and checks each output: float outputs against the
     float64 truth within the policy's allowance, integer outputs against the interpreter."""
     from ..interpreter import Interpreter
@@ -173,17 +197,17 @@ def check_run(graph: Graph, binary: str, feeds: dict[str, np.ndarray]) -> list[O
 
 def verify_steps(graph: Graph, bundle_dir: str, name: str, arena_size: int, steps: int, seed: int = 0,
                  opt: str = "-O2", extra_cflags: str = "",
-                 feeds: list[dict[str, np.ndarray]] | None = None) -> VerifyReport:
+                 feeds: list[dict[str, np.ndarray]] | None = None, target: str = HOST) -> VerifyReport:
     """Builds the bundle and runs `steps` invokes in one process (step k on the random inputs
     of seed + k, or on feeds[k]), each checked against the same step of one interpreter."""
     from ..tensor_io import random_inputs
 
-    binary = build(bundle_dir, name, opt, extra_cflags)
+    program = build(bundle_dir, name, opt, extra_cflags, target=target)
     feeds = [random_inputs(graph, seed + k) for k in range(steps)] if feeds is None else feeds
-    return VerifyReport(check_steps(graph, binary, feeds), arena_size)
+    return VerifyReport(check_steps(graph, program, feeds), arena_size, program.instructions)
 
 
-def check_steps(graph: Graph, binary: str, steps: list[dict[str, np.ndarray]]) -> list[OutputCheck]:
+def check_steps(graph: Graph, binary: Program | str, steps: list[dict[str, np.ndarray]]) -> list[OutputCheck]:
     """Checks every output of every step: integer outputs bit for bit against an interpreter
     that runs the same steps (its variables carried on as the bundle's), float outputs against
     the float64 truth of the sequence within sequence_bounds' allowance."""
