@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from toco_py.codegen.bundle import generate_bundle
+from toco_py.codegen.mcu import HOST
 from toco_py.codegen.verify import (
     REPORT_COLUMNS,
     VerifyReport,
+    build,
     check_run,
     report_rows,
-    verify_bundle,
 )
 from toco_py.ir import Graph
 from toco_py.tensor_io import random_inputs
@@ -37,18 +38,19 @@ def one_op(op_type: str, inputs: list, attrs: dict | None = None, n_outputs: int
 
 def check_bundle(graph: Graph, folder, name: str = "model", opt: str = TEST_OPT,
                  extra_cflags: str = "", feeds: dict[str, np.ndarray] | None = None,
-                 seed: int = 0, more_seeds: Sequence[int] = ()) -> VerifyReport:
-    """Generates the bundle into folder/name, builds it, runs it and asserts that every output
-    passes --verify's checks (float: the tolerance policy; integer: the interpreter, exactly);
-    then again on the random inputs of each of more_seeds, with the same build."""
+                 seed: int = 0, more_seeds: Sequence[int] = (), target: str = HOST) -> VerifyReport:
+    """Generates the bundle (for `target`) into folder/name, builds it, runs it (a Cortex-M
+    target: under QEMU) and asserts that every output passes --verify's checks (float: the
+    tolerance policy; integer: the interpreter, exactly); then again on the random inputs of
+    each of more_seeds, with the same build."""
     out_dir = str(folder / name)
-    bundle = generate_bundle(graph, out_dir, name)
-    report = verify_bundle(graph, out_dir, name, bundle.plan.arena_size, seed=seed, opt=opt,
-                           extra_cflags=extra_cflags, feeds=feeds)
+    bundle = generate_bundle(graph, out_dir, name, target=target)
+    program = build(out_dir, name, opt, extra_cflags, target=target)
+    report = VerifyReport(check_run(graph, program, random_inputs(graph, seed) if feeds is None else feeds),
+                          bundle.plan.arena_size, program.instructions)
     assert report.passed, table(report)
     for other in more_seeds:
-        again = VerifyReport(check_run(graph, str(folder / name / f"{name}_run"), random_inputs(graph, other)),
-                             report.arena_size)
+        again = VerifyReport(check_run(graph, program, random_inputs(graph, other)), report.arena_size)
         assert again.passed, f"seed {other}:\n{table(again)}"
     return report
 
