@@ -17,7 +17,7 @@ from tests.support.cli import toco
 from tests.support.codegen_check import check_bundle, one_op
 from tests.support.kernel_check import window
 from tests.test_codegen_int8_nn import INT8_NETWORKS, int8_model, litert_outputs
-from toco_py.codegen import mcu
+from toco_py.codegen import footprint, mcu
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import build, run_bundle
 from toco_py.errors import TocoError
@@ -41,11 +41,36 @@ def int8_chain():
     return int8_nn.chain_graph()
 
 
+# An interrupt taken at the deepest point of an invoke stacks its exception frame there, with
+# the FP context 26 words (ARMv7-M ARM B1.5.7); SysTick's handler, a leaf, pushes nothing more.
+EXCEPTION_FRAME = 26 * 4
+
+
+def check_footprint(graph, folder, name: str, target: str, report) -> footprint.Footprint:
+    """The footprint codegen reports, against the linked image and the run: its flash bytes
+    are the image's sections less the linker's alignment fill, and its worst-case stack
+    holds the stack the invoke wrote under QEMU."""
+    bundle = generate_bundle(graph, str(folder / "fp"), name, target=target)
+    sources = [s for s in bundle.sources if s != "main.c"]
+    measured = footprint.measure(str(folder / "fp"), name, sources, mcu.TARGETS[target],
+                                 bundle.plan.arena_size, bundle.state_size)
+    assert measured.stack is not None and not measured.external, measured
+    assert report.stack and max(report.stack) <= measured.stack + EXCEPTION_FRAME, (report.stack, measured)
+    # Not a loose bound either: the run takes the deepest kernel's path; what it does not
+    # write is the library's pushes on paths not taken, counted all at once.
+    assert measured.stack <= 1.5 * max(report.stack), (report.stack, measured)
+    assert measured.code > 0 and measured.weights >= bundle.weight_bytes
+    assert measured.code + measured.weights + measured.library + measured.fill == measured.image, measured
+    print(f"{name} on the {measured.summary()}; the run wrote {max(report.stack)} bytes of stack")
+    return measured
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_int8_kernel_chain_bit_exact(target, tmp_path):
     graph = int8_chain()
     report = check_bundle(graph, tmp_path, name="chain", opt="-O2", target=target, more_seeds=(1,))
     assert len(report.instructions) == 1 and report.instructions[0] > 1000
+    check_footprint(graph, tmp_path, "chain", target, report)
 
 
 @pytest.mark.parametrize("target", MAIN_TARGETS)
@@ -63,7 +88,8 @@ def test_float_kernels_within_policy(target, tmp_path):
 def test_int8_network_bit_exact_with_litert(name, target, tmp_path):
     model = int8_model(INT8_NETWORKS[name](), tmp_path)
     graph = read_model(model).main
-    check_bundle(graph, tmp_path, name=name, opt="-O2", target=target)
+    report = check_bundle(graph, tmp_path, name=name, opt="-O2", target=target)
+    check_footprint(graph, tmp_path, name, target, report)
     # The same program against LiteRT's reference kernels, bit for bit.
     program = build(str(tmp_path / name), name, "-O2", target=target)
     feeds = random_inputs(graph, 3)
@@ -91,6 +117,7 @@ def test_example_model_through_the_command(target, tmp_path):
     assert 0.9 < first / second < 1.1, (first, second)
     readme = (tmp_path / "c" / "README.md").read_text()
     assert f"## Build and run on a {target}" in readme and "memcpy" in readme
+    assert f"### Footprint on a {target}" in readme and f"footprint on the {target}" in done.stderr
 
 
 def test_bundle_needs_only_memcpy_memset_and_libm(tmp_path):

@@ -47,7 +47,7 @@ def check_bundle(graph: Graph, folder, name: str = "model", opt: str = TEST_OPT,
     bundle = generate_bundle(graph, out_dir, name, target=target)
     program = build(out_dir, name, opt, extra_cflags, target=target)
     report = VerifyReport(check_run(graph, program, random_inputs(graph, seed) if feeds is None else feeds),
-                          bundle.plan.arena_size, program.instructions)
+                          bundle.plan.arena_size, program.instructions, program.stack)
     assert report.passed, table(report)
     for other in more_seeds:
         again = VerifyReport(check_run(graph, program, random_inputs(graph, other)), report.arena_size)

@@ -52,7 +52,7 @@ def write_bundle(bundle: Bundle, out_dir: str) -> None:
         raise TocoError(f"{out_dir} exists and is not a directory")
     if os.path.isdir(out_dir):
         for file_name, text in bundle.files.items():
-            _write_atomic(os.path.join(out_dir, file_name), text)
+            write_atomic(os.path.join(out_dir, file_name), text)
         return
     parent = os.path.dirname(os.path.abspath(out_dir))
     os.makedirs(parent, exist_ok=True)
@@ -68,7 +68,7 @@ def write_bundle(bundle: Bundle, out_dir: str) -> None:
         raise
 
 
-def _write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(prefix=".codegen-", dir=folder)
     try:

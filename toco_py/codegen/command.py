@@ -29,6 +29,8 @@ def codegen_command(model: str, output_dir: str, name: str | None, verify: bool,
                f"weights {bundle.weight_bytes} bytes{packed_weights_text(bundle.lut_bytes)}, "
                f"kernels: {', '.join(bundle.families) or 'none'}",
                err=True)
+    if target != "host":
+        _report_footprint(bundle, output_dir, target)
     if not verify:
         return True
     from .verify import REPORT_COLUMNS, report_rows, verify_bundle, verify_steps
@@ -48,5 +50,31 @@ def codegen_command(model: str, output_dir: str, name: str | None, verify: bool,
     print_table(title, REPORT_COLUMNS, report_rows(report))
     if report.instructions:
         click.echo(f"instructions per invoke on the {target} (QEMU -icount): "
-                   f"{', '.join(str(n) for n in report.instructions)}", err=True)
+                   f"{', '.join(str(n) for n in report.instructions)}; bytes of stack written: "
+                   f"{', '.join(str(n) for n in report.stack)}", err=True)
     return report.passed
+
+
+def _report_footprint(bundle, output_dir: str, target: str) -> None:
+    """Measures the bundle on the target with the cross compiler, prints it and adds it to
+    the bundle's README; says why when the compiler is missing."""
+    import os
+
+    from .bundle import write_atomic
+    from .footprint import measure
+    from .mcu import TARGETS, missing_tools
+
+    missing = missing_tools(build_only=True)
+    if missing:
+        from .mcu import INSTALL_HINT
+
+        click.echo(f"footprint not measured: {' and '.join(missing)} not found: {INSTALL_HINT}", err=True)
+        return
+    sources = [s for s in bundle.sources if s != "main.c"]
+    footprint = measure(output_dir, bundle.name, sources, TARGETS[target], bundle.plan.arena_size,
+                        bundle.state_size)
+    click.echo(f"footprint on the {footprint.summary()}", err=True)
+    readme = os.path.join(output_dir, "README.md")
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    write_atomic(readme, text.rstrip("\n") + "\n\n" + footprint.readme())

@@ -23,6 +23,7 @@ from ..errors import TocoError
 HOST = "host"
 MIB = 1 << 20
 CC = "arm-none-eabi-gcc"
+OBJDUMP = "arm-none-eabi-objdump"
 SIZE = "arm-none-eabi-size"
 QEMU = "qemu-system-arm"
 INSTALL_HINT = ("install them with `apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
@@ -85,7 +86,7 @@ def target(name: str) -> McuTarget | None:
 def missing_tools(build_only: bool = False) -> list[str]:
     """The programs a Cortex-M bundle needs to build (and run, unless build_only) that are
     not on PATH."""
-    tools = (CC, SIZE) if build_only else (CC, SIZE, QEMU)
+    tools = (CC, OBJDUMP, SIZE) if build_only else (CC, OBJDUMP, SIZE, QEMU)
     return [t for t in tools if shutil.which(t) is None]
 
 
@@ -156,9 +157,10 @@ def qemu_command(mcu: McuTarget, elf: str, args: list[str]) -> list[str]:
             "-semihosting-config", semihosting, "-kernel", elf]
 
 
-INSTRUCTIONS_LINE = re.compile(r"^invoke (\d+): (\d+) instructions$", re.M)
+INVOKE_LINE = re.compile(r"^invoke (\d+): (\d+) instructions, (\d+) bytes of stack$", re.M)
 
 
-def instruction_counts(stderr: str) -> list[int]:
-    """The instructions of each invoke, as main.c reports them on a Cortex-M target."""
-    return [int(m.group(2)) for m in INSTRUCTIONS_LINE.finditer(stderr)]
+def invoke_counts(stderr: str) -> list[tuple[int, int]]:
+    """(instructions, bytes of stack) of each invoke, as main.c reports them on a Cortex-M
+    target."""
+    return [(int(m.group(2)), int(m.group(3))) for m in INVOKE_LINE.finditer(stderr)]

@@ -17,7 +17,7 @@ from ..errors import TocoError
 from ..ir import Graph
 from ..tolerance import float_bounds, judge, sequence_bounds
 from .api_files import CFLAGS
-from .mcu import HOST, McuTarget, instruction_counts, qemu_command, require_tools
+from .mcu import HOST, McuTarget, invoke_counts, qemu_command, require_tools
 from .mcu import target as mcu_target
 
 BUILD_TIMEOUT = 900
@@ -52,6 +52,7 @@ class VerifyReport:
     checks: list[OutputCheck]
     arena_size: int
     instructions: list[int] = field(default_factory=list)  # per invoke, on a Cortex-M target
+    stack: list[int] = field(default_factory=list)         # bytes of stack each invoke wrote (Cortex-M)
 
     @property
     def passed(self) -> bool:
@@ -64,6 +65,7 @@ class Program:
     path: str
     mcu: McuTarget | None = None
     instructions: list[int] = field(default_factory=list)  # of each invoke of its last run (Cortex-M)
+    stack: list[int] = field(default_factory=list)         # bytes of stack each invoke wrote (Cortex-M)
 
     def command(self, args: list[str]) -> list[str]:
         return [self.path, *args] if self.mcu is None else qemu_command(self.mcu, self.path, args)
@@ -139,7 +141,8 @@ def run_bundle_steps(binary: Program | str, graph: Graph, steps: list[dict[str, 
         if done.returncode:
             raise VerifyError(f"{program.path} failed with exit code {done.returncode}: "
                               f"{(done.stderr or done.stdout).strip()[-2000:]}")
-        program.instructions = instruction_counts(done.stderr)
+        counts = invoke_counts(done.stderr)
+        program.instructions, program.stack = [n for n, _ in counts], [b for _, b in counts]
         results = []
         for paths in out_paths:
             outputs = {}
@@ -179,7 +182,7 @@ def verify_bundle(graph: Graph, bundle_dir: str, name: str, arena_size: int, see
 
     program = build(bundle_dir, name, opt, extra_cflags, target=target)
     feeds = random_inputs(graph, seed) if feeds is None else feeds
-    return VerifyReport(check_run(graph, program, feeds), arena_size, program.instructions)
+    return VerifyReport(check_run(graph, program, feeds), arena_size, program.instructions, program.stack)
 
 
 def check_run(graph: Graph, binary: Program | str, feeds: dict[str, np.ndarray]) -> list[OutputCheck]:
@@ -204,7 +207,7 @@ def verify_steps(graph: Graph, bundle_dir: str, name: str, arena_size: int, step
 
     program = build(bundle_dir, name, opt, extra_cflags, target=target)
     feeds = [random_inputs(graph, seed + k) for k in range(steps)] if feeds is None else feeds
-    return VerifyReport(check_steps(graph, program, feeds), arena_size, program.instructions)
+    return VerifyReport(check_steps(graph, program, feeds), arena_size, program.instructions, program.stack)
 
 
 def check_steps(graph: Graph, binary: Program | str, steps: list[dict[str, np.ndarray]]) -> list[OutputCheck]:

@@ -96,9 +96,11 @@ void __attribute__((naked, noreturn)) Fault_Handler(void)
                      "b toco_fault\n");
 }
 
-/* ---- instruction count ---------------------------------------------------------------- */
+/* ---- instruction count and stack ------------------------------------------------------- */
+#define STACK_PAINT 0xA5C3E10Fu
 static volatile uint32_t systick_wraps;
 static uint64_t count_start;
+static uintptr_t count_sp;
 
 void SysTick_Handler(void)
 {
@@ -115,8 +117,15 @@ static uint64_t systick_ticks(void)
     return (uint64_t)wraps * 0x1000000u + (0xFFFFFFu - value);
 }
 
+/* Also paints the free stack below this function's frame, so that toco_stack_used can
+ * find the deepest word an invoke wrote: the loop itself keeps to registers. */
 void toco_count_begin(void)
 {
+    uint32_t *word;
+    __asm__ volatile("mov %0, sp" : "=r"(count_sp));
+    for (word = __stack_limit; (uintptr_t)word < count_sp; ++word) {
+        *word = STACK_PAINT;
+    }
     if (!(SYST_CSR & 1u)) {
         SYST_RVR = 0xFFFFFFu;
         SYST_CVR = 0;
@@ -133,6 +142,17 @@ void toco_count_begin(void)
 uint64_t toco_count_end(void)
 {
     return (systick_ticks() - count_start) * 1000000000ull / (uint64_t)TOCO_SYSTICK_HZ;
+}
+
+/* Bytes of stack below toco_count_begin's frame written since it ran: an invoke's, plus
+ * the exception frames of SysTick interrupts taken during it. */
+uint32_t toco_stack_used(void)
+{
+    const uint32_t *word = __stack_limit;
+    while ((uintptr_t)word < count_sp && *word == STACK_PAINT) {
+        ++word;
+    }
+    return (uint32_t)(count_sp - (uintptr_t)word);
 }
 
 /* ---- reset ---------------------------------------------------------------------------- */
