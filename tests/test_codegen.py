@@ -25,6 +25,7 @@ from toco_py.passes.propagate_shapes import propagate_shapes
 from toco_py.quantize.driver import QuantizeOptions
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
+from toco_py.tflite.writer import model_bytes
 
 
 def converted(net: networks.Network) -> bytes:
@@ -169,6 +170,23 @@ def test_makefile_builds_with_werror_and_pedantic(tmp_path):
         done = subprocess.run(["make", "-C", str(folder)], check=False, capture_output=True, text=True)
         assert done.returncode != 0 and "error" in done.stderr, done.stderr
         source.write_text(source.read_text().replace(bad, ""))
+
+
+def test_arena_section(tmp_path):
+    """--arena_section puts the arena in that linker section (through NAME.h); the bundle
+    still verifies. A name no linker takes is one line, nothing written."""
+    graph, folder = _relu_bundle(tmp_path)
+    model = tmp_path / "relu.tflite"
+    model.write_bytes(model_bytes(graph))
+    done = toco("codegen", str(model), "-o", str(tmp_path / "c"), "--arena_section", ".sram2", "--verify")
+    assert done.returncode == 0, done.stderr
+    assert '#define RELU_ARENA_SECTION ".sram2"' in (tmp_path / "c" / "relu.h").read_text()
+    table = subprocess.run(["objdump", "-t", str(tmp_path / "c" / "relu.o")], capture_output=True, text=True,
+                           check=True).stdout
+    assert any(line.split()[-1:] == ["arena"] and ".sram2" in line.split() for line in table.splitlines()), table
+    bad = toco("codegen", str(model), "-o", str(tmp_path / "d"), "--arena_section", 'a "b"')
+    assert_one_line_error(bad, "--arena_section", ".sram2")
+    assert not (tmp_path / "d").exists()
 
 
 def test_verify_detects_a_wrong_bundle(tmp_path):

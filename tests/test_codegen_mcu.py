@@ -23,6 +23,7 @@ from toco_py.codegen.verify import build, run_bundle
 from toco_py.errors import TocoError
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
+from toco_py.tflite.writer import model_bytes
 
 pytestmark = pytest.mark.skipif(bool(mcu.missing_tools()), reason=(
     f"{', '.join(mcu.missing_tools())} not found: {mcu.INSTALL_HINT}"))
@@ -118,6 +119,24 @@ def test_example_model_through_the_command(target, tmp_path):
     readme = (tmp_path / "c" / "README.md").read_text()
     assert f"## Build and run on a {target}" in readme and "memcpy" in readme
     assert f"### Footprint on a {target}" in readme and f"footprint on the {target}" in done.stderr
+
+
+def test_arena_section_in_the_boards_ram(tmp_path):
+    """--arena_section on a target: the test program's linker script places that section in
+    RAM with .bss, and the bundle verifies."""
+    model = tmp_path / "chain.tflite"
+    model.write_bytes(model_bytes(int8_chain()))
+    done = toco("codegen", str(model), "-o", str(tmp_path / "c"), "--target", "cortex-m4",
+                "--arena_section", ".arena_sram", "--verify")
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = subprocess.run(["arm-none-eabi-objdump", "-t", str(tmp_path / "c" / "chain.o")],
+                           capture_output=True, text=True, check=True).stdout
+    assert any(".arena_sram" in line.split() and line.split()[-1:] == ["arena"] for line in table.splitlines())
+    image = subprocess.run(["arm-none-eabi-nm", str(tmp_path / "c" / "chain_run.elf")], capture_output=True,
+                           text=True, check=True).stdout
+    address = next(int(line.split()[0], 16) for line in image.splitlines() if line.endswith(" arena"))
+    ram = mcu.TARGETS["cortex-m4"].ram
+    assert ram.origin <= address < ram.origin + ram.length
 
 
 def test_bundle_needs_only_memcpy_memset_and_libm(tmp_path):

@@ -462,11 +462,14 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
               help="A Cortex-M core: the Makefile cross-compiles a test program with arm-none-eabi-gcc "
                    "for its QEMU board, and --verify runs it under qemu-system-arm (and reports the "
                    "instructions per invoke).")
-def codegen(model, output_dir, name, verify, seed, steps, target) -> None:
+@click.option("--arena_section", metavar="SECTION",
+              help="Put the arena in this linker section (NAME.h defines NAME_ARENA_SECTION), for a "
+                   "firmware that places it in a memory of its own.")
+def codegen(model, output_dir, name, verify, seed, steps, target, arena_section) -> None:
     """Generate a standalone C99 bundle (no heap, one static arena) from a .tflite."""
     from .codegen.command import codegen_command
 
-    if not codegen_command(model, output_dir, name, verify, seed, steps, target):
+    if not codegen_command(model, output_dir, name, verify, seed, steps, target, arena_section):
         sys.exit(1)
 
 

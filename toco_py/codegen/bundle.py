@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -15,20 +16,42 @@ from .model_bundle import generate_model
 from .model_plan import is_model
 
 
-def generate_bundle(graph: Graph, out_dir: str, name: str, source: str = "", target: str = HOST) -> Bundle:
+def generate_bundle(graph: Graph, out_dir: str, name: str, source: str = "", target: str = HOST,
+                    arena_section: str | None = None) -> Bundle:
     """Renders every file first (any error leaves the disk untouched), then writes them. A
     model of several subgraphs, or with variables, goes through model_bundle.py. A DENSIFY
     of a sparse constant becomes that constant: the bundle stores it dense (no C kernel reads
     TFLite's sparse format). target: a Cortex-M core (mcu.TARGETS) gets the Makefile, linker
-    script and startup file of a test program for its QEMU board."""
+    script and startup file of a test program for its QEMU board; arena_section: the linker
+    section the arena goes to."""
     mcu = mcu_target(target)
+    if arena_section is not None and not SECTION_NAME.fullmatch(arena_section):
+        raise TocoError(f"--arena_section {arena_section!r}: give a linker section name (letters, digits "
+                        "and ._$, such as .sram2)")
     for g in graph.subgraphs or [graph]:
         absorb_densify(g)
     bundle = (generate_model if is_model(graph) else generate)(graph, name, source)
+    if arena_section is not None:
+        place_arena(bundle, arena_section)
     if mcu is not None:
-        add_target_files(bundle, graph, mcu)
+        add_target_files(bundle, graph, mcu, arena_section)
     write_bundle(bundle, out_dir)
     return bundle
+
+
+SECTION_NAME = re.compile(r"[A-Za-z0-9._$]+")
+
+
+def place_arena(bundle: Bundle, section: str) -> None:
+    """NAME.h defines NAME_ARENA_SECTION, which NAME.c's arena takes as its section."""
+    header = bundle.files[f"{bundle.name}.h"]
+    size = f"#define {bundle.name.upper()}_ARENA_SIZE "
+    if size not in header:
+        raise AssertionError(f"{bundle.name}.h lost its {size.strip()} line")
+    at = header.index("\n", header.index(size)) + 1
+    define = (f"/* The linker section of the arena (codegen --arena_section). */\n"
+              f'#define {bundle.name.upper()}_ARENA_SECTION "{section}"\n')
+    bundle.files[f"{bundle.name}.h"] = header[:at] + define + header[at:]
 
 
 def generate_file(model_path: str, out_dir: str, name: str | None = None) -> Bundle:

@@ -203,13 +203,18 @@ def describe(source: str) -> str:
 
 def arena_lines(upper: str, plan: MemoryPlan) -> list[str]:
     return [
+        f"/* {upper}_ARENA_SECTION (codegen --arena_section, or -D{upper}_ARENA_SECTION='\"NAME\"')",
+        " * puts the arena in that linker section, for a firmware's own memory map. */",
+        f"#ifdef {upper}_ARENA_SECTION",
+        f"#define ARENA_PLACEMENT __attribute__((section({upper}_ARENA_SECTION)))",
+        "#else", "#define ARENA_PLACEMENT", "#endif",
         "/* Every activation tensor lives here, at the offset the planner gave it. A union so",
         " * that the arena has the alignment of every element type the kernels read (and 16",
         " * bytes where the compiler allows); the data is only ever reached through `bytes`. */",
         "static union {",
         f"    unsigned char bytes[{upper}_ARENA_SIZE];",
         "    float f;", "    double d;", "    int64_t i64;",
-        "} arena TK_ALIGN16;", "",
+        "} arena TK_ALIGN16 ARENA_PLACEMENT;", "",
         "#define ARENA(type, offset) ((type *)(void *)(arena.bytes + (offset)))", "",
         "/* Under AddressSanitizer each call may touch only its own tensors: the rest of the",
         " * arena is poisoned around it, so a kernel straying into a neighbouring buffer is",

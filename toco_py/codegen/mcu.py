@@ -104,10 +104,13 @@ def _hex(value: int) -> str:
     return f"0x{value:08X}"
 
 
-def target_files(mcu: McuTarget, name: str, sources: list[str], headers: list[str], cflags: str) -> dict[str, str]:
+def target_files(mcu: McuTarget, name: str, sources: list[str], headers: list[str], cflags: str,
+                 arena_section: str | None = None) -> dict[str, str]:
     """The files that make the bundle a test program for the target's board: the Makefile
-    (replacing the host's), the linker script and the startup file."""
+    (replacing the host's), the linker script (the arena's own section, if any, in RAM with
+    .bss) and the startup file."""
     values = {
+        "ARENA_INPUT": f" *({arena_section})" if arena_section else "",
         "NAME": name, "TARGET": mcu.name, "MACHINE": mcu.machine, "CPU_FLAGS": mcu.cpu_flags,
         "CFLAGS": cflags, "SOURCES": " ".join(sources), "HEADERS": " ".join(headers),
         "SYSTICK_HZ": str(mcu.systick_hz),
@@ -126,21 +129,21 @@ def target_files(mcu: McuTarget, name: str, sources: list[str], headers: list[st
     return files
 
 
-def add_target_files(bundle, graph, mcu: McuTarget) -> None:
+def add_target_files(bundle, graph, mcu: McuTarget, arena_section: str | None = None) -> None:
     """The bundle (emitter.Bundle of graph) as the target's test program: its Makefile
     replaced, the linker script and startup file added, and its README's build section
     saying how to build and run it and what a firmware project takes."""
     from .api_files import CFLAGS, host_build_section, usage
 
-    bundle.files.update(target_files(mcu, bundle.name, bundle.sources, bundle.headers, CFLAGS))
+    bundle.files.update(target_files(mcu, bundle.name, bundle.sources, bundle.headers, CFLAGS, arena_section))
     host = host_build_section(bundle.name, graph)
     readme = bundle.files["README.md"]
     if host not in readme:
         raise AssertionError("the bundle's README lost its build section")
     section = _template("README.mcu.md.in")
-    for key, value in (("NAME", bundle.name), ("TARGET", mcu.name), ("MACHINE", mcu.machine),
-                       ("CPU_FLAGS", mcu.cpu_flags), ("USAGE", usage(graph).strip()), ("CFLAGS", CFLAGS),
-                       ("TICK", f"{mcu.instructions_per_tick():g}")):
+    for key, value in (("NAME_UPPER", bundle.name.upper()), ("NAME", bundle.name), ("TARGET", mcu.name),
+                       ("MACHINE", mcu.machine), ("CPU_FLAGS", mcu.cpu_flags), ("USAGE", usage(graph).strip()),
+                       ("CFLAGS", CFLAGS), ("TICK", f"{mcu.instructions_per_tick():g}")):
         section = section.replace(f"@{key}@", value)
     bundle.files["README.md"] = readme.replace(host, section)
 
