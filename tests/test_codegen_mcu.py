@@ -74,6 +74,77 @@ def test_int8_kernel_chain_bit_exact(target, tmp_path):
     check_footprint(graph, tmp_path, "chain", target, report)
 
 
+def test_portable_kernels_on_a_dsp_core(tmp_path):
+    """-DTK_PORTABLE turns the DSP paths off: the same results, bit for bit, in more
+    instructions."""
+    graph = int8_chain()
+    dsp = check_bundle(graph, tmp_path / "dsp", name="chain", opt="-O2", target="cortex-m4")
+    portable = check_bundle(graph, tmp_path / "portable", name="chain", opt="-O2", target="cortex-m4",
+                            extra_cflags="-DTK_PORTABLE")
+    assert portable.instructions[0] > dsp.instructions[0], (portable.instructions, dsp.instructions)
+
+
+REQUANTIZE_CHECK = r"""
+#include <stdio.h>
+#include "toco_kernels.h"
+
+static uint32_t state = 2463534242u;
+static uint32_t next(void)
+{
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+}
+
+int main(void)
+{
+    static const uint32_t edges[] = {0u, 1u, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu, 0x40000000u, 0xC0000000u};
+    long mismatches = 0, n;
+    for (n = 0; n < 400000; ++n) {
+        /* Edges; anything; sums of a few products with a multiplier of 1/2 (rounding ties);
+         * with the usual multipliers [2^30, 2^31) and small right shifts. */
+        int mode = n < 49 ? 0 : (int)(n % 4);
+        uint32_t acc = mode == 0 ? edges[n % 7] : mode == 1 ? next() : (uint32_t)((int32_t)(next() % 65536u) - 32768);
+        int32_t multiplier = mode == 0 ? (int32_t)edges[n / 7 % 7] : mode == 1 ? (int32_t)next()
+                             : mode == 2 ? 0x40000000 : (int32_t)((next() | 0x40000000u) & 0x7FFFFFFFu);
+        int32_t shift = mode >= 2 ? -(int32_t)(next() % 13u) : (int32_t)(next() % 64u) - 32;
+        int32_t zero = (int32_t)(next() % 256u) - 128;
+        if (tk_dsp_requantize(acc, multiplier, shift, zero, -128, 127)
+            != tk_s8a_requantize(acc, multiplier, shift, zero, -128, 127)) {
+            if (++mismatches < 5) {
+                fprintf(stderr, "acc %lu multiplier %ld shift %ld\n", (unsigned long)acc, (long)multiplier,
+                        (long)shift);
+            }
+        }
+    }
+    printf("%ld mismatches\n", mismatches);
+    return mismatches != 0;
+}
+"""
+
+
+def test_dsp_requantization_equals_the_portable_one(tmp_path):
+    """The convolutions' 32-bit requantization (tk_dsp_requantize) against tk_s8a_requantize,
+    the one the host tests hold to the interpreter: after the edge values, 400,000 random
+    accumulators, multipliers and shifts from -32 to 31 (those outside [-31, 30] fall back),
+    and sums of a few products with a multiplier of 1/2 or the usual ones in [2^30, 2^31)
+    and right shifts up to 12, where rounding ties are frequent; on a Cortex-M4 under QEMU."""
+    target = mcu.TARGETS["cortex-m4"]
+    folder = tmp_path / "c"
+    generate_bundle(int8_chain(), str(folder), "chain", target=target.name)
+    (folder / "check.c").write_text(REQUANTIZE_CHECK)
+    flags = [*target.cpu_flags.split(), "-O2"]
+    subprocess.run([mcu.CC, *flags, "-std=c99", "-Wall", "-Werror", "-DTOCO_SYSTICK_HZ=1", "-c", "check.c"],
+                   cwd=folder, check=True)
+    subprocess.run([mcu.CC, *flags, "-std=gnu99", "-DTOCO_SYSTICK_HZ=1", "-c", "mcu_startup.c"], cwd=folder, check=True)
+    subprocess.run([mcu.CC, *flags, "--specs=nano.specs", "--specs=rdimon.specs", "-nostartfiles", "-T", "chain.ld",
+                    "check.o", "mcu_startup.o", "-o", "check.elf"], cwd=folder, check=True)
+    done = subprocess.run(mcu.qemu_command(target, str(folder / "check.elf"), []), cwd=folder,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "0 mismatches", done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("target", MAIN_TARGETS)
 def test_float_kernels_within_policy(target, tmp_path):
     rng = np.random.default_rng(5)

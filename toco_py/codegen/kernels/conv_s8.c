@@ -9,6 +9,9 @@
  * compiler vectorizes, and the input's zero point is taken off once per input value. The
  * taps inside the image are worked out once per output row and pixel.
  *
+ * On a core with the DSP extension (TK_DSP), a filter stored as it is sums with SMLAD
+ * instead (dsp_block_sums).
+ *
  * tk_conv2d_lut_s8 runs the same loops on a clustered filter whose indices are packed in the
  * same blocks: the TK_S8_LANES weights of each tap are decoded from their indices and tables
  * as the tap is read (tk_s8_block_taps), into 16 bytes of stack, never a copy of the filter. */
@@ -23,6 +26,38 @@ struct window {
     int32_t input_zero;
 };
 
+#if TK_DSP
+/* block_sums on a core with the DSP extension, for a filter stored as it is: the window's
+ * taps of each input pixel staged as int16, TK_DSP_CHUNK at a time, each pass summing the
+ * block's channels with SMLAD (toco_kernels_dsp.h). */
+static void dsp_block_sums(const struct window *win, const int32_t *in, const int8_t *filter,
+                           const int32_t *fd, uint32_t *sums)
+{
+    int16_t x[TK_DSP_CHUNK];
+    int32_t acc[TK_S8_LANES];
+    int32_t ky, kx, c, j;
+    for (j = 0; j < TK_S8_LANES; ++j) {
+        acc[j] = 0;
+    }
+    for (ky = win->ky0; ky < win->ky1; ++ky) {
+        int32_t iy = win->y + ky * win->dilation_h;
+        for (kx = win->kx0; kx < win->kx1; ++kx) {
+            int32_t ix = win->x + kx * win->dilation_w;
+            const int8_t *pixel = win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
+            size_t taps = (size_t)(ky * fd[2] + kx) * (size_t)fd[3];
+            for (c = 0; c < fd[3]; c += TK_DSP_CHUNK) {
+                size_t count = (size_t)(fd[3] - c < TK_DSP_CHUNK ? fd[3] - c : TK_DSP_CHUNK);
+                tk_dsp_stage(pixel + c, count, win->input_zero, x);
+                tk_dsp_block_taps(x, filter + (taps + (size_t)c) * TK_S8_LANES, count, acc);
+            }
+        }
+    }
+    for (j = 0; j < TK_S8_LANES; ++j) {
+        sums[j] = (uint32_t)acc[j];
+    }
+}
+#endif
+
 /* The sums of one block of TK_S8_LANES output channels over the window, modulo 2^32. */
 static void block_sums(const struct window *win, const int32_t *in, const tk_weights_s8 *block,
                        const int32_t *fd, uint32_t *sums)
@@ -30,6 +65,12 @@ static void block_sums(const struct window *win, const int32_t *in, const tk_wei
     uint32_t acc[TK_S8_LANES];
     int8_t decoded[TK_S8_LANES];
     int32_t ky, kx, ic, j;
+#if TK_DSP
+    if (block->plain) {
+        dsp_block_sums(win, in, block->plain, fd, sums);
+        return;
+    }
+#endif
     for (j = 0; j < TK_S8_LANES; ++j) {
         acc[j] = 0;
     }
@@ -65,6 +106,15 @@ static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
     int8_t decoded[TK_S8_LANES];
     size_t apart = (size_t)step * (size_t)in[3];
     int32_t ky, kx, ic, j;
+#if TK_DSP
+    if (block->plain) {
+        struct window next = *win;
+        next.x += step;
+        dsp_block_sums(win, in, block->plain, fd, sums0);
+        dsp_block_sums(&next, in, block->plain, fd, sums1);
+        return;
+    }
+#endif
     for (j = 0; j < TK_S8_LANES; ++j) {
         acc0[j] = 0;
         acc1[j] = 0;
@@ -144,7 +194,7 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
                         int8_t *out = row + (size_t)(ox + p) * (size_t)od[3] + (size_t)oc;
                         for (j = 0; j < lanes; ++j) {
                             uint32_t acc = sums[p][j] + (bias ? (uint32_t)bias[oc + j] : 0u);
-                            out[j] = tk_s8a_requantize(acc, multipliers[oc + j], shifts[oc + j],
+                            out[j] = tk_conv_requantize(acc, multipliers[oc + j], shifts[oc + j],
                                                        output_zero, act_min, act_max);
                         }
                     }

@@ -9,7 +9,8 @@
  * them sum side by side in a loop the compiler vectorizes; the other channels (M > 1, or
  * the last few) sum one at a time, as do all the channels of a clustered filter (the
  * *_lut_s8 kernel: each weight decoded from its packed index as it is read, tk_weight_s8).
- * The taps inside the image are worked out once per output row and pixel. */
+ * The taps inside the image are worked out once per output row and pixel. On a core with
+ * the DSP extension (TK_DSP) the blocks sum four channels at a time with SMLABB / SMLATT. */
 #include "toco_kernels.h"
 
 /* One output pixel's window: where it starts in the batch's image and its taps inside. */
@@ -35,6 +36,27 @@ static void block_sums(const struct window *win, const int32_t *in, const int8_t
 {
     uint32_t acc[TK_S8_LANES];
     int32_t ky, kx, j;
+#if TK_DSP
+    /* Four channels at a time with SMLABB / SMLATT (toco_kernels_dsp.h), their sums held in
+     * registers over the window. */
+    uint32_t zeros = tk_dsp_zeros(win->input_zero);
+    size_t column = (size_t)win->dilation_w * (size_t)in[3], tap = (size_t)fd[3];
+    for (j = 0; j < TK_S8_LANES; j += 4) {
+        int32_t four[4] = {0, 0, 0, 0};
+        for (ky = win->ky0; ky < win->ky1; ++ky) {
+            const int8_t *pixel = window_pixel(win, in, ky, win->kx0) + c + j;
+            const int8_t *taps = filter + (size_t)(ky * fd[2] + win->kx0) * tap + (size_t)(c + j);
+            for (kx = win->kx0; kx < win->kx1; ++kx, pixel += column, taps += tap) {
+                tk_dsp_depthwise4(pixel, taps, zeros, four);
+            }
+        }
+        sums[j] = (uint32_t)four[0];
+        sums[j + 1] = (uint32_t)four[1];
+        sums[j + 2] = (uint32_t)four[2];
+        sums[j + 3] = (uint32_t)four[3];
+    }
+    return;
+#endif
     for (j = 0; j < TK_S8_LANES; ++j) {
         acc[j] = 0;
     }
@@ -79,7 +101,7 @@ struct requantization {
 static int8_t finish(uint32_t sum, const struct requantization *q, int32_t oc)
 {
     uint32_t acc = sum + (q->bias ? (uint32_t)q->bias[oc] : 0u);
-    return tk_s8a_requantize(acc, q->multipliers[oc], q->shifts[oc], q->output_zero,
+    return tk_conv_requantize(acc, q->multipliers[oc], q->shifts[oc], q->output_zero,
                              q->act_min, q->act_max);
 }
 

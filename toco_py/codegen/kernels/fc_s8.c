@@ -22,6 +22,17 @@ static void chunk_sums(const int8_t *row, int32_t start, int32_t end, int32_t in
     for (j = 0; j < TK_S8_LANES; ++j) {
         acc[j] = 0;
     }
+#if TK_DSP
+    if (block->plain) { /* SMLAD over the row staged as int16 (toco_kernels_dsp.h) */
+        int16_t x[TK_DSP_CHUNK];
+        for (k = start; k < end; k += TK_DSP_CHUNK) {
+            size_t count = (size_t)(end - k < TK_DSP_CHUNK ? end - k : TK_DSP_CHUNK);
+            tk_dsp_stage(row + k, count, input_zero, x);
+            tk_dsp_block_taps(x, block->plain + (size_t)k * TK_S8_LANES, count, acc);
+        }
+        start = end;
+    }
+#endif
     for (k = start; k < end; ++k) {
         const int32_t v = row[k] - input_zero;
         const int8_t *w = tk_s8_block_taps(block, (size_t)k, decoded);

@@ -537,6 +537,7 @@ int tk_quantize_f32_s16(const float *input, int16_t *output, int32_t count, int3
                         int32_t channels, const float *scales, const int32_t *zero_points);
 
 #include "toco_kernels_s8a.h"
+#include "toco_kernels_dsp.h" /* Arm DSP extension paths of the int8 sums */
 #include "toco_kernels_s8b.h" /* int8 elementwise math, activations, softmaxes */
 #include "toco_kernels_s16.h" /* 16x8 kernels */
 
