@@ -8,10 +8,19 @@
 - latency: the bundle's invoke (a timing loop linked to the bundle) vs LiteRT with 1 thread,
   its default resolver and its reference kernels (BUILTIN_REF).
 
+On a Cortex-M4 (`codegen --target cortex-m4`, arm-none-eabi-gcc -O2, QEMU's mps2-an386), for
+the models whose arena fits the board's 4 MB of RAM:
+
+- flash: the footprint codegen reports (codegen/footprint.py): kernels and op sequence an
+  invoke reaches, and the weights and tables; RAM: the arena and the worst-case stack;
+- instructions per invoke (QEMU -icount, on random inputs), with the portable kernels
+  (-DTK_PORTABLE) and with the DSP extension's paths (kernels/toco_kernels_dsp.h).
+
     .venv/bin/python -m benchmarks.codegen [--quick]
 
 Writes benchmarks/codegen.md. Targets: arena <= TFLM's on every model; code <= 70 KB for an
-int8 MobileNet-class model; faster than LiteRT's reference kernels.
+int8 MobileNet-class model (32 KB on the Cortex-M4); faster than LiteRT's reference kernels;
+the DSP paths at least 2x fewer instructions than the portable kernels on the int8 models.
 """
 from __future__ import annotations
 
@@ -31,8 +40,12 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
 from tests.support import networks  # noqa: E402
 from toco_py import api  # noqa: E402
+from toco_py.codegen import mcu  # noqa: E402
 from toco_py.codegen.bundle import generate_bundle, write_bundle  # noqa: E402
+from toco_py.codegen.footprint import Footprint, measure  # noqa: E402
+from toco_py.codegen.verify import build, run_bundle  # noqa: E402
 from toco_py.quantize.driver import QuantizeOptions  # noqa: E402
+from toco_py.tensor_io import random_inputs  # noqa: E402
 from toco_py.tflite.reader import read_model  # noqa: E402
 
 TIMING_LOOP = r"""
@@ -107,6 +120,28 @@ def build_bundle(model: bytes, folder: Path) -> tuple[int, int, float]:
     return bundle.plan.arena_size, code, ms
 
 
+M4 = "cortex-m4"
+
+
+def cortex_m4(model: bytes, folder: Path) -> tuple[Footprint, int, int] | None:
+    """(footprint, instructions with the portable kernels, with the DSP paths) of the model's
+    bundle on a Cortex-M4 under QEMU; None when its arena does not fit the board's RAM."""
+    graph = read_model(model).main
+    bundle = generate_bundle(graph, str(folder), "net", target=M4)
+    target = mcu.TARGETS[M4]
+    if bundle.plan.arena_size + mcu.STACK_BYTES > target.ram.length:
+        return None
+    sources = [s for s in bundle.sources if s != "main.c"]
+    footprint = measure(str(folder), "net", sources, target, bundle.plan.arena_size, bundle.state_size)
+    feeds = random_inputs(graph, 0)
+    counts = []
+    for flags in ("-DTK_PORTABLE", ""):
+        program = build(str(folder), "net", "-O2", flags, target=M4)
+        run_bundle(program, graph, feeds)
+        counts.append(program.instructions[0])
+    return footprint, counts[0], counts[1]
+
+
 def compiled_size(folder: Path, sources: list[str], flags: list[str]) -> tuple[int, int]:
     """(text, data) totals of `size` (Berkeley format: text holds rodata) over the sources
     compiled with cc and the flags to objects beside them."""
@@ -162,10 +197,25 @@ def main() -> None:
     args = parser.parse_args()
     rows = ["| model | arena B (bundle / TFLM) | code B | bundle ms | LiteRT ms (default / reference) |",
             "|---|---:|---:|---:|---:|"]
+    m4_rows = ["| model | flash B (code / weights) | RAM B (arena / stack) | instructions (portable / DSP) |",
+               "|---|---:|---:|---:|"]
     missed = []
     for name, model in models(args.quick):
         with tempfile.TemporaryDirectory() as tmp:
             arena, code, ms = build_bundle(model, Path(tmp))
+        with tempfile.TemporaryDirectory() as tmp:
+            m4 = cortex_m4(model, Path(tmp)) if not mcu.missing_tools() else None
+        if m4 is None:
+            m4_rows.append(f"| {name} | arena {arena} B: not measured (over the board's 4 MB, or no cross tools) | | |")
+        else:
+            fp, portable, dsp = m4
+            m4_rows.append(f"| {name} | {fp.code} / {fp.weights} | {fp.arena} / {fp.stack} | "
+                           f"{portable} / {dsp} ({portable / dsp:.2f}x) |")
+            if "int8" in name and portable < 2 * dsp:
+                missed.append(f"{name}: DSP paths {portable / dsp:.2f}x fewer instructions than portable, not 2x")
+            if "MobileNet" in name and "int8" in name and fp.code > 32 * 1024:
+                missed.append(f"{name}: Cortex-M4 code {fp.code} B > 32 KB")
+        print(m4_rows[-1], flush=True)
         micro = tflm_arena(model)
         default = litert_ms(model, OpResolverType.BUILTIN)
         reference = litert_ms(model, OpResolverType.BUILTIN_REF)
@@ -177,7 +227,8 @@ def main() -> None:
             missed.append(f"{name}: code {code} B > 70 KB")
         if ms > reference:
             missed.append(f"{name}: bundle {ms:.3f} ms slower than LiteRT's reference kernels {reference:.3f} ms")
-    text = "\n".join(rows) + "\n\nMissed targets: " + ("; ".join(missed) if missed else "none") + "\n"
+    text = ("\n".join(rows) + "\n\nOn a Cortex-M4 (QEMU mps2-an386, arm-none-eabi-gcc -O2):\n\n" + "\n".join(m4_rows)
+            + "\n\nMissed targets: " + ("; ".join(missed) if missed else "none") + "\n")
     Path(args.out).write_text(text)
     print(text)
 

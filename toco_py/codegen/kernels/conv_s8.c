@@ -27,30 +27,48 @@ struct window {
 };
 
 #if TK_DSP
-/* block_sums on a core with the DSP extension, for a filter stored as it is: the window's
- * taps of each input pixel staged as int16, TK_DSP_CHUNK at a time, each pass summing the
- * block's channels with SMLAD (toco_kernels_dsp.h). */
+/* block_sums on a core with the DSP extension, for a filter stored as it is: the whole
+ * window staged as int16 in the filter's tap order, TK_DSP_CHUNK taps at a time, each chunk
+ * summed over the block's channels with SMLAxy (toco_kernels_dsp.h). A tap outside the
+ * image stages 0, whose products add nothing, so that the taps stay one contiguous run. */
 static void dsp_block_sums(const struct window *win, const int32_t *in, const int8_t *filter,
                            const int32_t *fd, uint32_t *sums)
 {
     int16_t x[TK_DSP_CHUNK];
     int32_t acc[TK_S8_LANES];
-    int32_t ky, kx, c, j;
+    int32_t ky, kx, ic, j;
+    size_t staged = 0;
+    const int8_t *chunk = filter;
     for (j = 0; j < TK_S8_LANES; ++j) {
         acc[j] = 0;
     }
-    for (ky = win->ky0; ky < win->ky1; ++ky) {
+    for (ky = 0; ky < fd[1]; ++ky) {
         int32_t iy = win->y + ky * win->dilation_h;
-        for (kx = win->kx0; kx < win->kx1; ++kx) {
+        for (kx = 0; kx < fd[2]; ++kx) {
             int32_t ix = win->x + kx * win->dilation_w;
-            const int8_t *pixel = win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3];
-            size_t taps = (size_t)(ky * fd[2] + kx) * (size_t)fd[3];
-            for (c = 0; c < fd[3]; c += TK_DSP_CHUNK) {
-                size_t count = (size_t)(fd[3] - c < TK_DSP_CHUNK ? fd[3] - c : TK_DSP_CHUNK);
-                tk_dsp_stage(pixel + c, count, win->input_zero, x);
-                tk_dsp_block_taps(x, filter + (taps + (size_t)c) * TK_S8_LANES, count, acc);
+            int inside = ky >= win->ky0 && ky < win->ky1 && kx >= win->kx0 && kx < win->kx1;
+            const int8_t *pixel = inside ? win->image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * (size_t)in[3]
+                                         : NULL;
+            for (ic = 0; ic < fd[3];) {
+                size_t count = TK_DSP_CHUNK - staged;
+                count = count < (size_t)(fd[3] - ic) ? count : (size_t)(fd[3] - ic);
+                if (inside) {
+                    tk_dsp_stage(pixel + ic, count, win->input_zero, x + staged);
+                } else {
+                    memset(x + staged, 0, count * sizeof x[0]);
+                }
+                staged += count;
+                ic += (int32_t)count;
+                if (staged == TK_DSP_CHUNK) {
+                    tk_dsp_block_taps(x, chunk, staged, acc);
+                    chunk += staged * TK_S8_LANES;
+                    staged = 0;
+                }
             }
         }
+    }
+    if (staged) {
+        tk_dsp_block_taps(x, chunk, staged, acc);
     }
     for (j = 0; j < TK_S8_LANES; ++j) {
         sums[j] = (uint32_t)acc[j];
