@@ -122,7 +122,7 @@ static inline int8_t tk_dsp_requantize(uint32_t acc, int32_t multiplier, int32_t
                ? INT32_MAX
                : (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
     right = shift > 0 ? 0 : -shift;
-    mask = (uint32_t)(((uint64_t)1 << right) - 1u);
+    mask = (1u << right) - 1u; /* right <= 31 */
     result = (high >> right) + (((uint32_t)high & mask) > (mask >> 1) + (uint32_t)(high < 0));
     result = (int32_t)((uint32_t)result + (uint32_t)output_zero);
     return (int8_t)(result < act_min ? act_min : result > act_max ? act_max : result);
