@@ -10,7 +10,8 @@
  * the last few) sum one at a time, as do all the channels of a clustered filter (the
  * *_lut_s8 kernel: each weight decoded from its packed index as it is read, tk_weight_s8).
  * The taps inside the image are worked out once per output row and pixel. On a core with
- * the DSP extension (TK_DSP) the blocks sum four channels at a time with SMLABB / SMLATT. */
+ * the DSP extension (TK_DSP) the blocks sum four channels at a time with SMLABB / SMLATT,
+ * with Helium (TK_MVE) sixteen in vectors. */
 #include "toco_kernels.h"
 
 /* One output pixel's window: where it starts in the batch's image and its taps inside. */
@@ -36,7 +37,28 @@ static void block_sums(const struct window *win, const int32_t *in, const int8_t
 {
     uint32_t acc[TK_S8_LANES];
     int32_t ky, kx, j;
-#if TK_DSP
+#if TK_MVE
+    /* Helium: the 16 channels' sums in four int32x4 vectors over the window, inputs and
+     * weights loaded widened to int32 (VLDRB.S32). */
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    for (ky = win->ky0; ky < win->ky1; ++ky) {
+        for (kx = win->kx0; kx < win->kx1; ++kx) {
+            const int8_t *pixel = window_pixel(win, in, ky, kx) + c;
+            const int8_t *taps = filter + (size_t)(ky * fd[2] + kx) * (size_t)fd[3] + (size_t)c;
+            a0 = vaddq_s32(a0, vmulq_s32(vsubq_n_s32(vldrbq_s32(pixel), win->input_zero), vldrbq_s32(taps)));
+            a1 = vaddq_s32(a1, vmulq_s32(vsubq_n_s32(vldrbq_s32(pixel + 4), win->input_zero), vldrbq_s32(taps + 4)));
+            a2 = vaddq_s32(a2, vmulq_s32(vsubq_n_s32(vldrbq_s32(pixel + 8), win->input_zero), vldrbq_s32(taps + 8)));
+            a3 = vaddq_s32(a3, vmulq_s32(vsubq_n_s32(vldrbq_s32(pixel + 12), win->input_zero), vldrbq_s32(taps + 12)));
+        }
+    }
+    vst1q_u32(sums, vreinterpretq_u32_s32(a0));
+    vst1q_u32(sums + 4, vreinterpretq_u32_s32(a1));
+    vst1q_u32(sums + 8, vreinterpretq_u32_s32(a2));
+    vst1q_u32(sums + 12, vreinterpretq_u32_s32(a3));
+    (void)acc;
+    (void)j;
+    return;
+#elif TK_DSP
     /* Four channels at a time with SMLABB / SMLATT (toco_kernels_dsp.h), their sums held in
      * registers over the window. */
     uint32_t zeros = tk_dsp_zeros(win->input_zero);

@@ -7,7 +7,8 @@
  * are the portable loops' products and the sums are sums modulo 2^32 (exact for
  * FULLY_CONNECTED's chunks), which no order of adding changes: bit-exact with them. Elsewhere
  * (or compiled with -DTK_PORTABLE, to compare) TK_DSP is 0 and the kernels run their
- * portable loops. The convolutions requantize through
+ * portable loops. On a core with Helium (M55: __ARM_FEATURE_MVE, TK_MVE) the block sums
+ * use its vectors instead. The convolutions requantize through
  * tk_conv_requantize: on these cores a 32-bit form of tk_s8a_requantize. */
 #ifndef TOCO_KERNELS_DSP_H
 #define TOCO_KERNELS_DSP_H
@@ -36,6 +37,30 @@ static inline int16x2_t tk_dsp_sxtb16_ror8(uint32_t word)
     return out;
 }
 
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define TK_MVE 1
+
+/* tk_dsp_block_taps with Helium (M55): the 16 lanes' sums in four int32x4 vectors, each tap's
+ * weights loaded widened to int32 (VLDRB.S32) and multiplied by x[t] (VMLA by scalar). */
+static inline void tk_dsp_block_taps(const int16_t *x, const int8_t *w, size_t count, int32_t *acc)
+{
+    int32x4_t a0 = vld1q_s32(acc), a1 = vld1q_s32(acc + 4), a2 = vld1q_s32(acc + 8), a3 = vld1q_s32(acc + 12);
+    size_t t;
+    for (t = 0; t < count; ++t, w += 16) {
+        int32_t v = x[t];
+        a0 = vmlaq_n_s32(a0, vldrbq_s32(w), v);
+        a1 = vmlaq_n_s32(a1, vldrbq_s32(w + 4), v);
+        a2 = vmlaq_n_s32(a2, vldrbq_s32(w + 8), v);
+        a3 = vmlaq_n_s32(a3, vldrbq_s32(w + 12), v);
+    }
+    vst1q_s32(acc, a0);
+    vst1q_s32(acc + 4, a1);
+    vst1q_s32(acc + 8, a2);
+    vst1q_s32(acc + 12, a3);
+}
+#else
+#define TK_MVE 0
 /* acc[j] += sum over t < count of x[t] * w[16 t + j] for the 16 lanes j of a packed block
  * (toco_kernels_s8a.h: TK_S8_LANES weights per tap), |x[t]| <= 255: four lanes at a time,
  * their sums in registers; per pair of taps one load of (x[t], x[t + 1]), two of four
@@ -76,6 +101,7 @@ static inline void tk_dsp_block_taps(const int16_t *x, const int8_t *w, size_t c
         acc[g + 3] = a3;
     }
 }
+#endif
 
 /* x[t] = input[t] - zero for t < count: the taps staged for tk_dsp_block_taps. */
 static inline void tk_dsp_stage(const int8_t *input, size_t count, int32_t zero, int16_t *x)
@@ -130,6 +156,7 @@ static inline int8_t tk_dsp_requantize(uint32_t acc, int32_t multiplier, int32_t
 #define tk_conv_requantize tk_dsp_requantize
 #else
 #define TK_DSP 0
+#define TK_MVE 0
 #define tk_conv_requantize tk_s8a_requantize
 #endif
 
