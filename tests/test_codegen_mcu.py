@@ -156,7 +156,7 @@ def test_float_kernels_within_policy(target, tmp_path):
 
 
 @pytest.mark.parametrize("target", MAIN_TARGETS)
-@pytest.mark.parametrize("name", ["conv_bn_separable", "lstm_language_model", "mobilenet_v2_96"])
+@pytest.mark.parametrize("name", sorted(INT8_NETWORKS))
 def test_int8_network_bit_exact_with_litert(name, target, tmp_path):
     model = int8_model(INT8_NETWORKS[name](), tmp_path)
     graph = read_model(model).main
