@@ -45,6 +45,16 @@ def branchy() -> Graph:
     return g
 
 
+def shared_on_purpose(plan) -> set[tuple[str, str]]:
+    """The pairs of tensors an alias chain puts in one buffer."""
+    def root(name):
+        while name in plan.aliases:
+            name = plan.aliases[name]
+        return name
+    names = list(plan.offsets)
+    return {(a, b) for i, a in enumerate(names) for b in names[i + 1:] if root(a) == root(b)}
+
+
 def brute_force_overlaps(g: Graph, plan) -> list[tuple[str, str]]:
     """Every pair alive at one op whose bytes intersect, checked the slow, obvious way."""
     lives = lifetimes(g)
@@ -75,7 +85,11 @@ def test_lifetimes_follow_the_op_order():
 def test_plan_has_no_overlaps_and_is_aligned():
     g = branchy()
     plan = plan_memory(g)
-    assert not brute_force_overlaps(g, plan)
+    # The RELU's a, the ADD's c and the TANH's y share one buffer (in place), and only they.
+    assert plan.aliases == {"c": "a", "y": "c"}
+    assert set(brute_force_overlaps(g, plan)) <= shared_on_purpose(plan)
+    check_plan(g, plan)
+    assert not brute_force_overlaps(g, plan_memory(g, in_place=False))
     assert all(offset % ALIGNMENT == 0 for offset in plan.offsets.values())
     assert plan.arena_size % ALIGNMENT == 0
     # At op 1, x, a, b and unused are all alive: the arena holds at least them.
@@ -122,7 +136,7 @@ def test_first_fit_takes_the_lowest_gap():
 
 def test_reshape_reuses_a_dying_input_in_place():
     g = graph_of({"x": 24, "h": 24, "r": 24, "y": 24},
-                 [("RELU", ["x"], ["h"]), ("RESHAPE", ["h"], ["r"]), ("TANH", ["r"], ["y"])],
+                 [("SOFTMAX", ["x"], ["h"]), ("RESHAPE", ["h"], ["r"]), ("SOFTMAX", ["r"], ["y"])],
                  ["x"], ["y"])
     plan = plan_memory(g)
     assert plan.aliases == {"r": "h"}
@@ -135,7 +149,7 @@ def test_reshape_reuses_a_dying_input_in_place():
 @pytest.mark.parametrize("why", ["read later", "graph output"])
 def test_reshape_copies_when_its_input_lives_on(why):
     g = graph_of({"x": 24, "h": 24, "r": 24, "y": 24},
-                 [("RELU", ["x"], ["h"]), ("RESHAPE", ["h"], ["r"]), ("ADD", ["r", "h"], ["y"])],
+                 [("SOFTMAX", ["x"], ["h"]), ("RESHAPE", ["h"], ["r"]), ("CONCATENATION", ["r", "h"], ["y"])],
                  ["x"], ["y"])
     if why == "graph output":
         g.ops[2].inputs = ["r", "r"]
@@ -147,7 +161,7 @@ def test_reshape_copies_when_its_input_lives_on(why):
 
 def test_reshape_chains_alias_transitively():
     g = graph_of({"x": 8, "a": 8, "b": 8, "c": 8},
-                 [("RELU", ["x"], ["a"]), ("RESHAPE", ["a"], ["b"]), ("SQUEEZE", ["b"], ["c"])],
+                 [("SOFTMAX", ["x"], ["a"]), ("RESHAPE", ["a"], ["b"]), ("SQUEEZE", ["b"], ["c"])],
                  ["x"], ["c"])
     plan = plan_memory(g)
     assert plan.aliases == {"b": "a", "c": "b"}
@@ -164,16 +178,44 @@ def test_checker_catches_a_broken_plan():
 
 def test_checker_catches_partial_overlap_and_a_bad_alias():
     g = chain([8, 8, 8])
-    plan = plan_memory(g)
+    plan = plan_memory(g, in_place=False)
     plan.offsets["t1"] = plan.offsets["t0"] + ALIGNMENT  # t0 is 32 bytes: t1 starts inside
     plan.arena_size += 64
     with pytest.raises(PlanError, match="overlap"):
         check_plan(g, plan)
+    g = graph_of({"t0": 8, "t1": 8, "t2": 8}, [("SOFTMAX", ["t0"], ["t1"]), ("SOFTMAX", ["t1"], ["t2"])],
+                 ["t0"], ["t2"])
     plan = plan_memory(g)
     plan.offsets["t1"] = plan.offsets["t0"]
-    plan.aliases = {"t1": "t0"}  # a RELU cannot work in place: no alias excuses the overlap
+    plan.aliases = {"t1": "t0"}  # a SOFTMAX cannot work in place: no alias excuses the overlap
     with pytest.raises(PlanError, match="cannot reuse the bytes"):
         check_plan(g, plan)
+
+
+def test_element_wise_ops_run_in_place_on_a_dying_input():
+    # A chain of RELUs needs one buffer: each output takes its dying input's bytes.
+    g = chain([64] * 5)
+    plan = plan_memory(g)
+    assert plan.aliases == {"t1": "t0", "t2": "t1", "t3": "t2", "t4": "t3"}
+    assert plan.arena_size == aligned(4 * 64)
+    check_plan(g, plan)
+
+
+def test_element_wise_in_place_only_where_element_i_maps_to_element_i():
+    # ADD of a [4, 6] and a broadcast [6]: the output may take a's bytes, never b's.
+    g = Graph()
+    for name, shape in (("a", (4, 6)), ("b", (6,)), ("y", (4, 6)), ("z", (4, 6))):
+        g.add_tensor(Tensor(name, shape, "float32"))
+    g.add_op(Op("ADD", ["b", "a"], ["y"]))
+    g.add_op(Op("RELU", ["y"], ["z"]))
+    g.inputs, g.outputs = ["a", "b"], ["z"]
+    assert plan_memory(g).aliases == {"y": "a", "z": "y"}
+    g.outputs = ["z", "a"]  # a must survive: nothing to take
+    assert plan_memory(g).aliases == {"z": "y"}
+    # float32 inputs, a 1-byte bool output: element i is not at the same bytes.
+    h = graph_of({"p": 8, "q": 8}, [("LESS", ["p", "p"], ["q"])], ["p"], ["q"])
+    h.tensors["q"].dtype = "bool"
+    assert plan_memory(h).aliases == {}
 
 
 def test_checker_catches_misalignment_and_overflow():

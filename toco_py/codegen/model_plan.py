@@ -134,7 +134,7 @@ def plan_model(graph: Graph, in_place: bool = True) -> ModelPlan:
     aliases: dict[Key, Key] = {}
     for s in order:
         if in_place:
-            local = in_place_aliases(graphs[s], lifetimes(graphs[s]))
+            local = in_place_aliases(graphs[s], lifetimes(graphs[s]), elementwise=False)
             aliases.update({(s, dst): (s, src) for dst, src in local.items()})
     buffers = _buffers(keys, sizes, lives, aliases)
     arena = aligned(_place(buffers))

@@ -2,10 +2,13 @@
 
 Time is the op index. A graph input is alive from the start (op 0), a graph output to the
 end (the last op), any other tensor from the op that produces it to the last op that reads
-it. Two tensors alive at the same op must not share bytes; the kernels never work in
-place. The one exception is a reshape-like op (RESHAPE, SQUEEZE, EXPAND_DIMS), whose output
-has the input's bytes in the same order: when the input dies at that op, the output takes
-over its buffer and the op costs nothing.
+it. Two tensors alive at the same op must not share bytes, with two exceptions. A
+reshape-like op (RESHAPE, SQUEEZE, EXPAND_DIMS) has in its output the input's bytes in the
+same order: when the input dies at that op, the output takes over its buffer and the op
+costs nothing. An element-wise op (unary, or broadcasting binary) writes output element i
+from element i of an input of the output's shape alone, after reading it: when such an input
+dies at that op (and has the output's element size), the output takes over its buffer and
+the kernel runs in place (in a plain graph; not across the subgraphs of model_plan.py).
 
 Buffers (tensors sharing bytes) are placed largest first, each at the lowest offset where
 it fits among the buffers already placed whose lifetimes overlap its own (TFLite Micro's
@@ -129,16 +132,31 @@ def lifetimes(graph: Graph) -> dict[str, Lifetime]:
     return {name: Lifetime(first[name], last[name]) for name in arena_tensors(graph)}
 
 
-def in_place_aliases(graph: Graph, lives: dict[str, Lifetime]) -> dict[str, str]:
-    """output -> input for reshape-like ops whose input dies at that op."""
+def in_place_aliases(graph: Graph, lives: dict[str, Lifetime], elementwise: bool = True) -> dict[str, str]:
+    """output -> input for reshape-like ops, and (elementwise) element-wise ops, whose input
+    dies at that op."""
     aliases = {}
     for i, op in enumerate(graph.ops):
-        if not has_trait(op.type, "in_place") or not op.inputs or op.inputs[0] not in lives:
-            continue
-        src, dst = op.inputs[0], op.outputs[0]
-        if lives[src].last == i and src not in graph.outputs:
-            aliases[dst] = src
+        for src in _in_place_inputs(graph, op, elementwise):
+            if src in lives and lives[src].last == i and src not in graph.outputs:
+                aliases[op.outputs[0]] = src
+                break
     return aliases
+
+
+def _in_place_inputs(graph: Graph, op, elementwise: bool) -> list[str]:
+    """The inputs whose bytes the op's output may take: a reshape-like op's first; an
+    element-wise op's inputs of the output's shape and element size."""
+    if not op.inputs or not op.outputs:
+        return []
+    if has_trait(op.type, "in_place"):
+        return op.inputs[:1]
+    if not elementwise or len(op.outputs) != 1 or not (has_trait(op.type, "elementwise")
+                                                       or has_trait(op.type, "broadcasting")):
+        return []
+    out = graph.tensors[op.outputs[0]]
+    return [n for n in op.inputs if n and graph.tensors[n].shape == out.shape
+            and cformat.ITEM_SIZES.get(graph.tensors[n].dtype) == cformat.ITEM_SIZES.get(out.dtype)]
 
 
 @dataclass
@@ -203,10 +221,11 @@ def plan_memory(graph: Graph, in_place: bool = True) -> MemoryPlan:
 # ---- the independent check ---------------------------------------------------------------
 
 def _alias_ok(graph: Graph, plan: MemoryPlan, dst: str, src: str) -> bool:
-    """dst may share src's bytes: a reshape-like op reads src and writes dst, src dies
-    there, and both sit at the same offset."""
+    """dst may share src's bytes: a reshape-like op reads src and writes dst, or an
+    element-wise one reads src of dst's shape, src dies there, and both sit at the same
+    offset."""
     op = graph.producer(dst)
-    if op is None or not has_trait(op.type, "in_place") or op.inputs[:1] != [src]:
+    if op is None or src not in _in_place_inputs(graph, op, elementwise=True):
         return False
     i = next(k for k, o in enumerate(graph.ops) if o is op)
     return (_consumers_end(graph, src) == i and src not in graph.outputs
