@@ -465,11 +465,16 @@ def validate(models, input_pairs, inputs_npz, random_inputs, seed, steps, sample
 @click.option("--arena_section", metavar="SECTION",
               help="Put the arena in this linker section (NAME.h defines NAME_ARENA_SECTION), for a "
                    "firmware that places it in a memory of its own.")
-def codegen(model, output_dir, name, verify, seed, steps, target, arena_section) -> None:
+@click.option("--max_arena", type=click.IntRange(min=1), metavar="BYTES",
+              help="Fit the arena in BYTES: if the plan does not, run the network's first stage of "
+                   "convolutions tile by tile (patch-based, its receptive fields recomputed), the "
+                   "tiling that fits with the fewest extra multiply-accumulates; or fail naming the "
+                   "smallest arena reachable.")
+def codegen(model, output_dir, name, verify, seed, steps, target, arena_section, max_arena) -> None:
     """Generate a standalone C99 bundle (no heap, one static arena) from a .tflite."""
     from .codegen.command import codegen_command
 
-    if not codegen_command(model, output_dir, name, verify, seed, steps, target, arena_section):
+    if not codegen_command(model, output_dir, name, verify, seed, steps, target, arena_section, max_arena):
         sys.exit(1)
 
 

@@ -7,7 +7,8 @@ from ..report import print_table
 
 
 def codegen_command(model: str, output_dir: str, name: str | None, verify: bool, seed: int,
-                    steps: int = 1, target: str = "host", arena_section: str | None = None) -> bool:
+                    steps: int = 1, target: str = "host", arena_section: str | None = None,
+                    max_arena: int | None = None) -> bool:
     """Returns False when verification fails (the CLI exits with 1). steps > 1: verify that
     many invokes of one bundle process, in order, against one interpreter. target: a
     Cortex-M core (mcu.py) builds and runs the test program under QEMU."""
@@ -22,7 +23,14 @@ def codegen_command(model: str, output_dir: str, name: str | None, verify: bool,
         raise TocoError(f"--steps {steps} is the number of invokes --verify runs; add --verify")
 
     graph, _ = load_tflite(model)  # once: the bundle and the verification share it
-    bundle = generate_bundle(graph, output_dir, file_bundle_name(model, name),
+    bundled = graph
+    if max_arena is not None:
+        from .tiling import choose
+
+        bundled, chosen = choose(graph, max_arena)
+        click.echo(f"--max_arena {max_arena}: {chosen}", err=True)
+    # --verify holds a tiled bundle to the model as it is, not to its tiled graph.
+    bundle = generate_bundle(bundled, output_dir, file_bundle_name(model, name),
                              os.path.basename(model), target, arena_section)
     state = f", state {bundle.state_size} bytes" if bundle.state_size else ""
     click.echo(f"wrote {output_dir}: {bundle.op_count} ops, arena {bundle.plan.arena_size} bytes{state}, "
