@@ -17,10 +17,11 @@ from tests.support.cli import toco
 from tests.support.codegen_check import check_bundle, one_op
 from tests.support.kernel_check import window
 from tests.test_codegen_int8_nn import INT8_NETWORKS, int8_model, litert_outputs
-from toco_py.codegen import footprint, mcu
+from toco_py.codegen import footprint, mcu, tiling
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import build, run_bundle
 from toco_py.errors import TocoError
+from toco_py.interpreter import Interpreter
 from toco_py.tensor_io import random_inputs
 from toco_py.tflite.reader import read_model
 from toco_py.tflite.writer import model_bytes
@@ -168,6 +169,20 @@ def test_int8_network_bit_exact_with_litert(name, target, tmp_path):
     ours = run_bundle(program, graph, feeds)
     for output, want in litert_outputs(model, graph, feeds).items():
         np.testing.assert_array_equal(ours[output], want, err_msg=output)
+
+
+def test_tiled_bundle_on_the_m4(tmp_path):
+    """A patch-based bundle (--max_arena) on the M4: the model's own outputs, bit for bit, in
+    the smaller arena, for the overlaps' extra instructions."""
+    graph = read_model(int8_model(INT8_NETWORKS["mobilenet_v2_96"](), tmp_path)).main
+    tiled, _ = tiling.choose(graph, 200_000)
+    generate_bundle(tiled, str(tmp_path / "t"), "t", target="cortex-m4")
+    program = build(str(tmp_path / "t"), "t", "-O2", target="cortex-m4")
+    feeds = random_inputs(graph, 0)
+    got, want = run_bundle(program, graph, feeds), Interpreter(graph).run(dict(feeds))
+    for name in graph.outputs:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert program.instructions[0] > 0
 
 
 @pytest.mark.parametrize("target", MAIN_TARGETS)

@@ -211,7 +211,8 @@ def fake_quant_mlp() -> Network:
     return _freeze_v1("fake_quant_mlp", build)
 
 
-def keras_application(name: str, input_size: int = 224, batch_norm_statistics: bool = True) -> Network:
+def keras_application(name: str, input_size: int = 224, batch_norm_statistics: bool = True,
+                      alpha: float | None = None) -> Network:
     """A Keras application with weights=None, frozen with convert_variables_to_constants_v2.
 
     With batch_norm_statistics, every BatchNormalization gets momentum 0 and sees one
@@ -219,14 +220,15 @@ def keras_application(name: str, input_size: int = 224, batch_norm_statistics: b
     activations of freshly built networks otherwise shrink towards zero with depth).
 
     Built once per process and arguments (seconds each); every call returns a new Network,
-    so a caller changing its inputs or outputs changes no other caller's."""
-    pb, outputs = _frozen_keras_application(name, input_size, batch_norm_statistics)
+    so a caller changing its inputs or outputs changes no other caller's. alpha: the width
+    multiplier of the MobileNets (None: the builder's default)."""
+    pb, outputs = _frozen_keras_application(name, input_size, batch_norm_statistics, alpha)
     return Network(name, pb, {"input": ((1, input_size, input_size, 3), "float32")}, list(outputs))
 
 
 @functools.cache
-def _frozen_keras_application(name: str, input_size: int,
-                              batch_norm_statistics: bool) -> tuple[bytes, tuple[str, ...]]:
+def _frozen_keras_application(name: str, input_size: int, batch_norm_statistics: bool,
+                              alpha: float | None = None) -> tuple[bytes, tuple[str, ...]]:
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
@@ -235,7 +237,8 @@ def _frozen_keras_application(name: str, input_size: int,
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(0)
     builder = getattr(tf.keras.applications, name)
-    model = builder(weights=None, input_shape=(input_size, input_size, 3))
+    width = {} if alpha is None else {"alpha": alpha}
+    model = builder(weights=None, input_shape=(input_size, input_size, 3), **width)
     if batch_norm_statistics:
         for layer in model.layers:
             if isinstance(layer, tf.keras.layers.BatchNormalization):
