@@ -20,7 +20,9 @@ the models whose arena fits the board's 4 MB of RAM:
 
 Writes benchmarks/codegen.md. Targets: arena <= TFLM's on every model; code <= 70 KB for an
 int8 MobileNet-class model (32 KB on the Cortex-M4); faster than LiteRT's reference kernels;
-the DSP paths at least 2x fewer instructions than the portable kernels on the int8 models.
+the DSP paths at least 2x fewer instructions than the portable kernels on the int8 models;
+patch-based, int8 MobileNetV2 (224) in at most 0.5x TFLM's arena for at most 30% more
+instructions, and the visual-wake-words-class network under 64 KB of arena.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
 from tests.support import networks  # noqa: E402
 from toco_py import api  # noqa: E402
-from toco_py.codegen import mcu  # noqa: E402
+from toco_py.codegen import mcu, tiling  # noqa: E402
 from toco_py.codegen.bundle import generate_bundle, write_bundle  # noqa: E402
 from toco_py.codegen.footprint import Footprint, measure  # noqa: E402
 from toco_py.codegen.verify import build, run_bundle  # noqa: E402
@@ -121,6 +123,25 @@ def build_bundle(model: bytes, folder: Path) -> tuple[int, int, float]:
 
 
 M4 = "cortex-m4"
+# The extra multiply-accumulates a tiling may cost to count here (the issue's budget is 30%
+# more instructions, measured on the M4).
+TILING_MAC_BUDGET = 1.3
+
+
+def smallest_tiling(model: bytes) -> tiling.TilingOption | None:
+    """The patch-based plan (codegen/tiling.py) of least arena within the MAC budget."""
+    graph = read_model(model).main
+    base = tiling.conv_macs(graph)
+    within = [o for o in tiling.options(graph) if o.macs <= TILING_MAC_BUDGET * base]
+    return min(within, key=lambda o: (o.arena, o.macs), default=None)
+
+
+def m4_instructions(graph, folder: Path) -> int:
+    """Instructions of one invoke of the graph's bundle on the M4 (DSP paths), under QEMU."""
+    generate_bundle(graph, str(folder), "net", target=M4)
+    program = build(str(folder), "net", "-O2", target=M4)
+    run_bundle(program, graph, random_inputs(graph, 0))
+    return program.instructions[0]
 
 
 def cortex_m4(model: bytes, folder: Path) -> tuple[Footprint, int, int] | None:
@@ -172,6 +193,8 @@ def litert_ms(model: bytes, resolver) -> float:
 def models(quick: bool):
     nets = [("digits_cnn", networks.trained_digits_cnn(epochs=3)), ("conv_bn_separable", networks.conv_bn_separable())]
     nets.append(("MobileNetV2", networks.keras_application("MobileNetV2", 96 if quick else 224)))
+    # A visual-wake-words-class network: MobileNetV1 at width 0.25 on 96x96.
+    nets.append(("MobileNetV1 0.25 96", networks.keras_application("MobileNet", 96, alpha=0.25)))
     for name, net in nets:
         rng = np.random.default_rng(1)
 
@@ -197,6 +220,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = ["| model | arena B (bundle / TFLM) | code B | bundle ms | LiteRT ms (default / reference) |",
             "|---|---:|---:|---:|---:|"]
+    tiled_rows = ["| model | arena B untiled / TFLM | tiled arena B (x TFLM) | tiling | MACs | M4 instructions |",
+                  "|---|---:|---:|---|---:|---:|"]
     m4_rows = ["| model | flash B (code / weights) | RAM B (arena / stack) | instructions (portable / DSP) |",
                "|---|---:|---:|---:|"]
     missed = []
@@ -227,7 +252,27 @@ def main() -> None:
             missed.append(f"{name}: code {code} B > 70 KB")
         if ms > reference:
             missed.append(f"{name}: bundle {ms:.3f} ms slower than LiteRT's reference kernels {reference:.3f} ms")
+        best = smallest_tiling(model) if "int8" in name else None
+        if best is not None:
+            base = tiling.conv_macs(read_model(model).main)
+            extra = "not measured"
+            if not mcu.missing_tools() and best.arena + mcu.STACK_BYTES <= mcu.TARGETS[M4].ram.length:
+                with tempfile.TemporaryDirectory() as tmp:
+                    untiled_count = m4_instructions(read_model(model).main, Path(tmp) / "a")
+                    tiled_count = m4_instructions(best.graph, Path(tmp) / "b")
+                extra = f"{tiled_count / untiled_count - 1:+.1%}"
+                over = best.arena > 0.5 * micro or tiled_count > TILING_MAC_BUDGET * untiled_count
+                if "MobileNetV2" in name and not args.quick and over:
+                    missed.append(f"{name}: tiled arena {best.arena} ({best.arena / micro:.2f}x TFLM), "
+                                  f"instructions {extra}")
+            tiled_rows.append(f"| {name} | {arena} / {micro} | {best.arena} ({best.arena / micro:.2f}x) | "
+                              f"{best.tiles}x{best.tiles} up to `{best.cut}` | {best.macs / base - 1:+.1%} | {extra} |")
+            print(tiled_rows[-1], flush=True)
+        if "MobileNetV1 0.25" in name and "int8" in name and min(arena, best.arena if best else arena) >= 64 * 1024:
+            missed.append(f"{name}: arena {arena} B, not under 64 KB")
     text = ("\n".join(rows) + "\n\nOn a Cortex-M4 (QEMU mps2-an386, arm-none-eabi-gcc -O2):\n\n" + "\n".join(m4_rows)
+            + "\n\nPatch-based (`codegen --max_arena`): the tiling of least arena within +30% MACs; its "
+            "instructions on the M4 against the untiled bundle's:\n\n" + "\n".join(tiled_rows)
             + "\n\nMissed targets: " + ("; ".join(missed) if missed else "none") + "\n")
     Path(args.out).write_text(text)
     print(text)
