@@ -212,6 +212,10 @@ def test_element_wise_in_place_only_where_element_i_maps_to_element_i():
     assert plan_memory(g).aliases == {"y": "a", "z": "y"}
     g.outputs = ["z", "a"]  # a must survive: nothing to take
     assert plan_memory(g).aliases == {"z": "y"}
+    # An int8 -> int8 requantization in place; float32 -> int8 not.
+    q = graph_of({"p": 8, "q": 8, "r": 8}, [("QUANTIZE", ["p"], ["q"]), ("QUANTIZE", ["q"], ["r"])], ["p"], ["r"])
+    q.tensors["q"].dtype = q.tensors["r"].dtype = "int8"
+    assert plan_memory(q).aliases == {"r": "q"}
     # float32 inputs, a 1-byte bool output: element i is not at the same bytes.
     h = graph_of({"p": 8, "q": 8}, [("LESS", ["p", "p"], ["q"])], ["p"], ["q"])
     h.tensors["q"].dtype = "bool"

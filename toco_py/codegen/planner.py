@@ -5,10 +5,11 @@ end (the last op), any other tensor from the op that produces it to the last op 
 it. Two tensors alive at the same op must not share bytes, with two exceptions. A
 reshape-like op (RESHAPE, SQUEEZE, EXPAND_DIMS) has in its output the input's bytes in the
 same order: when the input dies at that op, the output takes over its buffer and the op
-costs nothing. An element-wise op (unary, or broadcasting binary) writes output element i
-from element i of an input of the output's shape alone, after reading it: when such an input
-dies at that op (and has the output's element size), the output takes over its buffer and
-the kernel runs in place (in a plain graph; not across the subgraphs of model_plan.py).
+costs nothing. An element-wise op (unary, broadcasting binary, or a requantization) writes
+output element i from element i of an input of the output's shape alone, after reading it:
+when such an input dies at that op (and has the output's element size), the output takes
+over its buffer and the kernel runs in place (in a plain graph; not across the subgraphs of
+model_plan.py).
 
 Buffers (tensors sharing bytes) are placed largest first, each at the lowest offset where
 it fits among the buffers already placed whose lifetimes overlap its own (TFLite Micro's
@@ -26,6 +27,9 @@ from ..ops import has_trait
 from . import cformat
 
 ALIGNMENT = 16
+# Element by element too, in place where input and output elements have one size (int8 ->
+# int8 requantization).
+REQUANTIZING = ("QUANTIZE", "DEQUANTIZE")
 RESOURCE = "resource"  # the dtype of a variable's handle
 
 
@@ -152,7 +156,8 @@ def _in_place_inputs(graph: Graph, op, elementwise: bool) -> list[str]:
     if has_trait(op.type, "in_place"):
         return op.inputs[:1]
     if not elementwise or len(op.outputs) != 1 or not (has_trait(op.type, "elementwise")
-                                                       or has_trait(op.type, "broadcasting")):
+                                                       or has_trait(op.type, "broadcasting")
+                                                       or op.type in REQUANTIZING):
         return []
     out = graph.tensors[op.outputs[0]]
     return [n for n in op.inputs if n and graph.tensors[n].shape == out.shape
