@@ -12,7 +12,7 @@ does not change.
 Arguments are C expressions: `ctx.pointer(name)` gives a tensor's data (a weight array
 or a place in the arena), `ctx.packed(t, lanes)` a constant filter repacked for the
 kernels, `ctx.lut(t, axis, lanes)` a clustered one as packed indices and tables (when that
-is smaller), `ctx.dims(name)` its shape, `ctx.int_array` and `ctx.float_array` short literal
+is smaller), `ctx.dims(name)` its shape, `ctx.int_array` and `ctx.float_array` option
 arrays, `ctx.table` a named array, `ctx.float_literal` a float option. Everything derived
 from the model lands in NAME_weights.c (constants.py); NAME.c holds the calls.
 """
@@ -37,9 +37,9 @@ from .planner import MemoryPlan
 # tk_lut_index reads indices that never span two bytes).
 LUT_TYPES = {"int8": "tk_weights_s8", "float32": "tk_weights_f32"}
 LUT_BITS = (2, 4, 8)
-# Option arrays (shapes, flags ...) up to this many values are written into the call;
-# longer ones become a named const array in NAME_weights.c.
-MAX_INLINE_ARRAY = 16
+# Option arrays (shapes, flags ...) are named const arrays in NAME_weights.c, each written
+# once, rather than compound literals in the call: those have automatic storage, and
+# MobileNetV2's invoke spent 3 KB of stack on them.
 
 
 def smallest_lut(data: np.ndarray, channel_axis: int,
@@ -313,8 +313,8 @@ class OpContext:
         return cformat.compound_literal(ctype, [self.pointer(t) for t in tensors])
 
     def _array(self, ctype: str, items: list[str]) -> str:
-        if len(items) <= MAX_INLINE_ARRAY:
-            return cformat.compound_literal(ctype, items)
+        if not items:
+            return "NULL"  # kernels never read an empty option array
         return self._named(ctype, tuple(items), "options")
 
     @staticmethod
