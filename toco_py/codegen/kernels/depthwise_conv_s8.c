@@ -68,7 +68,8 @@ static void block_sums(const struct window *win, const int32_t *in, const int8_t
         for (ky = win->ky0; ky < win->ky1; ++ky) {
             const int8_t *pixel = window_pixel(win, in, ky, win->kx0) + c + j;
             const int8_t *taps = filter + (size_t)(ky * fd[2] + win->kx0) * tap + (size_t)(c + j);
-            for (kx = win->kx0; kx < win->kx1; ++kx, pixel += column, taps += tap) {
+            const int8_t *row_end = taps + (size_t)(win->kx1 - win->kx0) * tap;
+            for (; taps != row_end; pixel += column, taps += tap) { /* no counter: fewer registers */
                 tk_dsp_depthwise4(pixel, taps, zeros, four);
             }
         }
@@ -137,9 +138,14 @@ static void pixel_channels(const struct window *win, const int32_t *in,
     if (multiplier == 1 && filter->plain) {
         for (; oc + TK_S8_LANES <= channels; oc += TK_S8_LANES) {
             uint32_t sums[TK_S8_LANES];
+            const int32_t *multipliers = q->multipliers + oc, *bias = q->bias ? q->bias + oc : NULL;
+            const int8_t *shifts = q->shifts + oc;
+            int32_t zero = q->output_zero, lo = q->act_min, hi = q->act_max;
             block_sums(win, in, filter->plain, fd, oc, sums);
+            /* finish() inline, the requantization's parameters held across the block */
             for (j = 0; j < TK_S8_LANES; ++j) {
-                out[oc + j] = finish(sums[j], q, oc + j);
+                uint32_t acc = sums[j] + (bias ? (uint32_t)bias[j] : 0u);
+                out[oc + j] = tk_conv_requantize(acc, multipliers[j], shifts[j], zero, lo, hi);
             }
         }
     }

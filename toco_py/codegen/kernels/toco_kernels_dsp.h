@@ -117,7 +117,8 @@ static inline void tk_dsp_depthwise4(const int8_t *input, const int8_t *w, uint3
 {
     uint32_t in = tk_dsp_word(input), taps = tk_dsp_word(w);
     int16x2_t x02 = __sxtab16((int16x2_t)zeros, (int8x4_t)in);
-    int16x2_t x13 = __sxtab16((int16x2_t)zeros, (int8x4_t)((in >> 8) | (in << 24)));
+    int16x2_t x13;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(x13) : "r"(zeros), "r"(in));
     int16x2_t w02 = __sxtb16((int8x4_t)taps), w13 = tk_dsp_sxtb16_ror8(taps);
     acc[0] = __smlabb(x02, w02, acc[0]);
     acc[2] = __smlatt(x02, w02, acc[2]);
