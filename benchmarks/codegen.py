@@ -215,13 +215,13 @@ def models(quick: bool):
 # What the last full run showed beyond the targets (kept with the code that writes the file).
 NOTES = (
     "Notes. Host: the int8 bundle's kernels are portable C at -O2 (SSE2 at most on x86-64); LiteRT's "
-    "default kernels dispatch to the CPU's widest SIMD (AVX-512 VNNI here): MobileNetV2 int8 65 ms "
-    'against 3.8 ms, 17x, not the 4x the issue asks. Cortex-M4: the DSP paths halve the instructions '
-    'where multiply-accumulates dominate (MobileNetV2 2.18x); on the small CNNs and MobileNetV1 0.25 '
-    'the per-output work (requantization, window set-up) and depthwise convolutions, which gain less '
-    "(1.5x), hold it to 1.47-1.97x. Patch-based: with half of TFLM's arena, int8 MobileNetV2 (224) "
-    'takes 3x3 tiles up to block 2 for +7.7% instructions; conv_bn_separable, whose first stage is a '
-    'few small layers, needs 4x4 tiles and +85% (no target asks it). Reproduce: `.venv/bin/python -m '
+    "default kernels dispatch to the CPU's widest SIMD (AVX-512 VNNI here): MobileNetV2 int8 64 ms "
+    'against 3.9 ms, 16x, not the 4x the issue asks. Cortex-M4: the DSP paths halve the instructions '
+    'where multiply-accumulates dominate (MobileNetV2 2.23x, MobileNetV1 0.25 2.01x); on the small '
+    'digits and separable CNNs the per-output work (requantization, window set-up) holds them to '
+    "1.47x and 1.78x. Patch-based: with half of TFLM's arena, int8 MobileNetV2 (224) takes 3x3 tiles "
+    'up to block 2 for +7.7% instructions; conv_bn_separable, whose first stage is a few small '
+    'layers, needs 4x4 tiles and +85% (no target asks it). Reproduce: `.venv/bin/python -m '
     'benchmarks.codegen` (writes this file; needs arm-none-eabi-gcc and qemu-system-arm for the '
     'Cortex-M4 rows).')
 
