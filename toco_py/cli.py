@@ -6,7 +6,7 @@ import traceback
 
 import click
 
-from .codegen.mcu import TARGET_NAMES
+from .codegen.target_names import TARGET_NAMES
 from .compress.cli_options import build_cluster_options, build_prune_options, cluster_options, prune_options
 from .errors import InternalError, TocoError, internal_error_line
 from .quantize.cli_options import build_options, quantization_options

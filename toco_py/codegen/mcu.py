@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass
-from importlib import resources
 
 from ..errors import TocoError
+from .target_names import CORTEX_M, HOST, TARGET_NAMES
 
-HOST = "host"
 MIB = 1 << 20
 CC = "arm-none-eabi-gcc"
 OBJDUMP = "arm-none-eabi-objdump"
@@ -71,7 +69,7 @@ TARGETS = {t.name: t for t in (
               Region(0x10000000, 512 * 1024), Region(0x70000000, 256 * MIB), Region(0x31000000, 4 * MIB),
               32_000_000),
 )}
-TARGET_NAMES = (HOST, *TARGETS)
+assert tuple(TARGETS) == CORTEX_M, "target_names.py and TARGETS list the same cores"
 
 
 def target(name: str) -> McuTarget | None:
@@ -86,6 +84,8 @@ def target(name: str) -> McuTarget | None:
 def missing_tools(build_only: bool = False) -> list[str]:
     """The programs a Cortex-M bundle needs to build (and run, unless build_only) that are
     not on PATH."""
+    import shutil  # here: the CLI imports this module at start-up
+
     tools = (CC, OBJDUMP, SIZE) if build_only else (CC, OBJDUMP, SIZE, QEMU)
     return [t for t in tools if shutil.which(t) is None]
 
@@ -97,6 +97,8 @@ def require_tools(build_only: bool = False) -> None:
 
 
 def _template(file_name: str) -> str:
+    from importlib import resources  # here: the CLI imports this module at start-up
+
     return (resources.files("toco_py.codegen") / "templates" / file_name).read_text(encoding="utf-8")
 
 
