@@ -82,20 +82,19 @@ def measure(bundle_dir: str, name: str, sources: list[str], mcu: McuTarget, aren
                   "-fstack-usage", "-fcallgraph-info=su", "-I", bundle_dir, "-c", os.path.join(bundle_dir, source),
                   "-o", obj], folder)
             objects.append(obj)
-        map_file = os.path.join(folder, "footprint.map")
+        map_file, elf = os.path.join(folder, "footprint.map"), os.path.join(folder, "footprint.elf")
         _run([CC, *cpu, "--specs=nano.specs", "-nostartfiles", "-Wl,--gc-sections", f"-Wl,-e,{name}_invoke",
-              f"-Wl,-Map={map_file}", *objects, "-lm", "-o", os.path.join(folder, "footprint.elf")], folder)
+              f"-Wl,-Map={map_file}", *objects, "-lm", "-o", elf], folder)
         with open(map_file, encoding="utf-8") as f:
             code, weights, library, fill = flash_bytes(f.read(), f"{name}_weights.o")
-        elf = os.path.join(folder, "footprint.elf")
         sizes = subprocess.run([SIZE, "-B", elf], capture_output=True, text=True, check=True).stdout
         text, data = (int(v) for v in sizes.splitlines()[-1].split()[:2])
         graphs = []
         for obj in objects:
             with open(obj[:-2] + ".ci", encoding="utf-8") as f:
                 graphs.append(f.read())
-        disassembly = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn", os.path.join(folder, "footprint.elf")],
-                                     capture_output=True, text=True, check=True).stdout
+        disassembly = subprocess.run([OBJDUMP, "-d", "--no-show-raw-insn", elf], capture_output=True, text=True,
+                                     check=True).stdout
     stack, external = worst_stack(graphs, f"{name}_invoke", library_stacks(disassembly))
     return Footprint(mcu.name, opt, code, weights, library, arena, state, stack, external, fill, text + data)
 
