@@ -278,6 +278,8 @@ COLUMNS: dict[str, Callable[[Case, Path], bytes]] = {
     "min/max + bc": ours(bias_correction=True),
     "mse + bc": ours("mse", bias_correction=True),
     "mse + w + bc": ours("mse", "mse", True),
+    "measured": ours("measured"),
+    "measured + bc": ours("measured", bias_correction=True),
     "gptq": ours(rounding="gptq"),
     "gptq + bc": ours(bias_correction=True, rounding="gptq"),
     "TF 16x8": tf_16x8,
@@ -421,7 +423,9 @@ def main() -> None:
     text = ("# Quantized accuracy by range choice, int16x8 and --accuracy_target\n\n"
             f"Cells: mean |error| / float output range over {HELD_OUT} held-out inputs (/ top-1 where labels "
             f"exist), LiteRT running each model; {CALIBRATION} calibration samples, the same for every column. "
-            "w: MSE weight ranges; bc: bias correction; gptq: --weight-rounding gptq; int16x8: min/max ranges "
+            "w: MSE weight ranges; bc: bias correction; measured: `--calibration-method measured`, whichever of "
+            "min/max, percentile and mse ranges gives the least output error on the calibration samples; "
+            "gptq: --weight-rounding gptq; int16x8: min/max ranges "
             "(widened 2x, as 16x8 calibrates); int8 weights only: the float model with its conv/FC weights "
             "rounded to nearest per-channel int8, the error every scheme with such weights shares; TF 16x8: "
             "TF's converter with EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 and TFLITE_BUILTINS "

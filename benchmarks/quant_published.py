@@ -104,6 +104,9 @@ def int8_weights_only(model: Path, calibration: Path) -> bytes:
 
 COLUMNS: dict[str, Callable[[Path, Path], bytes]] = {
     "int8": quantized("int8"),
+    "int8 percentile": quantized("int8", calibration_method="percentile"),
+    "int8 mse": quantized("int8", calibration_method="mse"),
+    "int8 measured": quantized("int8", calibration_method="measured"),
     "int8 gptq + bc": quantized("int8", weight_rounding="gptq", bias_correction=True),
     "int16x8": quantized("int16x8"),
     "int16x8 gptq + bc": quantized("int16x8", weight_rounding="gptq", bias_correction=True),

@@ -26,9 +26,11 @@ class RangeTracker:
     values (RESERVOIR of them, each run's share in proportion to its size)."""
 
     def __init__(self, percentile: float | None = None, seed: int = 0, method: str | None = None,
-                 scheme: Scheme = INT8) -> None:
+                 scheme: Scheme = INT8, keep_values: bool | None = None) -> None:
         self.method = method or ("minmax" if percentile is None else "percentile")
         self.percentile = percentile or DEFAULT_PERCENTILE
+        # Values are sampled for any method but min/max (keep_values: for ranges(method) of several).
+        self.keep_values = self.method != "minmax" if keep_values is None else keep_values
         self.scheme = scheme
         self.lo: dict[str, float] = {}
         self.hi: dict[str, float] = {}
@@ -42,7 +44,7 @@ class RangeTracker:
         lo, hi = float(np.min(value)), float(np.max(value))
         self.lo[name] = min(lo, self.lo.get(name, lo))
         self.hi[name] = max(hi, self.hi.get(name, hi))
-        if self.method != "minmax":
+        if self.keep_values:
             self._keep(name, value.ravel())
 
     def _keep(self, name: str, flat: np.ndarray) -> None:
@@ -59,15 +61,16 @@ class RangeTracker:
         self.kept[name] = np.concatenate([self.rng.choice(kept, old, replace=False),
                                           self.rng.choice(flat, min(new, flat.size), replace=False)])
 
-    def ranges(self) -> dict[str, tuple[float, float]]:
-        """Each tensor's range by the method, widened by the scheme's headroom."""
+    def ranges(self, method: str | None = None) -> dict[str, tuple[float, float]]:
+        """Each tensor's range by the method (the tracker's own when None), widened by the
+        scheme's headroom."""
         h = self.scheme.headroom
-        return {n: (lo * h, hi * h) for n, (lo, hi) in self._chosen().items()}
+        return {n: (lo * h, hi * h) for n, (lo, hi) in self._chosen(method or self.method).items()}
 
-    def _chosen(self) -> dict[str, tuple[float, float]]:
-        if self.method == "minmax":
+    def _chosen(self, method: str) -> dict[str, tuple[float, float]]:
+        if method == "minmax":
             return {n: (self.lo[n], self.hi[n]) for n in self.lo}
-        if self.method == "mse":
+        if method == "mse":
             return {n: mse_range(v, self.lo[n], self.hi[n], self.scheme) for n, v in self.kept.items()}
         p = self.percentile
         return {n: (float(np.percentile(v, 100 - p)), float(np.percentile(v, p))) for n, v in self.kept.items()}
@@ -90,8 +93,24 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]], percentile
     (WHILE and IF inputs, body outputs), whose ranges subgraph_ranges shares with them.
     method: minmax, percentile or mse (range_search; scheme: the one the ranges are for);
     observe(index, op, args, outputs) sees every op run, as Interpreter.run's on_op."""
+    trackers = track(graph, samples, [RangeTracker(percentile, method=method, scheme=scheme)
+                                      for _ in graph.subgraphs or [graph]], observe)
+    return [tracker.ranges() for tracker in trackers]
+
+
+def calibrate_methods(graph: Graph, samples: Sequence[dict[str, np.ndarray]], methods: Sequence[str],
+                      percentile: float | None = None, scheme: Scheme = INT8,
+                      observe: Callable | None = None) -> dict[str, list[dict[str, tuple[float, float]]]]:
+    """calibrate's ranges by each of the methods, from one run over the samples."""
+    trackers = track(graph, samples, [RangeTracker(percentile, scheme=scheme, keep_values=True)
+                                      for _ in graph.subgraphs or [graph]], observe)
+    return {method: [tracker.ranges(method) for tracker in trackers] for method in methods}
+
+
+def track(graph: Graph, samples: Sequence[dict[str, np.ndarray]], trackers: list[RangeTracker],
+          observe: Callable | None = None) -> list[RangeTracker]:
+    """The trackers (one per subgraph) fed every float value the samples produce."""
     interp = Interpreter(graph)
-    trackers = [RangeTracker(percentile, method=method, scheme=scheme) for _ in graph.subgraphs or [graph]]
 
     def record(index, op, args, outputs):
         tracker = trackers[index[0]] if isinstance(index, tuple) else trackers[0]
@@ -112,4 +131,4 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]], percentile
             interp.run(feeds, on_op=record)
             if progress:
                 progress.advance(task)
-    return [tracker.ranges() for tracker in trackers]
+    return trackers

@@ -70,10 +70,11 @@ def quantization_options(fn):
                      help="Range from this percentile (and its mirror) instead of min/max, for "
                           "activations with outliers, e.g. 99.99."),
         click.option("--calibration-method", "--calibration_method", "calibration_method",
-                     type=click.Choice(["minmax", "percentile", "mse"]),
+                     type=click.Choice(["minmax", "percentile", "mse", "measured"]),
                      help="Activation ranges: min/max of the calibration data (default), a "
-                          "percentile (--calibration-percentile, 99.99 if not given), or mse: the "
-                          "clipping range with the least quantization error."),
+                          "percentile (--calibration-percentile, 99.99 if not given), mse: the "
+                          "clipping range with the least quantization error, or measured: whichever "
+                          "of those three gives the model the least output error."),
         click.option("--weight-ranges", "--weight_ranges", "weight_ranges", type=click.Choice(["minmax", "mse"]),
                      default="minmax", show_default=True,
                      help="Per-channel weight ranges: max|w|, or the clip with the least error."),
@@ -179,8 +180,9 @@ def _check_mixed_precision(mode, int8_only, keep_float, kept, accuracy_target, f
 
 
 def _calibration_method(method: str | None, percentile: float | None) -> str:
-    """--calibration-percentile alone means the percentile method (as before the option)."""
-    if percentile is not None and method not in (None, "percentile"):
+    """--calibration-percentile alone means the percentile method (as before the option); with
+    measured, it is the percentile measured."""
+    if percentile is not None and method not in (None, "percentile", "measured"):
         raise TocoError(f"--calibration-percentile conflicts with --calibration-method {method}: "
                         "drop one of them")
     return method or ("minmax" if percentile is None else "percentile")

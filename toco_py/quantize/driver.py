@@ -20,7 +20,8 @@ class QuantizeOptions:
     calibration_mean: float = 0.0
     calibration_std: float = 1.0
     percentile: float | None = None
-    # minmax, percentile or mse (calibrate.RangeTracker); None: percentile when given, else minmax.
+    # minmax, percentile or mse (calibrate.RangeTracker), or measured: the one of them with the least
+    # output error (range_choice.py); None: percentile when given, else minmax.
     calibration_method: str | None = None
     # Subtract the mean error of the int8 weights from the biases (bias_correction.py).
     bias_correction: bool = False
@@ -95,8 +96,9 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
         shared = options.int8.shared_weight_scales
         count = sum(quantize_dynamic(g, frozenset(n for i, n in shared if i == s)) for s, g in enumerate(graphs))
         return [f"dynamic range: {count} weight tensors quantized to int8"]
-    if options.calibration_method not in (None, "minmax", "percentile", "mse"):
-        raise TocoError(f"calibration method {options.calibration_method!r}: use minmax, percentile or mse")
+    if options.calibration_method not in (None, "minmax", "percentile", "mse", "measured"):
+        raise TocoError(f"calibration method {options.calibration_method!r}: use minmax, percentile, mse "
+                        "or measured")
     if options.int8.weight_ranges not in ("minmax", "mse"):
         raise TocoError(f"weight ranges {options.int8.weight_ranges!r}: use minmax or mse")
     if options.weight_rounding not in ("nearest", "gptq"):
@@ -119,14 +121,25 @@ def quantize_graph(graph: Graph, options: QuantizeOptions) -> list[str]:
             from . import mixed_precision
 
             samples, held = mixed_precision.held_back(samples)
-        ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme,
-                           _observing(observers.values()))
+        if options.calibration_method == "measured":
+            from . import range_choice
+            from .calibrate import calibrate_methods
+
+            candidates = calibrate_methods(graph, samples, range_choice.METHODS, options.percentile, int8.scheme,
+                                           _observing(observers.values()))
+        else:
+            ranges = calibrate(graph, samples, options.percentile, options.calibration_method, int8.scheme,
+                               _observing(observers.values()))
         notes.append(f"calibrated on {len(samples)} samples" + (f", {len(held)} held back" if held else ""))
         if "moments" in observers:
             from .weight_rounding import round_weights
 
             int8 = replace(int8, rounded_weights=round_weights(graph, observers["moments"], int8))
             notes.append(f"weight rounding: GPTQ chose the int8 weights of {len(int8.rounded_weights)} tensors")
+        if options.calibration_method == "measured":
+            chosen, errors = range_choice.choose_ranges(graph, candidates, int8, samples)
+            ranges = candidates[chosen]
+            notes.append(range_choice.describe(chosen, errors, len(samples)))
         if "elementwise" in observers:
             from .coarse_kernels import coarse_kernels
 
