@@ -222,8 +222,8 @@ def tf_16x8(case: Case, tmp: Path) -> bytes:
 
 
 TARGET = 0.01  # the issue's --accuracy_target
-# (network, column) -> the --accuracy_target note: which ops got the fallback.
-TARGET_NOTES: dict[tuple[str, str], str] = {}
+# (network, fallback, ranges' method) -> the --accuracy_target note: which ops got the fallback.
+TARGET_NOTES: dict[tuple[str, str, str], str] = {}
 
 
 def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool = False, mode: str = "int8",
@@ -242,7 +242,7 @@ def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool 
         result = api.convert_bytes(case.net.pb, input_arrays=names, output_arrays=case.net.outputs,
                                    quantize=options)
         if fallback is not None:
-            TARGET_NOTES[case.net.name, fallback] = next(n for n in result.notes if n.startswith("--accuracy_target"))
+            TARGET_NOTES[case.net.name, fallback, method] = next(n for n in result.notes if n.startswith("--accuracy_target"))
         return result.model
     return convert
 
@@ -288,9 +288,13 @@ COLUMNS: dict[str, Callable[[Case, Path], bytes]] = {
     "int16x8 + gptq + bc": ours(bias_correction=True, mode="int16x8", rounding="gptq"),
     "int8 weights only": int8_weights_only,
     f"target {TARGET} float": ours(fallback="float"),
+    f"target {TARGET} float, measured": ours("measured", fallback="float"),
     f"target {TARGET} 16x8": ours(fallback="int16x8"),
 }
-TARGET_COLUMNS = {f"target {TARGET} float": "float", f"target {TARGET} 16x8": "int16x8"}
+# column -> (fallback, ranges' method)
+TARGET_COLUMNS = {f"target {TARGET} float": ("float", "minmax"),
+                  f"target {TARGET} float, measured": ("float", "measured"),
+                  f"target {TARGET} 16x8": ("int16x8", "minmax")}
 
 
 # ---- measuring -------------------------------------------------------------------------------
@@ -364,15 +368,16 @@ def target_rows(case: Case, cells: list, models: dict[str, bytes]) -> list[str]:
     default resolver) against the min/max int8 model."""
     rows = []
     columns = list(COLUMNS)
-    for column, fallback in TARGET_COLUMNS.items():
+    for column, (fallback, method) in TARGET_COLUMNS.items():
         cell = cells[columns.index(column)]
+        label = fallback if method == "minmax" else f"{fallback}, {method} ranges"
         if isinstance(cell, str) or BASE not in models:
-            rows.append(f"| {case.net.name} | {fallback} | {_cell(cell)} | | | | |")
+            rows.append(f"| {case.net.name} | {label} | {_cell(cell)} | | | | |")
             continue
-        note = TARGET_NOTES.get((case.net.name, fallback), "")
+        note = TARGET_NOTES.get((case.net.name, fallback, method), "")
         count = note.split(": ", 1)[1].split(",")[0] if "ops (" in note else "none"
         base, mixed = latencies_ms([models[BASE], models[column]], case.held_out[0])
-        rows.append(f"| {case.net.name} | {fallback} | {cell[0]:.5f} | {'yes' if cell[0] <= TARGET else 'no'} | "
+        rows.append(f"| {case.net.name} | {label} | {cell[0]:.5f} | {'yes' if cell[0] <= TARGET else 'no'} | "
                     f"{count} | {len(models[column]) - len(models[BASE]):+,} | {base:.3f} -> {mixed:.3f} |")
     return rows
 
@@ -430,7 +435,7 @@ def main() -> None:
             "rounded to nearest per-channel int8, the error every scheme with such weights shares; TF 16x8: "
             "TF's converter with EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 and TFLITE_BUILTINS "
             f"(float where it has no 16x8 scheme); target {TARGET}: `--accuracy_target {TARGET}` with float or 16x8 "
-            "fallback. Test networks (and "
+            "fallback (measured: and measured ranges). Test networks (and "
             "MobileNetV2, 224 px, weights=None) "
             "on random normal inputs; digits_cnn, "
             "audio_logmel and heatmap_head trained here on real digits and synthesized data.\n\n" + body
