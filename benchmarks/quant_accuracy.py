@@ -242,7 +242,8 @@ def ours(method: str = "minmax", weights: str = "minmax", bias_correction: bool 
         result = api.convert_bytes(case.net.pb, input_arrays=names, output_arrays=case.net.outputs,
                                    quantize=options)
         if fallback is not None:
-            TARGET_NOTES[case.net.name, fallback, method] = next(n for n in result.notes if n.startswith("--accuracy_target"))
+            note = next(n for n in result.notes if n.startswith("--accuracy_target"))
+            TARGET_NOTES[case.net.name, fallback, method] = note
         return result.model
     return convert
 
