@@ -8,8 +8,9 @@ same order: when the input dies at that op, the output takes over its buffer and
 costs nothing. An element-wise op (unary, broadcasting binary, or a requantization) writes
 output element i from element i of an input of the output's shape alone, after reading it:
 when such an input dies at that op (and has the output's element size), the output takes
-over its buffer and the kernel runs in place (in a plain graph; not across the subgraphs of
-model_plan.py).
+over its buffer and the kernel runs in place. So does PAD's output over its dying input:
+pad.c writes it last row first, every element at or after its input position (in a plain
+graph; not across the subgraphs of model_plan.py).
 
 Buffers (tensors sharing bytes) are placed largest first, each at the lowest offset where
 it fits among the buffers already placed whose lifetimes overlap its own (TFLite Micro's
@@ -30,6 +31,8 @@ ALIGNMENT = 16
 # Element by element too, in place where input and output elements have one size (int8 ->
 # int8 requantization).
 REQUANTIZING = ("QUANTIZE", "DEQUANTIZE")
+# Larger outputs written backward over their input (pad.c): MIRROR_PAD reads back and is none.
+PADDING = ("PAD", "PADV2")
 RESOURCE = "resource"  # the dtype of a variable's handle
 
 
@@ -149,11 +152,11 @@ def in_place_aliases(graph: Graph, lives: dict[str, Lifetime], elementwise: bool
 
 
 def _in_place_inputs(graph: Graph, op, elementwise: bool) -> list[str]:
-    """The inputs whose bytes the op's output may take: a reshape-like op's first; an
-    element-wise op's inputs of the output's shape and element size."""
+    """The inputs whose bytes the op's output may take: a reshape-like op's first; a PAD's
+    first; an element-wise op's inputs of the output's shape and element size."""
     if not op.inputs or not op.outputs:
         return []
-    if has_trait(op.type, "in_place"):
+    if has_trait(op.type, "in_place") or (elementwise and op.type in PADDING):
         return op.inputs[:1]
     if not elementwise or len(op.outputs) != 1 or not (has_trait(op.type, "elementwise")
                                                        or has_trait(op.type, "broadcasting")

@@ -1,6 +1,8 @@
-/* PAD, PADV2 and MIRROR_PAD on any element type (element_size bytes each): the output
- * walked in order with a six-axis index, copied from the input or filled (PAD a row of
- * contiguous elements at a time). */
+/* PAD, PADV2 and MIRROR_PAD on any element type (element_size bytes each). PAD writes a row
+ * of contiguous elements at a time, last row first, so that it may run in place: with the
+ * input at the output's first byte, every element's output position is at or after its
+ * input position (each input element before it has its own output element before it), so
+ * walking backward never overwrites input not yet read (planner.py places it so). */
 #include <string.h>
 
 #include "toco_kernels.h"
@@ -22,30 +24,43 @@ static void padded_shapes(const int32_t *input_dims, int rank, const int32_t *pa
     }
 }
 
-/* count elements of the padding value (zero bytes when NULL). */
-static byte *fill(byte *dst, size_t count, const void *pad_value, size_t element_size)
+/* count elements of the padding value (zero bytes when NULL) at dst. */
+static void fill(byte *dst, size_t count, const void *pad_value, size_t element_size)
 {
     size_t i;
     if (!pad_value || element_size == 1) {
         memset(dst, pad_value ? *(const byte *)pad_value : 0, count * element_size);
-        return dst + count * element_size;
+        return;
     }
     for (i = 0; i < count; ++i, dst += element_size) {
         memcpy(dst, pad_value, element_size);
     }
-    return dst;
+}
+
+/* Copies n bytes to dst from src at or before it, which may overlap it (in place): from the
+ * end, in pieces no longer than the distance between them, so that no piece overlaps its
+ * source (memcpy alone; a bundle needs no more of libc). */
+static void copy_up(byte *dst, const byte *src, size_t n)
+{
+    size_t gap = (size_t)((uintptr_t)dst - (uintptr_t)src), piece;
+    if (gap == 0) {
+        return;
+    }
+    while (n > 0) {
+        piece = n < gap ? n : gap;
+        n -= piece;
+        memcpy(dst + n, src + n, piece);
+    }
 }
 
 /* The output row by row over the last padded axis, whose elements are runs of the trailing
- * unpadded axes: a row outside the input is all padding; inside, padding, one memcpy of the
- * input's row, padding. */
+ * unpadded axes, from the last row to the first: a row outside the input is all padding;
+ * inside, the padding after, the input's row (copy_up), the padding before. */
 int tk_pad(const void *input, const int32_t *input_dims, int rank, const int32_t *paddings,
            const void *pad_value, void *output, size_t element_size)
 {
     int32_t in[TK_MAX_RANK], out[TK_MAX_RANK], before[TK_MAX_RANK], strides[TK_MAX_RANK];
-    int32_t rows[TK_MAX_RANK], index[TK_MAX_RANK] = {0, 0, 0, 0, 0, 0};
-    byte *dst = (byte *)output;
-    size_t run = 1;
+    size_t run = 1, rows = 1, row_bytes, row;
     int last = TK_MAX_RANK - 1, d;
     padded_shapes(input_dims, rank, paddings, in, out, before);
     tk_strides(in, strides);
@@ -56,26 +71,31 @@ int tk_pad(const void *input, const int32_t *input_dims, int rank, const int32_t
         run *= (size_t)in[last];
         --last;
     }
-    for (d = 0; d < TK_MAX_RANK; ++d) {
-        rows[d] = d < last ? out[d] : 1;
+    for (d = 0; d < last; ++d) {
+        rows *= (size_t)out[d];
     }
-    do {
+    row_bytes = (size_t)out[last] * run * element_size;
+    for (row = rows; row-- > 0;) {
+        byte *dst = (byte *)output + row * row_bytes;
+        size_t rest = row;
         int32_t at = 0;
         int inside = 1;
-        for (d = 0; d < last; ++d) {
-            int32_t c = index[d] - before[d];
+        for (d = last - 1; d >= 0; --d) {
+            int32_t c = (int32_t)(rest % (size_t)out[d]) - before[d];
+            rest /= (size_t)out[d];
             inside = inside && c >= 0 && c < in[d];
             at += c * strides[d];
         }
         if (!inside) {
-            dst = fill(dst, (size_t)out[last] * run, pad_value, element_size);
+            fill(dst, (size_t)out[last] * run, pad_value, element_size);
             continue;
         }
-        dst = fill(dst, (size_t)before[last] * run, pad_value, element_size);
-        memcpy(dst, (const byte *)input + (size_t)at * element_size, (size_t)in[last] * run * element_size);
-        dst += (size_t)in[last] * run * element_size;
-        dst = fill(dst, (size_t)(out[last] - before[last] - in[last]) * run, pad_value, element_size);
-    } while (tk_next_index(index, rows));
+        fill(dst + (size_t)(before[last] + in[last]) * run * element_size,
+             (size_t)(out[last] - before[last] - in[last]) * run, pad_value, element_size);
+        copy_up(dst + (size_t)before[last] * run * element_size,
+                (const byte *)input + (size_t)at * element_size, (size_t)in[last] * run * element_size);
+        fill(dst, (size_t)before[last] * run, pad_value, element_size);
+    }
     return TK_OK;
 }
 
