@@ -9,7 +9,7 @@ import pytest
 from tests.support.codegen_check import check_bundle, roundtrip
 from tests.support.irgraph import append_op
 from tests.support.kernel_check import quant
-from toco_py.codegen.planner import plan_memory
+from toco_py.codegen.planner import PlanError, aligned, check_plan, plan_memory
 from toco_py.ir import Graph, Tensor
 from toco_py.passes.propagate_shapes import propagate_shapes
 
@@ -67,3 +67,64 @@ def test_pad_keeps_an_input_still_read_and_mirror_pad_never_in_place():
     g.outputs = [mirrored]
     g.ops = [o for o in g.ops if o.type != "PAD"]
     assert mirrored not in plan_memory(g).aliases  # MIRROR_PAD reads back: it may not run in place
+
+
+def _joined_graph(dtype: str) -> tuple[Graph, dict[str, str]]:
+    """Detection-head style: three branches of [1, n, 4] boxes joined along axis 1 (each one
+    contiguous run of the output), one of them itself a PACK along axis 0 of two rows, and a
+    CONCATENATION along the last axis, whose inputs are strided and must be copied."""
+    g, op = _graph((1, 6, 4), dtype)
+    a = op("RELU", ["x"])
+    b = op("TANH" if dtype == "float32" else "RELU6", ["x"])
+    rows = [op("RELU", [op("SLICE", ["x", np.int32([0, k, 0]), np.int32([1, 1, 4])])]) for k in (1, 4)]
+    stacked = op("PACK", [op("RESHAPE", [r, np.int32([1, 4])]) for r in rows], {"axis": 0, "values_count": 2})
+    packed = op("RESHAPE", [stacked, np.int32([1, 2, 4])])
+    joined = op("CONCATENATION", [a, packed, b], {"axis": 1})
+    wide = op("CONCATENATION", [op("RELU", [joined]), op("RELU", [joined])], {"axis": 2})
+    g.outputs = [wide]
+    propagate_shapes(g)
+    if dtype == "int8":
+        for name in g.tensors:
+            if not g.tensors[name].is_const:
+                g.tensors[name].dtype, g.tensors[name].quant = "int8", quant(0.05, 3)
+    return roundtrip(g), {"a": a, "b": b, "packed": packed, "joined": joined, "wide": wide}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_join_inputs_are_written_in_place_by_their_producers(dtype, tmp_path):
+    graph, t = _joined_graph(dtype)
+    plan = plan_memory(graph)
+    inside = {n: at for n, (out, at) in plan.inside.items() if out == t["joined"]}
+    # Runs of 6x4, 2x4 and 6x4 elements: at bytes 0, 96 and 128 in float32; in int8 at 0, 24
+    # and 32, where the second is not 16-byte aligned and is copied. The axis-2 join's inputs
+    # are strided runs: copied.
+    want = {t["a"]: 0, t["packed"]: 96, t["b"]: 128} if dtype == "float32" else {t["a"]: 0, t["b"]: 32}
+    assert inside == want, plan.inside
+    assert not any(out == t["wide"] for out, _ in plan.inside.values())
+    for name, at in inside.items():
+        assert plan.offsets[name] == plan.offsets[t["joined"]] + at
+    check_bundle(graph, tmp_path, name="joined", opt="-O1 -g", extra_cflags=SANITIZERS, more_seeds=range(1, 4))
+
+
+def test_checker_refuses_an_input_at_the_wrong_offset():
+    graph, t = _joined_graph("float32")
+    plan = plan_memory(graph)
+    plan.offsets[t["b"]] += 16
+    plan.inside[t["b"]] = (t["joined"], plan.inside[t["b"]][1] + 16)
+    with pytest.raises(PlanError, match="cannot be written into"):
+        check_plan(graph, plan)
+
+
+def test_join_stays_a_copy_where_in_place_would_raise_the_peak():
+    """A small first run waits while a large tensor lives: writing it into the output would hold
+    the whole output's bytes through that, so the plan copies instead."""
+    g, op = _graph((1, 4))
+    small = op("RELU", ["x"])
+    big = op("TILE", [op("RELU", ["x"]), np.int32([1, 256])])
+    late = op("RELU", [op("MEAN", [big, np.int32([1])], {"keep_dims": True})])
+    late = op("TILE", [late, np.int32([1, 64])])
+    g.outputs = [op("CONCATENATION", [small, late], {"axis": 1})]
+    propagate_shapes(g)
+    plan = plan_memory(g)
+    assert plan.inside == {}
+    assert plan.arena_size < aligned(4 * (4 + 64)) + aligned(4 * 4 * 256)

@@ -235,6 +235,8 @@ def placement_comment(graph: Graph, plan: MemoryPlan, title: str = "Placement") 
     for t in arena_tensors(graph):
         life = plan.lifetimes[t]
         alias = f" (shares {cformat.comment_text(plan.aliases[t])})" if t in plan.aliases else ""
+        if t in plan.inside:
+            alias = f" (written into {cformat.comment_text(plan.inside[t][0])} at byte {plan.inside[t][1]})"
         lines.append(f" * {plan.offsets[t]:>9} {plan.sizes[t]:>9}  {life.first:>4}-{life.last:<4} "
                      f"{cformat.comment_text(t)}{alias}")
     return lines + [" */", ""]

@@ -12,6 +12,13 @@ over its buffer and the kernel runs in place. So does PAD's output over its dyin
 pad.c writes it last row first, every element at or after its input position (in a plain
 graph; not across the subgraphs of model_plan.py).
 
+A CONCATENATION or PACK along an axis with no longer axis before it holds each input as one
+contiguous run of its bytes: an input that dies there (with the output's type and params) is
+written by its producer straight into its run, and the join copies nothing for it. The
+output's bytes are then taken from the first such input's production on, which can raise the
+peak where a run waits empty while other large tensors live: plan_memory keeps whichever of
+the two plans has the smaller arena.
+
 Buffers (tensors sharing bytes) are placed largest first, each at the lowest offset where
 it fits among the buffers already placed whose lifetimes overlap its own (TFLite Micro's
 greedy planner). `check_plan` verifies a plan without trusting the placement code.
@@ -33,6 +40,7 @@ ALIGNMENT = 16
 REQUANTIZING = ("QUANTIZE", "DEQUANTIZE")
 # Larger outputs written backward over their input (pad.c): MIRROR_PAD reads back and is none.
 PADDING = ("PAD", "PADV2")
+JOINS = ("CONCATENATION", "PACK")
 RESOURCE = "resource"  # the dtype of a variable's handle
 
 
@@ -56,6 +64,8 @@ class MemoryPlan:
     lifetimes: dict[str, Lifetime]
     aliases: dict[str, str] = field(default_factory=dict)  # output -> input whose bytes it reuses
     arena_size: int = 0
+    # A join's input written in place -> (the join's output, the input's byte offset in it).
+    inside: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def end(self, name: str) -> int:
         return self.offsets[name] + self.sizes[name]
@@ -167,6 +177,48 @@ def _in_place_inputs(graph: Graph, op, elementwise: bool) -> list[str]:
             and cformat.ITEM_SIZES.get(graph.tensors[n].dtype) == cformat.ITEM_SIZES.get(out.dtype)]
 
 
+def join_runs(graph: Graph, op) -> list[tuple[str, int]]:
+    """(input, byte offset in the output) for a CONCATENATION or PACK whose inputs are each one
+    contiguous run of the output (no axis longer than 1 before the joined one); else []."""
+    if op.type not in JOINS or len(op.outputs) != 1 or not op.inputs:
+        return []
+    out = graph.tensors[op.outputs[0]]
+    if not out.static_shape:
+        return []
+    axis = op.attrs.get("axis", 0)
+    axis = axis + len(out.shape) if axis < 0 else axis
+    if int(np.prod(out.shape[:axis])) != 1:
+        return []
+    runs, at = [], 0
+    for name in op.inputs:
+        runs.append((name, at))
+        at += graph.tensors[name].size * cformat.ITEM_SIZES.get(graph.tensors[name].dtype, 0)
+    return runs
+
+
+def joined_in_place(graph: Graph, lives: dict[str, Lifetime]) -> dict[str, tuple[str, int]]:
+    """input -> (join output, offset) for the join inputs (join_runs) their producers can write
+    into the output: computed by an op, dying at the join, read once there, of the output's
+    type and params, neither a graph input nor output, at an aligned offset."""
+    inside = {}
+    for i, op in enumerate(graph.ops):
+        out = op.outputs[0] if op.outputs else None
+        for name, at in join_runs(graph, op):
+            t, o = graph.tensors[name], graph.tensors[out]
+            if (name in lives and lives[name].last == i and graph.producer(name) is not None
+                    and op.inputs.count(name) == 1 and name not in graph.inputs and name not in graph.outputs
+                    and at % ALIGNMENT == 0 and t.dtype == o.dtype and _same_params(t.quant, o.quant)):
+                inside[name] = (out, at)
+    return inside
+
+
+def _same_params(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (np.array_equal(np.asarray(a.scale), np.asarray(b.scale))
+            and np.array_equal(np.asarray(a.zero_point), np.asarray(b.zero_point)))
+
+
 @dataclass
 class _Buffer:
     tensors: list[str]
@@ -174,6 +226,7 @@ class _Buffer:
     life: Lifetime
     order: int  # first appearance, for a deterministic tie-break
     offset: int = -1
+    at: dict[str, int] = field(default_factory=dict)  # tensor -> its offset within the buffer
 
 
 def _root(aliases: dict[str, str], name: str) -> str:
@@ -183,14 +236,29 @@ def _root(aliases: dict[str, str], name: str) -> str:
 
 
 def _buffers(names: list[str], sizes: dict[str, int], lives: dict[str, Lifetime],
-             aliases: dict[str, str]) -> list[_Buffer]:
-    groups: dict[str, list[str]] = {}
+             aliases: dict[str, str], inside: dict | None = None) -> list[_Buffer]:
+    """Alias groups, each group inside another (`inside`) placed with it at its offset."""
+    groups: dict = {}
     for name in names:
         groups.setdefault(_root(aliases, name), []).append(name)
+    within = {_root(aliases, n): (_root(aliases, out), at) for n, (out, at) in (inside or {}).items()}
+
+    def top(root) -> tuple:
+        at = 0
+        while root in within:
+            root, step = within[root]
+            at += step
+        return root, at
+
+    members: dict = {}
+    for root, group in groups.items():
+        outer, at = top(root)
+        members.setdefault(outer, {}).update(dict.fromkeys(group, at))
     buffers = []
-    for order, members in enumerate(groups.values()):
-        life = Lifetime(min(lives[n].first for n in members), max(lives[n].last for n in members))
-        buffers.append(_Buffer(members, aligned(max(sizes[n] for n in members)), life, order))
+    for order, placed in enumerate(members.values()):
+        life = Lifetime(min(lives[n].first for n in placed), max(lives[n].last for n in placed))
+        size = aligned(max(at + sizes[n] for n, at in placed.items()))
+        buffers.append(_Buffer(list(placed), size, life, order, at=placed))
     return buffers
 
 
@@ -218,12 +286,19 @@ def plan_memory(graph: Graph, in_place: bool = True) -> MemoryPlan:
     sizes = {n: tensor_bytes(graph, n) for n in names}
     lives = lifetimes(graph)
     aliases = in_place_aliases(graph, lives) if in_place else {}
-    buffers = _buffers(names, sizes, lives, aliases)
-    arena = _place(buffers)
-    offsets = {n: b.offset for b in buffers for n in b.tensors}
-    plan = MemoryPlan(offsets, sizes, lives, aliases, aligned(arena))
+    joined = joined_in_place(graph, lives) if in_place else {}
+    plans = [_placed(names, sizes, lives, aliases, inside) for inside in ([joined, {}] if joined else [{}])]
+    plan = min(plans, key=lambda p: p.arena_size)  # ties: the joins in place, which copy less
     check_plan(graph, plan)
     return plan
+
+
+def _placed(names: list[str], sizes: dict[str, int], lives: dict[str, Lifetime], aliases: dict[str, str],
+            inside: dict[str, tuple[str, int]]) -> MemoryPlan:
+    buffers = _buffers(names, sizes, lives, aliases, inside)
+    arena = _place(buffers)
+    offsets = {n: b.offset + b.at[n] for b in buffers for n in b.tensors}
+    return MemoryPlan(offsets, sizes, lives, aliases, aligned(arena), inside)
 
 
 # ---- the independent check ---------------------------------------------------------------
@@ -244,16 +319,31 @@ def _consumers_end(graph: Graph, name: str) -> int:
     return max((i for i, op in enumerate(graph.ops) if name in op.inputs), default=-1)
 
 
+def _inside_ok(graph: Graph, plan: MemoryPlan, name: str, out: str, at: int) -> bool:
+    """name may sit inside out at `at`: a join reads it and writes out, name is its run at
+    that offset (join_runs), name dies there, and the plan puts it exactly there."""
+    op = graph.producer(out)
+    if op is None or (name, at) not in join_runs(graph, op) or op.inputs.count(name) != 1:
+        return False
+    i = next(k for k, o in enumerate(graph.ops) if o is op)
+    return (_consumers_end(graph, name) == i and name not in graph.outputs
+            and plan.offsets[name] == plan.offsets[out] + at)
+
+
 def _sharing_allowed(graph: Graph, plan: MemoryPlan) -> set[frozenset[str]]:
-    """Pairs of tensors that legitimately share bytes: alias chains, checked link by link."""
+    """Pairs of tensors that legitimately share bytes: alias chains, checked link by link, and
+    a join's inputs written in place with its output."""
     for dst, src in plan.aliases.items():
         if not _alias_ok(graph, plan, dst, src):
             raise PlanError(f"tensor {dst!r} cannot reuse the bytes of {src!r}")
+    for name, (out, at) in plan.inside.items():
+        if not _inside_ok(graph, plan, name, out, at):
+            raise PlanError(f"tensor {name!r} cannot be written into {out!r} at byte {at}")
     groups: dict[str, list[str]] = {}
     for name in plan.offsets:
         groups.setdefault(_root(plan.aliases, name), []).append(name)
-    return {frozenset((a, b)) for members in groups.values()
-            for a in members for b in members if a != b}
+    pairs = {frozenset((a, b)) for members in groups.values() for a in members for b in members if a != b}
+    return pairs | {frozenset((name, out)) for name, (out, _) in plan.inside.items()}
 
 
 def check_plan(graph: Graph, plan: MemoryPlan) -> None:

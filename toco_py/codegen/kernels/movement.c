@@ -78,7 +78,10 @@ int tk_concatenation(const void *const *inputs, const int32_t *axis_sizes, int c
     for (o = 0; o < outer; ++o) {
         for (i = 0; i < count; ++i) {
             size_t chunk = (size_t)axis_sizes[i] * (size_t)inner * element_size;
-            memcpy(dst, (const byte *)inputs[i] + (size_t)o * chunk, chunk);
+            const byte *src = (const byte *)inputs[i] + (size_t)o * chunk;
+            if (src != dst) { /* an input its producer wrote in place (planner.py) is there */
+                memcpy(dst, src, chunk);
+            }
             dst += chunk;
         }
     }

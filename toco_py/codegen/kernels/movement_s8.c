@@ -103,7 +103,9 @@ int tk_concatenation_u8_scaled(const void *const *inputs, const int32_t *axis_si
             int32_t chunk = axis_sizes[i] * inner;
             const uint8_t *src = (const uint8_t *)inputs[i] + (size_t)o * (size_t)chunk;
             if (!rescale[i]) {
-                memcpy(dst, src, (size_t)chunk);
+                if (src != dst) { /* written in place by its producer (planner.py) */
+                    memcpy(dst, src, (size_t)chunk);
+                }
             } else {
                 for (k = 0; k < chunk; ++k) {
                     dst[k] = rescale_u8(src[k], scales[i], biases[i], output_zero);
