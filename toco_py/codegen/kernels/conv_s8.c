@@ -10,12 +10,14 @@
  * taps inside the image are worked out once per output row and pixel.
  *
  * On a core with the DSP extension (TK_DSP), a filter stored as it is sums with SMLAD
- * instead (dsp_block_sums).
+ * instead (dsp_block_sums); on an x86-64 host with AVX2 (TK_X86), a 1x1 filter runs as a
+ * matrix product (toco_kernels_x86.h).
  *
  * tk_conv2d_lut_s8 runs the same loops on a clustered filter whose indices are packed in the
  * same blocks: the TK_S8_LANES weights of each tap are decoded from their indices and tables
  * as the tap is read (tk_s8_block_taps), into 16 bytes of stack, never a copy of the filter. */
 #include "toco_kernels.h"
+#include "toco_kernels_x86.h" /* the 1x1 convolution with AVX2 on x86-64 hosts */
 
 /* One output pixel's window: where it starts in the batch's image and its taps inside. */
 struct window {
@@ -192,6 +194,14 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
     struct window win;
     uint32_t sums[2][TK_S8_LANES];
     int32_t b, oy, ox, oc, j, p, pixels;
+#if TK_X86
+    if (filter->plain && fd[1] == 1 && fd[2] == 1 && pad_top == 0 && pad_left == 0 && fd[3] <= TK_X86_MAX_DEPTH
+        && tk_x86_shifts_fit(shifts, od[3]) && tk_x86_has_avx2()) {
+        tk_x86_conv1x1_s8(input, in, input_zero, filter->plain, bias, output, od, stride_h, stride_w, multipliers,
+                          shifts, output_zero, act_min, act_max);
+        return TK_OK;
+    }
+#endif
     win.dilation_h = dilation_h;
     win.dilation_w = dilation_w;
     win.input_zero = input_zero;
