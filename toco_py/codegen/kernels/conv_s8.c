@@ -10,14 +10,14 @@
  * taps inside the image are worked out once per output row and pixel.
  *
  * On a core with the DSP extension (TK_DSP), a filter stored as it is sums with SMLAD
- * instead (dsp_block_sums); on an x86-64 host with AVX2 (TK_X86), a 1x1 filter runs as a
- * matrix product (toco_kernels_x86.h).
+ * instead (dsp_block_sums); on an x86-64 host with AVX2 (TK_X86), as a matrix product of
+ * staged windows (toco_kernels_x86.h).
  *
  * tk_conv2d_lut_s8 runs the same loops on a clustered filter whose indices are packed in the
  * same blocks: the TK_S8_LANES weights of each tap are decoded from their indices and tables
  * as the tap is read (tk_s8_block_taps), into 16 bytes of stack, never a copy of the filter. */
 #include "toco_kernels.h"
-#include "toco_kernels_x86.h" /* the 1x1 convolution with AVX2 on x86-64 hosts */
+#include "toco_kernels_x86.h" /* the convolution with AVX2 on x86-64 hosts */
 
 /* One output pixel's window: where it starts in the batch's image and its taps inside. */
 struct window {
@@ -76,6 +76,135 @@ static void dsp_block_sums(const struct window *win, const int32_t *in, const in
         sums[j] = (uint32_t)acc[j];
     }
 }
+#endif
+
+#if TK_X86
+/* On an x86-64 host with AVX2 a convolution is a matrix product, output pixels by window taps
+ * times taps by output channels: four pixels' windows staged as int16 (input - zero; im2col),
+ * summed with a block of 16 output channels together, each pair of taps one VPMADDWD per 8
+ * channels and pixel (the pair broadcast, the two taps' weights interleaved). */
+
+/* Windows staged as int16 for four pixels on the stack: 18 KB, 3 x 3 x 256 taps at most. */
+#define TK_X86_MAX_DEPTH 2304
+#define TK_X86_PIXELS 4
+
+/* The 16 lanes' sums of one block over the taps for TK_X86_PIXELS pixels: staged holds each
+ * pixel's taps as int16 (input - zero), `depth` of them padded to even with a 0, `stride`
+ * apart; filter holds the block's taps, 16 weights each. sums[p][0..1] are pixel p's lanes
+ * 0-7 and 8-15. */
+TK_X86_AVX2 static inline void x86_block_sums(const int16_t *staged, size_t stride, const int8_t *filter,
+                                           size_t depth, __m256i sums[TK_X86_PIXELS][2])
+{
+    size_t t;
+    int p;
+    for (p = 0; p < TK_X86_PIXELS; ++p) {
+        sums[p][0] = sums[p][1] = _mm256_setzero_si256();
+    }
+    for (t = 0; t < depth; t += 2) {
+        __m128i first = _mm_loadu_si128((const __m128i *)(const void *)(filter + t * 16));
+        __m128i second = t + 1 < depth ? _mm_loadu_si128((const __m128i *)(const void *)(filter + (t + 1) * 16))
+                                 : _mm_setzero_si128();
+        __m256i low = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(first, second));
+        __m256i high = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(first, second));
+        for (p = 0; p < TK_X86_PIXELS; ++p) {
+            int32_t pair;
+            __m256i x;
+            memcpy(&pair, staged + (size_t)p * stride + t, sizeof pair);
+            x = _mm256_set1_epi32(pair);
+            sums[p][0] = _mm256_add_epi32(sums[p][0], _mm256_madd_epi16(low, x));
+            sums[p][1] = _mm256_add_epi32(sums[p][1], _mm256_madd_epi16(high, x));
+        }
+    }
+}
+
+/* tk_conv2d_s8 with its filter packed in blocks of 16 output channels, window depth (taps)
+ * at most TK_X86_MAX_DEPTH and shifts that fit. Each pixel's window is staged in the filter's
+ * tap order, a tap outside the image as 0 (whose products add nothing, as the portable
+ * kernel's skipped taps). */
+TK_X86_AVX2 static void x86_conv(const int8_t *input, const int32_t *in, int32_t input_zero,
+                                 const int8_t *filter, const int32_t *fd, const int32_t *bias,
+                                 int8_t *output, const int32_t *od, int stride_h, int stride_w,
+                                 int dilation_h, int dilation_w, int pad_top, int pad_left,
+                                 const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,
+                                 int32_t act_min, int32_t act_max)
+{
+    int16_t staged[TK_X86_PIXELS][TK_X86_MAX_DEPTH];
+    const size_t channels = (size_t)in[3], depth = (size_t)fd[1] * (size_t)fd[2] * channels;
+    const size_t pixels = (size_t)od[0] * (size_t)od[1] * (size_t)od[2];
+    const __m256i zero = _mm256_set1_epi32(output_zero), low = _mm256_set1_epi32(act_min);
+    const __m256i high = _mm256_set1_epi32(act_max);
+    size_t first, t;
+    int p;
+    memset(staged, 0, sizeof staged);
+    for (first = 0; first < pixels; first += TK_X86_PIXELS) {
+        int count = pixels - first < TK_X86_PIXELS ? (int)(pixels - first) : TK_X86_PIXELS;
+        int32_t oc;
+        for (p = 0; p < count; ++p) {
+            size_t at = first + (size_t)p, ox = at % (size_t)od[2], rest = at / (size_t)od[2];
+            size_t oy = rest % (size_t)od[1], b = rest / (size_t)od[1];
+            const int8_t *image = input + b * (size_t)in[1] * (size_t)in[2] * channels;
+            int16_t *to = staged[p];
+            int32_t ky, kx;
+            for (ky = 0; ky < fd[1]; ++ky) {
+                int32_t iy = (int32_t)oy * stride_h - pad_top + ky * dilation_h;
+                for (kx = 0; kx < fd[2]; ++kx, to += channels) {
+                    int32_t ix = (int32_t)ox * stride_w - pad_left + kx * dilation_w;
+                    const int8_t *pixel;
+                    if (iy < 0 || iy >= in[1] || ix < 0 || ix >= in[2]) {
+                        memset(to, 0, channels * sizeof *to);
+                        continue;
+                    }
+                    pixel = image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * channels;
+                    for (t = 0; t < channels; ++t) {
+                        to[t] = (int16_t)(pixel[t] - input_zero);
+                    }
+                }
+            }
+        }
+        for (oc = 0; oc < od[3]; oc += 16) {
+            __m256i sums[TK_X86_PIXELS][2];
+            int lanes = od[3] - oc < 16 ? od[3] - oc : 16, half;
+            x86_block_sums(&staged[0][0], TK_X86_MAX_DEPTH, filter + (size_t)oc * depth, depth, sums);
+            if (lanes == 16) {
+                __m256i b0 = _mm256_setzero_si256(), b1 = b0;
+                if (bias) {
+                    b0 = tk_x86_load8(bias + oc);
+                    b1 = tk_x86_load8(bias + oc + 8);
+                }
+                for (p = 0; p < count; ++p) {
+                    tk_x86_requantize16(_mm256_add_epi32(sums[p][0], b0), _mm256_add_epi32(sums[p][1], b1),
+                                        multipliers + oc, shifts + oc, zero, low, high,
+                                        output + (first + (size_t)p) * (size_t)od[3] + (size_t)oc);
+                }
+                continue;
+            }
+            for (half = 0; half * 8 < lanes; ++half) { /* the last channels */
+                /* lanes past the channels repeat the last one's parameters, and are not written */
+                int32_t channel[8], multiplier[8], shift[8], j;
+                __m256i b, m, s;
+                for (j = 0; j < 8; ++j) {
+                    int32_t c = oc + half * 8 + j < od[3] ? oc + half * 8 + j : od[3] - 1;
+                    channel[j] = bias ? bias[c] : 0;
+                    multiplier[j] = multipliers[c];
+                    shift[j] = shifts[c];
+                }
+                b = tk_x86_load8(channel);
+                m = tk_x86_load8(multiplier);
+                s = tk_x86_load8(shift);
+                for (p = 0; p < count; ++p) {
+                    int32_t result[8];
+                    __m256i acc = _mm256_add_epi32(sums[p][half], b);
+                    int8_t *out = output + (first + (size_t)p) * (size_t)od[3] + (size_t)oc + (size_t)half * 8;
+                    _mm256_storeu_si256((__m256i *)(void *)result, tk_x86_requantize8(acc, m, s, zero, low, high));
+                    for (j = 0; j < 8 && half * 8 + j < lanes; ++j) {
+                        out[j] = (int8_t)result[j];
+                    }
+                }
+            }
+        }
+    }
+}
+
 #endif
 
 /* The sums of one block of TK_S8_LANES output channels over the window, modulo 2^32. */
@@ -195,10 +324,10 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
     uint32_t sums[2][TK_S8_LANES];
     int32_t b, oy, ox, oc, j, p, pixels;
 #if TK_X86
-    if (filter->plain && fd[1] == 1 && fd[2] == 1 && pad_top == 0 && pad_left == 0 && fd[3] <= TK_X86_MAX_DEPTH
+    if (filter->plain && (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3] <= TK_X86_MAX_DEPTH
         && tk_x86_shifts_fit(shifts, od[3]) && tk_x86_has_avx2()) {
-        tk_x86_conv1x1_s8(input, in, input_zero, filter->plain, bias, output, od, stride_h, stride_w, multipliers,
-                          shifts, output_zero, act_min, act_max);
+        x86_conv(input, in, input_zero, filter->plain, fd, bias, output, od, stride_h, stride_w, dilation_h,
+                 dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, act_min, act_max);
         return TK_OK;
     }
 #endif

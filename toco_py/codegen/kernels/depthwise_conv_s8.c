@@ -11,8 +11,10 @@
  * *_lut_s8 kernel: each weight decoded from its packed index as it is read, tk_weight_s8).
  * The taps inside the image are worked out once per output row and pixel. On a core with
  * the DSP extension (TK_DSP) the blocks sum four channels at a time with SMLABB / SMLATT,
- * with Helium (TK_MVE) sixteen in vectors. */
+ * with Helium (TK_MVE) sixteen in vectors; on an x86-64 host with AVX2 (TK_X86) two taps of
+ * sixteen at a time, and requantize together (x86_block). */
 #include "toco_kernels.h"
+#include "toco_kernels_x86.h" /* the blocks with AVX2 on x86-64 hosts */
 
 /* One output pixel's window: where it starts in the batch's image and its taps inside. */
 struct window {
@@ -119,6 +121,7 @@ struct requantization {
     const int32_t *bias, *multipliers;
     const int8_t *shifts;
     int32_t output_zero, act_min, act_max;
+    int avx2; /* the blocks take x86_block (TK_X86: the CPU has AVX2, every shift fits) */
 };
 
 static int8_t finish(uint32_t sum, const struct requantization *q, int32_t oc)
@@ -128,6 +131,56 @@ static int8_t finish(uint32_t sum, const struct requantization *q, int32_t oc)
                              q->act_min, q->act_max);
 }
 
+#if TK_X86
+/* block_sums and the block's requantization with AVX2: each pair of taps one VPMADDWD per 8
+ * channels, the two taps' (input - zero) values and weights interleaved (an odd last tap
+ * pairs with weights of 0). */
+TK_X86_AVX2 static void x86_block(const struct window *win, const int32_t *in, const int8_t *filter,
+                                  const int32_t *fd, int32_t c, const struct requantization *q, int8_t *out)
+{
+    const __m256i zero_point = _mm256_set1_epi16((short)win->input_zero);
+    __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
+    __m128i held_x = _mm_setzero_si128(), held_w = _mm_setzero_si128();
+    int held = 0;
+    int32_t ky, kx;
+    for (ky = win->ky0; ky < win->ky1; ++ky) {
+        for (kx = win->kx0; kx < win->kx1; ++kx) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(window_pixel(win, in, ky, kx) + c));
+            __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(filter + (size_t)(ky * fd[2] + kx)
+                                                                        * (size_t)fd[3] + (size_t)c));
+            if (!held) {
+                held_x = x;
+                held_w = w;
+                held = 1;
+                continue;
+            }
+            low = _mm256_add_epi32(low, _mm256_madd_epi16(
+                _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(held_x, x)), zero_point),
+                _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(held_w, w))));
+            high = _mm256_add_epi32(high, _mm256_madd_epi16(
+                _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(held_x, x)), zero_point),
+                _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(held_w, w))));
+            held = 0;
+        }
+    }
+    if (held) {
+        const __m128i none = _mm_setzero_si128();
+        low = _mm256_add_epi32(low, _mm256_madd_epi16(
+            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(held_x, none)), zero_point),
+            _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(held_w, none))));
+        high = _mm256_add_epi32(high, _mm256_madd_epi16(
+            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(held_x, none)), zero_point),
+            _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(held_w, none))));
+    }
+    if (q->bias) {
+        low = _mm256_add_epi32(low, tk_x86_load8(q->bias + c));
+        high = _mm256_add_epi32(high, tk_x86_load8(q->bias + c + 8));
+    }
+    tk_x86_requantize16(low, high, q->multipliers + c, q->shifts + c, _mm256_set1_epi32(q->output_zero),
+                        _mm256_set1_epi32(q->act_min), _mm256_set1_epi32(q->act_max), out + c);
+}
+#endif
+
 /* Every output channel of one pixel. */
 static void pixel_channels(const struct window *win, const int32_t *in,
                            const tk_weights_s8 *filter, const int32_t *fd,
@@ -135,6 +188,13 @@ static void pixel_channels(const struct window *win, const int32_t *in,
 {
     int32_t multiplier = channels / in[3];
     int32_t oc = 0, j;
+#if TK_X86
+    if (multiplier == 1 && filter->plain && q->avx2) {
+        for (; oc + TK_S8_LANES <= channels; oc += TK_S8_LANES) {
+            x86_block(win, in, filter->plain, fd, oc, q, out);
+        }
+    }
+#endif
     if (multiplier == 1 && filter->plain) {
         for (; oc + TK_S8_LANES <= channels; oc += TK_S8_LANES) {
             uint32_t sums[TK_S8_LANES];
@@ -173,6 +233,11 @@ int tk_depthwise_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims,
     q.output_zero = output_zero;
     q.act_min = act_min;
     q.act_max = act_max;
+#if TK_X86
+    q.avx2 = tk_x86_shifts_fit(shifts, od[3]) && tk_x86_has_avx2();
+#else
+    q.avx2 = 0;
+#endif
     win.dilation_h = dilation_h;
     win.dilation_w = dilation_w;
     win.input_zero = input_zero;
