@@ -66,17 +66,21 @@ TK_X86_AVX2 static long requantizations(long cases)
         int32_t acc[8], multiplier[8], shift[8], got[8];
         int mode = n < 49 ? 0 : (int)(n % 4);
         int32_t zero = between(-128, 127), low = between(-128, 0), high = between(low, 127);
+        struct tk_x86_requant q;
         for (j = 0; j < 8; ++j) {
             acc[j] = (int32_t)(mode == 0 ? edges[(n + j) % 7] : mode == 1 ? next() : (uint32_t)between(-32768, 32767));
             multiplier[j] = mode == 0 ? (int32_t)edges[(n / 7 + j) % 7] : mode == 1 ? (int32_t)next()
                           : mode == 2 ? 0x40000000 : (int32_t)((next() | 0x40000000u) & 0x7FFFFFFFu);
             shift[j] = mode >= 2 ? -between(0, 12) : between(-31, 31);
         }
+        if (!tk_x86_params_fit(multiplier, (const int8_t[8]){(int8_t)shift[0], (int8_t)shift[1], (int8_t)shift[2],
+                               (int8_t)shift[3], (int8_t)shift[4], (int8_t)shift[5], (int8_t)shift[6],
+                               (int8_t)shift[7]}, 8)) {
+            continue; /* a multiplier of INT32_MIN: the kernels take the portable path */
+        }
+        q = tk_x86_params(tk_x86_load8(multiplier), tk_x86_load8(shift));
         _mm256_storeu_si256((__m256i *)(void *)got,
-                            tk_x86_requantize8(_mm256_loadu_si256((const __m256i *)(const void *)acc),
-                                               _mm256_loadu_si256((const __m256i *)(const void *)multiplier),
-                                               _mm256_loadu_si256((const __m256i *)(const void *)shift),
-                                               _mm256_set1_epi32(zero), _mm256_set1_epi32(low),
+                            tk_x86_requantize8(tk_x86_load8(acc), &q, _mm256_set1_epi32(zero), _mm256_set1_epi32(low),
                                                _mm256_set1_epi32(high)));
         for (j = 0; j < 8; ++j) {
             if (got[j] != tk_s8a_requantize((uint32_t)acc[j], multiplier[j], shift[j], zero, low, high)

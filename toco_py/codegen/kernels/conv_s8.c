@@ -118,7 +118,7 @@ TK_X86_AVX2 static inline void x86_block_sums(const int16_t *staged, size_t stri
 }
 
 /* tk_conv2d_s8 with its filter packed in blocks of 16 output channels, window depth (taps)
- * at most TK_X86_MAX_DEPTH and shifts that fit. Each pixel's window is staged in the filter's
+ * at most TK_X86_MAX_DEPTH and requantization parameters that fit. Each pixel's window is staged in the filter's
  * tap order, a tap outside the image as 0 (whose products add nothing, as the portable
  * kernel's skipped taps). */
 TK_X86_AVX2 static void x86_conv(const int8_t *input, const int32_t *in, int32_t input_zero,
@@ -166,22 +166,25 @@ TK_X86_AVX2 static void x86_conv(const int8_t *input, const int32_t *in, int32_t
             int lanes = od[3] - oc < 16 ? od[3] - oc : 16, half;
             x86_block_sums(&staged[0][0], TK_X86_MAX_DEPTH, filter + (size_t)oc * depth, depth, sums);
             if (lanes == 16) {
+                struct tk_x86_requant q[2];
                 __m256i b0 = _mm256_setzero_si256(), b1 = b0;
                 if (bias) {
                     b0 = tk_x86_load8(bias + oc);
                     b1 = tk_x86_load8(bias + oc + 8);
                 }
+                q[0] = tk_x86_params(tk_x86_load8(multipliers + oc), tk_x86_widen8(shifts + oc));
+                q[1] = tk_x86_params(tk_x86_load8(multipliers + oc + 8), tk_x86_widen8(shifts + oc + 8));
                 for (p = 0; p < count; ++p) {
-                    tk_x86_requantize16(_mm256_add_epi32(sums[p][0], b0), _mm256_add_epi32(sums[p][1], b1),
-                                        multipliers + oc, shifts + oc, zero, low, high,
-                                        output + (first + (size_t)p) * (size_t)od[3] + (size_t)oc);
+                    tk_x86_requantize16(_mm256_add_epi32(sums[p][0], b0), _mm256_add_epi32(sums[p][1], b1), q, zero,
+                                        low, high, output + (first + (size_t)p) * (size_t)od[3] + (size_t)oc);
                 }
                 continue;
             }
             for (half = 0; half * 8 < lanes; ++half) { /* the last channels */
                 /* lanes past the channels repeat the last one's parameters, and are not written */
                 int32_t channel[8], multiplier[8], shift[8], j;
-                __m256i b, m, s;
+                struct tk_x86_requant q;
+                __m256i b;
                 for (j = 0; j < 8; ++j) {
                     int32_t c = oc + half * 8 + j < od[3] ? oc + half * 8 + j : od[3] - 1;
                     channel[j] = bias ? bias[c] : 0;
@@ -189,13 +192,12 @@ TK_X86_AVX2 static void x86_conv(const int8_t *input, const int32_t *in, int32_t
                     shift[j] = shifts[c];
                 }
                 b = tk_x86_load8(channel);
-                m = tk_x86_load8(multiplier);
-                s = tk_x86_load8(shift);
+                q = tk_x86_params(tk_x86_load8(multiplier), tk_x86_load8(shift));
                 for (p = 0; p < count; ++p) {
                     int32_t result[8];
                     __m256i acc = _mm256_add_epi32(sums[p][half], b);
                     int8_t *out = output + (first + (size_t)p) * (size_t)od[3] + (size_t)oc + (size_t)half * 8;
-                    _mm256_storeu_si256((__m256i *)(void *)result, tk_x86_requantize8(acc, m, s, zero, low, high));
+                    _mm256_storeu_si256((__m256i *)(void *)result, tk_x86_requantize8(acc, &q, zero, low, high));
                     for (j = 0; j < 8 && half * 8 + j < lanes; ++j) {
                         out[j] = (int8_t)result[j];
                     }
@@ -325,7 +327,7 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
     int32_t b, oy, ox, oc, j, p, pixels;
 #if TK_X86
     if (filter->plain && (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3] <= TK_X86_MAX_DEPTH
-        && tk_x86_shifts_fit(shifts, od[3]) && tk_x86_has_avx2()) {
+        && tk_x86_params_fit(multipliers, shifts, od[3]) && tk_x86_has_avx2()) {
         x86_conv(input, in, input_zero, filter->plain, fd, bias, output, od, stride_h, stride_w, dilation_h,
                  dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, act_min, act_max);
         return TK_OK;

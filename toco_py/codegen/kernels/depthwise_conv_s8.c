@@ -121,7 +121,7 @@ struct requantization {
     const int32_t *bias, *multipliers;
     const int8_t *shifts;
     int32_t output_zero, act_min, act_max;
-    int avx2; /* the blocks take x86_block (TK_X86: the CPU has AVX2, every shift fits) */
+    int avx2; /* the blocks take x86_block (TK_X86: the CPU has AVX2, the parameters fit) */
 };
 
 static int8_t finish(uint32_t sum, const struct requantization *q, int32_t oc)
@@ -141,6 +141,7 @@ TK_X86_AVX2 static void x86_block(const struct window *win, const int32_t *in, c
     const __m256i zero_point = _mm256_set1_epi16((short)win->input_zero);
     __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
     __m128i held_x = _mm_setzero_si128(), held_w = _mm_setzero_si128();
+    struct tk_x86_requant params[2];
     int held = 0;
     int32_t ky, kx;
     for (ky = win->ky0; ky < win->ky1; ++ky) {
@@ -176,8 +177,10 @@ TK_X86_AVX2 static void x86_block(const struct window *win, const int32_t *in, c
         low = _mm256_add_epi32(low, tk_x86_load8(q->bias + c));
         high = _mm256_add_epi32(high, tk_x86_load8(q->bias + c + 8));
     }
-    tk_x86_requantize16(low, high, q->multipliers + c, q->shifts + c, _mm256_set1_epi32(q->output_zero),
-                        _mm256_set1_epi32(q->act_min), _mm256_set1_epi32(q->act_max), out + c);
+    params[0] = tk_x86_params(tk_x86_load8(q->multipliers + c), tk_x86_widen8(q->shifts + c));
+    params[1] = tk_x86_params(tk_x86_load8(q->multipliers + c + 8), tk_x86_widen8(q->shifts + c + 8));
+    tk_x86_requantize16(low, high, params, _mm256_set1_epi32(q->output_zero), _mm256_set1_epi32(q->act_min),
+                        _mm256_set1_epi32(q->act_max), out + c);
 }
 #endif
 
@@ -234,7 +237,7 @@ int tk_depthwise_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims,
     q.act_min = act_min;
     q.act_max = act_max;
 #if TK_X86
-    q.avx2 = tk_x86_shifts_fit(shifts, od[3]) && tk_x86_has_avx2();
+    q.avx2 = tk_x86_params_fit(multipliers, shifts, od[3]) && tk_x86_has_avx2();
 #else
     q.avx2 = 0;
 #endif
