@@ -304,8 +304,10 @@ SABOTAGED_KERNELS = {
                                         _weights_off("float", 1, lambda v: _ulps_up(v, 2 ** 12))),
     "float: padding off by one": ("float", "conv.c",
                                   lambda c: c.replace("oy * stride_h - pad_top;", "oy * stride_h - pad_top + 1;")),
+    # In the portable loops and in the x86 path's staging, whichever the host runs.
     "int8: padding off by one": ("int8", "conv_s8.c",
-                                 lambda c: c.replace("oy * stride_h - pad_top;", "oy * stride_h - pad_top + 1;")),
+                                 lambda c: c.replace("oy * stride_h - pad_top;", "oy * stride_h - pad_top + 1;")
+                                 .replace("stride_h - pad_top + ky", "stride_h - pad_top + 1 + ky")),
 }
 
 

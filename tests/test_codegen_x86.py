@@ -57,7 +57,7 @@ static int32_t between(int32_t lo, int32_t hi) { return lo + (int32_t)(next() % 
 
 /* Edges, anything, and sums of a few products with a multiplier of 1/2 or the usual ones in
  * [2^30, 2^31) and small right shifts, where rounding ties are frequent. */
-TK_X86_AVX2 static long requantizations(long cases)
+static TK_X86_AVX2 long requantizations(long cases)
 {
     static const uint32_t edges[] = {0u, 1u, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu, 0x40000000u, 0xC0000000u};
     long mismatches = 0, n;

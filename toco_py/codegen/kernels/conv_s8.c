@@ -92,7 +92,7 @@ static void dsp_block_sums(const struct window *win, const int32_t *in, const in
  * pixel's taps as int16 (input - zero), `depth` of them padded to even with a 0, `stride`
  * apart; filter holds the block's taps, 16 weights each. sums[p][0..1] are pixel p's lanes
  * 0-7 and 8-15. */
-TK_X86_AVX2 static inline void x86_block_sums(const int16_t *staged, size_t stride, const int8_t *filter,
+static inline TK_X86_AVX2 void x86_block_sums(const int16_t *staged, size_t stride, const int8_t *filter,
                                            size_t depth, __m256i sums[TK_X86_PIXELS][2])
 {
     size_t t;
@@ -121,7 +121,7 @@ TK_X86_AVX2 static inline void x86_block_sums(const int16_t *staged, size_t stri
  * at most TK_X86_MAX_DEPTH and requantization parameters that fit. Each pixel's window is staged in the filter's
  * tap order, a tap outside the image as 0 (whose products add nothing, as the portable
  * kernel's skipped taps). */
-TK_X86_AVX2 static void x86_conv(const int8_t *input, const int32_t *in, int32_t input_zero,
+static TK_X86_AVX2 void x86_conv(const int8_t *input, const int32_t *in, int32_t input_zero,
                                  const int8_t *filter, const int32_t *fd, const int32_t *bias,
                                  int8_t *output, const int32_t *od, int stride_h, int stride_w,
                                  int dilation_h, int dilation_w, int pad_top, int pad_left,

@@ -135,7 +135,7 @@ static int8_t finish(uint32_t sum, const struct requantization *q, int32_t oc)
 /* block_sums and the block's requantization with AVX2: each pair of taps one VPMADDWD per 8
  * channels, the two taps' (input - zero) values and weights interleaved (an odd last tap
  * pairs with weights of 0). */
-TK_X86_AVX2 static void x86_block(const struct window *win, const int32_t *in, const int8_t *filter,
+static TK_X86_AVX2 void x86_block(const struct window *win, const int32_t *in, const int8_t *filter,
                                   const int32_t *fd, int32_t c, const struct requantization *q, int8_t *out)
 {
     const __m256i zero_point = _mm256_set1_epi16((short)win->input_zero);

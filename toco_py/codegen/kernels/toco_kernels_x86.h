@@ -35,17 +35,17 @@ struct tk_x86_requant {
     __m256i multiplier, odd_multiplier, left, right, mask, half_mask;
 };
 
-TK_X86_AVX2 static inline __m256i tk_x86_load8(const int32_t *values)
+static inline TK_X86_AVX2 __m256i tk_x86_load8(const int32_t *values)
 {
     return _mm256_loadu_si256((const __m256i *)(const void *)values);
 }
 
-TK_X86_AVX2 static inline __m256i tk_x86_widen8(const int8_t *values)
+static inline TK_X86_AVX2 __m256i tk_x86_widen8(const int8_t *values)
 {
     return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)values));
 }
 
-TK_X86_AVX2 static inline struct tk_x86_requant tk_x86_params(__m256i multiplier, __m256i shift)
+static inline TK_X86_AVX2 struct tk_x86_requant tk_x86_params(__m256i multiplier, __m256i shift)
 {
     const __m256i none = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
     struct tk_x86_requant q;
@@ -62,7 +62,7 @@ TK_X86_AVX2 static inline struct tk_x86_requant tk_x86_params(__m256i multiplier
  * the rounding shift right (remainder against threshold, exact in 32 bits), plus the zero
  * point (wrapping), clamped. Shifts in [-31, 31] and no multiplier INT32_MIN, whose product
  * with x = INT32_MIN alone saturates (tk_x86_params_fit). */
-TK_X86_AVX2 static inline __m256i tk_x86_requantize8(__m256i acc, const struct tk_x86_requant *q, __m256i zero,
+static inline TK_X86_AVX2 __m256i tk_x86_requantize8(__m256i acc, const struct tk_x86_requant *q, __m256i zero,
                                                       __m256i low, __m256i high)
 {
     const __m256i half = _mm256_set1_epi64x((long long)1 << 30);
@@ -81,7 +81,7 @@ TK_X86_AVX2 static inline __m256i tk_x86_requantize8(__m256i acc, const struct t
 
 /* 16 channels' requantization: lanes 0-7 and 8-15 of the sums (bias added) with their
  * parameters, stored as 16 int8 values. */
-TK_X86_AVX2 static inline void tk_x86_requantize16(__m256i low_sums, __m256i high_sums, const struct tk_x86_requant *q,
+static inline TK_X86_AVX2 void tk_x86_requantize16(__m256i low_sums, __m256i high_sums, const struct tk_x86_requant *q,
                                                    __m256i zero, __m256i low, __m256i high, int8_t *out)
 {
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
