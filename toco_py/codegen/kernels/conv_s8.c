@@ -88,33 +88,63 @@ static void dsp_block_sums(const struct window *win, const int32_t *in, const in
 #define TK_X86_MAX_DEPTH 2304
 #define TK_X86_PIXELS 4
 
-/* The 16 lanes' sums of one block over the taps for TK_X86_PIXELS pixels: staged holds each
- * pixel's taps as int16 (input - zero), `depth` of them padded to even with a 0, `stride`
+/* One pixel's staged taps t and t + 1, broadcast as an int32 pair. */
+static inline TK_X86_AVX2 __m256i x86_pair(const int16_t *taps)
+{
+    int32_t pair;
+    memcpy(&pair, taps, sizeof pair);
+    return _mm256_set1_epi32(pair);
+}
+
+/* A pixel's channels as int16 (input - zero), 16 at a time. */
+static inline TK_X86_AVX2 void x86_stage(const int8_t *pixel, size_t channels, int32_t input_zero, int16_t *to)
+{
+    const __m256i zero = _mm256_set1_epi16((short)input_zero);
+    size_t t = 0;
+    for (; t + 16 <= channels; t += 16) {
+        __m256i wide = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(pixel + t)));
+        _mm256_storeu_si256((__m256i *)(void *)(to + t), _mm256_sub_epi16(wide, zero));
+    }
+    for (; t < channels; ++t) {
+        to[t] = (int16_t)(pixel[t] - input_zero);
+    }
+}
+
+/* The 16 lanes' sums of one block over the taps for TK_X86_PIXELS (4) pixels: staged holds
+ * each pixel's taps as int16 (input - zero), `depth` of them padded to even with a 0, `stride`
  * apart; filter holds the block's taps, 16 weights each. sums[p][0..1] are pixel p's lanes
- * 0-7 and 8-15. */
+ * 0-7 and 8-15. The eight sums are named variables, which the compiler keeps in registers. */
 static inline TK_X86_AVX2 void x86_block_sums(const int16_t *staged, size_t stride, const int8_t *filter,
                                            size_t depth, __m256i sums[TK_X86_PIXELS][2])
 {
+    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00;
+    __m256i s31 = s00;
     size_t t;
-    int p;
-    for (p = 0; p < TK_X86_PIXELS; ++p) {
-        sums[p][0] = sums[p][1] = _mm256_setzero_si256();
-    }
     for (t = 0; t < depth; t += 2) {
         __m128i first = _mm_loadu_si128((const __m128i *)(const void *)(filter + t * 16));
-        __m128i second = t + 1 < depth ? _mm_loadu_si128((const __m128i *)(const void *)(filter + (t + 1) * 16))
-                                 : _mm_setzero_si128();
+        __m128i second = t + 1 < depth ? _mm_loadu_si128((const __m128i *)(const void *)(filter + t * 16 + 16))
+                                       : _mm_setzero_si128();
         __m256i low = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(first, second));
         __m256i high = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(first, second));
-        for (p = 0; p < TK_X86_PIXELS; ++p) {
-            int32_t pair;
-            __m256i x;
-            memcpy(&pair, staged + (size_t)p * stride + t, sizeof pair);
-            x = _mm256_set1_epi32(pair);
-            sums[p][0] = _mm256_add_epi32(sums[p][0], _mm256_madd_epi16(low, x));
-            sums[p][1] = _mm256_add_epi32(sums[p][1], _mm256_madd_epi16(high, x));
-        }
+        __m256i x0 = x86_pair(staged + t), x1 = x86_pair(staged + stride + t);
+        __m256i x2 = x86_pair(staged + 2 * stride + t), x3 = x86_pair(staged + 3 * stride + t);
+        s00 = _mm256_add_epi32(s00, _mm256_madd_epi16(low, x0));
+        s01 = _mm256_add_epi32(s01, _mm256_madd_epi16(high, x0));
+        s10 = _mm256_add_epi32(s10, _mm256_madd_epi16(low, x1));
+        s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(high, x1));
+        s20 = _mm256_add_epi32(s20, _mm256_madd_epi16(low, x2));
+        s21 = _mm256_add_epi32(s21, _mm256_madd_epi16(high, x2));
+        s30 = _mm256_add_epi32(s30, _mm256_madd_epi16(low, x3));
+        s31 = _mm256_add_epi32(s31, _mm256_madd_epi16(high, x3));
     }
+    sums[0][0] = s00;
+    sums[0][1] = s01;
+    sums[1][0] = s10;
+    sums[1][1] = s11;
+    sums[2][0] = s20;
+    sums[2][1] = s21;
+    sums[3][0] = s30;
+    sums[3][1] = s31;
 }
 
 /* tk_conv2d_s8 with its filter packed in blocks of 16 output channels, window depth (taps)
@@ -133,7 +163,7 @@ static TK_X86_AVX2 void x86_conv(const int8_t *input, const int32_t *in, int32_t
     const size_t pixels = (size_t)od[0] * (size_t)od[1] * (size_t)od[2];
     const __m256i zero = _mm256_set1_epi32(output_zero), low = _mm256_set1_epi32(act_min);
     const __m256i high = _mm256_set1_epi32(act_max);
-    size_t first, t;
+    size_t first;
     int p;
     memset(staged, 0, sizeof staged);
     for (first = 0; first < pixels; first += TK_X86_PIXELS) {
@@ -155,9 +185,7 @@ static TK_X86_AVX2 void x86_conv(const int8_t *input, const int32_t *in, int32_t
                         continue;
                     }
                     pixel = image + ((size_t)iy * (size_t)in[2] + (size_t)ix) * channels;
-                    for (t = 0; t < channels; ++t) {
-                        to[t] = (int16_t)(pixel[t] - input_zero);
-                    }
+                    x86_stage(pixel, channels, input_zero, to);
                 }
             }
         }
