@@ -148,9 +148,9 @@ static inline TK_X86_AVX2 void x86_block_sums(const int16_t *staged, size_t stri
 }
 
 /* tk_conv2d_s8 with its filter packed in blocks of 16 output channels, window depth (taps)
- * at most TK_X86_MAX_DEPTH and requantization parameters that fit. Each pixel's window is staged in the filter's
- * tap order, a tap outside the image as 0 (whose products add nothing, as the portable
- * kernel's skipped taps). */
+ * at most TK_X86_MAX_DEPTH and requantization parameters that fit. Each pixel's window is
+ * staged in the filter's tap order, a tap outside the image as 0 (whose products add
+ * nothing, as the portable kernel's skipped taps). */
 static TK_X86_AVX2 void x86_conv(const int8_t *input, const int32_t *in, int32_t input_zero,
                                  const int8_t *filter, const int32_t *fd, const int32_t *bias,
                                  int8_t *output, const int32_t *od, int stride_h, int stride_w,
