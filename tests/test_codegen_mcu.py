@@ -14,7 +14,7 @@ import pytest
 
 from tests import test_codegen_int8_nn as int8_nn
 from tests.support.cli import toco
-from tests.support.codegen_check import check_bundle, one_op
+from tests.support.codegen_check import C_RANDOM, check_bundle, one_op
 from tests.support.kernel_check import window
 from tests.test_codegen_int8_nn import INT8_NETWORKS, int8_model, litert_outputs
 from toco_py.codegen import footprint, mcu, tiling
@@ -89,15 +89,7 @@ REQUANTIZE_CHECK = r"""
 #include <stdio.h>
 #include "toco_kernels.h"
 
-static uint32_t state = 2463534242u;
-static uint32_t next(void)
-{
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
-}
-
+""" + C_RANDOM + r"""
 int main(void)
 {
     static const uint32_t edges[] = {0u, 1u, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu, 0x40000000u, 0xC0000000u};

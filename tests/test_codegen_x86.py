@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.codegen_check import check_bundle
+from tests.support.codegen_check import C_RANDOM, check_bundle
 from tests.support.kernel_check import quant
 from tests.test_codegen_int8_nn import conv_graph, window
 from toco_py.codegen.bundle import generate_bundle
@@ -44,15 +44,7 @@ CHECK = r"""
 PORTABLE(tk_portable_conv2d_s8);
 PORTABLE(tk_portable_depthwise_conv2d_s8);
 
-static uint32_t state = 2463534242u;
-static uint32_t next(void)
-{
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    return state;
-}
-
+""" + C_RANDOM + r"""
 static int32_t between(int32_t lo, int32_t hi) { return lo + (int32_t)(next() % (uint32_t)(hi - lo + 1)); }
 
 /* Edges, anything, and sums of a few products with a multiplier of 1/2 or the usual ones in

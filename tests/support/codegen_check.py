@@ -57,3 +57,17 @@ def check_bundle(graph: Graph, folder, name: str = "model", opt: str = TEST_OPT,
 
 def table(report: VerifyReport) -> str:
     return "\n".join("  ".join(str(c) for c in row) for row in [REPORT_COLUMNS] + report_rows(report))
+
+
+# Seeded pseudo-random numbers for the C programs that check kernels against each other
+# (xorshift32: the same sequence on every machine).
+C_RANDOM = r"""
+static uint32_t state = 2463534242u;
+static uint32_t next(void)
+{
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+}
+"""

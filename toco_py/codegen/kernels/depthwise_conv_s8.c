@@ -132,15 +132,28 @@ static int8_t finish(uint32_t sum, const struct requantization *q, int32_t oc)
 }
 
 #if TK_X86
-/* block_sums and the block's requantization with AVX2: each pair of taps one VPMADDWD per 8
- * channels, the two taps' (input - zero) values and weights interleaved (an odd last tap
+/* Adds two taps of 16 channels to the sums of channels 0-7 and 8-15: their (input - zero)
+ * values and weights interleaved, one VPMADDWD per 8 channels. */
+static inline TK_X86_AVX2 void x86_two_taps(__m128i x0, __m128i x1, __m128i w0, __m128i w1, __m256i zero_point,
+                                            __m256i *low, __m256i *high)
+{
+    *low = _mm256_add_epi32(*low, _mm256_madd_epi16(
+        _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1)), zero_point),
+        _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(w0, w1))));
+    *high = _mm256_add_epi32(*high, _mm256_madd_epi16(
+        _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1)), zero_point),
+        _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(w0, w1))));
+}
+
+/* block_sums and the block's requantization with AVX2, two taps at a time (an odd last tap
  * pairs with weights of 0). */
 static TK_X86_AVX2 void x86_block(const struct window *win, const int32_t *in, const int8_t *filter,
                                   const int32_t *fd, int32_t c, const struct requantization *q, int8_t *out)
 {
     const __m256i zero_point = _mm256_set1_epi16((short)win->input_zero);
+    const __m128i none = _mm_setzero_si128();
     __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
-    __m128i held_x = _mm_setzero_si128(), held_w = _mm_setzero_si128();
+    __m128i held_x = none, held_w = none;
     struct tk_x86_requant params[2];
     int held = 0;
     int32_t ky, kx;
@@ -149,29 +162,17 @@ static TK_X86_AVX2 void x86_block(const struct window *win, const int32_t *in, c
             __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(window_pixel(win, in, ky, kx) + c));
             __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(filter + (size_t)(ky * fd[2] + kx)
                                                                         * (size_t)fd[3] + (size_t)c));
-            if (!held) {
+            if (held) {
+                x86_two_taps(held_x, x, held_w, w, zero_point, &low, &high);
+            } else {
                 held_x = x;
                 held_w = w;
-                held = 1;
-                continue;
             }
-            low = _mm256_add_epi32(low, _mm256_madd_epi16(
-                _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(held_x, x)), zero_point),
-                _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(held_w, w))));
-            high = _mm256_add_epi32(high, _mm256_madd_epi16(
-                _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(held_x, x)), zero_point),
-                _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(held_w, w))));
-            held = 0;
+            held = !held;
         }
     }
     if (held) {
-        const __m128i none = _mm_setzero_si128();
-        low = _mm256_add_epi32(low, _mm256_madd_epi16(
-            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(held_x, none)), zero_point),
-            _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(held_w, none))));
-        high = _mm256_add_epi32(high, _mm256_madd_epi16(
-            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_unpackhi_epi8(held_x, none)), zero_point),
-            _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(held_w, none))));
+        x86_two_taps(held_x, none, held_w, none, zero_point, &low, &high);
     }
     if (q->bias) {
         low = _mm256_add_epi32(low, tk_x86_load8(q->bias + c));
