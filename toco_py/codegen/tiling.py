@@ -26,6 +26,7 @@ from ..errors import TocoError
 from ..ir import Graph, Op, Tensor
 from ..ops import has_trait
 from ..ops.common import same_padding
+from ..ops.registry import multiply_accumulates
 from .planner import PlanError, plan_memory
 
 CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -251,14 +252,8 @@ def tile_graph(graph: Graph, end: int, tiles: int) -> Graph:
 
 
 def conv_macs(graph: Graph) -> int:
-    """Multiply-accumulates of the graph's convolutions and FULLY_CONNECTED."""
-    total = 0
-    for op in graph.ops:
-        if op.type in CONVOLUTIONS or op.type == "FULLY_CONNECTED":
-            out, w = graph.tensors[op.outputs[0]], graph.tensors[op.inputs[1]]
-            per_output = int(np.prod(w.shape)) // (w.shape[3] if op.type == "DEPTHWISE_CONV_2D" else w.shape[0])
-            total += int(np.prod(out.shape)) * per_output
-    return total
+    """Multiply-accumulates of the graph's weighted ops: convolutions, FULLY_CONNECTED."""
+    return sum(multiply_accumulates(graph, op) for op in graph.ops)
 
 
 def options(graph: Graph) -> list[TilingOption]:

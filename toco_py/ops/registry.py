@@ -7,6 +7,7 @@ one array or a tuple of arrays. Shape inference takes the op and its input Tenso
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -203,3 +204,16 @@ def get(type_: str) -> OpDef:
         return REGISTRY[type_]
     except KeyError:
         raise ConversionError(f"no definition for op type {type_}") from None
+
+
+def multiply_accumulates(graph, op) -> int:
+    """A weighted op's multiply-accumulates (weight_axis): each output element sums one weight
+    per input element it reads, weight elements / output channels of them (0 for other ops
+    and unknown shapes)."""
+    axis = REGISTRY[op.type].weight_axis if op.type in REGISTRY else None
+    weights = graph.tensors[op.inputs[axis[0]]] if axis and len(op.inputs) > axis[0] else None
+    out = graph.tensors[op.outputs[0]] if op.outputs else None
+    if weights is None or weights.shape is None or out is None or out.shape is None or -1 in out.shape:
+        return 0
+    channels = weights.shape[axis[1]] or 1
+    return math.prod(out.shape) * math.prod(weights.shape) // channels

@@ -16,11 +16,9 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from ..errors import TocoError
-from ..ir import Graph, Op
-from ..ops import REGISTRY
+from ..ir import Graph
+from ..ops.registry import multiply_accumulates
 from ..sensitivity import Contribution, contributions, model_error
 from ..tflite.writer import model_bytes
 from .full_integer import Int8Options, quantize_int8
@@ -134,15 +132,3 @@ def describe(choice: Choice, target: float, fallback: str, float_graph: Graph, q
             f"{where}, error {choice.full_error:.3g} -> {choice.error:.3g} of the output range on "
             f"the held-back samples; by the error each causes quantized alone: {listed}; cost: "
             f"{cost:+,} bytes, {share:.0%} of the multiply-accumulates {where}"]
-
-
-def multiply_accumulates(graph: Graph, op: Op) -> int:
-    """A weighted op's multiply-accumulates: each output element sums one weight per input
-    element it reads, weight elements / output channels of them (0 for other ops)."""
-    axis = REGISTRY[op.type].weight_axis if op.type in REGISTRY else None
-    weights = graph.tensors[op.inputs[axis[0]]] if axis and len(op.inputs) > axis[0] else None
-    out = graph.tensors[op.outputs[0]]
-    if weights is None or weights.shape is None or out.shape is None or -1 in out.shape:
-        return 0
-    channels = weights.shape[axis[1]] or 1
-    return int(np.prod(out.shape)) * int(np.prod(weights.shape)) // channels
