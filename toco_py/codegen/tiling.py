@@ -27,6 +27,7 @@ from ..ir import Graph, Op, Tensor
 from ..ops import has_trait
 from ..ops.common import same_padding
 from ..ops.registry import multiply_accumulates
+from ..progress import with_progress
 from .planner import PlanError, plan_memory
 
 CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -258,18 +259,16 @@ def conv_macs(graph: Graph) -> int:
 
 def options(graph: Graph) -> list[TilingOption]:
     """Every cut and tile count, with the arena and MACs each takes."""
+    candidates = [(end, tiles) for end in stage_ends(graph) for tiles in TILE_COUNTS
+                  if tiles <= min(graph.tensors[graph.ops[end].outputs[0]].shape[1:3])]
     found = []
-    for end in stage_ends(graph):
-        cut = graph.ops[end].outputs[0]
-        for tiles in TILE_COUNTS:
-            if tiles > min(graph.tensors[cut].shape[1:3]):
-                continue
-            tiled = tile_graph(graph, end, tiles)
-            try:
-                arena = plan_memory(tiled).arena_size
-            except PlanError:
-                continue
-            found.append(TilingOption(cut, tiles, arena, conv_macs(tiled), tiled))
+    for end, tiles in with_progress(candidates, len(candidates), "tilings"):
+        tiled = tile_graph(graph, end, tiles)
+        try:
+            arena = plan_memory(tiled).arena_size
+        except PlanError:
+            continue
+        found.append(TilingOption(graph.ops[end].outputs[0], tiles, arena, conv_macs(tiled), tiled))
     return found
 
 

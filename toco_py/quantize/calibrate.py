@@ -5,15 +5,14 @@ one after the other on one interpreter, so a streaming model's variables carry i
 sample to sample, as from invoke to invoke."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 
 import numpy as np
 
 from ..interpreter import Interpreter
 from ..ir import Graph
 from ..ops.registry import definition
+from ..progress import with_progress
 from .range_search import mse_range
 from .schemes import INT8, Scheme
 
@@ -76,15 +75,6 @@ class RangeTracker:
         return {n: (float(np.percentile(v, 100 - p)), float(np.percentile(v, p))) for n, v in self.kept.items()}
 
 
-def _progress(total: int):
-    """A rich progress bar on a terminal; nothing otherwise (CI logs stay clean)."""
-    if not sys.stderr.isatty():
-        return nullcontext(None)
-    from rich.progress import Progress
-
-    return Progress(transient=True)
-
-
 def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]], percentile: float | None = None,
               method: str | None = None, scheme: Scheme = INT8,
               observe: Callable | None = None) -> list[dict[str, tuple[float, float]]]:
@@ -123,12 +113,8 @@ def track(graph: Graph, samples: Sequence[dict[str, np.ndarray]], trackers: list
         if observe is not None:
             observe(index, op, args, outputs)
 
-    with _progress(len(samples)) as progress:
-        task = progress.add_task("calibrating", total=len(samples)) if progress else None
-        for feeds in samples:
-            for name in graph.inputs:
-                trackers[0].add(name, np.asarray(feeds[name]))
-            interp.run(feeds, on_op=record)
-            if progress:
-                progress.advance(task)
+    for feeds in with_progress(samples, len(samples), "calibrating"):
+        for name in graph.inputs:
+            trackers[0].add(name, np.asarray(feeds[name]))
+        interp.run(feeds, on_op=record)
     return trackers
