@@ -61,7 +61,9 @@ def test_measured_ranges_are_the_least_error_litert_measures(tmp_path):
     measured = {}
     for method in METHODS:
         model = _convert(pb, output, tmp_path / "cal.npy", method).model
-        got = np.stack([next(iter(run_litert(model, f).values())) for f in feeds]).astype(np.float64)
+        # LiteRT's reference kernels, which ours equal bit for bit (its default ones may round
+        # differently on some CPUs).
+        got = np.stack([next(iter(run_litert(model, f, reference=True).values())) for f in feeds]).astype(np.float64)
         measured[method] = float(np.mean(np.abs(got - truth))) / float(np.ptp(truth))
         if method == chosen:
             assert model == result.model
