@@ -6,6 +6,7 @@ installs them); without them these tests are skipped, saying how to install them
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,9 +15,9 @@ import pytest
 
 from tests import test_codegen_int8_nn as int8_nn
 from tests.support.cli import toco
-from tests.support.codegen_check import C_RANDOM, check_bundle, one_op
-from tests.support.kernel_check import window
-from tests.test_codegen_int8_nn import INT8_NETWORKS, int8_model, litert_outputs
+from tests.support.codegen_check import C_RANDOM, CONV_AGAINST_PORTABLE, PORTABLE_BUILD, check_bundle, one_op
+from tests.support.kernel_check import quant, window
+from tests.test_codegen_int8_nn import INT8_NETWORKS, conv_graph, int8_model, litert_outputs
 from toco_py.codegen import footprint, mcu, tiling
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import build, run_bundle
@@ -117,6 +118,25 @@ int main(void)
 """
 
 
+def run_check(target: mcu.McuTarget, folder: Path, sources: list[tuple[str, list[str]]]) -> str:
+    """What check.c (with the bundle's sources, each compiled with its extra flags) prints
+    on the target's board under QEMU; the folder holds a bundle generated for the target."""
+    flags = [*target.cpu_flags.split(), "-O2"]
+    objects = []
+    for source, extra in [*sources, ("check.c", [])]:
+        objects.append(f"{len(objects)}.o")
+        subprocess.run([mcu.CC, *flags, "-std=c99", "-Wall", "-Werror", "-DTOCO_SYSTICK_HZ=1", *extra, "-c", source,
+                        "-o", objects[-1]], cwd=folder, check=True)
+    subprocess.run([mcu.CC, *flags, "-std=gnu99", "-DTOCO_SYSTICK_HZ=1", "-c", "mcu_startup.c"], cwd=folder, check=True)
+    subprocess.run([mcu.CC, *flags, "--specs=nano.specs", "--specs=rdimon.specs", "-nostartfiles", "-T",
+                    next(folder.glob("*.ld")).name, *objects, "mcu_startup.o", "-o", "check.elf"],
+                   cwd=folder, check=True)
+    done = subprocess.run(mcu.qemu_command(target, str(folder / "check.elf"), []), cwd=folder,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
 def test_dsp_requantization_equals_the_portable_one(tmp_path):
     """The convolutions' 32-bit requantization (tk_dsp_requantize) against tk_s8a_requantize,
     the one the host tests hold to the interpreter: after the edge values, 400,000 random
@@ -127,15 +147,35 @@ def test_dsp_requantization_equals_the_portable_one(tmp_path):
     folder = tmp_path / "c"
     generate_bundle(int8_chain(), str(folder), "chain", target=target.name)
     (folder / "check.c").write_text(REQUANTIZE_CHECK)
-    flags = [*target.cpu_flags.split(), "-O2"]
-    subprocess.run([mcu.CC, *flags, "-std=c99", "-Wall", "-Werror", "-DTOCO_SYSTICK_HZ=1", "-c", "check.c"],
-                   cwd=folder, check=True)
-    subprocess.run([mcu.CC, *flags, "-std=gnu99", "-DTOCO_SYSTICK_HZ=1", "-c", "mcu_startup.c"], cwd=folder, check=True)
-    subprocess.run([mcu.CC, *flags, "--specs=nano.specs", "--specs=rdimon.specs", "-nostartfiles", "-T", "chain.ld",
-                    "check.o", "mcu_startup.o", "-o", "check.elf"], cwd=folder, check=True)
-    done = subprocess.run(mcu.qemu_command(target, str(folder / "check.elf"), []), cwd=folder,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and done.stdout.strip() == "0 mismatches", done.stdout + done.stderr
+    assert run_check(target, folder, []) == "0 mismatches"
+
+
+DSP_CONV_CHECK = '#include "toco_kernels.h"\n' + CONV_AGAINST_PORTABLE + r"""
+int main(void)
+{
+    printf("%ld %ld mismatches\n", convolutions(1000), depthwise(1000));
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("target", MAIN_TARGETS)
+def test_fast_convolutions_equal_the_portable_ones(target, tmp_path):
+    """The convolution kernels with the core's own paths (the M4's SMLAD on four pixels'
+    staged windows, the M55's Helium) against themselves built with -DTK_PORTABLE, on 1,000
+    random convolutions (half of them 1x1, windows of up to 500 taps: several chunks, odd
+    counts, partial blocks and pixel groups, padding, strides, dilations, batches) and 1,000
+    depthwise ones, under QEMU."""
+    folder = tmp_path / "c"
+    generate_bundle(conv_graph("CONV_2D", (1, 3, 4, 5), (6, 1, 1, 5), window("VALID"), quant(0.03, -7)),
+                    str(folder), "net", target=target)
+    dw = conv_graph("DEPTHWISE_CONV_2D", (1, 3, 4, 5), (1, 3, 3, 5), window("SAME"), quant(0.03, -7))
+    generate_bundle(dw, str(tmp_path / "dw"), "net")
+    shutil.copy(tmp_path / "dw" / "depthwise_conv_s8.c", folder)
+    (folder / "check.c").write_text(DSP_CONV_CHECK)
+    sources = [("conv_s8.c", []), ("depthwise_conv_s8.c", []), ("conv_s8.c", PORTABLE_BUILD),
+               ("depthwise_conv_s8.c", PORTABLE_BUILD), ("common.c", [])]
+    assert run_check(mcu.TARGETS[target], folder, sources) == "0 0 mismatches"
 
 
 @pytest.mark.parametrize("target", MAIN_TARGETS)
@@ -179,14 +219,15 @@ def test_tiled_bundle_on_the_m4(tmp_path):
 
 @pytest.mark.parametrize("target", MAIN_TARGETS)
 def test_example_model_through_the_command(target, tmp_path):
-    """`toco-py codegen --target --verify` on the example digits CNN, int8: passes and
-    reports the instructions of the invoke."""
+    """`toco-py codegen --target --verify` on the example digits CNN, int8, into a folder
+    named relative to the working directory: passes and reports the instructions of the
+    invoke."""
     model = tmp_path / "digits_int8.tflite"
     done = toco("convert", "--graph_def_file", str(EXAMPLES / "digits_cnn.pb"), "-o", str(model),
                 "--quantize", "int8", "--calibration-data", str(EXAMPLES / "digits_calibration.npz"))
     assert done.returncode == 0, done.stderr
-    done = toco("codegen", str(model), "-o", str(tmp_path / "c"), "--name", "digits", "--target", target,
-                "--verify", "--steps", "2")
+    done = toco("codegen", str(model), "-o", "c", "--name", "digits", "--target", target, "--verify", "--steps", "2",
+                cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{target} under QEMU" in done.stdout
     counts = re.search(rf"instructions per invoke on the {target} \(QEMU -icount\): (\d+), (\d+)", done.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.codegen_check import C_RANDOM, check_bundle
+from tests.support.codegen_check import CONV_AGAINST_PORTABLE, PORTABLE_BUILD, check_bundle
 from tests.support.kernel_check import quant
 from tests.test_codegen_int8_nn import conv_graph, window
 from toco_py.codegen.bundle import generate_bundle
@@ -29,24 +29,9 @@ def _has_avx2() -> bool:
 pytestmark = pytest.mark.skipif(not _has_avx2(), reason="the AVX2 path runs only on an x86-64 CPU with AVX2")
 
 CHECK = r"""
-#include <stdio.h>
-#include <stdlib.h>
 #include "toco_kernels.h"
 #include "toco_kernels_x86.h"
-
-/* conv_s8.c and depthwise_conv_s8.c built again with -DTK_PORTABLE, their kernels renamed. */
-#define PORTABLE(name)                                                                                  \
-    int name(const int8_t *input, const int32_t *input_dims, int32_t input_zero, const int8_t *filter,      \
-             const int32_t *filter_dims, const int32_t *bias, int8_t *output, const int32_t *output_dims,   \
-             int stride_h, int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left,         \
-             const int32_t *multipliers, const int8_t *shifts, int32_t output_zero, int32_t act_min,        \
-             int32_t act_max)
-PORTABLE(tk_portable_conv2d_s8);
-PORTABLE(tk_portable_depthwise_conv2d_s8);
-
-""" + C_RANDOM + r"""
-static int32_t between(int32_t lo, int32_t hi) { return lo + (int32_t)(next() % (uint32_t)(hi - lo + 1)); }
-
+""" + CONV_AGAINST_PORTABLE + r"""
 /* Edges, anything, and sums of a few products with a multiplier of 1/2 or the usual ones in
  * [2^30, 2^31) and small right shifts, where rounding ties are frequent. */
 static TK_X86_AVX2 long requantizations(long cases)
@@ -85,100 +70,6 @@ static TK_X86_AVX2 long requantizations(long cases)
     return mismatches;
 }
 
-/* Random convolutions: 1x1 (odd and even depths) and larger windows with padding, strides
- * and dilations; partial last blocks, partial last tiles of pixels, batches, bias or none, the
- * usual multipliers or any, shifts in [-31, 31]. */
-static long convolutions(int cases)
-{
-    long mismatches = 0;
-    int n;
-    for (n = 0; n < cases; ++n) {
-        int wide = n % 2;
-        int32_t in[4] = {between(1, 2), between(1, 9), between(1, 9), wide ? between(1, 20) : between(1, 70)};
-        int32_t out_channels = between(1, 40), blocks = (out_channels + 15) / 16;
-        int32_t fd[4] = {out_channels, wide ? between(1, 5) : 1, wide ? between(1, 5) : 1, in[3]};
-        int stride_h = between(1, 3), stride_w = between(1, 3);
-        int dilation_h = wide ? between(1, 2) : 1, dilation_w = wide ? between(1, 2) : 1;
-        int pad_top = wide ? between(0, 3) : 0, pad_left = wide ? between(0, 3) : 0;
-        int32_t od[4] = {in[0], between(1, 8), between(1, 8), out_channels};
-        size_t taps = (size_t)fd[1] * (size_t)fd[2] * (size_t)in[3];
-        size_t inputs = (size_t)in[0] * in[1] * in[2] * in[3], outputs = (size_t)od[0] * od[1] * od[2] * od[3];
-        size_t weights = (size_t)blocks * 16 * taps, i;
-        int8_t *x = malloc(inputs), *w = calloc(weights, 1), *shifts = malloc((size_t)out_channels);
-        int8_t *want = malloc(outputs), *got = malloc(outputs);
-        int32_t *bias = malloc(sizeof(int32_t) * (size_t)out_channels);
-        int32_t *multipliers = malloc(sizeof(int32_t) * (size_t)out_channels), c, t;
-        int32_t input_zero = between(-128, 127), output_zero = between(-128, 127);
-        int32_t low = between(-128, 0), high = between(low, 127);
-        int with_bias = n % 3 != 0, usual = n % 4 != 0;
-        for (i = 0; i < inputs; ++i) x[i] = (int8_t)between(-128, 127);
-        for (c = 0; c < out_channels; ++c) {
-            for (t = 0; t < (int32_t)taps; ++t) w[((size_t)(c / 16) * taps + (size_t)t) * 16 + (size_t)(c % 16)]
-                = (int8_t)between(-127, 127);
-            bias[c] = between(-40000, 40000);
-            multipliers[c] = usual ? (int32_t)((next() | 0x40000000u) & 0x7FFFFFFFu) : (int32_t)next();
-            shifts[c] = (int8_t)(usual ? between(-14, 0) : between(-31, 31));
-        }
-        tk_portable_conv2d_s8(x, in, input_zero, w, fd, with_bias ? bias : NULL, want, od, stride_h, stride_w,
-                              dilation_h, dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, low, high);
-        tk_conv2d_s8(x, in, input_zero, w, fd, with_bias ? bias : NULL, got, od, stride_h, stride_w, dilation_h,
-                     dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, low, high);
-        for (i = 0; i < outputs; ++i) {
-            if (want[i] != got[i] && ++mismatches < 5) {
-                fprintf(stderr, "case %d element %lu: %d against %d\n", n, (unsigned long)i, got[i], want[i]);
-            }
-        }
-        free(x); free(w); free(shifts); free(want); free(got); free(bias); free(multipliers);
-    }
-    return mismatches;
-}
-
-/* Random depthwise convolutions: 1 to 50 channels (whole blocks of 16 and the rest), depth
- * multipliers 1 to 3, windows, strides, dilations and padding as above. */
-static long depthwise(int cases)
-{
-    long mismatches = 0;
-    int n;
-    for (n = 0; n < cases; ++n) {
-        int32_t depth_multiplier = n % 3 == 0 ? between(2, 3) : 1;
-        int32_t in[4] = {between(1, 2), between(1, 9), between(1, 9), between(1, 50)};
-        int32_t out_channels = in[3] * depth_multiplier;
-        int32_t fd[4] = {1, between(1, 5), between(1, 5), out_channels};
-        int32_t od[4] = {in[0], between(1, 8), between(1, 8), out_channels};
-        int stride_h = between(1, 3), stride_w = between(1, 3), dilation_h = between(1, 2);
-        int dilation_w = between(1, 2), pad_top = between(0, 3), pad_left = between(0, 3);
-        size_t inputs = (size_t)in[0] * in[1] * in[2] * in[3], outputs = (size_t)od[0] * od[1] * od[2] * od[3];
-        size_t weights = (size_t)fd[1] * fd[2] * (size_t)out_channels, i;
-        int8_t *x = malloc(inputs), *w = malloc(weights), *shifts = malloc((size_t)out_channels);
-        int8_t *want = malloc(outputs), *got = malloc(outputs);
-        int32_t *bias = malloc(sizeof(int32_t) * (size_t)out_channels);
-        int32_t *multipliers = malloc(sizeof(int32_t) * (size_t)out_channels), c;
-        int32_t input_zero = between(-128, 127), output_zero = between(-128, 127);
-        int32_t low = between(-128, 0), high = between(low, 127);
-        int with_bias = n % 5 != 0, usual = n % 4 != 0;
-        for (i = 0; i < inputs; ++i) x[i] = (int8_t)between(-128, 127);
-        for (i = 0; i < weights; ++i) w[i] = (int8_t)between(-127, 127);
-        for (c = 0; c < out_channels; ++c) {
-            bias[c] = between(-40000, 40000);
-            multipliers[c] = usual ? (int32_t)((next() | 0x40000000u) & 0x7FFFFFFFu) : (int32_t)next();
-            shifts[c] = (int8_t)(usual ? between(-14, 0) : between(-31, 31));
-        }
-        tk_portable_depthwise_conv2d_s8(x, in, input_zero, w, fd, with_bias ? bias : NULL, want, od, stride_h,
-                                        stride_w, dilation_h, dilation_w, pad_top, pad_left, multipliers, shifts,
-                                        output_zero, low, high);
-        tk_depthwise_conv2d_s8(x, in, input_zero, w, fd, with_bias ? bias : NULL, got, od, stride_h, stride_w,
-                               dilation_h, dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, low, high);
-        for (i = 0; i < outputs; ++i) {
-            if (want[i] != got[i] && ++mismatches < 5) {
-                fprintf(stderr, "depthwise case %d element %lu: %d against %d\n", n, (unsigned long)i, got[i],
-                        want[i]);
-            }
-        }
-        free(x); free(w); free(shifts); free(want); free(got); free(bias); free(multipliers);
-    }
-    return mismatches;
-}
-
 int main(void)
 {
     if (!tk_x86_has_avx2()) {
@@ -204,12 +95,9 @@ def test_avx2_path_equals_the_portable_kernel(tmp_path):
     shutil.copy(tmp_path / "dw" / "depthwise_conv_s8.c", folder)
     (folder / "check.c").write_text(CHECK)
     flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
-    portable = ["-DTK_PORTABLE", "-Dtk_conv2d_s8=tk_portable_conv2d_s8", "-Dtk_conv2d_lut_s8=tk_portable_conv2d_lut_s8",
-                "-Dtk_depthwise_conv2d_s8=tk_portable_depthwise_conv2d_s8",
-                "-Dtk_depthwise_conv2d_lut_s8=tk_portable_depthwise_conv2d_lut_s8"]
     objects = []
-    for source, extra in (("conv_s8.c", []), ("depthwise_conv_s8.c", []), ("conv_s8.c", portable),
-                          ("depthwise_conv_s8.c", portable), ("common.c", []), ("check.c", [])):
+    for source, extra in (("conv_s8.c", []), ("depthwise_conv_s8.c", []), ("conv_s8.c", PORTABLE_BUILD),
+                          ("depthwise_conv_s8.c", PORTABLE_BUILD), ("common.c", []), ("check.c", [])):
         objects.append(f"{len(objects)}.o")
         subprocess.run(["cc", *flags, *extra, "-c", source, "-o", objects[-1]], cwd=folder, check=True)
     subprocess.run(["cc", *objects, "-o", "check"], cwd=folder, check=True)

@@ -74,6 +74,7 @@ def measure(bundle_dir: str, name: str, sources: list[str], mcu: McuTarget, aren
     from .api_files import CFLAGS
 
     cpu = mcu.cpu_flags.split()
+    bundle_dir = os.path.abspath(bundle_dir)  # the compiler runs in the temporary folder
     with tempfile.TemporaryDirectory(prefix="toco-footprint-") as folder:
         objects = []
         for source in sources:

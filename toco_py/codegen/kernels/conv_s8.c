@@ -28,8 +28,8 @@ struct window {
     int32_t input_zero;
 };
 
-#if TK_DSP
-/* block_sums on a core with the DSP extension, for a filter stored as it is: the whole
+#if TK_MVE
+/* block_sums on a core with Helium (M55), for a filter stored as it is: the whole
  * window staged as int16 in the filter's tap order, TK_DSP_CHUNK taps at a time, each chunk
  * summed over the block's channels with SMLAxy (toco_kernels_dsp.h). A tap outside the
  * image stages 0, whose products add nothing, so that the taps stay one contiguous run. */
@@ -74,6 +74,100 @@ static void dsp_block_sums(const struct window *win, const int32_t *in, const in
     }
     for (j = 0; j < TK_S8_LANES; ++j) {
         sums[j] = (uint32_t)acc[j];
+    }
+}
+#endif
+
+#if TK_DSP && !TK_MVE
+/* On a core with the DSP extension (not Helium), a convolution with its filter stored as it
+ * is: TK_DSP_PIXELS (4) output pixels' windows staged as int16 (input - zero; im2col),
+ * TK_DSP_CHUNK taps at a time, and summed with each block of output channels by SMLAD on
+ * pairs of taps (tk_dsp_pixels_taps): the filter's words serve the four pixels. */
+
+/* Taps [start, start + count) of the window in the filter's order (ky, kx, channel), as int16
+ * (input - zero), a tap outside the image as 0 (its products add nothing, as the portable
+ * kernel's skipped taps). A row of the window inside the image is one run of the input. */
+static void dsp_stage(const struct window *win, const int32_t *in, const int32_t *fd, size_t start, size_t count,
+                      int16_t *to)
+{
+    const size_t channels = (size_t)fd[3], row_taps = (size_t)fd[2] * channels, end = start + count;
+    const int whole_rows = win->dilation_w == 1 && win->x >= 0 && win->x + fd[2] <= in[2];
+    size_t t = start;
+    while (t < end) {
+        int32_t ky = (int32_t)(t / row_taps), iy = win->y + ky * win->dilation_h;
+        size_t first = t - (size_t)ky * row_taps, n = row_taps - first < end - t ? row_taps - first : end - t;
+        const int8_t *row = win->image + (size_t)iy * (size_t)in[2] * channels;
+        size_t k;
+        if (iy < 0 || iy >= in[1]) {
+            memset(to, 0, n * sizeof *to);
+        } else if (whole_rows) {
+            tk_dsp_stage(row + (size_t)win->x * channels + first, n, win->input_zero, to);
+        } else {
+            for (k = first; k < first + n;) { /* tap by tap */
+                int32_t kx = (int32_t)(k / channels), ix = win->x + kx * win->dilation_w;
+                size_t ic = k - (size_t)kx * channels, m = channels - ic < first + n - k ? channels - ic : first + n - k;
+                if (ix < 0 || ix >= in[2]) {
+                    memset(to + (k - first), 0, m * sizeof *to);
+                } else {
+                    tk_dsp_stage(row + (size_t)ix * channels + ic, m, win->input_zero, to + (k - first));
+                }
+                k += m;
+            }
+        }
+        to += n;
+        t += n;
+    }
+}
+
+static void dsp_conv(const int8_t *input, const int32_t *in, int32_t input_zero, const int8_t *filter,
+                     const int32_t *fd, const int32_t *bias, int8_t *output, const int32_t *od, int stride_h,
+                     int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left,
+                     const int32_t *multipliers, const int8_t *shifts, int32_t output_zero, int32_t act_min,
+                     int32_t act_max)
+{
+    int16_t x[TK_DSP_PIXELS][TK_DSP_CHUNK];
+    int32_t sums[TK_DSP_PIXELS][TK_S8_LANES];
+    struct window win[TK_DSP_PIXELS];
+    const size_t depth = (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3];
+    const size_t pixels = (size_t)od[0] * (size_t)od[1] * (size_t)od[2];
+    const int once = depth <= TK_DSP_CHUNK; /* each window staged once for all the blocks */
+    size_t first, start;
+    int p;
+    memset(x, 0, sizeof x); /* the last group's missing pixels sum zeros, never written */
+    for (first = 0; first < pixels; first += TK_DSP_PIXELS) {
+        int count = pixels - first < TK_DSP_PIXELS ? (int)(pixels - first) : TK_DSP_PIXELS;
+        int32_t oc, j;
+        for (p = 0; p < count; ++p) {
+            size_t at = first + (size_t)p, ox = at % (size_t)od[2], rest = at / (size_t)od[2];
+            size_t oy = rest % (size_t)od[1], b = rest / (size_t)od[1];
+            win[p].image = input + b * (size_t)in[1] * (size_t)in[2] * (size_t)in[3];
+            win[p].y = (int32_t)oy * stride_h - pad_top;
+            win[p].x = (int32_t)ox * stride_w - pad_left;
+            win[p].dilation_h = dilation_h;
+            win[p].dilation_w = dilation_w;
+            win[p].input_zero = input_zero;
+            if (once) {
+                dsp_stage(&win[p], in, fd, 0, depth, x[p]);
+            }
+        }
+        for (oc = 0; oc < od[3]; oc += TK_S8_LANES) {
+            int32_t lanes = od[3] - oc < TK_S8_LANES ? od[3] - oc : TK_S8_LANES;
+            const int8_t *block = filter + (size_t)oc * depth;
+            memset(sums, 0, sizeof sums);
+            for (start = 0; start < depth; start += TK_DSP_CHUNK) {
+                size_t taps = depth - start < TK_DSP_CHUNK ? depth - start : TK_DSP_CHUNK;
+                for (p = 0; p < count && !once; ++p) {
+                    dsp_stage(&win[p], in, fd, start, taps, x[p]);
+                }
+                tk_dsp_pixels_taps((const int16_t(*)[TK_DSP_CHUNK])x, block + start * TK_S8_LANES, taps, lanes, sums);
+            }
+            for (j = 0; j < lanes; ++j) { /* channel by channel: its parameters serve the pixels */
+                tk_dsp_requantize_pixels((const int32_t(*)[TK_S8_LANES])sums, j, count,
+                                         bias ? (uint32_t)bias[oc + j] : 0u, multipliers[oc + j], shifts[oc + j],
+                                         output_zero, act_min, act_max,
+                                         output + first * (size_t)od[3] + (size_t)(oc + j), (size_t)od[3]);
+            }
+        }
     }
 }
 #endif
@@ -244,7 +338,7 @@ static void block_sums(const struct window *win, const int32_t *in, const tk_wei
     uint32_t acc[TK_S8_LANES];
     int8_t decoded[TK_S8_LANES];
     int32_t ky, kx, ic, j;
-#if TK_DSP
+#if TK_MVE
     if (block->plain) {
         dsp_block_sums(win, in, block->plain, fd, sums);
         return;
@@ -285,7 +379,7 @@ static void pair_sums(const struct window *win, int32_t step, const int32_t *in,
     int8_t decoded[TK_S8_LANES];
     size_t apart = (size_t)step * (size_t)in[3];
     int32_t ky, kx, ic, j;
-#if TK_DSP
+#if TK_MVE
     if (block->plain) {
         struct window next = *win;
         next.x += step;
@@ -353,6 +447,13 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
     struct window win;
     uint32_t sums[2][TK_S8_LANES];
     int32_t b, oy, ox, oc, j, p, pixels;
+#if TK_DSP && !TK_MVE
+    if (filter->plain) {
+        dsp_conv(input, in, input_zero, filter->plain, fd, bias, output, od, stride_h, stride_w, dilation_h,
+                 dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, act_min, act_max);
+        return TK_OK;
+    }
+#endif
 #if TK_X86
     if (filter->plain && (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3] <= TK_X86_MAX_DEPTH
         && tk_x86_params_fit(multipliers, shifts, od[3]) && tk_x86_has_avx2()) {

@@ -33,6 +33,34 @@ static const int8_t *window_pixel(const struct window *win, const int32_t *in, i
     return win->image + (iy * (size_t)in[2] + ix) * (size_t)in[3];
 }
 
+#if TK_DSP && !TK_MVE
+/* Channels [c, c + count) when M = 1, count a multiple of 4, on a core with the DSP extension:
+ * four channels at a time with SMLABB / SMLATT (toco_kernels_dsp.h), their sums held in
+ * registers over the window. */
+static void dsp_sums(const struct window *win, const int32_t *in, const int8_t *filter, const int32_t *fd, int32_t c,
+                     int32_t count, uint32_t *sums)
+{
+    uint32_t zeros = tk_dsp_zeros(win->input_zero);
+    size_t column = (size_t)win->dilation_w * (size_t)in[3], tap = (size_t)fd[3];
+    int32_t ky, j;
+    for (j = 0; j < count; j += 4) {
+        int32_t four[4] = {0, 0, 0, 0};
+        for (ky = win->ky0; ky < win->ky1; ++ky) {
+            const int8_t *pixel = window_pixel(win, in, ky, win->kx0) + c + j;
+            const int8_t *taps = filter + (size_t)(ky * fd[2] + win->kx0) * tap + (size_t)(c + j);
+            const int8_t *row_end = taps + (size_t)(win->kx1 - win->kx0) * tap;
+            for (; taps != row_end; pixel += column, taps += tap) { /* no counter: fewer registers */
+                tk_dsp_depthwise4(pixel, taps, zeros, four);
+            }
+        }
+        sums[j] = (uint32_t)four[0];
+        sums[j + 1] = (uint32_t)four[1];
+        sums[j + 2] = (uint32_t)four[2];
+        sums[j + 3] = (uint32_t)four[3];
+    }
+}
+#endif
+
 /* Channels [c, c + TK_S8_LANES) when M = 1. */
 static void block_sums(const struct window *win, const int32_t *in, const int8_t *filter,
                        const int32_t *fd, int32_t c, uint32_t *sums)
@@ -61,25 +89,11 @@ static void block_sums(const struct window *win, const int32_t *in, const int8_t
     (void)j;
     return;
 #elif TK_DSP
-    /* Four channels at a time with SMLABB / SMLATT (toco_kernels_dsp.h), their sums held in
-     * registers over the window. */
-    uint32_t zeros = tk_dsp_zeros(win->input_zero);
-    size_t column = (size_t)win->dilation_w * (size_t)in[3], tap = (size_t)fd[3];
-    for (j = 0; j < TK_S8_LANES; j += 4) {
-        int32_t four[4] = {0, 0, 0, 0};
-        for (ky = win->ky0; ky < win->ky1; ++ky) {
-            const int8_t *pixel = window_pixel(win, in, ky, win->kx0) + c + j;
-            const int8_t *taps = filter + (size_t)(ky * fd[2] + win->kx0) * tap + (size_t)(c + j);
-            const int8_t *row_end = taps + (size_t)(win->kx1 - win->kx0) * tap;
-            for (; taps != row_end; pixel += column, taps += tap) { /* no counter: fewer registers */
-                tk_dsp_depthwise4(pixel, taps, zeros, four);
-            }
-        }
-        sums[j] = (uint32_t)four[0];
-        sums[j + 1] = (uint32_t)four[1];
-        sums[j + 2] = (uint32_t)four[2];
-        sums[j + 3] = (uint32_t)four[3];
-    }
+    dsp_sums(win, in, filter, fd, c, TK_S8_LANES, sums);
+    (void)acc;
+    (void)j;
+    (void)ky;
+    (void)kx;
     return;
 #endif
     for (j = 0; j < TK_S8_LANES; ++j) {
@@ -213,6 +227,17 @@ static void pixel_channels(const struct window *win, const int32_t *in,
             }
         }
     }
+#if TK_DSP && !TK_MVE
+    if (multiplier == 1 && filter->plain) { /* the last channels, four at a time */
+        for (; oc + 4 <= channels; oc += 4) {
+            uint32_t sums[4];
+            dsp_sums(win, in, filter->plain, fd, oc, 4, sums);
+            for (j = 0; j < 4; ++j) {
+                out[oc + j] = finish(sums[j], q, oc + j);
+            }
+        }
+    }
+#endif
     for (; oc < channels; ++oc) {
         out[oc] = finish(channel_sum(win, in, filter, fd, oc, oc / multiplier), q, oc);
     }

@@ -103,14 +103,139 @@ static inline void tk_dsp_block_taps(const int16_t *x, const int8_t *w, size_t c
 }
 #endif
 
-/* x[t] = input[t] - zero for t < count: the taps staged for tk_dsp_block_taps. */
+/* Halfwords of two registers: pkhbt gives (low of a, low of b), pkhtb (high of a, high of b). */
+static inline int16x2_t tk_dsp_lows(int16x2_t a, int16x2_t b)
+{
+    int16x2_t out;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(out) : "r"(a), "r"(b));
+    return out;
+}
+
+static inline int16x2_t tk_dsp_highs(int16x2_t a, int16x2_t b)
+{
+    int16x2_t out;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(out) : "r"(b), "r"(a));
+    return out;
+}
+
+/* -zero in both halfwords, as tk_dsp_stage and tk_dsp_depthwise4 add it. */
+static inline uint32_t tk_dsp_zeros(int32_t zero)
+{
+    uint32_t half = (uint32_t)(uint16_t)(int16_t)-zero;
+    return half | (half << 16);
+}
+
+/* x[t] = input[t] - zero for t < count: the taps staged as int16, four per word load (SXTAB16
+ * adds -zero to bytes 0 and 2, then 1 and 3; PKHBT / PKHTB put them back in order). */
 static inline void tk_dsp_stage(const int8_t *input, size_t count, int32_t zero, int16_t *x)
 {
-    size_t t;
-    for (t = 0; t < count; ++t) {
-        x[t] = (int16_t)(input[t] - zero);
+    const uint32_t zeros = tk_dsp_zeros(zero);
+    const int8_t *end = input + count, *words_end = input + (count & ~(size_t)3);
+    while (input != words_end) {
+        uint32_t in = tk_dsp_word(input);
+        int16x2_t even = __sxtab16((int16x2_t)zeros, (int8x4_t)in), odd, first, second;
+        __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(odd) : "r"(zeros), "r"(in));
+        first = tk_dsp_lows(even, odd);
+        second = tk_dsp_highs(even, odd);
+        memcpy(x, &first, sizeof first);
+        memcpy(x + 2, &second, sizeof second);
+        input += 4;
+        x += 4;
+    }
+    while (input != end) {
+        *x++ = (int16_t)(*input++ - zero);
     }
 }
+
+#if !TK_MVE
+/* Output pixels whose windows a convolution sums together, staged side by side. */
+#define TK_DSP_PIXELS 4
+
+/* The loop of tk_dsp_pixels_pass over pairs of taps: SXTB16 (ROTATE: "" for bytes 0 and 2
+ * of each word, ", ror #8" for 1 and 3) of tap t's and tap t + 1's words, PKHBT / PKHTB into
+ * the (tap t, tap t + 1) pair of each of the two lanes, then one SMLAD per lane and pixel.
+ * Assembly, because the eight sums, three pointers and three temporaries need 14 of the core's
+ * registers, and compiled C spills some of them on every pair (it loads ahead). */
+#define TK_DSP_PIXELS_LOOP(ROTATE)                                                                  \
+    __asm__("1:\n\t"                                                                                \
+            "ldr %[u], [%[w], #16]\n\t"                                                             \
+            "ldr %[v], [%[w]], #32\n\t"                                                             \
+            "sxtb16 %[u], %[u]" ROTATE "\n\t"                                                       \
+            "sxtb16 %[v], %[v]" ROTATE "\n\t"                                                       \
+            "pkhbt %[p], %[v], %[u], lsl #16\n\t"                                                   \
+            "pkhtb %[u], %[u], %[v], asr #16\n\t"                                                   \
+            "ldr %[v], [%[x]], #4\n\t"                                                              \
+            "smlad %[a0], %[v], %[p], %[a0]\n\t"                                                    \
+            "smlad %[b0], %[v], %[u], %[b0]\n\t"                                                    \
+            "ldr %[v], [%[x], %[x1]]\n\t"                                                           \
+            "smlad %[a1], %[v], %[p], %[a1]\n\t"                                                    \
+            "smlad %[b1], %[v], %[u], %[b1]\n\t"                                                    \
+            "ldr %[v], [%[x], %[x2]]\n\t"                                                           \
+            "smlad %[a2], %[v], %[p], %[a2]\n\t"                                                    \
+            "smlad %[b2], %[v], %[u], %[b2]\n\t"                                                    \
+            "ldr %[v], [%[x], %[x3]]\n\t"                                                           \
+            "smlad %[a3], %[v], %[p], %[a3]\n\t"                                                    \
+            "smlad %[b3], %[v], %[u], %[b3]\n\t"                                                    \
+            "cmp %[x], %[end]\n\t"                                                                  \
+            "bne 1b"                                                                                \
+            : [a0] "+r"(a0), [b0] "+r"(b0), [a1] "+r"(a1), [b1] "+r"(b1), [a2] "+r"(a2),           \
+              [b2] "+r"(b2), [a3] "+r"(a3), [b3] "+r"(b3), [w] "+r"(w), [x] "+r"(pair),              \
+              [u] "=&r"(u), [v] "=&r"(v), [p] "=&r"(q)                                              \
+            : [end] "r"(end), [x1] "I"(2 * TK_DSP_CHUNK - 4), [x2] "I"(4 * TK_DSP_CHUNK - 4),       \
+              [x3] "I"(6 * TK_DSP_CHUNK - 4)                                                        \
+            : "cc", "memory")
+
+/* sums[p][lane] and sums[p][lane + 2] += the sum over t < count of x[p][t] * w[16 t] (and
+ * w[16 t + 2]) for the TK_DSP_PIXELS pixels p, w at the lane's word of four (odd lanes: odd
+ * set): per pair of taps 21 instructions for 16 products (TK_DSP_PIXELS_LOOP). */
+static inline void tk_dsp_pixels_pass(const int16_t (*x)[TK_DSP_CHUNK], const int8_t *w, size_t count, int odd,
+                                      int32_t lane, int32_t (*sums)[TK_S8_LANES])
+{
+    int32_t a0 = sums[0][lane], b0 = sums[0][lane + 2], a1 = sums[1][lane], b1 = sums[1][lane + 2];
+    int32_t a2 = sums[2][lane], b2 = sums[2][lane + 2], a3 = sums[3][lane], b3 = sums[3][lane + 2];
+    const int16_t *pair = x[0], *end = x[0] + (count & ~(size_t)1);
+    uint32_t u, v, q;
+    if (pair != end) {
+        if (odd) {
+            TK_DSP_PIXELS_LOOP(", ror #8");
+        } else {
+            TK_DSP_PIXELS_LOOP("");
+        }
+    }
+    if (count & 1) { /* an odd last tap: the filter ends with it */
+        uint32_t word = tk_dsp_word(w);
+        int16x2_t first = odd ? tk_dsp_sxtb16_ror8(word) : __sxtb16((int8x4_t)word);
+        a0 = __smlabb(pair[0], first, a0);
+        b0 = __smlabt(pair[0], first, b0);
+        a1 = __smlabb(pair[TK_DSP_CHUNK], first, a1);
+        b1 = __smlabt(pair[TK_DSP_CHUNK], first, b1);
+        a2 = __smlabb(pair[2 * TK_DSP_CHUNK], first, a2);
+        b2 = __smlabt(pair[2 * TK_DSP_CHUNK], first, b2);
+        a3 = __smlabb(pair[3 * TK_DSP_CHUNK], first, a3);
+        b3 = __smlabt(pair[3 * TK_DSP_CHUNK], first, b3);
+    }
+    sums[0][lane] = a0;
+    sums[0][lane + 2] = b0;
+    sums[1][lane] = a1;
+    sums[1][lane + 2] = b1;
+    sums[2][lane] = a2;
+    sums[2][lane + 2] = b2;
+    sums[3][lane] = a3;
+    sums[3][lane + 2] = b3;
+}
+
+/* sums[p][l] += the sum over t < count of x[p][t] * w[16 t + l] for the lanes l < lanes
+ * (rounded up to four) of a packed block (TK_S8_LANES weights per tap), |x| <= 255. */
+static inline void tk_dsp_pixels_taps(const int16_t (*x)[TK_DSP_CHUNK], const int8_t *w, size_t count,
+                                      int32_t lanes, int32_t (*sums)[TK_S8_LANES])
+{
+    int32_t g;
+    for (g = 0; g < lanes; g += 4) {
+        tk_dsp_pixels_pass(x, w + g, count, 0, g, sums);
+        tk_dsp_pixels_pass(x, w + g, count, 1, g + 1, sums);
+    }
+}
+#endif
 
 /* acc[j] += (input[j] - zero) * w[j] for j < 4: four depthwise channels of one tap. */
 static inline void tk_dsp_depthwise4(const int8_t *input, const int8_t *w, uint32_t zeros, int32_t *acc)
@@ -126,33 +251,68 @@ static inline void tk_dsp_depthwise4(const int8_t *input, const int8_t *w, uint3
     acc[3] = __smlatt(x13, w13, acc[3]);
 }
 
-/* -zero in both halfwords, as tk_dsp_depthwise4 adds it. */
-static inline uint32_t tk_dsp_zeros(int32_t zero)
+/* tk_s8a_requantize in one 64-bit multiply-accumulate (SMLAL) for multipliers >= 0 and shifts
+ * in [-31, 30] (any other: it). With a right shift r >= 1, gemmlowp's two roundings
+ * (doubling high multiply rounded half up, then the rounding shift, half away from zero)
+ * are one: floor((x m + 2^30 + (2^(r-1) - neg) 2^31) / 2^(31+r)), neg = 1 when the high
+ * product is negative; with m >= 0 that is when x < 0, except where the high product is 0,
+ * and then both give 0. The high word of the 64-bit sum, shifted right by r - 1, is that
+ * floor. Arm compilers shift signed values arithmetically and convert to int32 modulo 2^32,
+ * which the portable code does not assume. */
+static inline int64_t tk_dsp_rounding(int32_t right)
 {
-    uint32_t half = (uint32_t)(uint16_t)(int16_t)-zero;
-    return half | (half << 16);
+    return ((int64_t)1 << 30) + ((int64_t)1 << (30 + right));
 }
-/* tk_s8a_requantize in 32-bit steps for shifts in [-31, 30] (any other: it): SMULL for the
- * doubling high multiply, gemmlowp's own remainder test for the rounding right shift. Arm
- * compilers shift signed values arithmetically and convert to int32 modulo 2^32, which the
- * portable code does not assume. */
+
+/* x m scaled by 2^-(31 + right), right >= 1, rounded: rounding = tk_dsp_rounding(right). */
+static inline int32_t tk_dsp_scale_down(int32_t x, int32_t multiplier, int64_t rounding, int32_t right)
+{
+    int64_t sum = (int64_t)x * multiplier + (x < 0 ? rounding - ((int64_t)1 << 31) : rounding);
+    return (int32_t)(sum >> 32) >> (right - 1);
+}
+
+/* result + output_zero (modulo 2^32, as the portable code), clamped. */
+static inline int8_t tk_dsp_output(int32_t result, int32_t output_zero, int32_t act_min, int32_t act_max)
+{
+    result = (int32_t)((uint32_t)result + (uint32_t)output_zero);
+    return (int8_t)(result < act_min ? act_min : result > act_max ? act_max : result);
+}
+
 static inline int8_t tk_dsp_requantize(uint32_t acc, int32_t multiplier, int32_t shift, int32_t output_zero,
                                        int32_t act_min, int32_t act_max)
 {
-    int32_t x, high, right, result;
-    uint32_t mask;
-    if (shift < -31 || shift > 30) {
+    int32_t result;
+    if (shift < -31 || shift > 30 || multiplier < 0) {
         return tk_s8a_requantize(acc, multiplier, shift, output_zero, act_min, act_max);
     }
-    x = (int32_t)(acc << (shift > 0 ? shift : 0));
-    high = x == INT32_MIN && multiplier == INT32_MIN
-               ? INT32_MAX
-               : (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
-    right = shift > 0 ? 0 : -shift;
-    mask = (1u << right) - 1u; /* right <= 31 */
-    result = (high >> right) + (((uint32_t)high & mask) > (mask >> 1) + (uint32_t)(high < 0));
-    result = (int32_t)((uint32_t)result + (uint32_t)output_zero);
-    return (int8_t)(result < act_min ? act_min : result > act_max ? act_max : result);
+    if (shift >= 0) {
+        result = (int32_t)(((int64_t)(int32_t)(acc << shift) * multiplier + ((int64_t)1 << 30)) >> 31);
+    } else {
+        result = tk_dsp_scale_down((int32_t)acc, multiplier, tk_dsp_rounding(-shift), -shift);
+    }
+    return tk_dsp_output(result, output_zero, act_min, act_max);
+}
+
+/* out[p * stride] = tk_dsp_requantize(sums[p][lane] + add, ...) for p < count: one channel of
+ * a few pixels, its rounding worked out once. */
+static inline void tk_dsp_requantize_pixels(const int32_t (*sums)[TK_S8_LANES], int32_t lane, int count,
+                                            uint32_t add, int32_t multiplier, int32_t shift, int32_t output_zero,
+                                            int32_t act_min, int32_t act_max, int8_t *out, size_t stride)
+{
+    int p;
+    if (shift >= 0 || shift < -31 || multiplier < 0) {
+        for (p = 0; p < count; ++p) {
+            out[(size_t)p * stride] = tk_dsp_requantize((uint32_t)sums[p][lane] + add, multiplier, shift,
+                                                        output_zero, act_min, act_max);
+        }
+    } else {
+        const int64_t rounding = tk_dsp_rounding(-shift);
+        for (p = 0; p < count; ++p) {
+            int32_t x = (int32_t)((uint32_t)sums[p][lane] + add);
+            out[(size_t)p * stride] = tk_dsp_output(tk_dsp_scale_down(x, multiplier, rounding, -shift), output_zero,
+                                                    act_min, act_max);
+        }
+    }
 }
 #define tk_conv_requantize tk_dsp_requantize
 #else
