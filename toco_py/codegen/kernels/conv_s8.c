@@ -9,9 +9,9 @@
  * compiler vectorizes, and the input's zero point is taken off once per input value. The
  * taps inside the image are worked out once per output row and pixel.
  *
- * On a core with the DSP extension (TK_DSP), a filter stored as it is sums with SMLAD
- * instead (dsp_block_sums); on an x86-64 host with AVX2 (TK_X86), as a matrix product of
- * staged windows (toco_kernels_x86.h).
+ * A filter stored as it is sums as a matrix product of staged windows on a core with the
+ * DSP extension (TK_DSP: dsp_conv, SMLAD), with Helium (TK_MVE: dsp_block_sums) and on an
+ * x86-64 host with AVX2 (TK_X86: x86_conv, toco_kernels_x86.h).
  *
  * tk_conv2d_lut_s8 runs the same loops on a clustered filter whose indices are packed in the
  * same blocks: the TK_S8_LANES weights of each tap are decoded from their indices and tables
@@ -31,7 +31,7 @@ struct window {
 #if TK_MVE
 /* block_sums on a core with Helium (M55), for a filter stored as it is: the whole
  * window staged as int16 in the filter's tap order, TK_DSP_CHUNK taps at a time, each chunk
- * summed over the block's channels with SMLAxy (toco_kernels_dsp.h). A tap outside the
+ * summed over the block's channels in Helium vectors (tk_dsp_block_taps). A tap outside the
  * image stages 0, whose products add nothing, so that the taps stay one contiguous run. */
 static void dsp_block_sums(const struct window *win, const int32_t *in, const int8_t *filter,
                            const int32_t *fd, uint32_t *sums)

@@ -30,6 +30,28 @@ static int32_t pool_window(const void *input, const int32_t *in, size_t image,
     return (int32_t)(total / count);
 }
 
+/* MAX_POOL_2D of one int8 output pixel, its channels side by side: each tap of the window
+ * raises the pixel's channels at once (no per-channel walk of the window), then the clamp. */
+static void max_pixel_s8(const int8_t *image, const int32_t *in, const struct tk_window *w, int8_t *out,
+                         int32_t channels, int32_t act_min, int32_t act_max)
+{
+    int32_t y, x, c;
+    for (c = 0; c < channels; ++c) {
+        out[c] = INT8_MIN;
+    }
+    for (y = w->y0; y < w->y1; ++y) {
+        for (x = w->x0; x < w->x1; ++x) {
+            const int8_t *pixel = image + ((size_t)y * (size_t)in[2] + (size_t)x) * (size_t)in[3];
+            for (c = 0; c < channels; ++c) {
+                out[c] = pixel[c] > out[c] ? pixel[c] : out[c];
+            }
+        }
+    }
+    for (c = 0; c < channels; ++c) {
+        out[c] = (int8_t)tk_clamp_s32(out[c], act_min, act_max);
+    }
+}
+
 static int pool(const void *input, const int32_t *input_dims, void *output,
                 const int32_t *output_dims, int filter_h, int filter_w, int stride_h,
                 int stride_w, int pad_top, int pad_left, int32_t act_min, int32_t act_max,
@@ -45,6 +67,12 @@ static int pool(const void *input, const int32_t *input_dims, void *output,
                 /* The window is the same for every channel: clipped once. */
                 struct tk_window w = tk_clip_window(in, oy * stride_h - pad_top,
                                                     ox * stride_w - pad_left, filter_h, filter_w);
+                if (type == TK_QTYPE_INT8 && !average) { /* the output never overlaps the input */
+                    max_pixel_s8((const int8_t *)input + image, in, &w, (int8_t *)output + i, output_dims[3],
+                                 act_min, act_max);
+                    i += (size_t)output_dims[3];
+                    continue;
+                }
                 for (c = 0; c < output_dims[3]; ++c) {
                     int32_t v = pool_window(input, in, image, &w, c, type, average);
                     tk_s8a_store(output, i++, type, tk_clamp_s32(v, act_min, act_max));

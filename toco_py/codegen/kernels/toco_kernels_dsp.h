@@ -1,15 +1,17 @@
 /* The int8 sums of CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D on Arm cores with the DSP
  * extension (Cortex-M4, M7, M33 with DSP, M55: __ARM_FEATURE_DSP), with its 16 x 16-bit
- * multiply-accumulates (SMLABB, SMLABT, SMLATB, SMLATT through ACLE's arm_acle.h) on
- * halfword pairs, the way CMSIS-NN computes them: four int8 weights per load, split into
- * halfwords by SXTB16. (SMLAD, two products per instruction, would need the packed
- * filters' taps repacked into pairs first, which costs what it saves.) The products
- * are the portable loops' products and the sums are sums modulo 2^32 (exact for
+ * multiply-accumulates through ACLE's arm_acle.h, the way CMSIS-NN computes them: four int8
+ * weights per load, split into halfwords by SXTB16. CONV_2D sums four output pixels at a
+ * time with SMLAD (two products per instruction): each pair of taps' weights, repacked
+ * into (tap t, tap t + 1) halfword pairs by PKHBT / PKHTB, serves the four pixels'
+ * staged windows (tk_dsp_pixels_taps). FULLY_CONNECTED (one row of inputs) and
+ * DEPTHWISE_CONV_2D use SMLABB, SMLABT, SMLATB, SMLATT on the halfwords as they are. The
+ * products are the portable loops' products and the sums are sums modulo 2^32 (exact for
  * FULLY_CONNECTED's chunks), which no order of adding changes: bit-exact with them. Elsewhere
  * (or compiled with -DTK_PORTABLE, to compare) TK_DSP is 0 and the kernels run their
  * portable loops. On a core with Helium (M55: __ARM_FEATURE_MVE, TK_MVE) the block sums
- * use its vectors instead. The convolutions requantize through
- * tk_conv_requantize: on these cores a 32-bit form of tk_s8a_requantize. */
+ * use its vectors instead. The convolutions requantize through tk_conv_requantize: on these
+ * cores tk_s8a_requantize in one 64-bit multiply-accumulate. */
 #ifndef TOCO_KERNELS_DSP_H
 #define TOCO_KERNELS_DSP_H
 
