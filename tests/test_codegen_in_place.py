@@ -128,3 +128,66 @@ def test_join_stays_a_copy_where_in_place_would_raise_the_peak():
     plan = plan_memory(g)
     assert plan.inside == {}
     assert plan.arena_size < aligned(4 * (4 + 64)) + aligned(4 * 4 * 256)
+
+
+def _stepped_joins_graph() -> tuple[Graph, dict[str, str]]:
+    """int8, fire-module style: two convolutions of one squeezed input joined along the
+    channels (the graph's peak), a strided depthwise one and a pooling of that joined along
+    the channels too (the pooling's output is copied), then two convolutions of different
+    widths joined along the width; 16 or 32 channels a part, so that each part's offset is
+    aligned."""
+    from tests.test_codegen_int8_nn import Int8Chain, pool, window
+
+    c = Int8Chain((2, 6, 7, 3))
+    same, valid = window("SAME", act="RELU"), window("VALID")
+    (squeezed,) = c.op("CONV_2D", ["x", *c.filter(8, 1, 1, 3)], same)
+    (e1,) = c.op("CONV_2D", [squeezed, *c.filter(32, 1, 1, 8)], same)
+    (e3,) = c.op("CONV_2D", [squeezed, *c.filter(32, 3, 3, 8)], same)
+    (fire,) = c.op("CONCATENATION", [e1, e3], {"axis": 3, "fused_activation_function": "NONE"})
+    (dw,) = c.op("DEPTHWISE_CONV_2D", [fire, *c.filter(1, 3, 3, 64, axis=3)],
+                 {**same, "depth_multiplier": 1, "stride_h": 2, "stride_w": 2})
+    (pooled,) = c.op("MAX_POOL_2D", [fire], pool("SAME", (3, 3), (2, 2)))
+    (mixed,) = c.op("CONCATENATION", [dw, pooled], {"axis": -1, "fused_activation_function": "NONE"})
+    (narrow,) = c.op("CONV_2D", [mixed, *c.filter(16, 1, 3, 128)], valid)
+    (full,) = c.op("CONV_2D", [mixed, *c.filter(16, 1, 1, 128)], valid)
+    (wide,) = c.op("CONCATENATION", [narrow, full], {"axis": 2, "fused_activation_function": "NONE"})
+    graph = c.finish([wide])
+    return graph, {"e1": e1, "e3": e3, "fire": fire, "dw": dw, "pooled": pooled, "mixed": mixed,
+                   "narrow": narrow, "full": full, "wide": wide}
+
+
+def test_convolutions_write_their_part_of_a_join_with_steps(tmp_path):
+    """Channel and width joins of convolutions' outputs: each convolution writes its pixels
+    straight into the join's output (plan.steps), the join copies only the pooling's part; the
+    arena is smaller than with the copies (the two expanded halves and their join are never
+    all alive); the bundle matches the interpreter exactly, under the sanitizers, and on the
+    Cortex-M4 (its DSP path) when the cross tools are here."""
+    from toco_py.codegen import mcu
+
+    graph, t = _stepped_joins_graph()
+    plan = plan_memory(graph)
+    # (row step, pixel step): rows of 7 pixels of 64 channels, of 4 of 128; of 2 + 4 of 16.
+    assert plan.steps == {t["e1"]: (7 * 64, 64), t["e3"]: (7 * 64, 64), t["dw"]: (4 * 128, 128),
+                          t["narrow"]: (6 * 16, 16), t["full"]: (6 * 16, 16)}, plan.steps
+    assert {n: plan.inside[n] for n in plan.steps} == {
+        t["e1"]: (t["fire"], 0), t["e3"]: (t["fire"], 32), t["dw"]: (t["mixed"], 0),
+        t["narrow"]: (t["wide"], 0), t["full"]: (t["wide"], 2 * 16)}
+    assert t["pooled"] not in plan.inside
+    assert plan.arena_size < plan_memory(graph, in_place=False).arena_size
+    check_bundle(graph, tmp_path / "host", name="joins", opt="-O1 -g", extra_cflags=SANITIZERS,
+                 more_seeds=range(1, 4))
+    if not mcu.missing_tools():
+        check_bundle(graph, tmp_path / "m4", name="joins", opt="-O2", target="cortex-m4", more_seeds=(1,))
+
+
+def test_checker_refuses_steps_a_producer_cannot_write():
+    graph, t = _stepped_joins_graph()
+    plan = plan_memory(graph)
+    plan.steps[t["e3"]] = (7 * 64, 32)
+    with pytest.raises(PlanError, match="cannot be written into"):
+        check_plan(graph, plan)
+    plan = plan_memory(graph)
+    plan.steps[t["pooled"]], plan.inside[t["pooled"]] = (4 * 128, 128), (t["mixed"], 64)
+    plan.offsets[t["pooled"]] = plan.offsets[t["mixed"]] + 64
+    with pytest.raises(PlanError, match="cannot be written into"):
+        check_plan(graph, plan)

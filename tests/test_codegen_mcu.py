@@ -6,7 +6,6 @@ installs them); without them these tests are skipped, saying how to install them
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import pytest
 
 from tests import test_codegen_int8_nn as int8_nn
 from tests.support.cli import toco
-from tests.support.codegen_check import C_RANDOM, CONV_AGAINST_PORTABLE, PORTABLE_BUILD, check_bundle, one_op
-from tests.support.kernel_check import quant, window
-from tests.test_codegen_int8_nn import INT8_NETWORKS, conv_graph, int8_model, litert_outputs
+from tests.support.codegen_check import C_RANDOM, CONV_AGAINST_PORTABLE, check_bundle, conv_check_folder, one_op
+from tests.support.kernel_check import window
+from tests.test_codegen_int8_nn import INT8_NETWORKS, int8_model, litert_outputs
 from toco_py.codegen import footprint, mcu, tiling
 from toco_py.codegen.bundle import generate_bundle
 from toco_py.codegen.verify import build, run_bundle
@@ -164,17 +163,12 @@ def test_fast_convolutions_equal_the_portable_ones(target, tmp_path):
     """The convolution kernels with the core's own paths (the M4's SMLAD on four pixels'
     staged windows, the M55's Helium) against themselves built with -DTK_PORTABLE, on 1,000
     random convolutions (half of them 1x1, windows of up to 500 taps: several chunks, odd
-    counts, partial blocks and pixel groups, padding, strides, dilations, batches) and 1,000
-    depthwise ones, under QEMU."""
+    counts, partial blocks and pixel groups, padding, strides, dilations, batches; also through
+    the kernel of filters computed at run time) and 1,000 depthwise ones, half of them writing
+    their outputs with steps, under QEMU."""
     folder = tmp_path / "c"
-    generate_bundle(conv_graph("CONV_2D", (1, 3, 4, 5), (6, 1, 1, 5), window("VALID"), quant(0.03, -7)),
-                    str(folder), "net", target=target)
-    dw = conv_graph("DEPTHWISE_CONV_2D", (1, 3, 4, 5), (1, 3, 3, 5), window("SAME"), quant(0.03, -7))
-    generate_bundle(dw, str(tmp_path / "dw"), "net")
-    shutil.copy(tmp_path / "dw" / "depthwise_conv_s8.c", folder)
+    sources = conv_check_folder(folder, target)
     (folder / "check.c").write_text(DSP_CONV_CHECK)
-    sources = [("conv_s8.c", []), ("depthwise_conv_s8.c", []), ("conv_s8.c", PORTABLE_BUILD),
-               ("depthwise_conv_s8.c", PORTABLE_BUILD), ("common.c", [])]
     assert run_check(mcu.TARGETS[target], folder, sources) == "0 0 mismatches"
 
 

@@ -4,17 +4,15 @@ convolutions of random shapes, parameters and data, compiled from the bundle's o
 from __future__ import annotations
 
 import platform
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.support.codegen_check import CONV_AGAINST_PORTABLE, PORTABLE_BUILD, check_bundle
+from tests.support.codegen_check import CONV_AGAINST_PORTABLE, check_bundle, conv_check_folder
 from tests.support.kernel_check import quant
 from tests.test_codegen_int8_nn import conv_graph, window
-from toco_py.codegen.bundle import generate_bundle
 
 
 def _has_avx2() -> bool:
@@ -85,19 +83,15 @@ int main(void)
 def test_avx2_path_equals_the_portable_kernel(tmp_path):
     """tk_x86_requantize8 against tk_s8a_requantize on 400,000 x 8 cases (the edge values,
     anything, and frequent rounding ties), and the convolution kernels with the AVX2 paths against
-    themselves built with -DTK_PORTABLE: 3,000 random convolutions (half of them 1x1) and 3,000
-    depthwise ones."""
-    graph = conv_graph("CONV_2D", (1, 3, 4, 5), (6, 1, 1, 5), window("VALID"), quant(0.03, -7))
+    themselves built with -DTK_PORTABLE: 3,000 random convolutions (half of them 1x1; also through
+    the kernel of filters computed at run time) and 3,000 depthwise ones, half of them writing
+    their outputs with steps."""
     folder = tmp_path / "c"
-    generate_bundle(graph, str(folder), "net")
-    dw = conv_graph("DEPTHWISE_CONV_2D", (1, 3, 4, 5), (1, 3, 3, 5), window("SAME"), quant(0.03, -7))
-    generate_bundle(dw, str(tmp_path / "dw"), "net")
-    shutil.copy(tmp_path / "dw" / "depthwise_conv_s8.c", folder)
+    sources = conv_check_folder(folder)
     (folder / "check.c").write_text(CHECK)
     flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
     objects = []
-    for source, extra in (("conv_s8.c", []), ("depthwise_conv_s8.c", []), ("conv_s8.c", PORTABLE_BUILD),
-                          ("depthwise_conv_s8.c", PORTABLE_BUILD), ("common.c", []), ("check.c", [])):
+    for source, extra in (*sources, ("check.c", [])):
         objects.append(f"{len(objects)}.o")
         subprocess.run(["cc", *flags, *extra, "-c", source, "-o", objects[-1]], cwd=folder, check=True)
     subprocess.run(["cc", *objects, "-o", "check"], cwd=folder, check=True)

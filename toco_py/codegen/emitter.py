@@ -295,7 +295,7 @@ def function_lines(signature: str, upper: str, plan: MemoryPlan, steps: list[Ste
             lines.append("    /* nothing to do: the output shares the input's bytes */")
             continue
         if any(isinstance(call, KernelCall) for call in step.calls):
-            allow = " ".join(f"ARENA_ALLOW({plan.offsets[t]}, {plan.sizes[t]});" for t in step.tensors)
+            allow = " ".join(f"ARENA_ALLOW({plan.offsets[t]}, {plan.reach(t)});" for t in step.tensors)
             lines.append(f"    ARENA_ONLY(); {allow}".rstrip())
         for call in step.calls:
             if isinstance(call, CodeBlock):

@@ -86,7 +86,7 @@ def _conv_s8(ctx: OpContext, kernel) -> None:
     zero, lo, hi = _clamp(ctx, out)
     family, function, weights = kernel(ctx, w)
     ctx.call(family, function, ctx.pointer(x), ctx.dims(x), str(in_zero), weights,
-             ctx.dims(w), ctx.pointer(b), ctx.pointer(out), ctx.dims(out), str(sh), str(sw),
+             ctx.dims(w), ctx.pointer(b), ctx.pointer(out), ctx.dims(out), ctx.output_steps(out), str(sh), str(sw),
              str(dh), str(dw), str(top), str(left), *_requantization(ctx, multipliers, shifts),
              str(zero), str(lo), str(hi))
 

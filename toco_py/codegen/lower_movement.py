@@ -41,7 +41,9 @@ def _join(ctx: OpContext, axis: int, axis_sizes: list[int]) -> None:
     inputs = [ctx.input(i) for i in range(len(ctx.op.inputs))]
     out = ctx.output()
     ctx.require_rank([out])
-    ctx.call("movement", "tk_concatenation", ctx.pointer_array(inputs), ctx.int_array(axis_sizes),
+    # An input its producer wrote into the output with steps is there already: NULL.
+    sources = [None if t.name in ctx.state.plan.steps else t for t in inputs]
+    ctx.call("movement", "tk_concatenation", ctx.pointer_array(sources), ctx.int_array(axis_sizes),
              str(len(inputs)), ctx.pointer(out), ctx.dims(out), str(len(out.shape)), str(axis),
              ctx.element_size(out))
 

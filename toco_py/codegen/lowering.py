@@ -217,6 +217,12 @@ class OpContext:
         ctype = cformat.C_TYPES[t.dtype]
         return f"ARENA({ctype}, {self.state.plan.offsets[t.name]})"
 
+    def output_steps(self, t: Tensor) -> str:
+        """The (row, pixel) steps the kernel writes its output t with, when t is written into a
+        join's output (planner.stepped_runs); NULL for a plain layout."""
+        steps = self.state.plan.steps.get(t.name)
+        return "NULL" if steps is None else self.int_array(list(steps))
+
     def packed(self, t: Tensor, lanes: int) -> str:
         """A constant filter [O, ...] as blocks of `lanes` output channels (pack_blocks)."""
         if not t.size:

@@ -19,6 +19,11 @@ output's bytes are then taken from the first such input's production on, which c
 peak where a run waits empty while other large tensors live: plan_memory keeps whichever of
 the two plans has the smaller arena.
 
+A CONCATENATION of NHWC tensors along their width or channels holds each input's pixels
+with steps (channels: every pixel's run; width: every row's run). An input computed there
+by an int8 convolution, whose kernels write their output with such steps (tk_conv2d_s8's
+output_steps), is written into the output the same way; the MemoryPlan's `steps` give them.
+
 Buffers (tensors sharing bytes) are placed largest first, each at the lowest offset where
 it fits among the buffers already placed whose lifetimes overlap its own (TFLite Micro's
 greedy planner). `check_plan` verifies a plan without trusting the placement code.
@@ -41,6 +46,8 @@ REQUANTIZING = ("QUANTIZE", "DEQUANTIZE")
 # Larger outputs written backward over their input (pad.c): MIRROR_PAD reads back and is none.
 PADDING = ("PAD", "PADV2")
 JOINS = ("CONCATENATION", "PACK")
+# Ops whose int8 C kernels write their output with steps (output_steps): the convolutions.
+STEPPED_WRITERS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 RESOURCE = "resource"  # the dtype of a variable's handle
 
 
@@ -66,9 +73,24 @@ class MemoryPlan:
     arena_size: int = 0
     # A join's input written in place -> (the join's output, the input's byte offset in it).
     inside: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # Those of them written with steps -> (row step, pixel step) in elements (stepped_runs),
+    # and the bytes their writers reach from their offsets (MemoryPlan.reach).
+    steps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    reaches: dict[str, int] = field(default_factory=dict)
 
     def end(self, name: str) -> int:
         return self.offsets[name] + self.sizes[name]
+
+    def reach(self, name: str) -> int:
+        """The bytes from the tensor's offset on that its writer touches: its size, or for one
+        written with steps, up to its last pixel's last channel (stepped_reach)."""
+        return self.reaches.get(name, self.sizes[name])
+
+
+def stepped_reach(graph: Graph, name: str, steps: tuple[int, int]) -> int:
+    batch, height, width, channels = (int(d) for d in graph.tensors[name].shape)
+    row, pixel = steps
+    return ((batch * height - 1) * row + (width - 1) * pixel + channels) * cformat.ITEM_SIZES[graph.tensors[name].dtype]
 
 
 def aligned(size: int) -> int:
@@ -196,20 +218,56 @@ def join_runs(graph: Graph, op) -> list[tuple[str, int]]:
     return runs
 
 
-def joined_in_place(graph: Graph, lives: dict[str, Lifetime]) -> dict[str, tuple[str, int]]:
-    """input -> (join output, offset) for the join inputs (join_runs) their producers can write
-    into the output: computed by an op, dying at the join, read once there, of the output's
-    type and params, neither a graph input nor output, at an aligned offset."""
-    inside = {}
+def stepped_runs(graph: Graph, op) -> list[tuple[str, int, tuple[int, int]]]:
+    """(input, byte offset in the output, (row step, pixel step) in elements) for a
+    CONCATENATION of rank-4 (NHWC) tensors along width or channels whose inputs are not whole
+    runs of the output (join_runs): each input's pixels sit `pixel step` apart, its rows
+    `row step` apart, from its offset on; else []."""
+    if op.type != "CONCATENATION" or len(op.outputs) != 1 or not op.inputs or join_runs(graph, op):
+        return []
+    out = graph.tensors[op.outputs[0]]
+    axis = op.attrs.get("axis", 0)
+    axis = axis + len(out.shape) if axis < 0 else axis
+    if len(out.shape) != 4 or axis not in (2, 3) or not out.static_shape:
+        return []
+    _, _, width, channels = (int(d) for d in out.shape)
+    item = cformat.ITEM_SIZES.get(out.dtype, 0)
+    runs, at = [], 0
+    for name in op.inputs:
+        t = graph.tensors[name]
+        runs.append((name, at * item, (width * channels, channels if axis == 3 else int(t.shape[3]))))
+        at += int(t.shape[3]) if axis == 3 else int(t.shape[2]) * channels
+    return runs
+
+
+def writes_with_steps(graph: Graph, name: str) -> bool:
+    """The tensor's producer writes it with any steps: an int8 convolution (STEPPED_WRITERS)."""
+    op = graph.producer(name)
+    return (op is not None and op.type in STEPPED_WRITERS and op.outputs == [name]
+            and graph.tensors[name].dtype == "int8" and graph.tensors[op.inputs[0]].dtype == "int8")
+
+
+def joined_in_place(graph: Graph, lives: dict[str, Lifetime]) -> tuple[dict[str, tuple[str, int]],
+                                                                        dict[str, tuple[int, int]]]:
+    """(input -> (join output, offset), input -> steps) for the join inputs their producers
+    can write into the output: a run (join_runs) computed by any op, or pixels with steps
+    (stepped_runs) computed by a convolution that writes them so (writes_with_steps); dying at
+    the join, read once there, of the output's type and params, neither a graph input nor
+    output, at an aligned offset."""
+    inside, steps = {}, {}
     for i, op in enumerate(graph.ops):
         out = op.outputs[0] if op.outputs else None
-        for name, at in join_runs(graph, op):
+        runs = [(name, at, None) for name, at in join_runs(graph, op)]
+        runs += [run for run in stepped_runs(graph, op) if writes_with_steps(graph, run[0])]
+        for name, at, step in runs:
             t, o = graph.tensors[name], graph.tensors[out]
             if (name in lives and lives[name].last == i and graph.producer(name) is not None
                     and op.inputs.count(name) == 1 and name not in graph.inputs and name not in graph.outputs
                     and at % ALIGNMENT == 0 and t.dtype == o.dtype and _same_params(t.quant, o.quant)):
                 inside[name] = (out, at)
-    return inside
+                if step is not None:
+                    steps[name] = step
+    return inside, steps
 
 
 def _same_params(a, b) -> bool:
@@ -286,19 +344,21 @@ def plan_memory(graph: Graph, in_place: bool = True) -> MemoryPlan:
     sizes = {n: tensor_bytes(graph, n) for n in names}
     lives = lifetimes(graph)
     aliases = in_place_aliases(graph, lives) if in_place else {}
-    joined = joined_in_place(graph, lives) if in_place else {}
-    plans = [_placed(names, sizes, lives, aliases, inside) for inside in ([joined, {}] if joined else [{}])]
+    joined, steps = joined_in_place(graph, lives) if in_place else ({}, {})
+    plans = [_placed(names, sizes, lives, aliases, inside, steps if inside else {})
+             for inside in ([joined, {}] if joined else [{}])]
     plan = min(plans, key=lambda p: p.arena_size)  # ties: the joins in place, which copy less
+    plan.reaches = {name: stepped_reach(graph, name, step) for name, step in plan.steps.items()}
     check_plan(graph, plan)
     return plan
 
 
 def _placed(names: list[str], sizes: dict[str, int], lives: dict[str, Lifetime], aliases: dict[str, str],
-            inside: dict[str, tuple[str, int]]) -> MemoryPlan:
+            inside: dict[str, tuple[str, int]], steps: dict[str, tuple[int, int]]) -> MemoryPlan:
     buffers = _buffers(names, sizes, lives, aliases, inside)
     arena = _place(buffers)
     offsets = {n: b.offset + b.at[n] for b in buffers for n in b.tensors}
-    return MemoryPlan(offsets, sizes, lives, aliases, aligned(arena), inside)
+    return MemoryPlan(offsets, sizes, lives, aliases, aligned(arena), inside, steps)
 
 
 # ---- the independent check ---------------------------------------------------------------
@@ -321,9 +381,17 @@ def _consumers_end(graph: Graph, name: str) -> int:
 
 def _inside_ok(graph: Graph, plan: MemoryPlan, name: str, out: str, at: int) -> bool:
     """name may sit inside out at `at`: a join reads it and writes out, name is its run at
-    that offset (join_runs), name dies there, and the plan puts it exactly there."""
+    that offset (join_runs) or, written so by its producer, its pixels with the plan's steps
+    there (stepped_runs), name dies there, and the plan puts it exactly there."""
     op = graph.producer(out)
-    if op is None or (name, at) not in join_runs(graph, op) or op.inputs.count(name) != 1:
+    if op is None or op.inputs.count(name) != 1:
+        return False
+    if name in plan.steps:
+        fits = (writes_with_steps(graph, name) and (name, at, plan.steps[name]) in stepped_runs(graph, op)
+                and plan.reach(name) == stepped_reach(graph, name, plan.steps[name]))
+    else:
+        fits = (name, at) in join_runs(graph, op)
+    if not fits:
         return False
     i = next(k for k, o in enumerate(graph.ops) if o is op)
     return (_consumers_end(graph, name) == i and name not in graph.outputs
@@ -343,6 +411,9 @@ def _sharing_allowed(graph: Graph, plan: MemoryPlan) -> set[frozenset[str]]:
     for name in plan.offsets:
         groups.setdefault(_root(plan.aliases, name), []).append(name)
     pairs = {frozenset((a, b)) for members in groups.values() for a in members for b in members if a != b}
+    # Inputs with steps in one join interleave their bytes (each writes only its own).
+    stepped = [(name, plan.inside[name][0]) for name in plan.steps]
+    pairs |= {frozenset((a, b)) for a, out in stepped for b, other in stepped if a != b and out == other}
     return pairs | {frozenset((name, out)) for name, (out, _) in plan.inside.items()}
 
 

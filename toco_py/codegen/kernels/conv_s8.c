@@ -105,7 +105,8 @@ static void dsp_stage(const struct window *win, const int32_t *in, const int32_t
         } else {
             for (k = first; k < first + n;) { /* tap by tap */
                 int32_t kx = (int32_t)(k / channels), ix = win->x + kx * win->dilation_w;
-                size_t ic = k - (size_t)kx * channels, m = channels - ic < first + n - k ? channels - ic : first + n - k;
+                size_t ic = k - (size_t)kx * channels, m = channels - ic;
+                m = m < first + n - k ? m : first + n - k;
                 if (ix < 0 || ix >= in[2]) {
                     memset(to + (k - first), 0, m * sizeof *to);
                 } else {
@@ -120,14 +121,15 @@ static void dsp_stage(const struct window *win, const int32_t *in, const int32_t
 }
 
 static void dsp_conv(const int8_t *input, const int32_t *in, int32_t input_zero, const int8_t *filter,
-                     const int32_t *fd, const int32_t *bias, int8_t *output, const int32_t *od, int stride_h,
-                     int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left,
+                     const int32_t *fd, const int32_t *bias, int8_t *output, const int32_t *od, const int32_t *steps,
+                     int stride_h, int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left,
                      const int32_t *multipliers, const int8_t *shifts, int32_t output_zero, int32_t act_min,
                      int32_t act_max)
 {
     int16_t x[TK_DSP_PIXELS][TK_DSP_CHUNK];
     int32_t sums[TK_DSP_PIXELS][TK_S8_LANES];
     struct window win[TK_DSP_PIXELS];
+    int8_t *out[TK_DSP_PIXELS];
     const size_t depth = (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3];
     const size_t pixels = (size_t)od[0] * (size_t)od[1] * (size_t)od[2];
     const int once = depth <= TK_DSP_CHUNK; /* each window staged once for all the blocks */
@@ -146,6 +148,7 @@ static void dsp_conv(const int8_t *input, const int32_t *in, int32_t input_zero,
             win[p].dilation_h = dilation_h;
             win[p].dilation_w = dilation_w;
             win[p].input_zero = input_zero;
+            out[p] = tk_s8a_pixel(output, od, steps, at);
             if (once) {
                 dsp_stage(&win[p], in, fd, 0, depth, x[p]);
             }
@@ -164,8 +167,7 @@ static void dsp_conv(const int8_t *input, const int32_t *in, int32_t input_zero,
             for (j = 0; j < lanes; ++j) { /* channel by channel: its parameters serve the pixels */
                 tk_dsp_requantize_pixels((const int32_t(*)[TK_S8_LANES])sums, j, count,
                                          bias ? (uint32_t)bias[oc + j] : 0u, multipliers[oc + j], shifts[oc + j],
-                                         output_zero, act_min, act_max,
-                                         output + first * (size_t)od[3] + (size_t)(oc + j), (size_t)od[3]);
+                                         output_zero, act_min, act_max, out, oc + j);
             }
         }
     }
@@ -247,7 +249,7 @@ static inline TK_X86_AVX2 void x86_block_sums(const int16_t *staged, size_t stri
  * nothing, as the portable kernel's skipped taps). */
 static TK_X86_AVX2 void x86_conv(const int8_t *input, const int32_t *in, int32_t input_zero,
                                  const int8_t *filter, const int32_t *fd, const int32_t *bias,
-                                 int8_t *output, const int32_t *od, int stride_h, int stride_w,
+                                 int8_t *output, const int32_t *od, const int32_t *steps, int stride_h, int stride_w,
                                  int dilation_h, int dilation_w, int pad_top, int pad_left,
                                  const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,
                                  int32_t act_min, int32_t act_max)
@@ -298,7 +300,7 @@ static TK_X86_AVX2 void x86_conv(const int8_t *input, const int32_t *in, int32_t
                 q[1] = tk_x86_params(tk_x86_load8(multipliers + oc + 8), tk_x86_widen8(shifts + oc + 8));
                 for (p = 0; p < count; ++p) {
                     tk_x86_requantize16(_mm256_add_epi32(sums[p][0], b0), _mm256_add_epi32(sums[p][1], b1), q, zero,
-                                        low, high, output + (first + (size_t)p) * (size_t)od[3] + (size_t)oc);
+                                        low, high, tk_s8a_pixel(output, od, steps, first + (size_t)p) + oc);
                 }
                 continue;
             }
@@ -318,7 +320,7 @@ static TK_X86_AVX2 void x86_conv(const int8_t *input, const int32_t *in, int32_t
                 for (p = 0; p < count; ++p) {
                     int32_t result[8];
                     __m256i acc = _mm256_add_epi32(sums[p][half], b);
-                    int8_t *out = output + (first + (size_t)p) * (size_t)od[3] + (size_t)oc + (size_t)half * 8;
+                    int8_t *out = tk_s8a_pixel(output, od, steps, first + (size_t)p) + oc + half * 8;
                     _mm256_storeu_si256((__m256i *)(void *)result, tk_x86_requantize8(acc, &q, zero, low, high));
                     for (j = 0; j < 8 && half * 8 + j < lanes; ++j) {
                         out[j] = (int8_t)result[j];
@@ -437,8 +439,8 @@ static int32_t pixel_sums(struct window *win, const int32_t *in, const tk_weight
 
 int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
                      const tk_weights_s8 *filter, const int32_t *filter_dims, const int32_t *bias,
-                     int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,
-                     int dilation_h, int dilation_w, int pad_top, int pad_left,
+                     int8_t *output, const int32_t *output_dims, const int32_t *output_steps, int stride_h,
+                     int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left,
                      const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,
                      int32_t act_min, int32_t act_max)
 {
@@ -449,16 +451,16 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
     int32_t b, oy, ox, oc, j, p, pixels;
 #if TK_DSP && !TK_MVE
     if (filter->plain) {
-        dsp_conv(input, in, input_zero, filter->plain, fd, bias, output, od, stride_h, stride_w, dilation_h,
-                 dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, act_min, act_max);
+        dsp_conv(input, in, input_zero, filter->plain, fd, bias, output, od, output_steps, stride_h, stride_w,
+                 dilation_h, dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, act_min, act_max);
         return TK_OK;
     }
 #endif
 #if TK_X86
     if (filter->plain && (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3] <= TK_X86_MAX_DEPTH
         && tk_x86_params_fit(multipliers, shifts, od[3]) && tk_x86_has_avx2()) {
-        x86_conv(input, in, input_zero, filter->plain, fd, bias, output, od, stride_h, stride_w, dilation_h,
-                 dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, act_min, act_max);
+        x86_conv(input, in, input_zero, filter->plain, fd, bias, output, od, output_steps, stride_h, stride_w,
+                 dilation_h, dilation_w, pad_top, pad_left, multipliers, shifts, output_zero, act_min, act_max);
         return TK_OK;
     }
 #endif
@@ -468,7 +470,9 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
     for (b = 0; b < od[0]; ++b) {
         win.image = input + (size_t)b * (size_t)in[1] * (size_t)in[2] * (size_t)in[3];
         for (oy = 0; oy < od[1]; ++oy) {
-            int8_t *row = output + ((size_t)b * (size_t)od[1] + (size_t)oy) * (size_t)od[2] * (size_t)od[3];
+            int8_t *row = tk_s8a_pixel(output, od, output_steps,
+                                       ((size_t)b * (size_t)od[1] + (size_t)oy) * (size_t)od[2]);
+            size_t step = output_steps ? (size_t)output_steps[1] : (size_t)od[3];
             win.y = oy * stride_h - pad_top;
             tk_tap_range(win.y, dilation_h, fd[1], in[1], &win.ky0, &win.ky1);
             /* Block by block, so that one block of the filter serves the whole row. */
@@ -479,7 +483,7 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
                     pixels = pixel_sums(&win, in, &block, fd, od[2] - ox, ox, stride_w, pad_left,
                                         sums);
                     for (p = 0; p < pixels; ++p) {
-                        int8_t *out = row + (size_t)(ox + p) * (size_t)od[3] + (size_t)oc;
+                        int8_t *out = row + (size_t)(ox + p) * step + (size_t)oc;
                         for (j = 0; j < lanes; ++j) {
                             uint32_t acc = sums[p][j] + (bias ? (uint32_t)bias[oc + j] : 0u);
                             out[j] = tk_conv_requantize(acc, multipliers[oc + j], shifts[oc + j],
@@ -495,13 +499,13 @@ int tk_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims, int32_t inp
 
 int tk_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
                  const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
-                 int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,
-                 int dilation_h, int dilation_w, int pad_top, int pad_left,
+                 int8_t *output, const int32_t *output_dims, const int32_t *output_steps, int stride_h,
+                 int stride_w, int dilation_h, int dilation_w, int pad_top, int pad_left,
                  const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,
                  int32_t act_min, int32_t act_max)
 {
     tk_weights_s8 packed = {filter, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
     return tk_conv2d_lut_s8(input, input_dims, input_zero, &packed, filter_dims, bias, output,
-                            output_dims, stride_h, stride_w, dilation_h, dilation_w, pad_top,
+                            output_dims, output_steps, stride_h, stride_w, dilation_h, dilation_w, pad_top,
                             pad_left, multipliers, shifts, output_zero, act_min, act_max);
 }

@@ -246,7 +246,7 @@ static void pixel_channels(const struct window *win, const int32_t *in,
 int tk_depthwise_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims,
                                int32_t input_zero, const tk_weights_s8 *filter,
                                const int32_t *filter_dims, const int32_t *bias, int8_t *output,
-                               const int32_t *output_dims, int stride_h, int stride_w,
+                               const int32_t *output_dims, const int32_t *output_steps, int stride_h, int stride_w,
                                int dilation_h, int dilation_w, int pad_top, int pad_left,
                                const int32_t *multipliers, const int8_t *shifts,
                                int32_t output_zero, int32_t act_min, int32_t act_max)
@@ -255,7 +255,7 @@ int tk_depthwise_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims,
     struct requantization q;
     struct window win;
     int32_t b, oy, ox;
-    int8_t *out = output;
+    size_t at = 0; /* the output pixel */
     q.bias = bias;
     q.multipliers = multipliers;
     q.shifts = shifts;
@@ -278,8 +278,7 @@ int tk_depthwise_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims,
             for (ox = 0; ox < od[2]; ++ox) {
                 win.x = ox * stride_w - pad_left;
                 tk_tap_range(win.x, dilation_w, fd[2], in[2], &win.kx0, &win.kx1);
-                pixel_channels(&win, in, filter, fd, &q, out, od[3]);
-                out += od[3];
+                pixel_channels(&win, in, filter, fd, &q, tk_s8a_pixel(output, od, output_steps, at++), od[3]);
             }
         }
     }
@@ -288,14 +287,14 @@ int tk_depthwise_conv2d_lut_s8(const int8_t *input, const int32_t *input_dims,
 
 int tk_depthwise_conv2d_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
                            const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
-                           int8_t *output, const int32_t *output_dims, int stride_h,
+                           int8_t *output, const int32_t *output_dims, const int32_t *output_steps, int stride_h,
                            int stride_w, int dilation_h, int dilation_w, int pad_top,
                            int pad_left, const int32_t *multipliers, const int8_t *shifts,
                            int32_t output_zero, int32_t act_min, int32_t act_max)
 {
     tk_weights_s8 plain = {filter, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
     return tk_depthwise_conv2d_lut_s8(input, input_dims, input_zero, &plain, filter_dims, bias,
-                                      output, output_dims, stride_h, stride_w, dilation_h,
+                                      output, output_dims, output_steps, stride_h, stride_w, dilation_h,
                                       dilation_w, pad_top, pad_left, multipliers, shifts,
                                       output_zero, act_min, act_max);
 }

@@ -78,8 +78,10 @@ int tk_concatenation(const void *const *inputs, const int32_t *axis_sizes, int c
     for (o = 0; o < outer; ++o) {
         for (i = 0; i < count; ++i) {
             size_t chunk = (size_t)axis_sizes[i] * (size_t)inner * element_size;
-            const byte *src = (const byte *)inputs[i] + (size_t)o * chunk;
-            if (src != dst) { /* an input its producer wrote in place (planner.py) is there */
+            /* An input its producer wrote in place (planner.py) is there: as a run of the
+             * output (src is dst) or with steps (NULL). */
+            const byte *src = inputs[i] ? (const byte *)inputs[i] + (size_t)o * chunk : NULL;
+            if (src && src != dst) {
                 memcpy(dst, src, chunk);
             }
             dst += chunk;

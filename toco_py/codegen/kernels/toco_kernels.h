@@ -440,7 +440,8 @@ int tk_copy(const void *input, void *output, size_t bytes);
 int tk_transpose(const void *input, const int32_t *input_dims, int rank, const int32_t *perm,
                  void *output, size_t element_size);
 /* Inputs joined along `axis` of the output; axis_sizes[i] is input i's size there (1 for
- * PACK, whose inputs lack that axis). */
+ * PACK, whose inputs lack that axis). An input already in the output (its producer wrote it
+ * there) is skipped: at its own place, or NULL. */
 int tk_concatenation(const void *const *inputs, const int32_t *axis_sizes, int count,
                      void *output, const int32_t *output_dims, int rank, int axis,
                      size_t element_size);

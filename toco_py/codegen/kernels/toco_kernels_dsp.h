@@ -295,24 +295,24 @@ static inline int8_t tk_dsp_requantize(uint32_t acc, int32_t multiplier, int32_t
     return tk_dsp_output(result, output_zero, act_min, act_max);
 }
 
-/* out[p * stride] = tk_dsp_requantize(sums[p][lane] + add, ...) for p < count: one channel of
+/* out[p][channel] = tk_dsp_requantize(sums[p][lane] + add, ...) for p < count: one channel of
  * a few pixels, its rounding worked out once. */
 static inline void tk_dsp_requantize_pixels(const int32_t (*sums)[TK_S8_LANES], int32_t lane, int count,
                                             uint32_t add, int32_t multiplier, int32_t shift, int32_t output_zero,
-                                            int32_t act_min, int32_t act_max, int8_t *out, size_t stride)
+                                            int32_t act_min, int32_t act_max, int8_t *const *out, int32_t channel)
 {
     int p;
     if (shift >= 0 || shift < -31 || multiplier < 0) {
         for (p = 0; p < count; ++p) {
-            out[(size_t)p * stride] = tk_dsp_requantize((uint32_t)sums[p][lane] + add, multiplier, shift,
-                                                        output_zero, act_min, act_max);
+            out[p][channel] = tk_dsp_requantize((uint32_t)sums[p][lane] + add, multiplier, shift, output_zero,
+                                                act_min, act_max);
         }
     } else {
         const int64_t rounding = tk_dsp_rounding(-shift);
         for (p = 0; p < count; ++p) {
             int32_t x = (int32_t)((uint32_t)sums[p][lane] + add);
-            out[(size_t)p * stride] = tk_dsp_output(tk_dsp_scale_down(x, multiplier, rounding, -shift), output_zero,
-                                                    act_min, act_max);
+            out[p][channel] = tk_dsp_output(tk_dsp_scale_down(x, multiplier, rounding, -shift), output_zero, act_min,
+                                            act_max);
         }
     }
 }

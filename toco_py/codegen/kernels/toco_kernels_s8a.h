@@ -98,34 +98,41 @@ static inline int8_t tk_s8a_requantize(uint32_t acc, int32_t multiplier, int32_t
 /* conv_s8.c (filter OHWI, packed), depthwise_conv_s8.c (filter 1HW(C*M) as in the model),
  * unpacked_s8.c (OHWI as in the model, for filters computed at run time): NHWC.
  * acc = sum of filter * (input - input_zero) over the taps inside the image (+ bias), then
- * per output channel c: tk_s8a_requantize(acc, multipliers[c], shifts[c], ...). */
-#define TK_CONV_S8(name)                                                                    \
+ * per output channel c: tk_s8a_requantize(acc, multipliers[c], shifts[c], ...).
+ * output_steps: NULL for an output laid out as its dims say; else each output pixel's channels are contiguous, pixels output_steps[1] elements
+ * apart in a row and rows output_steps[0] apart: the convolution writes its part of a
+ * CONCATENATION's output in place (codegen/planner.py). */
+#define TK_CONV_S8(name, filter_type)                                                       \
     int name(const int8_t *input, const int32_t *input_dims, int32_t input_zero,            \
-             const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,         \
-             int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,        \
-             int dilation_h, int dilation_w, int pad_top, int pad_left,                     \
-             const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,         \
-             int32_t act_min, int32_t act_max)
-TK_CONV_S8(tk_conv2d_s8);
-TK_CONV_S8(tk_depthwise_conv2d_s8);
-TK_CONV_S8(tk_conv2d_unpacked_s8);
-#undef TK_CONV_S8
+             const filter_type *filter, const int32_t *filter_dims, const int32_t *bias,    \
+             int8_t *output, const int32_t *output_dims, const int32_t *output_steps,       \
+             int stride_h, int stride_w, int dilation_h, int dilation_w, int pad_top,       \
+             int pad_left, const int32_t *multipliers, const int8_t *shifts,                \
+             int32_t output_zero, int32_t act_min, int32_t act_max)
+TK_CONV_S8(tk_conv2d_s8, int8_t);
+TK_CONV_S8(tk_depthwise_conv2d_s8, int8_t);
+TK_CONV_S8(tk_conv2d_unpacked_s8, int8_t);
 
 /* Clustered int8 filters: tk_weights_s8, tk_weight_s8, tk_s8_block, tk_s8_block_taps (toco_kernels.h). */
 TK_LUT_WEIGHTS(int8_t, s8, TK_S8_LANES)
 
 /* conv_s8.c and depthwise_conv_s8.c: the convolutions above on clustered filters, packed
  * as tk_conv2d_s8's (in blocks) and as tk_depthwise_conv2d_s8's (as in the model). */
-#define TK_CONV_LUT_S8(name)                                                                \
-    int name(const int8_t *input, const int32_t *input_dims, int32_t input_zero,            \
-             const tk_weights_s8 *filter, const int32_t *filter_dims, const int32_t *bias,  \
-             int8_t *output, const int32_t *output_dims, int stride_h, int stride_w,        \
-             int dilation_h, int dilation_w, int pad_top, int pad_left,                     \
-             const int32_t *multipliers, const int8_t *shifts, int32_t output_zero,         \
-             int32_t act_min, int32_t act_max)
-TK_CONV_LUT_S8(tk_conv2d_lut_s8);
-TK_CONV_LUT_S8(tk_depthwise_conv2d_lut_s8);
-#undef TK_CONV_LUT_S8
+TK_CONV_S8(tk_conv2d_lut_s8, tk_weights_s8);
+TK_CONV_S8(tk_depthwise_conv2d_lut_s8, tk_weights_s8);
+#undef TK_CONV_S8
+
+/* Output pixel `at` (counted in N, H, W order) of a convolution's output (output_steps
+ * above): where its channels start. */
+static inline int8_t *tk_s8a_pixel(int8_t *output, const int32_t *output_dims, const int32_t *output_steps,
+                                   size_t at)
+{
+    if (!output_steps) {
+        return output + at * (size_t)output_dims[3];
+    }
+    return output + at / (size_t)output_dims[2] * (size_t)output_steps[0]
+           + at % (size_t)output_dims[2] * (size_t)output_steps[1];
+}
 
 /* fc_s8.c (weights [units][depth], packed) and unpacked_s8.c (as in the model):
  * output[b][u] = clamp(scale_single(sum_k (input[b][k] - input_zero) * weights[u][k] +

@@ -27,15 +27,14 @@ static uint32_t conv_sum(const int8_t *image, const int32_t *in, int32_t input_z
 
 int tk_conv2d_unpacked_s8(const int8_t *input, const int32_t *input_dims, int32_t input_zero,
                           const int8_t *filter, const int32_t *filter_dims, const int32_t *bias,
-                          int8_t *output, const int32_t *output_dims, int stride_h,
-                          int stride_w, int dilation_h, int dilation_w, int pad_top,
+                          int8_t *output, const int32_t *output_dims, const int32_t *output_steps,
+                          int stride_h, int stride_w, int dilation_h, int dilation_w, int pad_top,
                           int pad_left, const int32_t *multipliers, const int8_t *shifts,
                           int32_t output_zero, int32_t act_min, int32_t act_max)
 {
     const int32_t *in = input_dims, *fd = filter_dims, *od = output_dims;
-    size_t per_channel = (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3];
+    size_t per_channel = (size_t)fd[1] * (size_t)fd[2] * (size_t)fd[3], at = 0;
     int32_t b, oy, ox, oc, ky[2], kx[2];
-    int8_t *out = output;
     for (b = 0; b < od[0]; ++b) {
         const int8_t *image = input + (size_t)b * (size_t)in[1] * (size_t)in[2] * (size_t)in[3];
         for (oy = 0; oy < od[1]; ++oy) {
@@ -43,6 +42,7 @@ int tk_conv2d_unpacked_s8(const int8_t *input, const int32_t *input_dims, int32_
             tk_tap_range(y, dilation_h, fd[1], in[1], &ky[0], &ky[1]);
             for (ox = 0; ox < od[2]; ++ox) {
                 int32_t x = ox * stride_w - pad_left;
+                int8_t *out = tk_s8a_pixel(output, od, output_steps, at++);
                 tk_tap_range(x, dilation_w, fd[2], in[2], &kx[0], &kx[1]);
                 for (oc = 0; oc < od[3]; ++oc) {
                     uint32_t acc = conv_sum(image, in, input_zero, filter + (size_t)oc * per_channel,
