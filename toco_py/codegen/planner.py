@@ -16,8 +16,9 @@ A CONCATENATION or PACK along an axis with no longer axis before it holds each i
 contiguous run of its bytes: an input that dies there (with the output's type and params) is
 written by its producer straight into its run, and the join copies nothing for it. The
 output's bytes are then taken from the first such input's production on, which can raise the
-peak where a run waits empty while other large tensors live: plan_memory keeps whichever of
-the two plans has the smaller arena.
+peak where a run waits empty while other large tensors live: plan_memory keeps whichever plan
+has the smaller arena (every join in place, only the runs (none with the steps below), or
+none).
 
 A CONCATENATION of NHWC tensors along their width or channels holds each input's pixels
 with steps (channels: every pixel's run; width: every row's run). An input computed there
@@ -345,9 +346,12 @@ def plan_memory(graph: Graph, in_place: bool = True) -> MemoryPlan:
     lives = lifetimes(graph)
     aliases = in_place_aliases(graph, lives) if in_place else {}
     joined, steps = joined_in_place(graph, lives) if in_place else ({}, {})
-    plans = [_placed(names, sizes, lives, aliases, inside, steps if inside else {})
-             for inside in ([joined, {}] if joined else [{}])]
-    plan = min(plans, key=lambda p: p.arena_size)  # ties: the joins in place, which copy less
+    # Every join in place; only the runs (none with steps); none. Ties: the first listed,
+    # which copies least.
+    runs = {name: place for name, place in joined.items() if name not in steps}
+    choices = [(joined, steps)] + ([(runs, {})] if steps and runs else []) + ([({}, {})] if joined else [])
+    plans = [_placed(names, sizes, lives, aliases, inside, stepped) for inside, stepped in choices]
+    plan = min(plans, key=lambda p: p.arena_size)
     plan.reaches = {name: stepped_reach(graph, name, step) for name, step in plan.steps.items()}
     check_plan(graph, plan)
     return plan
