@@ -215,7 +215,7 @@ def models(quick: bool):
 # What the last full run showed beyond the targets (kept with the code that writes the file).
 NOTES = (
     "Notes. Host: on x86-64 with AVX2 the int8 convolutions run as matrix products of staged windows "
-    "(VPMADDWD on pairs of taps) and requantize 8 channels at a time (kernels/toco_kernels_x86.h, "
+    "(VPMADDWD on pairs of taps) and requantize 8 channels at a time (kernels/conv_x86_s8.h, "
     "chosen at run time; other CPUs keep the portable C at -O2); LiteRT's default kernels dispatch to "
     "the CPU's widest SIMD (AVX-512 VNNI here): MobileNetV2 int8 12.4 ms against 3.2 ms, 3.8x (LiteRT's "
     "default took 3.2-3.8 ms over the last three runs, ours 12.1-13.0; 64 ms and 16x with the portable "

@@ -305,7 +305,7 @@ SABOTAGED_KERNELS = {
     "float: padding off by one": ("float", "conv.c",
                                   lambda c: c.replace("oy * stride_h - pad_top;", "oy * stride_h - pad_top + 1;")),
     # In the portable loops and in the x86 path's staging, whichever the host runs.
-    "int8: padding off by one": ("int8", "conv_s8.c",
+    "int8: padding off by one": ("int8", ("conv_s8.c", "conv_x86_s8.h"),
                                  lambda c: c.replace("oy * stride_h - pad_top;", "oy * stride_h - pad_top + 1;")
                                  .replace("stride_h - pad_top + ky", "stride_h - pad_top + 1 + ky")),
 }
@@ -323,13 +323,14 @@ def digits_models(tmp_path_factory):
 
 @pytest.mark.parametrize("sabotage", SABOTAGED_KERNELS)
 def test_sabotaged_kernel_fails_verify_at_every_seed(digits_models, sabotage, tmp_path):
-    mode, file, edit = SABOTAGED_KERNELS[sabotage]
+    mode, files, edit = SABOTAGED_KERNELS[sabotage]
     graph = digits_models[mode]
     bundle = generate_bundle(graph, str(tmp_path / "digits"), "digits")
-    source = tmp_path / "digits" / file
-    text = source.read_text()
-    assert edit(text) != text, "the sabotage no longer applies to the kernel's source"
-    source.write_text(edit(text))
+    for file in (files,) if isinstance(files, str) else files:
+        source = tmp_path / "digits" / file
+        text = source.read_text()
+        assert edit(text) != text, f"the sabotage no longer applies to {file}"
+        source.write_text(edit(text))
     for seed in range(3):
         report = verify_bundle(graph, str(tmp_path / "digits"), "digits", bundle.plan.arena_size,
                                seed=seed, opt="-O1")

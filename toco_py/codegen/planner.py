@@ -89,6 +89,7 @@ class MemoryPlan:
 
 
 def stepped_reach(graph: Graph, name: str, steps: tuple[int, int]) -> int:
+    """The bytes an NHWC tensor written with (row, pixel) steps spans from its first element."""
     batch, height, width, channels = (int(d) for d in graph.tensors[name].shape)
     row, pixel = steps
     return ((batch * height - 1) * row + (width - 1) * pixel + channels) * cformat.ITEM_SIZES[graph.tensors[name].dtype]
@@ -236,7 +237,7 @@ def stepped_runs(graph: Graph, op) -> list[tuple[str, int, tuple[int, int]]]:
     runs, at = [], 0
     for name in op.inputs:
         t = graph.tensors[name]
-        runs.append((name, at * item, (width * channels, channels if axis == 3 else int(t.shape[3]))))
+        runs.append((name, at * item, (width * channels, channels)))  # either axis: the output's steps
         at += int(t.shape[3]) if axis == 3 else int(t.shape[2]) * channels
     return runs
 
