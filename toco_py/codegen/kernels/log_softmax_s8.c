@@ -63,12 +63,13 @@ int tk_log_softmax_s8(const int8_t *input, int8_t *output, int32_t outer, int32_
                       int32_t reverse_multiplier, int32_t reverse_shift)
 {
     const int output_integer_bits = 4; /* Q4 in 1/16 steps, zero point 127 */
-    int32_t exps[256], row, i;
-    exp_table(exps, input_multiplier, left_shift, diff_min);
+    struct exps exps;
+    int32_t row, i;
+    exps_start(&exps, input_multiplier, left_shift, diff_min);
     for (row = 0; row < outer; ++row) {
         const int8_t *x = input + row * depth;
         int32_t max = row_max(x, depth);
-        int32_t log_sum = log_q12_to_q5(row_sum(x, depth, max, exps, diff_min));
+        int32_t log_sum = log_q12_to_q5(row_sum(x, depth, max, &exps));
         /* Differences whose log-softmax falls below the smallest Q5.26 value give -128. */
         int32_t shifted_log_sum = tk_wrap32((int64_t)log_sum + INT32_MIN);
         int32_t reverse = tk_mbqm(shifted_log_sum, reverse_multiplier, reverse_shift);

@@ -68,13 +68,35 @@ static inline int32_t one_over_one_plus_x(int32_t a)
     return tk_saturating_shl(x, 1);
 }
 
-/* exp of every difference 0, -1, ..., -255 (the only ones an int8 row has), in Q0.31. */
-static inline void exp_table(int32_t *table, int32_t multiplier, int32_t left_shift, int32_t diff_min)
+/* exp of the differences 0, -1, ..., -255 (the only ones an int8 row has), in Q0.31, each
+ * worked out the first time a row asks for it: a row of ten classes needs ten, not 256
+ * (about 150 instructions each on a Cortex-M4). */
+struct exps {
+    int32_t table[256];
+    uint32_t known[8]; /* a bit per difference */
+    int32_t multiplier, left_shift, diff_min;
+};
+
+static inline void exps_start(struct exps *e, int32_t multiplier, int32_t left_shift, int32_t diff_min)
 {
-    int32_t d;
-    for (d = 0; d < 256; ++d) {
-        table[d] = -d >= diff_min ? exp_on_negative_values(tk_mbqm(-d, multiplier, left_shift)) : 0;
+    int i;
+    for (i = 0; i < 8; ++i) {
+        e->known[i] = 0u;
     }
+    e->multiplier = multiplier;
+    e->left_shift = left_shift;
+    e->diff_min = diff_min;
+}
+
+/* The exp of the difference -d, d in [0, 255]. */
+static inline int32_t exp_of(struct exps *e, int32_t d)
+{
+    uint32_t bit = 1u << (d & 31);
+    if (!(e->known[d >> 5] & bit)) {
+        e->table[d] = -d >= e->diff_min ? exp_on_negative_values(tk_mbqm(-d, e->multiplier, e->left_shift)) : 0;
+        e->known[d >> 5] |= bit;
+    }
+    return e->table[d];
 }
 
 static inline int32_t row_max(const int8_t *x, int32_t depth)
@@ -87,14 +109,13 @@ static inline int32_t row_max(const int8_t *x, int32_t depth)
 }
 
 /* The row's sum of exps in Q12.19 (an int32 sum, wrapping as in C++). */
-static inline int32_t row_sum(const int8_t *x, int32_t depth, int32_t max, const int32_t *exps,
-                       int32_t diff_min)
+static inline int32_t row_sum(const int8_t *x, int32_t depth, int32_t max, struct exps *exps)
 {
     uint32_t sum = 0;
     int32_t i;
     for (i = 0; i < depth; ++i) {
-        if (x[i] - max >= diff_min) {
-            sum += (uint32_t)tk_rdbpot(exps[max - x[i]], SUM_INTEGER_BITS);
+        if (x[i] - max >= exps->diff_min) {
+            sum += (uint32_t)tk_rdbpot(exp_of(exps, max - x[i]), SUM_INTEGER_BITS);
         }
     }
     return tk_wrap32(sum);
