@@ -217,17 +217,17 @@ NOTES = (
     "Notes. Host: on x86-64 with AVX2 the int8 convolutions run as matrix products of staged windows "
     "(VPMADDWD on pairs of taps) and requantize 8 channels at a time (kernels/conv_x86_s8.h, "
     "chosen at run time; other CPUs keep the portable C at -O2); LiteRT's default kernels dispatch to "
-    "the CPU's widest SIMD (AVX-512 VNNI here): MobileNetV2 int8 12.4 ms against 3.2 ms, 3.8x (LiteRT's "
-    "default took 3.2-3.8 ms over the last three runs, ours 12.1-13.0; 64 ms and 16x with the portable "
-    "C). Cortex-M4: CONV_2D sums four output pixels at a time with SMLAD on pairs of taps (their weights "
-    "repacked once for the four), requantizes in one 64-bit multiply-accumulate, and skips the lanes past "
-    "a layer's channels; depthwise tails run four channels at a time; MobileNetV2 3.20x, MobileNetV1 0.25 "
-    "2.86x, the digits and separable CNNs 2.19x and 4.02x (1.47x and 1.78x before). Patch-based: with "
-    "half of TFLM's arena, int8 MobileNetV2 (224) takes 2x2 tiles up to block 2 for +5.4% instructions "
-    "(3x3 and +7.7% before PAD and the joins ran in place); conv_bn_separable, whose first stage is a few "
-    "small layers, needs 3x3 tiles and +70% (+54% before its untiled convolutions got faster; no target "
-    "asks it). Reproduce: `.venv/bin/python -m benchmarks.codegen` (writes this file; needs "
-    "arm-none-eabi-gcc and qemu-system-arm for the Cortex-M4 rows).")
+    "the CPU's widest SIMD (AVX-512 VNNI here): MobileNetV2 int8 13.4 ms against 3.8 ms, 3.5x (over the "
+    "last four runs LiteRT's default took 3.2-3.8 ms, ours 12.1-13.4, 3.5x-3.8x; 64 ms and 16x with the "
+    "portable C). Cortex-M4: CONV_2D sums four output pixels at a time with SMLAD on pairs of taps (their "
+    "weights repacked once for the four), requantizes in one 64-bit multiply-accumulate, and skips the "
+    "lanes past a layer's channels; depthwise tails run four channels at a time; MobileNetV2 3.20x, "
+    "MobileNetV1 0.25 2.86x, the digits and separable CNNs 2.34x and 4.00x (1.47x and 1.78x before). "
+    "Patch-based: with half of TFLM's arena, int8 MobileNetV2 (224) takes 2x2 tiles up to block 2 for "
+    "+5.4% instructions (3x3 and +7.7% before PAD and the joins ran in place); conv_bn_separable, whose "
+    "first stage is a few small layers, needs 3x3 tiles and +70% (+54% before its untiled convolutions "
+    "got faster; no target asks it). Reproduce: `.venv/bin/python -m benchmarks.codegen` (writes this "
+    "file; needs arm-none-eabi-gcc and qemu-system-arm for the Cortex-M4 rows).")
 
 
 def main() -> None:

@@ -189,7 +189,7 @@ static inline void tk_dsp_stage(const int8_t *input, size_t count, int32_t zero,
 
 /* sums[p][lane] and sums[p][lane + 2] += the sum over t < count of x[p][t] * w[16 t] (and
  * w[16 t + 2]) for the TK_DSP_PIXELS pixels p, w at the lane's word of four (odd lanes: odd
- * set): per pair of taps 21 instructions for 16 products (TK_DSP_PIXELS_LOOP). */
+ * set): per pair of taps 20 instructions for 16 products (TK_DSP_PIXELS_LOOP). */
 static inline void tk_dsp_pixels_pass(const int16_t (*x)[TK_DSP_CHUNK], const int8_t *w, size_t count, int odd,
                                       int32_t lane, int32_t (*sums)[TK_S8_LANES])
 {
