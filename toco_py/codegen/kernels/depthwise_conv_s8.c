@@ -90,10 +90,6 @@ static void block_sums(const struct window *win, const int32_t *in, const int8_t
     return;
 #elif TK_DSP
     dsp_sums(win, in, filter, fd, c, TK_S8_LANES, sums);
-    (void)acc;
-    (void)j;
-    (void)ky;
-    (void)kx;
     return;
 #endif
     for (j = 0; j < TK_S8_LANES; ++j) {

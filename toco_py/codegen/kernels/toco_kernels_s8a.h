@@ -99,9 +99,10 @@ static inline int8_t tk_s8a_requantize(uint32_t acc, int32_t multiplier, int32_t
  * unpacked_s8.c (OHWI as in the model, for filters computed at run time): NHWC.
  * acc = sum of filter * (input - input_zero) over the taps inside the image (+ bias), then
  * per output channel c: tk_s8a_requantize(acc, multipliers[c], shifts[c], ...).
- * output_steps: NULL for an output laid out as its dims say; else each output pixel's channels are contiguous, pixels output_steps[1] elements
- * apart in a row and rows output_steps[0] apart: the convolution writes its part of a
- * CONCATENATION's output in place (codegen/planner.py). */
+ * output_steps: NULL for an output laid out as its dims say; else each output pixel's
+ * channels are contiguous, pixels output_steps[1] elements apart in a row and rows
+ * output_steps[0] apart: the convolution writes its part of a CONCATENATION's output in
+ * place (codegen/planner.py). */
 #define TK_CONV_S8(name, filter_type)                                                       \
     int name(const int8_t *input, const int32_t *input_dims, int32_t input_zero,            \
              const filter_type *filter, const int32_t *filter_dims, const int32_t *bias,    \
